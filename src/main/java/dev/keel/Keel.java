@@ -1,0 +1,74 @@
+package dev.keel;
+
+import dev.keel.postgres.Postmaster;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * {@code java -jar keel.jar} starts the control plane; {@code java -jar keel.jar stop} stops every
+ * Postgres server under the data directory (instances, then the embedded catalog), which
+ * otherwise keep running while Keel is down.
+ */
+public final class Keel {
+    private Keel() {
+    }
+
+    public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("stop")) {
+            stopServers(dataDir());
+            return;
+        }
+        try {
+            ApplicationContext context = ApplicationContext.builder(Keel.class).args(args).banner(false).deduceEnvironment(false).start();
+            Runtime.getRuntime().addShutdownHook(new Thread(context::close, "keel-shutdown"));
+            context.getBean(EmbeddedServer.class).start();
+        } catch (Throwable e) {
+            StartupException cause = startupCause(e);
+            if (cause != null) {
+                System.err.println("keel: cannot start: " + cause.getMessage());
+            } else {
+                System.err.println("keel: cannot start:");
+                e.printStackTrace();
+            }
+            System.exit(1);
+        }
+    }
+
+    private static StartupException startupCause(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof StartupException s) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    private static Path dataDir() {
+        String configured = System.getProperty("keel.data-dir", System.getenv().getOrDefault("KEEL_DATA_DIR", "./var"));
+        return Path.of(configured).toAbsolutePath().normalize();
+    }
+
+    /** Stops each instance's server, then the catalog's, by signal (fast shutdown first). */
+    public static void stopServers(Path dataDir) {
+        try (Stream<Path> instances = Files.isDirectory(dataDir.resolve("instances")) ? Files.list(dataDir.resolve("instances")) : Stream.empty()) {
+            List<Path> dataDirs = new java.util.ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());
+            dataDirs.add(dataDir.resolve("catalog").resolve("data"));
+            for (Path dir : dataDirs) {
+                if (Postmaster.isRunning(dir)) {
+                    System.out.println("stopping the server of " + dir);
+                    Postmaster.stop(dir, Duration.ofSeconds(30));
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("keel: could not list " + dataDir + ": " + e.getMessage());
+            System.exit(1);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.keel;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.function.Consumer;
+
+/** Files only their owner may read (keys, passwords), created 0600 from the first byte on. */
+public final class PrivateFiles {
+    private PrivateFiles() {
+    }
+
+    /** Replaces {@code file} atomically with {@code text}; {@code beforeMove} may hand the file to another owner. */
+    public static void write(Path file, String text, Consumer<Path> beforeMove) {
+        Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
+        try {
+            Files.deleteIfExists(temp);
+            Files.createFile(temp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Files.writeString(temp, text, StandardCharsets.UTF_8);
+            beforeMove.accept(temp);
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write " + file, e);
+        }
+    }
+
+    public static void write(Path file, String text) {
+        write(file, text, path -> { });
+    }
+}

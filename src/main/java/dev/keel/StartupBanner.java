@@ -1,0 +1,46 @@
+package dev.keel;
+
+import dev.keel.auth.Teams;
+import dev.keel.catalog.CatalogLocation;
+import dev.keel.postgres.PostgresBinaries;
+import io.micronaut.context.event.ApplicationEventListener;
+import io.micronaut.runtime.server.event.ServerStartupEvent;
+import jakarta.inject.Singleton;
+
+import java.util.stream.Collectors;
+
+/** Prints where Keel is once it serves: API URL, data directory, admin key file, catalog, Postgres versions. */
+@Singleton
+final class StartupBanner implements ApplicationEventListener<ServerStartupEvent> {
+    private final Network network;
+    private final KeelHome home;
+    private final Teams teams;
+    private final CatalogLocation catalog;
+    private final PostgresBinaries binaries;
+
+    StartupBanner(Network network, KeelHome home, Teams teams, CatalogLocation catalog, PostgresBinaries binaries) {
+        this.network = network;
+        this.home = home;
+        this.teams = teams;
+        this.catalog = catalog;
+        this.binaries = binaries;
+    }
+
+    @Override
+    public void onApplicationEvent(ServerStartupEvent event) {
+        String versions = binaries.supportedMajors().stream()
+                .map(major -> major + " (" + binaries.describe(major) + (major == binaries.defaultMajor() ? ", default" : "") + ")")
+                .collect(Collectors.joining(", "));
+        String api = "http://" + network.publicHost() + ":" + event.getSource().getPort();
+        System.out.println();
+        System.out.println("Keel is running.");
+        System.out.println("  API:               " + api + "/v1");
+        System.out.println("  data directory:    " + home.dir());
+        System.out.println("  admin API key:     " + teams.adminKeyFile()
+                + (teams.adminKeyFile().toFile().exists() ? "" : " (not on this node: it was written where the installation began)"));
+        System.out.println("  catalog:           " + catalog);
+        System.out.println("  Postgres versions: " + versions);
+        System.out.println("  CA certificate:    " + api + "/v1/ca.pem");
+        System.out.println();
+    }
+}

@@ -1,0 +1,99 @@
+package dev.keel.auth;
+
+import dev.keel.KeelHome;
+import dev.keel.PrivateFiles;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.exception.IntegrityConstraintViolationException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+import static dev.keel.catalog.schema.Tables.API_KEYS;
+import static dev.keel.catalog.schema.Tables.TEAMS;
+
+/** Teams; on an installation's first start, the first team and its admin key. */
+@Singleton
+public final class Teams {
+    private static final Logger LOG = LoggerFactory.getLogger(Teams.class);
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,62}");
+    private static final long BOOTSTRAP_LOCK = 0x4b65656c5445414dL; // "KeelTEAM"
+
+    private final DSLContext dsl;
+    private final ApiKeys apiKeys;
+    private final Path adminKeyFile;
+
+    Teams(DSLContext dsl, ApiKeys apiKeys, KeelHome home) {
+        this.dsl = dsl;
+        this.apiKeys = apiKeys;
+        this.adminKeyFile = home.resolve("admin-api-key");
+    }
+
+    @io.micronaut.serde.annotation.Serdeable
+    public record Team(UUID id, String name, OffsetDateTime createdAt) {
+    }
+
+    /** The file the first admin key was written to (0600). */
+    public Path adminKeyFile() {
+        return adminKeyFile;
+    }
+
+    /**
+     * When the catalog has no team yet: creates team {@code default} and an admin key, and writes
+     * the key's plaintext once to {@code <data dir>/admin-api-key}. Nothing otherwise.
+     */
+    public void bootstrap() {
+        String plaintext = dsl.transactionResult(tx -> {
+            DSLContext sql = tx.dsl();
+            sql.select(org.jooq.impl.DSL.field("pg_advisory_xact_lock({0})", Object.class, BOOTSTRAP_LOCK)).fetch();
+            if (sql.fetchExists(API_KEYS.where(API_KEYS.ADMIN.isTrue()))) {
+                return null;
+            }
+            UUID teamId = sql.select(TEAMS.ID).from(TEAMS).where(TEAMS.NAME.eq("default")).fetchOptional(TEAMS.ID)
+                    .orElseGet(() -> insert(sql, "default").id());
+            return apiKeys.create(sql, teamId, "admin", true).plaintext();
+        });
+        if (plaintext != null) {
+            PrivateFiles.write(adminKeyFile, plaintext + "\n");
+            LOG.info("Created team 'default' and its admin API key, written to {}", adminKeyFile);
+        }
+    }
+
+    /** A new team with its first (non-admin) key. */
+    public record Created(Team team, ApiKeys.Created key) {
+    }
+
+    Created create(String name) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new KeelException(ProblemType.INVALID_NAME, "A team name is 2 to 63 characters: lowercase letters, digits and"
+                    + " dashes, starting with a letter.");
+        }
+        try {
+            return dsl.transactionResult(tx -> {
+                Team team = insert(tx.dsl(), name);
+                return new Created(team, apiKeys.create(tx.dsl(), team.id(), "default", false));
+            });
+        } catch (IntegrityConstraintViolationException e) {
+            throw new KeelException(ProblemType.NAME_TAKEN, "A team named " + name + " already exists; choose another name.");
+        }
+    }
+
+    List<Team> list(Caller caller) {
+        var query = dsl.selectFrom(TEAMS);
+        var filtered = caller.admin() ? query : query.where(TEAMS.ID.eq(caller.teamId()));
+        return filtered.orderBy(TEAMS.CREATED_AT).fetch(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()));
+    }
+
+    private static Team insert(DSLContext sql, String name) {
+        UUID id = UUID.randomUUID();
+        return sql.insertInto(TEAMS).set(TEAMS.ID, id).set(TEAMS.NAME, name).returning()
+                .fetchSingle(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()));
+    }
+}

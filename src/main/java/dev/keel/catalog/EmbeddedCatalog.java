@@ -1,0 +1,173 @@
+package dev.keel.catalog;
+
+import dev.keel.FileTrees;
+import dev.keel.KeelHome;
+import dev.keel.PrivateFiles;
+import dev.keel.StartupException;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.Installation;
+import dev.keel.postgres.PostgresBinaries;
+import dev.keel.postgres.Postmaster;
+import dev.keel.postgres.ServerCommands;
+import dev.keel.postgres.ServerFiles;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * The catalog cluster Keel runs for itself when no {@code KEEL_CATALOG_URL} is given: initialised
+ * once under {@code <data dir>/catalog}, listening on loopback only, started detached like any
+ * instance and reused by the next start. Its connection details sit in
+ * {@code <data dir>/catalog.properties} (0600), written last, so a half-made cluster is redone.
+ */
+@Singleton
+public final class EmbeddedCatalog {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedCatalog.class);
+    private static final String SUPERUSER = "keel";
+    private static final String DATABASE = "keel";
+    private static final String LOOPBACK = "127.0.0.1";
+
+    private final Path dir;
+    private final Path dataDir;
+    private final Path propertiesFile;
+    private final PostgresBinaries binaries;
+    private final ServerCommands commands;
+
+    EmbeddedCatalog(KeelHome home, PostgresBinaries binaries, ServerCommands commands) {
+        this.dir = home.resolve("catalog");
+        this.dataDir = dir.resolve("data");
+        this.propertiesFile = home.resolve("catalog.properties");
+        this.binaries = binaries;
+        this.commands = commands;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    /** Initialises the cluster if needed, starts it if it is not running, and says how to reach it. */
+    public synchronized CatalogLocation ensureRunning() {
+        Properties props = readProperties();
+        if (props == null || !Files.exists(dataDir.resolve("PG_VERSION"))) {
+            props = initialise();
+        }
+        int major = Integer.parseInt(props.getProperty("major"));
+        int port = Integer.parseInt(props.getProperty("port"));
+        String password = props.getProperty("password");
+        Installation installation = binaries.installation(major);
+        if (!Postmaster.isRunning(dataDir)) {
+            if (!portIsFree(port)) {
+                port = freePort();
+                LOG.info("Catalog port taken by another process; moving the catalog to port {}", port);
+                writeServerFiles(port);
+                props.setProperty("port", Integer.toString(port));
+                writeProperties(props);
+            }
+            commands.start(installation, dataDir, dir.resolve("postgresql.log"));
+        }
+        String url = "jdbc:postgresql://" + LOOPBACK + ":" + port + "/";
+        ensureDatabase(url, password);
+        return new CatalogLocation(url + DATABASE, SUPERUSER, password,
+                "embedded Postgres " + binaries.describe(major) + " on " + LOOPBACK + ":" + port + " (" + dataDir + ")");
+    }
+
+    private Properties initialise() {
+        LOG.info("Initialising the embedded catalog under {}", dir);
+        FileTrees.delete(dir);
+        commands.user().createPrivateDirectory(dir);
+        int major = binaries.defaultMajor();
+        String password = RandomStrings.alphanumeric(32);
+        int port = freePort();
+        commands.initdb(binaries.installation(major), dataDir, SUPERUSER, password);
+        writeServerFiles(port);
+        Properties props = new Properties();
+        props.setProperty("major", Integer.toString(major));
+        props.setProperty("port", Integer.toString(port));
+        props.setProperty("password", password);
+        writeProperties(props);
+        return props;
+    }
+
+    private void writeServerFiles(int port) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("listen_addresses", LOOPBACK);
+        settings.put("port", Integer.toString(port));
+        settings.put("unix_socket_directories", "");
+        settings.put("max_connections", "100");
+        ServerFiles.writeSettings(dataDir, settings, commands.user());
+        ServerFiles.writeHba(dataDir, List.of(HbaRule.host("all", SUPERUSER, LOOPBACK + "/32", "scram-sha-256")),
+                commands.user());
+    }
+
+    private void ensureDatabase(String serverUrl, String password) {
+        try (Connection connection = DriverManager.getConnection(serverUrl + "postgres", SUPERUSER, password);
+             var check = connection.prepareStatement("select 1 from pg_database where datname = ?")) {
+            check.setString(1, DATABASE);
+            if (!check.executeQuery().next()) {
+                try (var create = connection.createStatement()) {
+                    create.execute("create database " + DATABASE);
+                }
+            }
+        } catch (SQLException e) {
+            throw new StartupException("the embedded catalog under " + dataDir + " is not answering (" + e.getMessage()
+                    + "); see " + dir.resolve("postgresql.log"), e);
+        }
+    }
+
+    private Properties readProperties() {
+        if (!Files.isRegularFile(propertiesFile)) {
+            return null;
+        }
+        try {
+            Properties props = new Properties();
+            props.load(new StringReader(Files.readString(propertiesFile)));
+            return props.containsKey("major") && props.containsKey("port") && props.containsKey("password") ? props : null;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read " + propertiesFile, e);
+        }
+    }
+
+    private void writeProperties(Properties props) {
+        StringWriter text = new StringWriter();
+        try {
+            props.store(text, "Keel's embedded catalog; keep private");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        PrivateFiles.write(propertiesFile, text.toString());
+    }
+
+    private static boolean portIsFree(int port) {
+        try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getByName(LOOPBACK))) {
+            socket.setReuseAddress(true);
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(LOOPBACK))) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not find a free port for the catalog", e);
+        }
+    }
+}

@@ -1,0 +1,38 @@
+package dev.keel.credentials;
+
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+import org.postgresql.PGConnection;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+
+import static org.jooq.impl.DSL.quotedName;
+
+/**
+ * SQL sent to a managed instance for credentials. Identifiers are quoted by jOOQ; passwords never
+ * travel as SQL text: the driver computes the SCRAM verifier and sends only that, so no
+ * plaintext password can reach the server log.
+ */
+final class CredentialSql {
+    private CredentialSql() {
+    }
+
+    /** As superuser on the {@code postgres} database: the owner role and the database it owns. */
+    static void createOwner(Connection superuser, String role, String password, String database) throws SQLException {
+        DSLContext sql = DSL.using(superuser, SQLDialect.POSTGRES);
+        sql.execute("create role {0} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls", quotedName(role));
+        superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
+        sql.execute("create database {0} owner {1}", quotedName(database), quotedName(role));
+        sql.execute("revoke all on database {0} from public", quotedName(database));
+    }
+
+    /** As superuser on the new database: the owner also owns {@code public}, where nobody else may create. */
+    static void prepareDatabase(Connection superuserOnDatabase, String owner) throws SQLException {
+        DSLContext sql = DSL.using(superuserOnDatabase, SQLDialect.POSTGRES);
+        sql.execute("alter schema public owner to {0}", quotedName(owner));
+        sql.execute("revoke create on schema public from public");
+        sql.execute("create extension if not exists pg_stat_statements");
+    }
+}

@@ -1,0 +1,52 @@
+package dev.keel.credentials;
+
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.Optional;
+import java.util.UUID;
+
+/** Use cases on credentials: the default credential that owns a new database, and connection URLs. */
+@Singleton
+public final class Credentials {
+    private static final int PASSWORD_LENGTH = 64;
+
+    private final CredentialRepository repository;
+
+    Credentials(CredentialRepository repository) {
+        this.repository = repository;
+    }
+
+    /** Opens a superuser connection to a database of the instance being set up. */
+    @FunctionalInterface
+    public interface SuperuserConnections {
+        Connection open(String database) throws SQLException;
+    }
+
+    /**
+     * Creates the owner role (not a superuser, 64-character password) and {@code pgDatabase} owned
+     * by it, and records them as the database's default credential.
+     */
+    public Credential createDefault(UUID databaseId, String pgDatabase, SuperuserConnections connections) throws SQLException {
+        String username = "u" + RandomStrings.lowerAlphanumeric(13);
+        String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+        try (Connection connection = connections.open("postgres")) {
+            CredentialSql.createOwner(connection, username, password, pgDatabase);
+        }
+        try (Connection connection = connections.open(pgDatabase)) {
+            CredentialSql.prepareDatabase(connection, username);
+        }
+        return repository.insert(databaseId, Credential.DEFAULT, username, password);
+    }
+
+    /** The URL of a database's credential, for a server at {@code host:port}. */
+    public Optional<ConnectionUrl> url(UUID databaseId, String credentialName, String pgDatabase, String host, int port) {
+        return repository.find(databaseId, credentialName)
+                .map(c -> new ConnectionUrl(c.username(), repository.password(c), host, port, pgDatabase));
+    }
+
+    public void deleteAll(UUID databaseId) {
+        repository.deleteAll(databaseId);
+    }
+}

@@ -1,0 +1,2 @@
+/** Postgres roles with passwords, connection URLs, and the sealing of secrets at rest. */
+package dev.keel.credentials;

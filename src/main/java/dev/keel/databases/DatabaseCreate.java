@@ -1,0 +1,209 @@
+package dev.keel.databases;
+
+import dev.keel.Network;
+import dev.keel.auth.Caller;
+import dev.keel.credentials.Credentials;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceSpec;
+import dev.keel.instances.InstanceState;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.postgres.PostgresBinaries;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import dev.keel.tls.CertificateAuthority;
+import dev.keel.tls.ServerCertificate;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.exception.IntegrityConstraintViolationException;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Provisioning: {@link #accept} validates the request and records the database ({@code creating})
+ * with its operation; {@link #run} then makes the primary instance — port, initdb and
+ * configuration, start, owner role and database — and marks the database {@code available}.
+ * A failure removes the half-made instance and leaves the database {@code failed} with the
+ * reason; a delete arriving meanwhile stops it between steps.
+ */
+@Singleton
+public final class DatabaseCreate implements OperationHandler {
+    static final int MAX_ATTEMPTS = 3;
+    private static final List<String> STEPS = List.of(
+            "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");
+
+    private final DatabaseRepository databases;
+    private final Plans plans;
+    private final PostgresBinaries binaries;
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
+    private final Credentials credentials;
+    private final CertificateAuthority authority;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final Network network;
+    private final DSLContext dsl;
+
+    DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
+                   InstanceRuntime runtime, InstanceConnections connections, Credentials credentials,
+                   CertificateAuthority authority, OperationRepository operations, OperationRunner runner, Network network,
+                   DSLContext dsl) {
+        this.databases = databases;
+        this.plans = plans;
+        this.binaries = binaries;
+        this.instances = instances;
+        this.runtime = runtime;
+        this.connections = connections;
+        this.credentials = credentials;
+        this.authority = authority;
+        this.operations = operations;
+        this.runner = runner;
+        this.network = network;
+        this.dsl = dsl;
+    }
+
+    public Accepted accept(Caller caller, CreateDatabaseRequest request) {
+        Plan plan = plans.require(request.plan());
+        int major = request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
+        String name = request.name() == null || request.name().isBlank()
+                ? DatabaseNames.generate(databases::nameTaken)
+                : DatabaseNames.validate(request.name().strip());
+        UUID id = UUID.randomUUID();
+        try {
+            Operation operation = dsl.transactionResult(tx -> {
+                databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, "d" + RandomStrings.lowerAlphanumeric(13));
+                return operations.create(tx.dsl(), caller.teamId(), id, OperationKind.PROVISION, STEPS.get(0), STEPS.size());
+            });
+            runner.submit(operation);
+            return new Accepted(databases.find(id).orElseThrow(), operation);
+        } catch (IntegrityConstraintViolationException e) {
+            throw new KeelException(ProblemType.NAME_TAKEN, "A database named " + name + " already exists; choose another name or"
+                    + " leave \"name\" out for a generated one.");
+        }
+    }
+
+    private int parseMajor(Object version) {
+        String text = version.toString().strip();
+        try {
+            return Integer.parseInt(text.contains(".") ? text.substring(0, text.indexOf('.')) : text);
+        } catch (NumberFormatException e) {
+            throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "\"version\" is a Postgres major version such as "
+                    + binaries.defaultMajor() + "; choose one of " + binaries.supportedMajors() + ".")
+                    .with("valid_values", binaries.supportedMajors());
+        }
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.PROVISION;
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        UUID id = operation.databaseId();
+        Database database = databases.find(id).orElseThrow(() -> cancelled("it was deleted"));
+        Plan plan = plans.require(database.plan());
+        String step = STEPS.get(0);
+        try {
+            step = step(operation, 0);
+            binaries.installation(database.major());
+
+            step = step(operation, 1);
+            requireCreating(id);
+            String superuserPassword = RandomStrings.alphanumeric(32);
+            Instance instance = instances.reserve(id, InstanceRole.PRIMARY, database.major(), network.localHost(), superuserPassword);
+
+            step = step(operation, 2);
+            ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
+            runtime.create(new InstanceSpec(instance, superuserPassword, certificate,
+                    InstanceConfig.settings(network.bind(), instance.port(), Plans.serverSettings(plan)),
+                    InstanceConfig.hba(database.pgDatabase())));
+
+            step = step(operation, 3);
+            requireCreating(id);
+            runtime.start(instance);
+
+            step = step(operation, 4);
+            requireCreating(id);
+            credentials.createDefault(id, database.pgDatabase(), name -> connections.open(instance, name));
+            instances.transition(instance.id(), InstanceState.RUNNING);
+            if (databases.transition(id, DatabaseState.AVAILABLE, null).isEmpty()) {
+                throw cancelled("it is being deleted");
+            }
+            operations.progress(operation.id(), "available", STEPS.size(), STEPS.size());
+        } catch (Exception e) {
+            if (isCreating(id)) {
+                removeHalfMade(id);
+                String reason = e instanceof KeelException ? e.getMessage()
+                        : "Provisioning failed while " + step + "; Keel's log has the details under operation " + operation.id() + ".";
+                databases.transition(id, DatabaseState.FAILED, reason);
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public Decision recover(Operation operation) {
+        Optional<Database> database = databases.find(operation.databaseId());
+        if (database.isEmpty() || database.get().state() == DatabaseState.DELETING) {
+            return Decision.giveUp(operation, "abandoning provisioning: the database is being deleted");
+        }
+        switch (database.get().state()) {
+            case AVAILABLE:
+                return Decision.done(operation, "provisioning had finished: the database is available");
+            case FAILED:
+                return Decision.giveUp(operation, "provisioning had failed: " + database.get().stateReason());
+            default:
+                break;
+        }
+        removeHalfMade(operation.databaseId());
+        if (operation.attempt() < MAX_ATTEMPTS) {
+            return Decision.retry(operation, "retrying provisioning from the start (attempt " + (operation.attempt() + 1) + " of "
+                    + MAX_ATTEMPTS + "): Keel stopped during step '" + operation.step() + "'");
+        }
+        String reason = "Provisioning was interrupted " + MAX_ATTEMPTS + " times; delete this database and create a new one.";
+        databases.transition(operation.databaseId(), DatabaseState.FAILED, reason);
+        return Decision.giveUp(operation, reason);
+    }
+
+    private String step(Operation operation, int index) {
+        operations.progress(operation.id(), STEPS.get(index), index, STEPS.size());
+        return STEPS.get(index);
+    }
+
+    private boolean isCreating(UUID id) {
+        return databases.find(id).map(d -> d.state() == DatabaseState.CREATING).orElse(false);
+    }
+
+    private void requireCreating(UUID id) {
+        if (!isCreating(id)) {
+            throw cancelled("it is being deleted");
+        }
+    }
+
+    /** Removes every instance and credential a provisioning attempt made. */
+    private void removeHalfMade(UUID id) {
+        for (Instance instance : instances.forDatabase(id)) {
+            runtime.destroy(instance.id());
+            instances.delete(instance.id());
+        }
+        credentials.deleteAll(id);
+    }
+
+    private static KeelException cancelled(String why) {
+        return new KeelException(ProblemType.CONFLICT, "Provisioning stopped because " + why + ".");
+    }
+}

@@ -1,0 +1,91 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.credentials.Credentials;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceState;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.problems.KeelException;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Deprovisioning: {@link #accept} moves the database to {@code deleting}; {@link #run} stops
+ * and removes each instance (its server, its data, its port), its credentials, and finally the
+ * database row. Every step may run again after a crash.
+ */
+@Singleton
+public final class DatabaseDelete implements OperationHandler {
+    private static final List<String> STEPS = List.of("removing instances", "removing credentials", "removing the record");
+
+    private final DatabaseRepository databases;
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final Credentials credentials;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final DSLContext dsl;
+
+    DatabaseDelete(DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
+                   OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+        this.databases = databases;
+        this.instances = instances;
+        this.runtime = runtime;
+        this.credentials = credentials;
+        this.operations = operations;
+        this.runner = runner;
+        this.dsl = dsl;
+    }
+
+    /** Starts deleting the team's database {@code idOrName}; one already being deleted is gone (404). */
+    public Accepted accept(Caller caller, String idOrName) {
+        Database database = databases.find(caller.teamId(), idOrName)
+                .filter(d -> d.state() != DatabaseState.DELETING)
+                .orElseThrow(() -> KeelException.notFound("database", idOrName));
+        Operation operation = dsl.transactionResult(tx -> {
+            if (databases.transition(tx.dsl(), database.id(), DatabaseState.DELETING, null).isEmpty()) {
+                throw KeelException.notFound("database", idOrName);
+            }
+            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.DEPROVISION, STEPS.get(0), STEPS.size());
+        });
+        runner.submit(operation);
+        return new Accepted(databases.find(database.id()).orElseThrow(), operation);
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.DEPROVISION;
+    }
+
+    @Override
+    public void run(Operation operation) {
+        UUID id = operation.databaseId();
+        operations.progress(operation.id(), STEPS.get(0), 0, STEPS.size());
+        for (Instance instance : instances.forDatabase(id)) {
+            instances.transition(instance.id(), InstanceState.DELETING);
+            runtime.destroy(instance.id());
+            instances.delete(instance.id());
+        }
+        operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
+        credentials.deleteAll(id);
+        operations.progress(operation.id(), STEPS.get(2), 2, STEPS.size());
+        databases.delete(id);
+        operations.progress(operation.id(), "deleted", STEPS.size(), STEPS.size());
+    }
+
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "finishing the deletion of database " + operation.databaseId()
+                + ": Keel stopped during step '" + operation.step() + "'");
+    }
+}

@@ -1,0 +1,90 @@
+package dev.keel.databases;
+
+import dev.keel.Ids;
+import jakarta.inject.Singleton;
+import org.jooq.Condition;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.DATABASES;
+
+/** Database rows; state changes are checked against {@link DatabaseState} under a row lock. */
+@Singleton
+final class DatabaseRepository {
+    private static final int REASON_LIMIT = 2000;
+
+    private final DSLContext dsl;
+
+    DatabaseRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    void insert(DSLContext tx, UUID id, UUID teamId, String name, String plan, int major, String pgDatabase) {
+        tx.insertInto(DATABASES)
+                .set(DATABASES.ID, id)
+                .set(DATABASES.TEAM_ID, teamId)
+                .set(DATABASES.NAME, name)
+                .set(DATABASES.PLAN, plan)
+                .set(DATABASES.MAJOR_VERSION, major)
+                .set(DATABASES.PG_DATABASE, pgDatabase)
+                .set(DATABASES.STATE, DatabaseState.CREATING.value())
+                .execute();
+    }
+
+    boolean nameTaken(String name) {
+        return dsl.fetchExists(DATABASES, DATABASES.NAME.eq(name));
+    }
+
+    /** The team's database with id or name {@code idOrName}. */
+    Optional<Database> find(UUID teamId, String idOrName) {
+        Condition match = Ids.parse(idOrName).map(DATABASES.ID::eq).orElseGet(() -> DATABASES.NAME.eq(idOrName));
+        return dsl.selectFrom(DATABASES).where(DATABASES.TEAM_ID.eq(teamId)).and(match).fetchOptional(DatabaseRepository::toDatabase);
+    }
+
+    Optional<Database> find(UUID id) {
+        return dsl.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).fetchOptional(DatabaseRepository::toDatabase);
+    }
+
+    List<Database> list(UUID teamId) {
+        return dsl.selectFrom(DATABASES).where(DATABASES.TEAM_ID.eq(teamId)).orderBy(DATABASES.CREATED_AT)
+                .fetch(DatabaseRepository::toDatabase);
+    }
+
+    /**
+     * Moves the database to {@code target} inside {@code tx}, holding its row lock; returns it
+     * as it was before, or empty when it is gone or may not make that move.
+     */
+    Optional<Database> transition(DSLContext tx, UUID id, DatabaseState target, String reason) {
+        Optional<Database> current = tx.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).forUpdate()
+                .fetchOptional(DatabaseRepository::toDatabase);
+        if (current.isEmpty() || !current.get().state().canBecome(target)) {
+            return Optional.empty();
+        }
+        tx.update(DATABASES)
+                .set(DATABASES.STATE, target.value())
+                .set(DATABASES.STATE_REASON, reason == null || reason.length() <= REASON_LIMIT ? reason : reason.substring(0, REASON_LIMIT))
+                .set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(DATABASES.ID.eq(id))
+                .execute();
+        return current;
+    }
+
+    Optional<Database> transition(UUID id, DatabaseState target, String reason) {
+        return dsl.transactionResult(tx -> transition(tx.dsl(), id, target, reason));
+    }
+
+    void delete(UUID id) {
+        dsl.deleteFrom(DATABASES).where(DATABASES.ID.eq(id)).execute();
+    }
+
+    private static Database toDatabase(Record r) {
+        return new Database(r.get(DATABASES.ID), r.get(DATABASES.TEAM_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
+                r.get(DATABASES.MAJOR_VERSION), r.get(DATABASES.PG_DATABASE), DatabaseState.of(r.get(DATABASES.STATE)),
+                r.get(DATABASES.STATE_REASON), r.get(DATABASES.CREATED_AT), r.get(DATABASES.UPDATED_AT));
+    }
+}

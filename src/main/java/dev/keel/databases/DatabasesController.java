@@ -1,0 +1,56 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.problems.KeelException;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Consumes;
+import io.micronaut.http.annotation.Body;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Delete;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Post;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+
+import java.net.URI;
+import java.util.List;
+
+/** {@code /v1/databases}: provision, list, show, deprovision. Long work answers 202. */
+@Controller("/v1/databases")
+@ExecuteOn(TaskExecutors.BLOCKING)
+final class DatabasesController {
+    private final DatabaseCreate create;
+    private final DatabaseDelete delete;
+    private final DatabaseRepository databases;
+    private final DatabaseViews views;
+
+    DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views) {
+        this.create = create;
+        this.delete = delete;
+        this.databases = databases;
+        this.views = views;
+    }
+
+    @Post
+    @Consumes({MediaType.APPLICATION_JSON, MediaType.APPLICATION_FORM_URLENCODED})
+    HttpResponse<DatabaseView> create(Caller caller, @Body CreateDatabaseRequest request) {
+        Accepted accepted = create.accept(caller, request);
+        return HttpResponse.accepted(URI.create("/v1/databases/" + accepted.database().id())).body(views.of(accepted.database()));
+    }
+
+    @Get
+    List<DatabaseView> list(Caller caller) {
+        return databases.list(caller.teamId()).stream().map(views::of).toList();
+    }
+
+    @Get("/{idOrName}")
+    DatabaseView show(Caller caller, String idOrName) {
+        return views.of(databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName)));
+    }
+
+    @Delete("/{idOrName}")
+    HttpResponse<DatabaseView> delete(Caller caller, String idOrName) {
+        return HttpResponse.accepted().body(views.of(delete.accept(caller, idOrName).database()));
+    }
+}

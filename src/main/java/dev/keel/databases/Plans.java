@@ -1,0 +1,43 @@
+package dev.keel.databases;
+
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** The plans Keel sells, shaped after Heroku Postgres' Essential, Standard and Premium tiers. */
+@Singleton
+public final class Plans {
+    private static final List<Plan> ALL = List.of(
+            new Plan("essential-0", "essential", 20, 1, 0, false, false, false, 7),
+            new Plan("standard-0", "standard", 120, 64, 4, true, true, false, 25),
+            new Plan("premium-0", "premium", 120, 64, 7, true, true, true, 25));
+
+    public List<Plan> all() {
+        return ALL;
+    }
+
+    public Optional<Plan> find(String name) {
+        return ALL.stream().filter(p -> p.name().equals(name)).findFirst();
+    }
+
+    /** The plan named {@code name}; a 422 naming the valid plans otherwise. */
+    public Plan require(@Nullable String name) {
+        List<String> names = ALL.stream().map(Plan::name).toList();
+        if (name == null || name.isBlank()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Say which plan: \"plan\" is one of " + String.join(", ", names) + ".")
+                    .with("valid_values", names);
+        }
+        return find(name).orElseThrow(() -> new KeelException(ProblemType.UNKNOWN_PLAN,
+                "There is no plan '" + name + "'; choose one of " + String.join(", ", names) + ".").with("valid_values", names));
+    }
+
+    /** Server settings a plan imposes on every instance of its databases. */
+    static Map<String, String> serverSettings(Plan plan) {
+        return Map.of("max_connections", Integer.toString(plan.connections()));
+    }
+}

@@ -1,0 +1,47 @@
+package dev.keel.instances;
+
+import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.ServerFiles;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The configuration every instance gets: TCP with TLS only (no Unix socket, so nothing bypasses
+ * pg_hba), SCRAM passwords, pg_stat_statements, and Keel's superuser allowed everywhere over TLS
+ * while users reach only their own database.
+ */
+public final class InstanceConfig {
+    /** Keel's management role on every instance. */
+    public static final String SUPERUSER = "keel";
+
+    private InstanceConfig() {
+    }
+
+    /** Server settings: Keel's base, then {@code extra} (the plan's limits) over it. */
+    public static Map<String, String> settings(String listenAddress, int port, Map<String, String> extra) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("listen_addresses", listenAddress);
+        settings.put("port", Integer.toString(port));
+        settings.put("unix_socket_directories", "");
+        settings.put("ssl", "on");
+        settings.put("ssl_cert_file", ServerFiles.SERVER_CERT);
+        settings.put("ssl_key_file", ServerFiles.SERVER_KEY);
+        settings.put("ssl_min_protocol_version", "TLSv1.2");
+        settings.put("password_encryption", "scram-sha-256");
+        settings.put("shared_preload_libraries", "pg_stat_statements");
+        settings.put("log_line_prefix", "%m [%p] %q%u@%d ");
+        settings.putAll(extra);
+        return settings;
+    }
+
+    /** pg_hba rules: Keel's superuser to any database, every other role only to {@code database}. */
+    public static List<HbaRule> hba(String database) {
+        List<HbaRule> rules = new ArrayList<>();
+        rules.add(HbaRule.hostssl("all", SUPERUSER, "scram-sha-256"));
+        rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
+        return rules;
+    }
+}

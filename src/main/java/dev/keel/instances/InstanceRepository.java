@@ -1,0 +1,135 @@
+package dev.keel.instances;
+
+import dev.keel.credentials.Secrets;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.context.annotation.Value;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.INSTANCES;
+
+/**
+ * Instance rows. {@link #reserve} writes the row (and so reserves the port) before anything is
+ * made, so that every crash leaves a record of what to clean up.
+ */
+@Singleton
+public final class InstanceRepository {
+    private static final long PORT_LOCK = 0x4b65656c504f5254L; // "KeelPORT"
+
+    private final DSLContext dsl;
+    private final Secrets secrets;
+    private final PortRange ports;
+
+    InstanceRepository(DSLContext dsl, Secrets secrets, @Value("${keel.instances.ports}") String ports) {
+        this.dsl = dsl;
+        this.secrets = secrets;
+        this.ports = PortRange.parse(ports);
+    }
+
+    /** Reserves the lowest free port on {@code host} and records a new instance in state {@code creating}. */
+    public Instance reserve(UUID databaseId, InstanceRole role, int major, String host, String superuserPassword) {
+        UUID id = UUID.randomUUID();
+        return dsl.transactionResult(tx -> {
+            DSLContext sql = tx.dsl();
+            sql.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, PORT_LOCK)).fetch();
+            Set<Integer> reserved = new HashSet<>(sql.select(INSTANCES.PORT).from(INSTANCES).where(INSTANCES.HOST.eq(host)).fetch(INSTANCES.PORT));
+            OptionalInt port = ports.firstFree(reserved, p -> bindable(host, p));
+            if (port.isEmpty()) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the instance port range " + ports
+                        + " on " + host + "; widen KEEL_INSTANCES_PORTS or delete unused databases.");
+            }
+            sql.insertInto(INSTANCES)
+                    .set(INSTANCES.ID, id)
+                    .set(INSTANCES.DATABASE_ID, databaseId)
+                    .set(INSTANCES.ROLE, role.value())
+                    .set(INSTANCES.STATE, InstanceState.CREATING.value())
+                    .set(INSTANCES.MAJOR_VERSION, major)
+                    .set(INSTANCES.HOST, host)
+                    .set(INSTANCES.PORT, port.getAsInt())
+                    .set(INSTANCES.SUPERUSER_PASSWORD, secrets.seal(superuserPassword, context(id)))
+                    .execute();
+            return new Instance(id, databaseId, role, InstanceState.CREATING, major, host, port.getAsInt());
+        });
+    }
+
+    private static boolean bindable(String host, int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new java.net.InetSocketAddress(InetAddress.getByName(host), port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public String superuserPassword(Instance instance) {
+        byte[] sealed = dsl.select(INSTANCES.SUPERUSER_PASSWORD).from(INSTANCES).where(INSTANCES.ID.eq(instance.id()))
+                .fetchOptional(INSTANCES.SUPERUSER_PASSWORD)
+                .orElseThrow(() -> new IllegalStateException("instance " + instance.id() + " has no catalog row"));
+        return secrets.open(sealed, context(instance.id()));
+    }
+
+    /** Moves an instance to {@code target}, checked against {@link InstanceState} under a row lock. */
+    public Instance transition(UUID id, InstanceState target) {
+        return dsl.transactionResult(tx -> {
+            Record row = tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).forUpdate().fetchOptional()
+                    .orElseThrow(() -> new IllegalStateException("instance " + id + " has no catalog row"));
+            InstanceState current = InstanceState.of(row.get(INSTANCES.STATE));
+            if (current == target) {
+                return toInstance(row);
+            }
+            if (!current.canBecome(target)) {
+                throw new IllegalStateException("instance " + id + " cannot go from " + current.value() + " to " + target.value());
+            }
+            tx.dsl().update(INSTANCES)
+                    .set(INSTANCES.STATE, target.value())
+                    .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
+                    .where(INSTANCES.ID.eq(id))
+                    .execute();
+            return toInstance(tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).fetchSingle());
+        });
+    }
+
+    public List<Instance> forDatabase(UUID databaseId) {
+        return dsl.selectFrom(INSTANCES).where(INSTANCES.DATABASE_ID.eq(databaseId)).orderBy(INSTANCES.CREATED_AT)
+                .fetch(InstanceRepository::toInstance);
+    }
+
+    public Optional<Instance> primary(UUID databaseId) {
+        return dsl.selectFrom(INSTANCES)
+                .where(INSTANCES.DATABASE_ID.eq(databaseId))
+                .and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
+                .and(INSTANCES.STATE.ne(InstanceState.DELETING.value()))
+                .fetchOptional(InstanceRepository::toInstance);
+    }
+
+    public List<Instance> all() {
+        return dsl.selectFrom(INSTANCES).fetch(InstanceRepository::toInstance);
+    }
+
+    public void delete(UUID id) {
+        dsl.deleteFrom(INSTANCES).where(INSTANCES.ID.eq(id)).execute();
+    }
+
+    private static Instance toInstance(Record r) {
+        return new Instance(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), InstanceRole.of(r.get(INSTANCES.ROLE)),
+                InstanceState.of(r.get(INSTANCES.STATE)), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.HOST), r.get(INSTANCES.PORT));
+    }
+
+    private static String context(UUID id) {
+        return "instance:" + id;
+    }
+}

@@ -1,0 +1,49 @@
+package dev.keel.instances;
+
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Set;
+import java.util.UUID;
+import java.util.stream.Collectors;
+
+/**
+ * Run once when Keel starts, before interrupted operations resume: removes what the runtime
+ * holds for instances the catalog does not know (a crash between making and recording), and
+ * restarts every instance the catalog says is running but whose server is not.
+ */
+@Singleton
+public final class InstanceSweep {
+    private static final Logger LOG = LoggerFactory.getLogger(InstanceSweep.class);
+
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+
+    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime) {
+        this.instances = instances;
+        this.runtime = runtime;
+    }
+
+    public void sweep() {
+        List<Instance> known = instances.all();
+        Set<UUID> knownIds = known.stream().map(Instance::id).collect(Collectors.toSet());
+        for (UUID orphan : runtime.held()) {
+            if (!knownIds.contains(orphan)) {
+                LOG.info("Removing orphaned instance {}: the catalog has no record of it", orphan);
+                runtime.destroy(orphan);
+            }
+        }
+        for (Instance instance : known) {
+            if (instance.state() == InstanceState.RUNNING && !runtime.isRunning(instance)) {
+                LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
+                try {
+                    runtime.start(instance);
+                } catch (RuntimeException e) {
+                    LOG.error("Could not start instance {} of database {}", instance.id(), instance.databaseId(), e);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.keel.instances;
+
+import java.util.OptionalInt;
+import java.util.Set;
+import java.util.function.IntPredicate;
+
+/** The ports instances may listen on ({@code KEEL_INSTANCES_PORTS}, "55000-55999"). */
+public record PortRange(int first, int last) {
+    public PortRange {
+        if (first < 1 || last > 65535 || first > last) {
+            throw new IllegalArgumentException("a port range is FIRST-LAST within 1-65535, not " + first + "-" + last);
+        }
+    }
+
+    public static PortRange parse(String text) {
+        String[] parts = text.strip().split("-");
+        try {
+            if (parts.length == 1) {
+                int port = Integer.parseInt(parts[0].strip());
+                return new PortRange(port, port);
+            }
+            if (parts.length == 2) {
+                return new PortRange(Integer.parseInt(parts[0].strip()), Integer.parseInt(parts[1].strip()));
+            }
+        } catch (NumberFormatException e) {
+            // falls through to the message below
+        }
+        throw new IllegalArgumentException("a port range is FIRST-LAST, such as 55000-55999, not '" + text + "'");
+    }
+
+    /** The lowest port in the range that no instance has reserved and that {@code bindable} accepts. */
+    public OptionalInt firstFree(Set<Integer> reserved, IntPredicate bindable) {
+        for (int port = first; port <= last; port++) {
+            if (!reserved.contains(port) && bindable.test(port)) {
+                return OptionalInt.of(port);
+            }
+        }
+        return OptionalInt.empty();
+    }
+
+    public int size() {
+        return last - first + 1;
+    }
+
+    @Override
+    public String toString() {
+        return first + "-" + last;
+    }
+}

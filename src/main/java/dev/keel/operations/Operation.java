@@ -1,0 +1,12 @@
+package dev.keel.operations;
+
+import io.micronaut.core.annotation.Nullable;
+
+import java.time.OffsetDateTime;
+import java.util.UUID;
+
+/** A piece of long work and how far it got: {@code done} of {@code total} {@code unit}s, now at {@code step}. */
+public record Operation(UUID id, UUID teamId, @Nullable UUID databaseId, OperationKind kind, OperationState state,
+                        @Nullable String step, long done, long total, String unit, int attempt, @Nullable String error,
+                        OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
+}

@@ -1,0 +1,114 @@
+package dev.keel.operations;
+
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
+
+/** Operation rows: creation, progress, and the end states (checked against {@link OperationState}). */
+@Singleton
+public final class OperationRepository {
+    private static final int ERROR_LIMIT = 2000;
+
+    private final DSLContext dsl;
+
+    OperationRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    /** Records a new running operation of {@code steps} steps, inside the caller's transaction. */
+    public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
+        UUID id = UUID.randomUUID();
+        return tx.insertInto(OPERATIONS)
+                .set(OPERATIONS.ID, id)
+                .set(OPERATIONS.TEAM_ID, teamId)
+                .set(OPERATIONS.DATABASE_ID, databaseId)
+                .set(OPERATIONS.KIND, kind.value())
+                .set(OPERATIONS.STATE, OperationState.RUNNING.value())
+                .set(OPERATIONS.STEP, firstStep)
+                .set(OPERATIONS.PROGRESS_TOTAL, (long) steps)
+                .returning()
+                .fetchSingle(OperationRepository::toOperation);
+    }
+
+    /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} steps. */
+    public void progress(UUID operation, String step, long done, long total) {
+        dsl.update(OPERATIONS)
+                .set(OPERATIONS.STEP, step)
+                .set(OPERATIONS.PROGRESS_DONE, done)
+                .set(OPERATIONS.PROGRESS_TOTAL, total)
+                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(OPERATIONS.ID.eq(operation))
+                .execute();
+    }
+
+    void succeed(UUID operation) {
+        finish(operation, OperationState.SUCCEEDED, null);
+    }
+
+    void fail(UUID operation, String error) {
+        finish(operation, OperationState.FAILED, error.length() > ERROR_LIMIT ? error.substring(0, ERROR_LIMIT) : error);
+    }
+
+    private void finish(UUID operation, OperationState target, String error) {
+        dsl.transaction(tx -> {
+            String current = tx.dsl().select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(operation)).forUpdate()
+                    .fetchSingle(OPERATIONS.STATE);
+            if (!OperationState.of(current).canBecome(target)) {
+                throw new IllegalStateException("operation " + operation + " cannot go from " + current + " to " + target.value());
+            }
+            tx.dsl().update(OPERATIONS)
+                    .set(OPERATIONS.STATE, target.value())
+                    .set(OPERATIONS.ERROR, error)
+                    .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
+                    .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
+                    .where(OPERATIONS.ID.eq(operation))
+                    .execute();
+        });
+    }
+
+    /** Counts a new attempt of an interrupted operation and returns it. */
+    Operation nextAttempt(UUID operation) {
+        return dsl.update(OPERATIONS)
+                .set(OPERATIONS.ATTEMPT, OPERATIONS.ATTEMPT.plus(1))
+                .set(OPERATIONS.PROGRESS_DONE, 0L)
+                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(OPERATIONS.ID.eq(operation))
+                .returning()
+                .fetchSingle(OperationRepository::toOperation);
+    }
+
+    List<Operation> unfinished() {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+    }
+
+    public Optional<Operation> find(UUID teamId, UUID id) {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.TEAM_ID.eq(teamId)).and(OPERATIONS.ID.eq(id))
+                .fetchOptional(OperationRepository::toOperation);
+    }
+
+    /** The newest operation on a database that is still running, if any. */
+    public Optional<Operation> running(UUID databaseId) {
+        return dsl.selectFrom(OPERATIONS)
+                .where(OPERATIONS.DATABASE_ID.eq(databaseId))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .orderBy(OPERATIONS.CREATED_AT.desc())
+                .limit(1)
+                .fetchOptional(OperationRepository::toOperation);
+    }
+
+    private static Operation toOperation(Record r) {
+        return new Operation(r.get(OPERATIONS.ID), r.get(OPERATIONS.TEAM_ID), r.get(OPERATIONS.DATABASE_ID),
+                OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP),
+                r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
+                r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
+                r.get(OPERATIONS.FINISHED_AT));
+    }
+}

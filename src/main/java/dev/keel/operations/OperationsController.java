@@ -1,0 +1,41 @@
+package dev.keel.operations;
+
+import dev.keel.auth.Caller;
+import dev.keel.problems.KeelException;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.serde.annotation.Serdeable;
+
+import java.time.OffsetDateTime;
+import java.util.UUID;
+
+/** {@code GET /v1/operations/{id}}: progress of long work. */
+@Controller("/v1/operations")
+@ExecuteOn(TaskExecutors.BLOCKING)
+final class OperationsController {
+    private final OperationRepository operations;
+
+    OperationsController(OperationRepository operations) {
+        this.operations = operations;
+    }
+
+    @Serdeable
+    record View(UUID id, String kind, String state, @Nullable UUID databaseId, @Nullable String step, Progress progress, int attempt,
+                @Nullable String error, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
+    }
+
+    @Serdeable
+    record Progress(long done, long total, String unit) {
+    }
+
+    @Get("/{id}")
+    View show(Caller caller, String id) {
+        Operation op = dev.keel.Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
+                .orElseThrow(() -> KeelException.notFound("operation", id));
+        return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(),
+                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.createdAt(), op.updatedAt(), op.finishedAt());
+    }
+}

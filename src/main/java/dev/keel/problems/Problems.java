@@ -1,0 +1,21 @@
+package dev.keel.problems;
+
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.HttpStatus;
+import io.micronaut.http.MutableHttpResponse;
+
+/** Builds HTTP responses that carry a problem document. */
+public final class Problems {
+    private Problems() {
+    }
+
+    public static MutableHttpResponse<Problem> response(Problem problem) {
+        return HttpResponse.<Problem>status(HttpStatus.valueOf(problem.status()))
+                .contentType(Problem.MEDIA_TYPE)
+                .body(problem);
+    }
+
+    public static MutableHttpResponse<Problem> response(KeelException e, String instance) {
+        return response(Problem.of(e.type(), e.getMessage(), instance).withExtensions(e.extensions()));
+    }
+}

@@ -1,0 +1,28 @@
+package dev.keel.problems;
+
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.server.exceptions.ExceptionHandler;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.UUID;
+
+/**
+ * The last resort: logs the exception under a reference and answers 500 with only that
+ * reference, so no message or stack trace of Keel's internals reaches the client.
+ */
+@Singleton
+final class UnexpectedExceptionHandler implements ExceptionHandler<Exception, HttpResponse<Problem>> {
+    private static final Logger LOG = LoggerFactory.getLogger(UnexpectedExceptionHandler.class);
+
+    @Override
+    public HttpResponse<Problem> handle(HttpRequest request, Exception exception) {
+        String reference = UUID.randomUUID().toString();
+        LOG.error("Unexpected error answering {} {} (reference {})", request.getMethodName(), request.getPath(), reference, exception);
+        return Problems.response(Problem.of(ProblemType.INTERNAL,
+                "Keel hit an unexpected error; it is logged with reference " + reference + ". Try again, and report the reference if it persists.",
+                request.getPath()).withExtensions(java.util.Map.of("reference", reference)));
+    }
+}

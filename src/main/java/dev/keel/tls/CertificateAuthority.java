@@ -1,0 +1,180 @@
+package dev.keel.tls;
+
+import dev.keel.KeelHome;
+import dev.keel.credentials.Secrets;
+import jakarta.inject.Singleton;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+import org.bouncycastle.util.IPAddress;
+import org.jooq.DSLContext;
+import org.jooq.Record3;
+
+import java.math.BigInteger;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.CERTIFICATE_AUTHORITIES;
+
+/**
+ * The installation's certificate authority (ECDSA P-256), created once and kept in the catalog
+ * with its key sealed, so every Keel node signs with the same CA. Clients verify instances
+ * against it ({@code sslmode=verify-full}); its certificate is served at {@code GET /v1/ca.pem}
+ * and written to {@code <data dir>/ca.pem} for Keel's own connections.
+ */
+@Singleton
+public final class CertificateAuthority {
+    private static final Duration CA_VALIDITY = Duration.ofDays(3650);
+    private static final Duration SERVER_VALIDITY = Duration.ofDays(825);
+    private static final Duration BACKDATE = Duration.ofHours(1);
+    private static final long LOCK_KEY = 0x4b65656c4341L; // "KeelCA"
+
+    private final DSLContext dsl;
+    private final Secrets secrets;
+    private final Path caFile;
+    private volatile X509Certificate certificate;
+    private volatile PrivateKey privateKey;
+    private volatile String certificatePem;
+
+    CertificateAuthority(DSLContext dsl, Secrets secrets, KeelHome home) {
+        this.dsl = dsl;
+        this.secrets = secrets;
+        this.caFile = home.resolve("ca.pem");
+    }
+
+    /** Loads the CA from the catalog, creating it on the installation's first start. */
+    public void load() {
+        Record3<UUID, String, byte[]> row = dsl.transactionResult(tx -> {
+            DSLContext sql = tx.dsl();
+            sql.select(org.jooq.impl.DSL.field("pg_advisory_xact_lock({0})", Object.class, LOCK_KEY)).fetch();
+            Record3<UUID, String, byte[]> newest = newest(sql);
+            if (newest == null) {
+                create(sql);
+                newest = newest(sql);
+            }
+            return newest;
+        });
+        this.certificatePem = row.value2();
+        this.certificate = Pem.readCertificate(certificatePem);
+        this.privateKey = Pem.readPrivateKey(secrets.open(row.value3(), context(row.value1())));
+        dev.keel.PrivateFiles.write(caFile, certificatePem);
+        try {
+            java.nio.file.Files.setPosixFilePermissions(caFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static Record3<UUID, String, byte[]> newest(DSLContext sql) {
+        return sql.select(CERTIFICATE_AUTHORITIES.ID, CERTIFICATE_AUTHORITIES.CERTIFICATE, CERTIFICATE_AUTHORITIES.PRIVATE_KEY)
+                .from(CERTIFICATE_AUTHORITIES)
+                .orderBy(CERTIFICATE_AUTHORITIES.CREATED_AT.desc())
+                .limit(1)
+                .fetchOne();
+    }
+
+    private void create(DSLContext sql) {
+        UUID id = UUID.randomUUID();
+        KeyPair keys = newKeyPair();
+        X500Name name = new X500Name("CN=Keel CA " + id.toString().substring(0, 8) + ",O=Keel");
+        Instant now = Instant.now();
+        try {
+            JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(name, serial(), Date.from(now.minus(BACKDATE)),
+                    Date.from(now.plus(CA_VALIDITY)), name, keys.getPublic())
+                    .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
+                    .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign))
+                    .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(keys.getPublic()));
+            X509Certificate ca = sign(builder, keys.getPrivate());
+            sql.insertInto(CERTIFICATE_AUTHORITIES)
+                    .set(CERTIFICATE_AUTHORITIES.ID, id)
+                    .set(CERTIFICATE_AUTHORITIES.CERTIFICATE, Pem.write(ca))
+                    .set(CERTIFICATE_AUTHORITIES.PRIVATE_KEY, secrets.seal(Pem.write(keys.getPrivate()), context(id)))
+                    .execute();
+        } catch (GeneralSecurityException | CertIOException e) {
+            throw new IllegalStateException("could not create the certificate authority", e);
+        }
+    }
+
+    public String certificatePem() {
+        return certificatePem;
+    }
+
+    /** A file holding the CA certificate, for clients that take a path ({@code sslrootcert}). */
+    public Path certificateFile() {
+        return caFile;
+    }
+
+    /** Signs a server certificate valid for {@code hosts} (names or IP addresses; the first is the CN). */
+    public ServerCertificate issueServerCertificate(List<String> hosts) {
+        List<String> unique = List.copyOf(new LinkedHashSet<>(hosts));
+        KeyPair keys = newKeyPair();
+        Instant now = Instant.now();
+        try {
+            JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
+            GeneralName[] names = unique.stream()
+                    .map(h -> IPAddress.isValid(h) ? new GeneralName(GeneralName.iPAddress, h) : new GeneralName(GeneralName.dNSName, h))
+                    .toArray(GeneralName[]::new);
+            X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(certificate, serial(), Date.from(now.minus(BACKDATE)),
+                    Date.from(now.plus(SERVER_VALIDITY)), new X500Name("CN=" + unique.get(0)), keys.getPublic())
+                    .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
+                    .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement))
+                    .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(KeyPurposeId.id_kp_serverAuth))
+                    .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names))
+                    .addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(keys.getPublic()))
+                    .addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(certificate));
+            return new ServerCertificate(Pem.write(sign(builder, privateKey)), Pem.write(keys.getPrivate()));
+        } catch (GeneralSecurityException | CertIOException e) {
+            throw new IllegalStateException("could not issue a server certificate", e);
+        }
+    }
+
+    private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key) throws GeneralSecurityException {
+        try {
+            return new JcaX509CertificateConverter().getCertificate(builder.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
+        } catch (OperatorCreationException e) {
+            throw new GeneralSecurityException(e);
+        }
+    }
+
+    private static KeyPair newKeyPair() {
+        try {
+            KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+            generator.initialize(new ECGenParameterSpec("secp256r1"));
+            return generator.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("EC P-256 is not available", e);
+        }
+    }
+
+    private static BigInteger serial() {
+        return new BigInteger(1, dev.keel.credentials.RandomStrings.bytes(16));
+    }
+
+    private static String context(UUID id) {
+        return "certificate-authority:" + id;
+    }
+}

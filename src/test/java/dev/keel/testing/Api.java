@@ -1,0 +1,123 @@
+package dev.keel.testing;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Optional;
+
+/** A client of Keel's REST API with one API key, as curl would be. */
+public final class Api {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Timeouts.REQUEST).build();
+
+    private final String baseUrl;
+    private final String key;
+
+    public Api(String baseUrl, String key) {
+        this.baseUrl = baseUrl;
+        this.key = key;
+    }
+
+    public Api withKey(String otherKey) {
+        return new Api(baseUrl, otherKey);
+    }
+
+    public String baseUrl() {
+        return baseUrl;
+    }
+
+    /** An answer: status, content type, body as text and (when JSON) as a tree. */
+    public record Response(int status, String contentType, String text, JsonNode json) {
+        public String field(String name) {
+            JsonNode node = json.get(name);
+            return node == null || node.isNull() ? null : node.asText();
+        }
+
+        @Override
+        public String toString() {
+            return status + " " + contentType + " " + text;
+        }
+    }
+
+    public Response get(String path) {
+        return send(request(path).GET());
+    }
+
+    public Response delete(String path) {
+        return send(request(path).DELETE());
+    }
+
+    /** POST with a JSON body and Content-Type: application/json. */
+    public Response post(String path, String json) {
+        return send(request(path).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)));
+    }
+
+    /** POST exactly as {@code curl -d '<body>'} does: Content-Type application/x-www-form-urlencoded. */
+    public Response postLikeCurl(String path, String body) {
+        return send(request(path).header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(body)));
+    }
+
+    public Response send(HttpRequest.Builder builder) {
+        try {
+            HttpResponse<String> response = HTTP.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+            String type = response.headers().firstValue("Content-Type").orElse("");
+            JsonNode json = type.contains("json") && !response.body().isEmpty() ? JSON.readTree(response.body()) : JSON.nullNode();
+            return new Response(response.statusCode(), type, response.body(), json);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public HttpRequest.Builder request(String path) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl + path)).timeout(Timeouts.REQUEST);
+        return key == null ? builder : builder.header("Authorization", "Bearer " + key);
+    }
+
+    /** Provisions and waits until the database is available; returns its final representation. */
+    public JsonNode provision(String body) {
+        Response created = post("/v1/databases", body);
+        if (created.status() != 202) {
+            throw new AssertionError("provisioning answered " + created);
+        }
+        return awaitAvailable(created.field("id"));
+    }
+
+    public JsonNode awaitAvailable(String id) {
+        return Wait.until("database " + id + " to become available", Timeouts.PROVISION, () -> {
+            Response r = get("/v1/databases/" + id);
+            if (r.status() == 200 && "failed".equals(r.field("state"))) {
+                throw new AssertionError("database " + id + " failed: " + r.field("state_reason"));
+            }
+            return r.status() == 200 && "available".equals(r.field("state")) ? Optional.of(r.json()) : Optional.empty();
+        });
+    }
+
+    /** Deletes and waits until the database is gone (404). */
+    public void deprovision(String id) {
+        Response deleted = delete("/v1/databases/" + id);
+        if (deleted.status() != 202) {
+            throw new AssertionError("deleting answered " + deleted);
+        }
+        awaitGone(id);
+    }
+
+    public void awaitGone(String id) {
+        Wait.until("database " + id + " to be gone", Timeouts.DEPROVISION, () -> get("/v1/databases/" + id).status() == 404);
+    }
+
+    public static JsonNode parse(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

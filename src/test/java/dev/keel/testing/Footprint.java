@@ -1,0 +1,57 @@
+package dev.keel.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * What Keel left on this machine for a data directory, read from the OS rather than from Keel:
+ * instance directories, live postmasters (by their {@code -D} argument), and whether a port is
+ * free. Orphan checks compare these against what the API says exists.
+ */
+public final class Footprint {
+    private Footprint() {
+    }
+
+    /** Names of the directories under {@code <data dir>/instances}. */
+    public static Set<String> instanceDirs(Path dataDir) {
+        Path root = dataDir.resolve("instances");
+        if (!Files.isDirectory(root)) {
+            return Set.of();
+        }
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.map(d -> d.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Data directories of running postmasters under {@code <data dir>/instances}. */
+    public static Set<String> runningInstanceDataDirs(Path dataDir) {
+        String prefix = dataDir.resolve("instances").toString();
+        return ProcessHandle.allProcesses()
+                .filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(false))
+                .map(p -> p.info().arguments().map(List::of).orElse(List.of()))
+                .filter(args -> args.size() >= 2 && args.get(0).equals("-D") && args.get(1).startsWith(prefix))
+                .map(args -> args.get(1))
+                .collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    public static boolean portIsFree(int port) {
+        try (ServerSocket socket = new ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new java.net.InetSocketAddress(InetAddress.getByName("127.0.0.1"), port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+}

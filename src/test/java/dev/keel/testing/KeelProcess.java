@@ -1,0 +1,130 @@
+package dev.keel.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keel as its own JVM ({@code java dev.keel.Keel}) on a data directory, configured through
+ * environment variables as an operator would, so that tests can {@code kill -9} it.
+ */
+public final class KeelProcess implements AutoCloseable {
+    private final Process process;
+    private final Path log;
+    private final Api api;
+
+    private KeelProcess(Process process, Path log, Api api) {
+        this.process = process;
+        this.log = log;
+        this.api = api;
+    }
+
+    /** Starts Keel on {@code dataDir} and waits until it serves; {@code env} adds or overrides variables. */
+    public static KeelProcess start(Path dataDir, String instancePorts, String logName, Map<String, String> env) {
+        int port = freePort();
+        Path log = dataDir.resolveSibling(dataDir.getFileName() + "-" + logName + ".log");
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add("dev.keel.Keel");
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+        builder.environment().put("KEEL_DATA_DIR", dataDir.toString());
+        builder.environment().put("KEEL_PORT", Integer.toString(port));
+        builder.environment().put("KEEL_POSTGRES_INSTALL_DIR", TestKeel.sharedInstallDir().toString());
+        builder.environment().put("KEEL_INSTANCES_PORTS", instancePorts);
+        builder.environment().putAll(env);
+        Process process;
+        try {
+            process = builder.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Api anonymous = new Api("http://127.0.0.1:" + port, null);
+        Wait.until("Keel on " + dataDir + " to serve (log: " + log + ")", Timeouts.KEEL_START, () -> {
+            if (!process.isAlive()) {
+                throw new AssertionError("Keel exited with " + process.exitValue() + ":\n" + read(log));
+            }
+            try {
+                return anonymous.get("/health").status() == 200;
+            } catch (UncheckedIOException e) {
+                return false;
+            }
+        });
+        String key;
+        try {
+            key = Files.readString(dataDir.resolve("admin-api-key")).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return new KeelProcess(process, log, anonymous.withKey(key));
+    }
+
+    public Api api() {
+        return api;
+    }
+
+    /** What Keel printed so far. */
+    public String log() {
+        return read(log);
+    }
+
+    /** {@code kill -9}: no shutdown hook runs. */
+    public void kill9() {
+        process.destroyForcibly();
+        awaitExit();
+    }
+
+    /** {@code kill} (SIGTERM): Keel shuts down in order. */
+    public void stop() {
+        process.destroy();
+        awaitExit();
+    }
+
+    public Optional<Integer> exitCode() {
+        return process.isAlive() ? Optional.empty() : Optional.of(process.exitValue());
+    }
+
+    private void awaitExit() {
+        try {
+            if (!process.waitFor(Timeouts.PROCESS_EXIT.toSeconds(), TimeUnit.SECONDS)) {
+                throw new AssertionError("Keel did not exit within " + Timeouts.PROCESS_EXIT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+            awaitExit();
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,37 @@
+package dev.keel.testing;
+
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolver;
+
+/**
+ * Hands every test that asks for a {@link TestKeel} the same one, started once per test run and
+ * stopped (with every Postgres server it started) when the run ends. Tests that share it must
+ * not depend on what other tests do to it: each works on its own databases and teams.
+ */
+public final class SharedKeel implements ParameterResolver {
+    @Override
+    public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
+        return parameter.getParameter().getType() == TestKeel.class;
+    }
+
+    @Override
+    public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
+        return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
+                .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared")), Holder.class)
+                .keel;
+    }
+
+    private static final class Holder implements AutoCloseable {
+        private final TestKeel keel;
+
+        Holder(TestKeel keel) {
+            this.keel = keel;
+        }
+
+        @Override
+        public void close() {
+            keel.close();
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package dev.keel.testing;
+
+import dev.keel.FileTrees;
+import dev.keel.Keel;
+import io.micronaut.context.ApplicationContext;
+import io.micronaut.runtime.server.EmbeddedServer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Keel running inside the test JVM on its own data directory under {@code target/test-work},
+ * with its embedded catalog, on a random API port and its own instance port range. Postgres
+ * binaries are unpacked once per build into a directory every test Keel shares.
+ */
+public final class TestKeel implements AutoCloseable {
+    private static final AtomicInteger COUNT = new AtomicInteger();
+    private static final int PORT_BASE = 56000;
+    private static final int PORTS_EACH = 100;
+
+    private final Path dataDir;
+    private final Map<String, Object> properties;
+    private ApplicationContext context;
+    private Api api;
+
+    private TestKeel(Path dataDir, Map<String, Object> properties) {
+        this.dataDir = dataDir;
+        this.properties = properties;
+    }
+
+    public static Path workDir() {
+        return Path.of(System.getProperty("keel.test.work-dir", "target/test-work")).toAbsolutePath().normalize();
+    }
+
+    /** The install directory all test Keels share, so each Postgres major is unpacked once. */
+    public static Path sharedInstallDir() {
+        return workDir().resolve("postgres");
+    }
+
+    /** A fresh data directory {@code name} (anything a previous run left there is stopped and removed). */
+    public static Path freshDataDir(String name) {
+        Path dir = workDir().resolve(name);
+        if (Files.exists(dir)) {
+            Keel.stopServers(dir);
+            FileTrees.delete(dir);
+        }
+        try {
+            Files.createDirectories(dir);
+            // Postgres runs as an unprivileged user when tests run as root: it must be able to search the path.
+            Files.setPosixFilePermissions(workDir(), java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
+    /** A port range no other test Keel in this JVM uses. */
+    public static String nextPortRange() {
+        int k = COUNT.getAndIncrement();
+        int first = PORT_BASE + k * PORTS_EACH;
+        return first + "-" + (first + PORTS_EACH - 1);
+    }
+
+    public static TestKeel start(String name) {
+        return start(name, Map.of());
+    }
+
+    public static TestKeel start(String name, Map<String, Object> extra) {
+        Path dataDir = freshDataDir(name);
+        Map<String, Object> properties = new HashMap<>();
+        properties.put("keel.data-dir", dataDir.toString());
+        properties.put("micronaut.server.port", -1);
+        properties.put("keel.postgres.install-dir", sharedInstallDir().toString());
+        properties.put("keel.instances.ports", nextPortRange());
+        properties.putAll(extra);
+        TestKeel keel = new TestKeel(dataDir, properties);
+        keel.startControlPlane();
+        return keel;
+    }
+
+    private void startControlPlane() {
+        context = ApplicationContext.builder().properties(properties).deduceEnvironment(false).banner(false).start();
+        EmbeddedServer server = context.getBean(EmbeddedServer.class).start();
+        String key;
+        try {
+            key = Files.readString(dataDir.resolve("admin-api-key")).strip();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        api = new Api("http://127.0.0.1:" + server.getPort(), key);
+    }
+
+    /** Stops this Keel's control plane and starts a new one on the same data directory; Postgres servers keep running. */
+    public void restart() {
+        context.close();
+        startControlPlane();
+    }
+
+    /** The API as the installation's admin. */
+    public Api api() {
+        return api;
+    }
+
+    public Path dataDir() {
+        return dataDir;
+    }
+
+    /** The CA certificate, fetched as a client would from GET /v1/ca.pem. */
+    public Path caFile() {
+        Path file = dataDir.resolve("client-ca.pem");
+        if (!Files.exists(file)) {
+            Api.Response ca = api.get("/v1/ca.pem");
+            try {
+                Files.writeString(file, ca.text());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return file;
+    }
+
+    public <T> T bean(Class<T> type) {
+        return context.getBean(type);
+    }
+
+    /** A new team and an API client with its key. */
+    public Api newTeam(String name) {
+        Api.Response created = api.post("/v1/teams", "{\"name\":\"" + name + "\"}");
+        if (created.status() != 201) {
+            throw new AssertionError("creating team " + name + " answered " + created);
+        }
+        return api.withKey(created.json().get("api_key").get("key").asText());
+    }
+
+    /** Stops the control plane and every Postgres server under the data directory. */
+    @Override
+    public void close() {
+        if (context != null && context.isRunning()) {
+            context.close();
+        }
+        Keel.stopServers(dataDir);
+    }
+}

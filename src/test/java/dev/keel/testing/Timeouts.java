@@ -1,0 +1,20 @@
+package dev.keel.testing;
+
+import java.time.Duration;
+
+/** Every timeout the tests wait with, in one table (as CloudNativePG's e2e timeouts.go). */
+public final class Timeouts {
+    /** From POST /v1/databases to available, including a first download and unpack of the binaries. */
+    public static final Duration PROVISION = Duration.ofSeconds(120);
+    /** From DELETE to 404. */
+    public static final Duration DEPROVISION = Duration.ofSeconds(60);
+    /** From starting a Keel process to /health answering (a first start initialises the catalog). */
+    public static final Duration KEEL_START = Duration.ofSeconds(120);
+    /** For a killed or stopped process to be gone. */
+    public static final Duration PROCESS_EXIT = Duration.ofSeconds(30);
+    /** A single HTTP request to Keel. */
+    public static final Duration REQUEST = Duration.ofSeconds(30);
+
+    private Timeouts() {
+    }
+}

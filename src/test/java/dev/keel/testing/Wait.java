@@ -1,0 +1,44 @@
+package dev.keel.testing;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/** Waiting for a condition by polling, never by sleeping a fixed time. */
+public final class Wait {
+    private static final long POLL_MILLIS = 25;
+
+    private Wait() {
+    }
+
+    /** Polls {@code probe} until it yields a value; fails with {@code what} and the last value seen after {@code timeout}. */
+    public static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe) {
+        Instant deadline = Instant.now().plus(timeout);
+        RuntimeException last = null;
+        while (true) {
+            try {
+                Optional<T> value = probe.get();
+                if (value.isPresent()) {
+                    return value.get();
+                }
+                last = null;
+            } catch (RuntimeException e) {
+                last = e;
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what, last);
+            }
+            try {
+                Thread.sleep(POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted while waiting for " + what, e);
+            }
+        }
+    }
+
+    public static void until(String what, Duration timeout, java.util.function.BooleanSupplier condition) {
+        until(what, timeout, () -> condition.getAsBoolean() ? Optional.of(Boolean.TRUE) : Optional.empty());
+    }
+}
