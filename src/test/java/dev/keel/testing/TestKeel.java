@@ -83,8 +83,16 @@ public final class TestKeel implements AutoCloseable {
         return keel;
     }
 
-    private void startControlPlane() {
-        context = ApplicationContext.builder().properties(properties).deduceEnvironment(false).banner(false).start();
+    /** Starts the control plane on this data directory (after {@link #stopControlPlane}). */
+    public void startControlPlane() {
+        startControlPlane(Map.of());
+    }
+
+    /** Starts the control plane with some properties changed, as an operator editing the environment would. */
+    public void startControlPlane(Map<String, Object> overrides) {
+        Map<String, Object> all = new HashMap<>(properties);
+        all.putAll(overrides);
+        context = ApplicationContext.builder().properties(all).deduceEnvironment(false).banner(false).start();
         EmbeddedServer server = context.getBean(EmbeddedServer.class).start();
         String key;
         try {
@@ -95,10 +103,9 @@ public final class TestKeel implements AutoCloseable {
         api = new Api("http://127.0.0.1:" + server.getPort(), key);
     }
 
-    /** Stops this Keel's control plane and starts a new one on the same data directory; Postgres servers keep running. */
-    public void restart() {
+    /** Stops the control plane only, as an operator stopping Keel would; Postgres servers keep running. */
+    public void stopControlPlane() {
         context.close();
-        startControlPlane();
     }
 
     /** The API as the installation's admin. */

@@ -1,0 +1,68 @@
+package dev.keel;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Footprint;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.TestKeel;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The commands the README and runbooks give an operator, run as they would run them. */
+class KeelCommandTest {
+    @Test
+    void stopStopsEveryPostgresServerUnderTheDataDirectory() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("command-stop");
+        String ports = TestKeel.nextPortRange();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
+        keel.stop();
+        assertThat(keel.exitCode()).isPresent();
+        assertThat(Footprint.runningInstanceDataDirs(dataDir)).hasSize(1);
+
+        ProcessBuilder withDataDir = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "dev.keel.Keel", "stop")
+                .redirectErrorStream(true)
+                .redirectOutput(dataDir.resolveSibling("command-stop-stop.log").toFile());
+        withDataDir.environment().put("KEEL_DATA_DIR", dataDir.toString());
+        Process stop = withDataDir.start();
+        assertThat(stop.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(stop.exitValue()).isZero();
+        assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
+        assertThat(dev.keel.postgres.Postmaster.isRunning(dataDir.resolve("catalog/data"))).isFalse();
+        assertThat(Footprint.portIsFree(dev.keel.testing.Pg.port(database.get("url").asText()))).isTrue();
+        assertThat(java.nio.file.Files.readString(dataDir.resolveSibling("command-stop-stop.log")))
+                .contains("stopping the server of " + dataDir.resolve("catalog/data"));
+
+        // Everything comes back on the next start: catalog, then the database's server.
+        keel = KeelProcess.start(dataDir, ports, "1", Map.of());
+        try (var connection = dev.keel.testing.Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem"))) {
+            assertThat(dev.keel.testing.Pg.scalar(connection, "select 1")).isEqualTo("1");
+        }
+        keel.api().deprovision(database.get("id").asText());
+        keel.stop();
+        Keel.stopServers(dataDir);
+    }
+
+    @Test
+    void aSecretKeyThatDoesNotMatchTheCatalogStopsKeelSayingSo() {
+        String key = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+        TestKeel keel = TestKeel.start("wrong-key", Map.of("keel.secret-key", key));
+        try {
+            keel.stopControlPlane();
+            String other = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> keel.startControlPlane(Map.of("keel.secret-key", other)))
+                    .isInstanceOf(StartupException.class)
+                    .hasMessage("the secret key from KEEL_SECRET_KEY is not the key this catalog's secrets were sealed with;"
+                            + " start Keel with the original KEEL_SECRET_KEY (or <data dir>/secret-key)");
+            keel.startControlPlane(Map.of("keel.secret-key", key));
+            assertThat(keel.api().get("/v1/databases").status()).isEqualTo(200);
+        } finally {
+            keel.close();
+        }
+    }
+}

@@ -1,0 +1,157 @@
+package dev.keel.operations;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.Footprint;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Pg;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code kill -9} of Keel at each step of provisioning and during deletion: the next start
+ * finishes the work or fails the database with a reason, and leaves no orphaned postmaster,
+ * data directory or port.
+ */
+class CrashRecoveryTest {
+    private static final List<String> PROVISION_STEPS = List.of(
+            "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");
+
+    @Test
+    void killNineAtEachProvisioningStepIsRecoveredWithoutOrphans() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("crash-provision");
+        String ports = TestKeel.nextPortRange();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        List<String> databases = new ArrayList<>();
+        try {
+            for (int i = 0; i < PROVISION_STEPS.size(); i++) {
+                String step = PROVISION_STEPS.get(i);
+                Api.Response created = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}");
+                assertThat(created.status()).isEqualTo(202);
+                String id = created.field("id");
+                databases.add(id);
+                awaitStepAtLeast(keel.api(), id, i);
+                keel.kill9();
+
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), Map.of());
+                JsonNode settled = awaitSettled(keel.api(), id);
+                assertThat(settled.get("state").asText()).as("after a kill at or after '%s'", step).isEqualTo("available");
+                assertThat(keel.log()).containsPattern("Reconciler decision: (RETRY|DONE) [0-9a-f-]{36}: (retrying provisioning from the start"
+                        + " \\(attempt 2 of 3\\): Keel stopped during step '[a-z ]+'|provisioning had finished: the database is available)");
+                assertNoOrphans(keel.api(), dataDir);
+            }
+        } finally {
+            for (String id : databases) {
+                keel.api().deprovision(id);
+            }
+            assertThat(Footprint.instanceDirs(dataDir)).isEmpty();
+            assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    @Test
+    void provisioningInterruptedThreeTimesFailsWithTheReasonAndRemovesWhatItMade() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("crash-repeated");
+        String ports = TestKeel.nextPortRange();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        try {
+            String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
+            for (int attempt = 1; attempt <= 3; attempt++) {
+                awaitStepAtLeast(keel.api(), id, PROVISION_STEPS.indexOf("initializing"));
+                keel.kill9();
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), Map.of());
+            }
+            JsonNode settled = awaitSettled(keel.api(), id);
+            assertThat(settled.get("state").asText()).isEqualTo("failed");
+            assertThat(settled.get("state_reason").asText())
+                    .isEqualTo("Provisioning was interrupted 3 times; delete this database and create a new one.");
+            assertThat(keel.log()).contains("Reconciler decision: GIVE_UP");
+            assertNoOrphans(keel.api(), dataDir);
+            keel.api().deprovision(id);
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    @Test
+    void killNineDuringDeletionFinishesTheDeletionOnTheNextStart() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("crash-delete");
+        String ports = TestKeel.nextPortRange();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        try {
+            JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
+            String id = database.get("id").asText();
+            int port = Pg.port(database.get("url").asText());
+            assertThat(keel.api().delete("/v1/databases/" + id).status()).isEqualTo(202);
+            keel.kill9();
+
+            keel = KeelProcess.start(dataDir, ports, "1", Map.of());
+            keel.api().awaitGone(id);
+            assertThat(Footprint.instanceDirs(dataDir)).isEmpty();
+            assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
+            assertThat(Footprint.portIsFree(port)).isTrue();
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */
+    private static void awaitStepAtLeast(Api api, String id, int index) {
+        Wait.until("database " + id + " to reach step " + PROVISION_STEPS.get(index), Timeouts.PROVISION, () -> {
+            JsonNode db = api.get("/v1/databases/" + id).json();
+            if (!"creating".equals(db.get("state").asText())) {
+                return true;
+            }
+            JsonNode progress = db.get("progress");
+            return progress != null && !progress.isNull() && PROVISION_STEPS.indexOf(progress.get("step").asText()) >= index;
+        });
+    }
+
+    private static JsonNode awaitSettled(Api api, String id) {
+        return Wait.until("database " + id + " to be available or failed", Timeouts.PROVISION, () -> {
+            JsonNode db = api.get("/v1/databases/" + id).json();
+            String state = db.get("state").asText();
+            return state.equals("available") || state.equals("failed") ? Optional.of(db) : Optional.empty();
+        });
+    }
+
+    /**
+     * What the OS shows matches what the API says: one instance directory with a live postmaster
+     * per available database, none for failed ones, and every available database connects.
+     */
+    private static void assertNoOrphans(Api api, Path dataDir) throws Exception {
+        JsonNode databases = api.get("/v1/databases").json();
+        int available = 0;
+        for (JsonNode db : databases) {
+            if (db.get("state").asText().equals("available")) {
+                available++;
+                try (Connection connection = Pg.connect(db.get("url").asText(), dataDir.resolve("ca.pem"))) {
+                    assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
+                }
+            }
+        }
+        Set<String> dirs = Footprint.instanceDirs(dataDir);
+        Set<String> running = Footprint.runningInstanceDataDirs(dataDir);
+        assertThat(dirs).hasSize(available);
+        assertThat(running).hasSize(available);
+        for (String dir : dirs) {
+            assertThat(running).contains(dataDir.resolve("instances").resolve(dir).resolve("data").toString());
+        }
+    }
+}
