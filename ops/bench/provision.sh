@@ -21,9 +21,13 @@
 #                                 $HOME/.cache/keel-bench/postgres; /var/cache/keel-bench/postgres
 #                                 as root, since the postgres user cannot traverse /root)
 #   KEEL_BENCH_API_PORT           Keel's API port (5490)
-#   KEEL_BENCH_INSTANCE_PORTS     Keel's instance port range (57000-57099)
+#   KEEL_BENCH_INSTANCE_PORTS     Keel's instance port range (31000-31099)
+#   KEEL_BENCH_FLOOR_PORTS        where the floor's server listens (31100-31199)
 #   KEEL_BENCH_LOG_OUT            copy Keel's log to this file at the end
 #   POLL_INTERVAL                 seconds between state polls / psql attempts (0.01)
+# Both port ranges lie below Linux's ephemeral range (32768-60999 by default): a port in it that
+# was free when chosen can be taken, before the server binds it ~1.5 s later, by any outgoing
+# connection (this script's own polling makes ~100 a second), and the server then fails to start.
 # Everything else lives in a temporary directory under /tmp that is removed on exit, after every
 # Postgres server the run started has been stopped.
 set -euo pipefail
@@ -31,7 +35,8 @@ set -euo pipefail
 N=${N:-10}
 WARMUP=${WARMUP:-1}
 API_PORT=${KEEL_BENCH_API_PORT:-5490}
-INSTANCE_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-57000-57099}
+INSTANCE_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-31000-31099}
+FLOOR_PORTS=${KEEL_BENCH_FLOOR_PORTS:-31100-31199}
 POLL=${POLL_INTERVAL:-0.01}   # seconds between state polls and between psql attempts
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 JAR_SRC=${KEEL_JAR:-$REPO/target/keel.jar}
@@ -116,6 +121,14 @@ fi
 # A private copy: a rebuild of target/ while the benchmark runs cannot pull the jar from under it.
 cp "$JAR_SRC" "$WORK/keel.jar"
 
+if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+    read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range
+    for range in "$INSTANCE_PORTS" "$FLOOR_PORTS"; do
+        if (( ${range%-*} <= eph_hi && ${range#*-} >= eph_lo )); then
+            echo "warning: port range $range overlaps the ephemeral range $eph_lo-$eph_hi; a server may fail to bind its port" >&2
+        fi
+    done
+fi
 if (exec 3<>"/dev/tcp/127.0.0.1/$API_PORT") 2>/dev/null; then
     die "port $API_PORT is taken; set KEEL_BENCH_API_PORT"
 fi
@@ -212,13 +225,34 @@ keel_once() {
     done
 }
 
+# first_bindable FIRST-LAST: the lowest port in the range a server could listen on now (as Keel
+# picks instance ports).
+first_bindable() {
+    python3 - "$1" <<'PY'
+import socket, sys
+first, last = map(int, sys.argv[1].split("-"))
+for port in range(first, last + 1):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+
 # floor_once LABEL: initdb + start + first query with Keel's binaries and initdb flags.
 floor_once() {
-    local label=$1 dir port password t0 t1
+    local label=$1 dir port password t0 t_initdb t_started t1
     dir=$WORK/floor/$label
     mkdir -p "$dir"
     chmod 700 "$dir"
-    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(first_bindable "$FLOOR_PORTS") || die "no free port in $FLOOR_PORTS for the floor"
     password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
     printf '%s\n' "$password" >"$dir/pwfile"
     chmod 600 "$dir/pwfile"
@@ -229,14 +263,16 @@ floor_once() {
     as_server "$PGBIN/initdb" -D "$dir/data" -U keel --pwfile="$dir/pwfile" --auth=scram-sha-256 \
         --data-checksums --encoding=UTF8 --locale=C --no-instructions >"$dir/initdb.log" 2>&1 \
         || die "initdb failed: $(cat "$dir/initdb.log")"
+    t_initdb=$(now_ms)
     printf "listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = ''\n" "$port" \
         >>"$dir/data/postgresql.conf"
     as_server "$PGBIN/pg_ctl" start -w -D "$dir/data" -l "$dir/postgresql.log" >/dev/null \
         || die "pg_ctl start failed: $(cat "$dir/postgresql.log")"
+    t_started=$(now_ms)
     PGPASSWORD=$password PGCONNECT_TIMEOUT=5 first_query \
         "$PSQL" -X -h 127.0.0.1 -p "$port" -U keel -d postgres -Atc 'select 1'
     t1=$(now_ms)
-    echo "$label $((t1 - t0))" >>"$WORK/floor.samples"
+    echo "$label $((t1 - t0)) $((t_initdb - t0)) $((t_started - t_initdb)) $((t1 - t_started))" >>"$WORK/floor.samples"
 
     as_server "$PGBIN/pg_ctl" stop -D "$dir/data" -m fast -w >/dev/null
     FLOOR_DIR=
@@ -318,6 +354,12 @@ print(f"keel phases, p50 ms (seen by polling every ~{float(sys.argv[4]) * 1000:.
 for label in [l for l in order if l in phases]:
     v = phases[label] + [0] * (len(keel) - len(phases[label]))
     print(f"  {label.replace('_', ' '):32s} {pct(v, 50):6.0f}   (p90 {pct(v, 90):.0f})")
+
+floor_measured = [r for r in floor_rows if r[0].startswith("s")]
+print("floor phases, p50 ms:")
+for i, label in enumerate(["initdb", "pg_ctl start -w", "first query"], start=2):
+    v = [int(r[i]) for r in floor_measured]
+    print(f"  {label:32s} {pct(v, 50):6.0f}   (p90 {pct(v, 90):.0f})")
 
 # The provision operation's duration from Keel's log ("Operation provision started/succeeded").
 # The database id follows the message (as " database=<id>", or glued to it as this logback pattern

@@ -14,11 +14,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The commands the README and runbooks give an operator, run as they would run them. */
 class KeelCommandTest {
+    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
+
     @Test
     void stopStopsEveryPostgresServerUnderTheDataDirectory() throws Exception {
         Path dataDir = TestKeel.freshDataDir("command-stop");
-        String ports = TestKeel.nextPortRange();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
         JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
         keel.stop();
         assertThat(keel.exitCode()).isPresent();
@@ -39,7 +41,7 @@ class KeelCommandTest {
                 .contains("stopping the server of " + dataDir.resolve("catalog/data"));
 
         // Everything comes back on the next start: catalog, then the database's server.
-        keel = KeelProcess.start(dataDir, ports, "1", Map.of());
+        keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
         try (var connection = dev.keel.testing.Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem"))) {
             assertThat(dev.keel.testing.Pg.scalar(connection, "select 1")).isEqualTo("1");
         }

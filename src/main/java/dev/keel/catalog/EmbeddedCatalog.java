@@ -7,10 +7,12 @@ import dev.keel.StartupException;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Installation;
+import dev.keel.postgres.PortRange;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
 import dev.keel.postgres.ServerCommands;
 import dev.keel.postgres.ServerFiles;
+import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,8 +21,6 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -49,8 +49,10 @@ public final class EmbeddedCatalog {
     private final Path propertiesFile;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
+    private final PortRange ports;
 
-    EmbeddedCatalog(KeelHome home, PostgresBinaries binaries, ServerCommands commands) {
+    EmbeddedCatalog(KeelHome home, PostgresBinaries binaries, ServerCommands commands, @Value("${keel.catalog.ports}") String ports) {
+        this.ports = PortRange.parse(ports);
         this.dir = home.resolve("catalog");
         this.dataDir = dir.resolve("data");
         this.propertiesFile = home.resolve("catalog.properties");
@@ -73,7 +75,7 @@ public final class EmbeddedCatalog {
         String password = props.getProperty("password");
         Installation installation = binaries.installation(major);
         if (!Postmaster.isRunning(dataDir)) {
-            if (!portIsFree(port)) {
+            if (!PortRange.bindable(LOOPBACK, port)) {
                 port = freePort();
                 LOG.info("Catalog port taken by another process; moving the catalog to port {}", port);
                 writeServerFiles(port);
@@ -154,20 +156,9 @@ public final class EmbeddedCatalog {
         PrivateFiles.write(propertiesFile, text.toString());
     }
 
-    private static boolean portIsFree(int port) {
-        try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getByName(LOOPBACK))) {
-            socket.setReuseAddress(true);
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(LOOPBACK))) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not find a free port for the catalog", e);
-        }
+    private int freePort() {
+        return ports.firstFree(java.util.Set.of(), p -> PortRange.bindable(LOOPBACK, p))
+                .orElseThrow(() -> new StartupException("no free port for the embedded catalog in " + ports
+                        + "; set KEEL_CATALOG_PORTS to a range with a free port"));
     }
 }

@@ -1,5 +1,6 @@
 package dev.keel.credentials;
 
+import io.micronaut.core.annotation.Nullable;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
@@ -19,12 +20,21 @@ final class CredentialSql {
     private CredentialSql() {
     }
 
-    /** As superuser on the {@code postgres} database: the owner role and the database it owns. */
-    static void createOwner(Connection superuser, String role, String password, String database) throws SQLException {
+    /**
+     * As superuser on the {@code postgres} database: the owner role, and {@code database} owned
+     * by it, created new or renamed from an empty {@code placeholder} (a warm pool's).
+     */
+    static void createOwner(Connection superuser, String role, String password, String database, @Nullable String placeholder)
+            throws SQLException {
         DSLContext sql = DSL.using(superuser, SQLDialect.POSTGRES);
         sql.execute("create role {0} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls", quotedName(role));
         superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
-        sql.execute("create database {0} owner {1}", quotedName(database), quotedName(role));
+        if (placeholder == null) {
+            sql.execute("create database {0} owner {1}", quotedName(database), quotedName(role));
+        } else {
+            sql.execute("alter database {0} rename to {1}", quotedName(placeholder), quotedName(database));
+            sql.execute("alter database {0} owner to {1}", quotedName(database), quotedName(role));
+        }
         sql.execute("revoke all on database {0} from public", quotedName(database));
     }
 

@@ -1,5 +1,6 @@
 package dev.keel.credentials;
 
+import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
 import java.sql.Connection;
@@ -26,13 +27,15 @@ public final class Credentials {
 
     /**
      * Creates the owner role (not a superuser, 64-character password) and {@code pgDatabase} owned
-     * by it, and records them as the database's default credential.
+     * by it (renamed from the empty {@code placeholder} when there is one), and records them as
+     * the database's default credential.
      */
-    public Credential createDefault(UUID databaseId, String pgDatabase, SuperuserConnections connections) throws SQLException {
+    public Credential createDefault(UUID databaseId, String pgDatabase, @Nullable String placeholder, SuperuserConnections connections)
+            throws SQLException {
         String username = "u" + RandomStrings.lowerAlphanumeric(13);
         String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
         try (Connection connection = connections.open("postgres")) {
-            CredentialSql.createOwner(connection, username, password, pgDatabase);
+            CredentialSql.createOwner(connection, username, password, pgDatabase, placeholder);
         }
         try (Connection connection = connections.open(pgDatabase)) {
             CredentialSql.prepareDatabase(connection, username);

@@ -1,17 +1,16 @@
 package dev.keel.databases;
 
-import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
-import dev.keel.instances.InstanceSpec;
 import dev.keel.instances.InstanceState;
+import dev.keel.instances.WarmPool;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
@@ -21,8 +20,6 @@ import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
-import dev.keel.tls.CertificateAuthority;
-import dev.keel.tls.ServerCertificate;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
@@ -33,45 +30,47 @@ import java.util.UUID;
 
 /**
  * Provisioning: {@link #accept} validates the request and records the database ({@code creating})
- * with its operation; {@link #run} then makes the primary instance — port, initdb and
- * configuration, start, owner role and database — and marks the database {@code available}.
- * A failure removes the half-made instance and leaves the database {@code failed} with the
- * reason; a delete arriving meanwhile stops it between steps.
+ * with its operation; {@link #run} then gets the primary instance — claimed from the warm pool
+ * and reconfigured for this database, or made new (port, initdb and configuration, start) — adds
+ * the owner role and database, and marks the database {@code available}. A failure removes the
+ * half-made instance and leaves the database {@code failed} with the reason; a delete arriving
+ * meanwhile stops it between steps.
  */
 @Singleton
 public final class DatabaseCreate implements OperationHandler {
     static final int MAX_ATTEMPTS = 3;
+    private static final String BINARIES = "preparing Postgres binaries";
+    private static final String CREDENTIALS = "creating credentials";
     private static final List<String> STEPS = List.of(
-            "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");
+            BINARIES, InstanceMaker.RESERVING, InstanceMaker.INITIALIZING, InstanceMaker.STARTING, CREDENTIALS);
 
     private final DatabaseRepository databases;
     private final Plans plans;
     private final PostgresBinaries binaries;
     private final InstanceRepository instances;
+    private final InstanceMaker maker;
+    private final WarmPool pool;
     private final InstanceRuntime runtime;
     private final InstanceConnections connections;
     private final Credentials credentials;
-    private final CertificateAuthority authority;
     private final OperationRepository operations;
     private final OperationRunner runner;
-    private final Network network;
     private final DSLContext dsl;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
-                   InstanceRuntime runtime, InstanceConnections connections, Credentials credentials,
-                   CertificateAuthority authority, OperationRepository operations, OperationRunner runner, Network network,
-                   DSLContext dsl) {
+                   InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
+                   Credentials credentials, OperationRepository operations, OperationRunner runner, DSLContext dsl) {
         this.databases = databases;
         this.plans = plans;
         this.binaries = binaries;
         this.instances = instances;
+        this.maker = maker;
+        this.pool = pool;
         this.runtime = runtime;
         this.connections = connections;
         this.credentials = credentials;
-        this.authority = authority;
         this.operations = operations;
         this.runner = runner;
-        this.network = network;
         this.dsl = dsl;
     }
 
@@ -116,29 +115,23 @@ public final class DatabaseCreate implements OperationHandler {
         UUID id = operation.databaseId();
         Database database = databases.find(id).orElseThrow(() -> cancelled("it was deleted"));
         Plan plan = plans.require(database.plan());
-        String step = STEPS.get(0);
+        String[] step = {BINARIES};
         try {
-            step = step(operation, 0);
+            step(operation, step, BINARIES);
             binaries.installation(database.major());
-
-            step = step(operation, 1);
             requireCreating(id);
-            String superuserPassword = RandomStrings.alphanumeric(32);
-            Instance instance = instances.reserve(id, InstanceRole.PRIMARY, database.major(), network.localHost(), superuserPassword);
 
-            step = step(operation, 2);
-            ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
-            runtime.create(new InstanceSpec(instance, superuserPassword, certificate,
-                    InstanceConfig.settings(network.bind(), instance.port(), Plans.serverSettings(plan)),
-                    InstanceConfig.hba(database.pgDatabase())));
+            Optional<Instance> pooled = pool.claim(id, database.major());
+            Instance instance = pooled.isPresent()
+                    ? pool.adopt(pooled.get(), Plans.serverSettings(plan), InstanceConfig.hba(database.pgDatabase()),
+                            name -> step(operation, step, name))
+                    : maker.make(id, database.major(), Plans.serverSettings(plan), InstanceConfig.hba(database.pgDatabase()),
+                            name -> step(operation, step, name));
 
-            step = step(operation, 3);
+            step(operation, step, CREDENTIALS);
             requireCreating(id);
-            runtime.start(instance);
-
-            step = step(operation, 4);
-            requireCreating(id);
-            credentials.createDefault(id, database.pgDatabase(), name -> connections.open(instance, name));
+            credentials.createDefault(id, database.pgDatabase(), pooled.map(WarmPool::placeholderDatabase).orElse(null),
+                    name -> connections.open(instance, name));
             instances.transition(instance.id(), InstanceState.RUNNING);
             if (databases.transition(id, DatabaseState.AVAILABLE, null).isEmpty()) {
                 throw cancelled("it is being deleted");
@@ -148,7 +141,7 @@ public final class DatabaseCreate implements OperationHandler {
             if (isCreating(id)) {
                 removeHalfMade(id);
                 String reason = e instanceof KeelException ? e.getMessage()
-                        : "Provisioning failed while " + step + "; Keel's log has the details under operation " + operation.id() + ".";
+                        : "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".";
                 databases.transition(id, DatabaseState.FAILED, reason);
             }
             throw e;
@@ -179,9 +172,10 @@ public final class DatabaseCreate implements OperationHandler {
         return Decision.giveUp(operation, reason);
     }
 
-    private String step(Operation operation, int index) {
-        operations.progress(operation.id(), STEPS.get(index), index, STEPS.size());
-        return STEPS.get(index);
+    /** Records that the operation is at {@code name} (one of {@link #STEPS}). */
+    private void step(Operation operation, String[] current, String name) {
+        current[0] = name;
+        operations.progress(operation.id(), name, STEPS.indexOf(name), STEPS.size());
     }
 
     private boolean isCreating(UUID id) {

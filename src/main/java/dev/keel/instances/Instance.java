@@ -1,7 +1,9 @@
 package dev.keel.instances;
 
+import io.micronaut.core.annotation.Nullable;
+
 import java.util.UUID;
 
-/** One Postgres server of a database, reachable by Keel at {@code host:port}. */
-public record Instance(UUID id, UUID databaseId, InstanceRole role, InstanceState state, int major, String host, int port) {
+/** One Postgres server of a database (none while pooled), reachable by Keel at {@code host:port}. */
+public record Instance(UUID id, @Nullable UUID databaseId, InstanceRole role, InstanceState state, int major, String host, int port) {
 }

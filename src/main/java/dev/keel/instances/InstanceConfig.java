@@ -39,9 +39,13 @@ public final class InstanceConfig {
 
     /** pg_hba rules: Keel's superuser to any database, every other role only to {@code database}. */
     public static List<HbaRule> hba(String database) {
-        List<HbaRule> rules = new ArrayList<>();
-        rules.add(HbaRule.hostssl("all", SUPERUSER, "scram-sha-256"));
+        List<HbaRule> rules = new ArrayList<>(hbaKeelOnly());
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
+    }
+
+    /** pg_hba rules of an instance that serves no database yet: Keel's superuser only. */
+    public static List<HbaRule> hbaKeelOnly() {
+        return List.of(HbaRule.hostssl("all", SUPERUSER, "scram-sha-256"));
     }
 }

@@ -1,17 +1,16 @@
 package dev.keel.instances;
 
 import dev.keel.credentials.Secrets;
+import dev.keel.postgres.PortRange;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -39,14 +38,17 @@ public final class InstanceRepository {
         this.ports = PortRange.parse(ports);
     }
 
-    /** Reserves the lowest free port on {@code host} and records a new instance in state {@code creating}. */
-    public Instance reserve(UUID databaseId, InstanceRole role, int major, String host, String superuserPassword) {
+    /**
+     * Reserves the lowest free port on {@code host} and records a new instance in state
+     * {@code creating}, for {@code databaseId} or (null) for the warm pool.
+     */
+    public Instance reserve(@Nullable UUID databaseId, InstanceRole role, int major, String host, String superuserPassword) {
         UUID id = UUID.randomUUID();
         return dsl.transactionResult(tx -> {
             DSLContext sql = tx.dsl();
             sql.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, PORT_LOCK)).fetch();
             Set<Integer> reserved = new HashSet<>(sql.select(INSTANCES.PORT).from(INSTANCES).where(INSTANCES.HOST.eq(host)).fetch(INSTANCES.PORT));
-            OptionalInt port = ports.firstFree(reserved, p -> bindable(host, p));
+            OptionalInt port = ports.firstFree(reserved, p -> PortRange.bindable(host, p));
             if (port.isEmpty()) {
                 throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the instance port range " + ports
                         + " on " + host + "; widen KEEL_INSTANCES_PORTS or delete unused databases.");
@@ -65,14 +67,31 @@ public final class InstanceRepository {
         });
     }
 
-    private static boolean bindable(String host, int port) {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.setReuseAddress(true);
-            socket.bind(new java.net.InetSocketAddress(InetAddress.getByName(host), port));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+    /**
+     * Hands the oldest pooled instance of {@code major} to {@code databaseId} (state
+     * {@code creating}); empty when the pool has none. Concurrent claims get different instances.
+     */
+    public Optional<Instance> claimPooled(UUID databaseId, int major) {
+        return dsl.transactionResult(tx -> tx.dsl().update(INSTANCES)
+                .set(INSTANCES.DATABASE_ID, databaseId)
+                .set(INSTANCES.STATE, InstanceState.CREATING.value())
+                .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(INSTANCES.ID.eq(DSL.field(tx.dsl().select(INSTANCES.ID).from(INSTANCES)
+                        .where(INSTANCES.DATABASE_ID.isNull())
+                        .and(INSTANCES.STATE.eq(InstanceState.POOLED.value()))
+                        .and(INSTANCES.MAJOR_VERSION.eq(major))
+                        .orderBy(INSTANCES.CREATED_AT)
+                        .limit(1)
+                        .forUpdate()
+                        .skipLocked())))
+                .returning()
+                .fetchOptional(InstanceRepository::toInstance));
+    }
+
+    /** Instances of {@code major} that belong to no database: pooled, or being made for the pool. */
+    public int poolSize(int major) {
+        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.MAJOR_VERSION.eq(major))
+                .and(INSTANCES.STATE.in(InstanceState.CREATING.value(), InstanceState.POOLED.value())));
     }
 
     public String superuserPassword(Instance instance) {

@@ -1,5 +1,9 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.HbaRule;
+
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 
@@ -14,6 +18,12 @@ public interface InstanceRuntime {
      * earlier, interrupted attempt left for the same instance. Does not start it.
      */
     void create(InstanceSpec spec);
+
+    /**
+     * Replaces the instance's server settings and pg_hba rules. Takes effect on the next reload
+     * ({@code pg_reload_conf()}) or, for settings such as {@code max_connections}, restart.
+     */
+    void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba);
 
     /** Starts the server; returns once it accepts connections. The server outlives Keel. */
     void start(Instance instance);

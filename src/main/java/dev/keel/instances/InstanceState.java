@@ -6,23 +6,32 @@ import java.util.Set;
 
 /**
  * The life of an instance. The row exists before anything on disk, so {@code creating} may mean
- * "nothing made yet" as well as "half made".
+ * "nothing made yet" as well as "half made". A {@code pooled} instance was made ahead of demand
+ * and runs without a database until a provision claims it (back to {@code creating}).
  * <pre>
  *   creating ──► running ◄──► stopped
- *      │            │            │
- *      └────────────┴─────► deleting ──► (row removed)
+ *    │ ▲  │         │            │
+ *    │ │  └──► pooled            │
+ *    │ └────────┘ │              │
+ *    └────────────┴──────┴──► deleting ──► (row removed)
  * </pre>
  */
 public enum InstanceState {
-    CREATING, RUNNING, STOPPED, DELETING;
+    CREATING, POOLED, RUNNING, STOPPED, DELETING;
 
     private Set<InstanceState> next() {
         return switch (this) {
-            case CREATING -> EnumSet.of(RUNNING, DELETING);
+            case CREATING -> EnumSet.of(RUNNING, POOLED, DELETING);
+            case POOLED -> EnumSet.of(CREATING, DELETING);
             case RUNNING -> EnumSet.of(STOPPED, DELETING);
             case STOPPED -> EnumSet.of(RUNNING, DELETING);
             case DELETING -> EnumSet.noneOf(InstanceState.class);
         };
+    }
+
+    /** Whether a server should be running for an instance in this state. */
+    public boolean serves() {
+        return this == RUNNING || this == POOLED;
     }
 
     public boolean canBecome(InstanceState target) {

@@ -11,8 +11,8 @@ import java.util.stream.Collectors;
 
 /**
  * Run once when Keel starts, before interrupted operations resume: removes what the runtime
- * holds for instances the catalog does not know (a crash between making and recording), and
- * restarts every instance the catalog says is running but whose server is not.
+ * holds for instances the catalog does not know, removes pool instances a stop cut short, and
+ * starts every instance that should serve (running or pooled) but whose server is down.
  */
 @Singleton
 public final class InstanceSweep {
@@ -36,7 +36,11 @@ public final class InstanceSweep {
             }
         }
         for (Instance instance : known) {
-            if (instance.state() == InstanceState.RUNNING && !runtime.isRunning(instance)) {
+            if (instance.databaseId() == null && instance.state() == InstanceState.CREATING) {
+                LOG.info("Removing instance {}: Keel stopped while making it for the warm pool", instance.id());
+                runtime.destroy(instance.id());
+                instances.delete(instance.id());
+            } else if (instance.state().serves() && !runtime.isRunning(instance)) {
                 LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
                 try {
                     runtime.start(instance);

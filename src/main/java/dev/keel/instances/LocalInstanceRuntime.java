@@ -2,6 +2,7 @@ package dev.keel.instances;
 
 import dev.keel.FileTrees;
 import dev.keel.KeelHome;
+import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Installation;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
@@ -15,6 +16,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -63,9 +66,15 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         commands.user().createPrivateDirectory(dir(id));
         Path data = dataDir(id);
         commands.initdb(installation, data, InstanceConfig.SUPERUSER, spec.superuserPassword());
-        ServerFiles.writeSettings(data, spec.settings(), commands.user());
-        ServerFiles.writeHba(data, spec.hba(), commands.user());
+        configure(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), commands.user());
+    }
+
+    @Override
+    public void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba) {
+        Path data = dataDir(instance.id());
+        ServerFiles.writeSettings(data, settings, commands.user());
+        ServerFiles.writeHba(data, hba, commands.user());
     }
 
     @Override

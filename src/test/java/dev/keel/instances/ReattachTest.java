@@ -88,7 +88,7 @@ class ReattachTest {
         commands.user().createPrivateDirectory(dir);
         Path data = dir.resolve("data");
         commands.initdb(installation, data, "keel", "orphan-password");
-        int port = dev.keel.instances.PortRange.parse("56990-56999").firstFree(java.util.Set.of(), Footprint::portIsFree).orElseThrow();
+        int port = dev.keel.postgres.PortRange.parse("32700-32767").firstFree(java.util.Set.of(), Footprint::portIsFree).orElseThrow();
         ServerFiles.writeSettings(data, InstanceConfig.settings("127.0.0.1", port, Map.of("ssl", "off")), commands.user());
         commands.start(installation, data, dir.resolve("postgresql.log"));
         assertThat(Postmaster.isRunning(data)).isTrue();

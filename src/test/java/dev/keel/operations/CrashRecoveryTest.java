@@ -26,14 +26,17 @@ import static org.assertj.core.api.Assertions.assertThat;
  * data directory or port.
  */
 class CrashRecoveryTest {
+    /** Every provision takes the slow path, so each kill lands in initdb, start or role creation. */
+    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
+
     private static final List<String> PROVISION_STEPS = List.of(
             "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");
 
     @Test
     void killNineAtEachProvisioningStepIsRecoveredWithoutOrphans() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-provision");
-        String ports = TestKeel.nextPortRange();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
         List<String> databases = new ArrayList<>();
         try {
             for (int i = 0; i < PROVISION_STEPS.size(); i++) {
@@ -45,7 +48,7 @@ class CrashRecoveryTest {
                 awaitStepAtLeast(keel.api(), id, i);
                 keel.kill9();
 
-                keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), Map.of());
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), NO_POOL);
                 JsonNode settled = awaitSettled(keel.api(), id);
                 assertThat(settled.get("state").asText()).as("after a kill at or after '%s'", step).isEqualTo("available");
                 assertThat(keel.log()).containsPattern("Reconciler decision: (RETRY|DONE) [0-9a-f-]{36}: (retrying provisioning from the start"
@@ -66,14 +69,14 @@ class CrashRecoveryTest {
     @Test
     void provisioningInterruptedThreeTimesFailsWithTheReasonAndRemovesWhatItMade() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-repeated");
-        String ports = TestKeel.nextPortRange();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
         try {
             String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
             for (int attempt = 1; attempt <= 3; attempt++) {
                 awaitStepAtLeast(keel.api(), id, PROVISION_STEPS.indexOf("initializing"));
                 keel.kill9();
-                keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), Map.of());
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), NO_POOL);
             }
             JsonNode settled = awaitSettled(keel.api(), id);
             assertThat(settled.get("state").asText()).isEqualTo("failed");
@@ -91,8 +94,8 @@ class CrashRecoveryTest {
     @Test
     void killNineDuringDeletionFinishesTheDeletionOnTheNextStart() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-delete");
-        String ports = TestKeel.nextPortRange();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", Map.of());
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
             String id = database.get("id").asText();
@@ -100,7 +103,7 @@ class CrashRecoveryTest {
             assertThat(keel.api().delete("/v1/databases/" + id).status()).isEqualTo(202);
             keel.kill9();
 
-            keel = KeelProcess.start(dataDir, ports, "1", Map.of());
+            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
             keel.api().awaitGone(id);
             assertThat(Footprint.instanceDirs(dataDir)).isEmpty();
             assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();

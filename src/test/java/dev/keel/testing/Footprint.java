@@ -2,8 +2,6 @@ package dev.keel.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -46,12 +44,6 @@ public final class Footprint {
     }
 
     public static boolean portIsFree(int port) {
-        try (ServerSocket socket = new ServerSocket()) {
-            socket.setReuseAddress(true);
-            socket.bind(new java.net.InetSocketAddress(InetAddress.getByName("127.0.0.1"), port));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return dev.keel.postgres.PortRange.bindable("127.0.0.1", port);
     }
 }

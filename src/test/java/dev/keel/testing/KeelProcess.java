@@ -28,7 +28,7 @@ public final class KeelProcess implements AutoCloseable {
     }
 
     /** Starts Keel on {@code dataDir} and waits until it serves; {@code env} adds or overrides variables. */
-    public static KeelProcess start(Path dataDir, String instancePorts, String logName, Map<String, String> env) {
+    public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env) {
         int port = freePort();
         Path log = dataDir.resolveSibling(dataDir.getFileName() + "-" + logName + ".log");
         List<String> command = new ArrayList<>();
@@ -40,7 +40,8 @@ public final class KeelProcess implements AutoCloseable {
         builder.environment().put("KEEL_DATA_DIR", dataDir.toString());
         builder.environment().put("KEEL_PORT", Integer.toString(port));
         builder.environment().put("KEEL_POSTGRES_INSTALL_DIR", TestKeel.sharedInstallDir().toString());
-        builder.environment().put("KEEL_INSTANCES_PORTS", instancePorts);
+        builder.environment().put("KEEL_INSTANCES_PORTS", ports.instances());
+        builder.environment().put("KEEL_CATALOG_PORTS", ports.catalog());
         builder.environment().putAll(env);
         Process process;
         try {

@@ -20,8 +20,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class TestKeel implements AutoCloseable {
     private static final AtomicInteger COUNT = new AtomicInteger();
-    private static final int PORT_BASE = 56000;
+    // Below the ephemeral range (32768+), clear of Keel's defaults (24900-25999) and the benchmark's.
+    private static final int PORT_BASE = 26000;
     private static final int PORTS_EACH = 100;
+    private static final int CATALOG_PORTS_EACH = 5;
 
     private final Path dataDir;
     private final Map<String, Object> properties;
@@ -59,11 +61,17 @@ public final class TestKeel implements AutoCloseable {
         return dir;
     }
 
-    /** A port range no other test Keel in this JVM uses. */
-    public static String nextPortRange() {
+    /** Ports for one test Keel that no other test Keel in this JVM uses: its catalog's, then its instances'. */
+    public record Ports(String catalog, String instances) {
+    }
+
+    public static Ports nextPorts() {
         int k = COUNT.getAndIncrement();
         int first = PORT_BASE + k * PORTS_EACH;
-        return first + "-" + (first + PORTS_EACH - 1);
+        if (first + PORTS_EACH > 32768) {
+            throw new IllegalStateException("too many test Keels for the port space below 32768");
+        }
+        return new Ports(first + "-" + (first + CATALOG_PORTS_EACH - 1), (first + CATALOG_PORTS_EACH) + "-" + (first + PORTS_EACH - 1));
     }
 
     public static TestKeel start(String name) {
@@ -76,7 +84,9 @@ public final class TestKeel implements AutoCloseable {
         properties.put("keel.data-dir", dataDir.toString());
         properties.put("micronaut.server.port", -1);
         properties.put("keel.postgres.install-dir", sharedInstallDir().toString());
-        properties.put("keel.instances.ports", nextPortRange());
+        Ports ports = nextPorts();
+        properties.put("keel.instances.ports", ports.instances());
+        properties.put("keel.catalog.ports", ports.catalog());
         properties.putAll(extra);
         TestKeel keel = new TestKeel(dataDir, properties);
         keel.startControlPlane();

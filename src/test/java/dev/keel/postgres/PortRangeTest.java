@@ -1,4 +1,4 @@
-package dev.keel.instances;
+package dev.keel.postgres;
 
 import org.junit.jupiter.api.Test;
 
@@ -17,7 +17,7 @@ class PortRangeTest {
 
     @Test
     void rejectsMalformedOrBackwardRanges() {
-        assertThatThrownBy(() -> PortRange.parse("a-b")).hasMessage("a port range is FIRST-LAST, such as 55000-55999, not 'a-b'");
+        assertThatThrownBy(() -> PortRange.parse("a-b")).hasMessage("a port range is FIRST-LAST, such as 25000-25999, not 'a-b'");
         assertThatThrownBy(() -> PortRange.parse("6000-5000")).hasMessage("a port range is FIRST-LAST within 1-65535, not 6000-5000");
         assertThatThrownBy(() -> PortRange.parse("0-10")).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> PortRange.parse("1-70000")).isInstanceOf(IllegalArgumentException.class);

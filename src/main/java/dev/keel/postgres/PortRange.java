@@ -1,10 +1,14 @@
-package dev.keel.instances;
+package dev.keel.postgres;
 
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.function.IntPredicate;
 
-/** The ports instances may listen on ({@code KEEL_INSTANCES_PORTS}, "55000-55999"). */
+/**
+ * A range of ports Postgres servers may listen on ({@code KEEL_INSTANCES_PORTS}, "25000-25999").
+ * Keep it below Linux's ephemeral range (32768-60999 by default): a port chosen there can be
+ * taken by any outgoing connection between its reservation and the server's bind.
+ */
 public record PortRange(int first, int last) {
     public PortRange {
         if (first < 1 || last > 65535 || first > last) {
@@ -25,7 +29,7 @@ public record PortRange(int first, int last) {
         } catch (NumberFormatException e) {
             // falls through to the message below
         }
-        throw new IllegalArgumentException("a port range is FIRST-LAST, such as 55000-55999, not '" + text + "'");
+        throw new IllegalArgumentException("a port range is FIRST-LAST, such as 25000-25999, not '" + text + "'");
     }
 
     /** The lowest port in the range that no instance has reserved and that {@code bindable} accepts. */
@@ -40,6 +44,17 @@ public record PortRange(int first, int last) {
 
     public int size() {
         return last - first + 1;
+    }
+
+    /** Whether a listening socket can be bound to {@code host:port} now. */
+    public static boolean bindable(String host, int port) {
+        try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
+            socket.setReuseAddress(true);
+            socket.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByName(host), port));
+            return true;
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     @Override

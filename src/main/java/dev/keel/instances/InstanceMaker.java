@@ -1,0 +1,65 @@
+package dev.keel.instances;
+
+import dev.keel.Network;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.postgres.HbaRule;
+import dev.keel.tls.CertificateAuthority;
+import dev.keel.tls.ServerCertificate;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Consumer;
+
+/**
+ * Makes a new instance on this host: reserves its row and port, issues its server certificate
+ * (for the public host and the address Keel reaches it at), creates its storage with a fresh
+ * superuser password, and starts it. The row is written first, so a crash at any step leaves a
+ * record of what to remove.
+ */
+@Singleton
+public final class InstanceMaker {
+    public static final String RESERVING = "reserving a port";
+    public static final String INITIALIZING = "initializing";
+    public static final String STARTING = "starting";
+
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final CertificateAuthority authority;
+    private final Network network;
+
+    InstanceMaker(InstanceRepository instances, InstanceRuntime runtime, CertificateAuthority authority, Network network) {
+        this.instances = instances;
+        this.runtime = runtime;
+        this.authority = authority;
+        this.network = network;
+    }
+
+    /**
+     * Makes and starts an instance of {@code major} for {@code databaseId} (null: for the pool),
+     * with {@code extraSettings} over Keel's base settings and {@code hba} as its pg_hba rules.
+     * {@code onStep} hears each step's name ({@link #RESERVING}, {@link #INITIALIZING},
+     * {@link #STARTING}) as it begins.
+     */
+    public Instance make(@Nullable UUID databaseId, int major, Map<String, String> extraSettings, List<HbaRule> hba,
+                         Consumer<String> onStep) {
+        onStep.accept(RESERVING);
+        String superuserPassword = RandomStrings.alphanumeric(32);
+        Instance instance = instances.reserve(databaseId, InstanceRole.PRIMARY, major, network.localHost(), superuserPassword);
+
+        onStep.accept(INITIALIZING);
+        ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
+        runtime.create(new InstanceSpec(instance, superuserPassword, certificate, settings(instance, extraSettings), hba));
+
+        onStep.accept(STARTING);
+        runtime.start(instance);
+        return instance;
+    }
+
+    /** Keel's base settings for {@code instance}, with {@code extraSettings} over them. */
+    public Map<String, String> settings(Instance instance, Map<String, String> extraSettings) {
+        return InstanceConfig.settings(network.bind(), instance.port(), extraSettings);
+    }
+}

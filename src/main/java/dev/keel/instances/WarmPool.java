@@ -1,0 +1,154 @@
+package dev.keel.instances;
+
+import dev.keel.postgres.PostgresBinaries;
+import io.micronaut.context.annotation.Value;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import dev.keel.postgres.HbaRule;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Instances made ahead of demand, so that provisioning skips initdb and start: each pooled
+ * instance of the default major is initialised, configured, started, and holds an empty
+ * placeholder database that a claim renames. {@code keel.instances.pool.size} of them are kept
+ * (0 turns the pool off); a claim starts a refill in the background.
+ */
+@Singleton
+public final class WarmPool {
+    private static final Logger LOG = LoggerFactory.getLogger(WarmPool.class);
+    /** Settings a reload does not change (postmaster context). */
+    private static final Duration RELOAD_PATIENCE = Duration.ofSeconds(10);
+    private static final Set<String> RESTART_SETTINGS = Set.of("max_connections", "shared_buffers", "shared_preload_libraries");
+
+    private final InstanceMaker maker;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+    private final InstanceRuntime runtime;
+    private final int size;
+    private final int major;
+    private final int maxConnections;
+    private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> new Thread(r, "keel-warm-pool"));
+
+    WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
+             PostgresBinaries binaries, @Value("${keel.instances.pool.size}") int size,
+             @Value("${keel.instances.pool.max-connections}") int maxConnections) {
+        this.maker = maker;
+        this.instances = instances;
+        this.connections = connections;
+        this.runtime = runtime;
+        this.size = size;
+        this.major = binaries.defaultMajor();
+        this.maxConnections = maxConnections;
+    }
+
+    /** The database a pooled instance holds for its future owner. */
+    public static String placeholderDatabase(Instance instance) {
+        return "pool_" + instance.id().toString().replace("-", "").substring(0, 16);
+    }
+
+    /** Takes a pooled instance of {@code major} for {@code databaseId}, if one is ready, and starts a refill. */
+    public Optional<Instance> claim(UUID databaseId, int major) {
+        if (size == 0 || major != this.major) {
+            return Optional.empty();
+        }
+        Optional<Instance> claimed = instances.claimPooled(databaseId, major);
+        refill();
+        return claimed;
+    }
+
+    /**
+     * Fits a claimed instance to its database: {@code hba} and {@code extraSettings} over Keel's
+     * base, applied by a reload, or by a restart when a setting that needs one (such as the
+     * plan's {@code max_connections}) differs from the running value.
+     */
+    public Instance adopt(Instance claimed, Map<String, String> extraSettings, List<HbaRule> hba, Consumer<String> onStep)
+            throws SQLException {
+        onStep.accept(InstanceMaker.INITIALIZING);
+        runtime.configure(claimed, maker.settings(claimed, extraSettings), hba);
+        onStep.accept(InstanceMaker.STARTING);
+        OffsetDateTime reloadedAt = null;
+        try (Connection connection = connections.open(claimed, "postgres")) {
+            boolean restart = extraSettings.entrySet().stream()
+                    .anyMatch(e -> RESTART_SETTINGS.contains(e.getKey()) && !e.getValue().equals(InstanceSql.show(connection, e.getKey())));
+            if (!restart) {
+                reloadedAt = InstanceSql.reloadConfiguration(connection);
+            }
+        }
+        if (reloadedAt == null) {
+            runtime.stop(claimed);
+            runtime.start(claimed);
+        } else {
+            awaitReload(claimed, reloadedAt);
+        }
+        return claimed;
+    }
+
+    private void awaitReload(Instance instance, OffsetDateTime since) throws SQLException {
+        Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
+        while (true) {
+            try (Connection connection = connections.open(instance, "postgres")) {
+                if (InstanceSql.configurationLoadedSince(connection, since)) {
+                    return;
+                }
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    /** Tops the pool up to its size in the background. */
+    public void refill() {
+        if (size > 0) {
+            filler.execute(this::fill);
+        }
+    }
+
+    private void fill() {
+        try {
+            while (instances.poolSize(major) < size) {
+                Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
+                        InstanceConfig.hbaKeelOnly(), step -> { });
+                try (Connection connection = connections.open(instance, "postgres")) {
+                    InstanceSql.createDatabase(connection, placeholderDatabase(instance));
+                }
+                try (Connection connection = connections.open(instance, placeholderDatabase(instance))) {
+                    InstanceSql.createStatementStatistics(connection);
+                }
+                instances.transition(instance.id(), InstanceState.POOLED);
+                LOG.info("Warm pool: instance {} of Postgres {} is ready on port {}", instance.id(), major, instance.port());
+            }
+        } catch (Exception e) {
+            // What was half made stays in state creating and is removed by the next sweep.
+            LOG.error("Warm pool: could not make an instance; provisioning takes the slow path meanwhile", e);
+        }
+    }
+
+    @PreDestroy
+    void shutdown() throws InterruptedException {
+        filler.shutdown();
+        filler.awaitTermination(30, TimeUnit.SECONDS);
+    }
+}
