@@ -1,5 +1,6 @@
 package dev.keel.auth;
 
+import dev.keel.http.JsonBody;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -44,6 +45,7 @@ final class ApiKeysController {
     }
 
     @Post
+    @JsonBody
     HttpResponse<View> create(Caller caller, @Body @Nullable CreateRequest request) {
         String name = request == null || request.name() == null || request.name().isBlank() ? "unnamed" : request.name().strip();
         if (name.length() > 100) {

@@ -2,6 +2,7 @@ package dev.keel.auth;
 
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
+import dev.keel.catalog.AdvisoryLock;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
@@ -24,7 +25,6 @@ import static dev.keel.catalog.schema.Tables.TEAMS;
 public final class Teams {
     private static final Logger LOG = LoggerFactory.getLogger(Teams.class);
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,62}");
-    private static final long BOOTSTRAP_LOCK = 0x4b65656c5445414dL; // "KeelTEAM"
 
     private final DSLContext dsl;
     private final ApiKeys apiKeys;
@@ -52,7 +52,7 @@ public final class Teams {
     public void bootstrap() {
         String plaintext = dsl.transactionResult(tx -> {
             DSLContext sql = tx.dsl();
-            sql.select(org.jooq.impl.DSL.field("pg_advisory_xact_lock({0})", Object.class, BOOTSTRAP_LOCK)).fetch();
+            AdvisoryLock.FIRST_TEAM.acquire(sql);
             if (sql.fetchExists(API_KEYS.where(API_KEYS.ADMIN.isTrue()))) {
                 return null;
             }

@@ -1,5 +1,6 @@
 package dev.keel.auth;
 
+import dev.keel.http.JsonBody;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -33,6 +34,7 @@ final class TeamsController {
     }
 
     @Post
+    @JsonBody
     HttpResponse<Created> create(Caller caller, @Body CreateRequest request) {
         if (!caller.admin()) {
             throw new KeelException(ProblemType.FORBIDDEN, "Only the installation's admin API key can create teams.");

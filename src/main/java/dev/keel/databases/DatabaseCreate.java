@@ -145,6 +145,8 @@ public final class DatabaseCreate implements OperationHandler {
                 databases.transition(id, DatabaseState.FAILED, reason);
             }
             throw e;
+        } finally {
+            pool.refill();
         }
     }
 

@@ -2,9 +2,8 @@ package dev.keel.databases;
 
 import dev.keel.auth.Caller;
 import dev.keel.problems.KeelException;
+import dev.keel.http.JsonBody;
 import io.micronaut.http.HttpResponse;
-import io.micronaut.http.MediaType;
-import io.micronaut.http.annotation.Consumes;
 import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Delete;
@@ -33,7 +32,7 @@ final class DatabasesController {
     }
 
     @Post
-    @Consumes({MediaType.APPLICATION_JSON, MediaType.APPLICATION_FORM_URLENCODED})
+    @JsonBody
     HttpResponse<DatabaseView> create(Caller caller, @Body CreateDatabaseRequest request) {
         Accepted accepted = create.accept(caller, request);
         return HttpResponse.accepted(URI.create("/v1/databases/" + accepted.database().id())).body(views.of(accepted.database()));

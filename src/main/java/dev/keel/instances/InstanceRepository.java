@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.catalog.AdvisoryLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.postgres.PortRange;
 import dev.keel.problems.KeelException;
@@ -26,7 +27,6 @@ import static dev.keel.catalog.schema.Tables.INSTANCES;
  */
 @Singleton
 public final class InstanceRepository {
-    private static final long PORT_LOCK = 0x4b65656c504f5254L; // "KeelPORT"
 
     private final DSLContext dsl;
     private final Secrets secrets;
@@ -46,7 +46,7 @@ public final class InstanceRepository {
         UUID id = UUID.randomUUID();
         return dsl.transactionResult(tx -> {
             DSLContext sql = tx.dsl();
-            sql.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, PORT_LOCK)).fetch();
+            AdvisoryLock.INSTANCE_PORTS.acquire(sql);
             Set<Integer> reserved = new HashSet<>(sql.select(INSTANCES.PORT).from(INSTANCES).where(INSTANCES.HOST.eq(host)).fetch(INSTANCES.PORT));
             OptionalInt port = ports.firstFree(reserved, p -> PortRange.bindable(host, p));
             if (port.isEmpty()) {

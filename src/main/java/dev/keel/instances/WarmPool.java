@@ -27,7 +27,7 @@ import java.util.function.Consumer;
  * Instances made ahead of demand, so that provisioning skips initdb and start: each pooled
  * instance of the default major is initialised, configured, started, and holds an empty
  * placeholder database that a claim renames. {@code keel.instances.pool.size} of them are kept
- * (0 turns the pool off); a claim starts a refill in the background.
+ * (0 turns the pool off), refilled in the background after each provision that took one.
  */
 @Singleton
 public final class WarmPool {
@@ -62,14 +62,16 @@ public final class WarmPool {
         return "pool_" + instance.id().toString().replace("-", "").substring(0, 16);
     }
 
-    /** Takes a pooled instance of {@code major} for {@code databaseId}, if one is ready, and starts a refill. */
+    /**
+     * Takes a pooled instance of {@code major} for {@code databaseId}, if one is ready. The caller
+     * calls {@link #refill} once its provision is done, so the refill's initdb does not compete
+     * with that provision for CPU.
+     */
     public Optional<Instance> claim(UUID databaseId, int major) {
         if (size == 0 || major != this.major) {
             return Optional.empty();
         }
-        Optional<Instance> claimed = instances.claimPooled(databaseId, major);
-        refill();
-        return claimed;
+        return instances.claimPooled(databaseId, major);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.keel.tls;
 
 import dev.keel.KeelHome;
+import dev.keel.catalog.AdvisoryLock;
 import dev.keel.credentials.Secrets;
 import jakarta.inject.Singleton;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -22,7 +23,10 @@ import org.bouncycastle.util.IPAddress;
 import org.jooq.DSLContext;
 import org.jooq.Record3;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.math.BigInteger;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -50,7 +54,6 @@ public final class CertificateAuthority {
     private static final Duration CA_VALIDITY = Duration.ofDays(3650);
     private static final Duration SERVER_VALIDITY = Duration.ofDays(825);
     private static final Duration BACKDATE = Duration.ofHours(1);
-    private static final long LOCK_KEY = 0x4b65656c4341L; // "KeelCA"
 
     private final DSLContext dsl;
     private final Secrets secrets;
@@ -69,7 +72,7 @@ public final class CertificateAuthority {
     public void load() {
         Record3<UUID, String, byte[]> row = dsl.transactionResult(tx -> {
             DSLContext sql = tx.dsl();
-            sql.select(org.jooq.impl.DSL.field("pg_advisory_xact_lock({0})", Object.class, LOCK_KEY)).fetch();
+            AdvisoryLock.CERTIFICATE_AUTHORITY.acquire(sql);
             Record3<UUID, String, byte[]> newest = newest(sql);
             if (newest == null) {
                 create(sql);
@@ -80,11 +83,10 @@ public final class CertificateAuthority {
         this.certificatePem = row.value2();
         this.certificate = Pem.readCertificate(certificatePem);
         this.privateKey = Pem.readPrivateKey(secrets.open(row.value3(), context(row.value1())));
-        dev.keel.PrivateFiles.write(caFile, certificatePem);
         try {
-            java.nio.file.Files.setPosixFilePermissions(caFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            Files.writeString(caFile, certificatePem);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not write " + caFile, e);
         }
     }
 

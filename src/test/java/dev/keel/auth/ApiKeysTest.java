@@ -24,7 +24,7 @@ class ApiKeysTest {
     @Test
     void aNewKeyIsShownOnceWorksAndStopsWorkingWhenRevoked(TestKeel keel) {
         Api team = keel.newTeam("keys-" + System.nanoTime());
-        Api.Response created = team.post("/v1/api-keys", "{\"name\":\"ci\"}");
+        Api.Response created = team.postLikeCurl("/v1/api-keys", "{\"name\":\"ci\"}");
         assertThat(created.status()).isEqualTo(201);
         String key = created.field("key");
         assertThat(key).matches("keel_[A-Za-z0-9]{40}");

@@ -13,8 +13,10 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Keel as its own JVM ({@code java dev.keel.Keel}) on a data directory, configured through
- * environment variables as an operator would, so that tests can {@code kill -9} it.
+ * Keel as its own JVM, started from {@code target/keel.jar} exactly as the README says, on a data
+ * directory, configured through environment variables as an operator would, so that tests can
+ * {@code kill -9} it. Only integration tests ({@code *IT}, run by {@code mvn verify} after the
+ * jar is built) use it.
  */
 public final class KeelProcess implements AutoCloseable {
     private final Process process;
@@ -31,11 +33,7 @@ public final class KeelProcess implements AutoCloseable {
     public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env) {
         int port = freePort();
         Path log = dataDir.resolveSibling(dataDir.getFileName() + "-" + logName + ".log");
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-cp");
-        command.add(System.getProperty("java.class.path"));
-        command.add("dev.keel.Keel");
+        List<String> command = command();
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("KEEL_DATA_DIR", dataDir.toString());
         builder.environment().put("KEEL_PORT", Integer.toString(port));
@@ -67,6 +65,17 @@ public final class KeelProcess implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         return new KeelProcess(process, log, anonymous.withKey(key));
+    }
+
+    /** {@code java -jar target/keel.jar}, then {@code extraArguments}. */
+    public static List<String> command(String... extraArguments) {
+        String jar = System.getProperty("keel.test.jar");
+        if (jar == null || !Files.isRegularFile(Path.of(jar))) {
+            throw new IllegalStateException("no keel.jar to run (" + jar + "): integration tests run with mvn verify, after package");
+        }
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar));
+        command.addAll(List.of(extraArguments));
+        return command;
     }
 
     public Api api() {

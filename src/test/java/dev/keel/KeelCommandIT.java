@@ -12,8 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The commands the README and runbooks give an operator, run as they would run them. */
-class KeelCommandTest {
+/** The commands the README and runbooks give an operator, run as they would run them, from target/keel.jar. */
+class KeelCommandIT {
     private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
 
     @Test
@@ -26,8 +26,7 @@ class KeelCommandTest {
         assertThat(keel.exitCode()).isPresent();
         assertThat(Footprint.runningInstanceDataDirs(dataDir)).hasSize(1);
 
-        ProcessBuilder withDataDir = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "dev.keel.Keel", "stop")
+        ProcessBuilder withDataDir = new ProcessBuilder(KeelProcess.command("stop"))
                 .redirectErrorStream(true)
                 .redirectOutput(dataDir.resolveSibling("command-stop-stop.log").toFile());
         withDataDir.environment().put("KEEL_DATA_DIR", dataDir.toString());

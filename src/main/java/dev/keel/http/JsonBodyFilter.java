@@ -1,4 +1,4 @@
-package dev.keel.problems;
+package dev.keel.http;
 
 import io.micronaut.http.HttpHeaders;
 import io.micronaut.http.MediaType;
@@ -8,7 +8,8 @@ import io.micronaut.http.annotation.ServerFilter;
 
 /**
  * Reads a {@code /v1} request body sent as {@code application/x-www-form-urlencoded} as JSON:
- * that is what {@code curl -d '{"plan":"standard-0"}'} sends, and the API takes only JSON.
+ * that is what {@code curl -d '{"plan":"standard-0"}'} sends, and the API takes only JSON. The
+ * route must accept that content type to be matched at all: mark it {@link JsonBody}.
  */
 @ServerFilter("/v1/**")
 final class JsonBodyFilter {

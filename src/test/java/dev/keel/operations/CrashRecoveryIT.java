@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * finishes the work or fails the database with a reason, and leaves no orphaned postmaster,
  * data directory or port.
  */
-class CrashRecoveryTest {
+class CrashRecoveryIT {
     /** Every provision takes the slow path, so each kill lands in initdb, start or role creation. */
     private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
 

@@ -1,0 +1,29 @@
+package dev.keel.catalog;
+
+import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
+
+/**
+ * Transaction-scoped advisory locks on the catalog: they serialise work that must not run twice
+ * at once, also across Keel nodes sharing the catalog. Every key is declared here, so none collide.
+ */
+public enum AdvisoryLock {
+    /** Creating the installation's certificate authority. */
+    CERTIFICATE_AUTHORITY(1),
+    /** Creating the first team and admin key. */
+    FIRST_TEAM(2),
+    /** Choosing ports for new instances. */
+    INSTANCE_PORTS(3);
+
+    private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
+    private final long key;
+
+    AdvisoryLock(int id) {
+        this.key = NAMESPACE | id;
+    }
+
+    /** Takes the lock until {@code tx}'s transaction ends. */
+    public void acquire(DSLContext tx) {
+        tx.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, DSL.val(key))).fetch();
+    }
+}
