@@ -41,7 +41,8 @@ public final class Keel {
         }
     }
 
-    private static StartupException startupCause(Throwable e) {
+    /** The reason Keel prints when it cannot start: the first {@link StartupException} in the chain, if any. */
+    public static StartupException startupCause(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof StartupException s) {
                 return s;

@@ -1,6 +1,8 @@
 package dev.keel;
 
 import dev.keel.auth.Teams;
+import dev.keel.catalog.InstallationIdentity;
+import dev.keel.catalog.NodeLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.instances.InstanceSweep;
 import dev.keel.instances.WarmPool;
@@ -15,14 +17,17 @@ import org.jooq.DSLContext;
 import java.util.List;
 
 /**
- * What Keel does once, in this order, when it starts and before it serves: prove the secret
- * key, load the CA, create the first team and admin key on a new installation, remove orphaned
+ * What Keel does once, in this order, when it starts and before it serves: become the catalog's
+ * only node, prove the secret
+ * key, check that the data directory belongs to this catalog, load the CA, create the first team and admin key on a new installation, remove orphaned
  * instances and restart stopped ones, settle interrupted operations, then top up the warm pool.
  */
 @Singleton
 final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final DSLContext dsl;
     private final Secrets secrets;
+    private final InstallationIdentity identity;
+    private final NodeLock nodeLock;
     private final CertificateAuthority authority;
     private final Teams teams;
     private final InstanceSweep sweep;
@@ -30,10 +35,12 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final WarmPool pool;
     private volatile List<Decision> decisions = List.of();
 
-    KeelStartup(DSLContext dsl, Secrets secrets, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
+    KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
                 WarmPool pool) {
         this.dsl = dsl;
         this.secrets = secrets;
+        this.identity = identity;
+        this.nodeLock = nodeLock;
         this.authority = authority;
         this.teams = teams;
         this.sweep = sweep;
@@ -43,12 +50,20 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
 
     @Override
     public void onApplicationEvent(StartupEvent event) {
-        secrets.checkAgainstCatalog(dsl);
-        authority.load();
-        teams.bootstrap();
-        sweep.sweep();
-        decisions = reconciler.reconcile();
-        pool.refill();
+        nodeLock.acquire();
+        try {
+            secrets.checkAgainstCatalog(dsl);
+            identity.check(dsl);
+            authority.load();
+            teams.bootstrap();
+            sweep.sweep();
+            decisions = reconciler.reconcile();
+            pool.refill();
+        } catch (RuntimeException e) {
+            // A failed start is not shut down bean by bean; let the next start have the catalog.
+            nodeLock.release();
+            throw e;
+        }
     }
 
     /** What the reconciler decided at this start. */

@@ -50,18 +50,20 @@ public final class Teams {
      * the key's plaintext once to {@code <data dir>/admin-api-key}. Nothing otherwise.
      */
     public void bootstrap() {
-        String plaintext = dsl.transactionResult(tx -> {
+        boolean created = dsl.transactionResult(tx -> {
             DSLContext sql = tx.dsl();
             AdvisoryLock.FIRST_TEAM.acquire(sql);
             if (sql.fetchExists(API_KEYS.where(API_KEYS.ADMIN.isTrue()))) {
-                return null;
+                return false;
             }
             UUID teamId = sql.select(TEAMS.ID).from(TEAMS).where(TEAMS.NAME.eq("default")).fetchOptional(TEAMS.ID)
                     .orElseGet(() -> insert(sql, "default").id());
-            return apiKeys.create(sql, teamId, "admin", true).plaintext();
+            // Written before the commit: a crash in between leaves a file without a key, which the next
+            // start replaces, rather than a key nobody can read.
+            PrivateFiles.write(adminKeyFile, apiKeys.create(sql, teamId, "admin", true).plaintext() + "\n");
+            return true;
         });
-        if (plaintext != null) {
-            PrivateFiles.write(adminKeyFile, plaintext + "\n");
+        if (created) {
             LOG.info("Created team 'default' and its admin API key, written to {}", adminKeyFile);
         }
     }

@@ -13,7 +13,9 @@ public enum AdvisoryLock {
     /** Creating the first team and admin key. */
     FIRST_TEAM(2),
     /** Choosing ports for new instances. */
-    INSTANCE_PORTS(3);
+    INSTANCE_PORTS(3),
+    /** Held by the one Keel node working on the catalog, for as long as it runs. */
+    NODE(4);
 
     private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
     private final long key;
@@ -25,5 +27,10 @@ public enum AdvisoryLock {
     /** Takes the lock until {@code tx}'s transaction ends. */
     public void acquire(DSLContext tx) {
         tx.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, DSL.val(key))).fetch();
+    }
+
+    /** Takes the lock for {@code session}'s lifetime if nobody holds it; says whether it did. */
+    public boolean tryHoldForSession(DSLContext session) {
+        return Boolean.TRUE.equals(session.fetchValue(DSL.field("pg_try_advisory_lock({0})", Boolean.class, DSL.val(key))));
     }
 }

@@ -35,7 +35,9 @@ import java.util.Properties;
  * The catalog cluster Keel runs for itself when no {@code KEEL_CATALOG_URL} is given: initialised
  * once under {@code <data dir>/catalog}, listening on loopback only, started detached like any
  * instance and reused by the next start. Its connection details sit in
- * {@code <data dir>/catalog.properties} (0600), written last, so a half-made cluster is redone.
+ * {@code <data dir>/catalog.properties} (0600), written before initdb with
+ * {@code state=initialising} and marked {@code ready} after: only a cluster that never finished
+ * is ever removed and made again. A cluster whose properties are lost stops Keel instead.
  */
 @Singleton
 public final class EmbeddedCatalog {
@@ -43,6 +45,8 @@ public final class EmbeddedCatalog {
     private static final String SUPERUSER = "keel";
     private static final String DATABASE = "keel";
     private static final String LOOPBACK = "127.0.0.1";
+    private static final String INITIALISING = "initialising";
+    private static final String READY = "ready";
 
     private final Path dir;
     private final Path dataDir;
@@ -67,8 +71,16 @@ public final class EmbeddedCatalog {
     /** Initialises the cluster if needed, starts it if it is not running, and says how to reach it. */
     public synchronized CatalogLocation ensureRunning() {
         Properties props = readProperties();
-        if (props == null || !Files.exists(dataDir.resolve("PG_VERSION"))) {
+        if (props == null && Files.exists(dataDir.resolve("PG_VERSION"))) {
+            throw new StartupException("the embedded catalog under " + dataDir + " exists but " + propertiesFile
+                    + ", which holds its port and password, is missing or incomplete; restore that file (it is part of the"
+                    + " data directory's backup). Keel will not initialise a new catalog over an existing one.");
+        }
+        if (props == null || !READY.equals(props.getProperty("state"))) {
             props = initialise();
+        } else if (!Files.exists(dataDir.resolve("PG_VERSION"))) {
+            throw new StartupException("the embedded catalog's data under " + dataDir + " is missing although " + propertiesFile
+                    + " says it was made; restore the catalog directory from backup.");
         }
         int major = Integer.parseInt(props.getProperty("major"));
         int port = Integer.parseInt(props.getProperty("port"));
@@ -90,19 +102,21 @@ public final class EmbeddedCatalog {
                 "embedded Postgres " + binaries.describe(major) + " on " + LOOPBACK + ":" + port + " (" + dataDir + ")");
     }
 
+    /** Makes the cluster; anything under the catalog directory is what an unfinished initialisation left. */
     private Properties initialise() {
         LOG.info("Initialising the embedded catalog under {}", dir);
+        Postmaster.stop(dataDir, java.time.Duration.ofSeconds(30));
         FileTrees.delete(dir);
-        commands.user().createPrivateDirectory(dir);
-        int major = binaries.defaultMajor();
-        String password = RandomStrings.alphanumeric(32);
-        int port = freePort();
-        commands.initdb(binaries.installation(major), dataDir, SUPERUSER, password);
-        writeServerFiles(port);
         Properties props = new Properties();
-        props.setProperty("major", Integer.toString(major));
-        props.setProperty("port", Integer.toString(port));
-        props.setProperty("password", password);
+        props.setProperty("major", Integer.toString(binaries.defaultMajor()));
+        props.setProperty("port", Integer.toString(freePort()));
+        props.setProperty("password", RandomStrings.alphanumeric(32));
+        props.setProperty("state", INITIALISING);
+        writeProperties(props);
+        commands.user().createPrivateDirectory(dir);
+        commands.initdb(binaries.installation(binaries.defaultMajor()), dataDir, SUPERUSER, props.getProperty("password"));
+        writeServerFiles(Integer.parseInt(props.getProperty("port")));
+        props.setProperty("state", READY);
         writeProperties(props);
         return props;
     }
@@ -140,7 +154,8 @@ public final class EmbeddedCatalog {
         try {
             Properties props = new Properties();
             props.load(new StringReader(Files.readString(propertiesFile)));
-            return props.containsKey("major") && props.containsKey("port") && props.containsKey("password") ? props : null;
+            return props.containsKey("major") && props.containsKey("port") && props.containsKey("password") && props.containsKey("state")
+                    ? props : null;
         } catch (IOException e) {
             throw new UncheckedIOException("could not read " + propertiesFile, e);
         }

@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.RandomStrings;
@@ -17,14 +18,18 @@ import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
+import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -38,6 +43,7 @@ import java.util.UUID;
  */
 @Singleton
 public final class DatabaseCreate implements OperationHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(DatabaseCreate.class);
     static final int MAX_ATTEMPTS = 3;
     private static final String BINARIES = "preparing Postgres binaries";
     private static final String CREDENTIALS = "creating credentials";
@@ -55,11 +61,12 @@ public final class DatabaseCreate implements OperationHandler {
     private final Credentials credentials;
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final Network network;
     private final DSLContext dsl;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
-                   Credentials credentials, OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+                   Credentials credentials, OperationRepository operations, OperationRunner runner, Network network, DSLContext dsl) {
         this.databases = databases;
         this.plans = plans;
         this.binaries = binaries;
@@ -71,6 +78,7 @@ public final class DatabaseCreate implements OperationHandler {
         this.credentials = credentials;
         this.operations = operations;
         this.runner = runner;
+        this.network = network;
         this.dsl = dsl;
     }
 
@@ -121,12 +129,11 @@ public final class DatabaseCreate implements OperationHandler {
             binaries.installation(database.major());
             requireCreating(id);
 
-            Optional<Instance> pooled = pool.claim(id, database.major());
-            Instance instance = pooled.isPresent()
-                    ? pool.adopt(pooled.get(), Plans.serverSettings(plan), InstanceConfig.hba(database.pgDatabase()),
-                            name -> step(operation, step, name))
-                    : maker.make(id, database.major(), Plans.serverSettings(plan), InstanceConfig.hba(database.pgDatabase()),
-                            name -> step(operation, step, name));
+            Map<String, String> settings = Plans.serverSettings(plan);
+            List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
+            Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);
+            Instance instance = pooled.isPresent() ? pooled.get()
+                    : maker.make(id, database.major(), settings, hba, name -> step(operation, step, name));
 
             step(operation, step, CREDENTIALS);
             requireCreating(id);
@@ -138,11 +145,15 @@ public final class DatabaseCreate implements OperationHandler {
             }
             operations.progress(operation.id(), "available", STEPS.size(), STEPS.size());
         } catch (Exception e) {
-            if (isCreating(id)) {
-                removeHalfMade(id);
-                String reason = e instanceof KeelException ? e.getMessage()
-                        : "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".";
-                databases.transition(id, DatabaseState.FAILED, reason);
+            String reason = e instanceof KeelException ? e.getMessage()
+                    : "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".";
+            // Failed first: should the clean-up fail too, the database still says why, and a delete removes the rest.
+            if (databases.transition(id, DatabaseState.FAILED, reason).isPresent()) {
+                try {
+                    removeHalfMade(id);
+                } catch (RuntimeException cleanup) {
+                    LOG.error("Could not remove what the failed provisioning made; deleting the database removes it", cleanup);
+                }
             }
             throw e;
         } finally {
@@ -172,6 +183,25 @@ public final class DatabaseCreate implements OperationHandler {
         String reason = "Provisioning was interrupted " + MAX_ATTEMPTS + " times; delete this database and create a new one.";
         databases.transition(operation.databaseId(), DatabaseState.FAILED, reason);
         return Decision.giveUp(operation, reason);
+    }
+
+    /**
+     * A pooled server fitted to this database, if the pool had one. A pooled server that cannot be
+     * fitted (it died while pooled, say) is discarded, and the caller makes a new one instead.
+     */
+    private Optional<Instance> adoptPooled(Operation operation, String[] step, UUID id, int major, Map<String, String> settings,
+                                           List<HbaRule> hba) {
+        Optional<Instance> claimed = pool.claim(id, major);
+        if (claimed.isEmpty()) {
+            return claimed;
+        }
+        try {
+            return Optional.of(pool.adopt(claimed.get(), settings, hba, name -> step(operation, step, name)));
+        } catch (Exception e) {
+            LOG.warn("Pooled instance {} could not be fitted to database {}; making a new one", claimed.get().id(), id, e);
+            maker.discard(claimed.get());
+            return Optional.empty();
+        }
     }
 
     /** Records that the operation is at {@code name} (one of {@link #STEPS}). */

@@ -10,8 +10,8 @@ import java.util.Map;
 
 /**
  * The configuration every instance gets: TCP with TLS only (no Unix socket, so nothing bypasses
- * pg_hba), SCRAM passwords, pg_stat_statements, and Keel's superuser allowed everywhere over TLS
- * while users reach only their own database.
+ * pg_hba), SCRAM passwords, pg_stat_statements, and Keel's superuser allowed from Keel's own
+ * address only, over TLS, while users reach only their own database.
  */
 public final class InstanceConfig {
     /** Keel's management role on every instance. */
@@ -37,15 +37,19 @@ public final class InstanceConfig {
         return settings;
     }
 
-    /** pg_hba rules: Keel's superuser to any database, every other role only to {@code database}. */
-    public static List<HbaRule> hba(String database) {
-        List<HbaRule> rules = new ArrayList<>(hbaKeelOnly());
+    /**
+     * pg_hba rules: Keel's superuser to any database from {@code keelAddress} only (the address
+     * Keel connects from), every other role only to {@code database}, from anywhere.
+     */
+    public static List<HbaRule> hba(String database, String keelAddress) {
+        List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelAddress));
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
     }
 
     /** pg_hba rules of an instance that serves no database yet: Keel's superuser only. */
-    public static List<HbaRule> hbaKeelOnly() {
-        return List.of(HbaRule.hostssl("all", SUPERUSER, "scram-sha-256"));
+    public static List<HbaRule> hbaKeelOnly(String keelAddress) {
+        String cidr = keelAddress + (keelAddress.contains(":") ? "/128" : "/32");
+        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr, "scram-sha-256"));
     }
 }

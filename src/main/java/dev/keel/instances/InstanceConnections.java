@@ -30,6 +30,8 @@ public final class InstanceConnections {
         props.setProperty("sslmode", "verify-full");
         props.setProperty("sslrootcert", authority.certificateFile().toString());
         props.setProperty("connectTimeout", "10");
+        // A wedged server must not hold one of the few operation threads forever.
+        props.setProperty("socketTimeout", "120");
         props.setProperty("ApplicationName", "keel");
         String host = instance.host().contains(":") ? "[" + instance.host() + "]" : instance.host();
         return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + instance.port() + "/" + database, props);

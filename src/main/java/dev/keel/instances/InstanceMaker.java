@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * Makes a new instance on this host: reserves its row and port, issues its server certificate
  * (for the public host and the address Keel reaches it at), creates its storage with a fresh
  * superuser password, and starts it. The row is written first, so a crash at any step leaves a
- * record of what to remove.
+ * record of what to remove; a failure removes what it made before it throws.
  */
 @Singleton
 public final class InstanceMaker {
@@ -49,13 +49,24 @@ public final class InstanceMaker {
         String superuserPassword = RandomStrings.alphanumeric(32);
         Instance instance = instances.reserve(databaseId, InstanceRole.PRIMARY, major, network.localHost(), superuserPassword);
 
-        onStep.accept(INITIALIZING);
-        ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
-        runtime.create(new InstanceSpec(instance, superuserPassword, certificate, settings(instance, extraSettings), hba));
+        try {
+            onStep.accept(INITIALIZING);
+            ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
+            runtime.create(new InstanceSpec(instance, superuserPassword, certificate, settings(instance, extraSettings), hba));
 
-        onStep.accept(STARTING);
-        runtime.start(instance);
-        return instance;
+            onStep.accept(STARTING);
+            runtime.start(instance);
+            return instance;
+        } catch (RuntimeException e) {
+            discard(instance);
+            throw e;
+        }
+    }
+
+    /** Stops and removes an instance and its row: a half-made one, or one that is no use. */
+    public void discard(Instance instance) {
+        runtime.destroy(instance.id());
+        instances.delete(instance.id());
     }
 
     /** Keel's base settings for {@code instance}, with {@code extraSettings} over them. */

@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.Network;
 import dev.keel.catalog.AdvisoryLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.postgres.PortRange;
@@ -31,11 +32,13 @@ public final class InstanceRepository {
     private final DSLContext dsl;
     private final Secrets secrets;
     private final PortRange ports;
+    private final String listenAddress;
 
-    InstanceRepository(DSLContext dsl, Secrets secrets, @Value("${keel.instances.ports}") String ports) {
+    InstanceRepository(DSLContext dsl, Secrets secrets, Network network, @Value("${keel.instances.ports}") String ports) {
         this.dsl = dsl;
         this.secrets = secrets;
         this.ports = PortRange.parse(ports);
+        this.listenAddress = network.bind().equals("*") ? "0.0.0.0" : network.bind();
     }
 
     /**
@@ -48,7 +51,8 @@ public final class InstanceRepository {
             DSLContext sql = tx.dsl();
             AdvisoryLock.INSTANCE_PORTS.acquire(sql);
             Set<Integer> reserved = new HashSet<>(sql.select(INSTANCES.PORT).from(INSTANCES).where(INSTANCES.HOST.eq(host)).fetch(INSTANCES.PORT));
-            OptionalInt port = ports.firstFree(reserved, p -> PortRange.bindable(host, p));
+            // Tested where the server will listen: with a wildcard bind, a port taken on any interface is taken.
+            OptionalInt port = ports.firstFree(reserved, p -> PortRange.bindable(listenAddress, p));
             if (port.isEmpty()) {
                 throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the instance port range " + ports
                         + " on " + host + "; widen KEEL_INSTANCES_PORTS or delete unused databases.");

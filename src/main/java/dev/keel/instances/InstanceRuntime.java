@@ -34,6 +34,12 @@ public interface InstanceRuntime {
     /** Stops the server if it runs and removes everything the instance had; nothing if there is nothing. */
     void destroy(UUID instanceId);
 
+    /**
+     * Stops the server of an instance the catalog does not know and moves everything it had out
+     * of the runtime's view, for an operator to inspect or remove; returns where it went.
+     */
+    String setAside(UUID instanceId);
+
     /** Whether the server process of the instance is alive. */
     boolean isRunning(Instance instance);
 

@@ -10,8 +10,8 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 
 /**
- * Run once when Keel starts, before interrupted operations resume: removes what the runtime
- * holds for instances the catalog does not know, removes pool instances a stop cut short, and
+ * Run once when Keel starts, before interrupted operations resume: stops and sets aside what the
+ * runtime holds for instances the catalog does not know, removes pool instances a stop cut short, and
  * starts every instance that should serve (running or pooled) but whose server is down.
  */
 @Singleton
@@ -31,8 +31,9 @@ public final class InstanceSweep {
         Set<UUID> knownIds = known.stream().map(Instance::id).collect(Collectors.toSet());
         for (UUID orphan : runtime.held()) {
             if (!knownIds.contains(orphan)) {
-                LOG.info("Removing orphaned instance {}: the catalog has no record of it", orphan);
-                runtime.destroy(orphan);
+                // Never deleted outright: it may hold a customer's data that a wrong catalog does not know.
+                String where = runtime.setAside(orphan);
+                LOG.warn("Stopped instance {} and moved it to {}: the catalog has no record of it", orphan, where);
             }
         }
         for (Instance instance : known) {

@@ -24,18 +24,21 @@ import java.util.stream.Stream;
 
 /**
  * Instances as Postgres processes on this machine, each in {@code <data dir>/instances/<id>/}
- * ({@code data/}, {@code postgresql.log}), owned by the server user.
+ * ({@code data/}, {@code postgresql.log}), owned by the server user. Instances set aside go to
+ * {@code <data dir>/orphans/<id>-<millis>/}.
  */
 @Singleton
 final class LocalInstanceRuntime implements InstanceRuntime {
     private static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
 
     private final Path root;
+    private final Path orphans;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
 
     LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands) {
         this.root = home.resolve("instances");
+        this.orphans = home.resolve("orphans");
         this.binaries = binaries;
         this.commands = commands;
         try {
@@ -92,6 +95,19 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         // By signal rather than pg_ctl: works whatever state the directory is in and needs no binaries.
         Postmaster.stop(dataDir(instanceId), STOP_PATIENCE);
         FileTrees.delete(dir(instanceId));
+    }
+
+    @Override
+    public String setAside(UUID instanceId) {
+        Postmaster.stop(dataDir(instanceId), STOP_PATIENCE);
+        Path target = orphans.resolve(instanceId + "-" + System.currentTimeMillis());
+        try {
+            Files.createDirectories(orphans);
+            Files.move(dir(instanceId), target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not move " + dir(instanceId) + " to " + target, e);
+        }
+        return target.toString();
     }
 
     @Override

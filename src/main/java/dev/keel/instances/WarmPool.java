@@ -4,6 +4,7 @@ import dev.keel.postgres.PostgresBinaries;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
+import dev.keel.Network;
 import dev.keel.postgres.HbaRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,18 +41,20 @@ public final class WarmPool {
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final InstanceRuntime runtime;
+    private final Network network;
     private final int size;
     private final int major;
     private final int maxConnections;
     private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> new Thread(r, "keel-warm-pool"));
 
     WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
-             PostgresBinaries binaries, @Value("${keel.instances.pool.size}") int size,
+             Network network, PostgresBinaries binaries, @Value("${keel.instances.pool.size}") int size,
              @Value("${keel.instances.pool.max-connections}") int maxConnections) {
         this.maker = maker;
         this.instances = instances;
         this.connections = connections;
         this.runtime = runtime;
+        this.network = network;
         this.size = size;
         this.major = binaries.defaultMajor();
         this.maxConnections = maxConnections;
@@ -132,18 +135,23 @@ public final class WarmPool {
         try {
             while (instances.poolSize(major) < size) {
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
-                        InstanceConfig.hbaKeelOnly(), step -> { });
-                try (Connection connection = connections.open(instance, "postgres")) {
-                    InstanceSql.createDatabase(connection, placeholderDatabase(instance));
+                        InstanceConfig.hbaKeelOnly(network.localHost()), step -> { });
+                try {
+                    try (Connection connection = connections.open(instance, "postgres")) {
+                        InstanceSql.createDatabase(connection, placeholderDatabase(instance));
+                    }
+                    try (Connection connection = connections.open(instance, placeholderDatabase(instance))) {
+                        InstanceSql.createStatementStatistics(connection);
+                    }
+                    instances.transition(instance.id(), InstanceState.POOLED);
+                } catch (Exception e) {
+                    maker.discard(instance);
+                    throw e;
                 }
-                try (Connection connection = connections.open(instance, placeholderDatabase(instance))) {
-                    InstanceSql.createStatementStatistics(connection);
-                }
-                instances.transition(instance.id(), InstanceState.POOLED);
                 LOG.info("Warm pool: instance {} of Postgres {} is ready on port {}", instance.id(), major, instance.port());
             }
         } catch (Exception e) {
-            // What was half made stays in state creating and is removed by the next sweep.
+            // Nothing half made is left; the next provision's refill tries again.
             LOG.error("Warm pool: could not make an instance; provisioning takes the slow path meanwhile", e);
         }
     }

@@ -77,6 +77,7 @@ public final class OperationRepository {
     Operation nextAttempt(UUID operation) {
         return dsl.update(OPERATIONS)
                 .set(OPERATIONS.ATTEMPT, OPERATIONS.ATTEMPT.plus(1))
+                .set(OPERATIONS.STEP, (String) null)
                 .set(OPERATIONS.PROGRESS_DONE, 0L)
                 .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(OPERATIONS.ID.eq(operation))

@@ -32,7 +32,13 @@ public final class OperationRunner {
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
     private final ExecutorService executor;
-    private final Map<UUID, ReentrantLock> databaseLocks = new ConcurrentHashMap<>();
+    private final Map<UUID, DatabaseLock> databaseLocks = new ConcurrentHashMap<>();
+
+    /** A database's lock and how many operations hold or wait for it; dropped from the map at zero. */
+    private static final class DatabaseLock {
+        final ReentrantLock lock = new ReentrantLock();
+        int users;
+    }
 
     OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations,
                     @Value("${keel.operations.threads}") int threads) {
@@ -61,9 +67,13 @@ public final class OperationRunner {
         if (operation.databaseId() != null) {
             MDC.put("database", operation.databaseId().toString());
         }
-        ReentrantLock lock = operation.databaseId() == null ? new ReentrantLock()
-                : databaseLocks.computeIfAbsent(operation.databaseId(), id -> new ReentrantLock());
-        lock.lock();
+        UUID database = operation.databaseId();
+        DatabaseLock entry = database == null ? new DatabaseLock() : databaseLocks.compute(database, (id, existing) -> {
+            DatabaseLock held = existing == null ? new DatabaseLock() : existing;
+            held.users++;
+            return held;
+        });
+        entry.lock.lock();
         try {
             LOG.info("Operation {} started", operation.kind().value());
             handler(operation.kind()).run(operation);
@@ -79,7 +89,10 @@ public final class OperationRunner {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
         } finally {
-            lock.unlock();
+            entry.lock.unlock();
+            if (database != null) {
+                databaseLocks.compute(database, (id, held) -> --held.users == 0 ? null : held);
+            }
             MDC.clear();
         }
     }

@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Commands {
     private static final int OUTPUT_TAIL = 4000;
+    private static final java.util.Set<String> INHERITED = java.util.Set.of("PATH", "TZ");
 
     private Commands() {
     }
@@ -29,9 +30,11 @@ public final class Commands {
                     .redirectErrorStream(true)
                     .redirectOutput(out.toFile())
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            // Children get only what they need: Keel's environment holds KEEL_SECRET_KEY and the
+            // catalog password, which the server account could otherwise read from /proc/<pid>/environ,
+            // and PG* variables that would steer libpq and the server.
             Map<String, String> env = builder.environment();
-            // libpq and the server read these; a stray PGPORT or PGDATA from Keel's environment must not steer them.
-            env.keySet().removeIf(name -> name.startsWith("PG"));
+            env.keySet().retainAll(INHERITED);
             env.put("LC_ALL", "C");
             Process process = builder.start();
             boolean finished = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);

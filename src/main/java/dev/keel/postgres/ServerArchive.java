@@ -46,6 +46,9 @@ final class ServerArchive {
                 if (entry.isDirectory()) {
                     Files.createDirectories(path);
                 } else if (entry.isSymbolicLink()) {
+                    if (!path.getParent().resolve(entry.getLinkName()).normalize().startsWith(root)) {
+                        throw new IOException("archive link points outside the target directory: " + entry.getName());
+                    }
                     Files.createDirectories(path.getParent());
                     Files.createSymbolicLink(path, Path.of(entry.getLinkName()));
                 } else if (entry.isLink()) {

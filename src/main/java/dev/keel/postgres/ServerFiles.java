@@ -41,9 +41,13 @@ public final class ServerFiles {
         write(dataDir.resolve(KEEL_CONF), renderSettings(settings), owner);
         Path main = dataDir.resolve("postgresql.conf");
         try {
+            if (Files.isSymbolicLink(main)) {
+                throw new IOException(main + " is a symbolic link; Keel does not write through links");
+            }
             String text = Files.readString(main, StandardCharsets.UTF_8);
             if (!text.contains("\n" + INCLUDE + "\n")) {
-                Files.writeString(main, "\n" + INCLUDE + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+                Files.writeString(main, "\n" + INCLUDE + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND,
+                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not update " + main, e);

@@ -102,6 +102,11 @@ class DatabaseErrorsTest {
         assertProblem(keel.api().delete("/v1/databases/" + id), 404, "/problems/not-found", "database " + id + " not found");
         keel.api().awaitGone(id);
         assertProblem(keel.api().delete("/v1/databases/" + id), 404, "/problems/not-found", "database " + id + " not found");
+        // The provision it interrupted left nothing: no instance of it, and no directory without a catalog row.
+        var instances = keel.bean(dev.keel.instances.InstanceRepository.class);
+        assertThat(instances.forDatabase(UUID.fromString(id))).isEmpty();
+        assertThat(dev.keel.testing.Footprint.instanceDirs(keel.dataDir()))
+                .isSubsetOf(instances.all().stream().map(i -> i.id().toString()).toList());
     }
 
     @Test

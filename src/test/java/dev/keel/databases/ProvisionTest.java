@@ -54,9 +54,11 @@ class ProvisionTest {
         }
 
         int port = Pg.port(url);
+        java.nio.file.Path served = java.nio.file.Path.of(Footprint.dataDirServing(keel.dataDir(), port));
         api.deprovision(id);
         assertThat(Footprint.portIsFree(port)).isTrue();
-        assertThat(Footprint.runningInstanceDataDirs(keel.dataDir())).noneMatch(dir -> dir.contains(id));
+        assertThat(Footprint.runningInstanceDataDirs(keel.dataDir())).doesNotContain(served.toString());
+        assertThat(served.getParent()).doesNotExist();
         assertThat(api.get("/v1/databases").json()).noneMatch(d -> d.get("id").asText().equals(id));
         assertThat(api.delete("/v1/databases/" + id).status()).isEqualTo(404);
     }

@@ -64,8 +64,7 @@ class ReattachTest {
     void aServerThatStoppedWhileKeelWasDownIsStartedAgain() throws Exception {
         JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
         String url = database.get("url").asText();
-        Path instanceData = Path.of(Footprint.runningInstanceDataDirs(keel.dataDir()).stream()
-                .filter(dir -> portOf(Path.of(dir)) == Pg.port(url)).findFirst().orElseThrow());
+        Path instanceData = Path.of(Footprint.dataDirServing(keel.dataDir(), Pg.port(url)));
 
         keel.stopControlPlane();
         Postmaster.stop(instanceData, Duration.ofSeconds(30));
@@ -80,7 +79,7 @@ class ReattachTest {
     }
 
     @Test
-    void anInstanceTheCatalogDoesNotKnowIsStoppedAndRemoved() {
+    void anInstanceTheCatalogDoesNotKnowIsStoppedAndSetAsideNotDeleted() throws Exception {
         UUID orphan = UUID.randomUUID();
         Path dir = keel.dataDir().resolve("instances").resolve(orphan.toString());
         ServerCommands commands = keel.bean(ServerCommands.class);
@@ -99,13 +98,9 @@ class ReattachTest {
         assertThat(Postmaster.isRunning(data)).isFalse();
         assertThat(Files.exists(dir)).isFalse();
         assertThat(Footprint.portIsFree(port)).isTrue();
-    }
-
-    private static int portOf(Path dataDir) {
-        try {
-            return Integer.parseInt(Files.readAllLines(dataDir.resolve("postmaster.pid")).get(3).strip());
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        try (var setAside = Files.list(keel.dataDir().resolve("orphans"))) {
+            Path kept = setAside.filter(p -> p.getFileName().toString().startsWith(orphan + "-")).findFirst().orElseThrow();
+            assertThat(kept.resolve("data/PG_VERSION")).exists();
         }
     }
 }

