@@ -14,14 +14,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** The commands the README and runbooks give an operator, run as they would run them, from target/keel.jar. */
 class KeelCommandIT {
-    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
 
     @Test
     void stopStopsEveryPostgresServerUnderTheDataDirectory() throws Exception {
         Path dataDir = TestKeel.freshDataDir("command-stop");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        String secretKey = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+        Map<String, String> env = Map.of("KEEL_INSTANCES_POOL_SIZE", "0", "KEEL_SECRET_KEY", secretKey);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", env);
         JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
+        // Keel's secrets stay in Keel: the server account could read a postmaster's environment.
+        String served = Footprint.dataDirServing(dataDir, dev.keel.testing.Pg.port(database.get("url").asText()));
+        String postmaster = java.nio.file.Files.readAllLines(java.nio.file.Path.of(served, "postmaster.pid")).get(0).strip();
+        String environment = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", postmaster, "environ"));
+        assertThat(environment).doesNotContain(secretKey).doesNotContain("KEEL_");
         keel.stop();
         assertThat(keel.exitCode()).isPresent();
         assertThat(Footprint.runningInstanceDataDirs(dataDir)).hasSize(1);
@@ -40,7 +46,7 @@ class KeelCommandIT {
                 .contains("stopping the server of " + dataDir.resolve("catalog/data"));
 
         // Everything comes back on the next start: catalog, then the database's server.
-        keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+        keel = KeelProcess.start(dataDir, ports, "1", env);
         try (var connection = dev.keel.testing.Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem"))) {
             assertThat(dev.keel.testing.Pg.scalar(connection, "select 1")).isEqualTo("1");
         }

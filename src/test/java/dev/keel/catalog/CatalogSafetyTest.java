@@ -9,14 +9,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Properties;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -68,18 +65,10 @@ class CatalogSafetyTest {
 
     @Test
     void aCatalogThatIsNotThisDataDirectorysStopsKeelBeforeItTouchesAnInstance() throws Exception {
-        Properties catalog = new Properties();
-        catalog.load(new StringReader(Files.readString(keel.dataDir().resolve("catalog.properties"))));
-        String server = "127.0.0.1:" + catalog.getProperty("port");
-        String otherCatalog = "other_" + System.nanoTime();
-        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://" + server + "/postgres", "keel", catalog.getProperty("password"));
-             var statement = connection.createStatement()) {
-            statement.execute("create database " + otherCatalog);
-        }
+        TestKeel.CatalogServerDatabase otherCatalog = keel.newDatabaseOnCatalogServer("other");
         keel.stopControlPlane();
         try {
-            assertThat(Keel.startupCause(catchThrowable(() -> keel.startControlPlane(Map.of("keel.catalog.url",
-                    "postgres://keel:" + catalog.getProperty("password") + "@" + server + "/" + otherCatalog)))))
+            assertThat(Keel.startupCause(catchThrowable(() -> keel.startControlPlane(Map.of("keel.catalog.url", otherCatalog.url())))))
                     .hasMessageStartingWith("this data directory belongs to installation ")
                     .hasMessageEndingWith("; point KEEL_CATALOG_URL (or KEEL_DATA_DIR) at the pair that belongs together. Nothing was changed.");
         } finally {

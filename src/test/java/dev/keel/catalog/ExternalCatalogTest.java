@@ -7,12 +7,9 @@ import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.io.StringReader;
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.util.Map;
-import java.util.Properties;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,25 +18,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ExternalCatalogTest {
     @Test
     void keelRunsOnAnExternalCatalogGivenAsALibpqUrl(TestKeel shared) throws Exception {
-        // Any reachable Postgres will do; the shared Keel's catalog server is one.
-        Properties catalog = new Properties();
-        catalog.load(new StringReader(Files.readString(shared.dataDir().resolve("catalog.properties"))));
-        String server = "127.0.0.1:" + catalog.getProperty("port");
-        String database = "external_" + System.nanoTime();
-        try (Connection connection = DriverManager.getConnection("jdbc:postgresql://" + server + "/postgres", "keel", catalog.getProperty("password"));
-             var statement = connection.createStatement()) {
-            statement.execute("create database " + database);
-        }
-        String url = "postgres://keel:" + catalog.getProperty("password") + "@" + server + "/" + database;
-        try (TestKeel keel = TestKeel.start("external-catalog", Map.of("keel.catalog.url", url))) {
+        TestKeel.CatalogServerDatabase external = shared.newDatabaseOnCatalogServer("external");
+        try (TestKeel keel = TestKeel.start("external-catalog", Map.of("keel.catalog.url", external.url()))) {
             assertThat(keel.dataDir().resolve("catalog")).doesNotExist();
             assertThat(keel.dataDir().resolve("catalog.properties")).doesNotExist();
             JsonNode db = keel.api().provision("{\"plan\":\"essential-0\"}");
             try (Connection connection = Pg.connect(db.get("url").asText(), keel.caFile())) {
                 assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
             }
-            try (Connection connection = DriverManager.getConnection("jdbc:postgresql://" + server + "/" + database, "keel",
-                    catalog.getProperty("password"))) {
+            try (Connection connection = DriverManager.getConnection(external.jdbcUrl(), external.user(), external.password())) {
                 assertThat(Pg.scalar(connection, "select state from databases where id = '" + db.get("id").asText() + "'"))
                         .isEqualTo("available");
             }

@@ -162,6 +162,30 @@ public final class TestKeel implements AutoCloseable {
         return api.withKey(created.json().get("api_key").get("key").asText());
     }
 
+    /** An empty database made on this Keel's embedded catalog server: any reachable Postgres does as an external catalog. */
+    public record CatalogServerDatabase(String name, String url, String jdbcUrl, String user, String password) {
+    }
+
+    public CatalogServerDatabase newDatabaseOnCatalogServer(String prefix) {
+        try {
+            java.util.Properties catalog = new java.util.Properties();
+            catalog.load(new java.io.StringReader(Files.readString(dataDir.resolve("catalog.properties"))));
+            String server = "127.0.0.1:" + catalog.getProperty("port");
+            String password = catalog.getProperty("password");
+            String name = prefix + "_" + System.nanoTime();
+            try (var connection = java.sql.DriverManager.getConnection("jdbc:postgresql://" + server + "/postgres", "keel", password);
+                 var statement = connection.createStatement()) {
+                statement.execute("create database " + name);
+            }
+            return new CatalogServerDatabase(name, "postgres://keel:" + password + "@" + server + "/" + name,
+                    "jdbc:postgresql://" + server + "/" + name, "keel", password);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Stops the control plane and every Postgres server under the data directory. */
     @Override
     public void close() {
