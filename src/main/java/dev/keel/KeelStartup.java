@@ -1,5 +1,6 @@
 package dev.keel;
 
+import dev.keel.archive.WalArchiver;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.InstallationIdentity;
 import dev.keel.catalog.NodeLock;
@@ -20,7 +21,8 @@ import java.util.List;
  * What Keel does once, in this order, when it starts and before it serves: become the catalog's
  * only node, prove the secret
  * key, check that the data directory belongs to this catalog, load the CA, create the first team and admin key on a new installation, remove orphaned
- * instances and restart stopped ones, settle interrupted operations, then top up the warm pool.
+ * instances and restart stopped ones, settle interrupted operations, start shipping WAL, then top
+ * up the warm pool.
  */
 @Singleton
 final class KeelStartup implements ApplicationEventListener<StartupEvent> {
@@ -33,10 +35,12 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final InstanceSweep sweep;
     private final Reconciler reconciler;
     private final WarmPool pool;
+    private final WalArchiver archiver;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool) {
+                WarmPool pool, WalArchiver archiver) {
+        this.archiver = archiver;
         this.dsl = dsl;
         this.secrets = secrets;
         this.identity = identity;
@@ -58,6 +62,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             teams.bootstrap();
             sweep.sweep();
             decisions = reconciler.reconcile();
+            archiver.start();
             pool.refill();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.

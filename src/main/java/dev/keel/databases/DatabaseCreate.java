@@ -22,6 +22,7 @@ import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
@@ -62,11 +63,14 @@ public final class DatabaseCreate implements OperationHandler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final Network network;
+    private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
-                   Credentials credentials, OperationRepository operations, OperationRunner runner, Network network, DSLContext dsl) {
+                   Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
+                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl) {
+        this.events = events;
         this.databases = databases;
         this.plans = plans;
         this.binaries = binaries;
@@ -143,6 +147,7 @@ public final class DatabaseCreate implements OperationHandler {
             if (databases.transition(id, DatabaseState.AVAILABLE, null).isEmpty()) {
                 throw cancelled("it is being deleted");
             }
+            events.publishEvent(new DatabaseAvailable(databases.find(id).orElseThrow()));
             operations.progress(operation.id(), "available", STEPS.size(), STEPS.size());
         } catch (Exception e) {
             String reason = e instanceof KeelException ? e.getMessage()

@@ -13,6 +13,7 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.problems.KeelException;
+import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
@@ -21,23 +22,28 @@ import java.util.UUID;
 
 /**
  * Deprovisioning: {@link #accept} moves the database to {@code deleting}; {@link #run} stops
- * and removes each instance (its server, its data, its port), its credentials, and finally the
- * database row. Every step may run again after a crash.
+ * and removes each instance (its server, its data, its port), its credentials, then asks every
+ * capability to remove what it keeps ({@link DatabaseRemoving}: the archive and backups...), and
+ * finally the database row. Every step may run again after a crash.
  */
 @Singleton
 public final class DatabaseDelete implements OperationHandler {
-    private static final List<String> STEPS = List.of("removing instances", "removing credentials", "removing the record");
+    private static final List<String> STEPS = List.of("removing instances", "removing credentials",
+            "removing the archive and other data", "removing the record");
 
     private final DatabaseRepository databases;
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
     private final Credentials credentials;
+    private final ApplicationEventPublisher<DatabaseRemoving> events;
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
 
     DatabaseDelete(DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
-                   OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+                   ApplicationEventPublisher<DatabaseRemoving> events, OperationRepository operations, OperationRunner runner,
+                   DSLContext dsl) {
+        this.events = events;
         this.databases = databases;
         this.instances = instances;
         this.runtime = runtime;
@@ -79,6 +85,8 @@ public final class DatabaseDelete implements OperationHandler {
         operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
         credentials.deleteAll(id);
         operations.progress(operation.id(), STEPS.get(2), 2, STEPS.size());
+        events.publishEvent(new DatabaseRemoving(id));
+        operations.progress(operation.id(), STEPS.get(3), 3, STEPS.size());
         databases.delete(id);
         operations.progress(operation.id(), "deleted", STEPS.size(), STEPS.size());
     }

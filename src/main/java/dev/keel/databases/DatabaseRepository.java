@@ -50,6 +50,11 @@ final class DatabaseRepository {
         return dsl.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).fetchOptional(DatabaseRepository::toDatabase);
     }
 
+    List<Database> inState(DatabaseState state) {
+        return dsl.selectFrom(DATABASES).where(DATABASES.STATE.eq(state.value())).orderBy(DATABASES.CREATED_AT)
+                .fetch(DatabaseRepository::toDatabase);
+    }
+
     List<Database> list(UUID teamId) {
         return dsl.selectFrom(DATABASES).where(DATABASES.TEAM_ID.eq(teamId)).orderBy(DATABASES.CREATED_AT)
                 .fetch(DatabaseRepository::toDatabase);

@@ -5,6 +5,7 @@ import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import jakarta.inject.Singleton;
 
@@ -24,7 +25,8 @@ final class DatabaseViews {
     }
 
     DatabaseView of(Database db) {
-        DatabaseView.Progress progress = operations.running(db.id())
+        // The database's own lifecycle; backups and other work report on their own resources.
+        DatabaseView.Progress progress = operations.running(db.id(), java.util.EnumSet.of(OperationKind.PROVISION, OperationKind.DEPROVISION))
                 .map(op -> new DatabaseView.Progress(op.id(), op.kind().value(), op.step(), op.done(), op.total(), op.unit()))
                 .orElse(null);
         String url = db.state() != DatabaseState.AVAILABLE ? null

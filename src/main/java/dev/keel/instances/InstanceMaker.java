@@ -29,8 +29,11 @@ public final class InstanceMaker {
     private final InstanceRuntime runtime;
     private final CertificateAuthority authority;
     private final Network network;
+    private final java.time.Duration archiveTimeout;
 
-    InstanceMaker(InstanceRepository instances, InstanceRuntime runtime, CertificateAuthority authority, Network network) {
+    InstanceMaker(InstanceRepository instances, InstanceRuntime runtime, CertificateAuthority authority, Network network,
+                  @io.micronaut.context.annotation.Value("${keel.archive.timeout}") String archiveTimeout) {
+        this.archiveTimeout = dev.keel.postgres.Durations.parse("KEEL_ARCHIVE_TIMEOUT", archiveTimeout);
         this.instances = instances;
         this.runtime = runtime;
         this.authority = authority;
@@ -69,8 +72,11 @@ public final class InstanceMaker {
         instances.delete(instance.id());
     }
 
-    /** Keel's base settings for {@code instance}, with {@code extraSettings} over them. */
+    /** Keel's base settings for {@code instance} (with {@code archive_timeout}), with {@code extraSettings} over them. */
     public Map<String, String> settings(Instance instance, Map<String, String> extraSettings) {
-        return InstanceConfig.settings(network.bind(), instance.port(), extraSettings);
+        Map<String, String> extra = new java.util.LinkedHashMap<>();
+        extra.put("archive_timeout", archiveTimeout.toSeconds() + "s");
+        extra.putAll(extraSettings);
+        return InstanceConfig.settings(network.bind(), instance.port(), extra);
     }
 }

@@ -2,6 +2,8 @@ package dev.keel.instances;
 
 import dev.keel.postgres.HbaRule;
 
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,6 +41,21 @@ public interface InstanceRuntime {
      * of the runtime's view, for an operator to inspect or remove; returns where it went.
      */
     String setAside(UUID instanceId);
+
+    /** WAL files the server handed off through {@code archive_command} and nobody removed yet, oldest first. */
+    List<SpooledWal> spooledWal(Instance instance);
+
+    /** The bytes of a spooled WAL file; the caller closes the stream. */
+    InputStream openSpooledWal(Instance instance, String name) throws IOException;
+
+    /** Removes a spooled WAL file once it is safe elsewhere; nothing if it is gone already. */
+    void removeSpooledWal(Instance instance, String name);
+
+    /** Every directory and file of the instance's data directory, with sizes as of now, in path order. */
+    List<DataFile> dataFiles(Instance instance);
+
+    /** A data directory file's bytes (it may have grown or shrunk since it was listed, or vanished: NoSuchFileException). */
+    InputStream openDataFile(Instance instance, String path) throws IOException;
 
     /** Whether the server process of the instance is alive. */
     boolean isRunning(Instance instance);

@@ -11,6 +11,7 @@ import dev.keel.postgres.ServerFiles;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,19 +25,25 @@ import java.util.stream.Stream;
 
 /**
  * Instances as Postgres processes on this machine, each in {@code <data dir>/instances/<id>/}
- * ({@code data/}, {@code postgresql.log}), owned by the server user. Instances set aside go to
+ * ({@code data/}, {@code postgresql.log}, the {@code keel-archive} script and its {@code spool/}),
+ * owned by the server user. Instances set aside go to
  * {@code <data dir>/orphans/<id>-<millis>/}.
  */
 @Singleton
 final class LocalInstanceRuntime implements InstanceRuntime {
     private static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
 
+    private static final String ARCHIVE_SCRIPT = "keel-archive";
+
     private final Path root;
     private final Path orphans;
+    private final int spoolMaxFiles;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
 
-    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands) {
+    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands,
+                         @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+        this.spoolMaxFiles = spoolMaxFiles;
         this.root = home.resolve("instances");
         this.orphans = home.resolve("orphans");
         this.binaries = binaries;
@@ -76,8 +83,113 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     @Override
     public void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba) {
         Path data = dataDir(instance.id());
-        ServerFiles.writeSettings(data, settings, commands.user());
+        Path spool = spool(instance.id());
+        try {
+            if (!Files.isDirectory(spool)) {
+                commands.user().createPrivateDirectory(spool);
+            }
+            Path script = dir(instance.id()).resolve(ARCHIVE_SCRIPT);
+            Files.writeString(script, ArchiveScript.render(spool.toString(), spoolMaxFiles));
+            Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not install the archive command of instance " + instance.id(), e);
+        }
+        Map<String, String> withArchiving = new java.util.LinkedHashMap<>(settings);
+        withArchiving.put("archive_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(ARCHIVE_SCRIPT).toString()) + " \"%p\" \"%f\"");
+        ServerFiles.writeSettings(data, withArchiving, commands.user());
         ServerFiles.writeHba(data, hba, commands.user());
+    }
+
+    private Path spool(UUID id) {
+        return dir(id).resolve("spool");
+    }
+
+    @Override
+    public List<SpooledWal> spooledWal(Instance instance) {
+        Path spool = spool(instance.id());
+        if (!Files.isDirectory(spool)) {
+            return List.of();
+        }
+        List<SpooledWal> files = new java.util.ArrayList<>();
+        try (Stream<Path> entries = Files.list(spool)) {
+            for (Path file : (Iterable<Path>) entries::iterator) {
+                String name = file.getFileName().toString();
+                if (name.startsWith(".")) {
+                    continue;
+                }
+                try {
+                    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                    files.add(new SpooledWal(name, attributes.size(), attributes.lastModifiedTime().toInstant()));
+                } catch (java.nio.file.NoSuchFileException e) {
+                    // removed meanwhile
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not list " + spool, e);
+        }
+        files.sort(java.util.Comparator.comparing(SpooledWal::completedAt).thenComparing(SpooledWal::name));
+        return files;
+    }
+
+    @Override
+    public InputStream openSpooledWal(Instance instance, String name) throws IOException {
+        return Files.newInputStream(spool(instance.id()).resolve(name), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
+    @Override
+    public void removeSpooledWal(Instance instance, String name) {
+        try {
+            Files.deleteIfExists(spool(instance.id()).resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not remove " + name + " from the spool of instance " + instance.id(), e);
+        }
+    }
+
+    @Override
+    public List<DataFile> dataFiles(Instance instance) {
+        Path data = dataDir(instance.id());
+        List<DataFile> files = new java.util.ArrayList<>();
+        try {
+            Files.walkFileTree(data, new java.nio.file.SimpleFileVisitor<>() {
+                @Override
+                public java.nio.file.FileVisitResult preVisitDirectory(Path dir, java.nio.file.attribute.BasicFileAttributes attrs) {
+                    if (!dir.equals(data)) {
+                        files.add(new DataFile(data.relativize(dir).toString(), 0, true));
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+                    if (attrs.isRegularFile()) {
+                        files.add(new DataFile(data.relativize(file).toString(), attrs.size(), false));
+                    }
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof java.nio.file.NoSuchFileException) {
+                        return java.nio.file.FileVisitResult.CONTINUE; // vanished while listed: it needs no copy
+                    }
+                    throw e;
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not list " + data, e);
+        }
+        files.sort(java.util.Comparator.comparing(DataFile::path));
+        return files;
+    }
+
+    @Override
+    public InputStream openDataFile(Instance instance, String path) throws IOException {
+        Path data = dataDir(instance.id());
+        Path file = data.resolve(path).normalize();
+        if (!file.startsWith(data)) {
+            throw new IOException(path + " is outside the data directory");
+        }
+        return Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
     }
 
     @Override

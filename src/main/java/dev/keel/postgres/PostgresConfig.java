@@ -12,9 +12,7 @@ public final class PostgresConfig {
     private Map<String, String> versions = new LinkedHashMap<>();
     private Map<String, String> system = new LinkedHashMap<>();
     private String installDir = "";
-    private String mavenRepository = "https://repo.maven.apache.org/maven2";
     private String osUser = "";
-    private String mavenLocalRepository = System.getProperty("user.home") + "/.m2/repository";
 
     public int getDefaultMajor() {
         return defaultMajor;
@@ -46,22 +44,6 @@ public final class PostgresConfig {
 
     public void setInstallDir(String installDir) {
         this.installDir = installDir;
-    }
-
-    public String getMavenRepository() {
-        return mavenRepository;
-    }
-
-    public void setMavenRepository(String mavenRepository) {
-        this.mavenRepository = mavenRepository;
-    }
-
-    public String getMavenLocalRepository() {
-        return mavenLocalRepository;
-    }
-
-    public void setMavenLocalRepository(String mavenLocalRepository) {
-        this.mavenLocalRepository = mavenLocalRepository;
     }
 
     public String getOsUser() {

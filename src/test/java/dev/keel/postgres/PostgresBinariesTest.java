@@ -3,6 +3,7 @@ package dev.keel.postgres;
 import com.sun.net.httpserver.HttpServer;
 import dev.keel.KeelHome;
 import dev.keel.StartupException;
+import dev.keel.artifacts.MavenArtifacts;
 import dev.keel.problems.KeelException;
 import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.AfterEach;
@@ -78,13 +79,12 @@ class PostgresBinariesTest {
     private PostgresBinaries binaries(Map<String, String> overrides, Path home) {
         PostgresConfig config = new PostgresConfig();
         config.setVersions(Map.of("14", "14.24.0", "15", "15.19.0", "16", "16.15.0", "17", "17.11.0", "18", "18.6.0"));
-        config.setMavenLocalRepository(dir.resolve("no-local-repository").toString());
-        if (repository != null) {
-            config.setMavenRepository("http://127.0.0.1:" + repository.getAddress().getPort() + "/maven2");
-        }
         config.setInstallDir(overrides.getOrDefault("keel.postgres.install-dir", ""));
         config.setSystem(overrides.containsKey("system.16") ? Map.of("16", overrides.get("system.16")) : Map.of());
-        return new PostgresBinaries(config, new KeelHome(home.toString()));
+        String remote = repository == null ? "https://repo.maven.apache.org/maven2"
+                : "http://127.0.0.1:" + repository.getAddress().getPort() + "/maven2";
+        return new PostgresBinaries(config, new KeelHome(home.toString()),
+                new MavenArtifacts(remote, dir.resolve("no-local-repository").toString()));
     }
 
     @Test

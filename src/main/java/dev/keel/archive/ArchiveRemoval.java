@@ -1,0 +1,36 @@
+package dev.keel.archive;
+
+import dev.keel.databases.DatabaseRemoving;
+import dev.keel.storage.ObjectInfo;
+import dev.keel.storage.ObjectStore;
+import io.micronaut.context.event.ApplicationEventListener;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.BACKUPS;
+
+/** Removes a deleted database's archive: its objects (and unfinished uploads) from the store, then its rows. */
+@Singleton
+final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving> {
+    private final ObjectStore store;
+    private final ArchiveRepository archive;
+    private final DSLContext dsl;
+
+    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, DSLContext dsl) {
+        this.store = store;
+        this.archive = archive;
+        this.dsl = dsl;
+    }
+
+    @Override
+    public void onApplicationEvent(DatabaseRemoving event) {
+        UUID database = event.databaseId();
+        String prefix = ArchiveLayout.prefix(database);
+        store.abortIncompleteUploads(prefix);
+        store.delete(store.list(prefix).stream().map(ObjectInfo::key).toList());
+        dsl.deleteFrom(BACKUPS).where(BACKUPS.DATABASE_ID.eq(database)).execute();
+        archive.deleteAll(database);
+    }
+}

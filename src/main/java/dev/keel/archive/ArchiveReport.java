@@ -1,0 +1,177 @@
+package dev.keel.archive;
+
+import dev.keel.databases.Database;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.SpooledWal;
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.TimelineId;
+import dev.keel.postgres.WalFileName;
+import dev.keel.postgres.WalSegmentName;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Continuous protection as {@code /archive} reports it, from the catalog's archive rows, the
+ * backups, what waits in the spool, and the server's own WAL position.
+ * <ul>
+ * <li>{@code lag_bytes}: WAL the server wrote past the newest archived segment (it includes the
+ * current, unfinished segment, which {@code archive_timeout} bounds in time).</li>
+ * <li>{@code lag_seconds}: how long the oldest WAL that is finished but not in the store has
+ * waited, 0 when none waits. An idle server has none, however long ago its last segment was.</li>
+ * <li>{@code window}: from the oldest completed backup whose WAL is unbroken to the newest segment
+ * it reaches, to when that segment was finished: what a rollback can target.</li>
+ * <li>{@code gaps}: segments missing on the newest timeline after the oldest backup's start.</li>
+ * </ul>
+ */
+@Singleton
+public final class ArchiveReport {
+    private final ArchiveRepository archive;
+    private final BackupRepository backups;
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
+
+    ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
+                  InstanceConnections connections) {
+        this.archive = archive;
+        this.backups = backups;
+        this.instances = instances;
+        this.runtime = runtime;
+        this.connections = connections;
+    }
+
+    @Serdeable
+    public record Report(String status, @Nullable String message, @Nullable String newestSegment, @Nullable Instant newestArchivedAt,
+                         long lagSeconds, @Nullable Long lagBytes, int waitingFiles, @Nullable Window window, List<Gap> gaps,
+                         int archivedFiles, long storedBytes, @Nullable Instant checkedAt, @Nullable String missing) {
+    }
+
+    @Serdeable
+    public record Window(Instant from, Instant to) {
+    }
+
+    @Serdeable
+    public record Gap(String from, String to) {
+    }
+
+    public Report report(Database database, Instant now) {
+        List<ArchivedWal> files = archive.files(database.id());
+        Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(files);
+        Optional<ArchivedWal> newest = segments.isEmpty() ? Optional.empty()
+                : Optional.of(segments.get(lastKey(segments)).lastEntry().getValue());
+        List<Backup> completed = new ArrayList<>(backups.completed(database.id()));
+        completed.sort(java.util.Comparator.comparing(Backup::finishedAt));
+
+        ArchiveRepository.Status status = archive.status(database.id());
+        String state = status.state().value();
+        String message = status.message();
+        Long lagBytes = null;
+        long lagSeconds = 0;
+        int waiting = 0;
+        Optional<Instance> primary = instances.primary(database.id());
+        if (primary.isPresent()) {
+            List<SpooledWal> spooled = runtime.spooledWal(primary.get());
+            waiting = spooled.size();
+            if (!spooled.isEmpty()) {
+                lagSeconds = Duration.between(spooled.get(0).completedAt(), now).toSeconds();
+            }
+            try (Connection connection = connections.open(primary.get(), "postgres")) {
+                ArchiveSql.ServerWal wal = ArchiveSql.serverWal(connection);
+                lagBytes = Math.max(0, wal.current().bytesSince(newest.map(w -> w.file().segment().orElseThrow().endLsn()).orElse(Lsn.ZERO)));
+                boolean handOffFailing = wal.lastFailedAt() != null
+                        && (wal.lastArchivedAt() == null || wal.lastFailedAt().isAfter(wal.lastArchivedAt()));
+                if (handOffFailing) {
+                    Instant since = wal.lastArchivedAt() == null ? wal.lastFailedAt() : wal.lastArchivedAt();
+                    lagSeconds = Math.max(lagSeconds, Duration.between(since, now).toSeconds());
+                    if (message == null) {
+                        message = "The server cannot hand WAL to Keel (last tried " + wal.lastFailedWal() + "): " + waiting
+                                + " files wait for upload. It keeps its WAL until they are uploaded.";
+                        state = ArchiveState.FAILING.value();
+                    }
+                }
+            } catch (SQLException e) {
+                message = message == null ? "The server does not answer, so its WAL position is unknown: " + e.getMessage() : message;
+            }
+        }
+        long stored = files.stream().mapToLong(ArchivedWal::storedBytes).sum();
+        return new Report(state, message, newest.map(ArchivedWal::name).orElse(null), newest.map(ArchivedWal::archivedAt).orElse(null),
+                lagSeconds, lagBytes, waiting, window(completed, segments), gaps(completed, segments), files.size(), stored,
+                status.checkedAt(), status.missing());
+    }
+
+    private static Map<TimelineId, TreeMap<Long, ArchivedWal>> segmentsByTimeline(List<ArchivedWal> files) {
+        Map<TimelineId, TreeMap<Long, ArchivedWal>> byTimeline = new TreeMap<>();
+        for (ArchivedWal file : files) {
+            if (file.file().kind() == WalFileName.Kind.SEGMENT) {
+                WalSegmentName segment = file.file().segment().orElseThrow();
+                byTimeline.computeIfAbsent(segment.timeline(), t -> new TreeMap<>()).put(segment.number(), file);
+            }
+        }
+        return byTimeline;
+    }
+
+    private static TimelineId lastKey(Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        return ((TreeMap<TimelineId, TreeMap<Long, ArchivedWal>>) segments).lastKey();
+    }
+
+    /** The newest segment reachable from {@code start} without a gap, if the archive holds {@code start}. */
+    static Optional<ArchivedWal> unbrokenFrom(WalSegmentName start, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        TreeMap<Long, ArchivedWal> timeline = segments.get(start.timeline());
+        if (timeline == null || !timeline.containsKey(start.number())) {
+            return Optional.empty();
+        }
+        long n = start.number();
+        while (timeline.containsKey(n + 1)) {
+            n++;
+        }
+        return Optional.of(timeline.get(n));
+    }
+
+    private static Window window(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        for (Backup backup : completed) {
+            WalSegmentName start = WalSegmentName.containing(backup.timeline(), backup.startLsn());
+            WalSegmentName stop = WalSegmentName.containing(backup.timeline(), new Lsn(backup.stopLsn().value() - 1));
+            Optional<ArchivedWal> reach = unbrokenFrom(start, segments);
+            if (reach.isPresent() && reach.get().file().segment().orElseThrow().compareTo(stop) >= 0) {
+                return new Window(backup.finishedAt(), reach.get().completedAt());
+            }
+        }
+        return null;
+    }
+
+    private static List<Gap> gaps(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        if (segments.isEmpty()) {
+            return List.of();
+        }
+        TimelineId timeline = lastKey(segments);
+        TreeMap<Long, ArchivedWal> numbers = segments.get(timeline);
+        long first = completed.stream().filter(b -> b.timeline().equals(timeline))
+                .mapToLong(b -> WalSegmentName.containing(timeline, b.startLsn()).number())
+                .min().orElse(numbers.firstKey());
+        List<Gap> gaps = new ArrayList<>();
+        Long missingFrom = null;
+        for (long n = first; n <= numbers.lastKey(); n++) {
+            if (!numbers.containsKey(n)) {
+                missingFrom = missingFrom == null ? n : missingFrom;
+            } else if (missingFrom != null) {
+                gaps.add(new Gap(new WalSegmentName(timeline, missingFrom).toString(), new WalSegmentName(timeline, n - 1).toString()));
+                missingFrom = null;
+            }
+        }
+        return gaps;
+    }
+}

@@ -1,0 +1,121 @@
+package dev.keel.archive;
+
+import dev.keel.postgres.WalFileName;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.ARCHIVED_WAL;
+import static dev.keel.catalog.schema.Tables.ARCHIVE_STATUS;
+
+/** Rows of the WAL archive and of each database's archive status. */
+@Singleton
+public final class ArchiveRepository {
+    private static final int MESSAGE_LIMIT = 2000;
+
+    private final DSLContext dsl;
+
+    ArchiveRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    /** Records an archived file; returns the sha256 already recorded under its name when that differs. */
+    Optional<String> record(UUID database, WalFileName file, long size, long stored, String sha256, Instant completedAt) {
+        dsl.insertInto(ARCHIVED_WAL)
+                .set(ARCHIVED_WAL.DATABASE_ID, database)
+                .set(ARCHIVED_WAL.NAME, file.name())
+                .set(ARCHIVED_WAL.KIND, file.kind().name().toLowerCase(java.util.Locale.ROOT))
+                .set(ARCHIVED_WAL.TIMELINE, file.timeline().value())
+                .set(ARCHIVED_WAL.SEGMENT_NUMBER, file.segment().map(s -> s.number()).orElse(null))
+                .set(ARCHIVED_WAL.SIZE_BYTES, size)
+                .set(ARCHIVED_WAL.STORED_BYTES, stored)
+                .set(ARCHIVED_WAL.SHA256, sha256)
+                .set(ARCHIVED_WAL.COMPLETED_AT, completedAt.atOffset(ZoneOffset.UTC))
+                .onConflictDoNothing()
+                .execute();
+        String recorded = dsl.select(ARCHIVED_WAL.SHA256).from(ARCHIVED_WAL)
+                .where(ARCHIVED_WAL.DATABASE_ID.eq(database)).and(ARCHIVED_WAL.NAME.eq(file.name()))
+                .fetchSingle(ARCHIVED_WAL.SHA256);
+        return recorded.equals(sha256) ? Optional.empty() : Optional.of(recorded);
+    }
+
+    /** Every archived file of the database, by name. */
+    public List<ArchivedWal> files(UUID database) {
+        return dsl.selectFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).orderBy(ARCHIVED_WAL.NAME)
+                .fetch(ArchiveRepository::toArchivedWal);
+    }
+
+    public Optional<ArchivedWal> file(UUID database, String name) {
+        return dsl.selectFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).and(ARCHIVED_WAL.NAME.eq(name))
+                .fetchOptional(ArchiveRepository::toArchivedWal);
+    }
+
+    void forget(UUID database, List<String> names) {
+        dsl.deleteFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).and(ARCHIVED_WAL.NAME.in(names)).execute();
+    }
+
+    /** The database's archive status; a database that never archived is ok. */
+    public Status status(UUID database) {
+        return dsl.selectFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database))
+                .fetchOptional(r -> new Status(ArchiveState.of(r.getState()), r.getMessage(), r.getSince().toInstant(),
+                        r.getCheckedAt() == null ? null : r.getCheckedAt().toInstant(), r.getMissing()))
+                .orElse(new Status(ArchiveState.OK, null, null, null, null));
+    }
+
+    /** How archiving goes for one database, and what the last continuity check found. */
+    public record Status(ArchiveState state, @Nullable String message, @Nullable Instant since, @Nullable Instant checkedAt,
+                         @Nullable String missing) {
+    }
+
+    /**
+     * Moves the database's archive to {@code state} with {@code message}, when that is a change
+     * the state machine allows; writes nothing when it is already there with the same message.
+     */
+    void moveTo(UUID database, ArchiveState state, @Nullable String message) {
+        String text = message == null || message.length() <= MESSAGE_LIMIT ? message : message.substring(0, MESSAGE_LIMIT);
+        dsl.transaction(tx -> {
+            DSLContext sql = tx.dsl();
+            sql.insertInto(ARCHIVE_STATUS).set(ARCHIVE_STATUS.DATABASE_ID, database).set(ARCHIVE_STATUS.STATE, ArchiveState.OK.value())
+                    .onConflictDoNothing().execute();
+            Record current = sql.selectFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).forUpdate().fetchSingle();
+            ArchiveState from = ArchiveState.of(current.get(ARCHIVE_STATUS.STATE));
+            boolean same = from == state && java.util.Objects.equals(current.get(ARCHIVE_STATUS.MESSAGE), text);
+            if (same || (from != state && !from.canBecome(state))) {
+                return;
+            }
+            sql.update(ARCHIVE_STATUS)
+                    .set(ARCHIVE_STATUS.STATE, state.value())
+                    .set(ARCHIVE_STATUS.MESSAGE, text)
+                    .set(ARCHIVE_STATUS.SINCE, from == state ? DSL.val(current.get(ARCHIVE_STATUS.SINCE)) : DSL.currentOffsetDateTime())
+                    .where(ARCHIVE_STATUS.DATABASE_ID.eq(database))
+                    .execute();
+        });
+    }
+
+    void recordCheck(UUID database, @Nullable String missing) {
+        dsl.insertInto(ARCHIVE_STATUS).set(ARCHIVE_STATUS.DATABASE_ID, database).set(ARCHIVE_STATUS.STATE, ArchiveState.OK.value())
+                .onConflictDoNothing().execute();
+        dsl.update(ARCHIVE_STATUS).set(ARCHIVE_STATUS.CHECKED_AT, DSL.currentOffsetDateTime()).set(ARCHIVE_STATUS.MISSING, missing)
+                .where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();
+    }
+
+    /** Forgets a deleted database's archive rows. */
+    public void deleteAll(UUID database) {
+        dsl.deleteFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).execute();
+        dsl.deleteFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();
+    }
+
+    private static ArchivedWal toArchivedWal(Record r) {
+        WalFileName file = WalFileName.parse(r.get(ARCHIVED_WAL.NAME)).orElseThrow();
+        return new ArchivedWal(file, r.get(ARCHIVED_WAL.SIZE_BYTES), r.get(ARCHIVED_WAL.STORED_BYTES), r.get(ARCHIVED_WAL.SHA256),
+                r.get(ARCHIVED_WAL.COMPLETED_AT).toInstant(), r.get(ARCHIVED_WAL.ARCHIVED_AT).toInstant());
+    }
+}

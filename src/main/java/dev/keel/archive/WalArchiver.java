@@ -1,0 +1,161 @@
+package dev.keel.archive;
+
+import com.github.luben.zstd.Zstd;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceState;
+import dev.keel.instances.SpooledWal;
+import dev.keel.postgres.WalFileName;
+import dev.keel.storage.ObjectInfo;
+import dev.keel.storage.ObjectStore;
+import dev.keel.storage.StorageException;
+import io.micronaut.context.annotation.Value;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Ships WAL from each instance's spool to the object store. Every file is checksummed
+ * (sha256 of its bytes, kept in the object's metadata and the catalog), compressed with zstd,
+ * uploaded, recorded, and only then removed from the spool: a crash at any point leaves it in
+ * the spool to be shipped again. A name the store already holds with the same checksum is
+ * success (a retry after a crash); with another checksum it is a conflict: the object is never
+ * overwritten, the file stays in the spool, and the database's archive status says why.
+ */
+@Singleton
+public final class WalArchiver {
+    private static final Logger LOG = LoggerFactory.getLogger(WalArchiver.class);
+    private static final long SCAN_MILLIS = 100;
+    private static final int ZSTD_LEVEL = 1;
+
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final ObjectStore store;
+    private final ArchiveRepository archive;
+    private final ScheduledExecutorService scanner;
+    private final ExecutorService uploads;
+    private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+
+    WalArchiver(InstanceRepository instances, InstanceRuntime runtime, ObjectStore store, ArchiveRepository archive,
+                @Value("${keel.archive.upload-threads:4}") int threads) {
+        this.instances = instances;
+        this.runtime = runtime;
+        this.store = store;
+        this.archive = archive;
+        this.scanner = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "keel-wal-scan"));
+        AtomicInteger count = new AtomicInteger();
+        this.uploads = Executors.newFixedThreadPool(threads, r -> new Thread(r, "keel-wal-upload-" + count.incrementAndGet()));
+    }
+
+    /** Starts watching the spools. */
+    public void start() {
+        scanner.scheduleWithFixedDelay(this::scan, 0, SCAN_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    private void scan() {
+        try {
+            for (Instance instance : instances.all()) {
+                if (instance.databaseId() == null || instance.state() == InstanceState.DELETING) {
+                    continue; // a pooled instance's WAL is shipped once a database claims it
+                }
+                for (SpooledWal file : runtime.spooledWal(instance)) {
+                    String key = instance.id() + "/" + file.name();
+                    if (inFlight.add(key)) {
+                        uploads.execute(() -> {
+                            try {
+                                ship(instance, file);
+                            } finally {
+                                inFlight.remove(key);
+                            }
+                        });
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.error("Scanning WAL spools failed; trying again", e);
+        }
+    }
+
+    private void ship(Instance instance, SpooledWal spooled) {
+        java.util.UUID database = instance.databaseId();
+        MDC.put("database", database.toString());
+        MDC.put("wal", spooled.name());
+        try {
+            Optional<WalFileName> file = WalFileName.parse(spooled.name());
+            if (file.isEmpty()) {
+                LOG.warn("The spool of instance {} holds {}, which is no WAL file; leaving it", instance.id(), spooled.name());
+                return;
+            }
+            byte[] raw;
+            try (InputStream in = runtime.openSpooledWal(instance, spooled.name())) {
+                raw = in.readAllBytes();
+            } catch (java.nio.file.NoSuchFileException e) {
+                return; // shipped and removed by an earlier scan
+            }
+            String sha256 = Sha256.of(raw);
+            String key = ArchiveLayout.walKey(database, spooled.name());
+            Optional<ObjectInfo> existing = store.head(key);
+            long stored;
+            if (existing.isPresent()) {
+                String archived = existing.get().metadata().get("sha256");
+                if (!sha256.equals(archived)) {
+                    conflict(database, spooled.name(), sha256, archived);
+                    return;
+                }
+                stored = existing.get().size();
+            } else {
+                byte[] compressed = Zstd.compress(raw, ZSTD_LEVEL);
+                store.put(key, compressed, Map.of("sha256", sha256, "size", Long.toString(raw.length), "compression", "zstd"));
+                stored = compressed.length;
+            }
+            Optional<String> recorded = archive.record(database, file.get(), raw.length, stored, sha256, spooled.completedAt());
+            if (recorded.isPresent()) {
+                conflict(database, spooled.name(), sha256, recorded.get());
+                return;
+            }
+            runtime.removeSpooledWal(instance, spooled.name());
+            archive.moveTo(database, ArchiveState.OK, null);
+        } catch (StorageException e) {
+            LOG.warn("Could not archive {}: {}", spooled.name(), e.getMessage());
+            archive.moveTo(database, ArchiveState.FAILING, "The object store does not take WAL: " + e.getMessage()
+                    + " WAL waits on the server until it does.");
+        } catch (IOException | RuntimeException e) {
+            LOG.error("Could not archive {}", spooled.name(), e);
+        } finally {
+            MDC.remove("database");
+            MDC.remove("wal");
+        }
+    }
+
+    private void conflict(java.util.UUID database, String name, String sha256, String archived) {
+        String message = "The archive already holds " + name + " with other content (sha256 " + archived + ", this server's is "
+                + sha256 + "): two servers may be writing one archive. Archiving of this database is stopped and nothing was"
+                + " overwritten; an operator must find the other writer.";
+        LOG.error(message);
+        archive.moveTo(database, ArchiveState.CONFLICT, message);
+    }
+
+    @PreDestroy
+    void stop() throws InterruptedException {
+        scanner.shutdownNow();
+        uploads.shutdown();
+        if (!uploads.awaitTermination(30, TimeUnit.SECONDS)) {
+            uploads.shutdownNow();
+        }
+    }
+}

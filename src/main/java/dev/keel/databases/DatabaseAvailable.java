@@ -1,0 +1,5 @@
+package dev.keel.databases;
+
+/** Published (synchronously) once a new database becomes {@code available}: capabilities start their part, such as its first backup. */
+public record DatabaseAvailable(Database database) {
+}

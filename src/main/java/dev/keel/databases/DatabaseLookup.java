@@ -1,0 +1,44 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+/** Databases as other capabilities see them: found by id or name within the caller's team. */
+@Singleton
+public final class DatabaseLookup {
+    private final DatabaseRepository databases;
+
+    DatabaseLookup(DatabaseRepository databases) {
+        this.databases = databases;
+    }
+
+    /** The caller's database {@code idOrName}; 404 when it does not exist or belongs to another team. */
+    public Database require(Caller caller, String idOrName) {
+        return databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName));
+    }
+
+    /** The caller's database, which must be {@code available}; 409 saying its state otherwise. */
+    public Database requireAvailable(Caller caller, String idOrName) {
+        Database database = require(caller, idOrName);
+        if (database.state() != DatabaseState.AVAILABLE) {
+            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+                    + "; this needs it available.");
+        }
+        return database;
+    }
+
+    public Optional<Database> find(UUID id) {
+        return databases.find(id);
+    }
+
+    /** Every available database, of every team (for scheduled work). */
+    public List<Database> available() {
+        return databases.inState(DatabaseState.AVAILABLE);
+    }
+}

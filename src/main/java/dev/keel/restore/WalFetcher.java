@@ -1,0 +1,56 @@
+package dev.keel.restore;
+
+import com.github.luben.zstd.ZstdInputStream;
+import dev.keel.archive.ArchiveLayout;
+import dev.keel.archive.ArchiveRepository;
+import dev.keel.archive.ArchivedWal;
+import dev.keel.archive.Sha256;
+import dev.keel.storage.ObjectStore;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Fetches an archived WAL file to a path, decompressed, and only if its bytes have the sha256
+ * recorded when it was archived; written under a temporary name and renamed, so a reader
+ * ({@code restore_command}) never sees a partial or corrupt file.
+ */
+@Singleton
+public final class WalFetcher {
+    private final ObjectStore store;
+    private final ArchiveRepository archive;
+
+    WalFetcher(ObjectStore store, ArchiveRepository archive) {
+        this.store = store;
+        this.archive = archive;
+    }
+
+    /** Writes {@code name} of {@code database}'s archive to {@code target}; false when the archive has no such file. */
+    public boolean fetch(UUID database, String name, Path target) throws IOException {
+        Optional<ArchivedWal> recorded = archive.file(database, name);
+        if (recorded.isEmpty()) {
+            return false;
+        }
+        byte[] bytes;
+        try (InputStream in = new ZstdInputStream(store.get(ArchiveLayout.walKey(database, name)))) {
+            bytes = in.readAllBytes();
+        } catch (IOException e) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " does not decompress: " + e.getMessage(), e);
+        }
+        String sha256 = Sha256.of(bytes);
+        if (!sha256.equals(recorded.get().sha256())) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " is corrupt: its sha256 is " + sha256
+                    + ", the archive recorded " + recorded.get().sha256());
+        }
+        Path temp = target.resolveSibling("." + target.getFileName() + ".fetching");
+        Files.write(temp, bytes);
+        Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return true;
+    }
+}

@@ -1,0 +1,175 @@
+package dev.keel.storage;
+
+import dev.keel.KeelHome;
+import dev.keel.PrivateFiles;
+import dev.keel.StartupException;
+import dev.keel.artifacts.MavenArtifacts;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.postgres.PortRange;
+import io.micronaut.context.annotation.Value;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * The S3-compatible server Keel runs when no object store is configured: S3Proxy
+ * ({@code org.gaul:s3proxy}, fetched like the Postgres binaries) as a child JVM on loopback,
+ * keeping objects under {@code <data dir>/s3/data} with the filesystem-nio2 back end, with
+ * credentials generated once. Keel stops it when it stops, and kills one a crashed Keel left.
+ */
+@Singleton
+public final class EmbeddedS3 {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedS3.class);
+    private static final MavenArtifacts.Coordinates S3PROXY =
+            new MavenArtifacts.Coordinates("org.gaul", "s3proxy", "2.6.0", "jar-with-dependencies");
+    private static final String LOOPBACK = "127.0.0.1";
+    private static final String BUCKET = "keel";
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+
+    private final Path dir;
+    private final MavenArtifacts artifacts;
+    private final PortRange ports;
+    private Process process;
+
+    EmbeddedS3(KeelHome home, MavenArtifacts artifacts, @Value("${keel.s3.embedded-ports}") String ports) {
+        this.dir = home.resolve("s3");
+        this.artifacts = artifacts;
+        this.ports = PortRange.parse(ports);
+    }
+
+    /** Starts S3Proxy (stopping one a crashed Keel left running) and says how to reach it. */
+    public synchronized S3Settings start() {
+        try {
+            Files.createDirectories(dir.resolve("data"));
+            stopLeftover();
+            Properties credentials = credentials();
+            int port = ports.firstFree(java.util.Set.of(), p -> PortRange.bindable(LOOPBACK, p))
+                    .orElseThrow(() -> new StartupException("no free port for the embedded S3 server in " + ports
+                            + "; set KEEL_S3_EMBEDDED_PORTS to a range with a free port"));
+            String endpoint = "http://" + LOOPBACK + ":" + port;
+            Path config = dir.resolve("s3proxy.properties");
+            PrivateFiles.write(config, String.join("\n",
+                    "s3proxy.endpoint=" + endpoint,
+                    "s3proxy.authorization=aws-v2-or-v4",
+                    "s3proxy.identity=" + credentials.getProperty("identity"),
+                    "s3proxy.credential=" + credentials.getProperty("credential"),
+                    "s3proxy.ignore-unknown-headers=true",
+                    "jclouds.provider=filesystem-nio2",
+                    "jclouds.filesystem.basedir=" + dir.resolve("data"),
+                    // S3Proxy 2.6 refuses to start without these, even for a filesystem back end.
+                    "jclouds.identity=keel",
+                    "jclouds.credential=keel") + "\n");
+            Path jar = artifacts.resolve(S3PROXY, dir.resolve("downloads"));
+            String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+            ProcessBuilder builder = new ProcessBuilder(List.of(javaBinary, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString()))
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
+            builder.environment().keySet().retainAll(java.util.Set.of("PATH", "TZ"));
+            process = builder.start();
+            Files.writeString(dir.resolve("s3proxy.pid"), Long.toString(process.pid()));
+            awaitListening(port);
+            LOG.info("Embedded S3 (S3Proxy) serving {} from {}", endpoint, dir.resolve("data"));
+            return new S3Settings(endpoint, "us-east-1", BUCKET, credentials.getProperty("identity"), credentials.getProperty("credential"));
+        } catch (IOException e) {
+            throw new StartupException("could not start the embedded S3 server under " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    private Properties credentials() throws IOException {
+        Path file = dir.resolve("credentials.properties");
+        Properties credentials = new Properties();
+        if (Files.isRegularFile(file)) {
+            credentials.load(new StringReader(Files.readString(file)));
+            return credentials;
+        }
+        credentials.setProperty("identity", "keel" + RandomStrings.lowerAlphanumeric(12));
+        credentials.setProperty("credential", RandomStrings.alphanumeric(40));
+        StringWriter text = new StringWriter();
+        credentials.store(text, "embedded S3 credentials; keep private");
+        PrivateFiles.write(file, text.toString());
+        return credentials;
+    }
+
+    private void awaitListening(int port) {
+        Instant deadline = Instant.now().plus(START_TIMEOUT);
+        while (Instant.now().isBefore(deadline)) {
+            if (!process.isAlive()) {
+                throw new StartupException("the embedded S3 server exited with " + process.exitValue() + "; see " + dir.resolve("s3proxy.log"));
+            }
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(LOOPBACK, port), 200);
+                return;
+            } catch (IOException e) {
+                sleep(50);
+            }
+        }
+        process.destroyForcibly();
+        throw new StartupException("the embedded S3 server did not listen within " + START_TIMEOUT.toSeconds() + " s; see "
+                + dir.resolve("s3proxy.log"));
+    }
+
+    /** A Keel killed with -9 leaves its S3Proxy running; it would hold the port and the files. */
+    private void stopLeftover() throws IOException {
+        Path pidFile = dir.resolve("s3proxy.pid");
+        if (!Files.isRegularFile(pidFile)) {
+            return;
+        }
+        long pid = Long.parseLong(Files.readString(pidFile).strip());
+        ProcessHandle.of(pid)
+                .filter(p -> p.info().commandLine().map(c -> c.contains("s3proxy")).orElse(false))
+                .ifPresent(p -> {
+                    LOG.info("Stopping the embedded S3 server (pid {}) a previous Keel left running", pid);
+                    p.destroy();
+                    waitFor(p);
+                });
+        Files.deleteIfExists(pidFile);
+    }
+
+    /** The process of the running S3Proxy (for tests that make the store hang). */
+    public synchronized ProcessHandle process() {
+        return process.toHandle();
+    }
+
+    @PreDestroy
+    public synchronized void stop() {
+        if (process != null && process.isAlive()) {
+            process.destroy();
+            waitFor(process.toHandle());
+        }
+        try {
+            Files.deleteIfExists(dir.resolve("s3proxy.pid"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void waitFor(ProcessHandle process) {
+        try {
+            process.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            process.destroyForcibly();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

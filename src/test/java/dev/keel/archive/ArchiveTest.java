@@ -1,0 +1,268 @@
+package dev.keel.archive;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.postgres.Installation;
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.PostgresBinaries;
+import dev.keel.postgres.ServerCommands;
+import dev.keel.postgres.TimelineId;
+import dev.keel.postgres.WalSegmentName;
+import dev.keel.restore.BackupReader;
+import dev.keel.restore.CorruptArchiveException;
+import dev.keel.restore.WalFetcher;
+import dev.keel.storage.ObjectInfo;
+import dev.keel.storage.ObjectStore;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+@ExtendWith(SharedKeel.class)
+class ArchiveTest {
+
+    static JsonNode awaitBackup(Api api, String database, String backup) {
+        return Wait.until("backup " + backup + " to complete", Timeouts.PROVISION, () -> {
+            JsonNode b = api.get("/v1/databases/" + database + "/backups/" + backup).json();
+            if ("failed".equals(b.get("state").asText())) {
+                throw new AssertionError("backup failed: " + b.get("error").asText());
+            }
+            return "completed".equals(b.get("state").asText()) ? Optional.of(b) : Optional.empty();
+        });
+    }
+
+    static JsonNode awaitInitialBackup(Api api, String database) {
+        return Wait.until("the first backup of " + database, Timeouts.PROVISION, () -> {
+            for (JsonNode b : api.get("/v1/databases/" + database + "/backups").json()) {
+                if ("initial".equals(b.get("kind").asText()) && "completed".equals(b.get("state").asText())) {
+                    return Optional.of(b);
+                }
+            }
+            return Optional.empty();
+        });
+    }
+
+    /** Switches WAL as Keel's superuser and waits until the segment that held {@code lsn} is archived. */
+    static void switchAndAwaitArchived(TestKeel keel, String database) throws Exception {
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(database)).orElseThrow();
+        String segment;
+        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+            Lsn lsn = Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
+            segment = WalSegmentName.containing(new TimelineId(1), lsn).toString();
+            Pg.scalar(connection, "select pg_switch_wal()");
+        }
+        Wait.until("segment " + segment + " to be archived", Timeouts.PROVISION, () -> {
+            String newest = keel.api().get("/v1/databases/" + database + "/archive").field("newest_segment");
+            return newest != null && newest.compareTo(segment) >= 0;
+        });
+    }
+
+    @Test
+    void aNewDatabaseIsArchivedAndBackedUpRightAwayInItsOwnPrefix(TestKeel keel) {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"standard-0\"}").get("id").asText();
+        JsonNode backup = awaitInitialBackup(api, id);
+
+        JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+        assertThat(archive.get("status").asText()).isEqualTo("ok");
+        assertThat(archive.get("newest_segment").asText()).matches("00000001[0-9A-F]{16}");
+        assertThat(archive.get("gaps")).isEmpty();
+        assertThat(archive.get("window").get("from").asText()).isEqualTo(backup.get("finished_at").asText());
+        assertThat(archive.get("stored_bytes").asLong()).isPositive();
+
+        List<String> keys = keel.bean(ObjectStore.class).list(id + "/").stream().map(ObjectInfo::key).toList();
+        String backupId = backup.get("id").asText();
+        assertThat(keys).contains(id + "/backups/" + backupId + "/base.tar.zst", id + "/backups/" + backupId + "/manifest.json");
+        assertThat(keys).anyMatch(k -> k.matches(id + "/wal/00000001[0-9A-F]{16}\\.zst"));
+        assertThat(keys).allMatch(k -> k.startsWith(id + "/wal/") || k.startsWith(id + "/backups/"));
+        api.deprovision(id);
+    }
+
+    @Test
+    void aManualBackupRunsAloneAndListsItsLsnsTimelineAndSizes(TestKeel keel) {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        awaitInitialBackup(api, id);
+        Api.Response taken = api.post("/v1/databases/" + id + "/backups", "");
+        assertThat(taken.status()).isEqualTo(202);
+        assertThat(taken.field("state")).isEqualTo("running");
+        assertThat(taken.field("kind")).isEqualTo("manual");
+        Api.Response second = api.post("/v1/databases/" + id + "/backups", "");
+        assertThat(second.status()).isEqualTo(409);
+        assertThat(second.field("detail")).startsWith("A backup of ").endsWith(" is running already; wait for it (GET /v1/databases/"
+                + api.get("/v1/databases/" + id).field("name") + "/backups).");
+
+        JsonNode done = awaitBackup(api, id, taken.field("id"));
+        assertThat(done.get("start_lsn").asText()).matches("[0-9A-F]+/[0-9A-F]+");
+        assertThat(Lsn.parse(done.get("stop_lsn").asText())).isGreaterThan(Lsn.parse(done.get("start_lsn").asText()));
+        assertThat(done.get("timeline").asInt()).isEqualTo(1);
+        assertThat(done.get("size_bytes").asLong()).isGreaterThan(done.get("stored_bytes").asLong()).isPositive();
+        assertThat(done.get("finished_at").isNull()).isFalse();
+        assertThat(api.get("/v1/databases/" + id + "/backups").json()).hasSize(2);
+        assertThat(api.get("/v1/operations/" + done.get("operation_id").asText()).field("state")).isEqualTo("succeeded");
+        assertThat(api.get("/v1/databases/" + id + "/backups/" + UUID.randomUUID()).status()).isEqualTo(404);
+        api.deprovision(id);
+    }
+
+    @Test
+    void aBaseBackupWithItsArchivedWalRestoresTheData(TestKeel keel) throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        awaitInitialBackup(api, id);
+        try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("create table kept (phase text, n int); insert into kept select 'before', g from generate_series(1, 1000) g");
+        }
+        JsonNode backup = awaitBackup(api, id, api.post("/v1/databases/" + id + "/backups", "").field("id"));
+        try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("insert into kept select 'after', g from generate_series(1, 500) g");
+        }
+        switchAndAwaitArchived(keel, id);
+
+        Path restored = TestKeel.freshDataDir("restored-" + System.nanoTime());
+        Path data = restored.resolve("data");
+        Path wal = Files.createDirectories(restored.resolve("wal"));
+        keel.bean(BackupReader.class).unpack(UUID.fromString(id), UUID.fromString(backup.get("id").asText()), data);
+        ArchiveRepository archive = keel.bean(ArchiveRepository.class);
+        for (ArchivedWal file : archive.files(UUID.fromString(id))) {
+            assertThat(keel.bean(WalFetcher.class).fetch(UUID.fromString(id), file.name(), wal.resolve(file.name()))).isTrue();
+        }
+        int port = dev.keel.postgres.PortRange.parse(TestKeel.nextPorts().instances()).firstFree(java.util.Set.of(),
+                p -> dev.keel.postgres.PortRange.bindable("127.0.0.1", p)).orElseThrow();
+        Files.writeString(data.resolve("keel.conf"), String.join("\n", "listen_addresses = '127.0.0.1'", "port = " + port,
+                "unix_socket_directories = ''", "ssl = off", "archive_mode = off",
+                // Recovery refuses fewer connections than the source had (standard-0: 120).
+                "max_connections = 120", "shared_preload_libraries = 'pg_stat_statements'",
+                "restore_command = 'cp " + wal + "/%f %p'", "recovery_target_action = 'promote'") + "\n");
+        Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 trust\n");
+        Files.writeString(data.resolve("recovery.signal"), "");
+        ServerCommands commands = keel.bean(ServerCommands.class);
+        commands.user().ownTree(restored);
+        Installation installation = keel.bean(PostgresBinaries.class).installation(17);
+        commands.start(installation, data, restored.resolve("postgresql.log"));
+        try {
+            String pgDatabase = java.net.URI.create(database.get("url").asText()).getPath().substring(1);
+            try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + pgDatabase, "keel", "")) {
+                Wait.until("recovery to finish", Timeouts.PROVISION, () -> {
+                    try {
+                        return "f".equals(Pg.scalar(connection, "select pg_is_in_recovery()"));
+                    } catch (java.sql.SQLException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                assertThat(Pg.scalar(connection, "select count(*) from kept where phase = 'before'")).isEqualTo("1000");
+                assertThat(Pg.scalar(connection, "select count(*) from kept where phase = 'after'")).isEqualTo("500");
+            }
+        } finally {
+            commands.stop(installation, data);
+        }
+        api.deprovision(id);
+    }
+
+    @Test
+    void bytesFlippedInTheStoreAreCaughtWhenRead(TestKeel keel) throws Exception {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        String backup = awaitInitialBackup(api, id).get("id").asText();
+        UUID database = UUID.fromString(id);
+        ArchivedWal segment = keel.bean(ArchiveRepository.class).files(database).stream()
+                .filter(f -> f.file().kind() == dev.keel.postgres.WalFileName.Kind.SEGMENT).findFirst().orElseThrow();
+        Path bucket = keel.dataDir().resolve("s3/data/keel");
+        flipByteIn(bucket.resolve(ArchiveLayout.walKey(database, segment.name())));
+        flipByteIn(bucket.resolve(ArchiveLayout.backupKey(database, UUID.fromString(backup))));
+
+        Path target = Files.createTempDirectory("corrupt");
+        assertThatThrownBy(() -> keel.bean(WalFetcher.class).fetch(database, segment.name(), target.resolve(segment.name())))
+                .isInstanceOf(CorruptArchiveException.class)
+                .hasMessageStartingWith("WAL file " + segment.name() + " of database " + id);
+        assertThat(target.resolve(segment.name())).doesNotExist();
+        assertThatThrownBy(() -> keel.bean(BackupReader.class).unpack(database, UUID.fromString(backup), target.resolve("data")))
+                .isInstanceOf(CorruptArchiveException.class)
+                .hasMessageStartingWith("backup " + backup + " of database " + id);
+        api.deprovision(id);
+    }
+
+    private static void flipByteIn(Path file) throws Exception {
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length / 2] ^= 0x5A;
+        Files.write(file, bytes);
+    }
+
+    @Test
+    void otherContentUnderAnArchivedNameIsAConflictAndIsNeverOverwritten(TestKeel keel) throws Exception {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        awaitInitialBackup(api, id);
+        UUID database = UUID.fromString(id);
+        Instance primary = keel.bean(InstanceRepository.class).primary(database).orElseThrow();
+        String next;
+        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+            next = WalSegmentName.containing(new TimelineId(1), Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"))).toString();
+            // Another writer got there first: different bytes under the name this server is about to archive.
+            keel.bean(ObjectStore.class).put(ArchiveLayout.walKey(database, next), "another server's WAL".getBytes(StandardCharsets.UTF_8),
+                    Map.of("sha256", "0".repeat(64)));
+            try (var sql = connection.createStatement()) {
+                sql.execute("create table t (x int)");
+            }
+            Pg.scalar(connection, "select pg_switch_wal()");
+        }
+        JsonNode archive = Wait.until("the conflict to show", Timeouts.PROVISION, () -> {
+            JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            return "conflict".equals(a.get("status").asText()) ? Optional.of(a) : Optional.empty();
+        });
+        assertThat(archive.get("message").asText()).startsWith("The archive already holds " + next + " with other content (sha256 "
+                + "0".repeat(64)).endsWith("Archiving of this database is stopped and nothing was overwritten; an operator must find"
+                + " the other writer.");
+        try (InputStream in = keel.bean(ObjectStore.class).get(ArchiveLayout.walKey(database, next))) {
+            assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo("another server's WAL");
+        }
+        assertThat(keel.bean(InstanceRuntime.class).spooledWal(primary)).extracting(s -> s.name()).contains(next);
+        api.deprovision(id);
+    }
+
+    @Test
+    void deletingADatabaseRemovesItsArchive(TestKeel keel) {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        awaitInitialBackup(api, id);
+        assertThat(keel.bean(ObjectStore.class).list(id + "/")).isNotEmpty();
+        api.deprovision(id);
+        assertThat(keel.bean(ObjectStore.class).list(id + "/")).isEmpty();
+        assertThat(keel.bean(ArchiveRepository.class).files(UUID.fromString(id))).isEmpty();
+    }
+
+    @Test
+    void anotherTeamsBackupsAndArchiveAreNotFound(TestKeel keel) {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        String backup = awaitInitialBackup(api, id).get("id").asText();
+        Api other = keel.newTeam("archive-other-" + System.nanoTime());
+        assertThat(other.get("/v1/databases/" + id + "/archive").status()).isEqualTo(404);
+        assertThat(other.get("/v1/databases/" + id + "/backups").status()).isEqualTo(404);
+        assertThat(other.get("/v1/databases/" + id + "/backups/" + backup).status()).isEqualTo(404);
+        assertThat(other.post("/v1/databases/" + id + "/backups", "").status()).isEqualTo(404);
+        assertThat(api.get("/v1/databases/" + id + "/backups").json()).hasSize(1);
+        api.deprovision(id);
+    }
+}
