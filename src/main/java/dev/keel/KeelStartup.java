@@ -6,6 +6,7 @@ import dev.keel.catalog.InstallationIdentity;
 import dev.keel.catalog.NodeLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.instances.InstanceSweep;
+import dev.keel.jobs.Jobs;
 import dev.keel.instances.WarmPool;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Reconciler;
@@ -21,8 +22,8 @@ import java.util.List;
  * What Keel does once, in this order, when it starts and before it serves: become the catalog's
  * only node, prove the secret
  * key, check that the data directory belongs to this catalog, load the CA, create the first team and admin key on a new installation, remove orphaned
- * instances and restart stopped ones, settle interrupted operations, start shipping WAL, then top
- * up the warm pool.
+ * instances and restart stopped ones, settle interrupted operations, start shipping WAL and the
+ * scheduled jobs, then top up the warm pool.
  */
 @Singleton
 final class KeelStartup implements ApplicationEventListener<StartupEvent> {
@@ -36,11 +37,13 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final Reconciler reconciler;
     private final WarmPool pool;
     private final WalArchiver archiver;
+    private final Jobs jobs;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool, WalArchiver archiver) {
+                WarmPool pool, WalArchiver archiver, Jobs jobs) {
         this.archiver = archiver;
+        this.jobs = jobs;
         this.dsl = dsl;
         this.secrets = secrets;
         this.identity = identity;
@@ -63,6 +66,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             sweep.sweep();
             decisions = reconciler.reconcile();
             archiver.start();
+            jobs.start();
             pool.refill();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.

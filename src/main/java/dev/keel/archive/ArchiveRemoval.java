@@ -16,9 +16,11 @@ import static dev.keel.catalog.schema.Tables.BACKUPS;
 final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving> {
     private final ObjectStore store;
     private final ArchiveRepository archive;
+    private final BackupSchedules schedules;
     private final DSLContext dsl;
 
-    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, DSLContext dsl) {
+    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, BackupSchedules schedules, DSLContext dsl) {
+        this.schedules = schedules;
         this.store = store;
         this.archive = archive;
         this.dsl = dsl;
@@ -31,6 +33,7 @@ final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving>
         store.abortIncompleteUploads(prefix);
         store.delete(store.list(prefix).stream().map(ObjectInfo::key).toList());
         dsl.deleteFrom(BACKUPS).where(BACKUPS.DATABASE_ID.eq(database)).execute();
+        schedules.delete(database);
         archive.deleteAll(database);
     }
 }

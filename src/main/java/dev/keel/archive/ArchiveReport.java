@@ -32,9 +32,10 @@ import java.util.TreeMap;
  * current, unfinished segment, which {@code archive_timeout} bounds in time).</li>
  * <li>{@code lag_seconds}: how long the oldest WAL that is finished but not in the store has
  * waited, 0 when none waits. An idle server has none, however long ago its last segment was.</li>
- * <li>{@code window}: from the oldest completed backup whose WAL is unbroken to the newest segment
- * it reaches, to when that segment was finished: what a rollback can target.</li>
- * <li>{@code gaps}: segments missing on the newest timeline after the oldest backup's start.</li>
+ * <li>{@code window}: what a rollback can target: from the oldest completed backup whose unbroken
+ * WAL reaches as far as any backup's does, to when that furthest segment was finished.</li>
+ * <li>{@code gaps}: segments missing on the newest timeline after the newest restorable backup's
+ * start (or the first archived segment when there is none).</li>
  * </ul>
  */
 @Singleton
@@ -108,8 +109,9 @@ public final class ArchiveReport {
             }
         }
         long stored = files.stream().mapToLong(ArchivedWal::storedBytes).sum();
+        List<Reach> reaches = reaches(completed, segments);
         return new Report(state, message, newest.map(ArchivedWal::name).orElse(null), newest.map(ArchivedWal::archivedAt).orElse(null),
-                lagSeconds, lagBytes, waiting, window(completed, segments), gaps(completed, segments), files.size(), stored,
+                lagSeconds, lagBytes, waiting, window(reaches), gaps(reaches, segments), files.size(), stored,
                 status.checkedAt(), status.missing());
     }
 
@@ -141,27 +143,42 @@ public final class ArchiveReport {
         return Optional.of(timeline.get(n));
     }
 
-    private static Window window(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+    /** The backups a restore can start from, with how far each one's unbroken WAL reaches. */
+    private record Reach(Backup backup, ArchivedWal last) {
+    }
+
+    private static List<Reach> reaches(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        List<Reach> reaches = new ArrayList<>();
         for (Backup backup : completed) {
             WalSegmentName start = WalSegmentName.containing(backup.timeline(), backup.startLsn());
             WalSegmentName stop = WalSegmentName.containing(backup.timeline(), new Lsn(backup.stopLsn().value() - 1));
-            Optional<ArchivedWal> reach = unbrokenFrom(start, segments);
-            if (reach.isPresent() && reach.get().file().segment().orElseThrow().compareTo(stop) >= 0) {
-                return new Window(backup.finishedAt(), reach.get().completedAt());
-            }
+            unbrokenFrom(start, segments)
+                    .filter(last -> last.file().segment().orElseThrow().compareTo(stop) >= 0)
+                    .ifPresent(last -> reaches.add(new Reach(backup, last)));
         }
-        return null;
+        return reaches;
     }
 
-    private static List<Gap> gaps(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+    /** From the oldest backup that reaches as far as any does, to when that furthest segment was finished. */
+    private static Window window(List<Reach> reaches) {
+        Optional<ArchivedWal> furthest = reaches.stream().map(Reach::last)
+                .max(java.util.Comparator.comparing(w -> w.file().segment().orElseThrow()));
+        return furthest.flatMap(last -> reaches.stream().filter(r -> r.last().equals(last))
+                        .map(r -> r.backup().finishedAt()).min(Instant::compareTo)
+                        .map(from -> new Window(from, last.completedAt())))
+                .orElse(null);
+    }
+
+    /** Missing segments on the newest timeline, from the start of the window's oldest backup (or the first archived segment). */
+    private static List<Gap> gaps(List<Reach> reaches, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
         if (segments.isEmpty()) {
             return List.of();
         }
         TimelineId timeline = lastKey(segments);
         TreeMap<Long, ArchivedWal> numbers = segments.get(timeline);
-        long first = completed.stream().filter(b -> b.timeline().equals(timeline))
+        long first = reaches.stream().map(Reach::backup).filter(b -> b.timeline().equals(timeline))
                 .mapToLong(b -> WalSegmentName.containing(timeline, b.startLsn()).number())
-                .min().orElse(numbers.firstKey());
+                .max().orElse(numbers.firstKey());
         List<Gap> gaps = new ArrayList<>();
         Long missingFrom = null;
         for (long n = first; n <= numbers.lastKey(); n++) {

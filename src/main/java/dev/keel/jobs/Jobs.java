@@ -1,0 +1,104 @@
+package dev.keel.jobs;
+
+import com.zaxxer.hikari.HikariDataSource;
+import io.micronaut.context.ApplicationContext;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.quartz.Job;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.impl.StdSchedulerFactory;
+import org.quartz.utils.ConnectionProvider;
+import org.quartz.utils.DBConnectionManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.List;
+import java.util.Properties;
+
+/**
+ * Quartz with its clustered JDBC store in the catalog (tables from migrations/), on the catalog's
+ * own connection pool; jobs are Micronaut beans, so they get their use cases injected. Several
+ * Keel nodes would share the schedules and take over each other's jobs.
+ */
+@Singleton
+public final class Jobs {
+    private static final Logger LOG = LoggerFactory.getLogger(Jobs.class);
+    private static final String DATA_SOURCE = "keelCatalog";
+    private static final String GROUP = "keel";
+
+    private final Scheduler scheduler;
+    private final List<JobSchedule> schedules;
+
+    Jobs(HikariDataSource catalog, ApplicationContext context, List<JobSchedule> schedules) throws SchedulerException {
+        this.schedules = schedules;
+        DBConnectionManager.getInstance().addConnectionProvider(DATA_SOURCE, new ConnectionProvider() {
+            @Override
+            public Connection getConnection() throws SQLException {
+                return catalog.getConnection();
+            }
+
+            @Override
+            public void shutdown() {
+                // the pool belongs to Keel's catalog, which closes it
+            }
+
+            @Override
+            public void initialize() {
+                // the pool is ready when Keel's catalog is
+            }
+        });
+        Properties properties = new Properties();
+        properties.setProperty("org.quartz.scheduler.instanceName", "keel");
+        properties.setProperty("org.quartz.scheduler.instanceId", "AUTO");
+        properties.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
+        properties.setProperty("org.quartz.threadPool.threadCount", "3");
+        properties.setProperty("org.quartz.jobStore.class", "org.quartz.impl.jdbcjobstore.JobStoreTX");
+        properties.setProperty("org.quartz.jobStore.driverDelegateClass", "org.quartz.impl.jdbcjobstore.PostgreSQLDelegate");
+        properties.setProperty("org.quartz.jobStore.tablePrefix", "qrtz_");
+        properties.setProperty("org.quartz.jobStore.isClustered", "true");
+        properties.setProperty("org.quartz.jobStore.clusterCheckinInterval", "5000");
+        properties.setProperty("org.quartz.jobStore.misfireThreshold", "60000");
+        properties.setProperty("org.quartz.jobStore.dataSource", DATA_SOURCE);
+        StdSchedulerFactory factory = new StdSchedulerFactory(properties);
+        this.scheduler = factory.getScheduler();
+        scheduler.setJobFactory((bundle, unused) -> context.getBean(bundle.getJobDetail().getJobClass()));
+    }
+
+    /** Registers every capability's jobs and starts firing them. */
+    public void start() {
+        try {
+            for (JobSchedule schedule : schedules) {
+                schedule.register(scheduler);
+            }
+            scheduler.start();
+            LOG.info("Scheduler started with {} jobs", scheduler.getJobKeys(org.quartz.impl.matchers.GroupMatcher.anyGroup()).size());
+        } catch (SchedulerException e) {
+            throw new IllegalStateException("could not start the scheduler", e);
+        }
+    }
+
+    /** Registers {@code job} to fire every {@code interval} (first after one interval), replacing an earlier registration. */
+    public static void every(Scheduler scheduler, Class<? extends Job> job, java.time.Duration interval) throws SchedulerException {
+        org.quartz.JobDetail detail = org.quartz.JobBuilder.newJob(job).withIdentity(job.getSimpleName(), GROUP).storeDurably().build();
+        org.quartz.Trigger trigger = org.quartz.TriggerBuilder.newTrigger()
+                .withIdentity(job.getSimpleName(), GROUP)
+                .startAt(java.util.Date.from(java.time.Instant.now().plus(interval)))
+                .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                        .withIntervalInMilliseconds(interval.toMillis()).repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
+                .build();
+        scheduler.scheduleJob(detail, java.util.Set.of(trigger), true);
+    }
+
+    /** Runs {@code job} once now, outside its schedule (an operator's or a test's nudge). */
+    public void triggerNow(Class<? extends Job> job) throws SchedulerException {
+        scheduler.triggerJob(org.quartz.JobKey.jobKey(job.getSimpleName(), GROUP));
+    }
+
+    @PreDestroy
+    void stop() throws SchedulerException {
+        scheduler.shutdown(true);
+    }
+}

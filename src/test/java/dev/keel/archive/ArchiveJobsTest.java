@@ -1,0 +1,159 @@
+package dev.keel.archive;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.storage.ObjectInfo;
+import dev.keel.storage.ObjectStore;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static dev.keel.archive.ArchiveTest.awaitBackup;
+import static dev.keel.archive.ArchiveTest.awaitInitialBackup;
+import static dev.keel.archive.ArchiveTest.switchAndAwaitArchived;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The archive's scheduled work: daily backups at each database's hour, retention, and the continuity check Quartz runs. */
+class ArchiveJobsTest {
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("archive-jobs", Map.of("keel.archive.check-interval", "1s", "keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    private Database database(String id) {
+        return keel.bean(DatabaseLookup.class).find(UUID.fromString(id)).orElseThrow();
+    }
+
+    @Test
+    void theBackupHourDefaultsPerDatabaseAndCanBeChosen() {
+        Api api = keel.api();
+        String id = api.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
+        JsonNode schedule = api.get("/v1/databases/" + id + "/backup-schedule").json();
+        assertThat(schedule.get("hour").asInt()).isBetween(0, 23);
+        assertThat(schedule.get("timezone").asText()).isEqualTo("UTC");
+        Api.Response changed = api.send(api.request("/v1/databases/" + id + "/backup-schedule")
+                .header("Content-Type", "application/json").PUT(java.net.http.HttpRequest.BodyPublishers.ofString("{\"hour\":5}")));
+        assertThat(changed.status()).isEqualTo(200);
+        assertThat(api.get("/v1/databases/" + id + "/backup-schedule").json().get("hour").asInt()).isEqualTo(5);
+        for (String bad : List.of("{\"hour\":24}", "{\"hour\":-1}", "{}")) {
+            Api.Response refused = api.send(api.request("/v1/databases/" + id + "/backup-schedule")
+                    .header("Content-Type", "application/json").PUT(java.net.http.HttpRequest.BodyPublishers.ofString(bad)));
+            assertThat(refused.status()).as(bad).isEqualTo(422);
+            assertThat(refused.field("detail")).isEqualTo("\"hour\" is the UTC hour of the daily backup, 0 to 23.");
+        }
+        assertThat(keel.newTeam("schedule-other-" + System.nanoTime()).get("/v1/databases/" + id + "/backup-schedule").status()).isEqualTo(404);
+        api.awaitAvailable(id);
+        awaitInitialBackup(api, id);
+        api.deprovision(id);
+    }
+
+    @Test
+    void aDatabaseIsBackedUpInItsHourOnceADay() {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        UUID database = UUID.fromString(id);
+        awaitInitialBackup(api, id);
+        Instant now = Instant.now();
+        keel.bean(BackupSchedules.class).setHour(database, now.atZone(ZoneOffset.UTC).getHour());
+        ScheduledBackups scheduled = keel.bean(ScheduledBackups.class);
+
+        // Its hour, but the first backup finished moments ago.
+        assertThat(scheduled.dispatch(now)).noneMatch(b -> b.databaseId().equals(database));
+        // A day later, in its hour: due.
+        List<Backup> started = scheduled.dispatch(now.plus(Duration.ofDays(1)));
+        assertThat(started).filteredOn(b -> b.databaseId().equals(database)).singleElement()
+                .satisfies(b -> assertThat(b.kind()).isEqualTo(BackupKind.SCHEDULED));
+        awaitBackup(api, id, started.stream().filter(b -> b.databaseId().equals(database)).findFirst().orElseThrow().id().toString());
+        // Not its hour: nothing, however old the newest backup.
+        assertThat(scheduled.dispatch(now.plus(Duration.ofDays(2)).plus(Duration.ofHours(1)))).noneMatch(b -> b.databaseId().equals(database));
+        api.deprovision(id);
+    }
+
+    @Test
+    void retentionKeepsExactlyTheWindowTheNewestAndYoungManualBackups() throws Exception {
+        Api api = keel.api();
+        JsonNode created = api.provision("{\"plan\":\"standard-0\"}");
+        String id = created.get("id").asText();
+        String initial = awaitInitialBackup(api, id).get("id").asText();
+        write(created, "first");
+        switchAndAwaitArchived(keel, id);
+        JsonNode manualOld = awaitBackup(api, id, api.post("/v1/databases/" + id + "/backups", "").field("id"));
+        write(created, "second");
+        switchAndAwaitArchived(keel, id);
+        JsonNode newest = awaitBackup(api, id, api.post("/v1/databases/" + id + "/backups", "").field("id"));
+        UUID database = UUID.fromString(id);
+        List<String> walBefore = keel.bean(ArchiveRepository.class).files(database).stream().map(ArchivedWal::name).toList();
+
+        // Five days on: the 4-day window starts after every backup, so its base is the newest one;
+        // the old manual backup stays (25-day retention) with its own WAL; the initial one goes.
+        Retention.Removed removed = keel.bean(Retention.class).apply(database(id), Instant.now().plus(Duration.ofDays(5)));
+        assertThat(removed.backups()).extracting(b -> b.id().toString()).containsExactly(initial);
+        assertThat(api.get("/v1/databases/" + id + "/backups").json()).extracting(b -> b.get("id").asText())
+                .containsExactlyInAnyOrder(manualOld.get("id").asText(), newest.get("id").asText());
+        ObjectStore store = keel.bean(ObjectStore.class);
+        assertThat(store.list(ArchiveLayout.backupPrefix(database, UUID.fromString(initial)))).isEmpty();
+        List<String> walAfter = keel.bean(ArchiveRepository.class).files(database).stream().map(ArchivedWal::name).toList();
+        assertThat(removed.walFiles()).isNotEmpty().doesNotContainAnyElementsOf(walAfter);
+        assertThat(walBefore).containsAll(walAfter);
+        for (String name : removed.walFiles()) {
+            assertThat(store.head(ArchiveLayout.walKey(database, name))).as(name).isEmpty();
+        }
+        JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+        assertThat(archive.get("window").get("from").asText()).isEqualTo(newest.get("finished_at").asText());
+        assertThat(archive.get("gaps")).isEmpty();
+
+        // A month on, the manual backup is past retention too: only the newest remains.
+        Retention.Removed later = keel.bean(Retention.class).apply(database(id), Instant.now().plus(Duration.ofDays(30)));
+        assertThat(later.backups()).extracting(b -> b.id().toString()).containsExactly(manualOld.get("id").asText());
+        assertThat(api.get("/v1/databases/" + id + "/backups").json()).extracting(b -> b.get("id").asText())
+                .containsExactly(newest.get("id").asText());
+        api.deprovision(id);
+    }
+
+    private void write(JsonNode database, String phase) throws Exception {
+        try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("create table if not exists phases (phase text); insert into phases values ('" + phase + "')");
+        }
+    }
+
+    @Test
+    void quartzRunsTheContinuityCheckWhichFindsAnObjectDeletedBehindKeelsBack() {
+        Api api = keel.api();
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        awaitInitialBackup(api, id);
+        Wait.until("the scheduled continuity check to run", Timeouts.PROVISION,
+                () -> !api.get("/v1/databases/" + id + "/archive").json().get("checked_at").isNull());
+        assertThat(api.get("/v1/databases/" + id + "/archive").json().get("missing").isNull()).isTrue();
+
+        ObjectStore store = keel.bean(ObjectStore.class);
+        String lost = store.list(ArchiveLayout.walPrefix(UUID.fromString(id))).stream().map(ObjectInfo::key).findFirst().orElseThrow();
+        store.delete(List.of(lost));
+        JsonNode archive = Wait.until("the check to report the lost object", Timeouts.PROVISION, () -> {
+            JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            return a.get("missing").isNull() ? java.util.Optional.empty() : java.util.Optional.of(a);
+        });
+        assertThat(archive.get("missing").asText()).isEqualTo("1 archived objects are missing from the store: " + lost);
+        api.deprovision(id);
+    }
+}
