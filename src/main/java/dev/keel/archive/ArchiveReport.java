@@ -40,14 +40,18 @@ import java.util.TreeMap;
  */
 @Singleton
 public final class ArchiveReport {
+    private static final Duration LASTING_FAILURE = Duration.ofMinutes(2);
+
     private final ArchiveRepository archive;
     private final BackupRepository backups;
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
     private final InstanceConnections connections;
+    private final int spoolMaxFiles;
 
     ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
-                  InstanceConnections connections) {
+                  InstanceConnections connections, @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+        this.spoolMaxFiles = spoolMaxFiles;
         this.archive = archive;
         this.backups = backups;
         this.instances = instances;
@@ -95,14 +99,19 @@ public final class ArchiveReport {
                 lagBytes = Math.max(0, wal.current().bytesSince(newest.map(w -> w.file().segment().orElseThrow().endLsn()).orElse(Lsn.ZERO)));
                 boolean handOffFailing = wal.lastFailedAt() != null
                         && (wal.lastArchivedAt() == null || wal.lastFailedAt().isAfter(wal.lastArchivedAt()));
-                if (handOffFailing) {
-                    Instant since = wal.lastArchivedAt() == null ? wal.lastFailedAt() : wal.lastArchivedAt();
+                // Postgres retries a failed hand-off only every minute or so: a full spool that has drained
+                // again is no failure; a full spool now is, and so is a failure that lasts.
+                Instant since = handOffFailing ? (wal.lastArchivedAt() == null ? wal.lastFailedAt() : wal.lastArchivedAt()) : now;
+                boolean backpressure = handOffFailing && waiting >= spoolMaxFiles;
+                boolean lasting = handOffFailing && Duration.between(since, now).compareTo(LASTING_FAILURE) > 0;
+                if ((backpressure || lasting) && message == null) {
                     lagSeconds = Math.max(lagSeconds, Duration.between(since, now).toSeconds());
-                    if (message == null) {
-                        message = "The server cannot hand WAL to Keel (last tried " + wal.lastFailedWal() + "): " + waiting
-                                + " files wait for upload. It keeps its WAL until they are uploaded.";
-                        state = ArchiveState.FAILING.value();
-                    }
+                    state = ArchiveState.FAILING.value();
+                    message = backpressure
+                            ? "The server cannot hand WAL to Keel (last tried " + wal.lastFailedWal() + "): " + waiting
+                              + " files wait for upload (at most " + spoolMaxFiles + "). It keeps its WAL until they are uploaded."
+                            : "The server has failed to hand WAL to Keel since " + since + " (last tried " + wal.lastFailedWal()
+                              + "); its log says why. It keeps its WAL meanwhile.";
                 }
             } catch (SQLException e) {
                 message = message == null ? "The server does not answer, so its WAL position is unknown: " + e.getMessage() : message;

@@ -111,7 +111,7 @@ class CrashRecoveryIT {
             // A hung server (SIGSTOP) holds the deletion in its first step, so the kill lands mid-deletion.
             long postmaster = Long.parseLong(java.nio.file.Files.readAllLines(
                     Path.of(Footprint.dataDirServing(dataDir, port), "postmaster.pid")).get(0).strip());
-            signal("STOP", postmaster);
+            Footprint.signal("STOP", postmaster);
             Api.Response deleted = keel.api().delete("/v1/databases/" + id);
             assertThat(deleted.status()).isEqualTo(202);
             String operation = deleted.json().get("progress").get("operation_id").asText();
@@ -119,7 +119,7 @@ class CrashRecoveryIT {
             Wait.until("the deletion to start", Timeouts.DEPROVISION,
                     () -> deleting.log().contains("Operation deprovision started database=" + id + " operation=" + operation));
             keel.kill9();
-            signal("CONT", postmaster);
+            Footprint.signal("CONT", postmaster);
 
             keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
             assertThat(keel.log()).contains("Reconciler decision: RESUME " + operation + ": finishing the deletion of database " + id
@@ -132,10 +132,6 @@ class CrashRecoveryIT {
             keel.stop();
             dev.keel.Keel.stopServers(dataDir);
         }
-    }
-
-    private static void signal(String signal, long pid) throws Exception {
-        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor()).isZero();
     }
 
     /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */

@@ -57,6 +57,42 @@ public final class Footprint {
                 .findFirst().orElseThrow(() -> new AssertionError("no instance server listens on " + port));
     }
 
+    /** A connection to the embedded catalog of a data directory, as its catalog.properties says (tests read Keel's rows). */
+    public static java.sql.Connection catalog(Path dataDir) throws java.sql.SQLException {
+        java.util.Properties catalog = new java.util.Properties();
+        try {
+            catalog.load(new java.io.StringReader(Files.readString(dataDir.resolve("catalog.properties"))));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return java.sql.DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + catalog.getProperty("port") + "/keel", "keel",
+                catalog.getProperty("password"));
+    }
+
+    /** The pid of the embedded S3 server Keel started for a data directory. */
+    public static long s3ProxyPid(Path dataDir) {
+        try {
+            return Long.parseLong(Files.readString(dataDir.resolve("s3/s3proxy.pid")).strip());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Sends {@code signal} ("STOP", "CONT", ...) to {@code pid}. */
+    public static void signal(String signal, long pid) {
+        try {
+            int exit = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();
+            if (exit != 0) {
+                throw new AssertionError("kill -" + signal + " " + pid + " exited with " + exit);
+            }
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public static boolean portIsFree(int port) {
         return dev.keel.postgres.PortRange.bindable("127.0.0.1", port);
     }

@@ -1,0 +1,135 @@
+package dev.keel.archive;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.github.luben.zstd.ZstdInputStream;
+import dev.keel.testing.Api;
+import dev.keel.testing.Footprint;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Pg;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code kill -9} of Keel while it uploads a WAL segment and while it takes a base backup, with
+ * the object store hung so that the kill lands while an upload is in flight: after the restart
+ * no partial object counts as complete, the backup is failed and its objects gone, and
+ * archiving carries on.
+ */
+class ArchiveCrashIT {
+    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
+
+    @Test
+    void killNineDuringASegmentUploadLeavesNoPartialObjectAndArchivingResumes() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("archive-crash-wal");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        try {
+            JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
+            String id = database.get("id").asText();
+            ArchiveTest.awaitInitialBackup(keel.api(), id);
+            long s3 = Footprint.s3ProxyPid(dataDir);
+            Footprint.signal("STOP", s3);
+            writeASegment(database, dataDir);
+            Api api = keel.api();
+            // A segment was handed off a second ago or more: the archiver has it and its upload hangs.
+            Wait.until("an upload to hang", Timeouts.PROVISION, () -> {
+                JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+                return archive.get("waiting_files").asInt() >= 1 && archive.get("lag_seconds").asLong() >= 1;
+            });
+            keel.kill9();
+            Footprint.signal("CONT", s3);
+
+            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            Api after = keel.api();
+            Wait.until("archiving to catch up", Timeouts.PROVISION, () -> {
+                JsonNode archive = after.get("/v1/databases/" + id + "/archive").json();
+                return "ok".equals(archive.get("status").asText()) && archive.get("waiting_files").asInt() == 0;
+            });
+            assertEveryArchivedObjectMatchesItsChecksum(dataDir, id);
+            assertThat(after.get("/v1/databases/" + id + "/archive").json().get("gaps")).isEmpty();
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    @Test
+    void killNineDuringABackupFailsItRemovesWhatItUploadedAndTheNextOneWorks() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("archive-crash-backup");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        try {
+            JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
+            String id = database.get("id").asText();
+            ArchiveTest.awaitInitialBackup(keel.api(), id);
+            long s3 = Footprint.s3ProxyPid(dataDir);
+            Footprint.signal("STOP", s3);
+            Api.Response taken = keel.api().post("/v1/databases/" + id + "/backups", "");
+            String backup = taken.field("id");
+            String operation = taken.field("operation_id");
+            Api api = keel.api();
+            // The backup cannot finish while the store hangs: once it copies files, it is in the middle.
+            Wait.until("the backup to copy files", Timeouts.PROVISION,
+                    () -> "copying files".equals(api.get("/v1/operations/" + operation).field("step")));
+            keel.kill9();
+            Footprint.signal("CONT", s3);
+
+            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            assertThat(keel.log()).contains("Reconciler decision: GIVE_UP " + operation + ": the backup was interrupted and is marked failed");
+            JsonNode failed = keel.api().get("/v1/databases/" + id + "/backups/" + backup).json();
+            assertThat(failed.get("state").asText()).isEqualTo("failed");
+            assertThat(failed.get("error").asText()).isEqualTo("Keel stopped during this backup (step 'copying files'); nothing of it is kept.");
+            assertThat(dataDir.resolve("s3/data/keel/" + id + "/backups/" + backup)).doesNotExist();
+
+            JsonNode next = ArchiveTest.awaitBackup(keel.api(), id, keel.api().post("/v1/databases/" + id + "/backups", "").field("id"));
+            assertThat(next.get("state").asText()).isEqualTo("completed");
+            writeASegment(database, dataDir);
+            Api after = keel.api();
+            Wait.until("archiving to carry on", Timeouts.PROVISION,
+                    () -> after.get("/v1/databases/" + id + "/archive").json().get("waiting_files").asInt() == 0);
+            assertEveryArchivedObjectMatchesItsChecksum(dataDir, id);
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    /** Writes over 16 MiB of WAL, so that at least one segment is finished and handed off. */
+    private static void writeASegment(JsonNode database, Path dataDir) throws Exception {
+        try (Connection connection = Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem")); var sql = connection.createStatement()) {
+            sql.execute("create table if not exists filler (payload text)");
+            sql.execute("insert into filler select md5(g::text) || md5((g * 7)::text) from generate_series(1, 300000) g");
+        }
+    }
+
+    /** Every object the catalog counts as archived decompresses to the bytes whose sha256 the catalog holds. */
+    private static void assertEveryArchivedObjectMatchesItsChecksum(Path dataDir, String id) throws Exception {
+        int checked = 0;
+        try (Connection catalog = Footprint.catalog(dataDir);
+             var query = catalog.prepareStatement("select name, sha256 from archived_wal where database_id = ?::uuid")) {
+            query.setString(1, id);
+            try (ResultSet rows = query.executeQuery()) {
+                while (rows.next()) {
+                    Path object = dataDir.resolve("s3/data/keel/" + id + "/wal/" + rows.getString(1) + ".zst");
+                    try (InputStream in = new ZstdInputStream(Files.newInputStream(object))) {
+                        assertThat(Sha256.of(in.readAllBytes())).as(rows.getString(1)).isEqualTo(rows.getString(2));
+                    }
+                    checked++;
+                }
+            }
+        }
+        assertThat(checked).isPositive();
+    }
+}

@@ -1,0 +1,114 @@
+package dev.keel.archive;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.storage.EmbeddedS3;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static dev.keel.archive.ArchiveTest.awaitInitialBackup;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The object store stops answering (S3Proxy is SIGSTOPped) while the database takes writes:
+ * Postgres keeps its WAL, /archive shows the lag growing and why, and once the store answers
+ * again every segment is uploaded, with no gap.
+ */
+class ArchiveOutageTest {
+    private static final int SPOOL_MAX = 2;
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("archive-outage", Map.of("keel.archive.spool-max-files", SPOOL_MAX, "keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    @Test
+    void nothingIsLostWhileTheObjectStoreIsDownAndEverythingArrivesAfter() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        awaitInitialBackup(api, id);
+        String url = database.get("url").asText();
+        AtomicBoolean writing = new AtomicBoolean(true);
+        AtomicLong rows = new AtomicLong();
+        Thread load = new Thread(() -> {
+            try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
+                sql.execute("create table load (n bigint, payload text)");
+                while (writing.get()) {
+                    rows.addAndGet(sql.executeUpdate("insert into load select g, md5(g::text) || md5((g + 1)::text) from generate_series(1, 20000) g"));
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }, "write-load");
+        load.start();
+        long pid = keel.bean(EmbeddedS3.class).process().pid();
+        dev.keel.testing.Footprint.signal("STOP", pid);
+        try {
+            JsonNode failing = Wait.until("archiving to report the stalled hand-off", Timeouts.PROVISION, () -> {
+                JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+                boolean stalled = "failing".equals(a.get("status").asText()) && a.get("waiting_files").asInt() == SPOOL_MAX;
+                return stalled ? Optional.of(a) : Optional.empty();
+            });
+            assertThat(failing.get("message").asText()).startsWith("The server cannot hand WAL to Keel (last tried ")
+                    .endsWith(SPOOL_MAX + " files wait for upload (at most " + SPOOL_MAX + "). It keeps its WAL until they are uploaded.");
+            long lagBefore = failing.get("lag_bytes").asLong();
+            Wait.until("the lag to keep growing", Timeouts.PROVISION,
+                    () -> api.get("/v1/databases/" + id + "/archive").json().get("lag_bytes").asLong() > lagBefore + 16L * 1024 * 1024);
+            Wait.until("the lag in seconds to grow", Timeouts.PROVISION,
+                    () -> api.get("/v1/databases/" + id + "/archive").json().get("lag_seconds").asLong() >= 2);
+            assertThat(readyToArchive(id)).as("segments Postgres keeps for archiving").isPositive();
+        } finally {
+            dev.keel.testing.Footprint.signal("CONT", pid);
+            writing.set(false);
+            load.join(Duration.ofMinutes(1).toMillis());
+        }
+        assertThat(rows.get()).isPositive();
+
+        ArchiveTest.switchAndAwaitArchived(keel, id);
+        JsonNode recovered = Wait.until("archiving to catch up", Timeouts.PROVISION, () -> {
+            JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            boolean caughtUp = "ok".equals(a.get("status").asText()) && a.get("waiting_files").asInt() == 0 && readyToArchive(id) == 0;
+            return caughtUp ? Optional.of(a) : Optional.empty();
+        });
+        assertThat(recovered.get("gaps")).isEmpty();
+        assertThat(recovered.get("message").isNull()).isTrue();
+        // Every segment from the first backup's to the newest is in the archive.
+        var files = keel.bean(ArchiveRepository.class).files(UUID.fromString(id)).stream()
+                .filter(f -> f.file().kind() == dev.keel.postgres.WalFileName.Kind.SEGMENT)
+                .map(f -> f.file().segment().orElseThrow().number()).sorted().toList();
+        assertThat(files.get(files.size() - 1) - files.get(0) + 1).isEqualTo(files.size());
+        api.deprovision(id);
+    }
+
+    private static long readyToArchive(String id) {
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+            return Long.parseLong(Pg.scalar(connection, "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'"));
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
