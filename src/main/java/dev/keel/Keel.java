@@ -14,7 +14,7 @@ import java.util.stream.Stream;
 /**
  * {@code java -jar keel.jar} starts the control plane; {@code java -jar keel.jar stop} stops every
  * Postgres server under the data directory (instances, then the embedded catalog), which
- * otherwise keep running while Keel is down.
+ * otherwise keep running while Keel is down, and an embedded S3 server a killed Keel left.
  */
 public final class Keel {
     private Keel() {
@@ -41,6 +41,26 @@ public final class Keel {
         }
     }
 
+    private static void stopEmbeddedS3(Path dataDir) {
+        Path pidFile = dataDir.resolve("s3").resolve("s3proxy.pid");
+        try {
+            if (!Files.isRegularFile(pidFile)) {
+                return;
+            }
+            long pid = Long.parseLong(Files.readString(pidFile).strip());
+            ProcessHandle.of(pid)
+                    .filter(p -> p.info().commandLine().map(c -> c.contains("s3proxy")).orElse(false))
+                    .ifPresent(p -> {
+                        System.out.println("stopping the embedded S3 server (pid " + pid + ")");
+                        p.destroy();
+                        p.onExit().join();
+                    });
+            Files.deleteIfExists(pidFile);
+        } catch (IOException | NumberFormatException e) {
+            System.err.println("keel: could not stop the embedded S3 server of " + dataDir + ": " + e.getMessage());
+        }
+    }
+
     /** The reason Keel prints when it cannot start: the first {@link StartupException} in the chain, if any. */
     public static StartupException startupCause(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
@@ -56,8 +76,9 @@ public final class Keel {
         return Path.of(configured).toAbsolutePath().normalize();
     }
 
-    /** Stops each instance's server, then the catalog's, by signal (fast shutdown first). */
+    /** Stops a leftover embedded S3 server, each instance's server, then the catalog's, by signal (fast shutdown first). */
     public static void stopServers(Path dataDir) {
+        stopEmbeddedS3(dataDir);
         try (Stream<Path> instances = Files.isDirectory(dataDir.resolve("instances")) ? Files.list(dataDir.resolve("instances")) : Stream.empty()) {
             List<Path> dataDirs = new java.util.ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());
             dataDirs.add(dataDir.resolve("catalog").resolve("data"));

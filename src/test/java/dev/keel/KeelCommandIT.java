@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class KeelCommandIT {
 
     @Test
-    void stopStopsEveryPostgresServerUnderTheDataDirectory() throws Exception {
+    void stopStopsEveryServerAKilledKeelLeftUnderTheDataDirectory() throws Exception {
         Path dataDir = TestKeel.freshDataDir("command-stop");
         TestKeel.Ports ports = TestKeel.nextPorts();
         String secretKey = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
@@ -28,9 +28,11 @@ class KeelCommandIT {
         String postmaster = java.nio.file.Files.readAllLines(java.nio.file.Path.of(served, "postmaster.pid")).get(0).strip();
         String environment = java.nio.file.Files.readString(java.nio.file.Path.of("/proc", postmaster, "environ"));
         assertThat(environment).doesNotContain(secretKey).doesNotContain("KEEL_");
-        keel.stop();
-        assertThat(keel.exitCode()).isPresent();
+        // Killed, as the runbook's "stop everything" case has it: servers and the embedded S3 server stay behind.
+        keel.kill9();
         assertThat(Footprint.runningInstanceDataDirs(dataDir)).hasSize(1);
+        ProcessHandle s3 = ProcessHandle.of(Footprint.s3ProxyPid(dataDir)).orElseThrow();
+        assertThat(s3.isAlive()).isTrue();
 
         ProcessBuilder withDataDir = new ProcessBuilder(KeelProcess.command("stop"))
                 .redirectErrorStream(true)
@@ -42,7 +44,9 @@ class KeelCommandIT {
         assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
         assertThat(dev.keel.postgres.Postmaster.isRunning(dataDir.resolve("catalog/data"))).isFalse();
         assertThat(Footprint.portIsFree(dev.keel.testing.Pg.port(database.get("url").asText()))).isTrue();
+        assertThat(s3.isAlive()).isFalse();
         assertThat(java.nio.file.Files.readString(dataDir.resolveSibling("command-stop-stop.log")))
+                .contains("stopping the embedded S3 server (pid " + s3.pid() + ")")
                 .contains("stopping the server of " + dataDir.resolve("catalog/data"));
 
         // Everything comes back on the next start: catalog, then the database's server.

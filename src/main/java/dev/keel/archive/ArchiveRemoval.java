@@ -11,15 +11,20 @@ import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.BACKUPS;
 
-/** Removes a deleted database's archive: its objects (and unfinished uploads) from the store, then its rows. */
+/**
+ * Removes a deleted database's archive, once its instances are gone: waits for WAL uploads still
+ * in flight, then removes its objects (and unfinished uploads) from the store, then its rows.
+ */
 @Singleton
 final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving> {
     private final ObjectStore store;
     private final ArchiveRepository archive;
     private final BackupSchedules schedules;
+    private final WalArchiver archiver;
     private final DSLContext dsl;
 
-    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, BackupSchedules schedules, DSLContext dsl) {
+    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, BackupSchedules schedules, WalArchiver archiver, DSLContext dsl) {
+        this.archiver = archiver;
         this.schedules = schedules;
         this.store = store;
         this.archive = archive;
@@ -29,6 +34,12 @@ final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving>
     @Override
     public void onApplicationEvent(DatabaseRemoving event) {
         UUID database = event.databaseId();
+        try {
+            archiver.quiesce(database);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for WAL uploads of " + database, e);
+        }
         String prefix = ArchiveLayout.prefix(database);
         store.abortIncompleteUploads(prefix);
         store.delete(store.list(prefix).stream().map(ObjectInfo::key).toList());

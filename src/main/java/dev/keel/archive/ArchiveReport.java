@@ -96,7 +96,8 @@ public final class ArchiveReport {
             }
             try (Connection connection = connections.open(primary.get(), "postgres")) {
                 ArchiveSql.ServerWal wal = ArchiveSql.serverWal(connection);
-                lagBytes = Math.max(0, wal.current().bytesSince(newest.map(w -> w.file().segment().orElseThrow().endLsn()).orElse(Lsn.ZERO)));
+                // Measured from the end of the unbroken archive, not the highest segment: uploads finish out of order.
+                lagBytes = Math.max(0, wal.current().bytesSince(archivedThrough(completed, segments, newest)));
                 boolean handOffFailing = wal.lastFailedAt() != null
                         && (wal.lastArchivedAt() == null || wal.lastFailedAt().isAfter(wal.lastArchivedAt()));
                 // Postgres retries a failed hand-off only every minute or so: a full spool that has drained
@@ -137,6 +138,20 @@ public final class ArchiveReport {
 
     private static TimelineId lastKey(Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
         return ((TreeMap<TimelineId, TreeMap<Long, ArchivedWal>>) segments).lastKey();
+    }
+
+    /** The end of the WAL archived without a gap: from the furthest-reaching backup, else from the first archived segment. */
+    private static Lsn archivedThrough(List<Backup> completed, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments,
+                                       Optional<ArchivedWal> newest) {
+        if (newest.isEmpty()) {
+            return Lsn.ZERO;
+        }
+        Optional<ArchivedWal> reach = reaches(completed, segments).stream().map(Reach::last)
+                .max(java.util.Comparator.comparing(w -> w.file().segment().orElseThrow()));
+        TimelineId timeline = newest.get().file().timeline();
+        ArchivedWal last = reach.orElseGet(() -> unbrokenFrom(new WalSegmentName(timeline, segments.get(timeline).firstKey()), segments)
+                .orElseThrow());
+        return last.file().segment().orElseThrow().endLsn();
     }
 
     /** The newest segment reachable from {@code start} without a gap, if the archive holds {@code start}. */

@@ -41,6 +41,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class WalArchiver {
     private static final Logger LOG = LoggerFactory.getLogger(WalArchiver.class);
     private static final long SCAN_MILLIS = 100;
+    private static final long IDLE_SCAN_MILLIS = 1000;
+    private static final int IDLE_SCANS_BEFORE_BACKOFF = 50;
     private static final int ZSTD_LEVEL = 1;
 
     private final InstanceRepository instances;
@@ -50,6 +52,13 @@ public final class WalArchiver {
     private final ScheduledExecutorService scanner;
     private final ExecutorService uploads;
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+    /** The instances, read from the catalog once a second rather than at every scan. */
+    private static final long INSTANCES_REFRESH_NANOS = 1_000_000_000L;
+    private volatile java.util.List<Instance> known = java.util.List.of();
+    private long listedAt = Long.MIN_VALUE / 2;
+    private int idleScans;
+    /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
+    private final java.util.Map<java.util.UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
 
     WalArchiver(InstanceRepository instances, InstanceRuntime runtime, ObjectStore store, ArchiveRepository archive,
                 @Value("${keel.archive.upload-threads:4}") int threads) {
@@ -64,17 +73,40 @@ public final class WalArchiver {
 
     /** Starts watching the spools. */
     public void start() {
-        scanner.scheduleWithFixedDelay(this::scan, 0, SCAN_MILLIS, TimeUnit.MILLISECONDS);
+        scanner.schedule(this::scanAndReschedule, 0, TimeUnit.MILLISECONDS);
     }
 
-    private void scan() {
+    /**
+     * Scans every 100 ms while WAL arrives; when none has for a while, every second, so an idle
+     * installation costs next to nothing (a segment then waits at most a second more).
+     */
+    private void scanAndReschedule() {
+        boolean found = scan();
+        idleScans = found ? 0 : idleScans + 1;
+        long delay = idleScans < IDLE_SCANS_BEFORE_BACKOFF ? SCAN_MILLIS : IDLE_SCAN_MILLIS;
         try {
-            for (Instance instance : instances.all()) {
+            scanner.schedule(this::scanAndReschedule, delay, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // stopping
+        }
+    }
+
+    /** Starts shipping what waits in the spools; says whether anything did. */
+    private boolean scan() {
+        boolean found = false;
+        try {
+            long now = System.nanoTime();
+            if (now - listedAt > INSTANCES_REFRESH_NANOS) {
+                known = instances.all();
+                listedAt = now;
+            }
+            for (Instance instance : known) {
                 if (instance.databaseId() == null || instance.state() == InstanceState.DELETING) {
                     continue; // a pooled instance's WAL is shipped once a database claims it
                 }
                 for (SpooledWal file : runtime.spooledWal(instance)) {
-                    String key = instance.id() + "/" + file.name();
+                    found = true;
+                    String key = instance.databaseId() + "/" + instance.id() + "/" + file.name();
                     if (inFlight.add(key)) {
                         uploads.execute(() -> {
                             try {
@@ -88,6 +120,19 @@ public final class WalArchiver {
             }
         } catch (RuntimeException e) {
             LOG.error("Scanning WAL spools failed; trying again", e);
+        }
+        return found;
+    }
+
+    /**
+     * Waits until no upload of {@code database}'s WAL is in flight (its instances must be gone
+     * already, so none starts), so that nothing records an archived file after its archive is removed.
+     */
+    void quiesce(java.util.UUID database) throws InterruptedException {
+        String prefix = database + "/";
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (inFlight.stream().anyMatch(key -> key.startsWith(prefix)) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
         }
     }
 
@@ -129,10 +174,10 @@ public final class WalArchiver {
                 return;
             }
             runtime.removeSpooledWal(instance, spooled.name());
-            archive.moveTo(database, ArchiveState.OK, null);
+            record(database, ArchiveState.OK, null);
         } catch (StorageException e) {
             LOG.warn("Could not archive {}: {}", spooled.name(), e.getMessage());
-            archive.moveTo(database, ArchiveState.FAILING, "The object store does not take WAL: " + e.getMessage()
+            record(database, ArchiveState.FAILING, "The object store does not take WAL: " + e.getMessage()
                     + " WAL waits on the server until it does.");
         } catch (IOException | RuntimeException e) {
             LOG.error("Could not archive {}", spooled.name(), e);
@@ -147,7 +192,15 @@ public final class WalArchiver {
                 + sha256 + "): two servers may be writing one archive. Archiving of this database is stopped and nothing was"
                 + " overwritten; an operator must find the other writer.";
         LOG.error(message);
-        archive.moveTo(database, ArchiveState.CONFLICT, message);
+        record(database, ArchiveState.CONFLICT, message);
+    }
+
+    private void record(java.util.UUID database, ArchiveState state, String message) {
+        if (state == ArchiveState.OK && recorded.get(database) == ArchiveState.OK) {
+            return;
+        }
+        archive.moveTo(database, state, message);
+        recorded.put(database, archive.status(database).state());
     }
 
     @PreDestroy

@@ -81,6 +81,9 @@ public final class EmbeddedS3 {
             builder.environment().keySet().retainAll(java.util.Set.of("PATH", "TZ"));
             process = builder.start();
             Files.writeString(dir.resolve("s3proxy.pid"), Long.toString(process.pid()));
+            // A Keel that exits without shutting down its beans (a failed start) still takes S3Proxy with it.
+            Process started = process;
+            Runtime.getRuntime().addShutdownHook(new Thread(started::destroy, "keel-s3proxy-stop"));
             awaitListening(port);
             LOG.info("Embedded S3 (S3Proxy) serving {} from {}", endpoint, dir.resolve("data"));
             return new S3Settings(endpoint, "us-east-1", BUCKET, credentials.getProperty("identity"), credentials.getProperty("credential"));

@@ -65,6 +65,9 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                 .credentialsProvider(StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey())))
                 .forcePathStyle(true)
+                // Plain signed bodies: with aws-chunked uploads, some servers (S3Proxy) keep
+                // "Content-Encoding: aws-chunked" on the object and hand it to every reader.
+                .serviceConfiguration(software.amazon.awssdk.services.s3.S3Configuration.builder().chunkedEncodingEnabled(false).build())
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .httpClientBuilder(ApacheHttpClient.builder()

@@ -38,7 +38,7 @@ class ArchiveCrashIT {
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = database.get("id").asText();
-            ArchiveTest.awaitInitialBackup(keel.api(), id);
+            dev.keel.testing.ArchiveWaits.awaitInitialBackup(keel.api(), id);
             long s3 = Footprint.s3ProxyPid(dataDir);
             Footprint.signal("STOP", s3);
             writeASegment(database, dataDir);
@@ -73,7 +73,7 @@ class ArchiveCrashIT {
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = database.get("id").asText();
-            ArchiveTest.awaitInitialBackup(keel.api(), id);
+            dev.keel.testing.ArchiveWaits.awaitInitialBackup(keel.api(), id);
             long s3 = Footprint.s3ProxyPid(dataDir);
             Footprint.signal("STOP", s3);
             Api.Response taken = keel.api().post("/v1/databases/" + id + "/backups", "");
@@ -93,7 +93,7 @@ class ArchiveCrashIT {
             assertThat(failed.get("error").asText()).isEqualTo("Keel stopped during this backup (step 'copying files'); nothing of it is kept.");
             assertThat(dataDir.resolve("s3/data/keel/" + id + "/backups/" + backup)).doesNotExist();
 
-            JsonNode next = ArchiveTest.awaitBackup(keel.api(), id, keel.api().post("/v1/databases/" + id + "/backups", "").field("id"));
+            JsonNode next = dev.keel.testing.ArchiveWaits.awaitBackup(keel.api(), id, keel.api().post("/v1/databases/" + id + "/backups", "").field("id"));
             assertThat(next.get("state").asText()).isEqualTo("completed");
             writeASegment(database, dataDir);
             Api after = keel.api();

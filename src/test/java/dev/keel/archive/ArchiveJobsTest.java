@@ -22,9 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
-import static dev.keel.archive.ArchiveTest.awaitBackup;
-import static dev.keel.archive.ArchiveTest.awaitInitialBackup;
-import static dev.keel.archive.ArchiveTest.switchAndAwaitArchived;
+import static dev.keel.testing.ArchiveWaits.awaitBackup;
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
+import static dev.keel.testing.ArchiveWaits.switchAndAwaitArchived;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The archive's scheduled work: daily backups at each database's hour, retention, and the continuity check Quartz runs. */

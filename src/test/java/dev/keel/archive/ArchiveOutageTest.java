@@ -22,7 +22,7 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
-import static dev.keel.archive.ArchiveTest.awaitInitialBackup;
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -87,7 +87,7 @@ class ArchiveOutageTest {
         }
         assertThat(rows.get()).isPositive();
 
-        ArchiveTest.switchAndAwaitArchived(keel, id);
+        dev.keel.testing.ArchiveWaits.switchAndAwaitArchived(keel, id);
         JsonNode recovered = Wait.until("archiving to catch up", Timeouts.PROVISION, () -> {
             JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
             boolean caughtUp = "ok".equals(a.get("status").asText()) && a.get("waiting_files").asInt() == 0 && readyToArchive(id) == 0;

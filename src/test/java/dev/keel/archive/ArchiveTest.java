@@ -17,6 +17,9 @@ import dev.keel.restore.WalFetcher;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.testing.Api;
+import static dev.keel.testing.ArchiveWaits.awaitBackup;
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
+import static dev.keel.testing.ArchiveWaits.switchAndAwaitArchived;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
@@ -41,42 +44,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 @ExtendWith(SharedKeel.class)
 class ArchiveTest {
-
-    static JsonNode awaitBackup(Api api, String database, String backup) {
-        return Wait.until("backup " + backup + " to complete", Timeouts.PROVISION, () -> {
-            JsonNode b = api.get("/v1/databases/" + database + "/backups/" + backup).json();
-            if ("failed".equals(b.get("state").asText())) {
-                throw new AssertionError("backup failed: " + b.get("error").asText());
-            }
-            return "completed".equals(b.get("state").asText()) ? Optional.of(b) : Optional.empty();
-        });
-    }
-
-    static JsonNode awaitInitialBackup(Api api, String database) {
-        return Wait.until("the first backup of " + database, Timeouts.PROVISION, () -> {
-            for (JsonNode b : api.get("/v1/databases/" + database + "/backups").json()) {
-                if ("initial".equals(b.get("kind").asText()) && "completed".equals(b.get("state").asText())) {
-                    return Optional.of(b);
-                }
-            }
-            return Optional.empty();
-        });
-    }
-
-    /** Switches WAL as Keel's superuser and waits until the segment that held {@code lsn} is archived. */
-    static void switchAndAwaitArchived(TestKeel keel, String database) throws Exception {
-        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(database)).orElseThrow();
-        String segment;
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
-            Lsn lsn = Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
-            segment = WalSegmentName.containing(new TimelineId(1), lsn).toString();
-            Pg.scalar(connection, "select pg_switch_wal()");
-        }
-        Wait.until("segment " + segment + " to be archived", Timeouts.PROVISION, () -> {
-            String newest = keel.api().get("/v1/databases/" + database + "/archive").field("newest_segment");
-            return newest != null && newest.compareTo(segment) >= 0;
-        });
-    }
 
     @Test
     void aNewDatabaseIsArchivedAndBackedUpRightAwayInItsOwnPrefix(TestKeel keel) {

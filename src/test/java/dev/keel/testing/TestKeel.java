@@ -89,7 +89,12 @@ public final class TestKeel implements AutoCloseable {
         properties.put("keel.catalog.ports", ports.catalog());
         properties.putAll(extra);
         TestKeel keel = new TestKeel(dataDir, properties);
-        keel.startControlPlane();
+        try {
+            keel.startControlPlane();
+        } catch (RuntimeException e) {
+            Keel.stopServers(dataDir); // the catalog may have started before the failure
+            throw e;
+        }
         return keel;
     }
 
