@@ -17,6 +17,7 @@ import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
 import java.util.List;
+import java.util.UUID;
 
 /**
  * What Keel does once, in this order, when it starts and before it serves: become the catalog's
@@ -60,13 +61,13 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
         nodeLock.acquire();
         try {
             secrets.checkAgainstCatalog(dsl);
-            identity.check(dsl);
+            UUID installation = identity.check(dsl);
             authority.load();
             teams.bootstrap();
             sweep.sweep();
             decisions = reconciler.reconcile();
             archiver.start();
-            jobs.start();
+            jobs.start(installation);
             pool.refill();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.

@@ -9,6 +9,9 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import jakarta.inject.Singleton;
 
+import java.util.EnumSet;
+import java.util.Set;
+
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL. */
 @Singleton
 final class DatabaseViews {
@@ -25,8 +28,15 @@ final class DatabaseViews {
     }
 
     DatabaseView of(Database db) {
-        // The database's own lifecycle; backups and other work report on their own resources.
-        DatabaseView.Progress progress = operations.running(db.id(), java.util.EnumSet.of(OperationKind.PROVISION, OperationKind.DEPROVISION))
+        // The database's own lifecycle, while the state says it is under way (a provisioning
+        // operation still finishing its last step after `available` is no longer news); backups
+        // and other work report on their own resources.
+        Set<OperationKind> lifecycle = switch (db.state()) {
+            case CREATING -> EnumSet.of(OperationKind.PROVISION);
+            case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
+            default -> EnumSet.noneOf(OperationKind.class);
+        };
+        DatabaseView.Progress progress = lifecycle.isEmpty() ? null : operations.running(db.id(), lifecycle)
                 .map(op -> new DatabaseView.Progress(op.id(), op.kind().value(), op.step(), op.done(), op.total(), op.unit()))
                 .orElse(null);
         String url = db.state() != DatabaseState.AVAILABLE ? null

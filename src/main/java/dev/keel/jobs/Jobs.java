@@ -17,6 +17,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Properties;
+import java.util.UUID;
 
 /**
  * Quartz with its clustered JDBC store in the catalog (tables from migrations/), on the catalog's
@@ -26,15 +27,28 @@ import java.util.Properties;
 @Singleton
 public final class Jobs {
     private static final Logger LOG = LoggerFactory.getLogger(Jobs.class);
-    private static final String DATA_SOURCE = "keelCatalog";
     private static final String GROUP = "keel";
 
-    private final Scheduler scheduler;
+    private final HikariDataSource catalog;
+    private final ApplicationContext context;
     private final List<JobSchedule> schedules;
+    private Scheduler scheduler;
 
-    Jobs(HikariDataSource catalog, ApplicationContext context, List<JobSchedule> schedules) throws SchedulerException {
+    Jobs(HikariDataSource catalog, ApplicationContext context, List<JobSchedule> schedules) {
+        this.catalog = catalog;
+        this.context = context;
         this.schedules = schedules;
-        DBConnectionManager.getInstance().addConnectionProvider(DATA_SOURCE, new ConnectionProvider() {
+    }
+
+    /**
+     * Registers every capability's jobs and starts firing them. The scheduler is named after the
+     * installation: Quartz clusters the nodes that share a name (and its tables), and keeps
+     * schedulers and data sources in JVM-wide registries where two installations must not meet.
+     */
+    public synchronized void start(UUID installation) {
+        String name = "keel-" + installation;
+        String dataSource = name + "-catalog";
+        DBConnectionManager.getInstance().addConnectionProvider(dataSource, new ConnectionProvider() {
             @Override
             public Connection getConnection() throws SQLException {
                 return catalog.getConnection();
@@ -51,7 +65,7 @@ public final class Jobs {
             }
         });
         Properties properties = new Properties();
-        properties.setProperty("org.quartz.scheduler.instanceName", "keel");
+        properties.setProperty("org.quartz.scheduler.instanceName", name);
         properties.setProperty("org.quartz.scheduler.instanceId", "AUTO");
         properties.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         properties.setProperty("org.quartz.threadPool.threadCount", "3");
@@ -61,15 +75,10 @@ public final class Jobs {
         properties.setProperty("org.quartz.jobStore.isClustered", "true");
         properties.setProperty("org.quartz.jobStore.clusterCheckinInterval", "5000");
         properties.setProperty("org.quartz.jobStore.misfireThreshold", "60000");
-        properties.setProperty("org.quartz.jobStore.dataSource", DATA_SOURCE);
-        StdSchedulerFactory factory = new StdSchedulerFactory(properties);
-        this.scheduler = factory.getScheduler();
-        scheduler.setJobFactory((bundle, unused) -> context.getBean(bundle.getJobDetail().getJobClass()));
-    }
-
-    /** Registers every capability's jobs and starts firing them. */
-    public void start() {
+        properties.setProperty("org.quartz.jobStore.dataSource", dataSource);
         try {
+            scheduler = new StdSchedulerFactory(properties).getScheduler();
+            scheduler.setJobFactory((bundle, unused) -> context.getBean(bundle.getJobDetail().getJobClass()));
             for (JobSchedule schedule : schedules) {
                 schedule.register(scheduler);
             }
@@ -98,7 +107,9 @@ public final class Jobs {
     }
 
     @PreDestroy
-    void stop() throws SchedulerException {
-        scheduler.shutdown(true);
+    synchronized void stop() throws SchedulerException {
+        if (scheduler != null) {
+            scheduler.shutdown(true);
+        }
     }
 }

@@ -133,9 +133,13 @@ public final class PostgresBinaries {
             Files.createFile(staging.resolve(COMPLETE_MARKER));
             try {
                 Files.move(staging, home, StandardCopyOption.ATOMIC_MOVE);
-            } catch (java.nio.file.FileAlreadyExistsException | java.nio.file.DirectoryNotEmptyException e) {
-                // Another Keel process unpacked it at the same time; use theirs.
+            } catch (java.nio.file.FileSystemException e) {
+                // Another Keel sharing the install directory unpacked it meanwhile (rename fails with
+                // ENOTEMPTY, which Java reports as a plain FileSystemException): use theirs.
                 dev.keel.FileTrees.delete(staging);
+                if (!Files.exists(home.resolve(COMPLETE_MARKER))) {
+                    throw e;
+                }
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not install Postgres " + version + " under " + installDir, e);

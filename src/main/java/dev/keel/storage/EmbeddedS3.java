@@ -16,8 +16,6 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,6 +37,7 @@ public final class EmbeddedS3 {
     private static final String LOOPBACK = "127.0.0.1";
     private static final String BUCKET = "keel";
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+    private static final int START_ATTEMPTS = 5;
 
     private final Path dir;
     private final MavenArtifacts artifacts;
@@ -57,39 +56,56 @@ public final class EmbeddedS3 {
             Files.createDirectories(dir.resolve("data"));
             stopLeftover();
             Properties credentials = credentials();
-            int port = ports.firstFree(java.util.Set.of(), p -> PortRange.bindable(LOOPBACK, p))
-                    .orElseThrow(() -> new StartupException("no free port for the embedded S3 server in " + ports
-                            + "; set KEEL_S3_EMBEDDED_PORTS to a range with a free port"));
-            String endpoint = "http://" + LOOPBACK + ":" + port;
-            Path config = dir.resolve("s3proxy.properties");
-            PrivateFiles.write(config, String.join("\n",
-                    "s3proxy.endpoint=" + endpoint,
-                    "s3proxy.authorization=aws-v2-or-v4",
-                    "s3proxy.identity=" + credentials.getProperty("identity"),
-                    "s3proxy.credential=" + credentials.getProperty("credential"),
-                    "s3proxy.ignore-unknown-headers=true",
-                    "jclouds.provider=filesystem-nio2",
-                    "jclouds.filesystem.basedir=" + dir.resolve("data"),
-                    // S3Proxy 2.6 refuses to start without these, even for a filesystem back end.
-                    "jclouds.identity=keel",
-                    "jclouds.credential=keel") + "\n");
-            Path jar = artifacts.resolve(S3PROXY, dir.resolve("downloads"));
-            String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            ProcessBuilder builder = new ProcessBuilder(List.of(javaBinary, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString()))
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
-            builder.environment().keySet().retainAll(java.util.Set.of("PATH", "TZ"));
-            process = builder.start();
-            Files.writeString(dir.resolve("s3proxy.pid"), Long.toString(process.pid()));
-            // A Keel that exits without shutting down its beans (a failed start) still takes S3Proxy with it.
-            Process started = process;
-            Runtime.getRuntime().addShutdownHook(new Thread(started::destroy, "keel-s3proxy-stop"));
-            awaitListening(port);
-            LOG.info("Embedded S3 (S3Proxy) serving {} from {}", endpoint, dir.resolve("data"));
-            return new S3Settings(endpoint, "us-east-1", BUCKET, credentials.getProperty("identity"), credentials.getProperty("credential"));
+            java.util.Set<Integer> lost = new java.util.HashSet<>();
+            for (int attempt = 1; ; attempt++) {
+                int port = ports.firstFree(lost, p -> PortRange.bindable(LOOPBACK, p))
+                        .orElseThrow(() -> new StartupException("no free port for the embedded S3 server in " + ports
+                                + "; set KEEL_S3_EMBEDDED_PORTS to a range with a free port"));
+                if (launch(credentials, port)) {
+                    String endpoint = "http://" + LOOPBACK + ":" + port;
+                    LOG.info("Embedded S3 (S3Proxy) serving {} from {}", endpoint, dir.resolve("data"));
+                    return new S3Settings(endpoint, "us-east-1", BUCKET, credentials.getProperty("identity"),
+                            credentials.getProperty("credential"));
+                }
+                // Another process took the port between the check and S3Proxy's bind.
+                lost.add(port);
+                if (attempt == START_ATTEMPTS) {
+                    throw new StartupException("the embedded S3 server could not bind a port in " + ports + " after " + attempt
+                            + " attempts; see " + dir.resolve("s3proxy.log"));
+                }
+            }
         } catch (IOException e) {
             throw new StartupException("could not start the embedded S3 server under " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Starts S3Proxy on {@code port}; false when it exited instead of listening there (it lost the port). */
+    private boolean launch(Properties credentials, int port) throws IOException {
+        String endpoint = "http://" + LOOPBACK + ":" + port;
+        Path config = dir.resolve("s3proxy.properties");
+        PrivateFiles.write(config, String.join("\n",
+                "s3proxy.endpoint=" + endpoint,
+                "s3proxy.authorization=aws-v2-or-v4",
+                "s3proxy.identity=" + credentials.getProperty("identity"),
+                "s3proxy.credential=" + credentials.getProperty("credential"),
+                "s3proxy.ignore-unknown-headers=true",
+                "jclouds.provider=filesystem-nio2",
+                "jclouds.filesystem.basedir=" + dir.resolve("data"),
+                // S3Proxy 2.6 refuses to start without these, even for a filesystem back end.
+                "jclouds.identity=keel",
+                "jclouds.credential=keel") + "\n");
+        Path jar = artifacts.resolve(S3PROXY, dir.resolve("downloads"));
+        String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        ProcessBuilder builder = new ProcessBuilder(List.of(javaBinary, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString()))
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
+        builder.environment().keySet().retainAll(java.util.Set.of("PATH", "TZ"));
+        process = builder.start();
+        Files.writeString(dir.resolve("s3proxy.pid"), Long.toString(process.pid()));
+        // A Keel that exits without shutting down its beans (a failed start) still takes S3Proxy with it.
+        Process started = process;
+        Runtime.getRuntime().addShutdownHook(new Thread(started::destroy, "keel-s3proxy-stop"));
+        return awaitListening(port);
     }
 
     private Properties credentials() throws IOException {
@@ -107,18 +123,20 @@ public final class EmbeddedS3 {
         return credentials;
     }
 
-    private void awaitListening(int port) {
+    /**
+     * Waits until our S3Proxy holds a listening socket on {@code port}: a connection that
+     * succeeds could reach another process that has the port. False when S3Proxy exited.
+     */
+    private boolean awaitListening(int port) {
         Instant deadline = Instant.now().plus(START_TIMEOUT);
         while (Instant.now().isBefore(deadline)) {
             if (!process.isAlive()) {
-                throw new StartupException("the embedded S3 server exited with " + process.exitValue() + "; see " + dir.resolve("s3proxy.log"));
+                return false;
             }
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(LOOPBACK, port), 200);
-                return;
-            } catch (IOException e) {
-                sleep(50);
+            if (ListeningSockets.held(process.pid(), port)) {
+                return true;
             }
+            sleep(50);
         }
         process.destroyForcibly();
         throw new StartupException("the embedded S3 server did not listen within " + START_TIMEOUT.toSeconds() + " s; see "

@@ -31,7 +31,7 @@ class ObjectStoreContractTest {
     static void start() {
         KeelHome home = new KeelHome(TestKeel.freshDataDir("object-store-contract").toString());
         server = new EmbeddedS3(home, new MavenArtifacts("https://repo.maven.apache.org/maven2",
-                System.getProperty("user.home") + "/.m2/repository"), TestKeel.nextPorts().instances());
+                System.getProperty("user.home") + "/.m2/repository"), TestKeel.nextPorts().s3());
         store = new S3ObjectStore(server.start());
         store.ensureBucket();
     }

@@ -40,6 +40,7 @@ public final class KeelProcess implements AutoCloseable {
         builder.environment().put("KEEL_POSTGRES_INSTALL_DIR", TestKeel.sharedInstallDir().toString());
         builder.environment().put("KEEL_INSTANCES_PORTS", ports.instances());
         builder.environment().put("KEEL_CATALOG_PORTS", ports.catalog());
+        builder.environment().put("KEEL_S3_EMBEDDED_PORTS", ports.s3());
         builder.environment().putAll(env);
         Process process;
         try {

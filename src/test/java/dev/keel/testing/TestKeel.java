@@ -24,6 +24,7 @@ public final class TestKeel implements AutoCloseable {
     private static final int PORT_BASE = 26000;
     private static final int PORTS_EACH = 100;
     private static final int CATALOG_PORTS_EACH = 5;
+    private static final int S3_PORTS_EACH = 5;
 
     private final Path dataDir;
     private final Map<String, Object> properties;
@@ -61,8 +62,8 @@ public final class TestKeel implements AutoCloseable {
         return dir;
     }
 
-    /** Ports for one test Keel that no other test Keel in this JVM uses: its catalog's, then its instances'. */
-    public record Ports(String catalog, String instances) {
+    /** Ports for one test Keel that no other test Keel in this JVM uses: its catalog's, its embedded S3's, its instances'. */
+    public record Ports(String catalog, String s3, String instances) {
     }
 
     public static Ports nextPorts() {
@@ -71,7 +72,9 @@ public final class TestKeel implements AutoCloseable {
         if (first + PORTS_EACH > 32768) {
             throw new IllegalStateException("too many test Keels for the port space below 32768");
         }
-        return new Ports(first + "-" + (first + CATALOG_PORTS_EACH - 1), (first + CATALOG_PORTS_EACH) + "-" + (first + PORTS_EACH - 1));
+        int s3 = first + CATALOG_PORTS_EACH;
+        int instances = s3 + S3_PORTS_EACH;
+        return new Ports(first + "-" + (s3 - 1), s3 + "-" + (instances - 1), instances + "-" + (first + PORTS_EACH - 1));
     }
 
     public static TestKeel start(String name) {
@@ -87,6 +90,7 @@ public final class TestKeel implements AutoCloseable {
         Ports ports = nextPorts();
         properties.put("keel.instances.ports", ports.instances());
         properties.put("keel.catalog.ports", ports.catalog());
+        properties.put("keel.s3.embedded-ports", ports.s3());
         properties.putAll(extra);
         TestKeel keel = new TestKeel(dataDir, properties);
         try {
