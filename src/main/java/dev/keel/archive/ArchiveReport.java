@@ -125,6 +125,19 @@ public final class ArchiveReport {
                 status.checkedAt(), status.missing());
     }
 
+    /**
+     * The completed backups a restore can start from: those whose unbroken WAL reaches as far as
+     * any backup's does (the window's), oldest first.
+     */
+    public List<Backup> restorable(java.util.UUID database) {
+        Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(archive.files(database));
+        List<Reach> reaches = reaches(backups.completed(database), segments);
+        Optional<WalSegmentName> furthest = reaches.stream().map(r -> r.last().file().segment().orElseThrow())
+                .max(java.util.Comparator.naturalOrder());
+        return reaches.stream().filter(r -> r.last().file().segment().equals(furthest)).map(Reach::backup)
+                .sorted(java.util.Comparator.comparing(Backup::finishedAt)).toList();
+    }
+
     private static Map<TimelineId, TreeMap<Long, ArchivedWal>> segmentsByTimeline(List<ArchivedWal> files) {
         Map<TimelineId, TreeMap<Long, ArchivedWal>> byTimeline = new TreeMap<>();
         for (ArchivedWal file : files) {

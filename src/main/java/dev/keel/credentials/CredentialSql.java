@@ -28,7 +28,7 @@ final class CredentialSql {
             throws SQLException {
         DSLContext sql = DSL.using(superuser, SQLDialect.POSTGRES);
         sql.execute("create role {0} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls", quotedName(role));
-        superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
+        setPassword(superuser, role, password);
         if (placeholder == null) {
             sql.execute("create database {0} owner {1}", quotedName(database), quotedName(role));
         } else {
@@ -36,6 +36,11 @@ final class CredentialSql {
             sql.execute("alter database {0} owner to {1}", quotedName(database), quotedName(role));
         }
         sql.execute("revoke all on database {0} from public", quotedName(database));
+    }
+
+    /** As superuser: {@code role}'s new password (sent as a SCRAM verifier). */
+    static void setPassword(Connection superuser, String role, String password) throws SQLException {
+        superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
     }
 
     /** As superuser on the new database: the owner also owns {@code public}, where nobody else may create. */

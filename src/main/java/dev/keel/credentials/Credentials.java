@@ -43,6 +43,21 @@ public final class Credentials {
         return repository.insert(databaseId, Credential.DEFAULT, username, password);
     }
 
+    /**
+     * For a database restored from {@code sourceId}'s archive: its server already has the
+     * source's owner role; it gets a new password there, and is recorded as the new database's
+     * default credential. The source's password no longer opens the copy.
+     */
+    public Credential takeOverDefault(UUID databaseId, UUID sourceId, SuperuserConnections connections) throws SQLException {
+        Credential source = repository.find(sourceId, Credential.DEFAULT).orElseThrow(() -> new IllegalStateException(
+                "the source database " + sourceId + " has no default credential"));
+        String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+        try (Connection connection = connections.open("postgres")) {
+            CredentialSql.setPassword(connection, source.username(), password);
+        }
+        return repository.insert(databaseId, Credential.DEFAULT, source.username(), password);
+    }
+
     /** The URL of a database's credential, for a server at {@code host:port}. */
     public Optional<ConnectionUrl> url(UUID databaseId, String credentialName, String pgDatabase, String host, int port) {
         return repository.find(databaseId, credentialName)

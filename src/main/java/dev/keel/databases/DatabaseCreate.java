@@ -50,6 +50,9 @@ public final class DatabaseCreate implements OperationHandler {
     private static final String CREDENTIALS = "creating credentials";
     private static final List<String> STEPS = List.of(
             BINARIES, InstanceMaker.RESERVING, InstanceMaker.INITIALIZING, InstanceMaker.STARTING, CREDENTIALS);
+    /** A fork's or rollback's steps; the restore reports bytes and segments within its own. */
+    static final List<String> RESTORE_STEPS = List.of(BINARIES, InstanceMaker.RESERVING, DatabaseCopies.RESTORING,
+            DatabaseCopies.REPLAYING, DatabaseCopies.PROMOTING, CREDENTIALS);
 
     private final DatabaseRepository databases;
     private final Plans plans;
@@ -65,12 +68,14 @@ public final class DatabaseCreate implements OperationHandler {
     private final Network network;
     private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
+    private final DatabaseCopies copies;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
                    Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
-                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl) {
+                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies) {
         this.events = events;
+        this.copies = copies;
         this.databases = databases;
         this.plans = plans;
         this.binaries = binaries;
@@ -88,15 +93,34 @@ public final class DatabaseCreate implements OperationHandler {
 
     public Accepted accept(Caller caller, CreateDatabaseRequest request) {
         Plan plan = plans.require(request.plan());
-        int major = request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
+        DatabaseOrigin origin = request.copies() ? copies.resolve(caller, request, plan) : null;
+        Database source = origin == null ? null : databases.find(origin.sourceId()).orElseThrow(() -> KeelException.notFound("database",
+                origin.sourceName()));
+        int major;
+        if (source == null) {
+            major = request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
+        } else {
+            major = source.major();
+            if (request.version() != null && parseMajor(request.version()) != major) {
+                throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "A database made from " + source.name()
+                        + " has its Postgres version, " + major + "; leave \"version\" out or say " + major + ".")
+                        .with("valid_values", List.of(major));
+            }
+        }
         String name = request.name() == null || request.name().isBlank()
                 ? DatabaseNames.generate(databases::nameTaken)
                 : DatabaseNames.validate(request.name().strip());
         UUID id = UUID.randomUUID();
+        String pgDatabase = source != null ? source.pgDatabase() : "d" + RandomStrings.lowerAlphanumeric(13);
+        OperationKind kind = origin == null ? OperationKind.PROVISION : OperationKind.RESTORE;
+        List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
         try {
             Operation operation = dsl.transactionResult(tx -> {
-                databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, "d" + RandomStrings.lowerAlphanumeric(13));
-                return operations.create(tx.dsl(), caller.teamId(), id, OperationKind.PROVISION, STEPS.get(0), STEPS.size());
+                databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, pgDatabase);
+                if (origin != null) {
+                    databases.insertOrigin(tx.dsl(), id, origin);
+                }
+                return operations.create(tx.dsl(), caller.teamId(), id, kind, steps.get(0), steps.size());
             });
             runner.submit(operation);
             return new Accepted(databases.find(id).orElseThrow(), operation);
@@ -122,6 +146,31 @@ public final class DatabaseCreate implements OperationHandler {
         return OperationKind.PROVISION;
     }
 
+    /** The same work for a fork or rollback, whose operations have their own kind (and steps). */
+    @Singleton
+    static final class Restore implements OperationHandler {
+        private final DatabaseCreate create;
+
+        Restore(DatabaseCreate create) {
+            this.create = create;
+        }
+
+        @Override
+        public OperationKind kind() {
+            return OperationKind.RESTORE;
+        }
+
+        @Override
+        public void run(Operation operation) throws Exception {
+            create.run(operation);
+        }
+
+        @Override
+        public Decision recover(Operation operation) {
+            return create.recover(operation);
+        }
+    }
+
     @Override
     public void run(Operation operation) throws Exception {
         UUID id = operation.databaseId();
@@ -135,20 +184,32 @@ public final class DatabaseCreate implements OperationHandler {
 
             Map<String, String> settings = Plans.serverSettings(plan);
             List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
-            Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);
-            Instance instance = pooled.isPresent() ? pooled.get()
-                    : maker.make(id, database.major(), settings, hba, name -> step(operation, step, name));
-
-            step(operation, step, CREDENTIALS);
-            requireCreating(id);
-            credentials.createDefault(id, database.pgDatabase(), pooled.map(WarmPool::placeholderDatabase).orElse(null),
-                    name -> connections.open(instance, name));
+            Optional<DatabaseOrigin> origin = databases.origin(id);
+            Instance instance;
+            if (origin.isPresent()) {
+                instance = copies.restore(database, origin.get(), settings, hba, (name, done, total, unit) -> {
+                    step[0] = name;
+                    operations.progress(operation.id(), name, done, total, unit);
+                });
+                step(operation, step, CREDENTIALS);
+                requireCreating(id);
+                credentials.takeOverDefault(id, origin.get().sourceId(), name -> connections.open(instance, name));
+            } else {
+                Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);
+                instance = pooled.isPresent() ? pooled.get()
+                        : maker.make(id, database.major(), settings, hba, name -> step(operation, step, name));
+                step(operation, step, CREDENTIALS);
+                requireCreating(id);
+                credentials.createDefault(id, database.pgDatabase(), pooled.map(WarmPool::placeholderDatabase).orElse(null),
+                        name -> connections.open(instance, name));
+            }
             instances.transition(instance.id(), InstanceState.RUNNING);
             if (databases.transition(id, DatabaseState.AVAILABLE, null).isEmpty()) {
                 throw cancelled("it is being deleted");
             }
             events.publishEvent(new DatabaseAvailable(databases.find(id).orElseThrow()));
-            operations.progress(operation.id(), "available", STEPS.size(), STEPS.size());
+            int steps = origin.isPresent() ? RESTORE_STEPS.size() : STEPS.size();
+            operations.progress(operation.id(), "available", steps, steps);
         } catch (Exception e) {
             String reason = e instanceof KeelException ? e.getMessage()
                     : "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".";
@@ -209,10 +270,11 @@ public final class DatabaseCreate implements OperationHandler {
         }
     }
 
-    /** Records that the operation is at {@code name} (one of {@link #STEPS}). */
+    /** Records that the operation is at {@code name} (one of {@link #STEPS} or {@link #RESTORE_STEPS}). */
     private void step(Operation operation, String[] current, String name) {
         current[0] = name;
-        operations.progress(operation.id(), name, STEPS.indexOf(name), STEPS.size());
+        List<String> steps = operation.kind() == OperationKind.RESTORE ? RESTORE_STEPS : STEPS;
+        operations.progress(operation.id(), name, steps.indexOf(name), steps.size());
     }
 
     private boolean isCreating(UUID id) {

@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
+import static dev.keel.catalog.schema.Tables.DATABASE_ORIGINS;
 
 /** Database rows; state changes are checked against {@link DatabaseState} under a row lock. */
 @Singleton
@@ -34,6 +35,27 @@ final class DatabaseRepository {
                 .set(DATABASES.PG_DATABASE, pgDatabase)
                 .set(DATABASES.STATE, DatabaseState.CREATING.value())
                 .execute();
+    }
+
+    void insertOrigin(DSLContext tx, UUID id, DatabaseOrigin origin) {
+        tx.insertInto(DATABASE_ORIGINS)
+                .set(DATABASE_ORIGINS.DATABASE_ID, id)
+                .set(DATABASE_ORIGINS.KIND, origin.kind().value())
+                .set(DATABASE_ORIGINS.SOURCE_ID, origin.sourceId())
+                .set(DATABASE_ORIGINS.SOURCE_NAME, origin.sourceName())
+                .set(DATABASE_ORIGINS.BACKUP_ID, origin.backupId())
+                .set(DATABASE_ORIGINS.BACKUP_FINISHED_AT, origin.backupFinishedAt().atOffset(java.time.ZoneOffset.UTC))
+                .set(DATABASE_ORIGINS.TARGET_TIME, origin.targetTime() == null ? null : origin.targetTime().atOffset(java.time.ZoneOffset.UTC))
+                .set(DATABASE_ORIGINS.THROUGH_SEGMENT, origin.throughSegment())
+                .set(DATABASE_ORIGINS.FAST, origin.fast())
+                .execute();
+    }
+
+    Optional<DatabaseOrigin> origin(UUID id) {
+        return dsl.selectFrom(DATABASE_ORIGINS).where(DATABASE_ORIGINS.DATABASE_ID.eq(id)).fetchOptional(r -> new DatabaseOrigin(
+                DatabaseOrigin.Kind.of(r.getKind()), r.getSourceId(), r.getSourceName(), r.getBackupId(),
+                r.getBackupFinishedAt().toInstant(), r.getTargetTime() == null ? null : r.getTargetTime().toInstant(),
+                r.getThroughSegment(), r.getFast()));
     }
 
     boolean nameTaken(String name) {

@@ -12,7 +12,23 @@ import java.util.UUID;
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
-                           @Nullable Progress progress, @Nullable String url, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+                           @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, OffsetDateTime createdAt,
+                           OffsetDateTime updatedAt) {
+
+    /**
+     * Where a fork or rollback came from: {@code to} is a rollback's target; {@code asOf} is when
+     * a fast fork's data is from (its base backup), with its age when it was asked for.
+     */
+    @Serdeable
+    public record Origin(String kind, UUID databaseId, String databaseName, @Nullable java.time.Instant to,
+                         @Nullable java.time.Instant asOf, @Nullable Long ageSeconds, String description) {
+        static Origin of(DatabaseOrigin origin, OffsetDateTime requestedAt) {
+            return new Origin(origin.kind().value(), origin.sourceId(), origin.sourceName(), origin.targetTime(),
+                    origin.fast() ? origin.backupFinishedAt() : null,
+                    origin.fast() ? java.time.Duration.between(origin.backupFinishedAt(), requestedAt.toInstant()).toSeconds() : null,
+                    origin.describe());
+        }
+    }
 
     /** The running operation on the database: at {@code step}, {@code done} of {@code total} {@code unit}s. */
     @Serdeable

@@ -15,12 +15,14 @@ import java.util.Set;
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL. */
 @Singleton
 final class DatabaseViews {
+    private final DatabaseRepository databases;
     private final OperationRepository operations;
     private final InstanceRepository instances;
     private final Credentials credentials;
     private final Network network;
 
-    DatabaseViews(OperationRepository operations, InstanceRepository instances, Credentials credentials, Network network) {
+    DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials, Network network) {
+        this.databases = databases;
         this.operations = operations;
         this.instances = instances;
         this.credentials = credentials;
@@ -32,7 +34,7 @@ final class DatabaseViews {
         // operation still finishing its last step after `available` is no longer news); backups
         // and other work report on their own resources.
         Set<OperationKind> lifecycle = switch (db.state()) {
-            case CREATING -> EnumSet.of(OperationKind.PROVISION);
+            case CREATING -> EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
             case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
             default -> EnumSet.noneOf(OperationKind.class);
         };
@@ -45,6 +47,7 @@ final class DatabaseViews {
                 .map(ConnectionUrl::toString)
                 .orElse(null);
         return new DatabaseView(db.id(), db.name(), db.plan(), Integer.toString(db.major()), db.state().value(), db.stateReason(),
-                progress, url, db.createdAt(), db.updatedAt());
+                progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
+                db.createdAt(), db.updatedAt());
     }
 }

@@ -24,7 +24,10 @@ final class DatabasesController {
     private final DatabaseRepository databases;
     private final DatabaseViews views;
 
-    DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views) {
+    private final DatabaseInfo info;
+
+    DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views, DatabaseInfo info) {
+        this.info = info;
         this.create = create;
         this.delete = delete;
         this.databases = databases;
@@ -46,6 +49,11 @@ final class DatabasesController {
     @Get("/{idOrName}")
     DatabaseView show(Caller caller, String idOrName) {
         return views.of(databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName)));
+    }
+
+    @Get("/{idOrName}/info")
+    DatabaseInfo.Info info(Caller caller, String idOrName) {
+        return info.of(databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName)));
     }
 
     @Delete("/{idOrName}")

@@ -66,6 +66,34 @@ public final class InstanceMaker {
         }
     }
 
+    /**
+     * Reserves an instance of {@code major} for {@code databaseId} whose data will come from a
+     * restore rather than initdb, and returns what the runtime needs to create it. The data holds
+     * the source's superuser, so the row starts with the source's {@code superuserPassword};
+     * {@link #rotateSuperuserPassword} gives it its own once it runs as a primary.
+     */
+    public InstanceSpec reserveForRestore(UUID databaseId, int major, String superuserPassword, Map<String, String> extraSettings,
+                                          List<HbaRule> hba) {
+        Instance instance = instances.reserve(databaseId, InstanceRole.PRIMARY, major, network.localHost(), superuserPassword);
+        try {
+            ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
+            return new InstanceSpec(instance, superuserPassword, certificate, settings(instance, extraSettings), hba);
+        } catch (RuntimeException e) {
+            discard(instance);
+            throw e;
+        }
+    }
+
+    /** Gives a writable instance's superuser a new password, on the server and then in the catalog. */
+    public void rotateSuperuserPassword(Instance instance, InstanceConnections connections) throws java.sql.SQLException {
+        String password = RandomStrings.alphanumeric(32);
+        try (java.sql.Connection connection = connections.open(instance, "postgres")) {
+            connection.unwrap(org.postgresql.PGConnection.class).alterUserPassword(InstanceConfig.SUPERUSER, password.toCharArray(),
+                    "scram-sha-256");
+        }
+        instances.replaceSuperuserPassword(instance, password);
+    }
+
     /** Stops and removes an instance and its row: a half-made one, or one that is no use. */
     public void discard(Instance instance) {
         runtime.destroy(instance.id());

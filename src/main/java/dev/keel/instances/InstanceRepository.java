@@ -105,6 +105,14 @@ public final class InstanceRepository {
         return secrets.open(sealed, context(instance.id()));
     }
 
+    public void replaceSuperuserPassword(Instance instance, String password) {
+        dsl.update(INSTANCES)
+                .set(INSTANCES.SUPERUSER_PASSWORD, secrets.seal(password, context(instance.id())))
+                .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(INSTANCES.ID.eq(instance.id()))
+                .execute();
+    }
+
     /** Moves an instance to {@code target}, checked against {@link InstanceState} under a row lock. */
     public Instance transition(UUID id, InstanceState target) {
         return dsl.transactionResult(tx -> {

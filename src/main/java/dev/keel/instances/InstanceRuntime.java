@@ -22,6 +22,52 @@ public interface InstanceRuntime {
     void create(InstanceSpec spec);
 
     /**
+     * Creates the instance's storage from files instead of initdb: {@code fill} writes the data
+     * directory; then configuration and TLS as for {@link #create}, a restore exchange that
+     * {@code restore_command} asks through ({@link #wantedWal}), and {@code signal}, so that the
+     * server recovers when it starts. Replaces whatever an earlier attempt left. Does not start it.
+     */
+    void restore(InstanceSpec spec, RecoverySignal signal, Fill fill) throws IOException;
+
+    /** Writes a data directory into a {@link DataDirectorySink}. */
+    @FunctionalInterface
+    interface Fill {
+        void into(DataDirectorySink sink) throws IOException;
+    }
+
+    /** What a restored server does at start: recover from the archive and promote, or keep following as a standby. */
+    enum RecoverySignal {
+        RECOVERY("recovery.signal"), STANDBY("standby.signal");
+
+        final String file;
+
+        RecoverySignal(String file) {
+            this.file = file;
+        }
+    }
+
+    /** The WAL files (segments, {@code .history}) the recovering server asked for and has no answer to yet. */
+    List<String> wantedWal(Instance instance);
+
+    /** Hands the server a WAL file, complete and checked (it may not have asked yet). */
+    void offerWal(Instance instance, String name, byte[] bytes) throws IOException;
+
+    /** Tells the server the archive has no {@code name}. */
+    void refuseWal(Instance instance, String name) throws IOException;
+
+    /** Makes the server's recovery stop with FATAL at its next request, saying {@code reason}; it must not promote. */
+    void abortRecovery(Instance instance, String reason) throws IOException;
+
+    /** Removes the restore exchange once recovery is over; {@link #configure} then no longer sets {@code restore_command}. */
+    void endRecovery(Instance instance);
+
+    /** Starts the server without waiting for connections (a recovering server takes them only once consistent). */
+    void startRecovering(Instance instance);
+
+    /** The server log's last {@code lines} lines (empty if there is none). */
+    List<String> logTail(Instance instance, int lines);
+
+    /**
      * Replaces the instance's server settings and pg_hba rules. Takes effect on the next reload
      * ({@code pg_reload_conf()}) or, for settings such as {@code max_connections}, restart.
      */

@@ -34,6 +34,9 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     private static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
 
     private static final String ARCHIVE_SCRIPT = "keel-archive";
+    private static final String RESTORE_SCRIPT = "keel-restore";
+    private static final String FAILED = "failed";
+    private static final String WANTED = ".wanted";
 
     private final Path root;
     private final Path orphans;
@@ -81,6 +84,101 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void restore(InstanceSpec spec, RecoverySignal signal, Fill fill) throws IOException {
+        UUID id = spec.instance().id();
+        destroy(id);
+        commands.user().createPrivateDirectory(dir(id));
+        // The exchange first: WAL may be offered while the data directory is still being written.
+        commands.user().createPrivateDirectory(exchange(id));
+        Path script = dir(id).resolve(RESTORE_SCRIPT);
+        Files.writeString(script, RestoreScript.render(exchange(id).toString()));
+        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path data = dataDir(id);
+        fill.into(DataDirectorySink.at(data));
+        commands.user().ownTree(data);
+        configure(spec.instance(), spec.settings(), spec.hba());
+        ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), commands.user());
+        dev.keel.PrivateFiles.write(data.resolve(signal.file), "", commands.user()::own);
+    }
+
+    /** Where {@code restore_command} and Keel exchange WAL while the instance recovers. */
+    private Path exchange(UUID id) {
+        return dir(id).resolve("restore");
+    }
+
+    @Override
+    public List<String> wantedWal(Instance instance) {
+        Path exchange = exchange(instance.id());
+        List<String> wanted = new java.util.ArrayList<>();
+        try (Stream<Path> entries = Files.list(exchange)) {
+            entries.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(WANTED))
+                    .map(n -> n.substring(0, n.length() - WANTED.length()))
+                    .filter(n -> !Files.exists(exchange.resolve(n)) && !Files.exists(exchange.resolve(n + ".missing")))
+                    .forEach(wanted::add);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not list " + exchange, e);
+        }
+        return wanted;
+    }
+
+    @Override
+    public void offerWal(Instance instance, String name, byte[] bytes) throws IOException {
+        Path exchange = exchange(instance.id());
+        Path temp = exchange.resolve("." + name + ".tmp");
+        Files.write(temp, bytes);
+        commands.user().own(temp);
+        Files.move(temp, exchange.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Override
+    public void refuseWal(Instance instance, String name) throws IOException {
+        Path missing = exchange(instance.id()).resolve(name + ".missing");
+        Files.writeString(missing, "");
+        commands.user().own(missing);
+    }
+
+    @Override
+    public void abortRecovery(Instance instance, String reason) throws IOException {
+        Path exchange = exchange(instance.id());
+        Path temp = exchange.resolve("." + FAILED + ".tmp");
+        Files.writeString(temp, reason.replace('\n', ' ') + "\n");
+        commands.user().own(temp);
+        Files.move(temp, exchange.resolve(FAILED), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    @Override
+    public void endRecovery(Instance instance) {
+        FileTrees.delete(exchange(instance.id()));
+        try {
+            Files.deleteIfExists(dir(instance.id()).resolve(RESTORE_SCRIPT));
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not remove the restore command of instance " + instance.id(), e);
+        }
+    }
+
+    @Override
+    public void startRecovering(Instance instance) {
+        commands.startDetached(binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
+    }
+
+    @Override
+    public List<String> logTail(Instance instance, int lines) {
+        Path log = logFile(instance.id());
+        try {
+            List<String> all = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
+            return all.subList(Math.max(0, all.size() - lines), all.size());
+        } catch (java.nio.file.NoSuchFileException e) {
+            return List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read " + log, e);
+        }
+    }
+
+    @Override
     public void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba) {
         Path data = dataDir(instance.id());
         Path spool = spool(instance.id());
@@ -96,6 +194,10 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         }
         Map<String, String> withArchiving = new java.util.LinkedHashMap<>(settings);
         withArchiving.put("archive_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(ARCHIVE_SCRIPT).toString()) + " \"%p\" \"%f\"");
+        if (Files.isDirectory(exchange(instance.id()))) {
+            withArchiving.put("restore_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(RESTORE_SCRIPT).toString())
+                    + " \"%f\" \"%p\"");
+        }
         ServerFiles.writeSettings(data, withArchiving, commands.user());
         ServerFiles.writeHba(data, hba, commands.user());
     }

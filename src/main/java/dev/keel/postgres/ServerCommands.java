@@ -52,6 +52,12 @@ public final class ServerCommands {
                 "-w", "-t", Long.toString(START_TIMEOUT.toSeconds())), START_TIMEOUT.plusSeconds(10));
     }
 
+    /** Starts the server detached without waiting for it to take connections (recovery may take long). */
+    public void startDetached(Installation installation, Path dataDir, Path logFile) {
+        user.run(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l", logFile.toString(), "-W"),
+                Duration.ofSeconds(60));
+    }
+
     /** Fast shutdown; escalates by signal when pg_ctl cannot finish it. */
     public void stop(Installation installation, Path dataDir) {
         if (!Postmaster.isRunning(dataDir)) {

@@ -4,24 +4,23 @@ import com.github.luben.zstd.ZstdInputStream;
 import dev.keel.archive.ArchiveLayout;
 import dev.keel.archive.BackupManifest;
 import dev.keel.archive.Sha256;
+import dev.keel.instances.DataDirectorySink;
 import dev.keel.storage.ObjectStore;
 import io.micronaut.json.JsonMapper;
 import jakarta.inject.Singleton;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 
-import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.function.LongConsumer;
 
 /**
  * Unpacks a base backup from the store into a directory, streaming, and checks as it goes: the
@@ -30,6 +29,7 @@ import java.util.UUID;
  */
 @Singleton
 public final class BackupReader {
+    private static final long PROGRESS_BYTES = 32L << 20;
     private final ObjectStore store;
     private final JsonMapper json;
 
@@ -46,16 +46,23 @@ public final class BackupReader {
 
     /** Unpacks into {@code target} (created; must not hold anything) and returns the manifest it was checked against. */
     public BackupManifest unpack(UUID database, UUID backup, Path target) throws IOException {
+        return unpack(database, backup, DataDirectorySink.at(target), done -> { });
+    }
+
+    /**
+     * Unpacks into {@code sink}, reporting the data directory bytes written so far to
+     * {@code progress}, and returns the manifest it was checked against. The object is read ahead
+     * of the unpacking on another thread, so the store's latency overlaps decompression and writes.
+     */
+    public BackupManifest unpack(UUID database, UUID backup, DataDirectorySink sink, LongConsumer progress) throws IOException {
         BackupManifest manifest = manifest(database, backup);
         Map<String, BackupManifest.Entry> expected = new HashMap<>();
         manifest.files().forEach(e -> expected.put(e.path(), e));
-        Files.createDirectories(target);
-        Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rwx------")); // Postgres accepts no wider
-        Path root = target.toAbsolutePath().normalize();
+        long written = 0;
+        long reported = 0;
         MessageDigest objectDigest = Sha256.digest();
         String where = "backup " + backup + " of database " + database;
-        try (InputStream object = new DigestInputStream(new BufferedInputStream(store.get(ArchiveLayout.backupKey(database, backup)), 1 << 17),
-                objectDigest);
+        try (InputStream object = new DigestInputStream(ReadAhead.of(store.get(ArchiveLayout.backupKey(database, backup))), objectDigest);
              TarArchiveInputStream tar = new TarArchiveInputStream(new ZstdInputStream(object))) {
             TarArchiveEntry entry;
             byte[] buffer = new byte[1 << 17];
@@ -65,18 +72,13 @@ public final class BackupReader {
                 if (listed == null) {
                     throw new CorruptArchiveException(where + " holds " + path + ", which its manifest does not list");
                 }
-                Path out = root.resolve(path).normalize();
-                if (!out.startsWith(root)) {
-                    throw new CorruptArchiveException(where + " holds a path outside the data directory: " + path);
-                }
                 if (entry.isDirectory()) {
-                    Files.createDirectories(out);
-                    Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rwx------"));
+                    sink.directory(path);
                     continue;
                 }
                 MessageDigest digest = Sha256.digest();
                 long size = 0;
-                try (OutputStream file = Files.newOutputStream(out)) {
+                try (OutputStream file = sink.file(path)) {
                     int n;
                     while ((n = tar.read(buffer)) > 0) {
                         file.write(buffer, 0, n);
@@ -84,7 +86,11 @@ public final class BackupReader {
                         size += n;
                     }
                 }
-                Files.setPosixFilePermissions(out, PosixFilePermissions.fromString("rw-------"));
+                written += size;
+                if (written - reported >= PROGRESS_BYTES) {
+                    progress.accept(written);
+                    reported = written;
+                }
                 String sha256 = Sha256.hex(digest.digest());
                 if (size != listed.size() || !sha256.equals(listed.sha256())) {
                     throw new CorruptArchiveException(where + " is corrupt: " + path + " has " + size + " bytes with sha256 " + sha256
@@ -105,6 +111,7 @@ public final class BackupReader {
         if (!expected.isEmpty()) {
             throw new CorruptArchiveException(where + " lacks files its manifest lists, such as " + expected.keySet().iterator().next());
         }
+        progress.accept(written);
         return manifest;
     }
 }

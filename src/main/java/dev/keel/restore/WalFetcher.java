@@ -6,6 +6,7 @@ import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.ArchivedWal;
 import dev.keel.archive.Sha256;
 import dev.keel.storage.ObjectStore;
+import dev.keel.storage.StorageException;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
@@ -37,20 +38,33 @@ public final class WalFetcher {
         if (recorded.isEmpty()) {
             return false;
         }
-        byte[] bytes;
-        try (InputStream in = new ZstdInputStream(store.get(ArchiveLayout.walKey(database, name)))) {
-            bytes = in.readAllBytes();
-        } catch (IOException e) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " does not decompress: " + e.getMessage(), e);
-        }
-        String sha256 = Sha256.of(bytes);
-        if (!sha256.equals(recorded.get().sha256())) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " is corrupt: its sha256 is " + sha256
-                    + ", the archive recorded " + recorded.get().sha256());
-        }
+        byte[] bytes = read(database, recorded.get());
         Path temp = target.resolveSibling("." + target.getFileName() + ".fetching");
         Files.write(temp, bytes);
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return true;
+    }
+
+    /**
+     * The bytes of an archived WAL file, decompressed and checked against the recorded sha256.
+     * A file the catalog records but the store lacks is as damaged as a corrupt one.
+     */
+    public byte[] read(UUID database, ArchivedWal recorded) {
+        String name = recorded.name();
+        byte[] bytes;
+        try (InputStream in = new ZstdInputStream(store.get(ArchiveLayout.walKey(database, name)))) {
+            bytes = in.readAllBytes();
+        } catch (StorageException.NotFound e) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database
+                    + " is recorded as archived, but the object store does not have it");
+        } catch (IOException e) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " does not decompress: " + e.getMessage(), e);
+        }
+        String sha256 = Sha256.of(bytes);
+        if (!sha256.equals(recorded.sha256())) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " is corrupt: its sha256 is " + sha256
+                    + ", the archive recorded " + recorded.sha256());
+        }
+        return bytes;
     }
 }

@@ -91,7 +91,11 @@ public final class Api {
     }
 
     public JsonNode awaitAvailable(String id) {
-        return Wait.until("database " + id + " to become available", Timeouts.PROVISION, () -> {
+        return awaitAvailable(id, Timeouts.PROVISION);
+    }
+
+    public JsonNode awaitAvailable(String id, java.time.Duration patience) {
+        return Wait.until("database " + id + " to become available", patience, () -> {
             Response r = get("/v1/databases/" + id);
             if (r.status() == 200 && "failed".equals(r.field("state"))) {
                 throw new AssertionError("database " + id + " failed: " + r.field("state_reason"));
@@ -107,6 +111,17 @@ public final class Api {
             throw new AssertionError("deleting answered " + deleted);
         }
         awaitGone(id);
+    }
+
+    /** Waits until the database is {@code failed} and returns it. */
+    public JsonNode awaitFailed(String id) {
+        return Wait.until("database " + id + " to fail", Timeouts.RESTORE, () -> {
+            Response r = get("/v1/databases/" + id);
+            if (r.status() == 200 && "available".equals(r.field("state"))) {
+                throw new AssertionError("database " + id + " became available");
+            }
+            return r.status() == 200 && "failed".equals(r.field("state")) ? Optional.of(r.json()) : Optional.empty();
+        });
     }
 
     public void awaitGone(String id) {

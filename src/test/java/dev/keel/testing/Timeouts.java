@@ -6,6 +6,8 @@ import java.time.Duration;
 public final class Timeouts {
     /** From POST /v1/databases to available, including a first download and unpack of the binaries. */
     public static final Duration PROVISION = Duration.ofSeconds(120);
+    /** A fork or rollback of a small test database: unpack, replay, promote. */
+    public static final Duration RESTORE = Duration.ofSeconds(240);
     /** From DELETE to 404. */
     public static final Duration DEPROVISION = Duration.ofSeconds(60);
     /** From starting a Keel process to /health answering (a first start initialises the catalog). */

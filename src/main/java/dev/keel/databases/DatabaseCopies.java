@@ -1,0 +1,35 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.instances.Instance;
+import dev.keel.postgres.HbaRule;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Making a database from another one (fork, rollback), which the restore capability provides:
+ * provisioning asks it to check a request and fix the origin, then to build the new database's
+ * primary from the source's archive.
+ */
+public interface DatabaseCopies {
+    String RESTORING = "restoring the base backup";
+    String REPLAYING = "replaying WAL";
+    String PROMOTING = "promoting";
+
+    /** Checks a fork or rollback request against its source and what is archived; a problem (4xx) says what is wrong. */
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan);
+
+    /**
+     * Restores {@code database}'s primary from its origin and promotes it: a running instance
+     * (state {@code creating}) with {@code settings} and {@code hba}, whose data is the source's
+     * as of the origin's target. Reports each step on {@code progress}.
+     */
+    Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress)
+            throws Exception;
+
+    /** Where a restore reports how far it is. */
+    interface Progress {
+        void report(String step, long done, long total, String unit);
+    }
+}

@@ -1,0 +1,68 @@
+package dev.keel.restore;
+
+import dev.keel.archive.Backup;
+import dev.keel.archive.BackupRepository;
+import dev.keel.archive.BackupState;
+import dev.keel.auth.Caller;
+import dev.keel.databases.CreateDatabaseRequest;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseCopies;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseOrigin;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.WalSegmentName;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Map;
+
+/** Forks and rollbacks: {@link CopyRequests} checks them, the {@link Restorer} builds them. */
+@Singleton
+final class Copies implements DatabaseCopies {
+    private final CopyRequests requests;
+    private final Restorer restorer;
+    private final BackupRepository backups;
+    private final InstanceRepository instances;
+    private final DatabaseLookup databases;
+    private final Plans plans;
+
+    Copies(CopyRequests requests, Restorer restorer, BackupRepository backups, InstanceRepository instances, DatabaseLookup databases,
+           Plans plans) {
+        this.requests = requests;
+        this.restorer = restorer;
+        this.backups = backups;
+        this.instances = instances;
+        this.databases = databases;
+        this.plans = plans;
+    }
+
+    @Override
+    public DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan) {
+        return requests.resolve(caller, request, plan);
+    }
+
+    @Override
+    public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress)
+            throws Exception {
+        Database source = databases.find(origin.sourceId()).orElseThrow(() -> new RestoreFailedException(
+                origin.sourceName() + " was deleted before its " + origin.kind().value() + " could start; its archive is gone."));
+        Backup backup = backups.find(source.id(), origin.backupId()).filter(b -> b.state() == BackupState.COMPLETED)
+                .orElseThrow(() -> new RestoreFailedException("The base backup of " + source.name() + " this "
+                        + origin.kind().value() + " starts from was removed meanwhile; delete this database and ask again."));
+        Instance sourcePrimary = instances.primary(source.id()).orElseThrow(() -> new RestoreFailedException(
+                source.name() + " has no server, so Keel cannot tell its superuser's password; try again once it is available."));
+        RecoveryTarget target = origin.targetTime() != null ? new RecoveryTarget.Time(origin.targetTime())
+                : origin.fast() ? new RecoveryTarget.Immediate()
+                : new RecoveryTarget.EndOfArchive(WalSegmentName.parse(origin.throughSegment()));
+        int connections = Integer.parseInt(settings.get("max_connections"));
+        int sourceConnections = plans.find(source.plan()).map(Plan::connections).orElse(connections);
+        return restorer.restore(new Restorer.Request(database.id(), database.major(), source.id(),
+                instances.superuserPassword(sourcePrimary), backup, target, settings, Math.max(connections, sourceConnections), hba,
+                () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.CREATING).orElse(false)), progress);
+    }
+}

@@ -1,0 +1,143 @@
+package dev.keel.restore;
+
+import dev.keel.archive.ArchiveReport;
+import dev.keel.archive.Backup;
+import dev.keel.auth.Caller;
+import dev.keel.databases.CreateDatabaseRequest;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseOrigin;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+
+/**
+ * Checks a fork or rollback request and fixes its origin: the source, the base backup to start
+ * from, and how far to replay. Every refusal says what to do instead. The target is checked
+ * against what is archived now, so that a restore never runs for half an hour to end in
+ * "recovery ended before configured recovery target was reached".
+ */
+@Singleton
+final class CopyRequests {
+    private final DatabaseLookup lookup;
+    private final Plans plans;
+    private final ArchiveReport report;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+
+    CopyRequests(DatabaseLookup lookup, Plans plans, ArchiveReport report, InstanceRepository instances, InstanceConnections connections) {
+        this.lookup = lookup;
+        this.plans = plans;
+        this.report = report;
+        this.instances = instances;
+        this.connections = connections;
+    }
+
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan) {
+        if (request.follow() != null) {
+            throw invalid("Followers are not available yet; use \"fork\" for a copy as of now.");
+        }
+        if (request.fork() != null && request.rollback() != null) {
+            throw invalid("Say either \"fork\" or \"rollback\", not both.");
+        }
+        boolean rollback = request.rollback() != null;
+        boolean fast = Boolean.TRUE.equals(request.fast());
+        if (rollback) {
+            if ((request.to() == null) == (request.by() == null)) {
+                throw invalid("A rollback needs exactly one of \"to\" (a time such as 2026-11-26T10:15:42Z) or \"by\" (such as"
+                        + " \"2 hours 10 minutes\").");
+            }
+            if (fast) {
+                throw invalid("\"fast\" goes with \"fork\"; a rollback restores to the time in \"to\" or \"by\".");
+            }
+        } else if (request.to() != null || request.by() != null) {
+            throw invalid("A fork copies its source as of now; for a copy as of an earlier time, ask for \"rollback\" with \"to\" or \"by\".");
+        }
+        Instant target = !rollback ? null : request.to() != null ? TargetTimes.parseTo(request.to())
+                : Instant.now().minus(TargetTimes.parseBy(request.by())).truncatedTo(ChronoUnit.SECONDS);
+        String verb = rollback ? "roll back" : "fork";
+
+        Database source = lookup.require(caller, rollback ? request.rollback() : request.fork());
+        if (!plan.fork()) {
+            throw invalid("Plan " + plan.name() + " cannot " + verb + "; choose a plan that can, such as " + capablePlans() + ".");
+        }
+        Plan sourcePlan = plans.require(source.plan());
+        if (!sourcePlan.fork() || (rollback && sourcePlan.rollbackWindowDays() == 0)) {
+            throw invalid(source.name() + " is on plan " + sourcePlan.name() + ", whose databases cannot be "
+                    + (rollback ? "rolled back" : "forked") + "; change its plan to one of " + capablePlans() + " first.");
+        }
+        if (source.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
+            throw new KeelException(ProblemType.CONFLICT, source.name() + " is " + source.state().value() + "; it can be used to "
+                    + verb + " once it is available.");
+        }
+        Instant now = Instant.now();
+        if (target != null && target.isAfter(now)) {
+            throw invalid("rollback target " + target + " is in the future; choose a time up to now (" + now.truncatedTo(ChronoUnit.SECONDS)
+                    + ").");
+        }
+        ArchiveReport.Window window = report.report(source, now).window();
+        List<Backup> restorable = report.restorable(source.id());
+        if (window == null || restorable.isEmpty()) {
+            throw invalid(source.name() + " has no base backup with its WAL archived yet, so there is nothing to " + verb
+                    + " from; wait until its first backup completes (GET /v1/databases/" + source.name() + "/backups).");
+        }
+        if (target != null) {
+            if (target.isBefore(window.from())) {
+                throw invalid("rollback target " + target + " is before the earliest restorable time " + window.from() + " of "
+                        + source.name() + "; choose a time from " + window.from() + " to " + window.to() + ".")
+                        .with("window", window);
+            }
+            if (target.isAfter(window.to())) {
+                throw invalid("rollback target " + target + " is after the newest archived WAL of " + source.name() + " (finished "
+                        + window.to() + "); WAL is archived at least every archive_timeout, so try again shortly, or choose a"
+                        + " time from " + window.from() + " to " + window.to() + ".").with("window", window);
+            }
+            Backup backup = restorable.stream().filter(b -> !b.finishedAt().isAfter(target)).reduce((a, b) -> b).orElseThrow();
+            return new DatabaseOrigin(DatabaseOrigin.Kind.ROLLBACK, source.id(), source.name(), backup.id(), backup.finishedAt(),
+                    target, null, false);
+        }
+        Backup newest = restorable.get(restorable.size() - 1);
+        String through = fast ? null : lastWrittenSegment(source);
+        return new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(), newest.finishedAt(), null, through,
+                fast);
+    }
+
+    /**
+     * The segment that holds the source's last write so far, finished now (pg_switch_wal), so
+     * that the fork replays to this moment without waiting for archive_timeout. The switch only
+     * closes the current segment early; nothing in the source's data changes.
+     */
+    private String lastWrittenSegment(Database source) {
+        Instance primary = instances.primary(source.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                source.name() + " has no running server to fork from; try again once it is available."));
+        try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement();
+             ResultSet row = sql.executeQuery("select pg_walfile_name(pg_current_wal_insert_lsn() - 1), pg_switch_wal()")) {
+            row.next();
+            return row.getString(1);
+        } catch (SQLException e) {
+            throw new KeelException(ProblemType.UNAVAILABLE, source.name() + "'s server did not answer, so Keel cannot tell how far to"
+                    + " fork; try again in a moment.", e);
+        }
+    }
+
+    private String capablePlans() {
+        return String.join(", ", plans.all().stream().filter(Plan::fork).map(Plan::name).toList());
+    }
+
+    private static KeelException invalid(String detail) {
+        return new KeelException(ProblemType.INVALID_REQUEST, detail);
+    }
+}

@@ -1,0 +1,202 @@
+package dev.keel.restore;
+
+import dev.keel.archive.ArchiveRepository;
+import dev.keel.archive.Backup;
+import dev.keel.databases.DatabaseCopies;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceSpec;
+import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.WalSegmentName;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The restore engine: a new instance made from a base backup of a source's archive plus its WAL,
+ * recovered to a {@link RecoveryTarget} and promoted. The data directory is streamed down and
+ * checked file by file; WAL is served to {@code restore_command} by a {@link WalServer}. The
+ * engine ends a restore one way now (stop at the target and promote); a follower will be the
+ * same restore ending in standby mode.
+ */
+@Singleton
+public final class Restorer {
+    private static final Logger LOG = LoggerFactory.getLogger(Restorer.class);
+    private static final long CHECK_MILLIS = 250;
+    private static final String TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached";
+    private static final int STEPS = 6;
+
+    private final BackupReader reader;
+    private final WalFetcher fetcher;
+    private final ArchiveRepository archive;
+    private final InstanceMaker maker;
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
+    private final ExecutorService downloads;
+
+    Restorer(BackupReader reader, WalFetcher fetcher, ArchiveRepository archive, InstanceMaker maker, InstanceRuntime runtime,
+             InstanceConnections connections) {
+        this.reader = reader;
+        this.fetcher = fetcher;
+        this.archive = archive;
+        this.maker = maker;
+        this.runtime = runtime;
+        this.connections = connections;
+        AtomicInteger count = new AtomicInteger();
+        this.downloads = Executors.newFixedThreadPool(4, r -> {
+            Thread thread = new Thread(r, "keel-wal-fetch-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /** What to restore: the source's backup, how far to replay, and the new instance's settings once it is a primary. */
+    record Request(UUID databaseId, int major, UUID sourceId, String sourceSuperuserPassword, Backup backup, RecoveryTarget target,
+                   Map<String, String> settings, int recoveryConnections, List<HbaRule> hba, BooleanSupplier wanted) {
+    }
+
+    /** Restores, recovers and promotes; returns the running instance (state {@code creating}). A failure removes it. */
+    Instance restore(Request request, DatabaseCopies.Progress progress) throws Exception {
+        progress.report(InstanceMaker.RESERVING, 1, STEPS, "steps");
+        // Recovery refuses fewer connections than the source had; the plan's own number comes after promotion.
+        Map<String, String> recovering = new LinkedHashMap<>(request.settings());
+        recovering.put("max_connections", Integer.toString(request.recoveryConnections()));
+        recovering.putAll(request.target().settings());
+        InstanceSpec spec = maker.reserveForRestore(request.databaseId(), request.major(), request.sourceSuperuserPassword(), recovering,
+                request.hba());
+        Instance instance = spec.instance();
+        try {
+            Backup backup = request.backup();
+            WalSegmentName first = WalSegmentName.containing(backup.timeline(), backup.startLsn());
+            WalSegmentName waitThrough = request.target() instanceof RecoveryTarget.EndOfArchive end ? end.through() : null;
+            try (WalServer server = new WalServer(instance, request.sourceId(), first, waitThrough, runtime, archive, fetcher, downloads)) {
+                long size = backup.size() == null ? 0 : backup.size();
+                runtime.restore(spec, InstanceRuntime.RecoverySignal.RECOVERY, sink -> {
+                    server.start();
+                    reader.unpack(request.sourceId(), backup.id(), sink,
+                            done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes"));
+                });
+                progress.report(DatabaseCopies.REPLAYING, 0, server.segmentsExpected(), "segments");
+                runtime.startRecovering(instance);
+                awaitPromotion(request, spec, server, progress);
+            }
+            progress.report(DatabaseCopies.PROMOTING, 5, STEPS, "steps");
+            runtime.endRecovery(instance);
+            maker.rotateSuperuserPassword(instance, connections);
+            runtime.configure(instance, maker.settings(instance, request.settings()), request.hba());
+            if (request.recoveryConnections() != Integer.parseInt(request.settings().get("max_connections"))) {
+                runtime.stop(instance);
+                runtime.start(instance);
+            } else {
+                try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
+                    sql.execute("select pg_reload_conf()");
+                }
+            }
+            return instance;
+        } catch (CorruptArchiveException e) {
+            maker.discard(instance);
+            throw new RestoreFailedException("The archive cannot be restored: " + e.getMessage());
+        } catch (Exception e) {
+            maker.discard(instance);
+            throw e;
+        }
+    }
+
+    /**
+     * Waits until the server has recovered and promoted, reporting how far replay got. A server
+     * that stops on its own failed, except in one case: a rollback target after the last
+     * transaction in the archive is never "reached" (Postgres needs a later commit to see it),
+     * yet the archive's end is then exactly the source as of the target, so recovery is run to
+     * the end instead.
+     */
+    private void awaitPromotion(Request request, InstanceSpec spec, WalServer server, DatabaseCopies.Progress progress)
+            throws InterruptedException {
+        Instance instance = spec.instance();
+        boolean toTheEnd = false;
+        while (true) {
+            Thread.sleep(CHECK_MILLIS);
+            if (!request.wanted().getAsBoolean()) {
+                throw new KeelException(ProblemType.CONFLICT, "The restore stopped because the database is being deleted.");
+            }
+            if (!runtime.isRunning(instance)) {
+                String fatal = fatalLine(instance);
+                if (server.failure() == null && fatal.contains(TARGET_NOT_REACHED) && request.target() instanceof RecoveryTarget.Time time
+                        && !toTheEnd) {
+                    LOG.info("Recovering instance {} to the end of the archive: it holds no transaction after {}, so its end is the"
+                            + " source as of that time", instance.id(), time.at());
+                    Map<String, String> settings = new LinkedHashMap<>(spec.settings());
+                    settings.keySet().removeIf(k -> k.startsWith("recovery_target"));
+                    settings.put("recovery_target_action", "promote");
+                    runtime.configure(instance, settings, request.hba());
+                    runtime.startRecovering(instance);
+                    toTheEnd = true;
+                    continue;
+                }
+                throw new RestoreFailedException(server.failure() != null ? "The archive cannot be restored: " + server.failure()
+                        : "The restored server stopped during recovery: " + fatal);
+            }
+            if (server.failure() != null) {
+                continue; // the server stops at its next request for WAL
+            }
+            Replay replay = replay(instance);
+            if (replay != null && !replay.inRecovery()) {
+                return;
+            }
+            String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
+                    : DatabaseCopies.REPLAYING + " (at " + replay.at() + ")";
+            progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
+        }
+    }
+
+    private record Replay(boolean inRecovery, Instant at) {
+    }
+
+    /** Where replay is, or null while the server takes no connections yet (it does once consistent). */
+    private Replay replay(Instance instance) {
+        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement();
+             ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp()")) {
+            row.next();
+            java.sql.Timestamp at = row.getTimestamp(2);
+            return new Replay(row.getBoolean(1), at == null ? null : at.toInstant());
+        } catch (SQLException e) {
+            return null;
+        }
+    }
+
+    /** The server log's last FATAL or PANIC line, or a pointer to the log. */
+    private String fatalLine(Instance instance) {
+        List<String> tail = runtime.logTail(instance, 200);
+        for (int i = tail.size() - 1; i >= 0; i--) {
+            String line = tail.get(i);
+            int at = Math.max(line.indexOf("FATAL:"), line.indexOf("PANIC:"));
+            if (at >= 0) {
+                return line.substring(at);
+            }
+        }
+        return "it exited without saying why in its log";
+    }
+
+    @PreDestroy
+    void stop() {
+        downloads.shutdownNow();
+    }
+}
