@@ -59,6 +59,7 @@
 #   KEEL_BENCH_LOG_DIR            copy every log (Keel, S3Proxy, the servers, pgBackRest, pgbench)
 #                                 and the raw results there at the end
 #   RESTORE_TIMEOUT               seconds one restore may take before the run gives up (1800)
+#   SETTLE                        seconds of quiet (after a sync) before each restore (5)
 # Everything lives in a temporary directory under /tmp (~5 GiB with DB_MB=1024: two sources, two
 # buckets, one restored copy at a time), removed on exit after every process the run started is
 # stopped; /etc/pgbackrest.conf is neither read nor written (--config points into it).
@@ -77,6 +78,7 @@ INSTANCE_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-24705-24799}
 read -r S3_PORT S3_TLS_PORT <<<"${KEEL_BENCH_S3_PORTS:-24690 24691}"
 read -r PGBR_PORT PGBR_RESTORE_PORT <<<"${KEEL_BENCH_PGBR_PORTS:-24692 24693}"
 export RESTORE_TIMEOUT=${RESTORE_TIMEOUT:-1800}
+SETTLE=${SETTLE:-5}
 PG_VERSION=15.19.0          # what Keel serves for major 15 (application.yml); pgBackRest 2.45 stops at 15
 UPDATE_ROWS=1000            # rows per update transaction of the WAL written after the backup
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -103,6 +105,7 @@ now_ms() { date +%s%3N; }
 [[ $DB_MB =~ ^[1-9][0-9]*$ ]] || die "DB_MB must be a positive integer, not '$DB_MB'"
 [[ $WAL_AFTER_MB =~ ^[1-9][0-9]*$ ]] || die "WAL_AFTER_MB must be a positive integer, not '$WAL_AFTER_MB'"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $SETTLE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "SETTLE must be a number of seconds, not '$SETTLE'"
 [[ $MODE == cmp || $MODE == rnd ]] || die "MODE is cmp or rnd, not '$MODE'"
 case $ONLY in
     '') TOOLS=(keel pgbr) ;;
@@ -374,15 +377,20 @@ def pg_time(epoch):          # pgBackRest's --target (and Postgres' recovery_tar
 
 # --- psql: one-shot queries, and a coprocess for the marker phase ---------------------------------
 
+LAST_ERROR = [""]
+
+
 def query(url, sql, timeout=None):
-    """Rows of one statement (psql -Atq), or None when psql fails (cannot connect, ...)."""
+    """Rows of one statement (psql -Atq), or None when psql fails (cannot connect, ...; then LAST_ERROR[0] says why)."""
     env = dict(os.environ, PGCONNECT_TIMEOUT="5")
     try:
         p = subprocess.run([PSQL, "-X", "-Atq", "-v", "ON_ERROR_STOP=1", url, "-c", sql], capture_output=True, text=True,
                            env=env, timeout=timeout)
     except subprocess.TimeoutExpired:
+        LAST_ERROR[0] = f"psql timed out after {timeout} s"
         return None
     if p.returncode != 0:
+        LAST_ERROR[0] = (p.stderr.strip().splitlines() or ["psql failed"])[0]
         return None
     return p.stdout.splitlines()
 
@@ -629,11 +637,21 @@ def archived(tool, store, segment, api, db, t):
 def check(tool, url, tgt):
     """The restored copy against the source at T: markers, count(*) and sum(abalance)."""
     src = tgt["sources"][tool]
-    markers = [int(x) for x in must(url, "select id from bench_marker order by id")]
-    count, total = must(url, f"select count(*) || '|' || coalesce(sum(abalance), 0) from {tgt['table']}")[0].split("|")
-    ok = markers == src["expected"] and int(count) == src["count"] and int(total) == src["sum"]
-    return dict(ok=ok, markers=markers, expected=src["expected"], count=int(count), sum=int(total),
-                expected_count=src["count"], expected_sum=src["sum"])
+    out = dict(ok=False, markers=None, expected=src["expected"], count=None, sum=None, expected_count=src["count"],
+               expected_sum=src["sum"])
+    rows = query(url, "select id from bench_marker order by id")
+    if rows is None:
+        out["error"] = f"cannot read bench_marker: {LAST_ERROR[0]}"
+        return out
+    out["markers"] = [int(x) for x in rows]
+    rows = query(url, f"select count(*) || '|' || coalesce(sum(abalance), 0) from {tgt['table']}")
+    if rows is None:
+        out["error"] = f"cannot read {tgt['table']}: {LAST_ERROR[0]}"
+        return out
+    count, total = rows[0].split("|")
+    out.update(count=int(count), sum=int(total))
+    out["ok"] = out["markers"] == src["expected"] and out["count"] == src["count"] and out["sum"] == src["sum"]
+    return out
 
 
 def replayed(tool, backup):
@@ -843,15 +861,17 @@ def report(meta_path):
             verdict = "OK" if c["ok"] else "WRONG"
             print(f"  round {r['round']} {name[tool]:11s} {verdict}: markers {c['markers']} (expected 1-10);"
                   f" count {c['count']} / {c['expected_count']}, sum(abalance) {c['sum']} / {c['expected_sum']}"
-                  + (f"; {r['stop_line']}" if r.get("stop_line") else ""))
+                  + (f"; {c['error']}" if c.get("error") else "") + (f"; {r['stop_line']}" if r.get("stop_line") else ""))
+    valid = all(r["check"]["ok"] for t in tools for r in R[t] if r)
     if "pgbr" in tools and "keel" in tools:
         k, p = mean([r["wall"] for r in R["keel"] if r]), mean([r["wall"] for r in R["pgbr"] if r])
         print()
-        print(f"Keel/pgBackRest restore time: {ratio(k, p)} ({'Keel faster' if k < p else 'pgBackRest faster'});"
+        print(("" if valid else "NOT VALID (a restore does not match its source): ")
+              + f"Keel/pgBackRest restore time: {ratio(k, p)} ({'Keel faster' if k < p else 'pgBackRest faster'});"
               f" throughput Keel {mean([thr(r) for r in R['keel'] if r]):.1f} MiB/s,"
               f" pgBackRest {mean([thr(r) for r in R['pgbr'] if r]):.1f} MiB/s")
-    if not all(r["check"]["ok"] for t in tools for r in R[t] if r):
-        print("!! at least one restore does not match its source at T")
+    if not valid:
+        print("!! at least one restore does not match its source at T: its time measures something else")
         sys.exit(2)
 
 
@@ -1129,6 +1149,8 @@ PY
 # --- the measurements ----------------------------------------------------------------------------
 
 restore_run() {  # restore_run TOOL ROUND
+    sync                                                 # untimed: the last copy's writes flushed, and
+    sleep "$SETTLE"                                      # the background work it left let settle
     say "round $2, $1: restore to T ..."
     if [[ $1 == keel ]]; then
         bench keel-restore "$2" "$API" "$DB"

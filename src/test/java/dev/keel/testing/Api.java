@@ -115,6 +115,9 @@ public final class Api {
 
     /** Waits until the database is {@code failed} and returns it. */
     public JsonNode awaitFailed(String id) {
+        if (id == null) {
+            throw new AssertionError("no database to wait for: the request that should have made it was refused");
+        }
         return Wait.until("database " + id + " to fail", Timeouts.RESTORE, () -> {
             Response r = get("/v1/databases/" + id);
             if (r.status() == 200 && "available".equals(r.field("state"))) {
