@@ -19,8 +19,8 @@
 #   Keel        POST /v1/databases {"plan":"standard-0","rollback":"<source id>","to":"<T, RFC 3339>"}
 #               -> the new database `available` and `psql "$url" -Atc 'select 1'` succeeding
 #   pgBackRest  `restore --type=time --target=<T> --target-action=promote` into a fresh directory
-#               (process-max PGBR_PROCESS_MAX, async archive-get), `pg_ctl start`, until
-#               pg_is_in_recovery() is false over TCP+TLS
+#               (process-max PGBR_PROCESS_MAX, async archive-get), then its postgres started (as
+#               `pg_ctl start` does, without the wait) -> pg_is_in_recovery() false over TCP+TLS
 # and checks each restore: its markers must be the source's committed at or before T (the first
 # 10), and count(*) and sum(abalance) of the table must equal the source's at T. Prints each
 # round's times, the means, the ratio Keel/pgBackRest (< 1: Keel is faster) and each tool's restore
@@ -743,6 +743,7 @@ def pgbr_restore(round_, wrapper, data_dir, pgbin, port, url, uid, gid, log_path
             die(f"pgBackRest's restored server stopped: {open(log_path, errors='replace').read()[-2000:]}")
         time.sleep(0.02)
     wall = time.time() - t0
+    checked = check("pgbr", url, tgt)   # (also gives the server time to log its last lines)
     events, stop_line = {}, None
     for line in open(log_path, errors="replace"):
         m = PG_TIME.match(line)
@@ -755,7 +756,7 @@ def pgbr_restore(round_, wrapper, data_dir, pgbin, port, url, uid, gid, log_path
         if "recovery stopping before" in line:
             stop_line = line.split("LOG:", 1)[-1].strip()
     result = dict(tool="pgbr", round=round_, wall=wall, restore_s=t_restore, connect_s=t_connect, events=events,
-                  stop_line=stop_line, size=backup["size"], replayed=replayed("pgbr", backup), check=check("pgbr", url, tgt))
+                  stop_line=stop_line, size=backup["size"], replayed=replayed("pgbr", backup), check=checked)
     save(f"restore-pgbr-r{round_}", result)
     log(f"round {round_}, pgbr: restored in {wall:.1f} s (files {t_restore:.1f} s); markers and table"
         f" {'match' if result['check']['ok'] else 'DIFFER'}")

@@ -50,7 +50,7 @@ class CrashRecoveryIT {
                 keel.kill9();
 
                 keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), NO_POOL);
-                JsonNode settled = awaitSettled(keel.api(), id);
+                JsonNode settled = keel.api().awaitSettled(id);
                 assertThat(settled.get("state").asText()).as("after a kill at or after '%s'", step).isEqualTo("available");
                 // Killed while still creating (the last step may have just finished): retried from the start.
                 String retried = "Reconciler decision: RETRY " + operation + ": retrying provisioning from the start (attempt 2 of 3): "
@@ -61,7 +61,7 @@ class CrashRecoveryIT {
                 } else {
                     assertThat(keel.log()).contains(retried);
                 }
-                assertNoOrphans(keel.api(), dataDir);
+                Footprint.assertMatchesApi(keel.api(), dataDir);
             }
         } finally {
             for (String id : databases) {
@@ -86,12 +86,12 @@ class CrashRecoveryIT {
                 keel.kill9();
                 keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), NO_POOL);
             }
-            JsonNode settled = awaitSettled(keel.api(), id);
+            JsonNode settled = keel.api().awaitSettled(id);
             assertThat(settled.get("state").asText()).isEqualTo("failed");
             assertThat(settled.get("state_reason").asText())
                     .isEqualTo("Provisioning was interrupted 3 times; delete this database and create a new one.");
             assertThat(keel.log()).contains("Reconciler decision: GIVE_UP");
-            assertNoOrphans(keel.api(), dataDir);
+            Footprint.assertMatchesApi(keel.api(), dataDir);
             keel.api().deprovision(id);
         } finally {
             keel.stop();
@@ -144,37 +144,5 @@ class CrashRecoveryIT {
             JsonNode progress = db.get("progress");
             return progress != null && !progress.isNull() && PROVISION_STEPS.indexOf(progress.get("step").asText()) >= index;
         });
-    }
-
-    private static JsonNode awaitSettled(Api api, String id) {
-        return Wait.until("database " + id + " to be available or failed", Timeouts.PROVISION, () -> {
-            JsonNode db = api.get("/v1/databases/" + id).json();
-            String state = db.get("state").asText();
-            return state.equals("available") || state.equals("failed") ? Optional.of(db) : Optional.empty();
-        });
-    }
-
-    /**
-     * What the OS shows matches what the API says: one instance directory with a live postmaster
-     * per available database, none for failed ones, and every available database connects.
-     */
-    private static void assertNoOrphans(Api api, Path dataDir) throws Exception {
-        JsonNode databases = api.get("/v1/databases").json();
-        int available = 0;
-        for (JsonNode db : databases) {
-            if (db.get("state").asText().equals("available")) {
-                available++;
-                try (Connection connection = Pg.connect(db.get("url").asText(), dataDir.resolve("ca.pem"))) {
-                    assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
-                }
-            }
-        }
-        Set<String> dirs = Footprint.instanceDirs(dataDir);
-        Set<String> running = Footprint.runningInstanceDataDirs(dataDir);
-        assertThat(dirs).hasSize(available);
-        assertThat(running).hasSize(available);
-        for (String dir : dirs) {
-            assertThat(running).contains(dataDir.resolve("instances").resolve(dir).resolve("data").toString());
-        }
     }
 }

@@ -113,6 +113,15 @@ public final class Api {
         awaitGone(id);
     }
 
+    /** Waits until the database is available or failed, and returns it. */
+    public JsonNode awaitSettled(String id) {
+        return Wait.until("database " + id + " to be available or failed", Timeouts.RESTORE, () -> {
+            JsonNode db = get("/v1/databases/" + id).json();
+            String state = db.get("state").asText();
+            return state.equals("available") || state.equals("failed") ? Optional.of(db) : Optional.empty();
+        });
+    }
+
     /** Waits until the database is {@code failed} and returns it. */
     public JsonNode awaitFailed(String id) {
         if (id == null) {

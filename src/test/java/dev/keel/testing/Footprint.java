@@ -1,6 +1,9 @@
 package dev.keel.testing;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.io.IOException;
+import java.sql.Connection;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,6 +12,8 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * What Keel left on this machine for a data directory, read from the OS rather than from Keel:
@@ -95,5 +100,29 @@ public final class Footprint {
 
     public static boolean portIsFree(int port) {
         return dev.keel.postgres.PortRange.bindable("127.0.0.1", port);
+    }
+
+    /**
+     * What the OS shows matches what the API says: one instance directory with a live postmaster
+     * per available database, none for failed ones, and every available database connects.
+     */
+    public static void assertMatchesApi(Api api, Path dataDir) throws Exception {
+        JsonNode databases = api.get("/v1/databases").json();
+        int available = 0;
+        for (JsonNode db : databases) {
+            if (db.get("state").asText().equals("available")) {
+                available++;
+                try (Connection connection = Pg.connect(db.get("url").asText(), dataDir.resolve("ca.pem"))) {
+                    assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
+                }
+            }
+        }
+        Set<String> dirs = Footprint.instanceDirs(dataDir);
+        Set<String> running = Footprint.runningInstanceDataDirs(dataDir);
+        assertThat(dirs).hasSize(available);
+        assertThat(running).hasSize(available);
+        for (String dir : dirs) {
+            assertThat(running).contains(dataDir.resolve("instances").resolve(dir).resolve("data").toString());
+        }
     }
 }
