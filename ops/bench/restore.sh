@@ -680,7 +680,8 @@ def keel_restore(round_, api, source):
             die(f"Keel's restore {new} is {state}: {db.get('state_reason')} ({db})")
         if db.get("progress"):
             progress = db["progress"]
-            steps.setdefault(progress.get("step") or "-", time.time() - t0)
+            # "replaying WAL (at 2026-...)": the step without what it is at
+            steps.setdefault(re.sub(r" \(.*\)$", "", progress.get("step") or "-"), time.time() - t0)
         if time.time() - t0 > RESTORE_TIMEOUT:
             die(f"Keel's restore {new} not available after {RESTORE_TIMEOUT:.0f} s (last progress {progress})")
         time.sleep(0.1)
@@ -833,17 +834,15 @@ def report(meta_path):
     row("throughput (MiB/s: (backup + WAL to T) / wall)", thr, better="higher is better")
     row("backup size (MiB)", lambda r: r["size"] / MB, 0, False)
     row("WAL replayed, backup start -> T (MiB)", lambda r: r["replayed"] / MB, 0, False)
-    print("  where the time goes (s from the start, means):")
+    print("  where the time goes (s from the start, means; Keel's steps as its progress showed them, polled every 0.1 s):")
     if "keel" in tools:
         K = [r for r in R["keel"] if r]
         row("  Keel: POST answered", lambda r: r.get("post_s") if r["tool"] == "keel" else None, 2, False)
-        seen = []
-        for r in K:
-            for step in sorted(r["steps"], key=r["steps"].get):
-                if step not in seen:
-                    seen.append(step)
-        for step in seen:
-            row(f"  Keel: step '{step}' first seen", lambda r, s=step: r["steps"].get(s) if r["tool"] == "keel" else None, 1, False)
+        seen = {step for r in K for step in r["steps"]}
+        for step in sorted(seen, key=lambda s: mean([r["steps"].get(s) for r in K])):
+            n = sum(1 for r in K if step in r["steps"])   # a step shorter than a poll can go unseen
+            row(f"  Keel: step '{step}' first seen" + (f" ({n} of {len(K)} rounds)" if n < len(K) else ""),
+                lambda r, s=step: r["steps"].get(s) if r["tool"] == "keel" else None, 1, False)
         row("  Keel: available", lambda r: r.get("available_s") if r["tool"] == "keel" else None, 1, False)
     if "pgbr" in tools:
         row("  pgBackRest: restore command done (files)", lambda r: r.get("restore_s") if r["tool"] == "pgbr" else None, 1, False)

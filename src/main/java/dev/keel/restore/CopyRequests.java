@@ -124,7 +124,9 @@ final class CopyRequests {
         Instance primary = instances.primary(source.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 source.name() + " has no running server to fork from; try again once it is available."));
         try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select pg_walfile_name(pg_current_wal_insert_lsn() - 1), pg_switch_wal()")) {
+             // pg_switch_wal() answers the end of the segment it finished, plus one; when nothing was written since the last
+             // switch, the start of the current (empty) segment. Either way, one byte before it lies in the last written segment.
+             ResultSet row = sql.executeQuery("select pg_walfile_name(pg_switch_wal() - 1)")) {
             row.next();
             return row.getString(1);
         } catch (SQLException e) {

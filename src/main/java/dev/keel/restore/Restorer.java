@@ -102,15 +102,11 @@ public final class Restorer {
             progress.report(DatabaseCopies.PROMOTING, 5, STEPS, "steps");
             runtime.endRecovery(instance);
             maker.rotateSuperuserPassword(instance, connections);
+            // The plan's settings replace recovery's; those that only a start applies (recovery targets, a smaller
+            // max_connections) take a restart, before anyone but Keel can connect.
             runtime.configure(instance, maker.settings(instance, request.settings()), request.hba());
-            if (request.recoveryConnections() != Integer.parseInt(request.settings().get("max_connections"))) {
-                runtime.stop(instance);
-                runtime.start(instance);
-            } else {
-                try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
-                    sql.execute("select pg_reload_conf()");
-                }
-            }
+            runtime.stop(instance);
+            runtime.start(instance);
             return instance;
         } catch (CorruptArchiveException e) {
             maker.discard(instance);

@@ -86,6 +86,15 @@ class RestoreTest {
         List<String> keys = keel.bean(ObjectStore.class).list(copy + "/").stream().map(ObjectInfo::key).toList();
         assertThat(keys).anyMatch(k -> k.startsWith(copy + "/wal/00000002"));
         assertThat(keys).anyMatch(k -> k.startsWith(copy + "/backups/"));
+        // A fork of the copy starts from the copy's own timeline 2 and its history file.
+        Api.Response again = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"fork\":\"" + copy + "\"}");
+        assertThat(again.status()).as(again.toString()).isEqualTo(202);
+        JsonNode forkOfCopy = api.awaitAvailable(again.field("id"), Timeouts.RESTORE);
+        try (Connection connection = Pg.connect(forkOfCopy.get("url").asText(), keel.caFile())) {
+            assertThat(Pg.scalar(connection, "select count(*) from markers")).isEqualTo(Long.toString(expected + 1));
+            assertThat(Pg.scalar(connection, "select timeline_id from pg_control_checkpoint()")).isEqualTo("3");
+        }
+        api.deprovision(again.field("id"));
         api.deprovision(copy);
         api.deprovision(id);
     }
