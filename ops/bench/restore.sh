@@ -33,8 +33,8 @@
 # socket, certificate and archive_command), loaded over TCP+TLS.
 #
 # Run from anywhere, as root (initdb, postgres and pgbackrest run as user postgres):
-#   ops/bench/restore.sh                          # ~1 GiB, 256 MiB of WAL after, 2 rounds
-#   ROUNDS=4 MODE=rnd ops/bench/restore.sh
+#   ops/bench/restore.sh                          # ~1 GiB, 256 MiB of WAL after, 2 rounds: ~3 min
+#   ROUNDS=4 MODE=rnd ops/bench/restore.sh        # (set-up ~1.5 min; rnd's loads and backups ~1 more)
 #   ONLY=pgbackrest ops/bench/restore.sh          # pgBackRest's half only (Keel still starts: it
 #                                                 # serves the binaries and the settings)
 # Environment:
