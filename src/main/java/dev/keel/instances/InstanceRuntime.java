@@ -61,8 +61,11 @@ public interface InstanceRuntime {
     /** Removes the restore exchange once recovery is over; {@link #configure} then no longer sets {@code restore_command}. */
     void endRecovery(Instance instance);
 
-    /** Starts the server without waiting for connections (a recovering server takes them only once consistent). */
-    void startRecovering(Instance instance);
+    /**
+     * Starts the server without waiting for connections (a recovering server takes them only once
+     * consistent), with {@code options} as settings of this start only (recovery targets).
+     */
+    void startRecovering(Instance instance, Map<String, String> options);
 
     /** The server log's last {@code lines} lines (empty if there is none). */
     List<String> logTail(Instance instance, int lines);

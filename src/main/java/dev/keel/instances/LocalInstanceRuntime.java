@@ -161,8 +161,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
-    public void startRecovering(Instance instance) {
-        commands.startDetached(binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
+    public void startRecovering(Instance instance, Map<String, String> options) {
+        commands.startDetached(binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()), options);
     }
 
     @Override

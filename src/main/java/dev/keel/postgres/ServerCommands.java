@@ -52,10 +52,25 @@ public final class ServerCommands {
                 "-w", "-t", Long.toString(START_TIMEOUT.toSeconds())), START_TIMEOUT.plusSeconds(10));
     }
 
-    /** Starts the server detached without waiting for it to take connections (recovery may take long). */
-    public void startDetached(Installation installation, Path dataDir, Path logFile) {
-        user.run(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l", logFile.toString(), "-W"),
-                Duration.ofSeconds(60));
+    /**
+     * Starts the server detached without waiting for it to take connections (recovery may take
+     * long), with {@code options} as command-line settings of this start only (nothing in the
+     * configuration files, so none of them lingers after it). Values must be single words.
+     */
+    public void startDetached(Installation installation, Path dataDir, Path logFile, java.util.Map<String, String> options) {
+        StringBuilder line = new StringBuilder();
+        options.forEach((name, value) -> {
+            if (!name.matches("[a-z_]+") || !value.matches("[A-Za-z0-9_.:+-]+")) {
+                throw new IllegalArgumentException("not a single-word setting: " + name + "=" + value);
+            }
+            line.append(line.length() == 0 ? "" : " ").append("-c ").append(name).append('=').append(value);
+        });
+        List<String> command = new java.util.ArrayList<>(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l",
+                logFile.toString(), "-W"));
+        if (line.length() > 0) {
+            command.addAll(List.of("-o", line.toString()));
+        }
+        user.run(command, Duration.ofSeconds(60));
     }
 
     /** Fast shutdown; escalates by signal when pg_ctl cannot finish it. */

@@ -30,6 +30,7 @@ import java.util.function.LongConsumer;
 @Singleton
 public final class BackupReader {
     private static final long PROGRESS_BYTES = 32L << 20;
+    private static final int CHUNK = 1 << 20;
     private final ObjectStore store;
     private final JsonMapper json;
 
@@ -51,8 +52,9 @@ public final class BackupReader {
 
     /**
      * Unpacks into {@code sink}, reporting the data directory bytes written so far to
-     * {@code progress}, and returns the manifest it was checked against. The object is read ahead
-     * of the unpacking on another thread, so the store's latency overlaps decompression and writes.
+     * {@code progress}, and returns the manifest it was checked against. Three threads share the
+     * work: one reads the object ahead from the store, this one decompresses and splits the tar,
+     * one hashes and writes the files ({@link CheckedFiles}).
      */
     public BackupManifest unpack(UUID database, UUID backup, DataDirectorySink sink, LongConsumer progress) throws IOException {
         BackupManifest manifest = manifest(database, backup);
@@ -62,10 +64,10 @@ public final class BackupReader {
         long reported = 0;
         MessageDigest objectDigest = Sha256.digest();
         String where = "backup " + backup + " of database " + database;
+        CheckedFiles files = new CheckedFiles(sink, where);
         try (InputStream object = new DigestInputStream(ReadAhead.of(store.get(ArchiveLayout.backupKey(database, backup))), objectDigest);
              TarArchiveInputStream tar = new TarArchiveInputStream(new ZstdInputStream(object))) {
             TarArchiveEntry entry;
-            byte[] buffer = new byte[1 << 17];
             while ((entry = tar.getNextEntry()) != null) {
                 String path = entry.getName().endsWith("/") ? entry.getName().substring(0, entry.getName().length() - 1) : entry.getName();
                 BackupManifest.Entry listed = expected.remove(path);
@@ -73,34 +75,33 @@ public final class BackupReader {
                     throw new CorruptArchiveException(where + " holds " + path + ", which its manifest does not list");
                 }
                 if (entry.isDirectory()) {
-                    sink.directory(path);
+                    files.directory(path);
                     continue;
                 }
-                MessageDigest digest = Sha256.digest();
-                long size = 0;
-                try (OutputStream file = sink.file(path)) {
-                    int n;
-                    while ((n = tar.read(buffer)) > 0) {
-                        file.write(buffer, 0, n);
-                        digest.update(buffer, 0, n);
-                        size += n;
+                files.begin(path, listed);
+                for (long left = entry.getSize(); left > 0; ) {
+                    byte[] chunk = new byte[(int) Math.min(CHUNK, left)];
+                    int n = tar.readNBytes(chunk, 0, chunk.length);
+                    if (n == 0) {
+                        break; // short entry: the writer's size check says so
                     }
+                    files.chunk(chunk, n);
+                    written += n;
+                    left -= n;
                 }
-                written += size;
+                files.end();
                 if (written - reported >= PROGRESS_BYTES) {
                     progress.accept(written);
                     reported = written;
                 }
-                String sha256 = Sha256.hex(digest.digest());
-                if (size != listed.size() || !sha256.equals(listed.sha256())) {
-                    throw new CorruptArchiveException(where + " is corrupt: " + path + " has " + size + " bytes with sha256 " + sha256
-                            + ", the manifest says " + listed.size() + " bytes with sha256 " + listed.sha256());
-                }
             }
             object.transferTo(OutputStream.nullOutputStream());
+            files.finish();
         } catch (CorruptArchiveException e) {
+            files.abandon();
             throw e;
         } catch (IOException e) {
+            files.abandon();
             throw new CorruptArchiveException(where + " cannot be read back: " + e.getMessage(), e);
         }
         String objectSha256 = Sha256.hex(objectDigest.digest());

@@ -14,7 +14,7 @@ import java.util.Map;
  * hold its last write (fork).
  */
 sealed interface RecoveryTarget {
-    DateTimeFormatter POSTGRES_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSSx").withZone(ZoneOffset.UTC);
+    DateTimeFormatter POSTGRES_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSx").withZone(ZoneOffset.UTC);
 
     /** Commits at or before {@code at} are kept, later ones are not. */
     record Time(Instant at) implements RecoveryTarget {
@@ -28,7 +28,7 @@ sealed interface RecoveryTarget {
     record EndOfArchive(WalSegmentName through) implements RecoveryTarget {
     }
 
-    /** The recovery settings of this target, promoting at the end. */
+    /** The recovery settings of this target, promoting at the end (single words: they go on the server's command line). */
     default Map<String, String> settings() {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("recovery_target_timeline", "latest");

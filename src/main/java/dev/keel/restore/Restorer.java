@@ -41,7 +41,7 @@ import java.util.function.BooleanSupplier;
 @Singleton
 public final class Restorer {
     private static final Logger LOG = LoggerFactory.getLogger(Restorer.class);
-    private static final long CHECK_MILLIS = 250;
+    private static final long CHECK_MILLIS = 100;
     private static final String TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached";
     private static final int STEPS = 6;
 
@@ -77,12 +77,13 @@ public final class Restorer {
     /** Restores, recovers and promotes; returns the running instance (state {@code creating}). A failure removes it. */
     Instance restore(Request request, DatabaseCopies.Progress progress) throws Exception {
         progress.report(InstanceMaker.RESERVING, 1, STEPS, "steps");
-        // Recovery refuses fewer connections than the source had; the plan's own number comes after promotion.
-        Map<String, String> recovering = new LinkedHashMap<>(request.settings());
+        // The configuration files get the plan's settings; recovery's own go on the command line of the recovering
+        // start only, so that none of them lingers once the server is a primary. Recovery refuses fewer connections
+        // than the source had: the plan's own number may take a restart after promotion.
+        Map<String, String> recovering = new LinkedHashMap<>(request.target().settings());
         recovering.put("max_connections", Integer.toString(request.recoveryConnections()));
-        recovering.putAll(request.target().settings());
-        InstanceSpec spec = maker.reserveForRestore(request.databaseId(), request.major(), request.sourceSuperuserPassword(), recovering,
-                request.hba());
+        InstanceSpec spec = maker.reserveForRestore(request.databaseId(), request.major(), request.sourceSuperuserPassword(),
+                request.settings(), request.hba());
         Instance instance = spec.instance();
         try {
             Backup backup = request.backup();
@@ -90,23 +91,28 @@ public final class Restorer {
             WalSegmentName waitThrough = request.target() instanceof RecoveryTarget.EndOfArchive end ? end.through() : null;
             try (WalServer server = new WalServer(instance, request.sourceId(), first, waitThrough, runtime, archive, fetcher, downloads)) {
                 long size = backup.size() == null ? 0 : backup.size();
+                progress.report(DatabaseCopies.RESTORING, 0, size, "bytes");
                 runtime.restore(spec, InstanceRuntime.RecoverySignal.RECOVERY, sink -> {
                     server.start();
                     reader.unpack(request.sourceId(), backup.id(), sink,
                             done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes"));
                 });
                 progress.report(DatabaseCopies.REPLAYING, 0, server.segmentsExpected(), "segments");
-                runtime.startRecovering(instance);
-                awaitPromotion(request, spec, server, progress);
+                runtime.startRecovering(instance, recovering);
+                awaitPromotion(request, recovering, server, progress);
             }
             progress.report(DatabaseCopies.PROMOTING, 5, STEPS, "steps");
             runtime.endRecovery(instance);
             maker.rotateSuperuserPassword(instance, connections);
-            // The plan's settings replace recovery's; those that only a start applies (recovery targets, a smaller
-            // max_connections) take a restart, before anyone but Keel can connect.
-            runtime.configure(instance, maker.settings(instance, request.settings()), request.hba());
-            runtime.stop(instance);
-            runtime.start(instance);
+            runtime.configure(instance, spec.settings(), request.hba()); // without restore_command now
+            if (request.recoveryConnections() != Integer.parseInt(request.settings().get("max_connections"))) {
+                runtime.stop(instance);
+                runtime.start(instance);
+            } else {
+                try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
+                    sql.execute("select pg_reload_conf()");
+                }
+            }
             return instance;
         } catch (CorruptArchiveException e) {
             maker.discard(instance);
@@ -124,9 +130,9 @@ public final class Restorer {
      * yet the archive's end is then exactly the source as of the target, so recovery is run to
      * the end instead.
      */
-    private void awaitPromotion(Request request, InstanceSpec spec, WalServer server, DatabaseCopies.Progress progress)
+    private void awaitPromotion(Request request, Map<String, String> recovering, WalServer server, DatabaseCopies.Progress progress)
             throws InterruptedException {
-        Instance instance = spec.instance();
+        Instance instance = server.instance();
         boolean toTheEnd = false;
         while (true) {
             Thread.sleep(CHECK_MILLIS);
@@ -139,11 +145,9 @@ public final class Restorer {
                         && !toTheEnd) {
                     LOG.info("Recovering instance {} to the end of the archive: it holds no transaction after {}, so its end is the"
                             + " source as of that time", instance.id(), time.at());
-                    Map<String, String> settings = new LinkedHashMap<>(spec.settings());
-                    settings.keySet().removeIf(k -> k.startsWith("recovery_target"));
-                    settings.put("recovery_target_action", "promote");
-                    runtime.configure(instance, settings, request.hba());
-                    runtime.startRecovering(instance);
+                    Map<String, String> toEnd = new LinkedHashMap<>(recovering);
+                    toEnd.keySet().removeIf(k -> k.startsWith("recovery_target"));
+                    runtime.startRecovering(instance, toEnd);
                     toTheEnd = true;
                     continue;
                 }

@@ -80,6 +80,10 @@ final class WalServer implements AutoCloseable {
         poller.start();
     }
 
+    Instance instance() {
+        return instance;
+    }
+
     /** Why the archive cannot serve this restore, once it cannot. */
     @Nullable
     String failure() {
