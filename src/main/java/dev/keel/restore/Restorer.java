@@ -92,11 +92,11 @@ public final class Restorer {
             try (WalServer server = new WalServer(instance, request.sourceId(), first, waitThrough, runtime, archive, fetcher, downloads)) {
                 long size = backup.size() == null ? 0 : backup.size();
                 progress.report(DatabaseCopies.RESTORING, 0, size, "bytes");
-                runtime.restore(spec, InstanceRuntime.RecoverySignal.RECOVERY, sink -> {
-                    server.start();
-                    reader.unpack(request.sourceId(), backup.id(), sink,
-                            done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes"));
-                });
+                runtime.restore(spec, InstanceRuntime.RecoverySignal.RECOVERY, sink -> reader.unpack(request.sourceId(), backup.id(),
+                        sink, done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes")));
+                // WAL is fetched from here on, not during the unpacking, which keeps every core busy: replay runs on one
+                // core, leaving the other to fetch and check what it will ask for next.
+                server.start();
                 progress.report(DatabaseCopies.REPLAYING, 0, server.segmentsExpected(), "segments");
                 runtime.startRecovering(instance, recovering);
                 awaitPromotion(request, recovering, server, progress);
@@ -134,51 +134,93 @@ public final class Restorer {
             throws InterruptedException {
         Instance instance = server.instance();
         boolean toTheEnd = false;
-        while (true) {
-            Thread.sleep(CHECK_MILLIS);
-            if (!request.wanted().getAsBoolean()) {
-                throw new KeelException(ProblemType.CONFLICT, "The restore stopped because the database is being deleted.");
-            }
-            if (!runtime.isRunning(instance)) {
-                String fatal = fatalLine(instance);
-                if (server.failure() == null && fatal.contains(TARGET_NOT_REACHED) && request.target() instanceof RecoveryTarget.Time time
-                        && !toTheEnd) {
-                    LOG.info("Recovering instance {} to the end of the archive: it holds no transaction after {}, so its end is the"
-                            + " source as of that time", instance.id(), time.at());
-                    Map<String, String> toEnd = new LinkedHashMap<>(recovering);
-                    toEnd.keySet().removeIf(k -> k.startsWith("recovery_target"));
-                    runtime.startRecovering(instance, toEnd);
-                    toTheEnd = true;
-                    continue;
+        try (Watch watch = new Watch(instance)) {
+            while (true) {
+                Thread.sleep(CHECK_MILLIS);
+                if (!request.wanted().getAsBoolean()) {
+                    throw new KeelException(ProblemType.CONFLICT, "The restore stopped because the database is being deleted.");
                 }
-                throw new RestoreFailedException(server.failure() != null ? "The archive cannot be restored: " + server.failure()
-                        : "The restored server stopped during recovery: " + fatal);
+                if (!runtime.isRunning(instance)) {
+                    watch.close();
+                    String fatal = fatalLine(instance);
+                    if (server.failure() == null && fatal.contains(TARGET_NOT_REACHED) && request.target() instanceof RecoveryTarget.Time time
+                            && !toTheEnd) {
+                        LOG.info("Recovering instance {} to the end of the archive: it holds no transaction after {}, so its end is the"
+                                + " source as of that time", instance.id(), time.at());
+                        Map<String, String> toEnd = new LinkedHashMap<>(recovering);
+                        toEnd.keySet().removeIf(k -> k.startsWith("recovery_target"));
+                        runtime.startRecovering(instance, toEnd);
+                        toTheEnd = true;
+                        continue;
+                    }
+                    throw new RestoreFailedException(server.failure() != null ? "The archive cannot be restored: " + server.failure()
+                            : "The restored server stopped during recovery: " + fatal);
+                }
+                if (server.failure() != null) {
+                    continue; // the server stops at its next request for WAL
+                }
+                Replay replay = watch.replay();
+                if (replay != null && !replay.inRecovery()) {
+                    return;
+                }
+                String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
+                        : DatabaseCopies.REPLAYING + " (at " + replay.at() + ")";
+                progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
             }
-            if (server.failure() != null) {
-                continue; // the server stops at its next request for WAL
-            }
-            Replay replay = replay(instance);
-            if (replay != null && !replay.inRecovery()) {
-                return;
-            }
-            String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
-                    : DatabaseCopies.REPLAYING + " (at " + replay.at() + ")";
-            progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
         }
     }
 
     private record Replay(boolean inRecovery, Instant at) {
     }
 
-    /** Where replay is, or null while the server takes no connections yet (it does once consistent). */
-    private Replay replay(Instance instance) {
-        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp()")) {
-            row.next();
-            java.sql.Timestamp at = row.getTimestamp(2);
-            return new Replay(row.getBoolean(1), at == null ? null : at.toInstant());
-        } catch (SQLException e) {
-            return null;
+    /**
+     * Where replay is, asked on one connection kept open from when the server first takes one
+     * (once consistent) to promotion: a connection per look would cost the recovering server a
+     * TLS handshake and a SCRAM exchange every time. Attempts before it takes connections are
+     * spaced out for the same reason.
+     */
+    private final class Watch implements AutoCloseable {
+        private static final long CONNECT_SPACING_MILLIS = 500;
+        private final Instance instance;
+        private Connection connection;
+        private long triedAt;
+
+        Watch(Instance instance) {
+            this.instance = instance;
+        }
+
+        /** Where replay is, or null while the server takes no connections yet. */
+        Replay replay() {
+            try {
+                if (connection == null) {
+                    if (System.currentTimeMillis() - triedAt < CONNECT_SPACING_MILLIS) {
+                        return null;
+                    }
+                    triedAt = System.currentTimeMillis();
+                    connection = connections.open(instance, "postgres");
+                }
+                try (Statement sql = connection.createStatement();
+                     ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp()")) {
+                    row.next();
+                    java.sql.Timestamp at = row.getTimestamp(2);
+                    return new Replay(row.getBoolean(1), at == null ? null : at.toInstant());
+                }
+            } catch (SQLException e) {
+                close();
+                return null;
+            }
+        }
+
+        @Override
+        public void close() {
+            if (connection != null) {
+                try {
+                    connection.close();
+                } catch (SQLException ignored) {
+                    // gone with the server
+                }
+                connection = null;
+            }
         }
     }
 

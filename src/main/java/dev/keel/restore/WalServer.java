@@ -29,7 +29,7 @@ import java.util.concurrent.ExecutorService;
  */
 final class WalServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(WalServer.class);
-    private static final int PREFETCH = 8;
+    private static final int PREFETCH = 12;
     private static final long POLL_MILLIS = 10;
     private static final long CATALOG_REFRESH_MILLIS = 500;
     private static final Duration SOURCE_PATIENCE = Duration.ofMinutes(5);
