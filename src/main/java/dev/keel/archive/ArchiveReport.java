@@ -121,21 +121,38 @@ public final class ArchiveReport {
         long stored = files.stream().mapToLong(ArchivedWal::storedBytes).sum();
         List<Reach> reaches = reaches(completed, segments);
         return new Report(state, message, newest.map(ArchivedWal::name).orElse(null), newest.map(ArchivedWal::archivedAt).orElse(null),
-                lagSeconds, lagBytes, waiting, window(reaches), gaps(reaches, segments), files.size(), stored,
+                lagSeconds, lagBytes, waiting, window(reaches, segments), gaps(reaches, segments), files.size(), stored,
                 status.checkedAt(), status.missing());
+    }
+
+    /**
+     * A backup a restore can start from, and the earliest time it can restore to: when it was
+     * consistent, which is no later than when it finished nor than when its stop segment was.
+     */
+    public record Restorable(Backup backup, Instant from) {
     }
 
     /**
      * The completed backups a restore can start from: those whose unbroken WAL reaches as far as
      * any backup's does (the window's), oldest first.
      */
-    public List<Backup> restorable(java.util.UUID database) {
+    public List<Restorable> restorable(java.util.UUID database) {
         Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(archive.files(database));
-        List<Reach> reaches = reaches(backups.completed(database), segments);
+        return furthest(reaches(backups.completed(database), segments)).stream()
+                .map(r -> new Restorable(r.backup(), restorableFrom(r.backup(), segments)))
+                .sorted(java.util.Comparator.comparing(Restorable::from)).toList();
+    }
+
+    private static List<Reach> furthest(List<Reach> reaches) {
         Optional<WalSegmentName> furthest = reaches.stream().map(r -> r.last().file().segment().orElseThrow())
                 .max(java.util.Comparator.naturalOrder());
-        return reaches.stream().filter(r -> r.last().file().segment().equals(furthest)).map(Reach::backup)
-                .sorted(java.util.Comparator.comparing(Backup::finishedAt)).toList();
+        return reaches.stream().filter(r -> r.last().file().segment().equals(furthest)).toList();
+    }
+
+    private static Instant restorableFrom(Backup backup, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        WalSegmentName stop = WalSegmentName.containing(backup.timeline(), new Lsn(backup.stopLsn().value() - 1));
+        ArchivedWal stopSegment = segments.get(stop.timeline()).get(stop.number());
+        return stopSegment.completedAt().isBefore(backup.finishedAt()) ? stopSegment.completedAt() : backup.finishedAt();
     }
 
     private static Map<TimelineId, TreeMap<Long, ArchivedWal>> segmentsByTimeline(List<ArchivedWal> files) {
@@ -196,13 +213,11 @@ public final class ArchiveReport {
         return reaches;
     }
 
-    /** From the oldest backup that reaches as far as any does, to when that furthest segment was finished. */
-    private static Window window(List<Reach> reaches) {
-        Optional<ArchivedWal> furthest = reaches.stream().map(Reach::last)
-                .max(java.util.Comparator.comparing(w -> w.file().segment().orElseThrow()));
-        return furthest.flatMap(last -> reaches.stream().filter(r -> r.last().equals(last))
-                        .map(r -> r.backup().finishedAt()).min(Instant::compareTo)
-                        .map(from -> new Window(from, last.completedAt())))
+    /** From when the oldest backup that reaches as far as any does was consistent, to when that furthest segment was finished. */
+    private static Window window(List<Reach> reaches, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+        List<Reach> furthest = furthest(reaches);
+        return furthest.stream().map(r -> restorableFrom(r.backup(), segments)).min(Instant::compareTo)
+                .map(from -> new Window(from, furthest.get(0).last().completedAt()))
                 .orElse(null);
     }
 

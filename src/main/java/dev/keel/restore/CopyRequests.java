@@ -89,7 +89,7 @@ final class CopyRequests {
                     + ").");
         }
         ArchiveReport.Window window = report.report(source, now).window();
-        List<Backup> restorable = report.restorable(source.id());
+        List<ArchiveReport.Restorable> restorable = report.restorable(source.id());
         if (window == null || restorable.isEmpty()) {
             throw invalid(source.name() + " has no base backup with its WAL archived yet, so there is nothing to " + verb
                     + " from; wait until its first backup completes (GET /v1/databases/" + source.name() + "/backups).");
@@ -105,11 +105,11 @@ final class CopyRequests {
                         + window.to() + "); WAL is archived at least every archive_timeout, so try again shortly, or choose a"
                         + " time from " + window.from() + " to " + window.to() + ".").with("window", window);
             }
-            Backup backup = restorable.stream().filter(b -> !b.finishedAt().isAfter(target)).reduce((a, b) -> b).orElseThrow();
+            Backup backup = restorable.stream().filter(r -> !r.from().isAfter(target)).reduce((a, b) -> b).orElseThrow().backup();
             return new DatabaseOrigin(DatabaseOrigin.Kind.ROLLBACK, source.id(), source.name(), backup.id(), backup.finishedAt(),
                     target, null, false);
         }
-        Backup newest = restorable.get(restorable.size() - 1);
+        Backup newest = restorable.get(restorable.size() - 1).backup();
         String through = fast ? null : lastWrittenSegment(source);
         return new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(), newest.finishedAt(), null, through,
                 fast);

@@ -44,6 +44,8 @@ public final class Restorer {
     private static final long CHECK_MILLIS = 100;
     private static final String TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached";
     private static final int STEPS = 6;
+    private static final String NO_REASON = "it exited without saying why in its log";
+    private static final long START_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
 
     private final BackupReader reader;
     private final WalFetcher fetcher;
@@ -134,15 +136,23 @@ public final class Restorer {
             throws InterruptedException {
         Instance instance = server.instance();
         boolean toTheEnd = false;
+        // pg_ctl returns before the postmaster writes its pid file: not running yet is no failure at first.
+        long startedAt = System.nanoTime();
+        boolean seenRunning = false;
         try (Watch watch = new Watch(instance)) {
             while (true) {
                 Thread.sleep(CHECK_MILLIS);
                 if (!request.wanted().getAsBoolean()) {
                     throw new KeelException(ProblemType.CONFLICT, "The restore stopped because the database is being deleted.");
                 }
-                if (!runtime.isRunning(instance)) {
-                    watch.close();
+                boolean running = runtime.isRunning(instance);
+                seenRunning |= running;
+                if (!running) {
                     String fatal = fatalLine(instance);
+                    if (!seenRunning && fatal.equals(NO_REASON) && System.nanoTime() - startedAt < START_GRACE_NANOS) {
+                        continue;
+                    }
+                    watch.close();
                     if (server.failure() == null && fatal.contains(TARGET_NOT_REACHED) && request.target() instanceof RecoveryTarget.Time time
                             && !toTheEnd) {
                         LOG.info("Recovering instance {} to the end of the archive: it holds no transaction after {}, so its end is the"
@@ -151,6 +161,8 @@ public final class Restorer {
                         toEnd.keySet().removeIf(k -> k.startsWith("recovery_target"));
                         runtime.startRecovering(instance, toEnd);
                         toTheEnd = true;
+                        startedAt = System.nanoTime();
+                        seenRunning = false;
                         continue;
                     }
                     throw new RestoreFailedException(server.failure() != null ? "The archive cannot be restored: " + server.failure()
@@ -224,17 +236,18 @@ public final class Restorer {
         }
     }
 
-    /** The server log's last FATAL or PANIC line, or a pointer to the log. */
+    /** The server log's last FATAL or PANIC line of the server itself (not of a session), or {@link #NO_REASON}. */
     private String fatalLine(Instance instance) {
         List<String> tail = runtime.logTail(instance, 200);
         for (int i = tail.size() - 1; i >= 0; i--) {
             String line = tail.get(i);
             int at = Math.max(line.indexOf("FATAL:"), line.indexOf("PANIC:"));
-            if (at >= 0) {
+            // Sessions' lines carry user@database (log_line_prefix): a refused connection is not why the server stopped.
+            if (at >= 0 && !line.substring(0, at).contains("@")) {
                 return line.substring(at);
             }
         }
-        return "it exited without saying why in its log";
+        return NO_REASON;
     }
 
     @PreDestroy

@@ -23,6 +23,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * What every {@link ObjectStore} must do, run against a real S3-compatible server: S3Proxy as
  * Keel embeds it. (MinIO through docker-compose would be the second implementation's run.)
  */
+// Alone: the dying writer's last part races the abort, and under the load of other classes S3Proxy's file system
+// back end can lose that race for good (a part without its attributes, which it then can neither list nor abort).
+@org.junit.jupiter.api.parallel.Isolated
 class ObjectStoreContractTest {
     private static EmbeddedS3 server;
     private static S3ObjectStore store;
