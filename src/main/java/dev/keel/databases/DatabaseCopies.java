@@ -17,8 +17,12 @@ public interface DatabaseCopies {
     String REPLAYING = "replaying WAL";
     String PROMOTING = "promoting";
 
-    /** Checks a fork or rollback request against its source and what is archived; a problem (4xx) says what is wrong. */
-    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan);
+    /**
+     * Checks a fork or rollback request against its source and what is archived; a problem (4xx)
+     * says what is wrong. {@code sourceCheck} is the caller's own check of the source, run before
+     * anything touches it.
+     */
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck);
 
     /**
      * Restores {@code database}'s primary from its origin and promotes it: a running instance

@@ -93,20 +93,17 @@ public final class DatabaseCreate implements OperationHandler {
 
     public Accepted accept(Caller caller, CreateDatabaseRequest request) {
         Plan plan = plans.require(request.plan());
-        DatabaseOrigin origin = request.copies() ? copies.resolve(caller, request, plan) : null;
+        DatabaseOrigin origin = request.copies() ? copies.resolve(caller, request, plan, source -> {
+            if (request.version() != null && parseMajor(request.version()) != source.major()) {
+                throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "A database made from " + source.name()
+                        + " has its Postgres version, " + source.major() + "; leave \"version\" out or say " + source.major() + ".")
+                        .with("valid_values", List.of(source.major()));
+            }
+        }) : null;
         Database source = origin == null ? null : databases.find(origin.sourceId()).orElseThrow(() -> KeelException.notFound("database",
                 origin.sourceName()));
-        int major;
-        if (source == null) {
-            major = request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
-        } else {
-            major = source.major();
-            if (request.version() != null && parseMajor(request.version()) != major) {
-                throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "A database made from " + source.name()
-                        + " has its Postgres version, " + major + "; leave \"version\" out or say " + major + ".")
-                        .with("valid_values", List.of(major));
-            }
-        }
+        int major = source != null ? source.major()
+                : request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
         String name = request.name() == null || request.name().isBlank()
                 ? DatabaseNames.generate(databases::nameTaken)
                 : DatabaseNames.validate(request.name().strip());

@@ -42,8 +42,9 @@ final class Copies implements DatabaseCopies {
     }
 
     @Override
-    public DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan) {
-        return requests.resolve(caller, request, plan);
+    public DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan,
+                                  java.util.function.Consumer<Database> sourceCheck) {
+        return requests.resolve(caller, request, plan, sourceCheck);
     }
 
     @Override

@@ -46,7 +46,7 @@ final class CopyRequests {
         this.connections = connections;
     }
 
-    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan) {
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck) {
         if (request.follow() != null) {
             throw invalid("Followers are not available yet; use \"fork\" for a copy as of now.");
         }
@@ -71,6 +71,7 @@ final class CopyRequests {
         String verb = rollback ? "roll back" : "fork";
 
         Database source = lookup.require(caller, rollback ? request.rollback() : request.fork());
+        sourceCheck.accept(source);
         if (!plan.fork()) {
             throw invalid("Plan " + plan.name() + " cannot " + verb + "; choose a plan that can, such as " + capablePlans() + ".");
         }

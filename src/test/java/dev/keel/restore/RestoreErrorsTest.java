@@ -93,6 +93,7 @@ class RestoreErrorsTest {
         Api.Response before = create("{\"plan\":\"standard-0\",\"rollback\":\"" + name + "\",\"to\":\"2020-01-01T00:00:00+01:00\"}");
         assertInvalid(before, "rollback target 2019-12-31T23:00:00Z is before the earliest restorable time " + from + " of " + name
                 + "; choose a time from " + from + " to " + to + ".");
+        // Refusals do not touch the source: a refused fork switched no WAL, so the window still ends where it did.
         assertThat(before.json().get("window").get("from").asText()).isEqualTo(from.toString());
 
         Instant after = to.plusSeconds(1);
