@@ -22,6 +22,11 @@ public final class PrivateFiles {
 
     /** Replaces {@code file} atomically with {@code text}; {@code beforeMove} may hand the file to another owner. */
     public static void write(Path file, String text, Consumer<Path> beforeMove) {
+        write(file, text.getBytes(StandardCharsets.UTF_8), beforeMove);
+    }
+
+    /** Replaces {@code file} atomically with {@code content}; {@code beforeMove} may hand the file to another owner. */
+    public static void write(Path file, byte[] content, Consumer<Path> beforeMove) {
         Path temp = file.resolveSibling("." + file.getFileName() + ".tmp");
         try {
             Files.deleteIfExists(temp);
@@ -30,7 +35,7 @@ public final class PrivateFiles {
             try (SeekableByteChannel channel = Files.newByteChannel(temp,
                     Set.<OpenOption>of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")))) {
-                ByteBuffer bytes = ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
+                ByteBuffer bytes = ByteBuffer.wrap(content);
                 while (bytes.hasRemaining()) {
                     channel.write(bytes);
                 }

@@ -132,15 +132,22 @@ public final class ArchiveReport {
     public record Restorable(Backup backup, Instant from) {
     }
 
+    /** What a restore can start from now: the backups, oldest first, and the window they cover (null when none). */
+    public record Restorability(List<Restorable> backups, @Nullable Window window) {
+    }
+
     /**
-     * The completed backups a restore can start from: those whose unbroken WAL reaches as far as
-     * any backup's does (the window's), oldest first.
+     * The completed backups a restore can start from — those whose unbroken WAL reaches as far as
+     * any backup's does (the window's) — and the window, from one read of the catalog, without
+     * asking the server anything.
      */
-    public List<Restorable> restorable(java.util.UUID database) {
+    public Restorability restorable(java.util.UUID database) {
         Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(archive.files(database));
-        return furthest(reaches(backups.completed(database), segments)).stream()
+        List<Reach> reaches = reaches(backups.completed(database), segments);
+        List<Restorable> restorable = furthest(reaches).stream()
                 .map(r -> new Restorable(r.backup(), restorableFrom(r.backup(), segments)))
                 .sorted(java.util.Comparator.comparing(Restorable::from)).toList();
+        return new Restorability(restorable, window(reaches, segments));
     }
 
     private static List<Reach> furthest(List<Reach> reaches) {

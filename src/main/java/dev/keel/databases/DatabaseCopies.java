@@ -27,10 +27,11 @@ public interface DatabaseCopies {
     /**
      * Restores {@code database}'s primary from its origin and promotes it: a running instance
      * (state {@code creating}) with {@code settings} and {@code hba}, whose data is the source's
-     * as of the origin's target. Reports each step on {@code progress}.
+     * as of the origin's target. Reports each step on {@code progress}, and stops when
+     * {@code wanted} turns false (the database is being deleted).
      */
-    Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress)
-            throws Exception;
+    Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress,
+                     java.util.function.BooleanSupplier wanted) throws Exception;
 
     /** Where a restore reports how far it is. */
     interface Progress {

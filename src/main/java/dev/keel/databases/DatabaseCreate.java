@@ -187,7 +187,7 @@ public final class DatabaseCreate implements OperationHandler {
                 instance = copies.restore(database, origin.get(), settings, hba, (name, done, total, unit) -> {
                     step[0] = name;
                     operations.progress(operation.id(), name, done, total, unit);
-                });
+                }, () -> isCreating(id));
                 step(operation, step, CREDENTIALS);
                 requireCreating(id);
                 credentials.takeOverDefault(id, origin.get().sourceId(), name -> connections.open(instance, name));

@@ -125,29 +125,17 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void offerWal(Instance instance, String name, byte[] bytes) throws IOException {
-        Path exchange = exchange(instance.id());
-        Path temp = exchange.resolve("." + name + ".tmp");
-        Files.write(temp, bytes);
-        commands.user().own(temp);
-        Files.move(temp, exchange.resolve(name), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(name), bytes, commands.user()::own);
     }
 
     @Override
     public void refuseWal(Instance instance, String name) throws IOException {
-        Path missing = exchange(instance.id()).resolve(name + ".missing");
-        Files.writeString(missing, "");
-        commands.user().own(missing);
+        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(name + ".missing"), "", commands.user()::own);
     }
 
     @Override
     public void abortRecovery(Instance instance, String reason) throws IOException {
-        Path exchange = exchange(instance.id());
-        Path temp = exchange.resolve("." + FAILED + ".tmp");
-        Files.writeString(temp, reason.replace('\n', ' ') + "\n");
-        commands.user().own(temp);
-        Files.move(temp, exchange.resolve(FAILED), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(FAILED), reason.replace('\n', ' ') + "\n", commands.user()::own);
     }
 
     @Override

@@ -9,7 +9,6 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseCopies;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseOrigin;
-import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
@@ -48,8 +47,8 @@ final class Copies implements DatabaseCopies {
     }
 
     @Override
-    public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress)
-            throws Exception {
+    public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress,
+                            java.util.function.BooleanSupplier wanted) throws Exception {
         Database source = databases.find(origin.sourceId()).orElseThrow(() -> new RestoreFailedException(
                 origin.sourceName() + " was deleted before its " + origin.kind().value() + " could start; its archive is gone."));
         Backup backup = backups.find(source.id(), origin.backupId()).filter(b -> b.state() == BackupState.COMPLETED)
@@ -64,6 +63,6 @@ final class Copies implements DatabaseCopies {
         int sourceConnections = plans.find(source.plan()).map(Plan::connections).orElse(connections);
         return restorer.restore(new Restorer.Request(database.id(), database.major(), source.id(),
                 instances.superuserPassword(sourcePrimary), backup, target, settings, Math.max(connections, sourceConnections), hba,
-                () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.CREATING).orElse(false)), progress);
+                wanted), progress);
     }
 }

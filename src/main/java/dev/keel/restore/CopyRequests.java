@@ -89,8 +89,9 @@ final class CopyRequests {
             throw invalid("rollback target " + target + " is in the future; choose a time up to now (" + now.truncatedTo(ChronoUnit.SECONDS)
                     + ").");
         }
-        ArchiveReport.Window window = report.report(source, now).window();
-        List<ArchiveReport.Restorable> restorable = report.restorable(source.id());
+        ArchiveReport.Restorability restorability = report.restorable(source.id());
+        ArchiveReport.Window window = restorability.window();
+        List<ArchiveReport.Restorable> restorable = restorability.backups();
         if (window == null || restorable.isEmpty()) {
             throw invalid(source.name() + " has no base backup with its WAL archived yet, so there is nothing to " + verb
                     + " from; wait until its first backup completes (GET /v1/databases/" + source.name() + "/backups).");

@@ -16,7 +16,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
-import java.util.Map;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -28,13 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * archiving carries on.
  */
 class ArchiveCrashIT {
-    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
-
     @Test
     void killNineDuringASegmentUploadLeavesNoPartialObjectAndArchivingResumes() throws Exception {
         Path dataDir = TestKeel.freshDataDir("archive-crash-wal");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = database.get("id").asText();
@@ -51,7 +48,7 @@ class ArchiveCrashIT {
             keel.kill9();
             Footprint.signal("CONT", s3);
 
-            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
             Api after = keel.api();
             Wait.until("archiving to catch up", Timeouts.PROVISION, () -> {
                 JsonNode archive = after.get("/v1/databases/" + id + "/archive").json();
@@ -69,7 +66,7 @@ class ArchiveCrashIT {
     void killNineDuringABackupFailsItRemovesWhatItUploadedAndTheNextOneWorks() throws Exception {
         Path dataDir = TestKeel.freshDataDir("archive-crash-backup");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = database.get("id").asText();
@@ -86,7 +83,7 @@ class ArchiveCrashIT {
             keel.kill9();
             Footprint.signal("CONT", s3);
 
-            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
             assertThat(keel.log()).contains("Reconciler decision: GIVE_UP " + operation + ": the backup was interrupted and is marked failed");
             JsonNode failed = keel.api().get("/v1/databases/" + id + "/backups/" + backup).json();
             assertThat(failed.get("state").asText()).isEqualTo("failed");

@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -26,9 +25,6 @@ import static org.assertj.core.api.Assertions.assertThat;
  * data directory or port.
  */
 class CrashRecoveryIT {
-    /** Every provision takes the slow path, so each kill lands in initdb, start or role creation. */
-    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
-
     private static final List<String> PROVISION_STEPS = List.of(
             "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");
 
@@ -36,7 +32,7 @@ class CrashRecoveryIT {
     void killNineAtEachProvisioningStepIsRecoveredWithoutOrphans() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-provision");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         List<String> databases = new ArrayList<>();
         try {
             for (int i = 0; i < PROVISION_STEPS.size(); i++) {
@@ -49,7 +45,7 @@ class CrashRecoveryIT {
                 awaitStepAtLeast(keel.api(), id, i);
                 keel.kill9();
 
-                keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), NO_POOL);
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(i + 1), KeelProcess.NO_POOL);
                 JsonNode settled = keel.api().awaitSettled(id);
                 assertThat(settled.get("state").asText()).as("after a kill at or after '%s'", step).isEqualTo("available");
                 // Killed while still creating (the last step may have just finished): retried from the start.
@@ -78,13 +74,13 @@ class CrashRecoveryIT {
     void provisioningInterruptedThreeTimesFailsWithTheReasonAndRemovesWhatItMade() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-repeated");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
             for (int attempt = 1; attempt <= 3; attempt++) {
                 awaitStepAtLeast(keel.api(), id, PROVISION_STEPS.indexOf("initializing"));
                 keel.kill9();
-                keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), NO_POOL);
+                keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), KeelProcess.NO_POOL);
             }
             JsonNode settled = keel.api().awaitSettled(id);
             assertThat(settled.get("state").asText()).isEqualTo("failed");
@@ -103,7 +99,7 @@ class CrashRecoveryIT {
     void killNineDuringDeletionFinishesTheDeletionOnTheNextStart() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-delete");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
             String id = database.get("id").asText();
@@ -121,7 +117,7 @@ class CrashRecoveryIT {
             keel.kill9();
             Footprint.signal("CONT", postmaster);
 
-            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
             assertThat(keel.log()).contains("Reconciler decision: RESUME " + operation + ": finishing the deletion of database " + id
                     + ": Keel stopped during step 'removing instances'");
             keel.api().awaitGone(id);

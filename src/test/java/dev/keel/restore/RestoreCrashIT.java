@@ -13,22 +13,19 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.util.Map;
 import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** {@code kill -9} of Keel while a fork restores: the next start retries it from the start, and the source never notices. */
 class RestoreCrashIT {
-    /** Without a warm pool, every instance directory belongs to a database. */
-    private static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
     private static final Set<String> RESTORING = Set.of("restoring the base backup", "replaying WAL");
 
     @Test
     void killNineDuringARestoreIsRetriedAfterTheRestartWithoutOrphans() throws Exception {
         Path dataDir = TestKeel.freshDataDir("crash-restore");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", NO_POOL);
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             JsonNode source = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = source.get("id").asText();
@@ -62,7 +59,7 @@ class RestoreCrashIT {
             });
             keel.kill9();
 
-            keel = KeelProcess.start(dataDir, ports, "1", NO_POOL);
+            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
             JsonNode settled = keel.api().awaitSettled(copy);
             assertThat(settled.get("state").asText()).as(settled.toString()).isEqualTo("available");
             assertThat(keel.log()).contains("Reconciler decision: RETRY " + operation + ": retrying provisioning from the start (attempt 2"

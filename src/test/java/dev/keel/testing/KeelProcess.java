@@ -19,6 +19,9 @@ import java.util.concurrent.TimeUnit;
  * jar is built) use it.
  */
 public final class KeelProcess implements AutoCloseable {
+    /** Without a warm pool: every provision makes its instance, and every instance directory belongs to a database. */
+    public static final Map<String, String> NO_POOL = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
+
     private final Process process;
     private final Path log;
     private final Api api;
