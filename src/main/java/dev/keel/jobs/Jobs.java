@@ -66,7 +66,9 @@ public final class Jobs {
         });
         Properties properties = new Properties();
         properties.setProperty("org.quartz.scheduler.instanceName", name);
-        properties.setProperty("org.quartz.scheduler.instanceId", "AUTO");
+        // Quartz's AUTO id asks for the host name, which a machine without a resolvable one fails;
+        // a cluster member needs only an id no other member uses.
+        properties.setProperty("org.quartz.scheduler.instanceId", ProcessHandle.current().pid() + "-" + UUID.randomUUID());
         properties.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         properties.setProperty("org.quartz.threadPool.threadCount", "3");
         properties.setProperty("org.quartz.jobStore.class", "org.quartz.impl.jdbcjobstore.JobStoreTX");
@@ -85,8 +87,16 @@ public final class Jobs {
             scheduler.start();
             LOG.info("Scheduler started with {} jobs", scheduler.getJobKeys(org.quartz.impl.matchers.GroupMatcher.anyGroup()).size());
         } catch (SchedulerException e) {
-            throw new IllegalStateException("could not start the scheduler", e);
+            throw new IllegalStateException("could not start the scheduler: " + rootMessage(e), e);
         }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root + ")";
     }
 
     /** Registers {@code job} to fire every {@code interval} (first after one interval), replacing an earlier registration. */
