@@ -23,8 +23,8 @@ final class ArchiveInfo implements DatabaseInfo.Lines {
 
     @Override
     public List<DatabaseInfo.Line> lines(Database database) {
-        if (database.state() != DatabaseState.AVAILABLE) {
-            return List.of();
+        if (database.state() != DatabaseState.AVAILABLE || database.following()) {
+            return List.of(); // a follower's data is its leader's, protected by the leader's archive
         }
         ArchiveReport.Report archive = report.report(database, Instant.now());
         List<DatabaseInfo.Line> lines = new ArrayList<>();

@@ -74,6 +74,10 @@ public final class ArchiveReport {
     }
 
     public Report report(Database database, Instant now) {
+        if (database.following()) {
+            return new Report("following", database.name() + " is a follower: its leader's archive protects its data, and it archives"
+                    + " to its own prefix once it is unfollowed.", null, null, 0, null, 0, null, List.of(), 0, 0, null, null);
+        }
         List<ArchivedWal> files = archive.files(database.id());
         Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(files);
         Optional<ArchivedWal> newest = segments.isEmpty() ? Optional.empty()

@@ -47,6 +47,10 @@ final class BackupsController {
     @Post
     HttpResponse<View> take(Caller caller, String database) {
         Database db = databases.requireAvailable(caller, database);
+        if (db.following()) {
+            throw new KeelException(dev.keel.problems.ProblemType.INVALID_REQUEST, db.name() + " is a follower: it has no archive of its"
+                    + " own, and its leader's backups hold its data; back up its leader, or unfollow it first.");
+        }
         Backup backup = baseBackups.start(db, BackupKind.MANUAL);
         return HttpResponse.accepted(URI.create("/v1/databases/" + db.id() + "/backups/" + backup.id())).body(View.of(backup));
     }

@@ -36,7 +36,7 @@ public final class ContinuityCheck {
     }
 
     public void runAll() {
-        for (Database database : databases.available()) {
+        for (Database database : databases.archiving()) {
             try {
                 check(database);
             } catch (RuntimeException e) {

@@ -4,7 +4,10 @@ import dev.keel.databases.DatabaseAvailable;
 import io.micronaut.context.event.ApplicationEventListener;
 import jakarta.inject.Singleton;
 
-/** Every new database gets its first base backup as soon as it is available. */
+/**
+ * Every new database gets its first base backup as soon as it is available; a follower once it
+ * is unfollowed (before, its leader's archive is its protection).
+ */
 @Singleton
 final class FirstBackup implements ApplicationEventListener<DatabaseAvailable> {
     private final BaseBackups backups;
@@ -15,6 +18,8 @@ final class FirstBackup implements ApplicationEventListener<DatabaseAvailable> {
 
     @Override
     public void onApplicationEvent(DatabaseAvailable event) {
-        backups.start(event.database(), BackupKind.INITIAL);
+        if (!event.database().following()) {
+            backups.start(event.database(), BackupKind.INITIAL);
+        }
     }
 }

@@ -55,7 +55,7 @@ public final class Retention {
     }
 
     public void applyAll(Instant now) {
-        for (Database database : databases.available()) {
+        for (Database database : databases.archiving()) {
             try {
                 apply(database, now);
             } catch (RuntimeException e) {

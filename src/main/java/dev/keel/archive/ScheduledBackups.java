@@ -39,7 +39,7 @@ public final class ScheduledBackups {
     public List<Backup> dispatch(Instant now) {
         List<Backup> started = new ArrayList<>();
         int hour = now.atZone(ZoneOffset.UTC).getHour();
-        for (Database database : databases.available()) {
+        for (Database database : databases.archiving()) {
             List<Backup> all = backups.list(database.id());
             if (all.stream().anyMatch(b -> b.state() == BackupState.RUNNING)) {
                 continue;

@@ -58,6 +58,16 @@ public final class Credentials {
         return repository.insert(databaseId, Credential.DEFAULT, source.username(), password);
     }
 
+    /**
+     * For a follower: its server is a read-only replica of {@code leaderId}'s, with the same roles
+     * and passwords, so its default credential is its leader's.
+     */
+    public Credential shareDefault(UUID databaseId, UUID leaderId) {
+        Credential leader = repository.find(leaderId, Credential.DEFAULT).orElseThrow(() -> new IllegalStateException(
+                "the leader database " + leaderId + " has no default credential"));
+        return repository.insert(databaseId, Credential.DEFAULT, leader.username(), repository.password(leader));
+    }
+
     /** The URL of a database's credential, for a server at {@code host:port}. */
     public Optional<ConnectionUrl> url(UUID databaseId, String credentialName, String pgDatabase, String host, int port) {
         return repository.find(databaseId, credentialName)

@@ -16,6 +16,7 @@ public interface DatabaseCopies {
     String RESTORING = "restoring the base backup";
     String REPLAYING = "replaying WAL";
     String PROMOTING = "promoting";
+    String STREAMING = "streaming from the leader";
 
     /**
      * Checks a fork or rollback request against its source and what is archived; a problem (4xx)

@@ -113,7 +113,8 @@ public final class DatabaseCreate implements OperationHandler {
         List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
         try {
             Operation operation = dsl.transactionResult(tx -> {
-                databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, pgDatabase);
+                databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, pgDatabase,
+                        origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW ? origin.sourceId() : null);
                 if (origin != null) {
                     databases.insertOrigin(tx.dsl(), id, origin);
                 }
@@ -190,7 +191,11 @@ public final class DatabaseCreate implements OperationHandler {
                 }, () -> isCreating(id));
                 step(operation, step, CREDENTIALS);
                 requireCreating(id);
-                credentials.takeOverDefault(id, origin.get().sourceId(), name -> connections.open(instance, name));
+                if (origin.get().kind() == DatabaseOrigin.Kind.FOLLOW) {
+                    credentials.shareDefault(id, origin.get().sourceId()); // a read-only replica has its leader's roles
+                } else {
+                    credentials.takeOverDefault(id, origin.get().sourceId(), name -> connections.open(instance, name));
+                }
             } else {
                 Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);
                 instance = pooled.isPresent() ? pooled.get()

@@ -13,6 +13,7 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -24,11 +25,12 @@ import java.util.UUID;
  * Deprovisioning: {@link #accept} moves the database to {@code deleting}; {@link #run} stops
  * and removes each instance (its server, its data, its port), its credentials, then asks every
  * capability to remove what it keeps ({@link DatabaseRemoving}: the archive and backups...), and
- * finally the database row. Every step may run again after a crash.
+ * finally the database row. Every step may run again after a crash. A leader with followers is
+ * deleted only when the request says to unfollow them first, which the deletion then does.
  */
 @Singleton
 public final class DatabaseDelete implements OperationHandler {
-    private static final List<String> STEPS = List.of("removing instances", "removing credentials",
+    private static final List<String> STEPS = List.of("unfollowing followers", "removing instances", "removing credentials",
             "removing the archive and other data", "removing the record");
 
     private final DatabaseRepository databases;
@@ -39,10 +41,12 @@ public final class DatabaseDelete implements OperationHandler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
+    private final DatabaseUnfollow unfollow;
 
-    DatabaseDelete(DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
+    DatabaseDelete(DatabaseUnfollow unfollow, DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
                    ApplicationEventPublisher<DatabaseRemoving> events, OperationRepository operations, OperationRunner runner,
                    DSLContext dsl) {
+        this.unfollow = unfollow;
         this.events = events;
         this.databases = databases;
         this.instances = instances;
@@ -53,11 +57,25 @@ public final class DatabaseDelete implements OperationHandler {
         this.dsl = dsl;
     }
 
-    /** Starts deleting the team's database {@code idOrName}; one already being deleted is gone (404). */
-    public Accepted accept(Caller caller, String idOrName) {
+    /**
+     * Starts deleting the team's database {@code idOrName}; one already being deleted is gone
+     * (404). A leader's followers must go first (409 naming them), unless {@code unfollowFollowers}.
+     */
+    public Accepted accept(Caller caller, String idOrName, boolean unfollowFollowers) {
         Database database = databases.find(caller.teamId(), idOrName)
                 .filter(d -> d.state() != DatabaseState.DELETING)
                 .orElseThrow(() -> KeelException.notFound("database", idOrName));
+        List<Database> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).toList();
+        String names = String.join(", ", followers.stream().map(Database::name).toList());
+        if (!followers.isEmpty() && !unfollowFollowers) {
+            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers: " + names + ". Delete or unfollow them"
+                    + " first, or delete with ?unfollow_followers=true to make them independent databases.")
+                    .with("followers", followers.stream().map(Database::name).toList());
+        }
+        if (followers.stream().anyMatch(f -> f.state() == DatabaseState.CREATING)) {
+            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers still being created (" + names
+                    + "); try again once they are available, or delete them first.");
+        }
         Operation operation = dsl.transactionResult(tx -> {
             if (databases.transition(tx.dsl(), database.id(), DatabaseState.DELETING, null).isEmpty()) {
                 throw KeelException.notFound("database", idOrName);
@@ -74,19 +92,27 @@ public final class DatabaseDelete implements OperationHandler {
     }
 
     @Override
-    public void run(Operation operation) {
+    public void run(Operation operation) throws Exception {
         UUID id = operation.databaseId();
         operations.progress(operation.id(), STEPS.get(0), 0, STEPS.size());
+        for (Database follower : databases.followers(id)) {
+            if (follower.state() == DatabaseState.AVAILABLE) {
+                unfollow.unfollow(follower, step -> { });
+            } else {
+                databases.clearLeader(follower.id()); // failed or being deleted: it streams from nothing any more
+            }
+        }
+        operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
         for (Instance instance : instances.forDatabase(id)) {
             instances.transition(instance.id(), InstanceState.DELETING);
             runtime.destroy(instance.id());
             instances.delete(instance.id());
         }
-        operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
-        credentials.deleteAll(id);
         operations.progress(operation.id(), STEPS.get(2), 2, STEPS.size());
-        events.publishEvent(new DatabaseRemoving(id));
+        credentials.deleteAll(id);
         operations.progress(operation.id(), STEPS.get(3), 3, STEPS.size());
+        events.publishEvent(new DatabaseRemoving(id));
+        operations.progress(operation.id(), STEPS.get(4), 4, STEPS.size());
         databases.delete(id);
         operations.progress(operation.id(), "deleted", STEPS.size(), STEPS.size());
     }

@@ -60,6 +60,7 @@ public final class DatabaseInfo {
             case FORK -> Line.of("Forked From", origin.fast() ? origin.sourceName() + " as of its base backup of "
                     + origin.backupFinishedAt() : origin.sourceName());
             case ROLLBACK -> Line.of("Rolled Back From", origin.sourceName() + " to " + origin.targetTime());
+            case FOLLOW -> Line.of("Made From", "a follower of " + origin.sourceName());
         }));
         for (Lines contributor : contributors) {
             lines.addAll(contributor.lines(database));

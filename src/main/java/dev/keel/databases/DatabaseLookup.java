@@ -37,8 +37,18 @@ public final class DatabaseLookup {
         return databases.find(id);
     }
 
-    /** Every available database, of every team (for scheduled work). */
-    public List<Database> available() {
-        return databases.inState(DatabaseState.AVAILABLE);
+    /** The databases following {@code leaderId}, oldest first, whatever their state. */
+    public List<Database> followers(UUID leaderId) {
+        return databases.followers(leaderId);
+    }
+
+    /** Ends following: {@code followerId} has no leader any more. */
+    public void clearLeader(UUID followerId) {
+        databases.clearLeader(followerId);
+    }
+
+    /** Every available database that archives its own WAL (all but followers), of every team: the archive's scheduled work. */
+    public List<Database> archiving() {
+        return databases.inState(DatabaseState.AVAILABLE).stream().filter(d -> !d.following()).toList();
     }
 }

@@ -2,6 +2,7 @@ package dev.keel.databases;
 
 import dev.keel.Ids;
 import jakarta.inject.Singleton;
+import io.micronaut.core.annotation.Nullable;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Record;
@@ -25,8 +26,9 @@ final class DatabaseRepository {
         this.dsl = dsl;
     }
 
-    void insert(DSLContext tx, UUID id, UUID teamId, String name, String plan, int major, String pgDatabase) {
+    void insert(DSLContext tx, UUID id, UUID teamId, String name, String plan, int major, String pgDatabase, @Nullable UUID leaderId) {
         tx.insertInto(DATABASES)
+                .set(DATABASES.LEADER_ID, leaderId)
                 .set(DATABASES.ID, id)
                 .set(DATABASES.TEAM_ID, teamId)
                 .set(DATABASES.NAME, name)
@@ -105,6 +107,18 @@ final class DatabaseRepository {
         return dsl.transactionResult(tx -> transition(tx.dsl(), id, target, reason));
     }
 
+    /** The databases following {@code leaderId}, oldest first, whatever their state. */
+    List<Database> followers(UUID leaderId) {
+        return dsl.selectFrom(DATABASES).where(DATABASES.LEADER_ID.eq(leaderId)).orderBy(DATABASES.CREATED_AT)
+                .fetch(DatabaseRepository::toDatabase);
+    }
+
+    /** Ends following: the database no longer has a leader. */
+    void clearLeader(UUID id) {
+        dsl.update(DATABASES).setNull(DATABASES.LEADER_ID).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(DATABASES.ID.eq(id)).execute();
+    }
+
     void delete(UUID id) {
         dsl.deleteFrom(DATABASES).where(DATABASES.ID.eq(id)).execute();
     }
@@ -112,6 +126,6 @@ final class DatabaseRepository {
     private static Database toDatabase(Record r) {
         return new Database(r.get(DATABASES.ID), r.get(DATABASES.TEAM_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
                 r.get(DATABASES.MAJOR_VERSION), r.get(DATABASES.PG_DATABASE), DatabaseState.of(r.get(DATABASES.STATE)),
-                r.get(DATABASES.STATE_REASON), r.get(DATABASES.CREATED_AT), r.get(DATABASES.UPDATED_AT));
+                r.get(DATABASES.STATE_REASON), r.get(DATABASES.LEADER_ID), r.get(DATABASES.CREATED_AT), r.get(DATABASES.UPDATED_AT));
     }
 }

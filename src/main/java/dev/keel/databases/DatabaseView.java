@@ -4,16 +4,29 @@ import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 
 import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.UUID;
 
 /**
  * A database as the API shows it. {@code url} (the default credential's connection URL) is set
- * once the database is {@code available}; {@code progress} while an operation runs on it.
+ * once the database is {@code available}; {@code progress} while an operation runs on it. A
+ * follower names its leader in {@code following}, with its lag ({@code lagBytes},
+ * {@code lagSeconds}, {@code replication} saying whether it streams); a leader lists its
+ * {@code followers}.
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
-                           @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, OffsetDateTime createdAt,
-                           OffsetDateTime updatedAt) {
+                           @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, @Nullable Ref following,
+                           @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers,
+                           OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+
+    /** Another database, by id and name. */
+    @Serdeable
+    public record Ref(UUID id, String name) {
+        static Ref of(Database database) {
+            return new Ref(database.id(), database.name());
+        }
+    }
 
     /**
      * Where a fork or rollback came from: {@code to} is a rollback's target; {@code asOf} is when

@@ -20,8 +20,11 @@ final class DatabaseViews {
     private final InstanceRepository instances;
     private final Credentials credentials;
     private final Network network;
+    private final Following following;
 
-    DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials, Network network) {
+    DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials,
+                  Network network, Following following) {
+        this.following = following;
         this.databases = databases;
         this.operations = operations;
         this.instances = instances;
@@ -35,6 +38,7 @@ final class DatabaseViews {
         // and other work report on their own resources.
         Set<OperationKind> lifecycle = switch (db.state()) {
             case CREATING -> EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
+            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW);
             case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
             default -> EnumSet.noneOf(OperationKind.class);
         };
@@ -46,8 +50,13 @@ final class DatabaseViews {
                 .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.port()))
                 .map(ConnectionUrl::toString)
                 .orElse(null);
+        DatabaseView.Ref leader = !db.following() ? null
+                : databases.find(db.leaderId()).map(DatabaseView.Ref::of).orElse(null);
+        Following.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? following.lag(db) : null;
         return new DatabaseView(db.id(), db.name(), db.plan(), Integer.toString(db.major()), db.state().value(), db.stateReason(),
                 progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
+                leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
+                databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
                 db.createdAt(), db.updatedAt());
     }
 }

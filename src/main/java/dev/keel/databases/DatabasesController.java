@@ -9,6 +9,8 @@ import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Delete;
 import io.micronaut.http.annotation.Get;
 import io.micronaut.http.annotation.Post;
+import io.micronaut.http.annotation.QueryValue;
+import io.micronaut.core.annotation.Nullable;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 
@@ -25,8 +27,11 @@ final class DatabasesController {
     private final DatabaseViews views;
 
     private final DatabaseInfo info;
+    private final DatabaseUnfollow unfollow;
 
-    DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views, DatabaseInfo info) {
+    DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views, DatabaseInfo info,
+                        DatabaseUnfollow unfollow) {
+        this.unfollow = unfollow;
         this.info = info;
         this.create = create;
         this.delete = delete;
@@ -57,7 +62,12 @@ final class DatabasesController {
     }
 
     @Delete("/{idOrName}")
-    HttpResponse<DatabaseView> delete(Caller caller, String idOrName) {
-        return HttpResponse.accepted().body(views.of(delete.accept(caller, idOrName).database()));
+    HttpResponse<DatabaseView> delete(Caller caller, String idOrName, @QueryValue("unfollow_followers") @Nullable Boolean unfollowFollowers) {
+        return HttpResponse.accepted().body(views.of(delete.accept(caller, idOrName, Boolean.TRUE.equals(unfollowFollowers)).database()));
+    }
+
+    @Post("/{idOrName}/unfollow")
+    HttpResponse<DatabaseView> unfollow(Caller caller, String idOrName) {
+        return HttpResponse.accepted().body(views.of(unfollow.accept(caller, idOrName).database()));
     }
 }

@@ -37,7 +37,7 @@ public final class Plans {
     }
 
     /** Server settings a plan imposes on every instance of its databases. */
-    static Map<String, String> serverSettings(Plan plan) {
+    public static Map<String, String> serverSettings(Plan plan) {
         return Map.of("max_connections", Integer.toString(plan.connections()));
     }
 }

@@ -16,6 +16,8 @@ import java.util.Map;
 public final class InstanceConfig {
     /** Keel's management role on every instance. */
     public static final String SUPERUSER = "keel";
+    /** How much WAL a server keeps for a replication slot whose follower is behind or away. */
+    public static final String MAX_SLOT_WAL_KEEP_SIZE = "4GB";
 
     private InstanceConfig() {
     }
@@ -36,23 +38,31 @@ public final class InstanceConfig {
         // Every instance archives from its first segment on; the runtime supplies archive_command.
         settings.put("wal_level", "replica");
         settings.put("archive_mode", "on");
+        // A follower's slot keeps WAL on its leader while it is away, but never more than this.
+        settings.put("max_slot_wal_keep_size", MAX_SLOT_WAL_KEEP_SIZE);
         settings.putAll(extra);
         return settings;
     }
 
     /**
      * pg_hba rules: Keel's superuser to any database from {@code keelAddress} only (the address
-     * Keel connects from), every other role only to {@code database}, from anywhere.
+     * Keel connects from), replication (only roles with that attribute: Keel's followers and
+     * standbys) from that host too, where instances run, and every other role only to
+     * {@code database}, from anywhere.
      */
     public static List<HbaRule> hba(String database, String keelAddress) {
         List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelAddress));
+        rules.add(new HbaRule("hostssl", "replication", "all", cidr(keelAddress), "scram-sha-256"));
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
     }
 
     /** pg_hba rules of an instance that serves no database yet: Keel's superuser only. */
     public static List<HbaRule> hbaKeelOnly(String keelAddress) {
-        String cidr = keelAddress + (keelAddress.contains(":") ? "/128" : "/32");
-        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr, "scram-sha-256"));
+        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr(keelAddress), "scram-sha-256"));
+    }
+
+    private static String cidr(String address) {
+        return address + (address.contains(":") ? "/128" : "/32");
     }
 }

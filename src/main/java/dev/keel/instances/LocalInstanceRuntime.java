@@ -43,14 +43,16 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     private final int spoolMaxFiles;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
+    private final dev.keel.tls.CertificateAuthority authority;
 
-    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands,
+    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands, dev.keel.tls.CertificateAuthority authority,
                          @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
         this.spoolMaxFiles = spoolMaxFiles;
         this.root = home.resolve("instances");
         this.orphans = home.resolve("orphans");
         this.binaries = binaries;
         this.commands = commands;
+        this.authority = authority;
         try {
             Files.createDirectories(root);
         } catch (IOException e) {
@@ -80,7 +82,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         Path data = dataDir(id);
         commands.initdb(installation, data, InstanceConfig.SUPERUSER, spec.superuserPassword());
         configure(spec.instance(), spec.settings(), spec.hba());
-        ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), commands.user());
+        ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
+                commands.user());
     }
 
     @Override
@@ -97,7 +100,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         fill.into(DataDirectorySink.at(data));
         commands.user().ownTree(data);
         configure(spec.instance(), spec.settings(), spec.hba());
-        ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), commands.user());
+        ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
+                commands.user());
         dev.keel.PrivateFiles.write(data.resolve(signal.file), "", commands.user()::own);
     }
 

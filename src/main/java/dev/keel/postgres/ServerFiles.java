@@ -19,6 +19,8 @@ public final class ServerFiles {
     public static final String KEEL_CONF = "keel.conf";
     public static final String SERVER_CERT = "server.crt";
     public static final String SERVER_KEY = "server.key";
+    /** The installation CA's certificate, which the server checks its upstream's certificate against when it streams. */
+    public static final String CA_CERT = "keel-ca.crt";
     private static final String INCLUDE = "include '" + KEEL_CONF + "'";
     private static final String HEADER = "# Managed by Keel; rewritten whole on changes. Do not edit.\n";
 
@@ -58,10 +60,14 @@ public final class ServerFiles {
         write(dataDir.resolve("pg_hba.conf"), renderHba(rules), owner);
     }
 
-    /** Writes the server certificate and its private key (0600: Postgres refuses a key others can read). */
-    public static void writeTls(Path dataDir, String certificatePem, String privateKeyPem, ServerUser owner) {
+    /**
+     * Writes the server certificate and its private key (0600: Postgres refuses a key others can
+     * read), and the CA certificate it verifies upstream servers with.
+     */
+    public static void writeTls(Path dataDir, String certificatePem, String privateKeyPem, String caPem, ServerUser owner) {
         write(dataDir.resolve(SERVER_CERT), certificatePem, owner);
         write(dataDir.resolve(SERVER_KEY), privateKeyPem, owner);
+        write(dataDir.resolve(CA_CERT), caPem, owner);
     }
 
     private static void write(Path file, String text, ServerUser owner) {

@@ -13,6 +13,7 @@ import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.ReplicationSlots;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
@@ -20,7 +21,11 @@ import jakarta.inject.Singleton;
 import java.util.List;
 import java.util.Map;
 
-/** Forks and rollbacks: {@link CopyRequests} checks them, the {@link Restorer} builds them. */
+/**
+ * Forks, rollbacks and followers: {@link CopyRequests} checks them, the {@link Restorer} builds
+ * them. A follower gets a replication slot on its leader first, so that the leader keeps all WAL
+ * from there on; what came before is waited for in the archive.
+ */
 @Singleton
 final class Copies implements DatabaseCopies {
     private final CopyRequests requests;
@@ -29,9 +34,11 @@ final class Copies implements DatabaseCopies {
     private final InstanceRepository instances;
     private final DatabaseLookup databases;
     private final Plans plans;
+    private final ReplicationSlots slots;
 
     Copies(CopyRequests requests, Restorer restorer, BackupRepository backups, InstanceRepository instances, DatabaseLookup databases,
-           Plans plans) {
+           Plans plans, ReplicationSlots slots) {
+        this.slots = slots;
         this.requests = requests;
         this.restorer = restorer;
         this.backups = backups;
@@ -56,13 +63,44 @@ final class Copies implements DatabaseCopies {
                         + origin.kind().value() + " starts from was removed meanwhile; delete this database and ask again."));
         Instance sourcePrimary = instances.primary(source.id()).orElseThrow(() -> new RestoreFailedException(
                 source.name() + " has no server, so Keel cannot tell its superuser's password; try again once it is available."));
+        int connections = Integer.parseInt(settings.get("max_connections"));
+        int sourceConnections = plans.find(source.plan()).map(Plan::connections).orElse(connections);
+        int recoveryConnections = Math.max(connections, sourceConnections);
+        if (origin.kind() == DatabaseOrigin.Kind.FOLLOW) {
+            return follower(database, source, sourcePrimary, backup, settings, recoveryConnections, hba, progress, wanted);
+        }
         RecoveryTarget target = origin.targetTime() != null ? new RecoveryTarget.Time(origin.targetTime())
                 : origin.fast() ? new RecoveryTarget.Immediate()
                 : new RecoveryTarget.EndOfArchive(WalSegmentName.parse(origin.throughSegment()));
-        int connections = Integer.parseInt(settings.get("max_connections"));
-        int sourceConnections = plans.find(source.plan()).map(Plan::connections).orElse(connections);
         return restorer.restore(new Restorer.Request(database.id(), database.major(), source.id(),
-                instances.superuserPassword(sourcePrimary), backup, target, settings, Math.max(connections, sourceConnections), hba,
-                wanted), progress);
+                instances.superuserPassword(sourcePrimary), backup, target, settings, recoveryConnections, hba, wanted), progress);
+    }
+
+    /**
+     * A standby of the leader's primary that streams through its own slot. It stays in recovery,
+     * where a server needs at least its upstream's connection limit, so it runs with that from the
+     * start. A failure drops the slot again, so that the leader does not keep WAL for nobody.
+     */
+    private Instance follower(Database database, Database leader, Instance leaderPrimary, Backup backup, Map<String, String> settings,
+                              int connections, List<HbaRule> hba, Progress progress, java.util.function.BooleanSupplier wanted)
+            throws Exception {
+        String slot = ReplicationSlots.forFollower(database.id());
+        ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, database.id(), slot);
+        Map<String, String> standby = new java.util.LinkedHashMap<>(settings);
+        standby.put("max_connections", Integer.toString(connections));
+        standby.putAll(stream.settings());
+        WalSegmentName fromArchive = new WalSegmentName(stream.firstKept().timeline(), stream.firstKept().number() - 1);
+        try {
+            return restorer.restore(new Restorer.Request(database.id(), database.major(), leader.id(),
+                    instances.superuserPassword(leaderPrimary), backup, new RecoveryTarget.Follow(fromArchive), standby, connections, hba,
+                    wanted), progress);
+        } catch (Exception e) {
+            try {
+                slots.drop(leaderPrimary, slot);
+            } catch (java.sql.SQLException | RuntimeException dropFailed) {
+                e.addSuppressed(dropFailed);
+            }
+            throw e;
+        }
     }
 }

@@ -47,11 +47,11 @@ final class CopyRequests {
     }
 
     DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck) {
-        if (request.follow() != null) {
-            throw invalid("Followers are not available yet; use \"fork\" for a copy as of now.");
+        if ((request.fork() != null ? 1 : 0) + (request.rollback() != null ? 1 : 0) + (request.follow() != null ? 1 : 0) > 1) {
+            throw invalid("Say one of \"fork\", \"rollback\" or \"follow\", not several.");
         }
-        if (request.fork() != null && request.rollback() != null) {
-            throw invalid("Say either \"fork\" or \"rollback\", not both.");
+        if (request.follow() != null) {
+            return follower(caller, request, plan, sourceCheck);
         }
         boolean rollback = request.rollback() != null;
         boolean fast = Boolean.TRUE.equals(request.fast());
@@ -115,6 +115,46 @@ final class CopyRequests {
         String through = fast ? null : lastWrittenSegment(source);
         return new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(), newest.finishedAt(), null, through,
                 fast);
+    }
+
+    /** A follower's origin: its leader's newest restorable base backup, replayed to the end and on by streaming. */
+    private DatabaseOrigin follower(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck) {
+        if (request.to() != null || request.by() != null || request.fast() != null) {
+            throw invalid("A follower streams its leader's changes as they happen; \"to\", \"by\" and \"fast\" go with \"rollback\""
+                    + " and \"fork\".");
+        }
+        Database leader = lookup.require(caller, request.follow());
+        sourceCheck.accept(leader);
+        if (!plan.follow()) {
+            throw invalid("Plan " + plan.name() + " cannot follow another database; choose a plan that can, such as "
+                    + followPlans() + ".");
+        }
+        if (leader.following()) {
+            String leadersLeader = lookup.find(leader.leaderId()).map(Database::name).orElse("its leader");
+            throw invalid(leader.name() + " is itself a follower, and a follower cannot be followed; follow " + leadersLeader
+                    + " instead.");
+        }
+        Plan leaderPlan = plans.require(leader.plan());
+        if (!leaderPlan.follow()) {
+            throw invalid(leader.name() + " is on plan " + leaderPlan.name() + ", whose databases cannot be followed; change its plan"
+                    + " to one of " + followPlans() + " first.");
+        }
+        if (leader.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
+            throw new KeelException(ProblemType.CONFLICT, leader.name() + " is " + leader.state().value() + "; it can be followed"
+                    + " once it is available.");
+        }
+        List<ArchiveReport.Restorable> restorable = report.restorable(leader.id()).backups();
+        if (restorable.isEmpty()) {
+            throw invalid(leader.name() + " has no base backup with its WAL archived yet, which a follower starts from; wait until its"
+                    + " first backup completes (GET /v1/databases/" + leader.name() + "/backups).");
+        }
+        Backup newest = restorable.get(restorable.size() - 1).backup();
+        return new DatabaseOrigin(DatabaseOrigin.Kind.FOLLOW, leader.id(), leader.name(), newest.id(), newest.finishedAt(), null, null,
+                false);
+    }
+
+    private String followPlans() {
+        return String.join(", ", plans.all().stream().filter(Plan::follow).map(Plan::name).toList());
     }
 
     /**

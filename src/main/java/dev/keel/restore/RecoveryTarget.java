@@ -11,7 +11,7 @@ import java.util.Map;
 /**
  * How far a restore replays before it promotes: to a time (rollback), to the backup's
  * consistent point (fast fork), or to the end of the source's archive through a segment known to
- * hold its last write (fork).
+ * hold its last write (fork), or on and on as a standby streaming from its upstream (follower).
  */
 sealed interface RecoveryTarget {
     DateTimeFormatter POSTGRES_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSx").withZone(ZoneOffset.UTC);
@@ -28,10 +28,30 @@ sealed interface RecoveryTarget {
     record EndOfArchive(WalSegmentName through) implements RecoveryTarget {
     }
 
-    /** The recovery settings of this target, promoting at the end (single words: they go on the server's command line). */
+    /**
+     * Every archived segment through {@code through} (waited for: the upstream's slot keeps only
+     * what comes after it), then whatever else is archived, then streaming; it never promotes.
+     */
+    record Follow(WalSegmentName through) implements RecoveryTarget {
+    }
+
+    /** Whether recovery ends in a standby that keeps following rather than a promoted primary. */
+    default boolean follows() {
+        return this instanceof Follow;
+    }
+
+    /** The segment through which the archive is waited for, if any. */
+    default WalSegmentName waitThrough() {
+        return this instanceof EndOfArchive end ? end.through() : this instanceof Follow follow ? follow.through() : null;
+    }
+
+    /** The recovery settings of this target, promoting at the end unless it follows (single words: they go on the server's command line). */
     default Map<String, String> settings() {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("recovery_target_timeline", "latest");
+        if (follows()) {
+            return settings;
+        }
         settings.put("recovery_target_action", "promote");
         if (this instanceof Time time) {
             // With an explicit +00: the server's time zone must not matter.

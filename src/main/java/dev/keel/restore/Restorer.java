@@ -34,9 +34,9 @@ import java.util.function.BooleanSupplier;
 /**
  * The restore engine: a new instance made from a base backup of a source's archive plus its WAL,
  * recovered to a {@link RecoveryTarget} and promoted. The data directory is streamed down and
- * checked file by file; WAL is served to {@code restore_command} by a {@link WalServer}. The
- * engine ends a restore one way now (stop at the target and promote); a follower will be the
- * same restore ending in standby mode.
+ * checked file by file; WAL is served to {@code restore_command} by a {@link WalServer}. A
+ * restore ends one of two ways: stop at the target and promote (rollback, fork), or keep
+ * following as a standby once it streams from its upstream (follower).
  */
 @Singleton
 public final class Restorer {
@@ -76,7 +76,10 @@ public final class Restorer {
                    Map<String, String> settings, int recoveryConnections, List<HbaRule> hba, BooleanSupplier wanted) {
     }
 
-    /** Restores, recovers and promotes; returns the running instance (state {@code creating}). A failure removes it. */
+    /**
+     * Restores and recovers, then promotes or, for a {@link RecoveryTarget.Follow}, waits until the
+     * standby streams; returns the running instance (state {@code creating}). A failure removes it.
+     */
     Instance restore(Request request, DatabaseCopies.Progress progress) throws Exception {
         progress.report(InstanceMaker.RESERVING, 1, STEPS, "steps");
         // The configuration files get the plan's settings; recovery's own go on the command line of the recovering
@@ -90,22 +93,26 @@ public final class Restorer {
         try {
             Backup backup = request.backup();
             WalSegmentName first = WalSegmentName.containing(backup.timeline(), backup.startLsn());
-            WalSegmentName waitThrough = request.target() instanceof RecoveryTarget.EndOfArchive end ? end.through() : null;
-            try (WalServer server = new WalServer(instance, request.sourceId(), first, waitThrough, runtime, archive, fetcher, downloads)) {
+            boolean follows = request.target().follows();
+            try (WalServer server = new WalServer(instance, request.sourceId(), first, request.target().waitThrough(), runtime, archive,
+                    fetcher, downloads)) {
                 long size = backup.size() == null ? 0 : backup.size();
                 progress.report(DatabaseCopies.RESTORING, 0, size, "bytes");
-                runtime.restore(spec, InstanceRuntime.RecoverySignal.RECOVERY, sink -> reader.unpack(request.sourceId(), backup.id(),
-                        sink, done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes")));
+                runtime.restore(spec, follows ? InstanceRuntime.RecoverySignal.STANDBY : InstanceRuntime.RecoverySignal.RECOVERY,
+                        sink -> reader.unpack(request.sourceId(), backup.id(), sink,
+                                done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes")));
                 // WAL is fetched from here on, not during the unpacking, which keeps every core busy: replay runs on one
                 // core, leaving the other to fetch and check what it will ask for next.
                 server.start();
                 progress.report(DatabaseCopies.REPLAYING, 0, server.segmentsExpected(), "segments");
                 runtime.startRecovering(instance, recovering);
-                awaitPromotion(request, recovering, server, progress);
+                awaitRecovered(request, recovering, server, progress);
             }
-            progress.report(DatabaseCopies.PROMOTING, 5, STEPS, "steps");
+            progress.report(follows ? DatabaseCopies.STREAMING : DatabaseCopies.PROMOTING, 5, STEPS, "steps");
             runtime.endRecovery(instance);
-            maker.rotateSuperuserPassword(instance, connections);
+            if (!follows) {
+                maker.rotateSuperuserPassword(instance, connections); // a standby is read-only: it keeps its upstream's roles
+            }
             runtime.configure(instance, spec.settings(), request.hba()); // without restore_command now
             if (request.recoveryConnections() != Integer.parseInt(request.settings().get("max_connections"))) {
                 runtime.stop(instance);
@@ -126,13 +133,14 @@ public final class Restorer {
     }
 
     /**
-     * Waits until the server has recovered and promoted, reporting how far replay got. A server
+     * Waits until the server has recovered and promoted (or, following, streams from its
+     * upstream), reporting how far replay got. A server
      * that stops on its own failed, except in one case: a rollback target after the last
      * transaction in the archive is never "reached" (Postgres needs a later commit to see it),
      * yet the archive's end is then exactly the source as of the target, so recovery is run to
      * the end instead.
      */
-    private void awaitPromotion(Request request, Map<String, String> recovering, WalServer server, DatabaseCopies.Progress progress)
+    private void awaitRecovered(Request request, Map<String, String> recovering, WalServer server, DatabaseCopies.Progress progress)
             throws InterruptedException {
         Instance instance = server.instance();
         boolean toTheEnd = false;
@@ -172,7 +180,7 @@ public final class Restorer {
                     continue; // the server stops at its next request for WAL
                 }
                 Replay replay = watch.replay();
-                if (replay != null && !replay.inRecovery()) {
+                if (replay != null && (request.target().follows() ? replay.streaming() : !replay.inRecovery())) {
                     return;
                 }
                 String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
@@ -182,7 +190,7 @@ public final class Restorer {
         }
     }
 
-    private record Replay(boolean inRecovery, Instant at) {
+    private record Replay(boolean inRecovery, Instant at, boolean streaming) {
     }
 
     /**
@@ -212,10 +220,11 @@ public final class Restorer {
                     connection = connections.open(instance, "postgres");
                 }
                 try (Statement sql = connection.createStatement();
-                     ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp()")) {
+                     ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
+                             + " exists (select from pg_stat_wal_receiver where status = 'streaming')")) {
                     row.next();
                     java.sql.Timestamp at = row.getTimestamp(2);
-                    return new Replay(row.getBoolean(1), at == null ? null : at.toInstant());
+                    return new Replay(row.getBoolean(1), at == null ? null : at.toInstant(), row.getBoolean(3));
                 }
             } catch (SQLException e) {
                 close();

@@ -163,6 +163,9 @@ final class WalServer implements AutoCloseable {
             }
             offered.remove(name); // asked again: it was used or lost, fetch it anew
             prefetchFrom(segment, PREFETCH + 1);
+            if (waitThrough != null && !waitsFor(file)) {
+                fetch(name, recorded); // archived beyond what is waited for: prefetching stops there, yet it is served
+            }
         } else {
             fetch(name, recorded);
         }

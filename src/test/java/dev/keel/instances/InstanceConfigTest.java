@@ -35,6 +35,7 @@ class InstanceConfigTest {
     void hbaLetsKeelInFromItsOwnAddressAndUsersOnlyIntoTheirDatabaseOverTls() {
         assertThat(InstanceConfig.hba("d123", "127.0.0.1")).containsExactly(
                 new HbaRule("hostssl", "all", "keel", "127.0.0.1/32", "scram-sha-256"),
+                new HbaRule("hostssl", "replication", "all", "127.0.0.1/32", "scram-sha-256"),
                 new HbaRule("hostssl", "d123", "all", "all", "scram-sha-256"));
         assertThat(InstanceConfig.hbaKeelOnly("::1")).containsExactly(new HbaRule("hostssl", "all", "keel", "::1/128", "scram-sha-256"));
     }

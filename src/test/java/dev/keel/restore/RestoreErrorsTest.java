@@ -77,7 +77,7 @@ class RestoreErrorsTest {
         assertInvalid(create("{\"plan\":\"standard-0\",\"rollback\":\"" + name + "\",\"by\":\"1 hour\",\"fast\":true}"),
                 "\"fast\" goes with \"fork\"; a rollback restores to the time in \"to\" or \"by\".");
         assertInvalid(create("{\"plan\":\"standard-0\",\"rollback\":\"" + name + "\",\"fork\":\"" + name + "\",\"by\":\"1 hour\"}"),
-                "Say either \"fork\" or \"rollback\", not both.");
+                "Say one of \"fork\", \"rollback\" or \"follow\", not several.");
     }
 
     @Test

@@ -1,0 +1,92 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.context.event.ApplicationEventPublisher;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+
+import java.util.List;
+
+/**
+ * {@code POST /v1/databases/{id}/unfollow}: a follower becomes an independent, writable database
+ * ({@link Following#unfollow}), then gets its own archive, starting with its first base backup
+ * ({@link DatabaseAvailable} again, now without a leader). Resumed after a crash.
+ */
+@Singleton
+public final class DatabaseUnfollow implements OperationHandler {
+    /** The steps {@link Following#unfollow} reports. */
+    public static final String PROMOTING = "promoting";
+    public static final String CONFIGURING = "configuring as a primary";
+    public static final String RELEASING = "dropping the slot on the leader";
+    static final List<String> STEPS = List.of(PROMOTING, CONFIGURING, RELEASING);
+
+    private final DatabaseRepository databases;
+    private final Following following;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final ApplicationEventPublisher<DatabaseAvailable> events;
+    private final DSLContext dsl;
+
+    DatabaseUnfollow(DatabaseRepository databases, Following following, OperationRepository operations, OperationRunner runner,
+                     ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl) {
+        this.databases = databases;
+        this.following = following;
+        this.operations = operations;
+        this.runner = runner;
+        this.events = events;
+        this.dsl = dsl;
+    }
+
+    Accepted accept(Caller caller, String idOrName) {
+        Database database = databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName));
+        if (!database.following()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is not a follower; only a follower can be unfollowed.");
+        }
+        if (database.state() != DatabaseState.AVAILABLE) {
+            throw new KeelException(ProblemType.CONFLICT, database.name() + " is " + database.state().value()
+                    + "; it can be unfollowed once it is available.");
+        }
+        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
+                OperationKind.UNFOLLOW, STEPS.get(0), STEPS.size()));
+        runner.submit(operation);
+        return new Accepted(database, operation);
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.UNFOLLOW;
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database database = databases.find(operation.databaseId()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                "The follower was deleted before it could be unfollowed."));
+        unfollow(database, step -> operations.progress(operation.id(), step, STEPS.indexOf(step), STEPS.size()));
+        operations.progress(operation.id(), "unfollowed", STEPS.size(), STEPS.size());
+    }
+
+    /** Unfollows {@code follower} (the deletion of its leader does this too) and starts its own archive. */
+    void unfollow(Database follower, java.util.function.Consumer<String> onStep) throws Exception {
+        if (!follower.following()) {
+            return;
+        }
+        following.unfollow(follower, onStep);
+        databases.clearLeader(follower.id());
+        databases.find(follower.id()).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                .ifPresent(d -> events.publishEvent(new DatabaseAvailable(d)));
+    }
+
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "finishing unfollowing database " + operation.databaseId() + ": Keel stopped during step '"
+                + operation.step() + "'");
+    }
+}

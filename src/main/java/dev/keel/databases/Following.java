@@ -1,0 +1,31 @@
+package dev.keel.databases;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+
+import java.util.function.Consumer;
+
+/**
+ * Followers as the database lifecycle needs them, which the replication capability provides:
+ * how far behind its leader a follower is, and turning a follower into an independent database.
+ */
+public interface Following {
+    /** How far {@code follower} is behind its leader now (asked of the leader's server). */
+    Lag lag(Database follower);
+
+    /**
+     * Promotes {@code follower} into an independent, writable database: its own superuser
+     * password, its plan's settings, no slot on its leader any more, no leader. May run again
+     * after a crash; reports each step on {@code onStep}.
+     */
+    void unfollow(Database follower, Consumer<String> onStep) throws Exception;
+
+    /**
+     * A follower's lag: {@code bytes} of WAL its leader has written that it has not replayed, and
+     * {@code seconds} that replay is behind (0 when it has caught up); both null when unknown,
+     * with {@code status} saying why ("streaming", or what is wrong).
+     */
+    @Serdeable
+    record Lag(@Nullable Long bytes, @Nullable Double seconds, String status) {
+    }
+}

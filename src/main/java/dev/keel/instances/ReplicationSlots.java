@@ -1,0 +1,169 @@
+package dev.keel.instances;
+
+import dev.keel.credentials.RandomStrings;
+import dev.keel.credentials.Secrets;
+import dev.keel.postgres.ServerFiles;
+import dev.keel.postgres.WalSegmentName;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.postgresql.PGConnection;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.REPLICATION_SLOTS;
+
+/**
+ * What a downstream server (a follower's primary) needs on its upstream to stream from it: a
+ * physical replication slot, so that the upstream keeps the WAL the downstream has not received
+ * (up to {@code max_slot_wal_keep_size}), and a login role with the replication attribute only,
+ * both of one name. The role's password is kept sealed in the catalog, because the downstream's
+ * {@code primary_conninfo} is written again whenever its configuration is.
+ */
+@Singleton
+public final class ReplicationSlots {
+    private static final int PASSWORD_LENGTH = 32;
+    private static final int DROP_ATTEMPTS = 50;
+
+    private final DSLContext dsl;
+    private final Secrets secrets;
+    private final InstanceConnections connections;
+
+    ReplicationSlots(DSLContext dsl, Secrets secrets, InstanceConnections connections) {
+        this.dsl = dsl;
+        this.secrets = secrets;
+        this.connections = connections;
+    }
+
+    /** The slot (and role) name of a follower database. */
+    public static String forFollower(UUID databaseId) {
+        return "follower_" + databaseId.toString().replace("-", "");
+    }
+
+    /**
+     * The slot on the upstream, made now or earlier: the server settings that make a standby
+     * stream from it, and the first WAL segment the slot keeps (everything before it must come
+     * from the archive).
+     */
+    public record Stream(Map<String, String> settings, WalSegmentName firstKept) {
+        @Override
+        public String toString() {
+            return "Stream[firstKept=" + firstKept + ", settings hidden]";
+        }
+    }
+
+    /**
+     * Makes (or keeps) slot and role {@code name} on {@code upstream} for {@code databaseId}'s
+     * server, with a new password; may run again after a crash.
+     */
+    public Stream ensure(Instance upstream, UUID databaseId, String name) throws SQLException {
+        String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+        dsl.insertInto(REPLICATION_SLOTS)
+                .set(REPLICATION_SLOTS.NAME, name)
+                .set(REPLICATION_SLOTS.DATABASE_ID, databaseId)
+                .set(REPLICATION_SLOTS.PASSWORD, secrets.seal(password, context(name)))
+                .onConflict(REPLICATION_SLOTS.NAME).doUpdate()
+                .set(REPLICATION_SLOTS.PASSWORD, secrets.seal(password, context(name)))
+                .execute();
+        try (Connection connection = connections.open(upstream, "postgres")) {
+            try (Statement sql = connection.createStatement()) {
+                // The name is ours (letters, digits, underscores), so it needs no quoting beyond the identifier's.
+                sql.execute("do $$ begin if not exists (select from pg_roles where rolname = '" + name + "') then"
+                        + " create role " + name + " with login replication; end if; end $$");
+            }
+            connection.unwrap(PGConnection.class).alterUserPassword(name, password.toCharArray(), "scram-sha-256");
+            try (PreparedStatement create = connection.prepareStatement("select pg_create_physical_replication_slot(?, true)"
+                    + " where not exists (select from pg_replication_slots where slot_name = ?)")) {
+                create.setString(1, name);
+                create.setString(2, name);
+                create.execute();
+            }
+            try (PreparedStatement kept = connection.prepareStatement("select pg_walfile_name(restart_lsn) from pg_replication_slots"
+                    + " where slot_name = ?")) {
+                kept.setString(1, name);
+                try (ResultSet row = kept.executeQuery()) {
+                    row.next();
+                    return new Stream(settings(upstream, name, password), WalSegmentName.parse(row.getString(1)));
+                }
+            }
+        }
+    }
+
+    /** The settings that make a standby stream from {@code upstream} through slot {@code name}, as recorded. */
+    public Optional<Map<String, String>> settings(Instance upstream, String name) {
+        return dsl.select(REPLICATION_SLOTS.PASSWORD).from(REPLICATION_SLOTS).where(REPLICATION_SLOTS.NAME.eq(name))
+                .fetchOptional(REPLICATION_SLOTS.PASSWORD)
+                .map(sealed -> settings(upstream, name, secrets.open(sealed, context(name))));
+    }
+
+    private static Map<String, String> settings(Instance upstream, String name, String password) {
+        Map<String, String> settings = new LinkedHashMap<>();
+        // verify-full against the installation CA, whose certificate the runtime puts beside the server's own.
+        settings.put("primary_conninfo", "host=" + quote(upstream.host()) + " port=" + upstream.port() + " user=" + name
+                + " password=" + quote(password) + " application_name=" + name + " sslmode=verify-full sslrootcert="
+                + quote(ServerFiles.CA_CERT) + " connect_timeout=5");
+        settings.put("primary_slot_name", name);
+        return settings;
+    }
+
+    /**
+     * Drops slot and role {@code name} on {@code upstream} (ending a walsender still using it) and
+     * forgets it; nothing of it need exist.
+     */
+    public void drop(Instance upstream, String name) throws SQLException {
+        try (Connection connection = connections.open(upstream, "postgres")) {
+            for (int attempt = 1; ; attempt++) {
+                try (PreparedStatement end = connection.prepareStatement("select pg_terminate_backend(active_pid) from pg_replication_slots"
+                        + " where slot_name = ? and active_pid is not null");
+                     PreparedStatement drop = connection.prepareStatement("select pg_drop_replication_slot(slot_name)"
+                             + " from pg_replication_slots where slot_name = ?")) {
+                    end.setString(1, name);
+                    end.execute();
+                    drop.setString(1, name);
+                    drop.execute();
+                    break;
+                } catch (SQLException e) {
+                    // "is active for PID": the walsender is still on its way out
+                    if (attempt == DROP_ATTEMPTS || !"55006".equals(e.getSQLState())) {
+                        throw e;
+                    }
+                    sleep(100);
+                }
+            }
+            try (Statement sql = connection.createStatement()) {
+                sql.execute("drop role if exists " + name);
+            }
+        }
+        forget(name);
+    }
+
+    /** Forgets slot {@code name} without touching its upstream (which is gone). */
+    public void forget(String name) {
+        dsl.deleteFrom(REPLICATION_SLOTS).where(REPLICATION_SLOTS.NAME.eq(name)).execute();
+    }
+
+    private static String quote(String value) {
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'";
+    }
+
+    private static String context(String name) {
+        return "replication-slot:" + name.toLowerCase(Locale.ROOT);
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while dropping a replication slot", e);
+        }
+    }
+}

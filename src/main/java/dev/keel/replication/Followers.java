@@ -1,0 +1,180 @@
+package dev.keel.replication;
+
+import dev.keel.Network;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseInfo;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseRemoving;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.DatabaseUnfollow;
+import dev.keel.databases.Following;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.ReplicationSlots;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.context.event.ApplicationEventListener;
+import io.micronaut.core.annotation.Order;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * Followers once they stream: their lag as their leader sees it, what {@code info} says about
+ * them and their leaders, unfollowing (promotion into an independent primary), and the slot a
+ * deleted follower leaves on its leader.
+ */
+@Singleton
+@Order(10)
+final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
+    private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
+    private static final int PROMOTE_WAIT_SECONDS = 60;
+
+    private final DatabaseLookup databases;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+    private final InstanceRuntime runtime;
+    private final InstanceMaker maker;
+    private final ReplicationSlots slots;
+    private final Plans plans;
+    private final Network network;
+
+    Followers(DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
+              InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network) {
+        this.databases = databases;
+        this.instances = instances;
+        this.connections = connections;
+        this.runtime = runtime;
+        this.maker = maker;
+        this.slots = slots;
+        this.plans = plans;
+        this.network = network;
+    }
+
+    @Override
+    public Lag lag(Database follower) {
+        Optional<Instance> leader = Optional.ofNullable(follower.leaderId()).flatMap(instances::primary);
+        if (leader.isEmpty()) {
+            return new Lag(null, null, "its leader has no server");
+        }
+        try (Connection connection = connections.open(leader.get(), "postgres");
+             PreparedStatement query = connection.prepareStatement("select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
+                     + " extract(epoch from replay_lag)::float8, state from pg_stat_replication where application_name = ?")) {
+            query.setString(1, ReplicationSlots.forFollower(follower.id()));
+            try (ResultSet row = query.executeQuery()) {
+                if (!row.next()) {
+                    return new Lag(null, null, "not connected to its leader");
+                }
+                long bytes = row.getLong(1);
+                boolean bytesKnown = !row.wasNull();
+                double seconds = row.getDouble(2);
+                // replay_lag is null once the follower has caught up and the leader writes nothing new
+                Double lagSeconds = row.wasNull() ? (bytesKnown && bytes == 0 ? 0.0 : null) : seconds;
+                return new Lag(bytesKnown ? bytes : null, lagSeconds, row.getString(3));
+            }
+        } catch (SQLException e) {
+            return new Lag(null, null, "its leader does not answer");
+        }
+    }
+
+    @Override
+    public void unfollow(Database follower, Consumer<String> onStep) throws Exception {
+        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                follower.name() + " has no server to promote."));
+        onStep.accept(DatabaseUnfollow.PROMOTING);
+        boolean promoted = false;
+        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
+            try (ResultSet row = sql.executeQuery("select pg_is_in_recovery()")) {
+                row.next();
+                if (row.getBoolean(1)) {
+                    try (ResultSet done = sql.executeQuery("select pg_promote(true, " + PROMOTE_WAIT_SECONDS + ")")) {
+                        done.next();
+                        if (!done.getBoolean(1)) {
+                            throw new KeelException(ProblemType.UNAVAILABLE, follower.name() + " did not finish promoting within "
+                                    + PROMOTE_WAIT_SECONDS + " seconds; try unfollowing again.");
+                        }
+                    }
+                    promoted = true;
+                }
+            }
+        }
+        onStep.accept(DatabaseUnfollow.CONFIGURING);
+        if (promoted) {
+            // Until now it had its leader's superuser and password; a primary of its own gets its own.
+            maker.rotateSuperuserPassword(instance, connections);
+        }
+        Map<String, String> settings = maker.settings(instance, Plans.serverSettings(plans.require(follower.plan())));
+        runtime.configure(instance, settings, InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
+        String running;
+        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement();
+             ResultSet row = sql.executeQuery("select current_setting('max_connections'), pg_reload_conf()")) {
+            row.next();
+            running = row.getString(1);
+        }
+        if (!running.equals(settings.get("max_connections"))) {
+            runtime.stop(instance);
+            runtime.start(instance);
+        }
+        onStep.accept(DatabaseUnfollow.RELEASING);
+        release(follower);
+    }
+
+    /** Drops the follower's slot (and role) on its leader, or forgets it when the leader has no server. */
+    private void release(Database follower) throws SQLException {
+        String slot = ReplicationSlots.forFollower(follower.id());
+        Optional<Instance> leader = Optional.ofNullable(follower.leaderId()).flatMap(instances::primary);
+        if (leader.isPresent()) {
+            slots.drop(leader.get(), slot);
+        } else {
+            slots.forget(slot);
+        }
+    }
+
+    @Override
+    public void onApplicationEvent(DatabaseRemoving event) {
+        databases.find(event.databaseId()).filter(Database::following).ifPresent(follower -> {
+            try {
+                release(follower);
+            } catch (SQLException e) {
+                LOG.warn("Could not drop the slot of deleted follower {} on its leader; its leader keeps WAL for it, up to {}",
+                        follower.name(), InstanceConfig.MAX_SLOT_WAL_KEEP_SIZE, e);
+                slots.forget(ReplicationSlots.forFollower(follower.id()));
+            }
+        });
+    }
+
+    @Override
+    public List<DatabaseInfo.Line> lines(Database database) {
+        List<DatabaseInfo.Line> lines = new ArrayList<>();
+        if (database.following()) {
+            databases.find(database.leaderId()).ifPresent(leader -> lines.add(DatabaseInfo.Line.of("Following", leader.name())));
+            if (database.state() == DatabaseState.AVAILABLE) {
+                Lag lag = lag(database);
+                lines.add(DatabaseInfo.Line.of("Behind By", lag.bytes() == null ? "unknown: " + lag.status()
+                        : lag.bytes() + " bytes" + (lag.seconds() == null ? "" : String.format(java.util.Locale.ROOT, ", %.1f s", lag.seconds()))));
+            }
+        }
+        List<String> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING)
+                .map(Database::name).toList();
+        if (!followers.isEmpty()) {
+            lines.add(new DatabaseInfo.Line("Followers", followers));
+        }
+        return lines;
+    }
+}
