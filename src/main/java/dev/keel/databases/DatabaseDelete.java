@@ -80,7 +80,8 @@ public final class DatabaseDelete implements OperationHandler {
             if (databases.transition(tx.dsl(), database.id(), DatabaseState.DELETING, null).isEmpty()) {
                 throw KeelException.notFound("database", idOrName);
             }
-            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.DEPROVISION, STEPS.get(0), STEPS.size());
+            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.DEPROVISION,
+                    STEPS.get(followers.isEmpty() ? 1 : 0), STEPS.size());
         });
         runner.submit(operation);
         return new Accepted(databases.find(database.id()).orElseThrow(), operation);
@@ -94,8 +95,11 @@ public final class DatabaseDelete implements OperationHandler {
     @Override
     public void run(Operation operation) throws Exception {
         UUID id = operation.databaseId();
-        operations.progress(operation.id(), STEPS.get(0), 0, STEPS.size());
-        for (Database follower : databases.followers(id)) {
+        List<Database> followers = databases.followers(id);
+        if (!followers.isEmpty()) {
+            operations.progress(operation.id(), STEPS.get(0), 0, STEPS.size());
+        }
+        for (Database follower : followers) {
             if (follower.state() == DatabaseState.AVAILABLE) {
                 unfollow.unfollow(follower, step -> { });
             } else {
