@@ -39,10 +39,12 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final WarmPool pool;
     private final WalArchiver archiver;
     private final Jobs jobs;
+    private final dev.keel.replication.HaMonitor haMonitor;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool, WalArchiver archiver, Jobs jobs) {
+                WarmPool pool, WalArchiver archiver, Jobs jobs, dev.keel.replication.HaMonitor haMonitor) {
+        this.haMonitor = haMonitor;
         this.archiver = archiver;
         this.jobs = jobs;
         this.dsl = dsl;
@@ -68,6 +70,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             decisions = reconciler.reconcile();
             archiver.start();
             jobs.start(installation);
+            haMonitor.start();
             pool.refill();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.

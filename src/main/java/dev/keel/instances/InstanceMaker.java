@@ -67,14 +67,15 @@ public final class InstanceMaker {
     }
 
     /**
-     * Reserves an instance of {@code major} for {@code databaseId} whose data will come from a
-     * restore rather than initdb, and returns what the runtime needs to create it. The data holds
-     * the source's superuser, so the row starts with the source's {@code superuserPassword};
-     * {@link #rotateSuperuserPassword} gives it its own once it runs as a primary.
+     * Reserves an instance of {@code major} and {@code role} for {@code databaseId} whose data will
+     * come from a restore rather than initdb, and returns what the runtime needs to create it. The
+     * data holds the source's superuser, so the row starts with the source's
+     * {@code superuserPassword}; {@link #rotateSuperuserPassword} gives it its own once it runs as
+     * a primary of its own.
      */
-    public InstanceSpec reserveForRestore(UUID databaseId, int major, String superuserPassword, Map<String, String> extraSettings,
-                                          List<HbaRule> hba) {
-        Instance instance = instances.reserve(databaseId, InstanceRole.PRIMARY, major, network.localHost(), superuserPassword);
+    public InstanceSpec reserveForRestore(UUID databaseId, InstanceRole role, int major, String superuserPassword,
+                                          Map<String, String> extraSettings, List<HbaRule> hba) {
+        Instance instance = instances.reserve(databaseId, role, major, network.localHost(), superuserPassword);
         try {
             ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), instance.host(), "localhost"));
             return new InstanceSpec(instance, superuserPassword, certificate, settings(instance, extraSettings), hba);

@@ -139,12 +139,39 @@ public final class InstanceRepository {
                 .fetch(InstanceRepository::toInstance);
     }
 
+    /** The database's primary: the one instance of that role that is neither fenced nor being deleted. */
     public Optional<Instance> primary(UUID databaseId) {
+        return live(databaseId, InstanceRole.PRIMARY);
+    }
+
+    /** The database's HA standby, if it has one (being made or running). */
+    public Optional<Instance> standby(UUID databaseId) {
+        return live(databaseId, InstanceRole.STANDBY);
+    }
+
+    private Optional<Instance> live(UUID databaseId, InstanceRole role) {
         return dsl.selectFrom(INSTANCES)
                 .where(INSTANCES.DATABASE_ID.eq(databaseId))
-                .and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
-                .and(INSTANCES.STATE.ne(InstanceState.DELETING.value()))
+                .and(INSTANCES.ROLE.eq(role.value()))
+                .and(INSTANCES.STATE.notIn(InstanceState.DELETING.value(), InstanceState.FENCED.value()))
+                .orderBy(INSTANCES.CREATED_AT.desc())
+                .limit(1)
                 .fetchOptional(InstanceRepository::toInstance);
+    }
+
+    /**
+     * Makes a promoted standby its database's primary (its old primary fenced before); from here
+     * on the database's URL names this instance's port.
+     */
+    public Instance makePrimary(UUID standby) {
+        return dsl.update(INSTANCES).set(INSTANCES.ROLE, InstanceRole.PRIMARY.value())
+                .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(INSTANCES.ID.eq(standby)).returning().fetchSingle(InstanceRepository::toInstance);
+    }
+
+    /** Whether the database has a fenced instance: an old primary a failover left. */
+    public boolean hasFenced(UUID databaseId) {
+        return dsl.fetchExists(INSTANCES, INSTANCES.DATABASE_ID.eq(databaseId).and(INSTANCES.STATE.eq(InstanceState.FENCED.value())));
     }
 
     public List<Instance> all() {

@@ -106,6 +106,16 @@ public interface InstanceRuntime {
     /** A data directory file's bytes (it may have grown or shrunk since it was listed, or vanished: NoSuchFileException). */
     InputStream openDataFile(Instance instance, String path) throws IOException;
 
+    /**
+     * Fences the instance: kills its server and every process of it at once, hung or not, and
+     * leaves it unable to start as a primary again (its data directory says standby). Nothing if
+     * there is nothing.
+     */
+    void fence(Instance instance);
+
+    /** Whether the instance's storage is there and sound enough to start its server on it again. */
+    boolean intact(Instance instance);
+
     /** Whether the server process of the instance is alive. */
     boolean isRunning(Instance instance);
 

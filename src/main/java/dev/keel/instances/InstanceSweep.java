@@ -12,7 +12,8 @@ import java.util.stream.Collectors;
 /**
  * Run once when Keel starts, before interrupted operations resume: stops and sets aside what the
  * runtime holds for instances the catalog does not know, removes pool instances a stop cut short, and
- * starts every instance that should serve (running or pooled) but whose server is down.
+ * starts every instance that should serve (running or pooled) but whose server is down; a fenced
+ * instance is killed again, should it run.
  */
 @Singleton
 public final class InstanceSweep {
@@ -41,6 +42,8 @@ public final class InstanceSweep {
                 LOG.info("Removing instance {}: Keel stopped while making it for the warm pool", instance.id());
                 runtime.destroy(instance.id());
                 instances.delete(instance.id());
+            } else if (instance.state() == InstanceState.FENCED) {
+                runtime.fence(instance); // a failover Keel stopped during may have left it running: it must never serve again
             } else if (instance.state().serves() && !runtime.isRunning(instance)) {
                 LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
                 try {

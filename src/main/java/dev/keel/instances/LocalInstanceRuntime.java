@@ -317,6 +317,21 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void fence(Instance instance) {
+        Path data = dataDir(instance.id());
+        Postmaster.kill(data, STOP_PATIENCE);
+        if (Files.isDirectory(data)) {
+            // Started again by anyone, it comes up read-only: a standby with nothing to follow.
+            dev.keel.PrivateFiles.write(data.resolve(RecoverySignal.STANDBY.file), "", commands.user()::own);
+        }
+    }
+
+    @Override
+    public boolean intact(Instance instance) {
+        return Postmaster.intact(dataDir(instance.id()));
+    }
+
+    @Override
     public boolean isRunning(Instance instance) {
         return Postmaster.isRunning(dataDir(instance.id()));
     }

@@ -43,6 +43,11 @@ public final class ReplicationSlots {
         this.connections = connections;
     }
 
+    /** The slot (and role) name of a database's HA standby, on its primary. */
+    public static String forStandby(UUID databaseId) {
+        return "standby_" + databaseId.toString().replace("-", "");
+    }
+
     /** The slot (and role) name of a follower database. */
     public static String forFollower(UUID databaseId) {
         return "follower_" + databaseId.toString().replace("-", "");
@@ -54,6 +59,14 @@ public final class ReplicationSlots {
      * from the archive).
      */
     public record Stream(Map<String, String> settings, WalSegmentName firstKept) {
+        /** A standby's settings: its own ({@code own}), at least {@code connections}, and these. */
+        public Map<String, String> over(Map<String, String> own, int connections) {
+            Map<String, String> all = new LinkedHashMap<>(own);
+            all.put("max_connections", Integer.toString(connections));
+            all.putAll(settings);
+            return all;
+        }
+
         @Override
         public String toString() {
             return "Stream[firstKept=" + firstKept + ", settings hidden]";

@@ -54,11 +54,11 @@ public final class OperationRepository {
                 .execute();
     }
 
-    void succeed(UUID operation) {
+    public void succeed(UUID operation) {
         finish(operation, OperationState.SUCCEEDED, null);
     }
 
-    void fail(UUID operation, String error) {
+    public void fail(UUID operation, String error) {
         finish(operation, OperationState.FAILED, error.length() > ERROR_LIMIT ? error.substring(0, ERROR_LIMIT) : error);
     }
 

@@ -69,6 +69,42 @@ public final class Postmaster {
         waitForExit(handle, patience);
     }
 
+    /**
+     * Kills every postmaster of {@code dataDir} and all their children at once (SIGKILL, which a
+     * stopped process gets too), without a shutdown: fencing a primary that hangs or lost its data
+     * directory. Postmasters are found through the pid file and, should it be gone, through the
+     * {@code -D} of their command lines. Returns once they are gone.
+     */
+    public static void kill(Path dataDir, Duration patience) {
+        java.util.Set<ProcessHandle> postmasters = new java.util.HashSet<>();
+        pid(dataDir).ifPresent(pid -> ProcessHandle.of(pid).ifPresent(postmasters::add));
+        String directory = dataDir.toAbsolutePath().normalize().toString();
+        ProcessHandle.allProcesses().filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(false))
+                .filter(p -> p.info().arguments().map(args -> servesDirectory(args, directory)).orElse(false))
+                .forEach(postmasters::add);
+        for (ProcessHandle postmaster : postmasters) {
+            postmaster.descendants().forEach(ProcessHandle::destroyForcibly);
+            postmaster.destroyForcibly();
+        }
+        for (ProcessHandle postmaster : postmasters) {
+            waitForExit(postmaster, patience);
+        }
+    }
+
+    private static boolean servesDirectory(String[] arguments, String directory) {
+        for (int i = 0; i + 1 < arguments.length; i++) {
+            if (arguments[i].equals("-D") && Path.of(arguments[i + 1]).toAbsolutePath().normalize().toString().equals(directory)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code dataDir} still looks like a data directory a postmaster can start on (its control file is there). */
+    public static boolean intact(Path dataDir) {
+        return Files.isRegularFile(dataDir.resolve("global").resolve("pg_control")) && Files.isRegularFile(dataDir.resolve("PG_VERSION"));
+    }
+
     private static void signal(long pid, String signal) {
         try {
             Commands.run(List.of("kill", "-" + signal, Long.toString(pid)), Duration.ofSeconds(10));

@@ -135,6 +135,23 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         release(follower);
     }
 
+    /**
+     * Points a follower at its leader's new primary (after a failover): a slot there, and its
+     * {@code primary_conninfo} changed, which a reload applies; it follows the timeline switch.
+     */
+    void repoint(Database follower, Database leader, Instance leaderPrimary) throws SQLException {
+        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                follower.name() + " has no server to re-point."));
+        ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
+        dev.keel.databases.Plan plan = plans.require(follower.plan());
+        int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());
+        runtime.configure(instance, stream.over(maker.settings(instance, Plans.serverSettings(plan)), limit),
+                InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
+        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
+            sql.execute("select pg_reload_conf()");
+        }
+    }
+
     /** Drops the follower's slot (and role) on its leader, or forgets it when the leader has no server. */
     private void release(Database follower) throws SQLException {
         String slot = ReplicationSlots.forFollower(follower.id());

@@ -13,6 +13,7 @@ import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.WalSegmentName;
@@ -34,11 +35,11 @@ final class Copies implements DatabaseCopies {
     private final InstanceRepository instances;
     private final DatabaseLookup databases;
     private final Plans plans;
-    private final ReplicationSlots slots;
+    private final StandbyRestores standbys;
 
     Copies(CopyRequests requests, Restorer restorer, BackupRepository backups, InstanceRepository instances, DatabaseLookup databases,
-           Plans plans, ReplicationSlots slots) {
-        this.slots = slots;
+           Plans plans, StandbyRestores standbys) {
+        this.standbys = standbys;
         this.requests = requests;
         this.restorer = restorer;
         this.backups = backups;
@@ -72,35 +73,14 @@ final class Copies implements DatabaseCopies {
         RecoveryTarget target = origin.targetTime() != null ? new RecoveryTarget.Time(origin.targetTime())
                 : origin.fast() ? new RecoveryTarget.Immediate()
                 : new RecoveryTarget.EndOfArchive(WalSegmentName.parse(origin.throughSegment()));
-        return restorer.restore(new Restorer.Request(database.id(), database.major(), source.id(),
+        return restorer.restore(new Restorer.Request(database.id(), InstanceRole.PRIMARY, database.major(), source.id(),
                 instances.superuserPassword(sourcePrimary), backup, target, settings, recoveryConnections, hba, wanted), progress);
     }
 
-    /**
-     * A standby of the leader's primary that streams through its own slot. It stays in recovery,
-     * where a server needs at least its upstream's connection limit, so it runs with that from the
-     * start. A failure drops the slot again, so that the leader does not keep WAL for nobody.
-     */
     private Instance follower(Database database, Database leader, Instance leaderPrimary, Backup backup, Map<String, String> settings,
                               int connections, List<HbaRule> hba, Progress progress, java.util.function.BooleanSupplier wanted)
             throws Exception {
-        String slot = ReplicationSlots.forFollower(database.id());
-        ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, database.id(), slot);
-        Map<String, String> standby = new java.util.LinkedHashMap<>(settings);
-        standby.put("max_connections", Integer.toString(connections));
-        standby.putAll(stream.settings());
-        WalSegmentName fromArchive = new WalSegmentName(stream.firstKept().timeline(), stream.firstKept().number() - 1);
-        try {
-            return restorer.restore(new Restorer.Request(database.id(), database.major(), leader.id(),
-                    instances.superuserPassword(leaderPrimary), backup, new RecoveryTarget.Follow(fromArchive), standby, connections, hba,
-                    wanted), progress);
-        } catch (Exception e) {
-            try {
-                slots.drop(leaderPrimary, slot);
-            } catch (java.sql.SQLException | RuntimeException dropFailed) {
-                e.addSuppressed(dropFailed);
-            }
-            throw e;
-        }
+        return standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.PRIMARY, database.major(), leader.id(), leaderPrimary,
+                ReplicationSlots.forFollower(database.id()), backup, settings, connections, hba), progress, wanted);
     }
 }

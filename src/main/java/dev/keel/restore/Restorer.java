@@ -6,6 +6,7 @@ import dev.keel.databases.DatabaseCopies;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceSpec;
 import dev.keel.postgres.HbaRule;
@@ -71,9 +72,13 @@ public final class Restorer {
         });
     }
 
-    /** What to restore: the source's backup, how far to replay, and the new instance's settings once it is a primary. */
-    record Request(UUID databaseId, int major, UUID sourceId, String sourceSuperuserPassword, Backup backup, RecoveryTarget target,
-                   Map<String, String> settings, int recoveryConnections, List<HbaRule> hba, BooleanSupplier wanted) {
+    /**
+     * What to restore: the new instance's database and role, the source's backup, how far to
+     * replay, and the new instance's settings once recovered.
+     */
+    record Request(UUID databaseId, InstanceRole role, int major, UUID sourceId, String sourceSuperuserPassword, Backup backup,
+                   RecoveryTarget target, Map<String, String> settings, int recoveryConnections, List<HbaRule> hba,
+                   BooleanSupplier wanted) {
     }
 
     /**
@@ -87,8 +92,8 @@ public final class Restorer {
         // than the source had: the plan's own number may take a restart after promotion.
         Map<String, String> recovering = new LinkedHashMap<>(request.target().settings());
         recovering.put("max_connections", Integer.toString(request.recoveryConnections()));
-        InstanceSpec spec = maker.reserveForRestore(request.databaseId(), request.major(), request.sourceSuperuserPassword(),
-                request.settings(), request.hba());
+        InstanceSpec spec = maker.reserveForRestore(request.databaseId(), request.role(), request.major(),
+                request.sourceSuperuserPassword(), request.settings(), request.hba());
         Instance instance = spec.instance();
         try {
             Backup backup = request.backup();

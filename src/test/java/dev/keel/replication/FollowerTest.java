@@ -155,12 +155,13 @@ class FollowerTest {
         api.deprovision(second);
     }
 
-    /** The replication slots on the leader's server. */
+    /** The followers' replication slots on the leader's server (a premium leader also has its standby's). */
     private static List<String> slots(TestKeel keel, String leaderId) throws SQLException {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(leaderId)).orElseThrow();
         List<String> names = new ArrayList<>();
         try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres"); Statement sql = connection.createStatement();
-             ResultSet rows = sql.executeQuery("select slot_name from pg_replication_slots order by slot_name")) {
+             ResultSet rows = sql.executeQuery("select slot_name from pg_replication_slots where slot_name like 'follower\\_%'"
+                     + " order by slot_name")) {
             while (rows.next()) {
                 names.add(rows.getString(1));
             }

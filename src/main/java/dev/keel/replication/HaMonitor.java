@@ -1,0 +1,448 @@
+package dev.keel.replication;
+
+import dev.keel.archive.Backup;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseInfo;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceState;
+import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.postgres.WalSegmentName;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.core.annotation.Order;
+import io.micronaut.serde.annotation.Serdeable;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The failover monitor: every {@code keel.ha.check-interval} it logs in to the primary of every
+ * database on an HA plan. A primary that answers is healthy (and the standby's lag is noted). A
+ * postmaster that is gone from an intact data directory is started again where it is. A primary
+ * that misses {@code keel.ha.misses} checks in a row (it hangs, or its data directory is gone)
+ * is failed over to the standby, unless the standby is further behind than the plan's bound
+ * ({@code keel.ha.max-lag-segments} WAL segments, Heroku's 10), which is refused and said so.
+ * It also asks for a standby wherever one is missing. Every decision is an {@link HaDecision}.
+ */
+@Singleton
+@Order(20)
+public final class HaMonitor implements DatabaseInfo.Lines {
+    private static final Logger LOG = LoggerFactory.getLogger(HaMonitor.class);
+    private static final int KEPT_DECISIONS = 20;
+    private static final int RESTART_ATTEMPTS = 10;
+
+    private final DatabaseLookup databases;
+    private final Plans plans;
+    private final InstanceRepository instances;
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
+    private final Failover failover;
+    private final StandbyBuild standbyBuild;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final DSLContext dsl;
+    private final Duration interval;
+    private final int misses;
+    private final long maxLagBytes;
+    private final int probeSeconds;
+    private final Duration standbyRetry;
+    private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
+    /** Databases being checked now; true when another check fell due meanwhile. */
+    private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
+    private ScheduledExecutorService executor;
+    private java.util.concurrent.ExecutorService checks;
+
+    HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
+              Failover failover, StandbyBuild standbyBuild, OperationRepository operations, OperationRunner runner, DSLContext dsl,
+              @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
+              @Value("${keel.ha.standby-retry}") String standbyRetry) {
+        this.databases = databases;
+        this.plans = plans;
+        this.instances = instances;
+        this.runtime = runtime;
+        this.connections = connections;
+        this.failover = failover;
+        this.standbyBuild = standbyBuild;
+        this.operations = operations;
+        this.runner = runner;
+        this.dsl = dsl;
+        this.interval = dev.keel.postgres.Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
+        this.misses = misses;
+        this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
+        this.probeSeconds = probeSeconds;
+        this.standbyRetry = dev.keel.postgres.Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
+    }
+
+    /**
+     * The record of a restart in place, which the monitor itself carries out (never the operation
+     * runner); one Keel stopped during is over, and the monitor looks at the primary again.
+     */
+    @Singleton
+    static final class Restarts implements dev.keel.operations.OperationHandler {
+        @Override
+        public OperationKind kind() {
+            return OperationKind.RESTART;
+        }
+
+        @Override
+        public void run(Operation operation) {
+            throw new IllegalStateException("restarts in place are carried out by the HA monitor, not queued");
+        }
+
+        @Override
+        public dev.keel.operations.Decision recover(Operation operation) {
+            return dev.keel.operations.Decision.giveUp(operation, "Keel stopped while restarting the primary in place; the HA monitor"
+                    + " checks it again");
+        }
+    }
+
+    /** What the monitor knows about one database between checks. */
+    private static final class Watch {
+        int missed;
+        @Nullable String lastLsn;
+        @Nullable Long standbyLag;
+        @Nullable String standbyState;
+        @Nullable HaDecision last;
+        Instant buildAfter = Instant.EPOCH;
+        Instant lastBuildAttempt = Instant.EPOCH;
+        final Deque<Recorded> decisions = new ArrayDeque<>();
+    }
+
+    /** A decision other than "healthy", when it was taken, and the operation it started, if any. */
+    @Serdeable
+    public record Recorded(String kind, String sentence, Instant at, @Nullable UUID operationId) {
+    }
+
+    /** {@code GET /v1/databases/{id}/ha}: the HA status, the standby, and the monitor's recent decisions, newest first. */
+    @Serdeable
+    public record Status(String status, @Nullable UUID standbyInstance, @Nullable Integer standbyPort, @Nullable Long standbyLagBytes,
+                         @Nullable String standbyState, List<Recorded> decisions) {
+    }
+
+    public synchronized void start() {
+        if (executor != null) {
+            return;
+        }
+        executor = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "keel-ha-monitor");
+            thread.setDaemon(true);
+            return thread;
+        });
+        // Each database is checked on a thread of its own: a failover or a hung login of one never delays another's check.
+        java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+        checks = Executors.newCachedThreadPool(r -> {
+            Thread thread = new Thread(r, "keel-ha-check-" + count.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        });
+        // At a fixed rate: a check that waits out its login timeout is not followed by a whole interval more.
+        executor.scheduleAtFixedRate(this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @PreDestroy
+    synchronized void stop() throws InterruptedException {
+        if (executor != null) {
+            executor.shutdownNow();
+            checks.shutdownNow();
+            executor.awaitTermination(30, TimeUnit.SECONDS);
+            checks.awaitTermination(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private void tick() {
+        try {
+            for (Database database : databases.archiving()) {
+                if (!plans.find(database.plan()).map(Plan::ha).orElse(false)) {
+                    continue;
+                }
+                // A database whose last check still runs (a login waiting out its timeout, a failover) is checked again
+                // as soon as it ends, not a whole interval later.
+                if (checking.putIfAbsent(database.id(), false) != null) {
+                    checking.replace(database.id(), true);
+                    continue;
+                }
+                checks.execute(() -> {
+                    do {
+                        try {
+                            check(database);
+                        } catch (RuntimeException e) {
+                            LOG.error("The HA monitor's check of {} failed; it checks again", database.name(), e);
+                        }
+                    } while (checking.replace(database.id(), true, false));
+                    checking.remove(database.id());
+                });
+            }
+        } catch (RuntimeException e) {
+            LOG.error("The HA monitor's round failed; it checks again", e);
+        }
+    }
+
+    /** Checks one database and acts on the decision. */
+    void check(Database database) {
+        Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
+        if (operations.running(database.id(), EnumSet.of(OperationKind.FAILOVER)).isPresent()) {
+            return; // a switchover stops the primary on purpose
+        }
+        Optional<Instance> found = instances.primary(database.id());
+        Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
+        if (found.isEmpty()) {
+            if (standby.isPresent() && instances.hasFenced(database.id())) {
+                finishPromotion(database, standby.get(), new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: its old"
+                        + " primary was fenced by a failover Keel stopped during"));
+            }
+            return;
+        }
+        Instance primary = found.get();
+        HaDecision decision = decide(database, watch, primary, standby);
+        boolean news = watch.last == null || watch.last.kind() != decision.kind();
+        watch.last = decision;
+        UUID operation = null;
+        switch (decision.kind()) {
+            case HEALTHY -> requestStandby(database, watch);
+            case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
+            case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
+            case FINISH_PROMOTION -> finishPromotion(database, primary, decision);
+            case FAIL_OVER -> {
+                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                operation = failover.failOver(database, primary, standby.orElseThrow(), decision);
+                watch.missed = 0;
+                watch.lastLsn = null;
+                watch.buildAfter = Instant.now();
+            }
+            case REFUSE -> {
+                if (news) {
+                    LOG.error("Database {}: {}", database.name(), decision.sentence());
+                }
+            }
+        }
+        if (decision.kind() != HaDecision.Kind.HEALTHY && (news || operation != null)) {
+            synchronized (watch.decisions) {
+                watch.decisions.addFirst(new Recorded(decision.kind().name().toLowerCase(java.util.Locale.ROOT), decision.sentence(),
+                        Instant.now(), operation));
+                while (watch.decisions.size() > KEPT_DECISIONS) {
+                    watch.decisions.removeLast();
+                }
+            }
+        }
+    }
+
+    private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
+        String failure;
+        try (Connection connection = connections.probe(primary, probeSeconds);
+             PreparedStatement query = connection.prepareStatement("select pg_is_in_recovery(),"
+                     + " case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end,"
+                     + " (select pg_wal_lsn_diff(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end, flush_lsn)::bigint"
+                     + "  from pg_stat_replication where application_name = ?),"
+                     + " (select state from pg_stat_replication where application_name = ?)")) {
+            String slot = ReplicationSlots.forStandby(database.id());
+            query.setString(1, slot);
+            query.setString(2, slot);
+            try (ResultSet row = query.executeQuery()) {
+                row.next();
+                if (row.getBoolean(1)) {
+                    return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
+                            + " in the catalog but still in recovery");
+                }
+                watch.missed = 0;
+                watch.lastLsn = row.getString(2);
+                long lag = row.getLong(3);
+                watch.standbyLag = row.wasNull() ? null : lag;
+                watch.standbyState = row.getString(4);
+                return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
+            }
+        } catch (SQLException e) {
+            failure = e.getMessage();
+        }
+        boolean running = runtime.isRunning(primary);
+        boolean intact = runtime.intact(primary);
+        if (!running && intact) {
+            return new HaDecision(HaDecision.Kind.RESTART_IN_PLACE, "restarting the primary in place: its postmaster is gone and its data"
+                    + " directory is intact");
+        }
+        watch.missed++;
+        String why = " (" + (!intact ? "its data directory is gone or damaged" : "it does not answer: " + failure) + ")";
+        if (watch.missed < misses) {
+            return new HaDecision(HaDecision.Kind.WATCHING, "the primary missed " + watch.missed + " of " + misses + " checks" + why);
+        }
+        String missed = "the primary missed " + watch.missed + " checks";
+        if (standby.isEmpty()) {
+            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": there is no standby ready" + why);
+        }
+        if (watch.lastLsn == null) {
+            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": Keel has not seen the primary answer"
+                    + " since it started, so it cannot tell how far behind the standby is" + why);
+        }
+        Long behind = behind(standby.get(), watch.lastLsn);
+        if (behind == null) {
+            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": the standby does not answer either"
+                    + why);
+        }
+        if (behind > maxLagBytes) {
+            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": the standby is " + behind
+                    + " bytes behind, more than the bound of " + maxLagBytes / WalSegmentName.SEGMENT_BYTES + " WAL segments ("
+                    + maxLagBytes + " bytes)" + why);
+        }
+        return new HaDecision(HaDecision.Kind.FAIL_OVER, "failing over because " + missed + " and the standby is " + behind
+                + " bytes behind" + why);
+    }
+
+    /** How many bytes of WAL before {@code lsn} the standby has not received, or null if it does not answer. */
+    private Long behind(Instance standby, String lsn) {
+        try (Connection connection = connections.probe(standby, probeSeconds);
+             PreparedStatement query = connection.prepareStatement("select greatest(0, pg_wal_lsn_diff(?::pg_lsn,"
+                     + " coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())))::bigint")) {
+            query.setString(1, lsn);
+            try (ResultSet row = query.executeQuery()) {
+                row.next();
+                return row.getLong(1);
+            }
+        } catch (SQLException e) {
+            return null;
+        }
+    }
+
+    private UUID restartInPlace(Database database, Watch watch, Instance primary, HaDecision decision) {
+        LOG.warn("Database {}: {}", database.name(), decision.sentence());
+        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
+                OperationKind.RESTART, decision.sentence(), 1));
+        try {
+            startAgain(primary);
+            operations.progress(operation.id(), "restarted in place: " + decision.sentence(), 1, 1);
+            operations.succeed(operation.id());
+        } catch (RuntimeException e) {
+            LOG.error("Database {}: the primary did not start again in place", database.name(), e);
+            operations.fail(operation.id(), "The primary did not start again in place: " + e.getMessage());
+            watch.missed++; // counts as a missed check: a primary that cannot start is failed over
+        }
+        return operation.id();
+    }
+
+    /**
+     * Starts a primary whose postmaster died. Its children notice the death on their own, some
+     * only after a moment; until the last has gone, its shared memory is in use and a new
+     * postmaster refuses to start, so a few tries are allowed.
+     */
+    private void startAgain(Instance primary) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                runtime.start(primary);
+                return;
+            } catch (RuntimeException e) {
+                if (attempt == RESTART_ATTEMPTS) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void finishPromotion(Database database, Instance primary, HaDecision decision) {
+        LOG.warn("Database {}: {}", database.name(), decision.sentence());
+        try {
+            failover.finishPromotion(primary);
+        } catch (SQLException | RuntimeException e) {
+            LOG.error("Database {}: could not promote its primary", database.name(), e);
+        }
+    }
+
+    /** Asks for a standby where an HA database has none, from a base backup newer than its last failover. */
+    private void requestStandby(Database database, Watch watch) {
+        if (instances.standby(database.id()).isPresent()
+                || operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent()
+                || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
+            return;
+        }
+        Optional<Backup> backup = standbyBuild.newestRestorable(database);
+        if (backup.isEmpty() || backup.get().finishedAt() == null || !backup.get().finishedAt().isAfter(watch.buildAfter)) {
+            return;
+        }
+        watch.lastBuildAttempt = Instant.now();
+        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
+                OperationKind.STANDBY, StandbyBuild.BUILDING, 1));
+        runner.submit(operation);
+    }
+
+    /** The HA status of {@code database} as the monitor last saw it. */
+    public Status status(Database database) {
+        Watch watch = watches.get(database.id());
+        Optional<Instance> standby = instances.standby(database.id());
+        List<Recorded> decisions;
+        if (watch == null) {
+            decisions = List.of();
+        } else {
+            synchronized (watch.decisions) {
+                decisions = List.copyOf(watch.decisions);
+            }
+        }
+        return new Status(describe(database, watch, standby), standby.map(Instance::id).orElse(null), standby.map(Instance::port).orElse(null),
+                watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, decisions);
+    }
+
+    private String describe(Database database, @Nullable Watch watch, Optional<Instance> standby) {
+        if (!plans.find(database.plan()).map(Plan::ha).orElse(false) || database.following()) {
+            return "Not on an HA plan";
+        }
+        if (database.state() != DatabaseState.AVAILABLE) {
+            return "Unavailable: the database is " + database.state().value();
+        }
+        if (watch != null && watch.last != null && watch.last.kind() != HaDecision.Kind.HEALTHY) {
+            return "Unavailable: " + watch.last.sentence();
+        }
+        if (standby.isEmpty() || standby.get().state() != InstanceState.RUNNING) {
+            return operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent() || standby.isPresent()
+                    ? "Unavailable: building the standby" : "Unavailable: no standby yet; it is built from the newest base backup";
+        }
+        if (watch == null || !"streaming".equals(watch.standbyState)) {
+            return "Unavailable: the standby is not streaming from the primary";
+        }
+        if (watch.standbyLag != null && watch.standbyLag > maxLagBytes) {
+            return "Unavailable: the standby is " + watch.standbyLag + " bytes behind, more than the bound of " + maxLagBytes + " bytes";
+        }
+        return "Available";
+    }
+
+    @Override
+    public List<DatabaseInfo.Line> lines(Database database) {
+        if (!plans.find(database.plan()).map(Plan::ha).orElse(false) || database.following()) {
+            return List.of();
+        }
+        return List.of(DatabaseInfo.Line.of("HA Status", describe(database, watches.get(database.id()), instances.standby(database.id()))));
+    }
+}

@@ -1,0 +1,98 @@
+package dev.keel.replication;
+
+import dev.keel.Network;
+import dev.keel.archive.ArchiveReport;
+import dev.keel.archive.Backup;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceState;
+import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Builds a premium database's hidden HA standby: a restore of its own newest base backup and
+ * archive that keeps following its primary through slot {@code standby_<id>}. The
+ * {@link HaMonitor} asks for one whenever an HA database has none.
+ */
+@Singleton
+final class StandbyBuild implements OperationHandler {
+    static final String BUILDING = "building the standby";
+
+    private final DatabaseLookup databases;
+    private final Plans plans;
+    private final InstanceRepository instances;
+    private final InstanceMaker maker;
+    private final ArchiveReport report;
+    private final dev.keel.restore.StandbyRestores standbys;
+    private final OperationRepository operations;
+    private final Network network;
+
+    StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
+                 dev.keel.restore.StandbyRestores standbys, OperationRepository operations, Network network) {
+        this.databases = databases;
+        this.plans = plans;
+        this.instances = instances;
+        this.maker = maker;
+        this.report = report;
+        this.standbys = standbys;
+        this.operations = operations;
+        this.network = network;
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.STANDBY;
+    }
+
+    /** The newest base backup a standby of {@code database} can start from, if there is one. */
+    Optional<Backup> newestRestorable(Database database) {
+        List<ArchiveReport.Restorable> restorable = report.restorable(database.id()).backups();
+        return restorable.isEmpty() ? Optional.empty() : Optional.of(restorable.get(restorable.size() - 1).backup());
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is no longer available; no standby is built."));
+        Plan plan = plans.require(database.plan());
+        if (!plan.ha() || database.following() || instances.standby(database.id()).isPresent()) {
+            operations.progress(operation.id(), "no standby needed", 1, 1);
+            return;
+        }
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                database.name() + " has no primary to build a standby of."));
+        Backup backup = newestRestorable(database).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                database.name() + " has no restorable base backup yet; the standby is built once its first backup completes."));
+        Instance standby = standbys.build(new dev.keel.restore.StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
+                        database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, Plans.serverSettings(plan),
+                        plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.localHost())),
+                (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
+                () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false));
+        instances.transition(standby.id(), InstanceState.RUNNING);
+        operations.progress(operation.id(), "standby streaming", 1, 1);
+    }
+
+    @Override
+    public Decision recover(Operation operation) {
+        instances.standby(operation.databaseId()).filter(i -> i.state() == InstanceState.CREATING).ifPresent(maker::discard);
+        return Decision.giveUp(operation, "abandoning the standby build Keel stopped during; the HA monitor builds another");
+    }
+}

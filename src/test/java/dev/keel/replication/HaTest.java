@@ -1,0 +1,294 @@
+package dev.keel.replication;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.InstanceState;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * High availability end to end, with real processes: a postmaster killed is restarted in place, a
+ * hung one ({@code SIGSTOP}) is failed over and stays fenced across a Keel restart, a follower
+ * keeps following across its leader's failover, a lagging standby is not failed over to, and a
+ * planned switchover loses no committed row.
+ */
+class HaTest {
+    private static final Duration HA_READY = Duration.ofSeconds(120);
+    private static final Duration FAILOVER = Duration.ofSeconds(60);
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("ha", Map.of("keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    @Test
+    void aKilledPostmasterIsRestartedInPlace() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table kept (n int)");
+            sql.execute("insert into kept values (1)");
+        }
+        long pid = postmasterPid(primary(id));
+        signal("KILL", pid);
+        JsonNode decision = awaitDecision(api, id, "restart_in_place");
+        assertThat(decision.get("sentence").asText())
+                .isEqualTo("restarting the primary in place: its postmaster is gone and its data directory is intact");
+        assertThat(api.get("/v1/operations/" + decision.get("operation_id").asText()).field("step"))
+                .isEqualTo("restarted in place: " + decision.get("sentence").asText());
+        try (Connection connection = Pg.connect(url, keel.caFile())) {
+            assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1");
+        }
+        assertThat(api.get("/v1/databases/" + id).field("url")).isEqualTo(url);
+        api.deprovision(id);
+    }
+
+    @Test
+    void aHungPrimaryFailsOverWithEveryReplicatedRowStaysFencedAndItsFollowerFollows() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        String followerId = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\"" + id + "\"}").field("id");
+        String followerUrl = api.awaitAvailable(followerId, Timeouts.RESTORE).get("url").asText();
+        int acknowledged = 0;
+        try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table acked (n int primary key)");
+            for (int n = 1; n <= 300; n++) {
+                sql.execute("insert into acked values (" + n + ")");
+                acknowledged = n;
+            }
+        }
+        // The rows that had reached the standby when the fault struck: here, all of them.
+        Wait.until("the standby to have received every acknowledged row", Duration.ofSeconds(30),
+                () -> Long.valueOf(0).equals(standbyLag(api, id)));
+        Instance old = primary(id);
+        long pid = postmasterPid(old);
+        long stoppedAt = System.nanoTime();
+        signal("STOP", pid);
+
+        String newUrl = Wait.until("the database's url to name a new primary", FAILOVER, () -> {
+            String now = api.get("/v1/databases/" + id).field("url");
+            return now != null && !now.equals(url) ? Optional.of(now) : Optional.empty();
+        });
+        try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("insert into acked values (1000)");
+            double seconds = (System.nanoTime() - stoppedAt) / 1e9;
+            System.out.printf("SIGSTOP to first write through the new url: %.1f s%n", seconds);
+            assertThat(Pg.scalar(connection, "select count(*) from acked where n <= " + acknowledged)).isEqualTo(Integer.toString(acknowledged));
+        }
+        JsonNode decision = awaitDecision(api, id, "fail_over");
+        assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks and the standby is 0"
+                + " bytes behind (it does not answer: ");
+        JsonNode operation = api.get("/v1/operations/" + decision.get("operation_id").asText()).json();
+        assertThat(operation.get("kind").asText()).isEqualTo("failover");
+        assertThat(operation.get("state").asText()).isEqualTo("succeeded");
+        assertThat(operation.get("step").asText()).isEqualTo("failed over: " + decision.get("sentence").asText());
+
+        // The old primary was killed and is fenced: it never serves again, also after Keel restarts.
+        assertThat(keel.bean(InstanceRuntime.class).isRunning(old)).isFalse();
+        assertThat(instance(old.id()).state()).isEqualTo(InstanceState.FENCED);
+        assertThat(Files.exists(dataDir(old).resolve("standby.signal"))).isTrue();
+        keel.stopControlPlane();
+        keel.startControlPlane();
+        Api again = keel.api();
+        assertThat(keel.bean(InstanceRuntime.class).isRunning(old)).isFalse();
+        assertThat(instance(old.id()).state()).isEqualTo(InstanceState.FENCED);
+        assertThat(again.get("/v1/databases/" + id).field("url")).isEqualTo(newUrl);
+
+        // The follower follows the new primary across the timeline switch.
+        try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("insert into acked values (1001)");
+        }
+        try (Connection connection = Pg.connect(followerUrl, keel.caFile())) {
+            Wait.until("the follower to have the new primary's row", FAILOVER,
+                    () -> "1".equals(quietScalar(connection, "select count(*) from acked where n = 1001")));
+        }
+        // And the database gets a new standby.
+        awaitHaAvailable(again, id);
+        again.deprovision(followerId);
+        again.deprovision(id);
+    }
+
+    @Test
+    void aStandbyTooFarBehindIsNotFailedOverTo() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        Instance standby = keel.bean(InstanceRepository.class).standby(UUID.fromString(id)).orElseThrow();
+        long receiver = walReceiverPid(standby);
+        signal("STOP", receiver);
+        try (Connection connection = keel.bean(dev.keel.instances.InstanceConnections.class).open(primary(id), "postgres");
+             Statement sql = connection.createStatement()) {
+            sql.execute("create table filler (n int)");
+            for (int i = 0; i < 12; i++) {
+                sql.execute("insert into filler values (" + i + ")");
+                sql.execute("select pg_switch_wal()");
+            }
+        }
+        Instance primary = primary(id);
+        long pid = postmasterPid(primary);
+        // The monitor must have seen the primary's position past the bound before the fault.
+        Wait.until("the monitor to see the standby more than 10 segments behind", Duration.ofSeconds(30), () -> {
+            Long lag = standbyLag(api, id);
+            return lag != null && lag > 10 * 16L * 1024 * 1024;
+        });
+        signal("STOP", pid);
+        try {
+            JsonNode decision = awaitDecision(api, id, "refuse");
+            assertThat(decision.get("sentence").asText()).startsWith("not failing over although the primary missed 3 checks")
+                    .contains("bytes behind, more than the bound of 10 WAL segments (167772160 bytes)");
+            assertThat(api.get("/v1/databases/" + id + "/info").text()).contains("Unavailable: not failing over although");
+            assertThat(primary(id).id()).isEqualTo(primary.id());
+            assertThat(api.get("/v1/databases/" + id).field("url")).isEqualTo(url);
+        } finally {
+            signal("CONT", pid);
+            signal("CONT", receiver);
+        }
+        Wait.until("the primary to answer again", FAILOVER, () -> {
+            try (Connection connection = Pg.connect(url, keel.caFile())) {
+                return "1".equals(Pg.scalar(connection, "select 1"));
+            } catch (SQLException e) {
+                return false;
+            }
+        });
+        api.deprovision(id);
+    }
+
+    @Test
+    void aPlannedSwitchoverLosesNoCommittedRow() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table committed (n int primary key)");
+        }
+        List<Integer> acknowledged = java.util.Collections.synchronizedList(new ArrayList<>());
+        AtomicBoolean writing = new AtomicBoolean(true);
+        Thread writer = new Thread(() -> {
+            int n = 0;
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                while (writing.get()) {
+                    sql.execute("insert into committed values (" + ++n + ")");
+                    acknowledged.add(n);
+                }
+            } catch (SQLException e) {
+                // the switchover ends this session; what it acknowledged before is what must survive
+            }
+        });
+        writer.start();
+        Wait.until("some rows to be committed", Duration.ofSeconds(30), () -> acknowledged.size() >= 50);
+        Api.Response switched = api.post("/v1/databases/" + id + "/failover", "");
+        assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
+        String operation = switched.field("operation_id");
+        JsonNode done = Wait.until("the switchover to finish", FAILOVER, () -> {
+            JsonNode op = api.get("/v1/operations/" + operation).json();
+            return op.get("state").asText().equals("running") ? Optional.empty() : Optional.of(op);
+        });
+        writing.set(false);
+        writer.join();
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        assertThat(done.get("step").asText()).startsWith("switched over: the standby had received all of the primary's WAL");
+        String newUrl = api.get("/v1/databases/" + id).field("url");
+        assertThat(newUrl).isNotEqualTo(url);
+        try (Connection connection = Pg.connect(newUrl, keel.caFile())) {
+            assertThat(Long.parseLong(Pg.scalar(connection, "select count(*) from committed where n = any(array"
+                    + acknowledged + "::int[])"))).isEqualTo(acknowledged.size());
+        }
+        api.deprovision(id);
+    }
+
+    private static JsonNode awaitDecision(Api api, String id, String kind) {
+        return Wait.until("an HA decision '" + kind + "' for " + id, FAILOVER, () -> {
+            for (JsonNode decision : api.get("/v1/databases/" + id + "/ha").json().get("decisions")) {
+                if (decision.get("kind").asText().equals(kind)) {
+                    return Optional.of(decision);
+                }
+            }
+            return Optional.empty();
+        });
+    }
+
+    private static void awaitHaAvailable(Api api, String id) {
+        awaitInitialBackup(api, id);
+        Wait.until("HA status of " + id + " to be Available", HA_READY,
+                () -> "Available".equals(api.get("/v1/databases/" + id + "/ha").field("status")));
+    }
+
+    private static Long standbyLag(Api api, String id) {
+        JsonNode lag = api.get("/v1/databases/" + id + "/ha").json().get("standby_lag_bytes");
+        return lag == null || lag.isNull() ? null : lag.asLong();
+    }
+
+    private static Instance primary(String id) {
+        return keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+    }
+
+    private static Instance instance(UUID instanceId) {
+        return keel.bean(InstanceRepository.class).all().stream().filter(i -> i.id().equals(instanceId)).findFirst().orElseThrow();
+    }
+
+    private static Path dataDir(Instance instance) {
+        return keel.dataDir().resolve("instances").resolve(instance.id().toString()).resolve("data");
+    }
+
+    private static long postmasterPid(Instance instance) throws Exception {
+        return Long.parseLong(Files.readAllLines(dataDir(instance).resolve("postmaster.pid")).get(0).strip());
+    }
+
+    private static long walReceiverPid(Instance standby) throws SQLException {
+        try (Connection connection = keel.bean(dev.keel.instances.InstanceConnections.class).open(standby, "postgres")) {
+            return Long.parseLong(Pg.scalar(connection, "select pid from pg_stat_wal_receiver"));
+        }
+    }
+
+    private static void signal(String signal, long pid) throws Exception {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
+        assertThat(kill.waitFor()).isZero();
+    }
+
+    private static String quietScalar(Connection connection, String query) {
+        try {
+            return Pg.scalar(connection, query);
+        } catch (SQLException e) {
+            return e.getMessage();
+        }
+    }
+}
