@@ -54,7 +54,6 @@ final class Failover implements OperationHandler {
     static final String DRAINING = "draining the primary";
     static final List<String> STEPS = List.of(DRAINING, "fencing the old primary", "promoting the standby",
             "configuring the new primary", "re-pointing followers", "taking a base backup");
-    private static final int PROMOTE_WAIT_SECONDS = 60;
     private static final long CATCH_UP_MILLIS = 30_000;
 
     private final DatabaseLookup databases;
@@ -212,14 +211,8 @@ final class Failover implements OperationHandler {
 
     /** Promotes the standby (unless it already is) and makes it the database's primary in the catalog. */
     private Instance promote(Instance standby) throws SQLException {
-        try (Connection connection = connections.open(standby, "postgres"); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select case when pg_is_in_recovery() then pg_promote(true, " + PROMOTE_WAIT_SECONDS
-                     + ") else true end")) {
-            row.next();
-            if (!row.getBoolean(1)) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "the standby did not finish promoting within " + PROMOTE_WAIT_SECONDS
-                        + " seconds");
-            }
+        try (Connection connection = connections.open(standby, "postgres")) {
+            Promotion.promote(connection, "the standby");
         }
         return instances.makePrimary(standby.id());
     }

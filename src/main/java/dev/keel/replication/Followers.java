@@ -44,7 +44,8 @@ import java.util.function.Consumer;
 @Order(10)
 final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
     private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
-    private static final int PROMOTE_WAIT_SECONDS = 60;
+
+    private static final int LAG_TIMEOUT_SECONDS = 2;
 
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
@@ -73,7 +74,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         if (leader.isEmpty()) {
             return new Lag(null, null, "its leader has no server");
         }
-        try (Connection connection = connections.open(leader.get(), "postgres");
+        // Briefly: a GET of the follower waits for this, and a hung leader must not hold it.
+        try (Connection connection = connections.probe(leader.get(), LAG_TIMEOUT_SECONDS);
              PreparedStatement query = connection.prepareStatement("select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
                      + " extract(epoch from replay_lag)::float8, state from pg_stat_replication where application_name = ?")) {
             query.setString(1, ReplicationSlots.forFollower(follower.id()));
@@ -98,21 +100,9 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 follower.name() + " has no server to promote."));
         onStep.accept(DatabaseUnfollow.PROMOTING);
-        boolean promoted = false;
-        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
-            try (ResultSet row = sql.executeQuery("select pg_is_in_recovery()")) {
-                row.next();
-                if (row.getBoolean(1)) {
-                    try (ResultSet done = sql.executeQuery("select pg_promote(true, " + PROMOTE_WAIT_SECONDS + ")")) {
-                        done.next();
-                        if (!done.getBoolean(1)) {
-                            throw new KeelException(ProblemType.UNAVAILABLE, follower.name() + " did not finish promoting within "
-                                    + PROMOTE_WAIT_SECONDS + " seconds; try unfollowing again.");
-                        }
-                    }
-                    promoted = true;
-                }
-            }
+        boolean promoted;
+        try (Connection connection = connections.open(instance, "postgres")) {
+            promoted = Promotion.promote(connection, follower.name());
         }
         onStep.accept(DatabaseUnfollow.CONFIGURING);
         if (promoted) {

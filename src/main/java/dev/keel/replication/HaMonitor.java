@@ -259,40 +259,42 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
-        String failure;
-        try (Connection connection = connections.probe(primary, probeSeconds);
-             PreparedStatement query = connection.prepareStatement("select pg_is_in_recovery(),"
-                     + " case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end,"
-                     + " (select pg_wal_lsn_diff(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end, flush_lsn)::bigint"
-                     + "  from pg_stat_replication where application_name = ?),"
-                     + " (select state from pg_stat_replication where application_name = ?)")) {
-            String slot = ReplicationSlots.forStandby(database.id());
-            query.setString(1, slot);
-            query.setString(2, slot);
-            try (ResultSet row = query.executeQuery()) {
-                row.next();
-                if (row.getBoolean(1)) {
-                    return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
-                            + " in the catalog but still in recovery");
-                }
-                watch.missed = 0;
-                watch.lastLsn = row.getString(2);
-                long lag = row.getLong(3);
-                watch.standbyLag = row.wasNull() ? null : lag;
-                watch.standbyState = row.getString(4);
-                return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
-            }
-        } catch (SQLException e) {
-            failure = e.getMessage();
-        }
-        boolean running = runtime.isRunning(primary);
         boolean intact = runtime.intact(primary);
-        if (!running && intact) {
+        String failure = "its data directory is gone or damaged";
+        // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
+        if (intact) {
+            try (Connection connection = connections.probe(primary, probeSeconds);
+                 PreparedStatement query = connection.prepareStatement("select pg_is_in_recovery(),"
+                         + " case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end,"
+                         + " (select pg_wal_lsn_diff(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end, flush_lsn)::bigint"
+                         + "  from pg_stat_replication where application_name = ?),"
+                         + " (select state from pg_stat_replication where application_name = ?)")) {
+                String slot = ReplicationSlots.forStandby(database.id());
+                query.setString(1, slot);
+                query.setString(2, slot);
+                try (ResultSet row = query.executeQuery()) {
+                    row.next();
+                    if (row.getBoolean(1)) {
+                        return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
+                                + " in the catalog but still in recovery");
+                    }
+                    watch.missed = 0;
+                    watch.lastLsn = row.getString(2);
+                    long lag = row.getLong(3);
+                    watch.standbyLag = row.wasNull() ? null : lag;
+                    watch.standbyState = row.getString(4);
+                    return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
+                }
+            } catch (SQLException e) {
+                failure = "it does not answer: " + e.getMessage();
+            }
+        }
+        if (!runtime.isRunning(primary) && intact) {
             return new HaDecision(HaDecision.Kind.RESTART_IN_PLACE, "restarting the primary in place: its postmaster is gone and its data"
                     + " directory is intact");
         }
         watch.missed++;
-        String why = " (" + (!intact ? "its data directory is gone or damaged" : "it does not answer: " + failure) + ")";
+        String why = " (" + failure + ")";
         if (watch.missed < misses) {
             return new HaDecision(HaDecision.Kind.WATCHING, "the primary missed " + watch.missed + " of " + misses + " checks" + why);
         }

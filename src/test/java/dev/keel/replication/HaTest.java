@@ -144,6 +144,30 @@ class HaTest {
     }
 
     @Test
+    void aPrimaryWhoseDataDirectoryIsGoneIsFailedOverAndItsProcessesKilled() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        Instance old = primary(id);
+        long pid = postmasterPid(old);
+        dev.keel.FileTrees.delete(dataDir(old));
+        JsonNode decision = awaitDecision(api, id, "fail_over");
+        assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks")
+                .endsWith("(its data directory is gone or damaged)");
+        String newUrl = api.get("/v1/databases/" + id).field("url");
+        assertThat(newUrl).isNotEqualTo(url);
+        try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table after (n int)");
+        }
+        // The postmaster that lost its directory was found by its command line and killed, with its children.
+        Wait.until("the old postmaster to be gone", Duration.ofSeconds(10), () -> !isLive(pid));
+        assertThat(instance(old.id()).state()).isEqualTo(InstanceState.FENCED);
+        api.deprovision(id);
+    }
+
+    @Test
     void aStandbyTooFarBehindIsNotFailedOverTo() throws Exception {
         Api api = keel.api();
         JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
@@ -197,6 +221,7 @@ class HaTest {
         String id = db.get("id").asText();
         String url = db.get("url").asText();
         awaitHaAvailable(api, id);
+        assertThat(api.get("/v1/databases/" + id + "/info").text()).contains("{\"name\":\"HA Status\",\"values\":[\"Available\"]}");
         try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
             sql.execute("create table committed (n int primary key)");
         }
@@ -276,6 +301,16 @@ class HaTest {
     private static long walReceiverPid(Instance standby) throws SQLException {
         try (Connection connection = keel.bean(dev.keel.instances.InstanceConnections.class).open(standby, "postgres")) {
             return Long.parseLong(Pg.scalar(connection, "select pid from pg_stat_wal_receiver"));
+        }
+    }
+
+    /** Whether {@code pid} runs (a zombie does not). */
+    private static boolean isLive(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.charAt(stat.lastIndexOf(')') + 2) != 'Z';
+        } catch (java.io.IOException e) {
+            return false;
         }
     }
 
