@@ -12,12 +12,12 @@ import java.util.UUID;
  * once the database is {@code available}; {@code progress} while an operation runs on it. A
  * follower names its leader in {@code following}, with its lag ({@code lagBytes},
  * {@code lagSeconds}, {@code replication} saying whether it streams); a leader lists its
- * {@code followers}.
+ * {@code followers}. {@code ha} is the HA status on plans with a standby.
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
                            @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, @Nullable Ref following,
-                           @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers,
+                           @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers, @Nullable String ha,
                            OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 
     /** Another database, by id and name. */

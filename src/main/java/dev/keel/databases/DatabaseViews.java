@@ -57,6 +57,6 @@ final class DatabaseViews {
                 progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
-                db.createdAt(), db.updatedAt());
+                following.haStatus(db), db.createdAt(), db.updatedAt());
     }
 }

@@ -6,12 +6,17 @@ import io.micronaut.serde.annotation.Serdeable;
 import java.util.function.Consumer;
 
 /**
- * Followers as the database lifecycle needs them, which the replication capability provides:
- * how far behind its leader a follower is, and turning a follower into an independent database.
+ * Replication as the database lifecycle needs it, which the replication capability provides:
+ * how far behind its leader a follower is, turning a follower into an independent database, and
+ * the HA status.
  */
 public interface Following {
     /** How far {@code follower} is behind its leader now (asked of the leader's server). */
     Lag lag(Database follower);
+
+    /** The HA status of {@code database} ("Available", or why not), or null for a database on a plan without HA. */
+    @Nullable
+    String haStatus(Database database);
 
     /**
      * Promotes {@code follower} into an independent, writable database: its own superuser

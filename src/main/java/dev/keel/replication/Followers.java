@@ -55,8 +55,9 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final ReplicationSlots slots;
     private final Plans plans;
     private final Network network;
+    private final io.micronaut.context.BeanProvider<HaMonitor> monitor;
 
-    Followers(DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
+    Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network) {
         this.databases = databases;
         this.instances = instances;
@@ -66,6 +67,13 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         this.slots = slots;
         this.plans = plans;
         this.network = network;
+        this.monitor = monitor;
+    }
+
+    @Override
+    public String haStatus(Database database) {
+        boolean ha = plans.find(database.plan()).map(dev.keel.databases.Plan::ha).orElse(false);
+        return ha && !database.following() ? monitor.get().status(database).status() : null;
     }
 
     @Override
@@ -85,9 +93,9 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
                 }
                 long bytes = row.getLong(1);
                 boolean bytesKnown = !row.wasNull();
-                double seconds = row.getDouble(2);
+                Double seconds = row.getObject(2, Double.class);
                 // replay_lag is null once the follower has caught up and the leader writes nothing new
-                Double lagSeconds = row.wasNull() ? (bytesKnown && bytes == 0 ? 0.0 : null) : seconds;
+                Double lagSeconds = seconds != null ? seconds : bytesKnown && bytes == 0 ? Double.valueOf(0) : null;
                 return new Lag(bytesKnown ? bytes : null, lagSeconds, row.getString(3));
             }
         } catch (SQLException e) {

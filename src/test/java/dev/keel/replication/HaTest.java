@@ -222,6 +222,7 @@ class HaTest {
         String url = db.get("url").asText();
         awaitHaAvailable(api, id);
         assertThat(api.get("/v1/databases/" + id + "/info").text()).contains("{\"name\":\"HA Status\",\"values\":[\"Available\"]}");
+        assertThat(api.get("/v1/databases/" + id).field("ha")).isEqualTo("Available");
         try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
             sql.execute("create table committed (n int primary key)");
         }
