@@ -32,6 +32,7 @@ import java.util.stream.Stream;
 @Singleton
 final class LocalInstanceRuntime implements InstanceRuntime {
     private static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LocalInstanceRuntime.class);
 
     private static final String ARCHIVE_SCRIPT = "keel-archive";
     private static final String RESTORE_SCRIPT = "keel-restore";
@@ -321,8 +322,48 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         Path data = dataDir(instance.id());
         Postmaster.kill(data, STOP_PATIENCE);
         if (Files.isDirectory(data)) {
+            try {
+                salvageWal(instance);
+            } catch (UncheckedIOException e) {
+                // The fence stands regardless; the archive may lack what the killed server had not handed off.
+                LOG.error("Fenced instance {}, but could not hand its unarchived WAL to its spool", instance.id(), e);
+            }
             // Started again by anyone, it comes up read-only: a standby with nothing to follow.
             dev.keel.PrivateFiles.write(data.resolve(RecoverySignal.STANDBY.file), "", commands.user()::own);
+        }
+    }
+
+    /**
+     * Hands the WAL files a killed server had finished but not yet archived ({@code .ready}) to its
+     * spool, as its {@code archive_command} would have: the archive then has no hole before the
+     * point a standby took over (a promoted standby does not archive what it received).
+     */
+    private void salvageWal(Instance instance) {
+        Path wal = dataDir(instance.id()).resolve("pg_wal");
+        Path spool = spool(instance.id());
+        try (Stream<Path> ready = Files.list(wal.resolve("archive_status"))) {
+            for (Path marker : (Iterable<Path>) ready::iterator) {
+                String name = marker.getFileName().toString();
+                if (!name.endsWith(".ready")) {
+                    continue;
+                }
+                String file = name.substring(0, name.length() - ".ready".length());
+                Path target = spool.resolve(file);
+                if (Files.exists(target) || !Files.isRegularFile(wal.resolve(file))) {
+                    continue;
+                }
+                Path temporary = spool.resolve("." + file + ".salvaged");
+                Files.copy(wal.resolve(file), temporary, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(temporary,
+                        java.nio.file.StandardOpenOption.WRITE)) {
+                    channel.force(true);
+                }
+                Files.move(temporary, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // nothing to salvage
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not salvage the unarchived WAL of fenced instance " + instance.id(), e);
         }
     }
 

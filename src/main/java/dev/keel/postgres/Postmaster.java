@@ -87,7 +87,9 @@ public final class Postmaster {
             postmaster.destroyForcibly();
         }
         for (ProcessHandle postmaster : postmasters) {
-            waitForExit(postmaster, patience);
+            if (!waitForExit(postmaster, patience)) {
+                throw new IllegalStateException("postmaster " + postmaster.pid() + " of " + dataDir + " survived SIGKILL for " + patience);
+            }
         }
     }
 

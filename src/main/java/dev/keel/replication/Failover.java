@@ -110,42 +110,98 @@ final class Failover implements OperationHandler {
     }
 
     /**
-     * The planned switchover: the primary stops taking writes and shuts down cleanly, which sends
-     * its standby every last bit of WAL; only once the standby has received past the primary's
-     * last position does it become the primary.
+     * The planned switchover: the primary lets in only Keel and replication, ends every client
+     * session, and shuts down cleanly, which sends its standby every last bit of WAL; only once the
+     * standby has received past the primary's last position does it become the primary. Should
+     * anything fail before the old primary is fenced, it serves again as before. A second attempt
+     * (Keel stopped during the first) finishes what the first began.
      */
     @Override
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).orElseThrow();
+        if (operation.attempt() > 1) {
+            finish(operation, database);
+            return;
+        }
         Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 database.name() + " has no primary."));
         Instance standby = instances.standby(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 database.name() + " lost its standby meanwhile; nothing changed."));
-        Plan plan = plans.require(database.plan());
-        List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
-        Map<String, String> settings = maker.settings(primary, Plans.serverSettings(plan));
-        Map<String, String> readOnly = new java.util.LinkedHashMap<>(settings);
-        readOnly.put("default_transaction_read_only", "on");
-        runtime.configure(primary, readOnly, hba);
         String last;
-        try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
-            sql.execute("select pg_reload_conf()");
-            sql.execute("select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend'"
-                    + " and pid <> pg_backend_pid()");
-            try (ResultSet row = sql.executeQuery("select pg_current_wal_lsn()")) {
-                row.next();
-                last = row.getString(1);
+        try {
+            runtime.configure(primary, ownSettings(database, primary), keelAndReplicationOnly());
+            try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
+                sql.execute("select pg_reload_conf()");
+                // No client gets back in (pg_hba), so after this nothing but the shutdown checkpoint is written.
+                sql.execute("select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend'"
+                        + " and pid <> pg_backend_pid()");
+                try (ResultSet row = sql.executeQuery("select pg_current_wal_lsn()")) {
+                    row.next();
+                    last = row.getString(1);
+                }
             }
-        }
-        runtime.stop(primary); // the shutdown checkpoint, after everything committed, goes to the standby before the walsender exits
-        if (!receivedPast(standby, last)) {
-            runtime.configure(primary, settings, hba);
-            runtime.start(primary);
-            throw new KeelException(ProblemType.UNAVAILABLE, "The standby did not receive the primary's last WAL (past " + last
-                    + ") within " + CATCH_UP_MILLIS / 1000 + " s, so Keel kept the primary; nothing changed. Its HA status says why.");
+            runtime.stop(primary); // the shutdown checkpoint goes to the standby before the walsender exits
+            if (!receivedPast(standby, last)) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "The standby did not receive the primary's last WAL (past " + last
+                        + ") within " + CATCH_UP_MILLIS / 1000 + " s, so Keel kept the primary; nothing changed. Its HA status says why.");
+            }
+        } catch (Exception e) {
+            serveAgain(database, primary);
+            throw e;
         }
         complete(operation, database, primary, standby, "switched over: the standby had received all of the primary's WAL (past "
                 + last + ")");
+    }
+
+    /** The primary's own settings and rules again, and running: a switchover that did not happen. */
+    private void serveAgain(Database database, Instance primary) {
+        runtime.configure(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+        if (runtime.isRunning(primary)) {
+            try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
+                sql.execute("select pg_reload_conf()");
+            } catch (SQLException e) {
+                LOG.warn("Could not reload the configuration of {}'s primary", database.name(), e);
+            }
+        } else {
+            runtime.start(primary);
+        }
+    }
+
+    private Map<String, String> ownSettings(Database database, Instance instance) {
+        return maker.settings(instance, Plans.serverSettings(plans.require(database.plan())));
+    }
+
+    private List<HbaRule> keelAndReplicationOnly() {
+        return InstanceConfig.hba("keel_switchover_no_database", network.localHost()).stream()
+                .filter(rule -> !rule.database().equals("keel_switchover_no_database")).toList();
+    }
+
+    /**
+     * Finishes a failover or switchover Keel stopped during, from what the catalog says: before
+     * anything was fenced, the primary serves again as before; after, the standby is promoted (if it
+     * is not yet) and made the primary, and everything that points at it follows.
+     */
+    private void finish(Operation operation, Database database) throws Exception {
+        int at = operation.step() == null ? -1 : STEPS.indexOf(operation.step());
+        java.util.Optional<Instance> primary = instances.primary(database.id());
+        java.util.Optional<Instance> standby = instances.standby(database.id());
+        if (at <= 0) {
+            if (at == 0 && primary.isPresent()) {
+                serveAgain(database, primary.get());
+            }
+            throw new KeelException(ProblemType.UNAVAILABLE, "Keel stopped before this failover fenced anything; the primary serves"
+                    + " as before (the HA monitor decides again; a switchover can be asked for again).");
+        }
+        String outcome = "finished the failover Keel stopped during";
+        if (primary.isPresent() && standby.isPresent()) {
+            complete(operation, database, primary.get(), standby.get(), outcome); // it stopped before the old primary was fenced
+        } else if (standby.isPresent()) {
+            settle(operation, database, promote(standby.get()), outcome);
+        } else {
+            Instance promoted = primary.orElseThrow(() -> new KeelException(ProblemType.CONFLICT, database.name()
+                    + " has neither a primary nor a standby left to promote."));
+            settle(operation, database, promote(promoted), outcome);
+        }
     }
 
     private boolean receivedPast(Instance standby, String lsn) throws SQLException, InterruptedException {
@@ -167,10 +223,25 @@ final class Failover implements OperationHandler {
 
     /** The unplanned failover the monitor decided on, recorded as an operation that carries its reason. */
     UUID failOver(Database database, Instance primary, Instance standby, HaDecision decision) {
+        return recorded(database, decision, operation -> complete(operation, database, primary, standby,
+                "failed over: " + decision.sentence()));
+    }
+
+    /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it. */
+    UUID finishPromotion(Database database, Instance standby, HaDecision decision) {
+        return recorded(database, decision, operation -> settle(operation, database, promote(standby), "promoted: "
+                + decision.sentence()));
+    }
+
+    private interface Work {
+        void on(Operation operation) throws Exception;
+    }
+
+    private UUID recorded(Database database, HaDecision decision, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, decision.sentence(), STEPS.size()));
         try {
-            complete(operation, database, primary, standby, "failed over: " + decision.sentence());
+            work.on(operation);
             operations.succeed(operation.id());
         } catch (Exception e) {
             LOG.error("Failover of {} failed; the HA monitor looks again", database.name(), e);
@@ -188,11 +259,13 @@ final class Failover implements OperationHandler {
         instances.transition(oldPrimary.id(), dev.keel.instances.InstanceState.FENCED);
         runtime.fence(oldPrimary);
         step(operation, 2);
-        Instance primary = promote(standby);
+        settle(operation, database, promote(standby), outcome);
+    }
+
+    /** Configures the new primary as one, and points everything at it. Each step may run again. */
+    private void settle(Operation operation, Database database, Instance primary, String outcome) throws Exception {
         step(operation, 3);
-        Plan plan = plans.require(database.plan());
-        runtime.configure(primary, maker.settings(primary, Plans.serverSettings(plan)),
-                InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+        runtime.configure(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
         try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
             sql.execute("select pg_reload_conf()");
         }
@@ -217,18 +290,13 @@ final class Failover implements OperationHandler {
         return instances.makePrimary(standby.id());
     }
 
-    /** Promotes a standby that a failover Keel stopped during left behind, after its old primary was fenced. */
-    void finishPromotion(Instance standby) throws SQLException {
-        promote(standby);
-    }
-
     private void step(Operation operation, int index) {
         operations.progress(operation.id(), STEPS.get(index), index, STEPS.size());
     }
 
     @Override
     public Decision recover(Operation operation) {
-        return Decision.giveUp(operation, "Keel stopped during this failover at step '" + operation.step() + "'; the HA monitor finishes"
-                + " it from what it finds (a fenced old primary stays fenced; a new primary still in recovery is promoted)");
+        return Decision.retry(operation, "finishing the failover Keel stopped during at step '" + operation.step() + "' from what the"
+                + " catalog says (a fenced old primary stays fenced; the standby is promoted and everything pointed at it)");
     }
 }

@@ -108,15 +108,12 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 follower.name() + " has no server to promote."));
         onStep.accept(DatabaseUnfollow.PROMOTING);
-        boolean promoted;
         try (Connection connection = connections.open(instance, "postgres")) {
-            promoted = Promotion.promote(connection, follower.name());
+            Promotion.promote(connection, follower.name());
         }
         onStep.accept(DatabaseUnfollow.CONFIGURING);
-        if (promoted) {
-            // Until now it had its leader's superuser and password; a primary of its own gets its own.
-            maker.rotateSuperuserPassword(instance, connections);
-        }
+        // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).
+        maker.rotateSuperuserPassword(instance, connections);
         Map<String, String> settings = maker.settings(instance, Plans.serverSettings(plans.require(follower.plan())));
         runtime.configure(instance, settings, InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
         String running;

@@ -61,6 +61,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final Logger LOG = LoggerFactory.getLogger(HaMonitor.class);
     private static final int KEPT_DECISIONS = 20;
     private static final int RESTART_ATTEMPTS = 10;
+    private static final int RESTARTS_IN_A_ROW = 3;
 
     private final DatabaseLookup databases;
     private final Plans plans;
@@ -131,6 +132,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** What the monitor knows about one database between checks. */
     private static final class Watch {
         int missed;
+        int restarts;
         @Nullable String lastLsn;
         @Nullable Long standbyLag;
         @Nullable String standbyState;
@@ -212,20 +214,25 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** Checks one database and acts on the decision. */
     void check(Database database) {
         Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
-        if (operations.running(database.id(), EnumSet.of(OperationKind.FAILOVER)).isPresent()) {
-            return; // a switchover stops the primary on purpose
+        if (busy(database)) {
+            return;
         }
         Optional<Instance> found = instances.primary(database.id());
         Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
         if (found.isEmpty()) {
             if (standby.isPresent() && instances.hasFenced(database.id())) {
-                finishPromotion(database, standby.get(), new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: its old"
-                        + " primary was fenced by a failover Keel stopped during"));
+                HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
+                        + " primary but stopped before the standby took over");
+                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
             }
             return;
         }
         Instance primary = found.get();
         HaDecision decision = decide(database, watch, primary, standby);
+        if ((decision.kind() == HaDecision.Kind.RESTART_IN_PLACE || decision.kind() == HaDecision.Kind.FAIL_OVER) && busy(database)) {
+            return;
+        }
         boolean news = watch.last == null || watch.last.kind() != decision.kind();
         watch.last = decision;
         UUID operation = null;
@@ -233,7 +240,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             case HEALTHY -> requestStandby(database, watch);
             case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
-            case FINISH_PROMOTION -> finishPromotion(database, primary, decision);
+            case FINISH_PROMOTION -> {
+                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                operation = failover.finishPromotion(database, primary, decision);
+            }
             case FAIL_OVER -> {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
                 operation = failover.failOver(database, primary, standby.orElseThrow(), decision);
@@ -247,6 +257,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 }
             }
         }
+        record(watch, decision, news, operation);
+    }
+
+    /** Keeps a decision other than "healthy" for GET .../ha, when it is news or started an operation. */
+    private static void record(Watch watch, HaDecision decision, boolean news, @Nullable UUID operation) {
         if (decision.kind() != HaDecision.Kind.HEALTHY && (news || operation != null)) {
             synchronized (watch.decisions) {
                 watch.decisions.addFirst(new Recorded(decision.kind().name().toLowerCase(java.util.Locale.ROOT), decision.sentence(),
@@ -256,6 +271,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 }
             }
         }
+    }
+
+    /**
+     * Whether other work has the database's servers in hand: a switchover or an unfollow stops and
+     * starts them on purpose, a deletion removes them. Asked again right before acting.
+     */
+    private boolean busy(Database database) {
+        return databases.find(database.id()).map(d -> d.state() != DatabaseState.AVAILABLE).orElse(true)
+                || operations.running(database.id(), EnumSet.of(OperationKind.FAILOVER, OperationKind.UNFOLLOW,
+                OperationKind.DEPROVISION)).isPresent();
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
@@ -279,6 +304,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                                 + " in the catalog but still in recovery");
                     }
                     watch.missed = 0;
+                    watch.restarts = 0;
                     watch.lastLsn = row.getString(2);
                     long lag = row.getLong(3);
                     watch.standbyLag = row.wasNull() ? null : lag;
@@ -289,7 +315,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 failure = "it does not answer: " + e.getMessage();
             }
         }
-        if (!runtime.isRunning(primary) && intact) {
+        // A primary that will not stay up is not restarted without end: after a few restarts it counts as missing.
+        if (!runtime.isRunning(primary) && intact && watch.restarts < RESTARTS_IN_A_ROW) {
             return new HaDecision(HaDecision.Kind.RESTART_IN_PLACE, "restarting the primary in place: its postmaster is gone and its data"
                     + " directory is intact");
         }
@@ -339,6 +366,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         LOG.warn("Database {}: {}", database.name(), decision.sentence());
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.RESTART, decision.sentence(), 1));
+        watch.restarts++;
         try {
             startAgain(primary);
             operations.progress(operation.id(), "restarted in place: " + decision.sentence(), 1, 1);
@@ -372,15 +400,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     throw e;
                 }
             }
-        }
-    }
-
-    private void finishPromotion(Database database, Instance primary, HaDecision decision) {
-        LOG.warn("Database {}: {}", database.name(), decision.sentence());
-        try {
-            failover.finishPromotion(primary);
-        } catch (SQLException | RuntimeException e) {
-            LOG.error("Database {}: could not promote its primary", database.name(), e);
         }
     }
 
