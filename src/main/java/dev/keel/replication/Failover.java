@@ -113,13 +113,14 @@ final class Failover implements OperationHandler {
      * The planned switchover: the primary lets in only Keel and replication, ends every client
      * session, and shuts down cleanly, which sends its standby every last bit of WAL; only once the
      * standby has received past the primary's last position does it become the primary. Should
-     * anything fail before the old primary is fenced, it serves again as before. A second attempt
-     * (Keel stopped during the first) finishes what the first began.
+     * anything fail before the old primary is fenced, it serves again as before. Resumed after Keel
+     * stopped, an operation past draining (or one the monitor started) finishes what it began; one
+     * that was draining starts over.
      */
     @Override
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).orElseThrow();
-        if (operation.attempt() > 1) {
+        if (!DRAINING.equals(operation.step())) {
             finish(operation, database);
             return;
         }
@@ -185,12 +186,9 @@ final class Failover implements OperationHandler {
         int at = operation.step() == null ? -1 : STEPS.indexOf(operation.step());
         java.util.Optional<Instance> primary = instances.primary(database.id());
         java.util.Optional<Instance> standby = instances.standby(database.id());
-        if (at <= 0) {
-            if (at == 0 && primary.isPresent()) {
-                serveAgain(database, primary.get());
-            }
-            throw new KeelException(ProblemType.UNAVAILABLE, "Keel stopped before this failover fenced anything; the primary serves"
-                    + " as before (the HA monitor decides again; a switchover can be asked for again).");
+        if (at < 1) {
+            throw new KeelException(ProblemType.UNAVAILABLE, "Keel stopped before this failover fenced anything; the primary is left"
+                    + " as it was, and the HA monitor decides again.");
         }
         String outcome = "finished the failover Keel stopped during";
         if (primary.isPresent() && standby.isPresent()) {
@@ -296,7 +294,7 @@ final class Failover implements OperationHandler {
 
     @Override
     public Decision recover(Operation operation) {
-        return Decision.retry(operation, "finishing the failover Keel stopped during at step '" + operation.step() + "' from what the"
+        return Decision.resume(operation, "finishing the failover Keel stopped during at step '" + operation.step() + "' from what the"
                 + " catalog says (a fenced old primary stays fenced; the standby is promoted and everything pointed at it)");
     }
 }

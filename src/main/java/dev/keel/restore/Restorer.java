@@ -47,6 +47,7 @@ public final class Restorer {
     private static final int STEPS = 6;
     private static final String NO_REASON = "it exited without saying why in its log";
     private static final long START_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+    private static final long STREAM_PATIENCE_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
 
     private final BackupReader reader;
     private final WalFetcher fetcher;
@@ -152,6 +153,8 @@ public final class Restorer {
         // pg_ctl returns before the postmaster writes its pid file: not running yet is no failure at first.
         long startedAt = System.nanoTime();
         boolean seenRunning = false;
+        long asked = -1;
+        long movedAt = System.nanoTime();
         try (Watch watch = new Watch(instance)) {
             while (true) {
                 Thread.sleep(CHECK_MILLIS);
@@ -191,6 +194,15 @@ public final class Restorer {
                 String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
                         : DatabaseCopies.REPLAYING + " (at " + replay.at() + ")";
                 progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
+                if (server.segmentsAsked() != asked) {
+                    asked = server.segmentsAsked();
+                    movedAt = System.nanoTime();
+                } else if (request.target().follows() && System.nanoTime() - movedAt > STREAM_PATIENCE_NANOS) {
+                    // Past the archive it streams, or nothing: its upstream refuses it, or is gone.
+                    throw new RestoreFailedException("The standby replayed the archive but did not start streaming from its upstream"
+                            + " within " + java.util.concurrent.TimeUnit.NANOSECONDS.toMinutes(STREAM_PATIENCE_NANOS) + " minutes; its"
+                            + " log says: " + lastLogLine(instance));
+                }
             }
         }
     }
@@ -248,6 +260,12 @@ public final class Restorer {
                 connection = null;
             }
         }
+    }
+
+    /** The server log's last line, or {@link #NO_REASON}. */
+    private String lastLogLine(Instance instance) {
+        List<String> tail = runtime.logTail(instance, 1);
+        return tail.isEmpty() ? NO_REASON : tail.get(0);
     }
 
     /** The server log's last FATAL or PANIC line of the server itself (not of a session), or {@link #NO_REASON}. */

@@ -168,6 +168,41 @@ class HaTest {
     }
 
     @Test
+    void aFailoverKeelStoppedDuringIsFinishedAtTheNextStart() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        dev.keel.databases.Database database = keel.bean(dev.keel.databases.DatabaseLookup.class).find(UUID.fromString(id)).orElseThrow();
+        Instance old = primary(id);
+        Instance standby = keel.bean(InstanceRepository.class).standby(database.id()).orElseThrow();
+        // Keel "stops" right after fencing: the old primary is fenced and killed, the standby not yet promoted.
+        dev.keel.operations.OperationRepository operations = keel.bean(dev.keel.operations.OperationRepository.class);
+        dev.keel.operations.Operation failover = keel.bean(org.jooq.DSLContext.class).transactionResult(tx -> operations.create(tx.dsl(),
+                database.teamId(), database.id(), dev.keel.operations.OperationKind.FAILOVER, "fencing the old primary", 6));
+        keel.bean(InstanceRepository.class).transition(old.id(), InstanceState.FENCED);
+        keel.bean(InstanceRuntime.class).fence(old);
+        keel.stopControlPlane();
+        keel.startControlPlane();
+        Api again = keel.api();
+        JsonNode done = Wait.until("the interrupted failover to finish", FAILOVER, () -> {
+            JsonNode op = again.get("/v1/operations/" + failover.id()).json();
+            return op.get("state").asText().equals("running") ? Optional.empty() : Optional.of(op);
+        });
+        assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+        assertThat(done.get("step").asText()).isEqualTo("finished the failover Keel stopped during");
+        String newUrl = again.get("/v1/databases/" + id).field("url");
+        assertThat(Pg.port(newUrl)).isEqualTo(standby.port());
+        try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table after_restart (n int)");
+        }
+        assertThat(keel.bean(InstanceRuntime.class).isRunning(old)).isFalse();
+        assertThat(url).isNotEqualTo(newUrl);
+        again.deprovision(id);
+    }
+
+    @Test
     void aStandbyTooFarBehindIsNotFailedOverTo() throws Exception {
         Api api = keel.api();
         JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
