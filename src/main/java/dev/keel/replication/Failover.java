@@ -8,7 +8,6 @@ import dev.keel.databases.Accepted;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
-import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;

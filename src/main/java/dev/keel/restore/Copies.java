@@ -68,19 +68,14 @@ final class Copies implements DatabaseCopies {
         int sourceConnections = plans.find(source.plan()).map(Plan::connections).orElse(connections);
         int recoveryConnections = Math.max(connections, sourceConnections);
         if (origin.kind() == DatabaseOrigin.Kind.FOLLOW) {
-            return follower(database, source, sourcePrimary, backup, settings, recoveryConnections, hba, progress, wanted);
+            // A standby of the leader's primary, streaming through its own slot there.
+            return standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.PRIMARY, database.major(), source.id(),
+                    sourcePrimary, ReplicationSlots.forFollower(database.id()), backup, settings, recoveryConnections, hba), progress, wanted);
         }
         RecoveryTarget target = origin.targetTime() != null ? new RecoveryTarget.Time(origin.targetTime())
                 : origin.fast() ? new RecoveryTarget.Immediate()
                 : new RecoveryTarget.EndOfArchive(WalSegmentName.parse(origin.throughSegment()));
         return restorer.restore(new Restorer.Request(database.id(), InstanceRole.PRIMARY, database.major(), source.id(),
                 instances.superuserPassword(sourcePrimary), backup, target, settings, recoveryConnections, hba, wanted), progress);
-    }
-
-    private Instance follower(Database database, Database leader, Instance leaderPrimary, Backup backup, Map<String, String> settings,
-                              int connections, List<HbaRule> hba, Progress progress, java.util.function.BooleanSupplier wanted)
-            throws Exception {
-        return standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.PRIMARY, database.major(), leader.id(), leaderPrimary,
-                ReplicationSlots.forFollower(database.id()), backup, settings, connections, hba), progress, wanted);
     }
 }
