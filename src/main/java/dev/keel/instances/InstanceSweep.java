@@ -43,7 +43,12 @@ public final class InstanceSweep {
                 runtime.destroy(instance.id());
                 instances.delete(instance.id());
             } else if (instance.state() == InstanceState.FENCED) {
-                runtime.fence(instance); // a failover Keel stopped during may have left it running: it must never serve again
+                try {
+                    runtime.fence(instance); // a failover Keel stopped during may have left it running: it must never serve again
+                } catch (RuntimeException e) {
+                    LOG.error("Could not make sure fenced instance {} of database {} is not running; stop it by hand", instance.id(),
+                            instance.databaseId(), e);
+                }
             } else if (instance.state().serves() && !runtime.isRunning(instance)) {
                 LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
                 try {
