@@ -11,13 +11,9 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -33,27 +29,24 @@ import java.util.function.Consumer;
 @Singleton
 public final class WarmPool {
     private static final Logger LOG = LoggerFactory.getLogger(WarmPool.class);
-    /** Settings a reload does not change (postmaster context). */
-    private static final Duration RELOAD_PATIENCE = Duration.ofSeconds(10);
-    private static final Set<String> RESTART_SETTINGS = Set.of("max_connections", "shared_buffers", "shared_preload_libraries");
 
     private final InstanceMaker maker;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final InstanceRuntime runtime;
+    private final Reconfiguration reconfiguration;
     private final Network network;
     private final int size;
     private final int major;
     private final int maxConnections;
     private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> new Thread(r, "keel-warm-pool"));
 
-    WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
+    WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
              Network network, PostgresBinaries binaries, @Value("${keel.instances.pool.size}") int size,
              @Value("${keel.instances.pool.max-connections}") int maxConnections) {
         this.maker = maker;
         this.instances = instances;
         this.connections = connections;
-        this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.network = network;
         this.size = size;
         this.major = binaries.defaultMajor();
@@ -85,43 +78,9 @@ public final class WarmPool {
     public Instance adopt(Instance claimed, Map<String, String> extraSettings, List<HbaRule> hba, Consumer<String> onStep)
             throws SQLException {
         onStep.accept(InstanceMaker.INITIALIZING);
-        runtime.configure(claimed, maker.settings(claimed, extraSettings), hba);
         onStep.accept(InstanceMaker.STARTING);
-        OffsetDateTime reloadedAt = null;
-        try (Connection connection = connections.open(claimed, "postgres")) {
-            boolean restart = extraSettings.entrySet().stream()
-                    .anyMatch(e -> RESTART_SETTINGS.contains(e.getKey()) && !e.getValue().equals(InstanceSql.show(connection, e.getKey())));
-            if (!restart) {
-                reloadedAt = InstanceSql.reloadConfiguration(connection);
-            }
-        }
-        if (reloadedAt == null) {
-            runtime.stop(claimed);
-            runtime.start(claimed);
-        } else {
-            awaitReload(claimed, reloadedAt);
-        }
+        reconfiguration.apply(claimed, maker.settings(claimed, extraSettings), hba);
         return claimed;
-    }
-
-    private void awaitReload(Instance instance, OffsetDateTime since) throws SQLException {
-        Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
-        while (true) {
-            try (Connection connection = connections.open(instance, "postgres")) {
-                if (InstanceSql.configurationLoadedSince(connection, since)) {
-                    return;
-                }
-            }
-            if (Instant.now().isAfter(deadline)) {
-                throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
     }
 
     /** Tops the pool up to its size in the background. */

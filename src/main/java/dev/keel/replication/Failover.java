@@ -59,6 +59,7 @@ final class Failover implements OperationHandler {
     private final Plans plans;
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
+    private final dev.keel.instances.Reconfiguration reconfiguration;
     private final InstanceConnections connections;
     private final InstanceMaker maker;
     private final ReplicationSlots slots;
@@ -69,13 +70,15 @@ final class Failover implements OperationHandler {
     private final Network network;
     private final DSLContext dsl;
 
-    Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
+    Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
+             dev.keel.instances.Reconfiguration reconfiguration, InstanceConnections connections,
              InstanceMaker maker, ReplicationSlots slots, Followers followers, BaseBackups backups, OperationRepository operations,
              OperationRunner runner, Network network, DSLContext dsl) {
         this.databases = databases;
         this.plans = plans;
         this.instances = instances;
         this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.connections = connections;
         this.maker = maker;
         this.slots = slots;
@@ -129,9 +132,8 @@ final class Failover implements OperationHandler {
                 database.name() + " lost its standby meanwhile; nothing changed."));
         String last;
         try {
-            runtime.configure(primary, ownSettings(database, primary), keelAndReplicationOnly());
+            reconfiguration.apply(primary, ownSettings(database, primary), keelAndReplicationOnly());
             try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
-                sql.execute("select pg_reload_conf()");
                 // No client gets back in (pg_hba), so after this nothing but the shutdown checkpoint is written.
                 sql.execute("select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend'"
                         + " and pid <> pg_backend_pid()");
@@ -155,14 +157,16 @@ final class Failover implements OperationHandler {
 
     /** The primary's own settings and rules again, and running: a switchover that did not happen. */
     private void serveAgain(Database database, Instance primary) {
-        runtime.configure(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+        Map<String, String> settings = ownSettings(database, primary);
+        List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
         if (runtime.isRunning(primary)) {
-            try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
-                sql.execute("select pg_reload_conf()");
+            try {
+                reconfiguration.apply(primary, settings, hba);
             } catch (SQLException e) {
                 LOG.warn("Could not reload the configuration of {}'s primary", database.name(), e);
             }
         } else {
+            runtime.configure(primary, settings, hba);
             runtime.start(primary);
         }
     }
@@ -262,10 +266,7 @@ final class Failover implements OperationHandler {
     /** Configures the new primary as one, and points everything at it. Each step may run again. */
     private void settle(Operation operation, Database database, Instance primary, String outcome) throws Exception {
         step(operation, 3);
-        runtime.configure(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
-        try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
-            sql.execute("select pg_reload_conf()");
-        }
+        reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
         step(operation, 4);
         for (Database follower : databases.followers(database.id())) {

@@ -14,7 +14,6 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -50,19 +49,19 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final InstanceRuntime runtime;
+    private final dev.keel.instances.Reconfiguration reconfiguration;
     private final InstanceMaker maker;
     private final ReplicationSlots slots;
     private final Plans plans;
     private final Network network;
     private final io.micronaut.context.BeanProvider<HaMonitor> monitor;
 
-    Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, InstanceRuntime runtime,
+    Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, dev.keel.instances.Reconfiguration reconfiguration,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network) {
         this.databases = databases;
         this.instances = instances;
         this.connections = connections;
-        this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.maker = maker;
         this.slots = slots;
         this.plans = plans;
@@ -114,18 +113,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         onStep.accept(DatabaseUnfollow.CONFIGURING);
         // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).
         maker.rotateSuperuserPassword(instance, connections);
-        Map<String, String> settings = maker.settings(instance, Plans.serverSettings(plans.require(follower.plan())));
-        runtime.configure(instance, settings, InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
-        String running;
-        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select current_setting('max_connections'), pg_reload_conf()")) {
-            row.next();
-            running = row.getString(1);
-        }
-        if (!running.equals(settings.get("max_connections"))) {
-            runtime.stop(instance);
-            runtime.start(instance);
-        }
+        reconfiguration.apply(instance, maker.settings(instance, Plans.serverSettings(plans.require(follower.plan()))),
+                InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
         onStep.accept(DatabaseUnfollow.RELEASING);
         release(follower);
     }
@@ -140,11 +129,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
         dev.keel.databases.Plan plan = plans.require(follower.plan());
         int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());
-        runtime.configure(instance, stream.over(maker.settings(instance, Plans.serverSettings(plan)), limit),
+        reconfiguration.apply(instance, stream.over(maker.settings(instance, Plans.serverSettings(plan)), limit),
                 InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
-        try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
-            sql.execute("select pg_reload_conf()");
-        }
     }
 
     /** Drops the follower's slot (and role) on its leader, or forgets it when the leader has no server. */

@@ -54,16 +54,19 @@ public final class Restorer {
     private final ArchiveRepository archive;
     private final InstanceMaker maker;
     private final InstanceRuntime runtime;
+    private final dev.keel.instances.Reconfiguration reconfiguration;
     private final InstanceConnections connections;
     private final ExecutorService downloads;
 
     Restorer(BackupReader reader, WalFetcher fetcher, ArchiveRepository archive, InstanceMaker maker, InstanceRuntime runtime,
+             dev.keel.instances.Reconfiguration reconfiguration,
              InstanceConnections connections) {
         this.reader = reader;
         this.fetcher = fetcher;
         this.archive = archive;
         this.maker = maker;
         this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.connections = connections;
         AtomicInteger count = new AtomicInteger();
         this.downloads = Executors.newFixedThreadPool(4, r -> {
@@ -119,15 +122,7 @@ public final class Restorer {
             if (!follows) {
                 maker.rotateSuperuserPassword(instance, connections); // a standby is read-only: it keeps its upstream's roles
             }
-            runtime.configure(instance, spec.settings(), request.hba()); // without restore_command now
-            if (request.recoveryConnections() != Integer.parseInt(request.settings().get("max_connections"))) {
-                runtime.stop(instance);
-                runtime.start(instance);
-            } else {
-                try (Connection connection = connections.open(instance, "postgres"); Statement sql = connection.createStatement()) {
-                    sql.execute("select pg_reload_conf()");
-                }
-            }
+            reconfiguration.apply(instance, spec.settings(), request.hba()); // without restore_command now
             return instance;
         } catch (CorruptArchiveException e) {
             maker.discard(instance);

@@ -1,0 +1,71 @@
+package dev.keel.instances;
+
+import dev.keel.postgres.HbaRule;
+import jakarta.inject.Singleton;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Gives a running instance new settings and pg_hba rules: written, then applied by a reload, or
+ * by a restart when a setting that needs one (such as {@code max_connections}) differs from the
+ * running value. Returns once a new connection runs with them, so that what pg_hba now allows or
+ * refuses holds for whoever connects next.
+ */
+@Singleton
+public final class Reconfiguration {
+    private static final Duration RELOAD_PATIENCE = Duration.ofSeconds(10);
+    private static final Set<String> RESTART_SETTINGS = Set.of("max_connections", "shared_buffers", "shared_preload_libraries");
+
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
+
+    Reconfiguration(InstanceRuntime runtime, InstanceConnections connections) {
+        this.runtime = runtime;
+        this.connections = connections;
+    }
+
+    public void apply(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        runtime.configure(instance, settings, hba);
+        OffsetDateTime reloadedAt = null;
+        try (Connection connection = connections.open(instance, "postgres")) {
+            boolean restart = settings.entrySet().stream()
+                    .anyMatch(e -> RESTART_SETTINGS.contains(e.getKey()) && !e.getValue().equals(InstanceSql.show(connection, e.getKey())));
+            if (!restart) {
+                reloadedAt = InstanceSql.reloadConfiguration(connection);
+            }
+        }
+        if (reloadedAt == null) {
+            runtime.stop(instance);
+            runtime.start(instance);
+        } else {
+            awaitReload(instance, reloadedAt);
+        }
+    }
+
+    private void awaitReload(Instance instance, OffsetDateTime since) throws SQLException {
+        Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
+        while (true) {
+            try (Connection connection = connections.open(instance, "postgres")) {
+                if (InstanceSql.configurationLoadedSince(connection, since)) {
+                    return;
+                }
+            }
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+}
