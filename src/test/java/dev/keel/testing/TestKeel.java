@@ -21,7 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class TestKeel implements AutoCloseable {
     private static final AtomicInteger COUNT = new AtomicInteger();
     // Below the ephemeral range (32768+), clear of Keel's defaults (24900-25999) and the benchmark's.
-    private static final int PORT_BASE = 26000;
+    // A second checkout's suite running at the same time on this machine sets keel.test.port-base apart.
+    private static final int PORT_BASE = Integer.getInteger("keel.test.port-base", 26000);
     private static final int PORTS_EACH = 100;
     private static final int CATALOG_PORTS_EACH = 5;
     private static final int S3_PORTS_EACH = 5;
