@@ -40,11 +40,14 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final WalArchiver archiver;
     private final Jobs jobs;
     private final dev.keel.replication.HaMonitor haMonitor;
+    private final dev.keel.addons.AddonResources addons;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool, WalArchiver archiver, Jobs jobs, dev.keel.replication.HaMonitor haMonitor) {
+                WarmPool pool, WalArchiver archiver, Jobs jobs, dev.keel.replication.HaMonitor haMonitor,
+                dev.keel.addons.AddonResources addons) {
         this.haMonitor = haMonitor;
+        this.addons = addons;
         this.archiver = archiver;
         this.jobs = jobs;
         this.dsl = dsl;
@@ -71,6 +74,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             archiver.start();
             jobs.start(installation);
             haMonitor.start();
+            addons.resume();
             pool.refill();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.

@@ -87,6 +87,15 @@ public final class Teams {
         }
     }
 
+    /** Team {@code name}, created (without keys) when there is none; for resources made on behalf of a platform. */
+    public Team ensure(String name) {
+        return dsl.transactionResult(tx -> {
+            AdvisoryLock.FIRST_TEAM.acquire(tx.dsl());
+            return tx.dsl().selectFrom(TEAMS).where(TEAMS.NAME.eq(name)).fetchOptional(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()))
+                    .orElseGet(() -> insert(tx.dsl(), name));
+        });
+    }
+
     List<Team> list(Caller caller) {
         var query = dsl.selectFrom(TEAMS);
         var filtered = caller.admin() ? query : query.where(TEAMS.ID.eq(caller.teamId()));

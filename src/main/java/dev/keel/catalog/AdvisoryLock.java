@@ -15,7 +15,9 @@ public enum AdvisoryLock {
     /** Choosing ports for new instances. */
     INSTANCE_PORTS(3),
     /** Held by the one Keel node working on the catalog, for as long as it runs. */
-    NODE(4);
+    NODE(4),
+    /** Attaching databases to apps: names and colours are chosen from what is taken. */
+    ATTACHMENTS(5);
 
     private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
     private final long key;

@@ -4,6 +4,8 @@ import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 
+import java.time.OffsetDateTime;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -42,6 +44,25 @@ public final class CredentialRepository {
         byte[] sealed = dsl.select(CREDENTIALS.PASSWORD).from(CREDENTIALS).where(CREDENTIALS.ID.eq(credential.id()))
                 .fetchSingle(CREDENTIALS.PASSWORD);
         return secrets.open(sealed, context(credential.id()));
+    }
+
+    /** A database's credentials, {@code default} first, then by name. */
+    public List<Credential> list(UUID databaseId) {
+        return dsl.selectFrom(CREDENTIALS).where(CREDENTIALS.DATABASE_ID.eq(databaseId))
+                .orderBy(CREDENTIALS.NAME.ne(Credential.DEFAULT), CREDENTIALS.NAME)
+                .fetch(CredentialRepository::toCredential);
+    }
+
+    public void updatePassword(Credential credential, String password) {
+        dsl.update(CREDENTIALS)
+                .set(CREDENTIALS.PASSWORD, secrets.seal(password, context(credential.id())))
+                .set(CREDENTIALS.UPDATED_AT, OffsetDateTime.now())
+                .where(CREDENTIALS.ID.eq(credential.id()))
+                .execute();
+    }
+
+    public void delete(Credential credential) {
+        dsl.deleteFrom(CREDENTIALS).where(CREDENTIALS.ID.eq(credential.id())).execute();
     }
 
     public void deleteAll(UUID databaseId) {

@@ -50,4 +50,37 @@ final class CredentialSql {
         sql.execute("revoke create on schema public from public");
         sql.execute("create extension if not exists pg_stat_statements");
     }
+
+    /**
+     * As superuser on the {@code postgres} database: a login role that may connect to
+     * {@code database} and nothing more; the owner grants it what it should read or write.
+     */
+    static void createMember(Connection superuser, String role, String password, String database) throws SQLException {
+        DSLContext sql = DSL.using(superuser, SQLDialect.POSTGRES);
+        sql.execute("create role {0} login nosuperuser nocreatedb nocreaterole noreplication nobypassrls", quotedName(role));
+        setPassword(superuser, role, password);
+        sql.execute("grant connect on database {0} to {1}", quotedName(database), quotedName(role));
+    }
+
+    static boolean roleExists(Connection superuser, String role) {
+        return DSL.using(superuser, SQLDialect.POSTGRES).fetchExists(DSL.selectOne().from("pg_roles").where("rolname = {0}", role));
+    }
+
+    /** Ends every session of {@code role}; returns how many there were. */
+    static int terminateSessions(Connection superuser, String role) {
+        return DSL.using(superuser, SQLDialect.POSTGRES).fetchValue(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where usename = {0}", role) instanceof Number n
+                ? n.intValue() : 0;
+    }
+
+    /**
+     * As superuser on the database: what {@code role} owns goes to {@code owner}, its grants go,
+     * then the role itself (which must have no sessions left).
+     */
+    static void dropMember(Connection superuserOnDatabase, String role, String owner) throws SQLException {
+        DSLContext sql = DSL.using(superuserOnDatabase, SQLDialect.POSTGRES);
+        sql.execute("reassign owned by {0} to {1}", quotedName(role), quotedName(owner));
+        sql.execute("drop owned by {0}", quotedName(role));
+        sql.execute("drop role {0}", quotedName(role));
+    }
 }

@@ -74,6 +74,11 @@ public final class Credentials {
                 .map(c -> new ConnectionUrl(c.username(), repository.password(c), host, port, pgDatabase));
     }
 
+    /** A database's credentials, {@code default} first. */
+    public java.util.List<Credential> list(UUID databaseId) {
+        return repository.list(databaseId);
+    }
+
     public void deleteAll(UUID databaseId) {
         repository.deleteAll(databaseId);
     }

@@ -114,6 +114,11 @@ final class DatabaseRepository {
     }
 
     /** Ends following: the database no longer has a leader. */
+    void updatePlan(DSLContext tx, UUID id, String plan) {
+        tx.update(DATABASES).set(DATABASES.PLAN, plan).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(DATABASES.ID.eq(id)).execute();
+    }
+
     void clearLeader(UUID id) {
         dsl.update(DATABASES).setNull(DATABASES.LEADER_ID).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(DATABASES.ID.eq(id)).execute();

@@ -33,18 +33,22 @@ final class DatabaseViews {
     }
 
     DatabaseView of(Database db) {
+        return of(db, null);
+    }
+
+    /** The view of {@code db} with {@code started} as its progress: an operation just accepted, as it was announced. */
+    DatabaseView of(Database db, @io.micronaut.core.annotation.Nullable dev.keel.operations.Operation started) {
         // The database's own lifecycle, while the state says it is under way (a provisioning
         // operation still finishing its last step after `available` is no longer news); backups
         // and other work report on their own resources.
         Set<OperationKind> lifecycle = switch (db.state()) {
             case CREATING -> EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
-            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW);
+            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW, OperationKind.PLAN_CHANGE);
             case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
             default -> EnumSet.noneOf(OperationKind.class);
         };
-        DatabaseView.Progress progress = lifecycle.isEmpty() ? null : operations.running(db.id(), lifecycle)
-                .map(op -> new DatabaseView.Progress(op.id(), op.kind().value(), op.step(), op.done(), op.total(), op.unit()))
-                .orElse(null);
+        DatabaseView.Progress progress = started != null ? progress(started) : lifecycle.isEmpty() ? null
+                : operations.running(db.id(), lifecycle).map(DatabaseViews::progress).orElse(null);
         String url = db.state() != DatabaseState.AVAILABLE ? null
                 : instances.primary(db.id())
                 .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.port()))
@@ -58,5 +62,9 @@ final class DatabaseViews {
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
                 following.haStatus(db), db.createdAt(), db.updatedAt());
+    }
+
+    private static DatabaseView.Progress progress(dev.keel.operations.Operation op) {
+        return new DatabaseView.Progress(op.id(), op.kind().value(), op.step(), op.done(), op.total(), op.unit());
     }
 }

@@ -28,9 +28,11 @@ final class DatabasesController {
 
     private final DatabaseInfo info;
     private final DatabaseUnfollow unfollow;
+    private final DatabasePlanChange planChange;
 
     DatabasesController(DatabaseCreate create, DatabaseDelete delete, DatabaseRepository databases, DatabaseViews views, DatabaseInfo info,
-                        DatabaseUnfollow unfollow) {
+                        DatabaseUnfollow unfollow, DatabasePlanChange planChange) {
+        this.planChange = planChange;
         this.unfollow = unfollow;
         this.info = info;
         this.create = create;
@@ -59,6 +61,19 @@ final class DatabasesController {
     @Get("/{idOrName}/info")
     DatabaseInfo.Info info(Caller caller, String idOrName) {
         return info.of(databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName)));
+    }
+
+    @io.micronaut.serde.annotation.Serdeable
+    record Change(@Nullable String plan) {
+    }
+
+    /** A plan change: 202 with the operation applying it, or 200 when the database is on that plan already. */
+    @io.micronaut.http.annotation.Patch("/{idOrName}")
+    @JsonBody
+    HttpResponse<DatabaseView> change(Caller caller, String idOrName, @Body Change request) {
+        DatabasePlanChange.Changed changed = planChange.accept(caller, idOrName, request.plan());
+        return (changed.operation().isPresent() ? HttpResponse.<DatabaseView>accepted() : HttpResponse.<DatabaseView>ok())
+                .body(views.of(changed.database(), changed.operation().orElse(null)));
     }
 
     @Delete("/{idOrName}")

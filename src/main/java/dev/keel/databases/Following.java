@@ -25,6 +25,12 @@ public interface Following {
      */
     void unfollow(Database follower, Consumer<String> onStep) throws Exception;
 
+    /** Applies a follower's plan settings again (after its or its leader's plan changed); it keeps streaming. */
+    void reconfigure(Database follower) throws Exception;
+
+    /** Removes {@code database}'s HA standby, if it has one: its server, its data, its slot on the primary. */
+    void removeStandby(Database database) throws Exception;
+
     /**
      * A follower's lag: {@code bytes} of WAL its leader has written that it has not replayed, and
      * {@code seconds} that replay is behind (0 when it has caught up); both null when unknown,

@@ -10,4 +10,8 @@ import io.micronaut.serde.annotation.Serdeable;
 @Serdeable
 public record Plan(String name, String tier, int connections, int storageGb, int rollbackWindowDays, boolean fork, boolean follow,
                    boolean ha, int backupRetentionDays) {
+    /** Whether credentials other than the default one may be created (all but essential plans, as on Heroku). */
+    public boolean namedCredentials() {
+        return !"essential".equals(tier);
+    }
 }

@@ -55,9 +55,10 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final Plans plans;
     private final Network network;
     private final io.micronaut.context.BeanProvider<HaMonitor> monitor;
+    private final StandbyBuild standbys;
 
     Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, dev.keel.instances.Reconfiguration reconfiguration,
-              InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network) {
+              InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys) {
         this.databases = databases;
         this.instances = instances;
         this.connections = connections;
@@ -67,6 +68,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         this.plans = plans;
         this.network = network;
         this.monitor = monitor;
+        this.standbys = standbys;
     }
 
     @Override
@@ -117,6 +119,20 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
                 InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
         onStep.accept(DatabaseUnfollow.RELEASING);
         release(follower);
+    }
+
+    @Override
+    public void reconfigure(Database follower) throws SQLException {
+        Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                follower.name() + "'s leader is gone."));
+        Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                follower.name() + "'s leader " + leader.name() + " has no server."));
+        repoint(follower, leader, leaderPrimary);
+    }
+
+    @Override
+    public void removeStandby(Database database) throws SQLException {
+        standbys.remove(database);
     }
 
     /**

@@ -44,9 +44,12 @@ final class StandbyBuild implements OperationHandler {
     private final dev.keel.restore.StandbyRestores standbys;
     private final OperationRepository operations;
     private final Network network;
+    private final ReplicationSlots slots;
 
     StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
-                 dev.keel.restore.StandbyRestores standbys, OperationRepository operations, Network network) {
+                 dev.keel.restore.StandbyRestores standbys, OperationRepository operations, Network network,
+                 ReplicationSlots slots) {
+        this.slots = slots;
         this.databases = databases;
         this.plans = plans;
         this.instances = instances;
@@ -88,6 +91,26 @@ final class StandbyBuild implements OperationHandler {
                 () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false));
         instances.transition(standby.id(), InstanceState.RUNNING);
         operations.progress(operation.id(), "standby streaming", 1, 1);
+    }
+
+    /**
+     * Removes the database's standby after its plan lost HA: the catalog first (so nothing
+     * promotes it any more), then its server and data, then its slot on the primary.
+     */
+    void remove(Database database) throws java.sql.SQLException {
+        for (Instance standby : instances.forDatabase(database.id())) {
+            if (standby.role() == InstanceRole.STANDBY) {
+                instances.transition(standby.id(), InstanceState.DELETING);
+                maker.discard(standby);
+            }
+        }
+        String slot = ReplicationSlots.forStandby(database.id());
+        Optional<Instance> primary = instances.primary(database.id());
+        if (primary.isPresent()) {
+            slots.drop(primary.get(), slot);
+        } else {
+            slots.forget(slot);
+        }
     }
 
     @Override

@@ -10,6 +10,9 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * not depend on what other tests do to it: each works on its own databases and teams.
  */
 public final class SharedKeel implements ParameterResolver {
+    /** The shared Keel's add-on manifest password (its id is the default, {@code keel}). */
+    public static final String ADDON_PASSWORD = "manifest-secret";
+
     @Override
     public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {
         return parameter.getParameter().getType() == TestKeel.class;
@@ -18,7 +21,8 @@ public final class SharedKeel implements ParameterResolver {
     @Override
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
         return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
-                .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared")), Holder.class)
+                .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
+                        java.util.Map.of("keel.addon.password", ADDON_PASSWORD))), Holder.class)
                 .keel;
     }
 

@@ -1,0 +1,90 @@
+package dev.keel.apps;
+
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.APPS;
+import static dev.keel.catalog.schema.Tables.ATTACHMENTS;
+import static dev.keel.catalog.schema.Tables.DATABASE_COLORS;
+
+/** Apps, their attachments, and databases' colours, in the catalog. */
+@Singleton
+final class AppRepository {
+    private final DSLContext dsl;
+
+    AppRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    DSLContext dsl() {
+        return dsl;
+    }
+
+    App insert(UUID teamId, String name) {
+        return dsl.insertInto(APPS).set(APPS.ID, UUID.randomUUID()).set(APPS.TEAM_ID, teamId).set(APPS.NAME, name)
+                .returning().fetchSingle(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
+    }
+
+    List<App> list(UUID teamId) {
+        return dsl.selectFrom(APPS).where(APPS.TEAM_ID.eq(teamId)).orderBy(APPS.NAME)
+                .fetch(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
+    }
+
+    Optional<App> find(UUID teamId, String name) {
+        return dsl.selectFrom(APPS).where(APPS.TEAM_ID.eq(teamId)).and(APPS.NAME.eq(name))
+                .fetchOptional(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
+    }
+
+    /** Deletes the app and (by cascade) its attachments. */
+    void delete(UUID appId) {
+        dsl.deleteFrom(APPS).where(APPS.ID.eq(appId)).execute();
+    }
+
+    Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential) {
+        UUID id = UUID.randomUUID();
+        tx.insertInto(ATTACHMENTS).set(ATTACHMENTS.ID, id).set(ATTACHMENTS.APP_ID, appId).set(ATTACHMENTS.DATABASE_ID, databaseId)
+                .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).execute();
+        return attachments(tx).where(ATTACHMENTS.ID.eq(id)).fetchSingle(AppRepository::toAttachment);
+    }
+
+    List<Attachment> ofApp(DSLContext tx, UUID appId) {
+        return attachments(tx).where(ATTACHMENTS.APP_ID.eq(appId)).orderBy(ATTACHMENTS.NAME).fetch(AppRepository::toAttachment);
+    }
+
+    List<Attachment> ofDatabase(UUID databaseId) {
+        return attachments(dsl).where(ATTACHMENTS.DATABASE_ID.eq(databaseId)).orderBy(APPS.NAME, ATTACHMENTS.NAME)
+                .fetch(AppRepository::toAttachment);
+    }
+
+    boolean detach(UUID appId, String name) {
+        return dsl.deleteFrom(ATTACHMENTS).where(ATTACHMENTS.APP_ID.eq(appId)).and(ATTACHMENTS.NAME.eq(name)).execute() > 0;
+    }
+
+    Optional<String> color(DSLContext tx, UUID databaseId) {
+        return tx.select(DATABASE_COLORS.COLOR).from(DATABASE_COLORS).where(DATABASE_COLORS.DATABASE_ID.eq(databaseId))
+                .fetchOptional(DATABASE_COLORS.COLOR);
+    }
+
+    List<String> colorsTaken(DSLContext tx, UUID teamId) {
+        return tx.select(DATABASE_COLORS.COLOR).from(DATABASE_COLORS).where(DATABASE_COLORS.TEAM_ID.eq(teamId)).fetch(DATABASE_COLORS.COLOR);
+    }
+
+    void setColor(DSLContext tx, UUID databaseId, UUID teamId, String color) {
+        tx.insertInto(DATABASE_COLORS).set(DATABASE_COLORS.DATABASE_ID, databaseId).set(DATABASE_COLORS.TEAM_ID, teamId)
+                .set(DATABASE_COLORS.COLOR, color).execute();
+    }
+
+    private static org.jooq.SelectOnConditionStep<Record> attachments(DSLContext sql) {
+        return sql.select(ATTACHMENTS.fields()).select(APPS.NAME).from(ATTACHMENTS).join(APPS).on(APPS.ID.eq(ATTACHMENTS.APP_ID));
+    }
+
+    private static Attachment toAttachment(Record r) {
+        return new Attachment(r.get(ATTACHMENTS.ID), r.get(ATTACHMENTS.APP_ID), r.get(APPS.NAME), r.get(ATTACHMENTS.DATABASE_ID),
+                r.get(ATTACHMENTS.NAME), r.get(ATTACHMENTS.CREDENTIAL), r.get(ATTACHMENTS.CREATED_AT));
+    }
+}

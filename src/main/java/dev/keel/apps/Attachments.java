@@ -1,0 +1,140 @@
+package dev.keel.apps;
+
+import dev.keel.auth.Caller;
+import dev.keel.catalog.AdvisoryLock;
+import dev.keel.credentials.Credential;
+import dev.keel.credentials.CredentialUses;
+import dev.keel.credentials.Credentials;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * Attaching databases to apps, as Heroku does: {@code as} defaults to {@code DATABASE} (or,
+ * when the app has that already, to the database's colour name; or, when the database is
+ * attached to the app through that credential already, that attachment). A database attached a second
+ * time, or under another name, also gets its colour attachment ({@code HEROKU_POSTGRESQL_AMBER})
+ * in that app, so that one name means one database everywhere; only when attached through the
+ * default credential, whose URL the colour name carries.
+ */
+@Singleton
+public final class Attachments implements CredentialUses {
+    static final String DEFAULT_NAME = "DATABASE";
+    private static final Pattern NAME = Pattern.compile("[A-Z][A-Z0-9_]{0,58}");
+
+    private final Apps apps;
+    private final AppRepository repository;
+    private final DatabaseLookup databases;
+    private final Credentials credentials;
+    private final Colors colors;
+    private final DSLContext dsl;
+
+    Attachments(Apps apps, AppRepository repository, DatabaseLookup databases, Credentials credentials, Colors colors, DSLContext dsl) {
+        this.apps = apps;
+        this.repository = repository;
+        this.databases = databases;
+        this.credentials = credentials;
+        this.colors = colors;
+        this.dsl = dsl;
+    }
+
+    /** An attachment made, or the same one found ({@code created} false: attaching again changes nothing). */
+    public record Attached(Attachment attachment, boolean created) {
+    }
+
+    public Attached attach(Caller caller, String appName, @Nullable String databaseName, @Nullable String as, @Nullable String credential) {
+        App app = apps.require(caller, appName);
+        if (databaseName == null || databaseName.isBlank()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Say which database to attach: \"database\" is its name or id.");
+        }
+        Database database = databases.require(caller, databaseName);
+        if (database.state() == DatabaseState.DELETING || database.state() == DatabaseState.FAILED) {
+            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+                    + "; only a database being created or available can be attached.");
+        }
+        if (as != null && !NAME.matcher(as).matches()) {
+            throw new KeelException(ProblemType.INVALID_NAME, "An attachment name (\"as\") is 1 to 59 characters: uppercase letters,"
+                    + " digits and underscores, starting with a letter, such as DATABASE or ANALYTICS; its config var is <as>_URL.");
+        }
+        String through = credential == null || credential.isBlank() ? Credential.DEFAULT : credential;
+        requireCredential(database, through);
+        return dsl.transactionResult(tx -> {
+            AdvisoryLock.ATTACHMENTS.acquire(tx.dsl());
+            List<Attachment> existing = repository.ofApp(tx.dsl(), app.id());
+            Optional<Attachment> already = existing.stream()
+                    .filter(a -> a.databaseId().equals(database.id()) && a.credential().equals(through)).findFirst();
+            if (as == null && already.isPresent()) {
+                return new Attached(already.get(), false); // attached again without a name: the attachment it has
+            }
+            String name = as != null ? as : named(existing, DEFAULT_NAME).isEmpty() ? DEFAULT_NAME : colors.of(tx.dsl(), database);
+            Optional<Attachment> same = named(existing, name);
+            if (same.isPresent()) {
+                if (same.get().databaseId().equals(database.id()) && same.get().credential().equals(through)) {
+                    return new Attached(same.get(), false);
+                }
+                throw new KeelException(ProblemType.NAME_TAKEN, "App " + app.name() + " already has an attachment named " + name
+                        + " (" + same.get().configVar() + "); detach it first, or attach under another name with \"as\".");
+            }
+            // Only through the default credential: an app given a lesser credential must not find the owner's URL too.
+            boolean again = through.equals(Credential.DEFAULT)
+                    && (!name.equals(DEFAULT_NAME) || !repository.ofDatabase(database.id()).isEmpty());
+            Attachment made = repository.attach(tx.dsl(), app.id(), database.id(), name, through);
+            if (again) {
+                String color = colors.of(tx.dsl(), database);
+                if (!color.equals(name) && named(existing, color).isEmpty()) {
+                    repository.attach(tx.dsl(), app.id(), database.id(), color, through);
+                }
+            }
+            return new Attached(made, true);
+        });
+    }
+
+    public List<Attachment> list(Caller caller, String appName) {
+        return repository.ofApp(dsl, apps.require(caller, appName).id());
+    }
+
+    public void detach(Caller caller, String appName, String name) {
+        App app = apps.require(caller, appName);
+        if (!repository.detach(app.id(), name)) {
+            throw KeelException.notFound("attachment", name);
+        }
+    }
+
+    /** Every attachment of a database, in every app. */
+    public List<Attachment> ofDatabase(UUID databaseId) {
+        return repository.ofDatabase(databaseId);
+    }
+
+    @Override
+    public List<String> apps(UUID databaseId, String credential) {
+        return repository.ofDatabase(databaseId).stream().filter(a -> a.credential().equals(credential)).map(Attachment::appName)
+                .distinct().sorted().toList();
+    }
+
+    private void requireCredential(Database database, String name) {
+        if (Credential.DEFAULT.equals(name)) {
+            return; // every database has it, once created
+        }
+        UUID owner = database.following() ? database.leaderId() : database.id();
+        List<String> names = credentials.list(owner).stream().map(Credential::name).toList();
+        if (!names.contains(name)) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Database " + database.name() + " has no credential " + name
+                    + "; it has " + String.join(", ", names) + " (create one with POST /v1/databases/" + database.name()
+                    + "/credentials).").with("valid_values", names);
+        }
+    }
+
+    private static Optional<Attachment> named(List<Attachment> attachments, String name) {
+        return attachments.stream().filter(a -> a.name().equals(name)).findFirst();
+    }
+}

@@ -1,0 +1,62 @@
+package dev.keel.apps;
+
+import dev.keel.Network;
+import dev.keel.auth.Caller;
+import dev.keel.credentials.ConnectionUrl;
+import dev.keel.credentials.Credentials;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.instances.InstanceRepository;
+import jakarta.inject.Singleton;
+
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * An app's config vars: {@code <attachment>_URL} for each attachment of an available database,
+ * read when asked, so a rotation or a failover shows at once. A follower's URL names its own
+ * server, with its leader's credentials (the roles it replays).
+ */
+@Singleton
+public final class ConfigVars {
+    private final Apps apps;
+    private final AppRepository repository;
+    private final DatabaseLookup databases;
+    private final InstanceRepository instances;
+    private final Credentials credentials;
+    private final Network network;
+
+    ConfigVars(Apps apps, AppRepository repository, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
+               Network network) {
+        this.apps = apps;
+        this.repository = repository;
+        this.databases = databases;
+        this.instances = instances;
+        this.credentials = credentials;
+        this.network = network;
+    }
+
+    public Map<String, String> of(Caller caller, String appName) {
+        Map<String, String> vars = new TreeMap<>();
+        for (Attachment attachment : repository.ofApp(repository.dsl(), apps.require(caller, appName).id())) {
+            url(attachment.databaseId(), attachment.credential()).ifPresent(url -> vars.put(attachment.configVar(), url.toString()));
+        }
+        return vars;
+    }
+
+    /** The URL of credential {@code credential} of an available database, on its primary (a follower: its own server). */
+    public Optional<ConnectionUrl> url(java.util.UUID databaseId, String credential) {
+        Optional<Database> database = databases.find(databaseId).filter(d -> d.state() == DatabaseState.AVAILABLE);
+        if (database.isEmpty()) {
+            return Optional.empty();
+        }
+        Database db = database.get();
+        return instances.primary(db.id()).flatMap(primary -> credentials.url(db.id(), credential, db.pgDatabase(), network.publicHost(),
+                        primary.port())
+                .or(() -> db.following()
+                        ? credentials.url(db.leaderId(), credential, db.pgDatabase(), network.publicHost(), primary.port())
+                        : Optional.empty()));
+    }
+}

@@ -1,0 +1,114 @@
+package dev.keel.databases;
+
+import dev.keel.auth.Caller;
+import dev.keel.credentials.Credential;
+import dev.keel.credentials.CredentialChanges;
+import dev.keel.credentials.CredentialUses;
+import dev.keel.credentials.Credentials;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import jakarta.inject.Singleton;
+
+import java.sql.SQLException;
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * {@code /v1/databases/{id}/credentials}: the plan and the database's role decide what may be
+ * done ({@code essential} has the default credential only; a follower serves its leader's roles,
+ * managed on the leader), then {@link CredentialChanges} does it on the primary.
+ */
+@Singleton
+final class DatabaseCredentials {
+    private final DatabaseLookup databases;
+    private final Plans plans;
+    private final Credentials credentials;
+    private final CredentialChanges changes;
+    private final CredentialUses uses;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+
+    DatabaseCredentials(DatabaseLookup databases, Plans plans, Credentials credentials, CredentialChanges changes, CredentialUses uses,
+                        InstanceRepository instances, InstanceConnections connections) {
+        this.databases = databases;
+        this.plans = plans;
+        this.credentials = credentials;
+        this.changes = changes;
+        this.uses = uses;
+        this.instances = instances;
+        this.connections = connections;
+    }
+
+    /** A credential as the API shows it: {@code apps} are the apps attached through it. */
+    @Serdeable
+    record View(String name, String user, String state, List<String> apps, OffsetDateTime createdAt) {
+    }
+
+    /** A rotation's answer: the credential, and how many sessions a forced rotation ended. */
+    @Serdeable
+    record RotatedView(String name, String user, String state, List<String> apps, int sessionsEnded) {
+    }
+
+    List<View> list(Caller caller, String idOrName) {
+        Database database = databases.require(caller, idOrName);
+        UUID owner = database.following() ? database.leaderId() : database.id();
+        return credentials.list(owner).stream().map(c -> view(database, c)).toList();
+    }
+
+    View create(Caller caller, String idOrName, @Nullable String name) throws SQLException {
+        Database database = changeable(caller, idOrName);
+        if (!plans.require(database.plan()).namedCredentials()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is on plan " + database.plan()
+                    + ", which has only the default credential; change to a standard or premium plan to create more.");
+        }
+        Instance primary = primary(database);
+        return view(database, changes.create(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db)));
+    }
+
+    RotatedView rotate(Caller caller, String idOrName, String name, boolean force) throws SQLException {
+        Database database = changeable(caller, idOrName);
+        Instance primary = primary(database);
+        List<UUID> followers = databases.followers(database.id()).stream().map(Database::id).toList();
+        CredentialChanges.Rotated rotated = changes.rotate(database.id(), name, force, followers, db -> connections.open(primary, db));
+        View view = view(database, rotated.credential());
+        return new RotatedView(view.name(), view.user(), view.state(), view.apps(), rotated.sessionsEnded());
+    }
+
+    void destroy(Caller caller, String idOrName, String name) throws SQLException {
+        Database database = changeable(caller, idOrName);
+        changes.requireDestroyable(database.id(), name);
+        List<String> apps = uses.apps(database.id(), name);
+        if (!apps.isEmpty()) {
+            throw new KeelException(ProblemType.CONFLICT, "Credential " + name + " is attached to " + String.join(", ", apps)
+                    + "; detach it first.").with("apps", apps);
+        }
+        Instance primary = primary(database);
+        changes.destroy(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db));
+    }
+
+    private Database changeable(Caller caller, String idOrName) {
+        Database database = databases.requireAvailable(caller, idOrName);
+        if (database.following()) {
+            String leader = databases.find(database.leaderId()).map(Database::name).orElse("its leader");
+            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is a follower and serves the credentials of "
+                    + leader + "; create, rotate or destroy them on " + leader + ".");
+        }
+        return database;
+    }
+
+    private Instance primary(Database database) {
+        return instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                database.name() + " has no running server; try again once it is available."));
+    }
+
+    private View view(Database database, Credential credential) {
+        return new View(credential.name(), credential.username(), credential.state(), uses.apps(database.id(), credential.name()),
+                credential.createdAt());
+    }
+}

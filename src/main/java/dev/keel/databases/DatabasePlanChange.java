@@ -1,0 +1,188 @@
+package dev.keel.databases;
+
+import dev.keel.Network;
+import dev.keel.auth.Caller;
+import dev.keel.credentials.Credential;
+import dev.keel.credentials.Credentials;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.Reconfiguration;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * {@code PATCH /v1/databases/{id} {"plan"}}: {@link #accept} checks that the database fits the
+ * new plan (features its followers and credentials use, its data size) and records the plan at
+ * once, so that limits such as the rollback window and the HA monitor follow it; {@link #run}
+ * then applies what the servers need: the HA standby removed when the plan has none (the monitor
+ * builds one when it gains HA), followers' settings, and the primary's, with a restart when
+ * {@code max_connections} changes. The operation's step announces that restart.
+ */
+@Singleton
+public final class DatabasePlanChange implements OperationHandler {
+    static final String REMOVING_STANDBY = "removing the HA standby";
+    static final String FOLLOWERS = "applying the plan to followers";
+
+    private final DatabaseRepository databases;
+    private final Plans plans;
+    private final Credentials credentials;
+    private final Following following;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+    private final InstanceMaker maker;
+    private final Reconfiguration reconfiguration;
+    private final Network network;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final DSLContext dsl;
+
+    DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Following following, InstanceRepository instances,
+                       InstanceConnections connections, InstanceMaker maker, Reconfiguration reconfiguration, Network network,
+                       OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+        this.databases = databases;
+        this.plans = plans;
+        this.credentials = credentials;
+        this.following = following;
+        this.instances = instances;
+        this.connections = connections;
+        this.maker = maker;
+        this.reconfiguration = reconfiguration;
+        this.network = network;
+        this.operations = operations;
+        this.runner = runner;
+        this.dsl = dsl;
+    }
+
+    /** The database on its new plan, with the operation applying it; none when the plan is already this one. */
+    public record Changed(Database database, Optional<Operation> operation) {
+    }
+
+    public Changed accept(Caller caller, String idOrName, @Nullable String planName) {
+        Plan plan = plans.require(planName);
+        Database database = databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName));
+        if (database.plan().equals(plan.name())) {
+            return new Changed(database, Optional.empty());
+        }
+        if (database.state() != DatabaseState.AVAILABLE) {
+            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+                    + "; its plan can change once it is available.");
+        }
+        requireFits(database, plan);
+        Plan from = plans.require(database.plan());
+        Operation operation = dsl.transactionResult(tx -> {
+            databases.updatePlan(tx.dsl(), database.id(), plan.name());
+            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, announcement(from, plan), 3);
+        });
+        runner.submit(operation);
+        return new Changed(databases.find(database.id()).orElseThrow(), Optional.of(operation));
+    }
+
+    private void requireFits(Database database, Plan plan) {
+        List<String> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING)
+                .map(Database::name).toList();
+        if (!plan.follow() && !followers.isEmpty()) {
+            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers (" + String.join(", ", followers)
+                    + ") and plan " + plan.name() + " cannot be followed; unfollow or delete them first.").with("followers", followers);
+        }
+        if (!plan.follow() && database.following()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is a follower and plan " + plan.name()
+                    + " cannot follow; choose one of " + followingPlans() + ", or unfollow it first.");
+        }
+        List<String> named = credentials.list(database.id()).stream().map(Credential::name).filter(n -> !Credential.DEFAULT.equals(n)).toList();
+        if (!plan.namedCredentials() && !named.isEmpty()) {
+            throw new KeelException(ProblemType.CONFLICT, database.name() + " has credentials besides the default one ("
+                    + String.join(", ", named) + ") and plan " + plan.name() + " allows only the default; destroy them first.")
+                    .with("credentials", named);
+        }
+        long bytes = dataBytes(database);
+        long limit = plan.storageGb() * 1024L * 1024 * 1024;
+        if (bytes > limit) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " holds " + bytes / (1024 * 1024) + " MB of data and plan "
+                    + plan.name() + " allows " + plan.storageGb() + " GB; delete data first or choose a larger plan.");
+        }
+    }
+
+    private long dataBytes(Database database) {
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                database.name() + " has no running server; try again once it is available."));
+        try (Connection connection = connections.open(primary, database.pgDatabase()); Statement sql = connection.createStatement();
+             ResultSet row = sql.executeQuery("select pg_database_size(current_database())")) {
+            row.next();
+            return row.getLong(1);
+        } catch (SQLException e) {
+            throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s server does not answer, so its size cannot be"
+                    + " checked against the new plan; try again in a minute.");
+        }
+    }
+
+    private String followingPlans() {
+        return String.join(", ", plans.all().stream().filter(Plan::follow).map(Plan::name).toList());
+    }
+
+    static String announcement(Plan from, Plan to) {
+        return from.connections() == to.connections() ? "applying plan " + to.name() + " (no restart)"
+                : "applying plan " + to.name() + ": restarting the server for max_connections " + to.connections() + " (was "
+                + from.connections() + "); connections drop for a few seconds";
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.PLAN_CHANGE;
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is no longer available; its plan is not applied."));
+        Plan plan = plans.require(database.plan());
+        // The announcement is the first step; a resumed operation says it again more plainly.
+        String applying = operation.step().startsWith("applying plan") ? operation.step() : "applying plan " + plan.name();
+        if (!plan.ha()) {
+            if (instances.forDatabase(database.id()).stream().anyMatch(i -> i.role() == dev.keel.instances.InstanceRole.STANDBY)) {
+                operations.progress(operation.id(), REMOVING_STANDBY, 0, 3);
+            }
+            following.removeStandby(database); // also a slot a crash left behind
+        }
+        operations.progress(operation.id(), FOLLOWERS, 1, 3);
+        for (Database follower : databases.followers(database.id())) {
+            if (follower.state() == DatabaseState.AVAILABLE) {
+                following.reconfigure(follower); // first: a standby needs max_connections at least its primary's
+            }
+        }
+        operations.progress(operation.id(), applying, 2, 3);
+        if (database.following()) {
+            following.reconfigure(database);
+        } else {
+            Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                    database.name() + " has no server to apply its plan to."));
+            reconfiguration.apply(primary, maker.settings(primary, Plans.serverSettings(plan)),
+                    InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+        }
+        operations.progress(operation.id(), "on plan " + plan.name(), 3, 3);
+    }
+
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "finishing the plan change of database " + operation.databaseId()
+                + ": Keel stopped during step '" + operation.step() + "'");
+    }
+}
