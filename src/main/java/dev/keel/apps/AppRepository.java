@@ -47,6 +47,7 @@ final class AppRepository {
 
     Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential) {
         UUID id = UUID.randomUUID();
+        release(tx, appId);
         tx.insertInto(ATTACHMENTS).set(ATTACHMENTS.ID, id).set(ATTACHMENTS.APP_ID, appId).set(ATTACHMENTS.DATABASE_ID, databaseId)
                 .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).execute();
         return attachments(tx).where(ATTACHMENTS.ID.eq(id)).fetchSingle(AppRepository::toAttachment);
@@ -62,7 +63,22 @@ final class AppRepository {
     }
 
     boolean detach(UUID appId, String name) {
-        return dsl.deleteFrom(ATTACHMENTS).where(ATTACHMENTS.APP_ID.eq(appId)).and(ATTACHMENTS.NAME.eq(name)).execute() > 0;
+        return dsl.transactionResult(tx -> {
+            boolean removed = tx.dsl().deleteFrom(ATTACHMENTS).where(ATTACHMENTS.APP_ID.eq(appId)).and(ATTACHMENTS.NAME.eq(name)).execute() > 0;
+            if (removed) {
+                release(tx.dsl(), appId);
+            }
+            return removed;
+        });
+    }
+
+    /** A new release of the app: its config vars changed. */
+    void release(DSLContext tx, UUID appId) {
+        tx.update(APPS).set(APPS.RELEASE_VERSION, APPS.RELEASE_VERSION.plus(1)).where(APPS.ID.eq(appId)).execute();
+    }
+
+    int releaseVersion(UUID appId) {
+        return dsl.select(APPS.RELEASE_VERSION).from(APPS).where(APPS.ID.eq(appId)).fetchSingle(APPS.RELEASE_VERSION);
     }
 
     Optional<String> color(DSLContext tx, UUID databaseId) {

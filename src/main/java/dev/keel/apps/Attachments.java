@@ -110,6 +110,24 @@ public final class Attachments implements CredentialUses {
         }
     }
 
+    /** The database's colour attachment name ({@code HEROKU_POSTGRESQL_AMBER}), chosen now if it has none. */
+    public String colorOf(Database database) {
+        return dsl.transactionResult(tx -> {
+            AdvisoryLock.ATTACHMENTS.acquire(tx.dsl());
+            return colors.of(tx.dsl(), database);
+        });
+    }
+
+    /** The newest release of the app: each attach or detach makes one. */
+    public int releaseVersion(Caller caller, String appName) {
+        return repository.releaseVersion(apps.require(caller, appName).id());
+    }
+
+    /** Every attachment of the caller's team, app by app. */
+    public List<Attachment> all(Caller caller) {
+        return apps.list(caller).stream().flatMap(app -> repository.ofApp(dsl, app.id()).stream()).toList();
+    }
+
     /** Every attachment of a database, in every app. */
     public List<Attachment> ofDatabase(UUID databaseId) {
         return repository.ofDatabase(databaseId);

@@ -72,6 +72,15 @@ public final class BackupRepository {
                 .fetchOptional(BackupRepository::toBackup);
     }
 
+    /** A backup's number (Heroku's b001), unique in the installation. */
+    public long number(UUID backup) {
+        return dsl.select(BACKUPS.NUM).from(BACKUPS).where(BACKUPS.ID.eq(backup)).fetchSingle(BACKUPS.NUM);
+    }
+
+    public Optional<Backup> findByNumber(long number) {
+        return dsl.selectFrom(BACKUPS).where(BACKUPS.NUM.eq(number)).fetchOptional(BackupRepository::toBackup);
+    }
+
     Optional<Backup> forOperation(UUID operation) {
         return dsl.selectFrom(BACKUPS).where(BACKUPS.OPERATION_ID.eq(operation)).fetchOptional(BackupRepository::toBackup);
     }

@@ -16,12 +16,15 @@ import java.util.Set;
 
 /**
  * Authenticates every {@code /v1} request by {@code Authorization: Bearer <api key>}, except the
- * public documents (plans, the CA certificate). A missing or unknown key is 401.
+ * public documents (plans, the CA certificate). A missing or unknown key is 401. The paths of
+ * Heroku's Platform and Data APIs (which the Heroku CLI calls) take the key the same way, or as
+ * the password of {@code Basic}, as the Heroku CLI sends it to some Data API calls.
  */
-@ServerFilter("/v1/**")
+@ServerFilter({"/v1/**", "/apps/**", "/addons/**", "/addon-attachments/**", "/actions/**", "/client/**", "/postgres/**"})
 final class ApiKeyFilter {
     private static final Set<String> PUBLIC = Set.of("/v1/plans", "/v1/ca.pem");
     private static final String BEARER = "Bearer ";
+    private static final String BASIC = "Basic ";
 
     private final ApiKeys apiKeys;
 
@@ -37,6 +40,9 @@ final class ApiKeyFilter {
             return null;
         }
         String header = request.getHeaders().getAuthorization().orElse("");
+        if (header.regionMatches(true, 0, BASIC, 0, BASIC.length()) && !request.getPath().startsWith("/v1/")) {
+            header = BEARER + basicPassword(header.substring(BASIC.length()).strip());
+        }
         if (!header.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return unauthorized(request, "Send an API key as Authorization: Bearer <key>; the admin key of a new installation is in"
                     + " <data dir>/admin-api-key.");
@@ -47,6 +53,15 @@ final class ApiKeyFilter {
         }
         request.setAttribute(Caller.ATTRIBUTE, caller.get());
         return null;
+    }
+
+    private static String basicPassword(String encoded) {
+        try {
+            String pair = new String(java.util.Base64.getDecoder().decode(encoded), java.nio.charset.StandardCharsets.UTF_8);
+            return pair.substring(pair.indexOf(':') + 1);
+        } catch (IllegalArgumentException e) {
+            return "";
+        }
     }
 
     private static HttpResponse<Problem> unauthorized(HttpRequest<?> request, String detail) {

@@ -25,7 +25,7 @@ import java.util.UUID;
  * managed on the leader), then {@link CredentialChanges} does it on the primary.
  */
 @Singleton
-final class DatabaseCredentials {
+public final class DatabaseCredentials {
     private final DatabaseLookup databases;
     private final Plans plans;
     private final Credentials credentials;
@@ -47,21 +47,21 @@ final class DatabaseCredentials {
 
     /** A credential as the API shows it: {@code apps} are the apps attached through it. */
     @Serdeable
-    record View(String name, String user, String state, List<String> apps, OffsetDateTime createdAt) {
+    public record View(String name, String user, String state, List<String> apps, OffsetDateTime createdAt) {
     }
 
     /** A rotation's answer: the credential, and how many sessions a forced rotation ended. */
     @Serdeable
-    record RotatedView(String name, String user, String state, List<String> apps, int sessionsEnded) {
+    public record RotatedView(String name, String user, String state, List<String> apps, int sessionsEnded) {
     }
 
-    List<View> list(Caller caller, String idOrName) {
+    public List<View> list(Caller caller, String idOrName) {
         Database database = databases.require(caller, idOrName);
         UUID owner = database.following() ? database.leaderId() : database.id();
         return credentials.list(owner).stream().map(c -> view(database, c)).toList();
     }
 
-    View create(Caller caller, String idOrName, @Nullable String name) throws SQLException {
+    public View create(Caller caller, String idOrName, @Nullable String name) throws SQLException {
         Database database = changeable(caller, idOrName);
         if (!plans.require(database.plan()).namedCredentials()) {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is on plan " + database.plan()
@@ -71,7 +71,7 @@ final class DatabaseCredentials {
         return view(database, changes.create(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db)));
     }
 
-    RotatedView rotate(Caller caller, String idOrName, String name, boolean force) throws SQLException {
+    public RotatedView rotate(Caller caller, String idOrName, String name, boolean force) throws SQLException {
         Database database = changeable(caller, idOrName);
         Instance primary = primary(database);
         List<UUID> followers = databases.followers(database.id()).stream().map(Database::id).toList();
@@ -80,7 +80,7 @@ final class DatabaseCredentials {
         return new RotatedView(view.name(), view.user(), view.state(), view.apps(), rotated.sessionsEnded());
     }
 
-    void destroy(Caller caller, String idOrName, String name) throws SQLException {
+    public void destroy(Caller caller, String idOrName, String name) throws SQLException {
         Database database = changeable(caller, idOrName);
         changes.requireDestroyable(database.id(), name);
         List<String> apps = uses.apps(database.id(), name);

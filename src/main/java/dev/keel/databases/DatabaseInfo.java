@@ -48,7 +48,7 @@ public final class DatabaseInfo {
         List<Line> lines(Database database);
     }
 
-    Info of(Database database) {
+    public Info of(Database database) {
         List<Line> lines = new ArrayList<>();
         lines.add(Line.of("Plan", database.plan()));
         lines.add(Line.of("Status", database.state() == DatabaseState.AVAILABLE ? "Available" : capitalised(database.state().value())));

@@ -33,6 +33,11 @@ public final class DatabaseLookup {
         return database;
     }
 
+    /** The caller's databases, in every state. */
+    public List<Database> list(Caller caller) {
+        return databases.list(caller.teamId());
+    }
+
     public Optional<Database> find(UUID id) {
         return databases.find(id);
     }

@@ -45,7 +45,7 @@ public final class DatabaseUnfollow implements OperationHandler {
         this.dsl = dsl;
     }
 
-    Accepted accept(Caller caller, String idOrName) {
+    public Accepted accept(Caller caller, String idOrName) {
         Database database = databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName));
         if (!database.following()) {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is not a follower; only a follower can be unfollowed.");

@@ -27,6 +27,10 @@ public final class Api {
         return new Api(baseUrl, otherKey);
     }
 
+    public String key() {
+        return key;
+    }
+
     public String baseUrl() {
         return baseUrl;
     }

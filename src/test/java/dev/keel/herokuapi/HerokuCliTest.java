@@ -1,0 +1,148 @@
+package dev.keel.herokuapi;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.HerokuCli;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The genuine Heroku CLI ({@code heroku@11.10.0}) against Keel: each command's output, and the
+ * state it leaves (the database exists, the URL connects, the rotation took effect).
+ */
+@ExtendWith(SharedKeel.class)
+class HerokuCliTest {
+    @Test
+    void addOnsConfigCredentialsAndPsqlWorkFromTheHerokuCli(TestKeel keel) throws Exception {
+        Api api = keel.newTeam("cli-" + System.nanoTime());
+        HerokuCli heroku = HerokuCli.against(keel, api.key());
+        assertThat(api.post("/v1/apps", "{\"name\":\"myapp\"}").status()).isEqualTo(201);
+        assertThat(api.post("/v1/apps", "{\"name\":\"other\"}").status()).isEqualTo(201);
+
+        HerokuCli.Run created = ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "myapp", "--confirm", "myapp", "--wait"));
+        assertThat(created.err()).contains("Creating heroku-postgresql:standard-0 on myapp... ~$0.069/hour (max $50/month)");
+        String addon = api.get("/v1/databases").json().get(0).get("name").asText();
+        assertThat(created.all()).contains("Created " + addon + " as DATABASE_URL");
+        assertThat(api.get("/v1/databases/" + addon).field("state")).isEqualTo("available");
+
+        assertThat(ok(heroku.run("addons", "-a", "myapp")).out()).contains("heroku-postgresql (" + addon + ")").contains("standard-0")
+                .contains("$50/month").contains("created").contains("└─ as DATABASE");
+        assertThat(ok(heroku.run("addons:info", addon)).out()).contains("Plan:         heroku-postgresql:standard-0")
+                .contains("Attachments:  myapp::DATABASE").contains("Owning app:   myapp").contains("State:        created");
+        String url = api.get("/v1/apps/myapp/config-vars").json().get("DATABASE_URL").asText();
+        assertThat(ok(heroku.run("config", "-a", "myapp")).out()).contains("=== myapp Config Vars").contains("DATABASE_URL: " + url);
+        assertThat(ok(heroku.run("config:get", "DATABASE_URL", "-a", "myapp")).out().strip()).isEqualTo(url);
+        try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
+            sql.execute("create table items (id int primary key)");
+            sql.execute("insert into items select generate_series(1, 3)");
+        }
+
+        assertThat(ok(heroku.run("pg:info", "-a", "myapp")).out()).contains("=== DATABASE_URL").contains("Plan:")
+                .containsPattern("Status:\\s+Available").containsPattern("Tables:\\s+1").containsPattern("Add-on:\\s+" + addon);
+        ok(heroku.run("pg:wait", "-a", "myapp"));
+
+        // Credentials: create, list, url, attach to another app, rotate, detach, destroy.
+        assertThat(ok(heroku.run("pg:credentials:create", "--name", "analyst", "-a", "myapp")).all())
+                .contains("Creating credential analyst... done");
+        assertThat(ok(heroku.run("pg:credentials", "-a", "myapp")).out()).contains("default").contains("analyst").contains("active");
+        HerokuCli.Run credentialUrl = ok(heroku.run("pg:credentials:url", "-a", "myapp"));
+        assertThat(credentialUrl.out()).contains("Connection information for default credential.").contains(url.replace("?sslmode=require", ""));
+        ok(heroku.run("addons:attach", addon, "-a", "other", "--as", "ANALYST", "--credential", "analyst"));
+        String analystUrl = api.get("/v1/apps/other/config-vars").json().get("ANALYST_URL").asText();
+        assertThat(analystUrl).startsWith("postgres://analyst:");
+        assertThat(ok(heroku.run("config:get", "ANALYST_URL", "-a", "other")).out().strip()).isEqualTo(analystUrl);
+        assertThat(ok(heroku.run("pg:credentials:rotate", "--name", "analyst", "-a", "myapp", "--confirm", "myapp")).all())
+                .contains("Rotating analyst on " + addon + "... done");
+        String rotatedUrl = api.get("/v1/apps/other/config-vars").json().get("ANALYST_URL").asText();
+        assertThat(rotatedUrl).isNotEqualTo(analystUrl);
+        assertThatThrownBy(() -> Pg.connect(analystUrl, keel.caFile()).close())
+                .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28P01"));
+        try (Connection analyst = Pg.connect(rotatedUrl, keel.caFile())) {
+            assertThat(Pg.scalar(analyst, "select current_user")).isEqualTo("analyst");
+        }
+        ok(heroku.run("addons:detach", "ANALYST", "-a", "other"));
+        assertThat(api.get("/v1/apps/other/config-vars").json().has("ANALYST_URL")).isFalse();
+        assertThat(ok(heroku.run("pg:credentials:destroy", "--name", "analyst", "-a", "myapp", "--confirm", "myapp")).all())
+                .contains("The credential has been destroyed within " + addon);
+        assertThat(api.get("/v1/databases/" + addon + "/credentials").json()).hasSize(1);
+
+        // Through the local psql.
+        assertThat(ok(heroku.run("pg:psql", "-c", "select count(*) from items", "-a", "myapp")).out()).contains("3").contains("(1 row)");
+        assertThat(ok(heroku.run("pg:ps", "-a", "myapp")).out()).contains("pid").contains("state");
+        assertThat(ok(heroku.run("pg:kill", "999999", "-a", "myapp")).out()).contains("pg_cancel_backend").contains("f");
+
+        // Backups.
+        HerokuCli.Run capture = ok(heroku.run("pg:backups:capture", "-a", "myapp"));
+        assertThat(capture.all()).containsPattern("Backing up " + addon + " to b\\d{3}\\.\\.\\. done");
+        assertThat(ok(heroku.run("pg:backups", "-a", "myapp")).out()).contains("=== Backups").contains("Completed").contains("DATABASE");
+        assertThat(ok(heroku.run("pg:backups:info", "-a", "myapp")).out()).containsPattern("Status:\\s+Completed")
+                .containsPattern("Type:\\s+Manual").contains("=== Backup Logs");
+
+        // Fork, follow, unfollow, rollback, promote, destroy.
+        HerokuCli.Run fork = ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "myapp", "--confirm", "myapp", "--wait",
+                "--", "--fork", "DATABASE"));
+        assertThat(fork.all()).containsPattern("Created postgresql-[a-z]+-\\d+ as HEROKU_POSTGRESQL_[A-Z]+_URL");
+        assertThat(ok(heroku.run("pg:info", "-a", "myapp")).out()).containsPattern("Forked From:\\s+" + addon);
+        HerokuCli.Run follow = ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "myapp", "--confirm", "myapp", "--wait",
+                "--", "--follow", "DATABASE"));
+        String followerVar = follow.all().replaceAll("(?s).*Created postgresql-[a-z]+-\\d+ as (HEROKU_POSTGRESQL_[A-Z]+)_URL.*", "$1");
+        assertThat(ok(heroku.run("pg:info", followerVar, "-a", "myapp")).out()).containsPattern("Following:\\s+" + addon);
+        assertThat(ok(heroku.run("pg:unfollow", followerVar, "-a", "myapp", "--confirm", "myapp")).all()).contains("unfollowing... done");
+        Wait.until("the follower to be unfollowed", Timeouts.PROVISION,
+                () -> !heroku.quietly("pg:info", followerVar, "-a", "myapp").contains("Following:"));
+
+        JsonNode window = Wait.until("a rollback window of a few seconds", Duration.ofSeconds(120), () -> {
+            JsonNode w = api.get("/v1/databases/" + addon + "/archive").json().get("window");
+            return w != null && !w.isNull() && Duration.between(Instant.parse(w.get("from").asText()), Instant.parse(w.get("to").asText()))
+                    .getSeconds() >= 3 ? java.util.Optional.of(w) : java.util.Optional.empty();
+        });
+        String to = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneOffset.UTC)
+                .format(Instant.parse(window.get("from").asText()).truncatedTo(ChronoUnit.SECONDS).plusSeconds(2)) + "+00";
+        HerokuCli.Run rollback = ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "myapp", "--confirm", "myapp",
+                "--wait", "--", "--rollback", "DATABASE", "--to", to));
+        String rolledBack = rollback.all().replaceAll("(?s).*Created (postgresql-[a-z]+-\\d+) as .*", "$1");
+        assertThat(api.get("/v1/databases/" + rolledBack).json().get("origin").get("kind").asText()).isEqualTo("rollback");
+
+        assertThat(ok(heroku.run("pg:promote", followerVar, "-a", "myapp")).all()).contains("to DATABASE_URL on myapp... done");
+        assertThat(api.get("/v1/apps/myapp/config-vars").json().get("DATABASE_URL").asText())
+                .isEqualTo(api.get("/v1/apps/myapp/config-vars").json().get(followerVar + "_URL").asText());
+        assertThat(ok(heroku.run("addons:destroy", rolledBack, "-a", "myapp", "--confirm", "myapp")).all())
+                .contains("Destroying " + rolledBack + " on myapp... done");
+        Wait.until("the destroyed add-on to be gone", Timeouts.DEPROVISION, () -> api.get("/v1/databases/" + rolledBack).status() == 404);
+        assertThat(ok(heroku.run("addons", "-a", "myapp")).out()).doesNotContain(rolledBack);
+
+        for (JsonNode db : api.get("/v1/databases").json()) {
+            api.deprovision(db.get("id").asText());
+        }
+    }
+
+    @Test
+    void aWrongKeyIsRefusedAsHerokuDoes(TestKeel keel) throws Exception {
+        HerokuCli heroku = HerokuCli.against(keel, "not-a-key");
+        HerokuCli.Run refused = heroku.run("config", "-a", "myapp");
+        assertThat(refused.exit()).isNotZero();
+        assertThat(refused.err()).contains("HEROKU_API_KEY is invalid");
+    }
+
+    private static HerokuCli.Run ok(HerokuCli.Run run) {
+        assertThat(run.exit()).as(run.toString()).isZero();
+        return run;
+    }
+}
