@@ -92,7 +92,7 @@ final class SharedDataclipsController {
     private static <T> MutableHttpResponse<T> secure(MutableHttpResponse<T> response) {
         return response.header("Referrer-Policy", "no-referrer")
                 .header("X-Content-Type-Options", "nosniff")
-                .header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'none';"
+                .header("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'none';"
                         + " frame-ancestors 'none'")
                 .header("Cache-Control", "no-store");
     }
