@@ -105,9 +105,9 @@ final class DataclipRepository {
                 .where(DATACLIPS.ID.eq(id)).execute();
     }
 
-    void recordAccess(UUID id) {
-        dsl.update(DATACLIPS).set(DATACLIPS.LAST_ACCESSED_AT, DSL.currentOffsetDateTime())
-                .set(DATACLIPS.ACCESS_COUNT, DATACLIPS.ACCESS_COUNT.plus(1)).where(DATACLIPS.ID.eq(id)).execute();
+    void recordAccess(UUID id, long count, java.time.OffsetDateTime last) {
+        dsl.update(DATACLIPS).set(DATACLIPS.LAST_ACCESSED_AT, last)
+                .set(DATACLIPS.ACCESS_COUNT, DATACLIPS.ACCESS_COUNT.plus(count)).where(DATACLIPS.ID.eq(id)).execute();
     }
 
     private static void addVersion(DSLContext sql, UUID clipId, int number, String text) {

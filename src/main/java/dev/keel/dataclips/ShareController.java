@@ -15,11 +15,9 @@ import io.micronaut.scheduling.annotation.ExecuteOn;
 @ExecuteOn(TaskExecutors.BLOCKING)
 final class ShareController {
     private final Shares shares;
-    private final Dataclips dataclips;
 
-    ShareController(Shares shares, Dataclips dataclips) {
+    ShareController(Shares shares) {
         this.shares = shares;
-        this.dataclips = dataclips;
     }
 
     @Post
@@ -29,7 +27,7 @@ final class ShareController {
 
     @Get
     DataclipView.ShareView show(Caller caller, String id, HttpRequest<?> request) {
-        return view(dataclips.require(caller, id), request);
+        return view(shares.status(caller, id), request);
     }
 
     @Delete

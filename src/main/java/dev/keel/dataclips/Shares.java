@@ -22,17 +22,27 @@ final class Shares {
     private final Dataclips dataclips;
     private final DataclipRepository clips;
     private final ClipRuns runs;
+    private final AccessCounts accesses;
 
-    Shares(Dataclips dataclips, DataclipRepository clips, ClipRuns runs) {
+    Shares(Dataclips dataclips, DataclipRepository clips, ClipRuns runs, AccessCounts accesses) {
         this.dataclips = dataclips;
         this.clips = clips;
         this.runs = runs;
+        this.accesses = accesses;
+    }
+
+    /** The clip with its share state and access counts up to now. */
+    Dataclip status(Caller caller, String id) {
+        Dataclip clip = dataclips.require(caller, id);
+        accesses.flush();
+        return clips.find(clip.id()).orElseThrow();
     }
 
     /** Shares the clip (keeping its slug when it is shared already). */
     Dataclip share(Caller caller, String id) {
         Dataclip clip = dataclips.require(caller, id);
         if (clip.slug() == null) {
+            accesses.flush(); // counts of a revoked link go before the new link starts from zero
             clips.share(clip.id(), Base64.getUrlEncoder().withoutPadding().encodeToString(RandomStrings.bytes(SLUG_BYTES)));
         }
         return clips.find(clip.id()).orElseThrow();
@@ -40,6 +50,7 @@ final class Shares {
 
     Dataclip revoke(Caller caller, String id) {
         Dataclip clip = dataclips.require(caller, id);
+        accesses.flush();
         clips.unshare(clip.id());
         return clips.find(clip.id()).orElseThrow();
     }
@@ -52,7 +63,7 @@ final class Shares {
     Served open(String slug, Map<String, String> given) {
         Dataclip clip = (SLUG.matcher(slug).matches() ? clips.findBySlug(slug) : Optional.<Dataclip>empty())
                 .orElseThrow(() -> KeelException.notFound("shared dataclip", slug));
-        clips.recordAccess(clip.id());
+        accesses.record(clip.id());
         ClipText.Prepared prepared = ClipText.prepare(clip.version().sql());
         Map<String, String> values = Dataclips.values(prepared, clip.parameters(), given);
         return new Served(clip, runs.fresh(clip, dataclips.database(clip), prepared, values));
