@@ -82,7 +82,8 @@ final class ClipRuns {
      * (waited for up to the configured wait), unless one started within the freshness age.
      * Empty only when nothing finished yet and the run under way takes longer than the wait.
      */
-    Optional<ClipResult> fresh(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
+    Optional<ClipResult> fresh(Dataclip clip, java.util.function.Supplier<Database> database, ClipText.Prepared prepared,
+                               Map<String, String> values) {
         String parameters = Json.write(values);
         Optional<ClipResult> stored = results.newestFinished(clip.version().id(), parameters);
         OffsetDateTime now = OffsetDateTime.now();
@@ -95,7 +96,7 @@ final class ClipRuns {
         if (stored.isPresent() && (recentlyStarted || running != null)) {
             return stored; // rate limit: at most one run per freshness age; the stored result meanwhile
         }
-        ClipResult result = await(running != null ? running : start(clip, database, prepared, values));
+        ClipResult result = await(running != null ? running : start(clip, database.get(), prepared, values));
         return result.finished() ? Optional.of(result) : stored;
     }
 

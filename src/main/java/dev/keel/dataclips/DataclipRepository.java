@@ -70,7 +70,7 @@ final class DataclipRepository {
     }
 
     Optional<Dataclip> find(UUID id) {
-        return dsl.selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).fetchOptional().map(this::toDataclip);
+        return withCurrentVersion(DATACLIPS.ID.eq(id));
     }
 
     Optional<Dataclip> find(UUID teamId, UUID id) {
@@ -78,11 +78,19 @@ final class DataclipRepository {
     }
 
     Optional<Dataclip> findBySlug(String slug) {
-        return dsl.selectFrom(DATACLIPS).where(DATACLIPS.SLUG.eq(slug)).fetchOptional().map(this::toDataclip);
+        return withCurrentVersion(DATACLIPS.SLUG.eq(slug));
+    }
+
+    /** One query: the clip and its newest version (a share link is read on every download). */
+    private Optional<Dataclip> withCurrentVersion(org.jooq.Condition condition) {
+        return dsl.select().from(DATACLIPS).join(DATACLIP_VERSIONS).on(DATACLIP_VERSIONS.DATACLIP_ID.eq(DATACLIPS.ID))
+                .where(condition).orderBy(DATACLIP_VERSIONS.NUMBER.desc()).limit(1)
+                .fetchOptional().map(r -> toDataclip(r, toVersion(r)));
     }
 
     List<Dataclip> list(UUID teamId) {
-        return dsl.selectFrom(DATACLIPS).where(DATACLIPS.TEAM_ID.eq(teamId)).orderBy(DATACLIPS.CREATED_AT).fetch().map(this::toDataclip);
+        return dsl.selectFrom(DATACLIPS).where(DATACLIPS.TEAM_ID.eq(teamId)).orderBy(DATACLIPS.CREATED_AT).fetch()
+                .map(r -> toDataclip(r, toVersion(currentVersion(dsl, r.get(DATACLIPS.ID)))));
     }
 
     List<Dataclip.Version> versions(UUID id) {
@@ -124,12 +132,11 @@ final class DataclipRepository {
                 .orderBy(DATACLIP_VERSIONS.NUMBER.desc()).limit(1).fetchSingle();
     }
 
-    private Dataclip toDataclip(Record r) {
-        UUID id = r.get(DATACLIPS.ID);
-        return new Dataclip(id, r.get(DATACLIPS.TEAM_ID), r.get(DATACLIPS.DATABASE_ID), r.get(DATACLIPS.TITLE),
+    private static Dataclip toDataclip(Record r, Dataclip.Version version) {
+        return new Dataclip(r.get(DATACLIPS.ID), r.get(DATACLIPS.TEAM_ID), r.get(DATACLIPS.DATABASE_ID), r.get(DATACLIPS.TITLE),
                 Json.read(r.get(DATACLIPS.PARAMETERS), STRING_MAP), r.get(DATACLIPS.TIMEOUT_SECONDS), r.get(DATACLIPS.SLUG),
                 r.get(DATACLIPS.SHARED_AT), r.get(DATACLIPS.LAST_ACCESSED_AT), r.get(DATACLIPS.ACCESS_COUNT),
-                r.get(DATACLIPS.CREATED_AT), r.get(DATACLIPS.UPDATED_AT), toVersion(currentVersion(dsl, id)));
+                r.get(DATACLIPS.CREATED_AT), r.get(DATACLIPS.UPDATED_AT), version);
     }
 
     private static Dataclip.Version toVersion(Record r) {

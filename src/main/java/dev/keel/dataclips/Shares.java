@@ -66,6 +66,6 @@ final class Shares {
         accesses.record(clip.id());
         ClipText.Prepared prepared = ClipText.prepare(clip.version().sql());
         Map<String, String> values = Dataclips.values(prepared, clip.parameters(), given);
-        return new Served(clip, runs.fresh(clip, dataclips.database(clip), prepared, values));
+        return new Served(clip, runs.fresh(clip, () -> dataclips.database(clip), prepared, values));
     }
 }
