@@ -122,6 +122,22 @@ final class ResultRepository {
     /** The stored rows of a result, in order, read a few chunks at a time as the caller iterates. */
     Iterator<List<String[]>> chunks(ClipResult result) {
         int columns = result.fields().size();
+        Iterator<byte[]> raw = rawChunks(result);
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return raw.hasNext();
+            }
+
+            @Override
+            public List<String[]> next() {
+                return RowChunks.decode(raw.next(), columns);
+            }
+        };
+    }
+
+    /** The stored chunks of a result, decompressed (see {@link RowChunks}), in order, a few per catalog query. */
+    Iterator<byte[]> rawChunks(ClipResult result) {
         return new Iterator<>() {
             private final List<byte[]> buffered = new ArrayList<>();
             private int nextSeq = 0;
@@ -141,11 +157,11 @@ final class ResultRepository {
             }
 
             @Override
-            public List<String[]> next() {
+            public byte[] next() {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
-                return RowChunks.decode(buffered.remove(0), columns);
+                return RowChunks.decompress(buffered.remove(0));
             }
         };
     }

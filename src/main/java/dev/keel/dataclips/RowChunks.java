@@ -66,8 +66,86 @@ final class RowChunks {
         }
     }
 
-    static List<String[]> decode(byte[] stored, int columns) {
-        byte[] raw = Zstd.decompress(stored, (int) Zstd.getFrameContentSize(stored));
+    /** The rows' encoded cells, as stored before compression. */
+    static byte[] decompress(byte[] stored) {
+        return Zstd.decompress(stored, (int) Zstd.getFrameContentSize(stored));
+    }
+
+    /**
+     * Appends the rows of a decompressed chunk to {@code out} as RFC 4180 CSV, byte for byte:
+     * a cell holding a comma, quote, CR or LF is quoted with its quotes doubled (those bytes never
+     * occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
+     */
+    static void csv(byte[] raw, int columns, Bytes out) {
+        int p = 0;
+        while (p < raw.length) {
+            for (int c = 0; c < columns; c++) {
+                int length = (raw[p] & 0xff) << 24 | (raw[p + 1] & 0xff) << 16 | (raw[p + 2] & 0xff) << 8 | (raw[p + 3] & 0xff);
+                p += 4;
+                if (c > 0) {
+                    out.add((byte) ',');
+                }
+                if (length > 0) {
+                    int end = p + length;
+                    boolean quote = false;
+                    for (int i = p; i < end && !quote; i++) {
+                        byte b = raw[i];
+                        quote = b == ',' || b == '"' || b == '\r' || b == '\n';
+                    }
+                    if (quote) {
+                        out.add((byte) '"');
+                        for (int i = p; i < end; i++) {
+                            if (raw[i] == '"') {
+                                out.add((byte) '"');
+                            }
+                            out.add(raw[i]);
+                        }
+                        out.add((byte) '"');
+                    } else {
+                        out.add(raw, p, length);
+                    }
+                    p = end;
+                }
+            }
+            out.add((byte) '\r');
+            out.add((byte) '\n');
+        }
+    }
+
+    /** A growable byte buffer without ByteArrayOutputStream's locking. */
+    static final class Bytes {
+        private byte[] data;
+        private int size;
+
+        Bytes(int capacity) {
+            data = new byte[capacity];
+        }
+
+        void add(byte b) {
+            if (size == data.length) {
+                data = java.util.Arrays.copyOf(data, data.length * 2);
+            }
+            data[size++] = b;
+        }
+
+        void add(byte[] bytes, int offset, int length) {
+            if (size + length > data.length) {
+                data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, size + length));
+            }
+            System.arraycopy(bytes, offset, data, size, length);
+            size += length;
+        }
+
+        byte[] array() {
+            return data;
+        }
+
+        int size() {
+            return size;
+        }
+    }
+
+    static List<String[]> decode(byte[] raw, int columns) {
         ByteBuffer in = ByteBuffer.wrap(raw);
         List<String[]> rows = new ArrayList<>();
         while (in.hasRemaining()) {

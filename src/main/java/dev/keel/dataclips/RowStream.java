@@ -10,31 +10,27 @@ import java.util.List;
  * Only one chunk (a few thousand rows) is in memory at a time, so a million rows stream out.
  */
 abstract class RowStream extends InputStream {
-    private final Iterator<List<String[]>> chunks;
+    private final Iterator<byte[]> chunks;
     private byte[] current;
     private int position;
     private boolean tailDone;
     private boolean firstRow = true;
 
-    RowStream(Iterator<List<String[]>> chunks, String head) {
+    RowStream(Iterator<byte[]> chunks, String head) {
         this.chunks = chunks;
         this.current = head.getBytes(StandardCharsets.UTF_8);
     }
 
-    /** Appends one row; {@code first} is true for the result's first row. */
-    abstract void encode(String[] row, boolean first, StringBuilder out);
+    /** One decompressed chunk of rows, encoded; {@code first} is true for the result's first chunk. */
+    abstract byte[] encodeChunk(byte[] raw, boolean first);
 
     abstract String tail();
 
     private boolean fill() {
         while (position >= current.length) {
             if (chunks.hasNext()) {
-                StringBuilder out = new StringBuilder(256 * 1024);
-                for (String[] row : chunks.next()) {
-                    encode(row, firstRow, out);
-                    firstRow = false;
-                }
-                current = out.toString().getBytes(StandardCharsets.UTF_8);
+                current = encodeChunk(chunks.next(), firstRow);
+                firstRow = false;
             } else if (!tailDone) {
                 tailDone = true;
                 current = tail().getBytes(StandardCharsets.UTF_8);
@@ -67,8 +63,11 @@ abstract class RowStream extends InputStream {
 
     /** RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a comma, quote or line break; NULL is empty. */
     static final class Csv extends RowStream {
-        Csv(ClipResult result, Iterator<List<String[]>> chunks) {
+        private final int columns;
+
+        Csv(ClipResult result, Iterator<byte[]> chunks) {
             super(chunks, header(result));
+            this.columns = result.fields().size();
         }
 
         private static String header(ClipResult result) {
@@ -78,8 +77,10 @@ abstract class RowStream extends InputStream {
         }
 
         @Override
-        void encode(String[] row, boolean first, StringBuilder out) {
-            row(row, out);
+        byte[] encodeChunk(byte[] raw, boolean first) {
+            RowChunks.Bytes out = new RowChunks.Bytes(raw.length + raw.length / 4);
+            RowChunks.csv(raw, columns, out);
+            return java.util.Arrays.copyOf(out.array(), out.size());
         }
 
         @Override
@@ -126,7 +127,7 @@ abstract class RowStream extends InputStream {
     static final class JsonDocument extends RowStream {
         private final List<ColumnType> types;
 
-        JsonDocument(String title, ClipResult result, Iterator<List<String[]>> chunks) {
+        JsonDocument(String title, ClipResult result, Iterator<byte[]> chunks) {
             super(chunks, head(title, result));
             this.types = result.types();
         }
@@ -144,7 +145,17 @@ abstract class RowStream extends InputStream {
         }
 
         @Override
-        void encode(String[] row, boolean first, StringBuilder out) {
+        byte[] encodeChunk(byte[] raw, boolean first) {
+            StringBuilder out = new StringBuilder(raw.length + raw.length / 2);
+            boolean firstRow = first;
+            for (String[] row : RowChunks.decode(raw, types.size())) {
+                encode(row, firstRow, out);
+                firstRow = false;
+            }
+            return out.toString().getBytes(StandardCharsets.UTF_8);
+        }
+
+        private void encode(String[] row, boolean first, StringBuilder out) {
             if (!first) {
                 out.append(',');
             }

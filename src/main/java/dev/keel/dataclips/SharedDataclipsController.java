@@ -60,7 +60,7 @@ final class SharedDataclipsController {
             }
             throw failed;
         }
-        Iterator<List<String[]>> chunks = results.chunks(result);
+        Iterator<byte[]> chunks = results.rawChunks(result);
         InputStream body = format.equals("csv") ? new RowStream.Csv(result, chunks) : new RowStream.JsonDocument(title, result, chunks);
         String name = title.replaceAll("[^A-Za-z0-9._-]+", "-") + "." + format;
         return secure(HttpResponse.ok(new StreamedFile(body, format.equals("csv") ? CSV : JSON))
