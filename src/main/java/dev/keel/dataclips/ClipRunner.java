@@ -34,6 +34,8 @@ final class ClipRunner {
     private static final int FETCH_ROWS = 2000;
     private static final int CHUNK_ROWS = 5000;
     private static final int CHUNK_BYTES = 1 << 20;
+    /** Results of a clip (over all parameter values) whose rows are kept. */
+    private static final int KEPT_RESULTS = 20;
 
     private final DataclipRoles roles;
     private final RunTarget targets;
@@ -142,6 +144,7 @@ final class ClipRunner {
             }
             results.succeeded(result.id(), rows, truncated);
             results.dropOlderRows(clip.id(), result.parameters(), result.id());
+            results.keepRowsOfNewest(clip.id(), KEPT_RESULTS);
         } finally {
             c.rollback();
         }

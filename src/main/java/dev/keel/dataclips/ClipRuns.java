@@ -1,6 +1,8 @@
 package dev.keel.dataclips;
 
 import dev.keel.databases.Database;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
@@ -37,6 +39,7 @@ final class ClipRuns {
     private final ExecutorService executor;
     private final Duration wait;
     private final Duration freshFor;
+    private final int linkRuns;
     private final Map<String, Run> inFlight = new ConcurrentHashMap<>();
 
     /** A run under way: its result row as started, and its end. */
@@ -44,7 +47,9 @@ final class ClipRuns {
     }
 
     ClipRuns(ClipRunner runner, ResultRepository results, DSLContext dsl, @Value("${keel.dataclips.runners}") int runners,
-             @Value("${keel.dataclips.wait}") Duration wait, @Value("${keel.dataclips.fresh-for}") Duration freshFor) {
+             @Value("${keel.dataclips.wait}") Duration wait, @Value("${keel.dataclips.fresh-for}") Duration freshFor,
+             @Value("${keel.dataclips.link-runs}") int linkRuns) {
+        this.linkRuns = linkRuns;
         this.runner = runner;
         this.results = results;
         this.dsl = dsl;
@@ -95,6 +100,14 @@ final class ClipRuns {
         boolean recentlyStarted = newest.isPresent() && newest.get().startedAt().plus(freshFor).isAfter(now);
         if (stored.isPresent() && (recentlyStarted || running != null)) {
             return stored; // rate limit: at most one run per freshness age; the stored result meanwhile
+        }
+        if (running == null && results.startedSince(clip.id(), now.minus(freshFor)) >= linkRuns) {
+            // Each new set of parameter values in a link could start a run: a clip runs at most this often.
+            if (stored.isPresent()) {
+                return stored;
+            }
+            throw new KeelException(ProblemType.TOO_MANY_RUNS, "This dataclip ran " + linkRuns + " times in the last "
+                    + freshFor.toSeconds() + " s, the most its link may make it run; try again in a minute.");
         }
         ClipResult result = await(running != null ? running : start(clip, database.get(), prepared, values));
         return result.finished() ? Optional.of(result) : stored;

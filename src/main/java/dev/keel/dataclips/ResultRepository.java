@@ -95,6 +95,22 @@ final class ResultRepository {
                         .and(DATACLIP_RESULTS.STATE.ne(ClipResult.RUNNING)))).execute();
     }
 
+    /**
+     * Keeps the stored rows of the clip's {@code keep} newest succeeded results (over all
+     * parameter values): a link's many parameter values cannot fill the catalog.
+     */
+    void keepRowsOfNewest(UUID clipId, int keep) {
+        dsl.deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.in(
+                DSL.select(DATACLIP_RESULTS.ID).from(DATACLIP_RESULTS).where(DATACLIP_RESULTS.DATACLIP_ID.eq(clipId))
+                        .and(DATACLIP_RESULTS.STATE.eq(ClipResult.SUCCEEDED)).orderBy(DATACLIP_RESULTS.STARTED_AT.desc())
+                        .offset(keep))).execute();
+    }
+
+    /** How many runs of the clip started after {@code since}. */
+    int startedSince(UUID clipId, java.time.OffsetDateTime since) {
+        return dsl.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(clipId).and(DATACLIP_RESULTS.STARTED_AT.gt(since)));
+    }
+
     Optional<ClipResult> find(UUID id) {
         return dsl.selectFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.ID.eq(id)).fetchOptional().map(ResultRepository::toResult);
     }

@@ -23,7 +23,8 @@ public enum ProblemType {
     INTERNAL("internal", 500, "Internal error"),
     UNAVAILABLE("unavailable", 503, "Service unavailable"),
     INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
-    INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter");
+    INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
+    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often");
 
     private final String slug;
     private final int status;

@@ -235,6 +235,21 @@ class DataclipsTest {
     }
 
     @Test
+    void aLinkMakesItsClipRunAtMostTenTimesAMinuteWhateverItsParameters() {
+        JsonNode clip = create("Echo", "select {{n}}::int as n", ",\"parameters\":{\"n\":\"0\"}");
+        String url = api.post("/v1/dataclips/" + clip.get("id").asText() + "/share", "").field("url");
+        for (int n = 1; n <= 9; n++) {
+            assertThat(anonymous.get(path(url) + ".csv?n=" + n).text()).isEqualTo("n\r\n" + n + "\r\n");
+        }
+        Api.Response refused = anonymous.get(path(url) + ".csv?n=10");
+        assertThat(refused.status()).isEqualTo(429);
+        assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
+        assertThat(refused.field("detail")).isEqualTo("This dataclip ran 10 times in the last 60 s, the most its link may make it run;"
+                + " try again in a minute.");
+        assertThat(anonymous.get(path(url) + ".csv?n=3").text()).isEqualTo("n\r\n3\r\n");
+    }
+
+    @Test
     void aLongResultIsCutAtTheRowLimitAndStreamedWhole() {
         JsonNode clip = create("Many", "select g, md5(g::text) from generate_series(1, 150000) g", "");
         assertThat(clip.get("result").get("row_count").asInt()).isEqualTo(100_000);
