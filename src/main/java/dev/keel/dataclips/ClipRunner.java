@@ -175,7 +175,8 @@ final class ClipRunner {
             return;
         }
         StringBuilder message = new StringBuilder(server.getMessage());
-        if ("57014".equals(state)) {
+        long ranSeconds = java.time.Duration.between(result.startedAt(), java.time.OffsetDateTime.now()).toSeconds();
+        if ("57014".equals(state) && ranSeconds >= timeoutSeconds - 1) { // cancelled by the time limit, not by an operator
             message.append(" (the dataclip's time limit is ").append(timeoutSeconds).append(" s)");
         }
         if (server.getDetail() != null) {
