@@ -16,7 +16,6 @@ import io.micronaut.scheduling.annotation.ExecuteOn;
 
 import java.net.URI;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code /v1/dataclips}: save (and run), list, show, change, delete, refresh, versions. A run
@@ -81,21 +80,5 @@ final class DataclipsController {
                 .map(e -> new DataclipView.VersionView(e.getKey().number(), e.getKey().sql(), e.getKey().createdAt(),
                         e.getValue().stream().map(views::of).toList()))
                 .toList();
-    }
-
-    /** Parameter values from a query string: the first value of each name. */
-    static final class QueryValues {
-        private QueryValues() {
-        }
-
-        static Map<String, String> of(HttpRequest<?> request) {
-            Map<String, String> values = new java.util.TreeMap<>();
-            request.getParameters().asMap().forEach((name, list) -> {
-                if (!list.isEmpty()) {
-                    values.put(name.toLowerCase(java.util.Locale.ROOT), list.get(0));
-                }
-            });
-            return values;
-        }
     }
 }

@@ -40,7 +40,7 @@ final class SharedDataclipsController {
     HttpResponse<?> serve(String file, HttpRequest<?> request) {
         String format = file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "html";
         String slug = format.equals("html") ? file : file.substring(0, file.lastIndexOf('.'));
-        Shares.Served served = shares.open(slug, DataclipsController.QueryValues.of(request));
+        Shares.Served served = shares.open(slug, QueryValues.of(request));
         String title = served.clip().title();
         ClipResult result = served.result().orElse(null);
         if (format.equals("html")) {
