@@ -22,7 +22,7 @@ public final class CredentialChanges {
     private static final int PASSWORD_LENGTH = 64;
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{1,47}");
     private static final Set<String> RESERVED = Set.of(Credential.DEFAULT, "postgres", "keel", "public", "replication", "all");
-    private static final List<String> RESERVED_PREFIXES = List.of("pg_", "follower_", "standby_");
+    private static final List<String> RESERVED_PREFIXES = List.of("pg_", "follower_", "standby_", "dataclips_");
 
     private final CredentialRepository repository;
 
@@ -114,7 +114,7 @@ public final class CredentialChanges {
                 || RESERVED_PREFIXES.stream().anyMatch(name::startsWith)) {
             throw new KeelException(ProblemType.INVALID_NAME, "A credential name is 2 to 48 characters: lowercase letters, digits and"
                     + " underscores, starting with a letter; not default, postgres, keel, public, replication or all, and not"
-                    + " starting with pg_, follower_ or standby_.");
+                    + " starting with pg_, follower_, standby_ or dataclips_.");
         }
     }
 }

@@ -21,7 +21,10 @@ public enum ProblemType {
     UNSUPPORTED_VERSION("unsupported-version", 422, "Unsupported Postgres version"),
     INVALID_NAME("invalid-name", 422, "Invalid name"),
     INTERNAL("internal", 500, "Internal error"),
-    UNAVAILABLE("unavailable", 503, "Service unavailable");
+    UNAVAILABLE("unavailable", 503, "Service unavailable"),
+    INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
+    INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
+    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often");
 
     private final String slug;
     private final int status;

@@ -1,0 +1,146 @@
+package dev.keel.dataclips;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.DATACLIPS;
+import static dev.keel.catalog.schema.Tables.DATACLIP_VERSIONS;
+
+/** Dataclip rows with their versions and share state. */
+@Singleton
+final class DataclipRepository {
+    private static final TypeReference<Map<String, String>> STRING_MAP = new TypeReference<>() {
+    };
+
+    private final DSLContext dsl;
+
+    DataclipRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    Dataclip insert(UUID teamId, UUID databaseId, String title, String sql, Map<String, String> parameters, int timeoutSeconds) {
+        UUID id = UUID.randomUUID();
+        dsl.transaction(tx -> {
+            tx.dsl().insertInto(DATACLIPS)
+                    .set(DATACLIPS.ID, id)
+                    .set(DATACLIPS.TEAM_ID, teamId)
+                    .set(DATACLIPS.DATABASE_ID, databaseId)
+                    .set(DATACLIPS.TITLE, title)
+                    .set(DATACLIPS.PARAMETERS, Json.write(parameters))
+                    .set(DATACLIPS.TIMEOUT_SECONDS, timeoutSeconds)
+                    .execute();
+            addVersion(tx.dsl(), id, 1, sql);
+        });
+        return find(id).orElseThrow();
+    }
+
+    /** Changes what is given (null: unchanged); new SQL becomes the next version. */
+    Dataclip update(UUID id, @Nullable String title, @Nullable String sql, @Nullable Map<String, String> parameters,
+                    @Nullable Integer timeoutSeconds) {
+        dsl.transaction(tx -> {
+            Record row = tx.dsl().selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).forUpdate().fetchSingle();
+            var update = tx.dsl().update(DATACLIPS).set(DATACLIPS.UPDATED_AT, DSL.currentOffsetDateTime());
+            if (title != null) {
+                update = update.set(DATACLIPS.TITLE, title);
+            }
+            if (parameters != null) {
+                update = update.set(DATACLIPS.PARAMETERS, Json.write(parameters));
+            }
+            if (timeoutSeconds != null) {
+                update = update.set(DATACLIPS.TIMEOUT_SECONDS, timeoutSeconds);
+            }
+            update.where(DATACLIPS.ID.eq(row.get(DATACLIPS.ID))).execute();
+            if (sql != null) {
+                Record current = currentVersion(tx.dsl(), id);
+                if (!sql.equals(current.get(DATACLIP_VERSIONS.SQL))) {
+                    addVersion(tx.dsl(), id, current.get(DATACLIP_VERSIONS.NUMBER) + 1, sql);
+                }
+            }
+        });
+        return find(id).orElseThrow();
+    }
+
+    Optional<Dataclip> find(UUID id) {
+        return withCurrentVersion(DATACLIPS.ID.eq(id));
+    }
+
+    Optional<Dataclip> find(UUID teamId, UUID id) {
+        return find(id).filter(clip -> clip.teamId().equals(teamId));
+    }
+
+    Optional<Dataclip> findBySlug(String slug) {
+        return withCurrentVersion(DATACLIPS.SLUG.eq(slug));
+    }
+
+    /** One query: the clip and its newest version (a share link is read on every download). */
+    private Optional<Dataclip> withCurrentVersion(org.jooq.Condition condition) {
+        return dsl.select().from(DATACLIPS).join(DATACLIP_VERSIONS).on(DATACLIP_VERSIONS.DATACLIP_ID.eq(DATACLIPS.ID))
+                .where(condition).orderBy(DATACLIP_VERSIONS.NUMBER.desc()).limit(1)
+                .fetchOptional().map(r -> toDataclip(r, toVersion(r)));
+    }
+
+    List<Dataclip> list(UUID teamId) {
+        return dsl.selectFrom(DATACLIPS).where(DATACLIPS.TEAM_ID.eq(teamId)).orderBy(DATACLIPS.CREATED_AT).fetch()
+                .map(r -> toDataclip(r, toVersion(currentVersion(dsl, r.get(DATACLIPS.ID)))));
+    }
+
+    List<Dataclip.Version> versions(UUID id) {
+        return dsl.selectFrom(DATACLIP_VERSIONS).where(DATACLIP_VERSIONS.DATACLIP_ID.eq(id)).orderBy(DATACLIP_VERSIONS.NUMBER.desc())
+                .fetch().map(DataclipRepository::toVersion);
+    }
+
+    void delete(UUID id) {
+        dsl.deleteFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).execute();
+    }
+
+    void share(UUID id, String slug) {
+        dsl.update(DATACLIPS).set(DATACLIPS.SLUG, slug).set(DATACLIPS.SHARED_AT, DSL.currentOffsetDateTime())
+                .set(DATACLIPS.LAST_ACCESSED_AT, (java.time.OffsetDateTime) null).set(DATACLIPS.ACCESS_COUNT, 0L)
+                .where(DATACLIPS.ID.eq(id)).execute();
+    }
+
+    void unshare(UUID id) {
+        dsl.update(DATACLIPS).set(DATACLIPS.SLUG, (String) null).set(DATACLIPS.SHARED_AT, (java.time.OffsetDateTime) null)
+                .where(DATACLIPS.ID.eq(id)).execute();
+    }
+
+    void recordAccess(UUID id, long count, java.time.OffsetDateTime last) {
+        dsl.update(DATACLIPS).set(DATACLIPS.LAST_ACCESSED_AT, last)
+                .set(DATACLIPS.ACCESS_COUNT, DATACLIPS.ACCESS_COUNT.plus(count)).where(DATACLIPS.ID.eq(id)).execute();
+    }
+
+    private static void addVersion(DSLContext sql, UUID clipId, int number, String text) {
+        sql.insertInto(DATACLIP_VERSIONS)
+                .set(DATACLIP_VERSIONS.ID, UUID.randomUUID())
+                .set(DATACLIP_VERSIONS.DATACLIP_ID, clipId)
+                .set(DATACLIP_VERSIONS.NUMBER, number)
+                .set(DATACLIP_VERSIONS.SQL, text)
+                .execute();
+    }
+
+    private static Record currentVersion(DSLContext sql, UUID clipId) {
+        return sql.selectFrom(DATACLIP_VERSIONS).where(DATACLIP_VERSIONS.DATACLIP_ID.eq(clipId))
+                .orderBy(DATACLIP_VERSIONS.NUMBER.desc()).limit(1).fetchSingle();
+    }
+
+    private static Dataclip toDataclip(Record r, Dataclip.Version version) {
+        return new Dataclip(r.get(DATACLIPS.ID), r.get(DATACLIPS.TEAM_ID), r.get(DATACLIPS.DATABASE_ID), r.get(DATACLIPS.TITLE),
+                Json.read(r.get(DATACLIPS.PARAMETERS), STRING_MAP), r.get(DATACLIPS.TIMEOUT_SECONDS), r.get(DATACLIPS.SLUG),
+                r.get(DATACLIPS.SHARED_AT), r.get(DATACLIPS.LAST_ACCESSED_AT), r.get(DATACLIPS.ACCESS_COUNT),
+                r.get(DATACLIPS.CREATED_AT), r.get(DATACLIPS.UPDATED_AT), version);
+    }
+
+    private static Dataclip.Version toVersion(Record r) {
+        return new Dataclip.Version(r.get(DATACLIP_VERSIONS.ID), r.get(DATACLIP_VERSIONS.NUMBER), r.get(DATACLIP_VERSIONS.SQL),
+                r.get(DATACLIP_VERSIONS.CREATED_AT));
+    }
+}

@@ -1,0 +1,202 @@
+package dev.keel.dataclips;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
+import static dev.keel.catalog.schema.Tables.DATACLIP_RESULT_CHUNKS;
+
+/** Result rows and their chunks of stored rows. */
+@Singleton
+final class ResultRepository {
+    private static final TypeReference<List<String>> STRINGS = new TypeReference<>() {
+    };
+    private static final TypeReference<List<List<Object>>> PAIRS = new TypeReference<>() {
+    };
+    /** Chunks read per catalog query while streaming a result out. */
+    private static final int CHUNKS_PER_READ = 8;
+
+    private final DSLContext dsl;
+
+    ResultRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    ClipResult start(UUID clipId, UUID versionId, String parameters) {
+        UUID id = UUID.randomUUID();
+        dsl.insertInto(DATACLIP_RESULTS)
+                .set(DATACLIP_RESULTS.ID, id)
+                .set(DATACLIP_RESULTS.DATACLIP_ID, clipId)
+                .set(DATACLIP_RESULTS.VERSION_ID, versionId)
+                .set(DATACLIP_RESULTS.PARAMETERS, parameters)
+                .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
+                .execute();
+        return find(id).orElseThrow();
+    }
+
+    void ranOn(UUID id, String where, UUID database) {
+        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.RAN_ON, where).set(DATACLIP_RESULTS.RAN_ON_DATABASE, database)
+                .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+    }
+
+    void columns(UUID id, List<String> fields, List<ColumnType> types) {
+        List<List<Object>> pairs = new ArrayList<>();
+        for (ColumnType type : types) {
+            pairs.add(List.of(type.oid(), type.name()));
+        }
+        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.FIELDS, Json.write(fields)).set(DATACLIP_RESULTS.TYPES, Json.write(pairs))
+                .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+    }
+
+    void addChunk(UUID id, int seq, int rows, byte[] data) {
+        dsl.insertInto(DATACLIP_RESULT_CHUNKS)
+                .set(DATACLIP_RESULT_CHUNKS.RESULT_ID, id)
+                .set(DATACLIP_RESULT_CHUNKS.SEQ, seq)
+                .set(DATACLIP_RESULT_CHUNKS.ROW_COUNT, rows)
+                .set(DATACLIP_RESULT_CHUNKS.DATA, data)
+                .execute();
+    }
+
+    void succeeded(UUID id, long rows, boolean truncated) {
+        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.SUCCEEDED)
+                .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
+                .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncated)
+                .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+    }
+
+    /** Ends a run as failed; the rows stored so far go. */
+    void failed(UUID id, String message, @Nullable Integer position, @Nullable String sqlstate) {
+        dsl.transaction(tx -> {
+            tx.dsl().deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.eq(id)).execute();
+            tx.dsl().update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.FAILED)
+                    .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
+                    .set(DATACLIP_RESULTS.ERROR_MESSAGE, message).set(DATACLIP_RESULTS.ERROR_POSITION, position)
+                    .set(DATACLIP_RESULTS.ERROR_SQLSTATE, sqlstate)
+                    .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+        });
+    }
+
+    /** Keeps the stored rows of {@code keep} only, among the clip's results with the same parameters: older ones are history. */
+    void dropOlderRows(UUID clipId, String parameters, UUID keep) {
+        dsl.deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.in(
+                DSL.select(DATACLIP_RESULTS.ID).from(DATACLIP_RESULTS).where(DATACLIP_RESULTS.DATACLIP_ID.eq(clipId))
+                        .and(DATACLIP_RESULTS.PARAMETERS.eq(parameters)).and(DATACLIP_RESULTS.ID.ne(keep))
+                        .and(DATACLIP_RESULTS.STATE.ne(ClipResult.RUNNING)))).execute();
+    }
+
+    /**
+     * Keeps the stored rows of the clip's {@code keep} newest succeeded results (over all
+     * parameter values): a link's many parameter values cannot fill the catalog.
+     */
+    void keepRowsOfNewest(UUID clipId, int keep) {
+        dsl.deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.in(
+                DSL.select(DATACLIP_RESULTS.ID).from(DATACLIP_RESULTS).where(DATACLIP_RESULTS.DATACLIP_ID.eq(clipId))
+                        .and(DATACLIP_RESULTS.STATE.eq(ClipResult.SUCCEEDED)).orderBy(DATACLIP_RESULTS.STARTED_AT.desc())
+                        .offset(keep))).execute();
+    }
+
+    /** How many runs of the clip started after {@code since}. */
+    int startedSince(UUID clipId, java.time.OffsetDateTime since) {
+        return dsl.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(clipId).and(DATACLIP_RESULTS.STARTED_AT.gt(since)));
+    }
+
+    Optional<ClipResult> find(UUID id) {
+        return dsl.selectFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.ID.eq(id)).fetchOptional().map(ResultRepository::toResult);
+    }
+
+    /** The newest run of this version with these parameter values, whatever its state. */
+    Optional<ClipResult> newest(UUID versionId, String parameters) {
+        return dsl.selectFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.VERSION_ID.eq(versionId))
+                .and(DATACLIP_RESULTS.PARAMETERS.eq(parameters)).orderBy(DATACLIP_RESULTS.STARTED_AT.desc()).limit(1)
+                .fetchOptional().map(ResultRepository::toResult);
+    }
+
+    /** The newest finished run of this version with these parameter values. */
+    Optional<ClipResult> newestFinished(UUID versionId, String parameters) {
+        return dsl.selectFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.VERSION_ID.eq(versionId))
+                .and(DATACLIP_RESULTS.PARAMETERS.eq(parameters)).and(DATACLIP_RESULTS.STATE.ne(ClipResult.RUNNING))
+                .orderBy(DATACLIP_RESULTS.STARTED_AT.desc()).limit(1)
+                .fetchOptional().map(ResultRepository::toResult);
+    }
+
+    List<ClipResult> ofVersion(UUID versionId) {
+        return dsl.selectFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.VERSION_ID.eq(versionId))
+                .orderBy(DATACLIP_RESULTS.STARTED_AT.desc()).fetch().map(ResultRepository::toResult);
+    }
+
+    /** The stored rows of a result, in order, read a few chunks at a time as the caller iterates. */
+    Iterator<List<String[]>> chunks(ClipResult result) {
+        int columns = result.fields().size();
+        Iterator<byte[]> raw = rawChunks(result);
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return raw.hasNext();
+            }
+
+            @Override
+            public List<String[]> next() {
+                return RowChunks.decode(raw.next(), columns);
+            }
+        };
+    }
+
+    /** The stored chunks of a result, decompressed (see {@link RowChunks}), in order, a few per catalog query. */
+    Iterator<byte[]> rawChunks(ClipResult result) {
+        return new Iterator<>() {
+            private final List<byte[]> buffered = new ArrayList<>();
+            private int nextSeq = 0;
+            private boolean exhausted;
+
+            @Override
+            public boolean hasNext() {
+                if (buffered.isEmpty() && !exhausted) {
+                    buffered.addAll(dsl.select(DATACLIP_RESULT_CHUNKS.DATA).from(DATACLIP_RESULT_CHUNKS)
+                            .where(DATACLIP_RESULT_CHUNKS.RESULT_ID.eq(result.id()))
+                            .and(DATACLIP_RESULT_CHUNKS.SEQ.between(nextSeq, nextSeq + CHUNKS_PER_READ - 1))
+                            .orderBy(DATACLIP_RESULT_CHUNKS.SEQ).fetch(DATACLIP_RESULT_CHUNKS.DATA));
+                    nextSeq += CHUNKS_PER_READ;
+                    exhausted = buffered.size() < CHUNKS_PER_READ;
+                }
+                return !buffered.isEmpty();
+            }
+
+            @Override
+            public byte[] next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return RowChunks.decompress(buffered.remove(0));
+            }
+        };
+    }
+
+    private static ClipResult toResult(Record r) {
+        String fields = r.get(DATACLIP_RESULTS.FIELDS);
+        String types = r.get(DATACLIP_RESULTS.TYPES);
+        List<ColumnType> columnTypes = new ArrayList<>();
+        if (types != null) {
+            for (List<Object> pair : Json.read(types, PAIRS)) {
+                columnTypes.add(new ColumnType(((Number) pair.get(0)).intValue(), (String) pair.get(1)));
+            }
+        }
+        Long rows = r.get(DATACLIP_RESULTS.ROW_COUNT);
+        return new ClipResult(r.get(DATACLIP_RESULTS.ID), r.get(DATACLIP_RESULTS.DATACLIP_ID), r.get(DATACLIP_RESULTS.VERSION_ID),
+                r.get(DATACLIP_RESULTS.PARAMETERS), r.get(DATACLIP_RESULTS.STATE), r.get(DATACLIP_RESULTS.STARTED_AT),
+                r.get(DATACLIP_RESULTS.FINISHED_AT), r.get(DATACLIP_RESULTS.RAN_ON), r.get(DATACLIP_RESULTS.RAN_ON_DATABASE),
+                fields == null ? List.of() : Json.read(fields, STRINGS), columnTypes, rows == null ? 0 : rows,
+                Boolean.TRUE.equals(r.get(DATACLIP_RESULTS.TRUNCATED)), r.get(DATACLIP_RESULTS.ERROR_MESSAGE),
+                r.get(DATACLIP_RESULTS.ERROR_POSITION), r.get(DATACLIP_RESULTS.ERROR_SQLSTATE));
+    }
+}

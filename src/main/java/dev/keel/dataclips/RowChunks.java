@@ -1,0 +1,164 @@
+package dev.keel.dataclips;
+
+import com.github.luben.zstd.Zstd;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How a chunk of result rows is stored: per cell a 4-byte length (-1 for NULL) and the UTF-8 of
+ * Postgres' text form, the whole zstd-compressed. Decoding yields rows of strings (null for NULL).
+ */
+final class RowChunks {
+    private static final int LEVEL = 1;
+
+    private RowChunks() {
+    }
+
+    /** Collects rows until {@link #full()}; then {@link #finish()} gives the stored bytes. */
+    static final class Writer {
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream(64 * 1024);
+        private final int maxRows;
+        private final int maxBytes;
+        private int rows;
+
+        Writer(int maxRows, int maxBytes) {
+            this.maxRows = maxRows;
+            this.maxBytes = maxBytes;
+        }
+
+        void add(String[] row) {
+            for (String cell : row) {
+                if (cell == null) {
+                    writeInt(-1);
+                } else {
+                    byte[] utf8 = cell.getBytes(StandardCharsets.UTF_8);
+                    writeInt(utf8.length);
+                    bytes.write(utf8, 0, utf8.length);
+                }
+            }
+            rows++;
+        }
+
+        boolean full() {
+            return rows >= maxRows || bytes.size() >= maxBytes;
+        }
+
+        int rows() {
+            return rows;
+        }
+
+        byte[] finish() {
+            byte[] compressed = Zstd.compress(bytes.toByteArray(), LEVEL);
+            bytes.reset();
+            rows = 0;
+            return compressed;
+        }
+
+        private void writeInt(int v) {
+            bytes.write(v >>> 24);
+            bytes.write(v >>> 16);
+            bytes.write(v >>> 8);
+            bytes.write(v);
+        }
+    }
+
+    /** The rows' encoded cells, as stored before compression. */
+    static byte[] decompress(byte[] stored) {
+        return Zstd.decompress(stored, (int) Zstd.getFrameContentSize(stored));
+    }
+
+    /**
+     * Appends the rows of a decompressed chunk to {@code out} as RFC 4180 CSV, byte for byte:
+     * a cell holding a comma, quote, CR or LF is quoted with its quotes doubled (those bytes never
+     * occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
+     */
+    static void csv(byte[] raw, int columns, Bytes out) {
+        int p = 0;
+        while (p < raw.length) {
+            for (int c = 0; c < columns; c++) {
+                int length = (raw[p] & 0xff) << 24 | (raw[p + 1] & 0xff) << 16 | (raw[p + 2] & 0xff) << 8 | (raw[p + 3] & 0xff);
+                p += 4;
+                if (c > 0) {
+                    out.add((byte) ',');
+                }
+                if (length > 0) {
+                    int end = p + length;
+                    boolean quote = false;
+                    for (int i = p; i < end && !quote; i++) {
+                        byte b = raw[i];
+                        quote = b == ',' || b == '"' || b == '\r' || b == '\n';
+                    }
+                    if (quote) {
+                        out.add((byte) '"');
+                        for (int i = p; i < end; i++) {
+                            if (raw[i] == '"') {
+                                out.add((byte) '"');
+                            }
+                            out.add(raw[i]);
+                        }
+                        out.add((byte) '"');
+                    } else {
+                        out.add(raw, p, length);
+                    }
+                    p = end;
+                }
+            }
+            out.add((byte) '\r');
+            out.add((byte) '\n');
+        }
+    }
+
+    /** A growable byte buffer without ByteArrayOutputStream's locking. */
+    static final class Bytes {
+        private byte[] data;
+        private int size;
+
+        Bytes(int capacity) {
+            data = new byte[capacity];
+        }
+
+        void add(byte b) {
+            if (size == data.length) {
+                data = java.util.Arrays.copyOf(data, data.length * 2);
+            }
+            data[size++] = b;
+        }
+
+        void add(byte[] bytes, int offset, int length) {
+            if (size + length > data.length) {
+                data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, size + length));
+            }
+            System.arraycopy(bytes, offset, data, size, length);
+            size += length;
+        }
+
+        byte[] array() {
+            return data;
+        }
+
+        int size() {
+            return size;
+        }
+    }
+
+    static List<String[]> decode(byte[] raw, int columns) {
+        ByteBuffer in = ByteBuffer.wrap(raw);
+        List<String[]> rows = new ArrayList<>();
+        while (in.hasRemaining()) {
+            String[] row = new String[columns];
+            for (int c = 0; c < columns; c++) {
+                int length = in.getInt();
+                if (length >= 0) {
+                    row[c] = new String(raw, in.position(), length, StandardCharsets.UTF_8);
+                    in.position(in.position() + length);
+                }
+            }
+            rows.add(row);
+        }
+        return rows;
+    }
+}

@@ -1,0 +1,217 @@
+package dev.keel.dataclips;
+
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * A result as a byte stream: a head, each stored chunk of rows encoded as it is read, a tail.
+ * Only one chunk (a few thousand rows) is in memory at a time, so a million rows stream out.
+ */
+abstract class RowStream extends InputStream {
+    private final Iterator<byte[]> chunks;
+    private byte[] current;
+    private int position;
+    private boolean tailDone;
+    private boolean firstRow = true;
+
+    RowStream(Iterator<byte[]> chunks, String head) {
+        this.chunks = chunks;
+        this.current = head.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** One decompressed chunk of rows, encoded; {@code first} is true for the result's first chunk. */
+    abstract byte[] encodeChunk(byte[] raw, boolean first);
+
+    abstract String tail();
+
+    private boolean fill() {
+        while (position >= current.length) {
+            if (chunks.hasNext()) {
+                current = encodeChunk(chunks.next(), firstRow);
+                firstRow = false;
+            } else if (!tailDone) {
+                tailDone = true;
+                current = tail().getBytes(StandardCharsets.UTF_8);
+            } else {
+                return false;
+            }
+            position = 0;
+        }
+        return true;
+    }
+
+    @Override
+    public int read() {
+        return fill() ? current[position++] & 0xff : -1;
+    }
+
+    @Override
+    public int read(byte[] buffer, int offset, int length) {
+        if (length == 0) {
+            return 0;
+        }
+        if (!fill()) {
+            return -1;
+        }
+        int n = Math.min(length, current.length - position);
+        System.arraycopy(current, position, buffer, offset, n);
+        position += n;
+        return n;
+    }
+
+    /** RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a comma, quote or line break; NULL is empty. */
+    static final class Csv extends RowStream {
+        private final int columns;
+
+        Csv(ClipResult result, Iterator<byte[]> chunks) {
+            super(chunks, header(result));
+            this.columns = result.fields().size();
+        }
+
+        private static String header(ClipResult result) {
+            StringBuilder out = new StringBuilder();
+            row(result.fields().toArray(new String[0]), out);
+            return out.toString();
+        }
+
+        @Override
+        byte[] encodeChunk(byte[] raw, boolean first) {
+            RowChunks.Bytes out = new RowChunks.Bytes(raw.length + raw.length / 4);
+            RowChunks.csv(raw, columns, out);
+            return java.util.Arrays.copyOf(out.array(), out.size());
+        }
+
+        @Override
+        String tail() {
+            return "";
+        }
+
+        private static void row(String[] row, StringBuilder out) {
+            for (int i = 0; i < row.length; i++) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                field(row[i], out);
+            }
+            out.append("\r\n");
+        }
+
+        private static void field(String value, StringBuilder out) {
+            if (value == null) {
+                return;
+            }
+            boolean quote = false;
+            for (int i = 0; i < value.length() && !quote; i++) {
+                char c = value.charAt(i);
+                quote = c == ',' || c == '"' || c == '\n' || c == '\r';
+            }
+            if (!quote) {
+                out.append(value);
+                return;
+            }
+            out.append('"');
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                if (c == '"') {
+                    out.append('"');
+                }
+                out.append(c);
+            }
+            out.append('"');
+        }
+    }
+
+    /** Heroku's dataclip JSON: title, fields, types (OIDs), type_names, values (numbers and booleans as JSON ones), started_at, finished_at. */
+    static final class JsonDocument extends RowStream {
+        private final List<ColumnType> types;
+
+        JsonDocument(String title, ClipResult result, Iterator<byte[]> chunks) {
+            super(chunks, head(title, result));
+            this.types = result.types();
+        }
+
+        private static String head(String title, ClipResult result) {
+            return "{\"title\":" + Json.quote(title)
+                    + ",\"fields\":" + Json.write(result.fields())
+                    + ",\"types\":" + Json.write(result.types().stream().map(ColumnType::oid).toList())
+                    + ",\"type_names\":" + Json.write(DataclipView.typeNames(result.types()))
+                    + ",\"started_at\":" + Json.quote(result.startedAt().toString())
+                    + ",\"finished_at\":" + Json.quote(String.valueOf(result.finishedAt()))
+                    + ",\"row_count\":" + result.rowCount()
+                    + ",\"truncated\":" + result.truncated()
+                    + ",\"values\":[";
+        }
+
+        @Override
+        byte[] encodeChunk(byte[] raw, boolean first) {
+            StringBuilder out = new StringBuilder(raw.length + raw.length / 2);
+            boolean firstRow = first;
+            for (String[] row : RowChunks.decode(raw, types.size())) {
+                encode(row, firstRow, out);
+                firstRow = false;
+            }
+            return out.toString().getBytes(StandardCharsets.UTF_8);
+        }
+
+        private void encode(String[] row, boolean first, StringBuilder out) {
+            if (!first) {
+                out.append(',');
+            }
+            out.append('[');
+            for (int i = 0; i < row.length; i++) {
+                if (i > 0) {
+                    out.append(',');
+                }
+                value(row[i], types.get(i), out);
+            }
+            out.append(']');
+        }
+
+        @Override
+        String tail() {
+            return "]}";
+        }
+
+        static void value(String value, ColumnType type, StringBuilder out) {
+            if (value == null) {
+                out.append("null");
+            } else if (type.jsonNumber() && isJsonNumber(value)) {
+                out.append(value);
+            } else if (type.bool()) {
+                out.append("t".equals(value) ? "true" : "false");
+            } else {
+                string(value, out);
+            }
+        }
+
+        private static boolean isJsonNumber(String value) {
+            // NaN and Infinity (float and numeric) are not JSON numbers: they go as strings.
+            return !value.isEmpty() && (Character.isDigit(value.charAt(0)) || value.charAt(0) == '-' && value.length() > 1
+                    && Character.isDigit(value.charAt(1)));
+        }
+
+        static void string(String value, StringBuilder out) {
+            out.append('"');
+            for (int i = 0; i < value.length(); i++) {
+                char c = value.charAt(i);
+                switch (c) {
+                    case '"' -> out.append("\\\"");
+                    case '\\' -> out.append("\\\\");
+                    case '\n' -> out.append("\\n");
+                    case '\r' -> out.append("\\r");
+                    case '\t' -> out.append("\\t");
+                    default -> {
+                        if (c < 0x20 || c == '\u2028' || c == '\u2029') {
+                            out.append(String.format("\\u%04x", (int) c));
+                        } else {
+                            out.append(c);
+                        }
+                    }
+                }
+            }
+            out.append('"');
+        }
+    }
+}

@@ -1,0 +1,92 @@
+package dev.keel.dataclips;
+
+import io.micronaut.core.annotation.Nullable;
+
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The HTML of a shared clip: title, when and where the result was computed, a chart when one
+ * applies, the first rows as a table, and links to the CSV and JSON. No script; the only asset
+ * is Keel's own stylesheet. Every value is escaped.
+ */
+final class SharePage {
+    /** Rows shown in the page's table; the downloads carry all of them. */
+    static final int TABLE_ROWS = 1000;
+    private static final DateTimeFormatter WHEN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'", Locale.ROOT);
+
+    private SharePage() {
+    }
+
+    /** {@code query} is the request's query string (parameter values), kept on the download links. */
+    static String render(String title, String slug, String query, @Nullable ClipResult result, List<String[]> rows) {
+        String suffix = query.isEmpty() ? "" : "?" + query;
+        StringBuilder html = new StringBuilder(64 * 1024);
+        html.append("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
+                .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
+                .append("<meta name=\"robots\" content=\"noindex\">");
+        if (result == null || !result.finished()) {
+            html.append("<meta http-equiv=\"refresh\" content=\"5\">");
+        }
+        html.append("<title>").append(Html.escape(title)).append("</title>")
+                .append("<link rel=\"stylesheet\" href=\"/dataclips/assets/dataclip.css\"></head><body><main>")
+                .append("<header><h1 id=\"title\">").append(Html.escape(title)).append("</h1>");
+        if (result == null || !result.finished()) {
+            html.append("<p class=\"meta\" id=\"status\">The result is being computed; this page reloads in a few seconds.</p></header>");
+            return html.append("</main></body></html>").toString();
+        }
+        html.append("<p class=\"meta\" id=\"computed\">Computed <time datetime=\"").append(result.finishedAt()).append("\">")
+                .append(WHEN.format(result.finishedAt().atZoneSameInstant(java.time.ZoneOffset.UTC))).append("</time>");
+        if (result.durationMillis() != null) {
+            html.append(" in ").append(result.durationMillis()).append(" ms");
+        }
+        if (result.ranOn() != null) {
+            html.append(" on the ").append(Html.escape(result.ranOn()));
+        }
+        if (result.succeeded()) {
+            html.append(" · ").append(String.format(Locale.ROOT, "%,d", result.rowCount())).append(result.rowCount() == 1 ? " row" : " rows");
+            if (result.truncated()) {
+                html.append(" (cut at the row limit)");
+            }
+        }
+        html.append("</p>");
+        html.append("<nav class=\"downloads\"><a id=\"download-csv\" href=\"").append(Html.escape(slug + ".csv" + suffix))
+                .append("\">Download CSV</a><a id=\"download-json\" href=\"").append(Html.escape(slug + ".json" + suffix))
+                .append("\">Download JSON</a></nav></header>");
+        if (!result.succeeded()) {
+            html.append("<section class=\"error\" id=\"error\"><h2>The query failed</h2><p>").append(Html.escape(result.errorMessage()))
+                    .append("</p>");
+            if (result.errorPosition() != null) {
+                html.append("<p>At character ").append(result.errorPosition()).append(" of the dataclip's SQL.</p>");
+            }
+            return html.append("</section></main></body></html>").toString();
+        }
+        String chart = Chart.svg(result, rows);
+        if (chart != null) {
+            html.append("<figure class=\"chart-box\" id=\"chart\">").append(chart).append("</figure>");
+        }
+        html.append("<div class=\"table-box\"><table id=\"result\"><thead><tr>");
+        for (int i = 0; i < result.fields().size(); i++) {
+            ColumnType type = result.types().get(i);
+            html.append("<th").append(type.numeric() ? " class=\"num\"" : "").append(" title=\"").append(Html.escape(type.name())).append("\">")
+                    .append(Html.escape(result.fields().get(i))).append("</th>");
+        }
+        html.append("</tr></thead><tbody>");
+        for (String[] row : rows) {
+            html.append("<tr>");
+            for (int i = 0; i < row.length; i++) {
+                boolean numeric = result.types().get(i).numeric();
+                html.append(row[i] == null ? "<td class=\"null\">" : numeric ? "<td class=\"num\">" : "<td>")
+                        .append(row[i] == null ? "NULL" : Html.escape(row[i])).append("</td>");
+            }
+            html.append("</tr>");
+        }
+        html.append("</tbody></table></div>");
+        if (result.rowCount() > rows.size()) {
+            html.append("<p class=\"more\" id=\"more\">The table shows the first ").append(String.format(Locale.ROOT, "%,d", rows.size()))
+                    .append(" rows of ").append(String.format(Locale.ROOT, "%,d", result.rowCount())).append("; the downloads have them all.</p>");
+        }
+        return html.append("</main></body></html>").toString();
+    }
+}

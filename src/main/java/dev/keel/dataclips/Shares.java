@@ -1,0 +1,71 @@
+package dev.keel.dataclips;
+
+import dev.keel.auth.Caller;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.problems.KeelException;
+import jakarta.inject.Singleton;
+
+import java.util.Base64;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * Share links: an unguessable slug (192 random bits), revoked at once by clearing it, and the
+ * result served under it: stored while fresh, else run again (see {@link ClipRuns#fresh}).
+ */
+@Singleton
+final class Shares {
+    private static final int SLUG_BYTES = 24;
+    private static final Pattern SLUG = Pattern.compile("[A-Za-z0-9_-]{32}");
+
+    private final Dataclips dataclips;
+    private final DataclipRepository clips;
+    private final ClipRuns runs;
+    private final AccessCounts accesses;
+
+    Shares(Dataclips dataclips, DataclipRepository clips, ClipRuns runs, AccessCounts accesses) {
+        this.dataclips = dataclips;
+        this.clips = clips;
+        this.runs = runs;
+        this.accesses = accesses;
+    }
+
+    /** The clip with its share state and access counts up to now. */
+    Dataclip status(Caller caller, String id) {
+        Dataclip clip = dataclips.require(caller, id);
+        accesses.flush();
+        return clips.find(clip.id()).orElseThrow();
+    }
+
+    /** Shares the clip (keeping its slug when it is shared already). */
+    Dataclip share(Caller caller, String id) {
+        Dataclip clip = dataclips.require(caller, id);
+        if (clip.slug() == null) {
+            accesses.flush(); // counts of a revoked link go before the new link starts from zero
+            clips.share(clip.id(), Base64.getUrlEncoder().withoutPadding().encodeToString(RandomStrings.bytes(SLUG_BYTES)));
+        }
+        return clips.find(clip.id()).orElseThrow();
+    }
+
+    Dataclip revoke(Caller caller, String id) {
+        Dataclip clip = dataclips.require(caller, id);
+        accesses.flush();
+        clips.unshare(clip.id());
+        return clips.find(clip.id()).orElseThrow();
+    }
+
+    /** A shared clip and the result to serve for {@code given} parameter values; empty result while the first run is under way. */
+    record Served(Dataclip clip, Optional<ClipResult> result) {
+    }
+
+    /** What the link {@code slug} serves; 404 for a slug that is not (or no longer) shared. Counts the access. */
+    Served open(String slug, Map<String, String> given) {
+        Dataclip clip = (SLUG.matcher(slug).matches() ? clips.findBySlug(slug) : Optional.<Dataclip>empty())
+                .orElseThrow(() -> KeelException.notFound("shared dataclip", slug));
+        accesses.record(clip.id());
+        ClipText.Prepared prepared = ClipText.prepare(clip.version().sql());
+        Map<String, String> values = Dataclips.values(prepared, clip.parameters(), given);
+        return new Served(clip, runs.fresh(clip, () -> dataclips.database(clip), prepared, values));
+    }
+}
