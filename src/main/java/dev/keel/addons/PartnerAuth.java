@@ -1,5 +1,6 @@
 package dev.keel.addons;
 
+import dev.keel.http.BasicAuthorization;
 import dev.keel.problems.Problem;
 import dev.keel.problems.ProblemType;
 import dev.keel.problems.Problems;
@@ -11,13 +12,10 @@ import io.micronaut.http.annotation.ServerFilter;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.util.Base64;
 
 /** Every {@code /heroku} request carries {@code Authorization: Basic base64(<manifest id>:<password>)}; otherwise 401. */
 @ServerFilter("/heroku/**")
 final class PartnerAuth {
-    private static final String BASIC = "Basic ";
-
     private final AddonSettings settings;
 
     PartnerAuth(AddonSettings settings) {
@@ -31,15 +29,8 @@ final class PartnerAuth {
             return unauthorized(request, "The Add-on Partner API is off: set keel.addon.password (KEEL_ADDON_PASSWORD) to the"
                     + " manifest's password.");
         }
-        String header = request.getHeaders().getAuthorization().orElse("");
         byte[] expected = (settings.id() + ":" + settings.password()).getBytes(StandardCharsets.UTF_8);
-        byte[] given;
-        try {
-            given = header.regionMatches(true, 0, BASIC, 0, BASIC.length())
-                    ? Base64.getDecoder().decode(header.substring(BASIC.length()).strip()) : new byte[0];
-        } catch (IllegalArgumentException e) {
-            given = new byte[0];
-        }
+        byte[] given = BasicAuthorization.pair(request.getHeaders().getAuthorization().orElse("")).orElse(new byte[0]);
         if (!MessageDigest.isEqual(expected, given)) {
             return unauthorized(request, "Send the add-on manifest's id and password as Authorization: Basic base64(id:password).");
         }

@@ -21,10 +21,6 @@ final class AppRepository {
         this.dsl = dsl;
     }
 
-    DSLContext dsl() {
-        return dsl;
-    }
-
     App insert(UUID teamId, String name) {
         return dsl.insertInto(APPS).set(APPS.ID, UUID.randomUUID()).set(APPS.TEAM_ID, teamId).set(APPS.NAME, name)
                 .returning().fetchSingle(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));

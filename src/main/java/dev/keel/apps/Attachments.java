@@ -143,8 +143,7 @@ public final class Attachments implements CredentialUses {
         if (Credential.DEFAULT.equals(name)) {
             return; // every database has it, once created
         }
-        UUID owner = database.following() ? database.leaderId() : database.id();
-        List<String> names = credentials.list(owner).stream().map(Credential::name).toList();
+        List<String> names = credentials.list(database.credentialsOwner()).stream().map(Credential::name).toList();
         if (!names.contains(name)) {
             throw new KeelException(ProblemType.INVALID_REQUEST, "Database " + database.name() + " has no credential " + name
                     + "; it has " + String.join(", ", names) + " (create one with POST /v1/databases/" + database.name()

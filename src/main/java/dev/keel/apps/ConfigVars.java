@@ -21,17 +21,15 @@ import java.util.TreeMap;
  */
 @Singleton
 public final class ConfigVars {
-    private final Apps apps;
-    private final AppRepository repository;
+    private final Attachments attachments;
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
     private final Credentials credentials;
     private final Network network;
 
-    ConfigVars(Apps apps, AppRepository repository, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
+    ConfigVars(Attachments attachments, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
                Network network) {
-        this.apps = apps;
-        this.repository = repository;
+        this.attachments = attachments;
         this.databases = databases;
         this.instances = instances;
         this.credentials = credentials;
@@ -40,7 +38,7 @@ public final class ConfigVars {
 
     public Map<String, String> of(Caller caller, String appName) {
         Map<String, String> vars = new TreeMap<>();
-        for (Attachment attachment : repository.ofApp(repository.dsl(), apps.require(caller, appName).id())) {
+        for (Attachment attachment : attachments.list(caller, appName)) {
             url(attachment.databaseId(), attachment.credential()).ifPresent(url -> vars.put(attachment.configVar(), url.toString()));
         }
         return vars;

@@ -1,5 +1,6 @@
 package dev.keel.auth;
 
+import dev.keel.http.BasicAuthorization;
 import dev.keel.problems.Problem;
 import dev.keel.problems.ProblemType;
 import dev.keel.problems.Problems;
@@ -24,7 +25,6 @@ import java.util.Set;
 final class ApiKeyFilter {
     private static final Set<String> PUBLIC = Set.of("/v1/plans", "/v1/ca.pem");
     private static final String BEARER = "Bearer ";
-    private static final String BASIC = "Basic ";
 
     private final ApiKeys apiKeys;
 
@@ -40,8 +40,9 @@ final class ApiKeyFilter {
             return null;
         }
         String header = request.getHeaders().getAuthorization().orElse("");
-        if (header.regionMatches(true, 0, BASIC, 0, BASIC.length()) && !request.getPath().startsWith("/v1/")) {
-            header = BEARER + basicPassword(header.substring(BASIC.length()).strip());
+        Optional<String> basic = BasicAuthorization.password(header);
+        if (basic.isPresent() && !request.getPath().startsWith("/v1/")) {
+            header = BEARER + basic.get();
         }
         if (!header.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return unauthorized(request, "Send an API key as Authorization: Bearer <key>; the admin key of a new installation is in"
@@ -53,15 +54,6 @@ final class ApiKeyFilter {
         }
         request.setAttribute(Caller.ATTRIBUTE, caller.get());
         return null;
-    }
-
-    private static String basicPassword(String encoded) {
-        try {
-            String pair = new String(java.util.Base64.getDecoder().decode(encoded), java.nio.charset.StandardCharsets.UTF_8);
-            return pair.substring(pair.indexOf(':') + 1);
-        } catch (IllegalArgumentException e) {
-            return "";
-        }
     }
 
     private static HttpResponse<Problem> unauthorized(HttpRequest<?> request, String detail) {

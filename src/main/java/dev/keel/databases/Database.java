@@ -16,4 +16,9 @@ public record Database(UUID id, UUID teamId, String name, String plan, int major
     public boolean following() {
         return leaderId != null;
     }
+
+    /** The database whose credentials this one serves: a follower replays its leader's roles, any other has its own. */
+    public UUID credentialsOwner() {
+        return following() ? leaderId : id;
+    }
 }

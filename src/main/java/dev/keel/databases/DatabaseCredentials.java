@@ -57,8 +57,7 @@ public final class DatabaseCredentials {
 
     public List<View> list(Caller caller, String idOrName) {
         Database database = databases.require(caller, idOrName);
-        UUID owner = database.following() ? database.leaderId() : database.id();
-        return credentials.list(owner).stream().map(c -> view(database, c)).toList();
+        return credentials.list(database.credentialsOwner()).stream().map(c -> view(database, c)).toList();
     }
 
     public View create(Caller caller, String idOrName, @Nullable String name) throws SQLException {

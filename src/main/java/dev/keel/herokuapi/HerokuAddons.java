@@ -44,13 +44,18 @@ final class HerokuAddons {
     }
 
     Optional<Attachment> owner(Database database) {
-        return attachments.ofDatabase(database.id()).stream().min(Comparator.comparing(Attachment::createdAt));
+        return owner(attachments.ofDatabase(database.id()));
+    }
+
+    private static Optional<Attachment> owner(List<Attachment> ofDatabase) {
+        return ofDatabase.stream().min(Comparator.comparing(Attachment::createdAt));
     }
 
     HerokuShapes.Addon addon(Database database, @Nullable String provisionMessage) {
-        Optional<Attachment> owner = owner(database);
-        List<String> vars = owner.map(o -> attachments.ofDatabase(database.id()).stream()
-                .filter(a -> a.appId().equals(o.appId())).map(Attachment::configVar).toList()).orElse(List.of());
+        List<Attachment> ofDatabase = attachments.ofDatabase(database.id());
+        Optional<Attachment> owner = owner(ofDatabase);
+        List<String> vars = owner.map(o -> ofDatabase.stream().filter(a -> a.appId().equals(o.appId())).map(Attachment::configVar).toList())
+                .orElse(List.of());
         return shapes.addon(database, owner.orElse(null), vars, provisionMessage);
     }
 

@@ -57,11 +57,7 @@ final class HerokuAddonsController {
     }
 
     @Serdeable
-    record NameRef(@Nullable String name) {
-    }
-
-    @Serdeable
-    record Create(@Nullable NameRef plan, @Nullable NameRef attachment, @Nullable Map<String, Object> config, @Nullable String name) {
+    record Create(@Nullable HerokuShapes.NameRef plan, @Nullable HerokuShapes.NameRef attachment, @Nullable Map<String, Object> config, @Nullable String name) {
     }
 
     @Serdeable

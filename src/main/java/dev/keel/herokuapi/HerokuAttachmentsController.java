@@ -48,11 +48,7 @@ final class HerokuAttachmentsController {
     }
 
     @Serdeable
-    record NameRef(@Nullable String name) {
-    }
-
-    @Serdeable
-    record Attach(@Nullable NameRef addon, @Nullable NameRef app, @Nullable String name, @Nullable String namespace,
+    record Attach(@Nullable HerokuShapes.NameRef addon, @Nullable HerokuShapes.NameRef app, @Nullable String name, @Nullable String namespace,
                   @Nullable String confirm) {
     }
 

@@ -147,7 +147,7 @@ final class HerokuDataController {
 
     @Post("/postgres/v0/databases/{addon}/credentials/{name}/credentials_rotation")
     Message rotate(Caller caller, String addon, String name, @Body @Nullable RotateRequest request) throws SQLException {
-        credentials.rotate(caller, addons.database(caller, addon).id().toString(), name, request != null && Boolean.TRUE.equals(request.forced()));
+        credentials.rotate(caller, addons.database(caller, addon).id().toString(), name, forced(request));
         return new Message("Credential " + name + " rotated.");
     }
 
@@ -155,9 +155,13 @@ final class HerokuDataController {
     Message rotateAll(Caller caller, String addon, @Body @Nullable RotateRequest request) throws SQLException {
         Database database = addons.database(caller, addon);
         for (DatabaseCredentials.View credential : credentials.list(caller, database.id().toString())) {
-            credentials.rotate(caller, database.id().toString(), credential.name(), request != null && Boolean.TRUE.equals(request.forced()));
+            credentials.rotate(caller, database.id().toString(), credential.name(), forced(request));
         }
         return new Message("Every credential of " + database.name() + " rotated.");
+    }
+
+    private static boolean forced(@Nullable RotateRequest request) {
+        return request != null && Boolean.TRUE.equals(request.forced());
     }
 
     private Optional<CredentialInfo> credential(Database database, String name, String state) {

@@ -41,8 +41,6 @@ final class HerokuErrors {
                 return "conflict";
             case 422:
                 return "invalid_params";
-            case 423:
-                return "confirmation_required";
             default:
                 return status >= 500 ? "internal_server_error" : "bad_request";
         }

@@ -3,7 +3,6 @@ package dev.keel.herokuapi;
 import dev.keel.apps.Attachment;
 import dev.keel.credentials.Credential;
 import dev.keel.databases.Database;
-import dev.keel.databases.DatabaseState;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
@@ -34,6 +33,11 @@ final class HerokuShapes {
 
     @Serdeable
     record Named(@Nullable UUID id, @Nullable String name) {
+    }
+
+    /** A request's reference by name, as in {@code {"plan":{"name":...}}} or {@code {"app":{"name":...}}}. */
+    @Serdeable
+    record NameRef(@Nullable String name) {
     }
 
     @Serdeable
@@ -107,9 +111,5 @@ final class HerokuShapes {
 
     private static UUID uuid(String name) {
         return UUID.nameUUIDFromBytes(name.getBytes(StandardCharsets.UTF_8));
-    }
-
-    static boolean available(Database database) {
-        return database.state() == DatabaseState.AVAILABLE;
     }
 }

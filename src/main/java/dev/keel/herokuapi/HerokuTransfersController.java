@@ -82,8 +82,9 @@ final class HerokuTransfersController {
     @Get("/client/v11/apps/{app}/transfers")
     List<Transfer> list(Caller caller, String app) {
         List<Transfer> transfers = new ArrayList<>();
+        List<Attachment> ofApp = attachments.list(caller, app);
         for (Database database : addons.ofApp(caller, app)) {
-            String name = attachmentName(caller, app, database);
+            String name = attachmentName(ofApp, database);
             backups.list(database.id()).forEach(b -> transfers.add(transfer(b, name)));
         }
         transfers.sort(Comparator.comparing(Transfer::createdAt).reversed());
@@ -99,11 +100,12 @@ final class HerokuTransfersController {
                 .filter(b -> attached.stream().anyMatch(d -> d.id().equals(b.databaseId())))
                 .orElseThrow(() -> KeelException.notFound("backup", id));
         Database database = attached.stream().filter(d -> d.id().equals(backup.databaseId())).findFirst().orElseThrow();
-        return transfer(backup, attachmentName(caller, app, database));
+        return transfer(backup, attachmentName(attachments.list(caller, app), database));
     }
 
-    private String attachmentName(Caller caller, String app, Database database) {
-        return attachments.list(caller, app).stream().filter(a -> a.databaseId().equals(database.id())).map(Attachment::name)
+    /** What the app calls the database: DATABASE when it is that, else another of its attachment names. */
+    private static String attachmentName(List<Attachment> ofApp, Database database) {
+        return ofApp.stream().filter(a -> a.databaseId().equals(database.id())).map(Attachment::name)
                 .min(Comparator.comparing(n -> !n.equals("DATABASE"))).orElse(database.name());
     }
 

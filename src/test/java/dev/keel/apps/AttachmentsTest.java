@@ -2,13 +2,12 @@ package dev.keel.apps;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
-import dev.keel.testing.Pg;
+import dev.keel.testing.Logins;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
-import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -34,7 +33,7 @@ class AttachmentsTest {
         JsonNode webVars = api.get("/v1/apps/" + web + "/config-vars").json();
         assertThat(names(webVars)).containsExactly("DATABASE_URL");
         assertThat(webVars.get("DATABASE_URL").asText()).isEqualTo(db.get("url").asText());
-        assertConnects(keel, webVars.get("DATABASE_URL").asText());
+        Logins.assertConnects(keel, webVars.get("DATABASE_URL").asText());
 
         Api.Response again = api.post("/v1/apps/" + web + "/attachments", "{\"database\":\"" + db.get("id").asText() + "\"}");
         assertThat(again.status()).as("attaching the same again changes nothing").isEqualTo(200);
@@ -48,7 +47,7 @@ class AttachmentsTest {
                 .anySatisfy(name -> assertThat(name).matches("HEROKU_POSTGRESQL_[A-Z]+_URL"));
         String colorVar = names(workerVars).stream().filter(n -> n.startsWith("HEROKU_POSTGRESQL_")).findFirst().orElseThrow();
         for (String name : names(workerVars)) {
-            assertConnects(keel, workerVars.get(name).asText());
+            Logins.assertConnects(keel, workerVars.get(name).asText());
         }
 
         // Under another name in the first app: that name, and the same colour name there too.
@@ -117,12 +116,6 @@ class AttachmentsTest {
         Api.Response created = api.post("/v1/apps", "{\"name\":\"" + name + "\"}");
         assertThat(created.status()).as(created.toString()).isEqualTo(201);
         return name;
-    }
-
-    static void assertConnects(TestKeel keel, String url) throws Exception {
-        try (Connection connection = Pg.connect(url, keel.caFile())) {
-            assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
-        }
     }
 
     private static List<String> names(JsonNode object) {

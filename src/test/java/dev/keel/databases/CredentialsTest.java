@@ -2,6 +2,7 @@ package dev.keel.databases;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
+import dev.keel.testing.Logins;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
@@ -71,7 +72,7 @@ class CredentialsTest {
         String newUrl = api.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText();
         assertThat(newUrl).isNotEqualTo(ownerUrl);
         assertThat(api.get("/v1/databases/" + name).field("url")).isEqualTo(newUrl);
-        assertLoginFails(keel, ownerUrl);
+        Logins.assertPasswordRefused(keel, ownerUrl);
         try (Connection fresh = Pg.connect(newUrl, keel.caFile())) {
             assertThat(Pg.scalar(fresh, "select count(*) from items")).isEqualTo("5");
         }
@@ -90,8 +91,8 @@ class CredentialsTest {
             }
         });
         survivor.close();
-        assertLoginFails(keel, newUrl);
-        assertConnects(keel, api.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText());
+        Logins.assertPasswordRefused(keel, newUrl);
+        Logins.assertConnects(keel, api.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText());
 
         // Destroy: refused while attached, then the role is gone and its URL fails.
         Api.Response refused = api.delete(base + "/analyst");
@@ -100,7 +101,7 @@ class CredentialsTest {
         assertThat(api.delete(base + "/default").status()).isEqualTo(422);
         assertThat(api.delete("/v1/apps/" + app + "/attachments/ANALYST").status()).isEqualTo(204);
         assertThat(api.delete(base + "/analyst").status()).isEqualTo(204);
-        assertLoginFails(keel, analystUrl);
+        Logins.assertPasswordRefused(keel, analystUrl);
         assertThat(api.get(base).json()).hasSize(1);
         assertThat(api.post(base + "/analyst/rotate", "{}").status()).isEqualTo(404);
 
@@ -110,7 +111,7 @@ class CredentialsTest {
         assertThat(other.post(base, "{\"name\":\"intruder\"}").status()).isEqualTo(404);
         assertThat(other.post(base + "/default/rotate", "{}").status()).isEqualTo(404);
         assertThat(other.delete(base + "/default").status()).isEqualTo(404);
-        assertConnects(keel, api.get("/v1/databases/" + name).field("url"));
+        Logins.assertConnects(keel, api.get("/v1/databases/" + name).field("url"));
 
         api.deprovision(db.get("id").asText());
         assertThat(api.delete("/v1/apps/" + app).status()).isEqualTo(204);
@@ -125,16 +126,5 @@ class CredentialsTest {
         assertThat(refused.field("detail")).contains("has only the default credential");
         assertThat(api.get("/v1/databases/" + db.get("name").asText() + "/credentials").json()).hasSize(1);
         api.deprovision(db.get("id").asText());
-    }
-
-    static void assertConnects(TestKeel keel, String url) throws SQLException {
-        try (Connection connection = Pg.connect(url, keel.caFile())) {
-            assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
-        }
-    }
-
-    static void assertLoginFails(TestKeel keel, String url) {
-        assertThatThrownBy(() -> Pg.connect(url, keel.caFile()).close())
-                .isInstanceOfSatisfying(SQLException.class, e -> assertThat(e.getSQLState()).isEqualTo("28P01"));
     }
 }
