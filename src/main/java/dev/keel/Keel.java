@@ -79,9 +79,10 @@ public final class Keel {
     /** Stops a leftover embedded S3 server, each instance's server, then the catalog's, by signal (fast shutdown first). */
     public static void stopServers(Path dataDir) {
         stopEmbeddedS3(dataDir);
-        try (Stream<Path> instances = Files.isDirectory(dataDir.resolve("instances")) ? Files.list(dataDir.resolve("instances")) : Stream.empty()) {
+        Path servers = KeelHome.serverDirOf(dataDir);
+        try (Stream<Path> instances = Files.isDirectory(servers.resolve("instances")) ? Files.list(servers.resolve("instances")) : Stream.empty()) {
             List<Path> dataDirs = new java.util.ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());
-            dataDirs.add(dataDir.resolve("catalog").resolve("data"));
+            dataDirs.add(servers.resolve("catalog").resolve("data"));
             for (Path dir : dataDirs) {
                 if (Postmaster.isRunning(dir)) {
                     System.out.println("stopping the server of " + dir);

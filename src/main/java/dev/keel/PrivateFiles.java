@@ -50,4 +50,18 @@ public final class PrivateFiles {
     public static void write(Path file, String text) {
         write(file, text, path -> { });
     }
+
+    /**
+     * Replaces {@code file} atomically with a script (0755, owned by whoever runs Keel), never
+     * writing through a link another account may have put in its place.
+     */
+    public static void writeExecutable(Path file, String script) {
+        write(file, script, path -> {
+            try {
+                Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rwxr-xr-x"));
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not make " + path + " executable", e);
+            }
+        });
+    }
 }

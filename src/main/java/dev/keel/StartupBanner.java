@@ -3,13 +3,17 @@ package dev.keel;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.CatalogLocation;
 import dev.keel.postgres.PostgresBinaries;
+import dev.keel.postgres.ServerAccounts;
 import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.runtime.server.event.ServerStartupEvent;
 import jakarta.inject.Singleton;
 
 import java.util.stream.Collectors;
 
-/** Prints where Keel is once it serves: API URL, data directory, admin key file, catalog, Postgres versions. */
+/**
+ * Prints where Keel is once it serves: API URL, data directory (and server directory), which OS
+ * accounts Postgres runs as, admin key file, catalog, Postgres versions.
+ */
 @Singleton
 final class StartupBanner implements ApplicationEventListener<ServerStartupEvent> {
     private final Network network;
@@ -17,8 +21,11 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
     private final Teams teams;
     private final CatalogLocation catalog;
     private final PostgresBinaries binaries;
+    private final ServerAccounts accounts;
 
-    StartupBanner(Network network, KeelHome home, Teams teams, CatalogLocation catalog, PostgresBinaries binaries) {
+    StartupBanner(Network network, KeelHome home, Teams teams, CatalogLocation catalog, PostgresBinaries binaries,
+                  ServerAccounts accounts) {
+        this.accounts = accounts;
         this.network = network;
         this.home = home;
         this.teams = teams;
@@ -36,6 +43,13 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
         System.out.println("Keel is running.");
         System.out.println("  API:               " + api + "/v1");
         System.out.println("  data directory:    " + home.dir());
+        if (accounts.perInstance()) {
+            System.out.println("  server directory:  " + home.serverDir() + " (instances, catalog cluster, binaries: what Postgres reaches)");
+            System.out.println("  OS accounts:       one per instance (keel-<instance id>); the catalog runs as " + accounts.catalog().name());
+        } else {
+            System.out.println("  OS accounts:       every instance runs as " + accounts.catalog().name() + ", Keel's own account: a database"
+                    + " superuser could reach the other databases' files; run Keel as root for an account per instance");
+        }
         System.out.println("  admin API key:     " + teams.adminKeyFile()
                 + (teams.adminKeyFile().toFile().exists() ? "" : " (not on this node: it was written where the installation began)"));
         System.out.println("  catalog:           " + catalog);

@@ -6,11 +6,14 @@ import dev.keel.testing.KeelProcess;
 import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The commands the README and runbooks give an operator, run as they would run them, from target/keel.jar. */
 class KeelCommandIT {
@@ -42,12 +45,12 @@ class KeelCommandIT {
         assertThat(stop.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(stop.exitValue()).isZero();
         assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
-        assertThat(dev.keel.postgres.Postmaster.isRunning(dataDir.resolve("catalog/data"))).isFalse();
+        assertThat(dev.keel.postgres.Postmaster.isRunning(KeelHome.serverDirOf(dataDir).resolve("catalog/data"))).isFalse();
         assertThat(Footprint.portIsFree(dev.keel.testing.Pg.port(database.get("url").asText()))).isTrue();
         assertThat(s3.isAlive()).isFalse();
         assertThat(java.nio.file.Files.readString(dataDir.resolveSibling("command-stop-stop.log")))
                 .contains("stopping the embedded S3 server (pid " + s3.pid() + ")")
-                .contains("stopping the server of " + dataDir.resolve("catalog/data"));
+                .contains("stopping the server of " + KeelHome.serverDirOf(dataDir).resolve("catalog/data"));
 
         // Everything comes back on the next start: catalog, then the database's server.
         keel = KeelProcess.start(dataDir, ports, "1", env);
@@ -57,6 +60,43 @@ class KeelCommandIT {
         keel.api().deprovision(database.get("id").asText());
         keel.stop();
         Keel.stopServers(dataDir);
+    }
+
+    /**
+     * A newcomer who is root runs the README's command from a clone under a private home (0700):
+     * Keel starts, says where Postgres's files went, and a database serves, with the home's
+     * permissions untouched.
+     */
+    @Test
+    void asRootFromAPrivateHomeTheReadmesCommandJustWorks() throws Exception {
+        assumeTrue(KeelHome.runsAsRoot(), "the private-home problem exists only for a Keel that runs Postgres as other accounts");
+        Path home = TestKeel.freshDataDir("private-home");
+        Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwx------"));
+        Path dataDir = home.resolve("keel").resolve("var");
+        Files.createDirectories(dataDir);
+        Path servers = null;
+        // Binaries unpacked where Keel puts them by default, not in the suite's shared directory.
+        KeelProcess keel = KeelProcess.start(dataDir, TestKeel.nextPorts(), "0", Map.of("KEEL_INSTANCES_POOL_SIZE", "0",
+                "KEEL_POSTGRES_INSTALL_DIR", ""));
+        try {
+            servers = KeelHome.serverDirOf(dataDir);
+            assertThat(servers).startsWith(Path.of("/var/lib/keel"));
+            assertThat(keel.log()).contains("  server directory:  " + servers + " (instances, catalog cluster, binaries: what Postgres"
+                    + " reaches)").contains("  OS accounts:       one per instance (keel-<instance id>)");
+            JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
+            try (var connection = dev.keel.testing.Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem"))) {
+                assertThat(dev.keel.testing.Pg.scalar(connection, "select 1")).isEqualTo("1");
+            }
+            assertThat(Files.getPosixFilePermissions(home)).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+            assertThat(Files.getPosixFilePermissions(dataDir)).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+            keel.api().deprovision(database.get("id").asText());
+        } finally {
+            keel.stop();
+            Keel.stopServers(dataDir);
+            if (servers != null) {
+                FileTrees.delete(servers);
+            }
+        }
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.databases.Database;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
@@ -14,7 +15,6 @@ import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -98,8 +98,8 @@ public final class ArchiveReport {
             if (!spooled.isEmpty()) {
                 lagSeconds = Duration.between(spooled.get(0).completedAt(), now).toSeconds();
             }
-            try (Connection connection = connections.open(primary.get(), "postgres")) {
-                ArchiveSql.ServerWal wal = ArchiveSql.serverWal(connection);
+            try (ServerSession session = connections.open(primary.get(), "postgres")) {
+                ServerSession.ServerWal wal = session.serverWal();
                 // Measured from the end of the unbroken archive, not the highest segment: uploads finish out of order.
                 lagBytes = Math.max(0, wal.current().bytesSince(archivedThrough(completed, segments, newest)));
                 boolean handOffFailing = wal.lastFailedAt() != null

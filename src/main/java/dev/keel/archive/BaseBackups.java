@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -32,7 +33,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.NoSuchFileException;
-import java.sql.Connection;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -101,8 +101,7 @@ public final class BaseBackups implements OperationHandler {
             runner.submit(operations.find(database.teamId(), backup.operationId()).orElseThrow());
             return backup;
         } catch (IntegrityConstraintViolationException e) {
-            throw new KeelException(ProblemType.CONFLICT, "A backup of " + database.name() + " is running already; wait for it"
-                    + " (GET /v1/databases/" + database.name() + "/backups).");
+            throw operations.alreadyPending(database.id(), OperationKind.BACKUP, "A backup of " + database.name());
         }
     }
 
@@ -129,16 +128,15 @@ public final class BaseBackups implements OperationHandler {
         Database database = databases.find(backup.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
                 .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is not available for a backup."));
         Instance primary = instances.primary(database.id()).orElseThrow();
-        try (Connection session = connections.open(primary, "postgres")) {
-            session.createStatement().execute("set statement_timeout = 0");
-            BackupSql.Started started = BackupSql.start(session, database.major(), "keel backup " + backup.id());
+        try (ServerSession session = connections.open(primary, "postgres")) {
+            ServerSession.BackupStart started = session.startBackup(database.major(), "keel backup " + backup.id());
             backups.started(backup.id(), started.lsn(), started.timeline());
             List<DataFile> files = runtime.dataFiles(primary).stream().filter(BackupFiles::included).toList();
             long total = files.stream().mapToLong(DataFile::size).sum();
             operations.progress(operation.id(), COPYING, 0, total, "bytes");
 
             BackupWriter.Written written;
-            BackupSql.Stopped stopped;
+            ServerSession.BackupStop stopped;
             String key = ArchiveLayout.backupKey(database.id(), backup.id());
             try (ObjectUpload upload = store.upload(key, Map.of("compression", "zstd", "format", "tar"))) {
                 BackupWriter writer = new BackupWriter(upload, zstdLevel, zstdWorkers);
@@ -158,7 +156,7 @@ public final class BaseBackups implements OperationHandler {
                         operations.progress(operation.id(), COPYING, reported, total, "bytes");
                     }
                 }
-                stopped = BackupSql.stop(session, database.major());
+                stopped = session.stopBackup(database.major());
                 writer.text("backup_label", stopped.backupLabel());
                 if (stopped.tablespaceMap() != null && !stopped.tablespaceMap().isEmpty()) {
                     writer.text("tablespace_map", stopped.tablespaceMap());
@@ -174,7 +172,7 @@ public final class BaseBackups implements OperationHandler {
                     Map.of("sha256", written.objectSha256()));
 
             operations.progress(operation.id(), WAITING, 0, 1);
-            BackupSql.switchWal(session);
+            session.switchWal();
             awaitArchived(database.id(), WalSegmentName.containing(started.timeline(), started.lsn()),
                     WalSegmentName.containing(started.timeline(), new Lsn(stopped.lsn().value() - 1)));
             backups.completed(backup.id(), stopped.lsn(), written.size(), written.stored());

@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.auth.Quotas;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.Plan;
@@ -25,7 +26,8 @@ import java.util.Set;
  * <li>backups finished inside the window, plus the newest one finished before it (the base for
  * restoring to the window's start), plus the newest backup;</li>
  * <li>manual backups younger than the plan's backup retention, each with only the WAL from its
- * start to its stop, so each stays restorable on its own;</li>
+ * start to its stop, so each stays restorable on its own; but never more manual backups than the
+ * team's quota ({@code keel.quotas.manual-backups}, newest first);</li>
  * <li>WAL from the start of the oldest backup of the window onwards, and every timeline history.</li>
  * </ul>
  * Everything else (older backups, failed backups' leftovers, older WAL) is removed from the
@@ -41,8 +43,11 @@ public final class Retention {
     private final BackupRepository backups;
     private final ArchiveRepository archive;
     private final ObjectStore store;
+    private final Quotas quotas;
 
-    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ObjectStore store) {
+    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ObjectStore store,
+              Quotas quotas) {
+        this.quotas = quotas;
         this.databases = databases;
         this.plans = plans;
         this.backups = backups;
@@ -74,8 +79,10 @@ public final class Retention {
         Instant manualLimit = now.minus(Duration.ofDays(plan.backupRetentionDays()));
         Set<Backup> window = new LinkedHashSet<>();
         window.add(completed.get(0));
+        Backup base = completed.get(0);
         for (Backup backup : completed) {
             window.add(backup);
+            base = backup;
             if (backup.finishedAt().isBefore(windowStart)) {
                 break; // the newest backup before the window: the base for its first moment
             }
@@ -84,6 +91,15 @@ public final class Retention {
         for (Backup backup : completed) {
             if (!window.contains(backup) && backup.kind() == BackupKind.MANUAL && backup.finishedAt().isAfter(manualLimit)) {
                 manual.add(backup);
+            }
+        }
+        // At most the quota of manual backups, the newest: older ones expire, in the window too, unless the window stands on them.
+        int manualKept = 0;
+        for (Backup backup : completed) {
+            if (backup.kind() == BackupKind.MANUAL && (window.contains(backup) || manual.contains(backup))
+                    && ++manualKept > quotas.getManualBackups() && backup != base && backup != completed.get(0)) {
+                window.remove(backup);
+                manual.remove(backup);
             }
         }
         Lsn walFrom = window.stream().map(Backup::startLsn).min(Lsn::compareTo).orElseThrow();

@@ -10,6 +10,7 @@ import dev.keel.postgres.Installation;
 import dev.keel.postgres.PortRange;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
+import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerCommands;
 import dev.keel.postgres.ServerFiles;
 import io.micronaut.context.annotation.Value;
@@ -53,11 +54,14 @@ public final class EmbeddedCatalog {
     private final Path propertiesFile;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
+    private final ServerAccounts accounts;
     private final PortRange ports;
 
-    EmbeddedCatalog(KeelHome home, PostgresBinaries binaries, ServerCommands commands, @Value("${keel.catalog.ports}") String ports) {
+    EmbeddedCatalog(KeelHome home, PostgresBinaries binaries, ServerCommands commands, ServerAccounts accounts,
+                    @Value("${keel.catalog.ports}") String ports) {
+        this.accounts = accounts;
         this.ports = PortRange.parse(ports);
-        this.dir = home.resolve("catalog");
+        this.dir = home.serverDir().resolve("catalog");
         this.dataDir = dir.resolve("data");
         this.propertiesFile = home.resolve("catalog.properties");
         this.binaries = binaries;
@@ -94,7 +98,7 @@ public final class EmbeddedCatalog {
                 props.setProperty("port", Integer.toString(port));
                 writeProperties(props);
             }
-            commands.start(installation, dataDir, dir.resolve("postgresql.log"));
+            commands.start(accounts.catalog(), installation, dataDir, dir.resolve("postgresql.log"));
         }
         String url = "jdbc:postgresql://" + LOOPBACK + ":" + port + "/";
         ensureDatabase(url, password);
@@ -113,8 +117,9 @@ public final class EmbeddedCatalog {
         props.setProperty("password", RandomStrings.alphanumeric(32));
         props.setProperty("state", INITIALISING);
         writeProperties(props);
-        commands.user().createPrivateDirectory(dir);
-        commands.initdb(binaries.installation(binaries.defaultMajor()), dataDir, SUPERUSER, props.getProperty("password"));
+        accounts.catalog().createPrivateDirectory(dir);
+        accounts.catalog().checkReachable(dir);
+        commands.initdb(accounts.catalog(), binaries.installation(binaries.defaultMajor()), dataDir, SUPERUSER, props.getProperty("password"));
         writeServerFiles(Integer.parseInt(props.getProperty("port")));
         props.setProperty("state", READY);
         writeProperties(props);
@@ -127,9 +132,9 @@ public final class EmbeddedCatalog {
         settings.put("port", Integer.toString(port));
         settings.put("unix_socket_directories", "");
         settings.put("max_connections", "100");
-        ServerFiles.writeSettings(dataDir, settings, commands.user());
+        ServerFiles.writeSettings(dataDir, settings, accounts.catalog());
         ServerFiles.writeHba(dataDir, List.of(HbaRule.host("all", SUPERUSER, LOOPBACK + "/32", "scram-sha-256")),
-                commands.user());
+                accounts.catalog());
     }
 
     private void ensureDatabase(String serverUrl, String password) {

@@ -28,7 +28,7 @@ public final class InstallationIdentity {
 
     InstallationIdentity(KeelHome home) {
         this.file = home.resolve("installation-id");
-        this.instances = home.resolve("instances");
+        this.instances = home.serverDir().resolve("instances");
     }
 
     /** Checks the pairing (the catalog's installation row must exist); writes it on first start. */

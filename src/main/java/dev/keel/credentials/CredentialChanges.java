@@ -1,10 +1,10 @@
 package dev.keel.credentials;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Set;
@@ -49,12 +49,12 @@ public final class CredentialChanges {
                     + "; choose another name, or rotate that one.");
         }
         String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
-        try (Connection connection = connections.open("postgres")) {
-            if (CredentialSql.roleExists(connection, name)) {
+        try (ServerSession session = connections.open("postgres")) {
+            if (session.roleExists(name)) {
                 throw new KeelException(ProblemType.NAME_TAKEN, "The database's server already has a role named " + name
                         + " (made before Keel knew it, or copied by a fork); choose another name.");
             }
-            CredentialSql.createMember(connection, name, password, pgDatabase);
+            session.createMember(name, password, pgDatabase);
         }
         return repository.insert(databaseId, name, name, password);
     }
@@ -69,15 +69,15 @@ public final class CredentialChanges {
         Credential credential = require(databaseId, name);
         String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
         int ended = 0;
-        try (Connection connection = connections.open("postgres")) {
-            CredentialSql.setPassword(connection, credential.username(), password);
+        try (ServerSession session = connections.open("postgres")) {
+            session.setPassword(credential.username(), password);
             repository.updatePassword(credential, password);
             for (UUID other : sharing) {
                 repository.find(other, name).filter(c -> c.username().equals(credential.username()))
                         .ifPresent(c -> repository.updatePassword(c, password));
             }
             if (force) {
-                ended = CredentialSql.terminateSessions(connection, credential.username());
+                ended = session.terminateSessions(credential.username());
             }
         }
         return new Rotated(credential, ended);
@@ -96,14 +96,14 @@ public final class CredentialChanges {
     public void destroy(UUID databaseId, String pgDatabase, String name, Credentials.SuperuserConnections connections) throws SQLException {
         Credential credential = requireDestroyable(databaseId, name);
         Credential owner = require(databaseId, Credential.DEFAULT);
-        try (Connection connection = connections.open("postgres")) {
+        try (ServerSession session = connections.open("postgres")) {
             // Closed first: a role with sessions cannot be dropped, and the password must stop working anyway.
-            CredentialSql.setPassword(connection, credential.username(), RandomStrings.alphanumeric(PASSWORD_LENGTH));
-            CredentialSql.terminateSessions(connection, credential.username());
+            session.setPassword(credential.username(), RandomStrings.alphanumeric(PASSWORD_LENGTH));
+            session.terminateSessions(credential.username());
         }
-        try (Connection connection = connections.open(pgDatabase)) {
-            if (CredentialSql.roleExists(connection, credential.username())) {
-                CredentialSql.dropMember(connection, credential.username(), owner.username());
+        try (ServerSession session = connections.open(pgDatabase)) {
+            if (session.roleExists(credential.username())) {
+                session.dropMember(credential.username(), owner.username());
             }
         }
         repository.delete(credential);

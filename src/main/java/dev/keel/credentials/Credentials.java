@@ -1,10 +1,12 @@
 package dev.keel.credentials;
 
+import dev.keel.postgres.ServerSession;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -22,7 +24,7 @@ public final class Credentials {
     /** Opens a superuser connection to a database of the instance being set up. */
     @FunctionalInterface
     public interface SuperuserConnections {
-        Connection open(String database) throws SQLException;
+        ServerSession open(String database) throws SQLException;
     }
 
     /**
@@ -34,28 +36,50 @@ public final class Credentials {
             throws SQLException {
         String username = "u" + RandomStrings.lowerAlphanumeric(13);
         String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
-        try (Connection connection = connections.open("postgres")) {
-            CredentialSql.createOwner(connection, username, password, pgDatabase, placeholder);
+        try (ServerSession session = connections.open("postgres")) {
+            session.createOwner(username, password, pgDatabase, placeholder);
         }
-        try (Connection connection = connections.open(pgDatabase)) {
-            CredentialSql.prepareDatabase(connection, username);
+        try (ServerSession session = connections.open(pgDatabase)) {
+            session.prepareDatabase(username);
         }
         return repository.insert(databaseId, Credential.DEFAULT, username, password);
     }
 
     /**
-     * For a database restored from {@code sourceId}'s archive: its server already has the
-     * source's owner role; it gets a new password there, and is recorded as the new database's
-     * default credential. The source's password no longer opens the copy.
+     * For a database whose server holds a copy of {@code sourceId}'s roles (a fork, a rollback, an
+     * unfollowed follower): every login role on it but Keel's own is accounted for. The owner and
+     * the named credentials {@code sourceId} has now get new passwords there and are recorded as
+     * {@code databaseId}'s (its rows updated where it has them); every other login role (a
+     * credential destroyed since the copied moment, the source's replication and dataclip roles)
+     * has its sessions ended and is dropped, what it owned going to the owner. No password of the
+     * source opens the copy, and no role the catalog does not know logs in to it. May run again.
      */
-    public Credential takeOverDefault(UUID databaseId, UUID sourceId, SuperuserConnections connections) throws SQLException {
-        Credential source = repository.find(sourceId, Credential.DEFAULT).orElseThrow(() -> new IllegalStateException(
+    public Credential adoptCopy(UUID databaseId, UUID sourceId, String pgDatabase, SuperuserConnections connections)
+            throws SQLException {
+        Credential owner = repository.find(sourceId, Credential.DEFAULT).orElseThrow(() -> new IllegalStateException(
                 "the source database " + sourceId + " has no default credential"));
-        String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
-        try (Connection connection = connections.open("postgres")) {
-            CredentialSql.setPassword(connection, source.username(), password);
+        Map<String, Credential> known = new HashMap<>();
+        repository.list(sourceId).forEach(c -> known.put(c.username(), c));
+        try (ServerSession server = connections.open("postgres"); ServerSession database = connections.open(pgDatabase)) {
+            for (String role : server.loginRoles()) {
+                Credential source = known.get(role);
+                if (source == null) {
+                    server.terminateSessions(role);
+                    database.dropMember(role, owner.username());
+                    continue;
+                }
+                String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+                server.setPassword(role, password);
+                Optional<Credential> mine = repository.find(databaseId, source.name());
+                if (mine.isPresent()) {
+                    repository.updatePassword(mine.get(), password);
+                } else {
+                    repository.insert(databaseId, source.name(), role, password);
+                }
+            }
         }
-        return repository.insert(databaseId, Credential.DEFAULT, source.username(), password);
+        return repository.find(databaseId, Credential.DEFAULT).orElseThrow(() -> new IllegalStateException(
+                "the copy of " + sourceId + " holds no owner role " + owner.username()));
     }
 
     /**

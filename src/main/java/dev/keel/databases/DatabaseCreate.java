@@ -2,8 +2,10 @@ package dev.keel.databases;
 
 import dev.keel.Network;
 import dev.keel.auth.Caller;
+import dev.keel.auth.Quotas;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.RandomStrings;
+import dev.keel.instances.Capacity;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
@@ -69,11 +71,16 @@ public final class DatabaseCreate implements OperationHandler {
     private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
     private final DatabaseCopies copies;
+    private final Capacity capacity;
+    private final Quotas quotas;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
                    Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
-                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies) {
+                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies, Capacity capacity,
+                   Quotas quotas) {
+        this.capacity = capacity;
+        this.quotas = quotas;
         this.events = events;
         this.copies = copies;
         this.databases = databases;
@@ -111,8 +118,12 @@ public final class DatabaseCreate implements OperationHandler {
         String pgDatabase = source != null ? source.pgDatabase() : "d" + RandomStrings.lowerAlphanumeric(13);
         OperationKind kind = origin == null ? OperationKind.PROVISION : OperationKind.RESTORE;
         List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
+        capacity.requireRoomForInstance(origin == null ? major : -1);
         try {
             Operation operation = dsl.transactionResult(tx -> {
+                // The team's row, locked: its requests are counted against its quota one at a time.
+                Quotas.require(databases.lockAndCountForTeam(tx.dsl(), caller.teamId()), quotas.getDatabases(), "databases",
+                        "KEEL_QUOTAS_DATABASES");
                 databases.insert(tx.dsl(), id, caller.teamId(), name, plan.name(), major, pgDatabase,
                         origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW ? origin.sourceId() : null);
                 if (origin != null) {
@@ -194,7 +205,7 @@ public final class DatabaseCreate implements OperationHandler {
                 if (origin.get().kind() == DatabaseOrigin.Kind.FOLLOW) {
                     credentials.shareDefault(id, origin.get().sourceId()); // a read-only replica has its leader's roles
                 } else {
-                    credentials.takeOverDefault(id, origin.get().sourceId(), name -> connections.open(instance, name));
+                    credentials.adoptCopy(id, origin.get().sourceId(), database.pgDatabase(), name -> connections.open(instance, name));
                 }
             } else {
                 Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);

@@ -1,5 +1,7 @@
 package dev.keel.databases;
 
+import org.jooq.exception.DataAccessException;
+import dev.keel.postgres.ServerSession;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
@@ -7,10 +9,7 @@ import io.micronaut.core.annotation.Order;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -69,15 +68,11 @@ public final class DatabaseInfo {
     }
 
     private List<Line> serverLines(Database database, Instance primary) {
-        try (Connection connection = connections.open(primary, database.pgDatabase()); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select pg_size_pretty(pg_database_size(current_database())),"
-                     + " (select count(*) from pg_stat_user_tables),"
-                     + " (select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()),"
-                     + " current_setting('max_connections')")) {
-            row.next();
-            return List.of(Line.of("Data Size", row.getString(1)), Line.of("Tables", Long.toString(row.getLong(2))),
-                    Line.of("Connections", row.getLong(3) + "/" + row.getString(4)));
-        } catch (SQLException e) {
+        try (ServerSession session = connections.open(primary, database.pgDatabase())) {
+            ServerSession.DatabaseStats stats = session.databaseStats();
+            return List.of(Line.of("Data Size", stats.prettySize()), Line.of("Tables", Long.toString(stats.tables())),
+                    Line.of("Connections", stats.connections() + "/" + stats.maxConnections()));
+        } catch (SQLException | DataAccessException e) {
             return List.of(Line.of("Data Size", "unknown: the server does not answer"));
         }
     }

@@ -1,5 +1,7 @@
 package dev.keel.databases;
 
+import org.jooq.exception.DataAccessException;
+import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Credential;
@@ -21,11 +23,9 @@ import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.exception.IntegrityConstraintViolationException;
 
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.List;
 import java.util.Optional;
 
@@ -88,10 +88,15 @@ public final class DatabasePlanChange implements OperationHandler {
         }
         requireFits(database, plan);
         Plan from = plans.require(database.plan());
-        Operation operation = dsl.transactionResult(tx -> {
-            databases.updatePlan(tx.dsl(), database.id(), plan.name());
-            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, announcement(from, plan), 3);
-        });
+        Operation operation;
+        try {
+            operation = dsl.transactionResult(tx -> {
+                databases.updatePlan(tx.dsl(), database.id(), plan.name());
+                return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, announcement(from, plan), 3);
+            });
+        } catch (IntegrityConstraintViolationException e) {
+            throw operations.alreadyPending(database.id(), OperationKind.PLAN_CHANGE, "A plan change of " + database.name());
+        }
         runner.submit(operation);
         return new Changed(databases.find(database.id()).orElseThrow(), Optional.of(operation));
     }
@@ -124,11 +129,9 @@ public final class DatabasePlanChange implements OperationHandler {
     private long dataBytes(Database database) {
         Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 database.name() + " has no running server; try again once it is available."));
-        try (Connection connection = connections.open(primary, database.pgDatabase()); Statement sql = connection.createStatement();
-             ResultSet row = sql.executeQuery("select pg_database_size(current_database())")) {
-            row.next();
-            return row.getLong(1);
-        } catch (SQLException e) {
+        try (ServerSession session = connections.open(primary, database.pgDatabase())) {
+            return session.databaseSize();
+        } catch (SQLException | DataAccessException e) {
             throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s server does not answer, so its size cannot be"
                     + " checked against the new plan; try again in a minute.");
         }

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
+import static dev.keel.catalog.schema.Tables.TEAMS;
 import static dev.keel.catalog.schema.Tables.DATABASE_ORIGINS;
 
 /** Database rows; state changes are checked against {@link DatabaseState} under a row lock. */
@@ -37,6 +38,12 @@ final class DatabaseRepository {
                 .set(DATABASES.PG_DATABASE, pgDatabase)
                 .set(DATABASES.STATE, DatabaseState.CREATING.value())
                 .execute();
+    }
+
+    /** Locks the team's row for the caller's transaction and counts the team's databases (deleting ones too: they still hold servers). */
+    int lockAndCountForTeam(DSLContext tx, UUID teamId) {
+        tx.select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();
+        return tx.fetchCount(DATABASES, DATABASES.TEAM_ID.eq(teamId));
     }
 
     void insertOrigin(DSLContext tx, UUID id, DatabaseOrigin origin) {

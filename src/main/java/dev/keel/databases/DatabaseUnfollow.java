@@ -1,5 +1,9 @@
 package dev.keel.databases;
 
+import dev.keel.credentials.Credentials;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
 import dev.keel.auth.Caller;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
@@ -12,6 +16,7 @@ import dev.keel.problems.ProblemType;
 import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.exception.IntegrityConstraintViolationException;
 
 import java.util.List;
 
@@ -26,7 +31,8 @@ public final class DatabaseUnfollow implements OperationHandler {
     public static final String PROMOTING = "promoting";
     public static final String CONFIGURING = "configuring as a primary";
     public static final String RELEASING = "dropping the slot on the leader";
-    static final List<String> STEPS = List.of(PROMOTING, CONFIGURING, RELEASING);
+    static final String CREDENTIALS = "giving the credentials new passwords";
+    static final List<String> STEPS = List.of(PROMOTING, CONFIGURING, RELEASING, CREDENTIALS);
 
     private final DatabaseRepository databases;
     private final Following following;
@@ -34,9 +40,16 @@ public final class DatabaseUnfollow implements OperationHandler {
     private final OperationRunner runner;
     private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
+    private final Credentials credentials;
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
 
     DatabaseUnfollow(DatabaseRepository databases, Following following, OperationRepository operations, OperationRunner runner,
-                     ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl) {
+                     ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, Credentials credentials,
+                     InstanceRepository instances, InstanceConnections connections) {
+        this.credentials = credentials;
+        this.instances = instances;
+        this.connections = connections;
         this.databases = databases;
         this.following = following;
         this.operations = operations;
@@ -54,8 +67,13 @@ public final class DatabaseUnfollow implements OperationHandler {
             throw new KeelException(ProblemType.CONFLICT, database.name() + " is " + database.state().value()
                     + "; it can be unfollowed once it is available.");
         }
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
-                OperationKind.UNFOLLOW, STEPS.get(0), STEPS.size()));
+        Operation operation;
+        try {
+            operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
+                    OperationKind.UNFOLLOW, STEPS.get(0), STEPS.size()));
+        } catch (IntegrityConstraintViolationException e) {
+            throw operations.alreadyPending(database.id(), OperationKind.UNFOLLOW, "Unfollowing " + database.name());
+        }
         runner.submit(operation);
         return new Accepted(database, operation);
     }
@@ -79,6 +97,11 @@ public final class DatabaseUnfollow implements OperationHandler {
             return;
         }
         following.unfollow(follower, onStep);
+        // Its server still has its leader's roles and passwords: they become its own, renewed, and the rest go.
+        onStep.accept(CREDENTIALS);
+        Instance primary = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                follower.name() + " has no server."));
+        credentials.adoptCopy(follower.id(), follower.leaderId(), follower.pgDatabase(), name -> connections.open(primary, name));
         databases.clearLeader(follower.id());
         databases.find(follower.id()).filter(d -> d.state() == DatabaseState.AVAILABLE)
                 .ifPresent(d -> events.publishEvent(new DatabaseAvailable(d)));

@@ -36,8 +36,17 @@ public final class Plans {
                 "There is no plan '" + name + "'; choose one of " + String.join(", ", names) + ".").with("valid_values", names));
     }
 
-    /** Server settings a plan imposes on every instance of its databases. */
+    /**
+     * Server settings a plan imposes on every instance of its databases: its connections, and
+     * temporary files (sorts, hashes) of at most a quarter of its storage per session, which only
+     * a superuser could raise, so that no tenant's query fills the disk under every database's WAL.
+     */
     public static Map<String, String> serverSettings(Plan plan) {
-        return Map.of("max_connections", Integer.toString(plan.connections()));
+        return Map.of("max_connections", Integer.toString(plan.connections()),
+                "temp_file_limit", tempFileLimitMb(plan) + "MB");
+    }
+
+    static long tempFileLimitMb(Plan plan) {
+        return plan.storageGb() * 1024L / 4;
     }
 }

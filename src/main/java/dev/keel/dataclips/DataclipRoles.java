@@ -1,5 +1,6 @@
 package dev.keel.dataclips;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
 import dev.keel.databases.Database;
@@ -15,7 +16,6 @@ import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.UUID;
 
@@ -63,8 +63,8 @@ final class DataclipRoles {
                 "Database " + home.name() + " has no running primary; wait until it is available."));
         String username = "dataclips_" + RandomStrings.lowerAlphanumeric(10);
         String password = RandomStrings.alphanumeric(48);
-        try (Connection superuser = connections.open(primary, home.pgDatabase())) {
-            DataclipRoleSql.create(superuser, username, password, home.pgDatabase(), maxTimeoutSeconds, maxConnections);
+        try (ServerSession superuser = connections.open(primary, home.pgDatabase())) {
+            superuser.createDataclipRole(username, password, home.pgDatabase(), maxTimeoutSeconds, maxConnections);
         } catch (SQLException e) {
             throw new IllegalStateException("could not create the dataclip role on database " + home.id() + ": " + e.getMessage(), e);
         }

@@ -2,6 +2,7 @@ package dev.keel.instances;
 
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.ServerFiles;
+import dev.keel.postgres.ServerSession;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,7 +16,7 @@ import java.util.Map;
  */
 public final class InstanceConfig {
     /** Keel's management role on every instance. */
-    public static final String SUPERUSER = "keel";
+    public static final String SUPERUSER = ServerSession.SUPERUSER;
     /** How much WAL a server keeps for a replication slot whose follower is behind or away. */
     public static final String MAX_SLOT_WAL_KEEP_SIZE = "4GB";
 
@@ -45,21 +46,25 @@ public final class InstanceConfig {
     }
 
     /**
-     * pg_hba rules: Keel's superuser to any database from {@code keelAddress} only (the address
-     * Keel connects from), replication (only roles with that attribute: Keel's followers and
-     * standbys) from that host too, where instances run, and every other role only to
-     * {@code database}, from anywhere.
+     * pg_hba rules, first match wins: Keel's superuser to any database from {@code keelAddress}
+     * only, and refused from anywhere else (a rule, not only the absence of one, so that no later
+     * rule can ever admit it); replication (only roles with that attribute: Keel's followers and
+     * standbys) from that host only; the replication roles refused every ordinary database; and
+     * every other role only to {@code database}, from anywhere, over TLS.
      */
     public static List<HbaRule> hba(String database, String keelAddress) {
         List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelAddress));
         rules.add(new HbaRule("hostssl", "replication", "all", cidr(keelAddress), "scram-sha-256"));
+        rules.add(new HbaRule("host", "replication", "all", "all", "reject"));
+        rules.add(new HbaRule("host", "all", "+" + ServerSession.REPLICATION_GROUP, "all", "reject"));
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
     }
 
-    /** pg_hba rules of an instance that serves no database yet: Keel's superuser only. */
+    /** pg_hba rules of an instance that serves no database yet: Keel's superuser only, from Keel's address only. */
     public static List<HbaRule> hbaKeelOnly(String keelAddress) {
-        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr(keelAddress), "scram-sha-256"));
+        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr(keelAddress), "scram-sha-256"),
+                new HbaRule("host", "all", SUPERUSER, "all", "reject"));
     }
 
     private static String cidr(String address) {

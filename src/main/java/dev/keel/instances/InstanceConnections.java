@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
 
@@ -9,11 +10,22 @@ import java.sql.SQLException;
 import java.util.Properties;
 
 /**
- * Keel's own connections to an instance: as the {@code keel} superuser, over TLS verified
- * against the installation CA ({@code verify-full}), like any client should.
+ * The only place Keel opens connections to managed servers: as the {@code keel} superuser (a
+ * {@link ServerSession}), over TLS verified against the installation CA ({@code verify-full}),
+ * like any client should, with settings in the startup packet that a tenant's
+ * {@code ALTER DATABASE/ROLE ... SET} cannot override.
  */
 @Singleton
 public final class InstanceConnections {
+    /**
+     * Settings every Keel session starts with. {@code search_path} lists {@code pg_catalog} first
+     * and {@code pg_temp} last (unlisted, each would be searched first): nothing a tenant creates
+     * can shadow a built-in. The rest undo what a tenant may set on its database to make Keel's
+     * own statements fail: Keel bounds its waits with socket timeouts instead.
+     */
+    public static final String PINNED_OPTIONS = "-c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
+            + " -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+
     private final InstanceRepository instances;
     private final CertificateAuthority authority;
 
@@ -22,31 +34,37 @@ public final class InstanceConnections {
         this.authority = authority;
     }
 
-    /** A new superuser connection to {@code database} on {@code instance}; the caller closes it. */
-    public Connection open(Instance instance, String database) throws SQLException {
+    /** A new superuser session on {@code database} of {@code instance}; the caller closes it. */
+    public ServerSession open(Instance instance, String database) throws SQLException {
         // A wedged server must not hold one of the few operation threads forever.
-        return open(instance, database, 10, 120);
+        return new ServerSession(connect(instance, database, 10, 120));
     }
 
     /**
-     * A superuser connection for a health check: login and every answer within
+     * A superuser session for a health check: login and every answer within
      * {@code timeoutSeconds}, or an exception. A hung postmaster (stopped, say) accepts the TCP
      * connection yet never answers the login.
      */
-    public Connection probe(Instance instance, int timeoutSeconds) throws SQLException {
-        return open(instance, "postgres", timeoutSeconds, timeoutSeconds);
+    public ServerSession probe(Instance instance, int timeoutSeconds) throws SQLException {
+        return new ServerSession(connect(instance, "postgres", timeoutSeconds, timeoutSeconds));
     }
 
-    private Connection open(Instance instance, String database, int connectSeconds, int socketSeconds) throws SQLException {
+    private Connection connect(Instance instance, String database, int connectSeconds, int socketSeconds) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", InstanceConfig.SUPERUSER);
         props.setProperty("password", instances.superuserPassword(instance));
-        props.setProperty("sslmode", "verify-full");
-        props.setProperty("sslrootcert", authority.certificateFile().toString());
         props.setProperty("connectTimeout", Integer.toString(connectSeconds));
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
+        return connect(instance, database, props);
+    }
+
+    /** A connection with Keel's TLS and pinned settings and the credentials and timeouts in {@code props}. */
+    private Connection connect(Instance instance, String database, Properties props) throws SQLException {
+        props.setProperty("sslmode", "verify-full");
+        props.setProperty("sslrootcert", authority.certificateFile().toString());
         props.setProperty("ApplicationName", "keel");
+        props.setProperty("options", PINNED_OPTIONS);
         String host = instance.host().contains(":") ? "[" + instance.host() + "]" : instance.host();
         return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + instance.port() + "/" + database, props);
     }

@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.postgres.HbaRule;
@@ -88,9 +89,8 @@ public final class InstanceMaker {
     /** Gives a writable instance's superuser a new password, on the server and then in the catalog. */
     public void rotateSuperuserPassword(Instance instance, InstanceConnections connections) throws java.sql.SQLException {
         String password = RandomStrings.alphanumeric(32);
-        try (java.sql.Connection connection = connections.open(instance, "postgres")) {
-            connection.unwrap(org.postgresql.PGConnection.class).alterUserPassword(InstanceConfig.SUPERUSER, password.toCharArray(),
-                    "scram-sha-256");
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            session.setPassword(InstanceConfig.SUPERUSER, password);
         }
         instances.replaceSuperuserPassword(instance, password);
     }

@@ -92,6 +92,21 @@ public final class InstanceRepository {
                 .fetchOptional(InstanceRepository::toInstance));
     }
 
+    /** Ports of the instance range that no instance on {@code host} has reserved. */
+    public int unreservedPorts(String host) {
+        return Math.max(0, ports.size() - dsl.fetchCount(INSTANCES, INSTANCES.HOST.eq(host)));
+    }
+
+    public PortRange portRange() {
+        return ports;
+    }
+
+    /** Pooled instances of {@code major} ready to be claimed. */
+    public int pooled(int major) {
+        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.MAJOR_VERSION.eq(major))
+                .and(INSTANCES.STATE.eq(InstanceState.POOLED.value())));
+    }
+
     /** Instances of {@code major} that belong to no database: pooled, or being made for the pool. */
     public int poolSize(int major) {
         return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.MAJOR_VERSION.eq(major))

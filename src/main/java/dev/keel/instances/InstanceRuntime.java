@@ -121,4 +121,7 @@ public interface InstanceRuntime {
 
     /** The instances this runtime holds anything for, known to the catalog or not (for the orphan sweep). */
     Set<UUID> held();
+
+    /** Removes what the runtime still keeps for instances it holds nothing else of (their OS accounts); for the orphan sweep. */
+    void sweepLeftovers();
 }

@@ -37,6 +37,7 @@ public final class InstanceSweep {
                 LOG.warn("Stopped instance {} and moved it to {}: the catalog has no record of it", orphan, where);
             }
         }
+        runtime.sweepLeftovers();
         for (Instance instance : known) {
             if (instance.databaseId() == null && instance.state() == InstanceState.CREATING) {
                 LOG.info("Removing instance {}: Keel stopped while making it for the warm pool", instance.id());

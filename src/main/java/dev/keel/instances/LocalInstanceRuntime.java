@@ -2,19 +2,29 @@ package dev.keel.instances;
 
 import dev.keel.FileTrees;
 import dev.keel.KeelHome;
+import dev.keel.PrivateFiles;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Installation;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
 import dev.keel.postgres.ServerCommands;
+import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerFiles;
+import dev.keel.postgres.ServerUser;
+import dev.keel.tls.CertificateAuthority;
+import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -24,10 +34,12 @@ import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
- * Instances as Postgres processes on this machine, each in {@code <data dir>/instances/<id>/}
+ * Instances as Postgres processes on this machine, each in {@code <server dir>/instances/<id>/}
  * ({@code data/}, {@code postgresql.log}, the {@code keel-archive} script and its {@code spool/}),
- * owned by the server user. Instances set aside go to
- * {@code <data dir>/orphans/<id>-<millis>/}.
+ * owned by the instance's own OS account when Keel runs as root ({@link ServerAccounts}). That
+ * account may write there, so Keel (root) never follows a link inside it: files are written new
+ * and renamed into place, and read without following links. Instances set aside go to
+ * {@code <server dir>/orphans/<id>-<millis>/}, and their accounts go.
  */
 @Singleton
 final class LocalInstanceRuntime implements InstanceRuntime {
@@ -44,21 +56,30 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     private final int spoolMaxFiles;
     private final PostgresBinaries binaries;
     private final ServerCommands commands;
-    private final dev.keel.tls.CertificateAuthority authority;
+    private final ServerAccounts accounts;
+    private final CertificateAuthority authority;
 
-    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands, dev.keel.tls.CertificateAuthority authority,
-                         @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+    LocalInstanceRuntime(KeelHome home, PostgresBinaries binaries, ServerCommands commands, ServerAccounts accounts,
+                         CertificateAuthority authority, @Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
         this.spoolMaxFiles = spoolMaxFiles;
-        this.root = home.resolve("instances");
-        this.orphans = home.resolve("orphans");
+        this.root = home.serverDir().resolve("instances");
+        this.orphans = home.serverDir().resolve("orphans");
         this.binaries = binaries;
         this.commands = commands;
+        this.accounts = accounts;
         this.authority = authority;
         try {
             Files.createDirectories(root);
+            // Each instance's account may search its way to its own directory (0700), and list nothing.
+            Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwx--x--x"));
         } catch (IOException e) {
             throw new UncheckedIOException("could not create " + root, e);
         }
+        accounts.catalog().checkReachable(root);
+    }
+
+    private ServerUser user(UUID id) {
+        return accounts.forInstance(id);
     }
 
     private Path dir(UUID id) {
@@ -79,31 +100,31 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         UUID id = spec.instance().id();
         destroy(id);
         Installation installation = binaries.installation(spec.instance().major());
-        commands.user().createPrivateDirectory(dir(id));
+        ServerUser user = user(id);
+        user.createPrivateDirectory(dir(id));
         Path data = dataDir(id);
-        commands.initdb(installation, data, InstanceConfig.SUPERUSER, spec.superuserPassword());
+        commands.initdb(user, installation, data, InstanceConfig.SUPERUSER, spec.superuserPassword());
         configure(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
-                commands.user());
+                user);
     }
 
     @Override
     public void restore(InstanceSpec spec, RecoverySignal signal, Fill fill) throws IOException {
         UUID id = spec.instance().id();
         destroy(id);
-        commands.user().createPrivateDirectory(dir(id));
+        ServerUser user = user(id);
+        user.createPrivateDirectory(dir(id));
         // The exchange first: WAL may be offered while the data directory is still being written.
-        commands.user().createPrivateDirectory(exchange(id));
-        Path script = dir(id).resolve(RESTORE_SCRIPT);
-        Files.writeString(script, RestoreScript.render(exchange(id).toString()));
-        Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        user.createPrivateDirectory(exchange(id));
+        PrivateFiles.writeExecutable(dir(id).resolve(RESTORE_SCRIPT), RestoreScript.render(exchange(id).toString()));
         Path data = dataDir(id);
         fill.into(DataDirectorySink.at(data));
-        commands.user().ownTree(data);
+        user.ownTree(data);
         configure(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
-                commands.user());
-        dev.keel.PrivateFiles.write(data.resolve(signal.file), "", commands.user()::own);
+                user);
+        PrivateFiles.write(data.resolve(signal.file), "", user::own);
     }
 
     /** Where {@code restore_command} and Keel exchange WAL while the instance recovers. */
@@ -130,17 +151,17 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void offerWal(Instance instance, String name, byte[] bytes) throws IOException {
-        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(name), bytes, commands.user()::own);
+        PrivateFiles.write(exchange(instance.id()).resolve(name), bytes, user(instance.id())::own);
     }
 
     @Override
     public void refuseWal(Instance instance, String name) throws IOException {
-        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(name + ".missing"), "", commands.user()::own);
+        PrivateFiles.write(exchange(instance.id()).resolve(name + ".missing"), "", user(instance.id())::own);
     }
 
     @Override
     public void abortRecovery(Instance instance, String reason) throws IOException {
-        dev.keel.PrivateFiles.write(exchange(instance.id()).resolve(FAILED), reason.replace('\n', ' ') + "\n", commands.user()::own);
+        PrivateFiles.write(exchange(instance.id()).resolve(FAILED), reason.replace('\n', ' ') + "\n", user(instance.id())::own);
     }
 
     @Override
@@ -155,15 +176,24 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void startRecovering(Instance instance, Map<String, String> options) {
-        commands.startDetached(binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()), options);
+        commands.startDetached(handedOver(instance), binaries.installation(instance.major()), dataDir(instance.id()),
+                logFile(instance.id()), options);
     }
 
     @Override
     public List<String> logTail(Instance instance, int lines) {
         Path log = logFile(instance.id());
-        try {
-            List<String> all = Files.readAllLines(log, java.nio.charset.StandardCharsets.UTF_8);
-            return all.subList(Math.max(0, all.size() - lines), all.size());
+        // The account owns the directory and could put a link here: read the file itself, never a link's target.
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(Files.newInputStream(log, LinkOption.NOFOLLOW_LINKS),
+                StandardCharsets.UTF_8))) {
+            java.util.ArrayDeque<String> tail = new java.util.ArrayDeque<>(lines);
+            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
+                if (tail.size() == lines) {
+                    tail.removeFirst();
+                }
+                tail.addLast(line);
+            }
+            return lines == 0 ? List.of() : List.copyOf(tail);
         } catch (java.nio.file.NoSuchFileException e) {
             return List.of();
         } catch (IOException e) {
@@ -176,14 +206,12 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         Path data = dataDir(instance.id());
         Path spool = spool(instance.id());
         try {
-            if (!Files.isDirectory(spool)) {
-                commands.user().createPrivateDirectory(spool);
+            if (!Files.isDirectory(spool, LinkOption.NOFOLLOW_LINKS)) {
+                user(instance.id()).createPrivateDirectory(spool);
             }
-            Path script = dir(instance.id()).resolve(ARCHIVE_SCRIPT);
-            Files.writeString(script, ArchiveScript.render(spool.toString(), spoolMaxFiles));
-            Files.setPosixFilePermissions(script, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not install the archive command of instance " + instance.id(), e);
+            PrivateFiles.writeExecutable(dir(instance.id()).resolve(ARCHIVE_SCRIPT), ArchiveScript.render(spool.toString(), spoolMaxFiles));
+        } catch (UncheckedIOException e) {
+            throw new UncheckedIOException("could not install the archive command of instance " + instance.id(), e.getCause());
         }
         Map<String, String> withArchiving = new java.util.LinkedHashMap<>(settings);
         withArchiving.put("archive_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(ARCHIVE_SCRIPT).toString()) + " \"%p\" \"%f\"");
@@ -191,8 +219,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
             withArchiving.put("restore_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(RESTORE_SCRIPT).toString())
                     + " \"%f\" \"%p\"");
         }
-        ServerFiles.writeSettings(data, withArchiving, commands.user());
-        ServerFiles.writeHba(data, hba, commands.user());
+        ServerFiles.writeSettings(data, withArchiving, user(instance.id()));
+        ServerFiles.writeHba(data, hba, user(instance.id()));
     }
 
     private Path spool(UUID id) {
@@ -213,7 +241,10 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                     continue;
                 }
                 try {
-                    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+                    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (!attributes.isRegularFile()) {
+                        continue;
+                    }
                     files.add(new SpooledWal(name, attributes.size(), attributes.lastModifiedTime().toInstant()));
                 } catch (java.nio.file.NoSuchFileException e) {
                     // removed meanwhile
@@ -287,14 +318,28 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         return Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
     }
 
+    /**
+     * The instance's account, which must own its data directory before its server starts: an
+     * instance made before Keel ran each instance as its own account moves to its own at its
+     * next start.
+     */
+    private ServerUser handedOver(Instance instance) {
+        ServerUser user = user(instance.id());
+        if (!user.owns(dataDir(instance.id())) && !Postmaster.isRunning(dataDir(instance.id()))) {
+            LOG.info("Instance {} moves to its own OS account {}", instance.id(), user.name());
+            user.ownTree(dir(instance.id()));
+        }
+        return user;
+    }
+
     @Override
     public void start(Instance instance) {
-        commands.start(binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
+        commands.start(handedOver(instance), binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
     }
 
     @Override
     public void stop(Instance instance) {
-        commands.stop(binaries.installation(instance.major()), dataDir(instance.id()));
+        commands.stop(user(instance.id()), binaries.installation(instance.major()), dataDir(instance.id()));
     }
 
     @Override
@@ -302,6 +347,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         // By signal rather than pg_ctl: works whatever state the directory is in and needs no binaries.
         Postmaster.stop(dataDir(instanceId), STOP_PATIENCE);
         FileTrees.delete(dir(instanceId));
+        accounts.remove(instanceId);
     }
 
     @Override
@@ -310,17 +356,20 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         Path target = orphans.resolve(instanceId + "-" + System.currentTimeMillis());
         try {
             Files.createDirectories(orphans);
+            Files.setPosixFilePermissions(orphans, PosixFilePermissions.fromString("rwx------"));
             Files.move(dir(instanceId), target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException("could not move " + dir(instanceId) + " to " + target, e);
         }
+        // Kept for an operator (root), not for the account, which goes with the instance.
+        accounts.remove(instanceId);
         return target.toString();
     }
 
     @Override
     public void fence(Instance instance) {
         Path data = dataDir(instance.id());
-        Postmaster.kill(data, STOP_PATIENCE);
+        Postmaster.kill(data, user(instance.id()).name(), STOP_PATIENCE);
         if (Files.isDirectory(data)) {
             try {
                 salvageWal(instance);
@@ -329,7 +378,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                 LOG.error("Fenced instance {}, but could not hand its unarchived WAL to its spool", instance.id(), e);
             }
             // Started again by anyone, it comes up read-only: a standby with nothing to follow.
-            dev.keel.PrivateFiles.write(data.resolve(RecoverySignal.STANDBY.file), "", commands.user()::own);
+            PrivateFiles.write(data.resolve(RecoverySignal.STANDBY.file), "", user(instance.id())::own);
         }
     }
 
@@ -353,7 +402,11 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                     continue;
                 }
                 Path temporary = spool.resolve("." + file + ".salvaged");
-                Files.copy(wal.resolve(file), temporary, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                // Never a link's target: the account owns pg_wal, and root does the copying.
+                try (InputStream in = Files.newInputStream(wal.resolve(file), LinkOption.NOFOLLOW_LINKS)) {
+                    Files.deleteIfExists(temporary);
+                    Files.copy(in, temporary);
+                }
                 try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(temporary,
                         java.nio.file.StandardOpenOption.WRITE)) {
                     channel.force(true);
@@ -392,5 +445,17 @@ final class LocalInstanceRuntime implements InstanceRuntime {
             throw new UncheckedIOException("could not list " + root, e);
         }
         return ids;
+    }
+
+    @Override
+    public void sweepLeftovers() {
+        Set<String> needed = new HashSet<>();
+        held().forEach(id -> needed.add(ServerAccounts.accountName(id)));
+        for (String account : accounts.instanceAccounts()) {
+            if (!needed.contains(account)) {
+                LOG.info("Removing OS account {}: it belonged to an instance that is gone", account);
+                accounts.removeAccount(account);
+            }
+        }
     }
 }

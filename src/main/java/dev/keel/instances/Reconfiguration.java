@@ -1,9 +1,9 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.HbaRule;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -34,11 +34,15 @@ public final class Reconfiguration {
     public void apply(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         runtime.configure(instance, settings, hba);
         OffsetDateTime reloadedAt = null;
-        try (Connection connection = connections.open(instance, "postgres")) {
-            boolean restart = settings.entrySet().stream()
-                    .anyMatch(e -> RESTART_SETTINGS.contains(e.getKey()) && !e.getValue().equals(InstanceSql.show(connection, e.getKey())));
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            boolean restart = false;
+            for (Map.Entry<String, String> setting : settings.entrySet()) {
+                if (RESTART_SETTINGS.contains(setting.getKey()) && !setting.getValue().equals(session.setting(setting.getKey()))) {
+                    restart = true;
+                }
+            }
             if (!restart) {
-                reloadedAt = InstanceSql.reloadConfiguration(connection);
+                reloadedAt = session.reloadConfiguration();
             }
         }
         if (reloadedAt == null) {
@@ -52,8 +56,8 @@ public final class Reconfiguration {
     private void awaitReload(Instance instance, OffsetDateTime since) throws SQLException {
         Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
         while (true) {
-            try (Connection connection = connections.open(instance, "postgres")) {
-                if (InstanceSql.configurationLoadedSince(connection, since)) {
+            try (ServerSession session = connections.open(instance, "postgres")) {
+                if (session.configurationLoadedSince(since)) {
                     return;
                 }
             }

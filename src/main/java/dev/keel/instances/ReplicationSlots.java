@@ -1,18 +1,15 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
 import dev.keel.postgres.ServerFiles;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
-import org.postgresql.PGConnection;
+import org.jooq.exception.DataAccessException;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -86,27 +83,9 @@ public final class ReplicationSlots {
                 .onConflict(REPLICATION_SLOTS.NAME).doUpdate()
                 .set(REPLICATION_SLOTS.PASSWORD, secrets.seal(password, context(name)))
                 .execute();
-        try (Connection connection = connections.open(upstream, "postgres")) {
-            try (Statement sql = connection.createStatement()) {
-                // The name is ours (letters, digits, underscores), so it needs no quoting beyond the identifier's.
-                sql.execute("do $$ begin if not exists (select from pg_roles where rolname = '" + name + "') then"
-                        + " create role " + name + " with login replication; end if; end $$");
-            }
-            connection.unwrap(PGConnection.class).alterUserPassword(name, password.toCharArray(), "scram-sha-256");
-            try (PreparedStatement create = connection.prepareStatement("select pg_create_physical_replication_slot(?, true)"
-                    + " where not exists (select from pg_replication_slots where slot_name = ?)")) {
-                create.setString(1, name);
-                create.setString(2, name);
-                create.execute();
-            }
-            try (PreparedStatement kept = connection.prepareStatement("select pg_walfile_name(restart_lsn) from pg_replication_slots"
-                    + " where slot_name = ?")) {
-                kept.setString(1, name);
-                try (ResultSet row = kept.executeQuery()) {
-                    row.next();
-                    return new Stream(settings(upstream, name, password), WalSegmentName.parse(row.getString(1)));
-                }
-            }
+        try (ServerSession session = connections.open(upstream, "postgres")) {
+            session.ensureReplicationRole(name, password);
+            return new Stream(settings(upstream, name, password), session.ensurePhysicalSlot(name));
         }
     }
 
@@ -132,28 +111,20 @@ public final class ReplicationSlots {
      * forgets it; nothing of it need exist.
      */
     public void drop(Instance upstream, String name) throws SQLException {
-        try (Connection connection = connections.open(upstream, "postgres")) {
+        try (ServerSession session = connections.open(upstream, "postgres")) {
             for (int attempt = 1; ; attempt++) {
-                try (PreparedStatement end = connection.prepareStatement("select pg_terminate_backend(active_pid) from pg_replication_slots"
-                        + " where slot_name = ? and active_pid is not null");
-                     PreparedStatement drop = connection.prepareStatement("select pg_drop_replication_slot(slot_name)"
-                             + " from pg_replication_slots where slot_name = ?")) {
-                    end.setString(1, name);
-                    end.execute();
-                    drop.setString(1, name);
-                    drop.execute();
+                try {
+                    session.dropSlot(name);
                     break;
-                } catch (SQLException e) {
+                } catch (DataAccessException e) {
                     // "is active for PID": the walsender is still on its way out
-                    if (attempt == DROP_ATTEMPTS || !"55006".equals(e.getSQLState())) {
+                    if (attempt == DROP_ATTEMPTS || !"55006".equals(e.sqlState())) {
                         throw e;
                     }
                     sleep(100);
                 }
             }
-            try (Statement sql = connection.createStatement()) {
-                sql.execute("drop role if exists " + name);
-            }
+            session.dropRoleIfExists(name);
         }
         forget(name);
     }

@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.PostgresBinaries;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -9,7 +10,6 @@ import dev.keel.postgres.HbaRule;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
@@ -96,11 +96,11 @@ public final class WarmPool {
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
                         InstanceConfig.hbaKeelOnly(network.localHost()), step -> { });
                 try {
-                    try (Connection connection = connections.open(instance, "postgres")) {
-                        InstanceSql.createDatabase(connection, placeholderDatabase(instance));
+                    try (ServerSession session = connections.open(instance, "postgres")) {
+                        session.createDatabase(placeholderDatabase(instance));
                     }
-                    try (Connection connection = connections.open(instance, placeholderDatabase(instance))) {
-                        InstanceSql.createStatementStatistics(connection);
+                    try (ServerSession session = connections.open(instance, placeholderDatabase(instance))) {
+                        session.createStatementStatistics();
                     }
                     instances.transition(instance.id(), InstanceState.POOLED);
                 } catch (Exception e) {

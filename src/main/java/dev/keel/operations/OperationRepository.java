@@ -1,10 +1,13 @@
 package dev.keel.operations;
 
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -110,6 +113,18 @@ public final class OperationRepository {
                 .orderBy(OPERATIONS.CREATED_AT.desc())
                 .limit(1)
                 .fetchOptional(OperationRepository::toOperation);
+    }
+
+    /**
+     * The 409 for a request that would queue a second operation of {@code kind} on a database that
+     * has one queued or running: it names the first, so the caller can follow that one instead.
+     */
+    public KeelException alreadyPending(UUID databaseId, OperationKind kind, String what) {
+        Optional<Operation> first = running(databaseId, EnumSet.of(kind));
+        KeelException conflict = new KeelException(ProblemType.ALREADY_QUEUED, what + " is already queued or running"
+                + first.map(o -> " (operation " + o.id() + ")").orElse("") + "; follow it with GET /v1/operations/{id} and ask again"
+                + " once it has finished.");
+        return first.map(o -> conflict.with("operation_id", o.id().toString())).orElse(conflict);
     }
 
     private static Operation toOperation(Record r) {

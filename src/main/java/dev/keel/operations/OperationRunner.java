@@ -9,41 +9,52 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.slf4j.MDC;
 
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * Runs operations on a small pool of background threads, one at a time per database (a delete
- * waits for the provision it interrupts). On shutdown it lets running work finish for a while;
- * whatever is cut off stays {@code running} in the catalog for the {@link Reconciler}.
+ * Runs operations on a small pool of background threads, fairly between teams and one at a time
+ * per database (a delete waits for the provision it interrupts). Submitted operations wait in a
+ * queue per team; whenever a thread is free, the teams take turns: the next team in the rotation
+ * that has an operation whose database is not busy gets the thread. A team that queues a hundred
+ * operations so delays another team's next operation by at most one operation of its own per
+ * free thread, and no thread ever waits on a busy database. On shutdown it lets running work
+ * finish for a while; whatever is cut off, or still queued, stays {@code running} in the catalog
+ * for the {@link Reconciler}.
  */
 @Singleton
 public final class OperationRunner {
     private static final Logger LOG = LoggerFactory.getLogger(OperationRunner.class);
     private static final long SHUTDOWN_PATIENCE_SECONDS = 30;
+    /** The queue of operations that belong to no team (none today; kept apart from every team's). */
+    private static final UUID NO_TEAM = new UUID(0, 0);
 
     // A provider, not a list: handlers submit work to this runner, so they are looked up on use.
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
     private final ExecutorService executor;
-    private final Map<UUID, DatabaseLock> databaseLocks = new ConcurrentHashMap<>();
-
-    /** A database's lock and how many operations hold or wait for it; dropped from the map at zero. */
-    private static final class DatabaseLock {
-        final ReentrantLock lock = new ReentrantLock();
-        int users;
-    }
+    private final Object lock = new Object();
+    /** Waiting operations by team, in the order the teams take turns (the team served last moves to the end). */
+    private final LinkedHashMap<UUID, Deque<Operation>> waiting = new LinkedHashMap<>();
+    private final Set<UUID> busyDatabases = new HashSet<>();
+    private int freeThreads;
+    private boolean stopping;
 
     OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations,
                     @Value("${keel.operations.threads}") int threads) {
         this.handlers = handlers;
         this.operations = operations;
+        this.freeThreads = threads;
         AtomicInteger count = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(threads, r -> {
             Thread thread = new Thread(r, "keel-operation-" + count.incrementAndGet());
@@ -57,9 +68,65 @@ public final class OperationRunner {
                 .orElseThrow(() -> new IllegalStateException("no handler for operations of kind " + kind.value()));
     }
 
-    /** Runs {@code operation} in the background. */
+    /** Runs {@code operation} in the background, when its team's turn comes and its database is free. */
     public void submit(Operation operation) {
-        executor.execute(() -> run(operation));
+        synchronized (lock) {
+            waiting.computeIfAbsent(team(operation), t -> new ArrayDeque<>()).addLast(operation);
+        }
+        dispatch();
+    }
+
+    /** How many operations wait for a thread, all teams together. */
+    public int queued() {
+        synchronized (lock) {
+            return waiting.values().stream().mapToInt(Deque::size).sum();
+        }
+    }
+
+    /** Hands free threads to waiting operations, the teams taking turns. */
+    private void dispatch() {
+        synchronized (lock) {
+            while (freeThreads > 0 && !stopping) {
+                Operation next = takeNext();
+                if (next == null) {
+                    return;
+                }
+                freeThreads--;
+                if (next.databaseId() != null) {
+                    busyDatabases.add(next.databaseId());
+                }
+                executor.execute(() -> run(next));
+            }
+        }
+    }
+
+    /**
+     * The first runnable operation of the first team in turn that has one (its earliest operation
+     * whose database is not busy; a database's operations keep their order), or null. The team
+     * served goes to the end of the rotation.
+     */
+    private Operation takeNext() {
+        for (Map.Entry<UUID, Deque<Operation>> team : waiting.entrySet()) {
+            Set<UUID> passed = new HashSet<>();
+            for (Iterator<Operation> queued = team.getValue().iterator(); queued.hasNext(); ) {
+                Operation operation = queued.next();
+                UUID database = operation.databaseId();
+                if (database != null && (busyDatabases.contains(database) || !passed.add(database))) {
+                    continue;
+                }
+                queued.remove();
+                Deque<Operation> rest = waiting.remove(team.getKey());
+                if (!rest.isEmpty()) {
+                    waiting.put(team.getKey(), rest);
+                }
+                return operation;
+            }
+        }
+        return null;
+    }
+
+    private static UUID team(Operation operation) {
+        return operation.teamId() == null ? NO_TEAM : operation.teamId();
     }
 
     private void run(Operation operation) {
@@ -67,13 +134,6 @@ public final class OperationRunner {
         if (operation.databaseId() != null) {
             MDC.put("database", operation.databaseId().toString());
         }
-        UUID database = operation.databaseId();
-        DatabaseLock entry = database == null ? new DatabaseLock() : databaseLocks.compute(database, (id, existing) -> {
-            DatabaseLock held = existing == null ? new DatabaseLock() : existing;
-            held.users++;
-            return held;
-        });
-        entry.lock.lock();
         try {
             LOG.info("Operation {} started", operation.kind().value());
             handler(operation.kind()).run(operation);
@@ -88,17 +148,27 @@ public final class OperationRunner {
             } catch (RuntimeException recordFailure) {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
+        } catch (Throwable fatal) {
+            // An Error (out of memory, say): loud, and the operation stays running for the reconciler of the next start.
+            LOG.error("Operation {} stopped by a fatal error", operation.kind().value(), fatal);
+            throw fatal;
         } finally {
-            entry.lock.unlock();
-            if (database != null) {
-                databaseLocks.compute(database, (id, held) -> --held.users == 0 ? null : held);
+            synchronized (lock) {
+                freeThreads++;
+                if (operation.databaseId() != null) {
+                    busyDatabases.remove(operation.databaseId());
+                }
             }
             MDC.clear();
+            dispatch();
         }
     }
 
     @PreDestroy
     void shutdown() throws InterruptedException {
+        synchronized (lock) {
+            stopping = true;
+        }
         executor.shutdown();
         if (!executor.awaitTermination(SHUTDOWN_PATIENCE_SECONDS, TimeUnit.SECONDS)) {
             LOG.warn("Stopping with operations still running; they resume when Keel starts again");

@@ -49,7 +49,7 @@ public final class PostgresBinaries {
         });
         this.defaultMajor = config.getDefaultMajor();
         this.installDir = config.getInstallDir().isBlank()
-                ? home.resolve("postgres")
+                ? home.serverDir().resolve("postgres")
                 : Path.of(config.getInstallDir()).toAbsolutePath().normalize();
         if (!supportedMajors().contains(defaultMajor)) {
             throw new dev.keel.StartupException("keel.postgres.default-major " + defaultMajor + " is not among the served majors "

@@ -2,6 +2,7 @@ package dev.keel.postgres;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -29,11 +30,15 @@ public final class Postmaster {
                 return OptionalLong.empty();
             }
             long pid = Long.parseLong(lines.get(0).strip());
-            // Guard against a stale pid file whose pid now belongs to another process.
+            // Guard against a stale pid file whose pid now belongs to another process, and against one
+            // the directory's account wrote to name another account's server: the process must be a
+            // postgres of the account that owns the directory.
+            String owner = Files.getOwner(dataDir, LinkOption.NOFOLLOW_LINKS).getName();
             boolean postgres = ProcessHandle.of(pid)
-                    .flatMap(p -> p.info().command())
-                    .map(command -> command.endsWith("postgres"))
-                    .orElse(false);
+                    .map(ProcessHandle::info)
+                    .filter(info -> info.command().map(command -> command.endsWith("postgres")).orElse(false))
+                    .filter(info -> info.user().map(owner::equals).orElse(false))
+                    .isPresent();
             return postgres && isLive(pid) ? OptionalLong.of(pid) : OptionalLong.empty();
         } catch (IOException | NumberFormatException e) {
             return OptionalLong.empty();
@@ -75,11 +80,12 @@ public final class Postmaster {
      * directory. Postmasters are found through the pid file and, should it be gone, through the
      * {@code -D} of their command lines. Returns once they are gone.
      */
-    public static void kill(Path dataDir, Duration patience) {
+    public static void kill(Path dataDir, String account, Duration patience) {
         java.util.Set<ProcessHandle> postmasters = new java.util.HashSet<>();
         pid(dataDir).ifPresent(pid -> ProcessHandle.of(pid).ifPresent(postmasters::add));
         String directory = dataDir.toAbsolutePath().normalize().toString();
         ProcessHandle.allProcesses().filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(false))
+                .filter(p -> p.info().user().map(account::equals).orElse(false))
                 .filter(p -> p.info().arguments().map(args -> servesDirectory(args, directory)).orElse(false))
                 .forEach(postmasters::add);
         for (ProcessHandle postmaster : postmasters) {

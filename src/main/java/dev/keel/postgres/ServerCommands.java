@@ -8,29 +8,19 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-/** initdb and pg_ctl, run as the {@link ServerUser}. */
+/** initdb and pg_ctl, each run as the {@link ServerUser} the server belongs to. */
 @Singleton
 public final class ServerCommands {
     private static final Duration INITDB_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration START_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(60);
 
-    private final ServerUser user;
-
-    ServerCommands(ServerUser user) {
-        this.user = user;
-    }
-
-    public ServerUser user() {
-        return user;
-    }
-
     /**
      * Initialises {@code dataDir} with data checksums, UTF-8 and the C locale, and a superuser
      * {@code superuser} whose SCRAM password is {@code password}. The parent directory must
      * belong to the server user. The password passes through a 0600 file that is removed after.
      */
-    public void initdb(Installation installation, Path dataDir, String superuser, String password) {
+    public void initdb(ServerUser user, Installation installation, Path dataDir, String superuser, String password) {
         Path pwfile = dataDir.resolveSibling(".initdb-pw");
         try {
             dev.keel.PrivateFiles.write(pwfile, password + "\n", user::own);
@@ -47,7 +37,7 @@ public final class ServerCommands {
     }
 
     /** Starts the server detached (it outlives Keel) and waits until it accepts connections. */
-    public void start(Installation installation, Path dataDir, Path logFile) {
+    public void start(ServerUser user, Installation installation, Path dataDir, Path logFile) {
         user.run(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l", logFile.toString(),
                 "-w", "-t", Long.toString(START_TIMEOUT.toSeconds())), START_TIMEOUT.plusSeconds(10));
     }
@@ -57,7 +47,7 @@ public final class ServerCommands {
      * long), with {@code options} as command-line settings of this start only (nothing in the
      * configuration files, so none of them lingers after it). Values must be single words.
      */
-    public void startDetached(Installation installation, Path dataDir, Path logFile, java.util.Map<String, String> options) {
+    public void startDetached(ServerUser user, Installation installation, Path dataDir, Path logFile, java.util.Map<String, String> options) {
         StringBuilder line = new StringBuilder();
         options.forEach((name, value) -> {
             if (!name.matches("[a-z_]+") || !value.matches("[A-Za-z0-9_.:+-]+")) {
@@ -74,7 +64,7 @@ public final class ServerCommands {
     }
 
     /** Fast shutdown; escalates by signal when pg_ctl cannot finish it. */
-    public void stop(Installation installation, Path dataDir) {
+    public void stop(ServerUser user, Installation installation, Path dataDir) {
         if (!Postmaster.isRunning(dataDir)) {
             return;
         }

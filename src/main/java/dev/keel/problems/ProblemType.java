@@ -14,6 +14,8 @@ public enum ProblemType {
     NOT_ACCEPTABLE("not-acceptable", 406, "Not acceptable"),
     NAME_TAKEN("name-taken", 409, "Name already taken"),
     CONFLICT("conflict", 409, "Conflict"),
+    ALREADY_QUEUED("already-queued", 409, "Already queued or running"),
+    QUOTA_EXCEEDED("quota-exceeded", 403, "Quota exceeded"),
     PAYLOAD_TOO_LARGE("payload-too-large", 413, "Request body too large"),
     UNSUPPORTED_MEDIA_TYPE("unsupported-media-type", 415, "Unsupported media type"),
     INVALID_REQUEST("invalid-request", 422, "Invalid request"),
@@ -22,6 +24,7 @@ public enum ProblemType {
     INVALID_NAME("invalid-name", 422, "Invalid name"),
     INTERNAL("internal", 500, "Internal error"),
     UNAVAILABLE("unavailable", 503, "Service unavailable"),
+    INSUFFICIENT_STORAGE("insufficient-storage", 507, "Insufficient storage"),
     INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
     INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
     TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often");

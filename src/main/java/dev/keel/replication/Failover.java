@@ -1,5 +1,7 @@
 package dev.keel.replication;
 
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.archive.BackupKind;
 import dev.keel.archive.BaseBackups;
@@ -30,11 +32,7 @@ import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -130,17 +128,13 @@ final class Failover implements OperationHandler {
                 database.name() + " has no primary."));
         Instance standby = instances.standby(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 database.name() + " lost its standby meanwhile; nothing changed."));
-        String last;
+        Lsn last;
         try {
             reconfiguration.apply(primary, ownSettings(database, primary), keelAndReplicationOnly());
-            try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement()) {
+            try (ServerSession session = connections.open(primary, "postgres")) {
                 // No client gets back in (pg_hba), so after this nothing but the shutdown checkpoint is written.
-                sql.execute("select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'client backend'"
-                        + " and pid <> pg_backend_pid()");
-                try (ResultSet row = sql.executeQuery("select pg_current_wal_lsn()")) {
-                    row.next();
-                    last = row.getString(1);
-                }
+                session.terminateClientSessions();
+                last = session.currentWalLsn();
             }
             runtime.stop(primary); // the shutdown checkpoint goes to the standby before the walsender exits
             if (!receivedPast(standby, last)) {
@@ -205,16 +199,12 @@ final class Failover implements OperationHandler {
         }
     }
 
-    private boolean receivedPast(Instance standby, String lsn) throws SQLException, InterruptedException {
+    private boolean receivedPast(Instance standby, Lsn lsn) throws SQLException, InterruptedException {
         long deadline = System.currentTimeMillis() + CATCH_UP_MILLIS;
-        try (Connection connection = connections.open(standby, "postgres");
-             PreparedStatement query = connection.prepareStatement("select pg_wal_lsn_diff(pg_last_wal_receive_lsn(), ?::pg_lsn) > 0")) {
-            query.setString(1, lsn);
+        try (ServerSession session = connections.open(standby, "postgres")) {
             while (System.currentTimeMillis() < deadline) {
-                try (ResultSet row = query.executeQuery()) {
-                    if (row.next() && row.getBoolean(1)) {
-                        return true;
-                    }
+                if (session.received().filter(received -> received.isAfter(lsn)).isPresent()) {
+                    return true;
                 }
                 Thread.sleep(50);
             }
@@ -282,8 +272,8 @@ final class Failover implements OperationHandler {
 
     /** Promotes the standby (unless it already is) and makes it the database's primary in the catalog. */
     private Instance promote(Instance standby) throws SQLException {
-        try (Connection connection = connections.open(standby, "postgres")) {
-            Promotion.promote(connection, "the standby");
+        try (ServerSession session = connections.open(standby, "postgres")) {
+            session.promote(Followers.PROMOTE_WAIT_SECONDS, "the standby");
         }
         return instances.makePrimary(standby.id());
     }

@@ -1,5 +1,6 @@
 package dev.keel.replication;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
@@ -23,11 +24,7 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +42,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
 
     private static final int LAG_TIMEOUT_SECONDS = 2;
+    /** How long a promotion may take before it counts as failed. */
+    static final int PROMOTE_WAIT_SECONDS = 60;
 
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
@@ -84,21 +83,16 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
             return new Lag(null, null, "its leader has no server");
         }
         // Briefly: a GET of the follower waits for this, and a hung leader must not hold it.
-        try (Connection connection = connections.probe(leader.get(), LAG_TIMEOUT_SECONDS);
-             PreparedStatement query = connection.prepareStatement("select pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
-                     + " extract(epoch from replay_lag)::float8, state from pg_stat_replication where application_name = ?")) {
-            query.setString(1, ReplicationSlots.forFollower(follower.id()));
-            try (ResultSet row = query.executeQuery()) {
-                if (!row.next()) {
-                    return new Lag(null, null, "not connected to its leader");
-                }
-                long bytes = row.getLong(1);
-                boolean bytesKnown = !row.wasNull();
-                Double seconds = row.getObject(2, Double.class);
-                // replay_lag is null once the follower has caught up and the leader writes nothing new
-                Double lagSeconds = seconds != null ? seconds : bytesKnown && bytes == 0 ? Double.valueOf(0) : null;
-                return new Lag(bytesKnown ? bytes : null, lagSeconds, row.getString(3));
+        try (ServerSession session = connections.probe(leader.get(), LAG_TIMEOUT_SECONDS)) {
+            Optional<ServerSession.Replica> replica = session.replica(ReplicationSlots.forFollower(follower.id()));
+            if (replica.isEmpty()) {
+                return new Lag(null, null, "not connected to its leader");
             }
+            Long bytes = replica.get().lagBytes();
+            Double seconds = replica.get().replayLagSeconds();
+            // replay_lag is null once the follower has caught up and the leader writes nothing new
+            Double lagSeconds = seconds != null ? seconds : bytes != null && bytes == 0 ? Double.valueOf(0) : null;
+            return new Lag(bytes, lagSeconds, replica.get().state());
         } catch (SQLException e) {
             return new Lag(null, null, "its leader does not answer");
         }
@@ -109,8 +103,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 follower.name() + " has no server to promote."));
         onStep.accept(DatabaseUnfollow.PROMOTING);
-        try (Connection connection = connections.open(instance, "postgres")) {
-            Promotion.promote(connection, follower.name());
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            session.promote(PROMOTE_WAIT_SECONDS, follower.name());
         }
         onStep.accept(DatabaseUnfollow.CONFIGURING);
         // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).

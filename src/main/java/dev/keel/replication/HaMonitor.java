@@ -1,5 +1,7 @@
 package dev.keel.replication;
 
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.ServerSession;
 import dev.keel.archive.Backup;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
@@ -28,9 +30,6 @@ import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -133,7 +132,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final class Watch {
         int missed;
         int restarts;
-        @Nullable String lastLsn;
+        @Nullable Lsn lastLsn;
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
@@ -288,29 +287,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         String failure = "its data directory is gone or damaged";
         // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
         if (intact) {
-            try (Connection connection = connections.probe(primary, probeSeconds);
-                 PreparedStatement query = connection.prepareStatement("select pg_is_in_recovery(),"
-                         + " case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end,"
-                         + " (select pg_wal_lsn_diff(case when pg_is_in_recovery() then null else pg_current_wal_lsn() end, flush_lsn)::bigint"
-                         + "  from pg_stat_replication where application_name = ?),"
-                         + " (select state from pg_stat_replication where application_name = ?)")) {
-                String slot = ReplicationSlots.forStandby(database.id());
-                query.setString(1, slot);
-                query.setString(2, slot);
-                try (ResultSet row = query.executeQuery()) {
-                    row.next();
-                    if (row.getBoolean(1)) {
-                        return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
-                                + " in the catalog but still in recovery");
-                    }
-                    watch.missed = 0;
-                    watch.restarts = 0;
-                    watch.lastLsn = row.getString(2);
-                    long lag = row.getLong(3);
-                    watch.standbyLag = row.wasNull() ? null : lag;
-                    watch.standbyState = row.getString(4);
-                    return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
+            try (ServerSession session = connections.probe(primary, probeSeconds)) {
+                ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+                if (check.inRecovery()) {
+                    return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
+                            + " in the catalog but still in recovery");
                 }
+                watch.missed = 0;
+                watch.restarts = 0;
+                watch.lastLsn = check.current();
+                watch.standbyLag = check.standbyLagBytes();
+                watch.standbyState = check.standbyState();
+                return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
             } catch (SQLException e) {
                 failure = "it does not answer: " + e.getMessage();
             }
@@ -348,15 +336,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /** How many bytes of WAL before {@code lsn} the standby has not received, or null if it does not answer. */
-    private Long behind(Instance standby, String lsn) {
-        try (Connection connection = connections.probe(standby, probeSeconds);
-             PreparedStatement query = connection.prepareStatement("select greatest(0, pg_wal_lsn_diff(?::pg_lsn,"
-                     + " coalesce(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())))::bigint")) {
-            query.setString(1, lsn);
-            try (ResultSet row = query.executeQuery()) {
-                row.next();
-                return row.getLong(1);
-            }
+    private Long behind(Instance standby, Lsn lsn) {
+        try (ServerSession session = connections.probe(standby, probeSeconds)) {
+            return session.received().map(received -> Math.max(0, lsn.bytesSince(received))).orElse(lsn.value());
         } catch (SQLException e) {
             return null;
         }

@@ -1,5 +1,7 @@
 package dev.keel.restore;
 
+import org.jooq.exception.DataAccessException;
+import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveReport;
 import dev.keel.archive.Backup;
 import dev.keel.auth.Caller;
@@ -16,10 +18,7 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -165,13 +164,9 @@ final class CopyRequests {
     private String lastWrittenSegment(Database source) {
         Instance primary = instances.primary(source.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
                 source.name() + " has no running server to fork from; try again once it is available."));
-        try (Connection connection = connections.open(primary, "postgres"); Statement sql = connection.createStatement();
-             // pg_switch_wal() answers the end of the segment it finished, plus one; when nothing was written since the last
-             // switch, the start of the current (empty) segment. Either way, one byte before it lies in the last written segment.
-             ResultSet row = sql.executeQuery("select pg_walfile_name(pg_switch_wal() - 1)")) {
-            row.next();
-            return row.getString(1);
-        } catch (SQLException e) {
+        try (ServerSession session = connections.open(primary, "postgres")) {
+            return session.switchWalLastWritten().toString();
+        } catch (SQLException | DataAccessException e) {
             throw new KeelException(ProblemType.UNAVAILABLE, source.name() + "'s server did not answer, so Keel cannot tell how far to"
                     + " fork; try again in a moment.", e);
         }

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.Backup;
 import dev.keel.databases.DatabaseCopies;
@@ -18,10 +19,7 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.sql.Connection;
-import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -182,12 +180,12 @@ public final class Restorer {
                 if (server.failure() != null) {
                     continue; // the server stops at its next request for WAL
                 }
-                Replay replay = watch.replay();
+                ServerSession.Replay replay = watch.replay();
                 if (replay != null && (request.target().follows() ? replay.streaming() : !replay.inRecovery())) {
                     return;
                 }
-                String step = replay == null || replay.at() == null ? DatabaseCopies.REPLAYING
-                        : DatabaseCopies.REPLAYING + " (at " + replay.at() + ")";
+                String step = replay == null || replay.lastReplayedAt() == null ? DatabaseCopies.REPLAYING
+                        : DatabaseCopies.REPLAYING + " (at " + replay.lastReplayedAt() + ")";
                 progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
                 if (server.segmentsAsked() != asked) {
                     asked = server.segmentsAsked();
@@ -202,9 +200,6 @@ public final class Restorer {
         }
     }
 
-    private record Replay(boolean inRecovery, Instant at, boolean streaming) {
-    }
-
     /**
      * Where replay is, asked on one connection kept open from when the server first takes one
      * (once consistent) to promotion: a connection per look would cost the recovering server a
@@ -214,7 +209,7 @@ public final class Restorer {
     private final class Watch implements AutoCloseable {
         private static final long CONNECT_SPACING_MILLIS = 500;
         private final Instance instance;
-        private Connection connection;
+        private ServerSession session;
         private long triedAt;
 
         Watch(Instance instance) {
@@ -222,22 +217,16 @@ public final class Restorer {
         }
 
         /** Where replay is, or null while the server takes no connections yet. */
-        Replay replay() {
+        ServerSession.Replay replay() {
             try {
-                if (connection == null) {
+                if (session == null) {
                     if (System.currentTimeMillis() - triedAt < CONNECT_SPACING_MILLIS) {
                         return null;
                     }
                     triedAt = System.currentTimeMillis();
-                    connection = connections.open(instance, "postgres");
+                    session = connections.open(instance, "postgres");
                 }
-                try (Statement sql = connection.createStatement();
-                     ResultSet row = sql.executeQuery("select pg_is_in_recovery(), pg_last_xact_replay_timestamp(),"
-                             + " exists (select from pg_stat_wal_receiver where status = 'streaming')")) {
-                    row.next();
-                    java.sql.Timestamp at = row.getTimestamp(2);
-                    return new Replay(row.getBoolean(1), at == null ? null : at.toInstant(), row.getBoolean(3));
-                }
+                return session.replay();
             } catch (SQLException e) {
                 close();
                 return null;
@@ -246,13 +235,13 @@ public final class Restorer {
 
         @Override
         public void close() {
-            if (connection != null) {
+            if (session != null) {
                 try {
-                    connection.close();
+                    session.close();
                 } catch (SQLException ignored) {
                     // gone with the server
                 }
-                connection = null;
+                session = null;
             }
         }
     }

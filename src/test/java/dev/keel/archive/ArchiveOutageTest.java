@@ -1,8 +1,8 @@
 package dev.keel.archive;
 
+import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.storage.EmbeddedS3;
 import dev.keel.testing.Api;
@@ -105,7 +105,7 @@ class ArchiveOutageTest {
 
     private static long readyToArchive(String id) {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             return Long.parseLong(Pg.scalar(connection, "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'"));
         } catch (java.sql.SQLException e) {
             throw new IllegalStateException(e);

@@ -1,14 +1,16 @@
 package dev.keel.archive;
 
+import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.postgres.Installation;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.PostgresBinaries;
+import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerCommands;
+import dev.keel.postgres.ServerUser;
 import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalSegmentName;
 import dev.keel.restore.BackupReader;
@@ -81,8 +83,11 @@ class ArchiveTest {
         assertThat(taken.field("kind")).isEqualTo("manual");
         Api.Response second = api.post("/v1/databases/" + id + "/backups", "");
         assertThat(second.status()).isEqualTo(409);
-        assertThat(second.field("detail")).startsWith("A backup of ").endsWith(" is running already; wait for it (GET /v1/databases/"
-                + api.get("/v1/databases/" + id).field("name") + "/backups).");
+        String first = taken.field("operation_id");
+        assertThat(second.field("operation_id")).isEqualTo(first);
+        assertThat(second.field("detail")).isEqualTo("A backup of " + api.get("/v1/databases/" + id).field("name") + " is already queued"
+                + " or running (operation " + first + "); follow it with GET /v1/operations/{id} and ask again once"
+                + " it has finished.");
 
         JsonNode done = awaitBackup(api, id, taken.field("id"));
         assertThat(done.get("start_lsn").asText()).matches("[0-9A-F]+/[0-9A-F]+");
@@ -129,9 +134,10 @@ class ArchiveTest {
         Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 trust\n");
         Files.writeString(data.resolve("recovery.signal"), "");
         ServerCommands commands = keel.bean(ServerCommands.class);
-        commands.user().ownTree(restored);
+        ServerUser user = keel.bean(ServerAccounts.class).catalog();
+        user.ownTree(restored);
         Installation installation = keel.bean(PostgresBinaries.class).installation(17);
-        commands.start(installation, data, restored.resolve("postgresql.log"));
+        commands.start(user, installation, data, restored.resolve("postgresql.log"));
         try {
             String pgDatabase = java.net.URI.create(database.get("url").asText()).getPath().substring(1);
             try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + port + "/" + pgDatabase, "keel", "")) {
@@ -146,7 +152,7 @@ class ArchiveTest {
                 assertThat(Pg.scalar(connection, "select count(*) from kept where phase = 'after'")).isEqualTo("500");
             }
         } finally {
-            commands.stop(installation, data);
+            commands.stop(user, installation, data);
         }
         api.deprovision(id);
     }
@@ -188,7 +194,7 @@ class ArchiveTest {
         UUID database = UUID.fromString(id);
         Instance primary = keel.bean(InstanceRepository.class).primary(database).orElseThrow();
         String next;
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             next = WalSegmentName.containing(new TimelineId(1), Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"))).toString();
             // Another writer got there first: different bytes under the name this server is about to archive.
             keel.bean(ObjectStore.class).put(ArchiveLayout.walKey(database, next), "another server's WAL".getBytes(StandardCharsets.UTF_8),

@@ -74,7 +74,7 @@ class CatalogSafetyTest {
         } finally {
             keel.startControlPlane();
         }
-        assertThat(Files.list(keel.dataDir().resolve("instances")).count()).isEqualTo(1);
+        assertThat(Files.list(keel.serverDir().resolve("instances")).count()).isEqualTo(1);
         assertDatabaseStillServes();
     }
 

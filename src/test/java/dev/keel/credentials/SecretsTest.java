@@ -18,7 +18,7 @@ class SecretsTest {
     Path dir;
 
     private Secrets secrets(String configuredKey) {
-        return new Secrets(new KeelHome(dir.toString()), configuredKey);
+        return new Secrets(new KeelHome(dir.toString(), ""), configuredKey);
     }
 
     @Test

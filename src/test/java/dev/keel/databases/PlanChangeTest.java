@@ -1,8 +1,8 @@
 package dev.keel.databases;
 
+import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.testing.Api;
@@ -126,14 +126,14 @@ class PlanChangeTest {
 
     private static String setting(TestKeel keel, String databaseId, String name) throws SQLException {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(databaseId)).orElseThrow();
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             return Pg.scalar(connection, "show " + name);
         }
     }
 
     private static int slotsLike(TestKeel keel, String databaseId, String pattern) throws SQLException {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(databaseId)).orElseThrow();
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             return Integer.parseInt(Pg.scalar(connection, "select count(*) from pg_replication_slots where slot_name like '" + pattern + "'"));
         }
     }

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.postgres.Installation;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
+import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerCommands;
+import dev.keel.postgres.ServerUser;
 import dev.keel.postgres.ServerFiles;
 import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
@@ -81,15 +83,16 @@ class ReattachTest {
     @Test
     void anInstanceTheCatalogDoesNotKnowIsStoppedAndSetAsideNotDeleted() throws Exception {
         UUID orphan = UUID.randomUUID();
-        Path dir = keel.dataDir().resolve("instances").resolve(orphan.toString());
+        Path dir = keel.serverDir().resolve("instances").resolve(orphan.toString());
         ServerCommands commands = keel.bean(ServerCommands.class);
+        ServerUser user = keel.bean(ServerAccounts.class).forInstance(orphan);
         Installation installation = keel.bean(PostgresBinaries.class).installation(17);
-        commands.user().createPrivateDirectory(dir);
+        user.createPrivateDirectory(dir);
         Path data = dir.resolve("data");
-        commands.initdb(installation, data, "keel", "orphan-password");
+        commands.initdb(user, installation, data, "keel", "orphan-password");
         int port = dev.keel.postgres.PortRange.parse("32700-32767").firstFree(java.util.Set.of(), Footprint::portIsFree).orElseThrow();
-        ServerFiles.writeSettings(data, InstanceConfig.settings("127.0.0.1", port, Map.of("ssl", "off")), commands.user());
-        commands.start(installation, data, dir.resolve("postgresql.log"));
+        ServerFiles.writeSettings(data, InstanceConfig.settings("127.0.0.1", port, Map.of("ssl", "off")), user);
+        commands.start(user, installation, data, dir.resolve("postgresql.log"));
         assertThat(Postmaster.isRunning(data)).isTrue();
 
         keel.stopControlPlane();
@@ -98,7 +101,7 @@ class ReattachTest {
         assertThat(Postmaster.isRunning(data)).isFalse();
         assertThat(Files.exists(dir)).isFalse();
         assertThat(Footprint.portIsFree(port)).isTrue();
-        try (var setAside = Files.list(keel.dataDir().resolve("orphans"))) {
+        try (var setAside = Files.list(keel.serverDir().resolve("orphans"))) {
             Path kept = setAside.filter(p -> p.getFileName().toString().startsWith(orphan + "-")).findFirst().orElseThrow();
             assertThat(kept.resolve("data/PG_VERSION")).exists();
         }

@@ -47,7 +47,7 @@ class WarmPoolTest {
             List<Instance> pooled = keel.bean(InstanceRepository.class).all().stream()
                     .filter(i -> i.state() == InstanceState.POOLED).toList();
             Set<String> dirs = pooled.stream()
-                    .map(i -> keel.dataDir().resolve("instances").resolve(i.id().toString()).resolve("data").toString())
+                    .map(i -> keel.serverDir().resolve("instances").resolve(i.id().toString()).resolve("data").toString())
                     .collect(Collectors.toSet());
             return pooled.size() == POOL && Footprint.runningInstanceDataDirs(keel.dataDir()).containsAll(dirs)
                     ? Optional.of(dirs) : Optional.empty();

@@ -83,7 +83,7 @@ class PostgresBinariesTest {
         config.setSystem(overrides.containsKey("system.16") ? Map.of("16", overrides.get("system.16")) : Map.of());
         String remote = repository == null ? "https://repo.maven.apache.org/maven2"
                 : "http://127.0.0.1:" + repository.getAddress().getPort() + "/maven2";
-        return new PostgresBinaries(config, new KeelHome(home.toString()),
+        return new PostgresBinaries(config, new KeelHome(home.toString(), home.toString()),
                 new MavenArtifacts(remote, dir.resolve("no-local-repository").toString()));
     }
 

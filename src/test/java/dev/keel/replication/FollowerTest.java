@@ -1,8 +1,8 @@
 package dev.keel.replication;
 
+import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
@@ -160,7 +160,7 @@ class FollowerTest {
     private static List<String> slots(TestKeel keel, String leaderId) throws SQLException {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(leaderId)).orElseThrow();
         List<String> names = new ArrayList<>();
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres"); Statement sql = connection.createStatement();
+        try (Connection connection = Superuser.connect(keel, primary, "postgres"); Statement sql = connection.createStatement();
              ResultSet rows = sql.executeQuery("select slot_name from pg_replication_slots where slot_name like 'follower\\_%'"
                      + " order by slot_name")) {
             while (rows.next()) {

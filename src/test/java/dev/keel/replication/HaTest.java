@@ -1,5 +1,6 @@
 package dev.keel.replication;
 
+import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
@@ -212,7 +213,7 @@ class HaTest {
         Instance standby = keel.bean(InstanceRepository.class).standby(UUID.fromString(id)).orElseThrow();
         long receiver = walReceiverPid(standby);
         signal("STOP", receiver);
-        try (Connection connection = keel.bean(dev.keel.instances.InstanceConnections.class).open(primary(id), "postgres");
+        try (Connection connection = Superuser.connect(keel, primary(id), "postgres");
              Statement sql = connection.createStatement()) {
             sql.execute("create table filler (n int)");
             for (int i = 0; i < 12; i++) {
@@ -327,7 +328,7 @@ class HaTest {
     }
 
     private static Path dataDir(Instance instance) {
-        return keel.dataDir().resolve("instances").resolve(instance.id().toString()).resolve("data");
+        return keel.serverDir().resolve("instances").resolve(instance.id().toString()).resolve("data");
     }
 
     private static long postmasterPid(Instance instance) throws Exception {
@@ -335,7 +336,7 @@ class HaTest {
     }
 
     private static long walReceiverPid(Instance standby) throws SQLException {
-        try (Connection connection = keel.bean(dev.keel.instances.InstanceConnections.class).open(standby, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, standby, "postgres")) {
             return Long.parseLong(Pg.scalar(connection, "select pid from pg_stat_wal_receiver"));
         }
     }

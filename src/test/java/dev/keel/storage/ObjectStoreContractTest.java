@@ -32,7 +32,8 @@ class ObjectStoreContractTest {
 
     @BeforeAll
     static void start() {
-        KeelHome home = new KeelHome(TestKeel.freshDataDir("object-store-contract").toString());
+        String dir = TestKeel.freshDataDir("object-store-contract").toString();
+        KeelHome home = new KeelHome(dir, dir);
         server = new EmbeddedS3(home, new MavenArtifacts("https://repo.maven.apache.org/maven2",
                 System.getProperty("user.home") + "/.m2/repository"), TestKeel.nextPorts().s3());
         store = new S3ObjectStore(server.start());

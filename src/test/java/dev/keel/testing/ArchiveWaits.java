@@ -2,7 +2,6 @@ package dev.keel.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.TimelineId;
@@ -42,7 +41,7 @@ public final class ArchiveWaits {
     public static void switchAndAwaitArchived(TestKeel keel, String database) throws Exception {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(database)).orElseThrow();
         String segment;
-        try (Connection connection = keel.bean(InstanceConnections.class).open(primary, "postgres")) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             Lsn lsn = Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
             segment = WalSegmentName.containing(new TimelineId(1), lsn).toString();
             Pg.scalar(connection, "select pg_switch_wal()");

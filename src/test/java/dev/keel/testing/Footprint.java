@@ -1,5 +1,6 @@
 package dev.keel.testing;
 
+import dev.keel.KeelHome;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
@@ -26,7 +27,7 @@ public final class Footprint {
 
     /** Names of the directories under {@code <data dir>/instances}. */
     public static Set<String> instanceDirs(Path dataDir) {
-        Path root = dataDir.resolve("instances");
+        Path root = KeelHome.serverDirOf(dataDir).resolve("instances");
         if (!Files.isDirectory(root)) {
             return Set.of();
         }
@@ -39,7 +40,7 @@ public final class Footprint {
 
     /** Data directories of running postmasters under {@code <data dir>/instances}. */
     public static Set<String> runningInstanceDataDirs(Path dataDir) {
-        String prefix = dataDir.resolve("instances").toString();
+        String prefix = KeelHome.serverDirOf(dataDir).resolve("instances").toString();
         return ProcessHandle.allProcesses()
                 .filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(false))
                 .map(p -> p.info().arguments().map(List::of).orElse(List.of()))
@@ -122,7 +123,7 @@ public final class Footprint {
         assertThat(dirs).hasSize(available);
         assertThat(running).hasSize(available);
         for (String dir : dirs) {
-            assertThat(running).contains(dataDir.resolve("instances").resolve(dir).resolve("data").toString());
+            assertThat(running).contains(KeelHome.serverDirOf(dataDir).resolve("instances").resolve(dir).resolve("data").toString());
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.keel.testing;
 
 import dev.keel.FileTrees;
 import dev.keel.Keel;
+import dev.keel.KeelHome;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
 
@@ -51,6 +52,10 @@ public final class TestKeel implements AutoCloseable {
         Path dir = workDir().resolve(name);
         if (Files.exists(dir)) {
             Keel.stopServers(dir);
+            Path servers = KeelHome.serverDirOf(dir);
+            if (!servers.equals(dir)) {
+                FileTrees.delete(servers);
+            }
             FileTrees.delete(dir);
         }
         try {
@@ -143,6 +148,16 @@ public final class TestKeel implements AutoCloseable {
 
     public Path dataDir() {
         return dataDir;
+    }
+
+    /** Where this Keel's instances live (the data directory itself unless Keel runs as root). */
+    public Path serverDir() {
+        return KeelHome.serverDirOf(dataDir);
+    }
+
+    /** The data directory of an instance's server. */
+    public Path instanceDataDir(java.util.UUID instance) {
+        return serverDir().resolve("instances").resolve(instance.toString()).resolve("data");
     }
 
     /** The CA certificate, fetched as a client would from GET /v1/ca.pem. */

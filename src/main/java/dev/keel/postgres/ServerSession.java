@@ -1,0 +1,420 @@
+package dev.keel.postgres;
+
+import io.micronaut.core.annotation.Nullable;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.conf.RenderQuotedNames;
+import org.jooq.conf.Settings;
+import org.jooq.impl.DSL;
+import org.postgresql.PGConnection;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The one owner of the SQL Keel sends to a managed server, as its {@code keel} superuser: every
+ * statement Keel runs there is a method of this class. A tenant owns objects in its database and
+ * may set its database's and role's {@code search_path}; so the session is opened with
+ * {@code search_path=pg_catalog,pg_temp} in its startup packet ({@code instances.InstanceConnections}),
+ * which no {@code ALTER DATABASE/ROLE ... SET} overrides, and every function, relation and type
+ * below is written with its schema besides. Identifiers are quoted (by jOOQ's renderer) and values
+ * are bind parameters; passwords reach the server only as SCRAM verifiers. Every failure is an
+ * {@link SQLException}, to be classified by its SQLState.
+ */
+public final class ServerSession implements AutoCloseable {
+    /** Keel's management role on every managed server. */
+    public static final String SUPERUSER = "keel";
+    /** The group of the replication roles of followers and standbys: pg_hba refuses them anything but replication. */
+    public static final String REPLICATION_GROUP = "keel_replication";
+    private static final String SCRAM = "scram-sha-256";
+    private static final String ROLE_ATTRIBUTES = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls";
+
+    private static final DSLContext RENDERER = DSL.using(SQLDialect.POSTGRES,
+            new Settings().withRenderQuotedNames(RenderQuotedNames.ALWAYS));
+
+    private final Connection connection;
+
+    /** Wraps a connection opened with the pinned settings; only {@code instances.InstanceConnections} opens them. */
+    public ServerSession(Connection connection) {
+        this.connection = connection;
+    }
+
+    @Override
+    public void close() throws SQLException {
+        connection.close();
+    }
+
+    // ---- the server
+
+    /** The running value of a server setting. */
+    public String setting(String name) throws SQLException {
+        return single("select pg_catalog.current_setting(?)", r -> r.getString(1), name);
+    }
+
+    /** Whether the server is a standby (or still recovering). */
+    public boolean inRecovery() throws SQLException {
+        return single("select pg_catalog.pg_is_in_recovery()", r -> r.getBoolean(1));
+    }
+
+    /** Where the primary writes WAL now. */
+    public Lsn currentWalLsn() throws SQLException {
+        return single("select pg_catalog.pg_current_wal_lsn()::pg_catalog.text", r -> Lsn.parse(r.getString(1)));
+    }
+
+    /**
+     * Asks the server to reread its configuration files (settings that need no restart, pg_hba)
+     * and returns the server's clock just before, for {@link #configurationLoadedSince}.
+     */
+    public OffsetDateTime reloadConfiguration() throws SQLException {
+        OffsetDateTime before = single("select pg_catalog.clock_timestamp()", r -> r.getObject(1, OffsetDateTime.class));
+        execute("select pg_catalog.pg_reload_conf()");
+        return before;
+    }
+
+    /**
+     * Whether this (new) session's backend runs with configuration loaded at or after
+     * {@code time}: the reload is asynchronous, and only then does pg_hba admit what it allows.
+     */
+    public boolean configurationLoadedSince(OffsetDateTime time) throws SQLException {
+        return !single("select pg_catalog.pg_conf_load_time()", r -> r.getObject(1, OffsetDateTime.class)).isBefore(time);
+    }
+
+    /**
+     * Promotes the server unless it is a primary already, waiting up to {@code waitSeconds} until
+     * it takes writes; returns whether it was promoted now, and throws when it did not finish.
+     */
+    public boolean promote(int waitSeconds, String who) throws SQLException {
+        if (!inRecovery()) {
+            return false;
+        }
+        if (!single("select pg_catalog.pg_promote(true, ?)", r -> r.getBoolean(1), waitSeconds)) {
+            throw new SQLException(who + " did not finish promoting within " + waitSeconds + " seconds; its log says why.", "57014");
+        }
+        return true;
+    }
+
+    /** Ends every client session but this one; returns how many there were. */
+    public int terminateClientSessions() throws SQLException {
+        return single("select pg_catalog.count(pg_catalog.pg_terminate_backend(pid))::pg_catalog.int4 from pg_catalog.pg_stat_activity"
+                + " where backend_type = 'client backend' and pid <> pg_catalog.pg_backend_pid()", r -> r.getInt(1));
+    }
+
+    // ---- databases
+
+    public void createDatabase(String database) throws SQLException {
+        execute("create database " + ident(database));
+    }
+
+    /** On a database nobody else owns yet: pg_stat_statements, for pg:outliers and the like. */
+    public void createStatementStatistics() throws SQLException {
+        execute("create extension if not exists pg_stat_statements with schema public");
+    }
+
+    /** What {@code pg:info} shows of the database this session is on. */
+    public record DatabaseStats(long bytes, String prettySize, long tables, long connections, int maxConnections) {
+    }
+
+    public DatabaseStats databaseStats() throws SQLException {
+        return single("select pg_catalog.pg_database_size(pg_catalog.current_database()),"
+                + " (select pg_catalog.count(*) from pg_catalog.pg_stat_user_tables),"
+                + " (select pg_catalog.count(*) from pg_catalog.pg_stat_activity where datname = pg_catalog.current_database()"
+                + "  and pid <> pg_catalog.pg_backend_pid()),"
+                + " pg_catalog.current_setting('max_connections')::pg_catalog.int4,"
+                + " pg_catalog.pg_size_pretty(pg_catalog.pg_database_size(pg_catalog.current_database()))",
+                r -> new DatabaseStats(r.getLong(1), r.getString(5), r.getLong(2), r.getLong(3), r.getInt(4)));
+    }
+
+    /** The size of the database this session is on. */
+    public long databaseSize() throws SQLException {
+        return single("select pg_catalog.pg_database_size(pg_catalog.current_database())", r -> r.getLong(1));
+    }
+
+    // ---- roles
+
+    public boolean roleExists(String role) throws SQLException {
+        return first("select 1 from pg_catalog.pg_roles where rolname = ?", r -> true, role).isPresent();
+    }
+
+    /**
+     * On the {@code postgres} database: the owner role, and {@code database} owned by it, created
+     * new or renamed from an empty {@code placeholder} (a warm pool's); nobody else may connect.
+     */
+    public void createOwner(String role, String password, String database, @Nullable String placeholder) throws SQLException {
+        execute("create role " + ident(role) + " " + ROLE_ATTRIBUTES);
+        setPassword(role, password);
+        if (placeholder == null) {
+            execute("create database " + ident(database) + " owner " + ident(role));
+        } else {
+            execute("alter database " + ident(placeholder) + " rename to " + ident(database));
+            execute("alter database " + ident(database) + " owner to " + ident(role));
+        }
+        execute("revoke all on database " + ident(database) + " from public");
+    }
+
+    /** On the new database: the owner also owns {@code public}, where nobody else may create. */
+    public void prepareDatabase(String owner) throws SQLException {
+        execute("alter schema public owner to " + ident(owner));
+        execute("revoke create on schema public from public");
+        createStatementStatistics();
+    }
+
+    /**
+     * On the {@code postgres} database: a login role that may connect to {@code database} and
+     * nothing more; the owner grants it what it should read or write.
+     */
+    public void createMember(String role, String password, String database) throws SQLException {
+        execute("create role " + ident(role) + " " + ROLE_ATTRIBUTES);
+        setPassword(role, password);
+        execute("grant connect on database " + ident(database) + " to " + ident(role));
+    }
+
+    /** {@code role}'s new password, sent as a SCRAM verifier. */
+    public void setPassword(String role, String password) throws SQLException {
+        connection.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), SCRAM);
+    }
+
+    /** Ends every session of {@code role}; returns how many there were. */
+    public int terminateSessions(String role) throws SQLException {
+        return single("select pg_catalog.count(pg_catalog.pg_terminate_backend(pid))::pg_catalog.int4 from pg_catalog.pg_stat_activity"
+                + " where usename = ?", r -> r.getInt(1), role);
+    }
+
+    /**
+     * On the database: what {@code role} owns goes to {@code owner}, its grants go, then the role
+     * itself (which must have no sessions left).
+     */
+    public void dropMember(String role, String owner) throws SQLException {
+        execute("reassign owned by " + ident(role) + " to " + ident(owner));
+        execute("drop owned by " + ident(role));
+        execute("drop role " + ident(role));
+    }
+
+    /** The roles that may log in, but not {@link #SUPERUSER} (the server's own), for copies to account for. */
+    public List<String> loginRoles() throws SQLException {
+        return all("select rolname from pg_catalog.pg_roles where rolcanlogin and rolname <> ? order by rolname", r -> r.getString(1),
+                SUPERUSER);
+    }
+
+    // ---- replication
+
+    /**
+     * A login role with the replication attribute and nothing else (kept if it exists), a member
+     * of {@link #REPLICATION_GROUP}, which pg_hba lets log in to nothing but replication, and that
+     * only from Keel's hosts.
+     */
+    public void ensureReplicationRole(String role, String password) throws SQLException {
+        if (!roleExists(REPLICATION_GROUP)) {
+            execute("create role " + ident(REPLICATION_GROUP) + " nologin");
+        }
+        if (!roleExists(role)) {
+            execute("create role " + ident(role) + " with login replication");
+        }
+        execute("grant " + ident(REPLICATION_GROUP) + " to " + ident(role));
+        setPassword(role, password);
+    }
+
+    /** A physical slot that keeps WAL from now on (kept if it exists); the first segment it keeps. */
+    public WalSegmentName ensurePhysicalSlot(String slot) throws SQLException {
+        execute("select pg_catalog.pg_create_physical_replication_slot(?, true) where not exists"
+                + " (select from pg_catalog.pg_replication_slots where slot_name = ?)", slot, slot);
+        return single("select pg_catalog.pg_walfile_name(restart_lsn) from pg_catalog.pg_replication_slots where slot_name = ?",
+                r -> WalSegmentName.parse(r.getString(1)), slot);
+    }
+
+    /** Ends the walsender still using {@code slot}, and drops the slot; nothing if there is none. */
+    public void dropSlot(String slot) throws SQLException {
+        execute("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
+                + " where slot_name = ? and active_pid is not null", slot);
+        execute("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots where slot_name = ?", slot);
+    }
+
+    public void dropRoleIfExists(String role) throws SQLException {
+        execute("drop role if exists " + ident(role));
+    }
+
+    /** How a standby that connects as {@code applicationName} streams from this primary, if it does. */
+    public record Replica(@Nullable Long lagBytes, @Nullable Double replayLagSeconds, String state) {
+    }
+
+    public Optional<Replica> replica(String applicationName) throws SQLException {
+        return first("select pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)::pg_catalog.int8,"
+                + " pg_catalog.date_part('epoch', replay_lag)::pg_catalog.float8, state from pg_catalog.pg_stat_replication"
+                + " where application_name = ?", r -> new Replica(r.getObject(1, Long.class), r.getObject(2, Double.class),
+                r.getString(3)), applicationName);
+    }
+
+    /** What the HA monitor sees of a primary: whether it is one, where it writes, and how far its standby has flushed. */
+    public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState) {
+    }
+
+    public PrimaryCheck primaryCheck(String standbyApplicationName) throws SQLException {
+        return single("select pg_catalog.pg_is_in_recovery(),"
+                + " case when pg_catalog.pg_is_in_recovery() then null else pg_catalog.pg_current_wal_lsn()::pg_catalog.text end,"
+                + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
+                + "   else pg_catalog.pg_current_wal_lsn() end, flush_lsn)::pg_catalog.int8"
+                + "  from pg_catalog.pg_stat_replication where application_name = ?),"
+                + " (select state from pg_catalog.pg_stat_replication where application_name = ?)",
+                r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
+                        r.getObject(3, Long.class), r.getString(4)), standbyApplicationName, standbyApplicationName);
+    }
+
+    /** On a standby: the newest WAL position it has received (or replayed, when it never streamed). */
+    public Optional<Lsn> received() throws SQLException {
+        String text = single("select coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())::pg_catalog.text",
+                r -> r.getString(1));
+        return Optional.ofNullable(text).map(Lsn::parse);
+    }
+
+    /** Where a recovering server's replay is, and whether it streams from an upstream. */
+    public record Replay(boolean inRecovery, @Nullable Instant lastReplayedAt, boolean streaming) {
+    }
+
+    public Replay replay() throws SQLException {
+        return single("select pg_catalog.pg_is_in_recovery(), pg_catalog.pg_last_xact_replay_timestamp(),"
+                + " exists (select from pg_catalog.pg_stat_wal_receiver where status = 'streaming')",
+                r -> new Replay(r.getBoolean(1), instant(r.getObject(2, OffsetDateTime.class)), r.getBoolean(3)));
+    }
+
+    // ---- archive and backups
+
+    /** The server's WAL position and its archiver's last success and failure. */
+    public record ServerWal(Lsn current, @Nullable Instant lastArchivedAt, @Nullable Instant lastFailedAt, @Nullable String lastFailedWal) {
+    }
+
+    public ServerWal serverWal() throws SQLException {
+        return single("select pg_catalog.pg_current_wal_lsn()::pg_catalog.text, last_archived_time, last_failed_time, last_failed_wal"
+                + " from pg_catalog.pg_stat_archiver", r -> new ServerWal(Lsn.parse(r.getString(1)),
+                instant(r.getObject(2, OffsetDateTime.class)), instant(r.getObject(3, OffsetDateTime.class)), r.getString(4)));
+    }
+
+    /**
+     * Completes the current segment early, so that it is archived without waiting for
+     * {@code archive_timeout}; returns where WAL is now.
+     */
+    public Lsn switchWal() throws SQLException {
+        return single("select pg_catalog.pg_switch_wal()::pg_catalog.text", r -> Lsn.parse(r.getString(1)));
+    }
+
+    /**
+     * Completes the current segment and returns the name of the segment that holds the last write
+     * so far. pg_switch_wal() answers the end of the segment it finished, plus one; when nothing was
+     * written since the last switch, the start of the current (empty) segment. Either way, one
+     * byte before it lies in the last written segment.
+     */
+    public WalSegmentName switchWalLastWritten() throws SQLException {
+        return single("select pg_catalog.pg_walfile_name(pg_catalog.pg_switch_wal() - 1)", r -> WalSegmentName.parse(r.getString(1)));
+    }
+
+    /** A non-exclusive base backup's start: where it starts and on which timeline. */
+    public record BackupStart(Lsn lsn, TimelineId timeline) {
+    }
+
+    /** Its end, with the label (and tablespace map) that go into the backup, never into the data directory. */
+    public record BackupStop(Lsn lsn, String backupLabel, @Nullable String tablespaceMap) {
+    }
+
+    /**
+     * Starts a non-exclusive base backup with an immediate checkpoint; this session must stay open
+     * until {@link #stopBackup} (closing it aborts the backup). Postgres 15 renamed the functions;
+     * 14 takes an {@code exclusive} argument that must be false.
+     */
+    public BackupStart startBackup(int major, String label) throws SQLException {
+        String function = major >= 15 ? "pg_catalog.pg_backup_start(?, true)" : "pg_catalog.pg_start_backup(?, true, false)";
+        Lsn lsn = single("select " + function + "::pg_catalog.text", r -> Lsn.parse(r.getString(1)), label);
+        int timeline = single("select timeline_id from pg_catalog.pg_control_checkpoint()", r -> r.getInt(1));
+        return new BackupStart(lsn, new TimelineId(timeline));
+    }
+
+    /** Ends the backup without waiting for WAL archiving (Keel waits itself, with a switch first). */
+    public BackupStop stopBackup(int major) throws SQLException {
+        String from = major >= 15 ? "pg_catalog.pg_backup_stop(false)" : "pg_catalog.pg_stop_backup(false, false)";
+        return single("select lsn::pg_catalog.text, labelfile, spcmapfile from " + from,
+                r -> new BackupStop(Lsn.parse(r.getString(1)), r.getString(2), r.getString(3)));
+    }
+
+    // ---- dataclips
+
+    /**
+     * On the database: the role dataclips run as, a login role that reads every table
+     * (pg_read_all_data) and nothing more: not a superuser, no pg_write_* role, read-only
+     * transactions by default, its statements cut off after {@code timeoutSeconds}, a few
+     * connections at most.
+     */
+    public void createDataclipRole(String role, String password, String database, int timeoutSeconds, int connections)
+            throws SQLException {
+        execute("create role " + ident(role) + " " + ROLE_ATTRIBUTES + " inherit connection limit " + connections);
+        setPassword(role, password);
+        execute("grant pg_read_all_data to " + ident(role));
+        execute("grant connect on database " + ident(database) + " to " + ident(role));
+        execute("alter role " + ident(role) + " set default_transaction_read_only = on");
+        execute("alter role " + ident(role) + " set statement_timeout = '" + timeoutSeconds + "s'");
+        execute("alter role " + ident(role) + " set idle_in_transaction_session_timeout = '60s'");
+    }
+
+    // ---- plumbing: bind parameters, quoted identifiers, SQLExceptions
+
+    @FunctionalInterface
+    private interface Row<T> {
+        T map(ResultSet row) throws SQLException;
+    }
+
+    /** {@code name} as a quoted identifier. */
+    private static String ident(String name) {
+        return RENDERER.render(DSL.quotedName(name));
+    }
+
+    private void execute(String statement, Object... binds) throws SQLException {
+        try (PreparedStatement prepared = prepare(statement, binds)) {
+            prepared.execute();
+        }
+    }
+
+    private <T> List<T> all(String query, Row<T> row, Object... binds) throws SQLException {
+        try (PreparedStatement prepared = prepare(query, binds); ResultSet rows = prepared.executeQuery()) {
+            List<T> values = new ArrayList<>();
+            while (rows.next()) {
+                values.add(row.map(rows));
+            }
+            return values;
+        }
+    }
+
+    private <T> Optional<T> first(String query, Row<T> row, Object... binds) throws SQLException {
+        try (PreparedStatement prepared = prepare(query, binds); ResultSet rows = prepared.executeQuery()) {
+            return rows.next() ? Optional.ofNullable(row.map(rows)) : Optional.empty();
+        }
+    }
+
+    private <T> T single(String query, Row<T> row, Object... binds) throws SQLException {
+        try (PreparedStatement prepared = prepare(query, binds); ResultSet rows = prepared.executeQuery()) {
+            if (!rows.next()) {
+                throw new SQLException("no row from: " + query, "02000");
+            }
+            return row.map(rows);
+        }
+    }
+
+    private PreparedStatement prepare(String statement, Object... binds) throws SQLException {
+        PreparedStatement prepared = connection.prepareStatement(statement);
+        try {
+            for (int i = 0; i < binds.length; i++) {
+                prepared.setObject(i + 1, binds[i]);
+            }
+            return prepared;
+        } catch (SQLException e) {
+            prepared.close();
+            throw e;
+        }
+    }
+
+    private static Instant instant(@Nullable OffsetDateTime time) {
+        return time == null ? null : time.toInstant();
+    }
+}
