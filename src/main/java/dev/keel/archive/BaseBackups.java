@@ -112,7 +112,8 @@ public final class BaseBackups implements OperationHandler {
 
     @Override
     public void run(Operation operation) throws Exception {
-        Backup backup = backups.forOperation(operation.id()).orElseThrow();
+        Backup backup = backups.forOperation(operation.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+                "The database was deleted before its backup could start."));
         try {
             take(operation, backup);
         } catch (Exception e) {

@@ -27,21 +27,34 @@ public final class Credentials {
         ServerSession open(String database) throws SQLException;
     }
 
+    /** A name for a new owner role. */
+    public static String newOwnerName() {
+        return "u" + RandomStrings.lowerAlphanumeric(13);
+    }
+
+    /** A new credential's password. */
+    public static String newPassword() {
+        return RandomStrings.alphanumeric(PASSWORD_LENGTH);
+    }
+
     /**
      * Creates the owner role (not a superuser, 64-character password) and {@code pgDatabase} owned
-     * by it (renamed from the empty {@code placeholder} when there is one), and records them as
-     * the database's default credential.
+     * by it, and records them as the database's default credential.
      */
-    public Credential createDefault(UUID databaseId, String pgDatabase, @Nullable String placeholder, SuperuserConnections connections)
-            throws SQLException {
-        String username = "u" + RandomStrings.lowerAlphanumeric(13);
-        String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+    public Credential createDefault(UUID databaseId, String pgDatabase, SuperuserConnections connections) throws SQLException {
+        String username = newOwnerName();
+        String password = newPassword();
         try (ServerSession session = connections.open("postgres")) {
-            session.createOwner(username, password, pgDatabase, placeholder);
+            session.createOwner(username, password, pgDatabase);
         }
         try (ServerSession session = connections.open(pgDatabase)) {
             session.prepareDatabase(username);
         }
+        return repository.insert(databaseId, Credential.DEFAULT, username, password);
+    }
+
+    /** Records an owner role a warm instance was made with as the database's default credential. */
+    public Credential recordDefault(UUID databaseId, String username, String password) {
         return repository.insert(databaseId, Credential.DEFAULT, username, password);
     }
 
@@ -68,7 +81,7 @@ public final class Credentials {
                     database.dropMember(role, owner.username());
                     continue;
                 }
-                String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
+                String password = newPassword();
                 server.setPassword(role, password);
                 Optional<Credential> mine = repository.find(databaseId, source.name());
                 if (mine.isPresent()) {

@@ -115,7 +115,7 @@ public final class DatabaseCreate implements OperationHandler {
                 ? DatabaseNames.generate(databases::nameTaken)
                 : DatabaseNames.validate(request.name().strip());
         UUID id = UUID.randomUUID();
-        String pgDatabase = source != null ? source.pgDatabase() : "d" + RandomStrings.lowerAlphanumeric(13);
+        String pgDatabase = source != null ? source.pgDatabase() : WarmPool.newDatabaseName();
         OperationKind kind = origin == null ? OperationKind.PROVISION : OperationKind.RESTORE;
         List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
         capacity.requireRoomForInstance(origin == null ? major : -1);
@@ -208,13 +208,20 @@ public final class DatabaseCreate implements OperationHandler {
                     credentials.adoptCopy(id, origin.get().sourceId(), database.pgDatabase(), name -> connections.open(instance, name));
                 }
             } else {
-                Optional<Instance> pooled = adoptPooled(operation, step, id, database.major(), settings, hba);
-                instance = pooled.isPresent() ? pooled.get()
-                        : maker.make(id, database.major(), settings, hba, name -> step(operation, step, name));
-                step(operation, step, CREDENTIALS);
-                requireCreating(id);
-                credentials.createDefault(id, database.pgDatabase(), pooled.map(WarmPool::placeholderDatabase).orElse(null),
-                        name -> connections.open(instance, name));
+                Optional<WarmPool.Claimed> pooled = adoptPooled(operation, step, id, database.major(), settings);
+                if (pooled.isPresent()) {
+                    // The pooled instance holds this database already, with its owner: only the catalog learns them.
+                    instance = pooled.get().instance();
+                    step(operation, step, CREDENTIALS);
+                    requireCreating(id);
+                    databases.updatePgDatabase(id, pooled.get().pgDatabase());
+                    credentials.recordDefault(id, pooled.get().owner(), pooled.get().ownerPassword());
+                } else {
+                    instance = maker.make(id, database.major(), settings, hba, name -> step(operation, step, name));
+                    step(operation, step, CREDENTIALS);
+                    requireCreating(id);
+                    credentials.createDefault(id, database.pgDatabase(), name -> connections.open(instance, name));
+                }
             }
             instances.transition(instance.id(), InstanceState.RUNNING);
             if (databases.transition(id, DatabaseState.AVAILABLE, null).isEmpty()) {
@@ -268,17 +275,18 @@ public final class DatabaseCreate implements OperationHandler {
      * A pooled server fitted to this database, if the pool had one. A pooled server that cannot be
      * fitted (it died while pooled, say) is discarded, and the caller makes a new one instead.
      */
-    private Optional<Instance> adoptPooled(Operation operation, String[] step, UUID id, int major, Map<String, String> settings,
-                                           List<HbaRule> hba) {
-        Optional<Instance> claimed = pool.claim(id, major);
+    private Optional<WarmPool.Claimed> adoptPooled(Operation operation, String[] step, UUID id, int major, Map<String, String> settings) {
+        Optional<WarmPool.Claimed> claimed = pool.claim(id, major);
         if (claimed.isEmpty()) {
             return claimed;
         }
         try {
-            return Optional.of(pool.adopt(claimed.get(), settings, hba, name -> step(operation, step, name)));
+            pool.adopt(claimed.get().instance(), settings, InstanceConfig.hba(claimed.get().pgDatabase(), network.localHost()),
+                    name -> step(operation, step, name));
+            return claimed;
         } catch (Exception e) {
-            LOG.warn("Pooled instance {} could not be fitted to database {}; making a new one", claimed.get().id(), id, e);
-            maker.discard(claimed.get());
+            LOG.warn("Pooled instance {} could not be fitted to database {}; making a new one", claimed.get().instance().id(), id, e);
+            maker.discard(claimed.get().instance());
             return Optional.empty();
         }
     }

@@ -40,6 +40,11 @@ final class DatabaseRepository {
                 .execute();
     }
 
+    /** The Postgres database a database is, when a warm instance brought its own. */
+    void updatePgDatabase(UUID id, String pgDatabase) {
+        dsl.update(DATABASES).set(DATABASES.PG_DATABASE, pgDatabase).where(DATABASES.ID.eq(id)).execute();
+    }
+
     /** Locks the team's row for the caller's transaction and counts the team's databases (deleting ones too: they still hold servers). */
     int lockAndCountForTeam(DSLContext tx, UUID teamId) {
         tx.select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();

@@ -15,8 +15,8 @@ import java.util.Set;
 /**
  * Gives a running instance new settings and pg_hba rules: written, then applied by a reload, or
  * by a restart when a setting that needs one (such as {@code max_connections}) differs from the
- * running value. Returns once a new connection runs with them, so that what pg_hba now allows or
- * refuses holds for whoever connects next.
+ * running value. Returns once the server runs with them, so that what pg_hba now allows or refuses
+ * holds for whoever connects next.
  */
 @Singleton
 public final class Reconfiguration {
@@ -33,7 +33,6 @@ public final class Reconfiguration {
 
     public void apply(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         runtime.configure(instance, settings, hba);
-        OffsetDateTime reloadedAt = null;
         try (ServerSession session = connections.open(instance, "postgres")) {
             boolean restart = false;
             for (Map.Entry<String, String> setting : settings.entrySet()) {
@@ -42,30 +41,28 @@ public final class Reconfiguration {
                 }
             }
             if (!restart) {
-                reloadedAt = session.reloadConfiguration();
+                awaitReload(instance, session, session.reloadConfiguration());
+                return;
             }
         }
-        if (reloadedAt == null) {
-            runtime.stop(instance);
-            runtime.start(instance);
-        } else {
-            awaitReload(instance, reloadedAt);
-        }
+        runtime.stop(instance);
+        runtime.start(instance);
     }
 
-    private void awaitReload(Instance instance, OffsetDateTime since) throws SQLException {
+    /**
+     * Waits until the reload has reached this session's backend. The postmaster rereads the files
+     * (pg_hba among them) before it passes the signal on to its backends, so a backend that has
+     * reloaded proves that every new connection gets the new rules; asking on the same session
+     * spares a TLS handshake and a SCRAM exchange per look.
+     */
+    private void awaitReload(Instance instance, ServerSession session, OffsetDateTime since) throws SQLException {
         Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
-        while (true) {
-            try (ServerSession session = connections.open(instance, "postgres")) {
-                if (session.configurationLoadedSince(since)) {
-                    return;
-                }
-            }
+        while (!session.configurationLoadedSince(since)) {
             if (Instant.now().isAfter(deadline)) {
                 throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);
             }
             try {
-                Thread.sleep(5);
+                Thread.sleep(2);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);

@@ -1,6 +1,10 @@
 package dev.keel.instances;
 
+import dev.keel.credentials.Credentials;
+import dev.keel.credentials.RandomStrings;
+import dev.keel.credentials.Secrets;
 import dev.keel.postgres.ServerSession;
+import org.jooq.DSLContext;
 import dev.keel.postgres.PostgresBinaries;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -20,11 +24,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
+import static dev.keel.catalog.schema.Tables.POOLED_DATABASES;
+
 /**
- * Instances made ahead of demand, so that provisioning skips initdb and start: each pooled
- * instance of the default major is initialised, configured, started, and holds an empty
- * placeholder database that a claim renames. {@code keel.instances.pool.size} of them are kept
- * (0 turns the pool off), refilled in the background after each provision that took one.
+ * Instances made ahead of demand, so that provisioning skips initdb, start and every statement on
+ * the server: each pooled instance of the default major is initialised, configured, started, and
+ * holds its future database already, owned by its owner role (name, owner and sealed password in
+ * {@code pooled_databases}), which only Keel may log in to until a claim rewrites pg_hba.
+ * {@code keel.instances.pool.size} of them are kept (0 turns the pool off), refilled in the
+ * background after each provision that took one.
  */
 @Singleton
 public final class WarmPool {
@@ -35,14 +43,18 @@ public final class WarmPool {
     private final InstanceConnections connections;
     private final Reconfiguration reconfiguration;
     private final Network network;
+    private final DSLContext dsl;
+    private final Secrets secrets;
     private final int size;
     private final int major;
     private final int maxConnections;
     private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> new Thread(r, "keel-warm-pool"));
 
     WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
-             Network network, PostgresBinaries binaries, @Value("${keel.instances.pool.size}") int size,
+             Network network, PostgresBinaries binaries, DSLContext dsl, Secrets secrets, @Value("${keel.instances.pool.size}") int size,
              @Value("${keel.instances.pool.max-connections}") int maxConnections) {
+        this.dsl = dsl;
+        this.secrets = secrets;
         this.maker = maker;
         this.instances = instances;
         this.connections = connections;
@@ -53,9 +65,17 @@ public final class WarmPool {
         this.maxConnections = maxConnections;
     }
 
-    /** The database a pooled instance holds for its future owner. */
-    public static String placeholderDatabase(Instance instance) {
-        return "pool_" + instance.id().toString().replace("-", "").substring(0, 16);
+    /** A name for a new database on a server: the Postgres database a Keel database is. */
+    public static String newDatabaseName() {
+        return "d" + RandomStrings.lowerAlphanumeric(13);
+    }
+
+    /** A claimed instance and the database it holds, with its owner's login. */
+    public record Claimed(Instance instance, String pgDatabase, String owner, String ownerPassword) {
+        @Override
+        public String toString() {
+            return "Claimed[instance=" + instance.id() + ", pgDatabase=" + pgDatabase + ", owner=" + owner + "]";
+        }
     }
 
     /**
@@ -63,11 +83,24 @@ public final class WarmPool {
      * calls {@link #refill} once its provision is done, so the refill's initdb does not compete
      * with that provision for CPU.
      */
-    public Optional<Instance> claim(UUID databaseId, int major) {
+    public Optional<Claimed> claim(UUID databaseId, int major) {
         if (size == 0 || major != this.major) {
             return Optional.empty();
         }
-        return instances.claimPooled(databaseId, major);
+        Optional<Instance> claimed = instances.claimPooled(databaseId, major);
+        if (claimed.isEmpty()) {
+            return Optional.empty();
+        }
+        Instance instance = claimed.get();
+        var row = dsl.selectFrom(POOLED_DATABASES).where(POOLED_DATABASES.INSTANCE_ID.eq(instance.id())).fetchOptional();
+        if (row.isEmpty()) {
+            // Pooled by a Keel from before pooled instances held their database: of no use now.
+            LOG.info("Warm pool: discarding instance {}, which holds no database of its own", instance.id());
+            maker.discard(instance);
+            return Optional.empty();
+        }
+        return Optional.of(new Claimed(instance, row.get().getPgDatabase(), row.get().getOwner(),
+                secrets.open(row.get().getPassword(), context(instance.id()))));
     }
 
     /**
@@ -96,12 +129,21 @@ public final class WarmPool {
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
                         InstanceConfig.hbaKeelOnly(network.localHost()), step -> { });
                 try {
+                    String pgDatabase = newDatabaseName();
+                    String owner = Credentials.newOwnerName();
+                    String password = Credentials.newPassword();
                     try (ServerSession session = connections.open(instance, "postgres")) {
-                        session.createDatabase(placeholderDatabase(instance));
+                        session.createOwner(owner, password, pgDatabase);
                     }
-                    try (ServerSession session = connections.open(instance, placeholderDatabase(instance))) {
-                        session.createStatementStatistics();
+                    try (ServerSession session = connections.open(instance, pgDatabase)) {
+                        session.prepareDatabase(owner);
                     }
+                    dsl.insertInto(POOLED_DATABASES)
+                            .set(POOLED_DATABASES.INSTANCE_ID, instance.id())
+                            .set(POOLED_DATABASES.PG_DATABASE, pgDatabase)
+                            .set(POOLED_DATABASES.OWNER, owner)
+                            .set(POOLED_DATABASES.PASSWORD, secrets.seal(password, context(instance.id())))
+                            .execute();
                     instances.transition(instance.id(), InstanceState.POOLED);
                 } catch (Exception e) {
                     maker.discard(instance);
@@ -113,6 +155,10 @@ public final class WarmPool {
             // Nothing half made is left; the next provision's refill tries again.
             LOG.error("Warm pool: could not make an instance; provisioning takes the slow path meanwhile", e);
         }
+    }
+
+    private static String context(UUID instance) {
+        return "pooled-database:" + instance;
     }
 
     @PreDestroy

@@ -108,10 +108,6 @@ public final class ServerSession implements AutoCloseable {
 
     // ---- databases
 
-    public void createDatabase(String database) throws SQLException {
-        execute("create database " + ident(database));
-    }
-
     /** On a database nobody else owns yet: pg_stat_statements, for pg:outliers and the like. */
     public void createStatementStatistics() throws SQLException {
         execute("create extension if not exists pg_stat_statements with schema public");
@@ -142,19 +138,11 @@ public final class ServerSession implements AutoCloseable {
         return first("select 1 from pg_catalog.pg_roles where rolname = ?", r -> true, role).isPresent();
     }
 
-    /**
-     * On the {@code postgres} database: the owner role, and {@code database} owned by it, created
-     * new or renamed from an empty {@code placeholder} (a warm pool's); nobody else may connect.
-     */
-    public void createOwner(String role, String password, String database, @Nullable String placeholder) throws SQLException {
+    /** On the {@code postgres} database: the owner role, and {@code database} owned by it; nobody else may connect. */
+    public void createOwner(String role, String password, String database) throws SQLException {
         execute("create role " + ident(role) + " " + ROLE_ATTRIBUTES);
         setPassword(role, password);
-        if (placeholder == null) {
-            execute("create database " + ident(database) + " owner " + ident(role));
-        } else {
-            execute("alter database " + ident(placeholder) + " rename to " + ident(database));
-            execute("alter database " + ident(database) + " owner to " + ident(role));
-        }
+        execute("create database " + ident(database) + " owner " + ident(role));
         execute("revoke all on database " + ident(database) + " from public");
     }
 

@@ -59,7 +59,7 @@ class CopiesCarryNoStaleSecretsTest {
             Instant before = Instant.now().truncatedTo(ChronoUnit.SECONDS);
             Thread.sleep(1100);
             assertThat(api.delete("/v1/databases/" + id + "/credentials/gone").status()).isEqualTo(204);
-            switchAndAwaitArchived(keel, id);
+            switchAndAwaitArchived(keel, api, id);
 
             String rollback = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"rollback\":\"" + id + "\",\"to\":\"" + before + "\"}")
                     .field("id");

@@ -75,7 +75,7 @@ class HostileOwnerTest {
             api.get("/v1/databases/" + fork + "/info");
             assertUntouched(forkUrl, keel.caFile(), "fork");
 
-            switchAndAwaitArchived(keel, id);
+            switchAndAwaitArchived(keel, api, id);
             rollback = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"rollback\":\"" + id + "\",\"to\":\"" + planted + "\"}")
                     .field("id");
             String rollbackUrl = api.awaitAvailable(rollback, Timeouts.RESTORE).get("url").asText();

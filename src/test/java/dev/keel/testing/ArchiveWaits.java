@@ -39,6 +39,11 @@ public final class ArchiveWaits {
 
     /** Switches WAL as Keel's superuser and waits until the segment written up to now is archived. */
     public static void switchAndAwaitArchived(TestKeel keel, String database) throws Exception {
+        switchAndAwaitArchived(keel, keel.api(), database);
+    }
+
+    /** As above, for a database of the team {@code api} speaks for. */
+    public static void switchAndAwaitArchived(TestKeel keel, Api api, String database) throws Exception {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(database)).orElseThrow();
         String segment;
         try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
@@ -47,7 +52,7 @@ public final class ArchiveWaits {
             Pg.scalar(connection, "select pg_switch_wal()");
         }
         Wait.until("segment " + segment + " to be archived", Timeouts.PROVISION, () -> {
-            String newest = keel.api().get("/v1/databases/" + database + "/archive").field("newest_segment");
+            String newest = api.get("/v1/databases/" + database + "/archive").field("newest_segment");
             return newest != null && newest.compareTo(segment) >= 0;
         });
     }
