@@ -101,7 +101,7 @@ public final class ReplicationSlots {
         // verify-full against the installation CA, whose certificate the runtime puts beside the server's own.
         settings.put("primary_conninfo", "host=" + quote(upstream.host()) + " port=" + upstream.port() + " user=" + name
                 + " password=" + quote(password) + " application_name=" + name + " sslmode=verify-full sslrootcert="
-                + quote(ServerFiles.CA_CERT) + " connect_timeout=5");
+                + quote(ServerFiles.CA_CERT) + " connect_timeout=5 options=" + quote("-csearch_path=pg_catalog,pg_temp"));
         settings.put("primary_slot_name", name);
         return settings;
     }
