@@ -75,7 +75,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             jobs.start(installation);
             haMonitor.start();
             addons.resume();
-            pool.refill();
+            pool.fillNow();
         } catch (RuntimeException e) {
             // A failed start is not shut down bean by bean; let the next start have the catalog.
             nodeLock.release();

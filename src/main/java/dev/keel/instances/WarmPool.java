@@ -19,7 +19,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ExecutorService;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -48,11 +49,14 @@ public final class WarmPool {
     private final int size;
     private final int major;
     private final int maxConnections;
-    private final ExecutorService filler = Executors.newSingleThreadExecutor(r -> new Thread(r, "keel-warm-pool"));
+    private final Duration refillDelay;
+    private final ScheduledExecutorService filler = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "keel-warm-pool"));
 
     WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
              Network network, PostgresBinaries binaries, DSLContext dsl, Secrets secrets, @Value("${keel.instances.pool.size}") int size,
-             @Value("${keel.instances.pool.max-connections}") int maxConnections) {
+             @Value("${keel.instances.pool.max-connections}") int maxConnections,
+             @Value("${keel.instances.pool.refill-delay}") Duration refillDelay) {
+        this.refillDelay = refillDelay;
         this.dsl = dsl;
         this.secrets = secrets;
         this.maker = maker;
@@ -116,8 +120,15 @@ public final class WarmPool {
         return claimed;
     }
 
-    /** Tops the pool up to its size in the background. */
+    /** Tops the pool up to its size in the background, after {@code keel.instances.pool.refill-delay}. */
     public void refill() {
+        if (size > 0) {
+            filler.schedule(this::fill, refillDelay.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Tops the pool up now, in the background (at Keel's start). */
+    public void fillNow() {
         if (size > 0) {
             filler.execute(this::fill);
         }
