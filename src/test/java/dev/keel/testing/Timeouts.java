@@ -2,21 +2,30 @@ package dev.keel.testing;
 
 import java.time.Duration;
 
-/** Every timeout the tests wait with, in one table (as CloudNativePG's e2e timeouts.go). */
+/**
+ * Every timeout the tests wait with, in one table (as CloudNativePG's e2e timeouts.go). On a
+ * machine that does much else at once, {@code -Dkeel.test.timeout-scale=3} multiplies them all;
+ * CI runs them as they are.
+ */
 public final class Timeouts {
+    private static final double SCALE = Double.parseDouble(System.getProperty("keel.test.timeout-scale", "1"));
     /** From POST /v1/databases to available, including a first download and unpack of the binaries. */
-    public static final Duration PROVISION = Duration.ofSeconds(120);
+    public static final Duration PROVISION = scaled(120);
     /** A fork or rollback of a small test database: unpack, replay, promote. */
-    public static final Duration RESTORE = Duration.ofSeconds(240);
+    public static final Duration RESTORE = scaled(240);
     /** From DELETE to 404. */
-    public static final Duration DEPROVISION = Duration.ofSeconds(60);
+    public static final Duration DEPROVISION = scaled(60);
     /** From starting a Keel process to /health answering (a first start initialises the catalog). */
-    public static final Duration KEEL_START = Duration.ofSeconds(120);
+    public static final Duration KEEL_START = scaled(120);
     /** For a killed or stopped process to be gone. */
-    public static final Duration PROCESS_EXIT = Duration.ofSeconds(30);
+    public static final Duration PROCESS_EXIT = scaled(30);
     /** A single HTTP request to Keel. */
-    public static final Duration REQUEST = Duration.ofSeconds(30);
+    public static final Duration REQUEST = scaled(30);
 
     private Timeouts() {
+    }
+
+    private static Duration scaled(long seconds) {
+        return Duration.ofMillis(Math.round(seconds * 1000 * SCALE));
     }
 }
