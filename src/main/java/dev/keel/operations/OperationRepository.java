@@ -1,5 +1,7 @@
 package dev.keel.operations;
 
+import dev.keel.problems.Failure;
+import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
@@ -58,11 +60,17 @@ public final class OperationRepository {
         finish(operation, OperationState.SUCCEEDED, null);
     }
 
+    /** Ends {@code operation} as failed for a reason Keel wrote itself (an {@code internal} failure a retry may mend). */
     public void fail(UUID operation, String error) {
-        finish(operation, OperationState.FAILED, error.length() > ERROR_LIMIT ? error.substring(0, ERROR_LIMIT) : error);
+        fail(operation, Failure.of(ProblemType.INTERNAL, error));
     }
 
-    private void finish(UUID operation, OperationState target, String error) {
+    /** Ends {@code operation} as failed, storing the failure's sentence, stable code and whether a retry can help. */
+    public void fail(UUID operation, Failure failure) {
+        finish(operation, OperationState.FAILED, failure);
+    }
+
+    private void finish(UUID operation, OperationState target, Failure failure) {
         dsl.transaction(tx -> {
             String current = tx.dsl().select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(operation)).forUpdate()
                     .fetchSingle(OPERATIONS.STATE);
@@ -71,7 +79,9 @@ public final class OperationRepository {
             }
             tx.dsl().update(OPERATIONS)
                     .set(OPERATIONS.STATE, target.value())
-                    .set(OPERATIONS.ERROR, error)
+                    .set(OPERATIONS.ERROR, failure == null ? null : failure.reason(ERROR_LIMIT))
+                    .set(OPERATIONS.ERROR_CODE, failure == null ? null : failure.code())
+                    .set(OPERATIONS.ERROR_RETRYABLE, failure == null ? null : failure.retryable())
                     .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                     .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
                     .where(OPERATIONS.ID.eq(operation))
@@ -116,7 +126,7 @@ public final class OperationRepository {
         return new Operation(r.get(OPERATIONS.ID), r.get(OPERATIONS.TEAM_ID), r.get(OPERATIONS.DATABASE_ID),
                 OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP),
                 r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
-                r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
+                r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.ERROR_CODE), r.get(OPERATIONS.ERROR_RETRYABLE), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
                 r.get(OPERATIONS.FINISHED_AT));
     }
 }

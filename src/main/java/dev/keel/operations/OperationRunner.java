@@ -1,6 +1,6 @@
 package dev.keel.operations;
 
-import dev.keel.problems.KeelException;
+import dev.keel.problems.Failure;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -80,11 +80,11 @@ public final class OperationRunner {
             operations.succeed(operation.id());
             LOG.info("Operation {} succeeded", operation.kind().value());
         } catch (Exception e) {
-            String reason = e instanceof KeelException ? e.getMessage()
-                    : operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id();
+            Failure failure = Failure.of(e,
+                    operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id());
             LOG.error("Operation {} failed", operation.kind().value(), e);
             try {
-                operations.fail(operation.id(), reason);
+                operations.fail(operation.id(), failure);
             } catch (RuntimeException recordFailure) {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }

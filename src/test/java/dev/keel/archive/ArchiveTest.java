@@ -81,6 +81,7 @@ class ArchiveTest {
         assertThat(taken.field("kind")).isEqualTo("manual");
         Api.Response second = api.post("/v1/databases/" + id + "/backups", "");
         assertThat(second.status()).isEqualTo(409);
+        assertThat(second.field("type")).isEqualTo("/problems/backup-running");
         assertThat(second.field("detail")).startsWith("A backup of ").endsWith(" is running already; wait for it (GET /v1/databases/"
                 + api.get("/v1/databases/" + id).field("name") + "/backups).");
 
