@@ -1,6 +1,9 @@
 package dev.keel.operations;
 
 import dev.keel.problems.Failure;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -12,8 +15,8 @@ import org.slf4j.MDC;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
@@ -31,7 +34,8 @@ public final class OperationRunner {
     // A provider, not a list: handlers submit work to this runner, so they are looked up on use.
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
-    private final ExecutorService executor;
+    private final ThreadPoolExecutor executor;
+    private final MeterRegistry meters;
     private final Map<UUID, DatabaseLock> databaseLocks = new ConcurrentHashMap<>();
 
     /** A database's lock and how many operations hold or wait for it; dropped from the map at zero. */
@@ -40,16 +44,19 @@ public final class OperationRunner {
         int users;
     }
 
-    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations,
+    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, MeterRegistry meters,
                     @Value("${keel.operations.threads}") int threads) {
         this.handlers = handlers;
         this.operations = operations;
+        this.meters = meters;
         AtomicInteger count = new AtomicInteger();
-        this.executor = Executors.newFixedThreadPool(threads, r -> {
+        this.executor = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread thread = new Thread(r, "keel-operation-" + count.incrementAndGet());
             thread.setDaemon(false);
             return thread;
         });
+        Gauge.builder("keel.operations.queued", executor, e -> e.getQueue().size())
+                .description("Operations waiting for a free operation thread").register(meters);
     }
 
     OperationHandler handler(OperationKind kind) {
@@ -74,10 +81,13 @@ public final class OperationRunner {
             return held;
         });
         entry.lock.lock();
+        long started = System.nanoTime();
+        String outcome = OperationState.FAILED.value();
         try {
             LOG.info("Operation {} started", operation.kind().value());
             handler(operation.kind()).run(operation);
             operations.succeed(operation.id());
+            outcome = OperationState.SUCCEEDED.value();
             LOG.info("Operation {} succeeded", operation.kind().value());
         } catch (Exception e) {
             Failure failure = Failure.of(e,
@@ -89,6 +99,9 @@ public final class OperationRunner {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
         } finally {
+            Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
+                    .tags("kind", operation.kind().value(), "state", outcome).register(meters)
+                    .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
             entry.lock.unlock();
             if (database != null) {
                 databaseLocks.compute(database, (id, held) -> --held.users == 0 ? null : held);
