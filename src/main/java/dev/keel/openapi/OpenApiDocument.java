@@ -33,7 +33,12 @@ final class OpenApiDocument {
     String yaml() {
         DumperOptions options = new DumperOptions();
         options.setDefaultFlowStyle(DumperOptions.FlowStyle.BLOCK);
-        return new Yaml(options).dump(document());
+        // From a copy made through JSON: the document shares some nodes, which YAML would write as aliases.
+        try {
+            return new Yaml(options).dump(new ObjectMapper().readValue(json(), Map.class));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     String json() {

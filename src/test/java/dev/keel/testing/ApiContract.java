@@ -48,7 +48,7 @@ public final class ApiContract {
         if (!contentType.isEmpty()) {
             response.withContentType(contentType);
         }
-        if (!body.isEmpty() && contentType.contains("json")) {
+        if (!body.isEmpty()) {
             response.withBody(body);
         }
         ValidationReport report = validator.validateResponse(uri.getPath(), Request.Method.valueOf(method), response.build());
