@@ -51,10 +51,11 @@ class RunbooksIT {
         Files.createSymbolicLink(home.resolve("target/keel.jar"), Path.of(System.getProperty("keel.test.jar", "target/keel.jar")).toAbsolutePath());
         TestKeel.Ports ports = TestKeel.nextPorts();
         Map<String, String> env = Map.of("KEEL_INSTANCES_POOL_SIZE", "0");
-        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", env);
+        KeelProcess keel = null;
         int ran = 0;
         int skipped = 0;
         try {
+            keel = KeelProcess.start(dataDir, ports, "0", env);
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             JsonNode copy = keel.api().provision("{\"plan\":\"essential-0\"}");
             Map<String, String> values = new LinkedHashMap<>();
@@ -115,7 +116,9 @@ class RunbooksIT {
             }
             assertThat(ran).isGreaterThan(skipped * 4);
         } finally {
-            keel.close();
+            if (keel != null) {
+                keel.close();
+            }
             dev.keel.Keel.stopServers(dataDir);
         }
     }
