@@ -3,6 +3,11 @@ package dev.keel;
 import dev.keel.postgres.Postmaster;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
+import io.swagger.v3.oas.annotations.OpenAPIDefinition;
+import io.swagger.v3.oas.annotations.enums.SecuritySchemeType;
+import io.swagger.v3.oas.annotations.info.Info;
+import io.swagger.v3.oas.annotations.security.SecurityRequirement;
+import io.swagger.v3.oas.annotations.security.SecurityScheme;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,6 +21,10 @@ import java.util.stream.Stream;
  * Postgres server under the data directory (instances, then the embedded catalog), which
  * otherwise keep running while Keel is down, and an embedded S3 server a killed Keel left.
  */
+@OpenAPIDefinition(info = @Info(title = "Keel", version = "1", description = "Self-hosted managed Postgres. Errors are"
+        + " application/problem+json (RFC 9457) whose type is a stable /problems/<slug>; the slugs are listed under x-problem-types."),
+        security = @SecurityRequirement(name = "apiKey"))
+@SecurityScheme(name = "apiKey", type = SecuritySchemeType.HTTP, scheme = "bearer")
 public final class Keel {
     private Keel() {
     }

@@ -72,7 +72,7 @@ public final class AddonResources implements ApplicationEventListener<DatabaseAv
         Optional<AddonResource> existing = repository.find(id);
         if (existing.isPresent()) {
             if (AddonResource.DEPROVISIONED.equals(existing.get().state())) {
-                throw new KeelException(ProblemType.CONFLICT, "Add-on resource " + id + " was deprovisioned; provision a new one.");
+                throw new KeelException(ProblemType.DEPROVISIONED, "Add-on resource " + id + " was deprovisioned; provision a new one.");
             }
             return answer(existing.get());
         }

@@ -59,7 +59,7 @@ public final class Attachments implements CredentialUses {
         }
         Database database = databases.require(caller, databaseName);
         if (database.state() == DatabaseState.DELETING || database.state() == DatabaseState.FAILED) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; only a database being created or available can be attached.");
         }
         if (as != null && !NAME.matcher(as).matches()) {

@@ -3,7 +3,7 @@ package dev.keel.archive;
 import dev.keel.postgres.ServerSession;
 import dev.keel.databases.Database;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.MonitoringSessions;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.SpooledWal;
@@ -14,6 +14,7 @@ import dev.keel.postgres.WalSegmentName;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
+import org.jooq.exception.DataAccessException;
 
 import java.sql.SQLException;
 import java.time.Duration;
@@ -46,17 +47,17 @@ public final class ArchiveReport {
     private final BackupRepository backups;
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
-    private final InstanceConnections connections;
+    private final MonitoringSessions sessions;
     private final int spoolMaxFiles;
 
     ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
-                  InstanceConnections connections, @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+                  MonitoringSessions sessions, @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
         this.spoolMaxFiles = spoolMaxFiles;
         this.archive = archive;
         this.backups = backups;
         this.instances = instances;
         this.runtime = runtime;
-        this.connections = connections;
+        this.sessions = sessions;
     }
 
     @Serdeable
@@ -98,8 +99,9 @@ public final class ArchiveReport {
             if (!spooled.isEmpty()) {
                 lagSeconds = Duration.between(spooled.get(0).completedAt(), now).toSeconds();
             }
-            try (ServerSession session = connections.open(primary.get(), "postgres")) {
-                ServerSession.ServerWal wal = session.serverWal();
+            try {
+                // On the kept monitoring session: a TLS login per /archive call was most of its cost.
+                ServerSession.ServerWal wal = sessions.with(primary.get(), ServerSession::serverWal);
                 // Measured from the end of the unbroken archive, not the highest segment: uploads finish out of order.
                 lagBytes = Math.max(0, wal.current().bytesSince(archivedThrough(completed, segments, newest)));
                 boolean handOffFailing = wal.lastFailedAt() != null
@@ -118,7 +120,7 @@ public final class ArchiveReport {
                             : "The server has failed to hand WAL to Keel since " + since + " (last tried " + wal.lastFailedWal()
                               + "); its log says why. It keeps its WAL meanwhile.";
                 }
-            } catch (SQLException e) {
+            } catch (SQLException | DataAccessException e) {
                 message = message == null ? "The server does not answer, so its WAL position is unknown: " + e.getMessage() : message;
             }
         }

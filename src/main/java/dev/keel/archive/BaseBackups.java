@@ -1,6 +1,7 @@
 package dev.keel.archive;
 
 import dev.keel.postgres.ServerSession;
+import dev.keel.problems.Failure;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -101,7 +102,7 @@ public final class BaseBackups implements OperationHandler {
             runner.submit(operations.find(database.teamId(), backup.operationId()).orElseThrow());
             return backup;
         } catch (IntegrityConstraintViolationException e) {
-            throw operations.alreadyPending(database.id(), OperationKind.BACKUP, "A backup of " + database.name());
+            throw operations.alreadyPending(ProblemType.BACKUP_RUNNING, database.id(), OperationKind.BACKUP, "A backup of " + database.name());
         }
     }
 
@@ -117,9 +118,8 @@ public final class BaseBackups implements OperationHandler {
         try {
             take(operation, backup);
         } catch (Exception e) {
-            String reason = e instanceof KeelException ? e.getMessage()
-                    : "The backup failed; Keel's log has the details under operation " + operation.id() + ".";
-            backups.failed(backup.id(), reason);
+            Failure failure = Failure.of(e, "The backup failed; Keel's log has the details under operation " + operation.id() + ".");
+            backups.failed(backup.id(), failure.reason());
             removeObjects(backup);
             throw e;
         }
@@ -127,7 +127,7 @@ public final class BaseBackups implements OperationHandler {
 
     private void take(Operation operation, Backup backup) throws Exception {
         Database database = databases.find(backup.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
-                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is not available for a backup."));
+                .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is not available for a backup."));
         Instance primary = instances.primary(database.id()).orElseThrow();
         try (ServerSession session = connections.open(primary, "postgres")) {
             ServerSession.BackupStart started = session.startBackup(database.major(), "keel backup " + backup.id());

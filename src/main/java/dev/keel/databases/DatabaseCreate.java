@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.problems.Failure;
 import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.auth.Quotas;
@@ -231,10 +232,10 @@ public final class DatabaseCreate implements OperationHandler {
             int steps = origin.isPresent() ? RESTORE_STEPS.size() : STEPS.size();
             operations.progress(operation.id(), "available", steps, steps);
         } catch (Exception e) {
-            String reason = e instanceof KeelException ? e.getMessage()
-                    : "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".";
+            Failure failure = Failure.of(e,
+                    "Provisioning failed while " + step[0] + "; Keel's log has the details under operation " + operation.id() + ".");
             // Failed first: should the clean-up fail too, the database still says why, and a delete removes the rest.
-            if (databases.transition(id, DatabaseState.FAILED, reason).isPresent()) {
+            if (databases.fail(id, failure).isPresent()) {
                 try {
                     removeHalfMade(id);
                 } catch (RuntimeException cleanup) {
@@ -267,7 +268,7 @@ public final class DatabaseCreate implements OperationHandler {
                     + MAX_ATTEMPTS + "): Keel stopped during step '" + operation.step() + "'");
         }
         String reason = "Provisioning was interrupted " + MAX_ATTEMPTS + " times; delete this database and create a new one.";
-        databases.transition(operation.databaseId(), DatabaseState.FAILED, reason);
+        databases.fail(operation.databaseId(), Failure.of(ProblemType.INTERNAL, reason));
         return Decision.giveUp(operation, reason);
     }
 
@@ -318,6 +319,6 @@ public final class DatabaseCreate implements OperationHandler {
     }
 
     private static KeelException cancelled(String why) {
-        return new KeelException(ProblemType.CONFLICT, "Provisioning stopped because " + why + ".");
+        return new KeelException(ProblemType.BEING_DELETED, "Provisioning stopped because " + why + ".");
     }
 }

@@ -84,7 +84,7 @@ public final class DatabaseCredentials {
         changes.requireDestroyable(database.id(), name);
         List<String> apps = uses.apps(database.id(), name);
         if (!apps.isEmpty()) {
-            throw new KeelException(ProblemType.CONFLICT, "Credential " + name + " is attached to " + String.join(", ", apps)
+            throw new KeelException(ProblemType.CREDENTIAL_ATTACHED, "Credential " + name + " is attached to " + String.join(", ", apps)
                     + "; detach it first.").with("apps", apps);
         }
         Instance primary = primary(database);
@@ -102,7 +102,7 @@ public final class DatabaseCredentials {
     }
 
     private Instance primary(Database database) {
-        return instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        return instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no running server; try again once it is available."));
     }
 

@@ -68,12 +68,12 @@ public final class DatabaseDelete implements OperationHandler {
         List<Database> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).toList();
         String names = String.join(", ", followers.stream().map(Database::name).toList());
         if (!followers.isEmpty() && !unfollowFollowers) {
-            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers: " + names + ". Delete or unfollow them"
+            throw new KeelException(ProblemType.HAS_FOLLOWERS, database.name() + " has followers: " + names + ". Delete or unfollow them"
                     + " first, or delete with ?unfollow_followers=true to make them independent databases.")
                     .with("followers", followers.stream().map(Database::name).toList());
         }
         if (followers.stream().anyMatch(f -> f.state() == DatabaseState.CREATING)) {
-            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers still being created (" + names
+            throw new KeelException(ProblemType.HAS_FOLLOWERS, database.name() + " has followers still being created (" + names
                     + "); try again once they are available, or delete them first.");
         }
         Operation operation = dsl.transactionResult(tx -> {

@@ -27,7 +27,7 @@ public final class DatabaseLookup {
     public Database requireAvailable(Caller caller, String idOrName) {
         Database database = require(caller, idOrName);
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; this needs it available.");
         }
         return database;

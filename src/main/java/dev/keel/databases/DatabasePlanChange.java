@@ -83,7 +83,7 @@ public final class DatabasePlanChange implements OperationHandler {
             return new Changed(database, Optional.empty());
         }
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; its plan can change once it is available.");
         }
         requireFits(database, plan);
@@ -105,7 +105,7 @@ public final class DatabasePlanChange implements OperationHandler {
         List<String> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING)
                 .map(Database::name).toList();
         if (!plan.follow() && !followers.isEmpty()) {
-            throw new KeelException(ProblemType.CONFLICT, database.name() + " has followers (" + String.join(", ", followers)
+            throw new KeelException(ProblemType.HAS_FOLLOWERS, database.name() + " has followers (" + String.join(", ", followers)
                     + ") and plan " + plan.name() + " cannot be followed; unfollow or delete them first.").with("followers", followers);
         }
         if (!plan.follow() && database.following()) {
@@ -114,20 +114,20 @@ public final class DatabasePlanChange implements OperationHandler {
         }
         List<String> named = credentials.list(database.id()).stream().map(Credential::name).filter(n -> !Credential.DEFAULT.equals(n)).toList();
         if (!plan.namedCredentials() && !named.isEmpty()) {
-            throw new KeelException(ProblemType.CONFLICT, database.name() + " has credentials besides the default one ("
+            throw new KeelException(ProblemType.HAS_CREDENTIALS, database.name() + " has credentials besides the default one ("
                     + String.join(", ", named) + ") and plan " + plan.name() + " allows only the default; destroy them first.")
                     .with("credentials", named);
         }
         long bytes = dataBytes(database);
         long limit = plan.storageGb() * 1024L * 1024 * 1024;
         if (bytes > limit) {
-            throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " holds " + bytes / (1024 * 1024) + " MB of data and plan "
+            throw new KeelException(ProblemType.PLAN_LIMIT, database.name() + " holds " + bytes / (1024 * 1024) + " MB of data and plan "
                     + plan.name() + " allows " + plan.storageGb() + " GB; delete data first or choose a larger plan.");
         }
     }
 
     private long dataBytes(Database database) {
-        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no running server; try again once it is available."));
         try (ServerSession session = connections.open(primary, database.pgDatabase())) {
             return session.databaseSize();
@@ -155,7 +155,7 @@ public final class DatabasePlanChange implements OperationHandler {
     @Override
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
-                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is no longer available; its plan is not applied."));
+                .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; its plan is not applied."));
         Plan plan = plans.require(database.plan());
         // The announcement is the first step; a resumed operation says it again more plainly.
         String applying = operation.step().startsWith("applying plan") ? operation.step() : "applying plan " + plan.name();
@@ -175,7 +175,7 @@ public final class DatabasePlanChange implements OperationHandler {
         if (database.following()) {
             following.reconfigure(database);
         } else {
-            Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+            Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                     database.name() + " has no server to apply its plan to."));
             reconfiguration.apply(primary, maker.settings(primary, Plans.serverSettings(plan)),
                     InstanceConfig.hba(database.pgDatabase(), network.localHost()));

@@ -4,6 +4,7 @@ import dev.keel.Ids;
 import jakarta.inject.Singleton;
 import io.micronaut.core.annotation.Nullable;
 import org.jooq.Condition;
+import dev.keel.problems.Failure;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
@@ -109,6 +110,8 @@ final class DatabaseRepository {
         tx.update(DATABASES)
                 .set(DATABASES.STATE, target.value())
                 .set(DATABASES.STATE_REASON, reason == null || reason.length() <= REASON_LIMIT ? reason : reason.substring(0, REASON_LIMIT))
+                .setNull(DATABASES.STATE_CODE)
+                .setNull(DATABASES.STATE_RETRYABLE)
                 .set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(DATABASES.ID.eq(id))
                 .execute();
@@ -117,6 +120,18 @@ final class DatabaseRepository {
 
     Optional<Database> transition(UUID id, DatabaseState target, String reason) {
         return dsl.transactionResult(tx -> transition(tx.dsl(), id, target, reason));
+    }
+
+    /** Moves the database to {@code failed} with {@code failure}'s sentence, code and retry flag; as {@link #transition}. */
+    Optional<Database> fail(UUID id, Failure failure) {
+        return dsl.transactionResult(tx -> {
+            Optional<Database> before = transition(tx.dsl(), id, DatabaseState.FAILED, failure.reason());
+            if (before.isPresent()) {
+                tx.dsl().update(DATABASES).set(DATABASES.STATE_CODE, failure.code()).set(DATABASES.STATE_RETRYABLE, failure.retryable())
+                        .where(DATABASES.ID.eq(id)).execute();
+            }
+            return before;
+        });
     }
 
     /** The databases following {@code leaderId}, oldest first, whatever their state. */
@@ -143,6 +158,6 @@ final class DatabaseRepository {
     private static Database toDatabase(Record r) {
         return new Database(r.get(DATABASES.ID), r.get(DATABASES.TEAM_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
                 r.get(DATABASES.MAJOR_VERSION), r.get(DATABASES.PG_DATABASE), DatabaseState.of(r.get(DATABASES.STATE)),
-                r.get(DATABASES.STATE_REASON), r.get(DATABASES.LEADER_ID), r.get(DATABASES.CREATED_AT), r.get(DATABASES.UPDATED_AT));
+                r.get(DATABASES.STATE_REASON), r.get(DATABASES.STATE_CODE), r.get(DATABASES.STATE_RETRYABLE), r.get(DATABASES.LEADER_ID), r.get(DATABASES.CREATED_AT), r.get(DATABASES.UPDATED_AT));
     }
 }

@@ -64,7 +64,7 @@ public final class DatabaseUnfollow implements OperationHandler {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is not a follower; only a follower can be unfollowed.");
         }
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, database.name() + " is " + database.state().value()
                     + "; it can be unfollowed once it is available.");
         }
         Operation operation;
@@ -85,7 +85,7 @@ public final class DatabaseUnfollow implements OperationHandler {
 
     @Override
     public void run(Operation operation) throws Exception {
-        Database database = databases.find(operation.databaseId()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Database database = databases.find(operation.databaseId()).orElseThrow(() -> new KeelException(ProblemType.BEING_DELETED,
                 "The follower was deleted before it could be unfollowed."));
         unfollow(database, step -> operations.progress(operation.id(), step, STEPS.indexOf(step), STEPS.size()));
         operations.progress(operation.id(), "unfollowed", STEPS.size(), STEPS.size());

@@ -16,6 +16,7 @@ import java.util.UUID;
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
+                           @Nullable String stateCode, @Nullable Boolean stateRetryable,
                            @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, @Nullable Ref following,
                            @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers, @Nullable String ha,
                            OffsetDateTime createdAt, OffsetDateTime updatedAt) {

@@ -58,6 +58,7 @@ final class DatabaseViews {
                 : databases.find(db.leaderId()).map(DatabaseView.Ref::of).orElse(null);
         Following.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? following.lag(db) : null;
         return new DatabaseView(db.id(), db.name(), db.plan(), Integer.toString(db.major()), db.state().value(), db.stateReason(),
+                db.stateCode(), db.stateRetryable(),
                 progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),

@@ -1,7 +1,10 @@
 package dev.keel.dataclips;
 
 import dev.keel.databases.Database;
+import dev.keel.metrics.DatabaseLabels;
 import dev.keel.tls.CertificateAuthority;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.postgresql.util.PSQLException;
@@ -21,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Runs one clip version and stores its result. The query runs as the database's dataclip role,
@@ -42,9 +46,13 @@ final class ClipRunner {
     private final ResultRepository results;
     private final CertificateAuthority authority;
     private final int rowLimit;
+    private final MeterRegistry meters;
+    private final DatabaseLabels labels;
 
     ClipRunner(DataclipRoles roles, RunTarget targets, ResultRepository results, CertificateAuthority authority,
-               @Value("${keel.dataclips.row-limit}") int rowLimit) {
+               @Value("${keel.dataclips.row-limit}") int rowLimit, MeterRegistry meters, DatabaseLabels labels) {
+        this.meters = meters;
+        this.labels = labels;
         this.roles = roles;
         this.targets = targets;
         this.results = results;
@@ -54,6 +62,8 @@ final class ClipRunner {
 
     /** Runs {@code prepared} for {@code result} (state running) and records how it ended; never throws for the query's own errors. */
     void run(Dataclip clip, Database database, ClipResult result, ClipText.Prepared prepared, Map<String, String> values) {
+        long started = System.nanoTime();
+        String outcome = "failed";
         try {
             DataclipRoles.Login login = roles.loginFor(database);
             RunTarget.Server server = targets.choose(database);
@@ -72,12 +82,17 @@ final class ClipRunner {
             try (Connection c = connection) {
                 query(c, clip, result, prepared, values);
             }
+            outcome = "completed";
         } catch (SQLException e) {
             fail(result, prepared, e, clip.timeoutSeconds());
         } catch (RuntimeException e) {
             LOG.error("Dataclip {} result {} failed unexpectedly", clip.id(), result.id(), e);
             results.failed(result.id(), "Keel could not run the dataclip (an internal error, logged with result " + result.id()
                     + "); try again.", null, null);
+        } finally {
+            Timer.builder("keel.dataclip.runs").description("Dataclip runs, by database and how they ended, and how long they took")
+                    .tags(labels.of(database).and("outcome", outcome)).register(meters)
+                    .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
         }
     }
 

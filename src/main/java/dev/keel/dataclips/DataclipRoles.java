@@ -59,7 +59,7 @@ final class DataclipRoles {
         if (row.isPresent()) {
             return new Login(row.get().getUsername(), secrets.open(row.get().getPassword(), context(home.id())));
         }
-        Instance primary = instances.primary(home.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(home.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 "Database " + home.name() + " has no running primary; wait until it is available."));
         String username = "dataclips_" + RandomStrings.lowerAlphanumeric(10);
         String password = RandomStrings.alphanumeric(48);

@@ -111,7 +111,7 @@ final class Dataclips {
     Database database(Dataclip clip) {
         Database database = databases.find(clip.databaseId()).orElseThrow(() -> KeelException.notFound("database", clip.databaseId().toString()));
         if (database.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; the dataclip runs once it is available.");
         }
         return database;

@@ -43,7 +43,7 @@ final class RunTarget {
 
     /** The database's own server (a follower's own, when the clip belongs to a follower). */
     Server primary(Database database) {
-        Instance instance = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance instance = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 "Database " + database.name() + " has no running server; wait until it is available."));
         return new Server(database.following() ? FOLLOWER : PRIMARY, database, instance);
     }

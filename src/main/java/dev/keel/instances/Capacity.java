@@ -47,7 +47,7 @@ public final class Capacity {
                     + " there; free space or give Keel a larger disk, then try again. Nothing was created.");
         }
         if (instances.unreservedPorts(network.localHost()) == 0 && instances.pooled(major) == 0) {
-            throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the instance port range "
+            throw new KeelException(ProblemType.NO_CAPACITY, "No free port is left in the instance port range "
                     + instances.portRange() + " on " + network.localHost() + "; widen KEEL_INSTANCES_PORTS or delete unused"
                     + " databases, then try again. Nothing was created.");
         }

@@ -36,6 +36,7 @@ public final class InstanceConfig {
         settings.put("password_encryption", "scram-sha-256");
         settings.put("shared_preload_libraries", "pg_stat_statements");
         settings.put("log_line_prefix", "%m [%p] %q%u@%d ");
+        settings.put("log_timezone", "UTC"); // ServerLog reads the times as UTC
         // Every instance archives from its first segment on; the runtime supplies archive_command.
         settings.put("wal_level", "replica");
         settings.put("archive_mode", "on");

@@ -54,7 +54,7 @@ public final class InstanceRepository {
             // Tested where the server will listen: with a wildcard bind, a port taken on any interface is taken.
             OptionalInt port = ports.firstFree(reserved, p -> PortRange.bindable(listenAddress, p));
             if (port.isEmpty()) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the instance port range " + ports
+                throw new KeelException(ProblemType.NO_CAPACITY, "No free port is left in the instance port range " + ports
                         + " on " + host + "; widen KEEL_INSTANCES_PORTS or delete unused databases.");
             }
             sql.insertInto(INSTANCES)

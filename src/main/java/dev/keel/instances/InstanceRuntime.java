@@ -71,6 +71,17 @@ public interface InstanceRuntime {
     List<String> logTail(Instance instance, int lines);
 
     /**
+     * At most {@code length} bytes of the server log from byte {@code offset} on, and the log's
+     * size now (0 and nothing when there is no log). {@link ServerLog} reads it this way, from
+     * the end backwards or from where a follower stopped, never the whole file.
+     */
+    LogBytes readLog(Instance instance, long offset, int length);
+
+    /** Bytes of a server log from some offset, and the log's whole size when they were read. */
+    record LogBytes(byte[] bytes, long size) {
+    }
+
+    /**
      * Replaces the instance's server settings and pg_hba rules. Takes effect on the next reload
      * ({@code pg_reload_conf()}) or, for settings such as {@code max_connections}, restart.
      */

@@ -21,11 +21,15 @@ import java.io.InputStreamReader;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -196,6 +200,23 @@ final class LocalInstanceRuntime implements InstanceRuntime {
             return lines == 0 ? List.of() : List.copyOf(tail);
         } catch (java.nio.file.NoSuchFileException e) {
             return List.of();
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read " + log, e);
+        }
+    }
+
+    @Override
+    public LogBytes readLog(Instance instance, long offset, int length) {
+        Path log = logFile(instance.id());
+        try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
+            long size = channel.size();
+            ByteBuffer buffer = ByteBuffer.allocate((int) Math.max(0, Math.min(length, size - offset)));
+            while (buffer.hasRemaining() && channel.read(buffer, offset + buffer.position()) > 0) {
+                // read until the buffer is full
+            }
+            return new LogBytes(Arrays.copyOf(buffer.array(), buffer.position()), size);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return new LogBytes(new byte[0], 0);
         } catch (IOException e) {
             throw new UncheckedIOException("could not read " + log, e);
         }

@@ -8,5 +8,6 @@ import java.util.UUID;
 /** A piece of long work and how far it got: {@code done} of {@code total} {@code unit}s, now at {@code step}. */
 public record Operation(UUID id, UUID teamId, @Nullable UUID databaseId, OperationKind kind, OperationState state,
                         @Nullable String step, long done, long total, String unit, int attempt, @Nullable String error,
+                        @Nullable String errorCode, @Nullable Boolean errorRetryable,
                         OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
 }

@@ -1,6 +1,7 @@
 package dev.keel.operations;
 
 import dev.keel.problems.KeelException;
+import dev.keel.problems.Failure;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -61,11 +62,17 @@ public final class OperationRepository {
         finish(operation, OperationState.SUCCEEDED, null);
     }
 
+    /** Ends {@code operation} as failed for a reason Keel wrote itself (an {@code internal} failure a retry may mend). */
     public void fail(UUID operation, String error) {
-        finish(operation, OperationState.FAILED, error.length() > ERROR_LIMIT ? error.substring(0, ERROR_LIMIT) : error);
+        fail(operation, Failure.of(ProblemType.INTERNAL, error));
     }
 
-    private void finish(UUID operation, OperationState target, String error) {
+    /** Ends {@code operation} as failed, storing the failure's sentence, stable code and whether a retry can help. */
+    public void fail(UUID operation, Failure failure) {
+        finish(operation, OperationState.FAILED, failure);
+    }
+
+    private void finish(UUID operation, OperationState target, Failure failure) {
         dsl.transaction(tx -> {
             String current = tx.dsl().select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(operation)).forUpdate()
                     .fetchSingle(OPERATIONS.STATE);
@@ -74,7 +81,9 @@ public final class OperationRepository {
             }
             tx.dsl().update(OPERATIONS)
                     .set(OPERATIONS.STATE, target.value())
-                    .set(OPERATIONS.ERROR, error)
+                    .set(OPERATIONS.ERROR, failure == null ? null : failure.reason(ERROR_LIMIT))
+                    .set(OPERATIONS.ERROR_CODE, failure == null ? null : failure.code())
+                    .set(OPERATIONS.ERROR_RETRYABLE, failure == null ? null : failure.retryable())
                     .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                     .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
                     .where(OPERATIONS.ID.eq(operation))
@@ -120,8 +129,13 @@ public final class OperationRepository {
      * has one queued or running: it names the first, so the caller can follow that one instead.
      */
     public KeelException alreadyPending(UUID databaseId, OperationKind kind, String what) {
+        return alreadyPending(ProblemType.ALREADY_QUEUED, databaseId, kind, what);
+    }
+
+    /** As above, with a type of its own (a backup's is {@code backup-running}). */
+    public KeelException alreadyPending(ProblemType type, UUID databaseId, OperationKind kind, String what) {
         Optional<Operation> first = running(databaseId, EnumSet.of(kind));
-        KeelException conflict = new KeelException(ProblemType.ALREADY_QUEUED, what + " is already queued or running"
+        KeelException conflict = new KeelException(type, what + " is already queued or running"
                 + first.map(o -> " (operation " + o.id() + ")").orElse("") + "; follow it with GET /v1/operations/{id} and ask again"
                 + " once it has finished.");
         return first.map(o -> conflict.with("operation_id", o.id().toString())).orElse(conflict);
@@ -131,7 +145,7 @@ public final class OperationRepository {
         return new Operation(r.get(OPERATIONS.ID), r.get(OPERATIONS.TEAM_ID), r.get(OPERATIONS.DATABASE_ID),
                 OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP),
                 r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
-                r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
+                r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.ERROR_CODE), r.get(OPERATIONS.ERROR_RETRYABLE), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
                 r.get(OPERATIONS.FINISHED_AT));
     }
 }

@@ -1,6 +1,9 @@
 package dev.keel.operations;
 
-import dev.keel.problems.KeelException;
+import dev.keel.problems.Failure;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -42,6 +45,7 @@ public final class OperationRunner {
     // A provider, not a list: handlers submit work to this runner, so they are looked up on use.
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
+    private final MeterRegistry meters;
     private final ExecutorService executor;
     private final Object lock = new Object();
     /** Waiting operations by team, in the order the teams take turns (the team served last moves to the end). */
@@ -50,10 +54,11 @@ public final class OperationRunner {
     private int freeThreads;
     private boolean stopping;
 
-    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations,
+    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, MeterRegistry meters,
                     @Value("${keel.operations.threads}") int threads) {
         this.handlers = handlers;
         this.operations = operations;
+        this.meters = meters;
         this.freeThreads = threads;
         AtomicInteger count = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(threads, r -> {
@@ -61,6 +66,8 @@ public final class OperationRunner {
             thread.setDaemon(false);
             return thread;
         });
+        Gauge.builder("keel.operations.queued", this, OperationRunner::queued)
+                .description("Operations waiting for a free operation thread").register(meters);
     }
 
     OperationHandler handler(OperationKind kind) {
@@ -134,17 +141,20 @@ public final class OperationRunner {
         if (operation.databaseId() != null) {
             MDC.put("database", operation.databaseId().toString());
         }
+        long started = System.nanoTime();
+        String outcome = OperationState.FAILED.value();
         try {
             LOG.info("Operation {} started", operation.kind().value());
             handler(operation.kind()).run(operation);
             operations.succeed(operation.id());
+            outcome = OperationState.SUCCEEDED.value();
             LOG.info("Operation {} succeeded", operation.kind().value());
         } catch (Exception e) {
-            String reason = e instanceof KeelException ? e.getMessage()
-                    : operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id();
+            Failure failure = Failure.of(e,
+                    operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id());
             LOG.error("Operation {} failed", operation.kind().value(), e);
             try {
-                operations.fail(operation.id(), reason);
+                operations.fail(operation.id(), failure);
             } catch (RuntimeException recordFailure) {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
@@ -153,6 +163,9 @@ public final class OperationRunner {
             LOG.error("Operation {} stopped by a fatal error", operation.kind().value(), fatal);
             throw fatal;
         } finally {
+            Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
+                    .tags("kind", operation.kind().value(), "state", outcome).register(meters)
+                    .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
             synchronized (lock) {
                 freeThreads++;
                 if (operation.databaseId() != null) {

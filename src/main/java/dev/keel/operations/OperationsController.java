@@ -24,7 +24,7 @@ final class OperationsController {
 
     @Serdeable
     record View(UUID id, String kind, String state, @Nullable UUID databaseId, @Nullable String step, Progress progress, int attempt,
-                @Nullable String error, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
+                @Nullable String error, @Nullable String errorCode, @Nullable Boolean retryable, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
     }
 
     @Serdeable
@@ -36,6 +36,6 @@ final class OperationsController {
         Operation op = dev.keel.Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
                 .orElseThrow(() -> KeelException.notFound("operation", id));
         return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(),
-                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.createdAt(), op.updatedAt(), op.finishedAt());
+                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt());
     }
 }

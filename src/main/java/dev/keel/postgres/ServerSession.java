@@ -15,7 +15,9 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -344,6 +346,40 @@ public final class ServerSession implements AutoCloseable {
         execute("alter role " + ident(role) + " set default_transaction_read_only = on");
         execute("alter role " + ident(role) + " set statement_timeout = '" + timeoutSeconds + "s'");
         execute("alter role " + ident(role) + " set idle_in_transaction_session_timeout = '60s'");
+    }
+
+    // ---- monitoring
+
+    /** One replica streaming from the server: its slot (which names it), and how far behind it replays. */
+    public record StreamingReplica(@Nullable String slot, @Nullable Long lagBytes, @Nullable Double lagSeconds) {
+    }
+
+    /** What the metrics collector reads of a server and one of its databases. */
+    public record ServerStats(Map<String, Long> connectionsByState, long sizeBytes, long xidAge, @Nullable Instant lastArchivedAt,
+                              @Nullable Instant lastFailedAt, List<StreamingReplica> replicas) {
+    }
+
+    /** The statistics of {@code pgDatabase} and of the server; its replicas only when it is a {@code primary}. */
+    public ServerStats serverStats(String pgDatabase, boolean primary) throws SQLException {
+        Map<String, Long> byState = new LinkedHashMap<>();
+        for (Object[] row : all("select coalesce(s.state, 'unknown'), pg_catalog.count(*) from pg_catalog.pg_stat_activity s"
+                + " where s.datname OPERATOR(pg_catalog.=) ? and s.backend_type OPERATOR(pg_catalog.=) 'client backend' group by 1",
+                r -> new Object[]{r.getString(1), r.getLong(2)}, pgDatabase)) {
+            byState.put((String) row[0], (Long) row[1]);
+        }
+        long[] size = first("select pg_catalog.pg_database_size(d.oid), pg_catalog.age(d.datfrozenxid) from pg_catalog.pg_database d"
+                + " where d.datname OPERATOR(pg_catalog.=) ?", r -> new long[]{r.getLong(1), r.getLong(2)}, pgDatabase)
+                .orElseThrow(() -> new SQLException("database " + pgDatabase + " is not on its server", "3D000"));
+        Instant[] archiver = single("select a.last_archived_time, a.last_failed_time from pg_catalog.pg_stat_archiver a",
+                r -> new Instant[]{instant(r.getObject(1, OffsetDateTime.class)), instant(r.getObject(2, OffsetDateTime.class))});
+        List<StreamingReplica> replicas = !primary ? List.of() : all("select sl.slot_name,"
+                + " pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), r.replay_lsn)::pg_catalog.int8,"
+                + " pg_catalog.date_part('epoch', r.replay_lag) from pg_catalog.pg_stat_replication r"
+                + " left join pg_catalog.pg_replication_slots sl on sl.active_pid OPERATOR(pg_catalog.=) r.pid",
+                // No replay_lag means nothing was replayed lately: an idle primary's replica has caught up.
+                r -> new StreamingReplica(r.getString(1), r.getObject(2, Long.class),
+                        r.getObject(3) == null ? Double.valueOf(0) : Double.valueOf(r.getDouble(3))));
+        return new ServerStats(byState, size[0], size[1], archiver[0], archiver[1], replicas);
     }
 
     // ---- plumbing: bind parameters, quoted identifiers, SQLExceptions

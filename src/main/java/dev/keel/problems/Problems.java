@@ -16,6 +16,7 @@ public final class Problems {
     }
 
     public static MutableHttpResponse<Problem> response(KeelException e, String instance) {
-        return response(Problem.of(e.type(), e.getMessage(), instance).withExtensions(e.extensions()));
+        String detail = e.type().safeToShow() ? e.getMessage() : "Keel hit an unexpected error; it is in Keel's log.";
+        return response(Problem.of(e.type(), detail, instance).withExtensions(e.extensions()));
     }
 }

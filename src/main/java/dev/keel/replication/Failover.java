@@ -101,7 +101,7 @@ final class Failover implements OperationHandler {
                     + " on a plan with HA (such as premium-0) has one, and a follower never does.");
         }
         instances.standby(database.id()).filter(s -> s.state() == dev.keel.instances.InstanceState.RUNNING)
-                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, database.name() + " has no standby ready yet (GET"
+                .orElseThrow(() -> new KeelException(ProblemType.NO_STANDBY, database.name() + " has no standby ready yet (GET"
                         + " /v1/databases/" + database.name() + "/info shows its HA status); try again once it is available."));
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
                 OperationKind.FAILOVER, DRAINING, STEPS.size()));
@@ -124,9 +124,9 @@ final class Failover implements OperationHandler {
             finish(operation, database);
             return;
         }
-        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no primary."));
-        Instance standby = instances.standby(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance standby = instances.standby(database.id()).orElseThrow(() -> new KeelException(ProblemType.NO_STANDBY,
                 database.name() + " lost its standby meanwhile; nothing changed."));
         Lsn last;
         try {
@@ -138,7 +138,7 @@ final class Failover implements OperationHandler {
             }
             runtime.stop(primary); // the shutdown checkpoint goes to the standby before the walsender exits
             if (!receivedPast(standby, last)) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "The standby did not receive the primary's last WAL (past " + last
+                throw new KeelException(ProblemType.FAILOVER_REFUSED, "The standby did not receive the primary's last WAL (past " + last
                         + ") within " + CATCH_UP_MILLIS / 1000 + " s, so Keel kept the primary; nothing changed. Its HA status says why.");
             }
         } catch (Exception e) {
@@ -193,7 +193,7 @@ final class Failover implements OperationHandler {
         } else if (standby.isPresent()) {
             settle(operation, database, promote(standby.get()), outcome);
         } else {
-            Instance promoted = primary.orElseThrow(() -> new KeelException(ProblemType.CONFLICT, database.name()
+            Instance promoted = primary.orElseThrow(() -> new KeelException(ProblemType.NO_STANDBY, database.name()
                     + " has neither a primary nor a standby left to promote."));
             settle(operation, database, promote(promoted), outcome);
         }

@@ -100,7 +100,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void unfollow(Database follower, Consumer<String> onStep) throws Exception {
-        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to promote."));
         onStep.accept(DatabaseUnfollow.PROMOTING);
         try (ServerSession session = connections.open(instance, "postgres")) {
@@ -117,9 +117,9 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void reconfigure(Database follower) throws SQLException {
-        Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader is gone."));
-        Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader " + leader.name() + " has no server."));
         repoint(follower, leader, leaderPrimary);
     }
@@ -134,7 +134,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
      * {@code primary_conninfo} changed, which a reload applies; it follows the timeline switch.
      */
     void repoint(Database follower, Database leader, Instance leaderPrimary) throws SQLException {
-        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to re-point."));
         ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
         dev.keel.databases.Plan plan = plans.require(follower.plan());

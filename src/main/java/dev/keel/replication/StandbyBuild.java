@@ -74,15 +74,15 @@ final class StandbyBuild implements OperationHandler {
     @Override
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
-                .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is no longer available; no standby is built."));
+                .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built."));
         Plan plan = plans.require(database.plan());
         if (!plan.ha() || database.following() || instances.standby(database.id()).isPresent()) {
             operations.progress(operation.id(), "no standby needed", 1, 1);
             return;
         }
-        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no primary to build a standby of."));
-        Backup backup = newestRestorable(database).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Backup backup = newestRestorable(database).orElseThrow(() -> new KeelException(ProblemType.NO_BACKUP,
                 database.name() + " has no restorable base backup yet; the standby is built once its first backup completes."));
         Instance standby = standbys.build(new dev.keel.restore.StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
                         database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, Plans.serverSettings(plan),

@@ -80,7 +80,7 @@ final class CopyRequests {
                     + (rollback ? "rolled back" : "forked") + "; change its plan to one of " + capablePlans() + " first.");
         }
         if (source.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, source.name() + " is " + source.state().value() + "; it can be used to "
+            throw new KeelException(ProblemType.NOT_AVAILABLE, source.name() + " is " + source.state().value() + "; it can be used to "
                     + verb + " once it is available.");
         }
         Instant now = Instant.now();
@@ -139,7 +139,7 @@ final class CopyRequests {
                     + " to one of " + followPlans() + " first.");
         }
         if (leader.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, leader.name() + " is " + leader.state().value() + "; it can be followed"
+            throw new KeelException(ProblemType.NOT_AVAILABLE, leader.name() + " is " + leader.state().value() + "; it can be followed"
                     + " once it is available.");
         }
         List<ArchiveReport.Restorable> restorable = report.restorable(leader.id()).backups();
@@ -162,7 +162,7 @@ final class CopyRequests {
      * closes the current segment early; nothing in the source's data changes.
      */
     private String lastWrittenSegment(Database source) {
-        Instance primary = instances.primary(source.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(source.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 source.name() + " has no running server to fork from; try again once it is available."));
         try (ServerSession session = connections.open(primary, "postgres")) {
             return session.switchWalLastWritten().toString();

@@ -6,6 +6,6 @@ import dev.keel.problems.ProblemType;
 /** A restore could not finish; the message, shown as the new database's reason, says why. */
 final class RestoreFailedException extends KeelException {
     RestoreFailedException(String message) {
-        super(ProblemType.CONFLICT, message);
+        super(ProblemType.RESTORE_FAILED, message);
     }
 }

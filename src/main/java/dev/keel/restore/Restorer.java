@@ -152,7 +152,7 @@ public final class Restorer {
             while (true) {
                 Thread.sleep(CHECK_MILLIS);
                 if (!request.wanted().getAsBoolean()) {
-                    throw new KeelException(ProblemType.CONFLICT, "The restore stopped because the database is being deleted.");
+                    throw new KeelException(ProblemType.BEING_DELETED, "The restore stopped because the database is being deleted.");
                 }
                 boolean running = runtime.isRunning(instance);
                 seenRunning |= running;

@@ -39,6 +39,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -55,10 +56,17 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
     private static final int PARTS_IN_FLIGHT = 3;
 
     private final S3Settings settings;
+    private final Consumer<String> onError;
     private final S3Client s3;
     private final ExecutorService partUploads;
 
     public S3ObjectStore(S3Settings settings) {
+        this(settings, operation -> { });
+    }
+
+    /** A store that tells {@code onError} the operation ({@code put}, {@code get}, ...) of every call the store refused or failed. */
+    public S3ObjectStore(S3Settings settings, Consumer<String> onError) {
+        this.onError = onError;
         this.settings = settings;
         var builder = S3Client.builder()
                 .region(Region.of(settings.region()))
@@ -200,6 +208,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
         try {
             return action.get();
         } catch (SdkException e) {
+            onError.accept(what.substring(0, what.indexOf(' ')));
             throw new StorageException("could not " + what + " on " + describe() + ": " + e.getMessage(), e);
         }
     }

@@ -1,5 +1,7 @@
 package dev.keel.storage;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
@@ -27,8 +29,9 @@ final class StorageFactory {
 
     @Singleton
     @Bean(preDestroy = "close")
-    S3ObjectStore objectStore(S3Settings settings) {
-        S3ObjectStore store = new S3ObjectStore(settings);
+    S3ObjectStore objectStore(S3Settings settings, MeterRegistry meters) {
+        S3ObjectStore store = new S3ObjectStore(settings, operation -> Counter.builder("keel.object.store.errors")
+                .description("Object store calls that failed, by operation").tag("operation", operation).register(meters).increment());
         store.ensureBucket();
         return store;
     }

@@ -3,6 +3,7 @@ package dev.keel.tls;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Produces;
 
 /** {@code GET /v1/ca.pem}: the CA certificate clients verify instances with. Public, like any certificate. */
 @Controller("/v1")
@@ -14,6 +15,7 @@ final class CaController {
     }
 
     @Get("/ca.pem")
+    @Produces("application/x-pem-file")
     HttpResponse<String> caCertificate() {
         return HttpResponse.ok(authority.certificatePem()).contentType("application/x-pem-file");
     }

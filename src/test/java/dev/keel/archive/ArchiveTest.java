@@ -83,6 +83,7 @@ class ArchiveTest {
         assertThat(taken.field("kind")).isEqualTo("manual");
         Api.Response second = api.post("/v1/databases/" + id + "/backups", "");
         assertThat(second.status()).isEqualTo(409);
+        assertThat(second.field("type")).isEqualTo("/problems/backup-running");
         String first = taken.field("operation_id");
         assertThat(second.field("operation_id")).isEqualTo(first);
         assertThat(second.field("detail")).isEqualTo("A backup of " + api.get("/v1/databases/" + id).field("name") + " is already queued"

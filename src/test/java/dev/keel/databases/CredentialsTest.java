@@ -97,6 +97,7 @@ class CredentialsTest {
         // Destroy: refused while attached, then the role is gone and its URL fails.
         Api.Response refused = api.delete(base + "/analyst");
         assertThat(refused.status()).isEqualTo(409);
+        assertThat(refused.field("type")).isEqualTo("/problems/credential-attached");
         assertThat(refused.field("detail")).contains(app).contains("detach it first");
         assertThat(api.delete(base + "/default").status()).isEqualTo(422);
         assertThat(api.delete("/v1/apps/" + app + "/attachments/ANALYST").status()).isEqualTo(204);

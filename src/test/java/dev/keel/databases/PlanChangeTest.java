@@ -64,6 +64,7 @@ class PlanChangeTest {
         assertThat(api.post("/v1/databases/" + name + "/credentials", "{\"name\":\"reporting\"}").status()).isEqualTo(201);
         Api.Response keeps = api.patch("/v1/databases/" + name, "{\"plan\":\"essential-0\"}");
         assertThat(keeps.status()).as(keeps.toString()).isEqualTo(409);
+        assertThat(keeps.field("type")).isEqualTo("/problems/has-credentials");
         assertThat(keeps.field("detail")).contains("reporting").contains("destroy them first");
         assertThat(api.delete("/v1/databases/" + name + "/credentials/reporting").status()).isEqualTo(204);
 
@@ -82,6 +83,7 @@ class PlanChangeTest {
         api.awaitAvailable(followerId, Timeouts.RESTORE);
         Api.Response withFollowers = api.patch("/v1/databases/" + name, "{\"plan\":\"essential-0\"}");
         assertThat(withFollowers.status()).isEqualTo(409);
+        assertThat(withFollowers.field("type")).isEqualTo("/problems/has-followers");
         assertThat(withFollowers.field("detail")).contains(follow.field("name")).contains("unfollow or delete them first");
         Api.Response followerDown = api.patch("/v1/databases/" + followerId, "{\"plan\":\"essential-0\"}");
         assertThat(followerDown.status()).isEqualTo(422);

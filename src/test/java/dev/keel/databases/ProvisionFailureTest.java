@@ -30,6 +30,8 @@ class ProvisionFailureTest {
             });
             assertThat(failed.get("state_reason").asText()).isEqualTo("No free port is left in the instance port range " + onePort + "-"
                     + onePort + " on 127.0.0.1; widen KEEL_INSTANCES_PORTS or delete unused databases.");
+            assertThat(failed.get("state_code").asText()).isEqualTo("no-capacity");
+            assertThat(failed.get("state_retryable").asBoolean()).isFalse();
             assertThat(failed.get("url").isNull()).isTrue();
             assertThat(Footprint.instanceDirs(keel.dataDir())).hasSize(1);
 

@@ -13,6 +13,7 @@ class ProblemsTest {
     @Test
     void everyProblemTypeHasItsOwnSlug() {
         assertThat(new HashSet<>(Arrays.stream(ProblemType.values()).map(ProblemType::slug).toList())).hasSize(ProblemType.values().length);
+        assertThat(ProblemType.forStatus(409)).isEqualTo(ProblemType.CONFLICT);
     }
 
     @Test
@@ -25,6 +26,18 @@ class ProblemsTest {
         assertThat(problem.type()).isEqualTo("/problems/internal");
         assertThat(problem.detail()).doesNotContain("hunter2").doesNotContain("/srv/keel").doesNotContain("IllegalStateException");
         assertThat(problem.detail()).contains((String) problem.extensions().get("reference"));
+    }
+
+    @Test
+    void aFailureShowsOnlyTheSentenceOfAProblemThatIsSafeToShow() {
+        Failure shown = Failure.of(new KeelException(ProblemType.BACKUP_RUNNING, "A backup of db is running already."), "fallback");
+        assertThat(shown).isEqualTo(new Failure("backup-running", true, "A backup of db is running already."));
+        Failure withheld = Failure.of(new KeelException(ProblemType.INTERNAL, "password=hunter2"), "Provisioning failed.");
+        assertThat(withheld).isEqualTo(new Failure("internal", true, "Provisioning failed."));
+        Failure unexpected = Failure.of(new IllegalStateException("/srv/keel/secret"), "Provisioning failed.");
+        assertThat(unexpected).isEqualTo(new Failure("internal", true, "Provisioning failed."));
+        assertThat(Problems.response(new KeelException(ProblemType.INTERNAL, "password=hunter2"), "/v1").body().detail())
+                .doesNotContain("hunter2");
     }
 
     @Test

@@ -98,6 +98,7 @@ class FollowerTest {
         assertThat(both.status()).isEqualTo(422);
         Api.Response deleteLeader = api.delete("/v1/databases/" + leaderId);
         assertThat(deleteLeader.status()).isEqualTo(409);
+        assertThat(deleteLeader.field("type")).isEqualTo("/problems/has-followers");
         assertThat(deleteLeader.field("detail")).contains(follower.get("name").asText()).contains("unfollow_followers=true");
         assertThat(deleteLeader.json().get("followers").toString()).contains(follower.get("name").asText());
         assertThat(api.post("/v1/databases/" + followerId + "/backups", "").status()).isEqualTo(422);

@@ -52,7 +52,7 @@ class LimitsTest {
         String last = other.provision("{\"plan\":\"essential-0\"}").get("id").asText();
         Api.Response noPort = other.post("/v1/databases", "{\"plan\":\"essential-0\"}");
         assertThat(noPort.status()).as(noPort.toString()).isEqualTo(503);
-        assertThat(noPort.field("type")).isEqualTo("/problems/unavailable");
+        assertThat(noPort.field("type")).isEqualTo("/problems/no-capacity");
         assertThat(noPort.field("detail")).startsWith("No free port is left in the instance port range ").endsWith(
                 "; widen KEEL_INSTANCES_PORTS or delete unused databases, then try again. Nothing was created.");
         assertThat(other.get("/v1/databases").json()).hasSize(1);

@@ -76,8 +76,10 @@ public final class Api {
 
     public Response send(HttpRequest.Builder builder) {
         try {
-            HttpResponse<String> response = HTTP.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+            HttpRequest request = builder.build();
+            HttpResponse<String> response = HTTP.send(request, HttpResponse.BodyHandlers.ofString());
             String type = response.headers().firstValue("Content-Type").orElse("");
+            ApiContract.check(baseUrl, request.method(), request.uri(), response.statusCode(), type, response.body());
             JsonNode json = type.contains("json") && !response.body().isEmpty() ? JSON.readTree(response.body()) : JSON.nullNode();
             return new Response(response.statusCode(), type, response.body(), json);
         } catch (IOException e) {

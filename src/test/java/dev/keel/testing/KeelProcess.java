@@ -34,9 +34,13 @@ public final class KeelProcess implements AutoCloseable {
 
     /** Starts Keel on {@code dataDir} and waits until it serves; {@code env} adds or overrides variables. */
     public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env) {
+        return start(command(), dataDir, ports, logName, env);
+    }
+
+    /** As {@link #start(Path, TestKeel.Ports, String, Map)}, with another start command (the image's, say). */
+    public static KeelProcess start(List<String> command, Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env) {
         int port = freePort();
         Path log = dataDir.resolveSibling(dataDir.getFileName() + "-" + logName + ".log");
-        List<String> command = command();
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         builder.environment().put("KEEL_DATA_DIR", dataDir.toString());
         builder.environment().put("KEEL_PORT", Integer.toString(port));
@@ -80,6 +84,11 @@ public final class KeelProcess implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar));
         command.addAll(List.of(extraArguments));
         return command;
+    }
+
+    /** The JVM's process (the start command execs it). */
+    public ProcessHandle handle() {
+        return process.toHandle();
     }
 
     public Api api() {

@@ -22,6 +22,9 @@ public final class Timeouts {
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = scaled(30);
 
+    /** For a change on a database to show in its series as Prometheus scraped them (refresh every 10 s, scrape every second). */
+    public static final Duration METRICS = Duration.ofSeconds(60);
+
     private Timeouts() {
     }
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# ops/bench/density.sh: how Keel's costs grow with the number of databases on one node.
+#
+# Starts one Keel (no warm pool) on a fresh data directory and provisions essential-0 databases
+# one at a time; at each step of STEPS (default "10 50 100 200", as far as the machine goes) it
+# records, with the machine otherwise as it is:
+#   idle CPU     Keel's JVM CPU seconds over IDLE seconds (default 30) of no requests, as % of a core
+#   rss          the JVM's RSS, and the RSS of every process under the data directory (Postgres
+#                servers, catalog, S3Proxy) per database
+#   list p50/99  GET /v1/databases, REQUESTS times (default 50)
+#   show p50/99  GET /v1/databases/{id} of the newest database, REQUESTS times
+#   provision    seconds to provision the step's last database (POST to available)
+#   scrape       seconds of one GET /metrics that reads every database (a fresh reading), and the
+#                JVM CPU seconds it took
+#   ha/archive   the HA monitor's and archiver's cycle as Keel's log and /metrics show them
+# The anchor is the first step: every column is also printed as a ratio to its value at the first
+# step divided by the ratio of databases, so 1.0 means "grows linearly" and more means faster.
+#
+#   ops/bench/density.sh                       # STEPS="10 50 100 200"
+#   STEPS="5 10 20" IDLE=10 ops/bench/density.sh
+# Environment: KEEL_JAR (default <repo>/target/keel.jar), KEEL_BENCH_API_PORT (5491),
+# KEEL_BENCH_INSTANCE_PORTS (23000-23999: below the ephemeral range, clear of defaults and tests),
+# KEEL_BENCH_CATALOG_PORTS (22990-22994), KEEL_BENCH_S3_PORTS (22995-22999),
+# KEEL_POSTGRES_INSTALL_DIR (shared unpacked binaries, /var/cache/keel-bench/postgres as root).
+# Everything lives in a temporary directory removed at exit, after every server was stopped.
+set -euo pipefail
+
+STEPS=${STEPS:-"10 50 100 200"}
+IDLE=${IDLE:-30}
+REQUESTS=${REQUESTS:-50}
+API_PORT=${KEEL_BENCH_API_PORT:-5491}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+JAR=${KEEL_JAR:-$REPO/target/keel.jar}
+[ -f "$JAR" ] || (cd "$REPO" && mvn -q -DskipTests package)
+if [ "$(id -u)" -eq 0 ]; then INSTALL_DEFAULT=/var/cache/keel-bench/postgres; else INSTALL_DEFAULT=$HOME/.cache/keel-bench/postgres; fi
+WORK=$(mktemp -d /tmp/keel-density.XXXXXX)
+chmod 755 "$WORK"
+DATA=$WORK/var
+API=http://127.0.0.1:$API_PORT
+CLK=$(getconf CLK_TCK)
+
+cleanup() {
+  [ -n "${KEEL_PID:-}" ] && kill "$KEEL_PID" 2>/dev/null && wait "$KEEL_PID" 2>/dev/null || true
+  KEEL_DATA_DIR=$DATA java -jar "$JAR" stop >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+KEEL_DATA_DIR=$DATA KEEL_PORT=$API_PORT KEEL_INSTANCES_POOL_SIZE=0 \
+KEEL_INSTANCES_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-23000-23999} KEEL_CATALOG_PORTS=${KEEL_BENCH_CATALOG_PORTS:-22990-22994} \
+KEEL_S3_EMBEDDED_PORTS=${KEEL_BENCH_S3_PORTS:-22995-22999} \
+KEEL_POSTGRES_INSTALL_DIR=${KEEL_POSTGRES_INSTALL_DIR:-$INSTALL_DEFAULT} \
+  java -jar "$JAR" > "$WORK/keel.log" 2>&1 &
+KEEL_PID=$!
+for _ in $(seq 600); do curl -sf "$API/health" >/dev/null && break; sleep 0.5; done
+KEY=$(cat "$DATA/admin-api-key")
+auth=(-H "Authorization: Bearer $KEY")
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# RSS of every process whose working directory or command line is under the data directory.
+servers_rss_kb() {
+  local total=0 pid
+  for pid in $(pgrep -f "$DATA" || true); do
+    [ "$pid" = "$KEEL_PID" ] && continue
+    total=$((total + $(rss_kb "$pid")))
+  done
+  echo "$total"
+}
+percentiles() { sort -n | awk '{v[NR]=$1} END {p50=v[int((NR+1)*0.5)]; p99=v[int(NR*0.99)>0?int(NR*0.99):NR]; printf "%.1f %.1f", p50*1000, p99*1000}'; }
+timed_get() { for _ in $(seq "$REQUESTS"); do curl -s -o /dev/null -w '%{time_total}\n' "${auth[@]}" "$1"; done | percentiles; }
+
+provision() {
+  local started id state
+  started=$(date +%s.%N)
+  id=$(curl -s "${auth[@]}" -H 'Content-Type: application/json' -d '{"plan":"essential-0"}' "$API/v1/databases" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
+  for _ in $(seq 3000); do
+    state=$(curl -s "${auth[@]}" "$API/v1/databases/$id" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p')
+    [ "$state" = available ] && break
+    [ "$state" = failed ] && { echo "provisioning failed: $(curl -s "${auth[@]}" "$API/v1/databases/$id")" >&2; exit 1; }
+    sleep 0.05
+  done
+  LAST_ID=$id
+  LAST_PROVISION=$(echo "$(date +%s.%N) - $started" | bc)
+}
+
+printf '%-5s %8s %9s %12s %15s %15s %10s %9s %9s\n' dbs idle-cpu% keel-mb servers-mb/db list-p50/p99ms show-p50/p99ms provision-s scrape-s scrape-cpu
+count=0
+for step in $STEPS; do
+  while [ "$count" -lt "$step" ]; do provision; count=$((count + 1)); done
+  before=$(cpu_ticks "$KEEL_PID"); sleep "$IDLE"; after=$(cpu_ticks "$KEEL_PID")
+  idle=$(echo "scale=1; ($after - $before) * 100 / $CLK / $IDLE" | bc)
+  keel_mb=$(( $(rss_kb "$KEEL_PID") / 1024 ))
+  per_db=$(echo "scale=1; $(servers_rss_kb) / 1024 / $count" | bc)
+  list=$(timed_get "$API/v1/databases")
+  show=$(timed_get "$API/v1/databases/$LAST_ID")
+  sleep 11 # past keel.metrics.refresh, so the scrape reads every database afresh
+  c0=$(cpu_ticks "$KEEL_PID")
+  scrape=$(curl -s -o "$WORK/metrics.txt" -w '%{time_total}' "$API/metrics")
+  c1=$(cpu_ticks "$KEEL_PID")
+  scrape_cpu=$(echo "scale=2; ($c1 - $c0) / $CLK" | bc)
+  printf '%-5s %8s %9s %12s %15s %15s %10.1f %9s %9s\n' "$count" "$idle" "$keel_mb" "$per_db" "${list/ //}" "${show/ //}" \
+    "$LAST_PROVISION" "$scrape" "$scrape_cpu"
+done
+echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"
+grep -E '^keel_metrics_scrape_seconds_(count|sum)|^keel_operations_queued' "$WORK/metrics.txt" || true

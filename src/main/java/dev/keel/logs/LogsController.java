@@ -1,0 +1,75 @@
+package dev.keel.logs;
+
+import dev.keel.auth.Caller;
+import dev.keel.instances.ServerLog;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.QueryValue;
+import io.micronaut.http.sse.Event;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.serde.annotation.Serdeable;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+import reactor.core.publisher.Flux;
+import reactor.core.scheduler.Schedulers;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code GET /v1/databases/{id}/logs?lines&since&level&instance}: the newest entries of a
+ * server's log as JSON; with {@code follow=true}, those entries and then each new one as it is
+ * written, as server-sent events ({@code event: log}, the entry as JSON), until the client
+ * closes the stream.
+ */
+@Controller("/v1/databases/{database}/logs")
+@ExecuteOn(TaskExecutors.BLOCKING)
+final class LogsController {
+    private static final Duration POLL = Duration.ofMillis(500);
+
+    private final DatabaseLogs logs;
+    private final ServerLog serverLog;
+
+    LogsController(DatabaseLogs logs, ServerLog serverLog) {
+        this.logs = logs;
+        this.serverLog = serverLog;
+    }
+
+    /** The answer: which database and server, and its entries, oldest first. */
+    @Serdeable
+    record Logs(UUID databaseId, String database, UUID instanceId, String role, List<ServerLog.Entry> lines) {
+    }
+
+    @Get(produces = {MediaType.APPLICATION_JSON, MediaType.TEXT_EVENT_STREAM})
+    @ApiResponse(responseCode = "200", content = {
+            @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = Logs.class)),
+            @Content(mediaType = MediaType.TEXT_EVENT_STREAM, schema = @Schema(type = "string",
+                    description = "with follow=true: event 'log', data an entry as JSON"))})
+    HttpResponse<?> logs(Caller caller, String database, @QueryValue @Nullable Integer lines, @QueryValue @Nullable String since,
+                         @QueryValue @Nullable String level, @QueryValue @Nullable String instance, @QueryValue @Nullable Boolean follow) {
+        DatabaseLogs.Source source = logs.source(caller, database, instance);
+        ServerLog.Filter filter = DatabaseLogs.filter(since, level);
+        ServerLog.Page page = serverLog.tail(source.instance(), DatabaseLogs.lines(lines), filter);
+        if (!Boolean.TRUE.equals(follow)) {
+            return HttpResponse.ok(new Logs(source.database().id(), source.database().name(), source.instance().id(),
+                    source.instance().role().value(), page.entries()));
+        }
+        AtomicLong position = new AtomicLong(page.position());
+        Flux<Event<?>> newer = Flux.interval(POLL, Schedulers.boundedElastic())
+                .concatMapIterable(tick -> {
+                    ServerLog.Page next = serverLog.after(source.instance(), position.get(), filter);
+                    position.set(next.position());
+                    return next.entries();
+                })
+                .map(entry -> Event.of((Object) entry).name("log"));
+        Flux<Event<?>> stream = Flux.concat(Flux.fromIterable(page.entries()).map(entry -> Event.of((Object) entry).name("log")), newer);
+        return HttpResponse.ok(stream).contentType(MediaType.TEXT_EVENT_STREAM_TYPE);
+    }
+}

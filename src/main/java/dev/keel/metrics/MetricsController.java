@@ -1,0 +1,64 @@
+package dev.keel.metrics;
+
+import dev.keel.problems.Problem;
+import dev.keel.problems.ProblemType;
+import dev.keel.problems.Problems;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Produces;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+
+/**
+ * {@code GET /metrics}: every meter in Prometheus' text format. Open to anyone who reaches Keel's
+ * port, unless {@code keel.metrics.token} is set: then only {@code Authorization: Bearer <token>}
+ * (a token of its own, not an API key, so a scraper holds no power over databases).
+ */
+@Controller("/metrics")
+@ExecuteOn(TaskExecutors.BLOCKING)
+final class MetricsController {
+    static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+    private final PrometheusMeterRegistry registry;
+    private final DatabaseMetrics databases;
+    private final byte[] token;
+    private final Timer scrapes;
+
+    MetricsController(PrometheusMeterRegistry registry, DatabaseMetrics databases, @Value("${keel.metrics.token}") String token) {
+        this.registry = registry;
+        this.databases = databases;
+        this.token = token.getBytes(StandardCharsets.UTF_8);
+        this.scrapes = Timer.builder("keel.metrics.scrape").description("Time to read the per-database figures for a scrape")
+                .register(registry);
+    }
+
+    @Get
+    @Produces(CONTENT_TYPE)
+    @Operation(summary = "Every meter in Prometheus' text format", responses = {
+            @ApiResponse(responseCode = "200", content = @Content(mediaType = CONTENT_TYPE, schema = @Schema(type = "string"))),
+            @ApiResponse(responseCode = "401", content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class)))})
+    HttpResponse<?> scrape(HttpRequest<?> request) {
+        if (token.length > 0) {
+            byte[] sent = request.getHeaders().getAuthorization().filter(h -> h.startsWith("Bearer "))
+                    .map(h -> h.substring("Bearer ".length()).strip().getBytes(StandardCharsets.UTF_8)).orElse(new byte[0]);
+            if (!MessageDigest.isEqual(sent, token)) {
+                return Problems.response(Problem.of(ProblemType.UNAUTHORIZED, "Send the metrics token (KEEL_METRICS_TOKEN) as"
+                        + " Authorization: Bearer <token>.", request.getPath())).header("WWW-Authenticate", "Bearer realm=\"keel-metrics\"");
+            }
+        }
+        scrapes.record(databases::refresh);
+        return HttpResponse.ok(registry.scrape()).contentType(CONTENT_TYPE);
+    }
+}
