@@ -71,7 +71,11 @@ final class Dataclips {
         Dataclip updated = clips.update(clip.id(), title, request.sql(), request.parameters() == null ? null : new TreeMap<>(defaults),
                 timeout);
         boolean rerun = updated.version().number() != clip.version().number() || request.parameters() != null || timeout != null;
-        return rerun ? run(updated, database(updated), prepared, Map.of()) : new Ran(updated, newest(updated).orElse(null));
+        if (!rerun) {
+            return new Ran(updated, newest(updated).orElse(null));
+        }
+        Map<String, String> values = values(prepared, updated.parameters(), Map.of());
+        return new Ran(updated, runs.runOrJoin(updated, database(updated), prepared, values));
     }
 
     Ran refresh(Caller caller, String id, Map<String, String> given) {

@@ -14,6 +14,9 @@ import java.util.Properties;
  */
 @Singleton
 public final class InstanceConnections {
+    /** Sent at login: a tenant's functions, operators and views are never found ahead of the built-ins. */
+    private static final String PINNED_SEARCH_PATH = "-c search_path=pg_catalog,pg_temp";
+
     private final InstanceRepository instances;
     private final CertificateAuthority authority;
 
@@ -47,7 +50,30 @@ public final class InstanceConnections {
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
         props.setProperty("ApplicationName", "keel");
+        return DriverManager.getConnection(url(instance, database), props);
+    }
+
+    /**
+     * A new connection to {@code database} on {@code instance} as {@code user}, a role other than
+     * keel (a database's dataclip role), over the same verified TLS, with {@code search_path}
+     * pinned to {@code pg_catalog, pg_temp} in the startup packet, so no setting of the tenant's
+     * (ALTER DATABASE/ROLE ... SET) changes how its names resolve. {@code driver} adds pgjdbc
+     * settings (timeouts, query mode, application name); it cannot change the user, TLS or options.
+     * The caller closes the connection.
+     */
+    public Connection openAs(Instance instance, String database, String user, String password, Properties driver) throws SQLException {
+        Properties props = new Properties();
+        props.putAll(driver);
+        props.setProperty("user", user);
+        props.setProperty("password", password);
+        props.setProperty("sslmode", "verify-full");
+        props.setProperty("sslrootcert", authority.certificateFile().toString());
+        props.setProperty("options", PINNED_SEARCH_PATH);
+        return DriverManager.getConnection(url(instance, database), props);
+    }
+
+    private static String url(Instance instance, String database) {
         String host = instance.host().contains(":") ? "[" + instance.host() + "]" : instance.host();
-        return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + instance.port() + "/" + database, props);
+        return "jdbc:postgresql://" + host + ":" + instance.port() + "/" + database;
     }
 }

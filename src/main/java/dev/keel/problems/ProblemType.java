@@ -24,7 +24,8 @@ public enum ProblemType {
     UNAVAILABLE("unavailable", 503, "Service unavailable"),
     INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
     INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
-    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often");
+    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often"),
+    RUN_IN_PROGRESS("run-in-progress", 409, "Dataclip already running");
 
     private final String slug;
     private final int status;

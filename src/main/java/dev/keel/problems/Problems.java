@@ -16,6 +16,10 @@ public final class Problems {
     }
 
     public static MutableHttpResponse<Problem> response(KeelException e, String instance) {
-        return response(Problem.of(e.type(), e.getMessage(), instance).withExtensions(e.extensions()));
+        MutableHttpResponse<Problem> response = response(Problem.of(e.type(), e.getMessage(), instance).withExtensions(e.extensions()));
+        if (e.retryAfterSeconds() > 0) {
+            response.header("Retry-After", Long.toString(e.retryAfterSeconds()));
+        }
+        return response;
     }
 }

@@ -14,6 +14,8 @@ public final class Timeouts {
     public static final Duration KEEL_START = Duration.ofSeconds(120);
     /** For a killed or stopped process to be gone. */
     public static final Duration PROCESS_EXIT = Duration.ofSeconds(30);
+    /** A dataclip that moves gigabytes from its server to Keel (the heap test's). */
+    public static final Duration BIG_CLIP = Duration.ofMinutes(5);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = Duration.ofSeconds(30);
 
