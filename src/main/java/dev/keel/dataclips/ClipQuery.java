@@ -78,8 +78,9 @@ final class ClipQuery {
             try (Statement begin = c.createStatement()) {
                 begin.execute("set transaction isolation level repeatable read, read only");
             }
-            try (PreparedStatement settings = c.prepareStatement(
-                    "select pg_catalog.set_config('statement_timeout', ?, true), pg_catalog.set_config('TimeZone', 'UTC', true)")) {
+            // client_min_messages: the driver keeps every notice it is sent, so none is sent (a clip's own function could ask again).
+            try (PreparedStatement settings = c.prepareStatement("select pg_catalog.set_config('statement_timeout', ?, true),"
+                    + " pg_catalog.set_config('TimeZone', 'UTC', true), pg_catalog.set_config('client_min_messages', 'error', true)")) {
                 settings.setString(1, timeoutSeconds + "s");
                 settings.execute();
             }

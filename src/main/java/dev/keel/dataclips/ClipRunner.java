@@ -130,8 +130,6 @@ final class ClipRunner {
         driver.setProperty("prepareThreshold", "0");
         // One Parse message per statement: the server refuses a second command in it (see ClipStatement).
         driver.setProperty("preferQueryMode", "extended");
-        // A last bound on what the driver reads on this connection, whatever the server sends: the result cap, a batch and a row.
-        driver.setProperty("maxResultBuffer", Long.toString(caps.resultBytes() + Caps.BATCH_BYTES + caps.rowBytes() + (1 << 20)));
         return connections.openAs(server.instance(), server.database().pgDatabase(), login.username(), login.password(), driver);
     }
 }

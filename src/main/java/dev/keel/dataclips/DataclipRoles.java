@@ -110,7 +110,9 @@ final class DataclipRoles {
             work.run(superuser);
             superuser.commit();
         } catch (SQLException e) {
-            throw new IllegalStateException("could not " + what + " the dataclip role on database " + home.id() + ": " + e.getMessage(), e);
+            LOG.warn("Could not {} the dataclip role on database {}", what, home.id(), e);
+            throw new KeelException(ProblemType.UNAVAILABLE, "Keel could not " + what + " the dataclip role on the database's primary ("
+                    + e.getMessage() + "); try again once the database is available.", e);
         }
     }
 

@@ -109,8 +109,9 @@ final class RunQueue {
                 }
             });
             if (!lane.inTurns) {
+                // A team that had nothing queued is served next; a team with runs queued waits its turn behind it.
                 lane.inTurns = true;
-                turns.add(lane);
+                turns.addFirst(lane);
             }
             ready.signal();
         } finally {

@@ -100,7 +100,7 @@ class DataclipCapsTest {
         JsonNode result = clip.get("result");
         assertThat(result.get("state").asText()).as(result.toString()).isEqualTo("succeeded");
         assertThat(result.get("truncated_reason").asText()).isEqualTo("time_limit");
-        assertThat(result.get("row_count").asLong()).isBetween(5000L, 100_000L);
+        assertThat(result.get("row_count").asLong()).isBetween(2000L, 100_000L); // at least the first fetch of 2,000 fast rows
         assertThat(result.get("truncated_detail").asText()).isEqualTo("The result was cut after " + String.format(Locale.ROOT, "%,d",
                 result.get("row_count").asLong()) + " rows: the dataclip's time limit of 3 s ran out while its rows arrived.");
     }
@@ -108,7 +108,7 @@ class DataclipCapsTest {
     @Test
     void aTextThatTheDriverSendsAsOneStatementButIsTwoIsRefusedByTheServer() {
         // Keel's reading and pgjdbc's take "$$" after a no-break space for a dollar quote; the server, for part of an identifier.
-        JsonNode result = create("select 1 as a\u00a0$$; commit $$", 5).get("result");
+        JsonNode result = create("select 1 as a\u00a0$$; select 2 as b\u00a0$$", 5).get("result");
         assertThat(result.get("state").asText()).as(result.toString()).isEqualTo("failed");
         assertThat(result.get("error").get("sqlstate").asText()).isEqualTo("42601");
         assertThat(result.get("error").get("message").asText()).isEqualTo("cannot insert multiple commands into a prepared statement");
