@@ -88,6 +88,7 @@ final class ClipQuery {
             List<ColumnType> types = describe(c, prepared, values, rows, tenantPath, timeoutSeconds, started);
             CappedQuery.Plan plan = CappedQuery.of(prepared.jdbcSql(), types, caps);
             Read read = new Read();
+            boolean ended = false;
             searchPath(c, tenantPath);
             try (PreparedStatement query = ClipStatement.prepare(c, plan.sql(), prepared.parameters().size())) {
                 bind(query, prepared, values);
@@ -101,10 +102,11 @@ final class ClipQuery {
                 }
                 // The time limit ended the statement while its rows arrived: keep those, cut there.
                 read.truncation = Truncation.TIME_LIMIT;
-                c.rollback();
+                c.rollback(); // the advisory lock check below runs in a new transaction, on the pinned path again
+                ended = true;
             }
             rows.finish();
-            if (read.truncation != Truncation.TIME_LIMIT) {
+            if (!ended) {
                 searchPath(c, PINNED_PATH);
             }
             Truncation truncation = read.truncation != null ? read.truncation : read.cellsCut ? Truncation.CELL_BYTES : null;

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -81,6 +82,11 @@ final class ClipRuns {
      */
     ClipResult runAndWait(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
         return await(start(clip, database, prepared, values, true));
+    }
+
+    /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
+    void checkTeamMayRun(UUID team) {
+        queue.check(team);
     }
 
     /** Runs now, or joins the run of the same version and values under way (a change of the clip's title or time limit, say). */

@@ -52,6 +52,7 @@ final class Dataclips {
         ClipText.Prepared prepared = ClipText.prepare(request.sql());
         Map<String, String> defaults = request.parameters() == null ? Map.of() : request.parameters();
         values(prepared, defaults, Map.of());
+        runs.checkTeamMayRun(caller.teamId());
         Dataclip clip = clips.insert(caller.teamId(), database.id(), title, request.sql(), new TreeMap<>(defaults),
                 timeout(request.timeoutSeconds(), defaultTimeoutSeconds));
         return run(clip, database, prepared, Map.of());
@@ -68,6 +69,9 @@ final class Dataclips {
         Map<String, String> defaults = request.parameters() == null ? clip.parameters() : request.parameters();
         values(prepared, defaults, Map.of());
         Integer timeout = request.timeoutSeconds() == null ? null : timeout(request.timeoutSeconds(), clip.timeoutSeconds());
+        if (request.sql() != null || request.parameters() != null || timeout != null) {
+            runs.checkTeamMayRun(caller.teamId());
+        }
         Dataclip updated = clips.update(clip.id(), title, request.sql(), request.parameters() == null ? null : new TreeMap<>(defaults),
                 timeout);
         boolean rerun = updated.version().number() != clip.version().number() || request.parameters() != null || timeout != null;

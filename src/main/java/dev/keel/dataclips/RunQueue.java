@@ -83,23 +83,7 @@ final class RunQueue {
         CompletableFuture<T> done = new CompletableFuture<>();
         lock.lock();
         try {
-            if (stopped) {
-                throw new IllegalStateException("the dataclip runners are stopped");
-            }
-            long now = nanoClock.getAsLong();
-            Lane lane = lanes.computeIfAbsent(team, t -> new Lane(t, perMinute, now));
-            refill(lane, now);
-            if (lane.running + lane.queued.size() >= concurrency + waiting) {
-                throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team has " + lane.running + " dataclip runs running and "
-                        + lane.queued.size() + " waiting, the most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY " + concurrency
-                        + ", KEEL_DATACLIPS_TEAM_QUEUE " + waiting + "); try again once one has finished.").retryAfter(FULL_RETRY_SECONDS);
-            }
-            if (lane.tokens < 1) {
-                long seconds = (long) Math.ceil((1 - lane.tokens) * 60 / perMinute);
-                throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team started " + perMinute + " dataclip runs within the last"
-                        + " minute, the most it may (KEEL_DATACLIPS_TEAM_RUNS_PER_MINUTE); try again in " + seconds + " s.")
-                        .retryAfter(seconds);
-            }
+            Lane lane = admit(team);
             lane.tokens -= 1;
             lane.queued.add(() -> {
                 try {
@@ -118,6 +102,38 @@ final class RunQueue {
             lock.unlock();
         }
         return done;
+    }
+
+    /** The 429 {@link #submit} would answer now, thrown; nothing when {@code team} may start a run (which this does not start). */
+    void check(UUID team) {
+        lock.lock();
+        try {
+            admit(team);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The team's lane when it may start a run now (the lock held); the 429 otherwise. */
+    private Lane admit(UUID team) {
+        if (stopped) {
+            throw new IllegalStateException("the dataclip runners are stopped");
+        }
+        long now = nanoClock.getAsLong();
+        Lane lane = lanes.computeIfAbsent(team, t -> new Lane(t, perMinute, now));
+        refill(lane, now);
+        if (lane.running + lane.queued.size() >= concurrency + waiting) {
+            throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team has " + lane.running + " dataclip runs running and "
+                    + lane.queued.size() + " waiting, the most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY " + concurrency
+                    + ", KEEL_DATACLIPS_TEAM_QUEUE " + waiting + "); try again once one has finished.").retryAfter(FULL_RETRY_SECONDS);
+        }
+        if (lane.tokens < 1) {
+            long seconds = (long) Math.ceil((1 - lane.tokens) * 60 / perMinute);
+            throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team started " + perMinute + " dataclip runs within the last"
+                    + " minute, the most it may (KEEL_DATACLIPS_TEAM_RUNS_PER_MINUTE); try again in " + seconds + " s.")
+                    .retryAfter(seconds);
+        }
+        return lane;
     }
 
     void stop() {
