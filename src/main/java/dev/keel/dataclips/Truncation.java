@@ -56,6 +56,9 @@ enum Truncation {
     }
 
     static String bytes(long n) {
+        if (n >= 1 << 30 && n % (1 << 30) == 0) {
+            return (n >> 30) + " GB";
+        }
         if (n >= 1 << 20 && n % (1 << 20) == 0) {
             return (n >> 20) + " MB";
         }
