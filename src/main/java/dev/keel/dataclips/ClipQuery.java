@@ -11,7 +11,6 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,36 +59,21 @@ final class ClipQuery {
     private ClipQuery() {
     }
 
-    /** Whether the session's role is still a member of pg_read_all_data: a role not reshaped on this server yet. */
-    static boolean readsEverything(Connection c) throws SQLException {
-        try (Statement check = c.createStatement();
-             ResultSet rs = check.executeQuery("select pg_catalog.pg_has_role('pg_read_all_data', 'MEMBER')")) {
-            rs.next();
-            return rs.getBoolean(1);
-        }
-    }
-
     static Outcome run(Connection c, ClipText.Prepared prepared, Map<String, String> values, int timeoutSeconds, Caps caps, StoredRows rows)
             throws SQLException, Failed {
         long started = System.nanoTime();
         long deadline = started + timeoutSeconds * 1_000_000_000L;
         c.setAutoCommit(false);
         try {
-            try (Statement begin = c.createStatement()) {
-                begin.execute("set transaction isolation level repeatable read, read only");
-            }
-            // client_min_messages: the driver keeps every notice it is sent, so none is sent (a clip's own function could ask again).
-            try (PreparedStatement settings = c.prepareStatement("select pg_catalog.set_config('statement_timeout', ?, true),"
-                    + " pg_catalog.set_config('TimeZone', 'UTC', true), pg_catalog.set_config('client_min_messages', 'error', true)")) {
-                settings.setString(1, timeoutSeconds + "s");
-                settings.execute();
-            }
-            String tenantPath = tenantSearchPath(c);
+            DataclipSql.beginReadOnly(c);
+            DataclipSql.runSettings(c, timeoutSeconds);
+            // The clip's own SQL resolves names as the database's sessions do; the connection is pinned to pg_catalog, pg_temp.
+            String tenantPath = DataclipSql.databaseSearchPath(c).orElse(DEFAULT_PATH);
             List<ColumnType> types = describe(c, prepared, values, rows, tenantPath, timeoutSeconds, started);
             CappedQuery.Plan plan = CappedQuery.of(prepared.jdbcSql(), types, caps);
             Read read = new Read();
             boolean ended = false;
-            searchPath(c, tenantPath);
+            DataclipSql.searchPath(c, tenantPath);
             try (PreparedStatement query = ClipStatement.prepare(c, plan.sql(), prepared.parameters().size())) {
                 bind(query, prepared, values);
                 query.setFetchSize(plan.fetchRows());
@@ -107,10 +91,10 @@ final class ClipQuery {
             }
             rows.finish();
             if (!ended) {
-                searchPath(c, PINNED_PATH);
+                DataclipSql.searchPath(c, PINNED_PATH);
             }
             Truncation truncation = read.truncation != null ? read.truncation : read.cellsCut ? Truncation.CELL_BYTES : null;
-            return new Outcome(read.rows, truncation, read.cellsCut, plan.cellLimit(), heldAdvisoryLocks(c));
+            return new Outcome(read.rows, truncation, read.cellsCut, plan.cellLimit(), DataclipSql.releasedAdvisoryLocks(c));
         } finally {
             c.rollback();
         }
@@ -163,10 +147,10 @@ final class ClipQuery {
                                              String tenantPath, int timeoutSeconds, long started) throws SQLException, Failed {
         try (PreparedStatement alone = ClipStatement.prepare(c, prepared.jdbcSql(), prepared.parameters().size())) {
             bind(alone, prepared, values);
-            searchPath(c, tenantPath);
+            DataclipSql.searchPath(c, tenantPath);
             ResultSetMetaData meta = alone.getMetaData();
             // pgjdbc looks up the names of types it does not know with SQL of its own: not on the tenant's path.
-            searchPath(c, PINNED_PATH);
+            DataclipSql.searchPath(c, PINNED_PATH);
             if (meta == null) {
                 throw new Failed(NOT_A_QUERY, null, null);
             }
@@ -182,34 +166,6 @@ final class ClipQuery {
             return types;
         } catch (SQLException e) {
             throw failed(e, prepared, null, timeoutSeconds, started);
-        }
-    }
-
-    /**
-     * The search_path a session of the database gets by default (its ALTER DATABASE ... SET, else
-     * Postgres' default), for the clip's own SQL only: the session is pinned to
-     * {@code pg_catalog, pg_temp} at login, which every statement of Keel's keeps.
-     */
-    private static String tenantSearchPath(Connection c) throws SQLException {
-        try (Statement query = c.createStatement(); ResultSet rs = query.executeQuery("select s.setconfig from"
-                + " pg_catalog.pg_db_role_setting s join pg_catalog.pg_database d on d.oid operator(pg_catalog.=) s.setdatabase"
-                + " where d.datname operator(pg_catalog.=) pg_catalog.current_database()"
-                + " and s.setrole operator(pg_catalog.=) 0::pg_catalog.oid")) {
-            while (rs.next()) {
-                for (String setting : (String[]) rs.getArray(1).getArray()) {
-                    if (setting.startsWith("search_path=")) {
-                        return setting.substring("search_path=".length());
-                    }
-                }
-            }
-        }
-        return DEFAULT_PATH;
-    }
-
-    private static void searchPath(Connection c, String path) throws SQLException {
-        try (PreparedStatement set = c.prepareStatement("select pg_catalog.set_config('search_path', ?, true)")) {
-            set.setString(1, path);
-            set.execute();
         }
     }
 
@@ -248,18 +204,4 @@ final class ClipQuery {
         return System.nanoTime() - started >= (timeoutSeconds - 1) * 1_000_000_000L;
     }
 
-    private static boolean heldAdvisoryLocks(Connection c) throws SQLException {
-        try (Statement check = c.createStatement(); ResultSet rs = check.executeQuery(
-                "select pg_catalog.count(*) from pg_catalog.pg_locks where pid operator(pg_catalog.=) pg_catalog.pg_backend_pid()"
-                        + " and locktype operator(pg_catalog.=) 'advisory'")) {
-            rs.next();
-            if (rs.getLong(1) == 0) {
-                return false;
-            }
-        }
-        try (Statement release = c.createStatement()) {
-            release.execute("select pg_catalog.pg_advisory_unlock_all()");
-        }
-        return true;
-    }
 }

@@ -104,7 +104,7 @@ final class ClipRunner {
             throw e;
         }
         try {
-            if (ClipQuery.readsEverything(connection)) {
+            if (DataclipSql.readsEverything(connection)) {
                 connection.close();
                 if (follower) {
                     return null;

@@ -28,7 +28,7 @@ import static dev.keel.catalog.schema.Tables.DATACLIP_ROLES;
 /**
  * The read-only role dataclips of a database run as, made once per database on its writable
  * primary (a follower's is its leader's, and reaches the follower by replication), and reshaped
- * there before a run when Keel would make it otherwise now (see {@link DataclipRoleSql}): a role
+ * there before a run when Keel would make it otherwise now (see {@link DataclipSql}): a role
  * made before this version, a member of pg_read_all_data, loses that at its next run.
  */
 @Singleton
@@ -45,7 +45,7 @@ final class DataclipRoles {
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final DataclipRoleSql.Shape shape;
+    private final DataclipSql.Shape shape;
     /** One making or reshaping at a time per database; other databases' runs do not wait for it. */
     private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
 
@@ -62,7 +62,7 @@ final class DataclipRoles {
                 throw new IllegalArgumentException(setting[0] + " is a Postgres memory setting such as 1GB or 16MB, not '" + setting[1] + "'");
             }
         }
-        this.shape = new DataclipRoleSql.Shape((int) maxTimeout.toSeconds(), runners + 1, tempFileLimit, workMem);
+        this.shape = new DataclipSql.Shape((int) maxTimeout.toSeconds(), runners + 1, tempFileLimit, workMem);
     }
 
     /**
@@ -76,7 +76,7 @@ final class DataclipRoles {
             if (row.isPresent()) {
                 String username = row.get().getUsername();
                 if (!shape.fingerprint().equals(row.get().getShape())) {
-                    onPrimary(home, superuser -> DataclipRoleSql.reshape(superuser, username, home.pgDatabase(), shape), "reshape");
+                    onPrimary(home, superuser -> DataclipSql.reshape(superuser, username, home.pgDatabase(), shape), "reshape");
                     dsl.update(DATACLIP_ROLES).set(DATACLIP_ROLES.SHAPE, shape.fingerprint())
                             .where(DATACLIP_ROLES.DATABASE_ID.eq(home.id())).execute();
                     LOG.info("Reshaped the dataclip role {} on database {} ({}, was {})", username, home.id(), shape.fingerprint(),
@@ -86,7 +86,7 @@ final class DataclipRoles {
             }
             String username = "dataclips_" + RandomStrings.lowerAlphanumeric(10);
             String password = RandomStrings.alphanumeric(48);
-            onPrimary(home, superuser -> DataclipRoleSql.create(superuser, username, password, home.pgDatabase(), shape), "create");
+            onPrimary(home, superuser -> DataclipSql.create(superuser, username, password, home.pgDatabase(), shape), "create");
             dsl.insertInto(DATACLIP_ROLES)
                     .set(DATACLIP_ROLES.DATABASE_ID, home.id())
                     .set(DATACLIP_ROLES.USERNAME, username)

@@ -6,20 +6,23 @@ import org.jooq.impl.DSL;
 import org.postgresql.PGConnection;
 
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 import static org.jooq.impl.DSL.inline;
 import static org.jooq.impl.DSL.quotedName;
 
 /**
- * SQL sent, as superuser, to a managed primary for its dataclip role: identifiers quoted by
- * jOOQ, every function and catalog schema-qualified, names compared in Java rather than with an
- * operator a tenant could shadow, the settings Keel's own values, the password sent only as a
- * SCRAM verifier.
+ * Every statement of Keel's own that dataclips send to a managed server (the clip's SQL, and
+ * {@link CappedQuery}'s projection around it, aside): as superuser on the primary, the dataclip
+ * role's making and shape; as that role, its run's session settings and checks. Identifiers
+ * quoted by jOOQ, values bound, every function, operator and catalog schema-qualified (or names
+ * compared in Java), the password sent only as a SCRAM verifier.
  *
  * <p>The role's shape: a login role that is a member of no role at all (not pg_read_all_data,
  * which reads the system catalogs too: pg_authid's password verifiers, pg_user_mapping's
@@ -29,8 +32,8 @@ import static org.jooq.impl.DSL.quotedName;
  * statements cut off after the longest clip time limit, temp files and work_mem bounded, a few
  * connections at most.
  */
-final class DataclipRoleSql {
-    private DataclipRoleSql() {
+final class DataclipSql {
+    private DataclipSql() {
     }
 
     /** What Keel sets on a dataclip role; {@link #fingerprint()} is kept in the catalog, and a role made otherwise is reshaped. */
@@ -99,6 +102,75 @@ final class DataclipRoleSql {
             throw new SQLException("database " + database + " not found on its server");
         }
         return owners.get(0);
+    }
+
+    /** Starts the run's transaction: READ ONLY, repeatable read. */
+    static void beginReadOnly(Connection clip) throws SQLException {
+        try (Statement begin = clip.createStatement()) {
+            begin.execute("set transaction isolation level repeatable read, read only");
+        }
+    }
+
+    /**
+     * For the transaction: the clip's time limit, UTC, and no notices sent (the driver keeps
+     * every notice it gets; a clip's own function could ask for them again).
+     */
+    static void runSettings(Connection clip, int timeoutSeconds) throws SQLException {
+        try (PreparedStatement settings = clip.prepareStatement("select pg_catalog.set_config('statement_timeout', ?, true),"
+                + " pg_catalog.set_config('TimeZone', 'UTC', true), pg_catalog.set_config('client_min_messages', 'error', true)")) {
+            settings.setString(1, timeoutSeconds + "s");
+            settings.execute();
+        }
+    }
+
+    /** Whether the session's role is still a member of pg_read_all_data: a role not reshaped on this server yet. */
+    static boolean readsEverything(Connection clip) throws SQLException {
+        try (Statement check = clip.createStatement();
+             ResultSet rs = check.executeQuery("select pg_catalog.pg_has_role('pg_read_all_data', 'MEMBER')")) {
+            rs.next();
+            return rs.getBoolean(1);
+        }
+    }
+
+    /** The database's own search_path setting (ALTER DATABASE ... SET), if it has one. */
+    static Optional<String> databaseSearchPath(Connection clip) throws SQLException {
+        try (Statement query = clip.createStatement(); ResultSet rs = query.executeQuery("select s.setconfig from"
+                + " pg_catalog.pg_db_role_setting s join pg_catalog.pg_database d on d.oid operator(pg_catalog.=) s.setdatabase"
+                + " where d.datname operator(pg_catalog.=) pg_catalog.current_database()"
+                + " and s.setrole operator(pg_catalog.=) 0::pg_catalog.oid")) {
+            while (rs.next()) {
+                for (String setting : (String[]) rs.getArray(1).getArray()) {
+                    if (setting.startsWith("search_path=")) {
+                        return Optional.of(setting.substring("search_path=".length()));
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The search_path for the rest of the transaction. */
+    static void searchPath(Connection clip, String path) throws SQLException {
+        try (PreparedStatement set = clip.prepareStatement("select pg_catalog.set_config('search_path', ?, true)")) {
+            set.setString(1, path);
+            set.execute();
+        }
+    }
+
+    /** Whether the session holds advisory locks; if so, releases them all. */
+    static boolean releasedAdvisoryLocks(Connection clip) throws SQLException {
+        try (Statement check = clip.createStatement(); ResultSet rs = check.executeQuery(
+                "select pg_catalog.count(*) from pg_catalog.pg_locks where pid operator(pg_catalog.=) pg_catalog.pg_backend_pid()"
+                        + " and locktype operator(pg_catalog.=) 'advisory'")) {
+            rs.next();
+            if (rs.getLong(1) == 0) {
+                return false;
+            }
+        }
+        try (Statement release = clip.createStatement()) {
+            release.execute("select pg_catalog.pg_advisory_unlock_all()");
+        }
+        return true;
     }
 
     /**
