@@ -45,11 +45,13 @@ class ClipSingleStatementFuzzTest {
     private static final long SEED = Long.getLong("keel.test.fuzz-seed", 20261113L);
     private static final int GENERATED = Integer.getInteger("keel.test.fuzz-texts", 300);
     /**
-     * What a text hides: statements that would commit, turn read-only off, write, change the role's settings and drop its
-     * password. No quote, dollar, comment or newline in it, so it fits inside any opener.
+     * What a text hides: statements that would end the read-only transaction, start a writable one, turn read-only off,
+     * write, change the role's settings, drop its password and commit, whether they run in the clip's session (pinned
+     * search_path: names qualified) or not. No quote, dollar, comment or newline in it, so it fits inside any opener.
      */
-    private static final String HIDDEN = "; commit; set default_transaction_read_only to off; insert into side_effect values (1);"
-            + " alter role current_user set work_mem to 77; alter role current_user password null; select 2";
+    private static final String HIDDEN = "; commit; begin read write; set default_transaction_read_only to off;"
+            + " insert into public.side_effect values (1); alter role current_user set work_mem to 77;"
+            + " alter role current_user password null; commit; select 2";
     /** Before an opener or a closer: nothing, identifier characters (non-ASCII letters and non-letters), prefixes, a comment start. */
     private static final String[] GLUE = {"", "", " ", " as x", " as é", " as a\u00a0", " as b€", " as 😀", " as ü", " as ǅ", " as x·",
             " as µ", " as e\u0301", " as _", " as z$", " as E", " as U&", " --", " /*", "\\", "1"};

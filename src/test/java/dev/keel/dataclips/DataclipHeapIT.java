@@ -60,10 +60,10 @@ class DataclipHeapIT {
             long before = memory.getHeapMemoryUsage().getUsed();
             heapPools.forEach(MemoryPoolMXBean::resetPeakUsage);
 
-            JsonNode cells = run(api, database, "select g, repeat(md5(g::text), 1600000) as body from generate_series(1, 40) g");
+            JsonNode cells = run(keel, database, "select g, repeat(md5(g::text), 1600000) as body from generate_series(1, 40) g");
             assertThat(cells.get("row_count").asLong()).isEqualTo(40);
             assertThat(cells.get("truncated_reason").asText()).isEqualTo("cell_bytes");
-            JsonNode rows = run(api, database, "select g, repeat('x', 10000) as body from generate_series(1, 200000) g");
+            JsonNode rows = run(keel, database, "select g, repeat('x', 10000) as body from generate_series(1, 200000) g");
             assertThat(rows.get("truncated_reason").asText()).isEqualTo("result_bytes");
             assertThat(rows.get("truncated_detail").asText()).startsWith("The result was cut after ").endsWith(" rows, at 1 GB"
                     + " (KEEL_DATACLIPS_RESULT_BYTES).");
@@ -88,12 +88,16 @@ class DataclipHeapIT {
         }
     }
 
-    private static JsonNode run(Api api, String database, String sql) {
+    private static JsonNode run(KeelProcess keel, String database, String sql) {
+        Api api = keel.api();
         Api.Response created = api.post("/v1/dataclips", "{\"title\":\"big\",\"database\":\"" + database + "\",\"sql\":" + Json.quote(sql)
                 + ",\"timeout_seconds\":600}");
         assertThat(created.status()).as(created.toString()).isIn(201, 202);
         String id = created.field("id");
         JsonNode result = Wait.until("the clip to finish", Timeouts.BIG_CLIP, () -> {
+            if (keel.exitCode().isPresent()) {
+                throw new AssertionError("Keel exited (" + keel.exitCode().get() + ") during " + sql + ":\n" + keel.log());
+            }
             JsonNode r = api.get("/v1/dataclips/" + id).json().get("result");
             return r != null && !"running".equals(r.get("state").asText()) ? Optional.of(r) : Optional.empty();
         });

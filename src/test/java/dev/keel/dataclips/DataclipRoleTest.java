@@ -5,6 +5,7 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.postgres.PostgresBinaries;
 import dev.keel.testing.Api;
 import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
@@ -18,6 +19,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.util.List;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -32,12 +34,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @ExtendWith(SharedKeel.class)
 class DataclipRoleTest {
-    private static final int[] MAJORS = {14, 15, 16, 17, 18};
-
     @Test
     void aClipReadsTheOwnersDataButNoSecretOnEveryMajor(TestKeel keel) throws Exception {
         Api api = keel.newTeam("roles-" + UUID.randomUUID().toString().substring(0, 8));
-        for (int major : MAJORS) {
+        for (int major : majors(keel)) {
             JsonNode db = api.provision("{\"plan\":\"essential-0\",\"version\":\"" + major + "\"}");
             try (Connection owner = Pg.connect(db.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement()) {
                 sql.execute("create table before_role as select generate_series(1, 3) as n");
@@ -65,8 +65,11 @@ class DataclipRoleTest {
                     su.execute("create server keel_test_server foreign data wrapper keel_test_fdw");
                     su.execute("alter server keel_test_server owner to " + owner.getMetaData().getUserName());
                     su.execute("create user mapping for public server keel_test_server options (password 'mapping-secret')");
+                    su.execute("create subscription keel_test_subscription connection 'host=127.0.0.1 port=1 dbname=elsewhere"
+                            + " password=subscription-secret' publication nothing with (connect = false, slot_name = none)");
                 }
                 assertThat(run(api, db, "select count(*) from pg_user_mappings where umoptions is null")).isEqualTo("1");
+                assertThat(run(api, db, "select subname from pg_subscription")).isEqualTo("keel_test_subscription");
                 for (String secret : new String[] {"select rolname, rolpassword from pg_authid", "select passwd from pg_shadow",
                         "select umoptions from pg_user_mapping", "select subconninfo from pg_subscription",
                         "select rolpassword from pg_catalog.pg_authid where rolname = 'keel'"}) {
@@ -84,7 +87,7 @@ class DataclipRoleTest {
     @Test
     void aRoleMadeTheOldWayLosesPgReadAllDataAtItsNextRunOnEveryMajor(TestKeel keel) throws Exception {
         Api api = keel.newTeam("reshape-" + UUID.randomUUID().toString().substring(0, 8));
-        for (int major : MAJORS) {
+        for (int major : majors(keel)) {
             JsonNode db = api.provision("{\"plan\":\"essential-0\",\"version\":\"" + major + "\"}");
             try {
                 assertThat(run(api, db, "select 1")).isEqualTo("1");
@@ -123,6 +126,13 @@ class DataclipRoleTest {
                 api.deprovision(db.get("id").asText());
             }
         }
+    }
+
+    /** Every major the Keel under test serves (keel.postgres.versions). */
+    private static List<Integer> majors(TestKeel keel) {
+        List<Integer> majors = keel.bean(PostgresBinaries.class).supportedMajors();
+        assertThat(majors).hasSizeGreaterThanOrEqualTo(5);
+        return majors;
     }
 
     private static Connection superuser(TestKeel keel, Database database) throws Exception {
