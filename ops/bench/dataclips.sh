@@ -14,6 +14,11 @@
 #   json    requests per second of GET <share url>.json of a stored 100-row result, with wrk
 #           (Debian's wrk: apt-get install wrk) for DURATION seconds at CONNECTIONS connections,
 #           beside GET /health (the cheapest request Keel answers) as the anchor.
+#   caps    Keel's resident memory around clips that return about 1 GB (20 cells of 51 MB) and
+#           2 GB (200,000 rows of 10 kB), each on a Keel restarted with one setting of the caps
+#           (KEEL_DATACLIPS_CELL_BYTES, ..._RESULT_BYTES) and the JVM's default heap: VmRSS
+#           before the run, VmHWM (peak) after it, the run's time and how the result was cut.
+#           CAPS=0 skips it.
 #
 #   ops/bench/dataclips.sh
 #   N=5 DURATION=20 ops/bench/dataclips.sh
@@ -31,6 +36,7 @@
 set -euo pipefail
 
 N=${N:-3}
+CAPS=${CAPS:-1}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-16}
 API_PORT=${KEEL_BENCH_API_PORT:-5493}
@@ -90,17 +96,26 @@ cp "$JAR_SRC" "$WORK/keel.jar"
 mkdir -p "$INSTALL_DIR"
 curl -s -o /dev/null "$API/health" && die "port $API_PORT is taken; set KEEL_BENCH_API_PORT"
 
-echo "starting Keel on $API (data under $DATA) ..." >&2
-"${KEEL_ENV[@]}" KEEL_DATA_DIR="$DATA" KEEL_PORT="$API_PORT" KEEL_CATALOG_PORTS="$CATALOG_PORTS" \
-    KEEL_S3_EMBEDDED_PORTS="$S3_PORTS" KEEL_INSTANCES_PORTS="$INSTANCE_PORTS" KEEL_INSTANCES_POOL_SIZE=0 \
-    KEEL_DATACLIPS_ROW_LIMIT=1000000 KEEL_DATACLIPS_FRESH_FOR=1h KEEL_DATACLIPS_WAIT=5m \
-    java -jar "$WORK/keel.jar" >"$WORK/keel.log" 2>&1 &
-KEEL_PID=$!
-for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "$API/health" && break
-    kill -0 "$KEEL_PID" 2>/dev/null || { cat "$WORK/keel.log" >&2; die "Keel exited during startup"; }
-    sleep 0.2
-done
+start_keel() {  # start_keel [VAR=value ...]: Keel on the bench's data directory, with the bench's settings and these
+    echo "starting Keel on $API (data under $DATA) $* ..." >&2
+    "${KEEL_ENV[@]}" KEEL_DATA_DIR="$DATA" KEEL_PORT="$API_PORT" KEEL_CATALOG_PORTS="$CATALOG_PORTS" \
+        KEEL_S3_EMBEDDED_PORTS="$S3_PORTS" KEEL_INSTANCES_PORTS="$INSTANCE_PORTS" KEEL_INSTANCES_POOL_SIZE=0 \
+        KEEL_DATACLIPS_ROW_LIMIT=1000000 KEEL_DATACLIPS_FRESH_FOR=1h KEEL_DATACLIPS_WAIT=5m "$@" \
+        java -jar "$WORK/keel.jar" >>"$WORK/keel.log" 2>&1 &
+    KEEL_PID=$!
+    for _ in $(seq 1 600); do
+        curl -sf -o /dev/null "$API/health" && return 0
+        kill -0 "$KEEL_PID" 2>/dev/null || { cat "$WORK/keel.log" >&2; die "Keel exited during startup"; }
+        sleep 0.2
+    done
+    die "Keel did not answer /health"
+}
+stop_keel() {  # Keel only: the Postgres servers keep running, as after an operator's restart
+    kill "$KEEL_PID"
+    wait "$KEEL_PID" 2>/dev/null || true
+    KEEL_PID=
+}
+start_keel
 KEY=$(cat "$DATA/admin-api-key")
 AUTH=(-H "Authorization: Bearer $KEY" -H "Content-Type: application/json")
 
@@ -162,6 +177,33 @@ else
     HEALTH_RPS="-"
 fi
 
+CAPS_LINES=()
+if [[ $CAPS == 1 ]]; then
+    rss_mb() { awk -v f="$2:" '$1 == f {printf "%d", $2 / 1024}' "/proc/$1/status"; }
+    CELLS="select g, repeat(md5(g::text), 1600000) as body from generate_series(1, 20) g"
+    ROWS="select g, repeat('x', 10000) as body from generate_series(1, 200000) g"
+    for setting in "KEEL_DATACLIPS_CELL_BYTES=1MB:cells" "KEEL_DATACLIPS_CELL_BYTES=16MB:cells" \
+                   "KEEL_DATACLIPS_CELL_BYTES=64MB KEEL_DATACLIPS_RESULT_BYTES=2GB:cells" \
+                   "KEEL_DATACLIPS_RESULT_BYTES=100MB:rows" "KEEL_DATACLIPS_RESULT_BYTES=1GB:rows"; do
+        vars=${setting%:*}
+        which=${setting##*:}
+        stop_keel
+        # shellcheck disable=SC2086  # the settings are words
+        start_keel $vars
+        [[ $which == cells ]] && sql=$CELLS || sql=$ROWS
+        clip "Warm-up" "select 1" >/dev/null
+        before=$(rss_mb "$KEEL_PID" VmRSS)
+        T0=$(now_ms)
+        ran=$(clip "Caps" "$sql")
+        ms=$(( $(now_ms) - T0 ))
+        line=$(printf '%-62s %-5s rss %5s MB before, peak %5s MB   %6s ms   %s rows, %s' "$vars" "$which" "$before" \
+            "$(rss_mb "$KEEL_PID" VmHWM)" "$ms" "$(echo "$ran" | json 'd["result"].get("row_count")')" \
+            "$(echo "$ran" | json 'd["result"]["state"] + " " + str(d["result"].get("truncated_reason"))')")
+        echo "  caps: $line" >&2
+        CAPS_LINES+=("$line")
+    done
+fi
+
 python3 - "$KEEL_MED" "$PSQL_MED" "$RUN_MS" "$PSQL_RUN_MS" "$BYTES" "$SAME" "$JSON_RPS" "$HEALTH_RPS" "$N" "$DURATION" "$CONNECTIONS" <<'PY'
 import sys
 keel, psql, run, psql_run, size, same, json_rps, health_rps, n, duration, connections = sys.argv[1:]
@@ -177,3 +219,7 @@ try:
 except ValueError:
     print("  stored .json (100 rows)         %s" % json_rps)
 PY
+if [[ ${#CAPS_LINES[@]} -gt 0 ]]; then
+    echo "  Keel's memory around clips of ~1 GB (cells: 20 x 51 MB) and ~2 GB (rows: 200,000 x 10 kB), a Keel per setting:"
+    printf '    %s\n' "${CAPS_LINES[@]}"
+fi

@@ -9,14 +9,15 @@ import java.util.UUID;
 
 /**
  * One run of a clip's version with one set of parameter values: {@code running}, then
- * {@code succeeded} (columns, row count, whether the row cap cut it) or {@code failed} (Postgres'
+ * {@code succeeded} (columns, row count, whether a cap cut it: the
+ * {@link Truncation} code and its sentence) or {@code failed} (Postgres'
  * message, SQLSTATE and the position in the clip's SQL). {@code ranOn} says whether a follower
  * or the primary answered, and {@code ranOnDatabase} which database.
  */
 record ClipResult(UUID id, UUID dataclipId, UUID versionId, String parameters, String state, OffsetDateTime startedAt,
                   @Nullable OffsetDateTime finishedAt, @Nullable String ranOn, @Nullable UUID ranOnDatabase,
                   List<String> fields, List<ColumnType> types, long rowCount, boolean truncated,
-                  @Nullable String errorMessage, @Nullable Integer errorPosition, @Nullable String errorSqlstate) {
+                  @Nullable String truncatedReason, @Nullable String truncatedDetail, @Nullable String errorMessage, @Nullable Integer errorPosition, @Nullable String errorSqlstate) {
     static final String RUNNING = "running";
     static final String SUCCEEDED = "succeeded";
     static final String FAILED = "failed";

@@ -14,29 +14,30 @@ import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 
 /**
- * Runs of clips on a fixed pool of runner threads. A version with the same parameter values runs
- * once at a time (a second request joins the first). On access, a result younger than the
- * freshness age is served as stored; an older one is re-run, at most once per that age, as
- * Heroku does.
+ * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
+ * own concurrency, queue and rate). A version with the same parameter values runs once at a time:
+ * asking the API for it again while it is queued or running is a 409 naming that run; a share
+ * link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
+ * access, a result younger than the freshness age is served as stored; an older one is re-run, at
+ * most once per that age, as Heroku does.
  */
 @Singleton
 final class ClipRuns {
     private final ClipRunner runner;
     private final ResultRepository results;
     private final DSLContext dsl;
-    private final ExecutorService executor;
+    private final RunQueue queue;
     private final Duration wait;
     private final Duration freshFor;
     private final int linkRuns;
@@ -47,6 +48,8 @@ final class ClipRuns {
     }
 
     ClipRuns(ClipRunner runner, ResultRepository results, DSLContext dsl, @Value("${keel.dataclips.runners}") int runners,
+             @Value("${keel.dataclips.team-concurrency}") int teamConcurrency, @Value("${keel.dataclips.team-queue}") int teamQueue,
+             @Value("${keel.dataclips.team-runs-per-minute}") int teamRunsPerMinute,
              @Value("${keel.dataclips.wait}") Duration wait, @Value("${keel.dataclips.fresh-for}") Duration freshFor,
              @Value("${keel.dataclips.link-runs}") int linkRuns) {
         this.linkRuns = linkRuns;
@@ -55,12 +58,7 @@ final class ClipRuns {
         this.dsl = dsl;
         this.wait = wait;
         this.freshFor = freshFor;
-        AtomicInteger count = new AtomicInteger();
-        this.executor = Executors.newFixedThreadPool(runners, r -> {
-            Thread thread = new Thread(r, "keel-dataclip-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.queue = new RunQueue("keel-dataclip", runners, teamConcurrency, teamQueue, teamRunsPerMinute, System::nanoTime);
     }
 
     /** Runs Keel stopped during cannot finish: they end as failed, saying so. */
@@ -74,12 +72,26 @@ final class ClipRuns {
 
     @PreDestroy
     void stop() {
-        executor.shutdownNow();
+        queue.stop();
     }
 
-    /** Runs now (or joins the run under way) and waits for it up to the configured wait; a longer run is returned as running. */
+    /**
+     * Runs now and waits for it up to the configured wait; a longer run is returned as running.
+     * 409 ({@code run-in-progress}) naming the run when the same version with the same values is
+     * queued or running; 429 when the team may not start a run now.
+     */
     ClipResult runAndWait(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
-        return await(start(clip, database, prepared, values));
+        return await(start(clip, database, prepared, values, true));
+    }
+
+    /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
+    void checkTeamMayRun(UUID team) {
+        queue.check(team);
+    }
+
+    /** Runs now, or joins the run of the same version and values under way (a change of the clip's title or time limit, say). */
+    ClipResult runOrJoin(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
+        return await(start(clip, database, prepared, values, false));
     }
 
     /**
@@ -87,7 +99,7 @@ final class ClipRuns {
      * (waited for up to the configured wait), unless one started within the freshness age.
      * Empty only when nothing finished yet and the run under way takes longer than the wait.
      */
-    Optional<ClipResult> fresh(Dataclip clip, java.util.function.Supplier<Database> database, ClipText.Prepared prepared,
+    Optional<ClipResult> fresh(Dataclip clip, Supplier<Database> database, ClipText.Prepared prepared,
                                Map<String, String> values) {
         String parameters = Json.write(values);
         Optional<ClipResult> stored = results.newestFinished(clip.version().id(), parameters);
@@ -107,26 +119,52 @@ final class ClipRuns {
                 return stored;
             }
             throw new KeelException(ProblemType.TOO_MANY_RUNS, "This dataclip ran " + linkRuns + " times in the last "
-                    + freshFor.toSeconds() + " s, the most its link may make it run; try again in a minute.");
+                    + freshFor.toSeconds() + " s, the most its link may make it run; try again in a minute.").retryAfter(freshFor.toSeconds());
         }
-        ClipResult result = await(running != null ? running : start(clip, database.get(), prepared, values));
+        Run run;
+        try {
+            run = running != null ? running : start(clip, database.get(), prepared, values, false);
+        } catch (KeelException refused) {
+            if (refused.type() == ProblemType.TOO_MANY_RUNS && stored.isPresent()) {
+                return stored; // the team may not run now: what is stored, as for the link's own limit
+            }
+            throw refused;
+        }
+        ClipResult result = await(run);
         return result.finished() ? Optional.of(result) : stored;
     }
 
-    private Run start(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
+    private Run start(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values, boolean alone) {
         String parameters = Json.write(values);
         String key = key(clip, parameters);
+        boolean[] made = new boolean[1];
         Run run = inFlight.computeIfAbsent(key, k -> {
             ClipResult result = results.start(clip.id(), clip.version().id(), parameters);
-            CompletableFuture<ClipResult> done = CompletableFuture.supplyAsync(() -> {
-                runner.run(clip, database, result, prepared, values);
-                return results.find(result.id()).orElse(result);
-            }, executor);
+            CompletableFuture<ClipResult> done;
+            try {
+                done = queue.submit(clip.teamId(), () -> {
+                    runner.run(clip, database, result, prepared, values);
+                    return results.find(result.id()).orElse(result);
+                });
+            } catch (KeelException refused) {
+                results.delete(result.id()); // a run refused (429) leaves no result behind
+                throw refused;
+            }
+            made[0] = true;
             return new Run(result, done);
         });
+        if (alone && !made[0]) {
+            throw inProgress(clip, run);
+        }
         // Attached outside computeIfAbsent: a run already over would otherwise remove itself inside it.
         run.done().whenComplete((r, e) -> inFlight.remove(key, run));
         return run;
+    }
+
+    private static KeelException inProgress(Dataclip clip, Run run) {
+        return new KeelException(ProblemType.RUN_IN_PROGRESS, "This dataclip is already running with these parameter values (result "
+                + run.started().id() + ", started at " + run.started().startedAt() + "); GET /v1/dataclips/" + clip.id()
+                + " shows its result once it has finished.").with("result_id", run.started().id().toString());
     }
 
     private ClipResult await(Run run) {

@@ -16,7 +16,9 @@ import java.util.regex.Pattern;
  * with SELECT, WITH, VALUES or TABLE, whose {@code {{name}}} parameters (outside literals,
  * quoted identifiers and comments) become bind parameters. Postgres' lexical rules are followed
  * for '...' (with ''), E'...' (with backslashes), "...", $tag$...$tag$, -- and nested block comments.
- * The read-only role and transaction are the real guard; this check gives a clear message early.
+ * This is the early, friendly check; the guarantee is the server's: the text reaches it as one
+ * Parse message, which Postgres refuses to hold two statements ({@link ClipStatement}), and the
+ * role and transaction cannot write.
  */
 final class ClipText {
     private static final Pattern PARAMETER = Pattern.compile("\\{\\{\\s*([A-Za-z_][A-Za-z0-9_]*)\\s*}}");
@@ -51,8 +53,18 @@ final class ClipText {
     private ClipText() {
     }
 
-    /** Checks {@code sql} and prepares it; 422 with what to change when it is not one read-only query. */
+    /**
+     * Checks {@code sql} and prepares it; 422 with what to change when it is not one read-only
+     * query, as Keel reads it or as the driver that will send it reads it (see {@link ClipStatement}).
+     */
     static Prepared prepare(String sql) {
+        Prepared prepared = read(sql);
+        ClipStatement.checkEarly(prepared.jdbcSql(), prepared.parameters().size());
+        return prepared;
+    }
+
+    /** Keel's own reading of {@code sql}, without the driver's: 422 when it is not one read-only query. */
+    static Prepared read(String sql) {
         if (sql == null || sql.isBlank()) {
             throw invalid("The dataclip has no SQL: send \"sql\" with one SELECT statement.");
         }

@@ -1,6 +1,7 @@
 package dev.keel.dataclips;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import dev.keel.auth.Quotas;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -14,6 +15,7 @@ import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.DATACLIPS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_VERSIONS;
+import static dev.keel.catalog.schema.Tables.TEAMS;
 
 /** Dataclip rows with their versions and share state. */
 @Singleton
@@ -27,9 +29,13 @@ final class DataclipRepository {
         this.dsl = dsl;
     }
 
-    Dataclip insert(UUID teamId, UUID databaseId, String title, String sql, Map<String, String> parameters, int timeoutSeconds) {
+    /** A new clip of the team's, refused with a 403 when the team holds {@code quota} clips already. */
+    Dataclip insert(UUID teamId, UUID databaseId, String title, String sql, Map<String, String> parameters, int timeoutSeconds,
+                    int quota) {
         UUID id = UUID.randomUUID();
         dsl.transaction(tx -> {
+            tx.dsl().select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();
+            Quotas.require(tx.dsl().fetchCount(DATACLIPS, DATACLIPS.TEAM_ID.eq(teamId)), quota, "dataclips", "KEEL_QUOTAS_DATACLIPS");
             tx.dsl().insertInto(DATACLIPS)
                     .set(DATACLIPS.ID, id)
                     .set(DATACLIPS.TEAM_ID, teamId)

@@ -26,11 +26,11 @@ record DataclipView(UUID id, String title, DatabaseRef database, String sql, int
     record Error(String message, @Nullable Integer position, @Nullable String sqlstate) {
     }
 
-    /** One run: state, times, rows, and Postgres' error when it failed. */
+    /** One run: state, times, rows, why it was cut (a {@link Truncation} code and a sentence), and Postgres' error when it failed. */
     @Serdeable
     record ResultView(UUID id, String state, Map<String, String> parameters, OffsetDateTime startedAt,
                       @Nullable OffsetDateTime finishedAt, @Nullable Long durationMs, @Nullable Long rowCount, boolean truncated,
-                      @Nullable RanOn ranOn, List<String> fields, List<String> types, @Nullable Error error) {
+                      @Nullable String truncatedReason, @Nullable String truncatedDetail, @Nullable RanOn ranOn, List<String> fields, List<String> types, @Nullable Error error) {
     }
 
     /** A version of the SQL and every run of it, newest first. */

@@ -33,7 +33,7 @@ final class DataclipViews {
         DataclipView.Error error = r.errorMessage() == null ? null
                 : new DataclipView.Error(r.errorMessage(), r.errorPosition(), r.errorSqlstate());
         return new DataclipView.ResultView(r.id(), r.state(), Json.read(r.parameters(), STRING_MAP), r.startedAt(), r.finishedAt(),
-                r.durationMillis(), r.succeeded() ? r.rowCount() : null, r.truncated(), ranOn, r.fields(),
+                r.durationMillis(), r.succeeded() ? r.rowCount() : null, r.truncated(), r.truncatedReason(), r.truncatedDetail(), ranOn, r.fields(),
                 DataclipView.typeNames(r.types()), error);
     }
 }

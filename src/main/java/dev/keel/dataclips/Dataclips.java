@@ -2,6 +2,7 @@ package dev.keel.dataclips;
 
 import dev.keel.Ids;
 import dev.keel.auth.Caller;
+import dev.keel.auth.Quotas;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.problems.KeelException;
@@ -28,9 +29,11 @@ final class Dataclips {
     private final ClipRuns runs;
     private final int maxTimeoutSeconds;
     private final int defaultTimeoutSeconds;
+    private final Quotas quotas;
 
-    Dataclips(DataclipRepository clips, ResultRepository results, DatabaseLookup databases, ClipRuns runs,
+    Dataclips(DataclipRepository clips, ResultRepository results, DatabaseLookup databases, ClipRuns runs, Quotas quotas,
               @Value("${keel.dataclips.max-timeout}") Duration maxTimeout, @Value("${keel.dataclips.timeout}") Duration timeout) {
+        this.quotas = quotas;
         this.clips = clips;
         this.results = results;
         this.databases = databases;
@@ -52,8 +55,9 @@ final class Dataclips {
         ClipText.Prepared prepared = ClipText.prepare(request.sql());
         Map<String, String> defaults = request.parameters() == null ? Map.of() : request.parameters();
         values(prepared, defaults, Map.of());
+        runs.checkTeamMayRun(caller.teamId());
         Dataclip clip = clips.insert(caller.teamId(), database.id(), title, request.sql(), new TreeMap<>(defaults),
-                timeout(request.timeoutSeconds(), defaultTimeoutSeconds));
+                timeout(request.timeoutSeconds(), defaultTimeoutSeconds), quotas.getDataclips());
         return run(clip, database, prepared, Map.of());
     }
 
@@ -68,10 +72,17 @@ final class Dataclips {
         Map<String, String> defaults = request.parameters() == null ? clip.parameters() : request.parameters();
         values(prepared, defaults, Map.of());
         Integer timeout = request.timeoutSeconds() == null ? null : timeout(request.timeoutSeconds(), clip.timeoutSeconds());
+        if (request.sql() != null || request.parameters() != null || timeout != null) {
+            runs.checkTeamMayRun(caller.teamId());
+        }
         Dataclip updated = clips.update(clip.id(), title, request.sql(), request.parameters() == null ? null : new TreeMap<>(defaults),
                 timeout);
         boolean rerun = updated.version().number() != clip.version().number() || request.parameters() != null || timeout != null;
-        return rerun ? run(updated, database(updated), prepared, Map.of()) : new Ran(updated, newest(updated).orElse(null));
+        if (!rerun) {
+            return new Ran(updated, newest(updated).orElse(null));
+        }
+        Map<String, String> values = values(prepared, updated.parameters(), Map.of());
+        return new Ran(updated, runs.runOrJoin(updated, database(updated), prepared, values));
     }
 
     Ran refresh(Caller caller, String id, Map<String, String> given) {

@@ -45,6 +45,11 @@ final class ResultRepository {
         return find(id).orElseThrow();
     }
 
+    /** Removes a result that never ran. */
+    void delete(UUID id) {
+        dsl.deleteFrom(DATACLIP_RESULTS).where(DATACLIP_RESULTS.ID.eq(id)).execute();
+    }
+
     void ranOn(UUID id, String where, UUID database) {
         dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.RAN_ON, where).set(DATACLIP_RESULTS.RAN_ON_DATABASE, database)
                 .where(DATACLIP_RESULTS.ID.eq(id)).execute();
@@ -68,10 +73,13 @@ final class ResultRepository {
                 .execute();
     }
 
-    void succeeded(UUID id, long rows, boolean truncated) {
+    /** Ends a run as succeeded, with why it holds fewer rows or shorter cells than its query returned (null: it does not). */
+    void succeeded(UUID id, long rows, @Nullable Truncation truncation, @Nullable String detail) {
         dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.SUCCEEDED)
                 .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
-                .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncated)
+                .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncation != null)
+                .set(DATACLIP_RESULTS.TRUNCATED_REASON, truncation == null ? null : truncation.code())
+                .set(DATACLIP_RESULTS.TRUNCATED_DETAIL, detail)
                 .where(DATACLIP_RESULTS.ID.eq(id)).execute();
     }
 
@@ -196,7 +204,8 @@ final class ResultRepository {
                 r.get(DATACLIP_RESULTS.PARAMETERS), r.get(DATACLIP_RESULTS.STATE), r.get(DATACLIP_RESULTS.STARTED_AT),
                 r.get(DATACLIP_RESULTS.FINISHED_AT), r.get(DATACLIP_RESULTS.RAN_ON), r.get(DATACLIP_RESULTS.RAN_ON_DATABASE),
                 fields == null ? List.of() : Json.read(fields, STRINGS), columnTypes, rows == null ? 0 : rows,
-                Boolean.TRUE.equals(r.get(DATACLIP_RESULTS.TRUNCATED)), r.get(DATACLIP_RESULTS.ERROR_MESSAGE),
+                Boolean.TRUE.equals(r.get(DATACLIP_RESULTS.TRUNCATED)), r.get(DATACLIP_RESULTS.TRUNCATED_REASON),
+                r.get(DATACLIP_RESULTS.TRUNCATED_DETAIL), r.get(DATACLIP_RESULTS.ERROR_MESSAGE),
                 r.get(DATACLIP_RESULTS.ERROR_POSITION), r.get(DATACLIP_RESULTS.ERROR_SQLSTATE));
     }
 }

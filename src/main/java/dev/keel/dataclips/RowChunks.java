@@ -30,14 +30,14 @@ final class RowChunks {
             this.maxBytes = maxBytes;
         }
 
-        void add(String[] row) {
-            for (String cell : row) {
+        /** A row of cells, each the UTF-8 of Postgres' text form, or null for NULL. */
+        void add(byte[][] row) {
+            for (byte[] cell : row) {
                 if (cell == null) {
                     writeInt(-1);
                 } else {
-                    byte[] utf8 = cell.getBytes(StandardCharsets.UTF_8);
-                    writeInt(utf8.length);
-                    bytes.write(utf8, 0, utf8.length);
+                    writeInt(cell.length);
+                    bytes.write(cell, 0, cell.length);
                 }
             }
             rows++;

@@ -123,7 +123,10 @@ abstract class RowStream extends InputStream {
         }
     }
 
-    /** Heroku's dataclip JSON: title, fields, types (OIDs), type_names, values (numbers and booleans as JSON ones), started_at, finished_at. */
+    /**
+     * Heroku's dataclip JSON: title, fields, types (OIDs), type_names, values (numbers and booleans as JSON ones), started_at,
+     * finished_at; and Keel's row_count, truncated, truncated_reason and truncated_detail.
+     */
     static final class JsonDocument extends RowStream {
         private final List<ColumnType> types;
 
@@ -141,6 +144,8 @@ abstract class RowStream extends InputStream {
                     + ",\"finished_at\":" + Json.quote(String.valueOf(result.finishedAt()))
                     + ",\"row_count\":" + result.rowCount()
                     + ",\"truncated\":" + result.truncated()
+                    + ",\"truncated_reason\":" + (result.truncatedReason() == null ? "null" : Json.quote(result.truncatedReason()))
+                    + ",\"truncated_detail\":" + (result.truncatedDetail() == null ? "null" : Json.quote(result.truncatedDetail()))
                     + ",\"values\":[";
         }
 

@@ -3,6 +3,8 @@ package dev.keel.dataclips;
 import io.micronaut.core.annotation.Nullable;
 
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 
@@ -14,9 +16,37 @@ import java.util.Locale;
 final class SharePage {
     /** Rows shown in the page's table; the downloads carry all of them. */
     static final int TABLE_ROWS = 1000;
+    /** Characters of a cell the table shows (then an ellipsis), and of all its cells together: a page stays small whatever the result holds. */
+    static final int CELL_CHARS = 2000;
+    static final int TABLE_CHARS = 1 << 20;
     private static final DateTimeFormatter WHEN = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'", Locale.ROOT);
 
     private SharePage() {
+    }
+
+    /** The first rows of a result as the table shows them: each cell cut at {@link #CELL_CHARS}, and no more rows than fit {@link #TABLE_CHARS}. */
+    static List<String[]> tableRows(Iterator<List<String[]>> chunks) {
+        List<String[]> rows = new ArrayList<>();
+        long chars = 0;
+        while (chunks.hasNext()) {
+            for (String[] row : chunks.next()) {
+                if (rows.size() == TABLE_ROWS || chars > TABLE_CHARS) {
+                    return rows;
+                }
+                for (int i = 0; i < row.length; i++) {
+                    if (row[i] != null && row[i].length() > CELL_CHARS) {
+                        row[i] = row[i].substring(0, CELL_CHARS) + "\u2026";
+                    }
+                    chars += row[i] == null ? 0 : row[i].length();
+                }
+                rows.add(row);
+            }
+        }
+        return rows;
+    }
+
+    private static String truncation(ClipResult result) {
+        return result.truncatedDetail() != null ? result.truncatedDetail() : "The result was cut.";
     }
 
     /** {@code query} is the request's query string (parameter values), kept on the download links. */
@@ -46,11 +76,11 @@ final class SharePage {
         }
         if (result.succeeded()) {
             html.append(" · ").append(String.format(Locale.ROOT, "%,d", result.rowCount())).append(result.rowCount() == 1 ? " row" : " rows");
-            if (result.truncated()) {
-                html.append(" (cut at the row limit)");
-            }
         }
         html.append("</p>");
+        if (result.succeeded() && result.truncated()) {
+            html.append("<p class=\"meta\" id=\"truncated\">").append(Html.escape(truncation(result))).append("</p>");
+        }
         html.append("<nav class=\"downloads\"><a id=\"download-csv\" href=\"").append(Html.escape(slug + ".csv" + suffix))
                 .append("\">Download CSV</a><a id=\"download-json\" href=\"").append(Html.escape(slug + ".json" + suffix))
                 .append("\">Download JSON</a></nav></header>");

@@ -13,7 +13,6 @@ import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 
 import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 
@@ -44,7 +43,7 @@ final class SharedDataclipsController {
         String title = served.clip().title();
         ClipResult result = served.result().orElse(null);
         if (format.equals("html")) {
-            List<String[]> rows = result != null && result.succeeded() ? firstRows(result) : List.of();
+            List<String[]> rows = result != null && result.succeeded() ? SharePage.tableRows(results.chunks(result)) : List.of();
             String query = request.getUri().getRawQuery() == null ? "" : request.getUri().getRawQuery();
             return secure(HttpResponse.ok(SharePage.render(title, slug, query, result, rows)).contentType(MediaType.TEXT_HTML_TYPE));
         }
@@ -72,20 +71,6 @@ final class SharedDataclipsController {
     HttpResponse<?> stylesheet() {
         InputStream css = getClass().getResourceAsStream("/dataclips/dataclip.css");
         return HttpResponse.ok(new StreamedFile(css, MediaType.of("text/css; charset=utf-8"))).header("Cache-Control", "public, max-age=3600");
-    }
-
-    private List<String[]> firstRows(ClipResult result) {
-        List<String[]> rows = new ArrayList<>();
-        Iterator<List<String[]>> chunks = results.chunks(result);
-        while (chunks.hasNext() && rows.size() < SharePage.TABLE_ROWS) {
-            for (String[] row : chunks.next()) {
-                if (rows.size() == SharePage.TABLE_ROWS) {
-                    break;
-                }
-                rows.add(row);
-            }
-        }
-        return rows;
     }
 
     /** A shared page must not leak its secret URL through Referer, nor run anything but Keel's own stylesheet. */

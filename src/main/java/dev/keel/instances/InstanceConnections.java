@@ -25,6 +25,8 @@ public final class InstanceConnections {
      */
     public static final String PINNED_OPTIONS = "-c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
             + " -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+    /** What a dataclip's session pins: the search_path alone. */
+    private static final String PINNED_SEARCH_PATH = "-c search_path=pg_catalog,pg_temp";
 
     private final InstanceRepository instances;
     private final CertificateAuthority authority;
@@ -56,15 +58,32 @@ public final class InstanceConnections {
         props.setProperty("connectTimeout", Integer.toString(connectSeconds));
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
-        return connect(instance, database, props);
+        props.setProperty("ApplicationName", "keel");
+        return connect(instance, database, props, PINNED_OPTIONS);
     }
 
-    /** A connection with Keel's TLS and pinned settings and the credentials and timeouts in {@code props}. */
-    private Connection connect(Instance instance, String database, Properties props) throws SQLException {
+    /**
+     * A new connection to {@code database} on {@code instance} as {@code user}, a role other than
+     * keel (a database's dataclip role), over the same verified TLS, with {@code search_path}
+     * pinned to {@code pg_catalog, pg_temp} in the startup packet, so no setting of the tenant's
+     * (ALTER DATABASE/ROLE ... SET) changes how its names resolve. Only the search_path: the
+     * role's own read-only and timeout settings stay in force. {@code driver} adds pgjdbc
+     * settings (timeouts, query mode, application name); it cannot change the user, TLS or options.
+     * The caller closes the connection.
+     */
+    public Connection openAs(Instance instance, String database, String user, String password, Properties driver) throws SQLException {
+        Properties props = new Properties();
+        props.putAll(driver);
+        props.setProperty("user", user);
+        props.setProperty("password", password);
+        return connect(instance, database, props, PINNED_SEARCH_PATH);
+    }
+
+    /** A connection with Keel's verified TLS, {@code options} in the startup packet, and the rest of {@code props}. */
+    private Connection connect(Instance instance, String database, Properties props, String options) throws SQLException {
         props.setProperty("sslmode", "verify-full");
         props.setProperty("sslrootcert", authority.certificateFile().toString());
-        props.setProperty("ApplicationName", "keel");
-        props.setProperty("options", PINNED_OPTIONS);
+        props.setProperty("options", options);
         String host = instance.host().contains(":") ? "[" + instance.host() + "]" : instance.host();
         return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + instance.port() + "/" + database, props);
     }

@@ -332,20 +332,69 @@ public final class ServerSession implements AutoCloseable {
     // ---- dataclips
 
     /**
-     * On the database: the role dataclips run as, a login role that reads every table
-     * (pg_read_all_data) and nothing more: not a superuser, no pg_write_* role, read-only
-     * transactions by default, its statements cut off after {@code timeoutSeconds}, a few
-     * connections at most.
+     * The shape Keel gives a database's dataclip role: a login role that is a member of no role at
+     * all (not pg_read_all_data, which reads the system catalogs too: pg_authid's password
+     * verifiers, pg_user_mapping's options, pg_subscription's conninfo), with SELECT on every
+     * table, view and sequence of the database's schemas and USAGE on those schemas, and the
+     * database owner's default privileges giving it the same on what the owner makes later.
+     * Read-only transactions by default, its statements cut off after the longest clip time limit,
+     * temp files and work_mem bounded, a few connections at most.
      */
-    public void createDataclipRole(String role, String password, String database, int timeoutSeconds, int connections)
-            throws SQLException {
-        execute("create role " + ident(role) + " " + ROLE_ATTRIBUTES + " inherit connection limit " + connections);
-        setPassword(role, password);
-        execute("grant pg_read_all_data to " + ident(role));
-        execute("grant connect on database " + ident(database) + " to " + ident(role));
-        execute("alter role " + ident(role) + " set default_transaction_read_only = on");
-        execute("alter role " + ident(role) + " set statement_timeout = '" + timeoutSeconds + "s'");
-        execute("alter role " + ident(role) + " set idle_in_transaction_session_timeout = '60s'");
+    public record DataclipShape(int timeoutSeconds, int connections, String tempFileLimit, String workMem) {
+        /** Bump when the SQL of {@link #reshapeDataclipRole} changes what a role holds. */
+        private static final int VERSION = 2;
+
+        /** Kept in the catalog beside the role; a role whose fingerprint differs is reshaped. */
+        public String fingerprint() {
+            return "v" + VERSION + " timeout=" + timeoutSeconds + "s connections=" + connections + " temp_file_limit=" + tempFileLimit
+                    + " work_mem=" + workMem;
+        }
+    }
+
+    /** A new dataclip role of {@code shape} on {@code database}, all of it in one transaction. */
+    public void createDataclipRole(String role, String password, String database, DataclipShape shape) throws SQLException {
+        inTransaction(() -> {
+            execute("create role " + ident(role) + " login noinherit");
+            setPassword(role, password);
+            shapeDataclipRole(role, database, shape);
+        });
+    }
+
+    /**
+     * Gives an existing dataclip role {@code shape}, taking away whatever it held beyond it (a role
+     * made before this shape was a member of pg_read_all_data), in one transaction: a failed
+     * reshape is tried again at the next run.
+     */
+    public void reshapeDataclipRole(String role, String database, DataclipShape shape) throws SQLException {
+        inTransaction(() -> shapeDataclipRole(role, database, shape));
+    }
+
+    private void shapeDataclipRole(String role, String database, DataclipShape shape) throws SQLException {
+        String r = ident(role);
+        execute("alter role " + r + " " + ROLE_ATTRIBUTES + " noinherit connection limit " + shape.connections());
+        for (String group : all("select g.rolname from pg_catalog.pg_auth_members m"
+                + " join pg_catalog.pg_roles g on g.oid operator(pg_catalog.=) m.roleid"
+                + " join pg_catalog.pg_roles r on r.oid operator(pg_catalog.=) m.member where r.rolname operator(pg_catalog.=) ?",
+                row -> row.getString(1), role)) {
+            execute("revoke " + ident(group) + " from " + r);
+        }
+        execute("grant connect on database " + ident(database) + " to " + r);
+        for (String[] setting : new String[][] {{"default_transaction_read_only", "on"}, {"statement_timeout", shape.timeoutSeconds() + "s"},
+                {"idle_in_transaction_session_timeout", "60s"}, {"temp_file_limit", shape.tempFileLimit()}, {"work_mem", shape.workMem()}}) {
+            execute("alter role " + r + " set " + ident(setting[0]) + " = " + literal(setting[1]));
+        }
+        for (String schema : all("select n.nspname from pg_catalog.pg_namespace n where n.nspname operator(pg_catalog.!~~) 'pg\\_%'"
+                + " and n.nspname operator(pg_catalog.<>) 'information_schema'", row -> row.getString(1))) {
+            String n = ident(schema);
+            execute("grant usage on schema " + n + " to " + r);
+            execute("grant select on all tables in schema " + n + " to " + r);
+            execute("grant select on all sequences in schema " + n + " to " + r);
+        }
+        String owner = ident(single("select pg_catalog.pg_get_userbyid(d.datdba) from pg_catalog.pg_database d"
+                + " where d.datname operator(pg_catalog.=) ?", row -> row.getString(1), database));
+        execute("alter default privileges for role " + owner + " grant usage on schemas to " + r);
+        execute("alter default privileges for role " + owner + " grant select on tables to " + r);
+        execute("alter default privileges for role " + owner + " grant select on sequences to " + r);
     }
 
     // ---- monitoring
@@ -387,6 +436,30 @@ public final class ServerSession implements AutoCloseable {
     @FunctionalInterface
     private interface Row<T> {
         T map(ResultSet row) throws SQLException;
+    }
+
+    @FunctionalInterface
+    private interface Work {
+        void run() throws SQLException;
+    }
+
+    /** Runs {@code work} in one transaction: all of it, or nothing. */
+    private void inTransaction(Work work) throws SQLException {
+        connection.setAutoCommit(false);
+        try {
+            work.run();
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            connection.rollback();
+            throw e;
+        } finally {
+            connection.setAutoCommit(true);
+        }
+    }
+
+    /** {@code value} as a string literal, for the statements that take no bind parameters (ALTER ROLE ... SET). */
+    private static String literal(String value) {
+        return RENDERER.render(DSL.inline(value));
     }
 
     /** {@code name} as a quoted identifier. */

@@ -10,6 +10,7 @@ import java.util.Map;
 public class KeelException extends RuntimeException {
     private final ProblemType type;
     private final Map<String, Object> extensions = new LinkedHashMap<>();
+    private long retryAfterSeconds;
 
     public KeelException(ProblemType type, String detail) {
         super(detail);
@@ -25,6 +26,17 @@ public class KeelException extends RuntimeException {
     public KeelException with(String name, Object value) {
         extensions.put(name, value);
         return this;
+    }
+
+    /** Asks the client to wait {@code seconds} (at least 1) before trying again: the answer carries {@code Retry-After}. */
+    public KeelException retryAfter(long seconds) {
+        retryAfterSeconds = Math.max(1, seconds);
+        return this;
+    }
+
+    /** Seconds for {@code Retry-After}; 0 when the answer has none. */
+    public long retryAfterSeconds() {
+        return retryAfterSeconds;
     }
 
     public ProblemType type() {

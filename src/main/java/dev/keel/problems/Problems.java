@@ -17,6 +17,10 @@ public final class Problems {
 
     public static MutableHttpResponse<Problem> response(KeelException e, String instance) {
         String detail = e.type().safeToShow() ? e.getMessage() : "Keel hit an unexpected error; it is in Keel's log.";
-        return response(Problem.of(e.type(), detail, instance).withExtensions(e.extensions()));
+        MutableHttpResponse<Problem> response = response(Problem.of(e.type(), detail, instance).withExtensions(e.extensions()));
+        if (e.retryAfterSeconds() > 0) {
+            response.header("Retry-After", Long.toString(e.retryAfterSeconds()));
+        }
+        return response;
     }
 }

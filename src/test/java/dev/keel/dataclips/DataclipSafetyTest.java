@@ -132,8 +132,9 @@ class DataclipSafetyTest {
 
     Stream<Arguments> failingQueries() {
         return Stream.of(
-                Arguments.of("with gone as (delete from canary returning *) select * from gone", "25006",
-                        "cannot execute SELECT in a read-only transaction"),
+                // Refused by the server before it plans anything: the clip is always a subquery of Keel's projection.
+                Arguments.of("with gone as (delete from canary returning *) select * from gone", "0A000",
+                        "WITH clause containing a data-modifying statement must be at the top level"),
                 Arguments.of("select * from canary for update", "25006", "cannot execute SELECT FOR UPDATE in a read-only transaction"),
                 Arguments.of("select nextval('canary_seq')", "42501", "permission denied for sequence canary_seq"),
                 Arguments.of("select lo_create(0)", "25006", "cannot execute lo_create() in a read-only transaction"),
@@ -237,10 +238,9 @@ class DataclipSafetyTest {
             attributes.setString(1, role);
             try (ResultSet rs = attributes.executeQuery()) {
                 assertThat(rs.next()).isTrue();
-                for (int column : new int[] {1, 2, 3, 4, 5, 8, 9, 10, 11}) {
+                for (int column : new int[] {1, 2, 3, 4, 5, 7, 8, 9, 10, 11}) {
                     assertThat(rs.getBoolean(column)).as("column " + column).isFalse();
                 }
-                assertThat(rs.getBoolean(7)).isTrue();
                 assertThat(rs.getString(6)).contains("default_transaction_read_only=on").contains("statement_timeout=600s");
             }
         }

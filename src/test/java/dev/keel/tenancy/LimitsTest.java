@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * What no team may take from the others, each refused at the request with a clear problem and
- * nothing half made: a team's quota of databases, the last ports and the last of the disk; a
+ * nothing half made: a team's quota of databases and of dataclips, the last ports and the last of the disk; a
  * second plan change queued behind a first; and temporary files beyond the plan's share.
  */
 class LimitsTest {
@@ -28,7 +28,7 @@ class LimitsTest {
     static void start() {
         TestKeel.Ports ports = TestKeel.nextPorts();
         int first = Integer.parseInt(ports.instances().split("-")[0]);
-        keel = TestKeel.start("limits", Map.of("keel.instances.pool.size", 0, "keel.quotas.databases", 2,
+        keel = TestKeel.start("limits", Map.of("keel.instances.pool.size", 0, "keel.quotas.databases", 2, "keel.quotas.dataclips", 2,
                 "keel.instances.ports", first + "-" + (first + 2)));
     }
 
@@ -47,6 +47,15 @@ class LimitsTest {
                 + " operator to raise KEEL_QUOTAS_DATABASES.");
         assertThat(third.json().get("quota").asInt()).isEqualTo(2);
         assertThat(team.get("/v1/databases").json()).hasSize(2);
+        String clip = "{\"title\":\"t\",\"database\":\"" + first + "\",\"sql\":\"select 1\"}";
+        for (int i = 0; i < 2; i++) {
+            Api.Response made = team.post("/v1/dataclips", clip);
+            assertThat(made.status()).as(made.toString()).isIn(201, 202);
+        }
+        Api.Response thirdClip = team.post("/v1/dataclips", clip);
+        assertProblem(thirdClip, 403, "/problems/quota-exceeded", "The team has 2 dataclips, its quota; delete one first, or ask the"
+                + " operator to raise KEEL_QUOTAS_DATACLIPS.");
+        assertThat(team.get("/v1/dataclips").json()).hasSize(2);
 
         Api other = keel.newTeam("ports-" + System.nanoTime());
         String last = other.provision("{\"plan\":\"essential-0\"}").get("id").asText();

@@ -95,6 +95,11 @@ public final class KeelProcess implements AutoCloseable {
         return api;
     }
 
+    /** The JVM's process id (for /proc/<pid>/status, jcmd). */
+    public long pid() {
+        return process.pid();
+    }
+
     /** What Keel printed so far. */
     public String log() {
         return read(log);
@@ -143,7 +148,8 @@ public final class KeelProcess implements AutoCloseable {
         }
     }
 
-    static int freePort() {
+    /** A port free on loopback now. */
+    public static int freePort() {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return socket.getLocalPort();
         } catch (IOException e) {

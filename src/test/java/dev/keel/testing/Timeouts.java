@@ -19,6 +19,8 @@ public final class Timeouts {
     public static final Duration KEEL_START = scaled(120);
     /** For a killed or stopped process to be gone. */
     public static final Duration PROCESS_EXIT = scaled(30);
+    /** A dataclip that moves gigabytes from its server to Keel (the heap test's). */
+    public static final Duration BIG_CLIP = scaled(300);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = scaled(30);
 
