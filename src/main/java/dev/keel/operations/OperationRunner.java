@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.Fatal;
 import dev.keel.problems.KeelException;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Value;
@@ -79,7 +80,8 @@ public final class OperationRunner {
             handler(operation.kind()).run(operation);
             operations.succeed(operation.id());
             LOG.info("Operation {} succeeded", operation.kind().value());
-        } catch (Exception e) {
+        } catch (Throwable e) {
+            Fatal.haltIfFatal(e);
             String reason = e instanceof KeelException ? e.getMessage()
                     : operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id();
             LOG.error("Operation {} failed", operation.kind().value(), e);
