@@ -5,6 +5,7 @@ import io.micronaut.context.ApplicationContext;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.quartz.Job;
+import org.quartz.JobExecutionException;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
 import org.quartz.impl.StdSchedulerFactory;
@@ -97,7 +98,7 @@ public final class Jobs {
         return execution -> Loops.round("Scheduled job " + type.getSimpleName(), () -> {
             try {
                 job.execute(execution);
-            } catch (org.quartz.JobExecutionException e) {
+            } catch (JobExecutionException e) {
                 throw new IllegalStateException(e);
             }
         });
