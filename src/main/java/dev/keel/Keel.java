@@ -34,6 +34,7 @@ public final class Keel {
             stopServers(dataDir());
             return;
         }
+        Fatal.installUncaughtHandler();
         try {
             ApplicationContext context = ApplicationContext.builder(Keel.class).args(args).banner(false).deduceEnvironment(false).start();
             Runtime.getRuntime().addShutdownHook(new Thread(context::close, "keel-shutdown"));

@@ -35,6 +35,32 @@ public final class Network {
         return publicHost;
     }
 
+    /** Whether the bind address is a wildcard (every address of this machine). */
+    public boolean bindsAll() {
+        return isWildcard(bind);
+    }
+
+    /**
+     * Whether the API is reachable from beyond this machine's loopback, and so speaks only HTTPS:
+     * API keys and connection URLs travel in it.
+     */
+    public boolean apiTls() {
+        if (isWildcard(bind)) {
+            return true;
+        }
+        try {
+            return !InetAddress.getByName(bind).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return true;
+        }
+    }
+
+    /** The API's base URL as clients name it: https beyond loopback. */
+    public String apiUrl(int port) {
+        String host = publicHost.contains(":") && !publicHost.startsWith("[") ? "[" + publicHost + "]" : publicHost;
+        return (apiTls() ? "https" : "http") + "://" + host + ":" + port;
+    }
+
     private static boolean isWildcard(String address) {
         return address.equals("0.0.0.0") || address.equals("::") || address.equals("*");
     }

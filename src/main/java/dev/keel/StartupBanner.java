@@ -1,5 +1,6 @@
 package dev.keel;
 
+import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.CatalogLocation;
 import dev.keel.postgres.PostgresBinaries;
@@ -8,6 +9,7 @@ import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.runtime.server.event.ServerStartupEvent;
 import jakarta.inject.Singleton;
 
+import java.lang.management.ManagementFactory;
 import java.util.stream.Collectors;
 
 /**
@@ -38,7 +40,7 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
         String versions = binaries.supportedMajors().stream()
                 .map(major -> major + " (" + binaries.describe(major) + (major == binaries.defaultMajor() ? ", default" : "") + ")")
                 .collect(Collectors.joining(", "));
-        String api = "http://" + network.publicHost() + ":" + event.getSource().getPort();
+        String api = network.apiUrl(event.getSource().getPort());
         System.out.println();
         System.out.println("Keel is running.");
         System.out.println("  API:               " + api + "/v1");
@@ -54,7 +56,20 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
                 + (teams.adminKeyFile().toFile().exists() ? "" : " (not on this node: it was written where the installation began)"));
         System.out.println("  catalog:           " + catalog);
         System.out.println("  Postgres versions: " + versions);
-        System.out.println("  CA certificate:    " + api + "/v1/ca.pem");
+        System.out.println("  CA certificate:    " + api + "/v1/ca.pem (also " + home.resolve("ca.pem") + ")");
+        if (network.apiTls()) {
+            System.out.println("  API TLS:           HTTPS only (it listens beyond loopback), certificate from Keel's CA for "
+                    + network.publicHost() + (network.bindsAll() ? "" : " and " + network.bind()));
+        }
+        if (!exitsOnOutOfMemory()) {
+            System.out.println("  warning:           java runs without -XX:+ExitOnOutOfMemoryError; start Keel as the README says, so that"
+                    + " it exits when it runs out of memory");
+        }
         System.out.println();
+    }
+
+    private static boolean exitsOnOutOfMemory() {
+        HotSpotDiagnosticMXBean vm = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        return vm != null && "true".equals(vm.getVMOption("ExitOnOutOfMemoryError").getValue());
     }
 }

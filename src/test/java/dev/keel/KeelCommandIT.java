@@ -3,12 +3,15 @@ package dev.keel;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Footprint;
 import dev.keel.testing.KeelProcess;
+import dev.keel.testing.OutOfMemoryAgent;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -96,6 +99,30 @@ class KeelCommandIT {
             if (servers != null) {
                 FileTrees.delete(servers);
             }
+        }
+    }
+
+    @Test
+    void anOutOfMemoryErrorInsideKeelEndsTheProcessForASupervisorToRestartIt() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("command-oom");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        try {
+            // Started as the README says, with -XX:+ExitOnOutOfMemoryError: the JVM ends itself.
+            KeelProcess keel = KeelProcess.start(dataDir, ports, "readme", KeelProcess.NO_POOL);
+            assertThat(keel.log()).doesNotContain("without -XX:+ExitOnOutOfMemoryError");
+            OutOfMemoryAgent.inject(keel.pid());
+            assertThat(keel.awaitExit(Timeouts.PROCESS_EXIT)).isEqualTo(3);
+            assertThat(keel.log()).contains("Terminating due to java.lang.OutOfMemoryError");
+
+            // Started without it: Keel's own handler ends the process all the same, saying why, and the banner warned.
+            keel = KeelProcess.start(dataDir, ports, "plain", KeelProcess.NO_POOL, List.of());
+            assertThat(keel.log()).contains("warning:           java runs without -XX:+ExitOnOutOfMemoryError");
+            OutOfMemoryAgent.inject(keel.pid());
+            assertThat(keel.awaitExit(Timeouts.PROCESS_EXIT)).isEqualTo(Fatal.STATUS);
+            assertThat(keel.log()).contains("keel: fatal: java.lang.OutOfMemoryError: Java heap space in thread keel-test-out-of-memory;"
+                    + " exiting with status 3 for a supervisor to restart Keel");
+        } finally {
+            Keel.stopServers(dataDir);
         }
     }
 

@@ -69,6 +69,9 @@ public final class AddonResources implements ApplicationEventListener<DatabaseAv
     synchronized Provisioned provision(@Nullable String uuid, @Nullable String planName, @Nullable String name, @Nullable String callbackUrl) {
         UUID id = parseUuid(uuid);
         String plan = plans.require(settings.planName(planName)).name();
+        if (callbackUrl != null && !callbackUrl.isBlank()) {
+            CallbackUrl.require(callbackUrl);
+        }
         Optional<AddonResource> existing = repository.find(id);
         if (existing.isPresent()) {
             if (AddonResource.DEPROVISIONED.equals(existing.get().state())) {
@@ -151,7 +154,7 @@ public final class AddonResources implements ApplicationEventListener<DatabaseAv
     }
 
     private Caller caller() {
-        return new Caller(teams.ensure(settings.team()).id(), null, false);
+        return new Caller(teams.platform(settings.team()).id(), null, false);
     }
 
     private static UUID parseUuid(@Nullable String uuid) {

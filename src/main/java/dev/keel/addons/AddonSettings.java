@@ -8,7 +8,8 @@ import java.util.Locale;
 /**
  * The add-on manifest Keel answers as: its {@code id} and {@code password} (HTTP Basic on
  * {@code /heroku/resources}; an empty password turns the API off), the team that owns the
- * databases it makes, and the token sent with callbacks to the platform.
+ * databases it makes, and the token sent with callbacks to the platform (empty: none is sent; the
+ * manifest's password is never sent anywhere).
  */
 @Singleton
 final class AddonSettings {

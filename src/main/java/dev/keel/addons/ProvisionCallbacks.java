@@ -1,5 +1,6 @@
 package dev.keel.addons;
 
+import dev.keel.jobs.Loops;
 import io.micronaut.json.JsonMapper;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -11,11 +12,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -56,7 +56,7 @@ final class ProvisionCallbacks {
         if (sending.add(resource.id())) {
             executor.execute(() -> {
                 try {
-                    deliver(resource, url);
+                    Loops.round("Calling back about add-on resource " + resource.id(), () -> deliver(resource, url));
                 } finally {
                     sending.remove(resource.id());
                 }
@@ -67,6 +67,12 @@ final class ProvisionCallbacks {
     private void deliver(AddonResource resource, String url) {
         if (repository.find(resource.id()).map(r -> !AddonResource.PROVISIONING.equals(r.state())).orElse(true)) {
             return; // told already, or deprovisioned meanwhile
+        }
+        Optional<String> refusal = CallbackUrl.refusal(resource.callbackUrl());
+        if (refusal.isPresent()) {
+            // Stored before callbacks had to be https: the platform is not told, rather than told in the clear.
+            LOG.error("Not calling back about add-on resource {}: its callback URL {}", resource.id(), refusal.get());
+            return;
         }
         String base = resource.callbackUrl().replaceAll("/+$", "");
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
@@ -96,16 +102,19 @@ final class ProvisionCallbacks {
         LOG.error("Gave up telling the platform that add-on resource {} is provisioned; Keel tries again at its next start", resource.id());
     }
 
+    /**
+     * Sends with the configured callback token, or with no credentials: the manifest's password
+     * authenticates the platform to Keel and never leaves Keel.
+     */
     private void send(String method, String target, Object body) throws IOException, InterruptedException {
-        String authorization = !settings.callbackToken().isEmpty() ? "Bearer " + settings.callbackToken()
-                : "Basic " + Base64.getEncoder().encodeToString((settings.id() + ":" + settings.password()).getBytes(StandardCharsets.UTF_8));
-        HttpRequest request = HttpRequest.newBuilder(URI.create(target)).timeout(Duration.ofSeconds(30))
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(target)).timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/json")
                 .header("Accept", "application/vnd.heroku+json; version=3")
-                .header("Authorization", authorization)
-                .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)))
-                .build();
-        HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+                .method(method, HttpRequest.BodyPublishers.ofByteArray(json.writeValueAsBytes(body)));
+        if (!settings.callbackToken().isEmpty()) {
+            request.header("Authorization", "Bearer " + settings.callbackToken());
+        }
+        HttpResponse<String> response = client.send(request.build(), HttpResponse.BodyHandlers.ofString());
         if (response.statusCode() / 100 != 2) {
             throw new IOException(method + " " + target + " answered " + response.statusCode());
         }

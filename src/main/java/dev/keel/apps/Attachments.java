@@ -52,6 +52,28 @@ public final class Attachments implements CredentialUses {
     public record Attached(Attachment attachment, boolean created) {
     }
 
+    /**
+     * Refuses, before anything is made for it, an attachment that {@link #attach} would refuse for
+     * its name: a name that is no attachment name, or one the app has already.
+     */
+    public void requireAttachable(Caller caller, String appName, @Nullable String as) {
+        checkName(as);
+        if (as != null) {
+            App app = apps.require(caller, appName);
+            named(repository.ofApp(dsl, app.id()), as).ifPresent(taken -> {
+                throw new KeelException(ProblemType.NAME_TAKEN, "App " + app.name() + " already has an attachment named " + as + " ("
+                        + taken.configVar() + "); detach it first, or attach under another name.");
+            });
+        }
+    }
+
+    private static void checkName(@Nullable String as) {
+        if (as != null && !NAME.matcher(as).matches()) {
+            throw new KeelException(ProblemType.INVALID_NAME, "An attachment name (\"as\") is 1 to 59 characters: uppercase letters,"
+                    + " digits and underscores, starting with a letter, such as DATABASE or ANALYTICS; its config var is <as>_URL.");
+        }
+    }
+
     public Attached attach(Caller caller, String appName, @Nullable String databaseName, @Nullable String as, @Nullable String credential) {
         App app = apps.require(caller, appName);
         if (databaseName == null || databaseName.isBlank()) {
@@ -62,10 +84,7 @@ public final class Attachments implements CredentialUses {
             throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; only a database being created or available can be attached.");
         }
-        if (as != null && !NAME.matcher(as).matches()) {
-            throw new KeelException(ProblemType.INVALID_NAME, "An attachment name (\"as\") is 1 to 59 characters: uppercase letters,"
-                    + " digits and underscores, starting with a letter, such as DATABASE or ANALYTICS; its config var is <as>_URL.");
-        }
+        checkName(as);
         String through = credential == null || credential.isBlank() ? Credential.DEFAULT : credential;
         requireCredential(database, through);
         return dsl.transactionResult(tx -> {

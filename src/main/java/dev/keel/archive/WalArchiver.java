@@ -6,6 +6,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.SpooledWal;
+import dev.keel.jobs.Loops;
 import dev.keel.postgres.WalFileName;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
@@ -52,6 +53,8 @@ public final class WalArchiver {
     private final ScheduledExecutorService scanner;
     private final ExecutorService uploads;
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
+    /** Run as each scan begins: the tests' way to fail the scanner from inside. */
+    volatile Runnable seam = () -> { };
     /** The instances, read from the catalog once a second rather than at every scan. */
     private static final long INSTANCES_REFRESH_NANOS = 1_000_000_000L;
     private volatile java.util.List<Instance> known = java.util.List.of();
@@ -81,8 +84,9 @@ public final class WalArchiver {
      * installation costs next to nothing (a segment then waits at most a second more).
      */
     private void scanAndReschedule() {
-        boolean found = scan();
-        idleScans = found ? 0 : idleScans + 1;
+        boolean[] found = {false};
+        Loops.round("Scanning the WAL spools", () -> found[0] = scan());
+        idleScans = found[0] ? 0 : idleScans + 1;
         long delay = idleScans < IDLE_SCANS_BEFORE_BACKOFF ? SCAN_MILLIS : IDLE_SCAN_MILLIS;
         try {
             scanner.schedule(this::scanAndReschedule, delay, TimeUnit.MILLISECONDS);
@@ -93,33 +97,30 @@ public final class WalArchiver {
 
     /** Starts shipping what waits in the spools; says whether anything did. */
     private boolean scan() {
+        seam.run();
         boolean found = false;
-        try {
-            long now = System.nanoTime();
-            if (now - listedAt > INSTANCES_REFRESH_NANOS) {
-                known = instances.all();
-                listedAt = now;
+        long now = System.nanoTime();
+        if (now - listedAt > INSTANCES_REFRESH_NANOS) {
+            known = instances.all();
+            listedAt = now;
+        }
+        for (Instance instance : known) {
+            if (instance.databaseId() == null || instance.state() == InstanceState.DELETING) {
+                continue; // a pooled instance's WAL is shipped once a database claims it
             }
-            for (Instance instance : known) {
-                if (instance.databaseId() == null || instance.state() == InstanceState.DELETING) {
-                    continue; // a pooled instance's WAL is shipped once a database claims it
-                }
-                for (SpooledWal file : runtime.spooledWal(instance)) {
-                    found = true;
-                    String key = instance.databaseId() + "/" + instance.id() + "/" + file.name();
-                    if (inFlight.add(key)) {
-                        uploads.execute(() -> {
-                            try {
-                                ship(instance, file);
-                            } finally {
-                                inFlight.remove(key);
-                            }
-                        });
-                    }
+            for (SpooledWal file : runtime.spooledWal(instance)) {
+                found = true;
+                String key = instance.databaseId() + "/" + instance.id() + "/" + file.name();
+                if (inFlight.add(key)) {
+                    uploads.execute(() -> {
+                        try {
+                            Loops.round("Archiving " + file.name() + " of instance " + instance.id(), () -> ship(instance, file));
+                        } finally {
+                            inFlight.remove(key);
+                        }
+                    });
                 }
             }
-        } catch (RuntimeException e) {
-            LOG.error("Scanning WAL spools failed; trying again", e);
         }
         return found;
     }

@@ -1,6 +1,8 @@
 package dev.keel.auth;
 
 import dev.keel.http.JsonBody;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -49,7 +51,7 @@ final class ApiKeysController {
     HttpResponse<View> create(Caller caller, @Body @Nullable CreateRequest request) {
         String name = request == null || request.name() == null || request.name().isBlank() ? "unnamed" : request.name().strip();
         if (name.length() > 100) {
-            name = name.substring(0, 100);
+            throw new KeelException(ProblemType.INVALID_NAME, "An API key's name is at most 100 characters; this one has " + name.length() + ".");
         }
         ApiKeys.Created created = apiKeys.create(dsl, caller.teamId(), name, false);
         return HttpResponse.created(View.of(created.key(), created.plaintext()));
@@ -63,6 +65,6 @@ final class ApiKeysController {
     @Delete("/{id}")
     @Status(HttpStatus.NO_CONTENT)
     void revoke(Caller caller, String id) {
-        apiKeys.revoke(caller.teamId(), dev.keel.Ids.parse(id).orElseThrow(() -> dev.keel.problems.KeelException.notFound("API key", id)));
+        apiKeys.revoke(caller.teamId(), dev.keel.Ids.parse(id).orElseThrow(() -> KeelException.notFound("API key", id)));
     }
 }

@@ -5,6 +5,7 @@ import dev.keel.PrivateFiles;
 import dev.keel.catalog.AdvisoryLock;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
@@ -14,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -29,9 +31,11 @@ public final class Teams {
     private final DSLContext dsl;
     private final ApiKeys apiKeys;
     private final Path adminKeyFile;
+    private final String platformName;
 
-    Teams(DSLContext dsl, ApiKeys apiKeys, KeelHome home) {
+    Teams(DSLContext dsl, ApiKeys apiKeys, KeelHome home, @Value("${keel.addon.team}") String platformName) {
         this.dsl = dsl;
+        this.platformName = platformName;
         this.apiKeys = apiKeys;
         this.adminKeyFile = home.resolve("admin-api-key");
     }
@@ -77,6 +81,10 @@ public final class Teams {
             throw new KeelException(ProblemType.INVALID_NAME, "A team name is 2 to 63 characters: lowercase letters, digits and"
                     + " dashes, starting with a letter.");
         }
+        if (name.equals(platformName) || dsl.fetchExists(TEAMS, TEAMS.NAME.eq(name).and(TEAMS.PLATFORM.isTrue()))) {
+            throw new KeelException(ProblemType.INVALID_NAME, "The team name " + name + " is reserved for the team that owns add-on"
+                    + " databases (KEEL_ADDON_TEAM); choose another name.");
+        }
         try {
             return dsl.transactionResult(tx -> {
                 Team team = insert(tx.dsl(), name);
@@ -87,12 +95,26 @@ public final class Teams {
         }
     }
 
-    /** Team {@code name}, created (without keys) when there is none; for resources made on behalf of a platform. */
-    public Team ensure(String name) {
+    /**
+     * The platform team, which owns the databases made through the Add-on Partner API: the team
+     * marked so in the catalog, created (without keys) as {@code name} on first use. A team is never
+     * taken for it by its name: when a customer team already holds {@code name}, this is refused.
+     */
+    public Team platform(String name) {
         return dsl.transactionResult(tx -> {
             AdvisoryLock.FIRST_TEAM.acquire(tx.dsl());
-            return tx.dsl().selectFrom(TEAMS).where(TEAMS.NAME.eq(name)).fetchOptional(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()))
-                    .orElseGet(() -> insert(tx.dsl(), name));
+            Optional<Team> marked = tx.dsl().selectFrom(TEAMS).where(TEAMS.PLATFORM.isTrue())
+                    .fetchOptional(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()));
+            if (marked.isPresent()) {
+                return marked.get();
+            }
+            if (tx.dsl().fetchExists(TEAMS, TEAMS.NAME.eq(name))) {
+                LOG.error("The add-on team's name {} belongs to a customer team; set KEEL_ADDON_TEAM to a name no team has", name);
+                throw new KeelException(ProblemType.UNAVAILABLE, "Keel cannot provision add-ons until its operator sets KEEL_ADDON_TEAM to"
+                        + " a name no team has (" + name + " is a customer team's).");
+            }
+            return tx.dsl().insertInto(TEAMS).set(TEAMS.ID, UUID.randomUUID()).set(TEAMS.NAME, name).set(TEAMS.PLATFORM, true).returning()
+                    .fetchSingle(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()));
         });
     }
 

@@ -3,6 +3,7 @@ package dev.keel.databases;
 import dev.keel.auth.Caller;
 import dev.keel.problems.KeelException;
 import dev.keel.http.JsonBody;
+import dev.keel.http.QueryFlag;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
@@ -77,8 +78,9 @@ final class DatabasesController {
     }
 
     @Delete("/{idOrName}")
-    HttpResponse<DatabaseView> delete(Caller caller, String idOrName, @QueryValue("unfollow_followers") @Nullable Boolean unfollowFollowers) {
-        return HttpResponse.accepted().body(views.of(delete.accept(caller, idOrName, Boolean.TRUE.equals(unfollowFollowers)).database()));
+    HttpResponse<DatabaseView> delete(Caller caller, String idOrName, @QueryValue("unfollow_followers") @Nullable String unfollowFollowers) {
+        boolean unfollow = QueryFlag.parse("unfollow_followers", unfollowFollowers);
+        return HttpResponse.accepted().body(views.of(delete.accept(caller, idOrName, unfollow).database()));
     }
 
     @Post("/{idOrName}/unfollow")

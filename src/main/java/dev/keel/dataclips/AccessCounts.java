@@ -1,5 +1,6 @@
 package dev.keel.dataclips;
 
+import dev.keel.jobs.Loops;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 
@@ -49,11 +50,7 @@ final class AccessCounts {
     }
 
     private void flushQuietly() {
-        try {
-            flush();
-        } catch (RuntimeException e) {
-            org.slf4j.LoggerFactory.getLogger(AccessCounts.class).warn("Could not record dataclip accesses; trying again in a second", e);
-        }
+        Loops.round("Recording dataclip accesses", this::flush);
     }
 
     @PreDestroy

@@ -42,7 +42,7 @@ final class ShareController {
 
     /** The scheme and host the caller reached Keel by (a TLS-terminating proxy's, when it says so). */
     private static String baseUrl(HttpRequest<?> request) {
-        String scheme = request.getHeaders().get("X-Forwarded-Proto", String.class).orElse("http");
+        String scheme = request.getHeaders().get("X-Forwarded-Proto", String.class).orElse(request.isSecure() ? "https" : "http");
         String host = request.getHeaders().get("X-Forwarded-Host", String.class)
                 .or(() -> request.getHeaders().get("Host", String.class))
                 .orElse(request.getServerAddress().getHostString() + ":" + request.getServerAddress().getPort());

@@ -95,6 +95,7 @@ final class HerokuAddons {
     /** What {@code name} means as a database in the app ({@code DATABASE}, {@code DATABASE_URL}, ...) or in the team (its name or id). */
     Database databaseIn(Caller caller, @Nullable String app, String name) {
         if (app != null) {
+            attachments.list(caller, app); // an app that does not exist is 404, not a reason to look in the whole team
             try {
                 return databases.find(resolve(caller, app, name).get(0).databaseId()).orElseThrow();
             } catch (KeelException e) {

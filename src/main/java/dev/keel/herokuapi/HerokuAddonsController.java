@@ -8,6 +8,9 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseCreate;
 import dev.keel.databases.DatabaseDelete;
 import dev.keel.databases.DatabaseLookup;
+import dev.keel.http.StrictJson;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
@@ -66,15 +69,16 @@ final class HerokuAddonsController {
 
     @Post("/apps/{app}/addons")
     HttpResponse<HerokuShapes.Addon> create(Caller caller, String app, @Body Create request) {
+        // Whatever would refuse the attachment refuses it before the database is made.
+        String as = request.attachment() == null ? null : request.attachment().name();
+        attachments.requireAttachable(caller, app, as);
         attachments.list(caller, app); // the app must exist before anything is made
         Map<String, Object> config = request.config() == null ? Map.of() : request.config();
         CreateDatabaseRequest body = new CreateDatabaseRequest(shapes.keelPlan(request.plan() == null ? null : request.plan().name()),
                 request.name(), text(config, "version"), database(caller, app, config, "fork"), database(caller, app, config, "rollback"),
-                database(caller, app, config, "follow"), HerokuTimes.rfc3339(text(config, "to")), text(config, "by"),
-                config.containsKey("fast") ? Boolean.valueOf(String.valueOf(config.get("fast"))) : null);
+                database(caller, app, config, "follow"), HerokuTimes.rfc3339(text(config, "to")), text(config, "by"), flag(config, "fast"));
         Accepted accepted = create.accept(caller, body);
-        attachments.attach(caller, app, accepted.database().id().toString(),
-                request.attachment() == null ? null : request.attachment().name(), null);
+        attachments.attach(caller, app, accepted.database().id().toString(), as, null);
         return HttpResponse.created(addons.addon(accepted.database(), null));
     }
 
@@ -106,7 +110,7 @@ final class HerokuAddonsController {
     /** Deletes the database; answers {@code deprovisioned} when it is gone within a few seconds, else {@code deprovisioning}. */
     @Delete("/apps/{app}/addons/{addon}")
     HerokuShapes.Addon destroy(Caller caller, String app, String addon) throws InterruptedException {
-        Database database = addons.database(caller, addon);
+        Database database = addons.databaseIn(caller, app, addon);
         HerokuShapes.Addon shown = addons.addon(database, null);
         delete.accept(caller, database.id().toString(), false);
         Instant deadline = Instant.now().plus(DESTROY_PATIENCE);
@@ -123,9 +127,28 @@ final class HerokuAddonsController {
         return name == null ? null : addons.databaseIn(caller, app, name).id().toString();
     }
 
+    /** A value after {@code --key}: text (a number too, for {@code version}); a bare {@code --key} or anything else is refused. */
     @Nullable
     private static String text(Map<String, Object> config, String key) {
         Object value = config.get(key);
-        return value == null || value instanceof Boolean ? null : value.toString();
+        if (value == null || value instanceof String || (value instanceof Number && key.equals("version"))) {
+            return value == null ? null : StrictJson.text("config." + key, value.toString());
+        }
+        throw new KeelException(ProblemType.INVALID_REQUEST, "--" + key + " takes a value, such as --" + key + " "
+                + (key.equals("version") ? "16" : key.equals("by") ? "'3 hours'" : key.equals("to") ? "'2026-11-20 10:00+00'" : "DATABASE") + ".");
+    }
+
+    /** A flag such as {@code --fast}: true, or "true" / "false" as {@code --fast=false} sends it. */
+    @Nullable
+    private static Boolean flag(Map<String, Object> config, String key) {
+        Object value = config.get(key);
+        if (value == null || value instanceof Boolean) {
+            return (Boolean) value;
+        }
+        if (value.equals("true") || value.equals("false")) {
+            return Boolean.valueOf((String) value);
+        }
+        throw new KeelException(ProblemType.INVALID_REQUEST, "--" + key + " is a flag: give it alone, or as --" + key + "=true or --" + key
+                + "=false.");
     }
 }

@@ -4,7 +4,6 @@ import dev.keel.apps.Attachment;
 import dev.keel.apps.Attachments;
 import dev.keel.apps.ConfigVars;
 import dev.keel.auth.Caller;
-import dev.keel.credentials.Credential;
 import dev.keel.databases.Database;
 import dev.keel.problems.KeelException;
 import io.micronaut.core.annotation.Nullable;
@@ -120,13 +119,17 @@ final class HerokuAttachmentsController {
         return shown;
     }
 
-    /** The config var a credential of an add-on would give an app ({@code addons:attach --credential}); empty when it has none such. */
+    /** The config var a credential of an add-on would give an app ({@code addons:attach --credential}): the key is {@code credential:<name>}. */
     @Get("/addons/{addon}/config/{key}")
     List<ConfigVar> credentialConfig(Caller caller, String addon, String key) {
         Database database = addons.database(caller, addon);
-        String credential = key.startsWith(CREDENTIAL) ? key.substring(CREDENTIAL.length()) : Credential.DEFAULT;
+        if (!key.startsWith(CREDENTIAL)) {
+            throw KeelException.notFound("add-on config", key);
+        }
+        String credential = key.substring(CREDENTIAL.length());
         return configVars.url(database.id(), credential).map(url -> List.of(new ConfigVar("DATABASE_URL", url.toString())))
-                .orElse(List.of());
+                .orElseThrow(() -> new KeelException(dev.keel.problems.ProblemType.NOT_FOUND, "Could not find credential " + credential
+                        + " for database " + database.name() + "; pg:credentials lists its credentials."));
     }
 
     @Get("/apps/{app}/config-vars")
@@ -140,9 +143,14 @@ final class HerokuAttachmentsController {
         return List.of(release(caller, app));
     }
 
+    /** The newest release, by its version or id (the CLI asks for the one an attach or detach made). */
     @Get("/apps/{app}/releases/{id}")
     Release release(Caller caller, String app, String id) {
-        return release(caller, app);
+        Release newest = release(caller, app);
+        if (!id.equals(Integer.toString(newest.version())) && !id.equals(newest.id().toString())) {
+            throw KeelException.notFound("release", id);
+        }
+        return newest;
     }
 
     /** Keel runs no dynos. */

@@ -95,7 +95,7 @@ final class HerokuTransfersController {
     @Get("/client/v11/apps/{app}/transfers/{id}")
     Transfer show(Caller caller, String app, String id) {
         List<Database> attached = addons.ofApp(caller, app);
-        Backup backup = (id.matches("\\d+") ? backups.findByNumber(Long.parseLong(id))
+        Backup backup = (id.matches("\\d{1,18}") ? backups.findByNumber(Long.parseLong(id))
                 : dev.keel.Ids.parse(id).flatMap(uuid -> attached.stream().flatMap(d -> backups.find(d.id(), uuid).stream()).findFirst()))
                 .filter(b -> attached.stream().anyMatch(d -> d.id().equals(b.databaseId())))
                 .orElseThrow(() -> KeelException.notFound("backup", id));

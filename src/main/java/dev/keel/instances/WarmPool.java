@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.Fatal;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
@@ -162,7 +163,8 @@ public final class WarmPool {
                 }
                 LOG.info("Warm pool: instance {} of Postgres {} is ready on port {}", instance.id(), major, instance.port());
             }
-        } catch (Exception e) {
+        } catch (Throwable e) {
+            Fatal.haltIfFatal(e);
             // Nothing half made is left; the next provision's refill tries again.
             LOG.error("Warm pool: could not make an instance; provisioning takes the slow path meanwhile", e);
         }

@@ -5,6 +5,7 @@ import io.micronaut.context.ApplicationContext;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.quartz.Job;
+import org.quartz.JobExecutionException;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
 import org.quartz.impl.StdSchedulerFactory;
@@ -80,7 +81,7 @@ public final class Jobs {
         properties.setProperty("org.quartz.jobStore.dataSource", dataSource);
         try {
             scheduler = new StdSchedulerFactory(properties).getScheduler();
-            scheduler.setJobFactory((bundle, unused) -> context.getBean(bundle.getJobDetail().getJobClass()));
+            scheduler.setJobFactory((bundle, unused) -> guarded(bundle.getJobDetail().getJobClass()));
             for (JobSchedule schedule : schedules) {
                 schedule.register(scheduler);
             }
@@ -89,6 +90,18 @@ public final class Jobs {
         } catch (SchedulerException e) {
             throw new IllegalStateException("could not start the scheduler: " + rootMessage(e), e);
         }
+    }
+
+    /** The job, run as a round of a loop: any failure, an Error too, is logged with the job's name, and it keeps its schedule. */
+    private Job guarded(Class<? extends Job> type) {
+        Job job = context.getBean(type);
+        return execution -> Loops.round("Scheduled job " + type.getSimpleName(), () -> {
+            try {
+                job.execute(execution);
+            } catch (JobExecutionException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     private static String rootMessage(Throwable e) {

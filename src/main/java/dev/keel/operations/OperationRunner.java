@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.Fatal;
 import dev.keel.problems.Failure;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -149,7 +150,8 @@ public final class OperationRunner {
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();
             LOG.info("Operation {} succeeded", operation.kind().value());
-        } catch (Exception e) {
+        } catch (Throwable e) {
+            Fatal.haltIfFatal(e);
             Failure failure = Failure.of(e,
                     operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id());
             LOG.error("Operation {} failed", operation.kind().value(), e);
@@ -158,10 +160,6 @@ public final class OperationRunner {
             } catch (RuntimeException recordFailure) {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
-        } catch (Throwable fatal) {
-            // An Error (out of memory, say): loud, and the operation stays running for the reconciler of the next start.
-            LOG.error("Operation {} stopped by a fatal error", operation.kind().value(), fatal);
-            throw fatal;
         } finally {
             Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
                     .tags("kind", operation.kind().value(), "state", outcome).register(meters)

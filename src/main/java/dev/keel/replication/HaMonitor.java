@@ -15,6 +15,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.jobs.Loops;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -44,6 +45,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * The failover monitor: every {@code keel.ha.check-interval} it logs in to the primary of every
@@ -81,6 +83,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** Databases being checked now; true when another check fell due meanwhile. */
     private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
     private ScheduledExecutorService executor;
+    /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
+    volatile Consumer<String> seam = what -> { };
     private java.util.concurrent.ExecutorService checks;
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
@@ -183,7 +187,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private void tick() {
-        try {
+        Loops.round("The HA monitor's round", () -> {
+            seam.accept("round");
             for (Database database : databases.archiving()) {
                 if (!plans.find(database.plan()).map(Plan::ha).orElse(false)) {
                     continue;
@@ -195,19 +200,19 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     continue;
                 }
                 checks.execute(() -> {
-                    do {
-                        try {
-                            check(database);
-                        } catch (RuntimeException e) {
-                            LOG.error("The HA monitor's check of {} failed; it checks again", database.name(), e);
-                        }
-                    } while (checking.replace(database.id(), true, false));
-                    checking.remove(database.id());
+                    try {
+                        do {
+                            Loops.round("The HA monitor's check of " + database.name(), () -> {
+                                seam.accept(database.name());
+                                check(database);
+                            });
+                        } while (checking.replace(database.id(), true, false));
+                    } finally {
+                        checking.remove(database.id());
+                    }
                 });
             }
-        } catch (RuntimeException e) {
-            LOG.error("The HA monitor's round failed; it checks again", e);
-        }
+        });
     }
 
     /** Checks one database and acts on the decision. */

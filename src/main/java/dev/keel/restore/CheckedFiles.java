@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.Fatal;
 import dev.keel.archive.BackupManifest;
 import dev.keel.archive.Sha256;
 import dev.keel.instances.DataDirectorySink;
@@ -149,6 +150,9 @@ final class CheckedFiles {
                     }
                 } catch (IOException | RuntimeException e) {
                     failure = e;
+                } catch (Error e) {
+                    Fatal.haltIfFatal(e);
+                    failure = new IOException("writing the restored files failed", e);
                 }
             }
         } catch (InterruptedException e) {

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.Fatal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -48,6 +49,9 @@ final class ReadAhead extends InputStream {
             failure = e;
         } catch (InterruptedException e) {
             return;
+        } catch (RuntimeException | Error e) {
+            Fatal.haltIfFatal(e);
+            failure = new IOException("reading ahead failed", e);
         }
         try {
             chunks.put(END);

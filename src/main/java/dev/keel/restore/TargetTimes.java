@@ -14,6 +14,8 @@ import java.util.regex.Pattern;
 
 /** A rollback's {@code to} (RFC 3339 with an offset) and {@code by} ("2 hours 10 minutes", or ISO 8601 "PT2H10M"). */
 final class TargetTimes {
+    /** Longer than any rollback window: a longer span is surely a mistake, and would not fit an instant either. */
+    private static final Duration LONGEST = Duration.ofDays(3660);
     private static final Pattern PART = Pattern.compile("\\s*(\\d+)\\s*(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h|days?|d|weeks?|w)\\s*,?\\s*(and\\s+)?",
             Pattern.CASE_INSENSITIVE);
 
@@ -45,6 +47,10 @@ final class TargetTimes {
         Duration total = Duration.ZERO;
         int end = 0;
         while (m.lookingAt()) {
+            // More digits than a span of ten years has seconds cannot be meant; they would overflow below.
+            if (m.group(1).length() > 9) {
+                throw tooLong(by);
+            }
             long n = Long.parseLong(m.group(1));
             String unit = m.group(2).toLowerCase(Locale.ROOT);
             Duration part = switch (unit.charAt(0)) {
@@ -55,6 +61,9 @@ final class TargetTimes {
                 default -> Duration.ofDays(7 * n);
             };
             total = total.plus(part);
+            if (total.compareTo(LONGEST) > 0) {
+                throw tooLong(by);
+            }
             end = m.end();
             m.region(end, text.length());
         }
@@ -68,7 +77,15 @@ final class TargetTimes {
         if (duration.isZero() || duration.isNegative()) {
             throw invalidBy(by);
         }
+        if (duration.compareTo(LONGEST) > 0) {
+            throw tooLong(by);
+        }
         return duration;
+    }
+
+    private static KeelException tooLong(String by) {
+        return new KeelException(ProblemType.INVALID_REQUEST, "\"by\" is '" + by + "', longer than any rollback window (at most "
+                + LONGEST.toDays() + " days); ask for a span inside the source's window, which GET /v1/databases/{id}/archive shows.");
     }
 
     private static KeelException invalidBy(String by) {

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.Fatal;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.ArchivedWal;
 import dev.keel.instances.Instance;
@@ -120,7 +121,8 @@ final class WalServer implements AutoCloseable {
                 Thread.sleep(POLL_MILLIS);
             } catch (InterruptedException e) {
                 return;
-            } catch (RuntimeException | IOException e) {
+            } catch (Throwable e) {
+                Fatal.haltIfFatal(e);
                 LOG.warn("Serving WAL to restoring instance {} failed; trying again", instance.id(), e);
                 sleepQuietly(200);
             }
@@ -216,7 +218,8 @@ final class WalServer implements AutoCloseable {
                 }
             } catch (CorruptArchiveException e) {
                 fail(e.getMessage());
-            } catch (IOException | RuntimeException e) {
+            } catch (Throwable e) {
+                Fatal.haltIfFatal(e);
                 if (running) {
                     LOG.error("Could not hand WAL file {} to restoring instance {}", name, instance.id(), e);
                     fail("Keel could not hand WAL file " + name + " to the restoring server: " + e.getMessage());

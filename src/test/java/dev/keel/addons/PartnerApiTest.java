@@ -87,7 +87,7 @@ class PartnerApiTest {
             // Once ready: the platform is told, config first, then the provision action.
             Wait.until("the platform to be called back", Timeouts.PROVISION, () -> platform.requests.size() >= 2);
             assertThat(platform.requests.get(0)).startsWith("PATCH /addons/" + uuid + "/config {\"config\":[{\"name\":\"KEEL_URL\","
-                    + "\"value\":\"postgres://").endsWith(BASIC);
+                    + "\"value\":\"postgres://").endsWith(" null"); // no credentials: the manifest's password stays with Keel
             assertThat(platform.requests.get(1)).startsWith("POST /addons/" + uuid + "/actions/provision ");
 
             // A retry after it is ready answers 200 with the config, and its URL connects.

@@ -44,6 +44,14 @@ public final class HerokuCli {
 
     /** The CLI, installed if needed, talking to {@code keel} with {@code apiKey}; skips (or fails) the test without Node. */
     public static HerokuCli against(TestKeel keel, String apiKey) throws IOException, InterruptedException {
+        return against(keel, apiKey, keel.api().baseUrl());
+    }
+
+    /**
+     * As {@link #against(TestKeel, String)}, at {@code herokuHost}: the CLI talks to no host but
+     * heroku.com's and localhost, so a Keel elsewhere is reached through a tunnel to localhost.
+     */
+    public static HerokuCli against(TestKeel keel, String apiKey, String herokuHost) throws IOException, InterruptedException {
         String missing = missingTools();
         if (missing != null) {
             if (Boolean.getBoolean("keel.test.require-cli")) {
@@ -65,11 +73,21 @@ public final class HerokuCli {
         Path home = Files.createTempDirectory(TestKeel.workDir(), "heroku-home");
         Files.createDirectories(home.resolve(".cache/heroku"));
         Files.writeString(home.resolve(".cache/heroku/terms-of-service"), "");
-        Map<String, String> env = Map.of("HOME", home.toString(), "GIT_CONFIG_GLOBAL", home.resolve(".gitconfig").toString(),
-                "HEROKU_HOST", "http://127.0.0.1:" + java.net.URI.create(keel.api().baseUrl()).getPort(),
-                "HEROKU_DATA_HOST", "localhost", "HEROKU_API_KEY", apiKey, "DISABLE_TELEMETRY", "true",
-                "HEROKU_SKIP_NEW_VERSION_CHECK", "true", "HEROKU_DISABLE_AUTOUPDATE", "true", "HEROKU_NOTIFICATIONS", "0");
-        return new HerokuCli(bin, home, env);
+        Map<String, String> env = new java.util.HashMap<>(Map.of("HOME", home.toString(), "GIT_CONFIG_GLOBAL", home.resolve(".gitconfig").toString(),
+                "HEROKU_HOST", herokuHost, "HEROKU_DATA_HOST", "localhost", "HEROKU_API_KEY", apiKey, "DISABLE_TELEMETRY", "true",
+                "HEROKU_SKIP_NEW_VERSION_CHECK", "true", "HEROKU_DISABLE_AUTOUPDATE", "true", "HEROKU_NOTIFICATIONS", "0"));
+        if (herokuHost.startsWith("https:")) {
+            // Node trusts its own CA list, not the system's: Keel's CA is added, as the README says.
+            env.put("NODE_EXTRA_CA_CERTS", keel.dataDir().resolve("ca.pem").toString());
+        }
+        return new HerokuCli(bin, home, Map.copyOf(env));
+    }
+
+    /** The same CLI without the environment variable {@code name}. */
+    public HerokuCli withoutEnv(String name) {
+        Map<String, String> less = new java.util.HashMap<>(env);
+        less.remove(name);
+        return new HerokuCli(bin, home, Map.copyOf(less));
     }
 
     /** Runs {@code heroku <args>} and waits for it (at most 3 minutes). */

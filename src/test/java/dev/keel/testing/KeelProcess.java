@@ -32,9 +32,17 @@ public final class KeelProcess implements AutoCloseable {
         this.api = api;
     }
 
+    /** The JVM options of the README's command. */
+    public static final List<String> README_JVM_OPTIONS = List.of("-XX:+ExitOnOutOfMemoryError");
+
     /** Starts Keel on {@code dataDir} and waits until it serves; {@code env} adds or overrides variables. */
     public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env) {
-        return start(command(), dataDir, ports, logName, env);
+        return start(dataDir, ports, logName, env, README_JVM_OPTIONS);
+    }
+
+    /** As {@link #start(Path, TestKeel.Ports, String, Map)}, with these JVM options instead of the README's. */
+    public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env, List<String> jvmOptions) {
+        return start(command(jvmOptions), dataDir, ports, logName, env);
     }
 
     /** As {@link #start(Path, TestKeel.Ports, String, Map)}, with another start command (the image's, say). */
@@ -75,20 +83,35 @@ public final class KeelProcess implements AutoCloseable {
         return new KeelProcess(process, log, anonymous.withKey(key));
     }
 
-    /** {@code java -jar target/keel.jar}, then {@code extraArguments}. */
+    /** {@code java -XX:+ExitOnOutOfMemoryError -jar target/keel.jar}, as the README says, then {@code extraArguments}. */
     public static List<String> command(String... extraArguments) {
+        List<String> command = command(README_JVM_OPTIONS);
+        command.addAll(List.of(extraArguments));
+        return command;
+    }
+
+    private static List<String> command(List<String> jvmOptions) {
         String jar = System.getProperty("keel.test.jar");
         if (jar == null || !Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("no keel.jar to run (" + jar + "): integration tests run with mvn verify, after package");
         }
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-jar", jar));
-        command.addAll(List.of(extraArguments));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar));
         return command;
     }
 
     /** The JVM's process (the start command execs it). */
     public ProcessHandle handle() {
         return process.toHandle();
+    }
+
+    /** Waits for Keel to exit on its own, and returns its exit status. */
+    public int awaitExit(java.time.Duration patience) throws InterruptedException {
+        if (!process.waitFor(patience.toSeconds(), TimeUnit.SECONDS)) {
+            throw new AssertionError("Keel did not exit within " + patience.toSeconds() + " s:\n" + read(log));
+        }
+        return process.exitValue();
     }
 
     public Api api() {

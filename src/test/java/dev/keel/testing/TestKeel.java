@@ -133,7 +133,10 @@ public final class TestKeel implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        api = new Api("http://127.0.0.1:" + server.getPort(), key);
+        // Beyond loopback, the API speaks HTTPS with a certificate of the installation's CA, for the bind address.
+        String bind = String.valueOf(all.getOrDefault("keel.bind", "127.0.0.1"));
+        api = server.getScheme().equals("https") ? Api.trusting("https://" + bind + ":" + server.getPort(), key, dataDir.resolve("ca.pem"))
+                : new Api("http://127.0.0.1:" + server.getPort(), key);
     }
 
     /** Stops the control plane only, as an operator stopping Keel would; Postgres servers keep running. */

@@ -1,0 +1,16 @@
+package dev.keel.problems;
+
+import io.micronaut.http.MutableHttpResponse;
+
+/**
+ * An API that answers errors in its own shape rather than as problem+json, on the paths it
+ * serves (Heroku's {@code {"id","message"}}). The one renderer of Micronaut's own errors (no route,
+ * unreadable request) asks it, so that those answers speak the path's dialect too.
+ */
+public interface ErrorDialect {
+    /** Whether requests to {@code path} are answered in this dialect. */
+    boolean speaks(String path);
+
+    /** {@code response}, carrying {@code problem} in this dialect. */
+    MutableHttpResponse<?> render(MutableHttpResponse<?> response, Problem problem);
+}
