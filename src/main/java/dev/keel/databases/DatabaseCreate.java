@@ -69,11 +69,16 @@ public final class DatabaseCreate implements OperationHandler {
     private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
     private final DatabaseCopies copies;
+    private final SettingsRepository tunables;
+    private final ServerSettings serverSettings;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
                    Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
-                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies) {
+                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies,
+                   SettingsRepository tunables, ServerSettings serverSettings) {
+        this.tunables = tunables;
+        this.serverSettings = serverSettings;
         this.events = events;
         this.copies = copies;
         this.databases = databases;
@@ -117,6 +122,7 @@ public final class DatabaseCreate implements OperationHandler {
                         origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW ? origin.sourceId() : null);
                 if (origin != null) {
                     databases.insertOrigin(tx.dsl(), id, origin);
+                    tunables.copy(tx.dsl(), origin.sourceId(), id); // a copy runs with its source's settings
                 }
                 return operations.create(tx.dsl(), caller.teamId(), id, kind, steps.get(0), steps.size());
             });
@@ -180,7 +186,7 @@ public final class DatabaseCreate implements OperationHandler {
             binaries.installation(database.major());
             requireCreating(id);
 
-            Map<String, String> settings = Plans.serverSettings(plan);
+            Map<String, String> settings = serverSettings.of(database);
             List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
             Optional<DatabaseOrigin> origin = databases.origin(id);
             Instance instance;

@@ -3,29 +3,47 @@ package dev.keel.herokuapi;
 import dev.keel.problems.Problem;
 import io.micronaut.core.annotation.Order;
 import io.micronaut.core.order.Ordered;
+import io.micronaut.http.HttpRequest;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.MutableHttpResponse;
 import io.micronaut.http.annotation.ResponseFilter;
 import io.micronaut.http.annotation.ServerFilter;
 import io.micronaut.serde.annotation.Serdeable;
+import io.micronaut.web.router.RouteAttributes;
+
+import java.util.List;
 
 /**
- * On Heroku's API paths, errors are Heroku's {@code {"id","message"}} as {@code application/json}
- * (the Heroku CLI prints {@code message} and reads {@code id}, such as {@code not_found}), not
- * problem+json. Ordered first, so it also sees the 401 the API key filter answers with.
+ * Outside Keel's own paths ({@code /v1}, {@code /heroku}, {@code /dataclips}, ...), every path is
+ * one the Heroku CLI might call, so errors there are Heroku's {@code {"id","message"}} as
+ * {@code application/json} (the CLI prints {@code message} and reads {@code id}, such as
+ * {@code not_found}), never problem+json. A path no route serves answers why Keel leaves it out
+ * ({@link HerokuUnsupported}). Ordered first, so it also sees the 401 the API key filter answers with.
  */
-@ServerFilter({"/apps/**", "/addons/**", "/addon-attachments/**", "/actions/**", "/client/**", "/postgres/**"})
+@ServerFilter("/**")
 @Order(Ordered.HIGHEST_PRECEDENCE)
 final class HerokuErrors {
+    private static final List<String> KEEL_OWN = List.of("/v1/", "/heroku/", "/dataclips/", "/problems/", "/openapi", "/swagger",
+            "/health", "/metrics");
+
     @Serdeable
     record HerokuError(String id, String message) {
     }
 
     @ResponseFilter
-    void asHerokuError(MutableHttpResponse<?> response) {
+    void asHerokuError(HttpRequest<?> request, MutableHttpResponse<?> response) {
+        String path = request.getPath();
+        if (KEEL_OWN.stream().anyMatch(path::startsWith) || path.equals("/v1")) {
+            return;
+        }
         response.getBody(Problem.class).ifPresent(problem -> {
-            String message = problem.detail() != null ? problem.detail() : problem.title();
-            response.body(new HerokuError(id(problem.status()), message)).contentType(MediaType.APPLICATION_JSON_TYPE);
+            boolean unrouted = RouteAttributes.getRouteMatch(request).isEmpty() && (problem.status() == 404 || problem.status() == 405);
+            String message = unrouted ? HerokuUnsupported.reason(request.getMethodName(), path)
+                    : problem.detail() != null ? problem.detail() : problem.title();
+            response.body(new HerokuError(unrouted ? "not_found" : id(problem.status()), message)).contentType(MediaType.APPLICATION_JSON_TYPE);
+            if (unrouted) {
+                response.status(404);
+            }
         });
     }
 
@@ -41,6 +59,10 @@ final class HerokuErrors {
                 return "conflict";
             case 422:
                 return "invalid_params";
+            case 429:
+                return "rate_limit";
+            case 503:
+                return "unavailable";
             default:
                 return status >= 500 ? "internal_server_error" : "bad_request";
         }
