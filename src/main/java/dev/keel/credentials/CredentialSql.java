@@ -49,6 +49,8 @@ final class CredentialSql {
         sql.execute("alter schema public owner to {0}", quotedName(owner));
         sql.execute("revoke create on schema public from public");
         sql.execute("create extension if not exists pg_stat_statements");
+        // Keel owns the extension, so the owner could not restore its comment from a dump (pg:pull, pg:push): it has none.
+        sql.execute("comment on extension pg_stat_statements is null");
     }
 
     /**

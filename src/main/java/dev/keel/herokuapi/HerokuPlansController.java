@@ -26,6 +26,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Locale;
+import java.util.UUID;
 
 /**
  * The add-on service Keel is ({@code addons:services}, {@code addons:plans}, {@code addons:docs})
@@ -57,12 +58,12 @@ final class HerokuPlansController {
     }
 
     @Serdeable
-    record Service(java.util.UUID id, String name, String humanName, String state, boolean supportsMultipleInstallations,
+    record Service(UUID id, String name, String humanName, String state, boolean supportsMultipleInstallations,
                    boolean supportsSharing, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
     }
 
     @Serdeable
-    record HerokuPlan(java.util.UUID id, String name, String humanName, String description, @JsonProperty("default") boolean isDefault, String state,
+    record HerokuPlan(UUID id, String name, String humanName, String description, @JsonProperty("default") boolean isDefault, String state,
                       HerokuShapes.Price price, HerokuShapes.Named addonService, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
     }
 

@@ -46,5 +46,7 @@ final class InstanceSql {
 
     static void createStatementStatistics(Connection connectionOnDatabase) {
         sql(connectionOnDatabase).execute("create extension if not exists pg_stat_statements");
+        // Keel owns it, so its owner could not restore its comment from a dump: it has none.
+        sql(connectionOnDatabase).execute("comment on extension pg_stat_statements is null");
     }
 }

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.ToDoubleFunction;
 
@@ -76,7 +77,7 @@ final class DiagnoseChecks {
                 MaintenanceSql.schemaCount(connection))));
         checks.add(loadPerCpu < 0 ? new DiagnoseCheck(DiagnoseThresholds.LOAD.check(), "skipped", Map.of("error", "the host does not report its load"))
                 : new DiagnoseCheck(DiagnoseThresholds.LOAD.check(), DiagnoseThresholds.LOAD.grade(loadPerCpu),
-                        Map.of("load", String.format(java.util.Locale.ROOT, "%.2f per CPU", loadPerCpu))));
+                        Map.of("load", String.format(Locale.ROOT, "%.2f per CPU", loadPerCpu))));
         if (checks.size() != ALL.size()) {
             throw new IllegalStateException("every threshold has its check");
         }

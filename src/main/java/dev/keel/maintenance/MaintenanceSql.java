@@ -1,11 +1,13 @@
 package dev.keel.maintenance;
 
 import org.jooq.DSLContext;
+import org.jooq.QueryPart;
 import org.jooq.Record;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -125,6 +127,7 @@ final class MaintenanceSql {
         sql.execute("create schema public authorization {0}", quotedName(owner));
         sql.execute("grant usage on schema public to public");
         sql.execute("create extension if not exists pg_stat_statements with schema public");
+        sql.execute("comment on extension pg_stat_statements is null"); // Keel's, so the owner could not restore the comment
     }
 
     /** Extensions the owner could create itself ({@code trusted}), among {@code wanted}. */
@@ -190,7 +193,7 @@ final class MaintenanceSql {
     }
 
     private static List<Map<String, Object>> rows(Connection connection, String query, Object... values) {
-        return sql(connection).fetch(query, java.util.Arrays.stream(values).map(DSL::val).toArray(org.jooq.QueryPart[]::new)).intoMaps();
+        return sql(connection).fetch(query, Arrays.stream(values).map(DSL::val).toArray(QueryPart[]::new)).intoMaps();
     }
 
     /** Client sessions on the server but this one. */
