@@ -47,6 +47,7 @@ final class HerokuLogsController {
     static final int MAX_LINES = 1500;
     private static final int DEFAULT_LINES = 100;
     private static final Duration POLL = Duration.ofMillis(500);
+    private static final long KEEPALIVE_TICKS = 30;
     static final Duration TAIL_FOR = Duration.ofHours(1);
 
     private final Attachments attachments;
@@ -107,8 +108,10 @@ final class HerokuLogsController {
         if (!session.tail()) {
             return first;
         }
+        // A comment now and then keeps a quiet stream open through idle timeouts; event sources ignore it.
         Flux<Event<String>> more = Flux.interval(POLL).take(TAIL_FOR).onBackpressureDrop()
-                .concatMap(tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next())));
+                .concatMap(tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next()))
+                        .concatWith(tick % KEEPALIVE_TICKS == KEEPALIVE_TICKS - 1 ? Flux.just(Event.of("").comment("keepalive")) : Flux.empty()));
         return first.concatWith(more);
     }
 

@@ -8,6 +8,8 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,6 +27,9 @@ import static dev.keel.maintenance.DiagnoseThresholds.ALL;
 final class DiagnoseChecks {
     private static final Logger LOG = LoggerFactory.getLogger(DiagnoseChecks.class);
     private static final List<String> ACTIVE = List.of("active");
+    private static final long CHECK_MILLIS = 15_000;
+    private static final long LOCK_MILLIS = 1_000;
+    private static final long MIN_MILLIS = 500;
     private static final List<String> IDLE_IN_TRANSACTION = List.of("idle in transaction", "idle in transaction (aborted)");
 
     private DiagnoseChecks() {
@@ -40,40 +45,41 @@ final class DiagnoseChecks {
      * its search_path pinned), for a plan of {@code maxConnections} on a host whose load per CPU is
      * {@code loadPerCpu} (negative: unknown).
      */
-    static List<DiagnoseCheck> run(Connection connection, int maxConnections, String keelRole, double loadPerCpu) {
+    static List<DiagnoseCheck> run(Connection connection, int maxConnections, String keelRole, double loadPerCpu, Instant deadline) {
         List<DiagnoseCheck> checks = new ArrayList<>();
-        checks.add(check(DiagnoseThresholds.CONNECTIONS, () -> {
+        Checker check = (threshold, query) -> check(connection, deadline, threshold, query);
+        checks.add(check.check(DiagnoseThresholds.CONNECTIONS, () -> {
             long sessions = MaintenanceSql.clientSessions(connection);
             return new DiagnoseCheck(DiagnoseThresholds.CONNECTIONS.check(), DiagnoseThresholds.CONNECTIONS.grade((double) sessions / maxConnections),
                     List.of(Map.of("count", sessions, "max_connections", maxConnections)));
         }));
-        checks.add(check(DiagnoseThresholds.LONG_QUERIES, () -> sessions(DiagnoseThresholds.LONG_QUERIES,
+        checks.add(check.check(DiagnoseThresholds.LONG_QUERIES, () -> sessions(DiagnoseThresholds.LONG_QUERIES,
                 MaintenanceSql.sessionsOlderThan(connection, "query_start", ACTIVE, DiagnoseThresholds.LONG_QUERIES.red(), keelRole))));
-        checks.add(check(DiagnoseThresholds.LONG_TRANSACTIONS, () -> sessions(DiagnoseThresholds.LONG_TRANSACTIONS,
+        checks.add(check.check(DiagnoseThresholds.LONG_TRANSACTIONS, () -> sessions(DiagnoseThresholds.LONG_TRANSACTIONS,
                 MaintenanceSql.sessionsOlderThan(connection, "xact_start", List.of(), DiagnoseThresholds.LONG_TRANSACTIONS.yellow(),
                         keelRole))));
-        checks.add(check(DiagnoseThresholds.IDLE_IN_TRANSACTION, () -> sessions(DiagnoseThresholds.IDLE_IN_TRANSACTION,
+        checks.add(check.check(DiagnoseThresholds.IDLE_IN_TRANSACTION, () -> sessions(DiagnoseThresholds.IDLE_IN_TRANSACTION,
                 MaintenanceSql.sessionsOlderThan(connection, "state_change", IDLE_IN_TRANSACTION, DiagnoseThresholds.IDLE_IN_TRANSACTION.red(),
                         keelRole))));
-        checks.add(check(DiagnoseThresholds.INDEX_SIZE, () -> any(DiagnoseThresholds.INDEX_SIZE, "yellow", MaintenanceSql.unusedIndexes(
+        checks.add(check.check(DiagnoseThresholds.INDEX_SIZE, () -> any(DiagnoseThresholds.INDEX_SIZE, "yellow", MaintenanceSql.unusedIndexes(
                 connection, (long) DiagnoseThresholds.INDEX_MIN_BYTES, (long) DiagnoseThresholds.INDEX_LARGE_BYTES))));
-        checks.add(check(DiagnoseThresholds.BLOAT, () -> any(DiagnoseThresholds.BLOAT, "red", MaintenanceSql.bloat(connection,
+        checks.add(check.check(DiagnoseThresholds.BLOAT, () -> any(DiagnoseThresholds.BLOAT, "red", MaintenanceSql.bloat(connection,
                 (long) DiagnoseThresholds.BLOAT_MIN_WASTE_BYTES, DiagnoseThresholds.BLOAT.red()))));
-        checks.add(check(DiagnoseThresholds.HIT_RATE, () -> any(DiagnoseThresholds.HIT_RATE, "red", MaintenanceSql.lowHitRates(connection,
+        checks.add(check.check(DiagnoseThresholds.HIT_RATE, () -> any(DiagnoseThresholds.HIT_RATE, "red", MaintenanceSql.lowHitRates(connection,
                 DiagnoseThresholds.HIT_RATE.red(), (long) DiagnoseThresholds.HIT_RATE_MIN_TABLE_BYTES))));
-        checks.add(check(DiagnoseThresholds.BLOCKING, () -> any(DiagnoseThresholds.BLOCKING, "red",
+        checks.add(check.check(DiagnoseThresholds.BLOCKING, () -> any(DiagnoseThresholds.BLOCKING, "red",
                 MaintenanceSql.blockingQueries(connection))));
-        checks.add(check(DiagnoseThresholds.SEQUENCES, () -> graded(DiagnoseThresholds.SEQUENCES,
+        checks.add(check.check(DiagnoseThresholds.SEQUENCES, () -> graded(DiagnoseThresholds.SEQUENCES,
                 MaintenanceSql.sequencesNearExhaustion(connection, DiagnoseThresholds.SEQUENCES.yellow()),
                 row -> ((Number) row.get("used_pct")).doubleValue(), null)));
-        checks.add(check(DiagnoseThresholds.UNLOGGED, () -> any(DiagnoseThresholds.UNLOGGED, "yellow",
+        checks.add(check.check(DiagnoseThresholds.UNLOGGED, () -> any(DiagnoseThresholds.UNLOGGED, "yellow",
                 MaintenanceSql.unloggedTables(connection))));
-        checks.add(check(DiagnoseThresholds.TABLE_WRAPAROUND, () -> graded(DiagnoseThresholds.TABLE_WRAPAROUND,
+        checks.add(check.check(DiagnoseThresholds.TABLE_WRAPAROUND, () -> graded(DiagnoseThresholds.TABLE_WRAPAROUND,
                 MaintenanceSql.tablesNearWraparound(connection, (long) DiagnoseThresholds.TABLE_WRAPAROUND.yellow()),
                 row -> ((Number) row.get("xid_age")).doubleValue(), null)));
-        checks.add(check(DiagnoseThresholds.DATABASE_WRAPAROUND, () -> value(DiagnoseThresholds.DATABASE_WRAPAROUND, "xid_age",
+        checks.add(check.check(DiagnoseThresholds.DATABASE_WRAPAROUND, () -> value(DiagnoseThresholds.DATABASE_WRAPAROUND, "xid_age",
                 MaintenanceSql.databaseXidAge(connection))));
-        checks.add(check(DiagnoseThresholds.SCHEMA_COUNT, () -> value(DiagnoseThresholds.SCHEMA_COUNT, "count",
+        checks.add(check.check(DiagnoseThresholds.SCHEMA_COUNT, () -> value(DiagnoseThresholds.SCHEMA_COUNT, "count",
                 MaintenanceSql.schemaCount(connection))));
         checks.add(loadPerCpu < 0 ? new DiagnoseCheck(DiagnoseThresholds.LOAD.check(), "skipped", Map.of("error", "the host does not report its load"))
                 : new DiagnoseCheck(DiagnoseThresholds.LOAD.check(), DiagnoseThresholds.LOAD.grade(loadPerCpu),
@@ -84,8 +90,22 @@ final class DiagnoseChecks {
         return checks;
     }
 
-    private static DiagnoseCheck check(Threshold threshold, Query query) {
+    @FunctionalInterface
+    private interface Checker {
+        DiagnoseCheck check(Threshold threshold, Query query);
+    }
+
+    /**
+     * Runs one check within what is left of the report's time (at most {@link #CHECK_MILLIS}),
+     * waiting at most {@link #LOCK_MILLIS} for any lock; skipped, saying why, when it fails.
+     */
+    private static DiagnoseCheck check(Connection connection, Instant deadline, Threshold threshold, Query query) {
+        long left = Duration.between(Instant.now(), deadline).toMillis();
+        if (left < MIN_MILLIS) {
+            return new DiagnoseCheck(threshold.check(), "skipped", Map.of("error", "Keel's time for this report ran out"));
+        }
         try {
+            MaintenanceSql.limitStatements(connection, Math.min(CHECK_MILLIS, left), LOCK_MILLIS);
             return query.run();
         } catch (SQLException | RuntimeException e) {
             String state = e instanceof SQLException sql ? sql.getSQLState() : e instanceof DataAccessException data ? data.sqlState() : null;

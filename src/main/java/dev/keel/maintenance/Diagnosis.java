@@ -17,18 +17,21 @@ import jakarta.inject.Singleton;
 import java.lang.management.ManagementFactory;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
 
 /**
  * {@code heroku pg:diagnose}: Heroku's checks ({@link DiagnoseChecks}) run as Keel's superuser on
- * the database's server, within a statement time limit, and the report kept a month so that
+ * the database's server, within {@link #BUDGET} in all, and the report kept a month so that
  * {@code pg:diagnose <id>} shows it again. The load is the host's, measured by Keel.
  */
 @Singleton
 public final class Diagnosis {
-    private static final int STATEMENT_SECONDS = 30;
+    /** The whole report's time: the Heroku CLI gives up on a request after 60 s. */
+    private static final Duration BUDGET = Duration.ofSeconds(45);
 
     private final InstanceRepository instances;
     private final InstanceConnections connections;
@@ -58,8 +61,8 @@ public final class Diagnosis {
         List<DiagnoseCheck> checks;
         try (Connection connection = connections.open(server, database.pgDatabase())) {
             MaintenanceSql.pin(connection);
-            MaintenanceSql.limitStatements(connection, STATEMENT_SECONDS);
-            checks = DiagnoseChecks.run(connection, plans.require(database.plan()).connections(), InstanceConfig.SUPERUSER, loadPerCpu());
+            checks = DiagnoseChecks.run(connection, plans.require(database.plan()).connections(), InstanceConfig.SUPERUSER, loadPerCpu(),
+                    Instant.now().plus(BUDGET));
         } catch (SQLException e) {
             throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s server does not answer, so it cannot be diagnosed;"
                     + " try again in a minute.");

@@ -19,7 +19,9 @@ import static org.jooq.impl.DSL.val;
  * objects in its database and may set {@code search_path} on it and its roles, so: the session's
  * {@code search_path} is pinned to {@code pg_catalog, pg_temp} first ({@link #pin}); every
  * function, table and view named here is {@code pg_catalog}'s; identifiers are quoted by jOOQ,
- * values are bind parameters; no tenant function, operator or view is ever called.
+ * values are bind parameters; no tenant function, operator or view is ever called. The diagnosis
+ * queries take no lock on the tenant's tables (sizes come from {@code pg_class.relpages}, as of
+ * the last vacuum or analyze), so a session holding an exclusive lock cannot stall them.
  */
 final class MaintenanceSql {
     /** Schemas Postgres owns; every other one is the tenant's (temporary ones end with their sessions). */
@@ -188,8 +190,10 @@ final class MaintenanceSql {
 
     // ---- pg:diagnose: read-only queries; each returns its rows as column to value -----------------
 
-    static void limitStatements(Connection connection, int seconds) {
-        sql(connection).fetch("select pg_catalog.set_config('statement_timeout', {0}, false)", val(seconds + "s"));
+    /** The longest each following statement may run, and may wait for a lock, in milliseconds. */
+    static void limitStatements(Connection connection, long statementMillis, long lockMillis) {
+        sql(connection).fetch("select pg_catalog.set_config('statement_timeout', {0}, false), pg_catalog.set_config('lock_timeout', {1}, false)",
+                val(statementMillis + "ms"), val(lockMillis + "ms"));
     }
 
     private static List<Map<String, Object>> rows(Connection connection, String query, Object... values) {
@@ -230,11 +234,12 @@ final class MaintenanceSql {
         return rows(connection, """
                 with table_scans as (
                     select t.relid, t.idx_scan + t.seq_scan as all_scans, t.n_tup_ins + t.n_tup_upd + t.n_tup_del as writes,
-                           pg_catalog.pg_relation_size(t.relid) as table_bytes
-                    from pg_catalog.pg_stat_user_tables t),
+                           tc.relpages::pg_catalog.int8 * pg_catalog.current_setting('block_size')::pg_catalog.int8 as table_bytes
+                    from pg_catalog.pg_stat_user_tables t join pg_catalog.pg_class tc on tc.oid = t.relid),
                 indexes as (
                     select i.relid, i.indexrelid, i.schemaname, i.relname, i.indexrelname, i.idx_scan,
-                           pg_catalog.pg_relation_size(i.indexrelid) as index_bytes, am.amname = 'btree' as is_btree
+                           c.relpages::pg_catalog.int8 * pg_catalog.current_setting('block_size')::pg_catalog.int8 as index_bytes,
+                           am.amname = 'btree' as is_btree
                     from pg_catalog.pg_stat_user_indexes i
                     join pg_catalog.pg_index x on x.indexrelid = i.indexrelid
                     join pg_catalog.pg_class c on c.oid = i.indexrelid
@@ -319,8 +324,9 @@ final class MaintenanceSql {
                     from pg_catalog.pg_statio_user_tables t
                     union all
                     select pg_catalog.concat(s.schemaname, '.', s.relname), s.idx_scan::pg_catalog.float8 / (s.seq_scan + s.idx_scan)
-                    from pg_catalog.pg_stat_user_tables s
-                    where pg_catalog.pg_total_relation_size(s.relid) > {1} and s.idx_scan > 0) rates
+                    from pg_catalog.pg_stat_user_tables s join pg_catalog.pg_class c on c.oid = s.relid
+                    where c.relpages::pg_catalog.int8 * pg_catalog.current_setting('block_size')::pg_catalog.int8 > {1}
+                        and s.idx_scan > 0) rates
                 where ratio < {0}""", minRatio, minTableBytes);
     }
 
@@ -363,7 +369,8 @@ final class MaintenanceSql {
 
     static List<Map<String, Object>> unloggedTables(Connection connection) {
         return rows(connection, """
-                select pg_catalog.concat(n.nspname, '.', c.relname) as table, pg_catalog.pg_size_pretty(pg_catalog.pg_total_relation_size(c.oid))
+                select pg_catalog.concat(n.nspname, '.', c.relname) as table,
+                       pg_catalog.pg_size_pretty(c.relpages::pg_catalog.int8 * pg_catalog.current_setting('block_size')::pg_catalog.int8)
                        as size
                 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
                 where c.relpersistence = 'u' and c.relkind in ('r', 'p') order by 1""");
