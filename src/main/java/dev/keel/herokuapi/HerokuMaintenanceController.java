@@ -18,8 +18,10 @@ import io.micronaut.http.annotation.Produces;
 import io.micronaut.http.annotation.Put;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.json.tree.JsonNode;
 import io.micronaut.serde.annotation.Serdeable;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -89,8 +91,17 @@ final class HerokuMaintenanceController {
         return settings.show(caller, addons.database(caller, addon).id().toString());
     }
 
+    /** The body is read as a tree: a value the CLI could not read (a number it parsed as NaN) arrives as null and is refused as such. */
     @Patch("/postgres/v0/databases/{addon}/config")
-    Map<String, DatabaseSettings.Setting> changeConfig(Caller caller, String addon, @Body Map<String, Object> changes) throws Exception {
-        return settings.change(caller, addons.database(caller, addon).id().toString(), changes);
+    Map<String, DatabaseSettings.Setting> changeConfig(Caller caller, String addon, @Body JsonNode changes) throws Exception {
+        Map<String, Object> values = new LinkedHashMap<>();
+        if (changes != null && changes.isObject()) {
+            for (Map.Entry<String, JsonNode> entry : changes.entries()) {
+                JsonNode value = entry.getValue();
+                values.put(entry.getKey(), value.isNull() ? null : value.isBoolean() ? value.getBooleanValue()
+                        : value.isNumber() ? value.getNumberValue() : value.isString() ? value.getStringValue() : value.toString());
+            }
+        }
+        return settings.change(caller, addons.database(caller, addon).id().toString(), values);
     }
 }

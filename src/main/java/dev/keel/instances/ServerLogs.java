@@ -38,7 +38,15 @@ public final class ServerLogs {
 
     /** The last {@code maxLines} whole lines (from at most {@link #MAX_BYTES} before the end), and the end. */
     public Lines tail(Instance instance, int maxLines) {
-        Path log = runtime.logFile(instance.id());
+        return tail(runtime.logFile(instance.id()), maxLines);
+    }
+
+    /** The whole lines written after {@code position} (at most {@link #MAX_BYTES} of them), and where they end. */
+    public Lines since(Instance instance, long position) {
+        return since(runtime.logFile(instance.id()), position);
+    }
+
+    static Lines tail(Path log, int maxLines) {
         try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
             long size = channel.size();
             long from = Math.max(0, size - MAX_BYTES);
@@ -48,13 +56,11 @@ public final class ServerLogs {
         } catch (NoSuchFileException e) {
             return new Lines(List.of(), 0);
         } catch (IOException e) {
-            throw new UncheckedIOException("could not read the server log of instance " + instance.id(), e);
+            throw new UncheckedIOException("could not read the server log " + log, e);
         }
     }
 
-    /** The whole lines written after {@code position} (at most {@link #MAX_BYTES} of them), and where they end. */
-    public Lines since(Instance instance, long position) {
-        Path log = runtime.logFile(instance.id());
+    static Lines since(Path log, long position) {
         try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
             long size = channel.size();
             long from = size < position ? 0 : position;
@@ -62,7 +68,7 @@ public final class ServerLogs {
         } catch (NoSuchFileException e) {
             return new Lines(List.of(), 0);
         } catch (IOException e) {
-            throw new UncheckedIOException("could not read the server log of instance " + instance.id(), e);
+            throw new UncheckedIOException("could not read the server log " + log, e);
         }
     }
 

@@ -13,6 +13,7 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
+import org.jooq.exception.DataAccessException;
 
 import java.lang.management.ManagementFactory;
 import java.sql.Connection;
@@ -63,7 +64,7 @@ public final class Diagnosis {
             MaintenanceSql.pin(connection);
             checks = DiagnoseChecks.run(connection, plans.require(database.plan()).connections(), InstanceConfig.SUPERUSER, loadPerCpu(),
                     Instant.now().plus(BUDGET));
-        } catch (SQLException e) {
+        } catch (SQLException | DataAccessException e) {
             throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s server does not answer, so it cannot be diagnosed;"
                     + " try again in a minute.");
         }

@@ -184,6 +184,7 @@ final class HerokuCommandWalk {
                 step("pg:upgrade:run", ISSUE_19, "TARGET " + CONFIRM, ""),
                 step("pg:upgrade:wait", ISSUE_19, "TARGET " + WALK, ""),
                 step("pg:upgrade:cancel", ISSUE_19, "TARGET " + CONFIRM, ""),
+                step("addons:destroy", WORKS, "{target} " + CONFIRM, "Destroying {target} on walk... done"),
                 // Not in scope: apps commands about running code, collaborators and favourites.
                 step("apps:diff", OUTSIDE, "walk walk-other", ""),
                 step("apps:errors", OUTSIDE, WALK, ""),
