@@ -174,15 +174,15 @@ final class HerokuCommandWalk {
                 step("pg:backups:schedule", ISSUE_19, "DATABASE --at '02:00 UTC' " + WALK, ""),
                 step("pg:backups:schedules", ISSUE_19, WALK, ""),
                 step("pg:backups:unschedule", ISSUE_19, "DATABASE " + WALK, ""),
-                step("pg:backups:restore", ISSUE_19, "DATABASE TARGET " + CONFIRM, ""),
+                step("pg:backups:restore", ISSUE_19, CONFIRM, ""), // the app's newest backup into DATABASE
                 step("pg:backups:cancel", ISSUE_19, WALK, ""),
                 step("pg:backups:delete", ISSUE_19, "b001 " + CONFIRM, ""),
-                step("pg:copy", ISSUE_19, "DATABASE TARGET " + CONFIRM, ""),
+                step("pg:copy", ISSUE_19, "DATABASE TARGET --confirm TARGET " + WALK, ""),
                 step("pg:connection-pooling:attach", ISSUE_19, "DATABASE " + WALK, ""),
                 step("pg:upgrade:prepare", ISSUE_19, "TARGET " + CONFIRM, ""),
                 step("pg:upgrade:dryrun", ISSUE_19, "TARGET " + CONFIRM, ""),
                 step("pg:upgrade:run", ISSUE_19, "TARGET " + CONFIRM, ""),
-                step("pg:upgrade:wait", ISSUE_19, "TARGET " + WALK, ""),
+                step("pg:upgrade:wait", ISSUE_19, "TARGET --wait-interval 1 " + WALK, ""),
                 step("pg:upgrade:cancel", ISSUE_19, "TARGET " + CONFIRM, ""),
                 step("addons:destroy", WORKS, "{target} " + CONFIRM, "Destroying {target} on walk... done"),
                 // Not in scope: apps commands about running code, collaborators and favourites.
