@@ -36,9 +36,19 @@ final class MaintenanceSql {
         return DSL.using(connection, SQLDialect.POSTGRES);
     }
 
-    /** Resolves every unqualified name of this session in pg_catalog first, whatever the database or role say. */
+    /**
+     * Undoes what the owner may have set on its database ({@code ALTER DATABASE ... SET}) for every
+     * session there, Keel's included: this session acts as Keel's own role, not one the owner named
+     * ({@code role}); resolves every unqualified name in pg_catalog first ({@code search_path}); may
+     * write; and waits as long as Keel's own limits say, not the owner's. The first statement of
+     * every session of this package.
+     */
     static void pin(Connection connection) {
-        sql(connection).fetch("select pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false)");
+        sql(connection).fetch("select pg_catalog.set_config('role', 'none', false),"
+                + " pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false),"
+                + " pg_catalog.set_config('default_transaction_read_only', 'off', false),"
+                + " pg_catalog.set_config('statement_timeout', '0', false), pg_catalog.set_config('lock_timeout', '0', false),"
+                + " pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)");
     }
 
     // ---- pg:killall and pg:reset -------------------------------------------------------------
