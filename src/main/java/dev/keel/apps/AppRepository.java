@@ -36,6 +36,11 @@ final class AppRepository {
                 .fetchOptional(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
     }
 
+    App rename(UUID appId, String name) {
+        return dsl.update(APPS).set(APPS.NAME, name).where(APPS.ID.eq(appId)).returning()
+                .fetchSingle(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
+    }
+
     /** Deletes the app and (by cascade) its attachments. */
     void delete(UUID appId) {
         dsl.deleteFrom(APPS).where(APPS.ID.eq(appId)).execute();

@@ -3,13 +3,14 @@ package dev.keel.apps;
 import dev.keel.auth.Caller;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.exception.IntegrityConstraintViolationException;
 
 import java.util.List;
 import java.util.regex.Pattern;
 
-/** Apps of a team: create, list, find, delete (which detaches everything attached to it). */
+/** Apps of a team: create, list, find, rename, delete (which detaches everything attached to it). */
 @Singleton
 public final class Apps {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,29}");
@@ -21,15 +22,43 @@ public final class Apps {
     }
 
     public App create(Caller caller, String name) {
+        requireValid(name);
+        try {
+            return repository.insert(caller.teamId(), name);
+        } catch (IntegrityConstraintViolationException e) {
+            throw taken(name);
+        }
+    }
+
+    /** An app named {@code name}, or, without one, with a generated name such as {@code floating-harbor-48213}. */
+    public App createNamedOrNot(Caller caller, @Nullable String name) {
+        return create(caller, name != null ? name
+                : AppNames.generate(candidate -> repository.find(caller.teamId(), candidate).isPresent()));
+    }
+
+    /** Renames the caller's app {@code from}; its attachments and config vars stay as they were. */
+    public App rename(Caller caller, String from, String to) {
+        App app = require(caller, from);
+        if (app.name().equals(to)) {
+            return app;
+        }
+        requireValid(to);
+        try {
+            return repository.rename(app.id(), to);
+        } catch (IntegrityConstraintViolationException e) {
+            throw taken(to);
+        }
+    }
+
+    private static void requireValid(@Nullable String name) {
         if (name == null || !NAME.matcher(name).matches()) {
             throw new KeelException(ProblemType.INVALID_NAME, "An app name is 2 to 30 characters: lowercase letters, digits and dashes,"
                     + " starting with a letter.");
         }
-        try {
-            return repository.insert(caller.teamId(), name);
-        } catch (IntegrityConstraintViolationException e) {
-            throw new KeelException(ProblemType.NAME_TAKEN, "There is already an app named " + name + "; choose another name.");
-        }
+    }
+
+    private static KeelException taken(String name) {
+        return new KeelException(ProblemType.NAME_TAKEN, "There is already an app named " + name + "; choose another name.");
     }
 
     public List<App> list(Caller caller) {

@@ -21,7 +21,8 @@ import java.util.Set;
  * Heroku's Platform and Data APIs (which the Heroku CLI calls) take the key the same way, or as
  * the password of {@code Basic}, as the Heroku CLI sends it to some Data API calls.
  */
-@ServerFilter({"/v1/**", "/apps/**", "/addons/**", "/addon-attachments/**", "/actions/**", "/client/**", "/postgres/**"})
+@ServerFilter({"/v1/**", "/apps/**", "/addons/**", "/addon-attachments/**", "/actions/**", "/client/**", "/postgres/**", "/account",
+        "/account/**", "/users/**", "/teams/**", "/addon-services/**", "/reports/**"})
 final class ApiKeyFilter {
     private static final Set<String> PUBLIC = Set.of("/v1/plans", "/v1/ca.pem");
     private static final String BEARER = "Bearer ";

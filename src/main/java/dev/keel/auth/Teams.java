@@ -118,6 +118,11 @@ public final class Teams {
         });
     }
 
+    /** The caller's own team. */
+    public Team of(Caller caller) {
+        return dsl.selectFrom(TEAMS).where(TEAMS.ID.eq(caller.teamId())).fetchSingle(r -> new Team(r.getId(), r.getName(), r.getCreatedAt()));
+    }
+
     List<Team> list(Caller caller) {
         var query = dsl.selectFrom(TEAMS);
         var filtered = caller.admin() ? query : query.where(TEAMS.ID.eq(caller.teamId()));

@@ -74,14 +74,18 @@ public final class DatabaseCreate implements OperationHandler {
     private final DatabaseCopies copies;
     private final Capacity capacity;
     private final Quotas quotas;
+    private final SettingsRepository tunables;
+    private final ServerSettings serverSettings;
 
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
                    Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
                    ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies, Capacity capacity,
-                   Quotas quotas) {
+                   Quotas quotas, SettingsRepository tunables, ServerSettings serverSettings) {
         this.capacity = capacity;
         this.quotas = quotas;
+        this.tunables = tunables;
+        this.serverSettings = serverSettings;
         this.events = events;
         this.copies = copies;
         this.databases = databases;
@@ -129,6 +133,7 @@ public final class DatabaseCreate implements OperationHandler {
                         origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW ? origin.sourceId() : null);
                 if (origin != null) {
                     databases.insertOrigin(tx.dsl(), id, origin);
+                    tunables.copy(tx.dsl(), origin.sourceId(), id); // a copy runs with its source's settings
                 }
                 return operations.create(tx.dsl(), caller.teamId(), id, kind, steps.get(0), steps.size());
             });
@@ -192,7 +197,7 @@ public final class DatabaseCreate implements OperationHandler {
             binaries.installation(database.major());
             requireCreating(id);
 
-            Map<String, String> settings = Plans.serverSettings(plan);
+            Map<String, String> settings = serverSettings.of(database);
             List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
             Optional<DatabaseOrigin> origin = databases.origin(id);
             Instance instance;

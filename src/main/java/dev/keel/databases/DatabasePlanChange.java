@@ -54,10 +54,12 @@ public final class DatabasePlanChange implements OperationHandler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
+    private final ServerSettings serverSettings;
 
     DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Following following, InstanceRepository instances,
                        InstanceConnections connections, InstanceMaker maker, Reconfiguration reconfiguration, Network network,
-                       OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+                       OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings) {
+        this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
         this.credentials = credentials;
@@ -177,7 +179,7 @@ public final class DatabasePlanChange implements OperationHandler {
         } else {
             Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                     database.name() + " has no server to apply its plan to."));
-            reconfiguration.apply(primary, maker.settings(primary, Plans.serverSettings(plan)),
+            reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
                     InstanceConfig.hba(database.pgDatabase(), network.localHost()));
         }
         operations.progress(operation.id(), "on plan " + plan.name(), 3, 3);

@@ -146,6 +146,11 @@ final class DatabaseRepository {
                 .where(DATABASES.ID.eq(id)).execute();
     }
 
+    void rename(UUID id, String name) {
+        dsl.update(DATABASES).set(DATABASES.NAME, name).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(DATABASES.ID.eq(id)).execute();
+    }
+
     void clearLeader(UUID id) {
         dsl.update(DATABASES).setNull(DATABASES.LEADER_ID).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(DATABASES.ID.eq(id)).execute();

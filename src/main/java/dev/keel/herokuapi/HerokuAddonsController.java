@@ -118,8 +118,7 @@ final class HerokuAddonsController {
             Thread.sleep(200);
         }
         String state = databases.find(database.id()).isPresent() ? "deprovisioning" : "deprovisioned";
-        return new HerokuShapes.Addon(shown.id(), shown.name(), state, shown.createdAt(), shown.app(), shown.addonService(), shown.plan(),
-                shown.billedPrice(), shown.configVars(), null);
+        return shown.withState(state);
     }
 
     private String database(Caller caller, String app, Map<String, Object> config, String key) {

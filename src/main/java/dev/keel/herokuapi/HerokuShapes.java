@@ -5,6 +5,7 @@ import dev.keel.credentials.Credential;
 import dev.keel.databases.Database;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.context.ServerRequestContext;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 
@@ -54,7 +55,14 @@ final class HerokuShapes {
 
     @Serdeable
     record Addon(UUID id, String name, String state, OffsetDateTime createdAt, Named app, Named addonService, PlanRef plan,
-                 BilledPrice billedPrice, List<String> configVars, @Nullable String provisionMessage) {
+                 BilledPrice billedPrice, List<String> configVars, @Nullable String provisionMessage, @Nullable String webUrl) {
+        Addon withState(String newState) {
+            return new Addon(id, name, newState, createdAt, app, addonService, plan, billedPrice, configVars, provisionMessage, webUrl);
+        }
+
+        Addon withProvisionMessage(@Nullable String message) {
+            return new Addon(id, name, state, createdAt, app, addonService, plan, billedPrice, configVars, message, webUrl);
+        }
     }
 
     @Serdeable
@@ -62,7 +70,8 @@ final class HerokuShapes {
     }
 
     @Serdeable
-    record AddonAttachment(UUID id, String name, @Nullable String namespace, List<String> configVars, Named app, AttachmentAddon addon) {
+    record AddonAttachment(UUID id, String name, @Nullable String namespace, List<String> configVars, Named app, AttachmentAddon addon,
+                           @Nullable String webUrl) {
     }
 
     String service() {
@@ -78,8 +87,8 @@ final class HerokuShapes {
     Addon addon(Database database, @Nullable Attachment owner, List<String> configVars, @Nullable String provisionMessage) {
         int cents = CENTS.getOrDefault(database.plan(), 0);
         return new Addon(database.id(), database.name(), state(database), database.createdAt(), owner == null ? new Named(null, null)
-                : new Named(owner.appId(), owner.appName()), new Named(uuid("service:" + service), service), plan(database),
-                new BilledPrice(cents, false, "month"), configVars, provisionMessage);
+                : new Named(owner.appId(), owner.appName()), serviceRef(), plan(database),
+                new BilledPrice(cents, false, "month"), configVars, provisionMessage, webUrl(database));
     }
 
     AddonAttachment attachment(Attachment attachment, Database database, @Nullable Attachment owner) {
@@ -87,12 +96,30 @@ final class HerokuShapes {
                 Credential.DEFAULT.equals(attachment.credential()) ? null : "credential:" + attachment.credential(),
                 List.of(attachment.configVar()), new Named(attachment.appId(), attachment.appName()),
                 new AttachmentAddon(database.id(), database.name(), owner == null ? new Named(null, null)
-                        : new Named(owner.appId(), owner.appName()), plan(database)));
+                        : new Named(owner.appId(), owner.appName()), plan(database)), webUrl(database));
+    }
+
+    /**
+     * Where a database's details are: its resource in Keel's API, at the address the CLI reached
+     * Keel by (Keel has no add-on dashboard; {@code addons:open} shows this).
+     */
+    @Nullable
+    private static String webUrl(Database database) {
+        return ServerRequestContext.currentRequest().map(r -> HerokuRequests.baseUrl(r) + "/v1/databases/" + database.id()).orElse(null);
     }
 
     private PlanRef plan(Database database) {
-        return new PlanRef(uuid("plan:" + database.plan()), service + ":" + database.plan(),
-                new Price(CENTS.getOrDefault(database.plan(), 0), "month", false, false));
+        return plan(database.plan());
+    }
+
+    /** Keel's plan {@code plan} as Heroku names and prices it ({@code heroku-postgresql:standard-0}). */
+    PlanRef plan(String plan) {
+        return new PlanRef(uuid("plan:" + plan), service + ":" + plan, new Price(CENTS.getOrDefault(plan, 0), "month", false, false));
+    }
+
+    /** The add-on service every Keel database is an add-on of. */
+    Named serviceRef() {
+        return new Named(uuid("service:" + service), service);
     }
 
     /** Heroku's add-on states: provisioning, provisioned, deprovisioning, deprovisioned (a failed database is gone to its users). */

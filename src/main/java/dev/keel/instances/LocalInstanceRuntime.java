@@ -240,6 +240,10 @@ final class LocalInstanceRuntime implements InstanceRuntime {
             withArchiving.put("restore_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(RESTORE_SCRIPT).toString())
                     + " \"%f\" \"%p\"");
         }
+        // What heroku pg:extensions lists as creatable (it reads Heroku's extension whitelist settings).
+        String trusted = String.join(",", binaries.installation(instance.major()).trustedExtensions());
+        withArchiving.put("extwlist.extensions", trusted);
+        withArchiving.put("rds.allowed_extensions", trusted);
         ServerFiles.writeSettings(data, withArchiving, user(instance.id()));
         ServerFiles.writeHba(data, hba, user(instance.id()));
     }

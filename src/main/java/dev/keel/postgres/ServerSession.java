@@ -29,6 +29,10 @@ import java.util.Optional;
  * below is written with its schema besides. Identifiers are quoted (by jOOQ's renderer) and values
  * are bind parameters; passwords reach the server only as SCRAM verifiers. Every failure is an
  * {@link SQLException}, to be classified by its SQLState.
+ *
+ * <p>One exception, by size: the maintenance package's own statements (pg:reset, pg:killall,
+ * pg:settings, pg:diagnose's checks, in {@code maintenance.MaintenanceSql} and
+ * {@code DiagnoseChecks}) run on {@link #pinnedConnection()}, under the same rules.
  */
 public final class ServerSession implements AutoCloseable {
     /** Keel's management role on every managed server. */
@@ -46,6 +50,14 @@ public final class ServerSession implements AutoCloseable {
     /** Wraps a connection opened with the pinned settings; only {@code instances.InstanceConnections} opens them. */
     public ServerSession(Connection connection) {
         this.connection = connection;
+    }
+
+    /**
+     * The session's connection, search_path pinned, for the maintenance package's SQL classes,
+     * which follow this class's rules; closing the session closes it.
+     */
+    public Connection pinnedConnection() {
+        return connection;
     }
 
     @Override
@@ -113,6 +125,8 @@ public final class ServerSession implements AutoCloseable {
     /** On a database nobody else owns yet: pg_stat_statements, for pg:outliers and the like. */
     public void createStatementStatistics() throws SQLException {
         execute("create extension if not exists pg_stat_statements with schema public");
+        // Keel owns it, so its owner could not restore its comment from a dump (pg:pull, pg:push): it has none.
+        execute("comment on extension pg_stat_statements is null");
     }
 
     /** What {@code pg:info} shows of the database this session is on. */

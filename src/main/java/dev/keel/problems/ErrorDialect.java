@@ -1,5 +1,6 @@
 package dev.keel.problems;
 
+import io.micronaut.http.HttpRequest;
 import io.micronaut.http.MutableHttpResponse;
 
 /**
@@ -11,6 +12,6 @@ public interface ErrorDialect {
     /** Whether requests to {@code path} are answered in this dialect. */
     boolean speaks(String path);
 
-    /** {@code response}, carrying {@code problem} in this dialect. */
-    MutableHttpResponse<?> render(MutableHttpResponse<?> response, Problem problem);
+    /** {@code response} to {@code request}, carrying {@code problem} in this dialect. */
+    MutableHttpResponse<?> render(HttpRequest<?> request, MutableHttpResponse<?> response, Problem problem);
 }

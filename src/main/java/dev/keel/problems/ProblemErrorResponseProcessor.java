@@ -43,7 +43,7 @@ final class ProblemErrorResponseProcessor implements ErrorResponseProcessor<Prob
         Problem problem = Problem.of(type, detail, path);
         for (ErrorDialect dialect : dialects) {
             if (dialect.speaks(path)) {
-                return (MutableHttpResponse<Problem>) dialect.render(response, problem);
+                return (MutableHttpResponse<Problem>) dialect.render(context.getRequest(), response, problem);
             }
         }
         return response.contentType(Problem.MEDIA_TYPE).body(problem);

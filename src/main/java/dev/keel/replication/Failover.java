@@ -6,6 +6,7 @@ import dev.keel.Network;
 import dev.keel.archive.BackupKind;
 import dev.keel.archive.BaseBackups;
 import dev.keel.auth.Caller;
+import dev.keel.databases.ServerSettings;
 import dev.keel.databases.Accepted;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
@@ -67,11 +68,13 @@ final class Failover implements OperationHandler {
     private final OperationRunner runner;
     private final Network network;
     private final DSLContext dsl;
+    private final ServerSettings serverSettings;
 
     Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
              dev.keel.instances.Reconfiguration reconfiguration, InstanceConnections connections,
              InstanceMaker maker, ReplicationSlots slots, Followers followers, BaseBackups backups, OperationRepository operations,
-             OperationRunner runner, Network network, DSLContext dsl) {
+             OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings) {
+        this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
         this.instances = instances;
@@ -166,7 +169,7 @@ final class Failover implements OperationHandler {
     }
 
     private Map<String, String> ownSettings(Database database, Instance instance) {
-        return maker.settings(instance, Plans.serverSettings(plans.require(database.plan())));
+        return maker.settings(instance, serverSettings.of(database));
     }
 
     private List<HbaRule> keelAndReplicationOnly() {

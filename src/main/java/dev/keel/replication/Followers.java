@@ -2,6 +2,7 @@ package dev.keel.replication;
 
 import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
+import dev.keel.databases.ServerSettings;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
@@ -55,9 +56,12 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final Network network;
     private final io.micronaut.context.BeanProvider<HaMonitor> monitor;
     private final StandbyBuild standbys;
+    private final ServerSettings serverSettings;
 
     Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, dev.keel.instances.Reconfiguration reconfiguration,
-              InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys) {
+              InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys,
+              ServerSettings serverSettings) {
+        this.serverSettings = serverSettings;
         this.databases = databases;
         this.instances = instances;
         this.connections = connections;
@@ -109,7 +113,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         onStep.accept(DatabaseUnfollow.CONFIGURING);
         // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).
         maker.rotateSuperuserPassword(instance, connections);
-        reconfiguration.apply(instance, maker.settings(instance, Plans.serverSettings(plans.require(follower.plan()))),
+        reconfiguration.apply(instance, maker.settings(instance, serverSettings.of(follower)),
                 InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
         onStep.accept(DatabaseUnfollow.RELEASING);
         release(follower);
@@ -139,7 +143,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
         dev.keel.databases.Plan plan = plans.require(follower.plan());
         int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());
-        reconfiguration.apply(instance, stream.over(maker.settings(instance, Plans.serverSettings(plan)), limit),
+        reconfiguration.apply(instance, stream.over(maker.settings(instance, serverSettings.of(follower)), limit),
                 InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
     }
 

@@ -3,6 +3,7 @@ package dev.keel.replication;
 import dev.keel.Network;
 import dev.keel.archive.ArchiveReport;
 import dev.keel.archive.Backup;
+import dev.keel.databases.ServerSettings;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -45,10 +46,12 @@ final class StandbyBuild implements OperationHandler {
     private final OperationRepository operations;
     private final Network network;
     private final ReplicationSlots slots;
+    private final ServerSettings serverSettings;
 
     StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
                  dev.keel.restore.StandbyRestores standbys, OperationRepository operations, Network network,
-                 ReplicationSlots slots) {
+                 ReplicationSlots slots, ServerSettings serverSettings) {
+        this.serverSettings = serverSettings;
         this.slots = slots;
         this.databases = databases;
         this.plans = plans;
@@ -85,7 +88,7 @@ final class StandbyBuild implements OperationHandler {
         Backup backup = newestRestorable(database).orElseThrow(() -> new KeelException(ProblemType.NO_BACKUP,
                 database.name() + " has no restorable base backup yet; the standby is built once its first backup completes."));
         Instance standby = standbys.build(new dev.keel.restore.StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
-                        database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, Plans.serverSettings(plan),
+                        database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, serverSettings.of(database),
                         plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.localHost())),
                 (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
                 () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false));

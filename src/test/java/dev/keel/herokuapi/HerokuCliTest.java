@@ -12,6 +12,7 @@ import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.net.http.HttpRequest;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Duration;
@@ -19,6 +20,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -102,6 +106,13 @@ class HerokuCliTest {
                 "--", "--follow", "DATABASE"));
         String followerVar = follow.all().replaceAll("(?s).*Created postgresql-[a-z]+-\\d+ as (HEROKU_POSTGRESQL_[A-Z]+)_URL.*", "$1");
         assertThat(ok(heroku.run("pg:info", followerVar, "-a", "myapp")).out()).containsPattern("Following:\\s+" + addon);
+        // A plan change its follower cannot follow is refused, naming the follower.
+        String followerName = follow.all().replaceAll("(?s).*Created (postgresql-[a-z]+-\\d+) as .*", "$1");
+        HerokuCli.Run blocked = heroku.run("addons:downgrade", addon, "essential-0", "-a", "myapp");
+        assertThat(blocked.exit()).isNotZero();
+        assertThat(blocked.err().replaceAll("\\s*\\n\\s*›?\\s*", " ")).contains(addon + " has followers (" + followerName + ")")
+                .contains("Error ID: conflict");
+        assertThat(api.get("/v1/databases/" + addon).field("plan")).isEqualTo("standard-0");
         assertThat(ok(heroku.run("pg:unfollow", followerVar, "-a", "myapp", "--confirm", "myapp")).all()).contains("unfollowing... done");
         Wait.until("the follower to be unfollowed", Timeouts.PROVISION,
                 () -> !heroku.quietly("pg:info", followerVar, "-a", "myapp").contains("Following:"));
@@ -128,6 +139,81 @@ class HerokuCliTest {
 
         for (JsonNode db : api.get("/v1/databases").json()) {
             api.deprovision(db.get("id").asText());
+        }
+    }
+
+    @Test
+    void appsOfTheCliAreKeelsAppsAndDestroyingOneDestroysTheAddOnsItOwns(TestKeel keel) throws Exception {
+        Api api = keel.newTeam("apps-" + System.nanoTime());
+        HerokuCli heroku = HerokuCli.against(keel, api.key());
+        assertThat(ok(heroku.run("apps:create", "shop")).all()).contains("Creating shop... done").contains("/v1/apps/shop");
+        String generated = ok(heroku.run("apps:create")).all().replaceAll("(?s).*Creating app\\.\\.\\. done, ([a-z0-9-]+).*", "$1");
+        assertThat(generated).matches("[a-z]+-[a-z]+-\\d{5}");
+        assertThat(api.post("/v1/apps", "{\"name\":\"from-api\"}").status()).isEqualTo(201);
+        assertThat(ok(heroku.run("apps")).out()).contains("shop").contains(generated).contains("from-api");
+        assertThat(api.get("/v1/apps").text()).contains("\"shop\"").contains("\"" + generated + "\"");
+        HerokuCli.Run invalid = heroku.run("apps:create", "Not_An_App");
+        assertThat(invalid.exit()).isNotZero();
+        assertThat(invalid.err()).contains("An app name is 2 to 30 characters").contains("Error ID: invalid_params");
+
+        // shop owns one database; another, owned by from-api, is attached to shop as well.
+        ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "shop", "--confirm", "shop"));
+        String owned = api.get("/v1/databases").json().get(0).get("name").asText();
+        String other = api.provision("{\"plan\":\"standard-0\"}").get("name").asText();
+        assertThat(api.post("/v1/apps/from-api/attachments", "{\"database\":\"" + other + "\"}").status()).isEqualTo(201);
+        assertThat(api.post("/v1/apps/shop/attachments", "{\"database\":\"" + other + "\",\"as\":\"OTHER\"}").status()).isEqualTo(201);
+        api.awaitAvailable(owned);
+        api.awaitAvailable(other);
+        assertThat(ok(heroku.run("apps:info", "-a", "shop")).out()).contains("=== shop").contains("heroku-postgresql:standard-0")
+                .containsPattern("Owner:\\s+apps-").containsPattern("Dynos:\\s*\n");
+
+        String url = api.get("/v1/apps/shop/config-vars").json().get("DATABASE_URL").asText();
+        assertThat(ok(heroku.run("apps:rename", "store", "-a", "shop")).all()).contains("Renaming shop to store... done");
+        assertThat(api.get("/v1/apps/shop").status()).isEqualTo(404);
+        assertThat(api.get("/v1/apps/store/config-vars").json().get("DATABASE_URL").asText()).isEqualTo(url);
+
+        assertThat(ok(heroku.run("apps:destroy", "-a", "store", "--confirm", "store")).all())
+                .contains("Destroying store (including all add-ons)... done");
+        assertThat(api.get("/v1/apps/store").status()).isEqualTo(404);
+        Wait.until("the add-on store owned to be gone", Timeouts.DEPROVISION, () -> api.get("/v1/databases/" + owned).status() == 404);
+        assertThat(api.get("/v1/databases/" + other).field("state")).isEqualTo("available");
+        assertThat(api.get("/v1/apps/from-api/config-vars").json().has("DATABASE_URL")).isTrue();
+        api.deprovision(other);
+    }
+
+    @Test
+    void everyPathTheCliMightCallAnswersInHerokusShapeAndSaysWhyKeelLeavesItOut(TestKeel keel) throws Exception {
+        Api api = keel.newTeam("shape-" + System.nanoTime());
+        HerokuCli heroku = HerokuCli.against(keel, api.key());
+        assertThat(api.post("/v1/apps", "{\"name\":\"web\"}").status()).isEqualTo(201);
+        Map<String, String> why = new LinkedHashMap<>();
+        why.put("POST /apps/web/dynos", "Keel runs no dynos");
+        why.put("PATCH /apps/web/formation", "Keel runs no dynos");
+        why.put("PUT /apps/web/buildpack-installations", "Keel builds and runs no code, so there is no git push");
+        why.put("POST /apps/web/builds", "Keel builds and runs no code, so there is no git push");
+        why.put("PATCH /apps/web/config-vars", "Keel keeps no config vars of its own");
+        why.put("GET /apps/web/domains", "Keel serves no web traffic for apps");
+        why.put("GET /pipelines", "Keel has no pipelines");
+        why.put("GET /client/v11/databases/x/links", "Keel makes no data links");
+        why.put("GET /no/such/path", "GET /no/such/path is not a call those commands make");
+        for (Map.Entry<String, String> call : why.entrySet()) {
+            String[] methodPath = call.getKey().split(" ");
+            Api.Response answer = api.send(api.request(methodPath[1]).method(methodPath[0], HttpRequest.BodyPublishers.ofString("{}"))
+                    .header("Content-Type", "application/json"));
+            assertThat(answer.status()).as(call.getKey()).isEqualTo(404);
+            assertThat(answer.contentType()).as(call.getKey()).startsWith("application/json");
+            assertThat(answer.json().get("id").asText()).as(call.getKey()).isEqualTo("not_found");
+            assertThat(answer.json().get("message").asText()).as(call.getKey()).contains(call.getValue());
+        }
+        // Keel's own API keeps its problem documents.
+        assertThat(api.get("/v1/no-such-thing").contentType()).startsWith("application/problem+json");
+
+        for (String[] command : List.of(new String[]{"run", "bash", "-a", "web"}, new String[]{"ps:scale", "web=1", "-a", "web"},
+                new String[]{"buildpacks", "-a", "web"}, new String[]{"config:set", "RAILS_ENV=production", "-a", "web"})) {
+            HerokuCli.Run refused = heroku.run(command);
+            assertThat(refused.exit()).as(String.join(" ", command)).isNotZero();
+            assertThat(refused.err()).as(String.join(" ", command)).contains("Error ID: not_found").containsPattern("Keel (runs|builds|keeps)")
+                    .doesNotContain("problem").doesNotContain("    at ");
         }
     }
 

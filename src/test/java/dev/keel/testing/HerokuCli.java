@@ -73,9 +73,13 @@ public final class HerokuCli {
         Path home = Files.createTempDirectory(TestKeel.workDir(), "heroku-home");
         Files.createDirectories(home.resolve(".cache/heroku"));
         Files.writeString(home.resolve(".cache/heroku/terms-of-service"), "");
-        Map<String, String> env = new java.util.HashMap<>(Map.of("HOME", home.toString(), "GIT_CONFIG_GLOBAL", home.resolve(".gitconfig").toString(),
-                "HEROKU_HOST", herokuHost, "HEROKU_DATA_HOST", "localhost", "HEROKU_API_KEY", apiKey, "DISABLE_TELEMETRY", "true",
-                "HEROKU_SKIP_NEW_VERSION_CHECK", "true", "HEROKU_DISABLE_AUTOUPDATE", "true", "HEROKU_NOTIFICATIONS", "0"));
+        // Every host the CLI calls is Keel: the Platform API, the Data API, pg:diagnose's service, the account check.
+        Map<String, String> env = new java.util.HashMap<>(Map.ofEntries(Map.entry("HOME", home.toString()),
+                Map.entry("GIT_CONFIG_GLOBAL", home.resolve(".gitconfig").toString()), Map.entry("HEROKU_HOST", herokuHost),
+                Map.entry("HEROKU_DATA_HOST", "localhost"), Map.entry("PGDIAGNOSE_URL", "localhost"),
+                Map.entry("HEROKU_PARTICLEBOARD_URL", herokuHost), Map.entry("HEROKU_API_KEY", apiKey),
+                Map.entry("DISABLE_TELEMETRY", "true"), Map.entry("HEROKU_SKIP_NEW_VERSION_CHECK", "true"),
+                Map.entry("HEROKU_DISABLE_AUTOUPDATE", "true"), Map.entry("HEROKU_NOTIFICATIONS", "0"), Map.entry("EDITOR", "true")));
         if (herokuHost.startsWith("https:")) {
             // Node trusts its own CA list, not the system's: Keel's CA is added, as the README says.
             env.put("NODE_EXTRA_CA_CERTS", keel.dataDir().resolve("ca.pem").toString());
@@ -96,6 +100,40 @@ public final class HerokuCli {
         command.add(bin.toString());
         command.addAll(List.of(args));
         return run(command, home, env, 180);
+    }
+
+    /** The installed CLI's command manifest (oclif.manifest.json): every command, its topic, arguments and flags. */
+    public Path manifest() {
+        return bin.getParent().getParent().resolve("heroku").resolve("oclif.manifest.json");
+    }
+
+    /** {@code heroku <args>} left running (such as {@code logs --tail}); what it prints so far is {@link Running#output()}. */
+    public Running start(String... args) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(bin.toString());
+        command.addAll(List.of(args));
+        Path out = Files.createTempFile(TestKeel.workDir(), "cli", ".out");
+        ProcessBuilder builder = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true).redirectOutput(out.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        builder.environment().putAll(env);
+        return new Running(builder.start(), out);
+    }
+
+    /** A CLI process still running; {@link #close()} ends it and its children. */
+    public record Running(Process process, Path out) implements AutoCloseable {
+        public String output() {
+            try {
+                return Files.readString(out, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "";
+            }
+        }
+
+        @Override
+        public void close() {
+            process.descendants().forEach(ProcessHandle::destroyForcibly);
+            process.destroyForcibly();
+        }
     }
 
     /** Everything {@code heroku <args>} printed, for a wait's condition; a failure is only a condition not met. */

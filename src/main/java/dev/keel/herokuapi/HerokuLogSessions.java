@@ -1,0 +1,64 @@
+package dev.keel.herokuapi;
+
+import dev.keel.auth.Caller;
+import dev.keel.credentials.Secrets;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import jakarta.inject.Singleton;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * Log sessions ({@code heroku logs}): what to stream sealed with Keel's secret key into the URL
+ * itself, as an unguessable capability that needs no API key (the CLI's event source sends none)
+ * and that any Keel node sharing the key can serve. A session must start within
+ * {@link #START_WITHIN}; an altered or stale URL is not found.
+ */
+@Singleton
+final class HerokuLogSessions {
+    static final Duration START_WITHIN = Duration.ofMinutes(5);
+    private static final String CONTEXT = "log-session";
+
+    private final Secrets secrets;
+
+    HerokuLogSessions(Secrets secrets) {
+        this.secrets = secrets;
+    }
+
+    /** A session: whose (team and key), which app, how many lines first, and whether it follows. */
+    record Session(UUID teamId, UUID keyId, String app, int lines, boolean tail, Instant expiresAt) {
+        Caller caller() {
+            return new Caller(teamId, keyId, false);
+        }
+    }
+
+    String token(Caller caller, String app, int lines, boolean tail) {
+        String payload = String.join("|", "1", caller.teamId().toString(), caller.keyId().toString(), app, Integer.toString(lines),
+                Boolean.toString(tail), Long.toString(Instant.now().plus(START_WITHIN).getEpochSecond()));
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(payload, CONTEXT));
+    }
+
+    /** The session a token stands for; 404 when it is altered, unknown or stale. */
+    Session open(String token) {
+        return parse(token).filter(s -> s.expiresAt().isAfter(Instant.now())).orElseThrow(() -> new KeelException(ProblemType.NOT_FOUND,
+                "This log session is unknown or over (a session starts within " + START_WITHIN.toMinutes() + " minutes of being made);"
+                        + " run heroku logs again."));
+    }
+
+    private Optional<Session> parse(String token) {
+        try {
+            String[] parts = secrets.open(Base64.getUrlDecoder().decode(token), CONTEXT).split("\\|", -1);
+            if (parts.length != 7 || !parts[0].equals("1")) {
+                return Optional.empty();
+            }
+            return Optional.of(new Session(UUID.fromString(parts[1]), UUID.fromString(parts[2]), parts[3], Integer.parseInt(parts[4]),
+                    Boolean.parseBoolean(parts[5]), Instant.ofEpochSecond(Long.parseLong(parts[6]))));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.empty();
+        }
+    }
+}

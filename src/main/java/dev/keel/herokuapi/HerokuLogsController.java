@@ -1,0 +1,158 @@
+package dev.keel.herokuapi;
+
+import dev.keel.apps.Attachment;
+import dev.keel.apps.Attachments;
+import dev.keel.auth.Caller;
+import dev.keel.databases.Database;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.ServerLogs;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.http.HttpRequest;
+import io.micronaut.http.HttpResponse;
+import io.micronaut.http.MediaType;
+import io.micronaut.http.annotation.Body;
+import io.micronaut.http.annotation.Controller;
+import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Post;
+import io.micronaut.http.annotation.Produces;
+import io.micronaut.http.sse.Event;
+import io.micronaut.scheduling.TaskExecutors;
+import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.serde.annotation.Serdeable;
+import org.reactivestreams.Publisher;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code heroku logs -a APP [-n N] [--tail] [-p postgres]}: the server logs of the app's attached
+ * databases. The CLI asks for a log session and reads the URL Keel answers with as server-sent
+ * events: the last lines of each database's log, then (with {@code --tail}) new lines as they
+ * are written, for up to {@link #TAIL_FOR}. Keel runs no dynos, so {@code postgres} is the only
+ * process type and {@code app} the only source.
+ */
+@Controller
+@ExecuteOn(TaskExecutors.BLOCKING)
+final class HerokuLogsController {
+    static final int MAX_LINES = 1500;
+    private static final int DEFAULT_LINES = 100;
+    private static final Duration POLL = Duration.ofMillis(500);
+    private static final long KEEPALIVE_TICKS = 30;
+    static final Duration TAIL_FOR = Duration.ofHours(1);
+
+    private final Attachments attachments;
+    private final HerokuAddons addons;
+    private final HerokuLogSessions sessions;
+    private final InstanceRepository instances;
+    private final ServerLogs logs;
+
+    HerokuLogsController(Attachments attachments, HerokuAddons addons, HerokuLogSessions sessions, InstanceRepository instances,
+                         ServerLogs logs) {
+        this.attachments = attachments;
+        this.addons = addons;
+        this.sessions = sessions;
+        this.instances = instances;
+        this.logs = logs;
+    }
+
+    @Serdeable
+    record LogSessionRequest(@Nullable String dyno, @Nullable String type, @Nullable Integer lines, @Nullable Boolean tail,
+                             @Nullable String source) {
+    }
+
+    @Serdeable
+    record LogSession(UUID id, String logplexUrl, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+    }
+
+    @Post("/apps/{app}/log-sessions")
+    @Produces({MediaType.APPLICATION_JSON, HerokuAddonsController.HEROKU_JSON})
+    HttpResponse<LogSession> create(Caller caller, HttpRequest<?> request, String app, @Body LogSessionRequest body) {
+        attachments.list(caller, app); // the app must exist
+        String process = body.dyno() != null ? body.dyno() : body.type();
+        if (process != null && !process.equals("postgres") && !process.startsWith("postgres.")) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Keel runs no dynos: the logs here are the server logs of the app's"
+                    + " attached databases, process type postgres; use -p postgres, or no -p.");
+        }
+        if (body.source() != null && !body.source().equals("app")) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "The logs here are the attached databases' server logs, source app;"
+                    + " Keel has no router or platform (heroku) logs.");
+        }
+        int lines = body.lines() == null ? DEFAULT_LINES : Math.max(1, Math.min(MAX_LINES, body.lines()));
+        String token = sessions.token(caller, app, lines, Boolean.TRUE.equals(body.tail()));
+        OffsetDateTime now = OffsetDateTime.now();
+        return HttpResponse.created(new LogSession(UUID.randomUUID(), HerokuRequests.baseUrl(request) + "/log-sessions/" + token, now, now));
+    }
+
+    @Get(value = "/log-sessions/{token}", produces = MediaType.TEXT_EVENT_STREAM)
+    Publisher<Event<String>> stream(String token) {
+        HerokuLogSessions.Session session = sessions.open(token);
+        Caller caller = session.caller();
+        List<Source> sources = new ArrayList<>();
+        List<Attachment> ofApp = attachments.list(caller, session.app());
+        for (Database database : addons.ofApp(caller, session.app())) {
+            String name = ofApp.stream().filter(a -> a.databaseId().equals(database.id())).map(Attachment::name)
+                    .min(Comparator.comparing(n -> !n.equals("DATABASE"))).orElse(database.name());
+            sources.add(new Source(database.id(), new HerokuLogLines(name)));
+        }
+        Flux<Event<String>> first = Flux.fromIterable(sources).concatMap(s -> events(s.first(session.lines())));
+        if (!session.tail()) {
+            return first;
+        }
+        // A comment now and then keeps a quiet stream open through idle timeouts; event sources ignore it.
+        Flux<Event<String>> more = Flux.interval(POLL).take(TAIL_FOR).onBackpressureDrop()
+                .concatMap(tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next()))
+                        .concatWith(tick % KEEPALIVE_TICKS == KEEPALIVE_TICKS - 1 ? Flux.just(Event.of("").comment("keepalive")) : Flux.empty()));
+        return first.concatWith(more);
+    }
+
+    private Flux<Event<String>> events(Callable<List<String>> read) {
+        return Mono.fromCallable(read).subscribeOn(Schedulers.boundedElastic())
+                .flatMapMany(lines -> lines.isEmpty() ? Flux.empty() : Flux.just(Event.of(String.join("\n", lines))));
+    }
+
+    /** One attached database's log as a stream reads it: where its server's log was read up to. */
+    private final class Source {
+        private final UUID databaseId;
+        private final HerokuLogLines format;
+        private UUID instanceId;
+        private long position;
+
+        Source(UUID databaseId, HerokuLogLines format) {
+            this.databaseId = databaseId;
+            this.format = format;
+        }
+
+        Callable<List<String>> first(int lines) {
+            return () -> instances.primary(databaseId).map(server -> {
+                ServerLogs.Lines read = logs.tail(server, lines);
+                instanceId = server.id();
+                position = read.end();
+                return read.lines().stream().map(format::format).toList();
+            }).orElse(List.of());
+        }
+
+        /** Lines written since the last read; a server that changed (a failover) is read from its end on. */
+        Callable<List<String>> next() {
+            return () -> instances.primary(databaseId).map(server -> {
+                if (!server.id().equals(instanceId)) {
+                    instanceId = server.id();
+                    position = logs.tail(server, 0).end();
+                    return List.<String>of();
+                }
+                ServerLogs.Lines read = logs.since(server, position);
+                position = read.end();
+                return read.lines().stream().map(format::format).toList();
+            }).orElse(List.of());
+        }
+    }
+}

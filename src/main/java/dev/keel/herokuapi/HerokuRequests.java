@@ -1,0 +1,24 @@
+package dev.keel.herokuapi;
+
+import io.micronaut.http.HttpRequest;
+
+/** What Keel's answers to the Heroku CLI need from the request itself: the URL the CLI reached Keel at. */
+final class HerokuRequests {
+    private HerokuRequests() {
+    }
+
+    /**
+     * {@code http://host:port} as the client named Keel ({@code Host}), with the scheme a
+     * TLS-terminating proxy in front reports ({@code X-Forwarded-Proto}); URLs Keel hands out
+     * (log sessions, an app's {@code web_url}) then work from where the client stands.
+     */
+    static String baseUrl(HttpRequest<?> request) {
+        String scheme = request.getHeaders().get("X-Forwarded-Proto");
+        scheme = "https".equalsIgnoreCase(scheme) ? "https" : "http";
+        String host = request.getHeaders().get("Host");
+        if (host == null || host.isBlank() || !host.matches("[A-Za-z0-9.\\-\\[\\]:]+")) {
+            host = request.getServerAddress().getHostString() + ":" + request.getServerAddress().getPort();
+        }
+        return scheme + "://" + host;
+    }
+}
