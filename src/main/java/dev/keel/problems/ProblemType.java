@@ -24,7 +24,9 @@ public enum ProblemType {
     UNAVAILABLE("unavailable", 503, "Service unavailable"),
     INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
     INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
-    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often");
+    TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often"),
+    CLIENT_TOOLS_NEEDED("client-tools-needed", 422, "Newer Postgres client tools needed"),
+    UPGRADE_BLOCKED("upgrade-blocked", 422, "Logical replication cannot carry this database");
 
     private final String slug;
     private final int status;

@@ -23,6 +23,12 @@ import org.bouncycastle.util.IPAddress;
 import org.jooq.DSLContext;
 import org.jooq.Record3;
 
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
@@ -31,11 +37,15 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -152,6 +162,79 @@ public final class CertificateAuthority {
         } catch (GeneralSecurityException | CertIOException e) {
             throw new IllegalStateException("could not issue a server certificate", e);
         }
+    }
+
+    /**
+     * A TLS context for one of Keel's own HTTPS listeners: a new certificate from this CA for
+     * {@code hosts}, presented with the CA's certificate as its chain.
+     */
+    public SSLContext serverContext(List<String> hosts) {
+        ServerCertificate issued = issueServerCertificate(hosts);
+        try {
+            KeyStore keys = KeyStore.getInstance("PKCS12");
+            keys.load(null, null);
+            char[] password = new char[0];
+            keys.setKeyEntry("keel", Pem.readPrivateKey(issued.privateKeyPem()), password,
+                    new Certificate[] {Pem.readCertificate(issued.certificatePem()), certificate});
+            KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            factory.init(keys, password);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(factory.getKeyManagers(), null, null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("could not make a TLS context for " + hosts, e);
+        }
+    }
+
+    /** A TLS context for Keel's own HTTPS requests: it trusts the JDK's certificate authorities and this installation's. */
+    public SSLContext clientContext() {
+        try {
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            trusted.load(null, null);
+            trusted.setCertificateEntry("keel-ca", certificate);
+            X509TrustManager installation = trustManager(trusted);
+            X509TrustManager system = trustManager(null);
+            X509TrustManager both = new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    system.checkClientTrusted(chain, authType);
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    try {
+                        installation.checkServerTrusted(chain, authType);
+                    } catch (CertificateException notOurs) {
+                        system.checkServerTrusted(chain, authType);
+                    }
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    X509Certificate[] ours = installation.getAcceptedIssuers();
+                    X509Certificate[] theirs = system.getAcceptedIssuers();
+                    X509Certificate[] all = Arrays.copyOf(ours, ours.length + theirs.length);
+                    System.arraycopy(theirs, 0, all, ours.length, theirs.length);
+                    return all;
+                }
+            };
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {both}, null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("could not make a client TLS context", e);
+        }
+    }
+
+    private static X509TrustManager trustManager(KeyStore store) throws GeneralSecurityException {
+        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        factory.init(store);
+        for (TrustManager manager : factory.getTrustManagers()) {
+            if (manager instanceof X509TrustManager x509) {
+                return x509;
+            }
+        }
+        throw new GeneralSecurityException("no X.509 trust manager");
     }
 
     private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key) throws GeneralSecurityException {

@@ -68,7 +68,9 @@ public final class HerokuCli {
         Map<String, String> env = Map.of("HOME", home.toString(), "GIT_CONFIG_GLOBAL", home.resolve(".gitconfig").toString(),
                 "HEROKU_HOST", "http://127.0.0.1:" + java.net.URI.create(keel.api().baseUrl()).getPort(),
                 "HEROKU_DATA_HOST", "localhost", "HEROKU_API_KEY", apiKey, "DISABLE_TELEMETRY", "true",
-                "HEROKU_SKIP_NEW_VERSION_CHECK", "true", "HEROKU_DISABLE_AUTOUPDATE", "true", "HEROKU_NOTIFICATIONS", "0");
+                "HEROKU_SKIP_NEW_VERSION_CHECK", "true", "HEROKU_DISABLE_AUTOUPDATE", "true", "HEROKU_NOTIFICATIONS", "0",
+                // pg:backups:download fetches Keel's https download link, whose certificate is from the installation CA.
+                "NODE_EXTRA_CA_CERTS", keel.caFile().toString());
         return new HerokuCli(bin, home, env);
     }
 

@@ -14,6 +14,8 @@ public final class Timeouts {
     public static final Duration KEEL_START = Duration.ofSeconds(120);
     /** For a killed or stopped process to be gone. */
     public static final Duration PROCESS_EXIT = Duration.ofSeconds(30);
+    /** A logical backup or restore (pg_dump, pg_restore) of a small test database. */
+    public static final Duration LOGICAL_BACKUP = Duration.ofSeconds(180);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = Duration.ofSeconds(30);
 
