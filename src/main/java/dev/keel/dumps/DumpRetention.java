@@ -21,7 +21,7 @@ import java.util.Set;
 /**
  * How many logical backups a database keeps, by plan, as Heroku does: the newest scheduled backup
  * of each of the last {@code daily} days that have one, the newest of each of the {@code weekly}
- * ISO weeks before those days, and the {@code manual} newest manual backups. Failed and canceled
+ * ISO weeks before the weeks of those days, and the {@code manual} newest manual backups. Failed and canceled
  * backups go after a day (they store nothing). Restores are records only and are kept.
  */
 @Singleton
@@ -70,19 +70,17 @@ final class DumpRetention {
         List<Transfer> backups = all.stream().sorted(Comparator.comparing(Transfer::createdAt).reversed()).toList();
         Set<Transfer> kept = new HashSet<>();
         Set<LocalDate> days = new HashSet<>();
-        LocalDate oldestDay = null;
+        Set<String> dailyWeeks = new HashSet<>();
         for (Transfer backup : completed(backups, true)) {
-            LocalDate day = day(backup);
-            if (days.size() < policy.daily() && days.add(day)) {
+            if (days.size() < policy.daily() && days.add(day(backup))) {
                 kept.add(backup);
-                oldestDay = day;
+                dailyWeeks.add(week(backup));
             }
         }
         Set<String> weeks = new HashSet<>();
         for (Transfer backup : completed(backups, true)) {
-            LocalDate day = day(backup);
-            if ((oldestDay == null || day.isBefore(oldestDay)) && !kept.contains(backup) && weeks.size() < policy.weekly()
-                    && weeks.add(day.get(IsoFields.WEEK_BASED_YEAR) + "-" + day.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR))) {
+            String week = week(backup);
+            if (!kept.contains(backup) && !dailyWeeks.contains(week) && weeks.size() < policy.weekly() && weeks.add(week)) {
                 kept.add(backup);
             }
         }
@@ -104,5 +102,10 @@ final class DumpRetention {
 
     private static LocalDate day(Transfer backup) {
         return backup.createdAt().atZone(ZoneOffset.UTC).toLocalDate();
+    }
+
+    private static String week(Transfer backup) {
+        LocalDate day = day(backup);
+        return day.get(IsoFields.WEEK_BASED_YEAR) + "-W" + day.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR);
     }
 }

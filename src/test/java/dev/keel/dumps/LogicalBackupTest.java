@@ -8,10 +8,12 @@ import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
 import dev.keel.testing.RowFingerprint;
 import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SystemTools;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -42,6 +44,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @ExtendWith(SharedKeel.class)
 class LogicalBackupTest {
+    @BeforeEach
+    void tools() {
+        SystemTools.require("pg_dump", "pg_restore");
+    }
+
     @Test
     void aBackupDownloadsAndRestoresRowForRowByHandFromAUrlAndFromTheBackup(TestKeel keel) throws Exception {
         Api api = keel.newTeam("dumps-" + System.nanoTime());

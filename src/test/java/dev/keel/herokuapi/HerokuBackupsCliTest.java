@@ -7,10 +7,12 @@ import dev.keel.testing.Api;
 import dev.keel.testing.HerokuCli;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SystemTools;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -30,6 +32,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 @ExtendWith(SharedKeel.class)
 class HerokuBackupsCliTest {
+    @BeforeEach
+    void tools() {
+        SystemTools.require("pg_dump", "pg_restore");
+    }
+
     @Test
     void theHerokuCliCapturesDownloadsRestoresSchedulesCancelsAndDeletesBackups(TestKeel keel) throws Exception {
         Api api = keel.newTeam("cli-backups-" + System.nanoTime());
@@ -59,7 +66,7 @@ class HerokuBackupsCliTest {
 
             Path file = Files.createTempDirectory(TestKeel.workDir(), "download").resolve("latest.dump");
             ok(heroku.run("pg:backups:download", name, "-a", "bk", "-o", file.toString()));
-            String sha256 = api.get("/v1/databases/" + api.get("/v1/apps/bk/attachments").json().get(0).get("database").asText()
+            String sha256 = api.get("/v1/databases/" + api.get("/v1/apps/bk/attachments").json().get(0).get("database_id").asText()
                     + "/logical-backups/" + name).field("sha256");
             assertThat(Sha256.of(Files.readAllBytes(file))).isEqualTo(sha256);
 
@@ -79,7 +86,7 @@ class HerokuBackupsCliTest {
             ok(heroku.run("pg:backups:unschedule", "DATABASE_URL", "-a", "bk"));
             assertThat(ok(heroku.run("pg:backups:schedules", "-a", "bk")).all()).contains("No backup schedules found");
 
-            String database = api.get("/v1/apps/bk/attachments").json().get(0).get("database").asText();
+            String database = api.get("/v1/apps/bk/attachments").json().get(0).get("database_id").asText();
             try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
                 owner.setAutoCommit(false);
                 sql.execute("lock table items in access exclusive mode"); // pg_dump waits for it

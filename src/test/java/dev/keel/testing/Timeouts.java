@@ -16,6 +16,14 @@ public final class Timeouts {
     public static final Duration PROCESS_EXIT = Duration.ofSeconds(30);
     /** A logical backup or restore (pg_dump, pg_restore) of a small test database. */
     public static final Duration LOGICAL_BACKUP = Duration.ofSeconds(180);
+    /** Five hundred clients through a pooler doing a few transactions each, on a loaded machine. */
+    public static final Duration POOL_RUN = Duration.ofSeconds(240);
+    /** From a primary change (failover, switchover, upgrade) to its pooler pointing at the new primary. */
+    public static final Duration POOL_FOLLOW = Duration.ofSeconds(30);
+    /** An HA standby built and streaming (a restore of the newest base backup). */
+    public static final Duration STANDBY = Duration.ofSeconds(240);
+    /** A major-version upgrade of a small test database, its follower rebuilt, on a loaded machine. */
+    public static final Duration UPGRADE = Duration.ofSeconds(600);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = Duration.ofSeconds(30);
 
