@@ -117,10 +117,10 @@ public final class DumpCapture implements OperationHandler {
         if (transfer.finished()) {
             return; // canceled before it began
         }
-        Database database = databases.find(transfer.databaseId()).orElseThrow();
-        String key = DumpLayout.dumpKey(database.id(), transfer.id());
         try {
-            Written written = dump(operation, transfer, database, key);
+            Database database = databases.find(transfer.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                    .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, "The database is not available for a backup any more."));
+            Written written = dump(operation, transfer, database, DumpLayout.dumpKey(database.id(), transfer.id()));
             store.put(DumpLayout.manifestKey(database.id(), transfer.id()), json.writeValueAsBytes(new DumpManifest(transfer.id().toString(),
                     database.id().toString(), database.major(), written.tool(), written.size(), written.sha256())),
                     Map.of("sha256", written.sha256()));

@@ -368,6 +368,19 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void startOnTimelineAfter(Instance instance, int after) {
+        Installation installation = binaries.installation(instance.major());
+        Path data = dataDir(instance.id());
+        commands.stop(installation, data);
+        Timelines.claim(data, after, commands.user()::own);
+        commands.startDetached(installation, data, logFile(instance.id()), Timelines.RECOVERY_OPTIONS);
+        Timelines.awaitPromotion(data, after);
+        commands.stop(installation, data);
+        Timelines.release(data, after);
+        commands.start(installation, data, logFile(instance.id()));
+    }
+
+    @Override
     public boolean intact(Instance instance) {
         return Postmaster.intact(dataDir(instance.id()));
     }

@@ -10,7 +10,7 @@ import io.micronaut.http.annotation.Get;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
 
-import java.sql.SQLException;
+import java.io.IOException;
 
 /**
  * {@code GET /v1/databases/{id}/connection-pooling}: the database's pooler and its figures. A
@@ -30,13 +30,13 @@ final class PoolingController {
     }
 
     @Get
-    PoolerStats.Stats show(Caller caller, String database) {
+    PoolerStats.Stats show(Caller caller, String database) throws InterruptedException {
         Database db = databases.require(caller, database);
         Pooler pooler = poolers.find(db.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_FOUND, db.name()
                 + " has no connection pool; attach it to an app with \"pooled\": true (heroku pg:connection-pooling:attach)."));
         try {
             return stats.of(db, pooler);
-        } catch (SQLException e) {
+        } catch (IOException e) {
             throw new KeelException(ProblemType.UNAVAILABLE, "The pooler of " + db.name() + " does not answer; Keel starts it again"
                     + " within a few seconds.");
         }
