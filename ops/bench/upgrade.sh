@@ -4,16 +4,17 @@
 #
 # One Keel (ops/bench/lib/keel.sh). N times: a standard-0 database of major FROM (15) holding
 # SIZE_MB of rows in keyed tables, a writer inserting one row a transaction as fast as it can
-# (psql, reconnecting to the database's current URL whenever its connection ends), and
+# (psql, a connection per row, asking for the database's current URL after a failed one), and
 # POST /v1/databases/{id}/upgrade {"version": TO} (18). For each upgrade it prints the pause Keel
 # measured (write_pause_ms: from closing the old server to the catalog naming the new one), the
-# longest gap between two acknowledged inserts the writer saw (which adds reconnecting to the new
-# URL), and the whole upgrade's duration. The anchor, measured once on the same data: pg_dump -Fc
+# longest gap between two acknowledged inserts the writer saw (which adds noticing the new URL and
+# connecting to it), and the whole upgrade's duration. The anchor, measured once on the same data: pg_dump -Fc
 # of the old database plus pg_restore into an empty database of major TO, the writes an offline
 # upgrade would stop for.
 #
 #   ops/bench/upgrade.sh
 #   N=5 SIZE_MB=200 ops/bench/upgrade.sh
+#   KEEL_BENCH_LOG_DIR=/tmp/upgrade-logs ops/bench/upgrade.sh    # keeps the writer's and Keel's logs
 set -euo pipefail
 N=${N:-3}
 SIZE_MB=${SIZE_MB:-100}
@@ -30,33 +31,17 @@ fill() {  # fill URL
         -c "insert into payload (body) select repeat(md5(g::text), 5) from generate_series(1, $ROWS) g" -c "vacuum analyze"
 }
 
-writer() {  # writer DB_ID LOG: inserts numbered rows until killed, logging "<n> <epoch ms>" per acknowledged row
-    local n=0 url
+writer() {  # writer DB_ID LOG: inserts numbered rows until killed, one connection each, logging "<n> <epoch ms>" per acknowledged row
+    local n=0 url out
+    url="$(db_field "$1" 'd["url"]')&sslmode=verify-full&sslrootcert=$WORK/ca.pem"
     while true; do
-        url="$(db_field "$1" 'd["url"]')&sslmode=verify-full&sslrootcert=$WORK/ca.pem"
-        # One psql session per 200 rows: a dead connection costs at most a few rows' worth of retries.
-        n=$(python3 - "$url" "$n" "$2" <<'PY' || true
-import subprocess, sys, time
-url, n, log = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-p = subprocess.Popen(["psql", "-X", "-q", "-At", url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-with open(log, "a") as out:
-    for _ in range(200):
-        n += 1
-        try:
-            p.stdin.write("insert into numbered (n) values (%d) returning n;\n" % n)
-            p.stdin.flush()
-            line = p.stdout.readline()
-        except BrokenPipeError:
-            break
-        if not line.strip():
-            break
-        out.write("%s %d\n" % (line.strip(), time.time() * 1000))
-        out.flush()
-p.kill()
-print(n)
-PY
-)
-        [[ -n $n ]] || n=0
+        n=$((n + 1))
+        if out=$(PGCONNECT_TIMEOUT=2 psql "$url" -XAtqc "insert into numbered (n) values ($n) returning n" 2>/dev/null) \
+                && [[ $out == "$n" ]]; then
+            echo "$n $(now_ms)" >>"$2"
+        else
+            url="$(db_field "$1" 'd["url"]')&sslmode=verify-full&sslrootcert=$WORK/ca.pem"   # the database may have moved
+        fi
     done
 }
 
@@ -91,6 +76,9 @@ for i in $(seq 1 "$N"); do
     [[ $STATE == succeeded ]] || die "upgrade $i ended $STATE: $(curl -sf "${AUTH[@]}" "$API/v1/operations/$OP")"
     PAUSES+=($(curl -sf "${AUTH[@]}" "$API/v1/databases/$DB/upgrade" | json 'd["write_pause_ms"]'))
     GAPS+=($(awk 'NR > 1 && $2 - last > max {max = $2 - last} {last = $2} END {print max + 0}' "$LOG"))
+    if [[ -n ${KEEL_BENCH_LOG_DIR:-} ]]; then
+        mkdir -p "$KEEL_BENCH_LOG_DIR" && cp "$LOG" "$WORK/keel.log" "$KEEL_BENCH_LOG_DIR/"
+    fi
     echo "  upgrade $i: pause ${PAUSES[-1]} ms (Keel), longest gap between acknowledged writes ${GAPS[-1]} ms, upgrade ${TOTALS[-1]} ms" >&2
     curl -sf "${AUTH[@]}" -X DELETE "$API/v1/databases/$DB" >/dev/null
 done
