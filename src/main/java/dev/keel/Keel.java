@@ -1,5 +1,6 @@
 package dev.keel;
 
+import dev.keel.pooling.Poolers;
 import dev.keel.postgres.Postmaster;
 import io.micronaut.context.ApplicationContext;
 import io.micronaut.runtime.server.EmbeddedServer;
@@ -86,9 +87,10 @@ public final class Keel {
         return Path.of(configured).toAbsolutePath().normalize();
     }
 
-    /** Stops a leftover embedded S3 server, each instance's server, then the catalog's, by signal (fast shutdown first). */
+    /** Stops a leftover embedded S3 server, each pooler, each instance's server, then the catalog's, by signal (fast shutdown first). */
     public static void stopServers(Path dataDir) {
         stopEmbeddedS3(dataDir);
+        Poolers.stopAll(dataDir);
         Path servers = KeelHome.serverDirOf(dataDir);
         try (Stream<Path> instances = Files.isDirectory(servers.resolve("instances")) ? Files.list(servers.resolve("instances")) : Stream.empty()) {
             List<Path> dataDirs = new java.util.ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());

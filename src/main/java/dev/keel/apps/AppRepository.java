@@ -47,10 +47,14 @@ final class AppRepository {
     }
 
     Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential) {
+        return attach(tx, appId, databaseId, name, credential, false);
+    }
+
+    Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential, boolean pooled) {
         UUID id = UUID.randomUUID();
         release(tx, appId);
         tx.insertInto(ATTACHMENTS).set(ATTACHMENTS.ID, id).set(ATTACHMENTS.APP_ID, appId).set(ATTACHMENTS.DATABASE_ID, databaseId)
-                .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).execute();
+                .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).set(ATTACHMENTS.POOLED, pooled).execute();
         return attachments(tx).where(ATTACHMENTS.ID.eq(id)).fetchSingle(AppRepository::toAttachment);
     }
 
@@ -61,6 +65,17 @@ final class AppRepository {
     List<Attachment> ofDatabase(UUID databaseId) {
         return attachments(dsl).where(ATTACHMENTS.DATABASE_ID.eq(databaseId)).orderBy(APPS.NAME, ATTACHMENTS.NAME)
                 .fetch(AppRepository::toAttachment);
+    }
+
+    /** How many pooled attachments the database has, in every app. */
+    int pooledCount(UUID databaseId) {
+        return dsl.fetchCount(ATTACHMENTS, ATTACHMENTS.DATABASE_ID.eq(databaseId).and(ATTACHMENTS.POOLED.isTrue()));
+    }
+
+    /** The databases the app reaches through a pooler. */
+    List<UUID> pooledDatabases(UUID appId) {
+        return dsl.selectDistinct(ATTACHMENTS.DATABASE_ID).from(ATTACHMENTS).where(ATTACHMENTS.APP_ID.eq(appId))
+                .and(ATTACHMENTS.POOLED.isTrue()).fetch(ATTACHMENTS.DATABASE_ID);
     }
 
     boolean detach(UUID appId, String name) {
@@ -102,6 +117,6 @@ final class AppRepository {
 
     private static Attachment toAttachment(Record r) {
         return new Attachment(r.get(ATTACHMENTS.ID), r.get(ATTACHMENTS.APP_ID), r.get(APPS.NAME), r.get(ATTACHMENTS.DATABASE_ID),
-                r.get(ATTACHMENTS.NAME), r.get(ATTACHMENTS.CREDENTIAL), r.get(ATTACHMENTS.CREATED_AT));
+                r.get(ATTACHMENTS.NAME), r.get(ATTACHMENTS.CREDENTIAL), r.get(ATTACHMENTS.CREATED_AT), r.get(ATTACHMENTS.POOLED));
     }
 }

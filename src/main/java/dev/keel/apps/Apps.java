@@ -1,6 +1,7 @@
 package dev.keel.apps;
 
 import dev.keel.auth.Caller;
+import dev.keel.pooling.Poolers;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -8,6 +9,7 @@ import jakarta.inject.Singleton;
 import org.jooq.exception.IntegrityConstraintViolationException;
 
 import java.util.List;
+import java.util.UUID;
 import java.util.regex.Pattern;
 
 /** Apps of a team: create, list, find, rename, delete (which detaches everything attached to it). */
@@ -16,9 +18,11 @@ public final class Apps {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{1,29}");
 
     private final AppRepository repository;
+    private final Poolers poolers;
 
-    Apps(AppRepository repository) {
+    Apps(AppRepository repository, Poolers poolers) {
         this.repository = repository;
+        this.poolers = poolers;
     }
 
     public App create(Caller caller, String name) {
@@ -70,7 +74,11 @@ public final class Apps {
         return repository.find(caller.teamId(), name).orElseThrow(() -> KeelException.notFound("app", name));
     }
 
+    /** Deletes the app and its attachments; a pooler none of whose attachments is left is stopped. */
     public void delete(Caller caller, String name) {
-        repository.delete(require(caller, name).id());
+        App app = require(caller, name);
+        List<UUID> pooled = repository.pooledDatabases(app.id());
+        repository.delete(app.id());
+        pooled.forEach(database -> poolers.release(database, repository.pooledCount(database)));
     }
 }

@@ -1,6 +1,7 @@
 package dev.keel.apps;
 
 import dev.keel.auth.Caller;
+import dev.keel.databases.DatabaseLookup;
 import dev.keel.http.JsonBody;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
@@ -15,6 +16,7 @@ import io.micronaut.scheduling.annotation.ExecuteOn;
 import io.micronaut.serde.annotation.Serdeable;
 
 import java.net.URI;
+import java.sql.SQLException;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +29,10 @@ final class AppsController {
     private final Apps apps;
     private final Attachments attachments;
     private final ConfigVars configVars;
+    private final DatabaseLookup databases;
 
-    AppsController(Apps apps, Attachments attachments, ConfigVars configVars) {
+    AppsController(Apps apps, Attachments attachments, ConfigVars configVars, DatabaseLookup databases) {
+        this.databases = databases;
         this.apps = apps;
         this.attachments = attachments;
         this.configVars = configVars;
@@ -39,7 +43,7 @@ final class AppsController {
     }
 
     @Serdeable
-    record Attach(@Nullable String database, @Nullable String as, @Nullable String credential) {
+    record Attach(@Nullable String database, @Nullable String as, @Nullable String credential, @Nullable Boolean pooled) {
     }
 
     @Serdeable
@@ -50,9 +54,11 @@ final class AppsController {
     }
 
     @Serdeable
-    record AttachmentView(UUID id, String name, String app, UUID databaseId, String credential, String configVar, OffsetDateTime createdAt) {
+    record AttachmentView(UUID id, String name, String app, UUID databaseId, String credential, String configVar, OffsetDateTime createdAt,
+                          boolean pooled) {
         static AttachmentView of(Attachment a) {
-            return new AttachmentView(a.id(), a.name(), a.appName(), a.databaseId(), a.credential(), a.configVar(), a.createdAt());
+            return new AttachmentView(a.id(), a.name(), a.appName(), a.databaseId(), a.credential(), a.configVar(), a.createdAt(),
+                    a.pooled());
         }
     }
 
@@ -81,8 +87,11 @@ final class AppsController {
 
     @Post("/{app}/attachments")
     @JsonBody
-    HttpResponse<AttachmentView> attach(Caller caller, String app, @Body Attach request) {
-        Attachments.Attached attached = attachments.attach(caller, app, request.database(), request.as(), request.credential());
+    HttpResponse<AttachmentView> attach(Caller caller, String app, @Body Attach request) throws SQLException, InterruptedException {
+        Attachments.Attached attached = Boolean.TRUE.equals(request.pooled())
+                ? attachments.attachPooled(caller, app, databases.require(caller, request.database() == null ? "" : request.database()),
+                        request.as(), request.credential())
+                : attachments.attach(caller, app, request.database(), request.as(), request.credential());
         return HttpResponse.<AttachmentView>status(attached.created() ? HttpStatus.CREATED : HttpStatus.OK)
                 .body(AttachmentView.of(attached.attachment()));
     }

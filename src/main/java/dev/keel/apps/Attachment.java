@@ -3,8 +3,12 @@ package dev.keel.apps;
 import java.time.OffsetDateTime;
 import java.util.UUID;
 
-/** One database attached to one app under {@code name} (config var {@code <name>_URL}) through one credential. */
-public record Attachment(UUID id, UUID appId, String appName, UUID databaseId, String name, String credential, OffsetDateTime createdAt) {
+/**
+ * One database attached to one app under {@code name} (config var {@code <name>_URL}) through one
+ * credential; a {@code pooled} one reaches the database through its pooler (PgBouncer).
+ */
+public record Attachment(UUID id, UUID appId, String appName, UUID databaseId, String name, String credential, OffsetDateTime createdAt,
+                         boolean pooled) {
     public String configVar() {
         return name + "_URL";
     }

@@ -8,12 +8,14 @@ import dev.keel.credentials.Credentials;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
+import dev.keel.pooling.Poolers;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -30,6 +32,8 @@ import java.util.regex.Pattern;
 @Singleton
 public final class Attachments implements CredentialUses {
     static final String DEFAULT_NAME = "DATABASE";
+    /** The name of a pooled attachment made without one (config var {@code DATABASE_CONNECTION_POOL_URL}), as on Heroku. */
+    static final String POOL_NAME = "DATABASE_CONNECTION_POOL";
     private static final Pattern NAME = Pattern.compile("[A-Z][A-Z0-9_]{0,58}");
 
     private final Apps apps;
@@ -37,9 +41,12 @@ public final class Attachments implements CredentialUses {
     private final DatabaseLookup databases;
     private final Credentials credentials;
     private final Colors colors;
+    private final Poolers poolers;
     private final DSLContext dsl;
 
-    Attachments(Apps apps, AppRepository repository, DatabaseLookup databases, Credentials credentials, Colors colors, DSLContext dsl) {
+    Attachments(Apps apps, AppRepository repository, DatabaseLookup databases, Credentials credentials, Colors colors, Poolers poolers,
+                DSLContext dsl) {
+        this.poolers = poolers;
         this.apps = apps;
         this.repository = repository;
         this.databases = databases;
@@ -91,14 +98,14 @@ public final class Attachments implements CredentialUses {
             AdvisoryLock.ATTACHMENTS.acquire(tx.dsl());
             List<Attachment> existing = repository.ofApp(tx.dsl(), app.id());
             Optional<Attachment> already = existing.stream()
-                    .filter(a -> a.databaseId().equals(database.id()) && a.credential().equals(through)).findFirst();
+                    .filter(a -> !a.pooled() && a.databaseId().equals(database.id()) && a.credential().equals(through)).findFirst();
             if (as == null && already.isPresent()) {
                 return new Attached(already.get(), false); // attached again without a name: the attachment it has
             }
             String name = as != null ? as : named(existing, DEFAULT_NAME).isEmpty() ? DEFAULT_NAME : colors.of(tx.dsl(), database);
             Optional<Attachment> same = named(existing, name);
             if (same.isPresent()) {
-                if (same.get().databaseId().equals(database.id()) && same.get().credential().equals(through)) {
+                if (!same.get().pooled() && same.get().databaseId().equals(database.id()) && same.get().credential().equals(through)) {
                     return new Attached(same.get(), false);
                 }
                 throw new KeelException(ProblemType.NAME_TAKEN, "App " + app.name() + " already has an attachment named " + name
@@ -118,15 +125,52 @@ public final class Attachments implements CredentialUses {
         });
     }
 
+    /**
+     * Attaches the database to the app through its pooler ({@code pg:connection-pooling:attach}),
+     * starting the pooler when it has none: {@code as} defaults to {@code DATABASE_CONNECTION_POOL}.
+     * The same pooled attachment again changes nothing.
+     */
+    public Attached attachPooled(Caller caller, String appName, Database database, @Nullable String as, @Nullable String credential)
+            throws SQLException, InterruptedException {
+        App app = apps.require(caller, appName);
+        String name = as == null || as.isBlank() ? POOL_NAME : as.strip();
+        if (!NAME.matcher(name).matches()) {
+            throw new KeelException(ProblemType.INVALID_NAME, "An attachment name (\"as\") is 1 to 59 characters: uppercase letters,"
+                    + " digits and underscores, starting with a letter, such as DATABASE_CONNECTION_POOL; its config var is <as>_URL.");
+        }
+        String through = credential == null || credential.isBlank() ? Credential.DEFAULT : credential;
+        requireCredential(database, through);
+        Optional<Attachment> same = named(repository.ofApp(dsl, app.id()), name);
+        if (same.isPresent() && !(same.get().pooled() && same.get().databaseId().equals(database.id())
+                && same.get().credential().equals(through))) {
+            throw new KeelException(ProblemType.NAME_TAKEN, "App " + app.name() + " already has an attachment named " + name
+                    + " (" + same.get().configVar() + "); detach it first, or attach under another name with --as.");
+        }
+        poolers.ensure(database);
+        if (same.isPresent()) {
+            return new Attached(same.get(), false);
+        }
+        return dsl.transactionResult(tx -> {
+            AdvisoryLock.ATTACHMENTS.acquire(tx.dsl());
+            Optional<Attachment> meanwhile = named(repository.ofApp(tx.dsl(), app.id()), name);
+            if (meanwhile.isPresent()) {
+                return new Attached(meanwhile.get(), false);
+            }
+            return new Attached(repository.attach(tx.dsl(), app.id(), database.id(), name, through, true), true);
+        });
+    }
+
     public List<Attachment> list(Caller caller, String appName) {
         return repository.ofApp(dsl, apps.require(caller, appName).id());
     }
 
     public void detach(Caller caller, String appName, String name) {
         App app = apps.require(caller, appName);
+        Optional<Attachment> attachment = named(repository.ofApp(dsl, app.id()), name);
         if (!repository.detach(app.id(), name)) {
             throw KeelException.notFound("attachment", name);
         }
+        attachment.filter(Attachment::pooled).ifPresent(a -> poolers.release(a.databaseId(), repository.pooledCount(a.databaseId())));
     }
 
     /** The database's colour attachment name ({@code HEROKU_POSTGRESQL_AMBER}), chosen now if it has none. */

@@ -8,11 +8,13 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.pooling.Poolers;
 import jakarta.inject.Singleton;
 
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.UUID;
 
 /**
  * An app's config vars: {@code <attachment>_URL} for each attachment of an available database,
@@ -26,9 +28,11 @@ public final class ConfigVars {
     private final InstanceRepository instances;
     private final Credentials credentials;
     private final Network network;
+    private final Poolers poolers;
 
     ConfigVars(Attachments attachments, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
-               Network network) {
+               Network network, Poolers poolers) {
+        this.poolers = poolers;
         this.attachments = attachments;
         this.databases = databases;
         this.instances = instances;
@@ -39,13 +43,20 @@ public final class ConfigVars {
     public Map<String, String> of(Caller caller, String appName) {
         Map<String, String> vars = new TreeMap<>();
         for (Attachment attachment : attachments.list(caller, appName)) {
-            url(attachment.databaseId(), attachment.credential()).ifPresent(url -> vars.put(attachment.configVar(), url.toString()));
+            (attachment.pooled() ? pooledUrl(attachment.databaseId(), attachment.credential())
+                    : url(attachment.databaseId(), attachment.credential())).ifPresent(url -> vars.put(attachment.configVar(), url.toString()));
         }
         return vars;
     }
 
+    /** The URL of credential {@code credential} of an available database through its pooler, while it has one. */
+    public Optional<ConnectionUrl> pooledUrl(UUID databaseId, String credential) {
+        return url(databaseId, credential).flatMap(direct -> poolers.find(databaseId)
+                .map(pooler -> new ConnectionUrl(direct.user(), direct.password(), network.publicHost(), pooler.port(), direct.database())));
+    }
+
     /** The URL of credential {@code credential} of an available database, on its primary (a follower: its own server). */
-    public Optional<ConnectionUrl> url(java.util.UUID databaseId, String credential) {
+    public Optional<ConnectionUrl> url(UUID databaseId, String credential) {
         Optional<Database> database = databases.find(databaseId).filter(d -> d.state() == DatabaseState.AVAILABLE);
         if (database.isEmpty()) {
             return Optional.empty();

@@ -106,6 +106,27 @@ public final class BaseBackups implements OperationHandler {
         }
     }
 
+    /**
+     * Takes a backup of {@code database} in the caller's thread, for work that holds the
+     * database's operation lock (an upgrade's first backup) and so cannot wait for a queued one;
+     * returns it completed, or throws with it failed.
+     */
+    public Backup takeNow(Database database, BackupKind kind) throws Exception {
+        Backup backup = dsl.transactionResult(tx -> {
+            Operation operation = operations.create(tx.dsl(), database.teamId(), database.id(), OperationKind.BACKUP, "starting", 1);
+            return backups.insert(tx.dsl(), database.id(), operation.id(), kind);
+        });
+        Operation operation = operations.find(database.teamId(), backup.operationId()).orElseThrow();
+        try {
+            run(operation);
+            operations.succeed(operation.id());
+        } catch (Exception e) {
+            operations.fail(operation.id(), e instanceof KeelException ? e.getMessage() : "The backup failed; see Keel's log.");
+            throw e;
+        }
+        return backups.find(database.id(), backup.id()).orElseThrow();
+    }
+
     @Override
     public OperationKind kind() {
         return OperationKind.BACKUP;

@@ -3,6 +3,7 @@ package dev.keel.credentials;
 import dev.keel.postgres.ServerSession;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
@@ -22,12 +23,14 @@ public final class CredentialChanges {
     private static final int PASSWORD_LENGTH = 64;
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_]{1,47}");
     private static final Set<String> RESERVED = Set.of(Credential.DEFAULT, "postgres", "keel", "public", "replication", "all");
-    private static final List<String> RESERVED_PREFIXES = List.of("pg_", "follower_", "standby_", "dataclips_");
+    private static final List<String> RESERVED_PREFIXES = List.of("pg_", "follower_", "standby_", "dataclips_", "keel_");
 
     private final CredentialRepository repository;
+    private final ApplicationEventPublisher<CredentialRotated> rotations;
 
-    CredentialChanges(CredentialRepository repository) {
+    CredentialChanges(CredentialRepository repository, ApplicationEventPublisher<CredentialRotated> rotations) {
         this.repository = repository;
+        this.rotations = rotations;
     }
 
     /** A rotated credential and how many of its sessions were ended. */
@@ -80,6 +83,7 @@ public final class CredentialChanges {
                 ended = session.terminateSessions(credential.username());
             }
         }
+        rotations.publishEvent(new CredentialRotated(databaseId, name));
         return new Rotated(credential, ended);
     }
 
@@ -114,7 +118,7 @@ public final class CredentialChanges {
                 || RESERVED_PREFIXES.stream().anyMatch(name::startsWith)) {
             throw new KeelException(ProblemType.INVALID_NAME, "A credential name is 2 to 48 characters: lowercase letters, digits and"
                     + " underscores, starting with a letter; not default, postgres, keel, public, replication or all, and not"
-                    + " starting with pg_, follower_, standby_ or dataclips_.");
+                    + " starting with pg_, follower_, standby_, dataclips_ or keel_.");
         }
     }
 }

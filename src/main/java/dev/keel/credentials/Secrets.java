@@ -8,6 +8,7 @@ import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
 import javax.crypto.Cipher;
+import javax.crypto.Mac;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import java.io.IOException;
@@ -101,6 +102,21 @@ public final class Secrets {
             return new String(plain, StandardCharsets.UTF_8);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("a sealed secret does not open for " + context + ": wrong key or altered bytes", e);
+        }
+    }
+
+    /**
+     * A key for {@code purpose} (signing download links, say) derived from the sealing key
+     * (HMAC-SHA256 of the purpose), so every node sharing the key derives the same one and no
+     * second secret needs keeping; the sealing key itself never leaves this class.
+     */
+    public byte[] derivedKey(String purpose) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(new SecretKeySpec(key.getEncoded(), "HmacSHA256"));
+            return mac.doFinal(("keel derived key: " + purpose).getBytes(StandardCharsets.UTF_8));
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HMAC-SHA256 is not available", e);
         }
     }
 

@@ -52,6 +52,11 @@ public final class DatabaseLookup {
         databases.clearLeader(followerId);
     }
 
+    /** Records that the database's server now runs Postgres {@code major} (after an upgrade switched it). */
+    public void changeMajor(UUID id, int major) {
+        databases.setMajor(id, major);
+    }
+
     /** Every available database that archives its own WAL (all but followers), of every team: the archive's scheduled work. */
     public List<Database> archiving() {
         return databases.inState(DatabaseState.AVAILABLE).stream().filter(d -> !d.following()).toList();

@@ -156,6 +156,11 @@ final class DatabaseRepository {
                 .where(DATABASES.ID.eq(id)).execute();
     }
 
+    void setMajor(UUID id, int major) {
+        dsl.update(DATABASES).set(DATABASES.MAJOR_VERSION, major).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(DATABASES.ID.eq(id)).execute();
+    }
+
     void delete(UUID id) {
         dsl.deleteFrom(DATABASES).where(DATABASES.ID.eq(id)).execute();
     }

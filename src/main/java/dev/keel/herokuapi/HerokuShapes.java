@@ -92,8 +92,9 @@ final class HerokuShapes {
     }
 
     AddonAttachment attachment(Attachment attachment, Database database, @Nullable Attachment owner) {
-        return new AddonAttachment(attachment.id(), attachment.name(),
-                Credential.DEFAULT.equals(attachment.credential()) ? null : "credential:" + attachment.credential(),
+        String namespace = attachment.pooled() ? "connection-pooling:" + attachment.credential()
+                : Credential.DEFAULT.equals(attachment.credential()) ? null : "credential:" + attachment.credential();
+        return new AddonAttachment(attachment.id(), attachment.name(), namespace,
                 List.of(attachment.configVar()), new Named(attachment.appId(), attachment.appName()),
                 new AttachmentAddon(database.id(), database.name(), owner == null ? new Named(null, null)
                         : new Named(owner.appId(), owner.appName()), plan(database)), webUrl(database));

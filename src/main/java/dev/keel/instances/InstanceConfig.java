@@ -37,8 +37,9 @@ public final class InstanceConfig {
         settings.put("shared_preload_libraries", "pg_stat_statements");
         settings.put("log_line_prefix", "%m [%p] %q%u@%d ");
         settings.put("log_timezone", "UTC"); // ServerLog reads the times as UTC
-        // Every instance archives from its first segment on; the runtime supplies archive_command.
-        settings.put("wal_level", "replica");
+        // Every instance archives from its first segment on; the runtime supplies archive_command. Logical,
+        // so that a major-version upgrade can stream the database's rows without restarting its server.
+        settings.put("wal_level", "logical");
         settings.put("archive_mode", "on");
         // A follower's slot keeps WAL on its leader while it is away, but never more than this.
         settings.put("max_slot_wal_keep_size", MAX_SLOT_WAL_KEEP_SIZE);

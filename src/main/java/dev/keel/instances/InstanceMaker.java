@@ -49,9 +49,15 @@ public final class InstanceMaker {
      */
     public Instance make(@Nullable UUID databaseId, int major, Map<String, String> extraSettings, List<HbaRule> hba,
                          Consumer<String> onStep) {
+        return make(databaseId, InstanceRole.PRIMARY, major, extraSettings, hba, onStep);
+    }
+
+    /** As {@link #make(UUID, int, Map, List, Consumer)}, in {@code role} (an upgrade's new server). */
+    public Instance make(@Nullable UUID databaseId, InstanceRole role, int major, Map<String, String> extraSettings, List<HbaRule> hba,
+                         Consumer<String> onStep) {
         onStep.accept(RESERVING);
         String superuserPassword = RandomStrings.alphanumeric(32);
-        Instance instance = instances.reserve(databaseId, InstanceRole.PRIMARY, major, network.localHost(), superuserPassword);
+        Instance instance = instances.reserve(databaseId, role, major, network.localHost(), superuserPassword);
 
         try {
             onStep.accept(INITIALIZING);

@@ -159,6 +159,11 @@ public final class InstanceRepository {
         return live(databaseId, InstanceRole.PRIMARY);
     }
 
+    /** The database's new server while a major-version upgrade fills it, if one does. */
+    public Optional<Instance> upgrading(UUID databaseId) {
+        return live(databaseId, InstanceRole.UPGRADE);
+    }
+
     /** The database's HA standby, if it has one (being made or running). */
     public Optional<Instance> standby(UUID databaseId) {
         return live(databaseId, InstanceRole.STANDBY);

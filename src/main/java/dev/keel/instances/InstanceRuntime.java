@@ -124,6 +124,14 @@ public interface InstanceRuntime {
      */
     void fence(Instance instance);
 
+    /**
+     * Restarts a new server (one that has served nobody) on a timeline above {@code after}: it
+     * recovers its own WAL and promotes onto the next timeline, then starts as usual. Its WAL
+     * files then never bear a name an earlier server of the same database archived. Returns once
+     * it accepts connections on the new timeline.
+     */
+    void startOnTimelineAfter(Instance instance, int after);
+
     /** Whether the instance's storage is there and sound enough to start its server on it again. */
     boolean intact(Instance instance);
 

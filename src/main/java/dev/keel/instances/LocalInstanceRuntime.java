@@ -446,6 +446,20 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
+    public void startOnTimelineAfter(Instance instance, int after) {
+        Installation installation = binaries.installation(instance.major());
+        Path data = dataDir(instance.id());
+        ServerUser user = user(instance.id());
+        commands.stop(user, installation, data);
+        Timelines.claim(data, after, user::own);
+        commands.startDetached(user, installation, data, logFile(instance.id()), Timelines.RECOVERY_OPTIONS);
+        Timelines.awaitPromotion(data, after);
+        commands.stop(user, installation, data);
+        Timelines.release(data, after);
+        commands.start(user, installation, data, logFile(instance.id()));
+    }
+
+    @Override
     public boolean intact(Instance instance) {
         return Postmaster.intact(dataDir(instance.id()));
     }

@@ -99,7 +99,7 @@ public final class ReplicationSlots {
     private static Map<String, String> settings(Instance upstream, String name, String password) {
         Map<String, String> settings = new LinkedHashMap<>();
         // verify-full against the installation CA, whose certificate the runtime puts beside the server's own.
-        settings.put("primary_conninfo", "host=" + quote(upstream.host()) + " port=" + upstream.port() + " user=" + name
+        settings.put("primary_conninfo", address(upstream.host()) + " port=" + upstream.port() + " user=" + name
                 + " password=" + quote(password) + " application_name=" + name + " sslmode=verify-full sslrootcert="
                 + quote(ServerFiles.CA_CERT) + " connect_timeout=5 options=" + quote("-csearch_path=pg_catalog,pg_temp"));
         settings.put("primary_slot_name", name);
@@ -132,6 +132,16 @@ public final class ReplicationSlots {
     /** Forgets slot {@code name} without touching its upstream (which is gone). */
     public void forget(String name) {
         dsl.deleteFrom(REPLICATION_SLOTS).where(REPLICATION_SLOTS.NAME.eq(name)).execute();
+    }
+
+    /**
+     * Where to connect, as libpq takes it. Before Postgres 15, libpq matches only DNS names of a
+     * certificate, never its IP addresses: an upstream reached by IP is named by "localhost",
+     * which every instance certificate carries, and reached at {@code hostaddr}.
+     */
+    private static String address(String host) {
+        boolean literal = host.contains(":") || host.matches("[0-9.]+");
+        return literal ? "host=localhost hostaddr=" + quote(host) : "host=" + quote(host);
     }
 
     private static String quote(String value) {

@@ -37,6 +37,9 @@ public final class ServerAccounts {
 
     private final boolean perInstance;
     private final Path serverDir;
+    private static final String TOOLS_ACCOUNT = "keel-tools";
+    private static final UUID TOOLS = new UUID(0, 0);
+
     private final ServerUser catalog;
     private final Map<UUID, ServerUser> known = new ConcurrentHashMap<>();
 
@@ -63,6 +66,23 @@ public final class ServerAccounts {
     /** The account the embedded catalog runs as. */
     public ServerUser catalog() {
         return catalog;
+    }
+
+    /**
+     * The account client programs (pg_dump, pg_restore, psql) and PgBouncer run as: neither root
+     * nor any server's, so a dump or a pooler that a tenant's input subverts reaches no server's
+     * files. One for this server directory, made now if it does not exist yet; Keel's own account
+     * when Keel does not run as root.
+     */
+    public ServerUser tools() {
+        if (!perInstance) {
+            return catalog;
+        }
+        return known.computeIfAbsent(TOOLS, key -> lookup(TOOLS_ACCOUNT).orElseGet(() -> {
+            // Not "in <server dir>": the orphan sweep of instance accounts must never take it.
+            create(TOOLS_ACCOUNT, "Keel client tools and poolers", false);
+            return lookup(TOOLS_ACCOUNT).orElseThrow(() -> new IllegalStateException("useradd made no account " + TOOLS_ACCOUNT));
+        }));
     }
 
     /** The account of instance {@code id}, made now if it does not exist yet. */

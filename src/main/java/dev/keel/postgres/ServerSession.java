@@ -30,9 +30,11 @@ import java.util.Optional;
  * are bind parameters; passwords reach the server only as SCRAM verifiers. Every failure is an
  * {@link SQLException}, to be classified by its SQLState.
  *
- * <p>One exception, by size: the maintenance package's own statements (pg:reset, pg:killall,
- * pg:settings, pg:diagnose's checks, in {@code maintenance.MaintenanceSql} and
- * {@code DiagnoseChecks}) run on {@link #pinnedConnection()}, under the same rules.
+ * <p>The exception, by size: features with many statements of their own keep them in one SQL
+ * class each, under the same rules, and run them on {@link #pinnedConnection()}: maintenance
+ * (pg:reset, pg:killall, pg:settings, pg:diagnose: {@code MaintenanceSql}, {@code DiagnoseChecks}),
+ * major-version upgrades ({@code UpgradeSql}, {@code UpgradeStreamSql}), pooling
+ * ({@code PoolerSql}) and logical backups ({@code DumpSql}).
  */
 public final class ServerSession implements AutoCloseable {
     /** Keel's management role on every managed server. */

@@ -44,7 +44,9 @@ public enum ProblemType {
     UNAVAILABLE("unavailable", 503, "Service unavailable", Retry.HELPS),
     INSUFFICIENT_STORAGE("insufficient-storage", 507, "Insufficient storage", Retry.HELPS),
     FAILOVER_REFUSED("failover-refused", 503, "Failover refused", Retry.HELPS),
-    NO_CAPACITY("no-capacity", 503, "No capacity left on this node");
+    NO_CAPACITY("no-capacity", 503, "No capacity left on this node"),
+    CLIENT_TOOLS_NEEDED("client-tools-needed", 422, "Newer Postgres client tools needed"),
+    UPGRADE_BLOCKED("upgrade-blocked", 422, "Logical replication cannot carry this database");
 
     /** Whether trying the same thing again later can succeed (a server still starting: yes; a plan that forbids it: no). */
     public enum Retry { HELPS, FUTILE }

@@ -23,6 +23,12 @@ import org.bouncycastle.util.IPAddress;
 import org.jooq.DSLContext;
 import org.jooq.Record3;
 
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509TrustManager;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
@@ -31,11 +37,15 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.security.KeyStore;
 import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -58,6 +68,7 @@ public final class CertificateAuthority {
     private final DSLContext dsl;
     private final Secrets secrets;
     private final Path caFile;
+    private final Path sharedCaFile;
     private volatile X509Certificate certificate;
     private volatile PrivateKey privateKey;
     private volatile String certificatePem;
@@ -66,6 +77,7 @@ public final class CertificateAuthority {
         this.dsl = dsl;
         this.secrets = secrets;
         this.caFile = home.resolve("ca.pem");
+        this.sharedCaFile = home.serverDir().resolve("ca.pem");
     }
 
     /** Loads the CA from the catalog, creating it on the installation's first start. */
@@ -85,8 +97,12 @@ public final class CertificateAuthority {
         this.privateKey = Pem.readPrivateKey(secrets.open(row.value3(), context(row.value1())));
         try {
             Files.writeString(caFile, certificatePem);
+            if (!sharedCaFile.equals(caFile)) {
+                Files.writeString(sharedCaFile, certificatePem);
+                Files.setPosixFilePermissions(sharedCaFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException("could not write " + caFile, e);
+            throw new UncheckedIOException("could not write " + caFile + " or " + sharedCaFile, e);
         }
     }
 
@@ -130,6 +146,14 @@ public final class CertificateAuthority {
         return caFile;
     }
 
+    /**
+     * The same certificate in the server directory, for programs Keel runs as other OS accounts
+     * (pg_dump, psql, PgBouncer), which cannot reach the private data directory of a Keel run as root.
+     */
+    public Path sharedCertificateFile() {
+        return sharedCaFile;
+    }
+
     /** Signs a server certificate valid for {@code hosts} (names or IP addresses; the first is the CN). */
     public ServerCertificate issueServerCertificate(List<String> hosts) {
         List<String> unique = List.copyOf(new LinkedHashSet<>(hosts));
@@ -152,6 +176,79 @@ public final class CertificateAuthority {
         } catch (GeneralSecurityException | CertIOException e) {
             throw new IllegalStateException("could not issue a server certificate", e);
         }
+    }
+
+    /**
+     * A TLS context for one of Keel's own HTTPS listeners: a new certificate from this CA for
+     * {@code hosts}, presented with the CA's certificate as its chain.
+     */
+    public SSLContext serverContext(List<String> hosts) {
+        ServerCertificate issued = issueServerCertificate(hosts);
+        try {
+            KeyStore keys = KeyStore.getInstance("PKCS12");
+            keys.load(null, null);
+            char[] password = new char[0];
+            keys.setKeyEntry("keel", Pem.readPrivateKey(issued.privateKeyPem()), password,
+                    new Certificate[] {Pem.readCertificate(issued.certificatePem()), certificate});
+            KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            factory.init(keys, password);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(factory.getKeyManagers(), null, null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("could not make a TLS context for " + hosts, e);
+        }
+    }
+
+    /** A TLS context for Keel's own HTTPS requests: it trusts the JDK's certificate authorities and this installation's. */
+    public SSLContext clientContext() {
+        try {
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            trusted.load(null, null);
+            trusted.setCertificateEntry("keel-ca", certificate);
+            X509TrustManager installation = trustManager(trusted);
+            X509TrustManager system = trustManager(null);
+            X509TrustManager both = new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    system.checkClientTrusted(chain, authType);
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    try {
+                        installation.checkServerTrusted(chain, authType);
+                    } catch (CertificateException notOurs) {
+                        system.checkServerTrusted(chain, authType);
+                    }
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    X509Certificate[] ours = installation.getAcceptedIssuers();
+                    X509Certificate[] theirs = system.getAcceptedIssuers();
+                    X509Certificate[] all = Arrays.copyOf(ours, ours.length + theirs.length);
+                    System.arraycopy(theirs, 0, all, ours.length, theirs.length);
+                    return all;
+                }
+            };
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {both}, null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("could not make a client TLS context", e);
+        }
+    }
+
+    private static X509TrustManager trustManager(KeyStore store) throws GeneralSecurityException {
+        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        factory.init(store);
+        for (TrustManager manager : factory.getTrustManagers()) {
+            if (manager instanceof X509TrustManager x509) {
+                return x509;
+            }
+        }
+        throw new GeneralSecurityException("no X.509 trust manager");
     }
 
     private static X509Certificate sign(X509v3CertificateBuilder builder, PrivateKey key) throws GeneralSecurityException {

@@ -90,12 +90,7 @@ class HerokuCliTest {
         assertThat(ok(heroku.run("pg:ps", "-a", "myapp")).out()).contains("pid").contains("state");
         assertThat(ok(heroku.run("pg:kill", "999999", "-a", "myapp")).out()).contains("pg_cancel_backend").contains("f");
 
-        // Backups.
-        HerokuCli.Run capture = ok(heroku.run("pg:backups:capture", "-a", "myapp"));
-        assertThat(capture.all()).containsPattern("Backing up " + addon + " to b\\d{3}\\.\\.\\. done");
-        assertThat(ok(heroku.run("pg:backups", "-a", "myapp")).out()).contains("=== Backups").contains("Completed").contains("DATABASE");
-        assertThat(ok(heroku.run("pg:backups:info", "-a", "myapp")).out()).containsPattern("Status:\\s+Completed")
-                .containsPattern("Type:\\s+Manual").contains("=== Backup Logs");
+        // Backups (logical ones, pg_dump files): HerokuBackupsCliTest.
 
         // Fork, follow, unfollow, rollback, promote, destroy.
         HerokuCli.Run fork = ok(heroku.run("addons:create", "heroku-postgresql:standard-0", "-a", "myapp", "--confirm", "myapp", "--wait",

@@ -80,10 +80,9 @@ public final class HerokuCli {
                 Map.entry("HEROKU_PARTICLEBOARD_URL", herokuHost), Map.entry("HEROKU_API_KEY", apiKey),
                 Map.entry("DISABLE_TELEMETRY", "true"), Map.entry("HEROKU_SKIP_NEW_VERSION_CHECK", "true"),
                 Map.entry("HEROKU_DISABLE_AUTOUPDATE", "true"), Map.entry("HEROKU_NOTIFICATIONS", "0"), Map.entry("EDITOR", "true")));
-        if (herokuHost.startsWith("https:")) {
-            // Node trusts its own CA list, not the system's: Keel's CA is added, as the README says.
-            env.put("NODE_EXTRA_CA_CERTS", keel.dataDir().resolve("ca.pem").toString());
-        }
+        // Node trusts its own CA list, not the system's: Keel's CA is added, as the README says (an https
+        // HEROKU_HOST, and pg:backups:download's https link).
+        env.put("NODE_EXTRA_CA_CERTS", keel.caFile().toString());
         return new HerokuCli(bin, home, Map.copyOf(env));
     }
 

@@ -22,6 +22,18 @@ public final class Pg {
         return DriverManager.getConnection(jdbcUrl(url), props);
     }
 
+    /**
+     * Through a pooler in transaction mode, over TLS verified against {@code caFile}: no
+     * server-side prepared statements, since consecutive transactions may run on different servers.
+     */
+    public static Connection connectPooled(String url, Path caFile) throws SQLException {
+        Properties props = credentials(url);
+        props.setProperty("sslmode", "verify-full");
+        props.setProperty("sslrootcert", caFile.toString());
+        props.setProperty("prepareThreshold", "0");
+        return DriverManager.getConnection(jdbcUrl(url), props);
+    }
+
     /** With the given sslmode and no CA, to show what the server refuses. */
     public static Connection connect(String url, String sslmode) throws SQLException {
         Properties props = credentials(url);
@@ -42,6 +54,16 @@ public final class Pg {
         props.setProperty("password", URLDecoder.decode(userInfo[1], StandardCharsets.UTF_8));
         props.setProperty("connectTimeout", "10");
         return props;
+    }
+
+    /** The database a URL names. */
+    public static String database(String url) {
+        return URI.create(url).getPath().substring(1);
+    }
+
+    /** The user a URL names. */
+    public static String user(String url) {
+        return URLDecoder.decode(URI.create(url).getRawUserInfo().split(":", 2)[0], StandardCharsets.UTF_8);
     }
 
     public static int port(String url) {

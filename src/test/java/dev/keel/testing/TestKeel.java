@@ -27,6 +27,7 @@ public final class TestKeel implements AutoCloseable {
     private static final int PORTS_EACH = 100;
     private static final int CATALOG_PORTS_EACH = 5;
     private static final int S3_PORTS_EACH = 5;
+    private static final int POOLER_PORTS_EACH = 10;
 
     private final Path dataDir;
     private final Map<String, Object> properties;
@@ -68,8 +69,8 @@ public final class TestKeel implements AutoCloseable {
         return dir;
     }
 
-    /** Ports for one test Keel that no other test Keel in this JVM uses: its catalog's, its embedded S3's, its instances'. */
-    public record Ports(String catalog, String s3, String instances) {
+    /** Ports for one test Keel that no other test Keel in this JVM uses: its catalog's, its embedded S3's, its instances', its poolers'. */
+    public record Ports(String catalog, String s3, String instances, String poolers) {
     }
 
     public static Ports nextPorts() {
@@ -79,8 +80,10 @@ public final class TestKeel implements AutoCloseable {
             throw new IllegalStateException("too many test Keels for the port space below 32768");
         }
         int s3 = first + CATALOG_PORTS_EACH;
-        int instances = s3 + S3_PORTS_EACH;
-        return new Ports(first + "-" + (s3 - 1), s3 + "-" + (instances - 1), instances + "-" + (first + PORTS_EACH - 1));
+        int poolers = s3 + S3_PORTS_EACH;
+        int instances = poolers + POOLER_PORTS_EACH;
+        return new Ports(first + "-" + (s3 - 1), s3 + "-" + (poolers - 1), instances + "-" + (first + PORTS_EACH - 1),
+                poolers + "-" + (instances - 1));
     }
 
     public static TestKeel start(String name) {
@@ -97,6 +100,8 @@ public final class TestKeel implements AutoCloseable {
         properties.put("keel.instances.ports", ports.instances());
         properties.put("keel.catalog.ports", ports.catalog());
         properties.put("keel.s3.embedded-ports", ports.s3());
+        properties.put("keel.pooling.ports", ports.poolers());
+        properties.put("keel.backups.download-port", 0);
         properties.putAll(extra);
         TestKeel keel = new TestKeel(dataDir, properties);
         try {

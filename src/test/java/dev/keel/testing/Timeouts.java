@@ -21,6 +21,16 @@ public final class Timeouts {
     public static final Duration PROCESS_EXIT = scaled(30);
     /** A dataclip that moves gigabytes from its server to Keel (the heap test's). */
     public static final Duration BIG_CLIP = scaled(300);
+    /** A logical backup or restore (pg_dump, pg_restore) of a small test database. */
+    public static final Duration LOGICAL_BACKUP = scaled(180);
+    /** Five hundred clients through a pooler doing a few transactions each, on a loaded machine. */
+    public static final Duration POOL_RUN = scaled(240);
+    /** From a primary change (failover, switchover, upgrade) to its pooler pointing at the new primary. */
+    public static final Duration POOL_FOLLOW = scaled(30);
+    /** An HA standby built and streaming (a restore of the newest base backup). */
+    public static final Duration STANDBY = scaled(240);
+    /** A major-version upgrade of a small test database, its follower rebuilt, on a loaded machine. */
+    public static final Duration UPGRADE = scaled(600);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = scaled(30);
 

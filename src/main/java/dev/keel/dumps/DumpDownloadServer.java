@@ -1,0 +1,188 @@
+package dev.keel.dumps;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
+import dev.keel.Network;
+import dev.keel.archive.Sha256;
+import dev.keel.tls.CertificateAuthority;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.context.event.ApplicationEventListener;
+import io.micronaut.runtime.server.event.ServerStartupEvent;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Serves logical backups by their signed links ({@code https://<host>:<port>/dumps/<id>?...}) on
+ * its own HTTPS port ({@code KEEL_BACKUPS_DOWNLOAD_PORT}), with a certificate from the
+ * installation CA, so that the Heroku CLI (which downloads over https only) and any client holding
+ * the CA can fetch them. Each download is streamed from the object store and checked against the
+ * backup's sha256: the last bytes are sent only once the rest matched, so a corrupt dump never
+ * arrives whole. Started once Keel serves its API (the CA is loaded by then).
+ */
+@Singleton
+final class DumpDownloadServer implements ApplicationEventListener<ServerStartupEvent> {
+    private static final Logger LOG = LoggerFactory.getLogger(DumpDownloadServer.class);
+    private static final int THREADS = 8;
+    private static final int BUFFER = 1 << 17;
+
+    private final Network network;
+    private final CertificateAuthority authority;
+    private final DumpLinks links;
+    private final TransferRepository transfers;
+    private final DumpObjects objects;
+    private final int configuredPort;
+    private HttpsServer server;
+    private ExecutorService executor;
+
+    DumpDownloadServer(Network network, CertificateAuthority authority, DumpLinks links, TransferRepository transfers, DumpObjects objects,
+                       @Value("${keel.backups.download-port:5481}") int configuredPort) {
+        this.network = network;
+        this.authority = authority;
+        this.links = links;
+        this.transfers = transfers;
+        this.objects = objects;
+        this.configuredPort = configuredPort;
+    }
+
+    @Override
+    public synchronized void onApplicationEvent(ServerStartupEvent event) {
+        if (server != null) {
+            return;
+        }
+        try {
+            HttpsServer https = HttpsServer.create(new InetSocketAddress(InetAddress.getByName(network.bind()), configuredPort), 50);
+            https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
+                    "localhost"))));
+            AtomicInteger count = new AtomicInteger();
+            executor = Executors.newFixedThreadPool(THREADS, r -> {
+                Thread thread = new Thread(r, "keel-download-" + count.incrementAndGet());
+                thread.setDaemon(true);
+                return thread;
+            });
+            https.setExecutor(executor);
+            https.createContext(DumpLinks.PATH, this::serve);
+            https.start();
+            server = https;
+            LOG.info("Backup downloads served on https://{}:{}", network.publicHost(), port());
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not listen for backup downloads on port " + configuredPort
+                    + " (KEEL_BACKUPS_DOWNLOAD_PORT)", e);
+        }
+    }
+
+    /** The port downloads are served on. */
+    synchronized int port() {
+        if (server == null) {
+            throw new IllegalStateException("backup downloads are not served yet");
+        }
+        return server.getAddress().getPort();
+    }
+
+    /** The full https URL of a signed link. */
+    URI url(DumpLinks.Signed signed) {
+        String host = network.publicHost().contains(":") ? "[" + network.publicHost() + "]" : network.publicHost();
+        return URI.create("https://" + host + ":" + port() + signed.pathAndQuery());
+    }
+
+    /** Whether {@code uri} points at this server (a restore from one of Keel's own links). */
+    boolean isOwn(URI uri) {
+        String host = uri.getHost() == null ? "" : uri.getHost().replace("[", "").replace("]", "");
+        boolean ours = host.equalsIgnoreCase(network.publicHost()) || host.equals(network.localHost()) || host.equals("localhost");
+        synchronized (this) {
+            return ours && server != null && uri.getPort() == server.getAddress().getPort();
+        }
+    }
+
+    private void serve(HttpExchange exchange) throws IOException {
+        try (exchange) {
+            boolean head = exchange.getRequestMethod().equals("HEAD");
+            if (!head && !exchange.getRequestMethod().equals("GET")) {
+                answer(exchange, 405, "Only GET and HEAD.");
+                return;
+            }
+            URI uri = exchange.getRequestURI();
+            Optional<UUID> named = links.verify(uri.getRawPath(), uri.getRawQuery(), Instant.now());
+            if (named.isEmpty()) {
+                answer(exchange, 403, "This link is not valid or has expired; ask for a new one (heroku pg:backups:url).");
+                return;
+            }
+            Optional<Transfer> backup = transfers.find(named.get()).filter(t -> t.state() == TransferState.COMPLETED);
+            if (backup.isEmpty()) {
+                answer(exchange, 404, "That backup is gone.");
+                return;
+            }
+            DumpObjects.Stored stored = objects.open(backup.get());
+            try (InputStream in = stored.stream()) {
+                exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+                exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + backup.get().name() + ".dump\"");
+                exchange.getResponseHeaders().set("X-Keel-Sha256", backup.get().sha256());
+                exchange.sendResponseHeaders(200, head ? -1 : stored.size());
+                if (!head) {
+                    sendChecked(in, exchange.getResponseBody(), backup.get());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("A backup download ended early: {}", e.toString());
+        }
+    }
+
+    /** Sends the dump, holding the last buffer back until everything before it hashed to the recorded sha256. */
+    private static void sendChecked(InputStream in, OutputStream out, Transfer backup) throws IOException {
+        MessageDigest digest = Sha256.digest();
+        byte[] held = new byte[BUFFER];
+        int heldLength = 0;
+        byte[] buffer = new byte[BUFFER];
+        int n;
+        while ((n = in.readNBytes(buffer, 0, buffer.length)) > 0) {
+            if (heldLength > 0) {
+                out.write(held, 0, heldLength);
+            }
+            digest.update(buffer, 0, n);
+            byte[] swap = held;
+            held = buffer;
+            buffer = swap;
+            heldLength = n;
+        }
+        if (!Sha256.hex(digest.digest()).equals(backup.sha256())) {
+            throw new IOException("backup " + backup.name() + " does not match its sha256 in the store; the download was cut short");
+        }
+        out.write(held, 0, heldLength);
+        out.flush();
+    }
+
+    private static void answer(HttpExchange exchange, int status, String message) throws IOException {
+        byte[] body = (message + "\n").getBytes(StandardCharsets.UTF_8);
+        exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+        exchange.sendResponseHeaders(status, body.length);
+        exchange.getResponseBody().write(body);
+    }
+
+    @PreDestroy
+    synchronized void stop() {
+        if (server != null) {
+            server.stop(0);
+            executor.shutdownNow();
+            server = null;
+        }
+    }
+}

@@ -1,0 +1,67 @@
+package dev.keel.instances;
+
+import dev.keel.PrivateFiles;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Moving a new server onto a timeline above {@code after}: Postgres ends an archive recovery on
+ * the timeline after the newest one whose history file it can find, so placeholder history files
+ * for timelines 2 to {@code after} in {@code pg_wal}, a {@code recovery.signal} and a start that
+ * recovers its own WAL only ({@code restore_command=false}, target timeline {@code current}) make
+ * it promote onto {@code after + 1}. The placeholders are removed once it has (they are never
+ * archived: the server runs without archiving until then).
+ */
+final class Timelines {
+    static final Map<String, String> RECOVERY_OPTIONS = Map.of("recovery_target_timeline", "current", "restore_command", "false");
+    private static final Duration PROMOTION_PATIENCE = Duration.ofMinutes(2);
+
+    private Timelines() {
+    }
+
+    static void claim(Path data, int after, Consumer<Path> own) {
+        for (int timeline = 2; timeline <= after; timeline++) {
+            PrivateFiles.write(history(data, timeline), "# placeholder: timeline " + timeline + " belongs to an earlier server of this"
+                    + " database\n", own);
+        }
+        PrivateFiles.write(data.resolve("recovery.signal"), "", own);
+    }
+
+    /** Waits until the server has written its new timeline's history and left recovery (its signal file is gone). */
+    static void awaitPromotion(Path data, int after) {
+        Instant deadline = Instant.now().plus(PROMOTION_PATIENCE);
+        while (!(Files.exists(history(data, after + 1)) && !Files.exists(data.resolve("recovery.signal")))) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("the new server did not move to timeline " + (after + 1) + " within "
+                        + PROMOTION_PATIENCE.toMinutes() + " minutes; its log says why");
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted waiting for a promotion", e);
+            }
+        }
+    }
+
+    static void release(Path data, int after) {
+        try {
+            for (int timeline = 2; timeline <= after; timeline++) {
+                Files.deleteIfExists(history(data, timeline));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not remove placeholder timeline histories of " + data, e);
+        }
+    }
+
+    private static Path history(Path data, int timeline) {
+        return data.resolve("pg_wal").resolve(String.format("%08X.history", timeline));
+    }
+}

@@ -1,0 +1,93 @@
+package dev.keel.pooling;
+
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.postgres.Durations;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.context.event.ApplicationEventListener;
+import io.micronaut.runtime.server.event.ServerStartupEvent;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keeps every pooler matched to its database, every second: pointed at the current primary (so a
+ * pool follows a failover or switchover within about a second of the catalog naming the new
+ * primary), sized by the current plan, and running (a PgBouncer that died is started again,
+ * as one left running by a stopped Keel is found again by its pid file).
+ */
+@Singleton
+final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> {
+    private static final Logger LOG = LoggerFactory.getLogger(PoolerWatch.class);
+    private static final long QUIET_MILLIS = 60_000;
+
+    private final Poolers poolers;
+    private final DatabaseLookup databases;
+    private final Duration interval;
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread thread = new Thread(r, "keel-pooler-watch");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Map<UUID, Long> lastComplaint = new ConcurrentHashMap<>();
+    private volatile boolean started;
+
+    PoolerWatch(Poolers poolers, DatabaseLookup databases, @Value("${keel.pooling.check-interval:1s}") String interval) {
+        this.poolers = poolers;
+        this.databases = databases;
+        this.interval = Durations.parse("KEEL_POOLING_CHECK_INTERVAL", interval);
+    }
+
+    @Override
+    public synchronized void onApplicationEvent(ServerStartupEvent event) {
+        if (!started) {
+            started = true;
+            scheduler.scheduleWithFixedDelay(this::checkAll, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    void checkAll() {
+        try {
+            for (Pooler pooler : poolers.all()) {
+                Optional<Database> database = databases.find(pooler.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE);
+                if (database.isPresent()) {
+                    check(database.get(), pooler);
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("Checking the poolers failed; trying again", e);
+        }
+    }
+
+    private void check(Database database, Pooler pooler) {
+        try {
+            poolers.reconcile(database, pooler);
+            lastComplaint.remove(database.id());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            long now = System.currentTimeMillis();
+            Long last = lastComplaint.get(database.id());
+            if (last == null || now - last > QUIET_MILLIS) {
+                lastComplaint.put(database.id(), now);
+                LOG.warn("Could not bring the pooler of {} in line with its database; trying again every {}", database.name(), interval, e);
+            }
+        }
+    }
+
+    @PreDestroy
+    void stop() {
+        scheduler.shutdownNow();
+    }
+}

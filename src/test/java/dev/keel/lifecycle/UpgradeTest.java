@@ -1,0 +1,183 @@
+package dev.keel.lifecycle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
+import dev.keel.testing.NumberedWriter;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SystemTools;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Online major-version upgrades through logical replication, under a writer that keeps inserting
+ * numbered rows: every acknowledged row arrives, the write pause is short, credentials and
+ * sequences carry over, followers come back on the new major, and a rollback after the upgrade
+ * restores on the new timeline. What logical replication cannot carry is refused before anything
+ * starts.
+ */
+@ExtendWith(SharedKeel.class)
+class UpgradeTest {
+    @BeforeEach
+    void tools() {
+        SystemTools.require("pg_dump", "psql");
+    }
+
+    @Test
+    void fourteenToSeventeenUnderAWriterKeepsEveryRowRebuildsTheFollowerAndRollsBackAfter(TestKeel keel) throws Exception {
+        Api api = keel.newTeam("upgrade-" + System.nanoTime());
+        List<String> made = new ArrayList<>();
+        try {
+            JsonNode db = provision(api, made, "{\"plan\":\"standard-0\",\"version\":\"14\"}");
+            String id = db.get("id").asText();
+            String url = db.get("url").asText();
+            try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
+                sql.execute("create table numbered (n bigint primary key, at timestamptz not null default now())");
+                sql.execute("create table events (id bigserial primary key, payload text)");
+                sql.execute("insert into events (payload) select 'before ' || g from generate_series(1, 1000) g");
+                sql.execute("create materialized view event_count as select count(*) as n from events");
+            }
+            Api.Response analyst = api.post("/v1/databases/" + id + "/credentials", "{\"name\":\"analyst\"}");
+            assertThat(analyst.status()).as(analyst.toString()).isEqualTo(201);
+            assertThat(api.post("/v1/apps", "{\"name\":\"reports\"}").status()).isEqualTo(201);
+            assertThat(api.post("/v1/apps/reports/attachments", "{\"database\":\"" + id + "\",\"as\":\"ANALYST\",\"credential\":\"analyst\"}")
+                    .status()).isEqualTo(201);
+            ArchiveWaits.awaitInitialBackup(api, id);
+            Api.Response follow = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\"" + id + "\"}");
+            made.add(follow.field("id"));
+            String followerId = follow.field("id");
+            api.awaitAvailable(followerId, Timeouts.UPGRADE); // a restore that waits for the leader's next archived segment
+
+            NumberedWriter writer = NumberedWriter.start(keel, () -> api.get("/v1/databases/" + id).field("url"), false);
+            writer.awaitMore(200);
+            Api.Response started = api.post("/v1/databases/" + id + "/upgrade", "{\"version\":17}");
+            assertThat(started.status()).as(started.toString()).isEqualTo(202);
+            JsonNode done = awaitOperation(api, started.field("operation_id"));
+            writer.awaitMore(200);
+            List<Long> acknowledged = writer.stop();
+            assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
+            assertThat(done.get("step").asText()).startsWith("upgraded from Postgres 14 to 17; writes paused").endsWith("1 follower rebuilt");
+
+            JsonNode upgrade = api.get("/v1/databases/" + id + "/upgrade").json();
+            assertThat(upgrade.get("state").asText()).isEqualTo("completed");
+            assertThat(upgrade.get("write_pause_ms").asLong()).isBetween(0L, 10_000L);
+            JsonNode after = api.get("/v1/databases/" + id).json();
+            assertThat(after.get("version").asText()).isEqualTo("17");
+            String newUrl = after.get("url").asText();
+            assertThat(Pg.port(newUrl)).isNotEqualTo(Pg.port(url));
+            try (Connection owner = Pg.connect(newUrl, keel.caFile()); Statement sql = owner.createStatement()) {
+                assertThat(Pg.scalar(owner, "select current_setting('server_version_num')::int / 10000")).isEqualTo("17");
+                assertThat(Long.parseLong(Pg.scalar(owner, "select count(*) from numbered where n = any(array" + acknowledged + "::bigint[])")))
+                        .isEqualTo(acknowledged.size());
+                sql.execute("insert into events (payload) values ('after')"); // the sequence carried over: no duplicate key
+                assertThat(Pg.scalar(owner, "select n from event_count")).isEqualTo("1000");
+            }
+            String analystUrl = api.get("/v1/apps/reports/config-vars").json().get("ANALYST_URL").asText();
+            assertThat(Pg.port(analystUrl)).isEqualTo(Pg.port(newUrl));
+            try (Connection connection = Pg.connect(analystUrl, keel.caFile())) {
+                assertThat(Pg.scalar(connection, "select current_user")).isEqualTo("analyst");
+            }
+
+            JsonNode follower = api.awaitAvailable(followerId);
+            assertThat(follower.get("version").asText()).isEqualTo("17");
+            long newest = acknowledged.get(acknowledged.size() - 1);
+            Wait.until("the follower to stream the rows written after the upgrade", Timeouts.RESTORE, () -> {
+                try (Connection connection = Pg.connect(api.get("/v1/databases/" + followerId).field("url"), keel.caFile())) {
+                    return Pg.scalar(connection, "select count(*) from numbered where n = " + newest).equals("1")
+                            && Pg.scalar(connection, "select current_setting('server_version_num')::int / 10000").equals("17");
+                } catch (SQLException e) {
+                    return false;
+                }
+            });
+            for (JsonNode backup : api.get("/v1/databases/" + id + "/backups").json()) {
+                assertThat(backup.get("timeline").asInt()).as("no base backup of the old major is left").isGreaterThan(1);
+            }
+
+            Instant target = Instant.now();
+            try (Connection owner = Pg.connect(newUrl, keel.caFile()); Statement sql = owner.createStatement()) {
+                sql.execute("insert into numbered (n) values (-1)"); // after the rollback target: not in the rollback
+            }
+            Wait.until("the rollback window to reach past the target", Timeouts.RESTORE, () -> {
+                JsonNode window = api.get("/v1/databases/" + id + "/archive").json().get("window");
+                return window != null && !window.isNull() && Instant.parse(window.get("to").asText()).isAfter(target.plusSeconds(1));
+            });
+            Api.Response rollback = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"rollback\":\"" + id + "\",\"to\":\""
+                    + target + "\"}");
+            assertThat(rollback.status()).as(rollback.toString()).isEqualTo(202);
+            made.add(rollback.field("id"));
+            JsonNode rolledBack = api.awaitAvailable(rollback.field("id"), Timeouts.RESTORE);
+            assertThat(rolledBack.get("version").asText()).isEqualTo("17");
+            try (Connection owner = Pg.connect(rolledBack.get("url").asText(), keel.caFile())) {
+                assertThat(Long.parseLong(Pg.scalar(owner, "select count(*) from numbered where n = any(array" + acknowledged
+                        + "::bigint[])"))).isEqualTo(acknowledged.size());
+                assertThat(Pg.scalar(owner, "select count(*) from numbered where n = -1")).isEqualTo("0");
+            }
+        } finally {
+            for (int i = made.size() - 1; i >= 0; i--) {
+                api.deprovision(made.get(i));
+            }
+        }
+    }
+
+    @Test
+    void whatLogicalReplicationCannotCarryIsRefusedBeforeAnythingStarts(TestKeel keel) throws Exception {
+        Api api = keel.newTeam("upgrade-refused-" + System.nanoTime());
+        List<String> made = new ArrayList<>();
+        try {
+            JsonNode db = provision(api, made, "{\"plan\":\"standard-0\",\"version\":\"15\"}");
+            String id = db.get("id").asText();
+            try (Connection owner = Pg.connect(db.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement()) {
+                sql.execute("create table keyed (id int primary key)");
+                sql.execute("create table loose (n int)");
+                sql.execute("create unlogged table scratch (id int primary key)");
+                sql.execute("select lo_from_bytea(0, 'blob')");
+            }
+            Api.Response refused = api.post("/v1/databases/" + id + "/upgrade", "{\"version\":17}");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(422);
+            assertThat(refused.field("type")).isEqualTo("/problems/upgrade-blocked");
+            assertThat(refused.json().get("problems")).hasSize(3);
+            assertThat(refused.field("detail")).contains("public.loose").contains("1 large objects").contains("public.scratch")
+                    .doesNotContain("public.keyed");
+            assertThat(api.get("/v1/databases/" + id + "/upgrade").status()).isEqualTo(404);
+            assertThat(api.post("/v1/databases/" + id + "/upgrade", "{\"version\":14}").status()).isEqualTo(422);
+            assertThat(api.post("/v1/databases/" + id + "/upgrade", "{\"version\":\"x\"}").status()).isEqualTo(422);
+            assertThat(api.get("/v1/databases/" + id).field("version")).isEqualTo("15");
+        } finally {
+            made.forEach(api::deprovision);
+        }
+    }
+
+    static JsonNode provision(Api api, List<String> made, String body) {
+        Api.Response created = api.post("/v1/databases", body);
+        assertThat(created.status()).as(created.toString()).isEqualTo(202);
+        made.add(created.field("id"));
+        return api.awaitAvailable(created.field("id"), Timeouts.RESTORE); // a first database of a major unpacks its binaries
+    }
+
+    static JsonNode awaitOperation(Api api, String operation) {
+        return Wait.until("operation " + operation + " to finish", Timeouts.UPGRADE, () -> {
+            JsonNode op = api.get("/v1/operations/" + operation).json();
+            return op.get("state").asText().equals("running") ? Optional.empty() : Optional.of(op);
+        });
+    }
+
+    static Duration since(Instant start) {
+        return Duration.between(start, Instant.now());
+    }
+}
