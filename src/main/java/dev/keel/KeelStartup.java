@@ -1,6 +1,7 @@
 package dev.keel;
 
 import dev.keel.archive.WalArchiver;
+import dev.keel.archive.WalReceivers;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.InstallationIdentity;
 import dev.keel.catalog.NodeLock;
@@ -38,17 +39,19 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final Reconciler reconciler;
     private final WarmPool pool;
     private final WalArchiver archiver;
+    private final WalReceivers receivers;
     private final Jobs jobs;
     private final dev.keel.replication.HaMonitor haMonitor;
     private final dev.keel.addons.AddonResources addons;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool, WalArchiver archiver, Jobs jobs, dev.keel.replication.HaMonitor haMonitor,
+                WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, dev.keel.replication.HaMonitor haMonitor,
                 dev.keel.addons.AddonResources addons) {
         this.haMonitor = haMonitor;
         this.addons = addons;
         this.archiver = archiver;
+        this.receivers = receivers;
         this.jobs = jobs;
         this.dsl = dsl;
         this.secrets = secrets;
@@ -72,6 +75,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             sweep.sweep();
             decisions = reconciler.reconcile();
             archiver.start();
+            receivers.start();
             jobs.start(installation);
             haMonitor.start();
             addons.resume();

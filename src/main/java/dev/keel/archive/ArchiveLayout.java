@@ -7,6 +7,7 @@ import java.util.UUID;
  * (a new database) never writes where its source does.
  * <pre>
  *   &lt;database id&gt;/wal/&lt;WAL file name&gt;.zst                  segments, .history, .partial, .backup
+ *   &lt;database id&gt;/streamed/&lt;segment name&gt;.zst              the partial segment the WAL receiver is filling
  *   &lt;database id&gt;/backups/&lt;backup id&gt;/base.tar.zst          the data directory as a zstd tar
  *   &lt;database id&gt;/backups/&lt;backup id&gt;/manifest.json         every file's size and sha256, LSNs, timeline
  * </pre>
@@ -26,6 +27,11 @@ public final class ArchiveLayout {
 
     public static String walKey(UUID database, String fileName) {
         return walPrefix(database) + fileName + ".zst";
+    }
+
+    /** The partial segment the WAL receiver is filling, stored again as it grows; removed once the segment is whole. */
+    public static String streamedKey(UUID database, String segmentName) {
+        return prefix(database) + "streamed/" + segmentName + ".zst";
     }
 
     public static String backupPrefix(UUID database, UUID backup) {

@@ -21,10 +21,13 @@ final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving>
     private final ArchiveRepository archive;
     private final BackupSchedules schedules;
     private final WalArchiver archiver;
+    private final WalReceivers receivers;
     private final DSLContext dsl;
 
-    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, BackupSchedules schedules, WalArchiver archiver, DSLContext dsl) {
+    ArchiveRemoval(ObjectStore store, ArchiveRepository archive, BackupSchedules schedules, WalArchiver archiver, WalReceivers receivers,
+                   DSLContext dsl) {
         this.archiver = archiver;
+        this.receivers = receivers;
         this.schedules = schedules;
         this.store = store;
         this.archive = archive;
@@ -35,6 +38,7 @@ final class ArchiveRemoval implements ApplicationEventListener<DatabaseRemoving>
     public void onApplicationEvent(DatabaseRemoving event) {
         UUID database = event.databaseId();
         try {
+            receivers.quiesce(database);
             archiver.quiesce(database);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -49,9 +49,12 @@ public final class ArchiveReport {
     private final InstanceRuntime runtime;
     private final MonitoringSessions sessions;
     private final int spoolMaxFiles;
+    private final WalReceivers receivers;
 
     ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
-                  MonitoringSessions sessions, @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+                  MonitoringSessions sessions, WalReceivers receivers,
+                  @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+        this.receivers = receivers;
         this.spoolMaxFiles = spoolMaxFiles;
         this.archive = archive;
         this.backups = backups;
@@ -63,7 +66,21 @@ public final class ArchiveReport {
     @Serdeable
     public record Report(String status, @Nullable String message, @Nullable String newestSegment, @Nullable Instant newestArchivedAt,
                          long lagSeconds, @Nullable Long lagBytes, int waitingFiles, @Nullable Window window, List<Gap> gaps,
-                         int archivedFiles, long storedBytes, @Nullable Instant checkedAt, @Nullable String missing) {
+                         int archivedFiles, long storedBytes, @Nullable Instant checkedAt, @Nullable String missing,
+                         @Nullable Receiver receiver) {
+    }
+
+    /**
+     * The WAL receiver: {@code streaming}, {@code behind} (WAL older than a few seconds is not in
+     * the store yet), {@code reconnecting} (with why) or {@code off}; the newest streamed position
+     * in the store and when it was stored; what it received; how far the server's flushed WAL is
+     * ahead of it; its slot on the primary ({@code wal_status} and the bytes the server may still
+     * write before it drops the slot's WAL, {@code max_slot_wal_keep_size}).
+     */
+    @Serdeable
+    public record Receiver(String state, @Nullable String streamedLsn, @Nullable Instant streamedAt, @Nullable String receivedLsn,
+                           @Nullable Long behindBytes, @Nullable String slotWalStatus, @Nullable Long slotSafeWalBytes,
+                           @Nullable String message) {
     }
 
     @Serdeable
@@ -77,7 +94,7 @@ public final class ArchiveReport {
     public Report report(Database database, Instant now) {
         if (database.following()) {
             return new Report("following", database.name() + " is a follower: its leader's archive protects its data, and it archives"
-                    + " to its own prefix once it is unfollowed.", null, null, 0, null, 0, null, List.of(), 0, 0, null, null);
+                    + " to its own prefix once it is unfollowed.", null, null, 0, null, 0, null, List.of(), 0, 0, null, null, null);
         }
         List<ArchivedWal> files = archive.files(database.id());
         Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(files);
@@ -93,6 +110,9 @@ public final class ArchiveReport {
         long lagSeconds = 0;
         int waiting = 0;
         Optional<Instance> primary = instances.primary(database.id());
+        Optional<StreamedWal> partial = archive.streamed(database.id());
+        Optional<WalStream> stream = receivers.stream(database.id());
+        ServerSession.ServerWal seen = null;
         if (primary.isPresent()) {
             List<SpooledWal> spooled = runtime.spooledWal(primary.get());
             waiting = spooled.size();
@@ -101,9 +121,13 @@ public final class ArchiveReport {
             }
             try {
                 // On the kept monitoring session: a TLS login per /archive call was most of its cost.
-                ServerSession.ServerWal wal = sessions.with(primary.get(), ServerSession::serverWal);
+                ServerSession.ServerWal wal = sessions.with(primary.get(), s -> s.serverWal(WalReceivers.SLOT));
+                seen = wal;
+                stream.ifPresent(s -> s.serverSeen(wal.flushed(), now));
                 // Measured from the end of the unbroken archive, not the highest segment: uploads finish out of order.
-                lagBytes = Math.max(0, wal.current().bytesSince(archivedThrough(completed, segments, newest)));
+                Lsn through = archivedThrough(completed, segments, newest);
+                Lsn streamedThrough = partial.filter(p -> p.instance().equals(primary.get().id())).map(StreamedWal::end).orElse(Lsn.ZERO);
+                lagBytes = Math.max(0, wal.current().bytesSince(streamedThrough.isAfter(through) ? streamedThrough : through));
                 boolean handOffFailing = wal.lastFailedAt() != null
                         && (wal.lastArchivedAt() == null || wal.lastFailedAt().isAfter(wal.lastArchivedAt()));
                 // Postgres retries a failed hand-off only every minute or so: a full spool that has drained
@@ -124,11 +148,21 @@ public final class ArchiveReport {
                 message = message == null ? "The server does not answer, so its WAL position is unknown: " + e.getMessage() : message;
             }
         }
+        Optional<WalStream.Status> streaming = stream.map(WalStream::status);
+        if (streaming.isPresent() && streaming.get().stored() != null) {
+            // Once the receiver runs, WAL reaches the store through it: its oldest unstored WAL is the archive's lag.
+            Instant since = streaming.get().unstoredSince();
+            lagSeconds = since == null ? 0 : Math.max(0, Duration.between(since, now).toSeconds());
+        }
+        Receiver receiver = ReceiverReport.of(streaming, partial, seen, lagSeconds);
+        if (message == null && receiver.message() != null && receiver.slotWalStatus() != null && ReceiverReport.slotInDanger(seen)) {
+            message = receiver.message();
+        }
         long stored = files.stream().mapToLong(ArchivedWal::storedBytes).sum();
         List<Reach> reaches = reaches(completed, segments);
         return new Report(state, message, newest.map(ArchivedWal::name).orElse(null), newest.map(ArchivedWal::archivedAt).orElse(null),
-                lagSeconds, lagBytes, waiting, window(reaches, segments), gaps(reaches, segments), files.size(), stored,
-                status.checkedAt(), status.missing());
+                lagSeconds, lagBytes, waiting, window(reaches, segments, partial, streaming, now), gaps(reaches, segments), files.size(),
+                stored, status.checkedAt(), status.missing(), receiver);
     }
 
     /**
@@ -153,7 +187,16 @@ public final class ArchiveReport {
         List<Restorable> restorable = furthest(reaches).stream()
                 .map(r -> new Restorable(r.backup(), restorableFrom(r.backup(), segments)))
                 .sorted(java.util.Comparator.comparing(Restorable::from)).toList();
-        return new Restorability(restorable, window(reaches, segments));
+        return new Restorability(restorable, window(reaches, segments, archive.streamed(database),
+                receivers.stream(database).map(WalStream::status), Instant.now()));
+    }
+
+    /** The newest segment the archive holds any of: the streamed partial's, else the newest archived one. */
+    public Optional<WalSegmentName> newestStored(java.util.UUID database) {
+        Optional<WalSegmentName> archived = archive.files(database).stream().filter(f -> f.file().kind() == WalFileName.Kind.SEGMENT)
+                .map(f -> f.file().segment().orElseThrow()).max(java.util.Comparator.naturalOrder());
+        Optional<WalSegmentName> streamed = archive.streamed(database).map(StreamedWal::segment);
+        return streamed.isPresent() && (archived.isEmpty() || streamed.get().compareTo(archived.get()) > 0) ? streamed : archived;
     }
 
     private static List<Reach> furthest(List<Reach> reaches) {
@@ -226,11 +269,17 @@ public final class ArchiveReport {
         return reaches;
     }
 
-    /** From when the oldest backup that reaches as far as any does was consistent, to when that furthest segment was finished. */
-    private static Window window(List<Reach> reaches, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments) {
+    /**
+     * From when the oldest backup that reaches as far as any does was consistent, to the newest
+     * streamed position: when the partial segment that follows the furthest segment was stored,
+     * or now while the receiver streams with nothing unstored; else when that furthest segment
+     * was finished.
+     */
+    private static Window window(List<Reach> reaches, Map<TimelineId, TreeMap<Long, ArchivedWal>> segments,
+                                 Optional<StreamedWal> partial, Optional<WalStream.Status> streaming, Instant now) {
         List<Reach> furthest = furthest(reaches);
         return furthest.stream().map(r -> restorableFrom(r.backup(), segments)).min(Instant::compareTo)
-                .map(from -> new Window(from, furthest.get(0).last().completedAt()))
+                .map(from -> new Window(from, ReceiverReport.windowEnd(furthest.get(0).last(), partial, streaming, now)))
                 .orElse(null);
     }
 

@@ -1,6 +1,9 @@
 package dev.keel.archive;
 
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalFileName;
+import dev.keel.postgres.WalSegmentName;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -15,6 +18,8 @@ import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.ARCHIVED_WAL;
 import static dev.keel.catalog.schema.Tables.ARCHIVE_STATUS;
+import static dev.keel.catalog.schema.Tables.STREAMED_WAL;
+import static dev.keel.catalog.schema.Tables.WAL_SYSTEMS;
 
 /** Rows of the WAL archive and of each database's archive status. */
 @Singleton
@@ -107,8 +112,63 @@ public final class ArchiveRepository {
                 .where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();
     }
 
+    /**
+     * The system identifier of the cluster that wrote {@code timeline} of the database's archive:
+     * the one recorded first, which is {@code seen} when none was.
+     */
+    long systemOf(UUID database, int timeline, long seen) {
+        dsl.insertInto(WAL_SYSTEMS).set(WAL_SYSTEMS.DATABASE_ID, database).set(WAL_SYSTEMS.TIMELINE, timeline)
+                .set(WAL_SYSTEMS.SYSTEM_IDENTIFIER, seen).onConflictDoNothing().execute();
+        return dsl.select(WAL_SYSTEMS.SYSTEM_IDENTIFIER).from(WAL_SYSTEMS).where(WAL_SYSTEMS.DATABASE_ID.eq(database))
+                .and(WAL_SYSTEMS.TIMELINE.eq(timeline)).fetchSingle(WAL_SYSTEMS.SYSTEM_IDENTIFIER);
+    }
+
+    /** The system identifier recorded for {@code timeline} of the database's archive, if any. */
+    public Optional<Long> systemOf(UUID database, int timeline) {
+        return dsl.select(WAL_SYSTEMS.SYSTEM_IDENTIFIER).from(WAL_SYSTEMS).where(WAL_SYSTEMS.DATABASE_ID.eq(database))
+                .and(WAL_SYSTEMS.TIMELINE.eq(timeline)).fetchOptional(WAL_SYSTEMS.SYSTEM_IDENTIFIER);
+    }
+
+    /** Records the partial segment the receiver stored last. */
+    void saveStreamed(StreamedWal partial) {
+        dsl.insertInto(STREAMED_WAL)
+                .set(STREAMED_WAL.DATABASE_ID, partial.database())
+                .set(STREAMED_WAL.INSTANCE_ID, partial.instance())
+                .set(STREAMED_WAL.SYSTEM_IDENTIFIER, partial.systemIdentifier())
+                .set(STREAMED_WAL.NAME, partial.name())
+                .set(STREAMED_WAL.TIMELINE, partial.segment().timeline().value())
+                .set(STREAMED_WAL.SEGMENT_NUMBER, partial.segment().number())
+                .set(STREAMED_WAL.END_LSN, partial.end().value())
+                .set(STREAMED_WAL.SIZE_BYTES, partial.size())
+                .set(STREAMED_WAL.STORED_BYTES, partial.storedBytes())
+                .set(STREAMED_WAL.SHA256, partial.sha256())
+                .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
+                .onConflict(STREAMED_WAL.DATABASE_ID).doUpdate()
+                .set(STREAMED_WAL.INSTANCE_ID, partial.instance())
+                .set(STREAMED_WAL.SYSTEM_IDENTIFIER, partial.systemIdentifier())
+                .set(STREAMED_WAL.NAME, partial.name())
+                .set(STREAMED_WAL.TIMELINE, partial.segment().timeline().value())
+                .set(STREAMED_WAL.SEGMENT_NUMBER, partial.segment().number())
+                .set(STREAMED_WAL.END_LSN, partial.end().value())
+                .set(STREAMED_WAL.SIZE_BYTES, partial.size())
+                .set(STREAMED_WAL.STORED_BYTES, partial.storedBytes())
+                .set(STREAMED_WAL.SHA256, partial.sha256())
+                .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
+                .execute();
+    }
+
+    /** The partial segment the database's receiver stored last, if it stored one. */
+    public Optional<StreamedWal> streamed(UUID database) {
+        return dsl.selectFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).fetchOptional(r -> new StreamedWal(
+                r.getDatabaseId(), r.getInstanceId(), r.getSystemIdentifier(),
+                new WalSegmentName(new TimelineId(r.getTimeline()), r.getSegmentNumber()), new Lsn(r.getEndLsn()), r.getSizeBytes(),
+                r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant()));
+    }
+
     /** Forgets a deleted database's archive rows. */
     public void deleteAll(UUID database) {
+        dsl.deleteFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).execute();
+        dsl.deleteFrom(WAL_SYSTEMS).where(WAL_SYSTEMS.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();
     }

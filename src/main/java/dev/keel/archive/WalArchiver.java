@@ -1,6 +1,5 @@
 package dev.keel.archive;
 
-import com.github.luben.zstd.Zstd;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
@@ -8,8 +7,6 @@ import dev.keel.instances.InstanceState;
 import dev.keel.instances.SpooledWal;
 import dev.keel.jobs.Loops;
 import dev.keel.postgres.WalFileName;
-import dev.keel.storage.ObjectInfo;
-import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -20,7 +17,6 @@ import org.slf4j.MDC;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,11 +40,10 @@ public final class WalArchiver {
     private static final long SCAN_MILLIS = 100;
     private static final long IDLE_SCAN_MILLIS = 1000;
     private static final int IDLE_SCANS_BEFORE_BACKOFF = 50;
-    private static final int ZSTD_LEVEL = 1;
 
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
-    private final ObjectStore store;
+    private final WalFiles files;
     private final ArchiveRepository archive;
     private final ScheduledExecutorService scanner;
     private final ExecutorService uploads;
@@ -63,11 +58,11 @@ public final class WalArchiver {
     /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
     private final java.util.Map<java.util.UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
 
-    WalArchiver(InstanceRepository instances, InstanceRuntime runtime, ObjectStore store, ArchiveRepository archive,
+    WalArchiver(InstanceRepository instances, InstanceRuntime runtime, WalFiles files, ArchiveRepository archive,
                 @Value("${keel.archive.upload-threads:4}") int threads) {
         this.instances = instances;
         this.runtime = runtime;
-        this.store = store;
+        this.files = files;
         this.archive = archive;
         this.scanner = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "keel-wal-scan"));
         AtomicInteger count = new AtomicInteger();
@@ -153,25 +148,9 @@ public final class WalArchiver {
             } catch (java.nio.file.NoSuchFileException e) {
                 return; // shipped and removed by an earlier scan
             }
-            String sha256 = Sha256.of(raw);
-            String key = ArchiveLayout.walKey(database, spooled.name());
-            Optional<ObjectInfo> existing = store.head(key);
-            long stored;
-            if (existing.isPresent()) {
-                String archived = existing.get().metadata().get("sha256");
-                if (!sha256.equals(archived)) {
-                    conflict(database, spooled.name(), sha256, archived);
-                    return;
-                }
-                stored = existing.get().size();
-            } else {
-                byte[] compressed = Zstd.compress(raw, ZSTD_LEVEL);
-                store.put(key, compressed, Map.of("sha256", sha256, "size", Long.toString(raw.length), "compression", "zstd"));
-                stored = compressed.length;
-            }
-            Optional<String> recorded = archive.record(database, file.get(), raw.length, stored, sha256, spooled.completedAt());
-            if (recorded.isPresent()) {
-                conflict(database, spooled.name(), sha256, recorded.get());
+            WalFiles.Outcome outcome = files.archive(database, file.get(), raw, raw.length, spooled.completedAt());
+            if (outcome instanceof WalFiles.Refused refused) {
+                conflict(database, refused.message());
                 return;
             }
             runtime.removeSpooledWal(instance, spooled.name());
@@ -180,7 +159,11 @@ public final class WalArchiver {
             LOG.warn("Could not archive {}: {}", spooled.name(), e.getMessage());
             record(database, ArchiveState.FAILING, "The object store does not take WAL: " + e.getMessage()
                     + " WAL waits on the server until it does.");
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
+            LOG.warn("Could not read {} from the spool of instance {}: {}", spooled.name(), instance.id(), e.toString());
+            record(database, ArchiveState.FAILING, "Keel cannot read WAL file " + spooled.name() + " from its spool: " + e
+                    + ". WAL waits on the server until it can.");
+        } catch (RuntimeException e) {
             LOG.error("Could not archive {}", spooled.name(), e);
         } finally {
             MDC.remove("database");
@@ -188,10 +171,7 @@ public final class WalArchiver {
         }
     }
 
-    private void conflict(java.util.UUID database, String name, String sha256, String archived) {
-        String message = "The archive already holds " + name + " with other content (sha256 " + archived + ", this server's is "
-                + sha256 + "): two servers may be writing one archive. Archiving of this database is stopped and nothing was"
-                + " overwritten; an operator must find the other writer.";
+    private void conflict(java.util.UUID database, String message) {
         LOG.error(message);
         record(database, ArchiveState.CONFLICT, message);
     }

@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
@@ -49,6 +50,25 @@ public final class InstanceConnections {
      */
     public ServerSession probe(Instance instance, int timeoutSeconds) throws SQLException {
         return new ServerSession(connect(instance, "postgres", timeoutSeconds, timeoutSeconds));
+    }
+
+    /**
+     * A physical replication connection as the superuser, for the WAL receiver: the same verified
+     * TLS and pinned settings, in the simple query mode replication commands need. A server that
+     * stops answering fails its reads within {@code socketSeconds}.
+     */
+    public ReplicationSession openReplication(Instance instance, int socketSeconds) throws SQLException {
+        Properties props = new Properties();
+        props.setProperty("user", InstanceConfig.SUPERUSER);
+        props.setProperty("password", instances.superuserPassword(instance));
+        props.setProperty("connectTimeout", "10");
+        props.setProperty("loginTimeout", "10");
+        props.setProperty("socketTimeout", Integer.toString(socketSeconds));
+        props.setProperty("ApplicationName", "keel_wal_receiver");
+        props.setProperty("replication", "true");
+        props.setProperty("preferQueryMode", "simple");
+        props.setProperty("assumeMinServerVersion", "10");
+        return new ReplicationSession(connect(instance, "postgres", props, PINNED_OPTIONS));
     }
 
     private Connection connect(Instance instance, String database, int connectSeconds, int socketSeconds) throws SQLException {

@@ -234,6 +234,24 @@ public final class ServerSession implements AutoCloseable {
                 r -> WalSegmentName.parse(r.getString(1)), slot);
     }
 
+    /**
+     * A slot as the server keeps it: where its WAL starts, {@code wal_status} (reserved, extended,
+     * unreserved, lost) and how many bytes may still be written before it is lost (null: no limit).
+     */
+    public record Slot(@Nullable Lsn restart, String walStatus, @Nullable Long safeWalSize, boolean active) {
+    }
+
+    public Optional<Slot> slot(String slot) throws SQLException {
+        return first("select restart_lsn::pg_catalog.text, wal_status, safe_wal_size, active from pg_catalog.pg_replication_slots"
+                + " where slot_name = ?", r -> new Slot(r.getString(1) == null ? null : Lsn.parse(r.getString(1)),
+                String.valueOf(r.getString(2)), r.getObject(3, Long.class), r.getBoolean(4)), slot);
+    }
+
+    /** Where the server has flushed WAL to. */
+    public Lsn flushedWalLsn() throws SQLException {
+        return single("select pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text", r -> Lsn.parse(r.getString(1)));
+    }
+
     /** Ends the walsender still using {@code slot}, and drops the slot; nothing if there is none. */
     public void dropSlot(String slot) throws SQLException {
         execute("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
@@ -290,14 +308,22 @@ public final class ServerSession implements AutoCloseable {
 
     // ---- archive and backups
 
-    /** The server's WAL position and its archiver's last success and failure. */
-    public record ServerWal(Lsn current, @Nullable Instant lastArchivedAt, @Nullable Instant lastFailedAt, @Nullable String lastFailedWal) {
+    /**
+     * The server's WAL position (written and flushed), its archiver's last success and failure,
+     * and the state of the WAL receiver's slot {@code slot} (null when there is none).
+     */
+    public record ServerWal(Lsn current, Lsn flushed, @Nullable Instant lastArchivedAt, @Nullable Instant lastFailedAt,
+                            @Nullable String lastFailedWal, @Nullable String slotWalStatus, @Nullable Long slotSafeWalSize) {
     }
 
-    public ServerWal serverWal() throws SQLException {
-        return single("select pg_catalog.pg_current_wal_lsn()::pg_catalog.text, last_archived_time, last_failed_time, last_failed_wal"
-                + " from pg_catalog.pg_stat_archiver", r -> new ServerWal(Lsn.parse(r.getString(1)),
-                instant(r.getObject(2, OffsetDateTime.class)), instant(r.getObject(3, OffsetDateTime.class)), r.getString(4)));
+    public ServerWal serverWal(String slot) throws SQLException {
+        return single("select pg_catalog.pg_current_wal_lsn()::pg_catalog.text, pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text,"
+                + " last_archived_time, last_failed_time, last_failed_wal,"
+                + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?),"
+                + " (select safe_wal_size from pg_catalog.pg_replication_slots where slot_name = ?)"
+                + " from pg_catalog.pg_stat_archiver", r -> new ServerWal(Lsn.parse(r.getString(1)), Lsn.parse(r.getString(2)),
+                instant(r.getObject(3, OffsetDateTime.class)), instant(r.getObject(4, OffsetDateTime.class)), r.getString(5),
+                r.getString(6), r.getObject(7, Long.class)), slot, slot);
     }
 
     /**

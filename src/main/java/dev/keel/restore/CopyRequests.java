@@ -14,6 +14,8 @@ import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.postgres.WalSegmentName;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
@@ -36,8 +38,11 @@ final class CopyRequests {
     private final ArchiveReport report;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
+    private final InstanceRuntime runtime;
 
-    CopyRequests(DatabaseLookup lookup, Plans plans, ArchiveReport report, InstanceRepository instances, InstanceConnections connections) {
+    CopyRequests(DatabaseLookup lookup, Plans plans, ArchiveReport report, InstanceRepository instances, InstanceConnections connections,
+                 InstanceRuntime runtime) {
+        this.runtime = runtime;
         this.lookup = lookup;
         this.plans = plans;
         this.report = report;
@@ -101,17 +106,22 @@ final class CopyRequests {
                         + source.name() + "; choose a time from " + window.from() + " to " + window.to() + ".")
                         .with("window", window);
             }
-            if (target.isAfter(window.to())) {
+            if (target.isAfter(window.to()) && !serverRuns(source)) {
+                // Its server is gone: what the archive holds, through the last streamed commit, is all there is.
+                target = window.to();
+            } else if (target.isAfter(window.to())) {
                 throw invalid("rollback target " + target + " is after the newest archived WAL of " + source.name() + " (finished "
                         + window.to() + "); WAL is archived at least every archive_timeout, so try again shortly, or choose a"
                         + " time from " + window.from() + " to " + window.to() + ".").with("window", window);
             }
-            Backup backup = restorable.stream().filter(r -> !r.from().isAfter(target)).reduce((a, b) -> b).orElseThrow().backup();
+            Instant at = target;
+            Backup backup = restorable.stream().filter(r -> !r.from().isAfter(at)).reduce((a, b) -> b).orElseThrow().backup();
             return new DatabaseOrigin(DatabaseOrigin.Kind.ROLLBACK, source.id(), source.name(), backup.id(), backup.finishedAt(),
-                    target, null, false);
+                    at, null, false);
         }
         Backup newest = restorable.get(restorable.size() - 1).backup();
-        String through = fast ? null : lastWrittenSegment(source);
+        String through = fast ? null : serverRuns(source) ? lastWrittenSegment(source)
+                : report.newestStored(source.id()).map(WalSegmentName::toString).orElseThrow();
         return new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(), newest.finishedAt(), null, through,
                 fast);
     }
@@ -170,6 +180,11 @@ final class CopyRequests {
             throw new KeelException(ProblemType.UNAVAILABLE, source.name() + "'s server did not answer, so Keel cannot tell how far to"
                     + " fork; try again in a moment.", e);
         }
+    }
+
+    /** Whether the source's primary server runs; when it does not, its archive (with the streamed partial) is all of it. */
+    private boolean serverRuns(Database source) {
+        return instances.primary(source.id()).map(runtime::isRunning).orElse(false);
     }
 
     private String capablePlans() {

@@ -1,38 +1,50 @@
 package dev.keel.restore;
 
-import com.github.luben.zstd.Zstd;
 import dev.keel.archive.ArchiveLayout;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.ArchivedWal;
 import dev.keel.archive.Sha256;
+import dev.keel.archive.StreamedWal;
+import dev.keel.archive.UnreadableWalException;
+import dev.keel.archive.WalFormat;
+import dev.keel.postgres.WalFileName;
+import dev.keel.postgres.WalSegmentName;
 import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
+import dev.keel.storage.StoredObject;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Fetches an archived WAL file to a path, decompressed, and only if its bytes have the sha256
- * recorded when it was archived; written under a temporary name and renamed, so a reader
- * ({@code restore_command}) never sees a partial or corrupt file.
+ * Reads archived WAL back through {@link WalFormat}: decompressed as its metadata says, and only
+ * if its bytes have the sha256 recorded when it was archived and, for a segment, the system
+ * identifier its timeline was archived with (a segment of another cluster is refused). A
+ * streamed partial segment is read padded to a whole segment.
  */
 @Singleton
 public final class WalFetcher {
     private final ObjectStore store;
     private final ArchiveRepository archive;
+    private final Map<String, Long> systems = new ConcurrentHashMap<>();
 
     WalFetcher(ObjectStore store, ArchiveRepository archive) {
         this.store = store;
         this.archive = archive;
     }
 
-    /** Writes {@code name} of {@code database}'s archive to {@code target}; false when the archive has no such file. */
+    /**
+     * Writes {@code name} of {@code database}'s archive to {@code target} under a temporary name,
+     * then renamed, so no reader sees a partial file; false when the archive has no such file.
+     */
     public boolean fetch(UUID database, String name, Path target) throws IOException {
         Optional<ArchivedWal> recorded = archive.file(database, name);
         if (recorded.isEmpty()) {
@@ -51,23 +63,69 @@ public final class WalFetcher {
      */
     public byte[] read(UUID database, ArchivedWal recorded) {
         String name = recorded.name();
-        byte[] bytes;
-        try (InputStream in = store.get(ArchiveLayout.walKey(database, name))) {
-            // One call into zstd, straight into an array of the recorded size: no stream copies on the restore's path.
-            bytes = Zstd.decompress(in.readAllBytes(), Math.toIntExact(recorded.size()));
-        } catch (com.github.luben.zstd.ZstdException e) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " does not decompress: " + e.getMessage(), e);
-        } catch (StorageException.NotFound e) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database
-                    + " is recorded as archived, but the object store does not have it");
-        } catch (IOException e) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " does not decompress: " + e.getMessage(), e);
-        }
+        byte[] bytes = decode(database, ArchiveLayout.walKey(database, name), name, "is recorded as archived");
         String sha256 = Sha256.of(bytes);
-        if (!sha256.equals(recorded.sha256())) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " is corrupt: its sha256 is " + sha256
-                    + ", the archive recorded " + recorded.sha256());
+        if (!recorded.sha256().equals(sha256)) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " is corrupt: its sha256 is "
+                    + sha256 + ", the archive recorded " + recorded.sha256());
         }
+        checkSystem(database, recorded.file(), bytes);
         return bytes;
+    }
+
+    /**
+     * The partial segment the receiver stored last, padded to a whole segment; the object may have
+     * grown since the catalog row was read, which only adds WAL. When the segment was completed
+     * meanwhile (and its partial removed), the archived segment.
+     */
+    public byte[] readPartial(UUID database, StreamedWal partial) {
+        String name = partial.name();
+        byte[] bytes;
+        try {
+            bytes = decode(database, ArchiveLayout.streamedKey(database, name), name, "is recorded as streamed");
+        } catch (CorruptArchiveException e) {
+            Optional<ArchivedWal> completed = archive.file(database, name);
+            if (completed.isPresent()) {
+                return read(database, completed.get());
+            }
+            throw e;
+        }
+        WalFileName file = WalFileName.parse(name).orElseThrow();
+        checkSystem(database, file, bytes);
+        if (bytes.length < partial.size()) {
+            throw new CorruptArchiveException("the streamed part of WAL segment " + name + " of database " + database + " holds "
+                    + bytes.length + " bytes, fewer than the " + partial.size() + " recorded");
+        }
+        return WalFormat.padded(bytes, WalSegmentName.SEGMENT_BYTES);
+    }
+
+    private byte[] decode(UUID database, String key, String name, String recordedAs) {
+        StoredObject object;
+        try {
+            object = store.read(key);
+        } catch (StorageException.NotFound e) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " " + recordedAs
+                    + ", but the object store does not have it");
+        }
+        try {
+            return WalFormat.decode(object);
+        } catch (UnreadableWalException e) {
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void checkSystem(UUID database, WalFileName file, byte[] bytes) {
+        if (file.kind() != WalFileName.Kind.SEGMENT) {
+            return;
+        }
+        OptionalLong found = WalFormat.systemIdentifier(bytes);
+        String timeline = database + "/" + file.timeline().value();
+        Optional<Long> expected = Optional.ofNullable(systems.get(timeline)).or(() -> archive.systemOf(database, file.timeline().value()));
+        expected.ifPresent(id -> systems.put(timeline, id));
+        if (found.isPresent() && expected.isPresent() && found.getAsLong() != expected.get()) {
+            throw new CorruptArchiveException("WAL segment " + file.name() + " of database " + database + " was written by database"
+                    + " system " + Long.toUnsignedString(found.getAsLong()) + ", not by this database's "
+                    + Long.toUnsignedString(expected.get()) + ": it belongs to another cluster");
+        }
     }
 }

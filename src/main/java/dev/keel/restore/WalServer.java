@@ -3,6 +3,7 @@ package dev.keel.restore;
 import dev.keel.Fatal;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.ArchivedWal;
+import dev.keel.archive.StreamedWal;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.postgres.WalFileName;
@@ -20,6 +21,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.function.Supplier;
 
 /**
  * Serves a recovering instance's {@code restore_command} from the source's archive. It answers
@@ -49,6 +51,8 @@ final class WalServer implements AutoCloseable {
     private final Set<String> inFlight = ConcurrentHashMap.newKeySet();
     private final Set<String> offered = ConcurrentHashMap.newKeySet();
     private volatile Map<String, ArchivedWal> catalog = Map.of();
+    @Nullable
+    private volatile StreamedWal partial;
     private long catalogReadAt;
     private long waitingSince;
     private volatile boolean running = true;
@@ -144,7 +148,7 @@ final class WalServer implements AutoCloseable {
                 readCatalog();
             }
             recorded = catalog.get(name);
-            if (recorded == null) {
+            if (recorded == null && partialOf(name) == null) {
                 waitingSince = waitingSince == 0 ? System.currentTimeMillis() : waitingSince;
                 if (System.currentTimeMillis() - waitingSince > SOURCE_PATIENCE.toMillis()) {
                     fail("WAL segment " + name + " did not reach the source's archive within " + SOURCE_PATIENCE.toMinutes()
@@ -154,6 +158,16 @@ final class WalServer implements AutoCloseable {
             }
         }
         waitingSince = 0;
+        if (recorded == null && file.kind() == WalFileName.Kind.SEGMENT) {
+            // Never "missing" from a stale read: the segment may have been completed, or streamed, since.
+            readCatalog();
+            recorded = catalog.get(name);
+            StreamedWal partial = partialOf(name);
+            if (recorded == null && partial != null) {
+                fetch(name, () -> fetcher.readPartial(source, partial), false);
+                return;
+            }
+        }
         if (recorded == null) {
             runtime.refuseWal(instance, name);
             return;
@@ -196,7 +210,19 @@ final class WalServer implements AutoCloseable {
         }
     }
 
+    /** The streamed partial segment of this name, if that is what the source's receiver stored last. */
+    @Nullable
+    private StreamedWal partialOf(String name) {
+        StreamedWal streamed = partial;
+        return streamed != null && streamed.name().equals(name) ? streamed : null;
+    }
+
     private void fetch(String name, ArchivedWal recorded) {
+        fetch(name, () -> fetcher.read(source, recorded), true);
+    }
+
+    /** Hands {@code name} to the server from {@code read}; a partial segment is not remembered as offered, it may grow. */
+    private void fetch(String name, Supplier<byte[]> read, boolean remember) {
         if (!inFlight.add(name)) {
             return;
         }
@@ -204,8 +230,10 @@ final class WalServer implements AutoCloseable {
             try {
                 for (int attempt = 1; running && failure == null; attempt++) {
                     try {
-                        runtime.offerWal(instance, name, fetcher.read(source, recorded));
-                        offered.add(name);
+                        runtime.offerWal(instance, name, read.get());
+                        if (remember) {
+                            offered.add(name);
+                        }
                         return;
                     } catch (StorageException e) {
                         if (attempt == STORE_ATTEMPTS) {
@@ -236,6 +264,7 @@ final class WalServer implements AutoCloseable {
             files.put(file.name(), file);
         }
         catalog = files;
+        partial = archive.streamed(source).orElse(null);
         catalogReadAt = System.currentTimeMillis();
     }
 

@@ -20,6 +20,9 @@ public interface ObjectStore {
     /** The object's bytes; the caller closes the stream. Throws {@link StorageException.NotFound} when there is none. */
     InputStream get(String key);
 
+    /** The object's bytes and metadata in one call. Throws {@link StorageException.NotFound} when there is none. */
+    StoredObject read(String key);
+
     /** The object's size and metadata, or empty when there is none. */
     Optional<ObjectInfo> head(String key);
 

@@ -4,6 +4,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.ResponseBytes;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -131,6 +132,18 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                 ResponseInputStream<GetObjectResponse> in = s3.getObject(r -> r.bucket(settings.bucket()).key(key),
                         ResponseTransformer.toInputStream());
                 return in;
+            } catch (NoSuchKeyException e) {
+                throw new StorageException.NotFound(key);
+            }
+        });
+    }
+
+    @Override
+    public StoredObject read(String key) {
+        return call("get " + key, () -> {
+            try {
+                ResponseBytes<GetObjectResponse> object = s3.getObjectAsBytes(r -> r.bucket(settings.bucket()).key(key));
+                return new StoredObject(key, object.asByteArrayUnsafe(), object.response().metadata());
             } catch (NoSuchKeyException e) {
                 throw new StorageException.NotFound(key);
             }

@@ -1,0 +1,115 @@
+package dev.keel.archive;
+
+import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdException;
+import dev.keel.storage.StoredObject;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * The one format of WAL objects in the object store, written and read only here. An object holds
+ * a WAL file's bytes, compressed with zstd ({@code compression=zstd}) or as they are
+ * ({@code none}), and metadata: {@code sha256} and {@code size} of the uncompressed bytes,
+ * {@code compression}, and for a segment the {@code system-identifier} in its first page's long
+ * header (the cluster that wrote it, as pgBackRest checks it). A partial segment is stored without
+ * its unwritten tail and read back padded with zeros to a segment's size, as Postgres wants it.
+ */
+public final class WalFormat {
+    static final String SHA256 = "sha256";
+    static final String SIZE = "size";
+    static final String COMPRESSION = "compression";
+    static final String SYSTEM_IDENTIFIER = "system-identifier";
+    private static final String ZSTD = "zstd";
+    private static final String NONE = "none";
+    private static final int ZSTD_LEVEL = 1;
+    /** XLogLongPageHeaderData: magic, info, timeline, page address, remaining length, then the system identifier. */
+    private static final int SYSID_OFFSET = 24;
+    private static final int XLP_LONG_HEADER = 0x0002;
+
+    private WalFormat() {
+    }
+
+    /** A WAL file as it goes into the store. */
+    public record Encoded(byte[] stored, Map<String, String> metadata, String sha256, long size) {
+    }
+
+    /** The first {@code length} bytes of {@code raw} (a whole file, or a partial segment's written part), encoded. */
+    public static Encoded encode(byte[] raw, int length) {
+        byte[] bytes = length == raw.length ? raw : Arrays.copyOf(raw, length);
+        String sha256 = Sha256.of(bytes);
+        byte[] compressed = Zstd.compress(bytes, ZSTD_LEVEL);
+        java.util.Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        metadata.put(SHA256, sha256);
+        metadata.put(SIZE, Long.toString(length));
+        metadata.put(COMPRESSION, ZSTD);
+        systemIdentifier(bytes).ifPresent(id -> metadata.put(SYSTEM_IDENTIFIER, Long.toUnsignedString(id)));
+        return new Encoded(compressed, Map.copyOf(metadata), sha256, length);
+    }
+
+    /**
+     * The uncompressed bytes of {@code object}, checked against its own metadata: the compression
+     * it names, its size and its sha256. Throws {@link UnreadableWalException} when any disagrees.
+     */
+    public static byte[] decode(StoredObject object) {
+        Map<String, String> metadata = object.metadata();
+        String compression = metadata.getOrDefault(COMPRESSION, ZSTD);
+        long size = parseSize(object);
+        byte[] bytes;
+        if (ZSTD.equals(compression)) {
+            try {
+                bytes = Zstd.decompress(object.bytes(), Math.toIntExact(size));
+            } catch (ZstdException e) {
+                throw new UnreadableWalException(object.key() + " does not decompress: " + e.getMessage());
+            }
+        } else if (NONE.equals(compression)) {
+            bytes = object.bytes();
+        } else {
+            throw new UnreadableWalException(object.key() + " says compression '" + compression + "', which Keel does not read");
+        }
+        if (bytes.length != size) {
+            throw new UnreadableWalException(object.key() + " holds " + bytes.length + " bytes, its metadata says " + size);
+        }
+        String sha256 = Sha256.of(bytes);
+        String recorded = metadata.get(SHA256);
+        if (!sha256.equals(recorded)) {
+            throw new UnreadableWalException(object.key() + " is corrupt: its sha256 is " + sha256 + ", its metadata says " + recorded);
+        }
+        return bytes;
+    }
+
+    /** A partial segment's bytes padded with zeros to a whole segment: what {@code restore_command} hands Postgres. */
+    public static byte[] padded(byte[] partial, long segmentBytes) {
+        return partial.length == segmentBytes ? partial : Arrays.copyOf(partial, Math.toIntExact(segmentBytes));
+    }
+
+    /** The system identifier in a segment's first page, when it starts with a long page header. */
+    public static OptionalLong systemIdentifier(byte[] segment) {
+        if (segment.length < SYSID_OFFSET + Long.BYTES) {
+            return OptionalLong.empty();
+        }
+        ByteBuffer page = ByteBuffer.wrap(segment).order(ByteOrder.LITTLE_ENDIAN);
+        int info = page.getShort(2) & 0xffff;
+        if ((info & XLP_LONG_HEADER) == 0) {
+            return OptionalLong.empty();
+        }
+        return OptionalLong.of(page.getLong(SYSID_OFFSET));
+    }
+
+    /** The system identifier as metadata and the catalog keep it. */
+    static String systemIdentifierText(long id) {
+        return Long.toUnsignedString(id);
+    }
+
+    private static long parseSize(StoredObject object) {
+        String size = object.metadata().get(SIZE);
+        try {
+            return Long.parseLong(size);
+        } catch (NumberFormatException e) {
+            throw new UnreadableWalException(object.key() + " has no readable size in its metadata ('" + size + "')");
+        }
+    }
+}

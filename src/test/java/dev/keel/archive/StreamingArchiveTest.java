@@ -1,0 +1,175 @@
+package dev.keel.archive;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.WalFileName;
+import dev.keel.storage.ObjectInfo;
+import dev.keel.storage.ObjectStore;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.Superuser;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The WAL receiver: under load, what the primary flushed is in the object store within a second
+ * and /archive says so; a receiver whose connection is cut mid-segment resumes from its slot with
+ * no gap, and a segment both paths deliver is stored once.
+ */
+class StreamingArchiveTest {
+    /** How often /archive is sampled. */
+    private static final long SAMPLE_MILLIS = 100;
+    /** How long the load runs while sampled. */
+    private static final Duration LOADED = Duration.ofSeconds(20);
+    /** The receiver's bound: what the primary flushed is in the store within this. */
+    private static final Duration BOUND = Duration.ofSeconds(1);
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("streaming", Map.of("keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    private record Sample(long at, Lsn flushed, long lagSeconds, Lsn streamed) {
+    }
+
+    @Test
+    void underLoadTheStoreIsAtMostASecondBehindThePrimary() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        awaitInitialBackup(api, id);
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        AtomicBoolean writing = new AtomicBoolean(true);
+        Thread load = load(database.get("url").asText(), writing);
+        List<Sample> samples = new ArrayList<>();
+        try (Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+            Wait.until("the receiver to stream", Timeouts.PROVISION,
+                    () -> "streaming".equals(api.get("/v1/databases/" + id + "/archive").json().get("receiver").get("state").asText()));
+            long end = System.currentTimeMillis() + LOADED.toMillis();
+            while (System.currentTimeMillis() < end) {
+                long at = System.currentTimeMillis();
+                Lsn flushed = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+                samples.add(new Sample(at, flushed, archive.get("lag_seconds").asLong(),
+                        Lsn.parse(archive.get("receiver").get("streamed_lsn").asText())));
+                Thread.sleep(Math.max(0, at + SAMPLE_MILLIS - System.currentTimeMillis()));
+            }
+        } finally {
+            writing.set(false);
+            load.join(Timeouts.REQUEST.toMillis());
+        }
+        assertThat(samples.size()).isGreaterThan((int) (LOADED.toMillis() / SAMPLE_MILLIS / 4));
+        assertThat(samples.get(samples.size() - 1).flushed().bytesSince(samples.get(0).flushed()))
+                .as("WAL written under load").isGreaterThan(16L * 1024 * 1024);
+        assertThat(samples).allSatisfy(s -> assertThat(s.lagSeconds()).as("lag_seconds").isLessThanOrEqualTo(1));
+        // What the primary had flushed at each sample is streamed by a sample at most a second (and one sampling interval) later.
+        for (Sample sample : samples) {
+            if (sample.at() + BOUND.toMillis() + SAMPLE_MILLIS > samples.get(samples.size() - 1).at()) {
+                break;
+            }
+            boolean reached = samples.stream().anyMatch(later -> later.at() >= sample.at()
+                    && later.at() <= sample.at() + BOUND.toMillis() + SAMPLE_MILLIS && !sample.flushed().isAfter(later.streamed()));
+            assertThat(reached).as("flushed " + sample.flushed() + " at " + Instant.ofEpochMilli(sample.at()) + " streamed within "
+                    + BOUND).isTrue();
+        }
+        api.deprovision(id);
+    }
+
+    @Test
+    void aReceiverCutOffMidSegmentResumesFromItsSlotWithNoGapAndDuplicatesStoredOnce() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        awaitInitialBackup(api, id);
+        Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+        String url = database.get("url").asText();
+        try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement();
+             Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+            sql.execute("create table rows (n bigint, payload text)");
+            for (int round = 0; round < 3; round++) {
+                // Mid-segment: a few MB into it, then the receiver's walsender is killed.
+                sql.execute("insert into rows select g, md5(g::text) from generate_series(1, 40000) g");
+                Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + written, Timeouts.PROVISION, () -> !written.isAfter(streamed(api, id)));
+                String killed = Pg.scalar(superuser, "select count(pg_terminate_backend(pid)) from pg_stat_replication"
+                        + " where application_name = 'keel_wal_receiver'");
+                assertThat(killed).isEqualTo("1");
+                sql.execute("insert into rows select g, md5(g::text) from generate_series(1, 40000) g");
+            }
+            Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+            Wait.until("the receiver to resume and store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
+            // The archiver delivers the same segments: a switch completes the current one for both paths.
+            dev.keel.testing.ArchiveWaits.switchAndAwaitArchived(keel, id);
+            Thread.sleep(3000); // both paths' deliveries of the switched segment land
+        }
+        JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+        assertThat(archive.get("gaps")).isEmpty();
+        assertThat(archive.get("status").asText()).isEqualTo("ok");
+        List<ArchivedWal> files = keel.bean(ArchiveRepository.class).files(databaseId).stream()
+                .filter(f -> f.file().kind() == WalFileName.Kind.SEGMENT).toList();
+        List<Long> numbers = files.stream().map(f -> f.file().segment().orElseThrow().number()).sorted().toList();
+        assertThat(numbers.get(numbers.size() - 1) - numbers.get(0) + 1).as("segments with no gap").isEqualTo(numbers.size());
+        // One object per recorded segment, none twice, and no partial left behind of a completed segment.
+        List<ObjectInfo> objects = keel.bean(ObjectStore.class).list(ArchiveLayout.walPrefix(databaseId));
+        Set<String> keys = objects.stream().map(ObjectInfo::key).collect(Collectors.toCollection(TreeSet::new));
+        assertThat(objects).hasSameSizeAs(keys);
+        for (ArchivedWal file : files) {
+            assertThat(keys).contains(ArchiveLayout.walKey(databaseId, file.name()));
+        }
+        List<String> partials = keel.bean(ObjectStore.class).list(ArchiveLayout.prefix(databaseId) + "streamed/").stream()
+                .map(ObjectInfo::key).toList();
+        assertThat(partials).allSatisfy(key -> assertThat(files.stream().map(f -> ArchiveLayout.streamedKey(databaseId, f.name())))
+                .doesNotContain(key));
+        api.deprovision(id);
+    }
+
+    private static Lsn streamed(Api api, String id) {
+        JsonNode lsn = api.get("/v1/databases/" + id + "/archive").json().get("receiver").get("streamed_lsn");
+        return lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText());
+    }
+
+    static Thread load(String url, AtomicBoolean writing) {
+        Thread load = new Thread(() -> {
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("create table if not exists load (n bigint, payload text)");
+                while (writing.get()) {
+                    sql.executeUpdate("insert into load select g, md5(g::text) from generate_series(1, 2000) g");
+                }
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        }, "write-load");
+        load.start();
+        return load;
+    }
+}
