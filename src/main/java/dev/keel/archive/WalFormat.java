@@ -39,14 +39,21 @@ public final class WalFormat {
 
     /** The first {@code length} bytes of {@code raw} (a whole file, or a partial segment's written part), encoded. */
     public static Encoded encode(byte[] raw, int length) {
-        byte[] bytes = length == raw.length ? raw : Arrays.copyOf(raw, length);
+        return encode(raw, 0, length);
+    }
+
+    /** {@code length} bytes of {@code raw} from {@code offset} (a part of a streamed segment), encoded. */
+    public static Encoded encode(byte[] raw, int offset, int length) {
+        byte[] bytes = offset == 0 && length == raw.length ? raw : Arrays.copyOfRange(raw, offset, offset + length);
         String sha256 = Sha256.of(bytes);
         byte[] compressed = Zstd.compress(bytes, ZSTD_LEVEL);
         java.util.Map<String, String> metadata = new java.util.LinkedHashMap<>();
         metadata.put(SHA256, sha256);
         metadata.put(SIZE, Long.toString(length));
         metadata.put(COMPRESSION, ZSTD);
-        systemIdentifier(bytes).ifPresent(id -> metadata.put(SYSTEM_IDENTIFIER, Long.toUnsignedString(id)));
+        if (offset == 0) {
+            systemIdentifier(bytes).ifPresent(id -> metadata.put(SYSTEM_IDENTIFIER, Long.toUnsignedString(id)));
+        }
         return new Encoded(compressed, Map.copyOf(metadata), sha256, length);
     }
 
@@ -97,11 +104,6 @@ public final class WalFormat {
             return OptionalLong.empty();
         }
         return OptionalLong.of(page.getLong(SYSID_OFFSET));
-    }
-
-    /** The system identifier as metadata and the catalog keep it. */
-    static String systemIdentifierText(long id) {
-        return Long.toUnsignedString(id);
     }
 
     private static long parseSize(StoredObject object) {

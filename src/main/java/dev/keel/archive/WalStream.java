@@ -8,6 +8,7 @@ import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.WalFileName;
 import dev.keel.postgres.WalSegmentName;
+import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
 import io.micronaut.core.annotation.Nullable;
@@ -17,17 +18,23 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
+import java.security.MessageDigest;
 import java.sql.SQLException;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.Arrays;
-import java.util.List;
+import java.util.Deque;
+import java.util.Optional;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.UUID;
 
 /**
  * One primary's WAL, received over the replication protocol through the physical slot
- * {@link WalReceivers#SLOT} and put in the object store: the segment being filled as a partial
- * object at least every {@code uploadMillis} while it grows, the completed segment through
- * {@link WalFiles} like an archived one. Only then does it tell the server it has flushed that
+ * {@link WalReceivers#SLOT} and put in the object store: what arrived of the segment being
+ * filled goes up as its next part at most {@code uploadMillis} after it arrived (a part holds
+ * only the new bytes: a busy server's segment is not uploaded again and again), and the completed
+ * segment through {@link WalFiles} like an archived one, after which its parts are removed. Only then does it tell the server it has flushed that
  * far, so the slot keeps whatever is not in the store; after a crash, a kill or a store outage it
  * starts again at the start of the segment that holds the slot's restart point.
  */
@@ -40,6 +47,9 @@ final class WalStream implements Runnable {
     private static final int SOCKET_SECONDS = 30;
     private static final long RETRY_MILLIS = 1000;
     private static final long FOLLOWER_RETRY_MILLIS = 10_000;
+    private static final int MAX_COMPLETIONS = 4;
+    /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
+    private static final int MAX_SEEN = 256;
 
     private final Instance instance;
     private final UUID database;
@@ -54,11 +64,18 @@ final class WalStream implements Runnable {
     private byte[] buffer = new byte[FIRST_BUFFER];
     private WalSegmentName segment;
     private int filled;
+    /** Where in the segment the next part starts: everything before it is in the store. */
+    private int storedOffset;
+    private long storedBytes;
+    private MessageDigest digest = Sha256.digest();
+    /** Whole segments being archived behind the stream, oldest first. */
+    private final Deque<Completion> completions = new ArrayDeque<>();
     private long systemIdentifier;
     private boolean failing;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
+    private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
     @Nullable
     private volatile Lsn received;
     @Nullable
@@ -104,7 +121,7 @@ final class WalStream implements Runnable {
     }
 
     Status status() {
-        return new Status(connected, received, stored, unstoredSince, storedAt, problem);
+        return new Status(connected, received, stored, oldestUnstored(), storedAt, problem);
     }
 
     /**
@@ -113,9 +130,25 @@ final class WalStream implements Runnable {
      */
     void serverSeen(Lsn flushed, Instant at) {
         Lsn through = stored;
-        if (through != null && flushed.isAfter(through) && unstoredSince == null) {
-            unstoredSince = at;
+        if (through != null && flushed.isAfter(through) && seen.size() < MAX_SEEN) {
+            seen.add(new Seen(flushed, at));
         }
+    }
+
+    /** The server had WAL through {@code flushed} at {@code at}. */
+    private record Seen(Lsn flushed, Instant at) {
+    }
+
+    /** Since when WAL not in the store exists: the oldest of what arrived unstored and what the server was seen holding past it. */
+    @Nullable
+    private Instant oldestUnstored() {
+        Lsn through = stored;
+        seen.removeIf(s -> through != null && !s.flushed().isAfter(through));
+        Instant oldest = unstoredSince;
+        for (Seen s : seen) {
+            oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
+        }
+        return oldest;
     }
 
     @Override
@@ -171,10 +204,13 @@ final class WalStream implements Runnable {
             segment = WalSegmentName.containing(identity.timeline(), restart);
             filled = 0;
             buffer = new byte[FIRST_BUFFER];
-            // What an earlier stream stored of this segment is not stored again, only what comes after it.
+            digest = Sha256.digest();
+            // What an earlier stream stored of this segment is not stored again: its next part starts where that ended.
             WalSegmentName resumed = segment;
-            stored = archive.streamed(database).filter(p -> p.segment().equals(resumed)).map(StreamedWal::end)
-                    .orElse(segment.startLsn());
+            Optional<StreamedWal> earlier = archive.streamed(database).filter(p -> p.segment().equals(resumed));
+            stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
+            storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
+            storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
             received = segment.startLsn();
             PGReplicationStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             connected = true;
@@ -183,14 +219,14 @@ final class WalStream implements Runnable {
             while (running) {
                 ByteBuffer chunk = stream.readPending();
                 if (chunk == null) {
-                    storeIfDue(stream, false);
+                    storeIfDue(stream);
                     Thread.sleep(POLL_MILLIS);
                     continue;
                 }
                 int length = chunk.remaining();
                 long start = stream.getLastReceiveLSN().asLong() - length;
                 accept(chunk, start, length, stream);
-                storeIfDue(stream, false);
+                storeIfDue(stream);
             }
             storeQuietly();
             return true;
@@ -198,7 +234,7 @@ final class WalStream implements Runnable {
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */
-    private void accept(ByteBuffer chunk, long start, int length, PGReplicationStream stream) throws SQLException {
+    private void accept(ByteBuffer chunk, long start, int length, PGReplicationStream stream) throws SQLException, InterruptedException {
         long expected = segment.startLsn().value() + filled;
         if (start != expected) {
             throw new IllegalStateException("the server sent WAL from " + new Lsn(start) + " where " + new Lsn(expected) + " was next");
@@ -207,6 +243,7 @@ final class WalStream implements Runnable {
             int n = Math.min(length, SEGMENT - filled);
             ensureCapacity(filled + n);
             chunk.get(buffer, filled, n);
+            digest.update(buffer, filled, n);
             filled += n;
             length -= n;
             received = new Lsn(segment.startLsn().value() + filled);
@@ -225,40 +262,116 @@ final class WalStream implements Runnable {
         }
     }
 
-    /** The segment is whole: archive it as both paths do, drop its partial, and go on with the next. */
-    private void complete(PGReplicationStream stream) throws SQLException {
-        WalFileName name = WalFileName.parse(segment.toString()).orElseThrow();
-        WalFiles.Outcome outcome = files.archive(database, name, buffer, SEGMENT, Instant.now());
-        if (outcome instanceof WalFiles.Refused refused) {
-            LOG.error(refused.message());
-            archive.moveTo(database, ArchiveState.CONFLICT, refused.message());
-            throw new IllegalStateException(refused.message());
+    /**
+     * The segment is whole: its last part goes to the store now, and the whole segment is archived
+     * (as both paths do) in the background while the next one streams; the server hears it flushed
+     * only once that is done, so its slot keeps the segment until then.
+     */
+    private void complete(PGReplicationStream stream) throws SQLException, InterruptedException {
+        if (received.isAfter(stored)) {
+            storePartial();
         }
-        healthy();
-        store.delete(List.of(ArchiveLayout.streamedKey(database, segment.toString())));
+        if (completions.size() >= MAX_COMPLETIONS) {
+            completions.removeFirst().await(); // a few segments at most are archived behind the stream
+        }
+        Completion next = new Completion(segment, buffer, completions.peekLast());
+        completions.addLast(next);
+        next.start();
         segment = segment.next();
         filled = 0;
+        storedOffset = 0;
         buffer = new byte[FIRST_BUFFER];
+        digest = Sha256.digest();
         markStored(stream, segment.startLsn());
     }
 
-    private void storeIfDue(PGReplicationStream stream, boolean force) throws SQLException {
+    /** Archives one whole segment on its own thread and then removes its streamed parts. */
+    private final class Completion {
+        private final WalSegmentName whole;
+        private final byte[] bytes;
+        private final Thread worker;
+        @Nullable
+        private final Completion before;
+        private volatile RuntimeException failure;
+
+        Completion(WalSegmentName whole, byte[] bytes, @Nullable Completion before) {
+            this.whole = whole;
+            this.bytes = bytes;
+            this.before = before;
+            this.worker = new Thread(this::archive, "keel-wal-complete-" + instance.id());
+            worker.setDaemon(true);
+        }
+
+        void start() {
+            worker.start();
+        }
+
+        boolean done() {
+            return !worker.isAlive();
+        }
+
+        /** Waits until the segment is archived; its failure stops the stream, which starts again from the slot. */
+        void await() throws InterruptedException {
+            worker.join();
+            if (failure != null) {
+                throw failure;
+            }
+        }
+
+        private void archive() {
+            try {
+                if (before != null) {
+                    before.worker.join(); // segments are archived in order
+                }
+                WalFiles.Outcome outcome = files.archive(database, WalFileName.parse(whole.toString()).orElseThrow(), bytes, SEGMENT,
+                        Instant.now());
+                if (outcome instanceof WalFiles.Refused refused) {
+                    LOG.error(refused.message());
+                    archive.moveTo(database, ArchiveState.CONFLICT, refused.message());
+                    failure = new IllegalStateException(refused.message());
+                    return;
+                }
+                store.delete(store.list(ArchiveLayout.streamedPrefix(database, whole.toString())).stream().map(ObjectInfo::key).toList());
+            } catch (RuntimeException e) {
+                failure = e;
+            } catch (InterruptedException e) {
+                failure = new IllegalStateException("interrupted archiving " + whole, e);
+            }
+        }
+    }
+
+    private void storeIfDue(PGReplicationStream stream) throws SQLException {
+        boolean archived = false;
+        while (!completions.isEmpty() && completions.peekFirst().done()) {
+            Completion done = completions.removeFirst();
+            if (done.failure != null) {
+                throw done.failure;
+            }
+            archived = true;
+        }
+        if (archived) {
+            healthy();
+            markStored(stream, stored);
+        }
         Instant since = unstoredSince;
         if (filled == 0 || since == null || !received.isAfter(stored)) {
             return;
         }
-        if (force || System.currentTimeMillis() - since.toEpochMilli() >= uploadMillis) {
+        if (System.currentTimeMillis() - since.toEpochMilli() >= uploadMillis) {
             storePartial();
             markStored(stream, received);
         }
     }
 
-    /** Puts the partial segment in the store and records it; a failure goes to the caller (and the archive status). */
+    /**
+     * Puts what was received of the segment since the last part in the store as its next part,
+     * and records the whole prefix (size, sha256); a failure goes to the caller (and the archive status).
+     */
     private void storePartial() {
-        WalFormat.Encoded encoded = WalFormat.encode(buffer, filled);
+        WalFormat.Encoded encoded = WalFormat.encode(buffer, storedOffset, filled - storedOffset);
         Lsn end = new Lsn(segment.startLsn().value() + filled);
         try {
-            store.put(ArchiveLayout.streamedKey(database, segment.toString()), encoded.stored(), encoded.metadata());
+            store.put(ArchiveLayout.streamedPartKey(database, segment.toString(), storedOffset), encoded.stored(), encoded.metadata());
         } catch (StorageException e) {
             if (!failing) {
                 failing = true;
@@ -267,11 +380,21 @@ final class WalStream implements Runnable {
             }
             throw e;
         }
+        storedBytes += encoded.stored().length;
         Instant now = Instant.now();
-        archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, encoded.stored().length,
-                encoded.sha256(), now));
+        archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, storedBytes,
+                Sha256.hex(clone(digest).digest()), now));
+        storedOffset = filled;
         healthy();
         storedAt = now;
+    }
+
+    private static MessageDigest clone(MessageDigest digest) {
+        try {
+            return (MessageDigest) digest.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private void healthy() {
@@ -281,26 +404,36 @@ final class WalStream implements Runnable {
         }
     }
 
-    /** Everything through {@code through} is in the store: say so to the server, so that its slot lets that WAL go. */
+    /**
+     * Everything through {@code through} is in the store: say so to the server, so that its slot
+     * lets that WAL go; never past a whole segment still being archived.
+     */
     private void markStored(PGReplicationStream stream, Lsn through) throws SQLException {
         stored = through;
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
-        stream.setFlushedLSN(LogSequenceNumber.valueOf(through.value()));
-        stream.setAppliedLSN(LogSequenceNumber.valueOf(through.value()));
+        Completion pending = completions.peekFirst();
+        Lsn flushed = pending == null ? through : pending.whole.startLsn();
+        stream.setFlushedLSN(LogSequenceNumber.valueOf(flushed.value()));
+        stream.setAppliedLSN(LogSequenceNumber.valueOf(flushed.value()));
     }
 
     /** After the stream broke: store what was received and not stored yet, if the store takes it. */
     private void storeQuietly() {
         try {
-            if (segment != null && filled > 0 && received != null && received.isAfter(stored)) {
+            if (segment != null && filled > storedOffset && received != null && received.isAfter(stored)) {
                 storePartial();
                 stored = received;
                 unstoredSince = null;
             }
+            while (!completions.isEmpty()) {
+                completions.removeFirst().await();
+            }
         } catch (RuntimeException e) {
             LOG.warn("Could not store the WAL received from instance {} before the stream broke: {}", instance.id(), e.toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

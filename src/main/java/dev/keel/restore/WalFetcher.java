@@ -9,6 +9,7 @@ import dev.keel.archive.UnreadableWalException;
 import dev.keel.archive.WalFormat;
 import dev.keel.postgres.WalFileName;
 import dev.keel.postgres.WalSegmentName;
+import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
 import dev.keel.storage.StoredObject;
@@ -18,6 +19,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -74,29 +76,42 @@ public final class WalFetcher {
     }
 
     /**
-     * The partial segment the receiver stored last, padded to a whole segment; the object may have
-     * grown since the catalog row was read, which only adds WAL. When the segment was completed
-     * meanwhile (and its partial removed), the archived segment.
+     * The streamed segment the receiver stored last, put together from its parts and padded to a
+     * whole segment; its first {@code partial.size()} bytes must have the recorded sha256 (parts
+     * stored since the row was read only add WAL after them). When the segment was completed
+     * meanwhile (and its parts removed), the archived segment.
      */
     public byte[] readPartial(UUID database, StreamedWal partial) {
         String name = partial.name();
-        byte[] bytes;
-        try {
-            bytes = decode(database, ArchiveLayout.streamedKey(database, name), name, "is recorded as streamed");
-        } catch (CorruptArchiveException e) {
+        byte[] segment = new byte[Math.toIntExact(WalSegmentName.SEGMENT_BYTES)];
+        int end = 0;
+        for (ObjectInfo part : store.list(ArchiveLayout.streamedPrefix(database, name))) {
+            int offset = ArchiveLayout.partOffset(part.key());
+            if (offset > end) {
+                break; // a part after a gap: what precedes the gap is all that can be replayed
+            }
+            byte[] bytes = decode(database, part.key(), name, "is listed as streamed");
+            int n = Math.min(bytes.length, segment.length - offset);
+            System.arraycopy(bytes, 0, segment, offset, n);
+            end = Math.max(end, offset + n);
+        }
+        if (end < partial.size()) {
             Optional<ArchivedWal> completed = archive.file(database, name);
             if (completed.isPresent()) {
                 return read(database, completed.get());
             }
-            throw e;
-        }
-        WalFileName file = WalFileName.parse(name).orElseThrow();
-        checkSystem(database, file, bytes);
-        if (bytes.length < partial.size()) {
             throw new CorruptArchiveException("the streamed part of WAL segment " + name + " of database " + database + " holds "
-                    + bytes.length + " bytes, fewer than the " + partial.size() + " recorded");
+                    + end + " bytes without a gap, fewer than the " + partial.size() + " recorded");
         }
-        return WalFormat.padded(bytes, WalSegmentName.SEGMENT_BYTES);
+        MessageDigest digest = Sha256.digest();
+        digest.update(segment, 0, Math.toIntExact(partial.size()));
+        String sha256 = Sha256.hex(digest.digest());
+        if (!sha256.equals(partial.sha256())) {
+            throw new CorruptArchiveException("the streamed part of WAL segment " + name + " of database " + database + " is corrupt:"
+                    + " its sha256 is " + sha256 + ", the receiver recorded " + partial.sha256());
+        }
+        checkSystem(database, WalFileName.parse(name).orElseThrow(), segment);
+        return segment;
     }
 
     private byte[] decode(UUID database, String key, String name, String recordedAs) {

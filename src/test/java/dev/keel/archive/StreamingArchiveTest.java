@@ -45,7 +45,7 @@ class StreamingArchiveTest {
     /** How long the load runs while sampled. */
     private static final Duration LOADED = Duration.ofSeconds(20);
     /** The receiver's bound: what the primary flushed is in the store within this. */
-    private static final Duration BOUND = Duration.ofSeconds(1);
+    private static final Duration BOUND = Timeouts.STREAMED;
     private static TestKeel keel;
 
     @BeforeAll
@@ -90,7 +90,8 @@ class StreamingArchiveTest {
         assertThat(samples.size()).isGreaterThan((int) (LOADED.toMillis() / SAMPLE_MILLIS / 4));
         assertThat(samples.get(samples.size() - 1).flushed().bytesSince(samples.get(0).flushed()))
                 .as("WAL written under load").isGreaterThan(16L * 1024 * 1024);
-        assertThat(samples).allSatisfy(s -> assertThat(s.lagSeconds()).as("lag_seconds").isLessThanOrEqualTo(1));
+        assertThat(samples).allSatisfy(s -> assertThat(s.lagSeconds()).as("lag_seconds")
+                .isLessThanOrEqualTo(Math.max(1, BOUND.toSeconds())));
         // What the primary had flushed at each sample is streamed by a sample at most a second (and one sampling interval) later.
         for (Sample sample : samples) {
             if (sample.at() + BOUND.toMillis() + SAMPLE_MILLIS > samples.get(samples.size() - 1).at()) {
@@ -99,7 +100,7 @@ class StreamingArchiveTest {
             boolean reached = samples.stream().anyMatch(later -> later.at() >= sample.at()
                     && later.at() <= sample.at() + BOUND.toMillis() + SAMPLE_MILLIS && !sample.flushed().isAfter(later.streamed()));
             assertThat(reached).as("flushed " + sample.flushed() + " at " + Instant.ofEpochMilli(sample.at()) + " streamed within "
-                    + BOUND).isTrue();
+                    + BOUND + "; samples: " + samples.stream().filter(s -> Math.abs(s.at() - sample.at()) < 3000).toList()).isTrue();
         }
         api.deprovision(id);
     }
@@ -148,8 +149,8 @@ class StreamingArchiveTest {
         }
         List<String> partials = keel.bean(ObjectStore.class).list(ArchiveLayout.prefix(databaseId) + "streamed/").stream()
                 .map(ObjectInfo::key).toList();
-        assertThat(partials).allSatisfy(key -> assertThat(files.stream().map(f -> ArchiveLayout.streamedKey(databaseId, f.name())))
-                .doesNotContain(key));
+        assertThat(partials).allSatisfy(key -> assertThat(files.stream().map(f -> ArchiveLayout.streamedPrefix(databaseId, f.name())))
+                .noneMatch(key::startsWith));
         api.deprovision(id);
     }
 

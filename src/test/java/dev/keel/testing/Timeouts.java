@@ -31,6 +31,11 @@ public final class Timeouts {
     public static final Duration STANDBY = scaled(240);
     /** A major-version upgrade of a small test database, its follower rebuilt, on a loaded machine. */
     public static final Duration UPGRADE = scaled(600);
+    /**
+     * The WAL receiver's bound: what a primary flushed is in the object store within this (1 s,
+     * the RPO). Scaled like the rest: on a machine loaded far past its cores it is not met.
+     */
+    public static final Duration STREAMED = scaled(1);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = scaled(30);
 
