@@ -11,6 +11,8 @@ import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 
+import java.time.Duration;
+import java.time.Instant;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
@@ -91,6 +93,15 @@ public final class WalReceivers {
     /** How the database's stream goes, if one runs for it. */
     Optional<WalStream> stream(UUID database) {
         return streams.values().stream().filter(s -> database.equals(s.instance().databaseId())).findFirst();
+    }
+
+    /** What the metrics show of a database's receiver: whether it streams, and the age of its oldest WAL not in the store. */
+    public record Figures(boolean connected, double lagSeconds) {
+    }
+
+    public Optional<Figures> figures(UUID database, Instant now) {
+        return stream(database).map(WalStream::status).filter(s -> s.stored() != null).map(s -> new Figures(s.connected(),
+                s.unstoredSince() == null ? 0 : Math.max(0, Duration.between(s.unstoredSince(), now).toMillis() / 1000.0)));
     }
 
     /** Stops the database's stream for good (its archive is being removed) and waits until it stored its last. */

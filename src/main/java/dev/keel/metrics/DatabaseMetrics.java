@@ -4,6 +4,7 @@ import dev.keel.postgres.ServerSession;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
+import dev.keel.archive.WalReceivers;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
@@ -57,6 +58,7 @@ final class DatabaseMetrics {
     private final MonitoringSessions sessions;
     private final DatabaseLookup databases;
     private final HaMonitor ha;
+    private final WalReceivers receivers;
     private final Duration refresh;
     private final ExecutorService readers;
     private final Map<String, MultiGauge> gauges = new HashMap<>();
@@ -64,13 +66,14 @@ final class DatabaseMetrics {
     private Instant readAt = Instant.EPOCH;
 
     DatabaseMetrics(MetricsRepository repository, InstanceRepository instances, InstanceRuntime runtime, MonitoringSessions sessions,
-                    DatabaseLookup databases, HaMonitor ha, MeterRegistry registry, @Value("${keel.metrics.refresh}") Duration refresh) {
+                    DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, MeterRegistry registry, @Value("${keel.metrics.refresh}") Duration refresh) {
         this.repository = repository;
         this.instances = instances;
         this.runtime = runtime;
         this.sessions = sessions;
         this.databases = databases;
         this.ha = ha;
+        this.receivers = receivers;
         this.registry = registry;
         this.refresh = refresh;
         AtomicInteger count = new AtomicInteger();
@@ -123,6 +126,12 @@ final class DatabaseMetrics {
                 series.add("keel.database.archive.lag", "How long the oldest WAL file waiting for upload has waited", "seconds", tags,
                         spooled.isEmpty() ? 0 : Duration.between(spooled.get(0).completedAt(), now).toMillis() / 1000.0);
                 series.add("keel.database.archive.waiting", "WAL files waiting in the spool for upload", "files", tags, spooled.size());
+                receivers.figures(row.id(), now).ifPresent(f -> {
+                    series.add("keel.database.archive.stream.lag", "Age of the oldest WAL the primary has that the WAL receiver has not"
+                            + " put in the object store", "seconds", tags, f.lagSeconds());
+                    series.add("keel.database.archive.stream.connected", "Whether the WAL receiver streams from the primary", null, tags,
+                            f.connected() ? 1 : 0);
+                });
                 String state = archiveStates.getOrDefault(row.id(), "ok");
                 series.add("keel.database.archive.failing", "Whether archiving is failing or stopped on a conflict", null, tags,
                         "ok".equals(state) ? 0 : 1);
