@@ -15,8 +15,8 @@ import java.util.OptionalLong;
  * a WAL file's bytes, compressed with zstd ({@code compression=zstd}) or as they are
  * ({@code none}), and metadata: {@code sha256} and {@code size} of the uncompressed bytes,
  * {@code compression}, and for a segment the {@code system-identifier} in its first page's long
- * header (the cluster that wrote it, as pgBackRest checks it). A partial segment is stored without
- * its unwritten tail and read back padded with zeros to a segment's size, as Postgres wants it.
+ * header (the cluster that wrote it, as pgBackRest checks it). A streamed segment is stored in parts,
+ * each in this format (only the first carries the system identifier).
  */
 public final class WalFormat {
     static final String SHA256 = "sha256";
@@ -86,11 +86,6 @@ public final class WalFormat {
             throw new UnreadableWalException(object.key() + " is corrupt: its sha256 is " + sha256 + ", its metadata says " + recorded);
         }
         return bytes;
-    }
-
-    /** A partial segment's bytes padded with zeros to a whole segment: what {@code restore_command} hands Postgres. */
-    public static byte[] padded(byte[] partial, long segmentBytes) {
-        return partial.length == segmentBytes ? partial : Arrays.copyOf(partial, Math.toIntExact(segmentBytes));
     }
 
     /** The system identifier in a segment's first page, when it starts with a long page header. */
