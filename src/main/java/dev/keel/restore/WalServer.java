@@ -210,11 +210,15 @@ final class WalServer implements AutoCloseable {
         }
     }
 
-    /** The streamed partial segment of this name, if that is what the source's receiver stored last. */
+    /** The streamed partial segment of this name, if that is what the source's receiver stored last and the target reaches it. */
     @Nullable
     private StreamedWal partialOf(String name) {
         StreamedWal streamed = partial;
-        return streamed != null && streamed.name().equals(name) ? streamed : null;
+        if (streamed == null || !streamed.name().equals(name)) {
+            return null;
+        }
+        // A fork replays through the segment that held the source's last write at the request, never past it.
+        return waitThrough == null || streamed.segment().compareTo(waitThrough) <= 0 ? streamed : null;
     }
 
     private void fetch(String name, ArchivedWal recorded) {
