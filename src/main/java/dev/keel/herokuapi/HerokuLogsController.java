@@ -87,6 +87,10 @@ final class HerokuLogsController {
             throw new KeelException(ProblemType.INVALID_REQUEST, "The logs here are the attached databases' server logs, source app;"
                     + " Keel has no router or platform (heroku) logs.");
         }
+        if (body.lines() != null && body.lines() < 0) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "\"lines\" is how many lines to show first (-n), 0 to " + MAX_LINES
+                    + "; more are cut to " + MAX_LINES + ", as Heroku does.");
+        }
         int lines = body.lines() == null ? DEFAULT_LINES : Math.max(1, Math.min(MAX_LINES, body.lines()));
         String token = sessions.token(caller, app, lines, Boolean.TRUE.equals(body.tail()));
         OffsetDateTime now = OffsetDateTime.now();
