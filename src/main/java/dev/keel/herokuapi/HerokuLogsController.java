@@ -76,7 +76,8 @@ final class HerokuLogsController {
 
     @Post("/apps/{app}/log-sessions")
     @Produces({MediaType.APPLICATION_JSON, HerokuAddonsController.HEROKU_JSON})
-    HttpResponse<LogSession> create(Caller caller, HttpRequest<?> request, String app, @Body LogSessionRequest body) {
+    HttpResponse<LogSession> create(Caller caller, HttpRequest<?> request, String app, @Body @Nullable LogSessionRequest given) {
+        LogSessionRequest body = given == null ? new LogSessionRequest(null, null, null, null, null) : given; // {} or none: the defaults
         attachments.list(caller, app); // the app must exist
         String process = body.dyno() != null ? body.dyno() : body.type();
         if (process != null && !process.equals("postgres") && !process.startsWith("postgres.")) {

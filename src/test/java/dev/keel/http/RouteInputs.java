@@ -273,8 +273,8 @@ final class RouteInputs {
                 "{\"plan\":{\"name\":\"heroku-postgresql:standard-0\"},\"name\":\"fuzz-made-addon\"}",
                 f("plan", Kind.OBJECT), f("plan.name", Kind.TOKEN), f("name", Kind.TOKEN));
 
-        // heroku logs: a session is made for the app, then read by its token alone.
-        body("POST /apps/{app}/log-sessions", "/apps/<app>/log-sessions", "{\"dyno\":\"postgres\",\"lines\":10,\"tail\":false,\"source\":\"app\"}",
+        // heroku logs: a session is made for the app (no body, or {}: the defaults), then read by its token alone.
+        optionalBody("POST /apps/{app}/log-sessions", "/apps/<app>/log-sessions", "{\"dyno\":\"postgres\",\"lines\":10,\"tail\":false,\"source\":\"app\"}",
                 f("dyno", Kind.TOKEN), f("lines", Kind.INT), f("tail", Kind.BOOL), f("source", Kind.TOKEN));
         get("GET /log-sessions/{token}", "/log-sessions/<logtoken>");
 
