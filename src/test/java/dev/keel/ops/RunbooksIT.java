@@ -19,6 +19,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -58,6 +59,8 @@ class RunbooksIT {
             keel = KeelProcess.start(dataDir, ports, "0", env);
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             JsonNode copy = keel.api().provision("{\"plan\":\"essential-0\"}");
+            // A database's first backup starts a few seconds after it is available; the runbooks' own backups come after it.
+            awaitInitialBackup(keel.api(), database.get("id").asText());
             Map<String, String> values = new LinkedHashMap<>();
             values.put("<id>", database.get("id").asText());
             values.put("<database id>", database.get("id").asText());
