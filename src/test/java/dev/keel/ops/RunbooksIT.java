@@ -1,6 +1,8 @@
 package dev.keel.ops;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.FileTrees;
+import dev.keel.KeelHome;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Tools;
@@ -123,6 +125,10 @@ class RunbooksIT {
                 keel.close();
             }
             dev.keel.Keel.stopServers(dataDir);
+            // Run as root, the servers' files are outside the data directory (freshDataDir clears only its own).
+            if (!KeelHome.serverDirOf(dataDir).startsWith(home)) {
+                FileTrees.delete(KeelHome.serverDirOf(dataDir));
+            }
         }
     }
 
