@@ -1,5 +1,6 @@
 package dev.keel.apps;
 
+import dev.keel.Ids;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
@@ -31,8 +32,11 @@ final class AppRepository {
                 .fetch(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
     }
 
-    Optional<App> find(UUID teamId, String name) {
-        return dsl.selectFrom(APPS).where(APPS.TEAM_ID.eq(teamId)).and(APPS.NAME.eq(name))
+    /** The team's app named {@code nameOrId}, or whose id it is (the Heroku CLI names an app by its id in some calls). */
+    Optional<App> find(UUID teamId, String nameOrId) {
+        Optional<UUID> id = Ids.parse(nameOrId);
+        return dsl.selectFrom(APPS).where(APPS.TEAM_ID.eq(teamId))
+                .and(id.isPresent() ? APPS.ID.eq(id.get()).or(APPS.NAME.eq(nameOrId)) : APPS.NAME.eq(nameOrId))
                 .fetchOptional(r -> new App(r.getId(), r.getTeamId(), r.getName(), r.getCreatedAt()));
     }
 

@@ -45,22 +45,28 @@ public final class ContinuityCheck {
         }
     }
 
-    /** Returns the keys the catalog records that the store lacks (also recorded for /archive). */
-    public List<String> check(Database database) {
-        Set<String> stored = store.list(ArchiveLayout.prefix(database.id())).stream().map(ObjectInfo::key).collect(Collectors.toSet());
-        List<String> missing = new ArrayList<>();
+    private List<String> recordedKeys(Database database) {
+        List<String> keys = new ArrayList<>();
         for (ArchivedWal file : archive.files(database.id())) {
-            String key = ArchiveLayout.walKey(database.id(), file.name());
-            if (!stored.contains(key)) {
-                missing.add(key);
-            }
+            keys.add(ArchiveLayout.walKey(database.id(), file.name()));
         }
         for (Backup backup : backups.completed(database.id())) {
-            for (String key : List.of(ArchiveLayout.backupKey(database.id(), backup.id()), ArchiveLayout.manifestKey(database.id(), backup.id()))) {
-                if (!stored.contains(key)) {
-                    missing.add(key);
-                }
-            }
+            keys.add(ArchiveLayout.backupKey(database.id(), backup.id()));
+            keys.add(ArchiveLayout.manifestKey(database.id(), backup.id()));
+        }
+        return keys;
+    }
+
+    /** Returns the keys the catalog records that the store lacks (also recorded for /archive). */
+    public List<String> check(Database database) {
+        // The catalog first, then the store: Keel records an object only once it is stored, so
+        // whatever is archived meanwhile is not taken for lost. What retention removes meanwhile
+        // would be, so a key counts as missing only if the catalog still records it afterwards.
+        List<String> recorded = recordedKeys(database);
+        Set<String> stored = store.list(ArchiveLayout.prefix(database.id())).stream().map(ObjectInfo::key).collect(Collectors.toSet());
+        List<String> missing = new ArrayList<>(recorded.stream().filter(key -> !stored.contains(key)).toList());
+        if (!missing.isEmpty()) {
+            missing.retainAll(Set.copyOf(recordedKeys(database)));
         }
         String summary = missing.isEmpty() ? null : missing.size() + " archived objects are missing from the store: "
                 + String.join(", ", missing.subList(0, Math.min(LISTED, missing.size()))) + (missing.size() > LISTED ? ", ..." : "");

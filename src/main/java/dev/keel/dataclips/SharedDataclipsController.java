@@ -11,6 +11,9 @@ import io.micronaut.http.annotation.Get;
 import io.micronaut.http.server.types.files.StreamedFile;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 
 import java.io.InputStream;
 import java.util.Iterator;
@@ -36,6 +39,10 @@ final class SharedDataclipsController {
     }
 
     @Get("/{file}")
+    @ApiResponse(responseCode = "200", content = {
+            @Content(mediaType = MediaType.TEXT_HTML, schema = @Schema(type = "string", description = "{slug}: the share page")),
+            @Content(mediaType = "text/csv", schema = @Schema(type = "string", description = "{slug}.csv: the rows as CSV")),
+            @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(type = "object", description = "{slug}.json: the rows"))})
     HttpResponse<?> serve(String file, HttpRequest<?> request) {
         String format = file.endsWith(".csv") ? "csv" : file.endsWith(".json") ? "json" : "html";
         String slug = format.equals("html") ? file : file.substring(0, file.lastIndexOf('.'));
@@ -68,6 +75,7 @@ final class SharedDataclipsController {
     }
 
     @Get("/assets/dataclip.css")
+    @ApiResponse(responseCode = "200", content = @Content(mediaType = "text/css", schema = @Schema(type = "string")))
     HttpResponse<?> stylesheet() {
         InputStream css = getClass().getResourceAsStream("/dataclips/dataclip.css");
         return HttpResponse.ok(new StreamedFile(css, MediaType.of("text/css; charset=utf-8"))).header("Cache-Control", "public, max-age=3600");

@@ -116,7 +116,7 @@ public final class DumpRestore implements OperationHandler {
     private static List<String> checkExtensions(@Nullable List<String> extensions) {
         List<String> checked = new ArrayList<>();
         for (String extension : extensions == null ? List.<String>of() : extensions) {
-            if (!EXTENSION.matcher(extension.strip()).matches()) {
+            if (extension == null || !EXTENSION.matcher(extension.strip()).matches()) {
                 throw new KeelException(ProblemType.INVALID_REQUEST, "'" + extension + "' is not an extension name: say hstore, or"
                         + " myschema.hstore for another schema than public.");
             }

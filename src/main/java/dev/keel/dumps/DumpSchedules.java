@@ -13,6 +13,7 @@ import java.time.ZoneId;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 import static dev.keel.catalog.schema.Tables.TRANSFER_SCHEDULES;
 
@@ -22,6 +23,9 @@ import static dev.keel.catalog.schema.Tables.TRANSFER_SCHEDULES;
  */
 @Singleton
 public final class DumpSchedules {
+    /** A config var's name, as an attachment names it ({@code DATABASE_URL}): what the CLI sends as {@code schedule_name}. */
+    private static final Pattern NAME = Pattern.compile("[A-Z][A-Z0-9_]{0,62}");
+
     private final DSLContext dsl;
 
     DumpSchedules(DSLContext dsl) {
@@ -34,8 +38,15 @@ public final class DumpSchedules {
         }
     }
 
-    /** Sets (or replaces) the database's schedule; 422 for an hour outside 0-23 or a zone that is not an IANA name. */
+    /**
+     * Sets (or replaces) the database's schedule; 422 for a name that is not a config var's, an
+     * hour outside 0-23 or a zone that is not an IANA name.
+     */
     public Schedule set(Database database, String name, int hour, String timezone) {
+        if (!NAME.matcher(name).matches()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "A schedule is named after the config var it backs up, such as"
+                    + " DATABASE_URL: uppercase letters, digits and underscores, at most 63.");
+        }
         if (hour < 0 || hour > 23) {
             throw new KeelException(ProblemType.INVALID_REQUEST, "The hour of a daily backup is 0 to 23, not " + hour + ".");
         }

@@ -66,11 +66,13 @@ public final class Transfers {
         return databases.isEmpty() ? List.of() : transfers.ofDatabases(databases);
     }
 
-    /** The caller's transfer by id, number ({@code 12}) or name ({@code b012}); 404 otherwise. */
+    /**
+     * The caller's transfer by id, number ({@code 12}) or name ({@code b012}), exactly as written
+     * (not trimmed: {@code "12 "} names none); 404 otherwise.
+     */
     public Transfer require(Caller caller, String idOrNumber) {
-        String text = idOrNumber.strip();
-        Optional<Transfer> found = text.matches("[abr]?\\d{1,18}") ? transfers.findByNum(Long.parseLong(text.replaceFirst("^[abr]", "")))
-                : Ids.parse(text).flatMap(transfers::find);
+        Optional<Transfer> found = idOrNumber.matches("[abr]?\\d{1,18}")
+                ? transfers.findByNum(Long.parseLong(idOrNumber.replaceFirst("^[abr]", ""))) : Ids.parse(idOrNumber).flatMap(transfers::find);
         return found.filter(t -> t.teamId().equals(caller.teamId())).orElseThrow(() -> KeelException.notFound("backup", idOrNumber));
     }
 

@@ -76,7 +76,8 @@ final class HerokuLogsController {
 
     @Post("/apps/{app}/log-sessions")
     @Produces({MediaType.APPLICATION_JSON, HerokuAddonsController.HEROKU_JSON})
-    HttpResponse<LogSession> create(Caller caller, HttpRequest<?> request, String app, @Body LogSessionRequest body) {
+    HttpResponse<LogSession> create(Caller caller, HttpRequest<?> request, String app, @Body @Nullable LogSessionRequest given) {
+        LogSessionRequest body = given == null ? new LogSessionRequest(null, null, null, null, null) : given; // {} or none: the defaults
         attachments.list(caller, app); // the app must exist
         String process = body.dyno() != null ? body.dyno() : body.type();
         if (process != null && !process.equals("postgres") && !process.startsWith("postgres.")) {
@@ -86,6 +87,10 @@ final class HerokuLogsController {
         if (body.source() != null && !body.source().equals("app")) {
             throw new KeelException(ProblemType.INVALID_REQUEST, "The logs here are the attached databases' server logs, source app;"
                     + " Keel has no router or platform (heroku) logs.");
+        }
+        if (body.lines() != null && body.lines() < 0) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "\"lines\" is how many lines to show first (-n), 0 to " + MAX_LINES
+                    + "; more are cut to " + MAX_LINES + ", as Heroku does.");
         }
         int lines = body.lines() == null ? DEFAULT_LINES : Math.max(1, Math.min(MAX_LINES, body.lines()));
         String token = sessions.token(caller, app, lines, Boolean.TRUE.equals(body.tail()));

@@ -95,16 +95,17 @@ final class HerokuPlansController {
             throw KeelException.notFound("app", app);
         }
         Database database = addons.database(caller, addon);
+        // The plan is checked before the rename, so that a request refused for its plan changes nothing.
+        String wanted = body.plan() == null || body.plan().name() == null ? null : shapes.keelPlan(body.plan().name());
+        if (wanted != null && plans.find(wanted).isEmpty()) {
+            throw new KeelException(ProblemType.UNKNOWN_PLAN, "Couldn't find either the add-on service or the add-on plan of \""
+                    + body.plan().name() + "\".");
+        }
         if (body.name() != null) {
             database = rename.rename(caller, database.id().toString(), body.name());
         }
-        if (body.plan() == null || body.plan().name() == null) {
+        if (wanted == null) {
             return addons.addon(database, null);
-        }
-        String wanted = shapes.keelPlan(body.plan().name());
-        if (plans.find(wanted).isEmpty()) {
-            throw new KeelException(ProblemType.UNKNOWN_PLAN, "Couldn't find either the add-on service or the add-on plan of \""
-                    + body.plan().name() + "\".");
         }
         DatabasePlanChange.Changed changed = planChange.accept(caller, database.id().toString(), wanted);
         String message = changed.operation().map(Operation::step).map(step -> "Keel is " + step + ".")

@@ -12,6 +12,7 @@ import io.micronaut.http.body.MessageBodyReader;
 import io.micronaut.http.codec.CodecException;
 import io.micronaut.json.JsonMapper;
 import io.micronaut.json.body.JsonMessageHandler;
+import io.micronaut.json.tree.JsonNode;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
@@ -20,8 +21,8 @@ import java.io.InputStream;
 /**
  * Reads Keel's JSON request bodies as exactly one JSON value: Micronaut's reader stops after the
  * first value, so {@code {"name":"x"}garbage} or two objects in a row would be taken as the first.
- * Ahead of Micronaut's own JSON reader, for Keel's body types only; the value itself is read by
- * the same mapper (with {@link StrictJson}'s types).
+ * Ahead of Micronaut's own JSON reader, for Keel's body types and a body read as a tree (Heroku's
+ * settings); the value itself is read by the same mapper (with {@link StrictJson}'s types).
  */
 @Singleton
 @Order(JsonMessageHandler.ORDER - 1)
@@ -38,7 +39,7 @@ final class JsonBodyReader<T> implements MessageBodyReader<T> {
     @Override
     public boolean isReadable(Argument<T> type, MediaType mediaType) {
         return mediaType != null && mediaType.matchesAllOrWildcardOrExtension(MediaType.EXTENSION_JSON)
-                && type.getType().getName().startsWith("dev.keel.");
+                && (type.getType().getName().startsWith("dev.keel.") || type.getType() == JsonNode.class);
     }
 
     @Override

@@ -11,6 +11,8 @@ import jakarta.inject.Singleton;
 
 import java.io.IOException;
 import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * How request bodies read text, whole numbers and booleans: only as what the JSON says they are.
@@ -73,6 +75,29 @@ public final class StrictJson {
                 return checkedText(text);
             }
             throw new InvalidValue("must be a JSON string");
+        }
+    }
+
+    /**
+     * A list of text, such as extension names: Micronaut's own reader of {@code List<String>} would
+     * take {@code [true]} as {@code ["true"]} and {@code [["x"]]} as text, and let NUL through.
+     */
+    @Singleton
+    @Primary
+    static final class TextList extends Typed<List<String>> {
+        @Override
+        List<String> of(Object value) throws InvalidValue {
+            if (!(value instanceof List<?> items)) {
+                throw new InvalidValue("must be a JSON array of strings");
+            }
+            List<String> texts = new ArrayList<>();
+            for (Object item : items) {
+                if (!(item instanceof String text)) {
+                    throw new InvalidValue("must be a JSON array of strings, without null");
+                }
+                texts.add(checkedText(text));
+            }
+            return texts;
         }
     }
 

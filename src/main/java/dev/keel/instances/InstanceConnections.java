@@ -21,13 +21,15 @@ public final class InstanceConnections {
     /**
      * Settings every Keel session starts with. {@code search_path} lists {@code pg_catalog} first
      * and {@code pg_temp} last (unlisted, each would be searched first): nothing a tenant creates
-     * can shadow a built-in. The rest undo what a tenant may set on its database to make Keel's
-     * own statements fail: Keel bounds its waits with socket timeouts instead.
+     * can shadow a built-in. {@code role=none} keeps the session its login role: an owner's
+     * {@code ALTER DATABASE ... SET role} would otherwise turn Keel's superuser into the owner. The
+     * rest undo what a tenant may set on its database to make Keel's own statements fail: Keel
+     * bounds its waits with socket timeouts instead.
      */
-    public static final String PINNED_OPTIONS = "-c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
+    public static final String PINNED_OPTIONS = "-c role=none -c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
             + " -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
-    /** What a dataclip's session pins: the search_path alone. */
-    private static final String PINNED_SEARCH_PATH = "-c search_path=pg_catalog,pg_temp";
+    /** What a dataclip's session pins: its own role, and the search_path. */
+    private static final String PINNED_SEARCH_PATH = "-c role=none -c search_path=pg_catalog,pg_temp";
 
     private final InstanceRepository instances;
     private final CertificateAuthority authority;

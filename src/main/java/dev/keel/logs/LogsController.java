@@ -1,6 +1,7 @@
 package dev.keel.logs;
 
 import dev.keel.auth.Caller;
+import dev.keel.http.QueryFlag;
 import dev.keel.instances.ServerLog;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
@@ -53,11 +54,11 @@ final class LogsController {
             @Content(mediaType = MediaType.TEXT_EVENT_STREAM, schema = @Schema(type = "string",
                     description = "with follow=true: event 'log', data an entry as JSON"))})
     HttpResponse<?> logs(Caller caller, String database, @QueryValue @Nullable Integer lines, @QueryValue @Nullable String since,
-                         @QueryValue @Nullable String level, @QueryValue @Nullable String instance, @QueryValue @Nullable Boolean follow) {
+                         @QueryValue @Nullable String level, @QueryValue @Nullable String instance, @QueryValue @Nullable String follow) {
         DatabaseLogs.Source source = logs.source(caller, database, instance);
         ServerLog.Filter filter = DatabaseLogs.filter(since, level);
         ServerLog.Page page = serverLog.tail(source.instance(), DatabaseLogs.lines(lines), filter);
-        if (!Boolean.TRUE.equals(follow)) {
+        if (!QueryFlag.parse("follow", follow)) {
             return HttpResponse.ok(new Logs(source.database().id(), source.database().name(), source.instance().id(),
                     source.instance().role().value(), page.entries()));
         }

@@ -16,6 +16,7 @@ import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 
 /**
  * {@code heroku pg:reset}: every object in the database goes (its extensions, every schema with
@@ -47,6 +48,10 @@ public final class Reset {
         List<Credential> roles = credentials.list(database.id());
         String owner = roles.stream().filter(c -> c.name().equals(Credential.DEFAULT)).findFirst().map(Credential::username)
                 .orElseThrow(() -> new KeelException(ProblemType.CONFLICT, database.name() + " has no default credential yet."));
+        if (extensions.stream().anyMatch(Objects::isNull)) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "\"extensions\" is a list of extension names, such as [\"hstore\"];"
+                    + " null is not one. Nothing was reset.");
+        }
         List<String> wanted = extensions.stream().map(e -> e.strip().toLowerCase(Locale.ROOT)).filter(e -> !e.isEmpty()).distinct().toList();
         try (Connection connection = servers.open(database, database.pgDatabase())) {
             List<String> trusted = MaintenanceSql.trustedExtensions(connection, wanted);

@@ -1,5 +1,7 @@
 package dev.keel.openapi;
 
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
 import io.micronaut.http.annotation.Controller;
@@ -72,11 +74,12 @@ final class OpenApiController {
     HttpResponse<byte[]> uiFile(String file) {
         String type = UI_FILES.get(file);
         if (type == null) {
-            return HttpResponse.notFound();
+            throw new KeelException(ProblemType.NOT_FOUND, "Swagger UI has no file " + file + " here; the page is /openapi/ui.");
         }
         try (InputStream in = OpenApiController.class.getClassLoader().getResourceAsStream(WEBJAR + uiVersion + "/" + file)) {
             if (in == null) {
-                return HttpResponse.notFound();
+                throw new KeelException(ProblemType.NOT_FOUND, "This Keel was built without Swagger UI's " + file + "; the document"
+                        + " itself is /openapi.");
             }
             return HttpResponse.ok(in.readAllBytes()).contentType(type).header("Cache-Control", "max-age=86400");
         } catch (IOException e) {

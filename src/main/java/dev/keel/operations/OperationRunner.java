@@ -15,8 +15,8 @@ import org.slf4j.MDC;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -51,6 +51,9 @@ public final class OperationRunner {
     private final Object lock = new Object();
     /** Waiting operations by team, in the order the teams take turns (the team served last moves to the end). */
     private final LinkedHashMap<UUID, Deque<Operation>> waiting = new LinkedHashMap<>();
+    /** When each team was last given a thread, in turns counted from Keel's start (one small entry per team). */
+    private final Map<UUID, Long> lastServed = new HashMap<>();
+    private long turns;
     private final Set<UUID> busyDatabases = new HashSet<>();
     private int freeThreads;
     private boolean stopping;
@@ -109,24 +112,41 @@ public final class OperationRunner {
     }
 
     /**
-     * The first runnable operation of the first team in turn that has one (its earliest operation
-     * whose database is not busy; a database's operations keep their order), or null. The team
-     * served goes to the end of the rotation.
+     * The earliest runnable operation (whose database is not busy; a database's operations keep
+     * their order) of the team served least recently, or null. A team that waited while another
+     * was served goes before it, however long that other team's queue.
      */
     private Operation takeNext() {
+        UUID chosenTeam = null;
+        Operation chosen = null;
         for (Map.Entry<UUID, Deque<Operation>> team : waiting.entrySet()) {
-            Set<UUID> passed = new HashSet<>();
-            for (Iterator<Operation> queued = team.getValue().iterator(); queued.hasNext(); ) {
-                Operation operation = queued.next();
-                UUID database = operation.databaseId();
-                if (database != null && (busyDatabases.contains(database) || !passed.add(database))) {
-                    continue;
-                }
-                queued.remove();
-                Deque<Operation> rest = waiting.remove(team.getKey());
-                if (!rest.isEmpty()) {
-                    waiting.put(team.getKey(), rest);
-                }
+            Operation runnable = firstRunnable(team.getValue());
+            if (runnable != null && (chosen == null || served(team.getKey()) < served(chosenTeam))) {
+                chosenTeam = team.getKey();
+                chosen = runnable;
+            }
+        }
+        if (chosen == null) {
+            return null;
+        }
+        Deque<Operation> queue = waiting.get(chosenTeam);
+        queue.remove(chosen);
+        if (queue.isEmpty()) {
+            waiting.remove(chosenTeam);
+        }
+        lastServed.put(chosenTeam, ++turns);
+        return chosen;
+    }
+
+    private long served(UUID team) {
+        return lastServed.getOrDefault(team, 0L);
+    }
+
+    private Operation firstRunnable(Deque<Operation> queue) {
+        Set<UUID> passed = new HashSet<>();
+        for (Operation operation : queue) {
+            UUID database = operation.databaseId();
+            if (database == null || !busyDatabases.contains(database) && passed.add(database)) {
                 return operation;
             }
         }

@@ -38,6 +38,8 @@ public final class ServerAccounts {
     private final boolean perInstance;
     private final Path serverDir;
     private static final String TOOLS_ACCOUNT = "keel-tools";
+    /** useradd's exit status for a name that exists already. */
+    private static final int NAME_IN_USE = 9;
     private static final UUID TOOLS = new UUID(0, 0);
 
     private final ServerUser catalog;
@@ -182,7 +184,14 @@ public final class ServerAccounts {
             command.add("--system");
         }
         command.add(name);
-        accountCommand(command);
+        try {
+            accountCommand(command);
+        } catch (CommandFailedException e) {
+            // Another Keel on this machine made the same shared account a moment ago: it is there, as wanted.
+            if (e.exitCode() != NAME_IN_USE || lookup(name).isEmpty()) {
+                throw e;
+            }
+        }
     }
 
     /**

@@ -216,14 +216,28 @@ public final class ServerSession implements AutoCloseable {
      * only from Keel's hosts.
      */
     public void ensureReplicationRole(String role, String password) throws SQLException {
-        if (!roleExists(REPLICATION_GROUP)) {
-            execute("create role " + ident(REPLICATION_GROUP) + " nologin");
-        }
-        if (!roleExists(role)) {
-            execute("create role " + ident(role) + " with login replication");
-        }
+        createRoleUnlessExists(REPLICATION_GROUP, "nologin");
+        createRoleUnlessExists(role, "with login replication");
         execute("grant " + ident(REPLICATION_GROUP) + " to " + ident(role));
         setPassword(role, password);
+    }
+
+    /**
+     * Creates {@code role} unless it exists, also when another session creates it at the same
+     * moment (two followers of one leader start together: both find the group missing).
+     */
+    private void createRoleUnlessExists(String role, String options) throws SQLException {
+        if (roleExists(role)) {
+            return;
+        }
+        try {
+            execute("create role " + ident(role) + " " + options);
+        } catch (SQLException e) {
+            boolean raced = "42710".equals(e.getSQLState()) || "23505".equals(e.getSQLState());
+            if (!raced || !roleExists(role)) {
+                throw e;
+            }
+        }
     }
 
     /** A physical slot that keeps WAL from now on (kept if it exists); the first segment it keeps. */

@@ -143,6 +143,8 @@ public final class Restorer {
             throws InterruptedException {
         Instance instance = server.instance();
         boolean toTheEnd = false;
+        // The last run's reason, still the newest in the log until the next run writes its own.
+        String previous = null;
         // pg_ctl returns before the postmaster writes its pid file: not running yet is no failure at first.
         long startedAt = System.nanoTime();
         boolean seenRunning = false;
@@ -158,7 +160,7 @@ public final class Restorer {
                 seenRunning |= running;
                 if (!running) {
                     String fatal = fatalLine(instance);
-                    if (!seenRunning && fatal.equals(NO_REASON) && System.nanoTime() - startedAt < START_GRACE_NANOS) {
+                    if (!seenRunning && (fatal.equals(NO_REASON) || fatal.equals(previous)) && System.nanoTime() - startedAt < START_GRACE_NANOS) {
                         continue;
                     }
                     watch.close();
@@ -170,6 +172,7 @@ public final class Restorer {
                         toEnd.keySet().removeIf(k -> k.startsWith("recovery_target"));
                         runtime.startRecovering(instance, toEnd);
                         toTheEnd = true;
+                        previous = fatal;
                         startedAt = System.nanoTime();
                         seenRunning = false;
                         continue;

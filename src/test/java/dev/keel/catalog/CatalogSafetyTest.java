@@ -53,7 +53,7 @@ class CatalogSafetyTest {
         Files.move(properties, aside);
         try {
             assertThat(Keel.startupCause(catchThrowable(keel::startControlPlane)))
-                    .hasMessageContaining("the embedded catalog under " + keel.dataDir().resolve("catalog/data") + " exists but")
+                    .hasMessageContaining("the embedded catalog under " + keel.serverDir().resolve("catalog/data") + " exists but")
                     .hasMessageContaining("Keel will not initialise a new catalog over an existing one.");
         } finally {
             Files.move(aside, properties);

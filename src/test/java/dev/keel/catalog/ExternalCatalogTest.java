@@ -20,7 +20,7 @@ class ExternalCatalogTest {
     void keelRunsOnAnExternalCatalogGivenAsALibpqUrl(TestKeel shared) throws Exception {
         TestKeel.CatalogServerDatabase external = shared.newDatabaseOnCatalogServer("external");
         try (TestKeel keel = TestKeel.start("external-catalog", Map.of("keel.catalog.url", external.url()))) {
-            assertThat(keel.dataDir().resolve("catalog")).doesNotExist();
+            assertThat(keel.serverDir().resolve("catalog")).doesNotExist();
             assertThat(keel.dataDir().resolve("catalog.properties")).doesNotExist();
             JsonNode db = keel.api().provision("{\"plan\":\"essential-0\"}");
             try (Connection connection = Pg.connect(db.get("url").asText(), keel.caFile())) {

@@ -29,7 +29,7 @@ class DatabaseErrorsTest {
     @Test
     void malformedJsonIs400(TestKeel keel) {
         assertProblem(keel.api().post("/v1/databases", "{\"plan\":"), 400, "/problems/bad-request",
-                "The request could not be read: send a JSON object with Content-Type: application/json, with each field of the documented type.");
+                "The request body is not valid JSON (line 1, column 9): send one JSON object with Content-Type: application/json.");
     }
 
     @Test

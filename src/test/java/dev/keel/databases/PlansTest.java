@@ -58,7 +58,7 @@ class PlansTest {
     }
 
     @Test
-    void planConnectionsBecomeMaxConnections() {
-        assertThat(Plans.serverSettings(plans.require("essential-0"))).isEqualTo(Map.of("max_connections", "20"));
+    void planConnectionsBecomeMaxConnectionsAndAQuarterOfItsStorageCapsTemporaryFiles() {
+        assertThat(Plans.serverSettings(plans.require("essential-0"))).isEqualTo(Map.of("max_connections", "20", "temp_file_limit", "256MB"));
     }
 }

@@ -177,6 +177,12 @@ final class BadInputs {
             case MAP -> values.addAll(List.of(q("x"), "1", "[]", "true", "{\"n\":\"\\u0000\"}", "{\"n\":5}", "{\"n\":[]}", "{\"n\":{}}",
                     "{\"n\":\"1\\ud800\"}", "{\"n\":\"" + MEGABYTE + "\"}"));
             case OBJECT -> values.addAll(List.of(q("x"), "1", "[]", "true", "[" + v + "]"));
+            case LIST -> {
+                String e = escape(v.get(0).asText());
+                values.addAll(List.of(q(e), "1", "true", "{}", "[1]", "[true]", "[null]", "[[]]", "[{}]", "[" + v + "]"));
+                values.addAll(List.of("[" + q(e + "\\u0000") + "]", "[" + q("\\ud800" + e) + "]", "[" + q(e + " x") + "]",
+                        "[" + q(e + "\\u0301") + "]", "[" + q(e + LONG) + "]"));
+            }
             default -> throw new IllegalArgumentException(kind.name());
         }
         return values;

@@ -9,7 +9,8 @@ import java.util.stream.Collectors;
 /**
  * What the API lets the given teams change, read from the catalog as text: their keys,
  * databases, credentials (sealed passwords too), apps, attachments, dataclips with their
- * versions and results, backups, schedules and operations; the given add-on resources and their
+ * versions and results, backups, schedules and operations, logical backups and restores with
+ * their schedules, poolers, upgrades, settings and diagnose reports; the given add-on resources and their
  * databases; and any team or database named as {@link BadInputs} would name one. Times and
  * counters that move on their own are left out, and so are other teams' rows: other test
  * classes work on the same Keel meanwhile.
@@ -22,7 +23,7 @@ final class CatalogState {
             "select id, team_id, name, plan, major_version, state from databases where id = any(%2$s) or name like 'fuzz-made%%' order by id",
             "select id, database_id, name, username, md5(password), state from credentials where database_id = any(%2$s) order by id",
             "select id, team_id, name, release_version from apps where team_id = any(%1$s) order by id",
-            "select id, app_id, database_id, name, credential from attachments where database_id = any(%2$s) order by id",
+            "select id, app_id, database_id, name, credential, pooled from attachments where database_id = any(%2$s) order by id",
             "select id, team_id, database_id, title, parameters, timeout_seconds, slug from dataclips where team_id = any(%1$s) order by id",
             "select v.id, v.dataclip_id, v.number, v.sql from dataclip_versions v join dataclips c on c.id = v.dataclip_id"
                     + " where c.team_id = any(%1$s) order by v.id",
@@ -31,7 +32,14 @@ final class CatalogState {
             "select id, database_id, kind from backups where database_id = any(%2$s) order by id",
             "select database_id, hour from backup_schedules where database_id = any(%2$s) order by database_id",
             "select id, team_id, database_id, kind from operations where team_id = any(%1$s) or database_id = any(%2$s) order by id",
-            "select id, database_id, plan, callback_url, state from addon_resources where id = any(%3$s) order by id");
+            "select id, database_id, plan, callback_url, state from addon_resources where id = any(%3$s) order by id",
+            "select id, num, team_id, kind, database_id, state, source_backup_id from transfers where team_id = any(%1$s)"
+                    + " or database_id = any(%2$s) order by id",
+            "select id, database_id, name, hour, timezone from transfer_schedules where database_id = any(%2$s) order by id",
+            "select database_id, host, port from poolers where database_id = any(%2$s) order by database_id",
+            "select id, database_id, from_major, to_major, state, dry_run from upgrades where database_id = any(%2$s) order by id",
+            "select database_id, name, value from database_settings where database_id = any(%2$s) order by database_id, name",
+            "select id, team_id, database_id, app, config_var from diagnose_reports where team_id = any(%1$s) order by id");
 
     private CatalogState() {
     }

@@ -32,7 +32,9 @@ final class RouteInputs {
         /** A JSON object of text values. */
         MAP,
         /** A nested JSON object such as Heroku's {"name": ...}. */
-        OBJECT
+        OBJECT,
+        /** A JSON array of names (extensions): refuses other types and odd elements. */
+        LIST
     }
 
     record Field(String path, Kind kind) {
@@ -50,6 +52,8 @@ final class RouteInputs {
         }
     }
 
+    /** A uuid that names nothing, for resources the fixture does not make (see where it is used). */
+    private static final String NO_SUCH_ID = "00000000-0000-4000-8000-00000000f022";
     private static final List<Input> ALL = new ArrayList<>();
 
     private static void get(String route, String path) {
@@ -209,7 +213,104 @@ final class RouteInputs {
                 "{\"forced\":false}", f("forced", Kind.BOOL));
         call("POST /client/v11/databases/{addon}/backups", "/client/v11/databases/<dbname>/backups");
         get("GET /client/v11/apps/{app}/transfers", "/client/v11/apps/<app>/transfers");
-        get("GET /client/v11/apps/{app}/transfers/{id}", "/client/v11/apps/<app>/transfers/<backupnum>");
+        get("GET /client/v11/apps/{app}/transfers/{id}", "/client/v11/apps/<app>/transfers/<transfernum>");
+        call("DELETE /client/v11/apps/{app}/transfers/{id}", "/client/v11/apps/<app>/transfers/<transfernum>");
+        call("POST /client/v11/apps/{app}/transfers/{id}/actions/public-url", "/client/v11/apps/<app>/transfers/<transfernum>/actions/public-url");
+        call("POST /client/v11/apps/{app}/transfers/{id}/actions/cancel", "/client/v11/apps/<app>/transfers/<transfer>/actions/cancel");
+        body("POST /client/v11/databases/{addon}/restores", "/client/v11/databases/<dbname>/restores",
+                "{\"backup_url\":\"b<transfernum>\",\"extensions\":[\"hstore\"]}", f("backup_url", Kind.TOKEN), f("extensions", Kind.LIST));
+        get("GET /client/v11/databases/{addon}/transfer-schedules", "/client/v11/databases/<dbname>/transfer-schedules");
+        body("POST /client/v11/databases/{addon}/transfer-schedules", "/client/v11/databases/<dbname>/transfer-schedules",
+                "{\"hour\":\"4\",\"timezone\":\"Europe/Paris\",\"schedule_name\":\"DATABASE_URL\"}",
+                f("hour", Kind.TOKEN), f("timezone", Kind.TOKEN), f("schedule_name", Kind.TOKEN));
+        call("DELETE /client/v11/databases/{addon}/transfer-schedules/{id}", "/client/v11/databases/<dbname>/transfer-schedules/<schedule>");
+        get("GET /client/v11/databases/{addon}/metrics", "/client/v11/databases/<dbname>/metrics");
+        get("GET /client/v11/databases/{addon}/burst_status", "/client/v11/databases/<dbname>/burst_status");
+        body("POST /client/v11/databases/{addon}/connection-pooling", "/client/v11/databases/<dbname>/connection-pooling",
+                "{\"app\":\"<app>\",\"credential\":\"default\",\"name\":\"DATABASE_CONNECTION_POOL\"}",
+                f("app", Kind.TOKEN), f("credential", Kind.TOKEN), f("name", Kind.TOKEN));
+        call("POST /client/v11/databases/{addon}/connection_reset", "/client/v11/databases/<dbname>/connection_reset");
+        call("POST /postgres/v0/databases/{addon}/repair-default", "/postgres/v0/databases/<dbname>/repair-default");
+        call("PUT /client/v11/databases/{addon}/stats_reset", "/client/v11/databases/<dbname>/stats_reset");
+        optionalBody("PUT /client/v11/databases/{addon}/reset", "/client/v11/databases/<dbname>/reset", "{\"extensions\":[\"hstore\"]}",
+                f("extensions", Kind.LIST));
+        get("GET /postgres/v0/databases/{addon}/config", "/postgres/v0/databases/<dbname>/config");
+        // log_min_duration_statement takes a number or its digits as text, and -1 (off): no Kind fits it, so only log_statement is spoilt.
+        body("PATCH /postgres/v0/databases/{addon}/config", "/postgres/v0/databases/<dbname>/config",
+                "{\"log_statement\":\"ddl\",\"log_min_duration_statement\":2000}", f("log_statement", Kind.TOKEN));
+        // The fixture prepared an upgrade, so prepare, cancel and wait_status answer about it. Run and dry run would start an
+        // upgrade (a new server and a copy, minutes on a loaded machine), so they name an add-on that does not exist: their
+        // bodies are still read, and their 404 answered.
+        optionalBody("POST /client/v11/databases/{addon}/upgrade/prepare", "/client/v11/databases/<dbname>/upgrade/prepare",
+                "{\"version\":\"17\"}", f("version", Kind.VERSION));
+        optionalBody("POST /client/v11/databases/{addon}/upgrade/run", "/client/v11/databases/fuzz-no-such-addon/upgrade/run",
+                "{\"version\":\"17\"}", f("version", Kind.VERSION));
+        optionalBody("POST /client/v11/databases/{addon}/upgrade/dry_run", "/client/v11/databases/fuzz-no-such-addon/upgrade/dry_run",
+                "{\"version\":\"17\"}", f("version", Kind.VERSION));
+        call("POST /client/v11/databases/{addon}/upgrade/cancel", "/client/v11/databases/<dbname>/upgrade/cancel");
+        get("GET /client/v11/databases/{addon}/upgrade/wait_status", "/client/v11/databases/<dbname>/upgrade/wait_status");
+        body("POST /reports", "/reports", "{\"app\":\"<app>\",\"database\":\"DATABASE_URL\"}", f("app", Kind.TOKEN), f("database", Kind.TOKEN));
+        get("GET /reports/{id}", "/reports/<report>");
+
+        // Heroku's apps, account and add-on services.
+        optionalBody("POST /apps", "/apps", "{\"name\":\"fuzz-made-app\",\"team\":\"<team>\",\"region\":\"local\"}",
+                f("name", Kind.TOKEN), f("team", Kind.TOKEN), f("region", Kind.TOKEN));
+        optionalBody("POST /teams/apps", "/teams/apps", "{\"name\":\"fuzz-made-app\",\"team\":\"<team>\"}", f("name", Kind.TOKEN),
+                f("team", Kind.TOKEN));
+        get("GET /apps", "/apps");
+        get("GET /users/{user}/apps", "/users/~/apps");
+        get("GET /teams/{team}/apps", "/teams/<team>/apps");
+        get("GET /apps/{app}", "/apps/<app>");
+        body("PATCH /apps/{app}", "/apps/<app>", "{\"name\":\"fuzz-made-app\"}", f("name", Kind.TOKEN));
+        call("DELETE /apps/{app}", "/apps/<app>");
+        get("GET /account", "/account");
+        get("GET /apps/{app}/dynos", "/apps/<app>/dynos");
+        get("GET /apps/{app}/collaborators", "/apps/<app>/collaborators");
+        get("GET /addon-services", "/addon-services");
+        get("GET /addon-services/{service}", "/addon-services/heroku-postgresql");
+        get("GET /addon-services/{service}/plans", "/addon-services/heroku-postgresql/plans");
+        body("PATCH /apps/{app}/addons/{addon}", "/apps/<app>/addons/<dbname>",
+                "{\"plan\":{\"name\":\"heroku-postgresql:standard-0\"},\"name\":\"fuzz-made-addon\"}",
+                f("plan", Kind.OBJECT), f("plan.name", Kind.TOKEN), f("name", Kind.TOKEN));
+
+        // heroku logs: a session is made for the app (no body, or {}: the defaults), then read by its token alone.
+        optionalBody("POST /apps/{app}/log-sessions", "/apps/<app>/log-sessions", "{\"dyno\":\"postgres\",\"lines\":10,\"tail\":false,\"source\":\"app\"}",
+                f("dyno", Kind.TOKEN), f("lines", Kind.INT), f("tail", Kind.BOOL), f("source", Kind.TOKEN));
+        get("GET /log-sessions/{token}", "/log-sessions/<logtoken>");
+
+        // Logical backups, restores and their schedule.
+        call("POST /v1/databases/{database}/logical-backups", "/v1/databases/<db>/logical-backups");
+        get("GET /v1/databases/{database}/logical-backups", "/v1/databases/<db>/logical-backups");
+        get("GET /v1/databases/{database}/logical-backups/{backup}", "/v1/databases/<db>/logical-backups/<transfer>");
+        call("DELETE /v1/databases/{database}/logical-backups/{backup}", "/v1/databases/<db>/logical-backups/<transfer>");
+        call("POST /v1/databases/{database}/logical-backups/{backup}/url", "/v1/databases/<db>/logical-backups/<transfer>/url");
+        call("POST /v1/databases/{database}/logical-backups/{backup}/cancel", "/v1/databases/<db>/logical-backups/<transfer>/cancel");
+        body("POST /v1/databases/{database}/logical-restores", "/v1/databases/<db>/logical-restores",
+                "{\"backup\":\"<transfer>\",\"extensions\":[\"hstore\"]}", f("backup", Kind.TOKEN), f("extensions", Kind.LIST));
+        body("POST /v1/databases/{database}/logical-restores", "/v1/databases/<db>/logical-restores",
+                "{\"url\":\"https://dumps.invalid/fuzz.dump\"}", f("url", Kind.TOKEN));
+        // A restore is minutes of pg_restore into the owner's database: the id names none, so its 404 is exercised.
+        get("GET /v1/databases/{database}/logical-restores/{restore}", "/v1/databases/<db>/logical-restores/" + NO_SUCH_ID);
+        get("GET /v1/databases/{database}/logical-backup-schedule", "/v1/databases/<db>/logical-backup-schedule");
+        body("PUT /v1/databases/{database}/logical-backup-schedule", "/v1/databases/<db>/logical-backup-schedule",
+                "{\"hour\":4,\"timezone\":\"Europe/Paris\"}", f("hour", Kind.INT), f("timezone", Kind.TOKEN));
+        call("DELETE /v1/databases/{database}/logical-backup-schedule", "/v1/databases/<db>/logical-backup-schedule");
+
+        // Pooling, logs and major-version upgrades.
+        get("GET /v1/databases/{database}/connection-pooling", "/v1/databases/<db>/connection-pooling");
+        ALL.add(new Input("GET /v1/databases/{database}/logs", "/v1/databases/<db>/logs?lines=10", null, false, List.of(), "follow"));
+        get("GET /v1/databases/{database}/upgrade", "/v1/databases/<db>/upgrade");
+        // prepare: true, so that a spoilt field taken for valid prepares (a catalog row) rather than starts an upgrade.
+        optionalBody("POST /v1/databases/{database}/upgrade", "/v1/databases/<db>/upgrade", "{\"version\":17,\"prepare\":true,\"dry_run\":false}",
+                f("version", Kind.VERSION), f("prepare", Kind.BOOL), f("dry_run", Kind.BOOL));
+        call("DELETE /v1/databases/{database}/upgrade", "/v1/databases/<db>/upgrade");
+
+        // The operator's kit: Prometheus' scrape and the OpenAPI document.
+        get("GET /metrics", "/metrics");
+        get("GET /openapi", "/openapi");
+        get("GET /openapi.yaml", "/openapi.yaml");
+        get("GET /openapi/ui", "/openapi/ui");
+        get("GET /openapi/ui/{file}", "/openapi/ui/swagger-ui.css");
     }
 
     private RouteInputs() {

@@ -33,11 +33,16 @@ class InstanceConfigTest {
 
     @Test
     void hbaLetsKeelInFromItsOwnAddressAndUsersOnlyIntoTheirDatabaseOverTls() {
+        // Keel's role and replication are refused from anywhere else, and replication roles are refused every database.
         assertThat(InstanceConfig.hba("d123", "127.0.0.1")).containsExactly(
                 new HbaRule("hostssl", "all", "keel", "127.0.0.1/32", "scram-sha-256"),
+                new HbaRule("host", "all", "keel", "all", "reject"),
                 new HbaRule("hostssl", "replication", "all", "127.0.0.1/32", "scram-sha-256"),
+                new HbaRule("host", "replication", "all", "all", "reject"),
+                new HbaRule("host", "all", "+keel_replication", "all", "reject"),
                 new HbaRule("hostssl", "d123", "all", "all", "scram-sha-256"));
-        assertThat(InstanceConfig.hbaKeelOnly("::1")).containsExactly(new HbaRule("hostssl", "all", "keel", "::1/128", "scram-sha-256"));
+        assertThat(InstanceConfig.hbaKeelOnly("::1")).containsExactly(new HbaRule("hostssl", "all", "keel", "::1/128", "scram-sha-256"),
+                new HbaRule("host", "all", "keel", "all", "reject"));
     }
 
     @Test

@@ -1,6 +1,8 @@
 package dev.keel.ops;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.FileTrees;
+import dev.keel.KeelHome;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Tools;
@@ -19,6 +21,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
@@ -58,6 +61,8 @@ class RunbooksIT {
             keel = KeelProcess.start(dataDir, ports, "0", env);
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             JsonNode copy = keel.api().provision("{\"plan\":\"essential-0\"}");
+            // A database's first backup starts a few seconds after it is available; the runbooks' own backups come after it.
+            awaitInitialBackup(keel.api(), database.get("id").asText());
             Map<String, String> values = new LinkedHashMap<>();
             values.put("<id>", database.get("id").asText());
             values.put("<database id>", database.get("id").asText());
@@ -120,6 +125,10 @@ class RunbooksIT {
                 keel.close();
             }
             dev.keel.Keel.stopServers(dataDir);
+            // Run as root, the servers' files are outside the data directory (freshDataDir clears only its own).
+            if (!KeelHome.serverDirOf(dataDir).startsWith(home)) {
+                FileTrees.delete(KeelHome.serverDirOf(dataDir));
+            }
         }
     }
 

@@ -75,7 +75,7 @@ class ConnectionPoolingTest {
             assertThat(stats.get("pool_mode").asText()).isEqualTo("transaction");
             assertThat(api.get("/v1/databases/" + id + "/info").text()).contains("Connection Pooling");
             // PgBouncer runs as the unprivileged server account, never as Keel's root.
-            String pid = Files.readString(keel.dataDir().resolve("poolers").resolve(id).resolve("pgbouncer.pid")).strip();
+            String pid = Files.readString(keel.serverDir().resolve("poolers").resolve(id).resolve("pgbouncer.pid")).strip();
             String uid = Files.readAllLines(Path.of("/proc", pid, "status")).stream().filter(l -> l.startsWith("Uid:")).findFirst().orElseThrow();
             if (new UnixSystem().getUid() == 0) {
                 assertThat(uid.split("\\s+")[1]).isNotEqualTo("0");
@@ -150,7 +150,7 @@ class ConnectionPoolingTest {
             assertThat(api.delete("/v1/apps/jobs").status()).isEqualTo(204);
             assertThat(api.get("/v1/databases/" + id + "/connection-pooling").status()).isEqualTo(404);
             assertThatThrownBy(() -> Pg.connectPooled(rotatedPooled, keel.caFile()).close()).isInstanceOf(SQLException.class);
-            assertThat(keel.dataDir().resolve("poolers").resolve(id)).doesNotExist();
+            assertThat(keel.serverDir().resolve("poolers").resolve(id)).doesNotExist();
         } finally {
             api.deprovision(id);
             api.deprovision(essential);

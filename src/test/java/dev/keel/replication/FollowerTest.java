@@ -109,6 +109,10 @@ class FollowerTest {
         assertThat(unfollowed.status()).as(unfollowed.toString()).isEqualTo(202);
         Wait.until("the follower to be unfollowed", Timeouts.RESTORE, () -> api.get("/v1/databases/" + followerId).json()
                 .path("following").isNull() && api.get("/v1/databases/" + followerId).json().path("progress").isNull());
+        // Independent now, it no longer shares its leader's passwords: its credentials were given new ones.
+        String leaderPasswordUrl = followerUrl;
+        followerUrl = api.get("/v1/databases/" + followerId).field("url");
+        assertThat(followerUrl).isNotEqualTo(leaderPasswordUrl);
         try (Connection connection = Pg.connect(followerUrl, keel.caFile()); Statement sql = connection.createStatement()) {
             assertThat(Pg.scalar(connection, "select pg_is_in_recovery()")).isEqualTo("f");
             sql.execute("insert into items values (1000, 'mine')");
@@ -148,9 +152,12 @@ class FollowerTest {
         Api.Response deleted = api.delete("/v1/databases/" + leaderId + "?unfollow_followers=true");
         assertThat(deleted.status()).as(deleted.toString()).isEqualTo(202);
         api.awaitGone(leaderId);
-        JsonNode independent = api.get("/v1/databases/" + second).json();
-        assertThat(independent.path("following").isNull()).isTrue();
-        try (Connection connection = Pg.connect(kept.get("url").asText(), keel.caFile()); Statement sql = connection.createStatement()) {
+        JsonNode independent = Wait.until("the follower to be unfollowed", Timeouts.RESTORE, () -> {
+            JsonNode now = api.get("/v1/databases/" + second).json();
+            return now.path("following").isNull() && now.path("progress").isNull() ? Optional.of(now) : Optional.empty();
+        });
+        assertThat(independent.get("url").asText()).isNotEqualTo(kept.get("url").asText());
+        try (Connection connection = Pg.connect(independent.get("url").asText(), keel.caFile()); Statement sql = connection.createStatement()) {
             sql.execute("create table after_the_leader (n int)");
         }
         awaitInitialBackup(api, second);

@@ -103,7 +103,7 @@ public final class Api {
             HttpRequest request = builder.build();
             HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
             String type = response.headers().firstValue("Content-Type").orElse("");
-            ApiContract.check(baseUrl, request.method(), request.uri(), response.statusCode(), type, response.body());
+            ApiContract.check(http, baseUrl, request.method(), request.uri(), response.statusCode(), type, response.body());
             JsonNode json = type.contains("json") && !response.body().isEmpty() ? JSON.readTree(response.body()) : JSON.nullNode();
             return new Response(response.statusCode(), type, response.body(), json);
         } catch (IOException e) {

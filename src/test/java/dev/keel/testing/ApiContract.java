@@ -29,7 +29,6 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ApiContract {
     private static final Map<String, OpenApiInteractionValidator> VALIDATORS = new ConcurrentHashMap<>();
     private static final AtomicLong CHECKED = new AtomicLong();
-    private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private ApiContract() {
     }
@@ -39,11 +38,11 @@ public final class ApiContract {
         return CHECKED.get();
     }
 
-    static void check(String baseUrl, String method, URI uri, int status, String contentType, String body) {
+    static void check(HttpClient http, String baseUrl, String method, URI uri, int status, String contentType, String body) {
         if (!uri.getPath().startsWith("/v1/") && !uri.getPath().startsWith("/heroku/") && !uri.getPath().startsWith("/dataclips/")) {
             return; // Heroku's own API shapes, /metrics and the documents themselves are checked by their own tests
         }
-        OpenApiInteractionValidator validator = VALIDATORS.computeIfAbsent(baseUrl, ApiContract::load);
+        OpenApiInteractionValidator validator = VALIDATORS.computeIfAbsent(baseUrl, url -> load(http, url));
         SimpleResponse.Builder response = SimpleResponse.Builder.status(status);
         if (!contentType.isEmpty()) {
             response.withContentType(contentType);
@@ -71,9 +70,10 @@ public final class ApiContract {
         }
     }
 
-    private static OpenApiInteractionValidator load(String baseUrl) {
+    /** The document Keel at {@code baseUrl} serves, fetched with the caller's client (which trusts Keel's CA over HTTPS). */
+    private static OpenApiInteractionValidator load(HttpClient http, String baseUrl) {
         try {
-            String yaml = HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl + "/openapi.yaml")).timeout(Timeouts.REQUEST).build(),
+            String yaml = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/openapi.yaml")).timeout(Timeouts.REQUEST).build(),
                     HttpResponse.BodyHandlers.ofString()).body();
             return OpenApiInteractionValidator.createForInlineApiSpecification(yaml)
                     .withLevelResolver(LevelResolver.create()

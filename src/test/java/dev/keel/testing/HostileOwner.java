@@ -85,6 +85,8 @@ public final class HostileOwner {
             }
             sql.execute("alter database \"" + database + "\" set search_path = public, pg_catalog");
             sql.execute("alter role \"" + owner + "\" in database \"" + database + "\" set search_path = public, pg_catalog");
+            // Every other session on the database, Keel's superuser's included, would otherwise run as the owner.
+            sql.execute("alter database \"" + database + "\" set role = \"" + owner + "\"");
         }
     }
 

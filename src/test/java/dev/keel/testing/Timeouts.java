@@ -40,16 +40,16 @@ public final class Timeouts {
     public static final Duration REQUEST = scaled(30);
 
     /** For a change on a database to show in its series as Prometheus scraped them (refresh every 10 s, scrape every second). */
-    public static final Duration METRICS = Duration.ofSeconds(60);
+    public static final Duration METRICS = scaled(60);
 
     /** A line a server writes to its log, to reach {@code heroku logs --tail}. */
-    public static final Duration LOG_LINE = Duration.ofSeconds(30);
+    public static final Duration LOG_LINE = scaled(30);
     /** A premium database's HA standby to stream, from its first base backup on. */
-    public static final Duration HA_STANDBY = Duration.ofSeconds(240);
+    public static final Duration HA_STANDBY = scaled(240);
     /** A planned switchover to the HA standby, to a writable new primary. */
-    public static final Duration SWITCHOVER = Duration.ofSeconds(120);
+    public static final Duration SWITCHOVER = scaled(120);
     /** A session to pass pg:diagnose's one-minute thresholds (long query, idle in transaction). */
-    public static final Duration DIAGNOSE_MINUTE = Duration.ofSeconds(90);
+    public static final Duration DIAGNOSE_MINUTE = scaled(90);
 
     private Timeouts() {
     }
