@@ -40,7 +40,12 @@ public final class WalFiles {
 
     /** Archives the first {@code length} bytes of {@code raw} as {@code file} of {@code database}, finished at {@code completedAt}. */
     public Outcome archive(UUID database, WalFileName file, byte[] raw, int length, Instant completedAt) {
-        WalFormat.Encoded encoded = WalFormat.encode(raw, length);
+        return archive(database, file, raw, WalFormat.encode(raw, length), completedAt);
+    }
+
+    /** Archives {@code file}, whose bytes {@code raw} are encoded already as {@code encoded}. */
+    public Outcome archive(UUID database, WalFileName file, byte[] raw, WalFormat.Encoded encoded, Instant completedAt) {
+        long length = encoded.size();
         if (file.kind() == WalFileName.Kind.SEGMENT) {
             OptionalLong system = WalFormat.systemIdentifier(raw);
             if (system.isPresent()) {

@@ -45,15 +45,24 @@ public final class WalFormat {
     /** {@code length} bytes of {@code raw} from {@code offset} (a part of a streamed segment), encoded. */
     public static Encoded encode(byte[] raw, int offset, int length) {
         byte[] bytes = offset == 0 && length == raw.length ? raw : Arrays.copyOfRange(raw, offset, offset + length);
-        String sha256 = Sha256.of(bytes);
-        byte[] compressed = Zstd.compress(bytes, ZSTD_LEVEL);
-        java.util.Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        return encoded(Zstd.compress(bytes, ZSTD_LEVEL), Sha256.of(bytes), length, offset == 0 ? systemIdentifier(bytes) : OptionalLong.empty());
+    }
+
+    /**
+     * A whole segment made of its streamed parts, which are encoded already: zstd frames one after
+     * another decompress as one, so the segment is not compressed a second time. {@code sha256}
+     * is the whole segment's, {@code raw} its bytes (for the system identifier).
+     */
+    public static Encoded joined(byte[] compressedParts, String sha256, byte[] raw, int length) {
+        return encoded(compressedParts, sha256, length, systemIdentifier(raw));
+    }
+
+    private static Encoded encoded(byte[] compressed, String sha256, long length, OptionalLong systemIdentifier) {
+        Map<String, String> metadata = new java.util.LinkedHashMap<>();
         metadata.put(SHA256, sha256);
         metadata.put(SIZE, Long.toString(length));
         metadata.put(COMPRESSION, ZSTD);
-        if (offset == 0) {
-            systemIdentifier(bytes).ifPresent(id -> metadata.put(SYSTEM_IDENTIFIER, Long.toUnsignedString(id)));
-        }
+        systemIdentifier.ifPresent(id -> metadata.put(SYSTEM_IDENTIFIER, Long.toUnsignedString(id)));
         return new Encoded(compressed, Map.copyOf(metadata), sha256, length);
     }
 

@@ -68,6 +68,12 @@ final class WalStream implements Runnable {
     private int storedOffset;
     private long storedBytes;
     private MessageDigest digest = Sha256.digest();
+    /**
+     * The segment's parts as stored (zstd frames), when this stream stored all of them: the whole
+     * segment is then archived as their concatenation rather than compressed again.
+     */
+    private final java.io.ByteArrayOutputStream parts = new java.io.ByteArrayOutputStream();
+    private boolean allParts;
     /** Whole segments being archived behind the stream, oldest first. */
     private final Deque<Completion> completions = new ArrayDeque<>();
     private long systemIdentifier;
@@ -211,6 +217,8 @@ final class WalStream implements Runnable {
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
+            parts.reset();
+            allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
             PGReplicationStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             connected = true;
@@ -274,12 +282,17 @@ final class WalStream implements Runnable {
         if (completions.size() >= MAX_COMPLETIONS) {
             completions.removeFirst().await(); // a few segments at most are archived behind the stream
         }
-        Completion next = new Completion(segment, buffer, completions.peekLast());
+        // Its parts joined, when this stream stored them all; else (resumed mid-segment) encoded afresh behind the stream.
+        WalFormat.Encoded whole = allParts ? WalFormat.joined(parts.toByteArray(), Sha256.hex(digest.digest()), buffer, SEGMENT) : null;
+        Completion next = new Completion(segment, buffer, whole, completions.peekLast());
         completions.addLast(next);
         next.start();
         segment = segment.next();
         filled = 0;
         storedOffset = 0;
+        storedBytes = 0;
+        parts.reset();
+        allParts = true;
         buffer = new byte[FIRST_BUFFER];
         digest = Sha256.digest();
         markStored(stream, segment.startLsn());
@@ -289,14 +302,17 @@ final class WalStream implements Runnable {
     private final class Completion {
         private final WalSegmentName whole;
         private final byte[] bytes;
+        @Nullable
+        private final WalFormat.Encoded encoded;
         private final Thread worker;
         @Nullable
         private final Completion before;
         private volatile RuntimeException failure;
 
-        Completion(WalSegmentName whole, byte[] bytes, @Nullable Completion before) {
+        Completion(WalSegmentName whole, byte[] bytes, @Nullable WalFormat.Encoded encoded, @Nullable Completion before) {
             this.whole = whole;
             this.bytes = bytes;
+            this.encoded = encoded;
             this.before = before;
             this.worker = new Thread(this::archive, "keel-wal-complete-" + instance.id());
             worker.setDaemon(true);
@@ -323,8 +339,8 @@ final class WalStream implements Runnable {
                 if (before != null) {
                     before.worker.join(); // segments are archived in order
                 }
-                WalFiles.Outcome outcome = files.archive(database, WalFileName.parse(whole.toString()).orElseThrow(), bytes, SEGMENT,
-                        Instant.now());
+                WalFiles.Outcome outcome = files.archive(database, WalFileName.parse(whole.toString()).orElseThrow(), bytes,
+                        encoded != null ? encoded : WalFormat.encode(bytes, SEGMENT), Instant.now());
                 if (outcome instanceof WalFiles.Refused refused) {
                     LOG.error(refused.message());
                     archive.moveTo(database, ArchiveState.CONFLICT, refused.message());
@@ -381,6 +397,9 @@ final class WalStream implements Runnable {
             throw e;
         }
         storedBytes += encoded.stored().length;
+        if (allParts) {
+            parts.writeBytes(encoded.stored());
+        }
         Instant now = Instant.now();
         archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, storedBytes,
                 Sha256.hex(clone(digest).digest()), now));

@@ -160,6 +160,40 @@ public final class EmbeddedS3 {
         Files.deleteIfExists(pidFile);
     }
 
+    /** Whether this Keel started S3Proxy (no other object store is configured). */
+    public synchronized boolean started() {
+        return process != null;
+    }
+
+    /**
+     * Makes object {@code key} of {@code bucket}, just stored, survive a power cut: S3Proxy's
+     * filesystem back end writes and renames files without fsync, so Keel fsyncs the file and every
+     * directory from its own up to the bucket's before anyone hears the object is stored.
+     */
+    public void sync(String bucket, String key) {
+        Path bucketDir = dir.resolve("data").resolve(bucket).toAbsolutePath().normalize();
+        Path file = bucketDir.resolve(key).normalize();
+        if (!file.startsWith(bucketDir) || file.equals(bucketDir)) {
+            throw new StorageException("object key " + key + " lies outside the embedded store's bucket");
+        }
+        try {
+            force(file);
+            for (Path directory = file.getParent(); directory.startsWith(bucketDir); directory = directory.getParent()) {
+                force(directory);
+            }
+        } catch (IOException e) {
+            throw new StorageException("stored " + key + " in the embedded store, but could not fsync it: " + e.getMessage()
+                    + "; it may not survive a power cut, so it does not count as stored", e);
+        }
+    }
+
+    /** fsync of a file or a directory (Linux opens a directory for reading, and fsyncs it). */
+    private static void force(Path path) throws IOException {
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
+            channel.force(true);
+        }
+    }
+
     /** The process of the running S3Proxy (for tests that make the store hang). */
     public synchronized ProcessHandle process() {
         return process.toHandle();

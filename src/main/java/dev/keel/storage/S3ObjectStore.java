@@ -58,16 +58,24 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
 
     private final S3Settings settings;
     private final Consumer<String> onError;
+    private final Consumer<String> durable;
     private final S3Client s3;
     private final ExecutorService partUploads;
+    /** This process's unfinished multipart uploads by upload id: aborting one first lets its parts in flight land. */
+    private final Map<String, PartUpload> unfinished = new java.util.concurrent.ConcurrentHashMap<>();
 
     public S3ObjectStore(S3Settings settings) {
-        this(settings, operation -> { });
+        this(settings, operation -> { }, key -> { });
     }
 
-    /** A store that tells {@code onError} the operation ({@code put}, {@code get}, ...) of every call the store refused or failed. */
-    public S3ObjectStore(S3Settings settings, Consumer<String> onError) {
+    /**
+     * A store that tells {@code onError} the operation ({@code put}, {@code get}, ...) of every call
+     * the store refused or failed, and hands {@code durable} the key of every object it stored before
+     * the caller hears it is stored (the embedded store makes it survive a power cut there).
+     */
+    public S3ObjectStore(S3Settings settings, Consumer<String> onError, Consumer<String> durable) {
         this.onError = onError;
+        this.durable = durable;
         this.settings = settings;
         var builder = S3Client.builder()
                 .region(Region.of(settings.region()))
@@ -118,6 +126,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
     @Override
     public void put(String key, byte[] bytes, Map<String, String> metadata) {
         call("put " + key, () -> s3.putObject(r -> r.bucket(settings.bucket()).key(key).metadata(metadata), RequestBody.fromBytes(bytes)));
+        durable.accept(key);
     }
 
     @Override
@@ -195,6 +204,12 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
             java.util.Set<String> seen = new java.util.HashSet<>();
             for (MultipartUpload upload : s3.listMultipartUploadsPaginator(r -> r.bucket(settings.bucket()).prefix(prefix)).uploads()) {
                 if (seen.add(upload.key() + "\n" + upload.uploadId())) {
+                    PartUpload writer = unfinished.get(upload.uploadId());
+                    if (writer != null) {
+                        // Ours, its writer gone quiet: a part still in flight would land after the abort and
+                        // leave the server listing an upload it cannot abort. Let it land first.
+                        writer.stop();
+                    }
                     try {
                         s3.abortMultipartUpload(r -> r.bucket(settings.bucket()).key(upload.key()).uploadId(upload.uploadId()));
                     } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException e) {
@@ -268,7 +283,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
             return stream;
         }
 
-        private void append(byte[] bytes, int offset, int length) throws IOException {
+        private synchronized void append(byte[] bytes, int offset, int length) throws IOException {
             if (finished) {
                 throw new IOException("the upload of " + key + " is finished");
             }
@@ -285,10 +300,9 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
         }
 
         @Override
-        public void close() {
+        public synchronized void close() {
             if (!finished) {
-                finished = true;
-                parts.forEach(p -> p.cancel(true));
+                stop();
                 if (uploadId != null) {
                     try {
                         s3.abortMultipartUpload(r -> r.bucket(settings.bucket()).key(key).uploadId(uploadId));
@@ -299,10 +313,33 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
             }
         }
 
+        /**
+         * Takes no more writes and waits until no part of it is in flight, so that an abort is the
+         * last the server hears of it. A part request cancelled on this side may still be carried
+         * out by the server, so parts are waited for (each ends within the call timeout), not cancelled.
+         */
+        synchronized void stop() {
+            finished = true;
+            if (uploadId != null) {
+                unfinished.remove(uploadId);
+            }
+            for (Future<CompletedPart> part : parts) {
+                try {
+                    part.get();
+                } catch (ExecutionException e) {
+                    // failed: nothing of it lands any more
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+
         private void sendPart() throws IOException {
             if (uploadId == null) {
                 uploadId = call("start upload " + key,
                         () -> s3.createMultipartUpload(r -> r.bucket(settings.bucket()).key(key).metadata(metadata)).uploadId());
+                unfinished.put(uploadId, this);
             }
             int number = parts.size() + 1;
             byte[] bytes = filled == buffer.length ? buffer : java.util.Arrays.copyOf(buffer, filled);
@@ -345,7 +382,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
         }
 
         @Override
-        public long complete() {
+        public synchronized long complete() {
             if (finished) {
                 throw new IllegalStateException("the upload of " + key + " is already finished");
             }
@@ -365,7 +402,9 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                 }
                 call("complete upload of " + key, () -> s3.completeMultipartUpload(r -> r.bucket(settings.bucket()).key(key)
                         .uploadId(uploadId).multipartUpload(CompletedMultipartUpload.builder().parts(completed).build())));
+                durable.accept(key);
                 finished = true;
+                unfinished.remove(uploadId);
                 return total;
             } catch (IOException e) {
                 close();

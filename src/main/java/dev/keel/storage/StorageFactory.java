@@ -29,9 +29,13 @@ final class StorageFactory {
 
     @Singleton
     @Bean(preDestroy = "close")
-    S3ObjectStore objectStore(S3Settings settings, MeterRegistry meters) {
+    S3ObjectStore objectStore(S3Settings settings, MeterRegistry meters, BeanProvider<EmbeddedS3> embedded) {
+        // An external store's guarantee is its own; the embedded one's files are fsynced by Keel.
+        EmbeddedS3 local = embedded.get();
+        java.util.function.Consumer<String> durable = local.started() ? key -> local.sync(settings.bucket(), key) : key -> { };
         S3ObjectStore store = new S3ObjectStore(settings, operation -> Counter.builder("keel.object.store.errors")
-                .description("Object store calls that failed, by operation").tag("operation", operation).register(meters).increment());
+                .description("Object store calls that failed, by operation").tag("operation", operation).register(meters).increment(),
+                durable);
         store.ensureBucket();
         return store;
     }

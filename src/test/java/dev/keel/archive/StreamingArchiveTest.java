@@ -154,6 +154,64 @@ class StreamingArchiveTest {
         api.deprovision(id);
     }
 
+    @Test
+    void theObjectStoreDownForAMinuteUnderLoadLosesNothingAndTheLagCatchesUp() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        awaitInitialBackup(api, id);
+        AtomicBoolean writing = new AtomicBoolean(true);
+        java.util.concurrent.atomic.AtomicLong acknowledged = new java.util.concurrent.atomic.AtomicLong();
+        Thread writer = new Thread(() -> {
+            try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("create table numbered (n bigint primary key, payload text)");
+                for (long n = 1; writing.get(); n++) {
+                    sql.execute("insert into numbered select " + n + ", repeat(md5(random()::text), 20)");
+                    acknowledged.set(n);
+                    Thread.sleep(5);
+                }
+            } catch (SQLException | InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        }, "numbered-writer");
+        writer.start();
+        Wait.until("the receiver to stream", Timeouts.PROVISION,
+                () -> "streaming".equals(api.get("/v1/databases/" + id + "/archive").json().get("receiver").get("state").asText()));
+        long s3 = keel.bean(dev.keel.storage.EmbeddedS3.class).process().pid();
+        dev.keel.testing.Footprint.signal("STOP", s3);
+        JsonNode during;
+        try {
+            Thread.sleep(Duration.ofMinutes(1).toMillis());
+            during = api.get("/v1/databases/" + id + "/archive").json();
+        } finally {
+            dev.keel.testing.Footprint.signal("CONT", s3);
+        }
+        // The truth while the store was down: a minute of WAL not in it.
+        assertThat(during.get("lag_seconds").asLong()).as(during.toString()).isGreaterThanOrEqualTo(30);
+        Wait.until("the lag to catch up", Timeouts.PROVISION, () -> {
+            JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            return a.get("lag_seconds").asLong() <= 1 && "ok".equals(a.get("status").asText())
+                    && "streaming".equals(a.get("receiver").get("state").asText());
+        });
+        writing.set(false);
+        writer.join(Timeouts.REQUEST.toMillis());
+        assertThat(writer.isAlive()).isFalse();
+        long last = acknowledged.get();
+        assertThat(last).as("rows acknowledged").isGreaterThan(1000);
+
+        // Nothing lost: a fork made now holds every acknowledged row.
+        Api.Response fork = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"fork\":\"" + id + "\"}");
+        assertThat(fork.status()).as(fork.toString()).isEqualTo(202);
+        JsonNode copy = api.awaitAvailable(fork.field("id"), Timeouts.RESTORE);
+        try (Connection connection = Pg.connect(copy.get("url").asText(), keel.caFile())) {
+            assertThat(Pg.scalar(connection, "select count(*) || ' ' || max(n) from numbered")).isEqualTo(last + " " + last);
+        }
+        JsonNode after = api.get("/v1/databases/" + id + "/archive").json();
+        assertThat(after.get("gaps")).isEmpty();
+        api.deprovision(copy.get("id").asText());
+        api.deprovision(id);
+    }
+
     private static Lsn streamed(Api api, String id) {
         JsonNode lsn = api.get("/v1/databases/" + id + "/archive").json().get("receiver").get("streamed_lsn");
         return lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText());
