@@ -41,7 +41,8 @@ import java.util.UUID;
 final class WalStream implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(WalStream.class);
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
-    private static final int FIRST_BUFFER = 1 << 20;
+    /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
+    private static final int FIRST_BUFFER = 64 << 10;
     private static final long POLL_MILLIS = 5;
     private static final long STATUS_MILLIS = 1000;
     private static final int SOCKET_SECONDS = 30;
@@ -61,7 +62,7 @@ final class WalStream implements Runnable {
     private final Thread thread;
     private volatile boolean running = true;
 
-    private byte[] buffer = new byte[FIRST_BUFFER];
+    private byte[] buffer = new byte[0];
     private WalSegmentName segment;
     private int filled;
     /** Where in the segment the next part starts: everything before it is in the store. */
