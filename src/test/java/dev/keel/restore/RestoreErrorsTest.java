@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -87,7 +88,18 @@ class RestoreErrorsTest {
         assertThat(inFuture.status()).isEqualTo(422);
         assertThat(inFuture.field("detail")).startsWith("rollback target " + future + " is in the future; choose a time up to now (");
 
-        JsonNode window = api.get("/v1/databases/" + name + "/archive").json().get("window");
+        // The source is quiet once its window's end stops moving: WAL streamed after its first backup
+        // (a checkpoint, a snapshot of running transactions) moves it, and a quiet server writes none.
+        JsonNode window = Wait.until("the source's window to stop moving", Timeouts.PROVISION, () -> {
+            JsonNode first = api.get("/v1/databases/" + name + "/archive").json().get("window");
+            try {
+                Thread.sleep(2000);
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+            JsonNode second = api.get("/v1/databases/" + name + "/archive").json().get("window");
+            return first.equals(second) ? Optional.of(second) : Optional.empty();
+        });
         Instant from = Instant.parse(window.get("from").asText());
         Instant to = Instant.parse(window.get("to").asText());
         Api.Response before = create("{\"plan\":\"standard-0\",\"rollback\":\"" + name + "\",\"to\":\"2020-01-01T00:00:00+01:00\"}");
