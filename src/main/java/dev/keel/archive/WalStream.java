@@ -213,9 +213,16 @@ final class WalStream implements Runnable {
             filled = 0;
             buffer = new byte[FIRST_BUFFER];
             digest = Sha256.digest();
-            // What an earlier stream stored of this segment is not stored again: its next part starts where that ended.
+            // What an earlier stream of this server stored of this segment is not stored again: its next part
+            // starts where that ended. Another server's row (the old primary's, saved as its stream stopped
+            // after an upgrade or a failover) is not this server's WAL: then the segment starts afresh, and
+            // parts already under its name (unrecorded) go first, or a shorter part 0 would leave a gap.
             WalSegmentName resumed = segment;
-            Optional<StreamedWal> earlier = archive.streamed(database).filter(p -> p.segment().equals(resumed));
+            Optional<StreamedWal> earlier = archive.streamed(database)
+                    .filter(p -> p.segment().equals(resumed) && p.instance().equals(instance.id()));
+            if (earlier.isEmpty()) {
+                store.delete(store.list(ArchiveLayout.streamedPrefix(database, segment.toString())).stream().map(ObjectInfo::key).toList());
+            }
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
