@@ -142,7 +142,7 @@ pgbr_cluster "$KEEL_INSTANCE/data/keel.conf"
 say "pgBackRest's first full backup (not measured, as Keel's first one is not) ..."
 "$PGBR/pgbackrest" --type=full backup >"$PGBR/first-backup.log" 2>&1 || die "the first pgBackRest backup failed: $(cat "$PGBR/first-backup.log")"
 
-bench_py archive settings "$KEEL_URL" "$PGBR_URL"
+bench_py tool settings "$KEEL_URL" "$PGBR_URL"
 bench_py tool meta "$WORK/results/meta.json" pgbench_version="$("$PGBENCH" --version | awk '{print $3}')" keel_s3="$KEEL_S3" keel_bucket="$KEEL_BUCKET" pgbr_bucket="$PGBR_BUCKET" \
     keel_version="$KEEL_VERSION" pgbr_version="pgBackRest $PGBR_VERSION" pgbr_process_max="$PGBR_PROCESS_MAX" \
     transactions="$TRANSACTIONS" tx_mb="$TX_MB" load_mb="$LOAD_MB" load_rate="$LOAD_RATE" \

@@ -130,7 +130,7 @@ if measures pgbr; then
     pgbr_cluster "$KEEL_INSTANCE/data/keel.conf"
     # Its restored copies: the same role and password, their own port.
     PGBR_RESTORED_URL="postgres://bench:$PGBR_PASSWORD@127.0.0.1:$PGBR_RESTORE_PORT/bench?sslmode=require"
-    bench_py restore settings "$KEEL_URL" "$PGBR_URL"
+    bench_py tool settings "$KEEL_URL" "$PGBR_URL" replay
 fi
 
 declare -A URL=([keel]=$KEEL_URL [pgbr]=${PGBR_URL:-})

@@ -289,10 +289,10 @@ WRAPPER
     "$PGBR/pgbackrest" check >"$PGBR/check.log" 2>&1 || die "pgbackrest check failed: $(cat "$PGBR/check.log")"
 }
 
-pgbr_start() {  # starts $PGBR/data (pg_ctl start -w), in cgroup pgbr-pg when there are cgroups
+pgbr_start() {  # starts $PGBR/data (pg_ctl start -w; a restored copy may replay for minutes), in cgroup pgbr-pg when there are cgroups
     cgroup pgbr-pg
     "${IN_CG[@]}" setpriv --reuid="$SERVER_UID" --regid="$SERVER_GID" --clear-groups -- \
-        "$PGBIN/pg_ctl" start -w -D "$PGBR/data" -l "$PGBR/postgresql.log" >/dev/null \
+        "$PGBIN/pg_ctl" start -w -t 900 -D "$PGBR/data" -l "$PGBR/postgresql.log" >/dev/null \
         || die "pgBackRest's cluster did not start: $(tail -n 5 "$PGBR/postgresql.log")"
 }
 

@@ -1,11 +1,9 @@
-"""archive.sh's measurements: a WAL load sampled every 0.25 s, both tools' base backups, settings
-parity, the notes from the logs. Results go to results/*.json; archive_report.py
-prints them.
+"""archive.sh's measurements: a WAL load sampled every 0.25 s, both tools' base backups, the notes
+from the logs. Results go to results/*.json; archive_report.py prints them.
 
   archive.py wal TOOL MODE ROUND URL STORE_ROOT DATA_DIR SPOOL_DIR API DB -- LOAD_CMD...
   archive.py keel-backup MODE ROUND API DB DATA_DIR BUCKET_DIR
   archive.py pgbr-backup MODE ROUND WRAPPER DATA_DIR BACKUP_DIR
-  archive.py settings KEEL_URL PGBR_URL
   archive.py notes KEEL_LOG KEEL_PG_LOG PGBR_PG_LOG
 """
 import os
@@ -348,8 +346,6 @@ if __name__ == "__main__":
         keel_backup(*args)
     elif command == "pgbr-backup":
         pgbr_backup(*args)
-    elif command == "settings":
-        pg.settings(*args, pg.SETTINGS)
     elif command == "notes":
         notes(*args)
     else:

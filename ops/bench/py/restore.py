@@ -4,7 +4,6 @@ source at T). Results go to results/*.json; restore_report.py prints them.
 
   restore.py keel-backup API DB DATA_DIR
   restore.py pgbr-backup WRAPPER DATA_DIR
-  restore.py settings KEEL_URL PGBR_URL
   restore.py target TABLE TOOL URL [TOOL URL]
   restore.py archived TOOL STORE SEGMENT API DB T
   restore.py keel-restore ROUND API SOURCE_ID
@@ -247,7 +246,7 @@ def pgbr_restore(round_, wrapper, data_dir, pgbin, port, url, uid, gid, log_path
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     commands = {"keel-backup": keel_backup, "pgbr-backup": pgbr_backup,
-                "settings": lambda *a: pg.settings(*a, pg.SETTINGS + pg.REPLAY_SETTINGS), "target": target,
+                "target": target,
                 "archived": lambda *a: archived(*a[:5], float(a[5])), "keel-restore": keel_restore,
                 "pgbr-restore": pgbr_restore}
     if command not in commands:

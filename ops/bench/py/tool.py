@@ -7,6 +7,9 @@
   tool.py result FILE EXPR          EXPR of the JSON in FILE (as d), printed
   tool.py object KEY VALUE...       a JSON object of these string pairs, printed
   tool.py first-backup API DB       waits until Keel's first base backup of DB is completed
+  tool.py settings KEEL_URL PGBR_URL [replay]
+                                    dies unless both servers have the same settings (with replay: also
+                                    those that drive WAL replay); results/settings.json holds them
 """
 import json
 import sys
@@ -14,7 +17,7 @@ import zipfile
 
 from benchlib.core import machine
 from benchlib.keel import wait_first_backup
-from benchlib.pg import free_ports
+from benchlib.pg import REPLAY_SETTINGS, SETTINGS, free_ports, settings
 
 
 def main(command, args):
@@ -23,6 +26,8 @@ def main(command, args):
     elif command == "result":
         with open(args[0]) as f:
             print(eval(args[1], {"d": json.load(f)}))
+    elif command == "settings":
+        settings(args[0], args[1], SETTINGS + (REPLAY_SETTINGS if args[2:] == ["replay"] else []))
     elif command == "first-backup":
         wait_first_backup(*args)
     elif command == "object":
