@@ -159,8 +159,8 @@ def load(mode, round_, url, postmaster, data_dir, spool_dir, offset_ms, pgbr_con
         threading.Thread(target=watch_async, args=(pgbr_conf, async_seen, stop), daemon=True).start()
     lsn0 = lsn(psql.value("select pg_current_wal_lsn()"))
     cpu0 = snapshot(postmaster, async_seen)
-    prefix = os.path.join(WORK, f"pgbench-{mode}-r{round_}")
-    out = open(prefix + ".out", "w")
+    prefix = os.path.join(WORK, f"pgbench-{mode}-r{round_}-tx")   # pgbench -l writes <prefix>.<pid>[.<thread>]
+    out = open(os.path.join(WORK, f"pgbench-{mode}-r{round_}.log"), "w")
     t0 = time.time()
     bench = subprocess.Popen(pgbench + [f"--log-prefix={prefix}"], stdout=out, stderr=subprocess.STDOUT)
     while time.time() < t0 + offset:
@@ -232,7 +232,7 @@ def count(mode, round_, url, restore_t0):
     kept_times = [t for c, seq, t in acked if (c, seq) in kept]
     r.update(acked=len(acked), kept=len(kept), lost=len(lost), missing_table=missing_table,
              unacknowledged_kept=len(kept - acked_keys), restore_s=restore_s,
-             lost_s=r["t_kill"] - lost[0][0] if lost else 0.0,
+             lost_s=max(0.0, r["t_kill"] - lost[0][0]) if lost else 0.0,
              newest_kept_age_s=r["t_kill"] - max(kept_times) if kept_times else None,
              newest_ack_age_s=r["t_kill"] - max(t for _, _, t in acked))
     save(result_name(mode, round_), r)
