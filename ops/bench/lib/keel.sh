@@ -302,9 +302,10 @@ wait_op() {  # wait_op OPERATION_ID: its final state
 # backup; sets DB, KEEL_URL, KEEL_INSTANCE (its instance's directory: data/keel.conf, spool,
 # postgresql.log) and KEEL_POSTMASTER (its pid).
 keel_database() {
-    local instance
+    local instance body
     read -r DB _ < <(keel_create "$1")
-    KEEL_URL=$(json_field url "$(keel_wait_available "$DB" 900)")
+    body=$(keel_wait_available "$DB" 900)
+    KEEL_URL=$(json_field url "$body")
     say "waiting for Keel's first backup of $DB ..."
     bench_py tool first-backup "$API" "$DB"
     read -r KEEL_POSTMASTER instance < <(postmaster_of "$(url_port "$KEEL_URL")") \
