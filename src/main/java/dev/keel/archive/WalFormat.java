@@ -79,20 +79,20 @@ public final class WalFormat {
             try {
                 bytes = Zstd.decompress(object.bytes(), Math.toIntExact(size));
             } catch (ZstdException e) {
-                throw new UnreadableWalException(object.key() + " does not decompress: " + e.getMessage());
+                throw new UnreadableWalException("does not decompress: " + e.getMessage());
             }
         } else if (NONE.equals(compression)) {
             bytes = object.bytes();
         } else {
-            throw new UnreadableWalException(object.key() + " says compression '" + compression + "', which Keel does not read");
+            throw new UnreadableWalException("says compression '" + compression + "', which Keel does not read");
         }
         if (bytes.length != size) {
-            throw new UnreadableWalException(object.key() + " holds " + bytes.length + " bytes, its metadata says " + size);
+            throw new UnreadableWalException("holds " + bytes.length + " bytes, its metadata says " + size);
         }
         String sha256 = Sha256.of(bytes);
         String recorded = metadata.get(SHA256);
         if (!sha256.equals(recorded)) {
-            throw new UnreadableWalException(object.key() + " is corrupt: its sha256 is " + sha256 + ", its metadata says " + recorded);
+            throw new UnreadableWalException("is corrupt: its sha256 is " + sha256 + ", its metadata says " + recorded);
         }
         return bytes;
     }
@@ -115,7 +115,7 @@ public final class WalFormat {
         try {
             return Long.parseLong(size);
         } catch (NumberFormatException e) {
-            throw new UnreadableWalException(object.key() + " has no readable size in its metadata ('" + size + "')");
+            throw new UnreadableWalException("has no readable size in its metadata ('" + size + "')");
         }
     }
 }

@@ -41,8 +41,10 @@ import java.util.UUID;
 final class WalStream implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(WalStream.class);
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
-    private static final int FIRST_BUFFER = 1 << 20;
+    /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
+    private static final int FIRST_BUFFER = 64 << 10;
     private static final long POLL_MILLIS = 5;
+    private static final long IDLE_POLL_MILLIS = 100;
     private static final long STATUS_MILLIS = 1000;
     private static final int SOCKET_SECONDS = 30;
     private static final long RETRY_MILLIS = 1000;
@@ -61,7 +63,7 @@ final class WalStream implements Runnable {
     private final Thread thread;
     private volatile boolean running = true;
 
-    private byte[] buffer = new byte[FIRST_BUFFER];
+    private byte[] buffer = new byte[0];
     private WalSegmentName segment;
     private int filled;
     /** Where in the segment the next part starts: everything before it is in the store. */
@@ -224,13 +226,17 @@ final class WalStream implements Runnable {
             connected = true;
             problem = null;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
+            long pause = POLL_MILLIS;
             while (running) {
                 ByteBuffer chunk = stream.readPending();
                 if (chunk == null) {
                     storeIfDue(stream);
-                    Thread.sleep(POLL_MILLIS);
+                    Thread.sleep(pause);
+                    // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
+                    pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
                     continue;
                 }
+                pause = POLL_MILLIS;
                 int length = chunk.remaining();
                 long start = stream.getLastReceiveLSN().asLong() - length;
                 accept(chunk, start, length, stream);

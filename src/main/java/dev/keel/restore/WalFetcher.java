@@ -125,7 +125,7 @@ public final class WalFetcher {
         try {
             return WalFormat.decode(object);
         } catch (UnreadableWalException e) {
-            throw new CorruptArchiveException("WAL file " + name + " of database " + database + ": " + e.getMessage(), e);
+            throw new CorruptArchiveException("WAL file " + name + " of database " + database + " " + e.getMessage() + " (object " + key + ")", e);
         }
     }
 

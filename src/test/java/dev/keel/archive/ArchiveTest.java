@@ -97,7 +97,9 @@ class ArchiveTest {
         assertThat(done.get("size_bytes").asLong()).isGreaterThan(done.get("stored_bytes").asLong()).isPositive();
         assertThat(done.get("finished_at").isNull()).isFalse();
         assertThat(api.get("/v1/databases/" + id + "/backups").json()).hasSize(2);
-        assertThat(api.get("/v1/operations/" + done.get("operation_id").asText()).field("state")).isEqualTo("succeeded");
+        // The backup is recorded completed moments before its operation is.
+        Wait.until("the backup's operation to succeed", Timeouts.REQUEST,
+                () -> "succeeded".equals(api.get("/v1/operations/" + done.get("operation_id").asText()).field("state")));
         assertThat(api.get("/v1/databases/" + id + "/backups/" + UUID.randomUUID()).status()).isEqualTo(404);
         api.deprovision(id);
     }

@@ -1,6 +1,7 @@
 package dev.keel.storage;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.Keel;
 import dev.keel.testing.Api;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.Pg;
@@ -18,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -39,7 +41,7 @@ class EmbeddedStoreDurabilityIT {
     void anArchivedSegmentIsFsyncedWithItsDirectoryBeforeTheCatalogRecordsIt() throws Exception {
         Path dataDir = TestKeel.freshDataDir("durable-store");
         Path trace = dataDir.resolveSibling(dataDir.getFileName() + "-fsync.trace");
-        List<String> command = new ArrayList<>(List.of("strace", "-f", "--seccomp-bpf", "-qq", "-e", "trace=fsync,fdatasync",
+        List<String> command = new ArrayList<>(List.of("strace", "-f", "--seccomp-bpf", "-I", "1", "-qq", "-e", "trace=fsync,fdatasync",
                 "-e", "signal=none", "-y", "-ttt", "-o", trace.toString()));
         command.addAll(KeelProcess.command());
         KeelProcess keel = KeelProcess.start(command, dataDir, TestKeel.nextPorts(), "0", KeelProcess.NO_POOL);
@@ -62,9 +64,14 @@ class EmbeddedStoreDurabilityIT {
             segment = archive.get("newest_segment").asText();
             recorded = Instant.parse(archive.get("newest_archived_at").asText());
         } finally {
-            // strace runs Keel as its child: stop Keel, and strace (which then writes out its trace) ends with it.
-            keel.handle().children().forEach(ProcessHandle::destroy);
+            // strace runs Keel as its child and goes on tracing the servers Keel leaves running: stop Keel,
+            // then strace (it detaches and writes out its trace), then the servers.
+            for (ProcessHandle java : keel.handle().children().toList()) {
+                java.destroy();
+                java.onExit().get(Timeouts.PROCESS_EXIT.toSeconds(), TimeUnit.SECONDS);
+            }
             keel.stop();
+            Keel.stopServers(dataDir);
         }
 
         List<Sync> syncs = syncs(trace);
