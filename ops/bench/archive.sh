@@ -81,8 +81,6 @@ PG_VERSION=15.19.0          # what Keel serves for major 15 (application.yml); p
 TX_MB=4                     # WAL per load transaction, roughly
 CMP_ROWS=25000              # rows per transaction: ~3.8 MiB of WAL each
 RND_ROWS=3800               # ~4.0 MiB of WAL each
-PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
-[[ -x $PGBENCH ]] || PGBENCH=$(command -v pgbench || true)
 KEEL_BUCKET=keel-archive
 PGBR_BUCKET=pgbackrest-archive
 STANZA=bench
@@ -90,21 +88,8 @@ source "$(dirname "$0")/lib/keel.sh"
 
 positive LOAD_MB ROUNDS
 [[ -z $LOAD_RATE || $LOAD_RATE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "LOAD_RATE must be a number, not '$LOAD_RATE'"
-[[ $KEEL_S3 == http || $KEEL_S3 == https ]] || die "KEEL_BENCH_KEEL_S3 is http or https, not '$KEEL_S3'"
-pgbr_check
-[[ -n $PGBENCH && -x $PGBENCH ]] || die "pgbench is required (Debian: postgresql-15's /usr/lib/postgresql/15/bin/pgbench)"
-server_user
-for port in "$API_PORT" "$S3_HTTP" "$S3_HTTPS" "$PGBR_PORT"; do
-    port_free "$port" || die "port $port is taken (see KEEL_BENCH_*_PORT(S))"
-done
-bench_init
+pgbr_bench --cgroups "$PGBR_PORT"
 KEEP=('*.log' 'pgbr/*.log' 'pgbr/log/*.log' s3/s3proxy.log results)
-at_exit pgbr_stop
-warn_ephemeral "$CATALOG_PORTS" "$INSTANCE_PORTS" "$S3_HTTP-$S3_HTTPS" "$PGBR_PORT-$PGBR_PORT"
-cgroups_make keel pgbr-pg pgbr-tool s3proxy
-keel_jar
-s3proxy_start "$S3_HTTP" "$S3_HTTPS" "$KEEL_BUCKET" "$KEEL_S3"
-s3_bucket "$PGBR_BUCKET"
 
 # The load: pgbench scripts, one transaction each, ~4 MiB of WAL. The tables have autovacuum off,
 # so no vacuum or analyze adds WAL of its own (with data checksums, setting hint bits or the

@@ -83,8 +83,6 @@ export RESTORE_TIMEOUT=${RESTORE_TIMEOUT:-1800}
 SETTLE=${SETTLE:-5}
 PG_VERSION=15.19.0          # what Keel serves for major 15 (application.yml); pgBackRest 2.45 stops at 15
 UPDATE_ROWS=1000            # rows per update transaction of the WAL written after the backup
-PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
-[[ -x $PGBENCH ]] || PGBENCH=$(command -v pgbench || true)
 KEEL_BUCKET=keel-restore
 PGBR_BUCKET=pgbackrest-restore
 STANZA=bench
@@ -100,20 +98,8 @@ case $ONLY in
     *) die "ONLY is keel or pgbackrest, not '$ONLY'" ;;
 esac
 measures() { [[ " ${TOOLS[*]} " == *" $1 "* ]]; }
-[[ $KEEL_S3 == http || $KEEL_S3 == https ]] || die "KEEL_BENCH_KEEL_S3 is http or https, not '$KEEL_S3'"
-pgbr_check
-[[ -n $PGBENCH && -x $PGBENCH ]] || die "pgbench is required (Debian: postgresql-15's /usr/lib/postgresql/15/bin/pgbench)"
-server_user
-for port in "$API_PORT" "$S3_HTTP" "$S3_HTTPS" "$PGBR_PORT" "$PGBR_RESTORE_PORT"; do
-    port_free "$port" || die "port $port is taken (see KEEL_BENCH_*_PORT(S))"
-done
-bench_init
+pgbr_bench "$PGBR_PORT" "$PGBR_RESTORE_PORT"
 KEEP=('*.log' 'pgbr/*.log' 'pgbr/log/*.log' s3/s3proxy.log results)
-at_exit pgbr_stop
-warn_ephemeral "$CATALOG_PORTS" "$INSTANCE_PORTS" "$S3_HTTP-$S3_HTTPS" "$PGBR_PORT-$PGBR_RESTORE_PORT"
-keel_jar
-s3proxy_start "$S3_HTTP" "$S3_HTTPS" "$KEEL_BUCKET" "$KEEL_S3"
-s3_bucket "$PGBR_BUCKET"
 
 # --- Keel: its source database (and, even with ONLY=pgbackrest, the binaries and settings) ---------
 

@@ -71,8 +71,6 @@ read -r S3_HTTP S3_HTTPS <<<"${KEEL_BENCH_S3_PORTS:-31102 31103}"
 PGBR_PORT=${KEEL_BENCH_PGBR_PORT:-31104}
 S3_EMBEDDED_PORTS=           # Keel uses the run's S3Proxy, not one of its own
 PG_VERSION=15.19.0           # what Keel serves for major 15; pgBackRest 2.45 stops at 15
-PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
-[[ -x $PGBENCH ]] || PGBENCH=$(command -v pgbench || true)
 KEEL_BUCKET=keel-rpo
 PGBR_BUCKET=pgbackrest-rpo
 source "$(dirname "$0")/lib/keel.sh"
@@ -82,22 +80,9 @@ positive N RATE CLIENTS SCALE
 for mode in $MODES; do
     [[ $mode =~ ^(keel-streaming|keel-timeout|pgbackrest)$ ]] || die "MODES holds keel-streaming, keel-timeout, pgbackrest; not '$mode'"
 done
-[[ $KEEL_S3 == http || $KEEL_S3 == https ]] || die "KEEL_BENCH_KEEL_S3 is http or https, not '$KEEL_S3'"
-pgbr_check
-[[ -n $PGBENCH && -x $PGBENCH ]] || die "pgbench is required (Debian: postgresql-15's /usr/lib/postgresql/15/bin/pgbench)"
-server_user
-for port in "$API_PORT" "$S3_HTTP" "$S3_HTTPS" "$PGBR_PORT"; do
-    port_free "$port" || die "port $port is taken (see KEEL_BENCH_*_PORT(S))"
-done
 LOAD_START=$(load_avg)
-bench_init
+pgbr_bench --cgroups "$PGBR_PORT"
 KEEP=('*.log' 'pgbench-*' 'pgbr-*/*.log' 'pgbr-*/log/*.log' s3/s3proxy.log results)
-at_exit pgbr_stop
-warn_ephemeral "$CATALOG_PORTS" "$INSTANCE_PORTS" "$S3_HTTP-$S3_HTTPS" "$PGBR_PORT-$PGBR_PORT"
-cgroups_make keel pgbr-pg pgbr-tool s3proxy
-keel_jar
-s3proxy_start "$S3_HTTP" "$S3_HTTPS" "$KEEL_BUCKET" "$KEEL_S3"
-s3_bucket "$PGBR_BUCKET"
 
 # The load: pgbench's TPC-B-like transaction and a numbered row: (client, its transaction number).
 cat >"$WORK/rpo.sql" <<'EOF'

@@ -199,6 +199,32 @@ pgbr_check() {  # the tools pgBackRest's half needs; sets PGBR_VERSION
     [[ $PGBR_VERSION == 2.45 ]] || say "warning: pgBackRest is $PGBR_VERSION, not 2.45"
 }
 
+# pgbr_bench [--cgroups] PORT...: how a benchmark beside pgBackRest starts: its tools (pgbackrest,
+# $PGBENCH, by default Debian's 15), the server user, its ports free (Keel's API, S3Proxy's
+# $S3_HTTP and $S3_HTTPS, these PORTs), the run's directory (pgBackRest stopped on exit), cpuacct
+# cgroups when asked, the jar, and S3Proxy with Keel's bucket $KEEL_BUCKET (over $KEEL_S3) and
+# pgBackRest's $PGBR_BUCKET.
+pgbr_bench() {
+    local cgroups= port
+    [[ ${1:-} != --cgroups ]] || { cgroups=yes; shift; }
+    [[ $KEEL_S3 == http || $KEEL_S3 == https ]] || die "KEEL_BENCH_KEEL_S3 is http or https, not '$KEEL_S3'"
+    pgbr_check
+    PGBENCH=${PGBENCH:-/usr/lib/postgresql/15/bin/pgbench}
+    [[ -x $PGBENCH ]] || PGBENCH=$(command -v pgbench || true)
+    [[ -n $PGBENCH && -x $PGBENCH ]] || die "pgbench is required (Debian: postgresql-15's /usr/lib/postgresql/15/bin/pgbench)"
+    server_user
+    for port in "$API_PORT" "$S3_HTTP" "$S3_HTTPS" "$@"; do
+        port_free "$port" || die "port $port is taken (see KEEL_BENCH_*_PORT(S))"
+    done
+    bench_init
+    at_exit pgbr_stop
+    warn_ephemeral "$CATALOG_PORTS" "$INSTANCE_PORTS" "$S3_HTTP-$S3_HTTPS" "$1-${*: -1}"
+    [[ -z $cgroups ]] || cgroups_make keel pgbr-pg pgbr-tool s3proxy
+    keel_jar
+    s3proxy_start "$S3_HTTP" "$S3_HTTPS" "$KEEL_BUCKET" "$KEEL_S3"
+    s3_bucket "$PGBR_BUCKET"
+}
+
 # pgbr_cluster KEEL_CONF: initdb $PGBR/data with Keel's binaries ($PGBIN) and data checksums, TLS,
 # and the settings Keel wrote for its instance (KEEL_CONF) but for its own port ($PGBR_PORT),
 # socket, certificate and archive_command (pgbackrest archive-push, counted in cgroup pgbr-tool

@@ -9,12 +9,11 @@ from the logs. Results go to results/*.json; archive_report.py prints them.
 import os
 import re
 import subprocess
-import sys
 import threading
 import time
 
 from benchlib import cpu, keel, pg, pgbr
-from benchlib.core import MB, WORK, die, log, lsn, save
+from benchlib.core import MB, WORK, die, log, lsn, run, save
 from benchlib.keel import api_json, http
 
 INTERVAL = 0.25
@@ -338,15 +337,4 @@ def notes(keel_log, keel_pg, pgbr_pg):
 
 
 if __name__ == "__main__":
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "wal":
-        sep = args.index("--")
-        wal(*args[:sep], args[sep + 1:])
-    elif command == "keel-backup":
-        keel_backup(*args)
-    elif command == "pgbr-backup":
-        pgbr_backup(*args)
-    elif command == "notes":
-        notes(*args)
-    else:
-        die(f"unknown command {command}")
+    run({"wal": wal, "keel-backup": keel_backup, "pgbr-backup": pgbr_backup, "notes": notes})

@@ -15,11 +15,10 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 from benchlib import keel, pg, pgbr
-from benchlib.core import MB, WORK, die, load_result, log, lsn, pg_time, rfc3339, save
+from benchlib.core import MB, WORK, die, load_result, log, lsn, pg_time, rfc3339, run, save
 from benchlib.keel import api_json, http
 from benchlib.pg import LAST_ERROR, Psql, query
 
@@ -244,11 +243,5 @@ def pgbr_restore(round_, wrapper, data_dir, pgbin, port, url, uid, gid, log_path
 
 
 if __name__ == "__main__":
-    command, args = sys.argv[1], sys.argv[2:]
-    commands = {"keel-backup": keel_backup, "pgbr-backup": pgbr_backup,
-                "target": target,
-                "archived": lambda *a: archived(*a[:5], float(a[5])), "keel-restore": keel_restore,
-                "pgbr-restore": pgbr_restore}
-    if command not in commands:
-        die(f"unknown command {command}")
-    commands[command](*args)
+    run({"keel-backup": keel_backup, "pgbr-backup": pgbr_backup, "target": target,
+         "archived": lambda *a: archived(*a[:5], float(a[5])), "keel-restore": keel_restore, "pgbr-restore": pgbr_restore})

@@ -17,12 +17,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 from benchlib import cpu
-from benchlib.core import WORK, die, load_result, log, lsn, save, utc
+from benchlib.core import WORK, die, load_result, log, lsn, run, save, utc
 from benchlib.keel import api_json, http
 from benchlib.pg import LAST_ERROR, Psql, query
 
@@ -241,15 +240,4 @@ def count(mode, round_, url, restore_t0):
 
 
 if __name__ == "__main__":
-    command, args = sys.argv[1], sys.argv[2:]
-    if command == "idle":
-        idle(*args)
-    elif command == "load":
-        sep = args.index("--")
-        load(*args[:sep], args[sep + 1:])
-    elif command == "keel-restore":
-        keel_restore(*args)
-    elif command == "count":
-        count(*args)
-    else:
-        die(f"unknown command {command}")
+    run({"idle": idle, "load": load, "keel-restore": keel_restore, "count": count})

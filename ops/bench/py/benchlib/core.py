@@ -113,3 +113,14 @@ def rows(path):
         return []
     with open(path) as f:
         return [line.split() for line in f if line.strip()]
+
+
+def run(commands):
+    """Calls commands[argv[1]] with the other arguments; a command given "--" gets what follows it as one list."""
+    command, args = sys.argv[1], sys.argv[2:]
+    if command not in commands:
+        die(f"unknown command {command}")
+    if "--" in args:
+        sep = args.index("--")
+        args = args[:sep] + [args[sep + 1:]]
+    commands[command](*args)
