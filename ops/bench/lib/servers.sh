@@ -205,7 +205,7 @@ pgbr_check() {  # the tools pgBackRest's half needs; sets PGBR_VERSION
 # cgroups when asked, the jar, and S3Proxy with Keel's bucket $KEEL_BUCKET (over $KEEL_S3) and
 # pgBackRest's $PGBR_BUCKET.
 pgbr_bench() {
-    local cgroups= port
+    local cgroups='' port
     [[ ${1:-} != --cgroups ]] || { cgroups=yes; shift; }
     [[ $KEEL_S3 == http || $KEEL_S3 == https ]] || die "KEEL_BENCH_KEEL_S3 is http or https, not '$KEEL_S3'"
     pgbr_check
