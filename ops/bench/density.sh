@@ -22,38 +22,21 @@
 # KEEL_BENCH_INSTANCE_PORTS (23000-23999: below the ephemeral range, clear of defaults and tests),
 # KEEL_BENCH_CATALOG_PORTS (22990-22994), KEEL_BENCH_S3_PORTS (22995-22999),
 # KEEL_POSTGRES_INSTALL_DIR (shared unpacked binaries, /var/cache/keel-bench/postgres as root).
-# Everything lives in a temporary directory removed at exit, after every server was stopped.
+# The Keel is ops/bench/lib/keel.sh's. Everything lives in a temporary directory removed at exit,
+# after every server was stopped.
 set -euo pipefail
 
 STEPS=${STEPS:-"10 50 100 200"}
 IDLE=${IDLE:-30}
 REQUESTS=${REQUESTS:-50}
 API_PORT=${KEEL_BENCH_API_PORT:-5491}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-JAR=${KEEL_JAR:-$REPO/target/keel.jar}
-[ -f "$JAR" ] || (cd "$REPO" && mvn -q -DskipTests package)
-if [ "$(id -u)" -eq 0 ]; then INSTALL_DEFAULT=/var/cache/keel-bench/postgres; else INSTALL_DEFAULT=$HOME/.cache/keel-bench/postgres; fi
-WORK=$(mktemp -d /tmp/keel-density.XXXXXX)
-chmod 755 "$WORK"
-DATA=$WORK/var
-API=http://127.0.0.1:$API_PORT
+INSTANCE_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-23000-23999}
+CATALOG_PORTS=${KEEL_BENCH_CATALOG_PORTS:-22990-22994}
+S3_EMBEDDED_PORTS=${KEEL_BENCH_S3_PORTS:-22995-22999}
+source "$(dirname "$0")/lib/keel.sh"
 CLK=$(getconf CLK_TCK)
-
-cleanup() {
-  [ -n "${KEEL_PID:-}" ] && kill "$KEEL_PID" 2>/dev/null && wait "$KEEL_PID" 2>/dev/null || true
-  KEEL_DATA_DIR=$DATA java -jar "$JAR" stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-KEEL_DATA_DIR=$DATA KEEL_PORT=$API_PORT KEEL_INSTANCES_POOL_SIZE=0 \
-KEEL_INSTANCES_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-23000-23999} KEEL_CATALOG_PORTS=${KEEL_BENCH_CATALOG_PORTS:-22990-22994} \
-KEEL_S3_EMBEDDED_PORTS=${KEEL_BENCH_S3_PORTS:-22995-22999} \
-KEEL_POSTGRES_INSTALL_DIR=${KEEL_POSTGRES_INSTALL_DIR:-$INSTALL_DEFAULT} \
-  java -jar "$JAR" > "$WORK/keel.log" 2>&1 &
-KEEL_PID=$!
-for _ in $(seq 600); do curl -sf "$API/health" >/dev/null && break; sleep 0.5; done
-KEY=$(cat "$DATA/admin-api-key")
+keel_bench bc
+DATA=$KEEL_DATA
 auth=(-H "Authorization: Bearer $KEY")
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -70,7 +53,7 @@ servers_rss_kb() {
 percentiles() { sort -n | awk '{v[NR]=$1} END {p50=v[int((NR+1)*0.5)]; p99=v[int(NR*0.99)>0?int(NR*0.99):NR]; printf "%.1f %.1f", p50*1000, p99*1000}'; }
 timed_get() { for _ in $(seq "$REQUESTS"); do curl -s -o /dev/null -w '%{time_total}\n' "${auth[@]}" "$1"; done | percentiles; }
 
-provision() {
+provision_timed() {  # provisions one essential-0 database: LAST_ID, LAST_PROVISION (seconds)
   local started id state
   started=$(date +%s.%N)
   id=$(curl -s "${auth[@]}" -H 'Content-Type: application/json' -d '{"plan":"essential-0"}' "$API/v1/databases" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p' | head -n 1)
@@ -87,7 +70,7 @@ provision() {
 printf '%-5s %8s %9s %12s %15s %15s %10s %9s %9s\n' dbs idle-cpu% keel-mb servers-mb/db list-p50/p99ms show-p50/p99ms provision-s scrape-s scrape-cpu
 count=0
 for step in $STEPS; do
-  while [ "$count" -lt "$step" ]; do provision; count=$((count + 1)); done
+  while [ "$count" -lt "$step" ]; do provision_timed; count=$((count + 1)); done
   before=$(cpu_ticks "$KEEL_PID"); sleep "$IDLE"; after=$(cpu_ticks "$KEEL_PID")
   idle=$(echo "scale=1; ($after - $before) * 100 / $CLK / $IDLE" | bc)
   keel_mb=$(( $(rss_kb "$KEEL_PID") / 1024 ))

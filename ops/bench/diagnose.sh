@@ -33,8 +33,8 @@ HEROKU=${HEROKU_BIN:-$HOME/.cache/keel-test/heroku-cli-11.10.0/node_modules/.bin
 KEEL_BENCH_API_PORT=${KEEL_BENCH_API_PORT:-5494}
 KEEL_BENCH_PORTS=${KEEL_BENCH_PORTS:-24400}
 source "$(dirname "$0")/lib/keel.sh"
-
-for v in N TABLES ROWS; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, not '${!v}'"; done
+positive N TABLES ROWS
+keel_bench
 curl -sf "${AUTH[@]}" -d '{"name":"bench"}' "$API/v1/apps" >/dev/null
 
 attach() {  # attach NAME AS: a standard-0 database NAME, once available, attached to app bench as AS
@@ -85,15 +85,7 @@ done
 API_MED=$(printf '%s\n' "${API_TIMES[@]}" | median)
 EMPTY_MED=$(printf '%s\n' "${EMPTY_TIMES[@]}" | median)
 CLI_MED=$( ((${#CLI_TIMES[@]})) && printf '%s\n' "${CLI_TIMES[@]}" | median || echo "-")
-LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+LOAD=$(load_avg)
 
-python3 - "$API_MED" "$EMPTY_MED" "$CLI_MED" "$COUNT" "$N" "$LOAD" "$(nproc)" <<'PY'
-import sys
-api, empty, cli, count, n, load, cpus = sys.argv[1:]
-api, empty = float(api), float(empty)
-print("diagnose.sh: pg:diagnose on a database of %s tables; median of %s samples; load average %s on %s CPUs" % (count, n, load, cpus))
-print("  POST /reports, %s tables   %6.0f ms" % (count, api))
-print("  POST /reports, empty        %6.0f ms   (anchor)   ratio %.2f" % (empty, api / empty))
-print("  heroku pg:diagnose (CLI)    %s" % ("%6.0f ms" % float(cli) if cli != "-" else "(heroku CLI not installed)"))
-PY
+bench_py diagnose "$API_MED" "$EMPTY_MED" "$CLI_MED" "$COUNT" "$N" "$LOAD" "$(nproc)"
 grep -h "GREEN\|YELLOW\|RED\|SKIPPED" "$WORK/cli.out" 2>/dev/null | sed 's/^/    /' || true

@@ -15,9 +15,10 @@
 set -euo pipefail
 N=${N:-3}
 SIZE_MB=${SIZE_MB:-400}
-[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive integer" >&2; exit 1; }
 source "$(dirname "$0")/lib/keel.sh"
+positive N
 command -v pg_dump >/dev/null || die "pg_dump is required (apt-get install postgresql-client)"
+keel_bench
 
 DB=$(provision '{"plan":"standard-0","version":"15"}')
 URL="$(db_field "$DB" 'd["url"]')&sslmode=verify-full&sslrootcert=$WORK/ca.pem"
@@ -50,12 +51,4 @@ for i in $(seq 1 "$N"); do
 done
 KEEL_MED=$(printf '%s\n' "${KEEL_TIMES[@]}" | median)
 FLOOR_MED=$(printf '%s\n' "${FLOOR_TIMES[@]}" | median)
-python3 - "$KEEL_MED" "$FLOOR_MED" "$DB_BYTES" "$DUMP_BYTES" "$N" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
-import sys
-keel, floor, db, dump, n, cpus, load = sys.argv[1:]
-keel, floor, db, dump = float(keel), float(floor), int(db), int(dump)
-print("logical-backup.sh: database %.0f MB, dump %.0f MB; median of %s samples; %s CPUs, load %s" % (db / 1e6, dump / 1e6, n, cpus, load))
-print("  keel capture (pg_dump -Fc -> sha256 -> S3)   %7.0f ms   %6.1f MB/s of the database" % (keel, db / 1e3 / keel))
-print("  pg_dump -Fc by hand -> /dev/null (floor)     %7.0f ms   %6.1f MB/s" % (floor, db / 1e3 / floor))
-print("  throughput ratio keel/floor                  %.2f" % (floor / keel))
-PY
+bench_py logical_backup "$KEEL_MED" "$FLOOR_MED" "$DB_BYTES" "$DUMP_BYTES" "$N" "$(nproc)" "$(load_avg)"

@@ -19,6 +19,7 @@ DURATION=${DURATION:-30}
 SCALE=${SCALE:-10}
 source "$(dirname "$0")/lib/keel.sh"
 command -v pgbench >/dev/null || die "pgbench is required (apt-get install postgresql-15, or postgresql-contrib)"
+keel_bench
 
 DB=$(provision '{"plan":"standard-0","name":"bench"}')
 curl -sf "${AUTH[@]}" -d '{"name":"bench"}' "$API/v1/apps" >/dev/null
@@ -46,22 +47,4 @@ echo "pooled @100 ..." >&2
 POOLED_100=$(run "$POOLED" 100)
 echo "pooled @500 ..." >&2
 POOLED_500=$(run "$POOLED" 500)
-python3 - "$DIRECT_500" "$DIRECT_100" "$POOLED_100" "$POOLED_500" "$DURATION" "$SCALE" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
-import sys
-d500, d100, p100, p500, duration, scale, cpus, load = sys.argv[1:]
-print("pooling.sh: pgbench TPC-B-like, scale %s, %s s a run, TLS; standard-0 (max_connections 120, pool 90); %s CPUs, load %s"
-      % (scale, duration, cpus, load))
-def tps(v):
-    try:
-        return "%8.0f tps" % float(v)
-    except ValueError:
-        return v
-print("  direct @500 clients   %s" % tps(d500))
-print("  direct @100 clients   %s   (anchor)" % tps(d100))
-print("  pooled @100 clients   %s" % tps(p100))
-print("  pooled @500 clients   %s" % tps(p500))
-try:
-    print("  ratio pooled@100/direct@100 %.2f   pooled@500/direct@100 %.2f" % (float(p100) / float(d100), float(p500) / float(d100)))
-except ValueError:
-    pass
-PY
+bench_py pooling "$DIRECT_500" "$DIRECT_100" "$POOLED_100" "$POOLED_500" "$DURATION" "$SCALE" "$(nproc)" "$(load_avg)"

@@ -20,9 +20,10 @@ N=${N:-3}
 SIZE_MB=${SIZE_MB:-100}
 FROM=${FROM:-15}
 TO=${TO:-18}
-[[ $N =~ ^[1-9][0-9]*$ ]] || { echo "N must be a positive integer" >&2; exit 1; }
 source "$(dirname "$0")/lib/keel.sh"
+positive N
 command -v pg_dump >/dev/null || die "pg_dump is required (apt-get install postgresql-client)"
+keel_bench
 
 ROWS=$(( SIZE_MB * 5000 ))   # ~200 bytes a row
 fill() {  # fill URL
@@ -48,6 +49,9 @@ writer() {  # writer DB_ID LOG: inserts numbered rows until killed, one connecti
 PAUSES=()
 GAPS=()
 TOTALS=()
+WRITER=
+stop_writer() { [[ -z $WRITER ]] || { kill "$WRITER" 2>/dev/null; wait "$WRITER" 2>/dev/null; }; }
+at_exit stop_writer
 for i in $(seq 1 "$N"); do
     DB=$(provision "{\"plan\":\"standard-0\",\"version\":\"$FROM\"}")
     URL="$(db_field "$DB" 'd["url"]')&sslmode=verify-full&sslrootcert=$WORK/ca.pem"
@@ -71,8 +75,8 @@ for i in $(seq 1 "$N"); do
     STATE=$(wait_op "$OP")
     TOTALS+=($(( $(now_ms) - T0 )))
     sleep 3
-    kill "$WRITER" 2>/dev/null || true
-    wait "$WRITER" 2>/dev/null || true
+    stop_writer || true
+    WRITER=
     [[ $STATE == succeeded ]] || die "upgrade $i ended $STATE: $(curl -sf "${AUTH[@]}" "$API/v1/operations/$OP")"
     PAUSES+=($(curl -sf "${AUTH[@]}" "$API/v1/databases/$DB/upgrade" | json 'd["write_pause_ms"]'))
     GAPS+=($(awk 'NR > 1 && $2 - last > max {max = $2 - last} {last = $2} END {print max + 0}' "$LOG"))
@@ -82,14 +86,5 @@ for i in $(seq 1 "$N"); do
     echo "  upgrade $i: pause ${PAUSES[-1]} ms (Keel), longest gap between acknowledged writes ${GAPS[-1]} ms, upgrade ${TOTALS[-1]} ms" >&2
     curl -sf "${AUTH[@]}" -X DELETE "$API/v1/databases/$DB" >/dev/null
 done
-python3 - "$N" "$FROM" "$TO" "$SIZE_MB" "$OFFLINE_MS" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    "${PAUSES[*]}" "${GAPS[*]}" "${TOTALS[*]}" <<'PY'
-import statistics, sys
-n, frm, to, size, offline, cpus, load = sys.argv[1:8]
-pauses, gaps, totals = ([float(x) for x in a.split()] for a in sys.argv[8:11])
-print("upgrade.sh: %s upgrades %s -> %s of ~%s MB under a writer; %s CPUs, load %s" % (n, frm, to, size, cpus, load))
-print("  write pause (Keel)              p50 %6.0f ms   max %6.0f ms   (%s)" % (statistics.median(pauses), max(pauses), " ".join("%.0f" % p for p in pauses)))
-print("  longest gap the writer saw      p50 %6.0f ms   max %6.0f ms" % (statistics.median(gaps), max(gaps)))
-print("  whole upgrade                   p50 %6.0f ms" % statistics.median(totals))
-print("  offline dump + restore (anchor)     %6.0f ms   ratio pause p50 / offline %.3f" % (float(offline), statistics.median(pauses) / float(offline)))
-PY
+bench_py upgrade "$N" "$FROM" "$TO" "$SIZE_MB" "$OFFLINE_MS" "$(nproc)" "$(load_avg)" \
+    "${PAUSES[*]}" "${GAPS[*]}" "${TOTALS[*]}"
