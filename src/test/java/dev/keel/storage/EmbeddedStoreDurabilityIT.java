@@ -10,6 +10,7 @@ import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +18,10 @@ import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -32,7 +36,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class EmbeddedStoreDurabilityIT {
     /** {@code <pid> <epoch seconds.micros> fsync(<fd></path>) = 0}, as {@code strace -f -ttt -y} prints it. */
-    private static final Pattern SYNC = Pattern.compile("^\\d+ (\\d+\\.\\d+) (?:fsync|fdatasync)\\(\\d+<([^>]*)>\\)\\s+= 0$");
+    // One line per call, or (a thread's call interrupted by another's in the trace) an "unfinished" line
+    // naming the file and a "resumed" line of the same thread giving the result: a call counts when it
+    // returned 0, at the time it returned.
+    private static final Pattern SYNC = Pattern.compile("^(\\d+) (\\d+\\.\\d+) (?:fsync|fdatasync)\\(\\d+<([^>]*)>\\)\\s+= 0$");
+    private static final Pattern UNFINISHED = Pattern.compile("^(\\d+) \\d+\\.\\d+ (?:fsync|fdatasync)\\(\\d+<([^>]*)> <unfinished \\.\\.\\.>$");
+    private static final Pattern RESUMED = Pattern.compile("^(\\d+) (\\d+\\.\\d+) <\\.\\.\\. (?:fsync|fdatasync) resumed>\\)\\s+= 0$");
 
     private record Sync(Instant at, String path) {
     }
@@ -86,16 +95,27 @@ class EmbeddedStoreDurabilityIT {
         assertThat(ofDirectory.at()).isBefore(recorded);
     }
 
-    private static List<Sync> syncs(Path trace) throws java.io.IOException {
+    private static List<Sync> syncs(Path trace) throws IOException {
         List<Sync> syncs = new ArrayList<>();
+        Map<String, String> unfinished = new HashMap<>();
         for (String line : Files.readAllLines(trace)) {
-            Matcher m = SYNC.matcher(line.strip());
-            if (m.matches()) {
-                BigDecimal seconds = new BigDecimal(m.group(1));
-                syncs.add(new Sync(Instant.ofEpochSecond(seconds.longValue(),
-                        seconds.remainder(BigDecimal.ONE).movePointRight(9).longValue()), m.group(2)));
+            Matcher whole = SYNC.matcher(line.strip());
+            Matcher started = UNFINISHED.matcher(line.strip());
+            Matcher resumed = RESUMED.matcher(line.strip());
+            if (whole.matches()) {
+                syncs.add(new Sync(instant(whole.group(2)), whole.group(3)));
+            } else if (started.matches()) {
+                unfinished.put(started.group(1), started.group(2));
+            } else if (resumed.matches() && unfinished.containsKey(resumed.group(1))) {
+                syncs.add(new Sync(instant(resumed.group(2)), unfinished.remove(resumed.group(1))));
             }
         }
+        syncs.sort(Comparator.comparing(Sync::at));
         return syncs;
+    }
+
+    private static Instant instant(String epochSeconds) {
+        BigDecimal seconds = new BigDecimal(epochSeconds);
+        return Instant.ofEpochSecond(seconds.longValue(), seconds.remainder(BigDecimal.ONE).movePointRight(9).longValue());
     }
 }
