@@ -38,7 +38,7 @@ public final class Keel {
         Fatal.installUncaughtHandler();
         try {
             ApplicationContext context = ApplicationContext.builder(Keel.class).args(args).banner(false).deduceEnvironment(false).start();
-            Runtime.getRuntime().addShutdownHook(new Thread(context::close, "keel-shutdown"));
+            ShutdownDeadline.install(context);
             context.getBean(EmbeddedServer.class).start();
         } catch (Throwable e) {
             StartupException cause = startupCause(e);

@@ -188,7 +188,7 @@ public final class WalArchiver {
     void stop() throws InterruptedException {
         scanner.shutdownNow();
         uploads.shutdown();
-        if (!uploads.awaitTermination(30, TimeUnit.SECONDS)) {
+        if (!uploads.awaitTermination(10, TimeUnit.SECONDS)) {
             uploads.shutdownNow();
         }
     }

@@ -126,8 +126,11 @@ public final class WalReceivers {
     @PreDestroy
     void close() throws InterruptedException {
         supervisor.shutdownNow();
+        // All at once: each stores what it holds, and a node's stop does not wait for its streams one after another.
+        streams.values().forEach(WalStream::requestStop);
+        Instant deadline = Instant.now().plusSeconds(10);
         for (WalStream stream : streams.values()) {
-            stream.stop();
+            stream.awaitStop(deadline);
         }
         streams.clear();
     }

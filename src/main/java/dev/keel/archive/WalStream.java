@@ -20,6 +20,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Arrays;
@@ -118,9 +119,22 @@ final class WalStream implements Runnable {
 
     /** Stops receiving and waits (a while) for the thread: nothing is stored for this instance afterwards. */
     void stop() throws InterruptedException {
+        requestStop();
+        awaitStop(Instant.now().plusSeconds(30));
+    }
+
+    /** Tells the thread to store what it holds and end, without waiting for it. */
+    void requestStop() {
         running = false;
         thread.interrupt();
-        thread.join(30_000);
+    }
+
+    /** Waits for the thread to end, until {@code deadline} at most. */
+    void awaitStop(Instant deadline) throws InterruptedException {
+        long millis = Duration.between(Instant.now(), deadline).toMillis();
+        if (millis > 0) {
+            thread.join(millis);
+        }
     }
 
     /** How the stream goes, for {@code /archive} and the metrics. */

@@ -39,7 +39,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Singleton
 public final class OperationRunner {
     private static final Logger LOG = LoggerFactory.getLogger(OperationRunner.class);
-    private static final long SHUTDOWN_PATIENCE_SECONDS = 30;
+    private static final long SHUTDOWN_PATIENCE_SECONDS = 15;
     /** The queue of operations that belong to no team (none today; kept apart from every team's). */
     private static final UUID NO_TEAM = new UUID(0, 0);
 

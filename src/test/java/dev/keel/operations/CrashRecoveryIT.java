@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -101,32 +102,74 @@ class CrashRecoveryIT {
         TestKeel.Ports ports = TestKeel.nextPorts();
         KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
+            HungDeletion deletion = HungDeletion.start(keel, dataDir);
+            keel.kill9();
+            Footprint.signal("CONT", deletion.postmaster());
+
+            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
+            deletion.assertFinishedBy(keel, dataDir);
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    /**
+     * A stop ({@code SIGTERM}) waits for running work only up to {@code keel.shutdown.grace-seconds}:
+     * a deletion held by a hung server does not keep Keel from stopping. Keel says what was still
+     * busy, exits as a signal would, and its next start finishes the deletion.
+     */
+    @Test
+    void aStopPastItsGraceEndsKeelAndTheNextStartFinishesTheWork() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("crash-stop-grace");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        Map<String, String> env = Map.of("KEEL_INSTANCES_POOL_SIZE", "0", "KEEL_SHUTDOWN_GRACE_SECONDS", "3");
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", env);
+        try {
+            HungDeletion deletion = HungDeletion.start(keel, dataDir);
+            long before = System.nanoTime();
+            keel.signalStop();
+            int status = keel.awaitExit(Timeouts.PROCESS_EXIT);
+            double seconds = (System.nanoTime() - before) / 1e9;
+            assertThat(status).isEqualTo(143);
+            assertThat(seconds).as("seconds from SIGTERM to exit, with a grace of 3").isBetween(2.5, 15.0);
+            assertThat(keel.log()).contains("Keel did not stop within 3 s; ending now (what was unfinished resumes at the next start)")
+                    .contains("keel-operation-");
+            Footprint.signal("CONT", deletion.postmaster());
+
+            keel = KeelProcess.start(dataDir, ports, "1", env);
+            deletion.assertFinishedBy(keel, dataDir);
+        } finally {
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    /** A database whose deletion is under way and held in its first step by its server, stopped with SIGSTOP. */
+    private record HungDeletion(String id, String operation, long postmaster, int port) {
+        static HungDeletion start(KeelProcess keel, Path dataDir) throws Exception {
             JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
             String id = database.get("id").asText();
             int port = Pg.port(database.get("url").asText());
-            // A hung server (SIGSTOP) holds the deletion in its first step, so the kill lands mid-deletion.
             long postmaster = Long.parseLong(java.nio.file.Files.readAllLines(
                     Path.of(Footprint.dataDirServing(dataDir, port), "postmaster.pid")).get(0).strip());
             Footprint.signal("STOP", postmaster);
             Api.Response deleted = keel.api().delete("/v1/databases/" + id);
             assertThat(deleted.status()).isEqualTo(202);
             String operation = deleted.json().get("progress").get("operation_id").asText();
-            KeelProcess deleting = keel;
             Wait.until("the deletion to start", Timeouts.DEPROVISION,
-                    () -> deleting.log().contains("Operation deprovision started database=" + id + " operation=" + operation));
-            keel.kill9();
-            Footprint.signal("CONT", postmaster);
+                    () -> keel.log().contains("Operation deprovision started database=" + id + " operation=" + operation));
+            return new HungDeletion(id, operation, postmaster, port);
+        }
 
-            keel = KeelProcess.start(dataDir, ports, "1", KeelProcess.NO_POOL);
+        /** {@code keel} (started after the interruption) resumed the deletion and finished it, leaving nothing behind. */
+        void assertFinishedBy(KeelProcess keel, Path dataDir) throws Exception {
             assertThat(keel.log()).contains("Reconciler decision: RESUME " + operation + ": finishing the deletion of database " + id
                     + ": Keel stopped during step 'removing instances'");
             keel.api().awaitGone(id);
             assertThat(Footprint.instanceDirs(dataDir)).isEmpty();
             assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
             assertThat(Footprint.portIsFree(port)).isTrue();
-        } finally {
-            keel.stop();
-            dev.keel.Keel.stopServers(dataDir);
         }
     }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -138,8 +139,13 @@ public final class KeelProcess implements AutoCloseable {
 
     /** {@code kill} (SIGTERM): Keel shuts down in order. */
     public void stop() {
-        process.destroy();
+        signalStop();
         awaitExit();
+    }
+
+    /** Sends SIGTERM without waiting. */
+    public void signalStop() {
+        process.destroy();
     }
 
     public Optional<Integer> exitCode() {
@@ -149,12 +155,31 @@ public final class KeelProcess implements AutoCloseable {
     private void awaitExit() {
         try {
             if (!process.waitFor(Timeouts.PROCESS_EXIT.toSeconds(), TimeUnit.SECONDS)) {
-                throw new AssertionError("Keel did not exit within " + Timeouts.PROCESS_EXIT);
+                throw new AssertionError("Keel did not exit within " + Timeouts.PROCESS_EXIT.toSeconds() + " s; its threads:\n"
+                        + threadDump() + "\n--- the end of its log:\n" + tail(read(log), 200));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** What each of Keel's threads is doing ({@code jcmd Thread.print}): why a stop overran. */
+    private String threadDump() throws InterruptedException {
+        Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+        try {
+            Process dump = new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print").redirectErrorStream(true).start();
+            String out = new String(dump.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            dump.waitFor(30, TimeUnit.SECONDS);
+            return out;
+        } catch (IOException e) {
+            return "(no thread dump: " + e.getMessage() + ")";
+        }
+    }
+
+    private static String tail(String text, int lines) {
+        List<String> all = text.lines().toList();
+        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     }
 
     @Override
