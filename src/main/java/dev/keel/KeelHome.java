@@ -79,7 +79,9 @@ public final class KeelHome {
         } else {
             Files.createSymbolicLink(link, servers);
         }
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        // Closed to everyone but root, unless the server directory is inside it (the image's /var/lib/keel is both the
+        // data directory and the shared root): then Postgres' accounts must pass through it, searchable, not listable.
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(servers.startsWith(dir) ? "rwx--x--x" : "rwx------"));
         return servers;
     }
 

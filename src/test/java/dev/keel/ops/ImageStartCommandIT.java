@@ -1,12 +1,19 @@
 package dev.keel.ops;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.FileTrees;
+import dev.keel.KeelHome;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -29,6 +36,62 @@ class ImageStartCommandIT {
         } finally {
             dev.keel.Keel.stopServers(dataDir);
         }
+    }
+
+    /**
+     * The image's own settings (its Dockerfile's {@code ENV}) outside a container: bound beyond
+     * loopback, the API speaks only HTTPS, and the Dockerfile's {@code HEALTHCHECK} command passes
+     * against it with the CA file it names. In the image the server directory
+     * ({@code /var/lib/keel/<hash>}) is inside the data directory ({@code /var/lib/keel}); here it
+     * is too, so a data directory closed to Postgres' accounts would stop Keel at its start, and a
+     * database is provisioned to prove they reach their files.
+     */
+    @Test
+    void theImagesSettingsServeHttpsThatPassesTheImagesHealthCheck() throws Exception {
+        String dockerfile = Files.readString(Path.of("ops/docker/Dockerfile"));
+        Map<String, String> env = new HashMap<>(imageEnv(dockerfile));
+        assertThat(env).containsEntry("KEEL_DATA_DIR", "/var/lib/keel").containsKey("KEEL_BIND");
+        Path dataDir = Files.createTempDirectory(Path.of("/tmp"), "keel-image-"); // searchable parents, as /var/lib in the image
+        env.remove("KEEL_DATA_DIR");
+        env.remove("KEEL_PORT");
+        env.putAll(Map.of("KEEL_JAR", JAR, "JAVA", JAVA, "KEEL_INSTANCES_POOL_SIZE", "0", "KEEL_PUBLIC_HOST", "localhost",
+                "KEEL_SERVER_DIR", dataDir.resolve("by-hash").toString()));
+        try (KeelProcess keel = KeelProcess.start(List.of("ops/docker/keel-start"), dataDir, TestKeel.nextPorts(), "0", env)) {
+            assertThat(keel.api().baseUrl()).startsWith("https://");
+            String port = keel.api().baseUrl().replaceAll(".*:", "");
+            String check = healthCheck(dockerfile).replace("/var/lib/keel", dataDir.toString()).replace("5480", port);
+            Process curl = new ProcessBuilder("sh", "-c", check).redirectErrorStream(true).start();
+            String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(curl.waitFor(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(curl.exitValue()).as(check + "\n" + out).isZero();
+            assertThat(out).contains("\"status\"");
+            Process plain = new ProcessBuilder("curl", "-fsS", "http://127.0.0.1:" + port + "/health").redirectErrorStream(true).start();
+            plain.getInputStream().readAllBytes();
+            assertThat(plain.waitFor(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isTrue();
+            assertThat(plain.exitValue()).as("plain HTTP to the image's API").isNotZero();
+            if (KeelHome.runsAsRoot()) {
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir))).isEqualTo("rwx--x--x");
+            }
+            JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
+            keel.api().deprovision(database.get("id").asText());
+        } finally {
+            dev.keel.Keel.stopServers(dataDir);
+            FileTrees.delete(dataDir);
+        }
+    }
+
+    /** The variables of the Dockerfile's {@code ENV} lines. */
+    private static Map<String, String> imageEnv(String dockerfile) {
+        Map<String, String> env = new HashMap<>();
+        dockerfile.lines().filter(l -> l.startsWith("ENV ")).flatMap(l -> Arrays.stream(l.substring(4).trim().split("\\s+")))
+                .map(pair -> pair.split("=", 2)).forEach(pair -> env.put(pair[0], pair[1]));
+        return env;
+    }
+
+    /** The command of the Dockerfile's {@code HEALTHCHECK}. */
+    private static String healthCheck(String dockerfile) {
+        return dockerfile.lines().filter(l -> l.startsWith("HEALTHCHECK ")).map(l -> l.substring(l.indexOf(" CMD ") + 5))
+                .findFirst().orElseThrow(() -> new AssertionError("the Dockerfile has no HEALTHCHECK"));
     }
 
     @Test

@@ -66,13 +66,27 @@ public final class KeelProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        Api anonymous = new Api("http://127.0.0.1:" + port, null);
+        // Bound beyond loopback, Keel speaks only HTTPS, with a certificate from its CA (ca.pem, written as it starts).
+        String bind = builder.environment().getOrDefault("KEEL_BIND", "127.0.0.1");
+        boolean tls = List.of("0.0.0.0", "::", "*").contains(bind);
+        Path caFile = dataDir.resolve("ca.pem");
+        Api[] anonymous = new Api[1];
         Wait.until("Keel on " + dataDir + " to serve (log: " + log + ")", Timeouts.KEEL_START, () -> {
             if (!process.isAlive()) {
                 throw new AssertionError("Keel exited with " + process.exitValue() + ":\n" + read(log));
             }
+            if (anonymous[0] == null) {
+                if (tls && !Files.exists(caFile)) {
+                    return false;
+                }
+                try {
+                    anonymous[0] = tls ? Api.trusting("https://localhost:" + port, null, caFile) : new Api("http://127.0.0.1:" + port, null);
+                } catch (RuntimeException e) {
+                    return false; // the CA file is being written
+                }
+            }
             try {
-                return anonymous.get("/health").status() == 200;
+                return anonymous[0].get("/health").status() == 200;
             } catch (UncheckedIOException e) {
                 return false;
             }
@@ -83,7 +97,7 @@ public final class KeelProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return new KeelProcess(process, log, anonymous.withKey(key));
+        return new KeelProcess(process, log, anonymous[0].withKey(key));
     }
 
     /** {@code java -XX:+ExitOnOutOfMemoryError -jar target/keel.jar}, as the README says, then {@code extraArguments}. */
