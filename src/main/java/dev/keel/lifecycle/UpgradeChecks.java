@@ -29,6 +29,9 @@ final class UpgradeChecks {
     private final InstanceRepository instances;
     private final InstanceConnections connections;
 
+    /** The first major whose subscriptions apply rows as each table's owner (run_as_owner = false), not as a superuser. */
+    static final int FIRST_SAFE_TARGET = 16;
+
     UpgradeChecks(PostgresBinaries binaries, ClientTools tools, InstanceRepository instances, InstanceConnections connections) {
         this.binaries = binaries;
         this.tools = tools;
@@ -44,6 +47,15 @@ final class UpgradeChecks {
             throw new KeelException(ProblemType.UNSUPPORTED_VERSION, database.name() + " runs Postgres " + database.major()
                     + "; an upgrade goes to a newer major, such as " + binaries.supportedMajors().get(binaries.supportedMajors().size() - 1)
                     + ".").with("valid_values", binaries.supportedMajors().stream().filter(m -> m > database.major()).toList());
+        }
+        if (to < FIRST_SAFE_TARGET) {
+            // Before 16 the new server applies the stream as the subscription's owner, who must be a superuser: the tenant's
+            // triggers (ENABLE ALWAYS), index expressions, check constraints and generated columns would run as superuser.
+            throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "An upgrade to Postgres " + to + " would replay " + database.name()
+                    + "'s rows as a superuser (before 16, Postgres applies logical replication as a superuser), running the"
+                    + " database's own triggers and functions with every right; upgrade to " + FIRST_SAFE_TARGET + " or later.")
+                    .with("valid_values", binaries.supportedMajors().stream().filter(m -> m > database.major() && m >= FIRST_SAFE_TARGET)
+                            .toList());
         }
         return to;
     }

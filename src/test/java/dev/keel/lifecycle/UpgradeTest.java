@@ -64,6 +64,14 @@ class UpgradeTest {
             String followerId = follow.field("id");
             api.awaitAvailable(followerId, Timeouts.UPGRADE); // a restore that waits for the leader's next archived segment
 
+            // Postgres 15 would apply the stream as a superuser, running the tenant's triggers and functions so: refused.
+            Api.Response toFifteen = api.post("/v1/databases/" + id + "/upgrade", "{\"version\":15}");
+            assertThat(toFifteen.status()).as(toFifteen.toString()).isEqualTo(422);
+            assertThat(toFifteen.field("detail")).isEqualTo("An upgrade to Postgres 15 would replay " + db.get("name").asText()
+                    + "'s rows as a superuser (before 16, Postgres applies logical replication as a superuser), running the database's"
+                    + " own triggers and functions with every right; upgrade to 16 or later.");
+            assertThat(toFifteen.json().get("valid_values").toString()).doesNotContain("15").contains("16").contains("17");
+
             NumberedWriter writer = NumberedWriter.start(keel, () -> api.get("/v1/databases/" + id).field("url"), false);
             writer.awaitMore(200);
             Api.Response started = api.post("/v1/databases/" + id + "/upgrade", "{\"version\":17}");
