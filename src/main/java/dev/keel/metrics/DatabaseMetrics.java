@@ -12,6 +12,7 @@ import dev.keel.instances.InstanceState;
 import dev.keel.instances.MonitoringSessions;
 import dev.keel.instances.SpooledWal;
 import dev.keel.operations.OperationKind;
+import dev.keel.pooling.PoolFigures;
 import dev.keel.replication.HaMonitor;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
@@ -59,6 +60,7 @@ final class DatabaseMetrics {
     private final DatabaseLookup databases;
     private final HaMonitor ha;
     private final WalReceivers receivers;
+    private final PoolFigures pools;
     private final Duration refresh;
     private final ExecutorService readers;
     private final Map<String, MultiGauge> gauges = new HashMap<>();
@@ -66,7 +68,8 @@ final class DatabaseMetrics {
     private Instant readAt = Instant.EPOCH;
 
     DatabaseMetrics(MetricsRepository repository, InstanceRepository instances, InstanceRuntime runtime, MonitoringSessions sessions,
-                    DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, MeterRegistry registry, @Value("${keel.metrics.refresh}") Duration refresh) {
+                    DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, PoolFigures pools, MeterRegistry registry,
+                    @Value("${keel.metrics.refresh}") Duration refresh) {
         this.repository = repository;
         this.instances = instances;
         this.runtime = runtime;
@@ -74,6 +77,7 @@ final class DatabaseMetrics {
         this.databases = databases;
         this.ha = ha;
         this.receivers = receivers;
+        this.pools = pools;
         this.registry = registry;
         this.refresh = refresh;
         AtomicInteger count = new AtomicInteger();
@@ -106,6 +110,7 @@ final class DatabaseMetrics {
         Map<String, String> namesBySlotId = new HashMap<>();
         rows.forEach(row -> namesBySlotId.put(row.id().toString().replace("-", ""), row.name()));
 
+        Future<Map<UUID, PoolFigures.Figures>> poolReads = readers.submit(pools::all);
         List<Future<Optional<ServerSession.ServerStats>>> reads = new ArrayList<>();
         for (MetricsRepository.Row row : rows) {
             Instance primary = primaries.get(row.id());
@@ -148,6 +153,13 @@ final class DatabaseMetrics {
                 haSeries(series, tags, row);
             }
         }
+        Map<UUID, PoolFigures.Figures> poolFigures = awaitPools(poolReads);
+        for (MetricsRepository.Row row : rows) {
+            PoolFigures.Figures pool = poolFigures.get(row.id());
+            if (pool != null) {
+                poolSeries(series, DatabaseLabels.of(row.name(), row.team(), row.plan()), pool);
+            }
+        }
         Map<String, Integer> running = new HashMap<>();
         repository.running().forEach(r -> running.put(r.kind(), r.count()));
         for (OperationKind kind : OperationKind.values()) {
@@ -177,6 +189,26 @@ final class DatabaseMetrics {
         } catch (Exception e) {
             return Optional.empty();
         }
+    }
+
+    private static Map<UUID, PoolFigures.Figures> awaitPools(Future<Map<UUID, PoolFigures.Figures>> read) {
+        try {
+            return read.get();
+        } catch (Exception e) {
+            LOG.debug("Could not read the poolers' figures", e);
+            return Map.of();
+        }
+    }
+
+    /** A database's PgBouncer (pg:connection-pooling): its size, its clients, and the server connections it holds. */
+    private static void poolSeries(Series series, Tags tags, PoolFigures.Figures pool) {
+        series.add("keel.database.pool.size", "Server connections the database's connection pool may open", null, tags, pool.poolSize());
+        series.add("keel.database.pool.clients", "Clients of the connection pool: served (active) and waiting for a server connection",
+                null, tags.and("state", "active"), pool.clientsActive());
+        series.add("keel.database.pool.clients", null, null, tags.and("state", "waiting"), pool.clientsWaiting());
+        series.add("keel.database.pool.servers", "Server connections the connection pool holds, by state", null,
+                tags.and("state", "active"), pool.serversActive());
+        series.add("keel.database.pool.servers", null, null, tags.and("state", "idle"), pool.serversIdle());
     }
 
     private static void serverSeries(Series series, Tags tags, ServerSession.ServerStats stats, Map<String, String> namesBySlotId, Instant now) {

@@ -29,6 +29,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -116,6 +118,13 @@ class ConnectionPoolingTest {
                     }));
                 }
                 assertThat(connected.await(Timeouts.POOL_RUN.toSeconds(), TimeUnit.SECONDS)).as("500 clients connected").isTrue();
+                // /metrics carries the pool's figures: its size, and the 500 clients it serves now.
+                String name = api.get("/v1/databases/" + id).field("name");
+                Wait.until("/metrics to count the pool's 500 clients", Timeouts.POOL_FOLLOW,
+                        () -> poolSeries(keel, name, "keel_database_pool_clients", "active") >= CLIENTS);
+                assertThat(poolSeries(keel, name, "keel_database_pool_size", null)).isEqualTo(90.0);
+                assertThat(poolSeries(keel, name, "keel_database_pool_clients", "waiting")).isGreaterThanOrEqualTo(0.0);
+                assertThat(poolSeries(keel, name, "keel_database_pool_servers", "idle")).isGreaterThanOrEqualTo(0.0);
                 Api.Response rotation = api.post("/v1/databases/" + id + "/credentials/default/rotate", "{}");
                 assertThat(rotation.status()).as(rotation.toString()).isEqualTo(200);
                 rotated.countDown();
@@ -237,6 +246,19 @@ class ConnectionPoolingTest {
     }
 
     /** PgBouncer refuses the login: a wrong password, or a role its auth_query does not serve ("no such user"). */
+    /** The value of a pool series of {@code database} in a scrape of /metrics (with that {@code state}), or -1 when absent. */
+    private static double poolSeries(TestKeel keel, String database, String series, String state) {
+        Pattern line = Pattern.compile("(?m)^" + series + "\\{([^}]*)\\} (\\S+)$");
+        Matcher found = line.matcher(keel.api().withKey(null).get("/metrics").text());
+        while (found.find()) {
+            String labels = found.group(1);
+            if (labels.contains("database=\"" + database + "\"") && (state == null || labels.contains("state=\"" + state + "\""))) {
+                return Double.parseDouble(found.group(2));
+            }
+        }
+        return -1;
+    }
+
     private static void assertLoginRefused(TestKeel keel, String pooled) {
         assertThatThrownBy(() -> Pg.connectPooled(pooled, keel.caFile()).close()).isInstanceOfSatisfying(SQLException.class,
                 e -> assertThat(e.getMessage()).containsAnyOf("authentication failed", "no such user"));
