@@ -86,7 +86,7 @@ public final class DatabaseSettings {
             values.put(key, postgresValue(setting, value));
         });
         operations.running(database.id(), BUSY).ifPresent(op -> {
-            throw new KeelException(ProblemType.CONFLICT, "Still applying a previous change to " + database.name() + " ("
+            throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
                     + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
         });
         settings.put(database.id(), values);
@@ -99,7 +99,7 @@ public final class DatabaseSettings {
             following.reconfigure(database);
             return;
         }
-        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no server; its settings are saved and apply once it has one."));
         reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
                 InstanceConfig.hba(database.pgDatabase(), network.localHost()));

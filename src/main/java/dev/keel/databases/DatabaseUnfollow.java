@@ -99,7 +99,7 @@ public final class DatabaseUnfollow implements OperationHandler {
         following.unfollow(follower, onStep);
         // Its server still has its leader's roles and passwords: they become its own, renewed, and the rest go.
         onStep.accept(CREDENTIALS);
-        Instance primary = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server."));
         credentials.adoptCopy(follower.id(), follower.leaderId(), follower.pgDatabase(), name -> connections.open(primary, name));
         databases.clearLeader(follower.id());

@@ -103,7 +103,7 @@ final class DataclipRoles {
     }
 
     private void onPrimary(Database home, SuperuserWork work, String what) {
-        Instance primary = instances.primary(home.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(home.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 "Database " + home.name() + " has no running primary; wait until it is available."));
         try (ServerSession superuser = connections.open(primary, home.pgDatabase())) {
             work.run(superuser);

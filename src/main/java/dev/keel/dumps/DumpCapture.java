@@ -85,7 +85,7 @@ public final class DumpCapture implements OperationHandler {
      */
     public Transfer start(Database database, @Nullable String scheduleName) {
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; a backup needs it available.");
         }
         tools.require("pg_dump", database.major());
@@ -101,7 +101,7 @@ public final class DumpCapture implements OperationHandler {
             runner.submit(operations.find(database.teamId(), transfer.operationId()).orElseThrow());
             return transfer;
         } catch (IntegrityConstraintViolationException e) {
-            throw new KeelException(ProblemType.CONFLICT, "A backup of " + database.name() + " is running already; wait for it"
+            throw new KeelException(ProblemType.BACKUP_RUNNING, "A backup of " + database.name() + " is running already; wait for it"
                     + " (heroku pg:backups) or cancel it (heroku pg:backups:cancel).");
         }
     }
@@ -150,7 +150,7 @@ public final class DumpCapture implements OperationHandler {
     }
 
     private Written dump(Operation operation, Transfer transfer, Database database, String key) throws Exception {
-        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no server to dump."));
         ClientTools.Tool pgDump = tools.require("pg_dump", database.major());
         long size;

@@ -108,7 +108,7 @@ public final class DumpRestore implements OperationHandler {
             runner.submit(operations.find(target.teamId(), transfer.operationId()).orElseThrow());
             return transfer;
         } catch (IntegrityConstraintViolationException e) {
-            throw new KeelException(ProblemType.CONFLICT, "A restore into " + target.name() + " is running already; wait for it"
+            throw new KeelException(ProblemType.ALREADY_QUEUED, "A restore into " + target.name() + " is running already; wait for it"
                     + " or cancel it (heroku pg:backups:cancel).");
         }
     }
@@ -161,7 +161,7 @@ public final class DumpRestore implements OperationHandler {
     /** Runs pg_restore fed from the source; returns how many errors it skipped. */
     private int restore(Operation operation, Transfer transfer, Request request) throws Exception {
         Database target = databases.find(transfer.databaseId()).orElseThrow();
-        Instance server = instances.primary(target.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance server = instances.primary(target.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 target.name() + " has no server to restore into."));
         ClientTools.Tool pgRestore = tools.require("pg_restore", target.major());
         ClientProcess.Target owner = clients.owner(target, server);

@@ -67,12 +67,12 @@ final class UpgradeChecks {
                     + " are rebuilt on the new major), or unfollow it first.");
         }
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; an upgrade needs it available.");
         }
         tools.require("pg_dump", database.major());
         tools.require("psql", 1);
-        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no server."));
         List<String> problems = new ArrayList<>();
         try (Connection connection = connections.open(primary, database.pgDatabase()).pinnedConnection()) {

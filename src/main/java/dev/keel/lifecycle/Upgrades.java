@@ -117,7 +117,7 @@ public final class Upgrades {
         try {
             return insert.insert();
         } catch (IntegrityConstraintViolationException e) {
-            throw new KeelException(ProblemType.CONFLICT, "An upgrade of " + database.name() + " is prepared or running already; run,"
+            throw new KeelException(ProblemType.ALREADY_QUEUED, "An upgrade of " + database.name() + " is prepared or running already; run,"
                     + " wait for or cancel it (heroku pg:upgrade:run, pg:upgrade:wait, pg:upgrade:cancel).");
         }
     }

@@ -54,10 +54,10 @@ public final class Diagnosis {
     /** Diagnoses {@code database}, which the caller reached as {@code configVar} of {@code app}, and keeps the report. */
     public Report run(Caller caller, Database database, String app, String configVar) {
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; it can be diagnosed once it is available.");
         }
-        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no running server to diagnose."));
         List<DiagnoseCheck> checks;
         try (Connection connection = connections.open(server, database.pgDatabase()).pinnedConnection()) {

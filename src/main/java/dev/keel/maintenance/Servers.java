@@ -26,10 +26,10 @@ final class Servers {
     /** A session on {@code pgDatabase} (the database itself, or {@code postgres}) of {@code database}'s server; the caller closes it. */
     Connection open(Database database, String pgDatabase) {
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; this needs it available.");
         }
-        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,
+        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no running server."));
         try {
             Connection connection = connections.open(server, pgDatabase).pinnedConnection();

@@ -90,7 +90,7 @@ public final class Poolers {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is a follower; attach a pool to its leader.");
         }
         if (database.state() != DatabaseState.AVAILABLE) {
-            throw new KeelException(ProblemType.CONFLICT, "Database " + database.name() + " is " + database.state().value()
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; connection pooling needs it available.");
         }
         String binary = binary();
