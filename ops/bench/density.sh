@@ -12,7 +12,9 @@
 #   provision    seconds to provision the step's last database (POST to available)
 #   scrape       seconds of one GET /metrics that reads every database (a fresh reading), and the
 #                JVM CPU seconds it took
-#   ha/archive   the HA monitor's and archiver's cycle as Keel's log and /metrics show them
+#   ha/archive   the mean/max milliseconds of the HA monitor's checks and the WAL scanner's rounds since the
+#                last step (keel_loop_round_seconds{loop="ha-check"|"wal-scan"} of /metrics; essential
+#                plans have no HA check, so that column stays "-" unless premium databases are added)
 # The anchor is the first step: every column is also printed as a ratio to its value at the first
 # step divided by the ratio of databases, so 1.0 means "grows linearly" and more means faster.
 #
@@ -67,8 +69,24 @@ provision_timed() {  # provisions one essential-0 database: LAST_ID, LAST_PROVIS
   LAST_PROVISION=$(echo "$(date +%s.%N) - $started" | bc)
 }
 
-printf '%-5s %8s %9s %12s %15s %15s %10s %9s %9s\n' dbs idle-cpu% keel-mb servers-mb/db list-p50/p99ms show-p50/p99ms provision-s scrape-s scrape-cpu
+# The mean and max of a loop's rounds since the last step, in ms, from keel_loop_round_seconds{loop} of a scrape.
+declare -A LOOP_COUNT LOOP_SUM
+loop_cycle() {
+  local loop=$1 count sum max mean
+  count=$(sed -n "s/^keel_loop_round_seconds_count{loop=\"$loop\"} //p" "$WORK/metrics.txt" | head -n 1)
+  sum=$(sed -n "s/^keel_loop_round_seconds_sum{loop=\"$loop\"} //p" "$WORK/metrics.txt" | head -n 1)
+  max=$(sed -n "s/^keel_loop_round_seconds_max{loop=\"$loop\"} //p" "$WORK/metrics.txt" | head -n 1)
+  if [ -z "$count" ]; then echo "-"; return; fi
+  mean=$(echo "scale=6; d = $count - ${LOOP_COUNT[$loop]:-0}; if (d > 0) ($sum - ${LOOP_SUM[$loop]:-0}) * 1000 / d else 0" | bc)
+  LOOP_COUNT[$loop]=$count
+  LOOP_SUM[$loop]=$sum
+  printf '%.1f/%.1f' "$mean" "$(echo "$max * 1000" | bc)"
+}
+
+printf '%-5s %8s %9s %12s %15s %15s %10s %9s %9s %14s %14s\n' dbs idle-cpu% keel-mb servers-mb/db list-p50/p99ms show-p50/p99ms \
+  provision-s scrape-s scrape-cpu ha-check-ms wal-scan-ms
 count=0
+first=""
 for step in $STEPS; do
   while [ "$count" -lt "$step" ]; do provision_timed; count=$((count + 1)); done
   before=$(cpu_ticks "$KEEL_PID"); sleep "$IDLE"; after=$(cpu_ticks "$KEEL_PID")
@@ -82,8 +100,18 @@ for step in $STEPS; do
   scrape=$(curl -s -o "$WORK/metrics.txt" -w '%{time_total}' "$API/metrics")
   c1=$(cpu_ticks "$KEEL_PID")
   scrape_cpu=$(echo "scale=2; ($c1 - $c0) / $CLK" | bc)
-  printf '%-5s %8s %9s %12s %15s %15s %10.1f %9s %9s\n' "$count" "$idle" "$keel_mb" "$per_db" "${list/ //}" "${show/ //}" \
-    "$LAST_PROVISION" "$scrape" "$scrape_cpu"
+  ha=$(loop_cycle ha-check)
+  scan=$(loop_cycle wal-scan)
+  printf '%-5s %8s %9s %12s %15s %15s %10.1f %9s %9s %14s %14s\n' "$count" "$idle" "$keel_mb" "$per_db" "${list/ //}" "${show/ //}" \
+    "$LAST_PROVISION" "$scrape" "$scrape_cpu" "$ha" "$scan"
+  # Growth against the first step per database: 1.0 is linear, more is faster than linear.
+  row="$count $idle $keel_mb ${list%% *} ${show%% *} $scrape $scrape_cpu"
+  if [ -z "$first" ]; then
+    first=$row
+  else
+    echo "$first $row" | awk '{n = NF / 2; r = $(n + 1) / $1; printf "      growth/linear: idle-cpu %.2f  keel-mb %.2f  list-p50 %.2f  show-p50 %.2f  scrape-s %.2f  scrape-cpu %.2f\n",
+      ($(n + 2) / $2) / r, ($(n + 3) / $3) / r, ($(n + 4) / $4) / r, ($(n + 5) / $5) / r, ($(n + 6) / $6) / r, ($(n + 7) / $7) / r}'
+  fi
 done
 echo
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"

@@ -8,6 +8,8 @@ import dev.keel.instances.SpooledWal;
 import dev.keel.jobs.Loops;
 import dev.keel.postgres.WalFileName;
 import dev.keel.storage.StorageException;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -58,8 +60,11 @@ public final class WalArchiver {
     /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
     private final java.util.Map<java.util.UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
 
+    private final Timer scanTimer;
+
     WalArchiver(InstanceRepository instances, InstanceRuntime runtime, WalFiles files, ArchiveRepository archive,
-                @Value("${keel.archive.upload-threads:4}") int threads) {
+                @Value("${keel.archive.upload-threads:4}") int threads, MeterRegistry meters) {
+        this.scanTimer = Loops.timer(meters, "wal-scan");
         this.instances = instances;
         this.runtime = runtime;
         this.files = files;
@@ -80,7 +85,7 @@ public final class WalArchiver {
      */
     private void scanAndReschedule() {
         boolean[] found = {false};
-        Loops.round("Scanning the WAL spools", () -> found[0] = scan());
+        Loops.round("Scanning the WAL spools", scanTimer, () -> found[0] = scan());
         idleScans = found[0] ? 0 : idleScans + 1;
         long delay = idleScans < IDLE_SCANS_BEFORE_BACKOFF ? SCAN_MILLIS : IDLE_SCAN_MILLIS;
         try {

@@ -21,6 +21,8 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.WalSegmentName;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.core.annotation.Order;
@@ -87,11 +89,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     volatile Consumer<String> seam = what -> { };
     private java.util.concurrent.ExecutorService checks;
 
+    private final Timer checkTimer;
+
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
               Failover failover, StandbyBuild standbyBuild, OperationRepository operations, OperationRunner runner, DSLContext dsl,
               @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
-              @Value("${keel.ha.standby-retry}") String standbyRetry) {
+              @Value("${keel.ha.standby-retry}") String standbyRetry, MeterRegistry meters) {
+        this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
         this.instances = instances;
@@ -202,7 +207,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 checks.execute(() -> {
                     try {
                         do {
-                            Loops.round("The HA monitor's check of " + database.name(), () -> {
+                            Loops.round("The HA monitor's check of " + database.name(), checkTimer, () -> {
                                 seam.accept(database.name());
                                 check(database);
                             });
