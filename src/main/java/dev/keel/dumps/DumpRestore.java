@@ -25,6 +25,8 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -95,7 +97,55 @@ public final class DumpRestore implements OperationHandler {
         databases.requireAvailable(caller, target.id().toString());
         tools.require("pg_restore", target.major());
         List<String> checked = checkExtensions(extensions);
-        DumpSources.Source source = sources.resolve(caller, backupUrl);
+        return start(target, sources.resolve(caller, backupUrl), checked);
+    }
+
+    /**
+     * Accepts a copy of {@code source}, a database of the caller's team, into {@code target}
+     * ({@code heroku pg:copy}): pg_dump of the source as it is read, into pg_restore as the
+     * target's owner, which first removes what the target holds of the same objects.
+     */
+    public Transfer startCopy(Caller caller, Database target, Database source) {
+        if (source.id().equals(target.id())) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "A database cannot be copied onto itself; name another target.");
+        }
+        if (target.following()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, target.name() + " is a follower and takes no writes; copy into"
+                    + " its leader, or unfollow it first.");
+        }
+        databases.requireAvailable(caller, target.id().toString());
+        databases.requireAvailable(caller, source.id().toString());
+        tools.require("pg_restore", Math.max(target.major(), source.major()));
+        return start(target, sources.of(source), List.of());
+    }
+
+    /**
+     * The database of the caller's team that {@code url} (a connection URL, as the Heroku CLI
+     * passes pg:copy's source) points at: matched by its database name and its server's port.
+     * Keel copies only between its own databases: any other URL is refused, and Keel never
+     * connects to it.
+     */
+    public Database databaseAt(Caller caller, @Nullable String url) {
+        URI parsed;
+        try {
+            parsed = new URI(url == null ? "" : url.strip());
+        } catch (URISyntaxException e) {
+            parsed = URI.create("");
+        }
+        String name = parsed.getPath() == null ? "" : parsed.getPath().replaceFirst("^/", "");
+        int port = parsed.getPort();
+        for (Database database : databases.list(caller)) {
+            boolean served = instances.all().stream().anyMatch(i -> database.id().equals(i.databaseId()) && i.port() == port);
+            if (database.pgDatabase().equals(name) && served) {
+                return database;
+            }
+        }
+        throw new KeelException(ProblemType.INVALID_REQUEST, "pg:copy copies between Keel databases of your team; its source is not"
+                + " one of them. To bring in another database, restore a pg_dump -Fc file of it from an https URL"
+                + " (heroku pg:backups:restore <url> TARGET).");
+    }
+
+    private Transfer start(Database target, DumpSources.Source source, List<String> checked) {
         try {
             Transfer transfer = dsl.transactionResult(tx -> {
                 Operation operation = operations.create(tx.dsl(), target.teamId(), target.id(), OperationKind.LOGICAL_RESTORE, RESTORING, 1);

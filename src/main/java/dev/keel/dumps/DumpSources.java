@@ -2,6 +2,9 @@ package dev.keel.dumps;
 
 import dev.keel.Ids;
 import dev.keel.auth.Caller;
+import dev.keel.databases.Database;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
 import dev.keel.postgres.ClientProcess;
 import dev.keel.postgres.ClientTools;
 import dev.keel.problems.KeelException;
@@ -9,6 +12,7 @@ import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,14 +35,18 @@ final class DumpSources {
     static final String BACKUP_REFERENCE = "keel:backup:";
     private static final Pattern NUMBER = Pattern.compile("[ab](\\d{1,18})");
     private static final Duration EXTENSIONS_TIMEOUT = Duration.ofMinutes(2);
+    private static final Duration DUMP_EXIT = Duration.ofMinutes(2);
 
     private final TransferRepository transfers;
     private final DumpObjects objects;
     private final DumpUrls urls;
     private final ClientTools tools;
     private final DumpClients clients;
+    private final InstanceRepository instances;
 
-    DumpSources(TransferRepository transfers, DumpObjects objects, DumpUrls urls, ClientTools tools, DumpClients clients) {
+    DumpSources(TransferRepository transfers, DumpObjects objects, DumpUrls urls, ClientTools tools, DumpClients clients,
+                InstanceRepository instances) {
+        this.instances = instances;
         this.transfers = transfers;
         this.objects = objects;
         this.urls = urls;
@@ -46,8 +54,11 @@ final class DumpSources {
         this.clients = clients;
     }
 
-    /** A backup of the team, or a URL; {@code display} names it in logs and lists; {@code sha256} is known for a backup. */
-    record Source(@Nullable Transfer backup, @Nullable URI url, String display, @Nullable String sha256) {
+    /**
+     * A backup of the team, a URL, or a database of the team dumped as it is read (pg:copy);
+     * {@code display} names it in logs and lists; {@code sha256} is known for a backup.
+     */
+    record Source(@Nullable Transfer backup, @Nullable URI url, @Nullable Database database, String display, @Nullable String sha256) {
     }
 
     /** A source opened for reading; {@code size} when known. */
@@ -62,7 +73,7 @@ final class DumpSources {
         String text = reference == null ? "" : reference.strip();
         if (text.startsWith("https://") || text.startsWith("http://")) {
             URI url = urls.check(text);
-            return new Source(null, url, url.getScheme() + "://" + url.getAuthority() + url.getRawPath(), null);
+            return new Source(null, url, null, url.getScheme() + "://" + url.getAuthority() + url.getRawPath(), null);
         }
         Optional<Transfer> backup = Optional.empty();
         Matcher number = NUMBER.matcher(text);
@@ -80,16 +91,55 @@ final class DumpSources {
             throw new KeelException(ProblemType.CONFLICT, "Backup " + found.name() + " is " + found.state().value()
                     + "; only a completed backup can be restored.");
         }
-        return new Source(found, null, found.name(), found.sha256());
+        return new Source(found, null, null, found.name(), found.sha256());
+    }
+
+    /** {@code database} as it is now, dumped by pg_dump as the restore reads it (pg:copy). */
+    Source of(Database database) {
+        tools.require("pg_dump", database.major());
+        return new Source(null, null, database, database.name(), null);
     }
 
     Opened open(Source source) throws IOException {
+        if (source.database() != null) {
+            return dump(source.database());
+        }
         if (source.backup() != null) {
             DumpObjects.Stored stored = objects.open(source.backup());
             return new Opened(stored.stream(), stored.size());
         }
         DumpUrls.Fetched fetched = urls.fetch(source.url());
         return new Opened(fetched.stream(), fetched.size());
+    }
+
+    /**
+     * pg_dump of {@code database} as Keel's superuser (pinned search_path, as a backup's): its
+     * output, whose close waits for pg_dump and fails unless it exited 0, so that a dump cut short
+     * never passes for a whole one.
+     */
+    private Opened dump(Database database) throws IOException {
+        Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                database.name() + " has no server to copy from."));
+        ClientTools.Tool pgDump = tools.require("pg_dump", database.major());
+        ClientProcess process = clients.start(List.of(pgDump.path().toString(), "--format=custom", "--no-password"),
+                clients.superuser(server, database.pgDatabase()), ClientProcess.Stream.OUTPUT);
+        InputStream output = process.output();
+        return new Opened(new FilterInputStream(output) {
+            @Override
+            public void close() throws IOException {
+                try (process) {
+                    super.close();
+                    int exit = process.waitFor(DUMP_EXIT);
+                    if (exit != 0) {
+                        throw new KeelException(ProblemType.UNAVAILABLE, "pg_dump of " + database.name() + " failed (exit " + exit + "): "
+                                + process.errors());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted waiting for pg_dump", e);
+                }
+            }
+        }, null);
     }
 
     /** Creates the extensions ({@code hstore}, {@code myschema.hstore}) as the target's owner, through psql. */

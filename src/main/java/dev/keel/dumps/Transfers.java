@@ -61,6 +61,16 @@ public final class Transfers {
         return restore.start(caller, target, source, extensions);
     }
 
+    /** Starts a copy of {@code source} (a database of the caller's team) into {@code target}, replacing what it holds (pg:copy). */
+    public Transfer copy(Caller caller, Database target, Database source) {
+        return restore.startCopy(caller, target, source);
+    }
+
+    /** The caller's database that a connection URL points at (pg:copy's source); 422 for any other URL. */
+    public Database databaseAt(Caller caller, @Nullable String url) {
+        return restore.databaseAt(caller, url);
+    }
+
     /** The transfers of these databases (backups of them, restores into them), newest first. */
     public List<Transfer> of(Collection<UUID> databases) {
         return databases.isEmpty() ? List.of() : transfers.ofDatabases(databases);

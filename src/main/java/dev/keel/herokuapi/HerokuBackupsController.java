@@ -65,6 +65,10 @@ final class HerokuBackupsController {
     }
 
     @Serdeable
+    record CopyRequest(@Nullable String fromName, @Nullable String fromUrl, @Nullable String toName, @Nullable String toUrl) {
+    }
+
+    @Serdeable
     record ScheduleRequest(@Nullable String hour, @Nullable String timezone, @Nullable String scheduleName) {
     }
 
@@ -119,6 +123,18 @@ final class HerokuBackupsController {
         Database target = databases.requireAvailable(caller, addons.database(caller, addon).id().toString());
         Transfer restore = transfers.restore(caller, target, request.backupUrl(), request.extensions());
         return HttpResponse.created(shapes.transfer(restore, target.name()));
+    }
+
+    /**
+     * {@code heroku pg:copy SOURCE TARGET}: the add-on is the target; the source is the caller's
+     * database its URL points at. Both are Keel databases of the team: Keel connects to nothing else.
+     */
+    @Post("/client/v11/databases/{addon}/transfers")
+    HttpResponse<HerokuTransferShapes.HerokuTransfer> copy(Caller caller, String addon, @Body CopyRequest request) {
+        Database target = databases.requireAvailable(caller, addons.database(caller, addon).id().toString());
+        Database source = transfers.databaseAt(caller, request.fromUrl());
+        Transfer copy = transfers.copy(caller, target, source);
+        return HttpResponse.created(shapes.transfer(copy, target.name()));
     }
 
     @Get("/client/v11/databases/{addon}/transfer-schedules")
