@@ -7,6 +7,8 @@ import com.tngtech.archunit.lang.ArchRule;
 import com.tngtech.archunit.lang.EvaluationResult;
 import com.tngtech.archunit.library.freeze.FreezingArchRule;
 import com.tngtech.archunit.library.freeze.ViolationStore;
+import dev.keel.archfixtures.http.FixtureController;
+import io.micronaut.http.annotation.Controller;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -39,8 +41,8 @@ class ArchitectureTest {
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
             .importPackages("dev.keel");
     private static final JavaClasses FIXTURES = new ClassFileImporter().importPackages("dev.keel.archfixtures");
-    private static final KeelRules RULES = new KeelRules("dev.keel");
-    private static final KeelRules FIXTURE_RULES = new KeelRules("dev.keel.archfixtures");
+    private static final KeelRules RULES = new KeelRules("dev.keel", Controller.class);
+    private static final KeelRules FIXTURE_RULES = new KeelRules("dev.keel.archfixtures", FixtureController.class);
     private static final String LEAKS = "dev.keel.archfixtures.archive.LeaksVendors";
 
     @Test

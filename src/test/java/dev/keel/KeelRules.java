@@ -6,10 +6,10 @@ import com.tngtech.archunit.core.domain.JavaClass;
 import com.tngtech.archunit.core.domain.JavaMethodCall;
 import com.tngtech.archunit.lang.ArchRule;
 import com.tngtech.archunit.library.freeze.ViolationLineMatcher;
-import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Filter;
 import io.micronaut.http.annotation.ServerFilter;
 
+import java.lang.annotation.Annotation;
 import java.sql.DriverManager;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,9 +36,12 @@ import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.sli
  */
 final class KeelRules {
     private final String root;
+    private final Class<? extends Annotation> controller;
 
-    KeelRules(String root) {
+    /** Rules for the tree under {@code root}, whose controllers carry {@code controller} (Micronaut's, in Keel). */
+    KeelRules(String root, Class<? extends Annotation> controller) {
         this.root = root;
+        this.controller = controller;
     }
 
     /** DESIGN.md: "AWS SDK v2 only in S3ObjectStore". */
@@ -171,8 +174,8 @@ final class KeelRules {
         return describe("owned by " + String.join(", ", names), c -> names.contains(owner(c)));
     }
 
-    private static DescribedPredicate<JavaClass> partOfController() {
-        return describe("part of a @Controller", c -> outermost(c).isAnnotatedWith(Controller.class));
+    private DescribedPredicate<JavaClass> partOfController() {
+        return describe("part of a @" + controller.getSimpleName(), c -> outermost(c).isAnnotatedWith(controller));
     }
 
     private static DescribedPredicate<JavaClass> partOfServerFilter() {

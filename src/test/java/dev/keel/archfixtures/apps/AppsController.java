@@ -1,15 +1,11 @@
 package dev.keel.archfixtures.apps;
 
+import dev.keel.archfixtures.http.FixtureController;
 import dev.keel.archfixtures.http.JsonBody;
-import io.micronaut.context.annotation.Requires;
-import io.micronaut.http.annotation.Controller;
-import io.micronaut.http.annotation.Get;
 
-/** A controller; the property is never set, so no test Keel ever routes to it. */
-@Controller("/archfixtures")
-@Requires(property = "dev.keel.archfixtures.never-set")
+/** A controller, by the fixtures' stand-in for Micronaut's annotation. */
+@FixtureController
 public class AppsController {
-    @Get
     public String show() {
         return JsonBody.read();
     }
