@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 
@@ -93,7 +94,7 @@ public final class Keel {
         Poolers.stopAll(dataDir);
         Path servers = KeelHome.serverDirOf(dataDir);
         try (Stream<Path> instances = Files.isDirectory(servers.resolve("instances")) ? Files.list(servers.resolve("instances")) : Stream.empty()) {
-            List<Path> dataDirs = new java.util.ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());
+            List<Path> dataDirs = new ArrayList<>(instances.map(dir -> dir.resolve("data")).toList());
             dataDirs.add(servers.resolve("catalog").resolve("data"));
             for (Path dir : dataDirs) {
                 if (Postmaster.isRunning(dir)) {

@@ -1,5 +1,6 @@
 package dev.keel;
 
+import com.sun.security.auth.module.UnixSystem;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 
@@ -48,7 +49,7 @@ public final class KeelHome {
 
     /** Whether this process runs as root (and so runs Postgres as other accounts). */
     public static boolean runsAsRoot() {
-        return new com.sun.security.auth.module.UnixSystem().getUid() == 0;
+        return new UnixSystem().getUid() == 0;
     }
 
     private Path chooseServerDir(String configured) throws IOException {

@@ -1,5 +1,6 @@
 package dev.keel;
 
+import dev.keel.addons.AddonResources;
 import dev.keel.archive.WalArchiver;
 import dev.keel.archive.WalReceivers;
 import dev.keel.auth.Teams;
@@ -11,6 +12,7 @@ import dev.keel.jobs.Jobs;
 import dev.keel.instances.WarmPool;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Reconciler;
+import dev.keel.replication.HaMonitor;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.context.event.StartupEvent;
@@ -41,13 +43,13 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final WalArchiver archiver;
     private final WalReceivers receivers;
     private final Jobs jobs;
-    private final dev.keel.replication.HaMonitor haMonitor;
-    private final dev.keel.addons.AddonResources addons;
+    private final HaMonitor haMonitor;
+    private final AddonResources addons;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
-                WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, dev.keel.replication.HaMonitor haMonitor,
-                dev.keel.addons.AddonResources addons) {
+                WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor,
+                AddonResources addons) {
         this.haMonitor = haMonitor;
         this.addons = addons;
         this.archiver = archiver;

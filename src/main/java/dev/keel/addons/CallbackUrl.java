@@ -6,6 +6,7 @@ import dev.keel.problems.ProblemType;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -69,7 +70,7 @@ final class CallbackUrl {
         }
         try {
             return InetAddress.getByName(bare).isLoopbackAddress();
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             return false;
         }
     }

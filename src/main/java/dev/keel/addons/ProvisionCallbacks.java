@@ -13,9 +13,13 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -33,7 +37,7 @@ final class ProvisionCallbacks {
     private final AddonSettings settings;
     private final AddonRepository repository;
     private final JsonMapper json;
-    private final java.util.Set<java.util.UUID> sending = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<UUID> sending = ConcurrentHashMap.newKeySet();
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
         Thread thread = new Thread(r, "addon-callbacks");
@@ -77,7 +81,7 @@ final class ProvisionCallbacks {
         String base = resource.callbackUrl().replaceAll("/+$", "");
         for (int attempt = 1; attempt <= ATTEMPTS; attempt++) {
             try {
-                Map<String, String> var = new java.util.LinkedHashMap<>();
+                Map<String, String> var = new LinkedHashMap<>();
                 var.put("name", settings.configVar());
                 var.put("value", url);
                 send("PATCH", base + "/config", Map.of("config", List.of(var)));

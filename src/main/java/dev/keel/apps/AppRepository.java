@@ -4,6 +4,7 @@ import dev.keel.Ids;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.SelectOnConditionStep;
 
 import java.util.List;
 import java.util.Optional;
@@ -115,7 +116,7 @@ final class AppRepository {
                 .set(DATABASE_COLORS.COLOR, color).execute();
     }
 
-    private static org.jooq.SelectOnConditionStep<Record> attachments(DSLContext sql) {
+    private static SelectOnConditionStep<Record> attachments(DSLContext sql) {
         return sql.select(ATTACHMENTS.fields()).select(APPS.NAME).from(ATTACHMENTS).join(APPS).on(APPS.ID.eq(ATTACHMENTS.APP_ID));
     }
 

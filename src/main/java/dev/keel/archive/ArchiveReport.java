@@ -11,6 +11,7 @@ import dev.keel.postgres.Lsn;
 import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalFileName;
 import dev.keel.postgres.WalSegmentName;
+import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
@@ -20,10 +21,12 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.UUID;
 
 /**
  * Continuous protection as {@code /archive} reports it, from the catalog's archive rows, the
@@ -53,7 +56,7 @@ public final class ArchiveReport {
 
     ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
                   MonitoringSessions sessions, WalReceivers receivers,
-                  @io.micronaut.context.annotation.Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
+                  @Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
         this.receivers = receivers;
         this.spoolMaxFiles = spoolMaxFiles;
         this.archive = archive;
@@ -101,7 +104,7 @@ public final class ArchiveReport {
         Optional<ArchivedWal> newest = segments.isEmpty() ? Optional.empty()
                 : Optional.of(segments.get(lastKey(segments)).lastEntry().getValue());
         List<Backup> completed = new ArrayList<>(backups.completed(database.id()));
-        completed.sort(java.util.Comparator.comparing(Backup::finishedAt));
+        completed.sort(Comparator.comparing(Backup::finishedAt));
 
         ArchiveRepository.Status status = archive.status(database.id());
         String state = status.state().value();
@@ -181,27 +184,27 @@ public final class ArchiveReport {
      * any backup's does (the window's) — and the window, from one read of the catalog, without
      * asking the server anything.
      */
-    public Restorability restorable(java.util.UUID database) {
+    public Restorability restorable(UUID database) {
         Map<TimelineId, TreeMap<Long, ArchivedWal>> segments = segmentsByTimeline(archive.files(database));
         List<Reach> reaches = reaches(backups.completed(database), segments);
         List<Restorable> restorable = furthest(reaches).stream()
                 .map(r -> new Restorable(r.backup(), restorableFrom(r.backup(), segments)))
-                .sorted(java.util.Comparator.comparing(Restorable::from)).toList();
+                .sorted(Comparator.comparing(Restorable::from)).toList();
         return new Restorability(restorable, window(reaches, segments, archive.streamed(database),
                 receivers.stream(database).map(WalStream::status), Instant.now()));
     }
 
     /** The newest segment the archive holds any of: the streamed partial's, else the newest archived one. */
-    public Optional<WalSegmentName> newestStored(java.util.UUID database) {
+    public Optional<WalSegmentName> newestStored(UUID database) {
         Optional<WalSegmentName> archived = archive.files(database).stream().filter(f -> f.file().kind() == WalFileName.Kind.SEGMENT)
-                .map(f -> f.file().segment().orElseThrow()).max(java.util.Comparator.naturalOrder());
+                .map(f -> f.file().segment().orElseThrow()).max(Comparator.naturalOrder());
         Optional<WalSegmentName> streamed = archive.streamed(database).map(StreamedWal::segment);
         return streamed.isPresent() && (archived.isEmpty() || streamed.get().compareTo(archived.get()) > 0) ? streamed : archived;
     }
 
     private static List<Reach> furthest(List<Reach> reaches) {
         Optional<WalSegmentName> furthest = reaches.stream().map(r -> r.last().file().segment().orElseThrow())
-                .max(java.util.Comparator.naturalOrder());
+                .max(Comparator.naturalOrder());
         return reaches.stream().filter(r -> r.last().file().segment().equals(furthest)).toList();
     }
 
@@ -233,7 +236,7 @@ public final class ArchiveReport {
             return Lsn.ZERO;
         }
         Optional<ArchivedWal> reach = reaches(completed, segments).stream().map(Reach::last)
-                .max(java.util.Comparator.comparing(w -> w.file().segment().orElseThrow()));
+                .max(Comparator.comparing(w -> w.file().segment().orElseThrow()));
         TimelineId timeline = newest.get().file().timeline();
         ArchivedWal last = reach.orElseGet(() -> unbrokenFrom(new WalSegmentName(timeline, segments.get(timeline).firstKey()), segments)
                 .orElseThrow());

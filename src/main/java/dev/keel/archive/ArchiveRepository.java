@@ -13,6 +13,8 @@ import org.jooq.impl.DSL;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -37,7 +39,7 @@ public final class ArchiveRepository {
         dsl.insertInto(ARCHIVED_WAL)
                 .set(ARCHIVED_WAL.DATABASE_ID, database)
                 .set(ARCHIVED_WAL.NAME, file.name())
-                .set(ARCHIVED_WAL.KIND, file.kind().name().toLowerCase(java.util.Locale.ROOT))
+                .set(ARCHIVED_WAL.KIND, file.kind().name().toLowerCase(Locale.ROOT))
                 .set(ARCHIVED_WAL.TIMELINE, file.timeline().value())
                 .set(ARCHIVED_WAL.SEGMENT_NUMBER, file.segment().map(s -> s.number()).orElse(null))
                 .set(ARCHIVED_WAL.SIZE_BYTES, size)
@@ -92,7 +94,7 @@ public final class ArchiveRepository {
                     .onConflictDoNothing().execute();
             Record current = sql.selectFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).forUpdate().fetchSingle();
             ArchiveState from = ArchiveState.of(current.get(ARCHIVE_STATUS.STATE));
-            boolean same = from == state && java.util.Objects.equals(current.get(ARCHIVE_STATUS.MESSAGE), text);
+            boolean same = from == state && Objects.equals(current.get(ARCHIVE_STATUS.MESSAGE), text);
             if (same || (from != state && !from.canBecome(state))) {
                 return;
             }

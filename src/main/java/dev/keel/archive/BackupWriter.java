@@ -5,6 +5,7 @@ import dev.keel.storage.ObjectUpload;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveOutputStream;
 
+import java.io.ByteArrayInputStream;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -13,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.List;
 
@@ -67,7 +69,7 @@ final class BackupWriter {
         while (left > 0) {
             int n = in.read(buffer, 0, (int) Math.min(buffer.length, left));
             if (n < 0) {
-                java.util.Arrays.fill(buffer, (byte) 0); // the file shrank after it was listed
+                Arrays.fill(buffer, (byte) 0); // the file shrank after it was listed
                 n = (int) Math.min(buffer.length, left);
             }
             tar.write(buffer, 0, n);
@@ -81,7 +83,7 @@ final class BackupWriter {
 
     void text(String path, String content) throws IOException {
         byte[] bytes = content.getBytes(StandardCharsets.UTF_8);
-        file(path, bytes.length, new java.io.ByteArrayInputStream(bytes));
+        file(path, bytes.length, new ByteArrayInputStream(bytes));
     }
 
     /** Ends the tar and the compression; the upload is not completed here. */

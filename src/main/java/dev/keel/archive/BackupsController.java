@@ -5,6 +5,7 @@ import dev.keel.auth.Caller;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.annotation.Controller;
@@ -48,7 +49,7 @@ final class BackupsController {
     HttpResponse<View> take(Caller caller, String database) {
         Database db = databases.requireAvailable(caller, database);
         if (db.following()) {
-            throw new KeelException(dev.keel.problems.ProblemType.INVALID_REQUEST, db.name() + " is a follower: it has no archive of its"
+            throw new KeelException(ProblemType.INVALID_REQUEST, db.name() + " is a follower: it has no archive of its"
                     + " own, and its leader's backups hold its data; back up its leader, or unfollow it first.");
         }
         Backup backup = baseBackups.start(db, BackupKind.MANUAL);

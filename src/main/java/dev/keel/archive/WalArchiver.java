@@ -19,11 +19,16 @@ import org.slf4j.MDC;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -54,11 +59,11 @@ public final class WalArchiver {
     volatile Runnable seam = () -> { };
     /** The instances, read from the catalog once a second rather than at every scan. */
     private static final long INSTANCES_REFRESH_NANOS = 1_000_000_000L;
-    private volatile java.util.List<Instance> known = java.util.List.of();
+    private volatile List<Instance> known = List.of();
     private long listedAt = Long.MIN_VALUE / 2;
     private int idleScans;
     /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
-    private final java.util.Map<java.util.UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
+    private final Map<UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
 
     private final Timer scanTimer;
 
@@ -90,7 +95,7 @@ public final class WalArchiver {
         long delay = idleScans < IDLE_SCANS_BEFORE_BACKOFF ? SCAN_MILLIS : IDLE_SCAN_MILLIS;
         try {
             scanner.schedule(this::scanAndReschedule, delay, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             // stopping
         }
     }
@@ -129,7 +134,7 @@ public final class WalArchiver {
      * Waits until no upload of {@code database}'s WAL is in flight (its instances must be gone
      * already, so none starts), so that nothing records an archived file after its archive is removed.
      */
-    void quiesce(java.util.UUID database) throws InterruptedException {
+    void quiesce(UUID database) throws InterruptedException {
         String prefix = database + "/";
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (inFlight.stream().anyMatch(key -> key.startsWith(prefix)) && System.nanoTime() < deadline) {
@@ -138,7 +143,7 @@ public final class WalArchiver {
     }
 
     private void ship(Instance instance, SpooledWal spooled) {
-        java.util.UUID database = instance.databaseId();
+        UUID database = instance.databaseId();
         MDC.put("database", database.toString());
         MDC.put("wal", spooled.name());
         try {
@@ -150,7 +155,7 @@ public final class WalArchiver {
             byte[] raw;
             try (InputStream in = runtime.openSpooledWal(instance, spooled.name())) {
                 raw = in.readAllBytes();
-            } catch (java.nio.file.NoSuchFileException e) {
+            } catch (NoSuchFileException e) {
                 return; // shipped and removed by an earlier scan
             }
             WalFiles.Outcome outcome = files.archive(database, file.get(), raw, raw.length, spooled.completedAt());
@@ -176,12 +181,12 @@ public final class WalArchiver {
         }
     }
 
-    private void conflict(java.util.UUID database, String message) {
+    private void conflict(UUID database, String message) {
         LOG.error(message);
         record(database, ArchiveState.CONFLICT, message);
     }
 
-    private void record(java.util.UUID database, ArchiveState state, String message) {
+    private void record(UUID database, ArchiveState state, String message) {
         if (state == ArchiveState.OK && recorded.get(database) == ArchiveState.OK) {
             return;
         }

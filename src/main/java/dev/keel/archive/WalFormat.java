@@ -7,6 +7,7 @@ import dev.keel.storage.StoredObject;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.OptionalLong;
 
@@ -58,7 +59,7 @@ public final class WalFormat {
     }
 
     private static Encoded encoded(byte[] compressed, String sha256, long length, OptionalLong systemIdentifier) {
-        Map<String, String> metadata = new java.util.LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
         metadata.put(SHA256, sha256);
         metadata.put(SIZE, Long.toString(length));
         metadata.put(COMPRESSION, ZSTD);

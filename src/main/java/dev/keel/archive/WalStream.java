@@ -17,6 +17,7 @@ import org.postgresql.replication.PGReplicationStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.sql.SQLException;
@@ -75,7 +76,7 @@ final class WalStream implements Runnable {
      * The segment's parts as stored (zstd frames), when this stream stored all of them: the whole
      * segment is then archived as their concatenation rather than compressed again.
      */
-    private final java.io.ByteArrayOutputStream parts = new java.io.ByteArrayOutputStream();
+    private final ByteArrayOutputStream parts = new ByteArrayOutputStream();
     private boolean allParts;
     /** Whole segments being archived behind the stream, oldest first. */
     private final Deque<Completion> completions = new ArrayDeque<>();

@@ -1,5 +1,6 @@
 package dev.keel.auth;
 
+import dev.keel.Ids;
 import dev.keel.http.JsonBody;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -65,6 +66,6 @@ final class ApiKeysController {
     @Delete("/{id}")
     @Status(HttpStatus.NO_CONTENT)
     void revoke(Caller caller, String id) {
-        apiKeys.revoke(caller.teamId(), dev.keel.Ids.parse(id).orElseThrow(() -> KeelException.notFound("API key", id)));
+        apiKeys.revoke(caller.teamId(), Ids.parse(id).orElseThrow(() -> KeelException.notFound("API key", id)));
     }
 }

@@ -6,6 +6,7 @@ import dev.keel.catalog.AdvisoryLock;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
+import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
@@ -40,7 +41,7 @@ public final class Teams {
         this.adminKeyFile = home.resolve("admin-api-key");
     }
 
-    @io.micronaut.serde.annotation.Serdeable
+    @Serdeable
     public record Team(UUID id, String name, OffsetDateTime createdAt) {
     }
 

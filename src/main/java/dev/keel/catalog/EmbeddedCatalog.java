@@ -27,10 +27,12 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 
 /**
  * The catalog cluster Keel runs for itself when no {@code KEEL_CATALOG_URL} is given: initialised
@@ -109,7 +111,7 @@ public final class EmbeddedCatalog {
     /** Makes the cluster; anything under the catalog directory is what an unfinished initialisation left. */
     private Properties initialise() {
         LOG.info("Initialising the embedded catalog under {}", dir);
-        Postmaster.stop(dataDir, java.time.Duration.ofSeconds(30));
+        Postmaster.stop(dataDir, Duration.ofSeconds(30));
         FileTrees.delete(dir);
         Properties props = new Properties();
         props.setProperty("major", Integer.toString(binaries.defaultMajor()));
@@ -177,7 +179,7 @@ public final class EmbeddedCatalog {
     }
 
     private int freePort() {
-        return ports.firstFree(java.util.Set.of(), p -> PortRange.bindable(LOOPBACK, p))
+        return ports.firstFree(Set.of(), p -> PortRange.bindable(LOOPBACK, p))
                 .orElseThrow(() -> new StartupException("no free port for the embedded catalog in " + ports
                         + "; set KEEL_CATALOG_PORTS to a range with a free port"));
     }

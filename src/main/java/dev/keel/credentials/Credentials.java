@@ -6,6 +6,7 @@ import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -112,7 +113,7 @@ public final class Credentials {
     }
 
     /** A database's credentials, {@code default} first. */
-    public java.util.List<Credential> list(UUID databaseId) {
+    public List<Credential> list(UUID databaseId) {
         return repository.list(databaseId);
     }
 

@@ -6,6 +6,8 @@ import dev.keel.postgres.HbaRule;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * Making a database from another one (fork, rollback), which the restore capability provides:
@@ -23,7 +25,7 @@ public interface DatabaseCopies {
      * says what is wrong. {@code sourceCheck} is the caller's own check of the source, run before
      * anything touches it.
      */
-    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck);
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, Consumer<Database> sourceCheck);
 
     /**
      * Restores {@code database}'s primary from its origin and promotes it: a running instance
@@ -32,7 +34,7 @@ public interface DatabaseCopies {
      * {@code wanted} turns false (the database is being deleted).
      */
     Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress,
-                     java.util.function.BooleanSupplier wanted) throws Exception;
+                     BooleanSupplier wanted) throws Exception;
 
     /** Where a restore reports how far it is. */
     interface Progress {

@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.Ids;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -37,7 +38,7 @@ final class DatabaseNames {
 
     /** Checks a name a user chose; a 422 with the rule otherwise. */
     static String validate(String name) {
-        if (!VALID.matcher(name).matches() || name.contains("--") || dev.keel.Ids.parse(name).isPresent()) {
+        if (!VALID.matcher(name).matches() || name.contains("--") || Ids.parse(name).isPresent()) {
             throw new KeelException(ProblemType.INVALID_NAME, "'" + name + "' is not a valid database name: use 3 to 63 lowercase"
                     + " letters, digits and single dashes, starting with a letter and not ending with a dash.");
         }

@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.instances.InstanceRole;
 import org.jooq.exception.DataAccessException;
 import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
@@ -162,7 +163,7 @@ public final class DatabasePlanChange implements OperationHandler {
         // The announcement is the first step; a resumed operation says it again more plainly.
         String applying = operation.step().startsWith("applying plan") ? operation.step() : "applying plan " + plan.name();
         if (!plan.ha()) {
-            if (instances.forDatabase(database.id()).stream().anyMatch(i -> i.role() == dev.keel.instances.InstanceRole.STANDBY)) {
+            if (instances.forDatabase(database.id()).stream().anyMatch(i -> i.role() == InstanceRole.STANDBY)) {
                 operations.progress(operation.id(), REMOVING_STANDBY, 0, 3);
             }
             following.removeStandby(database); // also a slot a crash left behind

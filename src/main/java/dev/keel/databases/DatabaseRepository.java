@@ -9,6 +9,7 @@ import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -59,8 +60,8 @@ final class DatabaseRepository {
                 .set(DATABASE_ORIGINS.SOURCE_ID, origin.sourceId())
                 .set(DATABASE_ORIGINS.SOURCE_NAME, origin.sourceName())
                 .set(DATABASE_ORIGINS.BACKUP_ID, origin.backupId())
-                .set(DATABASE_ORIGINS.BACKUP_FINISHED_AT, origin.backupFinishedAt().atOffset(java.time.ZoneOffset.UTC))
-                .set(DATABASE_ORIGINS.TARGET_TIME, origin.targetTime() == null ? null : origin.targetTime().atOffset(java.time.ZoneOffset.UTC))
+                .set(DATABASE_ORIGINS.BACKUP_FINISHED_AT, origin.backupFinishedAt().atOffset(ZoneOffset.UTC))
+                .set(DATABASE_ORIGINS.TARGET_TIME, origin.targetTime() == null ? null : origin.targetTime().atOffset(ZoneOffset.UTC))
                 .set(DATABASE_ORIGINS.THROUGH_SEGMENT, origin.throughSegment())
                 .set(DATABASE_ORIGINS.FAST, origin.fast())
                 .execute();

@@ -19,6 +19,7 @@ import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
 
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * {@code POST /v1/databases/{id}/unfollow}: a follower becomes an independent, writable database
@@ -92,7 +93,7 @@ public final class DatabaseUnfollow implements OperationHandler {
     }
 
     /** Unfollows {@code follower} (the deletion of its leader does this too) and starts its own archive. */
-    void unfollow(Database follower, java.util.function.Consumer<String> onStep) throws Exception {
+    void unfollow(Database follower, Consumer<String> onStep) throws Exception {
         if (!follower.following()) {
             return;
         }

@@ -3,6 +3,8 @@ package dev.keel.databases;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 
+import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
@@ -34,12 +36,12 @@ public record DatabaseView(UUID id, String name, String plan, String version, St
      * a fast fork's data is from (its base backup), with its age when it was asked for.
      */
     @Serdeable
-    public record Origin(String kind, UUID databaseId, String databaseName, @Nullable java.time.Instant to,
-                         @Nullable java.time.Instant asOf, @Nullable Long ageSeconds, String description) {
+    public record Origin(String kind, UUID databaseId, String databaseName, @Nullable Instant to,
+                         @Nullable Instant asOf, @Nullable Long ageSeconds, String description) {
         static Origin of(DatabaseOrigin origin, OffsetDateTime requestedAt) {
             return new Origin(origin.kind().value(), origin.sourceId(), origin.sourceName(), origin.targetTime(),
                     origin.fast() ? origin.backupFinishedAt() : null,
-                    origin.fast() ? java.time.Duration.between(origin.backupFinishedAt(), requestedAt.toInstant()).toSeconds() : null,
+                    origin.fast() ? Duration.between(origin.backupFinishedAt(), requestedAt.toInstant()).toSeconds() : null,
                     origin.describe());
         }
     }

@@ -5,8 +5,10 @@ import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
 import java.util.EnumSet;
@@ -37,7 +39,7 @@ final class DatabaseViews {
     }
 
     /** The view of {@code db} with {@code started} as its progress: an operation just accepted, as it was announced. */
-    DatabaseView of(Database db, @io.micronaut.core.annotation.Nullable dev.keel.operations.Operation started) {
+    DatabaseView of(Database db, @Nullable Operation started) {
         // The database's own lifecycle, while the state says it is under way (a provisioning
         // operation still finishing its last step after `available` is no longer news); backups
         // and other work report on their own resources.
@@ -65,7 +67,7 @@ final class DatabaseViews {
                 following.haStatus(db), db.createdAt(), db.updatedAt());
     }
 
-    private static DatabaseView.Progress progress(dev.keel.operations.Operation op) {
+    private static DatabaseView.Progress progress(Operation op) {
         return new DatabaseView.Progress(op.id(), op.kind().value(), op.step(), op.done(), op.total(), op.unit());
     }
 }

@@ -9,11 +9,13 @@ import io.micronaut.http.annotation.Body;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Delete;
 import io.micronaut.http.annotation.Get;
+import io.micronaut.http.annotation.Patch;
 import io.micronaut.http.annotation.Post;
 import io.micronaut.http.annotation.QueryValue;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.scheduling.TaskExecutors;
 import io.micronaut.scheduling.annotation.ExecuteOn;
+import io.micronaut.serde.annotation.Serdeable;
 
 import java.net.URI;
 import java.util.List;
@@ -64,12 +66,12 @@ final class DatabasesController {
         return info.of(databases.find(caller.teamId(), idOrName).orElseThrow(() -> KeelException.notFound("database", idOrName)));
     }
 
-    @io.micronaut.serde.annotation.Serdeable
+    @Serdeable
     record Change(@Nullable String plan) {
     }
 
     /** A plan change: 202 with the operation applying it, or 200 when the database is on that plan already. */
-    @io.micronaut.http.annotation.Patch("/{idOrName}")
+    @Patch("/{idOrName}")
     @JsonBody
     HttpResponse<DatabaseView> change(Caller caller, String idOrName, @Body Change request) {
         DatabasePlanChange.Changed changed = planChange.accept(caller, idOrName, request.plan());

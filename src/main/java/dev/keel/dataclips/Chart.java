@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Predicate;
 
 /**
  * An SVG chart drawn on the server, so the share page needs no script: a line over time when the
@@ -50,7 +51,7 @@ final class Chart {
         return category >= 0 ? bars(result, rows, category, y) : null;
     }
 
-    private static int firstIndex(List<ColumnType> types, int except, java.util.function.Predicate<ColumnType> test) {
+    private static int firstIndex(List<ColumnType> types, int except, Predicate<ColumnType> test) {
         for (int i = 0; i < types.size(); i++) {
             if (i != except && test.test(types.get(i))) {
                 return i;

@@ -4,10 +4,12 @@ import com.fasterxml.jackson.core.type.TypeReference;
 import dev.keel.auth.Quotas;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -88,7 +90,7 @@ final class DataclipRepository {
     }
 
     /** One query: the clip and its newest version (a share link is read on every download). */
-    private Optional<Dataclip> withCurrentVersion(org.jooq.Condition condition) {
+    private Optional<Dataclip> withCurrentVersion(Condition condition) {
         return dsl.select().from(DATACLIPS).join(DATACLIP_VERSIONS).on(DATACLIP_VERSIONS.DATACLIP_ID.eq(DATACLIPS.ID))
                 .where(condition).orderBy(DATACLIP_VERSIONS.NUMBER.desc()).limit(1)
                 .fetchOptional().map(r -> toDataclip(r, toVersion(r)));
@@ -110,16 +112,16 @@ final class DataclipRepository {
 
     void share(UUID id, String slug) {
         dsl.update(DATACLIPS).set(DATACLIPS.SLUG, slug).set(DATACLIPS.SHARED_AT, DSL.currentOffsetDateTime())
-                .set(DATACLIPS.LAST_ACCESSED_AT, (java.time.OffsetDateTime) null).set(DATACLIPS.ACCESS_COUNT, 0L)
+                .set(DATACLIPS.LAST_ACCESSED_AT, (OffsetDateTime) null).set(DATACLIPS.ACCESS_COUNT, 0L)
                 .where(DATACLIPS.ID.eq(id)).execute();
     }
 
     void unshare(UUID id) {
-        dsl.update(DATACLIPS).set(DATACLIPS.SLUG, (String) null).set(DATACLIPS.SHARED_AT, (java.time.OffsetDateTime) null)
+        dsl.update(DATACLIPS).set(DATACLIPS.SLUG, (String) null).set(DATACLIPS.SHARED_AT, (OffsetDateTime) null)
                 .where(DATACLIPS.ID.eq(id)).execute();
     }
 
-    void recordAccess(UUID id, long count, java.time.OffsetDateTime last) {
+    void recordAccess(UUID id, long count, OffsetDateTime last) {
         dsl.update(DATACLIPS).set(DATACLIPS.LAST_ACCESSED_AT, last)
                 .set(DATACLIPS.ACCESS_COUNT, DATACLIPS.ACCESS_COUNT.plus(count)).where(DATACLIPS.ID.eq(id)).execute();
     }

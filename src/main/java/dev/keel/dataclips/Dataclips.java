@@ -5,6 +5,7 @@ import dev.keel.auth.Caller;
 import dev.keel.auth.Quotas;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
@@ -121,7 +122,7 @@ final class Dataclips {
 
     Database database(Dataclip clip) {
         Database database = databases.find(clip.databaseId()).orElseThrow(() -> KeelException.notFound("database", clip.databaseId().toString()));
-        if (database.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
+        if (database.state() != DatabaseState.AVAILABLE) {
             throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; the dataclip runs once it is available.");
         }

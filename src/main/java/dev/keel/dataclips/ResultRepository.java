@@ -7,6 +7,7 @@ import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -115,7 +116,7 @@ final class ResultRepository {
     }
 
     /** How many runs of the clip started after {@code since}. */
-    int startedSince(UUID clipId, java.time.OffsetDateTime since) {
+    int startedSince(UUID clipId, OffsetDateTime since) {
         return dsl.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(clipId).and(DATACLIP_RESULTS.STARTED_AT.gt(since)));
     }
 

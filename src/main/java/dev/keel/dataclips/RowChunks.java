@@ -6,6 +6,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -123,14 +124,14 @@ final class RowChunks {
 
         void add(byte b) {
             if (size == data.length) {
-                data = java.util.Arrays.copyOf(data, data.length * 2);
+                data = Arrays.copyOf(data, data.length * 2);
             }
             data[size++] = b;
         }
 
         void add(byte[] bytes, int offset, int length) {
             if (size + length > data.length) {
-                data = java.util.Arrays.copyOf(data, Math.max(data.length * 2, size + length));
+                data = Arrays.copyOf(data, Math.max(data.length * 2, size + length));
             }
             System.arraycopy(bytes, offset, data, size, length);
             size += length;

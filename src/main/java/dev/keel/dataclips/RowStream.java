@@ -2,6 +2,7 @@ package dev.keel.dataclips;
 
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
@@ -80,7 +81,7 @@ abstract class RowStream extends InputStream {
         byte[] encodeChunk(byte[] raw, boolean first) {
             RowChunks.Bytes out = new RowChunks.Bytes(raw.length + raw.length / 4);
             RowChunks.csv(raw, columns, out);
-            return java.util.Arrays.copyOf(out.array(), out.size());
+            return Arrays.copyOf(out.array(), out.size());
         }
 
         @Override

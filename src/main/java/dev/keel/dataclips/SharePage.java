@@ -2,6 +2,7 @@ package dev.keel.dataclips;
 
 import io.micronaut.core.annotation.Nullable;
 
+import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -67,7 +68,7 @@ final class SharePage {
             return html.append("</main></body></html>").toString();
         }
         html.append("<p class=\"meta\" id=\"computed\">Computed <time datetime=\"").append(result.finishedAt()).append("\">")
-                .append(WHEN.format(result.finishedAt().atZoneSameInstant(java.time.ZoneOffset.UTC))).append("</time>");
+                .append(WHEN.format(result.finishedAt().atZoneSameInstant(ZoneOffset.UTC))).append("</time>");
         if (result.durationMillis() != null) {
             html.append(" in ").append(result.durationMillis()).append(" ms");
         }

@@ -14,6 +14,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -69,7 +70,7 @@ final class HerokuAddons {
         Map<UUID, Database> found = new LinkedHashMap<>();
         attachments.list(caller, app).stream().sorted(Comparator.comparing(Attachment::createdAt))
                 .forEach(a -> found.computeIfAbsent(a.databaseId(), id -> databases.find(id).orElse(null)));
-        found.values().removeIf(java.util.Objects::isNull);
+        found.values().removeIf(Objects::isNull);
         return List.copyOf(found.values());
     }
 

@@ -6,6 +6,7 @@ import dev.keel.apps.ConfigVars;
 import dev.keel.auth.Caller;
 import dev.keel.databases.Database;
 import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
@@ -87,7 +88,7 @@ final class HerokuAttachmentsController {
     @Post("/actions/addon-attachments/resolve")
     List<HerokuShapes.AddonAttachment> resolve(Caller caller, @Body Resolve request) {
         if (request.app() == null) {
-            throw new KeelException(dev.keel.problems.ProblemType.NOT_FOUND, "Couldn't find that add on attachment.");
+            throw new KeelException(ProblemType.NOT_FOUND, "Couldn't find that add on attachment.");
         }
         return addons.resolve(caller, request.app(), request.addonAttachment() == null ? "" : request.addonAttachment()).stream()
                 .map(addons::attachment).toList();
@@ -128,7 +129,7 @@ final class HerokuAttachmentsController {
         }
         String credential = key.substring(CREDENTIAL.length());
         return configVars.url(database.id(), credential).map(url -> List.of(new ConfigVar("DATABASE_URL", url.toString())))
-                .orElseThrow(() -> new KeelException(dev.keel.problems.ProblemType.NOT_FOUND, "Could not find credential " + credential
+                .orElseThrow(() -> new KeelException(ProblemType.NOT_FOUND, "Could not find credential " + credential
                         + " for database " + database.name() + "; pg:credentials lists its credentials."));
     }
 

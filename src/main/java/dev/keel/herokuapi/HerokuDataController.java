@@ -12,6 +12,7 @@ import dev.keel.databases.DatabaseState;
 import dev.keel.databases.DatabaseUnfollow;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import dev.keel.problems.KeelException;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
@@ -129,7 +130,7 @@ final class HerokuDataController {
         Database database = addons.database(caller, addon);
         return credentials.list(caller, database.id().toString()).stream().filter(c -> c.name().equals(name)).findFirst()
                 .flatMap(c -> credential(database, c.name(), c.state()))
-                .orElseThrow(() -> dev.keel.problems.KeelException.notFound("credential", name));
+                .orElseThrow(() -> KeelException.notFound("credential", name));
     }
 
     @Post("/postgres/v0/databases/{addon}/credentials")

@@ -1,14 +1,19 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.Durations;
 import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.credentials.RandomStrings;
 import dev.keel.postgres.HbaRule;
 import dev.keel.tls.CertificateAuthority;
 import dev.keel.tls.ServerCertificate;
+import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -30,11 +35,11 @@ public final class InstanceMaker {
     private final InstanceRuntime runtime;
     private final CertificateAuthority authority;
     private final Network network;
-    private final java.time.Duration archiveTimeout;
+    private final Duration archiveTimeout;
 
     InstanceMaker(InstanceRepository instances, InstanceRuntime runtime, CertificateAuthority authority, Network network,
-                  @io.micronaut.context.annotation.Value("${keel.archive.timeout}") String archiveTimeout) {
-        this.archiveTimeout = dev.keel.postgres.Durations.parse("KEEL_ARCHIVE_TIMEOUT", archiveTimeout);
+                  @Value("${keel.archive.timeout}") String archiveTimeout) {
+        this.archiveTimeout = Durations.parse("KEEL_ARCHIVE_TIMEOUT", archiveTimeout);
         this.instances = instances;
         this.runtime = runtime;
         this.authority = authority;
@@ -93,7 +98,7 @@ public final class InstanceMaker {
     }
 
     /** Gives a writable instance's superuser a new password, on the server and then in the catalog. */
-    public void rotateSuperuserPassword(Instance instance, InstanceConnections connections) throws java.sql.SQLException {
+    public void rotateSuperuserPassword(Instance instance, InstanceConnections connections) throws SQLException {
         String password = RandomStrings.alphanumeric(32);
         try (ServerSession session = connections.open(instance, "postgres")) {
             session.setPassword(InstanceConfig.SUPERUSER, password);
@@ -109,7 +114,7 @@ public final class InstanceMaker {
 
     /** Keel's base settings for {@code instance} (with {@code archive_timeout}), with {@code extraSettings} over them. */
     public Map<String, String> settings(Instance instance, Map<String, String> extraSettings) {
-        Map<String, String> extra = new java.util.LinkedHashMap<>();
+        Map<String, String> extra = new LinkedHashMap<>();
         extra.put("archive_timeout", archiveTimeout.toSeconds() + "s");
         extra.putAll(extraSettings);
         return InstanceConfig.settings(network.bind(), instance.port(), extra);

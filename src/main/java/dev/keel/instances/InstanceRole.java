@@ -1,5 +1,7 @@
 package dev.keel.instances;
 
+import java.util.Locale;
+
 /**
  * {@code primary} serves the database; a {@code standby} is the hidden HA copy; an
  * {@code upgrade} is the server of a newer major being filled by logical replication, which
@@ -9,10 +11,10 @@ public enum InstanceRole {
     PRIMARY, STANDBY, UPGRADE;
 
     public String value() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return name().toLowerCase(Locale.ROOT);
     }
 
     static InstanceRole of(String value) {
-        return valueOf(value.toUpperCase(java.util.Locale.ROOT));
+        return valueOf(value.toUpperCase(Locale.ROOT));
     }
 }

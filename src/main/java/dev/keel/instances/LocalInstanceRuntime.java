@@ -14,6 +14,8 @@ import dev.keel.postgres.ServerUser;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -23,14 +25,23 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileVisitResult;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,7 +59,7 @@ import java.util.stream.Stream;
 @Singleton
 final class LocalInstanceRuntime implements InstanceRuntime {
     private static final Duration STOP_PATIENCE = Duration.ofSeconds(30);
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LocalInstanceRuntime.class);
+    private static final Logger LOG = LoggerFactory.getLogger(LocalInstanceRuntime.class);
 
     private static final String ARCHIVE_SCRIPT = "keel-archive";
     private static final String RESTORE_SCRIPT = "keel-restore";
@@ -139,13 +150,13 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     @Override
     public List<String> wantedWal(Instance instance) {
         Path exchange = exchange(instance.id());
-        List<String> wanted = new java.util.ArrayList<>();
+        List<String> wanted = new ArrayList<>();
         try (Stream<Path> entries = Files.list(exchange)) {
             entries.map(p -> p.getFileName().toString()).filter(n -> n.endsWith(WANTED))
                     .map(n -> n.substring(0, n.length() - WANTED.length()))
                     .filter(n -> !Files.exists(exchange.resolve(n)) && !Files.exists(exchange.resolve(n + ".missing")))
                     .forEach(wanted::add);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             return List.of();
         } catch (IOException e) {
             throw new UncheckedIOException("could not list " + exchange, e);
@@ -190,7 +201,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         // The account owns the directory and could put a link here: read the file itself, never a link's target.
         try (BufferedReader reader = new BufferedReader(new InputStreamReader(Files.newInputStream(log, LinkOption.NOFOLLOW_LINKS),
                 StandardCharsets.UTF_8))) {
-            java.util.ArrayDeque<String> tail = new java.util.ArrayDeque<>(lines);
+            ArrayDeque<String> tail = new ArrayDeque<>(lines);
             for (String line = reader.readLine(); line != null; line = reader.readLine()) {
                 if (tail.size() == lines) {
                     tail.removeFirst();
@@ -198,7 +209,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                 tail.addLast(line);
             }
             return lines == 0 ? List.of() : List.copyOf(tail);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             return List.of();
         } catch (IOException e) {
             throw new UncheckedIOException("could not read " + log, e);
@@ -215,7 +226,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                 // read until the buffer is full
             }
             return new LogBytes(Arrays.copyOf(buffer.array(), buffer.position()), size);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             return new LogBytes(new byte[0], 0);
         } catch (IOException e) {
             throw new UncheckedIOException("could not read " + log, e);
@@ -234,7 +245,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         } catch (UncheckedIOException e) {
             throw new UncheckedIOException("could not install the archive command of instance " + instance.id(), e.getCause());
         }
-        Map<String, String> withArchiving = new java.util.LinkedHashMap<>(settings);
+        Map<String, String> withArchiving = new LinkedHashMap<>(settings);
         withArchiving.put("archive_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(ARCHIVE_SCRIPT).toString()) + " \"%p\" \"%f\"");
         if (Files.isDirectory(exchange(instance.id()))) {
             withArchiving.put("restore_command", ArchiveScript.shellQuote(dir(instance.id()).resolve(RESTORE_SCRIPT).toString())
@@ -258,7 +269,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         if (!Files.isDirectory(spool)) {
             return List.of();
         }
-        List<SpooledWal> files = new java.util.ArrayList<>();
+        List<SpooledWal> files = new ArrayList<>();
         try (Stream<Path> entries = Files.list(spool)) {
             for (Path file : (Iterable<Path>) entries::iterator) {
                 String name = file.getFileName().toString();
@@ -266,25 +277,25 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                     continue;
                 }
                 try {
-                    var attributes = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    var attributes = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!attributes.isRegularFile()) {
                         continue;
                     }
                     files.add(new SpooledWal(name, attributes.size(), attributes.lastModifiedTime().toInstant()));
-                } catch (java.nio.file.NoSuchFileException e) {
+                } catch (NoSuchFileException e) {
                     // removed meanwhile
                 }
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not list " + spool, e);
         }
-        files.sort(java.util.Comparator.comparing(SpooledWal::completedAt).thenComparing(SpooledWal::name));
+        files.sort(Comparator.comparing(SpooledWal::completedAt).thenComparing(SpooledWal::name));
         return files;
     }
 
     @Override
     public InputStream openSpooledWal(Instance instance, String name) throws IOException {
-        return Files.newInputStream(spool(instance.id()).resolve(name), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return Files.newInputStream(spool(instance.id()).resolve(name), LinkOption.NOFOLLOW_LINKS);
     }
 
     @Override
@@ -299,29 +310,29 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     @Override
     public List<DataFile> dataFiles(Instance instance) {
         Path data = dataDir(instance.id());
-        List<DataFile> files = new java.util.ArrayList<>();
+        List<DataFile> files = new ArrayList<>();
         try {
-            Files.walkFileTree(data, new java.nio.file.SimpleFileVisitor<>() {
+            Files.walkFileTree(data, new SimpleFileVisitor<>() {
                 @Override
-                public java.nio.file.FileVisitResult preVisitDirectory(Path dir, java.nio.file.attribute.BasicFileAttributes attrs) {
+                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
                     if (!dir.equals(data)) {
                         files.add(new DataFile(data.relativize(dir).toString(), 0, true));
                     }
-                    return java.nio.file.FileVisitResult.CONTINUE;
+                    return FileVisitResult.CONTINUE;
                 }
 
                 @Override
-                public java.nio.file.FileVisitResult visitFile(Path file, java.nio.file.attribute.BasicFileAttributes attrs) {
+                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
                     if (attrs.isRegularFile()) {
                         files.add(new DataFile(data.relativize(file).toString(), attrs.size(), false));
                     }
-                    return java.nio.file.FileVisitResult.CONTINUE;
+                    return FileVisitResult.CONTINUE;
                 }
 
                 @Override
-                public java.nio.file.FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
-                    if (e instanceof java.nio.file.NoSuchFileException) {
-                        return java.nio.file.FileVisitResult.CONTINUE; // vanished while listed: it needs no copy
+                public FileVisitResult visitFileFailed(Path file, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE; // vanished while listed: it needs no copy
                     }
                     throw e;
                 }
@@ -329,7 +340,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         } catch (IOException e) {
             throw new UncheckedIOException("could not list " + data, e);
         }
-        files.sort(java.util.Comparator.comparing(DataFile::path));
+        files.sort(Comparator.comparing(DataFile::path));
         return files;
     }
 
@@ -340,7 +351,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         if (!file.startsWith(data)) {
             throw new IOException(path + " is outside the data directory");
         }
-        return Files.newInputStream(file, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        return Files.newInputStream(file, LinkOption.NOFOLLOW_LINKS);
     }
 
     /**
@@ -382,7 +393,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         try {
             Files.createDirectories(orphans);
             Files.setPosixFilePermissions(orphans, PosixFilePermissions.fromString("rwx------"));
-            Files.move(dir(instanceId), target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Files.move(dir(instanceId), target, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException("could not move " + dir(instanceId) + " to " + target, e);
         }
@@ -432,13 +443,13 @@ final class LocalInstanceRuntime implements InstanceRuntime {
                     Files.deleteIfExists(temporary);
                     Files.copy(in, temporary);
                 }
-                try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(temporary,
-                        java.nio.file.StandardOpenOption.WRITE)) {
+                try (FileChannel channel = FileChannel.open(temporary,
+                        StandardOpenOption.WRITE)) {
                     channel.force(true);
                 }
-                Files.move(temporary, target, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
             }
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             // nothing to salvage
         } catch (IOException e) {
             throw new UncheckedIOException("could not salvage the unarchived WAL of fenced instance " + instance.id(), e);

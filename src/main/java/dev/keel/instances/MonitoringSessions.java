@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -81,7 +82,7 @@ public final class MonitoringSessions {
     }
 
     /** Closes the sessions of instances not in {@code live}, and those unused for longer than the idle limit. */
-    public void sweep(java.util.Set<UUID> live) {
+    public void sweep(Set<UUID> live) {
         Instant stale = Instant.now().minus(idle);
         kept.forEach((id, entry) -> {
             if ((!live.contains(id) || entry.usedAt.isBefore(stale)) && entry.lock.tryLock()) {

@@ -10,9 +10,11 @@ import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -44,13 +46,13 @@ public final class ServerLog {
         }
 
         /** The level named by {@code name} (any case), if it is one. */
-        public static java.util.Optional<Level> parse(String name) {
+        public static Optional<Level> parse(String name) {
             for (Level level : values()) {
                 if (level.name().equalsIgnoreCase(name)) {
-                    return java.util.Optional.of(level);
+                    return Optional.of(level);
                 }
             }
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
     }
 
@@ -90,7 +92,7 @@ public final class ServerLog {
             byte[] text = concat(chunk, carry);
             // Keep the first (maybe partial) line for the next chunk, unless this is the start of the file.
             int cut = from == 0 ? 0 : firstEntryStart(text);
-            carry = java.util.Arrays.copyOf(text, cut);
+            carry = Arrays.copyOf(text, cut);
             List<Entry> entries = parse(new String(text, cut, text.length - cut, StandardCharsets.UTF_8));
             List<Entry> matching = new ArrayList<>(entries.stream().filter(filter::accepts).toList());
             Collections.reverse(matching);
@@ -181,7 +183,7 @@ public final class ServerLog {
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
-        byte[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        byte[] all = Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, all, a.length, b.length);
         return all;
     }

@@ -5,10 +5,17 @@ import io.micronaut.context.ApplicationContext;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.quartz.Job;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
 import org.quartz.JobExecutionException;
+import org.quartz.JobKey;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
+import org.quartz.SimpleScheduleBuilder;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
 import org.quartz.impl.StdSchedulerFactory;
+import org.quartz.impl.matchers.GroupMatcher;
 import org.quartz.utils.ConnectionProvider;
 import org.quartz.utils.DBConnectionManager;
 import org.slf4j.Logger;
@@ -16,8 +23,12 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -86,7 +97,7 @@ public final class Jobs {
                 schedule.register(scheduler);
             }
             scheduler.start();
-            LOG.info("Scheduler started with {} jobs", scheduler.getJobKeys(org.quartz.impl.matchers.GroupMatcher.anyGroup()).size());
+            LOG.info("Scheduler started with {} jobs", scheduler.getJobKeys(GroupMatcher.anyGroup()).size());
         } catch (SchedulerException e) {
             throw new IllegalStateException("could not start the scheduler: " + rootMessage(e), e);
         }
@@ -113,20 +124,20 @@ public final class Jobs {
     }
 
     /** Registers {@code job} to fire every {@code interval} (first after one interval), replacing an earlier registration. */
-    public static void every(Scheduler scheduler, Class<? extends Job> job, java.time.Duration interval) throws SchedulerException {
-        org.quartz.JobDetail detail = org.quartz.JobBuilder.newJob(job).withIdentity(job.getSimpleName(), GROUP).storeDurably().build();
-        org.quartz.Trigger trigger = org.quartz.TriggerBuilder.newTrigger()
+    public static void every(Scheduler scheduler, Class<? extends Job> job, Duration interval) throws SchedulerException {
+        JobDetail detail = JobBuilder.newJob(job).withIdentity(job.getSimpleName(), GROUP).storeDurably().build();
+        Trigger trigger = TriggerBuilder.newTrigger()
                 .withIdentity(job.getSimpleName(), GROUP)
-                .startAt(java.util.Date.from(java.time.Instant.now().plus(interval)))
-                .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                .startAt(Date.from(Instant.now().plus(interval)))
+                .withSchedule(SimpleScheduleBuilder.simpleSchedule()
                         .withIntervalInMilliseconds(interval.toMillis()).repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
                 .build();
-        scheduler.scheduleJob(detail, java.util.Set.of(trigger), true);
+        scheduler.scheduleJob(detail, Set.of(trigger), true);
     }
 
     /** Runs {@code job} once now, outside its schedule (an operator's or a test's nudge). */
     public void triggerNow(Class<? extends Job> job) throws SchedulerException {
-        scheduler.triggerJob(org.quartz.JobKey.jobKey(job.getSimpleName(), GROUP));
+        scheduler.triggerJob(JobKey.jobKey(job.getSimpleName(), GROUP));
     }
 
     @PreDestroy

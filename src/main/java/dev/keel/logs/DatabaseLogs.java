@@ -16,6 +16,7 @@ import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -77,7 +78,7 @@ final class DatabaseLogs {
         }
         ServerLog.Level atLeast = null;
         if (level != null && !level.isBlank()) {
-            List<String> names = Arrays.stream(ServerLog.Level.values()).map(l -> l.name().toLowerCase(java.util.Locale.ROOT)).toList();
+            List<String> names = Arrays.stream(ServerLog.Level.values()).map(l -> l.name().toLowerCase(Locale.ROOT)).toList();
             atLeast = ServerLog.Level.parse(level.strip()).orElseThrow(() -> new KeelException(ProblemType.INVALID_REQUEST,
                     "\"level\" is one of " + String.join(", ", names) + " (entries of that severity or more are shown).")
                     .with("valid_values", names));

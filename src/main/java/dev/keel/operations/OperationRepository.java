@@ -11,6 +11,7 @@ import org.jooq.impl.DSL;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
@@ -114,7 +115,7 @@ public final class OperationRepository {
     }
 
     /** The newest operation of one of {@code kinds} on a database that is still running, if any. */
-    public Optional<Operation> running(UUID databaseId, java.util.Set<OperationKind> kinds) {
+    public Optional<Operation> running(UUID databaseId, Set<OperationKind> kinds) {
         return dsl.selectFrom(OPERATIONS)
                 .where(OPERATIONS.DATABASE_ID.eq(databaseId))
                 .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))

@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.Ids;
 import dev.keel.auth.Caller;
 import dev.keel.problems.KeelException;
 import io.micronaut.core.annotation.Nullable;
@@ -33,7 +34,7 @@ final class OperationsController {
 
     @Get("/{id}")
     View show(Caller caller, String id) {
-        Operation op = dev.keel.Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
+        Operation op = Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
                 .orElseThrow(() -> KeelException.notFound("operation", id));
         return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(),
                 new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt());

@@ -1,5 +1,6 @@
 package dev.keel.postgres;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -16,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Commands {
     private static final int OUTPUT_TAIL = 4000;
-    private static final java.util.Set<String> INHERITED = java.util.Set.of("PATH", "TZ");
+    private static final Set<String> INHERITED = Set.of("PATH", "TZ");
 
     private Commands() {
     }
@@ -29,7 +31,7 @@ public final class Commands {
             ProcessBuilder builder = new ProcessBuilder(argv)
                     .redirectErrorStream(true)
                     .redirectOutput(out.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
             // Children get only what they need: Keel's environment holds KEEL_SECRET_KEY and the
             // catalog password, which the server account could otherwise read from /proc/<pid>/environ,
             // and PG* variables that would steer libpq and the server.

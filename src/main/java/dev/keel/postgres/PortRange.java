@@ -1,5 +1,9 @@
 package dev.keel.postgres;
 
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.function.IntPredicate;
@@ -48,11 +52,11 @@ public record PortRange(int first, int last) {
 
     /** Whether a listening socket can be bound to {@code host:port} now. */
     public static boolean bindable(String host, int port) {
-        try (java.net.ServerSocket socket = new java.net.ServerSocket()) {
+        try (ServerSocket socket = new ServerSocket()) {
             socket.setReuseAddress(true);
-            socket.bind(new java.net.InetSocketAddress(java.net.InetAddress.getByName(host), port));
+            socket.bind(new InetSocketAddress(InetAddress.getByName(host), port));
             return true;
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             return false;
         }
     }

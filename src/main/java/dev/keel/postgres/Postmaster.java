@@ -6,8 +6,10 @@ import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.OptionalLong;
+import java.util.Set;
 
 /**
  * The postmaster of a data directory, found through its {@code postmaster.pid}. Used where no
@@ -81,7 +83,7 @@ public final class Postmaster {
      * {@code -D} of their command lines. Returns once they are gone.
      */
     public static void kill(Path dataDir, String account, Duration patience) {
-        java.util.Set<ProcessHandle> postmasters = new java.util.HashSet<>();
+        Set<ProcessHandle> postmasters = new HashSet<>();
         pid(dataDir).ifPresent(pid -> ProcessHandle.of(pid).ifPresent(postmasters::add));
         String directory = dataDir.toAbsolutePath().normalize().toString();
         ProcessHandle.allProcesses().filter(p -> p.info().command().map(c -> c.endsWith("/postgres")).orElse(false))

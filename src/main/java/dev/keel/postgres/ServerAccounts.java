@@ -11,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -176,7 +177,7 @@ public final class ServerAccounts {
      * their own (20000-59999), not the few hundred system ids, which many databases would use up.
      */
     private static void create(String name, String comment, boolean instance) {
-        List<String> command = new java.util.ArrayList<>(List.of("useradd", "--user-group", "--no-create-home", "--home-dir",
+        List<String> command = new ArrayList<>(List.of("useradd", "--user-group", "--no-create-home", "--home-dir",
                 "/nonexistent", "--shell", "/usr/sbin/nologin", "--comment", comment));
         if (instance) {
             command.addAll(List.of("-K", "UID_MIN=20000", "-K", "UID_MAX=59999", "-K", "GID_MIN=20000", "-K", "GID_MAX=59999"));

@@ -1,12 +1,15 @@
 package dev.keel.postgres;
 
+import dev.keel.PrivateFiles;
 import jakarta.inject.Singleton;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** initdb and pg_ctl, each run as the {@link ServerUser} the server belongs to. */
 @Singleton
@@ -23,7 +26,7 @@ public final class ServerCommands {
     public void initdb(ServerUser user, Installation installation, Path dataDir, String superuser, String password) {
         Path pwfile = dataDir.resolveSibling(".initdb-pw");
         try {
-            dev.keel.PrivateFiles.write(pwfile, password + "\n", user::own);
+            PrivateFiles.write(pwfile, password + "\n", user::own);
             user.run(List.of(installation.initdb(), "-D", dataDir.toString(), "-U", superuser, "--pwfile=" + pwfile,
                     "--auth=scram-sha-256", "--data-checksums", "--encoding=UTF8", "--locale=C", "--no-instructions"),
                     INITDB_TIMEOUT);
@@ -47,7 +50,7 @@ public final class ServerCommands {
      * long), with {@code options} as command-line settings of this start only (nothing in the
      * configuration files, so none of them lingers after it). Values must be single words.
      */
-    public void startDetached(ServerUser user, Installation installation, Path dataDir, Path logFile, java.util.Map<String, String> options) {
+    public void startDetached(ServerUser user, Installation installation, Path dataDir, Path logFile, Map<String, String> options) {
         StringBuilder line = new StringBuilder();
         options.forEach((name, value) -> {
             if (!name.matches("[a-z_]+") || !value.matches("[A-Za-z0-9_.:+-]+")) {
@@ -55,7 +58,7 @@ public final class ServerCommands {
             }
             line.append(line.length() == 0 ? "" : " ").append("-c ").append(name).append('=').append(value);
         });
-        List<String> command = new java.util.ArrayList<>(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l",
+        List<String> command = new ArrayList<>(List.of(installation.pgCtl(), "start", "-D", dataDir.toString(), "-l",
                 logFile.toString(), "-W"));
         if (line.length() > 0) {
             command.addAll(List.of("-o", line.toString()));

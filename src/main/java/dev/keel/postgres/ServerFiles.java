@@ -1,9 +1,12 @@
 package dev.keel.postgres;
 
+import dev.keel.PrivateFiles;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
@@ -49,7 +52,7 @@ public final class ServerFiles {
             String text = Files.readString(main, StandardCharsets.UTF_8);
             if (!text.contains("\n" + INCLUDE + "\n")) {
                 Files.writeString(main, "\n" + INCLUDE + "\n", StandardCharsets.UTF_8, StandardOpenOption.APPEND,
-                        java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                        LinkOption.NOFOLLOW_LINKS);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not update " + main, e);
@@ -71,6 +74,6 @@ public final class ServerFiles {
     }
 
     private static void write(Path file, String text, ServerUser owner) {
-        dev.keel.PrivateFiles.write(file, text, owner::own);
+        PrivateFiles.write(file, text, owner::own);
     }
 }

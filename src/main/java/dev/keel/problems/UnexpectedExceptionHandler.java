@@ -7,6 +7,7 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -23,6 +24,6 @@ final class UnexpectedExceptionHandler implements ExceptionHandler<Exception, Ht
         LOG.error("Unexpected error answering {} {} (reference {})", request.getMethodName(), request.getPath(), reference, exception);
         return Problems.response(Problem.of(ProblemType.INTERNAL,
                 "Keel hit an unexpected error; it is logged with reference " + reference + ". Try again, and report the reference if it persists.",
-                request.getPath()).withExtensions(java.util.Map.of("reference", reference)));
+                request.getPath()).withExtensions(Map.of("reference", reference)));
     }
 }

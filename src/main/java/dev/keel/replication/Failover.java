@@ -1,5 +1,7 @@
 package dev.keel.replication;
 
+import dev.keel.instances.InstanceState;
+import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
@@ -36,6 +38,7 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -58,7 +61,7 @@ final class Failover implements OperationHandler {
     private final Plans plans;
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
-    private final dev.keel.instances.Reconfiguration reconfiguration;
+    private final Reconfiguration reconfiguration;
     private final InstanceConnections connections;
     private final InstanceMaker maker;
     private final ReplicationSlots slots;
@@ -71,7 +74,7 @@ final class Failover implements OperationHandler {
     private final ServerSettings serverSettings;
 
     Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
-             dev.keel.instances.Reconfiguration reconfiguration, InstanceConnections connections,
+             Reconfiguration reconfiguration, InstanceConnections connections,
              InstanceMaker maker, ReplicationSlots slots, Followers followers, BaseBackups backups, OperationRepository operations,
              OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings) {
         this.serverSettings = serverSettings;
@@ -103,7 +106,7 @@ final class Failover implements OperationHandler {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " has no HA standby to fail over to: only a database"
                     + " on a plan with HA (such as premium-0) has one, and a follower never does.");
         }
-        instances.standby(database.id()).filter(s -> s.state() == dev.keel.instances.InstanceState.RUNNING)
+        instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING)
                 .orElseThrow(() -> new KeelException(ProblemType.NO_STANDBY, database.name() + " has no standby ready yet (GET"
                         + " /v1/databases/" + database.name() + "/info shows its HA status); try again once it is available."));
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
@@ -184,8 +187,8 @@ final class Failover implements OperationHandler {
      */
     private void finish(Operation operation, Database database) throws Exception {
         int at = operation.step() == null ? -1 : STEPS.indexOf(operation.step());
-        java.util.Optional<Instance> primary = instances.primary(database.id());
-        java.util.Optional<Instance> standby = instances.standby(database.id());
+        Optional<Instance> primary = instances.primary(database.id());
+        Optional<Instance> standby = instances.standby(database.id());
         if (at < 1) {
             throw new KeelException(ProblemType.UNAVAILABLE, "Keel stopped before this failover fenced anything; the primary is left"
                     + " as it was, and the HA monitor decides again.");
@@ -250,7 +253,7 @@ final class Failover implements OperationHandler {
         step(operation, 1);
         // Fenced in the catalog first, so that no Keel start serves it again, then killed; the URL names no server
         // until the standby is promoted and made the primary.
-        instances.transition(oldPrimary.id(), dev.keel.instances.InstanceState.FENCED);
+        instances.transition(oldPrimary.id(), InstanceState.FENCED);
         runtime.fence(oldPrimary);
         step(operation, 2);
         settle(operation, database, promote(standby), outcome);

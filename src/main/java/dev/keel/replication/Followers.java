@@ -1,5 +1,7 @@
 package dev.keel.replication;
 
+import dev.keel.databases.Plan;
+import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
 import dev.keel.databases.ServerSettings;
@@ -19,6 +21,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.BeanProvider;
 import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.core.annotation.Order;
 import jakarta.inject.Singleton;
@@ -28,6 +31,7 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -49,16 +53,16 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final dev.keel.instances.Reconfiguration reconfiguration;
+    private final Reconfiguration reconfiguration;
     private final InstanceMaker maker;
     private final ReplicationSlots slots;
     private final Plans plans;
     private final Network network;
-    private final io.micronaut.context.BeanProvider<HaMonitor> monitor;
+    private final BeanProvider<HaMonitor> monitor;
     private final StandbyBuild standbys;
     private final ServerSettings serverSettings;
 
-    Followers(io.micronaut.context.BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, dev.keel.instances.Reconfiguration reconfiguration,
+    Followers(BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys,
               ServerSettings serverSettings) {
         this.serverSettings = serverSettings;
@@ -76,7 +80,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public String haStatus(Database database) {
-        boolean ha = plans.find(database.plan()).map(dev.keel.databases.Plan::ha).orElse(false);
+        boolean ha = plans.find(database.plan()).map(Plan::ha).orElse(false);
         return ha && !database.following() ? monitor.get().status(database).status() : null;
     }
 
@@ -141,7 +145,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to re-point."));
         ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
-        dev.keel.databases.Plan plan = plans.require(follower.plan());
+        Plan plan = plans.require(follower.plan());
         int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());
         reconfiguration.apply(instance, stream.over(maker.settings(instance, serverSettings.of(follower)), limit),
                 InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
@@ -179,7 +183,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
             if (database.state() == DatabaseState.AVAILABLE) {
                 Lag lag = lag(database);
                 lines.add(DatabaseInfo.Line.of("Behind By", lag.bytes() == null ? "unknown: " + lag.status()
-                        : lag.bytes() + " bytes" + (lag.seconds() == null ? "" : String.format(java.util.Locale.ROOT, ", %.1f s", lag.seconds()))));
+                        : lag.bytes() + " bytes" + (lag.seconds() == null ? "" : String.format(Locale.ROOT, ", %.1f s", lag.seconds()))));
             }
         }
         List<String> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING)

@@ -1,5 +1,8 @@
 package dev.keel.replication;
 
+import dev.keel.operations.Decision;
+import dev.keel.operations.OperationHandler;
+import dev.keel.postgres.Durations;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ServerSession;
 import dev.keel.archive.Backup;
@@ -40,13 +43,16 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -87,7 +93,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private ScheduledExecutorService executor;
     /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
     volatile Consumer<String> seam = what -> { };
-    private java.util.concurrent.ExecutorService checks;
+    private ExecutorService checks;
 
     private final Timer checkTimer;
 
@@ -107,11 +113,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.operations = operations;
         this.runner = runner;
         this.dsl = dsl;
-        this.interval = dev.keel.postgres.Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
+        this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.probeSeconds = probeSeconds;
-        this.standbyRetry = dev.keel.postgres.Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
+        this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
     }
 
     /**
@@ -119,7 +125,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * runner); one Keel stopped during is over, and the monitor looks at the primary again.
      */
     @Singleton
-    static final class Restarts implements dev.keel.operations.OperationHandler {
+    static final class Restarts implements OperationHandler {
         @Override
         public OperationKind kind() {
             return OperationKind.RESTART;
@@ -131,8 +137,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
 
         @Override
-        public dev.keel.operations.Decision recover(Operation operation) {
-            return dev.keel.operations.Decision.giveUp(operation, "Keel stopped while restarting the primary in place; the HA monitor"
+        public Decision recover(Operation operation) {
+            return Decision.giveUp(operation, "Keel stopped while restarting the primary in place; the HA monitor"
                     + " checks it again");
         }
     }
@@ -171,7 +177,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return thread;
         });
         // Each database is checked on a thread of its own: a failover or a hung login of one never delays another's check.
-        java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+        AtomicInteger count = new AtomicInteger();
         checks = Executors.newCachedThreadPool(r -> {
             Thread thread = new Thread(r, "keel-ha-check-" + count.incrementAndGet());
             thread.setDaemon(true);
@@ -273,7 +279,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static void record(Watch watch, HaDecision decision, boolean news, @Nullable UUID operation) {
         if (decision.kind() != HaDecision.Kind.HEALTHY && (news || operation != null)) {
             synchronized (watch.decisions) {
-                watch.decisions.addFirst(new Recorded(decision.kind().name().toLowerCase(java.util.Locale.ROOT), decision.sentence(),
+                watch.decisions.addFirst(new Recorded(decision.kind().name().toLowerCase(Locale.ROOT), decision.sentence(),
                         Instant.now(), operation));
                 while (watch.decisions.size() > KEPT_DECISIONS) {
                     watch.decisions.removeLast();

@@ -23,8 +23,10 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.restore.StandbyRestores;
 import jakarta.inject.Singleton;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
 
@@ -42,14 +44,14 @@ final class StandbyBuild implements OperationHandler {
     private final InstanceRepository instances;
     private final InstanceMaker maker;
     private final ArchiveReport report;
-    private final dev.keel.restore.StandbyRestores standbys;
+    private final StandbyRestores standbys;
     private final OperationRepository operations;
     private final Network network;
     private final ReplicationSlots slots;
     private final ServerSettings serverSettings;
 
     StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
-                 dev.keel.restore.StandbyRestores standbys, OperationRepository operations, Network network,
+                 StandbyRestores standbys, OperationRepository operations, Network network,
                  ReplicationSlots slots, ServerSettings serverSettings) {
         this.serverSettings = serverSettings;
         this.slots = slots;
@@ -87,7 +89,7 @@ final class StandbyBuild implements OperationHandler {
                 database.name() + " has no primary to build a standby of."));
         Backup backup = newestRestorable(database).orElseThrow(() -> new KeelException(ProblemType.NO_BACKUP,
                 database.name() + " has no restorable base backup yet; the standby is built once its first backup completes."));
-        Instance standby = standbys.build(new dev.keel.restore.StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
+        Instance standby = standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
                         database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, serverSettings.of(database),
                         plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.localHost())),
                 (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
@@ -100,7 +102,7 @@ final class StandbyBuild implements OperationHandler {
      * Removes the database's standby after its plan lost HA: the catalog first (so nothing
      * promotes it any more), then its server and data, then its slot on the primary.
      */
-    void remove(Database database) throws java.sql.SQLException {
+    void remove(Database database) throws SQLException {
         for (Instance standby : instances.forDatabase(database.id())) {
             if (standby.role() == InstanceRole.STANDBY) {
                 instances.transition(standby.id(), InstanceState.DELETING);

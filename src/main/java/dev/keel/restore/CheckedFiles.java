@@ -6,6 +6,7 @@ import dev.keel.archive.Sha256;
 import dev.keel.instances.DataDirectorySink;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.security.MessageDigest;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -76,7 +77,7 @@ final class CheckedFiles {
             writer.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while the backup's files were written");
+            throw new InterruptedIOException("interrupted while the backup's files were written");
         }
         rethrow();
     }
@@ -92,7 +93,7 @@ final class CheckedFiles {
             queue.put(item);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while the backup's files were written");
+            throw new InterruptedIOException("interrupted while the backup's files were written");
         }
     }
 
@@ -156,7 +157,7 @@ final class CheckedFiles {
                 }
             }
         } catch (InterruptedException e) {
-            failure = failure == null ? new java.io.InterruptedIOException("the backup's files were abandoned") : failure;
+            failure = failure == null ? new InterruptedIOException("the backup's files were abandoned") : failure;
         } finally {
             if (file != null) {
                 try {

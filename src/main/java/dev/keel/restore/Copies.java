@@ -21,6 +21,8 @@ import jakarta.inject.Singleton;
 
 import java.util.List;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 
 /**
  * Forks, rollbacks and followers: {@link CopyRequests} checks them, the {@link Restorer} builds
@@ -50,13 +52,13 @@ final class Copies implements DatabaseCopies {
 
     @Override
     public DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan,
-                                  java.util.function.Consumer<Database> sourceCheck) {
+                                  Consumer<Database> sourceCheck) {
         return requests.resolve(caller, request, plan, sourceCheck);
     }
 
     @Override
     public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress,
-                            java.util.function.BooleanSupplier wanted) throws Exception {
+                            BooleanSupplier wanted) throws Exception {
         Database source = databases.find(origin.sourceId()).orElseThrow(() -> new RestoreFailedException(
                 origin.sourceName() + " was deleted before its " + origin.kind().value() + " could start; its archive is gone."));
         Backup backup = backups.find(source.id(), origin.backupId()).filter(b -> b.state() == BackupState.COMPLETED)

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.databases.DatabaseState;
 import org.jooq.exception.DataAccessException;
 import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveReport;
@@ -24,6 +25,7 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Checks a fork or rollback request and fixes its origin: the source, the base backup to start
@@ -50,7 +52,7 @@ final class CopyRequests {
         this.connections = connections;
     }
 
-    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck) {
+    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, Consumer<Database> sourceCheck) {
         if ((request.fork() != null ? 1 : 0) + (request.rollback() != null ? 1 : 0) + (request.follow() != null ? 1 : 0) > 1) {
             throw invalid("Say one of \"fork\", \"rollback\" or \"follow\", not several.");
         }
@@ -84,7 +86,7 @@ final class CopyRequests {
             throw invalid(source.name() + " is on plan " + sourcePlan.name() + ", whose databases cannot be "
                     + (rollback ? "rolled back" : "forked") + "; change its plan to one of " + capablePlans() + " first.");
         }
-        if (source.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
+        if (source.state() != DatabaseState.AVAILABLE) {
             throw new KeelException(ProblemType.NOT_AVAILABLE, source.name() + " is " + source.state().value() + "; it can be used to "
                     + verb + " once it is available.");
         }
@@ -127,7 +129,7 @@ final class CopyRequests {
     }
 
     /** A follower's origin: its leader's newest restorable base backup, replayed to the end and on by streaming. */
-    private DatabaseOrigin follower(Caller caller, CreateDatabaseRequest request, Plan plan, java.util.function.Consumer<Database> sourceCheck) {
+    private DatabaseOrigin follower(Caller caller, CreateDatabaseRequest request, Plan plan, Consumer<Database> sourceCheck) {
         if (request.to() != null || request.by() != null || request.fast() != null) {
             throw invalid("A follower streams its leader's changes as they happen; \"to\", \"by\" and \"fast\" go with \"rollback\""
                     + " and \"fork\".");
@@ -148,7 +150,7 @@ final class CopyRequests {
             throw invalid(leader.name() + " is on plan " + leaderPlan.name() + ", whose databases cannot be followed; change its plan"
                     + " to one of " + followPlans() + " first.");
         }
-        if (leader.state() != dev.keel.databases.DatabaseState.AVAILABLE) {
+        if (leader.state() != DatabaseState.AVAILABLE) {
             throw new KeelException(ProblemType.NOT_AVAILABLE, leader.name() + " is " + leader.state().value() + "; it can be followed"
                     + " once it is available.");
         }

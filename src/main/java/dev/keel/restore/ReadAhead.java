@@ -3,6 +3,7 @@ package dev.keel.restore;
 import dev.keel.Fatal;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 
@@ -79,7 +80,7 @@ final class ReadAhead extends InputStream {
                 position = 0;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while reading ahead");
+                throw new InterruptedIOException("interrupted while reading ahead");
             }
         }
         return true;

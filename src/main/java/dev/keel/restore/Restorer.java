@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.Backup;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
@@ -44,20 +46,20 @@ public final class Restorer {
     private static final String TARGET_NOT_REACHED = "recovery ended before configured recovery target was reached";
     private static final int STEPS = 6;
     private static final String NO_REASON = "it exited without saying why in its log";
-    private static final long START_GRACE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
-    private static final long STREAM_PATIENCE_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(5);
+    private static final long START_GRACE_NANOS = TimeUnit.SECONDS.toNanos(30);
+    private static final long STREAM_PATIENCE_NANOS = TimeUnit.MINUTES.toNanos(5);
 
     private final BackupReader reader;
     private final WalFetcher fetcher;
     private final ArchiveRepository archive;
     private final InstanceMaker maker;
     private final InstanceRuntime runtime;
-    private final dev.keel.instances.Reconfiguration reconfiguration;
+    private final Reconfiguration reconfiguration;
     private final InstanceConnections connections;
     private final ExecutorService downloads;
 
     Restorer(BackupReader reader, WalFetcher fetcher, ArchiveRepository archive, InstanceMaker maker, InstanceRuntime runtime,
-             dev.keel.instances.Reconfiguration reconfiguration,
+             Reconfiguration reconfiguration,
              InstanceConnections connections) {
         this.reader = reader;
         this.fetcher = fetcher;
@@ -196,7 +198,7 @@ public final class Restorer {
                 } else if (request.target().follows() && System.nanoTime() - movedAt > STREAM_PATIENCE_NANOS) {
                     // Past the archive it streams, or nothing: its upstream refuses it, or is gone.
                     throw new RestoreFailedException("The standby replayed the archive but did not start streaming from its upstream"
-                            + " within " + java.util.concurrent.TimeUnit.NANOSECONDS.toMinutes(STREAM_PATIENCE_NANOS) + " minutes; its"
+                            + " within " + TimeUnit.NANOSECONDS.toMinutes(STREAM_PATIENCE_NANOS) + " minutes; its"
                             + " log says: " + lastLogLine(instance));
                 }
             }

@@ -10,6 +10,7 @@ import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -55,7 +56,7 @@ public final class StandbyRestores {
         } catch (Exception e) {
             try {
                 slots.drop(standby.upstream(), standby.slot());
-            } catch (java.sql.SQLException | RuntimeException dropFailed) {
+            } catch (SQLException | RuntimeException dropFailed) {
                 e.addSuppressed(dropFailed);
             }
             throw e;

@@ -16,12 +16,17 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The S3-compatible server Keel runs when no object store is configured: S3Proxy
@@ -56,7 +61,7 @@ public final class EmbeddedS3 {
             Files.createDirectories(dir.resolve("data"));
             stopLeftover();
             Properties credentials = credentials();
-            java.util.Set<Integer> lost = new java.util.HashSet<>();
+            Set<Integer> lost = new HashSet<>();
             for (int attempt = 1; ; attempt++) {
                 int port = ports.firstFree(lost, p -> PortRange.bindable(LOOPBACK, p))
                         .orElseThrow(() -> new StartupException("no free port for the embedded S3 server in " + ports
@@ -99,7 +104,7 @@ public final class EmbeddedS3 {
         ProcessBuilder builder = new ProcessBuilder(List.of(javaBinary, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString()))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
-        builder.environment().keySet().retainAll(java.util.Set.of("PATH", "TZ"));
+        builder.environment().keySet().retainAll(Set.of("PATH", "TZ"));
         process = builder.start();
         Files.writeString(dir.resolve("s3proxy.pid"), Long.toString(process.pid()));
         // A Keel that exits without shutting down its beans (a failed start) still takes S3Proxy with it.
@@ -189,7 +194,7 @@ public final class EmbeddedS3 {
 
     /** fsync of a file or a directory (Linux opens a directory for reading, and fsyncs it). */
     private static void force(Path path) throws IOException {
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(path, java.nio.file.StandardOpenOption.READ)) {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             channel.force(true);
         }
     }
@@ -214,7 +219,7 @@ public final class EmbeddedS3 {
 
     private static void waitFor(ProcessHandle process) {
         try {
-            process.onExit().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            process.onExit().get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             process.destroyForcibly();
         }

@@ -14,6 +14,7 @@ import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.http.apache.ApacheHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3Configuration;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
@@ -21,6 +22,7 @@ import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchBucketException;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.NoSuchUploadException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
@@ -30,10 +32,14 @@ import java.io.OutputStream;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -62,7 +68,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
     private final S3Client s3;
     private final ExecutorService partUploads;
     /** This process's unfinished multipart uploads by upload id: aborting one first lets its parts in flight land. */
-    private final Map<String, PartUpload> unfinished = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, PartUpload> unfinished = new ConcurrentHashMap<>();
 
     public S3ObjectStore(S3Settings settings) {
         this(settings, operation -> { }, key -> { });
@@ -84,7 +90,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                 .forcePathStyle(true)
                 // Plain signed bodies: with aws-chunked uploads, some servers (S3Proxy) keep
                 // "Content-Encoding: aws-chunked" on the object and hand it to every reader.
-                .serviceConfiguration(software.amazon.awssdk.services.s3.S3Configuration.builder().chunkedEncodingEnabled(false).build())
+                .serviceConfiguration(S3Configuration.builder().chunkedEncodingEnabled(false).build())
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
                 .httpClientBuilder(ApacheHttpClient.builder()
@@ -201,7 +207,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
         return call("abort uploads under " + prefix, () -> {
             // Some servers list an upload more than once (S3Proxy's nio2 back end, per part): abort each once,
             // and take an upload that is gone by the time it is aborted as aborted.
-            java.util.Set<String> seen = new java.util.HashSet<>();
+            Set<String> seen = new HashSet<>();
             for (MultipartUpload upload : s3.listMultipartUploadsPaginator(r -> r.bucket(settings.bucket()).prefix(prefix)).uploads()) {
                 if (seen.add(upload.key() + "\n" + upload.uploadId())) {
                     PartUpload writer = unfinished.get(upload.uploadId());
@@ -212,7 +218,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                     }
                     try {
                         s3.abortMultipartUpload(r -> r.bucket(settings.bucket()).key(upload.key()).uploadId(upload.uploadId()));
-                    } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException e) {
+                    } catch (NoSuchUploadException e) {
                         // gone already
                     }
                 }
@@ -342,7 +348,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
                 unfinished.put(uploadId, this);
             }
             int number = parts.size() + 1;
-            byte[] bytes = filled == buffer.length ? buffer : java.util.Arrays.copyOf(buffer, filled);
+            byte[] bytes = filled == buffer.length ? buffer : Arrays.copyOf(buffer, filled);
             total += filled;
             try {
                 inFlight.acquire();
@@ -388,7 +394,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
             }
             try {
                 if (uploadId == null) {
-                    byte[] bytes = java.util.Arrays.copyOf(buffer, filled);
+                    byte[] bytes = Arrays.copyOf(buffer, filled);
                     S3ObjectStore.this.put(key, bytes, metadata);
                     finished = true;
                     return filled;

@@ -1,5 +1,6 @@
 package dev.keel.storage;
 
+import dev.keel.StartupException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micronaut.context.BeanProvider;
@@ -7,6 +8,8 @@ import io.micronaut.context.annotation.Bean;
 import io.micronaut.context.annotation.Factory;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
+
+import java.util.function.Consumer;
 
 /**
  * The object store: the one given by {@code KEEL_S3_*}, or, when none is, the embedded S3Proxy.
@@ -22,7 +25,7 @@ final class StorageFactory {
             return embedded.get().start();
         }
         if (bucket.isBlank()) {
-            throw new dev.keel.StartupException("KEEL_S3_ENDPOINT is set but KEEL_S3_BUCKET is not; say which bucket to keep archives in");
+            throw new StartupException("KEEL_S3_ENDPOINT is set but KEEL_S3_BUCKET is not; say which bucket to keep archives in");
         }
         return new S3Settings(endpoint, region, bucket, accessKeyId, secretAccessKey);
     }
@@ -32,7 +35,7 @@ final class StorageFactory {
     S3ObjectStore objectStore(S3Settings settings, MeterRegistry meters, BeanProvider<EmbeddedS3> embedded) {
         // An external store's guarantee is its own; the embedded one's files are fsynced by Keel.
         EmbeddedS3 local = embedded.get();
-        java.util.function.Consumer<String> durable = local.started() ? key -> local.sync(settings.bucket(), key) : key -> { };
+        Consumer<String> durable = local.started() ? key -> local.sync(settings.bucket(), key) : key -> { };
         S3ObjectStore store = new S3ObjectStore(settings, operation -> Counter.builder("keel.object.store.errors")
                 .description("Object store calls that failed, by operation").tag("operation", operation).register(meters).increment(),
                 durable);

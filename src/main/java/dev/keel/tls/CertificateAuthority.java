@@ -2,6 +2,7 @@ package dev.keel.tls;
 
 import dev.keel.KeelHome;
 import dev.keel.catalog.AdvisoryLock;
+import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
 import jakarta.inject.Singleton;
 import org.bouncycastle.asn1.x500.X500Name;
@@ -23,6 +24,7 @@ import org.bouncycastle.util.IPAddress;
 import org.jooq.DSLContext;
 import org.jooq.Record3;
 
+import java.nio.file.attribute.PosixFilePermissions;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
@@ -99,7 +101,7 @@ public final class CertificateAuthority {
             Files.writeString(caFile, certificatePem);
             if (!sharedCaFile.equals(caFile)) {
                 Files.writeString(sharedCaFile, certificatePem);
-                Files.setPosixFilePermissions(sharedCaFile, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+                Files.setPosixFilePermissions(sharedCaFile, PosixFilePermissions.fromString("rw-r--r--"));
             }
         } catch (IOException e) {
             throw new UncheckedIOException("could not write " + caFile + " or " + sharedCaFile, e);
@@ -270,7 +272,7 @@ public final class CertificateAuthority {
     }
 
     private static BigInteger serial() {
-        return new BigInteger(1, dev.keel.credentials.RandomStrings.bytes(16));
+        return new BigInteger(1, RandomStrings.bytes(16));
     }
 
     private static String context(UUID id) {

@@ -5,6 +5,7 @@ import org.bouncycastle.openssl.PEMParser;
 import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.util.io.pem.PemGenerationException;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -29,7 +30,7 @@ final class Pem {
     static String write(PrivateKey key) {
         try {
             return writeObject(new JcaPKCS8Generator(key, null));
-        } catch (org.bouncycastle.util.io.pem.PemGenerationException e) {
+        } catch (PemGenerationException e) {
             throw new IllegalStateException("could not encode a private key", e);
         }
     }

@@ -1,0 +1,7 @@
+package dev.keel.archfixtures.lifecycle;
+
+/** Orchestration that only the edges may call. */
+public final class Orchestration {
+    public void run() {
+    }
+}
