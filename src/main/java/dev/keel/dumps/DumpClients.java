@@ -6,6 +6,7 @@ import dev.keel.credentials.Credentials;
 import dev.keel.databases.Database;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.postgres.ClientProcess;
 import dev.keel.postgres.ServerAccounts;
@@ -19,12 +20,13 @@ import java.util.List;
 
 /**
  * Client programs against a database's server, run as the server user: as Keel's superuser for a
- * dump (its session pinned to {@code search_path=pg_catalog,pg_temp}), and as the database's own
- * owner for a restore, so that nothing a dump holds runs with more than the owner's rights.
+ * dump (its session pinned as Keel's own: {@code role=none}, {@code search_path=pg_catalog,pg_temp},
+ * no timeouts), and as the database's own owner for a restore, so that nothing a dump holds runs with more than the owner's rights.
  */
 @Singleton
 final class DumpClients {
-    private static final String PINNED = "-c search_path=pg_catalog,pg_temp";
+    /** What Keel's own sessions pin (role, search_path, timeouts), so that no ALTER DATABASE/ROLE ... SET of the owner reaches a dump. */
+    private static final String PINNED = InstanceConnections.PINNED_OPTIONS;
 
     private final ServerUser user;
     private final InstanceRepository instances;

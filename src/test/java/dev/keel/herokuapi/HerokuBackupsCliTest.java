@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.Optional;
+import java.util.stream.StreamSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -78,6 +79,29 @@ class HerokuBackupsCliTest {
                 sql.execute("delete from items where id > 10");
             }
             ok(heroku.run("pg:backups:restore", link, "TARGET", "-a", "bk", "--confirm", "bk"));
+            assertThat(count(keel, targetUrl)).isEqualTo("1000");
+
+            // pg:copy: the source as it is now replaces what the target holds.
+            try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
+                sql.execute("insert into items select g, 'item ' || g from generate_series(1001, 1500) g");
+            }
+            try (Connection owner = Pg.connect(targetUrl, keel.caFile()); Statement sql = owner.createStatement()) {
+                sql.execute("delete from items where id > 10");
+            }
+            assertThat(ok(heroku.run("pg:copy", "DATABASE", "TARGET", "-a", "bk", "--confirm", "TARGET")).all()).contains("Copying... done");
+            assertThat(count(keel, targetUrl)).isEqualTo("1500");
+            // Only Keel databases of the team are copied from: Keel connects to no other URL.
+            HerokuCli.Run outside = heroku.run("pg:copy", "postgres://u:p@169.254.169.254:5432/x", "TARGET", "-a", "bk", "--confirm", "TARGET");
+            assertThat(outside.exit()).as(outside.toString()).isNotZero();
+            assertThat(outside.all().replaceAll("\\s*\\n\\s*›?\\s*", " ")).contains("pg:copy copies between Keel databases of your team");
+            assertThat(count(keel, targetUrl)).isEqualTo("1500");
+            // A backup of another app of the team, as app::b001.
+            String targetId = StreamSupport.stream(api.get("/v1/apps/bk/attachments").json().spliterator(), false)
+                    .filter(a -> a.get("name").asText().equals("TARGET")).findFirst().orElseThrow().get("database_id").asText();
+            assertThat(api.post("/v1/apps", "{\"name\":\"bk2\"}").status()).isEqualTo(201);
+            assertThat(api.post("/v1/apps/bk2/attachments", "{\"database\":\"" + targetId + "\"}").status()).isEqualTo(201);
+            assertThat(ok(heroku.run("pg:backups:restore", "bk::" + name, "DATABASE", "-a", "bk2", "--confirm", "bk2")).all())
+                    .contains("Restoring... done");
             assertThat(count(keel, targetUrl)).isEqualTo("1000");
 
             ok(heroku.run("pg:backups:schedule", "DATABASE_URL", "--at", "02:00 America/New_York", "-a", "bk"));

@@ -35,6 +35,7 @@ final class HerokuCommandWalk {
     }
 
     private static final Pattern CREATED = Pattern.compile("Created (postgresql-[a-z]+-\\d+) as ");
+    private static final Pattern BACKED_UP = Pattern.compile(" to (b\\d{3,})\\.\\.\\. done");
     private static final String WALK = "-a walk";
     private static final String CONFIRM = "-a walk --confirm walk";
 
@@ -62,6 +63,10 @@ final class HerokuCommandWalk {
             }
             if (command.equals("addons:rename") && run.exit() == 0) {
                 values.put("target", args.get(1).replace("{target}", values.get("target")));
+            }
+            Matcher backup = BACKED_UP.matcher(run.all());
+            if (command.equals("pg:backups:capture") && backup.find()) {
+                values.put("backup", backup.group(1)); // numbered across the installation, so learnt, not assumed
             }
         }
     }
@@ -165,16 +170,17 @@ final class HerokuCommandWalk {
                 step("logs", WORKS, "-n 20 -p postgres " + WALK, "app[postgres."),
                 // Logical backups, copies, pooling and major upgrades (issue 19).
                 step("pg:backups", WORKS, WALK, "=== Backups"),
-                step("pg:backups:capture", WORKS, WALK, "Starting backup of {main}"),
+                step("pg:backups:capture", WORKS, WALK, "Backing up "),
                 step("pg:backups:info", WORKS, WALK, "=== Backup b"),
                 step("pg:backups:url", WORKS, WALK, "https://"),
                 step("pg:backups:download", WORKS, "--output /dev/null " + WALK, "Getting backup from walk"),
-                step("pg:backups:schedule", WORKS, "DATABASE --at '02:00 UTC' " + WALK, "Scheduling automatic daily backups of {main}"),
-                step("pg:backups:schedules", WORKS, WALK, "=== Backup Schedules"),
+                step("pg:backups:schedule", WORKS, "DATABASE --at '02:00 UTC' " + WALK, "at 02:00 UTC... done"),
+                // The CLI lists the schedules of an arbitrary database of the app: "=== Backup Schedules" or "No backup schedules found".
+                step("pg:backups:schedules", WORKS, WALK, "chedules"),
                 step("pg:backups:unschedule", WORKS, "DATABASE " + WALK, "Unscheduling"),
                 step("pg:backups:restore", WORKS, CONFIRM, "Starting restore of"), // the app's newest backup into DATABASE
                 step("pg:backups:cancel", NOTHING_RUNNING, WALK, "No active backups/transfers"),
-                step("pg:backups:delete", WORKS, "b001 " + CONFIRM, "Deleting backup b001"),
+                step("pg:backups:delete", WORKS, "{backup} " + CONFIRM, "Deleting backup {backup} on walk... done"),
                 step("pg:copy", WORKS, "DATABASE TARGET --confirm TARGET " + WALK, "Copying... done"),
                 step("pg:connection-pooling:attach", WORKS, "DATABASE " + WALK, "Enabling Connection Pooling"),
                 step("pg:upgrade:dryrun", WORKS, "TARGET " + CONFIRM, "Testing an upgrade of a copy of"),
