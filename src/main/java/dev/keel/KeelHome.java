@@ -64,7 +64,7 @@ public final class KeelHome {
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
             return dir;
         }
-        Path servers = configured.isBlank() ? SHARED_ROOT.resolve(hash(dir)) : Path.of(configured).toAbsolutePath().normalize();
+        Path servers = configured.isBlank() ? defaultServerDir(dir) : Path.of(configured).toAbsolutePath().normalize();
         if (servers.equals(dir)) {
             return dir; // an operator who keeps everything in one directory makes it reachable themselves
         }
@@ -80,10 +80,13 @@ public final class KeelHome {
         } else {
             Files.createSymbolicLink(link, servers);
         }
-        // Closed to everyone but root, unless the server directory is inside it (the image's /var/lib/keel is both the
-        // data directory and the shared root): then Postgres' accounts must pass through it, searchable, not listable.
-        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString(servers.startsWith(dir) ? "rwx--x--x" : "rwx------"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
         return servers;
+    }
+
+    /** The server directory a root Keel picks for {@code dataDir} when none is configured: {@code /var/lib/keel/<hash of its path>}. */
+    public static Path defaultServerDir(Path dataDir) {
+        return SHARED_ROOT.resolve(hash(dataDir.toAbsolutePath().normalize()));
     }
 
     private static void searchableOnly(Path directory) throws IOException {

@@ -50,13 +50,14 @@ final class ShutdownDeadline {
     private static String busyThreads() {
         return Thread.getAllStackTraces().entrySet().stream()
                 .filter(e -> e.getKey().getName().startsWith("keel-") && !e.getKey().getName().equals("keel-shutdown-deadline"))
-                .filter(e -> e.getKey().getState() != Thread.State.WAITING || e.getValue().length == 0 || !isIdle(e.getValue()))
+                .filter(e -> !isIdle(e.getValue()))
                 .map(ShutdownDeadline::describe)
                 .collect(Collectors.joining("\n"));
     }
 
+    /** A pool's thread waiting for its next task (scheduled ones too) is idle, whatever its state. */
     private static boolean isIdle(StackTraceElement[] stack) {
-        return Arrays.stream(stack).anyMatch(f -> f.getMethodName().equals("getTask") || f.getMethodName().equals("take"));
+        return Arrays.stream(stack).anyMatch(f -> f.getMethodName().equals("getTask"));
     }
 
     private static String describe(Map.Entry<Thread, StackTraceElement[]> thread) {

@@ -126,6 +126,7 @@ public final class WalReceivers {
     @PreDestroy
     void close() throws InterruptedException {
         supervisor.shutdownNow();
+        supervisor.awaitTermination(5, TimeUnit.SECONDS); // a round under way may still start a stream
         // All at once: each stores what it holds, and a node's stop does not wait for its streams one after another.
         streams.values().forEach(WalStream::requestStop);
         Instant deadline = Instant.now().plusSeconds(10);

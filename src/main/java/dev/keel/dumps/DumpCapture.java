@@ -159,7 +159,7 @@ public final class DumpCapture implements OperationHandler {
         }
         transfers.progress(transfer.id(), 0, size);
         transfers.log(transfer.id(), "pg_dump " + pgDump.version() + " started on " + database.name() + " (" + size + " bytes)");
-        List<String> argv = List.of(pgDump.path().toString(), "--format=custom", "--no-password");
+        List<String> argv = DumpClients.pgDump(pgDump);
         try (ClientProcess process = clients.start(argv, clients.superuser(server, database.pgDatabase()), ClientProcess.Stream.OUTPUT);
              ObjectUpload upload = store.upload(key, Map.of("format", "pg_dump custom"));
              RunningTransfers.Registration ignored = running.register(transfer.id(), process)) {

@@ -9,6 +9,7 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.postgres.ClientProcess;
+import dev.keel.postgres.ClientTools;
 import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerUser;
 import dev.keel.problems.KeelException;
@@ -27,6 +28,8 @@ import java.util.List;
 final class DumpClients {
     /** What Keel's own sessions pin (role, search_path, timeouts), so that no ALTER DATABASE/ROLE ... SET of the owner reaches a dump. */
     private static final String PINNED = InstanceConnections.PINNED_OPTIONS;
+    /** How long pg_dump waits for a table's lock (any SET lock_timeout value). */
+    static final String LOCK_WAIT = "2min";
 
     private final ServerUser user;
     private final InstanceRepository instances;
@@ -38,6 +41,15 @@ final class DumpClients {
         this.instances = instances;
         this.credentials = credentials;
         this.authority = authority;
+    }
+
+    /**
+     * pg_dump's command line for a custom-format dump to standard output. Its table locks wait at
+     * most {@code LOCK_WAIT}: a session holding a lock on a table (a hostile owner's open
+     * transaction, say) fails the dump rather than holding an operation thread for ever.
+     */
+    static List<String> pgDump(ClientTools.Tool pgDump) {
+        return List.of(pgDump.path().toString(), "--format=custom", "--no-password", "--lock-wait-timeout=" + LOCK_WAIT);
     }
 
     ClientProcess start(List<String> argv, ClientProcess.Target target, ClientProcess.Stream stream) {

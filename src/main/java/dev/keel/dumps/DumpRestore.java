@@ -51,6 +51,8 @@ public final class DumpRestore implements OperationHandler {
     private static final Pattern IGNORED = Pattern.compile("errors ignored on restore: (\\d+)");
     private static final Pattern EXTENSION = Pattern.compile("(?:([a-z_][a-z0-9_]{0,62})\\.)?([a-z_][a-z0-9_-]{0,62})");
     private static final Duration EXIT_PATIENCE = Duration.ofMinutes(10);
+    /** The exit status of a program ended by SIGPIPE (128 + 13): pg_dump writing to a pg_restore that quit. */
+    private static final int SIGPIPE_EXIT = 141;
     private static final int WARNING_LINES = 5;
 
     private final DatabaseLookup databases;
@@ -112,6 +114,10 @@ public final class DumpRestore implements OperationHandler {
         if (target.following()) {
             throw new KeelException(ProblemType.INVALID_REQUEST, target.name() + " is a follower and takes no writes; copy into"
                     + " its leader, or unfollow it first.");
+        }
+        if (target.id().equals(source.leaderId())) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, source.name() + " follows " + target.name() + ": copying it onto its"
+                    + " leader would drop the objects it is reading from; copy the leader itself, or unfollow " + source.name() + " first.");
         }
         databases.requireAvailable(caller, target.id().toString());
         databases.requireAvailable(caller, source.id().toString());
@@ -225,7 +231,8 @@ public final class DumpRestore implements OperationHandler {
             List<String> argv = List.of(pgRestore.path().toString(), "--clean", "--if-exists", "--no-owner", "--no-acl",
                     "--no-password", "--dbname=" + target.pgDatabase());
             try (ClientProcess process = clients.start(argv, owner, ClientProcess.Stream.INPUT);
-                 RunningTransfers.Registration ignored = running.register(transfer.id(), process)) {
+                 RunningTransfers.Registration ignored = source.producer() == null ? running.register(transfer.id(), process)
+                         : running.register(transfer.id(), process, source.producer())) {
                 long total = source.size() == null ? 0 : source.size();
                 StreamCopy copy = new StreamCopy(done -> {
                     transfers.progress(transfer.id(), done, null);
@@ -234,12 +241,35 @@ public final class DumpRestore implements OperationHandler {
                 feed(source.stream(), process, copy);
                 int exit = process.waitFor(EXIT_PATIENCE);
                 transfers.progress(transfer.id(), copy.count(), null);
+                if (source.producer() != null) {
+                    checkDump(request.source(), source.producer(), exit);
+                }
                 if (request.source().sha256() != null && !request.source().sha256().equals(copy.sha256())) {
                     throw new KeelException(ProblemType.UNAVAILABLE, "The bytes read of " + request.source().display()
                             + " do not match its recorded sha256; the restore may be partial. Restore it again.");
                 }
                 return outcome(transfer, process, exit);
             }
+        }
+    }
+
+    /**
+     * A copy's pg_dump, once pg_restore ended with {@code restored}: a dump that failed on its own
+     * (not of the broken pipe a failed pg_restore leaves it) is the copy's failure, said in
+     * pg_dump's words rather than pg_restore's "input file is too short"; a pg_dump still running
+     * after a failed pg_restore is ended.
+     */
+    private static void checkDump(DumpSources.Source source, ClientProcess dump, int restored) throws InterruptedException {
+        boolean endedFirst = !dump.isAlive();
+        if (restored != 0 && !endedFirst) {
+            dump.kill();
+            return;
+        }
+        int dumped = dump.waitFor(EXIT_PATIENCE);
+        boolean brokenPipe = dumped == SIGPIPE_EXIT || dump.errors().contains("Broken pipe");
+        if (dumped != 0 && (restored == 0 || !brokenPipe)) {
+            throw new KeelException(ProblemType.UNAVAILABLE, "pg_dump of " + source.display() + " failed (exit " + dumped + "): "
+                    + dump.errors());
         }
     }
 

@@ -12,7 +12,6 @@ import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
-import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -35,7 +34,6 @@ final class DumpSources {
     static final String BACKUP_REFERENCE = "keel:backup:";
     private static final Pattern NUMBER = Pattern.compile("[ab](\\d{1,18})");
     private static final Duration EXTENSIONS_TIMEOUT = Duration.ofMinutes(2);
-    private static final Duration DUMP_EXIT = Duration.ofMinutes(2);
 
     private final TransferRepository transfers;
     private final DumpObjects objects;
@@ -61,11 +59,24 @@ final class DumpSources {
     record Source(@Nullable Transfer backup, @Nullable URI url, @Nullable Database database, String display, @Nullable String sha256) {
     }
 
-    /** A source opened for reading; {@code size} when known. */
-    record Opened(InputStream stream, @Nullable Long size) implements AutoCloseable {
+    /**
+     * A source opened for reading; {@code size} when known; {@code producer} the pg_dump that
+     * writes it, for a database source (the restore judges its exit and ends it with the restore).
+     */
+    record Opened(InputStream stream, @Nullable Long size, @Nullable ClientProcess producer) implements AutoCloseable {
+        Opened(InputStream stream, @Nullable Long size) {
+            this(stream, size, null);
+        }
+
         @Override
         public void close() throws IOException {
-            stream.close();
+            try {
+                stream.close();
+            } finally {
+                if (producer != null) {
+                    producer.close();
+                }
+            }
         }
     }
 
@@ -112,34 +123,14 @@ final class DumpSources {
         return new Opened(fetched.stream(), fetched.size());
     }
 
-    /**
-     * pg_dump of {@code database} as Keel's superuser (pinned search_path, as a backup's): its
-     * output, whose close waits for pg_dump and fails unless it exited 0, so that a dump cut short
-     * never passes for a whole one.
-     */
-    private Opened dump(Database database) throws IOException {
+    /** pg_dump of {@code database} as Keel's superuser (pinned as Keel's own sessions, as a backup's): its output as it writes it. */
+    private Opened dump(Database database) {
         Instance server = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no server to copy from."));
         ClientTools.Tool pgDump = tools.require("pg_dump", database.major());
-        ClientProcess process = clients.start(List.of(pgDump.path().toString(), "--format=custom", "--no-password"),
-                clients.superuser(server, database.pgDatabase()), ClientProcess.Stream.OUTPUT);
-        InputStream output = process.output();
-        return new Opened(new FilterInputStream(output) {
-            @Override
-            public void close() throws IOException {
-                try (process) {
-                    super.close();
-                    int exit = process.waitFor(DUMP_EXIT);
-                    if (exit != 0) {
-                        throw new KeelException(ProblemType.UNAVAILABLE, "pg_dump of " + database.name() + " failed (exit " + exit + "): "
-                                + process.errors());
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted waiting for pg_dump", e);
-                }
-            }
-        }, null);
+        ClientProcess process = clients.start(DumpClients.pgDump(pgDump), clients.superuser(server, database.pgDatabase()),
+                ClientProcess.Stream.OUTPUT);
+        return new Opened(process.output(), null, process);
     }
 
     /** Creates the extensions ({@code hstore}, {@code myschema.hstore}) as the target's owner, through psql. */

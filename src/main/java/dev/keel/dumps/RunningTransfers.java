@@ -3,6 +3,7 @@ package dev.keel.dumps;
 import dev.keel.postgres.ClientProcess;
 import jakarta.inject.Singleton;
 
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -10,9 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /** The client programs of transfers running on this node, so that a cancel can end them at once. */
 @Singleton
 final class RunningTransfers {
-    private final Map<UUID, ClientProcess> processes = new ConcurrentHashMap<>();
+    private final Map<UUID, List<ClientProcess>> processes = new ConcurrentHashMap<>();
 
-    /** A transfer's process, known until the registration is closed. */
+    /** A transfer's processes (a copy's pg_dump and pg_restore), known until the registration is closed. */
     final class Registration implements AutoCloseable {
         private final UUID transfer;
 
@@ -26,18 +27,18 @@ final class RunningTransfers {
         }
     }
 
-    Registration register(UUID transfer, ClientProcess process) {
-        processes.put(transfer, process);
+    Registration register(UUID transfer, ClientProcess... running) {
+        processes.put(transfer, List.of(running));
         return new Registration(transfer);
     }
 
-    /** Kills the transfer's process, if it runs here; says whether it did. */
+    /** Kills the transfer's processes, if they run here; says whether it did. */
     boolean kill(UUID transfer) {
-        ClientProcess process = processes.get(transfer);
-        if (process == null) {
+        List<ClientProcess> running = processes.get(transfer);
+        if (running == null) {
             return false;
         }
-        process.kill();
+        running.forEach(ClientProcess::kill);
         return true;
     }
 }

@@ -37,6 +37,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -52,6 +54,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class DatabaseMetrics {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseMetrics.class);
     private static final int PARALLEL = 4;
+    /** How long a scrape waits for the poolers' figures. */
+    private static final Duration POOL_PATIENCE = Duration.ofSeconds(5);
 
     private final MetricsRepository repository;
     private final InstanceRepository instances;
@@ -66,6 +70,7 @@ final class DatabaseMetrics {
     private final Map<String, MultiGauge> gauges = new HashMap<>();
     private final MeterRegistry registry;
     private Instant readAt = Instant.EPOCH;
+    private Future<Map<UUID, PoolFigures.Figures>> poolReads;
 
     DatabaseMetrics(MetricsRepository repository, InstanceRepository instances, InstanceRuntime runtime, MonitoringSessions sessions,
                     DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, PoolFigures pools, MeterRegistry registry,
@@ -110,7 +115,11 @@ final class DatabaseMetrics {
         Map<String, String> namesBySlotId = new HashMap<>();
         rows.forEach(row -> namesBySlotId.put(row.id().toString().replace("-", ""), row.name()));
 
-        Future<Map<UUID, PoolFigures.Figures>> poolReads = readers.submit(pools::all);
+        // The poolers are read beside the servers; a reading still under way (a pooler that does not answer) is not asked
+        // again, and its figures wait for a later scrape rather than holding this one.
+        if (poolReads == null || poolReads.isDone()) {
+            poolReads = readers.submit(pools::all);
+        }
         List<Future<Optional<ServerSession.ServerStats>>> reads = new ArrayList<>();
         for (MetricsRepository.Row row : rows) {
             Instance primary = primaries.get(row.id());
@@ -193,7 +202,10 @@ final class DatabaseMetrics {
 
     private static Map<UUID, PoolFigures.Figures> awaitPools(Future<Map<UUID, PoolFigures.Figures>> read) {
         try {
-            return read.get();
+            return read.get(POOL_PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            LOG.debug("The poolers' figures are not read yet; this scrape goes without them");
+            return Map.of();
         } catch (Exception e) {
             LOG.debug("Could not read the poolers' figures", e);
             return Map.of();

@@ -20,6 +20,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
@@ -59,6 +60,9 @@ public final class EmbeddedS3 {
     public synchronized S3Settings start() {
         try {
             Files.createDirectories(dir.resolve("data"));
+            // Every database's backups and WAL: closed to all but Keel's account, whatever the data directory's own mode
+            // (an older layout leaves it searchable for Postgres' accounts).
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
             stopLeftover();
             Properties credentials = credentials();
             Set<Integer> lost = new HashSet<>();

@@ -41,25 +41,29 @@ class ImageStartCommandIT {
     /**
      * The image's own settings (its Dockerfile's {@code ENV}) outside a container: bound beyond
      * loopback, the API speaks only HTTPS, and the Dockerfile's {@code HEALTHCHECK} command passes
-     * against it with the CA file it names. In the image the server directory
-     * ({@code /var/lib/keel/<hash>}) is inside the data directory ({@code /var/lib/keel}); here it
-     * is too, so a data directory closed to Postgres' accounts would stop Keel at its start, and a
-     * database is provisioned to prove they reach their files.
+     * against it with the CA file it names. In the image the volume {@code /var/lib/keel} holds the
+     * data directory ({@code data/}, 0700) and beside it the server directory Postgres' accounts
+     * reach ({@code /var/lib/keel/<hash>}); here a temporary directory stands for the volume, and a
+     * database is provisioned to prove the accounts reach their files.
      */
     @Test
     void theImagesSettingsServeHttpsThatPassesTheImagesHealthCheck() throws Exception {
         String dockerfile = Files.readString(Path.of("ops/docker/Dockerfile"));
         Map<String, String> env = new HashMap<>(imageEnv(dockerfile));
-        assertThat(env).containsEntry("KEEL_DATA_DIR", "/var/lib/keel").containsKey("KEEL_BIND");
-        Path dataDir = Files.createTempDirectory(Path.of("/tmp"), "keel-image-"); // searchable parents, as /var/lib in the image
-        env.remove("KEEL_DATA_DIR");
+        assertThat(env).containsEntry("KEEL_DATA_DIR", "/var/lib/keel/data").containsKey("KEEL_BIND");
+        Path volume = Files.createTempDirectory(Path.of("/tmp"), "keel-image-"); // a volume's mount point: searchable
+        Files.setPosixFilePermissions(volume, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path dataDir = volume.resolve("data");
+        String imageDataDir = env.remove("KEEL_DATA_DIR");
         env.remove("KEEL_PORT");
+        env.remove("KEEL_INSTANCES_PORTS"); // the test's port blocks, not the image's
+        env.remove("KEEL_POOLING_PORTS");
         env.putAll(Map.of("KEEL_JAR", JAR, "JAVA", JAVA, "KEEL_INSTANCES_POOL_SIZE", "0", "KEEL_PUBLIC_HOST", "localhost",
-                "KEEL_SERVER_DIR", dataDir.resolve("by-hash").toString()));
+                "KEEL_SERVER_DIR", volume.resolve("servers").toString()));
         try (KeelProcess keel = KeelProcess.start(List.of("ops/docker/keel-start"), dataDir, TestKeel.nextPorts(), "0", env)) {
             assertThat(keel.api().baseUrl()).startsWith("https://");
             String port = keel.api().baseUrl().replaceAll(".*:", "");
-            String check = healthCheck(dockerfile).replace("/var/lib/keel", dataDir.toString()).replace("5480", port);
+            String check = healthCheck(dockerfile).replace(imageDataDir, dataDir.toString()).replace("5480", port);
             Process curl = new ProcessBuilder("sh", "-c", check).redirectErrorStream(true).start();
             String out = new String(curl.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(curl.waitFor(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isTrue();
@@ -70,13 +74,14 @@ class ImageStartCommandIT {
             assertThat(plain.waitFor(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(plain.exitValue()).as("plain HTTP to the image's API").isNotZero();
             if (KeelHome.runsAsRoot()) {
-                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir))).isEqualTo("rwx--x--x");
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir))).isEqualTo("rwx------");
+                assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(dataDir.resolve("s3")))).isEqualTo("rwx------");
             }
             JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
             keel.api().deprovision(database.get("id").asText());
         } finally {
             dev.keel.Keel.stopServers(dataDir);
-            FileTrees.delete(dataDir);
+            FileTrees.delete(volume);
         }
     }
 

@@ -9,16 +9,22 @@ import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.Superuser;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -32,6 +38,17 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @ExtendWith(SharedKeel.class)
 class OsIsolationTest {
+    private static Optional<Path> anyFile(Path dir) {
+        if (!Files.isDirectory(dir.resolve("data"))) {
+            return Optional.empty();
+        }
+        try (Stream<Path> files = Files.walk(dir.resolve("data"))) {
+            return files.filter(Files::isRegularFile).findFirst();
+        } catch (IOException | UncheckedIOException e) {
+            return Optional.empty(); // a file went while walking: look again
+        }
+    }
+
     @Test
     void aSuperuserOfOneDatabaseCannotReadAnotherDatabaseOrKeelsSecrets(TestKeel keel) throws Exception {
         assumeTrue(KeelHome.runsAsRoot(), "each instance has an OS account of its own only when Keel runs as root (CI does)");
@@ -42,7 +59,10 @@ class OsIsolationTest {
             Instance instanceA = primary(keel, a);
             Instance instanceB = primary(keel, b);
             Path servers = keel.serverDir();
+            // Any object of the embedded store (WAL and backups of every database): B's WAL arrives within a second.
+            Path stored = Wait.until("an object in the embedded store", Timeouts.PROVISION, () -> anyFile(keel.dataDir().resolve("s3")));
             List<Path> forbidden = List.of(
+                    stored,
                     keel.instanceDataDir(instanceB.id()).resolve("PG_VERSION"),
                     keel.instanceDataDir(instanceB.id()).resolve("global").resolve("pg_control"),
                     keel.instanceDataDir(instanceB.id()).resolve("server.key"),

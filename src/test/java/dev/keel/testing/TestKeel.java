@@ -59,6 +59,13 @@ public final class TestKeel implements AutoCloseable {
             }
             FileTrees.delete(dir);
         }
+        // A server directory an earlier checkout at this path left (its data directory went with that checkout): a new
+        // Keel would rightly refuse to start over its catalog.
+        Path leftover = KeelHome.defaultServerDir(dir);
+        if (Files.isDirectory(leftover)) {
+            Keel.stopServers(leftover);
+            FileTrees.delete(leftover);
+        }
         try {
             Files.createDirectories(dir);
             // Postgres runs as an unprivileged user when tests run as root: it must be able to search the path.
