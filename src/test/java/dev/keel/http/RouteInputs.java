@@ -219,6 +219,11 @@ final class RouteInputs {
         call("POST /client/v11/apps/{app}/transfers/{id}/actions/cancel", "/client/v11/apps/<app>/transfers/<transfer>/actions/cancel");
         body("POST /client/v11/databases/{addon}/restores", "/client/v11/databases/<dbname>/restores",
                 "{\"backup_url\":\"b<transfernum>\",\"extensions\":[\"hstore\"]}", f("backup_url", Kind.TOKEN), f("extensions", Kind.LIST));
+        // pg:copy: a source that is none of the team's databases, so even a body left whole would be refused.
+        body("POST /client/v11/databases/{addon}/transfers", "/client/v11/databases/<dbname>/transfers",
+                "{\"from_name\":\"SOURCE\",\"from_url\":\"postgres://u:p@localhost:1/nosuch\",\"to_name\":\"DATABASE\","
+                        + "\"to_url\":\"postgres://u:p@localhost:2/other\"}",
+                f("from_name", Kind.TOKEN), f("from_url", Kind.TOKEN), f("to_name", Kind.TOKEN), f("to_url", Kind.TOKEN));
         get("GET /client/v11/databases/{addon}/transfer-schedules", "/client/v11/databases/<dbname>/transfer-schedules");
         body("POST /client/v11/databases/{addon}/transfer-schedules", "/client/v11/databases/<dbname>/transfer-schedules",
                 "{\"hour\":\"4\",\"timezone\":\"Europe/Paris\",\"schedule_name\":\"DATABASE_URL\"}",
