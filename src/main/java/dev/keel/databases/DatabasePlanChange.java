@@ -19,6 +19,7 @@ import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
+import dev.keel.operations.StepCode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -42,6 +43,27 @@ import java.util.Optional;
 public final class DatabasePlanChange implements OperationHandler {
     static final String REMOVING_STANDBY = "removing the HA standby";
     static final String FOLLOWERS = "applying the plan to followers";
+
+    /** The steps of a plan change; an interrupted one resumes on the code it reached. */
+    enum Step implements StepCode {
+        /** Its sentence announces whether the server restarts; said again when the plan is applied. */
+        ANNOUNCED("announced"),
+        REMOVING_STANDBY("removing-standby"),
+        FOLLOWERS("followers"),
+        APPLYING("applying"),
+        DONE("done");
+
+        private final String code;
+
+        Step(String code) {
+            this.code = code;
+        }
+
+        @Override
+        public String code() {
+            return code;
+        }
+    }
 
     private final DatabaseRepository databases;
     private final Plans plans;
@@ -95,7 +117,8 @@ public final class DatabasePlanChange implements OperationHandler {
         try {
             operation = dsl.transactionResult(tx -> {
                 databases.updatePlan(tx.dsl(), database.id(), plan.name());
-                return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, announcement(from, plan), 3);
+                return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, Step.ANNOUNCED,
+                        announcement(from, plan), 3);
             });
         } catch (IntegrityConstraintViolationException e) {
             throw operations.alreadyPending(database.id(), OperationKind.PLAN_CHANGE, "A plan change of " + database.name());
@@ -161,20 +184,20 @@ public final class DatabasePlanChange implements OperationHandler {
                 .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; its plan is not applied."));
         Plan plan = plans.require(database.plan());
         // The announcement is the first step; a resumed operation says it again more plainly.
-        String applying = operation.step().startsWith("applying plan") ? operation.step() : "applying plan " + plan.name();
+        String applying = announced(operation) ? operation.step() : "applying plan " + plan.name();
         if (!plan.ha()) {
             if (instances.forDatabase(database.id()).stream().anyMatch(i -> i.role() == InstanceRole.STANDBY)) {
-                operations.progress(operation.id(), REMOVING_STANDBY, 0, 3);
+                operations.progress(operation.id(), Step.REMOVING_STANDBY, REMOVING_STANDBY, 0, 3);
             }
             following.removeStandby(database); // also a slot a crash left behind
         }
-        operations.progress(operation.id(), FOLLOWERS, 1, 3);
+        operations.progress(operation.id(), Step.FOLLOWERS, FOLLOWERS, 1, 3);
         for (Database follower : databases.followers(database.id())) {
             if (follower.state() == DatabaseState.AVAILABLE) {
                 following.reconfigure(follower); // first: a standby needs max_connections at least its primary's
             }
         }
-        operations.progress(operation.id(), applying, 2, 3);
+        operations.progress(operation.id(), Step.APPLYING, applying, 2, 3);
         if (database.following()) {
             following.reconfigure(database);
         } else {
@@ -183,7 +206,19 @@ public final class DatabasePlanChange implements OperationHandler {
             reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
                     InstanceConfig.hba(database.pgDatabase(), network.localHost()));
         }
-        operations.progress(operation.id(), "on plan " + plan.name(), 3, 3);
+        operations.progress(operation.id(), Step.DONE, "on plan " + plan.name(), 3, 3);
+    }
+
+    /**
+     * Whether the operation's step is still its announcement (or the plan being applied, which
+     * repeats it), so that a resumed operation keeps saying whether the server restarts. An
+     * operation a version before step codes left running is read by its sentence.
+     */
+    static boolean announced(Operation operation) {
+        if (operation.stepCode() == null) {
+            return operation.step() != null && operation.step().startsWith("applying plan");
+        }
+        return StepCode.of(Step.class, operation.stepCode()).filter(s -> s == Step.ANNOUNCED || s == Step.APPLYING).isPresent();
     }
 
     @Override

@@ -5,9 +5,13 @@ import io.micronaut.core.annotation.Nullable;
 import java.time.OffsetDateTime;
 import java.util.UUID;
 
-/** A piece of long work and how far it got: {@code done} of {@code total} {@code unit}s, now at {@code step}. */
+/**
+ * A piece of long work and how far it got: {@code done} of {@code total} {@code unit}s, now at
+ * {@code step}, a sentence for people; {@code stepCode} names the same step for the handler that
+ * resumes it (null where the kind names no steps).
+ */
 public record Operation(UUID id, UUID teamId, @Nullable UUID databaseId, OperationKind kind, OperationState state,
-                        @Nullable String step, long done, long total, String unit, int attempt, @Nullable String error,
+                        @Nullable String step, @Nullable String stepCode, long done, long total, String unit, int attempt, @Nullable String error,
                         @Nullable String errorCode, @Nullable Boolean errorRetryable,
                         OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
 }

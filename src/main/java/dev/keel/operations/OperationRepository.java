@@ -3,6 +3,7 @@ package dev.keel.operations;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.Failure;
 import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
@@ -29,6 +30,12 @@ public final class OperationRepository {
 
     /** Records a new running operation of {@code steps} steps, inside the caller's transaction. */
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
+        return create(tx, teamId, databaseId, kind, null, firstStep, steps);
+    }
+
+    /** As above, at the step {@code firstStepCode} ({@link #progress(UUID, StepCode, String, long, long)}). */
+    public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
+                            String firstStep, int steps) {
         UUID id = UUID.randomUUID();
         return tx.insertInto(OPERATIONS)
                 .set(OPERATIONS.ID, id)
@@ -37,6 +44,7 @@ public final class OperationRepository {
                 .set(OPERATIONS.KIND, kind.value())
                 .set(OPERATIONS.STATE, OperationState.RUNNING.value())
                 .set(OPERATIONS.STEP, firstStep)
+                .set(OPERATIONS.STEP_CODE, firstStepCode == null ? null : firstStepCode.code())
                 .set(OPERATIONS.PROGRESS_TOTAL, (long) steps)
                 .returning()
                 .fetchSingle(OperationRepository::toOperation);
@@ -45,6 +53,21 @@ public final class OperationRepository {
     /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} steps. */
     public void progress(UUID operation, String step, long done, long total) {
         progress(operation, step, done, total, "steps");
+    }
+
+    /**
+     * Reports that {@code operation} is at the step {@code code}, said as {@code step}: the code is
+     * what a resumed operation reads, the sentence what people read.
+     */
+    public void progress(UUID operation, StepCode code, String step, long done, long total) {
+        dsl.update(OPERATIONS)
+                .set(OPERATIONS.STEP_CODE, code.code())
+                .set(OPERATIONS.STEP, step)
+                .set(OPERATIONS.PROGRESS_DONE, done)
+                .set(OPERATIONS.PROGRESS_TOTAL, total)
+                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
+                .where(OPERATIONS.ID.eq(operation))
+                .execute();
     }
 
     /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} {@code unit}s ("bytes", ...). */
@@ -97,6 +120,7 @@ public final class OperationRepository {
         return dsl.update(OPERATIONS)
                 .set(OPERATIONS.ATTEMPT, OPERATIONS.ATTEMPT.plus(1))
                 .set(OPERATIONS.STEP, (String) null)
+                .set(OPERATIONS.STEP_CODE, (String) null)
                 .set(OPERATIONS.PROGRESS_DONE, 0L)
                 .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(OPERATIONS.ID.eq(operation))
@@ -144,7 +168,7 @@ public final class OperationRepository {
 
     private static Operation toOperation(Record r) {
         return new Operation(r.get(OPERATIONS.ID), r.get(OPERATIONS.TEAM_ID), r.get(OPERATIONS.DATABASE_ID),
-                OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP),
+                OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP), r.get(OPERATIONS.STEP_CODE),
                 r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
                 r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.ERROR_CODE), r.get(OPERATIONS.ERROR_RETRYABLE), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
                 r.get(OPERATIONS.FINISHED_AT));

@@ -24,7 +24,8 @@ final class OperationsController {
     }
 
     @Serdeable
-    record View(UUID id, String kind, String state, @Nullable UUID databaseId, @Nullable String step, Progress progress, int attempt,
+    record View(UUID id, String kind, String state, @Nullable UUID databaseId, @Nullable String step, @Nullable String stepCode,
+                Progress progress, int attempt,
                 @Nullable String error, @Nullable String errorCode, @Nullable Boolean retryable, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
     }
 
@@ -36,7 +37,7 @@ final class OperationsController {
     View show(Caller caller, String id) {
         Operation op = Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
                 .orElseThrow(() -> KeelException.notFound("operation", id));
-        return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(),
+        return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(), op.stepCode(),
                 new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt());
     }
 }

@@ -289,7 +289,9 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /** What the HA monitor sees of a primary: whether it is one, where it writes, and how far its standby has flushed. */
-    public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState) {
+    /** What the HA monitor reads of a primary; {@code timeline} is the one it writes WAL on (null in recovery). */
+    public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState,
+                               @Nullable TimelineId timeline) {
     }
 
     public PrimaryCheck primaryCheck(String standbyApplicationName) throws SQLException {
@@ -298,9 +300,13 @@ public final class ServerSession implements AutoCloseable {
                 + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_current_wal_lsn() end, flush_lsn)::pg_catalog.int8"
                 + "  from pg_catalog.pg_stat_replication where application_name = ?),"
-                + " (select state from pg_catalog.pg_stat_replication where application_name = ?)",
+                + " (select state from pg_catalog.pg_stat_replication where application_name = ?),"
+                + " case when pg_catalog.pg_is_in_recovery() then null"
+                + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
-                        r.getObject(3, Long.class), r.getString(4)), standbyApplicationName, standbyApplicationName);
+                        r.getObject(3, Long.class), r.getString(4),
+                        r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8))),
+                standbyApplicationName, standbyApplicationName);
     }
 
     /** On a standby: the newest WAL position it has received (or replayed, when it never streamed). */

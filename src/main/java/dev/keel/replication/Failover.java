@@ -27,6 +27,7 @@ import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
+import dev.keel.operations.StepCode;
 import dev.keel.postgres.HbaRule;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -36,6 +37,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -52,9 +54,55 @@ import java.util.UUID;
 @Singleton
 final class Failover implements OperationHandler {
     private static final Logger LOG = LoggerFactory.getLogger(Failover.class);
-    static final String DRAINING = "draining the primary";
-    static final List<String> STEPS = List.of(DRAINING, "fencing the old primary", "promoting the standby",
-            "configuring the new primary", "re-pointing followers", "taking a base backup");
+    private static final int STEP_COUNT = 6;
+
+    /** The steps of a failover, in order; an interrupted one resumes on the code of the step it reached. */
+    enum Step implements StepCode {
+        /** A planned switchover's first step (an unplanned failover starts at {@link #DECIDED}). */
+        DRAINING("draining", "draining the primary", 0),
+        /** An unplanned failover's first step; its sentence is the monitor's decision. */
+        DECIDED("decided", "deciding to fail over", 0),
+        FENCING("fencing", "fencing the old primary", 1),
+        PROMOTING("promoting", "promoting the standby", 2),
+        CONFIGURING("configuring", "configuring the new primary", 3),
+        REPOINTING("repointing-followers", "re-pointing followers", 4),
+        BACKING_UP("backup", "taking a base backup", 5);
+
+        private final String code;
+        private final String sentence;
+        private final int done;
+
+        Step(String code, String sentence, int done) {
+            this.code = code;
+            this.sentence = sentence;
+            this.done = done;
+        }
+
+        @Override
+        public String code() {
+            return code;
+        }
+
+        String sentence() {
+            return sentence;
+        }
+
+        /** Whether the failover had begun to fence the old primary: from then on it is finished, never undone. */
+        boolean pastFencing() {
+            return done >= FENCING.done;
+        }
+
+        /**
+         * The step {@code operation} reached: by its code, or, for an operation a version before step
+         * codes left running, by its sentence, which that version wrote exactly as above.
+         */
+        static Optional<Step> reached(Operation operation) {
+            if (operation.stepCode() != null) {
+                return StepCode.of(Step.class, operation.stepCode());
+            }
+            return Arrays.stream(values()).filter(s -> s.sentence.equals(operation.step())).findFirst();
+        }
+    }
     private static final long CATCH_UP_MILLIS = 30_000;
 
     private final DatabaseLookup databases;
@@ -110,7 +158,7 @@ final class Failover implements OperationHandler {
                 .orElseThrow(() -> new KeelException(ProblemType.NO_STANDBY, database.name() + " has no standby ready yet (GET"
                         + " /v1/databases/" + database.name() + "/info shows its HA status); try again once it is available."));
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), caller.teamId(), database.id(),
-                OperationKind.FAILOVER, DRAINING, STEPS.size()));
+                OperationKind.FAILOVER, Step.DRAINING, Step.DRAINING.sentence(), STEP_COUNT));
         runner.submit(operation);
         return new Accepted(database, operation);
     }
@@ -126,7 +174,7 @@ final class Failover implements OperationHandler {
     @Override
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).orElseThrow();
-        if (!DRAINING.equals(operation.step())) {
+        if (Step.reached(operation).orElse(null) != Step.DRAINING) {
             finish(operation, database);
             return;
         }
@@ -186,10 +234,10 @@ final class Failover implements OperationHandler {
      * is not yet) and made the primary, and everything that points at it follows.
      */
     private void finish(Operation operation, Database database) throws Exception {
-        int at = operation.step() == null ? -1 : STEPS.indexOf(operation.step());
+        Optional<Step> at = Step.reached(operation);
         Optional<Instance> primary = instances.primary(database.id());
         Optional<Instance> standby = instances.standby(database.id());
-        if (at < 1) {
+        if (at.isEmpty() || !at.get().pastFencing()) {
             throw new KeelException(ProblemType.UNAVAILABLE, "Keel stopped before this failover fenced anything; the primary is left"
                     + " as it was, and the HA monitor decides again.");
         }
@@ -236,7 +284,7 @@ final class Failover implements OperationHandler {
 
     private UUID recorded(Database database, HaDecision decision, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
-                OperationKind.FAILOVER, decision.sentence(), STEPS.size()));
+                OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
         try {
             work.on(operation);
             operations.succeed(operation.id());
@@ -250,29 +298,39 @@ final class Failover implements OperationHandler {
     /** Fences the old primary, promotes the standby and makes it the database's primary, with everything that points at it. */
     private void complete(Operation operation, Database database, Instance oldPrimary, Instance standby, String outcome)
             throws Exception {
-        step(operation, 1);
+        step(operation, Step.FENCING);
         // Fenced in the catalog first, so that no Keel start serves it again, then killed; the URL names no server
         // until the standby is promoted and made the primary.
         instances.transition(oldPrimary.id(), InstanceState.FENCED);
         runtime.fence(oldPrimary);
-        step(operation, 2);
+        step(operation, Step.PROMOTING);
         settle(operation, database, promote(standby), outcome);
     }
 
     /** Configures the new primary as one, and points everything at it. Each step may run again. */
     private void settle(Operation operation, Database database, Instance primary, String outcome) throws Exception {
-        step(operation, 3);
+        step(operation, Step.CONFIGURING);
         reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
-        step(operation, 4);
+        step(operation, Step.REPOINTING);
         for (Database follower : databases.followers(database.id())) {
             if (follower.state() == DatabaseState.AVAILABLE) {
                 followers.repoint(follower, database, primary);
             }
         }
-        step(operation, 5);
-        backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
-        operations.progress(operation.id(), outcome, STEPS.size(), STEPS.size());
+        step(operation, Step.BACKING_UP);
+        try {
+            backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
+        } catch (KeelException e) {
+            if (e.type() != ProblemType.BACKUP_RUNNING) {
+                throw e;
+            }
+            // A backup of the old primary still runs; it fails with its server, and the HA monitor then takes the new
+            // timeline's (TimelineBackups): the failover is done without it.
+            LOG.warn("Database {}: a backup of the old primary is still running; the new timeline's backup follows once it ends",
+                    database.name());
+        }
+        operations.progress(operation.id(), outcome, STEP_COUNT, STEP_COUNT);
         LOG.warn("Database {}: {}; its primary is now instance {} on port {}", database.name(), outcome, primary.id(), primary.port());
     }
 
@@ -284,8 +342,8 @@ final class Failover implements OperationHandler {
         return instances.makePrimary(standby.id());
     }
 
-    private void step(Operation operation, int index) {
-        operations.progress(operation.id(), STEPS.get(index), index, STEPS.size());
+    private void step(Operation operation, Step step) {
+        operations.progress(operation.id(), step, step.sentence(), step.done, STEP_COUNT);
     }
 
     @Override

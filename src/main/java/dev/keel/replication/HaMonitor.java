@@ -5,7 +5,9 @@ import dev.keel.operations.OperationHandler;
 import dev.keel.postgres.Durations;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ServerSession;
+import dev.keel.postgres.TimelineId;
 import dev.keel.archive.Backup;
+import dev.keel.archive.TimelineBackups;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
@@ -79,6 +81,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final InstanceConnections connections;
     private final Failover failover;
     private final StandbyBuild standbyBuild;
+    private final TimelineBackups timelineBackups;
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
@@ -98,7 +101,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Timer checkTimer;
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
-              Failover failover, StandbyBuild standbyBuild, OperationRepository operations, OperationRunner runner, DSLContext dsl,
+              Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DSLContext dsl,
               @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, MeterRegistry meters) {
@@ -110,6 +113,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.connections = connections;
         this.failover = failover;
         this.standbyBuild = standbyBuild;
+        this.timelineBackups = timelineBackups;
         this.operations = operations;
         this.runner = runner;
         this.dsl = dsl;
@@ -148,6 +152,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         int missed;
         int restarts;
         @Nullable Lsn lastLsn;
+        @Nullable TimelineId timeline;
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
@@ -252,7 +257,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.last = decision;
         UUID operation = null;
         switch (decision.kind()) {
-            case HEALTHY -> requestStandby(database, watch);
+            case HEALTHY -> {
+                if (watch.timeline != null) {
+                    timelineBackups.pursue(database, watch.timeline);
+                }
+                requestStandby(database, watch);
+            }
             case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
             case FINISH_PROMOTION -> {
@@ -312,6 +322,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.missed = 0;
                 watch.restarts = 0;
                 watch.lastLsn = check.current();
+                watch.timeline = check.timeline();
                 watch.standbyLag = check.standbyLagBytes();
                 watch.standbyState = check.standbyState();
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");

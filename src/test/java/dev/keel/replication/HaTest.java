@@ -2,7 +2,15 @@ package dev.keel.replication;
 
 import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.archive.BackupKind;
+import dev.keel.archive.BackupRepository;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import org.jooq.DSLContext;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
@@ -22,12 +30,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 
+import static dev.keel.catalog.schema.Tables.BACKUPS;
 import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -153,7 +163,15 @@ class HaTest {
         awaitHaAvailable(api, id);
         Instance old = primary(id);
         long pid = postmasterPid(old);
-        dev.keel.FileTrees.delete(dataDir(old));
+        // The server may write into its directory (pg_wal/archive_status) while it is removed: remove until it is gone.
+        Wait.until("the primary's data directory to be removed", Duration.ofSeconds(10), () -> {
+            try {
+                dev.keel.FileTrees.delete(dataDir(old));
+                return true;
+            } catch (java.io.UncheckedIOException e) {
+                return false;
+            }
+        });
         JsonNode decision = awaitDecision(api, id, "fail_over");
         assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks")
                 .endsWith("(its data directory is gone or damaged)");
@@ -181,7 +199,8 @@ class HaTest {
         // Keel "stops" right after fencing: the old primary is fenced and killed, the standby not yet promoted.
         dev.keel.operations.OperationRepository operations = keel.bean(dev.keel.operations.OperationRepository.class);
         dev.keel.operations.Operation failover = keel.bean(org.jooq.DSLContext.class).transactionResult(tx -> operations.create(tx.dsl(),
-                database.teamId(), database.id(), dev.keel.operations.OperationKind.FAILOVER, "fencing the old primary", 6));
+                database.teamId(), database.id(), dev.keel.operations.OperationKind.FAILOVER, Failover.Step.FENCING,
+                "a sentence a newer Keel reworded", 6));
         keel.bean(InstanceRepository.class).transition(old.id(), InstanceState.FENCED);
         keel.bean(InstanceRuntime.class).fence(old);
         keel.stopControlPlane();
@@ -201,6 +220,53 @@ class HaTest {
         assertThat(keel.bean(InstanceRuntime.class).isRunning(old)).isFalse();
         assertThat(url).isNotEqualTo(newUrl);
         again.deprovision(id);
+    }
+
+    /**
+     * A backup of the primary is running when the primary hangs: the failover finishes all the same,
+     * and once that backup has ended (as it does when its server is gone) the monitor takes the
+     * new timeline's backup and builds the next standby from it. The running backup is put in the
+     * catalog as Keel records one, so that it is still running whatever the timing.
+     */
+    @Test
+    void aFailoverDuringABackupOfTheOldPrimaryFinishesAndTheNewTimelineIsBackedUpOnceThatBackupEnds() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        UUID databaseId = UUID.fromString(id);
+        Database database = keel.bean(DatabaseLookup.class).find(databaseId).orElseThrow();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        OperationRepository operations = keel.bean(OperationRepository.class);
+        Operation backup = catalog.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), databaseId, OperationKind.BACKUP,
+                "copying files", 1));
+        catalog.insertInto(BACKUPS).set(BACKUPS.ID, UUID.randomUUID()).set(BACKUPS.DATABASE_ID, databaseId)
+                .set(BACKUPS.OPERATION_ID, backup.id()).set(BACKUPS.KIND, BackupKind.MANUAL.value()).set(BACKUPS.STATE, "running").execute();
+        BackupRepository backups = keel.bean(BackupRepository.class);
+        int oldTimeline = backups.completed(databaseId).stream().mapToInt(b -> b.timeline().value()).max().orElseThrow();
+
+        Instance old = primary(id);
+        signal("STOP", postmasterPid(old));
+        Wait.until("the database's url to name a new primary", FAILOVER, () -> {
+            String now = api.get("/v1/databases/" + id).field("url");
+            return now != null && !now.equals(url) ? Optional.of(now) : Optional.empty();
+        });
+        JsonNode decision = awaitDecision(api, id, "fail_over");
+        JsonNode failover = api.get("/v1/operations/" + decision.get("operation_id").asText()).json();
+        assertThat(failover.get("state").asText()).as(failover.toString()).isEqualTo("succeeded");
+        assertThat(failover.get("step_code").asText()).isEqualTo("backup");
+        // While the old primary's backup runs, none of the new timeline is started beside it.
+        Thread.sleep(3_000);
+        assertThat(operations.running(databaseId, EnumSet.of(OperationKind.BACKUP)).map(Operation::id)).contains(backup.id());
+
+        catalog.update(BACKUPS).set(BACKUPS.STATE, "failed").set(BACKUPS.ERROR, "its server was fenced")
+                .where(BACKUPS.OPERATION_ID.eq(backup.id())).execute();
+        operations.fail(backup.id(), "its server was fenced");
+        Wait.until("a completed backup of the new timeline", Timeouts.RESTORE, () -> backups.completed(databaseId).stream()
+                .anyMatch(b -> b.timeline().value() > oldTimeline));
+        awaitHaAvailable(api, id);
+        api.deprovision(id);
     }
 
     @Test
