@@ -132,6 +132,12 @@ public final class BaseBackups implements OperationHandler {
         return OperationKind.BACKUP;
     }
 
+    /** No: a backup reads the primary for long; a failover never waits for it (TimelineBackups takes the next one). */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
     @Override
     public void run(Operation operation) throws Exception {
         Backup backup = backups.forOperation(operation.id()).orElseThrow(() -> new KeelException(ProblemType.CONFLICT,

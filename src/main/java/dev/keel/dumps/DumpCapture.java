@@ -111,6 +111,12 @@ public final class DumpCapture implements OperationHandler {
         return OperationKind.LOGICAL_BACKUP;
     }
 
+    /** No: pg_dump reads the database for long; a failover does not wait for it (the dump fails and can be asked again). */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
     @Override
     public void run(Operation operation) throws Exception {
         Transfer transfer = transfers.forOperation(operation.id()).orElseThrow();

@@ -186,6 +186,12 @@ public final class DumpRestore implements OperationHandler {
         return OperationKind.LOGICAL_RESTORE;
     }
 
+    /** No: pg_restore writes through SQL, never the instances; a failover does not wait for it. */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
     @Override
     public void run(Operation operation) throws Exception {
         Transfer transfer = transfers.forOperation(operation.id()).orElseThrow();

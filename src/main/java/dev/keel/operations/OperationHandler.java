@@ -17,4 +17,14 @@ public interface OperationHandler {
      * removed and says whether to run it again. Runs before any new work is accepted.
      */
     Decision recover(Operation operation);
+
+    /**
+     * Whether an operation of this kind holds its database's lease ({@link DatabaseLeases}) while
+     * it runs: yes for work that changes the database's instances. Work that only reads a server
+     * for long (a backup, a dump, a standby built from the archive) does not, so that a failover
+     * never waits for it.
+     */
+    default boolean holdsDatabase() {
+        return true;
+    }
 }

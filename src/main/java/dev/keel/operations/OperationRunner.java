@@ -22,6 +22,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,7 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * queue per team; whenever a thread is free, the teams take turns: the next team in the rotation
  * that has an operation whose database is not busy gets the thread. A team that queues a hundred
  * operations so delays another team's next operation by at most one operation of its own per
- * free thread, and no thread ever waits on a busy database. On shutdown it lets running work
+ * free thread, and no thread ever waits on a busy database. An operation that changes its
+ * database's instances runs only while holding the database's lease ({@link DatabaseLeases});
+ * when another actor (the HA monitor failing it over) holds it, the database's operations step
+ * aside for {@link #LEASE_RETRY_MILLIS} and keep their order. On shutdown it lets running work
  * finish for a while; whatever is cut off, or still queued, stays {@code running} in the catalog
  * for the {@link Reconciler}.
  */
@@ -40,14 +45,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class OperationRunner {
     private static final Logger LOG = LoggerFactory.getLogger(OperationRunner.class);
     private static final long SHUTDOWN_PATIENCE_SECONDS = 15;
+    static final long LEASE_RETRY_MILLIS = 1000;
     /** The queue of operations that belong to no team (none today; kept apart from every team's). */
     private static final UUID NO_TEAM = new UUID(0, 0);
 
     // A provider, not a list: handlers submit work to this runner, so they are looked up on use.
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
+    private final DatabaseLeases leases;
     private final MeterRegistry meters;
     private final ExecutorService executor;
+    private final ScheduledExecutorService later;
     private final Object lock = new Object();
     /** Waiting operations by team, in the order the teams take turns (the team served last moves to the end). */
     private final LinkedHashMap<UUID, Deque<Operation>> waiting = new LinkedHashMap<>();
@@ -55,19 +63,27 @@ public final class OperationRunner {
     private final Map<UUID, Long> lastServed = new HashMap<>();
     private long turns;
     private final Set<UUID> busyDatabases = new HashSet<>();
+    /** Databases whose lease another actor held when their operation came up, until when (System.nanoTime) they step aside. */
+    private final Map<UUID, Long> deferred = new HashMap<>();
     private int freeThreads;
     private boolean stopping;
 
-    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, MeterRegistry meters,
+    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, DatabaseLeases leases, MeterRegistry meters,
                     @Value("${keel.operations.threads}") int threads) {
         this.handlers = handlers;
         this.operations = operations;
+        this.leases = leases;
         this.meters = meters;
         this.freeThreads = threads;
         AtomicInteger count = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(threads, r -> {
             Thread thread = new Thread(r, "keel-operation-" + count.incrementAndGet());
             thread.setDaemon(false);
+            return thread;
+        });
+        this.later = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "keel-operation-retry");
+            thread.setDaemon(true);
             return thread;
         });
         Gauge.builder("keel.operations.queued", this, OperationRunner::queued)
@@ -144,9 +160,11 @@ public final class OperationRunner {
 
     private Operation firstRunnable(Deque<Operation> queue) {
         Set<UUID> passed = new HashSet<>();
+        long now = System.nanoTime();
+        deferred.values().removeIf(until -> until - now <= 0);
         for (Operation operation : queue) {
             UUID database = operation.databaseId();
-            if (database == null || !busyDatabases.contains(database) && passed.add(database)) {
+            if (database == null || !busyDatabases.contains(database) && !deferred.containsKey(database) && passed.add(database)) {
                 return operation;
             }
         }
@@ -164,9 +182,19 @@ public final class OperationRunner {
         }
         long started = System.nanoTime();
         String outcome = OperationState.FAILED.value();
+        DatabaseLeases.Lease lease = null;
         try {
+            OperationHandler handler = handler(operation.kind());
+            if (operation.databaseId() != null && handler.holdsDatabase()) {
+                lease = leases.tryAcquire(operation.databaseId(), "operation " + operation.id()).orElse(null);
+                if (lease == null) {
+                    stepAside(operation);
+                    outcome = "deferred";
+                    return;
+                }
+            }
             LOG.info("Operation {} started", operation.kind().value());
-            handler(operation.kind()).run(operation);
+            handler.run(operation);
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();
             LOG.info("Operation {} succeeded", operation.kind().value());
@@ -181,9 +209,14 @@ public final class OperationRunner {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
         } finally {
-            Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
-                    .tags("kind", operation.kind().value(), "state", outcome).register(meters)
-                    .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+            if (lease != null) {
+                closeQuietly(lease);
+            }
+            if (!outcome.equals("deferred")) {
+                Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
+                        .tags("kind", operation.kind().value(), "state", outcome).register(meters)
+                        .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
+            }
             synchronized (lock) {
                 freeThreads++;
                 if (operation.databaseId() != null) {
@@ -195,11 +228,38 @@ public final class OperationRunner {
         }
     }
 
+    /**
+     * Puts {@code operation} back at the head of its team's queue, its database stepping aside for
+     * a moment: another actor holds the database's lease (the HA monitor acting on it, or another node).
+     */
+    private void stepAside(Operation operation) {
+        LOG.info("Operation {} waits: {} holds its database's lease", operation.kind().value(),
+                leases.holder(operation.databaseId()).orElse("another actor"));
+        synchronized (lock) {
+            waiting.computeIfAbsent(team(operation), t -> new ArrayDeque<>()).addFirst(operation);
+            deferred.put(operation.databaseId(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEASE_RETRY_MILLIS));
+        }
+        try {
+            later.schedule(this::dispatch, LEASE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException stopping) {
+            // Keel is stopping: the operation stays running in the catalog for the reconciler.
+        }
+    }
+
+    private static void closeQuietly(DatabaseLeases.Lease lease) {
+        try {
+            lease.close();
+        } catch (RuntimeException e) {
+            LOG.warn("Could not release the lease of {}; it expires on its own", lease, e);
+        }
+    }
+
     @PreDestroy
     void shutdown() throws InterruptedException {
         synchronized (lock) {
             stopping = true;
         }
+        later.shutdownNow();
         executor.shutdown();
         if (!executor.awaitTermination(SHUTDOWN_PATIENCE_SECONDS, TimeUnit.SECONDS)) {
             LOG.warn("Stopping with operations still running; they resume when Keel starts again");

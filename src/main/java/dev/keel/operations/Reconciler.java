@@ -11,7 +11,8 @@ import java.util.List;
 /**
  * At start, settles every operation a stopped or crashed Keel left running: each handler removes
  * what was half made and decides (a {@link Decision}) to resume, retry from the start, or give
- * up. Assumes it is the only Keel working on the catalog's operations while it runs.
+ * up. Assumes it is the only Keel working on the catalog's operations while it runs. First it
+ * gives up the database leases this node held when it stopped.
  */
 @Singleton
 public final class Reconciler {
@@ -19,13 +20,20 @@ public final class Reconciler {
 
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final DatabaseLeases leases;
 
-    Reconciler(OperationRepository operations, OperationRunner runner) {
+    Reconciler(OperationRepository operations, OperationRunner runner, DatabaseLeases leases) {
         this.operations = operations;
         this.runner = runner;
+        this.leases = leases;
     }
 
     public List<Decision> reconcile() {
+        // What this node's last run held is over: nothing of it acts yet. The work resumed below takes new leases.
+        int released = leases.releaseThisNodes();
+        if (released > 0) {
+            LOG.info("Released {} database leases this node held when it stopped", released);
+        }
         List<Decision> decisions = new ArrayList<>();
         for (Operation operation : operations.unfinished()) {
             MDC.put("operation", operation.id().toString());

@@ -1,5 +1,6 @@
 package dev.keel.replication;
 
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Decision;
 import dev.keel.operations.OperationHandler;
 import dev.keel.postgres.Durations;
@@ -48,6 +49,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -73,6 +75,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final int KEPT_DECISIONS = 20;
     private static final int RESTART_ATTEMPTS = 10;
     private static final int RESTARTS_IN_A_ROW = 3;
+    /** How the monitor is named as the holder of a database's lease. */
+    static final String ACTOR = "the HA monitor";
+    /** The decisions that change the database's instances, taken only under its lease. */
+    private static final Set<HaDecision.Kind> ACTS = EnumSet.of(HaDecision.Kind.RESTART_IN_PLACE, HaDecision.Kind.FAIL_OVER,
+            HaDecision.Kind.FINISH_PROMOTION);
 
     private final DatabaseLookup databases;
     private final Plans plans;
@@ -84,6 +91,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final TimelineBackups timelineBackups;
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final DatabaseLeases leases;
     private final DSLContext dsl;
     private final Duration interval;
     private final int misses;
@@ -101,8 +109,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Timer checkTimer;
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
-              Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DSLContext dsl,
-              @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
+              DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
@@ -116,6 +124,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.timelineBackups = timelineBackups;
         this.operations = operations;
         this.runner = runner;
+        this.leases = leases;
         this.dsl = dsl;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
@@ -231,7 +240,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         });
     }
 
-    /** Checks one database and acts on the decision. */
+    /**
+     * Checks one database and acts on the decision. It looks only while no other actor holds the
+     * database's lease (an operation restarting, switching over or deleting its servers on purpose
+     * is not a failure), and acts only once it holds the lease itself.
+     */
     void check(Database database) {
         Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
         if (busy(database)) {
@@ -243,16 +256,30 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (standby.isPresent() && instances.hasFenced(database.id())) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
-                LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
+                    if (lease != null) {
+                        LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                        record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                    }
+                }
             }
             return;
         }
         Instance primary = found.get();
         HaDecision decision = decide(database, watch, primary, standby);
-        if ((decision.kind() == HaDecision.Kind.RESTART_IN_PLACE || decision.kind() == HaDecision.Kind.FAIL_OVER) && busy(database)) {
+        if (ACTS.contains(decision.kind())) {
+            try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
+                // Another actor took the database meanwhile (its work restarts servers on purpose), or it is no longer available.
+                if (lease != null && databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isPresent()) {
+                    act(database, watch, primary, standby, decision);
+                }
+            }
             return;
         }
+        act(database, watch, primary, standby, decision);
+    }
+
+    private void act(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
         boolean news = watch.last == null || watch.last.kind() != decision.kind();
         watch.last = decision;
         UUID operation = null;
@@ -299,13 +326,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * Whether other work has the database's servers in hand: a switchover or an unfollow stops and
-     * starts them on purpose, a deletion removes them. Asked again right before acting.
+     * Whether the database is not the monitor's to look at now: it is not available (being made or
+     * deleted), or another actor holds its lease (a switchover, an unfollow or a plan change stops
+     * and starts its servers on purpose, a deletion removes them).
      */
     private boolean busy(Database database) {
         return databases.find(database.id()).map(d -> d.state() != DatabaseState.AVAILABLE).orElse(true)
-                || operations.running(database.id(), EnumSet.of(OperationKind.FAILOVER, OperationKind.UNFOLLOW,
-                OperationKind.DEPROVISION)).isPresent();
+                || leases.holder(database.id()).isPresent();
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {

@@ -70,6 +70,12 @@ final class StandbyBuild implements OperationHandler {
         return OperationKind.STANDBY;
     }
 
+    /** No: a standby is built from the archive for long; the primary is not touched, and a restart in place does not wait for it. */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
     /** The newest base backup a standby of {@code database} can start from, if there is one. */
     Optional<Backup> newestRestorable(Database database) {
         List<ArchiveReport.Restorable> restorable = report.restorable(database.id()).backups();

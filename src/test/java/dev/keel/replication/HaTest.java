@@ -7,6 +7,7 @@ import dev.keel.archive.BackupRepository;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -83,6 +84,31 @@ class HaTest {
             assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1");
         }
         assertThat(api.get("/v1/databases/" + id).field("url")).isEqualTo(url);
+        api.deprovision(id);
+    }
+
+    /** While another actor holds the database's lease (its work stops servers on purpose), the monitor neither counts nor acts. */
+    @Test
+    void theMonitorLeavesADatabaseAloneWhileAnotherActorHoldsItsLease() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        Instance primary = primary(id);
+        DatabaseLeases leases = keel.bean(DatabaseLeases.class);
+        try (DatabaseLeases.Lease other = leases.tryAcquire(primary.databaseId(), "a test standing for a plan change").orElseThrow()) {
+            signal("KILL", postmasterPid(primary));
+            Thread.sleep(5_000); // five checks' worth
+            assertThat(keel.bean(InstanceRuntime.class).isRunning(primary)).isFalse();
+            assertThat(api.get("/v1/databases/" + id + "/ha").json().get("decisions")).isEmpty();
+        }
+        JsonNode decision = awaitDecision(api, id, "restart_in_place");
+        assertThat(decision.get("sentence").asText())
+                .isEqualTo("restarting the primary in place: its postmaster is gone and its data directory is intact");
+        try (Connection connection = Pg.connect(url, keel.caFile())) {
+            assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
+        }
+        assertThat(leases.holder(primary.databaseId())).isEmpty();
         api.deprovision(id);
     }
 
