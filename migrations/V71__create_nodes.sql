@@ -6,7 +6,7 @@
 -- other node may join it. The capacity is what the node may place into: its instance port range
 -- and its memory and disk budgets.
 create table nodes (
-    name              varchar(63)   primary key,
+    name              varchar(255)   primary key,
     api_url           varchar(255),
     version           varchar(64)   not null,
     embedded_catalog  boolean       not null default false,
@@ -22,6 +22,6 @@ create table nodes (
 
 -- The node that hosts each instance. Null for rows made before this migration (and by a node of
 -- an older version during a rolling upgrade): the node that starts claims them.
-alter table instances add column node varchar(63) references nodes (name);
+alter table instances add column node varchar(255) references nodes (name);
 
 create index instances_node on instances (node);
