@@ -15,8 +15,8 @@ import java.util.UUID;
  * once the database is {@code available}; {@code progress} while an operation runs on it. A
  * follower names its leader in {@code following}, with its lag ({@code lagBytes},
  * {@code lagSeconds}, {@code replication} saying whether it streams); a leader lists its
- * {@code followers}. {@code ha} is the HA status on plans with a standby; {@code instances} its servers, each with the
- * node that hosts it.
+ * {@code followers}. {@code ha} is the HA status on plans with a standby; {@code instances} are
+ * its servers, each with the node that hosts it.
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
