@@ -9,6 +9,9 @@ import dev.keel.catalog.NodeLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.instances.InstanceSweep;
 import dev.keel.jobs.Jobs;
+import dev.keel.nodes.NodeHeartbeat;
+import dev.keel.nodes.NodeRegistry;
+import dev.keel.nodes.ThisNode;
 import dev.keel.instances.WarmPool;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Reconciler;
@@ -24,8 +27,9 @@ import java.util.UUID;
 
 /**
  * What Keel does once, in this order, when it starts and before it serves: become the catalog's
- * only node, prove the secret
- * key, check that the data directory belongs to this catalog, load the CA, create the first team and admin key on a new installation, remove orphaned
+ * only node (refusing another node's embedded catalog), prove the secret key, check that the data
+ * directory belongs to this catalog, register in the node registry and start heartbeating, load
+ * the CA, create the first team and admin key on a new installation, remove orphaned
  * instances and restart stopped ones, settle interrupted operations, start shipping WAL and the
  * scheduled jobs, then top up the warm pool.
  */
@@ -45,11 +49,17 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final Jobs jobs;
     private final HaMonitor haMonitor;
     private final AddonResources addons;
+    private final ThisNode node;
+    private final NodeRegistry registry;
+    private final NodeHeartbeat heartbeat;
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
                 WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor,
-                AddonResources addons) {
+                AddonResources addons, ThisNode node, NodeRegistry registry, NodeHeartbeat heartbeat) {
+        this.node = node;
+        this.registry = registry;
+        this.heartbeat = heartbeat;
         this.haMonitor = haMonitor;
         this.addons = addons;
         this.archiver = archiver;
@@ -68,10 +78,13 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
 
     @Override
     public void onApplicationEvent(StartupEvent event) {
-        nodeLock.acquire();
+        nodeLock.acquire(node.name());
         try {
+            registry.checkJoin();
             secrets.checkAgainstCatalog(dsl);
             UUID installation = identity.check(dsl);
+            registry.register();
+            heartbeat.start();
             authority.load();
             teams.bootstrap();
             sweep.sweep();

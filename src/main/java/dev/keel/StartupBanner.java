@@ -3,6 +3,7 @@ package dev.keel;
 import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.CatalogLocation;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.ServerAccounts;
 import io.micronaut.context.event.ApplicationEventListener;
@@ -14,7 +15,7 @@ import java.util.stream.Collectors;
 
 /**
  * Prints where Keel is once it serves: API URL, data directory (and server directory), which OS
- * accounts Postgres runs as, admin key file, catalog, Postgres versions.
+ * accounts Postgres runs as, admin key file, catalog, node name, Postgres versions.
  */
 @Singleton
 final class StartupBanner implements ApplicationEventListener<ServerStartupEvent> {
@@ -24,9 +25,11 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
     private final CatalogLocation catalog;
     private final PostgresBinaries binaries;
     private final ServerAccounts accounts;
+    private final ThisNode node;
 
     StartupBanner(Network network, KeelHome home, Teams teams, CatalogLocation catalog, PostgresBinaries binaries,
-                  ServerAccounts accounts) {
+                  ServerAccounts accounts, ThisNode node) {
+        this.node = node;
         this.accounts = accounts;
         this.network = network;
         this.home = home;
@@ -55,6 +58,7 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
         System.out.println("  admin API key:     " + teams.adminKeyFile()
                 + (teams.adminKeyFile().toFile().exists() ? "" : " (not on this node: it was written where the installation began)"));
         System.out.println("  catalog:           " + catalog);
+        System.out.println("  node:              " + node.name() + " (version " + node.version() + "; the nodes: " + api + "/v1/nodes)");
         System.out.println("  Postgres versions: " + versions);
         System.out.println("  CA certificate:    " + api + "/v1/ca.pem (also " + home.resolve("ca.pem") + ")");
         if (network.apiTls()) {

@@ -20,6 +20,8 @@ public enum AdvisoryLock {
     ATTACHMENTS(5);
 
     private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
+    /** The first key of node names' locks, in Postgres' two-key space, apart from the one-key locks above. */
+    private static final int NODE_NAMES = 0x4b454c4e; // "KELN"
     private final long key;
 
     AdvisoryLock(int id) {
@@ -34,5 +36,15 @@ public enum AdvisoryLock {
     /** Takes the lock for {@code session}'s lifetime if nobody holds it; says whether it did. */
     public boolean tryHoldForSession(DSLContext session) {
         return Boolean.TRUE.equals(session.fetchValue(DSL.field("pg_try_advisory_lock({0})", Boolean.class, DSL.val(key))));
+    }
+
+    /**
+     * Takes the lock of node {@code name} for {@code session}'s lifetime if nobody holds it; says whether it did. A live
+     * node holds its name's lock as long as it runs, so a start under the same name can tell a live twin (refused) from a
+     * predecessor that died (its session, and so its lock, ended with it).
+     */
+    public static boolean tryHoldNodeNameForSession(DSLContext session, String name) {
+        return Boolean.TRUE.equals(session.fetchValue(DSL.field("pg_try_advisory_lock({0}, hashtext({1}))", Boolean.class,
+                DSL.val(NODE_NAMES), DSL.val(name))));
     }
 }

@@ -49,12 +49,12 @@ final class CatalogFactory {
             int port = uri.getPort() < 0 ? 5432 : uri.getPort();
             String jdbc = "jdbc:postgresql://" + uri.getHost() + ":" + port + uri.getRawPath()
                     + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
-            return new CatalogLocation(jdbc, user, password, "external " + uri.getHost() + ":" + port + uri.getRawPath());
+            return new CatalogLocation(jdbc, user, password, "external " + uri.getHost() + ":" + port + uri.getRawPath(), false);
         }
         if (!url.startsWith("jdbc:postgresql:")) {
             throw new StartupException("KEEL_CATALOG_URL must be a jdbc:postgresql:// or postgres:// URL, not " + url.split(":", 2)[0] + ":...");
         }
-        return new CatalogLocation(url, user, password, "external " + url.replaceAll("password=[^&]*", "password=***"));
+        return new CatalogLocation(url, user, password, "external " + url.replaceAll("password=[^&]*", "password=***"), false);
     }
 
     private static String decode(String s) {

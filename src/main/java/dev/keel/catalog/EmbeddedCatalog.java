@@ -105,7 +105,7 @@ public final class EmbeddedCatalog {
         String url = "jdbc:postgresql://" + LOOPBACK + ":" + port + "/";
         ensureDatabase(url, password);
         return new CatalogLocation(url + DATABASE, SUPERUSER, password,
-                "embedded Postgres " + binaries.describe(major) + " on " + LOOPBACK + ":" + port + " (" + dataDir + ")");
+                "embedded Postgres " + binaries.describe(major) + " on " + LOOPBACK + ":" + port + " (" + dataDir + ")", true);
     }
 
     /** Makes the cluster; anything under the catalog directory is what an unfinished initialisation left. */

@@ -4,7 +4,11 @@ import dev.keel.StartupException;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
+import org.jooq.DSLContext;
+import org.jooq.Record;
 import org.jooq.SQLDialect;
+import org.jooq.exception.DataAccessException;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
@@ -12,16 +16,24 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.util.Optional;
+
+import static dev.keel.catalog.schema.Tables.NODES;
 
 /**
- * Makes this Keel the only node working on its catalog, by holding a session advisory lock on a
- * connection of its own for as long as it runs. The reconciler, the orphan sweep and the
- * per-database operation locks assume one node; until nodes coordinate, a second one is refused
- * rather than let loose. A node that dies releases the lock with its connection; a start waits a
- * little for a killed predecessor's session to end.
+ * Makes this Keel the only node working on its catalog, by holding session advisory locks on a
+ * connection of its own for as long as it runs: its node name's, and the one node lock. The
+ * reconciler, the orphan sweep and the per-database operation locks assume one node; until nodes
+ * coordinate through per-database leases, a second one is refused rather than let loose, and the
+ * refusal names the running node from the registry. A node that dies releases the locks with its
+ * connection; a start waits a little for a killed predecessor's session to end.
  */
 @Singleton
 public final class NodeLock {
+    public static final String JOIN_EMBEDDED = "its catalog is embedded in that node's data directory and cannot be joined: to run several"
+            + " nodes, configure KEEL_CATALOG_URL to an external Postgres, and KEEL_S3_* and KEEL_SECRET_KEY, on every node";
+
     private final CatalogLocation location;
     private final Duration patience;
     private Connection session;
@@ -31,15 +43,26 @@ public final class NodeLock {
         this.patience = patience;
     }
 
-    public synchronized void acquire() {
+    /** Takes the locks for node {@code nodeName}, or refuses the start saying which node holds them. */
+    public synchronized void acquire(String nodeName) {
         Instant deadline = Instant.now().plus(patience);
         try {
             session = DriverManager.getConnection(location.jdbcUrl(), location.user(), location.password());
-            while (!AdvisoryLock.NODE.tryHoldForSession(DSL.using(session, SQLDialect.POSTGRES))) {
+            DSLContext sql = DSL.using(session, SQLDialect.POSTGRES);
+            while (!AdvisoryLock.tryHoldNodeNameForSession(sql, nodeName)) {
                 if (Instant.now().isAfter(deadline)) {
+                    String heartbeat = node(sql, nodeName).map(n -> ", its last heartbeat " + n.age() + " s ago").orElse("");
                     release();
-                    throw new StartupException("another Keel node is running on this catalog (" + location + "); Keel does not yet"
-                            + " share a catalog between nodes, so stop the other one first.");
+                    throw new StartupException("a Keel node named " + nodeName + " is already running on this catalog (" + location + ")"
+                            + heartbeat + "; give this node its own KEEL_NODE_NAME, or stop the other one first.");
+                }
+                Thread.sleep(250);
+            }
+            while (!AdvisoryLock.NODE.tryHoldForSession(sql)) {
+                if (Instant.now().isAfter(deadline)) {
+                    String refusal = refusal(sql, nodeName);
+                    release();
+                    throw new StartupException(refusal);
                 }
                 Thread.sleep(250);
             }
@@ -48,6 +71,42 @@ public final class NodeLock {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new StartupException("interrupted while waiting for the catalog's node lock", e);
+        }
+    }
+
+    private String refusal(DSLContext sql, String nodeName) {
+        Optional<Running> running = newestOther(sql, nodeName);
+        String other = running.map(n -> ": node " + n.name() + (n.apiUrl() == null ? "" : " at " + n.apiUrl()) + ", its last heartbeat "
+                + n.age() + " s ago").orElse("");
+        String why = running.filter(Running::embeddedCatalog).isPresent() ? "; " + JOIN_EMBEDDED + "."
+                : "; Keel does not yet share a catalog between nodes, so stop the other one first.";
+        return "another Keel node is running on this catalog (" + location + ")" + other + why;
+    }
+
+    /** A node's row as a refusal names it; {@code age} in whole seconds of the catalog's clock. */
+    private record Running(String name, String apiUrl, boolean embeddedCatalog, long age) {
+        static Running of(Record r, OffsetDateTime now) {
+            return new Running(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.EMBEDDED_CATALOG),
+                    Duration.between(r.get(NODES.HEARTBEAT_AT), now).toSeconds());
+        }
+    }
+
+    private static Optional<Running> node(DSLContext sql, String name) {
+        return read(sql, NODES.NAME.eq(name));
+    }
+
+    private static Optional<Running> newestOther(DSLContext sql, String name) {
+        return read(sql, NODES.NAME.ne(name));
+    }
+
+    /** The node with the newest heartbeat matching {@code which}; empty also when the registry cannot be read (an older catalog). */
+    private static Optional<Running> read(DSLContext sql, Condition which) {
+        try {
+            OffsetDateTime now = sql.fetchValue(DSL.currentOffsetDateTime());
+            return sql.selectFrom(NODES).where(which).orderBy(NODES.HEARTBEAT_AT.desc()).limit(1).fetchOptional()
+                    .map(r -> Running.of(r, now));
+        } catch (DataAccessException e) {
+            return Optional.empty();
         }
     }
 

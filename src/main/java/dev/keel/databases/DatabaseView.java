@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.instances.Instance;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 
@@ -14,14 +15,23 @@ import java.util.UUID;
  * once the database is {@code available}; {@code progress} while an operation runs on it. A
  * follower names its leader in {@code following}, with its lag ({@code lagBytes},
  * {@code lagSeconds}, {@code replication} saying whether it streams); a leader lists its
- * {@code followers}. {@code ha} is the HA status on plans with a standby.
+ * {@code followers}. {@code ha} is the HA status on plans with a standby; {@code instances} are
+ * its servers, each with the node that hosts it.
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
                            @Nullable String stateCode, @Nullable Boolean stateRetryable,
                            @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, @Nullable Ref following,
                            @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers, @Nullable String ha,
-                           OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+                           List<InstanceRef> instances, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
+
+    /** One of the database's servers: its role, its state and the Keel node that hosts it (null until a node claims an old row). */
+    @Serdeable
+    public record InstanceRef(UUID id, String role, String state, @Nullable String node) {
+        static InstanceRef of(Instance instance) {
+            return new InstanceRef(instance.id(), instance.role().value(), instance.state().value(), instance.node());
+        }
+    }
 
     /** Another database, by id and name. */
     @Serdeable

@@ -14,7 +14,7 @@ import jakarta.inject.Singleton;
 import java.util.EnumSet;
 import java.util.Set;
 
-/** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL. */
+/** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL, the instances and their nodes. */
 @Singleton
 final class DatabaseViews {
     private final DatabaseRepository databases;
@@ -64,7 +64,8 @@ final class DatabaseViews {
                 progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
-                following.haStatus(db), db.createdAt(), db.updatedAt());
+                following.haStatus(db), instances.forDatabase(db.id()).stream().map(DatabaseView.InstanceRef::of).toList(),
+                db.createdAt(), db.updatedAt());
     }
 
     private static DatabaseView.Progress progress(Operation op) {

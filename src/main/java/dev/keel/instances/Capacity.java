@@ -2,6 +2,7 @@ package dev.keel.instances;
 
 import dev.keel.KeelHome;
 import dev.keel.Network;
+import dev.keel.nodes.Placement;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
@@ -24,17 +25,23 @@ public final class Capacity {
     private final Network network;
     private final Path serverDir;
     private final long minFreeBytes;
+    private final Placement placement;
 
-    Capacity(InstanceRepository instances, Network network, KeelHome home,
+    Capacity(InstanceRepository instances, Network network, KeelHome home, Placement placement,
              @Value("${keel.disk.min-free}") @ReadableBytes long minFreeBytes) {
+        this.placement = placement;
         this.instances = instances;
         this.network = network;
         this.serverDir = home.serverDir();
         this.minFreeBytes = minFreeBytes;
     }
 
-    /** A 507 when the disk is nearly full, a 503 when no port is left (a warm instance of {@code major} needs none). */
+    /**
+     * A 503 when this node is drained, a 507 when the disk is nearly full, a 503 when no port is left
+     * (a warm instance of {@code major} needs none).
+     */
     public void requireRoomForInstance(int major) {
+        placement.requireOpen();
         long free;
         try {
             free = Files.getFileStore(serverDir).getUsableSpace();

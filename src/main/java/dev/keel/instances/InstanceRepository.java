@@ -3,6 +3,7 @@ package dev.keel.instances;
 import dev.keel.Network;
 import dev.keel.catalog.AdvisoryLock;
 import dev.keel.credentials.Secrets;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.PortRange;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -33,9 +34,11 @@ public final class InstanceRepository {
     private final Secrets secrets;
     private final PortRange ports;
     private final String listenAddress;
+    private final ThisNode node;
 
-    InstanceRepository(DSLContext dsl, Secrets secrets, Network network, @Value("${keel.instances.ports}") String ports) {
+    InstanceRepository(DSLContext dsl, Secrets secrets, Network network, ThisNode node, @Value("${keel.instances.ports}") String ports) {
         this.dsl = dsl;
+        this.node = node;
         this.secrets = secrets;
         this.ports = PortRange.parse(ports);
         this.listenAddress = network.bind().equals("*") ? "0.0.0.0" : network.bind();
@@ -43,7 +46,7 @@ public final class InstanceRepository {
 
     /**
      * Reserves the lowest free port on {@code host} and records a new instance in state
-     * {@code creating}, for {@code databaseId} or (null) for the warm pool.
+     * {@code creating}, for {@code databaseId} or (null) for the warm pool, hosted by this node.
      */
     public Instance reserve(@Nullable UUID databaseId, InstanceRole role, int major, String host, String superuserPassword) {
         UUID id = UUID.randomUUID();
@@ -65,9 +68,10 @@ public final class InstanceRepository {
                     .set(INSTANCES.MAJOR_VERSION, major)
                     .set(INSTANCES.HOST, host)
                     .set(INSTANCES.PORT, port.getAsInt())
+                    .set(INSTANCES.NODE, node.name())
                     .set(INSTANCES.SUPERUSER_PASSWORD, secrets.seal(superuserPassword, context(id)))
                     .execute();
-            return new Instance(id, databaseId, role, InstanceState.CREATING, major, host, port.getAsInt());
+            return new Instance(id, databaseId, role, InstanceState.CREATING, major, host, port.getAsInt(), node.name());
         });
     }
 
@@ -204,7 +208,8 @@ public final class InstanceRepository {
 
     private static Instance toInstance(Record r) {
         return new Instance(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), InstanceRole.of(r.get(INSTANCES.ROLE)),
-                InstanceState.of(r.get(INSTANCES.STATE)), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.HOST), r.get(INSTANCES.PORT));
+                InstanceState.of(r.get(INSTANCES.STATE)), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.HOST), r.get(INSTANCES.PORT),
+                r.get(INSTANCES.NODE));
     }
 
     private static String context(UUID id) {

@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.nodes.Placement;
 import dev.keel.Fatal;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.RandomStrings;
@@ -51,13 +52,15 @@ public final class WarmPool {
     private final int major;
     private final int maxConnections;
     private final Duration refillDelay;
+    private final Placement placement;
     private final ScheduledExecutorService filler = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "keel-warm-pool"));
 
     WarmPool(InstanceMaker maker, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
              Network network, PostgresBinaries binaries, DSLContext dsl, Secrets secrets, @Value("${keel.instances.pool.size}") int size,
              @Value("${keel.instances.pool.max-connections}") int maxConnections,
-             @Value("${keel.instances.pool.refill-delay}") Duration refillDelay) {
+             @Value("${keel.instances.pool.refill-delay}") Duration refillDelay, Placement placement) {
         this.refillDelay = refillDelay;
+        this.placement = placement;
         this.dsl = dsl;
         this.secrets = secrets;
         this.maker = maker;
@@ -136,6 +139,10 @@ public final class WarmPool {
     }
 
     private void fill() {
+        if (!placement.open()) {
+            LOG.info("Warm pool: this node is drained, so the pool is not filled");
+            return;
+        }
         try {
             while (instances.poolSize(major) < size) {
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),

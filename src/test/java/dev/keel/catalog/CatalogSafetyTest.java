@@ -2,6 +2,7 @@ package dev.keel.catalog;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
+import dev.keel.nodes.ThisNode;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
 import io.micronaut.context.ApplicationContext;
@@ -9,19 +10,21 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Properties;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 /**
  * Keel refuses to start rather than pair a data directory with a catalog that does not know its
- * databases, or initialise a catalog over an existing one, or run as a second node; and each
- * refusal changes nothing: the database still serves afterwards.
+ * databases, or initialise a catalog over an existing one, or run as a second node, or join a node's
+ * embedded catalog; and each refusal changes nothing: the database still serves afterwards.
  */
 class CatalogSafetyTest {
     private static TestKeel keel;
@@ -79,17 +82,51 @@ class CatalogSafetyTest {
     }
 
     @Test
+    void anEmbeddedCatalogRefusesToBeJoinedEvenWhileItsNodeIsStopped() throws Exception {
+        String owner = keel.bean(ThisNode.class).name();
+        Properties catalog = new Properties();
+        catalog.load(new StringReader(Files.readString(keel.dataDir().resolve("catalog.properties"))));
+        keel.stopControlPlane();
+        Path joinerDir = TestKeel.freshDataDir("catalog-safety-joiner");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        Map<String, Object> joiner = new HashMap<>();
+        joiner.put("keel.data-dir", joinerDir.toString());
+        joiner.put("micronaut.server.port", -1);
+        joiner.put("keel.postgres.install-dir", TestKeel.sharedInstallDir().toString());
+        joiner.put("keel.catalog.url", "postgres://keel:" + catalog.getProperty("password") + "@127.0.0.1:" + catalog.getProperty("port") + "/keel");
+        joiner.put("keel.node.name", "joiner");
+        joiner.put("keel.instances.ports", ports.instances());
+        joiner.put("keel.s3.embedded-ports", ports.s3());
+        joiner.put("keel.pooling.ports", ports.poolers());
+        joiner.put("keel.backups.download-port", 0);
+        ApplicationContext other = ApplicationContext.builder().properties(joiner).deduceEnvironment(false).build();
+        try {
+            assertThat(Keel.startupCause(catchThrowable(other::start))).hasMessage("this catalog belongs to node " + owner + ": its catalog"
+                    + " is embedded in that node's data directory and cannot be joined: to run several nodes, configure KEEL_CATALOG_URL to an"
+                    + " external Postgres, and KEEL_S3_* and KEEL_SECRET_KEY, on every node. Nothing was changed.");
+        } finally {
+            other.close();
+            Keel.stopServers(joinerDir);
+            keel.startControlPlane();
+        }
+        assertDatabaseStillServes();
+    }
+
+    @Test
     void aSecondNodeOnTheSameCatalogIsRefused() throws Exception {
         Map<String, Object> second = new HashMap<>();
         second.put("keel.data-dir", keel.dataDir().toString());
         second.put("micronaut.server.port", -1);
         second.put("keel.postgres.install-dir", TestKeel.sharedInstallDir().toString());
         second.put("keel.catalog.node-lock-wait", "1s");
+        second.put("keel.node.name", "second");
         ApplicationContext other = ApplicationContext.builder().properties(second).deduceEnvironment(false).build();
         try {
             assertThat(Keel.startupCause(catchThrowable(other::start)))
                     .hasMessageStartingWith("another Keel node is running on this catalog (")
-                    .hasMessageEndingWith("); Keel does not yet share a catalog between nodes, so stop the other one first.");
+                    .hasMessageContaining("): node " + keel.bean(ThisNode.class).name() + " at " + keel.api().baseUrl() + ", its last heartbeat ")
+                    .hasMessageEndingWith(" s ago; its catalog is embedded in that node's data directory and cannot be joined: to run several"
+                            + " nodes, configure KEEL_CATALOG_URL to an external Postgres, and KEEL_S3_* and KEEL_SECRET_KEY, on every node.");
         } finally {
             other.close();
         }

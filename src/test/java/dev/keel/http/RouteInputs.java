@@ -88,6 +88,11 @@ final class RouteInputs {
         // Teams and keys.
         body("POST /v1/teams", "/v1/teams", "{\"name\":\"fuzz-made-team\"}", f("name", Kind.TOKEN));
         get("GET /v1/teams", "/v1/teams");
+
+        // Nodes: only the admin key may, so every caller here is refused before the node is looked up.
+        get("GET /v1/nodes", "/v1/nodes");
+        call("POST /v1/nodes/{name}/drain", "/v1/nodes/fuzz-node/drain");
+        call("POST /v1/nodes/{name}/activate", "/v1/nodes/fuzz-node/activate");
         optionalBody("POST /v1/api-keys", "/v1/api-keys", "{\"name\":\"fuzz key\"}", f("name", Kind.TEXT));
         get("GET /v1/api-keys", "/v1/api-keys");
         call("DELETE /v1/api-keys/{id}", "/v1/api-keys/<apikey>");

@@ -42,6 +42,8 @@ public final class Timeouts {
     /** For a change on a database to show in its series as Prometheus scraped them (refresh every 10 s, scrape every second). */
     public static final Duration METRICS = scaled(60);
 
+    /** A node's heartbeat to advance (every 2 s), and the node gauge to count what changed (at each heartbeat). */
+    public static final Duration NODE_HEARTBEAT = scaled(10);
     /** A line a server writes to its log, to reach {@code heroku logs --tail}. */
     public static final Duration LOG_LINE = scaled(30);
     /** A premium database's HA standby to stream, from its first base backup on. */

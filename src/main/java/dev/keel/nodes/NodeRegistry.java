@@ -1,0 +1,41 @@
+package dev.keel.nodes;
+
+import dev.keel.StartupException;
+import dev.keel.catalog.NodeLock;
+import jakarta.inject.Singleton;
+
+/**
+ * This node's entry in the registry at start: refuses to join a catalog that is another node's
+ * embedded one (it would vanish with that node's data directory), then records the node and gives
+ * it the instances no node holds. Runs after the node lock is held, so no live node of this name
+ * exists: a fresh row of this name is a predecessor that died, and is taken over.
+ */
+@Singleton
+public final class NodeRegistry {
+    private final NodeRepository nodes;
+    private final ThisNode node;
+
+    NodeRegistry(NodeRepository nodes, ThisNode node) {
+        this.nodes = nodes;
+        this.node = node;
+    }
+
+    /** Refuses, before anything is written, a start that would join another node's embedded catalog. */
+    public void checkJoin() {
+        if (node.embeddedCatalog()) {
+            return;
+        }
+        nodes.embeddedOwnerOtherThan(node.name()).ifPresent(owner -> {
+            throw new StartupException("this catalog belongs to node " + owner.name() + ": " + NodeLock.JOIN_EMBEDDED
+                    + ". Nothing was changed.");
+        });
+    }
+
+    /**
+     * Records this node as started. On its own embedded catalog a node is the only one there ever
+     * is, so it also takes over the rows of names it ran under before (a renamed host).
+     */
+    public void register() {
+        nodes.register(node, node.embeddedCatalog());
+    }
+}

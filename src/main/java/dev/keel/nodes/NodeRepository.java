@@ -1,0 +1,127 @@
+package dev.keel.nodes;
+
+import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.jooq.Record;
+import org.jooq.impl.DSL;
+
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.DATABASES;
+import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.catalog.schema.Tables.NODES;
+
+/**
+ * Node rows, and which instances each node hosts. Every time is the catalog's clock ({@code now()}),
+ * read with the rows, so that nodes whose clocks differ agree on how old a heartbeat is.
+ */
+@Singleton
+final class NodeRepository {
+    private final DSLContext dsl;
+
+    NodeRepository(DSLContext dsl) {
+        this.dsl = dsl;
+    }
+
+    /** A node's row as read at {@code now}. */
+    record Row(String name, @Nullable String apiUrl, String version, boolean embeddedCatalog, OffsetDateTime startedAt,
+               OffsetDateTime heartbeatAt, boolean drained, @Nullable OffsetDateTime drainedAt, int portFirst, int portLast,
+               long memoryBudgetMb, long diskBudgetMb, OffsetDateTime now) {
+    }
+
+    /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
+    record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, String role, String state, String node) {
+    }
+
+    /**
+     * Writes {@code node}'s row as started now (a drain survives a restart), and gives it the
+     * instances no node holds: rows from before the registry. With {@code takeOver}, also every
+     * other node's instances, and their rows go: an embedded catalog is one node's.
+     */
+    void register(ThisNode node, boolean takeOver) {
+        dsl.transaction(tx -> {
+            DSLContext sql = tx.dsl();
+            sql.insertInto(NODES)
+                    .set(NODES.NAME, node.name())
+                    .set(NODES.VERSION, node.version())
+                    .set(NODES.EMBEDDED_CATALOG, node.embeddedCatalog())
+                    .set(NODES.PORT_FIRST, node.ports().first())
+                    .set(NODES.PORT_LAST, node.ports().last())
+                    .set(NODES.MEMORY_BUDGET_MB, node.memoryBudgetMb())
+                    .set(NODES.DISK_BUDGET_MB, node.diskBudgetMb())
+                    .onConflict(NODES.NAME).doUpdate()
+                    .set(NODES.VERSION, node.version())
+                    .set(NODES.EMBEDDED_CATALOG, node.embeddedCatalog())
+                    .set(NODES.STARTED_AT, DSL.currentOffsetDateTime())
+                    .set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime())
+                    .set(NODES.PORT_FIRST, node.ports().first())
+                    .set(NODES.PORT_LAST, node.ports().last())
+                    .set(NODES.MEMORY_BUDGET_MB, node.memoryBudgetMb())
+                    .set(NODES.DISK_BUDGET_MB, node.diskBudgetMb())
+                    .execute();
+            sql.update(INSTANCES).set(INSTANCES.NODE, node.name())
+                    .where(takeOver ? INSTANCES.NODE.isDistinctFrom(node.name()) : INSTANCES.NODE.isNull())
+                    .execute();
+            if (takeOver) {
+                sql.deleteFrom(NODES).where(NODES.NAME.ne(node.name())).execute();
+            }
+        });
+    }
+
+    /** Renews {@code name}'s heartbeat; false when its row is gone. */
+    boolean heartbeat(String name) {
+        return dsl.update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime()).where(NODES.NAME.eq(name)).execute() == 1;
+    }
+
+    void recordApiUrl(String name, String apiUrl) {
+        dsl.update(NODES).set(NODES.API_URL, apiUrl).where(NODES.NAME.eq(name)).execute();
+    }
+
+    /** Marks {@code name} drained (or not); empty when there is no such node. A second drain keeps the first one's time. */
+    Optional<Row> drain(String name, boolean drained) {
+        int changed = dsl.update(NODES)
+                .set(NODES.DRAINED, drained)
+                .set(NODES.DRAINED_AT, drained ? DSL.coalesce(NODES.DRAINED_AT, DSL.currentOffsetDateTime()) : DSL.castNull(NODES.DRAINED_AT))
+                .where(NODES.NAME.eq(name))
+                .execute();
+        return changed == 0 ? Optional.empty() : find(name);
+    }
+
+    Optional<Row> find(String name) {
+        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).where(NODES.NAME.eq(name))
+                .fetchOptional(NodeRepository::toRow);
+    }
+
+    List<Row> all() {
+        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).orderBy(NODES.NAME)
+                .fetch(NodeRepository::toRow);
+    }
+
+    /** The node other than {@code name} whose catalog this is (embedded in its data directory), if one registered. */
+    Optional<Row> embeddedOwnerOtherThan(String name) {
+        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES)
+                .where(NODES.EMBEDDED_CATALOG.isTrue()).and(NODES.NAME.ne(name))
+                .orderBy(NODES.HEARTBEAT_AT.desc()).limit(1)
+                .fetchOptional(NodeRepository::toRow);
+    }
+
+    /** The instances that nodes host, oldest first, with their databases' names. */
+    List<Hosted> hosted() {
+        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.NODE)
+                .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID))
+                .where(INSTANCES.NODE.isNotNull())
+                .orderBy(INSTANCES.CREATED_AT)
+                .fetch(r -> new Hosted(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), r.get(DATABASES.NAME), r.get(INSTANCES.ROLE),
+                        r.get(INSTANCES.STATE), r.get(INSTANCES.NODE)));
+    }
+
+    private static Row toRow(Record r) {
+        return new Row(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.VERSION), r.get(NODES.EMBEDDED_CATALOG), r.get(NODES.STARTED_AT),
+                r.get(NODES.HEARTBEAT_AT), r.get(NODES.DRAINED), r.get(NODES.DRAINED_AT), r.get(NODES.PORT_FIRST), r.get(NODES.PORT_LAST),
+                r.get(NODES.MEMORY_BUDGET_MB), r.get(NODES.DISK_BUDGET_MB), r.get("now", OffsetDateTime.class));
+    }
+}

@@ -1,0 +1,29 @@
+package dev.keel.nodes;
+
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * What a node is, as {@code GET /v1/nodes} shows it. Not stored: it follows from the node's row
+ * each time it is read, so a node that dies becomes {@code lost} without anyone writing that down.
+ * <pre>
+ *   active --drain--> draining --activate--> active (or lost, without a heartbeat)
+ *   active --no heartbeat for lost-after--> lost --heartbeat--> active
+ * </pre>
+ * A drained node stays {@code draining} when it stops heartbeating: an operator drains a node to take
+ * it down, and its stop is then expected, not news (its last heartbeat still shows).
+ */
+public enum NodeState {
+    ACTIVE, DRAINING, LOST;
+
+    static NodeState of(boolean drained, Duration sinceHeartbeat, Duration lostAfter) {
+        if (drained) {
+            return DRAINING;
+        }
+        return sinceHeartbeat.compareTo(lostAfter) > 0 ? LOST : ACTIVE;
+    }
+
+    public String value() {
+        return name().toLowerCase(Locale.ROOT);
+    }
+}

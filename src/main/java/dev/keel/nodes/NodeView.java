@@ -1,0 +1,32 @@
+package dev.keel.nodes;
+
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+
+import java.time.OffsetDateTime;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * A node as {@code GET /v1/nodes} shows it: where its API is, what it runs, whether it takes new
+ * instances ({@code state}), what it may place into ({@code capacity}) and what it hosts.
+ */
+@Serdeable
+public record NodeView(String name, @Nullable String address, String version, String state, OffsetDateTime lastHeartbeat,
+                       long heartbeatAgeSeconds, OffsetDateTime startedAt, @Nullable OffsetDateTime drainedAt, Capacity capacity,
+                       List<HostedInstance> instances) {
+
+    /** The instance port range with how many of its ports no instance of the node holds, and the node's budgets. */
+    @Serdeable
+    public record Capacity(Ports ports, long memoryBudgetMb, long diskBudgetMb) {
+    }
+
+    @Serdeable
+    public record Ports(String range, int total, int free) {
+    }
+
+    /** An instance the node hosts; {@code database} is null for a warm-pool instance. */
+    @Serdeable
+    public record HostedInstance(UUID id, @Nullable UUID databaseId, @Nullable String database, String role, String state) {
+    }
+}

@@ -1,0 +1,50 @@
+package dev.keel.nodes;
+
+import dev.keel.problems.KeelException;
+import jakarta.inject.Singleton;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/** The registry as operators see and steer it: every node with its state and instances; drain and activate. */
+@Singleton
+public final class Nodes {
+    private final NodeRepository nodes;
+    private final ThisNode node;
+
+    Nodes(NodeRepository nodes, ThisNode node) {
+        this.nodes = nodes;
+        this.node = node;
+    }
+
+    public List<NodeView> list() {
+        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        return nodes.all().stream().map(row -> view(row, hosted.getOrDefault(row.name(), List.of()))).toList();
+    }
+
+    /** Stops new placements on node {@code name}; what it hosts keeps running. A 404 for an unknown node. */
+    public NodeView drain(String name) {
+        return view(nodes.drain(name, true).orElseThrow(() -> KeelException.notFound("node", name)));
+    }
+
+    /** Undoes {@link #drain}. */
+    public NodeView activate(String name) {
+        return view(nodes.drain(name, false).orElseThrow(() -> KeelException.notFound("node", name)));
+    }
+
+    private NodeView view(NodeRepository.Row row) {
+        return view(row, nodes.hosted().stream().filter(h -> h.node().equals(row.name())).toList());
+    }
+
+    private NodeView view(NodeRepository.Row row, List<NodeRepository.Hosted> hosted) {
+        Duration age = Duration.between(row.heartbeatAt(), row.now());
+        int total = row.portLast() - row.portFirst() + 1;
+        return new NodeView(row.name(), row.apiUrl(), row.version(), NodeState.of(row.drained(), age, node.lostAfter()).value(),
+                row.heartbeatAt(), Math.max(0, age.toSeconds()), row.startedAt(), row.drainedAt(),
+                new NodeView.Capacity(new NodeView.Ports(row.portFirst() + "-" + row.portLast(), total, Math.max(0, total - hosted.size())),
+                        row.memoryBudgetMb(), row.diskBudgetMb()),
+                hosted.stream().map(h -> new NodeView.HostedInstance(h.id(), h.databaseId(), h.database(), h.role(), h.state())).toList());
+    }
+}

@@ -1,0 +1,141 @@
+package dev.keel.nodes;
+
+import com.sun.management.OperatingSystemMXBean;
+import dev.keel.KeelHome;
+import dev.keel.StartupException;
+import dev.keel.catalog.CatalogLocation;
+import dev.keel.postgres.PortRange;
+import io.micronaut.context.annotation.Value;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Properties;
+import java.util.regex.Pattern;
+
+/**
+ * The node this process is, as the registry records it: its name ({@code KEEL_NODE_NAME}, default
+ * the host name), its version, how often it heartbeats and after how long without one a node is
+ * lost, and its capacity (the instance port range, a memory and a disk budget). Read once at start,
+ * so that a bad setting stops Keel with a sentence rather than a node that flaps.
+ */
+@Singleton
+public final class ThisNode {
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
+
+    private final String name;
+    private final String version;
+    private final Duration heartbeatInterval;
+    private final Duration lostAfter;
+    private final PortRange ports;
+    private final long memoryBudgetMb;
+    private final long diskBudgetMb;
+    private final boolean embeddedCatalog;
+
+    ThisNode(@Value("${keel.node.name:}") String name,
+             @Value("${keel.node.heartbeat-interval:2s}") Duration heartbeatInterval,
+             @Value("${keel.node.lost-after:15s}") Duration lostAfter,
+             @Value("${keel.node.memory-budget-mb:0}") long memoryBudgetMb,
+             @Value("${keel.node.disk-budget-mb:0}") long diskBudgetMb,
+             @Value("${keel.instances.ports}") String ports, CatalogLocation catalog, KeelHome home) {
+        this.name = name.isBlank() ? hostName() : name.strip();
+        if (!NAME.matcher(this.name).matches()) {
+            throw new StartupException("KEEL_NODE_NAME '" + this.name + "' is not a node name: use letters, digits, '.', '_' and '-'"
+                    + " (at most 255, starting with a letter or digit).");
+        }
+        if (heartbeatInterval.isNegative() || heartbeatInterval.isZero() || lostAfter.compareTo(heartbeatInterval.multipliedBy(2)) < 0) {
+            throw new StartupException("KEEL_NODE_LOST_AFTER (" + lostAfter.toMillis() + " ms) must be at least twice KEEL_NODE_HEARTBEAT_INTERVAL ("
+                    + heartbeatInterval.toMillis() + " ms, above 0), or a live node would be shown lost between two heartbeats.");
+        }
+        if (memoryBudgetMb < 0 || diskBudgetMb < 0) {
+            throw new StartupException("KEEL_NODE_MEMORY_BUDGET_MB and KEEL_NODE_DISK_BUDGET_MB are megabytes, 0 or more (0: the whole"
+                    + " machine's memory, the whole disk under the server directory).");
+        }
+        this.version = buildVersion();
+        this.heartbeatInterval = heartbeatInterval;
+        this.lostAfter = lostAfter;
+        this.ports = PortRange.parse(ports);
+        this.memoryBudgetMb = memoryBudgetMb > 0 ? memoryBudgetMb : physicalMemoryMb();
+        this.diskBudgetMb = diskBudgetMb > 0 ? diskBudgetMb : diskMb(home);
+        this.embeddedCatalog = catalog.embedded();
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String version() {
+        return version;
+    }
+
+    public Duration heartbeatInterval() {
+        return heartbeatInterval;
+    }
+
+    /** How long without a heartbeat until a node is {@code lost}. */
+    public Duration lostAfter() {
+        return lostAfter;
+    }
+
+    public PortRange ports() {
+        return ports;
+    }
+
+    public long memoryBudgetMb() {
+        return memoryBudgetMb;
+    }
+
+    public long diskBudgetMb() {
+        return diskBudgetMb;
+    }
+
+    /** Whether this node's catalog is its own embedded one, which no other node may join. */
+    public boolean embeddedCatalog() {
+        return embeddedCatalog;
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    private static String buildVersion() {
+        try (InputStream in = ThisNode.class.getResourceAsStream("/keel-version.properties")) {
+            if (in == null) {
+                return "unknown";
+            }
+            Properties properties = new Properties();
+            properties.load(in);
+            return properties.getProperty("version", "unknown");
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read keel-version.properties", e);
+        }
+    }
+
+    private static long physicalMemoryMb() {
+        OperatingSystemMXBean os = ManagementFactory.getPlatformMXBean(OperatingSystemMXBean.class);
+        return os == null ? 0 : os.getTotalMemorySize() / (1024 * 1024);
+    }
+
+    private static long diskMb(KeelHome home) {
+        Path under = home.serverDir();
+        while (under.getParent() != null && !Files.exists(under)) {
+            under = under.getParent();
+        }
+        try {
+            return Files.getFileStore(under).getTotalSpace() / (1024 * 1024);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not read the size of the disk under " + home.serverDir(), e);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.keel.nodes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.TestKeel;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
+import java.util.Map;
+
+import static dev.keel.catalog.schema.Tables.DATABASES;
+import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.nodes.NodesTest.assertProblem;
+import static dev.keel.nodes.NodesTest.nodeNamed;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Draining the one node refuses a new database with {@code no-capacity}, naming the node and how
+ * to undo it, and makes nothing; activating it lets the same provision through. On a Keel of its
+ * own: while drained, its node refuses every provision, which would fail tests sharing a Keel.
+ */
+class NodeDrainTest {
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("node-drain", Map.of("keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    @Test
+    void drainRefusesANewProvisionWithNothingMadeAndActivateAllowsItAgain() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Api team = keel.newTeam("drained");
+        Api.Response drained = keel.api().post("/v1/nodes/" + name + "/drain", "");
+        try {
+            assertThat(drained.status()).as(drained.toString()).isEqualTo(200);
+            assertThat(drained.field("state")).isEqualTo("draining");
+            assertThat(nodeNamed(keel.api(), name).get("state").asText()).isEqualTo("draining");
+            Instant since = OffsetDateTime.parse(drained.field("drained_at")).toInstant().truncatedTo(ChronoUnit.SECONDS);
+            Api.Response again = keel.api().post("/v1/nodes/" + name + "/drain", "");
+            assertThat(again.field("drained_at")).as("a second drain keeps the first one's time").isEqualTo(drained.field("drained_at"));
+
+            int databases = catalog.fetchCount(DATABASES);
+            int instances = catalog.fetchCount(INSTANCES);
+            assertProblem(team.post("/v1/databases", "{\"plan\":\"essential-0\",\"name\":\"while-drained\"}"), 503, "/problems/no-capacity",
+                    "Node " + name + " is draining (since " + since + "), so Keel places no new instance on it, and no other node takes one"
+                            + " yet; undo it with POST /v1/nodes/" + name + "/activate, then try again. Nothing was created.");
+            assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
+            assertThat(catalog.fetchCount(INSTANCES)).isEqualTo(instances);
+        } finally {
+            Api.Response activated = keel.api().post("/v1/nodes/" + name + "/activate", "");
+            assertThat(activated.status()).as(activated.toString()).isEqualTo(200);
+            assertThat(activated.field("state")).isEqualTo("active");
+            assertThat(activated.json().hasNonNull("drained_at")).isFalse();
+        }
+
+        JsonNode database = team.provision("{\"plan\":\"essential-0\",\"name\":\"while-drained\"}");
+        try {
+            assertThat(database.get("instances").get(0).get("node").asText()).isEqualTo(name);
+        } finally {
+            team.deprovision(database.get("id").asText());
+        }
+    }
+}
