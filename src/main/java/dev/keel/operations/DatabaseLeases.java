@@ -1,6 +1,7 @@
 package dev.keel.operations;
 
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.ThisNode;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -10,8 +11,6 @@ import org.jooq.impl.DSL;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.Optional;
@@ -42,9 +41,9 @@ public final class DatabaseLeases {
     private final Set<Lease> held = ConcurrentHashMap.newKeySet();
     private final ScheduledExecutorService renewer;
 
-    DatabaseLeases(DSLContext dsl, @Value("${keel.node.name:}") String node, @Value("${keel.operations.lease-ttl:30s}") Duration ttl) {
+    DatabaseLeases(DSLContext dsl, ThisNode node, @Value("${keel.operations.lease-ttl:30s}") Duration ttl) {
         this.dsl = dsl;
-        this.node = node.isBlank() ? hostName() : node;
+        this.node = node.name();
         this.ttl = ttl;
         this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "keel-lease-renewer");
@@ -137,14 +136,6 @@ public final class DatabaseLeases {
 
     private Field<OffsetDateTime> expiry() {
         return DSL.field("now() + make_interval(secs => {0})", OffsetDateTime.class, DSL.val(ttl.toMillis() / 1000.0));
-    }
-
-    private static String hostName() {
-        try {
-            return InetAddress.getLocalHost().getHostName();
-        } catch (UnknownHostException e) {
-            return "localhost";
-        }
     }
 
     @PreDestroy
