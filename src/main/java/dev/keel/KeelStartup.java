@@ -5,6 +5,7 @@ import dev.keel.archive.WalArchiver;
 import dev.keel.archive.WalReceivers;
 import dev.keel.auth.Teams;
 import dev.keel.catalog.InstallationIdentity;
+import dev.keel.catalog.CatalogSchema;
 import dev.keel.catalog.NodeLock;
 import dev.keel.credentials.Secrets;
 import dev.keel.instances.InstanceSweep;
@@ -44,6 +45,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final InstanceSweep sweep;
     private final Reconciler reconciler;
     private final WarmPool pool;
+    private final CatalogSchema catalogSchema;
     private final WalArchiver archiver;
     private final WalReceivers receivers;
     private final Jobs jobs;
@@ -56,7 +58,8 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
                 WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor,
-                AddonResources addons, ThisNode node, NodeRegistry registry, NodeHeartbeat heartbeat) {
+                AddonResources addons, ThisNode node, NodeRegistry registry, NodeHeartbeat heartbeat,
+                CatalogSchema catalogSchema) {
         this.node = node;
         this.registry = registry;
         this.heartbeat = heartbeat;
@@ -74,17 +77,20 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
         this.sweep = sweep;
         this.reconciler = reconciler;
         this.pool = pool;
+        this.catalogSchema = catalogSchema;
     }
 
     @Override
     public void onApplicationEvent(StartupEvent event) {
         nodeLock.acquire(node.name());
         try {
+            catalogSchema.check();
             registry.checkJoin();
             secrets.checkAgainstCatalog(dsl);
             UUID installation = identity.check(dsl);
             registry.register();
             heartbeat.start();
+            catalogSchema.watch();
             authority.load();
             teams.bootstrap();
             sweep.sweep();

@@ -25,6 +25,9 @@ import java.nio.charset.StandardCharsets;
  */
 @Factory
 final class CatalogFactory {
+    /** Where the build puts {@code migrations/} for Flyway. */
+    static final String MIGRATIONS = "classpath:db/migration";
+
     @Singleton
     CatalogLocation catalogLocation(@Value("${keel.catalog.url}") String url,
                                     @Value("${keel.catalog.user}") String user,
@@ -80,7 +83,7 @@ final class CatalogFactory {
         }
         Flyway.configure()
                 .dataSource(dataSource)
-                .locations("classpath:db/migration")
+                .locations(MIGRATIONS)
                 .failOnMissingLocations(true)
                 .load()
                 .migrate();

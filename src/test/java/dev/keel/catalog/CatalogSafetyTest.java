@@ -6,6 +6,7 @@ import dev.keel.nodes.ThisNode;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
 import io.micronaut.context.ApplicationContext;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -14,9 +15,13 @@ import java.io.StringReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
@@ -46,6 +51,51 @@ class CatalogSafetyTest {
              var statement = connection.createStatement()) {
             statement.execute("create table if not exists survived (n int)");
         }
+    }
+
+    /**
+     * A rolling upgrade: a newer node migrated the catalog past this node's migrations. While those
+     * only add, this node starts and works on it; once a newer migration declares nodes as old as
+     * this one incompatible, the running node stops (here: its seam is called) and a start is
+     * refused with a message, and the database serves throughout.
+     */
+    @Test
+    void aNodeWorksOnACatalogANewerNodeMigratedUntilItIsDeclaredIncompatible() throws Exception {
+        DSLContext catalog = keel.bean(DSLContext.class);
+        CatalogSchema schema = keel.bean(CatalogSchema.class);
+        int known = schema.known();
+        assertThat(schema.applied()).isEqualTo(known);
+        int newer = known + 1000;
+        catalog.execute("insert into flyway_schema_history (installed_rank, version, description, type, script, checksum, installed_by,"
+                + " execution_time, success) select max(installed_rank) + 1, ?, 'a newer Keel''s migration', 'SQL', 'V" + newer
+                + "__future.sql', 0, current_user, 1, true from flyway_schema_history", Integer.toString(newer));
+        try {
+            keel.stopControlPlane();
+            keel.startControlPlane(); // Flyway leaves a future migration alone; the node says it runs beside a newer one
+            assertThat(keel.bean(CatalogSchema.class).applied()).isEqualTo(newer);
+            assertThat(keel.api().get("/v1/databases/" + database.get("id").asText()).field("state")).isEqualTo("available");
+
+            CountDownLatch stopped = new CountDownLatch(1);
+            keel.bean(CatalogSchema.class).stop = stopped::countDown;
+            keel.bean(DSLContext.class).execute("update catalog_compatibility set oldest_compatible = ?", newer);
+            assertThat(stopped.await(CatalogSchema.WATCH_SECONDS * 3, TimeUnit.SECONDS)).as("the running node stopped").isTrue();
+            assertDatabaseStillServes();
+            keel.stopControlPlane();
+            assertThat(Keel.startupCause(catchThrowable(keel::startControlPlane)))
+                    .hasMessage("the catalog was migrated to V" + newer + " by a newer Keel, whose migrations no longer serve nodes older"
+                            + " than V" + newer + "; this node knows migrations up to V" + known + ". Replace this node with the newer Keel"
+                            + " version (GET /v1/nodes shows each node's version) rather than restarting it as it is.");
+        } finally {
+            Properties location = new Properties();
+            location.load(new StringReader(Files.readString(keel.dataDir().resolve("catalog.properties"))));
+            try (Connection connection = DriverManager.getConnection("jdbc:postgresql://127.0.0.1:" + location.getProperty("port") + "/keel",
+                    "keel", location.getProperty("password")); Statement sql = connection.createStatement()) {
+                sql.execute("update catalog_compatibility set oldest_compatible = 71");
+                sql.execute("delete from flyway_schema_history where version = '" + newer + "'");
+            }
+            keel.startControlPlane();
+        }
+        assertDatabaseStillServes();
     }
 
     @Test
