@@ -15,13 +15,16 @@ import java.util.UUID;
  * once the database is {@code available}; {@code progress} while an operation runs on it. A
  * follower names its leader in {@code following}, with its lag ({@code lagBytes},
  * {@code lagSeconds}, {@code replication} saying whether it streams); a leader lists its
- * {@code followers}. {@code ha} is the HA status on plans with a standby; {@code instances} are
- * its servers, each with the node that hosts it.
+ * {@code followers}. {@code ha} is the HA status on plans with a standby; {@code failoverUrl}
+ * (libpq) and {@code failoverJdbcUrl} (pgjdbc) list the primary and the standby, for clients that
+ * follow a failover by themselves. {@code instances} are its servers, each with the node that
+ * hosts it.
  */
 @Serdeable
 public record DatabaseView(UUID id, String name, String plan, String version, String state, @Nullable String stateReason,
                            @Nullable String stateCode, @Nullable Boolean stateRetryable,
-                           @Nullable Progress progress, @Nullable String url, @Nullable Origin origin, @Nullable Ref following,
+                           @Nullable Progress progress, @Nullable String url, @Nullable String failoverUrl,
+                           @Nullable String failoverJdbcUrl, @Nullable Origin origin, @Nullable Ref following,
                            @Nullable Long lagBytes, @Nullable Double lagSeconds, @Nullable String replication, List<Ref> followers, @Nullable String ha,
                            List<InstanceRef> instances, OffsetDateTime createdAt, OffsetDateTime updatedAt) {
 

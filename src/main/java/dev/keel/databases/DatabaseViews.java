@@ -4,6 +4,8 @@ import dev.keel.Network;
 import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
+import dev.keel.credentials.FailoverUrl;
+import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
@@ -12,6 +14,8 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
 import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL, the instances and their nodes. */
@@ -56,16 +60,33 @@ final class DatabaseViews {
                 .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.port()))
                 .map(ConnectionUrl::toString)
                 .orElse(null);
+        FailoverUrl failover = url == null ? null : failoverUrl(db).orElse(null);
         DatabaseView.Ref leader = !db.following() ? null
                 : databases.find(db.leaderId()).map(DatabaseView.Ref::of).orElse(null);
         Following.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? following.lag(db) : null;
         return new DatabaseView(db.id(), db.name(), db.plan(), Integer.toString(db.major()), db.state().value(), db.stateReason(),
                 db.stateCode(), db.stateRetryable(),
-                progress, url, databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
+                progress, url, failover == null ? null : failover.libpq(), failover == null ? null : failover.jdbc(), databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
                 following.haStatus(db), instances.forDatabase(db.id()).stream().map(DatabaseView.InstanceRef::of).toList(),
                 db.createdAt(), db.updatedAt());
+    }
+
+    /**
+     * For a database with an HA standby, the URL that lists its primary and then its standby, the
+     * servers that can be its primary, so that a client holding it follows a failover without being
+     * given a new URL. None without a standby in the catalog.
+     */
+    private Optional<FailoverUrl> failoverUrl(Database db) {
+        Optional<Instance> primary = instances.primary(db.id());
+        Optional<Instance> standby = instances.standby(db.id());
+        if (primary.isEmpty() || standby.isEmpty() || db.following()) {
+            return Optional.empty();
+        }
+        return credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.get().port())
+                .map(u -> new FailoverUrl(u.user(), u.password(), List.of(new FailoverUrl.Server(network.publicHost(), primary.get().port()),
+                        new FailoverUrl.Server(network.publicHost(), standby.get().port())), db.pgDatabase()));
     }
 
     private static DatabaseView.Progress progress(Operation op) {

@@ -18,6 +18,7 @@ import dev.keel.instances.InstanceState;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Tools;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -132,7 +134,16 @@ class HaTest {
         // The rows that had reached the standby when the fault struck: here, all of them.
         Wait.until("the standby to have received every acknowledged row", Duration.ofSeconds(30),
                 () -> Long.valueOf(0).equals(standbyLag(api, id)));
+        // The URLs that list every server that can be the primary: the primary first, then the standby.
+        JsonNode view = api.get("/v1/databases/" + id).json();
+        String failoverUrl = view.get("failover_url").asText();
+        String failoverJdbc = view.get("failover_jdbc_url").asText();
         Instance old = primary(id);
+        Instance standby = keel.bean(InstanceRepository.class).standby(old.databaseId()).orElseThrow();
+        assertThat(failoverUrl).contains(":" + old.port() + "," + "127.0.0.1:" + standby.port() + "/")
+                .endsWith("?sslmode=require&target_session_attrs=read-write");
+        assertThat(failoverJdbc).startsWith("jdbc:postgresql://127.0.0.1:" + old.port() + ",127.0.0.1:" + standby.port() + "/")
+                .endsWith("&sslmode=require&targetServerType=primary");
         long pid = postmasterPid(old);
         long stoppedAt = System.nanoTime();
         signal("STOP", pid);
@@ -146,6 +157,19 @@ class HaTest {
             double seconds = (System.nanoTime() - stoppedAt) / 1e9;
             System.out.printf("SIGSTOP to first write through the new url: %.1f s%n", seconds);
             assertThat(Pg.scalar(connection, "select count(*) from acked where n <= " + acknowledged)).isEqualTo(Integer.toString(acknowledged));
+        }
+        // A client that kept the failover URLs from before writes to the new primary without being told anything: libpq
+        // (psql) skips the fenced server and keeps the writable one, pgjdbc likewise, both verifying the server's certificate.
+        String verified = "sslmode=verify-full&sslrootcert=" + keel.caFile();
+        Process psql = new ProcessBuilder(Tools.require("psql", "postgresql-client").toString(),
+                failoverUrl.replace("sslmode=require", verified), "-Atc", "insert into acked values (2000) returning pg_is_in_recovery()")
+                .redirectErrorStream(true).start();
+        String said = new String(psql.getInputStream().readAllBytes()).strip();
+        assertThat(psql.waitFor()).as(said).isZero();
+        assertThat(said).startsWith("f");
+        try (Connection connection = DriverManager.getConnection(failoverJdbc.replace("sslmode=require", verified))) {
+            assertThat(Pg.scalar(connection, "insert into acked values (2001) returning inet_server_port()"))
+                    .isEqualTo(Integer.toString(standby.port()));
         }
         JsonNode decision = awaitDecision(api, id, "fail_over");
         assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks and the standby is 0"
