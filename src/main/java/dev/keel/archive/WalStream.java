@@ -12,8 +12,6 @@ import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
 import io.micronaut.core.annotation.Nullable;
-import org.postgresql.replication.LogSequenceNumber;
-import org.postgresql.replication.PGReplicationStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -244,7 +242,7 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            PGReplicationStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
+            ReplicationSession.PhysicalStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             connected = true;
             problem = null;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
@@ -260,7 +258,7 @@ final class WalStream implements Runnable {
                 }
                 pause = POLL_MILLIS;
                 int length = chunk.remaining();
-                long start = stream.getLastReceiveLSN().asLong() - length;
+                long start = stream.receivedThrough().value() - length;
                 accept(chunk, start, length, stream);
                 storeIfDue(stream);
             }
@@ -270,7 +268,7 @@ final class WalStream implements Runnable {
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */
-    private void accept(ByteBuffer chunk, long start, int length, PGReplicationStream stream) throws SQLException, InterruptedException {
+    private void accept(ByteBuffer chunk, long start, int length, ReplicationSession.PhysicalStream stream) throws SQLException, InterruptedException {
         long expected = segment.startLsn().value() + filled;
         if (start != expected) {
             throw new IllegalStateException("the server sent WAL from " + new Lsn(start) + " where " + new Lsn(expected) + " was next");
@@ -303,7 +301,7 @@ final class WalStream implements Runnable {
      * (as both paths do) in the background while the next one streams; the server hears it flushed
      * only once that is done, so its slot keeps the segment until then.
      */
-    private void complete(PGReplicationStream stream) throws SQLException, InterruptedException {
+    private void complete(ReplicationSession.PhysicalStream stream) throws SQLException, InterruptedException {
         if (received.isAfter(stored)) {
             storePartial();
         }
@@ -384,7 +382,7 @@ final class WalStream implements Runnable {
         }
     }
 
-    private void storeIfDue(PGReplicationStream stream) throws SQLException {
+    private void storeIfDue(ReplicationSession.PhysicalStream stream) throws SQLException {
         boolean archived = false;
         while (!completions.isEmpty() && completions.peekFirst().done()) {
             Completion done = completions.removeFirst();
@@ -455,15 +453,14 @@ final class WalStream implements Runnable {
      * Everything through {@code through} is in the store: say so to the server, so that its slot
      * lets that WAL go; never past a whole segment still being archived.
      */
-    private void markStored(PGReplicationStream stream, Lsn through) throws SQLException {
+    private void markStored(ReplicationSession.PhysicalStream stream, Lsn through) throws SQLException {
         stored = through;
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
         Completion pending = completions.peekFirst();
         Lsn flushed = pending == null ? through : pending.whole.startLsn();
-        stream.setFlushedLSN(LogSequenceNumber.valueOf(flushed.value()));
-        stream.setAppliedLSN(LogSequenceNumber.valueOf(flushed.value()));
+        stream.flushed(flushed);
     }
 
     /** After the stream broke: store what was received and not stored yet, if the store takes it. */
