@@ -43,7 +43,13 @@ final class WalStream implements Runnable {
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
     /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
     private static final int FIRST_BUFFER = 64 << 10;
-    private static final long POLL_MILLIS = 5;
+    /**
+     * The pause after WAL arrived, before the next read: what came in meanwhile waits in the socket
+     * and is read at once. Every poll that finds nothing costs pgjdbc a read with a 1 ms timeout and
+     * an exception, so polling every 5 ms under a trickle of commits was a large part of the
+     * receiver's CPU; 25 ms delays WAL by at most that, against a bound of a second.
+     */
+    private static final long POLL_MILLIS = 25;
     private static final long IDLE_POLL_MILLIS = 100;
     private static final long STATUS_MILLIS = 1000;
     private static final int SOCKET_SECONDS = 30;
@@ -251,7 +257,7 @@ final class WalStream implements Runnable {
                 ByteBuffer chunk = stream.readPending();
                 if (chunk == null) {
                     storeIfDue(stream);
-                    Thread.sleep(pause);
+                    Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                     // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
                     pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
                     continue;
@@ -365,8 +371,9 @@ final class WalStream implements Runnable {
                 if (before != null) {
                     before.worker.join(); // segments are archived in order
                 }
-                WalFiles.Outcome outcome = files.archive(database, WalFileName.parse(whole.toString()).orElseThrow(), bytes,
-                        encoded != null ? encoded : WalFormat.encode(bytes, SEGMENT), Instant.now());
+                WalFileName name = WalFileName.parse(whole.toString()).orElseThrow();
+                WalFiles.Outcome outcome = encoded != null ? files.archive(database, name, bytes, encoded, Instant.now())
+                        : files.archive(database, name, bytes, SEGMENT, Instant.now());
                 if (outcome instanceof WalFiles.Refused refused) {
                     LOG.error(refused.message());
                     archive.moveTo(database, ArchiveState.CONFLICT, refused.message());
@@ -380,6 +387,12 @@ final class WalStream implements Runnable {
                 failure = new IllegalStateException("interrupted archiving " + whole, e);
             }
         }
+    }
+
+    /** Milliseconds until what arrived unstored is due in the store (a sleep must not overrun it); long when nothing is. */
+    private long untilDue() {
+        Instant since = unstoredSince;
+        return since == null ? Long.MAX_VALUE : since.toEpochMilli() + uploadMillis - System.currentTimeMillis();
     }
 
     private void storeIfDue(ReplicationSession.PhysicalStream stream) throws SQLException {
