@@ -32,7 +32,8 @@ import java.util.UUID;
 /**
  * One primary's WAL, received over the replication protocol through the physical slot
  * {@link WalReceivers#SLOT} and put in the object store: what arrived of the segment being
- * filled goes up as its next part at most {@code uploadMillis} after it arrived (a part holds
+ * filled goes up as its next part at most {@code uploadMillis} after it arrived, or 300 ms once a
+ * MiB of it waits (a part holds
  * only the new bytes: a busy server's segment is not uploaded again and again), and the completed
  * segment through {@link WalFiles} like an archived one, after which its parts are removed. Only then does it tell the server it has flushed that
  * far, so the slot keeps whatever is not in the store; after a crash, a kill or a store outage it
@@ -51,6 +52,13 @@ final class WalStream implements Runnable {
      */
     private static final long POLL_MILLIS = 25;
     private static final long IDLE_POLL_MILLIS = 100;
+    /**
+     * Once this much WAL waits unstored, it goes up after {@link #BUSY_UPLOAD_MILLIS} already: a big
+     * part takes long to upload (a few hundred ms for several MB on a loaded machine, which would
+     * break the second), and at such rates a part's fixed cost is small beside its bytes' cost.
+     */
+    private static final int BUSY_PART_BYTES = 1 << 20;
+    private static final long BUSY_UPLOAD_MILLIS = 300;
     private static final long STATUS_MILLIS = 1000;
     private static final int SOCKET_SECONDS = 30;
     private static final long RETRY_MILLIS = 1000;
@@ -392,7 +400,12 @@ final class WalStream implements Runnable {
     /** Milliseconds until what arrived unstored is due in the store (a sleep must not overrun it); long when nothing is. */
     private long untilDue() {
         Instant since = unstoredSince;
-        return since == null ? Long.MAX_VALUE : since.toEpochMilli() + uploadMillis - System.currentTimeMillis();
+        return since == null ? Long.MAX_VALUE : since.toEpochMilli() + waitMillis() - System.currentTimeMillis();
+    }
+
+    /** How long what arrived may wait unstored: {@code uploadMillis}, less when much waits. */
+    private long waitMillis() {
+        return filled - storedOffset >= BUSY_PART_BYTES ? Math.min(uploadMillis, BUSY_UPLOAD_MILLIS) : uploadMillis;
     }
 
     private void storeIfDue(ReplicationSession.PhysicalStream stream) throws SQLException {
@@ -412,7 +425,7 @@ final class WalStream implements Runnable {
         if (filled == 0 || since == null || !received.isAfter(stored)) {
             return;
         }
-        if (System.currentTimeMillis() - since.toEpochMilli() >= uploadMillis) {
+        if (System.currentTimeMillis() - since.toEpochMilli() >= waitMillis()) {
             storePartial();
             markStored(stream, received);
         }
