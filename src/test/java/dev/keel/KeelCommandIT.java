@@ -25,7 +25,7 @@ class KeelCommandIT {
     void stopStopsEveryServerAKilledKeelLeftUnderTheDataDirectory() throws Exception {
         Path dataDir = TestKeel.freshDataDir("command-stop");
         TestKeel.Ports ports = TestKeel.nextPorts();
-        String secretKey = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+        String secretKey = java.util.Base64.getEncoder().encodeToString(dev.keel.RandomStrings.bytes(32));
         Map<String, String> env = Map.of("KEEL_INSTANCES_POOL_SIZE", "0", "KEEL_SECRET_KEY", secretKey);
         KeelProcess keel = KeelProcess.start(dataDir, ports, "0", env);
         JsonNode database = keel.api().provision("{\"plan\":\"essential-0\"}");
@@ -128,11 +128,11 @@ class KeelCommandIT {
 
     @Test
     void aSecretKeyThatDoesNotMatchTheCatalogStopsKeelSayingSo() {
-        String key = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+        String key = java.util.Base64.getEncoder().encodeToString(dev.keel.RandomStrings.bytes(32));
         TestKeel keel = TestKeel.start("wrong-key", Map.of("keel.secret-key", key));
         try {
             keel.stopControlPlane();
-            String other = java.util.Base64.getEncoder().encodeToString(dev.keel.credentials.RandomStrings.bytes(32));
+            String other = java.util.Base64.getEncoder().encodeToString(dev.keel.RandomStrings.bytes(32));
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> keel.startControlPlane(Map.of("keel.secret-key", other)))
                     .isInstanceOf(StartupException.class)
                     .hasMessage("the secret key from KEEL_SECRET_KEY is not the key this catalog's secrets were sealed with;"

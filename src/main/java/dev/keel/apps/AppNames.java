@@ -1,6 +1,6 @@
 package dev.keel.apps;
 
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 
 import java.util.List;
 import java.util.function.Predicate;

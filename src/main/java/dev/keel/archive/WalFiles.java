@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.UUID;
+import java.util.function.Supplier;
 
 /**
  * Puts a finished WAL file into a database's archive, for both paths that deliver one: the
@@ -38,14 +39,22 @@ public final class WalFiles {
     public record Refused(String message) implements Outcome {
     }
 
-    /** Archives the first {@code length} bytes of {@code raw} as {@code file} of {@code database}, finished at {@code completedAt}. */
+    /**
+     * Archives the first {@code length} bytes of {@code raw} as {@code file} of {@code database}, finished at {@code completedAt}.
+     * They are compressed only if the store does not hold them already (the WAL receiver's copy usually is there first).
+     */
     public Outcome archive(UUID database, WalFileName file, byte[] raw, int length, Instant completedAt) {
-        return archive(database, file, raw, WalFormat.encode(raw, length), completedAt);
+        String sha256 = WalFormat.sha256(raw, 0, length);
+        return archive(database, file, raw, sha256, length, () -> WalFormat.encode(raw, length, sha256), completedAt);
     }
 
     /** Archives {@code file}, whose bytes {@code raw} are encoded already as {@code encoded}. */
     public Outcome archive(UUID database, WalFileName file, byte[] raw, WalFormat.Encoded encoded, Instant completedAt) {
-        long length = encoded.size();
+        return archive(database, file, raw, encoded.sha256(), encoded.size(), () -> encoded, completedAt);
+    }
+
+    private Outcome archive(UUID database, WalFileName file, byte[] raw, String sha256, long length, Supplier<WalFormat.Encoded> encoding,
+                            Instant completedAt) {
         if (file.kind() == WalFileName.Kind.SEGMENT) {
             OptionalLong system = WalFormat.systemIdentifier(raw);
             if (system.isPresent()) {
@@ -63,16 +72,17 @@ public final class WalFiles {
         long stored;
         if (existing.isPresent()) {
             String archived = existing.get().metadata().get(WalFormat.SHA256);
-            if (!encoded.sha256().equals(archived)) {
-                return conflict(file.name(), encoded.sha256(), archived);
+            if (!sha256.equals(archived)) {
+                return conflict(file.name(), sha256, archived);
             }
             stored = existing.get().size();
         } else {
+            WalFormat.Encoded encoded = encoding.get();
             store.put(key, encoded.stored(), encoded.metadata());
             stored = encoded.stored().length;
         }
-        Optional<String> recorded = archive.record(database, file, length, stored, encoded.sha256(), completedAt);
-        return recorded.<Outcome>map(sha -> conflict(file.name(), encoded.sha256(), sha)).orElse(new Stored(stored));
+        Optional<String> recorded = archive.record(database, file, length, stored, sha256, completedAt);
+        return recorded.<Outcome>map(sha -> conflict(file.name(), sha256, sha)).orElse(new Stored(stored));
     }
 
     private static Refused conflict(String name, String sha256, String archived) {

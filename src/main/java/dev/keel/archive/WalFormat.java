@@ -6,6 +6,7 @@ import dev.keel.storage.StoredObject;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -45,8 +46,36 @@ public final class WalFormat {
 
     /** {@code length} bytes of {@code raw} from {@code offset} (a part of a streamed segment), encoded. */
     public static Encoded encode(byte[] raw, int offset, int length) {
-        byte[] bytes = offset == 0 && length == raw.length ? raw : Arrays.copyOfRange(raw, offset, offset + length);
-        return encoded(Zstd.compress(bytes, ZSTD_LEVEL), Sha256.of(bytes), length, offset == 0 ? systemIdentifier(bytes) : OptionalLong.empty());
+        return encode(raw, offset, length, sha256(raw, offset, length));
+    }
+
+    /** The first {@code length} bytes of {@code raw} encoded, whose {@link #sha256} the caller has computed already. */
+    public static Encoded encode(byte[] raw, int length, String sha256) {
+        return encode(raw, 0, length, sha256);
+    }
+
+    private static Encoded encode(byte[] raw, int offset, int length, String sha256) {
+        return encoded(compress(raw, offset, length), sha256, length, offset == 0 ? systemIdentifier(raw) : OptionalLong.empty());
+    }
+
+    /** One zstd frame of {@code length} bytes of {@code raw} from {@code offset}, without copying them first. */
+    private static byte[] compress(byte[] raw, int offset, int length) {
+        byte[] frame = new byte[Math.toIntExact(Zstd.compressBound(length))];
+        long size = Zstd.compressByteArray(frame, 0, frame.length, raw, offset, length, ZSTD_LEVEL);
+        if (Zstd.isError(size)) {
+            throw new IllegalStateException("zstd could not compress " + length + " bytes: " + Zstd.getErrorName(size));
+        }
+        return Arrays.copyOf(frame, Math.toIntExact(size));
+    }
+
+    /**
+     * The {@code sha256} an object of {@code length} bytes of {@code raw} from {@code offset} carries:
+     * enough to tell whether the store holds it already, before compressing anything.
+     */
+    public static String sha256(byte[] raw, int offset, int length) {
+        MessageDigest digest = Sha256.digest();
+        digest.update(raw, offset, length);
+        return Sha256.hex(digest.digest());
     }
 
     /**

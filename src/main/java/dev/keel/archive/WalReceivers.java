@@ -47,7 +47,7 @@ public final class WalReceivers {
     private final ScheduledExecutorService supervisor;
 
     WalReceivers(InstanceRepository instances, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
-                 @Value("${keel.archive.stream-upload-millis:300}") long uploadMillis,
+                 @Value("${keel.archive.stream-upload-millis:700}") long uploadMillis,
                  @Value("${keel.archive.streaming:true}") boolean enabled) {
         this.instances = instances;
         this.connections = connections;

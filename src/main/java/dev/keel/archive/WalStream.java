@@ -12,8 +12,6 @@ import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.storage.StorageException;
 import io.micronaut.core.annotation.Nullable;
-import org.postgresql.replication.LogSequenceNumber;
-import org.postgresql.replication.PGReplicationStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,7 +32,8 @@ import java.util.UUID;
 /**
  * One primary's WAL, received over the replication protocol through the physical slot
  * {@link WalReceivers#SLOT} and put in the object store: what arrived of the segment being
- * filled goes up as its next part at most {@code uploadMillis} after it arrived (a part holds
+ * filled goes up as its next part at most {@code uploadMillis} after it arrived, or 300 ms once a
+ * MiB of it waits (a part holds
  * only the new bytes: a busy server's segment is not uploaded again and again), and the completed
  * segment through {@link WalFiles} like an archived one, after which its parts are removed. Only then does it tell the server it has flushed that
  * far, so the slot keeps whatever is not in the store; after a crash, a kill or a store outage it
@@ -45,8 +44,21 @@ final class WalStream implements Runnable {
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
     /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
     private static final int FIRST_BUFFER = 64 << 10;
-    private static final long POLL_MILLIS = 5;
+    /**
+     * The pause after WAL arrived, before the next read: what came in meanwhile waits in the socket
+     * and is read at once. Every poll that finds nothing costs pgjdbc a read with a 1 ms timeout and
+     * an exception, so polling every 5 ms under a trickle of commits was a large part of the
+     * receiver's CPU; 25 ms delays WAL by at most that, against a bound of a second.
+     */
+    private static final long POLL_MILLIS = 25;
     private static final long IDLE_POLL_MILLIS = 100;
+    /**
+     * Once this much WAL waits unstored, it goes up after {@link #BUSY_UPLOAD_MILLIS} already: a big
+     * part takes long to upload (a few hundred ms for several MB on a loaded machine, which would
+     * break the second), and at such rates a part's fixed cost is small beside its bytes' cost.
+     */
+    private static final int BUSY_PART_BYTES = 1 << 20;
+    private static final long BUSY_UPLOAD_MILLIS = 300;
     private static final long STATUS_MILLIS = 1000;
     private static final int SOCKET_SECONDS = 30;
     private static final long RETRY_MILLIS = 1000;
@@ -244,7 +256,7 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            PGReplicationStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
+            ReplicationSession.PhysicalStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             connected = true;
             problem = null;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
@@ -253,14 +265,14 @@ final class WalStream implements Runnable {
                 ByteBuffer chunk = stream.readPending();
                 if (chunk == null) {
                     storeIfDue(stream);
-                    Thread.sleep(pause);
+                    Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                     // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
                     pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
                     continue;
                 }
                 pause = POLL_MILLIS;
                 int length = chunk.remaining();
-                long start = stream.getLastReceiveLSN().asLong() - length;
+                long start = stream.receivedThrough().value() - length;
                 accept(chunk, start, length, stream);
                 storeIfDue(stream);
             }
@@ -270,7 +282,7 @@ final class WalStream implements Runnable {
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */
-    private void accept(ByteBuffer chunk, long start, int length, PGReplicationStream stream) throws SQLException, InterruptedException {
+    private void accept(ByteBuffer chunk, long start, int length, ReplicationSession.PhysicalStream stream) throws SQLException, InterruptedException {
         long expected = segment.startLsn().value() + filled;
         if (start != expected) {
             throw new IllegalStateException("the server sent WAL from " + new Lsn(start) + " where " + new Lsn(expected) + " was next");
@@ -303,7 +315,7 @@ final class WalStream implements Runnable {
      * (as both paths do) in the background while the next one streams; the server hears it flushed
      * only once that is done, so its slot keeps the segment until then.
      */
-    private void complete(PGReplicationStream stream) throws SQLException, InterruptedException {
+    private void complete(ReplicationSession.PhysicalStream stream) throws SQLException, InterruptedException {
         if (received.isAfter(stored)) {
             storePartial();
         }
@@ -367,8 +379,9 @@ final class WalStream implements Runnable {
                 if (before != null) {
                     before.worker.join(); // segments are archived in order
                 }
-                WalFiles.Outcome outcome = files.archive(database, WalFileName.parse(whole.toString()).orElseThrow(), bytes,
-                        encoded != null ? encoded : WalFormat.encode(bytes, SEGMENT), Instant.now());
+                WalFileName name = WalFileName.parse(whole.toString()).orElseThrow();
+                WalFiles.Outcome outcome = encoded != null ? files.archive(database, name, bytes, encoded, Instant.now())
+                        : files.archive(database, name, bytes, SEGMENT, Instant.now());
                 if (outcome instanceof WalFiles.Refused refused) {
                     LOG.error(refused.message());
                     archive.moveTo(database, ArchiveState.CONFLICT, refused.message());
@@ -384,7 +397,18 @@ final class WalStream implements Runnable {
         }
     }
 
-    private void storeIfDue(PGReplicationStream stream) throws SQLException {
+    /** Milliseconds until what arrived unstored is due in the store (a sleep must not overrun it); long when nothing is. */
+    private long untilDue() {
+        Instant since = unstoredSince;
+        return since == null ? Long.MAX_VALUE : since.toEpochMilli() + waitMillis() - System.currentTimeMillis();
+    }
+
+    /** How long what arrived may wait unstored: {@code uploadMillis}, less when much waits. */
+    private long waitMillis() {
+        return filled - storedOffset >= BUSY_PART_BYTES ? Math.min(uploadMillis, BUSY_UPLOAD_MILLIS) : uploadMillis;
+    }
+
+    private void storeIfDue(ReplicationSession.PhysicalStream stream) throws SQLException {
         boolean archived = false;
         while (!completions.isEmpty() && completions.peekFirst().done()) {
             Completion done = completions.removeFirst();
@@ -401,7 +425,7 @@ final class WalStream implements Runnable {
         if (filled == 0 || since == null || !received.isAfter(stored)) {
             return;
         }
-        if (System.currentTimeMillis() - since.toEpochMilli() >= uploadMillis) {
+        if (System.currentTimeMillis() - since.toEpochMilli() >= waitMillis()) {
             storePartial();
             markStored(stream, received);
         }
@@ -455,15 +479,14 @@ final class WalStream implements Runnable {
      * Everything through {@code through} is in the store: say so to the server, so that its slot
      * lets that WAL go; never past a whole segment still being archived.
      */
-    private void markStored(PGReplicationStream stream, Lsn through) throws SQLException {
+    private void markStored(ReplicationSession.PhysicalStream stream, Lsn through) throws SQLException {
         stored = through;
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
         Completion pending = completions.peekFirst();
         Lsn flushed = pending == null ? through : pending.whole.startLsn();
-        stream.setFlushedLSN(LogSequenceNumber.valueOf(flushed.value()));
-        stream.setAppliedLSN(LogSequenceNumber.valueOf(flushed.value()));
+        stream.flushed(flushed);
     }
 
     /** After the stream broke: store what was received and not stored yet, if the store takes it. */

@@ -1,6 +1,6 @@
 package dev.keel.auth;
 
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.problems.KeelException;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;

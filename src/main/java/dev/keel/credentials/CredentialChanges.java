@@ -1,5 +1,6 @@
 package dev.keel.credentials;
 
+import dev.keel.RandomStrings;
 import dev.keel.postgres.ServerSession;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;

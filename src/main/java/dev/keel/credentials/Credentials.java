@@ -1,5 +1,6 @@
 package dev.keel.credentials;
 
+import dev.keel.RandomStrings;
 import dev.keel.postgres.ServerSession;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;

@@ -2,6 +2,7 @@ package dev.keel.credentials;
 
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
+import dev.keel.RandomStrings;
 import dev.keel.StartupException;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;

@@ -1,11 +1,9 @@
 package dev.keel.databases;
 
-import dev.keel.problems.Failure;
 import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.auth.Quotas;
 import dev.keel.credentials.Credentials;
-import dev.keel.credentials.RandomStrings;
 import dev.keel.instances.Capacity;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
@@ -23,6 +21,7 @@ import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.PostgresBinaries;
+import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.event.ApplicationEventPublisher;

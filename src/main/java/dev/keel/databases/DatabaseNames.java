@@ -1,7 +1,7 @@
 package dev.keel.databases;
 
 import dev.keel.Ids;
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 

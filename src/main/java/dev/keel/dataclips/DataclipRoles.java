@@ -1,15 +1,15 @@
 package dev.keel.dataclips;
 
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.credentials.Secrets;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.postgres.ServerSession;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
-import dev.keel.postgres.ServerSession;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;

@@ -1,7 +1,7 @@
 package dev.keel.dataclips;
 
+import dev.keel.RandomStrings;
 import dev.keel.auth.Caller;
-import dev.keel.credentials.RandomStrings;
 import dev.keel.problems.KeelException;
 import jakarta.inject.Singleton;
 

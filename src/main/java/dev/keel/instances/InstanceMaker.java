@@ -1,10 +1,10 @@
 package dev.keel.instances;
 
-import dev.keel.postgres.Durations;
-import dev.keel.postgres.ServerSession;
 import dev.keel.Network;
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
+import dev.keel.postgres.Durations;
 import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import dev.keel.tls.ServerCertificate;
 import io.micronaut.context.annotation.Value;

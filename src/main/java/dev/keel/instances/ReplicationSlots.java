@@ -1,9 +1,9 @@
 package dev.keel.instances;
 
-import dev.keel.postgres.ServerSession;
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.credentials.Secrets;
 import dev.keel.postgres.ServerFiles;
+import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;

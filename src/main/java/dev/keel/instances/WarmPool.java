@@ -2,8 +2,8 @@ package dev.keel.instances;
 
 import dev.keel.nodes.Placement;
 import dev.keel.Fatal;
+import dev.keel.RandomStrings;
 import dev.keel.credentials.Credentials;
-import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
 import dev.keel.postgres.ServerSession;
 import org.jooq.DSLContext;

@@ -1,6 +1,6 @@
 package dev.keel.lifecycle;
 
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.databases.Database;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;

@@ -3,7 +3,7 @@ package dev.keel.pooling;
 import dev.keel.FileTrees;
 import dev.keel.KeelHome;
 import dev.keel.Network;
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plan;

@@ -4,6 +4,7 @@ import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
 
+import java.nio.ByteBuffer;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -40,12 +41,49 @@ public final class ReplicationSession implements AutoCloseable {
      * Streams WAL from {@code from} (a segment's start) through physical slot {@code slot}, sending
      * a status to the server at least every {@code statusMillis}.
      */
-    public PGReplicationStream startPhysical(String slot, Lsn from, long statusMillis) throws SQLException {
-        return connection.unwrap(PGConnection.class).getReplicationAPI().replicationStream().physical()
+    public PhysicalStream startPhysical(String slot, Lsn from, long statusMillis) throws SQLException {
+        return new PhysicalStream(connection.unwrap(PGConnection.class).getReplicationAPI().replicationStream().physical()
                 .withSlotName(slot)
                 .withStartPosition(LogSequenceNumber.valueOf(from.value()))
                 .withStatusInterval(Math.toIntExact(statusMillis), TimeUnit.MILLISECONDS)
-                .start();
+                .start());
+    }
+
+    /**
+     * A physical WAL stream, in Keel's types: pgjdbc's {@code PGReplicationStream} stays in this
+     * class. Used by one thread; it ends when its session closes.
+     */
+    public static final class PhysicalStream {
+        private final PGReplicationStream stream;
+
+        private PhysicalStream(PGReplicationStream stream) {
+            this.stream = stream;
+        }
+
+        /**
+         * The next chunk of WAL if one has arrived, without waiting; else null. It ends at
+         * {@link #receivedThrough()} and is valid only until the next call. Also sends a status
+         * to the server when one is due.
+         */
+        public ByteBuffer readPending() throws SQLException {
+            return stream.readPending();
+        }
+
+        /** The end of the last chunk received. */
+        public Lsn receivedThrough() {
+            return new Lsn(stream.getLastReceiveLSN().asLong());
+        }
+
+        /**
+         * Tells the server, with the next status, that WAL through {@code through} is flushed and
+         * applied (in Keel: in the object store), so its slot may let it go. Call it only for WAL
+         * that is durable: the server may remove it at once.
+         */
+        public void flushed(Lsn through) {
+            LogSequenceNumber lsn = LogSequenceNumber.valueOf(through.value());
+            stream.setFlushedLSN(lsn);
+            stream.setAppliedLSN(lsn);
+        }
     }
 
     @Override

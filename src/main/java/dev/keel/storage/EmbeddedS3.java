@@ -2,9 +2,9 @@ package dev.keel.storage;
 
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
+import dev.keel.RandomStrings;
 import dev.keel.StartupException;
 import dev.keel.artifacts.MavenArtifacts;
-import dev.keel.credentials.RandomStrings;
 import dev.keel.postgres.PortRange;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;

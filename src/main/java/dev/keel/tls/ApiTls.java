@@ -1,7 +1,7 @@
 package dev.keel.tls;
 
 import dev.keel.Network;
-import dev.keel.credentials.RandomStrings;
+import dev.keel.RandomStrings;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.core.async.publisher.Publishers;
 import io.micronaut.http.server.netty.ssl.ServerSslBuilder;

@@ -1,8 +1,8 @@
 package dev.keel.tls;
 
 import dev.keel.KeelHome;
+import dev.keel.RandomStrings;
 import dev.keel.catalog.AdvisoryLock;
-import dev.keel.credentials.RandomStrings;
 import dev.keel.credentials.Secrets;
 import jakarta.inject.Singleton;
 import org.bouncycastle.asn1.x500.X500Name;

@@ -1,6 +1,7 @@
 package dev.keel.credentials;
 
 import dev.keel.KeelHome;
+import dev.keel.RandomStrings;
 import dev.keel.StartupException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

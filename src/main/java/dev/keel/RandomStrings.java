@@ -1,4 +1,4 @@
-package dev.keel.credentials;
+package dev.keel;
 
 import java.security.SecureRandom;
 
