@@ -103,6 +103,9 @@ public final class ReplicationSlots {
                 + " password=" + quote(password) + " application_name=" + name + " sslmode=verify-full sslrootcert="
                 + quote(ServerFiles.CA_CERT) + " connect_timeout=5 options=" + quote("-csearch_path=pg_catalog,pg_temp"));
         settings.put("primary_slot_name", name);
+        // A reply every second, even while idle, so that the upstream tells a hung receiver from a quiet one within a
+        // second or two (the HA monitor's synchronous commit reads its reply_time).
+        settings.put("wal_receiver_status_interval", "1s");
         return settings;
     }
 

@@ -85,6 +85,18 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /**
+     * Makes a commit wait until the standby that connects as {@code applicationName} has flushed it
+     * (or, with null, for no standby), in {@code postgresql.auto.conf}, and reloads. Commits that
+     * wait when it is emptied are let go at once. A base backup leaves that file out, so no copy of
+     * this server inherits the setting.
+     */
+    public void synchronousStandby(@Nullable String applicationName) throws SQLException {
+        String names = applicationName == null ? "" : "\"" + applicationName.replace("\"", "") + "\"";
+        execute("alter system set synchronous_standby_names = " + RENDERER.render(DSL.inline(names)));
+        execute("select pg_catalog.pg_reload_conf()");
+    }
+
+    /**
      * Asks the server to reread its configuration files (settings that need no restart, pg_hba)
      * and returns the server's clock just before, for {@link #configurationLoadedSince}.
      */
@@ -289,9 +301,14 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /** What the HA monitor sees of a primary: whether it is one, where it writes, and how far its standby has flushed. */
-    /** What the HA monitor reads of a primary; {@code timeline} is the one it writes WAL on (null in recovery). */
+    /**
+     * What the HA monitor reads of a primary: {@code timeline} is the one it writes WAL on (null in
+     * recovery); {@code synchronousStandby} whether a commit waits for a standby
+     * ({@code synchronous_standby_names} set), and {@code syncWaitSeconds} how long the longest
+     * waiting commit has waited (0 when none does).
+     */
     public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState,
-                               @Nullable TimelineId timeline) {
+                               @Nullable TimelineId timeline, boolean synchronousStandby, double syncWaitSeconds) {
     }
 
     public PrimaryCheck primaryCheck(String standbyApplicationName) throws SQLException {
@@ -300,12 +317,17 @@ public final class ServerSession implements AutoCloseable {
                 + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_current_wal_lsn() end, flush_lsn)::pg_catalog.int8"
                 + "  from pg_catalog.pg_stat_replication where application_name = ?),"
-                + " (select state from pg_catalog.pg_stat_replication where application_name = ?),"
+                + " (select case when state = 'streaming' and reply_time < pg_catalog.clock_timestamp() - interval '3 seconds'"
+                + "   then 'silent' else state end from pg_catalog.pg_stat_replication where application_name = ?),"
                 + " case when pg_catalog.pg_is_in_recovery() then null"
-                + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end",
+                + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end,"
+                + " pg_catalog.current_setting('synchronous_standby_names') <> '',"
+                + " (select coalesce(extract(epoch from max(pg_catalog.clock_timestamp() - state_change)), 0)::pg_catalog.float8"
+                + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep')",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
                         r.getObject(3, Long.class), r.getString(4),
-                        r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8))),
+                        r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8)), r.getBoolean(6),
+                        r.getDouble(7)),
                 standbyApplicationName, standbyApplicationName);
     }
 

@@ -134,6 +134,13 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void removeStandby(Database database) throws SQLException {
+        // First, commits stop waiting for it: with the standby gone they would wait for ever.
+        Optional<Instance> primary = instances.primary(database.id());
+        if (primary.isPresent() && instances.standby(database.id()).isPresent()) {
+            try (ServerSession session = connections.open(primary.get(), "postgres")) {
+                session.synchronousStandby(null);
+            }
+        }
         standbys.remove(database);
     }
 

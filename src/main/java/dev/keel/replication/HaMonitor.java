@@ -43,6 +43,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.EnumSet;
 import java.util.List;
@@ -58,6 +59,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The failover monitor: every {@code keel.ha.check-interval} it logs in to the primary of every
@@ -98,6 +100,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final long maxLagBytes;
     private final int probeSeconds;
     private final Duration standbyRetry;
+    private final Duration syncGrace;
+    private final Set<String> asynchronousPlans;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
     /** Databases being checked now; true when another check fell due meanwhile. */
     private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
@@ -112,7 +116,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
               DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
-              @Value("${keel.ha.standby-retry}") String standbyRetry, MeterRegistry meters) {
+              @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
+              @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -131,6 +136,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.probeSeconds = probeSeconds;
         this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
+        this.syncGrace = Durations.parse("KEEL_HA_SYNC_GRACE", syncGrace);
+        this.asynchronousPlans = Arrays.stream(asynchronousPlans.split(",")).map(String::strip).filter(p -> !p.isEmpty())
+                .collect(Collectors.toUnmodifiableSet());
     }
 
     /**
@@ -162,6 +170,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         int restarts;
         @Nullable Lsn lastLsn;
         @Nullable TimelineId timeline;
+        /** Whether the primary's commits wait for the standby, as last seen. */
+        boolean synchronous;
+        @Nullable Instant notStreamingSince;
+        /** Why commits are not synchronous although the plan asks for it (null when they are). */
+        @Nullable String degraded;
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
@@ -178,7 +191,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** {@code GET /v1/databases/{id}/ha}: the HA status, the standby, and the monitor's recent decisions, newest first. */
     @Serdeable
     public record Status(String status, @Nullable UUID standbyInstance, @Nullable Integer standbyPort, @Nullable Long standbyLagBytes,
-                         @Nullable String standbyState, List<Recorded> decisions) {
+                         @Nullable String standbyState, @Nullable Boolean synchronous, List<Recorded> decisions) {
     }
 
     public synchronized void start() {
@@ -350,6 +363,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.restarts = 0;
                 watch.lastLsn = check.current();
                 watch.timeline = check.timeline();
+                watch.synchronous = check.synchronousStandby();
+                watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
+                        : watch.notStreamingSince != null ? watch.notStreamingSince : Instant.now();
+                syncCommit(database, watch, primary, session, check);
                 watch.standbyLag = check.standbyLagBytes();
                 watch.standbyState = check.standbyState();
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
@@ -387,6 +404,31 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
         return new HaDecision(HaDecision.Kind.FAIL_OVER, "failing over because " + missed + " and the standby is " + behind
                 + " bytes behind" + why);
+    }
+
+    /** Turns synchronous commit on or off on a healthy primary, as {@link SyncCommit} decides. */
+    private void syncCommit(Database database, Watch watch, Instance primary, ServerSession session, ServerSession.PrimaryCheck check)
+            throws SQLException {
+        boolean wanted = plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following()
+                && !asynchronousPlans.contains(database.plan());
+        SyncCommit.Verdict verdict = SyncCommit.decide(wanted, check, watch.notStreamingSince, watch.degraded, Instant.now(), syncGrace);
+        watch.degraded = wanted ? verdict.degraded() : null;
+        switch (verdict.action()) {
+            case ENABLE -> {
+                session.synchronousStandby(ReplicationSlots.forStandby(database.id()));
+                watch.synchronous = true;
+                LOG.info("Database {}: commits wait for the standby again (synchronous)", database.name());
+            }
+            case DISABLE -> {
+                session.synchronousStandby(null);
+                watch.synchronous = false;
+                if (verdict.degraded() != null) {
+                    LOG.warn("Database {}: degraded: writes are acknowledged before they reach the standby: {}", database.name(),
+                            verdict.degraded());
+                }
+            }
+            case NONE -> { }
+        }
     }
 
     /** How many bytes of WAL before {@code lsn} the standby has not received, or null if it does not answer. */
@@ -469,7 +511,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
         }
         return new Status(describe(database, watch, standby), standby.map(Instance::id).orElse(null), standby.map(Instance::port).orElse(null),
-                watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, decisions);
+                watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, watch == null ? null : watch.synchronous,
+                decisions);
     }
 
     private String describe(Database database, @Nullable Watch watch, Optional<Instance> standby) {
@@ -485,6 +528,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (standby.isEmpty() || standby.get().state() != InstanceState.RUNNING) {
             return operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent() || standby.isPresent()
                     ? "Unavailable: building the standby" : "Unavailable: no standby yet; it is built from the newest base backup";
+        }
+        if (watch != null && !watch.synchronous && watch.degraded != null && !"the standby is not streaming".equals(watch.degraded)) {
+            return "Degraded: writes are acknowledged before they reach the standby (" + watch.degraded + ")";
         }
         if (watch == null || !"streaming".equals(watch.standbyState)) {
             return "Unavailable: the standby is not streaming from the primary";

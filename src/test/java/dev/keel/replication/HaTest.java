@@ -15,6 +15,7 @@ import org.jooq.DSLContext;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
+import dev.keel.instances.ReplicationSlots;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
@@ -317,6 +318,58 @@ class HaTest {
                 .anyMatch(b -> b.timeline().value() > oldTimeline));
         awaitHaAvailable(api, id);
         api.deprovision(id);
+    }
+
+    /**
+     * A premium commit is acknowledged only once the standby has it; a hung standby holds commits
+     * back for at most the grace (5 s) before the primary goes on without it, degraded, and
+     * synchronous commit returns once the standby streams again.
+     */
+    @Test
+    void premiumCommitsWaitForTheStandbyAndAHungStandbyHoldsThemBackAtMostTheGrace() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        Wait.until("commits to wait for the standby", Duration.ofSeconds(30), () -> synchronous(api, id));
+        Instance standby = keel.bean(InstanceRepository.class).standby(UUID.fromString(id)).orElseThrow();
+        try (Connection connection = Superuser.connect(keel, primary(id), "postgres")) {
+            assertThat(Pg.scalar(connection, "show synchronous_standby_names"))
+                    .isEqualTo("\"" + ReplicationSlots.forStandby(UUID.fromString(id)) + "\"");
+        }
+        try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table synced (n int)");
+            long started = System.nanoTime();
+            sql.execute("insert into synced values (1)");
+            System.out.printf("a synchronous commit with a healthy standby: %.1f ms%n", (System.nanoTime() - started) / 1e6);
+
+            long receiver = walReceiverPid(standby);
+            signal("STOP", receiver);
+            try {
+                started = System.nanoTime();
+                sql.execute("insert into synced values (2)");
+                double held = (System.nanoTime() - started) / 1e9;
+                System.out.printf("a commit while the standby hangs: held back %.1f s%n", held);
+                assertThat(held).as("the commit waited for the standby, then went on without it").isBetween(1.0, 10.0);
+                JsonNode ha = api.get("/v1/databases/" + id + "/ha").json();
+                assertThat(ha.get("status").asText()).startsWith("Degraded: writes are acknowledged before they reach the standby (");
+                assertThat(ha.get("synchronous").asBoolean()).isFalse();
+                started = System.nanoTime();
+                sql.execute("insert into synced values (3)");
+                assertThat((System.nanoTime() - started) / 1e9).as("degraded commits do not wait").isLessThan(1.0);
+            } finally {
+                signal("CONT", receiver);
+            }
+        }
+        Wait.until("commits to wait for the standby again", Duration.ofSeconds(30), () -> synchronous(api, id));
+        awaitHaAvailable(api, id);
+        api.deprovision(id);
+    }
+
+    private static boolean synchronous(Api api, String id) {
+        JsonNode synchronous = api.get("/v1/databases/" + id + "/ha").json().get("synchronous");
+        return synchronous != null && synchronous.asBoolean();
     }
 
     @Test

@@ -1,0 +1,55 @@
+package dev.keel.replication;
+
+import dev.keel.postgres.ServerSession;
+import io.micronaut.core.annotation.Nullable;
+
+import java.time.Duration;
+import java.time.Instant;
+
+/**
+ * Synchronous commit on an HA primary: a commit is acknowledged only once the standby has flushed
+ * it, so a failover loses no acknowledged write. The monitor turns it on once the standby streams
+ * and has caught up, and off (degraded: writes are acknowledged before they reach the standby)
+ * when a commit has waited longer than the grace, or the standby has not streamed for that long,
+ * so an unhealthy standby delays writes by at most the grace and never stops them.
+ */
+final class SyncCommit {
+    /** How far behind the standby may be when synchronous commit is turned on (a commit would wait for the rest). */
+    static final long CATCH_UP_BYTES = 1024 * 1024;
+
+    enum Action { NONE, ENABLE, DISABLE }
+
+    /** What to do, and why commits are not synchronous when they should be (null when they are, or need not be). */
+    record Verdict(Action action, @Nullable String degraded) {
+    }
+
+    private SyncCommit() {
+    }
+
+    /**
+     * {@code wanted}: the plan asks for synchronous commit; {@code notStreamingSince}: since when the
+     * standby has not been streaming (null while it does); {@code degraded}: the reason kept from before.
+     */
+    static Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, @Nullable Instant notStreamingSince,
+                          @Nullable String degraded, Instant now, Duration grace) {
+        if (!wanted) {
+            return new Verdict(check.synchronousStandby() ? Action.DISABLE : Action.NONE, null);
+        }
+        boolean streaming = "streaming".equals(check.standbyState());
+        if (check.synchronousStandby()) {
+            if (check.syncWaitSeconds() > grace.toMillis() / 1000.0) {
+                return new Verdict(Action.DISABLE, String.format("a commit waited %.1f s for the standby, more than the %d s allowed",
+                        check.syncWaitSeconds(), grace.toSeconds()));
+            }
+            if (notStreamingSince != null && Duration.between(notStreamingSince, now).compareTo(grace) > 0) {
+                return new Verdict(Action.DISABLE, "the standby has not streamed for more than " + grace.toSeconds() + " s");
+            }
+            return new Verdict(Action.NONE, null);
+        }
+        if (streaming && check.standbyLagBytes() != null && check.standbyLagBytes() <= CATCH_UP_BYTES) {
+            return new Verdict(Action.ENABLE, null);
+        }
+        return new Verdict(Action.NONE, degraded != null ? degraded : streaming ? "the standby is catching up"
+                : "the standby is not streaming");
+    }
+}
