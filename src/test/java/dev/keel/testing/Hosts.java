@@ -120,9 +120,14 @@ public final class Hosts implements AutoCloseable {
         ip("-n", host.namespace, "link", "set", "eth0", "up");
     }
 
+    /** The bridge's alias: whose harness it is. */
+    static String label(long pid, long startMillis) {
+        return LABEL + " pidns=" + pidNamespace() + " pid=" + pid + " start=" + startMillis;
+    }
+
     private static Hosts claimSubnet() {
         ProcessHandle self = ProcessHandle.current();
-        String label = LABEL + " pidns=" + pidNamespace() + " pid=" + self.pid() + " start=" + startMillis(self).orElse(0L);
+        String label = label(self.pid(), startMillis(self).orElse(0L));
         int offset = (int) (self.pid() % 256);
         for (int i = 0; i < 256; i++) {
             int subnet = (offset + i) % 256;
@@ -247,7 +252,7 @@ public final class Hosts implements AutoCloseable {
      * One "machine": a network namespace with its own loopback and one address on the bridge.
      * What runs in it sees only that network; files and PIDs are the test JVM's.
      */
-    public static final class Host {
+    public final class Host {
         private final String name;
         private final String namespace;
         private final String address;
@@ -298,9 +303,20 @@ public final class Hosts implements AutoCloseable {
             ip("link", "set", veth, "down");
         }
 
-        /** Brings the link back up: connections that survived the cut resume, new ones succeed. */
+        /**
+         * Brings the link back up: connections that survived the cut resume, new ones succeed. Address
+         * resolution that failed during the cut is forgotten on every side (otherwise the first connect
+         * after the heal may still fail with "No route to host" from a neighbour entry left FAILED).
+         */
         public void heal() {
             ip("link", "set", veth, "up");
+            ip("-n", namespace, "neigh", "flush", "dev", "eth0");
+            ip("neigh", "flush", "to", address);
+            for (Host other : hosts.values()) {
+                if (other != this) {
+                    ip("-n", other.namespace, "neigh", "flush", "to", address);
+                }
+            }
         }
 
         /** {@code kill -9} of every process on this host (a lost machine), waiting until all are gone. */

@@ -38,6 +38,8 @@ public final class Timeouts {
      * the RPO). Scaled like the rest: on a machine loaded far past its cores it is not met.
      */
     public static final Duration STREAMED = scaled(1);
+    /** A connection attempt across a link that may be cut (Hosts), which then fails by this bound. */
+    public static final Duration CUT_CONNECT = scaled(3);
     /** A request to a Keel whose catalog is cut off: past its catalog pool's 30 s wait for a connection. */
     public static final Duration CATALOG_CUT_REQUEST = scaled(45);
     /** A single HTTP request to Keel. */
