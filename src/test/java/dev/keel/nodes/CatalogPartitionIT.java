@@ -38,7 +38,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Keel on its own "host" (network namespace, see {@link Hosts}) with its catalog on another: while
  * the catalog's host is cut off, the databases Keel runs keep taking writes; once the link is
- * healed, Keel works again without a restart.
+ * healed, Keel works again without a restart. What the API answers during the cut is what Keel
+ * does today, not a promise: it does not fail fast (each request waits out the catalog pool's
+ * 30 s), calls other than /health answer 500 /problems/internal rather than 503, and a request
+ * that holds a catalog connection at the moment of the cut waits on it until the link heals.
  */
 class CatalogPartitionIT {
     private static final MavenArtifacts.Coordinates S3PROXY =
