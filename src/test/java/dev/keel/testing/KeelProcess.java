@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,9 +67,12 @@ public final class KeelProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        // Bound beyond loopback, Keel speaks only HTTPS, with a certificate from its CA (ca.pem, written as it starts).
+        // Bound beyond loopback, Keel speaks only HTTPS, with a certificate from its CA (ca.pem, written as it starts) for
+        // the bind address, or for localhost when bound to all. A Keel on another "host" (Hosts) is reached at its address.
         String bind = builder.environment().getOrDefault("KEEL_BIND", "127.0.0.1");
-        boolean tls = List.of("0.0.0.0", "::", "*").contains(bind);
+        boolean wildcard = List.of("0.0.0.0", "::", "*").contains(bind);
+        boolean tls = wildcard || !isLoopback(bind);
+        String apiUrl = tls ? "https://" + (wildcard ? "localhost" : bind) + ":" + port : "http://127.0.0.1:" + port;
         Path caFile = dataDir.resolve("ca.pem");
         Api[] anonymous = new Api[1];
         Wait.until("Keel on " + dataDir + " to serve (log: " + log + ")", Timeouts.KEEL_START, () -> {
@@ -80,7 +84,7 @@ public final class KeelProcess implements AutoCloseable {
                     return false;
                 }
                 try {
-                    anonymous[0] = tls ? Api.trusting("https://localhost:" + port, null, caFile) : new Api("http://127.0.0.1:" + port, null);
+                    anonymous[0] = tls ? Api.trusting(apiUrl, null, caFile) : new Api(apiUrl, null);
                 } catch (RuntimeException e) {
                     return false; // the CA file is being written
                 }
@@ -209,6 +213,14 @@ public final class KeelProcess implements AutoCloseable {
             return Files.exists(file) ? Files.readString(file) : "";
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    private static boolean isLoopback(String address) {
+        try {
+            return InetAddress.getByName(address).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
         }
     }
 

@@ -17,6 +17,8 @@ public final class Timeouts {
     public static final Duration DEPROVISION = scaled(60);
     /** From starting a Keel process to /health answering (a first start initialises the catalog). */
     public static final Duration KEEL_START = scaled(120);
+    /** A plain Postgres server a test starts itself (initdb, then accepting connections). */
+    public static final Duration SERVER_START = scaled(60);
     /** For a killed or stopped process to be gone. */
     public static final Duration PROCESS_EXIT = scaled(30);
     /** A dataclip that moves gigabytes from its server to Keel (the heap test's). */
@@ -36,6 +38,10 @@ public final class Timeouts {
      * the RPO). Scaled like the rest: on a machine loaded far past its cores it is not met.
      */
     public static final Duration STREAMED = scaled(1);
+    /** A connection attempt across a link that may be cut (Hosts), which then fails by this bound. */
+    public static final Duration CUT_CONNECT = scaled(3);
+    /** A request to a Keel whose catalog is cut off: past its catalog pool's 30 s wait for a connection. */
+    public static final Duration CATALOG_CUT_REQUEST = scaled(45);
     /** A single HTTP request to Keel. */
     public static final Duration REQUEST = scaled(30);
 
