@@ -75,6 +75,12 @@ final class CatalogFactory {
         config.setMaximumPoolSize(16);
         config.setMinimumIdle(2);
         config.setInitializationFailTimeout(30_000);
+        // A catalog out of reach is answered within seconds (503), not after 30: a connection waits 5 s to connect and
+        // a request 10 s for one, and no statement waits on a dead socket for ever (catalog statements are short).
+        config.setConnectionTimeout(10_000);
+        config.addDataSourceProperty("connectTimeout", "5");
+        config.addDataSourceProperty("socketTimeout", "30");
+        config.addDataSourceProperty("tcpKeepAlive", "true");
         HikariDataSource dataSource;
         try {
             dataSource = new HikariDataSource(config);

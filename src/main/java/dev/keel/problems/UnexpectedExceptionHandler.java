@@ -4,9 +4,12 @@ import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.server.exceptions.ExceptionHandler;
 import jakarta.inject.Singleton;
+import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.util.Map;
 import java.util.UUID;
 
@@ -20,10 +23,38 @@ final class UnexpectedExceptionHandler implements ExceptionHandler<Exception, Ht
 
     @Override
     public HttpResponse<Problem> handle(HttpRequest request, Exception exception) {
+        if (catalogUnreachable(exception)) {
+            LOG.warn("Answering {} {} with 503: the catalog cannot be reached ({})", request.getMethodName(), request.getPath(),
+                    exception.getMessage());
+            return Problems.response(Problem.of(ProblemType.UNAVAILABLE, "Keel cannot reach its catalog; nothing was changed. Try"
+                    + " again in a minute; the databases themselves keep serving meanwhile.", request.getPath()));
+        }
         String reference = UUID.randomUUID().toString();
         LOG.error("Unexpected error answering {} {} (reference {})", request.getMethodName(), request.getPath(), reference, exception);
         return Problems.response(Problem.of(ProblemType.INTERNAL,
                 "Keel hit an unexpected error; it is logged with reference " + reference + ". Try again, and report the reference if it persists.",
                 request.getPath()).withExtensions(Map.of("reference", reference)));
+    }
+
+    /**
+     * Whether {@code failure} is the catalog out of reach: a catalog statement (jOOQ speaks only to
+     * the catalog) that failed for want of a connection (SQLState class 08, or the pool's wait for
+     * one ran out).
+     */
+    static boolean catalogUnreachable(Throwable failure) {
+        boolean catalog = false;
+        for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
+            catalog |= cause instanceof DataAccessException;
+            if (cause instanceof SQLTransientConnectionException) {
+                return true;
+            }
+            if (catalog && cause instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08")) {
+                return true;
+            }
+            if (cause.getCause() == cause) {
+                break;
+            }
+        }
+        return false;
     }
 }
