@@ -87,8 +87,9 @@ final class CatalogFactory {
         } catch (RuntimeException e) {
             throw new StartupException("cannot reach the catalog (" + location + "): " + e.getMessage(), e);
         }
+        // Migrations on a connection of their own, without the pool's socket timeout: one may build an index for minutes.
         Flyway.configure()
-                .dataSource(dataSource)
+                .dataSource(location.jdbcUrl(), location.user(), location.password())
                 .locations(MIGRATIONS)
                 .failOnMissingLocations(true)
                 .load()

@@ -24,7 +24,7 @@ import static dev.keel.catalog.schema.Tables.CATALOG_COMPATIBILITY;
  * Whether this node may work on its catalog during a rolling upgrade. The catalog may have been
  * migrated by a newer node beyond the migrations this node knows: that is fine as long as this
  * node's newest migration is at least the catalog's {@code oldest_compatible} (migrations only add,
- * see {@code V75}). Checked at start, where an incompatible node refuses with a message, and every
+ * see {@code V74}). Checked at start, where an incompatible node refuses with a message, and every
  * {@link #WATCH_SECONDS} while it runs, where it stops cleanly with the same message, so that a
  * newer node's breaking migration never meets an older node still writing.
  */

@@ -87,6 +87,16 @@ public final class DatabaseUpgrade implements OperationHandler {
         return OperationKind.UPGRADE;
     }
 
+    /**
+     * No: an upgrade copies for hours (a dry run works on a throw-away fork), and the HA monitor
+     * must go on restarting, failing over and relaxing synchronous commit meanwhile. Only its
+     * switch changes the database's instances; taking the lease around that step is still to do.
+     */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
     @Override
     public void run(Operation operation) throws Exception {
         Upgrade upgrade = upgrades.forOperation(operation.id()).orElseThrow();

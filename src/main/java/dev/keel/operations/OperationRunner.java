@@ -186,7 +186,12 @@ public final class OperationRunner {
         try {
             OperationHandler handler = handler(operation.kind());
             if (operation.databaseId() != null && handler.holdsDatabase()) {
-                lease = leases.tryAcquire(operation.databaseId(), "operation " + operation.id()).orElse(null);
+                try {
+                    lease = leases.tryAcquire(operation.databaseId(), "operation " + operation.id()).orElse(null);
+                } catch (RuntimeException catalogOutOfReach) {
+                    LOG.warn("Operation {} waits: its database's lease cannot be taken ({})", operation.kind().value(),
+                            catalogOutOfReach.getMessage());
+                }
                 if (lease == null) {
                     stepAside(operation);
                     outcome = "deferred";
@@ -233,8 +238,12 @@ public final class OperationRunner {
      * a moment: another actor holds the database's lease (the HA monitor acting on it, or another node).
      */
     private void stepAside(Operation operation) {
-        LOG.info("Operation {} waits: {} holds its database's lease", operation.kind().value(),
-                leases.holder(operation.databaseId()).orElse("another actor"));
+        try {
+            leases.holder(operation.databaseId()).ifPresent(holder -> LOG.info("Operation {} waits: {} holds its database's lease",
+                    operation.kind().value(), holder));
+        } catch (RuntimeException catalogOutOfReach) {
+            // Said above; the operation waits all the same.
+        }
         synchronized (lock) {
             waiting.computeIfAbsent(team(operation), t -> new ArrayDeque<>()).addFirst(operation);
             deferred.put(operation.databaseId(), System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LEASE_RETRY_MILLIS));

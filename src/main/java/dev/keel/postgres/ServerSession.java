@@ -304,11 +304,14 @@ public final class ServerSession implements AutoCloseable {
     /**
      * What the HA monitor reads of a primary: {@code timeline} is the one it writes WAL on (null in
      * recovery); {@code synchronousStandby} whether a commit waits for a standby
-     * ({@code synchronous_standby_names} set), and {@code syncWaitSeconds} how long the longest
-     * waiting commit has waited (0 when none does).
+     * ({@code synchronous_standby_names} set), and {@code syncWaiters} the statements waiting for it
+     * now, each as "pid:start" (its backend and when the statement began), so that a wait is timed
+     * from when it was first seen, not from the statement's start. {@code standbyState} is the
+     * walsender's state, or {@code silent} when it streams but the standby has not replied for 15 s
+     * (a hung standby; Keel's standbys reply every second, older ones every 10 s).
      */
     public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState,
-                               @Nullable TimelineId timeline, boolean synchronousStandby, double syncWaitSeconds) {
+                               @Nullable TimelineId timeline, boolean synchronousStandby, List<String> syncWaiters) {
     }
 
     public PrimaryCheck primaryCheck(String standbyApplicationName) throws SQLException {
@@ -317,17 +320,17 @@ public final class ServerSession implements AutoCloseable {
                 + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_current_wal_lsn() end, flush_lsn)::pg_catalog.int8"
                 + "  from pg_catalog.pg_stat_replication where application_name = ?),"
-                + " (select case when state = 'streaming' and reply_time < pg_catalog.clock_timestamp() - interval '3 seconds'"
+                + " (select case when state = 'streaming' and reply_time < pg_catalog.clock_timestamp() - interval '15 seconds'"
                 + "   then 'silent' else state end from pg_catalog.pg_stat_replication where application_name = ?),"
                 + " case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end,"
                 + " pg_catalog.current_setting('synchronous_standby_names') <> '',"
-                + " (select coalesce(extract(epoch from max(pg_catalog.clock_timestamp() - state_change)), 0)::pg_catalog.float8"
+                + " (select pg_catalog.array_agg(pid::pg_catalog.text || ':' || extract(epoch from state_change)::pg_catalog.text)"
                 + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep')",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
                         r.getObject(3, Long.class), r.getString(4),
                         r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8)), r.getBoolean(6),
-                        r.getDouble(7)),
+                        r.getArray(7) == null ? List.of() : List.of((String[]) r.getArray(7).getArray())),
                 standbyApplicationName, standbyApplicationName);
     }
 

@@ -4,12 +4,12 @@ import io.micronaut.http.HttpRequest;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.server.exceptions.ExceptionHandler;
 import jakarta.inject.Singleton;
-import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.UUID;
 
@@ -26,8 +26,9 @@ final class UnexpectedExceptionHandler implements ExceptionHandler<Exception, Ht
         if (catalogUnreachable(exception)) {
             LOG.warn("Answering {} {} with 503: the catalog cannot be reached ({})", request.getMethodName(), request.getPath(),
                     exception.getMessage());
-            return Problems.response(Problem.of(ProblemType.UNAVAILABLE, "Keel cannot reach its catalog; nothing was changed. Try"
-                    + " again in a minute; the databases themselves keep serving meanwhile.", request.getPath()));
+            return Problems.response(Problem.of(ProblemType.UNAVAILABLE, "Keel cannot reach its catalog, so the request was not"
+                    + " carried out, or not all of it: try again in a minute (GET shows what a change left). The databases themselves keep"
+                    + " serving meanwhile.", request.getPath()));
         }
         String reference = UUID.randomUUID().toString();
         LOG.error("Unexpected error answering {} {} (reference {})", request.getMethodName(), request.getPath(), reference, exception);
@@ -37,18 +38,17 @@ final class UnexpectedExceptionHandler implements ExceptionHandler<Exception, Ht
     }
 
     /**
-     * Whether {@code failure} is the catalog out of reach: a catalog statement (jOOQ speaks only to
-     * the catalog) that failed for want of a connection (SQLState class 08, or the pool's wait for
-     * one ran out).
+     * Whether {@code failure} is the catalog out of reach: the catalog pool found no connection in
+     * time, or a statement on one of its connections (the pool's proxies are on the stack; Keel's
+     * sessions with managed servers are not pooled) failed for want of a connection (SQLState class 08).
      */
     static boolean catalogUnreachable(Throwable failure) {
-        boolean catalog = false;
         for (Throwable cause = failure; cause != null; cause = cause.getCause()) {
-            catalog |= cause instanceof DataAccessException;
             if (cause instanceof SQLTransientConnectionException) {
                 return true;
             }
-            if (catalog && cause instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08")) {
+            if (cause instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08")
+                    && Arrays.stream(sql.getStackTrace()).anyMatch(f -> f.getClassName().startsWith("com.zaxxer.hikari."))) {
                 return true;
             }
             if (cause.getCause() == cause) {

@@ -134,14 +134,20 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void removeStandby(Database database) throws SQLException {
-        // First, commits stop waiting for it: with the standby gone they would wait for ever.
-        Optional<Instance> primary = instances.primary(database.id());
-        if (primary.isPresent() && instances.standby(database.id()).isPresent()) {
+        // Commits stop waiting for it first (with the standby gone they would wait for ever), and again once it is
+        // gone: also when an earlier attempt removed the standby but not the setting.
+        letCommitsGo(database);
+        standbys.remove(database);
+        letCommitsGo(database);
+    }
+
+    private void letCommitsGo(Database database) throws SQLException {
+        Optional<Instance> primary = database.following() ? Optional.empty() : instances.primary(database.id());
+        if (primary.isPresent()) {
             try (ServerSession session = connections.open(primary.get(), "postgres")) {
                 session.synchronousStandby(null);
             }
         }
-        standbys.remove(database);
     }
 
     /**

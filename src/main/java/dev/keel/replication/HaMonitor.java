@@ -79,6 +79,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final int RESTARTS_IN_A_ROW = 3;
     /** How the monitor is named as the holder of a database's lease. */
     static final String ACTOR = "the HA monitor";
+    /** After a commit waited past the grace, synchronous commit stays off for this many graces. */
+    private static final int SYNC_HOLD_OFF_GRACES = 6;
     /** The decisions that change the database's instances, taken only under its lease. */
     private static final Set<HaDecision.Kind> ACTS = EnumSet.of(HaDecision.Kind.RESTART_IN_PLACE, HaDecision.Kind.FAIL_OVER,
             HaDecision.Kind.FINISH_PROMOTION);
@@ -175,6 +177,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Instant notStreamingSince;
         /** Why commits are not synchronous although the plan asks for it (null when they are). */
         @Nullable String degraded;
+        /** The statements seen waiting for the standby ("pid:start"), and when each was first seen. */
+        final Map<String, Instant> waitersSeen = new ConcurrentHashMap<>();
+        /** After a commit waited too long, synchronous commit stays off until then. */
+        @Nullable Instant heldOffUntil;
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
@@ -228,7 +234,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Loops.round("The HA monitor's round", () -> {
             seam.accept("round");
             for (Database database : databases.archiving()) {
-                if (!plans.find(database.plan()).map(Plan::ha).orElse(false)) {
+                // A database that left its HA plan is still looked at while its commits were last seen waiting for a
+                // standby: they are let go (a standby being removed must not hold them for ever).
+                Watch seen = watches.get(database.id());
+                if (!plans.find(database.plan()).map(Plan::ha).orElse(false) && (seen == null || !seen.synchronous)) {
                     continue;
                 }
                 // A database whose last check still runs (a login waiting out its timeout, a failover) is checked again
@@ -260,6 +269,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     void check(Database database) {
         Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
+        if (!plans.find(database.plan()).map(Plan::ha).orElse(false)) {
+            letCommitsGo(database, watch);
+            return;
+        }
         if (busy(database)) {
             return;
         }
@@ -283,7 +296,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (ACTS.contains(decision.kind())) {
             try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
                 // Another actor took the database meanwhile (its work restarts servers on purpose), or it is no longer available.
-                if (lease != null && databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isPresent()) {
+                // The instances decided on are still the database's (a switchover may have ended meanwhile).
+                if (lease != null && databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isPresent()
+                        && instances.primary(database.id()).map(Instance::id).equals(Optional.of(primary.id()))
+                        && instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING).map(Instance::id)
+                        .equals(standby.map(Instance::id))) {
                     act(database, watch, primary, standby, decision);
                 }
             }
@@ -406,28 +423,67 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 + " bytes behind" + why);
     }
 
-    /** Turns synchronous commit on or off on a healthy primary, as {@link SyncCommit} decides. */
+    /**
+     * Turns synchronous commit on or off on a healthy primary, as {@link SyncCommit} decides. It is
+     * turned on only under the database's lease and for a plan that still asks for it (a plan change
+     * that removes the standby holds the lease), and turned off at once.
+     */
     private void syncCommit(Database database, Watch watch, Instance primary, ServerSession session, ServerSession.PrimaryCheck check)
             throws SQLException {
-        boolean wanted = plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following()
-                && !asynchronousPlans.contains(database.plan());
-        SyncCommit.Verdict verdict = SyncCommit.decide(wanted, check, watch.notStreamingSince, watch.degraded, Instant.now(), syncGrace);
-        watch.degraded = wanted ? verdict.degraded() : null;
+        Instant now = Instant.now();
+        watch.waitersSeen.keySet().retainAll(check.syncWaiters());
+        check.syncWaiters().forEach(waiter -> watch.waitersSeen.putIfAbsent(waiter, now));
+        Duration longestWait = watch.waitersSeen.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now))
+                .orElse(Duration.ZERO);
+        SyncCommit.Verdict verdict = SyncCommit.decide(wantsSync(database), check, longestWait, watch.notStreamingSince, watch.degraded,
+                watch.heldOffUntil, now, syncGrace);
+        watch.degraded = verdict.degraded();
         switch (verdict.action()) {
             case ENABLE -> {
-                session.synchronousStandby(ReplicationSlots.forStandby(database.id()));
-                watch.synchronous = true;
-                LOG.info("Database {}: commits wait for the standby again (synchronous)", database.name());
+                try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
+                    if (lease != null && databases.find(database.id()).filter(this::wantsSync).isPresent()
+                            && instances.standby(database.id()).isPresent()) {
+                        session.synchronousStandby(ReplicationSlots.forStandby(database.id()));
+                        watch.synchronous = true;
+                        watch.waitersSeen.clear();
+                        LOG.info("Database {}: commits wait for the standby again (synchronous)", database.name());
+                    }
+                }
             }
             case DISABLE -> {
                 session.synchronousStandby(null);
                 watch.synchronous = false;
                 if (verdict.degraded() != null) {
+                    if (longestWait.compareTo(syncGrace) > 0) {
+                        watch.heldOffUntil = now.plus(syncGrace.multipliedBy(SYNC_HOLD_OFF_GRACES));
+                    }
                     LOG.warn("Database {}: degraded: writes are acknowledged before they reach the standby: {}", database.name(),
                             verdict.degraded());
                 }
             }
             case NONE -> { }
+        }
+    }
+
+    private boolean wantsSync(Database database) {
+        return plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following()
+                && !asynchronousPlans.contains(database.plan());
+    }
+
+    /** For a database no longer on an HA plan: commits stop waiting for a standby, whatever else holds the database. */
+    private void letCommitsGo(Database database, Watch watch) {
+        Optional<Instance> primary = instances.primary(database.id());
+        if (primary.isEmpty()) {
+            return;
+        }
+        try (ServerSession session = connections.probe(primary.get(), probeSeconds)) {
+            if (session.primaryCheck(ReplicationSlots.forStandby(database.id())).synchronousStandby()) {
+                session.synchronousStandby(null);
+                LOG.info("Database {}: commits no longer wait for a standby (its plan has none)", database.name());
+            }
+            watch.synchronous = false;
+        } catch (SQLException e) {
+            LOG.warn("Database {}: could not check whether its commits still wait for a standby: {}", database.name(), e.getMessage());
         }
     }
 

@@ -27,26 +27,30 @@ final class SyncCommit {
     }
 
     /**
-     * {@code wanted}: the plan asks for synchronous commit; {@code notStreamingSince}: since when the
-     * standby has not been streaming (null while it does); {@code degraded}: the reason kept from before.
+     * {@code wanted}: the plan asks for synchronous commit; {@code longestWait}: how long the longest
+     * waiting commit has been seen waiting; {@code notStreamingSince}: since when the standby has not
+     * been streaming (null while it does); {@code degraded}: the reason kept from before;
+     * {@code heldOffUntil}: after a commit waited too long, synchronous commit stays off until then,
+     * so that a slow standby does not stall writes again and again.
      */
-    static Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, @Nullable Instant notStreamingSince,
-                          @Nullable String degraded, Instant now, Duration grace) {
+    static Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait, @Nullable Instant notStreamingSince,
+                          @Nullable String degraded, @Nullable Instant heldOffUntil, Instant now, Duration grace) {
         if (!wanted) {
             return new Verdict(check.synchronousStandby() ? Action.DISABLE : Action.NONE, null);
         }
         boolean streaming = "streaming".equals(check.standbyState());
         if (check.synchronousStandby()) {
-            if (check.syncWaitSeconds() > grace.toMillis() / 1000.0) {
+            if (longestWait.compareTo(grace) > 0) {
                 return new Verdict(Action.DISABLE, String.format("a commit waited %.1f s for the standby, more than the %d s allowed",
-                        check.syncWaitSeconds(), grace.toSeconds()));
+                        longestWait.toMillis() / 1000.0, grace.toSeconds()));
             }
             if (notStreamingSince != null && Duration.between(notStreamingSince, now).compareTo(grace) > 0) {
                 return new Verdict(Action.DISABLE, "the standby has not streamed for more than " + grace.toSeconds() + " s");
             }
             return new Verdict(Action.NONE, null);
         }
-        if (streaming && check.standbyLagBytes() != null && check.standbyLagBytes() <= CATCH_UP_BYTES) {
+        boolean heldOff = heldOffUntil != null && now.isBefore(heldOffUntil);
+        if (!heldOff && streaming && check.standbyLagBytes() != null && check.standbyLagBytes() <= CATCH_UP_BYTES) {
             return new Verdict(Action.ENABLE, null);
         }
         return new Verdict(Action.NONE, degraded != null ? degraded : streaming ? "the standby is catching up"

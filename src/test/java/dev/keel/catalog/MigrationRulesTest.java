@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Rolling upgrades need migrations that an older node survives: from V71 on, a migration only adds
- * (tables, indexes, nullable or defaulted columns, rows). One that must drop, rename, retype or
+ * (tables, indexes, nullable or defaulted columns, rows). New values in an existing column (an
+ * operation kind an older node cannot parse) are a break too, which no pattern here can see. One that must drop, rename, retype or
  * tighten raises {@code catalog_compatibility.oldest_compatible} to its own version, so that older
  * nodes stop instead of meeting a schema they do not know ({@link CatalogSchema}).
  */
@@ -28,7 +29,11 @@ class MigrationRulesTest {
             Pattern.compile("\\brename\\b"),
             Pattern.compile("\\balter\\s+column\\s+\\w+\\s+(set\\s+data\\s+)?type\\b"),
             Pattern.compile("\\balter\\s+column\\s+\\w+\\s+set\\s+not\\s+null\\b"),
-            Pattern.compile("\\badd\\s+column\\s+(?:(?!\\bdefault\\b)[^,;])*\\bnot\\s+null\\b(?:(?!\\bdefault\\b)[^,;])*[,;]"),
+            Pattern.compile("\\badd\\s+(column\\s+)?(?!constraint\\b)\\w+\\s+(?:(?!\\bdefault\\b)[^,;])*\\bnot\\s+null\\b(?:(?!\\bdefault\\b)[^,;])*[,;]"),
+            Pattern.compile("\\bdrop\\s+(default|index|trigger|not\\s+null)\\b"),
+            Pattern.compile("\\badd\\s+constraint\\b"),
+            Pattern.compile("\\bcreate\\s+unique\\s+index\\b"),
+            Pattern.compile("\\bupdate\\s+(?!catalog_compatibility\\b)\\w+\\s+set\\b"),
             Pattern.compile("\\bdelete\\s+from\\b"),
             Pattern.compile("\\btruncate\\b"));
 
@@ -67,6 +72,12 @@ class MigrationRulesTest {
         assertThat(breaks("alter table t rename column c to d;")).isTrue();
         assertThat(breaks("create table t (id uuid primary key, n int not null);")).isFalse();
         assertThat(breaks("-- drop table t\ncreate index i on t (n);")).isFalse();
+        assertThat(breaks("alter table t add c int not null;")).isTrue();
+        assertThat(breaks("alter table t alter column c drop default;")).isTrue();
+        assertThat(breaks("alter table t add constraint c check (n > 0);")).isTrue();
+        assertThat(breaks("create unique index i on t (n);")).isTrue();
+        assertThat(breaks("drop index i;")).isTrue();
+        assertThat(breaks("update t set n = 0;")).isTrue();
     }
 
     private static boolean breaks(String sql) {

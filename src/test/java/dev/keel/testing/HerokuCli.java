@@ -1,10 +1,15 @@
 package dev.keel.testing;
 
+import dev.keel.FileTrees;
 import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,15 +65,7 @@ public final class HerokuCli {
             Assumptions.abort("Heroku CLI tests skipped: " + missing + " (install Node.js, npm and psql to run them)");
         }
         Path prefix = Path.of(System.getProperty("user.home"), ".cache", "keel-test", "heroku-cli-" + VERSION);
-        Path bin = prefix.resolve("node_modules/.bin/heroku");
-        if (!Files.isExecutable(bin)) {
-            Files.createDirectories(prefix);
-            Run install = run(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", prefix.toString(), "heroku@" + VERSION),
-                    prefix, Map.of(), 600);
-            if (install.exit() != 0 || !Files.isExecutable(bin)) {
-                throw new IllegalStateException("npm could not install heroku@" + VERSION + ": " + install);
-            }
-        }
+        Path bin = installOnce(prefix);
         // A scratch home: the CLI writes its git credential helper into the global git config and a terms notice into its cache.
         Path home = Files.createTempDirectory(TestKeel.workDir(), "heroku-home");
         Files.createDirectories(home.resolve(".cache/heroku"));
@@ -99,6 +96,39 @@ public final class HerokuCli {
         command.add(bin.toString());
         command.addAll(List.of(args));
         return run(command, home, env, 180);
+    }
+
+    /**
+     * Installs the CLI into {@code prefix} unless it is there. Test classes run in parallel, and in
+     * more than one JVM: one installs while the others wait (a lock in the JVM and a lock file
+     * beside the prefix), and the install goes to a scratch directory that is moved into place
+     * whole, so nobody ever sees half of one (two npm processes writing one prefix corrupt it).
+     */
+    private static Path installOnce(Path prefix) throws IOException, InterruptedException {
+        Path bin = prefix.resolve("node_modules/.bin/heroku");
+        synchronized (HerokuCli.class) {
+            if (Files.isExecutable(bin)) {
+                return bin;
+            }
+            Files.createDirectories(prefix.getParent());
+            try (FileChannel channel = FileChannel.open(prefix.resolveSibling(prefix.getFileName() + ".lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE); FileLock ignored = channel.lock()) {
+                if (Files.isExecutable(bin)) {
+                    return bin;
+                }
+                Path scratch = prefix.resolveSibling(prefix.getFileName() + ".installing");
+                FileTrees.delete(scratch);
+                FileTrees.delete(prefix);
+                Files.createDirectories(scratch);
+                Run install = run(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", scratch.toString(), "heroku@" + VERSION),
+                        scratch, Map.of(), 600);
+                if (install.exit() != 0 || !Files.isExecutable(scratch.resolve("node_modules/.bin/heroku"))) {
+                    throw new IllegalStateException("npm could not install heroku@" + VERSION + ": " + install);
+                }
+                Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
+                return bin;
+            }
+        }
     }
 
     /** The installed CLI's command manifest (oclif.manifest.json): every command, its topic, arguments and flags. */

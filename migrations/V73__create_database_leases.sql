@@ -5,7 +5,7 @@
 -- database's last operation goes with it when that operation ends.
 create table database_leases (
     database_id  uuid          primary key,
-    holder       varchar(300)  not null,
+    holder       varchar(400)  not null,
     acquired_at  timestamptz   not null default now(),
     expires_at   timestamptz   not null
 );

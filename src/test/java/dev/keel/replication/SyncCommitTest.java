@@ -1,0 +1,56 @@
+package dev.keel.replication;
+
+import dev.keel.postgres.ServerSession;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** When the monitor turns synchronous commit on and off, case by case. */
+class SyncCommitTest {
+    private static final Duration GRACE = Duration.ofSeconds(5);
+    private static final Instant NOW = Instant.parse("2026-12-03T12:00:00Z");
+
+    @Test
+    void onOnceTheStandbyStreamsCaughtUpAndNotBeforeTheHoldOffEnds() {
+        assertThat(decide(true, check(false, "streaming", 0L), Duration.ZERO, null, null).action()).isEqualTo(SyncCommit.Action.ENABLE);
+        assertThat(decide(true, check(false, "streaming", 5_000_000L), Duration.ZERO, null, null))
+                .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.NONE, "the standby is catching up"));
+        assertThat(decide(true, check(false, "startup", null), Duration.ZERO, NOW, null))
+                .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.NONE, "the standby is not streaming"));
+        assertThat(decide(true, check(false, "streaming", 0L), Duration.ZERO, null, NOW.plusSeconds(10)).action())
+                .isEqualTo(SyncCommit.Action.NONE);
+    }
+
+    @Test
+    void offWhenACommitWaitedPastTheGraceOrTheStandbyFellSilent() {
+        SyncCommit.Verdict waited = decide(true, check(true, "streaming", 0L), Duration.ofMillis(5_100), null, null);
+        assertThat(waited.action()).isEqualTo(SyncCommit.Action.DISABLE);
+        assertThat(waited.degraded()).isEqualTo("a commit waited 5.1 s for the standby, more than the 5 s allowed");
+        assertThat(decide(true, check(true, "streaming", 0L), Duration.ofSeconds(4), null, null).action()).isEqualTo(SyncCommit.Action.NONE);
+        SyncCommit.Verdict silent = decide(true, check(true, "silent", 0L), Duration.ZERO, NOW.minusSeconds(6), null);
+        assertThat(silent).isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.DISABLE, "the standby has not streamed for more than 5 s"));
+        assertThat(decide(true, check(true, "silent", 0L), Duration.ZERO, NOW.minusSeconds(2), null).action())
+                .isEqualTo(SyncCommit.Action.NONE);
+    }
+
+    @Test
+    void aPlanThatDoesNotAskForItHasItOff() {
+        assertThat(decide(false, check(true, "streaming", 0L), Duration.ZERO, null, null))
+                .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.DISABLE, null));
+        assertThat(decide(false, check(false, "streaming", 0L), Duration.ZERO, null, null))
+                .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.NONE, null));
+    }
+
+    private static SyncCommit.Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait, Instant notStreamingSince,
+                                             Instant heldOffUntil) {
+        return SyncCommit.decide(wanted, check, longestWait, notStreamingSince, null, heldOffUntil, NOW, GRACE);
+    }
+
+    private static ServerSession.PrimaryCheck check(boolean synchronous, String standbyState, Long lag) {
+        return new ServerSession.PrimaryCheck(false, null, lag, standbyState, null, synchronous, List.of());
+    }
+}
