@@ -362,7 +362,8 @@ class HaTest {
                 signal("CONT", receiver);
             }
         }
-        Wait.until("commits to wait for the standby again", Duration.ofSeconds(30), () -> synchronous(api, id));
+        // Not before the hold-off after a commit that waited too long (six graces, 30 s) has passed.
+        Wait.until("commits to wait for the standby again", Duration.ofSeconds(75), () -> synchronous(api, id));
         awaitHaAvailable(api, id);
         api.deprovision(id);
     }
