@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.catalog.schema.tables.records.OperationsRecord;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.Failure;
 import dev.keel.problems.ProblemType;
@@ -7,6 +8,7 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
 import java.util.EnumSet;
@@ -60,26 +62,26 @@ public final class OperationRepository {
      * what a resumed operation reads, the sentence what people read.
      */
     public void progress(UUID operation, StepCode code, String step, long done, long total) {
-        dsl.update(OPERATIONS)
-                .set(OPERATIONS.STEP_CODE, code.code())
-                .set(OPERATIONS.STEP, step)
-                .set(OPERATIONS.PROGRESS_DONE, done)
-                .set(OPERATIONS.PROGRESS_TOTAL, total)
-                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
-                .where(OPERATIONS.ID.eq(operation))
-                .execute();
+        record(operation, code, step, done, total, "steps");
     }
 
     /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} {@code unit}s ("bytes", ...). */
     public void progress(UUID operation, String step, long done, long total, String unit) {
-        dsl.update(OPERATIONS)
+        record(operation, null, step, done, total, unit);
+    }
+
+    /** Writes a step and its progress; a step without a code leaves the code of the last step that had one. */
+    private void record(UUID operation, @Nullable StepCode code, String step, long done, long total, String unit) {
+        UpdateSetMoreStep<OperationsRecord> update = dsl.update(OPERATIONS)
                 .set(OPERATIONS.STEP, step)
                 .set(OPERATIONS.PROGRESS_DONE, done)
                 .set(OPERATIONS.PROGRESS_TOTAL, total)
                 .set(OPERATIONS.PROGRESS_UNIT, unit)
-                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
-                .where(OPERATIONS.ID.eq(operation))
-                .execute();
+                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime());
+        if (code != null) {
+            update = update.set(OPERATIONS.STEP_CODE, code.code());
+        }
+        update.where(OPERATIONS.ID.eq(operation)).execute();
     }
 
     public void succeed(UUID operation) {
