@@ -78,9 +78,15 @@ class CrashRecoveryIT {
         KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
             String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
+            Set<Long> frozen = new java.util.HashSet<>();
             for (int attempt = 1; attempt <= 3; attempt++) {
-                awaitStepAtLeast(keel.api(), id, PROVISION_STEPS.indexOf("initializing"));
+                // Each attempt is held in its initdb (frozen with SIGSTOP), so Keel is always killed mid-provision;
+                // the frozen initdb is then killed too, as it would be with the machine.
+                long initdb = awaitInitdb(dataDir, frozen);
+                Footprint.signal("STOP", initdb);
+                frozen.add(initdb);
                 keel.kill9();
+                Footprint.signal("KILL", initdb);
                 keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), KeelProcess.NO_POOL);
             }
             JsonNode settled = keel.api().awaitSettled(id);
@@ -171,6 +177,29 @@ class CrashRecoveryIT {
             assertThat(Footprint.runningInstanceDataDirs(dataDir)).isEmpty();
             assertThat(Footprint.portIsFree(port)).isTrue();
         }
+    }
+
+    /** The pid of an initdb (other than {@code seen}) making a data directory under {@code dataDir}'s instances, polled every 5 ms. */
+    private static long awaitInitdb(Path dataDir, Set<Long> seen) throws InterruptedException {
+        String prefix = dev.keel.KeelHome.serverDirOf(dataDir).resolve("instances").toString();
+        long deadline = System.nanoTime() + Timeouts.PROVISION.toNanos();
+        while (System.nanoTime() < deadline) {
+            Optional<Long> pid = ProcessHandle.allProcesses()
+                    .filter(p -> !seen.contains(p.pid()))
+                    .filter(p -> p.info().command().map(c -> c.endsWith("/initdb")).orElse(false))
+                    .filter(p -> {
+                        List<String> args = p.info().arguments().map(List::of).orElse(List.of());
+                        int d = args.indexOf("-D");
+                        return d >= 0 && d + 1 < args.size() && args.get(d + 1).startsWith(prefix);
+                    })
+                    .map(ProcessHandle::pid)
+                    .findFirst();
+            if (pid.isPresent()) {
+                return pid.get();
+            }
+            Thread.sleep(5);
+        }
+        throw new AssertionError("no initdb under " + prefix + " within " + Timeouts.PROVISION);
     }
 
     /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */
