@@ -52,14 +52,15 @@ final class AppRepository {
     }
 
     Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential) {
-        return attach(tx, appId, databaseId, name, credential, false);
+        return attach(tx, appId, databaseId, name, credential, false, false);
     }
 
-    Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential, boolean pooled) {
+    Attachment attach(DSLContext tx, UUID appId, UUID databaseId, String name, String credential, boolean pooled, boolean failover) {
         UUID id = UUID.randomUUID();
         release(tx, appId);
         tx.insertInto(ATTACHMENTS).set(ATTACHMENTS.ID, id).set(ATTACHMENTS.APP_ID, appId).set(ATTACHMENTS.DATABASE_ID, databaseId)
-                .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).set(ATTACHMENTS.POOLED, pooled).execute();
+                .set(ATTACHMENTS.NAME, name).set(ATTACHMENTS.CREDENTIAL, credential).set(ATTACHMENTS.POOLED, pooled)
+                .set(ATTACHMENTS.FAILOVER, failover).execute();
         return attachments(tx).where(ATTACHMENTS.ID.eq(id)).fetchSingle(AppRepository::toAttachment);
     }
 
@@ -122,6 +123,7 @@ final class AppRepository {
 
     private static Attachment toAttachment(Record r) {
         return new Attachment(r.get(ATTACHMENTS.ID), r.get(ATTACHMENTS.APP_ID), r.get(APPS.NAME), r.get(ATTACHMENTS.DATABASE_ID),
-                r.get(ATTACHMENTS.NAME), r.get(ATTACHMENTS.CREDENTIAL), r.get(ATTACHMENTS.CREATED_AT), r.get(ATTACHMENTS.POOLED));
+                r.get(ATTACHMENTS.NAME), r.get(ATTACHMENTS.CREDENTIAL), r.get(ATTACHMENTS.CREATED_AT), r.get(ATTACHMENTS.POOLED),
+                r.get(ATTACHMENTS.FAILOVER));
     }
 }

@@ -3,6 +3,8 @@ package dev.keel.apps;
 import dev.keel.auth.Caller;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.http.JsonBody;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.HttpStatus;
@@ -43,7 +45,8 @@ final class AppsController {
     }
 
     @Serdeable
-    record Attach(@Nullable String database, @Nullable String as, @Nullable String credential, @Nullable Boolean pooled) {
+    record Attach(@Nullable String database, @Nullable String as, @Nullable String credential, @Nullable Boolean pooled,
+                  @Nullable String url) {
     }
 
     @Serdeable
@@ -55,10 +58,10 @@ final class AppsController {
 
     @Serdeable
     record AttachmentView(UUID id, String name, String app, UUID databaseId, String credential, String configVar, OffsetDateTime createdAt,
-                          boolean pooled) {
+                          boolean pooled, String url) {
         static AttachmentView of(Attachment a) {
             return new AttachmentView(a.id(), a.name(), a.appName(), a.databaseId(), a.credential(), a.configVar(), a.createdAt(),
-                    a.pooled());
+                    a.pooled(), a.failover() ? "failover" : "primary");
         }
     }
 
@@ -88,10 +91,15 @@ final class AppsController {
     @Post("/{app}/attachments")
     @JsonBody
     HttpResponse<AttachmentView> attach(Caller caller, String app, @Body Attach request) throws SQLException, InterruptedException {
+        boolean failover = Attachments.failoverForm(request.url());
+        if (failover && Boolean.TRUE.equals(request.pooled())) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "A pooled attachment reaches the database through its one pooler, a"
+                    + " single server; ask for \"pooled\" or for \"url\": \"failover\", not both.");
+        }
         Attachments.Attached attached = Boolean.TRUE.equals(request.pooled())
                 ? attachments.attachPooled(caller, app, databases.require(caller, request.database() == null ? "" : request.database()),
                         request.as(), request.credential())
-                : attachments.attach(caller, app, request.database(), request.as(), request.credential());
+                : attachments.attach(caller, app, request.database(), request.as(), request.credential(), failover);
         return HttpResponse.<AttachmentView>status(attached.created() ? HttpStatus.CREATED : HttpStatus.OK)
                 .body(AttachmentView.of(attached.attachment()));
     }

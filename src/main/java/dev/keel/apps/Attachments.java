@@ -8,6 +8,7 @@ import dev.keel.credentials.Credentials;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plans;
 import dev.keel.pooling.Poolers;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -42,10 +43,12 @@ public final class Attachments implements CredentialUses {
     private final Credentials credentials;
     private final Colors colors;
     private final Poolers poolers;
+    private final Plans plans;
     private final DSLContext dsl;
 
     Attachments(Apps apps, AppRepository repository, DatabaseLookup databases, Credentials credentials, Colors colors, Poolers poolers,
-                DSLContext dsl) {
+                Plans plans, DSLContext dsl) {
+        this.plans = plans;
         this.poolers = poolers;
         this.apps = apps;
         this.repository = repository;
@@ -82,6 +85,17 @@ public final class Attachments implements CredentialUses {
     }
 
     public Attached attach(Caller caller, String appName, @Nullable String databaseName, @Nullable String as, @Nullable String credential) {
+        return attach(caller, appName, databaseName, as, credential, false);
+    }
+
+    /**
+     * {@link #attach(Caller, String, String, String, String)}, with {@code failover} asking for the
+     * URL that lists every server that can be the primary ({@code "url": "failover"}): only for a
+     * database whose plan keeps an HA standby, and not for a follower (its URL names its own server).
+     * The same database, credential and form again is the same attachment.
+     */
+    public Attached attach(Caller caller, String appName, @Nullable String databaseName, @Nullable String as, @Nullable String credential,
+                           boolean failover) {
         App app = apps.require(caller, appName);
         if (databaseName == null || databaseName.isBlank()) {
             throw new KeelException(ProblemType.INVALID_REQUEST, "Say which database to attach: \"database\" is its name or id.");
@@ -92,20 +106,23 @@ public final class Attachments implements CredentialUses {
                     + "; only a database being created or available can be attached.");
         }
         checkName(as);
+        if (failover) {
+            requireFailover(database);
+        }
         String through = credential == null || credential.isBlank() ? Credential.DEFAULT : credential;
         requireCredential(database, through);
         return dsl.transactionResult(tx -> {
             AdvisoryLock.ATTACHMENTS.acquire(tx.dsl());
             List<Attachment> existing = repository.ofApp(tx.dsl(), app.id());
             Optional<Attachment> already = existing.stream()
-                    .filter(a -> !a.pooled() && a.databaseId().equals(database.id()) && a.credential().equals(through)).findFirst();
+                    .filter(a -> sameUse(a, database, through, failover)).findFirst();
             if (as == null && already.isPresent()) {
                 return new Attached(already.get(), false); // attached again without a name: the attachment it has
             }
             String name = as != null ? as : named(existing, DEFAULT_NAME).isEmpty() ? DEFAULT_NAME : colors.of(tx.dsl(), database);
             Optional<Attachment> same = named(existing, name);
             if (same.isPresent()) {
-                if (!same.get().pooled() && same.get().databaseId().equals(database.id()) && same.get().credential().equals(through)) {
+                if (sameUse(same.get(), database, through, failover)) {
                     return new Attached(same.get(), false);
                 }
                 throw new KeelException(ProblemType.NAME_TAKEN, "App " + app.name() + " already has an attachment named " + name
@@ -114,7 +131,7 @@ public final class Attachments implements CredentialUses {
             // Only through the default credential: an app given a lesser credential must not find the owner's URL too.
             boolean again = through.equals(Credential.DEFAULT)
                     && (!name.equals(DEFAULT_NAME) || !repository.ofDatabase(database.id()).isEmpty());
-            Attachment made = repository.attach(tx.dsl(), app.id(), database.id(), name, through);
+            Attachment made = repository.attach(tx.dsl(), app.id(), database.id(), name, through, false, failover);
             if (again) {
                 String color = colors.of(tx.dsl(), database);
                 if (!color.equals(name) && named(existing, color).isEmpty()) {
@@ -156,7 +173,7 @@ public final class Attachments implements CredentialUses {
             if (meanwhile.isPresent()) {
                 return new Attached(meanwhile.get(), false);
             }
-            return new Attached(repository.attach(tx.dsl(), app.id(), database.id(), name, through, true), true);
+            return new Attached(repository.attach(tx.dsl(), app.id(), database.id(), name, through, true, false), true);
         });
     }
 
@@ -211,6 +228,35 @@ public final class Attachments implements CredentialUses {
             throw new KeelException(ProblemType.INVALID_REQUEST, "Database " + database.name() + " has no credential " + name
                     + "; it has " + String.join(", ", names) + " (create one with POST /v1/databases/" + database.name()
                     + "/credentials).").with("valid_values", names);
+        }
+    }
+
+    private static boolean sameUse(Attachment a, Database database, String credential, boolean failover) {
+        return !a.pooled() && a.databaseId().equals(database.id()) && a.credential().equals(credential) && a.failover() == failover;
+    }
+
+    /** {@code "url"} of an attachment request: {@code primary} (the default) or {@code failover}; true for the latter. */
+    public static boolean failoverForm(@Nullable String url) {
+        if (url == null || url.isBlank() || url.equals("primary")) {
+            return false;
+        }
+        if (url.equals("failover")) {
+            return true;
+        }
+        throw new KeelException(ProblemType.INVALID_REQUEST, "\"url\" is primary (the current primary's URL, updated at a failover, the"
+                + " default) or failover (every server that can be the primary, for drivers that take several hosts).")
+                .with("valid_values", List.of("primary", "failover"));
+    }
+
+    private void requireFailover(Database database) {
+        if (database.following()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Database " + database.name() + " is a follower: it cannot become a"
+                    + " primary, so it has no failover URL; attach it with \"url\": \"primary\", or attach its leader.");
+        }
+        if (!plans.require(database.plan()).ha()) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Database " + database.name() + " is on plan " + database.plan()
+                    + ", which keeps no HA standby, so only one server can be its primary; change to a premium plan for a failover URL,"
+                    + " or attach it with \"url\": \"primary\".");
         }
     }
 

@@ -4,9 +4,11 @@ import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credentials;
+import dev.keel.credentials.FailoverUrl;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
+import dev.keel.databases.FailoverUrls;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.pooling.Poolers;
 import jakarta.inject.Singleton;
@@ -19,7 +21,8 @@ import java.util.UUID;
 /**
  * An app's config vars: {@code <attachment>_URL} for each attachment of an available database,
  * read when asked, so a rotation or a failover shows at once. A follower's URL names its own
- * server, with its leader's credentials (the roles it replays).
+ * server, with its leader's credentials (the roles it replays). A failover attachment's URL lists
+ * the primary and its standby ({@link FailoverUrls}).
  */
 @Singleton
 public final class ConfigVars {
@@ -29,9 +32,11 @@ public final class ConfigVars {
     private final Credentials credentials;
     private final Network network;
     private final Poolers poolers;
+    private final FailoverUrls failoverUrls;
 
     ConfigVars(Attachments attachments, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
-               Network network, Poolers poolers) {
+               Network network, Poolers poolers, FailoverUrls failoverUrls) {
+        this.failoverUrls = failoverUrls;
         this.poolers = poolers;
         this.attachments = attachments;
         this.databases = databases;
@@ -43,10 +48,18 @@ public final class ConfigVars {
     public Map<String, String> of(Caller caller, String appName) {
         Map<String, String> vars = new TreeMap<>();
         for (Attachment attachment : attachments.list(caller, appName)) {
-            (attachment.pooled() ? pooledUrl(attachment.databaseId(), attachment.credential())
-                    : url(attachment.databaseId(), attachment.credential())).ifPresent(url -> vars.put(attachment.configVar(), url.toString()));
+            Optional<String> url = attachment.failover() ? failoverUrl(attachment.databaseId(), attachment.credential())
+                    : (attachment.pooled() ? pooledUrl(attachment.databaseId(), attachment.credential())
+                    : url(attachment.databaseId(), attachment.credential())).map(ConnectionUrl::toString);
+            url.ifPresent(u -> vars.put(attachment.configVar(), u));
         }
         return vars;
+    }
+
+    /** The libpq failover URL of credential {@code credential} of an available database. */
+    private Optional<String> failoverUrl(UUID databaseId, String credential) {
+        return databases.find(databaseId).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                .flatMap(db -> failoverUrls.of(db, credential)).map(FailoverUrl::libpq);
     }
 
     /** The URL of credential {@code credential} of an available database through its pooler, while it has one. */

@@ -8,6 +8,7 @@ import dev.keel.credentials.Credentials;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -15,6 +16,7 @@ import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
@@ -22,10 +24,13 @@ import java.util.UUID;
 /**
  * {@code /v1/databases/{id}/credentials}: the plan and the database's role decide what may be
  * done ({@code essential} has the default credential only; a follower serves its leader's roles,
- * managed on the leader), then {@link CredentialChanges} does it on the primary.
+ * managed on the leader), then {@link CredentialChanges} does it on the primary, under the
+ * database's lease: a failover, switchover or plan change moving the primary meanwhile would
+ * have the change made on a server that is no longer it.
  */
 @Singleton
 public final class DatabaseCredentials {
+    private static final Duration LEASE_PATIENCE = Duration.ofSeconds(10);
     private final DatabaseLookup databases;
     private final Plans plans;
     private final Credentials credentials;
@@ -33,9 +38,11 @@ public final class DatabaseCredentials {
     private final CredentialUses uses;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
+    private final DatabaseLeases leases;
 
     DatabaseCredentials(DatabaseLookup databases, Plans plans, Credentials credentials, CredentialChanges changes, CredentialUses uses,
-                        InstanceRepository instances, InstanceConnections connections) {
+                        InstanceRepository instances, InstanceConnections connections, DatabaseLeases leases) {
+        this.leases = leases;
         this.databases = databases;
         this.plans = plans;
         this.credentials = credentials;
@@ -66,17 +73,21 @@ public final class DatabaseCredentials {
             throw new KeelException(ProblemType.INVALID_REQUEST, database.name() + " is on plan " + database.plan()
                     + ", which has only the default credential; change to a standard or premium plan to create more.");
         }
-        Instance primary = primary(database);
-        return view(database, changes.create(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db)));
+        try (DatabaseLeases.Lease lease = lease(database)) {
+            Instance primary = primary(database);
+            return view(database, changes.create(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db)));
+        }
     }
 
     public RotatedView rotate(Caller caller, String idOrName, String name, boolean force) throws SQLException {
         Database database = changeable(caller, idOrName);
-        Instance primary = primary(database);
-        List<UUID> followers = databases.followers(database.id()).stream().map(Database::id).toList();
-        CredentialChanges.Rotated rotated = changes.rotate(database.id(), name, force, followers, db -> connections.open(primary, db));
-        View view = view(database, rotated.credential());
-        return new RotatedView(view.name(), view.user(), view.state(), view.apps(), rotated.sessionsEnded());
+        try (DatabaseLeases.Lease lease = lease(database)) {
+            Instance primary = primary(database);
+            List<UUID> followers = databases.followers(database.id()).stream().map(Database::id).toList();
+            CredentialChanges.Rotated rotated = changes.rotate(database.id(), name, force, followers, db -> connections.open(primary, db));
+            View view = view(database, rotated.credential());
+            return new RotatedView(view.name(), view.user(), view.state(), view.apps(), rotated.sessionsEnded());
+        }
     }
 
     public void destroy(Caller caller, String idOrName, String name) throws SQLException {
@@ -87,8 +98,22 @@ public final class DatabaseCredentials {
             throw new KeelException(ProblemType.CREDENTIAL_ATTACHED, "Credential " + name + " is attached to " + String.join(", ", apps)
                     + "; detach it first.").with("apps", apps);
         }
-        Instance primary = primary(database);
-        changes.destroy(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db));
+        try (DatabaseLeases.Lease lease = lease(database)) {
+            Instance primary = primary(database);
+            changes.destroy(database.id(), database.pgDatabase(), name, db -> connections.open(primary, db));
+        }
+    }
+
+    /** The database's lease, waited for a few seconds; a 409 naming the holder when another keeps it longer. */
+    private DatabaseLeases.Lease lease(Database database) {
+        try {
+            return leases.acquire(database.id(), "credential change", LEASE_PATIENCE).orElseThrow(() -> new KeelException(
+                    ProblemType.NOT_AVAILABLE, database.name() + " is busy: " + leases.holder(database.id()).orElse("another actor")
+                    + " is changing its servers. Try again once it is done; nothing was changed."));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the lease of " + database.name(), e);
+        }
     }
 
     private Database changeable(Caller caller, String idOrName) {

@@ -5,7 +5,6 @@ import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.FailoverUrl;
-import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
@@ -14,8 +13,6 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
 import java.util.EnumSet;
-import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL, the instances and their nodes. */
@@ -27,10 +24,12 @@ final class DatabaseViews {
     private final Credentials credentials;
     private final Network network;
     private final Following following;
+    private final FailoverUrls failoverUrls;
 
     DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials,
-                  Network network, Following following) {
+                  Network network, Following following, FailoverUrls failoverUrls) {
         this.following = following;
+        this.failoverUrls = failoverUrls;
         this.databases = databases;
         this.operations = operations;
         this.instances = instances;
@@ -60,7 +59,7 @@ final class DatabaseViews {
                 .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.port()))
                 .map(ConnectionUrl::toString)
                 .orElse(null);
-        FailoverUrl failover = url == null ? null : failoverUrl(db).orElse(null);
+        FailoverUrl failover = url == null ? null : failoverUrls.withStandby(db, Credential.DEFAULT).orElse(null);
         DatabaseView.Ref leader = !db.following() ? null
                 : databases.find(db.leaderId()).map(DatabaseView.Ref::of).orElse(null);
         Following.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? following.lag(db) : null;
@@ -71,22 +70,6 @@ final class DatabaseViews {
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
                 following.haStatus(db), instances.forDatabase(db.id()).stream().map(DatabaseView.InstanceRef::of).toList(),
                 db.createdAt(), db.updatedAt());
-    }
-
-    /**
-     * For a database with an HA standby, the URL that lists its primary and then its standby, the
-     * servers that can be its primary, so that a client holding it follows a failover without being
-     * given a new URL. None without a standby in the catalog.
-     */
-    private Optional<FailoverUrl> failoverUrl(Database db) {
-        Optional<Instance> primary = instances.primary(db.id());
-        Optional<Instance> standby = instances.standby(db.id());
-        if (primary.isEmpty() || standby.isEmpty() || db.following()) {
-            return Optional.empty();
-        }
-        return credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.get().port())
-                .map(u -> new FailoverUrl(u.user(), u.password(), List.of(new FailoverUrl.Server(network.publicHost(), primary.get().port()),
-                        new FailoverUrl.Server(network.publicHost(), standby.get().port())), db.pgDatabase()));
     }
 
     private static DatabaseView.Progress progress(Operation op) {

@@ -8,7 +8,10 @@ import jakarta.inject.Singleton;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The only place Keel opens connections to managed servers: as the {@code keel} superuser (a
@@ -33,6 +36,8 @@ public final class InstanceConnections {
 
     private final InstanceRepository instances;
     private final CertificateAuthority authority;
+    /** Each instance's superuser password as last read from the catalog, for {@link #probeWithoutCatalog}. */
+    private final Map<UUID, String> lastRead = new ConcurrentHashMap<>();
 
     InstanceConnections(InstanceRepository instances, CertificateAuthority authority) {
         this.instances = instances;
@@ -55,6 +60,20 @@ public final class InstanceConnections {
     }
 
     /**
+     * {@link #probe}, with the superuser password last read for {@code instance} rather than the
+     * catalog: for the HA monitor while the catalog cannot be reached. Fails when this process never
+     * read it (or the instance was rotated since, and the server refuses the old one).
+     */
+    public ServerSession probeWithoutCatalog(Instance instance, int timeoutSeconds) throws SQLException {
+        String password = lastRead.get(instance.id());
+        if (password == null) {
+            throw new SQLException("the superuser password of instance " + instance.id() + " was not read before the catalog went"
+                    + " out of reach", "08001");
+        }
+        return new ServerSession(connect(instance, "postgres", password, timeoutSeconds, timeoutSeconds));
+    }
+
+    /**
      * A physical replication connection as the superuser, for the WAL receiver: the same verified
      * TLS and pinned settings, in the simple query mode replication commands need. A server that
      * stops answering fails its reads within {@code socketSeconds}.
@@ -74,9 +93,16 @@ public final class InstanceConnections {
     }
 
     private Connection connect(Instance instance, String database, int connectSeconds, int socketSeconds) throws SQLException {
+        String password = instances.superuserPassword(instance);
+        lastRead.put(instance.id(), password);
+        return connect(instance, database, password, connectSeconds, socketSeconds);
+    }
+
+    private Connection connect(Instance instance, String database, String password, int connectSeconds, int socketSeconds)
+            throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", InstanceConfig.SUPERUSER);
-        props.setProperty("password", instances.superuserPassword(instance));
+        props.setProperty("password", password);
         props.setProperty("connectTimeout", Integer.toString(connectSeconds));
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));

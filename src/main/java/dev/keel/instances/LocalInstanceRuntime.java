@@ -3,6 +3,7 @@ package dev.keel.instances;
 import dev.keel.FileTrees;
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
+import dev.keel.postgres.CommandFailedException;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Installation;
 import dev.keel.postgres.PostgresBinaries;
@@ -370,7 +371,14 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void start(Instance instance) {
-        commands.start(handedOver(instance), binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
+        try {
+            commands.start(handedOver(instance), binaries.installation(instance.major()), dataDir(instance.id()), logFile(instance.id()));
+        } catch (CommandFailedException e) {
+            // pg_ctl says only "could not start server; examine the log output": the log says why.
+            LOG.error("Instance {} did not start; the end of its server log:\n  {}", instance.id(),
+                    String.join("\n  ", logTail(instance, 20)));
+            throw e;
+        }
     }
 
     @Override

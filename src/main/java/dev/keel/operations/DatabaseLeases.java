@@ -68,6 +68,11 @@ public final class DatabaseLeases {
             return databaseId;
         }
 
+        /** "node/actor", as {@link #holder(UUID)} names it. */
+        public String holder() {
+            return holder;
+        }
+
         /** Gives the lease up (only if this actor still holds it). */
         @Override
         public void close() {
@@ -105,6 +110,22 @@ public final class DatabaseLeases {
         Lease lease = new Lease(databaseId, holder);
         held.add(lease);
         return Optional.of(lease);
+    }
+
+    /**
+     * {@link #tryAcquire}, waiting up to {@code patience} for another holder to finish (the HA
+     * monitor holds a lease for a moment; a plan change for minutes): for a change a client asked
+     * for and waits on. Empty when the lease is still held by another at the end.
+     */
+    public Optional<Lease> acquire(UUID databaseId, String actor, Duration patience) throws InterruptedException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (true) {
+            Optional<Lease> lease = tryAcquire(databaseId, actor);
+            if (lease.isPresent() || System.nanoTime() >= deadline) {
+                return lease;
+            }
+            Thread.sleep(200);
+        }
     }
 
     /** Who holds {@code databaseId}'s lease now ("node/actor"), if anyone does and it has not expired. */

@@ -9,6 +9,7 @@ import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.TimelineId;
 import dev.keel.archive.Backup;
 import dev.keel.archive.TimelineBackups;
+import dev.keel.problems.CatalogOutage;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
@@ -111,6 +112,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
     volatile Consumer<String> seam = what -> { };
     private ExecutorService checks;
+    private ScheduledExecutorService failsafe;
+    /** Since when the monitor's round could not read the catalog, or null while it can. */
+    private volatile @Nullable Instant catalogLostSince;
 
     private final Timer checkTimer;
 
@@ -184,6 +188,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
+        /** The database and its primary as last checked: what the failsafe looks at while the catalog is out of reach. */
+        @Nullable Database database;
+        @Nullable Instance primary;
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
         final Deque<Recorded> decisions = new ArrayDeque<>();
@@ -218,6 +225,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         });
         // At a fixed rate: a check that waits out its login timeout is not followed by a whole interval more.
         executor.scheduleAtFixedRate(this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+        // On a thread of its own: the round waits for the catalog pool (up to its connection timeout) while the catalog is out.
+        failsafe = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "keel-ha-failsafe");
+            thread.setDaemon(true);
+            return thread;
+        });
+        failsafe.scheduleAtFixedRate(this::failsafe, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @PreDestroy
@@ -225,7 +239,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (executor != null) {
             executor.shutdownNow();
             checks.shutdownNow();
+            failsafe.shutdownNow();
             executor.awaitTermination(30, TimeUnit.SECONDS);
+            failsafe.awaitTermination(30, TimeUnit.SECONDS);
             checks.awaitTermination(30, TimeUnit.SECONDS);
         }
     }
@@ -233,7 +249,25 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void tick() {
         Loops.round("The HA monitor's round", () -> {
             seam.accept("round");
-            for (Database database : databases.archiving()) {
+            List<Database> archiving;
+            try {
+                archiving = databases.archiving();
+            } catch (RuntimeException e) {
+                if (!CatalogOutage.is(e)) {
+                    throw e;
+                }
+                if (catalogLostSince == null) {
+                    catalogLostSince = Instant.now();
+                    LOG.warn("The HA monitor cannot reach the catalog ({}): it fails nothing over and restarts nothing until it can;"
+                            + " meanwhile commits that wait for a standby longer than {} are let go", e.getMessage(), syncGrace);
+                }
+                return;
+            }
+            if (catalogLostSince != null) {
+                LOG.info("The HA monitor reaches the catalog again, after {}", Duration.between(catalogLostSince, Instant.now()));
+                catalogLostSince = null;
+            }
+            for (Database database : archiving) {
                 // A database that left its HA plan is still looked at while its commits were last seen waiting for a
                 // standby: they are let go (a standby being removed must not hold them for ever).
                 Watch seen = watches.get(database.id());
@@ -292,6 +326,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         Instance primary = found.get();
+        watch.database = database;
+        watch.primary = primary;
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
@@ -380,10 +416,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.restarts = 0;
                 watch.lastLsn = check.current();
                 watch.timeline = check.timeline();
-                watch.synchronous = check.synchronousStandby();
-                watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
-                        : watch.notStreamingSince != null ? watch.notStreamingSince : Instant.now();
-                syncCommit(database, watch, primary, session, check);
+                syncCommit(database, watch, session, check, true);
                 watch.standbyLag = check.standbyLagBytes();
                 watch.standbyState = check.standbyState();
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
@@ -425,12 +458,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * Turns synchronous commit on or off on a healthy primary, as {@link SyncCommit} decides. It is
-     * turned on only under the database's lease and for a plan that still asks for it (a plan change
-     * that removes the standby holds the lease), and turned off at once.
+     * turned on only under the database's lease ({@code catalog}: the catalog can be reached) and for
+     * a plan that still asks for it (a plan change that removes the standby holds the lease), and
+     * turned off at once, with or without the catalog.
      */
-    private void syncCommit(Database database, Watch watch, Instance primary, ServerSession session, ServerSession.PrimaryCheck check)
+    private void syncCommit(Database database, Watch watch, ServerSession session, ServerSession.PrimaryCheck check, boolean catalog)
             throws SQLException {
         Instant now = Instant.now();
+        watch.synchronous = check.synchronousStandby();
+        watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
+                : watch.notStreamingSince != null ? watch.notStreamingSince : now;
         watch.waitersSeen.keySet().retainAll(check.syncWaiters());
         check.syncWaiters().forEach(waiter -> watch.waitersSeen.putIfAbsent(waiter, now));
         Duration longestWait = watch.waitersSeen.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now))
@@ -440,6 +477,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.degraded = verdict.degraded();
         switch (verdict.action()) {
             case ENABLE -> {
+                if (!catalog) {
+                    return; // on again once the catalog says the plan still asks for it, under the lease
+                }
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
                     if (lease != null && databases.find(database.id()).filter(this::wantsSync).isPresent()
                             && instances.standby(database.id()).isPresent()) {
@@ -463,6 +503,41 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
             case NONE -> { }
         }
+    }
+
+    /**
+     * While the catalog cannot be reached, the failsafe (Patroni's name): the monitor's round reads
+     * the catalog and so checks nothing, and no failover can be decided anywhere (it is taken under
+     * the lease). What must not stop is letting commits go: a primary whose commits wait for a
+     * standby that died would otherwise hold every premium write until the catalog returns. So each
+     * primary last seen synchronous is checked as the round would, from what the monitor last knew,
+     * with the superuser password it last read, and its commits are let go after the grace; they
+     * wait for the standby again once the catalog is back and the round turns it on under the lease.
+     */
+    private void failsafe() {
+        if (catalogLostSince == null) {
+            return;
+        }
+        Loops.round("The HA monitor's failsafe round", () -> watches.forEach((id, watch) -> {
+            Database database = watch.database;
+            Instance primary = watch.primary;
+            if (!watch.synchronous || database == null || primary == null || checking.putIfAbsent(id, false) != null) {
+                return;
+            }
+            checks.execute(() -> {
+                try (ServerSession session = connections.probeWithoutCatalog(primary, probeSeconds)) {
+                    ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(id));
+                    if (!check.inRecovery()) {
+                        syncCommit(database, watch, session, check, false);
+                    }
+                } catch (SQLException e) {
+                    LOG.warn("Database {}: the failsafe could not check whether commits wait for the standby: {}", database.name(),
+                            e.getMessage());
+                } finally {
+                    checking.remove(id);
+                }
+            });
+        }));
     }
 
     private boolean wantsSync(Database database) {

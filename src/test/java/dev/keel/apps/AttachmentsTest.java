@@ -30,6 +30,7 @@ class AttachmentsTest {
         assertThat(first.field("name")).isEqualTo("DATABASE");
         assertThat(first.field("config_var")).isEqualTo("DATABASE_URL");
         assertThat(first.field("credential")).isEqualTo("default");
+        assertThat(first.field("url")).isEqualTo("primary");
         JsonNode webVars = api.get("/v1/apps/" + web + "/config-vars").json();
         assertThat(names(webVars)).containsExactly("DATABASE_URL");
         assertThat(webVars.get("DATABASE_URL").asText()).isEqualTo(db.get("url").asText());
@@ -64,6 +65,18 @@ class AttachmentsTest {
         assertThat(badName.status()).isEqualTo(422);
         assertThat(badName.field("type")).isEqualTo("/problems/invalid-name");
         assertThat(api.post("/v1/apps/" + web + "/attachments", "{\"database\":\"nope\"}").status()).isEqualTo(404);
+        // A failover URL only for a plan that keeps a standby (HaTest attaches one), never through the one pooler.
+        Api.Response noStandby = api.post("/v1/apps/" + web + "/attachments", "{\"database\":\"" + dbName + "\",\"url\":\"failover\"}");
+        assertThat(noStandby.status()).as(noStandby.toString()).isEqualTo(422);
+        assertThat(noStandby.field("detail")).contains("is on plan standard-0, which keeps no HA standby");
+        Api.Response pooledFailover = api.post("/v1/apps/" + web + "/attachments", "{\"database\":\"" + dbName + "\",\"url\":\"failover\","
+                + "\"pooled\":true}");
+        assertThat(pooledFailover.status()).isEqualTo(422);
+        assertThat(pooledFailover.field("detail")).contains("not both");
+        Api.Response badForm = api.post("/v1/apps/" + web + "/attachments", "{\"database\":\"" + dbName + "\",\"url\":\"both\"}");
+        assertThat(badForm.status()).isEqualTo(422);
+        assertThat(badForm.json().get("valid_values").toString()).isEqualTo("[\"primary\",\"failover\"]");
+        assertThat(api.get("/v1/apps/" + web + "/attachments").json()).as("refusals add nothing").hasSize(3);
 
         assertThat(api.delete("/v1/apps/" + web + "/attachments/DATABASE").status()).isEqualTo(204);
         assertThat(names(api.get("/v1/apps/" + web + "/config-vars").json())).containsExactly("ANALYTICS_URL", colorVar);

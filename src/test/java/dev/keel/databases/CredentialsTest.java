@@ -1,6 +1,7 @@
 package dev.keel.databases;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.testing.Api;
 import dev.keel.testing.Logins;
 import dev.keel.testing.Pg;
@@ -77,6 +78,17 @@ class CredentialsTest {
             assertThat(Pg.scalar(fresh, "select count(*) from items")).isEqualTo("5");
         }
         assertThat(Pg.scalar(survivor, "select 1")).as("a session of the old password goes on").isEqualTo("1");
+
+        // Under the database's lease: another actor holding it (a failover, a plan change) holds the rotation back, and one
+        // holding it past the patience has it refused with its name, nothing changed.
+        try (DatabaseLeases.Lease held = keel.bean(DatabaseLeases.class).tryAcquire(UUID.fromString(db.get("id").asText()), "a test")
+                .orElseThrow()) {
+            Api.Response busy = api.post(base + "/default/rotate", "{}");
+            assertThat(busy.status()).as(busy.toString()).isEqualTo(409);
+            assertThat(busy.field("detail")).isEqualTo(name + " is busy: " + held.holder()
+                    + " is changing its servers. Try again once it is done; nothing was changed.");
+        }
+        assertThat(api.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText()).isEqualTo(newUrl);
 
         // Forced rotation ends the credential's sessions.
         Api.Response forced = api.post(base + "/default/rotate", "{\"force\":true}");

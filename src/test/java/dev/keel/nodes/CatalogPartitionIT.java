@@ -5,6 +5,7 @@ import dev.keel.Keel;
 import dev.keel.artifacts.MavenArtifacts;
 import dev.keel.testing.Api;
 import dev.keel.testing.CatalogServer;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.Pg;
@@ -40,7 +41,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the catalog's host is cut off, the databases Keel runs keep taking writes; once the link is
  * healed, Keel works again without a restart. During the cut every request is answered 503
  * unavailable, none hangs: a catalog connection waits at most 5 s to connect, a request 10 s for a
- * connection, and a statement 30 s on a dead socket.
+ * connection, and a statement 30 s on a dead socket. The database is premium, its commits
+ * synchronous: a standby that hangs during the cut holds them back no longer than the grace (the
+ * HA monitor's failsafe lets them go without the catalog).
  */
 class CatalogPartitionIT {
     private static final MavenArtifacts.Coordinates S3PROXY =
@@ -63,8 +66,13 @@ class CatalogPartitionIT {
                 List<String> databases = new ArrayList<>();
                 try {
                     Api api = keel.api();
-                    JsonNode first = api.provision("{\"plan\":\"essential-0\"}");
+                    JsonNode first = api.provision("{\"plan\":\"premium-0\"}");
                     databases.add(first.get("id").asText());
+                    Wait.until("commits to wait for the standby", Duration.ofMinutes(4), () -> {
+                        JsonNode synchronous = api.get("/v1/databases/" + first.get("id").asText() + "/ha").json().get("synchronous");
+                        return synchronous != null && synchronous.asBoolean();
+                    });
+                    int standbyPort = api.get("/v1/databases/" + first.get("id").asText() + "/ha").json().get("standby_port").asInt();
                     String url = first.get("url").asText();
                     assertThat(URI.create(url).getHost()).isEqualTo(nodeA.address());
                     try (Connection rows = catalog.connect()) {
@@ -121,6 +129,28 @@ class CatalogPartitionIT {
                             execute(writer, "insert into writes (n) values (3)");
                             observed.add("a write " + since(cut) + " into the cut: ok");
 
+                            // The standby hangs while the catalog is out of reach: the commit waits for it, and the failsafe lets it
+                            // go after the grace (5 s) and a check or two.
+                            Wait.until("the HA monitor to notice the cut", Timeouts.CATALOG_CUT_REQUEST,
+                                    () -> keel.log().contains("The HA monitor cannot reach the catalog"));
+                            long standby = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
+                                    "postmaster.pid")).get(0).strip());
+                            Footprint.signal("STOP", standby);
+                            try {
+                                Instant asked = Instant.now();
+                                Future<?> held = clients.submit(() -> {
+                                    execute(writer, "insert into writes (n) values (4)");
+                                    return null;
+                                });
+                                held.get(30, TimeUnit.SECONDS);
+                                Duration took = Duration.between(asked, Instant.now());
+                                observed.add("a commit with the standby hung, during the cut: acknowledged after " + took.toMillis() + " ms");
+                                assertThat(took).isGreaterThan(Duration.ofSeconds(4));
+                                assertThat(keel.log()).contains("degraded: writes are acknowledged before they reach the standby");
+                            } finally {
+                                Footprint.signal("CONT", standby);
+                            }
+
                             db.heal();
                             Instant healed = Instant.now();
                             Wait.until("Keel's /health to answer 200 after the heal", Timeouts.CATALOG_CUT_REQUEST,
@@ -129,7 +159,7 @@ class CatalogPartitionIT {
                             JsonNode second = api.provision("{\"plan\":\"essential-0\"}");
                             databases.add(second.get("id").asText());
                             observed.add("a second provision was available " + since(healed) + " after the heal");
-                            assertThat(Pg.scalar(writer, "select count(*) from writes")).isEqualTo("4");
+                            assertThat(Pg.scalar(writer, "select count(*) from writes")).isEqualTo("5");
                         } finally {
                             clients.shutdownNow();
                         }

@@ -145,6 +145,16 @@ class HaTest {
                 .endsWith("?sslmode=require&target_session_attrs=read-write");
         assertThat(failoverJdbc).startsWith("jdbc:postgresql://127.0.0.1:" + old.port() + ",127.0.0.1:" + standby.port() + "/")
                 .endsWith("&sslmode=require&targetServerType=primary");
+        // An app that asks for it has the failover URL as its DATABASE_URL; a follower cannot become a primary, so has none.
+        String app = "ha-app-" + UUID.randomUUID().toString().substring(0, 8);
+        assertThat(api.post("/v1/apps", "{\"name\":\"" + app + "\"}").status()).isEqualTo(201);
+        Api.Response attached = api.post("/v1/apps/" + app + "/attachments", "{\"database\":\"" + id + "\",\"url\":\"failover\"}");
+        assertThat(attached.status()).as(attached.toString()).isEqualTo(201);
+        assertThat(attached.field("url")).isEqualTo("failover");
+        assertThat(api.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText()).isEqualTo(failoverUrl);
+        Api.Response followerFailover = api.post("/v1/apps/" + app + "/attachments", "{\"database\":\"" + followerId + "\",\"url\":\"failover\"}");
+        assertThat(followerFailover.status()).isEqualTo(422);
+        assertThat(followerFailover.field("detail")).contains("is a follower");
         long pid = postmasterPid(old);
         long stoppedAt = System.nanoTime();
         signal("STOP", pid);
@@ -201,6 +211,10 @@ class HaTest {
         }
         // And the database gets a new standby.
         awaitHaAvailable(again, id);
+        // The app's failover URL now lists the new primary, then the new standby.
+        String nowFailover = again.get("/v1/databases/" + id).field("failover_url");
+        assertThat(nowFailover).contains("127.0.0.1:" + standby.port() + ",127.0.0.1:")
+                .isEqualTo(again.get("/v1/apps/" + app + "/config-vars").json().get("DATABASE_URL").asText());
         again.deprovision(followerId);
         again.deprovision(id);
     }

@@ -1,0 +1,48 @@
+package dev.keel.databases;
+
+import dev.keel.Network;
+import dev.keel.credentials.Credentials;
+import dev.keel.credentials.FailoverUrl;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import jakarta.inject.Singleton;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The {@link FailoverUrl} of a database: its primary, then its HA standby when it has one, the
+ * servers that can be its primary. The database's view shows it for a database with a standby; an
+ * attachment that asks for it ({@code "url": "failover"}) has it as its config var whatever the
+ * standby's state, the primary alone while there is none, so the app's URL keeps its form.
+ */
+@Singleton
+public final class FailoverUrls {
+    private final InstanceRepository instances;
+    private final Credentials credentials;
+    private final Network network;
+
+    FailoverUrls(InstanceRepository instances, Credentials credentials, Network network) {
+        this.instances = instances;
+        this.credentials = credentials;
+        this.network = network;
+    }
+
+    /** The URL of {@code credential} through every server that can be the primary; none without a primary or for a follower. */
+    public Optional<FailoverUrl> of(Database db, String credential) {
+        Optional<Instance> primary = instances.primary(db.id());
+        if (primary.isEmpty() || db.following()) {
+            return Optional.empty();
+        }
+        List<FailoverUrl.Server> servers = new ArrayList<>(List.of(new FailoverUrl.Server(network.publicHost(), primary.get().port())));
+        instances.standby(db.id()).ifPresent(standby -> servers.add(new FailoverUrl.Server(network.publicHost(), standby.port())));
+        return credentials.url(db.id(), credential, db.pgDatabase(), network.publicHost(), primary.get().port())
+                .map(u -> new FailoverUrl(u.user(), u.password(), servers, db.pgDatabase()));
+    }
+
+    /** {@link #of} for a database that has a standby now: the view shows a failover URL only then. */
+    Optional<FailoverUrl> withStandby(Database db, String credential) {
+        return instances.standby(db.id()).isPresent() ? of(db, credential) : Optional.empty();
+    }
+}
