@@ -133,9 +133,12 @@ class CatalogPartitionIT {
                             // go after the grace (5 s) and a check or two.
                             Wait.until("the HA monitor to notice the cut", Timeouts.CATALOG_CUT_REQUEST,
                                     () -> keel.log().contains("The HA monitor cannot reach the catalog"));
-                            long standby = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
+                            long postmaster = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
                                     "postmaster.pid")).get(0).strip());
-                            Footprint.signal("STOP", standby);
+                            // The whole server hangs, its WAL receiver with it (the postmaster alone does not receive).
+                            List<Long> standby = new ArrayList<>(List.of(postmaster));
+                            ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> standby.add(child.pid()));
+                            standby.forEach(pid -> Footprint.signal("STOP", pid));
                             try {
                                 Instant asked = Instant.now();
                                 Future<?> held = clients.submit(() -> {
@@ -148,7 +151,7 @@ class CatalogPartitionIT {
                                 assertThat(took).isGreaterThan(Duration.ofSeconds(4));
                                 assertThat(keel.log()).contains("degraded: writes are acknowledged before they reach the standby");
                             } finally {
-                                Footprint.signal("CONT", standby);
+                                standby.forEach(pid -> Footprint.signal("CONT", pid));
                             }
 
                             db.heal();
