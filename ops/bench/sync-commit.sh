@@ -34,11 +34,14 @@
 # floor (of the medians, and per repetition); keel/floor in each mode; the settings that differ
 # between Keel's primary and the floor's; the load average during each run.
 #
-# Measured on 2 vCPUs (AMD EPYC), shared with another worktree's Java tests (see ops/bench/README.md
-# for the table): see the README's High availability section and ops/bench/README.md.
+# Measured on 2 vCPUs (AMD EPYC), jar 616098b, Postgres 17.11.0, defaults, the machine shared with
+# other Java tests (load average 6-13): sync/async tps, keel 0.38x insert (492 / 1298 tps, p50
+# 6.3 / 1.9 ms) and 0.89x tpcb (279 / 314 tps, p50 11.0 / 9.7 ms); floor 0.42x insert (492 / 1163)
+# and 0.60x tpcb (233 / 389); keel/floor 1.00x insert and 1.20x tpcb synchronous, 1.12x and 0.81x
+# asynchronous. The table is in ops/bench/README.md.
 #
 # Run from anywhere, as root or not (as root, initdb/postgres run as user postgres, else keel):
-#   ops/bench/sync-commit.sh                    # N=3, 30 s runs: ~20 minutes on 2 vCPUs
+#   ops/bench/sync-commit.sh                    # N=3, 30 s runs: ~17 minutes on 2 vCPUs
 #   N=5 DURATION=60 CLIENTS=8 ops/bench/sync-commit.sh
 # Environment:
 #   N                             repetitions (3); each runs every side, mode and workload once
