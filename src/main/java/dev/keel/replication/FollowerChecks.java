@@ -132,7 +132,7 @@ final class FollowerChecks {
                 + " forked from it, so it holds WAL the leader's primary never had");
     }
 
-    /** The leader primary's timeline history; empty when it does not answer or the history file is missing. */
+    /** The leader primary's timeline history; empty when the history file is missing (an exception when it does not answer). */
     Optional<TimelineHistory> history(Instance leaderPrimary) throws SQLException {
         try (ServerSession session = connections.open(leaderPrimary, "postgres")) {
             return session.timelineHistory();

@@ -49,8 +49,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * High availability end to end, with real processes: a postmaster killed is restarted in place, a
  * hung one ({@code SIGSTOP}) is failed over and stays fenced across a Keel restart, a follower
- * keeps following across its leader's failover, a lagging standby is not failed over to, and a
- * planned switchover loses no committed row.
+ * keeps following across its leader's failover (and one that received more than the new primary
+ * has is rebuilt), a lagging standby is not failed over to, and a planned switchover loses no
+ * committed row.
  */
 class HaTest {
     private static final Duration HA_READY = Duration.ofSeconds(120);
