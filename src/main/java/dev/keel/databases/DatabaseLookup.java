@@ -57,6 +57,11 @@ public final class DatabaseLookup {
         databases.setMajor(id, major);
     }
 
+    /** Every available follower, of every team: what the follower watch checks. */
+    public List<Database> following() {
+        return databases.inState(DatabaseState.AVAILABLE).stream().filter(Database::following).toList();
+    }
+
     /** Every available database that archives its own WAL (all but followers), of every team: the archive's scheduled work. */
     public List<Database> archiving() {
         return databases.inState(DatabaseState.AVAILABLE).stream().filter(d -> !d.following()).toList();

@@ -32,7 +32,8 @@ import java.util.Map;
 @Singleton
 public final class DatabaseSettings {
     private static final EnumSet<OperationKind> BUSY = EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE, OperationKind.UNFOLLOW,
-            OperationKind.PLAN_CHANGE, OperationKind.FAILOVER, OperationKind.STANDBY, OperationKind.RESTART);
+            OperationKind.PLAN_CHANGE, OperationKind.FAILOVER, OperationKind.STANDBY, OperationKind.RESTART,
+            OperationKind.REBUILD);
 
     private final DatabaseLookup databases;
     private final SettingsRepository settings;

@@ -79,13 +79,18 @@ public final class InstanceConnections {
      * stops answering fails its reads within {@code socketSeconds}.
      */
     public ReplicationSession openReplication(Instance instance, int socketSeconds) throws SQLException {
+        return openReplication(instance, socketSeconds, "keel_wal_receiver");
+    }
+
+    /** As above, named {@code applicationName} in the server's views and log. */
+    public ReplicationSession openReplication(Instance instance, int socketSeconds, String applicationName) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", InstanceConfig.SUPERUSER);
         props.setProperty("password", instances.superuserPassword(instance));
         props.setProperty("connectTimeout", "10");
         props.setProperty("loginTimeout", "10");
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
-        props.setProperty("ApplicationName", "keel_wal_receiver");
+        props.setProperty("ApplicationName", applicationName);
         props.setProperty("replication", "true");
         props.setProperty("preferQueryMode", "simple");
         props.setProperty("assumeMinServerVersion", "10");

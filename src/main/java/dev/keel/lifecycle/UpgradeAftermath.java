@@ -15,7 +15,6 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.postgres.TimelineId;
@@ -105,9 +104,9 @@ final class UpgradeAftermath {
         databases.changeMajor(follower.id(), leaderPrimary.major());
         Plan plan = plans.require(follower.plan());
         int connections = Math.max(plan.connections(), plans.require(leader.plan()).connections());
-        Instance made = standbys.build(new StandbyRestores.Standby(follower.id(), InstanceRole.PRIMARY, leaderPrimary.major(), leader.id(),
-                leaderPrimary, ReplicationSlots.forFollower(follower.id()), backup, Plans.serverSettings(plan), connections,
-                InstanceConfig.hba(follower.pgDatabase(), network.localHost())), (step, done, total, unit) -> { }, () -> true);
+        Instance made = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), leaderPrimary.major(), leader.id(), leaderPrimary,
+                backup, Plans.serverSettings(plan), connections, InstanceConfig.hba(follower.pgDatabase(), network.localHost())),
+                (step, done, total, unit) -> { }, () -> true);
         instances.transition(made.id(), InstanceState.RUNNING);
         LOG.info("Follower {} rebuilt on Postgres {} from backup {}", follower.name(), leaderPrimary.major(), backup.id());
     }

@@ -4,7 +4,9 @@ import java.util.Locale;
 
 /** The kinds of long work; each has one {@link OperationHandler}. */
 public enum OperationKind {
-    PROVISION, DEPROVISION, BACKUP, RESTORE, UNFOLLOW, STANDBY, FAILOVER, RESTART, PLAN_CHANGE, LOGICAL_BACKUP, LOGICAL_RESTORE, UPGRADE;
+    PROVISION, DEPROVISION, BACKUP, RESTORE, UNFOLLOW, STANDBY, FAILOVER, RESTART, PLAN_CHANGE, LOGICAL_BACKUP, LOGICAL_RESTORE, UPGRADE,
+    /** A follower rebuilt from its leader's archive (its slot was lost, or it diverged from its leader's new timeline). */
+    REBUILD;
 
     public String value() {
         return name().toLowerCase(Locale.ROOT);

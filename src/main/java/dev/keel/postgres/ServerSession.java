@@ -341,6 +341,27 @@ public final class ServerSession implements AutoCloseable {
         return Optional.ofNullable(text).map(Lsn::parse);
     }
 
+    /** On a server in recovery: the end of the last WAL record it replayed (empty if it replayed none). */
+    public Optional<Lsn> lastReplayed() throws SQLException {
+        String text = single("select pg_catalog.pg_last_wal_replay_lsn()::pg_catalog.text", r -> r.getString(1));
+        return Optional.ofNullable(text).map(Lsn::parse);
+    }
+
+    /**
+     * On a primary: its timeline and where that timeline came from, read from
+     * {@code pg_wal/<timeline>.history} (a promotion writes it, a recovery restores it); empty when
+     * that file is missing on a timeline above 1.
+     */
+    public Optional<TimelineHistory> timelineHistory() throws SQLException {
+        return first("select hex, pg_catalog.pg_read_file('pg_wal/' || hex || '.history', true) from"
+                + " (select pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) as hex) current", r -> {
+                    TimelineId timeline = TimelineId.parseHex(r.getString(1));
+                    String file = r.getString(2);
+                    return timeline.value() == 1 ? new TimelineHistory(timeline, List.of())
+                            : file == null ? null : TimelineHistory.parse(timeline, file);
+                });
+    }
+
     /** Where a recovering server's replay is, and whether it streams from an upstream. */
     public record Replay(boolean inRecovery, @Nullable Instant lastReplayedAt, boolean streaming) {
     }

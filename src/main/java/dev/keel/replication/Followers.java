@@ -19,6 +19,9 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.BeanProvider;
@@ -30,6 +33,7 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -61,10 +65,14 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final BeanProvider<HaMonitor> monitor;
     private final StandbyBuild standbys;
     private final ServerSettings serverSettings;
+    private final OperationRepository operations;
+    private final BeanProvider<FollowerWatch> watch;
 
     Followers(BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys,
-              ServerSettings serverSettings) {
+              ServerSettings serverSettings, OperationRepository operations, BeanProvider<FollowerWatch> watch) {
+        this.operations = operations;
+        this.watch = watch;
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.instances = instances;
@@ -86,6 +94,11 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public Lag lag(Database follower) {
+        Optional<Operation> rebuild = operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD));
+        if (rebuild.isPresent()) {
+            String step = rebuild.get().step();
+            return new Lag(null, null, step != null && step.startsWith("rebuilding") ? step : "rebuilding (because " + step + ")");
+        }
         Optional<Instance> leader = Optional.ofNullable(follower.leaderId()).flatMap(instances::primary);
         if (leader.isEmpty()) {
             return new Lag(null, null, "its leader has no server");
@@ -94,7 +107,8 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         try (ServerSession session = connections.probe(leader.get(), LAG_TIMEOUT_SECONDS)) {
             Optional<ServerSession.Replica> replica = session.replica(ReplicationSlots.forFollower(follower.id()));
             if (replica.isEmpty()) {
-                return new Lag(null, null, "not connected to its leader");
+                return new Lag(null, null, "not connected to its leader" + watch.get().trouble(follower.id())
+                        .map(verdict -> ": " + verdict.sentence()).orElse(""));
             }
             Long bytes = replica.get().lagBytes();
             Double seconds = replica.get().replayLagSeconds();

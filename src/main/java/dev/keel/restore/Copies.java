@@ -14,7 +14,6 @@ import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
-import dev.keel.instances.ReplicationSlots;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
@@ -71,8 +70,8 @@ final class Copies implements DatabaseCopies {
         int recoveryConnections = Math.max(connections, sourceConnections);
         if (origin.kind() == DatabaseOrigin.Kind.FOLLOW) {
             // A standby of the leader's primary, streaming through its own slot there.
-            return standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.PRIMARY, database.major(), source.id(),
-                    sourcePrimary, ReplicationSlots.forFollower(database.id()), backup, settings, recoveryConnections, hba), progress, wanted);
+            return standbys.build(StandbyRestores.Standby.ofFollower(database.id(), database.major(), source.id(), sourcePrimary, backup,
+                    settings, recoveryConnections, hba), progress, wanted);
         }
         RecoveryTarget target = origin.targetTime() != null ? new RecoveryTarget.Time(origin.targetTime())
                 : origin.fast() ? new RecoveryTarget.Immediate()

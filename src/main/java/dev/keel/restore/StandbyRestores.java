@@ -42,6 +42,15 @@ public final class StandbyRestores {
      */
     public record Standby(UUID databaseId, InstanceRole role, int major, UUID archiveOf, Instance upstream, String slot, Backup backup,
                           Map<String, String> settings, int connections, List<HbaRule> hba) {
+        /**
+         * A follower's server: the primary of {@code follower}, restored from {@code backup} of its
+         * leader's archive and streaming from the leader's primary through the follower's slot.
+         */
+        public static Standby ofFollower(UUID follower, int major, UUID leader, Instance leaderPrimary, Backup backup,
+                                         Map<String, String> settings, int connections, List<HbaRule> hba) {
+            return new Standby(follower, InstanceRole.PRIMARY, major, leader, leaderPrimary, ReplicationSlots.forFollower(follower),
+                    backup, settings, connections, hba);
+        }
     }
 
     /** Builds the standby; returns it running and streaming (state {@code creating}). A failure removes it and its slot. */

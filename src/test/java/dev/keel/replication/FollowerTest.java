@@ -4,6 +4,9 @@ import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.testing.Api;
@@ -162,6 +165,98 @@ class FollowerTest {
         }
         awaitInitialBackup(api, second);
         api.deprovision(second);
+    }
+
+    @Test
+    void aFollowerWhoseSlotWasInvalidatedIsRebuiltAndFollowsAgain(TestKeel keel) throws Exception {
+        Api api = keel.api();
+        JsonNode leader = api.provision("{\"plan\":\"standard-0\"}");
+        String leaderId = leader.get("id").asText();
+        String leaderUrl = leader.get("url").asText();
+        String followerId = null;
+        try {
+            awaitInitialBackup(api, leaderId);
+            try (Connection connection = Pg.connect(leaderUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("create table items (id int primary key)");
+                sql.execute("insert into items select generate_series(1, 10)");
+            }
+            followerId = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\"" + leaderId + "\"}").field("id");
+            api.awaitAvailable(followerId, Timeouts.RESTORE);
+            InstanceRepository instances = keel.bean(InstanceRepository.class);
+            Instance leaderPrimary = instances.primary(UUID.fromString(leaderId)).orElseThrow();
+            Instance away = instances.primary(UUID.fromString(followerId)).orElseThrow();
+            String slot = slotOf(followerId);
+            double rebuildsBefore = rebuilds(keel);
+
+            // The follower is away while its leader writes past what it keeps for a slot: one segment here (Keel's 4GB
+            // would take minutes to write), so that a checkpoint invalidates the slot.
+            keel.bean(InstanceRuntime.class).stop(away);
+            try (Connection connection = Superuser.connect(keel, leaderPrimary, "postgres"); Statement sql = connection.createStatement()) {
+                sql.execute("alter system set max_slot_wal_keep_size = '16MB'");
+                sql.execute("select pg_reload_conf()");
+                sql.execute("create table filler (n int)");
+                Wait.until("the follower's slot on the leader to be invalidated", Timeouts.SLOT_INVALIDATED, () -> {
+                    try {
+                        sql.execute("insert into filler values (1)");
+                        sql.execute("select pg_switch_wal()");
+                        sql.execute("checkpoint");
+                        return "lost".equals(Pg.scalar(connection, "select wal_status from pg_replication_slots where slot_name = '"
+                                + slot + "'"));
+                    } catch (SQLException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+            }
+
+            // The watch sees it and rebuilds the follower; its view says so, and why, meanwhile.
+            String id = followerId;
+            JsonNode rebuilding = Wait.until("the follower's view to say it is being rebuilt", Timeouts.FOLLOWER_WATCH, () -> {
+                JsonNode view = api.get("/v1/databases/" + id).json();
+                return view.path("replication").asText().startsWith("rebuilding") ? Optional.of(view) : Optional.empty();
+            });
+            assertThat(rebuilding.get("replication").asText()).contains("its slot on the primary of its leader " + leader.get("name")
+                    .asText() + " was invalidated (wal_status lost)");
+            assertThat(rebuilding.get("state").asText()).isEqualTo("available");
+            assertThat(rebuilding.get("progress").get("kind").asText()).isEqualTo("rebuild");
+            String operationId = rebuilding.get("progress").get("operation_id").asText();
+            JsonNode operation = Wait.until("the rebuild to finish", Timeouts.RESTORE, () -> {
+                JsonNode now = api.get("/v1/operations/" + operationId).json();
+                return "running".equals(now.get("state").asText()) ? Optional.empty() : Optional.of(now);
+            });
+            assertThat(operation.get("state").asText()).as(operation.toString()).isEqualTo("succeeded");
+            assertThat(operation.get("step").asText()).startsWith("rebuilt, streaming from " + leader.get("name").asText()
+                    + "'s primary: its slot on the primary of its leader");
+            assertThat(rebuilds(keel)).isEqualTo(rebuildsBefore + 1);
+            Instance rebuilt = instances.primary(UUID.fromString(followerId)).orElseThrow();
+            assertThat(rebuilt.id()).isNotEqualTo(away.id());
+            assertThat(instances.forDatabase(UUID.fromString(followerId))).extracting(Instance::id).containsExactly(rebuilt.id());
+
+            // It follows again, through a fresh slot.
+            try (Connection connection = Pg.connect(leaderUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("insert into items values (11)");
+            }
+            String followerUrl = api.get("/v1/databases/" + followerId).field("url");
+            try (Connection connection = Pg.connect(followerUrl, keel.caFile())) {
+                Wait.until("the rebuilt follower to have the leader's new row", CATCH_UP,
+                        () -> "1".equals(quietScalar(connection, "select count(*) from items where id = 11")));
+            }
+            try (Connection connection = Superuser.connect(keel, leaderPrimary, "postgres")) {
+                assertThat(Pg.scalar(connection, "select wal_status || ' ' || active from pg_replication_slots where slot_name = '"
+                        + slot + "'")).isIn("reserved true", "extended true");
+            }
+            Wait.until("the rebuilt follower to be streaming", CATCH_UP,
+                    () -> "streaming".equals(api.get("/v1/databases/" + id).field("replication")));
+        } finally {
+            if (followerId != null) {
+                api.deprovision(followerId);
+            }
+            api.deprovision(leaderId);
+        }
+    }
+
+    private static double rebuilds(TestKeel keel) {
+        Counter counter = keel.bean(MeterRegistry.class).find("keel.followers.rebuilds").tag("reason", "slot_lost").counter();
+        return counter == null ? 0 : counter.count();
     }
 
     /** The followers' replication slots on the leader's server (a premium leader also has its standby's). */

@@ -42,14 +42,16 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static dev.keel.catalog.schema.Tables.BACKUPS;
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * High availability end to end, with real processes: a postmaster killed is restarted in place, a
  * hung one ({@code SIGSTOP}) is failed over and stays fenced across a Keel restart, a follower
- * keeps following across its leader's failover, a lagging standby is not failed over to, and a
- * planned switchover loses no committed row.
+ * keeps following across its leader's failover (and one that received more than the new primary
+ * has is rebuilt), a lagging standby is not failed over to, and a planned switchover loses no
+ * committed row.
  */
 class HaTest {
     private static final Duration HA_READY = Duration.ofSeconds(120);
@@ -58,7 +60,7 @@ class HaTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("ha", Map.of("keel.instances.pool.size", 0));
+        keel = TestKeel.start("ha", Map.of("keel.instances.pool.size", 0, "keel.followers.check-interval", "2s"));
     }
 
     @AfterAll
@@ -479,6 +481,95 @@ class HaTest {
                     + acknowledged + "::int[])"))).isEqualTo(acknowledged.size());
         }
         api.deprovision(id);
+    }
+
+    @Test
+    void aFollowerAheadOfTheNewPrimaryAfterAFailoverIsRebuiltAndFollowsIt() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        String followerId = null;
+        List<Long> stopped = new ArrayList<>();
+        long receiver = 0;
+        try {
+            awaitHaAvailable(api, id);
+            followerId = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\"" + id + "\"}").field("id");
+            String followerUrl = api.awaitAvailable(followerId, Timeouts.RESTORE).get("url").asText();
+            // Committed synchronously: the standby has the table.
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("create table filler (n int, body text)");
+            }
+            Instance old = primary(id);
+            Instance standby = keel.bean(InstanceRepository.class).standby(old.databaseId()).orElseThrow();
+
+            // The standby's receiver stops; the primary writes more than the sockets between them hold (the commit waits out
+            // the grace, then goes on without the standby), and the follower replays all of it.
+            receiver = walReceiverPid(standby);
+            signal("STOP", receiver);
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("insert into filler select g, repeat(md5(g::text), 30) from generate_series(1, 40000) g");
+            }
+            try (Connection connection = Pg.connect(followerUrl, keel.caFile())) {
+                Wait.until("the follower to have the rows the standby lacks", FAILOVER,
+                        () -> "40000".equals(quietScalar(connection, "select count(*) from filler")));
+            }
+            Wait.until("the monitor to see the standby behind", FAILOVER, () -> {
+                Long lag = standbyLag(api, id);
+                return lag != null && lag > 16L * 1024 * 1024;
+            });
+            // Every process of the primary hangs, its walsenders too: the standby gets no more than was in flight.
+            long postmaster = postmasterPid(old);
+            stopped.add(postmaster);
+            ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> stopped.add(child.pid()));
+            for (long pid : stopped) {
+                signal("STOP", pid);
+            }
+            signal("CONT", receiver);
+            receiver = 0;
+            String newUrl = Wait.until("the database's url to name a new primary", FAILOVER, () -> {
+                String now = api.get("/v1/databases/" + id).field("url");
+                return now != null && !now.equals(url) ? Optional.of(now) : Optional.empty();
+            });
+            assertThat(awaitDecision(api, id, "fail_over").get("sentence").asText()).startsWith("failing over because the primary"
+                    + " missed 3 checks and the standby is ");
+
+            // The follower holds WAL the new primary never had: the watch has it rebuilt from the leader's archive.
+            UUID follower = UUID.fromString(followerId);
+            DSLContext catalog = keel.bean(DSLContext.class);
+            String rebuild = Wait.until("the follower watch to rebuild the diverged follower", Timeouts.FOLLOWER_WATCH,
+                    () -> catalog.select(OPERATIONS.ID).from(OPERATIONS).where(OPERATIONS.DATABASE_ID.eq(follower))
+                            .and(OPERATIONS.KIND.eq("rebuild")).orderBy(OPERATIONS.CREATED_AT).limit(1).fetchOptional(OPERATIONS.ID))
+                    .toString();
+            JsonNode operation = Wait.until("the rebuild to finish", Timeouts.RESTORE, () -> {
+                JsonNode now = api.get("/v1/operations/" + rebuild).json();
+                return "running".equals(now.get("state").asText()) ? Optional.empty() : Optional.of(now);
+            });
+            assertThat(operation.get("state").asText()).as(operation.toString()).isEqualTo("succeeded");
+            assertThat(operation.get("step").asText()).contains("it diverged from its leader " + db.get("name").asText()
+                    + ": it replayed timeline 1 to ").contains("where the leader's timeline 2 forked from it");
+            try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("insert into filler values (-1, 'after the failover')");
+            }
+            String rebuiltUrl = api.get("/v1/databases/" + followerId).field("url");
+            try (Connection connection = Pg.connect(rebuiltUrl, keel.caFile())) {
+                Wait.until("the rebuilt follower to have the new primary's row", FAILOVER,
+                        () -> "1".equals(quietScalar(connection, "select count(*) from filler where n = -1")));
+                // What only the old primary had is gone from it: it is the new primary's copy now.
+                assertThat(Pg.scalar(connection, "select count(*) from filler")).isEqualTo("1");
+            }
+        } finally {
+            if (receiver != 0) {
+                signal("CONT", receiver);
+            }
+            for (long pid : stopped) {
+                new ProcessBuilder("kill", "-CONT", Long.toString(pid)).start().waitFor();
+            }
+            if (followerId != null) {
+                api.deprovision(followerId);
+            }
+            api.deprovision(id);
+        }
     }
 
     private static JsonNode awaitDecision(Api api, String id, String kind) {

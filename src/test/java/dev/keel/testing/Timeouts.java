@@ -54,6 +54,10 @@ public final class Timeouts {
     public static final Duration LOG_LINE = scaled(30);
     /** A premium database's HA standby to stream, from its first base backup on. */
     public static final Duration HA_STANDBY = scaled(240);
+    /** The follower watch (every 15 s) to see a follower's lost slot or divergence and start rebuilding it. */
+    public static final Duration FOLLOWER_WATCH = scaled(90);
+    /** A follower's leader writing past a small max_slot_wal_keep_size, for the follower's slot to be invalidated. */
+    public static final Duration SLOT_INVALIDATED = scaled(60);
     /** A planned switchover to the HA standby, to a writable new primary. */
     public static final Duration SWITCHOVER = scaled(120);
     /** A session to pass pg:diagnose's one-minute thresholds (long query, idle in transaction). */

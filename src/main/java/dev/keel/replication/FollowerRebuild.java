@@ -1,0 +1,166 @@
+package dev.keel.replication;
+
+import dev.keel.Network;
+import dev.keel.archive.Backup;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceState;
+import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.StepCode;
+import dev.keel.postgres.TimelineHistory;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import dev.keel.restore.StandbyRestores;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Optional;
+
+/**
+ * Rebuilds a follower the {@link FollowerWatch} found unable to follow (its slot lost, or
+ * diverged): its server and its slot on the leader's primary are removed, and a new server is
+ * restored from the leader's newest base backup of its current timeline and its archive, streaming from the leader's current primary through a fresh slot, as a follower is
+ * first made ({@link StandbyRestores}). It runs under the follower's lease, like every operation
+ * that changes a database's servers, and first checks again that the rebuild is still needed (a
+ * second node may have asked for it too). Each step may run again after Keel stopped.
+ */
+@Singleton
+final class FollowerRebuild implements OperationHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(FollowerRebuild.class);
+    static final int STEP_COUNT = 3;
+
+    /** The steps of a rebuild; an interrupted one resumes on the code of the step it reached. */
+    enum Step implements StepCode {
+        /** The first step; its sentence is the watch's verdict. */
+        DECIDED("decided", 0),
+        REMOVING("removing", 1),
+        RESTORING("restoring", 2);
+
+        private final String code;
+        private final int done;
+
+        Step(String code, int done) {
+            this.code = code;
+            this.done = done;
+        }
+
+        @Override
+        public String code() {
+            return code;
+        }
+
+        static Optional<Step> reached(Operation operation) {
+            return operation.stepCode() == null ? Optional.empty() : StepCode.of(Step.class, operation.stepCode());
+        }
+    }
+
+    private final DatabaseLookup databases;
+    private final InstanceRepository instances;
+    private final InstanceMaker maker;
+    private final ReplicationSlots slots;
+    private final StandbyRestores standbys;
+    private final FollowerChecks checks;
+    private final OperationRepository operations;
+    private final Plans plans;
+    private final ServerSettings serverSettings;
+    private final Network network;
+
+    FollowerRebuild(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, ReplicationSlots slots,
+                    StandbyRestores standbys, FollowerChecks checks, OperationRepository operations, Plans plans,
+                    ServerSettings serverSettings, Network network) {
+        this.databases = databases;
+        this.instances = instances;
+        this.maker = maker;
+        this.slots = slots;
+        this.standbys = standbys;
+        this.checks = checks;
+        this.operations = operations;
+        this.plans = plans;
+        this.serverSettings = serverSettings;
+        this.network = network;
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.REBUILD;
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database follower = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE && d.following())
+                .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer an available follower;"
+                        + " nothing was rebuilt."));
+        Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                follower.name() + "'s leader is gone; nothing was rebuilt."));
+        Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                follower.name() + "'s leader " + leader.name() + " has no server; the follower watch asks again."));
+        Step at = Step.reached(operation).orElse(Step.DECIDED);
+        // The verdict that started it, or (resumed) what the rebuild had reached: shown on each step, so its status says why.
+        String why = at == Step.DECIDED ? operation.step() : "finishing the rebuild Keel stopped during";
+        Optional<Instance> server = instances.primary(follower.id());
+        if (at == Step.DECIDED && server.isPresent()) {
+            FollowerChecks.Verdict now = checks.check(follower, leader, leaderPrimary, server.get());
+            if (now.kind() == FollowerChecks.Verdict.Kind.FOLLOWS) {
+                operations.progress(operation.id(), "no rebuild needed: " + now.sentence(), STEP_COUNT, STEP_COUNT);
+                return;
+            }
+        }
+        TimelineHistory history = checks.history(leaderPrimary).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                "The history file of " + leader.name() + "'s timeline is missing on its primary; nothing was rebuilt."));
+        Backup backup = checks.startingPoint(leader, history).orElseThrow(() -> new KeelException(ProblemType.NO_BACKUP,
+                leader.name() + " has no restorable base backup on its timeline " + history.current() + " yet; the follower watch"
+                        + " asks again once one completes."));
+
+        step(operation, Step.REMOVING, "removing the follower's server and its slot on the leader", why);
+        for (Instance old : instances.forDatabase(follower.id())) {
+            if (old.state() != InstanceState.DELETING) {
+                instances.transition(old.id(), InstanceState.DELETING);
+            }
+            maker.discard(old);
+        }
+        slots.drop(leaderPrimary, ReplicationSlots.forFollower(follower.id()));
+
+        step(operation, Step.RESTORING, "restoring base backup " + backup.id() + " of " + leader.name(), why);
+        int connections = Math.max(plans.require(follower.plan()).connections(), plans.require(leader.plan()).connections());
+        Instance rebuilt = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), follower.major(), leader.id(),
+                        leaderPrimary, backup, serverSettings.of(follower), connections,
+                        InstanceConfig.hba(follower.pgDatabase(), network.localHost())),
+                (step, done, total, unit) -> operations.progress(operation.id(), Step.RESTORING, sentence(step, why),
+                        Step.RESTORING.done, STEP_COUNT),
+                () -> databases.find(follower.id()).filter(d -> d.state() == DatabaseState.AVAILABLE && d.following()).isPresent());
+        instances.transition(rebuilt.id(), InstanceState.RUNNING);
+        operations.progress(operation.id(), "rebuilt, streaming from " + leader.name() + "'s primary: " + why, STEP_COUNT, STEP_COUNT);
+        LOG.warn("Follower {}: rebuilt from base backup {} of {}; it streams from instance {} ({})", follower.name(), backup.id(),
+                leader.name(), leaderPrimary.id(), why);
+    }
+
+    private void step(Operation operation, Step step, String what, String why) {
+        operations.progress(operation.id(), step, sentence(what, why), step.done, STEP_COUNT);
+    }
+
+    /** A step's sentence with the reason for the rebuild, within the 1000 characters of an operation's step. */
+    private static String sentence(String what, String why) {
+        String text = "rebuilding: " + what + " (because " + why + ")";
+        return text.length() <= 1000 ? text : text.substring(0, 997) + "...";
+    }
+
+    /** Resumes from the step it reached: every step may run again (the removal finds nothing left, the restore starts over). */
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "finishing the follower rebuild Keel stopped during at step '"
+                + Step.reached(operation).map(Step::code).orElse("decided") + "'");
+    }
+}
