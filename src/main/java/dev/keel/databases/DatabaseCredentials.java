@@ -104,10 +104,15 @@ public final class DatabaseCredentials {
         }
     }
 
-    /** The database's lease, waited for a few seconds; a 409 naming the holder when another keeps it longer. */
+    /**
+     * The database's lease for this one change (an actor of its own: two changes at once do not share,
+     * and release, one lease), waited for a few seconds; a 409 naming the holder when another keeps
+     * it longer. Its statements' commits, should they wait for a dead standby, are let go by the HA
+     * monitor although it holds the lease.
+     */
     private DatabaseLeases.Lease lease(Database database) {
         try {
-            return leases.acquire(database.id(), "credential change", LEASE_PATIENCE).orElseThrow(() -> new KeelException(
+            return leases.acquire(database.id(), "credential change " + UUID.randomUUID(), LEASE_PATIENCE).orElseThrow(() -> new KeelException(
                     ProblemType.NOT_AVAILABLE, database.name() + " is busy: " + leases.holder(database.id()).orElse("another actor")
                     + " is changing its servers. Try again once it is done; nothing was changed."));
         } catch (InterruptedException e) {

@@ -314,9 +314,17 @@ final class Failover implements OperationHandler {
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
         step(operation, Step.REPOINTING);
         for (Database follower : databases.followers(database.id())) {
-            if (follower.state() == DatabaseState.AVAILABLE) {
-                followers.repoint(follower, database, primary);
+            if (follower.state() != DatabaseState.AVAILABLE) {
+                continue;
             }
+            if (instances.primary(follower.id()).isEmpty()) {
+                // Being rebuilt (FollowerRebuild points it at the leader's primary of the moment when it ends), or left
+                // without a server, which the follower watch rebuilds: nothing to re-point, and no reason to fail the failover.
+                LOG.warn("Database {}: follower {} has no server now; it is pointed at the new primary when it is rebuilt",
+                        database.name(), follower.name());
+                continue;
+            }
+            followers.repoint(follower, database, primary);
         }
         step(operation, Step.BACKING_UP);
         try {

@@ -122,6 +122,11 @@ final class FollowerChecks {
             return new Verdict(Verdict.Kind.FOLLOWS, "it replays timeline " + at.timeline() + " at " + at.replayed()
                     + ", within the history of its leader's timeline " + leaderHistory.current());
         }
+        if (at.timeline().compareTo(leaderHistory.current()) > 0) {
+            // The leader's history was read before it moved to a newer timeline, which the follower already follows.
+            return new Verdict(Verdict.Kind.UNKNOWN, "it is on timeline " + at.timeline() + ", newer than its leader " + leader
+                    + "'s timeline " + leaderHistory.current() + " as last read");
+        }
         Optional<Lsn> end = leaderHistory.end(at.timeline());
         if (end.isEmpty()) {
             return new Verdict(Verdict.Kind.DIVERGED, "it is on timeline " + at.timeline() + ", which is not in the history of its"

@@ -77,10 +77,12 @@ final class FollowerRebuild implements OperationHandler {
     private final Plans plans;
     private final ServerSettings serverSettings;
     private final Network network;
+    private final Followers followers;
 
     FollowerRebuild(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, ReplicationSlots slots,
                     StandbyRestores standbys, FollowerChecks checks, OperationRepository operations, Plans plans,
-                    ServerSettings serverSettings, Network network) {
+                    ServerSettings serverSettings, Network network, Followers followers) {
+        this.followers = followers;
         this.databases = databases;
         this.instances = instances;
         this.maker = maker;
@@ -113,8 +115,9 @@ final class FollowerRebuild implements OperationHandler {
         Optional<Instance> server = instances.primary(follower.id());
         if (at == Step.DECIDED && server.isPresent()) {
             FollowerChecks.Verdict now = checks.check(follower, leader, leaderPrimary, server.get());
-            if (now.kind() == FollowerChecks.Verdict.Kind.FOLLOWS) {
-                operations.progress(operation.id(), "no rebuild needed: " + now.sentence(), STEP_COUNT, STEP_COUNT);
+            if (!now.rebuilds()) {
+                // It follows, or cannot be told now (restarting, not answering): a server is never removed on a doubt.
+                operations.progress(operation.id(), "no rebuild: " + now.sentence(), STEP_COUNT, STEP_COUNT);
                 return;
             }
         }
@@ -142,6 +145,12 @@ final class FollowerRebuild implements OperationHandler {
                         Step.RESTORING.done, STEP_COUNT),
                 () -> databases.find(follower.id()).filter(d -> d.state() == DatabaseState.AVAILABLE && d.following()).isPresent());
         instances.transition(rebuilt.id(), InstanceState.RUNNING);
+        // The leader failed over while the restore ran (the failover skipped this follower, which had no server).
+        Optional<Instance> leaderNow = instances.primary(leader.id());
+        if (leaderNow.isPresent() && !leaderNow.get().id().equals(leaderPrimary.id())) {
+            followers.repoint(follower, leader, leaderNow.get());
+            leaderPrimary = leaderNow.get();
+        }
         operations.progress(operation.id(), "rebuilt, streaming from " + leader.name() + "'s primary: " + why, STEP_COUNT, STEP_COUNT);
         LOG.warn("Follower {}: rebuilt from base backup {} of {}; it streams from instance {} ({})", follower.name(), backup.id(),
                 leader.name(), leaderPrimary.id(), why);

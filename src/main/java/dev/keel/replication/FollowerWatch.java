@@ -30,7 +30,9 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -61,6 +63,15 @@ final class FollowerWatch implements JobSchedule {
     private final MeterRegistry meters;
     private final Timer roundTimer;
     private final Map<UUID, FollowerChecks.Verdict> verdicts = new ConcurrentHashMap<>();
+    /** Rebuilds started for a follower since it last followed, and when the last began: each next waits twice as long. */
+    private final Map<UUID, Backoff> backoffs = new ConcurrentHashMap<>();
+
+    private record Backoff(int started, Instant last) {
+        /** Not before the interval times 2^(rebuilds so far), at most 256 intervals (about an hour at 15 s). */
+        Instant next(Duration interval) {
+            return last.plus(interval.multipliedBy(1L << Math.min(started, 8)));
+        }
+    }
 
     FollowerWatch(DatabaseLookup databases, InstanceRepository instances, FollowerChecks checks, DatabaseLeases leases,
                   OperationRepository operations, OperationRunner runner, DSLContext dsl, MeterRegistry meters,
@@ -99,7 +110,9 @@ final class FollowerWatch implements JobSchedule {
 
     /** Checks every available follower once; one that fails is logged and the others are still checked. */
     void round() {
-        verdicts.keySet().retainAll(databases.following().stream().map(Database::id).toList());
+        List<UUID> following = databases.following().stream().map(Database::id).toList();
+        verdicts.keySet().retainAll(following);
+        backoffs.keySet().retainAll(following);
         for (Database follower : databases.following()) {
             Loops.round("The follower watch's check of " + follower.name(), roundTimer, () -> check(follower));
         }
@@ -126,6 +139,9 @@ final class FollowerWatch implements JobSchedule {
         FollowerChecks.Verdict verdict = server.isEmpty() ? FollowerChecks.Verdict.NO_SERVER_LEFT
                 : checks.check(follower, leader.get(), leaderPrimary.get(), server.get());
         FollowerChecks.Verdict before = verdicts.put(follower.id(), verdict);
+        if (verdict.kind() == FollowerChecks.Verdict.Kind.FOLLOWS) {
+            backoffs.remove(follower.id());
+        }
         if (!verdict.rebuilds()) {
             if (verdict.kind() != FollowerChecks.Verdict.Kind.FOLLOWS && (before == null || !before.equals(verdict))) {
                 LOG.info("Follower {}: cannot tell whether it still follows: {}", follower.name(), verdict.sentence());
@@ -139,6 +155,17 @@ final class FollowerWatch implements JobSchedule {
             }
             return;
         }
+        // A rebuild that fails, or a follower that loses its slot again at once (a tenant's long query holding replay),
+        // is not rebuilt every round without end.
+        Backoff backoff = backoffs.get(follower.id());
+        if (backoff != null && Instant.now().isBefore(backoff.next(interval))) {
+            if (before == null || !before.equals(verdict)) {
+                LOG.warn("Follower {}: {}; rebuilt {} times since it last followed, so the next rebuild waits until {}", follower.name(),
+                        verdict.sentence(), backoff.started(), backoff.next(interval));
+            }
+            return;
+        }
+        backoffs.merge(follower.id(), new Backoff(1, Instant.now()), (old, first) -> new Backoff(old.started() + 1, first.last()));
         LOG.warn("Follower {}: rebuilding: {}", follower.name(), verdict.sentence());
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), follower.teamId(), follower.id(),
                 OperationKind.REBUILD, FollowerRebuild.Step.DECIDED, verdict.sentence(), FollowerRebuild.STEP_COUNT));

@@ -23,6 +23,7 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -97,6 +98,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DatabaseLeases leases;
+    private final ThisNode node;
     private final DSLContext dsl;
     private final Duration interval;
     private final int misses;
@@ -120,7 +122,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
               Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
-              DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              ThisNode node, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, MeterRegistry meters) {
@@ -136,6 +138,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.operations = operations;
         this.runner = runner;
         this.leases = leases;
+        this.node = node;
         this.dsl = dsl;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
@@ -188,9 +191,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
-        /** The database and its primary as last checked: what the failsafe looks at while the catalog is out of reach. */
+        /** The database, its primary and its standby as last checked: what the failsafe looks at without the catalog. */
         @Nullable Database database;
         @Nullable Instance primary;
+        @Nullable Instance standby;
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
         final Deque<Recorded> decisions = new ArrayDeque<>();
@@ -308,6 +312,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         if (busy(database)) {
+            // Another actor's statements on the primary (a credential change, a plan change) may be the commits waiting for
+            // a dead standby: they are let go, never held for the lease's sake.
+            if (watch.synchronous && watch.primary != null) {
+                letWaitersGo(database, watch, watch.primary, true);
+            }
             return;
         }
         Optional<Instance> found = instances.primary(database.id());
@@ -328,6 +337,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Instance primary = found.get();
         watch.database = database;
         watch.primary = primary;
+        watch.standby = standby.orElse(null);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
@@ -507,12 +517,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * While the catalog cannot be reached, the failsafe (Patroni's name): the monitor's round reads
-     * the catalog and so checks nothing, and no failover can be decided anywhere (it is taken under
-     * the lease). What must not stop is letting commits go: a primary whose commits wait for a
-     * standby that died would otherwise hold every premium write until the catalog returns. So each
-     * primary last seen synchronous is checked as the round would, from what the monitor last knew,
-     * with the superuser password it last read, and its commits are let go after the grace; they
-     * wait for the standby again once the catalog is back and the round turns it on under the lease.
+     * the catalog and so checks nothing, and this node decides no failover (it is taken under the
+     * lease). What must not stop is letting commits go: a primary whose commits wait for a standby
+     * that died would otherwise hold every premium write until the catalog returns. So each primary
+     * last seen synchronous is checked as the round would, from what the monitor last knew, with
+     * the superuser password it last read, and its commits are let go after the grace; they wait
+     * for the standby again once the catalog is back and the round turns it on under the lease.
+     * Only while no other node can have promoted the standby ({@link #standbyStillAStandby}):
+     * otherwise the commits that wait are those of a primary replaced elsewhere, and letting them
+     * go would acknowledge writes on a timeline that is over.
      */
     private void failsafe() {
         if (catalogLostSince == null) {
@@ -525,19 +538,58 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 return;
             }
             checks.execute(() -> {
-                try (ServerSession session = connections.probeWithoutCatalog(primary, probeSeconds)) {
-                    ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(id));
-                    if (!check.inRecovery()) {
-                        syncCommit(database, watch, session, check, false);
+                try {
+                    if (standbyStillAStandby(database, watch.standby)) {
+                        letWaitersGo(database, watch, primary, false);
                     }
-                } catch (SQLException e) {
-                    LOG.warn("Database {}: the failsafe could not check whether commits wait for the standby: {}", database.name(),
-                            e.getMessage());
                 } finally {
                     checking.remove(id);
                 }
             });
         }));
+    }
+
+    /**
+     * Lets the primary's commits go when they waited past the grace (or its standby went silent),
+     * as a check would, but never turns synchronous commit on: for a database another actor holds
+     * ({@code catalog} true), or while the catalog cannot be reached (the superuser password last read).
+     */
+    private void letWaitersGo(Database database, Watch watch, Instance primary, boolean catalog) {
+        try (ServerSession session = catalog ? connections.probe(primary, probeSeconds)
+                : connections.probeWithoutCatalog(primary, probeSeconds)) {
+            ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+            if (!check.inRecovery()) {
+                syncCommit(database, watch, session, check, false);
+            }
+        } catch (SQLException e) {
+            // A server the lease holder restarts on purpose does not answer for a moment: checked again next round.
+            LOG.debug("Database {}: could not check whether commits wait for the standby: {}", database.name(), e.getMessage());
+        }
+    }
+
+    /**
+     * Whether the standby last seen cannot have been promoted by another node while this one lost
+     * the catalog: there is none, it is on this node (a promotion is carried out by the node that
+     * hosts it), or it answers and is still in recovery. A standby elsewhere that does not answer
+     * may have been promoted: the commits keep waiting (the primary stays fenced by its own
+     * synchronous commit) until the catalog says more. An instance with no node recorded was made
+     * before nodes were, on this one.
+     */
+    private boolean standbyStillAStandby(Database database, @Nullable Instance standby) {
+        if (standby == null || standby.node() == null || standby.node().equals(node.name())) {
+            return true;
+        }
+        try (ServerSession session = connections.probeWithoutCatalog(standby, probeSeconds)) {
+            if (session.inRecovery()) {
+                return true;
+            }
+            LOG.error("Database {}: the failsafe does not let commits go: the standby on node {} is no longer in recovery (promoted"
+                    + " by another node?)", database.name(), standby.node());
+        } catch (SQLException e) {
+            LOG.warn("Database {}: the failsafe does not let commits go: the standby on node {} does not answer ({}), and another"
+                    + " node may have promoted it", database.name(), standby.node(), e.getMessage());
+        }
+        return false;
     }
 
     private boolean wantsSync(Database database) {

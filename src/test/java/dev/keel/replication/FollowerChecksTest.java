@@ -46,10 +46,16 @@ class FollowerChecksTest {
 
     @Test
     void aTimelineTheLeaderNeverHadDivergedAndWhatCannotBeReadDecidesNothing() {
-        FollowerChecks.Verdict foreign = FollowerChecks.judge("leader-1", KEPT, SECOND,
-                Optional.of(new FollowerChecks.Position(new TimelineId(3), Lsn.parse("0/3000000"))));
+        // The leader's timeline 3 forked from 1: timeline 2 was another branch, abandoned.
+        Optional<TimelineHistory> third = Optional.of(TimelineHistory.parse(new TimelineId(3), "1\t0/3000158\tno recovery target specified\n"));
+        FollowerChecks.Verdict foreign = FollowerChecks.judge("leader-1", KEPT, third,
+                Optional.of(new FollowerChecks.Position(new TimelineId(2), Lsn.parse("0/3000000"))));
         assertThat(foreign.kind()).isEqualTo(FollowerChecks.Verdict.Kind.DIVERGED);
-        assertThat(foreign.sentence()).isEqualTo("it is on timeline 3, which is not in the history of its leader leader-1's timeline 2");
+        assertThat(foreign.sentence()).isEqualTo("it is on timeline 2, which is not in the history of its leader leader-1's timeline 3");
+        // A follower already on a timeline newer than the leader's history as read (the leader failed over since): no verdict.
+        FollowerChecks.Verdict newer = FollowerChecks.judge("leader-1", KEPT, SECOND,
+                Optional.of(new FollowerChecks.Position(new TimelineId(3), Lsn.parse("0/3000000"))));
+        assertThat(newer.kind()).isEqualTo(FollowerChecks.Verdict.Kind.UNKNOWN);
         assertThat(FollowerChecks.judge("leader-1", KEPT, Optional.empty(),
                 Optional.of(new FollowerChecks.Position(new TimelineId(1), Lsn.parse("0/3000200")))).kind())
                 .isEqualTo(FollowerChecks.Verdict.Kind.UNKNOWN);

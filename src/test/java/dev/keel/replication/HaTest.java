@@ -211,6 +211,9 @@ class HaTest {
             Wait.until("the follower to have the new primary's row", FAILOVER,
                     () -> "1".equals(quietScalar(connection, "select count(*) from acked where n = 1001")));
         }
+        assertThat(keel.bean(DSLContext.class).fetchCount(OPERATIONS, OPERATIONS.DATABASE_ID.eq(UUID.fromString(followerId))
+                .and(OPERATIONS.KIND.eq(OperationKind.REBUILD.value()))))
+                .as("the follower followed across the failover without being rebuilt").isZero();
         // And the database gets a new standby.
         awaitHaAvailable(again, id);
         // The app's failover URL now lists the new primary, then the new standby.
