@@ -38,10 +38,11 @@ class EmbeddedStoreDurabilityIT {
     /** {@code <pid> <epoch seconds.micros> fsync(<fd></path>) = 0}, as {@code strace -f -ttt -y} prints it. */
     // One line per call, or (a thread's call interrupted by another's in the trace) an "unfinished" line
     // naming the file and a "resumed" line of the same thread giving the result: a call counts when it
-    // returned 0, at the time it returned.
-    private static final Pattern SYNC = Pattern.compile("^(\\d+) (\\d+\\.\\d+) (?:fsync|fdatasync)\\(\\d+<([^>]*)>\\)\\s+= 0$");
-    private static final Pattern UNFINISHED = Pattern.compile("^(\\d+) \\d+\\.\\d+ (?:fsync|fdatasync)\\(\\d+<([^>]*)> <unfinished \\.\\.\\.>$");
-    private static final Pattern RESUMED = Pattern.compile("^(\\d+) (\\d+\\.\\d+) <\\.\\.\\. (?:fsync|fdatasync) resumed>\\)\\s+= 0$");
+    // returned 0, at the time it returned. strace pads the pid to five columns: a pid of four digits or fewer is
+    // followed by more than one space.
+    private static final Pattern SYNC = Pattern.compile("^(\\d+)\\s+(\\d+\\.\\d+) (?:fsync|fdatasync)\\(\\d+<([^>]*)>\\)\\s+= 0$");
+    private static final Pattern UNFINISHED = Pattern.compile("^(\\d+)\\s+\\d+\\.\\d+ (?:fsync|fdatasync)\\(\\d+<([^>]*)> <unfinished \\.\\.\\.>$");
+    private static final Pattern RESUMED = Pattern.compile("^(\\d+)\\s+(\\d+\\.\\d+) <\\.\\.\\. (?:fsync|fdatasync) resumed>\\)\\s+= 0$");
 
     private record Sync(Instant at, String path) {
     }
