@@ -31,18 +31,23 @@ public final class FailoverUrls {
 
     /** The URL of {@code credential} through every server that can be the primary; none without a primary or for a follower. */
     public Optional<FailoverUrl> of(Database db, String credential) {
+        return of(db, credential, instances.standby(db.id()));
+    }
+
+    /** {@link #of} for a database that has a standby now: the view shows a failover URL only then. */
+    Optional<FailoverUrl> withStandby(Database db, String credential) {
+        Optional<Instance> standby = instances.standby(db.id());
+        return standby.isPresent() ? of(db, credential, standby) : Optional.empty();
+    }
+
+    private Optional<FailoverUrl> of(Database db, String credential, Optional<Instance> standby) {
         Optional<Instance> primary = instances.primary(db.id());
         if (primary.isEmpty() || db.following()) {
             return Optional.empty();
         }
         List<FailoverUrl.Server> servers = new ArrayList<>(List.of(new FailoverUrl.Server(network.publicHost(), primary.get().port())));
-        instances.standby(db.id()).ifPresent(standby -> servers.add(new FailoverUrl.Server(network.publicHost(), standby.port())));
+        standby.ifPresent(s -> servers.add(new FailoverUrl.Server(network.publicHost(), s.port())));
         return credentials.url(db.id(), credential, db.pgDatabase(), network.publicHost(), primary.get().port())
                 .map(u -> new FailoverUrl(u.user(), u.password(), servers, db.pgDatabase()));
-    }
-
-    /** {@link #of} for a database that has a standby now: the view shows a failover URL only then. */
-    Optional<FailoverUrl> withStandby(Database db, String credential) {
-        return instances.standby(db.id()).isPresent() ? of(db, credential) : Optional.empty();
     }
 }
