@@ -181,8 +181,11 @@ public final class WalArchiver {
         }
     }
 
+    /** Logged once per database and Keel run: the refused file stays in the spool, and every scan meets it again. */
     private void conflict(UUID database, String message) {
-        LOG.error(message);
+        if (recorded.get(database) != ArchiveState.CONFLICT) {
+            LOG.error(message);
+        }
         record(database, ArchiveState.CONFLICT, message);
     }
 

@@ -474,7 +474,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         commands.startDetached(user, installation, data, logFile(instance.id()), Timelines.RECOVERY_OPTIONS);
         Timelines.awaitPromotion(data, after);
         commands.stop(user, installation, data);
-        Timelines.release(data, after);
+        Timelines.release(data, after, user::own);
         commands.start(user, installation, data, logFile(instance.id()));
     }
 

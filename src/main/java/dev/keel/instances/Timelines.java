@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
 import java.util.function.Consumer;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Moving a new server onto a timeline above {@code after}: Postgres ends an archive recovery on
@@ -17,11 +19,13 @@ import java.util.function.Consumer;
  * for timelines 2 to {@code after} in {@code pg_wal}, a {@code recovery.signal} and a start that
  * recovers its own WAL only ({@code restore_command=false}, target timeline {@code current}) make
  * it promote onto {@code after + 1}. The placeholders are removed once it has (they are never
- * archived: the server runs without archiving until then).
+ * archived: the server runs without archiving until then), and the WAL from before the new
+ * timeline is marked archived, so that it never is.
  */
 final class Timelines {
     static final Map<String, String> RECOVERY_OPTIONS = Map.of("recovery_target_timeline", "current", "restore_command", "false");
     private static final Duration PROMOTION_PATIENCE = Duration.ofMinutes(2);
+    private static final Pattern SEGMENT = Pattern.compile("[0-9A-F]{24}(\\.partial)?");
 
     private Timelines() {
     }
@@ -51,13 +55,29 @@ final class Timelines {
         }
     }
 
-    static void release(Path data, int after) {
+    /**
+     * Removes the placeholders and marks the WAL the server wrote before its new timeline
+     * (initdb's, on timeline 1) as archived: it belongs to no timeline of the database's archive,
+     * where timeline 1 is an earlier server's, and the archive would refuse it as another
+     * cluster's. Without the mark, the first checkpoint past it after archiving is on hands it to
+     * {@code archive_command}.
+     */
+    static void release(Path data, int after, Consumer<Path> own) {
+        Path wal = data.resolve("pg_wal");
         try {
             for (int timeline = 2; timeline <= after; timeline++) {
                 Files.deleteIfExists(history(data, timeline));
             }
+            try (Stream<Path> files = Files.list(wal)) {
+                for (Path file : files.toList()) {
+                    String name = file.getFileName().toString();
+                    if (SEGMENT.matcher(name).matches() && Integer.parseUnsignedInt(name.substring(0, 8), 16) <= after) {
+                        PrivateFiles.write(wal.resolve("archive_status").resolve(name + ".done"), "", own);
+                    }
+                }
+            }
         } catch (IOException e) {
-            throw new UncheckedIOException("could not remove placeholder timeline histories of " + data, e);
+            throw new UncheckedIOException("could not release the earlier timelines of " + data, e);
         }
     }
 

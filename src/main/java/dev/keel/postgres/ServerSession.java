@@ -353,7 +353,8 @@ public final class ServerSession implements AutoCloseable {
      * that file is missing on a timeline above 1.
      */
     public Optional<TimelineHistory> timelineHistory() throws SQLException {
-        return first("select hex, pg_catalog.pg_read_file('pg_wal/' || hex || '.history', true) from"
+        // offset and length too: Postgres 14 and 15 have no pg_read_file(text, boolean); a history file is a line per switch
+        return first("select hex, pg_catalog.pg_read_file('pg_wal/' || hex || '.history', 0, 16777216, true) from"
                 + " (select pg_catalog.substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8) as hex) current", r -> {
                     TimelineId timeline = TimelineId.parseHex(r.getString(1));
                     String file = r.getString(2);

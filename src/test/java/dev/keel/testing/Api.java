@@ -175,7 +175,12 @@ public final class Api {
     }
 
     public void awaitGone(String id) {
-        Wait.until("database " + id + " to be gone", Timeouts.DEPROVISION, () -> get("/v1/databases/" + id).status() == 404);
+        Response[] last = new Response[1];
+        try {
+            Wait.until("database " + id + " to be gone", Timeouts.DEPROVISION, () -> (last[0] = get("/v1/databases/" + id)).status() == 404);
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; it last answered " + last[0], e);
+        }
     }
 
     public static JsonNode parse(String json) {
