@@ -157,7 +157,7 @@ public final class BaseBackups implements OperationHandler {
                 .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is not available for a backup."));
         Instance primary = instances.primary(database.id()).orElseThrow();
         try (ServerSession session = connections.open(primary, "postgres")) {
-            ServerSession.BackupStart started = session.startBackup(database.major(), "keel backup " + backup.id());
+            ServerSession.BackupStart started = session.startBackup(primary.major(), "keel backup " + backup.id());
             backups.started(backup.id(), started.lsn(), started.timeline());
             List<DataFile> files = runtime.dataFiles(primary).stream().filter(BackupFiles::included).toList();
             long total = files.stream().mapToLong(DataFile::size).sum();
@@ -184,7 +184,7 @@ public final class BaseBackups implements OperationHandler {
                         operations.progress(operation.id(), COPYING, reported, total, "bytes");
                     }
                 }
-                stopped = session.stopBackup(database.major());
+                stopped = session.stopBackup(primary.major()); // the server's own major: an upgrade switches servers before it changes the database's
                 writer.text("backup_label", stopped.backupLabel());
                 if (stopped.tablespaceMap() != null && !stopped.tablespaceMap().isEmpty()) {
                     writer.text("tablespace_map", stopped.tablespaceMap());
@@ -193,7 +193,7 @@ public final class BaseBackups implements OperationHandler {
                 upload.complete();
             }
             BackupManifest manifest = new BackupManifest(BackupManifest.FORMAT, backup.id().toString(), database.id().toString(),
-                    database.major(), started.lsn().toString(), stopped.lsn().toString(), started.timeline().value(),
+                    primary.major(), started.lsn().toString(), stopped.lsn().toString(), started.timeline().value(),
                     backup.startedAt().toString(), Instant.now().toString(), written.size(), written.stored(), written.objectSha256(),
                     written.entries());
             store.put(ArchiveLayout.manifestKey(database.id(), backup.id()), json.writeValueAsBytes(manifest),

@@ -8,6 +8,7 @@ import org.jooq.impl.DSL;
 
 import java.sql.Connection;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -74,9 +75,9 @@ final class UpgradeSql {
                 + " and rolname operator(pg_catalog.!~) '^(pg_|keel$|keel_|follower_|standby_)' order by rolname");
     }
 
-    /** Memberships among those roles and in predefined ones: (role, member). */
+    /** Memberships among those roles and in predefined ones: (role, member, with admin option). */
     static List<Record> memberships(Connection connection) {
-        return sql(connection).fetch("select r.rolname, m.rolname from pg_catalog.pg_auth_members a"
+        return sql(connection).fetch("select r.rolname, m.rolname, a.admin_option from pg_catalog.pg_auth_members a"
                 + " join pg_catalog.pg_roles r on r.oid operator(pg_catalog.=) a.roleid"
                 + " join pg_catalog.pg_roles m on m.oid operator(pg_catalog.=) a.member"
                 + " where m.rolname operator(pg_catalog.!~) '^(pg_|keel$|keel_|follower_|standby_)'");
@@ -118,8 +119,21 @@ final class UpgradeSql {
         return Boolean.TRUE.equals(on) ? attribute : "no" + attribute;
     }
 
-    static void grantMembership(Connection connection, String role, String member) {
-        sql(connection).execute("grant {0} to {1}", quotedName(role), quotedName(member));
+    static void grantMembership(Connection connection, String role, String member, boolean admin) {
+        sql(connection).execute(admin ? "grant {0} to {1} with admin option" : "grant {0} to {1}", quotedName(role), quotedName(member));
+    }
+
+    /** Settings that a newer major knows under another name, by the name they had before it. */
+    private static final Map<String, Renamed> RENAMED = Map.of("force_parallel_mode", new Renamed(16, "debug_parallel_query"));
+
+    private record Renamed(int since, String name) {
+    }
+
+    /** {@code setting} ({@code name=value}) as Postgres {@code major} names it. */
+    static String forMajor(String setting, int major) {
+        int eq = setting.indexOf('=');
+        Renamed renamed = RENAMED.get(setting.substring(0, eq));
+        return renamed == null || major < renamed.since() ? setting : renamed.name() + setting.substring(eq);
     }
 
     /**

@@ -115,7 +115,7 @@ final class UpgradeTarget {
             for (Record membership : UpgradeSql.memberships(from)) {
                 String role = membership.get(0, String.class);
                 if (copied.contains(role) || role.startsWith("pg_")) {
-                    UpgradeSql.grantMembership(to, role, membership.get(1, String.class));
+                    UpgradeSql.grantMembership(to, role, membership.get(1, String.class), membership.get(2, Boolean.class));
                 }
             }
             UpgradeSql.createDatabase(to, db, UpgradeSql.databaseOwner(from, db));
@@ -128,7 +128,8 @@ final class UpgradeTarget {
             for (Record setting : UpgradeSql.settings(from, db)) {
                 String role = setting.get(0, String.class);
                 if (role == null || copied.contains(role)) {
-                    UpgradeSql.applySetting(to, role, setting.get(1, String.class), setting.get(2, String.class));
+                    UpgradeSql.applySetting(to, role, setting.get(1, String.class), UpgradeSql.forMajor(setting.get(2, String.class),
+                            server.major()));
                 }
             }
         }

@@ -252,8 +252,14 @@ public final class ServerSession implements AutoCloseable {
         }
     }
 
-    /** A physical slot that keeps WAL from now on (kept if it exists); the first segment it keeps. */
+    /**
+     * A physical slot that keeps WAL from now on (kept if it exists, made anew if the server
+     * invalidated it: a lost slot keeps nothing and can never be streamed from); the first segment
+     * it keeps.
+     */
     public WalSegmentName ensurePhysicalSlot(String slot) throws SQLException {
+        execute("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots"
+                + " where slot_name = ? and wal_status = 'lost' and not active", slot);
         execute("select pg_catalog.pg_create_physical_replication_slot(?, true) where not exists"
                 + " (select from pg_catalog.pg_replication_slots where slot_name = ?)", slot, slot);
         return single("select pg_catalog.pg_walfile_name(restart_lsn) from pg_catalog.pg_replication_slots where slot_name = ?",
@@ -300,7 +306,6 @@ public final class ServerSession implements AutoCloseable {
                 r.getString(3)), applicationName);
     }
 
-    /** What the HA monitor sees of a primary: whether it is one, where it writes, and how far its standby has flushed. */
     /**
      * What the HA monitor reads of a primary: {@code timeline} is the one it writes WAL on (null in
      * recovery); {@code synchronousStandby} whether a commit waits for a standby
@@ -309,12 +314,16 @@ public final class ServerSession implements AutoCloseable {
      * from when it was first seen, not from the statement's start. {@code standbyState} is the
      * walsender's state, or {@code silent} when it streams but the standby has not replied for 15 s
      * (a hung standby; Keel's standbys reply every second, older ones every 10 s).
+     * {@code standbySlotStatus} is the {@code wal_status} of the standby's slot (null when there is
+     * no such slot): {@code lost} once the primary removed WAL the standby had not received.
      */
     public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState,
-                               @Nullable TimelineId timeline, boolean synchronousStandby, List<String> syncWaiters) {
+                               @Nullable TimelineId timeline, boolean synchronousStandby, List<String> syncWaiters,
+                               @Nullable String standbySlotStatus) {
     }
 
-    public PrimaryCheck primaryCheck(String standbyApplicationName) throws SQLException {
+    /** The primary's side of {@code standby}: its walsender's application name, which is also its slot's name. */
+    public PrimaryCheck primaryCheck(String standby) throws SQLException {
         return single("select pg_catalog.pg_is_in_recovery(),"
                 + " case when pg_catalog.pg_is_in_recovery() then null else pg_catalog.pg_current_wal_lsn()::pg_catalog.text end,"
                 + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
@@ -326,12 +335,13 @@ public final class ServerSession implements AutoCloseable {
                 + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end,"
                 + " pg_catalog.current_setting('synchronous_standby_names') <> '',"
                 + " (select pg_catalog.array_agg(pid::pg_catalog.text || ':' || extract(epoch from state_change)::pg_catalog.text)"
-                + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep')",
+                + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep'),"
+                + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?)",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
                         r.getObject(3, Long.class), r.getString(4),
                         r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8)), r.getBoolean(6),
-                        r.getArray(7) == null ? List.of() : List.of((String[]) r.getArray(7).getArray())),
-                standbyApplicationName, standbyApplicationName);
+                        r.getArray(7) == null ? List.of() : List.of((String[]) r.getArray(7).getArray()), r.getString(8)),
+                standby, standby, standby);
     }
 
     /** On a standby: the newest WAL position it has received (or replayed, when it never streamed). */
@@ -451,7 +461,7 @@ public final class ServerSession implements AutoCloseable {
      */
     public record DataclipShape(int timeoutSeconds, int connections, String tempFileLimit, String workMem) {
         /** Bump when the SQL of {@link #reshapeDataclipRole} changes what a role holds. */
-        private static final int VERSION = 2;
+        private static final int VERSION = 3;
 
         /** Kept in the catalog beside the role; a role whose fingerprint differs is reshaped. */
         public String fingerprint() {
@@ -481,11 +491,15 @@ public final class ServerSession implements AutoCloseable {
     private void shapeDataclipRole(String role, String database, DataclipShape shape) throws SQLException {
         String r = ident(role);
         execute("alter role " + r + " " + ROLE_ATTRIBUTES + " noinherit connection limit " + shape.connections());
-        for (String group : all("select g.rolname from pg_catalog.pg_auth_members m"
+        // Each grant by its own grantor: from 16 on, a plain REVOKE removes only the grants Keel made, and one the owner
+        // made (it may grant its credentials, with admin option since repair-default) would stay with a mere warning.
+        // Before 16 a grantor may have been dropped since (then the plain REVOKE removes its grant).
+        for (String[] grant : all("select g.rolname, gr.rolname from pg_catalog.pg_auth_members m"
                 + " join pg_catalog.pg_roles g on g.oid operator(pg_catalog.=) m.roleid"
-                + " join pg_catalog.pg_roles r on r.oid operator(pg_catalog.=) m.member where r.rolname operator(pg_catalog.=) ?",
-                row -> row.getString(1), role)) {
-            execute("revoke " + ident(group) + " from " + r);
+                + " join pg_catalog.pg_roles r on r.oid operator(pg_catalog.=) m.member"
+                + " left join pg_catalog.pg_roles gr on gr.oid operator(pg_catalog.=) m.grantor where r.rolname operator(pg_catalog.=) ?",
+                row -> new String[] {row.getString(1), row.getString(2)}, role)) {
+            execute("revoke " + ident(grant[0]) + " from " + r + (grant[1] == null ? "" : " granted by " + ident(grant[1])));
         }
         execute("grant connect on database " + ident(database) + " to " + r);
         for (String[] setting : new String[][] {{"default_transaction_read_only", "on"}, {"statement_timeout", shape.timeoutSeconds() + "s"},

@@ -25,7 +25,9 @@ record HaDecision(Kind kind, String sentence) {
         /** The primary is gone or hangs and the standby is close enough behind. */
         FAIL_OVER,
         /** The primary is gone or hangs, yet failing over would lose too much or has nothing to go to. */
-        REFUSE
+        REFUSE,
+        /** The primary answered, but it removed WAL its standby had not received (the standby's slot is lost): build another. */
+        REPLACE_STANDBY
     }
 
     @Override

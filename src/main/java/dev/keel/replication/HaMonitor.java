@@ -85,7 +85,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final int SYNC_HOLD_OFF_GRACES = 6;
     /** The decisions that change the database's instances, taken only under its lease. */
     private static final Set<HaDecision.Kind> ACTS = EnumSet.of(HaDecision.Kind.RESTART_IN_PLACE, HaDecision.Kind.FAIL_OVER,
-            HaDecision.Kind.FINISH_PROMOTION);
+            HaDecision.Kind.FINISH_PROMOTION, HaDecision.Kind.REPLACE_STANDBY);
 
     private final DatabaseLookup databases;
     private final Plans plans;
@@ -308,7 +308,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     void check(Database database) {
         Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
         if (!plans.find(database.plan()).map(Plan::ha).orElse(false)) {
-            letCommitsGo(database, watch);
+            letCommitsGo(database, watch, "its plan has none");
             return;
         }
         if (busy(database)) {
@@ -384,6 +384,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     LOG.error("Database {}: {}", database.name(), decision.sentence());
                 }
             }
+            case REPLACE_STANDBY -> {
+                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                operation = replaceStandby(database, watch);
+            }
         }
         record(watch, decision, news, operation);
     }
@@ -429,6 +433,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 syncCommit(database, watch, session, check, true);
                 watch.standbyLag = check.standbyLagBytes();
                 watch.standbyState = check.standbyState();
+                if (standby.isPresent() && "lost".equals(check.standbySlotStatus())) {
+                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its slot on the primary was invalidated"
+                            + " (wal_status lost): the primary removed WAL the standby had not received, so it can never stream again;"
+                            + " a new standby is built from the newest base backup");
+                }
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
             } catch (SQLException e) {
                 failure = "it does not answer: " + e.getMessage();
@@ -598,7 +607,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /** For a database no longer on an HA plan: commits stop waiting for a standby, whatever else holds the database. */
-    private void letCommitsGo(Database database, Watch watch) {
+    private void letCommitsGo(Database database, Watch watch, String why) {
         Optional<Instance> primary = instances.primary(database.id());
         if (primary.isEmpty()) {
             return;
@@ -606,7 +615,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         try (ServerSession session = connections.probe(primary.get(), probeSeconds)) {
             if (session.primaryCheck(ReplicationSlots.forStandby(database.id())).synchronousStandby()) {
                 session.synchronousStandby(null);
-                LOG.info("Database {}: commits no longer wait for a standby (its plan has none)", database.name());
+                LOG.info("Database {}: commits no longer wait for a standby ({})", database.name(), why);
             }
             watch.synchronous = false;
         } catch (SQLException e) {
@@ -664,21 +673,42 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
     }
 
-    /** Asks for a standby where an HA database has none, from a base backup newer than its last failover. */
-    private void requestStandby(Database database, Watch watch) {
+    /**
+     * Removes a standby whose slot the primary invalidated (the standby and its data, then the slot)
+     * and asks for a new one at once; returns the build's operation. Called under the lease.
+     */
+    @Nullable
+    private UUID replaceStandby(Database database, Watch watch) {
+        // First, or dropping the slot's role would be a commit that waits for the standby being removed.
+        letCommitsGo(database, watch, "its standby is being replaced");
+        try {
+            standbyBuild.remove(database);
+        } catch (SQLException e) {
+            LOG.warn("Database {}: could not drop the lost slot of its standby ({}); the new standby's build makes it anew",
+                    database.name(), e.getMessage());
+        }
+        watch.standby = null;
+        watch.lastBuildAttempt = Instant.EPOCH;
+        return requestStandby(database, watch);
+    }
+
+    /** Asks for a standby where an HA database has none, from a base backup newer than its last failover; returns the build's operation. */
+    @Nullable
+    private UUID requestStandby(Database database, Watch watch) {
         if (instances.standby(database.id()).isPresent()
                 || operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent()
                 || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
-            return;
+            return null;
         }
         Optional<Backup> backup = standbyBuild.newestRestorable(database);
         if (backup.isEmpty() || backup.get().finishedAt() == null || !backup.get().finishedAt().isAfter(watch.buildAfter)) {
-            return;
+            return null;
         }
         watch.lastBuildAttempt = Instant.now();
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.STANDBY, StandbyBuild.BUILDING, 1));
         runner.submit(operation);
+        return operation.id();
     }
 
     /** The HA status of {@code database} as the monitor last saw it. */

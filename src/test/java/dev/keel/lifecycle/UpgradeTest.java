@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -53,11 +54,15 @@ class UpgradeTest {
             JsonNode db = provision(api, made, "{\"plan\":\"standard-0\",\"version\":\"14\"}");
             String id = db.get("id").asText();
             String url = db.get("url").asText();
+            String ownerRole;
             try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
+                ownerRole = Pg.scalar(owner, "select current_user");
                 sql.execute("create table numbered (n bigint primary key, at timestamptz not null default now())");
                 sql.execute("create table events (id bigserial primary key, payload text)");
                 sql.execute("insert into events (payload) select 'before ' || g from generate_series(1, 1000) g");
                 sql.execute("create materialized view event_count as select count(*) as n from events");
+                // renamed debug_parallel_query in 16: carried under its new name
+                sql.execute("alter database \"" + Pg.scalar(owner, "select current_database()") + "\" set force_parallel_mode = off");
             }
             Api.Response analyst = api.post("/v1/databases/" + id + "/credentials", "{\"name\":\"analyst\"}");
             assertThat(analyst.status()).as(analyst.toString()).isEqualTo(201);
@@ -83,6 +88,13 @@ class UpgradeTest {
                     + " own triggers and functions with every right; upgrade to 16 or later.");
             assertThat(toFifteen.json().get("valid_values").toString()).doesNotContain("15").contains("16").contains("17");
 
+            // As pg:credentials:repair-default leaves it: the owner holds its credentials with admin option.
+            try (Connection superuser = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
+                    "postgres"); Statement sql = superuser.createStatement()) {
+                sql.execute("grant analyst to \"" + ownerRole + "\" with admin option");
+            }
+            List<String> memberships = memberships(keel, id);
+            assertThat(memberships).as("the owner's admin option on its credentials").anyMatch(m -> m.endsWith(" true"));
             NumberedWriter writer = NumberedWriter.start(keel, () -> api.get("/v1/databases/" + id).field("url"), false);
             writer.awaitMore(200);
             Api.Response started = api.post("/v1/databases/" + id + "/upgrade", "{\"version\":17}");
@@ -106,6 +118,12 @@ class UpgradeTest {
                         .isEqualTo(acknowledged.size());
                 sql.execute("insert into events (payload) values ('after')"); // the sequence carried over: no duplicate key
                 assertThat(Pg.scalar(owner, "select n from event_count")).isEqualTo("1000");
+            }
+            assertThat(memberships(keel, id)).as("memberships, with their admin option").containsExactlyInAnyOrderElementsOf(memberships);
+            try (Connection connection = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
+                    "postgres")) {
+                assertThat(Pg.scalar(connection, "select array_to_string(setconfig, ',') from pg_db_role_setting s join pg_database d"
+                        + " on d.oid = s.setdatabase where s.setrole = 0")).contains("debug_parallel_query=off");
             }
             String analystUrl = api.get("/v1/apps/reports/config-vars").json().get("ANALYST_URL").asText();
             assertThat(Pg.port(analystUrl)).isEqualTo(Pg.port(newUrl));
@@ -230,6 +248,31 @@ class UpgradeTest {
             }
         });
         Wait.until("the new server's spool to be shipped", Timeouts.PROVISION, () -> runtime.spooledWal(server).isEmpty());
-        assertThat(api.get("/v1/databases/" + id + "/archive").field("status")).isEqualTo("ok");
+        // A conflict never ends; a restart may leave the status failing for a moment, until the server hands off again.
+        String[] archive = new String[1];
+        try {
+            Wait.until("the archive to be ok", Timeouts.PROVISION, () -> {
+                Api.Response now = api.get("/v1/databases/" + id + "/archive");
+                archive[0] = now.text();
+                return "ok".equals(now.field("status"));
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; the archive last said " + archive[0], e);
+        }
+    }
+
+    /** The primary's memberships among roles other than Keel's and predefined ones, each as "role member admin_option". */
+    private static List<String> memberships(TestKeel keel, String id) throws SQLException {
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        List<String> found = new ArrayList<>();
+        try (Connection connection = Superuser.connect(keel, primary, "postgres"); Statement sql = connection.createStatement();
+             ResultSet rs = sql.executeQuery("select distinct r.rolname || ' ' || m.rolname || ' ' || a.admin_option"
+                     + " from pg_auth_members a join pg_roles r on r.oid = a.roleid join pg_roles m on m.oid = a.member"
+                     + " where m.rolname !~ '^(pg_|keel$|keel_|follower_|standby_)' and r.rolname !~ '^(keel$|keel_)'")) {
+            while (rs.next()) {
+                found.add(rs.getString(1));
+            }
+        }
+        return found;
     }
 }

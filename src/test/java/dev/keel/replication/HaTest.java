@@ -18,6 +18,7 @@ import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
+import dev.keel.testing.SlotLoss;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Tools;
 import dev.keel.testing.Timeouts;
@@ -384,6 +385,47 @@ class HaTest {
         // Not before the hold-off after a commit that waited too long (six graces, 30 s) has passed.
         Wait.until("commits to wait for the standby again", Duration.ofSeconds(75), () -> synchronous(api, id));
         awaitHaAvailable(api, id);
+        api.deprovision(id);
+    }
+
+    @Test
+    void aStandbyWhoseSlotThePrimaryInvalidatedIsReplacedAndCommitsWaitForTheNewOne() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        awaitHaAvailable(api, id);
+        InstanceRepository instances = keel.bean(InstanceRepository.class);
+        Instance away = instances.standby(UUID.fromString(id)).orElseThrow();
+        String slot = ReplicationSlots.forStandby(UUID.fromString(id));
+
+        // The standby is away while its primary writes past what it keeps for its slot.
+        keel.bean(InstanceRuntime.class).stop(away);
+        SlotLoss.invalidate(keel, primary(id), slot);
+
+        JsonNode decision = awaitDecision(api, id, "replace_standby");
+        assertThat(decision.get("sentence").asText()).startsWith("replacing the standby: its slot on the primary was invalidated"
+                + " (wal_status lost)");
+        assertThat(api.get("/v1/operations/" + decision.get("operation_id").asText()).field("kind")).isEqualTo("standby");
+        awaitHaAvailable(api, id);
+        Instance replaced = instances.standby(UUID.fromString(id)).orElseThrow();
+        assertThat(replaced.id()).isNotEqualTo(away.id());
+        assertThat(instances.forDatabase(UUID.fromString(id))).extracting(Instance::id).doesNotContain(away.id());
+        try (Connection connection = Superuser.connect(keel, primary(id), "postgres")) {
+            assertThat(Pg.scalar(connection, "select wal_status || ' ' || active from pg_replication_slots where slot_name = '"
+                    + slot + "'")).isIn("reserved true", "extended true");
+        }
+        Wait.until("commits to wait for the new standby", Duration.ofSeconds(75), () -> synchronous(api, id));
+        String pgDatabase;
+        try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table after_replacement (n int)");
+            sql.execute("insert into after_replacement values (1)");
+            pgDatabase = Pg.scalar(connection, "select current_database()");
+        }
+        try (Connection connection = Superuser.connect(keel, replaced, pgDatabase)) {
+            Wait.until("the new standby to replay the row", Duration.ofSeconds(30),
+                    () -> "1".equals(quietScalar(connection, "select count(*) from after_replacement")));
+        }
         api.deprovision(id);
     }
 
