@@ -64,6 +64,8 @@ public final class WalArchiver {
     private int idleScans;
     /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
     private final Map<UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
+    /** The conflict last logged per database. */
+    private final Map<UUID, String> conflictsLogged = new ConcurrentHashMap<>();
 
     private final Timer scanTimer;
 
@@ -181,9 +183,9 @@ public final class WalArchiver {
         }
     }
 
-    /** Logged once per database and Keel run: the refused file stays in the spool, and every scan meets it again. */
+    /** Each conflict is logged once per Keel run: the refused file stays in the spool, and every scan meets it again. */
     private void conflict(UUID database, String message) {
-        if (recorded.get(database) != ArchiveState.CONFLICT) {
+        if (!message.equals(conflictsLogged.put(database, message))) {
             LOG.error(message);
         }
         record(database, ArchiveState.CONFLICT, message);

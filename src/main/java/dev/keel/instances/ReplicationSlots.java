@@ -7,7 +7,6 @@ import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.WalSegmentName;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
-import org.jooq.exception.DataAccessException;
 
 import java.sql.SQLException;
 import java.util.LinkedHashMap;
@@ -75,6 +74,18 @@ public final class ReplicationSlots {
      * server, with a new password; may run again after a crash.
      */
     public Stream ensure(Instance upstream, UUID databaseId, String name) throws SQLException {
+        return ensure(upstream, databaseId, name, false);
+    }
+
+    /**
+     * As {@link #ensure(Instance, UUID, String)}, for a server about to be made from a backup and
+     * the archive: a slot the upstream invalidated is made anew rather than kept.
+     */
+    public Stream ensureForNewServer(Instance upstream, UUID databaseId, String name) throws SQLException {
+        return ensure(upstream, databaseId, name, true);
+    }
+
+    private Stream ensure(Instance upstream, UUID databaseId, String name, boolean renewLost) throws SQLException {
         String password = RandomStrings.alphanumeric(PASSWORD_LENGTH);
         dsl.insertInto(REPLICATION_SLOTS)
                 .set(REPLICATION_SLOTS.NAME, name)
@@ -85,6 +96,9 @@ public final class ReplicationSlots {
                 .execute();
         try (ServerSession session = connections.open(upstream, "postgres")) {
             session.ensureReplicationRole(name, password);
+            if (renewLost) {
+                session.dropLostSlot(name);
+            }
             return new Stream(settings(upstream, name, password), session.ensurePhysicalSlot(name));
         }
     }
@@ -119,9 +133,9 @@ public final class ReplicationSlots {
                 try {
                     session.dropSlot(name);
                     break;
-                } catch (DataAccessException e) {
+                } catch (SQLException e) {
                     // "is active for PID": the walsender is still on its way out
-                    if (attempt == DROP_ATTEMPTS || !"55006".equals(e.sqlState())) {
+                    if (attempt == DROP_ATTEMPTS || !"55006".equals(e.getSQLState())) {
                         throw e;
                     }
                     sleep(100);

@@ -73,6 +73,7 @@ final class Timelines {
                     String name = file.getFileName().toString();
                     if (SEGMENT.matcher(name).matches() && Integer.parseUnsignedInt(name.substring(0, 8), 16) <= after) {
                         PrivateFiles.write(wal.resolve("archive_status").resolve(name + ".done"), "", own);
+                        Files.deleteIfExists(wal.resolve("archive_status").resolve(name + ".ready"));
                     }
                 }
             }

@@ -75,12 +75,18 @@ final class UpgradeSql {
                 + " and rolname operator(pg_catalog.!~) '^(pg_|keel$|keel_|follower_|standby_)' order by rolname");
     }
 
-    /** Memberships among those roles and in predefined ones: (role, member, with admin option). */
-    static List<Record> memberships(Connection connection) {
-        return sql(connection).fetch("select r.rolname, m.rolname, a.admin_option from pg_catalog.pg_auth_members a"
+    /**
+     * Memberships among those roles and in predefined ones, on a server of {@code major}: (role,
+     * member, admin option, inherit option, set option), the options of all its grantors together.
+     * Before 16 a membership has no inherit and set options of its own (both null).
+     */
+    static List<Record> memberships(Connection connection, int major) {
+        String options = major >= 16 ? "pg_catalog.bool_or(a.inherit_option), pg_catalog.bool_or(a.set_option)" : "null::pg_catalog.bool, null::pg_catalog.bool";
+        return sql(connection).fetch("select r.rolname, m.rolname, pg_catalog.bool_or(a.admin_option), " + options
+                + " from pg_catalog.pg_auth_members a"
                 + " join pg_catalog.pg_roles r on r.oid operator(pg_catalog.=) a.roleid"
                 + " join pg_catalog.pg_roles m on m.oid operator(pg_catalog.=) a.member"
-                + " where m.rolname operator(pg_catalog.!~) '^(pg_|keel$|keel_|follower_|standby_)'");
+                + " where m.rolname operator(pg_catalog.!~) '^(pg_|keel$|keel_|follower_|standby_)' group by r.rolname, m.rolname");
     }
 
     /** Per-role settings (ALTER ROLE ... SET) and the database's own: (role or null, database or null, setting=value). */
@@ -119,8 +125,16 @@ final class UpgradeSql {
         return Boolean.TRUE.equals(on) ? attribute : "no" + attribute;
     }
 
-    static void grantMembership(Connection connection, String role, String member, boolean admin) {
-        sql(connection).execute(admin ? "grant {0} to {1} with admin option" : "grant {0} to {1}", quotedName(role), quotedName(member));
+    /** Grants a membership as {@link #memberships} read it; inherit and set options only where it read them. */
+    static void grantMembership(Connection connection, Record membership) {
+        String role = membership.get(0, String.class);
+        String member = membership.get(1, String.class);
+        boolean admin = membership.get(2, Boolean.class);
+        Boolean inherit = membership.get(3, Boolean.class);
+        Boolean set = membership.get(4, Boolean.class);
+        String options = inherit == null || set == null ? (admin ? " with admin option" : "")
+                : " with admin " + admin + ", inherit " + inherit + ", set " + set;
+        sql(connection).execute("grant {0} to {1}" + options, quotedName(role), quotedName(member));
     }
 
     /** Settings that a newer major knows under another name, by the name they had before it. */

@@ -112,10 +112,10 @@ final class UpgradeTarget {
             for (Record role : roles) {
                 UpgradeSql.createRole(to, role);
             }
-            for (Record membership : UpgradeSql.memberships(from)) {
+            for (Record membership : UpgradeSql.memberships(from, old.major())) {
                 String role = membership.get(0, String.class);
                 if (copied.contains(role) || role.startsWith("pg_")) {
-                    UpgradeSql.grantMembership(to, role, membership.get(1, String.class), membership.get(2, Boolean.class));
+                    UpgradeSql.grantMembership(to, membership);
                 }
             }
             UpgradeSql.createDatabase(to, db, UpgradeSql.databaseOwner(from, db));

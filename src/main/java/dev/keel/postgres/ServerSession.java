@@ -253,13 +253,18 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /**
-     * A physical slot that keeps WAL from now on (kept if it exists, made anew if the server
-     * invalidated it: a lost slot keeps nothing and can never be streamed from); the first segment
-     * it keeps.
+     * Drops {@code slot} if the server invalidated it (a lost slot keeps nothing and can never be
+     * streamed from), so that {@link #ensurePhysicalSlot} makes it anew: only for a server that is
+     * about to be made from a backup and the archive, never for one that streams on (it would
+     * then miss what the lost slot no longer kept, and nothing would say so).
      */
-    public WalSegmentName ensurePhysicalSlot(String slot) throws SQLException {
+    public void dropLostSlot(String slot) throws SQLException {
         execute("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots"
                 + " where slot_name = ? and wal_status = 'lost' and not active", slot);
+    }
+
+    /** A physical slot that keeps WAL from now on (kept if it exists); the first segment it keeps. */
+    public WalSegmentName ensurePhysicalSlot(String slot) throws SQLException {
         execute("select pg_catalog.pg_create_physical_replication_slot(?, true) where not exists"
                 + " (select from pg_catalog.pg_replication_slots where slot_name = ?)", slot, slot);
         return single("select pg_catalog.pg_walfile_name(restart_lsn) from pg_catalog.pg_replication_slots where slot_name = ?",

@@ -606,11 +606,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 && !asynchronousPlans.contains(database.plan());
     }
 
-    /** For a database no longer on an HA plan: commits stop waiting for a standby, whatever else holds the database. */
-    private void letCommitsGo(Database database, Watch watch, String why) {
+    /**
+     * Commits stop waiting for a standby, whatever else holds the database: for a database no
+     * longer on an HA plan, or whose standby is being replaced. Says whether they no longer wait.
+     */
+    private boolean letCommitsGo(Database database, Watch watch, String why) {
         Optional<Instance> primary = instances.primary(database.id());
         if (primary.isEmpty()) {
-            return;
+            return true;
         }
         try (ServerSession session = connections.probe(primary.get(), probeSeconds)) {
             if (session.primaryCheck(ReplicationSlots.forStandby(database.id())).synchronousStandby()) {
@@ -618,8 +621,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 LOG.info("Database {}: commits no longer wait for a standby ({})", database.name(), why);
             }
             watch.synchronous = false;
+            return true;
         } catch (SQLException e) {
             LOG.warn("Database {}: could not check whether its commits still wait for a standby: {}", database.name(), e.getMessage());
+            return false;
         }
     }
 
@@ -679,13 +684,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     @Nullable
     private UUID replaceStandby(Database database, Watch watch) {
-        // First, or dropping the slot's role would be a commit that waits for the standby being removed.
-        letCommitsGo(database, watch, "its standby is being replaced");
+        // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
+        // and every other commit: without that, nothing is removed, and the next check decides again.
+        if (!letCommitsGo(database, watch, "its standby is being replaced")) {
+            return null;
+        }
         try {
             standbyBuild.remove(database);
-        } catch (SQLException e) {
-            LOG.warn("Database {}: could not drop the lost slot of its standby ({}); the new standby's build makes it anew",
-                    database.name(), e.getMessage());
+        } catch (SQLException | RuntimeException e) {
+            LOG.warn("Database {}: removing its standby did not finish ({}); a new one is built anyway, and the build makes the lost"
+                    + " slot anew", database.name(), e.getMessage());
         }
         watch.standby = null;
         watch.lastBuildAttempt = Instant.EPOCH;

@@ -55,7 +55,7 @@ public final class StandbyRestores {
 
     /** Builds the standby; returns it running and streaming (state {@code creating}). A failure removes it and its slot. */
     public Instance build(Standby standby, DatabaseCopies.Progress progress, BooleanSupplier wanted) throws Exception {
-        ReplicationSlots.Stream stream = slots.ensure(standby.upstream(), standby.databaseId(), standby.slot());
+        ReplicationSlots.Stream stream = slots.ensureForNewServer(standby.upstream(), standby.databaseId(), standby.slot());
         Map<String, String> settings = stream.over(standby.settings(), standby.connections());
         WalSegmentName fromArchive = new WalSegmentName(stream.firstKept().timeline(), stream.firstKept().number() - 1);
         try {

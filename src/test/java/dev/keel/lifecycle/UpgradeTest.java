@@ -55,14 +55,16 @@ class UpgradeTest {
             String id = db.get("id").asText();
             String url = db.get("url").asText();
             String ownerRole;
+            String pgDatabase;
             try (Connection owner = Pg.connect(url, keel.caFile()); Statement sql = owner.createStatement()) {
                 ownerRole = Pg.scalar(owner, "select current_user");
+                pgDatabase = Pg.scalar(owner, "select current_database()");
                 sql.execute("create table numbered (n bigint primary key, at timestamptz not null default now())");
                 sql.execute("create table events (id bigserial primary key, payload text)");
                 sql.execute("insert into events (payload) select 'before ' || g from generate_series(1, 1000) g");
                 sql.execute("create materialized view event_count as select count(*) as n from events");
                 // renamed debug_parallel_query in 16: carried under its new name
-                sql.execute("alter database \"" + Pg.scalar(owner, "select current_database()") + "\" set force_parallel_mode = off");
+                sql.execute("alter database \"" + pgDatabase + "\" set force_parallel_mode = off");
             }
             Api.Response analyst = api.post("/v1/databases/" + id + "/credentials", "{\"name\":\"analyst\"}");
             assertThat(analyst.status()).as(analyst.toString()).isEqualTo(201);
@@ -123,7 +125,7 @@ class UpgradeTest {
             try (Connection connection = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
                     "postgres")) {
                 assertThat(Pg.scalar(connection, "select array_to_string(setconfig, ',') from pg_db_role_setting s join pg_database d"
-                        + " on d.oid = s.setdatabase where s.setrole = 0")).contains("debug_parallel_query=off");
+                        + " on d.oid = s.setdatabase where s.setrole = 0 and d.datname = '" + pgDatabase + "'")).contains("debug_parallel_query=off");
             }
             String analystUrl = api.get("/v1/apps/reports/config-vars").json().get("ANALYST_URL").asText();
             assertThat(Pg.port(analystUrl)).isEqualTo(Pg.port(newUrl));
