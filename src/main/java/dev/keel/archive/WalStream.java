@@ -441,7 +441,8 @@ final class WalStream implements Runnable {
         try {
             store.put(ArchiveLayout.streamedPartKey(database, segment.toString(), storedOffset), encoded.stored(), encoded.metadata());
         } catch (StorageException e) {
-            if (!failing) {
+            // Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
+            if (!failing && !(e instanceof StorageException.Interrupted)) {
                 failing = true;
                 archive.moveTo(database, ArchiveState.FAILING, "The object store does not take streamed WAL: " + e.getMessage()
                         + " The server keeps its WAL for Keel's slot until it does.");

@@ -5,6 +5,7 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.ResponseBytes;
+import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
@@ -241,6 +242,9 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
     private <T> T call(String what, Supplier<T> action) {
         try {
             return action.get();
+        } catch (AbortedException e) {
+            Thread.currentThread().interrupt(); // the SDK cleared the flag it found
+            throw new StorageException.Interrupted("could not " + what + " on " + describe() + ": " + e.getMessage(), e);
         } catch (SdkException e) {
             onError.accept(what.substring(0, what.indexOf(' ')));
             throw new StorageException("could not " + what + " on " + describe() + ": " + e.getMessage(), e);

@@ -10,6 +10,13 @@ public class StorageException extends RuntimeException {
         super(message);
     }
 
+    /** The calling thread was interrupted (a stream being stopped on purpose): no failure of the store. */
+    public static final class Interrupted extends StorageException {
+        public Interrupted(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
     /** There is no object under the key. */
     public static final class NotFound extends StorageException {
         public NotFound(String key) {
