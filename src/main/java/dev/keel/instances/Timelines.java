@@ -1,6 +1,7 @@
 package dev.keel.instances;
 
 import dev.keel.PrivateFiles;
+import dev.keel.postgres.WalFileName;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -9,8 +10,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -25,7 +26,6 @@ import java.util.stream.Stream;
 final class Timelines {
     static final Map<String, String> RECOVERY_OPTIONS = Map.of("recovery_target_timeline", "current", "restore_command", "false");
     private static final Duration PROMOTION_PATIENCE = Duration.ofMinutes(2);
-    private static final Pattern SEGMENT = Pattern.compile("[0-9A-F]{24}(\\.partial)?");
 
     private Timelines() {
     }
@@ -70,10 +70,12 @@ final class Timelines {
             }
             try (Stream<Path> files = Files.list(wal)) {
                 for (Path file : files.toList()) {
-                    String name = file.getFileName().toString();
-                    if (SEGMENT.matcher(name).matches() && Integer.parseUnsignedInt(name.substring(0, 8), 16) <= after) {
-                        PrivateFiles.write(wal.resolve("archive_status").resolve(name + ".done"), "", own);
-                        Files.deleteIfExists(wal.resolve("archive_status").resolve(name + ".ready"));
+                    Optional<WalFileName> parsed = WalFileName.parse(file.getFileName().toString())
+                            .filter(f -> f.kind() == WalFileName.Kind.SEGMENT || f.kind() == WalFileName.Kind.PARTIAL)
+                            .filter(f -> f.timeline().value() <= after);
+                    if (parsed.isPresent()) {
+                        PrivateFiles.write(wal.resolve("archive_status").resolve(parsed.get().name() + ".done"), "", own);
+                        Files.deleteIfExists(wal.resolve("archive_status").resolve(parsed.get().name() + ".ready"));
                     }
                 }
             }

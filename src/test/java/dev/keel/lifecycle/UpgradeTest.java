@@ -76,8 +76,7 @@ class UpgradeTest {
             made.add(follow.field("id"));
             String followerId = follow.field("id");
             api.awaitAvailable(followerId, Timeouts.UPGRADE); // a restore that waits for the leader's next archived segment
-            try (Connection connection = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
-                    "postgres")) {
+            try (Connection connection = Superuser.connect(keel, primary(keel, id), "postgres")) {
                 // what the follower watch asks a leader: on 14 and 15, pg_read_file has no (text, boolean) form
                 assertThat(new ServerSession(connection).timelineHistory()).hasValueSatisfying(h -> assertThat(h.current().value()).isEqualTo(1));
             }
@@ -91,8 +90,7 @@ class UpgradeTest {
             assertThat(toFifteen.json().get("valid_values").toString()).doesNotContain("15").contains("16").contains("17");
 
             // As pg:credentials:repair-default leaves it: the owner holds its credentials with admin option.
-            try (Connection superuser = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
-                    "postgres"); Statement sql = superuser.createStatement()) {
+            try (Connection superuser = Superuser.connect(keel, primary(keel, id), "postgres"); Statement sql = superuser.createStatement()) {
                 sql.execute("grant analyst to \"" + ownerRole + "\" with admin option");
             }
             List<String> memberships = memberships(keel, id);
@@ -122,8 +120,7 @@ class UpgradeTest {
                 assertThat(Pg.scalar(owner, "select n from event_count")).isEqualTo("1000");
             }
             assertThat(memberships(keel, id)).as("memberships, with their admin option").containsExactlyInAnyOrderElementsOf(memberships);
-            try (Connection connection = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow(),
-                    "postgres")) {
+            try (Connection connection = Superuser.connect(keel, primary(keel, id), "postgres")) {
                 assertThat(Pg.scalar(connection, "select array_to_string(setconfig, ',') from pg_db_role_setting s join pg_database d"
                         + " on d.oid = s.setdatabase where s.setrole = 0 and d.datname = '" + pgDatabase + "'")).contains("debug_parallel_query=off");
             }
@@ -228,7 +225,7 @@ class UpgradeTest {
      * the archive refuses, and the archive stays ok.
      */
     private static void assertOnlyItsOwnTimelinesAreArchived(TestKeel keel, Api api, String id) throws Exception {
-        Instance server = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        Instance server = primary(keel, id);
         try (Connection connection = Superuser.connect(keel, server, "postgres"); Statement sql = connection.createStatement()) {
             for (int i = 0; i < 2; i++) {
                 sql.execute("select pg_switch_wal()");
@@ -271,7 +268,7 @@ class UpgradeTest {
 
     /** The primary's memberships among roles other than Keel's and predefined ones, each as "role member admin_option". */
     private static List<String> memberships(TestKeel keel, String id) throws SQLException {
-        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        Instance primary = primary(keel, id);
         List<String> found = new ArrayList<>();
         try (Connection connection = Superuser.connect(keel, primary, "postgres"); Statement sql = connection.createStatement();
              ResultSet rs = sql.executeQuery("select distinct r.rolname || ' ' || m.rolname || ' ' || a.admin_option"
@@ -282,5 +279,10 @@ class UpgradeTest {
             }
         }
         return found;
+    }
+
+    /** The database's primary as the catalog names it now (it changes at the upgrade's switch). */
+    private static Instance primary(TestKeel keel, String id) {
+        return keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
     }
 }
