@@ -15,6 +15,7 @@ import dev.keel.nodes.NodeRegistry;
 import dev.keel.nodes.ThisNode;
 import dev.keel.instances.WarmPool;
 import dev.keel.operations.Decision;
+import dev.keel.operations.OperationInbox;
 import dev.keel.operations.Reconciler;
 import dev.keel.replication.HaMonitor;
 import dev.keel.tls.CertificateAuthority;
@@ -44,6 +45,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final Teams teams;
     private final InstanceSweep sweep;
     private final Reconciler reconciler;
+    private final OperationInbox inbox;
     private final WarmPool pool;
     private final CatalogSchema catalogSchema;
     private final WalArchiver archiver;
@@ -56,7 +58,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final NodeHeartbeat heartbeat;
     private volatile List<Decision> decisions = List.of();
 
-    KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler,
+    KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler, OperationInbox inbox,
                 WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor,
                 AddonResources addons, ThisNode node, NodeRegistry registry, NodeHeartbeat heartbeat,
                 CatalogSchema catalogSchema) {
@@ -76,6 +78,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
         this.teams = teams;
         this.sweep = sweep;
         this.reconciler = reconciler;
+        this.inbox = inbox;
         this.pool = pool;
         this.catalogSchema = catalogSchema;
     }
@@ -95,6 +98,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             teams.bootstrap();
             sweep.sweep();
             decisions = reconciler.reconcile();
+            inbox.start();
             archiver.start();
             receivers.start();
             jobs.start(installation);

@@ -5,20 +5,43 @@ import jakarta.inject.Singleton;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Where things listen and how clients name them. {@code KEEL_BIND} is the address of the API and
  * of every instance; {@code KEEL_PUBLIC_HOST} is the name put into connection URLs and server
  * certificates (default: the bind address, or this machine's host name when binding to all).
+ * {@code KEEL_NODES_NETWORK} is the network (a CIDR) the Keel nodes sharing a catalog reach each
+ * other's servers from: Keel's own logins and replication are accepted from there as well as
+ * from this node's address.
  */
 @Singleton
 public final class Network {
+    private static final Pattern CIDR = Pattern.compile("(\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}|[0-9A-Fa-f:]+/\\d{1,3})");
+
     private final String bind;
     private final String publicHost;
+    private final String nodesNetwork;
 
-    Network(@Value("${keel.bind}") String bind, @Value("${keel.public-host}") String publicHost) {
+    Network(@Value("${keel.bind}") String bind, @Value("${keel.public-host}") String publicHost,
+            @Value("${keel.nodes-network:}") String nodesNetwork) {
         this.bind = bind;
         this.publicHost = !publicHost.isBlank() ? publicHost : isWildcard(bind) ? hostName() : bind;
+        this.nodesNetwork = nodesNetwork.strip();
+        if (!this.nodesNetwork.isEmpty() && !CIDR.matcher(this.nodesNetwork).matches()) {
+            throw new StartupException("KEEL_NODES_NETWORK '" + this.nodesNetwork + "' is not a network: give the one the Keel nodes"
+                    + " share as a CIDR (10.0.0.0/24, fd00::/64), or leave it unset for one node.");
+        }
+    }
+
+    /**
+     * Where Keel's own logins and replication connections to an instance may come from, as
+     * pg_hba addresses: this node's address, and the nodes' network when one is configured.
+     */
+    public List<String> keelSources() {
+        String own = localHost() + (localHost().contains(":") ? "/128" : "/32");
+        return nodesNetwork.isEmpty() ? List.of(own) : List.of(own, nodesNetwork);
     }
 
     /** The address instances listen on ({@code listen_addresses}). */

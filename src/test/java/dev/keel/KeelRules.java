@@ -72,11 +72,11 @@ final class KeelRules {
 
     /** Direct JDBC connections, each for a reason a pool cannot serve. */
     ArchRule driverManagerOnlyWhereConnectionsAreMade() {
-        return noClasses().that(not(ownedBy("catalog.EmbeddedCatalog", "catalog.NodeLock", "instances.InstanceConnections",
+        return noClasses().that(not(ownedBy("catalog.EmbeddedCatalog", "catalog.NodeLock", "catalog.CatalogListener", "instances.InstanceConnections",
                         "pooling.PoolerLogins")))
                 .should().dependOnClassesThat().belongToAnyOf(DriverManager.class)
                 .because("connections to managed servers are opened by InstanceConnections with pinned settings and verified TLS;"
-                        + " the catalog's own sessions by the catalog");
+                        + " the catalog's own sessions (a node lock, a LISTEN) by the catalog");
     }
 
     /** CONVENTIONS.md: "only one class imports org.postgresql.replication". */
@@ -86,12 +86,13 @@ final class KeelRules {
                 .because("pgjdbc's replication API is wrapped in one class, as Debezium keeps it in its connection package");
     }
 
-    /** pgjdbc beyond java.sql: the session owners, and the dataclip runner's parse of one statement. */
+    /** pgjdbc beyond java.sql: the session owners, the dataclip runner's parse of one statement, and the catalog's LISTEN. */
     ArchRule pgjdbcApiOnlyInSessionOwners() {
         return noClasses().that(not(ownedBy("postgres.ServerSession", "postgres.ReplicationSession", "pooling.PoolerSql",
-                        "lifecycle.UpgradeStreamSql", "dataclips.ClipStatement", "dataclips.ClipQuery")))
+                        "lifecycle.UpgradeStreamSql", "dataclips.ClipStatement", "dataclips.ClipQuery", "catalog.CatalogListener")))
                 .should().dependOnClassesThat(resideInAPackage("org.postgresql..").and(not(resideInAPackage("org.postgresql.replication.."))))
-                .because("SQL sent to managed servers has named owners; everyone else speaks java.sql or calls them");
+                .because("SQL sent to managed servers has named owners; everyone else speaks java.sql or calls them (notifications"
+                        + " from the catalog come through pgjdbc's own API, in one class)");
     }
 
     ArchRule bouncyCastleOnlyInTls() {

@@ -1,6 +1,5 @@
 package dev.keel.apps;
 
-import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credentials;
@@ -10,6 +9,7 @@ import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.FailoverUrls;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.PublicHosts;
 import dev.keel.pooling.Poolers;
 import jakarta.inject.Singleton;
 
@@ -30,19 +30,19 @@ public final class ConfigVars {
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
     private final Credentials credentials;
-    private final Network network;
+    private final PublicHosts hosts;
     private final Poolers poolers;
     private final FailoverUrls failoverUrls;
 
     ConfigVars(Attachments attachments, DatabaseLookup databases, InstanceRepository instances, Credentials credentials,
-               Network network, Poolers poolers, FailoverUrls failoverUrls) {
+               PublicHosts hosts, Poolers poolers, FailoverUrls failoverUrls) {
         this.failoverUrls = failoverUrls;
         this.poolers = poolers;
         this.attachments = attachments;
         this.databases = databases;
         this.instances = instances;
         this.credentials = credentials;
-        this.network = network;
+        this.hosts = hosts;
     }
 
     public Map<String, String> of(Caller caller, String appName) {
@@ -65,7 +65,7 @@ public final class ConfigVars {
     /** The URL of credential {@code credential} of an available database through its pooler, while it has one. */
     public Optional<ConnectionUrl> pooledUrl(UUID databaseId, String credential) {
         return url(databaseId, credential).flatMap(direct -> poolers.find(databaseId)
-                .map(pooler -> new ConnectionUrl(direct.user(), direct.password(), network.publicHost(), pooler.port(), direct.database())));
+                .map(pooler -> new ConnectionUrl(direct.user(), direct.password(), direct.host(), pooler.port(), direct.database())));
     }
 
     /** The URL of credential {@code credential} of an available database, on its primary (a follower: its own server). */
@@ -75,10 +75,10 @@ public final class ConfigVars {
             return Optional.empty();
         }
         Database db = database.get();
-        return instances.primary(db.id()).flatMap(primary -> credentials.url(db.id(), credential, db.pgDatabase(), network.publicHost(),
+        return instances.primary(db.id()).flatMap(primary -> credentials.url(db.id(), credential, db.pgDatabase(), hosts.of(primary.node()),
                         primary.port())
                 .or(() -> db.following()
-                        ? credentials.url(db.leaderId(), credential, db.pgDatabase(), network.publicHost(), primary.port())
+                        ? credentials.url(db.leaderId(), credential, db.pgDatabase(), hosts.of(primary.node()), primary.port())
                         : Optional.empty()));
     }
 }

@@ -108,7 +108,7 @@ public final class WalArchiver {
         boolean found = false;
         long now = System.nanoTime();
         if (now - listedAt > INSTANCES_REFRESH_NANOS) {
-            known = instances.all();
+            known = instances.hostedHere();
             listedAt = now;
         }
         for (Instance instance : known) {

@@ -72,7 +72,7 @@ public final class WalReceivers {
 
     private void supervise() {
         Set<UUID> wanted = new HashSet<>();
-        for (Instance instance : instances.all()) {
+        for (Instance instance : instances.hostedHere()) {
             if (instance.databaseId() != null && instance.role() == InstanceRole.PRIMARY && instance.state() == InstanceState.RUNNING
                     && !stopped.contains(instance.databaseId())) {
                 wanted.add(instance.id());

@@ -14,7 +14,10 @@ public enum AdvisoryLock {
     FIRST_TEAM(2),
     /** Choosing ports for new instances. */
     INSTANCE_PORTS(3),
-    /** Held by the one Keel node working on the catalog, for as long as it runs. */
+    /**
+     * Held for as long as a node runs: alone by a node on its embedded catalog (no other node may
+     * join it), shared by the nodes on an external catalog.
+     */
     NODE(4),
     /** Attaching databases to apps: names and colours are chosen from what is taken. */
     ATTACHMENTS(5);
@@ -31,6 +34,11 @@ public enum AdvisoryLock {
     /** Takes the lock until {@code tx}'s transaction ends. */
     public void acquire(DSLContext tx) {
         tx.select(DSL.field("pg_advisory_xact_lock({0})", Object.class, DSL.val(key))).fetch();
+    }
+
+    /** Shares the lock for {@code session}'s lifetime unless somebody holds it alone; says whether it did. */
+    public boolean tryShareForSession(DSLContext session) {
+        return Boolean.TRUE.equals(session.fetchValue(DSL.field("pg_try_advisory_lock_shared({0})", Boolean.class, DSL.val(key))));
     }
 
     /** Takes the lock for {@code session}'s lifetime if nobody holds it; says whether it did. */

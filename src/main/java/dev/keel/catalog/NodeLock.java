@@ -22,12 +22,13 @@ import java.util.Optional;
 import static dev.keel.catalog.schema.Tables.NODES;
 
 /**
- * Makes this Keel the only node working on its catalog, by holding session advisory locks on a
- * connection of its own for as long as it runs: its node name's, and the one node lock. The
- * reconciler, the orphan sweep and the per-database operation locks assume one node; until nodes
- * coordinate through per-database leases, a second one is refused rather than let loose, and the
- * refusal names the running node from the registry. A node that dies releases the locks with its
- * connection; a start waits a little for a killed predecessor's session to end.
+ * Holds, on a connection of its own for as long as this Keel runs, session advisory locks on the
+ * catalog: its node name's, so two live nodes never share a name, and the node lock, alone on an
+ * embedded catalog (it is one node's, and vanishes with its data directory) and shared on an
+ * external one, where nodes coordinate through per-database leases and hand host-bound work to
+ * the node that hosts it. A refusal names the running node from the registry. A node that dies
+ * releases its locks with its connection; a start waits a little for a killed predecessor's
+ * session to end.
  */
 @Singleton
 public final class NodeLock {
@@ -58,7 +59,7 @@ public final class NodeLock {
                 }
                 Thread.sleep(250);
             }
-            while (!AdvisoryLock.NODE.tryHoldForSession(sql)) {
+            while (!(location.embedded() ? AdvisoryLock.NODE.tryHoldForSession(sql) : AdvisoryLock.NODE.tryShareForSession(sql))) {
                 if (Instant.now().isAfter(deadline)) {
                     String refusal = refusal(sql, nodeName);
                     release();
@@ -79,7 +80,8 @@ public final class NodeLock {
         String other = running.map(n -> ": node " + n.name() + (n.apiUrl() == null ? "" : " at " + n.apiUrl()) + ", its last heartbeat "
                 + n.age() + " s ago").orElse("");
         String why = running.filter(Running::embeddedCatalog).isPresent() ? "; " + JOIN_EMBEDDED + "."
-                : "; Keel does not yet share a catalog between nodes, so stop the other one first.";
+                : "; this node's catalog is embedded in its data directory, and a node on an embedded catalog runs alone: stop the other"
+                + " one first, or give this node the same external KEEL_CATALOG_URL as the others.";
         return "another Keel node is running on this catalog (" + location + ")" + other + why;
     }
 

@@ -197,7 +197,7 @@ public final class DatabaseCreate implements OperationHandler {
             requireCreating(id);
 
             Map<String, String> settings = serverSettings.of(database);
-            List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
+            List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.keelSources());
             Optional<DatabaseOrigin> origin = databases.origin(id);
             Instance instance;
             if (origin.isPresent()) {
@@ -286,7 +286,7 @@ public final class DatabaseCreate implements OperationHandler {
             return claimed;
         }
         try {
-            pool.adopt(claimed.get().instance(), settings, InstanceConfig.hba(claimed.get().pgDatabase(), network.localHost()),
+            pool.adopt(claimed.get().instance(), settings, InstanceConfig.hba(claimed.get().pgDatabase(), network.keelSources()),
                     name -> step(operation, step, name));
             return claimed;
         } catch (Exception e) {

@@ -204,7 +204,7 @@ public final class DatabasePlanChange implements OperationHandler {
             Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                     database.name() + " has no server to apply its plan to."));
             reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
-                    InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+                    InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
         }
         operations.progress(operation.id(), Step.DONE, "on plan " + plan.name(), 3, 3);
     }

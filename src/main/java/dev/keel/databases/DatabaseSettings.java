@@ -103,7 +103,7 @@ public final class DatabaseSettings {
         Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 database.name() + " has no server; its settings are saved and apply once it has one."));
         reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
-                InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+                InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
     }
 
     private void requireTunable(Database database) {

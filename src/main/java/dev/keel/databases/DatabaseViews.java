@@ -1,11 +1,11 @@
 package dev.keel.databases;
 
-import dev.keel.Network;
 import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.FailoverUrl;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.PublicHosts;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -22,19 +22,19 @@ final class DatabaseViews {
     private final OperationRepository operations;
     private final InstanceRepository instances;
     private final Credentials credentials;
-    private final Network network;
+    private final PublicHosts hosts;
     private final Following following;
     private final FailoverUrls failoverUrls;
 
     DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials,
-                  Network network, Following following, FailoverUrls failoverUrls) {
+                  PublicHosts hosts, Following following, FailoverUrls failoverUrls) {
         this.following = following;
         this.failoverUrls = failoverUrls;
         this.databases = databases;
         this.operations = operations;
         this.instances = instances;
         this.credentials = credentials;
-        this.network = network;
+        this.hosts = hosts;
     }
 
     DatabaseView of(Database db) {
@@ -56,7 +56,7 @@ final class DatabaseViews {
                 : operations.running(db.id(), lifecycle).map(DatabaseViews::progress).orElse(null);
         String url = db.state() != DatabaseState.AVAILABLE ? null
                 : instances.primary(db.id())
-                .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), network.publicHost(), primary.port()))
+                .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), hosts.of(primary.node()), primary.port()))
                 .map(ConnectionUrl::toString)
                 .orElse(null);
         FailoverUrl failover = url == null ? null : failoverUrls.withStandby(db, Credential.DEFAULT).orElse(null);

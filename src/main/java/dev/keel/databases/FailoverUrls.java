@@ -1,10 +1,10 @@
 package dev.keel.databases;
 
-import dev.keel.Network;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.FailoverUrl;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.PublicHosts;
 import jakarta.inject.Singleton;
 
 import java.util.ArrayList;
@@ -21,12 +21,12 @@ import java.util.Optional;
 public final class FailoverUrls {
     private final InstanceRepository instances;
     private final Credentials credentials;
-    private final Network network;
+    private final PublicHosts hosts;
 
-    FailoverUrls(InstanceRepository instances, Credentials credentials, Network network) {
+    FailoverUrls(InstanceRepository instances, Credentials credentials, PublicHosts hosts) {
         this.instances = instances;
         this.credentials = credentials;
-        this.network = network;
+        this.hosts = hosts;
     }
 
     /** The URL of {@code credential} through every server that can be the primary; none without a primary or for a follower. */
@@ -45,9 +45,10 @@ public final class FailoverUrls {
         if (primary.isEmpty() || db.following()) {
             return Optional.empty();
         }
-        List<FailoverUrl.Server> servers = new ArrayList<>(List.of(new FailoverUrl.Server(network.publicHost(), primary.get().port())));
-        standby.ifPresent(s -> servers.add(new FailoverUrl.Server(network.publicHost(), s.port())));
-        return credentials.url(db.id(), credential, db.pgDatabase(), network.publicHost(), primary.get().port())
+        List<FailoverUrl.Server> servers = new ArrayList<>(List.of(new FailoverUrl.Server(hosts.of(primary.get().node()),
+                primary.get().port())));
+        standby.ifPresent(s -> servers.add(new FailoverUrl.Server(hosts.of(s.node()), s.port())));
+        return credentials.url(db.id(), credential, db.pgDatabase(), hosts.of(primary.get().node()), primary.get().port())
                 .map(u -> new FailoverUrl(u.user(), u.password(), servers, db.pgDatabase()));
     }
 }

@@ -141,7 +141,7 @@ public final class DumpRestore implements OperationHandler {
         String name = parsed.getPath() == null ? "" : parsed.getPath().replaceFirst("^/", "");
         int port = parsed.getPort();
         for (Database database : databases.list(caller)) {
-            boolean served = instances.all().stream().anyMatch(i -> database.id().equals(i.databaseId()) && i.port() == port);
+            boolean served = instances.forDatabase(database.id()).stream().anyMatch(i -> i.port() == port);
             if (database.pgDatabase().equals(name) && served) {
                 return database;
             }

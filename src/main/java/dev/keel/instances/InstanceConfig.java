@@ -54,22 +54,27 @@ public final class InstanceConfig {
      * standbys) from that host only; the replication roles refused every ordinary database; and
      * every other role only to {@code database}, from anywhere, over TLS.
      */
-    public static List<HbaRule> hba(String database, String keelAddress) {
-        List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelAddress));
-        rules.add(new HbaRule("hostssl", "replication", "all", cidr(keelAddress), "scram-sha-256"));
+    public static List<HbaRule> hba(String database, List<String> keelSources) {
+        List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelSources));
+        for (String source : keelSources) {
+            rules.add(new HbaRule("hostssl", "replication", "all", source, "scram-sha-256"));
+        }
         rules.add(new HbaRule("host", "replication", "all", "all", "reject"));
         rules.add(new HbaRule("host", "all", "+" + ServerSession.REPLICATION_GROUP, "all", "reject"));
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
     }
 
-    /** pg_hba rules of an instance that serves no database yet: Keel's superuser only, from Keel's address only. */
-    public static List<HbaRule> hbaKeelOnly(String keelAddress) {
-        return List.of(new HbaRule("hostssl", "all", SUPERUSER, cidr(keelAddress), "scram-sha-256"),
-                new HbaRule("host", "all", SUPERUSER, "all", "reject"));
-    }
-
-    private static String cidr(String address) {
-        return address + (address.contains(":") ? "/128" : "/32");
+    /**
+     * pg_hba rules of an instance that serves no database yet: Keel's superuser only, from Keel's
+     * sources only ({@code Network.keelSources}: this node's address, and the nodes' network).
+     */
+    public static List<HbaRule> hbaKeelOnly(List<String> keelSources) {
+        List<HbaRule> rules = new ArrayList<>();
+        for (String source : keelSources) {
+            rules.add(new HbaRule("hostssl", "all", SUPERUSER, source, "scram-sha-256"));
+        }
+        rules.add(new HbaRule("host", "all", SUPERUSER, "all", "reject"));
+        return rules;
     }
 }

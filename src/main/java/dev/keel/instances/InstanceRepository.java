@@ -76,7 +76,7 @@ public final class InstanceRepository {
     }
 
     /**
-     * Hands the oldest pooled instance of {@code major} to {@code databaseId} (state
+     * Hands this node's oldest pooled instance of {@code major} to {@code databaseId} (state
      * {@code creating}); empty when the pool has none. Concurrent claims get different instances.
      */
     public Optional<Instance> claimPooled(UUID databaseId, int major) {
@@ -86,6 +86,7 @@ public final class InstanceRepository {
                 .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(INSTANCES.ID.eq(DSL.field(tx.dsl().select(INSTANCES.ID).from(INSTANCES)
                         .where(INSTANCES.DATABASE_ID.isNull())
+                        .and(INSTANCES.NODE.eq(node.name()))
                         .and(INSTANCES.STATE.eq(InstanceState.POOLED.value()))
                         .and(INSTANCES.MAJOR_VERSION.eq(major))
                         .orderBy(INSTANCES.CREATED_AT)
@@ -105,15 +106,15 @@ public final class InstanceRepository {
         return ports;
     }
 
-    /** Pooled instances of {@code major} ready to be claimed. */
+    /** Pooled instances of {@code major} on this node ready to be claimed. */
     public int pooled(int major) {
-        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.MAJOR_VERSION.eq(major))
+        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.NODE.eq(node.name())).and(INSTANCES.MAJOR_VERSION.eq(major))
                 .and(INSTANCES.STATE.eq(InstanceState.POOLED.value())));
     }
 
-    /** Instances of {@code major} that belong to no database: pooled, or being made for the pool. */
+    /** Instances of {@code major} on this node that belong to no database: pooled, or being made for the pool. */
     public int poolSize(int major) {
-        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.MAJOR_VERSION.eq(major))
+        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.NODE.eq(node.name())).and(INSTANCES.MAJOR_VERSION.eq(major))
                 .and(INSTANCES.STATE.in(InstanceState.CREATING.value(), InstanceState.POOLED.value())));
     }
 
@@ -200,6 +201,14 @@ public final class InstanceRepository {
 
     public List<Instance> all() {
         return dsl.selectFrom(INSTANCES).fetch(InstanceRepository::toInstance);
+    }
+
+    /**
+     * The instances this node hosts: the ones its loops (the sweep, the archiver, the WAL
+     * receivers) look after. Another node's servers run, and are looked after, on that node.
+     */
+    public List<Instance> hostedHere() {
+        return dsl.selectFrom(INSTANCES).where(INSTANCES.NODE.eq(node.name())).fetch(InstanceRepository::toInstance);
     }
 
     public void delete(UUID id) {

@@ -13,7 +13,8 @@ import java.util.stream.Collectors;
  * Run once when Keel starts, before interrupted operations resume: stops and sets aside what the
  * runtime holds for instances the catalog does not know, removes pool instances a stop cut short, and
  * starts every instance that should serve (running or pooled) but whose server is down; a fenced
- * instance is killed again, should it run.
+ * instance is killed again, should it run. Of the catalog's instances it touches only those this
+ * node hosts.
  */
 @Singleton
 public final class InstanceSweep {
@@ -28,8 +29,9 @@ public final class InstanceSweep {
     }
 
     public void sweep() {
-        List<Instance> known = instances.all();
-        Set<UUID> knownIds = known.stream().map(Instance::id).collect(Collectors.toSet());
+        // Set aside only what no node's row names: a server this node holds whose row names another node is odd, but known.
+        Set<UUID> knownIds = instances.all().stream().map(Instance::id).collect(Collectors.toSet());
+        List<Instance> known = instances.hostedHere();
         for (UUID orphan : runtime.held()) {
             if (!knownIds.contains(orphan)) {
                 // Never deleted outright: it may hold a customer's data that a wrong catalog does not know.

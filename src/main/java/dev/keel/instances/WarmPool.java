@@ -146,7 +146,7 @@ public final class WarmPool {
         try {
             while (instances.poolSize(major) < size) {
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
-                        InstanceConfig.hbaKeelOnly(network.localHost()), step -> { });
+                        InstanceConfig.hbaKeelOnly(network.keelSources()), step -> { });
                 try {
                     String pgDatabase = newDatabaseName();
                     String owner = Credentials.newOwnerName();

@@ -105,7 +105,7 @@ final class UpgradeAftermath {
         Plan plan = plans.require(follower.plan());
         int connections = Math.max(plan.connections(), plans.require(leader.plan()).connections());
         Instance made = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), leaderPrimary.major(), leader.id(), leaderPrimary,
-                backup, Plans.serverSettings(plan), connections, InstanceConfig.hba(follower.pgDatabase(), network.localHost())),
+                backup, Plans.serverSettings(plan), connections, InstanceConfig.hba(follower.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> { }, () -> true);
         instances.transition(made.id(), InstanceState.RUNNING);
         LOG.info("Follower {} rebuilt on Postgres {} from backup {}", follower.name(), leaderPrimary.major(), backup.id());

@@ -82,7 +82,7 @@ final class UpgradeSwitch {
             return (System.nanoTime() - start) / 1_000_000;
         } catch (Exception e) {
             if (!switched) {
-                reconfiguration.apply(old, settings, InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+                reconfiguration.apply(old, settings, InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
             }
             throw e;
         }
@@ -98,9 +98,8 @@ final class UpgradeSwitch {
 
     /** pg_hba of the old server during the pause: Keel, replication roles, and the upgrade's stream role to the database. */
     private List<HbaRule> keelAndStreamOnly(Database database) {
-        String host = network.localHost();
-        String cidr = host + (host.contains(":") ? "/128" : "/32");
-        List<HbaRule> rules = new ArrayList<>(InstanceConfig.hbaKeelOnly(host));
+        String cidr = network.keelSources().get(0); // the upgrade's stream comes from this node
+        List<HbaRule> rules = new ArrayList<>(InstanceConfig.hbaKeelOnly(network.keelSources()));
         rules.add(new HbaRule("hostssl", "replication", "all", cidr, "scram-sha-256"));
         rules.add(new HbaRule("hostssl", database.pgDatabase(), LogicalCopy.name(database.id()), cidr, "scram-sha-256"));
         return rules;

@@ -100,7 +100,7 @@ final class UpgradeTarget {
     }
 
     List<HbaRule> hba(Database database) {
-        return InstanceConfig.hba(database.pgDatabase(), network.localHost());
+        return InstanceConfig.hba(database.pgDatabase(), network.keelSources());
     }
 
     /** Roles, memberships, settings, the database and its grants, then the schema: everything but the rows. */

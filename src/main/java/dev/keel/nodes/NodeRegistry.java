@@ -1,5 +1,6 @@
 package dev.keel.nodes;
 
+import dev.keel.Network;
 import dev.keel.StartupException;
 import dev.keel.catalog.NodeLock;
 import jakarta.inject.Singleton;
@@ -14,10 +15,12 @@ import jakarta.inject.Singleton;
 public final class NodeRegistry {
     private final NodeRepository nodes;
     private final ThisNode node;
+    private final Network network;
 
-    NodeRegistry(NodeRepository nodes, ThisNode node) {
+    NodeRegistry(NodeRepository nodes, ThisNode node, Network network) {
         this.nodes = nodes;
         this.node = node;
+        this.network = network;
     }
 
     /** Refuses, before anything is written, a start that would join another node's embedded catalog. */
@@ -32,10 +35,10 @@ public final class NodeRegistry {
     }
 
     /**
-     * Records this node as started. On its own embedded catalog a node is the only one there ever
+     * Records this node as started, with the host name its servers are reached by. On its own embedded catalog a node is the only one there ever
      * is, so it also takes over the rows of names it ran under before (a renamed host).
      */
     public void register() {
-        nodes.register(node, node.embeddedCatalog());
+        nodes.register(node, network.publicHost(), node.embeddedCatalog());
     }
 }

@@ -42,7 +42,7 @@ final class NodeRepository {
      * instances no node holds: rows from before the registry. With {@code takeOver}, also every
      * other node's instances, and their rows go: an embedded catalog is one node's.
      */
-    void register(ThisNode node, boolean takeOver) {
+    void register(ThisNode node, String publicHost, boolean takeOver) {
         dsl.transaction(tx -> {
             DSLContext sql = tx.dsl();
             sql.insertInto(NODES)
@@ -53,7 +53,9 @@ final class NodeRepository {
                     .set(NODES.PORT_LAST, node.ports().last())
                     .set(NODES.MEMORY_BUDGET_MB, node.memoryBudgetMb())
                     .set(NODES.DISK_BUDGET_MB, node.diskBudgetMb())
+                    .set(NODES.PUBLIC_HOST, publicHost)
                     .onConflict(NODES.NAME).doUpdate()
+                    .set(NODES.PUBLIC_HOST, publicHost)
                     .set(NODES.VERSION, node.version())
                     .set(NODES.EMBEDDED_CATALOG, node.embeddedCatalog())
                     .set(NODES.STARTED_AT, DSL.currentOffsetDateTime())
@@ -70,6 +72,11 @@ final class NodeRepository {
                 sql.deleteFrom(NODES).where(NODES.NAME.ne(node.name())).execute();
             }
         });
+    }
+
+    /** The host name clients reach node {@code name}'s servers by, if the node recorded one. */
+    Optional<String> publicHost(String name) {
+        return dsl.select(NODES.PUBLIC_HOST).from(NODES).where(NODES.NAME.eq(name)).fetchOptional(NODES.PUBLIC_HOST);
     }
 
     /** Renews {@code name}'s heartbeat; false when its row is gone. */

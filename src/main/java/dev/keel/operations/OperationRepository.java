@@ -1,12 +1,16 @@
 package dev.keel.operations;
 
 import dev.keel.catalog.schema.tables.records.OperationsRecord;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceState;
+import dev.keel.nodes.ThisNode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.Failure;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.Field;
 import org.jooq.Record;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
@@ -17,6 +21,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
 
 /** Operation rows: creation, progress, and the end states (checked against {@link OperationState}). */
@@ -25,12 +30,18 @@ public final class OperationRepository {
     private static final int ERROR_LIMIT = 2000;
 
     private final DSLContext dsl;
+    private final String node;
 
-    OperationRepository(DSLContext dsl) {
+    OperationRepository(DSLContext dsl, ThisNode node) {
         this.dsl = dsl;
+        this.node = node.name();
     }
 
-    /** Records a new running operation of {@code steps} steps, inside the caller's transaction. */
+    /**
+     * Records a new running operation of {@code steps} steps, inside the caller's transaction. The
+     * node that hosts the database's primary runs it (the servers its steps touch are there); an
+     * operation on a database with no server yet (a provision) runs on this node.
+     */
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
         return create(tx, teamId, databaseId, kind, null, firstStep, steps);
     }
@@ -48,8 +59,46 @@ public final class OperationRepository {
                 .set(OPERATIONS.STEP, firstStep)
                 .set(OPERATIONS.STEP_CODE, firstStepCode == null ? null : firstStepCode.code())
                 .set(OPERATIONS.PROGRESS_TOTAL, (long) steps)
+                .set(OPERATIONS.RECORDED_BY, node)
+                .set(OPERATIONS.NODE, databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfPrimary(tx, databaseId), DSL.val(node)))
                 .returning()
                 .fetchSingle(OperationRepository::toOperation);
+    }
+
+    private static Field<String> hostOfPrimary(DSLContext tx, UUID databaseId) {
+        return DSL.field(tx.select(INSTANCES.NODE).from(INSTANCES)
+                .where(INSTANCES.DATABASE_ID.eq(databaseId))
+                .and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
+                .and(INSTANCES.STATE.notIn(InstanceState.DELETING.value(), InstanceState.FENCED.value()))
+                .orderBy(INSTANCES.CREATED_AT.desc())
+                .limit(1));
+    }
+
+    /**
+     * The running operations other nodes recorded for this node that are not among {@code known}
+     * (those its runner has). What this node records for itself it runs as it records it.
+     */
+    List<Operation> handedHere(Set<UUID> known) {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.eq(node))
+                .and(OPERATIONS.RECORDED_BY.isDistinctFrom(node))
+                .and(known.isEmpty() ? DSL.noCondition() : OPERATIONS.ID.notIn(known))
+                .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+    }
+
+    /** Records that a runner begins {@code operation}'s work (the first time only). */
+    void started(UUID operation) {
+        dsl.update(OPERATIONS).set(OPERATIONS.STARTED_AT, DSL.coalesce(OPERATIONS.STARTED_AT, DSL.currentOffsetDateTime()))
+                .where(OPERATIONS.ID.eq(operation)).execute();
+    }
+
+    /** Tells node {@code name} that an operation was recorded for it ({@link OperationInbox}). */
+    void announce(String name) {
+        dsl.select(DSL.function("pg_notify", Object.class, DSL.val(OperationInbox.CHANNEL), DSL.val(name))).execute();
+    }
+
+    /** Whether {@code operation} is still running: a hand-off read a moment ago may have finished meanwhile. */
+    boolean stillRunning(UUID operation) {
+        return dsl.fetchExists(OPERATIONS, OPERATIONS.ID.eq(operation).and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())));
     }
 
     /** Reports that {@code operation} is at {@code step}, {@code done} of {@code total} steps. */
@@ -130,9 +179,21 @@ public final class OperationRepository {
                 .fetchSingle(OperationRepository::toOperation);
     }
 
-    List<Operation> unfinished() {
-        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
-                .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+    /**
+     * This node's operations that are still running, oldest first: those recorded for it, and those
+     * recorded before operations named their node, which it claims here. Another node's are left
+     * to that node.
+     */
+    List<Operation> unfinishedHere() {
+        return dsl.transactionResult(tx -> {
+            // Whether one of those had begun is not recorded: it is taken as begun, and recovered as interrupted.
+            tx.dsl().update(OPERATIONS).set(OPERATIONS.NODE, node).set(OPERATIONS.RECORDED_BY, node)
+                    .set(OPERATIONS.STARTED_AT, DSL.coalesce(OPERATIONS.STARTED_AT, OPERATIONS.CREATED_AT))
+                    .where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.isNull())
+                    .execute();
+            return tx.dsl().selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.eq(node))
+                    .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+        });
     }
 
     public Optional<Operation> find(UUID teamId, UUID id) {
@@ -173,6 +234,6 @@ public final class OperationRepository {
                 OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP), r.get(OPERATIONS.STEP_CODE),
                 r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
                 r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.ERROR_CODE), r.get(OPERATIONS.ERROR_RETRYABLE), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
-                r.get(OPERATIONS.FINISHED_AT));
+                r.get(OPERATIONS.FINISHED_AT), r.get(OPERATIONS.NODE), r.get(OPERATIONS.STARTED_AT));
     }
 }

@@ -1,6 +1,7 @@
 package dev.keel.operations;
 
 import dev.keel.Fatal;
+import dev.keel.nodes.ThisNode;
 import dev.keel.problems.Failure;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -21,6 +22,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -39,7 +41,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * when another actor (the HA monitor failing it over) holds it, the database's operations step
  * aside for {@link #LEASE_RETRY_MILLIS} and keep their order. On shutdown it lets running work
  * finish for a while; whatever is cut off, or still queued, stays {@code running} in the catalog
- * for the {@link Reconciler}.
+ * for the {@link Reconciler}. An operation recorded for another node (it hosts the database's
+ * servers) is not run here: that node is told, and its {@link OperationInbox} brings it to its runner.
  */
 @Singleton
 public final class OperationRunner {
@@ -53,6 +56,7 @@ public final class OperationRunner {
     private final BeanProvider<OperationHandler> handlers;
     private final OperationRepository operations;
     private final DatabaseLeases leases;
+    private final String node;
     private final MeterRegistry meters;
     private final ExecutorService executor;
     private final ScheduledExecutorService later;
@@ -65,14 +69,17 @@ public final class OperationRunner {
     private final Set<UUID> busyDatabases = new HashSet<>();
     /** Databases whose lease another actor held when their operation came up, until when (System.nanoTime) they step aside. */
     private final Map<UUID, Long> deferred = new HashMap<>();
+    /** The operations this runner has, queued or running: one that reaches it twice (recorded here, and read by the inbox) runs once. */
+    private final Set<UUID> accepted = ConcurrentHashMap.newKeySet();
     private int freeThreads;
     private boolean stopping;
 
-    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, DatabaseLeases leases, MeterRegistry meters,
-                    @Value("${keel.operations.threads}") int threads) {
+    OperationRunner(BeanProvider<OperationHandler> handlers, OperationRepository operations, DatabaseLeases leases, ThisNode node,
+                    MeterRegistry meters, @Value("${keel.operations.threads}") int threads) {
         this.handlers = handlers;
         this.operations = operations;
         this.leases = leases;
+        this.node = node.name();
         this.meters = meters;
         this.freeThreads = threads;
         AtomicInteger count = new AtomicInteger();
@@ -95,12 +102,34 @@ public final class OperationRunner {
                 .orElseThrow(() -> new IllegalStateException("no handler for operations of kind " + kind.value()));
     }
 
-    /** Runs {@code operation} in the background, when its team's turn comes and its database is free. */
+    /**
+     * Runs {@code operation} in the background, when its team's turn comes and its database is
+     * free; or, when it is another node's to run, tells that node.
+     */
     public void submit(Operation operation) {
+        if (operation.node() != null && !operation.node().equals(node)) {
+            LOG.info("Operation {} {} goes to node {}, which hosts its database's servers", operation.kind().value(), operation.id(),
+                    operation.node());
+            try {
+                operations.announce(operation.node());
+            } catch (RuntimeException catalogOutOfReach) {
+                LOG.warn("Could not notify node {} of operation {} ({}); it finds it when it next looks", operation.node(),
+                        operation.id(), catalogOutOfReach.getMessage());
+            }
+            return;
+        }
+        if (!accepted.add(operation.id())) {
+            return;
+        }
         synchronized (lock) {
             waiting.computeIfAbsent(team(operation), t -> new ArrayDeque<>()).addLast(operation);
         }
         dispatch();
+    }
+
+    /** The operations this runner has, queued or running. */
+    Set<UUID> accepted() {
+        return Set.copyOf(accepted);
     }
 
     /** How many operations wait for a thread, all teams together. */
@@ -184,6 +213,10 @@ public final class OperationRunner {
         String outcome = OperationState.FAILED.value();
         DatabaseLeases.Lease lease = null;
         try {
+            if (!stillRunning(operation)) {
+                outcome = "gone"; // handed here by a read that an end of it overtook
+                return;
+            }
             OperationHandler handler = handler(operation.kind());
             if (operation.databaseId() != null && handler.holdsDatabase()) {
                 try {
@@ -199,6 +232,7 @@ public final class OperationRunner {
                 }
             }
             LOG.info("Operation {} started", operation.kind().value());
+            operations.started(operation.id());
             handler.run(operation);
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();
@@ -218,6 +252,9 @@ public final class OperationRunner {
                 closeQuietly(lease);
             }
             if (!outcome.equals("deferred")) {
+                accepted.remove(operation.id());
+            }
+            if (!outcome.equals("deferred") && !outcome.equals("gone")) {
                 Timer.builder("keel.operation.duration").description("Operations run, by kind and how they ended, and how long they took")
                         .tags("kind", operation.kind().value(), "state", outcome).register(meters)
                         .record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
@@ -230,6 +267,15 @@ public final class OperationRunner {
             }
             MDC.clear();
             dispatch();
+        }
+    }
+
+    /** Whether the catalog still has {@code operation} running; when the catalog cannot say, the handler meets the outage itself. */
+    private boolean stillRunning(Operation operation) {
+        try {
+            return operations.stillRunning(operation.id());
+        } catch (RuntimeException catalogOutOfReach) {
+            return true;
         }
     }
 

@@ -26,7 +26,8 @@ final class OperationsController {
     @Serdeable
     record View(UUID id, String kind, String state, @Nullable UUID databaseId, @Nullable String step, @Nullable String stepCode,
                 Progress progress, int attempt,
-                @Nullable String error, @Nullable String errorCode, @Nullable Boolean retryable, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt) {
+                @Nullable String error, @Nullable String errorCode, @Nullable Boolean retryable, OffsetDateTime createdAt, OffsetDateTime updatedAt, @Nullable OffsetDateTime finishedAt,
+                @Nullable String node) {
     }
 
     @Serdeable
@@ -38,6 +39,7 @@ final class OperationsController {
         Operation op = Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
                 .orElseThrow(() -> KeelException.notFound("operation", id));
         return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(), op.stepCode(),
-                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt());
+                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt(),
+                op.node());
     }
 }

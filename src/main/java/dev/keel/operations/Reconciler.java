@@ -9,10 +9,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * At start, settles every operation a stopped or crashed Keel left running: each handler removes
- * what was half made and decides (a {@link Decision}) to resume, retry from the start, or give
- * up. Assumes it is the only Keel working on the catalog's operations while it runs. First it
- * gives up the database leases this node held when it stopped.
+ * At start, settles every operation this node left running when it stopped or crashed: each
+ * handler removes what was half made and decides (a {@link Decision}) to resume, retry from the
+ * start, or give up. Other nodes' operations are theirs to settle. First it gives up the
+ * database leases this node held when it stopped.
  */
 @Singleton
 public final class Reconciler {
@@ -35,9 +35,16 @@ public final class Reconciler {
             LOG.info("Released {} database leases this node held when it stopped", released);
         }
         List<Decision> decisions = new ArrayList<>();
-        for (Operation operation : operations.unfinished()) {
+        for (Operation operation : operations.unfinishedHere()) {
             MDC.put("operation", operation.id().toString());
             try {
+                if (operation.startedAt() == null) {
+                    // Never begun (queued when this node stopped, or recorded for it by another node meanwhile): nothing of it is
+                    // half made, so it runs as it is.
+                    LOG.info("Reconciler: operation {} had not begun; it runs now", operation.kind().value());
+                    runner.submit(operation);
+                    continue;
+                }
                 Decision decision = runner.handler(operation.kind()).recover(operation);
                 LOG.info("Reconciler decision: {}", decision);
                 decisions.add(decision);

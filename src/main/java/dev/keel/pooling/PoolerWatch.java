@@ -3,6 +3,9 @@ package dev.keel.pooling;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.Durations;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.context.event.ApplicationEventListener;
@@ -34,6 +37,8 @@ final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> 
 
     private final Poolers poolers;
     private final DatabaseLookup databases;
+    private final InstanceRepository instances;
+    private final ThisNode node;
     private final Duration interval;
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread thread = new Thread(r, "keel-pooler-watch");
@@ -43,9 +48,12 @@ final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> 
     private final Map<UUID, Long> lastComplaint = new ConcurrentHashMap<>();
     private volatile boolean started;
 
-    PoolerWatch(Poolers poolers, DatabaseLookup databases, @Value("${keel.pooling.check-interval:1s}") String interval) {
+    PoolerWatch(Poolers poolers, DatabaseLookup databases, InstanceRepository instances, ThisNode node,
+                @Value("${keel.pooling.check-interval:1s}") String interval) {
         this.poolers = poolers;
         this.databases = databases;
+        this.instances = instances;
+        this.node = node;
         this.interval = Durations.parse("KEEL_POOLING_CHECK_INTERVAL", interval);
     }
 
@@ -60,7 +68,9 @@ final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> 
     void checkAll() {
         try {
             for (Pooler pooler : poolers.all()) {
-                Optional<Database> database = databases.find(pooler.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE);
+                // The node that hosts the database's primary looks after its pooler.
+                Optional<Database> database = databases.find(pooler.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
+                        .filter(d -> instances.primary(d.id()).map(Instance::node).filter(node.name()::equals).isPresent());
                 if (database.isPresent()) {
                     check(database.get(), pooler);
                 }

@@ -206,7 +206,7 @@ final class Failover implements OperationHandler {
     /** The primary's own settings and rules again, and running: a switchover that did not happen. */
     private void serveAgain(Database database, Instance primary) {
         Map<String, String> settings = ownSettings(database, primary);
-        List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.localHost());
+        List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.keelSources());
         if (runtime.isRunning(primary)) {
             try {
                 reconfiguration.apply(primary, settings, hba);
@@ -224,7 +224,7 @@ final class Failover implements OperationHandler {
     }
 
     private List<HbaRule> keelAndReplicationOnly() {
-        return InstanceConfig.hba("keel_switchover_no_database", network.localHost()).stream()
+        return InstanceConfig.hba("keel_switchover_no_database", network.keelSources()).stream()
                 .filter(rule -> !rule.database().equals("keel_switchover_no_database")).toList();
     }
 
@@ -310,7 +310,7 @@ final class Failover implements OperationHandler {
     /** Configures the new primary as one, and points everything at it. Each step may run again. */
     private void settle(Operation operation, Database database, Instance primary, String outcome) throws Exception {
         step(operation, Step.CONFIGURING);
-        reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.localHost()));
+        reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
         step(operation, Step.REPOINTING);
         for (Database follower : databases.followers(database.id())) {

@@ -140,7 +140,7 @@ final class FollowerRebuild implements OperationHandler {
         int connections = Math.max(plans.require(follower.plan()).connections(), plans.require(leader.plan()).connections());
         Instance rebuilt = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), follower.major(), leader.id(),
                         leaderPrimary, backup, serverSettings.of(follower), connections,
-                        InstanceConfig.hba(follower.pgDatabase(), network.localHost())),
+                        InstanceConfig.hba(follower.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> operations.progress(operation.id(), Step.RESTORING, sentence(step, why),
                         Step.RESTORING.done, STEP_COUNT),
                 () -> databases.find(follower.id()).filter(d -> d.state() == DatabaseState.AVAILABLE && d.following()).isPresent());

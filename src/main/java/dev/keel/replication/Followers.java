@@ -132,7 +132,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).
         maker.rotateSuperuserPassword(instance, connections);
         reconfiguration.apply(instance, maker.settings(instance, serverSettings.of(follower)),
-                InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
+                InstanceConfig.hba(follower.pgDatabase(), network.keelSources()));
         onStep.accept(DatabaseUnfollow.RELEASING);
         release(follower);
     }
@@ -175,7 +175,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Plan plan = plans.require(follower.plan());
         int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());
         reconfiguration.apply(instance, stream.over(maker.settings(instance, serverSettings.of(follower)), limit),
-                InstanceConfig.hba(follower.pgDatabase(), network.localHost()));
+                InstanceConfig.hba(follower.pgDatabase(), network.keelSources()));
     }
 
     /** Drops the follower's slot (and role) on its leader, or forgets it when the leader has no server. */

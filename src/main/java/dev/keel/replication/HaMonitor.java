@@ -303,7 +303,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /**
      * Checks one database and acts on the decision. It looks only while no other actor holds the
      * database's lease (an operation restarting, switching over or deleting its servers on purpose
-     * is not a failure), and acts only once it holds the lease itself.
+     * is not a failure), and acts only once it holds the lease itself. Each database is watched by
+     * one node: the one that hosts its primary.
      */
     void check(Database database) {
         Watch watch = watches.computeIfAbsent(database.id(), id -> new Watch());
@@ -321,6 +322,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
         Optional<Instance> found = instances.primary(database.id());
         Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
+        if (!node.name().equals(found.or(() -> standby).map(Instance::node).orElse(node.name()))) {
+            return; // the node that hosts its primary (or, while it has none, its standby) watches it
+        }
         if (found.isEmpty()) {
             if (standby.isPresent() && instances.hasFenced(database.id())) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"

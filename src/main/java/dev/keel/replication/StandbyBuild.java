@@ -97,7 +97,7 @@ final class StandbyBuild implements OperationHandler {
                 database.name() + " has no restorable base backup yet; the standby is built once its first backup completes."));
         Instance standby = standbys.build(new StandbyRestores.Standby(database.id(), InstanceRole.STANDBY, database.major(),
                         database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, serverSettings.of(database),
-                        plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.localHost())),
+                        plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
                 () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false));
         instances.transition(standby.id(), InstanceState.RUNNING);

@@ -98,7 +98,11 @@ public final class TestKeel implements AutoCloseable {
     }
 
     public static TestKeel start(String name, Map<String, Object> extra) {
-        Path dataDir = freshDataDir(name);
+        return start(freshDataDir(name), extra);
+    }
+
+    /** As above, on a data directory made with {@link #freshDataDir} that the caller filled first (a second node's keys). */
+    public static TestKeel start(Path dataDir, Map<String, Object> extra) {
         Map<String, Object> properties = new HashMap<>();
         properties.put("keel.data-dir", dataDir.toString());
         properties.put("micronaut.server.port", -1);

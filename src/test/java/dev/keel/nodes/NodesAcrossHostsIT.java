@@ -1,0 +1,181 @@
+package dev.keel.nodes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.Keel;
+import dev.keel.testing.Api;
+import dev.keel.testing.CatalogServer;
+import dev.keel.testing.Hosts;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Pg;
+import dev.keel.testing.S3Server;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Two Keel nodes, each a {@code target/keel.jar} process on a host of its own (network namespaces,
+ * see {@link Hosts}), sharing a catalog and an S3-compatible store on two more hosts, configured as
+ * the README says (the same KEEL_CATALOG_URL, KEEL_S3_* and KEEL_SECRET_KEY; each its own
+ * KEEL_NODE_NAME and KEEL_BIND). A database made through a node is hosted there and its URL names
+ * that host; work asked of one node for the other's database is done by the other; a node killed
+ * with -9 is shown lost by the other while its databases keep taking writes, and once it is
+ * started again it reattaches and finishes the provision that was in flight when it died.
+ */
+class NodesAcrossHostsIT {
+
+    @Test
+    void nodesOnTwoHostsShareTheWorkAndANodeKilledMidProvisionFinishesItWhenItReturns() throws Exception {
+        List<String> observed = new ArrayList<>();
+        try (Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b")) {
+            Hosts.Host nodeA = hosts.host("node-a");
+            Hosts.Host nodeB = hosts.host("node-b");
+            try (CatalogServer catalog = CatalogServer.start(hosts.host("db"), TestKeel.freshDataDir("hosts-catalog"), hosts.cidr());
+                 S3Server s3 = S3Server.start(hosts.host("s3"), TestKeel.freshDataDir("hosts-s3"))) {
+                byte[] key = new byte[32];
+                new SecureRandom().nextBytes(key);
+                Map<String, String> common = new HashMap<>(KeelProcess.NO_POOL);
+                common.putAll(s3.env());
+                common.put("KEEL_CATALOG_URL", catalog.url());
+                common.put("KEEL_SECRET_KEY", Base64.getEncoder().encodeToString(key));
+                common.put("KEEL_NODE_HEARTBEAT_INTERVAL", "1s");
+                common.put("KEEL_NODE_LOST_AFTER", "5s");
+                common.put("KEEL_NODES_NETWORK", hosts.cidr());
+                Path dirA = TestKeel.freshDataDir("hosts-node-a");
+                Path dirB = TestKeel.freshDataDir("hosts-node-b");
+                Map<String, String> envA = node(common, nodeA);
+                Map<String, String> envB = node(common, nodeB);
+                TestKeel.Ports portsB = TestKeel.nextPorts();
+                KeelProcess a = KeelProcess.start(nodeA.command(KeelProcess.command()), dirA, TestKeel.nextPorts(), "0", envA);
+                KeelProcess b = null;
+                List<String> databases = new ArrayList<>();
+                String[] teamKey = new String[1];
+                try {
+                    // The first node made the admin key; the second is given it, as an operator copies it.
+                    Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
+                    b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "0", envB);
+                    Api teamAtA = teamOf(a.api());
+                    teamKey[0] = teamAtA.key();
+                    Api teamAtB = b.api().withKey(teamAtA.key());
+                    Path ca = dirA.resolveSibling("hosts-client-ca.pem");
+                    Files.writeString(ca, a.api().get("/v1/ca.pem").text());
+
+                    JsonNode onA = teamAtA.provision("{\"plan\":\"essential-0\"}");
+                    databases.add(onA.get("id").asText());
+                    JsonNode onB = teamAtB.provision("{\"plan\":\"essential-0\"}");
+                    String idB = onB.get("id").asText();
+                    databases.add(idB);
+                    assertThat(URI.create(onA.get("url").asText()).getHost()).isEqualTo(nodeA.address());
+                    assertThat(URI.create(onB.get("url").asText()).getHost()).isEqualTo(nodeB.address());
+                    assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
+                    assertThat(onB.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                    for (JsonNode node : a.api().get("/v1/nodes").json()) {
+                        assertThat(node.get("state").asText()).as(node.toString()).isEqualTo("active");
+                    }
+
+                    // A backup of B's database, asked of A, is taken by B.
+                    String backup = NodeWork.askBackup(teamAtA, idB);
+                    NodeWork.awaitSucceeded(teamAtA, backup);
+                    assertThat(teamAtA.get("/v1/operations/" + backup).json().get("node").asText()).isEqualTo("node-b");
+                    assertThat(b.log()).contains(backup);
+
+                    // A new password for B's database, asked of A: A's Keel logs in to B's server from the nodes' network.
+                    Api.Response rotated = teamAtA.post("/v1/databases/" + idB + "/credentials/default/rotate", "{}");
+                    assertThat(rotated.status()).as(rotated.toString()).isEqualTo(200);
+                    String urlB = teamAtA.get("/v1/databases/" + idB).field("url");
+                    assertThat(urlB).isNotEqualTo(onB.get("url").asText());
+                    assertThat(URI.create(urlB).getHost()).as("the URL node-a gives names node-b's host").isEqualTo(nodeB.address());
+                    execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
+
+                    // A provision asked of B is in flight when B's Keel is killed with -9.
+                    String inFlight = teamAtB.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
+                    databases.add(inFlight);
+                    Wait.until("the provision on node-b to reserve its server", Timeouts.PROVISION,
+                            () -> teamAtB.get("/v1/databases/" + inFlight).json().path("instances").size() > 0);
+                    b.kill9();
+                    long killed = System.nanoTime();
+                    Wait.until("node-a to show node-b lost", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                    long lostMillis = Duration.ofNanos(System.nanoTime() - killed).toMillis();
+                    observed.add("node-b shown lost by node-a " + lostMillis + " ms after its kill -9 (KEEL_NODE_LOST_AFTER 5s)");
+                    assertThat(lostMillis).isLessThan(Timeouts.NODE_HEARTBEAT.toMillis());
+
+                    // Its database keeps taking writes, and node-a keeps answering for it.
+                    execute(urlB, ca, "insert into kept values ('while node-b was lost')");
+                    assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                    assertThat(teamAtA.get("/v1/databases/" + inFlight).field("state")).isEqualTo("creating");
+
+                    // B returns: it reattaches to its server and finishes the provision it was making.
+                    long restarted = System.nanoTime();
+                    b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "1", envB);
+                    Api teamAtBAgain = b.api().withKey(teamAtA.key());
+                    JsonNode finished = teamAtA.awaitAvailable(inFlight);
+                    observed.add("the provision in flight at the kill was available " + Duration.ofNanos(System.nanoTime() - restarted).toMillis()
+                            + " ms after node-b's restart began");
+                    assertThat(finished.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                    assertThat(URI.create(finished.get("url").asText()).getHost()).isEqualTo(nodeB.address());
+                    assertThat(NodeWork.state(a.api(), "node-b")).isEqualTo("active");
+                    try (Connection connection = Pg.connect(urlB, ca)) {
+                        assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("2");
+                    }
+                    assertThat(teamAtBAgain.get("/v1/databases/" + onA.get("id").asText()).field("state")).isEqualTo("available");
+
+                    // Every database deleted through node-a: node-b deletes its own two.
+                    for (String id : List.copyOf(databases)) {
+                        teamAtA.deprovision(id);
+                        databases.remove(id);
+                    }
+                    assertThat(b.log()).contains("Operation deprovision succeeded database=" + idB);
+                } finally {
+                    System.out.println("NodesAcrossHostsIT observed:\n  " + String.join("\n  ", observed));
+                    for (String id : databases) { // what a failure above left
+                        try {
+                            a.api().withKey(teamKey[0]).deprovision(id);
+                        } catch (RuntimeException | AssertionError e) {
+                            System.out.println("NodesAcrossHostsIT could not delete " + id + ": " + e);
+                        }
+                    }
+                    a.stop();
+                    if (b != null) {
+                        b.stop();
+                    }
+                    Keel.stopServers(dirA);
+                    Keel.stopServers(dirB);
+                }
+            }
+        }
+    }
+
+    private static Map<String, String> node(Map<String, String> common, Hosts.Host host) {
+        Map<String, String> env = new HashMap<>(common);
+        env.put("KEEL_BIND", host.address());
+        env.put("KEEL_NODE_NAME", host.name());
+        return env;
+    }
+
+    private static Api teamOf(Api admin) {
+        Api.Response created = admin.post("/v1/teams", "{\"name\":\"across-hosts\"}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        return admin.withKey(created.json().get("api_key").get("key").asText());
+    }
+
+    private static void execute(String url, Path ca, String sql) throws Exception {
+        try (Connection connection = Pg.connect(url, ca); Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+package dev.keel.nodes;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.storage.S3Settings;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Two Keel nodes on one external catalog and one object store, in one JVM on one machine (the
+ * network-namespace harness puts them on separate hosts): each answers the whole API, a database
+ * made through a node is hosted by it, an operation asked of one node for a database the other
+ * hosts is carried out by the other (recorded by the first, picked up from the catalog), and a
+ * node whose control plane stops is shown lost while its database keeps serving, then comes back
+ * and takes new work again.
+ */
+@ExtendWith(SharedKeel.class)
+class TwoNodesTest {
+
+    @Test
+    void eachNodeServesTheWholeApiAndCarriesOutTheWorkOfWhatItHosts(TestKeel shared) throws Exception {
+        TestKeel.CatalogServerDatabase catalog = shared.newDatabaseOnCatalogServer("two_nodes");
+        Map<String, Object> common = Map.of("keel.catalog.url", catalog.url(), "keel.node.heartbeat-interval", "1s",
+                "keel.node.lost-after", "3s", "keel.operations.inbox-interval", "2s");
+        Map<String, Object> first = new HashMap<>(common);
+        first.put("keel.node.name", "node-a");
+        try (TestKeel a = TestKeel.start("two-nodes-a", first)) {
+            // The second node shares the first's keys and object store, as an operator configures KEEL_SECRET_KEY and KEEL_S3_*.
+            Path bDir = TestKeel.freshDataDir("two-nodes-b");
+            Files.copy(a.dataDir().resolve("secret-key"), bDir.resolve("secret-key"), StandardCopyOption.COPY_ATTRIBUTES);
+            Files.copy(a.dataDir().resolve("admin-api-key"), bDir.resolve("admin-api-key"), StandardCopyOption.COPY_ATTRIBUTES);
+            S3Settings s3 = a.bean(S3Settings.class);
+            Map<String, Object> second = new HashMap<>(common);
+            second.put("keel.node.name", "node-b");
+            second.put("keel.s3.endpoint", s3.endpoint());
+            second.put("keel.s3.bucket", s3.bucket());
+            second.put("keel.s3.access-key-id", s3.accessKeyId());
+            second.put("keel.s3.secret-access-key", s3.secretAccessKey());
+            try (TestKeel b = TestKeel.start(bDir, second)) {
+                Api teamAtA = a.newTeam("two-nodes");
+                Api teamAtB = b.api().withKey(teamAtA.key());
+                assertThat(NodeWork.state(a.api(), "node-b")).isEqualTo("active");
+                assertThat(NodeWork.state(b.api(), "node-a")).isEqualTo("active");
+
+                JsonNode onA = teamAtA.provision("{\"plan\":\"essential-0\"}");
+                JsonNode onB = teamAtB.provision("{\"plan\":\"essential-0\"}");
+                String idA = onA.get("id").asText();
+                String idB = onB.get("id").asText();
+                assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
+                assertThat(onB.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                // Either node shows either database, from the one catalog.
+                assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                assertThat(teamAtB.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
+
+                // A backup of B's database asked of A: A records it for B, and B takes it.
+                assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
+                // And the other way round.
+                assertCarriedOutBy(teamAtB, idA, "node-a", catalog);
+
+                String urlB = onB.get("url").asText();
+                try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement()) {
+                    statement.execute("create table kept (note text); insert into kept values ('before node-b stopped')");
+                }
+
+                // B's control plane stops; its server keeps serving, and A shows B lost.
+                b.stopControlPlane();
+                long stopped = System.nanoTime();
+                Wait.until("node-b to be shown lost by node-a", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                System.out.printf("node-b shown lost by node-a %d ms after its control plane stopped (lost-after 3s)%n",
+                        Duration.ofNanos(System.nanoTime() - stopped).toMillis());
+                try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement()) {
+                    statement.execute("insert into kept values ('while node-b was lost')");
+                }
+                assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                // A backup of B's database asked meanwhile waits for B, begun by nobody.
+                String waiting = NodeWork.askBackup(teamAtA, idB);
+                Thread.sleep(3000); // longer than the inbox's interval: a node that took it would have begun it
+                assertThat(teamAtA.get("/v1/operations/" + waiting).json().get("state").asText()).isEqualTo("running");
+                assertThat(startedAt(waiting, catalog)).isEqualTo("never");
+
+                // B comes back, reattaches to its server, runs the backup that waited for it (not begun, so not recovered as
+                // interrupted), and takes what A records for it again.
+                b.startControlPlane();
+                Wait.until("node-b to be active again", Timeouts.NODE_HEARTBEAT, () -> "active".equals(NodeWork.state(a.api(), "node-b")));
+                NodeWork.awaitSucceeded(teamAtA, waiting);
+                assertRecorded(teamAtA, waiting, "node-b", catalog);
+                assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
+                try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement();
+                     ResultSet rows = statement.executeQuery("select count(*) from kept")) {
+                    rows.next();
+                    assertThat(rows.getInt(1)).isEqualTo(2);
+                }
+
+                // Deleting B's database through A: B removes its server.
+                teamAtA.deprovision(idB);
+                b.api().withKey(teamAtA.key()).deprovision(idA); // B's API listens on a new port since its restart
+            }
+        }
+    }
+
+    /** Asks {@code asked} for a backup of {@code database}; the operation is recorded by the asked node and run by {@code runner}. */
+    private static void assertCarriedOutBy(Api asked, String database, String runner, TestKeel.CatalogServerDatabase catalog) throws Exception {
+        String operation = NodeWork.askBackup(asked, database);
+        NodeWork.awaitSucceeded(asked, operation);
+        assertRecorded(asked, operation, runner, catalog);
+    }
+
+    /** The operation names {@code runner} as its node, and the catalog says another node recorded it. */
+    private static void assertRecorded(Api asked, String operation, String runner, TestKeel.CatalogServerDatabase catalog) throws Exception {
+        assertThat(asked.get("/v1/operations/" + operation).json().get("node").asText()).isEqualTo(runner);
+        try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password());
+             Statement statement = connection.createStatement();
+             ResultSet row = statement.executeQuery("select node, recorded_by from operations where id = '" + operation + "'")) {
+            assertThat(row.next()).isTrue();
+            assertThat(row.getString("node")).isEqualTo(runner);
+            assertThat(row.getString("recorded_by")).isNotEqualTo(runner);
+        }
+    }
+
+    private static String startedAt(String operation, TestKeel.CatalogServerDatabase catalog) throws Exception {
+        try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+            return Pg.scalar(connection, "select coalesce(started_at::text, 'never') from operations where id = '" + operation + "'");
+        }
+    }
+}
