@@ -220,8 +220,10 @@ class HerokuCliTest {
         assertThat(refused.err()).contains("HEROKU_API_KEY is invalid");
     }
 
+    /** A run that succeeded and printed no raw problem document or stack trace (HerokuCommandWalk leaves these commands to this class). */
     private static HerokuCli.Run ok(HerokuCli.Run run) {
         assertThat(run.exit()).as(run.toString()).isZero();
+        assertThat(run.printsRaw()).as(run.toString()).isFalse();
         return run;
     }
 }
