@@ -172,18 +172,6 @@ public final class HerokuCli {
         }
     }
 
-    /** Everything {@code heroku <args>} printed, for a wait's condition; a failure is only a condition not met. */
-    public String quietly(String... args) {
-        try {
-            return run(args).all();
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "";
-        }
-    }
-
     private static Run run(List<String> command, Path dir, Map<String, String> env, int seconds) throws IOException, InterruptedException {
         Path out = Files.createTempFile(TestKeel.workDir(), "cli", ".out");
         Path err = Files.createTempFile(TestKeel.workDir(), "cli", ".err");
