@@ -164,8 +164,10 @@ class HerokuBackupsCliTest {
         }
     }
 
+    /** A run that succeeded and printed no raw problem document or stack trace (HerokuCommandWalk leaves these commands to this class). */
     private static HerokuCli.Run ok(HerokuCli.Run run) {
         assertThat(run.exit()).as(run.toString()).isZero();
+        assertThat(run.printsRaw()).as(run.toString()).isFalse();
         return run;
     }
 }

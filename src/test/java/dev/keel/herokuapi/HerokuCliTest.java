@@ -109,8 +109,12 @@ class HerokuCliTest {
                 .contains("Error ID: conflict");
         assertThat(api.get("/v1/databases/" + addon).field("plan")).isEqualTo("standard-0");
         assertThat(ok(heroku.run("pg:unfollow", followerVar, "-a", "myapp", "--confirm", "myapp")).all()).contains("unfollowing... done");
-        Wait.until("the follower to be unfollowed", Timeouts.PROVISION,
-                () -> !heroku.quietly("pg:info", followerVar, "-a", "myapp").contains("Following:"));
+        // Waited for through the API: each poll through the CLI would start Node again. The CLI then shows it once.
+        Wait.until("the follower to be unfollowed", Timeouts.PROVISION, () -> {
+            JsonNode unfollowed = api.get("/v1/databases/" + followerName).json();
+            return unfollowed.path("following").isNull() && unfollowed.path("progress").isNull();
+        });
+        assertThat(ok(heroku.run("pg:info", followerVar, "-a", "myapp")).out()).doesNotContain("Following:");
 
         JsonNode window = Wait.until("a rollback window of a few seconds", Duration.ofSeconds(120), () -> {
             JsonNode w = api.get("/v1/databases/" + addon + "/archive").json().get("window");
@@ -220,8 +224,10 @@ class HerokuCliTest {
         assertThat(refused.err()).contains("HEROKU_API_KEY is invalid");
     }
 
+    /** A run that succeeded and printed no raw problem document or stack trace (HerokuCommandWalk leaves these commands to this class). */
     private static HerokuCli.Run ok(HerokuCli.Run run) {
         assertThat(run.exit()).as(run.toString()).isZero();
+        assertThat(run.printsRaw()).as(run.toString()).isFalse();
         return run;
     }
 }

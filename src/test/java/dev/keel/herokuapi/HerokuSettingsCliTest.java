@@ -121,8 +121,10 @@ class HerokuSettingsCliTest {
         return run.all().replaceAll("(?s).*Created (postgresql-[a-z]+-\\d+) as .*", "$1");
     }
 
+    /** A run that succeeded and printed no raw problem document or stack trace (HerokuCommandWalk leaves these commands to this class). */
     private static HerokuCli.Run ok(HerokuCli.Run run) {
         assertThat(run.exit()).as(run.toString()).isZero();
+        assertThat(run.printsRaw()).as(run.toString()).isFalse();
         return run;
     }
 }

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The genuine Heroku CLI ({@code heroku@11.10.0} from npm, installed once into a cache directory
@@ -24,6 +25,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class HerokuCli {
     public static final String VERSION = "11.10.0";
+    private static final Pattern RAW = Pattern.compile("problem\\+json|\"type\"\\s*:\\s*\"/problems|\\n\\s+at .*\\(.*:\\d+:\\d+\\)|Exception");
 
     private final Path bin;
     private final Path home;
@@ -39,6 +41,11 @@ public final class HerokuCli {
     public record Run(int exit, String out, String err) {
         public String all() {
             return out + err;
+        }
+
+        /** Whether it printed a raw problem document or a stack trace: Keel answers the CLI in Heroku's error shape. */
+        public boolean printsRaw() {
+            return RAW.matcher(all()).find();
         }
 
         @Override
@@ -162,18 +169,6 @@ public final class HerokuCli {
         public void close() {
             process.descendants().forEach(ProcessHandle::destroyForcibly);
             process.destroyForcibly();
-        }
-    }
-
-    /** Everything {@code heroku <args>} printed, for a wait's condition; a failure is only a condition not met. */
-    public String quietly(String... args) {
-        try {
-            return run(args).all();
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "";
         }
     }
 
