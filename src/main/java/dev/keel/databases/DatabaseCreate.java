@@ -13,6 +13,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.WarmPool;
+import dev.keel.nodes.Placement;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
@@ -122,7 +123,7 @@ public final class DatabaseCreate implements OperationHandler {
         String pgDatabase = source != null ? source.pgDatabase() : WarmPool.newDatabaseName();
         OperationKind kind = origin == null ? OperationKind.PROVISION : OperationKind.RESTORE;
         List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
-        capacity.requireRoomForInstance(origin == null ? major : -1);
+        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1);
         try {
             Operation operation = dsl.transactionResult(tx -> {
                 // The team's row, locked: its requests are counted against its quota one at a time.
@@ -134,7 +135,7 @@ public final class DatabaseCreate implements OperationHandler {
                     databases.insertOrigin(tx.dsl(), id, origin);
                     tunables.copy(tx.dsl(), origin.sourceId(), id); // a copy runs with its source's settings
                 }
-                return operations.create(tx.dsl(), caller.teamId(), id, kind, steps.get(0), steps.size());
+                return operations.create(tx.dsl(), caller.teamId(), id, kind, steps.get(0), steps.size(), placed.node());
             });
             runner.submit(operation);
             return new Accepted(databases.find(id).orElseThrow(), operation);

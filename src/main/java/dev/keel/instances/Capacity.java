@@ -37,11 +37,19 @@ public final class Capacity {
     }
 
     /**
-     * A 503 when this node is drained, a 507 when the disk is nearly full, a 503 when no port is left
-     * (a warm instance of {@code major} needs none).
+     * Where a new database goes ({@link Placement#choose}); when that is this node, a 507 when its
+     * disk is nearly full and a 503 when no port is left (a warm instance of {@code major} needs
+     * none). Another node checks its own room as it makes the servers.
      */
-    public void requireRoomForInstance(int major) {
-        placement.requireOpen();
+    public Placement.Placed placeInstance(int major) {
+        Placement.Placed placed = placement.choose();
+        if (placed.here()) {
+            requireRoomHere(major);
+        }
+        return placed;
+    }
+
+    private void requireRoomHere(int major) {
         long free;
         try {
             free = Files.getFileStore(serverDir).getUsableSpace();

@@ -4,17 +4,28 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 
+import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
- * Where a new instance may go. Today instances are made on the node that serves the request, so
- * placement is whether this node takes new instances: not while it is drained. Choosing among
- * nodes by free capacity comes with the hand-off of host-bound work to other nodes.
+ * Where a new database's servers go. The node that serves the request takes it while it is not
+ * drained; a drained node passes it to the active node (not drained, heartbeating) that hosts the
+ * fewest instances, which then makes it (the operation is recorded for that node). The warm pool
+ * fills only on a node that is not drained.
  */
 @Singleton
 public final class Placement {
     private final NodeRepository nodes;
     private final ThisNode node;
+
+    /** The node chosen for a new database, and whether it is this one. */
+    public record Placed(String node, boolean here) {
+    }
 
     Placement(NodeRepository nodes, ThisNode node) {
         this.nodes = nodes;
@@ -26,12 +37,25 @@ public final class Placement {
         return nodes.find(node.name()).map(row -> !row.drained()).orElse(true);
     }
 
-    /** A 503 {@code no-capacity} when this node is drained, asked before anything is recorded. */
-    public void requireOpen() {
-        nodes.find(node.name()).filter(NodeRepository.Row::drained).ifPresent(row -> {
-            throw new KeelException(ProblemType.NO_CAPACITY, "Node " + row.name() + " is draining (since "
-                    + row.drainedAt().toInstant().truncatedTo(ChronoUnit.SECONDS) + "), so Keel places no new instance on it, and no other"
-                    + " node takes one yet; undo it with POST /v1/nodes/" + row.name() + "/activate, then try again. Nothing was created.");
-        });
+    /**
+     * The node a new database goes to, asked before anything is recorded: this one unless it is
+     * drained, else the least busy active node; a 503 {@code no-capacity} when no node is active.
+     */
+    public Placed choose() {
+        Optional<NodeRepository.Row> self = nodes.find(node.name());
+        if (self.isEmpty() || !self.get().drained()) {
+            return new Placed(node.name(), true);
+        }
+        Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
+        NodeRepository.Row drained = self.get();
+        return nodes.all().stream()
+                .filter(row -> NodeState.of(row.drained(), Duration.between(row.heartbeatAt(), row.now()), node.lostAfter()) == NodeState.ACTIVE)
+                .min(Comparator.comparing((Function<NodeRepository.Row, Long>) row -> hosted.getOrDefault(row.name(), 0L))
+                        .thenComparing(NodeRepository.Row::name))
+                .map(row -> new Placed(row.name(), false))
+                .orElseThrow(() -> new KeelException(ProblemType.NO_CAPACITY, "Node " + drained.name() + " is draining (since "
+                        + drained.drainedAt().toInstant().truncatedTo(ChronoUnit.SECONDS) + "), so Keel places no new instance on it, and no"
+                        + " other node is active to take one; undo it with POST /v1/nodes/" + drained.name() + "/activate, or start"
+                        + " another node, then try again. Nothing was created."));
     }
 }

@@ -46,9 +46,20 @@ public final class OperationRepository {
         return create(tx, teamId, databaseId, kind, null, firstStep, steps);
     }
 
+    /** As above, for a database whose servers node {@code node} is to make (it has none yet). */
+    public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps, String node) {
+        return insert(tx, teamId, databaseId, kind, null, firstStep, steps, DSL.val(node));
+    }
+
     /** As above, at the step {@code firstStepCode} ({@link #progress(UUID, StepCode, String, long, long)}). */
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
                             String firstStep, int steps) {
+        return insert(tx, teamId, databaseId, kind, firstStepCode, firstStep, steps,
+                databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfPrimary(tx, databaseId), DSL.val(node)));
+    }
+
+    private Operation insert(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
+                                    String firstStep, int steps, Field<String> runner) {
         UUID id = UUID.randomUUID();
         return tx.insertInto(OPERATIONS)
                 .set(OPERATIONS.ID, id)
@@ -60,7 +71,7 @@ public final class OperationRepository {
                 .set(OPERATIONS.STEP_CODE, firstStepCode == null ? null : firstStepCode.code())
                 .set(OPERATIONS.PROGRESS_TOTAL, (long) steps)
                 .set(OPERATIONS.RECORDED_BY, node)
-                .set(OPERATIONS.NODE, databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfPrimary(tx, databaseId), DSL.val(node)))
+                .set(OPERATIONS.NODE, runner)
                 .returning()
                 .fetchSingle(OperationRepository::toOperation);
     }

@@ -54,8 +54,9 @@ class NodeDrainTest {
             int databases = catalog.fetchCount(DATABASES);
             int instances = catalog.fetchCount(INSTANCES);
             assertProblem(team.post("/v1/databases", "{\"plan\":\"essential-0\",\"name\":\"while-drained\"}"), 503, "/problems/no-capacity",
-                    "Node " + name + " is draining (since " + since + "), so Keel places no new instance on it, and no other node takes one"
-                            + " yet; undo it with POST /v1/nodes/" + name + "/activate, then try again. Nothing was created.");
+                    "Node " + name + " is draining (since " + since + "), so Keel places no new instance on it, and no other node is active"
+                            + " to take one; undo it with POST /v1/nodes/" + name + "/activate, or start another node, then try again."
+                            + " Nothing was created.");
             assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
             assertThat(catalog.fetchCount(INSTANCES)).isEqualTo(instances);
         } finally {

@@ -19,7 +19,9 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -27,10 +29,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Two Keel nodes on one external catalog and one object store, in one JVM on one machine (the
  * network-namespace harness puts them on separate hosts): each answers the whole API, a database
- * made through a node is hosted by it, an operation asked of one node for a database the other
- * hosts is carried out by the other (recorded by the first, picked up from the catalog), and a
- * node whose control plane stops is shown lost while its database keeps serving, then comes back
- * and takes new work again.
+ * made through a node is hosted by it (through a drained node, by the other), an operation asked
+ * of one node for a database the other hosts is carried out by the other (recorded by the first,
+ * picked up from the catalog), and a node whose control plane stops is shown lost while its
+ * database keeps serving, then comes back and takes new work again.
  */
 @ExtendWith(SharedKeel.class)
 class TwoNodesTest {
@@ -69,6 +71,24 @@ class TwoNodesTest {
                 // Either node shows either database, from the one catalog.
                 assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
                 assertThat(teamAtB.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
+
+                // B drained: what is asked of B lands on A, whose runner makes it. The cost of that hand-off, as the time until
+                // available through B against through A (medians of three, one after the other).
+                assertThat(a.api().post("/v1/nodes/node-b/drain", "").status()).isEqualTo(200);
+                List<Long> throughA = new ArrayList<>();
+                List<Long> throughB = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    for (Api asked : List.of(teamAtA, teamAtB)) {
+                        long began = System.nanoTime();
+                        JsonNode made = asked.provision("{\"plan\":\"essential-0\"}");
+                        (asked == teamAtA ? throughA : throughB).add(Duration.ofNanos(System.nanoTime() - began).toMillis());
+                        assertThat(made.get("instances").get(0).get("node").asText()).as("asked of a drained node-b").isEqualTo("node-a");
+                        teamAtA.deprovision(made.get("id").asText());
+                    }
+                }
+                System.out.printf("provision to available, node-b drained: through node-a (hosting) p50 %d ms %s, through node-b"
+                        + " (handing over) p50 %d ms %s%n", median(throughA), throughA, median(throughB), throughB);
+                assertThat(a.api().post("/v1/nodes/node-b/activate", "").status()).isEqualTo(200);
 
                 // A backup of B's database asked of A: A records it for B, and B takes it.
                 assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
@@ -114,6 +134,10 @@ class TwoNodesTest {
                 b.api().withKey(teamAtA.key()).deprovision(idA); // B's API listens on a new port since its restart
             }
         }
+    }
+
+    private static long median(List<Long> millis) {
+        return millis.stream().sorted().toList().get(millis.size() / 2);
     }
 
     /** Asks {@code asked} for a backup of {@code database}; the operation is recorded by the asked node and run by {@code runner}. */
