@@ -6,6 +6,7 @@ import jakarta.inject.Singleton;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.util.List;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
@@ -18,7 +19,8 @@ import java.util.regex.Pattern;
  */
 @Singleton
 public final class Network {
-    private static final Pattern CIDR = Pattern.compile("(\\d{1,3}(\\.\\d{1,3}){3}/\\d{1,2}|[0-9A-Fa-f:]+/\\d{1,3})");
+    private static final Pattern CIDR = Pattern.compile("((?:25[0-5]|2[0-4]\\d|1?\\d?\\d)(?:\\.(?:25[0-5]|2[0-4]\\d|1?\\d?\\d)){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:]*)"
+            + "/(\\d{1,3})");
 
     private final String bind;
     private final String publicHost;
@@ -29,9 +31,26 @@ public final class Network {
         this.bind = bind;
         this.publicHost = !publicHost.isBlank() ? publicHost : isWildcard(bind) ? hostName() : bind;
         this.nodesNetwork = nodesNetwork.strip();
-        if (!this.nodesNetwork.isEmpty() && !CIDR.matcher(this.nodesNetwork).matches()) {
-            throw new StartupException("KEEL_NODES_NETWORK '" + this.nodesNetwork + "' is not a network: give the one the Keel nodes"
-                    + " share as a CIDR (10.0.0.0/24, fd00::/64), or leave it unset for one node.");
+        if (!this.nodesNetwork.isEmpty() && !isNodesNetwork(this.nodesNetwork)) {
+            throw new StartupException("KEEL_NODES_NETWORK '" + this.nodesNetwork + "' is not a network of Keel nodes: give the one the"
+                    + " nodes share as a CIDR of at least /8 (IPv4) or /16 (IPv6), such as 10.0.0.0/24 or fd00::/64, holding only Keel"
+                    + " nodes, or leave it unset for one node.");
+        }
+    }
+
+    /** A literal address and a prefix that fits it, no wider than /8 (IPv4) or /16 (IPv6): never the whole internet. */
+    private static boolean isNodesNetwork(String cidr) {
+        Matcher parts = CIDR.matcher(cidr);
+        if (!parts.matches()) {
+            return false;
+        }
+        try {
+            // A literal address only (four numbers to 255, or a form with a colon): parsed without a name lookup.
+            byte[] address = InetAddress.getByName(parts.group(1)).getAddress();
+            int prefix = Integer.parseInt(parts.group(2));
+            return address.length == 4 ? prefix >= 8 && prefix <= 32 : prefix >= 16 && prefix <= 128;
+        } catch (UnknownHostException e) {
+            return false;
         }
     }
 

@@ -154,7 +154,9 @@ public final class DumpRestore implements OperationHandler {
     private Transfer start(Database target, DumpSources.Source source, List<String> checked) {
         try {
             Transfer transfer = dsl.transactionResult(tx -> {
-                Operation operation = operations.create(tx.dsl(), target.teamId(), target.id(), OperationKind.LOGICAL_RESTORE, RESTORING, 1);
+                // The request (its source, which may hold a signed URL) waits in this node's memory: this node runs it, pg_restore
+                // reaching the database's server over the network wherever it is hosted.
+                Operation operation = operations.createHere(tx.dsl(), target.teamId(), target.id(), OperationKind.LOGICAL_RESTORE, RESTORING, 1);
                 return transfers.insert(tx.dsl(), target.teamId(), TransferKind.RESTORE, target.id(), operation.id(), null,
                         source.backup() == null ? null : source.backup().id(), source.url() == null ? null : source.display(),
                         source.display());

@@ -11,7 +11,6 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.MonitoringSessions;
 import dev.keel.instances.SpooledWal;
-import dev.keel.nodes.ThisNode;
 import dev.keel.operations.OperationKind;
 import dev.keel.pooling.PoolFigures;
 import dev.keel.replication.HaMonitor;
@@ -66,7 +65,6 @@ final class DatabaseMetrics {
     private final HaMonitor ha;
     private final WalReceivers receivers;
     private final PoolFigures pools;
-    private final String node;
     private final Duration refresh;
     private final ExecutorService readers;
     private final Map<String, MultiGauge> gauges = new HashMap<>();
@@ -75,9 +73,8 @@ final class DatabaseMetrics {
     private Future<Map<UUID, PoolFigures.Figures>> poolReads;
 
     DatabaseMetrics(MetricsRepository repository, InstanceRepository instances, InstanceRuntime runtime, MonitoringSessions sessions,
-                    DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, PoolFigures pools, ThisNode node,
-                    MeterRegistry registry, @Value("${keel.metrics.refresh}") Duration refresh) {
-        this.node = node.name();
+                    DatabaseLookup databases, HaMonitor ha, WalReceivers receivers, PoolFigures pools, MeterRegistry registry,
+                    @Value("${keel.metrics.refresh}") Duration refresh) {
         this.repository = repository;
         this.instances = instances;
         this.runtime = runtime;
@@ -103,7 +100,7 @@ final class DatabaseMetrics {
             return;
         }
         Series series = new Series();
-        List<MetricsRepository.Row> all = repository.databases();
+        List<MetricsRepository.Row> rows = repository.databases();
         Map<UUID, MetricsRepository.BackupTimes> backups = repository.completedBackups();
         Map<UUID, Integer> failovers = repository.failovers();
         Map<UUID, String> archiveStates = repository.archiveStates();
@@ -115,9 +112,6 @@ final class DatabaseMetrics {
             }
             live.add(instance.id());
         }
-        // Each node reports the databases whose primary it hosts (Prometheus scrapes every node); one without a primary, every node.
-        List<MetricsRepository.Row> rows = all.stream().filter(row -> Optional.ofNullable(primaries.get(row.id())).map(Instance::node)
-                .map(node::equals).orElse(true)).toList();
         Map<String, String> namesBySlotId = new HashMap<>();
         rows.forEach(row -> namesBySlotId.put(row.id().toString().replace("-", ""), row.name()));
 

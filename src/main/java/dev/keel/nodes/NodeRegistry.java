@@ -4,6 +4,12 @@ import dev.keel.Network;
 import dev.keel.StartupException;
 import dev.keel.catalog.NodeLock;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * This node's entry in the registry at start: refuses to join a catalog that is another node's
@@ -13,6 +19,8 @@ import jakarta.inject.Singleton;
  */
 @Singleton
 public final class NodeRegistry {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeRegistry.class);
+
     private final NodeRepository nodes;
     private final ThisNode node;
     private final Network network;
@@ -40,5 +48,24 @@ public final class NodeRegistry {
      */
     public void register() {
         nodes.register(node, network.publicHost(), node.embeddedCatalog());
+        warnOfOrphans();
+    }
+
+    /**
+     * A node looks after only the instances that name it: after a rename (the default name is
+     * the host name, which a new container changes) the old name's instances would be nobody's.
+     * Says so for every node without a heartbeat that still hosts instances.
+     */
+    private void warnOfOrphans() {
+        Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
+        for (NodeRepository.Row row : nodes.all()) {
+            Duration silent = Duration.between(row.heartbeatAt(), row.now());
+            if (!row.name().equals(node.name()) && hosted.containsKey(row.name())
+                    && NodeState.of(row.drained(), silent, node.lostAfter()) != NodeState.ACTIVE) {
+                LOG.warn("Node {} hosts {} instances and has not heartbeat for {} s: nothing looks after them until it runs again. If"
+                        + " this node is {} under a new name, stop it and start it with KEEL_NODE_NAME={}.", row.name(),
+                        hosted.get(row.name()), silent.toSeconds(), row.name(), row.name());
+            }
+        }
     }
 }

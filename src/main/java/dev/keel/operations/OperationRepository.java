@@ -39,8 +39,9 @@ public final class OperationRepository {
 
     /**
      * Records a new running operation of {@code steps} steps, inside the caller's transaction. The
-     * node that hosts the database's primary runs it (the servers its steps touch are there); an
-     * operation on a database with no server yet (a provision) runs on this node.
+     * node that hosts the database's servers runs it (the servers its steps touch are there): its
+     * live primary's, else its other servers' (a standby, one being made, a fenced one), else the
+     * node its provision was recorded for; a new database's provision runs on this node.
      */
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
         return create(tx, teamId, databaseId, kind, null, firstStep, steps);
@@ -55,7 +56,7 @@ public final class OperationRepository {
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
                             String firstStep, int steps) {
         return insert(tx, teamId, databaseId, kind, firstStepCode, firstStep, steps,
-                databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfPrimary(tx, databaseId), DSL.val(node)));
+                databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfServers(tx, databaseId), placedOn(tx, databaseId), DSL.val(node)));
     }
 
     private Operation insert(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
@@ -76,13 +77,26 @@ public final class OperationRepository {
                 .fetchSingle(OperationRepository::toOperation);
     }
 
-    private static Field<String> hostOfPrimary(DSLContext tx, UUID databaseId) {
+    private static Field<String> hostOfServers(DSLContext tx, UUID databaseId) {
+        Field<Boolean> retired = INSTANCES.STATE.in(InstanceState.DELETING.value(), InstanceState.FENCED.value());
         return DSL.field(tx.select(INSTANCES.NODE).from(INSTANCES)
-                .where(INSTANCES.DATABASE_ID.eq(databaseId))
-                .and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
-                .and(INSTANCES.STATE.notIn(InstanceState.DELETING.value(), InstanceState.FENCED.value()))
-                .orderBy(INSTANCES.CREATED_AT.desc())
+                .where(INSTANCES.DATABASE_ID.eq(databaseId)).and(INSTANCES.NODE.isNotNull())
+                .orderBy(retired.asc(), INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()).desc(), INSTANCES.CREATED_AT.desc())
                 .limit(1));
+    }
+
+    /** The node a database's newest provision (or restore into a new database) was recorded for: it makes the servers. */
+    private static Field<String> placedOn(DSLContext tx, UUID databaseId) {
+        return DSL.field(tx.select(OPERATIONS.NODE).from(OPERATIONS)
+                .where(OPERATIONS.DATABASE_ID.eq(databaseId))
+                .and(OPERATIONS.KIND.in(OperationKind.PROVISION.value(), OperationKind.RESTORE.value()))
+                .orderBy(OPERATIONS.CREATED_AT.desc())
+                .limit(1));
+    }
+
+    /** As {@link #create(DSLContext, UUID, UUID, OperationKind, String, int)}, run by this node whichever node hosts the servers. */
+    public Operation createHere(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
+        return insert(tx, teamId, databaseId, kind, null, firstStep, steps, DSL.val(node));
     }
 
     /**
@@ -245,6 +259,7 @@ public final class OperationRepository {
                 OperationKind.of(r.get(OPERATIONS.KIND)), OperationState.of(r.get(OPERATIONS.STATE)), r.get(OPERATIONS.STEP), r.get(OPERATIONS.STEP_CODE),
                 r.get(OPERATIONS.PROGRESS_DONE), r.get(OPERATIONS.PROGRESS_TOTAL), r.get(OPERATIONS.PROGRESS_UNIT),
                 r.get(OPERATIONS.ATTEMPT), r.get(OPERATIONS.ERROR), r.get(OPERATIONS.ERROR_CODE), r.get(OPERATIONS.ERROR_RETRYABLE), r.get(OPERATIONS.CREATED_AT), r.get(OPERATIONS.UPDATED_AT),
-                r.get(OPERATIONS.FINISHED_AT), r.get(OPERATIONS.NODE), r.get(OPERATIONS.STARTED_AT));
+                r.get(OPERATIONS.FINISHED_AT), r.get(OPERATIONS.NODE), r.get(OPERATIONS.RECORDED_BY),
+                r.get(OPERATIONS.STARTED_AT));
     }
 }

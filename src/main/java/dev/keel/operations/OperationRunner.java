@@ -212,6 +212,7 @@ public final class OperationRunner {
         long started = System.nanoTime();
         String outcome = OperationState.FAILED.value();
         DatabaseLeases.Lease lease = null;
+        boolean ended = false;
         try {
             if (!stillRunning(operation)) {
                 outcome = "gone"; // handed here by a read that an end of it overtook
@@ -236,6 +237,7 @@ public final class OperationRunner {
             handler.run(operation);
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();
+            ended = true;
             LOG.info("Operation {} succeeded", operation.kind().value());
         } catch (Throwable e) {
             Fatal.haltIfFatal(e);
@@ -244,6 +246,7 @@ public final class OperationRunner {
             LOG.error("Operation {} failed", operation.kind().value(), e);
             try {
                 operations.fail(operation.id(), failure);
+                ended = true;
             } catch (RuntimeException recordFailure) {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
@@ -251,7 +254,9 @@ public final class OperationRunner {
             if (lease != null) {
                 closeQuietly(lease);
             }
-            if (!outcome.equals("deferred")) {
+            if (ended || outcome.equals("gone")) {
+                // One whose end could not be recorded stays this runner's: it is not taken again (and run twice) from the
+                // catalog, where it still says running, but settled by the reconciler at the next start.
                 accepted.remove(operation.id());
             }
             if (!outcome.equals("deferred") && !outcome.equals("gone")) {

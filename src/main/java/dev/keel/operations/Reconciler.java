@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.nodes.ThisNode;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,11 +22,13 @@ public final class Reconciler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DatabaseLeases leases;
+    private final String node;
 
-    Reconciler(OperationRepository operations, OperationRunner runner, DatabaseLeases leases) {
+    Reconciler(OperationRepository operations, OperationRunner runner, DatabaseLeases leases, ThisNode node) {
         this.operations = operations;
         this.runner = runner;
         this.leases = leases;
+        this.node = node.name();
     }
 
     public List<Decision> reconcile() {
@@ -38,9 +41,9 @@ public final class Reconciler {
         for (Operation operation : operations.unfinishedHere()) {
             MDC.put("operation", operation.id().toString());
             try {
-                if (operation.startedAt() == null) {
-                    // Never begun (queued when this node stopped, or recorded for it by another node meanwhile): nothing of it is
-                    // half made, so it runs as it is.
+                if (operation.startedAt() == null && !node.equals(operation.recordedBy())) {
+                    // Recorded for this node by another while it was stopped, and never begun: nothing of it is half made, so it
+                    // runs as it is. What this node recorded itself is recovered as before (it may have run inline, unmarked).
                     LOG.info("Reconciler: operation {} had not begun; it runs now", operation.kind().value());
                     runner.submit(operation);
                     continue;

@@ -28,6 +28,6 @@ class PlanChangeStepTest {
     private static Operation operation(String step, String code) {
         OffsetDateTime now = OffsetDateTime.now();
         return new Operation(UUID.randomUUID(), UUID.randomUUID(), UUID.randomUUID(), OperationKind.PLAN_CHANGE, OperationState.RUNNING,
-                step, code, 1, 3, "steps", 1, null, null, null, now, now, null, "node-a", now);
+                step, code, 1, 3, "steps", 1, null, null, null, now, now, null, "node-a", "node-a", now);
     }
 }

@@ -82,7 +82,7 @@ class CrashRecoveryIT {
             for (int attempt = 1; attempt <= 3; attempt++) {
                 // Each attempt is held in its initdb (frozen with SIGSTOP), so Keel is always killed mid-provision;
                 // the frozen initdb is then killed too, as it would be with the machine.
-                long initdb = awaitInitdb(dataDir, frozen);
+                long initdb = awaitInitdb(dataDir, frozen, keel, attempt);
                 Footprint.signal("STOP", initdb);
                 frozen.add(initdb);
                 keel.kill9();
@@ -179,8 +179,11 @@ class CrashRecoveryIT {
         }
     }
 
-    /** The pid of an initdb (other than {@code seen}) making a data directory under {@code dataDir}'s instances, polled every 5 ms. */
-    private static long awaitInitdb(Path dataDir, Set<Long> seen) throws InterruptedException {
+    /**
+     * The pid of an initdb (other than {@code seen}) making a data directory under {@code dataDir}'s
+     * instances, polled every 5 ms; a failure shows the end of {@code keel}'s log.
+     */
+    private static long awaitInitdb(Path dataDir, Set<Long> seen, KeelProcess keel, int attempt) throws InterruptedException {
         String prefix = dev.keel.KeelHome.serverDirOf(dataDir).resolve("instances").toString();
         long deadline = System.nanoTime() + Timeouts.PROVISION.toNanos();
         while (System.nanoTime() < deadline) {
@@ -199,7 +202,9 @@ class CrashRecoveryIT {
             }
             Thread.sleep(5);
         }
-        throw new AssertionError("no initdb under " + prefix + " within " + Timeouts.PROVISION);
+        List<String> log = keel.log().lines().toList();
+        throw new AssertionError("no initdb under " + prefix + " within " + Timeouts.PROVISION + " at attempt " + attempt
+                + "; the end of Keel's log:\n" + String.join("\n", log.subList(Math.max(0, log.size() - 60), log.size())));
     }
 
     /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */

@@ -48,6 +48,6 @@ class FailoverStepTest {
     static Operation operation(String step, String code) {
         OffsetDateTime now = OffsetDateTime.now();
         return new Operation(UUID.randomUUID(), UUID.randomUUID(), UUID.randomUUID(), OperationKind.FAILOVER, OperationState.RUNNING,
-                step, code, 1, 6, "steps", 1, null, null, null, now, now, null, "node-a", now);
+                step, code, 1, 6, "steps", 1, null, null, null, now, now, null, "node-a", "node-a", now);
     }
 }
