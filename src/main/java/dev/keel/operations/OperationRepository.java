@@ -96,7 +96,7 @@ public final class OperationRepository {
 
     /** As {@link #create(DSLContext, UUID, UUID, OperationKind, String, int)}, run by this node whichever node hosts the servers. */
     public Operation createHere(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
-        return insert(tx, teamId, databaseId, kind, null, firstStep, steps, DSL.val(node));
+        return create(tx, teamId, databaseId, kind, firstStep, steps, node);
     }
 
     /**

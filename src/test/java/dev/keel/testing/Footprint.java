@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -81,6 +82,18 @@ public final class Footprint {
             return Long.parseLong(Files.readString(dataDir.resolve("s3/s3proxy.pid")).strip());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** SIGTERM to a process the test started, and SIGKILL if it has not exited within {@link Timeouts#PROCESS_EXIT}. */
+    public static void stop(Process process) {
+        process.destroy();
+        try {
+            if (!process.waitFor(Timeouts.PROCESS_EXIT.toSeconds(), TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
