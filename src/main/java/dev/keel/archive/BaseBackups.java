@@ -113,7 +113,7 @@ public final class BaseBackups implements OperationHandler {
      */
     public Backup takeNow(Database database, BackupKind kind) throws Exception {
         Backup backup = dsl.transactionResult(tx -> {
-            Operation operation = operations.create(tx.dsl(), database.teamId(), database.id(), OperationKind.BACKUP, "starting", 1);
+            Operation operation = operations.createHere(tx.dsl(), database.teamId(), database.id(), OperationKind.BACKUP, "starting", 1);
             return backups.insert(tx.dsl(), database.id(), operation.id(), kind);
         });
         Operation operation = operations.find(database.teamId(), backup.operationId()).orElseThrow();

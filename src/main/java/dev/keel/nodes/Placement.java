@@ -9,6 +9,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -16,7 +17,8 @@ import java.util.stream.Collectors;
  * Where a new database's servers go. The node that serves the request takes it while it is not
  * drained; a drained node passes it to the active node (not drained, heartbeating) that hosts the
  * fewest instances, which then makes it (the operation is recorded for that node). The warm pool
- * fills only on a node that is not drained.
+ * fills only on a node that is not drained. A provision recorded for a node that was then lost
+ * before it began is taken over by the least busy active node ({@code OperationInbox}).
  */
 @Singleton
 public final class Placement {
@@ -46,16 +48,31 @@ public final class Placement {
         if (self.isEmpty() || !self.get().drained()) {
             return new Placed(node.name(), true);
         }
-        Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
         NodeRepository.Row drained = self.get();
-        return nodes.all().stream()
-                .filter(row -> NodeState.of(row.drained(), Duration.between(row.heartbeatAt(), row.now()), node.lostAfter()) == NodeState.ACTIVE)
-                .min(Comparator.comparing((Function<NodeRepository.Row, Long>) row -> hosted.getOrDefault(row.name(), 0L))
-                        .thenComparing(NodeRepository.Row::name))
-                .map(row -> new Placed(row.name(), false))
+        return leastBusy().map(name -> new Placed(name, false))
                 .orElseThrow(() -> new KeelException(ProblemType.NO_CAPACITY, "Node " + drained.name() + " is draining (since "
                         + drained.drainedAt().toInstant().truncatedTo(ChronoUnit.SECONDS) + "), so Keel places no new instance on it, and no"
                         + " other node is active to take one; undo it with POST /v1/nodes/" + drained.name() + "/activate, or start"
                         + " another node, then try again. Nothing was created."));
+    }
+
+    /** The active node (not drained, heartbeating) that hosts the fewest instances, the first by name among equals. */
+    public Optional<String> leastBusy() {
+        Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
+        return nodes.all().stream()
+                .filter(row -> state(row) == NodeState.ACTIVE)
+                .min(Comparator.comparing((Function<NodeRepository.Row, Long>) row -> hosted.getOrDefault(row.name(), 0L))
+                        .thenComparing(NodeRepository.Row::name))
+                .map(NodeRepository.Row::name);
+    }
+
+    /** The nodes whose heartbeat is older than {@code keel.node.lost-after}, drained or not. */
+    public Set<String> silent() {
+        return nodes.all().stream().filter(row -> Duration.between(row.heartbeatAt(), row.now()).compareTo(node.lostAfter()) > 0)
+                .map(NodeRepository.Row::name).collect(Collectors.toSet());
+    }
+
+    private NodeState state(NodeRepository.Row row) {
+        return NodeState.of(row.drained(), Duration.between(row.heartbeatAt(), row.now()), node.lostAfter());
     }
 }

@@ -3,6 +3,8 @@ package dev.keel.operations;
 import dev.keel.catalog.CatalogListener;
 import dev.keel.catalog.CatalogLocation;
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -11,6 +13,10 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.EnumSet;
+import java.util.HashSet;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * Where the operations other nodes record for this node arrive ({@link OperationRepository#create}
@@ -19,21 +25,32 @@ import java.time.Duration;
  * {@code keel.operations.inbox-interval} anyway (a notification sent while this node's session
  * was down is lost), for running operations addressed to this node that its runner does not have,
  * and hands them to it. Started after the {@link Reconciler}, which takes what this node left running.
+ *
+ * <p>Each look also takes over, when this node is the least busy active one, the provisions (and
+ * restores into a new database) recorded for a node that fell silent before beginning them: they
+ * made nothing on that node, so they can be made here. One whose node began it waits for that
+ * node to return, as its servers, half made, are there.
  */
 @Singleton
 public final class OperationInbox {
     static final String CHANNEL = "keel_operations";
     private static final Logger LOG = LoggerFactory.getLogger(OperationInbox.class);
 
+    private static final Set<OperationKind> MOVABLE = EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
+
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final Placement placement;
+    private final String node;
     private final CatalogListener listener;
     private final int intervalMillis;
     private volatile boolean stopping;
     private Thread thread;
 
-    OperationInbox(OperationRepository operations, OperationRunner runner, CatalogLocation location,
+    OperationInbox(OperationRepository operations, OperationRunner runner, CatalogLocation location, Placement placement, ThisNode node,
                    @Value("${keel.operations.inbox-interval}") Duration interval) {
+        this.placement = placement;
+        this.node = node.name();
         this.operations = operations;
         this.runner = runner;
         this.listener = new CatalogListener(location, CHANNEL);
@@ -70,10 +87,27 @@ public final class OperationInbox {
                 if (!stopping && reached) {
                     Loops.round("Collecting the operations handed to this node",
                             () -> operations.handedHere(runner.accepted()).forEach(runner::submit));
+                    Loops.round("Taking over what silent nodes never began", this::takeOverStranded);
                 }
             }
         } finally {
             listener.close();
+        }
+    }
+
+    private void takeOverStranded() {
+        Set<String> silent = new HashSet<>(placement.silent());
+        silent.remove(node);
+        if (silent.isEmpty() || !placement.leastBusy().filter(node::equals).isPresent()) {
+            return;
+        }
+        for (Operation stranded : operations.neverBegunOn(silent, MOVABLE)) {
+            Optional<Operation> taken = operations.takeOver(stranded.id(), stranded.node());
+            if (taken.isPresent()) {
+                LOG.warn("Took over operation {} {} of database {} from node {}, silent since before it began it", stranded.kind().value(),
+                        stranded.id(), stranded.databaseId(), stranded.node());
+                runner.submit(taken.get());
+            }
         }
     }
 

@@ -96,7 +96,17 @@ public final class OperationRepository {
 
     /** As {@link #create(DSLContext, UUID, UUID, OperationKind, String, int)}, run by this node whichever node hosts the servers. */
     public Operation createHere(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, String firstStep, int steps) {
-        return create(tx, teamId, databaseId, kind, firstStep, steps, node);
+        return createHere(tx, teamId, databaseId, kind, null, firstStep, steps);
+    }
+
+    /**
+     * As above, at the step {@code firstStepCode}: for work this node does in the caller's thread
+     * (an upgrade's first backup, a failover or a restart in place the HA monitor decided), which
+     * no other node's inbox may take up as handed to it.
+     */
+    public Operation createHere(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
+                                String firstStep, int steps) {
+        return insert(tx, teamId, databaseId, kind, firstStepCode, firstStep, steps, DSL.val(node));
     }
 
     /**
@@ -110,10 +120,32 @@ public final class OperationRepository {
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
     }
 
-    /** Records that a runner begins {@code operation}'s work (the first time only). */
-    void started(UUID operation) {
-        dsl.update(OPERATIONS).set(OPERATIONS.STARTED_AT, DSL.coalesce(OPERATIONS.STARTED_AT, DSL.currentOffsetDateTime()))
-                .where(OPERATIONS.ID.eq(operation)).execute();
+    /**
+     * Records that this node's runner begins {@code operation}'s work (the time of the first
+     * beginning stays); false when it is no longer this node's: another node took it over while
+     * this one was silent ({@link #takeOver}). The two updates exclude each other on the row.
+     */
+    boolean begin(UUID operation) {
+        return dsl.update(OPERATIONS).set(OPERATIONS.STARTED_AT, DSL.coalesce(OPERATIONS.STARTED_AT, DSL.currentOffsetDateTime()))
+                .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(node).or(OPERATIONS.NODE.isNull())).execute() == 1;
+    }
+
+    /** The running operations of {@code kinds} addressed to one of {@code nodes} that no runner has begun, oldest first. */
+    List<Operation> neverBegunOn(Set<String> nodes, Set<OperationKind> kinds) {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
+                .and(OPERATIONS.STARTED_AT.isNull()).and(OPERATIONS.KIND.in(kinds.stream().map(OperationKind::value).toList()))
+                .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+    }
+
+    /**
+     * Readdresses {@code operation} from node {@code from} to this node, if it is still running,
+     * still addressed to {@code from}, and still not begun; the taken-over row, else empty.
+     */
+    Optional<Operation> takeOver(UUID operation, String from) {
+        return dsl.update(OPERATIONS).set(OPERATIONS.NODE, node)
+                .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from)).and(OPERATIONS.STARTED_AT.isNull())
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .returning().fetchOptional(OperationRepository::toOperation);
     }
 
     /** Tells node {@code name} that an operation was recorded for it ({@link OperationInbox}). */

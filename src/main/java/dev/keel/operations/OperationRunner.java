@@ -232,8 +232,13 @@ public final class OperationRunner {
                     return;
                 }
             }
+            if (!operations.begin(operation.id())) {
+                LOG.warn("Operation {} {} is not begun here: another node took it over while this one was silent",
+                        operation.kind().value(), operation.id());
+                outcome = "gone";
+                return;
+            }
             LOG.info("Operation {} started", operation.kind().value());
-            operations.started(operation.id());
             handler.run(operation);
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();

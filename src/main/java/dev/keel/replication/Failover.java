@@ -283,7 +283,7 @@ final class Failover implements OperationHandler {
     }
 
     private UUID recorded(Database database, HaDecision decision, Work work) {
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
+        Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
         try {
             work.on(operation);

@@ -643,7 +643,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     private UUID restartInPlace(Database database, Watch watch, Instance primary, HaDecision decision) {
         LOG.warn("Database {}: {}", database.name(), decision.sentence());
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
+        Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.RESTART, decision.sentence(), 1));
         watch.restarts++;
         try {

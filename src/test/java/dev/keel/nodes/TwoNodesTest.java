@@ -32,7 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * made through a node is hosted by it (through a drained node, by the other), an operation asked
  * of one node for a database the other hosts is carried out by the other (recorded by the first,
  * picked up from the catalog), and a node whose control plane stops is shown lost while its
- * database keeps serving, then comes back and takes new work again.
+ * database keeps serving, a provision it never began is taken over by the other node, and it
+ * comes back and takes new work again.
  */
 @ExtendWith(SharedKeel.class)
 class TwoNodesTest {
@@ -116,6 +117,25 @@ class TwoNodesTest {
                 assertThat(teamAtA.get("/v1/operations/" + waiting).json().get("state").asText()).isEqualTo("running");
                 assertThat(startedAt(waiting, catalog)).isEqualTo("never");
 
+                // A provision recorded for node-b just before it fell silent (its heartbeat made fresh again in the catalog, as
+                // if it had died right after beating): node-a, drained when asked, passes it to node-b. Once node-a is active
+                // and node-b silent past lost-after, node-a takes it over: node-b began nothing of it.
+                assertThat(a.api().post("/v1/nodes/node-a/drain", "").status()).isEqualTo(200);
+                catalogUpdate("update nodes set heartbeat_at = now() where name = 'node-b'", catalog);
+                Api.Response asked = teamAtA.post("/v1/databases", "{\"plan\":\"essential-0\"}");
+                assertThat(asked.status()).as(asked.toString()).isEqualTo(202);
+                String stranded = asked.field("id");
+                assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-b");
+                Thread.sleep(3000); // node-a, drained, takes over nothing
+                assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-b");
+                assertThat(a.api().post("/v1/nodes/node-a/activate", "").status()).isEqualTo(200);
+                long activated = System.nanoTime();
+                JsonNode takenOver = teamAtA.awaitAvailable(stranded);
+                System.out.printf("a provision stranded on silent node-b available through node-a %d ms after node-a was activated"
+                        + " (inbox interval 2s)%n", Duration.ofNanos(System.nanoTime() - activated).toMillis());
+                assertThat(takenOver.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
+                assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-a");
+
                 // B comes back, reattaches to its server, runs the backup that waited for it (not begun, so not recovered as
                 // interrupted), and takes what A records for it again.
                 b.startControlPlane();
@@ -131,6 +151,7 @@ class TwoNodesTest {
 
                 // Deleting B's database through A: B removes its server.
                 teamAtA.deprovision(idB);
+                teamAtA.deprovision(stranded);
                 b.api().withKey(teamAtA.key()).deprovision(idA); // B's API listens on a new port since its restart
             }
         }
@@ -156,6 +177,19 @@ class TwoNodesTest {
             assertThat(row.next()).isTrue();
             assertThat(row.getString("node")).isEqualTo(runner);
             assertThat(row.getString("recorded_by")).isNotEqualTo(runner);
+        }
+    }
+
+    private static String provisionedBy(String database, TestKeel.CatalogServerDatabase catalog) throws Exception {
+        try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+            return Pg.scalar(connection, "select node from operations where kind = 'provision' and database_id = '" + database + "'");
+        }
+    }
+
+    private static void catalogUpdate(String sql, TestKeel.CatalogServerDatabase catalog) throws Exception {
+        try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password());
+             Statement statement = connection.createStatement()) {
+            assertThat(statement.executeUpdate(sql)).isEqualTo(1);
         }
     }
 
