@@ -8,6 +8,11 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.Reconfiguration;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.Decision;
+import dev.keel.operations.HostedWork;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.problems.KeelException;
@@ -27,13 +32,16 @@ import java.util.Map;
  * {@code heroku pg:settings}: the {@link TunableSetting}s of a database, shown with Postgres'
  * defaults where none was chosen, and changed by storing them in the catalog and applying them
  * with a reload to the database's server (a follower's too, keeping its stream). Not on essential
- * plans, as on Heroku; not while another change to the database's servers runs.
+ * plans, as on Heroku; not while another change to the database's servers runs. Asked of a node
+ * that does not host the server, the request waits for the hosting node to apply them (a
+ * {@code reconfigure} operation, {@link HostedWork}).
  */
 @Singleton
-public final class DatabaseSettings {
+public final class DatabaseSettings implements OperationHandler {
+    private static final String APPLYING = "applying the settings";
     private static final EnumSet<OperationKind> BUSY = EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE, OperationKind.UNFOLLOW,
             OperationKind.PLAN_CHANGE, OperationKind.FAILOVER, OperationKind.STANDBY, OperationKind.RESTART,
-            OperationKind.REBUILD);
+            OperationKind.REBUILD, OperationKind.RECONFIGURE);
 
     private final DatabaseLookup databases;
     private final SettingsRepository settings;
@@ -45,10 +53,14 @@ public final class DatabaseSettings {
     private final Reconfiguration reconfiguration;
     private final Following following;
     private final Network network;
+    private final HostedWork hostedWork;
+    private final String node;
 
     DatabaseSettings(DatabaseLookup databases, SettingsRepository settings, ServerSettings serverSettings, Plans plans,
                      OperationRepository operations, InstanceRepository instances, InstanceMaker maker, Reconfiguration reconfiguration,
-                     Following following, Network network) {
+                     Following following, Network network, HostedWork hostedWork, ThisNode node) {
+        this.hostedWork = hostedWork;
+        this.node = node.name();
         this.databases = databases;
         this.settings = settings;
         this.serverSettings = serverSettings;
@@ -91,8 +103,33 @@ public final class DatabaseSettings {
                     + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
         });
         settings.put(database.id(), values);
-        apply(database);
+        String host = instances.primary(database.id()).map(Instance::node).orElse(null);
+        if (host == null || host.equals(node)) {
+            apply(database);
+        } else {
+            hostedWork.carryOut(database.teamId(), database.id(), OperationKind.RECONFIGURE, APPLYING);
+        }
         return view(settings.of(database.id()));
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.RECONFIGURE;
+    }
+
+    /** On the node hosting the database's server: applies the settings another node's request stored. */
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database database = databases.find(operation.databaseId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                "The database was deleted meanwhile; nothing was applied."));
+        apply(database);
+        operations.progress(operation.id(), "applied the settings", 1, 1);
+    }
+
+    /** Applied again from what the catalog holds: applying twice gives the same server. */
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "applying the database's settings, which Keel stopped during");
     }
 
     private void apply(Database database) throws Exception {

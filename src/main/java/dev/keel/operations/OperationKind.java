@@ -6,7 +6,9 @@ import java.util.Locale;
 public enum OperationKind {
     PROVISION, DEPROVISION, BACKUP, RESTORE, UNFOLLOW, STANDBY, FAILOVER, RESTART, PLAN_CHANGE, LOGICAL_BACKUP, LOGICAL_RESTORE, UPGRADE,
     /** A follower rebuilt from its leader's archive (its slot was lost, or it diverged from its leader's new timeline). */
-    REBUILD;
+    REBUILD,
+    /** A database's stored settings and rules applied to its server, on the node hosting it, for a request asked of another. */
+    RECONFIGURE;
 
     public String value() {
         return name().toLowerCase(Locale.ROOT);

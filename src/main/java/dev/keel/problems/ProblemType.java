@@ -114,7 +114,7 @@ public enum ProblemType {
         return status >= 500 ? INTERNAL : BAD_REQUEST;
     }
 
-    static Optional<ProblemType> forSlug(String slug) {
+    public static Optional<ProblemType> forSlug(String slug) {
         for (ProblemType type : values()) {
             if (type.slug.equals(slug)) {
                 return Optional.of(type);

@@ -149,6 +149,22 @@ class TwoNodesTest {
                     assertThat(rows.getInt(1)).isEqualTo(2);
                 }
 
+                // A settings change asked of A for a database B hosts: B applies it to its server, and A answers once it has.
+                JsonNode tunable = b.api().withKey(teamAtA.key()).provision("{\"plan\":\"standard-0\"}");
+                assertThat(tunable.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                Api.Response changed = teamAtA.patch("/postgres/v0/databases/" + tunable.get("name").asText() + "/config",
+                        "{\"log_statement\":\"ddl\"}");
+                assertThat(changed.status()).as(changed.toString()).isEqualTo(200);
+                assertThat(changed.json().get("log_statement").get("value").asText()).isEqualTo("ddl");
+                try (Connection connection = Pg.connect(tunable.get("url").asText(), a.caFile())) {
+                    assertThat(Pg.scalar(connection, "show log_statement")).isEqualTo("ddl");
+                }
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
+                            + " 'reconfigure' and database_id = '" + tunable.get("id").asText() + "'")).isEqualTo("node-b node-a succeeded");
+                }
+                teamAtA.deprovision(tunable.get("id").asText());
+
                 // Deleting B's database through A: B removes its server.
                 teamAtA.deprovision(idB);
                 teamAtA.deprovision(stranded);
