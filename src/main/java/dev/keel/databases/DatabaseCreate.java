@@ -123,7 +123,10 @@ public final class DatabaseCreate implements OperationHandler {
         String pgDatabase = source != null ? source.pgDatabase() : WarmPool.newDatabaseName();
         OperationKind kind = origin == null ? OperationKind.PROVISION : OperationKind.RESTORE;
         List<String> steps = origin == null ? STEPS : RESTORE_STEPS;
-        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1);
+        // A follower goes to another node than its leader's primary where one is active, so that losing one host leaves the other.
+        String leaderNode = origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW
+                ? instances.primary(origin.sourceId()).map(Instance::node).orElse(null) : null;
+        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1, leaderNode);
         try {
             Operation operation = dsl.transactionResult(tx -> {
                 // The team's row, locked: its requests are counted against its quota one at a time.

@@ -102,12 +102,15 @@ public final class DatabaseSettings implements OperationHandler {
             throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
                     + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
         });
+        String host = instances.primary(database.id()).map(Instance::node).filter(n -> !n.equals(node)).orElse(null);
+        if (host != null) {
+            hostedWork.requireTaker(host, "Applying settings");
+        }
         settings.put(database.id(), values);
-        String host = instances.primary(database.id()).map(Instance::node).orElse(null);
-        if (host == null || host.equals(node)) {
+        if (host == null) {
             apply(database);
         } else {
-            hostedWork.carryOut(database.teamId(), database.id(), OperationKind.RECONFIGURE, APPLYING);
+            hostedWork.carryOut(host, database.teamId(), database.id(), OperationKind.RECONFIGURE, APPLYING, "The settings change");
         }
         return view(settings.of(database.id()));
     }

@@ -6,6 +6,7 @@ import dev.keel.nodes.Placement;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
+import io.micronaut.core.annotation.Nullable;
 import io.micronaut.core.convert.format.ReadableBytes;
 import jakarta.inject.Singleton;
 
@@ -37,12 +38,13 @@ public final class Capacity {
     }
 
     /**
-     * Where a new database goes ({@link Placement#choose}); when that is this node, a 507 when its
+     * Where a new database goes ({@link Placement#choose}, away from node {@code awayFrom} if
+     * another is active); when that is this node, a 507 when its
      * disk is nearly full and a 503 when no port is left (a warm instance of {@code major} needs
      * none). Another node checks its own room as it makes the servers.
      */
-    public Placement.Placed placeInstance(int major) {
-        Placement.Placed placed = placement.choose();
+    public Placement.Placed placeInstance(int major, @Nullable String awayFrom) {
+        Placement.Placed placed = placement.choose(awayFrom);
         if (placed.here()) {
             requireRoomHere(major);
         }

@@ -10,6 +10,7 @@ import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
+import dev.keel.databases.RetiredServers;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
@@ -47,10 +48,12 @@ final class UpgradeAftermath {
     private final DatabaseLookup databases;
     private final Plans plans;
     private final Network network;
+    private final RetiredServers retired;
 
     UpgradeAftermath(InstanceRepository instances, InstanceConnections connections, InstanceMaker maker, ReplicationSlots slots,
                      ArchiveRetirement archive, BaseBackups backups, StandbyRestores standbys, DatabaseLookup databases, Plans plans,
-                     Network network) {
+                     Network network, RetiredServers retired) {
+        this.retired = retired;
         this.instances = instances;
         this.connections = connections;
         this.maker = maker;
@@ -98,7 +101,7 @@ final class UpgradeAftermath {
 
     private void rebuild(Database follower, Database leader, Instance leaderPrimary, Backup backup) throws Exception {
         for (Instance instance : instances.forDatabase(follower.id())) {
-            discard(instance);
+            retired.discard(follower, instance); // a follower may be on another node than its leader
         }
         slots.forget(ReplicationSlots.forFollower(follower.id()));
         databases.changeMajor(follower.id(), leaderPrimary.major());

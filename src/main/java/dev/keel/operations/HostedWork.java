@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.nodes.Placement;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
@@ -7,37 +8,70 @@ import org.jooq.DSLContext;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
- * Work that a request answers only once it is done, on a database whose servers another node
- * hosts (a settings change, say): recorded as an operation, which {@link OperationRepository#create}
- * addresses to that node and the catalog hands over, then waited for, so that the request answers
- * as if the work had been done where it was asked.
+ * Work on a database's server that another node hosts, done by that node: recorded as an
+ * operation addressed to it, which the catalog hands over ({@link OperationInbox}). A request can
+ * wait for its end ({@link #carryOut}), so that it answers as if the work had been done where it
+ * was asked; other work only hands it over ({@link #handOverTo}).
  */
 @Singleton
 public final class HostedWork {
     static final long PATIENCE_SECONDS = 30;
     private static final Duration PATIENCE = Duration.ofSeconds(PATIENCE_SECONDS);
-    private static final long POLL_MILLIS = 50;
+    private static final long POLL_MILLIS = 200;
 
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final Placement placement;
     private final DSLContext dsl;
 
-    HostedWork(OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+    HostedWork(OperationRepository operations, OperationRunner runner, Placement placement, DSLContext dsl) {
         this.operations = operations;
         this.runner = runner;
+        this.placement = placement;
         this.dsl = dsl;
     }
 
     /**
-     * Records an operation of {@code kind} on the database for the node hosting its servers and
-     * returns once it has succeeded; its failure is thrown as that node met it, and a 503 names the
-     * operation when it has not ended within {@value #PATIENCE_SECONDS} s (it still runs once that node can).
+     * A 503 saying that nothing was changed, when node {@code node} cannot take work now (silent,
+     * or another version of Keel): asked before a request stores anything.
      */
-    public void carryOut(UUID teamId, UUID databaseId, OperationKind kind, String step) throws InterruptedException {
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, kind, step, 1));
+    public void requireTaker(String node, String what) {
+        Optional<String> why = placement.cannotTake(node);
+        if (why.isPresent()) {
+            throw new KeelException(ProblemType.UNAVAILABLE, what + " is done by node " + node + ", which hosts the database's server,"
+                    + " and " + why.get() + "; nothing was changed. Try again once it is back, or ask node " + node + " itself.");
+        }
+    }
+
+    /**
+     * Records an operation of {@code kind} on the database for node {@code node} and tells that
+     * node; returns it. Empty when that node runs another version of Keel, which may not know the
+     * kind (the operation would stop its inbox): the caller says what is left undone. A silent
+     * node takes it when it returns.
+     */
+    public Optional<Operation> handOverTo(String node, UUID teamId, UUID databaseId, OperationKind kind, String step) {
+        if (placement.otherVersion(node).isPresent()) {
+            return Optional.empty();
+        }
+        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, kind, step, 1, node));
+        runner.submit(operation);
+        return Optional.of(operation);
+    }
+
+    /**
+     * As {@link #handOverTo}, to a node that can take it now ({@link #requireTaker}), and returns
+     * once the operation has succeeded; its failure is thrown as that node met it, and a 503 names
+     * the operation when it has not ended within {@value #PATIENCE_SECONDS} s (it still runs once
+     * that node can).
+     */
+    public void carryOut(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what)
+            throws InterruptedException {
+        requireTaker(node, what);
+        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, kind, step, 1, node));
         runner.submit(operation);
         Instant deadline = Instant.now().plus(PATIENCE);
         while (Instant.now().isBefore(deadline)) {
@@ -47,12 +81,12 @@ public final class HostedWork {
             }
             if (now.state() == OperationState.FAILED) {
                 throw new KeelException(now.errorCode() == null ? ProblemType.INTERNAL : ProblemType.forSlug(now.errorCode())
-                        .orElse(ProblemType.INTERNAL), now.error() == null ? "Node " + now.node() + " could not do it." : now.error());
+                        .orElse(ProblemType.INTERNAL), now.error() == null ? "Node " + node + " could not do it; its log says why." : now.error());
             }
             Thread.sleep(POLL_MILLIS);
         }
-        throw new KeelException(ProblemType.UNAVAILABLE, "Node " + operation.node() + ", which hosts the database's server, has not done"
-                + " this within " + PATIENCE_SECONDS + " s; it does once it can, and GET /v1/operations/" + operation.id()
+        throw new KeelException(ProblemType.UNAVAILABLE, what + " is stored, and node " + node + ", which hosts the database's server,"
+                + " has not applied it within " + PATIENCE_SECONDS + " s; it does once it can, and GET /v1/operations/" + operation.id()
                 + " follows it.").with("operation_id", operation.id().toString());
     }
 }

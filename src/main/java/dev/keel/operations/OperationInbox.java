@@ -13,7 +13,6 @@ import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
 import java.time.Duration;
-import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -28,15 +27,14 @@ import java.util.Set;
  *
  * <p>Each look also takes over, when this node is the least busy active one, the provisions (and
  * restores into a new database) recorded for a node that fell silent before beginning them: they
- * made nothing on that node, so they can be made here. One whose node began it waits for that
- * node to return, as its servers, half made, are there.
+ * made nothing on that node, so they can be made here (and the delete of such a database, which
+ * has no server). One whose node began it waits for that node to return, as its servers, half
+ * made, are there.
  */
 @Singleton
 public final class OperationInbox {
     static final String CHANNEL = "keel_operations";
     private static final Logger LOG = LoggerFactory.getLogger(OperationInbox.class);
-
-    private static final Set<OperationKind> MOVABLE = EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
 
     private final OperationRepository operations;
     private final OperationRunner runner;
@@ -98,15 +96,21 @@ public final class OperationInbox {
     private void takeOverStranded() {
         Set<String> silent = new HashSet<>(placement.silent());
         silent.remove(node);
-        if (silent.isEmpty() || !placement.leastBusy().filter(node::equals).isPresent()) {
+        if (silent.isEmpty()) {
             return;
         }
-        for (Operation stranded : operations.neverBegunOn(silent, MOVABLE)) {
+        // One a look: the next look asks again which node is least busy, once this one's new server counts, so that a
+        // backlog spreads over the nodes.
+        for (Operation stranded : operations.neverBegunOn(silent)) {
+            if (placement.leastBusy().filter(node::equals).isEmpty()) {
+                return;
+            }
             Optional<Operation> taken = operations.takeOver(stranded.id(), stranded.node());
             if (taken.isPresent()) {
                 LOG.warn("Took over operation {} {} of database {} from node {}, silent since before it began it", stranded.kind().value(),
                         stranded.id(), stranded.databaseId(), stranded.node());
                 runner.submit(taken.get());
+                return;
             }
         }
     }

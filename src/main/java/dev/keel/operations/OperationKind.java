@@ -8,7 +8,9 @@ public enum OperationKind {
     /** A follower rebuilt from its leader's archive (its slot was lost, or it diverged from its leader's new timeline). */
     REBUILD,
     /** A database's stored settings and rules applied to its server, on the node hosting it, for a request asked of another. */
-    RECONFIGURE;
+    RECONFIGURE,
+    /** A database's servers that another node retired in the catalog (state deleting), removed by the node hosting them. */
+    DISCARD;
 
     public String value() {
         return name().toLowerCase(Locale.ROOT);

@@ -9,12 +9,14 @@ import dev.keel.problems.Failure;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
+import java.time.Duration;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
@@ -22,6 +24,7 @@ import java.util.Set;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.catalog.schema.Tables.NODES;
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
 
 /** Operation rows: creation, progress, and the end states (checked against {@link OperationState}). */
@@ -31,10 +34,12 @@ public final class OperationRepository {
 
     private final DSLContext dsl;
     private final String node;
+    private final Duration lostAfter;
 
     OperationRepository(DSLContext dsl, ThisNode node) {
         this.dsl = dsl;
         this.node = node.name();
+        this.lostAfter = node.lostAfter();
     }
 
     /**
@@ -130,21 +135,33 @@ public final class OperationRepository {
                 .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(node).or(OPERATIONS.NODE.isNull())).execute() == 1;
     }
 
-    /** The running operations of {@code kinds} addressed to one of {@code nodes} that no runner has begun, oldest first. */
-    List<Operation> neverBegunOn(Set<String> nodes, Set<OperationKind> kinds) {
+    /**
+     * The running operations addressed to one of {@code nodes} that no runner has begun and that
+     * another node can do instead, oldest first: a provision or a restore into a new database (its
+     * node had made nothing of it), and a delete of a database that has no server (one whose
+     * provision was taken over and then refused, the database being deleted).
+     */
+    List<Operation> neverBegunOn(Set<String> nodes) {
+        Condition movable = OPERATIONS.KIND.in(OperationKind.PROVISION.value(), OperationKind.RESTORE.value())
+                .or(OPERATIONS.KIND.eq(OperationKind.DEPROVISION.value())
+                        .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(OPERATIONS.DATABASE_ID))));
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
-                .and(OPERATIONS.STARTED_AT.isNull()).and(OPERATIONS.KIND.in(kinds.stream().map(OperationKind::value).toList()))
+                .and(OPERATIONS.STARTED_AT.isNull()).and(movable)
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
     }
 
     /**
      * Readdresses {@code operation} from node {@code from} to this node, if it is still running,
-     * still addressed to {@code from}, and still not begun; the taken-over row, else empty.
+     * still addressed to {@code from}, still not begun, and {@code from} still silent: a node that
+     * returns heartbeats before its reconciler reads what it left, so what that read finds is no
+     * longer taken over. The taken-over row, else empty.
      */
     Optional<Operation> takeOver(UUID operation, String from) {
+        Condition silent = DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(from))
+                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
         return dsl.update(OPERATIONS).set(OPERATIONS.NODE, node)
                 .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from)).and(OPERATIONS.STARTED_AT.isNull())
-                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent)
                 .returning().fetchOptional(OperationRepository::toOperation);
     }
 

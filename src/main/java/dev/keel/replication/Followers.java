@@ -19,6 +19,8 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -67,10 +69,15 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final ServerSettings serverSettings;
     private final OperationRepository operations;
     private final BeanProvider<FollowerWatch> watch;
+    private final HostedWork hostedWork;
+    private final String node;
 
     Followers(BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys,
-              ServerSettings serverSettings, OperationRepository operations, BeanProvider<FollowerWatch> watch) {
+              ServerSettings serverSettings, OperationRepository operations, BeanProvider<FollowerWatch> watch, HostedWork hostedWork,
+              ThisNode node) {
+        this.hostedWork = hostedWork;
+        this.node = node.name();
         this.operations = operations;
         this.watch = watch;
         this.serverSettings = serverSettings;
@@ -138,12 +145,23 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     }
 
     @Override
-    public void reconfigure(Database follower) throws SQLException {
+    public void reconfigure(Database follower) throws Exception {
+        Optional<Instance> server = instances.primary(follower.id()).filter(this::elsewhere);
+        if (server.isPresent()) {
+            hostedWork.carryOut(server.get().node(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE, "applying its settings",
+                    "Applying follower " + follower.name() + "'s settings");
+            return;
+        }
         Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader is gone."));
         Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader " + leader.name() + " has no server."));
         repoint(follower, leader, leaderPrimary);
+    }
+
+    /** Whether another node hosts {@code instance} (one from before nodes were recorded is this node's). */
+    private boolean elsewhere(Instance instance) {
+        return instance.node() != null && !instance.node().equals(node);
     }
 
     @Override
@@ -166,11 +184,26 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     /**
      * Points a follower at its leader's new primary (after a failover): a slot there, and its
-     * {@code primary_conninfo} changed, which a reload applies; it follows the timeline switch.
+     * {@code primary_conninfo} changed, which a reload applies; it follows the timeline switch. A
+     * follower another node hosts is handed to that node, which re-points it from the catalog
+     * (this returns at once: a failover does not wait for its followers).
      */
     void repoint(Database follower, Database leader, Instance leaderPrimary) throws SQLException {
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to re-point."));
+        if (elsewhere(instance)) {
+            Optional<Operation> handed = hostedWork.handOverTo(instance.node(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE,
+                    "following " + leader.name() + "'s new primary");
+            if (handed.isPresent()) {
+                LOG.info("Follower {} is hosted by node {}, which re-points it (operation {})", follower.name(), instance.node(),
+                        handed.get().id());
+            } else {
+                LOG.warn("Follower {} is hosted by node {}, which runs another version of Keel: it is not re-pointed at {}'s new"
+                        + " primary; once that node is upgraded, apply its settings again (heroku pg:settings) to re-point it",
+                        follower.name(), instance.node(), leader.name());
+            }
+            return;
+        }
         ReplicationSlots.Stream stream = slots.ensure(leaderPrimary, follower.id(), ReplicationSlots.forFollower(follower.id()));
         Plan plan = plans.require(follower.plan());
         int limit = Math.max(plan.connections(), plans.require(leader.plan()).connections());

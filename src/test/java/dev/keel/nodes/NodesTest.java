@@ -12,6 +12,7 @@ import io.micronaut.context.ApplicationContext;
 import org.jooq.DSLContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceLock;
 
 import java.io.IOException;
 import java.io.StringReader;
@@ -37,6 +38,7 @@ import static org.assertj.core.api.Assertions.catchThrowable;
  * Keel of its own, because it refuses every provision of the node it drains.
  */
 @ExtendWith(SharedKeel.class)
+@ResourceLock(SharedKeel.NODES)
 class NodesTest {
 
     @Test

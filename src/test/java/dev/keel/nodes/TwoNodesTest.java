@@ -3,6 +3,7 @@ package dev.keel.nodes;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.storage.S3Settings;
 import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
@@ -17,6 +18,7 @@ import java.nio.file.StandardCopyOption;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -126,7 +128,8 @@ class TwoNodesTest {
                 assertThat(asked.status()).as(asked.toString()).isEqualTo(202);
                 String stranded = asked.field("id");
                 assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-b");
-                Thread.sleep(3000); // node-a, drained, takes over nothing
+                Wait.until("node-b to be silent again", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                Thread.sleep(3000); // longer than the inbox's interval: node-a, drained, takes over nothing
                 assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-b");
                 assertThat(a.api().post("/v1/nodes/node-a/activate", "").status()).isEqualTo(200);
                 long activated = System.nanoTime();
@@ -143,6 +146,9 @@ class TwoNodesTest {
                 NodeWork.awaitSucceeded(teamAtA, waiting);
                 assertRecorded(teamAtA, waiting, "node-b", catalog);
                 assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
+                // The provision node-a took over was made once, there: node-b, back, neither ran nor recovered it.
+                assertThat(teamAtA.get("/v1/databases/" + stranded).json().get("instances")).hasSize(1);
+                assertThat(provisionedBy(stranded, catalog)).isEqualTo("node-a");
                 try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement();
                      ResultSet rows = statement.executeQuery("select count(*) from kept")) {
                     rows.next();
@@ -163,6 +169,34 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
                             + " 'reconfigure' and database_id = '" + tunable.get("id").asText() + "'")).isEqualTo("node-b node-a succeeded");
                 }
+
+                // A follower of it asked of B goes to A, away from its leader's node; it streams from B, and its own settings
+                // change asked of B is applied by A.
+                Api teamAtNewB = b.api().withKey(teamAtA.key());
+                ArchiveWaits.awaitInitialBackup(teamAtNewB, tunable.get("id").asText());
+                Api.Response follow = teamAtNewB.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\""
+                        + tunable.get("id").asText() + "\"}");
+                assertThat(follow.status()).as(follow.toString()).isEqualTo(202);
+                JsonNode follower = teamAtNewB.awaitAvailable(follow.field("id"), Timeouts.RESTORE);
+                assertThat(follower.get("instances").get(0).get("node").asText()).as("a follower away from its leader").isEqualTo("node-a");
+                try (Connection leader = Pg.connect(tunable.get("url").asText(), a.caFile()); Statement statement = leader.createStatement()) {
+                    statement.execute("create table streamed (n int); insert into streamed values (1)");
+                }
+                try (Connection replica = Pg.connect(follower.get("url").asText(), a.caFile())) {
+                    Wait.until("the follower on node-a to replay its leader's row", Timeouts.RESTORE,
+                            () -> tableExists(replica, "streamed"));
+                }
+                Api.Response followerChanged = teamAtNewB.patch("/postgres/v0/databases/" + follower.get("name").asText() + "/config",
+                        "{\"log_statement\":\"mod\"}");
+                assertThat(followerChanged.status()).as(followerChanged.toString()).isEqualTo(200);
+                try (Connection replica = Pg.connect(follower.get("url").asText(), a.caFile())) {
+                    assertThat(Pg.scalar(replica, "show log_statement")).isEqualTo("mod");
+                }
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
+                            + " 'reconfigure' and database_id = '" + follower.get("id").asText() + "'")).isEqualTo("node-a node-b succeeded");
+                }
+                teamAtA.deprovision(follower.get("id").asText());
                 teamAtA.deprovision(tunable.get("id").asText());
 
                 // Deleting B's database through A: B removes its server.
@@ -193,6 +227,14 @@ class TwoNodesTest {
             assertThat(row.next()).isTrue();
             assertThat(row.getString("node")).isEqualTo(runner);
             assertThat(row.getString("recorded_by")).isNotEqualTo(runner);
+        }
+    }
+
+    private static boolean tableExists(Connection connection, String table) {
+        try {
+            return Pg.scalar(connection, "select count(*) from pg_catalog.pg_tables where tablename = '" + table + "'").equals("1");
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -12,6 +12,8 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 public final class SharedKeel implements ParameterResolver {
     /** The shared Keel's add-on manifest password (its id is the default, {@code keel}). */
     public static final String ADDON_PASSWORD = "manifest-secret";
+    /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
+    public static final String NODES = "shared-keel-nodes";
 
     @Override
     public boolean supportsParameter(ParameterContext parameter, ExtensionContext context) {

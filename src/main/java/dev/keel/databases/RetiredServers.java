@@ -1,0 +1,93 @@
+package dev.keel.databases;
+
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceState;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.Decision;
+import dev.keel.operations.HostedWork;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Optional;
+
+/**
+ * Removes a database's server wherever it runs. One this node hosts is stopped and removed at
+ * once; one another node hosts is marked deleting in the catalog, so that nothing uses it any
+ * more, and that node removes it (a {@code discard} operation, which removes every server of the
+ * database it hosts that the catalog marks deleting).
+ */
+@Singleton
+public final class RetiredServers implements OperationHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(RetiredServers.class);
+
+    private final InstanceRepository instances;
+    private final InstanceMaker maker;
+    private final HostedWork hostedWork;
+    private final OperationRepository operations;
+    private final String node;
+
+    RetiredServers(InstanceRepository instances, InstanceMaker maker, HostedWork hostedWork, OperationRepository operations, ThisNode node) {
+        this.instances = instances;
+        this.maker = maker;
+        this.hostedWork = hostedWork;
+        this.operations = operations;
+        this.node = node.name();
+    }
+
+    /** Removes {@code instance}, a server of {@code database}: here, or by the node that hosts it. */
+    public void discard(Database database, Instance instance) {
+        if (instance.state() != InstanceState.DELETING) {
+            instances.transition(instance.id(), InstanceState.DELETING);
+        }
+        if (instance.node() == null || instance.node().equals(node)) {
+            maker.discard(instance);
+            return;
+        }
+        Optional<Operation> handed = hostedWork.handOverTo(instance.node(), database.teamId(), database.id(), OperationKind.DISCARD,
+                "removing a retired server");
+        if (handed.isPresent()) {
+            LOG.info("Instance {} of database {} is on node {}, which removes it (operation {})", instance.id(), database.name(),
+                    instance.node(), handed.get().id());
+        } else {
+            LOG.warn("Instance {} of database {} is on node {}, which runs another version of Keel and is not asked to remove it:"
+                    + " it stays there, marked deleting in the catalog; stop and remove it on that node by hand", instance.id(),
+                    database.name(), instance.node());
+        }
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.DISCARD;
+    }
+
+    /** No: it removes only servers nothing uses any more, and must not wait behind the work that retired them. */
+    @Override
+    public boolean holdsDatabase() {
+        return false;
+    }
+
+    @Override
+    public void run(Operation operation) {
+        int removed = 0;
+        for (Instance instance : instances.forDatabase(operation.databaseId())) {
+            if (instance.state() == InstanceState.DELETING && node.equals(instance.node())) {
+                maker.discard(instance);
+                removed++;
+            }
+        }
+        operations.progress(operation.id(), "removed " + removed + " retired server" + (removed == 1 ? "" : "s"), 1, 1);
+    }
+
+    /** Run again: removing what is already gone removes nothing. */
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "removing the retired servers Keel stopped during");
+    }
+}
