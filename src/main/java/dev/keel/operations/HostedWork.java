@@ -71,8 +71,7 @@ public final class HostedWork {
     public void carryOut(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what)
             throws InterruptedException {
         requireTaker(node, what);
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, kind, step, 1, node));
-        runner.submit(operation);
+        Operation operation = handOverTo(node, teamId, databaseId, kind, step).orElseThrow();
         Instant deadline = Instant.now().plus(PATIENCE);
         while (Instant.now().isBefore(deadline)) {
             Operation now = operations.find(teamId, operation.id()).orElseThrow();
