@@ -7,6 +7,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.operations.Decision;
+import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
@@ -19,6 +20,7 @@ import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 
 /**
@@ -41,11 +43,13 @@ public final class DatabaseDelete implements OperationHandler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
+    private final HostedWork hostedWork;
     private final DatabaseUnfollow unfollow;
 
     DatabaseDelete(DatabaseUnfollow unfollow, DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
                    ApplicationEventPublisher<DatabaseRemoving> events, OperationRepository operations, OperationRunner runner,
-                   DSLContext dsl) {
+                   DSLContext dsl, HostedWork hostedWork) {
+        this.hostedWork = hostedWork;
         this.unfollow = unfollow;
         this.events = events;
         this.databases = databases;
@@ -76,6 +80,10 @@ public final class DatabaseDelete implements OperationHandler {
             throw new KeelException(ProblemType.HAS_FOLLOWERS, database.name() + " has followers still being created (" + names
                     + "); try again once they are available, or delete them first.");
         }
+        for (Database follower : followers) {
+            instances.primary(follower.id()).flatMap(hostedWork::otherHost)
+                    .ifPresent(host -> hostedWork.requireTaker(host, "Unfollowing follower " + follower.name()));
+        }
         Operation operation = dsl.transactionResult(tx -> {
             if (databases.transition(tx.dsl(), database.id(), DatabaseState.DELETING, null).isEmpty()) {
                 throw KeelException.notFound("database", idOrName);
@@ -100,7 +108,12 @@ public final class DatabaseDelete implements OperationHandler {
             operations.progress(operation.id(), STEPS.get(0), 0, STEPS.size());
         }
         for (Database follower : followers) {
-            if (follower.state() == DatabaseState.AVAILABLE) {
+            Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
+            if (follower.state() == DatabaseState.AVAILABLE && host.isPresent()) {
+                // Its server is on another node, which promotes it (under the follower's own lease); this waits for it.
+                hostedWork.carryOut(host.get(), follower.teamId(), follower.id(), OperationKind.UNFOLLOW, DatabaseUnfollow.PROMOTING,
+                        "Unfollowing follower " + follower.name());
+            } else if (follower.state() == DatabaseState.AVAILABLE) {
                 unfollow.unfollow(follower, step -> { });
             } else {
                 databases.clearLeader(follower.id()); // failed or being deleted: it streams from nothing any more

@@ -14,6 +14,7 @@ import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.Reconfiguration;
 import dev.keel.operations.Decision;
+import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
@@ -77,11 +78,13 @@ public final class DatabasePlanChange implements OperationHandler {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final DSLContext dsl;
+    private final HostedWork hostedWork;
     private final ServerSettings serverSettings;
 
     DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Following following, InstanceRepository instances,
                        InstanceConnections connections, InstanceMaker maker, Reconfiguration reconfiguration, Network network,
-                       OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings) {
+                       OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork) {
+        this.hostedWork = hostedWork;
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -112,6 +115,10 @@ public final class DatabasePlanChange implements OperationHandler {
                     + "; its plan can change once it is available.");
         }
         requireFits(database, plan);
+        for (Database follower : databases.followers(database.id())) {
+            instances.primary(follower.id()).flatMap(hostedWork::otherHost)
+                    .ifPresent(host -> hostedWork.requireTaker(host, "Applying the plan to follower " + follower.name()));
+        }
         Plan from = plans.require(database.plan());
         Operation operation;
         try {

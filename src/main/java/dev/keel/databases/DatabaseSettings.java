@@ -8,7 +8,6 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.Reconfiguration;
-import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Decision;
 import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
@@ -27,6 +26,7 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * {@code heroku pg:settings}: the {@link TunableSetting}s of a database, shown with Postgres'
@@ -54,13 +54,11 @@ public final class DatabaseSettings implements OperationHandler {
     private final Following following;
     private final Network network;
     private final HostedWork hostedWork;
-    private final String node;
 
     DatabaseSettings(DatabaseLookup databases, SettingsRepository settings, ServerSettings serverSettings, Plans plans,
                      OperationRepository operations, InstanceRepository instances, InstanceMaker maker, Reconfiguration reconfiguration,
-                     Following following, Network network, HostedWork hostedWork, ThisNode node) {
+                     Following following, Network network, HostedWork hostedWork) {
         this.hostedWork = hostedWork;
-        this.node = node.name();
         this.databases = databases;
         this.settings = settings;
         this.serverSettings = serverSettings;
@@ -102,7 +100,7 @@ public final class DatabaseSettings implements OperationHandler {
             throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
                     + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
         });
-        String host = instances.primary(database.id()).map(Instance::node).filter(n -> !n.equals(node)).orElse(null);
+        String host = instances.primary(database.id()).flatMap(hostedWork::otherHost).orElse(null);
         if (host != null) {
             hostedWork.requireTaker(host, "Applying settings");
         }
@@ -125,6 +123,13 @@ public final class DatabaseSettings implements OperationHandler {
     public void run(Operation operation) throws Exception {
         Database database = databases.find(operation.databaseId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 "The database was deleted meanwhile; nothing was applied."));
+        // Its server moved since this was handed here (a follower rebuilt elsewhere): applying it is that node's now, and
+        // waiting here for that node would hold the database's lease it needs.
+        Optional<String> moved = instances.primary(database.id()).flatMap(hostedWork::otherHost);
+        if (moved.isPresent()) {
+            throw new KeelException(ProblemType.NOT_AVAILABLE, database.name() + "'s server moved to node " + moved.get()
+                    + " meanwhile; its settings are stored, and apply there when they are changed again.");
+        }
         apply(database);
         operations.progress(operation.id(), "applied the settings", 1, 1);
     }

@@ -46,7 +46,7 @@ public final class RetiredServers implements OperationHandler {
         if (instance.state() != InstanceState.DELETING) {
             instances.transition(instance.id(), InstanceState.DELETING);
         }
-        if (instance.node() == null || instance.node().equals(node)) {
+        if (hostedWork.otherHost(instance).isEmpty()) {
             maker.discard(instance);
             return;
         }

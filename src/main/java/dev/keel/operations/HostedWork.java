@@ -1,6 +1,8 @@
 package dev.keel.operations;
 
+import dev.keel.instances.Instance;
 import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
@@ -27,12 +29,19 @@ public final class HostedWork {
     private final OperationRunner runner;
     private final Placement placement;
     private final DSLContext dsl;
+    private final String node;
 
-    HostedWork(OperationRepository operations, OperationRunner runner, Placement placement, DSLContext dsl) {
+    HostedWork(OperationRepository operations, OperationRunner runner, Placement placement, DSLContext dsl, ThisNode node) {
+        this.node = node.name();
         this.operations = operations;
         this.runner = runner;
         this.placement = placement;
         this.dsl = dsl;
+    }
+
+    /** The node hosting {@code server} when it is another than this one (a server from before nodes were recorded is this node's). */
+    public Optional<String> otherHost(Instance server) {
+        return Optional.ofNullable(server.node()).filter(host -> !host.equals(node));
     }
 
     /**
@@ -71,7 +80,8 @@ public final class HostedWork {
     public void carryOut(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what)
             throws InterruptedException {
         requireTaker(node, what);
-        Operation operation = handOverTo(node, teamId, databaseId, kind, step).orElseThrow();
+        Operation operation = handOverTo(node, teamId, databaseId, kind, step).orElseThrow(() -> new KeelException(
+                ProblemType.UNAVAILABLE, what + " is done by node " + node + ", which runs another version of Keel now; try again."));
         Instant deadline = Instant.now().plus(PATIENCE);
         while (Instant.now().isBefore(deadline)) {
             Operation now = operations.find(teamId, operation.id()).orElseThrow();

@@ -19,7 +19,6 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ReplicationSlots;
-import dev.keel.nodes.ThisNode;
 import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
@@ -70,14 +69,11 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     private final OperationRepository operations;
     private final BeanProvider<FollowerWatch> watch;
     private final HostedWork hostedWork;
-    private final String node;
 
     Followers(BeanProvider<HaMonitor> monitor, DatabaseLookup databases, InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration,
               InstanceMaker maker, ReplicationSlots slots, Plans plans, Network network, StandbyBuild standbys,
-              ServerSettings serverSettings, OperationRepository operations, BeanProvider<FollowerWatch> watch, HostedWork hostedWork,
-              ThisNode node) {
+              ServerSettings serverSettings, OperationRepository operations, BeanProvider<FollowerWatch> watch, HostedWork hostedWork) {
         this.hostedWork = hostedWork;
-        this.node = node.name();
         this.operations = operations;
         this.watch = watch;
         this.serverSettings = serverSettings;
@@ -146,9 +142,9 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void reconfigure(Database follower) throws Exception {
-        Optional<Instance> server = instances.primary(follower.id()).filter(this::elsewhere);
-        if (server.isPresent()) {
-            hostedWork.carryOut(server.get().node(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE, "applying its settings",
+        Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
+        if (host.isPresent()) {
+            hostedWork.carryOut(host.get(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE, "applying its settings",
                     "Applying follower " + follower.name() + "'s settings");
             return;
         }
@@ -157,11 +153,6 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
         Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader " + leader.name() + " has no server."));
         repoint(follower, leader, leaderPrimary);
-    }
-
-    /** Whether another node hosts {@code instance} (one from before nodes were recorded is this node's). */
-    private boolean elsewhere(Instance instance) {
-        return instance.node() != null && !instance.node().equals(node);
     }
 
     @Override
@@ -191,7 +182,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     void repoint(Database follower, Database leader, Instance leaderPrimary) throws SQLException {
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to re-point."));
-        if (elsewhere(instance)) {
+        if (hostedWork.otherHost(instance).isPresent()) {
             Optional<Operation> handed = hostedWork.handOverTo(instance.node(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE,
                     "following " + leader.name() + "'s new primary");
             if (handed.isPresent()) {

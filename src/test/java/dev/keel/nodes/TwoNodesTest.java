@@ -44,7 +44,7 @@ class TwoNodesTest {
     void eachNodeServesTheWholeApiAndCarriesOutTheWorkOfWhatItHosts(TestKeel shared) throws Exception {
         TestKeel.CatalogServerDatabase catalog = shared.newDatabaseOnCatalogServer("two_nodes");
         Map<String, Object> common = Map.of("keel.catalog.url", catalog.url(), "keel.node.heartbeat-interval", "1s",
-                "keel.node.lost-after", "3s", "keel.operations.inbox-interval", "2s");
+                "keel.node.lost-after", "4s", "keel.operations.inbox-interval", "2s");
         Map<String, Object> first = new HashMap<>(common);
         first.put("keel.node.name", "node-a");
         try (TestKeel a = TestKeel.start("two-nodes-a", first)) {
@@ -107,7 +107,7 @@ class TwoNodesTest {
                 b.stopControlPlane();
                 long stopped = System.nanoTime();
                 Wait.until("node-b to be shown lost by node-a", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
-                System.out.printf("node-b shown lost by node-a %d ms after its control plane stopped (lost-after 3s)%n",
+                System.out.printf("node-b shown lost by node-a %d ms after its control plane stopped (lost-after 4s)%n",
                         Duration.ofNanos(System.nanoTime() - stopped).toMillis());
                 try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement()) {
                     statement.execute("insert into kept values ('while node-b was lost')");
@@ -196,8 +196,24 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
                             + " 'reconfigure' and database_id = '" + follower.get("id").asText() + "'")).isEqualTo("node-a node-b succeeded");
                 }
+                // The leader deleted through A with its followers unfollowed: B deletes it, and A, hosting the follower,
+                // promotes it into a database of its own.
+                Api.Response deleted = teamAtA.delete("/v1/databases/" + tunable.get("id").asText() + "?unfollow_followers=true");
+                assertThat(deleted.status()).as(deleted.toString()).isEqualTo(202);
+                teamAtA.awaitGone(tunable.get("id").asText());
+                JsonNode independent = teamAtA.get("/v1/databases/" + follower.get("id").asText()).json();
+                assertThat(independent.path("following").isNull() || independent.path("following").isMissingNode()).as(independent.toString())
+                        .isTrue();
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
+                            + " 'unfollow' and database_id = '" + follower.get("id").asText() + "'")).isEqualTo("node-a node-b succeeded");
+                }
+                // Its credentials were renewed as it became independent: its URL now is the view's.
+                try (Connection promoted = Pg.connect(independent.get("url").asText(), a.caFile());
+                     Statement statement = promoted.createStatement()) {
+                    statement.execute("insert into streamed values (2)");
+                }
                 teamAtA.deprovision(follower.get("id").asText());
-                teamAtA.deprovision(tunable.get("id").asText());
 
                 // Deleting B's database through A: B removes its server.
                 teamAtA.deprovision(idB);
