@@ -17,6 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Future;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -77,16 +80,18 @@ class CrashRecoveryIT {
         TestKeel.Ports ports = TestKeel.nextPorts();
         KeelProcess keel = KeelProcess.start(dataDir, ports, "0", KeelProcess.NO_POOL);
         try {
-            String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
             Set<Long> frozen = new java.util.HashSet<>();
+            // Each attempt is held in its initdb, frozen with SIGSTOP the moment it appears, so Keel is always killed
+            // mid-provision; the frozen initdb is then killed too, as it would be with the machine. The watch starts
+            // before the request and before each restart: a restarted Keel resumes the provision before its API answers.
+            Future<Long> initdb = freezeNextInitdb(dataDir, frozen);
+            String id = keel.api().post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
             for (int attempt = 1; attempt <= 3; attempt++) {
-                // Each attempt is held in its initdb (frozen with SIGSTOP), so Keel is always killed mid-provision;
-                // the frozen initdb is then killed too, as it would be with the machine.
-                long initdb = awaitInitdb(dataDir, frozen, keel, attempt);
-                Footprint.signal("STOP", initdb);
-                frozen.add(initdb);
+                long pid = awaitFrozen(initdb, keel, attempt);
+                frozen.add(pid);
                 keel.kill9();
-                Footprint.signal("KILL", initdb);
+                Footprint.signal("KILL", pid);
+                initdb = attempt < 3 ? freezeNextInitdb(dataDir, frozen) : null;
                 keel = KeelProcess.start(dataDir, ports, Integer.toString(attempt), KeelProcess.NO_POOL);
             }
             JsonNode settled = keel.api().awaitSettled(id);
@@ -180,31 +185,48 @@ class CrashRecoveryIT {
     }
 
     /**
-     * The pid of an initdb (other than {@code seen}) making a data directory under {@code dataDir}'s
-     * instances, polled every 5 ms; a failure shows the end of {@code keel}'s log.
+     * Watches, on a thread of its own, for an initdb (other than {@code seen}) making a data directory under
+     * {@code dataDir}'s instances, polled every 5 ms, and freezes it with SIGSTOP as soon as it is found.
      */
-    private static long awaitInitdb(Path dataDir, Set<Long> seen, KeelProcess keel, int attempt) throws InterruptedException {
+    private static Future<Long> freezeNextInitdb(Path dataDir, Set<Long> seen) {
         String prefix = dev.keel.KeelHome.serverDirOf(dataDir).resolve("instances").toString();
-        long deadline = System.nanoTime() + Timeouts.PROVISION.toNanos();
-        while (System.nanoTime() < deadline) {
-            Optional<Long> pid = ProcessHandle.allProcesses()
-                    .filter(p -> !seen.contains(p.pid()))
-                    .filter(p -> p.info().command().map(c -> c.endsWith("/initdb")).orElse(false))
-                    .filter(p -> {
-                        List<String> args = p.info().arguments().map(List::of).orElse(List.of());
-                        int d = args.indexOf("-D");
-                        return d >= 0 && d + 1 < args.size() && args.get(d + 1).startsWith(prefix);
-                    })
-                    .map(ProcessHandle::pid)
-                    .findFirst();
-            if (pid.isPresent()) {
-                return pid.get();
+        Set<Long> skip = Set.copyOf(seen);
+        FutureTask<Long> watch = new FutureTask<>(() -> {
+            long deadline = System.nanoTime() + Timeouts.PROVISION.toNanos();
+            while (System.nanoTime() < deadline) {
+                Optional<Long> pid = ProcessHandle.allProcesses()
+                        .filter(p -> !skip.contains(p.pid()))
+                        .filter(p -> p.info().command().map(c -> c.endsWith("/initdb")).orElse(false))
+                        .filter(p -> {
+                            List<String> args = p.info().arguments().map(List::of).orElse(List.of());
+                            int d = args.indexOf("-D");
+                            return d >= 0 && d + 1 < args.size() && args.get(d + 1).startsWith(prefix);
+                        })
+                        .map(ProcessHandle::pid)
+                        .findFirst();
+                if (pid.isPresent()) {
+                    Footprint.signal("STOP", pid.get());
+                    return pid.get();
+                }
+                Thread.sleep(5);
             }
-            Thread.sleep(5);
+            return null;
+        });
+        Thread thread = new Thread(watch, "initdb-watch");
+        thread.setDaemon(true);
+        thread.start();
+        return watch;
+    }
+
+    /** The pid {@code watch} froze; a failure shows the end of {@code keel}'s log. */
+    private static long awaitFrozen(Future<Long> watch, KeelProcess keel, int attempt) throws Exception {
+        Long pid = watch.get(Timeouts.PROVISION.toSeconds() + 10, TimeUnit.SECONDS);
+        if (pid == null) {
+            List<String> log = keel.log().lines().toList();
+            throw new AssertionError("no initdb within " + Timeouts.PROVISION + " at attempt " + attempt
+                    + "; the end of Keel's log:\n" + String.join("\n", log.subList(Math.max(0, log.size() - 60), log.size())));
         }
-        List<String> log = keel.log().lines().toList();
-        throw new AssertionError("no initdb under " + prefix + " within " + Timeouts.PROVISION + " at attempt " + attempt
-                + "; the end of Keel's log:\n" + String.join("\n", log.subList(Math.max(0, log.size() - 60), log.size())));
+        return pid;
     }
 
     /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */
