@@ -126,7 +126,8 @@ public final class DatabaseCreate implements OperationHandler {
         // A follower goes to another node than its leader's primary where one is active, so that losing one host leaves the other.
         String leaderNode = origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW
                 ? instances.primary(origin.sourceId()).map(Instance::node).orElse(null) : null;
-        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1, leaderNode);
+        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1, leaderNode,
+                new Placement.Demand(plan.name(), plans.servers(plan.name())));
         try {
             Operation operation = dsl.transactionResult(tx -> {
                 // The team's row, locked: its requests are counted against its quota one at a time.

@@ -1,5 +1,6 @@
 package dev.keel.databases;
 
+import dev.keel.nodes.PlanFootprint;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -9,9 +10,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** The plans Keel sells, shaped after Heroku Postgres' Essential, Standard and Premium tiers. */
+/**
+ * The plans Keel sells, shaped after Heroku Postgres' Essential, Standard and Premium tiers, and
+ * the memory each plan's servers count for in placement (a warm instance: the smallest plan's).
+ */
 @Singleton
-public final class Plans {
+public final class Plans implements PlanFootprint {
     private static final List<Plan> ALL = List.of(
             new Plan("essential-0", "essential", 20, 1, 0, false, false, false, 7),
             new Plan("standard-0", "standard", 120, 64, 4, true, true, false, 25),
@@ -23,6 +27,18 @@ public final class Plans {
 
     public Optional<Plan> find(String name) {
         return ALL.stream().filter(p -> p.name().equals(name)).findFirst();
+    }
+
+    @Override
+    public long memoryMb(@Nullable String plan) {
+        return (plan == null ? Optional.<Plan>empty() : find(plan)).map(Plan::memoryMb)
+                .orElse(ALL.stream().mapToLong(Plan::memoryMb).min().orElseThrow());
+    }
+
+    /** A hot standby's plan starts two servers, every other one. */
+    @Override
+    public int servers(String plan) {
+        return find(plan).map(p -> p.ha() ? 2 : 1).orElse(1);
     }
 
     /** The plan named {@code name}; a 422 naming the valid plans otherwise. */

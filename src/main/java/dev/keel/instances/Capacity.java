@@ -38,13 +38,13 @@ public final class Capacity {
     }
 
     /**
-     * Where a new database goes ({@link Placement#choose}, away from node {@code awayFrom} if
-     * another is active); when that is this node, a 507 when its
+     * Where a new database that needs {@code demand} goes ({@link Placement#choose}, away from node
+     * {@code awayFrom} if another is active with room); when that is this node, a 507 when its
      * disk is nearly full and a 503 when no port is left (a warm instance of {@code major} needs
      * none). Another node checks its own room as it makes the servers.
      */
-    public Placement.Placed placeInstance(int major, @Nullable String awayFrom) {
-        Placement.Placed placed = placement.choose(awayFrom);
+    public Placement.Placed placeInstance(int major, @Nullable String awayFrom, Placement.Demand demand) {
+        Placement.Placed placed = placement.choose(awayFrom, demand);
         if (placed.here()) {
             requireRoomHere(major);
         }

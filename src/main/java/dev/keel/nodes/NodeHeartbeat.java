@@ -23,7 +23,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Renews this node's heartbeat every {@code keel.node.heartbeat-interval}, on a daemon thread, so
  * that other nodes (and {@code GET /v1/nodes}) see it alive; a node that stops renewing is lost
- * after {@code keel.node.lost-after}. Each round also counts the nodes by state for the
+ * after {@code keel.node.lost-after}. Each beat records the free and used space of the disk under
+ * its server directory, which placement reads for every node. Each round also counts the nodes by state for the
  * {@code keel_nodes{state}} gauge, and once the API listens its URL is recorded.
  */
 @Singleton
@@ -64,7 +65,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
     }
 
     private void beat() {
-        if (!nodes.heartbeat(node.name())) {
+        if (!nodes.heartbeat(node.name(), node.disk().orElse(null))) {
             LOG.warn("Node {} has no row in the registry any more; it registers again at its next start", node.name());
         }
         Map<NodeState, Integer> counts = new EnumMap<>(NodeState.class);

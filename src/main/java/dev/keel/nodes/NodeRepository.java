@@ -3,6 +3,7 @@ package dev.keel.nodes;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.Field;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
@@ -30,11 +31,12 @@ final class NodeRepository {
     /** A node's row as read at {@code now}. */
     record Row(String name, @Nullable String apiUrl, String version, boolean embeddedCatalog, OffsetDateTime startedAt,
                OffsetDateTime heartbeatAt, boolean drained, @Nullable OffsetDateTime drainedAt, int portFirst, int portLast,
-               long memoryBudgetMb, long diskBudgetMb, OffsetDateTime now) {
+               long memoryBudgetMb, long diskBudgetMb, @Nullable Long diskFreeMb, @Nullable Long diskUsedMb, OffsetDateTime now) {
     }
 
     /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
-    record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, String role, String state, String node) {
+    record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, @Nullable String plan, String role, String state,
+                  String node) {
     }
 
     /**
@@ -74,14 +76,31 @@ final class NodeRepository {
         });
     }
 
+    /** A database as placement sees it: its plan, and its leader's primary's node when it follows one. */
+    record Making(String plan, @Nullable String leaderNode) {
+    }
+
+    /** Database {@code id}'s plan and leader's node, if it exists. */
+    Optional<Making> making(UUID id) {
+        Field<String> leaderNode = DSL.select(INSTANCES.NODE).from(INSTANCES)
+                .where(INSTANCES.DATABASE_ID.eq(DATABASES.LEADER_ID)).and(INSTANCES.ROLE.eq("primary"))
+                .and(INSTANCES.STATE.notIn("deleting", "fenced"))
+                .orderBy(INSTANCES.CREATED_AT.desc()).limit(1).asField();
+        return dsl.select(DATABASES.PLAN, leaderNode).from(DATABASES).where(DATABASES.ID.eq(id))
+                .fetchOptional(r -> new Making(r.value1(), r.value2()));
+    }
+
     /** The host name clients reach node {@code name}'s servers by, if the node recorded one. */
     Optional<String> publicHost(String name) {
         return dsl.select(NODES.PUBLIC_HOST).from(NODES).where(NODES.NAME.eq(name)).fetchOptional(NODES.PUBLIC_HOST);
     }
 
-    /** Renews {@code name}'s heartbeat; false when its row is gone. */
-    boolean heartbeat(String name) {
-        return dsl.update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime()).where(NODES.NAME.eq(name)).execute() == 1;
+    /** Renews {@code name}'s heartbeat with what it read of its disk (null: not readable); false when its row is gone. */
+    boolean heartbeat(String name, @Nullable ThisNode.Disk disk) {
+        return dsl.update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime())
+                .set(NODES.DISK_FREE_MB, disk == null ? null : disk.freeMb())
+                .set(NODES.DISK_USED_MB, disk == null ? null : disk.usedMb())
+                .where(NODES.NAME.eq(name)).execute() == 1;
     }
 
     void recordApiUrl(String name, String apiUrl) {
@@ -118,17 +137,18 @@ final class NodeRepository {
 
     /** The instances that nodes host, oldest first, with their databases' names. */
     List<Hosted> hosted() {
-        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.NODE)
+        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN, INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.NODE)
                 .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID))
                 .where(INSTANCES.NODE.isNotNull())
                 .orderBy(INSTANCES.CREATED_AT)
-                .fetch(r -> new Hosted(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), r.get(DATABASES.NAME), r.get(INSTANCES.ROLE),
-                        r.get(INSTANCES.STATE), r.get(INSTANCES.NODE)));
+                .fetch(r -> new Hosted(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
+                        r.get(INSTANCES.ROLE), r.get(INSTANCES.STATE), r.get(INSTANCES.NODE)));
     }
 
     private static Row toRow(Record r) {
         return new Row(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.VERSION), r.get(NODES.EMBEDDED_CATALOG), r.get(NODES.STARTED_AT),
                 r.get(NODES.HEARTBEAT_AT), r.get(NODES.DRAINED), r.get(NODES.DRAINED_AT), r.get(NODES.PORT_FIRST), r.get(NODES.PORT_LAST),
-                r.get(NODES.MEMORY_BUDGET_MB), r.get(NODES.DISK_BUDGET_MB), r.get("now", OffsetDateTime.class));
+                r.get(NODES.MEMORY_BUDGET_MB), r.get(NODES.DISK_BUDGET_MB), r.get(NODES.DISK_FREE_MB), r.get(NODES.DISK_USED_MB),
+                r.get("now", OffsetDateTime.class));
     }
 }

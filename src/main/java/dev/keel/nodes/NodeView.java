@@ -16,9 +16,14 @@ public record NodeView(String name, @Nullable String address, String version, St
                        long heartbeatAgeSeconds, OffsetDateTime startedAt, @Nullable OffsetDateTime drainedAt, Capacity capacity,
                        List<HostedInstance> instances) {
 
-    /** The instance port range with how many of its ports no instance of the node holds, and the node's budgets. */
+    /**
+     * The instance port range with how many of its ports no instance of the node holds; the
+     * node's memory budget and what its instances count for by plan; its disk budget, and the
+     * free and used space its last heartbeat read (null before a heartbeat of this version).
+     */
     @Serdeable
-    public record Capacity(Ports ports, long memoryBudgetMb, long diskBudgetMb) {
+    public record Capacity(Ports ports, long memoryBudgetMb, long memoryReservedMb, long diskBudgetMb, @Nullable Long diskFreeMb,
+                           @Nullable Long diskUsedMb) {
     }
 
     @Serdeable

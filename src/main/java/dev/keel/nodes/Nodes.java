@@ -13,8 +13,10 @@ import java.util.stream.Collectors;
 public final class Nodes {
     private final NodeRepository nodes;
     private final ThisNode node;
+    private final PlanFootprint memory;
 
-    Nodes(NodeRepository nodes, ThisNode node) {
+    Nodes(NodeRepository nodes, ThisNode node, PlanFootprint memory) {
+        this.memory = memory;
         this.nodes = nodes;
         this.node = node;
     }
@@ -44,7 +46,8 @@ public final class Nodes {
         return new NodeView(row.name(), row.apiUrl(), row.version(), NodeState.of(row.drained(), age, node.lostAfter()).value(),
                 row.heartbeatAt(), Math.max(0, age.toSeconds()), row.startedAt(), row.drainedAt(),
                 new NodeView.Capacity(new NodeView.Ports(row.portFirst() + "-" + row.portLast(), total, Math.max(0, total - hosted.size())),
-                        row.memoryBudgetMb(), row.diskBudgetMb()),
+                        row.memoryBudgetMb(), hosted.stream().mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum(),
+                        row.diskBudgetMb(), row.diskFreeMb(), row.diskUsedMb()),
                 hosted.stream().map(h -> new NodeView.HostedInstance(h.id(), h.databaseId(), h.database(), h.role(), h.state())).toList());
     }
 }

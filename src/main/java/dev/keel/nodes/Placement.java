@@ -2,38 +2,66 @@ package dev.keel.nodes;
 
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
+import io.micronaut.core.convert.format.ReadableBytes;
 import jakarta.inject.Singleton;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
 /**
- * Where a new database's servers go. The node that serves the request takes it while it is not
- * drained; a drained node passes it to the active node (not drained, heartbeating) that hosts the
- * fewest instances, which then makes it (the operation is recorded for that node). The warm pool
- * fills only on a node that is not drained. A provision recorded for a node that was then lost
- * before it began is taken over by the least busy active node ({@code OperationInbox}).
+ * Where a new database's servers go. A node has room for it while its instances' memory (counted
+ * by plan, {@link PlanFootprint}) leaves enough of its memory budget, its port range a port for each
+ * new server (a warm instance already holds one), and its disk, as its last heartbeat read it, at
+ * least {@code keel.disk.min-free} free and less used than its disk budget. The node that serves
+ * the request takes it while it is not drained and has room; otherwise the active node (not
+ * drained, heartbeating) with room that hosts the fewest instances makes it (the operation is
+ * recorded for that node). Free disk and ports of the node asked are checked again, exactly, as it
+ * makes the server ({@code instances.Capacity}). The warm pool fills only on a node that is not
+ * drained. A provision recorded for a node that was then lost before it began is taken over by the
+ * least busy active node ({@code OperationInbox}).
  */
 @Singleton
 public final class Placement {
     private final NodeRepository nodes;
     private final ThisNode node;
+    private final PlanFootprint footprint;
+    private final long minFreeMb;
 
     /** The node chosen for a new database, and whether it is this one. */
     public record Placed(String node, boolean here) {
     }
 
-    Placement(NodeRepository nodes, ThisNode node) {
+    /** What a new database needs of its node: its plan, and how many servers it starts with (2 with a hot standby). */
+    public record Demand(String plan, int servers) {
+    }
+
+    /** Why a node has no room for a demand: what runs short, worded for an operator. */
+    record Shortage(Kind kind, String sentence) {
+        enum Kind { MEMORY, DISK_BUDGET, DISK_FREE, PORTS }
+
+        /** Whether the node asked words this shortage itself, exactly, when it makes the server ({@code instances.Capacity}). */
+        boolean checkedWhereMade() {
+            return kind == Kind.DISK_FREE || kind == Kind.PORTS;
+        }
+    }
+
+    Placement(NodeRepository nodes, ThisNode node, PlanFootprint footprint, @Value("${keel.disk.min-free}") @ReadableBytes long minFreeBytes) {
         this.nodes = nodes;
         this.node = node;
+        this.footprint = footprint;
+        this.minFreeMb = minFreeBytes / (1024 * 1024);
     }
 
     /** Whether this node takes new instances (a warm pool does not fill on a drained node). */
@@ -43,39 +71,126 @@ public final class Placement {
 
     /**
      * The node a new database goes to, asked before anything is recorded: the least busy active
-     * node other than {@code awayFrom} (a follower's leader's) when there is one; else this one
-     * unless it is drained, else the least busy active node; a 503 {@code no-capacity} when no
-     * node is active.
+     * node with room other than {@code awayFrom} (a follower's leader's) when there is one; else
+     * this one while it is not drained and has room; else the least busy active node with room. A
+     * 503 {@code no-capacity} when none has room, naming what each lacks; when this node is open
+     * and lacks only free disk or ports, it is chosen, and its own exact check refuses.
      */
-    public Placed choose(@Nullable String awayFrom) {
+    public Placed choose(@Nullable String awayFrom, Demand demand) {
+        Survey survey = survey(demand);
         if (awayFrom != null) {
-            Optional<String> other = leastBusy(name -> !name.equals(awayFrom));
+            Optional<String> other = survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
             if (other.isPresent()) {
                 return new Placed(other.get(), other.get().equals(node.name()));
             }
         }
         Optional<NodeRepository.Row> self = nodes.find(node.name());
-        if (self.isEmpty() || !self.get().drained()) {
+        boolean open = self.isEmpty() || !self.get().drained();
+        Optional<Shortage> here = survey.shortages().getOrDefault(node.name(), Optional.empty());
+        if (open && here.isEmpty()) {
             return new Placed(node.name(), true);
         }
-        NodeRepository.Row drained = self.get();
-        return leastBusy(name -> true).map(name -> new Placed(name, false))
-                .orElseThrow(() -> new KeelException(ProblemType.NO_CAPACITY, "Node " + drained.name() + " is draining (since "
-                        + drained.drainedAt().toInstant().truncatedTo(ChronoUnit.SECONDS) + "), so Keel places no new instance on it, and no"
-                        + " other node is active to take one; undo it with POST /v1/nodes/" + drained.name() + "/activate, or start"
-                        + " another node, then try again. Nothing was created."));
+        Optional<String> other = survey.leastBusyWithRoom(name -> true);
+        if (other.isPresent()) {
+            return new Placed(other.get(), other.get().equals(node.name()));
+        }
+        if (open && here.get().checkedWhereMade()) {
+            return new Placed(node.name(), true);
+        }
+        Map<String, Optional<Shortage>> shortages = survey.shortages();
+        List<String> others = shortages.entrySet().stream().filter(e -> !e.getKey().equals(node.name()))
+                .map(e -> "node " + e.getKey() + ": " + e.getValue().map(Shortage::sentence).orElse("")).toList();
+        if (!open) {
+            NodeRepository.Row drained = self.get();
+            throw new KeelException(ProblemType.NO_CAPACITY, "Node " + drained.name() + " is draining (since "
+                    + drained.drainedAt().toInstant().truncatedTo(ChronoUnit.SECONDS) + "), so Keel places no new instance on it, and no"
+                    + " other node is active " + (others.isEmpty() ? "" : "with room ") + "to take one"
+                    + (others.isEmpty() ? "" : " (" + String.join("; ", others) + ")") + "; undo it with POST /v1/nodes/" + drained.name()
+                    + "/activate, or start another node, then try again. Nothing was created.");
+        }
+        throw new KeelException(ProblemType.NO_CAPACITY, "No node has room for a new database on plan " + demand.plan() + " (node " + node.name()
+                + ": " + here.get().sentence() + others.stream().map(o -> "; " + o).collect(Collectors.joining()) + "). Delete unused"
+                + " databases, raise the budget (KEEL_NODE_MEMORY_BUDGET_MB, KEEL_NODE_DISK_BUDGET_MB), or start another node, then try"
+                + " again. Nothing was created.");
+    }
+
+    /**
+     * Whether this node is the one to take over the making of {@code database}, which a silent node
+     * never began: the active node with room for its plan that hosts the fewest instances, away from
+     * its leader's node when it is a follower and another node has room. None takes it while no node
+     * has room: it then waits for its own node.
+     */
+    public boolean takesOver(UUID database) {
+        Optional<NodeRepository.Making> making = nodes.making(database);
+        if (making.isEmpty()) {
+            return false;
+        }
+        Survey survey = survey(new Demand(making.get().plan(), footprint.servers(making.get().plan())));
+        String awayFrom = making.get().leaderNode();
+        Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
+        return taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
+    }
+
+    /** The active nodes, what each hosts, and what each lacks for one demand. */
+    private record Survey(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
+                          Map<String, Optional<Shortage>> shortages) {
+        Optional<String> leastBusyWithRoom(Predicate<String> eligible) {
+            return leastBusy(active, hosted, name -> eligible.test(name) && shortages.get(name).isEmpty());
+        }
+    }
+
+    private Survey survey(Demand demand) {
+        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        List<NodeRepository.Row> active = nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
+        Map<String, Optional<Shortage>> shortages = new TreeMap<>();
+        for (NodeRepository.Row row : active) {
+            shortages.put(row.name(), shortage(row, hosted.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb));
+        }
+        return new Survey(active, hosted, shortages);
+    }
+
+    /**
+     * What node {@code row}, hosting {@code hosted}, lacks for {@code demand}, if anything: memory
+     * (its instances counted by {@code memory} against its budget), a port per new server beyond
+     * its warm instances, free disk above {@code minFreeMb}, or disk under its budget (both as its
+     * last heartbeat read them; unknown counts as room).
+     */
+    static Optional<Shortage> shortage(NodeRepository.Row row, List<NodeRepository.Hosted> hosted, Demand demand, PlanFootprint memory,
+                                       long minFreeMb) {
+        long reserved = hosted.stream().mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum();
+        long needed = demand.servers() * memory.memoryMb(demand.plan());
+        if (reserved + needed > row.memoryBudgetMb()) {
+            return Optional.of(new Shortage(Shortage.Kind.MEMORY, "its instances count for " + reserved + " MB of its " + row.memoryBudgetMb()
+                    + " MB memory budget, and the new database (plan " + demand.plan() + ") needs " + needed + " MB more"));
+        }
+        if (row.diskUsedMb() != null && row.diskUsedMb() >= row.diskBudgetMb()) {
+            return Optional.of(new Shortage(Shortage.Kind.DISK_BUDGET, "its disk has " + row.diskUsedMb() + " MB used, its whole "
+                    + row.diskBudgetMb() + " MB disk budget"));
+        }
+        if (row.diskFreeMb() != null && row.diskFreeMb() < minFreeMb) {
+            return Optional.of(new Shortage(Shortage.Kind.DISK_FREE, "its disk has " + row.diskFreeMb() + " MB free, less than"
+                    + " KEEL_DISK_MIN_FREE (" + minFreeMb + " MB)"));
+        }
+        long warm = hosted.stream().filter(h -> h.databaseId() == null).count();
+        long freePorts = row.portLast() - row.portFirst() + 1L - hosted.size();
+        if (freePorts < demand.servers() - Math.min(1, warm)) {
+            return Optional.of(new Shortage(Shortage.Kind.PORTS, "its instance port range " + row.portFirst() + "-" + row.portLast()
+                    + " has " + Math.max(0, freePorts) + " ports free, and the new database (plan " + demand.plan() + ") needs " + demand.servers()));
+        }
+        return Optional.empty();
     }
 
     /** The active node (not drained, heartbeating) that hosts the fewest instances, the first by name among equals. */
     public Optional<String> leastBusy() {
-        return leastBusy(name -> true);
+        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted, name -> true);
     }
 
-    private Optional<String> leastBusy(Predicate<String> eligible) {
-        Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
-        return nodes.all().stream()
-                .filter(row -> state(row) == NodeState.ACTIVE && eligible.test(row.name()))
-                .min(Comparator.comparing((Function<NodeRepository.Row, Long>) row -> hosted.getOrDefault(row.name(), 0L))
+    private static Optional<String> leastBusy(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
+                                              Predicate<String> eligible) {
+        return active.stream()
+                .filter(row -> eligible.test(row.name()))
+                .min(Comparator.comparing((Function<NodeRepository.Row, Integer>) row -> hosted.getOrDefault(row.name(), List.of()).size())
                         .thenComparing(NodeRepository.Row::name))
                 .map(NodeRepository.Row::name);
     }

@@ -14,9 +14,11 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.regex.Pattern;
 
@@ -28,6 +30,7 @@ import java.util.regex.Pattern;
  */
 @Singleton
 public final class ThisNode {
+    private static final long MB = 1024 * 1024;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
 
     private final String name;
@@ -38,6 +41,11 @@ public final class ThisNode {
     private final long memoryBudgetMb;
     private final long diskBudgetMb;
     private final boolean embeddedCatalog;
+    private final Path serverDir;
+
+    /** The file system under the server directory as last read, in MB: usable by Keel, and taken by anything. */
+    public record Disk(long freeMb, long usedMb) {
+    }
 
     ThisNode(@Value("${keel.node.name:}") String name,
              @Value("${keel.node.heartbeat-interval:2s}") Duration heartbeatInterval,
@@ -65,6 +73,18 @@ public final class ThisNode {
         this.memoryBudgetMb = memoryBudgetMb > 0 ? memoryBudgetMb : physicalMemoryMb();
         this.diskBudgetMb = diskBudgetMb > 0 ? diskBudgetMb : diskMb(home);
         this.embeddedCatalog = catalog.embedded();
+        this.serverDir = home.serverDir();
+    }
+
+    /** The file system under the server directory now; empty when it cannot be read (placement then goes by this node's own check). */
+    public Optional<Disk> disk() {
+        try {
+            FileStore store = Files.getFileStore(existingAncestor(serverDir));
+            long total = store.getTotalSpace();
+            return Optional.of(new Disk(store.getUsableSpace() / MB, (total - store.getUnallocatedSpace()) / MB));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
     }
 
     public String name() {
@@ -124,16 +144,20 @@ public final class ThisNode {
 
     private static long physicalMemoryMb() {
         OperatingSystemMXBean os = ManagementFactory.getPlatformMXBean(OperatingSystemMXBean.class);
-        return os == null ? 0 : os.getTotalMemorySize() / (1024 * 1024);
+        return os == null ? 0 : os.getTotalMemorySize() / MB;
     }
 
-    private static long diskMb(KeelHome home) {
-        Path under = home.serverDir();
+    private static Path existingAncestor(Path path) {
+        Path under = path;
         while (under.getParent() != null && !Files.exists(under)) {
             under = under.getParent();
         }
+        return under;
+    }
+
+    private static long diskMb(KeelHome home) {
         try {
-            return Files.getFileStore(under).getTotalSpace() / (1024 * 1024);
+            return Files.getFileStore(existingAncestor(home.serverDir())).getTotalSpace() / MB;
         } catch (IOException e) {
             throw new UncheckedIOException("could not read the size of the disk under " + home.serverDir(), e);
         }

@@ -102,8 +102,11 @@ public final class OperationInbox {
         // One a look: the next look asks again which node is least busy, once this one's new server counts, so that a
         // backlog spreads over the nodes.
         for (Operation stranded : operations.neverBegunOn(silent)) {
-            if (placement.leastBusy().filter(node::equals).isEmpty()) {
-                return;
+            // A delete needs no room; the making of a database goes to the node with room for it.
+            boolean taker = stranded.kind() == OperationKind.DEPROVISION ? placement.leastBusy().filter(node::equals).isPresent()
+                    : placement.takesOver(stranded.databaseId());
+            if (!taker) {
+                continue;
             }
             Optional<Operation> taken = operations.takeOver(stranded.id(), stranded.node());
             if (taken.isPresent()) {

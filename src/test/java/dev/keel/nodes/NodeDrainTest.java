@@ -15,6 +15,7 @@ import java.util.Map;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.catalog.schema.Tables.NODES;
 import static dev.keel.nodes.NodesTest.assertProblem;
 import static dev.keel.nodes.NodesTest.nodeNamed;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -72,5 +73,47 @@ class NodeDrainTest {
         } finally {
             team.deprovision(database.get("id").asText());
         }
+    }
+
+    /**
+     * A node whose instances would pass its memory budget, or whose disk holds its disk budget
+     * already, places nothing, saying what runs short and how to make room; nothing is made.
+     * The budgets are changed in the node's catalog row (what placement reads; a start writes them).
+     */
+    @Test
+    void aNodeOverItsMemoryOrDiskBudgetRefusesANewDatabaseSayingWhatRunsShort() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Api team = keel.newTeam("budgets");
+        long essential = keel.bean(PlanFootprint.class).memoryMb("essential-0");
+        long premium = keel.bean(PlanFootprint.class).memoryMb("premium-0");
+        JsonNode first = team.provision("{\"plan\":\"essential-0\"}");
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long diskBudget = catalog.select(NODES.DISK_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.DISK_BUDGET_MB);
+        try {
+            // Room for one more essential server, not for a premium database's two.
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, 2 * essential).where(NODES.NAME.eq(name)).execute();
+            int databases = catalog.fetchCount(DATABASES);
+            int instances = catalog.fetchCount(INSTANCES);
+            assertProblem(team.post("/v1/databases", "{\"plan\":\"premium-0\"}"), 503, "/problems/no-capacity",
+                    "No node has room for a new database on plan premium-0 (node " + name + ": its instances count for " + essential
+                            + " MB of its " + 2 * essential + " MB memory budget, and the new database (plan premium-0) needs " + 2 * premium
+                            + " MB more). Delete unused databases, raise the budget (KEEL_NODE_MEMORY_BUDGET_MB, KEEL_NODE_DISK_BUDGET_MB),"
+                            + " or start another node, then try again. Nothing was created.");
+            assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
+            assertThat(catalog.fetchCount(INSTANCES)).isEqualTo(instances);
+
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).set(NODES.DISK_BUDGET_MB, 1L).where(NODES.NAME.eq(name)).execute();
+            Api.Response full = team.post("/v1/databases", "{\"plan\":\"essential-0\"}");
+            assertThat(full.status()).as(full.toString()).isEqualTo(503);
+            assertThat(full.field("detail")).startsWith("No node has room for a new database on plan essential-0 (node " + name
+                    + ": its disk has ").contains(" MB used, its whole 1 MB disk budget)").endsWith("Nothing was created.");
+            assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
+        } finally {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).set(NODES.DISK_BUDGET_MB, diskBudget).where(NODES.NAME.eq(name)).execute();
+        }
+        JsonNode second = team.provision("{\"plan\":\"essential-0\"}");
+        team.deprovision(second.get("id").asText());
+        team.deprovision(first.get("id").asText());
     }
 }

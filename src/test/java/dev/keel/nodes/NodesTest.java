@@ -52,6 +52,13 @@ class NodesTest {
         assertThat(first.get("capacity").get("ports").get("total").asInt()).isEqualTo(node.ports().size());
         assertThat(first.get("capacity").get("memory_budget_mb").asLong()).isPositive();
         assertThat(first.get("capacity").get("disk_budget_mb").asLong()).isPositive();
+        assertThat(first.get("capacity").get("memory_reserved_mb").asLong()).isNotNegative();
+        ThisNode.Disk disk = node.disk().orElseThrow();
+        Wait.until("node " + node.name() + "'s heartbeat to record its disk", Timeouts.NODE_HEARTBEAT,
+                () -> nodeNamed(keel.api(), node.name()).get("capacity").hasNonNull("disk_free_mb"));
+        JsonNode capacity = nodeNamed(keel.api(), node.name()).get("capacity");
+        assertThat(capacity.get("disk_free_mb").asLong()).isPositive().isCloseTo(disk.freeMb(), org.assertj.core.data.Percentage.withPercentage(10));
+        assertThat(capacity.get("disk_used_mb").asLong()).isPositive().isLessThanOrEqualTo(capacity.get("disk_budget_mb").asLong());
         OffsetDateTime heartbeat = OffsetDateTime.parse(first.get("last_heartbeat").asText());
         Wait.until("node " + node.name() + "'s heartbeat to advance", Timeouts.NODE_HEARTBEAT,
                 () -> OffsetDateTime.parse(nodeNamed(keel.api(), node.name()).get("last_heartbeat").asText()).isAfter(heartbeat));
@@ -77,6 +84,8 @@ class NodesTest {
             assertThat(hosted.get("database_id").asText()).isEqualTo(id);
             assertThat(hosted.get("database").asText()).isEqualTo(database.get("name").asText());
             assertThat(hosted.get("role").asText()).isEqualTo("primary");
+            assertThat(listed.get("capacity").get("memory_reserved_mb").asLong()).as("the essential database's server counts")
+                    .isGreaterThanOrEqualTo(keel.bean(PlanFootprint.class).memoryMb("essential-0"));
             assertThat(listed.get("capacity").get("ports").get("free").asInt())
                     .isEqualTo(node.ports().size() - listed.get("instances").size());
         } finally {

@@ -93,6 +93,14 @@ class TwoNodesTest {
                         + " (handing over) p50 %d ms %s%n", median(throughA), throughA, median(throughB), throughB);
                 assertThat(a.api().post("/v1/nodes/node-b/activate", "").status()).isEqualTo(200);
 
+                // B active but its memory budget used up (changed in its catalog row, as placement reads it): what is asked of B
+                // goes to A, which has room.
+                catalogUpdate("update nodes set memory_budget_mb = 1 where name = 'node-b'", catalog);
+                JsonNode roomless = teamAtB.provision("{\"plan\":\"essential-0\"}");
+                assertThat(roomless.get("instances").get(0).get("node").asText()).as("asked of node-b without memory room").isEqualTo("node-a");
+                teamAtB.deprovision(roomless.get("id").asText());
+                catalogUpdate("update nodes set memory_budget_mb = " + b.bean(ThisNode.class).memoryBudgetMb() + " where name = 'node-b'", catalog);
+
                 // A backup of B's database asked of A: A records it for B, and B takes it.
                 assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
                 // And the other way round.

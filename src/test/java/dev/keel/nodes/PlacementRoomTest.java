@@ -1,0 +1,77 @@
+package dev.keel.nodes;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Whether a node has room for a new database ({@link Placement#shortage}), case by case: its
+ * instances counted by plan against the memory budget (a warm one at the smallest plan's), a port
+ * per new server beyond a warm instance, free disk above the minimum and used disk under the budget
+ * as the heartbeat read them, and room when a figure is unknown.
+ */
+class PlacementRoomTest {
+    private static final PlanFootprint MEMORY = new PlanFootprint() {
+        @Override
+        public long memoryMb(String plan) {
+            return plan == null ? 100 : switch (plan) {
+                case "small" -> 100;
+                case "large" -> 400;
+                default -> throw new IllegalArgumentException(plan);
+            };
+        }
+
+        @Override
+        public int servers(String plan) {
+            return 1;
+        }
+    };
+    private static final long MIN_FREE_MB = 2048;
+
+    static Stream<Arguments> cases() {
+        return Stream.of(
+                Arguments.of("an empty node", node(1000, 10, 5000, 100), List.of(), "large", 1, null),
+                Arguments.of("memory exactly enough", node(500, 10, 5000, 100), List.of("small"), "large", 1, null),
+                Arguments.of("memory one server short", node(499, 10, 5000, 100), List.of("small"), "large", 1, "MEMORY"),
+                Arguments.of("two servers (a standby) need twice", node(800, 10, 5000, 100), List.of(), "large", 2, null),
+                Arguments.of("two servers over the budget", node(799, 10, 5000, 100), List.of(), "large", 2, "MEMORY"),
+                Arguments.of("a warm instance counts as the smallest plan", node(500, 10, 5000, 100), List.of("warm"), "large", 1, null),
+                Arguments.of("no port left", node(1000, 1, 5000, 100), List.of("small"), "small", 1, "PORTS"),
+                Arguments.of("a warm instance's port serves", node(1000, 1, 5000, 100), List.of("warm"), "small", 1, null),
+                Arguments.of("a warm port serves one of two servers only", node(1000, 1, 5000, 100), List.of("warm"), "small", 2, "PORTS"),
+                Arguments.of("free disk under the minimum", node(1000, 10, 2047, 100), List.of(), "small", 1, "DISK_FREE"),
+                Arguments.of("disk used up to the budget", node(1000, 10, 5000, 10_000), List.of(), "small", 1, "DISK_BUDGET"),
+                Arguments.of("disk figures not read yet", node(1000, 10, null, null), List.of(), "small", 1, null));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void aNodeHasRoomOrSaysWhatRunsShort(String what, NodeRepository.Row row, List<String> hostedPlans, String plan, int servers,
+                                         String shortage) {
+        List<NodeRepository.Hosted> hosted = new ArrayList<>();
+        for (String hostedPlan : hostedPlans) {
+            boolean warm = hostedPlan.equals("warm");
+            hosted.add(new NodeRepository.Hosted(UUID.randomUUID(), warm ? null : UUID.randomUUID(), warm ? null : "db", warm ? null : hostedPlan,
+                    warm ? "pooled" : "primary", "running", row.name()));
+        }
+        Optional<Placement.Shortage> found = Placement.shortage(row, hosted, new Placement.Demand(plan, servers), MEMORY, MIN_FREE_MB);
+        assertThat(found.map(s -> s.kind().name()).orElse(null)).as(what + ": " + found).isEqualTo(shortage);
+        found.ifPresent(s -> assertThat(s.sentence()).isNotBlank());
+    }
+
+    /** A node with a memory budget, this many ports, and its disk as last read (null: not read); its disk budget is 10,000 MB. */
+    private static NodeRepository.Row node(long memoryBudgetMb, int ports, Integer diskFreeMb, Integer diskUsedMb) {
+        OffsetDateTime now = OffsetDateTime.now();
+        return new NodeRepository.Row("n1", null, "1", false, now, now, false, null, 20000, 20000 + ports - 1, memoryBudgetMb, 10_000,
+                diskFreeMb == null ? null : diskFreeMb.longValue(), diskUsedMb == null ? null : diskUsedMb.longValue(), now);
+    }
+}
