@@ -21,7 +21,7 @@ import java.util.UUID;
  */
 @Singleton
 public final class HostedWork {
-    static final long PATIENCE_SECONDS = 30;
+    public static final long PATIENCE_SECONDS = 30;
     private static final Duration PATIENCE = Duration.ofSeconds(PATIENCE_SECONDS);
     private static final long POLL_MILLIS = 200;
 
