@@ -199,11 +199,8 @@ public final class DatabasePlanChange implements OperationHandler {
             following.removeStandby(database); // also a slot a crash left behind
         }
         operations.progress(operation.id(), Step.FOLLOWERS, FOLLOWERS, 1, 3);
-        for (Database follower : databases.followers(database.id())) {
-            if (follower.state() == DatabaseState.AVAILABLE) {
-                following.reconfigure(follower); // first: a standby needs max_connections at least its primary's
-            }
-        }
+        // First: a standby needs max_connections at least its primary's. Followers on other nodes are waited for together.
+        following.reconfigureAll(databases.followers(database.id()).stream().filter(f -> f.state() == DatabaseState.AVAILABLE).toList());
         operations.progress(operation.id(), Step.APPLYING, applying, 2, 3);
         if (database.following()) {
             following.reconfigure(database);

@@ -3,6 +3,7 @@ package dev.keel.databases;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -27,6 +28,13 @@ public interface Following {
 
     /** Applies a follower's plan settings again (after its or its leader's plan changed); it keeps streaming. */
     void reconfigure(Database follower) throws Exception;
+
+    /**
+     * {@link #reconfigure} of each of {@code followers}: those on other nodes are handed to their
+     * nodes first and waited for together, so that a leader's plan change waits one patience for
+     * all of them, not one per follower.
+     */
+    void reconfigureAll(List<Database> followers) throws Exception;
 
     /** Removes {@code database}'s HA standby, if it has one: its server, its data, its slot on the primary. */
     void removeStandby(Database database) throws Exception;

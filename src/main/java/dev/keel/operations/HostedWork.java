@@ -10,6 +10,9 @@ import org.jooq.DSLContext;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -71,31 +74,57 @@ public final class HostedWork {
         return Optional.of(operation);
     }
 
+    /** An operation handed to another node, and what it does in words (for the sentence of a failure). */
+    public record Handed(Operation operation, String node, String what) {
+    }
+
     /**
-     * As {@link #handOverTo}, to a node that can take it now ({@link #requireTaker}), and returns
-     * once the operation has succeeded; its failure is thrown as that node met it, and a 503 names
-     * the operation when it has not ended within {@value #PATIENCE_SECONDS} s (it still runs once
-     * that node can).
+     * As {@link #handOverTo}, to a node that can take it now ({@link #requireTaker}, a 503 before
+     * anything is recorded otherwise); {@link #await} waits for its end.
      */
-    public void carryOut(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what)
-            throws InterruptedException {
+    public Handed handOver(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what) {
         requireTaker(node, what);
         Operation operation = handOverTo(node, teamId, databaseId, kind, step).orElseThrow(() -> new KeelException(
                 ProblemType.UNAVAILABLE, what + " is done by node " + node + ", which runs another version of Keel now; try again."));
+        return new Handed(operation, node, what);
+    }
+
+    /**
+     * Returns once every one of {@code handed} has succeeded, all within one patience of
+     * {@value #PATIENCE_SECONDS} s, so that work handed to several nodes is waited for together. A
+     * failure is thrown as its node met it; a 503 names the first operation that has not ended in
+     * time (it still runs once its node can).
+     */
+    public void await(List<Handed> handed) throws InterruptedException {
         Instant deadline = Instant.now().plus(PATIENCE);
-        while (Instant.now().isBefore(deadline)) {
-            Operation now = operations.find(teamId, operation.id()).orElseThrow();
-            if (now.state() == OperationState.SUCCEEDED) {
-                return;
+        List<Handed> left = new ArrayList<>(handed);
+        while (!left.isEmpty() && Instant.now().isBefore(deadline)) {
+            for (Iterator<Handed> each = left.iterator(); each.hasNext(); ) {
+                Handed one = each.next();
+                Operation now = operations.find(one.operation().teamId(), one.operation().id()).orElseThrow();
+                if (now.state() == OperationState.SUCCEEDED) {
+                    each.remove();
+                } else if (now.state() == OperationState.FAILED) {
+                    throw new KeelException(now.errorCode() == null ? ProblemType.INTERNAL : ProblemType.forSlug(now.errorCode())
+                            .orElse(ProblemType.INTERNAL), now.error() == null ? "Node " + one.node() + " could not do it; its log says why."
+                            : now.error());
+                }
             }
-            if (now.state() == OperationState.FAILED) {
-                throw new KeelException(now.errorCode() == null ? ProblemType.INTERNAL : ProblemType.forSlug(now.errorCode())
-                        .orElse(ProblemType.INTERNAL), now.error() == null ? "Node " + node + " could not do it; its log says why." : now.error());
+            if (!left.isEmpty()) {
+                Thread.sleep(POLL_MILLIS);
             }
-            Thread.sleep(POLL_MILLIS);
         }
-        throw new KeelException(ProblemType.UNAVAILABLE, what + " is stored, and node " + node + ", which hosts the database's server,"
-                + " has not applied it within " + PATIENCE_SECONDS + " s; it does once it can, and GET /v1/operations/" + operation.id()
-                + " follows it.").with("operation_id", operation.id().toString());
+        if (!left.isEmpty()) {
+            Handed late = left.get(0);
+            throw new KeelException(ProblemType.UNAVAILABLE, late.what() + " is stored, and node " + late.node() + ", which hosts the"
+                    + " database's server, has not applied it within " + PATIENCE_SECONDS + " s; it does once it can, and"
+                    + " GET /v1/operations/" + late.operation().id() + " follows it.").with("operation_id", late.operation().id().toString());
+        }
+    }
+
+    /** {@link #handOver}, then {@link #await} its end. */
+    public void carryOut(String node, UUID teamId, UUID databaseId, OperationKind kind, String step, String what)
+            throws InterruptedException {
+        await(List.of(handOver(node, teamId, databaseId, kind, step, what)));
     }
 }

@@ -142,12 +142,29 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void reconfigure(Database follower) throws Exception {
-        Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
-        if (host.isPresent()) {
-            hostedWork.carryOut(host.get(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE, "applying its settings",
-                    "Applying follower " + follower.name() + "'s settings");
-            return;
+        reconfigureAll(List.of(follower));
+    }
+
+    @Override
+    public void reconfigureAll(List<Database> followers) throws Exception {
+        List<HostedWork.Handed> handed = new ArrayList<>();
+        List<Database> here = new ArrayList<>();
+        for (Database follower : followers) {
+            Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
+            if (host.isPresent()) {
+                handed.add(hostedWork.handOver(host.get(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE,
+                        "applying its settings", "Applying follower " + follower.name() + "'s settings"));
+            } else {
+                here.add(follower);
+            }
         }
+        for (Database follower : here) {
+            reconfigureHere(follower);
+        }
+        hostedWork.await(handed);
+    }
+
+    private void reconfigureHere(Database follower) throws Exception {
         Database leader = databases.find(follower.leaderId()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + "'s leader is gone."));
         Instance leaderPrimary = instances.primary(leader.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,

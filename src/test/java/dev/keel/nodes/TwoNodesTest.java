@@ -204,6 +204,21 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
                             + " 'reconfigure' and database_id = '" + follower.get("id").asText() + "'")).isEqualTo("node-a node-b succeeded");
                 }
+                // The leader's plan change asked of A: B, hosting the leader, hands the follower's new settings to A first.
+                Api.Response planChanged = teamAtA.patch("/v1/databases/" + tunable.get("id").asText(), "{\"plan\":\"premium-0\"}");
+                assertThat(planChanged.status()).as(planChanged.toString()).isEqualTo(202);
+                String planChange = planChanged.json().get("progress").get("operation_id").asText();
+                Wait.until("the leader's plan change to end", Timeouts.RESTORE,
+                        () -> !"running".equals(teamAtA.get("/v1/operations/" + planChange).field("state")));
+                assertThat(teamAtA.get("/v1/operations/" + planChange).field("state")).isEqualTo("succeeded");
+                assertThat(teamAtA.get("/v1/databases/" + tunable.get("id").asText()).field("plan")).isEqualTo("premium-0");
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
+                            + " 'reconfigure' and database_id = '" + follower.get("id").asText() + "' order by created_at desc limit 1"))
+                            .isEqualTo("node-a node-b succeeded");
+                    assertThat(Pg.scalar(connection, "select count(*) from operations where kind = 'reconfigure' and database_id = '"
+                            + follower.get("id").asText() + "'")).isEqualTo("2");
+                }
                 // The leader deleted through A with its followers unfollowed: B deletes it, and A, hosting the follower,
                 // promotes it into a database of its own.
                 Api.Response deleted = teamAtA.delete("/v1/databases/" + tunable.get("id").asText() + "?unfollow_followers=true");
