@@ -38,7 +38,7 @@ import java.util.Optional;
  */
 @Singleton
 public final class DatabaseSettings implements OperationHandler {
-    private static final String APPLYING = "applying the settings";
+    static final String APPLYING = "applying the settings";
     private static final EnumSet<OperationKind> BUSY = EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE, OperationKind.UNFOLLOW,
             OperationKind.PLAN_CHANGE, OperationKind.FAILOVER, OperationKind.STANDBY, OperationKind.RESTART,
             OperationKind.REBUILD, OperationKind.RECONFIGURE);

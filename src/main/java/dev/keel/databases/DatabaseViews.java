@@ -48,7 +48,7 @@ final class DatabaseViews {
         // and other work report on their own resources.
         Set<OperationKind> lifecycle = switch (db.state()) {
             case CREATING -> EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
-            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW, OperationKind.PLAN_CHANGE, OperationKind.REBUILD);
+            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW, OperationKind.PLAN_CHANGE, OperationKind.REBUILD, OperationKind.RECONFIGURE);
             case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
             default -> EnumSet.noneOf(OperationKind.class);
         };

@@ -87,6 +87,10 @@ class HostedSettingsTest {
             assertThat(catalog.select(OPERATIONS.NODE, OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(UUID.fromString(operation)))
                     .fetchOne().intoArray()).containsExactly(ghost, "running");
             assertThat(settings.show(caller, id.toString()).get("log_statement").value()).isEqualTo("ddl");
+            // The database's view shows the change still to be applied.
+            JsonNode progress = team.get("/v1/databases/" + id).json().get("progress");
+            assertThat(progress.get("operation_id").asText()).isEqualTo(operation);
+            assertThat(progress.get("step").asText()).isEqualTo(DatabaseSettings.APPLYING);
         } finally {
             catalog.update(OPERATIONS).set(OPERATIONS.STATE, "failed").set(OPERATIONS.FINISHED_AT, OffsetDateTime.now())
                     .where(OPERATIONS.NODE.eq(ghost)).execute();
