@@ -39,10 +39,10 @@
 # other and the catalog over loopback, and all three JVMs share this machine's CPUs, which
 # separate hosts would not). The report says so.
 #
-#   ops/bench/nodes.sh                          # N=200, WARMUP=600: ~7 minutes on 2 vCPUs
+#   ops/bench/nodes.sh                          # N=200, WARMUP=600: ~6-7 minutes on 2 vCPUs
 #   N=500 WARMUP=200 AFTER=0 ops/bench/nodes.sh
 # The warm-up is long because node-b and node-c are fresh JVMs: with WARMUP=200 (~4.5 minutes)
-# they still answered 10-25% slower than node-a in the same phase, with 600 within noise.
+# they still answered 6-28% slower than node-a in the same phase; with 600, 0-10%.
 # Environment:
 #   N, WARMUP, DBS, IDLE, AFTER   see above
 #   KEEL_BENCH_PORTS              the run's port block (31200): catalog +0, S3Proxy +1 (HTTP),
