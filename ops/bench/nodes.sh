@@ -42,7 +42,8 @@
 #   ops/bench/nodes.sh                          # N=200, WARMUP=600: ~6-7 minutes on 2 vCPUs
 #   N=500 WARMUP=200 AFTER=0 ops/bench/nodes.sh
 # The warm-up is long because node-b and node-c are fresh JVMs: with WARMUP=200 (~4.5 minutes)
-# they still answered 6-28% slower than node-a in the same phase; with 600, 0-10%.
+# they still answered 0.2-1.2 ms (the POST 6-7 ms) slower than node-a in the same phase; with 600,
+# at most 0.6 ms (the POST 3-4 ms).
 # Environment:
 #   N, WARMUP, DBS, IDLE, AFTER   see above
 #   KEEL_BENCH_PORTS              the run's port block (31200): catalog +0, S3Proxy +1 (HTTP),
