@@ -126,8 +126,10 @@ public final class DatabaseCreate implements OperationHandler {
         // A follower goes to another node than its leader's primary where one is active, so that losing one host leaves the other.
         String leaderNode = origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW
                 ? instances.primary(origin.sourceId()).map(Instance::node).orElse(null) : null;
+        // A follower has no standby of its own; a copy takes no warm instance.
+        boolean follows = origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW;
         Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1, leaderNode,
-                new Placement.Demand(plan.name(), plans.servers(plan.name())));
+                new Placement.Demand(plan.name(), follows ? 1 : plans.servers(plan.name()), origin == null ? major : -1));
         try {
             Operation operation = dsl.transactionResult(tx -> {
                 // The team's row, locked: its requests are counted against its quota one at a time.

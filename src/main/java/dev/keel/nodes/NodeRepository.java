@@ -36,7 +36,7 @@ final class NodeRepository {
 
     /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
     record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, @Nullable String plan, String role, String state,
-                  String node) {
+                  int major, String node) {
     }
 
     /**
@@ -76,8 +76,8 @@ final class NodeRepository {
         });
     }
 
-    /** A database as placement sees it: its plan, and its leader's primary's node when it follows one. */
-    record Making(String plan, @Nullable String leaderNode) {
+    /** A database as placement sees it: its plan and major, whether it follows another, and its leader's primary's node then. */
+    record Making(String plan, int major, boolean following, @Nullable String leaderNode) {
     }
 
     /** Database {@code id}'s plan and leader's node, if it exists. */
@@ -86,8 +86,8 @@ final class NodeRepository {
                 .where(INSTANCES.DATABASE_ID.eq(DATABASES.LEADER_ID)).and(INSTANCES.ROLE.eq("primary"))
                 .and(INSTANCES.STATE.notIn("deleting", "fenced"))
                 .orderBy(INSTANCES.CREATED_AT.desc()).limit(1).asField();
-        return dsl.select(DATABASES.PLAN, leaderNode).from(DATABASES).where(DATABASES.ID.eq(id))
-                .fetchOptional(r -> new Making(r.value1(), r.value2()));
+        return dsl.select(DATABASES.PLAN, DATABASES.MAJOR_VERSION, DATABASES.LEADER_ID, leaderNode).from(DATABASES).where(DATABASES.ID.eq(id))
+                .fetchOptional(r -> new Making(r.value1(), r.value2(), r.value3() != null, r.value4()));
     }
 
     /** The host name clients reach node {@code name}'s servers by, if the node recorded one. */
@@ -137,12 +137,13 @@ final class NodeRepository {
 
     /** The instances that nodes host, oldest first, with their databases' names. */
     List<Hosted> hosted() {
-        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN, INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.NODE)
+        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN, INSTANCES.ROLE, INSTANCES.STATE,
+                        INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
                 .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID))
                 .where(INSTANCES.NODE.isNotNull())
                 .orderBy(INSTANCES.CREATED_AT)
                 .fetch(r -> new Hosted(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
-                        r.get(INSTANCES.ROLE), r.get(INSTANCES.STATE), r.get(INSTANCES.NODE)));
+                        r.get(INSTANCES.ROLE), r.get(INSTANCES.STATE), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.NODE)));
     }
 
     private static Row toRow(Record r) {

@@ -43,9 +43,16 @@ public final class Placement {
     public record Placed(String node, boolean here) {
     }
 
-    /** What a new database needs of its node: its plan, and how many servers it starts with (2 with a hot standby). */
-    public record Demand(String plan, int servers) {
+    /**
+     * What a new database needs of its node: its plan, how many servers it starts with (2 with a
+     * hot standby), and the Postgres major a warm instance would have to be of ({@code -1}: a
+     * copy, which takes none).
+     */
+    public record Demand(String plan, int servers, int warmMajor) {
     }
+
+    /** The states in which an instance's server runs, or is about to, and counts against the memory budget. */
+    private static final Set<String> LIVE = Set.of("creating", "running", "pooled");
 
     /** Why a node has no room for a demand: what runs short, worded for an operator. */
     record Shortage(Kind kind, String sentence) {
@@ -108,10 +115,10 @@ public final class Placement {
                     + (others.isEmpty() ? "" : " (" + String.join("; ", others) + ")") + "; undo it with POST /v1/nodes/" + drained.name()
                     + "/activate, or start another node, then try again. Nothing was created.");
         }
-        throw new KeelException(ProblemType.NO_CAPACITY, "No node has room for a new database on plan " + demand.plan() + " (node " + node.name()
-                + ": " + here.get().sentence() + others.stream().map(o -> "; " + o).collect(Collectors.joining()) + "). Delete unused"
-                + " databases, raise the budget (KEEL_NODE_MEMORY_BUDGET_MB, KEEL_NODE_DISK_BUDGET_MB), or start another node, then try"
-                + " again. Nothing was created.");
+        throw new KeelException(ProblemType.NO_CAPACITY, "No node has room for a new database on plan " + demand.plan() + " (node "
+                + node.name() + ": " + here.get().sentence() + others.stream().map(o -> "; " + o).collect(Collectors.joining()) + ")."
+                + " Delete unused databases, give the setting named more room (a node reads its budgets when it starts), or start"
+                + " another node, then try again. Nothing was created.");
     }
 
     /**
@@ -125,7 +132,8 @@ public final class Placement {
         if (making.isEmpty()) {
             return false;
         }
-        Survey survey = survey(new Demand(making.get().plan(), footprint.servers(making.get().plan())));
+        NodeRepository.Making made = making.get();
+        Survey survey = survey(new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()));
         String awayFrom = making.get().leaderNode();
         Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
         return taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
@@ -157,27 +165,36 @@ public final class Placement {
      */
     static Optional<Shortage> shortage(NodeRepository.Row row, List<NodeRepository.Hosted> hosted, Demand demand, PlanFootprint memory,
                                        long minFreeMb) {
-        long reserved = hosted.stream().mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum();
+        long reserved = reservedMb(hosted, memory);
         long needed = demand.servers() * memory.memoryMb(demand.plan());
-        if (reserved + needed > row.memoryBudgetMb()) {
-            return Optional.of(new Shortage(Shortage.Kind.MEMORY, "its instances count for " + reserved + " MB of its " + row.memoryBudgetMb()
-                    + " MB memory budget, and the new database (plan " + demand.plan() + ") needs " + needed + " MB more"));
-        }
-        if (row.diskUsedMb() != null && row.diskUsedMb() >= row.diskBudgetMb()) {
-            return Optional.of(new Shortage(Shortage.Kind.DISK_BUDGET, "its disk has " + row.diskUsedMb() + " MB used, its whole "
-                    + row.diskBudgetMb() + " MB disk budget"));
+        if (row.memoryBudgetMb() > 0 && reserved + needed > row.memoryBudgetMb()) {
+            return Optional.of(new Shortage(Shortage.Kind.MEMORY, "its servers count for " + reserved + " MB of its " + row.memoryBudgetMb()
+                    + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and the new database (plan " + demand.plan() + ") needs " + needed
+                    + " MB more"));
         }
         if (row.diskFreeMb() != null && row.diskFreeMb() < minFreeMb) {
             return Optional.of(new Shortage(Shortage.Kind.DISK_FREE, "its disk has " + row.diskFreeMb() + " MB free, less than"
                     + " KEEL_DISK_MIN_FREE (" + minFreeMb + " MB)"));
         }
-        long warm = hosted.stream().filter(h -> h.databaseId() == null).count();
+        if (row.diskUsedMb() != null && row.diskUsedMb() >= row.diskBudgetMb()) {
+            return Optional.of(new Shortage(Shortage.Kind.DISK_BUDGET, "its disk has " + row.diskUsedMb() + " MB used, its whole "
+                    + row.diskBudgetMb() + " MB disk budget (KEEL_NODE_DISK_BUDGET_MB)"));
+        }
+        boolean warm = hosted.stream().anyMatch(h -> h.databaseId() == null && "pooled".equals(h.state()) && h.major() == demand.warmMajor());
         long freePorts = row.portLast() - row.portFirst() + 1L - hosted.size();
-        if (freePorts < demand.servers() - Math.min(1, warm)) {
+        long portsNeeded = demand.servers() - (warm ? 1 : 0);
+        if (freePorts < portsNeeded) {
             return Optional.of(new Shortage(Shortage.Kind.PORTS, "its instance port range " + row.portFirst() + "-" + row.portLast()
-                    + " has " + Math.max(0, freePorts) + " ports free, and the new database (plan " + demand.plan() + ") needs " + demand.servers()));
+                    + " (KEEL_INSTANCES_PORTS) has " + Math.max(0, freePorts) + " ports free, and the new database (plan " + demand.plan()
+                    + ") needs " + portsNeeded));
         }
         return Optional.empty();
+    }
+
+    /** The memory {@code hosted}'s servers count for: those that run or are about to (a warm one at the smallest plan's). */
+    static long reservedMb(List<NodeRepository.Hosted> hosted, PlanFootprint memory) {
+        return hosted.stream().filter(h -> LIVE.contains(h.state()))
+                .mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum();
     }
 
     /** The active node (not drained, heartbeating) that hosts the fewest instances, the first by name among equals. */

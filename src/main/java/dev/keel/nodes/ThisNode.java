@@ -1,6 +1,5 @@
 package dev.keel.nodes;
 
-import com.sun.management.OperatingSystemMXBean;
 import dev.keel.KeelHome;
 import dev.keel.StartupException;
 import dev.keel.catalog.CatalogLocation;
@@ -11,7 +10,6 @@ import jakarta.inject.Singleton;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.FileStore;
@@ -63,21 +61,24 @@ public final class ThisNode {
                     + heartbeatInterval.toMillis() + " ms, above 0), or a live node would be shown lost between two heartbeats.");
         }
         if (memoryBudgetMb < 0 || diskBudgetMb < 0) {
-            throw new StartupException("KEEL_NODE_MEMORY_BUDGET_MB and KEEL_NODE_DISK_BUDGET_MB are megabytes, 0 or more (0: the whole"
-                    + " machine's memory, the whole disk under the server directory).");
+            throw new StartupException("KEEL_NODE_MEMORY_BUDGET_MB and KEEL_NODE_DISK_BUDGET_MB are megabytes, 0 or more (0: no memory"
+                    + " budget, the whole disk under the server directory).");
         }
         this.version = buildVersion();
         this.heartbeatInterval = heartbeatInterval;
         this.lostAfter = lostAfter;
         this.ports = PortRange.parse(ports);
-        this.memoryBudgetMb = memoryBudgetMb > 0 ? memoryBudgetMb : physicalMemoryMb();
+        this.memoryBudgetMb = memoryBudgetMb;
         this.diskBudgetMb = diskBudgetMb > 0 ? diskBudgetMb : diskMb(home);
         this.embeddedCatalog = catalog.embedded();
-        this.serverDir = home.serverDir();
+        this.serverDir = home == null ? null : home.serverDir();
     }
 
     /** The file system under the server directory now; empty when it cannot be read (placement then goes by this node's own check). */
     public Optional<Disk> disk() {
+        if (serverDir == null) {
+            return Optional.empty();
+        }
         try {
             FileStore store = Files.getFileStore(existingAncestor(serverDir));
             long total = store.getTotalSpace();
@@ -108,6 +109,7 @@ public final class ThisNode {
         return ports;
     }
 
+    /** The memory this node's servers may count for, by plan, before placement passes over it; 0: no budget. */
     public long memoryBudgetMb() {
         return memoryBudgetMb;
     }
@@ -140,11 +142,6 @@ public final class ThisNode {
         } catch (IOException e) {
             throw new UncheckedIOException("could not read keel-version.properties", e);
         }
-    }
-
-    private static long physicalMemoryMb() {
-        OperatingSystemMXBean os = ManagementFactory.getPlatformMXBean(OperatingSystemMXBean.class);
-        return os == null ? 0 : os.getTotalMemorySize() / MB;
     }
 
     private static Path existingAncestor(Path path) {

@@ -90,13 +90,13 @@ public final class HostedWork {
     }
 
     /**
-     * Returns once every one of {@code handed} has succeeded, all within one patience of
-     * {@value #PATIENCE_SECONDS} s, so that work handed to several nodes is waited for together. A
-     * failure is thrown as its node met it; a 503 names the first operation that has not ended in
-     * time (it still runs once its node can).
+     * Returns once every one of {@code handed} has succeeded, waited for together, within
+     * {@value #PATIENCE_SECONDS} s for each (a node runs a few at a time). A failure is thrown as
+     * its node met it, after what it was; a 503 names the first operation that has not ended in time
+     * (it still runs once its node can).
      */
     public void await(List<Handed> handed) throws InterruptedException {
-        Instant deadline = Instant.now().plus(PATIENCE);
+        Instant deadline = Instant.now().plus(PATIENCE.multipliedBy(Math.max(1, handed.size())));
         List<Handed> left = new ArrayList<>(handed);
         while (!left.isEmpty() && Instant.now().isBefore(deadline)) {
             for (Iterator<Handed> each = left.iterator(); each.hasNext(); ) {
@@ -106,8 +106,7 @@ public final class HostedWork {
                     each.remove();
                 } else if (now.state() == OperationState.FAILED) {
                     throw new KeelException(now.errorCode() == null ? ProblemType.INTERNAL : ProblemType.forSlug(now.errorCode())
-                            .orElse(ProblemType.INTERNAL), now.error() == null ? "Node " + one.node() + " could not do it; its log says why."
-                            : now.error());
+                            .orElse(ProblemType.INTERNAL), handed.size() == 1 ? why(one, now) : one.what() + ": " + why(one, now));
                 }
             }
             if (!left.isEmpty()) {
@@ -117,9 +116,14 @@ public final class HostedWork {
         if (!left.isEmpty()) {
             Handed late = left.get(0);
             throw new KeelException(ProblemType.UNAVAILABLE, late.what() + " is stored, and node " + late.node() + ", which hosts the"
-                    + " database's server, has not applied it within " + PATIENCE_SECONDS + " s; it does once it can, and"
+                    + " database's server, has not applied it within " + PATIENCE_SECONDS * Math.max(1, handed.size()) + " s; it does once it"
+                    + " can, and"
                     + " GET /v1/operations/" + late.operation().id() + " follows it.").with("operation_id", late.operation().id().toString());
         }
+    }
+
+    private static String why(Handed one, Operation failed) {
+        return failed.error() == null ? "Node " + one.node() + " could not do it; its log says why." : failed.error();
     }
 
     /** {@link #handOver}, then {@link #await} its end. */

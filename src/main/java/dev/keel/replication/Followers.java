@@ -38,6 +38,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -147,16 +148,18 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
 
     @Override
     public void reconfigureAll(List<Database> followers) throws Exception {
-        List<HostedWork.Handed> handed = new ArrayList<>();
+        Map<Database, String> elsewhere = new LinkedHashMap<>();
         List<Database> here = new ArrayList<>();
         for (Database follower : followers) {
             Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
-            if (host.isPresent()) {
-                handed.add(hostedWork.handOver(host.get(), follower.teamId(), follower.id(), OperationKind.RECONFIGURE,
-                        "applying its settings", "Applying follower " + follower.name() + "'s settings"));
-            } else {
-                here.add(follower);
-            }
+            host.ifPresentOrElse(h -> elsewhere.put(follower, h), () -> here.add(follower));
+        }
+        // Every node able to take its part before any is handed one, so that a refusal leaves nothing half asked.
+        elsewhere.forEach((follower, host) -> hostedWork.requireTaker(host, "Applying follower " + follower.name() + "'s settings"));
+        List<HostedWork.Handed> handed = new ArrayList<>();
+        for (Map.Entry<Database, String> follower : elsewhere.entrySet()) {
+            handed.add(hostedWork.handOver(follower.getValue(), follower.getKey().teamId(), follower.getKey().id(), OperationKind.RECONFIGURE,
+                    "applying its settings", "Applying follower " + follower.getKey().name() + "'s settings"));
         }
         for (Database follower : here) {
             reconfigureHere(follower);

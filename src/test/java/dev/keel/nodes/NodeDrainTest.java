@@ -91,15 +91,15 @@ class NodeDrainTest {
         Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
         Long diskBudget = catalog.select(NODES.DISK_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.DISK_BUDGET_MB);
         try {
-            // Room for one more essential server, not for a premium database's two.
+            // Room for one more essential server, not for a premium database's two (a budget of 0, the default, is none).
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, 2 * essential).where(NODES.NAME.eq(name)).execute();
             int databases = catalog.fetchCount(DATABASES);
             int instances = catalog.fetchCount(INSTANCES);
             assertProblem(team.post("/v1/databases", "{\"plan\":\"premium-0\"}"), 503, "/problems/no-capacity",
-                    "No node has room for a new database on plan premium-0 (node " + name + ": its instances count for " + essential
-                            + " MB of its " + 2 * essential + " MB memory budget, and the new database (plan premium-0) needs " + 2 * premium
-                            + " MB more). Delete unused databases, raise the budget (KEEL_NODE_MEMORY_BUDGET_MB, KEEL_NODE_DISK_BUDGET_MB),"
-                            + " or start another node, then try again. Nothing was created.");
+                    "No node has room for a new database on plan premium-0 (node " + name + ": its servers count for " + essential
+                            + " MB of its " + 2 * essential + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and the new database (plan"
+                            + " premium-0) needs " + 2 * premium + " MB more). Delete unused databases, give the setting named more room (a"
+                            + " node reads its budgets when it starts), or start another node, then try again. Nothing was created.");
             assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
             assertThat(catalog.fetchCount(INSTANCES)).isEqualTo(instances);
 
@@ -107,7 +107,7 @@ class NodeDrainTest {
             Api.Response full = team.post("/v1/databases", "{\"plan\":\"essential-0\"}");
             assertThat(full.status()).as(full.toString()).isEqualTo(503);
             assertThat(full.field("detail")).startsWith("No node has room for a new database on plan essential-0 (node " + name
-                    + ": its disk has ").contains(" MB used, its whole 1 MB disk budget)").endsWith("Nothing was created.");
+                    + ": its disk has ").contains(" MB used, its whole 1 MB disk budget (KEEL_NODE_DISK_BUDGET_MB))").endsWith("Nothing was created.");
             assertThat(catalog.fetchCount(DATABASES)).isEqualTo(databases);
         } finally {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).set(NODES.DISK_BUDGET_MB, diskBudget).where(NODES.NAME.eq(name)).execute();

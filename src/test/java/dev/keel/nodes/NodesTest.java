@@ -50,7 +50,7 @@ class NodesTest {
         assertThat(first.get("version").asText()).isEqualTo(node.version()).isNotEqualTo("unknown");
         assertThat(first.get("capacity").get("ports").get("range").asText()).isEqualTo(node.ports().toString());
         assertThat(first.get("capacity").get("ports").get("total").asInt()).isEqualTo(node.ports().size());
-        assertThat(first.get("capacity").get("memory_budget_mb").asLong()).isPositive();
+        assertThat(first.get("capacity").get("memory_budget_mb").asLong()).as("no memory budget by default").isZero();
         assertThat(first.get("capacity").get("disk_budget_mb").asLong()).isPositive();
         assertThat(first.get("capacity").get("memory_reserved_mb").asLong()).isNotNegative();
         ThisNode.Disk disk = node.disk().orElseThrow();

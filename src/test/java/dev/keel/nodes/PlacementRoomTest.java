@@ -15,9 +15,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Whether a node has room for a new database ({@link Placement#shortage}), case by case: its
- * instances counted by plan against the memory budget (a warm one at the smallest plan's), a port
- * per new server beyond a warm instance, free disk above the minimum and used disk under the budget
- * as the heartbeat read them, and room when a figure is unknown.
+ * running servers counted by plan against the memory budget (a warm one at the smallest plan's;
+ * none without a budget), a port per new server beyond a warm instance of the major asked for, free
+ * disk above the minimum and used disk under the budget as the heartbeat read them, and room when
+ * a figure is unknown.
  */
 class PlacementRoomTest {
     private static final PlanFootprint MEMORY = new PlanFootprint() {
@@ -42,14 +43,21 @@ class PlacementRoomTest {
                 Arguments.of("an empty node", node(1000, 10, 5000, 100), List.of(), "large", 1, null),
                 Arguments.of("memory exactly enough", node(500, 10, 5000, 100), List.of("small"), "large", 1, null),
                 Arguments.of("memory one server short", node(499, 10, 5000, 100), List.of("small"), "large", 1, "MEMORY"),
+                Arguments.of("no memory budget: memory is not counted", node(0, 10, 5000, 100), List.of("large", "large"), "large", 1, null),
                 Arguments.of("two servers (a standby) need twice", node(800, 10, 5000, 100), List.of(), "large", 2, null),
                 Arguments.of("two servers over the budget", node(799, 10, 5000, 100), List.of(), "large", 2, "MEMORY"),
                 Arguments.of("a warm instance counts as the smallest plan", node(500, 10, 5000, 100), List.of("warm"), "large", 1, null),
+                Arguments.of("fenced, stopped and deleting servers do not count", node(500, 10, 5000, 100),
+                        List.of("large:fenced", "large:stopped", "large:deleting"), "large", 1, null),
+                Arguments.of("a server being made counts", node(500, 10, 5000, 100), List.of("large:creating"), "large", 1, "MEMORY"),
                 Arguments.of("no port left", node(1000, 1, 5000, 100), List.of("small"), "small", 1, "PORTS"),
+                Arguments.of("a non-running server keeps its port", node(1000, 1, 5000, 100), List.of("small:fenced"), "small", 1, "PORTS"),
                 Arguments.of("a warm instance's port serves", node(1000, 1, 5000, 100), List.of("warm"), "small", 1, null),
+                Arguments.of("a warm instance of another major does not", node(1000, 1, 5000, 100), List.of("warm:14"), "small", 1, "PORTS"),
                 Arguments.of("a warm port serves one of two servers only", node(1000, 1, 5000, 100), List.of("warm"), "small", 2, "PORTS"),
                 Arguments.of("free disk under the minimum", node(1000, 10, 2047, 100), List.of(), "small", 1, "DISK_FREE"),
                 Arguments.of("disk used up to the budget", node(1000, 10, 5000, 10_000), List.of(), "small", 1, "DISK_BUDGET"),
+                Arguments.of("a full disk is short of free space first", node(1000, 10, 0, 10_000), List.of(), "small", 1, "DISK_FREE"),
                 Arguments.of("disk figures not read yet", node(1000, 10, null, null), List.of(), "small", 1, null));
     }
 
@@ -58,12 +66,15 @@ class PlacementRoomTest {
     void aNodeHasRoomOrSaysWhatRunsShort(String what, NodeRepository.Row row, List<String> hostedPlans, String plan, int servers,
                                          String shortage) {
         List<NodeRepository.Hosted> hosted = new ArrayList<>();
-        for (String hostedPlan : hostedPlans) {
-            boolean warm = hostedPlan.equals("warm");
-            hosted.add(new NodeRepository.Hosted(UUID.randomUUID(), warm ? null : UUID.randomUUID(), warm ? null : "db", warm ? null : hostedPlan,
-                    warm ? "pooled" : "primary", "running", row.name()));
+        for (String spec : hostedPlans) {
+            String[] parts = spec.split(":");
+            boolean warm = parts[0].equals("warm");
+            String state = warm ? "pooled" : parts.length > 1 ? parts[1] : "running";
+            int major = warm && parts.length > 1 ? Integer.parseInt(parts[1]) : 17;
+            hosted.add(new NodeRepository.Hosted(UUID.randomUUID(), warm ? null : UUID.randomUUID(), warm ? null : "db", warm ? null : parts[0],
+                    warm ? "primary" : "primary", state, major, row.name()));
         }
-        Optional<Placement.Shortage> found = Placement.shortage(row, hosted, new Placement.Demand(plan, servers), MEMORY, MIN_FREE_MB);
+        Optional<Placement.Shortage> found = Placement.shortage(row, hosted, new Placement.Demand(plan, servers, 17), MEMORY, MIN_FREE_MB);
         assertThat(found.map(s -> s.kind().name()).orElse(null)).as(what + ": " + found).isEqualTo(shortage);
         found.ifPresent(s -> assertThat(s.sentence()).isNotBlank());
     }
