@@ -26,7 +26,7 @@ import java.util.List;
 @Order(Ordered.HIGHEST_PRECEDENCE)
 final class HerokuErrors implements ErrorDialect {
     private static final List<String> KEEL_OWN = List.of("/v1/", "/heroku/", "/dataclips/", "/problems/", "/openapi", "/swagger",
-            "/health", "/metrics");
+            "/health", "/metrics", "/internal/");
 
     @Serdeable
     record HerokuError(String id, String message) {

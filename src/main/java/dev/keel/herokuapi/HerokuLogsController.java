@@ -6,6 +6,7 @@ import dev.keel.auth.Caller;
 import dev.keel.databases.Database;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ServerLogs;
+import dev.keel.logs.HostedLogs;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -54,10 +55,10 @@ final class HerokuLogsController {
     private final HerokuAddons addons;
     private final HerokuLogSessions sessions;
     private final InstanceRepository instances;
-    private final ServerLogs logs;
+    private final HostedLogs logs;
 
     HerokuLogsController(Attachments attachments, HerokuAddons addons, HerokuLogSessions sessions, InstanceRepository instances,
-                         ServerLogs logs) {
+                         HostedLogs logs) {
         this.attachments = attachments;
         this.addons = addons;
         this.sessions = sessions;
@@ -121,7 +122,15 @@ final class HerokuLogsController {
     }
 
     private Flux<Event<String>> events(Callable<List<String>> read) {
-        return Mono.fromCallable(read).subscribeOn(Schedulers.boundedElastic())
+        // A log on a node that does not answer now is skipped, not the end of the stream: the other databases' logs go on.
+        Callable<List<String>> tolerant = () -> {
+            try {
+                return read.call();
+            } catch (KeelException unavailable) {
+                return List.of();
+            }
+        };
+        return Mono.fromCallable(tolerant).subscribeOn(Schedulers.boundedElastic())
                 .flatMapMany(lines -> lines.isEmpty() ? Flux.empty() : Flux.just(Event.of(String.join("\n", lines))));
     }
 
@@ -139,7 +148,7 @@ final class HerokuLogsController {
 
         Callable<List<String>> first(int lines) {
             return () -> instances.primary(databaseId).map(server -> {
-                ServerLogs.Lines read = logs.tail(server, lines);
+                ServerLogs.Lines read = ServerLogs.tail(logs.of(server), lines);
                 instanceId = server.id();
                 position = read.end();
                 return read.lines().stream().map(format::format).toList();
@@ -151,10 +160,10 @@ final class HerokuLogsController {
             return () -> instances.primary(databaseId).map(server -> {
                 if (!server.id().equals(instanceId)) {
                     instanceId = server.id();
-                    position = logs.tail(server, 0).end();
+                    position = ServerLogs.tail(logs.of(server), 0).end();
                     return List.<String>of();
                 }
-                ServerLogs.Lines read = logs.since(server, position);
+                ServerLogs.Lines read = ServerLogs.since(logs.of(server), position);
                 position = read.end();
                 return read.lines().stream().map(format::format).toList();
             }).orElse(List.of());

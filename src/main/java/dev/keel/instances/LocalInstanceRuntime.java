@@ -23,9 +23,8 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.SimpleFileVisitor;
@@ -39,7 +38,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -219,19 +217,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public LogBytes readLog(Instance instance, long offset, int length) {
-        Path log = logFile(instance.id());
-        try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
-            long size = channel.size();
-            ByteBuffer buffer = ByteBuffer.allocate((int) Math.max(0, Math.min(length, size - offset)));
-            while (buffer.hasRemaining() && channel.read(buffer, offset + buffer.position()) > 0) {
-                // read until the buffer is full
-            }
-            return new LogBytes(Arrays.copyOf(buffer.array(), buffer.position()), size);
-        } catch (NoSuchFileException e) {
-            return new LogBytes(new byte[0], 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not read " + log, e);
-        }
+        return LogSource.file(logFile(instance.id())).read(offset, length);
     }
 
     @Override

@@ -80,15 +80,20 @@ public final class ServerLog {
         this.runtime = runtime;
     }
 
-    /** The newest {@code lines} entries that pass {@code filter}, oldest first. */
-    public Page tail(Instance instance, int lines, Filter filter) {
-        long end = runtime.readLog(instance, 0, 0).size();
+    /** {@code instance}'s log on this node. */
+    public LogSource local(Instance instance) {
+        return (offset, length) -> runtime.readLog(instance, offset, length);
+    }
+
+    /** The newest {@code lines} entries of {@code log} that pass {@code filter}, oldest first. */
+    public Page tail(LogSource log, int lines, Filter filter) {
+        long end = log.read(0, 0).size();
         long start = end;
         List<Entry> found = new ArrayList<>();
         byte[] carry = new byte[0];
         while (start > 0 && found.size() < lines && end - start < SCAN_LIMIT) {
             long from = Math.max(0, start - CHUNK);
-            byte[] chunk = runtime.readLog(instance, from, (int) (start - from)).bytes();
+            byte[] chunk = log.read(from, (int) (start - from)).bytes();
             byte[] text = concat(chunk, carry);
             // Keep the first (maybe partial) line for the next chunk, unless this is the start of the file.
             int cut = from == 0 ? 0 : firstEntryStart(text);
@@ -105,11 +110,11 @@ public final class ServerLog {
     }
 
     /** Entries written after {@code position} (from {@link Page#position()}) that pass {@code filter}; whole lines only. */
-    public Page after(Instance instance, long position, Filter filter) {
-        InstanceRuntime.LogBytes read = runtime.readLog(instance, position, CHUNK * 16);
+    public Page after(LogSource log, long position, Filter filter) {
+        InstanceRuntime.LogBytes read = log.read(position, CHUNK * 16);
         long from = read.size() < position ? 0 : position; // the log was replaced: start again from its beginning
         if (from != position) {
-            read = runtime.readLog(instance, 0, CHUNK * 16);
+            read = log.read(0, CHUNK * 16);
         }
         byte[] bytes = read.bytes();
         int lastNewline = bytes.length - 1;

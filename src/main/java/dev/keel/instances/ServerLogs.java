@@ -1,85 +1,50 @@
 package dev.keel.instances;
 
-import jakarta.inject.Singleton;
-
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Reads the server log of an instance on this machine, bounded: never more than
+ * Reads a server log as lines ({@code heroku logs}), through its {@link LogSource}, bounded: never more than
  * {@link #MAX_BYTES} at a time however large the file is, only whole lines (a line Postgres is
  * still writing waits for the next read), and from a position a reader keeps, so that following
  * a log reads each line once. A log that shrank (rotated, truncated) is read again from its start.
  */
-@Singleton
 public final class ServerLogs {
     /** The most bytes one read takes from a log. */
     public static final int MAX_BYTES = 4 * 1024 * 1024;
 
-    private final LocalInstanceRuntime runtime;
-
-    ServerLogs(LocalInstanceRuntime runtime) {
-        this.runtime = runtime;
+    private ServerLogs() {
     }
 
     /** Whole lines read, and the position after the last of them (where the next read starts). */
     public record Lines(List<String> lines, long end) {
     }
 
-    /** The last {@code maxLines} whole lines (from at most {@link #MAX_BYTES} before the end), and the end. */
-    public Lines tail(Instance instance, int maxLines) {
-        return tail(runtime.logFile(instance.id()), maxLines);
+    /** The last {@code maxLines} whole lines of {@code log} (from at most {@link #MAX_BYTES} before the end), and the end. */
+    public static Lines tail(LogSource log, int maxLines) {
+        long size = log.read(0, 0).size();
+        long from = Math.max(0, size - MAX_BYTES);
+        Lines read = lines(log.read(from, (int) (size - from)).bytes(), from, from > 0);
+        List<String> lines = read.lines();
+        return new Lines(List.copyOf(lines.subList(Math.max(0, lines.size() - maxLines), lines.size())), read.end());
     }
 
-    /** The whole lines written after {@code position} (at most {@link #MAX_BYTES} of them), and where they end. */
-    public Lines since(Instance instance, long position) {
-        return since(runtime.logFile(instance.id()), position);
-    }
-
-    static Lines tail(Path log, int maxLines) {
-        try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
-            long size = channel.size();
-            long from = Math.max(0, size - MAX_BYTES);
-            Lines read = read(channel, from, size, from > 0);
-            List<String> lines = read.lines();
-            return new Lines(List.copyOf(lines.subList(Math.max(0, lines.size() - maxLines), lines.size())), read.end());
-        } catch (NoSuchFileException e) {
-            return new Lines(List.of(), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not read the server log " + log, e);
+    /** The whole lines of {@code log} written after {@code position} (at most {@link #MAX_BYTES} of them), and where they end. */
+    public static Lines since(LogSource log, long position) {
+        InstanceRuntime.LogBytes read = log.read(position, MAX_BYTES);
+        if (read.size() < position) { // the log shrank (rotated, truncated): read again from its start
+            return lines(log.read(0, MAX_BYTES).bytes(), 0, false);
         }
+        return lines(read.bytes(), position, false);
     }
 
-    static Lines since(Path log, long position) {
-        try (FileChannel channel = FileChannel.open(log, StandardOpenOption.READ)) {
-            long size = channel.size();
-            long from = size < position ? 0 : position;
-            return read(channel, from, Math.min(size, from + MAX_BYTES), false);
-        } catch (NoSuchFileException e) {
-            return new Lines(List.of(), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not read the server log " + log, e);
-        }
-    }
-
-    /** Lines between {@code from} and {@code to}; without the first when it may be a part ({@code skipFirst}), without an unfinished last. */
-    private static Lines read(FileChannel channel, long from, long to, boolean skipFirst) throws IOException {
-        ByteBuffer buffer = ByteBuffer.allocate((int) (to - from));
-        while (buffer.hasRemaining() && channel.read(buffer, from + buffer.position()) > 0) {
-            // read until full or the end
-        }
-        byte[] bytes = buffer.array();
-        int length = buffer.position();
+    /** The lines in {@code bytes}, read from {@code from}; without the first when it may be a part ({@code skipFirst}), without an unfinished last. */
+    private static Lines lines(byte[] bytes, long from, boolean skipFirst) {
+        int length = bytes.length;
         int start = 0;
         if (skipFirst) {
             while (start < length && bytes[start] != '\n') {

@@ -2,6 +2,7 @@ package dev.keel.logs;
 
 import dev.keel.auth.Caller;
 import dev.keel.http.QueryFlag;
+import dev.keel.instances.LogSource;
 import dev.keel.instances.ServerLog;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
@@ -37,10 +38,12 @@ final class LogsController {
 
     private final DatabaseLogs logs;
     private final ServerLog serverLog;
+    private final HostedLogs hosted;
 
-    LogsController(DatabaseLogs logs, ServerLog serverLog) {
+    LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted) {
         this.logs = logs;
         this.serverLog = serverLog;
+        this.hosted = hosted;
     }
 
     /** The answer: which database and server, and its entries, oldest first. */
@@ -57,7 +60,8 @@ final class LogsController {
                          @QueryValue @Nullable String level, @QueryValue @Nullable String instance, @QueryValue @Nullable String follow) {
         DatabaseLogs.Source source = logs.source(caller, database, instance);
         ServerLog.Filter filter = DatabaseLogs.filter(since, level);
-        ServerLog.Page page = serverLog.tail(source.instance(), DatabaseLogs.lines(lines), filter);
+        LogSource log = hosted.of(source.instance());
+        ServerLog.Page page = serverLog.tail(log, DatabaseLogs.lines(lines), filter);
         if (!QueryFlag.parse("follow", follow)) {
             return HttpResponse.ok(new Logs(source.database().id(), source.database().name(), source.instance().id(),
                     source.instance().role().value(), page.entries()));
@@ -65,7 +69,7 @@ final class LogsController {
         AtomicLong position = new AtomicLong(page.position());
         Flux<Event<?>> newer = Flux.interval(POLL, Schedulers.boundedElastic())
                 .concatMapIterable(tick -> {
-                    ServerLog.Page next = serverLog.after(source.instance(), position.get(), filter);
+                    ServerLog.Page next = serverLog.after(log, position.get(), filter);
                     position.set(next.position());
                     return next.entries();
                 })

@@ -5,6 +5,7 @@ import jakarta.inject.Singleton;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.stream.Collectors;
 
@@ -19,6 +20,11 @@ public final class Nodes {
         this.memory = memory;
         this.nodes = nodes;
         this.node = node;
+    }
+
+    /** The API URL node {@code name} recorded (its {@code address}), if it is registered and has one. */
+    public Optional<String> address(String name) {
+        return nodes.find(name).map(NodeRepository.Row::apiUrl);
     }
 
     public List<NodeView> list() {
@@ -46,7 +52,7 @@ public final class Nodes {
         return new NodeView(row.name(), row.apiUrl(), row.version(), NodeState.of(row.drained(), age, node.lostAfter()).value(),
                 row.heartbeatAt(), Math.max(0, age.toSeconds()), row.startedAt(), row.drainedAt(),
                 new NodeView.Capacity(new NodeView.Ports(row.portFirst() + "-" + row.portLast(), total, Math.max(0, total - hosted.size())),
-                        row.memoryBudgetMb(), hosted.stream().mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum(),
+                        row.memoryBudgetMb(), Placement.reservedMb(hosted, memory),
                         row.diskBudgetMb(), row.diskFreeMb(), row.diskUsedMb()),
                 hosted.stream().map(h -> new NodeView.HostedInstance(h.id(), h.databaseId(), h.database(), h.role(), h.state())).toList());
     }

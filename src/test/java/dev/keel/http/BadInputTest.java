@@ -43,11 +43,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 @ExtendWith(SharedKeel.class)
 class BadInputTest {
     /** The first path segments of Keel's own APIs, which answer problem+json; every other path is Heroku's, {id, message}. */
-    private static final Set<String> KEEL_OWN = Set.of("v1", "heroku", "dataclips", "problems", "openapi", "openapi.yaml", "health", "metrics");
-    /** Routes that take no API key: public documents, Prometheus' scrape (no token set here), a log session's own token. */
+    private static final Set<String> KEEL_OWN = Set.of("v1", "heroku", "dataclips", "problems", "openapi", "openapi.yaml", "health", "metrics",
+            "internal");
+    /** Routes that take no API key: public documents, Prometheus' scrape (no token set here), a log session's own token, a node's sealed read of a server log. */
     private static final Set<String> PUBLIC = Set.of("/health", "/problems/{slug}", "/v1/plans", "/v1/ca.pem", "/dataclips/{file}",
             "/dataclips/assets/dataclip.css", "/metrics", "/openapi", "/openapi.yaml", "/openapi/ui", "/openapi/ui/{file}",
-            "/log-sessions/{token}");
+            "/log-sessions/{token}", "/internal/server-logs/{token}");
 
     @Test
     void everyRouteHasATestInput(TestKeel keel) {

@@ -20,13 +20,13 @@ class ServerLogsTest {
     void aLineStillBeingWrittenWaitsForTheNextRead() throws IOException {
         Path log = dir.resolve("postgresql.log");
         Files.writeString(log, "one\ntwo\nthr");
-        ServerLogs.Lines first = ServerLogs.tail(log, 10);
+        ServerLogs.Lines first = ServerLogs.tail(LogSource.file(log), 10);
         assertThat(first.lines()).containsExactly("one", "two");
         assertThat(first.end()).isEqualTo(8);
         Files.writeString(log, "ee\nfour\n", StandardOpenOption.APPEND);
-        ServerLogs.Lines next = ServerLogs.since(log, first.end());
+        ServerLogs.Lines next = ServerLogs.since(LogSource.file(log), first.end());
         assertThat(next.lines()).containsExactly("three", "four");
-        assertThat(ServerLogs.since(log, next.end()).lines()).isEmpty();
+        assertThat(ServerLogs.since(LogSource.file(log), next.end()).lines()).isEmpty();
     }
 
     @Test
@@ -38,11 +38,11 @@ class ServerLogsTest {
         }
         Files.writeString(log, text);
         assertThat(Files.size(log)).isGreaterThan(ServerLogs.MAX_BYTES);
-        ServerLogs.Lines tail = ServerLogs.tail(log, 3);
+        ServerLogs.Lines tail = ServerLogs.tail(LogSource.file(log), 3);
         assertThat(tail.lines()).containsExactly("line 199997 of a log larger than one read", "line 199998 of a log larger than one read",
                 "line 199999 of a log larger than one read");
         assertThat(tail.end()).isEqualTo(Files.size(log));
-        ServerLogs.Lines all = ServerLogs.tail(log, Integer.MAX_VALUE);
+        ServerLogs.Lines all = ServerLogs.tail(LogSource.file(log), Integer.MAX_VALUE);
         assertThat(all.lines().get(0)).matches("line \\d+ of a log larger than one read"); // a whole line, never the part of one
         assertThat(all.lines().stream().mapToInt(l -> l.length() + 1).sum()).isLessThanOrEqualTo(ServerLogs.MAX_BYTES);
     }
@@ -51,16 +51,16 @@ class ServerLogsTest {
     void aLogThatShrankIsReadFromItsStartAndALineLongerThanAReadIsCut() throws IOException {
         Path log = dir.resolve("postgresql.log");
         Files.writeString(log, "a long first log\nsecond\n");
-        long end = ServerLogs.tail(log, 10).end();
+        long end = ServerLogs.tail(LogSource.file(log), 10).end();
         Files.writeString(log, "rotated\n");
-        assertThat(ServerLogs.since(log, end).lines()).containsExactly("rotated");
+        assertThat(ServerLogs.since(LogSource.file(log), end).lines()).containsExactly("rotated");
 
         Files.writeString(log, "x".repeat(ServerLogs.MAX_BYTES + 10) + "\nafter\n", StandardCharsets.UTF_8);
-        ServerLogs.Lines cut = ServerLogs.since(log, 0);
+        ServerLogs.Lines cut = ServerLogs.since(LogSource.file(log), 0);
         assertThat(cut.lines()).hasSize(1);
         assertThat(cut.lines().get(0)).hasSize(ServerLogs.MAX_BYTES);
-        ServerLogs.Lines rest = ServerLogs.since(log, cut.end());
+        ServerLogs.Lines rest = ServerLogs.since(LogSource.file(log), cut.end());
         assertThat(rest.lines()).containsExactly("xxxxxxxxxx", "after");
-        assertThat(ServerLogs.tail(dir.resolve("missing.log"), 5).lines()).isEmpty();
+        assertThat(ServerLogs.tail(LogSource.file(dir.resolve("missing.log")), 5).lines()).isEmpty();
     }
 }

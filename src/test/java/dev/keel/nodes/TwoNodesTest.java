@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.storage.S3Settings;
+import dev.keel.logs.HostedLogs;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
@@ -24,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.UUID;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -204,6 +206,17 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
                             + " 'reconfigure' and database_id = '" + follower.get("id").asText() + "'")).isEqualTo("node-a node-b succeeded");
                 }
+                // Its server log asked of B is read from A, which hosts it (a sealed range read of A's API); the read is A's alone.
+                JsonNode followerLog = teamAtNewB.get("/v1/databases/" + follower.get("id").asText() + "/logs?lines=5").json();
+                assertThat(followerLog.get("instance_id").asText()).isEqualTo(follower.get("instances").get(0).get("id").asText());
+                assertThat(followerLog.get("lines")).as("the follower's log read through node-b").isNotEmpty();
+                UUID followerServer = UUID.fromString(follower.get("instances").get(0).get("id").asText());
+                String read = b.bean(HostedLogs.class).token(followerServer, 0, 64);
+                assertThat(a.api().withKey(null).get("/internal/server-logs/" + read).status()).isEqualTo(200);
+                assertThat(b.api().withKey(null).get("/internal/server-logs/" + read).status()).as("node-b does not host it").isEqualTo(404);
+                assertThat(a.api().withKey(null).get("/internal/server-logs/" + read.substring(0, read.length() - 2) + "AA").status())
+                        .as("an altered token").isEqualTo(404);
+
                 // The leader's plan change asked of A: B, hosting the leader, hands the follower's new settings to A first.
                 Api.Response planChanged = teamAtA.patch("/v1/databases/" + tunable.get("id").asText(), "{\"plan\":\"premium-0\"}");
                 assertThat(planChanged.status()).as(planChanged.toString()).isEqualTo(202);

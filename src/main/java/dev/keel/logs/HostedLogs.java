@@ -1,0 +1,137 @@
+package dev.keel.logs;
+
+import dev.keel.credentials.Secrets;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.LogSource;
+import dev.keel.instances.ServerLog;
+import dev.keel.instances.ServerLogs;
+import dev.keel.nodes.Nodes;
+import dev.keel.nodes.ThisNode;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import dev.keel.tls.CertificateAuthority;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.Optional;
+import java.util.UUID;
+
+/**
+ * A server's log wherever the server runs. A log on this node is read from its file; a log on
+ * another node is read from that node's API, a bounded range at a time ({@link ServerLogReadController}):
+ * the range is asked for with a token sealed by the installation's secret key, which every node
+ * shares and no client has, so that only a node can ask, only for that range of that server, and
+ * only for {@link #VALID_FOR}. Between hosts the API is HTTPS, verified against the installation's
+ * CA. The catalog carries no log: logs are large and read as they grow, which is what the API's
+ * HTTP already does well.
+ */
+@Singleton
+public final class HostedLogs {
+    static final String CONTEXT = "server-log-read";
+    static final Duration VALID_FOR = Duration.ofMinutes(1);
+    static final String SIZE_HEADER = "Keel-Log-Size";
+    private static final Duration TIMEOUT = Duration.ofSeconds(10);
+
+    private final ServerLog serverLog;
+    private final InstanceRepository instances;
+    private final Nodes nodes;
+    private final ThisNode node;
+    private final Secrets secrets;
+    private final CertificateAuthority authority;
+    private volatile HttpClient client;
+
+    HostedLogs(ServerLog serverLog, InstanceRepository instances, Nodes nodes, ThisNode node, Secrets secrets,
+               CertificateAuthority authority) {
+        this.serverLog = serverLog;
+        this.instances = instances;
+        this.nodes = nodes;
+        this.node = node;
+        this.secrets = secrets;
+        this.authority = authority;
+    }
+
+    /** Where {@code instance}'s log is read from: its file here, or the API of the node that hosts it. */
+    public LogSource of(Instance instance) {
+        String host = instance.node();
+        if (host == null || host.equals(node.name())) {
+            return serverLog.local(instance);
+        }
+        return (offset, length) -> fetch(host, instance.id(), offset, length);
+    }
+
+    /** A range asked of another node: which server, from where, how much, until when. */
+    record Range(UUID instance, long offset, int length, Instant expiresAt) {
+    }
+
+    /** The token that asks a node for {@code length} bytes of {@code instance}'s log from {@code offset} on, for {@link #VALID_FOR}. */
+    public String token(UUID instance, long offset, int length) {
+        String payload = String.join("|", "1", instance.toString(), Long.toString(offset), Integer.toString(length),
+                Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(payload, CONTEXT));
+    }
+
+    /** The range a token asks for; empty when it was altered, not sealed with this installation's key, or is stale. */
+    Optional<Range> open(String token) {
+        try {
+            String[] parts = secrets.open(Base64.getUrlDecoder().decode(token), CONTEXT).split("\\|", -1);
+            if (parts.length != 5 || !parts[0].equals("1")) {
+                return Optional.empty();
+            }
+            Range range = new Range(UUID.fromString(parts[1]), Long.parseLong(parts[2]), Integer.parseInt(parts[3]),
+                    Instant.ofEpochSecond(Long.parseLong(parts[4])));
+            return range.expiresAt().isAfter(Instant.now()) && range.offset() >= 0 && range.length() >= 0 ? Optional.of(range)
+                    : Optional.empty();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Reads a range of the log of a server this node hosts (empty when it hosts no such server), at most {@link ServerLogs#MAX_BYTES}. */
+    Optional<InstanceRuntime.LogBytes> readHere(Range range) {
+        return instances.hostedHere().stream().filter(i -> i.id().equals(range.instance())).findFirst()
+                .map(i -> serverLog.local(i).read(range.offset(), Math.min(range.length(), ServerLogs.MAX_BYTES)));
+    }
+
+    private InstanceRuntime.LogBytes fetch(String host, UUID instance, long offset, int length) {
+        String address = nodes.address(host).orElseThrow(() -> unavailable(host, "it has no API address recorded"));
+        HttpRequest request = HttpRequest.newBuilder(URI.create(address + ServerLogReadController.PATH + "/" + token(instance, offset, length)))
+                .timeout(TIMEOUT).GET().build();
+        try {
+            HttpResponse<byte[]> response = client().send(request, HttpResponse.BodyHandlers.ofByteArray());
+            Optional<String> size = response.headers().firstValue(SIZE_HEADER);
+            if (response.statusCode() != 200 || size.isEmpty()) {
+                throw unavailable(host, "it answered HTTP " + response.statusCode());
+            }
+            return new InstanceRuntime.LogBytes(response.body(), Long.parseLong(size.get()));
+        } catch (IOException e) {
+            throw unavailable(host, "it does not answer (" + e.getMessage() + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw unavailable(host, "the read was interrupted");
+        }
+    }
+
+    private static KeelException unavailable(String host, String why) {
+        return new KeelException(ProblemType.UNAVAILABLE, "The server's log is on node " + host + ", which hosts the server, and " + why
+                + "; try again once it is back.");
+    }
+
+    private HttpClient client() {
+        HttpClient made = client;
+        if (made == null) {
+            made = HttpClient.newBuilder().sslContext(authority.clientContext()).connectTimeout(TIMEOUT)
+                    .followRedirects(HttpClient.Redirect.NEVER).build();
+            client = made;
+        }
+        return made;
+    }
+}
