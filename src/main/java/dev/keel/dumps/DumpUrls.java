@@ -104,8 +104,7 @@ final class DumpUrls {
     private HttpClient client() {
         HttpClient made = client;
         if (made == null) {
-            made = HttpClient.newBuilder().sslContext(authority.clientContext()).connectTimeout(CONNECT_TIMEOUT)
-                    .followRedirects(HttpClient.Redirect.NEVER).build();
+            made = authority.httpClient(CONNECT_TIMEOUT);
             client = made;
         }
         return made;

@@ -128,8 +128,7 @@ public final class HostedLogs {
     private HttpClient client() {
         HttpClient made = client;
         if (made == null) {
-            made = HttpClient.newBuilder().sslContext(authority.clientContext()).connectTimeout(TIMEOUT)
-                    .followRedirects(HttpClient.Redirect.NEVER).build();
+            made = authority.httpClient(TIMEOUT);
             client = made;
         }
         return made;

@@ -34,6 +34,7 @@ import javax.net.ssl.X509TrustManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
+import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
@@ -200,6 +201,12 @@ public final class CertificateAuthority {
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("could not make a TLS context for " + hosts, e);
         }
+    }
+
+    /** An HTTP client for Keel's own requests, its TLS through {@link #clientContext()}; it follows no redirect. */
+    public HttpClient httpClient(Duration connectTimeout) {
+        return HttpClient.newBuilder().sslContext(clientContext()).connectTimeout(connectTimeout)
+                .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
     /** A TLS context for Keel's own HTTPS requests: it trusts the JDK's certificate authorities and this installation's. */
