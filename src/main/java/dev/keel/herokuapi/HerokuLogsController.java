@@ -5,6 +5,7 @@ import dev.keel.apps.Attachments;
 import dev.keel.auth.Caller;
 import dev.keel.databases.Database;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.ServerLog;
 import dev.keel.instances.ServerLogs;
 import dev.keel.logs.HostedLogs;
 import dev.keel.problems.KeelException;
@@ -151,7 +152,7 @@ final class HerokuLogsController {
                 ServerLogs.Lines read = ServerLogs.tail(logs.of(server), lines);
                 instanceId = server.id();
                 position = read.end();
-                return read.lines().stream().map(format::format).toList();
+                return read.lines().stream().map(ServerLog::redacted).map(format::format).toList();
             }).orElse(List.of());
         }
 
@@ -159,13 +160,14 @@ final class HerokuLogsController {
         Callable<List<String>> next() {
             return () -> instances.primary(databaseId).map(server -> {
                 if (!server.id().equals(instanceId)) {
+                    long end = ServerLogs.tail(logs.of(server), 0).end(); // first: a read that fails changes nothing
                     instanceId = server.id();
-                    position = ServerLogs.tail(logs.of(server), 0).end();
+                    position = end;
                     return List.<String>of();
                 }
                 ServerLogs.Lines read = ServerLogs.since(logs.of(server), position);
                 position = read.end();
-                return read.lines().stream().map(format::format).toList();
+                return read.lines().stream().map(ServerLog::redacted).map(format::format).toList();
             }).orElse(List.of());
         }
     }

@@ -183,6 +183,15 @@ public final class ServerLog {
                 PASSWORD.matcher(entry.message()).replaceAll("$1'<redacted>'"));
     }
 
+    /**
+     * One raw line of a server log with the passwords in a statement of Keel's own sessions
+     * blanked, as entries are ({@code heroku logs} shows raw lines).
+     */
+    public static String redacted(String line) {
+        Matcher m = PREFIX.matcher(line);
+        return m.matches() && InstanceConfig.SUPERUSER.equals(m.group(3)) ? PASSWORD.matcher(line).replaceAll("$1'<redacted>'") : line;
+    }
+
     private static String blankToNull(@Nullable String s) {
         return s == null || s.isEmpty() || s.equals("[unknown]") ? null : s;
     }

@@ -13,8 +13,13 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,15 +35,19 @@ import java.util.UUID;
  * another node is read from that node's API, a bounded range at a time ({@link ServerLogReadController}):
  * the range is asked for with a token sealed by the installation's secret key, which every node
  * shares and no client has, so that only a node can ask, only for that range of that server, and
- * only for {@link #VALID_FOR}. Between hosts the API is HTTPS, verified against the installation's
- * CA. The catalog carries no log: logs are large and read as they grow, which is what the API's
+ * only for {@link #VALID_FOR} (node clocks must agree within it). The token travels in a request
+ * header, never in a path that logs keep. Between hosts the API is HTTPS, verified against the
+ * installation's CA; plain HTTP only on this machine's loopback. The catalog carries no log: logs are large and read as they grow, which is what the API's
  * HTTP already does well.
  */
 @Singleton
 public final class HostedLogs {
+    private static final Logger LOG = LoggerFactory.getLogger(HostedLogs.class);
     static final String CONTEXT = "server-log-read";
     static final Duration VALID_FOR = Duration.ofMinutes(1);
     static final String SIZE_HEADER = "Keel-Log-Size";
+    /** The request header that carries the token: not the path, which logs and proxies keep. */
+    static final String TOKEN_HEADER = "Keel-Log-Read";
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
     private final ServerLog serverLog;
@@ -65,7 +74,19 @@ public final class HostedLogs {
         if (host == null || host.equals(node.name())) {
             return serverLog.local(instance);
         }
-        return (offset, length) -> fetch(host, instance.id(), offset, length);
+        URI address = nodes.address(host).map(HostedLogs::checked).orElseThrow(() -> unavailable(host));
+        return (offset, length) -> fetch(host, address, instance.id(), offset, length);
+    }
+
+    /** A node's API address, read over HTTPS unless it is on this machine's loopback; null otherwise. */
+    private static URI checked(String address) {
+        URI uri = URI.create(address + ServerLogReadController.PATH);
+        try {
+            boolean loopback = uri.getHost() != null && InetAddress.getByName(uri.getHost()).isLoopbackAddress();
+            return "https".equals(uri.getScheme()) || loopback && "http".equals(uri.getScheme()) ? uri : null;
+        } catch (UnknownHostException e) {
+            return "https".equals(uri.getScheme()) ? uri : null;
+        }
     }
 
     /** A range asked of another node: which server, from where, how much, until when. */
@@ -101,28 +122,38 @@ public final class HostedLogs {
                 .map(i -> serverLog.local(i).read(range.offset(), Math.min(range.length(), ServerLogs.MAX_BYTES)));
     }
 
-    private InstanceRuntime.LogBytes fetch(String host, UUID instance, long offset, int length) {
-        String address = nodes.address(host).orElseThrow(() -> unavailable(host, "it has no API address recorded"));
-        HttpRequest request = HttpRequest.newBuilder(URI.create(address + ServerLogReadController.PATH + "/" + token(instance, offset, length)))
-                .timeout(TIMEOUT).GET().build();
+    private InstanceRuntime.LogBytes fetch(String host, URI address, UUID instance, long offset, int length) {
+        HttpRequest request = HttpRequest.newBuilder(address).header(TOKEN_HEADER, token(instance, offset, length)).timeout(TIMEOUT).GET()
+                .build();
         try {
-            HttpResponse<byte[]> response = client().send(request, HttpResponse.BodyHandlers.ofByteArray());
-            Optional<String> size = response.headers().firstValue(SIZE_HEADER);
-            if (response.statusCode() != 200 || size.isEmpty()) {
-                throw unavailable(host, "it answered HTTP " + response.statusCode());
+            HttpResponse<InputStream> response = client().send(request, HttpResponse.BodyHandlers.ofInputStream());
+            try (InputStream body = response.body()) {
+                long size = response.headers().firstValueAsLong(SIZE_HEADER).orElse(-1);
+                if (response.statusCode() != 200 || size < 0) {
+                    LOG.warn("Reading the log of instance {} from node {} ({}) answered HTTP {}", instance, host, address, response.statusCode());
+                    throw unavailable(host);
+                }
+                // Never more than was asked for is kept, whatever the other side sends.
+                byte[] bytes = body.readNBytes(Math.max(0, length) + 1);
+                if (bytes.length > length) {
+                    LOG.warn("Reading the log of instance {} from node {} ({}) answered more than the {} bytes asked for", instance, host,
+                            address, length);
+                    throw unavailable(host);
+                }
+                return new InstanceRuntime.LogBytes(bytes, size);
             }
-            return new InstanceRuntime.LogBytes(response.body(), Long.parseLong(size.get()));
-        } catch (IOException e) {
-            throw unavailable(host, "it does not answer (" + e.getMessage() + ")");
+        } catch (NumberFormatException | IOException e) {
+            LOG.warn("Reading the log of instance {} from node {} ({}) failed: {}", instance, host, address, e.toString());
+            throw unavailable(host);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw unavailable(host, "the read was interrupted");
+            throw unavailable(host);
         }
     }
 
-    private static KeelException unavailable(String host, String why) {
-        return new KeelException(ProblemType.UNAVAILABLE, "The server's log is on node " + host + ", which hosts the server, and " + why
-                + "; try again once it is back.");
+    private static KeelException unavailable(String host) {
+        return new KeelException(ProblemType.UNAVAILABLE, "The server's log is on node " + host + ", which hosts the server and cannot"
+                + " be read from now (Keel's log says why); try again once it is back.");
     }
 
     private HttpClient client() {

@@ -1,7 +1,6 @@
 package dev.keel.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.keel.logs.HostedLogs;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.SharedKeel;
@@ -66,7 +65,6 @@ final class BadInputFixture implements AutoCloseable {
         String id = db.get("id").asText();
         values.put("db", id);
         values.put("dbname", db.get("name").asText());
-        values.put("serverlogtoken", keel.bean(HostedLogs.class).token(UUID.fromString(db.get("instances").get(0).get("id").asText()), 0, 1024));
         values.put("backup", ArchiveWaits.awaitInitialBackup(owner, id).get("id").asText());
         values.put("operation", catalog.select(OPERATIONS.ID).from(OPERATIONS).where(OPERATIONS.DATABASE_ID.eq(UUID.fromString(id)))
                 .limit(1).fetchSingle(OPERATIONS.ID).toString());

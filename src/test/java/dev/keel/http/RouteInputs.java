@@ -287,8 +287,8 @@ final class RouteInputs {
         optionalBody("POST /apps/{app}/log-sessions", "/apps/<app>/log-sessions", "{\"dyno\":\"postgres\",\"lines\":10,\"tail\":false,\"source\":\"app\"}",
                 f("dyno", Kind.TOKEN), f("lines", Kind.INT), f("tail", Kind.BOOL), f("source", Kind.TOKEN));
         get("GET /log-sessions/{token}", "/log-sessions/<logtoken>");
-        // A node's read of a server log another node asked for, by a token sealed with the installation's key alone.
-        get("GET /internal/server-logs/{token}", "/internal/server-logs/<serverlogtoken>");
+        // A node's read of a server log for another node, by a token (in a header) sealed with the installation's key alone.
+        get("GET /internal/server-logs", "/internal/server-logs");
 
         // Logical backups, restores and their schedule.
         call("POST /v1/databases/{database}/logical-backups", "/v1/databases/<db>/logical-backups");

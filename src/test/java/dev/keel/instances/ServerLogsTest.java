@@ -63,4 +63,15 @@ class ServerLogsTest {
         assertThat(rest.lines()).containsExactly("xxxxxxxxxx", "after");
         assertThat(ServerLogs.tail(LogSource.file(dir.resolve("missing.log")), 5).lines()).isEmpty();
     }
+
+    /** {@code heroku logs} shows raw lines: a password in a statement of Keel's own sessions is blanked there too, a tenant's is not. */
+    @Test
+    void aPasswordInAStatementOfKeelsOwnSessionIsBlankedInARawLine() {
+        String keel = "2026-12-04 06:30:01.123 UTC [4242] " + InstanceConfig.SUPERUSER + "@postgres LOG:  statement: ALTER ROLE app"
+                + " PASSWORD 'secret''s'";
+        assertThat(ServerLog.redacted(keel)).endsWith("statement: ALTER ROLE app PASSWORD '<redacted>'").doesNotContain("secret");
+        String tenant = "2026-12-04 06:30:01.123 UTC [4243] owner@db LOG:  statement: ALTER ROLE mine PASSWORD 'theirs'";
+        assertThat(ServerLog.redacted(tenant)).isEqualTo(tenant);
+        assertThat(ServerLog.redacted("PASSWORD 'unprefixed'")).isEqualTo("PASSWORD 'unprefixed'");
+    }
 }
