@@ -2,10 +2,7 @@ package dev.keel.databases;
 
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Credentials;
-import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRuntime;
-import dev.keel.instances.InstanceState;
 import dev.keel.operations.Decision;
 import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
@@ -37,7 +34,6 @@ public final class DatabaseDelete implements OperationHandler {
 
     private final DatabaseRepository databases;
     private final InstanceRepository instances;
-    private final InstanceRuntime runtime;
     private final Credentials credentials;
     private final ApplicationEventPublisher<DatabaseRemoving> events;
     private final OperationRepository operations;
@@ -45,16 +41,17 @@ public final class DatabaseDelete implements OperationHandler {
     private final DSLContext dsl;
     private final HostedWork hostedWork;
     private final DatabaseUnfollow unfollow;
+    private final RetiredServers retired;
 
-    DatabaseDelete(DatabaseUnfollow unfollow, DatabaseRepository databases, InstanceRepository instances, InstanceRuntime runtime, Credentials credentials,
+    DatabaseDelete(RetiredServers retired, DatabaseUnfollow unfollow, DatabaseRepository databases, InstanceRepository instances, Credentials credentials,
                    ApplicationEventPublisher<DatabaseRemoving> events, OperationRepository operations, OperationRunner runner,
                    DSLContext dsl, HostedWork hostedWork) {
+        this.retired = retired;
         this.hostedWork = hostedWork;
         this.unfollow = unfollow;
         this.events = events;
         this.databases = databases;
         this.instances = instances;
-        this.runtime = runtime;
         this.credentials = credentials;
         this.operations = operations;
         this.runner = runner;
@@ -120,10 +117,9 @@ public final class DatabaseDelete implements OperationHandler {
             }
         }
         operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
-        for (Instance instance : instances.forDatabase(id)) {
-            instances.transition(instance.id(), InstanceState.DELETING);
-            runtime.destroy(instance.id());
-            instances.delete(instance.id());
+        Optional<Database> deleting = databases.find(id); // gone when a deletion that had ended is resumed
+        if (deleting.isPresent()) {
+            retired.removeAll(deleting.get()); // a standby may be on another node than its primary
         }
         operations.progress(operation.id(), STEPS.get(2), 2, STEPS.size());
         credentials.deleteAll(id);

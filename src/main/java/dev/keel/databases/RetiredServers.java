@@ -11,11 +11,19 @@ import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import dev.keel.problems.KeelException;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.stream.Collectors;
 
 /**
  * Removes a database's server wherever it runs. One this node hosts is stopped and removed at
@@ -41,7 +49,7 @@ public final class RetiredServers implements OperationHandler {
         this.node = node.name();
     }
 
-    /** Removes {@code instance}, a server of {@code database}: here, or by the node that hosts it. */
+    /** Removes {@code instance}, a server of {@code database}: here, or by the node that hosts it (this returns at once). */
     public void discard(Database database, Instance instance) {
         if (instance.state() != InstanceState.DELETING) {
             instances.transition(instance.id(), InstanceState.DELETING);
@@ -59,6 +67,52 @@ public final class RetiredServers implements OperationHandler {
             LOG.warn("Instance {} of database {} is on node {}, which runs another version of Keel and is not asked to remove it:"
                     + " it stays there, marked deleting in the catalog; stop and remove it on that node by hand", instance.id(),
                     database.name(), instance.node());
+        }
+    }
+
+    /**
+     * Removes every server of {@code database}, and returns once they are gone: those this node
+     * hosts at once, those another node hosts by that node (a {@code discard} operation each node,
+     * waited for together). A server whose node cannot remove it now (silent, running another
+     * version of Keel, or not within the patience) is forgotten by the catalog instead, and logged:
+     * that node stops it and sets it aside at its next start, as it does with any server no row
+     * names ({@code InstanceSweep}).
+     */
+    public void removeAll(Database database) throws InterruptedException {
+        Map<String, List<Instance>> elsewhere = new TreeMap<>();
+        for (Instance instance : instances.forDatabase(database.id())) {
+            instances.transition(instance.id(), InstanceState.DELETING);
+            Optional<String> host = hostedWork.otherHost(instance);
+            if (host.isPresent()) {
+                elsewhere.computeIfAbsent(host.get(), h -> new ArrayList<>()).add(instance);
+            } else {
+                maker.discard(instance);
+            }
+        }
+        List<HostedWork.Handed> handed = new ArrayList<>();
+        for (String host : elsewhere.keySet()) {
+            try {
+                handed.add(hostedWork.handOver(host, database.teamId(), database.id(), OperationKind.DISCARD, "removing a deleted"
+                        + " database's server", "Removing " + database.name() + "'s server"));
+            } catch (KeelException e) {
+                LOG.warn("{}", e.getMessage());
+            }
+        }
+        try {
+            hostedWork.await(handed);
+        } catch (KeelException e) {
+            LOG.warn("{}", e.getMessage());
+        }
+        Set<UUID> left = instances.forDatabase(database.id()).stream().map(Instance::id).collect(Collectors.toSet());
+        for (List<Instance> servers : elsewhere.values()) {
+            for (Instance server : servers) {
+                if (left.contains(server.id())) {
+                    LOG.warn("Instance {} of deleted database {} is on node {}, which did not remove it: the catalog forgets it, and"
+                            + " that node stops it and sets its data aside when it next starts (remove it there by hand sooner)",
+                            server.id(), database.name(), server.node());
+                    instances.delete(server.id());
+                }
+            }
         }
     }
 

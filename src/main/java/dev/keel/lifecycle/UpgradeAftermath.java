@@ -14,7 +14,6 @@ import dev.keel.databases.RetiredServers;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
-import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
@@ -40,7 +39,6 @@ final class UpgradeAftermath {
 
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final InstanceMaker maker;
     private final ReplicationSlots slots;
     private final ArchiveRetirement archive;
     private final BaseBackups backups;
@@ -50,13 +48,12 @@ final class UpgradeAftermath {
     private final Network network;
     private final RetiredServers retired;
 
-    UpgradeAftermath(InstanceRepository instances, InstanceConnections connections, InstanceMaker maker, ReplicationSlots slots,
+    UpgradeAftermath(InstanceRepository instances, InstanceConnections connections, ReplicationSlots slots,
                      ArchiveRetirement archive, BaseBackups backups, StandbyRestores standbys, DatabaseLookup databases, Plans plans,
                      Network network, RetiredServers retired) {
         this.retired = retired;
         this.instances = instances;
         this.connections = connections;
-        this.maker = maker;
         this.slots = slots;
         this.archive = archive;
         this.backups = backups;
@@ -76,7 +73,7 @@ final class UpgradeAftermath {
         step.accept(RETIRING);
         for (Instance instance : instances.forDatabase(database.id())) {
             if (!instance.id().equals(primary.id())) {
-                discard(instance);
+                retired.discard(database, instance); // the HA standby may be on another node
             }
         }
         slots.forget(ReplicationSlots.forStandby(database.id()));
@@ -112,12 +109,5 @@ final class UpgradeAftermath {
                 (step, done, total, unit) -> { }, () -> true);
         instances.transition(made.id(), InstanceState.RUNNING);
         LOG.info("Follower {} rebuilt on Postgres {} from backup {}", follower.name(), leaderPrimary.major(), backup.id());
-    }
-
-    private void discard(Instance instance) {
-        if (instance.state() != InstanceState.DELETING) {
-            instances.transition(instance.id(), InstanceState.DELETING);
-        }
-        maker.discard(instance);
     }
 }

@@ -22,6 +22,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.operations.Decision;
+import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
@@ -120,11 +121,13 @@ final class Failover implements OperationHandler {
     private final Network network;
     private final DSLContext dsl;
     private final ServerSettings serverSettings;
+    private final HostedWork hostedWork;
 
     Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
              Reconfiguration reconfiguration, InstanceConnections connections,
              InstanceMaker maker, ReplicationSlots slots, Followers followers, BaseBackups backups, OperationRepository operations,
-             OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings) {
+             OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork) {
+        this.hostedWork = hostedWork;
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -310,7 +313,7 @@ final class Failover implements OperationHandler {
     /** Configures the new primary as one, and points everything at it. Each step may run again. */
     private void settle(Operation operation, Database database, Instance primary, String outcome) throws Exception {
         step(operation, Step.CONFIGURING);
-        reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
+        configure(database, primary);
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
         step(operation, Step.REPOINTING);
         for (Database follower : databases.followers(database.id())) {
@@ -340,6 +343,30 @@ final class Failover implements OperationHandler {
         }
         operations.progress(operation.id(), outcome, STEP_COUNT, STEP_COUNT);
         LOG.warn("Database {}: {}; its primary is now instance {} on port {}", database.name(), outcome, primary.id(), primary.port());
+    }
+
+    /**
+     * Gives the new primary its database's settings (those changed since the standby was built
+     * among them). It serves meanwhile with the standby's, which differ only in what a primary
+     * ignores. A primary another node hosts is configured by that node, once this failover has let
+     * the database's lease go.
+     */
+    private void configure(Database database, Instance primary) throws SQLException {
+        Optional<String> host = hostedWork.otherHost(primary);
+        if (host.isEmpty()) {
+            reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
+            return;
+        }
+        Optional<Operation> handed = hostedWork.handOverTo(host.get(), database.teamId(), database.id(), OperationKind.RECONFIGURE,
+                "configuring the new primary");
+        if (handed.isPresent()) {
+            LOG.info("Database {}: its new primary is on node {}, which configures it (operation {})", database.name(), host.get(),
+                    handed.get().id());
+        } else {
+            LOG.warn("Database {}: its new primary is on node {}, which runs another version of Keel and is not asked to configure it;"
+                    + " it serves with its standby's settings until its settings are applied again (heroku pg:settings)",
+                    database.name(), host.get());
+        }
     }
 
     /** Promotes the standby (unless it already is) and makes it the database's primary in the catalog. */

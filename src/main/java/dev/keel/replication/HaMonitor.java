@@ -23,12 +23,14 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.WalSegmentName;
+import dev.keel.problems.KeelException;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
@@ -99,6 +101,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final OperationRunner runner;
     private final DatabaseLeases leases;
     private final ThisNode node;
+    private final Placement placement;
     private final DSLContext dsl;
     private final Duration interval;
     private final int misses;
@@ -122,7 +125,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
               Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
-              ThisNode node, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              ThisNode node, Placement placement, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, MeterRegistry meters) {
@@ -139,6 +142,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.runner = runner;
         this.leases = leases;
         this.node = node;
+        this.placement = placement;
         this.dsl = dsl;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
@@ -322,8 +326,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
         Optional<Instance> found = instances.primary(database.id());
         Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
-        if (!node.name().equals(found.or(() -> standby).map(Instance::node).orElse(node.name()))) {
-            return; // the node that hosts its primary (or, while it has none, its standby) watches it
+        if (!node.name().equals(watcher(found, standby))) {
+            return;
         }
         if (found.isEmpty()) {
             if (standby.isPresent() && instances.hasFenced(database.id())) {
@@ -368,7 +372,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 if (watch.timeline != null) {
                     timelineBackups.pursue(database, watch.timeline);
                 }
-                requestStandby(database, watch);
+                requestStandby(database, watch, primary);
             }
             case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
@@ -390,7 +394,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
             case REPLACE_STANDBY -> {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                operation = replaceStandby(database, watch);
+                operation = replaceStandby(database, watch, primary);
             }
         }
         record(watch, decision, news, operation);
@@ -605,6 +609,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         return false;
     }
 
+    private boolean wantsHa(Database database) {
+        return plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following();
+    }
+
     private boolean wantsSync(Database database) {
         return plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following()
                 && !asynchronousPlans.contains(database.plan());
@@ -687,7 +695,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * and asks for a new one at once; returns the build's operation. Called under the lease.
      */
     @Nullable
-    private UUID replaceStandby(Database database, Watch watch) {
+    private UUID replaceStandby(Database database, Watch watch, Instance primary) {
         // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
         // and every other commit: without that, nothing is removed, and the next check decides again.
         if (!letCommitsGo(database, watch, "its standby is being replaced")) {
@@ -701,31 +709,60 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
         watch.standby = null;
         watch.lastBuildAttempt = Instant.EPOCH;
-        return requestStandby(database, watch);
+        return requestStandby(database, watch, primary);
     }
 
-    /** Asks for a standby where an HA database has none, from a base backup newer than its last failover; returns the build's operation. */
+    /**
+     * Asks for a standby where an HA database has none, from a base backup of the primary's
+     * timeline newer than its last failover; returns the build's operation. The standby goes to
+     * another active node with room than the primary's when there is one (so that losing the
+     * primary's host leaves it), else to the primary's; that node builds it.
+     */
     @Nullable
-    private UUID requestStandby(Database database, Watch watch) {
+    private UUID requestStandby(Database database, Watch watch, Instance primary) {
         if (instances.standby(database.id()).isPresent()
                 || operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent()
                 || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
             return null;
         }
         Optional<Backup> backup = standbyBuild.newestRestorable(database);
-        if (backup.isEmpty() || backup.get().finishedAt() == null || !backup.get().finishedAt().isAfter(watch.buildAfter)) {
-            return null;
+        if (backup.isEmpty() || backup.get().finishedAt() == null || !backup.get().finishedAt().isAfter(watch.buildAfter)
+                || watch.timeline != null && !watch.timeline.equals(backup.get().timeline())) {
+            return null; // the new timeline's backup comes first (TimelineBackups), also when another node failed it over
         }
         watch.lastBuildAttempt = Instant.now();
+        String where;
+        try {
+            where = standbyNode(database, primary);
+        } catch (KeelException e) {
+            LOG.warn("Database {}: no node has room for its standby now ({}); the HA monitor asks again in {}", database.name(),
+                    e.getMessage(), standbyRetry);
+            return null;
+        }
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
-                OperationKind.STANDBY, StandbyBuild.BUILDING, 1));
+                OperationKind.STANDBY, StandbyBuild.BUILDING, 1, where));
         runner.submit(operation);
+        if (!where.equals(primary.node())) {
+            LOG.info("Database {}: its standby is built on node {}, away from its primary's node {} (operation {})", database.name(),
+                    where, primary.node(), operation.id());
+        }
         return operation.id();
     }
 
-    /** The HA status of {@code database} as the monitor last saw it. */
+    /** The node a new standby of {@code database} goes to: away from its primary's, on a node that runs this version of Keel. */
+    private String standbyNode(Database database, Instance primary) {
+        String primaryNode = primary.node() == null ? node.name() : primary.node();
+        String chosen = placement.choose(primaryNode, new Placement.Demand(database.plan(), 1, -1)).node();
+        return placement.otherVersion(chosen).isPresent() ? primaryNode : chosen;
+    }
+
+    /**
+     * The HA status of {@code database} as the monitor last saw it, with its recent decisions; asked
+     * of a node that does not watch it (another hosts its primary), as that node reads its primary
+     * now, without decisions (the watching node keeps those).
+     */
     public Status status(Database database) {
-        Watch watch = watches.get(database.id());
+        Watch watch = current(database);
         Optional<Instance> standby = instances.standby(database.id());
         List<Recorded> decisions;
         if (watch == null) {
@@ -738,6 +775,47 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         return new Status(describe(database, watch, standby), standby.map(Instance::id).orElse(null), standby.map(Instance::port).orElse(null),
                 watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, watch == null ? null : watch.synchronous,
                 decisions);
+    }
+
+    /** The node that watches a database: the one that hosts its primary, or, while it has none, its running standby. */
+    private String watcher(Optional<Instance> primary, Optional<Instance> standby) {
+        return primary.or(() -> standby).map(Instance::node).orElse(node.name());
+    }
+
+    private String watcher(Database database) {
+        return watcher(instances.primary(database.id()), instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING));
+    }
+
+    /** What this node knows of {@code database}: its own watch when it watches it, else what it reads of its primary now. */
+    @Nullable
+    private Watch current(Database database) {
+        if (!wantsHa(database)) {
+            return watches.get(database.id());
+        }
+        return watcher(database).equals(node.name()) ? watches.get(database.id()) : observed(database);
+    }
+
+    /** What this node, which does not watch {@code database}, reads of its primary now: a watch with no history. */
+    private Watch observed(Database database) {
+        Watch seen = new Watch();
+        Optional<Instance> primary = instances.primary(database.id());
+        if (primary.isEmpty()) {
+            return seen;
+        }
+        try (ServerSession session = connections.probe(primary.get(), probeSeconds)) {
+            ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+            seen.standbyLag = check.standbyLagBytes();
+            seen.standbyState = check.standbyState();
+            seen.synchronous = check.synchronousStandby();
+            if (wantsSync(database) && !check.synchronousStandby() && "streaming".equals(check.standbyState())) {
+                seen.degraded = "node " + primary.get().node() + ", which watches the primary, turned synchronous commit off; its"
+                        + " HA status says why";
+            }
+            seen.last = new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
+        } catch (SQLException e) {
+            seen.last = new HaDecision(HaDecision.Kind.WATCHING, "the primary does not answer node " + node.name() + ": " + e.getMessage());
+        }
+        return seen;
     }
 
     private String describe(Database database, @Nullable Watch watch, Optional<Instance> standby) {
@@ -771,6 +849,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (!plans.find(database.plan()).map(Plan::ha).orElse(false) || database.following()) {
             return List.of();
         }
-        return List.of(DatabaseInfo.Line.of("HA Status", describe(database, watches.get(database.id()), instances.standby(database.id()))));
+        return List.of(DatabaseInfo.Line.of("HA Status", describe(database, current(database), instances.standby(database.id()))));
     }
 }

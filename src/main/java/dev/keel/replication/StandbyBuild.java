@@ -9,6 +9,7 @@ import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
+import dev.keel.databases.RetiredServers;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceMaker;
@@ -49,10 +50,12 @@ final class StandbyBuild implements OperationHandler {
     private final Network network;
     private final ReplicationSlots slots;
     private final ServerSettings serverSettings;
+    private final RetiredServers retired;
 
     StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
                  StandbyRestores standbys, OperationRepository operations, Network network,
-                 ReplicationSlots slots, ServerSettings serverSettings) {
+                 ReplicationSlots slots, ServerSettings serverSettings, RetiredServers retired) {
+        this.retired = retired;
         this.serverSettings = serverSettings;
         this.slots = slots;
         this.databases = databases;
@@ -106,13 +109,13 @@ final class StandbyBuild implements OperationHandler {
 
     /**
      * Removes the database's standby after its plan lost HA: the catalog first (so nothing
-     * promotes it any more), then its server and data, then its slot on the primary.
+     * promotes it any more), then its server and data (by the node that hosts it), then its slot
+     * on the primary.
      */
     void remove(Database database) throws SQLException {
         for (Instance standby : instances.forDatabase(database.id())) {
             if (standby.role() == InstanceRole.STANDBY) {
-                instances.transition(standby.id(), InstanceState.DELETING);
-                maker.discard(standby);
+                retired.discard(database, standby);
             }
         }
         String slot = ReplicationSlots.forStandby(database.id());

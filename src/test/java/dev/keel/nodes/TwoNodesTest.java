@@ -232,8 +232,11 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select count(*) from operations where kind = 'reconfigure' and database_id = '"
                             + follower.get("id").asText() + "'")).isEqualTo("2");
                 }
+                // Premium now: node-b's HA monitor, watching the primary it hosts, has the standby built on node-a, away from it.
+                String leaderId = tunable.get("id").asText();
+                awaitStandbyOn(teamAtNewB, leaderId, "node-a");
                 // The leader deleted through A with its followers unfollowed: B deletes it, and A, hosting the follower,
-                // promotes it into a database of its own.
+                // promotes it into a database of its own. A also removes the standby it hosts, which B hands it.
                 Api.Response deleted = teamAtA.delete("/v1/databases/" + tunable.get("id").asText() + "?unfollow_followers=true");
                 assertThat(deleted.status()).as(deleted.toString()).isEqualTo(202);
                 teamAtA.awaitGone(tunable.get("id").asText());
@@ -250,6 +253,41 @@ class TwoNodesTest {
                     statement.execute("insert into streamed values (2)");
                 }
                 teamAtA.deprovision(follower.get("id").asText());
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select string_agg(node || ' ' || recorded_by || ' ' || state, ', ') from operations"
+                            + " where kind = 'discard' and database_id = '" + leaderId + "'")).isEqualTo("node-a node-b succeeded");
+                }
+
+                // A premium database made through A: its primary on A, its standby on B. A switchover asked of B is run by A,
+                // which fences its primary and promotes B's standby; B then configures its new primary, takes the new
+                // timeline's backup, and its monitor has the next standby built on A. Nothing committed is lost.
+                JsonNode premium = teamAtA.provision("{\"plan\":\"premium-0\"}");
+                String premiumId = premium.get("id").asText();
+                assertThat(premium.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
+                awaitStandbyOn(teamAtA, premiumId, "node-b");
+                try (Connection connection = Pg.connect(premium.get("url").asText(), a.caFile()); Statement statement = connection.createStatement()) {
+                    statement.execute("create table committed (n int); insert into committed select generate_series(1, 100)");
+                }
+                Api.Response switched = teamAtNewB.post("/v1/databases/" + premiumId + "/failover", "");
+                assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
+                String switchover = switched.field("operation_id");
+                Wait.until("the switchover to end", Timeouts.SWITCHOVER,
+                        () -> !"running".equals(teamAtA.get("/v1/operations/" + switchover).field("state")));
+                JsonNode switchedOver = teamAtA.get("/v1/operations/" + switchover).json();
+                assertThat(switchedOver.get("state").asText()).as(switchedOver.toString()).isEqualTo("succeeded");
+                assertThat(switchedOver.get("node").asText()).as("run by the old primary's node").isEqualTo("node-a");
+                JsonNode moved = teamAtA.get("/v1/databases/" + premiumId).json();
+                assertThat(serverOn(moved, "primary")).as(moved.toString()).isEqualTo("node-b");
+                try (Connection connection = Pg.connect(moved.get("url").asText(), a.caFile()); Statement statement = connection.createStatement()) {
+                    statement.execute("insert into committed values (101)");
+                    assertThat(Pg.scalar(connection, "select count(*) from committed")).isEqualTo("101");
+                }
+                Wait.until("node-b to configure its new primary", Timeouts.SWITCHOVER, () -> "node-b node-a succeeded".equals(
+                        catalogScalar("select node || ' ' || recorded_by || ' ' || state from operations where kind = 'reconfigure' and"
+                                + " database_id = '" + premiumId + "'", catalog)));
+                awaitStandbyOn(teamAtA, premiumId, "node-a");
+                // Deleted through A: B, hosting the primary now, deletes it, and A removes the standby it hosts.
+                teamAtA.deprovision(premiumId);
 
                 // Deleting B's database through A: B removes its server.
                 teamAtA.deprovision(idB);
@@ -257,6 +295,26 @@ class TwoNodesTest {
                 b.api().withKey(teamAtA.key()).deprovision(idA); // B's API listens on a new port since its restart
             }
         }
+    }
+
+    /** Waits until the HA status (as the node asked tells it) is Available with the standby on {@code node}, not the primary's. */
+    private static void awaitStandbyOn(Api watching, String id, String node) {
+        Wait.until("the standby of " + id + " to stream from node " + node, Timeouts.HA_STANDBY, () -> {
+            JsonNode view = watching.get("/v1/databases/" + id).json();
+            return "Available".equals(watching.get("/v1/databases/" + id + "/ha").field("status")) && node.equals(serverOn(view, "standby"));
+        });
+        JsonNode view = watching.get("/v1/databases/" + id).json();
+        assertThat(serverOn(view, "standby")).as(view.toString()).isNotEqualTo(serverOn(view, "primary"));
+    }
+
+    /** The node of the database's live server of {@code role}, or null. */
+    private static String serverOn(JsonNode view, String role) {
+        for (JsonNode instance : view.get("instances")) {
+            if (role.equals(instance.get("role").asText()) && !List.of("deleting", "fenced").contains(instance.get("state").asText())) {
+                return instance.get("node").asText();
+            }
+        }
+        return null;
     }
 
     private static long median(List<Long> millis) {
@@ -299,6 +357,14 @@ class TwoNodesTest {
     private static String provisionedBy(String database, TestKeel.CatalogServerDatabase catalog) throws Exception {
         try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
             return Pg.scalar(connection, "select node from operations where kind = 'provision' and database_id = '" + database + "'");
+        }
+    }
+
+    private static String catalogScalar(String sql, TestKeel.CatalogServerDatabase catalog) {
+        try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+            return Pg.scalar(connection, sql);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 
