@@ -4,6 +4,7 @@ import dev.keel.credentials.Secrets;
 import dev.keel.postgres.PortRange;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Record;
@@ -42,15 +43,14 @@ final class PoolerRepository {
         return dsl.selectFrom(POOLERS).fetch(PoolerRepository::toPooler);
     }
 
-    /** Records a pooler of {@code database} on {@code host} at the lowest free port of {@code ports} that {@code bind} can listen on. */
-    Pooler create(UUID database, String host, PortRange ports, String bind, String authPassword, String adminPassword) {
+    /**
+     * Records a pooler of {@code database} on {@code host} at the lowest free port of {@code ports}
+     * that {@code bind} can listen on (any free one when {@code bind} is null: the host is another
+     * node's, which checks as it starts it).
+     */
+    Pooler create(UUID database, String host, PortRange ports, @Nullable String bind, String authPassword, String adminPassword) {
         for (int attempt = 1; ; attempt++) {
-            Set<Integer> taken = new HashSet<>(dsl.select(POOLERS.PORT).from(POOLERS).where(POOLERS.HOST.eq(host)).fetch(POOLERS.PORT));
-            OptionalInt port = ports.firstFree(taken, p -> PortRange.bindable(bind, p));
-            if (port.isEmpty()) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the pooler port range " + ports + " on " + host
-                        + "; widen KEEL_POOLING_PORTS or detach unused poolers.");
-            }
+            OptionalInt port = freePort(host, ports, bind);
             try {
                 dsl.insertInto(POOLERS)
                         .set(POOLERS.DATABASE_ID, database)
@@ -70,6 +70,40 @@ final class PoolerRepository {
                 }
             }
         }
+    }
+
+    /**
+     * Moves the pooler of {@code database} to {@code host} (its primary moved to another node): its
+     * port there is the one it had when free, else the lowest free one {@code bind} can listen on.
+     */
+    Pooler move(UUID database, String host, PortRange ports, String bind) {
+        for (int attempt = 1; ; attempt++) {
+            Pooler was = find(database).orElseThrow();
+            Set<Integer> taken = taken(host);
+            int port = !taken.contains(was.port()) && was.port() >= ports.first() && was.port() <= ports.last() && PortRange.bindable(bind, was.port()) ? was.port()
+                    : freePort(host, ports, bind).getAsInt();
+            try {
+                dsl.update(POOLERS).set(POOLERS.HOST, host).set(POOLERS.PORT, port).where(POOLERS.DATABASE_ID.eq(database)).execute();
+                return new Pooler(database, host, port);
+            } catch (IntegrityConstraintViolationException e) {
+                if (attempt == ATTEMPTS) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private Set<Integer> taken(String host) {
+        return new HashSet<>(dsl.select(POOLERS.PORT).from(POOLERS).where(POOLERS.HOST.eq(host)).fetch(POOLERS.PORT));
+    }
+
+    private OptionalInt freePort(String host, PortRange ports, @Nullable String bind) {
+        OptionalInt port = ports.firstFree(taken(host), p -> bind == null || PortRange.bindable(bind, p));
+        if (port.isEmpty()) {
+            throw new KeelException(ProblemType.UNAVAILABLE, "No free port is left in the pooler port range " + ports + " on " + host
+                    + "; widen KEEL_POOLING_PORTS or detach unused poolers.");
+        }
+        return port;
     }
 
     String authPassword(Pooler pooler) {

@@ -75,6 +75,7 @@ final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> 
                     check(database.get(), pooler);
                 }
             }
+            poolers.sweep();
         } catch (RuntimeException e) {
             LOG.warn("Checking the poolers failed; trying again", e);
         }

@@ -11,6 +11,8 @@ import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.HostedWork;
 import dev.keel.postgres.PortRange;
 import dev.keel.postgres.ServerAccounts;
 import dev.keel.postgres.ServerUser;
@@ -23,6 +25,9 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -32,14 +37,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.stream.Stream;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Connection pooling ({@code pg:connection-pooling:attach}): one PgBouncer per database, made on
- * the first pooled attachment and stopped when the last one goes. {@link #reconcile} makes a
- * pooler match its database as it is now (its primary, its plan's connections, the auth objects on
- * the primary); the {@link PoolerWatch} calls it every second, so a pooler follows a failover, a
- * switchover, an upgrade or a plan change, and is started again should it die.
+ * the first pooled attachment and stopped when the last one goes. It runs on the node that hosts
+ * the database's primary, so that its URL is the primary's host with the pooler's port.
+ * {@link #reconcile} makes a pooler match its database as it is now (its primary, its plan's
+ * connections, the auth objects on the primary); the {@link PoolerWatch} of the primary's node
+ * calls it every second, so a pooler follows a failover, a switchover (to another node too: it
+ * moves there, and the node it left stops its PgBouncer), an upgrade or a plan change, and is
+ * started again should it die. The catalog's row is the truth: a node stops a PgBouncer it runs
+ * whose row is gone, whoever removed it.
  */
 @Singleton
 public final class Poolers {
@@ -60,10 +70,14 @@ public final class Poolers {
     private final Map<UUID, Object> locks = new ConcurrentHashMap<>();
     /** Primaries whose auth role and lookup function this Keel has made sure of, with the password it set. */
     private final Map<UUID, String> authEnsured = new ConcurrentHashMap<>();
+    private final HostedWork hostedWork;
+    private final String node;
 
     Poolers(PoolerRepository repository, Plans plans, InstanceRepository instances, InstanceConnections connections, Network network,
             ServerAccounts accounts, CertificateAuthority authority, KeelHome home, @Value("${keel.pooling.ports}") String ports,
-            @Value("${keel.pooling.pgbouncer:}") String configuredBinary) {
+            @Value("${keel.pooling.pgbouncer:}") String configuredBinary, HostedWork hostedWork, ThisNode node) {
+        this.hostedWork = hostedWork;
+        this.node = node.name();
         this.repository = repository;
         this.plans = plans;
         this.instances = instances;
@@ -78,7 +92,9 @@ public final class Poolers {
 
     /**
      * The database's pooler, made and started if it has none: 422 on an essential plan (as on
-     * Heroku) and for a follower, 409 unless the database is available.
+     * Heroku) and for a follower, 409 unless the database is available. One for a database whose
+     * primary another node hosts is recorded here and started by that node's watch, which this
+     * waits for (503 when that node cannot take it, or has not started it in time).
      */
     public Pooler ensure(Database database) throws SQLException, InterruptedException {
         Plan plan = plans.require(database.plan());
@@ -93,6 +109,16 @@ public final class Poolers {
             throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; connection pooling needs it available.");
         }
+        Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                "Database " + database.name() + " has no primary now (a failover is under way); try again in a few seconds."));
+        Optional<String> host = hostedWork.otherHost(primary);
+        if (host.isPresent()) {
+            hostedWork.requireTaker(host.get(), "Starting " + database.name() + "'s connection pooler");
+            Pooler pooler = repository.find(database.id()).orElseGet(() -> repository.create(database.id(), primary.host(), ports, null,
+                    RandomStrings.alphanumeric(PASSWORD_LENGTH), RandomStrings.alphanumeric(PASSWORD_LENGTH)));
+            awaitListening(database, pooler, host.get());
+            return pooler;
+        }
         String binary = binary();
         synchronized (lock(database.id())) {
             Pooler pooler = repository.find(database.id()).orElseGet(() -> repository.create(database.id(), network.localHost(), ports,
@@ -100,6 +126,22 @@ public final class Poolers {
             reconcile(database, pooler, binary);
             return pooler;
         }
+    }
+
+    /** Returns once the pooler another node hosts takes connections; a 503 after {@value HostedWork#PATIENCE_SECONDS} s. */
+    private void awaitListening(Database database, Pooler pooler, String host) throws InterruptedException {
+        long deadline = System.nanoTime() + HostedWork.PATIENCE_SECONDS * 1_000_000_000L;
+        while (System.nanoTime() < deadline) {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(pooler.host(), pooler.port()), 1000);
+                return;
+            } catch (IOException e) {
+                Thread.sleep(200);
+            }
+        }
+        throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s connection pooler is recorded, and node " + host + ", which"
+                + " hosts the database's server, has not started it within " + HostedWork.PATIENCE_SECONDS + " s; it does once it"
+                + " can. Its URL is already in the app's config vars.");
     }
 
     public Optional<Pooler> find(UUID databaseId) {
@@ -128,6 +170,43 @@ public final class Poolers {
         return repository.all();
     }
 
+    /**
+     * Stops and removes each PgBouncer this node runs that is not its to run any more: its row is
+     * gone (its last pooled attachment detached, or its database deleted, through another node), or
+     * its database's primary is on another node now (which starts one of its own). Nothing while
+     * the database has no primary (mid-failover).
+     */
+    void sweep() {
+        if (!Files.isDirectory(root)) {
+            return;
+        }
+        List<Path> dirs;
+        try (Stream<Path> listed = Files.list(root)) {
+            dirs = listed.filter(Files::isDirectory).toList();
+        } catch (IOException e) {
+            LOG.warn("Could not list the poolers under {}", root, e);
+            return;
+        }
+        for (Path dir : dirs) {
+            UUID databaseId;
+            try {
+                databaseId = UUID.fromString(dir.getFileName().toString());
+            } catch (IllegalArgumentException e) {
+                continue;
+            }
+            synchronized (lock(databaseId)) {
+                boolean recorded = repository.find(databaseId).isPresent();
+                Optional<String> moved = instances.primary(databaseId).map(Instance::node).filter(n -> !n.equals(node));
+                if (!recorded || moved.isPresent()) {
+                    PgBouncerProcess.stop(dir);
+                    FileTrees.delete(dir);
+                    LOG.info("Stopped the pooler of database {} on this node: {}", databaseId, recorded
+                            ? "its primary is on node " + moved.get() + " now, which runs it" : "it was removed through another node");
+                }
+            }
+        }
+    }
+
     /** Makes the pooler match the database now; says whether anything changed. Nothing while it has no primary (mid-failover). */
     boolean reconcile(Database database, Pooler pooler) throws SQLException, InterruptedException {
         synchronized (lock(database.id())) {
@@ -141,6 +220,11 @@ public final class Poolers {
             return false;
         }
         Instance server = primary.get();
+        if (!pooler.host().equals(server.host())) {
+            // The primary moved here from another node (a failover): the pooler follows it, on a port free here.
+            pooler = repository.move(database.id(), server.host(), ports, network.bind());
+            LOG.info("Pooler of {} moves to this node with its primary, on port {}", database.name(), pooler.port());
+        }
         PgBouncerProcess process = process(pooler);
         process.prepare();
         if (!process.exists("server.crt")) {
