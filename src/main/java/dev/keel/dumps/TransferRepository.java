@@ -10,6 +10,7 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.TRANSFERS;
@@ -46,6 +47,12 @@ final class TransferRepository {
 
     Optional<Transfer> find(UUID id) {
         return dsl.selectFrom(TRANSFERS).where(TRANSFERS.ID.eq(id)).fetchOptional(TransferRepository::toTransfer);
+    }
+
+    /** Which of {@code ids} the catalog says were canceled. */
+    Set<UUID> canceled(Collection<UUID> ids) {
+        return dsl.select(TRANSFERS.ID).from(TRANSFERS).where(TRANSFERS.ID.in(ids)).and(TRANSFERS.STATE.eq(TransferState.CANCELED.value()))
+                .fetchSet(TRANSFERS.ID);
     }
 
     Optional<Transfer> findByNum(long num) {
