@@ -26,7 +26,11 @@ record HaDecision(Kind kind, String sentence) {
         FAIL_OVER,
         /** The primary is gone or hangs, yet failing over would lose too much or has nothing to go to. */
         REFUSE,
-        /** The primary answered, but it removed WAL its standby had not received (the standby's slot is lost): build another. */
+        /**
+         * The primary answered, but its standby can never catch up (the primary removed WAL it had not
+         * received: its slot is lost), or is gone with its host (its node is lost and it has not
+         * streamed since): build another.
+         */
         REPLACE_STANDBY
     }
 

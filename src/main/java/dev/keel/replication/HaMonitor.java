@@ -46,6 +46,7 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
@@ -445,6 +446,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its slot on the primary was invalidated"
                             + " (wal_status lost): the primary removed WAL the standby had not received, so it can never stream again;"
                             + " a new standby is built from the newest base backup");
+                }
+                Optional<String> hostGone = standby.map(Instance::node).filter(n -> !n.equals(node.name()) && watch.notStreamingSince != null
+                        && watch.notStreamingSince.isBefore(Instant.now().minus(node.lostAfter())) && placement.silent().contains(n));
+                if (hostGone.isPresent()) {
+                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its node " + hostGone.get() + " is lost"
+                            + " and the standby has not streamed since " + watch.notStreamingSince.truncatedTo(ChronoUnit.SECONDS)
+                            + "; a new standby is built on another node from the newest base backup, and node " + hostGone.get()
+                            + " removes the old one when it returns");
                 }
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
             } catch (SQLException e) {
