@@ -5,9 +5,11 @@ import dev.keel.testing.Api;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 
+import java.util.List;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** What the tests of several nodes ask of a node's API: a node's state, and a backup as a piece of work to hand over. */
+/** What the tests of several nodes ask of a node's API: a node's state, a backup as a piece of work to hand over, where a database's servers are. */
 final class NodeWork {
     private NodeWork() {
     }
@@ -39,5 +41,25 @@ final class NodeWork {
             assertThat(op.get("state").asText()).as(op.toString()).isIn("running", "succeeded");
             return op.get("state").asText().equals("succeeded");
         });
+    }
+
+    /** The node of the database's live server of {@code role} in its view, or null. */
+    static String serverOn(JsonNode view, String role) {
+        for (JsonNode instance : view.get("instances")) {
+            if (role.equals(instance.get("role").asText()) && !List.of("deleting", "fenced").contains(instance.get("state").asText())) {
+                return instance.get("node").asText();
+            }
+        }
+        return null;
+    }
+
+    /** Waits until the HA status (as the node asked tells it) is Available with the standby on {@code node}, not the primary's. */
+    static void awaitStandbyOn(Api watching, String id, String node) {
+        Wait.until("the standby of " + id + " to stream from node " + node, Timeouts.HA_STANDBY, () -> {
+            JsonNode view = watching.get("/v1/databases/" + id).json();
+            return "Available".equals(watching.get("/v1/databases/" + id + "/ha").field("status")) && node.equals(serverOn(view, "standby"));
+        });
+        JsonNode view = watching.get("/v1/databases/" + id).json();
+        assertThat(serverOn(view, "standby")).as(view.toString()).isNotEqualTo(serverOn(view, "primary"));
     }
 }

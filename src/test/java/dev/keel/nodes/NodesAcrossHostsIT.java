@@ -13,6 +13,7 @@ import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,6 +26,7 @@ import java.util.Base64;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -35,7 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * KEEL_NODE_NAME and KEEL_BIND). A database made through a node is hosted there and its URL names
  * that host; work asked of one node for the other's database is done by the other; a node killed
  * with -9 is shown lost by the other while its databases keep taking writes, and once it is
- * started again it reattaches and finishes the provision that was in flight when it died.
+ * started again it reattaches and finishes the provision that was in flight when it died. A
+ * premium database's standby is built on the other host, and a hung primary is failed over to it.
  */
 class NodesAcrossHostsIT {
 
@@ -134,7 +137,43 @@ class NodesAcrossHostsIT {
                     }
                     assertThat(teamAtBAgain.get("/v1/databases/" + onA.get("id").asText()).field("state")).isEqualTo("available");
 
-                    // Every database deleted through node-a: node-b deletes its own two.
+                    // A premium database made through A: its standby is built on B's host and streams across the hosts' network.
+                    // Its primary's postmaster hung (SIGSTOP): node-a's monitor fences it and promotes the standby on node-b over
+                    // the network; the URL then names node-b's host, and what was committed before is there.
+                    JsonNode premium = teamAtA.provision("{\"plan\":\"premium-0\"}");
+                    String premiumId = premium.get("id").asText();
+                    databases.add(premiumId);
+                    assertThat(NodeWork.serverOn(premium, "primary")).isEqualTo("node-a");
+                    NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
+                    execute(premium.get("url").asText(), ca, "create table committed (n int); insert into committed select generate_series(1, 1000)");
+                    String primaryId = premium.get("instances").get(0).get("id").asText();
+                    long postmaster = Long.parseLong(Files.readAllLines(dirA.resolve("servers").resolve("instances").resolve(primaryId)
+                            .resolve("data").resolve("postmaster.pid")).get(0).strip());
+                    assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(postmaster)).inheritIO().start().waitFor()).isZero();
+                    long hung = System.nanoTime();
+                    String promoted = Wait.until("a write on the standby promoted on node-b", Timeouts.SWITCHOVER, () -> {
+                        String url = teamAtBAgain.get("/v1/databases/" + premiumId).field("url");
+                        if (url == null || !nodeB.address().equals(URI.create(url).getHost())) {
+                            return Optional.<String>empty();
+                        }
+                        try {
+                            execute(url, ca, "insert into committed values (1001)");
+                            return Optional.of(url);
+                        } catch (Exception e) {
+                            return Optional.<String>empty();
+                        }
+                    });
+                    observed.add("SIGSTOP of the primary's postmaster on node-a to the first write on the standby promoted on node-b: "
+                            + Duration.ofNanos(System.nanoTime() - hung).toMillis() + " ms (check interval 1 s, 3 misses)");
+                    try (Connection connection = Pg.connect(promoted, ca)) {
+                        assertThat(Pg.scalar(connection, "select count(*) from committed")).isEqualTo("1001");
+                    }
+                    JsonNode failedOver = teamAtA.get("/v1/databases/" + premiumId).json();
+                    assertThat(NodeWork.serverOn(failedOver, "primary")).as(failedOver.toString()).isEqualTo("node-b");
+                    Wait.until("the hung old primary to be killed by its fencing", Timeouts.PROCESS_EXIT,
+                            () -> goneOrZombie(postmaster));
+
+                    // Every database deleted through node-a: node-b deletes its own.
                     for (String id : List.copyOf(databases)) {
                         teamAtA.deprovision(id);
                         databases.remove(id);
@@ -157,6 +196,16 @@ class NodesAcrossHostsIT {
                     Keel.stopServers(dirB);
                 }
             }
+        }
+    }
+
+    /** Whether process {@code pid} has ended (gone, or a zombie its parent has not reaped yet). */
+    private static boolean goneOrZombie(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException e) {
+            return true;
         }
     }
 

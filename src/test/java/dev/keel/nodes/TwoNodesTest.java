@@ -1,6 +1,7 @@
 package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.KeelHome;
 import dev.keel.storage.S3Settings;
 import dev.keel.logs.HostedLogs;
 import dev.keel.testing.Api;
@@ -68,7 +69,7 @@ class TwoNodesTest {
                 assertThat(NodeWork.state(b.api(), "node-a")).isEqualTo("active");
 
                 JsonNode onA = teamAtA.provision("{\"plan\":\"essential-0\"}");
-                JsonNode onB = teamAtB.provision("{\"plan\":\"essential-0\"}");
+                JsonNode onB = teamAtB.provision("{\"plan\":\"essential-0\",\"version\":\"15\"}"); // Debian's pg_dump is 15
                 String idA = onA.get("id").asText();
                 String idB = onB.get("id").asText();
                 assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
@@ -107,6 +108,28 @@ class TwoNodesTest {
                 assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
                 // And the other way round.
                 assertCarriedOutBy(teamAtB, idA, "node-a", catalog);
+
+                // A logical backup of B's database asked of A is run by B, whose pg_dump waits for a lock held here. Canceled
+                // through A, which has nothing of it to kill, B finds the cancel in the catalog and kills its pg_dump.
+                try (Connection owner = Pg.connect(onB.get("url").asText(), a.caFile()); Statement sql = owner.createStatement()) {
+                    sql.execute("create table locked (n int)");
+                    owner.setAutoCommit(false);
+                    sql.execute("lock table locked in access exclusive mode");
+                    Api.Response dump = teamAtA.post("/v1/databases/" + idB + "/logical-backups", "");
+                    assertThat(dump.status()).as(dump.toString()).isEqualTo(202);
+                    Wait.until("node-b's pg_dump to wait for the lock", Timeouts.LOGICAL_BACKUP, () -> waitingLocks(owner) > 0);
+                    assertThat(catalogScalar("select o.node from operations o join transfers t on t.operation_id = o.id where t.id = '"
+                            + dump.field("id") + "'", catalog)).isEqualTo("node-b");
+                    Api.Response canceled = teamAtA.post("/v1/databases/" + idB + "/logical-backups/" + dump.field("id") + "/cancel", "");
+                    assertThat(canceled.status()).as(canceled.toString()).isEqualTo(200);
+                    long cancel = System.nanoTime();
+                    // Its operation ends while the lock is still held: node-b killed its pg_dump (whose server session still waits).
+                    Wait.until("node-b to stop the canceled pg_dump", Timeouts.REQUEST, () -> !"running".equals(catalogScalar("select o.state"
+                            + " from operations o join transfers t on t.operation_id = o.id where t.id = '" + dump.field("id") + "'", catalog)));
+                    System.out.printf("a pg_dump on node-b canceled through node-a stopped %d ms later%n",
+                            Duration.ofNanos(System.nanoTime() - cancel).toMillis());
+                    owner.rollback();
+                }
 
                 String urlB = onB.get("url").asText();
                 try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement()) {
@@ -234,7 +257,7 @@ class TwoNodesTest {
                 }
                 // Premium now: node-b's HA monitor, watching the primary it hosts, has the standby built on node-a, away from it.
                 String leaderId = tunable.get("id").asText();
-                awaitStandbyOn(teamAtNewB, leaderId, "node-a");
+                NodeWork.awaitStandbyOn(teamAtNewB, leaderId, "node-a");
                 // The leader deleted through A with its followers unfollowed: B deletes it, and A, hosting the follower,
                 // promotes it into a database of its own. A also removes the standby it hosts, which B hands it.
                 Api.Response deleted = teamAtA.delete("/v1/databases/" + tunable.get("id").asText() + "?unfollow_followers=true");
@@ -264,20 +287,24 @@ class TwoNodesTest {
                 JsonNode premium = teamAtA.provision("{\"plan\":\"premium-0\"}");
                 String premiumId = premium.get("id").asText();
                 assertThat(premium.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
-                awaitStandbyOn(teamAtA, premiumId, "node-b");
+                NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
                 try (Connection connection = Pg.connect(premium.get("url").asText(), a.caFile()); Statement statement = connection.createStatement()) {
                     statement.execute("create table committed (n int); insert into committed select generate_series(1, 100)");
                 }
-                Api.Response switched = teamAtNewB.post("/v1/databases/" + premiumId + "/failover", "");
-                assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
-                String switchover = switched.field("operation_id");
-                Wait.until("the switchover to end", Timeouts.SWITCHOVER,
-                        () -> !"running".equals(teamAtA.get("/v1/operations/" + switchover).field("state")));
-                JsonNode switchedOver = teamAtA.get("/v1/operations/" + switchover).json();
-                assertThat(switchedOver.get("state").asText()).as(switchedOver.toString()).isEqualTo("succeeded");
-                assertThat(switchedOver.get("node").asText()).as("run by the old primary's node").isEqualTo("node-a");
+                // Its pool attached through B is run by A, which hosts the primary: B records it and waits for A to start it.
+                assertThat(teamAtNewB.post("/v1/apps", "{\"name\":\"two-nodes-web\"}").status()).isEqualTo(201);
+                Api.Response attached = teamAtNewB.post("/v1/apps/two-nodes-web/attachments", "{\"database\":\"" + premiumId
+                        + "\",\"pooled\":true}");
+                assertThat(attached.status()).as(attached.toString()).isEqualTo(201);
+                String pooled = teamAtNewB.get("/v1/apps/two-nodes-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
+                assertThat(pooledServerPort(pooled, a)).isEqualTo(Pg.port(premium.get("url").asText()));
+                Path poolerAtA = a.bean(KeelHome.class).serverDir().resolve("poolers").resolve(premiumId);
+                Path poolerAtB = b.bean(KeelHome.class).serverDir().resolve("poolers").resolve(premiumId);
+                assertThat(poolerAtA).isDirectory();
+                assertThat(poolerAtB).doesNotExist();
+                assertThat(switchOver(teamAtNewB, premiumId)).as("run by the old primary's node").isEqualTo("node-a");
                 JsonNode moved = teamAtA.get("/v1/databases/" + premiumId).json();
-                assertThat(serverOn(moved, "primary")).as(moved.toString()).isEqualTo("node-b");
+                assertThat(NodeWork.serverOn(moved, "primary")).as(moved.toString()).isEqualTo("node-b");
                 try (Connection connection = Pg.connect(moved.get("url").asText(), a.caFile()); Statement statement = connection.createStatement()) {
                     statement.execute("insert into committed values (101)");
                     assertThat(Pg.scalar(connection, "select count(*) from committed")).isEqualTo("101");
@@ -285,9 +312,55 @@ class TwoNodesTest {
                 Wait.until("node-b to configure its new primary", Timeouts.SWITCHOVER, () -> "node-b node-a succeeded".equals(
                         catalogScalar("select node || ' ' || recorded_by || ' ' || state from operations where kind = 'reconfigure' and"
                                 + " database_id = '" + premiumId + "'", catalog)));
-                awaitStandbyOn(teamAtA, premiumId, "node-a");
-                // Deleted through A: B, hosting the primary now, deletes it, and A removes the standby it hosts.
+                NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-a");
+                // The pool moved with the primary: B runs it, A stopped its own.
+                int newPrimaryPort = Pg.port(moved.get("url").asText());
+                Wait.until("the pool to reach the new primary through node-b", Timeouts.POOL_FOLLOW, () -> {
+                    String now = teamAtA.get("/v1/apps/two-nodes-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
+                    return pooledServerPort(now, a) == newPrimaryPort;
+                });
+                assertThat(poolerAtB).isDirectory();
+                Wait.until("node-a to stop the pool it no longer runs", Timeouts.POOL_FOLLOW, () -> !Files.exists(poolerAtA));
+                // Switched back, asked of A: B fences its primary and promotes A's standby, the pool moves back to A, and the
+                // next standby is built on B.
+                assertThat(switchOver(teamAtA, premiumId)).as("run by the old primary's node").isEqualTo("node-b");
+                NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
+                assertThat(NodeWork.serverOn(teamAtA.get("/v1/databases/" + premiumId).json(), "primary")).isEqualTo("node-a");
+                Wait.until("the pool to move back to node-a", Timeouts.POOL_FOLLOW, () -> Files.exists(poolerAtA) && !Files.exists(poolerAtB));
+
+                // Node-b's host lost while it holds the standby: its control plane stopped, the standby's postmaster killed. A's
+                // monitor, watching the primary, replaces the standby once node-b is lost and the standby has not streamed for as
+                // long; the new one is on node-a, the only active node. Node-b, back, removes the old one, which A handed it.
+                String oldStandby = null;
+                for (JsonNode instance : teamAtA.get("/v1/databases/" + premiumId).json().get("instances")) {
+                    if (instance.get("role").asText().equals("standby") && instance.get("state").asText().equals("running")) {
+                        oldStandby = instance.get("id").asText();
+                    }
+                }
+                assertThat(oldStandby).isNotNull();
+                Path oldStandbyDir = b.serverDir().resolve("instances").resolve(oldStandby);
+                long standbyPid = Long.parseLong(Files.readAllLines(oldStandbyDir.resolve("data").resolve("postmaster.pid")).get(0).strip());
+                b.stopControlPlane();
+                assertThat(new ProcessBuilder("kill", "-KILL", Long.toString(standbyPid)).inheritIO().start().waitFor()).isZero();
+                long hostLost = System.nanoTime();
+                Wait.until("node-a's monitor to replace the standby lost with node-b", Timeouts.HA_STANDBY, () -> {
+                    JsonNode view = teamAtA.get("/v1/databases/" + premiumId).json();
+                    return "Available".equals(teamAtA.get("/v1/databases/" + premiumId + "/ha").field("status"))
+                            && "node-a".equals(NodeWork.serverOn(view, "standby"));
+                });
+                System.out.printf("a standby lost with its node streamed again, rebuilt on node-a, %d ms after its host went (lost-after"
+                        + " 4s)%n", Duration.ofNanos(System.nanoTime() - hostLost).toMillis());
+                assertThat(teamAtA.get("/v1/databases/" + premiumId + "/ha").json().get("decisions").toString())
+                        .contains("replace_standby").contains("its node node-b is lost");
+                b.startControlPlane();
+                String removed = oldStandby;
+                Wait.until("node-b, back, to remove the standby it lost", Timeouts.NODE_HEARTBEAT.multipliedBy(3),
+                        () -> "0".equals(catalogScalar("select count(*) from instances where id = '" + removed + "'", catalog)));
+                assertThat(oldStandbyDir).doesNotExist();
+
+                // Deleted through A, which hosts both its servers now, with its pool.
                 teamAtA.deprovision(premiumId);
+                assertThat(poolerAtA).doesNotExist();
 
                 // Deleting B's database through A: B removes its server.
                 teamAtA.deprovision(idB);
@@ -295,26 +368,6 @@ class TwoNodesTest {
                 b.api().withKey(teamAtA.key()).deprovision(idA); // B's API listens on a new port since its restart
             }
         }
-    }
-
-    /** Waits until the HA status (as the node asked tells it) is Available with the standby on {@code node}, not the primary's. */
-    private static void awaitStandbyOn(Api watching, String id, String node) {
-        Wait.until("the standby of " + id + " to stream from node " + node, Timeouts.HA_STANDBY, () -> {
-            JsonNode view = watching.get("/v1/databases/" + id).json();
-            return "Available".equals(watching.get("/v1/databases/" + id + "/ha").field("status")) && node.equals(serverOn(view, "standby"));
-        });
-        JsonNode view = watching.get("/v1/databases/" + id).json();
-        assertThat(serverOn(view, "standby")).as(view.toString()).isNotEqualTo(serverOn(view, "primary"));
-    }
-
-    /** The node of the database's live server of {@code role}, or null. */
-    private static String serverOn(JsonNode view, String role) {
-        for (JsonNode instance : view.get("instances")) {
-            if (role.equals(instance.get("role").asText()) && !List.of("deleting", "fenced").contains(instance.get("state").asText())) {
-                return instance.get("node").asText();
-            }
-        }
-        return null;
     }
 
     private static long median(List<Long> millis) {
@@ -358,6 +411,36 @@ class TwoNodesTest {
         try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
             return Pg.scalar(connection, "select node from operations where kind = 'provision' and database_id = '" + database + "'");
         }
+    }
+
+    /** The port of the server a pooled session lands on; -1 while the pool does not take it. */
+    private static int pooledServerPort(String pooled, TestKeel node) {
+        try (Connection connection = Pg.connectPooled(pooled, node.caFile())) {
+            return Integer.parseInt(Pg.scalar(connection, "select inet_server_port()"));
+        } catch (SQLException e) {
+            return -1;
+        }
+    }
+
+    /** How many lock requests wait on the server {@code connection} is a session of. */
+    private static int waitingLocks(Connection connection) {
+        try {
+            return Integer.parseInt(Pg.scalar(connection, "select count(*) from pg_locks where not granted"));
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Asks {@code asked} for a switchover of {@code database}, waits for it to succeed, and returns the node that ran it. */
+    private static String switchOver(Api asked, String database) {
+        Api.Response switched = asked.post("/v1/databases/" + database + "/failover", "");
+        assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
+        String switchover = switched.field("operation_id");
+        Wait.until("the switchover to end", Timeouts.SWITCHOVER,
+                () -> !"running".equals(asked.get("/v1/operations/" + switchover).field("state")));
+        JsonNode switchedOver = asked.get("/v1/operations/" + switchover).json();
+        assertThat(switchedOver.get("state").asText()).as(switchedOver.toString()).isEqualTo("succeeded");
+        return switchedOver.get("node").asText();
     }
 
     private static String catalogScalar(String sql, TestKeel.CatalogServerDatabase catalog) {
