@@ -16,6 +16,8 @@ import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 
+import java.time.Instant;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -31,6 +33,8 @@ import java.util.UUID;
 public final class DatabaseDelete implements OperationHandler {
     private static final List<String> STEPS = List.of("unfollowing followers", "removing instances", "removing credentials",
             "removing the archive and other data", "removing the record");
+
+    private static final long BUILD_PATIENCE_SECONDS = 60;
 
     private final DatabaseRepository databases;
     private final InstanceRepository instances;
@@ -64,8 +68,10 @@ public final class DatabaseDelete implements OperationHandler {
      */
     public Accepted accept(Caller caller, String idOrName, boolean unfollowFollowers) {
         Database database = databases.find(caller.teamId(), idOrName)
-                .filter(d -> d.state() != DatabaseState.DELETING)
                 .orElseThrow(() -> KeelException.notFound("database", idOrName));
+        if (database.state() == DatabaseState.DELETING) {
+            return again(caller, database, idOrName);
+        }
         List<Database> followers = databases.followers(database.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).toList();
         String names = String.join(", ", followers.stream().map(Database::name).toList());
         if (!followers.isEmpty() && !unfollowFollowers) {
@@ -90,6 +96,22 @@ public final class DatabaseDelete implements OperationHandler {
         });
         runner.submit(operation);
         return new Accepted(databases.find(database.id()).orElseThrow(), operation);
+    }
+
+    /**
+     * A database already being deleted is gone (404), unless its deletion failed part way (nothing
+     * deletes it any more): asked again, the deletion runs again from where it stopped.
+     */
+    private Accepted again(Caller caller, Database database, String idOrName) {
+        Operation operation = dsl.transactionResult(tx -> {
+            databases.lockTeam(tx.dsl(), caller.teamId()); // two retries at once: the second finds the first's operation
+            if (operations.running(database.id(), EnumSet.of(OperationKind.DEPROVISION)).isPresent()) {
+                throw KeelException.notFound("database", idOrName);
+            }
+            return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.DEPROVISION, STEPS.get(1), STEPS.size());
+        });
+        runner.submit(operation);
+        return new Accepted(database, operation);
     }
 
     @Override
@@ -119,6 +141,7 @@ public final class DatabaseDelete implements OperationHandler {
         operations.progress(operation.id(), STEPS.get(1), 1, STEPS.size());
         Optional<Database> deleting = databases.find(id); // gone when a deletion that had ended is resumed
         if (deleting.isPresent()) {
+            awaitStandbyBuild(id);
             retired.removeAll(deleting.get()); // a standby may be on another node than its primary
         }
         operations.progress(operation.id(), STEPS.get(2), 2, STEPS.size());
@@ -128,6 +151,18 @@ public final class DatabaseDelete implements OperationHandler {
         operations.progress(operation.id(), STEPS.get(4), 4, STEPS.size());
         databases.delete(id);
         operations.progress(operation.id(), "deleted", STEPS.size(), STEPS.size());
+    }
+
+    /**
+     * A standby build under way (it takes no lease) sees the deletion and stops, removing the
+     * server it made; this waits for it (at most {@value #BUILD_PATIENCE_SECONDS} s), so that the
+     * servers removed next include whatever it left.
+     */
+    private void awaitStandbyBuild(UUID id) throws InterruptedException {
+        Instant deadline = Instant.now().plusSeconds(BUILD_PATIENCE_SECONDS);
+        while (operations.running(id, EnumSet.of(OperationKind.STANDBY)).isPresent() && Instant.now().isBefore(deadline)) {
+            Thread.sleep(200);
+        }
     }
 
     @Override

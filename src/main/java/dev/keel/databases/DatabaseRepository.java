@@ -49,8 +49,13 @@ final class DatabaseRepository {
 
     /** Locks the team's row for the caller's transaction and counts the team's databases (deleting ones too: they still hold servers). */
     int lockAndCountForTeam(DSLContext tx, UUID teamId) {
-        tx.select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();
+        lockTeam(tx, teamId);
         return tx.fetchCount(DATABASES, DATABASES.TEAM_ID.eq(teamId));
+    }
+
+    /** Locks the team's row until {@code tx} ends: its requests that must not cross are taken one at a time. */
+    void lockTeam(DSLContext tx, UUID teamId) {
+        tx.select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();
     }
 
     void insertOrigin(DSLContext tx, UUID id, DatabaseOrigin origin) {

@@ -51,8 +51,8 @@ public final class RetiredServers implements OperationHandler {
 
     /** Removes {@code instance}, a server of {@code database}: here, or by the node that hosts it (this returns at once). */
     public void discard(Database database, Instance instance) {
-        if (instance.state() != InstanceState.DELETING) {
-            instances.transition(instance.id(), InstanceState.DELETING);
+        if (instances.transitionIfPresent(instance.id(), InstanceState.DELETING).isEmpty()) {
+            return; // removed meanwhile
         }
         if (hostedWork.otherHost(instance).isEmpty()) {
             maker.discard(instance);
@@ -81,7 +81,9 @@ public final class RetiredServers implements OperationHandler {
     public void removeAll(Database database) throws InterruptedException {
         Map<String, List<Instance>> elsewhere = new TreeMap<>();
         for (Instance instance : instances.forDatabase(database.id())) {
-            instances.transition(instance.id(), InstanceState.DELETING);
+            if (instances.transitionIfPresent(instance.id(), InstanceState.DELETING).isEmpty()) {
+                continue; // removed meanwhile (a standby build that saw the deletion)
+            }
             Optional<String> host = hostedWork.otherHost(instance);
             if (host.isPresent()) {
                 elsewhere.computeIfAbsent(host.get(), h -> new ArrayList<>()).add(instance);

@@ -135,12 +135,20 @@ public final class InstanceRepository {
 
     /** Moves an instance to {@code target}, checked against {@link InstanceState} under a row lock. */
     public Instance transition(UUID id, InstanceState target) {
+        return transitionIfPresent(id, target).orElseThrow(() -> new IllegalStateException("instance " + id + " has no catalog row"));
+    }
+
+    /** As {@link #transition}; empty when the instance's row is gone (another actor removed it meanwhile). */
+    public Optional<Instance> transitionIfPresent(UUID id, InstanceState target) {
         return dsl.transactionResult(tx -> {
-            Record row = tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).forUpdate().fetchOptional()
-                    .orElseThrow(() -> new IllegalStateException("instance " + id + " has no catalog row"));
+            var found = tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).forUpdate().fetchOptional();
+            if (found.isEmpty()) {
+                return Optional.empty();
+            }
+            Record row = found.get();
             InstanceState current = InstanceState.of(row.get(INSTANCES.STATE));
             if (current == target) {
-                return toInstance(row);
+                return Optional.of(toInstance(row));
             }
             if (!current.canBecome(target)) {
                 throw new IllegalStateException("instance " + id + " cannot go from " + current.value() + " to " + target.value());
@@ -150,7 +158,7 @@ public final class InstanceRepository {
                     .set(INSTANCES.UPDATED_AT, DSL.currentOffsetDateTime())
                     .where(INSTANCES.ID.eq(id))
                     .execute();
-            return toInstance(tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).fetchSingle());
+            return Optional.of(toInstance(tx.dsl().selectFrom(INSTANCES).where(INSTANCES.ID.eq(id)).fetchSingle()));
         });
     }
 

@@ -6,12 +6,15 @@ import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.DATABASES;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -80,5 +83,19 @@ class ProvisionTest {
         } finally {
             keel.api().deprovision(database.get("id").asText());
         }
+    }
+
+    @Test
+    void aDeletionThatStoppedPartWayRunsAgainWhenAskedAgain(TestKeel keel) {
+        Api api = keel.newTeam("delete-again-" + System.nanoTime());
+        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        // As a deletion that failed part way leaves it: deleting, with no deletion running.
+        keel.bean(DSLContext.class).update(DATABASES).set(DATABASES.STATE, DatabaseState.DELETING.value())
+                .where(DATABASES.ID.eq(UUID.fromString(id))).execute();
+        assertThat(api.get("/v1/databases/" + id).field("state")).isEqualTo("deleting");
+        Api.Response again = api.delete("/v1/databases/" + id);
+        assertThat(again.status()).as(again.toString()).isEqualTo(202);
+        api.awaitGone(id);
+        assertThat(api.delete("/v1/databases/" + id).status()).isEqualTo(404);
     }
 }
