@@ -20,10 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
-import java.util.stream.Collectors;
 
 /**
  * Removes a database's server wherever it runs. One this node hosts is stopped and removed at
@@ -73,10 +70,10 @@ public final class RetiredServers implements OperationHandler {
     /**
      * Removes every server of {@code database}, and returns once they are gone: those this node
      * hosts at once, those another node hosts by that node (a {@code discard} operation each node,
-     * waited for together). A server whose node cannot remove it now (silent, running another
-     * version of Keel, or not within the patience) is forgotten by the catalog instead, and logged:
-     * that node stops it and sets it aside at its next start, as it does with any server no row
-     * names ({@code InstanceSweep}).
+     * waited for together; a failure or a 503 after the patience is thrown, and the servers stay
+     * recorded as deleting). A server whose node cannot take the work (silent, or running another
+     * version of Keel) is forgotten by the catalog instead, and logged: that node stops it and sets
+     * it aside at its next start, as it does with any server no row names ({@code InstanceSweep}).
      */
     public void removeAll(Database database) throws InterruptedException {
         Map<String, List<Instance>> elsewhere = new TreeMap<>();
@@ -92,30 +89,23 @@ public final class RetiredServers implements OperationHandler {
             }
         }
         List<HostedWork.Handed> handed = new ArrayList<>();
-        for (String host : elsewhere.keySet()) {
+        for (Map.Entry<String, List<Instance>> host : elsewhere.entrySet()) {
             try {
-                handed.add(hostedWork.handOver(host, database.teamId(), database.id(), OperationKind.DISCARD, "removing a deleted"
+                handed.add(hostedWork.handOver(host.getKey(), database.teamId(), database.id(), OperationKind.DISCARD, "removing a deleted"
                         + " database's server", "Removing " + database.name() + "'s server"));
             } catch (KeelException e) {
-                LOG.warn("{}", e.getMessage());
-            }
-        }
-        try {
-            hostedWork.await(handed);
-        } catch (KeelException e) {
-            LOG.warn("{}", e.getMessage());
-        }
-        Set<UUID> left = instances.forDatabase(database.id()).stream().map(Instance::id).collect(Collectors.toSet());
-        for (List<Instance> servers : elsewhere.values()) {
-            for (Instance server : servers) {
-                if (left.contains(server.id())) {
-                    LOG.warn("Instance {} of deleted database {} is on node {}, which did not remove it: the catalog forgets it, and"
-                            + " that node stops it and sets its data aside when it next starts (remove it there by hand sooner)",
-                            server.id(), database.name(), server.node());
+                // Silent, or another version: the catalog forgets its servers, which that node sets aside when it next starts.
+                for (Instance server : host.getValue()) {
+                    LOG.warn("Instance {} of deleted database {} is on node {}, which cannot remove it now ({}): the catalog forgets it,"
+                            + " and that node stops it and sets its data aside when it next starts (remove it there by hand sooner)",
+                            server.id(), database.name(), server.node(), e.getMessage());
                     instances.delete(server.id());
                 }
             }
         }
+        // A node that is slow or failed keeps its servers' rows, and its discard runs on: the deletion stops here, and runs
+        // again when asked again.
+        hostedWork.await(handed);
     }
 
     @Override

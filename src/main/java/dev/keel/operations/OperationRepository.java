@@ -165,6 +165,26 @@ public final class OperationRepository {
                 .returning().fetchOptional(OperationRepository::toOperation);
     }
 
+    /**
+     * Ends {@code operation} as failed with {@code failure}, if it is still running and addressed to
+     * node {@code from}, and {@code from} is still silent (as {@link #takeOver} tells it); says
+     * whether it did. For work a silent node holds up that another node can ask for anew.
+     */
+    public boolean giveUpOnSilent(UUID operation, String from, Failure failure) {
+        Condition silent = DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(from))
+                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
+        return dsl.update(OPERATIONS)
+                .set(OPERATIONS.STATE, OperationState.FAILED.value())
+                .set(OPERATIONS.ERROR, failure.reason(ERROR_LIMIT))
+                .set(OPERATIONS.ERROR_CODE, failure.code())
+                .set(OPERATIONS.ERROR_RETRYABLE, failure.retryable())
+                .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
+                .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
+                .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent)
+                .execute() == 1;
+    }
+
     /** Tells node {@code name} that an operation was recorded for it ({@link OperationInbox}). */
     void announce(String name) {
         dsl.select(DSL.function("pg_notify", Object.class, DSL.val(OperationInbox.CHANNEL), DSL.val(name))).execute();

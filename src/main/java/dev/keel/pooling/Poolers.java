@@ -116,8 +116,7 @@ public final class Poolers {
             hostedWork.requireTaker(host.get(), "Starting " + database.name() + "'s connection pooler");
             Pooler pooler = repository.find(database.id()).orElseGet(() -> repository.create(database.id(), primary.host(), ports, null,
                     RandomStrings.alphanumeric(PASSWORD_LENGTH), RandomStrings.alphanumeric(PASSWORD_LENGTH)));
-            awaitListening(database, pooler, host.get());
-            return pooler;
+            return awaitListening(database, host.get());
         }
         String binary = binary();
         synchronized (lock(database.id())) {
@@ -128,13 +127,20 @@ public final class Poolers {
         }
     }
 
-    /** Returns once the pooler another node hosts takes connections; a 503 after {@value HostedWork#PATIENCE_SECONDS} s. */
-    private void awaitListening(Database database, Pooler pooler, String host) throws InterruptedException {
+    /**
+     * Returns the pooler another node hosts once it takes connections (that node may have moved it to
+     * a port of its own range meanwhile); a 503 after {@value HostedWork#PATIENCE_SECONDS} s.
+     */
+    private Pooler awaitListening(Database database, String host) throws InterruptedException {
         long deadline = System.nanoTime() + HostedWork.PATIENCE_SECONDS * 1_000_000_000L;
         while (System.nanoTime() < deadline) {
+            Optional<Pooler> pooler = repository.find(database.id());
+            if (pooler.isEmpty()) {
+                break; // detached meanwhile
+            }
             try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(pooler.host(), pooler.port()), 1000);
-                return;
+                socket.connect(new InetSocketAddress(pooler.get().host(), pooler.get().port()), 1000);
+                return pooler.get();
             } catch (IOException e) {
                 Thread.sleep(200);
             }
@@ -220,12 +226,16 @@ public final class Poolers {
             return false;
         }
         Instance server = primary.get();
-        if (!pooler.host().equals(server.host())) {
-            // The primary moved here from another node (a failover): the pooler follows it, on a port free here.
-            pooler = repository.move(database.id(), server.host(), ports, network.bind());
-            LOG.info("Pooler of {} moves to this node with its primary, on port {}", database.name(), pooler.port());
-        }
         PgBouncerProcess process = process(pooler);
+        // The primary moved here from another node (a failover), or another node recorded the pooler with a port from its own
+        // range: the pooler takes a port that is free here.
+        boolean portHere = pooler.port() >= ports.first() && pooler.port() <= ports.last()
+                && (process.isRunning() || PortRange.bindable(network.bind(), pooler.port()));
+        if (!pooler.host().equals(server.host()) || !portHere) {
+            pooler = repository.move(database.id(), server.host(), ports, network.bind());
+            process = process(pooler);
+            LOG.info("Pooler of {} on this node, with its primary, at port {}", database.name(), pooler.port());
+        }
         process.prepare();
         if (!process.exists("server.crt")) {
             ServerCertificate certificate = authority.issueServerCertificate(List.of(network.publicHost(), network.localHost(), "localhost"));

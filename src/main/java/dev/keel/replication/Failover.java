@@ -245,6 +245,13 @@ final class Failover implements OperationHandler {
                     + " as it was, and the HA monitor decides again.");
         }
         String outcome = "finished the failover Keel stopped during";
+        Optional<String> elsewhere = primary.flatMap(hostedWork::otherHost);
+        if (elsewhere.isPresent()) {
+            // This node ran the failover, so the old primary was its own: a primary on another node is one another node
+            // promoted meanwhile (it finished this failover), and fencing it from here would fence nothing.
+            throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s primary is on node " + elsewhere.get()
+                    + " now, which finished this failover while this node was stopped; nothing more is done here.");
+        }
         if (primary.isPresent() && standby.isPresent()) {
             complete(operation, database, primary.get(), standby.get(), outcome); // it stopped before the old primary was fenced
         } else if (standby.isPresent()) {
@@ -301,6 +308,11 @@ final class Failover implements OperationHandler {
     /** Fences the old primary, promotes the standby and makes it the database's primary, with everything that points at it. */
     private void complete(Operation operation, Database database, Instance oldPrimary, Instance standby, String outcome)
             throws Exception {
+        Optional<String> elsewhere = hostedWork.otherHost(oldPrimary);
+        if (elsewhere.isPresent()) {
+            throw new KeelException(ProblemType.FAILOVER_REFUSED, "The primary is on node " + elsewhere.get() + ", which alone can"
+                    + " fence it; nothing changed.");
+        }
         step(operation, Step.FENCING);
         // Fenced in the catalog first, so that no Keel start serves it again, then killed; the URL names no server
         // until the standby is promoted and made the primary.

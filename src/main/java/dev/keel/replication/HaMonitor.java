@@ -30,7 +30,9 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.WalSegmentName;
+import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
@@ -112,6 +114,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Duration syncGrace;
     private final Set<String> asynchronousPlans;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
+    /** What this node last read of the primaries it does not watch, and when. */
+    private final Map<UUID, Observed> observations = new ConcurrentHashMap<>();
+    private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
     /** Databases being checked now; true when another check fell due meanwhile. */
     private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
     private ScheduledExecutorService executor;
@@ -203,6 +208,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
         final Deque<Recorded> decisions = new ArrayDeque<>();
+
+        /** Forgets what was seen of the servers (kept: the decisions, and when a standby may be built). */
+        void forgetServers() {
+            missed = 0;
+            restarts = 0;
+            lastLsn = null;
+            timeline = null;
+            notStreamingSince = null;
+            waitersSeen.clear();
+            standbyLag = null;
+            standbyState = null;
+        }
     }
 
     /** A decision other than "healthy", when it was taken, and the operation it started, if any. */
@@ -331,7 +348,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         if (found.isEmpty()) {
-            if (standby.isPresent() && instances.hasFenced(database.id())) {
+            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
@@ -344,6 +361,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         Instance primary = found.get();
+        if (watch.primary != null && !watch.primary.id().equals(primary.id())) {
+            watch.forgetServers(); // another primary since this node last watched it: what it saw of the old one is no guide
+        }
         watch.database = database;
         watch.primary = primary;
         watch.standby = standby.orElse(null);
@@ -362,6 +382,43 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         act(database, watch, primary, standby, decision);
+    }
+
+    /**
+     * Whether the database's fenced servers are surely stopped, so that its standby may be promoted:
+     * each is on this node (whose start kills a fenced server, and whose failover killed it), or on
+     * an active node (which did the same), and none answers. A fenced server on a silent node may
+     * still run (its node may have stopped between fencing it in the catalog and killing it), so
+     * the promotion waits for that node.
+     */
+    private boolean fencedForSure(Database database, Watch watch) {
+        Set<String> silent = placement.silent();
+        for (Instance fenced : instances.forDatabase(database.id())) {
+            if (fenced.state() != InstanceState.FENCED) {
+                continue;
+            }
+            String why = null;
+            if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
+                why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
+            } else {
+                try (ServerSession ignored = connections.probe(fenced, probeSeconds)) {
+                    why = "its fenced old primary (instance " + fenced.id() + ") still answers";
+                } catch (SQLException | RuntimeException e) {
+                    // stopped, as fenced
+                }
+            }
+            if (why != null) {
+                HaDecision refused = new HaDecision(HaDecision.Kind.REFUSE, "not promoting the standby: " + why);
+                boolean news = watch.last == null || !watch.last.sentence().equals(refused.sentence());
+                watch.last = refused;
+                if (news) {
+                    LOG.error("Database {}: {}", database.name(), refused.sentence());
+                }
+                record(watch, refused, news, null);
+                return false;
+            }
+        }
+        return true;
     }
 
     private void act(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
@@ -729,9 +786,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     @Nullable
     private UUID requestStandby(Database database, Watch watch, Instance primary) {
-        if (instances.standby(database.id()).isPresent()
-                || operations.running(database.id(), EnumSet.of(OperationKind.STANDBY)).isPresent()
-                || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
+        Optional<Operation> building = operations.running(database.id(), EnumSet.of(OperationKind.STANDBY));
+        if (building.isPresent() && !givenUp(database, building.get())) {
+            return null;
+        }
+        if (instances.standby(database.id()).isPresent() || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
             return null;
         }
         Optional<Backup> backup = standbyBuild.newestRestorable(database);
@@ -740,14 +799,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return null; // the new timeline's backup comes first (TimelineBackups), also when another node failed it over
         }
         watch.lastBuildAttempt = Instant.now();
-        String where;
-        try {
-            where = standbyNode(database, primary);
-        } catch (KeelException e) {
-            LOG.warn("Database {}: no node has room for its standby now ({}); the HA monitor asks again in {}", database.name(),
-                    e.getMessage(), standbyRetry);
-            return null;
-        }
+        String where = standbyNode(database, primary);
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.STANDBY, StandbyBuild.BUILDING, 1, where));
         runner.submit(operation);
@@ -758,10 +810,35 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         return operation.id();
     }
 
+    /**
+     * Whether the standby build {@code building} was given up because its node fell silent (past
+     * {@code keel.node.lost-after}), so that another node builds one: the build is failed, and
+     * the server it was making is left to its node to remove when it returns.
+     */
+    private boolean givenUp(Database database, Operation building) {
+        String builder = building.node();
+        if (builder == null || builder.equals(node.name()) || !placement.silent().contains(builder)) {
+            return false;
+        }
+        if (!operations.giveUpOnSilent(building.id(), builder, Failure.of(ProblemType.UNAVAILABLE, "Node " + builder + " fell silent"
+                + " before it built the standby; another node builds one."))) {
+            return false;
+        }
+        LOG.warn("Database {}: node {}, which was to build its standby, is silent; another node builds one", database.name(), builder);
+        instances.standby(database.id()).filter(s -> builder.equals(s.node())).ifPresent(s -> standbyBuild.abandon(database, s));
+        return true;
+    }
+
     /** The node a new standby of {@code database} goes to: away from its primary's, on a node that runs this version of Keel. */
     private String standbyNode(Database database, Instance primary) {
         String primaryNode = primary.node() == null ? node.name() : primary.node();
-        String chosen = placement.choose(primaryNode, new Placement.Demand(database.plan(), 1, -1)).node();
+        String chosen;
+        try {
+            chosen = placement.choose(primaryNode, new Placement.Demand(database.plan(), 1, -1)).node();
+        } catch (KeelException e) {
+            LOG.warn("Database {}: no node has room for its standby ({}); it is built beside its primary", database.name(), e.getMessage());
+            return primaryNode;
+        }
         return placement.otherVersion(chosen).isPresent() ? primaryNode : chosen;
     }
 
@@ -801,7 +878,19 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (!wantsHa(database)) {
             return watches.get(database.id());
         }
-        return watcher(database).equals(node.name()) ? watches.get(database.id()) : observed(database);
+        if (watcher(database).equals(node.name())) {
+            return watches.get(database.id());
+        }
+        // Read again at most every few seconds: views and metrics of many databases ask too.
+        Observed seen = observations.get(database.id());
+        if (seen == null || seen.at().isBefore(Instant.now().minus(OBSERVATION_KEPT))) {
+            seen = new Observed(Instant.now(), observed(database));
+            observations.put(database.id(), seen);
+        }
+        return seen.watch();
+    }
+
+    private record Observed(Instant at, Watch watch) {
     }
 
     /** What this node, which does not watch {@code database}, reads of its primary now: a watch with no history. */

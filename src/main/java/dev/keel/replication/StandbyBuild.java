@@ -127,6 +127,11 @@ final class StandbyBuild implements OperationHandler {
         }
     }
 
+    /** Leaves a standby another node was making when it fell silent to that node to remove when it returns. */
+    void abandon(Database database, Instance standby) {
+        retired.discard(database, standby);
+    }
+
     @Override
     public Decision recover(Operation operation) {
         instances.standby(operation.databaseId()).filter(i -> i.state() == InstanceState.CREATING).ifPresent(maker::discard);

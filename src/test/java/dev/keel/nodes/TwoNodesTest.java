@@ -124,7 +124,8 @@ class TwoNodesTest {
                     assertThat(canceled.status()).as(canceled.toString()).isEqualTo(200);
                     long cancel = System.nanoTime();
                     // Its operation ends while the lock is still held: node-b killed its pg_dump (whose server session still waits).
-                    Wait.until("node-b to stop the canceled pg_dump", Timeouts.REQUEST, () -> !"running".equals(catalogScalar("select o.state"
+                    // Within seconds, far sooner than pg_dump's own lock wait (2 min) would end it.
+                    Wait.until("node-b to stop the canceled pg_dump", Duration.ofSeconds(10), () -> !"running".equals(catalogScalar("select o.state"
                             + " from operations o join transfers t on t.operation_id = o.id where t.id = '" + dump.field("id") + "'", catalog)));
                     System.out.printf("a pg_dump on node-b canceled through node-a stopped %d ms later%n",
                             Duration.ofNanos(System.nanoTime() - cancel).toMillis());
@@ -328,7 +329,7 @@ class TwoNodesTest {
                 assertThat(NodeWork.serverOn(teamAtA.get("/v1/databases/" + premiumId).json(), "primary")).isEqualTo("node-a");
                 Wait.until("the pool to move back to node-a", Timeouts.POOL_FOLLOW, () -> Files.exists(poolerAtA) && !Files.exists(poolerAtB));
 
-                // Node-b's host lost while it holds the standby: its control plane stopped, the standby's postmaster killed. A's
+                // Node-b's host lost while it holds the standby: its control plane stopped, then the standby's postmaster killed. A's
                 // monitor, watching the primary, replaces the standby once node-b is lost and the standby has not streamed for as
                 // long; the new one is on node-a, the only active node. Node-b, back, removes the old one, which A handed it.
                 String oldStandby = null;
@@ -341,6 +342,12 @@ class TwoNodesTest {
                 Path oldStandbyDir = b.serverDir().resolve("instances").resolve(oldStandby);
                 long standbyPid = Long.parseLong(Files.readAllLines(oldStandbyDir.resolve("data").resolve("postmaster.pid")).get(0).strip());
                 b.stopControlPlane();
+                // Node-b's Keel alone stopped: its standby streams on, and is kept.
+                Wait.until("node-b to be shown lost", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                Thread.sleep(5000); // more than lost-after, checked every second
+                JsonNode kept = teamAtA.get("/v1/databases/" + premiumId + "/ha").json();
+                assertThat(kept.get("status").asText()).as(kept.toString()).isEqualTo("Available");
+                assertThat(kept.get("standby_instance").asText()).isEqualTo(oldStandby);
                 assertThat(new ProcessBuilder("kill", "-KILL", Long.toString(standbyPid)).inheritIO().start().waitFor()).isZero();
                 long hostLost = System.nanoTime();
                 Wait.until("node-a's monitor to replace the standby lost with node-b", Timeouts.HA_STANDBY, () -> {
