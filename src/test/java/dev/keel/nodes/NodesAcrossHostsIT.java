@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +39,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * that host; work asked of one node for the other's database is done by the other; a node killed
  * with -9 is shown lost by the other while its databases keep taking writes, and once it is
  * started again it reattaches and finishes the provision that was in flight when it died. A
- * premium database's standby is built on the other host, and a hung primary is failed over to it.
+ * premium database's standby is built on the other host, and a hung primary is failed over to it,
+ * its pool moving with it.
  */
 class NodesAcrossHostsIT {
 
@@ -146,6 +148,16 @@ class NodesAcrossHostsIT {
                     assertThat(NodeWork.serverOn(premium, "primary")).isEqualTo("node-a");
                     NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
                     execute(premium.get("url").asText(), ca, "create table committed (n int); insert into committed select generate_series(1, 1000)");
+                    // Its pool, attached through B, runs on A's host beside the primary (verify-full TLS to A's address).
+                    assertThat(teamAtBAgain.post("/v1/apps", "{\"name\":\"hosts-web\"}").status()).isEqualTo(201);
+                    Api.Response attached = teamAtBAgain.post("/v1/apps/hosts-web/attachments", "{\"database\":\"" + premiumId
+                            + "\",\"pooled\":true}");
+                    assertThat(attached.status()).as(attached.toString()).isEqualTo(201);
+                    String pooledAtA = pooledUrl(teamAtA);
+                    assertThat(URI.create(pooledAtA).getHost()).isEqualTo(nodeA.address());
+                    try (Connection pooled = Pg.connectPooled(pooledAtA, ca)) {
+                        assertThat(Pg.scalar(pooled, "select count(*) from committed")).isEqualTo("1000");
+                    }
                     String primaryId = premium.get("instances").get(0).get("id").asText();
                     long postmaster = Long.parseLong(Files.readAllLines(dirA.resolve("servers").resolve("instances").resolve(primaryId)
                             .resolve("data").resolve("postmaster.pid")).get(0).strip());
@@ -172,6 +184,19 @@ class NodesAcrossHostsIT {
                     assertThat(NodeWork.serverOn(failedOver, "primary")).as(failedOver.toString()).isEqualTo("node-b");
                     Wait.until("the hung old primary to be killed by its fencing", Timeouts.PROCESS_EXIT,
                             () -> goneOrZombie(postmaster));
+                    // The pool moved with the primary: node-b runs it on its own host, and it reaches the new primary.
+                    String pooledAtB = Wait.until("the pool to move to node-b's host", Timeouts.POOL_FOLLOW, () -> {
+                        String url = pooledUrl(teamAtA);
+                        if (!nodeB.address().equals(URI.create(url).getHost())) {
+                            return Optional.<String>empty();
+                        }
+                        try (Connection pooled = Pg.connectPooled(url, ca)) {
+                            return "1001".equals(Pg.scalar(pooled, "select count(*) from committed")) ? Optional.of(url) : Optional.<String>empty();
+                        } catch (SQLException e) {
+                            return Optional.<String>empty();
+                        }
+                    });
+                    observed.add("the pool answered on node-b's host at " + URI.create(pooledAtB).getPort() + " after the failover");
 
                     // Every database deleted through node-a: node-b deletes its own.
                     for (String id : List.copyOf(databases)) {
@@ -197,6 +222,10 @@ class NodesAcrossHostsIT {
                 }
             }
         }
+    }
+
+    private static String pooledUrl(Api team) {
+        return team.get("/v1/apps/hosts-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
     }
 
     /** Whether process {@code pid} has ended (gone, or a zombie its parent has not reaped yet). */
