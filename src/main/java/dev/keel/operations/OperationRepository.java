@@ -157,11 +157,9 @@ public final class OperationRepository {
      * longer taken over. The taken-over row, else empty.
      */
     Optional<Operation> takeOver(UUID operation, String from) {
-        Condition silent = DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(from))
-                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
         return dsl.update(OPERATIONS).set(OPERATIONS.NODE, node)
                 .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from)).and(OPERATIONS.STARTED_AT.isNull())
-                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent)
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
                 .returning().fetchOptional(OperationRepository::toOperation);
     }
 
@@ -171,8 +169,6 @@ public final class OperationRepository {
      * whether it did. For work a silent node holds up that another node can ask for anew.
      */
     public boolean giveUpOnSilent(UUID operation, String from, Failure failure) {
-        Condition silent = DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(from))
-                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
         return dsl.update(OPERATIONS)
                 .set(OPERATIONS.STATE, OperationState.FAILED.value())
                 .set(OPERATIONS.ERROR, failure.reason(ERROR_LIMIT))
@@ -181,8 +177,14 @@ public final class OperationRepository {
                 .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
                 .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
                 .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from))
-                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent)
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
                 .execute() == 1;
+    }
+
+    /** Whether node {@code name} is silent now: its last heartbeat is older than {@code keel.node.lost-after}, by the catalog's clock. */
+    private Condition silent(String name) {
+        return DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(name))
+                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
     }
 
     /** Tells node {@code name} that an operation was recorded for it ({@link OperationInbox}). */

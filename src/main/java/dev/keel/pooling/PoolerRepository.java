@@ -80,7 +80,7 @@ final class PoolerRepository {
         for (int attempt = 1; ; attempt++) {
             Pooler was = find(database).orElseThrow();
             Set<Integer> taken = taken(host);
-            int port = !taken.contains(was.port()) && was.port() >= ports.first() && was.port() <= ports.last() && PortRange.bindable(bind, was.port()) ? was.port()
+            int port = !taken.contains(was.port()) && ports.contains(was.port()) && PortRange.bindable(bind, was.port()) ? was.port()
                     : freePort(host, ports, bind).getAsInt();
             try {
                 dsl.update(POOLERS).set(POOLERS.HOST, host).set(POOLERS.PORT, port).where(POOLERS.DATABASE_ID.eq(database)).execute();

@@ -114,8 +114,10 @@ public final class Poolers {
         Optional<String> host = hostedWork.otherHost(primary);
         if (host.isPresent()) {
             hostedWork.requireTaker(host.get(), "Starting " + database.name() + "'s connection pooler");
-            Pooler pooler = repository.find(database.id()).orElseGet(() -> repository.create(database.id(), primary.host(), ports, null,
-                    RandomStrings.alphanumeric(PASSWORD_LENGTH), RandomStrings.alphanumeric(PASSWORD_LENGTH)));
+            if (repository.find(database.id()).isEmpty()) {
+                repository.create(database.id(), primary.host(), ports, null, RandomStrings.alphanumeric(PASSWORD_LENGTH),
+                        RandomStrings.alphanumeric(PASSWORD_LENGTH));
+            }
             return awaitListening(database, host.get());
         }
         String binary = binary();
@@ -229,8 +231,7 @@ public final class Poolers {
         PgBouncerProcess process = process(pooler);
         // The primary moved here from another node (a failover), or another node recorded the pooler with a port from its own
         // range: the pooler takes a port that is free here.
-        boolean portHere = pooler.port() >= ports.first() && pooler.port() <= ports.last()
-                && (process.isRunning() || PortRange.bindable(network.bind(), pooler.port()));
+        boolean portHere = ports.contains(pooler.port()) && (process.isRunning() || PortRange.bindable(network.bind(), pooler.port()));
         if (!pooler.host().equals(server.host()) || !portHere) {
             pooler = repository.move(database.id(), server.host(), ports, network.bind());
             process = process(pooler);

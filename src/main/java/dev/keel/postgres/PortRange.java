@@ -50,6 +50,11 @@ public record PortRange(int first, int last) {
         return last - first + 1;
     }
 
+    /** Whether {@code port} lies in the range. */
+    public boolean contains(int port) {
+        return port >= first && port <= last;
+    }
+
     /** Whether a listening socket can be bound to {@code host:port} now. */
     public static boolean bindable(String host, int port) {
         try (ServerSocket socket = new ServerSocket()) {

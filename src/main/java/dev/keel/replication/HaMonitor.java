@@ -293,6 +293,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 LOG.info("The HA monitor reaches the catalog again, after {}", Duration.between(catalogLostSince, Instant.now()));
                 catalogLostSince = null;
             }
+            // Readings of other nodes' primaries are a cache: those of databases gone are dropped, so it never outgrows them.
+            observations.keySet().retainAll(archiving.stream().map(Database::id).collect(Collectors.toSet()));
             for (Database database : archiving) {
                 // A database that left its HA plan is still looked at while its commits were last seen waiting for a
                 // standby: they are let go (a standby being removed must not hold them for ever).
@@ -680,8 +682,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private boolean wantsSync(Database database) {
-        return plans.find(database.plan()).map(Plan::ha).orElse(false) && !database.following()
-                && !asynchronousPlans.contains(database.plan());
+        return wantsHa(database) && !asynchronousPlans.contains(database.plan());
     }
 
     /**
@@ -917,7 +918,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private String describe(Database database, @Nullable Watch watch, Optional<Instance> standby) {
-        if (!plans.find(database.plan()).map(Plan::ha).orElse(false) || database.following()) {
+        if (!wantsHa(database)) {
             return "Not on an HA plan";
         }
         if (database.state() != DatabaseState.AVAILABLE) {
@@ -944,7 +945,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     @Override
     public List<DatabaseInfo.Line> lines(Database database) {
-        if (!plans.find(database.plan()).map(Plan::ha).orElse(false) || database.following()) {
+        if (!wantsHa(database)) {
             return List.of();
         }
         return List.of(DatabaseInfo.Line.of("HA Status", describe(database, current(database), instances.standby(database.id()))));
