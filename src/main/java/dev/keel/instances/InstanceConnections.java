@@ -5,9 +5,13 @@ import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
@@ -133,6 +137,19 @@ public final class InstanceConnections {
     }
 
     /** A connection with Keel's verified TLS, {@code options} in the startup packet, and the rest of {@code props}. */
+    /**
+     * Whether the server's port accepts a TCP connection within {@code timeout}: false when its host
+     * does not answer in time (down, or cut off) or refuses (nothing listens).
+     */
+    public boolean acceptsConnections(Instance instance, Duration timeout) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(instance.host(), instance.port()), Math.toIntExact(timeout.toMillis()));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     private Connection connect(Instance instance, String database, Properties props, String options) throws SQLException {
         props.setProperty("sslmode", "verify-full");
         props.setProperty("sslrootcert", authority.certificateFile().toString());

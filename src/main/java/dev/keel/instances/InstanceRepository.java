@@ -219,6 +219,12 @@ public final class InstanceRepository {
         return dsl.selectFrom(INSTANCES).where(INSTANCES.NODE.eq(node.name())).fetch(InstanceRepository::toInstance);
     }
 
+    /** The instances this node hosts that the catalog says are fenced. */
+    public List<Instance> fencedHere() {
+        return dsl.selectFrom(INSTANCES).where(INSTANCES.NODE.eq(node.name())).and(INSTANCES.STATE.eq(InstanceState.FENCED.value()))
+                .fetch(InstanceRepository::toInstance);
+    }
+
     public void delete(UUID id) {
         dsl.deleteFrom(INSTANCES).where(INSTANCES.ID.eq(id)).execute();
     }

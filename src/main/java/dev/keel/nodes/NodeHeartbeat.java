@@ -2,19 +2,26 @@ package dev.keel.nodes;
 
 import dev.keel.Network;
 import dev.keel.jobs.Loops;
+import dev.keel.catalog.CatalogLocation;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micronaut.context.annotation.Value;
 import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.runtime.server.event.ServerStartupEvent;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
+import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +33,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * after {@code keel.node.lost-after}. Each beat records the free and used space of the disk under
  * its server directory, which placement reads for every node. Each round also counts the nodes by state for the
  * {@code keel_nodes{state}} gauge, and once the API listens its URL is recorded.
+ *
+ * <p>Between beats, every quarter of {@code keel.ha.fence-after} (T_fence), the node touches its
+ * heartbeat alone, on a thread of its own: its catalog contact. The HA monitor's self-fence reads
+ * how long ago the last contact that succeeded began ({@link #sinceCatalogContact}), and other
+ * nodes read the heartbeat's age in the catalog; both are measured from the same statement.
  */
 @Singleton
 public final class NodeHeartbeat implements ApplicationEventListener<ServerStartupEvent> {
@@ -36,10 +48,20 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
     private final Network network;
     private final Timer roundTimer;
     private final Map<NodeState, AtomicInteger> byState = new EnumMap<>(NodeState.class);
+    private final Duration contactEvery;
     private ScheduledExecutorService executor;
+    /** When ({@link System#nanoTime}) the last catalog contact that succeeded began. */
+    private volatile long lastContact = System.nanoTime();
+    private volatile boolean contactLost;
+    private final CatalogLocation catalog;
+    /** The contact's own catalog connection; only the contact's thread uses it. */
+    private Connection contactSession;
 
-    NodeHeartbeat(NodeRepository nodes, ThisNode node, Network network, MeterRegistry meters) {
+    NodeHeartbeat(NodeRepository nodes, ThisNode node, Network network, MeterRegistry meters, CatalogLocation catalog,
+                  @Value("${keel.ha.fence-after:2s}") Duration fenceAfter) {
         this.nodes = nodes;
+        this.catalog = catalog;
+        this.contactEvery = fenceAfter.dividedBy(4);
         this.node = node;
         this.network = network;
         this.roundTimer = Loops.timer(meters, "node-heartbeat");
@@ -55,13 +77,68 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
         if (executor != null) {
             return;
         }
-        executor = Executors.newSingleThreadScheduledExecutor(r -> {
+        lastContact = System.nanoTime();
+        // Two threads: a beat waiting for the catalog never delays a contact, nor the other way round.
+        executor = Executors.newScheduledThreadPool(2, r -> {
             Thread thread = new Thread(r, "keel-node-heartbeat");
             thread.setDaemon(true);
             return thread;
         });
         long interval = node.heartbeatInterval().toMillis();
         executor.scheduleWithFixedDelay(() -> Loops.round("The node heartbeat", roundTimer, this::beat), 0, interval, TimeUnit.MILLISECONDS);
+        executor.scheduleWithFixedDelay(() -> Loops.round("The node's catalog contact", this::contact), contactEvery.toMillis(),
+                contactEvery.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** How long ago the last catalog contact that succeeded began: an upper bound on how long the catalog has been out of reach. */
+    public Duration sinceCatalogContact() {
+        return Duration.ofNanos(System.nanoTime() - lastContact);
+    }
+
+    /**
+     * One catalog contact, over a connection of its own rather than the pool's: one that waits for a
+     * connection, or holds one whose packets are dropped for the pool's 30 s socket timeout, would
+     * leave the contact stale long after the catalog is back. Its own gives up within a second, and
+     * is opened again at the next contact.
+     */
+    private void contact() {
+        long began = System.nanoTime();
+        try {
+            if (contactSession == null) {
+                Properties props = new Properties();
+                props.setProperty("user", catalog.user());
+                props.setProperty("password", catalog.password());
+                props.setProperty("connectTimeout", "1");
+                props.setProperty("loginTimeout", "1");
+                props.setProperty("socketTimeout", "1");
+                props.setProperty("tcpKeepAlive", "true");
+                props.setProperty("ApplicationName", "keel-contact");
+                contactSession = DriverManager.getConnection(catalog.jdbcUrl(), props);
+            }
+            NodeRepository.touch(contactSession, node.name());
+            lastContact = began;
+            if (contactLost) {
+                contactLost = false;
+                LOG.info("Node {} reaches the catalog again", node.name());
+            }
+        } catch (SQLException | DataAccessException e) {
+            closeContact();
+            if (!contactLost) {
+                contactLost = true;
+                LOG.warn("Node {} cannot reach the catalog: {}", node.name(), e.getMessage());
+            }
+        }
+    }
+
+    private void closeContact() {
+        if (contactSession != null) {
+            try {
+                contactSession.close();
+            } catch (SQLException e) {
+                // broken already
+            }
+            contactSession = null;
+        }
     }
 
     private void beat() {
@@ -87,5 +164,6 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
             executor.awaitTermination(10, TimeUnit.SECONDS);
             executor = null;
         }
+        closeContact();
     }
 }

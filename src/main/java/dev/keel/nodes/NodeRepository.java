@@ -5,8 +5,11 @@ import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
+import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
 
+import java.sql.Connection;
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Optional;
@@ -101,6 +104,20 @@ final class NodeRepository {
                 .set(NODES.DISK_FREE_MB, disk == null ? null : disk.freeMb())
                 .set(NODES.DISK_USED_MB, disk == null ? null : disk.usedMb())
                 .where(NODES.NAME.eq(name)).execute() == 1;
+    }
+
+    /**
+     * Renews {@code name}'s heartbeat alone over {@code session}, the catalog contact's own
+     * connection ({@link NodeHeartbeat}); false when its row is gone.
+     */
+    static boolean touch(Connection session, String name) {
+        return DSL.using(session, SQLDialect.POSTGRES).update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime())
+                .where(NODES.NAME.eq(name)).execute() == 1;
+    }
+
+    /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for an unknown node. */
+    Optional<Duration> silentFor(String name) {
+        return find(name).map(row -> Duration.between(row.heartbeatAt(), row.now()));
     }
 
     void recordApiUrl(String name, String apiUrl) {

@@ -234,6 +234,11 @@ public final class Placement {
                 .map(row -> "node " + name + " runs Keel " + row.version() + " and this node " + node.version());
     }
 
+    /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for a node not registered. */
+    public Optional<Duration> silentFor(String name) {
+        return nodes.silentFor(name);
+    }
+
     /** The nodes whose heartbeat is older than {@code keel.node.lost-after}, drained or not. */
     public Set<String> silent() {
         return nodes.all().stream().filter(row -> Duration.between(row.heartbeatAt(), row.now()).compareTo(node.lostAfter()) > 0)

@@ -349,6 +349,16 @@ public final class ServerSession implements AutoCloseable {
                 standby, standby, standby);
     }
 
+    /**
+     * How many seconds ago, by this primary's clock, the standby that streams as {@code standby}
+     * last replied (Keel's standbys reply every second); empty when it does not stream now.
+     */
+    public Optional<Double> standbyRepliedSecondsAgo(String standby) throws SQLException {
+        return first("select pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - reply_time)::pg_catalog.float8"
+                + " from pg_catalog.pg_stat_replication where application_name = ? and state = 'streaming' and reply_time is not null",
+                r -> r.getDouble(1), standby);
+    }
+
     /** On a standby: the newest WAL position it has received (or replayed, when it never streamed). */
     public Optional<Lsn> received() throws SQLException {
         String text = single("select coalesce(pg_catalog.pg_last_wal_receive_lsn(), pg_catalog.pg_last_wal_replay_lsn())::pg_catalog.text",

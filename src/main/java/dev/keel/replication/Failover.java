@@ -282,6 +282,23 @@ final class Failover implements OperationHandler {
                 "failed over: " + decision.sentence()));
     }
 
+    /**
+     * The failover the standby's node decided on when the primary's node went silent and the
+     * primary stopped answering (its host lost, or cut off): that node cannot be asked to fence it,
+     * and fenced itself if it still runs (the self-fence, within T_fence of its last catalog
+     * contact and its standby's last reply). The old primary is fenced in the catalog, as any a
+     * failover leaves, so that no Keel serves it again (its node kills it, should it run, when it
+     * returns), and the standby promoted.
+     */
+    UUID failOverFromLostNode(Database database, Instance oldPrimary, Instance standby, HaDecision decision) {
+        return recorded(database, decision, operation -> {
+            step(operation, Step.FENCING);
+            instances.transition(oldPrimary.id(), InstanceState.FENCED);
+            step(operation, Step.PROMOTING);
+            settle(operation, database, promote(standby), "failed over: " + decision.sentence());
+        });
+    }
+
     /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it. */
     UUID finishPromotion(Database database, Instance standby, HaDecision decision) {
         return recorded(database, decision, operation -> settle(operation, database, promote(standby), "promoted: "

@@ -23,6 +23,7 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.NodeHeartbeat;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
@@ -59,11 +60,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -76,6 +81,9 @@ import java.util.stream.Collectors;
  * is failed over to the standby, unless the standby is further behind than the plan's bound
  * ({@code keel.ha.max-lag-segments} WAL segments, Heroku's 10), which is refused and said so.
  * It also asks for a standby wherever one is missing. Every decision is an {@link HaDecision}.
+ * Across hosts, the node of a database's standby also checks its primary, and fails it over when
+ * the primary's node is lost or cut off ({@link #watchFromStandby}); a node cut off from both the
+ * catalog and a standby kills that standby's primary first ({@link #selfFence}, T_fence).
  */
 @Singleton
 @Order(20)
@@ -105,6 +113,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final DatabaseLeases leases;
     private final ThisNode node;
     private final Placement placement;
+    private final NodeHeartbeat heartbeat;
     private final DSLContext dsl;
     private final Duration interval;
     private final int misses;
@@ -112,11 +121,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final int probeSeconds;
     private final Duration standbyRetry;
     private final Duration syncGrace;
+    /** T_fence: a primary whose node reaches neither the catalog nor its standby this long stops itself. */
+    private final Duration fenceAfter;
+    private final Duration fencePeriod;
     private final Set<String> asynchronousPlans;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
     /** What this node last read of the primaries it does not watch, and when. */
     private final Map<UUID, Observed> observations = new ConcurrentHashMap<>();
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
+    /** How long a look at whether a server answers may take where time counts: the self-fence's, and the standby's node's. */
+    private static final Duration REACH_TIMEOUT = Duration.ofMillis(250);
+    /** How long the standby's node gives a primary another node hosts to let it in and answer, each round. */
+    private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
     private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
     private ScheduledExecutorService executor;
@@ -124,6 +140,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     volatile Consumer<String> seam = what -> { };
     private ExecutorService checks;
     private ScheduledExecutorService failsafe;
+    private ScheduledExecutorService fence;
     /** Since when the monitor's round could not read the catalog, or null while it can. */
     private volatile @Nullable Instant catalogLostSince;
 
@@ -131,10 +148,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
               Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
-              ThisNode node, Placement placement, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              ThisNode node, Placement placement, NodeHeartbeat heartbeat, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
-              @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, MeterRegistry meters) {
+              @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
+              MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -149,6 +167,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.leases = leases;
         this.node = node;
         this.placement = placement;
+        this.heartbeat = heartbeat;
         this.dsl = dsl;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
@@ -156,6 +175,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.probeSeconds = probeSeconds;
         this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
         this.syncGrace = Durations.parse("KEEL_HA_SYNC_GRACE", syncGrace);
+        this.fenceAfter = Durations.parse("KEEL_HA_FENCE_AFTER", fenceAfter);
+        this.fencePeriod = this.fenceAfter.dividedBy(8);
         this.asynchronousPlans = Arrays.stream(asynchronousPlans.split(",")).map(String::strip).filter(p -> !p.isEmpty())
                 .collect(Collectors.toUnmodifiableSet());
     }
@@ -207,6 +228,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Instance standby;
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
+        /** On the standby's node: since when the primary, which another node hosts, has not answered here (null while it does). */
+        @Nullable Instant unreachableSince;
+        /** On the standby's node: since when the primary's port has not accepted a connection from here (null while it does). */
+        @Nullable Instant downSince;
+        /** When the monitor last looked for another node to move a standby beside its primary to. */
+        Instant apartCheckedAt = Instant.EPOCH;
         final Deque<Recorded> decisions = new ArrayDeque<>();
 
         /** Forgets what was seen of the servers (kept: the decisions, and when a standby may be built). */
@@ -219,6 +246,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             waitersSeen.clear();
             standbyLag = null;
             standbyState = null;
+            unreachableSince = null;
+            downSince = null;
         }
     }
 
@@ -258,6 +287,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return thread;
         });
         failsafe.scheduleAtFixedRate(this::failsafe, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+        // Its own thread too: the self-fence must not wait behind anything that waits for the catalog.
+        fence = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread thread = new Thread(r, "keel-ha-fence");
+            thread.setDaemon(true);
+            return thread;
+        });
+        fence.scheduleWithFixedDelay(() -> Loops.round("The HA monitor's self-fence", this::selfFence), fencePeriod.toMillis(),
+                fencePeriod.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     @PreDestroy
@@ -266,8 +303,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             executor.shutdownNow();
             checks.shutdownNow();
             failsafe.shutdownNow();
+            fence.shutdownNow();
             executor.awaitTermination(30, TimeUnit.SECONDS);
             failsafe.awaitTermination(30, TimeUnit.SECONDS);
+            fence.awaitTermination(30, TimeUnit.SECONDS);
             checks.awaitTermination(30, TimeUnit.SECONDS);
         }
     }
@@ -293,6 +332,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 LOG.info("The HA monitor reaches the catalog again, after {}", Duration.between(catalogLostSince, Instant.now()));
                 catalogLostSince = null;
             }
+            stopFencedHere();
             // Readings of other nodes' primaries are a cache: those of databases gone are dropped, so it never outgrows them.
             observations.keySet().retainAll(archiving.stream().map(Database::id).collect(Collectors.toSet()));
             for (Database database : archiving) {
@@ -347,6 +387,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Optional<Instance> found = instances.primary(database.id());
         Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
         if (!node.name().equals(watcher(found, standby))) {
+            if (found.isPresent() && standby.isPresent() && node.name().equals(standby.get().node())) {
+                watchFromStandby(database, watch, found.get(), standby.get());
+            }
             return;
         }
         if (found.isEmpty()) {
@@ -421,6 +464,238 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
         }
         return true;
+    }
+
+    /**
+     * Detection from elsewhere: the node that hosts a database's standby checks its primary, which
+     * another node hosts, every round as well, and notes how far it has written while it answers.
+     * Should the primary's node fall silent in the catalog and the primary stop answering here,
+     * both for longer than a node cut off from the catalog and from its standby takes to fence
+     * itself ({@link #fencedBy}), this node fails it over to the standby within the lag bound, under
+     * the database's lease. A primary that still answers is never failed over from here, whatever
+     * its node's Keel does: its node, once back, decides (a hang, a crash) as before.
+     */
+    private void watchFromStandby(Database database, Watch watch, Instance primary, Instance standby) {
+        if (watch.primary != null && !watch.primary.id().equals(primary.id())) {
+            watch.forgetServers();
+        }
+        watch.database = database;
+        watch.primary = primary;
+        watch.standby = standby;
+        while (true) {
+            Instant began = Instant.now();
+            String failure = null;
+            if (connections.acceptsConnections(primary, REACH_TIMEOUT)) {
+                try {
+                    // Bounded below a login's whole-second timeout: a cut that comes meanwhile is seen at once.
+                    ServerSession.PrimaryCheck check = CompletableFuture.supplyAsync(() -> remoteCheck(database, primary), checks)
+                            .get(REMOTE_CHECK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    if (!check.inRecovery()) {
+                        if (watch.lastLsn == null) {
+                            LOG.info("Database {}: node {} watches its primary on node {} from the standby's side, and can take over"
+                                    + " should that node be lost", database.name(), node.name(), nodeOf(primary));
+                        }
+                        watch.lastLsn = check.current();
+                        watch.timeline = check.timeline();
+                        watch.synchronous = check.synchronousStandby();
+                    }
+                    watch.unreachableSince = null;
+                    watch.downSince = null;
+                    return;
+                } catch (TimeoutException e) {
+                    failure = "it did not answer within " + REMOTE_CHECK_TIMEOUT.toMillis() + " ms";
+                } catch (ExecutionException e) {
+                    failure = e.getCause().getMessage();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+            Instant tried = failure == null ? began : Instant.now();
+            if (failure == null || !connections.acceptsConnections(primary, REACH_TIMEOUT)) {
+                failure = (failure == null ? "" : failure + "; then ") + "its port did not accept a connection within "
+                        + REACH_TIMEOUT.toMillis() + " ms";
+                watch.downSince = watch.downSince == null ? tried : watch.downSince;
+            } else {
+                watch.downSince = null;
+            }
+            watch.unreachableSince = watch.unreachableSince == null ? began : watch.unreachableSince;
+            // How long the link to the primary has surely been down: the cut may have come up to one attempt's timeout after
+            // the first attempt that failed began, and the standby's last reply (the primary's witness) with it.
+            Instant now = Instant.now();
+            Duration cut = watch.downSince != null ? Duration.between(watch.downSince, now).minus(REACH_TIMEOUT)
+                    : Duration.between(watch.unreachableSince, now).minusSeconds(probeSeconds);
+            Optional<Duration> silent = placement.silentFor(nodeOf(primary));
+            if (silent.isEmpty()) {
+                return;
+            }
+            Duration due = fencedBy().minus(cut.compareTo(silent.get()) < 0 ? cut : silent.get());
+            if (due.isNegative()) {
+                failOverFromLostNode(database, watch, primary, standby, silent.get(), cut, failure);
+                return;
+            }
+            if (due.compareTo(interval) >= 0) {
+                return; // its node is alive and decides, or one cut off has not surely fenced itself yet: the next rounds look again
+            }
+            try {
+                Thread.sleep(due.toMillis() + 20); // looked at again the moment it may be failed over, not a round later
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    /** Fails the primary of a silent node over to the standby of this one, within the lag bound, under the database's lease. */
+    private void failOverFromLostNode(Database database, Watch watch, Instance primary, Instance standby, Duration silent, Duration cut,
+                                      String failure) {
+        String missed = "node " + nodeOf(primary) + ", which hosts the primary, has been silent for " + silent.toMillis() + " ms and"
+                + " the primary out of node " + node.name() + "'s reach for " + cut.toMillis() + " ms, longer than a node cut off takes"
+                + " to fence it (" + fencedBy().toMillis() + " ms)";
+        HaDecision decision = failOverOrRefuse(watch, Optional.of(standby), missed, " (" + failure + ")");
+        if (decision.kind() != HaDecision.Kind.FAIL_OVER) {
+            boolean news = watch.last == null || watch.last.kind() != decision.kind();
+            watch.last = decision;
+            if (news) {
+                LOG.error("Database {}: {}", database.name(), decision.sentence());
+            }
+            record(watch, decision, news, null);
+            return;
+        }
+        try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
+            // Under the lease, the primary's node is still silent: one back meanwhile restarts its primary itself.
+            if (lease != null && databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isPresent()
+                    && instances.primary(database.id()).map(Instance::id).equals(Optional.of(primary.id()))
+                    && instances.standby(database.id()).map(Instance::id).equals(Optional.of(standby.id()))
+                    && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()) {
+                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                watch.last = decision;
+                record(watch, decision, true, failover.failOverFromLostNode(database, primary, standby, decision));
+                watch.lastLsn = null;
+                watch.unreachableSince = null;
+                watch.downSince = null;
+                watch.buildAfter = Instant.now();
+            }
+        }
+    }
+
+    /**
+     * How long after its last catalog contact, and after its standby's last reply, a node cut off
+     * surely stopped its primaries ({@link #selfFence}): T_fence, a round of the self-fence, its
+     * look at a primary that may hang, and half a second to kill it.
+     */
+    private Duration fencedBy() {
+        return fenceAfter.plus(fencePeriod).plus(REACH_TIMEOUT).plusMillis(500);
+    }
+
+    /**
+     * The fence that holds across a partition (pg_auto_failover's rule): a primary of this node whose
+     * standby is on another node, once this node has reached neither the catalog (its last contact,
+     * {@link NodeHeartbeat#sinceCatalogContact}) nor its standby (the standby's last reply, read on
+     * the primary) for T_fence, is fenced: killed, and left to start only read-only. The standby's
+     * node may promote it after {@link #fencedBy}. While the standby still replies, the primary
+     * serves on, so a catalog outage alone takes no database down; a standby on this node needs
+     * no fence, since no other node can promote it. Once the catalog is back, a primary the catalog
+     * still names is started again by the monitor (and promoted, having come up read-only); one
+     * another node replaced is fenced there, and stays down.
+     */
+    private void selfFence() {
+        if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) <= 0) {
+            return;
+        }
+        watches.forEach((id, watch) -> {
+            Database database = watch.database;
+            Instance primary = watch.primary;
+            Instance standby = watch.standby;
+            if (database == null || primary == null || standby == null || !nodeOf(primary).equals(node.name())
+                    || nodeOf(standby).equals(node.name()) || !runtime.isRunning(primary)) {
+                return;
+            }
+            String why;
+            try {
+                // Bounded: a primary that hangs must not hold its own fence up beyond what the standby's node waits for.
+                Optional<Double> replied = CompletableFuture.supplyAsync(() -> lastReply(database, primary), checks)
+                        .get(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                if (replied.isPresent() && replied.get() * 1000 < fenceAfter.toMillis()) {
+                    return; // its standby's node still reaches it: nobody else can take over
+                }
+                why = replied.map(seconds -> "its standby last replied " + Math.round(seconds * 1000) + " ms ago")
+                        .orElse("its standby does not stream from it");
+            } catch (ExecutionException | TimeoutException e) {
+                why = "it does not answer within " + REACH_TIMEOUT.toMillis() + " ms (" + e.getMessage() + ")";
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) <= 0) {
+                return; // the catalog answered meanwhile
+            }
+            LOG.error("Database {}: fencing its primary (instance {}): node {} has not reached the catalog for {} ms and {}; node {},"
+                    + " which hosts its standby, may promote it. Once the catalog is back, Keel starts it again if no other node took over",
+                    database.name(), primary.id(), node.name(), heartbeat.sinceCatalogContact().toMillis(), why, nodeOf(standby));
+            runtime.fence(primary);
+        });
+    }
+
+    /** What the standby's node reads of a primary another node hosts. */
+    private ServerSession.PrimaryCheck remoteCheck(Database database, Instance primary) {
+        try (ServerSession session = connections.probe(primary, probeSeconds)) {
+            return session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+        } catch (SQLException e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    /** How many seconds ago the standby last replied to {@code primary}, read without the catalog; empty when it does not stream. */
+    private Optional<Double> lastReply(Database database, Instance primary) {
+        try (ServerSession session = connections.probeWithoutCatalog(primary, probeSeconds)) {
+            return session.standbyRepliedSecondsAgo(ReplicationSlots.forStandby(database.id()));
+        } catch (SQLException e) {
+            throw new CompletionException(e);
+        }
+    }
+
+    /** Kills a server of this node that the catalog says is fenced, should it run: one another node failed over while this one was cut off. */
+    private void stopFencedHere() {
+        for (Instance fenced : instances.fencedHere()) {
+            if (runtime.isRunning(fenced)) {
+                LOG.error("Fencing instance {} of database {}: another node failed it over while this node was cut off, and it still ran",
+                        fenced.id(), fenced.databaseId());
+                runtime.fence(fenced);
+            }
+        }
+    }
+
+    /** The node an instance is on (one from before nodes were recorded is this node's). */
+    private String nodeOf(Instance instance) {
+        return instance.node() == null ? node.name() : instance.node();
+    }
+
+    /**
+     * The node a standby beside its primary should move to, if one can take it now: at most every
+     * 30 s, once the primary's timeline has a base backup to build it from.
+     */
+    private Optional<String> apartNode(Database database, Watch watch, Instance primary) {
+        if (Instant.now().isBefore(watch.apartCheckedAt.plusSeconds(30))) {
+            return Optional.empty();
+        }
+        watch.apartCheckedAt = Instant.now();
+        Optional<Backup> backup = standbyBuild.newestRestorable(database);
+        if (backup.isEmpty() || backup.get().finishedAt() == null || !backup.get().finishedAt().isAfter(watch.buildAfter)
+                || watch.timeline == null || !watch.timeline.equals(backup.get().timeline())) {
+            return Optional.empty();
+        }
+        try {
+            return nodeApart(database, primary);
+        } catch (KeelException e) {
+            return Optional.empty(); // no room anywhere: it stays beside its primary
+        }
+    }
+
+    /** Placement's node for a standby of {@code database} other than its primary's, if one runs this version of Keel. */
+    private Optional<String> nodeApart(Database database, Instance primary) {
+        String chosen = placement.choose(nodeOf(primary), new Placement.Demand(database.plan(), 1, -1)).node();
+        return chosen.equals(nodeOf(primary)) || placement.otherVersion(chosen).isPresent() ? Optional.empty() : Optional.of(chosen);
     }
 
     private void act(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
@@ -514,6 +789,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                             + "; a new standby is built on another node from the newest base backup, and node " + hostGone.get()
                             + " removes the old one when it returns");
                 }
+                Optional<String> apart = standby.filter(s -> nodeOf(s).equals(nodeOf(primary)) && "streaming".equals(check.standbyState()))
+                        .flatMap(s -> apartNode(database, watch, primary));
+                if (apart.isPresent()) {
+                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "moving the standby to node " + apart.get() + ": it runs"
+                            + " beside its primary on node " + nodeOf(primary) + ", where losing the host would lose both; a new standby"
+                            + " is built on node " + apart.get() + " from the newest base backup");
+                }
                 return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
             } catch (SQLException e) {
                 failure = "it does not answer: " + e.getMessage();
@@ -529,7 +811,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (watch.missed < misses) {
             return new HaDecision(HaDecision.Kind.WATCHING, "the primary missed " + watch.missed + " of " + misses + " checks" + why);
         }
-        String missed = "the primary missed " + watch.missed + " checks";
+        return failOverOrRefuse(watch, standby, "the primary missed " + watch.missed + " checks", why);
+    }
+
+    /**
+     * The decision on a primary that stopped answering ({@code missed} says how): fail over to the
+     * standby when it is within the lag bound of where the primary was last seen, else refuse, saying why.
+     */
+    private HaDecision failOverOrRefuse(Watch watch, Optional<Instance> standby, String missed, String why) {
         if (standby.isEmpty()) {
             return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": there is no standby ready" + why);
         }
@@ -619,7 +908,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Loops.round("The HA monitor's failsafe round", () -> watches.forEach((id, watch) -> {
             Database database = watch.database;
             Instance primary = watch.primary;
-            if (!watch.synchronous || database == null || primary == null || checking.putIfAbsent(id, false) != null) {
+            // Only the primaries of this node (a standby's node watches another's too), and only while they run (not fenced).
+            if (!watch.synchronous || database == null || primary == null || !nodeOf(primary).equals(node.name())
+                    || !runtime.isRunning(primary) || checking.putIfAbsent(id, false) != null) {
                 return;
             }
             checks.execute(() -> {
@@ -832,15 +1123,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /** The node a new standby of {@code database} goes to: away from its primary's, on a node that runs this version of Keel. */
     private String standbyNode(Database database, Instance primary) {
-        String primaryNode = primary.node() == null ? node.name() : primary.node();
-        String chosen;
         try {
-            chosen = placement.choose(primaryNode, new Placement.Demand(database.plan(), 1, -1)).node();
+            return nodeApart(database, primary).orElse(nodeOf(primary));
         } catch (KeelException e) {
             LOG.warn("Database {}: no node has room for its standby ({}); it is built beside its primary", database.name(), e.getMessage());
-            return primaryNode;
+            return nodeOf(primary);
         }
-        return placement.otherVersion(chosen).isPresent() ? primaryNode : chosen;
     }
 
     /**
@@ -899,6 +1187,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Watch seen = new Watch();
         Optional<Instance> primary = instances.primary(database.id());
         if (primary.isEmpty()) {
+            return seen;
+        }
+        // A primary out of reach answers a view at once, not after a login's timeout (a client re-reading the URL waits on it).
+        if (!connections.acceptsConnections(primary.get(), REACH_TIMEOUT)) {
+            seen.last = new HaDecision(HaDecision.Kind.WATCHING, "the primary's port does not accept a connection from node " + node.name());
             return seen;
         }
         try (ServerSession session = connections.probe(primary.get(), probeSeconds)) {

@@ -1,5 +1,16 @@
 package dev.keel.nodes;
 
+import java.util.Map;
+import java.util.HashMap;
+import java.util.Base64;
+import java.security.SecureRandom;
+import java.nio.file.Path;
+import java.nio.file.Files;
+import java.io.IOException;
+import dev.keel.testing.S3Server;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Hosts;
+import dev.keel.testing.CatalogServer;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.Timeouts;
@@ -61,5 +72,48 @@ final class NodeWork {
         });
         JsonNode view = watching.get("/v1/databases/" + id).json();
         assertThat(serverOn(view, "standby")).as(view.toString()).isNotEqualTo(serverOn(view, "primary"));
+    }
+
+    /**
+     * The settings every node of a network-namespace harness shares, as the README's "Nodes and
+     * upgrading Keel" says: the catalog, the store, one secret key; a 1 s heartbeat and 5 s to be
+     * lost; the hosts' network for the nodes' own connections.
+     */
+    static Map<String, String> sharedEnv(CatalogServer catalog, S3Server s3, Hosts hosts) {
+        byte[] key = new byte[32];
+        new SecureRandom().nextBytes(key);
+        Map<String, String> common = new HashMap<>(KeelProcess.NO_POOL);
+        common.putAll(s3.env());
+        common.put("KEEL_CATALOG_URL", catalog.url());
+        common.put("KEEL_SECRET_KEY", Base64.getEncoder().encodeToString(key));
+        common.put("KEEL_NODE_HEARTBEAT_INTERVAL", "1s");
+        common.put("KEEL_NODE_LOST_AFTER", "5s");
+        common.put("KEEL_NODES_NETWORK", hosts.cidr());
+        return common;
+    }
+
+    /** {@code shared} and what is the node's own on {@code host}: its name and the address it binds. */
+    static Map<String, String> nodeEnv(Map<String, String> shared, Hosts.Host host) {
+        Map<String, String> env = new HashMap<>(shared);
+        env.put("KEEL_BIND", host.address());
+        env.put("KEEL_NODE_NAME", host.name());
+        return env;
+    }
+
+    /** A new team {@code name}, made through {@code admin}'s node; the team's API there. */
+    static Api newTeam(Api admin, String name) {
+        Api.Response created = admin.post("/v1/teams", "{\"name\":\"" + name + "\"}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        return admin.withKey(created.json().get("api_key").get("key").asText());
+    }
+
+    /** Whether process {@code pid} has ended (gone, or a zombie its parent has not reaped yet). */
+    static boolean goneOrZombie(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
+        } catch (IOException e) {
+            return true;
+        }
     }
 }

@@ -13,18 +13,14 @@ import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -52,19 +48,11 @@ class NodesAcrossHostsIT {
             Hosts.Host nodeB = hosts.host("node-b");
             try (CatalogServer catalog = CatalogServer.start(hosts.host("db"), TestKeel.freshDataDir("hosts-catalog"), hosts.cidr());
                  S3Server s3 = S3Server.start(hosts.host("s3"), TestKeel.freshDataDir("hosts-s3"))) {
-                byte[] key = new byte[32];
-                new SecureRandom().nextBytes(key);
-                Map<String, String> common = new HashMap<>(KeelProcess.NO_POOL);
-                common.putAll(s3.env());
-                common.put("KEEL_CATALOG_URL", catalog.url());
-                common.put("KEEL_SECRET_KEY", Base64.getEncoder().encodeToString(key));
-                common.put("KEEL_NODE_HEARTBEAT_INTERVAL", "1s");
-                common.put("KEEL_NODE_LOST_AFTER", "5s");
-                common.put("KEEL_NODES_NETWORK", hosts.cidr());
+                Map<String, String> common = NodeWork.sharedEnv(catalog, s3, hosts);
                 Path dirA = TestKeel.freshDataDir("hosts-node-a");
                 Path dirB = TestKeel.freshDataDir("hosts-node-b");
-                Map<String, String> envA = node(common, nodeA);
-                Map<String, String> envB = node(common, nodeB);
+                Map<String, String> envA = NodeWork.nodeEnv(common, nodeA);
+                Map<String, String> envB = NodeWork.nodeEnv(common, nodeB);
                 TestKeel.Ports portsB = TestKeel.nextPorts();
                 KeelProcess a = KeelProcess.start(nodeA.command(KeelProcess.command()), dirA, TestKeel.nextPorts(), "0", envA);
                 KeelProcess b = null;
@@ -74,7 +62,7 @@ class NodesAcrossHostsIT {
                     // The first node made the admin key; the second is given it, as an operator copies it.
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
                     b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "0", envB);
-                    Api teamAtA = teamOf(a.api());
+                    Api teamAtA = NodeWork.newTeam(a.api(), "across-hosts");
                     teamKey[0] = teamAtA.key();
                     Api teamAtB = b.api().withKey(teamAtA.key());
                     Path ca = dirA.resolveSibling("hosts-client-ca.pem");
@@ -183,7 +171,7 @@ class NodesAcrossHostsIT {
                     JsonNode failedOver = teamAtA.get("/v1/databases/" + premiumId).json();
                     assertThat(NodeWork.serverOn(failedOver, "primary")).as(failedOver.toString()).isEqualTo("node-b");
                     Wait.until("the hung old primary to be killed by its fencing", Timeouts.PROCESS_EXIT,
-                            () -> goneOrZombie(postmaster));
+                            () -> NodeWork.goneOrZombie(postmaster));
                     // The pool moved with the primary: node-b runs it on its own host, and it reaches the new primary.
                     String pooledAtB = Wait.until("the pool to move to node-b's host", Timeouts.POOL_FOLLOW, () -> {
                         String url = pooledUrl(teamAtA);
@@ -226,29 +214,6 @@ class NodesAcrossHostsIT {
 
     private static String pooledUrl(Api team) {
         return team.get("/v1/apps/hosts-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
-    }
-
-    /** Whether process {@code pid} has ended (gone, or a zombie its parent has not reaped yet). */
-    private static boolean goneOrZombie(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("Z");
-        } catch (IOException e) {
-            return true;
-        }
-    }
-
-    private static Map<String, String> node(Map<String, String> common, Hosts.Host host) {
-        Map<String, String> env = new HashMap<>(common);
-        env.put("KEEL_BIND", host.address());
-        env.put("KEEL_NODE_NAME", host.name());
-        return env;
-    }
-
-    private static Api teamOf(Api admin) {
-        Api.Response created = admin.post("/v1/teams", "{\"name\":\"across-hosts\"}");
-        assertThat(created.status()).as(created.toString()).isEqualTo(201);
-        return admin.withKey(created.json().get("api_key").get("key").asText());
     }
 
     private static void execute(String url, Path ca, String sql) throws Exception {

@@ -22,6 +22,16 @@ public final class Pg {
         return DriverManager.getConnection(jdbcUrl(url), props);
     }
 
+    /** As {@link #connect(String, Path)}, giving up on a connect after {@code connectSeconds} and on an answer after {@code socketSeconds}. */
+    public static Connection connect(String url, Path caFile, int connectSeconds, int socketSeconds) throws SQLException {
+        Properties props = credentials(url);
+        props.setProperty("sslmode", "verify-full");
+        props.setProperty("sslrootcert", caFile.toString());
+        props.setProperty("connectTimeout", Integer.toString(connectSeconds));
+        props.setProperty("socketTimeout", Integer.toString(socketSeconds));
+        return DriverManager.getConnection(jdbcUrl(url), props);
+    }
+
     /**
      * Through a pooler in transaction mode, over TLS verified against {@code caFile}: no
      * server-side prepared statements, since consecutive transactions may run on different servers.
