@@ -9,6 +9,7 @@ import dev.keel.postgres.ServerSession;
 import dev.keel.postgres.TimelineId;
 import dev.keel.archive.Backup;
 import dev.keel.archive.TimelineBackups;
+import dev.keel.StartupException;
 import dev.keel.problems.CatalogOutage;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseInfo;
@@ -176,6 +177,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
         this.syncGrace = Durations.parse("KEEL_HA_SYNC_GRACE", syncGrace);
         this.fenceAfter = Durations.parse("KEEL_HA_FENCE_AFTER", fenceAfter);
+        if (this.fenceAfter.compareTo(Duration.ofMillis(1500)) < 0) {
+            throw new StartupException("KEEL_HA_FENCE_AFTER (" + this.fenceAfter.toMillis() + " ms) must be at least 1.5 s: a standby"
+                    + " replies to its primary every second, and a primary whose standby's reply is late by less than that would be"
+                    + " killed whenever the catalog is out of reach.");
+        }
         this.fencePeriod = this.fenceAfter.dividedBy(8);
         this.asynchronousPlans = Arrays.stream(asynchronousPlans.split(",")).map(String::strip).filter(p -> !p.isEmpty())
                 .collect(Collectors.toUnmodifiableSet());
