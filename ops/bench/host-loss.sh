@@ -41,8 +41,8 @@ for i in $(seq 1 "$N"); do
             -Dfailsafe.failIfNoSpecifiedTests=false verify >"$WORK/mvn-$i.log" 2>&1; then
         echo "  run $i failed:"; sed -n '4,8p' target/failsafe-reports/dev.keel.nodes.HostLossIT.txt | cut -c1-300
     fi
-    cp target/failsafe-reports/dev.keel.nodes.HostLossIT-output.txt "$WORK/output-$i.txt" 2>/dev/null || true
-    sed -n '/HostLossIT observed/,/^[^ ]/p' "$WORK/output-$i.txt" 2>/dev/null | sed 's/^/  /' | head -10
+    cp target/failsafe-reports/dev.keel.nodes.HostLossIT-output.txt "$WORK/output-$i.txt" 2>/dev/null || : >"$WORK/output-$i.txt"
+    { sed -n '/HostLossIT observed/,/^[^ ]/p' "$WORK/output-$i.txt" | sed 's/^/  /' | head -12; } || true
 done
 echo "anchor: ONLY=failover N=$N ops/bench/failover.sh"
 ONLY=failover N=$N "$ROOT/ops/bench/failover.sh" | tee "$WORK/failover.txt"
@@ -67,7 +67,8 @@ for f in sorted(glob.glob(f"{work}/output-*.txt")):
     m = re.search(r"acknowledged in all: (\d+), none missing", text)
     lost.append("0 of " + m.group(1) if m else "run failed")
 def p50(v): return statistics.median(v)
-print(f"\nacross hosts, {n} runs (ms):")
+failed = sum(1 for l in lost if l == "run failed")
+print(f"\nacross hosts, {n} runs, {failed} failed (a failed run's figures are left out; see its output above) (ms):")
 for k, v in got.items():
     if v:
         print(f"  {k:<9} N={len(v)}  p50 {p50(v):7.0f}  max {max(v):6d}  min {min(v):6d}")

@@ -72,11 +72,11 @@ final class KeelRules {
 
     /** Direct JDBC connections, each for a reason a pool cannot serve. */
     ArchRule driverManagerOnlyWhereConnectionsAreMade() {
-        return noClasses().that(not(ownedBy("catalog.EmbeddedCatalog", "catalog.NodeLock", "catalog.CatalogListener", "instances.InstanceConnections",
+        return noClasses().that(not(ownedBy("catalog.EmbeddedCatalog", "catalog.NodeLock", "catalog.CatalogListener", "catalog.CatalogSession", "instances.InstanceConnections",
                         "pooling.PoolerLogins")))
                 .should().dependOnClassesThat().belongToAnyOf(DriverManager.class)
                 .because("connections to managed servers are opened by InstanceConnections with pinned settings and verified TLS;"
-                        + " the catalog's own sessions (a node lock, a LISTEN) by the catalog");
+                        + " the catalog's own sessions (a node lock, a LISTEN, the node's catalog contact) by the catalog");
     }
 
     /** CONVENTIONS.md: "only one class imports org.postgresql.replication". */

@@ -3,6 +3,7 @@ package dev.keel.nodes;
 import dev.keel.Network;
 import dev.keel.jobs.Loops;
 import dev.keel.catalog.CatalogLocation;
+import dev.keel.catalog.CatalogSession;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -16,12 +17,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -90,6 +89,11 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
                 contactEvery.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** When ({@link System#nanoTime}) the last catalog contact that succeeded began. */
+    public long lastContactNanos() {
+        return lastContact;
+    }
+
     /** How long ago the last catalog contact that succeeded began: an upper bound on how long the catalog has been out of reach. */
     public Duration sinceCatalogContact() {
         return Duration.ofNanos(System.nanoTime() - lastContact);
@@ -105,15 +109,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
         long began = System.nanoTime();
         try {
             if (contactSession == null) {
-                Properties props = new Properties();
-                props.setProperty("user", catalog.user());
-                props.setProperty("password", catalog.password());
-                props.setProperty("connectTimeout", "1");
-                props.setProperty("loginTimeout", "1");
-                props.setProperty("socketTimeout", "1");
-                props.setProperty("tcpKeepAlive", "true");
-                props.setProperty("ApplicationName", "keel-contact");
-                contactSession = DriverManager.getConnection(catalog.jdbcUrl(), props);
+                contactSession = CatalogSession.open(catalog, 1, "keel-contact");
             }
             NodeRepository.touch(contactSession, node.name());
             lastContact = began;

@@ -100,7 +100,7 @@ final class NodeRepository {
 
     /** Renews {@code name}'s heartbeat with what it read of its disk (null: not readable); false when its row is gone. */
     boolean heartbeat(String name, @Nullable ThisNode.Disk disk) {
-        return dsl.update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime())
+        return dsl.update(NODES).set(NODES.HEARTBEAT_AT, renewed())
                 .set(NODES.DISK_FREE_MB, disk == null ? null : disk.freeMb())
                 .set(NODES.DISK_USED_MB, disk == null ? null : disk.usedMb())
                 .where(NODES.NAME.eq(name)).execute() == 1;
@@ -111,8 +111,16 @@ final class NodeRepository {
      * connection ({@link NodeHeartbeat}); false when its row is gone.
      */
     static boolean touch(Connection session, String name) {
-        return DSL.using(session, SQLDialect.POSTGRES).update(NODES).set(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime())
+        return DSL.using(session, SQLDialect.POSTGRES).update(NODES).set(NODES.HEARTBEAT_AT, renewed())
                 .where(NODES.NAME.eq(name)).execute() == 1;
+    }
+
+    /**
+     * The heartbeat's new time: now, unless a later one is recorded already (a beat and a contact
+     * run at once, and the one that began first may commit last), so it never goes back.
+     */
+    private static Field<OffsetDateTime> renewed() {
+        return DSL.greatest(NODES.HEARTBEAT_AT, DSL.currentOffsetDateTime());
     }
 
     /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for an unknown node. */

@@ -90,9 +90,12 @@ public final class Postmaster {
                 .filter(p -> p.info().user().map(account::equals).orElse(false))
                 .filter(p -> p.info().arguments().map(args -> servesDirectory(args, directory)).orElse(false))
                 .forEach(postmasters::add);
+        // The postmaster first, so that it reacts to no child's death and forks nothing more; then its children as they
+        // were just before (a backend left alive could still commit).
         for (ProcessHandle postmaster : postmasters) {
-            postmaster.descendants().forEach(ProcessHandle::destroyForcibly);
+            List<ProcessHandle> children = postmaster.descendants().toList();
             postmaster.destroyForcibly();
+            children.forEach(ProcessHandle::destroyForcibly);
         }
         for (ProcessHandle postmaster : postmasters) {
             if (!waitForExit(postmaster, patience)) {

@@ -350,12 +350,13 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /**
-     * How many seconds ago, by this primary's clock, the standby that streams as {@code standby}
-     * last replied (Keel's standbys reply every second); empty when it does not stream now.
+     * How many seconds ago, by this primary's clock, the standby connected as {@code standby} last
+     * replied (Keel's standbys reply every second, streaming or catching up); empty when it is not
+     * connected.
      */
     public Optional<Double> standbyRepliedSecondsAgo(String standby) throws SQLException {
         return first("select pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - reply_time)::pg_catalog.float8"
-                + " from pg_catalog.pg_stat_replication where application_name = ? and state = 'streaming' and reply_time is not null",
+                + " from pg_catalog.pg_stat_replication where application_name = ? and reply_time is not null",
                 r -> r.getDouble(1), standby);
     }
 

@@ -61,8 +61,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -70,6 +68,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -234,10 +234,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Instance standby;
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
-        /** On the standby's node: since when the primary, which another node hosts, has not answered here (null while it does). */
-        @Nullable Instant unreachableSince;
-        /** On the standby's node: since when the primary's port has not accepted a connection from here (null while it does). */
-        @Nullable Instant downSince;
+        /**
+         * On the standby's node: since when ({@link System#nanoTime}) the primary's port, on another node, has not accepted a
+         * connection from here (null while it does).
+         */
+        @Nullable Long downSince;
+        /** On the primary's node: whether this primary has had a standby on another node, which that node could promote. */
+        boolean standbyElsewhere;
+        /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
+        volatile long witnessedAt = Long.MIN_VALUE;
+        /** The self-fence's reading of the witness, and its kill, under way. */
+        final AtomicBoolean witnessing = new AtomicBoolean();
+        final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
         final Deque<Recorded> decisions = new ArrayDeque<>();
@@ -252,8 +260,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             waitersSeen.clear();
             standbyLag = null;
             standbyState = null;
-            unreachableSince = null;
             downSince = null;
+            standbyElsewhere = false;
         }
     }
 
@@ -299,7 +307,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             thread.setDaemon(true);
             return thread;
         });
-        fence.scheduleWithFixedDelay(() -> Loops.round("The HA monitor's self-fence", this::selfFence), fencePeriod.toMillis(),
+        fence.scheduleAtFixedRate(() -> Loops.round("The HA monitor's self-fence", this::selfFence), fencePeriod.toMillis(),
                 fencePeriod.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -403,7 +411,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
-                    if (lease != null) {
+                    if (lease != null && contactFresh()) {
                         LOG.warn("Database {}: {}", database.name(), decision.sentence());
                         record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
                     }
@@ -418,8 +426,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.database = database;
         watch.primary = primary;
         watch.standby = standby.orElse(null);
+        watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
+            if (!contactFresh()) {
+                return; // see contactFresh: decided again once this node's catalog contact is
+            }
             try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
                 // Another actor took the database meanwhile (its work restarts servers on purpose), or it is no longer available.
                 // The instances decided on are still the database's (a switchover may have ended meanwhile).
@@ -488,14 +500,17 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.database = database;
         watch.primary = primary;
         watch.standby = standby;
+        if (placement.otherVersion(nodeOf(primary)).isPresent()) {
+            return; // a node of another version may not fence itself as this one counts on: its primary is never failed over from here
+        }
         while (true) {
-            Instant began = Instant.now();
+            long began = System.nanoTime();
             String failure = null;
             if (connections.acceptsConnections(primary, REACH_TIMEOUT)) {
+                Future<ServerSession.PrimaryCheck> reading = checks.submit(() -> remoteCheck(database, primary));
                 try {
                     // Bounded below a login's whole-second timeout: a cut that comes meanwhile is seen at once.
-                    ServerSession.PrimaryCheck check = CompletableFuture.supplyAsync(() -> remoteCheck(database, primary), checks)
-                            .get(REMOTE_CHECK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+                    ServerSession.PrimaryCheck check = reading.get(REMOTE_CHECK_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
                     if (!check.inRecovery()) {
                         if (watch.lastLsn == null) {
                             LOG.info("Database {}: node {} watches its primary on node {} from the standby's side, and can take over"
@@ -505,32 +520,33 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                         watch.timeline = check.timeline();
                         watch.synchronous = check.synchronousStandby();
                     }
-                    watch.unreachableSince = null;
                     watch.downSince = null;
                     return;
                 } catch (TimeoutException e) {
+                    reading.cancel(true);
                     failure = "it did not answer within " + REMOTE_CHECK_TIMEOUT.toMillis() + " ms";
                 } catch (ExecutionException e) {
                     failure = e.getCause().getMessage();
                 } catch (InterruptedException e) {
+                    reading.cancel(true);
                     Thread.currentThread().interrupt();
                     return;
                 }
+                began = System.nanoTime();
             }
-            Instant tried = failure == null ? began : Instant.now();
-            if (failure == null || !connections.acceptsConnections(primary, REACH_TIMEOUT)) {
-                failure = (failure == null ? "" : failure + "; then ") + "its port did not accept a connection within "
-                        + REACH_TIMEOUT.toMillis() + " ms";
-                watch.downSince = watch.downSince == null ? tried : watch.downSince;
-            } else {
+            // Only a port that does not accept a connection counts: one that accepts may be a primary that still takes writes
+            // (its node's Keel stopped, a login refused), and a link that is up lets its standby's replies, its fence's
+            // witness, through.
+            if (failure != null && connections.acceptsConnections(primary, REACH_TIMEOUT)) {
                 watch.downSince = null;
+                return;
             }
-            watch.unreachableSince = watch.unreachableSince == null ? began : watch.unreachableSince;
+            failure = (failure == null ? "" : failure + "; then ") + "its port did not accept a connection within "
+                    + REACH_TIMEOUT.toMillis() + " ms";
+            watch.downSince = watch.downSince == null ? began : watch.downSince;
             // How long the link to the primary has surely been down: the cut may have come up to one attempt's timeout after
             // the first attempt that failed began, and the standby's last reply (the primary's witness) with it.
-            Instant now = Instant.now();
-            Duration cut = watch.downSince != null ? Duration.between(watch.downSince, now).minus(REACH_TIMEOUT)
-                    : Duration.between(watch.unreachableSince, now).minusSeconds(probeSeconds);
+            Duration cut = Duration.ofNanos(System.nanoTime() - watch.downSince).minus(REACH_TIMEOUT);
             Optional<Duration> silent = placement.silentFor(nodeOf(primary));
             if (silent.isEmpty()) {
                 return;
@@ -578,7 +594,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.last = decision;
                 record(watch, decision, true, failover.failOverFromLostNode(database, primary, standby, decision));
                 watch.lastLsn = null;
-                watch.unreachableSince = null;
                 watch.downSince = null;
                 watch.buildAfter = Instant.now();
             }
@@ -587,77 +602,97 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * How long after its last catalog contact, and after its standby's last reply, a node cut off
-     * surely stopped its primaries ({@link #selfFence}): T_fence, a round of the self-fence, its
-     * look at a primary that may hang, and half a second to kill it.
+     * surely stopped its primaries ({@link #selfFence}): T_fence, a round of the self-fence, and
+     * half a second to kill them (all at once).
      */
     private Duration fencedBy() {
-        return fenceAfter.plus(fencePeriod).plus(REACH_TIMEOUT).plusMillis(500);
+        return fenceAfter.plus(fencePeriod).plusMillis(500);
     }
 
     /**
-     * The fence that holds across a partition (pg_auto_failover's rule): a primary of this node whose
-     * standby is on another node, once this node has reached neither the catalog (its last contact,
-     * {@link NodeHeartbeat#sinceCatalogContact}) nor its standby (the standby's last reply, read on
-     * the primary) for T_fence, is fenced: killed, and left to start only read-only. The standby's
-     * node may promote it after {@link #fencedBy}. While the standby still replies, the primary
-     * serves on, so a catalog outage alone takes no database down; a standby on this node needs
-     * no fence, since no other node can promote it. Once the catalog is back, a primary the catalog
-     * still names is started again by the monitor (and promoted, having come up read-only); one
-     * another node replaced is fenced there, and stays down.
+     * Whether this node's catalog contact is recent enough to act on a database (restart, promote,
+     * fail over): a node whose contact is older than half of T_fence may soon be seen as lost by
+     * others, who then count on it to stay fenced. It acts once its contact is fresh again, which
+     * the others read under the lease before they promote.
+     */
+    private boolean contactFresh() {
+        return heartbeat.sinceCatalogContact().compareTo(fenceAfter.dividedBy(2)) < 0;
+    }
+
+    /**
+     * The fence that holds across a partition (pg_auto_failover's rule): a primary of this node that
+     * has had a standby on another node, once this node has reached neither the catalog (its last
+     * contact, {@link NodeHeartbeat#sinceCatalogContact}) nor that standby (its last reply, read on
+     * the primary every round once the contact is half T_fence old) for T_fence, is killed, and left
+     * to start only read-only; all at once, each on a thread of its own, since the standby's node may
+     * promote after {@link #fencedBy}. While the standby still replies, the primary serves on, so a
+     * catalog outage alone takes no database down; a standby on this node needs no fence, since no
+     * other node can promote it. Once the catalog is back, a primary the catalog still names is
+     * started again by the monitor (and promoted, having come up read-only); one another node
+     * replaced is fenced there, and stays down.
      */
     private void selfFence() {
-        if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) <= 0) {
+        long now = System.nanoTime();
+        long contact = heartbeat.lastContactNanos();
+        if (now - contact <= fenceAfter.toNanos() / 2) {
             return;
         }
         watches.forEach((id, watch) -> {
             Database database = watch.database;
             Instance primary = watch.primary;
-            Instance standby = watch.standby;
-            if (database == null || primary == null || standby == null || !nodeOf(primary).equals(node.name())
-                    || nodeOf(standby).equals(node.name()) || !runtime.isRunning(primary)) {
+            if (database == null || primary == null || !watch.standbyElsewhere || !nodeOf(primary).equals(node.name())) {
                 return;
             }
-            String why;
-            try {
-                // Bounded: a primary that hangs must not hold its own fence up beyond what the standby's node waits for.
-                Optional<Double> replied = CompletableFuture.supplyAsync(() -> lastReply(database, primary), checks)
-                        .get(REACH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-                if (replied.isPresent() && replied.get() * 1000 < fenceAfter.toMillis()) {
-                    return; // its standby's node still reaches it: nobody else can take over
-                }
-                why = replied.map(seconds -> "its standby last replied " + Math.round(seconds * 1000) + " ms ago")
-                        .orElse("its standby does not stream from it");
-            } catch (ExecutionException | TimeoutException e) {
-                why = "it does not answer within " + REACH_TIMEOUT.toMillis() + " ms (" + e.getMessage() + ")";
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
+            if (watch.witnessing.compareAndSet(false, true)) {
+                checks.execute(() -> {
+                    try {
+                        long began = System.nanoTime();
+                        // Never later than when it was read (a standby whose clock is ahead would seem to reply in the future).
+                        lastReply(database, primary).ifPresent(seconds -> watch.witnessedAt = Math.max(watch.witnessedAt,
+                                began - Math.max(0, (long) (seconds * 1e9))));
+                    } finally {
+                        watch.witnessing.set(false);
+                    }
+                });
             }
-            if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) <= 0) {
-                return; // the catalog answered meanwhile
+            long deadline = Math.max(contact, watch.witnessedAt) + fenceAfter.toNanos();
+            if (now > deadline && watch.fencing.compareAndSet(false, true)) {
+                checks.execute(() -> {
+                    try {
+                        if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) > 0 && runtime.isRunning(primary)) {
+                            LOG.error("Database {}: fencing its primary (instance {}): node {} has reached neither the catalog nor its"
+                                    + " standby for {} ms; the standby's node may promote it. Once the catalog is back, Keel starts it"
+                                    + " again if no other node took over", database.name(), primary.id(), node.name(),
+                                    Duration.ofNanos(System.nanoTime() - Math.max(contact, watch.witnessedAt)).toMillis());
+                            runtime.fence(primary);
+                        }
+                    } catch (RuntimeException e) {
+                        LOG.error("Database {}: could not fence its primary (instance {}); kill it by hand", database.name(),
+                                primary.id(), e);
+                    } finally {
+                        watch.fencing.set(false);
+                    }
+                });
             }
-            LOG.error("Database {}: fencing its primary (instance {}): node {} has not reached the catalog for {} ms and {}; node {},"
-                    + " which hosts its standby, may promote it. Once the catalog is back, Keel starts it again if no other node took over",
-                    database.name(), primary.id(), node.name(), heartbeat.sinceCatalogContact().toMillis(), why, nodeOf(standby));
-            runtime.fence(primary);
         });
     }
 
     /** What the standby's node reads of a primary another node hosts. */
-    private ServerSession.PrimaryCheck remoteCheck(Database database, Instance primary) {
+    private ServerSession.PrimaryCheck remoteCheck(Database database, Instance primary) throws SQLException {
         try (ServerSession session = connections.probe(primary, probeSeconds)) {
             return session.primaryCheck(ReplicationSlots.forStandby(database.id()));
-        } catch (SQLException e) {
-            throw new CompletionException(e);
         }
     }
 
-    /** How many seconds ago the standby last replied to {@code primary}, read without the catalog; empty when it does not stream. */
+    /**
+     * How many seconds ago the standby last replied to {@code primary}, read without the catalog;
+     * empty when it does not stream, or the primary does not answer.
+     */
     private Optional<Double> lastReply(Database database, Instance primary) {
         try (ServerSession session = connections.probeWithoutCatalog(primary, probeSeconds)) {
             return session.standbyRepliedSecondsAgo(ReplicationSlots.forStandby(database.id()));
         } catch (SQLException e) {
-            throw new CompletionException(e);
+            return Optional.empty();
         }
     }
 

@@ -28,8 +28,10 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -53,7 +55,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HostLossIT {
     /** KEEL_HA_FENCE_AFTER as configured (the default), and the bound after which the standby's node promotes. */
     private static final Duration FENCE_AFTER = Duration.ofSeconds(2);
-    private static final Duration FENCED_BY = FENCE_AFTER.plus(FENCE_AFTER.dividedBy(8)).plusMillis(250 + 500);
+    private static final Duration FENCED_BY = FENCE_AFTER.plus(FENCE_AFTER.dividedBy(8)).plusMillis(500);
     /** Longer than the catalog pool's wait for a connection (10 s), after which the monitor's failsafe takes over. */
     private static final Duration CATALOG_OUTAGE = Duration.ofSeconds(15);
 
@@ -132,8 +134,18 @@ class HostLossIT {
                         Instant cutAt = Instant.now();
                         long cut = System.nanoTime();
                         nodeA.cut();
-                        Wait.until("node-a to fence its primary", Timeouts.PROCESS_EXIT, () -> NodeWork.goneOrZombie(postmaster));
-                        Duration fenced = Duration.ofNanos(System.nanoTime() - cut);
+                        // Polled every 10 ms: when the old primary was seen gone (on this machine's clock, which every host shares).
+                        Instant killedAt = Wait.until("node-a to fence its primary", Timeouts.PROCESS_EXIT, () -> {
+                            long until = System.nanoTime() + 1_000_000_000L;
+                            while (System.nanoTime() < until) {
+                                if (NodeWork.goneOrZombie(postmaster)) {
+                                    return Optional.of(Instant.now());
+                                }
+                                LockSupport.parkNanos(10_000_000L);
+                            }
+                            return Optional.<Instant>empty();
+                        });
+                        Duration fenced = Duration.between(cutAt, killedAt);
                         observed.add("partition: node-a killed its primary " + fenced.toMillis() + " ms after the cut (T_fence "
                                 + FENCE_AFTER.toMillis() + " ms)");
                         assertThat(fenced).isLessThan(FENCED_BY.plusMillis(500));
@@ -144,8 +156,14 @@ class HostLossIT {
                         assertThat(gap).as("the standby is promoted only once the old primary is surely fenced").isGreaterThan(fenced);
                         JsonNode failedOver = teamAtB.get(dbPath).json();
                         assertThat(NodeWork.serverOn(failedOver, "primary")).as(failedOver.toString()).isEqualTo("node-b");
-                        assertThat(teamAtB.get(dbPath + "/ha").json().get("decisions").get(0).get("sentence").asText())
-                                .contains("node node-a, which hosts the primary, has been silent");
+                        JsonNode decision = teamAtB.get(dbPath + "/ha").json().get("decisions").get(0);
+                        assertThat(decision.get("sentence").asText()).contains("node node-a, which hosts the primary, has been silent");
+                        // The order that matters: the old primary was gone before the standby's node decided to promote.
+                        Instant decided = Instant.parse(teamAtB.get("/v1/operations/" + decision.get("operation_id").asText())
+                                .field("created_at"));
+                        observed.add("partition: the old primary was gone " + Duration.between(killedAt, decided).toMillis() + " ms before"
+                                + " node-b decided to promote");
+                        assertThat(killedAt).as("the old primary killed before the promotion").isBefore(decided);
                         local.destroyForcibly().waitFor();
                         Map<Integer, Instant> localAcked = localAcks(localAcks);
                         long afterCut = localAcked.values().stream().filter(at -> at.isAfter(cutAt)).count();
