@@ -1,13 +1,11 @@
 package dev.keel.instances;
 
+import dev.keel.postgres.PortRange;
 import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -142,12 +140,7 @@ public final class InstanceConnections {
      * does not answer in time (down, or cut off) or refuses (nothing listens).
      */
     public boolean acceptsConnections(Instance instance, Duration timeout) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(instance.host(), instance.port()), Math.toIntExact(timeout.toMillis()));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return PortRange.accepting(instance.host(), instance.port(), timeout);
     }
 
     private Connection connect(Instance instance, String database, Properties props, String options) throws SQLException {

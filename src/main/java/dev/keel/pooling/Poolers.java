@@ -26,12 +26,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -140,12 +139,10 @@ public final class Poolers {
             if (pooler.isEmpty()) {
                 break; // detached meanwhile
             }
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(pooler.get().host(), pooler.get().port()), 1000);
+            if (PortRange.accepting(pooler.get().host(), pooler.get().port(), Duration.ofSeconds(1))) {
                 return pooler.get();
-            } catch (IOException e) {
-                Thread.sleep(200);
             }
+            Thread.sleep(200);
         }
         throw new KeelException(ProblemType.UNAVAILABLE, database.name() + "'s connection pooler is recorded, and node " + host + ", which"
                 + " hosts the database's server, has not started it within " + HostedWork.PATIENCE_SECONDS + " s; it does once it"

@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.time.Duration;
 import java.util.OptionalInt;
 import java.util.Set;
 import java.util.function.IntPredicate;
@@ -60,6 +62,16 @@ public record PortRange(int first, int last) {
         try (ServerSocket socket = new ServerSocket()) {
             socket.setReuseAddress(true);
             socket.bind(new InetSocketAddress(InetAddress.getByName(host), port));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Whether {@code host:port} accepts a TCP connection within {@code timeout}: false when nothing answers in time, or it refuses. */
+    public static boolean accepting(String host, int port, Duration timeout) {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(host, port), Math.toIntExact(timeout.toMillis()));
             return true;
         } catch (IOException e) {
             return false;

@@ -205,23 +205,10 @@ class HostLossIT {
                     teamAtA.deprovision(id);
                     id = null;
                 } finally {
-                    System.out.println("HostLossIT observed:\n  " + String.join("\n  ", observed));
                     if (local != null) {
                         local.destroyForcibly();
                     }
-                    if (id != null) {
-                        try {
-                            a.api().withKey(teamKey[0]).deprovision(id);
-                        } catch (RuntimeException | AssertionError e) {
-                            System.out.println("HostLossIT could not delete " + id + ": " + e);
-                        }
-                    }
-                    a.stop();
-                    if (b != null) {
-                        b.stop();
-                    }
-                    Keel.stopServers(dirA);
-                    Keel.stopServers(dirB);
+                    NodeWork.tearDown("HostLossIT", observed, id == null ? List.of() : List.of(id), teamKey[0], a, b, dirA, dirB);
                 }
             }
         }

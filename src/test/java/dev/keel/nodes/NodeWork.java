@@ -1,22 +1,25 @@
 package dev.keel.nodes;
 
-import java.util.Map;
-import java.util.HashMap;
-import java.util.Base64;
-import java.security.SecureRandom;
-import java.nio.file.Path;
-import java.nio.file.Files;
-import java.io.IOException;
-import dev.keel.testing.S3Server;
-import dev.keel.testing.KeelProcess;
-import dev.keel.testing.Hosts;
-import dev.keel.testing.CatalogServer;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.Keel;
 import dev.keel.testing.Api;
+import dev.keel.testing.CatalogServer;
+import dev.keel.testing.Hosts;
+import dev.keel.testing.KeelProcess;
+import dev.keel.testing.S3Server;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import io.micronaut.core.annotation.Nullable;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -115,5 +118,28 @@ final class NodeWork {
         } catch (IOException e) {
             return true;
         }
+    }
+
+    /**
+     * The end of a two-host harness test, whatever happened: prints what {@code test} observed,
+     * deletes the databases a failure left (through node-a, with the team's key), stops both nodes
+     * and any server they left.
+     */
+    static void tearDown(String test, List<String> observed, Collection<String> left, String teamKey, KeelProcess a,
+                         @Nullable KeelProcess b, Path dirA, Path dirB) {
+        System.out.println(test + " observed:\n  " + String.join("\n  ", observed));
+        for (String id : left) {
+            try {
+                a.api().withKey(teamKey).deprovision(id);
+            } catch (RuntimeException | AssertionError e) {
+                System.out.println(test + " could not delete " + id + ": " + e);
+            }
+        }
+        a.stop();
+        if (b != null) {
+            b.stop();
+        }
+        Keel.stopServers(dirA);
+        Keel.stopServers(dirB);
     }
 }

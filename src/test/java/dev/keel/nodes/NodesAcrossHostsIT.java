@@ -193,20 +193,7 @@ class NodesAcrossHostsIT {
                     }
                     assertThat(b.log()).contains("Operation deprovision succeeded database=" + idB);
                 } finally {
-                    System.out.println("NodesAcrossHostsIT observed:\n  " + String.join("\n  ", observed));
-                    for (String id : databases) { // what a failure above left
-                        try {
-                            a.api().withKey(teamKey[0]).deprovision(id);
-                        } catch (RuntimeException | AssertionError e) {
-                            System.out.println("NodesAcrossHostsIT could not delete " + id + ": " + e);
-                        }
-                    }
-                    a.stop();
-                    if (b != null) {
-                        b.stop();
-                    }
-                    Keel.stopServers(dirA);
-                    Keel.stopServers(dirB);
+                    NodeWork.tearDown("NodesAcrossHostsIT", observed, databases, teamKey[0], a, b, dirA, dirB);
                 }
             }
         }

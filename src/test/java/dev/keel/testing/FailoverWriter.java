@@ -1,8 +1,7 @@
 package dev.keel.testing;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
+import dev.keel.postgres.PortRange;
+
 import java.net.URI;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -68,7 +67,7 @@ public final class FailoverWriter implements AutoCloseable {
                     host = where.getHost();
                     // As a client that wants its writes back soon: a host that does not answer at once is given up on in 100 ms
                     // and the URL asked again (pgjdbc's own connect timeout is whole seconds).
-                    if (!accepts(where, 100)) {
+                    if (!PortRange.accepting(where.getHost(), where.getPort(), Duration.ofMillis(100))) {
                         failures.put(System.nanoTime(), host + " does not accept a connection");
                         Thread.sleep(50);
                         continue;
@@ -99,15 +98,6 @@ public final class FailoverWriter implements AutoCloseable {
                     return;
                 }
             }
-        }
-    }
-
-    private static boolean accepts(URI server, int timeoutMillis) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress(server.getHost(), server.getPort()), timeoutMillis);
-            return true;
-        } catch (IOException e) {
-            return false;
         }
     }
 

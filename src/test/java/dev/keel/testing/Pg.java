@@ -16,17 +16,12 @@ public final class Pg {
 
     /** Over TLS with {@code sslmode=verify-full} against {@code caFile}. */
     public static Connection connect(String url, Path caFile) throws SQLException {
-        Properties props = credentials(url);
-        props.setProperty("sslmode", "verify-full");
-        props.setProperty("sslrootcert", caFile.toString());
-        return DriverManager.getConnection(jdbcUrl(url), props);
+        return DriverManager.getConnection(jdbcUrl(url), verified(url, caFile));
     }
 
     /** As {@link #connect(String, Path)}, giving up on a connect after {@code connectSeconds} and on an answer after {@code socketSeconds}. */
     public static Connection connect(String url, Path caFile, int connectSeconds, int socketSeconds) throws SQLException {
-        Properties props = credentials(url);
-        props.setProperty("sslmode", "verify-full");
-        props.setProperty("sslrootcert", caFile.toString());
+        Properties props = verified(url, caFile);
         props.setProperty("connectTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
         return DriverManager.getConnection(jdbcUrl(url), props);
@@ -37,9 +32,7 @@ public final class Pg {
      * server-side prepared statements, since consecutive transactions may run on different servers.
      */
     public static Connection connectPooled(String url, Path caFile) throws SQLException {
-        Properties props = credentials(url);
-        props.setProperty("sslmode", "verify-full");
-        props.setProperty("sslrootcert", caFile.toString());
+        Properties props = verified(url, caFile);
         props.setProperty("prepareThreshold", "0");
         return DriverManager.getConnection(jdbcUrl(url), props);
     }
@@ -54,6 +47,14 @@ public final class Pg {
     public static String jdbcUrl(String url) {
         URI uri = URI.create(url);
         return "jdbc:postgresql://" + uri.getHost() + ":" + uri.getPort() + uri.getRawPath();
+    }
+
+    /** The URL's credentials, over TLS verified against {@code caFile}. */
+    private static Properties verified(String url, Path caFile) {
+        Properties props = credentials(url);
+        props.setProperty("sslmode", "verify-full");
+        props.setProperty("sslrootcert", caFile.toString());
+        return props;
     }
 
     private static Properties credentials(String url) {
