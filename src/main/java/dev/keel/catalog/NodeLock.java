@@ -85,11 +85,14 @@ public final class NodeLock {
         return "another Keel node is running on this catalog (" + location + ")" + other + why;
     }
 
-    /** A node's row as a refusal names it; {@code age} in whole seconds of the catalog's clock. */
+    /**
+     * A node's row as a refusal names it; {@code age} in whole seconds of the catalog's clock, never below zero: {@code now} is read
+     * a statement before the row, and a heartbeat written between them is younger than it.
+     */
     private record Running(String name, String apiUrl, boolean embeddedCatalog, long age) {
         static Running of(Record r, OffsetDateTime now) {
             return new Running(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.EMBEDDED_CATALOG),
-                    Duration.between(r.get(NODES.HEARTBEAT_AT), now).toSeconds());
+                    Math.max(0, Duration.between(r.get(NODES.HEARTBEAT_AT), now).toSeconds()));
         }
     }
 
