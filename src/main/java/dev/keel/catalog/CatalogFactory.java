@@ -98,7 +98,12 @@ final class CatalogFactory {
     }
 
     @Singleton
-    DSLContext dsl(HikariDataSource dataSource) {
-        return DSL.using(dataSource, SQLDialect.POSTGRES);
+    CatalogConnections connections(HikariDataSource dataSource) {
+        return new CatalogConnections(dataSource);
+    }
+
+    @Singleton
+    DSLContext dsl(CatalogConnections connections) {
+        return DSL.using(connections, SQLDialect.POSTGRES);
     }
 }

@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import dev.keel.Network;
 import dev.keel.jobs.Loops;
+import dev.keel.catalog.CatalogConnections;
 import dev.keel.catalog.CatalogLocation;
 import dev.keel.catalog.CatalogSession;
 import io.micrometer.core.instrument.Gauge;
@@ -41,6 +42,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Singleton
 public final class NodeHeartbeat implements ApplicationEventListener<ServerStartupEvent> {
     private static final Logger LOG = LoggerFactory.getLogger(NodeHeartbeat.class);
+    private static final Duration STUCK_AFTER_OUTAGE = Duration.ofSeconds(3);
+    private static final Duration STUCK_LENT = Duration.ofSeconds(2);
 
     private final NodeRepository nodes;
     private final ThisNode node;
@@ -52,13 +55,17 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
     /** When ({@link System#nanoTime}) the last catalog contact that succeeded began. */
     private volatile long lastContact = System.nanoTime();
     private volatile boolean contactLost;
+    /** When ({@link System#nanoTime}) the first contact that failed since the last that succeeded began. */
+    private long lostSince;
+    private final CatalogConnections pool;
     private final CatalogLocation catalog;
     /** The contact's own catalog connection; only the contact's thread uses it. */
     private Connection contactSession;
 
     NodeHeartbeat(NodeRepository nodes, ThisNode node, Network network, MeterRegistry meters, CatalogLocation catalog,
-                  @Value("${keel.ha.fence-after:2s}") Duration fenceAfter) {
+                  CatalogConnections pool, @Value("${keel.ha.fence-after:2s}") Duration fenceAfter) {
         this.nodes = nodes;
+        this.pool = pool;
         this.catalog = catalog;
         this.contactEvery = fenceAfter.dividedBy(4);
         this.node = node;
@@ -115,15 +122,31 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
             lastContact = began;
             if (contactLost) {
                 contactLost = false;
-                LOG.info("Node {} reaches the catalog again", node.name());
+                LOG.info("Node {} reaches the catalog again{}", node.name(), releaseStuck(began));
             }
         } catch (SQLException | DataAccessException e) {
             closeContact();
             if (!contactLost) {
                 contactLost = true;
+                lostSince = began;
                 LOG.warn("Node {} cannot reach the catalog: {}", node.name(), e.getMessage());
             }
         }
+    }
+
+    /**
+     * After an outage of {@link #STUCK_AFTER_OUTAGE} or more, closes the pool's connections lent more
+     * than {@link #STUCK_LENT} before the catalog answered again: a statement such a connection sent
+     * into the outage waits for TCP's next retransmission, seconds after the catalog is back (see
+     * {@link CatalogConnections}), while one sent in the last {@code STUCK_LENT} is retransmitted
+     * within about a second. A shorter outage (a slow catalog on a loaded host) closes nothing.
+     */
+    private String releaseStuck(long regained) {
+        if (regained - lostSince < STUCK_AFTER_OUTAGE.toNanos()) {
+            return "";
+        }
+        int closed = pool.abortLentBefore(regained - STUCK_LENT.toNanos());
+        return closed == 0 ? "" : "; closed " + closed + " catalog connection(s) whose statements the outage left waiting";
     }
 
     private void closeContact() {

@@ -42,7 +42,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * every 10 ms through the database's URL, and a second writer on node-a's own host writes to the
  * primary beside it.
  * <ol>
- *   <li>The catalog's host cut off for 15 s: the standby still replies, so nothing is fenced, and
+ *   <li>The catalog's host cut off for 15 s (two minutes in the bench): the standby still replies, so nothing is fenced, and
  *   writes go on being acknowledged throughout.</li>
  *   <li>A partition: node-a's link cut, its processes alive. Node-a, reaching neither the catalog
  *   nor the standby, kills its primary within T_fence; node-b promotes the standby only after
@@ -56,8 +56,11 @@ class HostLossIT {
     /** KEEL_HA_FENCE_AFTER as configured (the default), and the bound after which the standby's node promotes. */
     private static final Duration FENCE_AFTER = Duration.ofSeconds(2);
     private static final Duration FENCED_BY = FENCE_AFTER.plus(FENCE_AFTER.dividedBy(8)).plusMillis(500);
-    /** Longer than the catalog pool's wait for a connection (10 s), after which the monitor's failsafe takes over. */
-    private static final Duration CATALOG_OUTAGE = Duration.ofSeconds(15);
+    /**
+     * Longer than the catalog pool's wait for a connection (10 s), after which the monitor's failsafe takes over; 15 s in
+     * the suite, 120 s (the issue's two minutes) in ops/bench/host-loss.sh ({@code keel.test.catalog-outage-seconds}).
+     */
+    private static final Duration CATALOG_OUTAGE = Duration.ofSeconds(Long.getLong("keel.test.catalog-outage-seconds", 15));
 
     @Test
     void aPartitionedPrimaryFencesItselfAndAHostLostFailsOverWithNoAcknowledgedWriteLost() throws Exception {
