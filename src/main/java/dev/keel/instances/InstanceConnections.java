@@ -76,6 +76,15 @@ public final class InstanceConnections {
     }
 
     /**
+     * Reads {@code instance}'s superuser password now, once, for {@link #probeWithoutCatalog}: a
+     * server this node never connected to (its primary's standby on another node) can then be
+     * checked during a catalog outage too.
+     */
+    public void remember(Instance instance) {
+        lastRead.computeIfAbsent(instance.id(), id -> instances.superuserPassword(instance));
+    }
+
+    /**
      * A physical replication connection as the superuser, for the WAL receiver: the same verified
      * TLS and pinned settings, in the simple query mode replication commands need. A server that
      * stops answering fails its reads within {@code socketSeconds}.

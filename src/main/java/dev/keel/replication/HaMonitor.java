@@ -136,6 +136,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
     private final Map<UUID, Boolean> checking = new ConcurrentHashMap<>();
+    /**
+     * Databases the failsafe is looking at now. Apart from {@link #checking}: a check that waits on
+     * a catalog connection the outage left hanging (up to the pool's 30 s socket timeout) must not
+     * keep the failsafe from letting commits go (CatalogPartitionIT saw a commit wait 26 s, not 6).
+     */
+    private final Set<UUID> failsafeRunning = ConcurrentHashMap.newKeySet();
     private ScheduledExecutorService executor;
     /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
     volatile Consumer<String> seam = what -> { };
@@ -248,6 +254,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
+        /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
+        volatile @Nullable String failsafeRefusal;
         final Deque<Recorded> decisions = new ArrayDeque<>();
 
         /** Forgets what was seen of the servers (kept: the decisions, and when a standby may be built). */
@@ -345,10 +353,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (catalogLostSince != null) {
                 LOG.info("The HA monitor reaches the catalog again, after {}", Duration.between(catalogLostSince, Instant.now()));
                 catalogLostSince = null;
+                watches.values().forEach(w -> w.failsafeRefusal = null);
             }
             stopFencedHere();
             // Readings of other nodes' primaries are a cache: those of databases gone are dropped, so it never outgrows them.
-            observations.keySet().retainAll(archiving.stream().map(Database::id).collect(Collectors.toSet()));
+            Set<UUID> present = archiving.stream().map(Database::id).collect(Collectors.toSet());
+            observations.keySet().retainAll(present);
             for (Database database : archiving) {
                 // A database that left its HA plan is still looked at while its commits were last seen waiting for a
                 // standby: they are let go (a standby being removed must not hold them for ever).
@@ -375,6 +385,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     }
                 });
             }
+            // What this node saw of a database deleted is dropped too (last: a catalog error here delays no check). One only out
+            // of service a while (a plan change, an upgrade) keeps its watch: its primary is still fenced across a partition.
+            watches.keySet().removeIf(id -> !present.contains(id) && databases.find(id).isEmpty());
         });
     }
 
@@ -427,6 +440,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.primary = primary;
         watch.standby = standby.orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
+        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
+        standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -462,7 +477,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
             String why = null;
             if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
-                why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
+                if (!lostForSure(fenced)) {
+                    why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
+                }
             } else {
                 try (ServerSession ignored = connections.probe(fenced, probeSeconds)) {
                     why = "its fenced old primary (instance " + fenced.id() + ") still answers";
@@ -482,6 +499,20 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
         }
         return true;
+    }
+
+    /**
+     * Whether server {@code fenced}, on a silent node, is surely stopped by the rule a failover from
+     * elsewhere counts on: its node (of this version) has been silent for longer than a node cut off
+     * takes to fence its primaries ({@link #fencedBy}), and its port does not accept a connection
+     * from here (a server whose node's Keel alone stopped still does). A promotion that failed after
+     * such a failover fenced the old primary in the catalog is then finished without waiting for
+     * that node, which may never return.
+     */
+    private boolean lostForSure(Instance fenced) {
+        return placement.otherVersion(fenced.node()).isEmpty()
+                && placement.silentFor(fenced.node()).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()
+                && !connections.acceptsConnections(fenced, REACH_TIMEOUT);
     }
 
     /**
@@ -951,16 +982,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             Instance primary = watch.primary;
             // Only the primaries of this node (a standby's node watches another's too), and only while they run (not fenced).
             if (!watch.synchronous || database == null || primary == null || !nodeOf(primary).equals(node.name())
-                    || !runtime.isRunning(primary) || checking.putIfAbsent(id, false) != null) {
+                    || !runtime.isRunning(primary) || !failsafeRunning.add(id)) {
                 return;
             }
             checks.execute(() -> {
                 try {
-                    if (standbyStillAStandby(database, watch.standby)) {
+                    if (standbyStillAStandby(database, watch)) {
                         letWaitersGo(database, watch, primary, false);
                     }
                 } finally {
-                    checking.remove(id);
+                    failsafeRunning.remove(id);
                 }
             });
         }));
@@ -992,19 +1023,25 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * synchronous commit) until the catalog says more. An instance with no node recorded was made
      * before nodes were, on this one.
      */
-    private boolean standbyStillAStandby(Database database, @Nullable Instance standby) {
+    private boolean standbyStillAStandby(Database database, Watch watch) {
+        Instance standby = watch.standby;
         if (standby == null || standby.node() == null || standby.node().equals(node.name())) {
             return true;
         }
+        String refusal;
         try (ServerSession session = connections.probeWithoutCatalog(standby, probeSeconds)) {
             if (session.inRecovery()) {
                 return true;
             }
-            LOG.error("Database {}: the failsafe does not let commits go: the standby on node {} is no longer in recovery (promoted"
-                    + " by another node?)", database.name(), standby.node());
+            refusal = "the standby on node " + standby.node() + " is no longer in recovery (promoted by another node?)";
         } catch (SQLException e) {
-            LOG.warn("Database {}: the failsafe does not let commits go: the standby on node {} does not answer ({}), and another"
-                    + " node may have promoted it", database.name(), standby.node(), e.getMessage());
+            refusal = "the standby on node " + standby.node() + " does not answer (" + e.getMessage() + "), and another node may"
+                    + " have promoted it";
+        }
+        // Once, not every round of an outage that may last minutes.
+        if (!refusal.equals(watch.failsafeRefusal)) {
+            watch.failsafeRefusal = refusal;
+            LOG.warn("Database {}: the failsafe does not let commits go: {}", database.name(), refusal);
         }
         return false;
     }
