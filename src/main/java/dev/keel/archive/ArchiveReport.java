@@ -78,12 +78,13 @@ public final class ArchiveReport {
      * the store yet), {@code reconnecting} (with why) or {@code off}; the newest streamed position
      * in the store and when it was stored; what it received; how far the server's flushed WAL is
      * ahead of it; its slot on the primary ({@code wal_status} and the bytes the server may still
-     * write before it drops the slot's WAL, {@code max_slot_wal_keep_size}).
+     * write before it drops the slot's WAL, {@code max_slot_wal_keep_size}); the node it runs on
+     * (another than the primary's when there is one; null while off).
      */
     @Serdeable
     public record Receiver(String state, @Nullable String streamedLsn, @Nullable Instant streamedAt, @Nullable String receivedLsn,
                            @Nullable Long behindBytes, @Nullable String slotWalStatus, @Nullable Long slotSafeWalBytes,
-                           @Nullable String message) {
+                           @Nullable String message, @Nullable String node) {
     }
 
     @Serdeable
@@ -114,7 +115,7 @@ public final class ArchiveReport {
         int waiting = 0;
         Optional<Instance> primary = instances.primary(database.id());
         Optional<StreamedWal> partial = archive.streamed(database.id());
-        Optional<WalStream> stream = receivers.stream(database.id());
+        Optional<WalStream> stream = receivers.stream(database.id()); // this node's own, told what the server was seen holding
         ServerSession.ServerWal seen = null;
         if (primary.isPresent()) {
             List<SpooledWal> spooled = runtime.spooledWal(primary.get());
@@ -151,13 +152,14 @@ public final class ArchiveReport {
                 message = message == null ? "The server does not answer, so its WAL position is unknown: " + e.getMessage() : message;
             }
         }
-        Optional<WalStream.Status> streaming = stream.map(WalStream::status);
+        Optional<WalReceivers.Receiving> receiving = receivers.receiving(database.id());
+        Optional<WalStream.Status> streaming = receiving.map(WalReceivers.Receiving::status);
         if (streaming.isPresent() && streaming.get().stored() != null) {
             // Once the receiver runs, WAL reaches the store through it: its oldest unstored WAL is the archive's lag.
             Instant since = streaming.get().unstoredSince();
             lagSeconds = since == null ? 0 : Math.max(0, Duration.between(since, now).toSeconds());
         }
-        Receiver receiver = ReceiverReport.of(streaming, partial, seen, lagSeconds);
+        Receiver receiver = ReceiverReport.of(receiving, partial, seen, lagSeconds);
         if (message == null && receiver.message() != null && receiver.slotWalStatus() != null && ReceiverReport.slotInDanger(seen)) {
             message = receiver.message();
         }
@@ -191,7 +193,7 @@ public final class ArchiveReport {
                 .map(r -> new Restorable(r.backup(), restorableFrom(r.backup(), segments)))
                 .sorted(Comparator.comparing(Restorable::from)).toList();
         return new Restorability(restorable, window(reaches, segments, archive.streamed(database),
-                receivers.stream(database).map(WalStream::status), Instant.now()));
+                receivers.receiving(database).map(WalReceivers.Receiving::status), Instant.now()));
     }
 
     /** The newest segment the archive holds any of: the streamed partial's, else the newest archived one. */

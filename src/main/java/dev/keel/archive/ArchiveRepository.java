@@ -6,13 +6,20 @@ import dev.keel.postgres.WalFileName;
 import dev.keel.postgres.WalSegmentName;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
+import dev.keel.instances.Instance;
 import org.jooq.DSLContext;
+import org.jooq.Field;
+import org.jooq.Query;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
@@ -21,6 +28,7 @@ import java.util.UUID;
 import static dev.keel.catalog.schema.Tables.ARCHIVED_WAL;
 import static dev.keel.catalog.schema.Tables.ARCHIVE_STATUS;
 import static dev.keel.catalog.schema.Tables.STREAMED_WAL;
+import static dev.keel.catalog.schema.Tables.WAL_RECEIVERS;
 import static dev.keel.catalog.schema.Tables.WAL_SYSTEMS;
 
 /** Rows of the WAL archive and of each database's archive status. */
@@ -167,9 +175,69 @@ public final class ArchiveRepository {
                 r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant()));
     }
 
+    /** A database's WAL receiver as node {@code node} last reported it (within {@link #RECEIVER_FRESH}). */
+    record ReportedReceiver(UUID instance, String node, WalStream.Status status) {
+    }
+
+    /** A receiver's row not reported for longer than this counts as no receiver (its node stopped, or lost). */
+    static final Duration RECEIVER_FRESH = Duration.ofSeconds(10);
+
+    /**
+     * Records how this node's receivers go, one row per database, in one batch. A stream that is not
+     * connected does not take the row over from another node's fresh one: while a receiver moves
+     * between nodes, the new one waits for the slot the old one still holds.
+     */
+    void reportReceivers(String node, Map<Instance, WalStream.Status> streams) {
+        List<Query> upserts = new ArrayList<>();
+        streams.forEach((instance, status) -> upserts.add(dsl.insertInto(WAL_RECEIVERS)
+                .set(WAL_RECEIVERS.DATABASE_ID, instance.databaseId())
+                .set(receiverRow(instance, node, status))
+                .onConflict(WAL_RECEIVERS.DATABASE_ID).doUpdate()
+                .set(receiverRow(instance, node, status))
+                .where(WAL_RECEIVERS.NODE.eq(node).or(DSL.val(status.connected()))
+                        .or(DSL.condition("{0} < now() - make_interval(secs => {1})", WAL_RECEIVERS.REPORTED_AT,
+                                DSL.val(RECEIVER_FRESH.toSeconds()))))));
+        if (!upserts.isEmpty()) {
+            dsl.batch(upserts).execute();
+        }
+    }
+
+    private static Map<Field<?>, Object> receiverRow(Instance instance, String node, WalStream.Status status) {
+        Map<Field<?>, Object> row = new HashMap<>();
+        row.put(WAL_RECEIVERS.INSTANCE_ID, instance.id());
+        row.put(WAL_RECEIVERS.NODE, node);
+        row.put(WAL_RECEIVERS.CONNECTED, status.connected());
+        row.put(WAL_RECEIVERS.RECEIVED_LSN, status.received() == null ? null : status.received().value());
+        row.put(WAL_RECEIVERS.STORED_LSN, status.stored() == null ? null : status.stored().value());
+        row.put(WAL_RECEIVERS.STORED_AT, status.storedAt() == null ? null : status.storedAt().atOffset(ZoneOffset.UTC));
+        row.put(WAL_RECEIVERS.UNSTORED_SINCE, status.unstoredSince() == null ? null : status.unstoredSince().atOffset(ZoneOffset.UTC));
+        String problem = status.problem();
+        row.put(WAL_RECEIVERS.PROBLEM, problem == null || problem.length() <= MESSAGE_LIMIT ? problem : problem.substring(0, MESSAGE_LIMIT));
+        row.put(WAL_RECEIVERS.REPORTED_AT, DSL.currentOffsetDateTime());
+        return row;
+    }
+
+    /** The database's receiver as its node last reported it, if that was within {@link #RECEIVER_FRESH}. */
+    Optional<ReportedReceiver> receiver(UUID database) {
+        return dsl.selectFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database))
+                .and(DSL.condition("{0} >= now() - make_interval(secs => {1})", WAL_RECEIVERS.REPORTED_AT,
+                        DSL.val(RECEIVER_FRESH.toSeconds())))
+                .fetchOptional(r -> new ReportedReceiver(r.getInstanceId(), r.getNode(), new WalStream.Status(r.getConnected(),
+                        r.getReceivedLsn() == null ? null : new Lsn(r.getReceivedLsn()),
+                        r.getStoredLsn() == null ? null : new Lsn(r.getStoredLsn()),
+                        r.getUnstoredSince() == null ? null : r.getUnstoredSince().toInstant(),
+                        r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem())));
+    }
+
+    /** Removes the database's receiver row if node {@code node} reported it last (it stopped its stream). */
+    void forgetReceiver(UUID database, String node) {
+        dsl.deleteFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database)).and(WAL_RECEIVERS.NODE.eq(node)).execute();
+    }
+
     /** Forgets a deleted database's archive rows. */
     public void deleteAll(UUID database) {
         dsl.deleteFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).execute();
+        dsl.deleteFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(WAL_SYSTEMS).where(WAL_SYSTEMS.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();

@@ -18,8 +18,9 @@ final class ReceiverReport {
     private ReceiverReport() {
     }
 
-    static ArchiveReport.Receiver of(Optional<WalStream.Status> streaming, Optional<StreamedWal> partial,
+    static ArchiveReport.Receiver of(Optional<WalReceivers.Receiving> receiving, Optional<StreamedWal> partial,
                                      @Nullable ServerSession.ServerWal seen, long lagSeconds) {
+        Optional<WalStream.Status> streaming = receiving.map(WalReceivers.Receiving::status);
         String slotStatus = seen == null ? null : seen.slotWalStatus();
         Long safe = seen == null ? null : seen.slotSafeWalSize();
         Lsn fromStream = streaming.map(WalStream.Status::stored).orElse(null);
@@ -47,7 +48,8 @@ final class ReceiverReport {
                     + " archive_command still archives every segment.";
         }
         return new ArchiveReport.Receiver(state, streamed == null ? null : streamed.toString(), streamedAt,
-                received == null ? null : received.toString(), behind, slotStatus, safe, message);
+                received == null ? null : received.toString(), behind, slotStatus, safe, message,
+                receiving.map(WalReceivers.Receiving::node).orElse(null));
     }
 
     static boolean slotInDanger(@Nullable ServerSession.ServerWal seen) {

@@ -1,18 +1,26 @@
 package dev.keel.archive;
 
+import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRole;
-import dev.keel.instances.InstanceState;
 import dev.keel.jobs.Loops;
+import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
 import dev.keel.storage.ObjectStore;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
@@ -28,25 +36,46 @@ import java.util.concurrent.TimeUnit;
  * store within a second of being written rather than when a segment completes: checked once a
  * second, a stream starts for a new primary (after a provision, failover or upgrade) and stops
  * for one that is gone. {@code archive_command} stays the second path.
+ *
+ * <p>Where it runs: on a node other than the primary's when there is one, so that losing the
+ * primary's host loses no WAL the receiver had: what it received it still stores. Among the
+ * active nodes of this version other than the primary's, each database's receiver is on the one
+ * its id ranks first (rendezvous hashing: a node joining or leaving moves only the receivers it
+ * takes or had); with no other, on the primary's own node. A primary on a node of another version
+ * is left to that node, which streams its own as older versions did. The physical slot admits one
+ * receiver at a time, so while a receiver moves, the new one retries until the old one let go.
+ * Each node reports its receivers in the catalog every round ({@code wal_receivers}), which is
+ * what {@code /archive} shows when asked of another node.
  */
 @Singleton
 public final class WalReceivers {
     /** The physical slot through which Keel receives each primary's WAL. */
     public static final String SLOT = "keel_wal_receiver";
     private static final long SUPERVISE_MILLIS = 1000;
+    /** How long a deletion waits for another node to stop the database's receiver. */
+    private static final Duration QUIESCE_WAIT = Duration.ofSeconds(20);
+    private static final Logger LOG = LoggerFactory.getLogger(WalReceivers.class);
 
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final ObjectStore store;
     private final WalFiles files;
     private final ArchiveRepository archive;
+    private final DatabaseLookup databases;
+    private final Placement placement;
+    private final ThisNode node;
     private final long uploadMillis;
     private final boolean enabled;
     private final Map<UUID, WalStream> streams = new ConcurrentHashMap<>();
     private final Set<UUID> stopped = ConcurrentHashMap.newKeySet();
+    /** What each of this node's streams last reported in the catalog, by instance. */
+    private final Map<UUID, Reported> reported = new ConcurrentHashMap<>();
+    /** How often a receiver whose status did not change is reported all the same: well within {@link ArchiveRepository#RECEIVER_FRESH}. */
+    private static final Duration REPORT_AGAIN = Duration.ofSeconds(3);
     private final ScheduledExecutorService supervisor;
 
     WalReceivers(InstanceRepository instances, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
+                 DatabaseLookup databases, Placement placement, ThisNode node,
                  @Value("${keel.archive.stream-upload-millis:700}") long uploadMillis,
                  @Value("${keel.archive.streaming:true}") boolean enabled) {
         this.instances = instances;
@@ -54,6 +83,9 @@ public final class WalReceivers {
         this.store = store;
         this.files = files;
         this.archive = archive;
+        this.databases = databases;
+        this.placement = placement;
+        this.node = node;
         this.uploadMillis = uploadMillis;
         this.enabled = enabled;
         this.supervisor = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -72,22 +104,93 @@ public final class WalReceivers {
 
     private void supervise() {
         Set<UUID> wanted = new HashSet<>();
-        for (Instance instance : instances.hostedHere()) {
-            if (instance.databaseId() != null && instance.role() == InstanceRole.PRIMARY && instance.state() == InstanceState.RUNNING
-                    && !stopped.contains(instance.databaseId())) {
-                wanted.add(instance.id());
-                streams.computeIfAbsent(instance.id(), id -> {
-                    WalStream stream = new WalStream(instance, connections, store, files, archive, uploadMillis);
-                    stream.start();
-                    return stream;
-                });
+        Set<String> active = placement.activeOfThisVersion();
+        Set<String> otherVersions = placement.ofOtherVersions();
+        Set<UUID> deleting = databases.deleting();
+        for (Instance primary : instances.runningPrimaries()) {
+            if (primary.node() == null || otherVersions.contains(primary.node()) || stopped.contains(primary.databaseId())
+                    || deleting.contains(primary.databaseId())
+                    || !node.name().equals(receiverNode(primary.databaseId(), primary.node(), active))) {
+                continue;
             }
+            wanted.add(primary.id());
+            streams.computeIfAbsent(primary.id(), id -> {
+                if (!primary.node().equals(node.name())) {
+                    LOG.info("Receiving the WAL of instance {} (database {}) on node {}, from its primary on node {}", primary.id(),
+                            primary.databaseId(), node.name(), primary.node());
+                }
+                WalStream stream = new WalStream(primary, connections, store, files, archive, uploadMillis);
+                stream.start();
+                return stream;
+            });
         }
         for (UUID id : Set.copyOf(streams.keySet())) {
             if (!wanted.contains(id)) {
-                stop(streams.remove(id));
+                WalStream stream = streams.remove(id);
+                stop(stream);
+                archive.forgetReceiver(stream.instance().databaseId(), node.name());
             }
         }
+        report();
+    }
+
+    /**
+     * Reports this node's receivers in the catalog: each whose status changed since it was last
+     * reported, and each other one every {@link #REPORT_AGAIN} so that its row stays fresh (a node
+     * of many quiet databases writes a few rows a second, not one per database).
+     */
+    private void report() {
+        long now = System.nanoTime();
+        Map<Instance, WalStream.Status> changed = new HashMap<>();
+        for (WalStream stream : streams.values()) {
+            WalStream.Status status = stream.status();
+            Reported last = reported.get(stream.instance().id());
+            if (!stopped.contains(stream.instance().databaseId())
+                    && (last == null || !last.status().equals(status) || now - last.at() >= REPORT_AGAIN.toNanos())) {
+                changed.put(stream.instance(), status);
+            }
+        }
+        reported.keySet().retainAll(streams.keySet());
+        archive.reportReceivers(node.name(), changed);
+        changed.forEach((instance, status) -> reported.put(instance.id(), new Reported(status, now)));
+    }
+
+    /** A status as last reported, and when ({@link System#nanoTime}). */
+    private record Reported(WalStream.Status status, long at) {
+    }
+
+    /**
+     * The node that receives database {@code database}'s WAL from its primary on {@code primaryNode}:
+     * of the {@code active} nodes other than that one, the one ranked first for the database
+     * (rendezvous hashing); the primary's own node when there is no other.
+     */
+    static String receiverNode(UUID database, String primaryNode, Set<String> active) {
+        return active.stream().filter(n -> !n.equals(primaryNode))
+                .max(Comparator.comparingLong((String n) -> rank(database, n)).thenComparing(Comparator.naturalOrder()))
+                .orElse(primaryNode);
+    }
+
+    private static long rank(UUID database, String node) {
+        byte[] digest = Sha256.digest().digest((database + "/" + node).getBytes(StandardCharsets.UTF_8));
+        return ByteBuffer.wrap(digest).getLong();
+    }
+
+    /**
+     * The database's receiver as it goes: this node's own stream if it runs one, else what the node
+     * running it last reported in the catalog (a few seconds old at most), for its current primary.
+     */
+    Optional<Receiving> receiving(UUID database) {
+        Optional<WalStream> local = stream(database);
+        if (local.isPresent()) {
+            return Optional.of(new Receiving(node.name(), local.get().status()));
+        }
+        Optional<UUID> primary = instances.primary(database).map(Instance::id);
+        return archive.receiver(database).filter(r -> primary.equals(Optional.of(r.instance())))
+                .map(r -> new Receiving(r.node(), r.status()));
+    }
+
+    /** A database's receiver: the node it runs on, and how it goes. */
+    record Receiving(String node, WalStream.Status status) {
     }
 
     /** How the database's stream goes, if one runs for it. */
@@ -104,7 +207,12 @@ public final class WalReceivers {
                 s.unstoredSince() == null ? 0 : Math.max(0, Duration.between(s.unstoredSince(), now).toMillis() / 1000.0)));
     }
 
-    /** Stops the database's stream for good (its archive is being removed) and waits until it stored its last. */
+    /**
+     * Stops the database's stream for good (its archive is being removed) and waits until it stored
+     * its last: this node's own at once, another node's once that node sees the deletion (its
+     * next round) and stopped it, which its row's removal tells. A row that node stops reporting
+     * (it stopped, or was lost) is no stream after {@link ArchiveRepository#RECEIVER_FRESH}.
+     */
     void quiesce(UUID database) throws InterruptedException {
         stopped.add(database);
         for (WalStream stream : streams.values()) {
@@ -112,6 +220,16 @@ public final class WalReceivers {
                 streams.remove(stream.instance().id());
                 stream.stop();
             }
+        }
+        archive.forgetReceiver(database, node.name());
+        Instant deadline = Instant.now().plus(QUIESCE_WAIT);
+        while (archive.receiver(database).isPresent()) {
+            if (Instant.now().isAfter(deadline)) {
+                throw new IllegalStateException("the WAL receiver of database " + database + " on node "
+                        + archive.receiver(database).map(ArchiveRepository.ReportedReceiver::node).orElse("?")
+                        + " did not stop within " + QUIESCE_WAIT.toSeconds() + " s; the deletion goes on when asked again");
+            }
+            Thread.sleep(200);
         }
     }
 
@@ -132,6 +250,11 @@ public final class WalReceivers {
         Instant deadline = Instant.now().plusSeconds(10);
         for (WalStream stream : streams.values()) {
             stream.awaitStop(deadline);
+            try {
+                archive.forgetReceiver(stream.instance().databaseId(), node.name()); // shown as off at once, not once stale
+            } catch (RuntimeException e) {
+                LOG.debug("Could not remove the row of the WAL receiver of instance {}: {}", stream.instance().id(), e.getMessage());
+            }
         }
         streams.clear();
     }

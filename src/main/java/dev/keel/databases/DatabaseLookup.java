@@ -7,7 +7,9 @@ import jakarta.inject.Singleton;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 
 /** Databases as other capabilities see them: found by id or name within the caller's team. */
 @Singleton
@@ -60,6 +62,11 @@ public final class DatabaseLookup {
     /** Every available follower, of every team: what the follower watch checks. */
     public List<Database> following() {
         return databases.inState(DatabaseState.AVAILABLE).stream().filter(Database::following).toList();
+    }
+
+    /** The databases being deleted, of every team: work that keeps their WAL stops for them. */
+    public Set<UUID> deleting() {
+        return databases.inState(DatabaseState.DELETING).stream().map(Database::id).collect(Collectors.toSet());
     }
 
     /** Every available database that archives its own WAL (all but followers), of every team: the archive's scheduled work. */

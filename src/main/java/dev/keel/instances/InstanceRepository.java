@@ -219,6 +219,12 @@ public final class InstanceRepository {
         return dsl.selectFrom(INSTANCES).where(INSTANCES.NODE.eq(node.name())).fetch(InstanceRepository::toInstance);
     }
 
+    /** Every running primary of a database, on whichever node: those whose WAL the receivers stream (from any node). */
+    public List<Instance> runningPrimaries() {
+        return dsl.selectFrom(INSTANCES).where(INSTANCES.DATABASE_ID.isNotNull()).and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
+                .and(INSTANCES.STATE.eq(InstanceState.RUNNING.value())).fetch(InstanceRepository::toInstance);
+    }
+
     /** The instances this node hosts that the catalog says are fenced. */
     public List<Instance> fencedHere() {
         return dsl.selectFrom(INSTANCES).where(INSTANCES.NODE.eq(node.name())).and(INSTANCES.STATE.eq(InstanceState.FENCED.value()))

@@ -234,6 +234,21 @@ public final class Placement {
                 .map(row -> "node " + name + " runs Keel " + row.version() + " and this node " + node.version());
     }
 
+    /**
+     * The active nodes (heartbeating, not drained) that run this node's version of Keel, by name:
+     * where work this version defines (a WAL receiver) may run.
+     */
+    public Set<String> activeOfThisVersion() {
+        return nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE && row.version().equals(node.version()))
+                .map(NodeRepository.Row::name).collect(Collectors.toSet());
+    }
+
+    /** The nodes, in whatever state, that run another version of Keel than this node (during a rolling upgrade). */
+    public Set<String> ofOtherVersions() {
+        return nodes.all().stream().filter(row -> !row.version().equals(node.version())).map(NodeRepository.Row::name)
+                .collect(Collectors.toSet());
+    }
+
     /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for a node not registered. */
     public Optional<Duration> silentFor(String name) {
         return nodes.silentFor(name);

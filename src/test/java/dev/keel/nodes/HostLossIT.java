@@ -3,6 +3,7 @@ package dev.keel.nodes;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
 import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
@@ -49,7 +50,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  *   that, and the writer resumes there. Every number either writer had acknowledged is on the
  *   new primary. Healed, the old primary stays down, and the standby moves to node-a.</li>
  *   <li>A host lost: every process of node-b's host killed (its Keel and the new primary) and its
- *   link cut. Node-a promotes the standby, and every acknowledged number is there.</li>
+ *   link cut. Node-a promotes the standby, and every acknowledged number is there. A standard
+ *   database (no standby) lost with the same host, whose WAL receiver ran on node-a (issue 16): a
+ *   rollback to now restores it on node-a with every write acknowledged over a second before the
+ *   loss (and, measured, those of the last second too).</li>
  * </ol>
  */
 class HostLossIT {
@@ -190,7 +194,27 @@ class HostLossIT {
                         // A standby's node that never saw the primary answer cannot tell how far behind it is, and refuses.
                         Wait.until("node-a to watch the primary from the standby's side", Timeouts.LOG_LINE,
                                 () -> a.log().contains("node node-a watches its primary on node node-b from the standby's side"));
+                        // A standard database on node-b (node-a drained while it is made), without a standby: its WAL receiver runs
+                        // on node-a, so what the receiver had of it survives node-b's host.
+                        assertThat(a.api().post("/v1/nodes/node-a/drain", "").status()).isEqualTo(200);
+                        JsonNode standard;
+                        try {
+                            standard = teamAtB.provision("{\"plan\":\"standard-0\"}");
+                        } finally {
+                            assertThat(a.api().post("/v1/nodes/node-a/activate", "").status()).isEqualTo(200);
+                        }
+                        assertThat(NodeWork.serverOn(standard, "primary")).isEqualTo("node-b");
+                        ArchiveWaits.awaitInitialBackup(teamAtB, standard.get("id").asText());
+                        Wait.until("the standard database's WAL receiver to stream on node-a", Timeouts.STANDBY, () -> {
+                            JsonNode receiver = teamAtA.get("/v1/databases/" + standard.get("id").asText() + "/archive").json()
+                                    .path("receiver");
+                            return "node-a".equals(receiver.path("node").asText(null)) && "streaming".equals(receiver.path("state").asText());
+                        });
+                        FailoverWriter unreplicated = FailoverWriter.start(() -> standard.get("url").asText(), ca);
+
                         // 2. A host lost: every process on node-b's host killed, its link cut.
+                        unreplicated.awaitAckOn(nodeB.address(), System.nanoTime(), Timeouts.REQUEST);
+                        Thread.sleep(3000);
                         via.set(teamAtA);
                         long lost = System.nanoTime();
                         nodeB.killAll();
@@ -204,6 +228,27 @@ class HostLossIT {
                         assertThat(writer.lostFrom(() -> numbers(lastPrimary, ca))).as("acknowledged numbers missing after the host loss")
                                 .isEmpty();
                         observed.add("acknowledged in all: " + writer.acked().size() + ", none missing");
+
+                        // The standard database lost with node-b's host: a rollback to now, asked of node-a, restores it there
+                        // from the store, with every write acknowledged more than a second before the loss (RPO under a second;
+                        // its receiver on node-a had what node-b sent it).
+                        unreplicated.close();
+                        Api.Response rollback = teamAtA.post("/v1/databases", "{\"plan\":\"standard-0\",\"rollback\":\""
+                                + standard.get("name").asText() + "\",\"to\":\"" + Instant.now() + "\"}");
+                        assertThat(rollback.status()).as(rollback.toString()).isEqualTo(202);
+                        JsonNode restored = teamAtA.awaitAvailable(rollback.field("id"), Timeouts.RESTORE);
+                        Set<Integer> kept = numbers(restored.get("url").asText(), ca);
+                        long bound = lost - Timeouts.STREAMED.toNanos();
+                        List<Integer> older = unreplicated.acked().entrySet().stream().filter(e -> e.getValue().at() < bound)
+                                .map(Map.Entry::getKey).toList();
+                        long lastSecondLost = unreplicated.acked().entrySet().stream()
+                                .filter(e -> e.getValue().at() >= bound && !kept.contains(e.getKey())).count();
+                        observed.add("host lost, standard database (WAL received on node-a): " + unreplicated.acked().size()
+                                + " writes acknowledged, a rollback to now on node-a kept " + kept.size() + "; of the last second's, "
+                                + lastSecondLost + " missing");
+                        assertThat(older.stream().filter(n -> !kept.contains(n)).toList())
+                                .as("writes acknowledged over a second before the host was lost, missing after a rollback to now").isEmpty();
+                        teamAtA.deprovision(rollback.field("id"));
                     }
                     teamAtA.deprovision(id);
                     id = null;

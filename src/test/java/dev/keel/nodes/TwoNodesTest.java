@@ -137,6 +137,12 @@ class TwoNodesTest {
                     statement.execute("create table kept (note text); insert into kept values ('before node-b stopped')");
                 }
 
+                // Each database's WAL receiver runs on the other node, away from its primary's host; either node's /archive shows
+                // it (the receiving node reports it in the catalog).
+                awaitReceiverOn(teamAtA, idA, "node-b");
+                awaitReceiverOn(teamAtB, idA, "node-b");
+                awaitReceiverOn(teamAtB, idB, "node-a");
+
                 // B's control plane stops; its server keeps serving, and A shows B lost.
                 b.stopControlPlane();
                 long stopped = System.nanoTime();
@@ -146,6 +152,10 @@ class TwoNodesTest {
                 try (Connection connection = Pg.connect(urlB, a.caFile()); Statement statement = connection.createStatement()) {
                     statement.execute("insert into kept values ('while node-b was lost')");
                 }
+                // B's database's WAL goes on reaching the store from A, which received it all along; A's database's receiver,
+                // on B before, is now on A, the only node left.
+                awaitReceiverOn(teamAtA, idB, "node-a");
+                awaitReceiverOn(teamAtA, idA, "node-a");
                 assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
                 // A backup of B's database asked meanwhile waits for B, begun by nobody.
                 String waiting = NodeWork.askBackup(teamAtA, idB);
@@ -382,6 +392,14 @@ class TwoNodesTest {
     }
 
     /** Asks {@code asked} for a backup of {@code database}; the operation is recorded by the asked node and run by {@code runner}. */
+    /** Waits until database {@code id}'s /archive, asked through {@code asked}, shows its WAL receiver streaming on {@code node}. */
+    private static void awaitReceiverOn(Api asked, String id, String node) {
+        Wait.until("the WAL receiver of " + id + " to stream on " + node, Timeouts.STANDBY, () -> {
+            JsonNode receiver = asked.get("/v1/databases/" + id + "/archive").json().path("receiver");
+            return node.equals(receiver.path("node").asText(null)) && "streaming".equals(receiver.path("state").asText());
+        });
+    }
+
     private static void assertCarriedOutBy(Api asked, String database, String runner, TestKeel.CatalogServerDatabase catalog) throws Exception {
         String operation = NodeWork.askBackup(asked, database);
         NodeWork.awaitSucceeded(asked, operation);
