@@ -17,7 +17,7 @@
 #             acknowledged there to the first on the other host
 #   lost      acknowledged writes missing afterwards (the test fails on any)
 #   rpo       a standard database (no standby) on the lost host, its WAL receiver on the other: a
-#             rollback to now restores it there; writes of the last second before the loss missing
+#             rollback to now restores it there; writes of the last 250 ms before the loss missing
 #             (the test fails on any older one missing)
 # Then, as the anchor measured in the same run, `ONLY=failover N=$N ops/bench/failover.sh`: Keel's
 # failover of a hung primary with its standby on the same host (SIGSTOP to the first write through
@@ -74,7 +74,7 @@ for f in sorted(glob.glob(f"{work}/output-*.txt")):
             got[k].append(int(m.group(1)))
     m = re.search(r"acknowledged in all: (\d+), none missing", text)
     lost.append("0 of " + m.group(1) if m else "run failed")
-    m = re.search(r"host lost, standard database .*: (\d+) writes acknowledged, .* of the last second's, (\d+) missing", text)
+    m = re.search(r"host lost, standard database .*: (\d+) writes acknowledged, .* of the last 250 ms's, (\d+) missing", text)
     if m:
         rpo.append(f"{m.group(2)} of {m.group(1)}")
 def p50(v): return statistics.median(v)
@@ -86,7 +86,7 @@ for k, v in got.items():
     else:
         print(f"  {k:<9} no sample")
 print(f"  lost      {', '.join(lost)}")
-print(f"  standard database lost with its host, WAL received on the other: of the last second's writes, missing after a"
+print(f"  standard database lost with its host, WAL received on the other: of the last 250 ms's writes, missing after a"
       f" rollback to now: {', '.join(rpo) or 'no sample'} (none older may be missing: the test fails on any)")
 anchor = open(f"{work}/failover.txt").read()
 m = re.search(r"keel\s+N=\s*\d+\s+p50\s+([\d.]+)\s*(ms|s)", anchor)

@@ -27,6 +27,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -73,6 +74,7 @@ public final class WalReceivers {
     /** How often a receiver whose status did not change is reported all the same: well within {@link ArchiveRepository#RECEIVER_FRESH}. */
     private static final Duration REPORT_AGAIN = Duration.ofSeconds(3);
     private final ScheduledExecutorService supervisor;
+    private final ExecutorService stoppers;
 
     WalReceivers(InstanceRepository instances, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
                  DatabaseLookup databases, Placement placement, ThisNode node,
@@ -88,6 +90,11 @@ public final class WalReceivers {
         this.node = node;
         this.uploadMillis = uploadMillis;
         this.enabled = enabled;
+        this.stoppers = Executors.newCachedThreadPool(r -> {
+            Thread thread = new Thread(r, "keel-wal-receiver-stop");
+            thread.setDaemon(true);
+            return thread;
+        });
         this.supervisor = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread thread = new Thread(r, "keel-wal-receivers");
             thread.setDaemon(true);
@@ -126,9 +133,13 @@ public final class WalReceivers {
         }
         for (UUID id : Set.copyOf(streams.keySet())) {
             if (!wanted.contains(id)) {
+                // Stopped on a thread of its own: one storing its last for seconds does not hold up the others' reports.
                 WalStream stream = streams.remove(id);
-                stop(stream);
-                archive.forgetReceiver(stream.instance().databaseId(), node.name());
+                stream.requestStop();
+                stoppers.execute(() -> {
+                    stop(stream);
+                    archive.forgetReceiver(stream.instance().databaseId(), node.name());
+                });
             }
         }
         report();
@@ -223,7 +234,8 @@ public final class WalReceivers {
         }
         archive.forgetReceiver(database, node.name());
         Instant deadline = Instant.now().plus(QUIESCE_WAIT);
-        while (archive.receiver(database).isPresent()) {
+        // This node's own row (a report that raced the stop) names a stream stopped above.
+        while (archive.receiver(database).filter(r -> !r.node().equals(node.name())).isPresent()) {
             if (Instant.now().isAfter(deadline)) {
                 throw new IllegalStateException("the WAL receiver of database " + database + " on node "
                         + archive.receiver(database).map(ArchiveRepository.ReportedReceiver::node).orElse("?")
@@ -245,6 +257,8 @@ public final class WalReceivers {
     void close() throws InterruptedException {
         supervisor.shutdownNow();
         supervisor.awaitTermination(5, TimeUnit.SECONDS); // a round under way may still start a stream
+        stoppers.shutdown();
+        stoppers.awaitTermination(10, TimeUnit.SECONDS);
         // All at once: each stores what it holds, and a node's stop does not wait for its streams one after another.
         streams.values().forEach(WalStream::requestStop);
         Instant deadline = Instant.now().plusSeconds(10);

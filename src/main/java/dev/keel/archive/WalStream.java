@@ -240,6 +240,10 @@ final class WalStream implements Runnable {
             filled = 0;
             buffer = new byte[FIRST_BUFFER];
             digest = Sha256.digest();
+            // The slot first: it admits one receiver at a time, so once this stream holds it no other (on another node,
+            // while the receiver moves) stores parts or rows of this server any more, and what follows reads and cleans up
+            // a settled store. Read before, the other's part 0 of the next segment could be deleted under it.
+            ReplicationSession.PhysicalStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             // What an earlier stream of this server stored of this segment is not stored again: its next part
             // starts where that ended. Another server's row (the old primary's, saved as its stream stopped
             // after an upgrade or a failover) is not this server's WAL: then the segment starts afresh, and
@@ -256,25 +260,31 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            ReplicationSession.PhysicalStream stream = replication.startPhysical(WalReceivers.SLOT, segment.startLsn(), STATUS_MILLIS);
             connected = true;
             problem = null;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
             long pause = POLL_MILLIS;
-            while (running) {
-                ByteBuffer chunk = stream.readPending();
-                if (chunk == null) {
+            try {
+                while (running) {
+                    ByteBuffer chunk = stream.readPending();
+                    if (chunk == null) {
+                        storeIfDue(stream);
+                        Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
+                        // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
+                        pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
+                        continue;
+                    }
+                    pause = POLL_MILLIS;
+                    int length = chunk.remaining();
+                    long start = stream.receivedThrough().value() - length;
+                    accept(chunk, start, length, stream);
                     storeIfDue(stream);
-                    Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
-                    // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
-                    pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
-                    continue;
                 }
-                pause = POLL_MILLIS;
-                int length = chunk.remaining();
-                long start = stream.receivedThrough().value() - length;
-                accept(chunk, start, length, stream);
-                storeIfDue(stream);
+            } catch (SQLException | RuntimeException e) {
+                // What arrived is stored before the session closes (the server gone with its host: the WAL only this stream
+                // has), while this stream may still hold the slot, so that another that takes it meanwhile finds it stored.
+                storeQuietly();
+                throw e;
             }
             storeQuietly();
             return true;

@@ -12,6 +12,7 @@ import org.flywaydb.core.Flyway;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
+import org.jooq.impl.DefaultConfiguration;
 
 import java.net.URI;
 import java.net.URLDecoder;
@@ -104,6 +105,6 @@ final class CatalogFactory {
 
     @Singleton
     DSLContext dsl(CatalogConnections connections) {
-        return DSL.using(connections, SQLDialect.POSTGRES);
+        return DSL.using(new DefaultConfiguration().set(connections).set(SQLDialect.POSTGRES).set(connections.listener()));
     }
 }

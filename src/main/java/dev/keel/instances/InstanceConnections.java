@@ -5,6 +5,8 @@ import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.ServerSession;
 import dev.keel.tls.CertificateAuthority;
 import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -23,6 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 @Singleton
 public final class InstanceConnections {
+    private static final Logger LOG = LoggerFactory.getLogger(InstanceConnections.class);
     /**
      * Settings every Keel session starts with. {@code search_path} lists {@code pg_catalog} first
      * and {@code pg_temp} last (unlisted, each would be searched first): nothing a tenant creates
@@ -81,7 +84,13 @@ public final class InstanceConnections {
      * checked during a catalog outage too.
      */
     public void remember(Instance instance) {
-        lastRead.computeIfAbsent(instance.id(), id -> instances.superuserPassword(instance));
+        if (!lastRead.containsKey(instance.id())) {
+            try {
+                lastRead.putIfAbsent(instance.id(), instances.superuserPassword(instance)); // read outside the map's locks
+            } catch (RuntimeException e) {
+                LOG.debug("Could not read the superuser password of instance {} ahead: {}", instance.id(), e.getMessage());
+            }
+        }
     }
 
     /**

@@ -43,7 +43,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class NodeHeartbeat implements ApplicationEventListener<ServerStartupEvent> {
     private static final Logger LOG = LoggerFactory.getLogger(NodeHeartbeat.class);
     private static final Duration STUCK_AFTER_OUTAGE = Duration.ofSeconds(3);
-    private static final Duration STUCK_LENT = Duration.ofSeconds(2);
+    private static final Duration STUCK_WAITING = Duration.ofSeconds(2);
 
     private final NodeRepository nodes;
     private final ThisNode node;
@@ -122,7 +122,8 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
             lastContact = began;
             if (contactLost) {
                 contactLost = false;
-                LOG.info("Node {} reaches the catalog again{}", node.name(), releaseStuck(began));
+                String released = releaseStuck(began);
+                LOG.info("Node {} reaches the catalog again{}", node.name(), released);
             }
         } catch (SQLException | DataAccessException e) {
             closeContact();
@@ -135,17 +136,18 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
     }
 
     /**
-     * After an outage of {@link #STUCK_AFTER_OUTAGE} or more, closes the pool's connections lent more
-     * than {@link #STUCK_LENT} before the catalog answered again: a statement such a connection sent
-     * into the outage waits for TCP's next retransmission, seconds after the catalog is back (see
-     * {@link CatalogConnections}), while one sent in the last {@code STUCK_LENT} is retransmitted
-     * within about a second. A shorter outage (a slow catalog on a loaded host) closes nothing.
+     * After an outage of {@link #STUCK_AFTER_OUTAGE} or more, closes the pool's connections whose
+     * statement has been under way since more than {@link #STUCK_WAITING} before the catalog answered
+     * again: a statement sent into the outage waits for TCP's next retransmission, seconds after the
+     * catalog is back (see {@link CatalogConnections}), while one sent in the last
+     * {@code STUCK_WAITING} is retransmitted within about a second. A shorter outage (a slow catalog
+     * on a loaded host) closes nothing, nor does a connection idle between statements.
      */
     private String releaseStuck(long regained) {
         if (regained - lostSince < STUCK_AFTER_OUTAGE.toNanos()) {
             return "";
         }
-        int closed = pool.abortLentBefore(regained - STUCK_LENT.toNanos());
+        int closed = pool.abortWaitingSince(regained - STUCK_WAITING.toNanos());
         return closed == 0 ? "" : "; closed " + closed + " catalog connection(s) whose statements the outage left waiting";
     }
 

@@ -142,6 +142,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * keep the failsafe from letting commits go (CatalogPartitionIT saw a commit wait 26 s, not 6).
      */
     private final Set<UUID> failsafeRunning = ConcurrentHashMap.newKeySet();
+    /** Databases whose servers a check is changing now (a restart, failover, promotion): the failsafe leaves them alone. */
+    private final Set<UUID> acting = ConcurrentHashMap.newKeySet();
     private ScheduledExecutorService executor;
     /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
     volatile Consumer<String> seam = what -> { };
@@ -254,6 +256,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
+        /** On the standby's node: since when ({@link System#nanoTime}) each fenced old primary's port has not accepted a connection. */
+        final Map<UUID, Long> fencedDownSince = new ConcurrentHashMap<>();
         /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
         volatile @Nullable String failsafeRefusal;
         final Deque<Recorded> decisions = new ArrayDeque<>();
@@ -426,7 +430,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
                     if (lease != null && contactFresh()) {
                         LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                        record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                        acting.add(database.id());
+                        try {
+                            record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                        } finally {
+                            acting.remove(database.id());
+                        }
                     }
                 }
             }
@@ -477,7 +486,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
             String why = null;
             if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
-                if (!lostForSure(fenced)) {
+                if (!lostForSure(watch, fenced)) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
                 }
             } else {
@@ -503,16 +512,20 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * Whether server {@code fenced}, on a silent node, is surely stopped by the rule a failover from
-     * elsewhere counts on: its node (of this version) has been silent for longer than a node cut off
-     * takes to fence its primaries ({@link #fencedBy}), and its port does not accept a connection
-     * from here (a server whose node's Keel alone stopped still does). A promotion that failed after
-     * such a failover fenced the old primary in the catalog is then finished without waiting for
-     * that node, which may never return.
+     * elsewhere counts on: its node (of this version) has been silent, and its port has not accepted
+     * a connection from here (a server whose node's Keel alone stopped still does), each for longer
+     * than a node cut off takes to fence its primaries ({@link #fencedBy}). A promotion that failed
+     * after such a failover fenced the old primary in the catalog is then finished without waiting
+     * for that node, which may never return.
      */
-    private boolean lostForSure(Instance fenced) {
-        return placement.otherVersion(fenced.node()).isEmpty()
-                && placement.silentFor(fenced.node()).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()
-                && !connections.acceptsConnections(fenced, REACH_TIMEOUT);
+    private boolean lostForSure(Watch watch, Instance fenced) {
+        if (connections.acceptsConnections(fenced, REACH_TIMEOUT)) {
+            watch.fencedDownSince.remove(fenced.id());
+            return false;
+        }
+        long down = System.nanoTime() - watch.fencedDownSince.computeIfAbsent(fenced.id(), id -> System.nanoTime());
+        return down > fencedBy().toNanos() && placement.otherVersion(fenced.node()).isEmpty()
+                && placement.silentFor(fenced.node()).filter(s -> s.compareTo(fencedBy()) > 0).isPresent();
     }
 
     /**
@@ -771,6 +784,19 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private void act(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
+        if (!ACTS.contains(decision.kind())) {
+            actOn(database, watch, primary, standby, decision);
+            return;
+        }
+        acting.add(database.id());
+        try {
+            actOn(database, watch, primary, standby, decision);
+        } finally {
+            acting.remove(database.id());
+        }
+    }
+
+    private void actOn(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
         boolean news = watch.last == null || watch.last.kind() != decision.kind();
         watch.last = decision;
         UUID operation = null;
@@ -982,7 +1008,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             Instance primary = watch.primary;
             // Only the primaries of this node (a standby's node watches another's too), and only while they run (not fenced).
             if (!watch.synchronous || database == null || primary == null || !nodeOf(primary).equals(node.name())
-                    || !runtime.isRunning(primary) || !failsafeRunning.add(id)) {
+                    || !runtime.isRunning(primary) || acting.contains(id) || !failsafeRunning.add(id)) {
                 return;
             }
             checks.execute(() -> {

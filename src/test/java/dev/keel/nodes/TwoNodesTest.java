@@ -391,7 +391,6 @@ class TwoNodesTest {
         return millis.stream().sorted().toList().get(millis.size() / 2);
     }
 
-    /** Asks {@code asked} for a backup of {@code database}; the operation is recorded by the asked node and run by {@code runner}. */
     /** Waits until database {@code id}'s /archive, asked through {@code asked}, shows its WAL receiver streaming on {@code node}. */
     private static void awaitReceiverOn(Api asked, String id, String node) {
         Wait.until("the WAL receiver of " + id + " to stream on " + node, Timeouts.STANDBY, () -> {
@@ -400,6 +399,7 @@ class TwoNodesTest {
         });
     }
 
+    /** Asks {@code asked} for a backup of {@code database}; the operation is recorded by the asked node and run by {@code runner}. */
     private static void assertCarriedOutBy(Api asked, String database, String runner, TestKeel.CatalogServerDatabase catalog) throws Exception {
         String operation = NodeWork.askBackup(asked, database);
         NodeWork.awaitSucceeded(asked, operation);

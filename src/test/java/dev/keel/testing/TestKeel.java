@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -180,12 +181,16 @@ public final class TestKeel implements AutoCloseable {
     }
 
     /** The CA certificate, fetched as a client would from GET /v1/ca.pem. */
-    public Path caFile() {
+    public synchronized Path caFile() {
         Path file = dataDir.resolve("client-ca.pem");
         if (!Files.exists(file)) {
             Api.Response ca = api.get("/v1/ca.pem");
             try {
-                Files.writeString(file, ca.text());
+                // Whole or not at all: a client in another thread that finds it must never read it half written (an empty
+                // trust store: "the trustAnchors parameter must be non-empty", seen in StreamingArchiveTest's load).
+                Path partial = dataDir.resolve("client-ca.pem.partial");
+                Files.writeString(partial, ca.text());
+                Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
