@@ -56,6 +56,7 @@
 #   PGBENCH                       the pgbench to load with (default: one next to Keel's binaries,
 #                                 else the first of PATH and /usr/lib/postgresql/*/bin)
 #   KEEL_BENCH_API_PORT           Keel's API port (5493)
+#   KEEL_BENCH_DOWNLOAD_PORT      its backup-download port (5498)
 #   KEEL_BENCH_CATALOG_PORTS      its embedded catalog's port range (24400-24404)
 #   KEEL_BENCH_S3_PORTS           its embedded S3Proxy's port range (24405-24409)
 #   KEEL_BENCH_INSTANCE_PORTS     its instance port range (24410-24499)
@@ -83,6 +84,8 @@ HA_CHECK_INTERVAL=${HA_CHECK_INTERVAL:-1s}
 HA_MISSES=${HA_MISSES:-3}
 HA_PROBE_TIMEOUT_SECONDS=${HA_PROBE_TIMEOUT_SECONDS:-1}
 API_PORT=${KEEL_BENCH_API_PORT:-5493}
+# Its own backup-download port, so that a Keel on the defaults (5480, 5481) on the same machine does not stop it starting.
+DOWNLOAD_PORT=${KEEL_BENCH_DOWNLOAD_PORT:-5498}
 CATALOG_PORTS=${KEEL_BENCH_CATALOG_PORTS:-24400-24404}
 S3_EMBEDDED_PORTS=${KEEL_BENCH_S3_PORTS:-24405-24409}
 INSTANCE_PORTS=${KEEL_BENCH_INSTANCE_PORTS:-24410-24499}
