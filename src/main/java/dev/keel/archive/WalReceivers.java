@@ -111,8 +111,9 @@ public final class WalReceivers {
 
     private void supervise() {
         Set<UUID> wanted = new HashSet<>();
-        Set<String> active = placement.activeOfThisVersion();
-        Set<String> otherVersions = placement.ofOtherVersions();
+        Placement.ByVersion nodes = placement.byVersion();
+        Set<String> active = nodes.active();
+        Set<String> otherVersions = nodes.otherVersion();
         Set<UUID> deleting = databases.deleting();
         for (Instance primary : instances.runningPrimaries()) {
             if (primary.node() == null || otherVersions.contains(primary.node()) || stopped.contains(primary.databaseId())

@@ -10,6 +10,7 @@ import jakarta.inject.Singleton;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -235,18 +236,25 @@ public final class Placement {
     }
 
     /**
-     * The active nodes (heartbeating, not drained) that run this node's version of Keel, by name:
-     * where work this version defines (a WAL receiver) may run.
+     * The nodes by version, from one read of the registry: {@code active}, those heartbeating and
+     * not drained that run this node's version of Keel (where work this version defines, a WAL
+     * receiver, may run); {@code otherVersion}, those in whatever state that run another (during a
+     * rolling upgrade).
      */
-    public Set<String> activeOfThisVersion() {
-        return nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE && row.version().equals(node.version()))
-                .map(NodeRepository.Row::name).collect(Collectors.toSet());
+    public record ByVersion(Set<String> active, Set<String> otherVersion) {
     }
 
-    /** The nodes, in whatever state, that run another version of Keel than this node (during a rolling upgrade). */
-    public Set<String> ofOtherVersions() {
-        return nodes.all().stream().filter(row -> !row.version().equals(node.version())).map(NodeRepository.Row::name)
-                .collect(Collectors.toSet());
+    public ByVersion byVersion() {
+        Set<String> active = new HashSet<>();
+        Set<String> other = new HashSet<>();
+        for (NodeRepository.Row row : nodes.all()) {
+            if (!row.version().equals(node.version())) {
+                other.add(row.name());
+            } else if (state(row) == NodeState.ACTIVE) {
+                active.add(row.name());
+            }
+        }
+        return new ByVersion(active, other);
     }
 
     /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for a node not registered. */
