@@ -44,6 +44,7 @@ import io.micronaut.serde.annotation.Serdeable;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,9 +52,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayDeque;
 import java.util.Arrays;
-import java.util.Deque;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
@@ -116,6 +115,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Placement placement;
     private final NodeHeartbeat heartbeat;
     private final DSLContext dsl;
+    private final HaDecisionRepository decisions;
     private final Duration interval;
     private final int misses;
     private final long maxLagBytes;
@@ -157,7 +157,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     HaMonitor(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime, InstanceConnections connections,
               Failover failover, StandbyBuild standbyBuild, TimelineBackups timelineBackups, OperationRepository operations, OperationRunner runner, DatabaseLeases leases,
-              ThisNode node, Placement placement, NodeHeartbeat heartbeat, DSLContext dsl, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
+              ThisNode node, Placement placement, NodeHeartbeat heartbeat, DSLContext dsl, HaDecisionRepository decisions, @Value("${keel.ha.check-interval}") String interval, @Value("${keel.ha.misses}") int misses,
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
@@ -178,6 +178,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.placement = placement;
         this.heartbeat = heartbeat;
         this.dsl = dsl;
+        this.decisions = decisions;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
@@ -260,9 +261,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final Map<UUID, Long> fencedDownSince = new ConcurrentHashMap<>();
         /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
         volatile @Nullable String failsafeRefusal;
-        final Deque<Recorded> decisions = new ArrayDeque<>();
 
-        /** Forgets what was seen of the servers (kept: the decisions, and when a standby may be built). */
+        /** Forgets what was seen of the servers (kept: when a standby may be built). */
         void forgetServers() {
             missed = 0;
             restarts = 0;
@@ -432,7 +432,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                         LOG.warn("Database {}: {}", database.name(), decision.sentence());
                         acting.add(database.id());
                         try {
-                            record(watch, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                            record(database, decision, true, failover.finishPromotion(database, standby.get(), decision));
                         } finally {
                             acting.remove(database.id());
                         }
@@ -503,7 +503,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 if (news) {
                     LOG.error("Database {}: {}", database.name(), refused.sentence());
                 }
-                record(watch, refused, news, null);
+                record(database, refused, news, null);
                 return false;
             }
         }
@@ -625,7 +625,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (news) {
                 LOG.error("Database {}: {}", database.name(), decision.sentence());
             }
-            record(watch, decision, news, null);
+            record(database, decision, news, null);
             return;
         }
         try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
@@ -636,7 +636,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()) {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
                 watch.last = decision;
-                record(watch, decision, true, failover.failOverFromLostNode(database, primary, standby, decision));
+                record(database, decision, true, failover.failOverFromLostNode(database, primary, standby, decision));
                 watch.lastLsn = null;
                 watch.downSince = null;
                 watch.buildAfter = Instant.now();
@@ -830,18 +830,21 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 operation = replaceStandby(database, watch, primary);
             }
         }
-        record(watch, decision, news, operation);
+        record(database, decision, news, operation);
     }
 
-    /** Keeps a decision other than "healthy" for GET .../ha, when it is news or started an operation. */
-    private static void record(Watch watch, HaDecision decision, boolean news, @Nullable UUID operation) {
+    /**
+     * Keeps a decision other than "healthy" for GET .../ha in the catalog, when it is news or
+     * started an operation: every node shows it, also once the watch has moved to another node.
+     */
+    private void record(Database database, HaDecision decision, boolean news, @Nullable UUID operation) {
         if (decision.kind() != HaDecision.Kind.HEALTHY && (news || operation != null)) {
-            synchronized (watch.decisions) {
-                watch.decisions.addFirst(new Recorded(decision.kind().name().toLowerCase(Locale.ROOT), decision.sentence(),
-                        Instant.now(), operation));
-                while (watch.decisions.size() > KEPT_DECISIONS) {
-                    watch.decisions.removeLast();
-                }
+            Recorded recorded = new Recorded(decision.kind().name().toLowerCase(Locale.ROOT), decision.sentence(), Instant.now(), operation);
+            try {
+                decisions.record(database.id(), node.name(), recorded, KEPT_DECISIONS);
+            } catch (DataAccessException e) {
+                LOG.warn("Database {}: the decision '{}' could not be kept in the catalog: {}", database.name(), decision.sentence(),
+                        e.getMessage());
             }
         }
     }
@@ -1236,24 +1239,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * The HA status of {@code database} as the monitor last saw it, with its recent decisions; asked
-     * of a node that does not watch it (another hosts its primary), as that node reads its primary
-     * now, without decisions (the watching node keeps those).
+     * The HA status of {@code database} as the monitor last saw it, with its recent decisions (from
+     * the catalog, whichever node took them); asked of a node that does not watch it (another hosts
+     * its primary), as that node reads its primary now.
      */
     public Status status(Database database) {
         Watch watch = current(database);
         Optional<Instance> standby = instances.standby(database.id());
-        List<Recorded> decisions;
-        if (watch == null) {
-            decisions = List.of();
-        } else {
-            synchronized (watch.decisions) {
-                decisions = List.copyOf(watch.decisions);
-            }
-        }
         return new Status(describe(database, watch, standby), standby.map(Instance::id).orElse(null), standby.map(Instance::port).orElse(null),
                 watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, watch == null ? null : watch.synchronous,
-                decisions);
+                decisions.recent(database.id(), KEPT_DECISIONS));
     }
 
     /** The node that watches a database: the one that hosts its primary, or, while it has none, its running standby. */
