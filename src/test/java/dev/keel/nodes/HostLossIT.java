@@ -100,7 +100,7 @@ class HostLossIT {
                     Wait.until("commits to wait for the standby (synchronous)", Timeouts.HA_STANDBY,
                             () -> Boolean.TRUE.equals(teamAtA.get(dbPath + "/ha").json().path("synchronous").asBoolean(false)));
                     String oldPrimary = premium.get("instances").get(0).get("id").asText();
-                    long postmaster = Long.parseLong(Files.readAllLines(dataDir(dirA, oldPrimary).resolve("postmaster.pid")).get(0).strip());
+                    long postmaster = Long.parseLong(Files.readAllLines(NodeWork.dataDir(dirA, oldPrimary).resolve("postmaster.pid")).get(0).strip());
 
                     AtomicReference<Api> via = new AtomicReference<>(teamAtB);
                     try (FailoverWriter writer = FailoverWriter.start(() -> via.get().get(dbPath).field("url"), ca)) {
@@ -186,7 +186,7 @@ class HostLossIT {
                         // Healed: the old primary stays down, and the standby is built on node-a again.
                         nodeA.heal();
                         NodeWork.awaitStandbyOn(teamAtB, id, "node-a");
-                        assertThat(runningIn(dataDir(dirA, oldPrimary))).as("the old primary runs again").isFalse();
+                        assertThat(runningIn(NodeWork.dataDir(dirA, oldPrimary))).as("the old primary runs again").isFalse();
                         JsonNode healed = teamAtB.get(dbPath).json();
                         assertThat(stateOf(healed, oldPrimary)).as(healed.toString()).isEqualTo("fenced");
                         observed.add("healed: the old primary stayed fenced; the standby was rebuilt on node-a");
@@ -312,10 +312,6 @@ class HostLossIT {
         return present;
     }
 
-    private static Path dataDir(Path keelDir, String instance) {
-        return keelDir.resolve("servers").resolve("instances").resolve(instance).resolve("data");
-    }
-
     private static String stateOf(JsonNode view, String instance) {
         for (JsonNode server : view.get("instances")) {
             if (instance.equals(server.get("id").asText())) {
@@ -334,5 +330,4 @@ class HostLossIT {
         List<String> lines = Files.readAllLines(pidFile);
         return !lines.isEmpty() && !NodeWork.goneOrZombie(Long.parseLong(lines.get(0).strip()));
     }
-
 }

@@ -6,6 +6,7 @@ import dev.keel.testing.Api;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Pg;
 import dev.keel.testing.S3Server;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
@@ -15,6 +16,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
@@ -141,5 +145,17 @@ final class NodeWork {
         }
         Keel.stopServers(dirA);
         Keel.stopServers(dirB);
+    }
+
+    /** The data directory of server {@code instance} under a node's data directory {@code keelDir}. */
+    static Path dataDir(Path keelDir, String instance) {
+        return keelDir.resolve("servers").resolve("instances").resolve(instance).resolve("data");
+    }
+
+    /** Runs {@code sql} through {@code url}, verify-full against {@code ca}. */
+    static void execute(String url, Path ca, String sql) throws SQLException {
+        try (Connection connection = Pg.connect(url, ca); Statement statement = connection.createStatement()) {
+            statement.execute(sql);
+        }
     }
 }

@@ -18,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -93,7 +92,7 @@ class NodesAcrossHostsIT {
                     String urlB = teamAtA.get("/v1/databases/" + idB).field("url");
                     assertThat(urlB).isNotEqualTo(onB.get("url").asText());
                     assertThat(URI.create(urlB).getHost()).as("the URL node-a gives names node-b's host").isEqualTo(nodeB.address());
-                    execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
+                    NodeWork.execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
 
                     // A provision asked of B is in flight when B's Keel is killed with -9.
                     String inFlight = teamAtB.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
@@ -108,7 +107,7 @@ class NodesAcrossHostsIT {
                     assertThat(lostMillis).isLessThan(Timeouts.NODE_HEARTBEAT.toMillis());
 
                     // Its database keeps taking writes, and node-a keeps answering for it.
-                    execute(urlB, ca, "insert into kept values ('while node-b was lost')");
+                    NodeWork.execute(urlB, ca, "insert into kept values ('while node-b was lost')");
                     assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
                     assertThat(teamAtA.get("/v1/databases/" + inFlight).field("state")).isEqualTo("creating");
 
@@ -135,7 +134,7 @@ class NodesAcrossHostsIT {
                     databases.add(premiumId);
                     assertThat(NodeWork.serverOn(premium, "primary")).isEqualTo("node-a");
                     NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
-                    execute(premium.get("url").asText(), ca, "create table committed (n int); insert into committed select generate_series(1, 1000)");
+                    NodeWork.execute(premium.get("url").asText(), ca, "create table committed (n int); insert into committed select generate_series(1, 1000)");
                     // Its pool, attached through B, runs on A's host beside the primary (verify-full TLS to A's address).
                     assertThat(teamAtBAgain.post("/v1/apps", "{\"name\":\"hosts-web\"}").status()).isEqualTo(201);
                     Api.Response attached = teamAtBAgain.post("/v1/apps/hosts-web/attachments", "{\"database\":\"" + premiumId
@@ -157,7 +156,7 @@ class NodesAcrossHostsIT {
                             return Optional.<String>empty();
                         }
                         try {
-                            execute(url, ca, "insert into committed values (1001)");
+                            NodeWork.execute(url, ca, "insert into committed values (1001)");
                             return Optional.of(url);
                         } catch (Exception e) {
                             return Optional.<String>empty();
@@ -201,11 +200,5 @@ class NodesAcrossHostsIT {
 
     private static String pooledUrl(Api team) {
         return team.get("/v1/apps/hosts-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
-    }
-
-    private static void execute(String url, Path ca, String sql) throws Exception {
-        try (Connection connection = Pg.connect(url, ca); Statement statement = connection.createStatement()) {
-            statement.execute(sql);
-        }
     }
 }
