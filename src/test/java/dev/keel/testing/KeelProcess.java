@@ -118,8 +118,6 @@ public final class KeelProcess implements AutoCloseable {
         }
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(jvmOptions);
-        // Tests only: C1 alone, whose compiles cost a fraction of C2's; a Keel started for a test runs minutes, not months.
-        command.add("-XX:TieredStopAtLevel=1");
         command.addAll(List.of("-jar", jar));
         return command;
     }
