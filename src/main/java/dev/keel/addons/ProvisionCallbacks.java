@@ -1,5 +1,6 @@
 package dev.keel.addons;
 
+import dev.keel.DaemonThreads;
 import dev.keel.jobs.Loops;
 import io.micronaut.json.JsonMapper;
 import jakarta.annotation.PreDestroy;
@@ -39,11 +40,7 @@ final class ProvisionCallbacks {
     private final JsonMapper json;
     private final Set<UUID> sending = ConcurrentHashMap.newKeySet();
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
-        Thread thread = new Thread(r, "addon-callbacks");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService executor = Executors.newSingleThreadExecutor(DaemonThreads.named("addon-callbacks"));
 
     ProvisionCallbacks(AddonSettings settings, AddonRepository repository, JsonMapper json) {
         this.settings = settings;

@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.DaemonThreads;
 import dev.keel.databases.DatabaseAvailable;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -32,11 +33,7 @@ final class FirstBackup implements ApplicationEventListener<DatabaseAvailable> {
     private final BaseBackups backups;
     private final DatabaseLookup databases;
     private final Duration delay;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread thread = new Thread(r, "keel-first-backup");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-first-backup"));
 
     FirstBackup(BaseBackups backups, DatabaseLookup databases, @Value("${keel.archive.first-backup-delay}") Duration delay) {
         this.backups = backups;

@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.DaemonThreads;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
@@ -90,16 +91,8 @@ public final class WalReceivers {
         this.node = node;
         this.uploadMillis = uploadMillis;
         this.enabled = enabled;
-        this.stoppers = Executors.newCachedThreadPool(r -> {
-            Thread thread = new Thread(r, "keel-wal-receiver-stop");
-            thread.setDaemon(true);
-            return thread;
-        });
-        this.supervisor = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-wal-receivers");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.stoppers = Executors.newCachedThreadPool(DaemonThreads.named("keel-wal-receiver-stop"));
+        this.supervisor = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-wal-receivers"));
     }
 
     public void start() {

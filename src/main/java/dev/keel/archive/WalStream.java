@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Fatal;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
@@ -118,8 +119,7 @@ final class WalStream implements Runnable {
         this.files = files;
         this.archive = archive;
         this.uploadMillis = uploadMillis;
-        this.thread = new Thread(this, "keel-wal-receive-" + instance.id());
-        thread.setDaemon(true);
+        this.thread = DaemonThreads.daemon(this, "keel-wal-receive-" + instance.id());
     }
 
     Instance instance() {
@@ -364,8 +364,7 @@ final class WalStream implements Runnable {
             this.bytes = bytes;
             this.encoded = encoded;
             this.before = before;
-            this.worker = new Thread(this::archive, "keel-wal-complete-" + instance.id());
-            worker.setDaemon(true);
+            this.worker = DaemonThreads.daemon(this::archive, "keel-wal-complete-" + instance.id());
         }
 
         void start() {

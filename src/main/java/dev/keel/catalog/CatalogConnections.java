@@ -1,5 +1,6 @@
 package dev.keel.catalog;
 
+import dev.keel.DaemonThreads;
 import com.zaxxer.hikari.HikariDataSource;
 import org.jooq.ConnectionProvider;
 import org.jooq.ExecuteContext;
@@ -37,11 +38,7 @@ public final class CatalogConnections implements ConnectionProvider {
     private final Map<Connection, Thread> lent = new ConcurrentHashMap<>();
     /** The statements under way, by the thread running each, with when ({@link System#nanoTime}) it began. */
     private final Map<Thread, Long> running = new ConcurrentHashMap<>();
-    private final ExecutorService aborts = Executors.newCachedThreadPool(r -> {
-        Thread thread = new Thread(r, "keel-catalog-abort");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ExecutorService aborts = Executors.newCachedThreadPool(DaemonThreads.named("keel-catalog-abort"));
 
     CatalogConnections(HikariDataSource pool) {
         this.pool = pool;

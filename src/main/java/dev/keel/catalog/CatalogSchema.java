@@ -1,5 +1,6 @@
 package dev.keel.catalog;
 
+import dev.keel.DaemonThreads;
 import dev.keel.StartupException;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.keel.jobs.Loops;
@@ -76,11 +77,7 @@ public final class CatalogSchema {
         if (watcher != null) {
             return;
         }
-        watcher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-catalog-schema");
-            thread.setDaemon(true);
-            return thread;
-        });
+        watcher = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-catalog-schema"));
         watcher.scheduleWithFixedDelay(() -> Loops.round("Checking the catalog's compatibility", () -> {
             int oldest = oldestCompatible();
             if (known < oldest) {

@@ -1,5 +1,6 @@
 package dev.keel.dataclips;
 
+import dev.keel.DaemonThreads;
 import dev.keel.jobs.Loops;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -23,11 +24,7 @@ final class AccessCounts {
 
     private final DataclipRepository clips;
     private final Map<UUID, Pending> pending = new ConcurrentHashMap<>();
-    private final ScheduledExecutorService flusher = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread thread = new Thread(r, "keel-dataclip-access");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService flusher = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-dataclip-access"));
 
     AccessCounts(DataclipRepository clips) {
         this.clips = clips;

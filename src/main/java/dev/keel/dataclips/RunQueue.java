@@ -1,5 +1,6 @@
 package dev.keel.dataclips;
 
+import dev.keel.DaemonThreads;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 
@@ -67,8 +68,7 @@ final class RunQueue {
         this.perMinute = perMinute;
         this.nanoClock = nanoClock;
         for (int i = 1; i <= runners; i++) {
-            Thread thread = new Thread(this::serve, name + "-" + i);
-            thread.setDaemon(true);
+            Thread thread = DaemonThreads.daemon(this::serve, name + "-" + i);
             thread.start();
             this.runners.add(thread);
         }

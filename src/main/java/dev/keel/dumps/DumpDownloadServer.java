@@ -3,6 +3,7 @@ package dev.keel.dumps;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
+import dev.keel.DaemonThreads;
 import dev.keel.Network;
 import dev.keel.archive.Sha256;
 import dev.keel.tls.CertificateAuthority;
@@ -29,7 +30,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Serves logical backups by their signed links ({@code https://<host>:<port>/dumps/<id>?...}) on
@@ -73,12 +73,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             HttpsServer https = HttpsServer.create(new InetSocketAddress(InetAddress.getByName(network.bind()), configuredPort), 50);
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
-            AtomicInteger count = new AtomicInteger();
-            executor = Executors.newFixedThreadPool(THREADS, r -> {
-                Thread thread = new Thread(r, "keel-download-" + count.incrementAndGet());
-                thread.setDaemon(true);
-                return thread;
-            });
+            executor = Executors.newFixedThreadPool(THREADS, DaemonThreads.numbered("keel-download"));
             https.setExecutor(executor);
             https.createContext(DumpLinks.PATH, this::serve);
             https.start();

@@ -1,5 +1,6 @@
 package dev.keel.dumps;
 
+import dev.keel.DaemonThreads;
 import dev.keel.jobs.Loops;
 import dev.keel.postgres.ClientProcess;
 import jakarta.annotation.PreDestroy;
@@ -28,11 +29,7 @@ final class RunningTransfers {
 
     private final Map<UUID, List<ClientProcess>> processes = new ConcurrentHashMap<>();
     private final TransferRepository transfers;
-    private final ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread thread = new Thread(r, "keel-transfer-cancels");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-transfer-cancels"));
 
     RunningTransfers(TransferRepository transfers) {
         this.transfers = transfers;

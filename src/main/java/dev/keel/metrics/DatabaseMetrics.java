@@ -1,5 +1,6 @@
 package dev.keel.metrics;
 
+import dev.keel.DaemonThreads;
 import dev.keel.postgres.ServerSession;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
@@ -39,7 +40,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The per-database series of {@code /metrics}, the set CloudNativePG's exporter gives: up,
@@ -85,12 +85,7 @@ final class DatabaseMetrics {
         this.pools = pools;
         this.registry = registry;
         this.refresh = refresh;
-        AtomicInteger count = new AtomicInteger();
-        this.readers = Executors.newFixedThreadPool(PARALLEL, r -> {
-            Thread thread = new Thread(r, "keel-metrics-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.readers = Executors.newFixedThreadPool(PARALLEL, DaemonThreads.numbered("keel-metrics"));
     }
 
     /** Reads every database's figures again, unless the last reading is fresh enough. */
@@ -257,7 +252,7 @@ final class DatabaseMetrics {
         if (database.isEmpty()) {
             return;
         }
-        String status = ha.status(database.get()).status();
+        String status = ha.availability(database.get());
         if (!status.equals("Not on an HA plan")) {
             series.add("keel.database.ha.available", "Whether the HA standby is ready to take over (1) or not (0)", null, tags,
                     status.equals("Available") ? 1 : 0);

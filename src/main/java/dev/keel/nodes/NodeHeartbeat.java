@@ -1,5 +1,6 @@
 package dev.keel.nodes;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Network;
 import dev.keel.jobs.Loops;
 import dev.keel.catalog.CatalogConnections;
@@ -85,11 +86,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
         }
         lastContact = System.nanoTime();
         // Two threads: a beat waiting for the catalog never delays a contact, nor the other way round.
-        executor = Executors.newScheduledThreadPool(2, r -> {
-            Thread thread = new Thread(r, "keel-node-heartbeat");
-            thread.setDaemon(true);
-            return thread;
-        });
+        executor = Executors.newScheduledThreadPool(2, DaemonThreads.named("keel-node-heartbeat"));
         long interval = node.heartbeatInterval().toMillis();
         executor.scheduleWithFixedDelay(() -> Loops.round("The node heartbeat", roundTimer, this::beat), 0, interval, TimeUnit.MILLISECONDS);
         executor.scheduleWithFixedDelay(() -> Loops.round("The node's catalog contact", this::contact), contactEvery.toMillis(),

@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.DaemonThreads;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.ThisNode;
 import io.micronaut.context.annotation.Value;
@@ -45,11 +46,7 @@ public final class DatabaseLeases {
         this.dsl = dsl;
         this.node = node.name();
         this.ttl = ttl;
-        this.renewer = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-lease-renewer");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.renewer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-lease-renewer"));
         long every = Math.max(1, ttl.toMillis() / 3);
         renewer.scheduleAtFixedRate(() -> Loops.round("Renewing database leases", this::renew), every, every, TimeUnit.MILLISECONDS);
     }

@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.DaemonThreads;
 import dev.keel.catalog.CatalogListener;
 import dev.keel.catalog.CatalogLocation;
 import dev.keel.jobs.Loops;
@@ -56,8 +57,7 @@ public final class OperationInbox {
     }
 
     public synchronized void start() {
-        thread = new Thread(this::listen, "keel-operation-inbox");
-        thread.setDaemon(true);
+        thread = DaemonThreads.daemon(this::listen, "keel-operation-inbox");
         thread.start();
     }
 

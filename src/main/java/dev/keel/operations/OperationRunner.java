@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Fatal;
 import dev.keel.nodes.ThisNode;
 import dev.keel.problems.Failure;
@@ -88,11 +89,7 @@ public final class OperationRunner {
             thread.setDaemon(false);
             return thread;
         });
-        this.later = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-operation-retry");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.later = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-operation-retry"));
         Gauge.builder("keel.operations.queued", this, OperationRunner::queued)
                 .description("Operations waiting for a free operation thread").register(meters);
     }

@@ -1,5 +1,6 @@
 package dev.keel.pooling;
 
+import dev.keel.DaemonThreads;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -40,11 +41,7 @@ final class PoolerWatch implements ApplicationEventListener<ServerStartupEvent> 
     private final InstanceRepository instances;
     private final ThisNode node;
     private final Duration interval;
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread thread = new Thread(r, "keel-pooler-watch");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-pooler-watch"));
     private final Map<UUID, Long> lastComplaint = new ConcurrentHashMap<>();
     private volatile boolean started;
 

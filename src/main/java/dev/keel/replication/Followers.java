@@ -93,7 +93,7 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
     @Override
     public String haStatus(Database database) {
         boolean ha = plans.find(database.plan()).map(Plan::ha).orElse(false);
-        return ha && !database.following() ? monitor.get().status(database).status() : null;
+        return ha && !database.following() ? monitor.get().availability(database) : null;
     }
 
     @Override

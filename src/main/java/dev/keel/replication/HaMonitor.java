@@ -1,5 +1,6 @@
 package dev.keel.replication;
 
+import dev.keel.DaemonThreads;
 import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Decision;
 import dev.keel.operations.OperationHandler;
@@ -69,7 +70,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
@@ -292,33 +292,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (executor != null) {
             return;
         }
-        executor = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-ha-monitor");
-            thread.setDaemon(true);
-            return thread;
-        });
+        executor = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-ha-monitor"));
         // Each database is checked on a thread of its own: a failover or a hung login of one never delays another's check.
-        AtomicInteger count = new AtomicInteger();
-        checks = Executors.newCachedThreadPool(r -> {
-            Thread thread = new Thread(r, "keel-ha-check-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        checks = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-ha-check"));
         // At a fixed rate: a check that waits out its login timeout is not followed by a whole interval more.
         executor.scheduleAtFixedRate(this::tick, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
         // On a thread of its own: the round waits for the catalog pool (up to its connection timeout) while the catalog is out.
-        failsafe = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-ha-failsafe");
-            thread.setDaemon(true);
-            return thread;
-        });
+        failsafe = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-ha-failsafe"));
         failsafe.scheduleAtFixedRate(this::failsafe, interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
         // Its own thread too: the self-fence must not wait behind anything that waits for the catalog.
-        fence = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread thread = new Thread(r, "keel-ha-fence");
-            thread.setDaemon(true);
-            return thread;
-        });
+        fence = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-ha-fence"));
         fence.scheduleAtFixedRate(() -> Loops.round("The HA monitor's self-fence", this::selfFence), fencePeriod.toMillis(),
                 fencePeriod.toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -1249,6 +1232,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         return new Status(describe(database, watch, standby), standby.map(Instance::id).orElse(null), standby.map(Instance::port).orElse(null),
                 watch == null ? null : watch.standbyLag, watch == null ? null : watch.standbyState, watch == null ? null : watch.synchronous,
                 decisions.recent(database.id(), KEPT_DECISIONS));
+    }
+
+    /** The HA status line of {@code database} alone ("Available", or why not), without reading its decisions. */
+    public String availability(Database database) {
+        return describe(database, current(database), instances.standby(database.id()));
     }
 
     /** The node that watches a database: the one that hosts its primary, or, while it has none, its running standby. */

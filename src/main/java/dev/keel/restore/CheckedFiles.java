@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Fatal;
 import dev.keel.archive.BackupManifest;
 import dev.keel.archive.Sha256;
@@ -48,8 +49,7 @@ final class CheckedFiles {
     CheckedFiles(DataDirectorySink sink, String where) {
         this.sink = sink;
         this.where = where;
-        this.writer = new Thread(this::writeAll, "keel-restore-writer");
-        writer.setDaemon(true);
+        this.writer = DaemonThreads.daemon(this::writeAll, "keel-restore-writer");
         writer.start();
     }
 

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Fatal;
 import java.io.IOException;
 import java.io.InputStream;
@@ -27,8 +28,7 @@ final class ReadAhead extends InputStream {
 
     private ReadAhead(InputStream source) {
         this.source = source;
-        this.reader = new Thread(this::readAll, "keel-read-ahead");
-        reader.setDaemon(true);
+        this.reader = DaemonThreads.daemon(this::readAll, "keel-read-ahead");
     }
 
     static InputStream of(InputStream source) {

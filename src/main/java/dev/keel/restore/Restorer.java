@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.DaemonThreads;
 import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveRepository;
@@ -29,7 +30,6 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -68,12 +68,7 @@ public final class Restorer {
         this.runtime = runtime;
         this.reconfiguration = reconfiguration;
         this.connections = connections;
-        AtomicInteger count = new AtomicInteger();
-        this.downloads = Executors.newFixedThreadPool(4, r -> {
-            Thread thread = new Thread(r, "keel-wal-fetch-" + count.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.downloads = Executors.newFixedThreadPool(4, DaemonThreads.numbered("keel-wal-fetch"));
     }
 
     /**

@@ -1,5 +1,6 @@
 package dev.keel.restore;
 
+import dev.keel.DaemonThreads;
 import dev.keel.Fatal;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.ArchivedWal;
@@ -74,8 +75,7 @@ final class WalServer implements AutoCloseable {
         this.archive = archive;
         this.fetcher = fetcher;
         this.downloads = downloads;
-        this.poller = new Thread(this::poll, "keel-wal-server-" + instance.id());
-        poller.setDaemon(true);
+        this.poller = DaemonThreads.daemon(this::poll, "keel-wal-server-" + instance.id());
     }
 
     /** Starts answering and fetches the first segments the server will ask for. */

@@ -1,5 +1,6 @@
 package dev.keel.storage;
 
+import dev.keel.DaemonThreads;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -46,7 +47,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -103,12 +103,7 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
             builder.endpointOverride(URI.create(settings.endpoint()));
         }
         this.s3 = builder.build();
-        AtomicInteger threads = new AtomicInteger();
-        this.partUploads = Executors.newCachedThreadPool(r -> {
-            Thread thread = new Thread(r, "keel-s3-part-" + threads.incrementAndGet());
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.partUploads = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-s3-part"));
     }
 
     /** Creates the bucket when it does not exist yet. */

@@ -22,6 +22,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -123,6 +124,7 @@ class LagAcrossHostsIT {
                     List<Long> primaryProcesses = new ArrayList<>(List.of(postmaster));
                     ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> primaryProcesses.add(child.pid()));
                     long hung = System.nanoTime();
+                    Instant hungAt = Instant.now();
                     for (long pid : primaryProcesses) {
                         signal("STOP", pid);
                         stopped.add(pid);
@@ -136,7 +138,7 @@ class LagAcrossHostsIT {
                     observed.add("all of the primary's processes hung on node-a to its standby promoted on node-b: "
                             + Duration.ofNanos(System.nanoTime() - hung).toMillis() + " ms");
                     // Node-a decided; node-b, which hosts the primary now, watches it and tells the same history.
-                    JsonNode failedOver = awaitDecision(teamAtB, id, "fail_over");
+                    JsonNode failedOver = awaitDecision(teamAtB, id, "fail_over", hungAt);
                     assertThat(failedOver.get("sentence").asText())
                             .startsWith("failing over because the primary missed 3 checks and the standby is ");
                     assertThat(team.get(dbPath + "/ha").json().get("decisions")).contains(failedOver);
@@ -183,10 +185,11 @@ class LagAcrossHostsIT {
                         return lag > MAX_LAG_SEGMENTS * SEGMENT;
                     });
                     long primaryB = postmasterPid(NodeWork.dataDir(dirB, serverId(pair, "primary")));
+                    Instant stoppedAt = Instant.now();
                     signal("STOP", primaryB);
                     stopped.add(primaryB);
                     long refusedFrom = System.nanoTime();
-                    JsonNode refusal = awaitDecision(team, id, "refuse");
+                    JsonNode refusal = awaitDecision(team, id, "refuse", stoppedAt);
                     assertThat(teamAtB.get(dbPath + "/ha").json().get("decisions")).contains(refusal);
                     observed.add("the primary on node-b hung with its standby on node-a past the bound: refused after "
                             + Duration.ofNanos(System.nanoTime() - refusedFrom).toMillis() + " ms: " + refusal.get("sentence").asText());
@@ -257,11 +260,11 @@ class LagAcrossHostsIT {
                 .as("kill -%s %d", signal, pid).isZero();
     }
 
-    /** The newest HA decision of {@code kind}, once there is one. */
-    private static JsonNode awaitDecision(Api api, String id, String kind) {
-        return Wait.until("an HA decision '" + kind + "' for " + id, Timeouts.SWITCHOVER, () -> {
+    /** The newest HA decision of {@code kind} taken after {@code after}, once there is one (decisions outlive failovers). */
+    private static JsonNode awaitDecision(Api api, String id, String kind, Instant after) {
+        return Wait.until("an HA decision '" + kind + "' for " + id + " after " + after, Timeouts.SWITCHOVER, () -> {
             for (JsonNode decision : api.get("/v1/databases/" + id + "/ha").json().get("decisions")) {
-                if (decision.get("kind").asText().equals(kind)) {
+                if (decision.get("kind").asText().equals(kind) && Instant.parse(decision.get("at").asText()).isAfter(after)) {
                     return Optional.of(decision);
                 }
             }
