@@ -124,15 +124,18 @@ public final class Retention {
                 walExpired.add(file.name());
             }
         }
+        // The catalog first, then the store: what the catalog records is in the store at every moment, which is what
+        // the continuity check verifies (objects first, a check between the two took them for lost). A crash between
+        // the two leaves objects nothing records, which cost space and nothing else.
         for (Backup backup : expired) {
+            backups.delete(backup.id());
             String prefix = ArchiveLayout.backupPrefix(database.id(), backup.id());
             store.delete(store.list(prefix).stream().map(ObjectInfo::key).toList());
-            backups.delete(backup.id());
         }
-        store.delete(walExpired.stream().map(name -> ArchiveLayout.walKey(database.id(), name)).toList());
         if (!walExpired.isEmpty()) {
             archive.forget(database.id(), walExpired);
         }
+        store.delete(walExpired.stream().map(name -> ArchiveLayout.walKey(database.id(), name)).toList());
         if (!expired.isEmpty() || !walExpired.isEmpty()) {
             LOG.info("Retention removed {} backups and {} WAL files of database {}", expired.size(), walExpired.size(), database.id());
         }
