@@ -1,8 +1,6 @@
 package dev.keel.archive;
 
 import dev.keel.postgres.TimelineId;
-import dev.keel.storage.ObjectInfo;
-import dev.keel.storage.ObjectStore;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,12 +22,12 @@ public final class ArchiveRetirement {
 
     private final ArchiveRepository archive;
     private final BackupRepository backups;
-    private final ObjectStore store;
+    private final ArchivePruning pruning;
 
-    ArchiveRetirement(ArchiveRepository archive, BackupRepository backups, ObjectStore store) {
+    ArchiveRetirement(ArchiveRepository archive, BackupRepository backups, ArchivePruning pruning) {
         this.archive = archive;
         this.backups = backups;
-        this.store = store;
+        this.pruning = pruning;
     }
 
     /** The highest timeline the database's archive holds a file or a backup of (1 when it holds none). */
@@ -56,14 +54,7 @@ public final class ArchiveRetirement {
         }
         List<Backup> old = backups.list(database).stream()
                 .filter(b -> b.state() != BackupState.RUNNING && (b.timeline() == null || b.timeline().value() < first.value())).toList();
-        if (!files.isEmpty()) {
-            archive.forget(database, files);
-        }
-        old.forEach(b -> backups.delete(b.id()));
-        store.delete(files.stream().map(name -> ArchiveLayout.walKey(database, name)).toList());
-        for (Backup backup : old) {
-            store.delete(store.list(ArchiveLayout.backupPrefix(database, backup.id())).stream().map(ObjectInfo::key).toList());
-        }
+        pruning.remove(database, old, files);
         LOG.info("Retired the archive of database {} before timeline {}: {} WAL files and {} base backups", database, first,
                 files.size(), old.size());
     }

@@ -7,8 +7,6 @@ import dev.keel.databases.Plan;
 import dev.keel.databases.Plans;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.WalFileName;
-import dev.keel.storage.ObjectInfo;
-import dev.keel.storage.ObjectStore;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,17 +40,17 @@ public final class Retention {
     private final Plans plans;
     private final BackupRepository backups;
     private final ArchiveRepository archive;
-    private final ObjectStore store;
+    private final ArchivePruning pruning;
     private final Quotas quotas;
 
-    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ObjectStore store,
+    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ArchivePruning removal,
               Quotas quotas) {
         this.quotas = quotas;
         this.databases = databases;
         this.plans = plans;
         this.backups = backups;
         this.archive = archive;
-        this.store = store;
+        this.pruning = pruning;
     }
 
     /** What one pass removed from a database. */
@@ -124,18 +122,7 @@ public final class Retention {
                 walExpired.add(file.name());
             }
         }
-        // The catalog first, then the store: what the catalog records is in the store at every moment, which is what
-        // the continuity check verifies (objects first, a check between the two took them for lost). A crash between
-        // the two leaves objects nothing records, which cost space and nothing else.
-        for (Backup backup : expired) {
-            backups.delete(backup.id());
-            String prefix = ArchiveLayout.backupPrefix(database.id(), backup.id());
-            store.delete(store.list(prefix).stream().map(ObjectInfo::key).toList());
-        }
-        if (!walExpired.isEmpty()) {
-            archive.forget(database.id(), walExpired);
-        }
-        store.delete(walExpired.stream().map(name -> ArchiveLayout.walKey(database.id(), name)).toList());
+        pruning.remove(database.id(), expired, walExpired);
         if (!expired.isEmpty() || !walExpired.isEmpty()) {
             LOG.info("Retention removed {} backups and {} WAL files of database {}", expired.size(), walExpired.size(), database.id());
         }
