@@ -43,7 +43,7 @@ public final class Retention {
     private final ArchivePruning pruning;
     private final Quotas quotas;
 
-    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ArchivePruning removal,
+    Retention(DatabaseLookup databases, Plans plans, BackupRepository backups, ArchiveRepository archive, ArchivePruning pruning,
               Quotas quotas) {
         this.quotas = quotas;
         this.databases = databases;
