@@ -43,6 +43,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Consumer;
 
 /**
  * Moving a database to its standby: unplanned ({@link #failOver}, when the {@link HaMonitor}
@@ -277,8 +278,8 @@ final class Failover implements OperationHandler {
     }
 
     /** The unplanned failover the monitor decided on, recorded as an operation that carries its reason. */
-    UUID failOver(Database database, Instance primary, Instance standby, HaDecision decision) {
-        return recorded(database, decision, operation -> complete(operation, database, primary, standby,
+    UUID failOver(Database database, Instance primary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        return recorded(database, decision, decided, operation -> complete(operation, database, primary, standby,
                 "failed over: " + decision.sentence()));
     }
 
@@ -290,8 +291,8 @@ final class Failover implements OperationHandler {
      * failover leaves, so that no Keel serves it again (its node kills it, should it run, when it
      * returns), and the standby promoted.
      */
-    UUID failOverFromLostNode(Database database, Instance oldPrimary, Instance standby, HaDecision decision) {
-        return recorded(database, decision, operation -> {
+    UUID failOverFromLostNode(Database database, Instance oldPrimary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        return recorded(database, decision, decided, operation -> {
             step(operation, Step.FENCING);
             instances.transition(oldPrimary.id(), InstanceState.FENCED);
             step(operation, Step.PROMOTING);
@@ -300,8 +301,8 @@ final class Failover implements OperationHandler {
     }
 
     /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it. */
-    UUID finishPromotion(Database database, Instance standby, HaDecision decision) {
-        return recorded(database, decision, operation -> settle(operation, database, promote(standby), "promoted: "
+    UUID finishPromotion(Database database, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        return recorded(database, decision, decided, operation -> settle(operation, database, promote(standby), "promoted: "
                 + decision.sentence()));
     }
 
@@ -309,9 +310,15 @@ final class Failover implements OperationHandler {
         void on(Operation operation) throws Exception;
     }
 
-    private UUID recorded(Database database, HaDecision decision, Work work) {
+    /**
+     * Runs a failover as an operation. {@code decided} learns the operation before anything is
+     * fenced or promoted, so that the decision is kept (and shown) before the database's URL
+     * names the new primary, never after.
+     */
+    private UUID recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
+        decided.accept(operation.id());
         try {
             work.on(operation);
             operations.succeed(operation.id());

@@ -415,7 +415,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                         LOG.warn("Database {}: {}", database.name(), decision.sentence());
                         acting.add(database.id());
                         try {
-                            record(database, decision, true, failover.finishPromotion(database, standby.get(), decision));
+                            failover.finishPromotion(database, standby.get(), decision, op -> record(database, decision, true, op));
                         } finally {
                             acting.remove(database.id());
                         }
@@ -619,7 +619,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()) {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
                 watch.last = decision;
-                record(database, decision, true, failover.failOverFromLostNode(database, primary, standby, decision));
+                failover.failOverFromLostNode(database, primary, standby, decision, op -> record(database, decision, true, op));
                 watch.lastLsn = null;
                 watch.downSince = null;
                 watch.buildAfter = Instant.now();
@@ -794,14 +794,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
             case FINISH_PROMOTION -> {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                operation = failover.finishPromotion(database, primary, decision);
+                failover.finishPromotion(database, primary, decision, op -> record(database, decision, true, op));
+                return;
             }
             case FAIL_OVER -> {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                operation = failover.failOver(database, primary, standby.orElseThrow(), decision);
+                failover.failOver(database, primary, standby.orElseThrow(), decision, op -> record(database, decision, true, op));
                 watch.missed = 0;
                 watch.lastLsn = null;
                 watch.buildAfter = Instant.now();
+                return;
             }
             case REFUSE -> {
                 if (news) {
