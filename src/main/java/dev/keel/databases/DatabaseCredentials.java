@@ -16,7 +16,6 @@ import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
-import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.UUID;
@@ -30,7 +29,6 @@ import java.util.UUID;
  */
 @Singleton
 public final class DatabaseCredentials {
-    private static final Duration LEASE_PATIENCE = Duration.ofSeconds(10);
     private final DatabaseLookup databases;
     private final Plans plans;
     private final Credentials credentials;
@@ -105,20 +103,11 @@ public final class DatabaseCredentials {
     }
 
     /**
-     * The database's lease for this one change (an actor of its own: two changes at once do not share,
-     * and release, one lease), waited for a few seconds; a 409 naming the holder when another keeps
-     * it longer. Its statements' commits, should they wait for a dead standby, are let go by the HA
-     * monitor although it holds the lease.
+     * The database's lease for this one change. Its statements' commits, should they wait for a
+     * dead standby, are let go by the HA monitor although it holds the lease.
      */
     private DatabaseLeases.Lease lease(Database database) {
-        try {
-            return leases.acquire(database.id(), "credential change " + UUID.randomUUID(), LEASE_PATIENCE).orElseThrow(() -> new KeelException(
-                    ProblemType.NOT_AVAILABLE, database.name() + " is busy: " + leases.holder(database.id()).orElse("another actor")
-                    + " is changing its servers. Try again once it is done; nothing was changed."));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while waiting for the lease of " + database.name(), e);
-        }
+        return leases.acquireForRequest(database.id(), database.name(), "credential change");
     }
 
     private Database changeable(Caller caller, String idOrName) {

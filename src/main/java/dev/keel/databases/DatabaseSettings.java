@@ -8,6 +8,7 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.Reconfiguration;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Decision;
 import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
@@ -32,7 +33,8 @@ import java.util.Optional;
  * {@code heroku pg:settings}: the {@link TunableSetting}s of a database, shown with Postgres'
  * defaults where none was chosen, and changed by storing them in the catalog and applying them
  * with a reload to the database's server (a follower's too, keeping its stream). Not on essential
- * plans, as on Heroku; not while another change to the database's servers runs. Asked of a node
+ * plans, as on Heroku; not while another change to the database's servers runs, and applied under
+ * the database's lease ({@link DatabaseLeases}), as every change to its servers is. Asked of a node
  * that does not host the server, the request waits for the hosting node to apply them (a
  * {@code reconfigure} operation, {@link HostedWork}).
  */
@@ -54,11 +56,13 @@ public final class DatabaseSettings implements OperationHandler {
     private final Following following;
     private final Network network;
     private final HostedWork hostedWork;
+    private final DatabaseLeases leases;
 
     DatabaseSettings(DatabaseLookup databases, SettingsRepository settings, ServerSettings serverSettings, Plans plans,
                      OperationRepository operations, InstanceRepository instances, InstanceMaker maker, Reconfiguration reconfiguration,
-                     Following following, Network network, HostedWork hostedWork) {
+                     Following following, Network network, HostedWork hostedWork, DatabaseLeases leases) {
         this.hostedWork = hostedWork;
+        this.leases = leases;
         this.databases = databases;
         this.settings = settings;
         this.serverSettings = serverSettings;
@@ -100,16 +104,21 @@ public final class DatabaseSettings implements OperationHandler {
             throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
                     + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
         });
-        String host = instances.primary(database.id()).flatMap(hostedWork::otherHost).orElse(null);
-        if (host != null) {
-            hostedWork.requireTaker(host, "Applying settings");
+        String host;
+        // Applied here under the database's lease: a plan change, failover or restart writing its server's configuration at the
+        // same moment would race this change, and could leave the server without the new values.
+        try (DatabaseLeases.Lease lease = leases.acquireForRequest(database.id(), database.name(), "settings change")) {
+            host = instances.primary(database.id()).flatMap(hostedWork::otherHost).orElse(null);
+            if (host == null) {
+                settings.put(database.id(), values);
+                apply(database);
+                return view(settings.of(database.id()));
+            }
         }
+        // Another node hosts the server: its reconfigure operation applies them under the lease, which must be free for it.
+        hostedWork.requireTaker(host, "Applying settings");
         settings.put(database.id(), values);
-        if (host == null) {
-            apply(database);
-        } else {
-            hostedWork.carryOut(host, database.teamId(), database.id(), OperationKind.RECONFIGURE, APPLYING, "The settings change");
-        }
+        hostedWork.carryOut(host, database.teamId(), database.id(), OperationKind.RECONFIGURE, APPLYING, "The settings change");
         return view(settings.of(database.id()));
     }
 

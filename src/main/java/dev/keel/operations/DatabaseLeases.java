@@ -3,6 +3,8 @@ package dev.keel.operations;
 import dev.keel.DaemonThreads;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.ThisNode;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -35,6 +37,8 @@ import static dev.keel.catalog.schema.Tables.DATABASE_LEASES;
 @Singleton
 public final class DatabaseLeases {
     private static final Logger LOG = LoggerFactory.getLogger(DatabaseLeases.class);
+
+    private static final Duration REQUEST_PATIENCE = Duration.ofSeconds(10);
 
     private final DSLContext dsl;
     private final String node;
@@ -122,6 +126,23 @@ public final class DatabaseLeases {
                 return lease;
             }
             Thread.sleep(200);
+        }
+    }
+
+    /**
+     * The lease for one change a client asked for and waits on, as an actor of its own (two such
+     * changes at once neither share nor release one lease), waited for up to ten seconds (the HA
+     * monitor holds a lease for a moment); a 409 naming the holder when another keeps it longer. Take it before changing anything, so
+     * that the refusal can say that nothing was changed.
+     */
+    public Lease acquireForRequest(UUID databaseId, String databaseName, String change) {
+        try {
+            return acquire(databaseId, change + " " + UUID.randomUUID(), REQUEST_PATIENCE).orElseThrow(() -> new KeelException(
+                    ProblemType.NOT_AVAILABLE, databaseName + " is busy: " + holder(databaseId).orElse("another actor")
+                    + " is changing its servers. Try again once it is done; nothing was changed."));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for the lease of " + databaseName, e);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.keel.operations;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.LogCapture;
+import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Wait;
@@ -11,6 +12,7 @@ import org.jooq.impl.DSL;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.sql.Connection;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -29,8 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * One actor per database, on the real catalog: one holder at a time however many race for it, an
  * expired lease passes to the next, a lease is renewed while held and a lost one is neither
- * renewed nor released over its new holder, and an operation waits while another actor holds its
- * database, then runs.
+ * renewed nor released over its new holder, and an operation, or a settings change a client waits
+ * on, waits while another actor holds its database, then runs.
  */
 @ExtendWith(SharedKeel.class)
 class DatabaseLeasesTest {
@@ -91,7 +93,7 @@ class DatabaseLeasesTest {
     }
 
     @Test
-    void anOperationWaitsWhileAnotherActorHoldsItsDatabaseThenRuns(TestKeel keel) {
+    void anOperationWaitsWhileAnotherActorHoldsItsDatabaseThenRuns(TestKeel keel) throws Exception {
         Api api = keel.api();
         JsonNode db = api.provision("{\"plan\":\"essential-0\"}");
         UUID database = UUID.fromString(db.get("id").asText());
@@ -117,7 +119,44 @@ class DatabaseLeasesTest {
         assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
         assertThat(done.get("step_code").asText()).isEqualTo("done");
         assertThat(leases.holder(database)).isEmpty();
+
+        // A settings change (standard plans have them) is a change to the database's server like any other: while another
+        // actor keeps the lease past the change's patience, it is refused with nothing changed, in the catalog or the server.
+        String config = "/postgres/v0/databases/" + db.get("name").asText() + "/config";
+        String url = api.get("/v1/databases/" + database).field("url");
+        try (DatabaseLeases.Lease other = Wait.until("the lease to be free", Duration.ofSeconds(60),
+                () -> leases.tryAcquire(database, "a test standing for a plan change"))) {
+            Api.Response refused = api.patch(config, "{\"log_statement\":\"ddl\"}");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(409);
+            assertThat(refused.text()).contains("is busy").contains("/a test standing for a plan change")
+                    .contains("nothing was changed");
+            assertThat(api.get(config).json().get("log_statement").get("value").asText()).isEqualTo("none");
+            assertThat(setting(url, keel, "log_statement")).isEqualTo("none");
+        }
+        // Let go while a change waits for it: the change then goes through, and the server has it.
+        DatabaseLeases.Lease held = Wait.until("the lease to be free", Duration.ofSeconds(60),
+                () -> leases.tryAcquire(database, "a test standing for the HA monitor"));
+        Thread release = new Thread(() -> {
+            try {
+                Thread.sleep(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            held.close();
+        });
+        release.start();
+        Api.Response applied = api.patch(config, "{\"log_statement\":\"ddl\"}");
+        release.join();
+        assertThat(applied.status()).as(applied.toString()).isEqualTo(200);
+        assertThat(applied.json().get("log_statement").get("value").asText()).isEqualTo("ddl");
+        assertThat(setting(url, keel, "log_statement")).isEqualTo("ddl");
         api.deprovision(database.toString());
+    }
+
+    private static String setting(String url, TestKeel keel, String name) throws Exception {
+        try (Connection connection = Pg.connect(url, keel.caFile())) {
+            return Pg.scalar(connection, "show " + name);
+        }
     }
 
     private static OffsetDateTime expiry(DSLContext catalog, UUID database) {
