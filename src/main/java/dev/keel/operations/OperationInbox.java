@@ -102,9 +102,14 @@ public final class OperationInbox {
         // One a look: the next look asks again which node is least busy, once this one's new server counts, so that a
         // backlog spreads over the nodes.
         for (Operation stranded : operations.neverBegunOn(silent)) {
-            // A delete needs no room; the making of a database goes to the node with room for it.
-            boolean taker = stranded.kind() == OperationKind.DEPROVISION ? placement.leastBusy().filter(node::equals).isPresent()
-                    : placement.takesOver(stranded.databaseId());
+            // A delete needs no room; the making of a database goes to the node with room for it; work on the primary to the
+            // node that hosts it now.
+            boolean taker = switch (stranded.kind()) {
+                case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent();
+                case PROVISION, RESTORE -> placement.takesOver(stranded.databaseId());
+                default -> OperationRepository.FOLLOWS_THE_PRIMARY.contains(stranded.kind())
+                        && operations.primaryHost(stranded.databaseId()).filter(node::equals).isPresent();
+            };
             if (!taker) {
                 continue;
             }

@@ -32,6 +32,13 @@ import static dev.keel.catalog.schema.Tables.OPERATIONS;
 public final class OperationRepository {
     private static final int ERROR_LIMIT = 2000;
 
+    /**
+     * Kinds of work on a database's primary that find the primary when they begin and change
+     * nothing before: one never begun by a node gone silent is taken over by the primary's node.
+     */
+    static final Set<OperationKind> FOLLOWS_THE_PRIMARY = EnumSet.of(OperationKind.BACKUP, OperationKind.PLAN_CHANGE,
+            OperationKind.RECONFIGURE);
+
     private final DSLContext dsl;
     private final String node;
     private final Duration lostAfter;
@@ -90,6 +97,19 @@ public final class OperationRepository {
                 .limit(1));
     }
 
+    /** The node of the database's live primary, if it has one (a field that may refer to the outer query's database). */
+    private static Field<String> primaryHost(DSLContext tx, Field<UUID> databaseId) {
+        return DSL.field(tx.select(INSTANCES.NODE).from(INSTANCES)
+                .where(INSTANCES.DATABASE_ID.eq(databaseId)).and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
+                .and(INSTANCES.STATE.notIn(InstanceState.DELETING.value(), InstanceState.FENCED.value()))
+                .orderBy(INSTANCES.CREATED_AT.desc()).limit(1));
+    }
+
+    /** The node that hosts the database's live primary now, if it has one. */
+    Optional<String> primaryHost(UUID databaseId) {
+        return Optional.ofNullable(dsl.select(primaryHost(dsl, DSL.val(databaseId))).fetchOne(0, String.class));
+    }
+
     /** The node a database's newest provision (or restore into a new database) was recorded for: it makes the servers. */
     private static Field<String> placedOn(DSLContext tx, UUID databaseId) {
         return DSL.field(tx.select(OPERATIONS.NODE).from(OPERATIONS)
@@ -138,13 +158,18 @@ public final class OperationRepository {
     /**
      * The running operations addressed to one of {@code nodes} that no runner has begun and that
      * another node can do instead, oldest first: a provision or a restore into a new database (its
-     * node had made nothing of it), and a delete of a database that has no server (one whose
-     * provision was taken over and then refused, the database being deleted).
+     * node had made nothing of it); a delete of a database that has no server (one whose
+     * provision was taken over and then refused, the database being deleted); and work on a
+     * database's primary ({@link #FOLLOWS_THE_PRIMARY}) whose primary is on another node now (a
+     * failover moved it off the silent node): each reads the primary when it begins.
      */
     List<Operation> neverBegunOn(Set<String> nodes) {
+        Field<String> primaryHost = primaryHost(dsl, OPERATIONS.DATABASE_ID);
         Condition movable = OPERATIONS.KIND.in(OperationKind.PROVISION.value(), OperationKind.RESTORE.value())
                 .or(OPERATIONS.KIND.eq(OperationKind.DEPROVISION.value())
-                        .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(OPERATIONS.DATABASE_ID))));
+                        .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(OPERATIONS.DATABASE_ID))))
+                .or(OPERATIONS.KIND.in(FOLLOWS_THE_PRIMARY.stream().map(OperationKind::value).toList())
+                        .and(primaryHost.isNotNull()).and(primaryHost.ne(OPERATIONS.NODE)));
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
                 .and(OPERATIONS.STARTED_AT.isNull()).and(movable)
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
