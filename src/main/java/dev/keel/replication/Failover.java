@@ -32,12 +32,14 @@ import dev.keel.operations.StepCode;
 import dev.keel.postgres.HbaRule;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -123,12 +125,16 @@ final class Failover implements OperationHandler {
     private final DSLContext dsl;
     private final ServerSettings serverSettings;
     private final HostedWork hostedWork;
+    /** How long a promotion may take before the failover stops (the monitor finishes it later: {@code FINISH_PROMOTION}). */
+    private final int promoteWaitSeconds;
 
     Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
              Reconfiguration reconfiguration, InstanceConnections connections,
              InstanceMaker maker, ReplicationSlots slots, Followers followers, BaseBackups backups, OperationRepository operations,
-             OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork) {
+             OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork,
+             @Value("${keel.ha.promote-wait}") Duration promoteWait) {
         this.hostedWork = hostedWork;
+        this.promoteWaitSeconds = (int) Math.max(1, Math.min(Integer.MAX_VALUE, promoteWait.toSeconds()));
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -408,7 +414,7 @@ final class Failover implements OperationHandler {
     /** Promotes the standby (unless it already is) and makes it the database's primary in the catalog. */
     private Instance promote(Instance standby) throws SQLException {
         try (ServerSession session = connections.open(standby, "postgres")) {
-            session.promote(Followers.PROMOTE_WAIT_SECONDS, "the standby");
+            session.promote(promoteWaitSeconds, "the standby");
         }
         return instances.makePrimary(standby.id());
     }

@@ -57,11 +57,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HaTest {
     private static final Duration HA_READY = Duration.ofSeconds(120);
     private static final Duration FAILOVER = Duration.ofSeconds(60);
+    /** KEEL_HA_PROMOTE_WAIT: well above a promotion's seconds on a loaded machine, well below the default minute. */
+    private static final Duration PROMOTE_WAIT = Duration.ofSeconds(10);
     private static TestKeel keel;
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("ha", Map.of("keel.instances.pool.size", 0, "keel.followers.check-interval", "2s"));
+        keel = TestKeel.start("ha", Map.of("keel.instances.pool.size", 0, "keel.followers.check-interval", "2s",
+                "keel.ha.promote-wait", PROMOTE_WAIT.toSeconds() + "s"));
     }
 
     @AfterAll
@@ -228,7 +231,7 @@ class HaTest {
     }
 
     @Test
-    void aPrimaryWhoseDataDirectoryIsGoneIsFailedOverAndItsProcessesKilled() throws Exception {
+    void aPrimaryWhoseDataDirectoryIsGoneIsFailedOverAndItsProcessesKilledAndAPromotionThatStalledIsFinished() throws Exception {
         Api api = keel.api();
         JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
         String id = db.get("id").asText();
@@ -236,18 +239,45 @@ class HaTest {
         awaitHaAvailable(api, id);
         Instance old = primary(id);
         long pid = postmasterPid(old);
-        // The server may write into its directory (pg_wal/archive_status) while it is removed: remove until it is gone.
-        Wait.until("the primary's data directory to be removed", Duration.ofSeconds(10), () -> {
-            try {
-                dev.keel.FileTrees.delete(dataDir(old));
-                return true;
-            } catch (java.io.UncheckedIOException e) {
-                return false;
-            }
-        });
-        JsonNode decision = awaitDecision(api, id, "fail_over");
-        assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks")
-                .endsWith("(its data directory is gone or damaged)");
+        // The standby's startup process stopped: it cannot promote until it goes on.
+        Instance standby = keel.bean(InstanceRepository.class).standby(UUID.fromString(id)).orElseThrow();
+        long startup;
+        try (Connection connection = Superuser.connect(keel, standby, "postgres")) {
+            startup = Long.parseLong(Pg.scalar(connection, "select pid from pg_stat_activity where backend_type = 'startup'"));
+        }
+        signal("STOP", startup);
+        try {
+            // The server may write into its directory (pg_wal/archive_status) while it is removed: remove until it is gone.
+            Wait.until("the primary's data directory to be removed", Duration.ofSeconds(10), () -> {
+                try {
+                    dev.keel.FileTrees.delete(dataDir(old));
+                    return true;
+                } catch (java.io.UncheckedIOException e) {
+                    return false;
+                }
+            });
+            JsonNode decision = awaitDecision(api, id, "fail_over");
+            assertThat(decision.get("sentence").asText()).startsWith("failing over because the primary missed 3 checks")
+                    .endsWith("(its data directory is gone or damaged)");
+            // The promotion does not finish within KEEL_HA_PROMOTE_WAIT: the failover stops and says so, the old primary
+            // fenced, and nothing serves the database's URL as its primary meanwhile.
+            String failover = decision.get("operation_id").asText();
+            JsonNode stopped = Wait.until("the failover to stop", FAILOVER, () -> {
+                JsonNode op = api.get("/v1/operations/" + failover).json();
+                return "running".equals(op.get("state").asText()) ? Optional.empty() : Optional.of(op);
+            });
+            assertThat(stopped.get("state").asText()).as(stopped.toString()).isEqualTo("failed");
+            assertThat(stopped.get("error").asText()).contains("did not finish promoting within " + PROMOTE_WAIT.toSeconds() + " seconds");
+            assertThat(instance(old.id()).state()).isEqualTo(InstanceState.FENCED);
+            assertThat(keel.bean(InstanceRepository.class).primary(UUID.fromString(id))).isEmpty();
+        } finally {
+            signal("CONT", startup);
+        }
+        // Going on, the standby is promoted by the monitor's next round, which finishes what the failover began.
+        JsonNode finished = awaitDecision(api, id, "finish_promotion");
+        assertThat(finished.get("sentence").asText()).contains("a failover fenced its old primary but stopped");
+        Wait.until("the finished promotion to have a primary", FAILOVER, () -> keel.bean(InstanceRepository.class)
+                .primary(UUID.fromString(id)).filter(p -> p.id().equals(standby.id())).isPresent());
         String newUrl = api.get("/v1/databases/" + id).field("url");
         assertThat(newUrl).isNotEqualTo(url);
         try (Connection connection = Pg.connect(newUrl, keel.caFile()); Statement sql = connection.createStatement()) {
