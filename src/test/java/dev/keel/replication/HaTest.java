@@ -649,15 +649,24 @@ class HaTest {
         }
     }
 
+    /**
+     * The newest HA decision of {@code kind}, once the operation it started (if any) has ended: a
+     * failover's decision is kept as its operation begins, before the standby is promoted.
+     */
     private static JsonNode awaitDecision(Api api, String id, String kind) {
-        return Wait.until("an HA decision '" + kind + "' for " + id, FAILOVER, () -> {
+        return Wait.until("an HA decision '" + kind + "' for " + id + " and its operation ended", FAILOVER, () -> {
             for (JsonNode decision : api.get("/v1/databases/" + id + "/ha").json().get("decisions")) {
                 if (decision.get("kind").asText().equals(kind)) {
-                    return Optional.of(decision);
+                    return ended(api, decision) ? Optional.of(decision) : Optional.empty();
                 }
             }
             return Optional.empty();
         });
+    }
+
+    private static boolean ended(Api api, JsonNode decision) {
+        JsonNode operation = decision.get("operation_id");
+        return operation == null || operation.isNull() || !"running".equals(api.get("/v1/operations/" + operation.asText()).field("state"));
     }
 
     private static void awaitHaAvailable(Api api, String id) {
