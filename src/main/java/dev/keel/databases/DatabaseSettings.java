@@ -100,19 +100,20 @@ public final class DatabaseSettings implements OperationHandler {
                     "There is no setting " + key + "; the settings are " + String.join(", ", keys()) + ".").with("valid_values", keys()));
             values.put(key, postgresValue(setting, value));
         });
-        operations.running(database.id(), BUSY).ifPresent(op -> {
-            throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
-                    + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
-        });
+        requireIdle(database);
         String host;
         // Applied here under the database's lease: a plan change, failover or restart writing its server's configuration at the
-        // same moment would race this change, and could leave the server without the new values.
+        // same moment would race this change, and could leave the server without the new values. What the lease waited for
+        // may have changed the database (its plan, an unfollow): it is read, and checked, again under the lease.
         try (DatabaseLeases.Lease lease = leases.acquireForRequest(database.id(), database.name(), "settings change")) {
-            host = instances.primary(database.id()).flatMap(hostedWork::otherHost).orElse(null);
+            Database now = databases.requireAvailable(caller, idOrName);
+            requireTunable(now);
+            requireIdle(now);
+            host = instances.primary(now.id()).flatMap(hostedWork::otherHost).orElse(null);
             if (host == null) {
-                settings.put(database.id(), values);
-                apply(database);
-                return view(settings.of(database.id()));
+                settings.put(now.id(), values);
+                apply(now);
+                return view(settings.of(now.id()));
             }
         }
         // Another node hosts the server: its reconfigure operation applies them under the lease, which must be free for it.
@@ -158,6 +159,13 @@ public final class DatabaseSettings implements OperationHandler {
                 database.name() + " has no server; its settings are saved and apply once it has one."));
         reconfiguration.apply(primary, maker.settings(primary, serverSettings.of(database)),
                 InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
+    }
+
+    private void requireIdle(Database database) {
+        operations.running(database.id(), BUSY).ifPresent(op -> {
+            throw new KeelException(ProblemType.ALREADY_QUEUED, "Still applying a previous change to " + database.name() + " ("
+                    + op.kind().value() + ": " + op.step() + "); try again once it finishes.");
+        });
     }
 
     private void requireTunable(Database database) {

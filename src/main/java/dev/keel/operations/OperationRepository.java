@@ -160,8 +160,9 @@ public final class OperationRepository {
      * another node can do instead, oldest first: a provision or a restore into a new database (its
      * node had made nothing of it); a delete of a database that has no server (one whose
      * provision was taken over and then refused, the database being deleted); and work on a
-     * database's primary ({@link #FOLLOWS_THE_PRIMARY}) whose primary is on another node now (a
-     * failover moved it off the silent node): each reads the primary when it begins.
+     * database's primary ({@link #FOLLOWS_THE_PRIMARY}) that another node recorded for the silent
+     * one, whose primary is on another node now (a failover moved it off the silent node): each
+     * reads the primary when it begins.
      */
     List<Operation> neverBegunOn(Set<String> nodes) {
         Field<String> primaryHost = primaryHost(dsl, OPERATIONS.DATABASE_ID);
@@ -169,7 +170,10 @@ public final class OperationRepository {
                 .or(OPERATIONS.KIND.eq(OperationKind.DEPROVISION.value())
                         .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(OPERATIONS.DATABASE_ID))))
                 .or(OPERATIONS.KIND.in(FOLLOWS_THE_PRIMARY.stream().map(OperationKind::value).toList())
-                        .and(primaryHost.isNotNull()).and(primaryHost.ne(OPERATIONS.NODE)));
+                        .and(primaryHost.isNotNull()).and(primaryHost.ne(OPERATIONS.NODE))
+                        // Not work a node recorded for itself: that it runs as it records it, some in the caller's thread
+                        // without marking it begun (an upgrade's first backup).
+                        .and(OPERATIONS.RECORDED_BY.isDistinctFrom(OPERATIONS.NODE)));
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
                 .and(OPERATIONS.STARTED_AT.isNull()).and(movable)
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);

@@ -125,7 +125,11 @@ final class Failover implements OperationHandler {
     private final DSLContext dsl;
     private final ServerSettings serverSettings;
     private final HostedWork hostedWork;
-    /** How long a promotion may take before the failover stops (the monitor finishes it later: {@code FINISH_PROMOTION}). */
+    private static final long MAX_PROMOTE_WAIT_SECONDS = 110;
+    /**
+     * How long a promotion may take before the failover or switchover stops (after a failover, the
+     * monitor finishes it later: {@code FINISH_PROMOTION}).
+     */
     private final int promoteWaitSeconds;
 
     Failover(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceRuntime runtime,
@@ -134,7 +138,8 @@ final class Failover implements OperationHandler {
              OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork,
              @Value("${keel.ha.promote-wait}") Duration promoteWait) {
         this.hostedWork = hostedWork;
-        this.promoteWaitSeconds = (int) Math.max(1, Math.min(Integer.MAX_VALUE, promoteWait.toSeconds()));
+        // Below the server session's socket timeout (InstanceConnections), which would end the wait with a read timeout instead.
+        this.promoteWaitSeconds = (int) Math.max(1, Math.min(MAX_PROMOTE_WAIT_SECONDS, promoteWait.toSeconds()));
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -324,7 +329,11 @@ final class Failover implements OperationHandler {
     private UUID recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
-        decided.accept(operation.id());
+        try {
+            decided.accept(operation.id());
+        } catch (RuntimeException e) {
+            LOG.warn("Database {}: the failover's decision could not be kept ({}); the failover goes on", database.name(), e.toString());
+        }
         try {
             work.on(operation);
             operations.succeed(operation.id());
