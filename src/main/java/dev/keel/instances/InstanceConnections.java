@@ -49,10 +49,13 @@ public final class InstanceConnections {
         this.authority = authority;
     }
 
+    /** How long a session {@link #open} made waits for any one answer: a statement that may wait longer must not use one. */
+    public static final int SOCKET_SECONDS = 120;
+
     /** A new superuser session on {@code database} of {@code instance}; the caller closes it. */
     public ServerSession open(Instance instance, String database) throws SQLException {
         // A wedged server must not hold one of the few operation threads forever.
-        return new ServerSession(connect(instance, database, 10, 120));
+        return new ServerSession(connect(instance, database, 10, SOCKET_SECONDS));
     }
 
     /**

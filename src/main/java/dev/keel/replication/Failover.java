@@ -125,7 +125,6 @@ final class Failover implements OperationHandler {
     private final DSLContext dsl;
     private final ServerSettings serverSettings;
     private final HostedWork hostedWork;
-    private static final long MAX_PROMOTE_WAIT_SECONDS = 110;
     /**
      * How long a promotion may take before the failover or switchover stops (after a failover, the
      * monitor finishes it later: {@code FINISH_PROMOTION}).
@@ -138,8 +137,8 @@ final class Failover implements OperationHandler {
              OperationRunner runner, Network network, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork,
              @Value("${keel.ha.promote-wait}") Duration promoteWait) {
         this.hostedWork = hostedWork;
-        // Below the server session's socket timeout (InstanceConnections), which would end the wait with a read timeout instead.
-        this.promoteWaitSeconds = (int) Math.max(1, Math.min(MAX_PROMOTE_WAIT_SECONDS, promoteWait.toSeconds()));
+        // Below the server session's socket timeout, which would end the wait with a read timeout instead.
+        this.promoteWaitSeconds = (int) Math.max(1, Math.min(InstanceConnections.SOCKET_SECONDS - 10, promoteWait.toSeconds()));
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -289,8 +288,8 @@ final class Failover implements OperationHandler {
     }
 
     /** The unplanned failover the monitor decided on, recorded as an operation that carries its reason. */
-    UUID failOver(Database database, Instance primary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
-        return recorded(database, decision, decided, operation -> complete(operation, database, primary, standby,
+    void failOver(Database database, Instance primary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        recorded(database, decision, decided, operation -> complete(operation, database, primary, standby,
                 "failed over: " + decision.sentence()));
     }
 
@@ -302,8 +301,8 @@ final class Failover implements OperationHandler {
      * failover leaves, so that no Keel serves it again (its node kills it, should it run, when it
      * returns), and the standby promoted.
      */
-    UUID failOverFromLostNode(Database database, Instance oldPrimary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
-        return recorded(database, decision, decided, operation -> {
+    void failOverFromLostNode(Database database, Instance oldPrimary, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        recorded(database, decision, decided, operation -> {
             step(operation, Step.FENCING);
             instances.transition(oldPrimary.id(), InstanceState.FENCED);
             step(operation, Step.PROMOTING);
@@ -312,8 +311,8 @@ final class Failover implements OperationHandler {
     }
 
     /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it. */
-    UUID finishPromotion(Database database, Instance standby, HaDecision decision, Consumer<UUID> decided) {
-        return recorded(database, decision, decided, operation -> settle(operation, database, promote(standby), "promoted: "
+    void finishPromotion(Database database, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        recorded(database, decision, decided, operation -> settle(operation, database, promote(standby), "promoted: "
                 + decision.sentence()));
     }
 
@@ -326,7 +325,7 @@ final class Failover implements OperationHandler {
      * fenced or promoted, so that the decision is kept (and shown) before the database's URL
      * names the new primary, never after.
      */
-    private UUID recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
+    private void recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
         try {
@@ -341,7 +340,6 @@ final class Failover implements OperationHandler {
             LOG.error("Failover of {} failed; the HA monitor looks again", database.name(), e);
             operations.fail(operation.id(), "The failover stopped: " + e.getMessage() + "; the HA monitor looks again.");
         }
-        return operation.id();
     }
 
     /** Fences the old primary, promotes the standby and makes it the database's primary, with everything that points at it. */
