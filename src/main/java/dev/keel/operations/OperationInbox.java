@@ -3,6 +3,8 @@ package dev.keel.operations;
 import dev.keel.DaemonThreads;
 import dev.keel.catalog.CatalogListener;
 import dev.keel.catalog.CatalogLocation;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
@@ -29,8 +31,10 @@ import java.util.Set;
  * <p>Each look also takes over, when this node is the least busy active one, the provisions (and
  * restores into a new database) recorded for a node that fell silent before beginning them: they
  * made nothing on that node, so they can be made here (and the delete of such a database, which
- * has no server). One whose node began it waits for that node to return, as its servers, half
- * made, are there.
+ * has no server). When this node hosts a database's primary that a failover moved here, it also
+ * takes over the backups, plan changes and settings changes another node recorded for the silent
+ * one ({@link OperationRepository#FOLLOWS_THE_PRIMARY}). One whose node began it waits for that
+ * node to return, as its servers, half made, are there.
  */
 @Singleton
 public final class OperationInbox {
@@ -40,15 +44,17 @@ public final class OperationInbox {
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final Placement placement;
+    private final InstanceRepository instances;
     private final String node;
     private final CatalogListener listener;
     private final int intervalMillis;
     private volatile boolean stopping;
     private Thread thread;
 
-    OperationInbox(OperationRepository operations, OperationRunner runner, CatalogLocation location, Placement placement, ThisNode node,
-                   @Value("${keel.operations.inbox-interval}") Duration interval) {
+    OperationInbox(OperationRepository operations, OperationRunner runner, CatalogLocation location, Placement placement,
+                   InstanceRepository instances, ThisNode node, @Value("${keel.operations.inbox-interval}") Duration interval) {
         this.placement = placement;
+        this.instances = instances;
         this.node = node.name();
         this.operations = operations;
         this.runner = runner;
@@ -108,7 +114,7 @@ public final class OperationInbox {
                 case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent();
                 case PROVISION, RESTORE -> placement.takesOver(stranded.databaseId());
                 default -> OperationRepository.FOLLOWS_THE_PRIMARY.contains(stranded.kind())
-                        && operations.primaryHost(stranded.databaseId()).filter(node::equals).isPresent();
+                        && instances.primary(stranded.databaseId()).map(Instance::node).filter(node::equals).isPresent();
             };
             if (!taker) {
                 continue;

@@ -97,17 +97,15 @@ public final class OperationRepository {
                 .limit(1));
     }
 
-    /** The node of the database's live primary, if it has one (a field that may refer to the outer query's database). */
+    /**
+     * The node of the database's live primary, if it has one, as {@code InstanceRepository.primary}
+     * finds it: a field on the outer query's database.
+     */
     private static Field<String> primaryHost(DSLContext tx, Field<UUID> databaseId) {
         return DSL.field(tx.select(INSTANCES.NODE).from(INSTANCES)
                 .where(INSTANCES.DATABASE_ID.eq(databaseId)).and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
                 .and(INSTANCES.STATE.notIn(InstanceState.DELETING.value(), InstanceState.FENCED.value()))
                 .orderBy(INSTANCES.CREATED_AT.desc()).limit(1));
-    }
-
-    /** The node that hosts the database's live primary now, if it has one. */
-    Optional<String> primaryHost(UUID databaseId) {
-        return Optional.ofNullable(dsl.select(primaryHost(dsl, DSL.val(databaseId))).fetchOne(0, String.class));
     }
 
     /** The node a database's newest provision (or restore into a new database) was recorded for: it makes the servers. */
