@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
+import dev.keel.testing.HaDecisions;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
@@ -269,23 +270,8 @@ class LagAcrossHostsIT {
                 .as("kill -%s %d", signal, pid).isZero();
     }
 
-    /**
-     * The newest HA decision of {@code kind} taken after {@code after}, once there is one (decisions
-     * outlive failovers) and the operation it started, if any, has ended (a failover's decision is
-     * kept as its operation begins).
-     */
     private static JsonNode awaitDecision(Api api, String id, String kind, Instant after) {
-        return Wait.until("an HA decision '" + kind + "' for " + id + " after " + after, Timeouts.SWITCHOVER, () -> {
-            for (JsonNode decision : api.get("/v1/databases/" + id + "/ha").json().get("decisions")) {
-                if (decision.get("kind").asText().equals(kind) && Instant.parse(decision.get("at").asText()).isAfter(after)) {
-                    JsonNode operation = decision.get("operation_id");
-                    boolean ended = operation == null || operation.isNull()
-                            || !"running".equals(api.get("/v1/operations/" + operation.asText()).field("state"));
-                    return ended ? Optional.of(decision) : Optional.empty();
-                }
-            }
-            return Optional.empty();
-        });
+        return HaDecisions.await(api, id, kind, after, Timeouts.SWITCHOVER);
     }
 
     /** The first operation of {@code kind} on the database, from the catalog. */

@@ -17,6 +17,7 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.testing.Api;
+import dev.keel.testing.HaDecisions;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SlotLoss;
 import dev.keel.testing.TestKeel;
@@ -34,6 +35,7 @@ import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -649,24 +651,9 @@ class HaTest {
         }
     }
 
-    /**
-     * The newest HA decision of {@code kind}, once the operation it started (if any) has ended: a
-     * failover's decision is kept as its operation begins, before the standby is promoted.
-     */
+    /** The newest HA decision of {@code kind}, once the operation it started (if any) has ended. */
     private static JsonNode awaitDecision(Api api, String id, String kind) {
-        return Wait.until("an HA decision '" + kind + "' for " + id + " and its operation ended", FAILOVER, () -> {
-            for (JsonNode decision : api.get("/v1/databases/" + id + "/ha").json().get("decisions")) {
-                if (decision.get("kind").asText().equals(kind)) {
-                    return ended(api, decision) ? Optional.of(decision) : Optional.empty();
-                }
-            }
-            return Optional.empty();
-        });
-    }
-
-    private static boolean ended(Api api, JsonNode decision) {
-        JsonNode operation = decision.get("operation_id");
-        return operation == null || operation.isNull() || !"running".equals(api.get("/v1/operations/" + operation.asText()).field("state"));
+        return HaDecisions.await(api, id, kind, Instant.EPOCH, FAILOVER);
     }
 
     private static void awaitHaAvailable(Api api, String id) {
