@@ -98,6 +98,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             teams.bootstrap();
             sweep.sweep();
             decisions = reconciler.reconcile();
+            sweep.start();
             inbox.start();
             archiver.start();
             receivers.start();

@@ -1,12 +1,22 @@
 package dev.keel.instances;
 
+import dev.keel.DaemonThreads;
+import dev.keel.jobs.Loops;
+import dev.keel.postgres.Durations;
+import io.micronaut.context.annotation.Value;
+import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
@@ -15,6 +25,14 @@ import java.util.stream.Collectors;
  * starts every instance that should serve (running or pooled) but whose server is down; a fenced
  * instance is killed again, should it run. Of the catalog's instances it touches only those this
  * node hosts.
+ *
+ * <p>Then, every {@code keel.instances.sweep-interval}, it sets aside again the servers no row
+ * names: those whose database was deleted, or whose server was replaced, by another node while
+ * this one was cut off (the catalog forgets a server on a silent node, {@code RetiredServers}), so
+ * that a node back from a partition does not serve them until its next start. A server is set aside
+ * only once two looks in a row found it unnamed, and each look lists the servers before it reads
+ * the rows: a server is recorded before its directory is made, and its directory removed before
+ * its row, so nothing being made or removed is taken for an orphan.
  */
 @Singleton
 public final class InstanceSweep {
@@ -22,25 +40,23 @@ public final class InstanceSweep {
 
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
+    private final Duration interval;
+    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-instance-sweep"));
+    /** The servers the last look found unnamed. */
+    private Set<UUID> suspects = Set.of();
 
-    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime) {
+    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime, @Value("${keel.instances.sweep-interval}") String interval) {
         this.instances = instances;
         this.runtime = runtime;
+        this.interval = Durations.parse("KEEL_INSTANCES_SWEEP_INTERVAL", interval);
     }
 
     public void sweep() {
-        // Set aside only what no node's row names: a server this node holds whose row names another node is odd, but known.
-        Set<UUID> knownIds = instances.all().stream().map(Instance::id).collect(Collectors.toSet());
-        List<Instance> known = instances.hostedHere();
-        for (UUID orphan : runtime.held()) {
-            if (!knownIds.contains(orphan)) {
-                // Never deleted outright: it may hold a customer's data that a wrong catalog does not know.
-                String where = runtime.setAside(orphan);
-                LOG.warn("Stopped instance {} and moved it to {}: the catalog has no record of it", orphan, where);
-            }
+        for (UUID orphan : unnamed()) {
+            setAside(orphan, "the catalog has no record of it");
         }
         runtime.sweepLeftovers();
-        for (Instance instance : known) {
+        for (Instance instance : instances.hostedHere()) {
             if (instance.databaseId() == null && instance.state() == InstanceState.CREATING) {
                 LOG.info("Removing instance {}: Keel stopped while making it for the warm pool", instance.id());
                 runtime.destroy(instance.id());
@@ -61,5 +77,50 @@ public final class InstanceSweep {
                 }
             }
         }
+    }
+
+    /** Starts the periodic look, after {@link #sweep}. */
+    public void start() {
+        scheduler.scheduleWithFixedDelay(() -> Loops.round("The sweep of servers no row names", this::sweepUnnamed),
+                interval.toMillis(), interval.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    synchronized void sweepUnnamed() {
+        Set<UUID> unnamed = unnamed();
+        Set<UUID> still = new HashSet<>(unnamed);
+        for (UUID orphan : unnamed) {
+            if (suspects.contains(orphan)) {
+                try {
+                    setAside(orphan, "the catalog no longer records it (another node deleted its database or replaced it while this"
+                            + " node was cut off)");
+                    still.remove(orphan);
+                } catch (RuntimeException e) {
+                    LOG.error("Could not set aside instance {}, which the catalog no longer records; stop it by hand", orphan, e);
+                }
+            }
+        }
+        suspects = still;
+    }
+
+    /**
+     * The servers this node holds that no row names (a row naming another node is odd, but known).
+     * Listed before the rows are read: a server is recorded before its directory is made.
+     */
+    private Set<UUID> unnamed() {
+        Set<UUID> held = new HashSet<>(runtime.held());
+        List<Instance> all = instances.all();
+        held.removeAll(all.stream().map(Instance::id).collect(Collectors.toSet()));
+        return held;
+    }
+
+    /** Never deleted outright: it may hold a customer's data that a wrong catalog does not know. */
+    private void setAside(UUID orphan, String why) {
+        String where = runtime.setAside(orphan);
+        LOG.warn("Stopped instance {} and moved it to {}: {}", orphan, where, why);
+    }
+
+    @PreDestroy
+    void stop() {
+        scheduler.shutdownNow();
     }
 }

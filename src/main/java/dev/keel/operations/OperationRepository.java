@@ -156,17 +156,18 @@ public final class OperationRepository {
     /**
      * The running operations addressed to one of {@code nodes} that no runner has begun and that
      * another node can do instead, oldest first: a provision or a restore into a new database (its
-     * node had made nothing of it); a delete of a database that has no server (one whose
-     * provision was taken over and then refused, the database being deleted); and work on a
+     * node had made nothing of it); a delete (the deleting node forgets the servers on silent
+     * nodes, which each sets aside once it is back, {@code InstanceSweep}); and work on a
      * database's primary ({@link #FOLLOWS_THE_PRIMARY}) that another node recorded for the silent
      * one, whose primary is on another node now (a failover moved it off the silent node): each
      * reads the primary when it begins.
      */
     List<Operation> neverBegunOn(Set<String> nodes) {
         Field<String> primaryHost = primaryHost(dsl, OPERATIONS.DATABASE_ID);
-        Condition movable = OPERATIONS.KIND.in(OperationKind.PROVISION.value(), OperationKind.RESTORE.value())
-                .or(OPERATIONS.KIND.eq(OperationKind.DEPROVISION.value())
-                        .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(OPERATIONS.DATABASE_ID))))
+        // A deletion whatever servers its database has: the deleting node forgets those on silent nodes, which set them
+        // aside (InstanceSweep) once they are back.
+        Condition movable = OPERATIONS.KIND.in(OperationKind.PROVISION.value(), OperationKind.RESTORE.value(),
+                        OperationKind.DEPROVISION.value())
                 .or(OPERATIONS.KIND.in(FOLLOWS_THE_PRIMARY.stream().map(OperationKind::value).toList())
                         .and(primaryHost.isNotNull()).and(primaryHost.ne(OPERATIONS.NODE))
                         // Not work a node recorded for itself: that it runs as it records it, some in the caller's thread

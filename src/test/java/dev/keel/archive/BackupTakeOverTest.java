@@ -7,6 +7,7 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.testing.Api;
 import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SilentNodes;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Wait;
 import org.jooq.DSLContext;
@@ -15,7 +16,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 import java.time.Duration;
-import java.time.OffsetDateTime;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.BACKUPS;
@@ -47,11 +47,7 @@ class BackupTakeOverTest {
         awaitInitialBackup(team, id.toString());
 
         // The node the backup was recorded for: silent for an hour (its row only, as NodesTest makes one).
-        String silent = "silent-" + System.nanoTime();
-        catalog.insertInto(NODES).set(NODES.NAME, silent).set(NODES.VERSION, "0.0.9")
-                .set(NODES.STARTED_AT, OffsetDateTime.now().minusHours(2)).set(NODES.HEARTBEAT_AT, OffsetDateTime.now().minusHours(1))
-                .set(NODES.PORT_FIRST, 26000).set(NODES.PORT_LAST, 26999).set(NODES.MEMORY_BUDGET_MB, 4096L).set(NODES.DISK_BUDGET_MB, 10240L)
-                .execute();
+        String silent = SilentNodes.add(catalog, "silent");
         UUID own = null;
         try {
             Backup left = catalog.transactionResult(tx -> {

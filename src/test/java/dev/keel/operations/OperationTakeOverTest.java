@@ -2,6 +2,7 @@ package dev.keel.operations;
 
 import dev.keel.nodes.ThisNode;
 import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SilentNodes;
 import dev.keel.testing.TestKeel;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
@@ -9,7 +10,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
-import java.time.OffsetDateTime;
 import java.util.Set;
 import java.util.UUID;
 
@@ -35,11 +35,7 @@ class OperationTakeOverTest {
         UUID team = catalog.select(TEAMS.ID).from(TEAMS).limit(1).fetchSingle(TEAMS.ID);
 
         // A node that fell silent an hour ago (its row only), as NodesTest makes one.
-        String silent = "silent-" + System.nanoTime();
-        catalog.insertInto(NODES).set(NODES.NAME, silent).set(NODES.VERSION, "0.0.9")
-                .set(NODES.STARTED_AT, OffsetDateTime.now().minusHours(2)).set(NODES.HEARTBEAT_AT, OffsetDateTime.now().minusHours(1))
-                .set(NODES.PORT_FIRST, 25000).set(NODES.PORT_LAST, 25999).set(NODES.MEMORY_BUDGET_MB, 4096L).set(NODES.DISK_BUDGET_MB, 10240L)
-                .execute();
+        String silent = SilentNodes.add(catalog, "silent");
         // Backups, which no node takes over on its own (this Keel's inbox would race the test for a provision); the claim
         // is the same whatever the kind. TwoNodesTest has a provision taken over end to end.
         Operation stranded = catalog.transactionResult(tx -> operations.create(tx.dsl(), team, UUID.randomUUID(),
