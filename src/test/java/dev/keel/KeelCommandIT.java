@@ -76,6 +76,7 @@ class KeelCommandIT {
         Path home = TestKeel.freshDataDir("private-home");
         Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwx------"));
         Path dataDir = home.resolve("keel").resolve("var");
+        TestKeel.removeLeftoverServers(dataDir);
         Files.createDirectories(dataDir);
         Path servers = null;
         // Binaries unpacked where Keel puts them by default, not in the suite's shared directory.

@@ -50,6 +50,7 @@ class RunbooksIT {
         Tools.require("psql", "postgresql-client");
         Path home = TestKeel.freshDataDir("runbooks");
         Path dataDir = home.resolve("var");
+        TestKeel.removeLeftoverServers(dataDir);
         Files.createDirectories(home.resolve("target"));
         Files.createSymbolicLink(home.resolve("target/keel.jar"), Path.of(System.getProperty("keel.test.jar", "target/keel.jar")).toAbsolutePath());
         TestKeel.Ports ports = TestKeel.nextPorts();

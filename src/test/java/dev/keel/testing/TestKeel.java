@@ -49,6 +49,20 @@ public final class TestKeel implements AutoCloseable {
         return workDir().resolve("postgres");
     }
 
+    /**
+     * Stops and removes the server directory an earlier checkout at this path left for data
+     * directory {@code dataDir} (which went with that checkout, or with a run cut short): a new
+     * Keel would rightly refuse to start over its catalog. For a data directory inside one
+     * {@link #freshDataDir} made (a user's {@code var}), which that does not cover.
+     */
+    public static void removeLeftoverServers(Path dataDir) {
+        Path leftover = KeelHome.defaultServerDir(dataDir);
+        if (Files.isDirectory(leftover)) {
+            Keel.stopServers(leftover);
+            FileTrees.delete(leftover);
+        }
+    }
+
     /** A fresh data directory {@code name} (anything a previous run left there is stopped and removed). */
     public static Path freshDataDir(String name) {
         Path dir = workDir().resolve(name);
@@ -60,13 +74,7 @@ public final class TestKeel implements AutoCloseable {
             }
             FileTrees.delete(dir);
         }
-        // A server directory an earlier checkout at this path left (its data directory went with that checkout): a new
-        // Keel would rightly refuse to start over its catalog.
-        Path leftover = KeelHome.defaultServerDir(dir);
-        if (Files.isDirectory(leftover)) {
-            Keel.stopServers(leftover);
-            FileTrees.delete(leftover);
-        }
+        removeLeftoverServers(dir);
         try {
             Files.createDirectories(dir);
             // Postgres runs as an unprivileged user when tests run as root: it must be able to search the path.
