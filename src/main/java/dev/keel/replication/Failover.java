@@ -310,9 +310,9 @@ final class Failover implements OperationHandler {
         });
     }
 
-    /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it. */
-    void finishPromotion(Database database, Instance standby, HaDecision decision, Consumer<UUID> decided) {
-        recorded(database, decision, decided, operation -> settle(operation, database, promote(standby), "promoted: "
+    /** Promotes a standby whose old primary a failover fenced before it stopped, and points everything at it; says whether it did. */
+    boolean finishPromotion(Database database, Instance standby, HaDecision decision, Consumer<UUID> decided) {
+        return recorded(database, decision, decided, operation -> settle(operation, database, promote(standby), "promoted: "
                 + decision.sentence()));
     }
 
@@ -325,7 +325,7 @@ final class Failover implements OperationHandler {
      * fenced or promoted, so that the decision is kept (and shown) before the database's URL
      * names the new primary, never after.
      */
-    private void recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
+    private boolean recorded(Database database, HaDecision decision, Consumer<UUID> decided, Work work) {
         Operation operation = dsl.transactionResult(tx -> operations.createHere(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.FAILOVER, Step.DECIDED, decision.sentence(), STEP_COUNT));
         try {
@@ -336,9 +336,11 @@ final class Failover implements OperationHandler {
         try {
             work.on(operation);
             operations.succeed(operation.id());
+            return true;
         } catch (Exception e) {
             LOG.error("Failover of {} failed; the HA monitor looks again", database.name(), e);
             operations.fail(operation.id(), "The failover stopped: " + e.getMessage() + "; the HA monitor looks again.");
+            return false;
         }
     }
 

@@ -257,6 +257,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
+        /** Finished promotions that failed in a row, and when the next may begin ({@link #promotionBackoff}). */
+        int promotionsFailed;
+        Instant promoteAgainAt = Instant.EPOCH;
         /** On the standby's node: since when ({@link System#nanoTime}) each fenced old primary's port has not accepted a connection. */
         final Map<UUID, Long> fencedDownSince = new ConcurrentHashMap<>();
         /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
@@ -410,12 +413,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
+                if (Instant.now().isBefore(watch.promoteAgainAt)) {
+                    return;
+                }
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
                     if (lease != null && contactFresh()) {
                         LOG.warn("Database {}: {}", database.name(), decision.sentence());
                         acting.add(database.id());
                         try {
-                            failover.finishPromotion(database, standby.get(), decision, op -> record(database, decision, true, op));
+                            finishPromotion(database, watch, standby.get(), decision);
                         } finally {
                             acting.remove(database.id());
                         }
@@ -793,8 +799,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
             case FINISH_PROMOTION -> {
+                if (Instant.now().isBefore(watch.promoteAgainAt)) {
+                    return;
+                }
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                failover.finishPromotion(database, primary, decision, op -> record(database, decision, true, op));
+                finishPromotion(database, watch, primary, decision);
                 return;
             }
             case FAIL_OVER -> {
@@ -816,6 +825,30 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
         }
         record(database, decision, news, operation);
+    }
+
+    /**
+     * Finishes a promotion a failover left, as an operation. One that fails again (a standby whose
+     * startup stays stuck) is tried again after {@link #promotionBackoff}, not every round: each
+     * try is an operation of its own, and one a round would fill the operations table while an
+     * operator looks into the server.
+     */
+    private void finishPromotion(Database database, Watch watch, Instance standby, HaDecision decision) {
+        if (failover.finishPromotion(database, standby, decision, op -> record(database, decision, true, op))) {
+            watch.promotionsFailed = 0;
+            watch.promoteAgainAt = Instant.EPOCH;
+        } else {
+            watch.promotionsFailed++;
+            Duration wait = promotionBackoff(watch.promotionsFailed);
+            watch.promoteAgainAt = Instant.now().plus(wait);
+            LOG.error("Database {}: finishing the promotion failed {} time(s) in a row; trying again in {} s", database.name(),
+                    watch.promotionsFailed, wait.toSeconds());
+        }
+    }
+
+    /** 15 s after the first failed try, doubling after each further one, at most 10 minutes. */
+    static Duration promotionBackoff(int failedInARow) {
+        return Duration.ofSeconds(Math.min(15L << Math.min(failedInARow - 1, 6), 600));
     }
 
     /**

@@ -11,6 +11,7 @@ import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import org.jooq.Condition;
 import org.jooq.DSLContext;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
@@ -248,6 +249,7 @@ class HaTest {
             startup = Long.parseLong(Pg.scalar(connection, "select pid from pg_stat_activity where backend_type = 'startup'"));
         }
         signal("STOP", startup);
+        Instant firstTry;
         try {
             // The server may write into its directory (pg_wal/archive_status) while it is removed: remove until it is gone.
             Wait.until("the primary's data directory to be removed", Duration.ofSeconds(10), () -> {
@@ -272,12 +274,23 @@ class HaTest {
             assertThat(stopped.get("error").asText()).contains("did not finish promoting within " + PROMOTE_WAIT.toSeconds() + " seconds");
             assertThat(instance(old.id()).state()).isEqualTo(InstanceState.FENCED);
             assertThat(keel.bean(InstanceRepository.class).primary(UUID.fromString(id))).isEmpty();
+            // The monitor's next round finishes what the failover began, as an operation of its own; still stalled, that
+            // stops too, and the next try waits out a backoff (15 s) instead of adding an operation every round.
+            JsonNode retried = awaitDecision(api, id, "finish_promotion");
+            assertThat(retried.get("sentence").asText()).contains("a failover fenced its old primary but stopped");
+            firstTry = Instant.parse(retried.get("at").asText());
+            JsonNode failedAgain = api.get("/v1/operations/" + retried.get("operation_id").asText()).json();
+            assertThat(failedAgain.get("state").asText()).as(failedAgain.toString()).isEqualTo("failed");
+            Condition failovers = OPERATIONS.DATABASE_ID.eq(UUID.fromString(id)).and(OPERATIONS.KIND.eq(OperationKind.FAILOVER.value()));
+            assertThat(keel.bean(DSLContext.class).fetchCount(OPERATIONS, failovers)).isEqualTo(2);
+            Thread.sleep(8_000); // eight rounds of the monitor
+            assertThat(keel.bean(DSLContext.class).fetchCount(OPERATIONS, failovers)).as("tries while backing off").isEqualTo(2);
         } finally {
             signal("CONT", startup);
         }
-        // Going on, the standby is promoted by the monitor's next round, which finishes what the failover began.
-        JsonNode finished = awaitDecision(api, id, "finish_promotion");
-        assertThat(finished.get("sentence").asText()).contains("a failover fenced its old primary but stopped");
+        // Going on, the standby is promoted by the try after the backoff.
+        JsonNode finished = HaDecisions.await(api, id, "finish_promotion", firstTry, FAILOVER);
+        assertThat(api.get("/v1/operations/" + finished.get("operation_id").asText()).field("state")).isEqualTo("succeeded");
         Wait.until("the finished promotion to have a primary", FAILOVER, () -> keel.bean(InstanceRepository.class)
                 .primary(UUID.fromString(id)).filter(p -> p.id().equals(standby.id())).isPresent());
         String newUrl = api.get("/v1/databases/" + id).field("url");
