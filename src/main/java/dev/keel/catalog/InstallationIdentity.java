@@ -57,6 +57,21 @@ public final class InstallationIdentity {
         return catalogId;
     }
 
+    /**
+     * Whether the catalog {@code dsl} reaches is still the one this data directory belongs to; for
+     * work after the start that compares the two (a catalog URL pointed elsewhere while Keel runs
+     * would otherwise look as if every server had been deleted). Reads only.
+     */
+    public boolean matches(DSLContext dsl) {
+        UUID catalogId = dsl.select(INSTALLATION.INSTALLATION_ID).from(INSTALLATION).where(INSTALLATION.ID.eq(1))
+                .fetchOptional(INSTALLATION.INSTALLATION_ID).orElse(null);
+        try {
+            return catalogId != null && Files.isRegularFile(file) && UUID.fromString(Files.readString(file).strip()).equals(catalogId);
+        } catch (IOException | IllegalArgumentException e) {
+            return false;
+        }
+    }
+
     private boolean holdsInstances() throws IOException {
         if (!Files.isDirectory(instances)) {
             return false;

@@ -73,7 +73,9 @@ public final class RetiredServers implements OperationHandler {
      * waited for together; a failure or a 503 after the patience is thrown, and the servers stay
      * recorded as deleting). A server whose node cannot take the work (silent, or running another
      * version of Keel) is forgotten by the catalog instead, and logged: that node stops it and sets
-     * it aside at its next start, as it does with any server no row names ({@code InstanceSweep}).
+     * it aside, as it does with any server no row names ({@code InstanceSweep}): at its next start,
+     * or, while its Keel runs on (a partition healed), within two of its sweep's looks once it
+     * reaches the catalog again (a node of an older version without the periodic sweep: at its start).
      */
     public void removeAll(Database database) throws InterruptedException {
         Map<String, List<Instance>> elsewhere = new TreeMap<>();
@@ -94,11 +96,11 @@ public final class RetiredServers implements OperationHandler {
                 handed.add(hostedWork.handOver(host.getKey(), database.teamId(), database.id(), OperationKind.DISCARD, "removing a deleted"
                         + " database's server", "Removing " + database.name() + "'s server"));
             } catch (KeelException e) {
-                // Silent, or another version: the catalog forgets its servers, which that node sets aside when it next starts.
+                // Silent, or another version: the catalog forgets its servers, which that node sets aside once it is back.
                 for (Instance server : host.getValue()) {
                     LOG.warn("Instance {} of deleted database {} is on node {}, which cannot remove it now ({}): the catalog forgets it,"
-                            + " and that node stops it and sets its data aside when it next starts (remove it there by hand sooner)",
-                            server.id(), database.name(), server.node(), e.getMessage());
+                            + " and that node stops it and sets its data aside once it reaches the catalog again (its sweep) or"
+                            + " starts (remove it there by hand sooner)", server.id(), database.name(), server.node(), e.getMessage());
                     instances.delete(server.id());
                 }
             }

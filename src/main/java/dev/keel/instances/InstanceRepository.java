@@ -2,6 +2,7 @@ package dev.keel.instances;
 
 import dev.keel.Network;
 import dev.keel.catalog.AdvisoryLock;
+import dev.keel.catalog.InstallationIdentity;
 import dev.keel.credentials.Secrets;
 import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.PortRange;
@@ -209,6 +210,16 @@ public final class InstanceRepository {
 
     public List<Instance> all() {
         return dsl.selectFrom(INSTANCES).fetch(InstanceRepository::toInstance);
+    }
+
+    /**
+     * Every instance's id, read on the same connection as a check that the catalog is still this
+     * data directory's ({@link InstallationIdentity#matches}); empty when it is not.
+     */
+    public Optional<Set<UUID>> allIds(InstallationIdentity identity) {
+        return dsl.transactionResult(tx -> identity.matches(tx.dsl())
+                ? Optional.of(Set.copyOf(tx.dsl().select(INSTANCES.ID).from(INSTANCES).fetch(INSTANCES.ID)))
+                : Optional.<Set<UUID>>empty());
     }
 
     /**

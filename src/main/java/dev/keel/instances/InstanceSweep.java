@@ -1,8 +1,10 @@
 package dev.keel.instances;
 
 import dev.keel.DaemonThreads;
+import dev.keel.catalog.InstallationIdentity;
 import dev.keel.jobs.Loops;
 import dev.keel.postgres.Durations;
+import dev.keel.problems.CatalogOutage;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -12,6 +14,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -32,7 +35,9 @@ import java.util.stream.Collectors;
  * that a node back from a partition does not serve them until its next start. A server is set aside
  * only once two looks in a row found it unnamed, and each look lists the servers before it reads
  * the rows: a server is recorded before its directory is made, and its directory removed before
- * its row, so nothing being made or removed is taken for an orphan.
+ * its row, so nothing being made or removed is taken for an orphan. Each look reads the rows with
+ * a check that the catalog is still this data directory's ({@link InstallationIdentity}), which
+ * the start checks once: a catalog URL pointed elsewhere sets nothing aside.
  */
 @Singleton
 public final class InstanceSweep {
@@ -42,12 +47,16 @@ public final class InstanceSweep {
     private final InstanceRuntime runtime;
     private final Duration interval;
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-instance-sweep"));
+    private final InstallationIdentity identity;
     /** The servers the last look found unnamed. */
     private Set<UUID> suspects = Set.of();
+    private boolean wrongCatalog;
 
-    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime, @Value("${keel.instances.sweep-interval}") String interval) {
+    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime, InstallationIdentity identity,
+                  @Value("${keel.instances.sweep-interval}") String interval) {
         this.instances = instances;
         this.runtime = runtime;
+        this.identity = identity;
         this.interval = Durations.parse("KEEL_INSTANCES_SWEEP_INTERVAL", interval);
     }
 
@@ -86,7 +95,28 @@ public final class InstanceSweep {
     }
 
     synchronized void sweepUnnamed() {
-        Set<UUID> unnamed = unnamed();
+        Set<UUID> unnamed = new HashSet<>(runtime.held()); // first: a server is recorded before its directory is made
+        Optional<Set<UUID>> named;
+        try {
+            named = instances.allIds(identity);
+        } catch (RuntimeException e) {
+            if (!CatalogOutage.is(e)) {
+                throw e;
+            }
+            return; // looks again once the catalog answers (the heartbeat says it is out of reach)
+        }
+        if (named.isEmpty()) {
+            if (!wrongCatalog) {
+                wrongCatalog = true;
+                LOG.error("The catalog Keel reaches is no longer the installation this data directory belongs to; the sweep sets no"
+                        + " server aside until it is (a catalog URL pointed elsewhere while Keel runs: point it back, or restart Keel,"
+                        + " which refuses the pair)");
+            }
+            suspects = Set.of();
+            return;
+        }
+        wrongCatalog = false;
+        unnamed.removeAll(named.get());
         Set<UUID> still = new HashSet<>(unnamed);
         for (UUID orphan : unnamed) {
             if (suspects.contains(orphan)) {
@@ -103,8 +133,8 @@ public final class InstanceSweep {
     }
 
     /**
-     * The servers this node holds that no row names (a row naming another node is odd, but known).
-     * Listed before the rows are read: a server is recorded before its directory is made.
+     * The servers this node holds that no row names (a row naming another node is odd, but known),
+     * at the start, once the catalog's installation was checked against the data directory's.
      */
     private Set<UUID> unnamed() {
         Set<UUID> held = new HashSet<>(runtime.held());

@@ -413,7 +413,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
-                if (Instant.now().isBefore(watch.promoteAgainAt)) {
+                if (backingOff(watch, standby.get())) {
                     return;
                 }
                 try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), ACTOR).orElse(null)) {
@@ -791,6 +791,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         UUID operation = null;
         switch (decision.kind()) {
             case HEALTHY -> {
+                watch.promotionsFailed = 0;
+                watch.promoteAgainAt = Instant.EPOCH;
                 if (watch.timeline != null) {
                     timelineBackups.pursue(database, watch.timeline);
                 }
@@ -799,7 +801,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             case WATCHING -> LOG.warn("Database {}: {}", database.name(), decision.sentence());
             case RESTART_IN_PLACE -> operation = restartInPlace(database, watch, primary, decision);
             case FINISH_PROMOTION -> {
-                if (Instant.now().isBefore(watch.promoteAgainAt)) {
+                if (backingOff(watch, primary)) {
                     return;
                 }
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
@@ -831,7 +833,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * Finishes a promotion a failover left, as an operation. One that fails again (a standby whose
      * startup stays stuck) is tried again after {@link #promotionBackoff}, not every round: each
      * try is an operation of its own, and one a round would fill the operations table while an
-     * operator looks into the server.
+     * operator looks into the server. A healthy primary clears the count.
      */
     private void finishPromotion(Database database, Watch watch, Instance standby, HaDecision decision) {
         if (failover.finishPromotion(database, standby, decision, op -> record(database, decision, true, op))) {
@@ -843,6 +845,22 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             watch.promoteAgainAt = Instant.now().plus(wait);
             LOG.error("Database {}: finishing the promotion failed {} time(s) in a row; trying again in {} s", database.name(),
                     watch.promotionsFailed, wait.toSeconds());
+        }
+    }
+
+    /**
+     * Whether the next try to finish a promotion waits out its backoff: not once the standby has
+     * left recovery on its own (the request of a try that timed out went through once its startup
+     * went on), which is finished at once.
+     */
+    private boolean backingOff(Watch watch, Instance standby) {
+        if (!Instant.now().isBefore(watch.promoteAgainAt)) {
+            return false;
+        }
+        try (ServerSession session = connections.probe(standby, probeSeconds)) {
+            return session.inRecovery();
+        } catch (SQLException | RuntimeException e) {
+            return true;
         }
     }
 

@@ -288,7 +288,8 @@ class HaTest {
         } finally {
             signal("CONT", startup);
         }
-        // Going on, the standby is promoted by the try after the backoff.
+        // Going on, the standby leaves recovery (the stopped try's request goes through), and the monitor finishes the
+        // promotion without waiting out the backoff.
         JsonNode finished = HaDecisions.await(api, id, "finish_promotion", firstTry, FAILOVER);
         assertThat(api.get("/v1/operations/" + finished.get("operation_id").asText()).field("state")).isEqualTo("succeeded");
         Wait.until("the finished promotion to have a primary", FAILOVER, () -> keel.bean(InstanceRepository.class)
