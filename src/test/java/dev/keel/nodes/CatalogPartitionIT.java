@@ -68,9 +68,13 @@ class CatalogPartitionIT {
                     Api api = keel.api();
                     JsonNode first = api.provision("{\"plan\":\"premium-0\"}");
                     databases.add(first.get("id").asText());
-                    Wait.until("commits to wait for the standby", Duration.ofMinutes(4), () -> {
-                        JsonNode synchronous = api.get("/v1/databases/" + first.get("id").asText() + "/ha").json().get("synchronous");
-                        return synchronous != null && synchronous.asBoolean();
+                    // Commits wait for the standby, and its build has ended (status Available: the standby is running, not
+                    // still being made). The monitor turns synchronous commit on as soon as the standby streams, while the
+                    // build still reads the catalog; cut then, the build fails and removes the standby it made.
+                    Wait.until("commits to wait for the standby, its build ended", Duration.ofMinutes(4), () -> {
+                        JsonNode ha = api.get("/v1/databases/" + first.get("id").asText() + "/ha").json();
+                        JsonNode synchronous = ha.get("synchronous");
+                        return synchronous != null && synchronous.asBoolean() && "Available".equals(ha.path("status").asText());
                     });
                     int standbyPort = api.get("/v1/databases/" + first.get("id").asText() + "/ha").json().get("standby_port").asInt();
                     String url = first.get("url").asText();
