@@ -13,14 +13,12 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
 
 /**
  * Run once when Keel starts, before interrupted operations resume: stops and sets aside what the
@@ -61,7 +59,8 @@ public final class InstanceSweep {
     }
 
     public void sweep() {
-        for (UUID orphan : unnamed()) {
+        // The start checked the pairing (InstallationIdentity.check) just before: empty only for a catalog swapped since.
+        for (UUID orphan : unnamed().orElse(Set.of())) {
             setAside(orphan, "the catalog has no record of it");
         }
         runtime.sweepLeftovers();
@@ -95,17 +94,16 @@ public final class InstanceSweep {
     }
 
     synchronized void sweepUnnamed() {
-        Set<UUID> unnamed = new HashSet<>(runtime.held()); // first: a server is recorded before its directory is made
-        Optional<Set<UUID>> named;
+        Optional<Set<UUID>> found;
         try {
-            named = instances.allIds(identity);
+            found = unnamed();
         } catch (RuntimeException e) {
             if (!CatalogOutage.is(e)) {
                 throw e;
             }
             return; // looks again once the catalog answers (the heartbeat says it is out of reach)
         }
-        if (named.isEmpty()) {
+        if (found.isEmpty()) {
             if (!wrongCatalog) {
                 wrongCatalog = true;
                 LOG.error("The catalog Keel reaches is no longer the installation this data directory belongs to; the sweep sets no"
@@ -116,9 +114,8 @@ public final class InstanceSweep {
             return;
         }
         wrongCatalog = false;
-        unnamed.removeAll(named.get());
-        Set<UUID> still = new HashSet<>(unnamed);
-        for (UUID orphan : unnamed) {
+        Set<UUID> still = new HashSet<>(found.get());
+        for (UUID orphan : found.get()) {
             if (suspects.contains(orphan)) {
                 try {
                     setAside(orphan, "the catalog no longer records it (another node deleted its database or replaced it while this"
@@ -133,14 +130,16 @@ public final class InstanceSweep {
     }
 
     /**
-     * The servers this node holds that no row names (a row naming another node is odd, but known),
-     * at the start, once the catalog's installation was checked against the data directory's.
+     * The servers this node holds that no row names (a row naming another node is odd, but known);
+     * empty when the catalog is not this data directory's. The servers are listed first: a server
+     * is recorded before its directory is made.
      */
-    private Set<UUID> unnamed() {
+    private Optional<Set<UUID>> unnamed() {
         Set<UUID> held = new HashSet<>(runtime.held());
-        List<Instance> all = instances.all();
-        held.removeAll(all.stream().map(Instance::id).collect(Collectors.toSet()));
-        return held;
+        return instances.allIds(identity).map(named -> {
+            held.removeAll(named);
+            return held;
+        });
     }
 
     /** Never deleted outright: it may hold a customer's data that a wrong catalog does not know. */

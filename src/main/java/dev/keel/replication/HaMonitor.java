@@ -260,6 +260,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         /** Finished promotions that failed in a row, and when the next may begin ({@link #promotionBackoff}). */
         int promotionsFailed;
         Instant promoteAgainAt = Instant.EPOCH;
+
+        void promotionSettled() {
+            promotionsFailed = 0;
+            promoteAgainAt = Instant.EPOCH;
+        }
         /** On the standby's node: since when ({@link System#nanoTime}) each fenced old primary's port has not accepted a connection. */
         final Map<UUID, Long> fencedDownSince = new ConcurrentHashMap<>();
         /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
@@ -791,8 +796,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         UUID operation = null;
         switch (decision.kind()) {
             case HEALTHY -> {
-                watch.promotionsFailed = 0;
-                watch.promoteAgainAt = Instant.EPOCH;
+                watch.promotionSettled();
                 if (watch.timeline != null) {
                     timelineBackups.pursue(database, watch.timeline);
                 }
@@ -837,8 +841,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     private void finishPromotion(Database database, Watch watch, Instance standby, HaDecision decision) {
         if (failover.finishPromotion(database, standby, decision, op -> record(database, decision, true, op))) {
-            watch.promotionsFailed = 0;
-            watch.promoteAgainAt = Instant.EPOCH;
+            watch.promotionSettled();
         } else {
             watch.promotionsFailed++;
             Duration wait = promotionBackoff(watch.promotionsFailed);
