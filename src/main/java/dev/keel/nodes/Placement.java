@@ -34,10 +34,12 @@ import java.util.stream.Stream;
  * drained, heartbeating) with room that hosts the fewest instances makes it (the operation is
  * recorded for that node). Free disk and ports of the node asked are checked again, exactly, as it
  * makes the server ({@code instances.Capacity}). The warm pool fills only on a node that is not
- * drained. A database counts against its node from the moment it is recorded there, and the choice
- * and the record are one transaction under the placement lock, so no two requests take one node's
- * last room. A provision, or a delete, recorded for a node that was then lost before it began is
- * taken over by the least busy active node of that node's version ({@code OperationInbox}).
+ * drained. A new database counts against its node from the moment it is recorded there, not only
+ * once its servers are reserved (though a hot standby, which the HA monitor adds once the database's
+ * primary is reserved, counts only from its own reservation), and the choice and the record are one
+ * transaction under the placement lock, so that two new databases never take one node's last room.
+ * A provision recorded for a node that was then lost before it began is taken over by the least
+ * busy active node ({@code OperationInbox}); neither that nor a standby's move takes the lock.
  */
 @Singleton
 public final class Placement {
@@ -147,47 +149,21 @@ public final class Placement {
     }
 
     /**
-     * Whether this node is the one to take over the making of {@code database}, which silent node
-     * {@code from} never began: the active node of {@code from}'s version with room for its plan
-     * that hosts the fewest instances, away from its leader's node when it is a follower and another
-     * node has room. None takes it while no such node has room: it then waits for its own node.
+     * Whether this node is the one to take over the making of {@code database}, which a silent node
+     * never began: the active node with room for its plan that hosts the fewest instances, away from
+     * its leader's node when it is a follower and another node has room. None takes it while no node
+     * has room: it then waits for its own node.
      */
-    public boolean takesOver(UUID database, String from) {
+    public boolean takesOver(UUID database) {
         Optional<NodeRepository.Making> making = nodes.making(database);
-        Optional<Predicate<NodeRepository.Row>> versioned = ofVersionOf(from);
-        if (making.isEmpty() || versioned.isEmpty()) {
+        if (making.isEmpty()) {
             return false;
         }
         NodeRepository.Making made = making.get();
-        Survey survey = survey(dsl, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()),
-                versioned.get());
+        Survey survey = survey(dsl, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()));
         String awayFrom = making.get().leaderNode();
         Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
         return taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
-    }
-
-    /**
-     * Whether this node is the one to take over a delete that silent node {@code from} never
-     * began: the active node of {@code from}'s version that hosts the fewest instances (a delete
-     * needs no room).
-     */
-    public boolean takesOverDelete(String from) {
-        Optional<Predicate<NodeRepository.Row>> versioned = ofVersionOf(from);
-        if (versioned.isEmpty()) {
-            return false;
-        }
-        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        List<NodeRepository.Row> active = nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).filter(versioned.get()).toList();
-        return leastBusy(active, hosted, name -> true).filter(node.name()::equals).isPresent();
-    }
-
-    /**
-     * Which nodes may take over work addressed to node {@code from}: those of its version, which
-     * know the work's kind and steps as the node that recorded it wrote them (during a rolling
-     * upgrade, a node of the other version may not). Empty when {@code from} is not registered.
-     */
-    private Optional<Predicate<NodeRepository.Row>> ofVersionOf(String from) {
-        return nodes.find(from).map(NodeRepository.Row::version).map(version -> row -> row.version().equals(version));
     }
 
     /** The active nodes, what each hosts, and what each lacks for one demand. */
@@ -199,14 +175,9 @@ public final class Placement {
     }
 
     private Survey survey(DSLContext sql, Demand demand) {
-        return survey(sql, demand, row -> true);
-    }
-
-    /** The survey of the active nodes that are {@code eligible}. */
-    private Survey survey(DSLContext sql, Demand demand, Predicate<NodeRepository.Row> eligible) {
         Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(nodes.hosted(sql).stream(), pendingServers(sql))
                 .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).filter(eligible).toList();
+        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
         Map<String, Optional<Shortage>> shortages = new TreeMap<>();
         for (NodeRepository.Row row : active) {
             shortages.put(row.name(), shortage(row, hosted.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb));
@@ -264,7 +235,12 @@ public final class Placement {
                 .mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum();
     }
 
-    /** Among {@code active}, the {@code eligible} node that hosts the fewest instances, the first by name among equals. */
+    /** The active node (not drained, heartbeating) that hosts the fewest instances, the first by name among equals. */
+    public Optional<String> leastBusy() {
+        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted, name -> true);
+    }
+
     private static Optional<String> leastBusy(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
                                               Predicate<String> eligible) {
         return active.stream()

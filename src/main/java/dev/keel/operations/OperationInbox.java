@@ -108,11 +108,11 @@ public final class OperationInbox {
         // One a look: the next look asks again which node is least busy, once this one's new server counts, so that a
         // backlog spreads over the nodes.
         for (Operation stranded : operations.neverBegunOn(silent)) {
-            // A delete needs no room; the making of a database goes to the node with room for it (either to one of the silent
-            // node's version); work on the primary to the node that hosts it now.
+            // A delete needs no room; the making of a database goes to the node with room for it; work on the primary to the
+            // node that hosts it now.
             boolean taker = switch (stranded.kind()) {
-                case DEPROVISION -> placement.takesOverDelete(stranded.node());
-                case PROVISION, RESTORE -> placement.takesOver(stranded.databaseId(), stranded.node());
+                case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent();
+                case PROVISION, RESTORE -> placement.takesOver(stranded.databaseId());
                 default -> OperationRepository.FOLLOWS_THE_PRIMARY.contains(stranded.kind())
                         && instances.primary(stranded.databaseId()).map(Instance::node).filter(node::equals).isPresent();
             };

@@ -33,9 +33,8 @@ import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Deleting a database whose server's node is silent: another node of its version takes the
- * deletion over rather than leave it waiting for a node that may never return, and the catalog
- * forgets the server.
+ * Deleting a database whose server's node is silent: another node takes the deletion over rather
+ * than leave it waiting for a node that may never return, and the catalog forgets the server.
  * Should that node come back without restarting (a partition healed), its periodic sweep stops the
  * server no row names and sets its data aside, so that it serves the deleted database no longer.
  * Here the shared Keel plays both: the catalog says its server is the silent node's. (It is the
@@ -65,18 +64,8 @@ class DeleteTakeOverTest {
             assertThat(deleting.status()).as(deleting.toString()).isEqualTo(202);
             UUID operation = UUID.fromString(deleting.json().get("progress").get("operation_id").asText());
 
-            // Addressed to the node that hosts the server, which never begins it. That node runs an older Keel, which may word
-            // its work otherwise: only a node of its version takes it over, so this one leaves it through two of the inbox's
-            // rounds (5 s apart).
-            Thread.sleep(11_000);
-            assertThat(inbox.lines()).noneMatch(line -> line.startsWith("Took over operation deprovision " + operation));
-            assertThat(catalog.select(OPERATIONS.NODE).from(OPERATIONS).where(OPERATIONS.ID.eq(operation)).fetchSingle(OPERATIONS.NODE))
-                    .isEqualTo(silent);
-            assertThat(team.get("/v1/databases/" + id).status()).isEqualTo(200);
-
-            // Of this node's version, the silent node's delete is taken over (within the inbox's interval), and the database
-            // is gone.
-            catalog.update(NODES).set(NODES.VERSION, keel.bean(ThisNode.class).version()).where(NODES.NAME.eq(silent)).execute();
+            // Addressed to the node that hosts the server, which never begins it, so this node takes it over (within the
+            // inbox's interval, maybe before the answer is read), and the database is gone.
             team.awaitGone(id.toString());
             assertThat(inbox.lines()).anyMatch(line -> line.startsWith("Took over operation deprovision " + operation + " of database "
                     + id + " from node " + silent + ","));

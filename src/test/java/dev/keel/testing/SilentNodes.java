@@ -11,21 +11,13 @@ public final class SilentNodes {
     private SilentNodes() {
     }
 
-    /** The version of Keel {@link #add(DSLContext, String)} records: an older one than any test's. */
-    public static final String OLDER = "0.0.9";
-
     /**
      * Records node {@code prefix-<n>} of an older Keel, started two hours ago and silent for one,
      * and returns its name; the caller deletes its row when done.
      */
     public static String add(DSLContext catalog, String prefix) {
-        return add(catalog, prefix, OLDER);
-    }
-
-    /** {@link #add(DSLContext, String)}, of Keel {@code version}. */
-    public static String add(DSLContext catalog, String prefix, String version) {
         String name = prefix + "-" + System.nanoTime();
-        catalog.insertInto(NODES).set(NODES.NAME, name).set(NODES.VERSION, version)
+        catalog.insertInto(NODES).set(NODES.NAME, name).set(NODES.VERSION, "0.0.9")
                 .set(NODES.STARTED_AT, OffsetDateTime.now().minusHours(2)).set(NODES.HEARTBEAT_AT, OffsetDateTime.now().minusHours(1))
                 .set(NODES.PORT_FIRST, 25000).set(NODES.PORT_LAST, 25999).set(NODES.MEMORY_BUDGET_MB, 4096L).set(NODES.DISK_BUDGET_MB, 10240L)
                 .execute();
