@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
@@ -110,10 +111,13 @@ public final class HerokuCli {
      * more than one JVM: one installs while the others wait (a lock in the JVM and a lock file
      * beside the prefix), and the install goes to a scratch directory that is moved into place
      * whole, so nobody ever sees half of one (two npm processes writing one prefix corrupt it).
+     * {@code .ci/run} installs it the same way in the background while Maven compiles (its process
+     * id in {@code <prefix>.prefetch.pid}): that install, while it runs, is waited for.
      */
     private static Path installOnce(Path prefix) throws IOException, InterruptedException {
         Path bin = prefix.resolve("node_modules/.bin/heroku");
         synchronized (HerokuCli.class) {
+            awaitPrefetch(prefix);
             if (Files.isExecutable(bin)) {
                 return bin;
             }
@@ -135,6 +139,24 @@ public final class HerokuCli {
                 Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
                 return bin;
             }
+        }
+    }
+
+    /** Waits, at most 10 minutes, for the install {@code .ci/run} started in the background, if it still runs. */
+    private static void awaitPrefetch(Path prefix) throws IOException, InterruptedException {
+        Path pidFile = prefix.resolveSibling(prefix.getFileName() + ".prefetch.pid");
+        if (!Files.isRegularFile(pidFile)) {
+            return;
+        }
+        Optional<ProcessHandle> prefetch;
+        try {
+            prefetch = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip()));
+        } catch (NumberFormatException | IOException e) {
+            return; // written this moment, or gone: the lock and the scratch directory keep the installs apart
+        }
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
+        while (prefetch.map(ProcessHandle::isAlive).orElse(false) && Files.isRegularFile(pidFile) && System.nanoTime() < deadline) {
+            Thread.sleep(500);
         }
     }
 
