@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -117,6 +118,9 @@ public final class HerokuCli {
     private static Path installOnce(Path prefix) throws IOException, InterruptedException {
         Path bin = prefix.resolve("node_modules/.bin/heroku");
         synchronized (HerokuCli.class) {
+            if (Files.isExecutable(bin)) {
+                return bin;
+            }
             awaitPrefetch(prefix);
             if (Files.isExecutable(bin)) {
                 return bin;
@@ -136,23 +140,40 @@ public final class HerokuCli {
                 if (install.exit() != 0 || !Files.isExecutable(scratch.resolve("node_modules/.bin/heroku"))) {
                     throw new IllegalStateException("npm could not install heroku@" + VERSION + ": " + install);
                 }
-                Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
+                try {
+                    Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException e) {
+                    if (!Files.isExecutable(bin)) {
+                        throw e;
+                    }
+                    FileTrees.delete(scratch); // the background install moved its own into place first
+                }
                 return bin;
             }
         }
     }
 
-    /** Waits, at most 10 minutes, for the install {@code .ci/run} started in the background, if it still runs. */
-    private static void awaitPrefetch(Path prefix) throws IOException, InterruptedException {
-        Path pidFile = prefix.resolveSibling(prefix.getFileName() + ".prefetch.pid");
-        if (!Files.isRegularFile(pidFile)) {
+    /** Whether this JVM has waited for the background install already (it waits once). */
+    private static boolean prefetchAwaited;
+
+    /**
+     * Waits, once per JVM and at most 10 minutes, for the install {@code .ci/run} started in the
+     * background, while its pid file names a live process started before the file was written (a
+     * file an interrupted run left behind names none, or a process started since).
+     */
+    private static void awaitPrefetch(Path prefix) throws InterruptedException {
+        if (prefetchAwaited) {
             return;
         }
+        prefetchAwaited = true;
+        Path pidFile = prefix.resolveSibling(prefix.getFileName() + ".prefetch.pid");
         Optional<ProcessHandle> prefetch;
         try {
-            prefetch = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip()));
+            Instant written = Files.getLastModifiedTime(pidFile).toInstant();
+            prefetch = ProcessHandle.of(Long.parseLong(Files.readString(pidFile).strip()))
+                    .filter(p -> p.info().startInstant().map(started -> !started.isAfter(written.plusSeconds(5))).orElse(false));
         } catch (NumberFormatException | IOException e) {
-            return; // written this moment, or gone: the lock and the scratch directory keep the installs apart
+            return; // none, or being written this moment: the scratch directories keep the installs apart
         }
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
         while (prefetch.map(ProcessHandle::isAlive).orElse(false) && Files.isRegularFile(pidFile) && System.nanoTime() < deadline) {

@@ -1,7 +1,5 @@
 package dev.keel.testing;
 
-import dev.keel.FileTrees;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -110,7 +108,7 @@ public final class KeelProcess implements AutoCloseable {
 
     /**
      * {@code java -XX:+ExitOnOutOfMemoryError -jar target/keel.jar}, as the README says (after
-     * {@link #TEST_JVM_OPTIONS}), then {@code extraArguments}.
+     * {@link #TEST_JVM_OPTIONS} and the {@link #classArchive()}), then {@code extraArguments}.
      */
     public static List<String> command(String... extraArguments) {
         List<String> command = command(README_JVM_OPTIONS);
@@ -152,12 +150,13 @@ public final class KeelProcess implements AutoCloseable {
 
     /**
      * A class-data-sharing archive of the classes a Keel loads (the JDK's dynamic CDS), made once
-     * per test JVM by a Keel that starts, serves and stops in order, and mapped by every Keel the
-     * tests start afterwards: a start otherwise loads, parses and verifies its thousands of classes
-     * from the jar each time. Measured on 2 cores: 12.3 and 11.3 s of CPU to serve with the archive,
-     * 15.4 and 13.8 s without (the integration tests start about 80); making it costs one start. It changes no behaviour
-     * (the JVM runs without an archive that does not match its jar, and says so in Keel's log);
-     * Keel started as the README says makes none.
+     * per test JVM by a training Keel that starts, serves and stops in order before any test's Keel
+     * starts, and mapped by every Keel the tests start: a start otherwise loads, parses and verifies
+     * its thousands of classes from the jar each time. Measured on 2 cores: 12.3 and 11.3 s of CPU
+     * to serve with the archive, 15.4 and 13.8 s without (the integration tests start about 80);
+     * making it costs one start. It changes no behaviour: the JVM runs without an archive that does
+     * not match its jar, and the tests start without one that could not be made. Keel started as
+     * the README says makes none.
      */
     private static synchronized Optional<Path> classArchive() {
         if (classArchive != null) {
@@ -170,19 +169,24 @@ public final class KeelProcess implements AutoCloseable {
             Files.deleteIfExists(archive);
             Files.deleteIfExists(making);
             Path dataDir = TestKeel.freshDataDir("keel-classes");
-            KeelProcess training = start(javaCommand(List.of("-XX:ArchiveClassesAtExit=" + making, README_JVM_OPTIONS.get(0))), dataDir,
-                    TestKeel.nextPorts(), "training", NO_POOL);
-            training.stop();
+            try {
+                start(javaCommand(List.of("-XX:ArchiveClassesAtExit=" + making, README_JVM_OPTIONS.get(0))), dataDir, TestKeel.nextPorts(),
+                        "training", NO_POOL).stop();
+            } finally {
+                // Should it not have started or stopped in time, it goes (its command line names the archive it makes), and so
+                // do its servers, as a fresh data directory's would.
+                ProcessHandle.allProcesses().filter(p -> p.info().commandLine().map(c -> c.contains(making.toString())).orElse(false))
+                        .forEach(ProcessHandle::destroyForcibly);
+                TestKeel.freshDataDir("keel-classes");
+            }
             if (Files.isRegularFile(making)) {
                 Files.move(making, archive, StandardCopyOption.ATOMIC_MOVE);
                 classArchive = Optional.of(archive);
             } else {
-                System.err.println("No class archive for the test Keels (Keel stopped without writing one; its log: " + training.log
-                        + "): they start without");
+                System.err.println("No class archive for the test Keels (the training Keel stopped without writing one; its log: "
+                        + dataDir.resolveSibling("keel-classes-training.log") + "): they start without");
             }
-            TestKeel.removeLeftoverServers(dataDir);
-            FileTrees.delete(dataDir);
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | AssertionError e) {
             System.err.println("No class archive for the test Keels (" + e + "): they start without");
         }
         return classArchive;
