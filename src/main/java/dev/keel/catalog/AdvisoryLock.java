@@ -20,7 +20,9 @@ public enum AdvisoryLock {
      */
     NODE(4),
     /** Attaching databases to apps: names and colours are chosen from what is taken. */
-    ATTACHMENTS(5);
+    ATTACHMENTS(5),
+    /** Choosing the node of a new database and recording it there, so that no two requests take one node's last room. */
+    PLACEMENT(6);
 
     private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
     /** The first key of node names' locks, in Postgres' two-key space, apart from the one-key locks above. */

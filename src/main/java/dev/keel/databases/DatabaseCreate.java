@@ -128,10 +128,11 @@ public final class DatabaseCreate implements OperationHandler {
                 ? instances.primary(origin.sourceId()).map(Instance::node).orElse(null) : null;
         // A follower has no standby of its own; a copy takes no warm instance.
         boolean follows = origin != null && origin.kind() == DatabaseOrigin.Kind.FOLLOW;
-        Placement.Placed placed = capacity.placeInstance(origin == null ? major : -1, leaderNode,
-                new Placement.Demand(plan.name(), follows ? 1 : plans.servers(plan.name()), origin == null ? major : -1));
         try {
             Operation operation = dsl.transactionResult(tx -> {
+                // Chosen and recorded in one transaction, under the placement lock, so that no other request takes the same room.
+                Placement.Placed placed = capacity.placeInstance(tx.dsl(), origin == null ? major : -1, leaderNode,
+                        new Placement.Demand(plan.name(), follows ? 1 : plans.servers(plan.name()), origin == null ? major : -1));
                 // The team's row, locked: its requests are counted against its quota one at a time.
                 Quotas.require(databases.lockAndCountForTeam(tx.dsl(), caller.teamId()), quotas.getDatabases(), "databases",
                         "KEEL_QUOTAS_DATABASES");

@@ -9,6 +9,7 @@ import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.core.convert.format.ReadableBytes;
 import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -38,20 +39,21 @@ public final class Capacity {
     }
 
     /**
-     * Where a new database that needs {@code demand} goes ({@link Placement#choose}, away from node
-     * {@code awayFrom} if another is active with room); when that is this node, a 507 when its
-     * disk is nearly full and a 503 when no port is left (a warm instance of {@code major} needs
-     * none). Another node checks its own room as it makes the servers.
+     * Where a new database that needs {@code demand} goes ({@link Placement#chooseAndHold}, away
+     * from node {@code awayFrom} if another is active with room), chosen in transaction {@code tx},
+     * which records it there; when that is this node, a 507 when its disk is nearly full and a 503
+     * when no port is left (a warm instance of {@code major} needs none). Another node checks its
+     * own room as it makes the servers.
      */
-    public Placement.Placed placeInstance(int major, @Nullable String awayFrom, Placement.Demand demand) {
-        Placement.Placed placed = placement.choose(awayFrom, demand);
+    public Placement.Placed placeInstance(DSLContext tx, int major, @Nullable String awayFrom, Placement.Demand demand) {
+        Placement.Placed placed = placement.chooseAndHold(tx, awayFrom, demand);
         if (placed.here()) {
-            requireRoomHere(major);
+            requireRoomHere(tx, major);
         }
         return placed;
     }
 
-    private void requireRoomHere(int major) {
+    private void requireRoomHere(DSLContext tx, int major) {
         long free;
         try {
             free = Files.getFileStore(serverDir).getUsableSpace();
@@ -63,7 +65,7 @@ public final class Capacity {
                     + " MB free, less than KEEL_DISK_MIN_FREE (" + minFreeBytes / (1024 * 1024) + " MB), so Keel makes no new server"
                     + " there; free space or give Keel a larger disk, then try again. Nothing was created.");
         }
-        if (instances.unreservedPorts(network.localHost()) == 0 && instances.pooled(major) == 0) {
+        if (instances.unreservedPorts(tx, network.localHost()) == 0 && instances.pooled(tx, major) == 0) {
             throw new KeelException(ProblemType.NO_CAPACITY, "No free port is left in the instance port range "
                     + instances.portRange() + " on " + network.localHost() + "; widen KEEL_INSTANCES_PORTS or delete unused"
                     + " databases, then try again. Nothing was created.");

@@ -98,18 +98,18 @@ public final class InstanceRepository {
                 .fetchOptional(InstanceRepository::toInstance));
     }
 
-    /** Ports of the instance range that no instance on {@code host} has reserved. */
-    public int unreservedPorts(String host) {
-        return Math.max(0, ports.size() - dsl.fetchCount(INSTANCES, INSTANCES.HOST.eq(host)));
+    /** Ports of the instance range that no instance on {@code host} has reserved, read in transaction {@code tx}. */
+    int unreservedPorts(DSLContext tx, String host) {
+        return Math.max(0, ports.size() - tx.fetchCount(INSTANCES, INSTANCES.HOST.eq(host)));
     }
 
     public PortRange portRange() {
         return ports;
     }
 
-    /** Pooled instances of {@code major} on this node ready to be claimed. */
-    public int pooled(int major) {
-        return dsl.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.NODE.eq(node.name())).and(INSTANCES.MAJOR_VERSION.eq(major))
+    /** Pooled instances of {@code major} on this node ready to be claimed, read in transaction {@code tx}. */
+    int pooled(DSLContext tx, int major) {
+        return tx.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.isNull().and(INSTANCES.NODE.eq(node.name())).and(INSTANCES.MAJOR_VERSION.eq(major))
                 .and(INSTANCES.STATE.eq(InstanceState.POOLED.value())));
     }
 

@@ -18,6 +18,7 @@ import java.util.UUID;
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 
 /**
  * Node rows, and which instances each node hosts. Every time is the catalog's clock ({@code now()}),
@@ -143,12 +144,20 @@ final class NodeRepository {
     }
 
     Optional<Row> find(String name) {
-        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).where(NODES.NAME.eq(name))
+        return find(dsl, name);
+    }
+
+    Optional<Row> find(DSLContext sql, String name) {
+        return sql.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).where(NODES.NAME.eq(name))
                 .fetchOptional(NodeRepository::toRow);
     }
 
     List<Row> all() {
-        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).orderBy(NODES.NAME)
+        return all(dsl);
+    }
+
+    List<Row> all(DSLContext sql) {
+        return sql.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).orderBy(NODES.NAME)
                 .fetch(NodeRepository::toRow);
     }
 
@@ -162,13 +171,35 @@ final class NodeRepository {
 
     /** The instances that nodes host, oldest first, with their databases' names. */
     List<Hosted> hosted() {
-        return dsl.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN, INSTANCES.ROLE, INSTANCES.STATE,
+        return hosted(dsl);
+    }
+
+    List<Hosted> hosted(DSLContext sql) {
+        return sql.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN, INSTANCES.ROLE, INSTANCES.STATE,
                         INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
                 .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID))
                 .where(INSTANCES.NODE.isNotNull())
                 .orderBy(INSTANCES.CREATED_AT)
                 .fetch(r -> new Hosted(r.get(INSTANCES.ID), r.get(INSTANCES.DATABASE_ID), r.get(DATABASES.NAME), r.get(DATABASES.PLAN),
                         r.get(INSTANCES.ROLE), r.get(INSTANCES.STATE), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.NODE)));
+    }
+
+    /** A database recorded for node {@code node} whose making has not reserved a server yet: its plan, and whether it follows another. */
+    record Pending(UUID databaseId, String plan, boolean following, String node) {
+    }
+
+    /**
+     * The databases whose making (a provision or restore, still running) has no server row yet,
+     * with the node each was recorded for: they count against that node's room from the moment
+     * they are recorded, not only once their servers are reserved.
+     */
+    List<Pending> pending(DSLContext sql) {
+        // The kinds' and state's values as OperationKind and OperationState write them (operations depends on nodes, not back).
+        return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.NODE)
+                .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
+                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.KIND.in("provision", "restore")).and(OPERATIONS.NODE.isNotNull())
+                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)))
+                .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, r.value4()));
     }
 
     private static Row toRow(Record r) {

@@ -1,11 +1,13 @@
 package dev.keel.nodes;
 
+import dev.keel.catalog.AdvisoryLock;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.core.convert.format.ReadableBytes;
 import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
@@ -20,6 +22,8 @@ import java.util.UUID;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
 
 /**
  * Where a new database's servers go. A node has room for it while its instances' memory (counted
@@ -30,12 +34,17 @@ import java.util.stream.Collectors;
  * drained, heartbeating) with room that hosts the fewest instances makes it (the operation is
  * recorded for that node). Free disk and ports of the node asked are checked again, exactly, as it
  * makes the server ({@code instances.Capacity}). The warm pool fills only on a node that is not
- * drained. A provision recorded for a node that was then lost before it began is taken over by the
- * least busy active node ({@code OperationInbox}).
+ * drained. A new database counts against its node from the moment it is recorded there, not only
+ * once its servers are reserved (though a hot standby, which the HA monitor adds once the database's
+ * primary is reserved, counts only from its own reservation), and the choice and the record are one
+ * transaction under the placement lock, so that two new databases never take one node's last room.
+ * A provision recorded for a node that was then lost before it began is taken over by the least
+ * busy active node ({@code OperationInbox}); neither that nor a standby's move takes the lock.
  */
 @Singleton
 public final class Placement {
     private final NodeRepository nodes;
+    private final DSLContext dsl;
     private final ThisNode node;
     private final PlanFootprint footprint;
     private final long minFreeMb;
@@ -65,8 +74,10 @@ public final class Placement {
         }
     }
 
-    Placement(NodeRepository nodes, ThisNode node, PlanFootprint footprint, @Value("${keel.disk.min-free}") @ReadableBytes long minFreeBytes) {
+    Placement(NodeRepository nodes, DSLContext dsl, ThisNode node, PlanFootprint footprint,
+              @Value("${keel.disk.min-free}") @ReadableBytes long minFreeBytes) {
         this.nodes = nodes;
+        this.dsl = dsl;
         this.node = node;
         this.footprint = footprint;
         this.minFreeMb = minFreeBytes / (1024 * 1024);
@@ -85,14 +96,29 @@ public final class Placement {
      * and lacks only free disk or ports, it is chosen, and its own exact check refuses.
      */
     public Placed choose(@Nullable String awayFrom, Demand demand) {
-        Survey survey = survey(demand);
+        return choose(dsl, awayFrom, demand);
+    }
+
+    /**
+     * {@link #choose(String, Demand)}, read in transaction {@code tx}, which records the database
+     * for the node chosen: {@code tx} first takes the placement lock, so that two requests, on one
+     * node or two, never both count a node's last room as theirs. A database recorded and not yet
+     * made counts against its node ({@link NodeRepository#pending}).
+     */
+    public Placed chooseAndHold(DSLContext tx, @Nullable String awayFrom, Demand demand) {
+        AdvisoryLock.PLACEMENT.acquire(tx);
+        return choose(tx, awayFrom, demand);
+    }
+
+    private Placed choose(DSLContext sql, @Nullable String awayFrom, Demand demand) {
+        Survey survey = survey(sql, demand);
         if (awayFrom != null) {
             Optional<String> other = survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
             if (other.isPresent()) {
                 return new Placed(other.get(), other.get().equals(node.name()));
             }
         }
-        Optional<NodeRepository.Row> self = nodes.find(node.name());
+        Optional<NodeRepository.Row> self = nodes.find(sql, node.name());
         boolean open = self.isEmpty() || !self.get().drained();
         Optional<Shortage> here = survey.shortages().getOrDefault(node.name(), Optional.empty());
         if (open && here.isEmpty()) {
@@ -134,7 +160,7 @@ public final class Placement {
             return false;
         }
         NodeRepository.Making made = making.get();
-        Survey survey = survey(new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()));
+        Survey survey = survey(dsl, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()));
         String awayFrom = making.get().leaderNode();
         Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
         return taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
@@ -148,14 +174,25 @@ public final class Placement {
         }
     }
 
-    private Survey survey(Demand demand) {
-        Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        List<NodeRepository.Row> active = nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
+    private Survey survey(DSLContext sql, Demand demand) {
+        Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(nodes.hosted(sql).stream(), pendingServers(sql))
+                .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
         Map<String, Optional<Shortage>> shortages = new TreeMap<>();
         for (NodeRepository.Row row : active) {
             shortages.put(row.name(), shortage(row, hosted.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb));
         }
         return new Survey(active, hosted, shortages);
+    }
+
+    /**
+     * The servers of databases recorded and not yet made, as if their node hosted them already
+     * (being created, of no major a warm instance could match), so that their room is taken.
+     */
+    private Stream<NodeRepository.Hosted> pendingServers(DSLContext sql) {
+        return nodes.pending(sql).stream().flatMap(p -> IntStream.range(0, p.following() ? 1 : footprint.servers(p.plan()))
+                .mapToObj(i -> new NodeRepository.Hosted(p.databaseId(), p.databaseId(), null, p.plan(), i == 0 ? "primary" : "standby",
+                        "creating", -1, p.node())));
     }
 
     /**

@@ -11,7 +11,14 @@ import org.junit.jupiter.api.Test;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
@@ -115,5 +122,54 @@ class NodeDrainTest {
         JsonNode second = team.provision("{\"plan\":\"essential-0\"}");
         team.deprovision(second.get("id").asText());
         team.deprovision(first.get("id").asText());
+    }
+
+    /**
+     * A node with room for one more server, asked by several requests at once, takes exactly one
+     * of them: the choice and the record are one transaction under the placement lock, and a
+     * database recorded, not yet made, counts against its node. Before, every request read the
+     * same room (the servers are reserved only once the provision runs) and each was accepted.
+     */
+    @Test
+    void requestsAtOnceNeverTakeANodesLastRoomTwice() throws Exception {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        PlanFootprint footprint = keel.bean(PlanFootprint.class);
+        Api team = keel.newTeam("last-room");
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        long reserved = Placement.reservedMb(catalog.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN,
+                        INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
+                .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID)).where(INSTANCES.NODE.eq(name))
+                .fetch(r -> new NodeRepository.Hosted(r.value1(), r.value2(), r.value3(), r.value4(), r.value5(), r.value6(), r.value7(),
+                        r.value8())), footprint);
+        List<Api.Response> answers = new ArrayList<>();
+        ExecutorService requests = Executors.newFixedThreadPool(4);
+        try {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved + footprint.memoryMb("essential-0")).where(NODES.NAME.eq(name)).execute();
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Api.Response>> sent = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                sent.add(requests.submit(() -> {
+                    go.await();
+                    return team.post("/v1/databases", "{\"plan\":\"essential-0\"}");
+                }));
+            }
+            go.countDown();
+            for (Future<Api.Response> answer : sent) {
+                answers.add(answer.get(2, TimeUnit.MINUTES));
+            }
+        } finally {
+            requests.shutdownNow();
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
+            for (Api.Response answer : answers) {
+                if (answer.status() == 202) {
+                    team.awaitSettled(answer.field("id"));
+                    team.deprovision(answer.field("id"));
+                }
+            }
+        }
+        assertThat(answers).as(answers.toString()).filteredOn(answer -> answer.status() == 202).hasSize(1);
+        assertThat(answers).as(answers.toString()).filteredOn(answer -> answer.status() == 503)
+                .allSatisfy(answer -> assertThat(answer.field("type")).endsWith("/problems/no-capacity")).hasSize(3);
     }
 }
