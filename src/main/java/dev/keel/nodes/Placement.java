@@ -175,7 +175,10 @@ public final class Placement {
     }
 
     private Survey survey(DSLContext sql, Demand demand) {
-        Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(nodes.hosted(sql).stream(), pendingServers(sql))
+        // Pending first, then the servers: each statement reads what was committed when it began, and a provision that
+        // reserves its server between the two is then counted twice (for a moment), never not at all.
+        List<NodeRepository.Hosted> pending = pendingServers(sql).toList();
+        Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(pending.stream(), nodes.hosted(sql).stream())
                 .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
         List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
         Map<String, Optional<Shortage>> shortages = new TreeMap<>();
