@@ -11,6 +11,8 @@ import io.micronaut.runtime.server.event.ServerStartupEvent;
 import jakarta.inject.Singleton;
 
 import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Collectors;
 
 /**
@@ -44,32 +46,33 @@ final class StartupBanner implements ApplicationEventListener<ServerStartupEvent
                 .map(major -> major + " (" + binaries.describe(major) + (major == binaries.defaultMajor() ? ", default" : "") + ")")
                 .collect(Collectors.joining(", "));
         String api = network.apiUrl(event.getSource().getPort());
-        System.out.println();
-        System.out.println("Keel is running.");
-        System.out.println("  API:               " + api + "/v1");
-        System.out.println("  data directory:    " + home.dir());
+        List<String> lines = new ArrayList<>(List.of("", "Keel is running."));
+        lines.add("  API:               " + api + "/v1");
+        lines.add("  data directory:    " + home.dir());
         if (accounts.perInstance()) {
-            System.out.println("  server directory:  " + home.serverDir() + " (instances, catalog cluster, binaries: what Postgres reaches)");
-            System.out.println("  OS accounts:       one per instance (keel-<instance id>); the catalog runs as " + accounts.catalog().name());
+            lines.add("  server directory:  " + home.serverDir() + " (instances, catalog cluster, binaries: what Postgres reaches)");
+            lines.add("  OS accounts:       one per instance (keel-<instance id>); the catalog runs as " + accounts.catalog().name());
         } else {
-            System.out.println("  OS accounts:       every instance runs as " + accounts.catalog().name() + ", Keel's own account: a database"
+            lines.add("  OS accounts:       every instance runs as " + accounts.catalog().name() + ", Keel's own account: a database"
                     + " superuser could reach the other databases' files; run Keel as root for an account per instance");
         }
-        System.out.println("  admin API key:     " + teams.adminKeyFile()
+        lines.add("  admin API key:     " + teams.adminKeyFile()
                 + (teams.adminKeyFile().toFile().exists() ? "" : " (not on this node: it was written where the installation began)"));
-        System.out.println("  catalog:           " + catalog);
-        System.out.println("  node:              " + node.name() + " (version " + node.version() + "; the nodes: " + api + "/v1/nodes)");
-        System.out.println("  Postgres versions: " + versions);
-        System.out.println("  CA certificate:    " + api + "/v1/ca.pem (also " + home.resolve("ca.pem") + ")");
+        lines.add("  catalog:           " + catalog);
+        lines.add("  node:              " + node.name() + " (version " + node.version() + "; the nodes: " + api + "/v1/nodes)");
+        lines.add("  Postgres versions: " + versions);
+        lines.add("  CA certificate:    " + api + "/v1/ca.pem (also " + home.resolve("ca.pem") + ")");
         if (network.apiTls()) {
-            System.out.println("  API TLS:           HTTPS only (it listens beyond loopback), certificate from Keel's CA for "
+            lines.add("  API TLS:           HTTPS only (it listens beyond loopback), certificate from Keel's CA for "
                     + network.publicHost() + (network.bindsAll() ? "" : " and " + network.bind()));
         }
         if (!exitsOnOutOfMemory()) {
-            System.out.println("  warning:           java runs without -XX:+ExitOnOutOfMemoryError; start Keel as the README says, so that"
+            lines.add("  warning:           java runs without -XX:+ExitOnOutOfMemoryError; start Keel as the README says, so that"
                     + " it exits when it runs out of memory");
         }
-        System.out.println();
+        // One write, so that a reader of the log (a supervisor, a test waiting for the start) sees it whole.
+        System.out.print(String.join("\n", lines) + "\n\n");
+        System.out.flush();
     }
 
     private static boolean exitsOnOutOfMemory() {

@@ -97,6 +97,9 @@ public final class KeelProcess implements AutoCloseable {
                 return false;
             }
         });
+        // /health answers as soon as the server listens, a moment before Keel prints its banner: wait for the whole banner,
+        // so that a test reading the log sees what Keel says at its start (or that it does not say something).
+        Wait.until("Keel's start-up banner (log: " + log + ")", Timeouts.KEEL_START, () -> bannerPrinted(read(log)));
         String key;
         try {
             key = Files.readString(dataDir.resolve("admin-api-key")).strip();
@@ -212,6 +215,12 @@ public final class KeelProcess implements AutoCloseable {
     /** The JVM's process id (for /proc/<pid>/status, jcmd). */
     public long pid() {
         return process.pid();
+    }
+
+    /** Whether the log holds the whole start-up banner: "Keel is running." up to the blank line that ends it. */
+    static boolean bannerPrinted(String log) {
+        int start = log.indexOf("\nKeel is running.\n");
+        return start >= 0 && log.indexOf("\n\n", start + 1) >= 0;
     }
 
     /** What Keel printed so far. */
