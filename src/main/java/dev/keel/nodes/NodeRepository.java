@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
@@ -84,13 +85,13 @@ final class NodeRepository {
     record Making(String plan, int major, boolean following, @Nullable String leaderNode) {
     }
 
-    /** Database {@code id}'s plan and leader's node, if it exists. */
-    Optional<Making> making(UUID id) {
+    /** Database {@code id}'s plan and leader's node, if it exists, read through {@code sql}. */
+    Optional<Making> making(DSLContext sql, UUID id) {
         Field<String> leaderNode = DSL.select(INSTANCES.NODE).from(INSTANCES)
                 .where(INSTANCES.DATABASE_ID.eq(DATABASES.LEADER_ID)).and(INSTANCES.ROLE.eq("primary"))
                 .and(INSTANCES.STATE.notIn("deleting", "fenced"))
                 .orderBy(INSTANCES.CREATED_AT.desc()).limit(1).asField();
-        return dsl.select(DATABASES.PLAN, DATABASES.MAJOR_VERSION, DATABASES.LEADER_ID, leaderNode).from(DATABASES).where(DATABASES.ID.eq(id))
+        return sql.select(DATABASES.PLAN, DATABASES.MAJOR_VERSION, DATABASES.LEADER_ID, leaderNode).from(DATABASES).where(DATABASES.ID.eq(id))
                 .fetchOptional(r -> new Making(r.value1(), r.value2(), r.value3() != null, r.value4()));
     }
 
@@ -184,22 +185,31 @@ final class NodeRepository {
                         r.get(INSTANCES.ROLE), r.get(INSTANCES.STATE), r.get(INSTANCES.MAJOR_VERSION), r.get(INSTANCES.NODE)));
     }
 
-    /** A database recorded for node {@code node} whose making has not reserved a server yet: its plan, and whether it follows another. */
-    record Pending(UUID databaseId, String plan, boolean following, String node) {
+    /**
+     * Servers recorded for node {@code node} and not reserved yet: a database's making (its plan's
+     * servers; one when it follows another), or a new standby of its ({@code standbyOnly}).
+     */
+    record Pending(UUID databaseId, String plan, boolean following, boolean standbyOnly, String node) {
     }
 
     /**
-     * The databases whose making (a provision or restore, still running) has no server row yet,
-     * with the node each was recorded for: they count against that node's room from the moment
-     * they are recorded, not only once their servers are reserved.
+     * The servers recorded and not reserved yet, with the node each was recorded for: a database
+     * whose making (a provision or restore, still running) has no server row yet, and a standby
+     * build (still running) of a database with no live standby row yet. They count against that
+     * node's room from the moment they are recorded, not only once their servers are reserved.
      */
     List<Pending> pending(DSLContext sql) {
-        // The kinds' and state's values as OperationKind and OperationState write them (operations depends on nodes, not back).
-        return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.NODE)
+        // The kinds' and state's values as OperationKind, OperationState, InstanceRole and InstanceState write them (operations
+        // and instances depend on nodes, not back).
+        Condition making = OPERATIONS.KIND.in("provision", "restore")
+                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)));
+        Condition standby = OPERATIONS.KIND.eq("standby")
+                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
+                        .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced")));
+        return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.KIND, OPERATIONS.NODE)
                 .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
-                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.KIND.in("provision", "restore")).and(OPERATIONS.NODE.isNotNull())
-                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)))
-                .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, r.value4()));
+                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby))
+                .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 
     private static Row toRow(Record r) {

@@ -35,11 +35,13 @@ import java.util.stream.Stream;
  * recorded for that node). Free disk and ports of the node asked are checked again, exactly, as it
  * makes the server ({@code instances.Capacity}). The warm pool fills only on a node that is not
  * drained. A new database counts against its node from the moment it is recorded there, not only
- * once its servers are reserved (though a hot standby, which the HA monitor adds once the database's
- * primary is reserved, counts only from its own reservation), and the choice and the record are one
- * transaction under the placement lock, so that two new databases never take one node's last room.
- * A provision recorded for a node that was then lost before it began is taken over by the least
- * busy active node ({@code OperationInbox}); neither that nor a standby's move takes the lock.
+ * once its servers are reserved, and the choice and the record are one transaction under the
+ * placement lock, so that two new databases never take one node's last room. The same holds for a
+ * hot standby's build, which the HA monitor records once the database's primary is reserved: it
+ * counts from that moment, and its node is chosen under the lock (with no node with room, the
+ * monitor builds it beside its primary all the same). A provision recorded for a node that was
+ * then lost before it began is taken over by the least busy active node with room
+ * ({@code OperationInbox}), chosen and moved under the same lock.
  */
 @Singleton
 public final class Placement {
@@ -149,21 +151,30 @@ public final class Placement {
     }
 
     /**
-     * Whether this node is the one to take over the making of {@code database}, which a silent node
-     * never began: the active node with room for its plan that hosts the fewest instances, away from
+     * Takes over the making of {@code database}, which a silent node never began, when this node is
+     * the one to: the active node with room for its plan that hosts the fewest instances, away from
      * its leader's node when it is a follower and another node has room. None takes it while no node
-     * has room: it then waits for its own node.
+     * has room: it then waits for its own node. The choice and {@code take} (which moves the
+     * operation to this node, in the transaction given) run under the placement lock, as a new
+     * database's do, so that a take-over and a new database never both count one node's last room.
+     * What {@code take} returned, else empty.
      */
-    public boolean takesOver(UUID database) {
-        Optional<NodeRepository.Making> making = nodes.making(database);
-        if (making.isEmpty()) {
-            return false;
-        }
-        NodeRepository.Making made = making.get();
-        Survey survey = survey(dsl, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()), made.following() ? -1 : made.major()));
-        String awayFrom = making.get().leaderNode();
-        Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
-        return taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
+    public <T> Optional<T> takeOver(UUID database, Function<DSLContext, Optional<T>> take) {
+        return dsl.transactionResult(configuration -> {
+            DSLContext tx = configuration.dsl();
+            AdvisoryLock.PLACEMENT.acquire(tx);
+            Optional<NodeRepository.Making> making = nodes.making(tx, database);
+            if (making.isEmpty()) {
+                return Optional.<T>empty();
+            }
+            NodeRepository.Making made = making.get();
+            Survey survey = survey(tx, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()),
+                    made.following() ? -1 : made.major()));
+            String awayFrom = made.leaderNode();
+            Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
+            boolean here = taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
+            return here ? take.apply(tx) : Optional.<T>empty();
+        });
     }
 
     /** The active nodes, what each hosts, and what each lacks for one demand. */
@@ -189,13 +200,14 @@ public final class Placement {
     }
 
     /**
-     * The servers of databases recorded and not yet made, as if their node hosted them already
-     * (being created, of no major a warm instance could match), so that their room is taken.
+     * The servers recorded and not reserved yet (of databases not yet made, and new standbys), as
+     * if their node hosted them already (being created, of no major a warm instance could match),
+     * so that their room is taken.
      */
     private Stream<NodeRepository.Hosted> pendingServers(DSLContext sql) {
-        return nodes.pending(sql).stream().flatMap(p -> IntStream.range(0, p.following() ? 1 : footprint.servers(p.plan()))
-                .mapToObj(i -> new NodeRepository.Hosted(p.databaseId(), p.databaseId(), null, p.plan(), i == 0 ? "primary" : "standby",
-                        "creating", -1, p.node())));
+        return nodes.pending(sql).stream().flatMap(p -> IntStream.range(0, p.standbyOnly() || p.following() ? 1 : footprint.servers(p.plan()))
+                .mapToObj(i -> new NodeRepository.Hosted(p.databaseId(), p.databaseId(), null, p.plan(),
+                        i == 0 && !p.standbyOnly() ? "primary" : "standby", "creating", -1, p.node())));
     }
 
     /**
@@ -271,7 +283,12 @@ public final class Placement {
 
     /** Why node {@code name} may not know work this node hands it, if it may not: it runs another version of Keel. */
     public Optional<String> otherVersion(String name) {
-        return nodes.find(name).filter(row -> !row.version().equals(node.version()))
+        return otherVersion(dsl, name);
+    }
+
+    /** {@link #otherVersion(String)} read through {@code sql} (a transaction holding the placement lock reads on its own connection). */
+    public Optional<String> otherVersion(DSLContext sql, String name) {
+        return nodes.find(sql, name).filter(row -> !row.version().equals(node.version()))
                 .map(row -> "node " + name + " runs Keel " + row.version() + " and this node " + node.version());
     }
 

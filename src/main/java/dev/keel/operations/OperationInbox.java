@@ -110,16 +110,16 @@ public final class OperationInbox {
         for (Operation stranded : operations.neverBegunOn(silent)) {
             // A delete needs no room; the making of a database goes to the node with room for it; work on the primary to the
             // node that hosts it now.
-            boolean taker = switch (stranded.kind()) {
-                case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent();
-                case PROVISION, RESTORE -> placement.takesOver(stranded.databaseId());
+            Optional<Operation> taken = switch (stranded.kind()) {
+                case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent()
+                        ? operations.takeOver(stranded.id(), stranded.node()) : Optional.empty();
+                // Chosen and moved under the placement lock: its servers then count on this node for the next request.
+                case PROVISION, RESTORE -> placement.takeOver(stranded.databaseId(),
+                        tx -> operations.takeOver(tx, stranded.id(), stranded.node()));
                 default -> OperationRepository.FOLLOWS_THE_PRIMARY.contains(stranded.kind())
-                        && instances.primary(stranded.databaseId()).map(Instance::node).filter(node::equals).isPresent();
+                        && instances.primary(stranded.databaseId()).map(Instance::node).filter(node::equals).isPresent()
+                        ? operations.takeOver(stranded.id(), stranded.node()) : Optional.empty();
             };
-            if (!taker) {
-                continue;
-            }
-            Optional<Operation> taken = operations.takeOver(stranded.id(), stranded.node());
             if (taken.isPresent()) {
                 LOG.warn("Took over operation {} {} of database {} from node {}, silent since before it began it", stranded.kind().value(),
                         stranded.id(), stranded.databaseId(), stranded.node());

@@ -185,7 +185,12 @@ public final class OperationRepository {
      * longer taken over. The taken-over row, else empty.
      */
     Optional<Operation> takeOver(UUID operation, String from) {
-        return dsl.update(OPERATIONS).set(OPERATIONS.NODE, node)
+        return takeOver(dsl, operation, from);
+    }
+
+    /** {@link #takeOver(UUID, String)} in transaction {@code tx}. */
+    Optional<Operation> takeOver(DSLContext tx, UUID operation, String from) {
+        return tx.update(OPERATIONS).set(OPERATIONS.NODE, node)
                 .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from)).and(OPERATIONS.STARTED_AT.isNull())
                 .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
                 .returning().fetchOptional(OperationRepository::toOperation);

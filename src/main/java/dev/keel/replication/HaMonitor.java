@@ -774,7 +774,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** Placement's node for a standby of {@code database} other than its primary's, if one runs this version of Keel. */
     private Optional<String> nodeApart(Database database, Instance primary) {
         String chosen = placement.choose(nodeOf(primary), new Placement.Demand(database.plan(), 1, -1)).node();
-        return chosen.equals(nodeOf(primary)) || placement.otherVersion(chosen).isPresent() ? Optional.empty() : Optional.of(chosen);
+        return apart(primary, chosen, placement.otherVersion(chosen).isPresent());
+    }
+
+    /** {@link #nodeApart(Database, Instance)} chosen in transaction {@code tx}, which records the standby's build ({@link Placement#chooseAndHold}). */
+    private Optional<String> nodeApart(DSLContext tx, Database database, Instance primary) {
+        String chosen = placement.chooseAndHold(tx, nodeOf(primary), new Placement.Demand(database.plan(), 1, -1)).node();
+        // Read on the transaction's connection: every standby build waiting on the lock holds one.
+        return apart(primary, chosen, placement.otherVersion(tx, chosen).isPresent());
+    }
+
+    private Optional<String> apart(Instance primary, String chosen, boolean otherVersion) {
+        return chosen.equals(nodeOf(primary)) || otherVersion ? Optional.empty() : Optional.of(chosen);
     }
 
     private void act(Database database, Watch watch, Instance primary, Optional<Instance> standby, HaDecision decision) {
@@ -1237,9 +1248,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return null; // the new timeline's backup comes first (TimelineBackups), also when another node failed it over
         }
         watch.lastBuildAttempt = Instant.now();
-        String where = standbyNode(database, primary);
+        // Chosen and recorded in one transaction, under the placement lock: the standby then counts on its node's room for every
+        // other choice, as a new database's servers do, before its build reserves its server.
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
-                OperationKind.STANDBY, StandbyBuild.BUILDING, 1, where));
+                OperationKind.STANDBY, StandbyBuild.BUILDING, 1, standbyNode(tx.dsl(), database, primary)));
+        String where = operation.node();
         runner.submit(operation);
         if (!where.equals(primary.node())) {
             LOG.info("Database {}: its standby is built on node {}, away from its primary's node {} (operation {})", database.name(),
@@ -1268,9 +1281,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /** The node a new standby of {@code database} goes to: away from its primary's, on a node that runs this version of Keel. */
-    private String standbyNode(Database database, Instance primary) {
+    private String standbyNode(DSLContext tx, Database database, Instance primary) {
         try {
-            return nodeApart(database, primary).orElse(nodeOf(primary));
+            return nodeApart(tx, database, primary).orElse(nodeOf(primary));
         } catch (KeelException e) {
             LOG.warn("Database {}: no node has room for its standby ({}); it is built beside its primary", database.name(), e.getMessage());
             return nodeOf(primary);

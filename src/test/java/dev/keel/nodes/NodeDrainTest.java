@@ -1,6 +1,8 @@
 package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
 import dev.keel.testing.Api;
 import dev.keel.testing.TestKeel;
 import org.jooq.DSLContext;
@@ -14,6 +16,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -137,11 +140,7 @@ class NodeDrainTest {
         PlanFootprint footprint = keel.bean(PlanFootprint.class);
         Api team = keel.newTeam("last-room");
         Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
-        long reserved = Placement.reservedMb(catalog.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN,
-                        INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
-                .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID)).where(INSTANCES.NODE.eq(name))
-                .fetch(r -> new NodeRepository.Hosted(r.value1(), r.value2(), r.value3(), r.value4(), r.value5(), r.value6(), r.value7(),
-                        r.value8())), footprint);
+        long reserved = reservedMb(catalog, name, footprint);
         List<Api.Response> answers = new ArrayList<>();
         ExecutorService requests = Executors.newFixedThreadPool(4);
         try {
@@ -171,5 +170,59 @@ class NodeDrainTest {
         assertThat(answers).as(answers.toString()).filteredOn(answer -> answer.status() == 202).hasSize(1);
         assertThat(answers).as(answers.toString()).filteredOn(answer -> answer.status() == 503)
                 .allSatisfy(answer -> assertThat(answer.field("type")).endsWith("/problems/no-capacity")).hasSize(3);
+    }
+
+    /**
+     * A hot standby's build recorded for a node, its server not reserved yet, holds its room there,
+     * as a new database recorded there does: the HA monitor chooses the node and records the build
+     * in one transaction under the placement lock, and a new database asked for before the build
+     * reserves its server does not take that room. The build is recorded here as the monitor
+     * records it, for an essential database (the monitor leaves its operations alone), and is
+     * never run: the moment between record and reservation, held open.
+     */
+    @Test
+    void aStandbyRecordedAndNotYetReservedHoldsItsRoom() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        PlanFootprint footprint = keel.bean(PlanFootprint.class);
+        OperationRepository operations = keel.bean(OperationRepository.class);
+        Api team = keel.newTeam("standby-room");
+        JsonNode first = team.provision("{\"plan\":\"essential-0\"}");
+        UUID database = UUID.fromString(first.get("id").asText());
+        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        UUID building = null;
+        try {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reservedMb(catalog, name, footprint) + footprint.memoryMb("essential-0"))
+                    .where(NODES.NAME.eq(name)).execute();
+            building = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, database, OperationKind.STANDBY,
+                    "building the standby", 1, name)).id();
+            Api.Response refused = team.post("/v1/databases", "{\"plan\":\"essential-0\"}");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(503);
+            assertThat(refused.field("type")).endsWith("/problems/no-capacity");
+            assertThat(refused.field("detail")).contains("memory budget (KEEL_NODE_MEMORY_BUDGET_MB)");
+
+            // Once the build ends without a server, its room is free again.
+            operations.fail(building, "ended by the test: it stood for a build between its record and its reservation");
+            building = null;
+            JsonNode second = team.provision("{\"plan\":\"essential-0\"}");
+            team.deprovision(second.get("id").asText());
+        } finally {
+            if (building != null) {
+                operations.fail(building, "ended by the test");
+            }
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
+            // Also when it failed: the class's budget tests count what this node reserves.
+            team.deprovision(first.get("id").asText());
+        }
+    }
+
+    /** The memory node {@code name}'s reserved servers count for now (its warm instances included). */
+    private static long reservedMb(DSLContext catalog, String name, PlanFootprint footprint) {
+        return Placement.reservedMb(catalog.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN,
+                        INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
+                .from(INSTANCES).leftJoin(DATABASES).on(DATABASES.ID.eq(INSTANCES.DATABASE_ID)).where(INSTANCES.NODE.eq(name))
+                .fetch(r -> new NodeRepository.Hosted(r.value1(), r.value2(), r.value3(), r.value4(), r.value5(), r.value6(), r.value7(),
+                        r.value8())), footprint);
     }
 }
