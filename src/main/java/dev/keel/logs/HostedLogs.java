@@ -159,7 +159,7 @@ public final class HostedLogs {
     private HttpClient client() {
         HttpClient made = client;
         if (made == null) {
-            made = authority.httpClient(TIMEOUT);
+            made = authority.nodeHttpClient(TIMEOUT);
             client = made;
         }
         return made;

@@ -96,7 +96,7 @@ final class ApiTls implements ServerSslBuilder, CertificateProvider {
     }
 
     private Issued issue() {
-        ServerCertificate certificate = authority.issueServerCertificate(hosts());
+        ServerCertificate certificate = authority.issueApiCertificate(hosts());
         return new Issued(Pem.readPrivateKey(certificate.privateKeyPem()), new X509Certificate[] {
                 Pem.readCertificate(certificate.certificatePem()), Pem.readCertificate(authority.certificatePem())});
     }

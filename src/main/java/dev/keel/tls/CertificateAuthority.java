@@ -27,13 +27,16 @@ import org.jooq.Record3;
 import java.nio.file.attribute.PosixFilePermissions;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import javax.net.ssl.X509TrustManager;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigInteger;
+import java.net.Socket;
 import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,10 +52,12 @@ import java.security.spec.ECGenParameterSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Date;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.CERTIFICATE_AUTHORITIES;
 
@@ -67,6 +72,14 @@ public final class CertificateAuthority {
     private static final Duration CA_VALIDITY = Duration.ofDays(3650);
     private static final Duration SERVER_VALIDITY = Duration.ofDays(825);
     private static final Duration BACKDATE = Duration.ofHours(1);
+
+    /**
+     * The subject alternative name (a URI) that marks a certificate of Keel's API. The CA also signs
+     * certificates for databases' servers and poolers, for the same host names, and their keys sit
+     * where Postgres's and PgBouncer's OS accounts read them; a node asking another accepts only a
+     * certificate with this mark, so that none of those keys can pose as a node.
+     */
+    static final String API_MARK = "urn:keel:api";
 
     private final DSLContext dsl;
     private final Secrets secrets;
@@ -159,14 +172,27 @@ public final class CertificateAuthority {
 
     /** Signs a server certificate valid for {@code hosts} (names or IP addresses; the first is the CN). */
     public ServerCertificate issueServerCertificate(List<String> hosts) {
+        return issue(hosts, false);
+    }
+
+    /**
+     * {@link #issueServerCertificate} for Keel's own API, marked so ({@link #API_MARK}): the one
+     * certificate another node's requests ({@link #nodeHttpClient}) accept.
+     */
+    ServerCertificate issueApiCertificate(List<String> hosts) {
+        return issue(hosts, true);
+    }
+
+    private ServerCertificate issue(List<String> hosts, boolean api) {
         List<String> unique = List.copyOf(new LinkedHashSet<>(hosts));
         KeyPair keys = newKeyPair();
         Instant now = Instant.now();
         try {
             JcaX509ExtensionUtils utils = new JcaX509ExtensionUtils();
-            GeneralName[] names = unique.stream()
-                    .map(h -> IPAddress.isValid(h) ? new GeneralName(GeneralName.iPAddress, h) : new GeneralName(GeneralName.dNSName, h))
-                    .toArray(GeneralName[]::new);
+            Stream<GeneralName> hostNames = unique.stream()
+                    .map(h -> IPAddress.isValid(h) ? new GeneralName(GeneralName.iPAddress, h) : new GeneralName(GeneralName.dNSName, h));
+            GeneralName[] names = Stream.concat(hostNames, api ? Stream.of(new GeneralName(GeneralName.uniformResourceIdentifier, API_MARK))
+                    : Stream.empty()).toArray(GeneralName[]::new);
             X509v3CertificateBuilder builder = new JcaX509v3CertificateBuilder(certificate, serial(), Date.from(now.minus(BACKDATE)),
                     Date.from(now.plus(SERVER_VALIDITY)), new X500Name("CN=" + unique.get(0)), keys.getPublic())
                     .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
@@ -186,7 +212,11 @@ public final class CertificateAuthority {
      * {@code hosts}, presented with the CA's certificate as its chain.
      */
     public SSLContext serverContext(List<String> hosts) {
-        ServerCertificate issued = issueServerCertificate(hosts);
+        return serverContext(issueServerCertificate(hosts));
+    }
+
+    /** A TLS context that presents {@code issued}, with the CA's certificate as its chain. */
+    SSLContext serverContext(ServerCertificate issued) {
         try {
             KeyStore keys = KeyStore.getInstance("PKCS12");
             keys.load(null, null);
@@ -199,7 +229,7 @@ public final class CertificateAuthority {
             context.init(factory.getKeyManagers(), null, null);
             return context;
         } catch (GeneralSecurityException | IOException e) {
-            throw new IllegalStateException("could not make a TLS context for " + hosts, e);
+            throw new IllegalStateException("could not make a TLS context for a server certificate", e);
         }
     }
 
@@ -207,6 +237,84 @@ public final class CertificateAuthority {
     public HttpClient httpClient(Duration connectTimeout) {
         return HttpClient.newBuilder().sslContext(clientContext()).connectTimeout(connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    /**
+     * An HTTP client for one node's requests to another's API: it trusts this installation's CA
+     * alone, and of its certificates only the API's ({@link #API_MARK}), for the host asked; it
+     * follows no redirect.
+     */
+    public HttpClient nodeHttpClient(Duration connectTimeout) {
+        return HttpClient.newBuilder().sslContext(nodeClientContext()).connectTimeout(connectTimeout)
+                .followRedirects(HttpClient.Redirect.NEVER).build();
+    }
+
+    private SSLContext nodeClientContext() {
+        try {
+            KeyStore trusted = KeyStore.getInstance("PKCS12");
+            trusted.load(null, null);
+            trusted.setCertificateEntry("keel-ca", certificate);
+            if (!(trustManager(trusted) instanceof X509ExtendedTrustManager installation)) {
+                throw new GeneralSecurityException("the JDK's X.509 trust manager does not check host names");
+            }
+            // The JDK's trust manager checks the chain and, with the engine's endpoint identification (HttpClient sets
+            // HTTPS), the host name; the mark is checked after it.
+            X509ExtendedTrustManager apiOnly = new X509ExtendedTrustManager() {
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+                    installation.checkServerTrusted(chain, authType, socket);
+                    requireApiMark(chain);
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+                    installation.checkServerTrusted(chain, authType, engine);
+                    requireApiMark(chain);
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    installation.checkServerTrusted(chain, authType);
+                    requireApiMark(chain);
+                }
+
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+                    throw new CertificateException("Keel's requests to other nodes accept no client");
+                }
+
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
+                    throw new CertificateException("Keel's requests to other nodes accept no client");
+                }
+
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+                    throw new CertificateException("Keel's requests to other nodes accept no client");
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    return installation.getAcceptedIssuers();
+                }
+            };
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, new TrustManager[] {apiOnly}, null);
+            return context;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new IllegalStateException("could not make a TLS context for requests to other nodes", e);
+        }
+    }
+
+    private static void requireApiMark(X509Certificate[] chain) throws CertificateException {
+        Collection<List<?>> names = chain[0].getSubjectAlternativeNames();
+        boolean marked = names != null && names.stream()
+                .anyMatch(name -> Integer.valueOf(GeneralName.uniformResourceIdentifier).equals(name.get(0)) && API_MARK.equals(name.get(1)));
+        if (!marked) {
+            throw new CertificateException("the certificate presented (" + chain[0].getSubjectX500Principal().getName() + ") is signed by"
+                    + " this installation's CA but is not one of Keel's API (it lacks " + API_MARK + "): a database's or pooler's key"
+                    + " answers where a node was asked");
+        }
     }
 
     /** A TLS context for Keel's own HTTPS requests: it trusts the JDK's certificate authorities and this installation's. */

@@ -15,8 +15,11 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -70,6 +73,10 @@ class ApiTlsTest {
                     .isInstanceOf(UncheckedIOException.class).hasCauseInstanceOf(SSLHandshakeException.class);
             assertThatThrownBy(() -> new Api("http://" + ADDRESS + ":" + port, api.key()).get("/v1/plans"))
                     .isInstanceOf(UncheckedIOException.class);
+            // Another node's requests (a server's log read where it runs) accept it: the API's certificate, marked so, for the host.
+            HttpResponse<String> asNode = keel.bean(CertificateAuthority.class).nodeHttpClient(Duration.ofSeconds(10))
+                    .send(HttpRequest.newBuilder(URI.create(api.baseUrl() + "/health")).GET().build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(asNode.statusCode()).as(asNode.body()).isEqualTo(200);
 
             // What names the API's URL says https: a dataclip's share link.
             JsonNode db = api.provision("{\"plan\":\"essential-0\"}");
