@@ -120,12 +120,23 @@ public final class Api {
     }
 
     /** Provisions and waits until the database is available; returns its final representation. */
+    /**
+     * Provisions and waits until the database is available and its provision has finished: the
+     * operation still ends its last step (what listens for a new database runs) just after the
+     * state turns available, and a change asked for in that moment is refused as already queued.
+     */
     public JsonNode provision(String body) {
         Response created = post("/v1/databases", body);
         if (created.status() != 202) {
             throw new AssertionError("provisioning answered " + created);
         }
-        return awaitAvailable(created.field("id"));
+        JsonNode available = awaitAvailable(created.field("id"));
+        String operation = created.json().path("progress").path("operation_id").asText("");
+        if (!operation.isEmpty()) {
+            Wait.until("provision " + operation + " to finish", Timeouts.PROVISION,
+                    () -> !"running".equals(get("/v1/operations/" + operation).field("state")));
+        }
+        return available;
     }
 
     public JsonNode awaitAvailable(String id) {
