@@ -33,7 +33,8 @@ final class RunTarget {
         for (Database follower : databases.followers(database.id())) {
             if (follower.state() == DatabaseState.AVAILABLE && follower.following()) {
                 Optional<Instance> instance = instances.primary(follower.id());
-                if (instance.isPresent()) {
+                // Not one left on the old major by the leader's upgrade until its rebuild: it replays nothing new.
+                if (instance.isPresent() && instance.get().major() == database.major()) {
                     return new Server(FOLLOWER, follower, instance.get());
                 }
             }

@@ -156,8 +156,10 @@ public final class DatabaseUpgrade implements OperationHandler {
         if (upgrade.dryRun()) {
             return done;
         }
-        int rebuilt = aftermath.finish(database, step);
-        return done + (rebuilt == 0 ? "" : "; " + rebuilt + " follower" + (rebuilt == 1 ? "" : "s") + " rebuilt");
+        int rebuilding = aftermath.finish(database, step);
+        return done + (rebuilding == 0 ? "" : "; " + rebuilding + " follower" + (rebuilding == 1 ? " is" : "s are")
+                + " being rebuilt on the new major where " + (rebuilding == 1 ? "it runs" : "each runs") + " (a rebuild operation of "
+                + (rebuilding == 1 ? "its" : "their") + " own)");
     }
 
     /** Whether the catalog names a server of the target major the primary and no upgrade server is left. */

@@ -1,37 +1,34 @@
 package dev.keel.lifecycle;
 
-import dev.keel.Network;
 import dev.keel.archive.ArchiveRetirement;
-import dev.keel.archive.Backup;
 import dev.keel.archive.BackupKind;
 import dev.keel.archive.BaseBackups;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
-import dev.keel.databases.Plan;
-import dev.keel.databases.Plans;
 import dev.keel.databases.RetiredServers;
 import dev.keel.instances.Instance;
-import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.Operation;
 import dev.keel.postgres.TimelineId;
-import dev.keel.restore.StandbyRestores;
+import dev.keel.replication.FollowerRebuilds;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.sql.Connection;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
  * After the switch: the old server (and the HA standby, a copy of it) removed, the archive
- * started anew on the new server's timeline with a first base backup, and each follower rebuilt on
- * the new major from that backup, streaming from the new primary. Every step may run again, so an
- * upgrade Keel stopped during after the switch is finished from here. The HA monitor builds the
- * new standby from the first backup.
+ * started anew on the new server's timeline with a first base backup, and a rebuild asked for each
+ * follower ({@link FollowerRebuilds}): the node that hosts it makes it anew on the new major from
+ * that backup, streaming from the new primary. Every step may run again, so an upgrade Keel
+ * stopped during after the switch is finished from here. The HA monitor builds the new standby
+ * from the first backup.
  */
 @Singleton
 final class UpgradeAftermath {
@@ -42,32 +39,28 @@ final class UpgradeAftermath {
     private final ReplicationSlots slots;
     private final ArchiveRetirement archive;
     private final BaseBackups backups;
-    private final StandbyRestores standbys;
     private final DatabaseLookup databases;
-    private final Plans plans;
-    private final Network network;
     private final RetiredServers retired;
+    private final FollowerRebuilds rebuilds;
 
     UpgradeAftermath(InstanceRepository instances, InstanceConnections connections, ReplicationSlots slots,
-                     ArchiveRetirement archive, BaseBackups backups, StandbyRestores standbys, DatabaseLookup databases, Plans plans,
-                     Network network, RetiredServers retired) {
-        this.retired = retired;
+                     ArchiveRetirement archive, BaseBackups backups, DatabaseLookup databases, RetiredServers retired,
+                     FollowerRebuilds rebuilds) {
         this.instances = instances;
         this.connections = connections;
         this.slots = slots;
         this.archive = archive;
         this.backups = backups;
-        this.standbys = standbys;
         this.databases = databases;
-        this.plans = plans;
-        this.network = network;
+        this.retired = retired;
+        this.rebuilds = rebuilds;
     }
 
     static final String RETIRING = "retiring the old server";
     static final String BACKING_UP = "taking the first base backup on the new major";
-    static final String FOLLOWERS = "rebuilding followers on the new major";
+    static final String FOLLOWERS = "asking for the followers' rebuilds on the new major";
 
-    /** Returns how many followers were rebuilt. */
+    /** Returns for how many followers a rebuild on the new major was asked. */
     int finish(Database database, Consumer<String> step) throws Exception {
         Instance primary = instances.primary(database.id()).orElseThrow();
         step.accept(RETIRING);
@@ -83,31 +76,22 @@ final class UpgradeAftermath {
         }
         archive.retireBefore(database.id(), new TimelineId(timeline));
         step.accept(BACKING_UP);
-        Database upgraded = databases.find(database.id()).orElseThrow();
-        Backup first = backups.takeNow(upgraded, BackupKind.INITIAL);
+        backups.takeNow(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
         step.accept(FOLLOWERS);
-        int rebuilt = 0;
+        // Each rebuilt where it runs, by its own node, as its own operation: the upgrade does not wait for them, and the
+        // follower watch asks again for one that fails or that could not be asked for now.
+        int asked = 0;
         for (Database follower : databases.followers(database.id())) {
             if (follower.state() == DatabaseState.AVAILABLE && follower.major() != primary.major()) {
-                rebuild(follower, upgraded, primary, first);
-                rebuilt++;
+                Optional<Operation> rebuild = rebuilds.ask(follower, "its leader " + database.name() + " was upgraded to Postgres "
+                        + primary.major());
+                if (rebuild.isPresent()) {
+                    LOG.info("Follower {} of {} is rebuilt on Postgres {} by operation {} on node {}", follower.name(), database.name(),
+                            primary.major(), rebuild.get().id(), rebuild.get().node());
+                    asked++;
+                }
             }
         }
-        return rebuilt;
-    }
-
-    private void rebuild(Database follower, Database leader, Instance leaderPrimary, Backup backup) throws Exception {
-        for (Instance instance : instances.forDatabase(follower.id())) {
-            retired.discard(follower, instance); // a follower may be on another node than its leader
-        }
-        slots.forget(ReplicationSlots.forFollower(follower.id()));
-        databases.changeMajor(follower.id(), leaderPrimary.major());
-        Plan plan = plans.require(follower.plan());
-        int connections = Math.max(plan.connections(), plans.require(leader.plan()).connections());
-        Instance made = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), leaderPrimary.major(), leader.id(), leaderPrimary,
-                backup, Plans.serverSettings(plan), connections, InstanceConfig.hba(follower.pgDatabase(), network.keelSources())),
-                (step, done, total, unit) -> { }, () -> true);
-        instances.transition(made.id(), InstanceState.RUNNING);
-        LOG.info("Follower {} rebuilt on Postgres {} from backup {}", follower.name(), leaderPrimary.major(), backup.id());
+        return asked;
     }
 }

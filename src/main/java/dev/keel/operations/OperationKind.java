@@ -5,7 +5,10 @@ import java.util.Locale;
 /** The kinds of long work; each has one {@link OperationHandler}. */
 public enum OperationKind {
     PROVISION, DEPROVISION, BACKUP, RESTORE, UNFOLLOW, STANDBY, FAILOVER, RESTART, PLAN_CHANGE, LOGICAL_BACKUP, LOGICAL_RESTORE, UPGRADE,
-    /** A follower rebuilt from its leader's archive (its slot was lost, or it diverged from its leader's new timeline). */
+    /**
+     * A follower rebuilt from its leader's archive (its slot was lost, it diverged from its leader's
+     * new timeline, or its leader was upgraded to a new major).
+     */
     REBUILD,
     /** A database's stored settings and rules applied to its server, on the node hosting it, for a request asked of another. */
     RECONFIGURE,

@@ -63,14 +63,16 @@ final class FollowerChecks {
             /** It replayed past the point where its leader's timeline forked. */
             DIVERGED,
             /** It has no server: a rebuild ended (failed) after removing the old one. */
-            NO_SERVER
+            NO_SERVER,
+            /** Its server runs another Postgres major than its leader's primary: the leader was upgraded. */
+            OTHER_MAJOR
         }
 
         static final Verdict NO_SERVER_LEFT = new Verdict(Kind.NO_SERVER, "it has no server: an earlier rebuild removed it and"
                 + " failed before it made a new one");
 
         boolean rebuilds() {
-            return kind == Kind.SLOT_LOST || kind == Kind.DIVERGED || kind == Kind.NO_SERVER;
+            return kind == Kind.SLOT_LOST || kind == Kind.DIVERGED || kind == Kind.NO_SERVER || kind == Kind.OTHER_MAJOR;
         }
 
         @Override
@@ -85,6 +87,13 @@ final class FollowerChecks {
 
     /** Checks {@code follower}'s server against its leader's primary. */
     Verdict check(Database follower, Database leader, Instance leaderPrimary, Instance followerServer) {
+        if (followerServer.major() != leaderPrimary.major()) {
+            // A physical copy streams only from its own major, and the upgraded leader is a new cluster: its timelines and
+            // positions say nothing of the old one's.
+            return new Verdict(Verdict.Kind.OTHER_MAJOR, "its server runs Postgres " + followerServer.major() + " and its leader "
+                    + leader.name() + " Postgres " + leaderPrimary.major() + " since its upgrade: a follower is made anew on its"
+                    + " leader's major");
+        }
         Optional<ServerSession.Slot> slot;
         Optional<TimelineHistory> history;
         try (ServerSession session = connections.probe(leaderPrimary, PROBE_SECONDS)) {

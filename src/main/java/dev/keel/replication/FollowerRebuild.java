@@ -19,6 +19,7 @@ import dev.keel.operations.OperationHandler;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.StepCode;
+import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.TimelineHistory;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -30,12 +31,15 @@ import org.slf4j.LoggerFactory;
 import java.util.Optional;
 
 /**
- * Rebuilds a follower the {@link FollowerWatch} found unable to follow (its slot lost, or
- * diverged): its server and its slot on the leader's primary are removed, and a new server is
- * restored from the leader's newest base backup of its current timeline and its archive, streaming from the leader's current primary through a fresh slot, as a follower is
- * first made ({@link StandbyRestores}). It runs under the follower's lease, like every operation
- * that changes a database's servers, and first checks again that the rebuild is still needed (a
- * second node may have asked for it too). Each step may run again after Keel stopped.
+ * Rebuilds a follower that cannot follow as it is ({@link FollowerRebuilds}): the follower watch
+ * found its slot lost, or that it diverged, or its leader's upgrade left it on the old major. Its
+ * server and its slot on the leader's primary are removed, and a new server is restored, on the
+ * leader's major, from the leader's newest base backup of its current timeline and its archive,
+ * streaming from the leader's current primary through a fresh slot, as a follower is first made
+ * ({@link StandbyRestores}). It runs on the node that hosts the follower's server, under the
+ * follower's lease, like every operation that changes a database's servers, and first checks
+ * again that the rebuild is still needed (a second node may have asked for it too). Each step may
+ * run again after Keel stopped.
  */
 @Singleton
 final class FollowerRebuild implements OperationHandler {
@@ -78,11 +82,13 @@ final class FollowerRebuild implements OperationHandler {
     private final ServerSettings serverSettings;
     private final Network network;
     private final Followers followers;
+    private final PostgresBinaries binaries;
 
     FollowerRebuild(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, ReplicationSlots slots,
                     StandbyRestores standbys, FollowerChecks checks, OperationRepository operations, Plans plans,
-                    ServerSettings serverSettings, Network network, Followers followers) {
+                    ServerSettings serverSettings, Network network, Followers followers, PostgresBinaries binaries) {
         this.followers = followers;
+        this.binaries = binaries;
         this.databases = databases;
         this.instances = instances;
         this.maker = maker;
@@ -126,6 +132,8 @@ final class FollowerRebuild implements OperationHandler {
         Backup backup = checks.startingPoint(leader, history).orElseThrow(() -> new KeelException(ProblemType.NO_BACKUP,
                 leader.name() + " has no restorable base backup on its timeline " + history.current() + " yet; the follower watch"
                         + " asks again once one completes."));
+        // This node can run the leader's major (fetched now, on a leader's upgrade), before anything is removed.
+        binaries.installation(leaderPrimary.major());
 
         step(operation, Step.REMOVING, "removing the follower's server and its slot on the leader", why);
         for (Instance old : instances.forDatabase(follower.id())) {
@@ -137,9 +145,11 @@ final class FollowerRebuild implements OperationHandler {
         slots.drop(leaderPrimary, ReplicationSlots.forFollower(follower.id()));
 
         step(operation, Step.RESTORING, "restoring base backup " + backup.id() + " of " + leader.name(), why);
-        int connections = Math.max(plans.require(follower.plan()).connections(), plans.require(leader.plan()).connections());
-        Instance rebuilt = standbys.build(StandbyRestores.Standby.ofFollower(follower.id(), follower.major(), leader.id(),
-                        leaderPrimary, backup, serverSettings.of(follower), connections,
+        // Its leader was upgraded: it is made anew on the leader's major (its old server is gone, above).
+        Database made = follower.major() == leaderPrimary.major() ? follower : onMajor(follower, leaderPrimary.major());
+        int connections = Math.max(plans.require(made.plan()).connections(), plans.require(leader.plan()).connections());
+        Instance rebuilt = standbys.build(StandbyRestores.Standby.ofFollower(made.id(), made.major(), leader.id(),
+                        leaderPrimary, backup, serverSettings.of(made), connections,
                         InstanceConfig.hba(follower.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> operations.progress(operation.id(), Step.RESTORING, sentence(step, why),
                         Step.RESTORING.done, STEP_COUNT),
@@ -154,6 +164,13 @@ final class FollowerRebuild implements OperationHandler {
         operations.progress(operation.id(), "rebuilt, streaming from " + leader.name() + "'s primary: " + why, STEP_COUNT, STEP_COUNT);
         LOG.warn("Follower {}: rebuilt from base backup {} of {}; it streams from instance {} ({})", follower.name(), backup.id(),
                 leader.name(), leaderPrimary.id(), why);
+    }
+
+    /** {@code follower} recorded on Postgres {@code major}, as read back. */
+    private Database onMajor(Database follower, int major) {
+        databases.changeMajor(follower.id(), major);
+        LOG.info("Follower {}: made anew on Postgres {}, its leader's major, from {}", follower.name(), major, follower.major());
+        return databases.find(follower.id()).orElseThrow();
     }
 
     private void step(Operation operation, Step step, String what, String why) {

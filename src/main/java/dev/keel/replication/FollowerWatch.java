@@ -8,10 +8,8 @@ import dev.keel.jobs.JobSchedule;
 import dev.keel.jobs.Jobs;
 import dev.keel.jobs.Loops;
 import dev.keel.operations.DatabaseLeases;
-import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
-import dev.keel.operations.OperationRunner;
 import dev.keel.postgres.Durations;
 import dev.keel.postgres.TimelineHistory;
 import io.micrometer.core.instrument.Counter;
@@ -19,7 +17,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
-import org.jooq.DSLContext;
 import org.quartz.DisallowConcurrentExecution;
 import org.quartz.Job;
 import org.quartz.JobExecutionContext;
@@ -42,7 +39,9 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The follower watch: every {@code keel.followers.check-interval} (a clustered Quartz job, so one
  * node at a time) it checks each available follower ({@link FollowerChecks}) and asks for a
- * {@link FollowerRebuild} of one whose slot was lost or that diverged from its leader's timeline.
+ * {@link FollowerRebuild} of one whose slot was lost, that diverged from its leader's timeline,
+ * that has no server left, or whose server runs another major than its leader's (its leader was
+ * upgraded, and the rebuild the upgrade asked for failed or was not asked for yet).
  * A follower or leader whose lease another actor holds (an unfollow, a plan change, a failover)
  * is left alone that round; the rebuild itself is an operation and runs under the follower's lease.
  * Each verdict other than "follows" is logged once, counted in {@code keel.followers.rebuilds}
@@ -57,8 +56,7 @@ final class FollowerWatch implements JobSchedule {
     private final FollowerChecks checks;
     private final DatabaseLeases leases;
     private final OperationRepository operations;
-    private final OperationRunner runner;
-    private final DSLContext dsl;
+    private final FollowerRebuilds rebuilds;
     private final Duration interval;
     private final MeterRegistry meters;
     private final Timer roundTimer;
@@ -74,15 +72,14 @@ final class FollowerWatch implements JobSchedule {
     }
 
     FollowerWatch(DatabaseLookup databases, InstanceRepository instances, FollowerChecks checks, DatabaseLeases leases,
-                  OperationRepository operations, OperationRunner runner, DSLContext dsl, MeterRegistry meters,
+                  OperationRepository operations, FollowerRebuilds rebuilds, MeterRegistry meters,
                   @Value("${keel.followers.check-interval:15s}") String interval) {
         this.databases = databases;
         this.instances = instances;
         this.checks = checks;
         this.leases = leases;
         this.operations = operations;
-        this.runner = runner;
-        this.dsl = dsl;
+        this.rebuilds = rebuilds;
         this.meters = meters;
         this.roundTimer = Loops.timer(meters, "follower-watch");
         this.interval = Durations.parse("KEEL_FOLLOWERS_CHECK_INTERVAL", interval);
@@ -124,15 +121,15 @@ final class FollowerWatch implements JobSchedule {
     }
 
     private void check(Database follower) {
-        // Another actor changes the follower's or its leader's servers now; an upgrade of the leader rebuilds its followers itself.
-        if (leases.holder(follower.id()).isPresent() || leases.holder(follower.leaderId()).isPresent()
-                || operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD)).isPresent()
+        // Another actor changes the follower's or its leader's servers now; an upgrade of the leader asks for its followers'
+        // rebuilds itself once it has switched (one that failed is asked for again here, the follower then on another major).
+        if (leases.holder(follower.id()).isPresent() || leases.holder(follower.leaderId()).isPresent() || rebuilds.running(follower)
                 || operations.running(follower.leaderId(), EnumSet.of(OperationKind.UPGRADE)).isPresent()) {
             return;
         }
         Optional<Database> leader = databases.find(follower.leaderId());
         Optional<Instance> leaderPrimary = leader.flatMap(l -> instances.primary(l.id()));
-        if (leaderPrimary.isEmpty() || leaderPrimary.get().major() != follower.major()) {
+        if (leaderPrimary.isEmpty()) {
             return;
         }
         Optional<Instance> server = instances.primary(follower.id());
@@ -165,14 +162,14 @@ final class FollowerWatch implements JobSchedule {
             }
             return;
         }
+        if (rebuilds.ask(follower, verdict.sentence()).isEmpty()) {
+            return;
+        }
         backoffs.merge(follower.id(), new Backoff(1, Instant.now()), (old, first) -> new Backoff(old.started() + 1, first.last()));
         LOG.warn("Follower {}: rebuilding: {}", follower.name(), verdict.sentence());
-        Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), follower.teamId(), follower.id(),
-                OperationKind.REBUILD, FollowerRebuild.Step.DECIDED, verdict.sentence(), FollowerRebuild.STEP_COUNT));
         Counter.builder("keel.followers.rebuilds").description("Follower rebuilds the follower watch started, by why")
                 .tag("reason", verdict.kind().name().toLowerCase(Locale.ROOT))
                 .register(meters).increment();
-        runner.submit(operation);
     }
 
     /** Whether a rebuild would find a base backup of the leader to start from (else it would only fail). */

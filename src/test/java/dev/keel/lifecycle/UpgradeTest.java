@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.ServerSession;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
@@ -15,6 +16,7 @@ import dev.keel.testing.SystemTools;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -30,6 +32,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -103,7 +106,8 @@ class UpgradeTest {
             writer.awaitMore(200);
             List<Long> acknowledged = writer.stop();
             assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
-            assertThat(done.get("step").asText()).startsWith("upgraded from Postgres 14 to 17; writes paused").endsWith("1 follower rebuilt");
+            assertThat(done.get("step").asText()).startsWith("upgraded from Postgres 14 to 17; writes paused")
+                    .endsWith("1 follower is being rebuilt on the new major where it runs (a rebuild operation of its own)");
 
             JsonNode upgrade = api.get("/v1/databases/" + id + "/upgrade").json();
             assertThat(upgrade.get("state").asText()).isEqualTo("completed");
@@ -130,6 +134,15 @@ class UpgradeTest {
                 assertThat(Pg.scalar(connection, "select current_user")).isEqualTo("analyst");
             }
 
+            // Rebuilt by an operation of its own, recorded for the node that hosts it (this one), which the upgrade did not wait for.
+            List<String> rebuilds = keel.bean(DSLContext.class).select(OPERATIONS.ID, OPERATIONS.NODE).from(OPERATIONS)
+                    .where(OPERATIONS.DATABASE_ID.eq(UUID.fromString(followerId))).and(OPERATIONS.KIND.eq("rebuild"))
+                    .fetch(r -> r.value1() + " " + r.value2());
+            assertThat(rebuilds).hasSize(1);
+            assertThat(rebuilds.get(0)).endsWith(" " + keel.bean(ThisNode.class).name());
+            JsonNode rebuilt = awaitOperation(api, rebuilds.get(0).split(" ")[0]);
+            assertThat(rebuilt.get("state").asText()).as(rebuilt.toString()).isEqualTo("succeeded");
+            assertThat(rebuilt.get("step").asText()).contains("was upgraded to Postgres 17");
             JsonNode follower = api.awaitAvailable(followerId);
             assertThat(follower.get("version").asText()).isEqualTo("17");
             long newest = acknowledged.get(acknowledged.size() - 1);

@@ -200,7 +200,7 @@ class TwoNodesTest {
                 }
 
                 // A settings change asked of A for a database B hosts: B applies it to its server, and A answers once it has.
-                JsonNode tunable = b.api().withKey(teamAtA.key()).provision("{\"plan\":\"standard-0\"}");
+                JsonNode tunable = b.api().withKey(teamAtA.key()).provision("{\"plan\":\"standard-0\",\"version\":\"15\"}");
                 assertThat(tunable.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
                 Api.Response changed = teamAtA.patch("/postgres/v0/databases/" + tunable.get("name").asText() + "/config",
                         "{\"log_statement\":\"ddl\"}");
@@ -224,7 +224,7 @@ class TwoNodesTest {
                 JsonNode follower = teamAtNewB.awaitAvailable(follow.field("id"), Timeouts.RESTORE);
                 assertThat(follower.get("instances").get(0).get("node").asText()).as("a follower away from its leader").isEqualTo("node-a");
                 try (Connection leader = Pg.connect(tunable.get("url").asText(), a.caFile()); Statement statement = leader.createStatement()) {
-                    statement.execute("create table streamed (n int); insert into streamed values (1)");
+                    statement.execute("create table streamed (n int primary key); insert into streamed values (1)");
                 }
                 try (Connection replica = Pg.connect(follower.get("url").asText(), a.caFile())) {
                     Wait.until("the follower on node-a to replay its leader's row", Timeouts.RESTORE,
@@ -250,6 +250,26 @@ class TwoNodesTest {
                 assertThat(logRead(b, read).status()).as("node-b does not host it").isEqualTo(404);
                 assertThat(logRead(a, read.substring(0, read.length() - 2) + "AA").status())
                         .as("an altered token").isEqualTo(404);
+
+                // The leader upgraded from Postgres 15 to 17, asked of A and run by B, which hosts it: its follower is made anew on
+                // 17 by a rebuild operation of its own, which node-b records for node-a, where the follower runs and stays.
+                Api.Response upgrade = teamAtA.post("/v1/databases/" + tunable.get("id").asText() + "/upgrade", "{\"version\":17}");
+                assertThat(upgrade.status()).as(upgrade.toString()).isEqualTo(202);
+                String upgradeOperation = upgrade.field("operation_id");
+                Wait.until("the leader's upgrade to end", Timeouts.UPGRADE,
+                        () -> !"running".equals(teamAtA.get("/v1/operations/" + upgradeOperation).field("state")));
+                assertThat(teamAtA.get("/v1/operations/" + upgradeOperation).json().get("state").asText()).isEqualTo("succeeded");
+                String rebuild = catalogScalar("select id || ' ' || node || ' ' || recorded_by from operations where kind = 'rebuild'"
+                        + " and database_id = '" + follower.get("id").asText() + "'", catalog);
+                assertThat(rebuild).endsWith(" node-a node-b");
+                NodeWork.awaitSucceeded(teamAtA, rebuild.split(" ")[0]);
+                JsonNode rebuiltFollower = teamAtA.get("/v1/databases/" + follower.get("id").asText()).json();
+                assertThat(rebuiltFollower.get("version").asText()).isEqualTo("17");
+                assertThat(NodeWork.serverOn(rebuiltFollower, "primary")).as("the rebuilt follower's node").isEqualTo("node-a");
+                try (Connection replica = Pg.connect(rebuiltFollower.get("url").asText(), a.caFile())) {
+                    assertThat(Pg.scalar(replica, "select current_setting('server_version_num')::int / 10000 || ' ' || count(*)"
+                            + " from streamed")).isEqualTo("17 1");
+                }
 
                 // The leader's plan change asked of A: B, hosting the leader, hands the follower's new settings to A first.
                 Api.Response planChanged = teamAtA.patch("/v1/databases/" + tunable.get("id").asText(), "{\"plan\":\"premium-0\"}");
