@@ -37,8 +37,10 @@ import java.util.UUID;
  * shares and no client has, so that only a node can ask, only for that range of that server, and
  * only for {@link #VALID_FOR} (node clocks must agree within it). The token travels in a request
  * header, never in a path that logs keep. Between hosts the API is HTTPS, verified against the
- * installation's CA; plain HTTP only on this machine's loopback. The catalog carries no log: logs are large and read as they grow, which is what the API's
- * HTTP already does well.
+ * installation's CA alone, and only the API's own certificate is accepted
+ * ({@code CertificateAuthority.nodeHttpClient}); plain HTTP only on this machine's loopback. The
+ * catalog carries no log: logs are large and read as they grow, which is what the API's HTTP
+ * already does well.
  */
 @Singleton
 public final class HostedLogs {

@@ -15,6 +15,9 @@ import org.slf4j.LoggerFactory;
 
 import java.util.EnumSet;
 import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Asks for a follower's rebuild ({@link FollowerRebuild}): an operation recorded for the node that
@@ -31,6 +34,8 @@ public final class FollowerRebuilds {
     private final InstanceRepository instances;
     private final Placement placement;
     private final DSLContext dsl;
+    /** Followers whose rebuild waits for their node's version, said once (the watch asks every round). */
+    private final Set<UUID> deferred = ConcurrentHashMap.newKeySet();
 
     FollowerRebuilds(OperationRepository operations, OperationRunner runner, InstanceRepository instances, Placement placement,
                      DSLContext dsl) {
@@ -60,10 +65,13 @@ public final class FollowerRebuilds {
         }
         Optional<String> otherVersion = instances.primary(follower.id()).map(Instance::node).flatMap(placement::otherVersion);
         if (otherVersion.isPresent()) {
-            LOG.warn("Follower {} is not rebuilt now ({}): {}; the follower watch asks again once its node runs this version",
-                    follower.name(), why, otherVersion.get());
+            if (deferred.add(follower.id())) {
+                LOG.warn("Follower {} is not rebuilt now ({}): {}; the follower watch asks again once its node runs this version",
+                        follower.name(), why, otherVersion.get());
+            }
             return Optional.empty();
         }
+        deferred.remove(follower.id());
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), follower.teamId(), follower.id(),
                 OperationKind.REBUILD, FollowerRebuild.Step.DECIDED, why, FollowerRebuild.STEP_COUNT));
         runner.submit(operation);

@@ -92,10 +92,12 @@ final class ApiTls implements ServerSslBuilder, CertificateProvider {
         return hosts;
     }
 
-    private record Issued(PrivateKey key, X509Certificate[] chain) {
+    /** The API's key and its chain: its certificate, then the CA's. */
+    record Issued(PrivateKey key, X509Certificate[] chain) {
     }
 
-    private Issued issue() {
+    /** A new certificate for the API ({@link CertificateAuthority#issueApiCertificate}: marked as the API's). */
+    Issued issue() {
         ServerCertificate certificate = authority.issueApiCertificate(hosts());
         return new Issued(Pem.readPrivateKey(certificate.privateKeyPem()), new X509Certificate[] {
                 Pem.readCertificate(certificate.certificatePem()), Pem.readCertificate(authority.certificatePem())});

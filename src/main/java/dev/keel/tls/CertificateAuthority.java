@@ -312,8 +312,8 @@ public final class CertificateAuthority {
                 .anyMatch(name -> Integer.valueOf(GeneralName.uniformResourceIdentifier).equals(name.get(0)) && API_MARK.equals(name.get(1)));
         if (!marked) {
             throw new CertificateException("the certificate presented (" + chain[0].getSubjectX500Principal().getName() + ") is signed by"
-                    + " this installation's CA but is not one of Keel's API (it lacks " + API_MARK + "): a database's or pooler's key"
-                    + " answers where a node was asked");
+                    + " this installation's CA but is not one of Keel's API (it lacks " + API_MARK + "): the node asked runs a version"
+                    + " of Keel from before that mark (upgrade it), or a database's or pooler's key answers where a node was asked");
         }
     }
 

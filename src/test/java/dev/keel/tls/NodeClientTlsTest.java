@@ -36,6 +36,9 @@ class NodeClientTlsTest {
     void aNodeAcceptsOnlyTheApisCertificateForTheHostItAsks(TestKeel shared) throws Exception {
         CertificateAuthority authority = shared.bean(CertificateAuthority.class);
         HttpClient nodes = authority.nodeHttpClient(Duration.ofSeconds(10));
+        // The certificate the API listens with is issued marked (ApiTlsTest serves it beyond loopback, as root).
+        assertThat(shared.bean(ApiTls.class).issue().chain()[0].getSubjectAlternativeNames())
+                .contains(List.of(6, CertificateAuthority.API_MARK));
 
         try (Served api = new Served(authority, authority.issueApiCertificate(LOCAL))) {
             assertThat(nodes.send(api.get("localhost"), HttpResponse.BodyHandlers.ofString()).body()).isEqualTo("served");
