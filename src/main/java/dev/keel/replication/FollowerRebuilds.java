@@ -48,7 +48,11 @@ public final class FollowerRebuilds {
 
     /** Whether a rebuild of {@code follower} is under way. */
     boolean running(Database follower) {
-        return operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD)).isPresent();
+        return underWay(follower).isPresent();
+    }
+
+    private Optional<Operation> underWay(Database follower) {
+        return operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD));
     }
 
     /**
@@ -59,7 +63,7 @@ public final class FollowerRebuilds {
      * again once it runs this one.
      */
     public Optional<Operation> ask(Database follower, String why) {
-        Optional<Operation> running = operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD));
+        Optional<Operation> running = underWay(follower);
         if (running.isPresent()) {
             return running;
         }

@@ -251,10 +251,7 @@ public final class CertificateAuthority {
 
     private SSLContext nodeClientContext() {
         try {
-            KeyStore trusted = KeyStore.getInstance("PKCS12");
-            trusted.load(null, null);
-            trusted.setCertificateEntry("keel-ca", certificate);
-            if (!(trustManager(trusted) instanceof X509ExtendedTrustManager installation)) {
+            if (!(installationTrust() instanceof X509ExtendedTrustManager installation)) {
                 throw new GeneralSecurityException("the JDK's X.509 trust manager does not check host names");
             }
             // The JDK's trust manager checks the chain and, with the engine's endpoint identification (HttpClient sets
@@ -320,10 +317,7 @@ public final class CertificateAuthority {
     /** A TLS context for Keel's own HTTPS requests: it trusts the JDK's certificate authorities and this installation's. */
     public SSLContext clientContext() {
         try {
-            KeyStore trusted = KeyStore.getInstance("PKCS12");
-            trusted.load(null, null);
-            trusted.setCertificateEntry("keel-ca", certificate);
-            X509TrustManager installation = trustManager(trusted);
+            X509TrustManager installation = installationTrust();
             X509TrustManager system = trustManager(null);
             X509TrustManager both = new X509TrustManager() {
                 @Override
@@ -355,6 +349,14 @@ public final class CertificateAuthority {
         } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException("could not make a client TLS context", e);
         }
+    }
+
+    /** The JDK's trust manager for this installation's CA alone. */
+    private X509TrustManager installationTrust() throws GeneralSecurityException, IOException {
+        KeyStore trusted = KeyStore.getInstance("PKCS12");
+        trusted.load(null, null);
+        trusted.setCertificateEntry("keel-ca", certificate);
+        return trustManager(trusted);
     }
 
     private static X509TrustManager trustManager(KeyStore store) throws GeneralSecurityException {
