@@ -43,6 +43,8 @@ import java.util.UUID;
 final class WalStream implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(WalStream.class);
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
+    /** How a failure of the store to take streamed WAL begins on the archive status. */
+    private static final String STORE_FAILING = "The object store does not take streamed WAL: ";
     /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
     private static final int FIRST_BUFFER = 64 << 10;
     /**
@@ -262,6 +264,9 @@ final class WalStream implements Runnable {
             received = segment.startLsn();
             connected = true;
             problem = null;
+            // A stream stopped while the store failed it (or in the middle of a store) left the status failing: the
+            // first part this one stores clears it, as the stopped stream's would have.
+            failing |= streamedFailureStands();
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
             long pause = POLL_MILLIS;
             try {
@@ -453,7 +458,7 @@ final class WalStream implements Runnable {
             // Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
             if (!failing && !(e instanceof StorageException.Interrupted)) {
                 failing = true;
-                archive.moveTo(database, ArchiveState.FAILING, "The object store does not take streamed WAL: " + e.getMessage()
+                archive.moveTo(database, ArchiveState.FAILING, STORE_FAILING + e.getMessage()
                         + " The server keeps its WAL for Keel's slot until it does.");
             }
             throw e;
@@ -476,6 +481,11 @@ final class WalStream implements Runnable {
         } catch (CloneNotSupportedException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private boolean streamedFailureStands() {
+        ArchiveRepository.Status status = archive.status(database);
+        return status.state() == ArchiveState.FAILING && status.message() != null && status.message().startsWith(STORE_FAILING);
     }
 
     private void healthy() {

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -190,6 +191,9 @@ public final class EmbeddedS3 {
             for (Path directory = file.getParent(); directory.startsWith(bucketDir); directory = directory.getParent()) {
                 force(directory);
             }
+        } catch (ClosedByInterruptException e) {
+            // The caller was interrupted (a WAL stream being stopped): no failure of the store, as with the S3 client.
+            throw new StorageException.Interrupted("stored " + key + " in the embedded store, but was interrupted before its fsync", e);
         } catch (IOException e) {
             throw new StorageException("stored " + key + " in the embedded store, but could not fsync it: " + e.getMessage()
                     + "; it may not survive a power cut, so it does not count as stored", e);

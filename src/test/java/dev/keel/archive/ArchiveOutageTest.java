@@ -100,6 +100,21 @@ class ArchiveOutageTest {
                 .filter(f -> f.file().kind() == dev.keel.postgres.WalFileName.Kind.SEGMENT)
                 .map(f -> f.file().segment().orElseThrow().number()).sorted().toList();
         assertThat(files.get(files.size() - 1) - files.get(0) + 1).isEqualTo(files.size());
+
+        // A stream stopped in the middle of a failing store (its server retired, its node's Keel stopping) leaves the status
+        // failing: the stream that takes the slot next clears it with its first stored part.
+        keel.bean(ArchiveRepository.class).moveTo(UUID.fromString(id), ArchiveState.FAILING,
+                "The object store does not take streamed WAL: a store the stopped stream never finished.");
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
+            assertThat(Pg.scalar(connection, "select count(pg_terminate_backend(active_pid)) from pg_replication_slots"
+                    + " where slot_name = '" + WalReceivers.SLOT + "' and active_pid is not null")).isEqualTo("1");
+        }
+        try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("insert into load values (0, 'after the stream started again')");
+        }
+        Wait.until("the next stream to clear the failure it inherited", Timeouts.PROVISION,
+                () -> "ok".equals(api.get("/v1/databases/" + id + "/archive").json().get("status").asText()));
         api.deprovision(id);
     }
 

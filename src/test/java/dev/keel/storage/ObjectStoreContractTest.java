@@ -28,6 +28,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @org.junit.jupiter.api.parallel.Isolated
 class ObjectStoreContractTest {
     private static EmbeddedS3 server;
+    private static S3Settings settings;
     private static S3ObjectStore store;
 
     @BeforeAll
@@ -36,7 +37,8 @@ class ObjectStoreContractTest {
         KeelHome home = new KeelHome(dir, dir);
         server = new EmbeddedS3(home, new MavenArtifacts("https://repo.maven.apache.org/maven2",
                 System.getProperty("user.home") + "/.m2/repository"), TestKeel.nextPorts().s3());
-        store = new S3ObjectStore(server.start());
+        settings = server.start();
+        store = new S3ObjectStore(settings);
         store.ensureBucket();
     }
 
@@ -70,6 +72,22 @@ class ObjectStoreContractTest {
         ObjectInfo info = store.head(key).orElseThrow();
         assertThat(info.size()).isEqualTo(5);
         assertThat(info.metadata()).containsEntry("sha256", "abc").containsEntry("kind", "test");
+    }
+
+    @Test
+    void anFsyncOfTheEmbeddedStoreInterruptedIsNoFailureOfTheStore() {
+        String key = prefix() + "synced";
+        store.put(key, random(100), Map.of());
+        server.sync(settings.bucket(), key);
+        // A WAL stream stopped on purpose is interrupted, maybe in the middle of an fsync: the store did not fail.
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> server.sync(settings.bucket(), key)).isInstanceOf(StorageException.Interrupted.class)
+                    .hasMessage("stored " + key + " in the embedded store, but was interrupted before its fsync");
+            assertThat(Thread.currentThread().isInterrupted()).as("the interrupt stays for the caller to see").isTrue();
+        } finally {
+            Thread.interrupted();
+        }
     }
 
     @Test
