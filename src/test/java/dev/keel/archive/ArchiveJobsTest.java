@@ -3,10 +3,14 @@ package dev.keel.archive;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
+import dev.keel.testing.Superuser;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
@@ -138,6 +142,16 @@ class ArchiveJobsTest {
         api.deprovision(id);
     }
 
+    /** Whether Postgres's archive_command took {@code name} (or a later file) from the server. */
+    private static boolean handedOff(Instance primary, String name) {
+        try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
+            String last = Pg.scalar(connection, "select coalesce(last_archived_wal, '') from pg_stat_archiver");
+            return last.compareTo(name) >= 0;
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void write(JsonNode database, String phase) throws Exception {
         try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); var sql = connection.createStatement()) {
             sql.execute("create table if not exists phases (phase text); insert into phases values ('" + phase + "')");
@@ -155,12 +169,22 @@ class ArchiveJobsTest {
         assertThat(checked.get("missing").isNull()).as(checked.toString()).isTrue();
 
         ObjectStore store = keel.bean(ObjectStore.class);
-        String lost = store.list(ArchiveLayout.walPrefix(UUID.fromString(id))).stream().map(ObjectInfo::key).findFirst().orElseThrow();
+        UUID database = UUID.fromString(id);
+        String lost = store.list(ArchiveLayout.walPrefix(database)).stream().map(ObjectInfo::key).findFirst().orElseThrow();
+        String name = lost.substring(ArchiveLayout.walPrefix(database).length(), lost.length() - ".zst".length());
+        // Two paths archive each segment (the WAL stream, and archive_command through the spool), and the later one stores it
+        // again if it finds it gone, as it should: the object is taken away once neither has it left to ship.
+        Instance primary = keel.bean(InstanceRepository.class).primary(database).orElseThrow();
+        Wait.until("archive_command to have handed " + name + " to Keel and Keel to have shipped it", Timeouts.PROVISION,
+                () -> handedOff(primary, name) && keel.bean(InstanceRuntime.class).spooledWal(primary).stream()
+                        .noneMatch(file -> file.name().compareTo(name) <= 0));
         store.delete(List.of(lost));
+        JsonNode[] last = {null};
         JsonNode archive = Wait.until("the check to report the lost object", Timeouts.PROVISION, () -> {
             JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            last[0] = a;
             return a.get("missing").isNull() ? java.util.Optional.empty() : java.util.Optional.of(a);
-        });
+        }, () -> "the archive last said " + last[0] + "; the object is " + (store.head(lost).isPresent() ? "back" : "still gone"));
         assertThat(archive.get("missing").asText()).isEqualTo("1 archived objects are missing from the store: " + lost);
         api.deprovision(id);
     }

@@ -268,15 +268,11 @@ class UpgradeTest {
         Wait.until("the new server's spool to be shipped", Timeouts.PROVISION, () -> runtime.spooledWal(server).isEmpty());
         // A conflict never ends; a restart may leave the status failing for a moment, until the server hands off again.
         String[] archive = new String[1];
-        try {
-            Wait.until("the archive to be ok", Timeouts.PROVISION, () -> {
-                Api.Response now = api.get("/v1/databases/" + id + "/archive");
-                archive[0] = now.text();
-                return "ok".equals(now.field("status"));
-            });
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "; the archive last said " + archive[0], e);
-        }
+        Wait.until("the archive to be ok", Timeouts.PROVISION, () -> {
+            Api.Response now = api.get("/v1/databases/" + id + "/archive");
+            archive[0] = now.text();
+            return "ok".equals(now.field("status")) ? Optional.of(now) : Optional.empty();
+        }, () -> "the archive last said " + archive[0]);
     }
 
     /** The primary's memberships among roles other than Keel's and predefined ones, each as "role member admin_option". */

@@ -12,8 +12,13 @@ public final class Wait {
     private Wait() {
     }
 
-    /** Polls {@code probe} until it yields a value; fails with {@code what} and the last value seen after {@code timeout}. */
+    /** Polls {@code probe} until it yields a value; fails with {@code what} (and the probe's last failure) after {@code timeout}. */
     public static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe) {
+        return until(what, timeout, probe, () -> null);
+    }
+
+    /** As {@link #until(String, Duration, Supplier)}; a timeout also says what {@code seen} tells (what the probe last saw). */
+    public static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen) {
         Instant deadline = Instant.now().plus(timeout);
         RuntimeException last = null;
         while (true) {
@@ -27,7 +32,9 @@ public final class Wait {
                 last = e;
             }
             if (Instant.now().isAfter(deadline)) {
-                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what, last);
+                String said = seen.get();
+                throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what
+                        + (said == null ? "" : "; " + said), last);
             }
             try {
                 Thread.sleep(POLL_MILLIS);
