@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.annotation.Value;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -237,6 +238,9 @@ public final class OperationRunner {
             }
             LOG.info("Operation {} started", operation.kind().value());
             handler.run(operation);
+            // The database goes before the end is recorded: whoever sees the operation ended finds its database free.
+            closeQuietly(lease);
+            lease = null;
             operations.succeed(operation.id());
             outcome = OperationState.SUCCEEDED.value();
             ended = true;
@@ -246,6 +250,8 @@ public final class OperationRunner {
             Failure failure = Failure.of(e,
                     operation.kind().value() + " failed; Keel's log has the details under operation " + operation.id());
             LOG.error("Operation {} failed", operation.kind().value(), e);
+            closeQuietly(lease);
+            lease = null;
             try {
                 operations.fail(operation.id(), failure);
                 ended = true;
@@ -253,9 +259,7 @@ public final class OperationRunner {
                 LOG.error("Could not record the failure of operation {}", operation.id(), recordFailure);
             }
         } finally {
-            if (lease != null) {
-                closeQuietly(lease);
-            }
+            closeQuietly(lease);
             if (ended || outcome.equals("gone")) {
                 // One whose end could not be recorded stays this runner's: it is not taken again (and run twice) from the
                 // catalog, where it still says running, but settled by the reconciler at the next start.
@@ -308,7 +312,10 @@ public final class OperationRunner {
         }
     }
 
-    private static void closeQuietly(DatabaseLeases.Lease lease) {
+    private static void closeQuietly(@Nullable DatabaseLeases.Lease lease) {
+        if (lease == null) {
+            return;
+        }
         try {
             lease.close();
         } catch (RuntimeException e) {
