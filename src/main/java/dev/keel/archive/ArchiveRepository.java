@@ -95,6 +95,11 @@ public final class ArchiveRepository {
      * the state machine allows; writes nothing when it is already there with the same message.
      */
     void moveTo(UUID database, ArchiveState state, @Nullable String message) {
+        moveTo(database, state, message, null);
+    }
+
+    private void moveTo(UUID database, ArchiveState state, @Nullable String message, @Nullable Cause cause) {
+        String code = cause == null ? null : cause.code;
         String text = message == null || message.length() <= MESSAGE_LIMIT ? message : message.substring(0, MESSAGE_LIMIT);
         dsl.transaction(tx -> {
             DSLContext sql = tx.dsl();
@@ -102,17 +107,54 @@ public final class ArchiveRepository {
                     .onConflictDoNothing().execute();
             Record current = sql.selectFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).forUpdate().fetchSingle();
             ArchiveState from = ArchiveState.of(current.get(ARCHIVE_STATUS.STATE));
-            boolean same = from == state && Objects.equals(current.get(ARCHIVE_STATUS.MESSAGE), text);
+            boolean same = from == state && Objects.equals(current.get(ARCHIVE_STATUS.MESSAGE), text)
+                    && Objects.equals(current.get(ARCHIVE_STATUS.CAUSE), code);
             if (same || (from != state && !from.canBecome(state))) {
                 return;
             }
             sql.update(ARCHIVE_STATUS)
                     .set(ARCHIVE_STATUS.STATE, state.value())
                     .set(ARCHIVE_STATUS.MESSAGE, text)
+                    .set(ARCHIVE_STATUS.CAUSE, code)
                     .set(ARCHIVE_STATUS.SINCE, from == state ? DSL.val(current.get(ARCHIVE_STATUS.SINCE)) : DSL.currentOffsetDateTime())
                     .where(ARCHIVE_STATUS.DATABASE_ID.eq(database))
                     .execute();
         });
+    }
+
+    /** Which part of Keel found the archive failing; each clears only its own failure ({@link #recover}). */
+    enum Cause {
+        /** A WAL receiver could not store what it streamed. */
+        WAL_STREAM("wal-stream"),
+        /** An upload from an instance's spool (what archive_command handed off) failed. */
+        SPOOL_UPLOAD("spool-upload");
+
+        private final String code;
+
+        Cause(String code) {
+            this.code = code;
+        }
+    }
+
+    /** Moves the database's archive to failing with {@code message}, found by {@code cause} (a conflict stays a conflict). */
+    void fail(UUID database, Cause cause, String message) {
+        moveTo(database, ArchiveState.FAILING, message, cause);
+    }
+
+    /**
+     * Moves the database's archive back to ok if it is failing for {@code cause} (or for a cause an
+     * older Keel did not record), in one statement: what another part found failing stays failing.
+     */
+    void recover(UUID database, Cause cause) {
+        dsl.update(ARCHIVE_STATUS)
+                .set(ARCHIVE_STATUS.STATE, ArchiveState.OK.value())
+                .set(ARCHIVE_STATUS.MESSAGE, (String) null)
+                .set(ARCHIVE_STATUS.CAUSE, (String) null)
+                .set(ARCHIVE_STATUS.SINCE, DSL.currentOffsetDateTime())
+                .where(ARCHIVE_STATUS.DATABASE_ID.eq(database))
+                .and(ARCHIVE_STATUS.STATE.eq(ArchiveState.FAILING.value()))
+                .and(ARCHIVE_STATUS.CAUSE.eq(cause.code).or(ARCHIVE_STATUS.CAUSE.isNull()))
+                .execute();
     }
 
     void recordCheck(UUID database, @Nullable String missing) {

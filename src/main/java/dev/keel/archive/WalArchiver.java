@@ -62,8 +62,6 @@ public final class WalArchiver {
     private volatile List<Instance> known = List.of();
     private long listedAt = Long.MIN_VALUE / 2;
     private int idleScans;
-    /** The archive state last recorded per database, so that a healthy stream writes no status row per segment. */
-    private final Map<UUID, ArchiveState> recorded = new ConcurrentHashMap<>();
     /** The conflict last logged per database. */
     private final Map<UUID, String> conflictsLogged = new ConcurrentHashMap<>();
 
@@ -166,14 +164,13 @@ public final class WalArchiver {
                 return;
             }
             runtime.removeSpooledWal(instance, spooled.name());
-            record(database, ArchiveState.OK, null);
+            recovered(database);
         } catch (StorageException e) {
             LOG.warn("Could not archive {}: {}", spooled.name(), e.getMessage());
-            record(database, ArchiveState.FAILING, "The object store does not take WAL: " + e.getMessage()
-                    + " WAL waits on the server until it does.");
+            failed(database, "The object store does not take WAL: " + e.getMessage() + " WAL waits on the server until it does.");
         } catch (IOException e) {
             LOG.warn("Could not read {} from the spool of instance {}: {}", spooled.name(), instance.id(), e.toString());
-            record(database, ArchiveState.FAILING, "Keel cannot read WAL file " + spooled.name() + " from its spool: " + e
+            failed(database, "Keel cannot read WAL file " + spooled.name() + " from its spool: " + e
                     + ". WAL waits on the server until it can.");
         } catch (RuntimeException e) {
             LOG.error("Could not archive {}", spooled.name(), e);
@@ -188,15 +185,20 @@ public final class WalArchiver {
         if (!message.equals(conflictsLogged.put(database, message))) {
             LOG.error(message);
         }
-        record(database, ArchiveState.CONFLICT, message);
+        archive.moveTo(database, ArchiveState.CONFLICT, message);
     }
 
-    private void record(UUID database, ArchiveState state, String message) {
-        if (state == ArchiveState.OK && recorded.get(database) == ArchiveState.OK) {
-            return;
-        }
-        archive.moveTo(database, state, message);
-        recorded.put(database, archive.status(database).state());
+    private void failed(UUID database, String message) {
+        archive.fail(database, ArchiveRepository.Cause.SPOOL_UPLOAD, message);
+    }
+
+    /**
+     * A file shipped: a failure of the spool's uploads, whichever node recorded it, clears; a
+     * receiver's or a conflict stays. One conditional update per file, which writes nothing while
+     * the status is ok.
+     */
+    private void recovered(UUID database) {
+        archive.recover(database, ArchiveRepository.Cause.SPOOL_UPLOAD);
     }
 
     @PreDestroy

@@ -75,6 +75,7 @@ public final class WalFiles {
             if (!sha256.equals(archived)) {
                 return conflict(file.name(), sha256, archived);
             }
+            store.settle(key); // a writer stopped between its put and its fsync may have left it
             stored = existing.get().size();
         } else {
             WalFormat.Encoded encoded = encoding.get();

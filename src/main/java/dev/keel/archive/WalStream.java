@@ -43,8 +43,6 @@ import java.util.UUID;
 final class WalStream implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(WalStream.class);
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
-    /** How a failure of the store to take streamed WAL begins on the archive status. */
-    private static final String STORE_FAILING = "The object store does not take streamed WAL: ";
     /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
     private static final int FIRST_BUFFER = 64 << 10;
     /**
@@ -97,6 +95,8 @@ final class WalStream implements Runnable {
     private final Deque<Completion> completions = new ArrayDeque<>();
     private long systemIdentifier;
     private boolean failing;
+    /** Whether the current stream has stored a part or a segment yet. */
+    private boolean storedOnce;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
@@ -264,9 +264,7 @@ final class WalStream implements Runnable {
             received = segment.startLsn();
             connected = true;
             problem = null;
-            // A stream stopped while the store failed it (or in the middle of a store) left the status failing: the
-            // first part this one stores clears it, as the stopped stream's would have.
-            failing |= streamedFailureStands();
+            storedOnce = false;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
             long pause = POLL_MILLIS;
             try {
@@ -456,9 +454,11 @@ final class WalStream implements Runnable {
             store.put(ArchiveLayout.streamedPartKey(database, segment.toString(), storedOffset), encoded.stored(), encoded.metadata());
         } catch (StorageException e) {
             // Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
-            if (!failing && !(e instanceof StorageException.Interrupted)) {
+            // Said at every failed store, not only the first: a failure of the spool's uploads may have taken the status's
+            // place meanwhile, and its recovery then left it ok while this one lasts.
+            if (!(e instanceof StorageException.Interrupted)) {
                 failing = true;
-                archive.moveTo(database, ArchiveState.FAILING, STORE_FAILING + e.getMessage()
+                archive.fail(database, ArchiveRepository.Cause.WAL_STREAM, "The object store does not take streamed WAL: " + e.getMessage()
                         + " The server keeps its WAL for Keel's slot until it does.");
             }
             throw e;
@@ -483,15 +483,15 @@ final class WalStream implements Runnable {
         }
     }
 
-    private boolean streamedFailureStands() {
-        ArchiveRepository.Status status = archive.status(database);
-        return status.state() == ArchiveState.FAILING && status.message() != null && status.message().startsWith(STORE_FAILING);
-    }
-
+    /**
+     * What this stream stores clears a failure of streamed WAL: its own, and, with its first part, one
+     * a stopped stream left (stopped while the store failed it, or in the middle of a store).
+     */
     private void healthy() {
-        if (failing) {
+        if (failing || !storedOnce) {
             failing = false;
-            archive.moveTo(database, ArchiveState.OK, null);
+            storedOnce = true;
+            archive.recover(database, ArchiveRepository.Cause.WAL_STREAM);
         }
     }
 

@@ -26,6 +26,13 @@ public interface ObjectStore {
     /** The object's size and metadata, or empty when there is none. */
     Optional<ObjectInfo> head(String key);
 
+    /**
+     * Makes an object found in the store (by {@link #head}) as sure to survive a power cut as one
+     * {@link #put} just stored: a writer stopped or killed between its put and that (the embedded
+     * store's fsync) may have left it. A no-op for a store that is durable once it answers.
+     */
+    void settle(String key);
+
     /** Every object whose key starts with {@code prefix}, in key order. */
     List<ObjectInfo> list(String prefix);
 

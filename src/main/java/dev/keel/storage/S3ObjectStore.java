@@ -132,6 +132,11 @@ public final class S3ObjectStore implements ObjectStore, AutoCloseable {
     }
 
     @Override
+    public void settle(String key) {
+        durable.accept(key);
+    }
+
+    @Override
     public ObjectUpload upload(String key, Map<String, String> metadata) {
         return new PartUpload(key, metadata);
     }

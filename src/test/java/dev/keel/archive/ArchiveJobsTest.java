@@ -19,6 +19,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -147,7 +148,7 @@ class ArchiveJobsTest {
         try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             String last = Pg.scalar(connection, "select coalesce(last_archived_wal, '') from pg_stat_archiver");
             return last.compareTo(name) >= 0;
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -4,6 +4,8 @@ import dev.keel.testing.Superuser;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.postgres.Lsn;
 import dev.keel.storage.EmbeddedS3;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
@@ -15,6 +17,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -101,28 +104,79 @@ class ArchiveOutageTest {
                 .map(f -> f.file().segment().orElseThrow().number()).sorted().toList();
         assertThat(files.get(files.size() - 1) - files.get(0) + 1).isEqualTo(files.size());
 
-        // A stream stopped in the middle of a failing store (its server retired, its node's Keel stopping) leaves the status
-        // failing: the stream that takes the slot next clears it with its first stored part.
-        keel.bean(ArchiveRepository.class).moveTo(UUID.fromString(id), ArchiveState.FAILING,
-                "The object store does not take streamed WAL: a store the stopped stream never finished.");
+        // Each path clears only its own failure. A stream's, found while the spool ships (the stream's own failing store
+        // would say it again; here it is the failure a stopped stream left), stays when the spool ships a file...
+        ArchiveRepository archive = keel.bean(ArchiveRepository.class);
+        UUID databaseId = UUID.fromString(id);
+        String streamFailure = "The object store does not take streamed WAL: a store the stopped stream never finished.";
+        archive.fail(databaseId, ArchiveRepository.Cause.WAL_STREAM, streamFailure);
+        shipThroughTheSpool(id, url);
+        assertFailing(api, id, streamFailure);
+        // ...and the stream that takes the slot next clears it with its first stored part.
+        restartStream(id, url);
+        JsonNode cleared = Wait.until("the next stream to clear the failure it inherited", Timeouts.PROVISION, () -> {
+            JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
+            return "ok".equals(a.get("status").asText()) ? Optional.of(a) : Optional.empty();
+        });
+        assertThat(cleared.get("message").isNull()).as(cleared.toString()).isTrue();
+
+        // A failure the spool's uploads found stays while the stream stores, and clears once the spool ships a file
+        // (whichever node's archiver found it: this one did not).
+        String spoolFailure = "The object store does not take WAL: a failure the spool's uploads found.";
+        archive.fail(databaseId, ArchiveRepository.Cause.SPOOL_UPLOAD, spoolFailure);
+        Lsn written = restartStream(id, url);
+        Wait.until("the stream to store what was written", Timeouts.PROVISION, () -> {
+            JsonNode receiver = api.get("/v1/databases/" + id + "/archive").json().get("receiver");
+            return !receiver.get("streamed_lsn").isNull() && !written.isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
+        });
+        assertFailing(api, id, spoolFailure);
+        shipThroughTheSpool(id, url);
+        Wait.until("the spool's next file to clear its failure", Timeouts.PROVISION,
+                () -> "ok".equals(api.get("/v1/databases/" + id + "/archive").json().get("status").asText()));
+        api.deprovision(id);
+    }
+
+    /** Writes, switches to a new segment, and waits until archive_command handed the old one off and the spool shipped it. */
+    private static void shipThroughTheSpool(String id, String url) throws Exception {
+        try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("insert into load values (0, 'before a switch')");
+        }
+        dev.keel.testing.ArchiveWaits.switchAndAwaitArchived(keel, id);
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        Wait.until("the spool to ship the switched segment", Timeouts.PROVISION,
+                () -> readyToArchive(id) == 0 && keel.bean(InstanceRuntime.class).spooledWal(primary).isEmpty());
+    }
+
+    private static void assertFailing(Api api, String id, String message) {
+        JsonNode stands = api.get("/v1/databases/" + id + "/archive").json();
+        assertThat(stands.get("status").asText()).as(stands.toString()).isEqualTo("failing");
+        assertThat(stands.get("message").asText()).isEqualTo(message);
+    }
+
+    /** Ends the WAL receiver's replication session (it starts a new stream from its slot), then writes; where the WAL ends. */
+    private static Lsn restartStream(String id, String url) throws Exception {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
         try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
-            assertThat(Pg.scalar(connection, "select count(pg_terminate_backend(active_pid)) from pg_replication_slots"
-                    + " where slot_name = '" + WalReceivers.SLOT + "' and active_pid is not null")).isEqualTo("1");
+            Wait.until("the WAL receiver's session to be ended", Timeouts.PROVISION, () -> {
+                try {
+                    return Pg.scalar(connection, "select count(pg_terminate_backend(active_pid)) from pg_replication_slots"
+                            + " where slot_name = '" + WalReceivers.SLOT + "' and active_pid is not null").equals("1");
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
         }
         try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
             sql.execute("insert into load values (0, 'after the stream started again')");
+            return Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
         }
-        Wait.until("the next stream to clear the failure it inherited", Timeouts.PROVISION,
-                () -> "ok".equals(api.get("/v1/databases/" + id + "/archive").json().get("status").asText()));
-        api.deprovision(id);
     }
 
     private static long readyToArchive(String id) {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
         try (Connection connection = Superuser.connect(keel, primary, "postgres")) {
             return Long.parseLong(Pg.scalar(connection, "select count(*) from pg_ls_archive_statusdir() where name like '%.ready'"));
-        } catch (java.sql.SQLException e) {
+        } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
     }

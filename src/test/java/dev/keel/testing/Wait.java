@@ -32,7 +32,12 @@ public final class Wait {
                 last = e;
             }
             if (Instant.now().isAfter(deadline)) {
-                String said = seen.get();
+                String said;
+                try {
+                    said = seen.get();
+                } catch (RuntimeException e) {
+                    said = "what the probe saw could not be told: " + e;
+                }
                 throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what
                         + (said == null ? "" : "; " + said), last);
             }
