@@ -13,6 +13,7 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.Reconfiguration;
+import dev.keel.nodes.Placement;
 import dev.keel.operations.Decision;
 import dev.keel.operations.HostedWork;
 import dev.keel.operations.Operation;
@@ -34,8 +35,9 @@ import java.util.Optional;
 
 /**
  * {@code PATCH /v1/databases/{id} {"plan"}}: {@link #accept} checks that the database fits the
- * new plan (features its followers and credentials use, its data size) and records the plan at
- * once, so that limits such as the rollback window and the HA monitor follow it; {@link #run}
+ * new plan (features its followers and credentials use, its data size), and that its servers'
+ * nodes have room for it ({@link Placement#holdForPlan}), and records the plan at once, so that
+ * limits such as the rollback window, placement and the HA monitor follow it; {@link #run}
  * then applies what the servers need: the HA standby removed when the plan has none (the monitor
  * builds one when it gains HA), followers' settings, and the primary's, with a restart when
  * {@code max_connections} changes. The operation's step announces that restart.
@@ -80,11 +82,14 @@ public final class DatabasePlanChange implements OperationHandler {
     private final DSLContext dsl;
     private final HostedWork hostedWork;
     private final ServerSettings serverSettings;
+    private final Placement placement;
 
     DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Following following, InstanceRepository instances,
                        InstanceConnections connections, InstanceMaker maker, Reconfiguration reconfiguration, Network network,
-                       OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork) {
+                       OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork,
+                       Placement placement) {
         this.hostedWork = hostedWork;
+        this.placement = placement;
         this.serverSettings = serverSettings;
         this.databases = databases;
         this.plans = plans;
@@ -123,6 +128,7 @@ public final class DatabasePlanChange implements OperationHandler {
         Operation operation;
         try {
             operation = dsl.transactionResult(tx -> {
+                placement.holdForPlan(tx.dsl(), database.id(), database.leaderId() != null, plan.name());
                 databases.updatePlan(tx.dsl(), database.id(), plan.name());
                 return operations.create(tx.dsl(), caller.teamId(), database.id(), OperationKind.PLAN_CHANGE, Step.ANNOUNCED,
                         announcement(from, plan), 3);

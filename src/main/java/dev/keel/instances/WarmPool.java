@@ -35,7 +35,8 @@ import static dev.keel.catalog.schema.Tables.POOLED_DATABASES;
  * holds its future database already, owned by its owner role (name, owner and sealed password in
  * {@code pooled_databases}), which only Keel may log in to until a claim rewrites pg_hba.
  * {@code keel.instances.pool.size} of them are kept (0 turns the pool off), refilled in the
- * background after each provision that took one.
+ * background after each provision that took one, while the node has room for them
+ * ({@link Placement#noRoomForWarm}: a warm instance counts against its memory budget too).
  */
 @Singleton
 public final class WarmPool {
@@ -145,6 +146,12 @@ public final class WarmPool {
         }
         try {
             while (instances.poolSize(major) < size) {
+                Optional<String> full = placement.noRoomForWarm();
+                if (full.isPresent()) {
+                    LOG.info("Warm pool: this node has no room for another warm instance ({}), so the pool holds {} of {}", full.get(),
+                            instances.poolSize(major), size);
+                    return;
+                }
                 Instance instance = maker.make(null, major, Map.of("max_connections", Integer.toString(maxConnections)),
                         InstanceConfig.hbaKeelOnly(network.keelSources()), step -> { });
                 try {

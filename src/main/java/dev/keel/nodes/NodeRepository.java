@@ -42,6 +42,10 @@ final class NodeRepository {
     /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
     record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, @Nullable String plan, String role, String state,
                   int major, String node) {
+        /** This server as its database's would count on plan {@code other}. */
+        Hosted onPlan(String other) {
+            return new Hosted(id, databaseId, database, other, role, state, major, node);
+        }
     }
 
     /**

@@ -41,7 +41,9 @@ import java.util.stream.Stream;
  * counts from that moment, and its node is chosen under the lock (with no node with room, the
  * monitor builds it beside its primary all the same). A provision recorded for a node that was
  * then lost before it began is taken over by the least busy active node with room
- * ({@code OperationInbox}), chosen and moved under the same lock.
+ * ({@code OperationInbox}), chosen and moved under the same lock. A plan change counts against its
+ * servers' node from the moment it is recorded, checked under the lock ({@link #holdForPlan}); a
+ * warm instance is made only while its node has room ({@link #noRoomForWarm}, without the lock).
  */
 @Singleton
 public final class Placement {
@@ -58,10 +60,31 @@ public final class Placement {
     /**
      * What a new database needs of its node: its plan, how many servers it starts with (2 with a
      * hot standby), and the Postgres major a warm instance would have to be of ({@code -1}: a
-     * copy, which takes none).
+     * copy, which takes none); or a hot standby of a database of {@code plan}, or a new warm
+     * instance (no plan), as {@code purpose} says.
      */
-    public record Demand(String plan, int servers, int warmMajor) {
+    public record Demand(Purpose purpose, @Nullable String plan, int servers, int warmMajor) {
+        public Demand(String plan, int servers, int warmMajor) {
+            this(Purpose.DATABASE, plan, servers, warmMajor);
+        }
+
+        /** One hot standby of a database on {@code plan}. */
+        public static Demand standby(String plan) {
+            return new Demand(Purpose.STANDBY, plan, 1, -1);
+        }
+
+        /** What the demand is for, in an operator's words. */
+        String what() {
+            return switch (purpose) {
+                case DATABASE -> "the new database (plan " + plan + ")";
+                case STANDBY -> "a hot standby (plan " + plan + ")";
+                case WARM -> "a warm instance";
+            };
+        }
     }
+
+    /** What a demand of room is for. */
+    public enum Purpose { DATABASE, STANDBY, WARM }
 
     /** The states in which an instance's server runs, or is about to, and counts against the memory budget. */
     private static final Set<String> LIVE = Set.of("creating", "running", "pooled");
@@ -88,6 +111,17 @@ public final class Placement {
     /** Whether this node takes new instances (a warm pool does not fill on a drained node). */
     public boolean open() {
         return nodes.find(node.name()).map(row -> !row.drained()).orElse(true);
+    }
+
+    /**
+     * What this node lacks for one more warm instance, if anything: memory budget (a warm instance
+     * counts as the smallest plan's server), a port, disk. Read without the placement lock: the
+     * warm pool's refill runs in the background, one instance at a time, so that a new database and
+     * a refill asked for at one moment may pass the budget by that one warm instance at most.
+     */
+    public Optional<String> noRoomForWarm() {
+        return nodes.find(node.name()).flatMap(row -> shortage(row, hostedByNode(dsl).getOrDefault(row.name(), List.of()),
+                new Demand(Purpose.WARM, null, 1, -1), footprint, minFreeMb)).map(Shortage::sentence);
     }
 
     /**
@@ -186,17 +220,66 @@ public final class Placement {
     }
 
     private Survey survey(DSLContext sql, Demand demand) {
-        // Pending first, then the servers: each statement reads what was committed when it began, and a provision that
-        // reserves its server between the two is then counted twice (for a moment), never not at all.
-        List<NodeRepository.Hosted> pending = pendingServers(sql).toList();
-        Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(pending.stream(), nodes.hosted(sql).stream())
-                .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        return survey(sql, hostedByNode(sql), demand);
+    }
+
+    private Survey survey(DSLContext sql, Map<String, List<NodeRepository.Hosted>> hosted, Demand demand) {
         List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
         Map<String, Optional<Shortage>> shortages = new TreeMap<>();
         for (NodeRepository.Row row : active) {
             shortages.put(row.name(), shortage(row, hosted.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb));
         }
         return new Survey(active, hosted, shortages);
+    }
+
+    /** What each node hosts, and the servers recorded for it and not reserved yet. */
+    private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql) {
+        // Pending first, then the servers: each statement reads what was committed when it began, and a provision that
+        // reserves its server between the two is then counted twice (for a moment), never not at all.
+        List<NodeRepository.Hosted> pending = pendingServers(sql).toList();
+        return Stream.concat(pending.stream(), nodes.hosted(sql).stream()).collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+    }
+
+    /**
+     * Refuses, with a 503 {@code no-capacity}, moving {@code database} to plan {@code plan} when a
+     * node that hosts its servers has not the memory budget left for the larger plan, or when the
+     * plan adds a server (the hot standby; never to a {@code following} database) and no active
+     * node has room for it. Run in the
+     * transaction that records the new plan (the plan counts from that moment): it first takes the
+     * placement lock, so that the plan's room and a new database's are never both counted as
+     * free. The standby's room is checked, not held: the HA monitor chooses its node when it records
+     * the build, as it does for every standby.
+     */
+    public void holdForPlan(DSLContext tx, UUID database, boolean following, String plan) {
+        AdvisoryLock.PLACEMENT.acquire(tx);
+        Map<String, List<NodeRepository.Hosted>> before = hostedByNode(tx);
+        Map<String, List<NodeRepository.Hosted>> after = new TreeMap<>();
+        before.forEach((name, hosted) -> after.put(name, hosted.stream()
+                .map(h -> database.equals(h.databaseId()) ? h.onPlan(plan) : h).toList()));
+        for (NodeRepository.Row row : nodes.all(tx)) {
+            long was = reservedMb(before.getOrDefault(row.name(), List.of()), footprint);
+            long will = reservedMb(after.getOrDefault(row.name(), List.of()), footprint);
+            if (row.memoryBudgetMb() > 0 && will > was && will > row.memoryBudgetMb()) {
+                throw new KeelException(ProblemType.NO_CAPACITY, "Node " + row.name() + ", which runs this database's servers, has no"
+                        + " room for plan " + plan + ": its servers count for " + was + " MB of its " + row.memoryBudgetMb()
+                        + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and the plan needs " + (will - was) + " MB more there."
+                        + " Delete unused databases on it or give it more room (a node reads its budgets when it starts), then try"
+                        + " again. The plan is unchanged.");
+            }
+        }
+        long live = before.values().stream().flatMap(List::stream)
+                .filter(h -> database.equals(h.databaseId()) && LIVE.contains(h.state())).count();
+        // A follower has no hot standby on any plan.
+        if (!following && footprint.servers(plan) > live) {
+            Survey survey = survey(tx, after, Demand.standby(plan));
+            if (survey.leastBusyWithRoom(name -> true).isEmpty()) {
+                String each = survey.shortages().entrySet().stream()
+                        .map(e -> "node " + e.getKey() + ": " + e.getValue().map(Shortage::sentence).orElse("")).collect(Collectors.joining("; "));
+                throw new KeelException(ProblemType.NO_CAPACITY, "No node has room for the hot standby plan " + plan + " adds ("
+                        + (each.isEmpty() ? "no node is active: every node is draining or silent" : each) + "). Delete unused databases,"
+                        + " give a node more room, activate a drained node or start another, then try again. The plan is unchanged.");
+            }
+        }
     }
 
     /**
@@ -222,8 +305,7 @@ public final class Placement {
         long needed = demand.servers() * memory.memoryMb(demand.plan());
         if (row.memoryBudgetMb() > 0 && reserved + needed > row.memoryBudgetMb()) {
             return Optional.of(new Shortage(Shortage.Kind.MEMORY, "its servers count for " + reserved + " MB of its " + row.memoryBudgetMb()
-                    + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and the new database (plan " + demand.plan() + ") needs " + needed
-                    + " MB more"));
+                    + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and " + demand.what() + " needs " + needed + " MB more"));
         }
         if (row.diskFreeMb() != null && row.diskFreeMb() < minFreeMb) {
             return Optional.of(new Shortage(Shortage.Kind.DISK_FREE, "its disk has " + row.diskFreeMb() + " MB free, less than"
@@ -238,8 +320,7 @@ public final class Placement {
         long portsNeeded = demand.servers() - (warm ? 1 : 0);
         if (freePorts < portsNeeded) {
             return Optional.of(new Shortage(Shortage.Kind.PORTS, "its instance port range " + row.portFirst() + "-" + row.portLast()
-                    + " (KEEL_INSTANCES_PORTS) has " + Math.max(0, freePorts) + " ports free, and the new database (plan " + demand.plan()
-                    + ") needs " + portsNeeded));
+                    + " (KEEL_INSTANCES_PORTS) has " + Math.max(0, freePorts) + " ports free, and " + demand.what() + " needs " + portsNeeded));
         }
         return Optional.empty();
     }

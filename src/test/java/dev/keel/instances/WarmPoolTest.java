@@ -1,15 +1,21 @@
 package dev.keel.instances;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.nodes.Nodes;
+import dev.keel.nodes.PlanFootprint;
+import dev.keel.nodes.ThisNode;
+import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.Postmaster;
 import dev.keel.testing.Api;
 import dev.keel.testing.Footprint;
+import dev.keel.testing.LogCapture;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -23,6 +29,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import static dev.keel.catalog.schema.Tables.NODES;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -108,6 +115,37 @@ class WarmPoolTest {
             assertThat(Pg.scalar(connection, "show max_connections")).isEqualTo("20");
         }
         keel.api().deprovision(database.get("id").asText());
+    }
+
+    /**
+     * A warm instance counts against its node's memory budget like a database's server (as the
+     * smallest plan's): a node with no room left keeps its pool short, and says so, rather than
+     * pass its budget for servers nobody asked for yet; the pool fills once the room is back.
+     */
+    @Test
+    void aNodeWithNoRoomLeftKeepsItsPoolShort() {
+        awaitFullPool();
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        // The budget first, the pool short after, so that a refill an earlier test left scheduled finds no room either.
+        long reserved = keel.bean(Nodes.class).list().stream().filter(node -> node.name().equals(name)).findFirst().orElseThrow()
+                .capacity().memoryReservedMb() - keel.bean(PlanFootprint.class).memoryMb(null);
+        try (LogCapture log = new LogCapture(WarmPool.class)) {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved).where(NODES.NAME.eq(name)).execute();
+            Instance pooled = keel.bean(InstanceRepository.class).all().stream().filter(i -> i.state() == InstanceState.POOLED)
+                    .findFirst().orElseThrow();
+            keel.bean(InstanceMaker.class).discard(pooled);
+            keel.bean(WarmPool.class).fillNow();
+            Wait.until("the pool to say it has no room", Timeouts.PROVISION, () -> log.lines().stream().anyMatch(line -> line.startsWith(
+                    "Warm pool: this node has no room for another warm instance (its servers count for " + reserved + " MB of its "
+                            + reserved + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB), and a warm instance needs")));
+            assertThat(keel.bean(InstanceRepository.class).poolSize(keel.bean(PostgresBinaries.class).defaultMajor())).isEqualTo(POOL - 1);
+        } finally {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
+        }
+        keel.bean(WarmPool.class).fillNow();
+        awaitFullPool();
     }
 
     @Test

@@ -217,6 +217,51 @@ class NodeDrainTest {
         }
     }
 
+    /**
+     * A plan change counts against the node of the database's servers from the moment it is
+     * accepted, as a new database does: a larger plan the node has no memory budget left for is
+     * refused, saying so, with the plan unchanged; a plan that adds a hot standby needs a node with
+     * room for it. The same change goes through once the node has room.
+     */
+    @Test
+    void aLargerPlanNeedsRoomOnItsServersNode() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        PlanFootprint footprint = keel.bean(PlanFootprint.class);
+        Api team = keel.newTeam("plan-room");
+        String id = team.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        long more = footprint.memoryMb("standard-0") - footprint.memoryMb("essential-0");
+        try {
+            long reserved = reservedMb(catalog, name, footprint);
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved + more - 1).where(NODES.NAME.eq(name)).execute();
+            Api.Response refused = team.patch("/v1/databases/" + id, "{\"plan\":\"standard-0\"}");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(503);
+            assertThat(refused.field("type")).endsWith("/problems/no-capacity");
+            assertThat(refused.field("detail")).isEqualTo("Node " + name + ", which runs this database's servers, has no room for plan"
+                    + " standard-0: its servers count for " + reserved + " MB of its " + (reserved + more - 1) + " MB memory budget"
+                    + " (KEEL_NODE_MEMORY_BUDGET_MB), and the plan needs " + more + " MB more there. Delete unused databases on it or"
+                    + " give it more room (a node reads its budgets when it starts), then try again. The plan is unchanged.");
+            assertThat(team.get("/v1/databases/" + id).field("plan")).isEqualTo("essential-0");
+
+            // Premium's standby needs a node with room too: this one, the only one, has room for the larger primary only.
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved + more).where(NODES.NAME.eq(name)).execute();
+            Api.Response noStandby = team.patch("/v1/databases/" + id, "{\"plan\":\"premium-0\"}");
+            assertThat(noStandby.status()).as(noStandby.toString()).isEqualTo(503);
+            assertThat(noStandby.field("detail")).startsWith("No node has room for the hot standby plan premium-0 adds (node " + name
+                    + ": its servers count for " + (reserved + more) + " MB of its " + (reserved + more) + " MB memory budget")
+                    .endsWith("The plan is unchanged.");
+            assertThat(team.get("/v1/databases/" + id).field("plan")).isEqualTo("essential-0");
+
+            Api.Response accepted = team.patch("/v1/databases/" + id, "{\"plan\":\"standard-0\"}");
+            assertThat(accepted.status()).as(accepted.toString()).isEqualTo(202);
+            NodeWork.awaitSucceeded(team, accepted.json().get("progress").get("operation_id").asText());
+        } finally {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
+            team.deprovision(id);
+        }
+    }
+
     /** The memory node {@code name}'s reserved servers count for now (its warm instances included). */
     private static long reservedMb(DSLContext catalog, String name, PlanFootprint footprint) {
         return Placement.reservedMb(catalog.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN,
