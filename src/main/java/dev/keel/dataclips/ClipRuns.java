@@ -1,19 +1,21 @@
 package dev.keel.dataclips;
 
 import dev.keel.databases.Database;
+import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
-import org.jooq.DSLContext;
-import org.jooq.impl.DSL;
 
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -21,8 +23,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
-
-import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 
 /**
  * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
@@ -36,38 +36,44 @@ import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 final class ClipRuns {
     private final ClipRunner runner;
     private final ResultRepository results;
-    private final DSLContext dsl;
     private final RunQueue queue;
     private final Duration wait;
     private final Duration freshFor;
     private final int linkRuns;
+    private final ThisNode node;
+    private final Placement placement;
     private final Map<String, Run> inFlight = new ConcurrentHashMap<>();
 
     /** A run under way: its result row as started, and its end. */
     private record Run(ClipResult started, CompletableFuture<ClipResult> done) {
     }
 
-    ClipRuns(ClipRunner runner, ResultRepository results, DSLContext dsl, @Value("${keel.dataclips.runners}") int runners,
+    ClipRuns(ClipRunner runner, ResultRepository results, @Value("${keel.dataclips.runners}") int runners,
              @Value("${keel.dataclips.team-concurrency}") int teamConcurrency, @Value("${keel.dataclips.team-queue}") int teamQueue,
              @Value("${keel.dataclips.team-runs-per-minute}") int teamRunsPerMinute,
              @Value("${keel.dataclips.wait}") Duration wait, @Value("${keel.dataclips.fresh-for}") Duration freshFor,
-             @Value("${keel.dataclips.link-runs}") int linkRuns) {
+             @Value("${keel.dataclips.link-runs}") int linkRuns, ThisNode node, Placement placement) {
         this.linkRuns = linkRuns;
+        this.node = node;
+        this.placement = placement;
         this.runner = runner;
         this.results = results;
-        this.dsl = dsl;
         this.wait = wait;
         this.freshFor = freshFor;
         this.queue = new RunQueue("keel-dataclip", runners, teamConcurrency, teamQueue, teamRunsPerMinute, System::nanoTime);
     }
 
-    /** Runs Keel stopped during cannot finish: they end as failed, saying so. */
+    /**
+     * Runs this node's Keel stopped during cannot finish: they end as failed, saying so, and so do
+     * those of nodes silent past {@code keel.node.lost-after} (a run lives in its node's Keel). Other
+     * nodes' runs go on. A run an older Keel recorded (no node) is taken for stopped only while no
+     * node of another version heartbeats: during a rolling upgrade, it may be an older node's, running.
+     */
     @PostConstruct
     void failInterrupted() {
-        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.FAILED)
-                .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
-                .set(DATACLIP_RESULTS.ERROR_MESSAGE, "Keel stopped while this ran; refresh the dataclip to run it again.")
-                .where(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING)).execute();
+        Set<String> stopped = new HashSet<>(placement.silent());
+        stopped.add(node.name());
+        results.failRunningOn(stopped, placement.byVersion().otherVersion().isEmpty());
     }
 
     @PreDestroy
@@ -139,7 +145,7 @@ final class ClipRuns {
         String key = key(clip, parameters);
         boolean[] made = new boolean[1];
         Run run = inFlight.computeIfAbsent(key, k -> {
-            ClipResult result = results.start(clip.id(), clip.version().id(), parameters);
+            ClipResult result = results.start(clip.id(), clip.version().id(), parameters, node.name());
             CompletableFuture<ClipResult> done;
             try {
                 done = queue.submit(clip.teamId(), () -> {

@@ -3,6 +3,7 @@ package dev.keel.dataclips;
 import com.fasterxml.jackson.core.type.TypeReference;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
@@ -13,6 +14,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
@@ -34,16 +36,31 @@ final class ResultRepository {
         this.dsl = dsl;
     }
 
-    ClipResult start(UUID clipId, UUID versionId, String parameters) {
+    /** Records a run of the version with {@code parameters}, running on node {@code node}. */
+    ClipResult start(UUID clipId, UUID versionId, String parameters, String node) {
         UUID id = UUID.randomUUID();
         dsl.insertInto(DATACLIP_RESULTS)
                 .set(DATACLIP_RESULTS.ID, id)
+                .set(DATACLIP_RESULTS.NODE, node)
                 .set(DATACLIP_RESULTS.DATACLIP_ID, clipId)
                 .set(DATACLIP_RESULTS.VERSION_ID, versionId)
                 .set(DATACLIP_RESULTS.PARAMETERS, parameters)
                 .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
                 .execute();
         return find(id).orElseThrow();
+    }
+
+    /**
+     * Ends the runs of {@code nodes} (whose Keel stopped while they ran) as failed, and, with
+     * {@code unnamed}, those an older Keel recorded with no node.
+     */
+    void failRunningOn(Set<String> nodes, boolean unnamed) {
+        Condition stopped = DATACLIP_RESULTS.NODE.in(nodes);
+        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.FAILED)
+                .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
+                .set(DATACLIP_RESULTS.ERROR_MESSAGE, "Keel stopped while this ran; refresh the dataclip to run it again.")
+                .where(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING))
+                .and(unnamed ? stopped.or(DATACLIP_RESULTS.NODE.isNull()) : stopped).execute();
     }
 
     /** Removes a result that never ran. */
@@ -81,6 +98,7 @@ final class ResultRepository {
                 .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncation != null)
                 .set(DATACLIP_RESULTS.TRUNCATED_REASON, truncation == null ? null : truncation.code())
                 .set(DATACLIP_RESULTS.TRUNCATED_DETAIL, detail)
+                .set(DATACLIP_RESULTS.ERROR_MESSAGE, (String) null) // a run taken for stopped (its node silent a while) that ended after all
                 .where(DATACLIP_RESULTS.ID.eq(id)).execute();
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.nodes.ThisNode;
 import dev.keel.problems.KeelException;
 import dev.keel.testing.Api;
 import dev.keel.testing.Pg;
@@ -157,7 +158,8 @@ class ClipSingleStatementFuzzTest {
     /** The whole run, as Keel makes it for a refresh. */
     private void whole(ClipText.Prepared read, String text) {
         ResultRepository results = keel.bean(ResultRepository.class);
-        ClipResult result = results.start(clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}");
+        ClipResult result = results.start(clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}",
+                keel.bean(ThisNode.class).name());
         keel.bean(ClipRunner.class).run(clip, database, result, read, Map.of());
         ClipResult ended = results.find(result.id()).orElseThrow();
         if (ended.succeeded()) {

@@ -22,6 +22,7 @@ import java.sql.PreparedStatement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
@@ -219,5 +220,28 @@ class DataclipRunLimitsTest {
             }
         }
         return running;
+    }
+
+    /**
+     * A node whose Keel starts ends the runs it was running when it stopped, and those of silent
+     * nodes, as failed, and leaves the runs of other nodes, which go on, alone. (The shared Keel's
+     * own node is not asked here: its runs are other test classes' live ones.)
+     */
+    @Test
+    void aStartingNodeFailsTheInterruptedRunsOnly() {
+        Api api = team("interrupted");
+        Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(clip(api, "select 1", "{}"))).orElseThrow();
+        ResultRepository results = keel.bean(ResultRepository.class);
+        ClipResult stopped = results.start(clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped");
+        ClipResult running = results.start(clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs");
+        try {
+            results.failRunningOn(Set.of("node-that-stopped", "node-long-silent"), false);
+            ClipResult failed = results.find(stopped.id()).orElseThrow();
+            assertThat(failed.state()).isEqualTo(ClipResult.FAILED);
+            assertThat(failed.errorMessage()).isEqualTo("Keel stopped while this ran; refresh the dataclip to run it again.");
+            assertThat(results.find(running.id()).orElseThrow().state()).isEqualTo(ClipResult.RUNNING);
+        } finally {
+            results.failRunningOn(Set.of("node-that-runs"), false);
+        }
     }
 }
