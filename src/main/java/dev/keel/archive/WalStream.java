@@ -28,6 +28,7 @@ import java.util.Deque;
 import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.UUID;
 
 /**
@@ -43,6 +44,8 @@ import java.util.UUID;
 final class WalStream implements Runnable {
     private static final Logger LOG = LoggerFactory.getLogger(WalStream.class);
     private static final int SEGMENT = Math.toIntExact(WalSegmentName.SEGMENT_BYTES);
+    /** How often a lasting failure to store streamed WAL is said again to the archive status. */
+    private static final long FAILURE_REPEAT_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** A quiet database's segment fills slowly: its buffer starts small and doubles as WAL arrives (density). */
     private static final int FIRST_BUFFER = 64 << 10;
     /**
@@ -95,6 +98,8 @@ final class WalStream implements Runnable {
     private final Deque<Completion> completions = new ArrayDeque<>();
     private long systemIdentifier;
     private boolean failing;
+    /** When (System.nanoTime) this stream last said its failure to the archive status. */
+    private long failureSaidAt;
     /** Whether the current stream has stored a part or a segment yet. */
     private boolean storedOnce;
 
@@ -454,10 +459,13 @@ final class WalStream implements Runnable {
             store.put(ArchiveLayout.streamedPartKey(database, segment.toString(), storedOffset), encoded.stored(), encoded.metadata());
         } catch (StorageException e) {
             // Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
-            // Said at every failed store, not only the first: a failure of the spool's uploads may have taken the status's
-            // place meanwhile, and its recovery then left it ok while this one lasts.
-            if (!(e instanceof StorageException.Interrupted)) {
+            // Said again every FAILURE_REPEAT while it lasts, not only the first time: a failure of the spool's uploads may
+            // have taken the status's place meanwhile, and its recovery then left it ok. Not at every try: a stream retries
+            // every second or so, and a node streams many databases.
+            long now = System.nanoTime();
+            if (!(e instanceof StorageException.Interrupted) && (!failing || now - failureSaidAt >= FAILURE_REPEAT_NANOS)) {
                 failing = true;
+                failureSaidAt = now;
                 archive.fail(database, ArchiveRepository.Cause.WAL_STREAM, "The object store does not take streamed WAL: " + e.getMessage()
                         + " The server keeps its WAL for Keel's slot until it does.");
             }

@@ -76,8 +76,10 @@ final class ClipRunner {
                 return;
             }
             Truncation truncation = outcome.truncation();
-            results.succeeded(result.id(), outcome.rows(), truncation, truncation == null ? null
-                    : truncation.detail(caps, outcome.rows(), outcome.cellsCut(), outcome.cellLimit(), clip.timeoutSeconds()));
+            if (!results.succeeded(result.id(), outcome.rows(), truncation, truncation == null ? null
+                    : truncation.detail(caps, outcome.rows(), outcome.cellsCut(), outcome.cellLimit(), clip.timeoutSeconds()))) {
+                return; // taken for stopped meanwhile: a newer run's rows may be the ones to keep
+            }
             results.dropOlderRows(clip.id(), result.parameters(), result.id());
             results.keepRowsOfNewest(clip.id(), KEPT_RESULTS);
             ended = "completed";

@@ -71,9 +71,12 @@ final class ClipRuns {
      */
     @PostConstruct
     void failInterrupted() {
-        Set<String> stopped = new HashSet<>(placement.silent());
+        Set<String> silent = placement.silent();
+        Set<String> stopped = new HashSet<>(silent);
         stopped.add(node.name());
-        results.failRunningOn(stopped, placement.byVersion().otherVersion().isEmpty());
+        Set<String> otherVersion = new HashSet<>(placement.byVersion().otherVersion());
+        otherVersion.removeAll(silent); // a node retired during an upgrade stays registered, silent
+        results.failRunningOn(stopped, otherVersion.isEmpty());
     }
 
     @PreDestroy

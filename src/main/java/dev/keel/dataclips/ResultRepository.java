@@ -91,18 +91,25 @@ final class ResultRepository {
                 .execute();
     }
 
-    /** Ends a run as succeeded, with why it holds fewer rows or shorter cells than its query returned (null: it does not). */
-    void succeeded(UUID id, long rows, @Nullable Truncation truncation, @Nullable String detail) {
-        dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.SUCCEEDED)
+    /**
+     * Ends a run as succeeded, with why it holds fewer rows or shorter cells than its query returned
+     * (null: it does not); false, and its rows gone, when it had been ended already (taken for
+     * stopped: its node was silent a while), whose end stands.
+     */
+    boolean succeeded(UUID id, long rows, @Nullable Truncation truncation, @Nullable String detail) {
+        int ended = dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.SUCCEEDED)
                 .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
                 .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncation != null)
                 .set(DATACLIP_RESULTS.TRUNCATED_REASON, truncation == null ? null : truncation.code())
                 .set(DATACLIP_RESULTS.TRUNCATED_DETAIL, detail)
-                .set(DATACLIP_RESULTS.ERROR_MESSAGE, (String) null) // a run taken for stopped (its node silent a while) that ended after all
-                .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+                .where(DATACLIP_RESULTS.ID.eq(id)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING)).execute();
+        if (ended == 0) {
+            dsl.deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.eq(id)).execute();
+        }
+        return ended > 0;
     }
 
-    /** Ends a run as failed; the rows stored so far go. */
+    /** Ends a run as failed (unless it was ended already); the rows stored so far go. */
     void failed(UUID id, String message, @Nullable Integer position, @Nullable String sqlstate) {
         dsl.transaction(tx -> {
             tx.dsl().deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.eq(id)).execute();
@@ -110,7 +117,7 @@ final class ResultRepository {
                     .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
                     .set(DATACLIP_RESULTS.ERROR_MESSAGE, message).set(DATACLIP_RESULTS.ERROR_POSITION, position)
                     .set(DATACLIP_RESULTS.ERROR_SQLSTATE, sqlstate)
-                    .where(DATACLIP_RESULTS.ID.eq(id)).execute();
+                    .where(DATACLIP_RESULTS.ID.eq(id)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING)).execute();
         });
     }
 

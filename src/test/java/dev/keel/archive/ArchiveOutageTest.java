@@ -39,7 +39,9 @@ class ArchiveOutageTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("archive-outage", Map.of("keel.archive.spool-max-files", SPOOL_MAX, "keel.instances.pool.size", 0));
+        // No timed switches (archive_timeout): the spool ships a file when the test switches, and only then.
+        keel = TestKeel.start("archive-outage", Map.of("keel.archive.spool-max-files", SPOOL_MAX, "keel.instances.pool.size", 0,
+                "keel.archive.timeout", "3600s"));
     }
 
     @AfterAll
@@ -109,6 +111,7 @@ class ArchiveOutageTest {
         ArchiveRepository archive = keel.bean(ArchiveRepository.class);
         UUID databaseId = UUID.fromString(id);
         String streamFailure = "The object store does not take streamed WAL: a store the stopped stream never finished.";
+        awaitStreamed(api, id, write(url)); // the stream stores already: its first part does not clear what follows
         archive.fail(databaseId, ArchiveRepository.Cause.WAL_STREAM, streamFailure);
         shipThroughTheSpool(id, url);
         assertFailing(api, id, streamFailure);
@@ -124,11 +127,7 @@ class ArchiveOutageTest {
         // (whichever node's archiver found it: this one did not).
         String spoolFailure = "The object store does not take WAL: a failure the spool's uploads found.";
         archive.fail(databaseId, ArchiveRepository.Cause.SPOOL_UPLOAD, spoolFailure);
-        Lsn written = restartStream(id, url);
-        Wait.until("the stream to store what was written", Timeouts.PROVISION, () -> {
-            JsonNode receiver = api.get("/v1/databases/" + id + "/archive").json().get("receiver");
-            return !receiver.get("streamed_lsn").isNull() && !written.isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
-        });
+        awaitStreamed(api, id, restartStream(id, url));
         assertFailing(api, id, spoolFailure);
         shipThroughTheSpool(id, url);
         Wait.until("the spool's next file to clear its failure", Timeouts.PROVISION,
@@ -136,15 +135,32 @@ class ArchiveOutageTest {
         api.deprovision(id);
     }
 
-    /** Writes, switches to a new segment, and waits until archive_command handed the old one off and the spool shipped it. */
+    /**
+     * Writes, switches to a new segment, and waits until archive_command handed the old one off and
+     * the spool shipped it, its archiver's status update included.
+     */
     private static void shipThroughTheSpool(String id, String url) throws Exception {
-        try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
-            sql.execute("insert into load values (0, 'before a switch')");
-        }
+        write(url);
         dev.keel.testing.ArchiveWaits.switchAndAwaitArchived(keel, id);
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
         Wait.until("the spool to ship the switched segment", Timeouts.PROVISION,
                 () -> readyToArchive(id) == 0 && keel.bean(InstanceRuntime.class).spooledWal(primary).isEmpty());
+        keel.bean(WalArchiver.class).quiesce(UUID.fromString(id));
+    }
+
+    /** Writes a row; where the WAL ends after it. */
+    private static Lsn write(String url) throws SQLException {
+        try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
+            sql.execute("insert into load values (0, 'a row of the status checks')");
+            return Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
+        }
+    }
+
+    private static void awaitStreamed(Api api, String id, Lsn written) {
+        Wait.until("the stream to store what was written", Timeouts.PROVISION, () -> {
+            JsonNode receiver = api.get("/v1/databases/" + id + "/archive").json().get("receiver");
+            return !receiver.get("streamed_lsn").isNull() && !written.isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
+        });
     }
 
     private static void assertFailing(Api api, String id, String message) {
@@ -166,10 +182,7 @@ class ArchiveOutageTest {
                 }
             });
         }
-        try (Connection connection = Pg.connect(url, keel.caFile()); var sql = connection.createStatement()) {
-            sql.execute("insert into load values (0, 'after the stream started again')");
-            return Lsn.parse(Pg.scalar(connection, "select pg_current_wal_lsn()"));
-        }
+        return write(url);
     }
 
     private static long readyToArchive(String id) {
