@@ -140,9 +140,7 @@ class CatalogPartitionIT {
                             long postmaster = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
                                     "postmaster.pid")).get(0).strip());
                             // The whole server hangs, its WAL receiver with it (the postmaster alone does not receive).
-                            List<Long> standby = new ArrayList<>(List.of(postmaster));
-                            ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> standby.add(child.pid()));
-                            standby.forEach(pid -> Footprint.signal("STOP", pid));
+                            List<Long> standby = Footprint.stopServer(postmaster);
                             try {
                                 Instant asked = Instant.now();
                                 Future<?> held = clients.submit(() -> {

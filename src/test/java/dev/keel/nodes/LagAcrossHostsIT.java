@@ -6,6 +6,7 @@ import dev.keel.testing.HaDecisions;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
 import dev.keel.testing.S3Server;
 import dev.keel.testing.TestKeel;
@@ -122,14 +123,10 @@ class LagAcrossHostsIT {
                     // Every process of the primary hangs, its walsenders too: the standby gets no more than was in flight.
                     String oldPrimary = serverId(view, "primary");
                     long postmaster = postmasterPid(NodeWork.dataDir(dirA, oldPrimary));
-                    List<Long> primaryProcesses = new ArrayList<>(List.of(postmaster));
-                    ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> primaryProcesses.add(child.pid()));
                     long hung = System.nanoTime();
                     Instant hungAt = Instant.now();
-                    for (long pid : primaryProcesses) {
-                        signal("STOP", pid);
-                        stopped.add(pid);
-                    }
+                    List<Long> primaryProcesses = Footprint.stopServer(postmaster);
+                    stopped.addAll(primaryProcesses);
                     signal("CONT", receiver);
                     stopped.remove(Long.valueOf(receiver));
                     String newUrl = Wait.until("the database's URL to name the standby promoted on node-b", Timeouts.SWITCHOVER, () -> {

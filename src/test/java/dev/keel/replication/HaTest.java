@@ -18,6 +18,7 @@ import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.testing.Api;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.HaDecisions;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SlotLoss;
@@ -612,12 +613,7 @@ class HaTest {
                 return lag != null && lag > 16L * 1024 * 1024;
             });
             // Every process of the primary hangs, its walsenders too: the standby gets no more than was in flight.
-            long postmaster = postmasterPid(old);
-            stopped.add(postmaster);
-            ProcessHandle.of(postmaster).orElseThrow().descendants().forEach(child -> stopped.add(child.pid()));
-            for (long pid : stopped) {
-                signal("STOP", pid);
-            }
+            stopped.addAll(Footprint.stopServer(postmasterPid(old)));
             signal("CONT", receiver);
             receiver = 0;
             String newUrl = Wait.until("the database's url to name a new primary", FAILOVER, () -> {

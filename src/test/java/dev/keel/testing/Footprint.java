@@ -8,6 +8,7 @@ import java.sql.Connection;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -99,13 +100,35 @@ public final class Footprint {
 
     /** Sends {@code signal} ("STOP", "CONT", ...) to {@code pid}. */
     public static void signal(String signal, long pid) {
-        try {
-            int exit = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();
-            if (exit != 0) {
-                throw new AssertionError("kill -" + signal + " " + pid + " exited with " + exit);
+        int exit = kill(signal, pid);
+        if (exit != 0) {
+            throw new AssertionError("kill -" + signal + " " + pid + " exited with " + exit);
+        }
+    }
+
+    /**
+     * Hangs a whole server: SIGSTOP to its postmaster first, so that it forks no child after its
+     * children are listed, then to each of its processes; one that ended meanwhile (a backend,
+     * archive_command's shell) needs none. Returns the processes stopped, the postmaster first.
+     */
+    public static List<Long> stopServer(long postmaster) {
+        signal("STOP", postmaster);
+        List<Long> stopped = new ArrayList<>(List.of(postmaster));
+        for (ProcessHandle child : ProcessHandle.of(postmaster).orElseThrow().descendants().toList()) {
+            if (kill("STOP", child.pid()) == 0) {
+                stopped.add(child.pid());
+            } else if (child.isAlive()) {
+                throw new AssertionError("kill -STOP did not reach process " + child.pid() + " of the server of postmaster " + postmaster);
             }
+        }
+        return stopped;
+    }
+
+    private static int kill(String signal, long pid) {
+        try {
+            return new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
