@@ -69,7 +69,11 @@ class DeleteTakeOverTest {
             team.awaitGone(id.toString());
             assertThat(inbox.lines()).anyMatch(line -> line.startsWith("Took over operation deprovision " + operation + " of database "
                     + id + " from node " + silent + ","));
-            JsonNode done = team.get("/v1/operations/" + operation).json();
+            // The database goes in the operation's last step; the operation's end is recorded a moment after.
+            JsonNode done = Wait.until("the deletion to end", Duration.ofSeconds(30), () -> {
+                JsonNode op = team.get("/v1/operations/" + operation).json();
+                return "running".equals(op.get("state").asText()) ? Optional.empty() : Optional.of(op);
+            });
             assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
             assertThat(catalog.select(OPERATIONS.NODE).from(OPERATIONS).where(OPERATIONS.ID.eq(operation)).fetchSingle(OPERATIONS.NODE))
                     .isEqualTo(here);
