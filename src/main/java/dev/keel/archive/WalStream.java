@@ -259,7 +259,12 @@ final class WalStream implements Runnable {
             Optional<StreamedWal> earlier = archive.streamed(database)
                     .filter(p -> p.segment().equals(resumed) && p.instance().equals(instance.id()));
             if (earlier.isEmpty()) {
-                store.delete(store.list(ArchiveLayout.streamedPrefix(database, segment.toString())).stream().map(ObjectInfo::key).toList());
+                try {
+                    store.delete(store.list(ArchiveLayout.streamedPrefix(database, segment.toString())).stream().map(ObjectInfo::key).toList());
+                } catch (StorageException e) {
+                    throw storeFailed(e);
+                }
+                healthy(); // the store answers again: a quiet server may store no part for long
             }
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
@@ -338,7 +343,7 @@ final class WalStream implements Runnable {
             storePartial();
         }
         if (completions.size() >= MAX_COMPLETIONS) {
-            completions.removeFirst().await(); // a few segments at most are archived behind the stream
+            awaitOldest(); // a few segments at most are archived behind the stream
         }
         // Its parts joined, when this stream stored them all; else (resumed mid-segment) encoded afresh behind the stream.
         WalFormat.Encoded whole = allParts ? WalFormat.joined(parts.toByteArray(), Sha256.hex(digest.digest()), buffer, SEGMENT) : null;
@@ -354,6 +359,15 @@ final class WalStream implements Runnable {
         buffer = new byte[FIRST_BUFFER];
         digest = Sha256.digest();
         markStored(stream, segment.startLsn());
+    }
+
+    /** Waits until the oldest completed segment is archived; its failure stops the stream, which starts again from the slot. */
+    private void awaitOldest() throws InterruptedException {
+        Completion oldest = completions.removeFirst();
+        oldest.worker.join();
+        if (oldest.failure != null) {
+            throw storeFailed(oldest.failure);
+        }
     }
 
     /** Archives one whole segment on its own thread and then removes its streamed parts. */
@@ -381,14 +395,6 @@ final class WalStream implements Runnable {
 
         boolean done() {
             return !worker.isAlive();
-        }
-
-        /** Waits until the segment is archived; its failure stops the stream, which starts again from the slot. */
-        void await() throws InterruptedException {
-            worker.join();
-            if (failure != null) {
-                throw failure;
-            }
         }
 
         private void archive() {
@@ -430,7 +436,7 @@ final class WalStream implements Runnable {
         while (!completions.isEmpty() && completions.peekFirst().done()) {
             Completion done = completions.removeFirst();
             if (done.failure != null) {
-                throw done.failure;
+                throw storeFailed(done.failure);
             }
             archived = true;
         }
@@ -458,18 +464,7 @@ final class WalStream implements Runnable {
         try {
             store.put(ArchiveLayout.streamedPartKey(database, segment.toString(), storedOffset), encoded.stored(), encoded.metadata());
         } catch (StorageException e) {
-            // Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
-            // Said again every FAILURE_REPEAT while it lasts, not only the first time: a failure of the spool's uploads may
-            // have taken the status's place meanwhile, and its recovery then left it ok. Not at every try: a stream retries
-            // every second or so, and a node streams many databases.
-            long now = System.nanoTime();
-            if (!(e instanceof StorageException.Interrupted) && (!failing || now - failureSaidAt >= FAILURE_REPEAT_NANOS)) {
-                failing = true;
-                failureSaidAt = now;
-                archive.fail(database, ArchiveRepository.Cause.WAL_STREAM, "The object store does not take streamed WAL: " + e.getMessage()
-                        + " The server keeps its WAL for Keel's slot until it does.");
-            }
-            throw e;
+            throw storeFailed(e);
         }
         storedBytes += encoded.stored().length;
         if (allParts) {
@@ -481,6 +476,26 @@ final class WalStream implements Runnable {
         storedOffset = filled;
         healthy();
         storedAt = now;
+    }
+
+    /**
+     * Says a failure of the store (storing a part, archiving a completed segment, clearing a
+     * segment's leftover parts) to the archive status, and returns it to be thrown.
+     * Interrupted: this stream is being stopped (its server retired, Keel stopping), which is no failure of the store.
+     * Said again every FAILURE_REPEAT while it lasts, not only the first time: a failure of the spool's uploads may
+     * have taken the status's place meanwhile, and its recovery then left it ok. Not at every try: a stream retries
+     * every second or so, and a node streams many databases.
+     */
+    private RuntimeException storeFailed(RuntimeException e) {
+        long now = System.nanoTime();
+        if (e instanceof StorageException && !(e instanceof StorageException.Interrupted)
+                && (!failing || now - failureSaidAt >= FAILURE_REPEAT_NANOS)) {
+            failing = true;
+            failureSaidAt = now;
+            archive.fail(database, ArchiveRepository.Cause.WAL_STREAM, "The object store does not take streamed WAL: " + e.getMessage()
+                    + " The server keeps its WAL for Keel's slot until it does.");
+        }
+        return e;
     }
 
     private static MessageDigest clone(MessageDigest digest) {
@@ -526,7 +541,7 @@ final class WalStream implements Runnable {
                 unstoredSince = null;
             }
             while (!completions.isEmpty()) {
-                completions.removeFirst().await();
+                awaitOldest();
             }
         } catch (RuntimeException e) {
             LOG.warn("Could not store the WAL received from instance {} before the stream broke: {}", instance.id(), e.toString());

@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 
+import static dev.keel.testing.Footprint.signal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -262,10 +263,6 @@ class LagAcrossHostsIT {
         }
     }
 
-    private static void signal(String signal, long pid) throws Exception {
-        assertThat(new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start().waitFor())
-                .as("kill -%s %d", signal, pid).isZero();
-    }
 
     private static JsonNode awaitDecision(Api api, String id, String kind, Instant after) {
         return HaDecisions.await(api, id, kind, after, Timeouts.SWITCHOVER);

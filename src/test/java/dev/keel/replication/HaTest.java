@@ -49,6 +49,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import static dev.keel.catalog.schema.Tables.BACKUPS;
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
+import static dev.keel.testing.Footprint.signal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -709,10 +710,6 @@ class HaTest {
         }
     }
 
-    private static void signal(String signal, long pid) throws Exception {
-        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start();
-        assertThat(kill.waitFor()).isZero();
-    }
 
     private static String quietScalar(Connection connection, String query) {
         try {
