@@ -30,6 +30,7 @@ import org.jooq.DSLContext;
 import org.jooq.exception.IntegrityConstraintViolationException;
 
 import java.sql.SQLException;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 
@@ -118,6 +119,10 @@ public final class DatabasePlanChange implements OperationHandler {
         if (database.state() != DatabaseState.AVAILABLE) {
             throw new KeelException(ProblemType.NOT_AVAILABLE, "Database " + database.name() + " is " + database.state().value()
                     + "; its plan can change once it is available.");
+        }
+        // Said before whether the new plan fits: a change under way may change what fits. The insert below settles a race.
+        if (operations.running(database.id(), EnumSet.of(OperationKind.PLAN_CHANGE)).isPresent()) {
+            throw operations.alreadyPending(database.id(), OperationKind.PLAN_CHANGE, "A plan change of " + database.name());
         }
         requireFits(database, plan);
         for (Database follower : databases.followers(database.id())) {

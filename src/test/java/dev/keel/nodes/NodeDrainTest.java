@@ -255,6 +255,10 @@ class NodeDrainTest {
 
             Api.Response accepted = team.patch("/v1/databases/" + id, "{\"plan\":\"standard-0\"}");
             assertThat(accepted.status()).as(accepted.toString()).isEqualTo(202);
+            // Asked again meanwhile, for a plan there is no room for: told of the change under way, not of the room.
+            Api.Response second = team.patch("/v1/databases/" + id, "{\"plan\":\"premium-0\"}");
+            assertThat(second.status()).as(second.toString()).isEqualTo(409);
+            assertThat(second.field("type")).endsWith("/problems/already-queued");
             NodeWork.awaitSucceeded(team, accepted.json().get("progress").get("operation_id").asText());
         } finally {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
