@@ -100,6 +100,8 @@ final class WalStream implements Runnable {
     private boolean failing;
     /** When (System.nanoTime) this stream last said its failure to the archive status. */
     private long failureSaidAt;
+    /** Whether this stream's last store failure was clearing a segment's leftover parts, which a clear that works then ends. */
+    private boolean clearFailed;
     /** Whether the current stream has stored a part or a segment yet. */
     private boolean storedOnce;
 
@@ -260,11 +262,16 @@ final class WalStream implements Runnable {
                     .filter(p -> p.segment().equals(resumed) && p.instance().equals(instance.id()));
             if (earlier.isEmpty()) {
                 try {
-                    store.delete(store.list(ArchiveLayout.streamedPrefix(database, segment.toString())).stream().map(ObjectInfo::key).toList());
+                    clearParts(segment);
                 } catch (StorageException e) {
-                    throw storeFailed(e);
+                    RuntimeException failure = storeFailed(e);
+                    clearFailed = true;
+                    throw failure;
                 }
-                healthy(); // the store answers again: a quiet server may store no part for long
+                if (clearFailed) {
+                    clearFailed = false;
+                    healthy(); // what failed works again, and a quiet server may store no part for long
+                }
             }
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
@@ -411,7 +418,7 @@ final class WalStream implements Runnable {
                     failure = new IllegalStateException(refused.message());
                     return;
                 }
-                store.delete(store.list(ArchiveLayout.streamedPrefix(database, whole.toString())).stream().map(ObjectInfo::key).toList());
+                clearParts(whole);
             } catch (RuntimeException e) {
                 failure = e;
             } catch (InterruptedException e) {
@@ -487,6 +494,7 @@ final class WalStream implements Runnable {
      * every second or so, and a node streams many databases.
      */
     private RuntimeException storeFailed(RuntimeException e) {
+        clearFailed = false;
         long now = System.nanoTime();
         if (e instanceof StorageException && !(e instanceof StorageException.Interrupted)
                 && (!failing || now - failureSaidAt >= FAILURE_REPEAT_NANOS)) {
@@ -506,9 +514,15 @@ final class WalStream implements Runnable {
         }
     }
 
+    /** Deletes the streamed parts stored of {@code segment}. */
+    private void clearParts(WalSegmentName segment) {
+        store.delete(store.list(ArchiveLayout.streamedPrefix(database, segment.toString())).stream().map(ObjectInfo::key).toList());
+    }
+
     /**
      * What this stream stores clears a failure of streamed WAL: its own, and, with its first part, one
-     * a stopped stream left (stopped while the store failed it, or in the middle of a store).
+     * a stopped stream left (stopped while the store failed it, or in the middle of a store); so does
+     * clearing a segment's leftover parts once that failed.
      */
     private void healthy() {
         if (failing || !storedOnce) {
