@@ -17,12 +17,14 @@ import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
@@ -328,6 +330,20 @@ public final class OperationRepository {
     public Optional<Operation> find(UUID teamId, UUID id) {
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.TEAM_ID.eq(teamId)).and(OPERATIONS.ID.eq(id))
                 .fetchOptional(OperationRepository::toOperation);
+    }
+
+    /**
+     * Forgets operations that finished before {@code before}, at most {@code batch} of them; how
+     * many it forgot. A failover of a database that still exists is kept: the failover count
+     * (a metric) counts them, and there are few.
+     */
+    int prune(OffsetDateTime before, int batch) {
+        return dsl.deleteFrom(OPERATIONS).where(OPERATIONS.ID.in(DSL.select(OPERATIONS.ID).from(OPERATIONS)
+                .where(OPERATIONS.STATE.in(OperationState.SUCCEEDED.value(), OperationState.FAILED.value()))
+                .and(OPERATIONS.FINISHED_AT.lt(before))
+                .and(OPERATIONS.KIND.ne(OperationKind.FAILOVER.value()).or(OPERATIONS.DATABASE_ID.notIn(
+                        DSL.select(DATABASES.ID).from(DATABASES))).or(OPERATIONS.DATABASE_ID.isNull()))
+                .limit(batch))).execute();
     }
 
     /** The newest operation of one of {@code kinds} on a database that is still running, if any. */
