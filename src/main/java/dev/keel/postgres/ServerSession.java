@@ -43,6 +43,8 @@ public final class ServerSession implements AutoCloseable {
     public static final String REPLICATION_GROUP = "keel_replication";
     private static final String SCRAM = "scram-sha-256";
     private static final String ROLE_ATTRIBUTES = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls";
+    /** How long ago, in seconds by this server's clock, a walsender's standby last replied (its stamp is the standby host's clock). */
+    private static final String REPLY_AGE = "select pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - reply_time)::pg_catalog.float8";
 
     private static final DSLContext RENDERER = DSL.using(SQLDialect.POSTGRES,
             new Settings().withRenderQuotedNames(RenderQuotedNames.ALWAYS));
@@ -324,7 +326,7 @@ public final class ServerSession implements AutoCloseable {
      */
     public record PrimaryCheck(boolean inRecovery, @Nullable Lsn current, @Nullable Long standbyLagBytes, @Nullable String standbyState,
                                @Nullable TimelineId timeline, boolean synchronousStandby, List<String> syncWaiters,
-                               @Nullable String standbySlotStatus) {
+                               @Nullable String standbySlotStatus, @Nullable Double standbyReplyAgeSeconds) {
     }
 
     /** The primary's side of {@code standby}: its walsender's application name, which is also its slot's name. */
@@ -341,22 +343,23 @@ public final class ServerSession implements AutoCloseable {
                 + " pg_catalog.current_setting('synchronous_standby_names') <> '',"
                 + " (select pg_catalog.array_agg(pid::pg_catalog.text || ':' || extract(epoch from state_change)::pg_catalog.text)"
                 + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep'),"
-                + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?)",
+                + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?),"
+                + " (" + REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ?)",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
                         r.getObject(3, Long.class), r.getString(4),
                         r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8)), r.getBoolean(6),
-                        r.getArray(7) == null ? List.of() : List.of((String[]) r.getArray(7).getArray()), r.getString(8)),
-                standby, standby, standby);
+                        r.getArray(7) == null ? List.of() : List.of((String[]) r.getArray(7).getArray()), r.getString(8), r.getObject(9, Double.class)),
+                standby, standby, standby, standby);
     }
 
     /**
      * How many seconds ago, by this primary's clock, the standby connected as {@code standby} last
-     * replied (Keel's standbys reply every second, streaming or catching up); empty when it is not
-     * connected.
+     * replied (Keel's standbys reply every second, streaming or catching up): this host's clock less
+     * the stamp the standby's host put on the reply, so a standby's clock ahead makes it smaller,
+     * below 0 when far enough. Empty when it is not connected.
      */
     public Optional<Double> standbyRepliedSecondsAgo(String standby) throws SQLException {
-        return first("select pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - reply_time)::pg_catalog.float8"
-                + " from pg_catalog.pg_stat_replication where application_name = ? and reply_time is not null",
+        return first(REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ? and reply_time is not null",
                 r -> r.getDouble(1), standby);
     }
 

@@ -185,15 +185,21 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.probeSeconds = probeSeconds;
         this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
         this.syncGrace = Durations.parse("KEEL_HA_SYNC_GRACE", syncGrace);
-        this.fenceAfter = Durations.parse("KEEL_HA_FENCE_AFTER", fenceAfter);
-        if (this.fenceAfter.compareTo(Duration.ofMillis(1500)) < 0) {
-            throw new StartupException("KEEL_HA_FENCE_AFTER (" + this.fenceAfter.toMillis() + " ms) must be at least 1.5 s: a standby"
-                    + " replies to its primary every second, and a primary whose standby's reply is late by less than that would be"
-                    + " killed whenever the catalog is out of reach.");
-        }
+        this.fenceAfter = fenceAfter(fenceAfter);
         this.fencePeriod = this.fenceAfter.dividedBy(8);
         this.asynchronousPlans = Arrays.stream(asynchronousPlans.split(",")).map(String::strip).filter(p -> !p.isEmpty())
                 .collect(Collectors.toUnmodifiableSet());
+    }
+
+    /** T_fence from its setting, at least 1.5 s. */
+    static Duration fenceAfter(String setting) {
+        Duration fenceAfter = Durations.parse("KEEL_HA_FENCE_AFTER", setting);
+        if (fenceAfter.compareTo(Duration.ofMillis(1500)) < 0) {
+            throw new StartupException("KEEL_HA_FENCE_AFTER (" + fenceAfter.toMillis() + " ms) must be at least 1.5 s: a standby"
+                    + " replies to its primary every second, and a primary whose standby's reply is late by less than that would be"
+                    + " killed whenever the catalog is out of reach.");
+        }
+        return fenceAfter;
     }
 
     /**
@@ -252,6 +258,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         boolean standbyElsewhere;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
+        /** On the primary's node: how far its standby's host's clock has been seen running ahead of this host's (0: never). */
+        volatile long standbyAheadNanos;
         /** The self-fence's reading of the witness, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
@@ -282,6 +290,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             standbyState = null;
             downSince = null;
             standbyElsewhere = false;
+            standbyAheadNanos = 0;
         }
     }
 
@@ -517,9 +526,17 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             watch.fencedDownSince.remove(fenced.id());
             return false;
         }
-        long down = System.nanoTime() - watch.fencedDownSince.computeIfAbsent(fenced.id(), id -> System.nanoTime());
-        return down > fencedBy().toNanos() && placement.otherVersion(fenced.node()).isEmpty()
-                && placement.silentFor(fenced.node()).filter(s -> s.compareTo(fencedBy()) > 0).isPresent();
+        Duration down = Duration.ofNanos(System.nanoTime() - watch.fencedDownSince.computeIfAbsent(fenced.id(), id -> System.nanoTime()));
+        return lostForSure(down, placement.otherVersion(fenced.node()).isPresent(), placement.silentFor(fenced.node()), fencedBy());
+    }
+
+    /**
+     * The rule of {@link #lostForSure(Watch, Instance)}: the port {@code down} and the node silent,
+     * each for longer than {@code fencedBy}, and the node of this version (whose rule to fence
+     * itself is known).
+     */
+    static boolean lostForSure(Duration down, boolean otherVersion, Optional<Duration> silentFor, Duration fencedBy) {
+        return down.compareTo(fencedBy) > 0 && !otherVersion && silentFor.filter(s -> s.compareTo(fencedBy) > 0).isPresent();
     }
 
     /**
@@ -661,7 +678,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * The fence that holds across a partition (pg_auto_failover's rule): a primary of this node that
      * has had a standby on another node, once this node has reached neither the catalog (its last
      * contact, {@link NodeHeartbeat#sinceCatalogContact}) nor that standby (its last reply, read on
-     * the primary every round once the contact is half T_fence old) for T_fence, is killed, and left
+     * the primary every round once the contact is half T_fence old, {@link #repliedAt}) for T_fence, is killed, and left
      * to start only read-only; all at once, each on a thread of its own, since the standby's node may
      * promote after {@link #fencedBy}. While the standby still replies, the primary serves on, so a
      * catalog outage alone takes no database down; a standby on this node needs no fence, since no
@@ -685,9 +702,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 checks.execute(() -> {
                     try {
                         long began = System.nanoTime();
-                        // Never later than when it was read (a standby whose clock is ahead would seem to reply in the future).
-                        lastReply(database, primary).ifPresent(seconds -> watch.witnessedAt = Math.max(watch.witnessedAt,
-                                began - Math.max(0, (long) (seconds * 1e9))));
+                        lastReply(database, primary).ifPresent(seconds -> {
+                            noteReplyAge(database, watch, seconds);
+                            watch.witnessedAt = Math.max(watch.witnessedAt, repliedAt(began, seconds, watch.standbyAheadNanos));
+                        });
                     } finally {
                         watch.witnessing.set(false);
                     }
@@ -715,6 +733,36 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         });
     }
 
+    /**
+     * When ({@link System#nanoTime}) the standby last replied, by a read begun at {@code began} that
+     * found its last reply {@code ageSeconds} old: this host's clock less the stamp the standby's
+     * host put on it. That compares two hosts' clocks, so a standby's clock seen running
+     * {@code aheadNanos} ahead makes its replies that much older (the least it runs ahead: a reply is
+     * never younger than 0), and never later than the read began: a fence counted from it is not
+     * late by the lead of a clock once seen.
+     */
+    static long repliedAt(long began, double ageSeconds, long aheadNanos) {
+        return began - Math.max(0, (long) (ageSeconds * 1e9) + aheadNanos);
+    }
+
+    /**
+     * Notes a reply age read on the primary: a negative one is a standby's host whose clock runs at
+     * least that far ahead of this host's, which {@link #repliedAt} then allows for; said once it
+     * has grown by 50 ms.
+     */
+    private void noteReplyAge(Database database, Watch watch, double ageSeconds) {
+        long ahead = (long) (-ageSeconds * 1e9);
+        if (ahead > watch.standbyAheadNanos) {
+            long before = watch.standbyAheadNanos;
+            watch.standbyAheadNanos = ahead;
+            if (ahead - before >= TimeUnit.MILLISECONDS.toNanos(50) || before == 0 && ahead >= TimeUnit.MILLISECONDS.toNanos(50)) {
+                LOG.warn("Database {}: the clock of its standby's host runs at least {} ms ahead of node {}'s; its self-fence counts the"
+                        + " standby's replies that much older, and so fences that much sooner. Keep the hosts' clocks in step (NTP)",
+                        database.name(), TimeUnit.NANOSECONDS.toMillis(ahead), node.name());
+            }
+        }
+    }
+
     /** What the standby's node reads of a primary another node hosts. */
     private ServerSession.PrimaryCheck remoteCheck(Database database, Instance primary) throws SQLException {
         try (ServerSession session = connections.probe(primary, probeSeconds)) {
@@ -723,8 +771,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * How many seconds ago the standby last replied to {@code primary}, read without the catalog;
-     * empty when it does not stream, or the primary does not answer.
+     * How many seconds ago, by this host's clock, the standby last replied to {@code primary}, read
+     * without the catalog; empty when it does not stream, or the primary does not answer.
      */
     private Optional<Double> lastReply(Database database, Instance primary) {
         try (ServerSession session = connections.probeWithoutCatalog(primary, probeSeconds)) {
@@ -916,6 +964,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (intact) {
             try (ServerSession session = connections.probe(primary, probeSeconds)) {
                 ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+                if (check.standbyReplyAgeSeconds() != null) {
+                    noteReplyAge(database, watch, check.standbyReplyAgeSeconds()); // every round: the self-fence may need it next
+                }
                 if (check.inRecovery()) {
                     return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
                             + " in the catalog but still in recovery");

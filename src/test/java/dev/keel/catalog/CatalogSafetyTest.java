@@ -2,9 +2,12 @@ package dev.keel.catalog;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
+import dev.keel.instances.InstanceSweep;
 import dev.keel.nodes.ThisNode;
+import dev.keel.testing.LogCapture;
 import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Wait;
 import io.micronaut.context.ApplicationContext;
 import org.jooq.DSLContext;
 import org.junit.jupiter.api.AfterAll;
@@ -17,9 +20,11 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -37,7 +42,8 @@ class CatalogSafetyTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("catalog-safety", Map.of("keel.instances.pool.size", 0, "keel.catalog.node-lock-wait", "1s"));
+        keel = TestKeel.start("catalog-safety", Map.of("keel.instances.pool.size", 0, "keel.catalog.node-lock-wait", "1s",
+                "keel.instances.sweep-interval", "1s"));
         database = keel.api().provision("{\"plan\":\"essential-0\"}");
     }
 
@@ -128,6 +134,30 @@ class CatalogSafetyTest {
             keel.startControlPlane();
         }
         assertThat(Files.list(keel.serverDir().resolve("instances")).count()).isEqualTo(1);
+        assertDatabaseStillServes();
+    }
+
+    /**
+     * The periodic sweep sets aside a server no catalog row names, but not while the catalog it
+     * reaches is not this data directory's (its URL pointed elsewhere while Keel runs), which
+     * names none of them: it says so and waits until the pair belongs together again.
+     */
+    @Test
+    void theSweepSetsNothingAsideWhileTheCatalogIsNotThisDataDirectorys() throws Exception {
+        Path identity = keel.dataDir().resolve("installation-id");
+        String own = Files.readString(identity);
+        Path unnamed = Files.createDirectories(keel.serverDir().resolve("instances").resolve(UUID.randomUUID().toString()));
+        try (LogCapture sweep = new LogCapture(InstanceSweep.class)) {
+            Files.writeString(identity, UUID.randomUUID() + "\n");
+            Wait.until("the sweep to find the catalog is not this data directory's", Duration.ofSeconds(15), () -> sweep.lines().stream()
+                    .anyMatch(line -> line.startsWith("The catalog Keel reaches is no longer the installation this data directory belongs to")));
+            Thread.sleep(3000); // three more sweeps, a second apart: the second look at a server sets it aside
+            assertThat(unnamed).isDirectory();
+        } finally {
+            Files.writeString(identity, own);
+        }
+        Wait.until("the sweep to set the unnamed server aside once the pair belongs together", Duration.ofSeconds(15),
+                () -> !Files.exists(unnamed));
         assertDatabaseStillServes();
     }
 

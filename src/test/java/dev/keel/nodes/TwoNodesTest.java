@@ -394,6 +394,10 @@ class TwoNodesTest {
                 Wait.until("node-b, back, to remove the standby it lost", Timeouts.NODE_HEARTBEAT.multipliedBy(3),
                         () -> "0".equals(catalogScalar("select count(*) from instances where id = '" + removed + "'", catalog)));
                 assertThat(oldStandbyDir).doesNotExist();
+                // Node-b active again: A's monitor moves the standby, which runs beside its primary, to node-b.
+                NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
+                assertThat(teamAtA.get("/v1/databases/" + premiumId + "/ha").json().get("decisions").toString())
+                        .contains("moving the standby to node node-b: it runs beside its primary on node node-a");
 
                 // Deleted through A, which hosts both its servers now, with its pool.
                 teamAtA.deprovision(premiumId);

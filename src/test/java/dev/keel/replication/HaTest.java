@@ -17,6 +17,8 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.nodes.NodeHeartbeat;
+import dev.keel.nodes.ThisNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.Footprint;
 import dev.keel.testing.HaDecisions;
@@ -44,6 +46,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static dev.keel.catalog.schema.Tables.BACKUPS;
@@ -125,6 +130,41 @@ class HaTest {
             assertThat(Pg.scalar(connection, "select 1")).isEqualTo("1");
         }
         assertThat(leases.holder(primary.databaseId())).isEmpty();
+        api.deprovision(id);
+    }
+
+    /**
+     * A node whose catalog contact is older than half of T_fence acts on no database: other nodes
+     * may soon count it lost, and fenced. Its contact is held off here by a lock on its node's row,
+     * which its heartbeat's update waits a second for and gives up; once the lock goes, it acts.
+     */
+    @Test
+    void theMonitorActsOnlyWhileItsNodesCatalogContactIsFresh() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        awaitHaAvailable(api, id);
+        Instance primary = primary(id);
+        NodeHeartbeat heartbeat = keel.bean(NodeHeartbeat.class);
+        CountDownLatch release = new CountDownLatch(1);
+        CompletableFuture<Void> holding = CompletableFuture.runAsync(() -> keel.bean(DSLContext.class).transaction(tx -> {
+            tx.dsl().execute("select 1 from nodes where name = ? for update", keel.bean(ThisNode.class).name());
+            release.await();
+        }));
+        try {
+            Wait.until("the node's catalog contact to be older than half of T_fence", Duration.ofSeconds(15),
+                    () -> heartbeat.sinceCatalogContact().compareTo(Duration.ofMillis(1200)) > 0);
+            signal("KILL", postmasterPid(primary));
+            Thread.sleep(4_000); // four checks' worth, the contact stale throughout
+            assertThat(heartbeat.sinceCatalogContact()).isGreaterThan(Duration.ofSeconds(4));
+            assertThat(keel.bean(InstanceRuntime.class).isRunning(primary)).isFalse();
+            assertThat(api.get("/v1/databases/" + id + "/ha").json().get("decisions")).isEmpty();
+        } finally {
+            release.countDown();
+            holding.get(30, TimeUnit.SECONDS);
+        }
+        assertThat(awaitDecision(api, id, "restart_in_place").get("sentence").asText())
+                .isEqualTo("restarting the primary in place: its postmaster is gone and its data directory is intact");
         api.deprovision(id);
     }
 

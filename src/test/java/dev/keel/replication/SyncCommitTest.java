@@ -51,6 +51,6 @@ class SyncCommitTest {
     }
 
     private static ServerSession.PrimaryCheck check(boolean synchronous, String standbyState, Long lag) {
-        return new ServerSession.PrimaryCheck(false, null, lag, standbyState, null, synchronous, List.of(), "reserved");
+        return new ServerSession.PrimaryCheck(false, null, lag, standbyState, null, synchronous, List.of(), "reserved", null);
     }
 }

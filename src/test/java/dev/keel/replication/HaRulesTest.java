@@ -1,0 +1,46 @@
+package dev.keel.replication;
+
+import dev.keel.StartupException;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The HA monitor's rules that need no server: T_fence's floor, when a standby last replied by this
+ * host's clock, and when a fenced primary on a silent node counts as stopped.
+ */
+class HaRulesTest {
+    private static final Duration FENCED_BY = Duration.ofMillis(2750);
+
+    @Test
+    void tFenceIsAtLeastASecondAndAHalf() {
+        assertThat(HaMonitor.fenceAfter("1500ms")).isEqualTo(Duration.ofMillis(1500));
+        assertThat(HaMonitor.fenceAfter("2s")).isEqualTo(Duration.ofSeconds(2));
+        assertThatThrownBy(() -> HaMonitor.fenceAfter("1499ms")).isInstanceOf(StartupException.class)
+                .hasMessageStartingWith("KEEL_HA_FENCE_AFTER (1499 ms) must be at least 1.5 s: a standby replies to its primary every second");
+    }
+
+    @Test
+    void aReplyIsNeverLaterThanItsReadAndAStandbyClockSeenAheadMakesItOlder() {
+        long began = 10_000_000_000L;
+        long ahead = 300_000_000L;
+        assertThat(HaMonitor.repliedAt(began, 0.5, 0)).isEqualTo(began - 500_000_000L);
+        assertThat(HaMonitor.repliedAt(began, -0.3, 0)).as("a stamp from the future: now at the latest").isEqualTo(began);
+        assertThat(HaMonitor.repliedAt(began, 0.5, ahead)).as("older by the lead once seen").isEqualTo(began - 800_000_000L);
+        assertThat(HaMonitor.repliedAt(began, -0.2, ahead)).isEqualTo(began - 100_000_000L);
+    }
+
+    @Test
+    void aFencedPrimaryOnASilentNodeIsStoppedForSureOnlyOnceItsPortAndItsNodeWereSilentLongerThanFencing() {
+        Duration longer = FENCED_BY.plusMillis(1);
+        assertThat(HaMonitor.lostForSure(longer, false, Optional.of(longer), FENCED_BY)).isTrue();
+        assertThat(HaMonitor.lostForSure(FENCED_BY, false, Optional.of(longer), FENCED_BY)).as("port down only as long as fencing takes").isFalse();
+        assertThat(HaMonitor.lostForSure(longer, false, Optional.of(FENCED_BY), FENCED_BY)).as("node silent only as long as fencing takes").isFalse();
+        assertThat(HaMonitor.lostForSure(longer, false, Optional.empty(), FENCED_BY)).as("node not silent").isFalse();
+        assertThat(HaMonitor.lostForSure(longer, true, Optional.of(longer), FENCED_BY)).as("a node of another version, whose fencing may differ").isFalse();
+    }
+}
