@@ -29,6 +29,7 @@ import static dev.keel.catalog.schema.Tables.ARCHIVED_WAL;
 import static dev.keel.catalog.schema.Tables.ARCHIVE_STATUS;
 import static dev.keel.catalog.schema.Tables.STREAMED_WAL;
 import static dev.keel.catalog.schema.Tables.WAL_RECEIVERS;
+import static dev.keel.catalog.schema.Tables.WAL_RECEIVER_UNREACHABLE;
 import static dev.keel.catalog.schema.Tables.WAL_SYSTEMS;
 
 /** Rows of the WAL archive and of each database's archive status. */
@@ -271,6 +272,31 @@ public final class ArchiveRepository {
                         r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem())));
     }
 
+    /** A node that gave up reaching a database's primary {@code instance} to receive its WAL. */
+    record Unreachable(UUID database, String node, UUID instance) {
+    }
+
+    /** Every node that gave up reaching a database's primary, as recorded (rows for an earlier primary included). */
+    List<Unreachable> unreachable() {
+        return dsl.selectFrom(WAL_RECEIVER_UNREACHABLE)
+                .fetch(r -> new Unreachable(r.getDatabaseId(), r.getNode(), r.getInstanceId()));
+    }
+
+    /** Node {@code node} gives up reaching primary {@code instance} of {@code database} to receive its WAL. */
+    void giveUpReaching(UUID database, String node, UUID instance) {
+        dsl.insertInto(WAL_RECEIVER_UNREACHABLE).set(WAL_RECEIVER_UNREACHABLE.DATABASE_ID, database)
+                .set(WAL_RECEIVER_UNREACHABLE.NODE, node).set(WAL_RECEIVER_UNREACHABLE.INSTANCE_ID, instance)
+                .onConflict(WAL_RECEIVER_UNREACHABLE.DATABASE_ID, WAL_RECEIVER_UNREACHABLE.NODE).doUpdate()
+                .set(WAL_RECEIVER_UNREACHABLE.INSTANCE_ID, instance).set(WAL_RECEIVER_UNREACHABLE.SINCE, DSL.currentOffsetDateTime())
+                .execute();
+    }
+
+    /** Node {@code node} reaches the database's primary {@code instance} again, or that is no longer its primary. */
+    void reachesAgain(UUID database, String node, UUID instance) {
+        dsl.deleteFrom(WAL_RECEIVER_UNREACHABLE).where(WAL_RECEIVER_UNREACHABLE.DATABASE_ID.eq(database))
+                .and(WAL_RECEIVER_UNREACHABLE.NODE.eq(node)).and(WAL_RECEIVER_UNREACHABLE.INSTANCE_ID.eq(instance)).execute();
+    }
+
     /** Removes the database's receiver row if node {@code node} reported it last (it stopped its stream). */
     void forgetReceiver(UUID database, String node) {
         dsl.deleteFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database)).and(WAL_RECEIVERS.NODE.eq(node)).execute();
@@ -280,6 +306,7 @@ public final class ArchiveRepository {
     public void deleteAll(UUID database) {
         dsl.deleteFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database)).execute();
+        dsl.deleteFrom(WAL_RECEIVER_UNREACHABLE).where(WAL_RECEIVER_UNREACHABLE.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(WAL_SYSTEMS).where(WAL_SYSTEMS.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVED_WAL).where(ARCHIVED_WAL.DATABASE_ID.eq(database)).execute();
         dsl.deleteFrom(ARCHIVE_STATUS).where(ARCHIVE_STATUS.DATABASE_ID.eq(database)).execute();

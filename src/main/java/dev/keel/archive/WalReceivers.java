@@ -8,6 +8,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
+import dev.keel.postgres.ServerSession;
 import dev.keel.storage.ObjectStore;
 import io.micronaut.context.annotation.Value;
 import jakarta.annotation.PreDestroy;
@@ -17,12 +18,14 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -32,6 +35,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * A {@link WalStream} for every running primary of a database, so that its WAL reaches the object
@@ -46,6 +50,11 @@ import java.util.concurrent.TimeUnit;
  * takes or had); with no other, on the primary's own node. A primary on a node of another version
  * is left to that node, which streams its own as older versions did. The physical slot admits one
  * receiver at a time, so while a receiver moves, the new one retries until the old one let go.
+ * A node that cannot reach the primary's host for {@link #GIVE_UP} (a link cut between two hosts
+ * that both still reach the catalog) gives the receiver up to the next node in line, or to the
+ * primary's own, and records so ({@code wal_receiver_unreachable}); it tries to log in to the
+ * primary every {@link #REACH_AGAIN_EVERY}, and once that works it removes its record and the
+ * receiver comes back to it.
  * Each node reports its receivers in the catalog every round ({@code wal_receivers}), which is
  * what {@code /archive} shows when asked of another node.
  */
@@ -57,6 +66,10 @@ public final class WalReceivers {
     /** How long a deletion waits for another node to stop the database's receiver. */
     private static final Duration QUIESCE_WAIT = Duration.ofSeconds(20);
     private static final Logger LOG = LoggerFactory.getLogger(WalReceivers.class);
+    /** How long a receiver on another node than the primary's fails to reach it before that node gives it up. */
+    static final Duration GIVE_UP = Duration.ofSeconds(10);
+    /** How often a node that gave a receiver up tries the primary's port again. */
+    private static final Duration REACH_AGAIN_EVERY = Duration.ofSeconds(5);
 
     private final InstanceRepository instances;
     private final InstanceConnections connections;
@@ -72,6 +85,8 @@ public final class WalReceivers {
     private final Set<UUID> stopped = ConcurrentHashMap.newKeySet();
     /** What each of this node's streams last reported in the catalog, by instance. */
     private final Map<UUID, Reported> reported = new ConcurrentHashMap<>();
+    /** The primaries this node gave up reaching, and when ({@link System#nanoTime}) it last tried one again. */
+    private final Map<UUID, Long> reachTriedAt = new ConcurrentHashMap<>();
     /** How often a receiver whose status did not change is reported all the same: well within {@link ArchiveRepository#RECEIVER_FRESH}. */
     private static final Duration REPORT_AGAIN = Duration.ofSeconds(3);
     private final ScheduledExecutorService supervisor;
@@ -108,10 +123,17 @@ public final class WalReceivers {
         Set<String> active = nodes.active();
         Set<String> otherVersions = nodes.otherVersion();
         Set<UUID> deleting = databases.deleting();
-        for (Instance primary : instances.runningPrimaries()) {
+        List<Instance> primaries = instances.runningPrimaries();
+        Map<UUID, Set<String>> unreachable = unreachable(primaries);
+        for (Instance primary : primaries) {
+            Set<String> candidates = new HashSet<>(active);
+            candidates.removeAll(unreachable.getOrDefault(primary.id(), Set.of()));
+            if (!candidates.contains(node.name()) && active.contains(node.name()) && !node.name().equals(primary.node())) {
+                reachAgain(primary);
+            }
             if (primary.node() == null || otherVersions.contains(primary.node()) || stopped.contains(primary.databaseId())
                     || deleting.contains(primary.databaseId())
-                    || !node.name().equals(receiverNode(primary.databaseId(), primary.node(), active))) {
+                    || !node.name().equals(receiverNode(primary.databaseId(), primary.node(), candidates))) {
                 continue;
             }
             wanted.add(primary.id());
@@ -120,10 +142,22 @@ public final class WalReceivers {
                     LOG.info("Receiving the WAL of instance {} (database {}) on node {}, from its primary on node {}", primary.id(),
                             primary.databaseId(), node.name(), primary.node());
                 }
-                WalStream stream = new WalStream(primary, connections, store, files, archive, uploadMillis);
+                WalStream stream = new WalStream(primary, connections, store, files, archive, uploadMillis,
+                        !primary.node().equals(node.name()));
                 stream.start();
                 return stream;
             });
+        }
+        for (WalStream stream : streams.values()) {
+            Instance primary = stream.instance();
+            if (wanted.contains(primary.id()) && !node.name().equals(primary.node()) && stream.unreachableFor().compareTo(GIVE_UP) > 0) {
+                LOG.warn("Node {} has not reached the primary of database {} on node {} for {} s: the WAL receiver goes to another"
+                        + " node until this one reaches it again ({})", node.name(), primary.databaseId(), primary.node(),
+                        stream.unreachableFor().toSeconds(), stream.status().problem());
+                archive.giveUpReaching(primary.databaseId(), node.name(), primary.id());
+                reachTriedAt.put(primary.id(), System.nanoTime());
+                wanted.remove(primary.id()); // stopped below, now
+            }
         }
         for (UUID id : Set.copyOf(streams.keySet())) {
             if (!wanted.contains(id)) {
@@ -137,6 +171,44 @@ public final class WalReceivers {
             }
         }
         report();
+    }
+
+    /**
+     * Which nodes gave up reaching each running primary (by the primary's id); this node's records of
+     * a primary that is no longer one (a failover since) are removed.
+     */
+    private Map<UUID, Set<String>> unreachable(List<Instance> primaries) {
+        Set<UUID> running = primaries.stream().map(Instance::id).collect(Collectors.toSet());
+        Map<UUID, Set<String>> byPrimary = new HashMap<>();
+        for (ArchiveRepository.Unreachable gaveUp : archive.unreachable()) {
+            if (running.contains(gaveUp.instance())) {
+                byPrimary.computeIfAbsent(gaveUp.instance(), id -> new HashSet<>()).add(gaveUp.node());
+            } else if (gaveUp.node().equals(node.name())) {
+                archive.reachesAgain(gaveUp.database(), node.name(), gaveUp.instance());
+            }
+        }
+        reachTriedAt.keySet().retainAll(running);
+        return byPrimary;
+    }
+
+    /** Logs in to a primary this node gave up reaching, at most every {@link #REACH_AGAIN_EVERY}, on a thread of its own. */
+    private void reachAgain(Instance primary) {
+        long now = System.nanoTime();
+        Long tried = reachTriedAt.get(primary.id());
+        if (tried != null && now - tried < REACH_AGAIN_EVERY.toNanos()) {
+            return;
+        }
+        reachTriedAt.put(primary.id(), now); // the supervisor's one thread alone asks
+        stoppers.execute(() -> {
+            // A login, as the stream's: a port that accepts while logins fail (a hung server, a TLS fault) would only be given up again.
+            try (ServerSession ignored = connections.probe(primary, 2)) {
+                LOG.info("Node {} reaches the primary of database {} on node {} again: it takes back its WAL receiver", node.name(),
+                        primary.databaseId(), primary.node());
+                archive.reachesAgain(primary.databaseId(), node.name(), primary.id());
+            } catch (SQLException | RuntimeException e) {
+                LOG.debug("Node {} does not reach the primary of database {} yet: {}", node.name(), primary.databaseId(), e.getMessage());
+            }
+        });
     }
 
     /**

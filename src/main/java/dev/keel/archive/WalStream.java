@@ -67,6 +67,19 @@ final class WalStream implements Runnable {
     private static final int SOCKET_SECONDS = 30;
     private static final long RETRY_MILLIS = 1000;
     private static final long FOLLOWER_RETRY_MILLIS = 10_000;
+    /**
+     * How long a stream from another host may hear nothing before it tries the server's port: a
+     * cut link shows in no read (the client's writes queue in the kernel, and a read that finds no
+     * data returns at once, so no socket timeout ever fires).
+     */
+    private static final long SILENCE_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
+    private static final Duration PORT_TIMEOUT = Duration.ofSeconds(1);
+    /**
+     * How long the slot may be held by another receiver before this one, the one wanted now, ends
+     * that walsender: a receiver that moves lets go within a second, but a walsender whose client's
+     * host was cut off holds the slot until the server's wal_sender_timeout (60 s).
+     */
+    private static final long SLOT_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX_COMPLETIONS = 4;
     /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
     private static final int MAX_SEEN = 256;
@@ -107,6 +120,14 @@ final class WalStream implements Runnable {
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
+    /** Since when ({@link System#nanoTime}) every try to reach the server failed to connect or lost its connection; null while it reaches it. */
+    private volatile @Nullable Long unreachableSince;
+    /** Whether the server runs on another host than this stream, whose link can be cut. */
+    private final boolean remote;
+    /** When ({@link System#nanoTime}) this stream last heard from its server, or last found its port open. */
+    private long heardAt;
+    /** Since when ({@link System#nanoTime}) this stream has found the slot held by another walsender; null while it is free. */
+    private @Nullable Long slotHeldSince;
     private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
     @Nullable
     private volatile Lsn received;
@@ -120,8 +141,9 @@ final class WalStream implements Runnable {
     private volatile String problem;
 
     WalStream(Instance instance, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
-              long uploadMillis) {
+              long uploadMillis, boolean remote) {
         this.instance = instance;
+        this.remote = remote;
         this.database = instance.databaseId();
         this.connections = connections;
         this.store = store;
@@ -199,13 +221,18 @@ final class WalStream implements Runnable {
     public void run() {
         while (running) {
             long pause = RETRY_MILLIS;
+            long attempt = System.nanoTime();
             try {
                 pause = receive() ? RETRY_MILLIS : FOLLOWER_RETRY_MILLIS;
             } catch (InterruptedException e) {
                 return;
             } catch (Throwable e) {
                 Fatal.haltIfFatal(e);
+                // Unreachable since it was last heard from, or since the first failing try began (a try against a host that drops
+                // packets takes its whole timeout).
+                long from = connected ? heardAt : attempt;
                 connected = false;
+                unreachableSince = !unreachable(e) ? null : unreachableSince != null ? unreachableSince : from;
                 problem = running ? describe(e) : null;
                 if (running) {
                     LOG.warn("Receiving WAL from instance {} stopped: {}; starting again from its slot", instance.id(), problem);
@@ -225,6 +252,7 @@ final class WalStream implements Runnable {
     private boolean receive() throws SQLException, InterruptedException {
         Lsn restart;
         try (ServerSession session = connections.open(instance, "postgres")) {
+            unreachableSince = null; // it reaches the server, whatever fails next
             if (session.inRecovery()) {
                 problem = "the server is in recovery: it archives nothing of its own until it is promoted";
                 return false;
@@ -240,6 +268,17 @@ final class WalStream implements Runnable {
                 slot = session.slot(WalReceivers.SLOT).orElseThrow();
             }
             restart = slot.restart();
+            if (!slot.active()) {
+                slotHeldSince = null;
+            } else if (slotHeldSince == null) {
+                slotHeldSince = System.nanoTime();
+            } else if (System.nanoTime() - slotHeldSince > SLOT_PATIENCE_NANOS) {
+                LOG.warn("The WAL receiver's slot on instance {} has been held by another walsender for over {} s: ending it (a receiver"
+                        + " whose host was cut off, which the server would keep until wal_sender_timeout)", instance.id(),
+                        TimeUnit.NANOSECONDS.toSeconds(SLOT_PATIENCE_NANOS));
+                session.endSlotHolder(WalReceivers.SLOT);
+                slotHeldSince = null;
+            }
         }
         try (ReplicationSession replication = connections.openReplication(instance, SOCKET_SECONDS)) {
             ReplicationSession.Identity identity = replication.identify();
@@ -280,6 +319,7 @@ final class WalStream implements Runnable {
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
             connected = true;
+            heardAt = System.nanoTime();
             problem = null;
             storedOnce = false;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
@@ -289,12 +329,14 @@ final class WalStream implements Runnable {
                     ByteBuffer chunk = stream.readPending();
                     if (chunk == null) {
                         storeIfDue(stream);
+                        checkSilence();
                         Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                         // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
                         pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
                         continue;
                     }
                     pause = POLL_MILLIS;
+                    heardAt = System.nanoTime();
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);
@@ -309,6 +351,23 @@ final class WalStream implements Runnable {
             storeQuietly();
             return true;
         }
+    }
+
+    /**
+     * After {@link #SILENCE_CHECK_NANOS} of hearing nothing from a server on another host, tries its
+     * port (again every as long while the silence lasts): one that does not accept a connection
+     * within {@link #PORT_TIMEOUT} is a cut link, and ends the session as a lost connection would.
+     */
+    private void checkSilence() throws SQLException {
+        long now = System.nanoTime();
+        if (!remote || now - heardAt < SILENCE_CHECK_NANOS) {
+            return;
+        }
+        if (!connections.acceptsConnections(instance, PORT_TIMEOUT)) {
+            throw new SQLException("the server's port did not accept a connection within " + PORT_TIMEOUT.toMillis() + " ms after "
+                    + TimeUnit.NANOSECONDS.toSeconds(now - heardAt) + " s of silence: the link to its host is cut", "08006");
+        }
+        heardAt = now;
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */
@@ -562,6 +621,17 @@ final class WalStream implements Runnable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /** How long every try to reach the server has failed to connect or lost its connection (zero while it reaches it). */
+    Duration unreachableFor() {
+        Long since = unreachableSince;
+        return since == null ? Duration.ZERO : Duration.ofNanos(System.nanoTime() - since);
+    }
+
+    /** A failure to connect to the server or a connection lost (SQLSTATE class 08), not one the server answered with. */
+    private static boolean unreachable(Throwable e) {
+        return e instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("08");
     }
 
     private static String describe(Throwable e) {

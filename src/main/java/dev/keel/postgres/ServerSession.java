@@ -291,10 +291,15 @@ public final class ServerSession implements AutoCloseable {
         return single("select pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text", r -> Lsn.parse(r.getString(1)));
     }
 
-    /** Ends the walsender still using {@code slot}, and drops the slot; nothing if there is none. */
-    public void dropSlot(String slot) throws SQLException {
+    /** Ends the walsender using {@code slot}, if one does. */
+    public void endSlotHolder(String slot) throws SQLException {
         execute("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
                 + " where slot_name = ? and active_pid is not null", slot);
+    }
+
+    /** Ends the walsender still using {@code slot}, and drops the slot; nothing if there is none. */
+    public void dropSlot(String slot) throws SQLException {
+        endSlotHolder(slot);
         execute("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots where slot_name = ?", slot);
     }
 

@@ -319,6 +319,22 @@ public final class Hosts implements AutoCloseable {
             }
         }
 
+        /**
+         * Cuts the link between this host and {@code other} alone, both ways: each routes the other's
+         * address into a blackhole, so a connection between the two fails at once, while both still
+         * reach every other host (the catalog's, the store's).
+         */
+        public void cutFrom(Host other) {
+            ip("-n", namespace, "route", "add", "blackhole", other.address + "/32");
+            ip("-n", other.namespace, "route", "add", "blackhole", address + "/32");
+        }
+
+        /** Undoes {@link #cutFrom}, or what of it was done. */
+        public void healFrom(Host other) {
+            tryIp("-n", namespace, "route", "del", "blackhole", other.address + "/32");
+            tryIp("-n", other.namespace, "route", "del", "blackhole", address + "/32");
+        }
+
         /** {@code kill -9} of every process on this host (a lost machine), waiting until all are gone. */
         public void killAll() {
             Hosts.killAll(namespace);
