@@ -73,11 +73,13 @@ final class WalStream implements Runnable {
      * data returns at once, so no socket timeout ever fires).
      */
     private static final long SILENCE_CHECK_NANOS = TimeUnit.SECONDS.toNanos(5);
-    private static final Duration PORT_TIMEOUT = Duration.ofSeconds(1);
+    /** Above Linux's first SYN retransmission (1 s), so that one dropped SYN is no cut. */
+    private static final Duration PORT_TIMEOUT = Duration.ofSeconds(3);
     /**
-     * How long the slot may be held by another receiver before this one, the one wanted now, ends
-     * that walsender: a receiver that moves lets go within a second, but a walsender whose client's
-     * host was cut off holds the slot until the server's wal_sender_timeout (60 s).
+     * How long one walsender may hold the slot, its client silent as long, before this receiver,
+     * the one wanted now, ends it: a receiver that moves lets go within a second, and a live one
+     * replies every second, but a walsender whose client's host was cut off holds the slot until
+     * the server's wal_sender_timeout (60 s).
      */
     private static final long SLOT_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX_COMPLETIONS = 4;
@@ -126,8 +128,9 @@ final class WalStream implements Runnable {
     private final boolean remote;
     /** When ({@link System#nanoTime}) this stream last heard from its server, or last found its port open. */
     private long heardAt;
-    /** Since when ({@link System#nanoTime}) this stream has found the slot held by another walsender; null while it is free. */
-    private @Nullable Long slotHeldSince;
+    /** The walsender this stream found holding the slot, and since when ({@link System#nanoTime}); null while it is free. */
+    private @Nullable Integer slotHolder;
+    private long slotHeldSince;
     private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
     @Nullable
     private volatile Lsn received;
@@ -228,9 +231,9 @@ final class WalStream implements Runnable {
                 return;
             } catch (Throwable e) {
                 Fatal.haltIfFatal(e);
-                // Unreachable since it was last heard from, or since the first failing try began (a try against a host that drops
-                // packets takes its whole timeout).
-                long from = connected ? heardAt : attempt;
+                // Unreachable since it was last heard from (a silence), since the first failing try began (a try against a host
+                // that drops packets takes its whole timeout), or since a session was lost now.
+                long from = e instanceof Silence ? heardAt : connected ? System.nanoTime() : attempt;
                 connected = false;
                 unreachableSince = !unreachable(e) ? null : unreachableSince != null ? unreachableSince : from;
                 problem = running ? describe(e) : null;
@@ -268,17 +271,7 @@ final class WalStream implements Runnable {
                 slot = session.slot(WalReceivers.SLOT).orElseThrow();
             }
             restart = slot.restart();
-            if (!slot.active()) {
-                slotHeldSince = null;
-            } else if (slotHeldSince == null) {
-                slotHeldSince = System.nanoTime();
-            } else if (System.nanoTime() - slotHeldSince > SLOT_PATIENCE_NANOS) {
-                LOG.warn("The WAL receiver's slot on instance {} has been held by another walsender for over {} s: ending it (a receiver"
-                        + " whose host was cut off, which the server would keep until wal_sender_timeout)", instance.id(),
-                        TimeUnit.NANOSECONDS.toSeconds(SLOT_PATIENCE_NANOS));
-                session.endSlotHolder(WalReceivers.SLOT);
-                slotHeldSince = null;
-            }
+            endStaleHolder(session);
         }
         try (ReplicationSession replication = connections.openReplication(instance, SOCKET_SECONDS)) {
             ReplicationSession.Identity identity = replication.identify();
@@ -319,6 +312,7 @@ final class WalStream implements Runnable {
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
             connected = true;
+            slotHolder = null;
             heardAt = System.nanoTime();
             problem = null;
             storedOnce = false;
@@ -354,6 +348,30 @@ final class WalStream implements Runnable {
     }
 
     /**
+     * Ends the walsender that holds the slot once it has for {@link #SLOT_PATIENCE_NANOS} with its
+     * client silent as long (by the server's clock against the client's stamps, which a 10 s bound
+     * tolerates): a receiver cut off from the server. A live one, which replies every second and
+     * may still store what it received, is waited for.
+     */
+    private void endStaleHolder(ServerSession session) throws SQLException {
+        Optional<ServerSession.SlotHolder> holder = session.slotHolder(WalReceivers.SLOT);
+        long now = System.nanoTime();
+        if (holder.isEmpty()) {
+            slotHolder = null;
+        } else if (!Integer.valueOf(holder.get().pid()).equals(slotHolder)) {
+            slotHolder = holder.get().pid();
+            slotHeldSince = now;
+        } else if (now - slotHeldSince > SLOT_PATIENCE_NANOS && (holder.get().repliedSecondsAgo() == null
+                || holder.get().repliedSecondsAgo() * 1e9 > SLOT_PATIENCE_NANOS)) {
+            LOG.warn("The WAL receiver's slot on instance {} has been held for over {} s by walsender {}, whose client has not replied"
+                    + " as long: ending it (a receiver whose host was cut off, which the server would keep until wal_sender_timeout)",
+                    instance.id(), TimeUnit.NANOSECONDS.toSeconds(SLOT_PATIENCE_NANOS), holder.get().pid());
+            session.endSlotHolder(WalReceivers.SLOT, holder.get().pid());
+            slotHolder = null;
+        }
+    }
+
+    /**
      * After {@link #SILENCE_CHECK_NANOS} of hearing nothing from a server on another host, tries its
      * port (again every as long while the silence lasts): one that does not accept a connection
      * within {@link #PORT_TIMEOUT} is a cut link, and ends the session as a lost connection would.
@@ -364,10 +382,17 @@ final class WalStream implements Runnable {
             return;
         }
         if (!connections.acceptsConnections(instance, PORT_TIMEOUT)) {
-            throw new SQLException("the server's port did not accept a connection within " + PORT_TIMEOUT.toMillis() + " ms after "
-                    + TimeUnit.NANOSECONDS.toSeconds(now - heardAt) + " s of silence: the link to its host is cut", "08006");
+            throw new Silence("the server's port did not accept a connection within " + PORT_TIMEOUT.toMillis() + " ms after "
+                    + TimeUnit.NANOSECONDS.toSeconds(now - heardAt) + " s of silence: the link to its host is cut");
         }
         heardAt = now;
+    }
+
+    /** A stream that heard nothing while the server's port did not answer: a lost connection (SQLSTATE 08006), lost since last heard. */
+    private static final class Silence extends SQLException {
+        Silence(String message) {
+            super(message, "08006");
+        }
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */

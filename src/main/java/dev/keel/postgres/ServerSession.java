@@ -291,15 +291,28 @@ public final class ServerSession implements AutoCloseable {
         return single("select pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text", r -> Lsn.parse(r.getString(1)));
     }
 
-    /** Ends the walsender using {@code slot}, if one does. */
-    public void endSlotHolder(String slot) throws SQLException {
+    /** The walsender holding a slot, and how many seconds ago its client last replied (by this server's clock; null: never). */
+    public record SlotHolder(int pid, @Nullable Double repliedSecondsAgo) {
+    }
+
+    /** The walsender holding {@code slot}, if one does. */
+    public Optional<SlotHolder> slotHolder(String slot) throws SQLException {
+        return first("select s.active_pid, pg_catalog.date_part('epoch', pg_catalog.clock_timestamp() - r.reply_time)::pg_catalog.float8"
+                + " from pg_catalog.pg_replication_slots s left join pg_catalog.pg_stat_replication r on r.pid = s.active_pid"
+                + " where s.slot_name = ? and s.active_pid is not null",
+                r -> new SlotHolder(r.getInt(1), r.getObject(2, Double.class)), slot);
+    }
+
+    /** Ends walsender {@code pid} if it still holds {@code slot}. */
+    public void endSlotHolder(String slot, int pid) throws SQLException {
         execute("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
-                + " where slot_name = ? and active_pid is not null", slot);
+                + " where slot_name = ? and active_pid = ?", slot, pid);
     }
 
     /** Ends the walsender still using {@code slot}, and drops the slot; nothing if there is none. */
     public void dropSlot(String slot) throws SQLException {
-        endSlotHolder(slot);
+        execute("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
+                + " where slot_name = ? and active_pid is not null", slot);
         execute("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots where slot_name = ?", slot);
     }
 

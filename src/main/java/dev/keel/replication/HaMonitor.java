@@ -58,6 +58,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -132,6 +133,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
     /** How long a look at whether a server answers may take where time counts: the self-fence's, and the standby's node's. */
     private static final Duration REACH_TIMEOUT = Duration.ofMillis(250);
+    /** How long a standby clock's lead is kept after it was last seen (see {@link #noteReplyAge}). */
+    private static final long LEAD_KEPT_NANOS = TimeUnit.MINUTES.toNanos(10);
     /** How long the standby's node gives a primary another node hosts to let it in and answer, each round. */
     private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
@@ -258,8 +261,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         boolean standbyElsewhere;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
-        /** On the primary's node: how far its standby's host's clock has been seen running ahead of this host's (0: never). */
+        /**
+         * On the primary's node: how far the host of standby {@link #aheadOf} has been seen running ahead of this host's clock
+         * (0: never), as last seen within {@link #LEAD_KEPT_NANOS} of {@link #aheadSeenAt}.
+         */
         volatile long standbyAheadNanos;
+        @Nullable UUID aheadOf;
+        long aheadSeenAt;
         /** The self-fence's reading of the witness, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
@@ -291,6 +299,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             downSince = null;
             standbyElsewhere = false;
             standbyAheadNanos = 0;
+            aheadOf = null;
         }
     }
 
@@ -703,7 +712,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     try {
                         long began = System.nanoTime();
                         lastReply(database, primary).ifPresent(seconds -> {
-                            noteReplyAge(database, watch, seconds);
+                            Instance standby = watch.standby;
+                            noteReplyAge(database, watch, standby == null ? null : standby.id(), seconds);
                             watch.witnessedAt = Math.max(watch.witnessedAt, repliedAt(began, seconds, watch.standbyAheadNanos));
                         });
                     } finally {
@@ -746,16 +756,28 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * Notes a reply age read on the primary: a negative one is a standby's host whose clock runs at
-     * least that far ahead of this host's, which {@link #repliedAt} then allows for; said once it
-     * has grown by 50 ms.
+     * Notes a reply age of standby {@code standby} read on the primary: a negative one is a
+     * standby's host whose clock runs at least that far ahead of this host's, which
+     * {@link #repliedAt} then allows for; said once it has grown by 50 ms. The lead is the largest
+     * seen of that standby, kept {@link #LEAD_KEPT_NANOS} after it was last seen (a clock set right
+     * by NTP stops adding to the fence's haste then); another standby starts afresh.
      */
-    private void noteReplyAge(Database database, Watch watch, double ageSeconds) {
-        long ahead = (long) (-ageSeconds * 1e9);
-        if (ahead > watch.standbyAheadNanos) {
+    private void noteReplyAge(Database database, Watch watch, @Nullable UUID standby, double ageSeconds) {
+        long now = System.nanoTime();
+        long ahead = Math.max(0, (long) (-ageSeconds * 1e9));
+        synchronized (watch) {
+            if (!Objects.equals(standby, watch.aheadOf) || now - watch.aheadSeenAt > LEAD_KEPT_NANOS) {
+                watch.aheadOf = standby;
+                watch.standbyAheadNanos = 0;
+                watch.aheadSeenAt = now;
+            }
             long before = watch.standbyAheadNanos;
+            if (ahead == 0 || ahead < before) {
+                return;
+            }
             watch.standbyAheadNanos = ahead;
-            if (ahead - before >= TimeUnit.MILLISECONDS.toNanos(50) || before == 0 && ahead >= TimeUnit.MILLISECONDS.toNanos(50)) {
+            watch.aheadSeenAt = now;
+            if (ahead - before >= TimeUnit.MILLISECONDS.toNanos(50)) {
                 LOG.warn("Database {}: the clock of its standby's host runs at least {} ms ahead of node {}'s; its self-fence counts the"
                         + " standby's replies that much older, and so fences that much sooner. Keep the hosts' clocks in step (NTP)",
                         database.name(), TimeUnit.NANOSECONDS.toMillis(ahead), node.name());
@@ -965,7 +987,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             try (ServerSession session = connections.probe(primary, probeSeconds)) {
                 ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
                 if (check.standbyReplyAgeSeconds() != null) {
-                    noteReplyAge(database, watch, check.standbyReplyAgeSeconds()); // every round: the self-fence may need it next
+                    // Every round: the self-fence may need it next.
+                    noteReplyAge(database, watch, standby.map(Instance::id).orElse(null), check.standbyReplyAgeSeconds());
                 }
                 if (check.inRecovery()) {
                     return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
