@@ -3,6 +3,7 @@ package dev.keel.catalog;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
 import dev.keel.instances.InstanceSweep;
+import dev.keel.nodes.NodeHeartbeat;
 import dev.keel.nodes.ThisNode;
 import dev.keel.testing.LogCapture;
 import dev.keel.testing.Pg;
@@ -10,6 +11,7 @@ import dev.keel.testing.TestKeel;
 import dev.keel.testing.Wait;
 import io.micronaut.context.ApplicationContext;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,6 +27,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -158,6 +161,47 @@ class CatalogSafetyTest {
         }
         Wait.until("the sweep to set the unnamed server aside once the pair belongs together", Duration.ofSeconds(15),
                 () -> !Files.exists(unnamed));
+        assertDatabaseStillServes();
+    }
+
+    /**
+     * A statement the pool sent before a catalog outage of 3 s or more, still waiting when the
+     * node's catalog contact returns, is ended then (NodeHeartbeat's release of stuck connections)
+     * rather than left to TCP's next retransmission. The outage here is a lock on the node's row,
+     * which the contact's update waits a second for and gives up.
+     */
+    @Test
+    void aStatementLeftWaitingByAnOutageIsEndedWhenTheContactReturns() throws Exception {
+        DSLContext catalog = keel.bean(DSLContext.class);
+        NodeHeartbeat heartbeat = keel.bean(NodeHeartbeat.class);
+        CompletableFuture<Throwable> sleeping = CompletableFuture.supplyAsync(() -> {
+            try {
+                catalog.execute("select pg_sleep(60)");
+                return null;
+            } catch (Throwable t) {
+                return t;
+            }
+        });
+        CountDownLatch release = new CountDownLatch(1);
+        try (LogCapture log = new LogCapture(NodeHeartbeat.class)) {
+            CompletableFuture<Void> holding = CompletableFuture.runAsync(() -> catalog.transaction(tx -> {
+                tx.dsl().execute("select 1 from nodes where name = ? for update", keel.bean(ThisNode.class).name());
+                release.await();
+            }));
+            try {
+                Wait.until("the node's catalog contact to be out for 4 s", Duration.ofSeconds(30),
+                        () -> heartbeat.sinceCatalogContact().compareTo(Duration.ofSeconds(4)) > 0);
+                assertThat(sleeping).isNotDone();
+            } finally {
+                release.countDown();
+                holding.get(30, TimeUnit.SECONDS);
+            }
+            long released = System.nanoTime();
+            assertThat(sleeping.get(10, TimeUnit.SECONDS)).isInstanceOf(DataAccessException.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - released)).isLessThan(Duration.ofSeconds(5));
+            Wait.until("the heartbeat to say what it closed", Duration.ofSeconds(5), () -> log.lines().stream()
+                    .anyMatch(line -> line.contains("catalog connection(s) whose statements the outage left waiting")));
+        }
         assertDatabaseStillServes();
     }
 
