@@ -39,11 +39,14 @@ public final class ReplicationSession implements AutoCloseable {
 
     /**
      * Streams WAL from {@code from} (a segment's start) through physical slot {@code slot}, sending
-     * a status to the server at least every {@code statusMillis}.
+     * a status to the server at least every {@code statusMillis}. The flush position it sends is
+     * only ever what {@link PhysicalStream#flushed} said: pgjdbc's automatic flush would answer a
+     * keepalive with the server's send position, WAL that may still be only in memory here.
      */
     public PhysicalStream startPhysical(String slot, Lsn from, long statusMillis) throws SQLException {
         return new PhysicalStream(connection.unwrap(PGConnection.class).getReplicationAPI().replicationStream().physical()
                 .withSlotName(slot)
+                .withAutomaticFlush(false)
                 .withStartPosition(LogSequenceNumber.valueOf(from.value()))
                 .withStatusInterval(Math.toIntExact(statusMillis), TimeUnit.MILLISECONDS)
                 .start());
