@@ -43,7 +43,12 @@
 # Run from anywhere, as root or not (as root, initdb/postgres run as user postgres, else keel):
 #   ops/bench/sync-commit.sh                    # N=3, 30 s runs: ~17 minutes on 2 vCPUs
 #   N=5 DURATION=60 CLIENTS=8 ops/bench/sync-commit.sh
+# SUBJECT=receiver measures synchronous archiving instead (README): a standard-0 database whose
+# commits wait for the WAL receiver to have their WAL in the object store, Keel started with
+# KEEL_ARCHIVE_SYNCHRONOUS_PLANS=standard-0 for sync and without it for async, its mode read from
+# GET .../archive's "receiver": {"synchronous": ...}; the floor is the same primary+standby pair.
 # Environment:
+#   SUBJECT                       standby (premium-0, the default) or receiver (standard-0)
 #   N                             repetitions (3); each runs every side, mode and workload once
 #   DURATION                      seconds of each timed pgbench run (30)
 #   WARMUP                        seconds of the unmeasured run of each workload on each side (10; 0: none)
@@ -81,7 +86,12 @@ SCALE=${SCALE:-10}
 KEEL_BENCH_API_PORT=${KEEL_BENCH_API_PORT:-5496}
 KEEL_BENCH_PORTS=${KEEL_BENCH_PORTS:-24000}
 FLOOR_PORTS=${KEEL_BENCH_FLOOR_PORTS:-24110-24119}
-PLAN=premium-0
+SUBJECT=${SUBJECT:-standby}
+case $SUBJECT in
+    standby) PLAN=premium-0 ENDPOINT=ha ;;
+    receiver) PLAN=standard-0 ENDPOINT=archive ;;
+    *) echo "SUBJECT is standby or receiver, not '$SUBJECT'" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/lib/keel.sh"
 
 positive N DURATION CLIENTS THREADS SCALE
@@ -106,36 +116,41 @@ printf '%s\n' '\set v random(1, 1000000)' 'insert into bench_sync (v) values (:v
 
 KEEL_MODE=
 # keel_mode MODE: (re)starts Keel on the same data directory, with KEEL_HA_ASYNCHRONOUS_PLANS=$PLAN
-# for async; only Keel restarts, its servers keep running.
+# for async (SUBJECT=receiver: with KEEL_ARCHIVE_SYNCHRONOUS_PLANS=$PLAN for sync); only Keel
+# restarts, its servers keep running.
 keel_mode() {
     [[ $KEEL_MODE != "$1" ]] || return 0
     local extra=()
-    [[ $1 == sync ]] || extra=(KEEL_HA_ASYNCHRONOUS_PLANS="$PLAN")
+    if [[ $SUBJECT == receiver ]]; then
+        [[ $1 != sync ]] || extra=(KEEL_ARCHIVE_SYNCHRONOUS_PLANS="$PLAN")
+    else
+        [[ $1 == sync ]] || extra=(KEEL_HA_ASYNCHRONOUS_PLANS="$PLAN")
+    fi
     [[ -z $KEEL_MODE ]] || { say "restarting Keel for $1 commits ..."; keel_kill; }
     keel_start "$WORK/keel" "$WORK/keel.log" "${extra[@]}"
     KEEL_MODE=$1
 }
 
-ha_synchronous() {  # ha_synchronous ID: "synchronous" of GET .../ha (true, false, null), or "?"
+ha_synchronous() {  # ha_synchronous ID: "synchronous" of GET .../ha (.../archive's receiver's for SUBJECT=receiver), or "?"
     local body
-    body=$(body_of "$(api GET "/v1/databases/$1/ha")")
+    body=$(body_of "$(api GET "/v1/databases/$1/$ENDPOINT")")
     if [[ $body =~ \"synchronous\":(true|false|null) ]]; then echo "${BASH_REMATCH[1]}"; else echo '?'; fi
 }
 
-# keel_wait_mode MODE SECONDS: until GET .../ha says synchronous is true (sync) or false (async),
+# keel_wait_mode MODE SECONDS: until GET .../ha (or .../archive) says synchronous is true (sync) or false (async),
 # then checks the primary's synchronous_standby_names agrees.
 keel_wait_mode() {
     local want=true names deadline=$(( $(now_ms) + $2 * 1000 ))
     [[ $1 == sync ]] || want=false
     until [[ $(ha_synchronous "$DB") == "$want" ]]; do
-        (( $(now_ms) < deadline )) || die "GET .../ha of $DB did not say \"synchronous\": $want within $2 s: $(body_of "$(api GET "/v1/databases/$DB/ha")")"
+        (( $(now_ms) < deadline )) || die "GET .../$ENDPOINT of $DB did not say \"synchronous\": $want within $2 s: $(body_of "$(api GET "/v1/databases/$DB/$ENDPOINT")")"
         sleep 0.5
     done
     names=$("$PSQL" -X -Atq "$KEEL_PG" -c 'show synchronous_standby_names') || die "cannot ask $DB's primary for synchronous_standby_names"
     if [[ $1 == sync && -z $names ]] || [[ $1 == async && -n $names ]]; then
         die "GET .../ha says synchronous $want but the primary's synchronous_standby_names is '$names'"
     fi
-    say "keel $1: .../ha says \"synchronous\": $want, synchronous_standby_names '$names'"
+    say "keel $1: .../$ENDPOINT says \"synchronous\": $want, synchronous_standby_names '$names'"
 }
 
 # --- floor ---------------------------------------------------------------------------------------
@@ -230,7 +245,7 @@ created=$(keel_create "{\"plan\":\"$PLAN\"}")
 read -r DB _ <<<"$created"
 body=$(keel_wait_available "$DB" 900)
 KEEL_PG=$(verified "$(json_field url "$body")")
-say "waiting for $DB's standby and synchronous commit ..."
+say "waiting for $DB's $SUBJECT and synchronous commit ..."
 keel_wait_mode sync 900
 read -r pid _ < <(postmaster_of "$(url_port "$KEEL_PG")") || die "no server under $KEEL_SERVERS/instances listens on the port of $DB's url"
 exe=$(readlink "/proc/$pid/exe") || die "cannot read /proc/$pid/exe of $DB's primary"
@@ -242,7 +257,7 @@ pgbench_init keel "$KEEL_PG"
 pgbench_init floor "$FLOOR_PG"
 bench_py sync_commit settings "$KEEL_PG" "$FLOOR_PG"
 bench_py tool meta "$WORK/results/meta.json" n="$N" duration="$DURATION" warmup="$WARMUP" clients="$CLIENTS" threads="$THREADS" \
-    scale="$SCALE" pg_version="$PG_VERSION" pgbench="$("$PGBENCH" --version)" keel="$KEEL_VERSION" plan="$PLAN"
+    scale="$SCALE" pg_version="$PG_VERSION" pgbench="$("$PGBENCH" --version)" keel="$KEEL_VERSION" plan="$PLAN" subject="$SUBJECT"
 
 if (( WARMUP > 0 )); then
     for side in keel floor; do

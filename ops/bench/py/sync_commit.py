@@ -82,7 +82,7 @@ def report(run_s, cpus):
     flagged = [s for s in measured if s["side"] == "keel" and s["mode"] == "sync" and s["sync_after"] != "true"]
     kept = [s for s in measured if s not in flagged]
     m = machine()
-    print(f"sync-commit.sh: {meta.get('keel', 'Keel')}, plan {meta.get('plan')}, Postgres {meta.get('pg_version')};"
+    print(f"sync-commit.sh: {meta.get('keel', 'Keel')}, plan {meta.get('plan')} (commits wait for the {meta.get('subject', 'standby')}), Postgres {meta.get('pg_version')};"
           f" {meta.get('pgbench', 'pgbench')}")
     print(f"  -c {meta.get('clients')} -j {meta.get('threads')} -T {meta.get('duration')} s, N={meta.get('n')} per side, mode"
           f" and workload, modes alternating; TLS on both sides (verify-full); {cpus} CPUs ({m['cpu_model']})")

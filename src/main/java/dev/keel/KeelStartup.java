@@ -18,6 +18,7 @@ import dev.keel.operations.Decision;
 import dev.keel.operations.OperationInbox;
 import dev.keel.operations.Reconciler;
 import dev.keel.replication.HaMonitor;
+import dev.keel.replication.ReceiverSyncCommit;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.context.event.ApplicationEventListener;
 import io.micronaut.context.event.StartupEvent;
@@ -52,6 +53,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private final WalReceivers receivers;
     private final Jobs jobs;
     private final HaMonitor haMonitor;
+    private final ReceiverSyncCommit receiverSync;
     private final AddonResources addons;
     private final ThisNode node;
     private final NodeRegistry registry;
@@ -59,13 +61,14 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
     private volatile List<Decision> decisions = List.of();
 
     KeelStartup(DSLContext dsl, NodeLock nodeLock, Secrets secrets, InstallationIdentity identity, CertificateAuthority authority, Teams teams, InstanceSweep sweep, Reconciler reconciler, OperationInbox inbox,
-                WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor,
+                WarmPool pool, WalArchiver archiver, WalReceivers receivers, Jobs jobs, HaMonitor haMonitor, ReceiverSyncCommit receiverSync,
                 AddonResources addons, ThisNode node, NodeRegistry registry, NodeHeartbeat heartbeat,
                 CatalogSchema catalogSchema) {
         this.node = node;
         this.registry = registry;
         this.heartbeat = heartbeat;
         this.haMonitor = haMonitor;
+        this.receiverSync = receiverSync;
         this.addons = addons;
         this.archiver = archiver;
         this.receivers = receivers;
@@ -104,6 +107,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             receivers.start();
             jobs.start(installation);
             haMonitor.start();
+            receiverSync.start();
             addons.resume();
             pool.fillNow();
         } catch (RuntimeException e) {

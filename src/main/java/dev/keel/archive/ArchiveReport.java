@@ -53,11 +53,13 @@ public final class ArchiveReport {
     private final MonitoringSessions sessions;
     private final int spoolMaxFiles;
     private final WalReceivers receivers;
+    private final SynchronousArchive synchronous;
 
     ArchiveReport(ArchiveRepository archive, BackupRepository backups, InstanceRepository instances, InstanceRuntime runtime,
-                  MonitoringSessions sessions, WalReceivers receivers,
+                  MonitoringSessions sessions, WalReceivers receivers, SynchronousArchive synchronous,
                   @Value("${keel.archive.spool-max-files}") int spoolMaxFiles) {
         this.receivers = receivers;
+        this.synchronous = synchronous;
         this.spoolMaxFiles = spoolMaxFiles;
         this.archive = archive;
         this.backups = backups;
@@ -84,7 +86,7 @@ public final class ArchiveReport {
     @Serdeable
     public record Receiver(String state, @Nullable String streamedLsn, @Nullable Instant streamedAt, @Nullable String receivedLsn,
                            @Nullable Long behindBytes, @Nullable String slotWalStatus, @Nullable Long slotSafeWalBytes,
-                           @Nullable String message, @Nullable String node) {
+                           @Nullable String message, @Nullable String node, @Nullable Boolean synchronous) {
     }
 
     @Serdeable
@@ -159,7 +161,7 @@ public final class ArchiveReport {
             Instant since = streaming.get().unstoredSince();
             lagSeconds = since == null ? 0 : Math.max(0, Duration.between(since, now).toSeconds());
         }
-        Receiver receiver = ReceiverReport.of(receiving, partial, seen, lagSeconds);
+        Receiver receiver = ReceiverReport.of(receiving, partial, seen, lagSeconds, synchronous.wants(database.plan()));
         if (message == null && receiver.message() != null && receiver.slotWalStatus() != null && ReceiverReport.slotInDanger(seen)) {
             message = receiver.message();
         }

@@ -18,8 +18,13 @@ final class ReceiverReport {
     private ReceiverReport() {
     }
 
+    /**
+     * {@code waitedFor}: the plan makes commits wait for the receiver ({@link SynchronousArchive});
+     * whether they do now is {@code synchronous} (null when the server was not seen), and while they
+     * do not the message says so.
+     */
     static ArchiveReport.Receiver of(Optional<WalReceivers.Receiving> receiving, Optional<StreamedWal> partial,
-                                     @Nullable ServerSession.ServerWal seen, long lagSeconds) {
+                                     @Nullable ServerSession.ServerWal seen, long lagSeconds, boolean waitedFor) {
         Optional<WalStream.Status> streaming = receiving.map(WalReceivers.Receiving::status);
         String slotStatus = seen == null ? null : seen.slotWalStatus();
         Long safe = seen == null ? null : seen.slotSafeWalSize();
@@ -42,6 +47,11 @@ final class ReceiverReport {
         } else {
             state = "streaming";
         }
+        Boolean synchronous = seen == null ? null : seen.slotWaitedFor();
+        if (waitedFor && Boolean.FALSE.equals(synchronous)) {
+            message = "Degraded: commits are acknowledged before their WAL is in the object store, until the WAL receiver streams"
+                    + " again and has caught up" + (message == null ? "." : ". " + message);
+        }
         if (slotInDanger(seen)) {
             message = "The WAL receiver's slot on the primary is " + slotStatus + (safe == null ? "" : ", " + safe
                     + " bytes short of max_slot_wal_keep_size") + ": the server drops its WAL past that rather than stop writing."
@@ -49,7 +59,7 @@ final class ReceiverReport {
         }
         return new ArchiveReport.Receiver(state, streamed == null ? null : streamed.toString(), streamedAt,
                 received == null ? null : received.toString(), behind, slotStatus, safe, message,
-                receiving.map(WalReceivers.Receiving::node).orElse(null));
+                receiving.map(WalReceivers.Receiving::node).orElse(null), synchronous);
     }
 
     static boolean slotInDanger(@Nullable ServerSession.ServerWal seen) {

@@ -79,6 +79,7 @@ public final class WalReceivers {
     private final DatabaseLookup databases;
     private final Placement placement;
     private final ThisNode node;
+    private final SynchronousArchive synchronous;
     private final long uploadMillis;
     private final boolean enabled;
     private final Map<UUID, WalStream> streams = new ConcurrentHashMap<>();
@@ -93,7 +94,7 @@ public final class WalReceivers {
     private final ExecutorService stoppers;
 
     WalReceivers(InstanceRepository instances, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
-                 DatabaseLookup databases, Placement placement, ThisNode node,
+                 DatabaseLookup databases, Placement placement, ThisNode node, SynchronousArchive synchronous,
                  @Value("${keel.archive.stream-upload-millis:700}") long uploadMillis,
                  @Value("${keel.archive.streaming:true}") boolean enabled) {
         this.instances = instances;
@@ -104,6 +105,7 @@ public final class WalReceivers {
         this.databases = databases;
         this.placement = placement;
         this.node = node;
+        this.synchronous = synchronous;
         this.uploadMillis = uploadMillis;
         this.enabled = enabled;
         this.stoppers = Executors.newCachedThreadPool(DaemonThreads.named("keel-wal-receiver-stop"));
@@ -123,6 +125,7 @@ public final class WalReceivers {
         Set<String> active = nodes.active();
         Set<String> otherVersions = nodes.otherVersion();
         Set<UUID> deleting = databases.deleting();
+        Set<UUID> waitedFor = databases.onPlans(synchronous.plans());
         List<Instance> primaries = instances.runningPrimaries();
         Map<UUID, Set<String>> unreachable = unreachable(primaries);
         for (Instance primary : primaries) {
@@ -137,16 +140,17 @@ public final class WalReceivers {
                 continue;
             }
             wanted.add(primary.id());
+            boolean waited = waitedFor.contains(primary.databaseId());
             streams.computeIfAbsent(primary.id(), id -> {
                 if (!primary.node().equals(node.name())) {
                     LOG.info("Receiving the WAL of instance {} (database {}) on node {}, from its primary on node {}", primary.id(),
                             primary.databaseId(), node.name(), primary.node());
                 }
                 WalStream stream = new WalStream(primary, connections, store, files, archive, uploadMillis,
-                        !primary.node().equals(node.name()));
+                        !primary.node().equals(node.name()), waited);
                 stream.start();
                 return stream;
-            });
+            }).synchronous(waited);
         }
         for (WalStream stream : streams.values()) {
             Instance primary = stream.instance();

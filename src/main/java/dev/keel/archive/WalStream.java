@@ -57,6 +57,14 @@ final class WalStream implements Runnable {
     private static final long POLL_MILLIS = 25;
     private static final long IDLE_POLL_MILLIS = 100;
     /**
+     * A synchronous stream's ({@link SynchronousArchive}) commits wait for it: it asks a quiet server
+     * at least this often, stores what arrived as soon as a read finds nothing more, or once it has
+     * waited {@link #SYNC_UPLOAD_MILLIS} while WAL keeps coming (the commits that came meanwhile go
+     * up together), and tells the server at once.
+     */
+    private static final long SYNC_POLL_MILLIS = 5;
+    private static final long SYNC_UPLOAD_MILLIS = 10;
+    /**
      * Once this much WAL waits unstored, it goes up after {@link #BUSY_UPLOAD_MILLIS} already: a big
      * part takes long to upload (a few hundred ms for several MB on a loaded machine, which would
      * break the second), and at such rates a part's fixed cost is small beside its bytes' cost.
@@ -95,6 +103,8 @@ final class WalStream implements Runnable {
     private final long uploadMillis;
     private final Thread thread;
     private volatile boolean running = true;
+    /** Whether the server's commits wait for this stream (its plan is in {@link SynchronousArchive}). */
+    private volatile boolean synchronous;
 
     private byte[] buffer = new byte[0];
     private WalSegmentName segment;
@@ -144,8 +154,9 @@ final class WalStream implements Runnable {
     private volatile String problem;
 
     WalStream(Instance instance, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
-              long uploadMillis, boolean remote) {
+              long uploadMillis, boolean remote, boolean synchronous) {
         this.instance = instance;
+        this.synchronous = synchronous;
         this.remote = remote;
         this.database = instance.databaseId();
         this.connections = connections;
@@ -158,6 +169,11 @@ final class WalStream implements Runnable {
 
     Instance instance() {
         return instance;
+    }
+
+    /** Whether the server's commits wait for this stream: it then stores and answers at once. */
+    void synchronous(boolean wait) {
+        synchronous = wait;
     }
 
     void start() {
@@ -253,6 +269,7 @@ final class WalStream implements Runnable {
 
     /** Streams until stopped or failed; false when the server is in recovery (a follower's), which has no WAL of its own to stream. */
     private boolean receive() throws SQLException, InterruptedException {
+        settleCompletions();
         Lsn restart;
         try (ServerSession session = connections.open(instance, "postgres")) {
             unreachableSince = null; // it reaches the server, whatever fails next
@@ -317,24 +334,27 @@ final class WalStream implements Runnable {
             problem = null;
             storedOnce = false;
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
+            // What is in the store is said at once: a commit that waited for the stream that broke goes on (synchronous).
+            // A segment whose parts are all stored but whose whole copy is not is streamed again first: not past its start.
+            markStored(stream, storedOffset == SEGMENT ? segment.startLsn() : stored);
             long pause = POLL_MILLIS;
             try {
                 while (running) {
                     ByteBuffer chunk = stream.readPending();
                     if (chunk == null) {
-                        storeIfDue(stream);
+                        storeIfDue(stream, synchronous);
                         checkSilence();
                         Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                         // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
-                        pause = Math.min(IDLE_POLL_MILLIS, pause * 2);
+                        pause = Math.min(synchronous ? SYNC_POLL_MILLIS : IDLE_POLL_MILLIS, pause * 2);
                         continue;
                     }
-                    pause = POLL_MILLIS;
+                    pause = synchronous ? 1 : POLL_MILLIS;
                     heardAt = System.nanoTime();
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);
-                    storeIfDue(stream);
+                    storeIfDue(stream, false);
                 }
             } catch (SQLException | RuntimeException e) {
                 // What arrived is stored before the session closes (the server gone with its host: the WAL only this stream
@@ -517,12 +537,14 @@ final class WalStream implements Runnable {
         return since == null ? Long.MAX_VALUE : since.toEpochMilli() + waitMillis() - System.currentTimeMillis();
     }
 
-    /** How long what arrived may wait unstored: {@code uploadMillis}, less when much waits. */
+    /** How long what arrived may wait unstored: {@code uploadMillis}, less when much waits, little when commits wait for it. */
     private long waitMillis() {
-        return filled - storedOffset >= BUSY_PART_BYTES ? Math.min(uploadMillis, BUSY_UPLOAD_MILLIS) : uploadMillis;
+        return synchronous ? Math.min(uploadMillis, SYNC_UPLOAD_MILLIS)
+                : filled - storedOffset >= BUSY_PART_BYTES ? Math.min(uploadMillis, BUSY_UPLOAD_MILLIS) : uploadMillis;
     }
 
-    private void storeIfDue(ReplicationSession.PhysicalStream stream) throws SQLException {
+    /** Stores what arrived unstored once it is due, or at once with {@code now}; first takes in completed segments archived meanwhile. */
+    private void storeIfDue(ReplicationSession.PhysicalStream stream, boolean now) throws SQLException {
         boolean archived = false;
         while (!completions.isEmpty() && completions.peekFirst().done()) {
             Completion done = completions.removeFirst();
@@ -539,7 +561,7 @@ final class WalStream implements Runnable {
         if (filled == 0 || since == null || !received.isAfter(stored)) {
             return;
         }
-        if (System.currentTimeMillis() - since.toEpochMilli() >= waitMillis()) {
+        if (now || System.currentTimeMillis() - since.toEpochMilli() >= waitMillis()) {
             storePartial();
             markStored(stream, received);
         }
@@ -628,6 +650,9 @@ final class WalStream implements Runnable {
         Completion pending = completions.peekFirst();
         Lsn flushed = pending == null ? through : pending.whole.startLsn();
         stream.flushed(flushed);
+        if (synchronous) {
+            stream.sendStatus();
+        }
     }
 
     /** After the stream broke: store what was received and not stored yet, if the store takes it. */
@@ -638,13 +663,29 @@ final class WalStream implements Runnable {
                 stored = received;
                 unstoredSince = null;
             }
-            while (!completions.isEmpty()) {
-                awaitOldest();
-            }
         } catch (RuntimeException e) {
             LOG.warn("Could not store the WAL received from instance {} before the stream broke: {}", instance.id(), e.toString());
+        }
+        try {
+            settleCompletions();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits for every completed segment still being archived, and forgets them: the next session
+     * starts at the slot's restart point, at or before the first of them that failed, and streams
+     * that one again.
+     */
+    private void settleCompletions() throws InterruptedException {
+        while (!completions.isEmpty()) {
+            Completion oldest = completions.removeFirst();
+            oldest.worker.join();
+            if (oldest.failure != null) {
+                LOG.warn("Could not archive segment {} of instance {} before the stream broke: {}", oldest.whole, instance.id(),
+                        oldest.failure.toString());
+            }
         }
     }
 

@@ -69,6 +69,11 @@ public final class DatabaseLookup {
         return databases.inState(DatabaseState.DELETING).stream().map(Database::id).collect(Collectors.toSet());
     }
 
+    /** The databases on one of {@code plans}, in every state, of every team. */
+    public Set<UUID> onPlans(Set<String> plans) {
+        return plans.isEmpty() ? Set.of() : databases.onPlans(plans);
+    }
+
     /** Every available database that archives its own WAL (all but followers), of every team: the archive's scheduled work. */
     public List<Database> archiving() {
         return databases.inState(DatabaseState.AVAILABLE).stream().filter(d -> !d.following()).toList();

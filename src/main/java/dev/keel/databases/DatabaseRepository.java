@@ -12,6 +12,7 @@ import org.jooq.impl.DSL;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
@@ -91,6 +92,10 @@ final class DatabaseRepository {
 
     Optional<Database> find(UUID id) {
         return dsl.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).fetchOptional(DatabaseRepository::toDatabase);
+    }
+
+    Set<UUID> onPlans(Set<String> plans) {
+        return dsl.select(DATABASES.ID).from(DATABASES).where(DATABASES.PLAN.in(plans)).fetchSet(DATABASES.ID);
     }
 
     List<Database> inState(DatabaseState state) {

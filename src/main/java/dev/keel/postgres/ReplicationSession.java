@@ -87,6 +87,11 @@ public final class ReplicationSession implements AutoCloseable {
             stream.setFlushedLSN(lsn);
             stream.setAppliedLSN(lsn);
         }
+
+        /** Sends the status now, not with the next one due: a commit that waits for this stream ({@code synchronous_standby_names}) goes on at once. */
+        public void sendStatus() throws SQLException {
+            stream.forceUpdateStatus();
+        }
     }
 
     @Override

@@ -98,6 +98,12 @@ public final class ServerSession implements AutoCloseable {
         execute("select pg_catalog.pg_reload_conf()");
     }
 
+    /** Whether a commit waits for the standby connected as {@code applicationName} alone, as {@link #synchronousStandby} sets it. */
+    public boolean waitsFor(String applicationName) throws SQLException {
+        String names = single("select pg_catalog.current_setting('synchronous_standby_names')", r -> r.getString(1));
+        return names.equals(applicationName) || names.equals("\"" + applicationName + "\"");
+    }
+
     /**
      * Asks the server to reread its configuration files (settings that need no restart, pg_hba)
      * and returns the server's clock just before, for {@link #configurationLoadedSince}.
@@ -347,22 +353,28 @@ public final class ServerSession implements AutoCloseable {
                                @Nullable String standbySlotStatus, @Nullable Double standbyReplyAgeSeconds) {
     }
 
+    /**
+     * Of several walsenders of one name, the one that came first: while a receiver moves, the new one
+     * connects (and fails to take the slot) beside the one that holds it.
+     */
+    private static final String OLDEST = " order by backend_start limit 1";
+
     /** The primary's side of {@code standby}: its walsender's application name, which is also its slot's name. */
     public PrimaryCheck primaryCheck(String standby) throws SQLException {
         return single("select pg_catalog.pg_is_in_recovery(),"
                 + " case when pg_catalog.pg_is_in_recovery() then null else pg_catalog.pg_current_wal_lsn()::pg_catalog.text end,"
                 + " (select pg_catalog.pg_wal_lsn_diff(case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_current_wal_lsn() end, flush_lsn)::pg_catalog.int8"
-                + "  from pg_catalog.pg_stat_replication where application_name = ?),"
+                + "  from pg_catalog.pg_stat_replication where application_name = ?" + OLDEST + "),"
                 + " (select case when state = 'streaming' and reply_time < pg_catalog.clock_timestamp() - interval '15 seconds'"
-                + "   then 'silent' else state end from pg_catalog.pg_stat_replication where application_name = ?),"
+                + "   then 'silent' else state end from pg_catalog.pg_stat_replication where application_name = ?" + OLDEST + "),"
                 + " case when pg_catalog.pg_is_in_recovery() then null"
                 + "   else pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()) end,"
                 + " pg_catalog.current_setting('synchronous_standby_names') <> '',"
                 + " (select pg_catalog.array_agg(pid::pg_catalog.text || ':' || extract(epoch from state_change)::pg_catalog.text)"
                 + "  from pg_catalog.pg_stat_activity where wait_event = 'SyncRep'),"
                 + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?),"
-                + " (" + REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ?)",
+                + " (" + REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ?" + OLDEST + ")",
                 r -> new PrimaryCheck(r.getBoolean(1), r.getString(2) == null ? null : Lsn.parse(r.getString(2)),
                         r.getObject(3, Long.class), r.getString(4),
                         r.getString(5) == null ? null : TimelineId.parseHex(r.getString(5).substring(0, 8)), r.getBoolean(6),
@@ -426,18 +438,21 @@ public final class ServerSession implements AutoCloseable {
      * The server's WAL position (written and flushed), its archiver's last success and failure,
      * and the state of the WAL receiver's slot {@code slot} (null when there is none).
      */
+    /** {@code slotWaitedFor}: commits wait for the standby connected as the slot's name, alone ({@link #waitsFor}). */
     public record ServerWal(Lsn current, Lsn flushed, @Nullable Instant lastArchivedAt, @Nullable Instant lastFailedAt,
-                            @Nullable String lastFailedWal, @Nullable String slotWalStatus, @Nullable Long slotSafeWalSize) {
+                            @Nullable String lastFailedWal, @Nullable String slotWalStatus, @Nullable Long slotSafeWalSize,
+                            boolean slotWaitedFor) {
     }
 
     public ServerWal serverWal(String slot) throws SQLException {
         return single("select pg_catalog.pg_current_wal_lsn()::pg_catalog.text, pg_catalog.pg_current_wal_flush_lsn()::pg_catalog.text,"
                 + " last_archived_time, last_failed_time, last_failed_wal,"
                 + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?),"
-                + " (select safe_wal_size from pg_catalog.pg_replication_slots where slot_name = ?)"
+                + " (select safe_wal_size from pg_catalog.pg_replication_slots where slot_name = ?),"
+                + " pg_catalog.current_setting('synchronous_standby_names') in (?, '\"' || ? || '\"')"
                 + " from pg_catalog.pg_stat_archiver", r -> new ServerWal(Lsn.parse(r.getString(1)), Lsn.parse(r.getString(2)),
                 instant(r.getObject(3, OffsetDateTime.class)), instant(r.getObject(4, OffsetDateTime.class)), r.getString(5),
-                r.getString(6), r.getObject(7, Long.class)), slot, slot);
+                r.getString(6), r.getObject(7, Long.class), r.getBoolean(8)), slot, slot, slot, slot);
     }
 
     /**

@@ -95,8 +95,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final int RESTARTS_IN_A_ROW = 3;
     /** How the monitor is named as the holder of a database's lease. */
     static final String ACTOR = "the HA monitor";
-    /** After a commit waited past the grace, synchronous commit stays off for this many graces. */
-    private static final int SYNC_HOLD_OFF_GRACES = 6;
     /** The decisions that change the database's instances, taken only under its lease. */
     private static final Set<HaDecision.Kind> ACTS = EnumSet.of(HaDecision.Kind.RESTART_IN_PLACE, HaDecision.Kind.FAIL_OVER,
             HaDecision.Kind.FINISH_PROMOTION, HaDecision.Kind.REPLACE_STANDBY);
@@ -1077,10 +1075,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.synchronous = check.synchronousStandby();
         watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
                 : watch.notStreamingSince != null ? watch.notStreamingSince : now;
-        watch.waitersSeen.keySet().retainAll(check.syncWaiters());
-        check.syncWaiters().forEach(waiter -> watch.waitersSeen.putIfAbsent(waiter, now));
-        Duration longestWait = watch.waitersSeen.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now))
-                .orElse(Duration.ZERO);
+        Duration longestWait = SyncCommit.longestWait(watch.waitersSeen, check.syncWaiters(), now);
         SyncCommit.Verdict verdict = SyncCommit.decide(wantsSync(database), check, longestWait, watch.notStreamingSince, watch.degraded,
                 watch.heldOffUntil, now, syncGrace);
         watch.degraded = verdict.degraded();
@@ -1104,7 +1099,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.synchronous = false;
                 if (verdict.degraded() != null) {
                     if (longestWait.compareTo(syncGrace) > 0) {
-                        watch.heldOffUntil = now.plus(syncGrace.multipliedBy(SYNC_HOLD_OFF_GRACES));
+                        watch.heldOffUntil = now.plus(syncGrace.multipliedBy(SyncCommit.HOLD_OFF_GRACES));
                     }
                     LOG.warn("Database {}: degraded: writes are acknowledged before they reach the standby: {}", database.name(),
                             verdict.degraded());

@@ -5,6 +5,8 @@ import io.micronaut.core.annotation.Nullable;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Synchronous commit on an HA primary: a commit is acknowledged only once the standby has flushed
@@ -16,6 +18,8 @@ import java.time.Instant;
 final class SyncCommit {
     /** How far behind the standby may be when synchronous commit is turned on (a commit would wait for the rest). */
     static final long CATCH_UP_BYTES = 1024 * 1024;
+    /** After a commit waited past the grace, synchronous commit stays off for this many graces. */
+    static final int HOLD_OFF_GRACES = 6;
 
     enum Action { NONE, ENABLE, DISABLE }
 
@@ -35,17 +39,24 @@ final class SyncCommit {
      */
     static Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait, @Nullable Instant notStreamingSince,
                           @Nullable String degraded, @Nullable Instant heldOffUntil, Instant now, Duration grace) {
+        return decide("the standby", wanted, check, longestWait, notStreamingSince, degraded, heldOffUntil, now, grace);
+    }
+
+    /** As above, for commits that wait for {@code waitedFor} ("the standby", "the WAL receiver"). */
+    static Verdict decide(String waitedFor, boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait,
+                          @Nullable Instant notStreamingSince, @Nullable String degraded, @Nullable Instant heldOffUntil, Instant now,
+                          Duration grace) {
         if (!wanted) {
             return new Verdict(check.synchronousStandby() ? Action.DISABLE : Action.NONE, null);
         }
         boolean streaming = "streaming".equals(check.standbyState());
         if (check.synchronousStandby()) {
             if (longestWait.compareTo(grace) > 0) {
-                return new Verdict(Action.DISABLE, String.format("a commit waited %.1f s for the standby, more than the %d s allowed",
+                return new Verdict(Action.DISABLE, String.format("a commit waited %.1f s for " + waitedFor + ", more than the %d s allowed",
                         longestWait.toMillis() / 1000.0, grace.toSeconds()));
             }
             if (notStreamingSince != null && Duration.between(notStreamingSince, now).compareTo(grace) > 0) {
-                return new Verdict(Action.DISABLE, "the standby has not streamed for more than " + grace.toSeconds() + " s");
+                return new Verdict(Action.DISABLE, waitedFor + " has not streamed for more than " + grace.toSeconds() + " s");
             }
             return new Verdict(Action.NONE, null);
         }
@@ -53,7 +64,17 @@ final class SyncCommit {
         if (!heldOff && streaming && check.standbyLagBytes() != null && check.standbyLagBytes() <= CATCH_UP_BYTES) {
             return new Verdict(Action.ENABLE, null);
         }
-        return new Verdict(Action.NONE, degraded != null ? degraded : streaming ? "the standby is catching up"
-                : "the standby is not streaming");
+        return new Verdict(Action.NONE, degraded != null ? degraded : streaming ? waitedFor + " is catching up"
+                : waitedFor + " is not streaming");
+    }
+
+    /**
+     * How long the longest of {@code waiters} (a {@link ServerSession.PrimaryCheck#syncWaiters()}) has
+     * been seen waiting, timed from when each was first seen: {@code seen} keeps that, by waiter.
+     */
+    static Duration longestWait(Map<String, Instant> seen, List<String> waiters, Instant now) {
+        seen.keySet().retainAll(waiters);
+        waiters.forEach(waiter -> seen.putIfAbsent(waiter, now));
+        return seen.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now)).orElse(Duration.ZERO);
     }
 }

@@ -48,11 +48,14 @@ class StreamingArchiveTest {
     private static final Duration BOUND = Timeouts.STREAMED;
     /** The steady load's pace: one statement at most every this many milliseconds. */
     private static final long STATEMENT_MILLIS = 50;
+    private static final String SYNCHRONOUS_PLAN = "essential-0";
     private static TestKeel keel;
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("streaming", Map.of("keel.instances.pool.size", 0));
+        // essential-0's commits wait for the receiver here; a grace of 2 s holds them off for 12 s after one waited too long.
+        keel = TestKeel.start("streaming", Map.of("keel.instances.pool.size", 0, "keel.archive.synchronous-plans", SYNCHRONOUS_PLAN,
+                "keel.ha.sync-grace", "2s"));
     }
 
     @AfterAll
@@ -214,6 +217,84 @@ class StreamingArchiveTest {
         assertThat(after.get("gaps")).isEmpty();
         api.deprovision(copy.get("id").asText());
         api.deprovision(id);
+    }
+
+    @Test
+    void onASynchronousPlanEachCommitIsInTheStoreWhenAcknowledgedAndAStoreThatStopsDelaysCommitsOnlyByTheGrace() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"" + SYNCHRONOUS_PLAN + "\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        awaitInitialBackup(api, id); // its checkpoint and segment switch do not fall among the commits timed
+        Wait.until("commits to wait for the receiver", Timeouts.PROVISION,
+                () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+        ArchiveRepository archive = keel.bean(ArchiveRepository.class);
+        List<Long> micros = new ArrayList<>();
+        try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = connection.createStatement()) {
+            sql.execute("create table acknowledged (n int primary key, at timestamptz default now())");
+            connection.setAutoCommit(false);
+            for (int n = 1; n <= 200; n++) {
+                sql.execute("insert into acknowledged (n) values (" + n + ")");
+                Lsn before = Lsn.parse(Pg.scalar(connection, "select pg_current_wal_insert_lsn()"));
+                long started = System.nanoTime();
+                connection.commit();
+                micros.add((System.nanoTime() - started) / 1000);
+                // Acknowledged: the commit record, which follows `before`, is in the store and the catalog says so. (WAL of
+                // another session between the two could pass this alone; without the wait every commit fails it at once.)
+                Lsn streamed = archive.streamed(databaseId).map(StreamedWal::end).orElse(Lsn.ZERO);
+                assertThat(streamed.isAfter(before)).as("commit " + n + " (written after " + before + ") streamed through " + streamed)
+                        .isTrue();
+            }
+            micros.sort(Long::compare);
+            System.out.printf("StreamingArchiveTest: a commit that waits for the receiver took %.1f ms (median), %.1f ms (p95)%n",
+                    micros.get(micros.size() / 2) / 1000.0, micros.get(micros.size() * 95 / 100) / 1000.0);
+
+            // The store stops answering: a commit waits for it at most the grace (2 s) and a round, then goes on, degraded.
+            long s3 = keel.bean(dev.keel.storage.EmbeddedS3.class).process().pid();
+            dev.keel.testing.Footprint.signal("STOP", s3);
+            long waited;
+            JsonNode degraded;
+            try {
+                sql.execute("insert into acknowledged (n) values (0)");
+                long started = System.nanoTime();
+                connection.commit();
+                waited = (System.nanoTime() - started) / 1_000_000;
+                degraded = api.get("/v1/databases/" + id + "/archive").json();
+                sql.execute("insert into acknowledged (n) values (-1)");
+                started = System.nanoTime();
+                connection.commit();
+                assertThat((System.nanoTime() - started) / 1_000_000).as("a commit once degraded").isLessThan(1000);
+            } finally {
+                dev.keel.testing.Footprint.signal("CONT", s3);
+            }
+            System.out.printf("StreamingArchiveTest: with the store stopped, a commit waited %d ms%n", waited);
+            assertThat(waited).as("a commit while the store is stopped").isBetween(1500L, 10_000L);
+            assertThat(degraded.get("receiver").get("synchronous").asBoolean()).as(degraded.toString()).isFalse();
+            assertThat(degraded.get("receiver").get("message").asText()).startsWith("Degraded: commits are acknowledged before their WAL");
+        }
+        // Once the store answers and the hold-off (6 graces) is over, commits wait for the receiver again.
+        Wait.until("commits to wait for the receiver again", Timeouts.PROVISION,
+                () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+
+        // Keel stops (its receiver with it): it lets the commits go first, since nothing would while it is down.
+        Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+        try (Connection superuser = Superuser.connect(keel, primary, "postgres");
+             Connection tenant = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = tenant.createStatement()) {
+            assertThat(Pg.scalar(superuser, "show synchronous_standby_names")).isEqualTo("\"keel_wal_receiver\"");
+            keel.stopControlPlane();
+            try {
+                assertThat(Pg.scalar(superuser, "show synchronous_standby_names")).isEmpty();
+                long started = System.nanoTime();
+                sql.execute("insert into acknowledged (n) values (-2)");
+                assertThat((System.nanoTime() - started) / 1_000_000).as("a commit while Keel is stopped").isLessThan(1000);
+            } finally {
+                keel.startControlPlane();
+            }
+        }
+        Api restarted = keel.api();
+        Wait.until("commits to wait for the receiver after the start", Timeouts.PROVISION,
+                () -> restarted.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+        restarted.deprovision(id);
     }
 
     private static Lsn streamed(Api api, String id) {

@@ -45,6 +45,26 @@ class SyncCommitTest {
                 .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.NONE, null));
     }
 
+    @Test
+    void whatCommitsWaitForIsNamedInWhyTheyNoLongerDo() {
+        SyncCommit.Verdict waited = SyncCommit.decide("the WAL receiver", true, check(true, "streaming", 0L), Duration.ofMillis(5_100), null,
+                null, null, NOW, GRACE);
+        assertThat(waited).isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.DISABLE,
+                "a commit waited 5.1 s for the WAL receiver, more than the 5 s allowed"));
+        assertThat(SyncCommit.decide("the WAL receiver", true, check(false, "catchup", 0L), Duration.ZERO, null, null, null, NOW, GRACE))
+                .isEqualTo(new SyncCommit.Verdict(SyncCommit.Action.NONE, "the WAL receiver is not streaming"));
+    }
+
+    @Test
+    void aWaitIsTimedFromWhenItsStatementWasFirstSeenAndForgottenOnceItEnds() {
+        java.util.Map<String, Instant> seen = new java.util.HashMap<>();
+        assertThat(SyncCommit.longestWait(seen, List.of("7:100.5"), NOW)).isEqualTo(Duration.ZERO);
+        assertThat(SyncCommit.longestWait(seen, List.of("7:100.5", "8:101.0"), NOW.plusSeconds(3))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(SyncCommit.longestWait(seen, List.of("8:101.0"), NOW.plusSeconds(4))).isEqualTo(Duration.ofSeconds(1));
+        assertThat(SyncCommit.longestWait(seen, List.of(), NOW.plusSeconds(5))).isEqualTo(Duration.ZERO);
+        assertThat(seen).isEmpty();
+    }
+
     private static SyncCommit.Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait, Instant notStreamingSince,
                                              Instant heldOffUntil) {
         return SyncCommit.decide(wanted, check, longestWait, notStreamingSince, null, heldOffUntil, NOW, GRACE);

@@ -1,0 +1,282 @@
+package dev.keel.replication;
+
+import dev.keel.DaemonThreads;
+import dev.keel.archive.SynchronousArchive;
+import dev.keel.archive.WalReceivers;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.jobs.Loops;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.DatabaseLeases;
+import dev.keel.postgres.Durations;
+import dev.keel.postgres.ServerSession;
+import io.micronaut.context.annotation.Value;
+import io.micronaut.context.event.ShutdownEvent;
+import io.micronaut.runtime.event.annotation.EventListener;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Synchronous commit to the WAL receiver, for the plans {@link SynchronousArchive} names: a commit
+ * is acknowledged only once its WAL is in the object store. Once a second, for each running
+ * primary this node hosts whose database is on such a plan, commits are made to wait for the
+ * receiver ({@code synchronous_standby_names} names its application name) once it streams and has
+ * caught up, under the database's lease; and they are let go (degraded) when one has waited longer
+ * than {@code KEEL_HA_SYNC_GRACE}, or the receiver has not streamed for as long, as
+ * {@link SyncCommit} decides for a standby. A slow or unreachable store, or a receiver whose node
+ * is lost or cut off, so delays writes by at most the grace and never stops them.
+ *
+ * <p>The primary's own node decides: it reaches its primary whatever is cut between the receiver's
+ * node and it. While the catalog does not answer (a round has not ended for {@link #FAILSAFE_AFTER}),
+ * a failsafe of its own still lets commits go, from what the rounds last saw; never makes them wait.
+ * A node that stops lets its primaries' commits go first: while its Keel is down nothing would.
+ * A primary of this node whose plan does not ask for it has the receiver's name taken out (a plan
+ * change, a restart with another setting): at once when its plan changed while this node watched
+ * it, else once when this node first sees it. An HA plan is never named (its commits wait for its standby).
+ */
+@Singleton
+public final class ReceiverSyncCommit {
+    private static final Logger LOG = LoggerFactory.getLogger(ReceiverSyncCommit.class);
+    static final String ACTOR = "synchronous archiving";
+    /** The receiver's application name, which is also its slot's name. */
+    private static final String RECEIVER = WalReceivers.SLOT;
+    private static final String WAITED_FOR = "the WAL receiver";
+    private static final int PROBE_SECONDS = 3;
+    private static final Duration FAILSAFE_AFTER = Duration.ofSeconds(3);
+    /** How long after a failed check of a primary whose plan does not ask for it that check is tried again. */
+    private static final Duration LET_GO_RETRY = Duration.ofSeconds(30);
+
+    private final InstanceRepository instances;
+    private final InstanceConnections connections;
+    private final DatabaseLookup databases;
+    private final DatabaseLeases leases;
+    private final SynchronousArchive synchronous;
+    private final ThisNode node;
+    private final Duration grace;
+    private final ScheduledExecutorService loop;
+    private final ScheduledExecutorService failsafe;
+    /** The primaries watched, by instance id; a watch is checked under its own lock (the round, the failsafe). */
+    private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
+    /**
+     * The primaries of plans that do not ask for it, by when their check is due: never again once one
+     * found the receiver not waited for, {@link #LET_GO_RETRY} after one failed. The loop's thread alone uses it.
+     */
+    private final Map<UUID, Instant> letGoDue = new HashMap<>();
+    private volatile Instant roundEndedAt = Instant.now();
+
+    private static final class Watch {
+        final Instance primary;
+        volatile boolean synchronous;
+        @Nullable Instant notStreamingSince;
+        final Map<String, Instant> waitersSeen = new HashMap<>();
+        @Nullable String degraded;
+        @Nullable Instant heldOffUntil;
+
+        Watch(Instance primary) {
+            this.primary = primary;
+        }
+    }
+
+    ReceiverSyncCommit(InstanceRepository instances, InstanceConnections connections, DatabaseLookup databases, DatabaseLeases leases,
+                       SynchronousArchive synchronous, ThisNode node, @Value("${keel.ha.sync-grace:5s}") String grace) {
+        this.instances = instances;
+        this.connections = connections;
+        this.databases = databases;
+        this.leases = leases;
+        this.synchronous = synchronous;
+        this.node = node;
+        this.grace = Durations.parse("KEEL_HA_SYNC_GRACE", grace);
+        this.loop = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync"));
+        this.failsafe = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync-failsafe"));
+    }
+
+    public void start() {
+        loop.scheduleWithFixedDelay(() -> Loops.round("Synchronous archiving's round", this::round), 1, 1, TimeUnit.SECONDS);
+        failsafe.scheduleWithFixedDelay(() -> Loops.round("Synchronous archiving's failsafe", this::failsafe), 1, 1, TimeUnit.SECONDS);
+    }
+
+    private void round() {
+        List<Instance> primaries;
+        Set<UUID> wanted;
+        try {
+            primaries = instances.runningPrimaries().stream().filter(p -> node.name().equals(p.node())).toList();
+            wanted = databases.onPlans(synchronous.plans());
+        } catch (RuntimeException catalogOut) {
+            LOG.debug("Synchronous archiving cannot read the catalog: {}", catalogOut.toString());
+            return; // the failsafe lets commits go meanwhile
+        }
+        Set<UUID> watched = new HashSet<>();
+        for (Instance primary : primaries) {
+            if (wanted.contains(primary.databaseId())) {
+                watched.add(primary.id());
+                letGoDue.remove(primary.id()); // checked again if its plan stops asking for it
+                check(watches.computeIfAbsent(primary.id(), id -> new Watch(primary)), true);
+            }
+        }
+        for (Watch watch : List.copyOf(watches.values())) {
+            if (!watched.contains(watch.primary.id())) {
+                watches.remove(watch.primary.id()); // its primary, if still one, is checked below at once
+            }
+        }
+        Instant now = Instant.now();
+        Set<UUID> running = new HashSet<>();
+        for (Instance primary : primaries) {
+            running.add(primary.id());
+            Instant due = letGoDue.getOrDefault(primary.id(), Instant.MIN);
+            if (!wanted.contains(primary.databaseId()) && !now.isBefore(due)) {
+                letGoDue.put(primary.id(), letGo(primary, "its plan does not ask for it", true) ? Instant.MAX : now.plus(LET_GO_RETRY));
+            }
+        }
+        letGoDue.keySet().retainAll(running);
+        roundEndedAt = Instant.now();
+    }
+
+    /**
+     * While the rounds do not end (the catalog does not answer, or hangs), commits that wait for a
+     * receiver that stopped are let go all the same, from the primaries the rounds last watched.
+     */
+    private void failsafe() {
+        if (Duration.between(roundEndedAt, Instant.now()).compareTo(FAILSAFE_AFTER) > 0) {
+            watches.values().stream().filter(w -> w.synchronous).forEach(w -> check(w, false));
+        }
+    }
+
+    /** Turns waiting for the receiver on or off on {@code watch}'s primary, as {@link SyncCommit} decides; only off without the catalog. */
+    private void check(Watch watch, boolean catalog) {
+        synchronized (watch) {
+            checkNow(watch, catalog);
+        }
+    }
+
+    private void checkNow(Watch watch, boolean catalog) {
+        Instance primary = watch.primary;
+        try (ServerSession session = catalog ? connections.probe(primary, PROBE_SECONDS)
+                : connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
+            // Whether commits wait for the receiver, not for anyone: another name on a primary without a standby is replaced.
+            ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            if (check.inRecovery()) {
+                return;
+            }
+            Instant now = Instant.now();
+            watch.synchronous = check.synchronousStandby();
+            watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
+                    : watch.notStreamingSince != null ? watch.notStreamingSince : now;
+            Duration longestWait = SyncCommit.longestWait(watch.waitersSeen, check.syncWaiters(), now);
+            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.notStreamingSince,
+                    watch.degraded, watch.heldOffUntil, now, grace);
+            watch.degraded = verdict.degraded();
+            switch (verdict.action()) {
+                case ENABLE -> {
+                    if (catalog) {
+                        enable(watch, session);
+                    }
+                }
+                case DISABLE -> {
+                    if (check.synchronousStandby()) {
+                        session.synchronousStandby(null);
+                        watch.synchronous = false;
+                        if (longestWait.compareTo(grace) > 0) {
+                            watch.heldOffUntil = now.plus(grace.multipliedBy(SyncCommit.HOLD_OFF_GRACES));
+                        }
+                        LOG.warn("Database {}: degraded: commits are acknowledged before their WAL is in the object store: {}",
+                                primary.databaseId(), verdict.degraded());
+                    }
+                }
+                case NONE -> { }
+            }
+        } catch (SQLException | RuntimeException e) {
+            LOG.debug("Could not check synchronous archiving on instance {}: {}", primary.id(), e.toString());
+        }
+    }
+
+    /**
+     * The check as the receiver's: {@code waiting}, whether commits wait for the receiver, in place of
+     * whether they wait for anyone; and its "silent" (no reply for 15 s by the reply's stamp) as
+     * streaming: the stamp is another host's clock (and pgjdbc before 42.7.9 stamped it from
+     * {@link System#nanoTime}), and a receiver that hangs shows in the commits that wait.
+     */
+    private static ServerSession.PrimaryCheck forReceiver(ServerSession.PrimaryCheck c, boolean waiting) {
+        String state = "silent".equals(c.standbyState()) ? "streaming" : c.standbyState();
+        return new ServerSession.PrimaryCheck(c.inRecovery(), c.current(), c.standbyLagBytes(), state, c.timeline(), waiting,
+                c.syncWaiters(), c.standbySlotStatus(), c.standbyReplyAgeSeconds());
+    }
+
+    /** Under the database's lease, while its plan still asks for it and it has no standby (whose commits wait for that). */
+    private void enable(Watch watch, ServerSession session) throws SQLException {
+        UUID database = watch.primary.databaseId();
+        try (DatabaseLeases.Lease lease = leases.tryAcquire(database, ACTOR).orElse(null)) {
+            if (lease != null && databases.find(database).map(Database::plan).filter(synchronous::wants).isPresent()
+                    && instances.standby(database).isEmpty()) {
+                session.synchronousStandby(RECEIVER);
+                watch.synchronous = true;
+                watch.waitersSeen.clear();
+                LOG.info("Database {}: commits wait for the WAL receiver: each is acknowledged once its WAL is in the object store",
+                        database);
+            }
+        }
+    }
+
+    /**
+     * Takes the receiver's name out of {@code primary}'s synchronous standbys, if it is there; says
+     * whether it is not there now. {@code catalog}: its password is read from the catalog, else the one last read.
+     */
+    private boolean letGo(Instance primary, String why, boolean catalog) {
+        try (ServerSession session = catalog ? connections.probe(primary, PROBE_SECONDS)
+                : connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
+            if (session.waitsFor(RECEIVER)) {
+                session.synchronousStandby(null);
+                LOG.info("Database {}: commits no longer wait for the WAL receiver: {}", primary.databaseId(), why);
+            }
+            return true;
+        } catch (SQLException | RuntimeException e) {
+            LOG.debug("Could not check synchronous archiving on instance {}: {}", primary.id(), e.toString());
+            return false;
+        }
+    }
+
+    /**
+     * Before this node's beans stop (its receivers among them): the rounds end, and every primary this
+     * node watched has its commits let go, so that none waits while this Keel is down; the next start
+     * makes them wait again once the receiver streams.
+     */
+    @EventListener
+    void onShutdown(ShutdownEvent event) throws InterruptedException {
+        loop.shutdownNow();
+        failsafe.shutdownNow();
+        loop.awaitTermination(5, TimeUnit.SECONDS);
+        failsafe.awaitTermination(5, TimeUnit.SECONDS);
+        for (Watch watch : watches.values()) {
+            synchronized (watch) {
+                if (!letGo(watch.primary, "Keel stops on this node", false)) {
+                    LOG.warn("Could not let the commits of instance {} go before Keel stops", watch.primary.id());
+                }
+            }
+        }
+    }
+
+    @PreDestroy
+    void close() throws InterruptedException {
+        loop.shutdownNow();
+        failsafe.shutdownNow();
+    }
+}
