@@ -336,7 +336,11 @@ final class WalStream implements Runnable {
             LOG.info("Receiving WAL from instance {} from {} on", instance.id(), segment);
             // What is in the store is said at once: a commit that waited for the stream that broke goes on (synchronous).
             // A segment whose parts are all stored but whose whole copy is not is streamed again first: not past its start.
-            markStored(stream, storedOffset == SEGMENT ? segment.startLsn() : stored);
+            // Only said: what this stream counts as stored stays where the earlier one's row ends.
+            stream.flushed(storedOffset == SEGMENT ? segment.startLsn() : stored);
+            if (synchronous) {
+                stream.sendStatus();
+            }
             long pause = POLL_MILLIS;
             try {
                 while (running) {

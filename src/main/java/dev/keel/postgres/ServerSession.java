@@ -333,7 +333,7 @@ public final class ServerSession implements AutoCloseable {
     public Optional<Replica> replica(String applicationName) throws SQLException {
         return first("select pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(), replay_lsn)::pg_catalog.int8,"
                 + " pg_catalog.date_part('epoch', replay_lag)::pg_catalog.float8, state from pg_catalog.pg_stat_replication"
-                + " where application_name = ?", r -> new Replica(r.getObject(1, Long.class), r.getObject(2, Double.class),
+                + " where application_name = ?" + OLDEST, r -> new Replica(r.getObject(1, Long.class), r.getObject(2, Double.class),
                 r.getString(3)), applicationName);
     }
 
@@ -389,7 +389,7 @@ public final class ServerSession implements AutoCloseable {
      * below 0 when far enough. Empty when it is not connected.
      */
     public Optional<Double> standbyRepliedSecondsAgo(String standby) throws SQLException {
-        return first(REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ? and reply_time is not null",
+        return first(REPLY_AGE + " from pg_catalog.pg_stat_replication where application_name = ? and reply_time is not null" + OLDEST,
                 r -> r.getDouble(1), standby);
     }
 
@@ -436,9 +436,9 @@ public final class ServerSession implements AutoCloseable {
 
     /**
      * The server's WAL position (written and flushed), its archiver's last success and failure,
-     * and the state of the WAL receiver's slot {@code slot} (null when there is none).
+     * and the state of the WAL receiver's slot {@code slot} (null when there is none);
+     * {@code slotWaitedFor}: commits wait for the standby connected as the slot's name, alone ({@link #waitsFor}).
      */
-    /** {@code slotWaitedFor}: commits wait for the standby connected as the slot's name, alone ({@link #waitsFor}). */
     public record ServerWal(Lsn current, Lsn flushed, @Nullable Instant lastArchivedAt, @Nullable Instant lastFailedAt,
                             @Nullable String lastFailedWal, @Nullable String slotWalStatus, @Nullable Long slotSafeWalSize,
                             boolean slotWaitedFor) {

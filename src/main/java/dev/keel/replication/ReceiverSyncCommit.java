@@ -25,16 +25,22 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Synchronous commit to the WAL receiver, for the plans {@link SynchronousArchive} names: a commit
@@ -63,6 +69,8 @@ public final class ReceiverSyncCommit {
     private static final String WAITED_FOR = "the WAL receiver";
     private static final int PROBE_SECONDS = 3;
     private static final Duration FAILSAFE_AFTER = Duration.ofSeconds(3);
+    private static final int CHECK_THREADS = 4;
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(5);
     /** How long after a failed check of a primary whose plan does not ask for it that check is tried again. */
     private static final Duration LET_GO_RETRY = Duration.ofSeconds(30);
 
@@ -75,7 +83,9 @@ public final class ReceiverSyncCommit {
     private final Duration grace;
     private final ScheduledExecutorService loop;
     private final ScheduledExecutorService failsafe;
-    /** The primaries watched, by instance id; a watch is checked under its own lock (the round, the failsafe). */
+    /** The checks of one round run side by side: one slow primary does not hold up the others' past the grace. */
+    private final ExecutorService checks;
+    /** The primaries watched, by instance id: a round checks each on a thread of {@link #checks}; the failsafe keeps its own state in them. */
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
     /**
      * The primaries of plans that do not ask for it, by when their check is due: never again once one
@@ -83,6 +93,7 @@ public final class ReceiverSyncCommit {
      */
     private final Map<UUID, Instant> letGoDue = new HashMap<>();
     private volatile Instant roundEndedAt = Instant.now();
+    private volatile boolean stopping;
 
     private static final class Watch {
         final Instance primary;
@@ -90,7 +101,10 @@ public final class ReceiverSyncCommit {
         @Nullable Instant notStreamingSince;
         final Map<String, Instant> waitersSeen = new HashMap<>();
         @Nullable String degraded;
-        @Nullable Instant heldOffUntil;
+        volatile @Nullable Instant heldOffUntil;
+        // The failsafe's own: it never waits for the round's.
+        final Map<String, Instant> failsafeWaitersSeen = new HashMap<>();
+        @Nullable Instant failsafeNotStreamingSince;
 
         Watch(Instance primary) {
             this.primary = primary;
@@ -108,6 +122,7 @@ public final class ReceiverSyncCommit {
         this.grace = Durations.parse("KEEL_HA_SYNC_GRACE", grace);
         this.loop = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync"));
         this.failsafe = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync-failsafe"));
+        this.checks = Executors.newFixedThreadPool(CHECK_THREADS, DaemonThreads.numbered("keel-receiver-sync-check"));
     }
 
     public void start() {
@@ -126,12 +141,24 @@ public final class ReceiverSyncCommit {
             return; // the failsafe lets commits go meanwhile
         }
         Set<UUID> watched = new HashSet<>();
+        List<Future<?>> checked = new ArrayList<>();
         for (Instance primary : primaries) {
             if (wanted.contains(primary.databaseId())) {
                 watched.add(primary.id());
                 letGoDue.remove(primary.id()); // checked again if its plan stops asking for it
-                check(watches.computeIfAbsent(primary.id(), id -> new Watch(primary)), true);
+                Watch watch = watches.computeIfAbsent(primary.id(), id -> new Watch(primary));
+                checked.add(checks.submit(() -> check(watch)));
             }
+        }
+        try {
+            for (Future<?> check : checked) {
+                check.get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
         }
         for (Watch watch : List.copyOf(watches.values())) {
             if (!watched.contains(watch.primary.id())) {
@@ -157,21 +184,53 @@ public final class ReceiverSyncCommit {
      */
     private void failsafe() {
         if (Duration.between(roundEndedAt, Instant.now()).compareTo(FAILSAFE_AFTER) > 0) {
-            watches.values().stream().filter(w -> w.synchronous).forEach(w -> check(w, false));
+            watches.values().stream().filter(w -> w.synchronous).forEach(this::failsafeCheck);
         }
     }
 
-    /** Turns waiting for the receiver on or off on {@code watch}'s primary, as {@link SyncCommit} decides; only off without the catalog. */
-    private void check(Watch watch, boolean catalog) {
-        synchronized (watch) {
-            checkNow(watch, catalog);
-        }
-    }
-
-    private void checkNow(Watch watch, boolean catalog) {
+    /**
+     * The failsafe's check of one primary: with the password last read, and timing waits on its own
+     * (the round's state may be held by a round stuck in the catalog); it only ever lets commits go.
+     */
+    private void failsafeCheck(Watch watch) {
         Instance primary = watch.primary;
-        try (ServerSession session = catalog ? connections.probe(primary, PROBE_SECONDS)
-                : connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
+        try (ServerSession session = connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
+            ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            Instant now = Instant.now();
+            watch.failsafeNotStreamingSince = "streaming".equals(check.standbyState()) ? null
+                    : watch.failsafeNotStreamingSince != null ? watch.failsafeNotStreamingSince : now;
+            Duration longestWait = SyncCommit.longestWait(watch.failsafeWaitersSeen, check.syncWaiters(), now);
+            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.failsafeNotStreamingSince, null,
+                    null, now, grace);
+            if (check.inRecovery() || verdict.action() != SyncCommit.Action.DISABLE || !check.synchronousStandby()) {
+                watch.synchronous = check.synchronousStandby();
+                return;
+            }
+            disable(watch, session, verdict, longestWait, now);
+        } catch (SQLException | RuntimeException e) {
+            LOG.debug("The failsafe could not check synchronous archiving on instance {}: {}", primary.id(), e.toString());
+        }
+    }
+
+    /** Commits stop waiting for the receiver (degraded), and do not wait again for a while if one waited past the grace. */
+    private void disable(Watch watch, ServerSession session, SyncCommit.Verdict verdict, Duration longestWait, Instant now)
+            throws SQLException {
+        session.synchronousStandby(null);
+        watch.synchronous = false;
+        if (longestWait.compareTo(grace) > 0) {
+            watch.heldOffUntil = now.plus(grace.multipliedBy(SyncCommit.HOLD_OFF_GRACES));
+        }
+        LOG.warn("Database {}: degraded: commits are acknowledged before their WAL is in the object store: {}",
+                watch.primary.databaseId(), verdict.degraded());
+    }
+
+    /**
+     * Turns waiting for the receiver on or off on {@code watch}'s primary, as {@link SyncCommit}
+     * decides. One round's check of a primary at a time (a round waits for all of its checks).
+     */
+    private void check(Watch watch) {
+        Instance primary = watch.primary;
+        try (ServerSession session = connections.probe(primary, PROBE_SECONDS)) {
             // Whether commits wait for the receiver, not for anyone: another name on a primary without a standby is replaced.
             ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
             if (check.inRecovery()) {
@@ -186,20 +245,10 @@ public final class ReceiverSyncCommit {
                     watch.degraded, watch.heldOffUntil, now, grace);
             watch.degraded = verdict.degraded();
             switch (verdict.action()) {
-                case ENABLE -> {
-                    if (catalog) {
-                        enable(watch, session);
-                    }
-                }
+                case ENABLE -> enable(watch, session);
                 case DISABLE -> {
                     if (check.synchronousStandby()) {
-                        session.synchronousStandby(null);
-                        watch.synchronous = false;
-                        if (longestWait.compareTo(grace) > 0) {
-                            watch.heldOffUntil = now.plus(grace.multipliedBy(SyncCommit.HOLD_OFF_GRACES));
-                        }
-                        LOG.warn("Database {}: degraded: commits are acknowledged before their WAL is in the object store: {}",
-                                primary.databaseId(), verdict.degraded());
+                        disable(watch, session, verdict, longestWait, now);
                     }
                 }
                 case NONE -> { }
@@ -226,7 +275,7 @@ public final class ReceiverSyncCommit {
         UUID database = watch.primary.databaseId();
         try (DatabaseLeases.Lease lease = leases.tryAcquire(database, ACTOR).orElse(null)) {
             if (lease != null && databases.find(database).map(Database::plan).filter(synchronous::wants).isPresent()
-                    && instances.standby(database).isEmpty()) {
+                    && instances.standby(database).isEmpty() && !stopping) {
                 session.synchronousStandby(RECEIVER);
                 watch.synchronous = true;
                 watch.waitersSeen.clear();
@@ -260,23 +309,32 @@ public final class ReceiverSyncCommit {
      * makes them wait again once the receiver streams.
      */
     @EventListener
-    void onShutdown(ShutdownEvent event) throws InterruptedException {
+    void onShutdown(ShutdownEvent event) {
+        stopping = true; // a round's check under way no longer makes commits wait
         loop.shutdownNow();
         failsafe.shutdownNow();
-        loop.awaitTermination(5, TimeUnit.SECONDS);
-        failsafe.awaitTermination(5, TimeUnit.SECONDS);
-        for (Watch watch : watches.values()) {
-            synchronized (watch) {
+        checks.shutdownNow();
+        // Side by side, and within SHUTDOWN_WAIT in all: Keel's stop has a deadline of its own.
+        ExecutorService lettingGo = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-receiver-sync-stop"));
+        try {
+            CompletableFuture.allOf(watches.values().stream().map(watch -> CompletableFuture.runAsync(() -> {
                 if (!letGo(watch.primary, "Keel stops on this node", false)) {
                     LOG.warn("Could not let the commits of instance {} go before Keel stops", watch.primary.id());
                 }
-            }
+            }, lettingGo)).toArray(CompletableFuture[]::new)).get(SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            LOG.warn("Letting commits go before Keel stops did not finish: {}", e.toString());
+        } finally {
+            lettingGo.shutdownNow();
         }
     }
 
     @PreDestroy
-    void close() throws InterruptedException {
+    void close() {
         loop.shutdownNow();
         failsafe.shutdownNow();
+        checks.shutdownNow();
     }
 }
