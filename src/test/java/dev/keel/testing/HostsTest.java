@@ -34,7 +34,8 @@ class HostsTest {
             listener.accept().close();
 
             Process sleeper = a.exec("sleep", "600").start();
-            assertThat(a.pids()).contains(sleeper.pid());
+            // `ip netns exec` enters the namespace after it has started: a look at once can miss it (it did, in a CI run).
+            Wait.until("the sleeper to run in host a", Timeouts.PROCESS_EXIT, () -> a.pids().contains(sleeper.pid()));
             a.killAll();
             assertThat(sleeper.waitFor(Timeouts.PROCESS_EXIT.toSeconds(), TimeUnit.SECONDS)).isTrue();
             assertThat(a.pids()).isEmpty();
