@@ -337,10 +337,7 @@ final class WalStream implements Runnable {
             // What is in the store is said at once: a commit that waited for the stream that broke goes on (synchronous).
             // A segment whose parts are all stored but whose whole copy is not is streamed again first: not past its start.
             // Only said: what this stream counts as stored stays where the earlier one's row ends.
-            stream.flushed(storedOffset == SEGMENT ? segment.startLsn() : stored);
-            if (synchronous) {
-                stream.sendStatus();
-            }
+            sayFlushed(stream, storedOffset == SEGMENT ? segment.startLsn() : stored);
             long pause = POLL_MILLIS;
             try {
                 while (running) {
@@ -652,8 +649,12 @@ final class WalStream implements Runnable {
             unstoredSince = null;
         }
         Completion pending = completions.peekFirst();
-        Lsn flushed = pending == null ? through : pending.whole.startLsn();
-        stream.flushed(flushed);
+        sayFlushed(stream, pending == null ? through : pending.whole.startLsn());
+    }
+
+    /** Tells the server its WAL through {@code lsn} is stored: at once on a synchronous stream, whose commits wait for it. */
+    private void sayFlushed(ReplicationSession.PhysicalStream stream, Lsn lsn) throws SQLException {
+        stream.flushed(lsn);
         if (synchronous) {
             stream.sendStatus();
         }

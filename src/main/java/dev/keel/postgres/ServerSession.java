@@ -100,8 +100,12 @@ public final class ServerSession implements AutoCloseable {
 
     /** Whether a commit waits for the standby connected as {@code applicationName} alone, as {@link #synchronousStandby} sets it. */
     public boolean waitsFor(String applicationName) throws SQLException {
-        String names = single("select pg_catalog.current_setting('synchronous_standby_names')", r -> r.getString(1));
-        return names.equals(applicationName) || names.equals("\"" + applicationName + "\"");
+        return namesAlone(single("select pg_catalog.current_setting('synchronous_standby_names')", r -> r.getString(1)), applicationName);
+    }
+
+    /** Whether {@code synchronousStandbyNames} names {@code applicationName} alone, bare or quoted. */
+    private static boolean namesAlone(String synchronousStandbyNames, String applicationName) {
+        return synchronousStandbyNames.equals(applicationName) || synchronousStandbyNames.equals("\"" + applicationName + "\"");
     }
 
     /**
@@ -449,10 +453,10 @@ public final class ServerSession implements AutoCloseable {
                 + " last_archived_time, last_failed_time, last_failed_wal,"
                 + " (select wal_status from pg_catalog.pg_replication_slots where slot_name = ?),"
                 + " (select safe_wal_size from pg_catalog.pg_replication_slots where slot_name = ?),"
-                + " pg_catalog.current_setting('synchronous_standby_names') in (?, '\"' || ? || '\"')"
+                + " pg_catalog.current_setting('synchronous_standby_names')"
                 + " from pg_catalog.pg_stat_archiver", r -> new ServerWal(Lsn.parse(r.getString(1)), Lsn.parse(r.getString(2)),
                 instant(r.getObject(3, OffsetDateTime.class)), instant(r.getObject(4, OffsetDateTime.class)), r.getString(5),
-                r.getString(6), r.getObject(7, Long.class), r.getBoolean(8)), slot, slot, slot, slot);
+                r.getString(6), r.getObject(7, Long.class), namesAlone(r.getString(8), slot)), slot, slot);
     }
 
     /**

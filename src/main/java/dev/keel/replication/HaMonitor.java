@@ -234,11 +234,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable TimelineId timeline;
         /** Whether the primary's commits wait for the standby, as last seen. */
         boolean synchronous;
-        @Nullable Instant notStreamingSince;
+        /** The commits seen waiting for the standby, and since when it has not streamed. */
+        final SyncCommit.Seen seen = new SyncCommit.Seen();
         /** Why commits are not synchronous although the plan asks for it (null when they are). */
         @Nullable String degraded;
-        /** The statements seen waiting for the standby ("pid:start"), and when each was first seen. */
-        final Map<String, Instant> waitersSeen = new ConcurrentHashMap<>();
         /** After a commit waited too long, synchronous commit stays off until then. */
         @Nullable Instant heldOffUntil;
         @Nullable Long standbyLag;
@@ -290,8 +289,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             restarts = 0;
             lastLsn = null;
             timeline = null;
-            notStreamingSince = null;
-            waitersSeen.clear();
+            seen.forget();
             standbyLag = null;
             standbyState = null;
             downSince = null;
@@ -1004,11 +1002,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                             + " (wal_status lost): the primary removed WAL the standby had not received, so it can never stream again;"
                             + " a new standby is built from the newest base backup");
                 }
-                Optional<String> hostGone = standby.map(Instance::node).filter(n -> !n.equals(node.name()) && watch.notStreamingSince != null
-                        && watch.notStreamingSince.isBefore(Instant.now().minus(node.lostAfter())) && placement.silent().contains(n));
+                Instant notStreamingSince = watch.seen.notStreamingSince();
+                Optional<String> hostGone = standby.map(Instance::node).filter(n -> !n.equals(node.name()) && notStreamingSince != null
+                        && notStreamingSince.isBefore(Instant.now().minus(node.lostAfter())) && placement.silent().contains(n));
                 if (hostGone.isPresent()) {
                     return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its node " + hostGone.get() + " is lost"
-                            + " and the standby has not streamed since " + watch.notStreamingSince.truncatedTo(ChronoUnit.SECONDS)
+                            + " and the standby has not streamed since " + notStreamingSince.truncatedTo(ChronoUnit.SECONDS)
                             + "; a new standby is built on another node from the newest base backup, and node " + hostGone.get()
                             + " removes the old one when it returns");
                 }
@@ -1073,11 +1072,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             throws SQLException {
         Instant now = Instant.now();
         watch.synchronous = check.synchronousStandby();
-        watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
-                : watch.notStreamingSince != null ? watch.notStreamingSince : now;
-        Duration longestWait = SyncCommit.longestWait(watch.waitersSeen, check.syncWaiters(), now);
-        SyncCommit.Verdict verdict = SyncCommit.decide(wantsSync(database), check, longestWait, watch.notStreamingSince, watch.degraded,
-                watch.heldOffUntil, now, syncGrace);
+        Duration longestWait = watch.seen.observe(check, now);
+        SyncCommit.Verdict verdict = SyncCommit.decide(wantsSync(database), check, longestWait, watch.seen.notStreamingSince(),
+                watch.degraded, watch.heldOffUntil, now, syncGrace);
         watch.degraded = verdict.degraded();
         switch (verdict.action()) {
             case ENABLE -> {
@@ -1089,7 +1086,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                             && instances.standby(database.id()).isPresent()) {
                         session.synchronousStandby(ReplicationSlots.forStandby(database.id()));
                         watch.synchronous = true;
-                        watch.waitersSeen.clear();
+                        watch.seen.forgetWaiters();
                         LOG.info("Database {}: commits wait for the standby again (synchronous)", database.name());
                     }
                 }

@@ -98,13 +98,11 @@ public final class ReceiverSyncCommit {
     private static final class Watch {
         final Instance primary;
         volatile boolean synchronous;
-        @Nullable Instant notStreamingSince;
-        final Map<String, Instant> waitersSeen = new HashMap<>();
+        final SyncCommit.Seen seen = new SyncCommit.Seen();
         @Nullable String degraded;
         volatile @Nullable Instant heldOffUntil;
         // The failsafe's own: it never waits for the round's.
-        final Map<String, Instant> failsafeWaitersSeen = new HashMap<>();
-        @Nullable Instant failsafeNotStreamingSince;
+        final SyncCommit.Seen failsafeSeen = new SyncCommit.Seen();
 
         Watch(Instance primary) {
             this.primary = primary;
@@ -197,11 +195,9 @@ public final class ReceiverSyncCommit {
         try (ServerSession session = connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
             ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
             Instant now = Instant.now();
-            watch.failsafeNotStreamingSince = "streaming".equals(check.standbyState()) ? null
-                    : watch.failsafeNotStreamingSince != null ? watch.failsafeNotStreamingSince : now;
-            Duration longestWait = SyncCommit.longestWait(watch.failsafeWaitersSeen, check.syncWaiters(), now);
-            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.failsafeNotStreamingSince, null,
-                    null, now, grace);
+            Duration longestWait = watch.failsafeSeen.observe(check, now);
+            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.failsafeSeen.notStreamingSince(),
+                    null, null, now, grace);
             if (check.inRecovery() || verdict.action() != SyncCommit.Action.DISABLE || !check.synchronousStandby()) {
                 watch.synchronous = check.synchronousStandby();
                 return;
@@ -238,10 +234,8 @@ public final class ReceiverSyncCommit {
             }
             Instant now = Instant.now();
             watch.synchronous = check.synchronousStandby();
-            watch.notStreamingSince = "streaming".equals(check.standbyState()) ? null
-                    : watch.notStreamingSince != null ? watch.notStreamingSince : now;
-            Duration longestWait = SyncCommit.longestWait(watch.waitersSeen, check.syncWaiters(), now);
-            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.notStreamingSince,
+            Duration longestWait = watch.seen.observe(check, now);
+            SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.seen.notStreamingSince(),
                     watch.degraded, watch.heldOffUntil, now, grace);
             watch.degraded = verdict.degraded();
             switch (verdict.action()) {
@@ -278,7 +272,7 @@ public final class ReceiverSyncCommit {
                     && instances.standby(database).isEmpty() && !stopping) {
                 session.synchronousStandby(RECEIVER);
                 watch.synchronous = true;
-                watch.waitersSeen.clear();
+                watch.seen.forgetWaiters();
                 LOG.info("Database {}: commits wait for the WAL receiver: each is acknowledged once its WAL is in the object store",
                         database);
             }

@@ -5,6 +5,7 @@ import io.micronaut.core.annotation.Nullable;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -69,12 +70,37 @@ final class SyncCommit {
     }
 
     /**
-     * How long the longest of {@code waiters} (a {@link ServerSession.PrimaryCheck#syncWaiters()}) has
-     * been seen waiting, timed from when each was first seen: {@code seen} keeps that, by waiter.
+     * What one watcher has seen of a primary's synchronous commits: when each commit seen waiting
+     * ("pid:start", {@link ServerSession.PrimaryCheck#syncWaiters()}) was first seen, and since when
+     * what they wait for has not streamed. Waits are timed from these sightings, not from the
+     * server's clock. The monitor's round and its failsafe may share one.
      */
-    static Duration longestWait(Map<String, Instant> seen, List<String> waiters, Instant now) {
-        seen.keySet().retainAll(waiters);
-        waiters.forEach(waiter -> seen.putIfAbsent(waiter, now));
-        return seen.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now)).orElse(Duration.ZERO);
+    static final class Seen {
+        private final Map<String, Instant> waiters = new HashMap<>();
+        private @Nullable Instant notStreamingSince;
+
+        /** Takes in {@code check}, read at {@code now}; returns how long its longest-waiting commit has been seen waiting. */
+        synchronized Duration observe(ServerSession.PrimaryCheck check, Instant now) {
+            notStreamingSince = "streaming".equals(check.standbyState()) ? null : notStreamingSince != null ? notStreamingSince : now;
+            waiters.keySet().retainAll(check.syncWaiters());
+            check.syncWaiters().forEach(waiter -> waiters.putIfAbsent(waiter, now));
+            return waiters.values().stream().min(Instant::compareTo).map(first -> Duration.between(first, now)).orElse(Duration.ZERO);
+        }
+
+        /** Since when what the commits wait for has not streamed, as last observed (null while it does). */
+        synchronized @Nullable Instant notStreamingSince() {
+            return notStreamingSince;
+        }
+
+        /** Commits begin to wait (again): the waits seen before were for something else. */
+        synchronized void forgetWaiters() {
+            waiters.clear();
+        }
+
+        /** The servers are not the ones seen before (a failover, a rebuilt standby): everything seen is forgotten. */
+        synchronized void forget() {
+            waiters.clear();
+            notStreamingSince = null;
+        }
     }
 }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -28,6 +29,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 
@@ -220,7 +226,7 @@ class StreamingArchiveTest {
     }
 
     @Test
-    void onASynchronousPlanEachCommitIsInTheStoreWhenAcknowledgedAndAStoreThatStopsDelaysCommitsOnlyByTheGrace() throws Exception {
+    void onASynchronousPlanEachCommitIsInTheStoreWhenAcknowledgedAndAStoreOrCatalogThatStopsDelaysCommitsOnlyByTheGrace() throws Exception {
         Api api = keel.api();
         JsonNode database = api.provision("{\"plan\":\"" + SYNCHRONOUS_PLAN + "\"}");
         String id = database.get("id").asText();
@@ -290,6 +296,34 @@ class StreamingArchiveTest {
         Wait.until("commits to wait for the receiver again", Timeouts.PROVISION,
                 () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
 
+        // The catalog hangs (every process of its server stopped): the receiver cannot record what it stored, so a commit
+        // waits; the rounds hang with the catalog, and the failsafe lets the commit go once no round has ended for 3 s and it
+        // has seen the commit wait past the grace (2 s): about 4-6 s, never under the grace.
+        long catalogPostmaster = dev.keel.postgres.Postmaster.pid(keel.bean(dev.keel.catalog.EmbeddedCatalog.class).dataDir())
+                .orElseThrow();
+        long waitedForCatalog;
+        ExecutorService committer = Executors.newSingleThreadExecutor();
+        try (Connection tenant = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = tenant.createStatement()) {
+            dev.keel.testing.Footprint.stopServer(catalogPostmaster);
+            Future<Long> commit = committer.submit(() -> {
+                long started = System.nanoTime();
+                sql.execute("insert into acknowledged (n) values (-3)");
+                return (System.nanoTime() - started) / 1_000_000;
+            });
+            try {
+                waitedForCatalog = commit.get(15, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                throw new AssertionError("a commit still waited for the receiver 15 s into a catalog hang: the failsafe did not let it go");
+            }
+        } finally {
+            resume(catalogPostmaster);
+            committer.shutdownNow();
+        }
+        System.out.printf("StreamingArchiveTest: with the catalog hung, a commit waited %d ms%n", waitedForCatalog);
+        assertThat(waitedForCatalog).as("a commit while the catalog hangs").isBetween(2_000L, 15_000L);
+        Wait.until("commits to wait for the receiver once the catalog is back", Timeouts.PROVISION,
+                () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+
         // Keel stops (its receiver with it): it lets the commits go first, since nothing would while it is down.
         Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
         try (Connection superuser = Superuser.connect(keel, primary, "postgres");
@@ -309,6 +343,23 @@ class StreamingArchiveTest {
         Wait.until("commits to wait for the receiver after the start", Timeouts.PROVISION,
                 () -> restarted.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
         restarted.deprovision(id);
+    }
+
+    /** SIGCONT to a server's postmaster and every process of it, each tried (one that ended needs none). */
+    private static void resume(long postmaster) {
+        List<Long> pids = new ArrayList<>(List.of(postmaster));
+        ProcessHandle.of(postmaster).ifPresent(p -> p.descendants().forEach(child -> pids.add(child.pid())));
+        List<String> failed = new ArrayList<>();
+        for (long pid : pids) {
+            try {
+                dev.keel.testing.Footprint.signal("CONT", pid);
+            } catch (AssertionError e) {
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    failed.add(e.getMessage());
+                }
+            }
+        }
+        assertThat(failed).as("processes of the catalog left stopped").isEmpty();
     }
 
     private static Lsn streamed(Api api, String id) {

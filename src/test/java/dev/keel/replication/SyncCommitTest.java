@@ -57,17 +57,38 @@ class SyncCommitTest {
 
     @Test
     void aWaitIsTimedFromWhenItsStatementWasFirstSeenAndForgottenOnceItEnds() {
-        java.util.Map<String, Instant> seen = new java.util.HashMap<>();
-        assertThat(SyncCommit.longestWait(seen, List.of("7:100.5"), NOW)).isEqualTo(Duration.ZERO);
-        assertThat(SyncCommit.longestWait(seen, List.of("7:100.5", "8:101.0"), NOW.plusSeconds(3))).isEqualTo(Duration.ofSeconds(3));
-        assertThat(SyncCommit.longestWait(seen, List.of("8:101.0"), NOW.plusSeconds(4))).isEqualTo(Duration.ofSeconds(1));
-        assertThat(SyncCommit.longestWait(seen, List.of(), NOW.plusSeconds(5))).isEqualTo(Duration.ZERO);
-        assertThat(seen).isEmpty();
+        SyncCommit.Seen seen = new SyncCommit.Seen();
+        assertThat(seen.observe(waiting("streaming", "7:100.5"), NOW)).isEqualTo(Duration.ZERO);
+        assertThat(seen.observe(waiting("streaming", "7:100.5", "8:101.0"), NOW.plusSeconds(3))).isEqualTo(Duration.ofSeconds(3));
+        assertThat(seen.observe(waiting("streaming", "8:101.0"), NOW.plusSeconds(4))).isEqualTo(Duration.ofSeconds(1));
+        assertThat(seen.observe(waiting("streaming"), NOW.plusSeconds(5))).isEqualTo(Duration.ZERO);
+        assertThat(seen.observe(waiting("streaming", "8:101.0"), NOW.plusSeconds(6))).as("a statement that ended and is seen again")
+                .isEqualTo(Duration.ZERO);
+        seen.forgetWaiters();
+        assertThat(seen.observe(waiting("streaming", "8:101.0"), NOW.plusSeconds(7))).isEqualTo(Duration.ZERO);
+    }
+
+    @Test
+    void notStreamingIsTimedFromItsFirstSightingUntilTheStreamIsBack() {
+        SyncCommit.Seen seen = new SyncCommit.Seen();
+        seen.observe(waiting("startup"), NOW);
+        seen.observe(waiting("catchup"), NOW.plusSeconds(2));
+        assertThat(seen.notStreamingSince()).isEqualTo(NOW);
+        seen.observe(waiting("streaming"), NOW.plusSeconds(3));
+        assertThat(seen.notStreamingSince()).isNull();
+        seen.observe(waiting(null), NOW.plusSeconds(4));
+        assertThat(seen.notStreamingSince()).isEqualTo(NOW.plusSeconds(4));
+        seen.forget();
+        assertThat(seen.notStreamingSince()).isNull();
     }
 
     private static SyncCommit.Verdict decide(boolean wanted, ServerSession.PrimaryCheck check, Duration longestWait, Instant notStreamingSince,
                                              Instant heldOffUntil) {
         return SyncCommit.decide(wanted, check, longestWait, notStreamingSince, null, heldOffUntil, NOW, GRACE);
+    }
+
+    private static ServerSession.PrimaryCheck waiting(String standbyState, String... waiters) {
+        return new ServerSession.PrimaryCheck(false, null, 0L, standbyState, null, true, List.of(waiters), "reserved", null);
     }
 
     private static ServerSession.PrimaryCheck check(boolean synchronous, String standbyState, Long lag) {
