@@ -6,6 +6,7 @@ import dev.keel.testing.KeelProcess;
 import dev.keel.testing.OutOfMemoryAgent;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -19,6 +20,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The commands the README and runbooks give an operator, run as they would run them, from target/keel.jar. */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(11)
 class KeelCommandIT {
 
     @Test

@@ -9,6 +9,7 @@ import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
@@ -26,6 +27,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * no partial object counts as complete, the backup is failed and its objects gone, and
  * archiving carries on.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(10)
 class ArchiveCrashIT {
     @Test
     void killNineDuringASegmentUploadLeavesNoPartialObjectAndArchivingResumes() throws Exception {

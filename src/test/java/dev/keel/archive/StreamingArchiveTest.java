@@ -15,6 +15,7 @@ import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -45,6 +46,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * and /archive says so; a receiver whose connection is cut mid-segment resumes from its slot with
  * no gap, and a segment both paths deliver is stored once.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(4)
 class StreamingArchiveTest {
     /** How often /archive is sampled. */
     private static final long SAMPLE_MILLIS = 100;

@@ -14,6 +14,7 @@ import org.jooq.DSLContext;
 import org.jooq.exception.DataAccessException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.io.StringReader;
@@ -39,6 +40,8 @@ import static org.assertj.core.api.Assertions.catchThrowable;
  * databases, or initialise a catalog over an existing one, or run as a second node, or join a node's
  * embedded catalog; and each refusal changes nothing: the database still serves afterwards.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(6)
 class CatalogSafetyTest {
     private static TestKeel keel;
     private static JsonNode database;

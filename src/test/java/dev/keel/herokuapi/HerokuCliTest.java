@@ -9,6 +9,7 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -30,6 +31,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The genuine Heroku CLI ({@code heroku@11.10.0}) against Keel: each command's output, and the
  * state it leaves (the database exists, the URL connects, the rotation took effect).
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(5)
 @ExtendWith(SharedKeel.class)
 class HerokuCliTest {
     @Test

@@ -6,6 +6,7 @@ import dev.keel.testing.HerokuCli;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -34,6 +35,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * in Heroku's error shape. The databases are major 15 so that the machine's client tools
  * ({@code pg_dump} 15) serve {@code pg:pull} and {@code pg:push}.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(3)
 @ExtendWith(SharedKeel.class)
 class HerokuCommandWalkTest {
     @Test

@@ -12,6 +12,7 @@ import dev.keel.testing.S3Server;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -53,6 +54,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  *   naming the hung primary, which answers again once it resumes.</li>
  * </ol>
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(12)
 class LagAcrossHostsIT {
     private static final int MAX_LAG_SEGMENTS = 4;
     private static final long SEGMENT = 16L * 1024 * 1024;

@@ -12,6 +12,7 @@ import dev.keel.testing.S3Server;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.net.URI;
@@ -40,6 +41,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * premium database's standby is built on the other host, and a hung primary is failed over to it,
  * its pool moving with it.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(9)
 class NodesAcrossHostsIT {
 
     @Test

@@ -11,6 +11,7 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -40,6 +41,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * database keeps serving, a provision it never began is taken over by the other node, and it
  * comes back and takes new work again.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(2)
 @ExtendWith(SharedKeel.class)
 class TwoNodesTest {
 

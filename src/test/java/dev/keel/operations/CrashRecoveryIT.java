@@ -8,6 +8,7 @@ import dev.keel.testing.Pg;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -28,6 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * finishes the work or fails the database with a reason, and leaves no orphaned postmaster,
  * data directory or port.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(7)
 class CrashRecoveryIT {
     private static final List<String> PROVISION_STEPS = List.of(
             "preparing Postgres binaries", "reserving a port", "initializing", "starting", "creating credentials");

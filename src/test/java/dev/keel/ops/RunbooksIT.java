@@ -6,6 +6,7 @@ import dev.keel.KeelHome;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Tools;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -40,6 +41,8 @@ import static org.assertj.core.api.Assertions.fail;
  * runbook may delete), {@code <url>}, {@code <team id>}; {@code 127.0.0.1:5480} is the scratch
  * Keel's address.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(8)
 class RunbooksIT {
     private static final Pattern BLOCK = Pattern.compile("((?:<!-- test: [^>]*-->\\s*\\n)*)```sh\\n(.*?)```", Pattern.DOTALL);
     private static final Pattern DIRECTIVE = Pattern.compile("<!-- test: (expect|skip|with Keel stopped)\\s*([^>]*?)\\s*-->");

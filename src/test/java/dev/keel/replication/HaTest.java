@@ -30,6 +30,7 @@ import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
@@ -64,6 +65,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * has is rebuilt), a lagging standby is not failed over to, and a planned switchover loses no
  * committed row.
  */
+// Minutes long: started among the first (junit-platform.properties).
+@Order(1)
 class HaTest {
     private static final Duration HA_READY = Duration.ofSeconds(120);
     private static final Duration FAILOVER = Duration.ofSeconds(60);
