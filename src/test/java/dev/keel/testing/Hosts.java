@@ -132,7 +132,7 @@ public final class Hosts implements AutoCloseable {
         for (int i = 0; i < 256; i++) {
             int subnet = (offset + i) % 256;
             Hosts candidate = new Hosts(subnet);
-            if (!addressInUse(candidate.cidr()) && tryIp("link", "add", "name", candidate.bridge, "type", "bridge")) {
+            if (!addressInUse(candidate.cidr()) && !remnants(subnet) && tryIp("link", "add", "name", candidate.bridge, "type", "bridge")) {
                 ip("link", "set", candidate.bridge, "alias", label);
                 ip("addr", "add", candidate.rootAddress() + "/24", "dev", candidate.bridge);
                 ip("link", "set", candidate.bridge, "up");
@@ -146,6 +146,17 @@ public final class Hosts implements AutoCloseable {
     private static boolean addressInUse(String cidr) {
         return !ip("route", "show", "match", cidr.replace(".0/24", ".1")).lines()
                 .filter(line -> !line.startsWith("default")).toList().isEmpty();
+    }
+
+    /**
+     * Whether a veth or a namespace named for subnet {@code subnet} is still there: a killed run's, whose namespace outlives
+     * its deletion while a process in it has not died yet (its veth pair with it). A CI run that took such a subnet
+     * failed with "RTNETLINK answers: File exists".
+     */
+    private static boolean remnants(int subnet) {
+        String prefix = "keel" + subnet;
+        return ip("-o", "link", "show").lines().anyMatch(line -> line.matches("^\\d+: " + prefix + "h\\d+[:@].*"))
+                || namespaces().stream().anyMatch(namespace -> namespace.startsWith(prefix + "-"));
     }
 
     /** Removes what harnesses whose owner process is gone left behind (a crashed or killed run). */
