@@ -183,6 +183,10 @@ public final class ReceiverSyncCommit {
     private void failsafe() {
         if (Duration.between(roundEndedAt, Instant.now()).compareTo(FAILSAFE_AFTER) > 0) {
             watches.values().stream().filter(w -> w.synchronous).forEach(this::failsafeCheck);
+        } else {
+            // Rounds end again: what the failsafe saw in this outage is no guide to the next (a not-streaming start kept
+            // from it would let the next outage's commits go up to a grace early).
+            watches.values().forEach(w -> w.failsafeSeen.forget());
         }
     }
 

@@ -6,7 +6,6 @@ import io.micronaut.core.annotation.Nullable;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -73,7 +72,8 @@ final class SyncCommit {
      * What one watcher has seen of a primary's synchronous commits: when each commit seen waiting
      * ("pid:start", {@link ServerSession.PrimaryCheck#syncWaiters()}) was first seen, and since when
      * what they wait for has not streamed. Waits are timed from these sightings, not from the
-     * server's clock. The monitor's round and its failsafe may share one.
+     * server's clock. The monitor's round and its failsafe may share one (an observation of a check
+     * read before the other's newer one can then restart a wait's timing: never sooner let go).
      */
     static final class Seen {
         private final Map<String, Instant> waiters = new HashMap<>();

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -307,19 +306,23 @@ class StreamingArchiveTest {
         long waitedForCatalog;
         ExecutorService committer = Executors.newSingleThreadExecutor();
         try (Connection tenant = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = tenant.createStatement()) {
-            dev.keel.testing.Footprint.stopServer(catalogPostmaster);
-            Future<Long> commit = committer.submit(() -> {
-                long started = System.nanoTime();
-                sql.execute("insert into acknowledged (n) values (-3)");
-                return (System.nanoTime() - started) / 1_000_000;
-            });
             try {
-                waitedForCatalog = commit.get(15, TimeUnit.SECONDS);
-            } catch (TimeoutException e) {
-                throw new AssertionError("a commit still waited for the receiver 15 s into a catalog hang: the failsafe did not let it go");
+                dev.keel.testing.Footprint.stopServer(catalogPostmaster);
+                Future<Long> commit = committer.submit(() -> {
+                    long started = System.nanoTime();
+                    sql.execute("insert into acknowledged (n) values (-3)");
+                    return (System.nanoTime() - started) / 1_000_000;
+                });
+                try {
+                    waitedForCatalog = commit.get(15, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    throw new AssertionError("a commit still waited for the receiver 15 s into a catalog hang: the failsafe did not"
+                            + " let it go");
+                }
+            } finally {
+                resume(catalogPostmaster); // before the tenant's connection closes: a commit still waiting then ends
             }
         } finally {
-            resume(catalogPostmaster);
             committer.shutdownNow();
         }
         System.out.printf("StreamingArchiveTest: with the catalog hung, a commit waited %d ms%n", waitedForCatalog);

@@ -149,9 +149,11 @@ public final class Hosts implements AutoCloseable {
     }
 
     /**
-     * Whether a veth or a namespace named for subnet {@code subnet} is still there: a killed run's, whose namespace outlives
-     * its deletion while a process in it has not died yet (its veth pair with it). A CI run that took such a subnet
-     * failed with "RTNETLINK answers: File exists".
+     * Whether a veth or a namespace named for subnet {@code subnet} is still there: the kernel tears a deleted namespace
+     * down later, its veth pair with it, so a harness this JVM just closed (and tries first again: its offset is the
+     * pid), or a killed run's, can leave one for a while. A CI run that took such a subnet failed with "RTNETLINK
+     * answers: File exists". A namespace left without its bridge (a close that failed) keeps its subnet out for good;
+     * there are 256.
      */
     private static boolean remnants(int subnet) {
         String prefix = "keel" + subnet;
