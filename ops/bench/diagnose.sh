@@ -16,7 +16,7 @@
 # Environment:
 #   N, TABLES, ROWS             samples (3), tables (1000), rows per table (100)
 #   KEEL_JAR                    the jar to run (default <repo>/target/keel.jar, built when missing)
-#   HEROKU_BIN                  the heroku CLI (default ~/.cache/keel-test/heroku-cli-11.10.0/node_modules/.bin/heroku)
+#   HEROKU_BIN                  the heroku CLI (default ~/.cache/keel-test/heroku-cli-11.10.0-node-22.23.2/node_modules/.bin/heroku)
 #   KEEL_POSTGRES_INSTALL_DIR   where Keel unpacks Postgres, shared across runs
 #                               (/var/cache/keel-bench/postgres as root, else ~/.cache/keel-bench/postgres)
 #   KEEL_BENCH_API_PORT (5494), KEEL_BENCH_PORTS (24400, the block ops/bench/lib/keel.sh lays out):
@@ -29,7 +29,7 @@ set -euo pipefail
 N=${N:-3}
 TABLES=${TABLES:-1000}
 ROWS=${ROWS:-100}
-HEROKU=${HEROKU_BIN:-$HOME/.cache/keel-test/heroku-cli-11.10.0/node_modules/.bin/heroku}
+HEROKU=${HEROKU_BIN:-$HOME/.cache/keel-test/heroku-cli-11.10.0-node-22.23.2/node_modules/.bin/heroku}
 KEEL_BENCH_API_PORT=${KEEL_BENCH_API_PORT:-5494}
 KEEL_BENCH_PORTS=${KEEL_BENCH_PORTS:-24400}
 source "$(dirname "$0")/lib/keel.sh"

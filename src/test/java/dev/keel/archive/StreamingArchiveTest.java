@@ -320,7 +320,7 @@ class StreamingArchiveTest {
                             + " let it go");
                 }
             } finally {
-                resume(catalogPostmaster); // before the tenant's connection closes: a commit still waiting then ends
+                dev.keel.testing.Footprint.resumeServer(catalogPostmaster); // before the tenant's connection closes: a commit still waiting then ends
             }
         } finally {
             committer.shutdownNow();
@@ -349,23 +349,6 @@ class StreamingArchiveTest {
         Wait.until("commits to wait for the receiver after the start", Timeouts.PROVISION,
                 () -> restarted.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
         restarted.deprovision(id);
-    }
-
-    /** SIGCONT to a server's postmaster and every process of it, each tried (one that ended needs none). */
-    private static void resume(long postmaster) {
-        List<Long> pids = new ArrayList<>(List.of(postmaster));
-        ProcessHandle.of(postmaster).ifPresent(p -> p.descendants().forEach(child -> pids.add(child.pid())));
-        List<String> failed = new ArrayList<>();
-        for (long pid : pids) {
-            try {
-                dev.keel.testing.Footprint.signal("CONT", pid);
-            } catch (AssertionError e) {
-                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                    failed.add(e.getMessage());
-                }
-            }
-        }
-        assertThat(failed).as("processes of the catalog left stopped").isEmpty();
     }
 
     private static Lsn streamed(Api api, String id) {

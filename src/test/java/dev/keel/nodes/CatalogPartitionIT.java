@@ -140,7 +140,7 @@ class CatalogPartitionIT {
                             long postmaster = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
                                     "postmaster.pid")).get(0).strip());
                             // The whole server hangs, its WAL receiver with it (the postmaster alone does not receive).
-                            List<Long> standby = Footprint.stopServer(postmaster);
+                            Footprint.stopServer(postmaster);
                             try {
                                 Instant asked = Instant.now();
                                 Future<?> held = clients.submit(() -> {
@@ -157,7 +157,7 @@ class CatalogPartitionIT {
                                 Wait.until("the failsafe to log that the database is degraded", Duration.ofSeconds(10),
                                         () -> keel.log().contains("degraded: writes are acknowledged before they reach the standby"));
                             } finally {
-                                standby.forEach(pid -> Footprint.signal("CONT", pid));
+                                Footprint.resumeServer(postmaster);
                             }
 
                             db.heal();

@@ -124,6 +124,24 @@ public final class Footprint {
         return stopped;
     }
 
+    /**
+     * Undoes {@link #stopServer}: SIGCONT to the postmaster and every process of it, each tried, so
+     * that one failure leaves no other process stopped; one that ended meanwhile needs none.
+     */
+    public static void resumeServer(long postmaster) {
+        List<Long> pids = new ArrayList<>(List.of(postmaster));
+        ProcessHandle.of(postmaster).ifPresent(p -> p.descendants().forEach(child -> pids.add(child.pid())));
+        List<String> failed = new ArrayList<>();
+        for (long pid : pids) {
+            if (kill("CONT", pid) != 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                failed.add(Long.toString(pid));
+            }
+        }
+        if (!failed.isEmpty()) {
+            throw new AssertionError("kill -CONT did not reach processes " + failed + " of the server of postmaster " + postmaster);
+        }
+    }
+
     private static int kill(String signal, long pid) {
         try {
             return new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();

