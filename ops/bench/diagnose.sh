@@ -16,7 +16,8 @@
 # Environment:
 #   N, TABLES, ROWS             samples (3), tables (1000), rows per table (100)
 #   KEEL_JAR                    the jar to run (default <repo>/target/keel.jar, built when missing)
-#   HEROKU_BIN                  the heroku CLI (default ~/.cache/keel-test/heroku-cli-11.10.0-node-22.23.2/node_modules/.bin/heroku)
+#   HEROKU_BIN                  the heroku CLI (default ~/.cache/keel-test/heroku-cli-11.10.0-node-22.23.2/node_modules/.bin/heroku,
+#                               as the tests install it: run on the Node beside it, with the tests' compile cache)
 #   KEEL_POSTGRES_INSTALL_DIR   where Keel unpacks Postgres, shared across runs
 #                               (/var/cache/keel-bench/postgres as root, else ~/.cache/keel-bench/postgres)
 #   KEEL_BENCH_API_PORT (5494), KEEL_BENCH_PORTS (24400, the block ops/bench/lib/keel.sh lays out):
@@ -30,6 +31,10 @@ N=${N:-3}
 TABLES=${TABLES:-1000}
 ROWS=${ROWS:-100}
 HEROKU=${HEROKU_BIN:-$HOME/.cache/keel-test/heroku-cli-11.10.0-node-22.23.2/node_modules/.bin/heroku}
+CLI_NODE_ENV=(env)  # installed as the tests install it: the Node beside it, and their compile cache
+if [[ -x $(dirname "$HEROKU")/node ]]; then
+    CLI_NODE_ENV=(env PATH="$(dirname "$HEROKU"):$PATH" NODE_COMPILE_CACHE="$(dirname "$HEROKU")/../../compile-cache")
+fi
 KEEL_BENCH_API_PORT=${KEEL_BENCH_API_PORT:-5494}
 KEEL_BENCH_PORTS=${KEEL_BENCH_PORTS:-24400}
 source "$(dirname "$0")/lib/keel.sh"
@@ -77,7 +82,7 @@ for i in $(seq 1 "$N"); do
         (cd "$HOME_DIR" && HOME=$HOME_DIR GIT_CONFIG_GLOBAL=$HOME_DIR/.gitconfig HEROKU_HOST=$API HEROKU_DATA_HOST=localhost \
             PGDIAGNOSE_URL=localhost HEROKU_PARTICLEBOARD_URL=$API HEROKU_API_KEY=$KEY DISABLE_TELEMETRY=true \
             HEROKU_SKIP_NEW_VERSION_CHECK=true HEROKU_DISABLE_AUTOUPDATE=true HEROKU_NOTIFICATIONS=0 \
-            "$HEROKU" pg:diagnose -a bench </dev/null >"$WORK/cli.out" 2>&1) || { cat "$WORK/cli.out" >&2; die "heroku pg:diagnose failed"; }
+            "${CLI_NODE_ENV[@]}" "$HEROKU" pg:diagnose -a bench </dev/null >"$WORK/cli.out" 2>&1) || { cat "$WORK/cli.out" >&2; die "heroku pg:diagnose failed"; }
         CLI_TIMES+=($(( $(now_ms) - T0 )))
     fi
     echo "  sample $i: api ${API_TIMES[-1]} ms, empty ${EMPTY_TIMES[-1]} ms${CLI_TIMES:+, cli ${CLI_TIMES[-1]} ms}" >&2

@@ -140,8 +140,8 @@ class CatalogPartitionIT {
                             long postmaster = Long.parseLong(Files.readAllLines(Path.of(Footprint.dataDirServing(dataDir, standbyPort),
                                     "postmaster.pid")).get(0).strip());
                             // The whole server hangs, its WAL receiver with it (the postmaster alone does not receive).
-                            Footprint.stopServer(postmaster);
                             try {
+                                Footprint.stopServer(postmaster);
                                 Instant asked = Instant.now();
                                 Future<?> held = clients.submit(() -> {
                                     execute(writer, "insert into writes (n) values (4)");

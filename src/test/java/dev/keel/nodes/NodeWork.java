@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
+import dev.keel.postgres.Lsn;
 import dev.keel.testing.Api;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
@@ -24,6 +25,7 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -82,10 +84,26 @@ final class NodeWork {
     }
 
     /**
+     * Waits until database {@code id}'s WAL receiver runs on {@code node}, streaming or behind, and
+     * has stored through {@code lsn} if given.
+     */
+    static void awaitReceiverOn(Api asked, String id, String node, String lsn) {
+        Wait.until("the WAL receiver of " + id + " to stream on " + node + (lsn == null ? "" : " through " + lsn), Timeouts.SWITCHOVER, () -> {
+            JsonNode receiver = asked.get("/v1/databases/" + id + "/archive").json().path("receiver");
+            if (!node.equals(receiver.path("node").asText()) || !Set.of("streaming", "behind").contains(receiver.path("state").asText())) {
+                return false;
+            }
+            return lsn == null || !receiver.path("streamed_lsn").isNull()
+                    && !Lsn.parse(lsn).isAfter(Lsn.parse(receiver.path("streamed_lsn").asText()));
+        });
+    }
+
+    /**
      * The settings every node of a network-namespace harness shares, as the README's "Nodes and
      * upgrading Keel" says: the catalog, the store, one secret key; a 1 s heartbeat and 5 s to be
      * lost; the hosts' network for the nodes' own connections.
      */
+
     static Map<String, String> sharedEnv(CatalogServer catalog, S3Server s3, Hosts hosts) {
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);

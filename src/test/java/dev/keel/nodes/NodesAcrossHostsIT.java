@@ -2,7 +2,6 @@ package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.Keel;
-import dev.keel.postgres.Lsn;
 import dev.keel.testing.Api;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
@@ -26,7 +25,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -95,7 +93,7 @@ class NodesAcrossHostsIT {
                     // The link between the nodes' hosts alone cut (both still reach the catalog and the store): each node's WAL
                     // receiver of the other's primary gives it up, and the primary's own node receives, until the link is back.
                     String idA = onA.get("id").asText();
-                    awaitReceiverOn(teamAtA, idA, "node-b", null);
+                    NodeWork.awaitReceiverOn(teamAtA, idA, "node-b", null);
                     long cut = System.nanoTime();
                     try {
                         nodeA.cutFrom(nodeB);
@@ -104,7 +102,7 @@ class NodesAcrossHostsIT {
                             sql.execute("create table streamed (n int); insert into streamed values (1)");
                             written = Pg.scalar(connection, "select pg_current_wal_lsn()");
                         }
-                        awaitReceiverOn(teamAtA, idA, "node-a", written);
+                        NodeWork.awaitReceiverOn(teamAtA, idA, "node-a", written);
                         observed.add("the link between the nodes' hosts cut: node-a received its own primary's WAL "
                                 + Duration.ofNanos(System.nanoTime() - cut).toMillis() + " ms later (silence checked after 5 s, give-up"
                                 + " after 10 s)");
@@ -113,7 +111,7 @@ class NodesAcrossHostsIT {
                         nodeA.healFrom(nodeB);
                     }
                     long healed = System.nanoTime();
-                    awaitReceiverOn(teamAtA, idA, "node-b", null);
+                    NodeWork.awaitReceiverOn(teamAtA, idA, "node-b", null);
                     observed.add("the link back: node-b received node-a's primary's WAL again "
                             + Duration.ofNanos(System.nanoTime() - healed).toMillis() + " ms later");
 
@@ -231,17 +229,5 @@ class NodesAcrossHostsIT {
 
     private static String pooledUrl(Api team) {
         return team.get("/v1/apps/hosts-web/config-vars").json().get("DATABASE_CONNECTION_POOL_URL").asText();
-    }
-
-    /** Waits until database {@code id}'s WAL receiver runs on {@code node}, streaming, and has stored through {@code lsn} if given. */
-    private static void awaitReceiverOn(Api asked, String id, String node, String lsn) {
-        Wait.until("the WAL receiver of " + id + " to stream on " + node + (lsn == null ? "" : " through " + lsn), Timeouts.SWITCHOVER, () -> {
-            JsonNode receiver = asked.get("/v1/databases/" + id + "/archive").json().path("receiver");
-            if (!node.equals(receiver.path("node").asText()) || !Set.of("streaming", "behind").contains(receiver.path("state").asText())) {
-                return false;
-            }
-            return lsn == null || !receiver.path("streamed_lsn").isNull()
-                    && !Lsn.parse(lsn).isAfter(Lsn.parse(receiver.path("streamed_lsn").asText()));
-        });
     }
 }

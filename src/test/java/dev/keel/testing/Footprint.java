@@ -125,20 +125,46 @@ public final class Footprint {
     }
 
     /**
-     * Undoes {@link #stopServer}: SIGCONT to the postmaster and every process of it, each tried, so
-     * that one failure leaves no other process stopped; one that ended meanwhile needs none.
+     * Undoes {@link #stopServer}: SIGCONT to the postmaster and every process of it, listed while
+     * they are all still stopped, in one {@code kill}, so that neither a process that ended meanwhile
+     * nor an interrupt leaves another stopped. Fails if one is still stopped afterwards.
      */
     public static void resumeServer(long postmaster) {
         List<Long> pids = new ArrayList<>(List.of(postmaster));
         ProcessHandle.of(postmaster).ifPresent(p -> p.descendants().forEach(child -> pids.add(child.pid())));
-        List<String> failed = new ArrayList<>();
-        for (long pid : pids) {
-            if (kill("CONT", pid) != 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
-                failed.add(Long.toString(pid));
+        List<String> command = new ArrayList<>(List.of("kill", "-CONT"));
+        pids.forEach(pid -> command.add(Long.toString(pid)));
+        Process kill;
+        try {
+            kill = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        boolean interrupted = false;
+        while (true) { // an interrupt does not end the wait: the check below must follow the kill
+            try {
+                kill.waitFor();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
         }
-        if (!failed.isEmpty()) {
-            throw new AssertionError("kill -CONT did not reach processes " + failed + " of the server of postmaster " + postmaster);
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        List<Long> stopped = pids.stream().filter(Footprint::isStopped).toList();
+        if (!stopped.isEmpty()) {
+            throw new AssertionError("processes " + stopped + " of the server of postmaster " + postmaster + " are still stopped");
+        }
+    }
+
+    /** Whether {@code pid} is stopped by a signal (state T in /proc); false once it ended. */
+    private static boolean isStopped(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2).startsWith("T");
+        } catch (IOException e) {
+            return false;
         }
     }
 
