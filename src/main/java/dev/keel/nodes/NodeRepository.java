@@ -216,6 +216,32 @@ final class NodeRepository {
                 .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 
+    /**
+     * A database owed a hot standby: its plan has one ({@code servers} above 1 in the caller's
+     * footprint, so every plan is listed here), it follows none, its primary runs or is being made
+     * on {@code primaryNode}, and it has neither a live standby nor a standby build recorded (which
+     * {@link #pending} counts). The HA monitor builds one once its timeline has a backup: after a
+     * provision's first, a plan change's, or a failover's.
+     */
+    record Owed(UUID databaseId, String plan, String primaryNode) {
+    }
+
+    /** The databases owed a hot standby ({@link Owed}), oldest first, read through {@code sql}. */
+    List<Owed> owedStandbys(DSLContext sql) {
+        // The values as DatabaseState, InstanceRole, InstanceState, OperationKind and OperationState write them (see pending).
+        var primary = INSTANCES.as("primary_instance");
+        return sql.select(DATABASES.ID, DATABASES.PLAN, primary.NODE)
+                .from(DATABASES).join(primary).on(primary.DATABASE_ID.eq(DATABASES.ID)).and(primary.ROLE.eq("primary"))
+                .and(primary.STATE.in("creating", "running")).and(primary.NODE.isNotNull())
+                .where(DATABASES.LEADER_ID.isNull()).and(DATABASES.STATE.in("creating", "available"))
+                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
+                        .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced")))
+                .andNotExists(DSL.selectOne().from(OPERATIONS).where(OPERATIONS.DATABASE_ID.eq(DATABASES.ID))
+                        .and(OPERATIONS.KIND.eq("standby")).and(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()))
+                .orderBy(DATABASES.CREATED_AT, DATABASES.ID)
+                .fetch(r -> new Owed(r.value1(), r.value2(), r.value3()));
+    }
+
     private static Row toRow(Record r) {
         return new Row(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.VERSION), r.get(NODES.EMBEDDED_CATALOG), r.get(NODES.STARTED_AT),
                 r.get(NODES.HEARTBEAT_AT), r.get(NODES.DRAINED), r.get(NODES.DRAINED_AT), r.get(NODES.PORT_FIRST), r.get(NODES.PORT_LAST),

@@ -11,6 +11,7 @@ import org.jooq.DSLContext;
 
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -37,9 +38,11 @@ import java.util.stream.Stream;
  * drained. A new database counts against its node from the moment it is recorded there, not only
  * once its servers are reserved, and the choice and the record are one transaction under the
  * placement lock, so that two new databases never take one node's last room. The same holds for a
- * hot standby's build, which the HA monitor records once the database's primary is reserved: it
- * counts from that moment, and its node is chosen under the lock (with no node with room, the
- * monitor builds it beside its primary all the same). A provision recorded for a node that was
+ * hot standby: from the moment its database is owed one (its primary made, a plan change to a plan
+ * with one, a failover) it counts on the node it would go to ({@link #withOwedStandbys}), and its
+ * build, which the HA monitor records once the timeline has a backup, counts on the node chosen
+ * then, under the lock (with no node with room, the monitor builds it beside its primary all the
+ * same). A provision recorded for a node that was
  * then lost before it began is taken over by the least busy active node with room
  * ({@code OperationInbox}), chosen and moved under the same lock. A plan change counts against its
  * servers' node from the moment it is recorded, checked under the lock ({@link #holdForPlan}); a
@@ -63,14 +66,14 @@ public final class Placement {
      * copy, which takes none); or a hot standby of a database of {@code plan}, or a new warm
      * instance (no plan), as {@code purpose} says.
      */
-    public record Demand(Purpose purpose, @Nullable String plan, int servers, int warmMajor) {
+    public record Demand(Purpose purpose, @Nullable String plan, int servers, int warmMajor, @Nullable UUID standbyOf) {
         public Demand(String plan, int servers, int warmMajor) {
-            this(Purpose.DATABASE, plan, servers, warmMajor);
+            this(Purpose.DATABASE, plan, servers, warmMajor, null);
         }
 
-        /** One hot standby of a database on {@code plan}. */
-        public static Demand standby(String plan) {
-            return new Demand(Purpose.STANDBY, plan, 1, -1);
+        /** One hot standby of database {@code database}, on {@code plan}: the room it is owed is the room it asks for, not counted twice. */
+        public static Demand standby(UUID database, String plan) {
+            return new Demand(Purpose.STANDBY, plan, 1, -1, database);
         }
 
         /** What the demand is for, in an operator's words. */
@@ -121,7 +124,7 @@ public final class Placement {
      */
     public Optional<String> noRoomForWarm() {
         return nodes.find(node.name()).flatMap(row -> shortage(row, hostedByNode(dsl).getOrDefault(row.name(), List.of()),
-                new Demand(Purpose.WARM, null, 1, -1), footprint, minFreeMb)).map(Shortage::sentence);
+                new Demand(Purpose.WARM, null, 1, -1, null), footprint, minFreeMb)).map(Shortage::sentence);
     }
 
     /**
@@ -220,7 +223,7 @@ public final class Placement {
     }
 
     private Survey survey(DSLContext sql, Demand demand) {
-        return survey(sql, hostedByNode(sql), demand);
+        return survey(sql, hostedByNode(sql, demand.standbyOf()), demand);
     }
 
     private Survey survey(DSLContext sql, Map<String, List<NodeRepository.Hosted>> hosted, Demand demand) {
@@ -232,12 +235,48 @@ public final class Placement {
         return new Survey(active, hosted, shortages);
     }
 
-    /** What each node hosts, and the servers recorded for it and not reserved yet. */
+    /** What each node hosts, the servers recorded for it and not reserved yet, and the hot standbys owed that would go to it. */
     private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql) {
-        // Pending first, then the servers: each statement reads what was committed when it began, and a provision that
-        // reserves its server between the two is then counted twice (for a moment), never not at all.
+        return hostedByNode(sql, null);
+    }
+
+    /** {@link #hostedByNode(DSLContext)} without the standby owed to database {@code except}, if any: the one being placed. */
+    private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql, @Nullable UUID except) {
+        // Owed first, then pending, then the servers: each statement reads what was committed when it began, and a standby
+        // build recorded, or a server reserved, between two of them is then counted twice (for a moment), never not at all.
+        List<NodeRepository.Owed> owed = nodes.owedStandbys(sql).stream()
+                .filter(o -> footprint.servers(o.plan()) > 1 && !o.databaseId().equals(except)).toList();
         List<NodeRepository.Hosted> pending = pendingServers(sql).toList();
-        return Stream.concat(pending.stream(), nodes.hosted(sql).stream()).collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(pending.stream(), nodes.hosted(sql).stream())
+                .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
+        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
+        return withOwedStandbys(active, hosted, owed, footprint, minFreeMb);
+    }
+
+    /**
+     * {@code hosted} with a server for each hot standby {@code owed} (oldest first) on the node it
+     * would go to, as the HA monitor chooses: the least busy active node other than its primary's
+     * with room for it, else its primary's (where the monitor builds it when no other node has
+     * room). Its room then stays taken between the moment a database is owed a standby (its
+     * provision's primary made, a plan change to a plan with one, a failover) and its build's
+     * record, which counts from then on ({@link NodeRepository#pending}).
+     */
+    static Map<String, List<NodeRepository.Hosted>> withOwedStandbys(List<NodeRepository.Row> active,
+                                                                    Map<String, List<NodeRepository.Hosted>> hosted,
+                                                                    List<NodeRepository.Owed> owed, PlanFootprint footprint,
+                                                                    long minFreeMb) {
+        Map<String, List<NodeRepository.Hosted>> with = new TreeMap<>();
+        hosted.forEach((name, servers) -> with.put(name, new ArrayList<>(servers)));
+        for (NodeRepository.Owed standby : owed) {
+            Demand demand = Demand.standby(standby.databaseId(), standby.plan());
+            String where = leastBusy(active, with, name -> !name.equals(standby.primaryNode())
+                    && shortage(active.stream().filter(row -> row.name().equals(name)).findFirst().orElseThrow(),
+                            with.getOrDefault(name, List.of()), demand, footprint, minFreeMb).isEmpty())
+                    .orElse(standby.primaryNode());
+            with.computeIfAbsent(where, name -> new ArrayList<>()).add(new NodeRepository.Hosted(standby.databaseId(),
+                    standby.databaseId(), null, standby.plan(), "standby", "creating", -1, where));
+        }
+        return with;
     }
 
     /**
@@ -247,12 +286,12 @@ public final class Placement {
      * node has room for it. Run in the
      * transaction that records the new plan (the plan counts from that moment): it first takes the
      * placement lock, so that the plan's room and a new database's are never both counted as
-     * free. The standby's room is checked, not held: the HA monitor chooses its node when it records
-     * the build, as it does for every standby.
+     * free. The standby's room is then held from the commit on, as every owed standby's is
+     * ({@link #withOwedStandbys}); the HA monitor chooses its node when it records the build.
      */
     public void holdForPlan(DSLContext tx, UUID database, boolean following, String plan) {
         AdvisoryLock.PLACEMENT.acquire(tx);
-        Map<String, List<NodeRepository.Hosted>> before = hostedByNode(tx);
+        Map<String, List<NodeRepository.Hosted>> before = hostedByNode(tx, database);
         Map<String, List<NodeRepository.Hosted>> after = new TreeMap<>();
         before.forEach((name, hosted) -> after.put(name, hosted.stream()
                 .map(h -> database.equals(h.databaseId()) ? h.onPlan(plan) : h).toList()));
@@ -271,7 +310,7 @@ public final class Placement {
                 .filter(h -> database.equals(h.databaseId()) && LIVE.contains(h.state())).count();
         // A follower has no hot standby on any plan.
         if (!following && footprint.servers(plan) > live) {
-            Survey survey = survey(tx, after, Demand.standby(plan));
+            Survey survey = survey(tx, after, Demand.standby(database, plan));
             if (survey.leastBusyWithRoom(name -> true).isEmpty()) {
                 String each = survey.shortages().entrySet().stream()
                         .map(e -> "node " + e.getKey() + ": " + e.getValue().map(Shortage::sentence).orElse("")).collect(Collectors.joining("; "));

@@ -839,13 +839,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /** Placement's node for a standby of {@code database} other than its primary's, if one runs this version of Keel. */
     private Optional<String> nodeApart(Database database, Instance primary) {
-        String chosen = placement.choose(nodeOf(primary), Placement.Demand.standby(database.plan())).node();
+        String chosen = placement.choose(nodeOf(primary), Placement.Demand.standby(database.id(), database.plan())).node();
         return apart(primary, chosen, placement.otherVersion(chosen).isPresent());
     }
 
     /** {@link #nodeApart(Database, Instance)} chosen in transaction {@code tx}, which records the standby's build ({@link Placement#chooseAndHold}). */
     private Optional<String> nodeApart(DSLContext tx, Database database, Instance primary) {
-        String chosen = placement.chooseAndHold(tx, nodeOf(primary), Placement.Demand.standby(database.plan())).node();
+        String chosen = placement.chooseAndHold(tx, nodeOf(primary), Placement.Demand.standby(database.id(), database.plan())).node();
         // Read on the transaction's connection: every standby build waiting on the lock holds one.
         return apart(primary, chosen, placement.otherVersion(tx, chosen).isPresent());
     }

@@ -40,7 +40,8 @@ class NodeDrainTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("node-drain", Map.of("keel.instances.pool.size", 0));
+        // No HA monitor round in this class's life: a standby owed stays owed, the moment before its build is recorded held open.
+        keel = TestKeel.start("node-drain", Map.of("keel.instances.pool.size", 0, "keel.ha.check-interval", "6h"));
     }
 
     @AfterAll
@@ -214,6 +215,45 @@ class NodeDrainTest {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
             // Also when it failed: the class's budget tests count what this node reserves.
             team.deprovision(first.get("id").asText());
+        }
+    }
+
+    /**
+     * A database owed a hot standby holds its room from the moment it is owed, not only once the
+     * HA monitor records the build: here a plan change to premium, with no monitor round to build
+     * the standby. A new database that would take that room is refused; one more standby's worth
+     * of budget lets it through.
+     */
+    @Test
+    void aStandbyOwedAndNotYetRecordedHoldsItsRoom() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        PlanFootprint footprint = keel.bean(PlanFootprint.class);
+        Api team = keel.newTeam("owed-standby");
+        String id = team.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        long standby = footprint.memoryMb("premium-0");
+        long essential = footprint.memoryMb("essential-0");
+        try {
+            Api.Response accepted = team.patch("/v1/databases/" + id, "{\"plan\":\"premium-0\"}");
+            assertThat(accepted.status()).as(accepted.toString()).isEqualTo(202);
+            NodeWork.awaitSucceeded(team, accepted.json().get("progress").get("operation_id").asText());
+            assertThat(catalog.fetchCount(INSTANCES, INSTANCES.DATABASE_ID.eq(UUID.fromString(id)))).as("no standby was built").isEqualTo(1);
+
+            long reserved = reservedMb(catalog, name, footprint);
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved + standby).where(NODES.NAME.eq(name)).execute();
+            Api.Response refused = team.post("/v1/databases", "{\"plan\":\"essential-0\"}");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(503);
+            assertThat(refused.field("type")).endsWith("/problems/no-capacity");
+            assertThat(refused.field("detail")).contains("its servers count for " + (reserved + standby) + " MB of its " + (reserved + standby)
+                    + " MB memory budget (KEEL_NODE_MEMORY_BUDGET_MB)");
+
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reserved + standby + essential).where(NODES.NAME.eq(name)).execute();
+            JsonNode second = team.provision("{\"plan\":\"essential-0\"}");
+            team.deprovision(second.get("id").asText());
+        } finally {
+            catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
+            team.deprovision(id);
         }
     }
 

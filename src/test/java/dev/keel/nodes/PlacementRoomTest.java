@@ -7,7 +7,9 @@ import org.junit.jupiter.params.provider.MethodSource;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.stream.Stream;
 
@@ -77,6 +79,55 @@ class PlacementRoomTest {
         Optional<Placement.Shortage> found = Placement.shortage(row, hosted, new Placement.Demand(plan, servers, 17), MEMORY, MIN_FREE_MB);
         assertThat(found.map(s -> s.kind().name()).orElse(null)).as(what + ": " + found).isEqualTo(shortage);
         found.ifPresent(s -> assertThat(s.sentence()).isNotBlank());
+    }
+
+    /**
+     * Where the hot standbys owed count ({@link Placement#withOwedStandbys}), oldest first: on the
+     * least busy node other than the primary's with room for one, else beside the primary, as the
+     * HA monitor would build it; each counted before the next is placed.
+     */
+    static Stream<Arguments> owed() {
+        return Stream.of(
+                Arguments.of("another node with room takes it", List.of(node("a", 1000), node("b", 1000)), List.of("a"), List.of("b")),
+                Arguments.of("the least busy other node", List.of(node("a", 1000), node("b", 1000), node("c", 1000)), List.of("a", "b:not-owed"),
+                        List.of("c")),
+                Arguments.of("beside its primary when no other node has room", List.of(node("a", 1000), node("b", 300)), List.of("a"),
+                        List.of("a")),
+                Arguments.of("beside its primary on the only node", List.of(node("a", 1000)), List.of("a"), List.of("a")),
+                Arguments.of("the first owed takes the last room, the next goes beside its primary",
+                        List.of(node("a", 400), node("b", 1000), node("c", 400)), List.of("a", "b"), List.of("c", "b")),
+                Arguments.of("a node without a budget always has room", List.of(node("a", 1000), node("b", 0)), List.of("a", "a"),
+                        List.of("b", "b")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("owed")
+    void aStandbyOwedCountsWhereTheMonitorWouldBuildIt(String what, List<NodeRepository.Row> nodes, List<String> primaries,
+                                                      List<String> expected) {
+        Map<String, List<NodeRepository.Hosted>> hosted = new TreeMap<>();
+        List<NodeRepository.Owed> owed = new ArrayList<>();
+        for (String spec : primaries) {
+            String[] parts = spec.split(":");
+            UUID database = UUID.randomUUID();
+            hosted.computeIfAbsent(parts[0], n -> new ArrayList<>()).add(new NodeRepository.Hosted(UUID.randomUUID(), database, "db",
+                    "large", "primary", "running", 17, parts[0]));
+            if (parts.length > 1) {
+                continue; // a primary whose database is owed nothing: it only makes its node busier
+            }
+            owed.add(new NodeRepository.Owed(database, "large", parts[0]));
+        }
+        Map<String, List<NodeRepository.Hosted>> with = Placement.withOwedStandbys(nodes, hosted, owed, MEMORY, MIN_FREE_MB);
+        List<String> placed = owed.stream().map(o -> with.entrySet().stream()
+                .filter(e -> e.getValue().stream().anyMatch(h -> h.databaseId().equals(o.databaseId()) && h.role().equals("standby")))
+                .map(Map.Entry::getKey).findFirst().orElse(null)).toList();
+        assertThat(placed).as(what).isEqualTo(expected);
+        assertThat(hosted.values().stream().mapToInt(List::size).sum()).as("the map given is left as it was").isEqualTo(primaries.size());
+    }
+
+    /** Node {@code name}, with a memory budget (0: none) and room otherwise. */
+    private static NodeRepository.Row node(String name, long memoryBudgetMb) {
+        OffsetDateTime now = OffsetDateTime.now();
+        return new NodeRepository.Row(name, null, "1", false, now, now, false, null, 20000, 20099, memoryBudgetMb, 10_000, 5000L, 100L, now);
     }
 
     /** A node with a memory budget, this many ports, and its disk as last read (null: not read); its disk budget is 10,000 MB. */
