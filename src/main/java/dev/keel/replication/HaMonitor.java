@@ -270,6 +270,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
+        /** The node the last decision moves the standby to, while that decision is acted on (null: no move). */
+        @Nullable String movingTo;
         /** Finished promotions that failed in a row, and when the next may begin ({@link #promotionBackoff}). */
         int promotionsFailed;
         Instant promoteAgainAt = Instant.EPOCH;
@@ -976,6 +978,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
+        watch.movingTo = null; // set again below when this decision is a move
         boolean intact = runtime.intact(primary);
         String failure = "its data directory is gone or damaged";
         // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
@@ -1013,6 +1016,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 }
                 Optional<String> apart = standby.filter(s -> nodeOf(s).equals(nodeOf(primary)) && "streaming".equals(check.standbyState()))
                         .flatMap(s -> apartNode(database, watch, primary));
+                watch.movingTo = apart.orElse(null);
                 if (apart.isPresent()) {
                     return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "moving the standby to node " + apart.get() + ": it runs"
                             + " beside its primary on node " + nodeOf(primary) + ", where losing the host would lose both; a new standby"
@@ -1271,12 +1275,31 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
     }
 
+    /** Whether a node other than {@code primary}'s has room for a standby of {@code database}, asked under the placement lock. */
+    private boolean roomApart(Database database, Instance primary) {
+        try {
+            return dsl.transactionResult(tx -> nodeApart(tx.dsl(), database, primary)).isPresent();
+        } catch (KeelException e) {
+            return false; // no node has room
+        }
+    }
+
     /**
-     * Removes a standby whose slot the primary invalidated (the standby and its data, then the slot)
-     * and asks for a new one at once; returns the build's operation. Called under the lease.
+     * Removes a standby (the standby and its data, then the slot) whose slot the primary
+     * invalidated, whose node is lost, or that moves away from beside its primary, and asks for a
+     * new one at once; returns the build's operation. Called under the lease.
      */
     @Nullable
     private UUID replaceStandby(Database database, Watch watch, Instance primary) {
+        String movingTo = watch.movingTo;
+        watch.movingTo = null;
+        // A move was chosen without the placement lock: asked again under it, so that a standby is not removed from beside its
+        // primary only to be built there again because a new database took the room meanwhile. Once it is removed, the standby
+        // it is owed holds that room (Placement.withOwedStandbys) until its build is recorded.
+        if (movingTo != null && !roomApart(database, primary)) {
+            LOG.info("Database {}: its standby stays beside its primary: node {} has no room for it any more", database.name(), movingTo);
+            return null;
+        }
         // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
         // and every other commit: without that, nothing is removed, and the next check decides again.
         if (!letCommitsGo(database, watch, "its standby is being replaced")) {
