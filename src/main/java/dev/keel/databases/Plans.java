@@ -9,6 +9,8 @@ import jakarta.inject.Singleton;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * The plans Keel sells, shaped after Heroku Postgres' Essential, Standard and Premium tiers, and
@@ -39,6 +41,11 @@ public final class Plans implements PlanFootprint {
     @Override
     public int servers(String plan) {
         return find(plan).map(p -> p.ha() ? 2 : 1).orElse(1);
+    }
+
+    @Override
+    public Set<String> withStandby() {
+        return ALL.stream().filter(Plan::ha).map(Plan::name).collect(Collectors.toUnmodifiableSet());
     }
 
     /** The plan named {@code name}; a 422 naming the valid plans otherwise. */

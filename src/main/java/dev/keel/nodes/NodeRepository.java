@@ -7,11 +7,13 @@ import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
 import org.jooq.SQLDialect;
+import org.jooq.Select;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
@@ -42,6 +44,15 @@ final class NodeRepository {
     /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
     record Hosted(UUID id, @Nullable UUID databaseId, @Nullable String database, @Nullable String plan, String role, String state,
                   int major, String node) {
+        /**
+         * A server of {@code database} recorded for {@code node} and not reserved yet, as if the node
+         * hosted it already (being created, of no major a warm instance could match), so that its
+         * room is taken.
+         */
+        static Hosted unreserved(UUID database, String plan, String role, String node) {
+            return new Hosted(database, database, null, plan, role, "creating", -1, node);
+        }
+
         /** This server as its database's would count on plan {@code other}. */
         Hosted onPlan(String other) {
             return new Hosted(id, databaseId, database, other, role, state, major, node);
@@ -207,35 +218,42 @@ final class NodeRepository {
         // and instances depend on nodes, not back).
         Condition making = OPERATIONS.KIND.in("provision", "restore")
                 .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)));
-        Condition standby = OPERATIONS.KIND.eq("standby")
-                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
-                        .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced")));
+        Condition standby = OPERATIONS.KIND.eq("standby").andNotExists(liveStandby());
         return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.KIND, OPERATIONS.NODE)
                 .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
                 .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby))
                 .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 
+    /** A standby of the database of the row read that runs or is being made (not being removed, not fenced). */
+    private static Select<?> liveStandby() {
+        return DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
+                .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced"));
+    }
+
     /**
-     * A database owed a hot standby: its plan has one ({@code servers} above 1 in the caller's
-     * footprint, so every plan is listed here), it follows none, its primary runs or is being made
-     * on {@code primaryNode}, and it has neither a live standby nor a standby build recorded (which
-     * {@link #pending} counts). The HA monitor builds one once its timeline has a backup: after a
-     * provision's first, a plan change's, or a failover's.
+     * A database owed a hot standby: its plan has one, it follows none, its primary runs or is
+     * being made on {@code primaryNode}, and it has neither a live standby nor a standby build
+     * recorded (which {@link #pending} counts). The HA monitor builds one once its timeline has a
+     * backup: after a provision's first, a plan change's, or a failover's.
      */
     record Owed(UUID databaseId, String plan, String primaryNode) {
     }
 
-    /** The databases owed a hot standby ({@link Owed}), oldest first, read through {@code sql}. */
-    List<Owed> owedStandbys(DSLContext sql) {
+    /** The databases on one of {@code plans} (those with a hot standby) owed one ({@link Owed}), oldest first, read through {@code sql}. */
+    List<Owed> owedStandbys(DSLContext sql, Collection<String> plans) {
         // The values as DatabaseState, InstanceRole, InstanceState, OperationKind and OperationState write them (see pending).
-        var primary = INSTANCES.as("primary_instance");
-        return sql.select(DATABASES.ID, DATABASES.PLAN, primary.NODE)
-                .from(DATABASES).join(primary).on(primary.DATABASE_ID.eq(DATABASES.ID)).and(primary.ROLE.eq("primary"))
-                .and(primary.STATE.in("creating", "running")).and(primary.NODE.isNotNull())
-                .where(DATABASES.LEADER_ID.isNull()).and(DATABASES.STATE.in("creating", "available"))
-                .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
-                        .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced")))
+        // The newest live primary: a major upgrade's switch has two for a moment.
+        Field<String> primaryNode = DSL.select(INSTANCES.NODE).from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
+                .and(INSTANCES.ROLE.eq("primary")).and(INSTANCES.STATE.in("creating", "running")).and(INSTANCES.NODE.isNotNull())
+                .orderBy(INSTANCES.CREATED_AT.desc()).limit(1).asField("primary_node");
+        if (plans.isEmpty()) {
+            return List.of();
+        }
+        return sql.select(DATABASES.ID, DATABASES.PLAN, primaryNode).from(DATABASES)
+                .where(DATABASES.PLAN.in(plans)).and(DATABASES.LEADER_ID.isNull()).and(DATABASES.STATE.in("creating", "available"))
+                .and(primaryNode.isNotNull())
+                .andNotExists(liveStandby())
                 .andNotExists(DSL.selectOne().from(OPERATIONS).where(OPERATIONS.DATABASE_ID.eq(DATABASES.ID))
                         .and(OPERATIONS.KIND.eq("standby")).and(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()))
                 .orderBy(DATABASES.CREATED_AT, DATABASES.ID)

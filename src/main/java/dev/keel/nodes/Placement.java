@@ -63,15 +63,15 @@ public final class Placement {
     /**
      * What a new database needs of its node: its plan, how many servers it starts with (2 with a
      * hot standby), and the Postgres major a warm instance would have to be of ({@code -1}: a
-     * copy, which takes none); or a hot standby of a database of {@code plan}, or a new warm
-     * instance (no plan), as {@code purpose} says.
+     * copy, which takes none); or a hot standby of database {@code standbyOf}, on {@code plan}, or a
+     * new warm instance (no plan), as {@code purpose} says.
      */
     public record Demand(Purpose purpose, @Nullable String plan, int servers, int warmMajor, @Nullable UUID standbyOf) {
         public Demand(String plan, int servers, int warmMajor) {
             this(Purpose.DATABASE, plan, servers, warmMajor, null);
         }
 
-        /** One hot standby of database {@code database}, on {@code plan}: the room it is owed is the room it asks for, not counted twice. */
+        /** One hot standby of database {@code database} ({@code standbyOf}), on {@code plan}: the room it is owed is what it asks for, not counted twice. */
         public static Demand standby(UUID database, String plan) {
             return new Demand(Purpose.STANDBY, plan, 1, -1, database);
         }
@@ -123,8 +123,10 @@ public final class Placement {
      * a refill asked for at one moment may pass the budget by that one warm instance at most.
      */
     public Optional<String> noRoomForWarm() {
-        return nodes.find(node.name()).flatMap(row -> shortage(row, hostedByNode(dsl).getOrDefault(row.name(), List.of()),
-                new Demand(Purpose.WARM, null, 1, -1, null), footprint, minFreeMb)).map(Shortage::sentence);
+        List<NodeRepository.Row> all = nodes.all(dsl);
+        return all.stream().filter(row -> row.name().equals(node.name())).findFirst()
+                .flatMap(row -> shortage(row, hostedByNode(dsl, all, null).getOrDefault(row.name(), List.of()),
+                        new Demand(Purpose.WARM, null, 1, -1, null), footprint, minFreeMb)).map(Shortage::sentence);
     }
 
     /**
@@ -223,11 +225,13 @@ public final class Placement {
     }
 
     private Survey survey(DSLContext sql, Demand demand) {
-        return survey(sql, hostedByNode(sql, demand.standbyOf()), demand);
+        List<NodeRepository.Row> all = nodes.all(sql);
+        return survey(all, hostedByNode(sql, all, demand.standbyOf()), demand);
     }
 
-    private Survey survey(DSLContext sql, Map<String, List<NodeRepository.Hosted>> hosted, Demand demand) {
-        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
+    /** What each of the active nodes among {@code all}, hosting {@code hosted}, lacks for {@code demand}. */
+    private Survey survey(List<NodeRepository.Row> all, Map<String, List<NodeRepository.Hosted>> hosted, Demand demand) {
+        List<NodeRepository.Row> active = active(all);
         Map<String, Optional<Shortage>> shortages = new TreeMap<>();
         for (NodeRepository.Row row : active) {
             shortages.put(row.name(), shortage(row, hosted.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb));
@@ -235,33 +239,39 @@ public final class Placement {
         return new Survey(active, hosted, shortages);
     }
 
-    /** What each node hosts, the servers recorded for it and not reserved yet, and the hot standbys owed that would go to it. */
-    private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql) {
-        return hostedByNode(sql, null);
+    private List<NodeRepository.Row> active(List<NodeRepository.Row> all) {
+        return all.stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
     }
 
-    /** {@link #hostedByNode(DSLContext)} without the standby owed to database {@code except}, if any: the one being placed. */
-    private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql, @Nullable UUID except) {
-        // Owed first, then pending, then the servers: each statement reads what was committed when it began, and a standby
-        // build recorded, or a server reserved, between two of them is then counted twice (for a moment), never not at all.
-        List<NodeRepository.Owed> owed = nodes.owedStandbys(sql).stream()
-                .filter(o -> footprint.servers(o.plan()) > 1 && !o.databaseId().equals(except)).toList();
+    /**
+     * What each node hosts, the servers recorded for it and not reserved yet, and the hot standbys
+     * owed that would go to it (among the nodes {@code all}), but the one owed to database
+     * {@code except}, if any: the standby being placed.
+     */
+    private Map<String, List<NodeRepository.Hosted>> hostedByNode(DSLContext sql, List<NodeRepository.Row> all, @Nullable UUID except) {
+        // Pending, then the servers, then the standbys owed: each statement reads what was committed when it began, and a server
+        // reserved, or a standby owed (a primary made, a standby removed, a build that failed), between two of them is then
+        // counted twice for a moment, never not at all. A standby build recorded between them (always under the placement lock)
+        // can go uncounted for a moment in a read without the lock (choose, noRoomForWarm), never in one under it.
         List<NodeRepository.Hosted> pending = pendingServers(sql).toList();
         Map<String, List<NodeRepository.Hosted>> hosted = Stream.concat(pending.stream(), nodes.hosted(sql).stream())
                 .collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        List<NodeRepository.Row> active = nodes.all(sql).stream().filter(row -> state(row) == NodeState.ACTIVE).toList();
-        return withOwedStandbys(active, hosted, owed, footprint, minFreeMb);
+        List<NodeRepository.Owed> owed = nodes.owedStandbys(sql, footprint.withStandby()).stream()
+                .filter(o -> !o.databaseId().equals(except)).toList();
+        // The monitor builds a standby on a node of its own version only (during a rolling upgrade).
+        List<NodeRepository.Row> standbyNodes = active(all).stream().filter(row -> row.version().equals(node.version())).toList();
+        return withOwedStandbys(standbyNodes, hosted, owed, footprint, minFreeMb);
     }
 
     /**
      * {@code hosted} with a server for each hot standby {@code owed} (oldest first) on the node it
-     * would go to, as the HA monitor chooses: the least busy active node other than its primary's
-     * with room for it, else its primary's (where the monitor builds it when no other node has
+     * would go to, as the HA monitor chooses: the least busy of {@code candidates} (the active nodes
+     * of this version) other than its primary's with room for it, else its primary's (where the monitor builds it when no other node has
      * room). Its room then stays taken between the moment a database is owed a standby (its
      * provision's primary made, a plan change to a plan with one, a failover) and its build's
      * record, which counts from then on ({@link NodeRepository#pending}).
      */
-    static Map<String, List<NodeRepository.Hosted>> withOwedStandbys(List<NodeRepository.Row> active,
+    static Map<String, List<NodeRepository.Hosted>> withOwedStandbys(List<NodeRepository.Row> candidates,
                                                                     Map<String, List<NodeRepository.Hosted>> hosted,
                                                                     List<NodeRepository.Owed> owed, PlanFootprint footprint,
                                                                     long minFreeMb) {
@@ -269,12 +279,13 @@ public final class Placement {
         hosted.forEach((name, servers) -> with.put(name, new ArrayList<>(servers)));
         for (NodeRepository.Owed standby : owed) {
             Demand demand = Demand.standby(standby.databaseId(), standby.plan());
-            String where = leastBusy(active, with, name -> !name.equals(standby.primaryNode())
-                    && shortage(active.stream().filter(row -> row.name().equals(name)).findFirst().orElseThrow(),
-                            with.getOrDefault(name, List.of()), demand, footprint, minFreeMb).isEmpty())
+            String where = candidates.stream()
+                    .filter(row -> !row.name().equals(standby.primaryNode())
+                            && shortage(row, with.getOrDefault(row.name(), List.of()), demand, footprint, minFreeMb).isEmpty())
+                    .min(leastBusyFirst(with)).map(NodeRepository.Row::name)
                     .orElse(standby.primaryNode());
-            with.computeIfAbsent(where, name -> new ArrayList<>()).add(new NodeRepository.Hosted(standby.databaseId(),
-                    standby.databaseId(), null, standby.plan(), "standby", "creating", -1, where));
+            with.computeIfAbsent(where, name -> new ArrayList<>())
+                    .add(NodeRepository.Hosted.unreserved(standby.databaseId(), standby.plan(), "standby", where));
         }
         return with;
     }
@@ -291,11 +302,12 @@ public final class Placement {
      */
     public void holdForPlan(DSLContext tx, UUID database, boolean following, String plan) {
         AdvisoryLock.PLACEMENT.acquire(tx);
-        Map<String, List<NodeRepository.Hosted>> before = hostedByNode(tx, database);
+        List<NodeRepository.Row> all = nodes.all(tx);
+        Map<String, List<NodeRepository.Hosted>> before = hostedByNode(tx, all, database);
         Map<String, List<NodeRepository.Hosted>> after = new TreeMap<>();
         before.forEach((name, hosted) -> after.put(name, hosted.stream()
                 .map(h -> database.equals(h.databaseId()) ? h.onPlan(plan) : h).toList()));
-        for (NodeRepository.Row row : nodes.all(tx)) {
+        for (NodeRepository.Row row : all) {
             long was = reservedMb(before.getOrDefault(row.name(), List.of()), footprint);
             long will = reservedMb(after.getOrDefault(row.name(), List.of()), footprint);
             if (row.memoryBudgetMb() > 0 && will > was && will > row.memoryBudgetMb()) {
@@ -310,7 +322,7 @@ public final class Placement {
                 .filter(h -> database.equals(h.databaseId()) && LIVE.contains(h.state())).count();
         // A follower has no hot standby on any plan.
         if (!following && footprint.servers(plan) > live) {
-            Survey survey = survey(tx, after, Demand.standby(database, plan));
+            Survey survey = survey(all, after, Demand.standby(database, plan));
             if (survey.leastBusyWithRoom(name -> true).isEmpty()) {
                 String each = survey.shortages().entrySet().stream()
                         .map(e -> "node " + e.getKey() + ": " + e.getValue().map(Shortage::sentence).orElse("")).collect(Collectors.joining("; "));
@@ -321,15 +333,11 @@ public final class Placement {
         }
     }
 
-    /**
-     * The servers recorded and not reserved yet (of databases not yet made, and new standbys), as
-     * if their node hosted them already (being created, of no major a warm instance could match),
-     * so that their room is taken.
-     */
+    /** The servers recorded and not reserved yet (of databases not yet made, and new standbys) ({@link NodeRepository.Hosted#unreserved}). */
     private Stream<NodeRepository.Hosted> pendingServers(DSLContext sql) {
         return nodes.pending(sql).stream().flatMap(p -> IntStream.range(0, p.standbyOnly() || p.following() ? 1 : footprint.servers(p.plan()))
-                .mapToObj(i -> new NodeRepository.Hosted(p.databaseId(), p.databaseId(), null, p.plan(),
-                        i == 0 && !p.standbyOnly() ? "primary" : "standby", "creating", -1, p.node())));
+                .mapToObj(i -> NodeRepository.Hosted.unreserved(p.databaseId(), p.plan(), i == 0 && !p.standbyOnly() ? "primary" : "standby",
+                        p.node())));
     }
 
     /**
@@ -378,11 +386,13 @@ public final class Placement {
 
     private static Optional<String> leastBusy(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
                                               Predicate<String> eligible) {
-        return active.stream()
-                .filter(row -> eligible.test(row.name()))
-                .min(Comparator.comparing((Function<NodeRepository.Row, Integer>) row -> hosted.getOrDefault(row.name(), List.of()).size())
-                        .thenComparing(NodeRepository.Row::name))
-                .map(NodeRepository.Row::name);
+        return active.stream().filter(row -> eligible.test(row.name())).min(leastBusyFirst(hosted)).map(NodeRepository.Row::name);
+    }
+
+    /** Nodes ordered by how many instances each hosts in {@code hosted}, then by name. */
+    private static Comparator<NodeRepository.Row> leastBusyFirst(Map<String, List<NodeRepository.Hosted>> hosted) {
+        return Comparator.comparing((Function<NodeRepository.Row, Integer>) row -> hosted.getOrDefault(row.name(), List.of()).size())
+                .thenComparing(NodeRepository.Row::name);
     }
 
     /**

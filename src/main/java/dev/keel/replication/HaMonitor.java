@@ -270,8 +270,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
-        /** The node the last decision moves the standby to, while that decision is acted on (null: no move). */
-        @Nullable String movingTo;
         /** Finished promotions that failed in a row, and when the next may begin ({@link #promotionBackoff}). */
         int promotionsFailed;
         Instant promoteAgainAt = Instant.EPOCH;
@@ -832,20 +830,21 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 || watch.timeline == null || !watch.timeline.equals(backup.get().timeline())) {
             return Optional.empty();
         }
+        // Chosen under the placement lock, so that no new database is taking the room as it is read. It is not held: until the
+        // standby is removed (and owed, Placement.withOwedStandbys), a new database may still take it, and the standby is then
+        // built beside its primary again; building the new one before removing the old would close that.
         try {
-            return nodeApart(database, primary);
+            return dsl.transactionResult(tx -> nodeApart(tx.dsl(), database, primary));
         } catch (KeelException e) {
             return Optional.empty(); // no room anywhere: it stays beside its primary
         }
     }
 
-    /** Placement's node for a standby of {@code database} other than its primary's, if one runs this version of Keel. */
-    private Optional<String> nodeApart(Database database, Instance primary) {
-        String chosen = placement.choose(nodeOf(primary), Placement.Demand.standby(database.id(), database.plan())).node();
-        return apart(primary, chosen, placement.otherVersion(chosen).isPresent());
-    }
-
-    /** {@link #nodeApart(Database, Instance)} chosen in transaction {@code tx}, which records the standby's build ({@link Placement#chooseAndHold}). */
+    /**
+     * Placement's node for a standby of {@code database} other than its primary's, if one runs this
+     * version of Keel, chosen in transaction {@code tx} ({@link Placement#chooseAndHold}): the one
+     * that records the standby's build, or one that only reads.
+     */
     private Optional<String> nodeApart(DSLContext tx, Database database, Instance primary) {
         String chosen = placement.chooseAndHold(tx, nodeOf(primary), Placement.Demand.standby(database.id(), database.plan())).node();
         // Read on the transaction's connection: every standby build waiting on the lock holds one.
@@ -978,7 +977,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
-        watch.movingTo = null; // set again below when this decision is a move
         boolean intact = runtime.intact(primary);
         String failure = "its data directory is gone or damaged";
         // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
@@ -1016,7 +1014,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 }
                 Optional<String> apart = standby.filter(s -> nodeOf(s).equals(nodeOf(primary)) && "streaming".equals(check.standbyState()))
                         .flatMap(s -> apartNode(database, watch, primary));
-                watch.movingTo = apart.orElse(null);
                 if (apart.isPresent()) {
                     return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "moving the standby to node " + apart.get() + ": it runs"
                             + " beside its primary on node " + nodeOf(primary) + ", where losing the host would lose both; a new standby"
@@ -1275,15 +1272,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
     }
 
-    /** Whether a node other than {@code primary}'s has room for a standby of {@code database}, asked under the placement lock. */
-    private boolean roomApart(Database database, Instance primary) {
-        try {
-            return dsl.transactionResult(tx -> nodeApart(tx.dsl(), database, primary)).isPresent();
-        } catch (KeelException e) {
-            return false; // no node has room
-        }
-    }
-
     /**
      * Removes a standby (the standby and its data, then the slot) whose slot the primary
      * invalidated, whose node is lost, or that moves away from beside its primary, and asks for a
@@ -1291,15 +1279,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     @Nullable
     private UUID replaceStandby(Database database, Watch watch, Instance primary) {
-        String movingTo = watch.movingTo;
-        watch.movingTo = null;
-        // A move was chosen without the placement lock: asked again under it, so that a standby is not removed from beside its
-        // primary only to be built there again because a new database took the room meanwhile. Once it is removed, the standby
-        // it is owed holds that room (Placement.withOwedStandbys) until its build is recorded.
-        if (movingTo != null && !roomApart(database, primary)) {
-            LOG.info("Database {}: its standby stays beside its primary: node {} has no room for it any more", database.name(), movingTo);
-            return null;
-        }
         // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
         // and every other commit: without that, nothing is removed, and the next check decides again.
         if (!letCommitsGo(database, watch, "its standby is being replaced")) {

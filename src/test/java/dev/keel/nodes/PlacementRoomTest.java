@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -36,6 +37,11 @@ class PlacementRoomTest {
         @Override
         public int servers(String plan) {
             return 1;
+        }
+
+        @Override
+        public Set<String> withStandby() {
+            return Set.of();
         }
     };
     private static final long MIN_FREE_MB = 2048;
@@ -96,6 +102,8 @@ class PlacementRoomTest {
                 Arguments.of("beside its primary on the only node", List.of(node("a", 1000)), List.of("a"), List.of("a")),
                 Arguments.of("the first owed takes the last room, the next goes beside its primary",
                         List.of(node("a", 400), node("b", 1000), node("c", 400)), List.of("a", "b"), List.of("c", "b")),
+                Arguments.of("beside its primary on a node no longer active, when no active one has room", List.of(node("b", 300)),
+                        List.of("a"), List.of("a")),
                 Arguments.of("a node without a budget always has room", List.of(node("a", 1000), node("b", 0)), List.of("a", "a"),
                         List.of("b", "b")));
     }
