@@ -6,6 +6,7 @@ import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
+import org.jooq.Record1;
 import org.jooq.SQLDialect;
 import org.jooq.Select;
 import org.jooq.impl.DSL;
@@ -244,9 +245,10 @@ final class NodeRepository {
     List<Owed> owedStandbys(DSLContext sql, Collection<String> plans) {
         // The values as DatabaseState, InstanceRole, InstanceState, OperationKind and OperationState write them (see pending).
         // The newest live primary: a major upgrade's switch has two for a moment.
-        Field<String> primaryNode = DSL.select(INSTANCES.NODE).from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
+        Select<Record1<String>> newestPrimary = DSL.select(INSTANCES.NODE).from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
                 .and(INSTANCES.ROLE.eq("primary")).and(INSTANCES.STATE.in("creating", "running")).and(INSTANCES.NODE.isNotNull())
-                .orderBy(INSTANCES.CREATED_AT.desc()).limit(1).asField("primary_node");
+                .orderBy(INSTANCES.CREATED_AT.desc()).limit(1);
+        Field<String> primaryNode = DSL.field(newestPrimary);
         if (plans.isEmpty()) {
             return List.of();
         }
