@@ -3,6 +3,8 @@ package dev.keel.catalog;
 import org.jooq.DSLContext;
 import org.jooq.impl.DSL;
 
+import java.util.UUID;
+
 /**
  * Transaction-scoped advisory locks on the catalog: they serialise work that must not run twice
  * at once, also across Keel nodes sharing the catalog. Every key is declared here, so none collide.
@@ -27,6 +29,8 @@ public enum AdvisoryLock {
     private static final long NAMESPACE = 0x4b45454cL << 32; // "KEEL"
     /** The first key of node names' locks, in Postgres' two-key space, apart from the one-key locks above. */
     private static final int NODE_NAMES = 0x4b454c4e; // "KELN"
+    /** The first key of teams' dataclip-run locks, in the two-key space. */
+    private static final int TEAM_RUNS = 0x4b454452; // "KEDR"
     private final long key;
 
     AdvisoryLock(int id) {
@@ -46,6 +50,14 @@ public enum AdvisoryLock {
     /** Takes the lock for {@code session}'s lifetime if nobody holds it; says whether it did. */
     public boolean tryHoldForSession(DSLContext session) {
         return Boolean.TRUE.equals(session.fetchValue(DSL.field("pg_try_advisory_lock({0})", Boolean.class, DSL.val(key))));
+    }
+
+    /**
+     * Takes team {@code team}'s dataclip-run lock until {@code tx}'s transaction ends, so that the
+     * nodes admit and record the team's runs one at a time. Teams whose ids hash alike share one.
+     */
+    public static void acquireTeamRuns(DSLContext tx, UUID team) {
+        tx.select(DSL.field("pg_advisory_xact_lock({0}, hashtext({1}))", Object.class, DSL.val(TEAM_RUNS), DSL.val(team.toString()))).fetch();
     }
 
     /**

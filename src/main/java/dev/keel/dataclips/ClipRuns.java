@@ -26,7 +26,9 @@ import java.util.function.Supplier;
 
 /**
  * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
- * own concurrency, queue and rate). A version with the same parameter values runs once at a time:
+ * own concurrency, queue and rate). A team's runs running and waiting count across the nodes (its
+ * result rows in the catalog), so that asking several nodes gives it no more; its rate counts on
+ * each node. A version with the same parameter values runs once at a time:
  * asking the API for it again while it is queued or running is a 409 naming that run; a share
  * link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
  * access, a result younger than the freshness age is served as stored; an older one is re-run, at
@@ -42,6 +44,8 @@ final class ClipRuns {
     private final int linkRuns;
     private final ThisNode node;
     private final Placement placement;
+    private final int teamConcurrency;
+    private final int teamQueue;
     private final Map<String, Run> inFlight = new ConcurrentHashMap<>();
 
     /** A run under way: its result row as started, and its end. */
@@ -54,6 +58,8 @@ final class ClipRuns {
              @Value("${keel.dataclips.wait}") Duration wait, @Value("${keel.dataclips.fresh-for}") Duration freshFor,
              @Value("${keel.dataclips.link-runs}") int linkRuns, ThisNode node, Placement placement) {
         this.linkRuns = linkRuns;
+        this.teamConcurrency = teamConcurrency;
+        this.teamQueue = teamQueue;
         this.node = node;
         this.placement = placement;
         this.runner = runner;
@@ -96,6 +102,20 @@ final class ClipRuns {
     /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
     void checkTeamMayRun(UUID team) {
         queue.check(team);
+        admitAcrossNodes(results.unfinished(team, placement.silent()));
+    }
+
+    /**
+     * The 429 when the team's runs not finished on every node, {@code unfinished}, take all it may
+     * run and queue: this node's own count ({@link RunQueue}) is asked first, and says the same in
+     * its words while they all run here.
+     */
+    private void admitAcrossNodes(int unfinished) {
+        if (unfinished >= teamConcurrency + teamQueue) {
+            throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team has " + unfinished + " dataclip runs running or waiting across"
+                    + " Keel's nodes, the most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY " + teamConcurrency + ", KEEL_DATACLIPS_TEAM_QUEUE "
+                    + teamQueue + "); try again once one has finished.").retryAfter(RunQueue.FULL_RETRY_SECONDS);
+        }
     }
 
     /** Runs now, or joins the run of the same version and values under way (a change of the clip's title or time limit, say). */
@@ -148,7 +168,9 @@ final class ClipRuns {
         String key = key(clip, parameters);
         boolean[] made = new boolean[1];
         Run run = inFlight.computeIfAbsent(key, k -> {
-            ClipResult result = results.start(clip.id(), clip.version().id(), parameters, node.name());
+            queue.check(clip.teamId()); // this node's own count first, in its words
+            ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), placement.silent(),
+                    this::admitAcrossNodes);
             CompletableFuture<ClipResult> done;
             try {
                 done = queue.submit(clip.teamId(), () -> {

@@ -1,6 +1,7 @@
 package dev.keel.dataclips;
 
 import com.fasterxml.jackson.core.type.TypeReference;
+import dev.keel.catalog.AdvisoryLock;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.Condition;
@@ -16,7 +17,9 @@ import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.function.IntConsumer;
 
+import static dev.keel.catalog.schema.Tables.DATACLIPS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULT_CHUNKS;
 
@@ -36,10 +39,31 @@ final class ResultRepository {
         this.dsl = dsl;
     }
 
+    /**
+     * Records a run of team {@code team}'s version with {@code parameters}, running on node
+     * {@code node}, once {@code admit}, told how many of the team's runs are not finished on every
+     * node but those {@code stopped} ({@link #unfinished}), has not thrown. The count and the record
+     * are one transaction under the team's run lock, so that two nodes never both admit the run
+     * that passes the team's limit.
+     */
+    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Set<String> stopped, IntConsumer admit) {
+        UUID id = dsl.transactionResult(configuration -> {
+            DSLContext tx = configuration.dsl();
+            AdvisoryLock.acquireTeamRuns(tx, team);
+            admit.accept(unfinished(tx, team, stopped));
+            return insert(tx, clipId, versionId, parameters, node);
+        });
+        return find(id).orElseThrow();
+    }
+
     /** Records a run of the version with {@code parameters}, running on node {@code node}. */
     ClipResult start(UUID clipId, UUID versionId, String parameters, String node) {
+        return find(insert(dsl, clipId, versionId, parameters, node)).orElseThrow();
+    }
+
+    private static UUID insert(DSLContext sql, UUID clipId, UUID versionId, String parameters, String node) {
         UUID id = UUID.randomUUID();
-        dsl.insertInto(DATACLIP_RESULTS)
+        sql.insertInto(DATACLIP_RESULTS)
                 .set(DATACLIP_RESULTS.ID, id)
                 .set(DATACLIP_RESULTS.NODE, node)
                 .set(DATACLIP_RESULTS.DATACLIP_ID, clipId)
@@ -47,7 +71,24 @@ final class ResultRepository {
                 .set(DATACLIP_RESULTS.PARAMETERS, parameters)
                 .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
                 .execute();
-        return find(id).orElseThrow();
+        return id;
+    }
+
+    /**
+     * How many of team {@code team}'s runs are not finished (running, or waiting for a runner) on
+     * the nodes but those {@code stopped} (whose Keel is gone, and its runs with it), read through
+     * {@code sql}. Only runs of the last day count: a run ends at its time limit long before.
+     */
+    int unfinished(DSLContext sql, UUID team, Set<String> stopped) {
+        return sql.fetchCount(DSL.selectOne().from(DATACLIP_RESULTS).join(DATACLIPS).on(DATACLIPS.ID.eq(DATACLIP_RESULTS.DATACLIP_ID))
+                .where(DATACLIPS.TEAM_ID.eq(team)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING))
+                .and(DATACLIP_RESULTS.STARTED_AT.gt(DSL.field("pg_catalog.now() - interval '1 day'", OffsetDateTime.class)))
+                .and(DATACLIP_RESULTS.NODE.isNull().or(DATACLIP_RESULTS.NODE.notIn(stopped))));
+    }
+
+    /** {@link #unfinished(DSLContext, UUID, Set)} read now. */
+    int unfinished(UUID team, Set<String> stopped) {
+        return unfinished(dsl, team, stopped);
     }
 
     /**
