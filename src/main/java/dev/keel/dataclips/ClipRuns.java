@@ -26,9 +26,8 @@ import java.util.function.Supplier;
 
 /**
  * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
- * own concurrency, queue and rate). A team's runs running and waiting count across the nodes (its
- * result rows in the catalog), so that asking several nodes gives it no more; its rate counts on
- * each node. A version with the same parameter values runs once at a time:
+ * own concurrency, queue and rate). A team's runs running and waiting also count across the nodes
+ * (its result rows); its rate counts on each node. A version with the same parameter values runs once at a time:
  * asking the API for it again while it is queued or running is a 409 naming that run; a share
  * link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
  * access, a result younger than the freshness age is served as stored; an older one is re-run, at
@@ -101,15 +100,11 @@ final class ClipRuns {
 
     /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
     void checkTeamMayRun(UUID team) {
-        queue.check(team);
-        admitAcrossNodes(results.unfinished(team, placement.silent()));
+        queue.check(team); // this node's own count first: it says the same in its words while all the team's runs are here
+        admitAcrossNodes(results.unfinished(team, node.lostAfter()));
     }
 
-    /**
-     * The 429 when the team's runs not finished on every node, {@code unfinished}, take all it may
-     * run and queue: this node's own count ({@link RunQueue}) is asked first, and says the same in
-     * its words while they all run here.
-     */
+    /** The 429 when the team's runs not finished on every node, {@code unfinished}, take all it may run and queue. */
     private void admitAcrossNodes(int unfinished) {
         if (unfinished >= teamConcurrency + teamQueue) {
             throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team has " + unfinished + " dataclip runs running or waiting across"
@@ -168,8 +163,9 @@ final class ClipRuns {
         String key = key(clip, parameters);
         boolean[] made = new boolean[1];
         Run run = inFlight.computeIfAbsent(key, k -> {
-            queue.check(clip.teamId()); // this node's own count first, in its words
-            ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), placement.silent(),
+            // Asked first without the team's lock too: a team past its runs is refused without waiting for it.
+            checkTeamMayRun(clip.teamId());
+            ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), node.lostAfter(),
                     this::admitAcrossNodes);
             CompletableFuture<ClipResult> done;
             try {

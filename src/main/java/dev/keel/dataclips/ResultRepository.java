@@ -9,6 +9,7 @@ import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
 
+import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -22,6 +23,7 @@ import java.util.function.IntConsumer;
 import static dev.keel.catalog.schema.Tables.DATACLIPS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULT_CHUNKS;
+import static dev.keel.catalog.schema.Tables.NODES;
 
 /** Result rows and their chunks of stored rows. */
 @Singleton
@@ -41,54 +43,47 @@ final class ResultRepository {
 
     /**
      * Records a run of team {@code team}'s version with {@code parameters}, running on node
-     * {@code node}, once {@code admit}, told how many of the team's runs are not finished on every
-     * node but those {@code stopped} ({@link #unfinished}), has not thrown. The count and the record
-     * are one transaction under the team's run lock, so that two nodes never both admit the run
-     * that passes the team's limit.
+     * {@code node}, once {@code admit}, told how many of the team's runs are not finished
+     * ({@link #unfinished}), has not thrown: the count and the record are one transaction under the
+     * team's run lock, so that two nodes never both admit the run past the team's limit.
      */
-    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Set<String> stopped, IntConsumer admit) {
+    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Duration lostAfter, IntConsumer admit) {
         UUID id = dsl.transactionResult(configuration -> {
             DSLContext tx = configuration.dsl();
             AdvisoryLock.acquireTeamRuns(tx, team);
-            admit.accept(unfinished(tx, team, stopped));
-            return insert(tx, clipId, versionId, parameters, node);
+            admit.accept(unfinished(tx, team, lostAfter));
+            UUID run = UUID.randomUUID();
+            tx.insertInto(DATACLIP_RESULTS)
+                    .set(DATACLIP_RESULTS.ID, run)
+                    .set(DATACLIP_RESULTS.NODE, node)
+                    .set(DATACLIP_RESULTS.DATACLIP_ID, clipId)
+                    .set(DATACLIP_RESULTS.VERSION_ID, versionId)
+                    .set(DATACLIP_RESULTS.PARAMETERS, parameters)
+                    .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
+                    .execute();
+            return run;
         });
         return find(id).orElseThrow();
     }
 
-    /** Records a run of the version with {@code parameters}, running on node {@code node}. */
-    ClipResult start(UUID clipId, UUID versionId, String parameters, String node) {
-        return find(insert(dsl, clipId, versionId, parameters, node)).orElseThrow();
-    }
-
-    private static UUID insert(DSLContext sql, UUID clipId, UUID versionId, String parameters, String node) {
-        UUID id = UUID.randomUUID();
-        sql.insertInto(DATACLIP_RESULTS)
-                .set(DATACLIP_RESULTS.ID, id)
-                .set(DATACLIP_RESULTS.NODE, node)
-                .set(DATACLIP_RESULTS.DATACLIP_ID, clipId)
-                .set(DATACLIP_RESULTS.VERSION_ID, versionId)
-                .set(DATACLIP_RESULTS.PARAMETERS, parameters)
-                .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
-                .execute();
-        return id;
-    }
-
     /**
      * How many of team {@code team}'s runs are not finished (running, or waiting for a runner) on
-     * the nodes but those {@code stopped} (whose Keel is gone, and its runs with it), read through
-     * {@code sql}. Only runs of the last day count: a run ends at its time limit long before.
+     * the nodes that heartbeat (a node silent longer than {@code lostAfter} has lost its runs with
+     * its Keel; a run an older Keel recorded, with no node, is its own node's business), read
+     * through {@code sql}. Only runs of the last day count: a run ends at its time limit long before.
      */
-    int unfinished(DSLContext sql, UUID team, Set<String> stopped) {
+    int unfinished(DSLContext sql, UUID team, Duration lostAfter) {
         return sql.fetchCount(DSL.selectOne().from(DATACLIP_RESULTS).join(DATACLIPS).on(DATACLIPS.ID.eq(DATACLIP_RESULTS.DATACLIP_ID))
                 .where(DATACLIPS.TEAM_ID.eq(team)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING))
                 .and(DATACLIP_RESULTS.STARTED_AT.gt(DSL.field("pg_catalog.now() - interval '1 day'", OffsetDateTime.class)))
-                .and(DATACLIP_RESULTS.NODE.isNull().or(DATACLIP_RESULTS.NODE.notIn(stopped))));
+                .and(DATACLIP_RESULTS.NODE.in(DSL.select(NODES.NAME).from(NODES).where(NODES.HEARTBEAT_AT.gt(
+                        DSL.field("pg_catalog.now() - pg_catalog.make_interval(secs => {0})", OffsetDateTime.class,
+                                DSL.val((double) lostAfter.toMillis() / 1000)))))));
     }
 
-    /** {@link #unfinished(DSLContext, UUID, Set)} read now. */
-    int unfinished(UUID team, Set<String> stopped) {
-        return unfinished(dsl, team, stopped);
+    /** {@link #unfinished(DSLContext, UUID, Duration)} read now, without the team's run lock. */
+    int unfinished(UUID team, Duration lostAfter) {
+        return unfinished(dsl, team, lostAfter);
     }
 
     /**

@@ -21,6 +21,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -158,8 +159,8 @@ class ClipSingleStatementFuzzTest {
     /** The whole run, as Keel makes it for a refresh. */
     private void whole(ClipText.Prepared read, String text) {
         ResultRepository results = keel.bean(ResultRepository.class);
-        ClipResult result = results.start(clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}",
-                keel.bean(ThisNode.class).name());
+        ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}",
+                keel.bean(ThisNode.class).name(), Duration.ofSeconds(15), unfinished -> { });
         keel.bean(ClipRunner.class).run(clip, database, result, read, Map.of());
         ClipResult ended = results.find(result.id()).orElseThrow();
         if (ended.succeeded()) {

@@ -19,6 +19,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -232,8 +233,10 @@ class DataclipRunLimitsTest {
         Api api = team("interrupted");
         Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(clip(api, "select 1", "{}"))).orElseThrow();
         ResultRepository results = keel.bean(ResultRepository.class);
-        ClipResult stopped = results.start(clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped");
-        ClipResult running = results.start(clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs");
+        ClipResult stopped = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped",
+                Duration.ofSeconds(15), unfinished -> { });
+        ClipResult running = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs",
+                Duration.ofSeconds(15), unfinished -> { });
         try {
             results.failRunningOn(Set.of("node-that-stopped", "node-long-silent"), false);
             ClipResult failed = results.find(stopped.id()).orElseThrow();

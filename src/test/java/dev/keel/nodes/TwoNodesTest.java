@@ -111,7 +111,7 @@ class TwoNodesTest {
                 teamAtB.deprovision(roomless.get("id").asText());
                 catalogUpdate("update nodes set memory_budget_mb = " + b.bean(ThisNode.class).memoryBudgetMb() + " where name = 'node-b'", catalog);
 
-                assertTeamRunsCountAcrossNodes(teamAtA, teamAtB, idA);
+                assertTeamRunsCountAcrossNodes(teamAtA, teamAtB, onA, a.caFile());
 
                 // A backup of B's database asked of A: A records it for B, and B takes it.
                 assertCarriedOutBy(teamAtA, idB, "node-b", catalog);
@@ -511,36 +511,44 @@ class TwoNodesTest {
 
     /**
      * A team's dataclip runs running and waiting count across the nodes: with 2 running and 8
-     * waiting at most (the defaults), six runs asked of A and four of B take them all, and an
-     * eleventh asked of B is refused, though B has only four of its own. Once they end, B runs it.
+     * waiting at most (the defaults), six runs asked of A and four of B take them all, held on a
+     * table lock, and an eleventh asked of B is refused, though B has only four of its own. Once
+     * they end, B runs it.
      */
-    private static void assertTeamRunsCountAcrossNodes(Api atA, Api atB, String database) {
-        Api.Response created = atA.post("/v1/dataclips", "{\"title\":\"across nodes\",\"database\":\"" + database + "\",\"sql\":"
-                + "\"select {{n}}::int as n, pg_sleep(case when {{n}}::int > 0 then 4 else 0 end)\""
-                + ",\"parameters\":{\"n\":\"0\"},\"timeout_seconds\":60}");
-        assertThat(created.status()).as(created.toString()).isEqualTo(201);
-        String clip = created.field("id");
-        HttpClient http = HttpClient.newHttpClient();
+    private static void assertTeamRunsCountAcrossNodes(Api atA, Api atB, JsonNode database, Path caFile) throws Exception {
         List<CompletableFuture<HttpResponse<String>>> held = new ArrayList<>();
-        for (int n = 1; n <= 10; n++) {
-            Api asked = n <= 6 ? atA : atB;
-            held.add(http.sendAsync(asked.request("/v1/dataclips/" + clip + "/refresh?n=" + n).POST(HttpRequest.BodyPublishers.noBody())
-                    .build(), HttpResponse.BodyHandlers.ofString()));
-        }
-        Wait.until("ten runs to be queued or running", Timeouts.REQUEST, () -> {
-            int unfinished = 0;
-            for (JsonNode version : atA.get("/v1/dataclips/" + clip + "/versions").json()) {
-                for (JsonNode result : version.get("results")) {
-                    unfinished += "running".equals(result.get("state").asText()) ? 1 : 0;
-                }
+        String clip;
+        try (Connection owner = Pg.connect(database.get("url").asText(), caFile); Statement sql = owner.createStatement()) {
+            sql.execute("create table held (n int)");
+            Api.Response created = atA.post("/v1/dataclips", "{\"title\":\"across nodes\",\"database\":\""
+                    + database.get("id").asText() + "\",\"sql\":\"select {{n}}::int as n, (select count(*) from held) as held\","
+                    + "\"parameters\":{\"n\":\"0\"},\"timeout_seconds\":60}");
+            assertThat(created.status()).as(created.toString()).isEqualTo(201);
+            clip = created.field("id");
+            owner.setAutoCommit(false);
+            sql.execute("lock table held in access exclusive mode");
+            HttpClient http = HttpClient.newHttpClient();
+            for (int n = 1; n <= 10; n++) {
+                Api asked = n <= 6 ? atA : atB;
+                held.add(http.sendAsync(asked.request("/v1/dataclips/" + clip + "/refresh?n=" + n)
+                        .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()));
             }
-            return unfinished == 10;
-        });
-        Api.Response refused = atB.post("/v1/dataclips/" + clip + "/refresh?n=11", "");
-        assertThat(refused.status()).as(refused.toString()).isEqualTo(429);
-        assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
-        assertThat(refused.field("detail")).isEqualTo("Your team has 10 dataclip runs running or waiting across Keel's nodes, the most"
-                + " it may (KEEL_DATACLIPS_TEAM_CONCURRENCY 2, KEEL_DATACLIPS_TEAM_QUEUE 8); try again once one has finished.");
+            Wait.until("ten runs to be queued or running", Timeouts.REQUEST, () -> {
+                int unfinished = 0;
+                for (JsonNode version : atA.get("/v1/dataclips/" + clip + "/versions").json()) {
+                    for (JsonNode result : version.get("results")) {
+                        unfinished += "running".equals(result.get("state").asText()) ? 1 : 0;
+                    }
+                }
+                return unfinished == 10;
+            });
+            Api.Response refused = atB.post("/v1/dataclips/" + clip + "/refresh?n=11", "");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(429);
+            assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
+            assertThat(refused.field("detail")).isEqualTo("Your team has 10 dataclip runs running or waiting across Keel's nodes, the"
+                    + " most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY 2, KEEL_DATACLIPS_TEAM_QUEUE 8); try again once one has finished.");
+            owner.rollback();
+        }
         for (CompletableFuture<HttpResponse<String>> answer : held) {
             assertThat(answer.join().statusCode()).isIn(200, 202);
         }
