@@ -33,6 +33,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -542,11 +544,19 @@ class TwoNodesTest {
                 }
                 return unfinished == 10;
             });
-            Api.Response refused = atB.post("/v1/dataclips/" + clip + "/refresh?n=11", "");
-            assertThat(refused.status()).as(refused.toString()).isEqualTo(429);
-            assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
-            assertThat(refused.field("detail")).isEqualTo("Your team has 10 dataclip runs running or waiting across Keel's nodes, the"
-                    + " most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY 2, KEEL_DATACLIPS_TEAM_QUEUE 8); try again once one has finished.");
+            CompletableFuture<HttpResponse<String>> eleventh = http.sendAsync(atB.request("/v1/dataclips/" + clip + "/refresh?n=11")
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> refused;
+            try {
+                refused = eleventh.get(20, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                throw new AssertionError("node-b admitted an eleventh run of the team, which waits on the lock, rather than refuse it");
+            }
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(429);
+            JsonNode problem = Api.parse(refused.body());
+            assertThat(problem.get("type").asText()).isEqualTo("/problems/too-many-runs");
+            assertThat(problem.get("detail").asText()).isEqualTo("Your team has 10 dataclip runs running or waiting across Keel's nodes,"
+                    + " the most it may (KEEL_DATACLIPS_TEAM_CONCURRENCY 2, KEEL_DATACLIPS_TEAM_QUEUE 8); try again once one has finished.");
             owner.rollback();
         }
         for (CompletableFuture<HttpResponse<String>> answer : held) {
