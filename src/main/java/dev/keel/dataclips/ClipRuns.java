@@ -27,9 +27,9 @@ import java.util.function.Supplier;
 /**
  * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
  * own concurrency, queue and rate). A team's runs running and waiting also count across the nodes
- * (its result rows); its rate counts on each node. A version with the same parameter values runs once at a time:
- * asking the API for it again while it is queued or running is a 409 naming that run; a share
- * link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
+ * (its result rows); its rate counts on each node. A version with the same parameter values runs
+ * once at a time: asking the API for it again while it is queued or running is a 409 naming that
+ * run; a share link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
  * access, a result younger than the freshness age is served as stored; an older one is re-run, at
  * most once per that age, as Heroku does.
  */

@@ -68,9 +68,10 @@ final class ResultRepository {
 
     /**
      * How many of team {@code team}'s runs are not finished (running, or waiting for a runner) on
-     * the nodes that heartbeat (a node silent longer than {@code lostAfter} has lost its runs with
-     * its Keel; a run an older Keel recorded, with no node, is its own node's business), read
-     * through {@code sql}. Only runs of the last day count: a run ends at its time limit long before.
+     * the nodes that heartbeat, read through {@code sql}. Not counted: the runs of a node silent
+     * longer than {@code lostAfter} (they ended with its Keel), those a Keel older than node names
+     * recorded (no node; during a rolling upgrade, a team may pass its limit by those), and runs
+     * of more than a day ago (a run ends at its time limit long before).
      */
     int unfinished(DSLContext sql, UUID team, Duration lostAfter) {
         return sql.fetchCount(DSL.selectOne().from(DATACLIP_RESULTS).join(DATACLIPS).on(DATACLIPS.ID.eq(DATACLIP_RESULTS.DATACLIP_ID))

@@ -532,7 +532,8 @@ class TwoNodesTest {
             HttpClient http = HttpClient.newHttpClient();
             for (int n = 1; n <= 10; n++) {
                 Api asked = n <= 6 ? atA : atB;
-                held.add(http.sendAsync(asked.request("/v1/dataclips/" + clip + "/refresh?n=" + n)
+                // Answered once the lock goes (a run longer than the wait answers as running): not within one request's time.
+                held.add(http.sendAsync(asked.request("/v1/dataclips/" + clip + "/refresh?n=" + n).timeout(Timeouts.REQUEST.multipliedBy(4))
                         .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()));
             }
             Wait.until("ten runs to be queued or running", Timeouts.REQUEST, () -> {
@@ -548,7 +549,7 @@ class TwoNodesTest {
                     .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
             HttpResponse<String> refused;
             try {
-                refused = eleventh.get(20, TimeUnit.SECONDS);
+                refused = eleventh.get(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS);
             } catch (TimeoutException e) {
                 throw new AssertionError("node-b admitted an eleventh run of the team, which waits on the lock, rather than refuse it");
             }
