@@ -99,7 +99,7 @@ class NodeDrainTest {
         long essential = keel.bean(PlanFootprint.class).memoryMb("essential-0");
         long premium = keel.bean(PlanFootprint.class).memoryMb("premium-0");
         JsonNode first = team.provision("{\"plan\":\"essential-0\"}");
-        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long budget = memoryBudgetMb(catalog, name);
         Long diskBudget = catalog.select(NODES.DISK_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.DISK_BUDGET_MB);
         try {
             // Room for one more essential server, not for a premium database's two (a budget of 0, the default, is none).
@@ -140,7 +140,7 @@ class NodeDrainTest {
         DSLContext catalog = keel.bean(DSLContext.class);
         PlanFootprint footprint = keel.bean(PlanFootprint.class);
         Api team = keel.newTeam("last-room");
-        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long budget = memoryBudgetMb(catalog, name);
         long reserved = reservedMb(catalog, name, footprint);
         List<Api.Response> answers = new ArrayList<>();
         ExecutorService requests = Executors.newFixedThreadPool(4);
@@ -191,7 +191,7 @@ class NodeDrainTest {
         JsonNode first = team.provision("{\"plan\":\"essential-0\"}");
         UUID database = UUID.fromString(first.get("id").asText());
         UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
-        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long budget = memoryBudgetMb(catalog, name);
         UUID building = null;
         try {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, reservedMb(catalog, name, footprint) + footprint.memoryMb("essential-0"))
@@ -231,7 +231,7 @@ class NodeDrainTest {
         PlanFootprint footprint = keel.bean(PlanFootprint.class);
         Api team = keel.newTeam("owed-standby");
         String id = team.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long budget = memoryBudgetMb(catalog, name);
         long standby = footprint.memoryMb("premium-0");
         long essential = footprint.memoryMb("essential-0");
         try {
@@ -270,7 +270,7 @@ class NodeDrainTest {
         PlanFootprint footprint = keel.bean(PlanFootprint.class);
         Api team = keel.newTeam("plan-room");
         String id = team.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        Long budget = catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
+        Long budget = memoryBudgetMb(catalog, name);
         long more = footprint.memoryMb("standard-0") - footprint.memoryMb("essential-0");
         try {
             long reserved = reservedMb(catalog, name, footprint);
@@ -304,6 +304,11 @@ class NodeDrainTest {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
             team.deprovision(id);
         }
+    }
+
+    /** Node {@code name}'s memory budget as its catalog row holds it (what placement reads; each test sets it back). */
+    private static Long memoryBudgetMb(DSLContext catalog, String name) {
+        return catalog.select(NODES.MEMORY_BUDGET_MB).from(NODES).where(NODES.NAME.eq(name)).fetchOne(NODES.MEMORY_BUDGET_MB);
     }
 
     /** The memory node {@code name}'s reserved servers count for now (its warm instances included). */
