@@ -9,6 +9,7 @@ import org.jooq.Record;
 import org.jooq.Record1;
 import org.jooq.SQLDialect;
 import org.jooq.Select;
+import org.jooq.SelectConditionStep;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
@@ -210,8 +211,9 @@ final class NodeRepository {
 
     /**
      * The servers recorded and not reserved yet, with the node each was recorded for: a database
-     * whose making (a provision or restore, still running) has no server row yet, and a standby
-     * build (still running) of a database with no live standby row yet. They count against that
+     * whose making (a provision or restore, still running) has no server row yet, a standby
+     * build (still running) of a database with no live standby row yet, and a follower's rebuild
+     * (still running) with no live server on its node yet. They count against that
      * node's room from the moment they are recorded, not only once their servers are reserved.
      */
     List<Pending> pending(DSLContext sql) {
@@ -220,16 +222,24 @@ final class NodeRepository {
         Condition making = OPERATIONS.KIND.in("provision", "restore")
                 .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)));
         Condition standby = OPERATIONS.KIND.eq("standby").andNotExists(liveStandby());
+        // A follower's rebuild: its new server, until it is made, on a node where none of its servers lives (its old one being
+        // removed there, or left on a lost node).
+        Condition rebuild = OPERATIONS.KIND.eq("rebuild").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
         return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.KIND, OPERATIONS.NODE)
                 .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
-                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby))
+                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby).or(rebuild))
                 .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 
-    /** A standby of the database of the row read that runs or is being made (not being removed, not fenced). */
-    private static Select<?> liveStandby() {
+    /** A server of the database of the row read that runs or is being made (not being removed, not fenced). */
+    private static SelectConditionStep<Record1<Integer>> liveServer() {
         return DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID))
-                .and(INSTANCES.ROLE.eq("standby")).and(INSTANCES.STATE.notIn("deleting", "fenced"));
+                .and(INSTANCES.STATE.notIn("deleting", "fenced"));
+    }
+
+    /** A standby of the database of the row read that runs or is being made. */
+    private static SelectConditionStep<Record1<Integer>> liveStandby() {
+        return liveServer().and(INSTANCES.ROLE.eq("standby"));
     }
 
     /**

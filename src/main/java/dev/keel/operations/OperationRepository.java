@@ -73,6 +73,12 @@ public final class OperationRepository {
                 databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfServers(tx, databaseId), placedOn(tx, databaseId), DSL.val(node)));
     }
 
+    /** As above, at the step {@code firstStepCode}, for node {@code node} to run. */
+    public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, StepCode firstStepCode, String firstStep,
+                            int steps, String node) {
+        return insert(tx, teamId, databaseId, kind, firstStepCode, firstStep, steps, DSL.val(node));
+    }
+
     private Operation insert(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
                                     String firstStep, int steps, Field<String> runner) {
         UUID id = UUID.randomUUID();
@@ -89,6 +95,15 @@ public final class OperationRepository {
                 .set(OPERATIONS.NODE, runner)
                 .returning()
                 .fetchSingle(OperationRepository::toOperation);
+    }
+
+    /**
+     * The node an operation on {@code databaseId} recorded without a node goes to ({@link #create}):
+     * the one hosting its servers, live first, else the one its making was recorded for; empty when
+     * neither is known (this node then).
+     */
+    public Optional<String> hostFor(UUID databaseId) {
+        return dsl.select(DSL.coalesce(hostOfServers(dsl, databaseId), placedOn(dsl, databaseId))).fetchOptional(0, String.class);
     }
 
     private static Field<String> hostOfServers(DSLContext tx, UUID databaseId) {

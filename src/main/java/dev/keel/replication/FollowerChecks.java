@@ -6,6 +6,8 @@ import dev.keel.databases.Database;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.ServerSession;
@@ -14,6 +16,7 @@ import dev.keel.postgres.TimelineId;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -45,10 +48,14 @@ final class FollowerChecks {
 
     private final InstanceConnections connections;
     private final ArchiveReport report;
+    private final Placement placement;
+    private final ThisNode node;
 
-    FollowerChecks(InstanceConnections connections, ArchiveReport report) {
+    FollowerChecks(InstanceConnections connections, ArchiveReport report, Placement placement, ThisNode node) {
         this.connections = connections;
         this.report = report;
+        this.placement = placement;
+        this.node = node;
     }
 
     /** What a check found, in a sentence that is logged, shown in the follower's status and on its rebuild. */
@@ -65,14 +72,24 @@ final class FollowerChecks {
             /** It has no server: a rebuild ended (failed) after removing the old one. */
             NO_SERVER,
             /** Its server runs another Postgres major than its leader's primary: the leader was upgraded. */
-            OTHER_MAJOR
+            OTHER_MAJOR,
+            /** Its server's node is lost (silent past {@code keel.node.lost-after}) and the server does not answer. */
+            NODE_LOST
         }
 
         static final Verdict NO_SERVER_LEFT = new Verdict(Kind.NO_SERVER, "it has no server: an earlier rebuild removed it and"
                 + " failed before it made a new one");
 
+        /** A follower whose server is on node {@code node}, lost, and neither answers nor streams. */
+        static Verdict nodeLost(String node) {
+            return new Verdict(Kind.NODE_LOST, "its node " + node + " is lost (silent past KEEL_NODE_LOST_AFTER), and its server"
+                    + " neither answers nor streams from its leader: it is made anew on another node, and node " + node + " removes the"
+                    + " old one when it returns");
+        }
+
         boolean rebuilds() {
-            return kind == Kind.SLOT_LOST || kind == Kind.DIVERGED || kind == Kind.NO_SERVER || kind == Kind.OTHER_MAJOR;
+            return kind == Kind.SLOT_LOST || kind == Kind.DIVERGED || kind == Kind.NO_SERVER || kind == Kind.OTHER_MAJOR
+                    || kind == Kind.NODE_LOST;
         }
 
         @Override
@@ -144,6 +161,41 @@ final class FollowerChecks {
         return new Verdict(Verdict.Kind.DIVERGED, "it diverged from its leader " + leader + ": it replayed timeline " + at.timeline()
                 + " to " + at.replayed() + ", past " + end.get() + " where the leader's timeline " + leaderHistory.current()
                 + " forked from it, so it holds WAL the leader's primary never had");
+    }
+
+    /**
+     * {@link Verdict.Kind#NODE_LOST} when {@code follower}'s {@code server} is on another node,
+     * silent past {@code keel.node.lost-after}, cannot be reached (no connection within
+     * {@link #PROBE_SECONDS}), and does not stream from its leader's primary {@code leaderPrimary}
+     * (its slot there is inactive): a node that never comes back must not leave its followers down
+     * for good. One whose node's Keel only stopped still answers, and one this node alone cannot
+     * reach still streams: both stay. Empty while anything cannot be told.
+     */
+    Optional<Verdict> lostWithItsNode(Database follower, Instance leaderPrimary, Instance server) {
+        String host = server.node();
+        if (host == null || host.equals(node.name()) || lostFor(host).isEmpty()) {
+            return Optional.empty();
+        }
+        try (ServerSession session = connections.probe(server, PROBE_SECONDS)) {
+            return Optional.empty();
+        } catch (SQLException e) {
+            if (e.getSQLState() == null || !e.getSQLState().startsWith("08")) {
+                return Optional.empty(); // it answered, if only to refuse (too many clients, starting up)
+            }
+        }
+        try (ServerSession session = connections.probe(leaderPrimary, PROBE_SECONDS)) {
+            if (session.slot(ReplicationSlots.forFollower(follower.id())).filter(ServerSession.Slot::active).isPresent()) {
+                return Optional.empty();
+            }
+        } catch (SQLException e) {
+            return Optional.empty();
+        }
+        return Optional.of(Verdict.nodeLost(host));
+    }
+
+    /** How long node {@code host} has been silent, when that is past {@code keel.node.lost-after}. */
+    Optional<Duration> lostFor(String host) {
+        return placement.silentFor(host).filter(d -> d.compareTo(node.lostAfter()) > 0);
     }
 
     /** The leader primary's timeline history; empty when the history file is missing (an exception when it does not answer). */

@@ -6,6 +6,7 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plans;
+import dev.keel.databases.RetiredServers;
 import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
@@ -13,6 +14,7 @@ import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
@@ -32,11 +34,14 @@ import java.util.Optional;
 
 /**
  * Rebuilds a follower that cannot follow as it is ({@link FollowerRebuilds}): the follower watch
- * found its slot lost, or that it diverged, or its leader's upgrade left it on the old major. Its
+ * found its slot lost, or that it diverged, or its leader's upgrade left it on the old major, or its
+ * server's node lost (the rebuild then runs on another node, which makes the new server). Its
  * server and its slot on the leader's primary are removed, and a new server is restored, on the
  * leader's major, from the leader's newest base backup of its current timeline and its archive,
  * streaming from the leader's current primary through a fresh slot, as a follower is first made
- * ({@link StandbyRestores}). It runs on the node that hosts the follower's server, under the
+ * ({@link StandbyRestores}). It runs on the node that hosts the follower's server (or, that node
+ * lost, on the node placement chose: the old server is then left to its node to remove when it
+ * returns), under the
  * follower's lease, like every operation that changes a database's servers, and first checks
  * again that the rebuild is still needed (a second node may have asked for it too). Each step may
  * run again after Keel stopped.
@@ -83,10 +88,15 @@ final class FollowerRebuild implements OperationHandler {
     private final Network network;
     private final Followers followers;
     private final PostgresBinaries binaries;
+    private final RetiredServers retired;
+    private final ThisNode node;
 
     FollowerRebuild(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, ReplicationSlots slots,
                     StandbyRestores standbys, FollowerChecks checks, OperationRepository operations, Plans plans,
-                    ServerSettings serverSettings, Network network, Followers followers, PostgresBinaries binaries) {
+                    ServerSettings serverSettings, Network network, Followers followers, PostgresBinaries binaries,
+                    RetiredServers retired, ThisNode node) {
+        this.retired = retired;
+        this.node = node;
         this.followers = followers;
         this.binaries = binaries;
         this.databases = databases;
@@ -120,7 +130,12 @@ final class FollowerRebuild implements OperationHandler {
         String why = at == Step.DECIDED ? operation.step() : "finishing the rebuild Keel stopped during";
         Optional<Instance> server = instances.primary(follower.id());
         if (at == Step.DECIDED && server.isPresent()) {
-            FollowerChecks.Verdict now = checks.check(follower, leader, leaderPrimary, server.get());
+            // A server on another node is rebuilt here only while that node is lost and the server does not answer.
+            boolean elsewhere = server.get().node() != null && !server.get().node().equals(node.name());
+            FollowerChecks.Verdict now = elsewhere ? checks.lostWithItsNode(follower, leaderPrimary, server.get())
+                    .orElse(new FollowerChecks.Verdict(FollowerChecks.Verdict.Kind.UNKNOWN, "its server's node " + server.get().node()
+                            + " is back, or the server answers or streams"))
+                    : checks.check(follower, leader, leaderPrimary, server.get());
             if (!now.rebuilds()) {
                 // It follows, or cannot be told now (restarting, not answering): a server is never removed on a doubt.
                 operations.progress(operation.id(), "no rebuild: " + now.sentence(), STEP_COUNT, STEP_COUNT);
@@ -137,6 +152,10 @@ final class FollowerRebuild implements OperationHandler {
 
         step(operation, Step.REMOVING, "removing the follower's server and its slot on the leader", why);
         for (Instance old : instances.forDatabase(follower.id())) {
+            if (old.node() != null && !old.node().equals(node.name())) {
+                retired.discard(follower, old); // marked deleting; its node, lost, removes it when it returns
+                continue;
+            }
             if (old.state() != InstanceState.DELETING) {
                 instances.transition(old.id(), InstanceState.DELETING);
             }

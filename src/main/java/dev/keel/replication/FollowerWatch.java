@@ -8,6 +8,7 @@ import dev.keel.jobs.JobSchedule;
 import dev.keel.jobs.Jobs;
 import dev.keel.jobs.Loops;
 import dev.keel.operations.DatabaseLeases;
+import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.postgres.Durations;
@@ -41,7 +42,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * node at a time) it checks each available follower ({@link FollowerChecks}) and asks for a
  * {@link FollowerRebuild} of one whose slot was lost, that diverged from its leader's timeline,
  * that has no server left, or whose server runs another major than its leader's (its leader was
- * upgraded, and the rebuild the upgrade asked for failed or was not asked for yet).
+ * upgraded, and the rebuild the upgrade asked for failed or was not asked for yet), or whose
+ * server's node is lost and the server does not answer (it is then made anew on another node).
  * A follower or leader whose lease another actor holds (an unfollow, a plan change, a failover)
  * is left alone that round; the rebuild itself is an operation and runs under the follower's lease.
  * Each verdict other than "follows" is logged once, counted in {@code keel.followers.rebuilds}
@@ -110,6 +112,7 @@ final class FollowerWatch implements JobSchedule {
         List<UUID> following = databases.following().stream().map(Database::id).toList();
         verdicts.keySet().retainAll(following);
         backoffs.keySet().retainAll(following);
+        rebuilds.retainDeferred(following);
         for (Database follower : databases.following()) {
             Loops.round("The follower watch's check of " + follower.name(), roundTimer, () -> check(follower));
         }
@@ -134,7 +137,8 @@ final class FollowerWatch implements JobSchedule {
         }
         Optional<Instance> server = instances.primary(follower.id());
         FollowerChecks.Verdict verdict = server.isEmpty() ? FollowerChecks.Verdict.NO_SERVER_LEFT
-                : checks.check(follower, leader.get(), leaderPrimary.get(), server.get());
+                : checks.lostWithItsNode(follower, leaderPrimary.get(), server.get()).orElseGet(() -> checks.check(follower, leader.get(),
+                        leaderPrimary.get(), server.get()));
         FollowerChecks.Verdict before = verdicts.put(follower.id(), verdict);
         if (verdict.kind() == FollowerChecks.Verdict.Kind.FOLLOWS) {
             backoffs.remove(follower.id());
@@ -162,7 +166,9 @@ final class FollowerWatch implements JobSchedule {
             }
             return;
         }
-        if (rebuilds.ask(follower, verdict.sentence()).isEmpty()) {
+        Optional<Operation> asked = verdict.kind() == FollowerChecks.Verdict.Kind.NODE_LOST
+                ? rebuilds.askElsewhere(follower, verdict.sentence()) : rebuilds.ask(follower, verdict.sentence());
+        if (asked.isEmpty()) {
             return;
         }
         backoffs.merge(follower.id(), new Backoff(1, Instant.now()), (old, first) -> new Backoff(old.started() + 1, first.last()));

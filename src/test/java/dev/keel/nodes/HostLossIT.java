@@ -74,7 +74,8 @@ class HostLossIT {
             Hosts.Host nodeB = hosts.host("node-b");
             try (CatalogServer catalog = CatalogServer.start(hosts.host("db"), TestKeel.freshDataDir("loss-catalog"), hosts.cidr());
                  S3Server s3 = S3Server.start(hosts.host("s3"), TestKeel.freshDataDir("loss-s3"))) {
-                Map<String, String> common = NodeWork.sharedEnv(catalog, s3, hosts);
+                Map<String, String> common = new HashMap<>(NodeWork.sharedEnv(catalog, s3, hosts));
+                common.put("KEEL_FOLLOWERS_CHECK_INTERVAL", "3s"); // a follower whose node is lost is seen within 3 s of it
                 Path dirA = TestKeel.freshDataDir("loss-node-a");
                 Path dirB = TestKeel.freshDataDir("loss-node-b");
                 TestKeel.Ports portsB = TestKeel.nextPorts();
@@ -83,6 +84,7 @@ class HostLossIT {
                 Process local = null;
                 String id = null;
                 String[] teamKey = new String[1];
+                List<String> left = new ArrayList<>(); // databases to delete, followers first
                 try {
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
                     b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "0", NodeWork.nodeEnv(common, nodeB));
@@ -191,6 +193,20 @@ class HostLossIT {
                         assertThat(stateOf(healed, oldPrimary)).as(healed.toString()).isEqualTo("fenced");
                         observed.add("healed: the old primary stayed fenced; the standby was rebuilt on node-a");
 
+                        // A follower on node-b of a leader on node-a: once node-b's host is lost, node-a makes it anew.
+                        JsonNode leader = teamAtA.provision("{\"plan\":\"standard-0\"}");
+                        left.add(leader.get("id").asText());
+                        assertThat(NodeWork.serverOn(leader, "primary")).isEqualTo("node-a");
+                        ArchiveWaits.awaitInitialBackup(teamAtA, leader.get("id").asText());
+                        NodeWork.execute(leader.get("url").asText(), ca, "create table kept as select generate_series(1, 1000) n");
+                        Api.Response following = teamAtA.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\""
+                                + leader.get("name").asText() + "\"}");
+                        assertThat(following.status()).as(following.toString()).isEqualTo(202);
+                        String followerId = following.field("id");
+                        left.add(0, followerId);
+                        JsonNode follower = teamAtA.awaitAvailable(followerId, Timeouts.RESTORE);
+                        assertThat(NodeWork.serverOn(follower, "primary")).as(follower.toString()).isEqualTo("node-b");
+
                         // A standby's node that never saw the primary answer cannot tell how far behind it is, and refuses.
                         Wait.until("node-a to watch the primary from the standby's side", Timeouts.LOG_LINE,
                                 () -> a.log().contains("node node-a watches its primary on node node-b from the standby's side"));
@@ -254,6 +270,35 @@ class HostLossIT {
                         assertThat(older.stream().filter(n -> !kept.contains(n)).toList())
                                 .as("writes acknowledged over 250 ms before the host was lost, missing after a rollback to now").isEmpty();
                         teamAtA.deprovision(rollback.field("id"));
+
+                        // The follower whose node was lost is made anew on node-a, the only node left, from its leader's backup.
+                        long lostAt = lost;
+                        JsonNode remade = Wait.until("the follower to be made anew on node-a", Timeouts.FOLLOWER_WATCH.plus(Timeouts.RESTORE),
+                                () -> Optional.of(teamAtA.get("/v1/databases/" + followerId).json())
+                                        .filter(view -> "node-a".equals(NodeWork.serverOn(view, "primary"))
+                                                && "running".equals(stateOn(view, "node-a"))));
+                        assertThat(remade.get("instances").findValuesAsText("state")).as(remade.toString()).hasSize(2);
+                        assertThat(remade.get("instances").get(0).get("node").asText() + remade.get("instances").get(1).get("node").asText()
+                                + " " + remade.get("instances").findValuesAsText("state")).as("the old server, left to node-b to remove")
+                                .isIn("node-anode-b [running, deleting]", "node-bnode-a [deleting, running]");
+                        observed.add("host lost, follower: made anew on node-a " + Duration.ofNanos(System.nanoTime() - lostAt).toSeconds()
+                                + " s after the loss");
+                        try (Connection replica = Pg.connect(remade.get("url").asText(), ca)) {
+                            assertThat(Pg.scalar(replica, "select pg_is_in_recovery()::text || ' ' || count(*) from kept"))
+                                    .isEqualTo("true 1000");
+                        }
+                        NodeWork.execute(leader.get("url").asText(), ca, "insert into kept values (1001)");
+                        Wait.until("the follower made anew to stream from its leader", Timeouts.FOLLOWER_WATCH, () -> {
+                            try (Connection replica = Pg.connect(remade.get("url").asText(), ca)) {
+                                return "1001".equals(Pg.scalar(replica, "select count(*) from kept"));
+                            } catch (SQLException e) {
+                                return false;
+                            }
+                        });
+                        for (String database : List.copyOf(left)) {
+                            teamAtA.deprovision(database);
+                            left.remove(database);
+                        }
                     }
                     teamAtA.deprovision(id);
                     id = null;
@@ -261,7 +306,10 @@ class HostLossIT {
                     if (local != null) {
                         local.destroyForcibly();
                     }
-                    NodeWork.tearDown("HostLossIT", observed, id == null ? List.of() : List.of(id), teamKey[0], a, b, dirA, dirB);
+                    if (id != null) {
+                        left.add(id);
+                    }
+                    NodeWork.tearDown("HostLossIT", observed, left, teamKey[0], a, b, dirA, dirB);
                 }
             }
         }
@@ -319,6 +367,16 @@ class HostLossIT {
     private static String stateOf(JsonNode view, String instance) {
         for (JsonNode server : view.get("instances")) {
             if (instance.equals(server.get("id").asText())) {
+                return server.get("state").asText();
+            }
+        }
+        return "gone";
+    }
+
+    /** The state of the database's server on node {@code node} in its view, or "gone". */
+    private static String stateOn(JsonNode view, String node) {
+        for (JsonNode server : view.get("instances")) {
+            if (node.equals(server.get("node").asText()) && !"deleting".equals(server.get("state").asText())) {
                 return server.get("state").asText();
             }
         }

@@ -219,6 +219,34 @@ class NodeDrainTest {
     }
 
     /**
+     * A follower's rebuild counts on the node it was recorded for until a live server of the
+     * database is there: one made anew on another node (its own lost) holds that node's room from
+     * its record on; one in place counts as the server it already has there.
+     */
+    @Test
+    void aRebuildRecordedForANodeWithoutTheDatabasesServerHoldsItsRoom() {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        OperationRepository operations = keel.bean(OperationRepository.class);
+        NodeRepository nodes = keel.bean(NodeRepository.class);
+        Api team = keel.newTeam("rebuild-room");
+        UUID database = UUID.fromString(team.provision("{\"plan\":\"essential-0\"}").get("id").asText());
+        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        List<UUID> recorded = new ArrayList<>();
+        try {
+            recorded.add(catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, database, OperationKind.REBUILD,
+                    "made anew elsewhere", 3, "rebuild-room-elsewhere")).id());
+            recorded.add(catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, database, OperationKind.REBUILD,
+                    "rebuilt in place", 3, name)).id());
+            assertThat(nodes.pending(catalog).stream().filter(p -> p.databaseId().equals(database)).toList())
+                    .containsExactly(new NodeRepository.Pending(database, "essential-0", false, false, "rebuild-room-elsewhere"));
+        } finally {
+            recorded.forEach(id -> operations.fail(id, "ended by the test"));
+            team.deprovision(database.toString());
+        }
+    }
+
+    /**
      * A database owed a hot standby holds its room from the moment it is owed, not only once the
      * HA monitor records the build: here a plan change to premium, with no monitor round to build
      * the standby. A new database that would take that room is refused; one more standby's worth
