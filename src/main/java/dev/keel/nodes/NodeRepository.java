@@ -221,7 +221,9 @@ final class NodeRepository {
         // and instances depend on nodes, not back).
         Condition making = OPERATIONS.KIND.in("provision", "restore")
                 .andNotExists(DSL.selectOne().from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(DATABASES.ID)));
-        Condition standby = OPERATIONS.KIND.eq("standby").andNotExists(liveStandby());
+        // A standby's build: its server, until it is made, on a node where the database has no live standby (none at all, or
+        // the one a move replaces, still live beside its primary until it is removed).
+        Condition standby = OPERATIONS.KIND.eq("standby").andNotExists(liveStandby().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
         // A follower's rebuild: its new server, until it is made, on a node where none of its servers lives (its old one being
         // removed there, or left on a lost node).
         Condition rebuild = OPERATIONS.KIND.eq("rebuild").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));

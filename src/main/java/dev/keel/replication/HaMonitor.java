@@ -830,9 +830,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 || watch.timeline == null || !watch.timeline.equals(backup.get().timeline())) {
             return Optional.empty();
         }
-        // Chosen under the placement lock, so that no new database is taking the room as it is read. It is not held: until the
-        // standby is removed (and owed, Placement.withOwedStandbys), a new database may still take it, and the standby is then
-        // built beside its primary again; building the new one before removing the old would close that.
+        // Chosen under the placement lock, so that no new database is taking the room as it is read. It is held once the move
+        // records the new standby's build (replaceStandby, under the lock again, before the old one is removed): a new database
+        // that took it in between leaves the new standby to the node chosen then, beside its primary if none has room.
         try {
             return dsl.transactionResult(tx -> nodeApart(tx.dsl(), database, primary));
         } catch (KeelException e) {
@@ -905,7 +905,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             }
             case REPLACE_STANDBY -> {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
-                operation = replaceStandby(database, watch, primary);
+                operation = replaceStandby(database, watch, primary, standby);
             }
         }
         record(database, decision, news, operation);
@@ -1275,15 +1275,23 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /**
      * Removes a standby (the standby and its data, then the slot) whose slot the primary
      * invalidated, whose node is lost, or that moves away from beside its primary, and asks for a
-     * new one at once; returns the build's operation. Called under the lease.
+     * new one at once; returns the build's operation. Called under the lease. When the old standby
+     * is this node's (beside its primary, as one that moves is), the new one's build is recorded
+     * before the old one is removed, so that its node's room is held throughout
+     * ({@code NodeRepository.pending}); the build waits for the lease ({@code StandbyBuild}), so it
+     * starts once the removal, slot included, is done. One on another node is removed first, by
+     * that node, in order before the new build it may be given.
      */
     @Nullable
-    private UUID replaceStandby(Database database, Watch watch, Instance primary) {
+    private UUID replaceStandby(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
         // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
         // and every other commit: without that, nothing is removed, and the next check decides again.
         if (!letCommitsGo(database, watch, "its standby is being replaced")) {
             return null;
         }
+        watch.lastBuildAttempt = Instant.EPOCH;
+        Operation next = standby.filter(s -> nodeOf(s).equals(node.name())).isPresent() ? recordStandby(database, watch, primary, true)
+                : null;
         try {
             standbyBuild.remove(database);
         } catch (SQLException | RuntimeException e) {
@@ -1291,8 +1299,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     + " slot anew", database.name(), e.getMessage());
         }
         watch.standby = null;
-        watch.lastBuildAttempt = Instant.EPOCH;
-        return requestStandby(database, watch, primary);
+        if (next == null) {
+            return requestStandby(database, watch, primary);
+        }
+        runner.submit(next);
+        return next.id();
     }
 
     /**
@@ -1303,11 +1314,26 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     @Nullable
     private UUID requestStandby(Database database, Watch watch, Instance primary) {
+        Operation operation = recordStandby(database, watch, primary, false);
+        if (operation == null) {
+            return null;
+        }
+        runner.submit(operation);
+        return operation.id();
+    }
+
+    /**
+     * Records a standby's build ({@link #requestStandby}) without starting it; none while one is
+     * under way, while the database has a standby (unless it is being {@code replacing}), within
+     * the retry pause, or before the primary's timeline has a base backup to build from.
+     */
+    @Nullable
+    private Operation recordStandby(Database database, Watch watch, Instance primary, boolean replacing) {
         Optional<Operation> building = operations.running(database.id(), EnumSet.of(OperationKind.STANDBY));
         if (building.isPresent() && !givenUp(database, building.get())) {
             return null;
         }
-        if (instances.standby(database.id()).isPresent() || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
+        if (!replacing && instances.standby(database.id()).isPresent() || Instant.now().isBefore(watch.lastBuildAttempt.plus(standbyRetry))) {
             return null;
         }
         Optional<Backup> backup = standbyBuild.newestRestorable(database);
@@ -1321,12 +1347,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), database.teamId(), database.id(),
                 OperationKind.STANDBY, StandbyBuild.BUILDING, 1, standbyNode(tx.dsl(), database, primary)));
         String where = operation.node();
-        runner.submit(operation);
         if (!where.equals(primary.node())) {
             LOG.info("Database {}: its standby is built on node {}, away from its primary's node {} (operation {})", database.name(),
                     where, primary.node(), operation.id());
         }
-        return operation.id();
+        return operation;
     }
 
     /**

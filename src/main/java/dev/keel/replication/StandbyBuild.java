@@ -17,6 +17,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
@@ -28,6 +29,7 @@ import dev.keel.restore.StandbyRestores;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -39,6 +41,8 @@ import java.util.Optional;
 @Singleton
 final class StandbyBuild implements OperationHandler {
     static final String BUILDING = "building the standby";
+    /** How long a build waits for another actor's lease before it gives up (a replacement holds it for seconds). */
+    private static final Duration TURN_PATIENCE = Duration.ofSeconds(60);
 
     private final DatabaseLookup databases;
     private final Plans plans;
@@ -51,10 +55,12 @@ final class StandbyBuild implements OperationHandler {
     private final ReplicationSlots slots;
     private final ServerSettings serverSettings;
     private final RetiredServers retired;
+    private final DatabaseLeases leases;
 
     StandbyBuild(DatabaseLookup databases, Plans plans, InstanceRepository instances, InstanceMaker maker, ArchiveReport report,
                  StandbyRestores standbys, OperationRepository operations, Network network,
-                 ReplicationSlots slots, ServerSettings serverSettings, RetiredServers retired) {
+                 ReplicationSlots slots, ServerSettings serverSettings, RetiredServers retired, DatabaseLeases leases) {
+        this.leases = leases;
         this.retired = retired;
         this.serverSettings = serverSettings;
         this.slots = slots;
@@ -90,6 +96,7 @@ final class StandbyBuild implements OperationHandler {
         Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
                 .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built."));
         Plan plan = plans.require(database.plan());
+        awaitTurn(database, operation);
         if (!plan.ha() || database.following() || instances.standby(database.id()).isPresent()) {
             operations.progress(operation.id(), "no standby needed", 1, 1);
             return;
@@ -102,9 +109,35 @@ final class StandbyBuild implements OperationHandler {
                         database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, serverSettings.of(database),
                         plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
-                () -> databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false));
+                () -> stillWanted(database));
         instances.transition(standby.id(), InstanceState.RUNNING);
         operations.progress(operation.id(), "standby streaming", 1, 1);
+    }
+
+    /**
+     * Waits until no other actor holds the database's lease (taking it for a moment): a standby's
+     * replacement records this build before it removes the old standby, under the lease
+     * ({@code HaMonitor.replaceStandby}), and a build that started beside that removal would have
+     * its new slot dropped with the old one's. The build itself holds no lease ({@link #holdsDatabase}).
+     */
+    private void awaitTurn(Database database, Operation operation) throws InterruptedException {
+        long deadline = System.nanoTime() + TURN_PATIENCE.toNanos();
+        Optional<DatabaseLeases.Lease> turn;
+        while ((turn = leases.tryAcquire(database.id(), "standby build " + operation.id())).isEmpty()) {
+            if (!stillWanted(database)) {
+                throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built.");
+            }
+            if (System.nanoTime() > deadline) {
+                throw new KeelException(ProblemType.NOT_AVAILABLE, database.name() + " is busy: " + leases.holder(database.id())
+                        .orElse("another actor") + " is changing its servers; the HA monitor asks for its standby again later.");
+            }
+            Thread.sleep(200);
+        }
+        turn.get().close();
+    }
+
+    private boolean stillWanted(Database database) {
+        return databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false);
     }
 
     /**

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.KeelHome;
 import dev.keel.storage.S3Settings;
 import dev.keel.logs.HostedLogs;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
@@ -11,6 +13,7 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -409,6 +412,20 @@ class TwoNodesTest {
                 NodeWork.awaitStandbyOn(teamAtA, premiumId, "node-b");
                 assertThat(teamAtA.get("/v1/databases/" + premiumId + "/ha").json().get("decisions").toString())
                         .contains("moving the standby to node node-b: it runs beside its primary on node node-a");
+                // A standby's build counts on its node's room from its record while the database's live standby is on another
+                // node, as the move's new one does while the old one beside its primary is being removed.
+                UUID premiumUuid = UUID.fromString(premiumId);
+                UUID teamId = UUID.fromString(catalogScalar("select team_id from databases where id = '" + premiumId + "'", catalog));
+                OperationRepository operationsAtA = a.bean(OperationRepository.class);
+                UUID recorded = a.bean(DSLContext.class).transactionResult(tx -> operationsAtA.create(tx.dsl(), teamId, premiumUuid,
+                        OperationKind.STANDBY, "recorded by the test", 1, "node-a")).id();
+                try {
+                    assertThat(a.bean(NodeRepository.class).pending(a.bean(DSLContext.class)).stream()
+                            .filter(p -> p.databaseId().equals(premiumUuid)).toList())
+                            .containsExactly(new NodeRepository.Pending(premiumUuid, "premium-0", false, true, "node-a"));
+                } finally {
+                    operationsAtA.fail(recorded, "ended by the test: it stood for a build recorded beside a live standby elsewhere");
+                }
 
                 // Deleted through A, which hosts both its servers now, with its pool.
                 teamAtA.deprovision(premiumId);
