@@ -212,8 +212,8 @@ final class NodeRepository {
     /**
      * The servers recorded and not reserved yet, with the node each was recorded for: a database
      * whose making (a provision or restore, still running) has no server row yet, a standby
-     * build (still running) of a database with no live standby row yet, and a follower's rebuild
-     * (still running) with no live server on its node yet. They count against that
+     * build (still running) with no live standby of its database on its node yet, and a follower's
+     * rebuild (still running) with no live server on its node yet. They count against that
      * node's room from the moment they are recorded, not only once their servers are reserved.
      */
     List<Pending> pending(DSLContext sql) {

@@ -270,6 +270,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
+        /** The node the last decision moves the standby to (a {@code REPLACE_STANDBY} that moves it), else null. */
+        @Nullable
+        String moveTo;
         /** Finished promotions that failed in a row, and when the next may begin ({@link #promotionBackoff}). */
         int promotionsFailed;
         Instant promoteAgainAt = Instant.EPOCH;
@@ -872,6 +875,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         boolean news = watch.last == null || watch.last.kind() != decision.kind();
         watch.last = decision;
         UUID operation = null;
+        HaDecision recorded = decision;
         switch (decision.kind()) {
             case HEALTHY -> {
                 watch.promotionSettled();
@@ -904,11 +908,17 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 }
             }
             case REPLACE_STANDBY -> {
-                LOG.warn("Database {}: {}", database.name(), decision.sentence());
+                String moveTo = watch.moveTo;
                 operation = replaceStandby(database, watch, primary, standby);
+                if (moveTo != null && watch.moveTo == null) {
+                    // Not moved after all (replaceStandby): nothing is recorded, as nothing was done.
+                    recorded = new HaDecision(HaDecision.Kind.HEALTHY, "not moving the standby to node " + moveTo + ": no node other"
+                            + " than its primary's has room for it any more; it stays beside its primary");
+                }
+                LOG.warn("Database {}: {}", database.name(), recorded.sentence());
             }
         }
-        record(database, decision, news, operation);
+        record(database, recorded, news, operation);
     }
 
     /**
@@ -977,6 +987,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
+        watch.moveTo = null;
         boolean intact = runtime.intact(primary);
         String failure = "its data directory is gone or damaged";
         // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
@@ -1015,6 +1026,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 Optional<String> apart = standby.filter(s -> nodeOf(s).equals(nodeOf(primary)) && "streaming".equals(check.standbyState()))
                         .flatMap(s -> apartNode(database, watch, primary));
                 if (apart.isPresent()) {
+                    watch.moveTo = apart.get();
                     return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "moving the standby to node " + apart.get() + ": it runs"
                             + " beside its primary on node " + nodeOf(primary) + ", where losing the host would lose both; a new standby"
                             + " is built on node " + apart.get() + " from the newest base backup");
@@ -1284,14 +1296,23 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     @Nullable
     private UUID replaceStandby(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
-        // First, or dropping the slot's role would be a commit that waits for the standby being removed, holding the lease
-        // and every other commit: without that, nothing is removed, and the next check decides again.
-        if (!letCommitsGo(database, watch, "its standby is being replaced")) {
-            return null;
-        }
         watch.lastBuildAttempt = Instant.EPOCH;
         Operation next = standby.filter(s -> nodeOf(s).equals(node.name())).isPresent() ? recordStandby(database, watch, primary, true)
                 : null;
+        if (next != null && watch.moveTo != null && next.node().equals(nodeOf(primary))) {
+            // A move whose room went between the decision and this record: the standby stays, rather than rebuilt where it is.
+            operations.fail(next.id(), "not moving the standby: no node other than its primary's has room for it any more");
+            watch.moveTo = null;
+            return null;
+        }
+        // Before the removal, or dropping the slot's role would be a commit that waits for the standby being removed, holding
+        // the lease and every other commit: without that, nothing is removed, and the next check decides again.
+        if (!letCommitsGo(database, watch, "its standby is being replaced")) {
+            if (next != null) {
+                operations.fail(next.id(), "the standby was not replaced: its primary's commits could not be let go first");
+            }
+            return null;
+        }
         try {
             standbyBuild.remove(database);
         } catch (SQLException | RuntimeException e) {

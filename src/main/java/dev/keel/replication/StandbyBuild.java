@@ -32,6 +32,7 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.UUID;
 
 /**
  * Builds a premium database's hidden HA standby: a restore of its own newest base backup and
@@ -93,10 +94,11 @@ final class StandbyBuild implements OperationHandler {
 
     @Override
     public void run(Operation operation) throws Exception {
+        awaitTurn(operation);
+        // Read once the turn came: the lease's holder may have changed the plan meanwhile.
         Database database = databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE)
                 .orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built."));
         Plan plan = plans.require(database.plan());
-        awaitTurn(database, operation);
         if (!plan.ha() || database.following() || instances.standby(database.id()).isPresent()) {
             operations.progress(operation.id(), "no standby needed", 1, 1);
             return;
@@ -109,7 +111,7 @@ final class StandbyBuild implements OperationHandler {
                         database.id(), primary, ReplicationSlots.forStandby(database.id()), backup, serverSettings.of(database),
                         plan.connections(), InstanceConfig.hba(database.pgDatabase(), network.keelSources())),
                 (step, done, total, unit) -> operations.progress(operation.id(), BUILDING + ": " + step, done, total, unit),
-                () -> stillWanted(database));
+                () -> stillWanted(database.id()));
         instances.transition(standby.id(), InstanceState.RUNNING);
         operations.progress(operation.id(), "standby streaming", 1, 1);
     }
@@ -120,15 +122,15 @@ final class StandbyBuild implements OperationHandler {
      * ({@code HaMonitor.replaceStandby}), and a build that started beside that removal would have
      * its new slot dropped with the old one's. The build itself holds no lease ({@link #holdsDatabase}).
      */
-    private void awaitTurn(Database database, Operation operation) throws InterruptedException {
+    private void awaitTurn(Operation operation) throws InterruptedException {
         long deadline = System.nanoTime() + TURN_PATIENCE.toNanos();
         Optional<DatabaseLeases.Lease> turn;
-        while ((turn = leases.tryAcquire(database.id(), "standby build " + operation.id())).isEmpty()) {
-            if (!stillWanted(database)) {
+        while ((turn = leases.tryAcquire(operation.databaseId(), "standby build " + operation.id())).isEmpty()) {
+            if (!stillWanted(operation.databaseId())) {
                 throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built.");
             }
             if (System.nanoTime() > deadline) {
-                throw new KeelException(ProblemType.NOT_AVAILABLE, database.name() + " is busy: " + leases.holder(database.id())
+                throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is busy: " + leases.holder(operation.databaseId())
                         .orElse("another actor") + " is changing its servers; the HA monitor asks for its standby again later.");
             }
             Thread.sleep(200);
@@ -136,8 +138,8 @@ final class StandbyBuild implements OperationHandler {
         turn.get().close();
     }
 
-    private boolean stillWanted(Database database) {
-        return databases.find(database.id()).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false);
+    private boolean stillWanted(UUID database) {
+        return databases.find(database).map(d -> d.state() == DatabaseState.AVAILABLE).orElse(false);
     }
 
     /**
