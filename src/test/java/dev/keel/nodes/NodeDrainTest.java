@@ -1,9 +1,15 @@
 package dev.keel.nodes;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.operations.DatabaseLeases;
+import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.operations.OperationState;
 import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.TestKeel;
 import org.jooq.DSLContext;
 import org.junit.jupiter.api.AfterAll;
@@ -215,6 +221,41 @@ class NodeDrainTest {
             catalog.update(NODES).set(NODES.MEMORY_BUDGET_MB, budget).where(NODES.NAME.eq(name)).execute();
             // Also when it failed: the class's budget tests count what this node reserves.
             team.deprovision(first.get("id").asText());
+        }
+    }
+
+    /**
+     * A standby's build holds no lease, but starts only once no other actor holds its database's:
+     * the HA monitor records a replacement's build before it removes the old standby (whose slot
+     * drop would take the new one's). Here the test holds the lease (this class's monitor never
+     * runs a round, so the premium database's standby stays owed), and the build waits for it.
+     */
+    @Test
+    void aStandbyBuildWaitsForTheLeaseAnotherActorHolds() throws Exception {
+        String name = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        OperationRepository operations = keel.bean(OperationRepository.class);
+        InstanceRepository instances = keel.bean(InstanceRepository.class);
+        Api team = keel.newTeam("standby-turn");
+        JsonNode premium = team.provision("{\"plan\":\"premium-0\"}");
+        UUID database = UUID.fromString(premium.get("id").asText());
+        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        try {
+            ArchiveWaits.awaitInitialBackup(team, database.toString());
+            assertThat(instances.standby(database)).as("the monitor built no standby").isEmpty();
+            Operation building;
+            try (DatabaseLeases.Lease held = keel.bean(DatabaseLeases.class).tryAcquire(database, "the test").orElseThrow()) {
+                building = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, database, OperationKind.STANDBY,
+                        "building the standby", 1, name));
+                keel.bean(OperationRunner.class).submit(building);
+                Thread.sleep(3000);
+                assertThat(operations.find(teamId, building.id()).orElseThrow().state()).isEqualTo(OperationState.RUNNING);
+                assertThat(instances.forDatabase(database)).as("nothing built while another actor holds the lease").hasSize(1);
+            }
+            NodeWork.awaitSucceeded(team, building.id().toString());
+            assertThat(instances.standby(database)).as("built once the lease was free").isPresent();
+        } finally {
+            team.deprovision(database.toString());
         }
     }
 
