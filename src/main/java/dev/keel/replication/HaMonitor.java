@@ -834,8 +834,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return Optional.empty();
         }
         // Chosen under the placement lock, so that no new database is taking the room as it is read. It is held once the move
-        // records the new standby's build (replaceStandby, under the lock again, before the old one is removed): a new database
-        // that took it in between leaves the new standby to the node chosen then, beside its primary if none has room.
+        // records the new standby's build (replaceStandby, under the lock again, before the old one is removed); a move whose
+        // room a new database took in between is not made, and this is looked at again 30 s later.
         try {
             return dsl.transactionResult(tx -> nodeApart(tx.dsl(), database, primary));
         } catch (KeelException e) {
