@@ -449,6 +449,11 @@ public final class Placement {
         return nodes.silentFor(name);
     }
 
+    /** Whether node {@code name} is registered and its heartbeat is older than {@code keel.node.lost-after}. */
+    public boolean lost(String name) {
+        return silentFor(name).filter(d -> d.compareTo(node.lostAfter()) > 0).isPresent();
+    }
+
     /** The nodes whose heartbeat is older than {@code keel.node.lost-after}, drained or not. */
     public Set<String> silent() {
         return nodes.all().stream().filter(row -> Duration.between(row.heartbeatAt(), row.now()).compareTo(node.lostAfter()) > 0)

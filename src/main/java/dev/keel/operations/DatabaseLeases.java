@@ -23,6 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import static dev.keel.catalog.schema.Tables.DATABASE_LEASES;
 
@@ -119,10 +120,15 @@ public final class DatabaseLeases {
      * for and waits on. Empty when the lease is still held by another at the end.
      */
     public Optional<Lease> acquire(UUID databaseId, String actor, Duration patience) throws InterruptedException {
+        return acquire(databaseId, actor, patience, () -> true);
+    }
+
+    /** {@link #acquire(UUID, String, Duration)}, giving up (empty) as soon as {@code wanted} says the lease is no longer wanted. */
+    public Optional<Lease> acquire(UUID databaseId, String actor, Duration patience, BooleanSupplier wanted) throws InterruptedException {
         long deadline = System.nanoTime() + patience.toNanos();
         while (true) {
             Optional<Lease> lease = tryAcquire(databaseId, actor);
-            if (lease.isPresent() || System.nanoTime() >= deadline) {
+            if (lease.isPresent() || System.nanoTime() >= deadline || !wanted.getAsBoolean()) {
                 return lease;
             }
             Thread.sleep(200);

@@ -70,7 +70,7 @@ public final class OperationRepository {
     public Operation create(DSLContext tx, UUID teamId, UUID databaseId, OperationKind kind, @Nullable StepCode firstStepCode,
                             String firstStep, int steps) {
         return insert(tx, teamId, databaseId, kind, firstStepCode, firstStep, steps,
-                databaseId == null ? DSL.val(node) : DSL.coalesce(hostOfServers(tx, databaseId), placedOn(tx, databaseId), DSL.val(node)));
+                databaseId == null ? DSL.val(node) : DSL.coalesce(host(tx, databaseId), DSL.val(node)));
     }
 
     /** As above, at the step {@code firstStepCode}, for node {@code node} to run. */
@@ -103,7 +103,12 @@ public final class OperationRepository {
      * neither is known (this node then).
      */
     public Optional<String> hostFor(UUID databaseId) {
-        return dsl.select(DSL.coalesce(hostOfServers(dsl, databaseId), placedOn(dsl, databaseId))).fetchOptional(0, String.class);
+        return dsl.select(host(dsl, databaseId)).fetchOptional(0, String.class);
+    }
+
+    /** The node hosting {@code databaseId}'s servers, live first, else the one its making was recorded for (null if neither). */
+    private static Field<String> host(DSLContext tx, UUID databaseId) {
+        return DSL.coalesce(hostOfServers(tx, databaseId), placedOn(tx, databaseId));
     }
 
     private static Field<String> hostOfServers(DSLContext tx, UUID databaseId) {

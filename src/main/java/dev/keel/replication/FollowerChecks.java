@@ -16,7 +16,6 @@ import dev.keel.postgres.TimelineId;
 import jakarta.inject.Singleton;
 
 import java.sql.SQLException;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -173,7 +172,7 @@ final class FollowerChecks {
      */
     Optional<Verdict> lostWithItsNode(Database follower, Instance leaderPrimary, Instance server) {
         String host = server.node();
-        if (host == null || host.equals(node.name()) || lostFor(host).isEmpty()) {
+        if (host == null || host.equals(node.name()) || !placement.lost(host)) {
             return Optional.empty();
         }
         try (ServerSession session = connections.probe(server, PROBE_SECONDS)) {
@@ -191,11 +190,6 @@ final class FollowerChecks {
             return Optional.empty();
         }
         return Optional.of(Verdict.nodeLost(host));
-    }
-
-    /** How long node {@code host} has been silent, when that is past {@code keel.node.lost-after}. */
-    Optional<Duration> lostFor(String host) {
-        return placement.silentFor(host).filter(d -> d.compareTo(node.lostAfter()) > 0);
     }
 
     /** The leader primary's timeline history; empty when the history file is missing (an exception when it does not answer). */

@@ -75,6 +75,14 @@ public final class FollowerRebuilds {
         return false;
     }
 
+    /** No rebuild of {@code follower} now, said once until one is recorded: it is not {@code done} ({@code why}), because of {@code cause}. */
+    private Optional<Operation> deferred(Database follower, String done, String why, String cause) {
+        if (deferred.add(follower.id())) {
+            LOG.warn("Follower {} is not {} now ({}): {}", follower.name(), done, why, cause);
+        }
+        return Optional.empty();
+    }
+
     /** Forgets the deferrals said of followers not among {@code following} (deleted, unfollowed). */
     void retainDeferred(Collection<UUID> following) {
         deferred.retainAll(following);
@@ -99,15 +107,11 @@ public final class FollowerRebuilds {
         }
         Optional<String> host = operations.hostFor(follower.id()).filter(h -> !h.equals(node.name()));
         Optional<String> cannot = host.flatMap(placement::cannotTake);
-        if (cannot.isPresent() && instances.primary(follower.id()).isEmpty() && placement.silent().contains(host.get())) {
+        if (cannot.isPresent() && instances.primary(follower.id()).isEmpty() && placement.lost(host.get())) {
             return askElsewhere(follower, why); // no server left, and the node it was on is lost
         }
         if (cannot.isPresent()) {
-            if (deferred.add(follower.id())) {
-                LOG.warn("Follower {} is not rebuilt now ({}): {}; the follower watch asks again once that node can take it",
-                        follower.name(), why, cannot.get());
-            }
-            return Optional.empty();
+            return deferred(follower, "rebuilt", why, cannot.get() + "; the follower watch asks again once that node can take it");
         }
         deferred.remove(follower.id());
         Operation operation = dsl.transactionResult(tx -> operations.create(tx.dsl(), follower.teamId(), follower.id(),
@@ -142,17 +146,11 @@ public final class FollowerRebuilds {
                         FollowerRebuild.Step.DECIDED, why, FollowerRebuild.STEP_COUNT, chosen));
             });
         } catch (KeelException e) {
-            if (deferred.add(follower.id())) {
-                LOG.warn("Follower {} is not made anew elsewhere now ({}): {}", follower.name(), why, e.getMessage());
-            }
-            return Optional.empty();
+            return deferred(follower, "made anew elsewhere", why, e.getMessage());
         }
         if (recorded.isEmpty()) {
-            if (deferred.add(follower.id())) {
-                LOG.warn("Follower {} is not made anew elsewhere now ({}): the node with room runs another version of Keel; the"
-                        + " follower watch asks again", follower.name(), why);
-            }
-            return Optional.empty();
+            return deferred(follower, "made anew elsewhere", why, "the node with room runs another version of Keel; the follower watch"
+                    + " asks again");
         }
         deferred.remove(follower.id());
         LOG.warn("Follower {}: its node is lost; it is made anew on node {} (operation {})", follower.name(), recorded.get().node(),

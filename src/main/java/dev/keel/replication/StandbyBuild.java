@@ -123,19 +123,14 @@ final class StandbyBuild implements OperationHandler {
      * its new slot dropped with the old one's. The build itself holds no lease ({@link #holdsDatabase}).
      */
     private void awaitTurn(Operation operation) throws InterruptedException {
-        long deadline = System.nanoTime() + TURN_PATIENCE.toNanos();
-        Optional<DatabaseLeases.Lease> turn;
-        while ((turn = leases.tryAcquire(operation.databaseId(), "standby build " + operation.id())).isEmpty()) {
-            if (!stillWanted(operation.databaseId())) {
-                throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built.");
-            }
-            if (System.nanoTime() > deadline) {
-                throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is busy: " + leases.holder(operation.databaseId())
-                        .orElse("another actor") + " is changing its servers; the HA monitor asks for its standby again later.");
-            }
-            Thread.sleep(200);
+        Optional<DatabaseLeases.Lease> turn = leases.acquire(operation.databaseId(), "standby build " + operation.id(), TURN_PATIENCE,
+                () -> stillWanted(operation.databaseId()));
+        if (turn.isEmpty() && !stillWanted(operation.databaseId())) {
+            throw new KeelException(ProblemType.NOT_AVAILABLE, "The database is no longer available; no standby is built.");
         }
-        turn.get().close();
+        turn.orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is busy: "
+                + leases.holder(operation.databaseId()).orElse("another actor") + " is changing its servers; the HA monitor asks for"
+                + " its standby again later.")).close();
     }
 
     private boolean stillWanted(UUID database) {

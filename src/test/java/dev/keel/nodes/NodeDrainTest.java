@@ -196,7 +196,7 @@ class NodeDrainTest {
         Api team = keel.newTeam("standby-room");
         JsonNode first = team.provision("{\"plan\":\"essential-0\"}");
         UUID database = UUID.fromString(first.get("id").asText());
-        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        UUID teamId = teamOf(catalog, database);
         Long budget = memoryBudgetMb(catalog, name);
         UUID building = null;
         try {
@@ -239,7 +239,7 @@ class NodeDrainTest {
         Api team = keel.newTeam("standby-turn");
         JsonNode premium = team.provision("{\"plan\":\"premium-0\"}");
         UUID database = UUID.fromString(premium.get("id").asText());
-        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        UUID teamId = teamOf(catalog, database);
         try {
             ArchiveWaits.awaitInitialBackup(team, database.toString());
             assertThat(instances.standby(database)).as("the monitor built no standby").isEmpty();
@@ -272,7 +272,7 @@ class NodeDrainTest {
         NodeRepository nodes = keel.bean(NodeRepository.class);
         Api team = keel.newTeam("rebuild-room");
         UUID database = UUID.fromString(team.provision("{\"plan\":\"essential-0\"}").get("id").asText());
-        UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+        UUID teamId = teamOf(catalog, database);
         List<UUID> recorded = new ArrayList<>();
         try {
             recorded.add(catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, database, OperationKind.REBUILD,
@@ -381,6 +381,10 @@ class NodeDrainTest {
     }
 
     /** The memory node {@code name}'s reserved servers count for now (its warm instances included). */
+    private static UUID teamOf(DSLContext catalog, UUID database) {
+        return catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(database)).fetchSingle(DATABASES.TEAM_ID);
+    }
+
     private static long reservedMb(DSLContext catalog, String name, PlanFootprint footprint) {
         return Placement.reservedMb(catalog.select(INSTANCES.ID, INSTANCES.DATABASE_ID, DATABASES.NAME, DATABASES.PLAN,
                         INSTANCES.ROLE, INSTANCES.STATE, INSTANCES.MAJOR_VERSION, INSTANCES.NODE)
