@@ -5,9 +5,14 @@ import java.time.Instant;
 import java.util.Optional;
 import java.util.function.Supplier;
 
-/** Waiting for a condition by polling, never by sleeping a fixed time. */
+/**
+ * Waiting for a condition by polling, never by sleeping a fixed time. The first polls follow each
+ * other closely and then every {@link #MAX_POLL_MILLIS}: a probe is an API request or a connection,
+ * and a suite that polls every 25 ms through minutes of waiting spends its CPU answering them.
+ */
 public final class Wait {
-    private static final long POLL_MILLIS = 25;
+    private static final long FIRST_POLL_MILLIS = 25;
+    private static final long MAX_POLL_MILLIS = 100;
 
     private Wait() {
     }
@@ -21,6 +26,7 @@ public final class Wait {
     public static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen) {
         Instant deadline = Instant.now().plus(timeout);
         RuntimeException last = null;
+        long pause = FIRST_POLL_MILLIS;
         while (true) {
             try {
                 Optional<T> value = probe.get();
@@ -42,7 +48,8 @@ public final class Wait {
                         + (said == null ? "" : "; " + said), last);
             }
             try {
-                Thread.sleep(POLL_MILLIS);
+                Thread.sleep(pause);
+                pause = Math.min(MAX_POLL_MILLIS, pause * 2);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError("interrupted while waiting for " + what, e);
