@@ -24,6 +24,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Properties;
@@ -49,12 +50,15 @@ public final class EmbeddedS3 {
     private final Path dir;
     private final MavenArtifacts artifacts;
     private final PortRange ports;
+    private final List<String> jvmOptions;
     private Process process;
 
-    EmbeddedS3(KeelHome home, MavenArtifacts artifacts, @Value("${keel.s3.embedded-ports}") String ports) {
+    public EmbeddedS3(KeelHome home, MavenArtifacts artifacts, @Value("${keel.s3.embedded-ports}") String ports,
+               @Value("${keel.s3.embedded-jvm-options:}") String jvmOptions) {
         this.dir = home.resolve("s3");
         this.artifacts = artifacts;
         this.ports = PortRange.parse(ports);
+        this.jvmOptions = jvmOptions.isBlank() ? List.of() : List.of(jvmOptions.strip().split("\\s+"));
     }
 
     /** Starts S3Proxy (stopping one a crashed Keel left running) and says how to reach it. */
@@ -106,7 +110,10 @@ public final class EmbeddedS3 {
                 "jclouds.credential=keel") + "\n");
         Path jar = artifacts.resolve(S3PROXY, dir.resolve("downloads"));
         String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder builder = new ProcessBuilder(List.of(javaBinary, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString()))
+        List<String> command = new ArrayList<>(List.of(javaBinary, "-Xmx256m"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
+        ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
         builder.environment().keySet().retainAll(Set.of("PATH", "TZ"));

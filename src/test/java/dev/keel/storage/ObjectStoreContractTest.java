@@ -1,7 +1,7 @@
 package dev.keel.storage;
 
 import dev.keel.KeelHome;
-import dev.keel.artifacts.MavenArtifacts;
+import dev.keel.testing.S3ProxyJvm;
 import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,8 +35,7 @@ class ObjectStoreContractTest {
     static void start() {
         String dir = TestKeel.freshDataDir("object-store-contract").toString();
         KeelHome home = new KeelHome(dir, dir);
-        server = new EmbeddedS3(home, new MavenArtifacts("https://repo.maven.apache.org/maven2",
-                System.getProperty("user.home") + "/.m2/repository"), TestKeel.nextPorts().s3());
+        server = new EmbeddedS3(home, S3ProxyJvm.artifacts(), TestKeel.nextPorts().s3(), S3ProxyJvm.options());
         settings = server.start();
         store = new S3ObjectStore(settings);
         store.ensureBucket();

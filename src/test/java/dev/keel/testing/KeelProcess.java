@@ -60,6 +60,7 @@ public final class KeelProcess implements AutoCloseable {
         builder.environment().put("KEEL_INSTANCES_PORTS", ports.instances());
         builder.environment().put("KEEL_CATALOG_PORTS", ports.catalog());
         builder.environment().put("KEEL_S3_EMBEDDED_PORTS", ports.s3());
+        builder.environment().put("KEEL_S3_EMBEDDED_JVM_OPTIONS", S3ProxyJvm.options());
         builder.environment().put("KEEL_POOLING_PORTS", ports.poolers());
         builder.environment().put("KEEL_BACKUPS_DOWNLOAD_PORT", "0");
         builder.environment().putAll(env);

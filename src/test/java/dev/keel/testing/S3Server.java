@@ -8,6 +8,8 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -52,10 +54,11 @@ public final class S3Server implements AutoCloseable {
                     "jclouds.filesystem.basedir=" + dir.resolve("data"),
                     "jclouds.identity=keel",
                     "jclouds.credential=keel") + "\n");
-            Path jar = new MavenArtifacts("https://repo.maven.apache.org/maven2", System.getProperty("user.home") + "/.m2/repository")
-                    .resolve(S3PROXY, dir.resolve("downloads"));
-            String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-            process = host.exec(java, "-Xmx256m", "-jar", jar.toString(), "--properties", config.toString())
+            Path jar = S3ProxyJvm.artifacts().resolve(S3PROXY, dir.resolve("downloads"));
+            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
+            command.addAll(List.of(S3ProxyJvm.options().split(" ")));
+            command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
+            process = host.exec(command.toArray(String[]::new))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
