@@ -64,7 +64,7 @@ class HerokuDiagnoseCliTest {
             // Asked through one session (not counted: it is idle between polls), not a new connection per poll for a minute.
             try (Connection watcher = Pg.connect(url, keel.caFile())) {
                 Wait.until("a transaction idle and a query running for over a minute", Timeouts.DIAGNOSE_MINUTE, () -> "2".equals(
-                        quietly(watcher, "select count(*) from pg_stat_activity where pid <> pg_backend_pid() and state_change"
+                        asked(watcher, "select count(*) from pg_stat_activity where pid <> pg_backend_pid() and state_change"
                                 + " < now() - interval '62 seconds' and state in ('active', 'idle in transaction')")));
             }
 
@@ -102,11 +102,12 @@ class HerokuDiagnoseCliTest {
         api.deprovision(database);
     }
 
-    private static String quietly(Connection session, String query) {
+    /** The query's answer; a failure goes to the wait that asks, which says it should it time out. */
+    private static String asked(Connection session, String query) {
         try {
             return Pg.scalar(session, query);
         } catch (SQLException e) {
-            return "";
+            throw new IllegalStateException(e);
         }
     }
 

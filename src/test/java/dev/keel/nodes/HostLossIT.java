@@ -143,9 +143,10 @@ class HostLossIT {
                         Instant cutAt = Instant.now();
                         long cut = System.nanoTime();
                         nodeA.cut();
-                        // Polled every 10 ms: when the old primary was seen gone (on this machine's clock, which every host shares).
+                        // Polled every 10 ms throughout, within the probe: when the old primary was seen gone (on this machine's clock,
+                        // which every host shares).
                         Instant killedAt = Wait.until("node-a to fence its primary", Timeouts.PROCESS_EXIT, () -> {
-                            long until = System.nanoTime() + 1_000_000_000L;
+                            long until = System.nanoTime() + Timeouts.PROCESS_EXIT.toNanos();
                             while (System.nanoTime() < until) {
                                 if (NodeWork.goneOrZombie(postmaster)) {
                                     return Optional.of(Instant.now());

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -232,9 +233,9 @@ class CrashRecoveryIT {
         return pid;
     }
 
-    /** Polls fast until the provisioning of {@code id} reached step {@code index} or went past it. */
+    /** Polls fast (a step may last less than Wait's usual interval) until the provisioning of {@code id} reached step {@code index} or went past it. */
     private static void awaitStepAtLeast(Api api, String id, int index) {
-        Wait.until("database " + id + " to reach step " + PROVISION_STEPS.get(index), Timeouts.PROVISION, () -> {
+        Wait.until("database " + id + " to reach step " + PROVISION_STEPS.get(index), Timeouts.PROVISION, Duration.ofMillis(25), () -> {
             JsonNode db = api.get("/v1/databases/" + id).json();
             if (!"creating".equals(db.get("state").asText())) {
                 return true;

@@ -35,7 +35,7 @@ class ObjectStoreContractTest {
     static void start() {
         String dir = TestKeel.freshDataDir("object-store-contract").toString();
         KeelHome home = new KeelHome(dir, dir);
-        server = new EmbeddedS3(home, S3ProxyJvm.artifacts(), TestKeel.nextPorts().s3(), S3ProxyJvm.options());
+        server = new EmbeddedS3(home, S3ProxyJvm.artifacts(), TestKeel.nextPorts().s3(), S3ProxyJvm.optionsLine());
         settings = server.start();
         store = new S3ObjectStore(settings);
         store.ensureBucket();

@@ -46,7 +46,10 @@ public final class KeelProcess implements AutoCloseable {
 
     /** As {@link #start(Path, TestKeel.Ports, String, Map)}, with these JVM options instead of the README's. */
     public static KeelProcess start(Path dataDir, TestKeel.Ports ports, String logName, Map<String, String> env, List<String> jvmOptions) {
-        return start(command(jvmOptions), dataDir, ports, logName, env);
+        // Its S3Proxy starts as the tests' do (S3ProxyJvm); one started with another command (the image's) as that says.
+        Map<String, String> withS3Options = new java.util.HashMap<>(Map.of("KEEL_S3_EMBEDDED_JVM_OPTIONS", S3ProxyJvm.optionsLine()));
+        withS3Options.putAll(env);
+        return start(command(jvmOptions), dataDir, ports, logName, withS3Options);
     }
 
     /** As {@link #start(Path, TestKeel.Ports, String, Map)}, with another start command (the image's, say). */
@@ -60,7 +63,6 @@ public final class KeelProcess implements AutoCloseable {
         builder.environment().put("KEEL_INSTANCES_PORTS", ports.instances());
         builder.environment().put("KEEL_CATALOG_PORTS", ports.catalog());
         builder.environment().put("KEEL_S3_EMBEDDED_PORTS", ports.s3());
-        builder.environment().put("KEEL_S3_EMBEDDED_JVM_OPTIONS", S3ProxyJvm.options());
         builder.environment().put("KEEL_POOLING_PORTS", ports.poolers());
         builder.environment().put("KEEL_BACKUPS_DOWNLOAD_PORT", "0");
         builder.environment().putAll(env);

@@ -56,7 +56,7 @@ public final class S3Server implements AutoCloseable {
                     "jclouds.credential=keel") + "\n");
             Path jar = S3ProxyJvm.artifacts().resolve(S3PROXY, dir.resolve("downloads"));
             List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
-            command.addAll(List.of(S3ProxyJvm.options().split(" ")));
+            command.addAll(S3ProxyJvm.options());
             command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
             process = host.exec(command.toArray(String[]::new))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();

@@ -120,7 +120,7 @@ public final class TestKeel implements AutoCloseable {
         properties.put("keel.instances.ports", ports.instances());
         properties.put("keel.catalog.ports", ports.catalog());
         properties.put("keel.s3.embedded-ports", ports.s3());
-        properties.put("keel.s3.embedded-jvm-options", S3ProxyJvm.options());
+        properties.put("keel.s3.embedded-jvm-options", S3ProxyJvm.optionsLine());
         properties.put("keel.pooling.ports", ports.poolers());
         properties.put("keel.backups.download-port", 0);
         properties.putAll(extra);

@@ -24,9 +24,18 @@ public final class Wait {
 
     /** As {@link #until(String, Duration, Supplier)}; a timeout also says what {@code seen} tells (what the probe last saw). */
     public static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen) {
+        return until(what, timeout, probe, seen, MAX_POLL_MILLIS);
+    }
+
+    /** Polls every {@code every} throughout: for a state that may last less than the usual interval. */
+    public static void until(String what, Duration timeout, Duration every, java.util.function.BooleanSupplier condition) {
+        until(what, timeout, () -> condition.getAsBoolean() ? Optional.of(Boolean.TRUE) : Optional.empty(), () -> null, every.toMillis());
+    }
+
+    private static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen, long maxPollMillis) {
         Instant deadline = Instant.now().plus(timeout);
         RuntimeException last = null;
-        long pause = FIRST_POLL_MILLIS;
+        long pause = Math.min(FIRST_POLL_MILLIS, maxPollMillis);
         while (true) {
             try {
                 Optional<T> value = probe.get();
@@ -49,7 +58,7 @@ public final class Wait {
             }
             try {
                 Thread.sleep(pause);
-                pause = Math.min(MAX_POLL_MILLIS, pause * 2);
+                pause = Math.min(maxPollMillis, pause * 2);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new AssertionError("interrupted while waiting for " + what, e);
