@@ -109,11 +109,7 @@ public final class EmbeddedS3 {
                 "jclouds.identity=keel",
                 "jclouds.credential=keel") + "\n");
         Path jar = artifacts.resolve(S3PROXY, dir.resolve("downloads"));
-        String javaBinary = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(javaBinary, "-Xmx256m"));
-        command.addAll(jvmOptions);
-        command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
-        ProcessBuilder builder = new ProcessBuilder(command)
+        ProcessBuilder builder = new ProcessBuilder(command(jar, jvmOptions, config))
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
         builder.environment().keySet().retainAll(Set.of("PATH", "TZ"));
@@ -123,6 +119,14 @@ public final class EmbeddedS3 {
         Process started = process;
         Runtime.getRuntime().addShutdownHook(new Thread(started::destroy, "keel-s3proxy-stop"));
         return awaitListening(port);
+    }
+
+    /** The command that runs S3Proxy's {@code jar} with {@code config} on this JVM's Java: 256 MB of heap, then {@code jvmOptions}. */
+    public static List<String> command(Path jar, List<String> jvmOptions, Path config) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
+        return command;
     }
 
     private Properties credentials() throws IOException {

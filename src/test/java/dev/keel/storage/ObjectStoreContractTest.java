@@ -62,6 +62,15 @@ class ObjectStoreContractTest {
     }
 
     @Test
+    void theEmbeddedStoresJvmRunsWithTheOptionsItWasGiven() {
+        String commandLine = server.process().info().commandLine().orElseThrow();
+        for (String option : S3ProxyJvm.options()) {
+            assertThat(commandLine).contains(" " + option + " ");
+        }
+        assertThat(commandLine).contains(" -Xmx256m ");
+    }
+
+    @Test
     void putThenGetAndHeadReturnTheBytesAndMetadata() throws Exception {
         String key = prefix() + "a/b.txt";
         store.put(key, "hello".getBytes(StandardCharsets.UTF_8), Map.of("sha256", "abc", "kind", "test"));

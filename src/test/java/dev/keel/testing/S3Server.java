@@ -1,6 +1,7 @@
 package dev.keel.testing;
 
 import dev.keel.artifacts.MavenArtifacts;
+import dev.keel.storage.EmbeddedS3;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,8 +9,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 
@@ -55,10 +54,7 @@ public final class S3Server implements AutoCloseable {
                     "jclouds.identity=keel",
                     "jclouds.credential=keel") + "\n");
             Path jar = S3ProxyJvm.artifacts().resolve(S3PROXY, dir.resolve("downloads"));
-            List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
-            command.addAll(S3ProxyJvm.options());
-            command.addAll(List.of("-jar", jar.toString(), "--properties", config.toString()));
-            process = host.exec(command.toArray(String[]::new))
+            process = host.exec(EmbeddedS3.command(jar, S3ProxyJvm.options(), config).toArray(String[]::new))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("s3proxy.log").toFile()).start();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

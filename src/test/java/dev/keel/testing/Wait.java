@@ -29,7 +29,7 @@ public final class Wait {
 
     /** Polls every {@code every} throughout: for a state that may last less than the usual interval. */
     public static void until(String what, Duration timeout, Duration every, java.util.function.BooleanSupplier condition) {
-        until(what, timeout, () -> condition.getAsBoolean() ? Optional.of(Boolean.TRUE) : Optional.empty(), () -> null, every.toMillis());
+        until(what, timeout, probe(condition), () -> null, every.toMillis());
     }
 
     private static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen, long maxPollMillis) {
@@ -67,6 +67,11 @@ public final class Wait {
     }
 
     public static void until(String what, Duration timeout, java.util.function.BooleanSupplier condition) {
-        until(what, timeout, () -> condition.getAsBoolean() ? Optional.of(Boolean.TRUE) : Optional.empty());
+        until(what, timeout, probe(condition));
+    }
+
+    /** A condition as a probe: present once it holds. */
+    private static Supplier<Optional<Boolean>> probe(java.util.function.BooleanSupplier condition) {
+        return () -> condition.getAsBoolean() ? Optional.of(Boolean.TRUE) : Optional.empty();
     }
 }
