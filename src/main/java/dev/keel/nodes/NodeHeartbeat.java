@@ -165,7 +165,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
         }
         Map<NodeState, Integer> counts = new EnumMap<>(NodeState.class);
         for (NodeRepository.Row row : nodes.all()) {
-            counts.merge(NodeState.of(row.drained(), Duration.between(row.heartbeatAt(), row.now()), node.lostAfter()), 1, Integer::sum);
+            counts.merge(row.state(node.lostAfter()), 1, Integer::sum);
         }
         byState.forEach((state, count) -> count.set(counts.getOrDefault(state, 0)));
     }

@@ -61,7 +61,7 @@ public final class NodeRegistry {
         for (NodeRepository.Row row : nodes.all()) {
             Duration silent = Duration.between(row.heartbeatAt(), row.now());
             if (!row.name().equals(node.name()) && hosted.containsKey(row.name())
-                    && NodeState.of(row.drained(), silent, node.lostAfter()) != NodeState.ACTIVE) {
+                    && row.state(node.lostAfter()) != NodeState.ACTIVE) {
                 LOG.warn("Node {} hosts {} instances and has not heartbeat for {} s: nothing looks after them until it runs again. If"
                         + " this node is {} under a new name, stop it and start it with KEEL_NODE_NAME={}.", row.name(),
                         hosted.get(row.name()), silent.toSeconds(), row.name(), row.name());

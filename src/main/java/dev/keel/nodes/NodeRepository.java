@@ -40,7 +40,13 @@ final class NodeRepository {
     /** A node's row as read at {@code now}. */
     record Row(String name, @Nullable String apiUrl, String version, boolean embeddedCatalog, OffsetDateTime startedAt,
                OffsetDateTime heartbeatAt, boolean drained, @Nullable OffsetDateTime drainedAt, int portFirst, int portLast,
-               long memoryBudgetMb, long diskBudgetMb, @Nullable Long diskFreeMb, @Nullable Long diskUsedMb, OffsetDateTime now) {
+               long memoryBudgetMb, long diskBudgetMb, @Nullable Long diskFreeMb, @Nullable Long diskUsedMb,
+               @Nullable OffsetDateTime forgottenAt, OffsetDateTime now) {
+        /** Its state now, by the catalog's clock. */
+        NodeState state(Duration lostAfter) {
+            return NodeState.of(drained, forgottenAt != null && !heartbeatAt.isAfter(forgottenAt), Duration.between(heartbeatAt, now),
+                    lostAfter);
+        }
     }
 
     /** An instance as a node's listing shows it; {@code database} is null for a warm-pool instance. */
@@ -161,6 +167,18 @@ final class NodeRepository {
         return changed == 0 ? Optional.empty() : find(name);
     }
 
+    /**
+     * Marks {@code name} forgotten in transaction {@code tx}, if it is silent past {@code lostAfter}
+     * by the catalog's clock (checked in the statement, so a node that heartbeats meanwhile is not
+     * forgotten); says whether it did.
+     */
+    boolean forget(DSLContext tx, String name, Duration lostAfter) {
+        return tx.update(NODES).set(NODES.FORGOTTEN_AT, DSL.currentOffsetDateTime())
+                .where(NODES.NAME.eq(name))
+                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds")))
+                .execute() == 1;
+    }
+
     Optional<Row> find(String name) {
         return find(dsl, name);
     }
@@ -213,7 +231,7 @@ final class NodeRepository {
      * The servers recorded and not reserved yet, with the node each was recorded for: a database
      * whose making (a provision or restore, still running) has no server row yet, a standby
      * build (still running) with no live standby of its database on its node yet, and a follower's
-     * rebuild (still running) with no live server on its node yet. They count against that
+     * rebuild or a primary's remake (still running) with no live server on its node yet. They count against that
      * node's room from the moment they are recorded, not only once their servers are reserved.
      */
     List<Pending> pending(DSLContext sql) {
@@ -227,9 +245,11 @@ final class NodeRepository {
         // A follower's rebuild: its new server, until it is made, on a node where none of its servers lives (its old one being
         // removed there, or left on a lost node).
         Condition rebuild = OPERATIONS.KIND.eq("rebuild").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
+        // A primary made anew from the archive (its node forgotten): its server, until it is made there, as a database's making.
+        Condition remake = OPERATIONS.KIND.eq("remake").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
         return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.KIND, OPERATIONS.NODE)
                 .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
-                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby).or(rebuild))
+                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby).or(rebuild).or(remake))
                 .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 
@@ -278,6 +298,6 @@ final class NodeRepository {
         return new Row(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.VERSION), r.get(NODES.EMBEDDED_CATALOG), r.get(NODES.STARTED_AT),
                 r.get(NODES.HEARTBEAT_AT), r.get(NODES.DRAINED), r.get(NODES.DRAINED_AT), r.get(NODES.PORT_FIRST), r.get(NODES.PORT_LAST),
                 r.get(NODES.MEMORY_BUDGET_MB), r.get(NODES.DISK_BUDGET_MB), r.get(NODES.DISK_FREE_MB), r.get(NODES.DISK_USED_MB),
-                r.get("now", OffsetDateTime.class));
+                r.get(NODES.FORGOTTEN_AT), r.get("now", OffsetDateTime.class));
     }
 }

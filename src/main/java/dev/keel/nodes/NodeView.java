@@ -9,11 +9,13 @@ import java.util.UUID;
 
 /**
  * A node as {@code GET /v1/nodes} shows it: where its API is, what it runs, whether it takes new
- * instances ({@code state}), what it may place into ({@code capacity}) and what it hosts.
+ * instances ({@code state}; {@code forgottenAt} is when an operator last forgot it), what it may
+ * place into ({@code capacity}) and what it hosts.
  */
 @Serdeable
 public record NodeView(String name, @Nullable String address, String version, String state, OffsetDateTime lastHeartbeat,
-                       long heartbeatAgeSeconds, OffsetDateTime startedAt, @Nullable OffsetDateTime drainedAt, Capacity capacity,
+                       long heartbeatAgeSeconds, OffsetDateTime startedAt, @Nullable OffsetDateTime drainedAt,
+                       @Nullable OffsetDateTime forgottenAt, Capacity capacity,
                        List<HostedInstance> instances) {
 
     /**

@@ -461,6 +461,6 @@ public final class Placement {
     }
 
     private NodeState state(NodeRepository.Row row) {
-        return NodeState.of(row.drained(), Duration.between(row.heartbeatAt(), row.now()), node.lostAfter());
+        return row.state(node.lostAfter());
     }
 }

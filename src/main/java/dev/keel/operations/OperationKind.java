@@ -13,7 +13,9 @@ public enum OperationKind {
     /** A database's stored settings and rules applied to its server, on the node hosting it, for a request asked of another. */
     RECONFIGURE,
     /** A database's servers that another node retired in the catalog (state deleting), removed by the node hosting them. */
-    DISCARD;
+    DISCARD,
+    /** A primary whose node an operator forgot, made anew on another node from its database's own archive. */
+    REMAKE;
 
     public String value() {
         return name().toLowerCase(Locale.ROOT);

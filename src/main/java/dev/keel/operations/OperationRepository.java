@@ -224,16 +224,35 @@ public final class OperationRepository {
      * whether it did. For work a silent node holds up that another node can ask for anew.
      */
     public boolean giveUpOnSilent(UUID operation, String from, Failure failure) {
+        return failing(failure)
+                .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
+                .execute() == 1;
+    }
+
+    /**
+     * Ends as failed, with {@code failure}, every operation of database {@code databaseId} still
+     * running and addressed to node {@code from} while {@code from} is silent, except its removals of
+     * retired servers ({@code discard}), which that node runs should it return: the work a node an
+     * operator forgot had begun or accepted, which would otherwise wait for it for good. How many it ended.
+     */
+    public int giveUpAllOnSilent(UUID databaseId, String from, Failure failure) {
+        return failing(failure)
+                .where(OPERATIONS.DATABASE_ID.eq(databaseId)).and(OPERATIONS.NODE.eq(from))
+                .and(OPERATIONS.KIND.ne(OperationKind.DISCARD.value()))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
+                .execute();
+    }
+
+    /** An update that ends the operations it is given as failed with {@code failure}, now. */
+    private UpdateSetMoreStep<OperationsRecord> failing(Failure failure) {
         return dsl.update(OPERATIONS)
                 .set(OPERATIONS.STATE, OperationState.FAILED.value())
                 .set(OPERATIONS.ERROR, failure.reason(ERROR_LIMIT))
                 .set(OPERATIONS.ERROR_CODE, failure.code())
                 .set(OPERATIONS.ERROR_RETRYABLE, failure.retryable())
                 .set(OPERATIONS.UPDATED_AT, DSL.currentOffsetDateTime())
-                .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime())
-                .where(OPERATIONS.ID.eq(operation)).and(OPERATIONS.NODE.eq(from))
-                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
-                .execute() == 1;
+                .set(OPERATIONS.FINISHED_AT, DSL.currentOffsetDateTime());
     }
 
     /** Whether node {@code name} is silent now: its last heartbeat is older than {@code keel.node.lost-after}, by the catalog's clock. */

@@ -45,6 +45,7 @@ public enum ProblemType {
     INSUFFICIENT_STORAGE("insufficient-storage", 507, "Insufficient storage", Retry.HELPS),
     FAILOVER_REFUSED("failover-refused", 503, "Failover refused", Retry.HELPS),
     NO_CAPACITY("no-capacity", 503, "No capacity left on this node"),
+    NODE_NOT_LOST("node-not-lost", 409, "Node not lost", Retry.HELPS),
     CLIENT_TOOLS_NEEDED("client-tools-needed", 422, "Newer Postgres client tools needed"),
     UPGRADE_BLOCKED("upgrade-blocked", 422, "Logical replication cannot carry this database");
 

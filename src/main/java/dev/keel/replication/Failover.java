@@ -12,7 +12,6 @@ import dev.keel.databases.ServerSettings;
 import dev.keel.databases.Accepted;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
-import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
@@ -367,19 +366,7 @@ final class Failover implements OperationHandler {
         configure(database, primary);
         slots.forget(ReplicationSlots.forStandby(database.id())); // it lived on the fenced primary
         step(operation, Step.REPOINTING);
-        for (Database follower : databases.followers(database.id())) {
-            if (follower.state() != DatabaseState.AVAILABLE) {
-                continue;
-            }
-            if (instances.primary(follower.id()).isEmpty()) {
-                // Being rebuilt (FollowerRebuild points it at the leader's primary of the moment when it ends), or left
-                // without a server, which the follower watch rebuilds: nothing to re-point, and no reason to fail the failover.
-                LOG.warn("Database {}: follower {} has no server now; it is pointed at the new primary when it is rebuilt",
-                        database.name(), follower.name());
-                continue;
-            }
-            followers.repoint(follower, database, primary);
-        }
+        followers.followNewPrimary(database, primary);
         step(operation, Step.BACKING_UP);
         try {
             backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);

@@ -49,7 +49,7 @@ import java.util.function.Consumer;
  */
 @Singleton
 @Order(10)
-final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
+public final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
     private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
 
     private static final int LAG_TIMEOUT_SECONDS = 2;
@@ -190,6 +190,26 @@ final class Followers implements Following, DatabaseInfo.Lines, ApplicationEvent
             try (ServerSession session = connections.open(primary.get(), "postgres")) {
                 session.synchronousStandby(null);
             }
+        }
+    }
+
+    /**
+     * Points every available follower of {@code leader} that has a server at {@code primary}, the
+     * leader's new one (after a failover, or a primary made anew from the archive). A follower
+     * without a server is left: it is being rebuilt ({@link FollowerRebuild} points it at the
+     * leader's primary of the moment when it ends), or the follower watch rebuilds it.
+     */
+    public void followNewPrimary(Database leader, Instance primary) throws SQLException {
+        for (Database follower : databases.followers(leader.id())) {
+            if (follower.state() != DatabaseState.AVAILABLE) {
+                continue;
+            }
+            if (instances.primary(follower.id()).isEmpty()) {
+                LOG.warn("Database {}: follower {} has no server now; it is pointed at the new primary when it is rebuilt",
+                        leader.name(), follower.name());
+                continue;
+            }
+            repoint(follower, leader, primary);
         }
     }
 

@@ -93,6 +93,7 @@ final class RouteInputs {
         get("GET /v1/nodes", "/v1/nodes");
         call("POST /v1/nodes/{name}/drain", "/v1/nodes/fuzz-node/drain");
         call("POST /v1/nodes/{name}/activate", "/v1/nodes/fuzz-node/activate");
+        optionalBody("POST /v1/nodes/{name}/forget", "/v1/nodes/fuzz-node/forget", "{\"confirm\":\"fuzz-node\"}", f("confirm", Kind.TOKEN));
         optionalBody("POST /v1/api-keys", "/v1/api-keys", "{\"name\":\"fuzz key\"}", f("name", Kind.TEXT));
         get("GET /v1/api-keys", "/v1/api-keys");
         call("DELETE /v1/api-keys/{id}", "/v1/api-keys/<apikey>");

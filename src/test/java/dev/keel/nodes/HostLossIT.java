@@ -51,9 +51,10 @@ import static org.assertj.core.api.Assertions.assertThat;
  *   new primary. Healed, the old primary stays down, and the standby moves to node-a.</li>
  *   <li>A host lost: every process of node-b's host killed (its Keel and the new primary) and its
  *   link cut. Node-a promotes the standby, and every acknowledged number is there. A standard
- *   database (no standby) lost with the same host, whose WAL receiver ran on node-a (issue 16): a
- *   rollback to now restores it on node-a with every write acknowledged over 250 ms before the
- *   loss (a receiver on the lost host could lose a second).</li>
+ *   database (no standby) lost with the same host, whose WAL receiver ran on node-a (issue 16):
+ *   once node-b is forgotten, its primary is made anew on node-a from its archive, under its own
+ *   credentials, with every write acknowledged over 250 ms before the loss (a receiver on the lost
+ *   host could lose a second).</li>
  * </ol>
  */
 class HostLossIT {
@@ -250,27 +251,42 @@ class HostLossIT {
                                 .isEmpty();
                         observed.add("acknowledged in all: " + writer.acked().size() + ", none missing");
 
-                        // The standard database lost with node-b's host: a rollback to now, asked of node-a, restores it there
-                        // from the store.
+                        // The standard database lost with node-b's host: once an operator forgets node-b (asked of node-a), its
+                        // primary is made anew on node-a from its own archive, under its own name and credentials.
                         unreplicated.close();
-                        Api.Response rollback = teamAtA.post("/v1/databases", "{\"plan\":\"standard-0\",\"rollback\":\""
-                                + standard.get("name").asText() + "\",\"to\":\"" + Instant.now() + "\"}");
-                        assertThat(rollback.status()).as(rollback.toString()).isEqualTo(202);
-                        JsonNode restored = teamAtA.awaitAvailable(rollback.field("id"), Timeouts.RESTORE);
-                        Set<Integer> kept = numbers(restored.get("url").asText(), ca);
+                        String standardId = standard.get("id").asText();
+                        Wait.until("node-b to be lost", Timeouts.SWITCHOVER, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                        long forgetAt = System.nanoTime();
+                        Api.Response forgotten = a.api().post("/v1/nodes/node-b/forget", "{\"confirm\":\"node-b\"}");
+                        assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+                        assertThat(forgotten.json().get("node").get("state").asText()).isEqualTo("forgotten");
+                        // The premium database failed over already, and a follower is the follower watch's: the standard one alone.
+                        assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
+                        JsonNode affected = forgotten.json().get("databases").get(0);
+                        assertThat(affected.get("id").asText() + " " + affected.get("action").asText() + " " + affected.get("node").asText())
+                                .isEqualTo(standardId + " remake node-a");
+                        NodeWork.awaitSucceeded(teamAtA, affected.get("operation_id").asText());
+                        JsonNode restored = teamAtA.get("/v1/databases/" + standardId).json();
+                        assertThat(NodeWork.serverOn(restored, "primary")).as(restored.toString()).isEqualTo("node-a");
+                        String restoredUrl = restored.get("url").asText();
+                        assertThat(restoredUrl.replaceFirst("@[^/]+/", "@host/")).as("its own credentials and database")
+                                .isEqualTo(standard.get("url").asText().replaceFirst("@[^/]+/", "@host/"));
+                        Set<Integer> kept = numbers(restoredUrl, ca);
                         // Its receiver on node-a had every write node-b sent: a write acknowledged a quarter of a second before the
-                        // loss is in the rollback (one on node-b's host would have lost up to a second, its parts' upload interval).
+                        // loss is in the new primary (one on node-b's host would have lost up to a second, its parts' upload interval).
                         long bound = lost - Duration.ofMillis(250).toNanos();
                         List<Integer> older = unreplicated.acked().entrySet().stream().filter(e -> e.getValue().at() < bound)
                                 .map(Map.Entry::getKey).toList();
                         long lastMomentLost = unreplicated.acked().entrySet().stream()
                                 .filter(e -> e.getValue().at() >= bound && !kept.contains(e.getKey())).count();
                         observed.add("host lost, standard database (WAL received on node-a): " + unreplicated.acked().size()
-                                + " writes acknowledged, a rollback to now on node-a kept " + kept.size() + "; of the last 250 ms's, "
-                                + lastMomentLost + " missing");
+                                + " writes acknowledged; node-b forgotten, its primary made anew on node-a in "
+                                + Duration.ofNanos(System.nanoTime() - forgetAt).toMillis() + " ms with " + kept.size()
+                                + " of them; of the last 250 ms's, " + lastMomentLost + " missing");
                         assertThat(older.stream().filter(n -> !kept.contains(n)).toList())
-                                .as("writes acknowledged over 250 ms before the host was lost, missing after a rollback to now").isEmpty();
-                        teamAtA.deprovision(rollback.field("id"));
+                                .as("writes acknowledged over 250 ms before the host was lost, missing after node-b was forgotten").isEmpty();
+                        NodeWork.execute(restoredUrl, ca, "insert into acked (n) values (-1)");
+                        teamAtA.deprovision(standardId);
 
                         // The follower whose node was lost is made anew on node-a, the only node left, from its leader's backup.
                         long lostAt = lost;

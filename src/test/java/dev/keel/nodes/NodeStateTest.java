@@ -9,19 +9,23 @@ import java.time.Duration;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** A node's state follows from its row (drained, heartbeat age), and a node's settings are checked at start. */
+/** A node's state follows from its row (drained, forgotten, heartbeat age), and a node's settings are checked at start. */
 class NodeStateTest {
     private static final Duration LOST_AFTER = Duration.ofSeconds(15);
     private static final CatalogLocation CATALOG = new CatalogLocation("jdbc:postgresql://127.0.0.1:1/keel", "keel", "", "embedded", true);
 
     @Test
     void drainedIsDrainingOtherwiseLostOnlyPastLostAfter() {
-        assertThat(NodeState.of(false, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
-        assertThat(NodeState.of(false, LOST_AFTER, LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
-        assertThat(NodeState.of(false, LOST_AFTER.plusMillis(1), LOST_AFTER)).isEqualTo(NodeState.LOST);
-        assertThat(NodeState.of(true, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
-        assertThat(NodeState.of(true, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
+        assertThat(NodeState.of(false, false, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
+        assertThat(NodeState.of(false, false, LOST_AFTER, LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
+        assertThat(NodeState.of(false, false, LOST_AFTER.plusMillis(1), LOST_AFTER)).isEqualTo(NodeState.LOST);
+        assertThat(NodeState.of(true, false, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
+        assertThat(NodeState.of(true, false, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
         assertThat(NodeState.LOST.value()).isEqualTo("lost");
+        // Forgotten until it heartbeats again, whether drained or not.
+        assertThat(NodeState.of(false, true, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.FORGOTTEN);
+        assertThat(NodeState.of(true, true, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.FORGOTTEN);
+        assertThat(NodeState.FORGOTTEN.value()).isEqualTo("forgotten");
     }
 
     @Test

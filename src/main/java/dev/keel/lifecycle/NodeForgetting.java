@@ -1,0 +1,168 @@
+package dev.keel.lifecycle;
+
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plans;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceState;
+import dev.keel.nodes.NodeView;
+import dev.keel.nodes.Nodes;
+import dev.keel.nodes.Placement;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.OperationRunner;
+import dev.keel.problems.Failure;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import io.micronaut.core.annotation.Nullable;
+import io.micronaut.serde.annotation.Serdeable;
+import jakarta.inject.Singleton;
+import org.jooq.DSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+
+/**
+ * An operator's "this node is gone for good" ({@code POST /v1/nodes/{name}/forget}). Keel never
+ * decides it alone: a node cut off from the catalog keeps its primaries writable (a catalog outage
+ * must take no database down), so making them anew elsewhere on its own would split them in two.
+ * Once told, for each database whose primary the node hosted and which has no standby on a live
+ * node to fail over to, the old primary is fenced in the catalog, the work the node had begun
+ * for it is ended as failed, and a {@code remake} is recorded for the node placement chooses,
+ * which makes the primary anew from the database's own archive ({@link PrimaryRemake}). A
+ * database with a running standby elsewhere is left to the HA monitor, a follower to the
+ * follower watch. Asked again, it does again what is still to do (a database no node had room
+ * for).
+ */
+@Singleton
+final class NodeForgetting {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeForgetting.class);
+    private static final Set<InstanceState> ONCE_SERVING = EnumSet.of(InstanceState.RUNNING, InstanceState.STOPPED, InstanceState.FENCED);
+
+    private final Nodes nodes;
+    private final Placement placement;
+    private final InstanceRepository instances;
+    private final DatabaseLookup databases;
+    private final Plans plans;
+    private final OperationRepository operations;
+    private final OperationRunner runner;
+    private final DSLContext dsl;
+
+    NodeForgetting(Nodes nodes, Placement placement, InstanceRepository instances, DatabaseLookup databases, Plans plans,
+                   OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+        this.nodes = nodes;
+        this.placement = placement;
+        this.instances = instances;
+        this.databases = databases;
+        this.plans = plans;
+        this.operations = operations;
+        this.runner = runner;
+        this.dsl = dsl;
+    }
+
+    /** The node as it reads now, and what becomes of each database whose primary it hosted. */
+    @Serdeable
+    record Forgotten(NodeView node, List<Affected> databases) {
+    }
+
+    /**
+     * A database whose primary the forgotten node hosted: {@code action} is {@code remake} (made
+     * anew on {@code node} by operation {@code operationId}), {@code standby} (left to its hot
+     * standby on {@code node}) or {@code waiting} (no node can take it now; {@code detail} says
+     * why, and forgetting the node again asks again).
+     */
+    @Serdeable
+    record Affected(UUID id, String name, String action, @Nullable String node, @Nullable UUID operationId, String detail) {
+    }
+
+    Forgotten forget(String name, @Nullable String confirm) {
+        if (!name.equals(confirm)) {
+            throw new KeelException(ProblemType.INVALID_REQUEST, "Forgetting node " + name + " makes anew on other nodes, from their"
+                    + " archives, the primaries it hosted of databases without a standby elsewhere; a write one took after its WAL was"
+                    + " last stored is lost (it stays on " + name + "'s disk, set aside should the node return). To confirm, send"
+                    + " {\"confirm\":\"" + name + "\"}.");
+        }
+        dsl.transaction(tx -> nodes.forget(tx.dsl(), name));
+        LOG.warn("Node {} was forgotten by an operator: the primaries it hosted are made anew elsewhere from their archives", name);
+        List<Affected> affected = new ArrayList<>();
+        for (Instance lost : instances.all()) {
+            if (name.equals(lost.node()) && lost.role() == InstanceRole.PRIMARY && lost.databaseId() != null
+                    && ONCE_SERVING.contains(lost.state())) {
+                databases.find(lost.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE && !d.following())
+                        .flatMap(database -> settle(database, lost)).ifPresent(affected::add);
+            }
+        }
+        return new Forgotten(nodes.find(name), affected);
+    }
+
+    /** What becomes of {@code database}, whose primary {@code lost} the forgotten node hosted; empty when it is elsewhere now. */
+    private Optional<Affected> settle(Database database, Instance lost) {
+        Optional<Instance> live = instances.primary(database.id());
+        if (live.isPresent() && !live.get().id().equals(lost.id())) {
+            return Optional.empty(); // a failover made another server its primary
+        }
+        Optional<Instance> standby = instances.standby(database.id())
+                .filter(s -> s.state() == InstanceState.RUNNING && s.node() != null && !s.node().equals(lost.node())
+                        && !placement.lost(s.node()));
+        if (standby.isPresent()) {
+            return Optional.of(new Affected(database.id(), database.name(), "standby", standby.get().node(), null,
+                    "its hot standby on node " + standby.get().node() + " takes over: the HA monitor fails over to it"));
+        }
+        if (lost.state() != InstanceState.FENCED) {
+            // Fenced first: from here nothing names it as the primary, and its node, should it return, never serves it again.
+            instances.transition(lost.id(), InstanceState.FENCED);
+        }
+        int ended = operations.giveUpAllOnSilent(database.id(), lost.node(), Failure.of(ProblemType.UNAVAILABLE, "Node " + lost.node()
+                + " was forgotten before this ran to its end; ask again once " + database.name() + " is made anew."));
+        if (ended > 0) {
+            LOG.warn("Database {}: the work node {} held for it was ended as failed ({} operations)", database.name(), lost.node(), ended);
+        }
+        Remake recorded;
+        try {
+            recorded = dsl.transactionResult(tx -> {
+                String chosen = placement.chooseAndHold(tx.dsl(), lost.node(),
+                        new Placement.Demand(database.plan(), plans.servers(database.plan()), -1)).node();
+                // Read under the placement lock, which a forgetting asked at the same moment takes too before it records one.
+                Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
+                if (running.isPresent()) {
+                    return new Remake(running.get(), false);
+                }
+                if (placement.otherVersion(tx.dsl(), chosen).isPresent()) {
+                    return new Remake(null, false);
+                }
+                return new Remake(operations.create(tx.dsl(), database.teamId(), database.id(), OperationKind.REMAKE,
+                        PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(), PrimaryRemake.STEP_COUNT, chosen), true);
+            });
+        } catch (KeelException e) {
+            return Optional.of(new Affected(database.id(), database.name(), "waiting", null, null, e.getMessage()
+                    + " Forget node " + lost.node() + " again once a node has room."));
+        }
+        if (recorded.operation() == null) {
+            return Optional.of(new Affected(database.id(), database.name(), "waiting", null, null, "The node with room runs another"
+                    + " version of Keel; forget node " + lost.node() + " again once the nodes run one version."));
+        }
+        if (!recorded.now()) {
+            return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(),
+                    recorded.operation().id(), "being made anew on node " + recorded.operation().node()));
+        }
+        runner.submit(recorded.operation());
+        LOG.warn("Database {}: its primary on forgotten node {} is made anew on node {} (operation {})", database.name(), lost.node(),
+                recorded.operation().node(), recorded.operation().id());
+        return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(), recorded.operation().id(),
+                "made anew on node " + recorded.operation().node() + " from its archive"));
+    }
+
+    /** A remake of the database: the one recorded now ({@code now}), one already running, or none (null: another version's node). */
+    private record Remake(@Nullable Operation operation, boolean now) {
+    }
+}

@@ -1,0 +1,191 @@
+package dev.keel.lifecycle;
+
+import dev.keel.Network;
+import dev.keel.archive.BackupKind;
+import dev.keel.archive.BaseBackups;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.ServerSettings;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceMaker;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceState;
+import dev.keel.nodes.Placement;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.Decision;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationHandler;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.operations.StepCode;
+import dev.keel.postgres.PostgresBinaries;
+import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
+import dev.keel.replication.Followers;
+import dev.keel.restore.PrimaryRestores;
+import jakarta.inject.Singleton;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A primary whose node an operator forgot ({@link NodeForgetting}), made anew on this node from
+ * its database's own archive: its newest base backup, replayed through the last WAL its receiver
+ * stored, and promoted onto a new timeline. The database keeps its name, credentials and
+ * attachments; its URL names this node. Then the old server's row goes (its node, should it
+ * return, sets its data aside), its followers follow the new primary, and a base backup of the
+ * new timeline is taken. Each step may run again: a resumed remake keeps a primary it had made,
+ * and makes anew one it was making.
+ */
+@Singleton
+final class PrimaryRemake implements OperationHandler {
+    private static final Logger LOG = LoggerFactory.getLogger(PrimaryRemake.class);
+    static final int STEP_COUNT = 5;
+
+    /** The steps of a remake, in order; a resumed one goes by what the catalog holds, and shows the codes. */
+    enum Step implements StepCode {
+        DECIDED("decided", "making the primary anew from the archive", 0),
+        RESTORING("restoring", "restoring the archive", 1),
+        FORGETTING("forgetting-old", "forgetting the lost server", 2),
+        REPOINTING("repointing-followers", "re-pointing followers", 3),
+        BACKING_UP("backup", "taking a base backup", 4);
+
+        private final String code;
+        private final String sentence;
+        private final int done;
+
+        Step(String code, String sentence, int done) {
+            this.code = code;
+            this.sentence = sentence;
+            this.done = done;
+        }
+
+        @Override
+        public String code() {
+            return code;
+        }
+
+        String sentence() {
+            return sentence;
+        }
+    }
+
+    private final DatabaseLookup databases;
+    private final InstanceRepository instances;
+    private final InstanceMaker maker;
+    private final PrimaryRestores restores;
+    private final Followers followers;
+    private final BaseBackups backups;
+    private final OperationRepository operations;
+    private final ServerSettings serverSettings;
+    private final Network network;
+    private final Placement placement;
+    private final PostgresBinaries binaries;
+    private final String node;
+
+    PrimaryRemake(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, PrimaryRestores restores,
+                  Followers followers, BaseBackups backups, OperationRepository operations, ServerSettings serverSettings,
+                  Network network, Placement placement, PostgresBinaries binaries, ThisNode node) {
+        this.binaries = binaries;
+        this.databases = databases;
+        this.instances = instances;
+        this.maker = maker;
+        this.restores = restores;
+        this.followers = followers;
+        this.backups = backups;
+        this.operations = operations;
+        this.serverSettings = serverSettings;
+        this.network = network;
+        this.placement = placement;
+        this.node = node.name();
+    }
+
+    @Override
+    public OperationKind kind() {
+        return OperationKind.REMAKE;
+    }
+
+    @Override
+    public void run(Operation operation) throws Exception {
+        Database database = available(operation).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is"
+                + " no longer available (deleted, or being deleted); nothing was made."));
+        Optional<Instance> live = instances.primary(database.id());
+        Instance made;
+        if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
+            made = live.get(); // made before Keel stopped
+        } else if (live.isPresent() && !(node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING)) {
+            operations.progress(operation.id(), Step.BACKING_UP, "nothing to make: " + database.name() + "'s primary is instance "
+                    + live.get().id() + " on node " + live.get().node(), STEP_COUNT, STEP_COUNT);
+            return;
+        } else {
+            if (live.isPresent()) {
+                // Half-made when Keel stopped: made anew from the start.
+                instances.transition(live.get().id(), InstanceState.DELETING);
+                maker.discard(live.get());
+            }
+            made = restore(operation, database);
+        }
+        step(operation, Step.FORGETTING);
+        for (Instance old : lostPrimaries(database)) {
+            // Its node, should it return, finds no row naming it and sets its data aside (InstanceSweep).
+            instances.delete(old.id());
+        }
+        step(operation, Step.REPOINTING);
+        followers.followNewPrimary(database, made);
+        step(operation, Step.BACKING_UP);
+        try {
+            backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
+        } catch (KeelException e) {
+            if (e.type() != ProblemType.BACKUP_RUNNING) {
+                throw e;
+            }
+            LOG.warn("Database {}: a backup is still running; the new timeline's backup follows once it ends", database.name());
+        }
+        String outcome = "made anew on node " + node + " from the archive";
+        operations.progress(operation.id(), Step.BACKING_UP, outcome, STEP_COUNT, STEP_COUNT);
+        LOG.warn("Database {}: its primary was {}; it is instance {} on port {}", database.name(), outcome, made.id(), made.port());
+    }
+
+    private Instance restore(Operation operation, Database database) throws Exception {
+        Instance lost = lostPrimaries(database).stream().reduce((a, b) -> b).orElseThrow(() -> new KeelException(
+                ProblemType.NOT_AVAILABLE, database.name() + " has no lost primary to make anew; nothing was made."));
+        PrimaryRestores.Origin origin = restores.origin(database);
+        binaries.installation(database.major()); // this node can run its major (fetched now if need be)
+        String restoring = "restoring base backup " + origin.backup().id() + " and replaying its archive through segment "
+                + origin.through();
+        operations.progress(operation.id(), Step.RESTORING, restoring, Step.RESTORING.done, STEP_COUNT);
+        Instance made = restores.restore(database, lost, origin, serverSettings.of(database),
+                InstanceConfig.hba(database.pgDatabase(), network.keelSources()),
+                (step, done, total, unit) -> operations.progress(operation.id(), Step.RESTORING, restoring + ": " + step,
+                        Step.RESTORING.done, STEP_COUNT),
+                () -> available(operation).isPresent());
+        return instances.transition(made.id(), InstanceState.RUNNING);
+    }
+
+    /** The database's fenced primaries on silent nodes other than this one, oldest first: those a forgotten node left. */
+    private List<Instance> lostPrimaries(Database database) {
+        return instances.forDatabase(database.id()).stream()
+                .filter(i -> i.role() == InstanceRole.PRIMARY && i.state() == InstanceState.FENCED && i.node() != null
+                        && !i.node().equals(node) && placement.lost(i.node()))
+                .toList();
+    }
+
+    private Optional<Database> available(Operation operation) {
+        return databases.find(operation.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE);
+    }
+
+    private void step(Operation operation, Step step) {
+        operations.progress(operation.id(), step, step.sentence(), step.done, STEP_COUNT);
+    }
+
+    /** Run again: a primary made is kept, one being made is made anew (see {@link #run}). */
+    @Override
+    public Decision recover(Operation operation) {
+        return Decision.resume(operation, "finishing making the primary anew Keel stopped during");
+    }
+}

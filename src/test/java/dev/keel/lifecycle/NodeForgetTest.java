@@ -1,0 +1,176 @@
+package dev.keel.lifecycle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.nodes.ThisNode;
+import dev.keel.operations.Operation;
+import dev.keel.operations.OperationKind;
+import dev.keel.operations.OperationRepository;
+import dev.keel.postgres.Lsn;
+import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SilentNodes;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.sql.Connection;
+import java.time.OffsetDateTime;
+import java.util.Map;
+import java.util.UUID;
+
+import static dev.keel.catalog.schema.Tables.DATABASES;
+import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.catalog.schema.Tables.NODES;
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Forgetting a lost node ({@code POST /v1/nodes/{name}/forget}). The lost node is a row of the
+ * registry that no Keel runs ({@link SilentNodes}); a database's primary is handed to it in the
+ * catalog and its postmaster killed, as if its host had gone with it. On a Keel of its own: the
+ * silent node and its forgetting would show in other classes' node listings.
+ */
+class NodeForgetTest {
+    private static TestKeel keel;
+
+    @BeforeAll
+    static void start() {
+        keel = TestKeel.start("node-forget", Map.of("keel.instances.pool.size", 0));
+    }
+
+    @AfterAll
+    static void stop() {
+        keel.close();
+    }
+
+    @Test
+    void onlyTheAdminForgetsOnlyALostNodeOtherThanItselfAndOnlyWhenTheRequestNamesIt() {
+        String self = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        String silent = SilentNodes.add(catalog, "forget-refused");
+        try {
+            String confirm = "{\"confirm\":\"" + silent + "\"}";
+            assertProblem(keel.newTeam("not-admin").post("/v1/nodes/" + silent + "/forget", confirm), 403, "/problems/forbidden");
+            assertProblem(keel.api().post("/v1/nodes/no-such-node/forget", "{\"confirm\":\"no-such-node\"}"), 404, "/problems/not-found");
+            Api.Response unconfirmed = keel.api().post("/v1/nodes/" + silent + "/forget", "{}");
+            assertProblem(unconfirmed, 422, "/problems/invalid-request");
+            assertThat(unconfirmed.field("detail")).contains("To confirm, send {\"confirm\":\"" + silent + "\"}.");
+            assertProblem(keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + self + "\"}"), 422,
+                    "/problems/invalid-request");
+            assertProblem(keel.api().post("/v1/nodes/" + self + "/forget", "{\"confirm\":\"" + self + "\"}"), 409, "/problems/conflict");
+
+            // A node that heartbeats is not lost: forgetting it would split its databases in two.
+            catalog.update(NODES).set(NODES.HEARTBEAT_AT, OffsetDateTime.now()).where(NODES.NAME.eq(silent)).execute();
+            Api.Response alive = keel.api().post("/v1/nodes/" + silent + "/forget", confirm);
+            assertProblem(alive, 409, "/problems/node-not-lost");
+            assertThat(alive.field("detail")).contains("Stop its Keel and its Postgres servers");
+            assertThat(catalog.select(NODES.FORGOTTEN_AT).from(NODES).where(NODES.NAME.eq(silent)).fetchOne(NODES.FORGOTTEN_AT)).isNull();
+        } finally {
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+        }
+    }
+
+    /**
+     * A standard database whose primary was on the lost node is made anew on this one from its own
+     * archive, with every write its WAL receiver had stored, under its own name and credentials; the
+     * old server's row goes, the work the lost node held for it is ended, and its removals of retired
+     * servers stay for it to run should it return.
+     */
+    @Test
+    void aStandardDatabaseWhoseNodeIsForgottenIsMadeAnewFromItsOwnArchiveWithItsCredentials() throws Exception {
+        String self = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Api team = keel.newTeam("forgotten");
+        JsonNode database = team.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        String url = database.get("url").asText();
+        UUID lost = UUID.fromString(database.get("instances").get(0).get("id").asText());
+        String silent = SilentNodes.add(catalog, "forgotten");
+        try {
+            ArchiveWaits.awaitInitialBackup(team, id);
+            String written;
+            try (Connection connection = Pg.connect(url, keel.caFile())) {
+                connection.createStatement().execute("create table kept as select generate_series(1, 1000) n");
+                written = Pg.scalar(connection, "select pg_current_wal_lsn()");
+            }
+            Wait.until("the WAL receiver to store " + written, Timeouts.SWITCHOVER, () -> {
+                JsonNode receiver = team.get("/v1/databases/" + id + "/archive").json().path("receiver");
+                return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
+            });
+
+            // The lost node had a plan change under way for it, and a retired server to remove.
+            OperationRepository operations = keel.bean(OperationRepository.class);
+            UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(UUID.fromString(id))).fetchOne(DATABASES.TEAM_ID);
+            Operation held = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, UUID.fromString(id),
+                    OperationKind.PLAN_CHANGE, "changing the plan", 3, silent));
+            catalog.update(OPERATIONS).set(OPERATIONS.STARTED_AT, OffsetDateTime.now()).where(OPERATIONS.ID.eq(held.id())).execute();
+            Operation discard = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId,
+                    UUID.fromString(id), OperationKind.DISCARD, "removing a retired server", 1, silent));
+
+            // Its host is gone: the primary is the silent node's, and its postmaster is killed.
+            catalog.update(INSTANCES).set(INSTANCES.NODE, silent).where(INSTANCES.ID.eq(lost)).execute();
+            long pid = Long.parseLong(Files.readAllLines(keel.instanceDataDir(lost).resolve("postmaster.pid")).get(0).strip());
+            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+
+            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
+            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+            JsonNode body = forgotten.json();
+            assertThat(body.get("node").get("state").asText()).isEqualTo("forgotten");
+            assertThat(body.get("node").hasNonNull("forgotten_at")).isTrue();
+            assertThat(body.get("databases")).hasSize(1);
+            JsonNode affected = body.get("databases").get(0);
+            assertThat(affected.get("id").asText()).isEqualTo(id);
+            assertThat(affected.get("action").asText()).isEqualTo("remake");
+            assertThat(affected.get("node").asText()).isEqualTo(self);
+            String remake = affected.get("operation_id").asText();
+            Wait.until("the remake to succeed", Timeouts.RESTORE, () -> {
+                JsonNode operation = team.get("/v1/operations/" + remake).json();
+                assertThat(operation.get("state").asText()).as(operation.toString()).isIn("running", "succeeded");
+                return operation.get("state").asText().equals("succeeded");
+            });
+
+            JsonNode remade = team.get("/v1/databases/" + id).json();
+            assertThat(remade.get("state").asText()).isEqualTo("available");
+            assertThat(remade.get("instances")).as("the lost server's row is gone").hasSize(1);
+            assertThat(remade.get("instances").get(0).get("node").asText()).isEqualTo(self);
+            assertThat(remade.get("instances").get(0).get("state").asText()).isEqualTo("running");
+            String newUrl = remade.get("url").asText();
+            assertThat(Pg.user(newUrl)).isEqualTo(Pg.user(url));
+            assertThat(newUrl.replaceFirst(":\\d+/", ":port/")).as("the same credentials, another port")
+                    .isEqualTo(url.replaceFirst(":\\d+/", ":port/"));
+            try (Connection connection = Pg.connect(newUrl, keel.caFile())) {
+                assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
+                assertThat(Pg.scalar(connection, "select pg_is_in_recovery()::text")).isEqualTo("false");
+                assertThat(Pg.scalar(connection, "select timeline_id > 1 from pg_control_checkpoint()")).as("a new timeline").isEqualTo("t");
+                connection.createStatement().execute("insert into kept values (1001)");
+            }
+            String ended = catalog.select(OPERATIONS.STATE, OPERATIONS.ERROR).from(OPERATIONS).where(OPERATIONS.ID.eq(held.id())).fetchOne()
+                    .map(r -> r.get(OPERATIONS.STATE) + ": " + r.get(OPERATIONS.ERROR));
+            assertThat(ended).startsWith("failed: Node " + silent + " was forgotten");
+            assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(discard.id())).fetchOne(OPERATIONS.STATE))
+                    .as("a removal the lost node runs should it return").isEqualTo("running");
+            ArchiveWaits.awaitInitialBackup(team, id);
+
+            // Asked again: nothing of it is left on the forgotten node.
+            Api.Response again = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
+            assertThat(again.status()).as(again.toString()).isEqualTo(200);
+            assertThat(again.json().get("databases")).isEmpty();
+        } finally {
+            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
+            team.deprovision(id);
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+        }
+    }
+
+    private static void assertProblem(Api.Response response, int status, String type) {
+        assertThat(response.status()).as(response.toString()).isEqualTo(status);
+        assertThat(response.contentType()).isEqualTo("application/problem+json");
+        assertThat(response.field("type")).isEqualTo(type);
+    }
+}
