@@ -29,7 +29,12 @@ public final class Wait {
 
     /** Polls every {@code every} throughout: for a state that may last less than the usual interval. */
     public static void until(String what, Duration timeout, Duration every, java.util.function.BooleanSupplier condition) {
-        until(what, timeout, probe(condition), () -> null, every.toMillis());
+        until(what, timeout, every, probe(condition));
+    }
+
+    /** As {@link #until(String, Duration, Duration, java.util.function.BooleanSupplier)}, for a probe that yields a value. */
+    public static <T> T until(String what, Duration timeout, Duration every, Supplier<Optional<T>> probe) {
+        return until(what, timeout, probe, () -> null, every.toMillis());
     }
 
     private static <T> T until(String what, Duration timeout, Supplier<Optional<T>> probe, Supplier<String> seen, long maxPollMillis) {
