@@ -27,7 +27,7 @@ import java.util.function.Supplier;
 /**
  * Runs of clips, on the runner threads of a {@link RunQueue} shared fairly by teams (each with its
  * own concurrency, queue and rate). A team's runs running and waiting also count across the nodes
- * (its result rows); its rate counts on each node. A version with the same parameter values runs
+ * (its result rows), and so does its rate ({@link TeamRunRate}). A version with the same parameter values runs
  * once at a time: asking the API for it again while it is queued or running is a 409 naming that
  * run; a share link serves the stored result meanwhile (or waits for the run, when nothing is stored yet). On
  * access, a result younger than the freshness age is served as stored; an older one is re-run, at
@@ -45,6 +45,7 @@ final class ClipRuns {
     private final Placement placement;
     private final int teamConcurrency;
     private final int teamQueue;
+    private final TeamRunRate rate;
     private final Map<String, Run> inFlight = new ConcurrentHashMap<>();
 
     /** A run under way: its result row as started, and its end. */
@@ -66,6 +67,7 @@ final class ClipRuns {
         this.wait = wait;
         this.freshFor = freshFor;
         this.queue = new RunQueue("keel-dataclip", runners, teamConcurrency, teamQueue, teamRunsPerMinute, System::nanoTime);
+        this.rate = new TeamRunRate(teamRunsPerMinute);
     }
 
     /**
@@ -102,6 +104,7 @@ final class ClipRuns {
     void checkTeamMayRun(UUID team) {
         queue.check(team); // this node's own count first: it says the same in its words while all the team's runs are here
         admitAcrossNodes(results.unfinished(team, node.lostAfter()));
+        results.checkRate(team, rate);
     }
 
     /** The 429 when the team's runs not finished on every node, {@code unfinished}, take all it may run and queue. */
@@ -166,7 +169,7 @@ final class ClipRuns {
             // Asked first without the team's lock too: a team past its runs is refused without waiting for it.
             checkTeamMayRun(clip.teamId());
             ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), node.lostAfter(),
-                    this::admitAcrossNodes);
+                    this::admitAcrossNodes, rate);
             CompletableFuture<ClipResult> done;
             try {
                 done = queue.submit(clip.teamId(), () -> {

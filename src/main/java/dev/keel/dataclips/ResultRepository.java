@@ -7,10 +7,13 @@ import jakarta.inject.Singleton;
 import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Record;
+import org.jooq.Record2;
 import org.jooq.impl.DSL;
 
 import java.time.Duration;
+import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -23,6 +26,7 @@ import java.util.function.IntConsumer;
 import static dev.keel.catalog.schema.Tables.DATACLIPS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_RESULT_CHUNKS;
+import static dev.keel.catalog.schema.Tables.DATACLIP_TEAM_RATES;
 import static dev.keel.catalog.schema.Tables.NODES;
 
 /** Result rows and their chunks of stored rows. */
@@ -47,11 +51,16 @@ final class ResultRepository {
      * ({@link #unfinished}), has not thrown: the count and the record are one transaction under the
      * team's run lock, so that two nodes never both admit the run past the team's limit.
      */
-    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Duration lostAfter, IntConsumer admit) {
+    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Duration lostAfter, IntConsumer admit,
+                     TeamRunRate rate) {
         UUID id = dsl.transactionResult(configuration -> {
             DSLContext tx = configuration.dsl();
             AdvisoryLock.acquireTeamRuns(tx, team);
             admit.accept(unfinished(tx, team, lostAfter));
+            Instant next = admitRate(tx, team, rate);
+            tx.insertInto(DATACLIP_TEAM_RATES).set(DATACLIP_TEAM_RATES.TEAM_ID, team).set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
+                    .onConflict(DATACLIP_TEAM_RATES.TEAM_ID).doUpdate().set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
+                    .execute();
             UUID run = UUID.randomUUID();
             tx.insertInto(DATACLIP_RESULTS)
                     .set(DATACLIP_RESULTS.ID, run)
@@ -64,6 +73,26 @@ final class ResultRepository {
             return run;
         });
         return find(id).orElseThrow();
+    }
+
+    /**
+     * The time of team {@code team}'s run rate across the nodes once one more run starts now (the
+     * catalog's clock), read through {@code sql}; the 429 of {@link TeamRunRate} when it may not.
+     */
+    Instant admitRate(DSLContext sql, UUID team, TeamRunRate rate) {
+        Record2<OffsetDateTime, OffsetDateTime> read = sql.select(DSL.currentOffsetDateTime(),
+                        DSL.field(DSL.select(DATACLIP_TEAM_RATES.NEXT_AT).from(DATACLIP_TEAM_RATES).where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team))))
+                .fetchSingle();
+        return rate.admit(read.value2() == null ? null : read.value2().toInstant(), read.value1().toInstant());
+    }
+
+    /** {@link #admitRate(DSLContext, UUID, TeamRunRate)} read now, without the team's run lock, and recording nothing. */
+    void checkRate(UUID team, TeamRunRate rate) {
+        admitRate(dsl, team, rate);
+    }
+
+    private static OffsetDateTime utc(Instant at) {
+        return at.atOffset(ZoneOffset.UTC);
     }
 
     /**

@@ -128,10 +128,7 @@ final class RunQueue {
                     + ", KEEL_DATACLIPS_TEAM_QUEUE " + waiting + "); try again once one has finished.").retryAfter(FULL_RETRY_SECONDS);
         }
         if (lane.tokens < 1) {
-            long seconds = (long) Math.ceil((1 - lane.tokens) * 60 / perMinute);
-            throw new KeelException(ProblemType.TOO_MANY_RUNS, "Your team started " + perMinute + " dataclip runs within the last"
-                    + " minute, the most it may (KEEL_DATACLIPS_TEAM_RUNS_PER_MINUTE); try again in " + seconds + " s.")
-                    .retryAfter(seconds);
+            throw TeamRunRate.refusal(perMinute, (long) Math.ceil((1 - lane.tokens) * 60 / perMinute));
         }
         return lane;
     }

@@ -7,6 +7,7 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.jooq.DSLContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,6 +21,7 @@ import java.net.http.HttpResponse;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -27,6 +29,9 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
+import static dev.keel.catalog.schema.Tables.DATACLIPS;
+import static dev.keel.catalog.schema.Tables.DATACLIP_RESULTS;
+import static dev.keel.catalog.schema.Tables.DATACLIP_TEAM_RATES;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -176,6 +181,38 @@ class DataclipRunLimitsTest {
         assertThat(byRate.headers().firstValue("Retry-After")).hasValue("1");
     }
 
+    /**
+     * A team's rate is one across the nodes: the runs another node started this minute (the
+     * team's rate in the catalog a minute ahead) refuse a run here, whose own count is full.
+     */
+    @Test
+    void aTeamsRateCountsTheRunsOtherNodesStarted() {
+        Api api = team("rate-nodes");
+        String id = clip(api, "select {{n}}::int as n", "{\"n\":\"0\"}");
+        DSLContext catalog = keel.bean(DSLContext.class);
+        UUID team = catalog.select(DATACLIPS.TEAM_ID).from(DATACLIPS).where(DATACLIPS.ID.eq(UUID.fromString(id))).fetchSingle(DATACLIPS.TEAM_ID);
+        int results = catalog.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(UUID.fromString(id)));
+        setRate(catalog, team, OffsetDateTime.now().plusSeconds(120));
+        Api.Response refused = api.post("/v1/dataclips/" + id + "/refresh?n=1", "");
+        assertThat(refused.status()).as(refused.toString()).isEqualTo(429);
+        assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
+        assertThat(refused.field("detail")).matches("Your team started 60 dataclip runs within the last minute, the most it may"
+                + " \\(KEEL_DATACLIPS_TEAM_RUNS_PER_MINUTE\\); try again in (5[89]|6[01]) s\\.");
+        assertThat(catalog.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(UUID.fromString(id)))).as("a run recorded")
+                .isEqualTo(results);
+        // The minute over, for the catalog: the team runs again, and its rate moved on by one run's share.
+        setRate(catalog, team, OffsetDateTime.now().minusSeconds(1));
+        assertThat(api.post("/v1/dataclips/" + id + "/refresh?n=1", "").status()).isEqualTo(200);
+        OffsetDateTime next = catalog.select(DATACLIP_TEAM_RATES.NEXT_AT).from(DATACLIP_TEAM_RATES)
+                .where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team)).fetchSingle(DATACLIP_TEAM_RATES.NEXT_AT);
+        assertThat(next).isAfter(OffsetDateTime.now().minusSeconds(1));
+    }
+
+    private static void setRate(DSLContext catalog, UUID team, OffsetDateTime next) {
+        catalog.insertInto(DATACLIP_TEAM_RATES).set(DATACLIP_TEAM_RATES.TEAM_ID, team).set(DATACLIP_TEAM_RATES.NEXT_AT, next)
+                .onConflict(DATACLIP_TEAM_RATES.TEAM_ID).doUpdate().set(DATACLIP_TEAM_RATES.NEXT_AT, next).execute();
+    }
+
     @Test
     void oneTeamFloodingRunsAndLinksDoesNotHoldBackAnotherTeamsRun() {
         Api victim = team("victim");
@@ -234,9 +271,9 @@ class DataclipRunLimitsTest {
         Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(clip(api, "select 1", "{}"))).orElseThrow();
         ResultRepository results = keel.bean(ResultRepository.class);
         ClipResult stopped = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped",
-                Duration.ofSeconds(15), unfinished -> { });
+                Duration.ofSeconds(15), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
         ClipResult running = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs",
-                Duration.ofSeconds(15), unfinished -> { });
+                Duration.ofSeconds(15), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
         try {
             results.failRunningOn(Set.of("node-that-stopped", "node-long-silent"), false);
             ClipResult failed = results.find(stopped.id()).orElseThrow();
