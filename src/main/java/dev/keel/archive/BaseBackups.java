@@ -224,6 +224,19 @@ public final class BaseBackups implements OperationHandler {
         }
     }
 
+    /**
+     * Ends as failed, with {@code reason}, the backup of {@code operation} if it still runs, and
+     * removes what it uploaded: for a backup whose node was forgotten while it ran, whose
+     * operation another node ended ({@code OperationRepository.giveUpAllOnSilent}).
+     */
+    public void abandon(UUID operation, String reason) {
+        Optional<Backup> backup = backups.forOperation(operation).filter(b -> b.state() == BackupState.RUNNING);
+        if (backup.isPresent()) {
+            backups.failed(backup.get().id(), reason);
+            removeObjects(backup.get());
+        }
+    }
+
     private void removeObjects(Backup backup) {
         String prefix = ArchiveLayout.backupPrefix(backup.databaseId(), backup.id());
         try {

@@ -5,6 +5,7 @@ import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.FailoverUrl;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceState;
 import dev.keel.nodes.PublicHosts;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
@@ -13,6 +14,7 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
 import java.util.EnumSet;
+import java.util.Optional;
 import java.util.Set;
 
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL, the instances and their nodes. */
@@ -48,14 +50,18 @@ final class DatabaseViews {
         // and other work report on their own resources.
         Set<OperationKind> lifecycle = switch (db.state()) {
             case CREATING -> EnumSet.of(OperationKind.PROVISION, OperationKind.RESTORE);
-            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW, OperationKind.PLAN_CHANGE, OperationKind.REBUILD, OperationKind.RECONFIGURE);
+            case AVAILABLE -> EnumSet.of(OperationKind.UNFOLLOW, OperationKind.PLAN_CHANGE, OperationKind.REBUILD, OperationKind.RECONFIGURE,
+                    OperationKind.REMAKE);
             case DELETING -> EnumSet.of(OperationKind.DEPROVISION);
             default -> EnumSet.noneOf(OperationKind.class);
         };
-        DatabaseView.Progress progress = started != null ? progress(started) : lifecycle.isEmpty() ? null
-                : operations.running(db.id(), lifecycle).map(DatabaseViews::progress).orElse(null);
+        Optional<Operation> running = started != null ? Optional.of(started) : lifecycle.isEmpty() ? Optional.empty()
+                : operations.running(db.id(), lifecycle);
+        DatabaseView.Progress progress = running.map(DatabaseViews::progress).orElse(null);
+        // A primary a remake is making has no URL until it is promoted and running, as a failover's standby has none.
+        boolean remaking = running.filter(op -> op.kind() == OperationKind.REMAKE).isPresent();
         String url = db.state() != DatabaseState.AVAILABLE ? null
-                : instances.primary(db.id())
+                : instances.primary(db.id()).filter(primary -> !remaking || primary.state() == InstanceState.RUNNING)
                 .flatMap(primary -> credentials.url(db.id(), Credential.DEFAULT, db.pgDatabase(), hosts.of(primary.node()), primary.port()))
                 .map(ConnectionUrl::toString)
                 .orElse(null);

@@ -105,6 +105,15 @@ public final class Transfers {
     }
 
     /** Stops a running transfer (its process is killed, a backup's upload discarded); 409 when it has ended. */
+    /**
+     * Ends as failed, with {@code reason}, the transfer of {@code operation} if it still runs: for
+     * one whose node was forgotten while it ran, whose operation another node ended.
+     */
+    public void abandon(UUID operation, String reason) {
+        transfers.forOperation(operation).filter(t -> t.state() == TransferState.RUNNING)
+                .ifPresent(t -> transfers.finish(t.id(), TransferState.FAILED, null, reason, 0));
+    }
+
     public void cancel(Transfer transfer) {
         if (!transfers.finish(transfer.id(), TransferState.CANCELED, null, "canceled", 0)) {
             throw new KeelException(ProblemType.CONFLICT, transfer.name() + " has finished already; there is nothing to cancel.");

@@ -1,10 +1,13 @@
 package dev.keel.lifecycle;
 
+import dev.keel.archive.BaseBackups;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.databases.Plans;
+import dev.keel.dumps.Transfers;
 import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
@@ -18,6 +21,7 @@ import dev.keel.operations.OperationRunner;
 import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.restore.PrimaryRestores;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
@@ -25,6 +29,7 @@ import org.jooq.DSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -47,7 +52,14 @@ import java.util.UUID;
 @Singleton
 final class NodeForgetting {
     private static final Logger LOG = LoggerFactory.getLogger(NodeForgetting.class);
-    private static final Set<InstanceState> ONCE_SERVING = EnumSet.of(InstanceState.RUNNING, InstanceState.STOPPED, InstanceState.FENCED);
+    /**
+     * The states of a forgotten node's primaries that are made anew: one that served (or was fenced
+     * by a forgetting before), and one being made (an available database's: a remake that node ran).
+     */
+    private static final Set<InstanceState> CANDIDATES = EnumSet.of(InstanceState.RUNNING, InstanceState.STOPPED, InstanceState.FENCED,
+            InstanceState.CREATING);
+    /** How long the lost primary's port is given to accept a connection: one that does is not down. */
+    private static final Duration PROBE = Duration.ofSeconds(1);
 
     private final Nodes nodes;
     private final Placement placement;
@@ -56,10 +68,19 @@ final class NodeForgetting {
     private final Plans plans;
     private final OperationRepository operations;
     private final OperationRunner runner;
+    private final PrimaryRestores restores;
+    private final InstanceConnections connections;
+    private final BaseBackups backups;
+    private final Transfers transfers;
     private final DSLContext dsl;
 
     NodeForgetting(Nodes nodes, Placement placement, InstanceRepository instances, DatabaseLookup databases, Plans plans,
-                   OperationRepository operations, OperationRunner runner, DSLContext dsl) {
+                   OperationRepository operations, OperationRunner runner, PrimaryRestores restores, InstanceConnections connections,
+                   BaseBackups backups, Transfers transfers, DSLContext dsl) {
+        this.restores = restores;
+        this.connections = connections;
+        this.backups = backups;
+        this.transfers = transfers;
         this.nodes = nodes;
         this.placement = placement;
         this.instances = instances;
@@ -86,6 +107,7 @@ final class NodeForgetting {
     }
 
     Forgotten forget(String name, @Nullable String confirm) {
+        nodes.find(name); // a 404 for an unknown node before anything else
         if (!name.equals(confirm)) {
             throw new KeelException(ProblemType.INVALID_REQUEST, "Forgetting node " + name + " makes anew on other nodes, from their"
                     + " archives, the primaries it hosted of databases without a standby elsewhere; a write one took after its WAL was"
@@ -97,7 +119,7 @@ final class NodeForgetting {
         List<Affected> affected = new ArrayList<>();
         for (Instance lost : instances.all()) {
             if (name.equals(lost.node()) && lost.role() == InstanceRole.PRIMARY && lost.databaseId() != null
-                    && ONCE_SERVING.contains(lost.state())) {
+                    && CANDIDATES.contains(lost.state())) {
                 databases.find(lost.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE && !d.following())
                         .flatMap(database -> settle(database, lost)).ifPresent(affected::add);
             }
@@ -109,23 +131,50 @@ final class NodeForgetting {
     private Optional<Affected> settle(Database database, Instance lost) {
         Optional<Instance> live = instances.primary(database.id());
         if (live.isPresent() && !live.get().id().equals(lost.id())) {
-            return Optional.empty(); // a failover made another server its primary
+            // A failover made another server its primary, or a remake is making one elsewhere.
+            return operations.running(database.id(), Set.of(OperationKind.REMAKE)).map(op -> remaking(database, op));
         }
         Optional<Instance> standby = instances.standby(database.id())
                 .filter(s -> s.state() == InstanceState.RUNNING && s.node() != null && !s.node().equals(lost.node())
                         && !placement.lost(s.node()));
         if (standby.isPresent()) {
             return Optional.of(new Affected(database.id(), database.name(), "standby", standby.get().node(), null,
-                    "its hot standby on node " + standby.get().node() + " takes over: the HA monitor fails over to it"));
+                    "its hot standby on node " + standby.get().node() + " takes over: the HA monitor fails over to it (GET /v1/databases/"
+                            + database.name() + "/ha says when, or why not)"));
         }
-        if (lost.state() != InstanceState.FENCED) {
+        // Nothing is fenced that cannot be made anew: a fenced server never serves again.
+        try {
+            restores.origin(database);
+        } catch (KeelException e) {
+            return waiting(database, e.getMessage() + " It is left as it is; forget node " + lost.node() + " again once it can be.");
+        }
+        if (!placement.lost(lost.node())) {
+            return waiting(database, "Node " + lost.node() + " heartbeats again, so its server may take writes; nothing was changed.");
+        }
+        if (connections.acceptsConnections(lost, PROBE)) {
+            // Lost means its Keel is silent, not that its Postgres is down: both serving would split the database in two.
+            return waiting(database, "Its server on node " + lost.node() + " (" + lost.host() + ":" + lost.port() + ") still accepts"
+                    + " connections, so it may take writes; stop it (or cut its host off) and forget node " + lost.node() + " again.");
+        }
+        if (lost.state() == InstanceState.RUNNING || lost.state() == InstanceState.STOPPED) {
             // Fenced first: from here nothing names it as the primary, and its node, should it return, never serves it again.
             instances.transition(lost.id(), InstanceState.FENCED);
         }
-        int ended = operations.giveUpAllOnSilent(database.id(), lost.node(), Failure.of(ProblemType.UNAVAILABLE, "Node " + lost.node()
-                + " was forgotten before this ran to its end; ask again once " + database.name() + " is made anew."));
-        if (ended > 0) {
-            LOG.warn("Database {}: the work node {} held for it was ended as failed ({} operations)", database.name(), lost.node(), ended);
+        String reason = "Node " + lost.node() + " was forgotten before this ran to its end; ask again once " + database.name()
+                + " is made anew.";
+        for (Operation ended : operations.giveUpAllOnSilent(database.id(), lost.node(), Failure.of(ProblemType.UNAVAILABLE, reason))) {
+            // Each kind's own record ends with it, so that nothing counts it as running any more.
+            switch (ended.kind()) {
+                case BACKUP -> backups.abandon(ended.id(), reason);
+                case LOGICAL_BACKUP, LOGICAL_RESTORE -> transfers.abandon(ended.id(), reason);
+                default -> { }
+            }
+            LOG.warn("Database {}: operation {} ({}) node {} held was ended as failed", database.name(), ended.id(), ended.kind().value(),
+                    lost.node());
+        }
+        if (lost.state() == InstanceState.CREATING) {
+            // A remake the forgotten node was running: its half-made server is forgotten too (the node sets it aside).
+            instances.delete(lost.id());
         }
         Remake recorded;
         try {
@@ -144,22 +193,28 @@ final class NodeForgetting {
                         PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(), PrimaryRemake.STEP_COUNT, chosen), true);
             });
         } catch (KeelException e) {
-            return Optional.of(new Affected(database.id(), database.name(), "waiting", null, null, e.getMessage()
-                    + " Forget node " + lost.node() + " again once a node has room."));
+            return waiting(database, e.getMessage() + " Forget node " + lost.node() + " again once a node has room.");
         }
         if (recorded.operation() == null) {
-            return Optional.of(new Affected(database.id(), database.name(), "waiting", null, null, "The node with room runs another"
-                    + " version of Keel; forget node " + lost.node() + " again once the nodes run one version."));
+            return waiting(database, "The node with room runs another version of Keel; forget node " + lost.node() + " again once the"
+                    + " nodes run one version.");
         }
         if (!recorded.now()) {
-            return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(),
-                    recorded.operation().id(), "being made anew on node " + recorded.operation().node()));
+            return Optional.of(remaking(database, recorded.operation()));
         }
         runner.submit(recorded.operation());
         LOG.warn("Database {}: its primary on forgotten node {} is made anew on node {} (operation {})", database.name(), lost.node(),
                 recorded.operation().node(), recorded.operation().id());
         return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(), recorded.operation().id(),
                 "made anew on node " + recorded.operation().node() + " from its archive"));
+    }
+
+    private static Affected remaking(Database database, Operation remake) {
+        return new Affected(database.id(), database.name(), "remake", remake.node(), remake.id(), "being made anew on node " + remake.node());
+    }
+
+    private static Optional<Affected> waiting(Database database, String why) {
+        return Optional.of(new Affected(database.id(), database.name(), "waiting", null, null, why));
     }
 
     /** A remake of the database: the one recorded now ({@code now}), one already running, or none (null: another version's node). */

@@ -9,11 +9,12 @@ import dev.keel.databases.DatabaseState;
 import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
+import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
-import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
@@ -22,6 +23,8 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.operations.StepCode;
 import dev.keel.postgres.PostgresBinaries;
+import dev.keel.postgres.ServerSession;
+import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import dev.keel.replication.Followers;
@@ -30,6 +33,7 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Optional;
 
@@ -84,13 +88,16 @@ final class PrimaryRemake implements OperationHandler {
     private final OperationRepository operations;
     private final ServerSettings serverSettings;
     private final Network network;
-    private final Placement placement;
+    private final InstanceRuntime runtime;
+    private final InstanceConnections connections;
     private final PostgresBinaries binaries;
     private final String node;
 
     PrimaryRemake(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, PrimaryRestores restores,
                   Followers followers, BaseBackups backups, OperationRepository operations, ServerSettings serverSettings,
-                  Network network, Placement placement, PostgresBinaries binaries, ThisNode node) {
+                  Network network, InstanceRuntime runtime, InstanceConnections connections, PostgresBinaries binaries, ThisNode node) {
+        this.runtime = runtime;
+        this.connections = connections;
         this.binaries = binaries;
         this.databases = databases;
         this.instances = instances;
@@ -101,7 +108,6 @@ final class PrimaryRemake implements OperationHandler {
         this.operations = operations;
         this.serverSettings = serverSettings;
         this.network = network;
-        this.placement = placement;
         this.node = node.name();
     }
 
@@ -112,11 +118,27 @@ final class PrimaryRemake implements OperationHandler {
 
     @Override
     public void run(Operation operation) throws Exception {
+        try {
+            remake(operation);
+        } catch (Exception e) {
+            // What failed, where it may be shown, and what to do: the database has no primary until a remake succeeds.
+            Failure failure = Failure.of(e, "Making the primary anew failed; Keel's log has the details under operation " + operation.id()
+                    + ".");
+            ProblemType type = e instanceof KeelException keel && keel.type().safeToShow() ? keel.type() : ProblemType.RESTORE_FAILED;
+            throw new KeelException(type, failure.reason(900) + " Forget the node again (POST /v1/nodes/{name}/forget) to try once"
+                    + " more.", e);
+        }
+    }
+
+    private void remake(Operation operation) throws Exception {
         Database database = available(operation).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is"
                 + " no longer available (deleted, or being deleted); nothing was made."));
         Optional<Instance> live = instances.primary(database.id());
         Instance made;
-        if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
+        if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING && promoted(live.get())) {
+            // Promoted before Keel stopped, so it may have taken writes already: kept.
+            made = instances.transition(live.get().id(), InstanceState.RUNNING);
+        } else if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
             made = live.get(); // made before Keel stopped
         } else if (live.isPresent() && !(node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING)) {
             operations.progress(operation.id(), Step.BACKING_UP, "nothing to make: " + database.name() + "'s primary is instance "
@@ -167,12 +189,29 @@ final class PrimaryRemake implements OperationHandler {
         return instances.transition(made.id(), InstanceState.RUNNING);
     }
 
-    /** The database's fenced primaries on silent nodes other than this one, oldest first: those a forgotten node left. */
+    /**
+     * The database's fenced primaries on other nodes, oldest first: the one a forgotten node left
+     * (the newest; should that node have come back meanwhile, the operator's word stands), and any
+     * an earlier failover fenced, which never serve again either.
+     */
     private List<Instance> lostPrimaries(Database database) {
         return instances.forDatabase(database.id()).stream()
                 .filter(i -> i.role() == InstanceRole.PRIMARY && i.state() == InstanceState.FENCED && i.node() != null
-                        && !i.node().equals(node) && placement.lost(i.node()))
+                        && !i.node().equals(node))
                 .toList();
+    }
+
+    /** Whether {@code instance}, made by a remake Keel stopped during, runs and is promoted (out of recovery). */
+    private boolean promoted(Instance instance) {
+        if (!runtime.isRunning(instance)) {
+            return false;
+        }
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            ServerSession.Replay replay = session.replay();
+            return replay != null && !replay.inRecovery();
+        } catch (SQLException e) {
+            return false;
+        }
     }
 
     private Optional<Database> available(Operation operation) {

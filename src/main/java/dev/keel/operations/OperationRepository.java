@@ -234,14 +234,15 @@ public final class OperationRepository {
      * Ends as failed, with {@code failure}, every operation of database {@code databaseId} still
      * running and addressed to node {@code from} while {@code from} is silent, except its removals of
      * retired servers ({@code discard}), which that node runs should it return: the work a node an
-     * operator forgot had begun or accepted, which would otherwise wait for it for good. How many it ended.
+     * operator forgot had begun or accepted, which would otherwise wait for it for good. The
+     * operations it ended, whose own records (a backup's, a transfer's) the caller ends too.
      */
-    public int giveUpAllOnSilent(UUID databaseId, String from, Failure failure) {
+    public List<Operation> giveUpAllOnSilent(UUID databaseId, String from, Failure failure) {
         return failing(failure)
                 .where(OPERATIONS.DATABASE_ID.eq(databaseId)).and(OPERATIONS.NODE.eq(from))
                 .and(OPERATIONS.KIND.ne(OperationKind.DISCARD.value()))
                 .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
-                .execute();
+                .returning().fetch(OperationRepository::toOperation);
     }
 
     /** An update that ends the operations it is given as failed with {@code failure}, now. */

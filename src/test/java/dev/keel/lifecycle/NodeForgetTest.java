@@ -18,12 +18,17 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.sql.Connection;
 import java.time.OffsetDateTime;
 import java.util.Map;
 import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.BACKUPS;
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
@@ -104,19 +109,44 @@ class NodeForgetTest {
                 return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
             });
 
-            // The lost node had a plan change under way for it, and a retired server to remove.
+            // The lost node had a plan change and a backup under way for it, and a retired server to remove.
             OperationRepository operations = keel.bean(OperationRepository.class);
-            UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(UUID.fromString(id))).fetchOne(DATABASES.TEAM_ID);
-            Operation held = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, UUID.fromString(id),
+            UUID databaseId = UUID.fromString(id);
+            UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(databaseId)).fetchOne(DATABASES.TEAM_ID);
+            Operation held = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId,
                     OperationKind.PLAN_CHANGE, "changing the plan", 3, silent));
-            catalog.update(OPERATIONS).set(OPERATIONS.STARTED_AT, OffsetDateTime.now()).where(OPERATIONS.ID.eq(held.id())).execute();
+            Operation backup = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId,
+                    OperationKind.BACKUP, "taking a base backup", 1, silent));
+            UUID backupId = UUID.randomUUID();
+            catalog.insertInto(BACKUPS).set(BACKUPS.ID, backupId).set(BACKUPS.DATABASE_ID, databaseId).set(BACKUPS.OPERATION_ID, backup.id())
+                    .set(BACKUPS.KIND, "manual").set(BACKUPS.STATE, "running").execute();
+            catalog.update(OPERATIONS).set(OPERATIONS.STARTED_AT, OffsetDateTime.now()).where(OPERATIONS.ID.in(held.id(), backup.id()))
+                    .execute();
             Operation discard = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId,
-                    UUID.fromString(id), OperationKind.DISCARD, "removing a retired server", 1, silent));
+                    databaseId, OperationKind.DISCARD, "removing a retired server", 1, silent));
 
-            // Its host is gone: the primary is the silent node's, and its postmaster is killed.
+            // The silent node's Keel is gone, its Postgres not: forgetting it would split the database in two, so nothing is done.
             catalog.update(INSTANCES).set(INSTANCES.NODE, silent).where(INSTANCES.ID.eq(lost)).execute();
+            Api.Response serving = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
+            assertThat(serving.status()).as(serving.toString()).isEqualTo(200);
+            JsonNode waiting = serving.json().get("databases").get(0);
+            assertThat(waiting.get("action").asText()).isEqualTo("waiting");
+            assertThat(waiting.get("detail").asText()).contains("still accepts connections").contains("stop it");
+            assertThat(team.get("/v1/databases/" + id).json().get("instances").get(0).get("state").asText()).isEqualTo("running");
+            assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(held.id())).fetchOne(OPERATIONS.STATE))
+                    .isEqualTo("running");
+
+            // Its host is gone: its postmaster is killed.
             long pid = Long.parseLong(Files.readAllLines(keel.instanceDataDir(lost).resolve("postmaster.pid")).get(0).strip());
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            Wait.until("the lost primary's port to refuse", Timeouts.PROCESS_EXIT, () -> {
+                try (Socket socket = new Socket()) {
+                    socket.connect(new InetSocketAddress(URI.create(url).getHost(), Pg.port(url)), 200);
+                    return false;
+                } catch (IOException e) {
+                    return true;
+                }
+            });
 
             Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
             assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
@@ -155,7 +185,16 @@ class NodeForgetTest {
             assertThat(ended).startsWith("failed: Node " + silent + " was forgotten");
             assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(discard.id())).fetchOne(OPERATIONS.STATE))
                     .as("a removal the lost node runs should it return").isEqualTo("running");
-            ArchiveWaits.awaitInitialBackup(team, id);
+            assertThat(catalog.select(BACKUPS.STATE).from(BACKUPS).where(BACKUPS.ID.eq(backupId)).fetchOne(BACKUPS.STATE))
+                    .as("the lost node's backup, ended with its operation").isEqualTo("failed");
+            Wait.until("a base backup of the new timeline", Timeouts.PROVISION, () -> {
+                for (JsonNode taken : team.get("/v1/databases/" + id + "/backups").json()) {
+                    if ("completed".equals(taken.get("state").asText()) && taken.path("timeline").asInt() > 1) {
+                        return true;
+                    }
+                }
+                return false;
+            });
 
             // Asked again: nothing of it is left on the forgotten node.
             Api.Response again = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
