@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.UUID;
 
 import static dev.keel.catalog.schema.Tables.BACKUPS;
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 
 /** Backup rows; state changes are checked against {@link BackupState} under a row lock. */
 @Singleton
@@ -83,6 +84,13 @@ public final class BackupRepository {
 
     Optional<Backup> forOperation(UUID operation) {
         return dsl.selectFrom(BACKUPS).where(BACKUPS.OPERATION_ID.eq(operation)).fetchOptional(BackupRepository::toBackup);
+    }
+
+    /** The database's backups still recorded as running whose operation no longer runs (ended by another node). */
+    List<Backup> orphaned(UUID database) {
+        return dsl.selectFrom(BACKUPS).where(BACKUPS.DATABASE_ID.eq(database)).and(BACKUPS.STATE.eq(BackupState.RUNNING.value()))
+                .andNotExists(DSL.selectOne().from(OPERATIONS).where(OPERATIONS.ID.eq(BACKUPS.OPERATION_ID)).and(OPERATIONS.STATE.eq("running")))
+                .fetch(BackupRepository::toBackup);
     }
 
     /** The database's backups, newest first. */

@@ -225,15 +225,15 @@ public final class BaseBackups implements OperationHandler {
     }
 
     /**
-     * Ends as failed, with {@code reason}, the backup of {@code operation} if it still runs, and
-     * removes what it uploaded: for a backup whose node was forgotten while it ran, whose
-     * operation another node ended ({@code OperationRepository.giveUpAllOnSilent}).
+     * Ends as failed, with {@code reason}, the database's backups still recorded as running whose
+     * operations another node ended (their node forgotten while they ran:
+     * {@code OperationRepository.giveUpAllOnSilent}), and removes what they uploaded; asked again,
+     * it finds what a stop in between left.
      */
-    public void abandon(UUID operation, String reason) {
-        Optional<Backup> backup = backups.forOperation(operation).filter(b -> b.state() == BackupState.RUNNING);
-        if (backup.isPresent()) {
-            backups.failed(backup.get().id(), reason);
-            removeObjects(backup.get());
+    public void abandonOrphans(UUID database, String reason) {
+        for (Backup backup : backups.orphaned(database)) {
+            backups.failed(backup.id(), reason);
+            removeObjects(backup);
         }
     }
 

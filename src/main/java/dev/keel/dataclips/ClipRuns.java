@@ -177,7 +177,8 @@ final class ClipRuns {
                     return results.find(result.id()).orElse(result);
                 });
             } catch (KeelException refused) {
-                results.delete(result.id()); // a run refused (429) leaves no result behind
+                results.delete(result.id()); // a run refused (429) leaves no result behind, and costs the team's rate nothing
+                results.refund(clip.teamId(), rate);
                 throw refused;
             }
             made[0] = true;

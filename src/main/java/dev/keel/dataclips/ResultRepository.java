@@ -80,10 +80,23 @@ final class ResultRepository {
      * catalog's clock), read through {@code sql}; the 429 of {@link TeamRunRate} when it may not.
      */
     Instant admitRate(DSLContext sql, UUID team, TeamRunRate rate) {
-        Record2<OffsetDateTime, OffsetDateTime> read = sql.select(DSL.currentOffsetDateTime(),
+        // The statement's time, not the transaction's: the team's lock may have been waited for since it began.
+        Record2<OffsetDateTime, OffsetDateTime> read = sql.select(DSL.field("pg_catalog.statement_timestamp()", OffsetDateTime.class),
                         DSL.field(DSL.select(DATACLIP_TEAM_RATES.NEXT_AT).from(DATACLIP_TEAM_RATES).where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team))))
                 .fetchSingle();
         return rate.admit(read.value2() == null ? null : read.value2().toInstant(), read.value1().toInstant());
+    }
+
+    /** Gives back the share of a run {@link #start} charged to team {@code team}'s rate and that was then refused on this node. */
+    void refund(UUID team, TeamRunRate rate) {
+        dsl.transaction(configuration -> {
+            DSLContext tx = configuration.dsl();
+            AdvisoryLock.acquireTeamRuns(tx, team);
+            tx.update(DATACLIP_TEAM_RATES)
+                    .set(DATACLIP_TEAM_RATES.NEXT_AT, DSL.field("{0} - pg_catalog.make_interval(secs => {1})", OffsetDateTime.class,
+                            DATACLIP_TEAM_RATES.NEXT_AT, DSL.val(rate.share().toNanos() / 1e9)))
+                    .where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team)).execute();
+        });
     }
 
     /** {@link #admitRate(DSLContext, UUID, TeamRunRate)} read now, without the team's run lock, and recording nothing. */

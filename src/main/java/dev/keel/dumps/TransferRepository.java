@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static dev.keel.catalog.schema.Tables.TRANSFERS;
 import static dev.keel.catalog.schema.Tables.TRANSFER_LOGS;
 
@@ -61,6 +62,13 @@ final class TransferRepository {
 
     Optional<Transfer> forOperation(UUID operation) {
         return dsl.selectFrom(TRANSFERS).where(TRANSFERS.OPERATION_ID.eq(operation)).fetchOptional(TransferRepository::toTransfer);
+    }
+
+    /** The database's transfers still recorded as running whose operation no longer runs (ended by another node). */
+    List<Transfer> orphaned(UUID database) {
+        return dsl.selectFrom(TRANSFERS).where(TRANSFERS.DATABASE_ID.eq(database)).and(TRANSFERS.STATE.eq(TransferState.RUNNING.value()))
+                .andNotExists(DSL.selectOne().from(OPERATIONS).where(OPERATIONS.ID.eq(TRANSFERS.OPERATION_ID)).and(OPERATIONS.STATE.eq("running")))
+                .fetch(TransferRepository::toTransfer);
     }
 
     /** The transfers of these databases (backups of them, restores into them), newest first. */

@@ -104,16 +104,18 @@ public final class Transfers {
         return new Link(downloads.url(signed), signed.expiresAt());
     }
 
-    /** Stops a running transfer (its process is killed, a backup's upload discarded); 409 when it has ended. */
     /**
-     * Ends as failed, with {@code reason}, the transfer of {@code operation} if it still runs: for
-     * one whose node was forgotten while it ran, whose operation another node ended.
+     * Ends as failed, with {@code reason}, the database's transfers still recorded as running whose
+     * operations another node ended (their node forgotten while they ran); asked again, it finds
+     * what a stop in between left.
      */
-    public void abandon(UUID operation, String reason) {
-        transfers.forOperation(operation).filter(t -> t.state() == TransferState.RUNNING)
-                .ifPresent(t -> transfers.finish(t.id(), TransferState.FAILED, null, reason, 0));
+    public void abandonOrphans(UUID database, String reason) {
+        for (Transfer transfer : transfers.orphaned(database)) {
+            transfers.finish(transfer.id(), TransferState.FAILED, null, reason, 0);
+        }
     }
 
+    /** Stops a running transfer (its process is killed, a backup's upload discarded); 409 when it has ended. */
     public void cancel(Transfer transfer) {
         if (!transfers.finish(transfer.id(), TransferState.CANCELED, null, "canceled", 0)) {
             throw new KeelException(ProblemType.CONFLICT, transfer.name() + " has finished already; there is nothing to cancel.");

@@ -32,7 +32,9 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -116,19 +118,33 @@ final class NodeForgetting {
         }
         dsl.transaction(tx -> nodes.forget(tx.dsl(), name));
         LOG.warn("Node {} was forgotten by an operator: the primaries it hosted are made anew elsewhere from their archives", name);
-        List<Affected> affected = new ArrayList<>();
+        Map<UUID, Instance> lostPrimaries = new LinkedHashMap<>();
         for (Instance lost : instances.all()) {
             if (name.equals(lost.node()) && lost.role() == InstanceRole.PRIMARY && lost.databaseId() != null
                     && CANDIDATES.contains(lost.state())) {
-                databases.find(lost.databaseId()).filter(d -> d.state() == DatabaseState.AVAILABLE && !d.following())
-                        .flatMap(database -> settle(database, lost)).ifPresent(affected::add);
+                lostPrimaries.put(lost.databaseId(), lost);
             }
         }
+        // A remake the node had been given and had not begun (no server of it yet): the primary it was to replace.
+        for (UUID database : operations.databasesRunning(OperationKind.REMAKE, name)) {
+            if (!lostPrimaries.containsKey(database)) {
+                instances.forDatabase(database).stream()
+                        .filter(i -> i.role() == InstanceRole.PRIMARY && i.state() == InstanceState.FENCED && !name.equals(i.node()))
+                        .reduce((a, b) -> b).ifPresent(fenced -> lostPrimaries.put(database, fenced));
+            }
+        }
+        List<Affected> affected = new ArrayList<>();
+        lostPrimaries.forEach((database, lost) -> databases.find(database)
+                .filter(d -> d.state() == DatabaseState.AVAILABLE && !d.following())
+                .flatMap(d -> settle(d, lost, name)).ifPresent(affected::add));
         return new Forgotten(nodes.find(name), affected);
     }
 
-    /** What becomes of {@code database}, whose primary {@code lost} the forgotten node hosted; empty when it is elsewhere now. */
-    private Optional<Affected> settle(Database database, Instance lost) {
+    /**
+     * What becomes of {@code database}, whose primary {@code lost} the forgotten node {@code node}
+     * hosted (or was to replace); empty when it is elsewhere now.
+     */
+    private Optional<Affected> settle(Database database, Instance lost, String node) {
         Optional<Instance> live = instances.primary(database.id());
         if (live.isPresent() && !live.get().id().equals(lost.id())) {
             // A failover made another server its primary, or a remake is making one elsewhere.
@@ -146,32 +162,30 @@ final class NodeForgetting {
         try {
             restores.origin(database);
         } catch (KeelException e) {
-            return waiting(database, e.getMessage() + " It is left as it is; forget node " + lost.node() + " again once it can be.");
+            return waiting(database, e.getMessage() + " It is left as it is; forget node " + node + " again once it can be.");
         }
-        if (!placement.lost(lost.node())) {
-            return waiting(database, "Node " + lost.node() + " heartbeats again, so its server may take writes; nothing was changed.");
+        if (!placement.lost(node)) {
+            return waiting(database, "Node " + node + " heartbeats again, so its server may take writes; nothing was changed.");
         }
         if (connections.acceptsConnections(lost, PROBE)) {
             // Lost means its Keel is silent, not that its Postgres is down: both serving would split the database in two.
             return waiting(database, "Its server on node " + lost.node() + " (" + lost.host() + ":" + lost.port() + ") still accepts"
-                    + " connections, so it may take writes; stop it (or cut its host off) and forget node " + lost.node() + " again.");
+                    + " connections, so it may take writes; stop it (or cut its host off) and forget node " + node + " again.");
         }
-        if (lost.state() == InstanceState.RUNNING || lost.state() == InstanceState.STOPPED) {
-            // Fenced first: from here nothing names it as the primary, and its node, should it return, never serves it again.
-            instances.transition(lost.id(), InstanceState.FENCED);
+        if ((lost.state() == InstanceState.RUNNING || lost.state() == InstanceState.STOPPED)
+                && instances.transitionIfPresent(lost.id(), InstanceState.FENCED).isEmpty()) {
+            return Optional.empty(); // removed meanwhile (a remake another forgetting recorded has finished)
         }
-        String reason = "Node " + lost.node() + " was forgotten before this ran to its end; ask again once " + database.name()
+        // Fenced first (above): from here nothing names it as the primary, and its node, should it return, never serves it again.
+        String reason = "Node " + node + " was forgotten before this ran to its end; ask again once " + database.name()
                 + " is made anew.";
-        for (Operation ended : operations.giveUpAllOnSilent(database.id(), lost.node(), Failure.of(ProblemType.UNAVAILABLE, reason))) {
-            // Each kind's own record ends with it, so that nothing counts it as running any more.
-            switch (ended.kind()) {
-                case BACKUP -> backups.abandon(ended.id(), reason);
-                case LOGICAL_BACKUP, LOGICAL_RESTORE -> transfers.abandon(ended.id(), reason);
-                default -> { }
-            }
+        for (Operation ended : operations.giveUpAllOnSilent(database.id(), node, Failure.of(ProblemType.UNAVAILABLE, reason))) {
             LOG.warn("Database {}: operation {} ({}) node {} held was ended as failed", database.name(), ended.id(), ended.kind().value(),
-                    lost.node());
+                    node);
         }
+        // Each ended operation's own record ends too (also those a stop between the two left), so that nothing counts it as running.
+        backups.abandonOrphans(database.id(), reason);
+        transfers.abandonOrphans(database.id(), reason);
         if (lost.state() == InstanceState.CREATING) {
             // A remake the forgotten node was running: its half-made server is forgotten too (the node sets it aside).
             instances.delete(lost.id());
@@ -179,7 +193,7 @@ final class NodeForgetting {
         Remake recorded;
         try {
             recorded = dsl.transactionResult(tx -> {
-                String chosen = placement.chooseAndHold(tx.dsl(), lost.node(),
+                String chosen = placement.chooseAndHold(tx.dsl(), node,
                         new Placement.Demand(database.plan(), plans.servers(database.plan()), -1)).node();
                 // Read under the placement lock, which a forgetting asked at the same moment takes too before it records one.
                 Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
@@ -193,17 +207,20 @@ final class NodeForgetting {
                         PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(), PrimaryRemake.STEP_COUNT, chosen), true);
             });
         } catch (KeelException e) {
-            return waiting(database, e.getMessage() + " Forget node " + lost.node() + " again once a node has room.");
+            // No room for another: one recorded by a forgetting asked at the same moment still holds its own.
+            Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
+            return running.isPresent() ? Optional.of(remaking(database, running.get()))
+                    : waiting(database, e.getMessage() + " Forget node " + node + " again once a node has room.");
         }
         if (recorded.operation() == null) {
-            return waiting(database, "The node with room runs another version of Keel; forget node " + lost.node() + " again once the"
+            return waiting(database, "The node with room runs another version of Keel; forget node " + node + " again once the"
                     + " nodes run one version.");
         }
         if (!recorded.now()) {
             return Optional.of(remaking(database, recorded.operation()));
         }
         runner.submit(recorded.operation());
-        LOG.warn("Database {}: its primary on forgotten node {} is made anew on node {} (operation {})", database.name(), lost.node(),
+        LOG.warn("Database {}: its primary of forgotten node {} is made anew on node {} (operation {})", database.name(), node,
                 recorded.operation().node(), recorded.operation().id());
         return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(), recorded.operation().id(),
                 "made anew on node " + recorded.operation().node() + " from its archive"));

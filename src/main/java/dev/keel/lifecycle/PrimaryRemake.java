@@ -201,10 +201,20 @@ final class PrimaryRemake implements OperationHandler {
                 .toList();
     }
 
-    /** Whether {@code instance}, made by a remake Keel stopped during, runs and is promoted (out of recovery). */
+    /**
+     * Whether {@code instance}, made by a remake Keel stopped during, is promoted (out of recovery),
+     * started first if it is down (a host that rebooted). One that was not is recovering still:
+     * made anew. Not told apart: one whose new superuser password Keel did not record before it
+     * stopped, which no login reaches (made anew too).
+     */
     private boolean promoted(Instance instance) {
         if (!runtime.isRunning(instance)) {
-            return false;
+            try {
+                runtime.start(instance);
+            } catch (RuntimeException e) {
+                LOG.warn("Instance {} of a remake Keel stopped during does not start ({}); it is made anew", instance.id(), e.toString());
+                return false;
+            }
         }
         try (ServerSession session = connections.open(instance, "postgres")) {
             ServerSession.Replay replay = session.replay();

@@ -386,6 +386,14 @@ public final class OperationRepository {
                 .limit(batch))).execute();
     }
 
+    /** The databases with an operation of {@code kind} still running and addressed to node {@code node}. */
+    public List<UUID> databasesRunning(OperationKind kind, String node) {
+        return dsl.selectDistinct(OPERATIONS.DATABASE_ID).from(OPERATIONS)
+                .where(OPERATIONS.KIND.eq(kind.value())).and(OPERATIONS.NODE.eq(node))
+                .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.DATABASE_ID.isNotNull())
+                .fetch(OPERATIONS.DATABASE_ID);
+    }
+
     /** The newest operation of one of {@code kinds} on a database that is still running, if any. */
     public Optional<Operation> running(UUID databaseId, Set<OperationKind> kinds) {
         return dsl.selectFrom(OPERATIONS)

@@ -8,6 +8,7 @@ import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.jooq.DSLContext;
+import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,6 +23,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -192,7 +194,8 @@ class DataclipRunLimitsTest {
         DSLContext catalog = keel.bean(DSLContext.class);
         UUID team = catalog.select(DATACLIPS.TEAM_ID).from(DATACLIPS).where(DATACLIPS.ID.eq(UUID.fromString(id))).fetchSingle(DATACLIPS.TEAM_ID);
         int results = catalog.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(UUID.fromString(id)));
-        setRate(catalog, team, OffsetDateTime.now().plusSeconds(120));
+        OffsetDateTime ahead = OffsetDateTime.now().plusSeconds(120);
+        setRate(catalog, team, ahead);
         Api.Response refused = api.post("/v1/dataclips/" + id + "/refresh?n=1", "");
         assertThat(refused.status()).as(refused.toString()).isEqualTo(429);
         assertThat(refused.field("type")).isEqualTo("/problems/too-many-runs");
@@ -200,12 +203,18 @@ class DataclipRunLimitsTest {
                 + " \\(KEEL_DATACLIPS_TEAM_RUNS_PER_MINUTE\\); try again in (5[89]|6[01]) s\\.");
         assertThat(catalog.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(UUID.fromString(id)))).as("a run recorded")
                 .isEqualTo(results);
+        assertThat(rateOf(catalog, team).toInstant()).as("a refused run charged").isEqualTo(ahead.toInstant().truncatedTo(ChronoUnit.MICROS));
         // The minute over, for the catalog: the team runs again, and its rate moved on by one run's share.
         setRate(catalog, team, OffsetDateTime.now().minusSeconds(1));
         assertThat(api.post("/v1/dataclips/" + id + "/refresh?n=1", "").status()).isEqualTo(200);
-        OffsetDateTime next = catalog.select(DATACLIP_TEAM_RATES.NEXT_AT).from(DATACLIP_TEAM_RATES)
-                .where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team)).fetchSingle(DATACLIP_TEAM_RATES.NEXT_AT);
-        assertThat(next).isAfter(OffsetDateTime.now().minusSeconds(1));
+        OffsetDateTime catalogNow = catalog.select(DSL.currentOffsetDateTime()).fetchSingle().value1();
+        assertThat(Duration.between(catalogNow, rateOf(catalog, team)).toMillis()).as("one run's share (1 s) past the catalog's now")
+                .isBetween(0L, 1000L);
+    }
+
+    private static OffsetDateTime rateOf(DSLContext catalog, UUID team) {
+        return catalog.select(DATACLIP_TEAM_RATES.NEXT_AT).from(DATACLIP_TEAM_RATES).where(DATACLIP_TEAM_RATES.TEAM_ID.eq(team))
+                .fetchSingle(DATACLIP_TEAM_RATES.NEXT_AT);
     }
 
     private static void setRate(DSLContext catalog, UUID team, OffsetDateTime next) {

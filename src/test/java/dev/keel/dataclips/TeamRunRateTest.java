@@ -3,6 +3,7 @@ package dev.keel.dataclips;
 import dev.keel.problems.KeelException;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.time.Instant;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -29,6 +30,14 @@ class TeamRunRateTest {
         assertThat(rate.admit(full, T0.plusSeconds(20))).isEqualTo(T0.plusSeconds(80));
         // A quiet minute fills it again: the time is never kept behind now.
         assertThat(rate.admit(full, T0.plusSeconds(600))).isEqualTo(T0.plusSeconds(620));
+    }
+
+    @Test
+    void aRunsShareIsWholeMicrosecondsAsTheCatalogKeepsTimes() {
+        assertThat(new TeamRunRate(60).share()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(new TeamRunRate(7).share().toNanos()).isEqualTo(8_571_429_000L); // rounded up
+        assertThat(new TeamRunRate(Integer.MAX_VALUE).share().toNanos()).isEqualTo(1000L);
+        assertThat(new TeamRunRate(Integer.MAX_VALUE).admit(T0, T0)).isEqualTo(T0.plusNanos(1000));
     }
 
     @Test

@@ -98,16 +98,7 @@ class NodeForgetTest {
         UUID lost = UUID.fromString(database.get("instances").get(0).get("id").asText());
         String silent = SilentNodes.add(catalog, "forgotten");
         try {
-            ArchiveWaits.awaitInitialBackup(team, id);
-            String written;
-            try (Connection connection = Pg.connect(url, keel.caFile())) {
-                connection.createStatement().execute("create table kept as select generate_series(1, 1000) n");
-                written = Pg.scalar(connection, "select pg_current_wal_lsn()");
-            }
-            Wait.until("the WAL receiver to store " + written, Timeouts.SWITCHOVER, () -> {
-                JsonNode receiver = team.get("/v1/databases/" + id + "/archive").json().path("receiver");
-                return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
-            });
+            writeAndAwaitStored(team, id, url);
 
             // The lost node had a plan change and a backup under way for it, and a retired server to remove.
             OperationRepository operations = keel.bean(OperationRepository.class);
@@ -137,16 +128,7 @@ class NodeForgetTest {
                     .isEqualTo("running");
 
             // Its host is gone: its postmaster is killed.
-            long pid = Long.parseLong(Files.readAllLines(keel.instanceDataDir(lost).resolve("postmaster.pid")).get(0).strip());
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-            Wait.until("the lost primary's port to refuse", Timeouts.PROCESS_EXIT, () -> {
-                try (Socket socket = new Socket()) {
-                    socket.connect(new InetSocketAddress(URI.create(url).getHost(), Pg.port(url)), 200);
-                    return false;
-                } catch (IOException e) {
-                    return true;
-                }
-            });
+            kill(lost, url);
 
             Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
             assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
@@ -159,11 +141,7 @@ class NodeForgetTest {
             assertThat(affected.get("action").asText()).isEqualTo("remake");
             assertThat(affected.get("node").asText()).isEqualTo(self);
             String remake = affected.get("operation_id").asText();
-            Wait.until("the remake to succeed", Timeouts.RESTORE, () -> {
-                JsonNode operation = team.get("/v1/operations/" + remake).json();
-                assertThat(operation.get("state").asText()).as(operation.toString()).isIn("running", "succeeded");
-                return operation.get("state").asText().equals("succeeded");
-            });
+            awaitSucceeded(team, remake);
 
             JsonNode remade = team.get("/v1/databases/" + id).json();
             assertThat(remade.get("state").asText()).isEqualTo("available");
@@ -205,6 +183,88 @@ class NodeForgetTest {
             team.deprovision(id);
             catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
         }
+    }
+
+    /**
+     * A remake given to a node that stopped before it began (no server of it yet): forgetting that
+     * node ends it and gives the remake to a node that runs.
+     */
+    @Test
+    void aRemakeANodeHadNotBegunWhenItWasForgottenIsGivenToAnother() throws Exception {
+        String self = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Api team = keel.newTeam("remake-lost");
+        JsonNode database = team.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        String url = database.get("url").asText();
+        UUID databaseId = UUID.fromString(id);
+        UUID lost = UUID.fromString(database.get("instances").get(0).get("id").asText());
+        String first = SilentNodes.add(catalog, "forgotten-first");
+        String second = SilentNodes.add(catalog, "forgotten-second");
+        try {
+            writeAndAwaitStored(team, id, url);
+            // The first node was forgotten (its primary fenced), and the remake given to the second, which then stopped too.
+            catalog.update(INSTANCES).set(INSTANCES.NODE, first).set(INSTANCES.STATE, "fenced").where(INSTANCES.ID.eq(lost)).execute();
+            kill(lost, url);
+            OperationRepository operations = keel.bean(OperationRepository.class);
+            UUID teamId = catalog.select(DATABASES.TEAM_ID).from(DATABASES).where(DATABASES.ID.eq(databaseId)).fetchOne(DATABASES.TEAM_ID);
+            Operation stale = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, OperationKind.REMAKE,
+                    "making the primary anew from the archive", 5, second));
+
+            Api.Response forgotten = keel.api().post("/v1/nodes/" + second + "/forget", "{\"confirm\":\"" + second + "\"}");
+            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
+            JsonNode affected = forgotten.json().get("databases").get(0);
+            assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).isEqualTo("remake " + self);
+            assertThat(affected.get("operation_id").asText()).isNotEqualTo(stale.id().toString());
+            assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(stale.id())).fetchOne(OPERATIONS.STATE))
+                    .isEqualTo("failed");
+            String remake = affected.get("operation_id").asText();
+            awaitSucceeded(team, remake);
+            try (Connection connection = Pg.connect(team.get("/v1/databases/" + id).field("url"), keel.caFile())) {
+                assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
+            }
+        } finally {
+            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.in(first, second)).execute();
+            team.deprovision(id);
+            catalog.deleteFrom(NODES).where(NODES.NAME.in(first, second)).execute();
+        }
+    }
+
+    private static void awaitSucceeded(Api team, String operation) {
+        Wait.until("operation " + operation + " to succeed", Timeouts.RESTORE, () -> {
+            JsonNode seen = team.get("/v1/operations/" + operation).json();
+            assertThat(seen.get("state").asText()).as(seen.toString()).isIn("running", "succeeded");
+            return seen.get("state").asText().equals("succeeded");
+        });
+    }
+
+    /** Writes 1,000 rows to table {@code kept} and waits until the database's WAL receiver has stored them. */
+    private static void writeAndAwaitStored(Api team, String id, String url) throws Exception {
+        ArchiveWaits.awaitInitialBackup(team, id);
+        String written;
+        try (Connection connection = Pg.connect(url, keel.caFile())) {
+            connection.createStatement().execute("create table kept as select generate_series(1, 1000) n");
+            written = Pg.scalar(connection, "select pg_current_wal_lsn()");
+        }
+        Wait.until("the WAL receiver to store " + written, Timeouts.SWITCHOVER, () -> {
+            JsonNode receiver = team.get("/v1/databases/" + id + "/archive").json().path("receiver");
+            return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
+        });
+    }
+
+    /** Kills server {@code instance}'s postmaster, as its host's loss would, and waits until its port, in {@code url}, refuses. */
+    private static void kill(UUID instance, String url) throws IOException {
+        long pid = Long.parseLong(Files.readAllLines(keel.instanceDataDir(instance).resolve("postmaster.pid")).get(0).strip());
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        Wait.until("the lost primary's port to refuse", Timeouts.PROCESS_EXIT, () -> {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(URI.create(url).getHost(), Pg.port(url)), 200);
+                return false;
+            } catch (IOException e) {
+                return true;
+            }
+        });
     }
 
     private static void assertProblem(Api.Response response, int status, String type) {
