@@ -1,5 +1,6 @@
 package dev.keel.lifecycle;
 
+import dev.keel.DaemonThreads;
 import dev.keel.archive.BaseBackups;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
@@ -31,13 +32,19 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * An operator's "this node is gone for good" ({@code POST /v1/nodes/{name}/forget}). Keel never
@@ -62,6 +69,8 @@ final class NodeForgetting {
             InstanceState.CREATING);
     /** How long the lost primary's port is given to accept a connection: one that does is not down. */
     private static final Duration PROBE = Duration.ofSeconds(1);
+    /** How many of those are tried at once. */
+    private static final int PROBES = 16;
 
     private final Nodes nodes;
     private final Placement placement;
@@ -133,18 +142,53 @@ final class NodeForgetting {
                         .reduce((a, b) -> b).ifPresent(fenced -> lostPrimaries.put(database, fenced));
             }
         }
+        Set<UUID> serving = serving(lostPrimaries.values());
         List<Affected> affected = new ArrayList<>();
         lostPrimaries.forEach((database, lost) -> databases.find(database)
                 .filter(d -> d.state() == DatabaseState.AVAILABLE && !d.following())
-                .flatMap(d -> settle(d, lost, name)).ifPresent(affected::add));
+                .flatMap(d -> settle(d, lost, name, serving.contains(lost.id()))).ifPresent(affected::add));
         return new Forgotten(nodes.find(name), affected);
     }
 
     /**
-     * What becomes of {@code database}, whose primary {@code lost} the forgotten node {@code node}
-     * hosted (or was to replace); empty when it is elsewhere now.
+     * The servers of {@code lost} whose port accepts a connection within {@link #PROBE}, all tried
+     * at once: a host cut off answers none, and a node's hundred servers must not take a hundred seconds.
      */
-    private Optional<Affected> settle(Database database, Instance lost, String node) {
+    private Set<UUID> serving(Collection<Instance> lost) {
+        if (lost.isEmpty()) {
+            return Set.of();
+        }
+        ExecutorService probes = Executors.newFixedThreadPool(Math.min(PROBES, lost.size()), DaemonThreads.numbered("keel-forget-probe"));
+        try {
+            Map<UUID, Future<Boolean>> answers = new LinkedHashMap<>();
+            for (Instance server : lost) {
+                answers.put(server.id(), probes.submit(() -> connections.acceptsConnections(server, PROBE)));
+            }
+            Set<UUID> serving = new HashSet<>();
+            for (Map.Entry<UUID, Future<Boolean>> answer : answers.entrySet()) {
+                try {
+                    if (answer.getValue().get()) {
+                        serving.add(answer.getKey());
+                    }
+                } catch (ExecutionException e) {
+                    serving.add(answer.getKey()); // not known to be down: taken for serving
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while probing the forgotten node's servers", e);
+                }
+            }
+            return serving;
+        } finally {
+            probes.shutdownNow();
+        }
+    }
+
+    /**
+     * What becomes of {@code database}, whose primary {@code lost} the forgotten node {@code node}
+     * hosted (or was to replace), whose port accepted a connection when tried if {@code serving};
+     * empty when it is elsewhere now.
+     */
+    private Optional<Affected> settle(Database database, Instance lost, String node, boolean serving) {
         Optional<Instance> live = instances.primary(database.id());
         if (live.isPresent() && !live.get().id().equals(lost.id())) {
             // A failover made another server its primary, or a remake is making one elsewhere.
@@ -167,7 +211,7 @@ final class NodeForgetting {
         if (!placement.lost(node)) {
             return waiting(database, "Node " + node + " heartbeats again, so its server may take writes; nothing was changed.");
         }
-        if (connections.acceptsConnections(lost, PROBE)) {
+        if (serving) {
             // Lost means its Keel is silent, not that its Postgres is down: both serving would split the database in two.
             return waiting(database, "Its server on node " + lost.node() + " (" + lost.host() + ":" + lost.port() + ") still accepts"
                     + " connections, so it may take writes; stop it (or cut its host off) and forget node " + node + " again.");
