@@ -107,6 +107,21 @@ public final class BaseBackups implements OperationHandler {
     }
 
     /**
+     * {@link #start}, unless a backup of {@code database} is running already: then nothing is
+     * started, and the answer is empty (for work that wants the backup that follows it, not a 409).
+     */
+    public Optional<Backup> startUnlessRunning(Database database, BackupKind kind) {
+        try {
+            return Optional.of(start(database, kind));
+        } catch (KeelException e) {
+            if (e.type() != ProblemType.BACKUP_RUNNING) {
+                throw e;
+            }
+            return Optional.empty();
+        }
+    }
+
+    /**
      * Takes a backup of {@code database} in the caller's thread, for work that holds the
      * database's operation lock (an upgrade's first backup) and so cannot wait for a queued one;
      * returns it completed, or throws with it failed.

@@ -4,8 +4,6 @@ import dev.keel.databases.Database;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.postgres.TimelineId;
-import dev.keel.problems.KeelException;
-import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -58,14 +56,9 @@ public final class TimelineBackups {
             return;
         }
         lastStarted.put(database.id(), Instant.now());
-        try {
-            baseBackups.start(database, BackupKind.INITIAL);
+        // One started meanwhile is the step this call was to take, or the next check finds it ended.
+        if (baseBackups.startUnlessRunning(database, BackupKind.INITIAL).isPresent()) {
             LOG.info("Database {}: taking a base backup of timeline {}, which has none yet", database.name(), current.value());
-        } catch (KeelException e) {
-            if (e.type() != ProblemType.BACKUP_RUNNING) {
-                throw e;
-            }
-            // One started meanwhile: it is the step this call was to take, or the next check finds it ended.
         }
     }
 }

@@ -203,6 +203,13 @@ public final class InstanceRepository {
                 .where(INSTANCES.ID.eq(standby)).returning().fetchSingle(InstanceRepository::toInstance);
     }
 
+    /** The database's fenced primaries, oldest first: those a failover or a forgotten node left. */
+    public List<Instance> fencedPrimaries(UUID databaseId) {
+        return dsl.selectFrom(INSTANCES).where(INSTANCES.DATABASE_ID.eq(databaseId)).and(INSTANCES.ROLE.eq(InstanceRole.PRIMARY.value()))
+                .and(INSTANCES.STATE.eq(InstanceState.FENCED.value())).orderBy(INSTANCES.CREATED_AT)
+                .fetch(InstanceRepository::toInstance);
+    }
+
     /** Whether the database has a fenced instance: an old primary a failover left. */
     public boolean hasFenced(UUID databaseId) {
         return dsl.fetchExists(INSTANCES, INSTANCES.DATABASE_ID.eq(databaseId).and(INSTANCES.STATE.eq(InstanceState.FENCED.value())));

@@ -137,8 +137,7 @@ final class NodeForgetting {
         // A remake the node had been given and had not begun (no server of it yet): the primary it was to replace.
         for (UUID database : operations.databasesRunning(OperationKind.REMAKE, name)) {
             if (!lostPrimaries.containsKey(database)) {
-                instances.forDatabase(database).stream()
-                        .filter(i -> i.role() == InstanceRole.PRIMARY && i.state() == InstanceState.FENCED && !name.equals(i.node()))
+                instances.fencedPrimaries(database).stream().filter(fenced -> !name.equals(fenced.node()))
                         .reduce((a, b) -> b).ifPresent(fenced -> lostPrimaries.put(database, fenced));
             }
         }

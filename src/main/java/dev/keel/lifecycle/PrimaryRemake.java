@@ -12,7 +12,6 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.nodes.ThisNode;
@@ -134,13 +133,15 @@ final class PrimaryRemake implements OperationHandler {
         Database database = available(operation).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is"
                 + " no longer available (deleted, or being deleted); nothing was made."));
         Optional<Instance> live = instances.primary(database.id());
+        // A server this node was making when Keel stopped (this operation's own).
+        boolean making = live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING;
         Instance made;
-        if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING && promoted(live.get())) {
+        if (making && promoted(live.get())) {
             // Promoted before Keel stopped, so it may have taken writes already: kept.
             made = instances.transition(live.get().id(), InstanceState.RUNNING);
         } else if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
             made = live.get(); // made before Keel stopped
-        } else if (live.isPresent() && !(node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING)) {
+        } else if (live.isPresent() && !making) {
             operations.progress(operation.id(), Step.BACKING_UP, "nothing to make: " + database.name() + "'s primary is instance "
                     + live.get().id() + " on node " + live.get().node(), STEP_COUNT, STEP_COUNT);
             return;
@@ -160,13 +161,9 @@ final class PrimaryRemake implements OperationHandler {
         step(operation, Step.REPOINTING);
         followers.followNewPrimary(database, made);
         step(operation, Step.BACKING_UP);
-        try {
-            backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
-        } catch (KeelException e) {
-            if (e.type() != ProblemType.BACKUP_RUNNING) {
-                throw e;
-            }
-            LOG.warn("Database {}: a backup is still running; the new timeline's backup follows once it ends", database.name());
+        if (backups.startUnlessRunning(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL).isEmpty()) {
+            LOG.warn("Database {}: a backup is running already; the new timeline's first is the next one taken (scheduled, or asked"
+                    + " for)", database.name());
         }
         String outcome = "made anew on node " + node + " from the archive";
         operations.progress(operation.id(), Step.BACKING_UP, outcome, STEP_COUNT, STEP_COUNT);
@@ -195,9 +192,7 @@ final class PrimaryRemake implements OperationHandler {
      * an earlier failover fenced, which never serve again either.
      */
     private List<Instance> lostPrimaries(Database database) {
-        return instances.forDatabase(database.id()).stream()
-                .filter(i -> i.role() == InstanceRole.PRIMARY && i.state() == InstanceState.FENCED && i.node() != null
-                        && !i.node().equals(node))
+        return instances.fencedPrimaries(database.id()).stream().filter(fenced -> fenced.node() != null && !fenced.node().equals(node))
                 .toList();
     }
 
@@ -217,8 +212,7 @@ final class PrimaryRemake implements OperationHandler {
             }
         }
         try (ServerSession session = connections.open(instance, "postgres")) {
-            ServerSession.Replay replay = session.replay();
-            return replay != null && !replay.inRecovery();
+            return !session.inRecovery();
         } catch (SQLException e) {
             return false;
         }

@@ -368,12 +368,7 @@ final class Failover implements OperationHandler {
         step(operation, Step.REPOINTING);
         followers.followNewPrimary(database, primary);
         step(operation, Step.BACKING_UP);
-        try {
-            backups.start(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL);
-        } catch (KeelException e) {
-            if (e.type() != ProblemType.BACKUP_RUNNING) {
-                throw e;
-            }
+        if (backups.startUnlessRunning(databases.find(database.id()).orElseThrow(), BackupKind.INITIAL).isEmpty()) {
             // A backup of the old primary still runs; it fails with its server, and the HA monitor then takes the new
             // timeline's (TimelineBackups): the failover is done without it.
             LOG.warn("Database {}: a backup of the old primary is still running; the new timeline's backup follows once it ends",
