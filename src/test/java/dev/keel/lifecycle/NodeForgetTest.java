@@ -231,6 +231,69 @@ class NodeForgetTest {
         }
     }
 
+    /**
+     * A premium database whose primary and standby were both on the lost node (built while it was
+     * the only one): no standby is left to fail over to, so the primary is made anew here from the
+     * archive, and the HA monitor then replaces the standby gone with its host by one built here.
+     */
+    @Test
+    void aPremiumDatabaseWhoseStandbyWasLostWithItsPrimaryIsMadeAnewAndGetsANewStandby() throws Exception {
+        String self = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        Api team = keel.newTeam("forgotten-premium");
+        JsonNode database = team.provision("{\"plan\":\"premium-0\"}");
+        String id = database.get("id").asText();
+        String url = database.get("url").asText();
+        UUID databaseId = UUID.fromString(id);
+        String silent = SilentNodes.add(catalog, "forgotten-premium");
+        try {
+            Wait.until("HA status of " + id + " to be Available", Timeouts.HA_STANDBY,
+                    () -> "Available".equals(team.get("/v1/databases/" + id + "/ha").field("status")));
+            writeAndAwaitStored(team, id, url);
+            UUID primary = UUID.fromString(database.get("instances").get(0).get("id").asText());
+            UUID standby = catalog.select(INSTANCES.ID).from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(databaseId))
+                    .and(INSTANCES.ROLE.eq("standby")).fetchSingle(INSTANCES.ID);
+            // Both servers were on the node whose host is gone.
+            catalog.update(INSTANCES).set(INSTANCES.NODE, silent).where(INSTANCES.ID.in(primary, standby)).execute();
+            String standbyUrl = url.replaceFirst(":\\d+/", ":" + catalog.select(INSTANCES.PORT).from(INSTANCES)
+                    .where(INSTANCES.ID.eq(standby)).fetchSingle(INSTANCES.PORT) + "/");
+            kill(standby, standbyUrl);
+            kill(primary, url);
+
+            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
+            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
+            JsonNode affected = forgotten.json().get("databases").get(0);
+            assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).as(affected.toString())
+                    .isEqualTo("remake " + self);
+            awaitSucceeded(team, affected.get("operation_id").asText());
+
+            // The standby that went with the host is replaced by one built here, streaming from the new primary.
+            Wait.until("a new standby of " + id + " on " + self + " and HA Available", Timeouts.HA_STANDBY, () -> {
+                JsonNode seen = team.get("/v1/databases/" + id).json();
+                boolean rebuilt = false;
+                for (JsonNode server : seen.get("instances")) {
+                    assertThat(server.get("id").asText()).as("the lost primary's row is gone").isNotEqualTo(primary.toString());
+                    rebuilt |= "standby".equals(server.get("role").asText()) && self.equals(server.get("node").asText())
+                            && "running".equals(server.get("state").asText());
+                }
+                return rebuilt && "Available".equals(team.get("/v1/databases/" + id + "/ha").field("status"));
+            });
+            // Commits wait for it again: a write acknowledged now is on both servers.
+            Wait.until("commits of " + id + " to wait for the new standby", Timeouts.HA_STANDBY,
+                    () -> team.get("/v1/databases/" + id + "/ha").json().path("synchronous").asBoolean(false));
+            try (Connection connection = Pg.connect(team.get("/v1/databases/" + id).field("url"), keel.caFile())) {
+                assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
+                connection.createStatement().execute("insert into kept values (1001)");
+                assertThat(Pg.scalar(connection, "select current_setting('synchronous_standby_names') <> ''")).isEqualTo("t");
+            }
+        } finally {
+            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
+            team.deprovision(id);
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+        }
+    }
+
     private static void awaitSucceeded(Api team, String operation) {
         Wait.until("operation " + operation + " to succeed", Timeouts.RESTORE, () -> {
             JsonNode seen = team.get("/v1/operations/" + operation).json();
