@@ -103,7 +103,7 @@ final class ClipRuns {
     /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
     void checkTeamMayRun(UUID team) {
         queue.check(team); // this node's own count first: it says the same in its words while all the team's runs are here
-        admitAcrossNodes(results.unfinished(team, node.lostAfter()));
+        admitAcrossNodes(results.unfinished(team, node.lost()));
         results.checkRate(team, rate);
     }
 
@@ -168,7 +168,7 @@ final class ClipRuns {
         Run run = inFlight.computeIfAbsent(key, k -> {
             // Asked first without the team's lock too: a team past its runs is refused without waiting for it.
             checkTeamMayRun(clip.teamId());
-            ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), node.lostAfter(),
+            ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), node.lost(),
                     this::admitAcrossNodes, rate);
             CompletableFuture<ClipResult> done;
             try {

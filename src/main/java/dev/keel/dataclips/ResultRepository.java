@@ -10,7 +10,6 @@ import org.jooq.Record;
 import org.jooq.Record2;
 import org.jooq.impl.DSL;
 
-import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -51,12 +50,12 @@ final class ResultRepository {
      * ({@link #unfinished}), has not thrown: the count and the record are one transaction under the
      * team's run lock, so that two nodes never both admit the run past the team's limit.
      */
-    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Duration lostAfter, IntConsumer admit,
+    ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Condition lost, IntConsumer admit,
                      TeamRunRate rate) {
         UUID id = dsl.transactionResult(configuration -> {
             DSLContext tx = configuration.dsl();
             AdvisoryLock.acquireTeamRuns(tx, team);
-            admit.accept(unfinished(tx, team, lostAfter));
+            admit.accept(unfinished(tx, team, lost));
             Instant next = admitRate(tx, team, rate);
             tx.insertInto(DATACLIP_TEAM_RATES).set(DATACLIP_TEAM_RATES.TEAM_ID, team).set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
                     .onConflict(DATACLIP_TEAM_RATES.TEAM_ID).doUpdate().set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
@@ -111,22 +110,20 @@ final class ResultRepository {
     /**
      * How many of team {@code team}'s runs are not finished (running, or waiting for a runner) on
      * the nodes that heartbeat, read through {@code sql}. Not counted: the runs of a node silent
-     * longer than {@code lostAfter} (they ended with its Keel), those a Keel older than node names
+     * past {@code keel.node.lost-after} ({@code lost}: they ended with its Keel), those a Keel older than node names
      * recorded (no node; during a rolling upgrade, a team may pass its limit by those), and runs
      * of more than a day ago (a run ends at its time limit long before).
      */
-    int unfinished(DSLContext sql, UUID team, Duration lostAfter) {
+    int unfinished(DSLContext sql, UUID team, Condition lost) {
         return sql.fetchCount(DSL.selectOne().from(DATACLIP_RESULTS).join(DATACLIPS).on(DATACLIPS.ID.eq(DATACLIP_RESULTS.DATACLIP_ID))
                 .where(DATACLIPS.TEAM_ID.eq(team)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING))
                 .and(DATACLIP_RESULTS.STARTED_AT.gt(DSL.field("pg_catalog.now() - interval '1 day'", OffsetDateTime.class)))
-                .and(DATACLIP_RESULTS.NODE.in(DSL.select(NODES.NAME).from(NODES).where(NODES.HEARTBEAT_AT.gt(
-                        DSL.field("pg_catalog.now() - pg_catalog.make_interval(secs => {0})", OffsetDateTime.class,
-                                DSL.val((double) lostAfter.toMillis() / 1000)))))));
+                .and(DATACLIP_RESULTS.NODE.in(DSL.select(NODES.NAME).from(NODES).where(DSL.not(lost)))));
     }
 
-    /** {@link #unfinished(DSLContext, UUID, Duration)} read now, without the team's run lock. */
-    int unfinished(UUID team, Duration lostAfter) {
-        return unfinished(dsl, team, lostAfter);
+    /** {@link #unfinished(DSLContext, UUID, Condition)} read now, without the team's run lock. */
+    int unfinished(UUID team, Condition lost) {
+        return unfinished(dsl, team, lost);
     }
 
     /**

@@ -165,7 +165,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
         }
         Map<NodeState, Integer> counts = new EnumMap<>(NodeState.class);
         for (NodeRepository.Row row : nodes.all()) {
-            counts.merge(row.state(node.lostAfter()), 1, Integer::sum);
+            counts.merge(row.state(node), 1, Integer::sum);
         }
         byState.forEach((state, count) -> count.set(counts.getOrDefault(state, 0)));
     }

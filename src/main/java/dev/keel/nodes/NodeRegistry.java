@@ -59,9 +59,9 @@ public final class NodeRegistry {
     private void warnOfOrphans() {
         Map<String, Long> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node, Collectors.counting()));
         for (NodeRepository.Row row : nodes.all()) {
-            Duration silent = Duration.between(row.heartbeatAt(), row.now());
+            Duration silent = row.silence();
             if (!row.name().equals(node.name()) && hosted.containsKey(row.name())
-                    && row.state(node.lostAfter()) != NodeState.ACTIVE) {
+                    && row.state(node) != NodeState.ACTIVE) {
                 LOG.warn("Node {} hosts {} instances and has not heartbeat for {} s: nothing looks after them until it runs again. If"
                         + " this node is {} under a new name, stop it and start it with KEEL_NODE_NAME={}.", row.name(),
                         hosted.get(row.name()), silent.toSeconds(), row.name(), row.name());

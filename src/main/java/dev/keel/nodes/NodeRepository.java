@@ -42,10 +42,14 @@ final class NodeRepository {
                OffsetDateTime heartbeatAt, boolean drained, @Nullable OffsetDateTime drainedAt, int portFirst, int portLast,
                long memoryBudgetMb, long diskBudgetMb, @Nullable Long diskFreeMb, @Nullable Long diskUsedMb,
                @Nullable OffsetDateTime forgottenAt, OffsetDateTime now) {
-        /** Its state now, by the catalog's clock. */
-        NodeState state(Duration lostAfter) {
-            return NodeState.of(drained, forgottenAt != null && !heartbeatAt.isAfter(forgottenAt), Duration.between(heartbeatAt, now),
-                    lostAfter);
+        /** How long it has not heartbeat, by the catalog's clock. */
+        Duration silence() {
+            return Duration.between(heartbeatAt, now);
+        }
+
+        /** Its state now, by the catalog's clock, as {@code node} tells lost. */
+        NodeState state(ThisNode node) {
+            return NodeState.of(drained, forgottenAt != null && !heartbeatAt.isAfter(forgottenAt), node.isLost(silence()));
         }
     }
 
@@ -150,7 +154,7 @@ final class NodeRepository {
 
     /** How long node {@code name} has not renewed its heartbeat, by the catalog's clock; empty for an unknown node. */
     Optional<Duration> silentFor(String name) {
-        return find(name).map(row -> Duration.between(row.heartbeatAt(), row.now()));
+        return find(name).map(Row::silence);
     }
 
     void recordApiUrl(String name, String apiUrl) {
@@ -172,11 +176,8 @@ final class NodeRepository {
      * by the catalog's clock (checked in the statement, so a node that heartbeats meanwhile is not
      * forgotten); says whether it did.
      */
-    boolean forget(DSLContext tx, String name, Duration lostAfter) {
-        return tx.update(NODES).set(NODES.FORGOTTEN_AT, DSL.currentOffsetDateTime())
-                .where(NODES.NAME.eq(name))
-                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds")))
-                .execute() == 1;
+    boolean forget(DSLContext tx, String name, Condition lost) {
+        return tx.update(NODES).set(NODES.FORGOTTEN_AT, DSL.currentOffsetDateTime()).where(NODES.NAME.eq(name)).and(lost).execute() == 1;
     }
 
     Optional<Row> find(String name) {

@@ -1,6 +1,5 @@
 package dev.keel.nodes;
 
-import java.time.Duration;
 import java.util.Locale;
 
 /**
@@ -19,14 +18,14 @@ import java.util.Locale;
 public enum NodeState {
     ACTIVE, DRAINING, LOST, FORGOTTEN;
 
-    static NodeState of(boolean drained, boolean forgotten, Duration sinceHeartbeat, Duration lostAfter) {
+    static NodeState of(boolean drained, boolean forgotten, boolean lost) {
         if (forgotten) {
             return FORGOTTEN;
         }
         if (drained) {
             return DRAINING;
         }
-        return sinceHeartbeat.compareTo(lostAfter) > 0 ? LOST : ACTIVE;
+        return lost ? LOST : ACTIVE;
     }
 
     public String value() {

@@ -56,8 +56,8 @@ public final class Nodes {
             throw new KeelException(ProblemType.CONFLICT, "Node " + name + " is the node asked, which runs; ask another node to forget"
                     + " it once it is stopped for good.");
         }
-        if (!nodes.forget(tx, name, node.lostAfter())) {
-            Duration age = Duration.between(row.heartbeatAt(), row.now());
+        if (!nodes.forget(tx, name, node.lost())) {
+            Duration age = row.silence();
             throw new KeelException(ProblemType.NODE_NOT_LOST, "Node " + name + " heartbeat " + Math.max(0, age.toSeconds())
                     + " s ago, so it is not lost (KEEL_NODE_LOST_AFTER is " + node.lostAfter().toSeconds() + " s) and its databases may"
                     + " still take writes; forgetting it would split them in two. Stop its Keel and its Postgres servers (or its"
@@ -75,9 +75,9 @@ public final class Nodes {
     }
 
     private NodeView view(NodeRepository.Row row, List<NodeRepository.Hosted> hosted) {
-        Duration age = Duration.between(row.heartbeatAt(), row.now());
+        Duration age = row.silence();
         int total = row.portLast() - row.portFirst() + 1;
-        return new NodeView(row.name(), row.apiUrl(), row.version(), row.state(node.lostAfter()).value(),
+        return new NodeView(row.name(), row.apiUrl(), row.version(), row.state(node).value(),
                 row.heartbeatAt(), Math.max(0, age.toSeconds()), row.startedAt(), row.drainedAt(), row.forgottenAt(),
                 new NodeView.Capacity(new NodeView.Ports(row.portFirst() + "-" + row.portLast(), total, Math.max(0, total - hosted.size())),
                         row.memoryBudgetMb(), Placement.reservedMb(hosted, memory),

@@ -405,7 +405,7 @@ public final class Placement {
         if (row.isEmpty()) {
             return Optional.of("node " + name + " is not registered");
         }
-        if (Duration.between(row.get().heartbeatAt(), row.get().now()).compareTo(node.lostAfter()) > 0) {
+        if (node.isLost(row.get().silence())) {
             return Optional.of("node " + name + " has not heartbeat since " + row.get().heartbeatAt().toInstant().truncatedTo(ChronoUnit.SECONDS));
         }
         return otherVersion(name);
@@ -451,16 +451,16 @@ public final class Placement {
 
     /** Whether node {@code name} is registered and its heartbeat is older than {@code keel.node.lost-after}. */
     public boolean lost(String name) {
-        return silentFor(name).filter(d -> d.compareTo(node.lostAfter()) > 0).isPresent();
+        return silentFor(name).filter(node::isLost).isPresent();
     }
 
     /** The nodes whose heartbeat is older than {@code keel.node.lost-after}, drained or not. */
     public Set<String> silent() {
-        return nodes.all().stream().filter(row -> Duration.between(row.heartbeatAt(), row.now()).compareTo(node.lostAfter()) > 0)
+        return nodes.all().stream().filter(row -> node.isLost(row.silence()))
                 .map(NodeRepository.Row::name).collect(Collectors.toSet());
     }
 
     private NodeState state(NodeRepository.Row row) {
-        return row.state(node.lostAfter());
+        return row.state(node);
     }
 }

@@ -6,6 +6,8 @@ import dev.keel.catalog.CatalogLocation;
 import dev.keel.postgres.PortRange;
 import io.micronaut.context.annotation.Value;
 import jakarta.inject.Singleton;
+import org.jooq.Condition;
+import org.jooq.impl.DSL;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -19,6 +21,8 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.regex.Pattern;
+
+import static dev.keel.catalog.schema.Tables.NODES;
 
 /**
  * The node this process is, as the registry records it: its name ({@code KEEL_NODE_NAME}, default
@@ -103,6 +107,23 @@ public final class ThisNode {
     /** How long without a heartbeat until a node is {@code lost}. */
     public Duration lostAfter() {
         return lostAfter;
+    }
+
+    /**
+     * Whether a node whose last heartbeat is {@code silence} old, by the catalog's clock, is lost:
+     * silent past {@code keel.node.lost-after}. The one rule every reader of "lost" applies;
+     * {@link #lost()} says it in SQL.
+     */
+    public boolean isLost(Duration silence) {
+        return silence.compareTo(lostAfter) > 0;
+    }
+
+    /**
+     * {@link #isLost} in SQL, on the catalog's clock (its transaction's {@code now()}): the rows of
+     * {@code nodes} whose heartbeat is older than {@code keel.node.lost-after}.
+     */
+    public Condition lost() {
+        return DSL.condition("{0} < pg_catalog.now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"));
     }
 
     public PortRange ports() {

@@ -16,7 +16,6 @@ import org.jooq.Record;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
-import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.EnumSet;
 import java.util.List;
@@ -43,12 +42,12 @@ public final class OperationRepository {
 
     private final DSLContext dsl;
     private final String node;
-    private final Duration lostAfter;
+    private final ThisNode thisNode;
 
     OperationRepository(DSLContext dsl, ThisNode node) {
         this.dsl = dsl;
         this.node = node.name();
-        this.lostAfter = node.lostAfter();
+        this.thisNode = node;
     }
 
     /**
@@ -258,8 +257,7 @@ public final class OperationRepository {
 
     /** Whether node {@code name} is silent now: its last heartbeat is older than {@code keel.node.lost-after}, by the catalog's clock. */
     private Condition silent(String name) {
-        return DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(name))
-                .and(DSL.condition("{0} < now() - {1}::interval", NODES.HEARTBEAT_AT, DSL.val(lostAfter.toMillis() + " milliseconds"))));
+        return DSL.exists(DSL.selectOne().from(NODES).where(NODES.NAME.eq(name)).and(thisNode.lost()));
     }
 
     /** Tells node {@code name} that an operation was recorded for it ({@link OperationInbox}). */

@@ -21,7 +21,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -160,7 +159,7 @@ class ClipSingleStatementFuzzTest {
     private void whole(ClipText.Prepared read, String text) {
         ResultRepository results = keel.bean(ResultRepository.class);
         ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}",
-                keel.bean(ThisNode.class).name(), Duration.ofSeconds(15), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).name(), keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
         keel.bean(ClipRunner.class).run(clip, database, result, read, Map.of());
         ClipResult ended = results.find(result.id()).orElseThrow();
         if (ended.succeeded()) {

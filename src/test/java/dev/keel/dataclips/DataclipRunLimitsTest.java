@@ -1,6 +1,7 @@
 package dev.keel.dataclips;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.nodes.ThisNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.Footprint;
 import dev.keel.testing.SharedKeel;
@@ -280,9 +281,9 @@ class DataclipRunLimitsTest {
         Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(clip(api, "select 1", "{}"))).orElseThrow();
         ResultRepository results = keel.bean(ResultRepository.class);
         ClipResult stopped = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped",
-                Duration.ofSeconds(15), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
         ClipResult running = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs",
-                Duration.ofSeconds(15), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
         try {
             results.failRunningOn(Set.of("node-that-stopped", "node-long-silent"), false);
             ClipResult failed = results.find(stopped.id()).orElseThrow();

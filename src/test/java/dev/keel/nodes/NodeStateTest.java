@@ -16,15 +16,18 @@ class NodeStateTest {
 
     @Test
     void drainedIsDrainingOtherwiseLostOnlyPastLostAfter() {
-        assertThat(NodeState.of(false, false, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
-        assertThat(NodeState.of(false, false, LOST_AFTER, LOST_AFTER)).isEqualTo(NodeState.ACTIVE);
-        assertThat(NodeState.of(false, false, LOST_AFTER.plusMillis(1), LOST_AFTER)).isEqualTo(NodeState.LOST);
-        assertThat(NodeState.of(true, false, Duration.ofSeconds(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
-        assertThat(NodeState.of(true, false, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.DRAINING);
+        ThisNode node = node("state", Duration.ofSeconds(2), LOST_AFTER);
+        assertThat(node.isLost(Duration.ofSeconds(1))).isFalse();
+        assertThat(node.isLost(LOST_AFTER)).isFalse();
+        assertThat(node.isLost(LOST_AFTER.plusMillis(1))).isTrue();
+        assertThat(NodeState.of(false, false, false)).isEqualTo(NodeState.ACTIVE);
+        assertThat(NodeState.of(false, false, true)).isEqualTo(NodeState.LOST);
+        assertThat(NodeState.of(true, false, false)).isEqualTo(NodeState.DRAINING);
+        assertThat(NodeState.of(true, false, true)).isEqualTo(NodeState.DRAINING);
         assertThat(NodeState.LOST.value()).isEqualTo("lost");
         // Forgotten until it heartbeats again, whether drained or not.
-        assertThat(NodeState.of(false, true, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.FORGOTTEN);
-        assertThat(NodeState.of(true, true, Duration.ofHours(1), LOST_AFTER)).isEqualTo(NodeState.FORGOTTEN);
+        assertThat(NodeState.of(false, true, true)).isEqualTo(NodeState.FORGOTTEN);
+        assertThat(NodeState.of(true, true, true)).isEqualTo(NodeState.FORGOTTEN);
         assertThat(NodeState.FORGOTTEN.value()).isEqualTo("forgotten");
     }
 
