@@ -5,8 +5,8 @@ import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
-import dev.keel.postgres.Lsn;
 import dev.keel.testing.Api;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SilentNodes;
@@ -19,10 +19,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.URI;
-import java.nio.file.Files;
 import java.sql.Connection;
 import java.time.OffsetDateTime;
 import java.util.Map;
@@ -310,24 +306,12 @@ class NodeForgetTest {
             connection.createStatement().execute("create table kept as select generate_series(1, 1000) n");
             written = Pg.scalar(connection, "select pg_current_wal_lsn()");
         }
-        Wait.until("the WAL receiver to store " + written, Timeouts.SWITCHOVER, () -> {
-            JsonNode receiver = team.get("/v1/databases/" + id + "/archive").json().path("receiver");
-            return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
-        });
+        ArchiveWaits.awaitStreamed(team, id, written);
     }
 
     /** Kills server {@code instance}'s postmaster, as its host's loss would, and waits until its port, in {@code url}, refuses. */
     private static void kill(UUID instance, String url) throws IOException {
-        long pid = Long.parseLong(Files.readAllLines(keel.instanceDataDir(instance).resolve("postmaster.pid")).get(0).strip());
-        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        Wait.until("the lost primary's port to refuse", Timeouts.PROCESS_EXIT, () -> {
-            try (Socket socket = new Socket()) {
-                socket.connect(new InetSocketAddress(URI.create(url).getHost(), Pg.port(url)), 200);
-                return false;
-            } catch (IOException e) {
-                return true;
-            }
-        });
+        Footprint.killServer(keel.instanceDataDir(instance), url);
     }
 
     private static void assertProblem(Api.Response response, int status, String type) {

@@ -37,6 +37,14 @@ public final class ArchiveWaits {
         });
     }
 
+    /** Waits until database {@code database}'s WAL receiver has stored its WAL through {@code written} (an LSN). */
+    public static void awaitStreamed(Api api, String database, String written) {
+        Wait.until("the WAL receiver of " + database + " to store " + written, Timeouts.SWITCHOVER, () -> {
+            JsonNode receiver = api.get("/v1/databases/" + database + "/archive").json().path("receiver");
+            return receiver.hasNonNull("streamed_lsn") && !Lsn.parse(written).isAfter(Lsn.parse(receiver.get("streamed_lsn").asText()));
+        });
+    }
+
     /** Switches WAL as Keel's superuser and waits until the segment written up to now is archived. */
     public static void switchAndAwaitArchived(TestKeel keel, String database) throws Exception {
         switchAndAwaitArchived(keel, keel.api(), database);

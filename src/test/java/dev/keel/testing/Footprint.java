@@ -4,6 +4,9 @@ import dev.keel.KeelHome;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
 import java.sql.Connection;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -96,6 +99,23 @@ public final class Footprint {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Kills the postmaster of data directory {@code data} with SIGKILL, as its host's loss would,
+     * and waits until the port of {@code url} refuses connections.
+     */
+    public static void killServer(Path data, String url) throws IOException {
+        long pid = Long.parseLong(Files.readAllLines(data.resolve("postmaster.pid")).get(0).strip());
+        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        Wait.until("the server's port " + Pg.port(url) + " to refuse", Timeouts.PROCESS_EXIT, () -> {
+            try (Socket socket = new Socket()) {
+                socket.connect(new InetSocketAddress(URI.create(url).getHost(), Pg.port(url)), 200);
+                return false;
+            } catch (IOException e) {
+                return true;
+            }
+        });
     }
 
     /** Sends {@code signal} ("STOP", "CONT", ...) to {@code pid}. */
