@@ -12,6 +12,7 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.nodes.ThisNode;
@@ -43,7 +44,8 @@ import java.util.Optional;
  * attachments; its URL names this node. Then the old server's row goes (its node, should it
  * return, sets its data aside), its followers follow the new primary, and a base backup of the
  * new timeline is taken. Each step may run again: a resumed remake keeps a primary it had made,
- * and makes anew one it was making.
+ * or that Postgres promoted (finished as its restore would have), and makes anew one that was
+ * still being made or recovering, removing first one it had begun to remove.
  */
 @Singleton
 final class PrimaryRemake implements OperationHandler {
@@ -132,12 +134,19 @@ final class PrimaryRemake implements OperationHandler {
     private void remake(Operation operation) throws Exception {
         Database database = available(operation).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is"
                 + " no longer available (deleted, or being deleted); nothing was made."));
+        for (Instance retired : instances.forDatabase(database.id())) {
+            if (retired.role() == InstanceRole.PRIMARY && retired.state() == InstanceState.DELETING && node.equals(retired.node())) {
+                maker.discard(retired); // marked for removal below when Keel stopped, and not removed yet
+            }
+        }
         Optional<Instance> live = instances.primary(database.id());
         // A server this node was making when Keel stopped (this operation's own).
         boolean making = live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING;
         Instance made;
         if (making && promoted(live.get())) {
-            // Promoted before Keel stopped, so it may have taken writes already: kept.
+            // Promoted before Keel stopped (or by Postgres since), so it may have taken writes through DATABASE_URL already: kept,
+            // and given what its restore gives a promoted server.
+            restores.finishPromoted(live.get(), serverSettings.of(database), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
             made = instances.transition(live.get().id(), InstanceState.RUNNING);
         } else if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
             made = live.get(); // made before Keel stopped

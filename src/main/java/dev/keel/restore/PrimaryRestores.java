@@ -6,6 +6,7 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseCopies;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.postgres.HbaRule;
@@ -14,6 +15,7 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 
+import java.sql.SQLException;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -31,8 +33,11 @@ public final class PrimaryRestores {
     private final InstanceRepository instances;
     private final Plans plans;
 
-    PrimaryRestores(Restorer restorer, ArchiveReport report, InstanceRepository instances, Plans plans) {
+    private final InstanceMaker maker;
+
+    PrimaryRestores(Restorer restorer, ArchiveReport report, InstanceRepository instances, Plans plans, InstanceMaker maker) {
         this.restorer = restorer;
+        this.maker = maker;
         this.report = report;
         this.instances = instances;
         this.plans = plans;
@@ -70,5 +75,14 @@ public final class PrimaryRestores {
         return restorer.restore(new Restorer.Request(database.id(), InstanceRole.PRIMARY, database.major(), database.id(),
                 instances.superuserPassword(lost), origin.backup(), new RecoveryTarget.EndOfArchive(origin.through()), settings,
                 plans.require(database.plan()).connections(), hba, wanted), progress);
+    }
+
+    /**
+     * Finishes what {@link #restore} had left when Keel stopped: {@code made}, a server it
+     * restored that Postgres has promoted since, gets what a restore gives its server once
+     * promoted (its own superuser password, {@code settings} and {@code hba} without the restore's).
+     */
+    public void finishPromoted(Instance made, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        restorer.finish(made, true, maker.settings(made, settings), hba);
     }
 }

@@ -81,6 +81,20 @@ public final class Restorer {
     }
 
     /**
+     * What follows a restored server's recovery: its restore exchange goes, a promoted one's
+     * superuser gets a password of its own (a standby is read-only: it keeps its upstream's roles),
+     * and its {@code settings} and {@code hba} are applied, without {@code restore_command} now.
+     * Each part may run again.
+     */
+    void finish(Instance instance, boolean promoted, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        runtime.endRecovery(instance);
+        if (promoted) {
+            maker.rotateSuperuserPassword(instance, connections);
+        }
+        reconfiguration.apply(instance, settings, hba);
+    }
+
+    /**
      * Restores and recovers, then promotes or, for a {@link RecoveryTarget.Follow}, waits until the
      * standby streams; returns the running instance (state {@code creating}). A failure removes it.
      */
@@ -113,11 +127,7 @@ public final class Restorer {
                 awaitRecovered(request, recovering, server, progress);
             }
             progress.report(follows ? DatabaseCopies.STREAMING : DatabaseCopies.PROMOTING, 5, STEPS, "steps");
-            runtime.endRecovery(instance);
-            if (!follows) {
-                maker.rotateSuperuserPassword(instance, connections); // a standby is read-only: it keeps its upstream's roles
-            }
-            reconfiguration.apply(instance, spec.settings(), request.hba()); // without restore_command now
+            finish(instance, !follows, spec.settings(), request.hba());
             return instance;
         } catch (CorruptArchiveException e) {
             maker.discard(instance);

@@ -275,7 +275,7 @@ class NodeForgetTest {
                 }
                 return rebuilt && "Available".equals(team.get("/v1/databases/" + id + "/ha").field("status"));
             });
-            // Commits wait for it again: a write acknowledged now is on both servers.
+            // Commits wait for it again (synchronous_standby_names names it): a write acknowledged now was flushed by it too.
             Wait.until("commits of " + id + " to wait for the new standby", Timeouts.HA_STANDBY,
                     () -> team.get("/v1/databases/" + id + "/ha").json().path("synchronous").asBoolean(false));
             try (Connection connection = Pg.connect(team.get("/v1/databases/" + id).field("url"), keel.caFile())) {

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import java.util.function.Predicate;
+import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
@@ -33,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@code kill -9} of Keel while it makes a forgotten node's primary anew ({@code PrimaryRemake}):
- * once while it unpacks the base backup, once while the restored server replays the archive. Each
+ * once while it unpacks the base backup, once while the restored server replays the archive (held
+ * in recovery over the kill). Each
  * next start resumes the remake, discards the half-made server, and makes the primary again, with
  * every write the WAL receiver had stored, under the database's own credentials, and leaves no
  * server or data directory behind. The lost node is a row of the registry that no Keel runs
@@ -89,10 +91,21 @@ class RemakeCrashIT {
                 assertThat(stateOf(catalog, remake)).as("the remake, at the first kill").isEqualTo("running");
                 keel = KeelProcess.start(nodeA.command(KeelProcess.command()), dataDir, ports, "1", env);
 
-                // Killed while the server made anew replays the archive: its postmaster runs, in recovery.
-                awaitMaking(catalog, remake, databaseId, lost,
+                // Killed while the server made anew replays the archive: its postmaster runs, in recovery. It is held still
+                // meanwhile, and an answer Keel had left it but it had not read yet is taken back, so that it is in recovery when
+                // Keel starts again (a server Postgres promoted is kept, as it may have taken writes through DATABASE_URL).
+                UUID replaying = awaitMaking(catalog, remake, databaseId, lost,
                         made -> !made.equals(unpacking) && Files.exists(serverDir(dataDir, made).resolve("postmaster.pid")));
+                long postmaster = Long.parseLong(Files.readAllLines(serverDir(dataDir, replaying).resolve("postmaster.pid")).get(0).strip());
+                Footprint.stopServer(postmaster);
+                assertThat(serverDir(dataDir, replaying).resolve("recovery.signal")).as("a server not promoted yet").exists();
                 keel.kill9();
+                try (Stream<Path> answers = Files.list(serverDir(dataDir, replaying).resolveSibling("restore"))) {
+                    for (Path missing : answers.filter(answer -> answer.getFileName().toString().endsWith(".missing")).toList()) {
+                        Files.delete(missing);
+                    }
+                }
+                Footprint.resumeServer(postmaster);
                 assertThat(stateOf(catalog, remake)).as("the remake, at the second kill").isEqualTo("running");
                 keel = KeelProcess.start(nodeA.command(KeelProcess.command()), dataDir, ports, "2", env);
 
@@ -107,7 +120,7 @@ class RemakeCrashIT {
                 assertThat(remade.get("state").asText()).isEqualTo("available");
                 assertThat(remade.get("instances")).as(remade.toString()).hasSize(1);
                 assertThat(remade.get("instances").get(0).get("id").asText()).as("a server made after the kills")
-                        .isNotIn(lost.toString(), unpacking.toString());
+                        .isNotIn(lost.toString(), unpacking.toString(), replaying.toString());
                 String newUrl = remade.get("url").asText();
                 assertThat(newUrl.replaceFirst(":\\d+/", ":port/")).as("the same credentials").isEqualTo(url.replaceFirst(":\\d+/", ":port/"));
                 try (Connection connection = Pg.connect(newUrl, ca)) {
@@ -122,11 +135,14 @@ class RemakeCrashIT {
                 catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
                 catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
             } finally {
-                if (id != null) {
-                    keel.api().deprovision(id);
+                try {
+                    if (id != null) {
+                        keel.api().deprovision(id);
+                    }
+                } finally {
+                    keel.stop();
+                    dev.keel.Keel.stopServers(dataDir);
                 }
-                keel.stop();
-                dev.keel.Keel.stopServers(dataDir);
             }
         }
     }
