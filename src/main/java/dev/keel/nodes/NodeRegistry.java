@@ -2,7 +2,6 @@ package dev.keel.nodes;
 
 import dev.keel.Network;
 import dev.keel.StartupException;
-import dev.keel.catalog.CatalogSchema;
 import dev.keel.catalog.NodeLock;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -25,13 +24,11 @@ public final class NodeRegistry {
     private final NodeRepository nodes;
     private final ThisNode node;
     private final Network network;
-    private final CatalogSchema schema;
 
-    NodeRegistry(NodeRepository nodes, ThisNode node, Network network, CatalogSchema schema) {
+    NodeRegistry(NodeRepository nodes, ThisNode node, Network network) {
         this.nodes = nodes;
         this.node = node;
         this.network = network;
-        this.schema = schema;
     }
 
     /** Refuses, before anything is written, a start that would join another node's embedded catalog. */
@@ -46,12 +43,11 @@ public final class NodeRegistry {
     }
 
     /**
-     * Records this node as started, with the host name its servers are reached by and the newest
-     * catalog migration its build carries (which of two nodes runs the newer Keel). On its own embedded catalog a node is the only one there ever
+     * Records this node as started, with the host name its servers are reached by. On its own embedded catalog a node is the only one there ever
      * is, so it also takes over the rows of names it ran under before (a renamed host).
      */
     public void register() {
-        nodes.register(node, network.publicHost(), schema.known(), node.embeddedCatalog());
+        nodes.register(node, network.publicHost(), node.embeddedCatalog());
         warnOfOrphans();
     }
 

@@ -72,12 +72,11 @@ final class NodeRepository {
     }
 
     /**
-     * Writes {@code node}'s row as started now, with {@code migration}, the newest catalog migration
-     * its build carries (a drain survives a restart), and gives it the
+     * Writes {@code node}'s row as started now (a drain survives a restart), and gives it the
      * instances no node holds: rows from before the registry. With {@code takeOver}, also every
      * other node's instances, and their rows go: an embedded catalog is one node's.
      */
-    void register(ThisNode node, String publicHost, int migration, boolean takeOver) {
+    void register(ThisNode node, String publicHost, boolean takeOver) {
         dsl.transaction(tx -> {
             DSLContext sql = tx.dsl();
             sql.insertInto(NODES)
@@ -89,10 +88,8 @@ final class NodeRepository {
                     .set(NODES.MEMORY_BUDGET_MB, node.memoryBudgetMb())
                     .set(NODES.DISK_BUDGET_MB, node.diskBudgetMb())
                     .set(NODES.PUBLIC_HOST, publicHost)
-                    .set(NODES.MIGRATION, migration)
                     .onConflict(NODES.NAME).doUpdate()
                     .set(NODES.PUBLIC_HOST, publicHost)
-                    .set(NODES.MIGRATION, migration)
                     .set(NODES.VERSION, node.version())
                     .set(NODES.EMBEDDED_CATALOG, node.embeddedCatalog())
                     .set(NODES.STARTED_AT, DSL.currentOffsetDateTime())

@@ -1,6 +1,5 @@
 package dev.keel.operations;
 
-import dev.keel.catalog.CatalogSchema;
 import dev.keel.catalog.schema.tables.records.OperationsRecord;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
@@ -44,14 +43,11 @@ public final class OperationRepository {
     private final DSLContext dsl;
     private final String node;
     private final ThisNode thisNode;
-    /** The newest catalog migration this node's build carries: how new its Keel is beside the node that recorded an operation. */
-    private final int migration;
 
-    OperationRepository(DSLContext dsl, ThisNode node, CatalogSchema schema) {
+    OperationRepository(DSLContext dsl, ThisNode node) {
         this.dsl = dsl;
         this.node = node.name();
         this.thisNode = node;
-        this.migration = schema.known();
     }
 
     /**
@@ -185,9 +181,7 @@ public final class OperationRepository {
      * nodes, which each sets aside once it is back, {@code InstanceSweep}); and work on a
      * database's primary ({@link #FOLLOWS_THE_PRIMARY}) that another node recorded for the silent
      * one, whose primary is on another node now (a failover moved it off the silent node): each
-     * reads the primary when it begins. Only work a node of a Keel no newer than this one
-     * recorded (during a rolling upgrade, a newer node's may be of a kind, a step or a column this
-     * one does not know): a node as new, or newer, takes that over.
+     * reads the primary when it begins.
      */
     List<Operation> neverBegunOn(Set<String> nodes) {
         Field<String> primaryHost = primaryHost(dsl, OPERATIONS.DATABASE_ID);
@@ -200,11 +194,8 @@ public final class OperationRepository {
                         // Not work a node recorded for itself: that it runs as it records it, some in the caller's thread
                         // without marking it begun (an upgrade's first backup).
                         .and(OPERATIONS.RECORDED_BY.isDistinctFrom(OPERATIONS.NODE)));
-        // Recorded before nodes were named, or by a node whose build is no newer (one older than V87 writes no migration).
-        Condition knownToThisNode = OPERATIONS.RECORDED_BY.isNull().orExists(DSL.selectOne().from(NODES)
-                .where(NODES.NAME.eq(OPERATIONS.RECORDED_BY)).and(DSL.coalesce(NODES.MIGRATION, 0).le(migration)));
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
-                .and(OPERATIONS.STARTED_AT.isNull()).and(movable).and(knownToThisNode)
+                .and(OPERATIONS.STARTED_AT.isNull()).and(movable)
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
     }
 
