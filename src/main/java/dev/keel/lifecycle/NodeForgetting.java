@@ -2,6 +2,7 @@ package dev.keel.lifecycle;
 
 import dev.keel.DaemonThreads;
 import dev.keel.archive.BaseBackups;
+import dev.keel.catalog.AdvisoryLock;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
@@ -190,8 +191,13 @@ final class NodeForgetting {
     private Optional<Affected> settle(Database database, Instance lost, String node, boolean serving) {
         Optional<Instance> live = instances.primary(database.id());
         if (live.isPresent() && !live.get().id().equals(lost.id())) {
-            // A failover made another server its primary, or a remake is making one elsewhere.
-            return operations.running(database.id(), Set.of(OperationKind.REMAKE)).map(op -> remaking(database, op));
+            // A failover made another server its primary, or a remake is making one elsewhere, or made one it failed to finish.
+            Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
+            if (running.isPresent()) {
+                return Optional.of(remaking(database, running.get()));
+            }
+            return live.filter(made -> made.state() == InstanceState.CREATING && made.node() != null && !placement.lost(made.node()))
+                    .map(made -> finishing(database, made));
         }
         Optional<Instance> standby = instances.standby(database.id())
                 .filter(s -> s.state() == InstanceState.RUNNING && s.node() != null && !s.node().equals(lost.node())
@@ -267,6 +273,25 @@ final class NodeForgetting {
                 recorded.operation().node(), recorded.operation().id());
         return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(), recorded.operation().id(),
                 "made anew on node " + recorded.operation().node() + " from its archive"));
+    }
+
+    /**
+     * A remake of {@code database} that failed once its server {@code made} was promoted (its
+     * finishing steps could not run), recorded again for the node that has the server, which
+     * keeps it and finishes it. Recorded under the placement lock, where a forgetting asked at the
+     * same moment looks for a running remake before it records one.
+     */
+    private Affected finishing(Database database, Instance made) {
+        Operation again = dsl.transactionResult(tx -> {
+            AdvisoryLock.PLACEMENT.acquire(tx.dsl());
+            return operations.running(database.id(), Set.of(OperationKind.REMAKE)).orElseGet(() -> operations.create(tx.dsl(),
+                    database.teamId(), database.id(), OperationKind.REMAKE, PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(),
+                    PrimaryRemake.STEP_COUNT, made.node()));
+        });
+        runner.submit(again);
+        LOG.warn("Database {}: the remake of its primary is run again to finish instance {} on node {} (operation {})", database.name(),
+                made.id(), made.node(), again.id());
+        return remaking(database, again);
     }
 
     private static Affected remaking(Database database, Operation remake) {

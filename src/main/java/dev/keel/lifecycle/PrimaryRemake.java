@@ -146,7 +146,8 @@ final class PrimaryRemake implements OperationHandler {
         if (making && promoted(live.get())) {
             // Promoted before Keel stopped (or by Postgres since), so it may have taken writes through DATABASE_URL already: kept,
             // and given what its restore gives a promoted server.
-            restores.finishPromoted(live.get(), serverSettings.of(database), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
+            restores.finishPromoted(live.get(), lost(database), serverSettings.of(database),
+                    InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
             made = instances.transition(live.get().id(), InstanceState.RUNNING);
         } else if (live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.RUNNING) {
             made = live.get(); // made before Keel stopped
@@ -180,8 +181,7 @@ final class PrimaryRemake implements OperationHandler {
     }
 
     private Instance restore(Operation operation, Database database) throws Exception {
-        Instance lost = lostPrimaries(database).stream().reduce((a, b) -> b).orElseThrow(() -> new KeelException(
-                ProblemType.NOT_AVAILABLE, database.name() + " has no lost primary to make anew; nothing was made."));
+        Instance lost = lost(database);
         PrimaryRestores.Origin origin = restores.origin(database);
         binaries.installation(database.major()); // this node can run its major (fetched now if need be)
         String restoring = "restoring base backup " + origin.backup().id() + " and replaying its archive through segment "
@@ -193,6 +193,12 @@ final class PrimaryRemake implements OperationHandler {
                         Step.RESTORING.done, STEP_COUNT),
                 () -> available(operation).isPresent());
         return instances.transition(made.id(), InstanceState.RUNNING);
+    }
+
+    /** The primary a forgotten node left ({@link #lostPrimaries}' newest), which is made anew. */
+    private Instance lost(Database database) {
+        return lostPrimaries(database).stream().reduce((a, b) -> b).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
+                database.name() + " has no lost primary to make anew; nothing was made."));
     }
 
     /**

@@ -79,10 +79,13 @@ public final class PrimaryRestores {
 
     /**
      * Finishes what {@link #restore} had left when Keel stopped: {@code made}, a server it
-     * restored that Postgres has promoted since, gets what a restore gives its server once
-     * promoted (its own superuser password, {@code settings} and {@code hba} without the restore's).
+     * restored from {@code lost}'s archive that Postgres has promoted since, gets what a restore
+     * gives its server once promoted ({@code settings} and {@code hba} without the restore's, and
+     * its own superuser password while it still has {@code lost}'s: a second change could be the
+     * one a stop cuts between the server and the catalog).
      */
-    public void finishPromoted(Instance made, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
-        restorer.finish(made, true, maker.settings(made, settings), hba);
+    public void finishPromoted(Instance made, Instance lost, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        boolean lostsPassword = instances.superuserPassword(made).equals(instances.superuserPassword(lost));
+        restorer.finish(made, lostsPassword, maker.settings(made, settings), hba);
     }
 }

@@ -1,13 +1,16 @@
 package dev.keel.lifecycle;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.testing.Api;
-import dev.keel.testing.Footprint;
 import dev.keel.testing.ArchiveWaits;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SilentNodes;
 import dev.keel.testing.TestKeel;
@@ -19,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.net.ServerSocket;
 import java.sql.Connection;
 import java.time.OffsetDateTime;
 import java.util.Map;
@@ -282,6 +286,61 @@ class NodeForgetTest {
                 assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
                 connection.createStatement().execute("insert into kept values (1001)");
                 assertThat(Pg.scalar(connection, "select current_setting('synchronous_standby_names') <> ''")).isEqualTo("t");
+            }
+        } finally {
+            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
+            team.deprovision(id);
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+        }
+    }
+
+    /**
+     * A remake that failed once Postgres had promoted its server (its finishing steps could not
+     * run) left the database a promoted primary still being made: forgetting the node again runs
+     * the remake once more on the server's node, which keeps the server, gives it its own
+     * superuser password and makes it the primary, rather than leave the database without one.
+     */
+    @Test
+    void aRemakeThatFailedAfterItsServerWasPromotedIsFinishedWhenTheNodeIsForgottenAgain() throws Exception {
+        String self = keel.bean(ThisNode.class).name();
+        DSLContext catalog = keel.bean(DSLContext.class);
+        InstanceRepository instances = keel.bean(InstanceRepository.class);
+        Api team = keel.newTeam("remake-unfinished");
+        JsonNode database = team.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        Instance made = instances.primary(databaseId).orElseThrow();
+        String silent = SilentNodes.add(catalog, "forgotten-unfinished");
+        try {
+            try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile())) {
+                connection.createStatement().execute("create table kept as select generate_series(1, 1000) n");
+            }
+            // The state the failed remake left: the lost primary fenced on the forgotten node (a row: its port takes nothing), and
+            // this database's server, restored from its archive with the lost one's superuser password and promoted, still being made.
+            int closed;
+            try (ServerSocket free = new ServerSocket(0)) {
+                closed = free.getLocalPort();
+            }
+            String password = instances.superuserPassword(made);
+            Instance lost = instances.reserve(databaseId, InstanceRole.PRIMARY, made.major(), made.host(), password);
+            catalog.update(INSTANCES).set(INSTANCES.NODE, silent).set(INSTANCES.STATE, "fenced").set(INSTANCES.PORT, closed)
+                    .where(INSTANCES.ID.eq(lost.id())).execute();
+            catalog.update(INSTANCES).set(INSTANCES.STATE, "creating").where(INSTANCES.ID.eq(made.id())).execute();
+
+            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
+            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
+            JsonNode affected = forgotten.json().get("databases").get(0);
+            assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).isEqualTo("remake " + self);
+            awaitSucceeded(team, affected.get("operation_id").asText());
+
+            JsonNode finished = team.get("/v1/databases/" + id).json();
+            assertThat(finished.get("instances")).as(finished.toString()).hasSize(1);
+            assertThat(finished.get("instances").get(0).get("id").asText()).as("the promoted server, kept").isEqualTo(made.id().toString());
+            assertThat(finished.get("instances").get(0).get("state").asText()).isEqualTo("running");
+            assertThat(instances.superuserPassword(made)).as("its own superuser password").isNotEqualTo(password);
+            try (Connection connection = Pg.connect(finished.get("url").asText(), keel.caFile())) {
+                assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
             }
         } finally {
             catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();

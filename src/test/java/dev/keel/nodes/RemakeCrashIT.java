@@ -98,14 +98,17 @@ class RemakeCrashIT {
                         made -> !made.equals(unpacking) && Files.exists(serverDir(dataDir, made).resolve("postmaster.pid")));
                 long postmaster = Long.parseLong(Files.readAllLines(serverDir(dataDir, replaying).resolve("postmaster.pid")).get(0).strip());
                 Footprint.stopServer(postmaster);
-                assertThat(serverDir(dataDir, replaying).resolve("recovery.signal")).as("a server not promoted yet").exists();
-                keel.kill9();
-                try (Stream<Path> answers = Files.list(serverDir(dataDir, replaying).resolveSibling("restore"))) {
-                    for (Path missing : answers.filter(answer -> answer.getFileName().toString().endsWith(".missing")).toList()) {
-                        Files.delete(missing);
+                try {
+                    assertThat(serverDir(dataDir, replaying).resolve("recovery.signal")).as("a server not promoted yet").exists();
+                    keel.kill9();
+                    try (Stream<Path> answers = Files.list(serverDir(dataDir, replaying).resolveSibling("restore"))) {
+                        for (Path missing : answers.filter(answer -> answer.getFileName().toString().endsWith(".missing")).toList()) {
+                            Files.delete(missing);
+                        }
                     }
+                } finally {
+                    Footprint.resumeServer(postmaster);
                 }
-                Footprint.resumeServer(postmaster);
                 assertThat(stateOf(catalog, remake)).as("the remake, at the second kill").isEqualTo("running");
                 keel = KeelProcess.start(nodeA.command(KeelProcess.command()), dataDir, ports, "2", env);
 
