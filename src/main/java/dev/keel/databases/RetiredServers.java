@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.UUID;
 
 /**
  * Removes a database's server wherever it runs. One this node hosts is stopped and removed at
@@ -123,14 +124,23 @@ public final class RetiredServers implements OperationHandler {
 
     @Override
     public void run(Operation operation) {
+        int removed = removeHere(operation.databaseId());
+        operations.progress(operation.id(), "removed " + removed + " retired server" + (removed == 1 ? "" : "s"), 1, 1);
+    }
+
+    /**
+     * Removes every server of database {@code databaseId} on this node that the catalog marks
+     * deleting (a discard's work, and what a stop left between marking one and removing it); how many.
+     */
+    public int removeHere(UUID databaseId) {
         int removed = 0;
-        for (Instance instance : instances.forDatabase(operation.databaseId())) {
+        for (Instance instance : instances.forDatabase(databaseId)) {
             if (instance.state() == InstanceState.DELETING && node.equals(instance.node())) {
                 maker.discard(instance);
                 removed++;
             }
         }
-        operations.progress(operation.id(), "removed " + removed + " retired server" + (removed == 1 ? "" : "s"), 1, 1);
+        return removed;
     }
 
     /** Run again: removing what is already gone removes nothing. */

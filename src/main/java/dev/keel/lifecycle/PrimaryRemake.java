@@ -6,13 +6,12 @@ import dev.keel.archive.BaseBackups;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
+import dev.keel.databases.RetiredServers;
 import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
-import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.nodes.ThisNode;
@@ -82,7 +81,7 @@ final class PrimaryRemake implements OperationHandler {
 
     private final DatabaseLookup databases;
     private final InstanceRepository instances;
-    private final InstanceMaker maker;
+    private final RetiredServers retired;
     private final PrimaryRestores restores;
     private final Followers followers;
     private final BaseBackups backups;
@@ -94,7 +93,7 @@ final class PrimaryRemake implements OperationHandler {
     private final PostgresBinaries binaries;
     private final String node;
 
-    PrimaryRemake(DatabaseLookup databases, InstanceRepository instances, InstanceMaker maker, PrimaryRestores restores,
+    PrimaryRemake(DatabaseLookup databases, InstanceRepository instances, RetiredServers retired, PrimaryRestores restores,
                   Followers followers, BaseBackups backups, OperationRepository operations, ServerSettings serverSettings,
                   Network network, InstanceRuntime runtime, InstanceConnections connections, PostgresBinaries binaries, ThisNode node) {
         this.runtime = runtime;
@@ -102,7 +101,7 @@ final class PrimaryRemake implements OperationHandler {
         this.binaries = binaries;
         this.databases = databases;
         this.instances = instances;
-        this.maker = maker;
+        this.retired = retired;
         this.restores = restores;
         this.followers = followers;
         this.backups = backups;
@@ -134,11 +133,7 @@ final class PrimaryRemake implements OperationHandler {
     private void remake(Operation operation) throws Exception {
         Database database = available(operation).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE, "The database is"
                 + " no longer available (deleted, or being deleted); nothing was made."));
-        for (Instance retired : instances.forDatabase(database.id())) {
-            if (retired.role() == InstanceRole.PRIMARY && retired.state() == InstanceState.DELETING && node.equals(retired.node())) {
-                maker.discard(retired); // marked for removal below when Keel stopped, and not removed yet
-            }
-        }
+        retired.removeHere(database.id()); // a half-made server marked for removal below when Keel stopped, not removed yet
         Optional<Instance> live = instances.primary(database.id());
         // A server this node was making when Keel stopped (this operation's own).
         boolean making = live.isPresent() && node.equals(live.get().node()) && live.get().state() == InstanceState.CREATING;
@@ -158,8 +153,7 @@ final class PrimaryRemake implements OperationHandler {
         } else {
             if (live.isPresent()) {
                 // Half-made when Keel stopped: made anew from the start.
-                instances.transition(live.get().id(), InstanceState.DELETING);
-                maker.discard(live.get());
+                retired.discard(database, live.get());
             }
             made = restore(operation, database);
         }

@@ -32,15 +32,14 @@ public final class PrimaryRestores {
     private final ArchiveReport report;
     private final InstanceRepository instances;
     private final Plans plans;
-
     private final InstanceMaker maker;
 
     PrimaryRestores(Restorer restorer, ArchiveReport report, InstanceRepository instances, Plans plans, InstanceMaker maker) {
         this.restorer = restorer;
-        this.maker = maker;
         this.report = report;
         this.instances = instances;
         this.plans = plans;
+        this.maker = maker;
     }
 
     /** What a primary made anew starts from and replays through. */

@@ -118,9 +118,8 @@ class NodeForgetTest {
 
             // The silent node's Keel is gone, its Postgres not: forgetting it would split the database in two, so nothing is done.
             catalog.update(INSTANCES).set(INSTANCES.NODE, silent).where(INSTANCES.ID.eq(lost)).execute();
-            Api.Response serving = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
-            assertThat(serving.status()).as(serving.toString()).isEqualTo(200);
-            JsonNode waiting = serving.json().get("databases").get(0);
+            JsonNode serving = forget(silent);
+            JsonNode waiting = serving.get("databases").get(0);
             assertThat(waiting.get("action").asText()).isEqualTo("waiting");
             assertThat(waiting.get("detail").asText()).contains("still accepts connections").contains("stop it");
             assertThat(team.get("/v1/databases/" + id).json().get("instances").get(0).get("state").asText()).isEqualTo("running");
@@ -130,13 +129,10 @@ class NodeForgetTest {
             // Its host is gone: its postmaster is killed.
             kill(lost, url);
 
-            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
-            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
-            JsonNode body = forgotten.json();
-            assertThat(body.get("node").get("state").asText()).isEqualTo("forgotten");
-            assertThat(body.get("node").hasNonNull("forgotten_at")).isTrue();
-            assertThat(body.get("databases")).hasSize(1);
-            JsonNode affected = body.get("databases").get(0);
+            JsonNode forgotten = forget(silent);
+            assertThat(forgotten.get("node").get("state").asText()).isEqualTo("forgotten");
+            assertThat(forgotten.get("node").hasNonNull("forgotten_at")).isTrue();
+            JsonNode affected = onlyDatabase(forgotten);
             assertThat(affected.get("id").asText()).isEqualTo(id);
             assertThat(affected.get("action").asText()).isEqualTo("remake");
             assertThat(affected.get("node").asText()).isEqualTo(self);
@@ -175,13 +171,10 @@ class NodeForgetTest {
             });
 
             // Asked again: nothing of it is left on the forgotten node.
-            Api.Response again = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
-            assertThat(again.status()).as(again.toString()).isEqualTo(200);
-            assertThat(again.json().get("databases")).isEmpty();
+            JsonNode again = forget(silent);
+            assertThat(again.get("databases")).isEmpty();
         } finally {
-            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
-            team.deprovision(id);
-            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+            cleanUp(catalog, team, id, silent);
         }
     }
 
@@ -211,10 +204,8 @@ class NodeForgetTest {
             Operation stale = catalog.transactionResult(tx -> operations.create(tx.dsl(), teamId, databaseId, OperationKind.REMAKE,
                     "making the primary anew from the archive", 5, second));
 
-            Api.Response forgotten = keel.api().post("/v1/nodes/" + second + "/forget", "{\"confirm\":\"" + second + "\"}");
-            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
-            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
-            JsonNode affected = forgotten.json().get("databases").get(0);
+            JsonNode forgotten = forget(second);
+            JsonNode affected = onlyDatabase(forgotten);
             assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).isEqualTo("remake " + self);
             assertThat(affected.get("operation_id").asText()).isNotEqualTo(stale.id().toString());
             assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(stale.id())).fetchOne(OPERATIONS.STATE))
@@ -225,9 +216,7 @@ class NodeForgetTest {
                 assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
             }
         } finally {
-            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.in(first, second)).execute();
-            team.deprovision(id);
-            catalog.deleteFrom(NODES).where(NODES.NAME.in(first, second)).execute();
+            cleanUp(catalog, team, id, first, second);
         }
     }
 
@@ -260,10 +249,8 @@ class NodeForgetTest {
             kill(standby, standbyUrl);
             kill(primary, url);
 
-            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
-            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
-            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
-            JsonNode affected = forgotten.json().get("databases").get(0);
+            JsonNode forgotten = forget(silent);
+            JsonNode affected = onlyDatabase(forgotten);
             assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).as(affected.toString())
                     .isEqualTo("remake " + self);
             awaitSucceeded(team, affected.get("operation_id").asText());
@@ -288,9 +275,7 @@ class NodeForgetTest {
                 assertThat(Pg.scalar(connection, "select current_setting('synchronous_standby_names') <> ''")).isEqualTo("t");
             }
         } finally {
-            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
-            team.deprovision(id);
-            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+            cleanUp(catalog, team, id, silent);
         }
     }
 
@@ -327,10 +312,8 @@ class NodeForgetTest {
                     .where(INSTANCES.ID.eq(lost.id())).execute();
             catalog.update(INSTANCES).set(INSTANCES.STATE, "creating").where(INSTANCES.ID.eq(made.id())).execute();
 
-            Api.Response forgotten = keel.api().post("/v1/nodes/" + silent + "/forget", "{\"confirm\":\"" + silent + "\"}");
-            assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
-            assertThat(forgotten.json().get("databases")).as(forgotten.toString()).hasSize(1);
-            JsonNode affected = forgotten.json().get("databases").get(0);
+            JsonNode forgotten = forget(silent);
+            JsonNode affected = onlyDatabase(forgotten);
             assertThat(affected.get("action").asText() + " " + affected.get("node").asText()).isEqualTo("remake " + self);
             awaitSucceeded(team, affected.get("operation_id").asText());
 
@@ -343,10 +326,28 @@ class NodeForgetTest {
                 assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("1000");
             }
         } finally {
-            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.eq(silent)).execute();
-            team.deprovision(id);
-            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+            cleanUp(catalog, team, id, silent);
         }
+    }
+
+    /** Forgets node {@code name}, confirmed, as the admin; the answer of its {@code 200}. */
+    private static JsonNode forget(String name) {
+        Api.Response forgotten = keel.api().post("/v1/nodes/" + name + "/forget", "{\"confirm\":\"" + name + "\"}");
+        assertThat(forgotten.status()).as(forgotten.toString()).isEqualTo(200);
+        return forgotten.json();
+    }
+
+    /** The one database a forgetting's answer {@code forgotten} lists. */
+    private static JsonNode onlyDatabase(JsonNode forgotten) {
+        assertThat(forgotten.get("databases")).as(forgotten.toString()).hasSize(1);
+        return forgotten.get("databases").get(0);
+    }
+
+    /** Removes what a test left: the work recorded for the silent nodes {@code silent}, database {@code id}, and the nodes' rows. */
+    private static void cleanUp(DSLContext catalog, Api team, String id, String... silent) {
+        catalog.deleteFrom(OPERATIONS).where(OPERATIONS.NODE.in(silent)).execute();
+        team.deprovision(id);
+        catalog.deleteFrom(NODES).where(NODES.NAME.in(silent)).execute();
     }
 
     private static void awaitSucceeded(Api team, String operation) {
