@@ -159,10 +159,19 @@ public final class ThisNode {
             }
             Properties properties = new Properties();
             properties.load(in);
-            return properties.getProperty("version", "unknown");
+            return version(properties.getProperty("version", "unknown"), properties.getProperty("commit", ""));
         } catch (IOException e) {
             throw new UncheckedIOException("could not read keel-version.properties", e);
         }
+    }
+
+    /**
+     * A build's version with the commit it was built from as build metadata ({@code 0.1.0+1a2b3c4}),
+     * so that two commits of one release are two versions during a rolling upgrade; the release
+     * alone when built without Git history (the commit left unfiltered).
+     */
+    static String version(String release, String commit) {
+        return commit.isBlank() || commit.startsWith("${") ? release : release + "+" + commit;
     }
 
     private static Path existingAncestor(Path path) {

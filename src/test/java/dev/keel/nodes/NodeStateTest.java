@@ -32,6 +32,14 @@ class NodeStateTest {
     }
 
     @Test
+    void aVersionNamesTheCommitItWasBuiltFromWhenTheBuildKnewIt() {
+        assertThat(ThisNode.version("0.1.0-SNAPSHOT", "1a2b3c4")).isEqualTo("0.1.0-SNAPSHOT+1a2b3c4");
+        // Built without Git history: the property is left as the file wrote it.
+        assertThat(ThisNode.version("0.1.0-SNAPSHOT", "${git.commit.id.abbrev}")).isEqualTo("0.1.0-SNAPSHOT");
+        assertThat(ThisNode.version("0.1.0", "")).isEqualTo("0.1.0");
+    }
+
+    @Test
     void aNodeNameIsLettersDigitsDotsUnderscoresAndDashes() {
         assertThat(node("db-host_1.example", Duration.ofSeconds(2), LOST_AFTER).name()).isEqualTo("db-host_1.example");
         assertThatThrownBy(() -> node("no spaces", Duration.ofSeconds(2), LOST_AFTER)).isInstanceOf(StartupException.class)

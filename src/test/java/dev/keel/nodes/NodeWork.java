@@ -26,12 +26,22 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** What the tests of several nodes ask of a node's API: a node's state, a backup as a piece of work to hand over, where a database's servers are. */
 final class NodeWork {
     private NodeWork() {
+    }
+
+    /** Each registered node's version of Keel, by name, as {@code GET /v1/nodes} shows them to {@code admin}. */
+    static Map<String, String> versions(Api admin) {
+        Map<String, String> versions = new TreeMap<>();
+        for (JsonNode node : admin.get("/v1/nodes").json()) {
+            versions.put(node.get("name").asText(), node.get("version").asText());
+        }
+        return versions;
     }
 
     /** Node {@code name}'s state as {@code admin}'s node lists it ({@code absent} when it does not). */

@@ -7,6 +7,7 @@ import dev.keel.testing.CatalogServer;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.Pg;
+import dev.keel.testing.PreviousBuild;
 import dev.keel.testing.S3Server;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -33,9 +35,12 @@ import static org.assertj.core.api.Assertions.assertThat;
  * see {@link Hosts}), sharing a catalog and an S3-compatible store on two more hosts, configured as
  * the README says (the same KEEL_CATALOG_URL, KEEL_S3_* and KEEL_SECRET_KEY; each its own
  * KEEL_NODE_NAME and KEEL_BIND). A database made through a node is hosted there and its URL names
- * that host; work asked of one node for the other's database is done by the other; a node killed
- * with -9 is shown lost by the other while its databases keep taking writes, and once it is
- * started again it reattaches and finishes the provision that was in flight when it died. A
+ * that host. The nodes start as a rolling upgrade half done: node-b runs the previous commit's
+ * build ({@link PreviousBuild}) on the catalog node-a (this build) migrated, and each serves the
+ * other's databases; node-b killed with -9 is shown lost by node-a while its databases keep taking
+ * writes, and once it is started again on this build (the upgrade's last step) it reattaches and
+ * finishes the provision its older version had in flight when it died. Work asked of one node for
+ * the other's database is then done by the other. A
  * premium database's standby is built on the other host, and a hung primary is failed over to it,
  * its pool moving with it.
  */
@@ -46,6 +51,9 @@ class NodesAcrossHostsIT {
     @Test
     void nodesOnTwoHostsShareTheWorkAndANodeKilledMidProvisionFinishesItWhenItReturns() throws Exception {
         List<String> observed = new ArrayList<>();
+        // The older version (the commit before this one) builds while the hosts, the catalog, the store and node-a start.
+        long building = System.nanoTime();
+        CompletableFuture<Path> previous = CompletableFuture.supplyAsync(PreviousBuild::jar);
         try (Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b")) {
             Hosts.Host nodeA = hosts.host("node-a");
             Hosts.Host nodeB = hosts.host("node-b");
@@ -62,9 +70,16 @@ class NodesAcrossHostsIT {
                 List<String> databases = new ArrayList<>();
                 String[] teamKey = new String[1];
                 try {
-                    // The first node made the admin key; the second is given it, as an operator copies it.
+                    // A rolling upgrade half done: node-a runs this version, and migrated the catalog; node-b still runs the
+                    // previous commit's. The first node made the admin key; the second is given it, as an operator copies it.
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
-                    b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "0", envB);
+                    Path older = previous.join(); // PreviousBuild bounds the build
+                    observed.add("the previous commit's keel.jar was ready " + Duration.ofNanos(System.nanoTime() - building).toMillis()
+                            + " ms after the test began (built beside the hosts' start unless an earlier run had built it)");
+                    b = KeelProcess.start(nodeB.command(KeelProcess.command(older)), dirB, portsB, "0", envB);
+                    Map<String, String> versions = NodeWork.versions(a.api());
+                    assertThat(versions.get("node-a")).as(versions.toString()).isNotEqualTo(versions.get("node-b"));
+                    observed.add("nodes of two versions on one catalog: " + versions);
                     Api teamAtA = NodeWork.newTeam(a.api(), "across-hosts");
                     teamKey[0] = teamAtA.key();
                     Api teamAtB = b.api().withKey(teamAtA.key());
@@ -74,15 +89,55 @@ class NodesAcrossHostsIT {
                     JsonNode onA = teamAtA.provision("{\"plan\":\"essential-0\"}");
                     databases.add(onA.get("id").asText());
                     JsonNode onB = teamAtB.provision("{\"plan\":\"essential-0\"}");
+                    String idA = onA.get("id").asText();
                     String idB = onB.get("id").asText();
                     databases.add(idB);
                     assertThat(URI.create(onA.get("url").asText()).getHost()).isEqualTo(nodeA.address());
                     assertThat(URI.create(onB.get("url").asText()).getHost()).isEqualTo(nodeB.address());
                     assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
                     assertThat(onB.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
-                    for (JsonNode node : a.api().get("/v1/nodes").json()) {
+                    for (JsonNode node : b.api().get("/v1/nodes").json()) {
                         assertThat(node.get("state").asText()).as(node.toString()).isEqualTo("active");
                     }
+                    // Each version serves the other's database.
+                    assertThat(teamAtB.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
+                    assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                    String urlB = onB.get("url").asText();
+                    NodeWork.execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
+
+                    // A provision asked of the older node-b is in flight when its Keel is killed with -9.
+                    String inFlight = teamAtB.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
+                    databases.add(inFlight);
+                    Wait.until("the provision on node-b to reserve its server", Timeouts.PROVISION,
+                            () -> teamAtB.get("/v1/databases/" + inFlight).json().path("instances").size() > 0);
+                    b.kill9();
+                    long killed = System.nanoTime();
+                    Wait.until("node-a to show node-b lost", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
+                    long lostMillis = Duration.ofNanos(System.nanoTime() - killed).toMillis();
+                    observed.add("node-b shown lost by node-a " + lostMillis + " ms after its kill -9 (KEEL_NODE_LOST_AFTER 5s)");
+                    assertThat(lostMillis).isLessThan(Timeouts.NODE_HEARTBEAT.toMillis());
+
+                    // Its database keeps taking writes, and node-a keeps answering for it.
+                    NodeWork.execute(urlB, ca, "insert into kept values ('while node-b was lost')");
+                    assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                    assertThat(teamAtA.get("/v1/databases/" + inFlight).field("state")).isEqualTo("creating");
+
+                    // node-b returns upgraded (this version, the upgrade's last step): it reattaches to its server and finishes
+                    // the provision the older version was making.
+                    long restarted = System.nanoTime();
+                    b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "1", envB);
+                    Api teamAtBAgain = b.api().withKey(teamAtA.key());
+                    JsonNode finished = teamAtA.awaitAvailable(inFlight);
+                    observed.add("the provision in flight at the kill was available " + Duration.ofNanos(System.nanoTime() - restarted).toMillis()
+                            + " ms after node-b's restart on the newer version began");
+                    assertThat(finished.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                    assertThat(URI.create(finished.get("url").asText()).getHost()).isEqualTo(nodeB.address());
+                    assertThat(NodeWork.state(a.api(), "node-b")).isEqualTo("active");
+                    assertThat(NodeWork.versions(a.api()).get("node-b")).isEqualTo(versions.get("node-a"));
+                    try (Connection connection = Pg.connect(urlB, ca)) {
+                        assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("2");
+                    }
+                    assertThat(teamAtBAgain.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
 
                     // A backup of B's database, asked of A, is taken by B.
                     String backup = NodeWork.askBackup(teamAtA, idB);
@@ -92,7 +147,6 @@ class NodesAcrossHostsIT {
 
                     // The link between the nodes' hosts alone cut (both still reach the catalog and the store): each node's WAL
                     // receiver of the other's primary gives it up, and the primary's own node receives, until the link is back.
-                    String idA = onA.get("id").asText();
                     NodeWork.awaitReceiverOn(teamAtA, idA, "node-b", null);
                     long cut = System.nanoTime();
                     try {
@@ -118,42 +172,12 @@ class NodesAcrossHostsIT {
                     // A new password for B's database, asked of A: A's Keel logs in to B's server from the nodes' network.
                     Api.Response rotated = teamAtA.post("/v1/databases/" + idB + "/credentials/default/rotate", "{}");
                     assertThat(rotated.status()).as(rotated.toString()).isEqualTo(200);
-                    String urlB = teamAtA.get("/v1/databases/" + idB).field("url");
-                    assertThat(urlB).isNotEqualTo(onB.get("url").asText());
-                    assertThat(URI.create(urlB).getHost()).as("the URL node-a gives names node-b's host").isEqualTo(nodeB.address());
-                    NodeWork.execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
-
-                    // A provision asked of B is in flight when B's Keel is killed with -9.
-                    String inFlight = teamAtB.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
-                    databases.add(inFlight);
-                    Wait.until("the provision on node-b to reserve its server", Timeouts.PROVISION,
-                            () -> teamAtB.get("/v1/databases/" + inFlight).json().path("instances").size() > 0);
-                    b.kill9();
-                    long killed = System.nanoTime();
-                    Wait.until("node-a to show node-b lost", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(a.api(), "node-b")));
-                    long lostMillis = Duration.ofNanos(System.nanoTime() - killed).toMillis();
-                    observed.add("node-b shown lost by node-a " + lostMillis + " ms after its kill -9 (KEEL_NODE_LOST_AFTER 5s)");
-                    assertThat(lostMillis).isLessThan(Timeouts.NODE_HEARTBEAT.toMillis());
-
-                    // Its database keeps taking writes, and node-a keeps answering for it.
-                    NodeWork.execute(urlB, ca, "insert into kept values ('while node-b was lost')");
-                    assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
-                    assertThat(teamAtA.get("/v1/databases/" + inFlight).field("state")).isEqualTo("creating");
-
-                    // B returns: it reattaches to its server and finishes the provision it was making.
-                    long restarted = System.nanoTime();
-                    b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "1", envB);
-                    Api teamAtBAgain = b.api().withKey(teamAtA.key());
-                    JsonNode finished = teamAtA.awaitAvailable(inFlight);
-                    observed.add("the provision in flight at the kill was available " + Duration.ofNanos(System.nanoTime() - restarted).toMillis()
-                            + " ms after node-b's restart began");
-                    assertThat(finished.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
-                    assertThat(URI.create(finished.get("url").asText()).getHost()).isEqualTo(nodeB.address());
-                    assertThat(NodeWork.state(a.api(), "node-b")).isEqualTo("active");
-                    try (Connection connection = Pg.connect(urlB, ca)) {
+                    String rotatedUrl = teamAtA.get("/v1/databases/" + idB).field("url");
+                    assertThat(rotatedUrl).isNotEqualTo(urlB);
+                    assertThat(URI.create(rotatedUrl).getHost()).as("the URL node-a gives names node-b's host").isEqualTo(nodeB.address());
+                    try (Connection connection = Pg.connect(rotatedUrl, ca)) {
                         assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("2");
                     }
-                    assertThat(teamAtBAgain.get("/v1/databases/" + onA.get("id").asText()).field("state")).isEqualTo("available");
 
                     // A premium database made through A: its standby is built on B's host and streams across the hosts' network.
                     // Its primary's postmaster hung (SIGSTOP): node-a's monitor fences it and promotes the standby on node-b over

@@ -139,15 +139,24 @@ public final class KeelProcess implements AutoCloseable {
         return javaCommand(options);
     }
 
+    /** The README's command for another build's jar ({@link PreviousBuild}), without the class archive, which is this build's. */
+    public static List<String> command(Path jar) {
+        return javaCommand(README_JVM_OPTIONS, jar);
+    }
+
     private static List<String> javaCommand(List<String> jvmOptions) {
         String jar = System.getProperty("keel.test.jar");
         if (jar == null || !Files.isRegularFile(Path.of(jar))) {
             throw new IllegalStateException("no keel.jar to run (" + jar + "): integration tests run with mvn verify, after package");
         }
+        return javaCommand(jvmOptions, Path.of(jar));
+    }
+
+    private static List<String> javaCommand(List<String> jvmOptions, Path jar) {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         command.addAll(TEST_JVM_OPTIONS);
         command.addAll(jvmOptions);
-        command.addAll(List.of("-jar", jar));
+        command.addAll(List.of("-jar", jar.toString()));
         return command;
     }
 
