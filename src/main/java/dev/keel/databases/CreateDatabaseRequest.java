@@ -18,7 +18,7 @@ public record CreateDatabaseRequest(@Nullable String plan, @Nullable String name
     }
 
     /** Whether the request makes the database from another one. */
-    boolean copies() {
+    public boolean copies() {
         return fork != null || rollback != null || follow != null;
     }
 }

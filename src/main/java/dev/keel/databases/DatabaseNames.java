@@ -10,7 +10,7 @@ import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /** Heroku-style database names ({@code postgresql-amorphous-12345}) and the rule for names users choose. */
-final class DatabaseNames {
+public final class DatabaseNames {
     private static final Pattern VALID = Pattern.compile("[a-z][a-z0-9-]{1,61}[a-z0-9]");
     private static final List<String> ADJECTIVES = List.of(
             "acute", "adjacent", "agile", "amorphous", "angular", "animate", "aqueous", "asymmetrical", "backlit", "brave",
@@ -25,7 +25,7 @@ final class DatabaseNames {
     }
 
     /** A name no database has yet. */
-    static String generate(Predicate<String> taken) {
+    public static String generate(Predicate<String> taken) {
         for (int attempt = 0; attempt < 100; attempt++) {
             String name = "postgresql-" + ADJECTIVES.get(RandomStrings.number(ADJECTIVES.size())) + "-"
                     + (10000 + RandomStrings.number(90000));
@@ -37,7 +37,7 @@ final class DatabaseNames {
     }
 
     /** Checks a name a user chose; a 422 with the rule otherwise. */
-    static String validate(String name) {
+    public static String validate(String name) {
         if (!VALID.matcher(name).matches() || name.contains("--") || Ids.parse(name).isPresent()) {
             throw new KeelException(ProblemType.INVALID_NAME, "'" + name + "' is not a valid database name: use 3 to 63 lowercase"
                     + " letters, digits and single dashes, starting with a letter and not ending with a dash.");

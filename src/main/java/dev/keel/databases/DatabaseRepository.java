@@ -21,7 +21,7 @@ import static dev.keel.catalog.schema.Tables.DATABASE_ORIGINS;
 
 /** Database rows; state changes are checked against {@link DatabaseState} under a row lock. */
 @Singleton
-final class DatabaseRepository {
+public final class DatabaseRepository {
     private static final int REASON_LIMIT = 2000;
 
     private final DSLContext dsl;
@@ -30,7 +30,7 @@ final class DatabaseRepository {
         this.dsl = dsl;
     }
 
-    void insert(DSLContext tx, UUID id, UUID teamId, String name, String plan, int major, String pgDatabase, @Nullable UUID leaderId) {
+    public void insert(DSLContext tx, UUID id, UUID teamId, String name, String plan, int major, String pgDatabase, @Nullable UUID leaderId) {
         tx.insertInto(DATABASES)
                 .set(DATABASES.LEADER_ID, leaderId)
                 .set(DATABASES.ID, id)
@@ -44,22 +44,22 @@ final class DatabaseRepository {
     }
 
     /** The Postgres database a database is, when a warm instance brought its own. */
-    void updatePgDatabase(UUID id, String pgDatabase) {
+    public void updatePgDatabase(UUID id, String pgDatabase) {
         dsl.update(DATABASES).set(DATABASES.PG_DATABASE, pgDatabase).where(DATABASES.ID.eq(id)).execute();
     }
 
     /** Locks the team's row for the caller's transaction and counts the team's databases (deleting ones too: they still hold servers). */
-    int lockAndCountForTeam(DSLContext tx, UUID teamId) {
+    public int lockAndCountForTeam(DSLContext tx, UUID teamId) {
         lockTeam(tx, teamId);
         return tx.fetchCount(DATABASES, DATABASES.TEAM_ID.eq(teamId));
     }
 
     /** Locks the team's row until {@code tx} ends: its requests that must not cross are taken one at a time. */
-    void lockTeam(DSLContext tx, UUID teamId) {
+    public void lockTeam(DSLContext tx, UUID teamId) {
         tx.select(TEAMS.ID).from(TEAMS).where(TEAMS.ID.eq(teamId)).forUpdate().fetch();
     }
 
-    void insertOrigin(DSLContext tx, UUID id, DatabaseOrigin origin) {
+    public void insertOrigin(DSLContext tx, UUID id, DatabaseOrigin origin) {
         tx.insertInto(DATABASE_ORIGINS)
                 .set(DATABASE_ORIGINS.DATABASE_ID, id)
                 .set(DATABASE_ORIGINS.KIND, origin.kind().value())
@@ -73,24 +73,24 @@ final class DatabaseRepository {
                 .execute();
     }
 
-    Optional<DatabaseOrigin> origin(UUID id) {
+    public Optional<DatabaseOrigin> origin(UUID id) {
         return dsl.selectFrom(DATABASE_ORIGINS).where(DATABASE_ORIGINS.DATABASE_ID.eq(id)).fetchOptional(r -> new DatabaseOrigin(
                 DatabaseOrigin.Kind.of(r.getKind()), r.getSourceId(), r.getSourceName(), r.getBackupId(),
                 r.getBackupFinishedAt().toInstant(), r.getTargetTime() == null ? null : r.getTargetTime().toInstant(),
                 r.getThroughSegment(), r.getFast()));
     }
 
-    boolean nameTaken(String name) {
+    public boolean nameTaken(String name) {
         return dsl.fetchExists(DATABASES, DATABASES.NAME.eq(name));
     }
 
     /** The team's database with id or name {@code idOrName}. */
-    Optional<Database> find(UUID teamId, String idOrName) {
+    public Optional<Database> find(UUID teamId, String idOrName) {
         Condition match = Ids.parse(idOrName).map(DATABASES.ID::eq).orElseGet(() -> DATABASES.NAME.eq(idOrName));
         return dsl.selectFrom(DATABASES).where(DATABASES.TEAM_ID.eq(teamId)).and(match).fetchOptional(DatabaseRepository::toDatabase);
     }
 
-    Optional<Database> find(UUID id) {
+    public Optional<Database> find(UUID id) {
         return dsl.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).fetchOptional(DatabaseRepository::toDatabase);
     }
 
@@ -112,7 +112,7 @@ final class DatabaseRepository {
      * Moves the database to {@code target} inside {@code tx}, holding its row lock; returns it
      * as it was before, or empty when it is gone or may not make that move.
      */
-    Optional<Database> transition(DSLContext tx, UUID id, DatabaseState target, String reason) {
+    public Optional<Database> transition(DSLContext tx, UUID id, DatabaseState target, String reason) {
         Optional<Database> current = tx.selectFrom(DATABASES).where(DATABASES.ID.eq(id)).forUpdate()
                 .fetchOptional(DatabaseRepository::toDatabase);
         if (current.isEmpty() || !current.get().state().canBecome(target)) {
@@ -129,12 +129,12 @@ final class DatabaseRepository {
         return current;
     }
 
-    Optional<Database> transition(UUID id, DatabaseState target, String reason) {
+    public Optional<Database> transition(UUID id, DatabaseState target, String reason) {
         return dsl.transactionResult(tx -> transition(tx.dsl(), id, target, reason));
     }
 
     /** Moves the database to {@code failed} with {@code failure}'s sentence, code and retry flag; as {@link #transition}. */
-    Optional<Database> fail(UUID id, Failure failure) {
+    public Optional<Database> fail(UUID id, Failure failure) {
         return dsl.transactionResult(tx -> {
             Optional<Database> before = transition(tx.dsl(), id, DatabaseState.FAILED, failure.reason());
             if (before.isPresent()) {
@@ -146,13 +146,13 @@ final class DatabaseRepository {
     }
 
     /** The databases following {@code leaderId}, oldest first, whatever their state. */
-    List<Database> followers(UUID leaderId) {
+    public List<Database> followers(UUID leaderId) {
         return dsl.selectFrom(DATABASES).where(DATABASES.LEADER_ID.eq(leaderId)).orderBy(DATABASES.CREATED_AT)
                 .fetch(DatabaseRepository::toDatabase);
     }
 
     /** Ends following: the database no longer has a leader. */
-    void updatePlan(DSLContext tx, UUID id, String plan) {
+    public void updatePlan(DSLContext tx, UUID id, String plan) {
         tx.update(DATABASES).set(DATABASES.PLAN, plan).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(DATABASES.ID.eq(id)).execute();
     }
@@ -162,7 +162,7 @@ final class DatabaseRepository {
                 .where(DATABASES.ID.eq(id)).execute();
     }
 
-    void clearLeader(UUID id) {
+    public void clearLeader(UUID id) {
         dsl.update(DATABASES).setNull(DATABASES.LEADER_ID).set(DATABASES.UPDATED_AT, DSL.currentOffsetDateTime())
                 .where(DATABASES.ID.eq(id)).execute();
     }
@@ -172,7 +172,7 @@ final class DatabaseRepository {
                 .where(DATABASES.ID.eq(id)).execute();
     }
 
-    void delete(UUID id) {
+    public void delete(UUID id) {
         dsl.deleteFrom(DATABASES).where(DATABASES.ID.eq(id)).execute();
     }
 

@@ -19,7 +19,7 @@ import java.util.Set;
 
 /** Assembles {@link DatabaseView}s: the row, the running operation, the primary's URL, the instances and their nodes. */
 @Singleton
-final class DatabaseViews {
+public final class DatabaseViews {
     private final DatabaseRepository databases;
     private final OperationRepository operations;
     private final InstanceRepository instances;
@@ -39,12 +39,12 @@ final class DatabaseViews {
         this.hosts = hosts;
     }
 
-    DatabaseView of(Database db) {
+    public DatabaseView of(Database db) {
         return of(db, null);
     }
 
     /** The view of {@code db} with {@code started} as its progress: an operation just accepted, as it was announced. */
-    DatabaseView of(Database db, @Nullable Operation started) {
+    public DatabaseView of(Database db, @Nullable Operation started) {
         // The database's own lifecycle, while the state says it is under way (a provisioning
         // operation still finishing its last step after `available` is no longer news); backups
         // and other work report on their own resources.

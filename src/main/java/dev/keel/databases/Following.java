@@ -3,13 +3,11 @@ package dev.keel.databases;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 
-import java.util.List;
-import java.util.function.Consumer;
-
 /**
- * Replication as the database lifecycle needs it, which the replication capability provides:
- * how far behind its leader a follower is, turning a follower into an independent database, and
- * the HA status.
+ * Replication as this package needs it, which the replication capability provides: how far
+ * behind its leader a follower is and the HA status (for {@link DatabaseViews}), and a follower's
+ * settings applied again (for {@link DatabaseSettings}, whose change of a follower's settings is
+ * applied by replication).
  */
 public interface Following {
     /** How far {@code follower} is behind its leader now (asked of the leader's server). */
@@ -19,25 +17,8 @@ public interface Following {
     @Nullable
     String haStatus(Database database);
 
-    /**
-     * Promotes {@code follower} into an independent, writable database: its own superuser
-     * password, its plan's settings, no slot on its leader any more, no leader. May run again
-     * after a crash; reports each step on {@code onStep}.
-     */
-    void unfollow(Database follower, Consumer<String> onStep) throws Exception;
-
-    /** Applies a follower's plan settings again (after its or its leader's plan changed); it keeps streaming. */
+    /** Applies a follower's settings again (after its plan, its leader's plan or its own settings changed); it keeps streaming. */
     void reconfigure(Database follower) throws Exception;
-
-    /**
-     * {@link #reconfigure} of each of {@code followers}: those on other nodes are handed to their
-     * nodes first and waited for together, so that a leader's plan change waits one patience for
-     * all of them, not one per follower.
-     */
-    void reconfigureAll(List<Database> followers) throws Exception;
-
-    /** Removes {@code database}'s HA standby, if it has one: its server, its data, its slot on the primary. */
-    void removeStandby(Database database) throws Exception;
 
     /**
      * A follower's lag: {@code bytes} of WAL its leader has written that it has not replayed, and

@@ -12,7 +12,7 @@ import static dev.keel.catalog.schema.Tables.DATABASE_SETTINGS;
 
 /** The settings each database's owner chose, in the catalog. */
 @Singleton
-final class SettingsRepository {
+public final class SettingsRepository {
     private final DSLContext dsl;
 
     SettingsRepository(DSLContext dsl) {
@@ -35,7 +35,7 @@ final class SettingsRepository {
     }
 
     /** A new database made from {@code sourceId} (fork, rollback, follower) starts with its settings. */
-    void copy(DSLContext tx, UUID sourceId, UUID databaseId) {
+    public void copy(DSLContext tx, UUID sourceId, UUID databaseId) {
         tx.insertInto(DATABASE_SETTINGS, DATABASE_SETTINGS.DATABASE_ID, DATABASE_SETTINGS.NAME, DATABASE_SETTINGS.VALUE)
                 .select(DSL.select(DSL.val(databaseId), DATABASE_SETTINGS.NAME, DATABASE_SETTINGS.VALUE).from(DATABASE_SETTINGS)
                         .where(DATABASE_SETTINGS.DATABASE_ID.eq(sourceId)))

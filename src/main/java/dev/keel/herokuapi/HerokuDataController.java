@@ -9,7 +9,7 @@ import dev.keel.databases.DatabaseCredentials;
 import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
-import dev.keel.databases.DatabaseUnfollow;
+import dev.keel.lifecycle.DatabaseUnfollow;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.problems.KeelException;

@@ -4,8 +4,6 @@ import dev.keel.auth.Caller;
 import dev.keel.databases.Accepted;
 import dev.keel.databases.CreateDatabaseRequest;
 import dev.keel.databases.Database;
-import dev.keel.databases.DatabaseCreate;
-import dev.keel.databases.DatabaseDelete;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseState;
 import dev.keel.problems.KeelException;

@@ -10,7 +10,6 @@ import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseRemoving;
 import dev.keel.databases.DatabaseState;
-import dev.keel.databases.DatabaseUnfollow;
 import dev.keel.databases.Following;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
@@ -44,13 +43,19 @@ import java.util.function.Consumer;
 
 /**
  * Followers once they stream: their lag as their leader sees it, what {@code info} says about
- * them and their leaders, unfollowing (promotion into an independent primary), and the slot a
- * deleted follower leaves on its leader.
+ * them and their leaders, unfollowing (promotion into an independent primary), their settings
+ * applied again after a plan change, an HA standby removed, and the slot a deleted follower leaves
+ * on its leader.
  */
 @Singleton
 @Order(10)
 public final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
     private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
+
+    /** The steps {@link #unfollow} reports, in order. */
+    public static final String PROMOTING = "promoting";
+    public static final String CONFIGURING = "configuring as a primary";
+    public static final String RELEASING = "dropping the slot on the leader";
 
     private static final int LAG_TIMEOUT_SECONDS = 2;
     /** How long a promotion may take before it counts as failed. */
@@ -124,20 +129,24 @@ public final class Followers implements Following, DatabaseInfo.Lines, Applicati
         }
     }
 
-    @Override
+    /**
+     * Promotes {@code follower} into an independent, writable database: its own superuser
+     * password, its plan's settings, no slot on its leader any more. May run again after a crash;
+     * reports each step ({@link #PROMOTING}, {@link #CONFIGURING}, {@link #RELEASING}) on {@code onStep}.
+     */
     public void unfollow(Database follower, Consumer<String> onStep) throws Exception {
         Instance instance = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                 follower.name() + " has no server to promote."));
-        onStep.accept(DatabaseUnfollow.PROMOTING);
+        onStep.accept(PROMOTING);
         try (ServerSession session = connections.open(instance, "postgres")) {
             session.promote(PROMOTE_WAIT_SECONDS, follower.name());
         }
-        onStep.accept(DatabaseUnfollow.CONFIGURING);
+        onStep.accept(CONFIGURING);
         // Until now it had its leader's superuser and password; a primary of its own gets its own (again, when resumed).
         maker.rotateSuperuserPassword(instance, connections);
         reconfiguration.apply(instance, maker.settings(instance, serverSettings.of(follower)),
                 InstanceConfig.hba(follower.pgDatabase(), network.keelSources()));
-        onStep.accept(DatabaseUnfollow.RELEASING);
+        onStep.accept(RELEASING);
         release(follower);
     }
 
@@ -146,7 +155,11 @@ public final class Followers implements Following, DatabaseInfo.Lines, Applicati
         reconfigureAll(List.of(follower));
     }
 
-    @Override
+    /**
+     * {@link #reconfigure} of each of {@code followers}: those on other nodes are handed to their
+     * nodes first and waited for together, so that a leader's plan change waits one patience for
+     * all of them, not one per follower.
+     */
     public void reconfigureAll(List<Database> followers) throws Exception {
         Map<Database, String> elsewhere = new LinkedHashMap<>();
         List<Database> here = new ArrayList<>();
@@ -175,7 +188,7 @@ public final class Followers implements Following, DatabaseInfo.Lines, Applicati
         repoint(follower, leader, leaderPrimary);
     }
 
-    @Override
+    /** Removes {@code database}'s HA standby, if it has one: its server, its data, its slot on the primary. */
     public void removeStandby(Database database) throws SQLException {
         // Commits stop waiting for it first (with the standby gone they would wait for ever), and again once it is
         // gone: also when an earlier attempt removed the standby but not the setting.

@@ -1,4 +1,4 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;

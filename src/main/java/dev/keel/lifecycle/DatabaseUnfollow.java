@@ -1,6 +1,11 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.credentials.Credentials;
+import dev.keel.databases.Accepted;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseAvailable;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseState;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
@@ -13,6 +18,7 @@ import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.replication.Followers;
 import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -23,20 +29,17 @@ import java.util.function.Consumer;
 
 /**
  * {@code POST /v1/databases/{id}/unfollow}: a follower becomes an independent, writable database
- * ({@link Following#unfollow}), then gets its own archive, starting with its first base backup
+ * ({@link Followers#unfollow}), then gets its own archive, starting with its first base backup
  * ({@link DatabaseAvailable} again, now without a leader). Resumed after a crash.
  */
 @Singleton
 public final class DatabaseUnfollow implements OperationHandler {
-    /** The steps {@link Following#unfollow} reports. */
-    public static final String PROMOTING = "promoting";
-    public static final String CONFIGURING = "configuring as a primary";
-    public static final String RELEASING = "dropping the slot on the leader";
     static final String CREDENTIALS = "giving the credentials new passwords";
-    static final List<String> STEPS = List.of(PROMOTING, CONFIGURING, RELEASING, CREDENTIALS);
+    /** {@link Followers#unfollow}'s steps, then this one's own. */
+    static final List<String> STEPS = List.of(Followers.PROMOTING, Followers.CONFIGURING, Followers.RELEASING, CREDENTIALS);
 
     private final DatabaseRepository databases;
-    private final Following following;
+    private final Followers followers;
     private final OperationRepository operations;
     private final OperationRunner runner;
     private final ApplicationEventPublisher<DatabaseAvailable> events;
@@ -45,14 +48,14 @@ public final class DatabaseUnfollow implements OperationHandler {
     private final InstanceRepository instances;
     private final InstanceConnections connections;
 
-    DatabaseUnfollow(DatabaseRepository databases, Following following, OperationRepository operations, OperationRunner runner,
+    DatabaseUnfollow(DatabaseRepository databases, Followers followers, OperationRepository operations, OperationRunner runner,
                      ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, Credentials credentials,
                      InstanceRepository instances, InstanceConnections connections) {
         this.credentials = credentials;
         this.instances = instances;
         this.connections = connections;
         this.databases = databases;
-        this.following = following;
+        this.followers = followers;
         this.operations = operations;
         this.runner = runner;
         this.events = events;
@@ -97,7 +100,7 @@ public final class DatabaseUnfollow implements OperationHandler {
         if (!follower.following()) {
             return;
         }
-        following.unfollow(follower, onStep);
+        followers.unfollow(follower, onStep);
         // Its server still has its leader's roles and passwords: they become its own, renewed, and the rest go.
         onStep.accept(CREDENTIALS);
         Instance primary = instances.primary(follower.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,

@@ -1,9 +1,22 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.Network;
 import dev.keel.auth.Caller;
 import dev.keel.auth.Quotas;
 import dev.keel.credentials.Credentials;
+import dev.keel.databases.Accepted;
+import dev.keel.databases.CreateDatabaseRequest;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseAvailable;
+import dev.keel.databases.DatabaseCopies;
+import dev.keel.databases.DatabaseNames;
+import dev.keel.databases.DatabaseOrigin;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
+import dev.keel.databases.SettingsRepository;
 import dev.keel.instances.Capacity;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;

@@ -1,5 +1,11 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.Plan;
+import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
 import dev.keel.instances.InstanceRole;
 import org.jooq.exception.DataAccessException;
 import dev.keel.postgres.ServerSession;
@@ -24,6 +30,7 @@ import dev.keel.operations.OperationRunner;
 import dev.keel.operations.StepCode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.replication.Followers;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -72,7 +79,7 @@ public final class DatabasePlanChange implements OperationHandler {
     private final DatabaseRepository databases;
     private final Plans plans;
     private final Credentials credentials;
-    private final Following following;
+    private final Followers followers;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final InstanceMaker maker;
@@ -85,7 +92,7 @@ public final class DatabasePlanChange implements OperationHandler {
     private final ServerSettings serverSettings;
     private final Placement placement;
 
-    DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Following following, InstanceRepository instances,
+    DatabasePlanChange(DatabaseRepository databases, Plans plans, Credentials credentials, Followers followers, InstanceRepository instances,
                        InstanceConnections connections, InstanceMaker maker, Reconfiguration reconfiguration, Network network,
                        OperationRepository operations, OperationRunner runner, DSLContext dsl, ServerSettings serverSettings, HostedWork hostedWork,
                        Placement placement) {
@@ -95,7 +102,7 @@ public final class DatabasePlanChange implements OperationHandler {
         this.databases = databases;
         this.plans = plans;
         this.credentials = credentials;
-        this.following = following;
+        this.followers = followers;
         this.instances = instances;
         this.connections = connections;
         this.maker = maker;
@@ -207,14 +214,14 @@ public final class DatabasePlanChange implements OperationHandler {
             if (instances.forDatabase(database.id()).stream().anyMatch(i -> i.role() == InstanceRole.STANDBY)) {
                 operations.progress(operation.id(), Step.REMOVING_STANDBY, REMOVING_STANDBY, 0, 3);
             }
-            following.removeStandby(database); // also a slot a crash left behind
+            followers.removeStandby(database); // also a slot a crash left behind
         }
         operations.progress(operation.id(), Step.FOLLOWERS, FOLLOWERS, 1, 3);
         // First: a standby needs max_connections at least its primary's. Followers on other nodes are waited for together.
-        following.reconfigureAll(databases.followers(database.id()).stream().filter(f -> f.state() == DatabaseState.AVAILABLE).toList());
+        followers.reconfigureAll(databases.followers(database.id()).stream().filter(f -> f.state() == DatabaseState.AVAILABLE).toList());
         operations.progress(operation.id(), Step.APPLYING, applying, 2, 3);
         if (database.following()) {
-            following.reconfigure(database);
+            followers.reconfigure(database);
         } else {
             Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,
                     database.name() + " has no server to apply its plan to."));

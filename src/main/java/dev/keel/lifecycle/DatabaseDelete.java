@@ -1,7 +1,13 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Credentials;
+import dev.keel.databases.Accepted;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseRemoving;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.RetiredServers;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.operations.Decision;
 import dev.keel.operations.HostedWork;
@@ -12,6 +18,7 @@ import dev.keel.operations.OperationRepository;
 import dev.keel.operations.OperationRunner;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.replication.Followers;
 import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -130,7 +137,7 @@ public final class DatabaseDelete implements OperationHandler {
             Optional<String> host = instances.primary(follower.id()).flatMap(hostedWork::otherHost);
             if (follower.state() == DatabaseState.AVAILABLE && host.isPresent()) {
                 // Its server is on another node, which promotes it (under the follower's own lease); this waits for it.
-                hostedWork.carryOut(host.get(), follower.teamId(), follower.id(), OperationKind.UNFOLLOW, DatabaseUnfollow.PROMOTING,
+                hostedWork.carryOut(host.get(), follower.teamId(), follower.id(), OperationKind.UNFOLLOW, Followers.PROMOTING,
                         "Unfollowing follower " + follower.name());
             } else if (follower.state() == DatabaseState.AVAILABLE) {
                 unfollow.unfollow(follower, step -> { });
