@@ -8,7 +8,6 @@ import dev.keel.databases.Accepted;
 import dev.keel.databases.CreateDatabaseRequest;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseAvailable;
-import dev.keel.databases.DatabaseCopies;
 import dev.keel.databases.DatabaseNames;
 import dev.keel.databases.DatabaseOrigin;
 import dev.keel.databases.DatabaseRepository;
@@ -38,6 +37,9 @@ import dev.keel.postgres.PostgresBinaries;
 import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.restore.Copies;
+import dev.keel.restore.CopyRequests;
+import dev.keel.restore.RestoreProgress;
 import io.micronaut.context.event.ApplicationEventPublisher;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
@@ -54,9 +56,10 @@ import java.util.UUID;
  * Provisioning: {@link #accept} validates the request and records the database ({@code creating})
  * with its operation; {@link #run} then gets the primary instance — claimed from the warm pool
  * and reconfigured for this database, or made new (port, initdb and configuration, start) — adds
- * the owner role and database, and marks the database {@code available}. A failure removes the
- * half-made instance and leaves the database {@code failed} with the reason; a delete arriving
- * meanwhile stops it between steps.
+ * the owner role and database, and marks the database {@code available}. A fork, rollback or
+ * follower is checked and its origin fixed by {@link CopyRequests}, and its primary restored from
+ * its source's archive by {@link Copies}. A failure removes the half-made instance and leaves the
+ * database {@code failed} with the reason; a delete arriving meanwhile stops it between steps.
  */
 @Singleton
 public final class DatabaseCreate implements OperationHandler {
@@ -67,8 +70,8 @@ public final class DatabaseCreate implements OperationHandler {
     private static final List<String> STEPS = List.of(
             BINARIES, InstanceMaker.RESERVING, InstanceMaker.INITIALIZING, InstanceMaker.STARTING, CREDENTIALS);
     /** A fork's or rollback's steps; the restore reports bytes and segments within its own. */
-    static final List<String> RESTORE_STEPS = List.of(BINARIES, InstanceMaker.RESERVING, DatabaseCopies.RESTORING,
-            DatabaseCopies.REPLAYING, DatabaseCopies.PROMOTING, CREDENTIALS);
+    static final List<String> RESTORE_STEPS = List.of(BINARIES, InstanceMaker.RESERVING, RestoreProgress.RESTORING,
+            RestoreProgress.REPLAYING, RestoreProgress.PROMOTING, CREDENTIALS);
 
     private final DatabaseRepository databases;
     private final Plans plans;
@@ -84,7 +87,8 @@ public final class DatabaseCreate implements OperationHandler {
     private final Network network;
     private final ApplicationEventPublisher<DatabaseAvailable> events;
     private final DSLContext dsl;
-    private final DatabaseCopies copies;
+    private final CopyRequests copyRequests;
+    private final Copies copies;
     private final Capacity capacity;
     private final Quotas quotas;
     private final SettingsRepository tunables;
@@ -93,13 +97,14 @@ public final class DatabaseCreate implements OperationHandler {
     DatabaseCreate(DatabaseRepository databases, Plans plans, PostgresBinaries binaries, InstanceRepository instances,
                    InstanceMaker maker, WarmPool pool, InstanceRuntime runtime, InstanceConnections connections,
                    Credentials credentials, OperationRepository operations, OperationRunner runner, Network network,
-                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, DatabaseCopies copies, Capacity capacity,
+                   ApplicationEventPublisher<DatabaseAvailable> events, DSLContext dsl, CopyRequests copyRequests, Copies copies, Capacity capacity,
                    Quotas quotas, SettingsRepository tunables, ServerSettings serverSettings) {
         this.capacity = capacity;
         this.quotas = quotas;
         this.tunables = tunables;
         this.serverSettings = serverSettings;
         this.events = events;
+        this.copyRequests = copyRequests;
         this.copies = copies;
         this.databases = databases;
         this.plans = plans;
@@ -118,17 +123,11 @@ public final class DatabaseCreate implements OperationHandler {
 
     public Accepted accept(Caller caller, CreateDatabaseRequest request) {
         Plan plan = plans.require(request.plan());
-        DatabaseOrigin origin = request.copies() ? copies.resolve(caller, request, plan, source -> {
-            if (request.version() != null && parseMajor(request.version()) != source.major()) {
-                throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "A database made from " + source.name()
-                        + " has its Postgres version, " + source.major() + "; leave \"version\" out or say " + source.major() + ".")
-                        .with("valid_values", List.of(source.major()));
-            }
-        }) : null;
+        DatabaseOrigin origin = request.copies() ? origin(caller, request, plan) : null;
         Database source = origin == null ? null : databases.find(origin.sourceId()).orElseThrow(() -> KeelException.notFound("database",
                 origin.sourceName()));
         int major = source != null ? source.major()
-                : request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(parseMajor(request.version()));
+                : request.version() == null ? binaries.defaultMajor() : binaries.requireSupported(binaries.parseMajor(request.version()));
         String name = request.name() == null || request.name().isBlank()
                 ? DatabaseNames.generate(databases::nameTaken)
                 : DatabaseNames.validate(request.name().strip());
@@ -165,15 +164,13 @@ public final class DatabaseCreate implements OperationHandler {
         }
     }
 
-    private int parseMajor(Object version) {
-        String text = version.toString().strip();
-        try {
-            return Integer.parseInt(text.contains(".") ? text.substring(0, text.indexOf('.')) : text);
-        } catch (NumberFormatException e) {
-            throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "\"version\" is a Postgres major version such as "
-                    + binaries.defaultMajor() + "; choose one of " + binaries.supportedMajors() + ".")
-                    .with("valid_values", binaries.supportedMajors());
-        }
+    /**
+     * A fork's, rollback's or follower's origin: the request is checked in full first, and only
+     * then is its origin fixed, which for a fork as of now finishes the source's current WAL segment.
+     */
+    private DatabaseOrigin origin(Caller caller, CreateDatabaseRequest request, Plan plan) {
+        CopyRequests.Checked checked = copyRequests.check(caller, request, plan);
+        return copyRequests.origin(checked);
     }
 
     @Override

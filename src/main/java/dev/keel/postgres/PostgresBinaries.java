@@ -78,6 +78,18 @@ public final class PostgresBinaries {
         return dir != null ? "system (" + dir + ")" : versions.get(major);
     }
 
+    /** The major a request's {@code "version"} names, as a number or a string ("16", "16.4"); a 422 naming the served majors otherwise. */
+    public int parseMajor(Object version) {
+        String text = version.toString().strip();
+        try {
+            return Integer.parseInt(text.contains(".") ? text.substring(0, text.indexOf('.')) : text);
+        } catch (NumberFormatException e) {
+            throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "\"version\" is a Postgres major version such as "
+                    + defaultMajor + "; choose one of " + supportedMajors() + ".")
+                    .with("valid_values", supportedMajors());
+        }
+    }
+
     /** Checks that {@code major} is served; a 422 naming the served majors otherwise. */
     public int requireSupported(int major) {
         if (!supportedMajors().contains(major)) {

@@ -3,10 +3,7 @@ package dev.keel.restore;
 import dev.keel.archive.Backup;
 import dev.keel.archive.BackupRepository;
 import dev.keel.archive.BackupState;
-import dev.keel.auth.Caller;
-import dev.keel.databases.CreateDatabaseRequest;
 import dev.keel.databases.Database;
-import dev.keel.databases.DatabaseCopies;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseOrigin;
 import dev.keel.databases.Plan;
@@ -21,16 +18,15 @@ import jakarta.inject.Singleton;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
-import java.util.function.Consumer;
 
 /**
- * Forks, rollbacks and followers: {@link CopyRequests} checks them, the {@link Restorer} builds
- * them. A follower gets a replication slot on its leader first, so that the leader keeps all WAL
- * from there on; what came before is waited for in the archive.
+ * Forks, rollbacks and followers built: the new database's primary restored from its origin
+ * (which {@link CopyRequests} checked and fixed) by the {@link Restorer}. A follower gets a
+ * replication slot on its leader first, so that the leader keeps all WAL from there on; what came
+ * before is waited for in the archive.
  */
 @Singleton
-final class Copies implements DatabaseCopies {
-    private final CopyRequests requests;
+public final class Copies {
     private final Restorer restorer;
     private final BackupRepository backups;
     private final InstanceRepository instances;
@@ -38,10 +34,9 @@ final class Copies implements DatabaseCopies {
     private final Plans plans;
     private final StandbyRestores standbys;
 
-    Copies(CopyRequests requests, Restorer restorer, BackupRepository backups, InstanceRepository instances, DatabaseLookup databases,
-           Plans plans, StandbyRestores standbys) {
+    Copies(Restorer restorer, BackupRepository backups, InstanceRepository instances, DatabaseLookup databases, Plans plans,
+           StandbyRestores standbys) {
         this.standbys = standbys;
-        this.requests = requests;
         this.restorer = restorer;
         this.backups = backups;
         this.instances = instances;
@@ -49,15 +44,14 @@ final class Copies implements DatabaseCopies {
         this.plans = plans;
     }
 
-    @Override
-    public DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan,
-                                  Consumer<Database> sourceCheck) {
-        return requests.resolve(caller, request, plan, sourceCheck);
-    }
-
-    @Override
-    public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba, Progress progress,
-                            BooleanSupplier wanted) throws Exception {
+    /**
+     * Restores {@code database}'s primary from its origin and promotes it: a running instance
+     * (state {@code creating}) with {@code settings} and {@code hba}, whose data is the source's
+     * as of the origin's target. Reports each step on {@code progress}, and stops when
+     * {@code wanted} turns false (the database is being deleted).
+     */
+    public Instance restore(Database database, DatabaseOrigin origin, Map<String, String> settings, List<HbaRule> hba,
+                            RestoreProgress progress, BooleanSupplier wanted) throws Exception {
         Database source = databases.find(origin.sourceId()).orElseThrow(() -> new RestoreFailedException(
                 origin.sourceName() + " was deleted before its " + origin.kind().value() + " could start; its archive is gone."));
         Backup backup = backups.find(source.id(), origin.backupId()).filter(b -> b.state() == BackupState.COMPLETED)

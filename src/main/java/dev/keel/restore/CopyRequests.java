@@ -16,6 +16,7 @@ import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
+import dev.keel.postgres.PostgresBinaries;
 import dev.keel.postgres.WalSegmentName;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
@@ -25,26 +26,29 @@ import java.sql.SQLException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
-import java.util.function.Consumer;
 
 /**
- * Checks a fork or rollback request and fixes its origin: the source, the base backup to start
- * from, and how far to replay. Every refusal says what to do instead. The target is checked
- * against what is archived now, so that a restore never runs for half an hour to end in
- * "recovery ended before configured recovery target was reached".
+ * Checks a fork, rollback or follower request ({@link #check}) and then fixes its origin
+ * ({@link #origin}): the source, the base backup to start from, and how far to replay. Every
+ * refusal says what to do instead. The target is checked against what is archived now, so that a
+ * restore never runs for half an hour to end in "recovery ended before configured recovery target
+ * was reached". Checking touches nothing; only fixing a fork's origin does something to its source
+ * (it finishes the source's current WAL segment), so a refused request leaves the source as it was.
  */
 @Singleton
-final class CopyRequests {
+public final class CopyRequests {
     private final DatabaseLookup lookup;
     private final Plans plans;
     private final ArchiveReport report;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final InstanceRuntime runtime;
+    private final PostgresBinaries binaries;
 
     CopyRequests(DatabaseLookup lookup, Plans plans, ArchiveReport report, InstanceRepository instances, InstanceConnections connections,
-                 InstanceRuntime runtime) {
+                 InstanceRuntime runtime, PostgresBinaries binaries) {
         this.runtime = runtime;
+        this.binaries = binaries;
         this.lookup = lookup;
         this.plans = plans;
         this.report = report;
@@ -52,12 +56,23 @@ final class CopyRequests {
         this.connections = connections;
     }
 
-    DatabaseOrigin resolve(Caller caller, CreateDatabaseRequest request, Plan plan, Consumer<Database> sourceCheck) {
+    /**
+     * A request that passed every check: its source and its origin, which for a fork as of now
+     * still lacks the segment it replays through ({@link #origin} fixes it).
+     */
+    public record Checked(Database source, DatabaseOrigin origin) {
+    }
+
+    /**
+     * Checks a copy request for a database on {@code plan} against its source and what is
+     * archived; a problem (4xx) says what is wrong. Nothing is done to the source.
+     */
+    public Checked check(Caller caller, CreateDatabaseRequest request, Plan plan) {
         if ((request.fork() != null ? 1 : 0) + (request.rollback() != null ? 1 : 0) + (request.follow() != null ? 1 : 0) > 1) {
             throw invalid("Say one of \"fork\", \"rollback\" or \"follow\", not several.");
         }
         if (request.follow() != null) {
-            return follower(caller, request, plan, sourceCheck);
+            return follower(caller, request, plan);
         }
         boolean rollback = request.rollback() != null;
         boolean fast = Boolean.TRUE.equals(request.fast());
@@ -77,7 +92,7 @@ final class CopyRequests {
         String verb = rollback ? "roll back" : "fork";
 
         Database source = lookup.require(caller, rollback ? request.rollback() : request.fork());
-        sourceCheck.accept(source);
+        requireSourceVersion(request, source);
         if (!plan.fork()) {
             throw invalid("Plan " + plan.name() + " cannot " + verb + "; choose a plan that can, such as " + capablePlans() + ".");
         }
@@ -118,24 +133,52 @@ final class CopyRequests {
             }
             Instant at = target;
             Backup backup = restorable.stream().filter(r -> !r.from().isAfter(at)).reduce((a, b) -> b).orElseThrow().backup();
-            return new DatabaseOrigin(DatabaseOrigin.Kind.ROLLBACK, source.id(), source.name(), backup.id(), backup.finishedAt(),
-                    at, null, false);
+            return new Checked(source, new DatabaseOrigin(DatabaseOrigin.Kind.ROLLBACK, source.id(), source.name(), backup.id(),
+                    backup.finishedAt(), at, null, false));
         }
         Backup newest = restorable.get(restorable.size() - 1).backup();
-        String through = fast ? null : serverRuns(source) ? lastWrittenSegment(source)
+        return new Checked(source, new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(),
+                newest.finishedAt(), null, null, fast));
+    }
+
+    /**
+     * The origin of a {@link #check}ed request, fixed: a fork as of now replays through the
+     * segment that holds its source's last write, finished now when the source's server runs, or
+     * else through the newest segment its archive stored. Every other origin is as checked. Called
+     * after every check of the request, since finishing the segment is done to the source.
+     */
+    public DatabaseOrigin origin(Checked checked) {
+        DatabaseOrigin origin = checked.origin();
+        if (origin.kind() != DatabaseOrigin.Kind.FORK || origin.fast()) {
+            return origin;
+        }
+        Database source = checked.source();
+        String through = serverRuns(source) ? lastWrittenSegment(source)
                 : report.newestStored(source.id()).map(WalSegmentName::toString).orElseThrow();
-        return new DatabaseOrigin(DatabaseOrigin.Kind.FORK, source.id(), source.name(), newest.id(), newest.finishedAt(), null, through,
-                fast);
+        return new DatabaseOrigin(origin.kind(), origin.sourceId(), origin.sourceName(), origin.backupId(), origin.backupFinishedAt(),
+                null, through, false);
+    }
+
+    /**
+     * A copy has its source's Postgres version: a request naming another is refused, before
+     * anything else is checked against the source.
+     */
+    private void requireSourceVersion(CreateDatabaseRequest request, Database source) {
+        if (request.version() != null && binaries.parseMajor(request.version()) != source.major()) {
+            throw new KeelException(ProblemType.UNSUPPORTED_VERSION, "A database made from " + source.name()
+                    + " has its Postgres version, " + source.major() + "; leave \"version\" out or say " + source.major() + ".")
+                    .with("valid_values", List.of(source.major()));
+        }
     }
 
     /** A follower's origin: its leader's newest restorable base backup, replayed to the end and on by streaming. */
-    private DatabaseOrigin follower(Caller caller, CreateDatabaseRequest request, Plan plan, Consumer<Database> sourceCheck) {
+    private Checked follower(Caller caller, CreateDatabaseRequest request, Plan plan) {
         if (request.to() != null || request.by() != null || request.fast() != null) {
             throw invalid("A follower streams its leader's changes as they happen; \"to\", \"by\" and \"fast\" go with \"rollback\""
                     + " and \"fork\".");
         }
         Database leader = lookup.require(caller, request.follow());
-        sourceCheck.accept(leader);
+        requireSourceVersion(request, leader);
         if (!plan.follow()) {
             throw invalid("Plan " + plan.name() + " cannot follow another database; choose a plan that can, such as "
                     + followPlans() + ".");
@@ -160,8 +203,8 @@ final class CopyRequests {
                     + " first backup completes (GET /v1/databases/" + leader.name() + "/backups).");
         }
         Backup newest = restorable.get(restorable.size() - 1).backup();
-        return new DatabaseOrigin(DatabaseOrigin.Kind.FOLLOW, leader.id(), leader.name(), newest.id(), newest.finishedAt(), null, null,
-                false);
+        return new Checked(leader, new DatabaseOrigin(DatabaseOrigin.Kind.FOLLOW, leader.id(), leader.name(), newest.id(),
+                newest.finishedAt(), null, null, false));
     }
 
     private String followPlans() {

@@ -3,7 +3,6 @@ package dev.keel.restore;
 import dev.keel.archive.ArchiveReport;
 import dev.keel.archive.Backup;
 import dev.keel.databases.Database;
-import dev.keel.databases.DatabaseCopies;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceMaker;
@@ -70,7 +69,7 @@ public final class PrimaryRestores {
      * the new server; {@code wanted} turning false (the database being deleted) stops it.
      */
     public Instance restore(Database database, Instance lost, Origin origin, Map<String, String> settings, List<HbaRule> hba,
-                            DatabaseCopies.Progress progress, BooleanSupplier wanted) throws Exception {
+                            RestoreProgress progress, BooleanSupplier wanted) throws Exception {
         return restorer.restore(new Restorer.Request(database.id(), InstanceRole.PRIMARY, database.major(), database.id(),
                 instances.superuserPassword(lost), origin.backup(), new RecoveryTarget.EndOfArchive(origin.through()), settings,
                 plans.require(database.plan()).connections(), hba, wanted), progress);

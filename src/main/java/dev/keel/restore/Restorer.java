@@ -5,7 +5,6 @@ import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.ServerSession;
 import dev.keel.archive.ArchiveRepository;
 import dev.keel.archive.Backup;
-import dev.keel.databases.DatabaseCopies;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
@@ -98,7 +97,7 @@ public final class Restorer {
      * Restores and recovers, then promotes or, for a {@link RecoveryTarget.Follow}, waits until the
      * standby streams; returns the running instance (state {@code creating}). A failure removes it.
      */
-    Instance restore(Request request, DatabaseCopies.Progress progress) throws Exception {
+    Instance restore(Request request, RestoreProgress progress) throws Exception {
         progress.report(InstanceMaker.RESERVING, 1, STEPS, "steps");
         // The configuration files get the plan's settings; recovery's own go on the command line of the recovering
         // start only, so that none of them lingers once the server is a primary. Recovery refuses fewer connections
@@ -115,18 +114,18 @@ public final class Restorer {
             try (WalServer server = new WalServer(instance, request.sourceId(), first, request.target().waitThrough(), runtime, archive,
                     fetcher, downloads)) {
                 long size = backup.size() == null ? 0 : backup.size();
-                progress.report(DatabaseCopies.RESTORING, 0, size, "bytes");
+                progress.report(RestoreProgress.RESTORING, 0, size, "bytes");
                 runtime.restore(spec, follows ? InstanceRuntime.RecoverySignal.STANDBY : InstanceRuntime.RecoverySignal.RECOVERY,
                         sink -> reader.unpack(request.sourceId(), backup.id(), sink,
-                                done -> progress.report(DatabaseCopies.RESTORING, done, size, "bytes")));
+                                done -> progress.report(RestoreProgress.RESTORING, done, size, "bytes")));
                 // WAL is fetched from here on, not during the unpacking, which keeps every core busy: replay runs on one
                 // core, leaving the other to fetch and check what it will ask for next.
                 server.start();
-                progress.report(DatabaseCopies.REPLAYING, 0, server.segmentsExpected(), "segments");
+                progress.report(RestoreProgress.REPLAYING, 0, server.segmentsExpected(), "segments");
                 runtime.startRecovering(instance, recovering);
                 awaitRecovered(request, recovering, server, progress);
             }
-            progress.report(follows ? DatabaseCopies.STREAMING : DatabaseCopies.PROMOTING, 5, STEPS, "steps");
+            progress.report(follows ? RestoreProgress.STREAMING : RestoreProgress.PROMOTING, 5, STEPS, "steps");
             finish(instance, !follows, spec.settings(), request.hba());
             return instance;
         } catch (CorruptArchiveException e) {
@@ -146,7 +145,7 @@ public final class Restorer {
      * yet the archive's end is then exactly the source as of the target, so recovery is run to
      * the end instead.
      */
-    private void awaitRecovered(Request request, Map<String, String> recovering, WalServer server, DatabaseCopies.Progress progress)
+    private void awaitRecovered(Request request, Map<String, String> recovering, WalServer server, RestoreProgress progress)
             throws InterruptedException {
         Instance instance = server.instance();
         boolean toTheEnd = false;
@@ -194,8 +193,8 @@ public final class Restorer {
                 if (replay != null && (request.target().follows() ? replay.streaming() : !replay.inRecovery())) {
                     return;
                 }
-                String step = replay == null || replay.lastReplayedAt() == null ? DatabaseCopies.REPLAYING
-                        : DatabaseCopies.REPLAYING + " (at " + replay.lastReplayedAt() + ")";
+                String step = replay == null || replay.lastReplayedAt() == null ? RestoreProgress.REPLAYING
+                        : RestoreProgress.REPLAYING + " (at " + replay.lastReplayedAt() + ")";
                 progress.report(step, server.segmentsAsked(), Math.max(server.segmentsAsked(), server.segmentsExpected()), "segments");
                 if (server.segmentsAsked() != asked) {
                     asked = server.segmentsAsked();

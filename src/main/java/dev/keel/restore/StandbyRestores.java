@@ -1,7 +1,6 @@
 package dev.keel.restore;
 
 import dev.keel.archive.Backup;
-import dev.keel.databases.DatabaseCopies;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
@@ -54,7 +53,7 @@ public final class StandbyRestores {
     }
 
     /** Builds the standby; returns it running and streaming (state {@code creating}). A failure removes it and its slot. */
-    public Instance build(Standby standby, DatabaseCopies.Progress progress, BooleanSupplier wanted) throws Exception {
+    public Instance build(Standby standby, RestoreProgress progress, BooleanSupplier wanted) throws Exception {
         ReplicationSlots.Stream stream = slots.ensureForNewServer(standby.upstream(), standby.databaseId(), standby.slot());
         Map<String, String> settings = stream.over(standby.settings(), standby.connections());
         WalSegmentName fromArchive = new WalSegmentName(stream.firstKept().timeline(), stream.firstKept().number() - 1);
