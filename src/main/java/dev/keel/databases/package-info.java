@@ -1,2 +1,2 @@
-/** Database lifecycle and its state machine, plans, and the /v1/databases API. */
+/** The database record and its state machine, plans, lookups, views and settings, and the /v1/databases reads. */
 package dev.keel.databases;

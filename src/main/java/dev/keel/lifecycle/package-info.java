@@ -1,5 +1,7 @@
 /**
- * Use cases that orchestrate capabilities over a database's life: online major-version upgrades,
+ * Use cases that orchestrate capabilities over a database's life, above restore, replication and
+ * archive: creating a database (plain, fork, rollback, follower), deleting it, changing its plan,
+ * unfollowing, and the {@code /v1/databases} calls that start them; online major-version upgrades;
  * and the primaries of a node an operator forgot, made anew elsewhere from their archives.
  */
 package dev.keel.lifecycle;
