@@ -31,6 +31,13 @@ import static dev.keel.catalog.schema.Tables.OPERATIONS;
  */
 @Singleton
 final class NodeRepository {
+    /**
+     * Every operation kind this version knows, as {@code OperationKind} writes them (operations
+     * depend on nodes, not back; {@code NodeDrainTest} holds the two lists equal).
+     */
+    static final List<String> KNOWN_KINDS = List.of("provision", "deprovision", "backup", "restore", "unfollow", "standby", "failover",
+            "restart", "plan_change", "logical_backup", "logical_restore", "upgrade", "rebuild", "reconfigure", "discard", "remake");
+
     private final DSLContext dsl;
 
     NodeRepository(DSLContext dsl) {
@@ -232,7 +239,8 @@ final class NodeRepository {
      * The servers recorded and not reserved yet, with the node each was recorded for: a database
      * whose making (a provision or restore, still running) has no server row yet, a standby
      * build (still running) with no live standby of its database on its node yet, and a follower's
-     * rebuild or a primary's remake (still running) with no live server on its node yet. They count against that
+     * rebuild or a primary's remake (still running) with no live server on its node yet, and work
+     * of a kind a newer Keel recorded (still running) as a database's making. They count against that
      * node's room from the moment they are recorded, not only once their servers are reserved.
      */
     List<Pending> pending(DSLContext sql) {
@@ -248,9 +256,13 @@ final class NodeRepository {
         Condition rebuild = OPERATIONS.KIND.eq("rebuild").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
         // A primary made anew from the archive (its node forgotten): its server, until it is made there, as a database's making.
         Condition remake = OPERATIONS.KIND.eq("remake").andNotExists(liveServer().and(INSTANCES.NODE.eq(OPERATIONS.NODE)));
+        // Work of a kind this version does not know, which a newer node recorded during a rolling upgrade: it may be making
+        // servers, so it counts as a database's making on its node for as long as it runs.
+        Condition newer = OPERATIONS.KIND.notIn(KNOWN_KINDS);
         return sql.select(DATABASES.ID, DATABASES.PLAN, DATABASES.LEADER_ID, OPERATIONS.KIND, OPERATIONS.NODE)
                 .from(OPERATIONS).join(DATABASES).on(DATABASES.ID.eq(OPERATIONS.DATABASE_ID))
-                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull()).and(making.or(standby).or(rebuild).or(remake))
+                .where(OPERATIONS.STATE.eq("running")).and(OPERATIONS.NODE.isNotNull())
+                .and(making.or(standby).or(rebuild).or(remake).or(newer))
                 .fetch(r -> new Pending(r.value1(), r.value2(), r.value3() != null, "standby".equals(r.value4()), r.value5()));
     }
 

@@ -1,5 +1,7 @@
 package dev.keel.operations;
 
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /** The kinds of long work; each has one {@link OperationHandler}. */
@@ -23,5 +25,13 @@ public enum OperationKind {
 
     static OperationKind of(String value) {
         return valueOf(value.toUpperCase(Locale.ROOT));
+    }
+
+    /**
+     * Every kind's value: a row of another kind was recorded by a newer Keel (during a rolling
+     * upgrade, or before a node was rolled back), which this version neither runs nor maps.
+     */
+    public static List<String> known() {
+        return Arrays.stream(values()).map(OperationKind::value).toList();
     }
 }

@@ -34,6 +34,14 @@ public final class OperationRepository {
     private static final int ERROR_LIMIT = 2000;
 
     /**
+     * The kinds this version knows. A newer Keel's rows of another kind (during a rolling upgrade, or
+     * on a node rolled back) are shown as they are ({@link #view}) and ended when their node is
+     * forgotten, and nothing else here reads them: this version can neither run nor map them.
+     */
+    private static final List<String> KNOWN = OperationKind.known();
+    private static final Condition KNOWN_KIND = OPERATIONS.KIND.in(KNOWN);
+
+    /**
      * Kinds of work on a database's primary that find the primary when they begin and change
      * nothing before: one never begun by a node gone silent is taken over by the primary's node.
      */
@@ -159,7 +167,7 @@ public final class OperationRepository {
      */
     List<Operation> handedHere(Set<UUID> known) {
         return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.eq(node))
-                .and(OPERATIONS.RECORDED_BY.isDistinctFrom(node))
+                .and(OPERATIONS.RECORDED_BY.isDistinctFrom(node)).and(KNOWN_KIND)
                 .and(known.isEmpty() ? DSL.noCondition() : OPERATIONS.ID.notIn(known))
                 .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
     }
@@ -241,7 +249,8 @@ public final class OperationRepository {
                 .where(OPERATIONS.DATABASE_ID.eq(databaseId)).and(OPERATIONS.NODE.eq(from))
                 .and(OPERATIONS.KIND.ne(OperationKind.DISCARD.value()))
                 .and(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(silent(from))
-                .returning().fetch(OperationRepository::toOperation);
+                // A newer Keel's kind is ended too, with no record of its own this version could end.
+                .returning().fetch().stream().filter(r -> KNOWN.contains(r.getKind())).map(OperationRepository::toOperation).toList();
     }
 
     /** An update that ends the operations it is given as failed with {@code failure}, now. */
@@ -361,8 +370,26 @@ public final class OperationRepository {
                     .where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.isNull())
                     .execute();
             return tx.dsl().selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.eq(node))
-                    .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+                    .and(KNOWN_KIND).orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
         });
+    }
+
+    /**
+     * This node's running operations of kinds this version does not know ({@link #KNOWN_KIND}), as
+     * {@code <id> (<kind>, recorded by <node>)}: a newer Keel's work, left for a node that runs it.
+     */
+    List<String> unknownHere() {
+        return dsl.select(OPERATIONS.ID, OPERATIONS.KIND, OPERATIONS.RECORDED_BY).from(OPERATIONS)
+                .where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.eq(node)).and(DSL.not(KNOWN_KIND))
+                .orderBy(OPERATIONS.CREATED_AT).fetch(r -> r.value1() + " (" + r.value2() + ", recorded by " + r.value3() + ")");
+    }
+
+    /** Operation {@code id} of team {@code teamId} as {@code GET /v1/operations/{id}} shows it, whatever its kind (a newer Keel's too). */
+    Optional<OperationsController.View> view(UUID teamId, UUID id) {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.TEAM_ID.eq(teamId)).and(OPERATIONS.ID.eq(id)).fetchOptional(r -> new OperationsController.View(
+                r.getId(), r.getKind(), r.getState(), r.getDatabaseId(), r.getStep(), r.getStepCode(),
+                new OperationsController.Progress(r.getProgressDone(), r.getProgressTotal(), r.getProgressUnit()), r.getAttempt(), r.getError(),
+                r.getErrorCode(), r.getErrorRetryable(), r.getCreatedAt(), r.getUpdatedAt(), r.getFinishedAt(), r.getNode()));
     }
 
     public Optional<Operation> find(UUID teamId, UUID id) {

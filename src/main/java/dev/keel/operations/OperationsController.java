@@ -36,10 +36,6 @@ final class OperationsController {
 
     @Get("/{id}")
     View show(Caller caller, String id) {
-        Operation op = Ids.parse(id).flatMap(uuid -> operations.find(caller.teamId(), uuid))
-                .orElseThrow(() -> KeelException.notFound("operation", id));
-        return new View(op.id(), op.kind().value(), op.state().value(), op.databaseId(), op.step(), op.stepCode(),
-                new Progress(op.done(), op.total(), op.unit()), op.attempt(), op.error(), op.errorCode(), op.errorRetryable(), op.createdAt(), op.updatedAt(), op.finishedAt(),
-                op.node());
+        return Ids.parse(id).flatMap(uuid -> operations.view(caller.teamId(), uuid)).orElseThrow(() -> KeelException.notFound("operation", id));
     }
 }

@@ -23,12 +23,14 @@ public final class Reconciler {
     private final OperationRunner runner;
     private final DatabaseLeases leases;
     private final String node;
+    private final String version;
 
     Reconciler(OperationRepository operations, OperationRunner runner, DatabaseLeases leases, ThisNode node) {
         this.operations = operations;
         this.runner = runner;
         this.leases = leases;
         this.node = node.name();
+        this.version = node.version();
     }
 
     public List<Decision> reconcile() {
@@ -38,6 +40,11 @@ public final class Reconciler {
             LOG.info("Released {} database leases this node held when it stopped", released);
         }
         List<Decision> decisions = new ArrayList<>();
+        List<String> unknown = operations.unknownHere();
+        if (!unknown.isEmpty()) {
+            LOG.warn("Operations {} are of kinds this version of Keel ({}) does not know: a newer version recorded them for this node."
+                    + " They wait, still running, for it to run that version again", unknown, version);
+        }
         for (Operation operation : operations.unfinishedHere()) {
             MDC.put("operation", operation.id().toString());
             try {

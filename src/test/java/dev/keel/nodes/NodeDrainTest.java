@@ -32,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
+import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static dev.keel.nodes.NodesTest.assertProblem;
 import static dev.keel.nodes.NodesTest.nodeNamed;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -281,6 +282,18 @@ class NodeDrainTest {
                     "rebuilt in place", 3, name)).id());
             assertThat(nodes.pending(catalog).stream().filter(p -> p.databaseId().equals(database)).toList())
                     .containsExactly(new NodeRepository.Pending(database, "essential-0", false, false, "rebuild-room-elsewhere"));
+
+            // Work of a kind a newer Keel recorded (a rolling upgrade) counts as a making of the database on its node while it
+            // runs: it may be making servers, which this version cannot tell.
+            UUID newer = UUID.randomUUID();
+            catalog.insertInto(OPERATIONS).set(OPERATIONS.ID, newer).set(OPERATIONS.TEAM_ID, teamId).set(OPERATIONS.DATABASE_ID, database)
+                    .set(OPERATIONS.KIND, "kind-of-a-newer-keel").set(OPERATIONS.STATE, "running").set(OPERATIONS.PROGRESS_TOTAL, 1L)
+                    .set(OPERATIONS.RECORDED_BY, "newer-node").set(OPERATIONS.NODE, "newer-room").execute();
+            recorded.add(newer);
+            assertThat(nodes.pending(catalog).stream().filter(p -> p.databaseId().equals(database) && p.node().equals("newer-room")).toList())
+                    .containsExactly(new NodeRepository.Pending(database, "essential-0", false, false, "newer-room"));
+            assertThat(NodeRepository.KNOWN_KINDS).as("the kinds NodeRepository knows are OperationKind's")
+                    .containsExactlyInAnyOrderElementsOf(OperationKind.known());
         } finally {
             recorded.forEach(id -> operations.fail(id, "ended by the test"));
             team.deprovision(database.toString());
