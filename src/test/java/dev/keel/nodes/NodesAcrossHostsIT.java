@@ -19,6 +19,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -26,9 +27,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Two Keel nodes, each a {@code target/keel.jar} process on a host of its own (network namespaces,
@@ -53,8 +54,7 @@ class NodesAcrossHostsIT {
         List<String> observed = new ArrayList<>();
         // The older version (the commit before this one) builds while the hosts, the catalog, the store and node-a start.
         long building = System.nanoTime();
-        CompletableFuture<Path> previous = CompletableFuture.supplyAsync(PreviousBuild::jar);
-        try (Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b")) {
+        try (PreviousBuild previous = PreviousBuild.begin(); Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b")) {
             Hosts.Host nodeA = hosts.host("node-a");
             Hosts.Host nodeB = hosts.host("node-b");
             try (CatalogServer catalog = CatalogServer.start(hosts.host("db"), TestKeel.freshDataDir("hosts-catalog"), hosts.cidr());
@@ -73,13 +73,26 @@ class NodesAcrossHostsIT {
                     // A rolling upgrade half done: node-a runs this version, and migrated the catalog; node-b still runs the
                     // previous commit's. The first node made the admin key; the second is given it, as an operator copies it.
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
-                    Path older = previous.join(); // PreviousBuild bounds the build
+                    Path older = previous.jar();
                     observed.add("the previous commit's keel.jar was ready " + Duration.ofNanos(System.nanoTime() - building).toMillis()
                             + " ms after the test began (built beside the hosts' start unless an earlier run had built it)");
-                    b = KeelProcess.start(nodeB.command(KeelProcess.command(older)), dirB, portsB, "0", envB);
+                    int oldestCompatible = oldestCompatible(catalog);
+                    boolean mixed = oldestCompatible <= previous.newestMigration();
+                    if (mixed) {
+                        b = KeelProcess.start(nodeB.command(KeelProcess.command(older)), dirB, portsB, "0", envB);
+                    } else {
+                        // This commit's migrations shut older nodes out (README, "Nodes and upgrading Keel"): the older node
+                        // must refuse to start, saying so; the rest runs on this version alone.
+                        assertThatThrownBy(() -> KeelProcess.start(nodeB.command(KeelProcess.command(older)), dirB, portsB, "older", envB))
+                                .hasMessageContaining("cannot start: the catalog was migrated to V");
+                        observed.add("this commit raised catalog_compatibility.oldest_compatible to " + oldestCompatible
+                                + ", beyond the previous commit's V" + previous.newestMigration() + ": its node refused to start");
+                        b = KeelProcess.start(nodeB.command(KeelProcess.command()), dirB, portsB, "0", envB);
+                    }
                     Map<String, String> versions = NodeWork.versions(a.api());
-                    assertThat(versions.get("node-a")).as(versions.toString()).isNotEqualTo(versions.get("node-b"));
-                    observed.add("nodes of two versions on one catalog: " + versions);
+                    assertThat(versions).containsKeys("node-a", "node-b");
+                    assertThat(versions.get("node-a").equals(versions.get("node-b"))).as(versions.toString()).isEqualTo(!mixed);
+                    observed.add("the nodes' versions on one catalog: " + versions);
                     Api teamAtA = NodeWork.newTeam(a.api(), "across-hosts");
                     teamKey[0] = teamAtA.key();
                     Api teamAtB = b.api().withKey(teamAtA.key());
@@ -99,9 +112,18 @@ class NodesAcrossHostsIT {
                     for (JsonNode node : b.api().get("/v1/nodes").json()) {
                         assertThat(node.get("state").asText()).as(node.toString()).isEqualTo("active");
                     }
-                    // Each version serves the other's database.
+                    // Each version serves the other's database, and carries out work the other recorded for it: a backup of
+                    // B's database asked of A is taken by B, and one of A's asked of B by A.
                     assertThat(teamAtB.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
                     assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                    String backupOfB = NodeWork.askBackup(teamAtA, idB);
+                    String backupOfA = NodeWork.askBackup(teamAtB, idA);
+                    NodeWork.awaitSucceeded(teamAtA, backupOfB);
+                    NodeWork.awaitSucceeded(teamAtB, backupOfA);
+                    assertThat(teamAtB.get("/v1/operations/" + backupOfB).json().get("node").asText()).isEqualTo("node-b");
+                    assertThat(teamAtA.get("/v1/operations/" + backupOfA).json().get("node").asText()).isEqualTo("node-a");
+                    assertThat(b.log()).contains(backupOfB);
+                    assertThat(a.log()).contains(backupOfA);
                     String urlB = onB.get("url").asText();
                     NodeWork.execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
 
@@ -138,12 +160,6 @@ class NodesAcrossHostsIT {
                         assertThat(Pg.scalar(connection, "select count(*) from kept")).isEqualTo("2");
                     }
                     assertThat(teamAtBAgain.get("/v1/databases/" + idA).field("state")).isEqualTo("available");
-
-                    // A backup of B's database, asked of A, is taken by B.
-                    String backup = NodeWork.askBackup(teamAtA, idB);
-                    NodeWork.awaitSucceeded(teamAtA, backup);
-                    assertThat(teamAtA.get("/v1/operations/" + backup).json().get("node").asText()).isEqualTo("node-b");
-                    assertThat(b.log()).contains(backup);
 
                     // The link between the nodes' hosts alone cut (both still reach the catalog and the store): each node's WAL
                     // receiver of the other's primary gives it up, and the primary's own node receives, until the link is back.
@@ -248,6 +264,15 @@ class NodesAcrossHostsIT {
                     NodeWork.tearDown("NodesAcrossHostsIT", observed, databases, teamKey[0], a, b, dirA, dirB);
                 }
             }
+        }
+    }
+
+    /** The catalog's {@code catalog_compatibility.oldest_compatible}: the oldest migration a node may know and still join. */
+    private static int oldestCompatible(CatalogServer catalog) throws SQLException {
+        try (Connection connection = catalog.connect(); Statement sql = connection.createStatement();
+             ResultSet row = sql.executeQuery("select oldest_compatible from catalog_compatibility")) {
+            assertThat(row.next()).isTrue();
+            return row.getInt(1);
         }
     }
 
