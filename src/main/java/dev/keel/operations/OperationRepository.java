@@ -385,10 +385,10 @@ public final class OperationRepository {
     }
 
     /** Operation {@code id} of team {@code teamId} as {@code GET /v1/operations/{id}} shows it, whatever its kind (a newer Keel's too). */
-    Optional<OperationsController.View> view(UUID teamId, UUID id) {
-        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.TEAM_ID.eq(teamId)).and(OPERATIONS.ID.eq(id)).fetchOptional(r -> new OperationsController.View(
+    Optional<OperationView> view(UUID teamId, UUID id) {
+        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.TEAM_ID.eq(teamId)).and(OPERATIONS.ID.eq(id)).fetchOptional(r -> new OperationView(
                 r.getId(), r.getKind(), r.getState(), r.getDatabaseId(), r.getStep(), r.getStepCode(),
-                new OperationsController.Progress(r.getProgressDone(), r.getProgressTotal(), r.getProgressUnit()), r.getAttempt(), r.getError(),
+                new OperationView.Progress(r.getProgressDone(), r.getProgressTotal(), r.getProgressUnit()), r.getAttempt(), r.getError(),
                 r.getErrorCode(), r.getErrorRetryable(), r.getCreatedAt(), r.getUpdatedAt(), r.getFinishedAt(), r.getNode()));
     }
 
