@@ -165,8 +165,10 @@ public final class DatabaseCreate implements OperationHandler {
     }
 
     /**
-     * A fork's, rollback's or follower's origin: the request is checked in full first, and only
-     * then is its origin fixed, which for a fork as of now finishes the source's current WAL segment.
+     * A fork's, rollback's or follower's origin: the request is checked against its source and
+     * archive first, and only then is its origin fixed, which for a fork as of now finishes the
+     * source's current WAL segment. The name, the quota and the room are checked after it (the last
+     * two as the database is recorded), so a fork refused for one of those has finished a segment.
      */
     private DatabaseOrigin origin(Caller caller, CreateDatabaseRequest request, Plan plan) {
         CopyRequests.Checked checked = copyRequests.check(caller, request, plan);

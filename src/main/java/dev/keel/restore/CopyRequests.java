@@ -33,7 +33,9 @@ import java.util.List;
  * refusal says what to do instead. The target is checked against what is archived now, so that a
  * restore never runs for half an hour to end in "recovery ended before configured recovery target
  * was reached". Checking touches nothing; only fixing a fork's origin does something to its source
- * (it finishes the source's current WAL segment), so a refused request leaves the source as it was.
+ * (it finishes the source's current WAL segment), so a request these checks refuse leaves the
+ * source as it was. The caller's own refusals that come after (a taken name, the quota, no room,
+ * checked as the database is recorded) find the segment finished: one more in the source's archive.
  */
 @Singleton
 public final class CopyRequests {
