@@ -87,6 +87,11 @@ class ArchitectureTest {
     }
 
     @Test
+    void catalogReadsNameTheirColumns() {
+        holds(KeelRules::catalogColumnsReadByName, "dev.keel.archfixtures.catalog.ReadsByPosition.all(org.jooq.DSLContext)> calls method <org.jooq.Table.asterisk()>");
+    }
+
+    @Test
     void nothingButTheFrameworkCallsAController() {
         holds(KeelRules::controllersAreCalledOnlyByTheFramework, "dev.keel.archfixtures.apps.Apps.show(");
     }

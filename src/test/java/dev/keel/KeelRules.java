@@ -113,6 +113,17 @@ final class KeelRules {
                 .because("the catalog makes the one pool; Quartz's JDBC store (jobs.Jobs) borrows it");
     }
 
+    /**
+     * A catalog read names its columns (jOOQ's {@code selectFrom} and {@code returning()} do), never {@code table.*}: jOOQ maps
+     * the columns it knows by position, so a column that a newer Keel's migration added would shift every later field and keep
+     * the older Keel of a rolling upgrade from reading the table.
+     */
+    ArchRule catalogColumnsReadByName() {
+        return noClasses().should().callMethodWhere(describe("jOOQ's asterisk() (a generated table's, or DSL's)", (JavaMethodCall call) ->
+                        call.getName().equals("asterisk")))
+                .because("two versions of Keel share one catalog during an upgrade, and the older one knows fewer columns");
+    }
+
     /** CONVENTIONS.md "Thin edges": a controller maps HTTP onto a use case; nothing calls a controller. */
     ArchRule controllersAreCalledOnlyByTheFramework() {
         return noClasses().that(not(partOfController())).and(not(generatedByMicronaut()))

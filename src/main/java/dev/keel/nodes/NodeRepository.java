@@ -10,15 +10,18 @@ import org.jooq.Record1;
 import org.jooq.SQLDialect;
 import org.jooq.Select;
 import org.jooq.SelectConditionStep;
+import org.jooq.SelectField;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
@@ -37,6 +40,13 @@ final class NodeRepository {
      */
     static final List<String> KNOWN_KINDS = List.of("provision", "deprovision", "backup", "restore", "unfollow", "standby", "failover",
             "restart", "plan_change", "logical_backup", "logical_restore", "upgrade", "rebuild", "reconfigure", "discard", "remake");
+
+    /**
+     * A node's columns by name, and the catalog's time. Never {@code nodes.*}: jOOQ reads the columns it knows by position, so a
+     * column a newer Keel added would shift {@code now} by one and keep this, older, node from reading a node at all.
+     */
+    private static final List<SelectField<?>> COLUMNS_AND_NOW =
+            Stream.<SelectField<?>>concat(Arrays.stream(NODES.fields()), Stream.of(DSL.currentOffsetDateTime().as("now"))).toList();
 
     private final DSLContext dsl;
 
@@ -192,7 +202,7 @@ final class NodeRepository {
     }
 
     Optional<Row> find(DSLContext sql, String name) {
-        return sql.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).where(NODES.NAME.eq(name))
+        return sql.select(COLUMNS_AND_NOW).from(NODES).where(NODES.NAME.eq(name))
                 .fetchOptional(NodeRepository::toRow);
     }
 
@@ -201,13 +211,13 @@ final class NodeRepository {
     }
 
     List<Row> all(DSLContext sql) {
-        return sql.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES).orderBy(NODES.NAME)
+        return sql.select(COLUMNS_AND_NOW).from(NODES).orderBy(NODES.NAME)
                 .fetch(NodeRepository::toRow);
     }
 
     /** The node other than {@code name} whose catalog this is (embedded in its data directory), if one registered. */
     Optional<Row> embeddedOwnerOtherThan(String name) {
-        return dsl.select(NODES.asterisk(), DSL.currentOffsetDateTime().as("now")).from(NODES)
+        return dsl.select(COLUMNS_AND_NOW).from(NODES)
                 .where(NODES.EMBEDDED_CATALOG.isTrue()).and(NODES.NAME.ne(name))
                 .orderBy(NODES.HEARTBEAT_AT.desc()).limit(1)
                 .fetchOptional(NodeRepository::toRow);
