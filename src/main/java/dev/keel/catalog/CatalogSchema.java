@@ -47,6 +47,12 @@ public final class CatalogSchema {
         this.known = newestKnown(migrated);
     }
 
+    /**
+     * What a build that records no migration on its rows knew: V87 began recording it ({@code operations.writer_migration},
+     * {@code nodes.migration}), so a build without it carries V86 at most.
+     */
+    public static final int BEFORE_RECORDED = 86;
+
     /** The newest migration this build carries. */
     public int known() {
         return known;

@@ -2,6 +2,7 @@ package dev.keel.nodes;
 
 import dev.keel.Network;
 import dev.keel.StartupException;
+import dev.keel.catalog.CatalogSchema;
 import dev.keel.catalog.NodeLock;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -24,11 +25,13 @@ public final class NodeRegistry {
     private final NodeRepository nodes;
     private final ThisNode node;
     private final Network network;
+    private final CatalogSchema schema;
 
-    NodeRegistry(NodeRepository nodes, ThisNode node, Network network) {
+    NodeRegistry(NodeRepository nodes, ThisNode node, Network network, CatalogSchema schema) {
         this.nodes = nodes;
         this.node = node;
         this.network = network;
+        this.schema = schema;
     }
 
     /** Refuses, before anything is written, a start that would join another node's embedded catalog. */
@@ -47,7 +50,7 @@ public final class NodeRegistry {
      * is, so it also takes over the rows of names it ran under before (a renamed host).
      */
     public void register() {
-        nodes.register(node, network.publicHost(), node.embeddedCatalog());
+        nodes.register(node, network.publicHost(), schema.known(), node.embeddedCatalog());
         warnOfOrphans();
     }
 

@@ -1,5 +1,6 @@
 package dev.keel.nodes;
 
+import dev.keel.catalog.CatalogSchema;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.Condition;
@@ -19,6 +20,7 @@ import java.time.OffsetDateTime;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.stream.Stream;
@@ -52,6 +54,15 @@ final class NodeRepository {
 
     NodeRepository(DSLContext dsl) {
         this.dsl = dsl;
+    }
+
+    /**
+     * The newest catalog migration each node's build carries, by name (a build before V87 wrote none, and counts as knowing
+     * {@link CatalogSchema#BEFORE_RECORDED}).
+     */
+    Map<String, Integer> migrations(DSLContext sql) {
+        return sql.select(NODES.NAME, DSL.coalesce(NODES.MIGRATION, DSL.inline(CatalogSchema.BEFORE_RECORDED))).from(NODES)
+                .fetchMap(r -> r.value1(), r -> r.value2());
     }
 
     /** A node's row as read at {@code now}. */
@@ -89,11 +100,12 @@ final class NodeRepository {
     }
 
     /**
-     * Writes {@code node}'s row as started now (a drain survives a restart), and gives it the
-     * instances no node holds: rows from before the registry. With {@code takeOver}, also every
-     * other node's instances, and their rows go: an embedded catalog is one node's.
+     * Writes {@code node}'s row as started now, with {@code migration}, the newest catalog migration
+     * its build carries (a drain survives a restart), and gives it the instances no node holds: rows
+     * from before the registry. With {@code takeOver}, also every other node's instances, and their
+     * rows go: an embedded catalog is one node's.
      */
-    void register(ThisNode node, String publicHost, boolean takeOver) {
+    void register(ThisNode node, String publicHost, int migration, boolean takeOver) {
         dsl.transaction(tx -> {
             DSLContext sql = tx.dsl();
             sql.insertInto(NODES)
@@ -105,8 +117,10 @@ final class NodeRepository {
                     .set(NODES.MEMORY_BUDGET_MB, node.memoryBudgetMb())
                     .set(NODES.DISK_BUDGET_MB, node.diskBudgetMb())
                     .set(NODES.PUBLIC_HOST, publicHost)
+                    .set(NODES.MIGRATION, migration)
                     .onConflict(NODES.NAME).doUpdate()
                     .set(NODES.PUBLIC_HOST, publicHost)
+                    .set(NODES.MIGRATION, migration)
                     .set(NODES.VERSION, node.version())
                     .set(NODES.EMBEDDED_CATALOG, node.embeddedCatalog())
                     .set(NODES.STARTED_AT, DSL.currentOffsetDateTime())

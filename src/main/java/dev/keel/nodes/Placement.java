@@ -1,6 +1,7 @@
 package dev.keel.nodes;
 
 import dev.keel.catalog.AdvisoryLock;
+import dev.keel.catalog.CatalogSchema;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
@@ -192,13 +193,15 @@ public final class Placement {
     /**
      * Takes over the making of {@code database}, which a silent node never began, when this node is
      * the one to: the active node with room for its plan that hosts the fewest instances, away from
-     * its leader's node when it is a follower and another node has room. None takes it while no node
-     * has room: it then waits for its own node. The choice and {@code take} (which moves the
+     * its leader's node when it is a follower and another node has room, among the nodes whose
+     * builds carry migration {@code writerMigration}, the newest its recording build knew (those
+     * that take over such work, {@code OperationRepository.neverBegunOn}). None takes it while no
+     * node has room: it then waits for its own node. The choice and {@code take} (which moves the
      * operation to this node, in the transaction given) run under the placement lock, as a new
      * database's do, so that a take-over and a new database never both count one node's last room.
      * What {@code take} returned, else empty.
      */
-    public <T> Optional<T> takeOver(UUID database, Function<DSLContext, Optional<T>> take) {
+    public <T> Optional<T> takeOver(UUID database, int writerMigration, Function<DSLContext, Optional<T>> take) {
         return dsl.transactionResult(configuration -> {
             DSLContext tx = configuration.dsl();
             AdvisoryLock.PLACEMENT.acquire(tx);
@@ -210,8 +213,10 @@ public final class Placement {
             Survey survey = survey(tx, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()),
                     made.following() ? -1 : made.major()));
             String awayFrom = made.leaderNode();
-            Optional<String> taker = awayFrom == null ? Optional.empty() : survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
-            boolean here = taker.or(() -> survey.leastBusyWithRoom(name -> true)).filter(node.name()::equals).isPresent();
+            Predicate<String> reads = knowing(nodes.migrations(tx), writerMigration);
+            Optional<String> taker = awayFrom == null ? Optional.empty()
+                    : survey.leastBusyWithRoom(name -> reads.test(name) && !name.equals(awayFrom));
+            boolean here = taker.or(() -> survey.leastBusyWithRoom(reads)).filter(node.name()::equals).isPresent();
             return here ? take.apply(tx) : Optional.<T>empty();
         });
     }
@@ -378,10 +383,19 @@ public final class Placement {
                 .mapToLong(h -> memory.memoryMb(h.databaseId() == null ? null : h.plan())).sum();
     }
 
-    /** The active node (not drained, heartbeating) that hosts the fewest instances, the first by name among equals. */
-    public Optional<String> leastBusy() {
+    /**
+     * The active node (not drained, heartbeating) that hosts the fewest instances, the first by name
+     * among equals, of those whose builds carry migration {@code writerMigration} (see {@link #takeOver}).
+     */
+    public Optional<String> leastBusy(int writerMigration) {
         Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted, name -> true);
+        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted,
+                knowing(nodes.migrations(dsl), writerMigration));
+    }
+
+    /** The nodes, among {@code migrations} (each node's newest), whose builds carry migration {@code migration}. */
+    private static Predicate<String> knowing(Map<String, Integer> migrations, int migration) {
+        return name -> migrations.getOrDefault(name, CatalogSchema.BEFORE_RECORDED) >= migration;
     }
 
     private static Optional<String> leastBusy(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,

@@ -107,14 +107,15 @@ public final class OperationInbox {
         }
         // One a look: the next look asks again which node is least busy, once this one's new server counts, so that a
         // backlog spreads over the nodes.
-        for (Operation stranded : operations.neverBegunOn(silent)) {
+        for (OperationRepository.Stranded one : operations.neverBegunOn(silent)) {
+            Operation stranded = one.operation();
             // A delete needs no room; the making of a database goes to the node with room for it; work on the primary to the
-            // node that hosts it now.
+            // node that hosts it now. Chosen among the nodes that know the migrations its writer knew (a rolling upgrade).
             Optional<Operation> taken = switch (stranded.kind()) {
-                case DEPROVISION -> placement.leastBusy().filter(node::equals).isPresent()
+                case DEPROVISION -> placement.leastBusy(one.writerMigration()).filter(node::equals).isPresent()
                         ? operations.takeOver(stranded.id(), stranded.node()) : Optional.empty();
                 // Chosen and moved under the placement lock: its servers then count on this node for the next request.
-                case PROVISION, RESTORE -> placement.takeOver(stranded.databaseId(),
+                case PROVISION, RESTORE -> placement.takeOver(stranded.databaseId(), one.writerMigration(),
                         tx -> operations.takeOver(tx, stranded.id(), stranded.node()));
                 default -> OperationRepository.FOLLOWS_THE_PRIMARY.contains(stranded.kind())
                         && instances.primary(stranded.databaseId()).map(Instance::node).filter(node::equals).isPresent()

@@ -1,5 +1,6 @@
 package dev.keel.operations;
 
+import dev.keel.catalog.CatalogSchema;
 import dev.keel.catalog.schema.tables.records.OperationsRecord;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
@@ -13,15 +14,18 @@ import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
+import org.jooq.SelectField;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
 import java.time.OffsetDateTime;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
@@ -51,11 +55,14 @@ public final class OperationRepository {
     private final DSLContext dsl;
     private final String node;
     private final ThisNode thisNode;
+    /** The newest catalog migration this build carries, written on each operation it records ({@link #neverBegunOn}). */
+    private final int known;
 
-    OperationRepository(DSLContext dsl, ThisNode node) {
+    OperationRepository(DSLContext dsl, ThisNode node, CatalogSchema schema) {
         this.dsl = dsl;
         this.node = node.name();
         this.thisNode = node;
+        this.known = schema.known();
     }
 
     /**
@@ -99,6 +106,7 @@ public final class OperationRepository {
                 .set(OPERATIONS.STEP_CODE, firstStepCode == null ? null : firstStepCode.code())
                 .set(OPERATIONS.PROGRESS_TOTAL, (long) steps)
                 .set(OPERATIONS.RECORDED_BY, node)
+                .set(OPERATIONS.WRITER_MIGRATION, known)
                 .set(OPERATIONS.NODE, runner)
                 .returning()
                 .fetchSingle(OperationRepository::toOperation);
@@ -189,9 +197,12 @@ public final class OperationRepository {
      * nodes, which each sets aside once it is back, {@code InstanceSweep}); and work on a
      * database's primary ({@link #FOLLOWS_THE_PRIMARY}) that another node recorded for the silent
      * one, whose primary is on another node now (a failover moved it off the silent node): each
-     * reads the primary when it begins.
+     * reads the primary when it begins. Only work whose writer knew no catalog migration this build
+     * does not carry (during a rolling upgrade a newer node's row may carry what this one cannot
+     * read); each with that migration, which the node taking it over must know too
+     * ({@code Placement.takeOver}).
      */
-    List<Operation> neverBegunOn(Set<String> nodes) {
+    List<Stranded> neverBegunOn(Set<String> nodes) {
         Field<String> primaryHost = primaryHost(dsl, OPERATIONS.DATABASE_ID);
         // A deletion whatever servers its database has: the deleting node forgets those on silent nodes, which set them
         // aside (InstanceSweep) once they are back.
@@ -202,9 +213,20 @@ public final class OperationRepository {
                         // Not work a node recorded for itself: that it runs as it records it, some in the caller's thread
                         // without marking it begun (an upgrade's first backup).
                         .and(OPERATIONS.RECORDED_BY.isDistinctFrom(OPERATIONS.NODE)));
-        return dsl.selectFrom(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value())).and(OPERATIONS.NODE.in(nodes))
-                .and(OPERATIONS.STARTED_AT.isNull()).and(movable)
-                .orderBy(OPERATIONS.CREATED_AT).fetch(OperationRepository::toOperation);
+        Field<Integer> writer = writerMigration();
+        Field<Integer> shown = writer.as("writer_migration_known");
+        return dsl.select(Stream.<SelectField<?>>concat(Arrays.stream(OPERATIONS.fields()), Stream.of(shown)).toList()).from(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+                .and(OPERATIONS.NODE.in(nodes)).and(OPERATIONS.STARTED_AT.isNull()).and(movable).and(writer.le(known))
+                .orderBy(OPERATIONS.CREATED_AT).fetch(r -> new Stranded(toOperation(r), r.get(shown)));
+    }
+
+    /** An operation a silent node never began, and the newest catalog migration its writer knew. */
+    record Stranded(Operation operation, int writerMigration) {
+    }
+
+    /** The newest migration an operation's writer knew; a build before V87 recorded none, and knew V86. */
+    private static Field<Integer> writerMigration() {
+        return DSL.coalesce(OPERATIONS.WRITER_MIGRATION, DSL.inline(CatalogSchema.BEFORE_RECORDED));
     }
 
     /**

@@ -57,7 +57,7 @@ class NewerKindTest {
             assertThat(operations.unfinishedHere()).extracting(Operation::id).doesNotContain(handed);
             assertThat(operations.unknownHere()).anySatisfy(line -> assertThat(line).startsWith(handed.toString())
                     .contains(NEWER).contains("newer-node"));
-            assertThat(operations.neverBegunOn(Set.of(silent))).extracting(Operation::id).doesNotContain(stranded);
+            assertThat(operations.neverBegunOn(Set.of(silent))).extracting(s -> s.operation().id()).doesNotContain(stranded);
 
             // Addressed to a node an operator forgot: ended with its other work, though this version has no record of it to end.
             assertThat(operations.giveUpAllOnSilent(database, silent, Failure.of(ProblemType.UNAVAILABLE, "node forgotten"))).isEmpty();

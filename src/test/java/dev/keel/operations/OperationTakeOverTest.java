@@ -1,5 +1,7 @@
 package dev.keel.operations;
 
+import dev.keel.catalog.CatalogSchema;
+import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.SilentNodes;
@@ -10,8 +12,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Collectors;
 
 import static dev.keel.catalog.schema.Tables.NODES;
 import static dev.keel.catalog.schema.Tables.OPERATIONS;
@@ -47,7 +51,7 @@ class OperationTakeOverTest {
         try {
             // Not addressed here: this node does not begin it.
             assertThat(operations.begin(stranded.id())).isFalse();
-            assertThat(operations.neverBegunOn(Set.of(silent))).as("a backup needs its node's server").extracting(Operation::id)
+            assertThat(operations.neverBegunOn(Set.of(silent))).as("a backup needs its node's server").extracting(s -> s.operation().id())
                     .doesNotContain(stranded.id(), begun.id());
             // Only a silent node's work is taken over: this node's own, never.
             assertThat(operations.takeOver(own.id(), here)).isEmpty();
@@ -63,6 +67,45 @@ class OperationTakeOverTest {
             assertThat(operations.takeOver(begun.id(), silent)).isEmpty();
         } finally {
             catalog.deleteFrom(OPERATIONS).where(OPERATIONS.ID.in(stranded.id(), begun.id(), own.id())).execute();
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
+        }
+    }
+
+    /**
+     * During a rolling upgrade, a silent node's stranded work is taken over only by a node that
+     * knows every catalog migration its writer knew, and the taker is chosen among such nodes: a
+     * newer node's row may carry what an older one cannot read, while a newer node reads an older
+     * one's. (Provisions of databases that do not exist: listed, never taken by this Keel's own
+     * inbox, which finds nothing to make.)
+     */
+    @Test
+    void workIsTakenOverOnlyByNodesThatKnowWhatItsWriterKnew(TestKeel keel) {
+        keel.newTeam("take-over-migrations");
+        OperationRepository operations = keel.bean(OperationRepository.class);
+        Placement placement = keel.bean(Placement.class);
+        DSLContext catalog = keel.bean(DSLContext.class);
+        int known = keel.bean(CatalogSchema.class).known();
+        String here = keel.bean(ThisNode.class).name();
+        UUID team = catalog.select(TEAMS.ID).from(TEAMS).limit(1).fetchSingle(TEAMS.ID);
+        String silent = SilentNodes.add(catalog, "silent");
+        Operation ours = catalog.transactionResult(tx -> operations.create(tx.dsl(), team, UUID.randomUUID(), OperationKind.PROVISION,
+                "starting", 1, silent));
+        Operation older = catalog.transactionResult(tx -> operations.create(tx.dsl(), team, UUID.randomUUID(), OperationKind.PROVISION,
+                "starting", 1, silent));
+        Operation newer = catalog.transactionResult(tx -> operations.create(tx.dsl(), team, UUID.randomUUID(), OperationKind.PROVISION,
+                "starting", 1, silent));
+        try {
+            // Recorded by a build before writers were recorded, and by a newer one.
+            catalog.update(OPERATIONS).setNull(OPERATIONS.WRITER_MIGRATION).where(OPERATIONS.ID.eq(older.id())).execute();
+            catalog.update(OPERATIONS).set(OPERATIONS.WRITER_MIGRATION, known + 1).where(OPERATIONS.ID.eq(newer.id())).execute();
+            Map<UUID, Integer> listed = operations.neverBegunOn(Set.of(silent)).stream()
+                    .collect(Collectors.toMap(s -> s.operation().id(), OperationRepository.Stranded::writerMigration));
+            assertThat(listed).containsEntry(ours.id(), known).containsEntry(older.id(), 86).doesNotContainKey(newer.id());
+            // This node (the only active one) knows what it wrote, and not what a newer build did.
+            assertThat(placement.leastBusy(known)).contains(here);
+            assertThat(placement.leastBusy(known + 1)).isEmpty();
+        } finally {
+            catalog.deleteFrom(OPERATIONS).where(OPERATIONS.ID.in(ours.id(), older.id(), newer.id())).execute();
             catalog.deleteFrom(NODES).where(NODES.NAME.eq(silent)).execute();
         }
     }
