@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * Two Keel nodes, each a {@code target/keel.jar} process on a host of its own (network namespaces,
+ * Three Keel nodes, each a {@code target/keel.jar} process on a host of its own (network namespaces,
  * see {@link Hosts}), sharing a catalog and an S3-compatible store on two more hosts, configured as
  * the README says (the same KEEL_CATALOG_URL, KEEL_S3_* and KEEL_SECRET_KEY; each its own
  * KEEL_NODE_NAME and KEEL_BIND). A database made through a node is hosted there and its URL names
@@ -43,7 +43,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * finishes the provision its older version had in flight when it died. Work asked of one node for
  * the other's database is then done by the other. A
  * premium database's standby is built on the other host, and a hung primary is failed over to it,
- * its pool moving with it.
+ * its pool moving with it. The third, node-c (this build), is drained from its start: a provision
+ * asked of it lands on another node, whose address its URL names; it shows node-b lost and answers
+ * for its database while node-b is down; and nothing is placed on it throughout.
  */
 // Minutes long: started among the first (junit-platform.properties).
 @Order(9)
@@ -54,25 +56,29 @@ class NodesAcrossHostsIT {
         List<String> observed = new ArrayList<>();
         // The older version (the commit before this one) builds while the hosts, the catalog, the store and node-a start.
         long building = System.nanoTime();
-        try (PreviousBuild previous = PreviousBuild.begin(); Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b")) {
+        try (PreviousBuild previous = PreviousBuild.begin(); Hosts hosts = Hosts.create("db", "s3", "node-a", "node-b", "node-c")) {
             Hosts.Host nodeA = hosts.host("node-a");
             Hosts.Host nodeB = hosts.host("node-b");
+            Hosts.Host nodeC = hosts.host("node-c");
             try (CatalogServer catalog = CatalogServer.start(hosts.host("db"), TestKeel.freshDataDir("hosts-catalog"), hosts.cidr());
                  S3Server s3 = S3Server.start(hosts.host("s3"), TestKeel.freshDataDir("hosts-s3"))) {
                 Map<String, String> common = NodeWork.sharedEnv(catalog, s3, hosts);
                 Path dirA = TestKeel.freshDataDir("hosts-node-a");
                 Path dirB = TestKeel.freshDataDir("hosts-node-b");
+                Path dirC = TestKeel.freshDataDir("hosts-node-c");
                 Map<String, String> envA = NodeWork.nodeEnv(common, nodeA);
                 Map<String, String> envB = NodeWork.nodeEnv(common, nodeB);
                 TestKeel.Ports portsB = TestKeel.nextPorts();
                 KeelProcess a = KeelProcess.start(nodeA.command(KeelProcess.command()), dirA, TestKeel.nextPorts(), "0", envA);
                 KeelProcess b = null;
+                KeelProcess c = null;
                 List<String> databases = new ArrayList<>();
                 String[] teamKey = new String[1];
                 try {
                     // A rolling upgrade half done: node-a runs this version, and migrated the catalog; node-b still runs the
                     // previous commit's. The first node made the admin key; the second is given it, as an operator copies it.
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
+                    Files.copy(dirA.resolve("admin-api-key"), dirC.resolve("admin-api-key"));
                     Path older = previous.jar();
                     observed.add("the previous commit's keel.jar was ready " + Duration.ofNanos(System.nanoTime() - building).toMillis()
                             + " ms after the test began (built beside the hosts' start unless an earlier run had built it)");
@@ -93,9 +99,14 @@ class NodesAcrossHostsIT {
                     assertThat(versions).containsKeys("node-a", "node-b");
                     assertThat(versions.get("node-a").equals(versions.get("node-b"))).as(versions.toString()).isEqualTo(!mixed);
                     observed.add("the nodes' versions on one catalog: " + versions);
+                    // A third node, on this version, drained from its start: it serves the whole API, and nothing lands on it.
+                    c = KeelProcess.start(nodeC.command(KeelProcess.command()), dirC, TestKeel.nextPorts(), "0",
+                            NodeWork.nodeEnv(common, nodeC));
+                    assertThat(a.api().post("/v1/nodes/node-c/drain", "").status()).isEqualTo(200);
                     Api teamAtA = NodeWork.newTeam(a.api(), "across-hosts");
                     teamKey[0] = teamAtA.key();
                     Api teamAtB = b.api().withKey(teamAtA.key());
+                    Api teamAtC = c.api().withKey(teamAtA.key());
                     Path ca = dirA.resolveSibling("hosts-client-ca.pem");
                     Files.writeString(ca, a.api().get("/v1/ca.pem").text());
 
@@ -109,8 +120,10 @@ class NodesAcrossHostsIT {
                     assertThat(URI.create(onB.get("url").asText()).getHost()).isEqualTo(nodeB.address());
                     assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
                     assertThat(onB.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
+                    // The older node lists all three as the newer one set them.
                     for (JsonNode node : b.api().get("/v1/nodes").json()) {
-                        assertThat(node.get("state").asText()).as(node.toString()).isEqualTo("active");
+                        assertThat(node.get("state").asText()).as(node.toString())
+                                .isEqualTo(node.get("name").asText().equals("node-c") ? "draining" : "active");
                     }
                     // Each version serves the other's database, and carries out work the other recorded for it: a backup of
                     // B's database asked of A is taken by B, and one of A's asked of B by A.
@@ -126,6 +139,13 @@ class NodesAcrossHostsIT {
                     assertThat(a.log()).contains(backupOfA);
                     String urlB = onB.get("url").asText();
                     NodeWork.execute(urlB, ca, "create table kept (note text); insert into kept values ('before node-b died')");
+                    // A provision asked of the drained node-c lands on the node placement chooses, which its URL names.
+                    JsonNode throughC = teamAtC.provision("{\"plan\":\"essential-0\"}");
+                    databases.add(throughC.get("id").asText());
+                    String placed = throughC.get("instances").get(0).get("node").asText();
+                    assertThat(placed).isIn("node-a", "node-b");
+                    assertThat(URI.create(throughC.get("url").asText()).getHost()).isEqualTo(hosts.host(placed).address());
+                    observed.add("a provision asked of the drained node-c was placed on " + placed);
 
                     // A provision asked of the older node-b is in flight when its Keel is killed with -9.
                     String inFlight = teamAtB.post("/v1/databases", "{\"plan\":\"essential-0\"}").field("id");
@@ -139,9 +159,12 @@ class NodesAcrossHostsIT {
                     observed.add("node-b shown lost by node-a " + lostMillis + " ms after its kill -9 (KEEL_NODE_LOST_AFTER 5s)");
                     assertThat(lostMillis).isLessThan(Timeouts.NODE_HEARTBEAT.toMillis());
 
-                    // Its database keeps taking writes, and node-a keeps answering for it.
+                    // Its database keeps taking writes, and node-a and node-c keep answering for it.
                     NodeWork.execute(urlB, ca, "insert into kept values ('while node-b was lost')");
                     assertThat(teamAtA.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
+                    KeelProcess third = c;
+                    Wait.until("node-c to show node-b lost", Timeouts.NODE_HEARTBEAT, () -> "lost".equals(NodeWork.state(third.api(), "node-b")));
+                    assertThat(teamAtC.get("/v1/databases/" + idB).field("state")).isEqualTo("available");
                     assertThat(teamAtA.get("/v1/databases/" + inFlight).field("state")).isEqualTo("creating");
 
                     // node-b returns upgraded (this version, the upgrade's last step): it reattaches to its server and finishes
@@ -254,6 +277,17 @@ class NodesAcrossHostsIT {
                     });
                     observed.add("the pool answered on node-b's host at " + URI.create(pooledAtB).getPort() + " after the failover");
 
+                    // Nothing landed on the drained node-c, through all of the above.
+                    JsonNode rowOfC = null;
+                    for (JsonNode node : a.api().get("/v1/nodes").json()) {
+                        if (node.get("name").asText().equals("node-c")) {
+                            rowOfC = node;
+                        }
+                    }
+                    assertThat(rowOfC).isNotNull();
+                    assertThat(rowOfC.get("state").asText()).isEqualTo("draining");
+                    assertThat(rowOfC.get("instances")).as(rowOfC.toString()).isEmpty();
+
                     // Every database deleted through node-a: node-b deletes its own.
                     for (String id : List.copyOf(databases)) {
                         teamAtA.deprovision(id);
@@ -261,6 +295,10 @@ class NodesAcrossHostsIT {
                     }
                     assertThat(b.log()).contains("Operation deprovision succeeded database=" + idB);
                 } finally {
+                    if (c != null) {
+                        c.stop();
+                    }
+                    Keel.stopServers(dirC);
                     NodeWork.tearDown("NodesAcrossHostsIT", observed, databases, teamKey[0], a, b, dirA, dirB);
                 }
             }

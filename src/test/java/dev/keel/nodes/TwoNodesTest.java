@@ -285,13 +285,24 @@ class TwoNodesTest {
                             + " from streamed")).isEqualTo("17 1");
                 }
 
-                // The leader's plan change asked of A: B, hosting the leader, hands the follower's new settings to A first.
+                // The leader's plan change asked of A: B, hosting the leader, hands the follower's new settings to A first. A
+                // backup of the leader asked of B at once races it: both are carried out by B, one after the other (one
+                // operation at a time per database, whichever node asked), as the catalog's times show.
                 Api.Response planChanged = teamAtA.patch("/v1/databases/" + tunable.get("id").asText(), "{\"plan\":\"premium-0\"}");
                 assertThat(planChanged.status()).as(planChanged.toString()).isEqualTo(202);
                 String planChange = planChanged.json().get("progress").get("operation_id").asText();
+                String racingBackup = NodeWork.askBackup(teamAtNewB, tunable.get("id").asText());
                 Wait.until("the leader's plan change to end", Timeouts.RESTORE,
                         () -> !"running".equals(teamAtA.get("/v1/operations/" + planChange).field("state")));
                 assertThat(teamAtA.get("/v1/operations/" + planChange).field("state")).isEqualTo("succeeded");
+                NodeWork.awaitSucceeded(teamAtA, racingBackup);
+                try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
+                    assertThat(Pg.scalar(connection, "select string_agg(node, ' ') from operations where id in ('" + planChange + "', '"
+                            + racingBackup + "')")).isEqualTo("node-b node-b");
+                    assertThat(Pg.scalar(connection, "select count(*) from operations p, operations b where p.id = '" + planChange
+                            + "' and b.id = '" + racingBackup + "' and tstzrange(p.started_at, p.finished_at) && tstzrange(b.started_at,"
+                            + " b.finished_at)")).as("the plan change and the backup ran at once").isEqualTo("0");
+                }
                 assertThat(teamAtA.get("/v1/databases/" + tunable.get("id").asText()).field("plan")).isEqualTo("premium-0");
                 try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
                     assertThat(Pg.scalar(connection, "select node || ' ' || recorded_by || ' ' || state from operations where kind ="
