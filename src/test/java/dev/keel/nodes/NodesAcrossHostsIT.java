@@ -43,7 +43,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * finishes the provision its older version had in flight when it died. Work asked of one node for
  * the other's database is then done by the other. A
  * premium database's standby is built on the other host, and a hung primary is failed over to it,
- * its pool moving with it. The third, node-c (this build), is drained from its start: a provision
+ * its pool moving with it. The third, node-c (this build), is drained as it starts: a provision
  * asked of it lands on another node, whose address its URL names; it shows node-b lost and answers
  * for its database while node-b is down; and nothing is placed on it throughout.
  */
@@ -52,7 +52,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class NodesAcrossHostsIT {
 
     @Test
-    void nodesOnTwoHostsShareTheWorkAndANodeKilledMidProvisionFinishesItWhenItReturns() throws Exception {
+    void nodesOnThreeHostsShareTheWorkAndANodeKilledMidProvisionFinishesItWhenItReturns() throws Exception {
         List<String> observed = new ArrayList<>();
         // The older version (the commit before this one) builds while the hosts, the catalog, the store and node-a start.
         long building = System.nanoTime();
@@ -76,7 +76,7 @@ class NodesAcrossHostsIT {
                 String[] teamKey = new String[1];
                 try {
                     // A rolling upgrade half done: node-a runs this version, and migrated the catalog; node-b still runs the
-                    // previous commit's. The first node made the admin key; the second is given it, as an operator copies it.
+                    // previous commit's. The first node made the admin key; the others are given it, as an operator copies it.
                     Files.copy(dirA.resolve("admin-api-key"), dirB.resolve("admin-api-key"));
                     Files.copy(dirA.resolve("admin-api-key"), dirC.resolve("admin-api-key"));
                     Path older = previous.jar();
@@ -99,7 +99,8 @@ class NodesAcrossHostsIT {
                     assertThat(versions).containsKeys("node-a", "node-b");
                     assertThat(versions.get("node-a").equals(versions.get("node-b"))).as(versions.toString()).isEqualTo(!mixed);
                     observed.add("the nodes' versions on one catalog: " + versions);
-                    // A third node, on this version, drained from its start: it serves the whole API, and nothing lands on it.
+                    // A third node, on this version, drained as it starts, before any database exists (started later, it could
+                    // take a WAL receiver for a moment): it serves the whole API, and nothing lands on it.
                     c = KeelProcess.start(nodeC.command(KeelProcess.command()), dirC, TestKeel.nextPorts(), "0",
                             NodeWork.nodeEnv(common, nodeC));
                     assertThat(a.api().post("/v1/nodes/node-c/drain", "").status()).isEqualTo(200);
@@ -120,7 +121,7 @@ class NodesAcrossHostsIT {
                     assertThat(URI.create(onB.get("url").asText()).getHost()).isEqualTo(nodeB.address());
                     assertThat(onA.get("instances").get(0).get("node").asText()).isEqualTo("node-a");
                     assertThat(onB.get("instances").get(0).get("node").asText()).isEqualTo("node-b");
-                    // The older node lists all three as the newer one set them.
+                    // node-b lists all three as node-a set them.
                     for (JsonNode node : b.api().get("/v1/nodes").json()) {
                         assertThat(node.get("state").asText()).as(node.toString())
                                 .isEqualTo(node.get("name").asText().equals("node-c") ? "draining" : "active");
@@ -277,7 +278,8 @@ class NodesAcrossHostsIT {
                     });
                     observed.add("the pool answered on node-b's host at " + URI.create(pooledAtB).getPort() + " after the failover");
 
-                    // Nothing landed on the drained node-c, through all of the above.
+                    // Nothing landed on the drained node-c, through all of the above: no server now, no operation ever carried
+                    // out there (provisions, standby builds, take-overs), no WAL receiver.
                     JsonNode rowOfC = null;
                     for (JsonNode node : a.api().get("/v1/nodes").json()) {
                         if (node.get("name").asText().equals("node-c")) {
@@ -287,6 +289,10 @@ class NodesAcrossHostsIT {
                     assertThat(rowOfC).isNotNull();
                     assertThat(rowOfC.get("state").asText()).isEqualTo("draining");
                     assertThat(rowOfC.get("instances")).as(rowOfC.toString()).isEmpty();
+                    try (Connection connection = catalog.connect()) {
+                        assertThat(Pg.scalar(connection, "select count(*) from operations where node = 'node-c'")).isEqualTo("0");
+                    }
+                    assertThat(c.log()).doesNotContain("Receiving the WAL of instance");
 
                     // Every database deleted through node-a: node-b deletes its own.
                     for (String id : List.copyOf(databases)) {
@@ -295,11 +301,18 @@ class NodesAcrossHostsIT {
                     }
                     assertThat(b.log()).contains("Operation deprovision succeeded database=" + idB);
                 } finally {
-                    if (c != null) {
-                        c.stop();
+                    try {
+                        NodeWork.tearDown("NodesAcrossHostsIT", observed, databases, teamKey[0], a, b, dirA, dirB);
+                    } finally {
+                        try {
+                            if (c != null) {
+                                c.stop();
+                            }
+                            Keel.stopServers(dirC);
+                        } catch (RuntimeException | AssertionError e) {
+                            System.out.println("NodesAcrossHostsIT could not stop node-c: " + e);
+                        }
                     }
-                    Keel.stopServers(dirC);
-                    NodeWork.tearDown("NodesAcrossHostsIT", observed, databases, teamKey[0], a, b, dirA, dirB);
                 }
             }
         }

@@ -291,7 +291,9 @@ class TwoNodesTest {
                 Api.Response planChanged = teamAtA.patch("/v1/databases/" + tunable.get("id").asText(), "{\"plan\":\"premium-0\"}");
                 assertThat(planChanged.status()).as(planChanged.toString()).isEqualTo(202);
                 String planChange = planChanged.json().get("progress").get("operation_id").asText();
-                String racingBackup = NodeWork.askBackup(teamAtNewB, tunable.get("id").asText());
+                Api.Response backupAsked = teamAtNewB.post("/v1/databases/" + tunable.get("id").asText() + "/backups", "");
+                assertThat(backupAsked.status()).as("the backup asked while the plan change is pending: %s", backupAsked).isEqualTo(202);
+                String racingBackup = backupAsked.field("operation_id");
                 Wait.until("the leader's plan change to end", Timeouts.RESTORE,
                         () -> !"running".equals(teamAtA.get("/v1/operations/" + planChange).field("state")));
                 assertThat(teamAtA.get("/v1/operations/" + planChange).field("state")).isEqualTo("succeeded");
@@ -302,6 +304,9 @@ class TwoNodesTest {
                     assertThat(Pg.scalar(connection, "select count(*) from operations p, operations b where p.id = '" + planChange
                             + "' and b.id = '" + racingBackup + "' and tstzrange(p.started_at, p.finished_at) && tstzrange(b.started_at,"
                             + " b.finished_at)")).as("the plan change and the backup ran at once").isEqualTo("0");
+                    assertThat(Pg.scalar(connection, "select count(*) from operations p, operations b where p.id = '" + planChange
+                            + "' and b.id = '" + racingBackup + "' and b.created_at < p.finished_at and p.created_at < b.finished_at"))
+                            .as("the backup was asked while the plan change was pending").isEqualTo("1");
                 }
                 assertThat(teamAtA.get("/v1/databases/" + tunable.get("id").asText()).field("plan")).isEqualTo("premium-0");
                 try (Connection connection = DriverManager.getConnection(catalog.jdbcUrl(), catalog.user(), catalog.password())) {
