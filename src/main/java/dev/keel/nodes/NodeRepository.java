@@ -11,19 +11,16 @@ import org.jooq.Record1;
 import org.jooq.SQLDialect;
 import org.jooq.Select;
 import org.jooq.SelectConditionStep;
-import org.jooq.SelectField;
 import org.jooq.impl.DSL;
 
 import java.sql.Connection;
 import java.time.Duration;
 import java.time.OffsetDateTime;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
@@ -44,11 +41,11 @@ final class NodeRepository {
             "restart", "plan_change", "logical_backup", "logical_restore", "upgrade", "rebuild", "reconfigure", "discard", "remake");
 
     /**
-     * A node's columns by name, and the catalog's time. Never {@code nodes.*}: jOOQ reads the columns it knows by position, so a
-     * column a newer Keel added would shift {@code now} by one and keep this, older, node from reading a node at all.
+     * The catalog's time, read after a node's columns named one by one ({@code NODES.fields()}). Never {@code nodes.*}: jOOQ reads
+     * the columns it knows by position, so a column a newer Keel added would shift {@code now} by one and keep this, older, node
+     * from reading a node at all.
      */
-    private static final List<SelectField<?>> COLUMNS_AND_NOW =
-            Stream.<SelectField<?>>concat(Arrays.stream(NODES.fields()), Stream.of(DSL.currentOffsetDateTime().as("now"))).toList();
+    private static final Field<OffsetDateTime> NOW = DSL.currentOffsetDateTime().as("now");
 
     private final DSLContext dsl;
 
@@ -57,19 +54,13 @@ final class NodeRepository {
     }
 
     /**
-     * The newest catalog migration each node's build carries, by name (a build before V87 wrote none, and counts as knowing
-     * {@link CatalogSchema#BEFORE_RECORDED}).
+     * A node's row as read at {@code now}; {@code migration} is the newest catalog migration its build carries (a build before
+     * V87 wrote none, and counts as knowing {@link CatalogSchema#BEFORE_RECORDED}).
      */
-    Map<String, Integer> migrations(DSLContext sql) {
-        return sql.select(NODES.NAME, DSL.coalesce(NODES.MIGRATION, DSL.inline(CatalogSchema.BEFORE_RECORDED))).from(NODES)
-                .fetchMap(r -> r.value1(), r -> r.value2());
-    }
-
-    /** A node's row as read at {@code now}. */
     record Row(String name, @Nullable String apiUrl, String version, boolean embeddedCatalog, OffsetDateTime startedAt,
                OffsetDateTime heartbeatAt, boolean drained, @Nullable OffsetDateTime drainedAt, int portFirst, int portLast,
                long memoryBudgetMb, long diskBudgetMb, @Nullable Long diskFreeMb, @Nullable Long diskUsedMb,
-               @Nullable OffsetDateTime forgottenAt, OffsetDateTime now) {
+               @Nullable OffsetDateTime forgottenAt, int migration, OffsetDateTime now) {
         /** How long it has not heartbeat, by the catalog's clock. */
         Duration silence() {
             return Duration.between(heartbeatAt, now);
@@ -216,7 +207,7 @@ final class NodeRepository {
     }
 
     Optional<Row> find(DSLContext sql, String name) {
-        return sql.select(COLUMNS_AND_NOW).from(NODES).where(NODES.NAME.eq(name))
+        return sql.select(NODES.fields()).select(NOW).from(NODES).where(NODES.NAME.eq(name))
                 .fetchOptional(NodeRepository::toRow);
     }
 
@@ -225,13 +216,13 @@ final class NodeRepository {
     }
 
     List<Row> all(DSLContext sql) {
-        return sql.select(COLUMNS_AND_NOW).from(NODES).orderBy(NODES.NAME)
+        return sql.select(NODES.fields()).select(NOW).from(NODES).orderBy(NODES.NAME)
                 .fetch(NodeRepository::toRow);
     }
 
     /** The node other than {@code name} whose catalog this is (embedded in its data directory), if one registered. */
     Optional<Row> embeddedOwnerOtherThan(String name) {
-        return dsl.select(COLUMNS_AND_NOW).from(NODES)
+        return dsl.select(NODES.fields()).select(NOW).from(NODES)
                 .where(NODES.EMBEDDED_CATALOG.isTrue()).and(NODES.NAME.ne(name))
                 .orderBy(NODES.HEARTBEAT_AT.desc()).limit(1)
                 .fetchOptional(NodeRepository::toRow);
@@ -335,6 +326,6 @@ final class NodeRepository {
         return new Row(r.get(NODES.NAME), r.get(NODES.API_URL), r.get(NODES.VERSION), r.get(NODES.EMBEDDED_CATALOG), r.get(NODES.STARTED_AT),
                 r.get(NODES.HEARTBEAT_AT), r.get(NODES.DRAINED), r.get(NODES.DRAINED_AT), r.get(NODES.PORT_FIRST), r.get(NODES.PORT_LAST),
                 r.get(NODES.MEMORY_BUDGET_MB), r.get(NODES.DISK_BUDGET_MB), r.get(NODES.DISK_FREE_MB), r.get(NODES.DISK_USED_MB),
-                r.get(NODES.FORGOTTEN_AT), r.get("now", OffsetDateTime.class));
+                r.get(NODES.FORGOTTEN_AT), Objects.requireNonNullElse(r.get(NODES.MIGRATION), CatalogSchema.BEFORE_RECORDED), r.get(NOW));
     }
 }

@@ -1,7 +1,6 @@
 package dev.keel.nodes;
 
 import dev.keel.catalog.AdvisoryLock;
-import dev.keel.catalog.CatalogSchema;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
@@ -155,7 +154,7 @@ public final class Placement {
     private Placed choose(DSLContext sql, @Nullable String awayFrom, Demand demand) {
         Survey survey = survey(sql, demand);
         if (awayFrom != null) {
-            Optional<String> other = survey.leastBusyWithRoom(name -> !name.equals(awayFrom));
+            Optional<String> other = survey.leastBusyWithRoom(row -> !row.name().equals(awayFrom));
             if (other.isPresent()) {
                 return new Placed(other.get(), other.get().equals(node.name()));
             }
@@ -166,7 +165,7 @@ public final class Placement {
         if (open && here.isEmpty()) {
             return new Placed(node.name(), true);
         }
-        Optional<String> other = survey.leastBusyWithRoom(name -> true);
+        Optional<String> other = survey.leastBusyWithRoom(row -> true);
         if (other.isPresent()) {
             return new Placed(other.get(), other.get().equals(node.name()));
         }
@@ -213,9 +212,9 @@ public final class Placement {
             Survey survey = survey(tx, new Demand(made.plan(), made.following() ? 1 : footprint.servers(made.plan()),
                     made.following() ? -1 : made.major()));
             String awayFrom = made.leaderNode();
-            Predicate<String> reads = knowing(nodes.migrations(tx), writerMigration);
+            Predicate<NodeRepository.Row> reads = knowing(writerMigration);
             Optional<String> taker = awayFrom == null ? Optional.empty()
-                    : survey.leastBusyWithRoom(name -> reads.test(name) && !name.equals(awayFrom));
+                    : survey.leastBusyWithRoom(reads.and(row -> !row.name().equals(awayFrom)));
             boolean here = taker.or(() -> survey.leastBusyWithRoom(reads)).filter(node.name()::equals).isPresent();
             return here ? take.apply(tx) : Optional.<T>empty();
         });
@@ -224,8 +223,8 @@ public final class Placement {
     /** The active nodes, what each hosts, and what each lacks for one demand. */
     private record Survey(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
                           Map<String, Optional<Shortage>> shortages) {
-        Optional<String> leastBusyWithRoom(Predicate<String> eligible) {
-            return leastBusy(active, hosted, name -> eligible.test(name) && shortages.get(name).isEmpty());
+        Optional<String> leastBusyWithRoom(Predicate<NodeRepository.Row> eligible) {
+            return leastBusy(active, hosted, eligible.and(row -> shortages.get(row.name()).isEmpty()));
         }
     }
 
@@ -328,7 +327,7 @@ public final class Placement {
         // A follower has no hot standby on any plan.
         if (!following && footprint.servers(plan) > live) {
             Survey survey = survey(all, after, Demand.standby(database, plan));
-            if (survey.leastBusyWithRoom(name -> true).isEmpty()) {
+            if (survey.leastBusyWithRoom(row -> true).isEmpty()) {
                 String each = survey.shortages().entrySet().stream()
                         .map(e -> "node " + e.getKey() + ": " + e.getValue().map(Shortage::sentence).orElse("")).collect(Collectors.joining("; "));
                 throw new KeelException(ProblemType.NO_CAPACITY, "No node has room for the hot standby plan " + plan + " adds ("
@@ -389,18 +388,17 @@ public final class Placement {
      */
     public Optional<String> leastBusy(int writerMigration) {
         Map<String, List<NodeRepository.Hosted>> hosted = nodes.hosted().stream().collect(Collectors.groupingBy(NodeRepository.Hosted::node));
-        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted,
-                knowing(nodes.migrations(dsl), writerMigration));
+        return leastBusy(nodes.all().stream().filter(row -> state(row) == NodeState.ACTIVE).toList(), hosted, knowing(writerMigration));
     }
 
-    /** The nodes, among {@code migrations} (each node's newest), whose builds carry migration {@code migration}. */
-    private static Predicate<String> knowing(Map<String, Integer> migrations, int migration) {
-        return name -> migrations.getOrDefault(name, CatalogSchema.BEFORE_RECORDED) >= migration;
+    /** The nodes whose builds carry catalog migration {@code migration}. */
+    private static Predicate<NodeRepository.Row> knowing(int migration) {
+        return row -> row.migration() >= migration;
     }
 
     private static Optional<String> leastBusy(List<NodeRepository.Row> active, Map<String, List<NodeRepository.Hosted>> hosted,
-                                              Predicate<String> eligible) {
-        return active.stream().filter(row -> eligible.test(row.name())).min(leastBusyFirst(hosted)).map(NodeRepository.Row::name);
+                                              Predicate<NodeRepository.Row> eligible) {
+        return active.stream().filter(eligible).min(leastBusyFirst(hosted)).map(NodeRepository.Row::name);
     }
 
     /** Nodes ordered by how many instances each hosts in {@code hosted}, then by name. */

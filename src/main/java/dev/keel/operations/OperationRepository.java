@@ -14,18 +14,15 @@ import org.jooq.Condition;
 import org.jooq.DSLContext;
 import org.jooq.Field;
 import org.jooq.Record;
-import org.jooq.SelectField;
 import org.jooq.UpdateSetMoreStep;
 import org.jooq.impl.DSL;
 
 import java.time.OffsetDateTime;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 import static dev.keel.catalog.schema.Tables.DATABASES;
 import static dev.keel.catalog.schema.Tables.INSTANCES;
@@ -216,8 +213,7 @@ public final class OperationRepository {
         Field<Integer> writer = writerMigration();
         Field<Integer> shown = writer.as("writer_migration_known");
         // The columns by name, never operations.*: a column a newer Keel added would shift the computed one (ArchitectureTest).
-        List<SelectField<?>> columns = Stream.<SelectField<?>>concat(Arrays.stream(OPERATIONS.fields()), Stream.of(shown)).toList();
-        return dsl.select(columns).from(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
+        return dsl.select(OPERATIONS.fields()).select(shown).from(OPERATIONS).where(OPERATIONS.STATE.eq(OperationState.RUNNING.value()))
                 .and(OPERATIONS.NODE.in(nodes)).and(OPERATIONS.STARTED_AT.isNull()).and(movable).and(writer.le(known))
                 .orderBy(OPERATIONS.CREATED_AT).fetch(r -> new Stranded(toOperation(r), r.get(shown)));
     }

@@ -1,5 +1,6 @@
 package dev.keel.nodes;
 
+import dev.keel.catalog.CatalogSchema;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -135,13 +136,14 @@ class PlacementRoomTest {
     /** Node {@code name}, with a memory budget (0: none) and room otherwise. */
     private static NodeRepository.Row node(String name, long memoryBudgetMb) {
         OffsetDateTime now = OffsetDateTime.now();
-        return new NodeRepository.Row(name, null, "1", false, now, now, false, null, 20000, 20099, memoryBudgetMb, 10_000, 5000L, 100L, null, now);
+        return new NodeRepository.Row(name, null, "1", false, now, now, false, null, 20000, 20099, memoryBudgetMb, 10_000, 5000L, 100L, null, CatalogSchema.BEFORE_RECORDED, now);
     }
 
     /** A node with a memory budget, this many ports, and its disk as last read (null: not read); its disk budget is 10,000 MB. */
     private static NodeRepository.Row node(long memoryBudgetMb, int ports, Integer diskFreeMb, Integer diskUsedMb) {
         OffsetDateTime now = OffsetDateTime.now();
         return new NodeRepository.Row("n1", null, "1", false, now, now, false, null, 20000, 20000 + ports - 1, memoryBudgetMb, 10_000,
-                diskFreeMb == null ? null : diskFreeMb.longValue(), diskUsedMb == null ? null : diskUsedMb.longValue(), null, now);
+                diskFreeMb == null ? null : diskFreeMb.longValue(), diskUsedMb == null ? null : diskUsedMb.longValue(), null,
+                CatalogSchema.BEFORE_RECORDED, now);
     }
 }
