@@ -103,7 +103,7 @@ public final class DatabaseRepository {
                 .fetch(DatabaseRepository::toDatabase);
     }
 
-    List<Database> list(UUID teamId) {
+    public List<Database> list(UUID teamId) {
         return dsl.selectFrom(DATABASES).where(DATABASES.TEAM_ID.eq(teamId)).orderBy(DATABASES.CREATED_AT)
                 .fetch(DatabaseRepository::toDatabase);
     }

@@ -31,7 +31,7 @@ public record DatabaseView(UUID id, String name, String plan, String version, St
     /** One of the database's servers: its role, its state and the Keel node that hosts it (null until a node claims an old row). */
     @Serdeable
     public record InstanceRef(UUID id, String role, String state, @Nullable String node) {
-        static InstanceRef of(Instance instance) {
+        public static InstanceRef of(Instance instance) {
             return new InstanceRef(instance.id(), instance.role().value(), instance.state().value(), instance.node());
         }
     }
@@ -39,7 +39,7 @@ public record DatabaseView(UUID id, String name, String plan, String version, St
     /** Another database, by id and name. */
     @Serdeable
     public record Ref(UUID id, String name) {
-        static Ref of(Database database) {
+        public static Ref of(Database database) {
             return new Ref(database.id(), database.name());
         }
     }
@@ -51,7 +51,7 @@ public record DatabaseView(UUID id, String name, String plan, String version, St
     @Serdeable
     public record Origin(String kind, UUID databaseId, String databaseName, @Nullable Instant to,
                          @Nullable Instant asOf, @Nullable Long ageSeconds, String description) {
-        static Origin of(DatabaseOrigin origin, OffsetDateTime requestedAt) {
+        public static Origin of(DatabaseOrigin origin, OffsetDateTime requestedAt) {
             return new Origin(origin.kind().value(), origin.sourceId(), origin.sourceName(), origin.targetTime(),
                     origin.fast() ? origin.backupFinishedAt() : null,
                     origin.fast() ? Duration.between(origin.backupFinishedAt(), requestedAt.toInstant()).toSeconds() : null,

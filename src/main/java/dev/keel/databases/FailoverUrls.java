@@ -35,7 +35,7 @@ public final class FailoverUrls {
     }
 
     /** {@link #of} for a database that has a standby now: the view shows a failover URL only then. */
-    Optional<FailoverUrl> withStandby(Database db, String credential) {
+    public Optional<FailoverUrl> withStandby(Database db, String credential) {
         Optional<Instance> standby = instances.standby(db.id());
         return standby.isPresent() ? of(db, credential, standby) : Optional.empty();
     }

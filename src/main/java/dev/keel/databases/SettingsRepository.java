@@ -20,14 +20,14 @@ public final class SettingsRepository {
     }
 
     /** Setting name to value, in name order; empty when none was ever set. */
-    Map<String, String> of(UUID databaseId) {
+    public Map<String, String> of(UUID databaseId) {
         Map<String, String> settings = new LinkedHashMap<>();
         dsl.selectFrom(DATABASE_SETTINGS).where(DATABASE_SETTINGS.DATABASE_ID.eq(databaseId)).orderBy(DATABASE_SETTINGS.NAME)
                 .forEach(r -> settings.put(r.getName(), r.getValue()));
         return settings;
     }
 
-    void put(UUID databaseId, Map<String, String> values) {
+    public void put(UUID databaseId, Map<String, String> values) {
         dsl.transaction(tx -> values.forEach((name, value) -> tx.dsl().insertInto(DATABASE_SETTINGS)
                 .set(DATABASE_SETTINGS.DATABASE_ID, databaseId).set(DATABASE_SETTINGS.NAME, name).set(DATABASE_SETTINGS.VALUE, value)
                 .onConflict(DATABASE_SETTINGS.DATABASE_ID, DATABASE_SETTINGS.NAME).doUpdate().set(DATABASE_SETTINGS.VALUE, value)

@@ -1,2 +1,5 @@
-/** The database record and its state machine, plans, lookups, views and settings, and the /v1/databases reads. */
+/**
+ * The database record and its state machine, plans, lookups, the view a database is shown as ({@code DatabaseView}), and the
+ * settings a database chose; assembling the view and applying the settings reach other capabilities, and are the lifecycle's.
+ */
 package dev.keel.databases;

@@ -2,7 +2,7 @@ package dev.keel.herokuapi;
 
 import dev.keel.auth.Caller;
 import dev.keel.databases.Database;
-import dev.keel.databases.DatabaseSettings;
+import dev.keel.lifecycle.DatabaseSettings;
 import dev.keel.maintenance.DefaultCredentialRepair;
 import dev.keel.maintenance.Reset;
 import dev.keel.maintenance.SessionsEnd;

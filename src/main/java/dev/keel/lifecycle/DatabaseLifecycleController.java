@@ -4,7 +4,6 @@ import dev.keel.auth.Caller;
 import dev.keel.databases.Accepted;
 import dev.keel.databases.CreateDatabaseRequest;
 import dev.keel.databases.DatabaseView;
-import dev.keel.databases.DatabaseViews;
 import dev.keel.http.JsonBody;
 import dev.keel.http.QueryFlag;
 import io.micronaut.core.annotation.Nullable;

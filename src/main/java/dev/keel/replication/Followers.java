@@ -10,7 +10,6 @@ import dev.keel.databases.DatabaseInfo;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.DatabaseRemoving;
 import dev.keel.databases.DatabaseState;
-import dev.keel.databases.Following;
 import dev.keel.databases.Plans;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
@@ -26,6 +25,7 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.BeanProvider;
 import io.micronaut.context.event.ApplicationEventListener;
+import io.micronaut.core.annotation.Nullable;
 import io.micronaut.core.annotation.Order;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -49,7 +49,7 @@ import java.util.function.Consumer;
  */
 @Singleton
 @Order(10)
-public final class Followers implements Following, DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
+public final class Followers implements DatabaseInfo.Lines, ApplicationEventListener<DatabaseRemoving> {
     private static final Logger LOG = LoggerFactory.getLogger(Followers.class);
 
     /** The steps {@link #unfollow} reports, in order. */
@@ -95,13 +95,22 @@ public final class Followers implements Following, DatabaseInfo.Lines, Applicati
         this.standbys = standbys;
     }
 
-    @Override
+    /**
+     * A follower's lag: {@code bytes} of WAL its leader has written that it has not replayed, and
+     * {@code seconds} that replay is behind (0 when it has caught up); both null when unknown,
+     * with {@code status} saying why ("streaming", or what is wrong).
+     */
+    public record Lag(@Nullable Long bytes, @Nullable Double seconds, String status) {
+    }
+
+    /** The HA status of {@code database} ("Available", or why not), or null for a database on a plan without HA. */
+    @Nullable
     public String haStatus(Database database) {
         boolean ha = plans.find(database.plan()).map(Plan::ha).orElse(false);
         return ha && !database.following() ? monitor.get().availability(database) : null;
     }
 
-    @Override
+    /** How far {@code follower} is behind its leader now (asked of the leader's server). */
     public Lag lag(Database follower) {
         Optional<Operation> rebuild = operations.running(follower.id(), EnumSet.of(OperationKind.REBUILD));
         if (rebuild.isPresent()) {
@@ -150,7 +159,7 @@ public final class Followers implements Following, DatabaseInfo.Lines, Applicati
         release(follower);
     }
 
-    @Override
+    /** Applies a follower's settings again (after its plan, its leader's plan or its own settings changed); it keeps streaming. */
     public void reconfigure(Database follower) throws Exception {
         reconfigureAll(List.of(follower));
     }

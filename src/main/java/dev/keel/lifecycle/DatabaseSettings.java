@@ -1,8 +1,14 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.keel.Network;
 import dev.keel.auth.Caller;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
+import dev.keel.databases.SettingsRepository;
+import dev.keel.databases.TunableSetting;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceMaker;
@@ -17,6 +23,7 @@ import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.replication.Followers;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.serde.annotation.Serdeable;
 import jakarta.inject.Singleton;
@@ -53,14 +60,14 @@ public final class DatabaseSettings implements OperationHandler {
     private final InstanceRepository instances;
     private final InstanceMaker maker;
     private final Reconfiguration reconfiguration;
-    private final Following following;
+    private final Followers followers;
     private final Network network;
     private final HostedWork hostedWork;
     private final DatabaseLeases leases;
 
     DatabaseSettings(DatabaseLookup databases, SettingsRepository settings, ServerSettings serverSettings, Plans plans,
                      OperationRepository operations, InstanceRepository instances, InstanceMaker maker, Reconfiguration reconfiguration,
-                     Following following, Network network, HostedWork hostedWork, DatabaseLeases leases) {
+                     Followers followers, Network network, HostedWork hostedWork, DatabaseLeases leases) {
         this.hostedWork = hostedWork;
         this.leases = leases;
         this.databases = databases;
@@ -71,7 +78,7 @@ public final class DatabaseSettings implements OperationHandler {
         this.instances = instances;
         this.maker = maker;
         this.reconfiguration = reconfiguration;
-        this.following = following;
+        this.followers = followers;
         this.network = network;
     }
 
@@ -152,7 +159,7 @@ public final class DatabaseSettings implements OperationHandler {
 
     private void apply(Database database) throws Exception {
         if (database.following()) {
-            following.reconfigure(database);
+            followers.reconfigure(database);
             return;
         }
         Instance primary = instances.primary(database.id()).orElseThrow(() -> new KeelException(ProblemType.NOT_AVAILABLE,

@@ -1,6 +1,9 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.auth.Caller;
+import dev.keel.databases.DatabaseInfo;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseView;
 import dev.keel.problems.KeelException;
 import io.micronaut.http.annotation.Controller;
 import io.micronaut.http.annotation.Get;
@@ -11,7 +14,7 @@ import java.util.List;
 
 /**
  * {@code /v1/databases} reads: list, show, info. Provisioning, plan changes, deprovisioning and
- * unfollowing are the lifecycle's ({@code lifecycle.DatabaseLifecycleController}).
+ * unfollowing are {@link DatabaseLifecycleController}'s.
  */
 @Controller("/v1/databases")
 @ExecuteOn(TaskExecutors.BLOCKING)

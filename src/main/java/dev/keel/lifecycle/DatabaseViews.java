@@ -1,15 +1,21 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import dev.keel.credentials.ConnectionUrl;
 import dev.keel.credentials.Credential;
 import dev.keel.credentials.Credentials;
 import dev.keel.credentials.FailoverUrl;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseRepository;
+import dev.keel.databases.DatabaseState;
+import dev.keel.databases.DatabaseView;
+import dev.keel.databases.FailoverUrls;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceState;
 import dev.keel.nodes.PublicHosts;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
+import dev.keel.replication.Followers;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 
@@ -25,12 +31,12 @@ public final class DatabaseViews {
     private final InstanceRepository instances;
     private final Credentials credentials;
     private final PublicHosts hosts;
-    private final Following following;
+    private final Followers followers;
     private final FailoverUrls failoverUrls;
 
     DatabaseViews(DatabaseRepository databases, OperationRepository operations, InstanceRepository instances, Credentials credentials,
-                  PublicHosts hosts, Following following, FailoverUrls failoverUrls) {
-        this.following = following;
+                  PublicHosts hosts, Followers followers, FailoverUrls failoverUrls) {
+        this.followers = followers;
         this.failoverUrls = failoverUrls;
         this.databases = databases;
         this.operations = operations;
@@ -68,13 +74,13 @@ public final class DatabaseViews {
         FailoverUrl failover = url == null ? null : failoverUrls.withStandby(db, Credential.DEFAULT).orElse(null);
         DatabaseView.Ref leader = !db.following() ? null
                 : databases.find(db.leaderId()).map(DatabaseView.Ref::of).orElse(null);
-        Following.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? following.lag(db) : null;
+        Followers.Lag lag = leader != null && db.state() == DatabaseState.AVAILABLE ? followers.lag(db) : null;
         return new DatabaseView(db.id(), db.name(), db.plan(), Integer.toString(db.major()), db.state().value(), db.stateReason(),
                 db.stateCode(), db.stateRetryable(),
                 progress, url, failover == null ? null : failover.libpq(), failover == null ? null : failover.jdbc(), databases.origin(db.id()).map(o -> DatabaseView.Origin.of(o, db.createdAt())).orElse(null),
                 leader, lag == null ? null : lag.bytes(), lag == null ? null : lag.seconds(), lag == null ? null : lag.status(),
                 databases.followers(db.id()).stream().filter(f -> f.state() != DatabaseState.DELETING).map(DatabaseView.Ref::of).toList(),
-                following.haStatus(db), instances.forDatabase(db.id()).stream().map(DatabaseView.InstanceRef::of).toList(),
+                followers.haStatus(db), instances.forDatabase(db.id()).stream().map(DatabaseView.InstanceRef::of).toList(),
                 db.createdAt(), db.updatedAt());
     }
 

@@ -1,4 +1,4 @@
-package dev.keel.databases;
+package dev.keel.lifecycle;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.auth.Caller;
