@@ -16,6 +16,7 @@ import dev.keel.instances.InstanceState;
 import dev.keel.nodes.NodeView;
 import dev.keel.nodes.Nodes;
 import dev.keel.nodes.Placement;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -85,10 +86,12 @@ final class NodeForgetting {
     private final BaseBackups backups;
     private final Transfers transfers;
     private final DSLContext dsl;
+    private final DatabaseLeases leases;
 
     NodeForgetting(Nodes nodes, Placement placement, InstanceRepository instances, DatabaseLookup databases, Plans plans,
                    OperationRepository operations, OperationRunner runner, PrimaryRestores restores, InstanceConnections connections,
-                   BaseBackups backups, Transfers transfers, DSLContext dsl) {
+                   BaseBackups backups, Transfers transfers, DSLContext dsl, DatabaseLeases leases) {
+        this.leases = leases;
         this.restores = restores;
         this.connections = connections;
         this.backups = backups;
@@ -221,40 +224,28 @@ final class NodeForgetting {
             return waiting(database, "Its server on node " + lost.node() + " (" + lost.host() + ":" + lost.port() + ") still accepts"
                     + " connections, so it may take writes; stop it (or cut its host off) and forget node " + node + " again.");
         }
-        if ((lost.state() == InstanceState.RUNNING || lost.state() == InstanceState.STOPPED)
-                && instances.transitionIfPresent(lost.id(), InstanceState.FENCED).isEmpty()) {
-            return Optional.empty(); // removed meanwhile (a remake another forgetting recorded has finished)
+        // A remake running on another node holds the lease while it runs: it is what becomes of the database.
+        Optional<Operation> elsewhere = operations.running(database.id(), Set.of(OperationKind.REMAKE)).filter(op -> !node.equals(op.node()));
+        if (elsewhere.isPresent()) {
+            return Optional.of(remaking(database, elsewhere.get()));
         }
-        // Fenced first (above): from here nothing names it as the primary, and its node, should it return, never serves it again.
-        String reason = "Node " + node + " was forgotten before this ran to its end; ask again once " + database.name()
-                + " is made anew.";
-        for (Operation ended : operations.giveUpAllOnSilent(database.id(), node, Failure.of(ProblemType.UNAVAILABLE, reason))) {
-            LOG.warn("Database {}: operation {} ({}) node {} held was ended as failed", database.name(), ended.id(), ended.kind().value(),
-                    node);
-        }
-        // Each ended operation's own record ends too (also those a stop between the two left), so that nothing counts it as running.
-        backups.abandonOrphans(database.id(), reason);
-        transfers.abandonOrphans(database.id(), reason);
-        if (lost.state() == InstanceState.CREATING) {
-            // A remake the forgotten node was running: its half-made server is forgotten too (the node sets it aside).
-            instances.delete(lost.id());
-        }
+        // Under the database's lease, as every change to its servers: a deletion, or another change, that holds it goes first, and
+        // what it left is read again here. The remake recorded runs once the lease is given back (it takes the lease itself).
         Remake recorded;
-        try {
-            recorded = dsl.transactionResult(tx -> {
-                String chosen = placement.chooseAndHold(tx.dsl(), node,
-                        new Placement.Demand(database.plan(), plans.servers(database.plan()), -1)).node();
-                // Read under the placement lock, which a forgetting asked at the same moment takes too before it records one.
-                Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
-                if (running.isPresent()) {
-                    return new Remake(running.get(), false);
-                }
-                if (placement.otherVersion(tx.dsl(), chosen).isPresent()) {
-                    return new Remake(null, false);
-                }
-                return new Remake(operations.create(tx.dsl(), database.teamId(), database.id(), OperationKind.REMAKE,
-                        PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(), PrimaryRemake.STEP_COUNT, chosen), true);
-            });
+        try (DatabaseLeases.Lease lease = leases.tryAcquire(database.id(), "forgetting node " + node).orElse(null)) {
+            if (lease == null) {
+                return waiting(database, "Another change to it is under way (" + leases.holder(database.id()).orElse("it has just ended")
+                        + "); nothing was changed. Forget node " + node + " again once it has ended.");
+            }
+            if (databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isEmpty()
+                    || !instances.primary(database.id()).map(Instance::id).equals(live.map(Instance::id))) {
+                return Optional.empty(); // deleted, or given another primary, meanwhile: asked again, it is read anew
+            }
+            Optional<Remake> fenced = fenceAndRecord(database, lost, node);
+            if (fenced.isEmpty()) {
+                return Optional.empty();
+            }
+            recorded = fenced.get();
         } catch (KeelException e) {
             // No room for another: one recorded by a forgetting asked at the same moment still holds its own.
             Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
@@ -273,6 +264,46 @@ final class NodeForgetting {
                 recorded.operation().node(), recorded.operation().id());
         return Optional.of(new Affected(database.id(), database.name(), "remake", recorded.operation().node(), recorded.operation().id(),
                 "made anew on node " + recorded.operation().node() + " from its archive"));
+    }
+
+    /**
+     * Fences {@code lost}, the primary of {@code database} that forgotten node {@code node} hosted, ends the work the node held for
+     * it, and records its remake for the node placement chooses (under the database's lease); empty when the server was removed
+     * meanwhile. Throws when no node has room.
+     */
+    private Optional<Remake> fenceAndRecord(Database database, Instance lost, String node) {
+        if ((lost.state() == InstanceState.RUNNING || lost.state() == InstanceState.STOPPED)
+                && instances.transitionIfPresent(lost.id(), InstanceState.FENCED).isEmpty()) {
+            return Optional.empty(); // removed meanwhile (a remake another forgetting recorded has finished)
+        }
+        // Fenced first (above): from here nothing names it as the primary, and its node, should it return, never serves it again.
+        String reason = "Node " + node + " was forgotten before this ran to its end; ask again once " + database.name()
+                + " is made anew.";
+        for (Operation ended : operations.giveUpAllOnSilent(database.id(), node, Failure.of(ProblemType.UNAVAILABLE, reason))) {
+            LOG.warn("Database {}: operation {} ({}) node {} held was ended as failed", database.name(), ended.id(), ended.kind().value(),
+                    node);
+        }
+        // Each ended operation's own record ends too (also those a stop between the two left), so that nothing counts it as running.
+        backups.abandonOrphans(database.id(), reason);
+        transfers.abandonOrphans(database.id(), reason);
+        if (lost.state() == InstanceState.CREATING) {
+            // A remake the forgotten node was running: its half-made server is forgotten too (the node sets it aside).
+            instances.delete(lost.id());
+        }
+        return Optional.of(dsl.transactionResult(tx -> {
+            String chosen = placement.chooseAndHold(tx.dsl(), node,
+                    new Placement.Demand(database.plan(), plans.servers(database.plan()), -1)).node();
+            // Read under the placement lock, which a forgetting asked at the same moment takes too before it records one.
+            Optional<Operation> running = operations.running(database.id(), Set.of(OperationKind.REMAKE));
+            if (running.isPresent()) {
+                return new Remake(running.get(), false);
+            }
+            if (placement.otherVersion(tx.dsl(), chosen).isPresent()) {
+                return new Remake(null, false);
+            }
+            return new Remake(operations.create(tx.dsl(), database.teamId(), database.id(), OperationKind.REMAKE,
+                    PrimaryRemake.Step.DECIDED, PrimaryRemake.Step.DECIDED.sentence(), PrimaryRemake.STEP_COUNT, chosen), true);
+        }));
     }
 
     /**

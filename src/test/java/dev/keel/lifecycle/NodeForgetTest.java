@@ -5,6 +5,7 @@ import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.nodes.ThisNode;
+import dev.keel.operations.DatabaseLeases;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationKind;
 import dev.keel.operations.OperationRepository;
@@ -128,6 +129,18 @@ class NodeForgetTest {
 
             // Its host is gone: its postmaster is killed.
             kill(lost, url);
+
+            // Another change to the database holds its lease (a deletion, say): it goes first, and nothing is changed meanwhile.
+            try (DatabaseLeases.Lease change = keel.bean(DatabaseLeases.class).tryAcquire(databaseId, "a test's change").orElseThrow()) {
+                JsonNode busy = onlyDatabase(forget(silent));
+                assertThat(busy.get("action").asText()).isEqualTo("waiting");
+                assertThat(busy.get("detail").asText()).contains("Another change to it is under way (" + change.holder() + ")")
+                        .contains("Forget node " + silent + " again");
+                assertThat(catalog.select(INSTANCES.STATE).from(INSTANCES).where(INSTANCES.ID.eq(lost)).fetchOne(INSTANCES.STATE))
+                        .as("not fenced").isEqualTo("running");
+                assertThat(catalog.select(OPERATIONS.STATE).from(OPERATIONS).where(OPERATIONS.ID.eq(held.id())).fetchOne(OPERATIONS.STATE))
+                        .as("the lost node's work is not ended").isEqualTo("running");
+            }
 
             JsonNode forgotten = forget(silent);
             assertThat(forgotten.get("node").get("state").asText()).isEqualTo("forgotten");
