@@ -52,7 +52,6 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
@@ -118,6 +117,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Duration interval;
     private final int misses;
     private final long maxLagBytes;
+    private final HaDecision.Limits limits;
     private final int probeSeconds;
     private final Duration standbyRetry;
     private final Duration syncGrace;
@@ -183,6 +183,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.misses = misses;
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
+        this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
         this.probeSeconds = probeSeconds;
         this.standbyRetry = Durations.parse("KEEL_HA_STANDBY_RETRY", standbyRetry);
         this.syncGrace = Durations.parse("KEEL_HA_SYNC_GRACE", syncGrace);
@@ -637,7 +638,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         String missed = "node " + nodeOf(primary) + ", which hosts the primary, has been silent for " + silent.toMillis() + " ms and"
                 + " the primary out of node " + node.name() + "'s reach for " + cut.toMillis() + " ms, longer than a node cut off takes"
                 + " to fence it (" + fencedBy().toMillis() + " ms)";
-        HaDecision decision = failOverOrRefuse(watch, Optional.of(standby), missed, " (" + failure + ")");
+        HaDecision decision = HaDecision.failOverOrRefuse(true, watch.lastLsn, lookups(database, watch, primary, Optional.of(standby)),
+                maxLagBytes, missed, " (" + failure + ")");
         if (decision.kind() != HaDecision.Kind.FAIL_OVER) {
             boolean news = watch.last == null || watch.last.kind() != decision.kind();
             watch.last = decision;
@@ -986,93 +988,97 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 || leases.holder(database.id()).isPresent();
     }
 
+    /**
+     * One round on a primary this node hosts: observe it, decide ({@link HaDecision#decide}: pure but for the lookups it makes
+     * only when a rule needs them), then keep what was seen for the next round. On a primary that answered, commits are turned
+     * synchronous or not first, on the session it answered on (their own pure rule, {@link SyncCommit#decide}), before anything
+     * reads the catalog: letting waiting commits go must not wait for placement.
+     */
     private HaDecision decide(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
         watch.moveTo = null;
+        HaDecision.Lookups lookups = lookups(database, watch, primary, standby);
         boolean intact = runtime.intact(primary);
         String failure = "its data directory is gone or damaged";
         // A server whose data directory is gone may still answer for a while, from memory: it is no longer healthy.
         if (intact) {
             try (ServerSession session = connections.probe(primary, probeSeconds)) {
                 ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
+                Instant now = Instant.now();
                 if (check.standbyReplyAgeSeconds() != null) {
                     // Every round: the self-fence may need it next.
                     noteReplyAge(database, watch, standby.map(Instance::id).orElse(null), check.standbyReplyAgeSeconds());
                 }
+                HaDecision.Observation seen = observation(primary, standby, true, null, check, null, now);
                 if (check.inRecovery()) {
-                    return new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting instance " + primary.id() + ": it is the primary"
-                            + " in the catalog but still in recovery");
+                    return HaDecision.decide(seen, history(watch), limits, lookups);
                 }
                 watch.missed = 0;
                 watch.restarts = 0;
                 watch.lastLsn = check.current();
                 watch.timeline = check.timeline();
-                syncCommit(database, watch, session, check, true);
+                watch.synchronous = check.synchronousStandby();
+                syncCommit(database, watch, session, check, watch.seen.observe(check, now), now, true);
                 watch.standbyLag = check.standbyLagBytes();
                 watch.standbyState = check.standbyState();
-                if (standby.isPresent() && "lost".equals(check.standbySlotStatus())) {
-                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its slot on the primary was invalidated"
-                            + " (wal_status lost): the primary removed WAL the standby had not received, so it can never stream again;"
-                            + " a new standby is built from the newest base backup");
-                }
-                Instant notStreamingSince = watch.seen.notStreamingSince();
-                Optional<String> hostGone = standby.map(Instance::node).filter(n -> !n.equals(node.name()) && notStreamingSince != null
-                        && notStreamingSince.isBefore(Instant.now().minus(node.lostAfter())) && placement.silent().contains(n));
-                if (hostGone.isPresent()) {
-                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "replacing the standby: its node " + hostGone.get() + " is lost"
-                            + " and the standby has not streamed since " + notStreamingSince.truncatedTo(ChronoUnit.SECONDS)
-                            + "; a new standby is built on another node from the newest base backup, and node " + hostGone.get()
-                            + " removes the old one when it returns");
-                }
-                Optional<String> apart = standby.filter(s -> nodeOf(s).equals(nodeOf(primary)) && "streaming".equals(check.standbyState()))
-                        .flatMap(s -> apartNode(database, watch, primary));
-                if (apart.isPresent()) {
-                    watch.moveTo = apart.get();
-                    return new HaDecision(HaDecision.Kind.REPLACE_STANDBY, "moving the standby to node " + apart.get() + ": it runs"
-                            + " beside its primary on node " + nodeOf(primary) + ", where losing the host would lose both; a new standby"
-                            + " is built on node " + apart.get() + " from the newest base backup");
-                }
-                return new HaDecision(HaDecision.Kind.HEALTHY, "the primary answered");
+                HaDecision decision = HaDecision.decide(observation(primary, standby, true, null, check, watch.seen.notStreamingSince(),
+                        now), history(watch), limits, lookups);
+                watch.moveTo = decision.moveTo();
+                return decision;
             } catch (SQLException e) {
                 failure = "it does not answer: " + e.getMessage();
             }
         }
-        // A primary that will not stay up is not restarted without end: after a few restarts it counts as missing.
-        if (!runtime.isRunning(primary) && intact && watch.restarts < RESTARTS_IN_A_ROW) {
-            return new HaDecision(HaDecision.Kind.RESTART_IN_PLACE, "restarting the primary in place: its postmaster is gone and its data"
-                    + " directory is intact");
+        // The history as it stands: a round whose primary answered before its session failed has reset it, as any answer does.
+        HaDecision decision = HaDecision.decide(observation(primary, standby, intact, failure, null, null, Instant.now()), history(watch),
+                limits, lookups);
+        if (decision.kind() != HaDecision.Kind.RESTART_IN_PLACE) {
+            watch.missed++;
         }
-        watch.missed++;
-        String why = " (" + failure + ")";
-        if (watch.missed < misses) {
-            return new HaDecision(HaDecision.Kind.WATCHING, "the primary missed " + watch.missed + " of " + misses + " checks" + why);
-        }
-        return failOverOrRefuse(watch, standby, "the primary missed " + watch.missed + " checks", why);
+        return decision;
     }
 
-    /**
-     * The decision on a primary that stopped answering ({@code missed} says how): fail over to the
-     * standby when it is within the lag bound of where the primary was last seen, else refuse, saying why.
-     */
-    private HaDecision failOverOrRefuse(Watch watch, Optional<Instance> standby, String missed, String why) {
-        if (standby.isEmpty()) {
-            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": there is no standby ready" + why);
+    private static HaDecision.History history(Watch watch) {
+        return new HaDecision.History(watch.missed, watch.restarts, watch.lastLsn);
+    }
+
+    /** What a round saw: {@code check} is what the primary answered, null when it did not ({@code failure} says why). */
+    private HaDecision.Observation observation(Instance primary, Optional<Instance> standby, boolean intact, @Nullable String failure,
+                                               @Nullable ServerSession.PrimaryCheck check, @Nullable Instant notStreamingSince,
+                                               Instant now) {
+        return new HaDecision.Observation(primary.id(), nodeOf(primary), node.name(), standby.map(this::nodeOf).orElse(null), intact,
+                failure, check != null && check.inRecovery(), check != null || runtime.isRunning(primary),
+                check == null ? null : check.standbySlotStatus(), check == null ? null : check.standbyState(), notStreamingSince, now);
+    }
+
+    /** What a decision about {@code database} may read, only when it needs it ({@link HaDecision.Lookups}). */
+    private HaDecision.Lookups lookups(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
+        return new HaDecision.Lookups() {
+            @Override
+            public boolean silent(String name) {
+                return placement.silent().contains(name);
+            }
+
+            @Override
+            public Optional<String> nodeApart() {
+                return apartNode(database, watch, primary);
+            }
+
+            @Override
+            public HaDecision.StandbyPosition standbyPosition() {
+                return standby.map(HaMonitor.this::standbyPosition).orElse(HaDecision.StandbyPosition.NOT_ANSWERING);
+            }
+        };
+    }
+
+    /** What {@code standby} has received, read now; a standby whose session fails, even as it closes, does not answer. */
+    private HaDecision.StandbyPosition standbyPosition(Instance standby) {
+        Optional<Lsn> received;
+        try (ServerSession session = connections.probe(standby, probeSeconds)) {
+            received = session.received();
+        } catch (SQLException e) {
+            return HaDecision.StandbyPosition.NOT_ANSWERING;
         }
-        if (watch.lastLsn == null) {
-            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": Keel has not seen the primary answer"
-                    + " since it started, so it cannot tell how far behind the standby is" + why);
-        }
-        Long behind = behind(standby.get(), watch.lastLsn);
-        if (behind == null) {
-            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": the standby does not answer either"
-                    + why);
-        }
-        if (behind > maxLagBytes) {
-            return new HaDecision(HaDecision.Kind.REFUSE, "not failing over although " + missed + ": the standby is " + behind
-                    + " bytes behind, more than the bound of " + maxLagBytes / WalSegmentName.SEGMENT_BYTES + " WAL segments ("
-                    + maxLagBytes + " bytes)" + why);
-        }
-        return new HaDecision(HaDecision.Kind.FAIL_OVER, "failing over because " + missed + " and the standby is " + behind
-                + " bytes behind" + why);
+        return new HaDecision.StandbyPosition(true, received.orElse(null));
     }
 
     /**
@@ -1081,11 +1087,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * a plan that still asks for it (a plan change that removes the standby holds the lease), and
      * turned off at once, with or without the catalog.
      */
-    private void syncCommit(Database database, Watch watch, ServerSession session, ServerSession.PrimaryCheck check, boolean catalog)
-            throws SQLException {
-        Instant now = Instant.now();
-        watch.synchronous = check.synchronousStandby();
-        Duration longestWait = watch.seen.observe(check, now);
+    private void syncCommit(Database database, Watch watch, ServerSession session, ServerSession.PrimaryCheck check, Duration longestWait,
+                            Instant now, boolean catalog) throws SQLException {
         SyncCommit.Verdict verdict = SyncCommit.decide(wantsSync(database), check, longestWait, watch.seen.notStreamingSince(),
                 watch.degraded, watch.heldOffUntil, now, syncGrace);
         watch.degraded = verdict.degraded();
@@ -1165,7 +1168,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 : connections.probeWithoutCatalog(primary, probeSeconds)) {
             ServerSession.PrimaryCheck check = session.primaryCheck(ReplicationSlots.forStandby(database.id()));
             if (!check.inRecovery()) {
-                syncCommit(database, watch, session, check, false);
+                Instant now = Instant.now();
+                watch.synchronous = check.synchronousStandby();
+                syncCommit(database, watch, session, check, watch.seen.observe(check, now), now, false);
             }
         } catch (SQLException e) {
             // A server the lease holder restarts on purpose does not answer for a moment: checked again next round.
@@ -1231,15 +1236,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         } catch (SQLException e) {
             LOG.warn("Database {}: could not check whether its commits still wait for a standby: {}", database.name(), e.getMessage());
             return false;
-        }
-    }
-
-    /** How many bytes of WAL before {@code lsn} the standby has not received, or null if it does not answer. */
-    private Long behind(Instance standby, Lsn lsn) {
-        try (ServerSession session = connections.probe(standby, probeSeconds)) {
-            return session.received().map(received -> Math.max(0, lsn.bytesSince(received))).orElse(lsn.value());
-        } catch (SQLException e) {
-            return null;
         }
     }
 
