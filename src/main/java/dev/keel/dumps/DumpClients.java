@@ -26,8 +26,6 @@ import java.util.List;
  */
 @Singleton
 final class DumpClients {
-    /** What Keel's own sessions pin (role, search_path, timeouts), so that no ALTER DATABASE/ROLE ... SET of the owner reaches a dump. */
-    private static final String PINNED = InstanceConnections.PINNED_OPTIONS;
     /** How long pg_dump waits for a table's lock (any SET lock_timeout value). */
     static final String LOCK_WAIT = "2min";
 
@@ -58,7 +56,9 @@ final class DumpClients {
 
     ClientProcess.Target superuser(Instance server, String database) {
         return new ClientProcess.Target(server.host(), server.port(), InstanceConfig.SUPERUSER, instances.superuserPassword(server), database,
-                authority.sharedCertificateFile(), PINNED);
+                // What Keel's own sessions pin (role, search_path, timeouts), so that no ALTER DATABASE/ROLE ... SET of the owner
+                // reaches a dump.
+                authority.sharedCertificateFile(), InstanceConnections.pinnedOptions(server.major()));
     }
 
     ClientProcess.Target owner(Database database, Instance server) {

@@ -31,11 +31,23 @@ public final class InstanceConnections {
      * and {@code pg_temp} last (unlisted, each would be searched first): nothing a tenant creates
      * can shadow a built-in. {@code role=none} keeps the session its login role: an owner's
      * {@code ALTER DATABASE ... SET role} would otherwise turn Keel's superuser into the owner. The
-     * rest undo what a tenant may set on its database to make Keel's own statements fail: Keel
-     * bounds its waits with socket timeouts instead.
+     * rest undo what a tenant may set on its database to make Keel's own statements fail (Keel
+     * bounds its waits with socket timeouts instead), or read otherwise
+     * ({@code standard_conforming_strings}: a literal Keel inlines means what it says). Servers of
+     * major 17 on have one timeout more ({@link #pinnedOptions}).
      */
-    public static final String PINNED_OPTIONS = "-c role=none -c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
-            + " -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+    private static final String PINNED_OPTIONS = "-c role=none -c search_path=pg_catalog,pg_temp -c default_transaction_read_only=off"
+            + " -c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0 -c idle_session_timeout=0"
+            + " -c standard_conforming_strings=on";
+    /**
+     * What every Keel session to a server of major {@code major} pins (as a startup packet's or
+     * {@code PGOPTIONS}' options): {@code transaction_timeout} too from 17, where it exists (an
+     * older server refuses a setting it does not know).
+     */
+    public static String pinnedOptions(int major) {
+        return major >= 17 ? PINNED_OPTIONS + " -c transaction_timeout=0" : PINNED_OPTIONS;
+    }
+
     /** What a dataclip's session pins: its own role, and the search_path. */
     private static final String PINNED_SEARCH_PATH = "-c role=none -c search_path=pg_catalog,pg_temp";
 
@@ -117,7 +129,7 @@ public final class InstanceConnections {
         props.setProperty("replication", "true");
         props.setProperty("preferQueryMode", "simple");
         props.setProperty("assumeMinServerVersion", "10");
-        return new ReplicationSession(connect(instance, "postgres", props, PINNED_OPTIONS));
+        return new ReplicationSession(connect(instance, "postgres", props, pinnedOptions(instance.major())));
     }
 
     private Connection connect(Instance instance, String database, int connectSeconds, int socketSeconds) throws SQLException {
@@ -135,7 +147,7 @@ public final class InstanceConnections {
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
         props.setProperty("ApplicationName", "keel");
-        return connect(instance, database, props, PINNED_OPTIONS);
+        return connect(instance, database, props, pinnedOptions(instance.major()));
     }
 
     /**

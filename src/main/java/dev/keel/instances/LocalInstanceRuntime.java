@@ -104,9 +104,17 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         return dir(id).resolve("data");
     }
 
+    /** The name of a server's log in its directory. */
+    static final String LOG_FILE = "postgresql.log";
+
     /** The server log of an instance on this machine. */
     Path logFile(UUID id) {
-        return dir(id).resolve("postgresql.log");
+        return dir(id).resolve(LOG_FILE);
+    }
+
+    /** The directory that holds each instance's directory on this machine. */
+    Path instancesDir() {
+        return root;
     }
 
     @Override

@@ -34,7 +34,10 @@ public final class ServerLog {
     private static final Pattern PREFIX = Pattern.compile(
             "^(\\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2}(?:\\.\\d+)?) (?:UTC|GMT) \\[(\\d+)\\] (?:(\\S*)@(\\S*) )?([A-Z0-9]+):  ?(.*)$");
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss[.SSS]", Locale.ROOT);
-    private static final Pattern PASSWORD = Pattern.compile("(?i)(password\\s+)'(?:[^']|'')*'");
+    /** A password as SQL writes it ({@code password 'x'}), and as a connection string does ({@code password=x}, quoted or not). */
+    // Possessive and unrolled, so that no text, however long, makes the matcher recurse deeply.
+    private static final Pattern PASSWORD = Pattern.compile(
+            "(?i)(password\\s+)'[^']*+(?:''[^']*+)*+'|(password\\s*=\\s*)(?:'[^'\\\\]*+(?:\\\\.[^'\\\\]*+)*+'|[^\\s']+)");
     private static final List<String> ATTACHED = List.of("DETAIL", "HINT", "CONTEXT", "STATEMENT", "QUERY", "LOCATION");
 
     /** Severities in Postgres' own order for the log (log_min_messages): LOG sits between ERROR and FATAL. */
@@ -180,7 +183,11 @@ public final class ServerLog {
             return entry;
         }
         return new Entry(entry.time(), entry.pid(), entry.user(), entry.database(), entry.level(),
-                PASSWORD.matcher(entry.message()).replaceAll("$1'<redacted>'"));
+                blankPasswords(entry.message()));
+    }
+
+    private static String blankPasswords(String text) {
+        return PASSWORD.matcher(text).replaceAll(m -> Matcher.quoteReplacement((m.group(1) != null ? m.group(1) : m.group(2)) + "'<redacted>'"));
     }
 
     /**
@@ -189,7 +196,7 @@ public final class ServerLog {
      */
     public static String redacted(String line) {
         Matcher m = PREFIX.matcher(line);
-        return m.matches() && InstanceConfig.SUPERUSER.equals(m.group(3)) ? PASSWORD.matcher(line).replaceAll("$1'<redacted>'") : line;
+        return m.matches() && InstanceConfig.SUPERUSER.equals(m.group(3)) ? blankPasswords(line) : line;
     }
 
     private static String blankToNull(@Nullable String s) {

@@ -196,7 +196,8 @@ public final class DatabaseSettings implements OperationHandler {
                 }
                 return on ? "on" : "off";
             case MILLISECONDS:
-                BigDecimal number = value instanceof Number n ? new BigDecimal(n.toString())
+                // A number too large for a double (1e309) arrives as Infinity, which no BigDecimal holds.
+                BigDecimal number = value instanceof Number n ? finite(n)
                         : value instanceof String s && s.matches("-?\\d{1,10}") ? new BigDecimal(s) : null;
                 if (number == null || number.stripTrailingZeros().scale() > 0 || number.compareTo(BigDecimal.valueOf(-1)) < 0
                         || number.compareTo(BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) {
@@ -209,6 +210,11 @@ public final class DatabaseSettings implements OperationHandler {
                 }
                 return s;
         }
+    }
+
+    private static @Nullable BigDecimal finite(Number number) {
+        return number instanceof Double d && !Double.isFinite(d) || number instanceof Float f && !Float.isFinite(f) ? null
+                : new BigDecimal(number.toString());
     }
 
     private static KeelException invalid(TunableSetting setting, String what) {

@@ -2,7 +2,7 @@ package dev.keel.lifecycle;
 
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
-import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
@@ -49,7 +49,7 @@ public final class DatabaseUpgrade implements OperationHandler {
 
     private final UpgradeRepository upgrades;
     private final DatabaseLookup databases;
-    private final Plans plans;
+    private final ServerSettings serverSettings;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final InstanceRuntime runtime;
@@ -62,13 +62,13 @@ public final class DatabaseUpgrade implements OperationHandler {
     private final UpgradeDryRun dryRun;
     private final OperationRepository operations;
 
-    DatabaseUpgrade(UpgradeRepository upgrades, DatabaseLookup databases, Plans plans, InstanceRepository instances,
+    DatabaseUpgrade(UpgradeRepository upgrades, DatabaseLookup databases, ServerSettings serverSettings, InstanceRepository instances,
                     InstanceConnections connections, InstanceRuntime runtime, InstanceMaker maker, UpgradeChecks checks,
                     UpgradeTarget target, LogicalCopy logical, UpgradeSwitch switcher, UpgradeAftermath aftermath, UpgradeDryRun dryRun,
                     OperationRepository operations) {
         this.upgrades = upgrades;
         this.databases = databases;
-        this.plans = plans;
+        this.serverSettings = serverSettings;
         this.instances = instances;
         this.connections = connections;
         this.runtime = runtime;
@@ -176,7 +176,7 @@ public final class DatabaseUpgrade implements OperationHandler {
         }
         if (!"logical".equals(level)) {
             step.accept(LOGICAL);
-            runtime.configure(old, maker.settings(old, Plans.serverSettings(plans.require(database.plan()))), target.hba(database));
+            runtime.configure(old, maker.settings(old, serverSettings.of(database)), target.hba(database));
             runtime.stop(old);
             runtime.start(old);
         }

@@ -40,8 +40,11 @@ final class LogicalCopy {
 
     /** The slot (on the old server) and role of a database's upgrade stream: Keel's names, out of tenants' reach. */
     static String name(UUID database) {
-        return "keel_upgrade_" + database.toString().replace("-", "");
+        return ROLE_PREFIX + database.toString().replace("-", "");
     }
+
+    /** What every upgrade stream's name begins with. */
+    static final String ROLE_PREFIX = "keel_upgrade_";
 
     void start(Database database, Instance old, Instance server) throws SQLException {
         String name = name(database.id());

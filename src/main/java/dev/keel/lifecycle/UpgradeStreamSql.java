@@ -49,13 +49,38 @@ final class UpgradeStreamSql {
     /**
      * On the new server's database: the subscription, which makes its slot on the old server and
      * copies every table. Sent by the driver alone, so that no error message carries its text
-     * (the connection string holds a password).
+     * (the connection string holds a password), and with this session's statements kept out of the
+     * server's log, which the tenant reads ({@code GET .../logs}): neither a failure
+     * ({@code log_min_error_statement}) nor a tenant's {@code pg:settings} ({@code log_statement},
+     * {@code log_min_duration_statement}) logs its text.
      */
     static void createSubscription(Connection superuserOnDatabase, String conninfo, String slot) throws SQLException {
         String text = sql(superuserOnDatabase).renderInlined(DSL.query("create subscription {0} connection {1} publication {0}"
                 + " with (slot_name = {2}, copy_data = true)", quotedName(UpgradeSql.PUBLICATION), inline(conninfo), inline(slot)));
         try (Statement statement = superuserOnDatabase.createStatement()) {
+            statement.execute("set log_min_error_statement = panic");
+            statement.execute("set log_statement = none");
+            statement.execute("set log_min_duration_statement = -1");
+            statement.execute("set pg_stat_statements.track_utility = off");
             statement.execute(text);
+        } catch (SQLException failed) {
+            // The session may be gone (a subscription held up past the socket timeout): its settings went with it.
+            if (!superuserOnDatabase.isClosed()) {
+                try {
+                    reset(superuserOnDatabase);
+                } catch (SQLException alsoFailed) {
+                    failed.addSuppressed(alsoFailed);
+                }
+            }
+            throw failed;
+        }
+        reset(superuserOnDatabase);
+    }
+
+    private static void reset(Connection connection) throws SQLException {
+        try (Statement statement = connection.createStatement()) {
+            statement.execute("reset log_min_error_statement; reset log_statement; reset log_min_duration_statement;"
+                    + " reset pg_stat_statements.track_utility");
         }
     }
 
@@ -134,7 +159,27 @@ final class UpgradeStreamSql {
             pause();
         }
         sql(superuserOnDatabase).execute("drop publication if exists {0}", quotedName(UpgradeSql.PUBLICATION));
-        sql(superuser).execute("drop role if exists {0}", quotedName(role));
+        if (sql(superuser).fetchExists(DSL.selectOne().from("pg_catalog.pg_roles").where("rolname operator(pg_catalog.=) {0}", val(role)))) {
+            dropRole(superuser, superuserOnDatabase, role);
+        }
+    }
+
+    /**
+     * Drops an upgrade stream's {@code role}: its sessions ended (a table's copy may still run as it), then its CONNECT on the
+     * database ({@code drop owned}, on the database's connection): a role that still holds a privilege cannot be dropped, and
+     * would stay, able to log in, stream and read every row.
+     */
+    static void dropRole(Connection superuser, Connection superuserOnDatabase, String role) {
+        sql(superuser).fetch("select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity"
+                + " where usename operator(pg_catalog.=) {0}", val(role));
+        sql(superuserOnDatabase).execute("drop owned by {0}", quotedName(role));
+        sql(superuser).execute("drop role {0}", quotedName(role));
+    }
+
+    /** The upgrade stream roles on a server ({@code keel_upgrade_} and a database id), which only an upgrade running may hold. */
+    static List<String> streamRoles(Connection superuser) {
+        return sql(superuser).fetch("select rolname::text from pg_catalog.pg_roles where rolname operator(pg_catalog.~) {0}",
+                val("^" + LogicalCopy.ROLE_PREFIX + "[0-9a-f]{32}$")).getValues(0, String.class);
     }
 
     private static void pause() {

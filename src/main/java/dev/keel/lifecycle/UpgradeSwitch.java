@@ -3,7 +3,7 @@ package dev.keel.lifecycle;
 import dev.keel.Network;
 import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
-import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
@@ -41,25 +41,25 @@ final class UpgradeSwitch {
     private final Reconfiguration reconfiguration;
     private final InstanceMaker maker;
     private final DatabaseLookup databases;
-    private final Plans plans;
+    private final ServerSettings serverSettings;
     private final Network network;
     private final LogicalCopy logical;
 
     UpgradeSwitch(InstanceRepository instances, InstanceConnections connections, Reconfiguration reconfiguration, InstanceMaker maker,
-                  DatabaseLookup databases, Plans plans, Network network, LogicalCopy logical) {
+                  DatabaseLookup databases, ServerSettings serverSettings, Network network, LogicalCopy logical) {
         this.instances = instances;
         this.connections = connections;
         this.reconfiguration = reconfiguration;
         this.maker = maker;
         this.databases = databases;
-        this.plans = plans;
+        this.serverSettings = serverSettings;
         this.network = network;
         this.logical = logical;
     }
 
     /** Switches the database to {@code server}; returns the write pause in milliseconds. */
     long switchOver(Database database, Instance old, Instance server) throws Exception {
-        Map<String, String> settings = maker.settings(old, Plans.serverSettings(plans.require(database.plan())));
+        Map<String, String> settings = maker.settings(old, serverSettings.of(database));
         long start = System.nanoTime();
         boolean switched = false;
         try {

@@ -3,7 +3,7 @@ package dev.keel.lifecycle;
 import dev.keel.Network;
 import dev.keel.archive.ArchiveRetirement;
 import dev.keel.databases.Database;
-import dev.keel.databases.Plans;
+import dev.keel.databases.ServerSettings;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.instances.InstanceConnections;
@@ -44,7 +44,6 @@ import java.util.stream.Collectors;
 @Singleton
 final class UpgradeTarget {
     private static final Duration SCHEMA_TIMEOUT = Duration.ofHours(1);
-    private static final String PINNED = "-c search_path=pg_catalog,pg_temp";
 
     private final PostgresBinaries binaries;
     private final InstanceMaker maker;
@@ -52,14 +51,14 @@ final class UpgradeTarget {
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final ArchiveRetirement archive;
-    private final Plans plans;
+    private final ServerSettings serverSettings;
     private final Network network;
     private final ClientTools tools;
     private final ServerUser user;
     private final CertificateAuthority authority;
 
     UpgradeTarget(PostgresBinaries binaries, InstanceMaker maker, InstanceRuntime runtime, InstanceRepository instances,
-                  InstanceConnections connections, ArchiveRetirement archive, Plans plans, Network network, ClientTools tools,
+                  InstanceConnections connections, ArchiveRetirement archive, ServerSettings serverSettings, Network network, ClientTools tools,
                   ServerAccounts accounts, CertificateAuthority authority) {
         this.binaries = binaries;
         this.maker = maker;
@@ -67,7 +66,7 @@ final class UpgradeTarget {
         this.instances = instances;
         this.connections = connections;
         this.archive = archive;
-        this.plans = plans;
+        this.serverSettings = serverSettings;
         this.network = network;
         this.tools = tools;
         this.user = accounts.tools();
@@ -80,7 +79,8 @@ final class UpgradeTarget {
 
     Made make(Database database, Instance old, int toMajor) throws SQLException {
         binaries.installation(toMajor);
-        Map<String, String> quiet = new LinkedHashMap<>(Plans.serverSettings(plans.require(database.plan())));
+        // The plan's settings and those chosen with pg:settings, as every server of the database runs with.
+        Map<String, String> quiet = new LinkedHashMap<>(serverSettings.of(database));
         quiet.put("archive_mode", "off");
         Instance server = maker.make(database.id(), InstanceRole.UPGRADE, toMajor, quiet, hba(database), step -> { });
         try {
@@ -89,7 +89,7 @@ final class UpgradeTarget {
                 after = Math.max(after, UpgradeSql.timeline(connection));
             }
             runtime.startOnTimelineAfter(server, after);
-            runtime.configure(server, maker.settings(server, Plans.serverSettings(plans.require(database.plan()))), hba(database));
+            runtime.configure(server, maker.settings(server, serverSettings.of(database)), hba(database));
             runtime.stop(server);
             runtime.start(server);
             return new Made(server, after + 1);
@@ -158,6 +158,7 @@ final class UpgradeTarget {
 
     private ClientProcess.Target superuser(Instance server, String database) {
         return new ClientProcess.Target(server.host(), server.port(), InstanceConfig.SUPERUSER, instances.superuserPassword(server), database,
-                authority.sharedCertificateFile(), PINNED);
+                // Keel's own pins, so that nothing the owner set on its database or role (a role, a timeout) reaches the copy.
+                authority.sharedCertificateFile(), InstanceConnections.pinnedOptions(server.major()));
     }
 }

@@ -48,7 +48,9 @@ final class MaintenanceSql {
                 + " pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false),"
                 + " pg_catalog.set_config('default_transaction_read_only', 'off', false),"
                 + " pg_catalog.set_config('statement_timeout', '0', false), pg_catalog.set_config('lock_timeout', '0', false),"
-                + " pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false)");
+                + " pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false),"
+                + " pg_catalog.set_config('idle_session_timeout', '0', false),"
+                + " pg_catalog.set_config('standard_conforming_strings', 'on', false)");
     }
 
     // ---- pg:killall and pg:reset -------------------------------------------------------------

@@ -55,6 +55,13 @@ class HerokuSettingsCliTest {
         HerokuCli.Run invalid = heroku.run("pg:settings:log-min-duration-statement", "DATABASE", "soon", "-a", "shop");
         assertThat(invalid.exit()).isNotZero();
         assertThat(invalid.err()).contains("log_min_duration_statement is a whole number of milliseconds").contains("Error ID: invalid_params");
+        // A number too large for a double (it arrives as Infinity) is refused as any other, not answered with a 500.
+        String addon = api.get("/v1/databases/" + id).field("name");
+        for (String huge : new String[] {"1e309", "-1e309"}) {
+            Api.Response refused = api.patch("/postgres/v0/databases/" + addon + "/config", "{\"log_min_duration_statement\": " + huge + "}");
+            assertThat(refused.status()).as(huge).isEqualTo(422);
+            assertThat(refused.field("message")).as(huge).contains("log_min_duration_statement is a whole number of milliseconds");
+        }
         assertThat(ok(heroku.run("pg:settings", "-a", "shop")).out()).containsPattern("log-statement:\\s+ddl")
                 .containsPattern("auto-explain:\\s+true").containsPattern("log-connections:\\s+false");
         assertThat(running(keel, id)).containsAllEntriesOf(EXPECTED);

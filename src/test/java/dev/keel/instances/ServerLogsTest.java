@@ -73,5 +73,16 @@ class ServerLogsTest {
         String tenant = "2026-12-04 06:30:01.123 UTC [4243] owner@db LOG:  statement: ALTER ROLE mine PASSWORD 'theirs'";
         assertThat(ServerLog.redacted(tenant)).isEqualTo(tenant);
         assertThat(ServerLog.redacted("PASSWORD 'unprefixed'")).isEqualTo("PASSWORD 'unprefixed'");
+        // A connection string's password (an upgrade's subscription), bare or quoted with backslash escapes.
+        String conninfo = "2026-12-04 06:30:01.123 UTC [4244] " + InstanceConfig.SUPERUSER + "@d1 STATEMENT:  create subscription"
+                + " keel_upgrade connection 'host=10.0.0.1 port=5432 user=keel_upgrade_1 password=Zx9secret sslmode=verify-full'";
+        assertThat(ServerLog.redacted(conninfo)).contains("user=keel_upgrade_1 password='<redacted>' sslmode=verify-full")
+                .doesNotContain("Zx9secret");
+        String quoted = "2026-12-04 06:30:01.123 UTC [4245] " + InstanceConfig.SUPERUSER + "@d1 LOG:  x password = 'a\\'b secret' y";
+        assertThat(ServerLog.redacted(quoted)).endsWith("x password = '<redacted>' y").doesNotContain("secret");
+        // A tenant's function run as Keel (a materialized view refreshed) may log any text: a long one leaves the matcher shallow.
+        String longLine = "2026-12-04 06:30:01.123 UTC [4246] " + InstanceConfig.SUPERUSER + "@d1 LOG:  password '" + "x".repeat(200_000);
+        assertThat(ServerLog.redacted(longLine)).isEqualTo(longLine);
+        assertThat(ServerLog.redacted(longLine.replace("password '", "password="))).endsWith("LOG:  password='<redacted>'");
     }
 }

@@ -74,6 +74,9 @@ class UpgradeTest {
             assertThat(api.post("/v1/apps", "{\"name\":\"reports\"}").status()).isEqualTo(201);
             assertThat(api.post("/v1/apps/reports/attachments", "{\"database\":\"" + id + "\",\"as\":\"ANALYST\",\"credential\":\"analyst\"}")
                     .status()).isEqualTo(201);
+            // A setting chosen with pg:settings: the new server runs with it too.
+            Api.Response chosen = api.patch("/postgres/v0/databases/" + db.get("name").asText() + "/config", "{\"log_lock_waits\": true}");
+            assertThat(chosen.status()).as(chosen.toString()).isEqualTo(200);
             ArchiveWaits.awaitInitialBackup(api, id);
             Api.Response follow = api.post("/v1/databases", "{\"plan\":\"standard-0\",\"follow\":\"" + id + "\"}");
             made.add(follow.field("id"));
@@ -127,6 +130,7 @@ class UpgradeTest {
             try (Connection connection = Superuser.connect(keel, primary(keel, id), "postgres")) {
                 assertThat(Pg.scalar(connection, "select array_to_string(setconfig, ',') from pg_db_role_setting s join pg_database d"
                         + " on d.oid = s.setdatabase where s.setrole = 0 and d.datname = '" + pgDatabase + "'")).contains("debug_parallel_query=off");
+                assertThat(Pg.scalar(connection, "show log_lock_waits")).as("the setting chosen before the upgrade").isEqualTo("on");
             }
             String analystUrl = api.get("/v1/apps/reports/config-vars").json().get("ANALYST_URL").asText();
             assertThat(Pg.port(analystUrl)).isEqualTo(Pg.port(newUrl));

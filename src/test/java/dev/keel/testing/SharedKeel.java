@@ -12,6 +12,8 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 public final class SharedKeel implements ParameterResolver {
     /** The shared Keel's add-on manifest password (its id is the default, {@code keel}). */
     public static final String ADDON_PASSWORD = "manifest-secret";
+    /** The shared Keel's cap on a server's log, in MB (KEEL_INSTANCES_LOG_MAX_MB). */
+    public static final int LOG_MAX_MB = 16;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -24,7 +26,8 @@ public final class SharedKeel implements ParameterResolver {
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
         return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
-                        java.util.Map.of("keel.addon.password", ADDON_PASSWORD))), Holder.class)
+                        // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
+                        java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB))), Holder.class)
                 .keel;
     }
 
