@@ -163,7 +163,7 @@ public final class ServerLog {
                 entries.add(redacted(new Entry(last.time(), last.pid(), last.user(), last.database(), last.level(),
                         last.message() + "\n" + more)));
             } else if (!m.matches()) {
-                entries.add(new Entry(null, null, null, null, Level.LOG.name(), line));
+                entries.add(redacted(new Entry(null, null, null, null, Level.LOG.name(), line)));
             } else {
                 String severity = m.group(5);
                 String level = isLevel(severity) ? severity : Level.LOG.name();
@@ -178,8 +178,12 @@ public final class ServerLog {
         return severity.startsWith("DEBUG") || Level.parse(severity).isPresent();
     }
 
+    /**
+     * {@code entry} with the passwords in it blanked, unless it is a session's of another role than Keel's: a line whose role is
+     * unknown (the postmaster's, or a part of a line, as a follower may read after its log was emptied) counts as Keel's.
+     */
     private static Entry redacted(Entry entry) {
-        if (!InstanceConfig.SUPERUSER.equals(entry.user())) {
+        if (entry.user() != null && !InstanceConfig.SUPERUSER.equals(entry.user())) {
             return entry;
         }
         return new Entry(entry.time(), entry.pid(), entry.user(), entry.database(), entry.level(),
@@ -192,11 +196,13 @@ public final class ServerLog {
 
     /**
      * One raw line of a server log with the passwords in a statement of Keel's own sessions
-     * blanked, as entries are ({@code heroku logs} shows raw lines).
+     * blanked, as entries are ({@code heroku logs} shows raw lines): only a line of another role's
+     * session is left as it is.
      */
     public static String redacted(String line) {
         Matcher m = PREFIX.matcher(line);
-        return m.matches() && InstanceConfig.SUPERUSER.equals(m.group(3)) ? blankPasswords(line) : line;
+        return m.matches() && m.group(3) != null && !m.group(3).isEmpty() && !InstanceConfig.SUPERUSER.equals(m.group(3)) ? line
+                : blankPasswords(line);
     }
 
     private static String blankToNull(@Nullable String s) {

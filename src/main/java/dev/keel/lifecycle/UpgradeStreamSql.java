@@ -39,6 +39,9 @@ final class UpgradeStreamSql {
         superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");
     }
 
+    /** The name of a slot a subscription's table copy makes on its publisher. */
+    static final String TABLE_SYNC_SLOT = "^pg_[0-9]+_sync_[0-9]+_[0-9]+$";
+
     /** On the old server's database: a publication of every table. */
     static void createPublication(Connection superuserOnDatabase) {
         DSLContext sql = sql(superuserOnDatabase);
@@ -148,14 +151,21 @@ final class UpgradeStreamSql {
         }
     }
 
-    /** On the old server (which serves on after a failed or canceled upgrade): the slot, publication and role gone. */
+    /**
+     * On the old server (which serves on after a failed or canceled upgrade): the slot, publication and role gone, and the slots
+     * the subscription's table copies made ({@code pg_<subscription>_sync_<table>_<system>}), which a new server discarded
+     * before it could drop them leaves behind, each holding WAL. Only upgrades make slots of that form on a server of Keel's:
+     * no tenant's role may replicate.
+     */
     static void dropPublishing(Connection superuser, Connection superuserOnDatabase, String slot, String role) {
+        String ours = "slot_name operator(pg_catalog.=) {0} or slot_name operator(pg_catalog.~) {1}";
+        Object[] names = {val(slot), val(TABLE_SYNC_SLOT)};
         sql(superuser).fetch("select pg_catalog.pg_terminate_backend(active_pid) from pg_catalog.pg_replication_slots"
-                + " where slot_name operator(pg_catalog.=) {0} and active_pid is not null", val(slot));
+                + " where (" + ours + ") and active_pid is not null", names);
         for (int attempt = 0; attempt < 100 && sql(superuser).fetchExists(DSL.selectOne().from("pg_catalog.pg_replication_slots")
-                .where("slot_name operator(pg_catalog.=) {0}", val(slot))); attempt++) {
+                .where(ours, names)); attempt++) {
             sql(superuser).fetch("select pg_catalog.pg_drop_replication_slot(slot_name) from pg_catalog.pg_replication_slots"
-                    + " where slot_name operator(pg_catalog.=) {0} and not active", val(slot));
+                    + " where (" + ours + ") and not active", names);
             pause();
         }
         sql(superuserOnDatabase).execute("drop publication if exists {0}", quotedName(UpgradeSql.PUBLICATION));

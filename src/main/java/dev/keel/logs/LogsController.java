@@ -4,6 +4,8 @@ import dev.keel.auth.Caller;
 import dev.keel.http.QueryFlag;
 import dev.keel.instances.LogSource;
 import dev.keel.instances.ServerLog;
+import dev.keel.postgres.Durations;
+import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
@@ -29,7 +31,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code GET /v1/databases/{id}/logs?lines&since&level&instance}: the newest entries of a
  * server's log as JSON; with {@code follow=true}, those entries and then each new one as it is
  * written, as server-sent events ({@code event: log}, the entry as JSON), until the client
- * closes the stream.
+ * closes the stream or {@code keel.logs.follow-for} (an hour) has passed, as Heroku ends a tail
+ * after an hour: a client that wants more asks again with {@code since}.
  */
 @Controller("/v1/databases/{database}/logs")
 @ExecuteOn(TaskExecutors.BLOCKING)
@@ -39,8 +42,10 @@ final class LogsController {
     private final DatabaseLogs logs;
     private final ServerLog serverLog;
     private final HostedLogs hosted;
+    private final Duration followFor;
 
-    LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted) {
+    LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted, @Value("${keel.logs.follow-for:1h}") String followFor) {
+        this.followFor = Durations.parse("KEEL_LOGS_FOLLOW_FOR", followFor);
         this.logs = logs;
         this.serverLog = serverLog;
         this.hosted = hosted;
@@ -74,7 +79,8 @@ final class LogsController {
                     return next.entries();
                 })
                 .map(entry -> Event.of((Object) entry).name("log"));
-        Flux<Event<?>> stream = Flux.concat(Flux.fromIterable(page.entries()).map(entry -> Event.of((Object) entry).name("log")), newer);
+        Flux<Event<?>> stream = Flux.concat(Flux.fromIterable(page.entries()).map(entry -> Event.of((Object) entry).name("log")),
+                newer.take(followFor));
         return HttpResponse.ok(stream).contentType(MediaType.TEXT_EVENT_STREAM_TYPE);
     }
 }

@@ -59,8 +59,15 @@ class UpgradeStreamSecretsTest {
             assertThat(failed.getMessage()).contains("could not connect to the publisher").doesNotContain(password);
             assertThat(show(onDatabase, "log_min_error_statement")).as("the session's logging is as it was").isEqualTo("error");
 
+            // A table copy's slot, as a subscription discarded with its new server leaves on the old one.
+            String tableSync = "pg_16999_sync_16998_7000000000000000001";
+            try (Statement statement = onDatabase.createStatement()) {
+                statement.execute("select pg_catalog.pg_create_logical_replication_slot('" + tableSync + "', 'pgoutput')");
+            }
             UpgradeStreamSql.dropPublishing(superuser, onDatabase, role, role);
             assertThat(roleExists(superuser, role)).as("the stream's role is dropped with its CONNECT").isFalse();
+            assertThat(scalar(superuser, "select count(*) from pg_catalog.pg_replication_slots where slot_name = '" + tableSync + "'"))
+                    .as("the table copy's slot, which would hold WAL").isEqualTo("0");
             UpgradeStreamSql.dropPublishing(superuser, onDatabase, role, role); // again, as a retry would: nothing left to drop
         }
 
@@ -90,7 +97,11 @@ class UpgradeStreamSecretsTest {
     }
 
     private static String show(Connection connection, String setting) throws SQLException {
-        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery("show " + setting)) {
+        return scalar(connection, "show " + setting);
+    }
+
+    private static String scalar(Connection connection, String query) throws SQLException {
+        try (Statement statement = connection.createStatement(); ResultSet rows = statement.executeQuery(query)) {
             rows.next();
             return rows.getString(1);
         }

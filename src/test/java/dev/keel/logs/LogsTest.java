@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -69,6 +70,7 @@ class LogsTest {
 
             // Following: the stream gives entries written after it opened.
             HttpClient client = HttpClient.newHttpClient();
+            long opened = System.nanoTime();
             HttpResponse<InputStream> stream = client.send(api.request(base + "?follow=true&lines=1&level=error")
                     .header("Accept", "text/event-stream").GET().build(), HttpResponse.BodyHandlers.ofInputStream());
             assertThat(stream.statusCode()).isEqualTo(200);
@@ -90,6 +92,19 @@ class LogsTest {
                 assertThatThrownBy(() -> sql.execute("select 'x'::int as follow_marker")).isInstanceOf(SQLException.class);
                 String event = seen.get(Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS);
                 assertThat(Api.parse(event.substring("data:".length())).get("level").asText()).isEqualTo("ERROR");
+                // It ends once KEEL_LOGS_FOLLOW_FOR has passed since it opened, as a Heroku tail ends after an hour.
+                CompletableFuture<String> end = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        while (reader.readLine() != null) {
+                            // events, until the server ends the stream
+                        }
+                        return "ended";
+                    } catch (java.io.IOException e) {
+                        return "stream failed: " + e;
+                    }
+                });
+                assertThat(end.get(SharedKeel.FOLLOW_FOR_SECONDS + 15, TimeUnit.SECONDS)).isEqualTo("ended");
+                assertThat(Duration.ofNanos(System.nanoTime() - opened)).isGreaterThanOrEqualTo(Duration.ofSeconds(SharedKeel.FOLLOW_FOR_SECONDS));
             }
         } finally {
             api.deprovision(id);

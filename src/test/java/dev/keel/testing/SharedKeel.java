@@ -14,6 +14,8 @@ public final class SharedKeel implements ParameterResolver {
     public static final String ADDON_PASSWORD = "manifest-secret";
     /** The shared Keel's cap on a server's log, in MB (KEEL_INSTANCES_LOG_MAX_MB). */
     public static final int LOG_MAX_MB = 16;
+    /** How long the shared Keel's log follow streams last (KEEL_LOGS_FOLLOW_FOR). */
+    public static final int FOLLOW_FOR_SECONDS = 20;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -27,7 +29,9 @@ public final class SharedKeel implements ParameterResolver {
         return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
-                        java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB))), Holder.class)
+                        // and a follow of a log that a test can see end (LogsTest).
+                        java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
+                                "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s"))), Holder.class)
                 .keel;
     }
 
