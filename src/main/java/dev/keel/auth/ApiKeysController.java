@@ -66,6 +66,11 @@ final class ApiKeysController {
     @Delete("/{id}")
     @Status(HttpStatus.NO_CONTENT)
     void revoke(Caller caller, String id) {
-        apiKeys.revoke(caller.teamId(), Ids.parse(id).orElseThrow(() -> KeelException.notFound("API key", id)));
+        UUID key = Ids.parse(id).orElseThrow(() -> KeelException.notFound("API key", id));
+        // Any key of the admin's team sees the admin key's id; only the admin key itself may revoke it.
+        if (!caller.admin() && apiKeys.find(dsl, caller.teamId(), key).filter(ApiKey::admin).isPresent()) {
+            throw new KeelException(ProblemType.FORBIDDEN, "Only the installation's admin API key can revoke itself.");
+        }
+        apiKeys.revoke(caller.teamId(), key);
     }
 }

@@ -17,6 +17,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Optional;
 
 /**
@@ -30,6 +31,10 @@ import java.util.Optional;
 final class DumpUrls {
     private static final int MAX_REDIRECTS = 5;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** How long a server may take to answer with its headers. */
+    private static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a read of the dump may wait for a byte. */
+    private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
 
     private final CertificateAuthority authority;
     private final DumpDownloadServer downloads;
@@ -78,7 +83,9 @@ final class DumpUrls {
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
             HttpResponse<InputStream> response;
             try {
-                response = client().send(HttpRequest.newBuilder(uri).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+                // Bounded: a server that never answers, or stops sending, must not hold an operation thread (of every team's) for good.
+                response = client().send(HttpRequest.newBuilder(uri).timeout(HEADERS_TIMEOUT).GET().build(),
+                        HttpResponse.BodyHandlers.ofInputStream());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted fetching " + uri.getHost(), e);
@@ -96,7 +103,7 @@ final class DumpUrls {
                         + "; check that the URL is current (signed URLs expire).");
             }
             Long size = response.headers().firstValueAsLong("Content-Length").stream().boxed().findFirst().orElse(null);
-            return new Fetched(response.body(), size);
+            return new Fetched(new IdleDeadlineInputStream(response.body(), IDLE_TIMEOUT), size);
         }
         throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump was redirected more than " + MAX_REDIRECTS + " times.");
     }
@@ -112,10 +119,31 @@ final class DumpUrls {
 
     static boolean internal(InetAddress address) {
         byte[] bytes = address.getAddress();
+        if (bytes.length == 16 && embedsIpv4(bytes)) {
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach an IPv4 address: judged as that address.
+            int at = (bytes[0] & 0xff) == 0x20 ? 2 : 12;
+            try {
+                return internal(InetAddress.getByAddress(Arrays.copyOfRange(bytes, at, at + 4)));
+            } catch (UnknownHostException e) {
+                return true;
+            }
+        }
         boolean uniqueLocal = address instanceof Inet6Address && (bytes[0] & 0xfe) == 0xfc;
-        boolean sharedOrThisNetwork = bytes.length == 4 && ((bytes[0] & 0xff) == 0 || (bytes[0] & 0xff) == 100 && (bytes[1] & 0xc0) == 64);
+        int first = bytes[0] & 0xff;
+        int second = bytes[1] & 0xff;
+        boolean reservedV4 = bytes.length == 4 && (first == 0 || first == 100 && (second & 0xc0) == 64 // this network, shared (CGN)
+                || first == 192 && second == 0 && (bytes[2] & 0xff) == 0 // IETF protocol assignments
+                || first == 198 && (second & 0xfe) == 18 // benchmarking
+                || first >= 240); // reserved, and the broadcast address
         return address.isLoopbackAddress() || address.isSiteLocalAddress() || address.isLinkLocalAddress() || address.isAnyLocalAddress()
-                || address.isMulticastAddress() || uniqueLocal || sharedOrThisNetwork;
+                || address.isMulticastAddress() || uniqueLocal || reservedV4;
+    }
+
+    private static boolean embedsIpv4(byte[] v6) {
+        boolean nat64 = (v6[0] & 0xff) == 0x00 && (v6[1] & 0xff) == 0x64 && (v6[2] & 0xff) == 0xff && (v6[3] & 0xff) == 0x9b
+                && Arrays.equals(Arrays.copyOfRange(v6, 4, 12), new byte[8]);
+        boolean sixToFour = (v6[0] & 0xff) == 0x20 && (v6[1] & 0xff) == 0x02;
+        return nat64 || sixToFour;
     }
 
     private static KeelException invalid(String message) {

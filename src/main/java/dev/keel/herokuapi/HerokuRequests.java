@@ -8,13 +8,14 @@ final class HerokuRequests {
     }
 
     /**
-     * {@code http://host:port} as the client named Keel ({@code Host}), with the scheme a
-     * TLS-terminating proxy in front reports ({@code X-Forwarded-Proto}); URLs Keel hands out
-     * (log sessions, an app's {@code web_url}) then work from where the client stands.
+     * {@code https://host:port} as the client named Keel ({@code Host}), with the scheme it used,
+     * or the one a TLS-terminating proxy in front reports ({@code X-Forwarded-Proto}); URLs Keel
+     * hands out (log sessions, whose URL is a bearer token, and an app's {@code web_url}) then work
+     * from where the client stands, and never ask a client that spoke TLS to send a token in clear.
      */
     static String baseUrl(HttpRequest<?> request) {
-        String scheme = request.getHeaders().get("X-Forwarded-Proto");
-        scheme = "https".equalsIgnoreCase(scheme) ? "https" : "http";
+        String forwarded = request.getHeaders().get("X-Forwarded-Proto");
+        String scheme = request.isSecure() || "https".equalsIgnoreCase(forwarded) ? "https" : "http";
         String host = request.getHeaders().get("Host");
         if (host == null || host.isBlank() || !host.matches("[A-Za-z0-9.\\-\\[\\]:]+")) {
             host = request.getServerAddress().getHostString() + ":" + request.getServerAddress().getPort();

@@ -45,6 +45,24 @@ class ApiKeysTest {
     }
 
     @Test
+    void anotherKeyOfTheAdminsTeamCannotRevokeTheAdminKey(TestKeel keel) {
+        Api admin = keel.api();
+        Api.Response created = admin.post("/v1/api-keys", "{\"name\":\"plain-in-default-" + System.nanoTime() + "\"}");
+        assertThat(created.status()).isEqualTo(201);
+        assertThat(created.json().get("admin").asBoolean()).isFalse();
+        String adminId = null;
+        for (JsonNode key : admin.get("/v1/api-keys").json()) {
+            adminId = key.get("admin").asBoolean() ? key.get("id").asText() : adminId;
+        }
+        Api plain = admin.withKey(created.field("key"));
+        Api.Response refused = plain.delete("/v1/api-keys/" + adminId);
+        assertThat(refused.status()).isEqualTo(403);
+        assertThat(refused.field("detail")).isEqualTo("Only the installation's admin API key can revoke itself.");
+        assertThat(admin.get("/v1/api-keys").status()).as("the admin key still works").isEqualTo(200);
+        assertThat(plain.delete("/v1/api-keys/" + created.field("id")).status()).as("a plain key revokes itself").isEqualTo(204);
+    }
+
+    @Test
     void onlyTheAdminKeyCreatesTeams(TestKeel keel) {
         Api team = keel.newTeam("plain-" + System.nanoTime());
         Api.Response refused = team.post("/v1/teams", "{\"name\":\"another\"}");

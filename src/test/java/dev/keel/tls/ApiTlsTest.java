@@ -89,6 +89,10 @@ class ApiTlsTest {
             // The genuine Heroku CLI, which talks to no host but heroku.com's and localhost: through a tunnel to localhost (as
             // ssh -L gives), with Keel's CA added to Node's as the README says. Without the CA, Node refuses the server.
             assertThat(api.post("/v1/apps", "{\"name\":\"tlsapp\"}").status()).isEqualTo(201);
+            // A log session's URL is a bearer token: asked over https, it says https, so that no client sends it in clear.
+            Api.Response session = api.post("/apps/tlsapp/log-sessions", "{\"dyno\":\"postgres\",\"lines\":10}");
+            assertThat(session.status()).as(session.toString()).isEqualTo(201);
+            assertThat(session.field("logplex_url")).startsWith("https://" + ADDRESS + ":" + port + "/log-sessions/");
             try (TcpRelay tunnel = new TcpRelay(ADDRESS, port)) {
                 HerokuCli heroku = HerokuCli.against(keel, api.key(), "https://localhost:" + tunnel.port());
                 HerokuCli.Run listed = heroku.run("addons", "-a", "tlsapp");

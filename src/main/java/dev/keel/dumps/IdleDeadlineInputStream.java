@@ -1,0 +1,103 @@
+package dev.keel.dumps;
+
+import dev.keel.DaemonThreads;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A stream whose read fails once it has waited {@code idle} for a byte: a server that stops
+ * sending must not hold the reading thread for good, and the JDK's HTTP client has no read
+ * timeout. A read that waits too long is interrupted (the client's body stream gives up then)
+ * and the stream closed; the interrupt never outlives the read.
+ */
+final class IdleDeadlineInputStream extends FilterInputStream {
+    private static final ScheduledExecutorService WATCH = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-read-deadline"));
+
+    private final Duration idle;
+    private final ScheduledFuture<?> watch;
+    /** The thread in a read, and since when (System.nanoTime); guarded by this. */
+    private Thread reading;
+    private long since;
+    private boolean expired;
+
+    IdleDeadlineInputStream(InputStream in, Duration idle) {
+        super(in);
+        this.idle = idle;
+        long every = Math.max(50, idle.toMillis() / 4);
+        this.watch = WATCH.scheduleWithFixedDelay(this::check, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    private void check() {
+        synchronized (this) {
+            if (reading == null || expired || System.nanoTime() - since <= idle.toNanos()) {
+                return;
+            }
+            expired = true;
+            reading.interrupt();
+        }
+        try {
+            in.close();
+        } catch (IOException | RuntimeException e) {
+            // the read fails either way
+        }
+    }
+
+    @Override
+    public int read() throws IOException {
+        byte[] one = new byte[1];
+        int n = read(one, 0, 1);
+        return n < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+        synchronized (this) {
+            if (expired) {
+                throw timedOut(null);
+            }
+            reading = Thread.currentThread();
+            since = System.nanoTime();
+        }
+        int n;
+        try {
+            n = in.read(b, off, len);
+        } catch (IOException e) {
+            synchronized (this) {
+                if (expired) {
+                    throw timedOut(e);
+                }
+            }
+            throw e;
+        } finally {
+            synchronized (this) {
+                reading = null;
+                if (expired) {
+                    Thread.interrupted(); // the watch's interrupt ends with the read it was for
+                }
+            }
+        }
+        synchronized (this) {
+            if (expired) {
+                throw timedOut(null);
+            }
+        }
+        return n;
+    }
+
+    private IOException timedOut(IOException cause) {
+        return new IOException("no data came for " + idle.toSeconds() + " s; the server stopped sending", cause);
+    }
+
+    @Override
+    public void close() throws IOException {
+        watch.cancel(false);
+        super.close();
+    }
+}
