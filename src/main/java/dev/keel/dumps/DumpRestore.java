@@ -281,10 +281,16 @@ public final class DumpRestore implements OperationHandler {
         }
     }
 
-    /** Copies the dump into pg_restore; a pg_restore that quits early (broken pipe) is judged by its exit status. */
+    /**
+     * Copies the dump into pg_restore; a pg_restore that quits early (broken pipe) is judged by its exit status, and a source that
+     * stopped sending ends the restore, saying so.
+     */
     private static void feed(InputStream dump, ClientProcess process, StreamCopy copy) throws IOException {
         try (OutputStream in = process.input()) {
             copy.copy(dump, in);
+        } catch (IdleDeadlineInputStream.Stalled stalled) {
+            throw new KeelException(ProblemType.UNAVAILABLE, "Reading the dump stopped: " + stalled.getMessage() + ". Restore it again,"
+                    + " from a URL that serves it whole.");
         } catch (IOException e) {
             if (process.isAlive()) {
                 throw e;

@@ -16,6 +16,7 @@ import java.net.UnknownHostException;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Optional;
@@ -86,6 +87,9 @@ final class DumpUrls {
                 // Bounded: a server that never answers, or stops sending, must not hold an operation thread (of every team's) for good.
                 response = client().send(HttpRequest.newBuilder(uri).timeout(HEADERS_TIMEOUT).GET().build(),
                         HttpResponse.BodyHandlers.ofInputStream());
+            } catch (HttpTimeoutException e) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + uri.getHost() + " did not answer within "
+                        + HEADERS_TIMEOUT.toSeconds() + " s; check the URL, or restore again once it answers.");
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new IOException("interrupted fetching " + uri.getHost(), e);

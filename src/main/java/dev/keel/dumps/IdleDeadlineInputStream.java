@@ -91,8 +91,15 @@ final class IdleDeadlineInputStream extends FilterInputStream {
         return n;
     }
 
-    private IOException timedOut(IOException cause) {
-        return new IOException("no data came for " + idle.toSeconds() + " s; the server stopped sending", cause);
+    private Stalled timedOut(IOException cause) {
+        return new Stalled("no data came for " + idle.toSeconds() + " s; the server stopped sending", cause);
+    }
+
+    /** A read that waited past the idle time. */
+    static final class Stalled extends IOException {
+        Stalled(String message, IOException cause) {
+            super(message, cause);
+        }
     }
 
     @Override

@@ -4,8 +4,6 @@ import dev.keel.auth.Caller;
 import dev.keel.http.QueryFlag;
 import dev.keel.instances.LogSource;
 import dev.keel.instances.ServerLog;
-import dev.keel.postgres.Durations;
-import io.micronaut.context.annotation.Value;
 import io.micronaut.core.annotation.Nullable;
 import io.micronaut.http.HttpResponse;
 import io.micronaut.http.MediaType;
@@ -44,8 +42,8 @@ final class LogsController {
     private final HostedLogs hosted;
     private final Duration followFor;
 
-    LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted, @Value("${keel.logs.follow-for:1h}") String followFor) {
-        this.followFor = Durations.parse("KEEL_LOGS_FOLLOW_FOR", followFor);
+    LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted, LogFollowing following) {
+        this.followFor = following.followFor();
         this.logs = logs;
         this.serverLog = serverLog;
         this.hosted = hosted;

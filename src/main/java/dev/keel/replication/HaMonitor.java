@@ -115,7 +115,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final DSLContext dsl;
     private final HaDecisionRepository decisions;
     private final Duration interval;
-    private final int misses;
     private final long maxLagBytes;
     private final HaDecision.Limits limits;
     private final int probeSeconds;
@@ -181,7 +180,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.dsl = dsl;
         this.decisions = decisions;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
-        this.misses = misses;
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
         this.probeSeconds = probeSeconds;
@@ -1008,9 +1006,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     // Every round: the self-fence may need it next.
                     noteReplyAge(database, watch, standby.map(Instance::id).orElse(null), check.standbyReplyAgeSeconds());
                 }
-                HaDecision.Observation seen = observation(primary, standby, true, null, check, null, now);
                 if (check.inRecovery()) {
-                    return HaDecision.decide(seen, history(watch), limits, lookups);
+                    return HaDecision.decide(observation(primary, standby, true, null, check, null, now), history(watch), limits, lookups);
                 }
                 watch.missed = 0;
                 watch.restarts = 0;

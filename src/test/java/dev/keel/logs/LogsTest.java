@@ -103,7 +103,7 @@ class LogsTest {
                         return "stream failed: " + e;
                     }
                 });
-                assertThat(end.get(SharedKeel.FOLLOW_FOR_SECONDS + 15, TimeUnit.SECONDS)).isEqualTo("ended");
+                assertThat(end.get(SharedKeel.FOLLOW_FOR_SECONDS + Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isEqualTo("ended");
                 assertThat(Duration.ofNanos(System.nanoTime() - opened)).isGreaterThanOrEqualTo(Duration.ofSeconds(SharedKeel.FOLLOW_FOR_SECONDS));
             }
         } finally {

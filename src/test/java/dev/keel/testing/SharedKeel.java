@@ -14,8 +14,8 @@ public final class SharedKeel implements ParameterResolver {
     public static final String ADDON_PASSWORD = "manifest-secret";
     /** The shared Keel's cap on a server's log, in MB (KEEL_INSTANCES_LOG_MAX_MB). */
     public static final int LOG_MAX_MB = 16;
-    /** How long the shared Keel's log follow streams last (KEEL_LOGS_FOLLOW_FOR). */
-    public static final int FOLLOW_FOR_SECONDS = 20;
+    /** How long the shared Keel's log follow streams last (KEEL_LOGS_FOLLOW_FOR): past a request's patience, so a test sees one end. */
+    public static final long FOLLOW_FOR_SECONDS = Timeouts.REQUEST.toSeconds() + 10;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
