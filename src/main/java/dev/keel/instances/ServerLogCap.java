@@ -77,10 +77,13 @@ final class ServerLogCap implements ApplicationEventListener<ServerStartupEvent>
     /** Empties {@code log} if it is past the cap; a link is never followed (the server's account owns the directory). */
     void cap(Path log) {
         try {
-            if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS) || Files.size(log) <= maxBytes) {
+            if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) {
                 return;
             }
             long was = Files.size(log);
+            if (was <= maxBytes) {
+                return;
+            }
             try (FileChannel channel = FileChannel.open(log, StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS)) {
                 channel.truncate(0);
                 String line = ZonedDateTime.now(ZoneOffset.UTC).format(TIME) + " UTC [0] LOG:  Keel emptied this log: it had reached "

@@ -31,7 +31,7 @@ final class UpgradeStreamSql {
     /** On the old server: a role that may connect to the database, read every row (row security too) and stream, with {@code password}. */
     static void createStreamRole(Connection superuser, String role, String password, String database) throws SQLException {
         DSLContext sql = sql(superuser);
-        if (!sql.fetchExists(DSL.selectOne().from("pg_catalog.pg_roles").where("rolname operator(pg_catalog.=) {0}", val(role)))) {
+        if (!roleExists(sql, role)) {
             sql.execute("create role {0} login replication bypassrls", quotedName(role));
         }
         sql.execute("grant pg_read_all_data to {0}", quotedName(role));
@@ -169,7 +169,7 @@ final class UpgradeStreamSql {
             pause();
         }
         sql(superuserOnDatabase).execute("drop publication if exists {0}", quotedName(UpgradeSql.PUBLICATION));
-        if (sql(superuser).fetchExists(DSL.selectOne().from("pg_catalog.pg_roles").where("rolname operator(pg_catalog.=) {0}", val(role)))) {
+        if (roleExists(sql(superuser), role)) {
             dropRole(superuser, superuserOnDatabase, role);
         }
     }
@@ -184,6 +184,10 @@ final class UpgradeStreamSql {
                 + " where usename operator(pg_catalog.=) {0}", val(role));
         sql(superuserOnDatabase).execute("drop owned by {0}", quotedName(role));
         sql(superuser).execute("drop role {0}", quotedName(role));
+    }
+
+    private static boolean roleExists(DSLContext sql, String role) {
+        return sql.fetchExists(DSL.selectOne().from("pg_catalog.pg_roles").where("rolname operator(pg_catalog.=) {0}", val(role)));
     }
 
     /** The upgrade stream roles on a server ({@code keel_upgrade_} and a database id), which only an upgrade running may hold. */
