@@ -18,13 +18,15 @@ import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 
 /**
- * {@code GET /metrics}: every meter in Prometheus' text format. Open to anyone who reaches Keel's
- * port, unless {@code keel.metrics.token} is set: then only {@code Authorization: Bearer <token>}
- * (a token of its own, not an API key, so a scraper holds no power over databases).
+ * {@code GET /metrics}: every meter in Prometheus' text format. Its series name every team's
+ * databases, so without {@code keel.metrics.token} it is served to loopback only (a Prometheus on
+ * Keel's own machine); once the token is set, to anyone who sends {@code Authorization: Bearer
+ * <token>} (a token of its own, not an API key, so a scraper holds no power over databases).
  */
 @Controller("/metrics")
 @ExecuteOn(TaskExecutors.BLOCKING)
@@ -48,8 +50,14 @@ final class MetricsController {
     @Produces(CONTENT_TYPE)
     @Operation(summary = "Every meter in Prometheus' text format", responses = {
             @ApiResponse(responseCode = "200", content = @Content(mediaType = CONTENT_TYPE, schema = @Schema(type = "string"))),
-            @ApiResponse(responseCode = "401", content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class)))})
+            @ApiResponse(responseCode = "401", content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class))),
+            @ApiResponse(responseCode = "403", content = @Content(mediaType = Problem.MEDIA_TYPE, schema = @Schema(implementation = Problem.class)))})
     HttpResponse<?> scrape(HttpRequest<?> request) {
+        if (token.length == 0 && !fromLoopback(request)) {
+            return Problems.response(Problem.of(ProblemType.FORBIDDEN, "The metrics name every team's databases, so without a metrics"
+                    + " token Keel serves them only to its own machine (loopback). To scrape from another host, set KEEL_METRICS_TOKEN"
+                    + " and send it as Authorization: Bearer <token>.", request.getPath()));
+        }
         if (token.length > 0) {
             byte[] sent = request.getHeaders().getAuthorization().filter(h -> h.startsWith("Bearer "))
                     .map(h -> h.substring("Bearer ".length()).strip().getBytes(StandardCharsets.UTF_8)).orElse(new byte[0]);
@@ -60,5 +68,11 @@ final class MetricsController {
         }
         scrapes.record(databases::refresh);
         return HttpResponse.ok(registry.scrape()).contentType(CONTENT_TYPE);
+    }
+
+    /** Whether the request came over loopback: the peer's own address, never a header a client could write. */
+    private static boolean fromLoopback(HttpRequest<?> request) {
+        InetSocketAddress peer = request.getRemoteAddress();
+        return peer != null && peer.getAddress() != null && peer.getAddress().isLoopbackAddress();
     }
 }

@@ -38,7 +38,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * queue per team; whenever a thread is free, the teams take turns: the next team in the rotation
  * that has an operation whose database is not busy gets the thread. A team that queues a hundred
  * operations so delays another team's next operation by at most one operation of its own per
- * free thread, and no thread ever waits on a busy database. An operation that changes its
+ * free thread, and no thread ever waits on a busy database. No team holds more than all threads
+ * but one ({@link #teamCap}): however long one team's operations run (a restore from a URL that
+ * trickles, a dump that restores slowly), another team's next operation finds a thread. An operation that changes its
  * database's instances runs only while holding the database's lease ({@link DatabaseLeases});
  * when another actor (the HA monitor failing it over) holds it, the database's operations step
  * aside for {@link #LEASE_RETRY_MILLIS} and keep their order. On shutdown it lets running work
@@ -73,6 +75,9 @@ public final class OperationRunner {
     private final Map<UUID, Long> deferred = new HashMap<>();
     /** The operations this runner has, queued or running: one that reaches it twice (recorded here, and read by the inbox) runs once. */
     private final Set<UUID> accepted = ConcurrentHashMap.newKeySet();
+    /** How many threads each team's operations hold now (teams holding none are not listed). */
+    private final Map<UUID, Integer> running = new HashMap<>();
+    private final int teamCap;
     private int freeThreads;
     private boolean stopping;
 
@@ -84,6 +89,7 @@ public final class OperationRunner {
         this.node = node.name();
         this.meters = meters;
         this.freeThreads = threads;
+        this.teamCap = teamCap(threads);
         AtomicInteger count = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(threads, r -> {
             Thread thread = new Thread(r, "keel-operation-" + count.incrementAndGet());
@@ -93,6 +99,11 @@ public final class OperationRunner {
         this.later = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-operation-retry"));
         Gauge.builder("keel.operations.queued", this, OperationRunner::queued)
                 .description("Operations waiting for a free operation thread").register(meters);
+    }
+
+    /** The threads one team may hold at once: all but one, so that another team always finds one (one when there is only one). */
+    static int teamCap(int threads) {
+        return Math.max(1, threads - 1);
     }
 
     OperationHandler handler(OperationKind kind) {
@@ -146,6 +157,7 @@ public final class OperationRunner {
                     return;
                 }
                 freeThreads--;
+                running.merge(team(next), 1, Integer::sum);
                 if (next.databaseId() != null) {
                     busyDatabases.add(next.databaseId());
                 }
@@ -156,13 +168,16 @@ public final class OperationRunner {
 
     /**
      * The earliest runnable operation (whose database is not busy; a database's operations keep
-     * their order) of the team served least recently, or null. A team that waited while another
-     * was served goes before it, however long that other team's queue.
+     * their order) of the team served least recently among those below their cap, or null. A team
+     * that waited while another was served goes before it, however long that other team's queue.
      */
     private Operation takeNext() {
         UUID chosenTeam = null;
         Operation chosen = null;
         for (Map.Entry<UUID, Deque<Operation>> team : waiting.entrySet()) {
+            if (running.getOrDefault(team.getKey(), 0) >= teamCap) {
+                continue;
+            }
             Operation runnable = firstRunnable(team.getValue());
             if (runnable != null && (chosen == null || served(team.getKey()) < served(chosenTeam))) {
                 chosenTeam = team.getKey();
@@ -272,6 +287,7 @@ public final class OperationRunner {
             }
             synchronized (lock) {
                 freeThreads++;
+                running.computeIfPresent(team(operation), (team, held) -> held == 1 ? null : held - 1);
                 if (operation.databaseId() != null) {
                     busyDatabases.remove(operation.databaseId());
                 }

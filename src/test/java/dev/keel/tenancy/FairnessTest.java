@@ -5,6 +5,7 @@ import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.jooq.DSLContext;
+import org.jooq.Record2;
 import org.jooq.impl.DSL;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,12 +23,14 @@ import static dev.keel.catalog.schema.Tables.OPERATIONS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Teams take turns for the operation threads. Keel runs here with one thread; one team keeps a
- * plan change (a server restart) pending on each of its four databases, so three of them always
- * wait in the queue. Another team's provision, asked for then, runs next: while it waits and runs,
- * at most the one flood operation already running finishes. In arrival order it would wait for
- * all four. Counted from the catalog's operation times, so the machine's speed does not matter;
- * the provision's duration alone and under the flood is printed as a figure.
+ * Teams take turns for the operation threads, and no team holds all of them. Keel runs here with
+ * two threads; one team keeps a plan change (a server restart) pending on each of its four
+ * databases, so at least two of them always wait in the queue. The flooding team never runs two
+ * operations at once: the second thread stays for other teams. Another team's provision, asked
+ * for then, runs at once on it: while it runs, at most the one flood operation already running
+ * finishes. In arrival order it would wait for all four. Counted from the catalog's operation
+ * times, so the machine's speed does not matter; the provision's duration alone and under the
+ * flood is printed as a figure.
  */
 class FairnessTest {
     private static final int FLOODED_DATABASES = 4;
@@ -35,7 +38,7 @@ class FairnessTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("fairness", Map.of("keel.instances.pool.size", 0, "keel.operations.threads", 1));
+        keel = TestKeel.start("fairness", Map.of("keel.instances.pool.size", 0, "keel.operations.threads", 2));
     }
 
     @AfterAll
@@ -71,6 +74,7 @@ class FairnessTest {
         flood.start();
         long underFlood;
         int floodFinishedMeanwhile;
+        OffsetDateTime floodBegan = catalog().select(DSL.currentOffsetDateTime()).fetchSingle().value1();
         try {
             Wait.until("a plan change pending on every flooded database", Timeouts.PROVISION, () -> pending(flooded) == FLOODED_DATABASES);
             OffsetDateTime asked = catalog().select(DSL.currentOffsetDateTime()).fetchSingle().value1();
@@ -92,6 +96,14 @@ class FairnessTest {
         assertThat(floodFinishedMeanwhile).as("flood operations that finished while the other team's provision waited and ran")
                 .isLessThanOrEqualTo(1);
         Wait.until("the flood to settle", Timeouts.RESTORE, () -> pending(flooded) == 0);
+        List<Record2<OffsetDateTime, OffsetDateTime>> ran = catalog().select(OPERATIONS.STARTED_AT, OPERATIONS.FINISHED_AT)
+                .from(OPERATIONS).where(OPERATIONS.DATABASE_ID.in(ids(flooded)), OPERATIONS.STARTED_AT.ge(floodBegan))
+                .orderBy(OPERATIONS.STARTED_AT).fetch();
+        assertThat(ran).as("the flood's operations").hasSizeGreaterThanOrEqualTo(FLOODED_DATABASES);
+        for (int i = 1; i < ran.size(); i++) {
+            assertThat(ran.get(i).value1()).as("flood operation %d began after the one before it ended: one team holds one of two threads", i)
+                    .isAfterOrEqualTo(ran.get(i - 1).value2());
+        }
         for (String id : flooded) {
             flooder.deprovision(id);
         }

@@ -31,7 +31,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * Keel bound to an address beyond loopback (one this test adds to a veth pair, as root) speaks
  * only HTTPS, with a certificate of the installation's CA for that address: clients that trust the
  * CA verify it, those that do not refuse it, plain HTTP gets no answer, the banner and share URLs
- * say https, and the genuine Heroku CLI works with NODE_EXTRA_CA_CERTS.
+ * say https, {@code /metrics} without a token is refused here (it is served over loopback only),
+ * and the genuine Heroku CLI works with NODE_EXTRA_CA_CERTS.
  */
 class ApiTlsTest {
     private static final int PORT_BASE = Integer.getInteger("keel.test.port-base", 26000);
@@ -85,6 +86,15 @@ class ApiTlsTest {
             Api.Response shared = api.post("/v1/dataclips/" + clip + "/share", "");
             assertThat(shared.field("url")).startsWith("https://" + ADDRESS + ":" + port + "/dataclips/");
             assertThat(api.withKey(null).get(URI.create(shared.field("url")).getPath() + ".json").status()).isEqualTo(200);
+
+            // Without a metrics token, /metrics (its series name every team's databases) is served over loopback only: not to
+            // this address, whatever a forwarding header claims.
+            Api anonymous = api.withKey(null);
+            Api.Response metrics = anonymous.send(anonymous.request("/metrics").header("X-Forwarded-For", "127.0.0.1").GET());
+            assertThat(metrics.status()).as(metrics.toString()).isEqualTo(403);
+            assertThat(metrics.field("type")).isEqualTo("/problems/forbidden");
+            assertThat(metrics.field("detail")).contains("set KEEL_METRICS_TOKEN");
+            assertThat(metrics.text()).doesNotContain(db.get("name").asText());
 
             // The genuine Heroku CLI, which talks to no host but heroku.com's and localhost: through a tunnel to localhost (as
             // ssh -L gives), with Keel's CA added to Node's as the README says. Without the CA, Node refuses the server.
