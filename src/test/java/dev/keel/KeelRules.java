@@ -51,9 +51,9 @@ final class KeelRules {
                 .because("the object store is one boundary (ObjectStore), and only S3ObjectStore talks to the AWS SDK");
     }
 
-    /** The classes that start OS processes: the Postgres tools, the psql/pg_dump clients, the embedded S3 server. */
+    /** The classes that start OS processes: the Postgres tools, the psql/pg_dump clients, the embedded S3 server, the fence guard. */
     ArchRule processesStartedOnlyByTheirOwners() {
-        return noClasses().that(not(ownedBy("postgres.Commands", "postgres.ClientProcess", "storage.EmbeddedS3")))
+        return noClasses().that(not(ownedBy("postgres.Commands", "postgres.ClientProcess", "storage.EmbeddedS3", "replication.FenceGuards")))
                 .should().dependOnClassesThat().belongToAnyOf(ProcessBuilder.class)
                 .orShould().callMethodWhere(describe("Runtime.exec", (JavaMethodCall call) ->
                         call.getTargetOwner().isEquivalentTo(Runtime.class) && call.getName().equals("exec")))

@@ -8,11 +8,13 @@ import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -140,6 +142,11 @@ public final class InstanceConnections {
 
     private Connection connect(Instance instance, String database, String password, int connectSeconds, int socketSeconds)
             throws SQLException {
+        return connect(instance.host(), instance.port(), database, superuser(password, connectSeconds, socketSeconds),
+                pinnedOptions(instance.major()), authority.certificateFile());
+    }
+
+    private static Properties superuser(String password, int connectSeconds, int socketSeconds) {
         Properties props = new Properties();
         props.setProperty("user", InstanceConfig.SUPERUSER);
         props.setProperty("password", password);
@@ -147,7 +154,18 @@ public final class InstanceConnections {
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
         props.setProperty("ApplicationName", "keel");
-        return connect(instance, database, props, pinnedOptions(instance.major()));
+        return props;
+    }
+
+    /**
+     * A superuser health-check session on a server known only by where it listens, its major and
+     * Keel's password on it, over the same verified TLS against {@code certificate} (Keel's CA):
+     * for the fence guard, a process that has no catalog and no CA bean.
+     */
+    public static ServerSession probe(String host, int port, int major, String password, Path certificate, int timeoutSeconds)
+            throws SQLException {
+        return new ServerSession(connect(host, port, "postgres", superuser(password, timeoutSeconds, timeoutSeconds), pinnedOptions(major),
+                certificate));
     }
 
     /**
@@ -167,7 +185,6 @@ public final class InstanceConnections {
         return connect(instance, database, props, PINNED_SEARCH_PATH);
     }
 
-    /** A connection with Keel's verified TLS, {@code options} in the startup packet, and the rest of {@code props}. */
     /**
      * Whether the server's port accepts a TCP connection within {@code timeout}: false when its host
      * does not answer in time (down, or cut off) or refuses (nothing listens).
@@ -177,10 +194,21 @@ public final class InstanceConnections {
     }
 
     private Connection connect(Instance instance, String database, Properties props, String options) throws SQLException {
+        return connect(instance.host(), instance.port(), database, props, options, authority.certificateFile());
+    }
+
+    /** A connection with Keel's verified TLS, {@code options} in the startup packet, and the rest of {@code props}. */
+    private static Connection connect(String host, int port, String database, Properties props, String options, Path certificate)
+            throws SQLException {
         props.setProperty("sslmode", "verify-full");
-        props.setProperty("sslrootcert", authority.certificateFile().toString());
+        props.setProperty("sslrootcert", certificate.toString());
         props.setProperty("options", options);
-        String host = instance.host().contains(":") ? "[" + instance.host() + "]" : instance.host();
-        return DriverManager.getConnection("jdbc:postgresql://" + host + ":" + instance.port() + "/" + database, props);
+        String address = host.contains(":") ? "[" + host + "]" : host;
+        return DriverManager.getConnection("jdbc:postgresql://" + address + ":" + port + "/" + database, props);
+    }
+
+    /** Keel's password on {@code instance} as last read from the catalog, if it was: nothing is read now. */
+    public Optional<String> knownPassword(Instance instance) {
+        return Optional.ofNullable(lastRead.get(instance.id()));
     }
 }

@@ -4,6 +4,7 @@ import dev.keel.postgres.HbaRule;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -39,7 +40,7 @@ public interface InstanceRuntime {
     enum RecoverySignal {
         RECOVERY("recovery.signal"), STANDBY("standby.signal");
 
-        final String file;
+        public final String file;
 
         RecoverySignal(String file) {
             this.file = file;
@@ -137,6 +138,9 @@ public interface InstanceRuntime {
 
     /** Whether the server process of the instance is alive. */
     boolean isRunning(Instance instance);
+
+    /** The data directory of the instance's server on this machine: the fence guard kills a server there when Keel cannot. */
+    Path dataDirectory(Instance instance);
 
     /** The instances this runtime holds anything for, known to the catalog or not (for the orphan sweep). */
     Set<UUID> held();

@@ -104,6 +104,11 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         return dir(id).resolve("data");
     }
 
+    @Override
+    public Path dataDirectory(Instance instance) {
+        return dataDir(instance.id());
+    }
+
     /** The name of a server's log in its directory. */
     static final String LOG_FILE = "postgresql.log";
 

@@ -52,6 +52,7 @@ import org.slf4j.LoggerFactory;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
@@ -125,6 +126,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Duration fencePeriod;
     private final Set<String> asynchronousPlans;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
+    private final FenceGuards guards;
     /** What this node last read of the primaries it does not watch, and when. */
     private final Map<UUID, Observed> observations = new ConcurrentHashMap<>();
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
@@ -161,7 +163,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              MeterRegistry meters) {
+              FenceGuards guards, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -179,6 +181,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.heartbeat = heartbeat;
         this.dsl = dsl;
         this.decisions = decisions;
+        this.guards = guards;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
@@ -697,13 +700,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void selfFence() {
         long now = System.nanoTime();
         long contact = heartbeat.lastContactNanos();
+        guards.publish(fenceAfter, contact, guarded());
         if (now - contact <= fenceAfter.toNanos() / 2) {
             return;
         }
         watches.forEach((id, watch) -> {
             Database database = watch.database;
             Instance primary = watch.primary;
-            if (database == null || primary == null || !watch.standbyElsewhere || !nodeOf(primary).equals(node.name())) {
+            if (!fencedHere(watch)) {
                 return;
             }
             if (watch.witnessing.compareAndSet(false, true)) {
@@ -740,6 +744,31 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 });
             }
         });
+    }
+
+    /** Whether the watch's primary is one this node's self-fence kills: on this node, having had a standby on another. */
+    private boolean fencedHere(Watch watch) {
+        return watch.database != null && watch.primary != null && watch.standbyElsewhere && nodeOf(watch.primary).equals(node.name());
+    }
+
+    /**
+     * The primaries the fence guard kills should Keel not ({@link FenceGuard}): those this node's
+     * self-fence kills that run, with Keel's password on each as last read (a primary this node
+     * never connected to is not listed yet).
+     */
+    private List<FenceWatch.Server> guarded() {
+        List<FenceWatch.Server> servers = new ArrayList<>();
+        for (Watch watch : watches.values()) {
+            Database database = watch.database;
+            Instance primary = watch.primary;
+            if (!fencedHere(watch)) {
+                continue;
+            }
+            connections.knownPassword(primary).filter(password -> runtime.isRunning(primary)).ifPresent(password -> servers.add(
+                    new FenceWatch.Server(primary.id(), runtime.dataDirectory(primary), primary.host(), primary.port(), primary.major(),
+                            password, ReplicationSlots.forStandby(database.id()))));
+        }
+        return servers;
     }
 
     /**

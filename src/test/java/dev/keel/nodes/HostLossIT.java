@@ -370,7 +370,7 @@ class HostLossIT {
         return acks;
     }
 
-    private static Set<Integer> numbers(String url, Path ca) throws SQLException {
+    static Set<Integer> numbers(String url, Path ca) throws SQLException {
         Set<Integer> present = new HashSet<>();
         try (Connection connection = Pg.connect(url, ca); Statement sql = connection.createStatement();
              ResultSet rows = sql.executeQuery("select n from acked")) {
@@ -401,7 +401,7 @@ class HostLossIT {
     }
 
     /** Whether a postmaster runs in {@code data} now (its pid file names a live process). */
-    private static boolean runningIn(Path data) throws IOException {
+    static boolean runningIn(Path data) throws IOException {
         Path pidFile = data.resolve("postmaster.pid");
         if (!Files.exists(pidFile)) {
             return false;
