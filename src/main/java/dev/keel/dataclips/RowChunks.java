@@ -76,8 +76,12 @@ final class RowChunks {
      * Appends the rows of a decompressed chunk to {@code out} as RFC 4180 CSV, byte for byte:
      * a cell holding a comma, quote, CR or LF is quoted with its quotes doubled (those bytes never
      * occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
+     * A cell of a {@code freeText} column that {@link #formulaLike begins like a formula} gets a
+     * leading {@code '}, as OWASP advises, so that a spreadsheet opening the file shows it and does
+     * not run it; the other columns' cells (numbers, times: {@code -5}) stay exact.
      */
-    static void csv(byte[] raw, int columns, Bytes out) {
+    static void csv(byte[] raw, boolean[] freeText, Bytes out) {
+        int columns = freeText.length;
         int p = 0;
         while (p < raw.length) {
             for (int c = 0; c < columns; c++) {
@@ -93,8 +97,12 @@ final class RowChunks {
                         byte b = raw[i];
                         quote = b == ',' || b == '"' || b == '\r' || b == '\n';
                     }
+                    boolean neutralise = freeText[c] && formulaLike(raw[p]);
                     if (quote) {
                         out.add((byte) '"');
+                        if (neutralise) {
+                            out.add((byte) '\'');
+                        }
                         for (int i = p; i < end; i++) {
                             if (raw[i] == '"') {
                                 out.add((byte) '"');
@@ -103,6 +111,9 @@ final class RowChunks {
                         }
                         out.add((byte) '"');
                     } else {
+                        if (neutralise) {
+                            out.add((byte) '\'');
+                        }
                         out.add(raw, p, length);
                     }
                     p = end;
@@ -111,6 +122,11 @@ final class RowChunks {
             out.add((byte) '\r');
             out.add((byte) '\n');
         }
+    }
+
+    /** Whether a text beginning with {@code first} is a formula to a spreadsheet: {@code = + - @}, tab or CR (OWASP's list). */
+    static boolean formulaLike(int first) {
+        return first == '=' || first == '+' || first == '-' || first == '@' || first == '\t' || first == '\r';
     }
 
     /** A growable byte buffer without ByteArrayOutputStream's locking. */

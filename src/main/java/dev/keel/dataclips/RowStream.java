@@ -62,13 +62,26 @@ abstract class RowStream extends InputStream {
         return n;
     }
 
-    /** RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a comma, quote or line break; NULL is empty. */
+    /**
+     * RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a comma, quote or line break; NULL is
+     * empty. A field name, or a cell of a free-text column ({@link ColumnType#freeText}), that begins like a formula
+     * ({@code = + - @}, tab, CR) begins with {@code '} (see {@link RowChunks#csv}); the JSON keeps them as they are.
+     */
     static final class Csv extends RowStream {
-        private final int columns;
+        private final boolean[] freeText;
 
         Csv(ClipResult result, Iterator<byte[]> chunks) {
             super(chunks, header(result));
-            this.columns = result.fields().size();
+            this.freeText = freeText(result);
+        }
+
+        /** Per column, whether its cells are free text; every column is, for a result stored without its types. */
+        private static boolean[] freeText(ClipResult result) {
+            boolean[] free = new boolean[result.fields().size()];
+            for (int i = 0; i < free.length; i++) {
+                free[i] = result.types().size() != free.length || result.types().get(i).freeText();
+            }
+            return free;
         }
 
         private static String header(ClipResult result) {
@@ -80,7 +93,7 @@ abstract class RowStream extends InputStream {
         @Override
         byte[] encodeChunk(byte[] raw, boolean first) {
             RowChunks.Bytes out = new RowChunks.Bytes(raw.length + raw.length / 4);
-            RowChunks.csv(raw, columns, out);
+            RowChunks.csv(raw, freeText, out);
             return Arrays.copyOf(out.array(), out.size());
         }
 
@@ -99,10 +112,8 @@ abstract class RowStream extends InputStream {
             out.append("\r\n");
         }
 
-        private static void field(String value, StringBuilder out) {
-            if (value == null) {
-                return;
-            }
+        private static void field(String name, StringBuilder out) {
+            String value = !name.isEmpty() && RowChunks.formulaLike(name.charAt(0)) ? "'" + name : name;
             boolean quote = false;
             for (int i = 0; i < value.length() && !quote; i++) {
                 char c = value.charAt(i);
