@@ -50,9 +50,8 @@ final class SharePage {
         return result.truncatedDetail() != null ? result.truncatedDetail() : "The result was cut.";
     }
 
-    /** {@code query} is the request's query string (parameter values), kept on the download links. */
-    static String render(String title, String slug, String query, @Nullable ClipResult result, List<String[]> rows) {
-        String suffix = query.isEmpty() ? "" : "?" + query;
+    /** The page of link {@code slug}; its download links carry no query string (a link's parameter values are the clip's own). */
+    static String render(String title, String slug, @Nullable ClipResult result, List<String[]> rows) {
         StringBuilder html = new StringBuilder(64 * 1024);
         html.append("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")
                 .append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
@@ -82,8 +81,8 @@ final class SharePage {
         if (result.succeeded() && result.truncated()) {
             html.append("<p class=\"meta\" id=\"truncated\">").append(Html.escape(truncation(result))).append("</p>");
         }
-        html.append("<nav class=\"downloads\"><a id=\"download-csv\" href=\"").append(Html.escape(slug + ".csv" + suffix))
-                .append("\">Download CSV</a><a id=\"download-json\" href=\"").append(Html.escape(slug + ".json" + suffix))
+        html.append("<nav class=\"downloads\"><a id=\"download-csv\" href=\"").append(Html.escape(slug + ".csv"))
+                .append("\">Download CSV</a><a id=\"download-json\" href=\"").append(Html.escape(slug + ".json"))
                 .append("\">Download JSON</a></nav></header>");
         if (!result.succeeded()) {
             html.append("<section class=\"error\" id=\"error\"><h2>The query failed</h2><p>").append(Html.escape(result.errorMessage()))

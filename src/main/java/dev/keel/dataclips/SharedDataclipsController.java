@@ -51,8 +51,7 @@ final class SharedDataclipsController {
         ClipResult result = served.result().orElse(null);
         if (format.equals("html")) {
             List<String[]> rows = result != null && result.succeeded() ? SharePage.tableRows(results.chunks(result)) : List.of();
-            String query = request.getUri().getRawQuery() == null ? "" : request.getUri().getRawQuery();
-            return secure(HttpResponse.ok(SharePage.render(title, slug, query, result, rows)).contentType(MediaType.TEXT_HTML_TYPE));
+            return secure(HttpResponse.ok(SharePage.render(title, slug, result, rows)).contentType(MediaType.TEXT_HTML_TYPE));
         }
         if (result == null) {
             throw new KeelException(ProblemType.UNAVAILABLE, "The dataclip's first result is still being computed; try again in a few"

@@ -3,6 +3,7 @@ package dev.keel.dataclips;
 import dev.keel.RandomStrings;
 import dev.keel.auth.Caller;
 import dev.keel.problems.KeelException;
+import dev.keel.problems.ProblemType;
 import jakarta.inject.Singleton;
 
 import java.util.Base64;
@@ -12,7 +13,8 @@ import java.util.regex.Pattern;
 
 /**
  * Share links: an unguessable slug (192 random bits), revoked at once by clearing it, and the
- * result served under it: stored while fresh, else run again (see {@link ClipRuns#fresh}).
+ * result served under it, of the clip's saved parameter values: stored while fresh, else run again
+ * (see {@link ClipRuns#fresh}).
  */
 @Singleton
 final class Shares {
@@ -55,17 +57,30 @@ final class Shares {
         return clips.find(clip.id()).orElseThrow();
     }
 
-    /** A shared clip and the result to serve for {@code given} parameter values; empty result while the first run is under way. */
+    /** A shared clip and the result to serve; empty result while the first run is under way. */
     record Served(Dataclip clip, Optional<ClipResult> result) {
     }
 
-    /** What the link {@code slug} serves; 404 for a slug that is not (or no longer) shared. Counts the access. */
+    /**
+     * What the link {@code slug} serves: the clip run with the parameter values its owner saved (its {@code parameters}),
+     * never with values the link's holder chooses, who would otherwise read every row the clip's SQL can reach
+     * ({@code where customer = {{customer}}} shared for one customer). 404 for a slug that is not (or no longer) shared;
+     * 422 when the query string {@code given} names one of the clip's parameters (other names, such as a link tracker's,
+     * are ignored). Counts the access.
+     */
     Served open(String slug, Map<String, String> given) {
         Dataclip clip = (SLUG.matcher(slug).matches() ? clips.findBySlug(slug) : Optional.<Dataclip>empty())
                 .orElseThrow(() -> KeelException.notFound("shared dataclip", slug));
-        accesses.record(clip.id());
         ClipText.Prepared prepared = ClipText.prepare(clip.version().sql());
-        Map<String, String> values = Dataclips.values(prepared, clip.parameters(), given);
+        for (String name : prepared.names()) {
+            if (given.containsKey(name)) {
+                throw new KeelException(ProblemType.INVALID_PARAMETER, "A shared link runs its dataclip with the parameter values its"
+                        + " owner saved; it cannot set {{" + name + "}}. Open the link without ?" + name + "=..., or ask the dataclip's"
+                        + " owner for a link to a dataclip saved with the value you need.").with("parameter", name);
+            }
+        }
+        accesses.record(clip.id());
+        Map<String, String> values = Dataclips.values(prepared, clip.parameters(), Map.of());
         return new Served(clip, runs.fresh(clip, () -> dataclips.database(clip), prepared, values));
     }
 }

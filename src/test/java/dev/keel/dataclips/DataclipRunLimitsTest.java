@@ -119,6 +119,7 @@ class DataclipRunLimitsTest {
     void aTeamPastItsRunningAndWaitingRunsIs429WithRetryAfter() throws Exception {
         Api api = team("full");
         String linked = clip(api, "select {{n}}::int as n", "{\"n\":\"0\"}");
+        String unrun = clip(api, "select {{n}}::int as n", "{\"n\":\"1\"}"); // its result is forgotten below: nothing stored
         String id = clip(api, "select {{n}}::int as n, pg_sleep(case when {{n}}::int > 0 then 3 else 0 end)", "{\"n\":\"0\"}");
         List<CompletableFuture<HttpResponse<String>>> held = new ArrayList<>();
         for (int n = 1; n <= 10; n++) { // 2 running, 8 waiting
@@ -133,17 +134,20 @@ class DataclipRunLimitsTest {
         assertThat(problem.get("type").asText()).isEqualTo("/problems/too-many-runs");
         assertThat(problem.get("detail").asText()).isEqualTo("Your team has 2 dataclip runs running and 8 waiting, the most it may"
                 + " (KEEL_DATACLIPS_TEAM_CONCURRENCY 2, KEEL_DATACLIPS_TEAM_QUEUE 8); try again once one has finished.");
-        // The team's links serve what is stored meanwhile, even once stale; a value with nothing stored is refused as well.
+        // The team's links serve what is stored meanwhile, even once stale; a link with nothing stored is refused as well.
         try (Connection catalog = Footprint.catalog(keel.dataDir());
              PreparedStatement age = catalog.prepareStatement("update dataclip_results set started_at = started_at - interval '2 minutes',"
-                     + " finished_at = finished_at - interval '2 minutes' where dataclip_id = ?")) {
+                     + " finished_at = finished_at - interval '2 minutes' where dataclip_id = ?");
+             PreparedStatement forget = catalog.prepareStatement("delete from dataclip_results where dataclip_id = ?")) {
             age.setObject(1, UUID.fromString(linked));
             assertThat(age.executeUpdate()).isEqualTo(1);
+            forget.setObject(1, UUID.fromString(unrun));
+            assertThat(forget.executeUpdate()).isEqualTo(1);
         }
         String path = URI.create(api.post("/v1/dataclips/" + linked + "/share", "").field("url")).getRawPath();
         Api anonymous = api.withKey(null);
-        assertThat(anonymous.get(path + ".csv?n=0").text()).isEqualTo("n\r\n0\r\n");
-        Api.Response none = anonymous.get(path + ".csv?n=999");
+        assertThat(anonymous.get(path + ".csv").text()).isEqualTo("n\r\n0\r\n");
+        Api.Response none = anonymous.get(URI.create(api.post("/v1/dataclips/" + unrun + "/share", "").field("url")).getRawPath() + ".csv");
         assertThat(none.status()).isEqualTo(429);
         assertThat(none.field("detail")).startsWith("Your team has 2 dataclip runs running and 8 waiting");
         held.forEach(CompletableFuture::join);
@@ -237,7 +241,7 @@ class DataclipRunLimitsTest {
         List<CompletableFuture<HttpResponse<String>>> flood = new ArrayList<>();
         for (int n = 1; n <= 30; n++) {
             flood.add(async(flooder, "/v1/dataclips/" + slow + "/refresh?n=" + n));
-            flood.add(HTTP.sendAsync(flooder.withKey(null).request(URI.create(url).getRawPath() + ".json?n=" + (100 + n)).GET().build(),
+            flood.add(HTTP.sendAsync(flooder.withKey(null).request(URI.create(url).getRawPath() + ".json").GET().build(),
                     HttpResponse.BodyHandlers.ofString()));
         }
         Wait.until("the flooding team's runs to take both its runners", Timeouts.REQUEST, () -> running(flooder, slow) >= 2);
