@@ -6,6 +6,7 @@ import dev.keel.nodes.ThisNode;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.context.annotation.Value;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
@@ -97,7 +98,7 @@ final class ClipRuns {
      * queued or running; 429 when the team may not start a run now.
      */
     ClipResult runAndWait(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
-        return await(start(clip, database, prepared, values, true));
+        return await(start(clip, database, prepared, values, true, null));
     }
 
     /** 429 when {@code team} may not start a run now: asked before saving what a run would follow, so a refusal saves nothing. */
@@ -118,7 +119,7 @@ final class ClipRuns {
 
     /** Runs now, or joins the run of the same version and values under way (a change of the clip's title or time limit, say). */
     ClipResult runOrJoin(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values) {
-        return await(start(clip, database, prepared, values, false));
+        return await(start(clip, database, prepared, values, false, null));
     }
 
     /**
@@ -140,20 +141,17 @@ final class ClipRuns {
         if (stored.isPresent() && (recentlyStarted || running != null)) {
             return stored; // rate limit: at most one run per freshness age; the stored result meanwhile
         }
-        if (running == null && results.startedSince(clip.id(), now.minus(freshFor)) >= linkRuns) {
-            // Each new set of parameter values in a link could start a run: a clip runs at most this often.
-            if (stored.isPresent()) {
-                return stored;
-            }
-            throw new KeelException(ProblemType.TOO_MANY_RUNS, "This dataclip ran " + linkRuns + " times in the last "
-                    + freshFor.toSeconds() + " s, the most its link may make it run; try again in a minute.").retryAfter(freshFor.toSeconds());
-        }
         Run run;
         try {
-            run = running != null ? running : start(clip, database.get(), prepared, values, false);
+            if (running == null) {
+                // Asked first without the team's lock too, so that a link past its runs is refused without waiting for it.
+                admitLink(results.startedWithin(clip.id(), freshFor));
+            }
+            run = running != null ? running : start(clip, database.get(), prepared, values, false,
+                    new ResultRepository.LinkRuns(freshFor, this::admitLink));
         } catch (KeelException refused) {
             if (refused.type() == ProblemType.TOO_MANY_RUNS && stored.isPresent()) {
-                return stored; // the team may not run now: what is stored, as for the link's own limit
+                return stored; // the link's clip or its team may not run now: what is stored
             }
             throw refused;
         }
@@ -161,7 +159,22 @@ final class ClipRuns {
         return result.finished() ? Optional.of(result) : stored;
     }
 
-    private Run start(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values, boolean alone) {
+    /**
+     * The 429 when the clip's runs that started within the freshness age, {@code started}, are all a link may make it run:
+     * the owner's refreshes and new versions, and requests on other nodes (each with its runs under way), could otherwise
+     * make a link run its clip without end. Counted under the team's run lock as the run is recorded, so that parallel
+     * requests cannot all pass it.
+     */
+    private void admitLink(int started) {
+        if (started >= linkRuns) {
+            throw new KeelException(ProblemType.TOO_MANY_RUNS, "This dataclip ran " + started + " times in the last "
+                    + freshFor.toSeconds() + " s, the most its link may make it run (KEEL_DATACLIPS_LINK_RUNS " + linkRuns
+                    + "); try again in a minute.").retryAfter(freshFor.toSeconds());
+        }
+    }
+
+    private Run start(Dataclip clip, Database database, ClipText.Prepared prepared, Map<String, String> values, boolean alone,
+                      @Nullable ResultRepository.LinkRuns link) {
         String parameters = Json.write(values);
         String key = key(clip, parameters);
         boolean[] made = new boolean[1];
@@ -169,7 +182,7 @@ final class ClipRuns {
             // Asked first without the team's lock too: a team past its runs is refused without waiting for it.
             checkTeamMayRun(clip.teamId());
             ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), parameters, node.name(), node.lost(),
-                    this::admitAcrossNodes, rate);
+                    this::admitAcrossNodes, rate, link);
             CompletableFuture<ClipResult> done;
             try {
                 done = queue.submit(clip.teamId(), () -> {

@@ -10,6 +10,7 @@ import org.jooq.Record;
 import org.jooq.Record2;
 import org.jooq.impl.DSL;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -45,17 +46,28 @@ final class ResultRepository {
     }
 
     /**
+     * A share link's own limit on its clip's runs: {@code admit} is told how many runs of the clip (over all its versions and
+     * parameter values, whoever started them) started within {@code within}, and throws to refuse one more.
+     */
+    record LinkRuns(Duration within, IntConsumer admit) {
+    }
+
+    /**
      * Records a run of team {@code team}'s version with {@code parameters}, running on node
      * {@code node}, once {@code admit}, told how many of the team's runs are not finished
-     * ({@link #unfinished}), has not thrown: the count and the record are one transaction under the
-     * team's run lock, so that two nodes never both admit the run past the team's limit.
+     * ({@link #unfinished}), and, for a run a share link starts, {@code link}, have not thrown:
+     * the counts and the record are one transaction under the team's run lock, so that two nodes
+     * (or two requests) never both admit the run past the team's limit or the link's.
      */
     ClipResult start(UUID team, UUID clipId, UUID versionId, String parameters, String node, Condition lost, IntConsumer admit,
-                     TeamRunRate rate) {
+                     TeamRunRate rate, @Nullable LinkRuns link) {
         UUID id = dsl.transactionResult(configuration -> {
             DSLContext tx = configuration.dsl();
             AdvisoryLock.acquireTeamRuns(tx, team);
             admit.accept(unfinished(tx, team, lost));
+            if (link != null) {
+                link.admit().accept(startedWithin(tx, clipId, link.within()));
+            }
             Instant next = admitRate(tx, team, rate);
             tx.insertInto(DATACLIP_TEAM_RATES).set(DATACLIP_TEAM_RATES.TEAM_ID, team).set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
                     .onConflict(DATACLIP_TEAM_RATES.TEAM_ID).doUpdate().set(DATACLIP_TEAM_RATES.NEXT_AT, utc(next))
@@ -216,9 +228,19 @@ final class ResultRepository {
                         .offset(keep))).execute();
     }
 
-    /** How many runs of the clip started after {@code since}. */
-    int startedSince(UUID clipId, OffsetDateTime since) {
-        return dsl.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(clipId).and(DATACLIP_RESULTS.STARTED_AT.gt(since)));
+    /**
+     * How many runs of the clip started within {@code within} of now, read through {@code sql}; now is the statement's time
+     * on the catalog's clock, not the transaction's: the team's lock may have been waited for since it began.
+     */
+    int startedWithin(DSLContext sql, UUID clipId, Duration within) {
+        return sql.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(clipId).and(DATACLIP_RESULTS.STARTED_AT.gt(
+                DSL.field("pg_catalog.statement_timestamp() - pg_catalog.make_interval(secs => {0})", OffsetDateTime.class,
+                        DSL.val(within.toNanos() / 1e9)))));
+    }
+
+    /** {@link #startedWithin(DSLContext, UUID, Duration)} read now, without the team's run lock. */
+    int startedWithin(UUID clipId, Duration within) {
+        return startedWithin(dsl, clipId, within);
     }
 
     Optional<ClipResult> find(UUID id) {

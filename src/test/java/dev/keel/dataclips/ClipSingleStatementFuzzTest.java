@@ -159,7 +159,8 @@ class ClipSingleStatementFuzzTest {
     private void whole(ClipText.Prepared read, String text) {
         ResultRepository results = keel.bean(ResultRepository.class);
         ClipResult result = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"fuzz\":" + Json.quote(text) + "}",
-                keel.bean(ThisNode.class).name(), keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).name(), keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE),
+                null);
         keel.bean(ClipRunner.class).run(clip, database, result, read, Map.of());
         ClipResult ended = results.find(result.id()).orElseThrow();
         if (ended.succeeded()) {

@@ -285,9 +285,9 @@ class DataclipRunLimitsTest {
         Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(clip(api, "select 1", "{}"))).orElseThrow();
         ResultRepository results = keel.bean(ResultRepository.class);
         ClipResult stopped = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"stopped\"}", "node-that-stopped",
-                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE), null);
         ClipResult running = results.start(clip.teamId(), clip.id(), clip.version().id(), "{\"a\":\"running\"}", "node-that-runs",
-                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE));
+                keel.bean(ThisNode.class).lost(), unfinished -> { }, new TeamRunRate(Integer.MAX_VALUE), null);
         try {
             results.failRunningOn(Set.of("node-that-stopped", "node-long-silent"), false);
             ClipResult failed = results.find(stopped.id()).orElseThrow();
