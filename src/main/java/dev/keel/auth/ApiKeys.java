@@ -68,6 +68,11 @@ public final class ApiKeys {
         return caller;
     }
 
+    /** Whether key {@code keyId} still exists (it is gone once revoked); what a capability a key made (a log session) asks before it serves. */
+    public boolean active(UUID keyId) {
+        return dsl.fetchExists(API_KEYS, API_KEYS.ID.eq(keyId));
+    }
+
     List<ApiKey> list(UUID teamId) {
         return dsl.selectFrom(API_KEYS).where(API_KEYS.TEAM_ID.eq(teamId)).orderBy(API_KEYS.CREATED_AT).fetch(ApiKeys::toApiKey);
     }

@@ -1,5 +1,6 @@
 package dev.keel.herokuapi;
 
+import dev.keel.auth.ApiKeys;
 import dev.keel.auth.Caller;
 import dev.keel.credentials.Secrets;
 import dev.keel.problems.KeelException;
@@ -16,7 +17,8 @@ import java.util.UUID;
  * Log sessions ({@code heroku logs}): what to stream sealed with Keel's secret key into the URL
  * itself, as an unguessable capability that needs no API key (the CLI's event source sends none)
  * and that any Keel node sharing the key can serve. A session must start within
- * {@link #START_WITHIN}; an altered or stale URL is not found.
+ * {@link #START_WITHIN}; an altered or stale URL is not found, and so is one whose API key was
+ * revoked since (a tail already open ends at its next poll: {@code LogFollowing}).
  */
 @Singleton
 final class HerokuLogSessions {
@@ -24,9 +26,11 @@ final class HerokuLogSessions {
     private static final String CONTEXT = "log-session";
 
     private final Secrets secrets;
+    private final ApiKeys keys;
 
-    HerokuLogSessions(Secrets secrets) {
+    HerokuLogSessions(Secrets secrets, ApiKeys keys) {
         this.secrets = secrets;
+        this.keys = keys;
     }
 
     /** A session: whose (team and key), which app, how many lines first, and whether it follows. */
@@ -42,11 +46,16 @@ final class HerokuLogSessions {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(payload, CONTEXT));
     }
 
-    /** The session a token stands for; 404 when it is altered, unknown or stale. */
+    /** The session a token stands for; 404 when it is altered, unknown or stale, or the API key that made it is revoked. */
     Session open(String token) {
-        return parse(token).filter(s -> s.expiresAt().isAfter(Instant.now())).orElseThrow(() -> new KeelException(ProblemType.NOT_FOUND,
-                "This log session is unknown or over (a session starts within " + START_WITHIN.toMinutes() + " minutes of being made);"
-                        + " run heroku logs again."));
+        Session session = parse(token).filter(s -> s.expiresAt().isAfter(Instant.now())).orElseThrow(() -> new KeelException(
+                ProblemType.NOT_FOUND, "This log session is unknown or over (a session starts within " + START_WITHIN.toMinutes()
+                + " minutes of being made); run heroku logs again."));
+        if (!keys.active(session.keyId())) {
+            throw new KeelException(ProblemType.NOT_FOUND, "The API key that made this log session was revoked, and the session with it;"
+                    + " run heroku logs again with a key that is not revoked.");
+        }
+        return session;
     }
 
     private Optional<Session> parse(String token) {

@@ -8,6 +8,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.ServerLog;
 import dev.keel.instances.ServerLogs;
 import dev.keel.logs.HostedLogs;
+import dev.keel.logs.LogFollowing;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import io.micronaut.core.annotation.Nullable;
@@ -28,7 +29,6 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
-import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -40,26 +40,28 @@ import java.util.concurrent.Callable;
  * {@code heroku logs -a APP [-n N] [--tail] [-p postgres]}: the server logs of the app's attached
  * databases. The CLI asks for a log session and reads the URL Keel answers with as server-sent
  * events: the last lines of each database's log, then (with {@code --tail}) new lines as they
- * are written, for up to {@link #TAIL_FOR}. Keel runs no dynos, so {@code postgres} is the only
- * process type and {@code app} the only source.
+ * are written, for up to {@code keel.logs.follow-for} (an hour, as Heroku's), and only while the
+ * API key that made the session is not revoked; a tail counts against the team's follow streams
+ * ({@link LogFollowing}). Keel runs no dynos, so {@code postgres} is the only process type and
+ * {@code app} the only source.
  */
 @Controller
 @ExecuteOn(TaskExecutors.BLOCKING)
 final class HerokuLogsController {
     static final int MAX_LINES = 1500;
     private static final int DEFAULT_LINES = 100;
-    private static final Duration POLL = Duration.ofMillis(500);
     private static final long KEEPALIVE_TICKS = 30;
-    static final Duration TAIL_FOR = Duration.ofHours(1);
 
     private final Attachments attachments;
     private final HerokuAddons addons;
     private final HerokuLogSessions sessions;
     private final InstanceRepository instances;
     private final HostedLogs logs;
+    private final LogFollowing following;
 
     HerokuLogsController(Attachments attachments, HerokuAddons addons, HerokuLogSessions sessions, InstanceRepository instances,
-                         HostedLogs logs) {
+                         HostedLogs logs, LogFollowing following) {
+        this.following = following;
         this.attachments = attachments;
         this.addons = addons;
         this.sessions = sessions;
@@ -95,7 +97,11 @@ final class HerokuLogsController {
                     + "; more are cut to " + MAX_LINES + ", as Heroku does.");
         }
         int lines = body.lines() == null ? DEFAULT_LINES : Math.max(1, Math.min(MAX_LINES, body.lines()));
-        String token = sessions.token(caller, app, lines, Boolean.TRUE.equals(body.tail()));
+        boolean tail = Boolean.TRUE.equals(body.tail());
+        if (tail) {
+            following.requireRoom(caller); // refused here, the CLI shows why; the stream counts once it opens
+        }
+        String token = sessions.token(caller, app, lines, tail);
         OffsetDateTime now = OffsetDateTime.now();
         return HttpResponse.created(new LogSession(UUID.randomUUID(), HerokuRequests.baseUrl(request) + "/log-sessions/" + token, now, now));
     }
@@ -116,10 +122,8 @@ final class HerokuLogsController {
             return first;
         }
         // A comment now and then keeps a quiet stream open through idle timeouts; event sources ignore it.
-        Flux<Event<String>> more = Flux.interval(POLL).take(TAIL_FOR).onBackpressureDrop()
-                .concatMap(tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next()))
-                        .concatWith(tick % KEEPALIVE_TICKS == KEEPALIVE_TICKS - 1 ? Flux.just(Event.of("").comment("keepalive")) : Flux.empty()));
-        return first.concatWith(more);
+        return following.follow(caller, first, tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next()))
+                .concatWith(tick % KEEPALIVE_TICKS == KEEPALIVE_TICKS - 1 ? Flux.just(Event.of("").comment("keepalive")) : Flux.empty()));
     }
 
     private Flux<Event<String>> events(Callable<List<String>> read) {

@@ -18,9 +18,7 @@ import io.swagger.v3.oas.annotations.media.Content;
 import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import reactor.core.publisher.Flux;
-import reactor.core.scheduler.Schedulers;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
@@ -29,21 +27,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code GET /v1/databases/{id}/logs?lines&since&level&instance}: the newest entries of a
  * server's log as JSON; with {@code follow=true}, those entries and then each new one as it is
  * written, as server-sent events ({@code event: log}, the entry as JSON), until the client
- * closes the stream or {@code keel.logs.follow-for} (an hour) has passed, as Heroku ends a tail
- * after an hour: a client that wants more asks again with {@code since}.
+ * closes the stream, {@code keel.logs.follow-for} (an hour) has passed, as Heroku ends a tail
+ * after an hour (a client that wants more asks again with {@code since}), or the API key it was
+ * opened with is revoked. A team holds at most {@code keel.logs.follow-max-per-team} at once
+ * ({@link LogFollowing}).
  */
 @Controller("/v1/databases/{database}/logs")
 @ExecuteOn(TaskExecutors.BLOCKING)
 final class LogsController {
-    private static final Duration POLL = Duration.ofMillis(500);
-
     private final DatabaseLogs logs;
     private final ServerLog serverLog;
     private final HostedLogs hosted;
-    private final Duration followFor;
+    private final LogFollowing following;
 
     LogsController(DatabaseLogs logs, ServerLog serverLog, HostedLogs hosted, LogFollowing following) {
-        this.followFor = following.followFor();
+        this.following = following;
         this.logs = logs;
         this.serverLog = serverLog;
         this.hosted = hosted;
@@ -70,15 +68,16 @@ final class LogsController {
                     source.instance().role().value(), page.entries()));
         }
         AtomicLong position = new AtomicLong(page.position());
-        Flux<Event<?>> newer = Flux.interval(POLL, Schedulers.boundedElastic())
-                .concatMapIterable(tick -> {
+        Flux<Event<?>> stream = following.follow(caller, Flux.fromIterable(page.entries()).map(LogsController::event),
+                tick -> {
                     ServerLog.Page next = serverLog.after(log, position.get(), filter);
                     position.set(next.position());
-                    return next.entries();
-                })
-                .map(entry -> Event.of((Object) entry).name("log"));
-        Flux<Event<?>> stream = Flux.concat(Flux.fromIterable(page.entries()).map(entry -> Event.of((Object) entry).name("log")),
-                newer.take(followFor));
+                    return Flux.fromIterable(next.entries()).map(LogsController::event);
+                });
         return HttpResponse.ok(stream).contentType(MediaType.TEXT_EVENT_STREAM_TYPE);
+    }
+
+    private static Event<?> event(ServerLog.Entry entry) {
+        return Event.of((Object) entry).name("log");
     }
 }

@@ -39,6 +39,7 @@ public enum ProblemType {
     INVALID_SQL("invalid-sql", 422, "Invalid dataclip SQL"),
     INVALID_PARAMETER("invalid-parameter", 422, "Invalid dataclip parameter"),
     TOO_MANY_RUNS("too-many-runs", 429, "Dataclip run too often", Retry.HELPS),
+    TOO_MANY_FOLLOWS("too-many-follows", 429, "Too many log follow streams open", Retry.HELPS),
     RUN_IN_PROGRESS("run-in-progress", 409, "Dataclip already running", Retry.HELPS),
     INTERNAL("internal", 500, "Internal error", Retry.HELPS, Disclosure.WITHHELD),
     UNAVAILABLE("unavailable", 503, "Service unavailable", Retry.HELPS),

@@ -20,6 +20,8 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -105,6 +107,19 @@ class LogsTest {
                 });
                 assertThat(end.get(SharedKeel.FOLLOW_FOR_SECONDS + Timeouts.REQUEST.toSeconds(), TimeUnit.SECONDS)).isEqualTo("ended");
                 assertThat(Duration.ofNanos(System.nanoTime() - opened)).isGreaterThanOrEqualTo(Duration.ofSeconds(SharedKeel.FOLLOW_FOR_SECONDS));
+            }
+            // A stream that ended so gave its place back: the team may open all it may hold.
+            List<HttpResponse<InputStream>> again = new ArrayList<>();
+            try {
+                for (int i = 0; i < SharedKeel.FOLLOW_MAX_PER_TEAM; i++) {
+                    again.add(client.send(api.request(base + "?follow=true").header("Accept", "text/event-stream").GET().build(),
+                            HttpResponse.BodyHandlers.ofInputStream()));
+                    assertThat(again.get(i).statusCode()).isEqualTo(200);
+                }
+            } finally {
+                for (HttpResponse<InputStream> open : again) {
+                    open.body().close();
+                }
             }
         } finally {
             api.deprovision(id);

@@ -16,6 +16,8 @@ public final class SharedKeel implements ParameterResolver {
     public static final int LOG_MAX_MB = 16;
     /** How long the shared Keel's log follow streams last (KEEL_LOGS_FOLLOW_FOR): past a request's patience, so a test sees one end. */
     public static final long FOLLOW_FOR_SECONDS = Timeouts.REQUEST.toSeconds() + 10;
+    /** How many log follow streams one team may hold open at once in the shared Keel (KEEL_LOGS_FOLLOW_MAX_PER_TEAM): few, so a test reaches it. */
+    public static final int FOLLOW_MAX_PER_TEAM = 3;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -29,9 +31,10 @@ public final class SharedKeel implements ParameterResolver {
         return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
-                        // and a follow of a log that a test can see end (LogsTest).
+                        // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest).
                         java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
-                                "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s"))), Holder.class)
+                                "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM))),
+                        Holder.class)
                 .keel;
     }
 

@@ -50,6 +50,10 @@ public final class Timeouts {
 
     /** A node's heartbeat to advance (every 2 s), and the node gauge to count what changed (at each heartbeat). */
     public static final Duration NODE_HEARTBEAT = scaled(10);
+    /** A log follow stream to end once its API key is revoked (it asks at every poll, each half second). */
+    public static final Duration FOLLOW_REVOKED = scaled(10);
+    /** A log follow stream's count to be given back once its client went (the server notices the closed connection). */
+    public static final Duration FOLLOW_RELEASED = scaled(15);
     /** A line a server writes to its log, to reach {@code heroku logs --tail}. */
     public static final Duration LOG_LINE = scaled(30);
     /** A premium database's HA standby to stream, from its first base backup on. */
