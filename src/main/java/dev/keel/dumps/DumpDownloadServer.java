@@ -5,7 +5,9 @@ import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsServer;
 import dev.keel.DaemonThreads;
 import dev.keel.Network;
+import dev.keel.StartupException;
 import dev.keel.archive.Sha256;
+import dev.keel.postgres.Durations;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.context.annotation.Value;
 import io.micronaut.context.event.ApplicationEventListener;
@@ -24,6 +26,7 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -38,11 +41,15 @@ import java.util.concurrent.Executors;
  * the CA can fetch them. Each download is streamed from the object store and checked against the
  * backup's sha256: the last bytes are sent only once the rest matched, so a corrupt dump never
  * arrives whole. Started once Keel serves its API (the CA is loaded by then).
+ *
+ * <p>Links are reusable until they expire, and the server has {@link #THREADS} threads; so that a
+ * few clients that read slowly or not at all cannot hold them all, an exchange that makes no
+ * progress for {@code KEEL_BACKUPS_DOWNLOAD_STALL} is ended ({@link DownloadStallWatch}).
  */
 @Singleton
 final class DumpDownloadServer implements ApplicationEventListener<ServerStartupEvent> {
     private static final Logger LOG = LoggerFactory.getLogger(DumpDownloadServer.class);
-    private static final int THREADS = 8;
+    static final int THREADS = 8;
     private static final int BUFFER = 1 << 17;
 
     private final Network network;
@@ -51,11 +58,19 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     private final TransferRepository transfers;
     private final DumpObjects objects;
     private final int configuredPort;
+    private final Duration stall;
     private HttpsServer server;
     private ExecutorService executor;
+    private DownloadStallWatch watch;
 
     DumpDownloadServer(Network network, CertificateAuthority authority, DumpLinks links, TransferRepository transfers, DumpObjects objects,
-                       @Value("${keel.backups.download-port:5481}") int configuredPort) {
+                       @Value("${keel.backups.download-port:5481}") int configuredPort,
+                       @Value("${keel.backups.download-stall:60s}") String stall) {
+        this.stall = Durations.parse("KEEL_BACKUPS_DOWNLOAD_STALL", stall);
+        if (this.stall.toSeconds() < 1) {
+            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_STALL (" + stall + ") must be at least 1s: a download that moves no byte"
+                    + " for that long is ended");
+        }
         this.network = network;
         this.authority = authority;
         this.links = links;
@@ -74,7 +89,8 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
             executor = Executors.newFixedThreadPool(THREADS, DaemonThreads.numbered("keel-download"));
-            https.setExecutor(executor);
+            watch = new DownloadStallWatch(stall);
+            https.setExecutor(watch.watching(executor));
             https.createContext(DumpLinks.PATH, this::serve);
             https.start();
             server = https;
@@ -109,6 +125,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     }
 
     private void serve(HttpExchange exchange) throws IOException {
+        watch.progress(); // the request arrived
         try (exchange) {
             boolean head = exchange.getRequestMethod().equals("HEAD");
             if (!head && !exchange.getRequestMethod().equals("GET")) {
@@ -133,7 +150,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                 exchange.getResponseHeaders().set("X-Keel-Sha256", backup.get().sha256());
                 exchange.sendResponseHeaders(200, head ? -1 : stored.size());
                 if (!head) {
-                    sendChecked(in, exchange.getResponseBody(), backup.get());
+                    sendChecked(in, watch.watched(exchange.getResponseBody()), backup.get());
                 }
             }
         } catch (IOException | RuntimeException e) {
@@ -177,6 +194,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
         if (server != null) {
             server.stop(0);
             executor.shutdownNow();
+            watch.close();
             server = null;
         }
     }

@@ -18,6 +18,8 @@ public final class SharedKeel implements ParameterResolver {
     public static final long FOLLOW_FOR_SECONDS = Timeouts.REQUEST.toSeconds() + 10;
     /** How many log follow streams one team may hold open at once in the shared Keel (KEEL_LOGS_FOLLOW_MAX_PER_TEAM): few, so a test reaches it. */
     public static final int FOLLOW_MAX_PER_TEAM = 3;
+    /** How long a backup download may move no byte in the shared Keel (KEEL_BACKUPS_DOWNLOAD_STALL): short, so a test sees one end. */
+    public static final long DOWNLOAD_STALL_SECONDS = 4;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -31,9 +33,11 @@ public final class SharedKeel implements ParameterResolver {
         return context.getRoot().getStore(ExtensionContext.Namespace.GLOBAL)
                 .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
-                        // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest).
+                        // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest);
+                        // a stalled backup download ended soon (DumpDownloadStallTest).
                         java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
-                                "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM))),
+                                "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM,
+                                "keel.backups.download-stall", DOWNLOAD_STALL_SECONDS + "s"))),
                         Holder.class)
                 .keel;
     }
