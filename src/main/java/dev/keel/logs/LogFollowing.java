@@ -97,11 +97,6 @@ public final class LogFollowing {
         return Flux.concat(first, more).doOnSubscribe(s -> follow.started = true).doFinally(signal -> release(follow));
     }
 
-    /** How many follow streams {@code teamId} holds open on this node now. */
-    public synchronized int openFor(UUID teamId) {
-        return held(teamId).size();
-    }
-
     private synchronized Follow reserve(UUID teamId) {
         List<Follow> held = held(teamId);
         refuseWhenFull(held);
