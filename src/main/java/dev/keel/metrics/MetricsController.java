@@ -21,6 +21,7 @@ import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.List;
 
 /**
  * {@code GET /metrics}: every meter in Prometheus' text format. Its series name every team's
@@ -70,9 +71,18 @@ final class MetricsController {
         return HttpResponse.ok(registry.scrape()).contentType(CONTENT_TYPE);
     }
 
-    /** Whether the request came over loopback: the peer's own address, never a header a client could write. */
+    /**
+     * Whether the request came over loopback from Keel's own machine: the peer's own address, never
+     * a header a client could write; and one that a proxy forwarded (a forwarding header is there)
+     * is not, since behind a proxy on this machine every request arrives over loopback.
+     */
     private static boolean fromLoopback(HttpRequest<?> request) {
         InetSocketAddress peer = request.getRemoteAddress();
-        return peer != null && peer.getAddress() != null && peer.getAddress().isLoopbackAddress();
+        boolean forwarded = FORWARDING.stream().anyMatch(request.getHeaders()::contains);
+        return !forwarded && peer != null && peer.getAddress() != null && peer.getAddress().isLoopbackAddress();
     }
+
+    /** The headers a proxy adds to what it forwards. */
+    private static final List<String> FORWARDING = List.of("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto",
+            "X-Real-IP");
 }

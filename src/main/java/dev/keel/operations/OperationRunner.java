@@ -18,6 +18,7 @@ import org.slf4j.MDC;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -38,9 +39,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * queue per team; whenever a thread is free, the teams take turns: the next team in the rotation
  * that has an operation whose database is not busy gets the thread. A team that queues a hundred
  * operations so delays another team's next operation by at most one operation of its own per
- * free thread, and no thread ever waits on a busy database. No team holds more than all threads
- * but one ({@link #teamCap}): however long one team's operations run (a restore from a URL that
- * trickles, a dump that restores slowly), another team's next operation finds a thread. An operation that changes its
+ * free thread, and no thread ever waits on a busy database. A team that holds a thread never takes
+ * the last free one ({@link #mayTake}), which stays for a team that holds none: however long one
+ * team's operations run (a restore from a URL that trickles, a dump that restores slowly), it holds
+ * all threads but one, and another team's next operation finds a thread. Keel's own work on a
+ * team's database ({@link #KEELS_OWN}: recovery, and work another node hands to this one) is not
+ * the team's to hold back: it takes any free thread, and counts toward no team's. An operation that changes its
  * database's instances runs only while holding the database's lease ({@link DatabaseLeases});
  * when another actor (the HA monitor failing it over) holds it, the database's operations step
  * aside for {@link #LEASE_RETRY_MILLIS} and keep their order. On shutdown it lets running work
@@ -77,7 +81,6 @@ public final class OperationRunner {
     private final Set<UUID> accepted = ConcurrentHashMap.newKeySet();
     /** How many threads each team's operations hold now (teams holding none are not listed). */
     private final Map<UUID, Integer> running = new HashMap<>();
-    private final int teamCap;
     private int freeThreads;
     private boolean stopping;
 
@@ -89,7 +92,6 @@ public final class OperationRunner {
         this.node = node.name();
         this.meters = meters;
         this.freeThreads = threads;
-        this.teamCap = teamCap(threads);
         AtomicInteger count = new AtomicInteger();
         this.executor = Executors.newFixedThreadPool(threads, r -> {
             Thread thread = new Thread(r, "keel-operation-" + count.incrementAndGet());
@@ -101,9 +103,22 @@ public final class OperationRunner {
                 .description("Operations waiting for a free operation thread").register(meters);
     }
 
-    /** The threads one team may hold at once: all but one, so that another team always finds one (one when there is only one). */
-    static int teamCap(int threads) {
-        return Math.max(1, threads - 1);
+    /**
+     * Keel's own work on a database, which a team's queue must not hold back: recovery (a restart, a
+     * failover, a standby or follower made anew, a forgotten node's primary made anew) and what
+     * another node hands to the one hosting the servers (settings applied, retired servers removed),
+     * which that node's request waits for.
+     */
+    static final Set<OperationKind> KEELS_OWN = EnumSet.of(OperationKind.RESTART, OperationKind.FAILOVER, OperationKind.STANDBY,
+            OperationKind.REBUILD, OperationKind.REMAKE, OperationKind.RECONFIGURE, OperationKind.DISCARD);
+
+    /**
+     * Whether an operation of a team that holds {@code held} threads (its own work, not Keel's) may
+     * take one of {@code free}: not the last one while it holds any, so that one stays for a team
+     * that holds none.
+     */
+    static boolean mayTake(int held, int free) {
+        return held == 0 || free > 1;
     }
 
     OperationHandler handler(OperationKind kind) {
@@ -157,7 +172,9 @@ public final class OperationRunner {
                     return;
                 }
                 freeThreads--;
-                running.merge(team(next), 1, Integer::sum);
+                if (!KEELS_OWN.contains(next.kind())) {
+                    running.merge(team(next), 1, Integer::sum);
+                }
                 if (next.databaseId() != null) {
                     busyDatabases.add(next.databaseId());
                 }
@@ -175,10 +192,8 @@ public final class OperationRunner {
         UUID chosenTeam = null;
         Operation chosen = null;
         for (Map.Entry<UUID, Deque<Operation>> team : waiting.entrySet()) {
-            if (running.getOrDefault(team.getKey(), 0) >= teamCap) {
-                continue;
-            }
-            Operation runnable = firstRunnable(team.getValue());
+            boolean keelsOwnOnly = !mayTake(running.getOrDefault(team.getKey(), 0), freeThreads);
+            Operation runnable = firstRunnable(team.getValue(), keelsOwnOnly);
             if (runnable != null && (chosen == null || served(team.getKey()) < served(chosenTeam))) {
                 chosenTeam = team.getKey();
                 chosen = runnable;
@@ -200,13 +215,16 @@ public final class OperationRunner {
         return lastServed.getOrDefault(team, 0L);
     }
 
-    private Operation firstRunnable(Deque<Operation> queue) {
+    /** The first operation of {@code queue} whose database is free (of Keel's own work only, when {@code keelsOwnOnly}), or null. */
+    private Operation firstRunnable(Deque<Operation> queue, boolean keelsOwnOnly) {
         Set<UUID> passed = new HashSet<>();
         long now = System.nanoTime();
         deferred.values().removeIf(until -> until - now <= 0);
         for (Operation operation : queue) {
             UUID database = operation.databaseId();
-            if (database == null || !busyDatabases.contains(database) && !deferred.containsKey(database) && passed.add(database)) {
+            // An operation passed over keeps its database's later ones behind it: a database's operations keep their order.
+            boolean free = database == null || !busyDatabases.contains(database) && !deferred.containsKey(database) && passed.add(database);
+            if (free && (!keelsOwnOnly || KEELS_OWN.contains(operation.kind()))) {
                 return operation;
             }
         }
@@ -287,7 +305,9 @@ public final class OperationRunner {
             }
             synchronized (lock) {
                 freeThreads++;
-                running.computeIfPresent(team(operation), (team, held) -> held == 1 ? null : held - 1);
+                if (!KEELS_OWN.contains(operation.kind())) {
+                    running.computeIfPresent(team(operation), (team, held) -> held == 1 ? null : held - 1);
+                }
                 if (operation.databaseId() != null) {
                     busyDatabases.remove(operation.databaseId());
                 }

@@ -77,6 +77,19 @@ class MetricsTest {
                 () -> !keel.api().withKey(null).get("/metrics").text().contains("database=\"" + name + "\""));
     }
 
+    /** Without a token, over loopback: a scrape of Keel's own machine is served, one a proxy forwarded (saying so) is not. */
+    @Test
+    void withoutATokenOnlyLoopbackThatNoProxyForwardedMayScrape(TestKeel keel) {
+        Api anonymous = keel.api().withKey(null);
+        assertThat(anonymous.get("/metrics").status()).isEqualTo(200);
+        for (String header : new String[] {"X-Forwarded-For", "Forwarded", "X-Real-IP"}) {
+            Api.Response forwarded = anonymous.send(anonymous.request("/metrics").header(header, header.equals("Forwarded")
+                    ? "for=203.0.113.9" : "203.0.113.9").GET());
+            assertThat(forwarded.status()).as(header + ": " + forwarded).isEqualTo(403);
+            assertThat(forwarded.field("type")).isEqualTo("/problems/forbidden");
+        }
+    }
+
     @Test
     void aMetricsTokenIsRequiredOnceConfigured() {
         try (TestKeel keel = TestKeel.start("metrics-token", java.util.Map.of("keel.metrics.token", "scrape-secret"))) {
