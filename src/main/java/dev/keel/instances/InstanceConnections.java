@@ -147,25 +147,30 @@ public final class InstanceConnections {
     }
 
     private static Properties superuser(String password, int connectSeconds, int socketSeconds) {
+        return superuser(password, connectSeconds, socketSeconds, "keel");
+    }
+
+    private static Properties superuser(String password, int connectSeconds, int socketSeconds, String applicationName) {
         Properties props = new Properties();
         props.setProperty("user", InstanceConfig.SUPERUSER);
         props.setProperty("password", password);
         props.setProperty("connectTimeout", Integer.toString(connectSeconds));
         props.setProperty("loginTimeout", Integer.toString(connectSeconds));
         props.setProperty("socketTimeout", Integer.toString(socketSeconds));
-        props.setProperty("ApplicationName", "keel");
+        props.setProperty("ApplicationName", applicationName);
         return props;
     }
 
     /**
      * A superuser health-check session on a server known only by where it listens, its major and
      * Keel's password on it, over the same verified TLS against {@code certificate} (Keel's CA):
-     * for the fence guard, a process that has no catalog and no CA bean.
+     * for the fence guard, a process that has no catalog and no CA bean, which names its sessions
+     * {@code applicationName}.
      */
-    public static ServerSession probe(String host, int port, int major, String password, Path certificate, int timeoutSeconds)
-            throws SQLException {
-        return new ServerSession(connect(host, port, "postgres", superuser(password, timeoutSeconds, timeoutSeconds), pinnedOptions(major),
-                certificate));
+    public static ServerSession probe(String host, int port, int major, String password, Path certificate, int timeoutSeconds,
+                                      String applicationName) throws SQLException {
+        return new ServerSession(connect(host, port, "postgres", superuser(password, timeoutSeconds, timeoutSeconds, applicationName),
+                pinnedOptions(major), certificate));
     }
 
     /**

@@ -4,7 +4,6 @@ import dev.keel.postgres.HbaRule;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,10 +39,15 @@ public interface InstanceRuntime {
     enum RecoverySignal {
         RECOVERY("recovery.signal"), STANDBY("standby.signal");
 
-        public final String file;
+        private final String file;
 
         RecoverySignal(String file) {
             this.file = file;
+        }
+
+        /** The file's name in a data directory. */
+        public String file() {
+            return file;
         }
     }
 
@@ -139,8 +143,8 @@ public interface InstanceRuntime {
     /** Whether the server process of the instance is alive. */
     boolean isRunning(Instance instance);
 
-    /** The data directory of the instance's server on this machine: the fence guard kills a server there when Keel cannot. */
-    Path dataDirectory(Instance instance);
+    /** Where the instance's server keeps its files on this machine, for the fence guard, which fences it when Keel cannot. */
+    ServerFence.Target fenceTarget(Instance instance);
 
     /** The instances this runtime holds anything for, known to the catalog or not (for the orphan sweep). */
     Set<UUID> held();

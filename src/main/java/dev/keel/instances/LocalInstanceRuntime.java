@@ -23,13 +23,11 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileVisitResult;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -105,8 +103,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
-    public Path dataDirectory(Instance instance) {
-        return dataDir(instance.id());
+    public ServerFence.Target fenceTarget(Instance instance) {
+        return new ServerFence.Target(dataDir(instance.id()), spool(instance.id()));
     }
 
     /** The name of a server's log in its directory. */
@@ -151,7 +149,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         configure(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
                 user);
-        PrivateFiles.write(data.resolve(signal.file), "", user::own);
+        PrivateFiles.write(data.resolve(signal.file()), "", user::own);
     }
 
     /** Where {@code restore_command} and Keel exchange WAL while the instance recovers. */
@@ -411,55 +409,10 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void fence(Instance instance) {
-        Path data = dataDir(instance.id());
-        Postmaster.kill(data, user(instance.id()).name(), STOP_PATIENCE);
-        if (Files.isDirectory(data)) {
-            try {
-                salvageWal(instance);
-            } catch (UncheckedIOException e) {
-                // The fence stands regardless; the archive may lack what the killed server had not handed off.
-                LOG.error("Fenced instance {}, but could not hand its unarchived WAL to its spool", instance.id(), e);
-            }
-            // Started again by anyone, it comes up read-only: a standby with nothing to follow.
-            PrivateFiles.write(data.resolve(RecoverySignal.STANDBY.file), "", user(instance.id())::own);
-        }
-    }
-
-    /**
-     * Hands the WAL files a killed server had finished but not yet archived ({@code .ready}) to its
-     * spool, as its {@code archive_command} would have: the archive then has no hole before the
-     * point a standby took over (a promoted standby does not archive what it received).
-     */
-    private void salvageWal(Instance instance) {
-        Path wal = dataDir(instance.id()).resolve("pg_wal");
-        Path spool = spool(instance.id());
-        try (Stream<Path> ready = Files.list(wal.resolve("archive_status"))) {
-            for (Path marker : (Iterable<Path>) ready::iterator) {
-                String name = marker.getFileName().toString();
-                if (!name.endsWith(".ready")) {
-                    continue;
-                }
-                String file = name.substring(0, name.length() - ".ready".length());
-                Path target = spool.resolve(file);
-                if (Files.exists(target) || !Files.isRegularFile(wal.resolve(file))) {
-                    continue;
-                }
-                Path temporary = spool.resolve("." + file + ".salvaged");
-                // Never a link's target: the account owns pg_wal, and root does the copying.
-                try (InputStream in = Files.newInputStream(wal.resolve(file), LinkOption.NOFOLLOW_LINKS)) {
-                    Files.deleteIfExists(temporary);
-                    Files.copy(in, temporary);
-                }
-                try (FileChannel channel = FileChannel.open(temporary,
-                        StandardOpenOption.WRITE)) {
-                    channel.force(true);
-                }
-                Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
-            }
-        } catch (NoSuchFileException e) {
-            // nothing to salvage
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not salvage the unarchived WAL of fenced instance " + instance.id(), e);
+        String unsalvaged = ServerFence.fence(fenceTarget(instance), user(instance.id()).name(), user(instance.id())::own, STOP_PATIENCE);
+        if (unsalvaged != null) {
+            // The fence stands regardless; the archive may lack what the killed server had not handed off.
+            LOG.error("Fenced instance {}, but could not hand its unarchived WAL to its spool: {}", instance.id(), unsalvaged);
         }
     }
 

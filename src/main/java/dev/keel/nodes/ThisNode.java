@@ -152,7 +152,8 @@ public final class ThisNode {
         }
     }
 
-    private static String buildVersion() {
+    /** This build's version ({@link #version(String, String)}), read from its own jar. */
+    public static String buildVersion() {
         try (InputStream in = ThisNode.class.getResourceAsStream("/keel-version.properties")) {
             if (in == null) {
                 return "unknown";

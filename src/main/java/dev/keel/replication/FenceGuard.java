@@ -3,7 +3,8 @@ package dev.keel.replication;
 import dev.keel.DaemonThreads;
 import dev.keel.PrivateFiles;
 import dev.keel.instances.InstanceConnections;
-import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.ServerFence;
+import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.Postmaster;
 import dev.keel.postgres.ServerSession;
 
@@ -16,55 +17,62 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.UserPrincipal;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import java.util.stream.Collectors;
 
 /**
  * The self-fence for when this node's Keel cannot run it: stopped, killed, hung, or still
  * starting. A process of its own, started by Keel ({@link FenceGuards}) and outliving it, that
- * applies the HA monitor's rule ({@code HaMonitor.selfFence}) to the primaries in its
- * {@link FenceWatch}: once Keel's last catalog contact is over half of T_fence old, it asks each
- * primary when its standby last replied, and kills a primary that neither Keel's contact nor a
- * reply has vouched for over T_fence, leaving {@code standby.signal} in it as any fence does. The
- * standby's node promotes only after the later of the two plus T_fence and a round, so across a
- * partition that comes while Keel is down the old primary is gone first, as when Keel runs. While
- * Keel's contact is fresh it does nothing: Keel fences. It needs no catalog, and holds no lease.
- * One runs per data directory (a file lock); it ends once nothing it watches has run for
- * {@link #IDLE_EXIT}, or its watch is gone, and Keel starts it again when there is something to guard.
+ * applies the HA monitor's rule ({@code HaMonitor.selfFence}) to the primaries of its
+ * {@link FenceWatch}. It reads each primary's standby's last reply every T_fence/8, over a session
+ * it keeps. While Keel's self-fence runs (its {@link FenceWatch.Pulse} is younger than T_fence/4)
+ * it does nothing more: Keel fences, and salvages as it does. Otherwise ({@link #due}) it kills a
+ * primary that neither Keel's last catalog contact nor a standby's reply has vouched for over
+ * T_fence, through the same routine as Keel ({@link ServerFence}), each on a thread of its own. The
+ * standby's node promotes only after the later of the two plus T_fence, a round and half a second,
+ * so across a partition that comes while Keel is down the old primary is gone first, as when Keel
+ * runs. It needs no catalog, and holds no lease. One runs per data directory (a file lock); it ends
+ * once nothing it watches has run for {@link #IDLE_EXIT}, its watch is gone, or the watch is
+ * another build's (whose guard Keel then starts).
  */
 public final class FenceGuard {
     static final String WATCH_FILE = "watch";
+    static final String PULSE_FILE = "pulse";
     static final String LOCK_FILE = "guard.lock";
+    static final String PID_FILE = "guard.pid";
     static final String LOG_FILE = "guard.log";
     /** How long the guard stays with no primary it watches running. */
     static final Duration IDLE_EXIT = Duration.ofSeconds(30);
+    /** The name of the guard's sessions on the servers it watches. */
+    static final String APPLICATION_NAME = "keel_fence_guard";
     /** A read of a standby's last reply: login and answer within this, as the self-fence's probe. */
     private static final int READ_SECONDS = 1;
     private static final Duration KILL_PATIENCE = Duration.ofSeconds(10);
 
     private final Path dir;
+    private final String build;
     /** When ({@link System#nanoTime}) each primary's standby last replied, as last read. */
     private final Map<UUID, Long> witnessedAt = new ConcurrentHashMap<>();
-    /** When the newest read of each primary's standby that has ended began, whether it found a reply or not. */
-    private final Map<UUID, Long> readBegan = new ConcurrentHashMap<>();
-    /** How far each standby's clock was seen running ahead of this host's (see {@link HaMonitor#repliedAt}). */
-    private final Map<UUID, Long> aheadNanos = new ConcurrentHashMap<>();
-    private final Set<UUID> reading = ConcurrentHashMap.newKeySet();
+    private final Map<UUID, StandbyClock> clocks = new ConcurrentHashMap<>();
     /** A session kept on each primary, so that a read takes a query, not a login (a login under load took over a second). */
     private final Map<UUID, ServerSession> sessions = new ConcurrentHashMap<>();
-    private final ExecutorService readers = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-fence-guard-read"));
+    private final Set<UUID> reading = ConcurrentHashMap.newKeySet();
+    private final Set<UUID> fencing = ConcurrentHashMap.newKeySet();
+    private final ExecutorService workers = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-fence-guard"));
 
-    private FenceGuard(Path dir) {
+    private FenceGuard(Path dir, String build) {
         this.dir = dir;
+        this.build = build;
     }
 
     /** {@code FenceGuard <directory>}: guards what the watch in the directory lists, unless another guard does. */
@@ -75,28 +83,72 @@ public final class FenceGuard {
             if (lock == null) {
                 return; // another guard watches this directory
             }
-            new FenceGuard(dir).run();
+            // Every class a fence needs is read from the jar now: a jar replaced in place (an upgrade) cannot fail the kill later.
+            for (Class<?> used : List.of(ServerFence.class, ServerFence.Target.class, Postmaster.class, PrivateFiles.class, StandbyClock.class,
+                    FenceWatch.Pulse.class, FenceWatch.Server.class, InstanceConnections.class, ServerSession.class)) {
+                Class.forName(used.getName(), true, FenceGuard.class.getClassLoader());
+            }
+            PrivateFiles.write(dir.resolve(PID_FILE), Long.toString(ProcessHandle.current().pid()));
+            new FenceGuard(dir, ThisNode.buildVersion()).run();
         }
     }
 
+    /**
+     * Whether a primary is due to be fenced at {@code now}: Keel's self-fence has not written its
+     * pulse for T_fence/4 (two of its rounds), and neither Keel's last catalog contact nor the
+     * standby's last reply ({@code replied}, null while none was read) is younger than T_fence.
+     */
+    static boolean due(long now, FenceWatch.Pulse pulse, Long replied, Duration fenceAfter) {
+        if (now - pulse.writtenNanos() < fenceAfter.toNanos() / 4) {
+            return false; // Keel's self-fence runs, and fences itself
+        }
+        long vouched = replied == null ? pulse.contactNanos() : Math.max(pulse.contactNanos(), replied);
+        return now - vouched > fenceAfter.toNanos();
+    }
+
     private void run() throws InterruptedException {
-        say("started (pid " + ProcessHandle.current().pid() + ")");
+        say("started (pid " + ProcessHandle.current().pid() + ", build " + build + ")");
+        FenceWatch watch = null;
+        FenceWatch.Pulse pulse = null;
         long idleSince = System.nanoTime();
         while (true) {
-            Optional<FenceWatch> read = read();
-            if (read.isEmpty()) {
+            try {
+                watch = FenceWatch.parse(Files.readString(dir.resolve(WATCH_FILE)));
+            } catch (NoSuchFileException e) {
                 say("its watch is gone: exiting");
                 return;
+            } catch (IllegalArgumentException e) {
+                say("its watch is not one this build reads (" + e.getMessage() + "): exiting, for Keel to start its own build's guard");
+                return;
+            } catch (IOException | UncheckedIOException e) {
+                if (watch == null) {
+                    say("could not read its watch (" + e + "): exiting");
+                    return;
+                }
+                // The last watch read stands.
             }
-            FenceWatch watch = read.get();
-            long now = System.nanoTime();
+            if (!watch.build().equals(build)) {
+                say("its watch is build " + watch.build() + "'s: exiting, for Keel to start that build's guard");
+                return;
+            }
+            try {
+                pulse = FenceWatch.Pulse.parse(Files.readString(dir.resolve(PULSE_FILE)));
+            } catch (IOException | RuntimeException e) {
+                // The last pulse read stands: it only grows older.
+            }
+            Set<UUID> listed = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
+            sessions.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(sessions.remove(id)));
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
                     anyRunning = true;
-                    guard(watch, server, now);
+                    read(watch, server);
+                    if (pulse != null && due(System.nanoTime(), pulse, witnessedAt.get(server.instance()), watch.fenceAfter())) {
+                        fence(server, pulse);
+                    }
                 }
             }
+            long now = System.nanoTime();
             if (anyRunning) {
                 idleSince = now;
             } else if (now - idleSince > IDLE_EXIT.toNanos()) {
@@ -107,57 +159,75 @@ public final class FenceGuard {
         }
     }
 
-    /**
-     * One look at one running primary: its standby's last reply is read (on a thread of its own,
-     * every round, so that the reading is fresh the moment Keel falls quiet); while Keel's contact
-     * is fresh nothing more; otherwise, once a read begun after Keel's last contact has ended, the
-     * primary is killed past the deadline.
-     */
-    private void guard(FenceWatch watch, FenceWatch.Server server, long now) {
-        long fenceAfter = watch.fenceAfter().toNanos();
+    /** Reads the standby's last reply of {@code server} on a thread of its own, unless a read of it is under way. */
+    private void read(FenceWatch watch, FenceWatch.Server server) {
         UUID id = server.instance();
-        if (reading.add(id)) {
-            readers.execute(() -> {
-                try {
-                    readReply(watch, server);
-                } finally {
-                    reading.remove(id);
+        if (!reading.add(id)) {
+            return;
+        }
+        workers.execute(() -> {
+            long began = System.nanoTime();
+            try {
+                ServerSession session = sessions.get(id);
+                if (session == null) {
+                    session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
+                            READ_SECONDS, APPLICATION_NAME);
+                    sessions.put(id, session);
                 }
-            });
-        }
-        if (now - watch.contactNanos() <= fenceAfter / 2) {
-            return; // Keel reaches the catalog, and fences itself should it stop to
-        }
-        Long began = readBegan.get(id);
-        if (began == null || began - watch.contactNanos() <= 0) {
-            return; // not yet read since Keel went quiet: its last reply may be fresh
-        }
-        Long replied = witnessedAt.get(id);
-        long vouched = replied == null ? watch.contactNanos() : Math.max(watch.contactNanos(), replied);
-        if (now - vouched > fenceAfter) {
-            fence(server, now - watch.contactNanos(), replied == null ? null : now - replied);
-        }
+                session.standbyRepliedSecondsAgo(server.standby()).ifPresent(seconds -> {
+                    StandbyClock clock = clocks.computeIfAbsent(id, key -> new StandbyClock());
+                    clock.note(server.standby(), seconds, System.nanoTime());
+                    witnessedAt.merge(id, StandbyClock.repliedAt(began, seconds, clock.aheadNanos()), Math::max);
+                });
+            } catch (SQLException | RuntimeException e) {
+                // No reply read: the standby's last known reply stands, and the next read logs in again.
+                closeQuietly(sessions.remove(id));
+            } finally {
+                reading.remove(id);
+            }
+        });
     }
 
-    private void readReply(FenceWatch watch, FenceWatch.Server server) {
-        long began = System.nanoTime();
+    /** Fences {@code server} on a thread of its own, all at once with any other due, as Keel's self-fence does. */
+    private void fence(FenceWatch.Server server, FenceWatch.Pulse pulse) {
         UUID id = server.instance();
-        try {
-            ServerSession session = sessions.get(id);
-            if (session == null) {
-                session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
-                        READ_SECONDS);
-                sessions.put(id, session);
-            }
-            session.standbyRepliedSecondsAgo(server.standby()).ifPresent(seconds -> {
-                long ahead = aheadNanos.merge(id, Math.max(0, (long) (-seconds * 1e9)), Math::max);
-                witnessedAt.merge(id, HaMonitor.repliedAt(began, seconds, ahead), Math::max);
-            });
-        } catch (SQLException e) {
-            // No reply read: the standby's last known reply stands, and the next read logs in again.
-            closeQuietly(sessions.remove(id));
+        if (!fencing.add(id)) {
+            return;
         }
-        readBegan.merge(id, began, Math::max);
+        long now = System.nanoTime();
+        Long replied = witnessedAt.get(id);
+        say("fencing instance " + id + ": Keel has not reached the catalog for " + Duration.ofNanos(now - pulse.contactNanos()).toMillis()
+                + " ms, nor has its standby replied for " + (replied == null ? "as long as this guard has looked"
+                : Duration.ofNanos(now - replied).toMillis() + " ms") + "; the standby's node may promote it");
+        workers.execute(() -> {
+            try {
+                Path data = server.dataDir();
+                String account = Files.getOwner(data, LinkOption.NOFOLLOW_LINKS).getName();
+                String unsalvaged = ServerFence.fence(new ServerFence.Target(data, server.spool()), account, ownedLike(data), KILL_PATIENCE);
+                closeQuietly(sessions.remove(id));
+                say("fenced instance " + id + (unsalvaged == null ? "" : ", but could not hand its unarchived WAL to its spool: " + unsalvaged));
+            } catch (IOException | RuntimeException e) {
+                say("could not fence instance " + id + ": " + e);
+            } finally {
+                fencing.remove(id);
+            }
+        });
+    }
+
+    /** Hands a file to whoever owns {@code dir} (the link itself, never its target), when that is not already so. */
+    private static Consumer<Path> ownedLike(Path dir) throws IOException {
+        Object uid = Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        Object gid = Files.getAttribute(dir, "unix:gid", LinkOption.NOFOLLOW_LINKS);
+        return file -> {
+            try {
+                if (!uid.equals(Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
+                    Files.setAttribute(file, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+                    Files.setAttribute(file, "unix:gid", gid, LinkOption.NOFOLLOW_LINKS);
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
     }
 
     private static void closeQuietly(ServerSession session) {
@@ -167,39 +237,6 @@ public final class FenceGuard {
             } catch (SQLException e) {
                 // Gone already.
             }
-        }
-    }
-
-    private void fence(FenceWatch.Server server, long sinceContact, Long sinceReply) {
-        say("fencing instance " + server.instance() + ": Keel has not reached the catalog for " + Duration.ofNanos(sinceContact).toMillis()
-                + " ms, nor has its standby replied for " + (sinceReply == null ? "as long as this guard has looked" : Duration.ofNanos(
-                sinceReply).toMillis() + " ms") + "; the standby's node may promote it");
-        try {
-            Path data = server.dataDir();
-            UserPrincipal owner = Files.getOwner(data, LinkOption.NOFOLLOW_LINKS);
-            Postmaster.kill(data, owner.getName(), KILL_PATIENCE);
-            closeQuietly(sessions.remove(server.instance()));
-            // Started again by anyone, it comes up read-only, as after Keel's own fence.
-            PrivateFiles.write(data.resolve(InstanceRuntime.RecoverySignal.STANDBY.file), "", file -> {
-                try {
-                    Files.setOwner(file, owner);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        } catch (IOException | RuntimeException e) {
-            say("could not fence instance " + server.instance() + ": " + e);
-        }
-    }
-
-    private Optional<FenceWatch> read() {
-        try {
-            return Optional.of(FenceWatch.parse(Files.readString(dir.resolve(WATCH_FILE))));
-        } catch (NoSuchFileException e) {
-            return Optional.empty();
-        } catch (IOException | RuntimeException e) {
-            say("could not read its watch (" + e + "): exiting");
-            return Optional.empty();
         }
     }
 

@@ -1,8 +1,11 @@
 package dev.keel.replication;
 
+import dev.keel.DaemonThreads;
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
+import dev.keel.nodes.ThisNode;
 import dev.keel.tls.CertificateAuthority;
+import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,66 +17,97 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
 /**
- * Keeps this node's {@link FenceGuard} informed and running: the HA monitor hands it the watch
- * at every round of its self-fence; the watch is written (in {@code fence-guard/} under the data
- * directory, readable by Keel's account only: it holds Keel's passwords on the servers) when it
- * changed, and a guard is started when the watch lists a primary and no guard holds the directory's
- * lock. The guard runs in a session of its own, so that neither a {@code kill -9} of Keel nor a
- * signal to Keel's process group ends it.
+ * Keeps this node's {@link FenceGuard} informed and running. The HA monitor hands it, at every
+ * round of its self-fence, T_fence, its node's last catalog contact and the primaries to guard;
+ * on a thread of its own (the self-fence waits on no disk), it writes Keel's pulse, the watch when
+ * it changed (in {@code fence-guard/} under the data directory, readable by Keel's account only:
+ * it holds Keel's passwords on the servers), and starts a guard when the watch lists a primary and
+ * no guard holds the directory's lock. The guard runs in a session of its own, with none of Keel's
+ * environment, so that neither a {@code kill -9} of Keel nor a signal to Keel's process group ends it.
  */
 @Singleton
 final class FenceGuards {
     private static final Logger LOG = LoggerFactory.getLogger(FenceGuards.class);
     private static final Path SETSID = Path.of("/usr/bin/setsid");
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+    /** A guard's log past this is moved aside (one generation kept) as a guard starts. */
+    private static final long LOG_KEPT_BYTES = 1024 * 1024;
 
     private final Path dir;
     private final CertificateAuthority authority;
+    private final String build;
+    private final ExecutorService writer = Executors.newSingleThreadExecutor(DaemonThreads.named("keel-fence-guard-watch"));
+    /** The newest state handed over and not yet written. */
+    private final AtomicReference<Runnable> pending = new AtomicReference<>();
     private String written;
     private Process guard;
+    private boolean failing;
 
-    FenceGuards(KeelHome home, CertificateAuthority authority) {
+    FenceGuards(KeelHome home, CertificateAuthority authority, ThisNode node) {
         this.dir = home.resolve("fence-guard");
         this.authority = authority;
-    }
-
-    /** The guard's directory: its watch, lock and log. */
-    Path dir() {
-        return dir;
+        this.build = node.version();
     }
 
     /**
-     * Writes the watch (T_fence, when this node last reached the catalog, the primaries to fence)
-     * when it changed, and starts a guard when it lists a primary and none runs.
+     * Hands over T_fence, when this node last reached the catalog ({@link System#nanoTime}) and the
+     * primaries to guard; written on the writer's thread, the newest only when several wait.
      */
-    synchronized void publish(Duration fenceAfter, long contactNanos, List<FenceWatch.Server> servers) {
-        FenceWatch watch = new FenceWatch(fenceAfter, contactNanos, authority.certificateFile(), servers);
-        String text = watch.render();
+    void publish(Duration fenceAfter, long contactNanos, List<FenceWatch.Server> servers) {
+        FenceWatch watch = new FenceWatch(build, fenceAfter, authority.certificateFile(), servers);
+        if (pending.getAndSet(() -> write(watch, contactNanos)) == null) {
+            try {
+                writer.execute(() -> pending.getAndSet(null).run());
+            } catch (RejectedExecutionException stopping) {
+                // Keel is stopping: the guard goes on with what it has.
+            }
+        }
+    }
+
+    private synchronized void write(FenceWatch watch, long contactNanos) {
         try {
+            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            } else if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY)) {
+                Files.setPosixFilePermissions(dir, OWNER_ONLY);
+            }
+            String text = watch.render();
             if (!text.equals(written)) {
-                if (!Files.isDirectory(dir)) {
-                    Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                }
                 PrivateFiles.write(dir.resolve(FenceGuard.WATCH_FILE), text);
                 written = text;
             }
+            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime()).render());
             if (!watch.servers().isEmpty() && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition while Keel does not;"
                         + " its log is {}", guard.pid(), dir.resolve(FenceGuard.LOG_FILE));
             }
+            failing = false;
         } catch (IOException | UncheckedIOException e) {
-            LOG.error("Could not keep the fence guard informed or running ({}): while Keel is down, a partition would not fence this"
-                    + " node's primaries", e.getMessage());
+            if (!failing) {
+                failing = true;
+                LOG.error("Could not keep the fence guard informed or running ({}): while Keel is down, a partition would not fence this"
+                        + " node's primaries; and a guard left reading an old pulse fences them once their standby stops replying for"
+                        + " T_fence, as if Keel were down", e.getMessage());
+            }
         }
     }
 
@@ -88,22 +122,40 @@ final class FenceGuards {
     }
 
     private Process start() throws IOException {
+        Path log = dir.resolve(FenceGuard.LOG_FILE);
+        if (Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS) && Files.size(log) > LOG_KEPT_BYTES) {
+            Files.move(log, dir.resolve(FenceGuard.LOG_FILE + ".1"), StandardCopyOption.REPLACE_EXISTING);
+        }
         List<String> command = new ArrayList<>();
         if (Files.isExecutable(SETSID)) {
             command.add(SETSID.toString());
+        } else {
+            LOG.warn("No {}: the fence guard stays in Keel's process group, so a signal to that group ends it too", SETSID);
         }
-        command.add(ProcessHandle.current().info().command().orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        // Small: it reads a file and asks a few servers one question each.
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // Small: it reads two files and asks a few servers one question each.
         command.addAll(List.of("-Xmx32m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError", "-cp",
                 classPath(), FenceGuard.class.getName(), dir.toString()));
-        return new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(FenceGuard.LOG_FILE).toFile()))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        // None of Keel's secrets (the catalog's password, the store's keys) go with it.
+        String path = builder.environment().get("PATH");
+        builder.environment().clear();
+        if (path != null) {
+            builder.environment().put("PATH", path);
+        }
+        return builder.start();
     }
 
     /** This JVM's class path with absolute entries: the guard runs the same build. */
     private static String classPath() {
         return Arrays.stream(System.getProperty("java.class.path").split(File.pathSeparator)).filter(entry -> !entry.isEmpty())
                 .map(entry -> Path.of(entry).toAbsolutePath().toString()).collect(Collectors.joining(File.pathSeparator));
+    }
+
+    @PreDestroy
+    void stop() {
+        writer.shutdown();
     }
 }

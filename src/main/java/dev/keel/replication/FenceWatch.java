@@ -14,33 +14,93 @@ import java.util.stream.Collectors;
 
 /**
  * What a node's fence guard ({@link FenceGuard}) watches: this node's primaries whose standby is
- * on another node (which that node may promote), how to ask each for its standby's last reply,
- * T_fence, and when ({@link System#nanoTime}: the machine's monotonic clock, one for every process
- * of a boot) this node's Keel last reached the catalog. The HA monitor writes it every round of its
- * self-fence; the guard reads it. One class writes and reads it, so the two never disagree.
+ * on another node (which that node may promote), how to ask each for its standby's last reply and
+ * where its files are, T_fence, and the build of Keel that wrote it (a guard of another build
+ * leaves the watch to that build's guard). Rewritten when it changes; Keel's {@link Pulse}, which
+ * changes all the time and holds no secret, is a file of its own. One class writes and reads both,
+ * so the two sides never disagree.
  */
-record FenceWatch(Duration fenceAfter, long contactNanos, Path certificate, List<Server> servers) {
-    /** A primary the guard fences: its data directory, where it listens, its major, Keel's password on it, and its standby's name. */
-    record Server(UUID instance, Path dataDir, String host, int port, int major, String password, String standby) {
+record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Server> servers) {
+    /** The format of the files; a guard that reads another exits, and Keel starts one that reads it. */
+    static final int FORMAT = 1;
+
+    /**
+     * A primary the guard fences: its data directory and WAL spool, where it listens, its major,
+     * Keel's password on it, and its standby's name.
+     */
+    record Server(UUID instance, Path dataDir, Path spool, String host, int port, int major, String password, String standby) {
     }
 
-    /** The file's text: sorted, with no date line, so that the same watch is the same text. */
+    /**
+     * Keel's pulse: when ({@link System#nanoTime}, the machine's monotonic clock, one for every
+     * process of a boot) its node last reached the catalog, and when its self-fence last wrote this,
+     * which it does every T_fence/8 while it runs.
+     */
+    record Pulse(long contactNanos, long writtenNanos) {
+        String render() {
+            return FenceWatch.render(properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos)));
+        }
+
+        static Pulse parse(String text) {
+            Properties properties = load(text);
+            return new Pulse(Long.parseLong(required(properties, "contact_nanos")), Long.parseLong(required(properties, "written_nanos")));
+        }
+    }
+
+    /** The watch's text: sorted, with no date line, so that the same watch is the same text. */
     String render() {
-        Properties properties = new Properties();
-        properties.setProperty("fence_after_millis", Long.toString(fenceAfter.toMillis()));
-        properties.setProperty("contact_nanos", Long.toString(contactNanos));
-        properties.setProperty("certificate", certificate.toString());
+        Properties properties = properties("format", Integer.toString(FORMAT), "build", build, "fence_after_millis",
+                Long.toString(fenceAfter.toMillis()), "certificate", certificate.toString());
         for (int i = 0; i < servers.size(); i++) {
             Server server = servers.get(i);
             String prefix = "server." + i + ".";
             properties.setProperty(prefix + "instance", server.instance().toString());
             properties.setProperty(prefix + "data", server.dataDir().toString());
+            properties.setProperty(prefix + "spool", server.spool().toString());
             properties.setProperty(prefix + "host", server.host());
             properties.setProperty(prefix + "port", Integer.toString(server.port()));
             properties.setProperty(prefix + "major", Integer.toString(server.major()));
             properties.setProperty(prefix + "password", server.password());
             properties.setProperty(prefix + "standby", server.standby());
         }
+        return render(properties);
+    }
+
+    /** The watch in {@code text}; an {@link IllegalArgumentException} when it is of another format or lacks a field. */
+    static FenceWatch parse(String text) {
+        Properties properties = load(text);
+        if (!Integer.toString(FORMAT).equals(properties.getProperty("format"))) {
+            throw new IllegalArgumentException("a watch of format " + properties.getProperty("format") + ", not " + FORMAT);
+        }
+        List<Server> servers = new ArrayList<>();
+        for (int i = 0; properties.containsKey("server." + i + ".instance"); i++) {
+            String prefix = "server." + i + ".";
+            servers.add(new Server(UUID.fromString(required(properties, prefix + "instance")), Path.of(required(properties, prefix + "data")),
+                    Path.of(required(properties, prefix + "spool")), required(properties, prefix + "host"),
+                    Integer.parseInt(required(properties, prefix + "port")), Integer.parseInt(required(properties, prefix + "major")),
+                    required(properties, prefix + "password"), required(properties, prefix + "standby")));
+        }
+        return new FenceWatch(required(properties, "build"), Duration.ofMillis(Long.parseLong(required(properties, "fence_after_millis"))),
+                Path.of(required(properties, "certificate")), List.copyOf(servers));
+    }
+
+    private static Properties properties(String... pairs) {
+        Properties properties = new Properties();
+        for (int i = 0; i < pairs.length; i += 2) {
+            properties.setProperty(pairs[i], pairs[i + 1]);
+        }
+        return properties;
+    }
+
+    private static String required(Properties properties, String key) {
+        String value = properties.getProperty(key);
+        if (value == null) {
+            throw new IllegalArgumentException("no " + key);
+        }
+        return value;
+    }
+
+    private static String render(Properties properties) {
         StringWriter text = new StringWriter();
         try {
             properties.store(text, null);
@@ -50,21 +110,13 @@ record FenceWatch(Duration fenceAfter, long contactNanos, Path certificate, List
         return text.toString().lines().filter(line -> !line.startsWith("#")).sorted().collect(Collectors.joining("\n", "", "\n"));
     }
 
-    static FenceWatch parse(String text) {
+    private static Properties load(String text) {
         Properties properties = new Properties();
         try {
             properties.load(new StringReader(text));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        List<Server> servers = new ArrayList<>();
-        for (int i = 0; properties.containsKey("server." + i + ".instance"); i++) {
-            String prefix = "server." + i + ".";
-            servers.add(new Server(UUID.fromString(properties.getProperty(prefix + "instance")), Path.of(properties.getProperty(prefix + "data")),
-                    properties.getProperty(prefix + "host"), Integer.parseInt(properties.getProperty(prefix + "port")),
-                    Integer.parseInt(properties.getProperty(prefix + "major")), properties.getProperty(prefix + "password"), properties.getProperty(prefix + "standby")));
-        }
-        return new FenceWatch(Duration.ofMillis(Long.parseLong(properties.getProperty("fence_after_millis"))),
-                Long.parseLong(properties.getProperty("contact_nanos")), Path.of(properties.getProperty("certificate")), List.copyOf(servers));
+        return properties;
     }
 }

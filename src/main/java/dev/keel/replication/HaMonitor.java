@@ -24,8 +24,10 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
 import dev.keel.instances.ReplicationSlots;
+import dev.keel.instances.ServerFence;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.NodeHeartbeat;
+import dev.keel.nodes.Nodes;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
@@ -36,6 +38,7 @@ import dev.keel.postgres.WalSegmentName;
 import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
+import dev.keel.tls.CertificateAuthority;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
@@ -49,6 +52,11 @@ import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -58,7 +66,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -127,13 +134,22 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Set<String> asynchronousPlans;
     private final Map<UUID, Watch> watches = new ConcurrentHashMap<>();
     private final FenceGuards guards;
+    /** The databases of the first round that read the catalog whose first check has not ended yet. */
+    private final Set<UUID> firstChecks = ConcurrentHashMap.newKeySet();
+    /** Whether a round has read the catalog and listed the databases to check ({@link #firstChecks} complete). */
+    private volatile boolean firstRoundListed;
+    private final Nodes registry;
+    private final CertificateAuthority authority;
+    private volatile HttpClient nodeClient;
+    /** The API URL of each node that hosts a standby of a primary here, as last read, and when it was read. */
+    private final Map<String, String> nodeUrls = new ConcurrentHashMap<>();
+    private final Map<String, Instant> nodeUrlsReadAt = new ConcurrentHashMap<>();
+    private static final Duration NODE_URL_KEPT = Duration.ofMinutes(1);
     /** What this node last read of the primaries it does not watch, and when. */
     private final Map<UUID, Observed> observations = new ConcurrentHashMap<>();
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
     /** How long a look at whether a server answers may take where time counts: the self-fence's, and the standby's node's. */
     private static final Duration REACH_TIMEOUT = Duration.ofMillis(250);
-    /** How long a standby clock's lead is kept after it was last seen (see {@link #noteReplyAge}). */
-    private static final long LEAD_KEPT_NANOS = TimeUnit.MINUTES.toNanos(10);
     /** How long the standby's node gives a primary another node hosts to let it in and answer, each round. */
     private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
@@ -163,7 +179,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              FenceGuards guards, MeterRegistry meters) {
+              FenceGuards guards, Nodes registry, CertificateAuthority authority, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -182,6 +198,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.dsl = dsl;
         this.decisions = decisions;
         this.guards = guards;
+        this.registry = registry;
+        this.authority = authority;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
@@ -260,13 +278,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         boolean standbyElsewhere;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
-        /**
-         * On the primary's node: how far the host of standby {@link #aheadOf} has been seen running ahead of this host's clock
-         * (0: never), as last seen within {@link #LEAD_KEPT_NANOS} of {@link #aheadSeenAt}.
-         */
-        volatile long standbyAheadNanos;
-        @Nullable UUID aheadOf;
-        long aheadSeenAt;
+        /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
+        final StandbyClock standbyClock = new StandbyClock();
+        /** Whether the self-fence's last look found the standby silent and its node answering. */
+        volatile boolean witnessedByNode;
         /** The self-fence's reading of the witness, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
@@ -299,8 +314,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             standbyState = null;
             downSince = null;
             standbyElsewhere = false;
-            standbyAheadNanos = 0;
-            aheadOf = null;
+            standbyClock.forget();
         }
     }
 
@@ -386,6 +400,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     checking.replace(database.id(), true);
                     continue;
                 }
+                if (!firstRoundListed) {
+                    firstChecks.add(database.id());
+                }
                 checks.execute(() -> {
                     try {
                         do {
@@ -396,9 +413,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                         } while (checking.replace(database.id(), true, false));
                     } finally {
                         checking.remove(database.id());
+                        firstChecks.remove(database.id());
                     }
                 });
             }
+            firstRoundListed = true;
             // What this node saw of a database deleted is dropped too (last: a catalog error here delays no check). One only out
             // of service a while (a plan change, an upgrade) keeps its watch: its primary is still fenced across a partition.
             watches.keySet().removeIf(id -> !present.contains(id) && databases.find(id).isEmpty());
@@ -462,8 +481,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.primary = primary;
         watch.standby = standby.orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
-        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
+        // The failsafe checks a standby elsewhere without the catalog, with its password as last read; the self-fence asks its node.
         standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
+        rememberStandbyNode(watch);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -689,7 +709,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * The fence that holds across a partition (pg_auto_failover's rule): a primary of this node that
      * has had a standby on another node, once this node has reached neither the catalog (its last
      * contact, {@link NodeHeartbeat#sinceCatalogContact}) nor that standby (its last reply, read on
-     * the primary every round once the contact is half T_fence old, {@link #repliedAt}) for T_fence, is killed, and left
+     * the primary every round once the contact is half T_fence old, {@link StandbyClock#repliedAt}) for T_fence, is killed, and left
      * to start only read-only; all at once, each on a thread of its own, since the standby's node may
      * promote after {@link #fencedBy}. While the standby still replies, the primary serves on, so a
      * catalog outage alone takes no database down; a standby on this node needs no fence, since no
@@ -700,7 +720,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void selfFence() {
         long now = System.nanoTime();
         long contact = heartbeat.lastContactNanos();
-        guards.publish(fenceAfter, contact, guarded());
+        if (firstRoundListed && firstChecks.isEmpty()) {
+            // Not before: a Keel still starting knows none of its primaries, and the watch an earlier Keel left (its
+            // primaries, its last contact) keeps the guard fencing them meanwhile.
+            guards.publish(fenceAfter, contact, guarded());
+        }
         if (now - contact <= fenceAfter.toNanos() / 2) {
             return;
         }
@@ -714,11 +738,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 checks.execute(() -> {
                     try {
                         long began = System.nanoTime();
-                        lastReply(database, primary).ifPresent(seconds -> {
+                        Optional<Double> reply = lastReply(database, primary);
+                        reply.ifPresent(seconds -> {
                             Instance standby = watch.standby;
                             noteReplyAge(database, watch, standby == null ? null : standby.id(), seconds);
-                            watch.witnessedAt = Math.max(watch.witnessedAt, repliedAt(began, seconds, watch.standbyAheadNanos));
+                            watch.witnessedAt = Math.max(watch.witnessedAt, StandbyClock.repliedAt(began, seconds, watch.standbyClock.aheadNanos()));
                         });
+                        if (reply.filter(seconds -> seconds * 1e9 < fenceAfter.toNanos() / 2).isEmpty()) {
+                            witnessByStandbyNode(database, watch, began);
+                        }
                     } finally {
                         watch.witnessing.set(false);
                     }
@@ -753,63 +781,100 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * The primaries the fence guard kills should Keel not ({@link FenceGuard}): those this node's
-     * self-fence kills that run, with Keel's password on each as last read (a primary this node
-     * never connected to is not listed yet).
+     * self-fence kills that run and have a standby on another node now (not one they once had: a
+     * standby that left must not get its primary fenced at Keel's next restart), with Keel's
+     * password on each as last read (a primary this node never connected to is not listed yet).
      */
     private List<FenceWatch.Server> guarded() {
         List<FenceWatch.Server> servers = new ArrayList<>();
         for (Watch watch : watches.values()) {
             Database database = watch.database;
             Instance primary = watch.primary;
-            if (!fencedHere(watch)) {
+            Instance standby = watch.standby;
+            if (!fencedHere(watch) || standby == null || nodeOf(standby).equals(node.name())) {
                 continue;
             }
-            connections.knownPassword(primary).filter(password -> runtime.isRunning(primary)).ifPresent(password -> servers.add(
-                    new FenceWatch.Server(primary.id(), runtime.dataDirectory(primary), primary.host(), primary.port(), primary.major(),
-                            password, ReplicationSlots.forStandby(database.id()))));
+            connections.knownPassword(primary).filter(password -> runtime.isRunning(primary)).ifPresent(password -> {
+                ServerFence.Target files = runtime.fenceTarget(primary);
+                servers.add(new FenceWatch.Server(primary.id(), files.dataDir(), files.spool(), primary.host(), primary.port(),
+                        primary.major(), password, ReplicationSlots.forStandby(database.id())));
+            });
         }
         return servers;
     }
 
     /**
-     * When ({@link System#nanoTime}) the standby last replied, by a read begun at {@code began} that
-     * found its last reply {@code ageSeconds} old: this host's clock less the stamp the standby's
-     * host put on it. That compares two hosts' clocks, so a standby's clock seen running
-     * {@code aheadNanos} ahead makes its replies that much older (the least it runs ahead: a reply is
-     * never younger than 0), and never later than the read began: a fence counted from it is not
-     * late by the lead of a clock once seen.
+     * The self-fence's second witness, Patroni's failsafe's: when the standby does not reply (its
+     * server restarting, say) but the standby's node answers over the network ({@code GET
+     * /health/live}, which asks no catalog), the link between the two hosts is up, so that node
+     * reaches the primary's port and does not promote: the primary serves on, vouched for from
+     * when the question was asked ({@code began}). Said once when it starts to count.
      */
-    static long repliedAt(long began, double ageSeconds, long aheadNanos) {
-        return began - Math.max(0, (long) (ageSeconds * 1e9) + aheadNanos);
+    private void witnessByStandbyNode(Database database, Watch watch, long began) {
+        Instance standby = watch.standby;
+        if (standby == null || nodeOf(standby).equals(node.name())) {
+            return;
+        }
+        String url = nodeUrls.get(nodeOf(standby));
+        if (url == null) {
+            return;
+        }
+        boolean answered;
+        try {
+            answered = nodeClient().send(HttpRequest.newBuilder(URI.create(url + "/health/live")).timeout(REMOTE_CHECK_TIMEOUT).GET()
+                    .build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (IOException e) {
+            answered = false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        if (answered) {
+            watch.witnessedAt = Math.max(watch.witnessedAt, began);
+        }
+        if (answered != watch.witnessedByNode) {
+            watch.witnessedByNode = answered;
+            if (answered) {
+                LOG.warn("Database {}: node {} reaches neither the catalog nor a reply of the standby, but node {}, which hosts the"
+                        + " standby, answers: the link between them is up, so the primary serves on", database.name(), node.name(),
+                        nodeOf(standby));
+            }
+        }
+    }
+
+    /** Notes the API URL of the node that hosts the watch's standby, for {@link #witnessByStandbyNode} (read at most every minute). */
+    private void rememberStandbyNode(Watch watch) {
+        Instance standby = watch.standby;
+        if (standby == null || nodeOf(standby).equals(node.name())) {
+            return;
+        }
+        String name = nodeOf(standby);
+        Instant readAt = nodeUrlsReadAt.get(name);
+        if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
+            nodeUrlsReadAt.put(name, Instant.now());
+            registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
+        }
+    }
+
+    private HttpClient nodeClient() {
+        HttpClient made = nodeClient;
+        if (made == null) {
+            made = authority.nodeHttpClient(REACH_TIMEOUT);
+            nodeClient = made;
+        }
+        return made;
     }
 
     /**
-     * Notes a reply age of standby {@code standby} read on the primary: a negative one is a
-     * standby's host whose clock runs at least that far ahead of this host's, which
-     * {@link #repliedAt} then allows for; said once it has grown by 50 ms. The lead is the largest
-     * seen of that standby, kept {@link #LEAD_KEPT_NANOS} after it was last seen (a clock set right
-     * by NTP stops adding to the fence's haste then); another standby starts afresh.
+     * Notes a reply age of {@code standby} read on the primary in {@code watch}'s clock
+     * ({@link StandbyClock#note}), and says once the lead of its host's clock has grown by 50 ms.
      */
     private void noteReplyAge(Database database, Watch watch, @Nullable UUID standby, double ageSeconds) {
-        long now = System.nanoTime();
-        long ahead = Math.max(0, (long) (-ageSeconds * 1e9));
-        synchronized (watch) {
-            if (!Objects.equals(standby, watch.aheadOf) || now - watch.aheadSeenAt > LEAD_KEPT_NANOS) {
-                watch.aheadOf = standby;
-                watch.standbyAheadNanos = 0;
-                watch.aheadSeenAt = now;
-            }
-            long before = watch.standbyAheadNanos;
-            if (ahead == 0 || ahead < before) {
-                return;
-            }
-            watch.standbyAheadNanos = ahead;
-            watch.aheadSeenAt = now;
-            if (ahead - before >= TimeUnit.MILLISECONDS.toNanos(50)) {
-                LOG.warn("Database {}: the clock of its standby's host runs at least {} ms ahead of node {}'s; its self-fence counts the"
-                        + " standby's replies that much older, and so fences that much sooner. Keep the hosts' clocks in step (NTP)",
-                        database.name(), TimeUnit.NANOSECONDS.toMillis(ahead), node.name());
-            }
+        if (watch.standbyClock.note(standby == null ? null : standby.toString(), ageSeconds, System.nanoTime())
+                >= TimeUnit.MILLISECONDS.toNanos(50)) {
+            LOG.warn("Database {}: the clock of its standby's host runs at least {} ms ahead of node {}'s; its self-fence counts the"
+                    + " standby's replies that much older, and so fences that much sooner. Keep the hosts' clocks in step (NTP)",
+                    database.name(), TimeUnit.NANOSECONDS.toMillis(watch.standbyClock.aheadNanos()), node.name());
         }
     }
 

@@ -79,6 +79,7 @@ final class RouteInputs {
     static {
         // Public documents.
         get("GET /health", "/health");
+        get("GET /health/live", "/health/live");
         get("GET /problems/{slug}", "/problems/not-found");
         get("GET /v1/plans", "/v1/plans");
         get("GET /v1/ca.pem", "/v1/ca.pem");

@@ -59,8 +59,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class HostLossIT {
     /** KEEL_HA_FENCE_AFTER as configured (the default), and the bound after which the standby's node promotes. */
-    private static final Duration FENCE_AFTER = Duration.ofSeconds(2);
-    private static final Duration FENCED_BY = FENCE_AFTER.plus(FENCE_AFTER.dividedBy(8)).plusMillis(500);
+    static final Duration FENCE_AFTER = Duration.ofSeconds(2);
+    static final Duration FENCED_BY = FENCE_AFTER.plus(FENCE_AFTER.dividedBy(8)).plusMillis(500);
     /**
      * Longer than the catalog pool's wait for a connection (10 s), after which the monitor's failsafe takes over; 15 s in
      * the suite, 120 s (the issue's two minutes) in ops/bench/host-loss.sh ({@code keel.test.catalog-outage-seconds}).

@@ -9,6 +9,7 @@ import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.Pg;
 import dev.keel.testing.S3Server;
+import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import io.micronaut.core.annotation.Nullable;
@@ -172,6 +173,8 @@ final class NodeWork {
         }
         Keel.stopServers(dirA);
         Keel.stopServers(dirB);
+        TestKeel.stopFenceGuard(dirA);
+        TestKeel.stopFenceGuard(dirB);
     }
 
     /** The data directory of server {@code instance} under a node's data directory {@code keelDir}. */

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
 import java.util.Optional;
+import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -28,10 +29,28 @@ class HaRulesTest {
     void aReplyIsNeverLaterThanItsReadAndAStandbyClockSeenAheadMakesItOlder() {
         long began = 10_000_000_000L;
         long ahead = 300_000_000L;
-        assertThat(HaMonitor.repliedAt(began, 0.5, 0)).isEqualTo(began - 500_000_000L);
-        assertThat(HaMonitor.repliedAt(began, -0.3, 0)).as("a stamp from the future: now at the latest").isEqualTo(began);
-        assertThat(HaMonitor.repliedAt(began, 0.5, ahead)).as("older by the lead once seen").isEqualTo(began - 800_000_000L);
-        assertThat(HaMonitor.repliedAt(began, -0.2, ahead)).isEqualTo(began - 100_000_000L);
+        assertThat(StandbyClock.repliedAt(began, 0.5, 0)).isEqualTo(began - 500_000_000L);
+        assertThat(StandbyClock.repliedAt(began, -0.3, 0)).as("a stamp from the future: now at the latest").isEqualTo(began);
+        assertThat(StandbyClock.repliedAt(began, 0.5, ahead)).as("older by the lead once seen").isEqualTo(began - 800_000_000L);
+        assertThat(StandbyClock.repliedAt(began, -0.2, ahead)).isEqualTo(began - 100_000_000L);
+    }
+
+    @Test
+    void aStandbyClocksLeadIsItsLargestSeenKeptTenMinutesAndAnotherStandbyStartsAfresh() {
+        StandbyClock clock = new StandbyClock();
+        String one = UUID.randomUUID().toString();
+        long now = 1_000_000_000_000L;
+        assertThat(clock.note(one, 0.4, now)).isZero();
+        assertThat(clock.note(one, -0.3, now)).as("grew by").isEqualTo(300_000_000L);
+        assertThat(clock.note(one, -0.1, now + 1)).as("a smaller lead changes nothing").isZero();
+        assertThat(clock.aheadNanos()).isEqualTo(300_000_000L);
+        assertThat(clock.note(one, 0.2, now + StandbyClock.LEAD_KEPT_NANOS)).isZero();
+        assertThat(clock.aheadNanos()).as("kept ten minutes after it was last seen").isEqualTo(300_000_000L);
+        clock.note(one, 0.2, now + StandbyClock.LEAD_KEPT_NANOS + 1);
+        assertThat(clock.aheadNanos()).as("then forgotten").isZero();
+        clock.note(one, -0.3, now);
+        clock.note(UUID.randomUUID().toString(), 0.2, now + 2);
+        assertThat(clock.aheadNanos()).as("another standby starts afresh").isZero();
     }
 
     @Test

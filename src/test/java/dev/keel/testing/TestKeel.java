@@ -251,5 +251,20 @@ public final class TestKeel implements AutoCloseable {
             context.close();
         }
         Keel.stopServers(dataDir);
+        stopFenceGuard(dataDir);
+    }
+
+    /**
+     * Ends the fence guard a Keel on {@code dataDir} started, if it runs: a test's servers are gone,
+     * and it would otherwise linger on the machine the suite shares for half a minute more.
+     */
+    public static void stopFenceGuard(Path dataDir) {
+        try {
+            long pid = Long.parseLong(Files.readString(dataDir.resolve("fence-guard").resolve("guard.pid")).strip());
+            ProcessHandle.of(pid).filter(p -> p.info().arguments().map(a -> String.join(" ", a).contains("FenceGuard")).orElse(false))
+                    .ifPresent(ProcessHandle::destroyForcibly);
+        } catch (IOException | NumberFormatException e) {
+            // None was started.
+        }
     }
 }
