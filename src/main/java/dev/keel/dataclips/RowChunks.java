@@ -67,6 +67,17 @@ final class RowChunks {
         }
     }
 
+    /** One row of texts (none NULL) encoded as {@link #decompress} gives a chunk's rows. */
+    static byte[] row(List<String> cells) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        for (String cell : cells) {
+            byte[] text = cell.getBytes(StandardCharsets.UTF_8);
+            out.writeBytes(ByteBuffer.allocate(4).putInt(text.length).array());
+            out.writeBytes(text);
+        }
+        return out.toByteArray();
+    }
+
     /** The rows' encoded cells, as stored before compression. */
     static byte[] decompress(byte[] stored) {
         return Zstd.decompress(stored, (int) Zstd.getFrameContentSize(stored));
@@ -74,8 +85,8 @@ final class RowChunks {
 
     /**
      * Appends the rows of a decompressed chunk to {@code out} as RFC 4180 CSV, byte for byte:
-     * a cell holding a comma, quote, CR or LF is quoted with its quotes doubled (those bytes never
-     * occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
+     * a cell holding a byte that {@link #needsQuotes} is quoted with its quotes doubled (those bytes
+     * never occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
      * A cell of a {@code freeText} column that {@link #formulaLike begins like a formula} gets a
      * leading {@code '}, as OWASP advises, so that a spreadsheet opening the file shows it and does
      * not run it; the other columns' cells (numbers, times: {@code -5}) stay exact.
@@ -94,8 +105,7 @@ final class RowChunks {
                     int end = p + length;
                     boolean quote = false;
                     for (int i = p; i < end && !quote; i++) {
-                        byte b = raw[i];
-                        quote = b == ',' || b == '"' || b == '\r' || b == '\n';
+                        quote = needsQuotes(raw[i]);
                     }
                     boolean neutralise = freeText[c] && formulaLike(raw[p]);
                     if (quote) {
@@ -122,6 +132,16 @@ final class RowChunks {
             out.add((byte) '\r');
             out.add((byte) '\n');
         }
+    }
+
+    /**
+     * Whether a cell holding {@code c} is quoted: RFC 4180's comma, quote, CR and LF, and the other separators a spreadsheet
+     * may split on, {@code ;} (Excel's list separator where the decimal mark is a comma) and tab, so that no part of a cell
+     * after one, which may begin like a formula ({@code x;=HYPERLINK(...)}), becomes a cell of its own: inside quotes
+     * nothing is split. The one rule for cells and field names.
+     */
+    static boolean needsQuotes(int c) {
+        return c == ',' || c == '"' || c == '\r' || c == '\n' || c == ';' || c == '\t';
     }
 
     /** Whether a text beginning with {@code first} is a formula to a spreadsheet: {@code = + - @}, tab or CR (OWASP's list). */

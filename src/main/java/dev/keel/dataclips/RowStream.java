@@ -63,9 +63,10 @@ abstract class RowStream extends InputStream {
     }
 
     /**
-     * RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a comma, quote or line break; NULL is
-     * empty. A field name, or a cell of a free-text column ({@link ColumnType#freeText}), that begins like a formula
-     * ({@code = + - @}, tab, CR) begins with {@code '} (see {@link RowChunks#csv}); the JSON keeps them as they are.
+     * RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a separator, quote or line break
+     * ({@link RowChunks#needsQuotes}: {@code ;} and tab too); NULL is empty. A field name, or a cell of a free-text column
+     * ({@link ColumnType#freeText}), that begins like a formula ({@code = + - @}, tab, CR) begins with {@code '} (see
+     * {@link RowChunks#csv}); the JSON keeps them as they are.
      */
     static final class Csv extends RowStream {
         private final boolean[] freeText;
@@ -84,10 +85,16 @@ abstract class RowStream extends InputStream {
             return free;
         }
 
+        /** The field names as a row of free-text cells: one rule quotes and neutralises them and the cells. */
         private static String header(ClipResult result) {
-            StringBuilder out = new StringBuilder();
-            row(result.fields().toArray(new String[0]), out);
-            return out.toString();
+            if (result.fields().isEmpty()) {
+                return "\r\n"; // a row of no cells, which no chunk's encoding holds
+            }
+            boolean[] names = new boolean[result.fields().size()];
+            Arrays.fill(names, true);
+            RowChunks.Bytes out = new RowChunks.Bytes(256);
+            RowChunks.csv(RowChunks.row(result.fields()), names, out);
+            return new String(out.array(), 0, out.size(), StandardCharsets.UTF_8);
         }
 
         @Override
@@ -100,38 +107,6 @@ abstract class RowStream extends InputStream {
         @Override
         String tail() {
             return "";
-        }
-
-        private static void row(String[] row, StringBuilder out) {
-            for (int i = 0; i < row.length; i++) {
-                if (i > 0) {
-                    out.append(',');
-                }
-                field(row[i], out);
-            }
-            out.append("\r\n");
-        }
-
-        private static void field(String name, StringBuilder out) {
-            String value = !name.isEmpty() && RowChunks.formulaLike(name.charAt(0)) ? "'" + name : name;
-            boolean quote = false;
-            for (int i = 0; i < value.length() && !quote; i++) {
-                char c = value.charAt(i);
-                quote = c == ',' || c == '"' || c == '\n' || c == '\r';
-            }
-            if (!quote) {
-                out.append(value);
-                return;
-            }
-            out.append('"');
-            for (int i = 0; i < value.length(); i++) {
-                char c = value.charAt(i);
-                if (c == '"') {
-                    out.append('"');
-                }
-                out.append(c);
-            }
-            out.append('"');
         }
     }
 

@@ -195,13 +195,16 @@ class DataclipsTest {
     void aCsvNeutralisesTextThatBeginsLikeAFormulaAndKeepsNumbersAndTimesExact() {
         JsonNode clip = create("Formulas", "select '=HYPERLINK(\"http://x\",\"y\")' as formula, '+1' as plus, '-1'::varchar as minus,"
                 + " '@SUM(A1)' as at, E'\\t=1' as tab, E'\\r=1' as cr, 'plain' as plain, -5 as n, -1.5::numeric as num,"
-                + " '-infinity'::date as d, '-infinity'::timestamptz as ts, interval '-1 day' as iv, '-1'::jsonb as j, 2 as \"=2\"", "");
+                + " '-infinity'::date as d, '-infinity'::timestamptz as ts, interval '-1 day' as iv, '-1'::jsonb as j, 2 as \"=2\","
+                + " 'x;=1+1' as \"y;=1+1\"", "");
         String url = api.post("/v1/dataclips/" + clip.get("id").asText() + "/share", "").field("url");
-        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("formula,plus,minus,at,tab,cr,plain,n,num,d,ts,iv,j,'=2\r\n"
-                + "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-1,'@SUM(A1),'\t=1,\"'\r=1\",plain,-5,-1.5,-infinity,-infinity,-1 days,-1,2\r\n");
+        // A cell or name holding ';' is quoted: Excel where ';' separates a list would make what follows it a cell, a formula.
+        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("formula,plus,minus,at,tab,cr,plain,n,num,d,ts,iv,j,'=2,\"y;=1+1\"\r\n"
+                + "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-1,'@SUM(A1),\"'\t=1\",\"'\r=1\",plain,-5,-1.5,-infinity,-infinity,-1 days,-1,2,"
+                + "\"x;=1+1\"\r\n");
         // The JSON is no spreadsheet's: its values stay as they are.
         assertThat(anonymous.get(path(url) + ".json").json().get("values").toString()).isEqualTo("[[\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\","
-                + "\"+1\",\"-1\",\"@SUM(A1)\",\"\\t=1\",\"\\r=1\",\"plain\",-5,-1.5,\"-infinity\",\"-infinity\",\"-1 days\",\"-1\",2]]");
+                + "\"+1\",\"-1\",\"@SUM(A1)\",\"\\t=1\",\"\\r=1\",\"plain\",-5,-1.5,\"-infinity\",\"-infinity\",\"-1 days\",\"-1\",2,\"x;=1+1\"]]");
     }
 
     /**

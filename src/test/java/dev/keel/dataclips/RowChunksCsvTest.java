@@ -28,13 +28,23 @@ class RowChunksCsvTest {
         boolean[] text = {true};
         assertThat(csv(text, new String[] {"=1+1"}, new String[] {"+1"}, new String[] {"-1"}, new String[] {"@SUM(A1)"},
                 new String[] {"\t=1"}, new String[] {"a=1"}, new String[] {"é=1"}, new String[] {""}, new String[] {null}))
-                .isEqualTo("'=1+1\r\n'+1\r\n'-1\r\n'@SUM(A1)\r\n'\t=1\r\na=1\r\né=1\r\n\r\n\r\n");
+                .isEqualTo("'=1+1\r\n'+1\r\n'-1\r\n'@SUM(A1)\r\n\"'\t=1\"\r\na=1\r\né=1\r\n\r\n\r\n");
     }
 
     @Test
     void aNeutralisedCellThatNeedsQuotesHasTheMarkInsideThem() {
         assertThat(csv(new boolean[] {true, true}, new String[] {"=HYPERLINK(\"http://x\",\"y\")", "\r=1"}))
                 .isEqualTo("\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",\"'\r=1\"\r\n");
+    }
+
+    /**
+     * Excel where the list separator is {@code ;} splits an unquoted {@code x;=HYPERLINK(...)} into two cells, the second a
+     * formula; a tab-separated import does the same at a tab. Inside quotes nothing is split, so such a cell is quoted.
+     */
+    @Test
+    void aCellHoldingASemicolonOrATabIsQuotedSoThatNoSpreadsheetSplitsIt() {
+        assertThat(csv(new boolean[] {true, true, false}, new String[] {"x;=HYPERLINK(1)", "x\t@SUM(A1)", "{1;2}"}))
+                .isEqualTo("\"x;=HYPERLINK(1)\",\"x\t@SUM(A1)\",\"{1;2}\"\r\n");
     }
 
     @Test
