@@ -66,7 +66,7 @@ final class Shares {
      * never with values the link's holder chooses, who would otherwise read every row the clip's SQL can reach
      * ({@code where customer = {{customer}}} shared for one customer). 404 for a slug that is not (or no longer) shared;
      * 422 when the query string {@code given} names one of the clip's parameters (other names, such as a link tracker's,
-     * are ignored). Counts the access.
+     * are ignored), and when the owner saved no value for one. Counts the access.
      */
     Served open(String slug, Map<String, String> given) {
         Dataclip clip = (SLUG.matcher(slug).matches() ? clips.findBySlug(slug) : Optional.<Dataclip>empty())
@@ -77,6 +77,13 @@ final class Shares {
                 throw new KeelException(ProblemType.INVALID_PARAMETER, "A shared link runs its dataclip with the parameter values its"
                         + " owner saved; it cannot set {{" + name + "}}. Open the link without ?" + name + "=..., or ask the dataclip's"
                         + " owner for a link to a dataclip saved with the value you need.").with("parameter", name);
+            }
+            // Saving a clip requires a value for each parameter; a clip saved otherwise (by hand, or by a Keel that did not) is
+            // the owner's to fix, not the holder's (Dataclips.values would tell the holder to add ?name=, which is refused).
+            if (clip.parameters().get(name) == null) {
+                throw new KeelException(ProblemType.INVALID_PARAMETER, "The dataclip's SQL uses {{" + name + "}} but its owner saved"
+                        + " no value for it, and a shared link runs with saved values only: ask the dataclip's owner to save a value"
+                        + " for {{" + name + "}}.").with("parameter", name);
             }
         }
         accesses.record(clip.id());

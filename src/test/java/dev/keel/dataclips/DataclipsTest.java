@@ -242,6 +242,34 @@ class DataclipsTest {
         assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("day,amount\r\n");
     }
 
+    /**
+     * Saving a clip requires a value for each of its parameters, so only a clip saved otherwise (here by hand in the catalog)
+     * lacks one: its link says whose it is to fix, not "add ?name=", which the link refuses.
+     */
+    @Test
+    void aLinkWhoseClipHasNoSavedValueSaysToAskTheOwner() throws Exception {
+        JsonNode clip = create("Unsaved", "select {{n}}::int as n", ",\"parameters\":{\"n\":\"1\"}");
+        String id = clip.get("id").asText();
+        String url = api.post("/v1/dataclips/" + id + "/share", "").field("url");
+        try {
+            try (Connection catalog = Footprint.catalog(keel.dataDir());
+                 PreparedStatement unsave = catalog.prepareStatement("update dataclips set parameters = '{}' where id = ?")) {
+                unsave.setObject(1, UUID.fromString(id));
+                assertThat(unsave.executeUpdate()).isEqualTo(1);
+            }
+            Api.Response refused = anonymous.get(path(url) + ".csv");
+            assertThat(refused.status()).as(refused.toString()).isEqualTo(422);
+            assertThat(refused.contentType()).isEqualTo("application/problem+json");
+            assertThat(refused.field("type")).isEqualTo("/problems/invalid-parameter");
+            assertThat(refused.field("parameter")).isEqualTo("n");
+            assertThat(refused.field("detail")).isEqualTo("The dataclip's SQL uses {{n}} but its owner saved no value for it, and a"
+                    + " shared link runs with saved values only: ask the dataclip's owner to save a value for {{n}}.");
+        } finally {
+            // Listing the team's clips shows each one's newest result for its saved values, which this one lacks.
+            assertThat(api.delete("/v1/dataclips/" + id).status()).isEqualTo(204);
+        }
+    }
+
     private Api.Response patchParameters(String id, String parameters) {
         return api.send(api.request("/v1/dataclips/" + id).header("Content-Type", "application/json")
                 .method("PATCH", java.net.http.HttpRequest.BodyPublishers.ofString("{\"parameters\":" + parameters + "}")));
