@@ -80,6 +80,9 @@ final class ResultRepository {
                     .set(DATACLIP_RESULTS.VERSION_ID, versionId)
                     .set(DATACLIP_RESULTS.PARAMETERS, parameters)
                     .set(DATACLIP_RESULTS.STATE, ClipResult.RUNNING)
+                    // Not the column's default, now(): the transaction's start, before the wait for the team's lock, which
+                    // would date a run that waited early and drop it from the minute startedWithin counts on this clock.
+                    .set(DATACLIP_RESULTS.STARTED_AT, DSL.field("pg_catalog.statement_timestamp()", OffsetDateTime.class))
                     .execute();
             return run;
         });

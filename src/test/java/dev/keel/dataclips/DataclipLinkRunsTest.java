@@ -23,6 +23,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A link's limit on its clip's runs ({@code keel.dataclips.link-runs}) holds against requests that arrive together: it
- * is counted under the team's run lock, in the transaction that records the run, so that they cannot all pass it.
+ * is counted under the team's run lock, in the transaction that records the run, so that they cannot all pass it; and a
+ * run is dated on the clock of that count once it holds the lock.
  */
 @ExtendWith(SharedKeel.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -123,6 +125,53 @@ class DataclipLinkRunsTest {
         } finally {
             requests.shutdownNow();
             nodes.forEach(ClipRuns::stop);
+        }
+    }
+
+    /**
+     * A run is dated when it is recorded, on the statement clock its link's count reads, not when its transaction began:
+     * one that waited for the team's run lock would otherwise be dated before the wait and fall out of the minute's count
+     * early, letting the link start more runs than it may.
+     */
+    @Test
+    void aRunThatWaitedForTheTeamsRunLockIsDatedWhenItGotIt() throws Exception {
+        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"dated\",\"database\":\"" + database
+                + "\",\"sql\":\"select 1 as n\"}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        Dataclip clip = keel.bean(DataclipRepository.class).find(UUID.fromString(created.field("id"))).orElseThrow();
+        ResultRepository results = keel.bean(ResultRepository.class);
+        ThisNode node = keel.bean(ThisNode.class);
+        ExecutorService request = Executors.newSingleThreadExecutor();
+        CompletableFuture<ClipResult> started = null;
+        try (Connection catalog = Footprint.catalog(keel.dataDir())) {
+            catalog.setAutoCommit(false);
+            AdvisoryLock.acquireTeamRuns(DSL.using(catalog, SQLDialect.POSTGRES), clip.teamId());
+            started = CompletableFuture.supplyAsync(() -> results.start(clip.teamId(), clip.id(), clip.version().id(), "{}", node.name(),
+                    node.lost(), running -> { }, new TeamRunRate(60), null), request);
+            Wait.until("the run to wait for the team's run lock", Timeouts.REQUEST, () -> waitingForMyLock(catalog) == 1);
+            OffsetDateTime waiterBegan = timestamp(catalog, "select a.xact_start from pg_catalog.pg_stat_activity a join pg_catalog.pg_locks w"
+                    + " on w.pid = a.pid join pg_catalog.pg_locks h on h.locktype = 'advisory' and h.granted"
+                    + " and h.pid = pg_catalog.pg_backend_pid() and w.classid = h.classid and w.objid = h.objid"
+                    + " and w.objsubid = h.objsubid where w.locktype = 'advisory' and not w.granted");
+            OffsetDateTime released = timestamp(catalog, "select pg_catalog.clock_timestamp()");
+            catalog.commit();
+            ClipResult run = started.join();
+            assertThat(waiterBegan).as("the run's transaction began before the lock was free").isBefore(released);
+            assertThat(run.startedAt().toInstant()).as("the run's started_at").isAfterOrEqualTo(released.toInstant());
+        } finally {
+            // The catalog session is closed by now, and the lock with it: the run ends either way.
+            ClipResult run = started == null ? null : started.handle((result, failed) -> result).join();
+            if (run != null) {
+                results.delete(run.id());
+            }
+            request.shutdownNow();
+        }
+    }
+
+    private static OffsetDateTime timestamp(Connection catalog, String sql) throws SQLException {
+        try (PreparedStatement read = catalog.prepareStatement(sql); ResultSet rows = read.executeQuery()) {
+            assertThat(rows.next()).as(sql).isTrue();
+            return rows.getObject(1, OffsetDateTime.class);
         }
     }
 
