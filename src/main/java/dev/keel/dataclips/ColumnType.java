@@ -1,5 +1,6 @@
 package dev.keel.dataclips;
 
+import java.util.Map;
 import java.util.Set;
 
 /** A result column's Postgres type: its OID (what Heroku's JSON calls {@code types}) and name, and how a chart may use it. */
@@ -15,8 +16,23 @@ record ColumnType(int oid, String name) {
      */
     private static final Set<Integer> NOT_TEXT = Set.of(16, 17, 20, 21, 23, 26, 28, 29, 114, 650, 700, 701, 774, 790, 829, 869, 1082,
             1083, 1114, 1184, 1186, 1266, 1560, 1562, 1700, 2950, 3220, 3802, 5069);
-    /** pgjdbc's names for an integer column whose default is a sequence's next value (no OID of their own). */
-    private static final Set<String> SERIALS = Set.of("smallserial", "serial", "bigserial");
+    /**
+     * pgjdbc's names for an int2, int4 or int8 column whose default is a sequence's next value, which no type of Postgres
+     * bears (looked up, their OID is 0): the column's own type. pgjdbc 42.7 keeps a described column's OID behind a
+     * protected method of its metadata class (only a result set's {@code getColumnOID} is public, and a clip's types are
+     * needed before it runs), so the name it gives is mapped back here.
+     */
+    private static final Map<String, ColumnType> SERIALS = Map.of("smallserial", new ColumnType(21, "int2"),
+            "serial", new ColumnType(23, "int4"), "bigserial", new ColumnType(20, "int8"));
+
+    /**
+     * The type of a column that pgjdbc names {@code name}, of OID {@code oid}: as given, but for its serial names, which
+     * become the integer types they stand for (as stored by a Keel before this one, too).
+     */
+    static ColumnType of(int oid, String name) {
+        ColumnType serial = SERIALS.get(name);
+        return serial != null ? serial : new ColumnType(oid, name);
+    }
 
     boolean numeric() {
         return NUMBERS.contains(name) && !name.equals("money");
@@ -41,7 +57,7 @@ record ColumnType(int oid, String name) {
      * other types stay exact: {@code -5} and {@code -infinity} are values.
      */
     boolean freeText() {
-        return !NOT_TEXT.contains(oid) && !SERIALS.contains(name);
+        return !NOT_TEXT.contains(oid);
     }
 
     boolean bool() {

@@ -38,6 +38,9 @@ class DataclipsTest {
             sql.execute("create table sales (day date, region text, amount numeric)");
             sql.execute("insert into sales select date '2026-01-01' + g, (array['north','south','east'])[1 + g % 3], g * 1.5"
                     + " from generate_series(0, 29) g");
+            sql.execute("create table tickets (id serial primary key, big bigserial, small smallserial)");
+            sql.execute("insert into tickets values (-5, -6, -7)");
+            sql.execute("insert into tickets default values");
         }
     }
 
@@ -205,6 +208,22 @@ class DataclipsTest {
         // The JSON is no spreadsheet's: its values stay as they are.
         assertThat(anonymous.get(path(url) + ".json").json().get("values").toString()).isEqualTo("[[\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\","
                 + "\"+1\",\"-1\",\"@SUM(A1)\",\"\\t=1\",\"\\r=1\",\"plain\",-5,-1.5,\"-infinity\",\"-infinity\",\"-1 days\",\"-1\",2,\"x;=1+1\"]]");
+    }
+
+    /**
+     * pgjdbc names an integer column whose default is a sequence's next value serial, bigserial or smallserial, types that
+     * Postgres does not have: such a column is its integer type, a JSON number, and exact in the CSV.
+     */
+    @Test
+    void serialColumnsAreTheirIntegerTypes() {
+        JsonNode clip = create("Serials", "select id, big, small from tickets order by id", "");
+        assertThat(clip.get("result").get("types").toString()).isEqualTo("[\"int4\",\"int8\",\"int2\"]");
+        String url = api.post("/v1/dataclips/" + clip.get("id").asText() + "/share", "").field("url");
+        JsonNode json = anonymous.get(path(url) + ".json").json();
+        assertThat(json.get("types").toString()).isEqualTo("[23,20,21]");
+        assertThat(json.get("type_names").toString()).isEqualTo("[\"int4\",\"int8\",\"int2\"]");
+        assertThat(json.get("values").toString()).isEqualTo("[[-5,-6,-7],[1,1,1]]");
+        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("id,big,small\r\n-5,-6,-7\r\n1,1,1\r\n");
     }
 
     /**
