@@ -118,8 +118,9 @@ class KeelDownFenceIT {
                                 + ackedInOutage + " writes acknowledged on node-a meanwhile, the primary untouched");
                         assertThat(ackedInOutage).isPositive();
                         assertThat(a.log()).contains("but node node-b, which hosts the standby, answers");
+                        KeelProcess first = a;
                         Wait.until("node-a's HA monitor to reach the catalog again", Timeouts.CATALOG_CUT_REQUEST,
-                                () -> a.log().contains("The HA monitor reaches the catalog again"));
+                                () -> first.log().contains("The HA monitor reaches the catalog again"));
                         NodeWork.awaitStandbyOn(teamAtA, id, "node-b");
 
                         // 1. Node-a's Keel killed, its Postgres left running: the standby still replies, so nothing is fenced.
