@@ -1,6 +1,5 @@
 package dev.keel.dumps;
 
-import dev.keel.DaemonThreads;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,41 +10,57 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ScheduledFuture;
 
 /**
- * Ends the exchanges of the download server ({@link DumpDownloadServer}) that make no progress
- * for {@code stall}: a client that sends its request, or takes the response's bytes, slower than
- * that. The JDK's HTTPS server has no socket timeouts and writes on a blocking channel, so a
- * client that stops reading would hold one of its few threads for as long as it likes; the
- * watch interrupts that thread instead, which closes the connection (its channel is
- * interruptible) and frees the thread. Progress is each request that reaches the handler and
- * each {@link #SLICE} of the response the client took, so a slow download that keeps moving
- * finishes however long it takes.
+ * Ends the exchanges of the download server ({@link DumpDownloadServer}) of clients too slow to
+ * hold one of its few threads. The JDK's HTTPS server has no socket timeouts and writes on a
+ * blocking channel, so a client that stops reading, or reads a trickle, would hold a thread for
+ * as long as it likes; the watch interrupts that thread instead, which closes the connection (its
+ * channel is interruptible) and frees the thread. Two rules, checked on the dumps' watchdog
+ * thread ({@link Watchdogs}):
+ * <ul>
+ * <li>the TLS handshake and the request must reach the handler within {@code requestWithin} of
+ * the exchange's start, a fixed deadline that progress does not extend, so that half-open
+ * connections free their threads soon;</li>
+ * <li>from then on, the response must move some bytes (a {@link #SLICE}) at least every
+ * {@code window}, and must have moved, at any time, at least {@code minRate} bytes a second since it began, one
+ * {@code window} of grace aside; bytes count as moved per slice the client took, so a client that
+ * stops reading, or reads a trickle, is cut, and a download that keeps above the rate finishes
+ * however long it takes.</li>
+ * </ul>
+ * The average is taken since the response began, not per window, because the kernel's socket
+ * buffers (megabytes) let a blocked write go on only once a third of them drained: what a steady
+ * client takes reaches the server in bursts, which a per-window count would mistake for a trickle.
  */
 final class DownloadStallWatch implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DownloadStallWatch.class);
-    /** The most written at once: a client must take this much per {@code stall} to keep its download. */
+    /** The most written at once: bytes count as moved once the client took the slice they are in. */
     static final int SLICE = 16 * 1024;
 
-    private final long stallNanos;
-    private final Duration stall;
+    private final Duration requestWithin;
+    private final Duration window;
+    private final long minRate;
     private final Map<Thread, Exchange> running = new ConcurrentHashMap<>();
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-download-watch"));
+    private final ScheduledFuture<?> checks;
 
-    DownloadStallWatch(Duration stall) {
-        this.stall = stall;
-        this.stallNanos = stall.toNanos();
-        long every = Math.max(100, stall.toMillis() / 5);
-        timer.scheduleWithFixedDelay(this::endStalled, every, every, TimeUnit.MILLISECONDS);
+    /** {@code minRate} in bytes a second. */
+    DownloadStallWatch(Duration requestWithin, Duration window, long minRate) {
+        this.requestWithin = requestWithin;
+        this.window = window;
+        this.minRate = minRate;
+        Duration shorter = requestWithin.compareTo(window) < 0 ? requestWithin : window;
+        this.checks = Watchdogs.every(shorter.dividedBy(5), this::endSlow);
     }
 
-    /** One exchange on its thread: when it last made progress, and whether it still runs (guarded by itself). */
+    /** One exchange on its thread: since when, whether its request was answered, what it moved; {@code running} guarded by itself. */
     private static final class Exchange {
         private final Thread thread;
-        private volatile long progressAt = System.nanoTime();
+        private final long startedAt = System.nanoTime();
+        private volatile boolean answering;
+        private volatile long answeringAt;
+        private volatile long moved;
+        private volatile long movedAt;
         private boolean running = true;
 
         Exchange(Thread thread) {
@@ -72,45 +87,70 @@ final class DownloadStallWatch implements AutoCloseable {
         }
     }
 
-    /** Marks progress of the exchange on this thread. */
-    void progress() {
+    /** Marks that the exchange on this thread has its request: the response's rate is watched from now on. */
+    void answering() {
         Exchange exchange = running.get(Thread.currentThread());
         if (exchange != null) {
-            exchange.progressAt = System.nanoTime();
+            exchange.answeringAt = System.nanoTime();
+            exchange.movedAt = exchange.answeringAt;
+            exchange.answering = true;
         }
     }
 
-    /** {@code out}, written a {@link #SLICE} at a time, each slice the client took marking progress. */
+    /** {@code out}, written a {@link #SLICE} at a time, each slice the client took counted as moved. */
     OutputStream watched(OutputStream out) {
+        Exchange exchange = running.get(Thread.currentThread());
         return new FilterOutputStream(out) {
             @Override
             public void write(byte[] bytes, int offset, int length) throws IOException {
                 for (int done = 0; done < length; done += SLICE) {
-                    out.write(bytes, offset + done, Math.min(SLICE, length - done));
-                    progress();
+                    int slice = Math.min(SLICE, length - done);
+                    out.write(bytes, offset + done, slice);
+                    if (exchange != null) {
+                        exchange.moved += slice; // only this thread writes it
+                        exchange.movedAt = System.nanoTime();
+                    }
                 }
             }
         };
     }
 
-    private void endStalled() {
+    private void endSlow() {
         long now = System.nanoTime();
         for (Exchange exchange : running.values()) {
-            if (now - exchange.progressAt > stallNanos) {
-                synchronized (exchange) {
-                    if (exchange.running) {
-                        LOG.warn("A backup download connection made no progress for {} s (KEEL_BACKUPS_DOWNLOAD_STALL); it is closed,"
-                                + " freeing its thread for other downloads", stall.toSeconds());
-                        exchange.progressAt = now; // one interrupt; the thread is on its way out
-                        exchange.thread.interrupt();
-                    }
+            if (!exchange.answering) {
+                if (now - exchange.startedAt > requestWithin.toNanos()) {
+                    end(exchange, "A backup download connection did not finish its TLS handshake and request within {} s"
+                            + " (KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN); it is closed, freeing its thread for other downloads",
+                            requestWithin.toSeconds());
                 }
+            } else {
+                long moved = exchange.moved;
+                long beyondGrace = now - exchange.answeringAt - window.toNanos();
+                if (beyondGrace > 0 && moved < minRate * (beyondGrace / 1_000_000) / 1000) {
+                    end(exchange, "A backup download moved {} bytes in {} s, less than KEEL_BACKUPS_DOWNLOAD_MIN_RATE ({} B/s) asks after"
+                            + " a KEEL_BACKUPS_DOWNLOAD_STALL of grace; it is closed, freeing its thread for other downloads",
+                            moved, (now - exchange.answeringAt) / 1_000_000_000L, minRate);
+                } else if (now - exchange.movedAt > window.toNanos()) {
+                    end(exchange, "A backup download moved no byte for {} s (KEEL_BACKUPS_DOWNLOAD_STALL); it is closed, freeing its"
+                            + " thread for other downloads", window.toSeconds());
+                }
+            }
+        }
+    }
+
+    private void end(Exchange exchange, String message, Object... values) {
+        synchronized (exchange) {
+            if (exchange.running) {
+                LOG.warn(message, values);
+                exchange.running = false; // one interrupt; the thread is on its way out
+                exchange.thread.interrupt();
             }
         }
     }
 
     @Override
     public void close() {
-        timer.shutdownNow();
+        checks.cancel(false);
     }
 }

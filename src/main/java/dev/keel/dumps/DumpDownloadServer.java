@@ -7,6 +7,7 @@ import dev.keel.DaemonThreads;
 import dev.keel.Network;
 import dev.keel.StartupException;
 import dev.keel.archive.Sha256;
+import dev.keel.auth.ApiKeys;
 import dev.keel.postgres.Durations;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.context.annotation.Value;
@@ -29,8 +30,10 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -43,13 +46,18 @@ import java.util.concurrent.Executors;
  * arrives whole. Started once Keel serves its API (the CA is loaded by then).
  *
  * <p>Links are reusable until they expire, and the server has {@link #THREADS} threads; so that a
- * few clients that read slowly or not at all cannot hold them all, an exchange that makes no
- * progress for {@code KEEL_BACKUPS_DOWNLOAD_STALL} is ended ({@link DownloadStallWatch}).
+ * few clients that read slowly or not at all cannot hold them all, a backup is downloaded at most
+ * {@link #MAX_PER_BACKUP} times at once, a connection must send its request within
+ * {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN}, and a download that moves no byte for
+ * {@code KEEL_BACKUPS_DOWNLOAD_STALL}, or has averaged less than {@code KEEL_BACKUPS_DOWNLOAD_MIN_RATE}
+ * since it began (its first {@code KEEL_BACKUPS_DOWNLOAD_STALL} aside), is ended ({@link DownloadStallWatch}). A link works only while the API key that made it is not revoked.
  */
 @Singleton
 final class DumpDownloadServer implements ApplicationEventListener<ServerStartupEvent> {
     private static final Logger LOG = LoggerFactory.getLogger(DumpDownloadServer.class);
     static final int THREADS = 8;
+    /** How many downloads of one backup (by any of its links) may run at once. */
+    static final int MAX_PER_BACKUP = 2;
     private static final int BUFFER = 1 << 17;
 
     private final Network network;
@@ -58,19 +66,37 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     private final TransferRepository transfers;
     private final DumpObjects objects;
     private final int configuredPort;
+    private final ApiKeys keys;
     private final Duration stall;
+    private final Duration requestWithin;
+    private final long minRate;
+    /** How many downloads of each backup run now. */
+    private final Map<UUID, Integer> downloading = new ConcurrentHashMap<>();
     private HttpsServer server;
     private ExecutorService executor;
     private DownloadStallWatch watch;
 
     DumpDownloadServer(Network network, CertificateAuthority authority, DumpLinks links, TransferRepository transfers, DumpObjects objects,
-                       @Value("${keel.backups.download-port:5481}") int configuredPort,
-                       @Value("${keel.backups.download-stall:60s}") String stall) {
+                       ApiKeys keys, @Value("${keel.backups.download-port:5481}") int configuredPort,
+                       @Value("${keel.backups.download-stall:60s}") String stall,
+                       @Value("${keel.backups.download-request-within:10s}") String requestWithin,
+                       @Value("${keel.backups.download-min-rate:64}") long minRateKib) {
         this.stall = Durations.parse("KEEL_BACKUPS_DOWNLOAD_STALL", stall);
         if (this.stall.toSeconds() < 1) {
-            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_STALL (" + stall + ") must be at least 1s: a download that moves no byte"
-                    + " for that long is ended");
+            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_STALL (" + stall + ") must be at least 1s: a download that moves no byte for"
+                    + " that long is ended");
         }
+        this.requestWithin = Durations.parse("KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN", requestWithin);
+        if (this.requestWithin.toSeconds() < 1) {
+            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN (" + requestWithin + ") must be at least 1s: a connection"
+                    + " that has not sent its request by then is closed");
+        }
+        if (minRateKib < 0) {
+            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_MIN_RATE (" + minRateKib + ") must be 0 or more: it is the KiB a second a"
+                    + " download must average since it began (0: no such rate)");
+        }
+        this.minRate = minRateKib * 1024;
+        this.keys = keys;
         this.network = network;
         this.authority = authority;
         this.links = links;
@@ -89,7 +115,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
             executor = Executors.newFixedThreadPool(THREADS, DaemonThreads.numbered("keel-download"));
-            watch = new DownloadStallWatch(stall);
+            watch = new DownloadStallWatch(requestWithin, stall, minRate);
             https.setExecutor(watch.watching(executor));
             https.createContext(DumpLinks.PATH, this::serve);
             https.start();
@@ -125,7 +151,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     }
 
     private void serve(HttpExchange exchange) throws IOException {
-        watch.progress(); // the request arrived
+        watch.answering(); // the request arrived
         try (exchange) {
             boolean head = exchange.getRequestMethod().equals("HEAD");
             if (!head && !exchange.getRequestMethod().equals("GET")) {
@@ -133,28 +159,57 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                 return;
             }
             URI uri = exchange.getRequestURI();
-            Optional<UUID> named = links.verify(uri.getRawPath(), uri.getRawQuery(), Instant.now());
+            Optional<DumpLinks.Link> named = links.verify(uri.getRawPath(), uri.getRawQuery(), Instant.now());
             if (named.isEmpty()) {
                 answer(exchange, 403, "This link is not valid or has expired; ask for a new one (heroku pg:backups:url).");
                 return;
             }
-            Optional<Transfer> backup = transfers.find(named.get()).filter(t -> t.state() == TransferState.COMPLETED);
+            if (!keys.active(named.get().keyId())) {
+                answer(exchange, 403, "The API key that made this link was revoked, and the link with it; ask for a new one"
+                        + " (heroku pg:backups:url) with a key that is not revoked.");
+                return;
+            }
+            Optional<Transfer> backup = transfers.find(named.get().backupId()).filter(t -> t.state() == TransferState.COMPLETED);
             if (backup.isEmpty()) {
                 answer(exchange, 404, "That backup is gone.");
                 return;
             }
-            DumpObjects.Stored stored = objects.open(backup.get());
-            try (InputStream in = stored.stream()) {
-                exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
-                exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + backup.get().name() + ".dump\"");
-                exchange.getResponseHeaders().set("X-Keel-Sha256", backup.get().sha256());
-                exchange.sendResponseHeaders(200, head ? -1 : stored.size());
-                if (!head) {
-                    sendChecked(in, watch.watched(exchange.getResponseBody()), backup.get());
-                }
+            if (!begin(backup.get().id())) {
+                answer(exchange, 429, "Backup " + backup.get().name() + " is being downloaded " + MAX_PER_BACKUP + " times at once"
+                        + " already, as many as one backup may be; wait for one of those downloads to finish, then ask again.");
+                return;
+            }
+            try {
+                send(exchange, head, backup.get());
+            } finally {
+                downloading.computeIfPresent(backup.get().id(), (id, n) -> n == 1 ? null : n - 1);
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("A backup download ended early: {}", e.toString());
+        }
+    }
+
+    /** Counts one more download of {@code backup}, unless it has as many as it may. */
+    private boolean begin(UUID backup) {
+        boolean[] room = {false};
+        downloading.compute(backup, (id, n) -> {
+            int now = n == null ? 0 : n;
+            room[0] = now < MAX_PER_BACKUP;
+            return room[0] ? now + 1 : now;
+        });
+        return room[0];
+    }
+
+    private void send(HttpExchange exchange, boolean head, Transfer backup) throws IOException {
+        DumpObjects.Stored stored = objects.open(backup);
+        try (InputStream in = stored.stream()) {
+            exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
+            exchange.getResponseHeaders().set("Content-Disposition", "attachment; filename=\"" + backup.name() + ".dump\"");
+            exchange.getResponseHeaders().set("X-Keel-Sha256", backup.sha256());
+            exchange.sendResponseHeaders(200, head ? -1 : stored.size());
+            if (!head) {
+                sendChecked(in, watch.watched(exchange.getResponseBody()), backup);
+            }
         }
     }
 

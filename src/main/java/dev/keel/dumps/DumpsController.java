@@ -84,7 +84,7 @@ final class DumpsController {
 
     @Post("/logical-backups/{backup}/url")
     Transfers.Link url(Caller caller, String database, String backup) {
-        return transfers.link(backupOf(caller, database, backup));
+        return transfers.link(caller, backupOf(caller, database, backup));
     }
 
     @Post("/logical-backups/{backup}/cancel")

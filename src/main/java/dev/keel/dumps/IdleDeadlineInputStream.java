@@ -1,25 +1,19 @@
 package dev.keel.dumps;
 
-import dev.keel.DaemonThreads;
-
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A stream whose read fails once it has waited {@code idle} for a byte: a server that stops
  * sending must not hold the reading thread for good, and the JDK's HTTP client has no read
  * timeout. A read that waits too long is interrupted (the client's body stream gives up then)
- * and the stream closed; the interrupt never outlives the read.
+ * and the stream closed; the interrupt never outlives the read. Checked on the dumps' one watchdog
+ * thread ({@link Watchdogs}).
  */
 final class IdleDeadlineInputStream extends FilterInputStream {
-    private static final ScheduledExecutorService WATCH = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-read-deadline"));
-
     private final Duration idle;
     private final ScheduledFuture<?> watch;
     /** The thread in a read, and since when (System.nanoTime); guarded by this. */
@@ -30,8 +24,7 @@ final class IdleDeadlineInputStream extends FilterInputStream {
     IdleDeadlineInputStream(InputStream in, Duration idle) {
         super(in);
         this.idle = idle;
-        long every = Math.max(50, idle.toMillis() / 4);
-        this.watch = WATCH.scheduleWithFixedDelay(this::check, every, every, TimeUnit.MILLISECONDS);
+        this.watch = Watchdogs.every(idle.dividedBy(4), this::check);
     }
 
     private void check() {

@@ -95,12 +95,12 @@ public final class Transfers {
         return DumpSources.reference(backup.id());
     }
 
-    /** A signed link to download a completed backup. */
-    public Link link(Transfer backup) {
+    /** A signed link to download a completed backup, working while {@code caller}'s API key is not revoked. */
+    public Link link(Caller caller, Transfer backup) {
         if (backup.kind() != TransferKind.BACKUP || backup.state() != TransferState.COMPLETED) {
             throw new KeelException(ProblemType.CONFLICT, backup.name() + " is not a completed backup; only those can be downloaded.");
         }
-        DumpLinks.Signed signed = links.sign(backup.id(), Instant.now());
+        DumpLinks.Signed signed = links.sign(backup.id(), caller.keyId(), Instant.now());
         return new Link(downloads.url(signed), signed.expiresAt());
     }
 

@@ -109,7 +109,7 @@ final class HerokuBackupsController {
 
     @Post("/client/v11/apps/{app}/transfers/{id}/actions/public-url")
     HerokuTransferShapes.PublicUrl publicUrl(Caller caller, String app, String id) {
-        return shapes.publicUrl(transfers.link(ofApp(caller, appName(caller, app), id)));
+        return shapes.publicUrl(transfers.link(caller, ofApp(caller, appName(caller, app), id)));
     }
 
     @Post("/client/v11/apps/{app}/transfers/{id}/actions/cancel")

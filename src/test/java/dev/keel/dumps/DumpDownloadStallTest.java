@@ -8,6 +8,7 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.SystemTools;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -18,29 +19,39 @@ import javax.net.ssl.SSLSocket;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.sql.Connection;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The backup download server's few threads cannot all be held by clients that stop reading (or
- * never finish their request): such a download is ended once it moved no byte for
- * {@code KEEL_BACKUPS_DOWNLOAD_STALL} ({@link SharedKeel#DOWNLOAD_STALL_SECONDS} here), and others
- * download meanwhile; a client that reads slowly but keeps reading gets the whole dump.
+ * The backup download server's few threads cannot all be held by clients that stop reading, read
+ * a trickle, or never finish their TLS handshake or request: a download that averages less than
+ * {@code KEEL_BACKUPS_DOWNLOAD_MIN_RATE} over a {@code KEEL_BACKUPS_DOWNLOAD_STALL} span
+ * ({@link SharedKeel#DOWNLOAD_MIN_RATE_KIB} KiB/s over {@link SharedKeel#DOWNLOAD_STALL_SECONDS} s
+ * here) is ended, a connection that has not sent its request within
+ * {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN} is closed, one backup is downloaded at most
+ * {@link DumpDownloadServer#MAX_PER_BACKUP} times at once, and others download meanwhile; a client
+ * that reads slowly but keeps above the minimum gets the whole dump. A link works only while the
+ * API key that made it is not revoked.
  */
 @ExtendWith(SharedKeel.class)
 class DumpDownloadStallTest {
@@ -51,8 +62,12 @@ class DumpDownloadStallTest {
 
     private static Api team;
     private static String database;
+    private static String backupId;
     private static URI link;
     private static String sha256;
+    /** A second backup of the same database, for a download while the first one's are at their cap. */
+    private static URI otherLink;
+    private static String otherSha256;
     private static SSLContext tls;
 
     @BeforeAll
@@ -67,15 +82,30 @@ class DumpDownloadStallTest {
             sql.execute("insert into noise select decode(string_agg(md5(random()::text), ''), 'hex') from generate_series(1, "
                     + NOISE_MB * 65536 + ") g group by g % " + NOISE_MB);
         }
+        JsonNode backup = backup();
+        backupId = backup.get("id").asText();
+        sha256 = backup.get("sha256").asText();
+        link = linkTo(team, backup);
+        JsonNode other = backup();
+        otherSha256 = other.get("sha256").asText();
+        otherLink = linkTo(team, other);
+        tls = LogicalBackupTest.trusting(keel.caFile());
+    }
+
+    private static JsonNode backup() {
         String backups = "/v1/databases/" + database + "/logical-backups";
         Api.Response captured = team.post(backups, "");
         assertThat(captured.status()).as(captured.toString()).isEqualTo(202);
         JsonNode backup = LogicalBackupTest.awaitFinished(team, backups + "/" + captured.field("id"));
         assertThat(backup.get("state").asText()).as(backup.toString()).isEqualTo("completed");
         assertThat(backup.get("processed_bytes").asLong()).isGreaterThan(NOISE_MB * 1024L * 1024 * 9 / 10);
-        sha256 = backup.get("sha256").asText();
-        link = URI.create(team.post(backups + "/" + backup.get("id").asText() + "/url", "").field("url"));
-        tls = LogicalBackupTest.trusting(keel.caFile());
+        return backup;
+    }
+
+    private static URI linkTo(Api api, JsonNode backup) {
+        Api.Response made = api.post("/v1/databases/" + database + "/logical-backups/" + backup.get("id").asText() + "/url", "");
+        assertThat(made.status()).as(made.toString()).isEqualTo(200);
+        return URI.create(made.field("url"));
     }
 
     @AfterAll
@@ -87,45 +117,137 @@ class DumpDownloadStallTest {
 
     @Test
     void clientsThatStopReadingOrNeverFinishTheirRequestDoNotStarveADownload() throws Exception {
-        List<SSLSocket> stalled = new ArrayList<>();
+        List<Socket> stalled = new ArrayList<>();
         try {
-            // Every thread of the server held: most by clients that took the headers and stopped reading, the rest by requests never finished.
-            for (int i = 0; i < DumpDownloadServer.THREADS - 2; i++) {
-                SSLSocket reader = connect();
-                ask(reader);
-                headers(reader.getInputStream());
-                stalled.add(reader);
+            // Every thread of the server held: by clients that took the headers and stopped reading (as many as one backup may have),
+            // by handshakes never finished, and by requests never finished.
+            long stoppedAt = System.nanoTime();
+            for (int i = 0; i < DumpDownloadServer.MAX_PER_BACKUP; i++) {
+                stalled.add(reading(link));
             }
-            for (int i = 0; i < 2; i++) {
-                SSLSocket unfinished = connect();
-                unfinished.getOutputStream().write(("GET " + link.getRawPath()).getBytes(StandardCharsets.US_ASCII));
-                unfinished.getOutputStream().flush();
-                stalled.add(unfinished);
-            }
+            halfOpen(stalled, DumpDownloadServer.THREADS - DumpDownloadServer.MAX_PER_BACKUP);
 
             HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
-            HttpResponse<byte[]> got = https.send(HttpRequest.newBuilder(link).timeout(Timeouts.DOWNLOAD_PAST_STALLED).build(),
+            HttpResponse<byte[]> got = https.send(HttpRequest.newBuilder(otherLink).timeout(Timeouts.DOWNLOAD_PAST_STALLED).build(),
                     HttpResponse.BodyHandlers.ofByteArray());
             assertThat(got.statusCode()).isEqualTo(200);
-            assertThat(Sha256.of(got.body())).isEqualTo(sha256);
+            assertThat(Sha256.of(got.body())).isEqualTo(otherSha256);
 
-            // The stalled ones were ended, short of the dump.
-            for (SSLSocket socket : stalled.subList(0, DumpDownloadServer.THREADS - 2)) {
-                assertThat(drain(socket)).isLessThan(got.body().length);
+            // The clients that stopped reading stay stopped for two spans and a second, then were ended, short of the dump.
+            long stoppedFor = (System.nanoTime() - stoppedAt) / 1_000_000;
+            Thread.sleep(Math.max(0, (2 * SharedKeel.DOWNLOAD_STALL_SECONDS + 1) * 1000 - stoppedFor)); // a stopped client, not a wait
+            for (Socket socket : stalled.subList(0, DumpDownloadServer.MAX_PER_BACKUP)) {
+                assertThat(drain(socket)).isLessThan(contentLength);
             }
         } finally {
-            for (SSLSocket socket : stalled) {
+            for (Socket socket : stalled) {
                 socket.close();
             }
         }
     }
 
     @Test
-    void aSlowDownloadThatKeepsReadingGetsTheWholeDump() throws Exception {
-        try (SSLSocket socket = connect()) {
-            ask(socket);
+    void halfOpenConnectionsAreClosedAtTheRequestDeadlineNotAtTheStallSpan() throws Exception {
+        List<Socket> halfOpen = new ArrayList<>();
+        try {
+            halfOpen(halfOpen, DumpDownloadServer.THREADS);
+            long asked = System.nanoTime();
+            try (SSLSocket socket = connect()) {
+                ask(socket, otherLink);
+                headers(socket.getInputStream());
+                long waited = (System.nanoTime() - asked) / 1_000_000;
+                // The threads were freed at the request deadline (2 s), not at the end of a stall span (4 s), as before.
+                assertThat(waited).as("ms until a download began while half-open connections held every thread")
+                        .isLessThan(SharedKeel.DOWNLOAD_STALL_SECONDS * 1000);
+            }
+        } finally {
+            for (Socket socket : halfOpen) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void aBackupIsDownloadedAtMostTwiceAtOnce() throws Exception {
+        List<Socket> downloads = new ArrayList<>();
+        try {
+            for (int i = 0; i < DumpDownloadServer.MAX_PER_BACKUP; i++) {
+                downloads.add(reading(link));
+            }
+            HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
+            HttpResponse<String> refused = https.send(HttpRequest.newBuilder(link).timeout(Timeouts.REQUEST).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).isEqualTo(429);
+            assertThat(refused.body()).matches("Backup b\\d+ is being downloaded 2 times at once already, as many as one backup may be;"
+                    + " wait for one of those downloads to finish, then ask again.\n");
+            for (Socket socket : downloads) {
+                socket.close();
+            }
+            reading(link).close(); // a place given back is taken again
+        } finally {
+            for (Socket socket : downloads) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void aTrickleBelowTheMinimumRateIsCut() throws Exception {
+        try (SSLSocket socket = reading(link)) {
+            long length = contentLength;
+            // A client, not a wait for a condition: it reads an eighth of the minimum rate, enough to beat a rule of "some byte per
+            // span", for four spans and a second (the kernel's buffers count as taken at first), then takes whatever is left fast.
+            long trickled = readAt(socket.getInputStream(), SharedKeel.DOWNLOAD_MIN_RATE_KIB * 1024 / 8,
+                    Duration.ofSeconds(4 * SharedKeel.DOWNLOAD_STALL_SECONDS + 1));
+            assertThat(trickled + drain(socket)).as("bytes the trickle got").isLessThan(length);
+        }
+    }
+
+    @Test
+    void aSteadyDownloadAboveTheMinimumRateIsNotCut() throws Exception {
+        try (SSLSocket socket = reading(link)) {
+            long length = contentLength;
             InputStream in = socket.getInputStream();
-            long length = Long.parseLong(headers(in).get("content-length"));
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            // A client reading a quarter above the minimum rate, for three spans and a second, then the rest fast.
+            long read = readAt(new DigestInputStream(in, digest), SharedKeel.DOWNLOAD_MIN_RATE_KIB * 1024 * 5 / 4,
+                    Duration.ofSeconds(3 * SharedKeel.DOWNLOAD_STALL_SECONDS + 1));
+            byte[] buffer = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                digest.update(buffer, 0, n);
+                read += n;
+            }
+            assertThat(read).isEqualTo(length);
+            assertThat(Sha256.hex(digest.digest())).isEqualTo(sha256);
+        }
+    }
+
+    @Test
+    void aLinkStopsWorkingOnceTheKeyThatMadeItIsRevoked() throws Exception {
+        Api.Response key = team.post("/v1/api-keys", "{\"name\":\"links\"}");
+        assertThat(key.status()).as(key.toString()).isEqualTo(201);
+        String backups = "/v1/databases/" + database + "/logical-backups";
+        Api.Response made = team.withKey(key.field("key")).post(backups + "/" + backupId + "/url", "");
+        assertThat(made.status()).as(made.toString()).isEqualTo(200);
+        URI keyed = URI.create(made.field("url"));
+        HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
+        HttpRequest head = HttpRequest.newBuilder(keyed).method("HEAD", HttpRequest.BodyPublishers.noBody()).timeout(Timeouts.REQUEST).build();
+        // It works (once earlier tests' downloads of the backup have given their places back).
+        Wait.until("the link to answer 200", Timeouts.DOWNLOAD_PAST_STALLED, () -> status(https, head) == 200);
+        assertThat(team.delete("/v1/api-keys/" + key.field("id")).status()).isEqualTo(204);
+        HttpResponse<String> refused = https.send(HttpRequest.newBuilder(keyed).timeout(Timeouts.REQUEST).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).isEqualTo(403);
+        assertThat(refused.body()).isEqualTo("The API key that made this link was revoked, and the link with it; ask for a new one"
+                + " (heroku pg:backups:url) with a key that is not revoked.\n");
+    }
+
+    @Test
+    void aSlowDownloadThatKeepsReadingGetsTheWholeDump() throws Exception {
+        try (SSLSocket socket = reading(link)) {
+            InputStream in = socket.getInputStream();
+            long length = contentLength;
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             byte[] buffer = new byte[64 * 1024];
             long read = 0;
@@ -146,6 +268,80 @@ class DumpDownloadStallTest {
         }
     }
 
+    private static int status(HttpClient https, HttpRequest request) {
+        try {
+            return https.send(request, HttpResponse.BodyHandlers.discarding()).statusCode();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The length of the dump the last {@link #reading} connection is getting. */
+    private static long contentLength;
+
+    /** A connection that asked for {@code uri} and read its headers (200), once the backup has room for one more download. */
+    private static SSLSocket reading(URI uri) {
+        return Wait.until("a download of " + uri.getPath() + " to begin", Timeouts.DOWNLOAD_PAST_STALLED, () -> {
+            try {
+                SSLSocket socket = connect();
+                ask(socket, uri);
+                String status = statusLine(socket.getInputStream());
+                if (status.startsWith("HTTP/1.1 429")) {
+                    socket.close();
+                    return Optional.empty();
+                }
+                assertThat(status).startsWith("HTTP/1.1 200");
+                contentLength = Long.parseLong(headerFields(socket.getInputStream()).get("content-length"));
+                return Optional.of(socket);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        });
+    }
+
+    /** Adds {@code count} connections that hold a download thread without a request: half stop in the TLS handshake, half in the request. */
+    private static void halfOpen(List<Socket> into, int count) throws IOException {
+        for (int i = 0; i < count; i++) {
+            if (i % 2 == 0) {
+                Socket raw = new Socket();
+                raw.connect(new InetSocketAddress(link.getHost(), link.getPort()), (int) Timeouts.REQUEST.toMillis());
+                raw.setSoTimeout((int) Timeouts.DOWNLOAD_PAST_STALLED.toMillis());
+                into.add(raw);
+                // A TLS record header announcing a ClientHello that never comes.
+                raw.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01});
+                raw.getOutputStream().flush();
+            } else {
+                SSLSocket unfinished = connect();
+                into.add(unfinished);
+                unfinished.getOutputStream().write(("GET " + link.getRawPath()).getBytes(StandardCharsets.US_ASCII));
+                unfinished.getOutputStream().flush();
+            }
+        }
+    }
+
+    /** Reads {@code in} at {@code rate} bytes a second for {@code span}, as a slow client does; how much it read. */
+    private static long readAt(InputStream in, long rate, Duration span) throws IOException, InterruptedException {
+        long start = System.nanoTime();
+        long read = 0;
+        byte[] buffer = new byte[4 * 1024];
+        while (System.nanoTime() - start < span.toNanos()) {
+            long due = rate * (System.nanoTime() - start) / 1_000_000_000L;
+            if (read < due) {
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, due - read));
+                if (n < 0) {
+                    return read;
+                }
+                read += n;
+            } else {
+                Thread.sleep(20); // pacing a client's reads, not waiting for a condition
+            }
+        }
+        return read;
+    }
+
     private static SSLSocket connect() throws IOException {
         SSLSocket socket = (SSLSocket) tls.getSocketFactory().createSocket();
         socket.setReceiveBufferSize(RECEIVE_BUFFER);
@@ -155,8 +351,8 @@ class DumpDownloadStallTest {
         return socket;
     }
 
-    private static void ask(SSLSocket socket) throws IOException {
-        String request = "GET " + link.getRawPath() + "?" + link.getRawQuery() + " HTTP/1.1\r\nHost: " + link.getHost() + "\r\n"
+    private static void ask(SSLSocket socket, URI uri) throws IOException {
+        String request = "GET " + uri.getRawPath() + "?" + uri.getRawQuery() + " HTTP/1.1\r\nHost: " + uri.getHost() + "\r\n"
                 + "Connection: close\r\n\r\n";
         socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
         socket.getOutputStream().flush();
@@ -164,26 +360,40 @@ class DumpDownloadStallTest {
 
     /** Reads the status line and headers (lower-case names); the status must be 200. */
     private static Map<String, String> headers(InputStream in) throws IOException {
-        ByteArrayOutputStream head = new ByteArrayOutputStream();
-        while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                throw new IOException("the connection ended in the headers: " + head.toString(StandardCharsets.US_ASCII));
-            }
-            head.write(b);
-        }
-        String[] lines = head.toString(StandardCharsets.US_ASCII).split("\r\n");
-        assertThat(lines[0]).startsWith("HTTP/1.1 200");
+        assertThat(statusLine(in)).startsWith("HTTP/1.1 200");
+        return headerFields(in);
+    }
+
+    private static String statusLine(InputStream in) throws IOException {
+        return readUntil(in, "\r\n").strip();
+    }
+
+    /** Reads the header fields after the status line (lower-case names). */
+    private static Map<String, String> headerFields(InputStream in) throws IOException {
+        String head = readUntil(in, "\r\n\r\n");
+        String[] lines = head.split("\r\n");
         Map<String, String> headers = new HashMap<>();
-        for (int i = 1; i < lines.length; i++) {
+        for (int i = 0; i < lines.length; i++) {
             int colon = lines[i].indexOf(':');
             headers.put(lines[i].substring(0, colon).strip().toLowerCase(Locale.ROOT), lines[i].substring(colon + 1).strip());
         }
         return headers;
     }
 
+    private static String readUntil(InputStream in, String end) throws IOException {
+        ByteArrayOutputStream head = new ByteArrayOutputStream();
+        while (!head.toString(StandardCharsets.US_ASCII).endsWith(end)) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("the connection ended in the headers: " + head.toString(StandardCharsets.US_ASCII));
+            }
+            head.write(b);
+        }
+        return head.toString(StandardCharsets.US_ASCII);
+    }
+
     /** Reads what a connection still holds until it ends; how much that was. */
-    private static long drain(SSLSocket socket) {
+    private static long drain(Socket socket) {
         long read = 0;
         byte[] buffer = new byte[64 * 1024];
         try {

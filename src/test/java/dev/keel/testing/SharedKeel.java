@@ -18,8 +18,17 @@ public final class SharedKeel implements ParameterResolver {
     public static final long FOLLOW_FOR_SECONDS = Timeouts.REQUEST.toSeconds() + 10;
     /** How many log follow streams one team may hold open at once in the shared Keel (KEEL_LOGS_FOLLOW_MAX_PER_TEAM): few, so a test reaches it. */
     public static final int FOLLOW_MAX_PER_TEAM = 3;
-    /** How long a backup download may move no byte in the shared Keel (KEEL_BACKUPS_DOWNLOAD_STALL): short, so a test sees one end. */
+    /** The span over which a backup download must keep its minimum rate in the shared Keel (KEEL_BACKUPS_DOWNLOAD_STALL): short, so a test sees one end. */
     public static final long DOWNLOAD_STALL_SECONDS = 4;
+    /**
+     * The rate a backup download must average in the shared Keel (KEEL_BACKUPS_DOWNLOAD_MIN_RATE), in KiB/s: high, so that a
+     * trickle is cut within seconds although the kernel's socket buffers (megabytes) count as taken.
+     */
+    public static final long DOWNLOAD_MIN_RATE_KIB = 1024;
+    /** How long a download connection may take to send its request in the shared Keel (KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN): half the stall span. */
+    public static final long DOWNLOAD_REQUEST_WITHIN_SECONDS = 2;
+    /** How often a log follow stream sends a keepalive in the shared Keel (KEEL_LOGS_FOLLOW_KEEPALIVE): often, so a test sees one. */
+    public static final long FOLLOW_KEEPALIVE_SECONDS = 1;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -34,10 +43,14 @@ public final class SharedKeel implements ParameterResolver {
                 .getOrComputeIfAbsent(Holder.class, type -> new Holder(TestKeel.start("shared",
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
                         // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest);
-                        // a stalled backup download ended soon (DumpDownloadStallTest).
+                        // a keepalive a test sees soon (LogFollowLimitsTest); a stalled, trickling or half-open backup download ended
+                        // soon (DumpDownloadStallTest).
                         java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
                                 "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM,
-                                "keel.backups.download-stall", DOWNLOAD_STALL_SECONDS + "s"))),
+                                "keel.logs.follow-keepalive", FOLLOW_KEEPALIVE_SECONDS + "s",
+                                "keel.backups.download-stall", DOWNLOAD_STALL_SECONDS + "s",
+                                "keel.backups.download-min-rate", DOWNLOAD_MIN_RATE_KIB,
+                                "keel.backups.download-request-within", DOWNLOAD_REQUEST_WITHIN_SECONDS + "s"))),
                         Holder.class)
                 .keel;
     }
