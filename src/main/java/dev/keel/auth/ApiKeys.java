@@ -4,16 +4,22 @@ import dev.keel.RandomStrings;
 import dev.keel.problems.KeelException;
 import jakarta.inject.Singleton;
 import org.jooq.DSLContext;
+import org.jooq.exception.DataAccessException;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static dev.keel.catalog.schema.Tables.API_KEYS;
 
@@ -24,10 +30,23 @@ import static dev.keel.catalog.schema.Tables.API_KEYS;
  */
 @Singleton
 public final class ApiKeys {
+    /** How long an answer of {@link #stillActive} is reused before the catalog is asked again. */
+    public static final Duration ACTIVE_KNOWN_FOR = Duration.ofSeconds(2);
     static final String PREFIX = "keel_";
+    private static final Logger LOG = LoggerFactory.getLogger(ApiKeys.class);
     private static final int RANDOM_LENGTH = 40;
+    /** Past this many remembered answers, the stale ones are forgotten. */
+    private static final int KNOWN_MAX = 10_000;
 
     private final DSLContext dsl;
+    /** The last answer of {@link #stillActive} per key, and a revocation made on this node. */
+    private final Map<UUID, Known> known = new ConcurrentHashMap<>();
+
+    private record Known(boolean active, long atNanos) {
+        boolean fresh(long now) {
+            return now - atNanos < ACTIVE_KNOWN_FOR.toNanos();
+        }
+    }
 
     ApiKeys(DSLContext dsl) {
         this.dsl = dsl;
@@ -73,6 +92,34 @@ public final class ApiKeys {
         return dsl.fetchExists(API_KEYS, API_KEYS.ID.eq(keyId));
     }
 
+    /**
+     * Whether key {@code keyId} still exists, for what a key keeps open and asks about often (a
+     * log follow stream, every poll): the catalog's answer is reused for {@link #ACTIVE_KNOWN_FOR},
+     * and a revocation made through this node is known here at once. When the catalog cannot
+     * answer, the last answer holds (active when there is none) until the next ask, so that a
+     * catalog blip does not end every open stream.
+     */
+    public boolean stillActive(UUID keyId) {
+        long now = System.nanoTime();
+        Known last = known.get(keyId);
+        if (last != null && last.fresh(now)) {
+            return last.active();
+        }
+        boolean active;
+        try {
+            active = active(keyId);
+        } catch (DataAccessException unreachable) {
+            LOG.warn("Could not ask the catalog whether API key {} is revoked; it counts as {} until the next ask: {}", keyId,
+                    last == null || last.active() ? "active" : "revoked", unreachable.toString());
+            return last == null || last.active();
+        }
+        if (known.size() > KNOWN_MAX) {
+            known.values().removeIf(k -> !k.fresh(now));
+        }
+        known.put(keyId, new Known(active, now));
+        return active;
+    }
+
     List<ApiKey> list(UUID teamId) {
         return dsl.selectFrom(API_KEYS).where(API_KEYS.TEAM_ID.eq(teamId)).orderBy(API_KEYS.CREATED_AT).fetch(ApiKeys::toApiKey);
     }
@@ -86,6 +133,7 @@ public final class ApiKeys {
         if (deleted == 0) {
             throw KeelException.notFound("API key", id.toString());
         }
+        known.put(id, new Known(false, System.nanoTime())); // what this node keeps open with the key ends at once
     }
 
     static String hash(String plaintext) {

@@ -50,7 +50,6 @@ import java.util.concurrent.Callable;
 final class HerokuLogsController {
     static final int MAX_LINES = 1500;
     private static final int DEFAULT_LINES = 100;
-    private static final long KEEPALIVE_TICKS = 30;
 
     private final Attachments attachments;
     private final HerokuAddons addons;
@@ -122,8 +121,8 @@ final class HerokuLogsController {
             return first;
         }
         // A comment now and then keeps a quiet stream open through idle timeouts; event sources ignore it.
-        return following.follow(caller, first, tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next()))
-                .concatWith(tick % KEEPALIVE_TICKS == KEEPALIVE_TICKS - 1 ? Flux.just(Event.of("").comment("keepalive")) : Flux.empty()));
+        return following.follow(caller, first, tick -> Flux.fromIterable(sources).concatMap(s -> events(s.next())),
+                Event.of("").comment("keepalive"));
     }
 
     private Flux<Event<String>> events(Callable<List<String>> read) {

@@ -10,6 +10,7 @@ import io.micronaut.context.annotation.Context;
 import io.micronaut.context.annotation.Value;
 import org.reactivestreams.Publisher;
 import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
 import java.time.Duration;
@@ -18,15 +19,19 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.function.Function;
 
 /**
  * Log follow streams ({@code GET .../logs?follow=true}, {@code heroku logs --tail}): how long one
  * lasts ({@code keel.logs.follow-for}), how many one team may hold open at once on this node
- * ({@code keel.logs.follow-max-per-team}), and the API key it was opened with, which every poll
- * asks after, so that a stream ends within a poll of its key's revocation. Settings are read as
- * Keel starts, so that one it cannot use stops the start rather than the first follow.
+ * ({@code keel.logs.follow-max-per-team}), a keepalive now and then
+ * ({@code keel.logs.follow-keepalive}), so that a quiet stream's client that vanished is noticed,
+ * and the API key it was opened with, which every poll asks after right before it reads
+ * ({@link ApiKeys#stillActive}), so that a stream ends at its next poll once its key is revoked
+ * and sends nothing read after that. Settings are read as Keel starts, so that one it cannot use
+ * stops the start rather than the first follow.
  *
  * <p>A stream counts from the request that opens it until it ends by any path (the client goes,
  * the follow time passes, its key is revoked, an error); one whose answer never began (the client
@@ -40,14 +45,21 @@ public final class LogFollowing {
     static final Duration UNSTARTED_FOR = Duration.ofMinutes(1);
 
     private final Duration followFor;
+    private final long keepaliveTicks;
     private final int maxPerTeam;
     private final ApiKeys keys;
     /** The streams each team holds open here; guarded by {@code this}. */
     private final Map<UUID, List<Follow>> open = new HashMap<>();
 
     LogFollowing(@Value("${keel.logs.follow-for:1h}") String followFor, @Value("${keel.logs.follow-max-per-team:10}") int maxPerTeam,
-                 ApiKeys keys) {
+                 @Value("${keel.logs.follow-keepalive:15s}") String keepalive, ApiKeys keys) {
         this.followFor = Durations.parse("KEEL_LOGS_FOLLOW_FOR", followFor);
+        Duration keepaliveEvery = Durations.parse("KEEL_LOGS_FOLLOW_KEEPALIVE", keepalive);
+        if (keepaliveEvery.compareTo(POLL) < 0) {
+            throw new StartupException("KEEL_LOGS_FOLLOW_KEEPALIVE (" + keepalive + ") must be at least " + POLL.toMillis() + "ms, a poll:"
+                    + " a follow stream sends a keepalive at a poll");
+        }
+        this.keepaliveTicks = keepaliveEvery.toMillis() / POLL.toMillis();
         this.keys = keys;
         if (this.followFor.toSeconds() < 1) {
             throw new StartupException("KEEL_LOGS_FOLLOW_FOR (" + followFor + ") must be at least 1s: a follow stream ends after it");
@@ -83,18 +95,28 @@ public final class LogFollowing {
 
     /**
      * A follow stream for {@code caller}: {@code first}, then what {@code poll} gives at every
-     * {@link #POLL} (its argument counts the polls), until the follow time has passed or
-     * {@code caller}'s key is gone. It counts against the team from now on (the 429 when the team
-     * has no room); call it last, once nothing else can refuse the request.
+     * {@link #POLL} (its argument counts the polls), with {@code keepalive} (an event clients
+     * ignore, such as an SSE comment) every {@code keel.logs.follow-keepalive}, until the follow
+     * time has passed or {@code caller}'s key is gone. It counts against the team from now on (the
+     * 429 when the team has no room); call it last, once nothing else can refuse the request.
      */
-    public <T> Flux<T> follow(Caller caller, Flux<T> first, Function<Long, Publisher<T>> poll) {
+    public <T> Flux<T> follow(Caller caller, Flux<T> first, Function<Long, Publisher<T>> poll, T keepalive) {
         Follow follow = reserve(caller.teamId());
-        // On boundedElastic: the key check and the polls read the catalog and files. A client slower than the polls misses polls, not lines.
+        // One poll at a time (prefetch 1), the key asked right before its read: a client that stopped reading while its key was
+        // revoked gets, once it reads again, nothing read after. On boundedElastic: the key check and the polls read the catalog and
+        // files. A client slower than the polls misses polls, not lines.
         Flux<T> more = Flux.interval(POLL, Schedulers.boundedElastic()).onBackpressureDrop()
-                .takeWhile(tick -> keys.active(caller.keyId()))
                 .take(followFor)
-                .concatMap(poll);
+                .concatMap(tick -> Mono.fromCallable(() -> keys.stillActive(caller.keyId())).subscribeOn(Schedulers.boundedElastic())
+                        .flatMapMany(active -> active ? Flux.concat(poll.apply(tick), keepaliveAt(tick, keepalive)).map(Optional::of)
+                                : Flux.just(Optional.<T>empty())), 1)
+                .takeWhile(Optional::isPresent)
+                .map(Optional::get);
         return Flux.concat(first, more).doOnSubscribe(s -> follow.started = true).doFinally(signal -> release(follow));
+    }
+
+    private <T> Flux<T> keepaliveAt(long tick, T keepalive) {
+        return tick % keepaliveTicks == keepaliveTicks - 1 ? Flux.just(keepalive) : Flux.empty();
     }
 
     private synchronized Follow reserve(UUID teamId) {

@@ -73,7 +73,7 @@ final class LogsController {
                     ServerLog.Page next = serverLog.after(log, position.get(), filter);
                     position.set(next.position());
                     return Flux.fromIterable(next.entries()).map(LogsController::event);
-                });
+                }, Event.of((Object) "").comment("keepalive")); // an SSE comment, which event sources ignore
         return HttpResponse.ok(stream).contentType(MediaType.TEXT_EVENT_STREAM_TYPE);
     }
 

@@ -2,6 +2,7 @@ package dev.keel.logs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
@@ -12,15 +13,22 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -31,20 +39,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Log follow streams ({@code logs?follow=true}, a {@code heroku logs --tail} session) end once
- * the API key that opened them is revoked, and a team holds at most
+ * the API key that opened them is revoked, and nothing read after the revocation reaches a client
+ * that had stopped reading; they send keepalives on a quiet log; and a team holds at most
  * {@link SharedKeel#FOLLOW_MAX_PER_TEAM} at once; one that ends by any path gives its place back.
  */
 @ExtendWith(SharedKeel.class)
 class LogFollowLimitsTest {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
+    /** Log written to fill a stalled client's and the server's socket buffers many times over (4 MB). */
+    private static final int FILLER_LINES = 4000;
     private static Api team;
     private static String database;
+    private static String databaseUrl;
+    private static Path caFile;
     private static String app;
 
     @BeforeAll
     static void database(TestKeel keel) {
         team = keel.newTeam("follows-" + System.nanoTime());
-        database = team.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+        JsonNode made = team.provision("{\"plan\":\"essential-0\"}");
+        database = made.get("id").asText();
+        databaseUrl = made.get("url").asText();
+        caFile = keel.caFile();
         app = "follows-" + System.nanoTime();
         assertThat(team.post("/v1/apps", "{\"name\":\"" + app + "\"}").status()).isEqualTo(201);
         assertThat(team.post("/v1/apps/" + app + "/attachments", "{\"database\":\"" + database + "\"}").status()).isEqualTo(201);
@@ -68,6 +84,72 @@ class LogFollowLimitsTest {
         assertThat(team.delete("/v1/api-keys/" + key.field("id")).status()).isEqualTo(204);
         assertThat(end.get(Timeouts.FOLLOW_REVOKED.toSeconds(), TimeUnit.SECONDS)).isEqualTo("ended");
         assertThat(withKey.get(logs()).status()).isEqualTo(401);
+    }
+
+    @Test
+    void aClientThatStoppedReadingGetsNothingWrittenAfterItsKeyWasRevoked() throws Exception {
+        Api.Response key = team.post("/v1/api-keys", "{\"name\":\"stalled\"}");
+        URI base = URI.create(team.baseUrl());
+        try (Socket socket = new Socket(); Connection owner = Pg.connect(databaseUrl, caFile); Statement sql = owner.createStatement()) {
+            socket.setReceiveBufferSize(4 * 1024); // a small window, so the server soon waits on this client
+            socket.connect(new InetSocketAddress(base.getHost(), base.getPort()), (int) Timeouts.REQUEST.toMillis());
+            socket.setSoTimeout((int) Timeouts.FOLLOW_REVOKED.toMillis());
+            socket.getOutputStream().write(("GET " + logs() + "?follow=true&lines=1 HTTP/1.1\r\nHost: " + base.getHost() + "\r\n"
+                    + "Authorization: Bearer " + key.field("key") + "\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            InputStream in = socket.getInputStream();
+            ByteArrayOutputStream head = new ByteArrayOutputStream();
+            while (!head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+                int b = in.read();
+                assertThat(b).as("the response's headers").isNotNegative();
+                head.write(b);
+            }
+            assertThat(head.toString(StandardCharsets.US_ASCII)).startsWith("HTTP/1.1 200");
+
+            // The client reads no more while the server has far more to send than the sockets hold, its key is revoked, and lines
+            // are written; then it reads on.
+            sql.execute("do $$ begin for i in 1.." + FILLER_LINES + " loop raise log 'before_revocation %', repeat('x', 1000); end loop; end $$");
+            // A client that stopped reading, not a wait for a condition: polls come and find it still stopped.
+            Thread.sleep(4 * LogFollowing.POLL.toMillis());
+            assertThat(team.delete("/v1/api-keys/" + key.field("id")).status()).isEqualTo(204);
+            sql.execute("do $$ begin for i in 1..10 loop raise log 'after_revocation %', i; end loop; end $$");
+            Thread.sleep(4 * LogFollowing.POLL.toMillis()); // still stopped: more polls come
+
+            ByteArrayOutputStream rest = new ByteArrayOutputStream();
+            try {
+                in.transferTo(rest);
+            } catch (SocketTimeoutException e) {
+                throw new AssertionError("the stream did not end within " + Timeouts.FOLLOW_REVOKED + " once its client read on", e);
+            }
+            String received = dechunked(rest.toByteArray());
+            assertThat(received).contains("before_revocation").doesNotContain("after_revocation");
+        }
+    }
+
+    @Test
+    void anApiFollowOfAQuietLogSendsKeepalives() throws Exception {
+        HttpResponse<InputStream> stream = follow(team);
+        try {
+            assertThat(stream.statusCode()).isEqualTo(200);
+            BufferedReader reader = new BufferedReader(new InputStreamReader(stream.body(), StandardCharsets.UTF_8));
+            CompletableFuture<String> comment = CompletableFuture.supplyAsync(() -> {
+                try {
+                    String line;
+                    while ((line = reader.readLine()) != null) {
+                        if (line.startsWith(":")) {
+                            return line;
+                        }
+                    }
+                    return "stream ended";
+                } catch (IOException e) {
+                    return "stream failed: " + e;
+                }
+            });
+            assertThat(comment.get(Timeouts.FOLLOW_KEEPALIVE.toSeconds(), TimeUnit.SECONDS)).isEqualTo(": keepalive");
+        } finally {
+            close(stream);
+        }
     }
 
     @Test
@@ -142,6 +224,27 @@ class LogFollowLimitsTest {
         } finally {
             open.forEach(LogFollowLimitsTest::close);
         }
+    }
+
+    /** The body of a chunked HTTP response, whole chunks only (a marker split over two chunks is whole again). */
+    private static String dechunked(byte[] chunked) {
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        int at = 0;
+        while (at < chunked.length) {
+            int lineEnd = at;
+            while (lineEnd + 1 < chunked.length && !(chunked[lineEnd] == '\r' && chunked[lineEnd + 1] == '\n')) {
+                lineEnd++;
+            }
+            String sizeLine = new String(chunked, at, lineEnd - at, StandardCharsets.US_ASCII).split(";")[0].strip();
+            int size = sizeLine.isEmpty() ? 0 : Integer.parseInt(sizeLine, 16);
+            int start = lineEnd + 2;
+            if (size == 0 || start + size > chunked.length) {
+                break;
+            }
+            body.write(chunked, start, size);
+            at = start + size + 2;
+        }
+        return body.toString(StandardCharsets.UTF_8);
     }
 
     private static String logs() {
