@@ -150,8 +150,8 @@ class DumpDownloadStallTest {
     void halfOpenConnectionsAreClosedAtTheRequestDeadlineNotAtTheStallSpan() throws Exception {
         List<Socket> halfOpen = new ArrayList<>();
         try {
+            long asked = System.nanoTime(); // from the first half-open connection on
             halfOpen(halfOpen, DumpDownloadServer.THREADS);
-            long asked = System.nanoTime();
             try (SSLSocket socket = connect()) {
                 ask(socket, otherLink);
                 headers(socket.getInputStream());
@@ -195,9 +195,10 @@ class DumpDownloadStallTest {
     void aTrickleBelowTheMinimumRateIsCut() throws Exception {
         try (SSLSocket socket = reading(link)) {
             long length = contentLength;
-            // A client, not a wait for a condition: it reads an eighth of the minimum rate, enough to beat a rule of "some byte per
-            // span", for four spans and a second (the kernel's buffers count as taken at first), then takes whatever is left fast.
-            long trickled = readAt(socket.getInputStream(), SharedKeel.DOWNLOAD_MIN_RATE_KIB * 1024 / 8,
+            // A client, not a wait for a condition: it reads a quarter of the minimum rate, enough to beat a rule of "some byte per
+            // span" (a blocked write goes on once a third of the kernel's buffers drained: 1 MB here), for four spans and a second
+            // (those buffers count as taken at first), then takes whatever is left fast.
+            long trickled = readAt(socket.getInputStream(), SharedKeel.DOWNLOAD_MIN_RATE_KIB * 1024 / 4,
                     Duration.ofSeconds(4 * SharedKeel.DOWNLOAD_STALL_SECONDS + 1));
             assertThat(trickled + drain(socket)).as("bytes the trickle got").isLessThan(length);
         }
@@ -256,7 +257,7 @@ class DumpDownloadStallTest {
             while ((n = in.read(buffer)) > 0) {
                 digest.update(buffer, 0, n);
                 read += n;
-                if (read > (pauses + 1) * 2L * 1024 * 1024 && pauses < 4) {
+                if (read > (pauses + 1) * 4L * 1024 * 1024 && pauses < 4) {
                     pauses++;
                     // A slow client, not a wait for a condition: it takes nothing for most of the stall bound, then reads on.
                     Thread.sleep(SharedKeel.DOWNLOAD_STALL_SECONDS * 1000 * 6 / 10);

@@ -24,7 +24,7 @@ public final class SharedKeel implements ParameterResolver {
      * The rate a backup download must average in the shared Keel (KEEL_BACKUPS_DOWNLOAD_MIN_RATE), in KiB/s: high, so that a
      * trickle is cut within seconds although the kernel's socket buffers (megabytes) count as taken.
      */
-    public static final long DOWNLOAD_MIN_RATE_KIB = 1024;
+    public static final long DOWNLOAD_MIN_RATE_KIB = 2048;
     /** How long a download connection may take to send its request in the shared Keel (KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN): half the stall span. */
     public static final long DOWNLOAD_REQUEST_WITHIN_SECONDS = 2;
     /** How often a log follow stream sends a keepalive in the shared Keel (KEEL_LOGS_FOLLOW_KEEPALIVE): often, so a test sees one. */
