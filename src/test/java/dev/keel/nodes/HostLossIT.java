@@ -32,7 +32,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -144,18 +143,7 @@ class HostLossIT {
                         Instant cutAt = Instant.now();
                         long cut = System.nanoTime();
                         nodeA.cut();
-                        // Polled every 10 ms throughout, within the probe: when the old primary was seen gone (on this machine's clock,
-                        // which every host shares).
-                        Instant killedAt = Wait.until("node-a to fence its primary", Timeouts.PROCESS_EXIT, () -> {
-                            long until = System.nanoTime() + Timeouts.PROCESS_EXIT.toNanos();
-                            while (System.nanoTime() < until) {
-                                if (NodeWork.goneOrZombie(postmaster)) {
-                                    return Optional.of(Instant.now());
-                                }
-                                LockSupport.parkNanos(10_000_000L);
-                            }
-                            return Optional.<Instant>empty();
-                        });
+                        Instant killedAt = NodeWork.awaitGone("node-a to fence its primary", postmaster);
                         Duration fenced = Duration.between(cutAt, killedAt);
                         observed.add("partition: node-a killed its primary " + fenced.toMillis() + " ms after the cut (T_fence "
                                 + FENCE_AFTER.toMillis() + " ms)");

@@ -22,8 +22,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -140,16 +138,7 @@ class KeelDownFenceIT {
                         Instant cutAt = Instant.now();
                         long cut = System.nanoTime();
                         nodeA.cut();
-                        Instant killedAt = Wait.until("node-a's fence guard to fence its primary", Timeouts.PROCESS_EXIT, () -> {
-                            long until = System.nanoTime() + Timeouts.PROCESS_EXIT.toNanos();
-                            while (System.nanoTime() < until) {
-                                if (NodeWork.goneOrZombie(postmaster)) {
-                                    return Optional.of(Instant.now());
-                                }
-                                LockSupport.parkNanos(10_000_000L);
-                            }
-                            return Optional.<Instant>empty();
-                        });
+                        Instant killedAt = NodeWork.awaitGone("node-a's fence guard to fence its primary", postmaster);
                         Duration fenced = Duration.between(cutAt, killedAt);
                         observed.add("partition with node-a's Keel down: its fence guard killed the primary " + fenced.toMillis()
                                 + " ms after the cut (T_fence " + FENCE_AFTER.toMillis() + " ms)");

@@ -21,13 +21,16 @@ import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -140,6 +143,23 @@ final class NodeWork {
         Api.Response created = admin.post("/v1/teams", "{\"name\":\"" + name + "\"}");
         assertThat(created.status()).as(created.toString()).isEqualTo(201);
         return admin.withKey(created.json().get("api_key").get("key").asText());
+    }
+
+    /**
+     * When process {@code pid} was seen gone ({@link #goneOrZombie}), polled every 10 ms throughout, on this machine's clock,
+     * which every host of the harness shares; within {@link Timeouts#PROCESS_EXIT}.
+     */
+    static Instant awaitGone(String what, long pid) {
+        return Wait.until(what, Timeouts.PROCESS_EXIT, () -> {
+            long until = System.nanoTime() + Timeouts.PROCESS_EXIT.toNanos();
+            while (System.nanoTime() < until) {
+                if (goneOrZombie(pid)) {
+                    return Optional.of(Instant.now());
+                }
+                LockSupport.parkNanos(10_000_000L);
+            }
+            return Optional.<Instant>empty();
+        });
     }
 
     /** Whether process {@code pid} has ended (gone, or a zombie its parent has not reaped yet). */
