@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
@@ -39,19 +40,28 @@ public final class ServerFence {
      */
     public static String fence(Target target, String account, Consumer<Path> own, Duration patience) {
         Path data = target.dataDir();
-        Postmaster.kill(data, account, patience);
-        if (!Files.isDirectory(data, LinkOption.NOFOLLOW_LINKS)) {
-            return null;
+        // One fence of a server at a time, Keel's or the guard's: their copies to the spool and their signal files would meet.
+        try (FileChannel channel = FileChannel.open(data.resolveSibling(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                LinkOption.NOFOLLOW_LINKS); FileLock ignored = channel.lock()) {
+            Postmaster.kill(data, account, patience);
+            if (!Files.isDirectory(data, LinkOption.NOFOLLOW_LINKS)) {
+                return null;
+            }
+            String salvage = null;
+            try {
+                salvageWal(data, target.spool());
+            } catch (UncheckedIOException e) {
+                salvage = e.getMessage();
+            }
+            PrivateFiles.write(data.resolve(InstanceRuntime.RecoverySignal.STANDBY.file()), "", own);
+            return salvage;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not take the fence's lock beside " + data, e);
         }
-        String salvage = null;
-        try {
-            salvageWal(data, target.spool());
-        } catch (UncheckedIOException e) {
-            salvage = e.getMessage();
-        }
-        PrivateFiles.write(data.resolve(InstanceRuntime.RecoverySignal.STANDBY.file()), "", own);
-        return salvage;
     }
+
+    /** The file beside a server's data directory whose lock one fence of it holds. */
+    static final String LOCK_FILE = "fence.lock";
 
     /**
      * Hands the WAL files a killed server had finished but not yet archived ({@code .ready}) to its

@@ -55,6 +55,8 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
     private ScheduledExecutorService executor;
     /** When ({@link System#nanoTime}) the last catalog contact that succeeded began. */
     private volatile long lastContact = System.nanoTime();
+    /** Whether a contact has succeeded since this Keel started ({@link #lastContact} starts at the start, as if one had). */
+    private volatile boolean contacted;
     private volatile boolean contactLost;
     /** When ({@link System#nanoTime}) the first contact that failed since the last that succeeded began. */
     private long lostSince;
@@ -93,6 +95,11 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
                 contactEvery.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Whether a catalog contact has succeeded since this Keel started. */
+    public boolean hasContacted() {
+        return contacted;
+    }
+
     /** When ({@link System#nanoTime}) the last catalog contact that succeeded began. */
     public long lastContactNanos() {
         return lastContact;
@@ -117,6 +124,7 @@ public final class NodeHeartbeat implements ApplicationEventListener<ServerStart
             }
             NodeRepository.touch(contactSession, node.name());
             lastContact = began;
+            contacted = true;
             if (contactLost) {
                 contactLost = false;
                 String released = releaseStuck(began);

@@ -42,9 +42,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * free thread, and no thread ever waits on a busy database. A team that holds a thread never takes
  * the last free one ({@link #mayTake}), which stays for a team that holds none: however long one
  * team's operations run (a restore from a URL that trickles, a dump that restores slowly), it holds
- * all threads but one, and another team's next operation finds a thread. Keel's own work on a
- * team's database ({@link #KEELS_OWN}: recovery, and work another node hands to this one) is not
- * the team's to hold back: it takes any free thread, and counts toward no team's. An operation that changes its
+ * all threads but one, and another team's next operation finds a thread. Recovery, and work
+ * another node hands to this one and waits for ({@link #KEELS_OWN}), may take the last free thread
+ * all the same, and counts toward its team's like any other. An operation that changes its
  * database's instances runs only while holding the database's lease ({@link DatabaseLeases});
  * when another actor (the HA monitor failing it over) holds it, the database's operations step
  * aside for {@link #LEASE_RETRY_MILLIS} and keep their order. On shutdown it lets running work
@@ -104,13 +104,13 @@ public final class OperationRunner {
     }
 
     /**
-     * Keel's own work on a database, which a team's queue must not hold back: recovery (a restart, a
-     * failover, a standby or follower made anew, a forgotten node's primary made anew) and what
-     * another node hands to the one hosting the servers (settings applied, retired servers removed),
-     * which that node's request waits for.
+     * The work the last free thread is not kept from: recovery (a failover or switchover, a standby
+     * or follower made anew, a forgotten node's primary made anew), which a team's long operations
+     * must not delay, and what another node hands to the one hosting the servers (settings applied,
+     * retired servers removed), which that node's request waits for.
      */
-    static final Set<OperationKind> KEELS_OWN = EnumSet.of(OperationKind.RESTART, OperationKind.FAILOVER, OperationKind.STANDBY,
-            OperationKind.REBUILD, OperationKind.REMAKE, OperationKind.RECONFIGURE, OperationKind.DISCARD);
+    static final Set<OperationKind> KEELS_OWN = EnumSet.of(OperationKind.FAILOVER, OperationKind.STANDBY, OperationKind.REBUILD,
+            OperationKind.REMAKE, OperationKind.RECONFIGURE, OperationKind.DISCARD);
 
     /**
      * Whether an operation of a team that holds {@code held} threads (its own work, not Keel's) may
@@ -172,9 +172,7 @@ public final class OperationRunner {
                     return;
                 }
                 freeThreads--;
-                if (!KEELS_OWN.contains(next.kind())) {
-                    running.merge(team(next), 1, Integer::sum);
-                }
+                running.merge(team(next), 1, Integer::sum);
                 if (next.databaseId() != null) {
                     busyDatabases.add(next.databaseId());
                 }
@@ -305,9 +303,7 @@ public final class OperationRunner {
             }
             synchronized (lock) {
                 freeThreads++;
-                if (!KEELS_OWN.contains(operation.kind())) {
-                    running.computeIfPresent(team(operation), (team, held) -> held == 1 ? null : held - 1);
-                }
+                running.computeIfPresent(team(operation), (team, held) -> held == 1 ? null : held - 1);
                 if (operation.databaseId() != null) {
                     busyDatabases.remove(operation.databaseId());
                 }

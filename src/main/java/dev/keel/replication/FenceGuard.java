@@ -94,16 +94,20 @@ public final class FenceGuard {
     }
 
     /**
-     * Whether a primary is due to be fenced at {@code now}: Keel's self-fence has not written its
-     * pulse for T_fence/4 (two of its rounds), and neither Keel's last catalog contact nor the
-     * standby's last reply ({@code replied}, null while none was read) is younger than T_fence.
+     * Whether a primary is due to be fenced at {@code now}: neither Keel's last catalog contact nor
+     * the standby's last reply ({@code replied}, null while none was read) is younger than T_fence,
+     * and either Keel's self-fence does not fence it (its pulse is over T_fence/4 old, two of its
+     * rounds, or does not cover the watch: Keel still starting), or has let a round pass beyond the
+     * deadline without fencing it (Keel hung, or died, just after its last pulse).
      */
     static boolean due(long now, FenceWatch.Pulse pulse, Long replied, Duration fenceAfter) {
-        if (now - pulse.writtenNanos() < fenceAfter.toNanos() / 4) {
-            return false; // Keel's self-fence runs, and fences itself
-        }
         long vouched = replied == null ? pulse.contactNanos() : Math.max(pulse.contactNanos(), replied);
-        return now - vouched > fenceAfter.toNanos();
+        long late = now - vouched;
+        if (late <= fenceAfter.toNanos()) {
+            return false;
+        }
+        boolean keelFences = pulse.covers() && now - pulse.writtenNanos() < fenceAfter.toNanos() / 4;
+        return !keelFences || late > fenceAfter.toNanos() + fenceAfter.toNanos() / 8;
     }
 
     private void run() throws InterruptedException {
@@ -138,6 +142,8 @@ public final class FenceGuard {
             }
             Set<UUID> listed = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
             sessions.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(sessions.remove(id)));
+            witnessedAt.keySet().retainAll(listed);
+            clocks.keySet().retainAll(listed);
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
@@ -155,7 +161,8 @@ public final class FenceGuard {
                 say("no primary it watches has run for " + IDLE_EXIT.toSeconds() + " s: exiting");
                 return;
             }
-            Thread.sleep(Math.max(10, watch.fenceAfter().dividedBy(8).toMillis()));
+            // Twice as often as Keel's self-fence: one that stopped just after its last pulse is taken over within a round of it.
+            Thread.sleep(Math.max(10, watch.fenceAfter().dividedBy(16).toMillis()));
         }
     }
 

@@ -5,6 +5,7 @@ import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
 import dev.keel.nodes.ThisNode;
 import dev.keel.tls.CertificateAuthority;
+import io.micronaut.core.annotation.Nullable;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 import org.slf4j.Logger;
@@ -69,10 +70,12 @@ final class FenceGuards {
 
     /**
      * Hands over T_fence, when this node last reached the catalog ({@link System#nanoTime}) and the
-     * primaries to guard; written on the writer's thread, the newest only when several wait.
+     * primaries to guard, or null while the self-fence does not know them yet (Keel still starting:
+     * the watch an earlier Keel wrote stands, and the pulse says this self-fence does not cover it);
+     * written on the writer's thread, the newest only when several wait.
      */
-    void publish(Duration fenceAfter, long contactNanos, List<FenceWatch.Server> servers) {
-        FenceWatch watch = new FenceWatch(build, fenceAfter, authority.certificateFile(), servers);
+    void publish(Duration fenceAfter, long contactNanos, @Nullable List<FenceWatch.Server> servers) {
+        FenceWatch watch = servers == null ? null : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers);
         if (pending.getAndSet(() -> write(watch, contactNanos)) == null) {
             try {
                 writer.execute(() -> pending.getAndSet(null).run());
@@ -82,20 +85,20 @@ final class FenceGuards {
         }
     }
 
-    private synchronized void write(FenceWatch watch, long contactNanos) {
+    private synchronized void write(@Nullable FenceWatch watch, long contactNanos) {
         try {
             if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
             } else if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY)) {
                 Files.setPosixFilePermissions(dir, OWNER_ONLY);
             }
-            String text = watch.render();
-            if (!text.equals(written)) {
+            String text = watch == null ? null : watch.render();
+            if (text != null && !text.equals(written)) {
                 PrivateFiles.write(dir.resolve(FenceGuard.WATCH_FILE), text);
                 written = text;
             }
-            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime()).render());
-            if (!watch.servers().isEmpty() && (guard == null || !guard.isAlive()) && !guardRunning()) {
+            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null).render());
+            if (watch != null && !watch.servers().isEmpty() && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition while Keel does not;"
                         + " its log is {}", guard.pid(), dir.resolve(FenceGuard.LOG_FILE));

@@ -33,17 +33,20 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
 
     /**
      * Keel's pulse: when ({@link System#nanoTime}, the machine's monotonic clock, one for every
-     * process of a boot) its node last reached the catalog, and when its self-fence last wrote this,
-     * which it does every T_fence/8 while it runs.
+     * process of a boot) its node last reached the catalog, when its self-fence last wrote this,
+     * which it does every T_fence/8 while it runs, and whether that self-fence covers the primaries
+     * of the watch (a Keel still starting does not yet).
      */
-    record Pulse(long contactNanos, long writtenNanos) {
+    record Pulse(long contactNanos, long writtenNanos, boolean covers) {
         String render() {
-            return FenceWatch.render(properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos)));
+            return FenceWatch.render(properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos),
+                    "covers", Boolean.toString(covers)));
         }
 
         static Pulse parse(String text) {
             Properties properties = load(text);
-            return new Pulse(Long.parseLong(required(properties, "contact_nanos")), Long.parseLong(required(properties, "written_nanos")));
+            return new Pulse(Long.parseLong(required(properties, "contact_nanos")), Long.parseLong(required(properties, "written_nanos")),
+                    Boolean.parseBoolean(required(properties, "covers")));
         }
     }
 

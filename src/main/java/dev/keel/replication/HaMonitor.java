@@ -27,7 +27,6 @@ import dev.keel.instances.ReplicationSlots;
 import dev.keel.instances.ServerFence;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.NodeHeartbeat;
-import dev.keel.nodes.Nodes;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
@@ -38,7 +37,6 @@ import dev.keel.postgres.WalSegmentName;
 import dev.keel.problems.Failure;
 import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
-import dev.keel.tls.CertificateAuthority;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micronaut.context.annotation.Value;
@@ -52,11 +50,6 @@ import org.jooq.exception.DataAccessException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
@@ -138,13 +131,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Set<UUID> firstChecks = ConcurrentHashMap.newKeySet();
     /** Whether a round has read the catalog and listed the databases to check ({@link #firstChecks} complete). */
     private volatile boolean firstRoundListed;
-    private final Nodes registry;
-    private final CertificateAuthority authority;
-    private volatile HttpClient nodeClient;
-    /** The API URL of each node that hosts a standby of a primary here, as last read, and when it was read. */
-    private final Map<String, String> nodeUrls = new ConcurrentHashMap<>();
-    private final Map<String, Instant> nodeUrlsReadAt = new ConcurrentHashMap<>();
-    private static final Duration NODE_URL_KEPT = Duration.ofMinutes(1);
+
     /** What this node last read of the primaries it does not watch, and when. */
     private final Map<UUID, Observed> observations = new ConcurrentHashMap<>();
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
@@ -179,7 +166,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              FenceGuards guards, Nodes registry, CertificateAuthority authority, MeterRegistry meters) {
+              FenceGuards guards, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -198,8 +185,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.dsl = dsl;
         this.decisions = decisions;
         this.guards = guards;
-        this.registry = registry;
-        this.authority = authority;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
@@ -280,8 +265,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         volatile long witnessedAt = Long.MIN_VALUE;
         /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
         final StandbyClock standbyClock = new StandbyClock();
-        /** Whether the self-fence's last look found the standby silent and its node answering. */
-        volatile boolean witnessedByNode;
         /** The self-fence's reading of the witness, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
@@ -442,6 +425,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (watch.synchronous && watch.primary != null) {
                 letWaitersGo(database, watch, watch.primary, true);
             }
+            if (watch.primary == null) {
+                rememberServers(database, watch);
+            }
             return;
         }
         Optional<Instance> found = instances.primary(database.id());
@@ -481,9 +467,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         watch.primary = primary;
         watch.standby = standby.orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
-        // The failsafe checks a standby elsewhere without the catalog, with its password as last read; the self-fence asks its node.
+        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
         standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
-        rememberStandbyNode(watch);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -720,10 +705,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void selfFence() {
         long now = System.nanoTime();
         long contact = heartbeat.lastContactNanos();
-        if (firstRoundListed && firstChecks.isEmpty()) {
-            // Not before: a Keel still starting knows none of its primaries, and the watch an earlier Keel left (its
-            // primaries, its last contact) keeps the guard fencing them meanwhile.
-            guards.publish(fenceAfter, contact, guarded());
+        if (heartbeat.hasContacted()) {
+            // Its contact from its first real one on; the primaries (and the word that this self-fence covers them) only once
+            // every database has been checked: until then the guard fences those an earlier Keel listed, by this contact.
+            boolean covers = firstRoundListed && firstChecks.isEmpty();
+            guards.publish(fenceAfter, contact, covers ? guarded() : null);
         }
         if (now - contact <= fenceAfter.toNanos() / 2) {
             return;
@@ -738,15 +724,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 checks.execute(() -> {
                     try {
                         long began = System.nanoTime();
-                        Optional<Double> reply = lastReply(database, primary);
-                        reply.ifPresent(seconds -> {
+                        lastReply(database, primary).ifPresent(seconds -> {
                             Instance standby = watch.standby;
                             noteReplyAge(database, watch, standby == null ? null : standby.id(), seconds);
                             watch.witnessedAt = Math.max(watch.witnessedAt, StandbyClock.repliedAt(began, seconds, watch.standbyClock.aheadNanos()));
                         });
-                        if (reply.filter(seconds -> seconds * 1e9 < fenceAfter.toNanos() / 2).isEmpty()) {
-                            witnessByStandbyNode(database, watch, began);
-                        }
                     } finally {
                         watch.witnessing.set(false);
                     }
@@ -772,6 +754,25 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 });
             }
         });
+    }
+
+    /**
+     * What a check that looks no further (another actor holds the lease) still notes the first time
+     * it sees a database: its primary on this node and its standby, so that the self-fence and the
+     * fence guard know it from a Keel's start on, however long the lease is held.
+     */
+    private void rememberServers(Database database, Watch watch) {
+        Optional<Instance> primary = instances.primary(database.id()).filter(p -> nodeOf(p).equals(node.name()));
+        if (primary.isEmpty()) {
+            return;
+        }
+        Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
+        watch.database = database;
+        watch.primary = primary.get();
+        watch.standby = standby.orElse(null);
+        watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
+        connections.remember(primary.get());
+        standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
     }
 
     /** Whether the watch's primary is one this node's self-fence kills: on this node, having had a standby on another. */
@@ -801,68 +802,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             });
         }
         return servers;
-    }
-
-    /**
-     * The self-fence's second witness, Patroni's failsafe's: when the standby does not reply (its
-     * server restarting, say) but the standby's node answers over the network ({@code GET
-     * /health/live}, which asks no catalog), the link between the two hosts is up, so that node
-     * reaches the primary's port and does not promote: the primary serves on, vouched for from
-     * when the question was asked ({@code began}). Said once when it starts to count.
-     */
-    private void witnessByStandbyNode(Database database, Watch watch, long began) {
-        Instance standby = watch.standby;
-        if (standby == null || nodeOf(standby).equals(node.name())) {
-            return;
-        }
-        String url = nodeUrls.get(nodeOf(standby));
-        if (url == null) {
-            return;
-        }
-        boolean answered;
-        try {
-            answered = nodeClient().send(HttpRequest.newBuilder(URI.create(url + "/health/live")).timeout(REMOTE_CHECK_TIMEOUT).GET()
-                    .build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-        } catch (IOException e) {
-            answered = false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return;
-        }
-        if (answered) {
-            watch.witnessedAt = Math.max(watch.witnessedAt, began);
-        }
-        if (answered != watch.witnessedByNode) {
-            watch.witnessedByNode = answered;
-            if (answered) {
-                LOG.warn("Database {}: node {} reaches neither the catalog nor a reply of the standby, but node {}, which hosts the"
-                        + " standby, answers: the link between them is up, so the primary serves on", database.name(), node.name(),
-                        nodeOf(standby));
-            }
-        }
-    }
-
-    /** Notes the API URL of the node that hosts the watch's standby, for {@link #witnessByStandbyNode} (read at most every minute). */
-    private void rememberStandbyNode(Watch watch) {
-        Instance standby = watch.standby;
-        if (standby == null || nodeOf(standby).equals(node.name())) {
-            return;
-        }
-        String name = nodeOf(standby);
-        Instant readAt = nodeUrlsReadAt.get(name);
-        if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
-            nodeUrlsReadAt.put(name, Instant.now());
-            registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
-        }
-    }
-
-    private HttpClient nodeClient() {
-        HttpClient made = nodeClient;
-        if (made == null) {
-            made = authority.nodeHttpClient(REACH_TIMEOUT);
-            nodeClient = made;
-        }
-        return made;
     }
 
     /**

@@ -12,8 +12,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The fence guard reads exactly the watch and pulse Keel wrote, whatever a password holds, and
- * refuses a watch of another format; and its rule ({@link FenceGuard#due}) fences only while
- * Keel's self-fence is quiet and nothing vouched for the primary over T_fence.
+ * refuses a watch of another format; and its rule ({@link FenceGuard#due}) fences a primary
+ * nothing vouched for over T_fence unless Keel's self-fence runs and is not a round late.
  */
 class FenceWatchTest {
     private static final Duration T = Duration.ofSeconds(2);
@@ -31,7 +31,7 @@ class FenceWatchTest {
         assertThat(watch.render()).isEqualTo(text);
         assertThat(text).doesNotStartWith("#");
         assertThat(FenceWatch.parse(new FenceWatch("b", T, Path.of("/ca.pem"), List.of()).render()).servers()).isEmpty();
-        FenceWatch.Pulse pulse = new FenceWatch.Pulse(-123_456_789L, 42L);
+        FenceWatch.Pulse pulse = new FenceWatch.Pulse(-123_456_789L, 42L, true);
         assertThat(FenceWatch.Pulse.parse(pulse.render())).isEqualTo(pulse);
         assertThatThrownBy(() -> FenceWatch.parse(text.replace("format=1", "format=2"))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("format 2");
@@ -40,16 +40,22 @@ class FenceWatchTest {
     }
 
     @Test
-    void theGuardFencesOnlyWhileKeelsSelfFenceIsQuietAndNothingVouchedForThePrimaryOverTFence() {
+    void theGuardFencesWhatNothingVouchedForOverTFenceUnlessKeelsSelfFenceRunsAndIsNotLate() {
         long now = 100 * SECOND;
-        // Keel's self-fence wrote its pulse within T/4: it fences itself, whatever the contact and the replies.
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, now - T.toNanos() / 4 + 1), null, T)).isFalse();
-        // Keel quiet: its last contact vouches for T, then a standby's reply does.
-        long quiet = now - SECOND;
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet), null, T)).as("exactly T").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos() - 1, quiet), null, T)).as("never read a reply").isTrue();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet), now - SECOND, T)).as("a reply 1 s ago").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet), now - T.toNanos() - 1, T)).isTrue();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - SECOND, quiet), now - 60 * SECOND, T)).as("a contact 1 s ago").isFalse();
+        long fresh = now - T.toNanos() / 4 + 1;
+        long quiet = now - T.toNanos() / 4;
+        long past = now - T.toNanos() - 1;
+        // Nothing vouched for over T: due unless Keel's self-fence runs (a pulse younger than T/4 that covers the watch).
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, true), null, T)).as("Keel fences").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, quiet, true), null, T)).as("Keel quiet for T/4").isTrue();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, false), null, T)).as("Keel starting: covers nothing yet").isTrue();
+        // Vouched for: never due, whatever Keel does.
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet, false), null, T)).as("a contact exactly T ago").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, false), now - SECOND, T)).as("a reply 1 s ago").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, true), past, T)).as("a reply over T ago").isTrue();
+        // Keel's pulse is fresh, but a round has passed beyond the deadline without its fence: it stopped just after it wrote.
+        long lateByARound = now - T.toNanos() - T.toNanos() / 8 - 1;
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound, fresh, true), null, T)).isTrue();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound + 2, fresh, true), null, T)).isFalse();
     }
 }
