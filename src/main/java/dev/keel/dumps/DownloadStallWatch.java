@@ -20,10 +20,12 @@ import java.util.concurrent.ScheduledFuture;
  * channel is interruptible) and frees the thread. Two rules, checked on the dumps' watchdog
  * thread ({@link Watchdogs}):
  * <ul>
- * <li>the TLS handshake and the request must reach the handler within {@code requestWithin} of
- * the exchange's start, a fixed deadline that progress does not extend, so that half-open
- * connections free their threads soon;</li>
- * <li>from then on, the response must move some bytes (a {@link #SLICE}) at least every
+ * <li>until a download begins ({@link #answering}), the exchange must be over within
+ * {@code requestWithin} of its start: the TLS handshake, the request, and a refusal with the
+ * request body the JDK drains when it closes the exchange (up to 64 KB a client may trickle); a
+ * fixed deadline that progress does not extend, so that half-open connections and clients
+ * without a link free their threads soon;</li>
+ * <li>once a download began, the response must move some bytes (a {@link #SLICE}) at least every
  * {@code window}, and must have moved, at any time, at least {@code minRate} bytes a second since it began, one
  * {@code window} of grace aside; bytes count as moved per slice the client took, so a client that
  * stops reading, or reads a trickle, is cut, and a download that keeps above the rate finishes
@@ -87,7 +89,10 @@ final class DownloadStallWatch implements AutoCloseable {
         }
     }
 
-    /** Marks that the exchange on this thread has its request: the response's rate is watched from now on. */
+    /**
+     * Marks that the exchange on this thread begins a download (its link checked and a place taken): the response's rate is
+     * watched from now on instead of the request deadline. Called only then, so that every refusal ends within that deadline.
+     */
     void answering() {
         Exchange exchange = running.get(Thread.currentThread());
         if (exchange != null) {

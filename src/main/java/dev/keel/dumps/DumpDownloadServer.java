@@ -151,7 +151,8 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     }
 
     private void serve(HttpExchange exchange) throws IOException {
-        watch.answering(); // the request arrived
+        // The exchange stays under the request deadline until a download begins, refusals included: closing the exchange drains
+        // up to 64 KB of a request body the client announced, which it may trickle.
         try (exchange) {
             boolean head = exchange.getRequestMethod().equals("HEAD");
             if (!head && !exchange.getRequestMethod().equals("GET")) {
@@ -180,6 +181,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                 return;
             }
             try {
+                watch.answering(); // a download: the rate rules from here on
                 send(exchange, head, backup.get());
             } finally {
                 downloading.computeIfPresent(backup.get().id(), (id, n) -> n == 1 ? null : n - 1);

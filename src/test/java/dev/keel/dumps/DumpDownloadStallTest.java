@@ -19,6 +19,7 @@ import javax.net.ssl.SSLSocket;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -39,6 +40,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -164,6 +166,37 @@ class DumpDownloadStallTest {
             for (Socket socket : halfOpen) {
                 socket.close();
             }
+        }
+    }
+
+    @Test
+    void aRefusalEndsAtTheRequestDeadlineHoweverSlowlyItsBodyArrives() throws Exception {
+        long asked = System.nanoTime();
+        try (SSLSocket socket = connect()) {
+            // No valid link, and a body announced, which the server reads (up to 64 KB) when it closes the exchange: a byte at a time.
+            String request = "GET " + DumpLinks.PATH + UUID.randomUUID() + " HTTP/1.1\r\nHost: " + link.getHost() + "\r\n"
+                    + "Content-Length: 65536\r\n\r\n";
+            OutputStream out = socket.getOutputStream();
+            out.write(request.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread trickle = new Thread(() -> {
+                try {
+                    while (!socket.isClosed()) {
+                        out.write('x');
+                        out.flush();
+                        Thread.sleep(50); // a client's pace, not a wait for a condition
+                    }
+                } catch (IOException | InterruptedException ended) {
+                    // the server closed the connection, or the test did
+                }
+            }, "trickling-body");
+            trickle.setDaemon(true);
+            trickle.start();
+            drain(socket);
+            long ended = (System.nanoTime() - asked) / 1_000_000;
+            // At the request deadline (2 s), not after a download's grace (the stall span, 4 s), as before.
+            assertThat(ended).as("ms until the refused connection with a trickling body was closed")
+                    .isLessThan(SharedKeel.DOWNLOAD_STALL_SECONDS * 1000);
         }
     }
 
