@@ -30,10 +30,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
@@ -45,19 +42,28 @@ import java.util.concurrent.Executors;
  * backup's sha256: the last bytes are sent only once the rest matched, so a corrupt dump never
  * arrives whole. Started once Keel serves its API (the CA is loaded by then).
  *
- * <p>Links are reusable until they expire, and the server has {@link #THREADS} threads; so that a
- * few clients that read slowly or not at all cannot hold them all, a backup is downloaded at most
- * {@link #MAX_PER_BACKUP} times at once, a connection must send its request within
- * {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN}, and a download that moves no byte for
+ * <p>Links are reusable until they expire. TLS handshakes and requests run on {@link #THREADS}
+ * threads, downloads on at most {@link DownloadPlaces#SLOTS} of them ({@link DownloadPlaces}; a
+ * download beyond is 503 with Retry-After), and the JDK's server accepts at most
+ * {@link #MAX_CONNECTIONS} connections, idle ones included ({@code jdk.httpserver.maxConnections},
+ * read once per JVM when its first server is made: set here unless set already). So that a few
+ * clients that read slowly or not at all cannot hold the downloads' places, a backup is downloaded
+ * at most {@link DownloadPlaces#MAX_PER_BACKUP} times at once, a connection must send its request
+ * (and be answered, when refused) within {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN}, and a download that moves no byte for
  * {@code KEEL_BACKUPS_DOWNLOAD_STALL}, or has averaged less than {@code KEEL_BACKUPS_DOWNLOAD_MIN_RATE}
  * since it began (its first {@code KEEL_BACKUPS_DOWNLOAD_STALL} aside), is ended ({@link DownloadStallWatch}). A link works only while the API key that made it is not revoked.
  */
 @Singleton
 final class DumpDownloadServer implements ApplicationEventListener<ServerStartupEvent> {
     private static final Logger LOG = LoggerFactory.getLogger(DumpDownloadServer.class);
-    static final int THREADS = 8;
-    /** How many downloads of one backup (by any of its links) may run at once. */
-    static final int MAX_PER_BACKUP = 2;
+    /**
+     * Threads for TLS handshakes, requests and the downloads given a place: far more than places, so that connections that are
+     * slow to send their request (each held up to the request deadline) do not queue a real client behind them.
+     */
+    static final int THREADS = 64;
+    /** How many connections the JDK's server keeps open at once, idle ones included; it closes any beyond at once. */
+    static final int MAX_CONNECTIONS = 256;
+    private static final String MAX_CONNECTIONS_PROPERTY = "jdk.httpserver.maxConnections";
     private static final int BUFFER = 1 << 17;
 
     private final Network network;
@@ -70,8 +76,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     private final Duration stall;
     private final Duration requestWithin;
     private final long minRate;
-    /** How many downloads of each backup run now. */
-    private final Map<UUID, Integer> downloading = new ConcurrentHashMap<>();
+    private final DownloadPlaces places = new DownloadPlaces();
     private HttpsServer server;
     private ExecutorService executor;
     private DownloadStallWatch watch;
@@ -111,6 +116,9 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             return;
         }
         try {
+            if (System.getProperty(MAX_CONNECTIONS_PROPERTY) == null) {
+                System.setProperty(MAX_CONNECTIONS_PROPERTY, Integer.toString(MAX_CONNECTIONS));
+            }
             HttpsServer https = HttpsServer.create(new InetSocketAddress(InetAddress.getByName(network.bind()), configuredPort), 50);
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
@@ -175,31 +183,23 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                 answer(exchange, 404, "That backup is gone.");
                 return;
             }
-            if (!begin(backup.get().id())) {
-                answer(exchange, 429, "Backup " + backup.get().name() + " is being downloaded " + MAX_PER_BACKUP + " times at once"
-                        + " already, as many as one backup may be; wait for one of those downloads to finish, then ask again.");
+            Optional<DownloadPlaces.Refusal> refused = places.take(backup.get());
+            if (refused.isPresent()) {
+                if (refused.get().retryAfterSeconds() > 0) {
+                    exchange.getResponseHeaders().set("Retry-After", Integer.toString(refused.get().retryAfterSeconds()));
+                }
+                answer(exchange, refused.get().status(), refused.get().message());
                 return;
             }
             try {
                 watch.answering(); // a download: the rate rules from here on
                 send(exchange, head, backup.get());
             } finally {
-                downloading.computeIfPresent(backup.get().id(), (id, n) -> n == 1 ? null : n - 1);
+                places.give(backup.get());
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("A backup download ended early: {}", e.toString());
         }
-    }
-
-    /** Counts one more download of {@code backup}, unless it has as many as it may. */
-    private boolean begin(UUID backup) {
-        boolean[] room = {false};
-        downloading.compute(backup, (id, n) -> {
-            int now = n == null ? 0 : n;
-            room[0] = now < MAX_PER_BACKUP;
-            return room[0] ? now + 1 : now;
-        });
-        return room[0];
     }
 
     private void send(HttpExchange exchange, boolean head, Transfer backup) throws IOException {

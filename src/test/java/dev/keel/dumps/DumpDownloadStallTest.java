@@ -51,7 +51,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ({@link SharedKeel#DOWNLOAD_MIN_RATE_KIB} KiB/s over {@link SharedKeel#DOWNLOAD_STALL_SECONDS} s
  * here) is ended, a connection that has not sent its request within
  * {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN} is closed, one backup is downloaded at most
- * {@link DumpDownloadServer#MAX_PER_BACKUP} times at once, and others download meanwhile; a client
+ * {@link DownloadPlaces#MAX_PER_BACKUP} times at once, and others download meanwhile; a client
  * that reads slowly but keeps above the minimum gets the whole dump. A link works only while the
  * API key that made it is not revoked.
  */
@@ -61,6 +61,8 @@ class DumpDownloadStallTest {
     private static final int NOISE_MB = 16;
     /** What a client asks the kernel to buffer for it: a small window, so the server soon waits on the client. */
     private static final int RECEIVE_BUFFER = 8 * 1024;
+    /** Connections that each sent a byte of a TLS handshake: fewer than the server's threads, six times the 8 it had. */
+    private static final int UNFINISHED_HANDSHAKES = 48;
 
     private static Api team;
     private static String database;
@@ -124,10 +126,10 @@ class DumpDownloadStallTest {
             // Every thread of the server held: by clients that took the headers and stopped reading (as many as one backup may have),
             // by handshakes never finished, and by requests never finished.
             long stoppedAt = System.nanoTime();
-            for (int i = 0; i < DumpDownloadServer.MAX_PER_BACKUP; i++) {
+            for (int i = 0; i < DownloadPlaces.MAX_PER_BACKUP; i++) {
                 stalled.add(reading(link));
             }
-            halfOpen(stalled, DumpDownloadServer.THREADS - DumpDownloadServer.MAX_PER_BACKUP);
+            halfOpen(stalled, DumpDownloadServer.THREADS - DownloadPlaces.MAX_PER_BACKUP);
 
             HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
             HttpResponse<byte[]> got = https.send(HttpRequest.newBuilder(otherLink).timeout(Timeouts.DOWNLOAD_PAST_STALLED).build(),
@@ -138,7 +140,7 @@ class DumpDownloadStallTest {
             // The clients that stopped reading stay stopped for two spans and a second, then were ended, short of the dump.
             long stoppedFor = (System.nanoTime() - stoppedAt) / 1_000_000;
             Thread.sleep(Math.max(0, (2 * SharedKeel.DOWNLOAD_STALL_SECONDS + 1) * 1000 - stoppedFor)); // a stopped client, not a wait
-            for (Socket socket : stalled.subList(0, DumpDownloadServer.MAX_PER_BACKUP)) {
+            for (Socket socket : stalled.subList(0, DownloadPlaces.MAX_PER_BACKUP)) {
                 assertThat(drain(socket)).isLessThan(contentLength);
             }
         } finally {
@@ -164,6 +166,30 @@ class DumpDownloadStallTest {
             }
         } finally {
             for (Socket socket : halfOpen) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void aCrowdOfUnfinishedHandshakesDoesNotQueueADownloadBehindIt() throws Exception {
+        List<Socket> crowd = new ArrayList<>();
+        try {
+            long asked = System.nanoTime();
+            // Six times the 8 threads the server had for handshakes, requests and downloads alike: each connection held one for
+            // the request deadline (2 s) in turn, so a real client waited six deadlines.
+            for (int i = 0; i < UNFINISHED_HANDSHAKES; i++) {
+                crowd.add(helloNeverSent());
+            }
+            try (SSLSocket socket = connect()) {
+                ask(socket, otherLink);
+                headers(socket.getInputStream());
+                long waited = (System.nanoTime() - asked) / 1_000_000;
+                assertThat(waited).as("ms until a download began behind " + UNFINISHED_HANDSHAKES + " unfinished handshakes")
+                        .isLessThan(2 * SharedKeel.DOWNLOAD_REQUEST_WITHIN_SECONDS * 1000);
+            }
+        } finally {
+            for (Socket socket : crowd) {
                 socket.close();
             }
         }
@@ -204,7 +230,7 @@ class DumpDownloadStallTest {
     void aBackupIsDownloadedAtMostTwiceAtOnce() throws Exception {
         List<Socket> downloads = new ArrayList<>();
         try {
-            for (int i = 0; i < DumpDownloadServer.MAX_PER_BACKUP; i++) {
+            for (int i = 0; i < DownloadPlaces.MAX_PER_BACKUP; i++) {
                 downloads.add(reading(link));
             }
             HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
@@ -340,13 +366,7 @@ class DumpDownloadStallTest {
     private static void halfOpen(List<Socket> into, int count) throws IOException {
         for (int i = 0; i < count; i++) {
             if (i % 2 == 0) {
-                Socket raw = new Socket();
-                raw.connect(new InetSocketAddress(link.getHost(), link.getPort()), (int) Timeouts.REQUEST.toMillis());
-                raw.setSoTimeout((int) Timeouts.DOWNLOAD_PAST_STALLED.toMillis());
-                into.add(raw);
-                // A TLS record header announcing a ClientHello that never comes.
-                raw.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01});
-                raw.getOutputStream().flush();
+                into.add(helloNeverSent());
             } else {
                 SSLSocket unfinished = connect();
                 into.add(unfinished);
@@ -354,6 +374,22 @@ class DumpDownloadStallTest {
                 unfinished.getOutputStream().flush();
             }
         }
+    }
+
+    /** A connection that sent the first bytes of a TLS handshake and nothing more. */
+    private static Socket helloNeverSent() throws IOException {
+        Socket raw = new Socket();
+        raw.connect(new InetSocketAddress(link.getHost(), link.getPort()), (int) Timeouts.REQUEST.toMillis());
+        raw.setSoTimeout((int) Timeouts.DOWNLOAD_PAST_STALLED.toMillis());
+        try {
+            // A TLS record header announcing a ClientHello that never comes.
+            raw.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01});
+            raw.getOutputStream().flush();
+        } catch (IOException e) {
+            raw.close();
+            throw e;
+        }
+        return raw;
     }
 
     /** Reads {@code in} at {@code rate} bytes a second for {@code span}, as a slow client does; how much it read. */
