@@ -48,7 +48,8 @@ import java.util.concurrent.Executors;
  * {@link #MAX_CONNECTIONS} connections, idle ones included ({@code jdk.httpserver.maxConnections},
  * read once per JVM when its first server is made: set here unless set already). So that a few
  * clients that read slowly or not at all cannot hold the downloads' places, a backup is downloaded
- * at most {@link DownloadPlaces#MAX_PER_BACKUP} times at once, a connection must send its request
+ * at most {@link DownloadPlaces#MAX_PER_BACKUP} times at once, a team's backups at most
+ * {@code KEEL_BACKUPS_DOWNLOAD_MAX_PER_TEAM} times, a connection must send its request
  * (and be answered, when refused) within {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN}, and a download that moves no byte for
  * {@code KEEL_BACKUPS_DOWNLOAD_STALL}, or has averaged less than {@code KEEL_BACKUPS_DOWNLOAD_MIN_RATE}
  * since it began (its first {@code KEEL_BACKUPS_DOWNLOAD_STALL} aside), is ended ({@link DownloadStallWatch}). A link works only while the API key that made it is not revoked.
@@ -76,7 +77,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     private final Duration stall;
     private final Duration requestWithin;
     private final long minRate;
-    private final DownloadPlaces places = new DownloadPlaces();
+    private final DownloadPlaces places;
     private HttpsServer server;
     private ExecutorService executor;
     private DownloadStallWatch watch;
@@ -85,7 +86,8 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                        ApiKeys keys, @Value("${keel.backups.download-port:5481}") int configuredPort,
                        @Value("${keel.backups.download-stall:60s}") String stall,
                        @Value("${keel.backups.download-request-within:10s}") String requestWithin,
-                       @Value("${keel.backups.download-min-rate:64}") long minRateKib) {
+                       @Value("${keel.backups.download-min-rate:64}") long minRateKib,
+                       @Value("${keel.backups.download-max-per-team:2}") int maxPerTeam) {
         this.stall = Durations.parse("KEEL_BACKUPS_DOWNLOAD_STALL", stall);
         if (this.stall.toSeconds() < 1) {
             throw new StartupException("KEEL_BACKUPS_DOWNLOAD_STALL (" + stall + ") must be at least 1s: a download that moves no byte for"
@@ -101,6 +103,11 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                     + " download must average since it began (0: no such rate)");
         }
         this.minRate = minRateKib * 1024;
+        if (maxPerTeam < 1) {
+            throw new StartupException("KEEL_BACKUPS_DOWNLOAD_MAX_PER_TEAM (" + maxPerTeam + ") must be at least 1: it is how many"
+                    + " downloads of one team's backups may run at once");
+        }
+        this.places = new DownloadPlaces(maxPerTeam);
         this.keys = keys;
         this.network = network;
         this.authority = authority;

@@ -51,7 +51,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * ({@link SharedKeel#DOWNLOAD_MIN_RATE_KIB} KiB/s over {@link SharedKeel#DOWNLOAD_STALL_SECONDS} s
  * here) is ended, a connection that has not sent its request within
  * {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN} is closed, one backup is downloaded at most
- * {@link DownloadPlaces#MAX_PER_BACKUP} times at once, and others download meanwhile; a client
+ * {@link DownloadPlaces#MAX_PER_BACKUP} times at once and one team's backups
+ * {@link SharedKeel#DOWNLOAD_MAX_PER_TEAM} times, and others download meanwhile; a refusal or a
+ * crowd of connections that never finish their handshakes does not hold the server either; a client
  * that reads slowly but keeps above the minimum gets the whole dump. A link works only while the
  * API key that made it is not revoked.
  */
@@ -181,9 +183,7 @@ class DumpDownloadStallTest {
             for (int i = 0; i < UNFINISHED_HANDSHAKES; i++) {
                 crowd.add(helloNeverSent());
             }
-            try (SSLSocket socket = connect()) {
-                ask(socket, otherLink);
-                headers(socket.getInputStream());
+            try (SSLSocket socket = reading(otherLink)) {
                 long waited = (System.nanoTime() - asked) / 1_000_000;
                 assertThat(waited).as("ms until a download began behind " + UNFINISHED_HANDSHAKES + " unfinished handshakes")
                         .isLessThan(2 * SharedKeel.DOWNLOAD_REQUEST_WITHIN_SECONDS * 1000);
@@ -243,6 +243,32 @@ class DumpDownloadStallTest {
                 socket.close();
             }
             reading(link).close(); // a place given back is taken again
+        } finally {
+            for (Socket socket : downloads) {
+                socket.close();
+            }
+        }
+    }
+
+    @Test
+    void aTeamRunsAtMostItsCapOfDownloadsAtOnce() throws Exception {
+        List<Socket> downloads = new ArrayList<>();
+        try {
+            // The team's cap (3 here), over two backups, neither at its own cap of two.
+            for (int i = 0; i < DownloadPlaces.MAX_PER_BACKUP; i++) {
+                downloads.add(reading(link));
+            }
+            for (int i = DownloadPlaces.MAX_PER_BACKUP; i < SharedKeel.DOWNLOAD_MAX_PER_TEAM; i++) {
+                downloads.add(reading(otherLink));
+            }
+            HttpClient https = HttpClient.newBuilder().sslContext(tls).build();
+            HttpResponse<String> refused = https.send(HttpRequest.newBuilder(otherLink).timeout(Timeouts.REQUEST).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(refused.statusCode()).isEqualTo(429);
+            assertThat(refused.body()).isEqualTo("Your team is running 3 backup downloads at once already, as many as one team may"
+                    + " (KEEL_BACKUPS_DOWNLOAD_MAX_PER_TEAM); wait for one of them to finish, then ask again.\n");
+            downloads.remove(0).close();
+            downloads.add(reading(otherLink)); // a place given back is taken again
         } finally {
             for (Socket socket : downloads) {
                 socket.close();

@@ -27,6 +27,11 @@ public final class SharedKeel implements ParameterResolver {
     public static final long DOWNLOAD_MIN_RATE_KIB = 2048;
     /** How long a download connection may take to send its request in the shared Keel (KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN): half the stall span. */
     public static final long DOWNLOAD_REQUEST_WITHIN_SECONDS = 2;
+    /**
+     * How many downloads of one team's backups may run at once in the shared Keel (KEEL_BACKUPS_DOWNLOAD_MAX_PER_TEAM): one more
+     * than one backup's two, so a test reaches the team's cap with two backups.
+     */
+    public static final int DOWNLOAD_MAX_PER_TEAM = 3;
     /** How often a log follow stream sends a keepalive in the shared Keel (KEEL_LOGS_FOLLOW_KEEPALIVE): often, so a test sees one. */
     public static final long FOLLOW_KEEPALIVE_SECONDS = 1;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
@@ -44,13 +49,14 @@ public final class SharedKeel implements ParameterResolver {
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
                         // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest);
                         // a keepalive a test sees soon (LogFollowLimitsTest); a stalled, trickling or half-open backup download ended
-                        // soon (DumpDownloadStallTest).
+                        // soon, and a team's cap on downloads a test reaches (DumpDownloadStallTest).
                         java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
                                 "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM,
                                 "keel.logs.follow-keepalive", FOLLOW_KEEPALIVE_SECONDS + "s",
                                 "keel.backups.download-stall", DOWNLOAD_STALL_SECONDS + "s",
                                 "keel.backups.download-min-rate", DOWNLOAD_MIN_RATE_KIB,
-                                "keel.backups.download-request-within", DOWNLOAD_REQUEST_WITHIN_SECONDS + "s"))),
+                                "keel.backups.download-request-within", DOWNLOAD_REQUEST_WITHIN_SECONDS + "s",
+                                "keel.backups.download-max-per-team", DOWNLOAD_MAX_PER_TEAM))),
                         Holder.class)
                 .keel;
     }
