@@ -1,6 +1,7 @@
 package dev.keel.dumps;
 
 import dev.keel.DaemonThreads;
+import dev.keel.jobs.Loops;
 
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -19,9 +20,14 @@ final class Watchdogs {
     private Watchdogs() {
     }
 
-    /** Runs {@code check} every {@code period} (at least 50 ms) until the answer is cancelled. */
+    /**
+     * Runs {@code check} every {@code period} (at least 50 ms) until the answer is cancelled. A check that throws is logged and
+     * runs again at its next turn ({@link Loops#round}): the scheduler would otherwise cancel it for good, silently, and with it
+     * the watchdog.
+     */
     static ScheduledFuture<?> every(Duration period, Runnable check) {
         long millis = Math.max(50, period.toMillis());
-        return TIMER.scheduleWithFixedDelay(check, millis, millis, TimeUnit.MILLISECONDS);
+        return TIMER.scheduleWithFixedDelay(() -> Loops.round("A backup download or restore watchdog check", check), millis, millis,
+                TimeUnit.MILLISECONDS);
     }
 }

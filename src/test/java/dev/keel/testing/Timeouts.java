@@ -56,6 +56,8 @@ public final class Timeouts {
     public static final Duration FOLLOW_RELEASED = scaled(15);
     /** A download served while stalled clients hold every download thread: past the shared Keel's stall bound (4 s), with room. */
     public static final Duration DOWNLOAD_PAST_STALLED = scaled(30);
+    /** A few more turns of a dumps watchdog check scheduled every 50 ms (WatchdogsTest). */
+    public static final Duration WATCHDOG_TURNS = scaled(5);
     /** A log follow stream's keepalive to arrive: a few of the shared Keel's keepalive spans (1 s). */
     public static final Duration FOLLOW_KEEPALIVE = scaled(10);
     /** A line a server writes to its log, to reach {@code heroku logs --tail}. */
