@@ -463,12 +463,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (watch.primary != null && !watch.primary.id().equals(primary.id())) {
             watch.forgetServers(); // another primary since this node last watched it: what it saw of the old one is no guide
         }
-        watch.database = database;
-        watch.primary = primary;
-        watch.standby = standby.orElse(null);
-        watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
-        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
-        standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
+        noteServers(database, watch, primary, standby);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -766,12 +761,17 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (primary.isEmpty()) {
             return;
         }
-        Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
+        noteServers(database, watch, primary.get(), instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING));
+        connections.remember(primary.get());
+    }
+
+    /** Notes the database's primary and standby in its watch, and whether the standby is on another node, which could promote it. */
+    private void noteServers(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
         watch.database = database;
-        watch.primary = primary.get();
+        watch.primary = primary;
         watch.standby = standby.orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
-        connections.remember(primary.get());
+        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
         standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
     }
 
