@@ -7,10 +7,9 @@ import io.micronaut.serde.annotation.Serdeable;
 
 /**
  * {@code GET /health/live}: 200 {@code {"status":"up"}} while Keel's process answers, without
- * asking the catalog (a liveness probe, where {@code /health} is readiness). Another node's HA
- * monitor asks it during a catalog outage: an answer shows that this node's Keel runs and that the
- * link between the two hosts is up. Answered on the event loop, so that requests waiting for the
- * catalog on the blocking threads do not hold it up. No API key needed.
+ * asking the catalog (a liveness probe, where {@code /health} is readiness). Answered on the event
+ * loop, so that requests waiting for the catalog on the blocking threads do not hold it up. No API
+ * key needed.
  */
 @Controller("/health/live")
 final class LivenessController {

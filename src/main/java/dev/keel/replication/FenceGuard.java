@@ -149,7 +149,7 @@ public final class FenceGuard {
                 if (Postmaster.isRunning(server.dataDir())) {
                     anyRunning = true;
                     read(watch, server);
-                    if (pulse != null && due(System.nanoTime(), pulse, witnessedAt.get(server.instance()), watch.fenceAfter())) {
+                    if (pulse != null && due(System.nanoTime(), pulse, pulse.witnessed(server.instance(), witnessedAt.get(server.instance())), watch.fenceAfter())) {
                         fence(server, pulse);
                     }
                 }
@@ -202,9 +202,9 @@ public final class FenceGuard {
             return;
         }
         long now = System.nanoTime();
-        Long replied = witnessedAt.get(id);
+        Long replied = pulse.witnessed(id, witnessedAt.get(id));
         say("fencing instance " + id + ": Keel has not reached the catalog for " + Duration.ofNanos(now - pulse.contactNanos()).toMillis()
-                + " ms, nor has its standby replied for " + (replied == null ? "as long as this guard has looked"
+                + " ms, nor has its standby replied (or its node vouched) for " + (replied == null ? "as long as this guard has looked"
                 : Duration.ofNanos(now - replied).toMillis() + " ms") + "; the standby's node may promote it");
         workers.execute(() -> {
             try {

@@ -28,7 +28,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
@@ -72,11 +74,12 @@ final class FenceGuards {
      * Hands over T_fence, when this node last reached the catalog ({@link System#nanoTime}) and the
      * primaries to guard, or null while the self-fence does not know them yet (Keel still starting:
      * the watch an earlier Keel wrote stands, and the pulse says this self-fence does not cover it);
-     * written on the writer's thread, the newest only when several wait.
+     * and when the self-fence last saw each primary vouched for (by its standby's reply, or the
+     * standby's node); written on the writer's thread, the newest only when several wait.
      */
-    void publish(Duration fenceAfter, long contactNanos, @Nullable List<FenceWatch.Server> servers) {
+    void publish(Duration fenceAfter, long contactNanos, @Nullable List<FenceWatch.Server> servers, Map<UUID, Long> witnessed) {
         FenceWatch watch = servers == null ? null : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers);
-        if (pending.getAndSet(() -> write(watch, contactNanos)) == null) {
+        if (pending.getAndSet(() -> write(watch, contactNanos, witnessed)) == null) {
             try {
                 writer.execute(() -> pending.getAndSet(null).run());
             } catch (RejectedExecutionException stopping) {
@@ -85,7 +88,7 @@ final class FenceGuards {
         }
     }
 
-    private synchronized void write(@Nullable FenceWatch watch, long contactNanos) {
+    private synchronized void write(@Nullable FenceWatch watch, long contactNanos, Map<UUID, Long> witnessed) {
         try {
             if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -97,7 +100,7 @@ final class FenceGuards {
                 PrivateFiles.write(dir.resolve(FenceGuard.WATCH_FILE), text);
                 written = text;
             }
-            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null).render());
+            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed).render());
             if (watch != null && !watch.servers().isEmpty() && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition while Keel does not;"

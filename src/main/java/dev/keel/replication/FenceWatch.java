@@ -7,7 +7,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.stream.Collectors;
@@ -34,19 +36,39 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
     /**
      * Keel's pulse: when ({@link System#nanoTime}, the machine's monotonic clock, one for every
      * process of a boot) its node last reached the catalog, when its self-fence last wrote this,
-     * which it does every T_fence/8 while it runs, and whether that self-fence covers the primaries
-     * of the watch (a Keel still starting does not yet).
+     * which it does every T_fence/8 while it runs, whether that self-fence covers the primaries
+     * of the watch (a Keel still starting does not yet), and when it last saw each primary vouched
+     * for, by its standby's reply or by the standby's node ({@link StandbyVouches}): the guard counts
+     * those as witnesses too, or it would fence a primary Keel keeps.
      */
-    record Pulse(long contactNanos, long writtenNanos, boolean covers) {
+    record Pulse(long contactNanos, long writtenNanos, boolean covers, Map<UUID, Long> witnessed) {
+        Pulse {
+            witnessed = Map.copyOf(witnessed);
+        }
+
         String render() {
-            return FenceWatch.render(properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos),
-                    "covers", Boolean.toString(covers)));
+            Properties properties = properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos),
+                    "covers", Boolean.toString(covers));
+            witnessed.forEach((instance, at) -> properties.setProperty("witnessed." + instance, Long.toString(at)));
+            return FenceWatch.render(properties);
         }
 
         static Pulse parse(String text) {
             Properties properties = load(text);
+            Map<UUID, Long> witnessed = new HashMap<>();
+            for (String key : properties.stringPropertyNames()) {
+                if (key.startsWith("witnessed.")) {
+                    witnessed.put(UUID.fromString(key.substring("witnessed.".length())), Long.parseLong(properties.getProperty(key)));
+                }
+            }
             return new Pulse(Long.parseLong(required(properties, "contact_nanos")), Long.parseLong(required(properties, "written_nanos")),
-                    Boolean.parseBoolean(required(properties, "covers")));
+                    Boolean.parseBoolean(required(properties, "covers")), witnessed);
+        }
+
+        /** The later of Keel's last witness of {@code instance} and the guard's own ({@code read}), null while neither has one. */
+        Long witnessed(UUID instance, Long read) {
+            Long keel = witnessed.get(instance);
+            return keel == null ? read : read == null ? keel : Long.valueOf(Math.max(keel, read));
         }
     }
 

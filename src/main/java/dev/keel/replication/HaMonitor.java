@@ -27,6 +27,7 @@ import dev.keel.instances.ReplicationSlots;
 import dev.keel.instances.ServerFence;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.NodeHeartbeat;
+import dev.keel.nodes.Nodes;
 import dev.keel.nodes.Placement;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.Operation;
@@ -56,9 +57,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -129,6 +132,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final FenceGuards guards;
     /** The databases of the first round that read the catalog whose first check has not ended yet. */
     private final Set<UUID> firstChecks = ConcurrentHashMap.newKeySet();
+    private final StandbyVouches vouches;
+    private final Nodes registry;
+    /** The API URL of each node that hosts a standby of a primary here, as last read, and when: asked to vouch without the catalog. */
+    private final Map<String, String> nodeUrls = new ConcurrentHashMap<>();
+    private final Map<String, Instant> nodeUrlsReadAt = new ConcurrentHashMap<>();
+    private static final Duration NODE_URL_KEPT = Duration.ofMinutes(1);
     /** Whether a round has read the catalog and listed the databases to check ({@link #firstChecks} complete). */
     private volatile boolean firstRoundListed;
 
@@ -166,7 +175,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              FenceGuards guards, MeterRegistry meters) {
+              FenceGuards guards, StandbyVouches vouches, Nodes registry, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -185,6 +194,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.dsl = dsl;
         this.decisions = decisions;
         this.guards = guards;
+        this.vouches = vouches;
+        this.registry = registry;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
@@ -261,10 +272,21 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Long downSince;
         /** On the primary's node: whether this primary has had a standby on another node, which that node could promote. */
         boolean standbyElsewhere;
+        /** On the primary's node: its standby, running or stopped (restarting), which the fence guard counts ({@link #guarded}). */
+        volatile @Nullable Instance guardedStandby;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
         /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
         final StandbyClock standbyClock = new StandbyClock();
+        /** On the primary's node: why the standby's node did not vouch for the primary at the self-fence's last ask; null if it did. */
+        volatile @Nullable String vouchRefusal = "";
+        /**
+         * On the standby's node: when ({@link System#nanoTime}) it last vouched for the primary to the primary's node
+         * ({@link #vouch}); its count of the primary's silence starts no earlier. Guarded by the watch, with {@link #takingOver}.
+         */
+        volatile long vouchedAt = Long.MIN_VALUE;
+        /** On the standby's node: whether it decided to fail the primary over (it then vouches for it no more). */
+        boolean takingOver;
         /** The self-fence's reading of the witness, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
@@ -298,6 +320,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             downSince = null;
             standbyElsewhere = false;
             standbyClock.forget();
+            vouchRefusal = "";
+            synchronized (this) {
+                vouchedAt = Long.MIN_VALUE;
+                takingOver = false;
+            }
         }
     }
 
@@ -431,7 +458,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         Optional<Instance> found = instances.primary(database.id());
-        Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
+        Optional<Instance> live = instances.standby(database.id());
+        Optional<Instance> standby = live.filter(s -> s.state() == InstanceState.RUNNING);
         if (!node.name().equals(watcher(found, standby))) {
             if (found.isPresent() && standby.isPresent() && node.name().equals(standby.get().node())) {
                 watchFromStandby(database, watch, found.get(), standby.get());
@@ -463,7 +491,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (watch.primary != null && !watch.primary.id().equals(primary.id())) {
             watch.forgetServers(); // another primary since this node last watched it: what it saw of the old one is no guide
         }
-        noteServers(database, watch, primary, standby);
+        noteServers(database, watch, primary, live);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -609,9 +637,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             failure = (failure == null ? "" : failure + "; then ") + "its port did not accept a connection within "
                     + REACH_TIMEOUT.toMillis() + " ms";
             watch.downSince = watch.downSince == null ? began : watch.downSince;
-            // How long the link to the primary has surely been down: the cut may have come up to one attempt's timeout after
-            // the first attempt that failed began, and the standby's last reply (the primary's witness) with it.
-            Duration cut = Duration.ofNanos(System.nanoTime() - watch.downSince).minus(REACH_TIMEOUT);
+            Duration cut = cut(watch);
             Optional<Duration> silent = placement.silentFor(nodeOf(primary));
             if (silent.isEmpty()) {
                 return;
@@ -655,7 +681,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (lease != null && databases.find(database.id()).filter(d -> d.state() == DatabaseState.AVAILABLE).isPresent()
                     && instances.primary(database.id()).map(Instance::id).equals(Optional.of(primary.id()))
                     && instances.standby(database.id()).map(Instance::id).equals(Optional.of(standby.id()))
-                    && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent()) {
+                    && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent() && takeOver(watch)) {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
                 watch.last = decision;
                 failover.failOverFromLostNode(database, primary, standby, decision, op -> record(database, decision, true, op));
@@ -664,6 +690,68 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 watch.buildAfter = Instant.now();
             }
         }
+    }
+
+    /**
+     * How long the link from here to the watch's primary has surely been down: the cut may have come
+     * up to one attempt's timeout after the first attempt that failed began, and the standby's last
+     * reply (the primary's witness) with it; and never longer than since this node last vouched for
+     * the primary ({@link #vouch}), which the primary's node counts as its witness.
+     */
+    private static Duration cut(Watch watch) {
+        Long downSince = watch.downSince;
+        long since = Math.max(downSince == null ? System.nanoTime() : downSince, watch.vouchedAt);
+        return Duration.ofNanos(System.nanoTime() - since).minus(REACH_TIMEOUT);
+    }
+
+    /**
+     * Whether this node may fail the watch's primary over now, and if so from then on vouches for it
+     * no more: the primary's port still out of reach for longer than {@link #fencedBy}, counted
+     * from the last vouch too. Decided under the watch's lock, so that a vouch is either counted
+     * here or refused.
+     */
+    private boolean takeOver(Watch watch) {
+        synchronized (watch) {
+            if (watch.downSince == null || cut(watch).compareTo(fencedBy()) <= 0) {
+                return false;
+            }
+            watch.takingOver = true;
+            return true;
+        }
+    }
+
+    /**
+     * Vouches, for the self-fence of the node that hosts {@code primaryId}, that this node, which
+     * hosts its standby, reaches it ({@link StandbyVouches}): a connection to its port from here
+     * must succeed now, and this node's count of its silence then starts no earlier than this
+     * connection began, so that it promotes the standby no sooner than {@link #fencedBy} after it.
+     * Returns null when it vouched, else why not: another node's standby, a primary this node does
+     * not watch, out of reach, or one it is failing over.
+     */
+    @Nullable
+    String vouch(UUID primaryId) {
+        for (Watch watch : watches.values()) {
+            Instance primary = watch.primary;
+            Instance standby = watch.standby;
+            if (primary == null || !primary.id().equals(primaryId)) {
+                continue;
+            }
+            if (standby == null || !nodeOf(standby).equals(node.name()) || nodeOf(primary).equals(node.name())) {
+                return "node " + node.name() + " does not host its standby";
+            }
+            synchronized (watch) {
+                if (watch.takingOver) {
+                    return "node " + node.name() + " is failing it over";
+                }
+                long began = System.nanoTime();
+                if (!connections.acceptsConnections(primary, REACH_TIMEOUT)) {
+                    return "its port did not accept a connection from node " + node.name() + " within " + REACH_TIMEOUT.toMillis() + " ms";
+                }
+                watch.vouchedAt = Math.max(watch.vouchedAt, began);
+                return null;
+            }
+        }
+        return "node " + node.name() + " does not watch it";
     }
 
     /**
@@ -704,7 +792,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             // Its contact from its first real one on; the primaries (and the word that this self-fence covers them) only once
             // every database has been checked: until then the guard fences those an earlier Keel listed, by this contact.
             boolean covers = firstRoundListed && firstChecks.isEmpty();
-            guards.publish(fenceAfter, contact, covers ? guarded() : null);
+            guards.publish(fenceAfter, contact, covers ? guarded() : null, witnessed());
         }
         if (now - contact <= fenceAfter.toNanos() / 2) {
             return;
@@ -724,6 +812,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                             noteReplyAge(database, watch, standby == null ? null : standby.id(), seconds);
                             watch.witnessedAt = Math.max(watch.witnessedAt, StandbyClock.repliedAt(began, seconds, watch.standbyClock.aheadNanos()));
                         });
+                        if (began - watch.witnessedAt > fenceAfter.toNanos() / 2) {
+                            askStandbyNode(database, watch, primary, began);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
                     } finally {
                         watch.witnessing.set(false);
                     }
@@ -761,18 +854,76 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (primary.isEmpty()) {
             return;
         }
-        noteServers(database, watch, primary.get(), instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING));
+        noteServers(database, watch, primary.get(), instances.standby(database.id()));
         connections.remember(primary.get());
     }
 
-    /** Notes the database's primary and standby in its watch, and whether the standby is on another node, which could promote it. */
-    private void noteServers(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
+    /**
+     * Notes the database's primary and its running standby in its watch, and whether the standby is on
+     * another node, which could promote it; and, for the fence guard, its standby also while that is
+     * stopped (restarting), which its node may promote once it runs again ({@code live}: not being
+     * removed, nor fenced).
+     */
+    private void noteServers(Database database, Watch watch, Instance primary, Optional<Instance> live) {
+        Optional<Instance> standby = live.filter(s -> s.state() == InstanceState.RUNNING);
         watch.database = database;
         watch.primary = primary;
         watch.standby = standby.orElse(null);
+        watch.guardedStandby = live.filter(s -> s.state() == InstanceState.RUNNING || s.state() == InstanceState.STOPPED).orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
-        // The failsafe checks a standby elsewhere without the catalog, with its password as last read.
-        standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(connections::remember);
+        // The failsafe checks a standby elsewhere without the catalog, with its password as last read; the self-fence asks its node.
+        standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(s -> {
+            connections.remember(s);
+            rememberNodeUrl(nodeOf(s));
+        });
+    }
+
+    /** Notes the API URL of node {@code name}, for {@link #askStandbyNode} during a catalog outage (read at most every minute). */
+    private void rememberNodeUrl(String name) {
+        Instant readAt = nodeUrlsReadAt.get(name);
+        if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
+            nodeUrlsReadAt.put(name, Instant.now());
+            registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
+        }
+    }
+
+    /**
+     * The self-fence's second witness, when the standby's replies no longer vouch for the primary:
+     * the standby's node, asked at {@code began}, vouches that it reaches the primary's port itself
+     * and counts its silence from no earlier ({@link #vouch}), so the primary serves on from then
+     * ({@link StandbyVouches}). Said once as it starts and stops vouching.
+     */
+    private void askStandbyNode(Database database, Watch watch, Instance primary, long began) throws InterruptedException {
+        Instance standby = watch.standby;
+        String url = standby == null || nodeOf(standby).equals(node.name()) ? null : nodeUrls.get(nodeOf(standby));
+        String refusal = url == null ? "its API address is not known here" : vouches.ask(url, primary.id(), REMOTE_CHECK_TIMEOUT);
+        if (refusal == null) {
+            watch.witnessedAt = Math.max(watch.witnessedAt, began);
+        }
+        if (!Objects.equals(refusal, watch.vouchRefusal)) {
+            watch.vouchRefusal = refusal;
+            if (refusal == null) {
+                LOG.warn("Database {}: node {} reaches neither the catalog nor a recent reply of the standby, but node {}, which hosts the"
+                        + " standby, vouches that it reaches the primary (and will not promote meanwhile): the primary serves on",
+                        database.name(), node.name(), nodeOf(standby));
+            } else {
+                LOG.warn("Database {}: the node of its standby does not vouch for the primary ({}): without the catalog or a reply of"
+                        + " the standby, it is fenced {} ms after its last witness", database.name(), refusal, fenceAfter.toMillis());
+            }
+        }
+    }
+
+    /** When each primary this node's self-fence kills was last vouched for by its standby or the standby's node, for the fence guard. */
+    private Map<UUID, Long> witnessed() {
+        Map<UUID, Long> witnessed = new HashMap<>();
+        for (Watch watch : watches.values()) {
+            Instance primary = watch.primary;
+            long at = watch.witnessedAt;
+            if (primary != null && at != Long.MIN_VALUE && fencedHere(watch)) {
+                witnessed.put(primary.id(), at);
+            }
+        }
+        return witnessed;
     }
 
     /** Whether the watch's primary is one this node's self-fence kills: on this node, having had a standby on another. */
@@ -791,7 +942,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         for (Watch watch : watches.values()) {
             Database database = watch.database;
             Instance primary = watch.primary;
-            Instance standby = watch.standby;
+            Instance standby = watch.guardedStandby;
             if (!fencedHere(watch) || standby == null || nodeOf(standby).equals(node.name())) {
                 continue;
             }

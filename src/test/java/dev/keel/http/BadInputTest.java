@@ -45,10 +45,10 @@ class BadInputTest {
     /** The first path segments of Keel's own APIs, which answer problem+json; every other path is Heroku's, {id, message}. */
     private static final Set<String> KEEL_OWN = Set.of("v1", "heroku", "dataclips", "problems", "openapi", "openapi.yaml", "health", "metrics",
             "internal");
-    /** Routes that take no API key: public documents, Prometheus' scrape (no token set here), a log session's own token, a node's sealed read of a server log. */
+    /** Routes that take no API key: public documents, Prometheus' scrape (no token set here), a log session's own token, a node's sealed read of a server log or vouch question. */
     private static final Set<String> PUBLIC = Set.of("/health", "/health/live", "/problems/{slug}", "/v1/plans", "/v1/ca.pem", "/dataclips/{file}",
             "/dataclips/assets/dataclip.css", "/metrics", "/openapi", "/openapi.yaml", "/openapi/ui", "/openapi/ui/{file}",
-            "/log-sessions/{token}", "/internal/server-logs");
+            "/log-sessions/{token}", "/internal/server-logs", "/internal/standby-vouch");
 
     @Test
     void everyRouteHasATestInput(TestKeel keel) {

@@ -291,6 +291,7 @@ final class RouteInputs {
         get("GET /log-sessions/{token}", "/log-sessions/<logtoken>");
         // A node's read of a server log for another node, by a token (in a header) sealed with the installation's key alone.
         get("GET /internal/server-logs", "/internal/server-logs");
+        get("GET /internal/standby-vouch", "/internal/standby-vouch");
 
         // Logical backups, restores and their schedule.
         call("POST /v1/databases/{database}/logical-backups", "/v1/databases/<db>/logical-backups");

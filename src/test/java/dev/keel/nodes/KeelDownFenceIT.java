@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.testing.Api;
 import dev.keel.testing.CatalogServer;
 import dev.keel.testing.FailoverWriter;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.Hosts;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.S3Server;
@@ -15,12 +16,14 @@ import org.junit.jupiter.api.Test;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -30,12 +33,18 @@ import static org.assertj.core.api.Assertions.assertThat;
  * on node-a, its standby on node-b. Node-a's Keel is killed ({@code kill -9}), its Postgres left
  * running, so nothing of Keel fences that primary; its fence guard, a process of its own, does.
  * <ol>
+ *   <li>First, with both Keels running, the catalog's host is cut off and the standby's server
+ *   hung: the standby no longer replies, but its node vouches that it reaches the primary's port
+ *   (and counts its silence from then), so node-a's self-fence leaves the primary serving.</li>
  *   <li>While the standby replies, the guard leaves the primary alone: three times T_fence after
  *   the kill, it still runs and the writer is still acknowledged there.</li>
  *   <li>Then node-a's link is cut. The guard kills the primary within T_fence and a round of the
  *   cut, before node-b decides to promote the standby, and the writer resumes there.</li>
  *   <li>Healed, with node-a's Keel started again: the old primary stays down (fenced in the catalog),
  *   and the standby is built on node-a again.</li>
+ *   <li>Last, the roles swapped, the catalog cut off again and a firewall on node-a dropping only
+ *   what goes to the new primary's port: node-a's Keel still answers node-b, but cannot reach the
+ *   primary, so it does not vouch, and node-b's self-fence kills the primary within T_fence.</li>
  * </ol>
  */
 class KeelDownFenceIT {
@@ -83,6 +92,37 @@ class KeelDownFenceIT {
 
                     try (FailoverWriter writer = FailoverWriter.start(() -> teamAtB.get(dbPath).field("url"), ca)) {
                         writer.awaitAckOn(nodeA.address(), System.nanoTime(), Timeouts.REQUEST);
+
+                        // 0. The catalog's host cut off and the standby's server hung, both Keels running: the standby stops
+                        // replying, but its node vouches that it reaches the primary (and so does not promote), and the primary serves
+                        // on, where the standby's replies alone would have fenced it.
+                        String standby = null;
+                        for (JsonNode server : teamAtA.get(dbPath).json().get("instances")) {
+                            if ("standby".equals(server.get("role").asText())) {
+                                standby = server.get("id").asText();
+                            }
+                        }
+                        long standbyPostmaster = Long.parseLong(Files.readAllLines(NodeWork.dataDir(dirB, standby).resolve("postmaster.pid"))
+                                .get(0).strip());
+                        Hosts.Host db = hosts.host("db");
+                        long outage = System.nanoTime();
+                        db.cut();
+                        Footprint.stopServer(standbyPostmaster);
+                        try {
+                            Thread.sleep(FENCE_AFTER.multipliedBy(3).toMillis());
+                            assertThat(NodeWork.goneOrZombie(postmaster)).as("the primary fenced while the standby's node vouched").isFalse();
+                        } finally {
+                            Footprint.resumeServer(standbyPostmaster);
+                            db.heal();
+                        }
+                        long ackedInOutage = writer.acked().values().stream().filter(ack -> ack.at() > outage
+                                && ack.host().equals(nodeA.address())).count();
+                        observed.add("catalog cut and the standby hung for " + FENCE_AFTER.multipliedBy(3).toSeconds() + " s: "
+                                + ackedInOutage + " writes acknowledged on node-a meanwhile, the primary untouched (node-b vouched)");
+                        assertThat(ackedInOutage).isPositive();
+                        assertThat(a.log()).contains("but node node-b, which hosts the standby, vouches that it reaches the primary");
+                        // Node-a reads the catalog again (its HA status through its own API) and its standby streams.
+                        NodeWork.awaitStandbyOn(teamAtA, id, "node-b");
 
                         // 1. Node-a's Keel killed, its Postgres left running: the standby still replies, so nothing is fenced.
                         long guardPid = Long.parseLong(readIfThere(dirA.resolve("fence-guard").resolve("guard.pid")).strip());
@@ -133,6 +173,48 @@ class KeelDownFenceIT {
                         assertThat(HostLossIT.runningIn(oldData)).as("the old primary runs again").isFalse();
                         observed.add("healed: the old primary stayed down; the standby was rebuilt on node-a");
                     }
+
+                    // 4. Roles swapped: the catalog cut off, and node-a reaching node-b but not the primary's port. Node-a does not
+                    // vouch (its connection to the port fails inside the request), so node-b's self-fence kills the primary.
+                    String newPrimary = null;
+                    for (JsonNode server : teamAtB.get(dbPath).json().get("instances")) {
+                        if ("primary".equals(server.get("role").asText()) && "node-b".equals(server.get("node").asText())) {
+                            newPrimary = server.get("id").asText();
+                        }
+                    }
+                    assertThat(newPrimary).as("the primary on node-b").isNotNull();
+                    List<String> pidFile = Files.readAllLines(NodeWork.dataDir(dirB, newPrimary).resolve("postmaster.pid"));
+                    long newPostmaster = Long.parseLong(pidFile.get(0).strip());
+                    String[] dropToPort = {"OUTPUT", "-d", nodeB.address(), "-p", "tcp", "--dport", pidFile.get(3).strip(), "-j", "DROP"};
+                    KeelProcess restarted = a;
+                    Wait.until("node-a to watch the primary on node-b from the standby's side", Timeouts.HA_STANDBY,
+                            () -> restarted.log().contains("node node-a watches its primary on node node-b from the standby's side"));
+                    Hosts.Host db = hosts.host("db");
+                    Instant firewalledAt = Instant.now();
+                    db.cut();
+                    iptables(nodeA, "-A", dropToPort);
+                    try {
+                        Instant newKilledAt = NodeWork.awaitGone("node-b's self-fence to kill its primary that node-a cannot reach", newPostmaster);
+                        Duration newFenced = Duration.between(firewalledAt, newKilledAt);
+                        observed.add("catalog cut and node-a firewalled from the primary's port only: node-b fenced the primary "
+                                + newFenced.toMillis() + " ms after");
+                        assertThat(newFenced).isLessThan(FENCED_BY.plusMillis(500));
+                        assertThat(b.log()).doesNotContain("vouches that it reaches the primary")
+                                .contains("the node of its standby does not vouch for the primary (HTTP 409: ")
+                                .contains("its port did not accept a connection from node node-a within 250 ms");
+                    } finally {
+                        iptables(nodeA, "-D", dropToPort);
+                        db.heal();
+                    }
+                    // Back: node-b's Keel starts its primary again (or node-a failed it over); either way the database takes writes.
+                    Wait.until("the database to take writes once the catalog is back", Timeouts.HA_STANDBY, () -> {
+                        try {
+                            NodeWork.execute(teamAtB.get(dbPath).field("url"), ca, "CREATE TABLE IF NOT EXISTS after_firewall (n int)");
+                            return Optional.of(true);
+                        } catch (SQLException e) {
+                            return Optional.empty();
+                        }
+                    });
                     teamAtB.deprovision(id);
                     id = null;
                 } finally {
@@ -141,6 +223,15 @@ class KeelDownFenceIT {
                 }
             }
         }
+    }
+
+    /** Adds ({@code -A}) or deletes ({@code -D}) a rule of {@code host}'s own firewall. */
+    private static void iptables(Hosts.Host host, String action, String... rule) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("iptables", action));
+        command.addAll(List.of(rule));
+        Process process = host.exec(command.toArray(String[]::new)).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes());
+        assertThat(process.waitFor()).as("iptables " + command + ": " + output).isZero();
     }
 
     private static String readIfThere(Path file) {

@@ -1,0 +1,150 @@
+package dev.keel.replication;
+
+import dev.keel.RandomStrings;
+import dev.keel.credentials.Secrets;
+import dev.keel.tls.CertificateAuthority;
+import io.micronaut.core.annotation.Nullable;
+import jakarta.annotation.PreDestroy;
+import jakarta.inject.Singleton;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The self-fence's second witness, Patroni's failsafe made safe: during a catalog outage a
+ * primary's node whose standby does not reply (its server restarting, say) asks the node that hosts
+ * the standby to vouch for the primary ({@code GET /internal/standby-vouch}). That node answers yes
+ * only after a connection to the primary's port succeeded from there, inside the request, and only
+ * after it restarted its own count of the primary's silence from before that connection
+ * ({@link HaMonitor#vouch}): it then cannot promote the standby for a whole {@code fencedBy} after
+ * the moment the primary's node asked, which counts as its witness from that moment. A port-only
+ * firewall or a lossy link makes the connection, and so the vouch, fail: the primary is fenced.
+ *
+ * <p>Both ways are sealed with the installation's secret key ({@link Secrets#seal}): the question
+ * (the primary, a random nonce, an expiry) so that only a node makes another connect, and the
+ * answer (the same primary and nonce) so that nothing but the standby's node can make the primary's
+ * serve on, whatever the transport (HTTPS with the installation's CA between hosts, and plain HTTP
+ * on one machine's loopback).
+ */
+@Singleton
+final class StandbyVouches {
+    static final String PATH = "/internal/standby-vouch";
+    /** The request header that carries the sealed question, and the response header that carries the sealed answer. */
+    static final String QUESTION_HEADER = "Keel-Vouch";
+    static final String ANSWER_HEADER = "Keel-Vouch-Answer";
+    private static final String QUESTION = "standby-vouch-question";
+    private static final String ANSWER = "standby-vouch-answer";
+    private static final Duration VALID_FOR = Duration.ofSeconds(30);
+    /** A refusal's reason, from its problem's detail (which holds no quote or backslash). */
+    private static final Pattern DETAIL = Pattern.compile("\"detail\"\\s*:\\s*\"([^\"\\\\]{0,300})\"");
+
+    private final Secrets secrets;
+    private final CertificateAuthority authority;
+    private volatile HttpClient client;
+    /**
+     * Where vouches are answered: off the event loop, and off the request threads, which a catalog
+     * outage fills with requests waiting for the catalog; a few at once, the rest refused.
+     */
+    private final ExecutorService answering = new ThreadPoolExecutor(2, 2, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(16), runnable -> {
+        Thread thread = new Thread(runnable, "standby-vouch");
+        thread.setDaemon(true);
+        return thread;
+    });
+
+    StandbyVouches(Secrets secrets, CertificateAuthority authority) {
+        this.secrets = secrets;
+        this.authority = authority;
+    }
+
+    /** A question the node that answers it opens: the primary it is about, and its nonce. */
+    record Question(UUID primary, String nonce) {
+    }
+
+    /**
+     * Asks {@code nodeUrl} (the API of the node hosting the standby) to vouch for {@code primary}:
+     * null when it did, with an answer sealed for this very question; else why not (its refusal,
+     * or what failed), which is no vouch.
+     */
+    @Nullable
+    String ask(String nodeUrl, UUID primary, Duration timeout) throws InterruptedException {
+        String nonce = HexFormat.of().formatHex(RandomStrings.bytes(16));
+        String question = seal(QUESTION, "1", primary.toString(), nonce, Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
+        try {
+            HttpResponse<String> response = client().send(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
+                    .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
+            Optional<String> answer = response.headers().firstValue(ANSWER_HEADER);
+            if (response.statusCode() == 200 && answer.isPresent()
+                    && opened(answer.get(), ANSWER).filter(text -> text.equals(String.join("|", "1", primary.toString(), nonce, "vouched")))
+                    .isPresent()) {
+                return null;
+            }
+            Matcher detail = DETAIL.matcher(response.body());
+            return "HTTP " + response.statusCode() + (detail.find() ? ": " + detail.group(1) : "");
+        } catch (IOException | IllegalArgumentException e) {
+            return e.toString();
+        }
+    }
+
+    /** The question in a request's header: empty when it was altered, sealed with another key, or is stale. */
+    Optional<Question> open(String sealed) {
+        return opened(sealed, QUESTION).flatMap(text -> {
+            String[] parts = text.split("\\|", -1);
+            try {
+                return parts.length == 4 && parts[0].equals("1") && Instant.ofEpochSecond(Long.parseLong(parts[3])).isAfter(Instant.now())
+                        ? Optional.of(new Question(UUID.fromString(parts[1]), parts[2])) : Optional.empty();
+            } catch (IllegalArgumentException e) {
+                return Optional.empty();
+            }
+        });
+    }
+
+    /** The sealed answer that vouches for {@code question}'s primary. */
+    String vouched(Question question) {
+        return seal(ANSWER, "1", question.primary().toString(), question.nonce(), "vouched");
+    }
+
+    ExecutorService answering() {
+        return answering;
+    }
+
+    private String seal(String context, String... parts) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(String.join("|", parts), context));
+    }
+
+    private Optional<String> opened(String sealed, String context) {
+        try {
+            return Optional.of(secrets.open(Base64.getUrlDecoder().decode(sealed), context));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.empty();
+        }
+    }
+
+    private HttpClient client() {
+        HttpClient made = client;
+        if (made == null) {
+            made = authority.nodeHttpClient(Duration.ofMillis(250));
+            client = made;
+        }
+        return made;
+    }
+
+    @PreDestroy
+    void stop() {
+        answering.shutdownNow();
+    }
+}
