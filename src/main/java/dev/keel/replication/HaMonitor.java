@@ -272,8 +272,6 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Long downSince;
         /** On the primary's node: whether this primary has had a standby on another node, which that node could promote. */
         boolean standbyElsewhere;
-        /** On the primary's node: its standby, running or stopped (restarting), which the fence guard counts ({@link #guarded}). */
-        volatile @Nullable Instance guardedStandby;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
         /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
@@ -287,8 +285,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         volatile long vouchedAt = Long.MIN_VALUE;
         /** On the standby's node: whether it decided to fail the primary over (it then vouches for it no more). */
         boolean takingOver;
-        /** The self-fence's reading of the witness, and its kill, under way. */
+        /** The self-fence's reading of the witness, its question to the standby's node, and its kill, under way. */
         final AtomicBoolean witnessing = new AtomicBoolean();
+        final AtomicBoolean asking = new AtomicBoolean();
         final AtomicBoolean fencing = new AtomicBoolean();
         /** When the monitor last looked for another node to move a standby beside its primary to. */
         Instant apartCheckedAt = Instant.EPOCH;
@@ -307,6 +306,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         final Map<UUID, Long> fencedDownSince = new ConcurrentHashMap<>();
         /** Why the failsafe last kept commits waiting, logged once until it changes or the catalog is back (null: none). */
         volatile @Nullable String failsafeRefusal;
+
+        /** Forgets the servers, once this node hosts neither: it then vouches for none ({@link #vouch}) and fences none. */
+        synchronized void leaveRole() {
+            forgetServers();
+            primary = null;
+            standby = null;
+        }
 
         /** Forgets what was seen of the servers (kept: when a standby may be built). */
         void forgetServers() {
@@ -458,11 +464,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         Optional<Instance> found = instances.primary(database.id());
-        Optional<Instance> live = instances.standby(database.id());
-        Optional<Instance> standby = live.filter(s -> s.state() == InstanceState.RUNNING);
+        Optional<Instance> standby = instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING);
         if (!node.name().equals(watcher(found, standby))) {
             if (found.isPresent() && standby.isPresent() && node.name().equals(standby.get().node())) {
                 watchFromStandby(database, watch, found.get(), standby.get());
+            } else if (watch.primary != null) {
+                watch.leaveRole(); // neither its primary nor its standby here (any more): nothing to vouch for, nor to fence
             }
             return;
         }
@@ -491,7 +498,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (watch.primary != null && !watch.primary.id().equals(primary.id())) {
             watch.forgetServers(); // another primary since this node last watched it: what it saw of the old one is no guide
         }
-        noteServers(database, watch, primary, live);
+        noteServers(database, watch, primary, standby);
         HaDecision decision = decide(database, watch, primary, standby);
         if (ACTS.contains(decision.kind())) {
             if (!contactFresh()) {
@@ -684,7 +691,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     && placement.silentFor(nodeOf(primary)).filter(s -> s.compareTo(fencedBy()) > 0).isPresent() && takeOver(watch)) {
                 LOG.warn("Database {}: {}", database.name(), decision.sentence());
                 watch.last = decision;
-                failover.failOverFromLostNode(database, primary, standby, decision, op -> record(database, decision, true, op));
+                try {
+                    failover.failOverFromLostNode(database, primary, standby, decision, op -> record(database, decision, true, op));
+                } finally {
+                    vouchAgainUnlessFenced(watch, primary);
+                }
                 watch.lastLsn = null;
                 watch.downSince = null;
                 watch.buildAfter = Instant.now();
@@ -721,6 +732,24 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
+     * After a failover of {@code primary} from here that stopped before it fenced it in the catalog:
+     * this node may vouch for it again (any vouch restarts its count once more). Should the catalog
+     * not answer, it vouches no more for it, which can only get it fenced.
+     */
+    private void vouchAgainUnlessFenced(Watch watch, Instance primary) {
+        try {
+            if (instances.primary(primary.databaseId()).map(Instance::id).equals(Optional.of(primary.id()))) {
+                synchronized (watch) {
+                    watch.takingOver = false;
+                }
+            }
+        } catch (DataAccessException e) {
+            LOG.warn("Could not read whether instance {} is still the primary after a failover from here ({}); this node vouches no"
+                    + " more for it", primary.id(), e.getMessage());
+        }
+    }
+
+    /**
      * Vouches, for the self-fence of the node that hosts {@code primaryId}, that this node, which
      * hosts its standby, reaches it ({@link StandbyVouches}): a connection to its port from here
      * must succeed now, and this node's count of its silence then starts no earlier than this
@@ -729,17 +758,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * not watch, out of reach, or one it is failing over.
      */
     @Nullable
-    String vouch(UUID primaryId) {
+    String vouch(UUID primaryId, UUID standbyId) {
         for (Watch watch : watches.values()) {
-            Instance primary = watch.primary;
-            Instance standby = watch.standby;
-            if (primary == null || !primary.id().equals(primaryId)) {
-                continue;
-            }
-            if (standby == null || !nodeOf(standby).equals(node.name()) || nodeOf(primary).equals(node.name())) {
-                return "node " + node.name() + " does not host its standby";
-            }
             synchronized (watch) {
+                Instance primary = watch.primary;
+                Instance standby = watch.standby;
+                if (primary == null || !primary.id().equals(primaryId)) {
+                    continue;
+                }
+                if (standby == null || !standby.id().equals(standbyId) || !nodeOf(standby).equals(node.name())
+                        || nodeOf(primary).equals(node.name())) {
+                    return "node " + node.name() + " does not host its standby " + standbyId;
+                }
                 if (watch.takingOver) {
                     return "node " + node.name() + " is failing it over";
                 }
@@ -812,13 +842,22 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                             noteReplyAge(database, watch, standby == null ? null : standby.id(), seconds);
                             watch.witnessedAt = Math.max(watch.witnessedAt, StandbyClock.repliedAt(began, seconds, watch.standbyClock.aheadNanos()));
                         });
-                        if (began - watch.witnessedAt > fenceAfter.toNanos() / 2) {
-                            askStandbyNode(database, watch, primary, began);
-                        }
+                    } finally {
+                        watch.witnessing.set(false);
+                    }
+                });
+            }
+            // Asked beside the read of the reply (whose login may take its whole timeout), from a witness a quarter of T_fence old:
+            // an answer within askTimeout() then lands well before this self-fence's deadline and the guard's.
+            long witnessed = watch.witnessedAt;
+            if ((witnessed == Long.MIN_VALUE || now - witnessed > fenceAfter.toNanos() / 4) && watch.asking.compareAndSet(false, true)) {
+                checks.execute(() -> {
+                    try {
+                        askStandbyNode(database, watch, primary);
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
                     } finally {
-                        watch.witnessing.set(false);
+                        watch.asking.set(false);
                     }
                 });
             }
@@ -854,22 +893,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (primary.isEmpty()) {
             return;
         }
-        noteServers(database, watch, primary.get(), instances.standby(database.id()));
+        noteServers(database, watch, primary.get(), instances.standby(database.id()).filter(s -> s.state() == InstanceState.RUNNING));
         connections.remember(primary.get());
     }
 
-    /**
-     * Notes the database's primary and its running standby in its watch, and whether the standby is on
-     * another node, which could promote it; and, for the fence guard, its standby also while that is
-     * stopped (restarting), which its node may promote once it runs again ({@code live}: not being
-     * removed, nor fenced).
-     */
-    private void noteServers(Database database, Watch watch, Instance primary, Optional<Instance> live) {
-        Optional<Instance> standby = live.filter(s -> s.state() == InstanceState.RUNNING);
+    /** Notes the database's primary and standby in its watch, and whether the standby is on another node, which could promote it. */
+    private void noteServers(Database database, Watch watch, Instance primary, Optional<Instance> standby) {
         watch.database = database;
         watch.primary = primary;
         watch.standby = standby.orElse(null);
-        watch.guardedStandby = live.filter(s -> s.state() == InstanceState.RUNNING || s.state() == InstanceState.STOPPED).orElse(null);
         watch.standbyElsewhere |= standby.filter(s -> !nodeOf(s).equals(node.name())).isPresent();
         // The failsafe checks a standby elsewhere without the catalog, with its password as last read; the self-fence asks its node.
         standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(s -> {
@@ -882,21 +914,27 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void rememberNodeUrl(String name) {
         Instant readAt = nodeUrlsReadAt.get(name);
         if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
-            nodeUrlsReadAt.put(name, Instant.now());
-            registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
+            try {
+                registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
+                nodeUrlsReadAt.put(name, Instant.now());
+            } catch (DataAccessException e) {
+                // The address last read stands; read again at the next check.
+            }
         }
     }
 
     /**
      * The self-fence's second witness, when the standby's replies no longer vouch for the primary:
-     * the standby's node, asked at {@code began}, vouches that it reaches the primary's port itself
-     * and counts its silence from no earlier ({@link #vouch}), so the primary serves on from then
-     * ({@link StandbyVouches}). Said once as it starts and stops vouching.
+     * the standby's node, asked just after {@code began}, vouches that it reaches the primary's port
+     * itself and counts its silence from no earlier ({@link #vouch}), so the primary serves on from
+     * then ({@link StandbyVouches}). Said once as it starts and stops vouching.
      */
-    private void askStandbyNode(Database database, Watch watch, Instance primary, long began) throws InterruptedException {
+    private void askStandbyNode(Database database, Watch watch, Instance primary) throws InterruptedException {
         Instance standby = watch.standby;
         String url = standby == null || nodeOf(standby).equals(node.name()) ? null : nodeUrls.get(nodeOf(standby));
-        String refusal = url == null ? "its API address is not known here" : vouches.ask(url, primary.id(), REMOTE_CHECK_TIMEOUT);
+        long began = System.nanoTime();
+        String refusal = url == null ? "no standby on another node, or its node's API address is not known here"
+                : vouches.ask(url, primary.id(), standby.id(), askTimeout());
         if (refusal == null) {
             watch.witnessedAt = Math.max(watch.witnessedAt, began);
         }
@@ -911,6 +949,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                         + " the standby, it is fenced {} ms after its last witness", database.name(), refusal, fenceAfter.toMillis());
             }
         }
+    }
+
+    /**
+     * How long the self-fence waits for the standby's node to vouch: 750 ms, or a quarter of T_fence
+     * if less, so that an answer asked for at a witness a quarter of T_fence old comes in time.
+     */
+    private Duration askTimeout() {
+        Duration quarter = fenceAfter.dividedBy(4);
+        return quarter.compareTo(REMOTE_CHECK_TIMEOUT) < 0 ? quarter : REMOTE_CHECK_TIMEOUT;
     }
 
     /** When each primary this node's self-fence kills was last vouched for by its standby or the standby's node, for the fence guard. */
@@ -942,7 +989,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         for (Watch watch : watches.values()) {
             Database database = watch.database;
             Instance primary = watch.primary;
-            Instance standby = watch.guardedStandby;
+            Instance standby = watch.standby;
             if (!fencedHere(watch) || standby == null || nodeOf(standby).equals(node.name())) {
                 continue;
             }

@@ -42,7 +42,7 @@ final class StandbyVouchController {
                         + " nodes, which ask a new one."));
         try {
             return CompletableFuture.supplyAsync(() -> {
-                String refusal = monitor.vouch(question.primary());
+                String refusal = monitor.vouch(question.primary(), question.standby());
                 if (refusal == null) {
                     return HttpResponse.<Problem>ok().header(StandbyVouches.ANSWER_HEADER, vouches.vouched(question));
                 }

@@ -49,7 +49,12 @@ final class StandbyVouches {
     static final String ANSWER_HEADER = "Keel-Vouch-Answer";
     private static final String QUESTION = "standby-vouch-question";
     private static final String ANSWER = "standby-vouch-answer";
-    private static final Duration VALID_FOR = Duration.ofSeconds(30);
+    /**
+     * How long a question may be answered: long, since the hosts' wall clocks may differ and a replay
+     * is harmless (the node that answers connects only to a primary it watches, and a vouch only
+     * pushes back its own count of that primary's silence).
+     */
+    private static final Duration VALID_FOR = Duration.ofMinutes(10);
     /** A refusal's reason, from its problem's detail (which holds no quote or backslash). */
     private static final Pattern DETAIL = Pattern.compile("\"detail\"\\s*:\\s*\"([^\"\\\\]{0,300})\"");
 
@@ -60,7 +65,7 @@ final class StandbyVouches {
      * Where vouches are answered: off the event loop, and off the request threads, which a catalog
      * outage fills with requests waiting for the catalog; a few at once, the rest refused.
      */
-    private final ExecutorService answering = new ThreadPoolExecutor(2, 2, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(16), runnable -> {
+    private final ExecutorService answering = new ThreadPoolExecutor(8, 8, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(256), runnable -> {
         Thread thread = new Thread(runnable, "standby-vouch");
         thread.setDaemon(true);
         return thread;
@@ -71,25 +76,27 @@ final class StandbyVouches {
         this.authority = authority;
     }
 
-    /** A question the node that answers it opens: the primary it is about, and its nonce. */
-    record Question(UUID primary, String nonce) {
+    /** A question the node that answers it opens: the primary it is about, its standby there, and its nonce. */
+    record Question(UUID primary, UUID standby, String nonce) {
     }
 
     /**
-     * Asks {@code nodeUrl} (the API of the node hosting the standby) to vouch for {@code primary}:
+     * Asks {@code nodeUrl} (the API of the node hosting {@code standby}) to vouch for {@code primary}:
      * null when it did, with an answer sealed for this very question; else why not (its refusal,
      * or what failed), which is no vouch.
      */
     @Nullable
-    String ask(String nodeUrl, UUID primary, Duration timeout) throws InterruptedException {
+    String ask(String nodeUrl, UUID primary, UUID standby, Duration timeout) throws InterruptedException {
         String nonce = HexFormat.of().formatHex(RandomStrings.bytes(16));
-        String question = seal(QUESTION, "1", primary.toString(), nonce, Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
+        String question = seal(QUESTION, "1", primary.toString(), standby.toString(), nonce,
+                Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
         try {
             HttpResponse<String> response = client().send(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
                     .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
             Optional<String> answer = response.headers().firstValue(ANSWER_HEADER);
             if (response.statusCode() == 200 && answer.isPresent()
-                    && opened(answer.get(), ANSWER).filter(text -> text.equals(String.join("|", "1", primary.toString(), nonce, "vouched")))
+                    && opened(answer.get(), ANSWER).filter(text -> text.equals(String.join("|", "1", primary.toString(), standby.toString(), nonce,
+                    "vouched")))
                     .isPresent()) {
                 return null;
             }
@@ -105,8 +112,8 @@ final class StandbyVouches {
         return opened(sealed, QUESTION).flatMap(text -> {
             String[] parts = text.split("\\|", -1);
             try {
-                return parts.length == 4 && parts[0].equals("1") && Instant.ofEpochSecond(Long.parseLong(parts[3])).isAfter(Instant.now())
-                        ? Optional.of(new Question(UUID.fromString(parts[1]), parts[2])) : Optional.empty();
+                return parts.length == 5 && parts[0].equals("1") && Instant.ofEpochSecond(Long.parseLong(parts[4])).isAfter(Instant.now())
+                        ? Optional.of(new Question(UUID.fromString(parts[1]), UUID.fromString(parts[2]), parts[3])) : Optional.empty();
             } catch (IllegalArgumentException e) {
                 return Optional.empty();
             }
@@ -115,7 +122,7 @@ final class StandbyVouches {
 
     /** The sealed answer that vouches for {@code question}'s primary. */
     String vouched(Question question) {
-        return seal(ANSWER, "1", question.primary().toString(), question.nonce(), "vouched");
+        return seal(ANSWER, "1", question.primary().toString(), question.standby().toString(), question.nonce(), "vouched");
     }
 
     ExecutorService answering() {

@@ -190,9 +190,10 @@ class KeelDownFenceIT {
                     Wait.until("node-a to watch the primary on node-b from the standby's side", Timeouts.HA_STANDBY,
                             () -> restarted.log().contains("node node-a watches its primary on node node-b from the standby's side"));
                     Hosts.Host db = hosts.host("db");
+                    // The port dropped first: node-b's first question, once its catalog contact is half T_fence old, finds it so.
+                    iptables(nodeA, "-A", dropToPort);
                     Instant firewalledAt = Instant.now();
                     db.cut();
-                    iptables(nodeA, "-A", dropToPort);
                     try {
                         Instant newKilledAt = NodeWork.awaitGone("node-b's self-fence to kill its primary that node-a cannot reach", newPostmaster);
                         Duration newFenced = Duration.between(firewalledAt, newKilledAt);

@@ -27,7 +27,7 @@ class StandbyVouchTest {
         String url = keel.api().baseUrl();
         UUID primary = UUID.randomUUID();
 
-        assertThat(vouches.ask(url, primary, Duration.ofSeconds(10))).startsWith("HTTP 409: ")
+        assertThat(vouches.ask(url, primary, UUID.randomUUID(), Duration.ofSeconds(10))).startsWith("HTTP 409: ")
                 .contains("does not vouch for primary " + primary).contains("does not watch it");
 
         Api anonymous = keel.api().withKey(null);
@@ -36,7 +36,7 @@ class StandbyVouchTest {
         assertThat(anonymous.send(anonymous.request(StandbyVouches.PATH).header(StandbyVouches.QUESTION_HEADER, forged).GET()).status())
                 .as("a question not sealed with the key").isEqualTo(404);
         // A sealed answer is no question: the two are sealed for different contexts.
-        String answer = vouches.vouched(new StandbyVouches.Question(primary, "00"));
+        String answer = vouches.vouched(new StandbyVouches.Question(primary, UUID.randomUUID(), "00"));
         assertThat(vouches.open(answer)).isEmpty();
         assertThat(anonymous.send(anonymous.request(StandbyVouches.PATH).header(StandbyVouches.QUESTION_HEADER, answer).GET()).status())
                 .as("an answer sent back as a question").isEqualTo(404);
