@@ -178,10 +178,54 @@ abstract class RowStream extends InputStream {
             }
         }
 
-        private static boolean isJsonNumber(String value) {
-            // NaN and Infinity (float and numeric) are not JSON numbers: they go as strings.
-            return !value.isEmpty() && (Character.isDigit(value.charAt(0)) || value.charAt(0) == '-' && value.length() > 1
-                    && Character.isDigit(value.charAt(1)));
+        /**
+         * Whether the whole of {@code value} is a number in RFC 8259's grammar,
+         * {@code -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?}: only then is it written raw. Postgres' text for a number
+         * column may be none ({@code NaN}, {@code Infinity} of float and numeric), and a column's type is only what the
+         * server and the driver call it, so whatever else the text is goes as a string, never as JSON of its own.
+         */
+        static boolean isJsonNumber(String value) {
+            int n = value.length();
+            int i = 0;
+            if (i < n && value.charAt(i) == '-') {
+                i++;
+            }
+            if (i < n && value.charAt(i) == '0') {
+                i++;
+            } else {
+                int start = i;
+                i = digits(value, i);
+                if (i == start) {
+                    return false;
+                }
+            }
+            if (i < n && value.charAt(i) == '.') {
+                int start = ++i;
+                i = digits(value, i);
+                if (i == start) {
+                    return false;
+                }
+            }
+            if (i < n && (value.charAt(i) == 'e' || value.charAt(i) == 'E')) {
+                i++;
+                if (i < n && (value.charAt(i) == '+' || value.charAt(i) == '-')) {
+                    i++;
+                }
+                int start = i;
+                i = digits(value, i);
+                if (i == start) {
+                    return false;
+                }
+            }
+            return i == n;
+        }
+
+        /** The index after the run of ASCII digits that starts at {@code i}. */
+        private static int digits(String value, int i) {
+            while (i < value.length() && value.charAt(i) >= '0' && value.charAt(i) <= '9') {
+                i++;
+            }
+            return i;
         }
 
         static void string(String value, StringBuilder out) {
