@@ -160,7 +160,7 @@ final class ClipQuery {
             for (int i = 1; i <= meta.getColumnCount(); i++) {
                 fields.add(meta.getColumnLabel(i));
                 String name = meta.getColumnTypeName(i);
-                types.add(ColumnType.of(typeInfo.getPGType(name), name));
+                types.add(ColumnType.described(typeInfo.getPGType(name), name, meta.getColumnType(i)));
             }
             rows.columns(fields, types);
             return types;

@@ -323,7 +323,7 @@ final class ResultRepository {
         List<ColumnType> columnTypes = new ArrayList<>();
         if (types != null) {
             for (List<Object> pair : Json.read(types, PAIRS)) {
-                columnTypes.add(ColumnType.of(((Number) pair.get(0)).intValue(), (String) pair.get(1)));
+                columnTypes.add(ColumnType.stored(((Number) pair.get(0)).intValue(), (String) pair.get(1)));
             }
         }
         Long rows = r.get(DATACLIP_RESULTS.ROW_COUNT);

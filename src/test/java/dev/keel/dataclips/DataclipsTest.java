@@ -41,6 +41,8 @@ class DataclipsTest {
             sql.execute("create table tickets (id serial primary key, big bigserial, small smallserial)");
             sql.execute("insert into tickets values (-5, -6, -7)");
             sql.execute("insert into tickets default values");
+            // The owner's own type named serial, which pgjdbc finds when it looks up the name it gives a serial column.
+            sql.execute("create type public.serial as enum ('12', '1,\"x\":2', '=HYPERLINK(\"http://x\",\"y\")')");
         }
     }
 
@@ -224,6 +226,29 @@ class DataclipsTest {
         assertThat(json.get("type_names").toString()).isEqualTo("[\"int4\",\"int8\",\"int2\"]");
         assertThat(json.get("values").toString()).isEqualTo("[[-5,-6,-7],[1,1,1]]");
         assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("id,big,small\r\n-5,-6,-7\r\n1,1,1\r\n");
+    }
+
+    /**
+     * A type the owner named serial, after a serial column in the same result (pgjdbc, having looked the name serial up for
+     * that column and found the owner's type, then calls the owner's type serial too): its values are text, quoted in the
+     * JSON and neutralised in the CSV, never read as integers; number columns' NaN and infinities are strings.
+     */
+    @Test
+    void anOwnersTypeNamedSerialIsTextNotAnInteger() {
+        JsonNode clip = create("Owner's serial", "select t.id, v.e, 'NaN'::numeric as nan, 'Infinity'::float8 as inf,"
+                + " '-Infinity'::numeric as ninf from tickets t, (values (1, '12'::serial), (2, '1,\"x\":2'),"
+                + " (3, '=HYPERLINK(\"http://x\",\"y\")')) v(n, e) where t.id = 1 order by v.n", "");
+        assertThat(clip.get("result").get("state").asText()).isEqualTo("succeeded");
+        assertThat(clip.get("result").get("types").toString()).isEqualTo("[\"int4\",\"serial\",\"numeric\",\"float8\",\"numeric\"]");
+        String url = api.post("/v1/dataclips/" + clip.get("id").asText() + "/share", "").field("url");
+        JsonNode json = anonymous.get(path(url) + ".json").json();
+        assertThat(json.get("type_names").toString()).isEqualTo("[\"int4\",\"serial\",\"numeric\",\"float8\",\"numeric\"]");
+        assertThat(json.get("types").get(1).asInt()).isGreaterThanOrEqualTo(16384); // the owner's type's OID, not an integer's
+        assertThat(json.get("values").toString()).isEqualTo("[[1,\"12\",\"NaN\",\"Infinity\",\"-Infinity\"],"
+                + "[1,\"1,\\\"x\\\":2\",\"NaN\",\"Infinity\",\"-Infinity\"],"
+                + "[1,\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\",\"NaN\",\"Infinity\",\"-Infinity\"]]");
+        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("id,e,nan,inf,ninf\r\n1,12,NaN,Infinity,-Infinity\r\n"
+                + "1,\"1,\"\"x\"\":2\",NaN,Infinity,-Infinity\r\n1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",NaN,Infinity,-Infinity\r\n");
     }
 
     /**
