@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.BiConsumer;
 
 import static dev.keel.catalog.schema.Tables.DATACLIPS;
 import static dev.keel.catalog.schema.Tables.DATACLIP_VERSIONS;
@@ -51,11 +52,19 @@ final class DataclipRepository {
         return find(id).orElseThrow();
     }
 
-    /** Changes what is given (null: unchanged); new SQL becomes the next version. */
+    /**
+     * Changes what is given (null: unchanged); new SQL becomes the next version. Under the clip's row lock, before anything
+     * is written, {@code check} is given the SQL and the parameter values the clip will hold, and refuses them by throwing
+     * (nothing changes): so a change of the SQL and a change of the values made at once are each checked against what the
+     * other left, and the clip never holds SQL that uses a parameter without a value.
+     */
     Dataclip update(UUID id, @Nullable String title, @Nullable String sql, @Nullable Map<String, String> parameters,
-                    @Nullable Integer timeoutSeconds) {
+                    @Nullable Integer timeoutSeconds, BiConsumer<String, Map<String, String>> check) {
         dsl.transaction(tx -> {
             Record row = tx.dsl().selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).forUpdate().fetchSingle();
+            Record current = currentVersion(tx.dsl(), id);
+            check.accept(sql != null ? sql : current.get(DATACLIP_VERSIONS.SQL),
+                    parameters != null ? parameters : Json.read(row.get(DATACLIPS.PARAMETERS), STRING_MAP));
             var update = tx.dsl().update(DATACLIPS).set(DATACLIPS.UPDATED_AT, DSL.currentOffsetDateTime());
             if (title != null) {
                 update = update.set(DATACLIPS.TITLE, title);
@@ -67,11 +76,8 @@ final class DataclipRepository {
                 update = update.set(DATACLIPS.TIMEOUT_SECONDS, timeoutSeconds);
             }
             update.where(DATACLIPS.ID.eq(row.get(DATACLIPS.ID))).execute();
-            if (sql != null) {
-                Record current = currentVersion(tx.dsl(), id);
-                if (!sql.equals(current.get(DATACLIP_VERSIONS.SQL))) {
-                    addVersion(tx.dsl(), id, current.get(DATACLIP_VERSIONS.NUMBER) + 1, sql);
-                }
+            if (sql != null && !sql.equals(current.get(DATACLIP_VERSIONS.SQL))) {
+                addVersion(tx.dsl(), id, current.get(DATACLIP_VERSIONS.NUMBER) + 1, sql);
             }
         });
         return find(id).orElseThrow();

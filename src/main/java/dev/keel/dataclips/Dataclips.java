@@ -68,20 +68,24 @@ final class Dataclips {
             throw invalid("A dataclip's database cannot change; create a new dataclip for database " + request.database() + ".");
         }
         String title = request.title() == null ? null : title(request.title());
-        String sql = request.sql() == null ? clip.version().sql() : request.sql();
-        ClipText.Prepared prepared = ClipText.prepare(sql);
-        Map<String, String> defaults = request.parameters() == null ? clip.parameters() : request.parameters();
-        values(prepared, defaults, Map.of());
+        if (request.sql() != null) {
+            ClipText.prepare(request.sql()); // refused as SQL before the team's runs are counted
+        }
         Integer timeout = request.timeoutSeconds() == null ? null : timeout(request.timeoutSeconds(), clip.timeoutSeconds());
         if (request.sql() != null || request.parameters() != null || timeout != null) {
             runs.checkTeamMayRun(caller.teamId());
         }
-        Dataclip updated = clips.update(clip.id(), title, request.sql(), request.parameters() == null ? null : new TreeMap<>(defaults),
-                timeout);
+        // Whether the SQL then has a value for each parameter is checked against the clip as it is under its row lock, not
+        // as read above: another change (of the values, or of the SQL) may have been made since.
+        Map<String, String> defaults = request.parameters() == null ? null : new TreeMap<>(request.parameters());
+        Dataclip updated = clips.update(clip.id(), title, request.sql(), defaults, timeout,
+                (sql, parameters) -> values(ClipText.prepare(sql), parameters, Map.of()));
         boolean rerun = updated.version().number() != clip.version().number() || request.parameters() != null || timeout != null;
         if (!rerun) {
             return new Ran(updated, newest(updated).orElse(null));
         }
+        // The SQL the clip holds now, which another change may have set since this one.
+        ClipText.Prepared prepared = ClipText.prepare(updated.version().sql());
         Map<String, String> values = values(prepared, updated.parameters(), Map.of());
         return new Ran(updated, runs.runOrJoin(updated, database(updated), prepared, values));
     }

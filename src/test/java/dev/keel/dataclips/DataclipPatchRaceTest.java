@@ -1,0 +1,125 @@
+package dev.keel.dataclips;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * PATCHes of one clip sent at once, half changing its SQL, half its parameter values: each is checked against what the
+ * others left, so the clip never holds SQL using a parameter it has no value for (after which listing the team's clips
+ * answered 422).
+ */
+@ExtendWith(SharedKeel.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class DataclipPatchRaceTest {
+    private static final String ONE = "select {{a}}::int as a";
+    private static final String TWO = "select {{a}}::int as a, {{b}}::int as b";
+    private static final int THREADS = 8;
+    private static final int ROUNDS = 20;
+
+    private Api api;
+    private String database;
+
+    @BeforeAll
+    void provision(TestKeel keel) {
+        api = keel.newTeam("patch-race-" + UUID.randomUUID().toString().substring(0, 8));
+        database = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
+    }
+
+    @AfterAll
+    void deprovision() {
+        api.deprovision(database);
+    }
+
+    /**
+     * Each round starts every thread's PATCH at once. In odd rounds the SQL threads add {{b}} (valid while the values hold
+     * b) and the value threads drop b (valid while the SQL does not use it): from (ONE, a and b) either may win, not both.
+     * Even rounds put (ONE, a and b) back. After every round the team's clips list and the clip is consistent.
+     */
+    @Test
+    void patchesOfTheSqlAndOfTheValuesAtOnceNeverLeaveAParameterWithoutAValue() throws Exception {
+        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"race\",\"database\":\"" + database + "\",\"sql\":"
+                + Json.quote(ONE) + ",\"parameters\":{\"a\":\"1\",\"b\":\"2\"}}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        String id = created.json().get("id").asText();
+        List<String> broken = new CopyOnWriteArrayList<>();
+        AtomicInteger round = new AtomicInteger();
+        CyclicBarrier start = new CyclicBarrier(THREADS, () -> {
+            String state = inconsistency(id);
+            if (state != null) {
+                broken.add("after round " + (round.get() - 1) + ": " + state);
+            }
+            round.incrementAndGet();
+        });
+        Map<Integer, AtomicInteger> statuses = new ConcurrentHashMap<>();
+        ExecutorService pool = Executors.newFixedThreadPool(THREADS);
+        try {
+            List<Future<?>> threads = new ArrayList<>();
+            for (int t = 0; t < THREADS; t++) {
+                boolean sqlThread = t % 2 == 0;
+                threads.add(pool.submit(() -> {
+                    for (int r = 0; r < ROUNDS; r++) {
+                        start.await(Timeouts.REQUEST.toMillis(), TimeUnit.MILLISECONDS);
+                        boolean race = r % 2 == 1;
+                        String body = sqlThread ? "{\"sql\":" + Json.quote(race ? TWO : ONE) + "}"
+                                : "{\"parameters\":" + (race ? "{\"a\":\"1\"}" : "{\"a\":\"1\",\"b\":\"2\"}") + "}";
+                        Api.Response patched = api.patch("/v1/dataclips/" + id, body);
+                        assertThat(patched.status()).as(patched.toString()).isIn(200, 202, 422, 429);
+                        statuses.computeIfAbsent(patched.status(), s -> new AtomicInteger()).incrementAndGet();
+                    }
+                    start.await(Timeouts.REQUEST.toMillis(), TimeUnit.MILLISECONDS); // the last round's check
+                    return null;
+                }));
+            }
+            for (Future<?> thread : threads) {
+                thread.get(Timeouts.REQUEST.toMillis() * (ROUNDS + 1), TimeUnit.MILLISECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        assertThat(broken).as("statuses " + statuses).isEmpty();
+        assertThat(round.get()).isEqualTo(ROUNDS + 1);
+        // Conflicting PATCHes met: in a racing round the losing kind is refused, naming the parameter.
+        assertThat(statuses.get(422)).as("statuses " + statuses).isNotNull();
+        assertThat(statuses.get(200)).as("statuses " + statuses).isNotNull();
+    }
+
+    /** What is wrong with the team's list and the clip in it, or null when the list answers 200 and the clip has its values. */
+    private String inconsistency(String id) {
+        Api.Response list = api.get("/v1/dataclips");
+        if (list.status() != 200) {
+            return "the list answered " + list;
+        }
+        for (JsonNode clip : list.json()) {
+            if (clip.get("id").asText().equals(id)) {
+                String sql = clip.get("sql").asText();
+                JsonNode parameters = clip.get("parameters");
+                boolean consistent = sql.equals(ONE) && parameters.has("a") || sql.equals(TWO) && parameters.has("a") && parameters.has("b");
+                return consistent ? null : "the clip holds " + sql + " with " + parameters;
+            }
+        }
+        return "the clip is not listed: " + list;
+    }
+}
