@@ -17,6 +17,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import java.io.ByteArrayOutputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -55,7 +56,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@link SharedKeel#DOWNLOAD_MAX_PER_TEAM} times, and others download meanwhile; a refusal or a
  * crowd of connections that never finish their handshakes does not hold the server either; a client
  * that reads slowly but keeps above the minimum gets the whole dump. A link works only while the
- * API key that made it is not revoked.
+ * API key that made it is not revoked, and a download under way is cut once it is.
  */
 @ExtendWith(SharedKeel.class)
 class DumpDownloadStallTest {
@@ -327,6 +328,44 @@ class DumpDownloadStallTest {
         assertThat(refused.statusCode()).isEqualTo(403);
         assertThat(refused.body()).isEqualTo("The API key that made this link was revoked, and the link with it; ask for a new one"
                 + " (heroku pg:backups:url) with a key that is not revoked.\n");
+    }
+
+    /**
+     * A download under way when the key that made its link is revoked is cut short, not finished: the client, reading a quarter
+     * above the minimum rate (the whole dump would take it about six seconds), gets what the server sent before the revocation
+     * and the kernels' buffers held, then the end of the connection.
+     */
+    @Test
+    void aDownloadUnderWayIsCutOnceTheKeyThatMadeItsLinkIsRevoked() throws Exception {
+        Api.Response key = team.post("/v1/api-keys", "{\"name\":\"download\"}");
+        assertThat(key.status()).as(key.toString()).isEqualTo(201);
+        Api.Response made = team.withKey(key.field("key")).post("/v1/databases/" + database + "/logical-backups/" + backupId + "/url", "");
+        assertThat(made.status()).as(made.toString()).isEqualTo(200);
+        long rate = SharedKeel.DOWNLOAD_MIN_RATE_KIB * 1024 * 5 / 4;
+        try (SSLSocket socket = reading(URI.create(made.field("url")))) {
+            long length = contentLength;
+            long[] read = {0};
+            InputStream in = new FilterInputStream(socket.getInputStream()) {
+                @Override
+                public int read(byte[] buffer, int offset, int count) throws IOException {
+                    int n = super.read(buffer, offset, count);
+                    read[0] += Math.max(n, 0);
+                    return n;
+                }
+            };
+            readAt(in, rate, Duration.ofSeconds(1));
+            assertThat(read[0]).as("bytes read before the revocation").isPositive();
+            assertThat(team.delete("/v1/api-keys/" + key.field("id")).status()).isEqualTo(204);
+            long revoked = System.nanoTime();
+            try {
+                readAt(in, rate, Timeouts.DOWNLOAD_PAST_STALLED); // returns at the end of the stream
+            } catch (IOException cut) {
+                // cut without TLS's close_notify: ended all the same
+            }
+            Duration ended = Duration.ofNanos(System.nanoTime() - revoked);
+            assertThat(read[0]).as("bytes the client got of " + length).isLessThan(length);
+            assertThat(ended).as("time from the revocation to the end").isLessThan(Timeouts.DOWNLOAD_REVOKED);
+        }
     }
 
     @Test

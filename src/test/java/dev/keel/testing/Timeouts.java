@@ -56,6 +56,11 @@ public final class Timeouts {
     public static final Duration FOLLOW_RELEASED = scaled(15);
     /** A download served while stalled clients hold every download thread: past the shared Keel's stall bound (4 s), with room. */
     public static final Duration DOWNLOAD_PAST_STALLED = scaled(30);
+    /**
+     * A backup download under way to end once its link's API key is revoked through the node serving it (its loop asks before
+     * each buffer it sends), for a slow client that drains what the kernels' buffers hold (a few MB) at its own pace.
+     */
+    public static final Duration DOWNLOAD_REVOKED = scaled(10);
     /** A few more turns of a dumps watchdog check scheduled every 50 ms (WatchdogsTest). */
     public static final Duration WATCHDOG_TURNS = scaled(5);
     /** A log follow stream's keepalive to arrive: a few of the shared Keel's keepalive spans (1 s). */
