@@ -1,5 +1,6 @@
 package dev.keel.dumps;
 
+import dev.keel.jobs.Loops;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -10,7 +11,10 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 
 /**
  * Ends the exchanges of the download server ({@link DumpDownloadServer}) of clients too slow to
@@ -34,6 +38,10 @@ import java.util.concurrent.ScheduledFuture;
  * The average is taken since the response began, not per window, because the kernel's socket
  * buffers (megabytes) let a blocked write go on only once a third of them drained: what a steady
  * client takes reaches the server in bursts, which a per-window count would mistake for a trickle.
+ *
+ * <p>A download also ends once the API key that made its link is revoked: each turn the watch has the key asked about
+ * ({@link #answering}'s {@code allowed}) on {@code asker}, not on its own thread, which must never wait (here on the
+ * catalog); so a download ends whether its client reads on or stopped reading.
  */
 final class DownloadStallWatch implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DownloadStallWatch.class);
@@ -43,11 +51,13 @@ final class DownloadStallWatch implements AutoCloseable {
     private final Duration requestWithin;
     private final Duration window;
     private final long minRate;
+    private final Executor asker;
     private final Map<Thread, Exchange> running = new ConcurrentHashMap<>();
     private final ScheduledFuture<?> checks;
 
-    /** {@code minRate} in bytes a second. */
-    DownloadStallWatch(Duration requestWithin, Duration window, long minRate) {
+    /** {@code minRate} in bytes a second; {@code asker} runs the asks whether a download's key is still active. */
+    DownloadStallWatch(Duration requestWithin, Duration window, long minRate, Executor asker) {
+        this.asker = asker;
         this.requestWithin = requestWithin;
         this.window = window;
         this.minRate = minRate;
@@ -63,6 +73,8 @@ final class DownloadStallWatch implements AutoCloseable {
         private volatile long answeringAt;
         private volatile long moved;
         private volatile long movedAt;
+        private volatile BooleanSupplier allowed;
+        private final AtomicBoolean asking = new AtomicBoolean();
         private boolean running = true;
 
         Exchange(Thread thread) {
@@ -91,13 +103,16 @@ final class DownloadStallWatch implements AutoCloseable {
 
     /**
      * Marks that the exchange on this thread begins a download (its link checked and a place taken): the response's rate is
-     * watched from now on instead of the request deadline. Called only then, so that every refusal ends within that deadline.
+     * watched from now on instead of the request deadline, and {@code allowed} (whether the link's API key is still active;
+     * it may wait on the catalog) asked each turn, the download ended once it says no. Called only then, so that every
+     * refusal ends within that deadline.
      */
-    void answering() {
+    void answering(BooleanSupplier allowed) {
         Exchange exchange = running.get(Thread.currentThread());
         if (exchange != null) {
             exchange.answeringAt = System.nanoTime();
             exchange.movedAt = exchange.answeringAt;
+            exchange.allowed = allowed;
             exchange.answering = true;
         }
     }
@@ -130,6 +145,7 @@ final class DownloadStallWatch implements AutoCloseable {
                             requestWithin.toSeconds());
                 }
             } else {
+                askAllowed(exchange);
                 long moved = exchange.moved;
                 long beyondGrace = now - exchange.answeringAt - window.toNanos();
                 if (beyondGrace > 0 && moved < minRate * (beyondGrace / 1_000_000) / 1000) {
@@ -141,6 +157,29 @@ final class DownloadStallWatch implements AutoCloseable {
                             + " thread for other downloads", window.toSeconds());
                 }
             }
+        }
+    }
+
+    /** Has {@code asker} ask whether the download may go on, and end it when not; one ask at a time per download. */
+    private void askAllowed(Exchange exchange) {
+        BooleanSupplier allowed = exchange.allowed;
+        if (allowed == null || !exchange.asking.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            asker.execute(() -> {
+                try {
+                    Loops.round("A backup download's API key check", () -> {
+                        if (!allowed.getAsBoolean()) {
+                            end(exchange, "The API key that made a backup download's link was revoked; the download is closed");
+                        }
+                    });
+                } finally {
+                    exchange.asking.set(false);
+                }
+            });
+        } catch (RejectedExecutionException stopping) {
+            exchange.asking.set(false); // the server is stopping, and its downloads with it
         }
     }
 

@@ -34,7 +34,6 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.function.BooleanSupplier;
 
 /**
  * Serves logical backups by their signed links ({@code https://<host>:<port>/dumps/<id>?...}) on
@@ -54,8 +53,9 @@ import java.util.function.BooleanSupplier;
  * {@code KEEL_BACKUPS_DOWNLOAD_MAX_PER_TEAM} times, a connection must send its request
  * (and be answered, when refused) within {@code KEEL_BACKUPS_DOWNLOAD_REQUEST_WITHIN}, and a download that moves no byte for
  * {@code KEEL_BACKUPS_DOWNLOAD_STALL}, or has averaged less than {@code KEEL_BACKUPS_DOWNLOAD_MIN_RATE}
- * since it began (its first {@code KEEL_BACKUPS_DOWNLOAD_STALL} aside), is ended ({@link DownloadStallWatch}). A link works only while the API key that made it is not revoked: a revocation
- * refuses new downloads and cuts those under way ({@link #sendChecked}).
+ * since it began (its first {@code KEEL_BACKUPS_DOWNLOAD_STALL} aside), is ended ({@link DownloadStallWatch}). A link works
+ * only while the API key that made it is not revoked: a revocation refuses new downloads and ends those under way (the
+ * stall watch asks {@link ApiKeys#stillActive}).
  */
 @Singleton
 final class DumpDownloadServer implements ApplicationEventListener<ServerStartupEvent> {
@@ -133,7 +133,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
             executor = Executors.newFixedThreadPool(THREADS, DaemonThreads.numbered("keel-download"));
-            watch = new DownloadStallWatch(requestWithin, stall, minRate);
+            watch = new DownloadStallWatch(requestWithin, stall, minRate, executor); // its asks run unwatched, beside the exchanges
             https.setExecutor(watch.watching(executor));
             https.createContext(DumpLinks.PATH, this::serve);
             https.start();
@@ -202,9 +202,9 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
                 return;
             }
             try {
-                watch.answering(); // a download: the rate rules from here on
                 UUID keyId = named.get().keyId();
-                send(exchange, head, backup.get(), () -> keys.stillActive(keyId));
+                watch.answering(() -> keys.stillActive(keyId)); // a download: the rate rules and the key's revocation from here on
+                send(exchange, head, backup.get());
             } finally {
                 places.give(backup.get());
             }
@@ -213,7 +213,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
         }
     }
 
-    private void send(HttpExchange exchange, boolean head, Transfer backup, BooleanSupplier keyActive) throws IOException {
+    private void send(HttpExchange exchange, boolean head, Transfer backup) throws IOException {
         DumpObjects.Stored stored = objects.open(backup);
         try (InputStream in = stored.stream()) {
             exchange.getResponseHeaders().set("Content-Type", "application/octet-stream");
@@ -221,29 +221,19 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             exchange.getResponseHeaders().set("X-Keel-Sha256", backup.sha256());
             exchange.sendResponseHeaders(200, head ? -1 : stored.size());
             if (!head) {
-                sendChecked(in, watch.watched(exchange.getResponseBody()), backup, keyActive);
+                sendChecked(in, watch.watched(exchange.getResponseBody()), backup);
             }
         }
     }
 
-    /**
-     * Sends the dump, holding the last buffer back until everything before it hashed to the recorded sha256, and cuts it short
-     * once the link's API key is revoked ({@code keyActive}, asked before each buffer: {@link ApiKeys#stillActive} answers from
-     * memory, asking the catalog at most every {@link ApiKeys#ACTIVE_KNOWN_FOR}, and knows at once of a revocation made through
-     * this node). Asked here on the download's own thread, not by the stall watch, whose shared thread must never wait on the
-     * catalog; a client that stopped reading, which this loop cannot reach, is the stall watch's to end.
-     */
-    private static void sendChecked(InputStream in, OutputStream out, Transfer backup, BooleanSupplier keyActive) throws IOException {
+    /** Sends the dump, holding the last buffer back until everything before it hashed to the recorded sha256. */
+    private static void sendChecked(InputStream in, OutputStream out, Transfer backup) throws IOException {
         MessageDigest digest = Sha256.digest();
         byte[] held = new byte[BUFFER];
         int heldLength = 0;
         byte[] buffer = new byte[BUFFER];
         int n;
         while ((n = in.readNBytes(buffer, 0, buffer.length)) > 0) {
-            if (!keyActive.getAsBoolean()) {
-                throw new IOException("the API key that made the link to backup " + backup.name() + " was revoked; the download was"
-                        + " cut short");
-            }
             if (heldLength > 0) {
                 out.write(held, 0, heldLength);
             }
