@@ -4,54 +4,99 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import dev.keel.tls.CertificateAuthority;
 import io.micronaut.core.annotation.Nullable;
+import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.Inet6Address;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Optional;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * Fetching a dump by URL for a restore: https only (verified against the JDK's certificate
  * authorities and Keel's own), and never from a loopback, private, link-local or otherwise
  * internal address, which would let a tenant make Keel reach what only Keel can (its catalog,
- * its object store), except Keel's own signed backup URLs. Redirects are followed a few times,
- * each target checked the same way.
+ * its object store), except Keel's own signed backup URLs. A host is resolved once per request:
+ * every address it has is checked, and the connection goes to the checked address itself (its
+ * certificate, SNI and Host header still name the host), so a DNS server that answers a public
+ * address to the check and an internal one to the connection (rebinding) gets nowhere. The GET
+ * is Keel's own HTTP/1.1 over that socket because the JDK's HTTP client resolves names itself.
+ * Redirects are followed a few times, each target resolved, checked and pinned the same way.
  */
 @Singleton
 final class DumpUrls {
     private static final int MAX_REDIRECTS = 5;
+    private static final int HTTPS_PORT = 443;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    /** How long a server may take to answer with its headers. */
+    /** How long a server may take to answer with its headers, the TLS handshake included. */
     private static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
     /** How long a read of the dump may wait for a byte. */
     private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
+    /** The most a status line and headers may take: a server is not to fill Keel's memory with them. */
+    private static final int MAX_HEADER_BYTES = 64 * 1024;
+    private static final Pattern IPV4_LITERAL = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
+
+    /** How a host name becomes its addresses: the system's resolver; a test answers as a rebinding DNS server would. */
+    interface Resolver {
+        InetAddress[] resolve(String host) throws UnknownHostException;
+    }
 
     private final CertificateAuthority authority;
     private final DumpDownloadServer downloads;
-    private volatile HttpClient client;
+    private final Resolver resolver;
+    private volatile SSLContext tls;
 
+    @Inject
     DumpUrls(CertificateAuthority authority, DumpDownloadServer downloads) {
+        this(authority, downloads, InetAddress::getAllByName);
+    }
+
+    DumpUrls(CertificateAuthority authority, DumpDownloadServer downloads, Resolver resolver) {
         this.authority = authority;
         this.downloads = downloads;
+        this.resolver = resolver;
     }
 
     /** A response body being read, and its length when the server said. */
     record Fetched(InputStream stream, @Nullable Long size) {
     }
 
-    /** The URL, if Keel may fetch it; a 422 saying why not otherwise. */
+    /** A response's status, its headers (names in lower case, the first of each), and its body, open until closed. */
+    record Response(int status, Map<String, String> headers, InputStream body) {
+    }
+
+    /** The URL, if Keel may fetch it; a 422 saying why not otherwise. The fetch checks its host again, as it connects. */
     URI check(String text) {
+        URI uri = parse(text);
+        pin(uri);
+        return uri;
+    }
+
+    private static URI parse(String text) {
         URI uri;
         try {
             uri = new URI(text);
@@ -61,44 +106,44 @@ final class DumpUrls {
         if (!"https".equalsIgnoreCase(uri.getScheme()) || uri.getHost() == null) {
             throw invalid("Keel fetches dumps over https only; give an https:// URL of a pg_dump -Fc file.");
         }
-        if (downloads.isOwn(uri)) {
-            return uri;
-        }
+        return uri;
+    }
+
+    /**
+     * The address a request for {@code uri} connects to: its host resolved once, and refused (422)
+     * if any of its addresses is internal, unless the URL is one of Keel's own download links.
+     */
+    private InetAddress pin(URI uri) {
+        String host = host(uri);
         InetAddress[] addresses;
         try {
-            addresses = InetAddress.getAllByName(uri.getHost());
+            addresses = resolver.resolve(host);
         } catch (UnknownHostException e) {
-            throw invalid("The host of " + uri.getHost() + " cannot be resolved; check the URL.");
+            throw invalid("The host of " + host + " cannot be resolved; check the URL.");
         }
-        for (InetAddress address : addresses) {
-            if (internal(address)) {
-                throw invalid(uri.getHost() + " is " + address.getHostAddress() + ", an internal address; Keel restores only from"
-                        + " public https URLs and from its own backup URLs.");
+        if (addresses.length == 0) {
+            throw invalid("The host of " + host + " cannot be resolved; check the URL.");
+        }
+        if (!downloads.isOwn(uri)) {
+            for (InetAddress address : addresses) {
+                if (internal(address)) {
+                    throw invalid(host + " is " + address.getHostAddress() + ", an internal address; Keel restores only from"
+                            + " public https URLs and from its own backup URLs.");
+                }
             }
         }
-        return uri;
+        return addresses[0];
     }
 
     Fetched fetch(URI start) throws IOException {
         URI uri = start;
         for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
-            HttpResponse<InputStream> response;
-            try {
-                // Bounded: a server that never answers, or stops sending, must not hold an operation thread (of every team's) for good.
-                response = client().send(HttpRequest.newBuilder(uri).timeout(HEADERS_TIMEOUT).GET().build(),
-                        HttpResponse.BodyHandlers.ofInputStream());
-            } catch (HttpTimeoutException e) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + uri.getHost() + " did not answer within "
-                        + HEADERS_TIMEOUT.toSeconds() + " s; check the URL, or restore again once it answers.");
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted fetching " + uri.getHost(), e);
-            }
-            int status = response.statusCode();
-            Optional<String> location = response.headers().firstValue("Location");
-            if (status >= 300 && status < 400 && location.isPresent()) {
+            Response response = get(uri, pin(uri));
+            int status = response.status();
+            String location = response.headers().get("location");
+            if (status >= 300 && status < 400 && location != null) {
                 response.body().close();
-                uri = check(uri.resolve(location.get()).toString());
+                uri = parse(uri.resolve(location.strip()).toString());
                 continue;
             }
             if (status != 200) {
@@ -106,19 +151,259 @@ final class DumpUrls {
                 throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump from " + uri.getHost() + " answered HTTP " + status
                         + "; check that the URL is current (signed URLs expire).");
             }
-            Long size = response.headers().firstValueAsLong("Content-Length").stream().boxed().findFirst().orElse(null);
+            Long size = response.headers().containsKey("transfer-encoding") ? null : length(response.headers().get("content-length"));
             return new Fetched(new IdleDeadlineInputStream(response.body(), IDLE_TIMEOUT), size);
         }
         throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump was redirected more than " + MAX_REDIRECTS + " times.");
     }
 
-    private HttpClient client() {
-        HttpClient made = client;
+    /**
+     * One GET of {@code uri} over a TLS connection to {@code address} and nowhere else, whatever
+     * the host's name resolves to now: SNI, the certificate's host name check and the Host header
+     * are those of the URL's host. Bounded: a server that never answers, or answers slowly, must
+     * not hold an operation thread (of every team's) for good; the body's reads are bounded by
+     * the caller.
+     */
+    Response get(URI uri, InetAddress address) throws IOException {
+        String host = host(uri);
+        int port = uri.getPort() < 0 ? HTTPS_PORT : uri.getPort();
+        long deadline = System.nanoTime() + HEADERS_TIMEOUT.toNanos();
+        Socket plain = new Socket();
+        try {
+            try {
+                plain.connect(new InetSocketAddress(address, port), (int) CONNECT_TIMEOUT.toMillis());
+            } catch (IOException e) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "Keel could not connect to " + host + " (" + address.getHostAddress()
+                        + ") on port " + port + ": " + e.getMessage() + "; check the URL, or restore again once it answers.");
+            }
+            SSLSocket socket = (SSLSocket) context().getSocketFactory().createSocket(plain, host, port, true);
+            SSLParameters parameters = socket.getSSLParameters();
+            parameters.setEndpointIdentificationAlgorithm("HTTPS");
+            if (!host.contains(":") && !IPV4_LITERAL.matcher(host).matches()) {
+                parameters.setServerNames(List.of(new SNIHostName(host))); // a name: SNI carries no address literal
+            }
+            socket.setSSLParameters(parameters);
+            HeaderDeadline timed = new HeaderDeadline(socket.getInputStream(), plain, deadline);
+            timed.bound(); // the handshake's reads too
+            socket.startHandshake();
+            String target = (uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())
+                    + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+            String hostHeader = (host.contains(":") ? "[" + host + "]" : host) + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
+            OutputStream out = socket.getOutputStream();
+            out.write(("GET " + target + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nUser-Agent: Keel\r\nAccept: */*\r\n"
+                    + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            Response response = readHead(new BufferedInputStream(timed), host);
+            timed.disarm();
+            return response;
+        } catch (SocketTimeoutException e) {
+            plain.close();
+            throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + host + " did not answer within "
+                    + HEADERS_TIMEOUT.toSeconds() + " s; check the URL, or restore again once it answers.");
+        } catch (IOException | RuntimeException e) {
+            plain.close();
+            throw e;
+        }
+    }
+
+    /** The status line and headers (informational answers skipped), and the body as the headers frame it. */
+    private static Response readHead(InputStream in, String host) throws IOException {
+        int[] budget = {MAX_HEADER_BYTES};
+        while (true) {
+            String statusLine = line(in, budget);
+            String[] parts = statusLine.split(" ", 3);
+            if (parts.length < 2 || !parts[0].startsWith("HTTP/1.") || !parts[1].matches("\\d{3}")) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + host + " did not answer in HTTP/1.1.");
+            }
+            int status = Integer.parseInt(parts[1]);
+            Map<String, String> headers = new HashMap<>();
+            for (String header = line(in, budget); !header.isEmpty(); header = line(in, budget)) {
+                int colon = header.indexOf(':');
+                if (colon > 0) {
+                    headers.putIfAbsent(header.substring(0, colon).strip().toLowerCase(Locale.ROOT), header.substring(colon + 1).strip());
+                }
+            }
+            if (status >= 100 && status < 200) {
+                continue;
+            }
+            String coding = headers.get("transfer-encoding");
+            InputStream body = coding != null && coding.toLowerCase(Locale.ROOT).endsWith("chunked") ? new Chunked(in)
+                    : headers.containsKey("transfer-encoding") || length(headers.get("content-length")) == null ? in
+                    : new Counted(in, length(headers.get("content-length")));
+            return new Response(status, headers, body);
+        }
+    }
+
+    /** A line ending in CRLF (or LF), without it, counted against what the headers may take. */
+    private static String line(InputStream in, int[] budget) throws IOException {
+        ByteArrayOutputStream line = new ByteArrayOutputStream();
+        for (int b = in.read(); b != '\n'; b = in.read()) {
+            if (b < 0) {
+                throw new EOFException("the server closed the connection within its headers");
+            }
+            if (--budget[0] < 0) {
+                throw new IOException("the server's headers are longer than " + MAX_HEADER_BYTES + " bytes");
+            }
+            line.write(b);
+        }
+        String text = line.toString(StandardCharsets.ISO_8859_1);
+        return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
+    }
+
+    private static @Nullable Long length(@Nullable String header) {
+        try {
+            return header == null ? null : Long.parseLong(header.strip());
+        } catch (NumberFormatException e) {
+            return null;
+        }
+    }
+
+    private SSLContext context() {
+        SSLContext made = tls;
         if (made == null) {
-            made = authority.httpClient(CONNECT_TIMEOUT);
-            client = made;
+            made = authority.clientContext();
+            tls = made;
         }
         return made;
+    }
+
+    /** The URL's host as resolved and named in TLS: an IPv6 literal without its brackets. */
+    private static String host(URI uri) {
+        return uri.getHost().replace("[", "").replace("]", "");
+    }
+
+    /**
+     * The connection's stream, each read bounded by what is left until the headers' deadline
+     * while armed (a server that sends its headers a byte at a time must still have sent them
+     * all by then); closing it closes the connection, which ends a read blocked in it at once.
+     */
+    private static final class HeaderDeadline extends FilterInputStream {
+        private final Socket connection;
+        private final long deadline;
+        private volatile boolean armed = true;
+
+        HeaderDeadline(InputStream in, Socket connection, long deadline) {
+            super(in);
+            this.connection = connection;
+            this.deadline = deadline;
+        }
+
+        void bound() throws IOException {
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) {
+                throw new SocketTimeoutException("the headers' time is up");
+            }
+            connection.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
+        }
+
+        void disarm() throws IOException {
+            armed = false;
+            connection.setSoTimeout(0); // the body's reads are the caller's to bound
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (armed) {
+                bound();
+            }
+            return in.read(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            connection.close();
+        }
+    }
+
+    /** A body framed by the headers: the connection closing before its end is an error, not the end of the dump. */
+    private abstract static class Framed extends FilterInputStream {
+        Framed(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        /** Reads at most {@code left} bytes, which must come. */
+        int readSome(byte[] b, int off, int len, long left) throws IOException {
+            int n = in.read(b, off, (int) Math.min(len, left));
+            if (n < 0) {
+                throw new EOFException("the server closed the connection before the end of the dump");
+            }
+            return n;
+        }
+    }
+
+    /** A body of a known length. */
+    private static final class Counted extends Framed {
+        private long left;
+
+        Counted(InputStream in, long length) {
+            super(in);
+            this.left = length;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (left == 0 || len == 0) {
+                return left == 0 ? -1 : 0;
+            }
+            int n = readSome(b, off, len, left);
+            left -= n;
+            return n;
+        }
+    }
+
+    /** A chunked body (RFC 9112, 7.1), decoded; its trailers are read and dropped. */
+    private static final class Chunked extends Framed {
+        private long left;
+        private boolean started;
+        private boolean done;
+
+        Chunked(InputStream in) {
+            super(in);
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (left == 0 && !done && len > 0) {
+                nextChunk();
+            }
+            if (done || len == 0) {
+                return done ? -1 : 0;
+            }
+            int n = readSome(b, off, len, left);
+            left -= n;
+            return n;
+        }
+
+        private void nextChunk() throws IOException {
+            int[] budget = {MAX_HEADER_BYTES};
+            if (started) {
+                line(in, budget); // the CRLF that ends the chunk before
+            }
+            started = true;
+            String size = line(in, budget);
+            int extension = size.indexOf(';');
+            try {
+                left = Long.parseLong((extension < 0 ? size : size.substring(0, extension)).strip(), 16);
+            } catch (NumberFormatException e) {
+                throw new IOException("the server sent a malformed chunk size: " + size);
+            }
+            if (left < 0) {
+                throw new IOException("the server sent a malformed chunk size: " + size);
+            }
+            if (left == 0) {
+                done = true;
+                while (!line(in, budget).isEmpty()) {
+                    // a trailer, dropped
+                }
+            }
+        }
     }
 
     static boolean internal(InetAddress address) {

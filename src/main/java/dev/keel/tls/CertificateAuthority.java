@@ -233,12 +233,6 @@ public final class CertificateAuthority {
         }
     }
 
-    /** An HTTP client for Keel's own requests, its TLS through {@link #clientContext()}; it follows no redirect. */
-    public HttpClient httpClient(Duration connectTimeout) {
-        return HttpClient.newBuilder().sslContext(clientContext()).connectTimeout(connectTimeout)
-                .followRedirects(HttpClient.Redirect.NEVER).build();
-    }
-
     /**
      * An HTTP client for one node's requests to another's API: it trusts this installation's CA
      * alone, and of its certificates only the API's ({@link #API_MARK}), for the host asked; it
