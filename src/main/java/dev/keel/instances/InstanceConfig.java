@@ -51,8 +51,10 @@ public final class InstanceConfig {
      * pg_hba rules, first match wins: Keel's superuser to any database from {@code keelAddress}
      * only, and refused from anywhere else (a rule, not only the absence of one, so that no later
      * rule can ever admit it); replication (only roles with that attribute: Keel's followers and
-     * standbys) from that host only; the replication roles refused every ordinary database; and
-     * every other role only to {@code database}, from anywhere, over TLS.
+     * standbys) from that host only; the replication roles refused every ordinary database; an
+     * upgrade's stream role (it reads every row) to {@code database} from Keel's hosts only, where
+     * the new server that subscribes runs; and every other role only to {@code database}, from
+     * anywhere, over TLS.
      */
     public static List<HbaRule> hba(String database, List<String> keelSources) {
         List<HbaRule> rules = new ArrayList<>(hbaKeelOnly(keelSources));
@@ -61,6 +63,10 @@ public final class InstanceConfig {
         }
         rules.add(new HbaRule("host", "replication", "all", "all", "reject"));
         rules.add(new HbaRule("host", "all", "+" + ServerSession.REPLICATION_GROUP, "all", "reject"));
+        for (String source : keelSources) {
+            rules.add(new HbaRule("hostssl", database, "+" + ServerSession.UPGRADE_STREAM_GROUP, source, "scram-sha-256"));
+        }
+        rules.add(new HbaRule("host", "all", "+" + ServerSession.UPGRADE_STREAM_GROUP, "all", "reject"));
         rules.add(HbaRule.hostssl(database, "all", "scram-sha-256"));
         return rules;
     }

@@ -1,6 +1,7 @@
 package dev.keel.lifecycle;
 
 import dev.keel.postgres.Lsn;
+import dev.keel.postgres.ServerSession;
 import org.jooq.DSLContext;
 import org.jooq.Record;
 import org.jooq.impl.DSL;
@@ -28,12 +29,19 @@ final class UpgradeStreamSql {
         return UpgradeSql.sql(connection);
     }
 
-    /** On the old server: a role that may connect to the database, read every row (row security too) and stream, with {@code password}. */
+    /**
+     * On the old server: a role that may connect to the database, read every row (row security too) and stream, with
+     * {@code password}; a member of {@link ServerSession#UPGRADE_STREAM_GROUP}, which pg_hba admits from Keel's hosts only.
+     */
     static void createStreamRole(Connection superuser, String role, String password, String database) throws SQLException {
         DSLContext sql = sql(superuser);
+        if (!roleExists(sql, ServerSession.UPGRADE_STREAM_GROUP)) {
+            sql.execute("create role {0} nologin", quotedName(ServerSession.UPGRADE_STREAM_GROUP)); // one upgrade per server at a time
+        }
         if (!roleExists(sql, role)) {
             sql.execute("create role {0} login replication bypassrls", quotedName(role));
         }
+        sql.execute("grant {0} to {1}", quotedName(ServerSession.UPGRADE_STREAM_GROUP), quotedName(role));
         sql.execute("grant pg_read_all_data to {0}", quotedName(role));
         sql.execute("grant connect on database {0} to {1}", quotedName(database), quotedName(role));
         superuser.unwrap(PGConnection.class).alterUserPassword(role, password.toCharArray(), "scram-sha-256");

@@ -41,6 +41,11 @@ public final class ServerSession implements AutoCloseable {
     public static final String SUPERUSER = "keel";
     /** The group of the replication roles of followers and standbys: pg_hba refuses them anything but replication. */
     public static final String REPLICATION_GROUP = "keel_replication";
+    /**
+     * The group of a major-version upgrade's stream roles (which log in, stream and read every
+     * row): pg_hba admits them to their database from Keel's hosts only.
+     */
+    public static final String UPGRADE_STREAM_GROUP = "keel_upgrade_stream";
     private static final String SCRAM = "scram-sha-256";
     private static final String ROLE_ATTRIBUTES = "login nosuperuser nocreatedb nocreaterole noreplication nobypassrls";
     /** How long ago, in seconds by this server's clock, a walsender's standby last replied (its stamp is the standby host's clock). */

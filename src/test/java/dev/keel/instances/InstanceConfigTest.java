@@ -33,13 +33,16 @@ class InstanceConfigTest {
 
     @Test
     void hbaLetsKeelInFromItsOwnAddressAndUsersOnlyIntoTheirDatabaseOverTls() {
-        // Keel's role and replication are refused from anywhere else, and replication roles are refused every database.
+        // Keel's role and replication are refused from anywhere else, replication roles are refused every database, and an
+        // upgrade's stream roles (they read every row) come to the database from Keel's address only.
         assertThat(InstanceConfig.hba("d123", List.of("127.0.0.1/32"))).containsExactly(
                 new HbaRule("hostssl", "all", "keel", "127.0.0.1/32", "scram-sha-256"),
                 new HbaRule("host", "all", "keel", "all", "reject"),
                 new HbaRule("hostssl", "replication", "all", "127.0.0.1/32", "scram-sha-256"),
                 new HbaRule("host", "replication", "all", "all", "reject"),
                 new HbaRule("host", "all", "+keel_replication", "all", "reject"),
+                new HbaRule("hostssl", "d123", "+keel_upgrade_stream", "127.0.0.1/32", "scram-sha-256"),
+                new HbaRule("host", "all", "+keel_upgrade_stream", "all", "reject"),
                 new HbaRule("hostssl", "d123", "all", "all", "scram-sha-256"));
         assertThat(InstanceConfig.hbaKeelOnly(List.of("::1/128"))).containsExactly(new HbaRule("hostssl", "all", "keel", "::1/128", "scram-sha-256"),
                 new HbaRule("host", "all", "keel", "all", "reject"));
@@ -55,6 +58,9 @@ class InstanceConfigTest {
                 new HbaRule("hostssl", "replication", "all", "10.0.0.0/24", "scram-sha-256"),
                 new HbaRule("host", "replication", "all", "all", "reject"),
                 new HbaRule("host", "all", "+keel_replication", "all", "reject"),
+                new HbaRule("hostssl", "d123", "+keel_upgrade_stream", "10.0.0.7/32", "scram-sha-256"),
+                new HbaRule("hostssl", "d123", "+keel_upgrade_stream", "10.0.0.0/24", "scram-sha-256"),
+                new HbaRule("host", "all", "+keel_upgrade_stream", "all", "reject"),
                 new HbaRule("hostssl", "d123", "all", "all", "scram-sha-256"));
     }
 
