@@ -8,6 +8,7 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.Reconfiguration;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
 import dev.keel.operations.OperationHandler;
@@ -21,12 +22,14 @@ import org.slf4j.LoggerFactory;
 import java.sql.Connection;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
- * An online major-version upgrade, as one operation: checks; {@code wal_level=logical} on the old
- * server (a restart, only for servers made before Keel set it everywhere); the new server
+ * An online major-version upgrade, as one operation: checks; {@code wal_level=logical} and this
+ * version's pg_hba on the old server (a restart only for servers made before Keel set logical
+ * everywhere, a reload otherwise); the new server
  * ({@link UpgradeTarget}); its rows by logical replication ({@link LogicalCopy}); the switch in a
  * short write pause ({@link UpgradeSwitch}); then the aftermath ({@link UpgradeAftermath}). Until
  * the switch the database serves from its old server and a failure removes everything the upgrade
@@ -53,6 +56,7 @@ public final class DatabaseUpgrade implements OperationHandler {
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final InstanceRuntime runtime;
+    private final Reconfiguration reconfiguration;
     private final InstanceMaker maker;
     private final UpgradeChecks checks;
     private final UpgradeTarget target;
@@ -63,15 +67,16 @@ public final class DatabaseUpgrade implements OperationHandler {
     private final OperationRepository operations;
 
     DatabaseUpgrade(UpgradeRepository upgrades, DatabaseLookup databases, ServerSettings serverSettings, InstanceRepository instances,
-                    InstanceConnections connections, InstanceRuntime runtime, InstanceMaker maker, UpgradeChecks checks,
-                    UpgradeTarget target, LogicalCopy logical, UpgradeSwitch switcher, UpgradeAftermath aftermath, UpgradeDryRun dryRun,
-                    OperationRepository operations) {
+                    InstanceConnections connections, InstanceRuntime runtime, Reconfiguration reconfiguration, InstanceMaker maker,
+                    UpgradeChecks checks, UpgradeTarget target, LogicalCopy logical, UpgradeSwitch switcher, UpgradeAftermath aftermath,
+                    UpgradeDryRun dryRun, OperationRepository operations) {
         this.upgrades = upgrades;
         this.databases = databases;
         this.serverSettings = serverSettings;
         this.instances = instances;
         this.connections = connections;
         this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.maker = maker;
         this.checks = checks;
         this.target = target;
@@ -168,17 +173,25 @@ public final class DatabaseUpgrade implements OperationHandler {
                 && instances.primary(database.id()).map(p -> p.major() == toMajor).orElse(false);
     }
 
-    /** Old servers were made with wal_level replica; logical decoding needs logical, which takes a restart. */
+    /**
+     * The old server configured as this version makes servers, before the stream's role exists: its
+     * pg_hba (one written by an earlier version would admit that role from anywhere), and
+     * wal_level logical, which logical decoding needs and which takes a restart on servers made
+     * with replica, before Keel set it everywhere; otherwise a reload.
+     */
     private void ensureLogical(Database database, Instance old, Consumer<String> step) throws Exception {
         String level;
         try (Connection connection = connections.open(old, "postgres").pinnedConnection()) {
             level = UpgradeSql.value(connection, String.class, "select pg_catalog.current_setting('wal_level')");
         }
+        Map<String, String> settings = maker.settings(old, serverSettings.of(database));
         if (!"logical".equals(level)) {
             step.accept(LOGICAL);
-            runtime.configure(old, maker.settings(old, serverSettings.of(database)), target.hba(database));
+            runtime.configure(old, settings, target.hba(database));
             runtime.stop(old);
             runtime.start(old);
+        } else {
+            reconfiguration.apply(old, settings, target.hba(database));
         }
     }
 
