@@ -96,8 +96,9 @@ public final class ApiKeys {
      * Whether key {@code keyId} still exists, for what a key keeps open and asks about often (a
      * log follow stream, every poll): the catalog's answer is reused for {@link #ACTIVE_KNOWN_FOR},
      * and a revocation made through this node is known here at once. When the catalog cannot
-     * answer, the last answer holds (active when there is none) until the next ask, so that a
-     * catalog blip does not end every open stream.
+     * answer, the last answer holds (active when there is none) for as long again, so that a
+     * catalog blip does not end every open stream, nor does every caller wait out the catalog's
+     * timeout (a hung catalog: each ask waits for it).
      */
     public boolean stillActive(UUID keyId) {
         long now = System.nanoTime();
@@ -109,15 +110,20 @@ public final class ApiKeys {
         try {
             active = active(keyId);
         } catch (DataAccessException unreachable) {
-            LOG.warn("Could not ask the catalog whether API key {} is revoked; it counts as {} until the next ask: {}", keyId,
-                    last == null || last.active() ? "active" : "revoked", unreachable.toString());
-            return last == null || last.active();
+            boolean held = last == null || last.active();
+            LOG.warn("Could not ask the catalog whether API key {} is revoked; it counts as {} for {} s: {}", keyId,
+                    held ? "active" : "revoked", ACTIVE_KNOWN_FOR.toSeconds(), unreachable.toString());
+            return remember(keyId, new Known(held, System.nanoTime()));
         }
         if (known.size() > KNOWN_MAX) {
             known.values().removeIf(k -> !k.fresh(now));
         }
-        known.put(keyId, new Known(active, now));
-        return active;
+        return remember(keyId, new Known(active, now));
+    }
+
+    /** Keeps {@code answer}, unless a revocation through this node was kept since the ask began; returns what is kept. */
+    private boolean remember(UUID keyId, Known answer) {
+        return known.merge(keyId, answer, (kept, asked) -> !kept.active() && kept.atNanos() >= asked.atNanos() ? kept : asked).active();
     }
 
     List<ApiKey> list(UUID teamId) {

@@ -59,4 +59,25 @@ class ApiKeysStillActiveTest {
         assertThatThrownBy(() -> keys.active(key)).isInstanceOf(DataAccessException.class);
         assertThat(keys.stillActive(key)).isTrue();
     }
+
+    @Test
+    void aHungCatalogIsWaitedForOnceInAWhileNotAtEveryAsk() throws Exception {
+        // A catalog host that accepts connections and never answers: each ask waits for the login timeout.
+        try (ServerSocket hung = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            PGSimpleDataSource silent = new PGSimpleDataSource();
+            silent.setURL("jdbc:postgresql://127.0.0.1:" + hung.getLocalPort() + "/keel");
+            silent.setLoginTimeout(1);
+            ApiKeys keys = new ApiKeys(DSL.using(silent, SQLDialect.POSTGRES));
+            UUID key = UUID.randomUUID();
+            long first = System.nanoTime();
+            assertThat(keys.stillActive(key)).isTrue();
+            assertThat((System.nanoTime() - first) / 1_000_000).as("ms the first ask waited for the hung catalog").isGreaterThanOrEqualTo(900);
+            long again = System.nanoTime();
+            for (int i = 0; i < 5; i++) {
+                assertThat(keys.stillActive(key)).isTrue();
+            }
+            assertThat((System.nanoTime() - again) / 1_000_000).as("ms five more asks took within " + ApiKeys.ACTIVE_KNOWN_FOR)
+                    .isLessThan(500);
+        }
+    }
 }
