@@ -15,7 +15,7 @@ import java.util.Set;
 /**
  * Gives a running instance new settings and pg_hba rules: written, then applied by a reload, or
  * by a restart when a setting that needs one (such as {@code max_connections}) differs from the
- * running value. Returns once the server runs with them, so that what pg_hba now allows or refuses
+ * running value ({@link #reload}: never a restart). Returns once the server runs with them, so that what pg_hba now allows or refuses
  * holds for whoever connects next.
  */
 @Singleton
@@ -50,6 +50,18 @@ public final class Reconfiguration {
     }
 
     /**
+     * Gives a running instance new settings and pg_hba rules by a reload only, never a restart: a
+     * setting that needs one waits for the next. Returns once the server runs with the rules; throws
+     * when its pg_hba has an error (the server then keeps the rules it had).
+     */
+    public void reload(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        runtime.configure(instance, settings, hba);
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            awaitReload(instance, session, session.reloadConfiguration());
+        }
+    }
+
+    /**
      * Waits until the reload has reached this session's backend. The postmaster rereads the files
      * (pg_hba among them) before it passes the signal on to its backends, so a backend that has
      * reloaded proves that every new connection gets the new rules; asking on the same session
@@ -57,6 +69,11 @@ public final class Reconfiguration {
      */
     private void awaitReload(Instance instance, ServerSession session, OffsetDateTime since) throws SQLException {
         Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
+        List<String> errors = session.hbaErrors();
+        if (!errors.isEmpty()) {
+            throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the rules it had: "
+                    + String.join("; ", errors));
+        }
         while (!session.configurationLoadedSince(since)) {
             if (Instant.now().isAfter(deadline)) {
                 throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);

@@ -177,7 +177,8 @@ public final class DatabaseUpgrade implements OperationHandler {
      * The old server configured as this version makes servers, before the stream's role exists: its
      * pg_hba (one written by an earlier version would admit that role from anywhere), and
      * wal_level logical, which logical decoding needs and which takes a restart on servers made
-     * with replica, before Keel set it everywhere; otherwise a reload.
+     * with replica, before Keel set it everywhere; otherwise a reload (a setting that would need a
+     * restart waits for the next one).
      */
     private void ensureLogical(Database database, Instance old, Consumer<String> step) throws Exception {
         String level;
@@ -191,7 +192,7 @@ public final class DatabaseUpgrade implements OperationHandler {
             runtime.stop(old);
             runtime.start(old);
         } else {
-            reconfiguration.apply(old, settings, target.hba(database));
+            reconfiguration.reload(old, settings, target.hba(database)); // never a restart here: the database serves on
         }
     }
 

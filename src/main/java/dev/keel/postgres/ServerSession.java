@@ -132,6 +132,15 @@ public final class ServerSession implements AutoCloseable {
     }
 
     /**
+     * The errors of the server's pg_hba file as it reads it now, one per faulty line: a reload that
+     * meets one keeps the rules it had, though its load time moves on.
+     */
+    public List<String> hbaErrors() throws SQLException {
+        return all("select pg_catalog.concat('line ', line_number, ': ', error) from pg_catalog.pg_hba_file_rules where error is not null",
+                r -> r.getString(1));
+    }
+
+    /**
      * Promotes the server unless it is a primary already, waiting up to {@code waitSeconds} until
      * it takes writes; returns whether it was promoted now, and throws when it did not finish.
      */
