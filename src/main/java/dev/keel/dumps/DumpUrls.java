@@ -23,7 +23,7 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketTimeoutException;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.net.UnknownHostException;
@@ -34,6 +34,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Pattern;
 
 /**
@@ -52,8 +54,8 @@ final class DumpUrls {
     private static final int MAX_REDIRECTS = 5;
     private static final int HTTPS_PORT = 443;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    /** How long a server may take to answer with its headers, the TLS handshake included. */
-    private static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
+    /** How long a server may take to answer with its headers, from the connect on, the TLS handshake included. */
+    static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
     /** How long a read of the dump may wait for a byte. */
     private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
     /** The most a status line and headers may take: a server is not to fill Keel's memory with them. */
@@ -68,6 +70,7 @@ final class DumpUrls {
     private final CertificateAuthority authority;
     private final DumpDownloadServer downloads;
     private final Resolver resolver;
+    private final Duration headersTimeout;
     private volatile SSLContext tls;
 
     @Inject
@@ -76,9 +79,15 @@ final class DumpUrls {
     }
 
     DumpUrls(CertificateAuthority authority, DumpDownloadServer downloads, Resolver resolver) {
+        this(authority, downloads, resolver, HEADERS_TIMEOUT);
+    }
+
+    /** As Keel runs, but with {@code headersTimeout} for {@link #HEADERS_TIMEOUT}: a test's trickling server need not take a minute. */
+    DumpUrls(CertificateAuthority authority, DumpDownloadServer downloads, Resolver resolver, Duration headersTimeout) {
         this.authority = authority;
         this.downloads = downloads;
         this.resolver = resolver;
+        this.headersTimeout = headersTimeout;
     }
 
     /** A response body being read, and its length when the server said. */
@@ -167,12 +176,15 @@ final class DumpUrls {
     Response get(URI uri, InetAddress address) throws IOException {
         String host = host(uri);
         int port = uri.getPort() < 0 ? HTTPS_PORT : uri.getPort();
-        long deadline = System.nanoTime() + HEADERS_TIMEOUT.toNanos();
         Socket plain = new Socket();
+        HeadDeadline deadline = new HeadDeadline(plain, headersTimeout);
         try {
             try {
                 plain.connect(new InetSocketAddress(address, port), (int) CONNECT_TIMEOUT.toMillis());
             } catch (IOException e) {
+                if (deadline.expired()) {
+                    throw e;
+                }
                 throw new KeelException(ProblemType.UNAVAILABLE, "Keel could not connect to " + host + " (" + address.getHostAddress()
                         + ") on port " + port + ": " + e.getMessage() + "; check the URL, or restore again once it answers.");
             }
@@ -183,8 +195,6 @@ final class DumpUrls {
                 parameters.setServerNames(List.of(new SNIHostName(host))); // a name: SNI carries no address literal
             }
             socket.setSSLParameters(parameters);
-            HeaderDeadline timed = new HeaderDeadline(socket.getInputStream(), plain, deadline);
-            timed.bound(); // the handshake's reads too
             socket.startHandshake();
             String target = (uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())
                     + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
@@ -193,16 +203,61 @@ final class DumpUrls {
             out.write(("GET " + target + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nUser-Agent: Keel\r\nAccept: */*\r\n"
                     + "Accept-Encoding: identity\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
             out.flush();
-            Response response = readHead(new BufferedInputStream(timed), host);
-            timed.disarm();
+            InputStream connection = new FilterInputStream(socket.getInputStream()) {
+                @Override
+                public void close() throws IOException {
+                    plain.close(); // the body's close ends the connection, whatever the TLS layer does
+                }
+            };
+            Response response = readHead(new BufferedInputStream(connection), host);
+            if (!deadline.disarm()) {
+                throw new SocketException("the headers' deadline closed the connection as they ended");
+            }
             return response;
-        } catch (SocketTimeoutException e) {
-            plain.close();
-            throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + host + " did not answer within "
-                    + HEADERS_TIMEOUT.toSeconds() + " s; check the URL, or restore again once it answers.");
         } catch (IOException | RuntimeException e) {
+            deadline.disarm();
             plain.close();
+            if (deadline.expired()) {
+                throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + host + " did not answer within "
+                        + headersTimeout.toSeconds() + " s; check the URL, or restore again once it answers.");
+            }
             throw e;
+        }
+    }
+
+    /**
+     * The deadline of a connection's TLS handshake and response head: a deadline, not a read
+     * timeout, which a server trickling its TLS records or its headers a byte at a time would
+     * renew at every byte. At the deadline the plain socket is closed, which ends whatever read
+     * is blocked on it, the handshake's included; once disarmed (the head read), it never is.
+     */
+    private static final class HeadDeadline {
+        private static final int ARMED = 0;
+        private static final int DISARMED = 1;
+        private static final int EXPIRED = 2;
+        private final AtomicInteger state = new AtomicInteger(ARMED);
+        private final ScheduledFuture<?> timer;
+
+        HeadDeadline(Socket connection, Duration timeout) {
+            timer = Watchdogs.after(timeout, () -> {
+                if (state.compareAndSet(ARMED, EXPIRED)) {
+                    try {
+                        connection.close();
+                    } catch (IOException e) {
+                        // the blocked read fails either way
+                    }
+                }
+            });
+        }
+
+        /** True if the deadline had not passed: the connection is the caller's, and stays open. */
+        boolean disarm() {
+            timer.cancel(false);
+            return state.compareAndSet(ARMED, DISARMED) || state.get() == DISARMED;
+        }
+
+        boolean expired() {
+            return state.get() == EXPIRED;
         }
     }
 
@@ -270,49 +325,6 @@ final class DumpUrls {
     /** The URL's host as resolved and named in TLS: an IPv6 literal without its brackets. */
     private static String host(URI uri) {
         return uri.getHost().replace("[", "").replace("]", "");
-    }
-
-    /**
-     * The connection's stream, each read bounded by what is left until the headers' deadline
-     * while armed (a server that sends its headers a byte at a time must still have sent them
-     * all by then); closing it closes the connection, which ends a read blocked in it at once.
-     */
-    private static final class HeaderDeadline extends FilterInputStream {
-        private final Socket connection;
-        private final long deadline;
-        private volatile boolean armed = true;
-
-        HeaderDeadline(InputStream in, Socket connection, long deadline) {
-            super(in);
-            this.connection = connection;
-            this.deadline = deadline;
-        }
-
-        void bound() throws IOException {
-            long left = (deadline - System.nanoTime()) / 1_000_000;
-            if (left <= 0) {
-                throw new SocketTimeoutException("the headers' time is up");
-            }
-            connection.setSoTimeout((int) Math.min(Integer.MAX_VALUE, left));
-        }
-
-        void disarm() throws IOException {
-            armed = false;
-            connection.setSoTimeout(0); // the body's reads are the caller's to bound
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (armed) {
-                bound();
-            }
-            return in.read(b, off, len);
-        }
-
-        @Override
-        public void close() throws IOException {
-            connection.close();
-        }
     }
 
     /** A body framed by the headers: the connection closing before its end is an error, not the end of the dump. */

@@ -11,7 +11,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The one timer thread that the dumps' watchdogs share: {@link DownloadStallWatch} (the download
- * server's slow clients) and {@link IdleDeadlineInputStream} (a restore's silent server). Their
+ * server's slow clients), {@link IdleDeadlineInputStream} (a restore's silent server) and
+ * {@link DumpUrls}' deadline for a restore URL's TLS handshake and headers. Their
  * checks are short and never block, so one thread serves all of them.
  */
 final class Watchdogs {
@@ -29,5 +30,10 @@ final class Watchdogs {
         long millis = Math.max(50, period.toMillis());
         return TIMER.scheduleWithFixedDelay(() -> Loops.round("A backup download or restore watchdog check", check), millis, millis,
                 TimeUnit.MILLISECONDS);
+    }
+
+    /** Runs {@code action} once, after {@code delay}, unless the answer is cancelled first; a throw is logged. */
+    static ScheduledFuture<?> after(Duration delay, Runnable action) {
+        return TIMER.schedule(() -> Loops.round("A restore's header deadline", action), delay.toMillis(), TimeUnit.MILLISECONDS);
     }
 }

@@ -7,13 +7,17 @@ import dev.keel.problems.KeelException;
 import dev.keel.problems.ProblemType;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
 import dev.keel.tls.CertificateAuthority;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLSocket;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,9 +28,15 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -47,6 +57,8 @@ class DumpUrlPinningTest {
     private static final InetAddress PUBLIC = address("93.184.216.34");
     /** A public address (IPv6 documentation prefix) that nothing answers on. */
     private static final InetAddress UNREACHABLE = address("2001:db8::1");
+    /** The header deadline of the trickle tests' DumpUrls (Keel's is a minute). */
+    private static final Duration HEAD_DEADLINE = Duration.ofSeconds(1);
 
     @Test
     void aHostThatRebindsToLoopbackAfterItsCheckIsRefusedBeforeAnyConnection(TestKeel keel) throws Exception {
@@ -117,6 +129,34 @@ class DumpUrlPinningTest {
         }
     }
 
+    @ParameterizedTest(name = "a record trickled {0}")
+    @EnumSource(Trickler.When.class)
+    void aServerTricklingATlsRecordIsCutAtTheHeadersDeadline(Trickler.When when, TestKeel keel) throws Exception {
+        CertificateAuthority authority = keel.bean(CertificateAuthority.class);
+        DumpUrls urls = new DumpUrls(authority, keel.bean(DumpDownloadServer.class), host -> {
+            throw new AssertionError("a pinned request resolves nothing; asked for " + host);
+        }, HEAD_DEADLINE);
+        ExecutorService fetcher = Executors.newSingleThreadExecutor();
+        try (Trickler server = new Trickler(authority, when)) {
+            long start = System.nanoTime();
+            Future<DumpUrls.Response> got = fetcher.submit(
+                    () -> urls.get(URI.create("https://dumps.example:" + server.port() + "/slow.dump"), InetAddress.getLoopbackAddress()));
+
+            ExecutionException failed = catchThrowableOfType(ExecutionException.class,
+                    () -> got.get(HEAD_DEADLINE.plus(Timeouts.PAST_HEAD_DEADLINE).toMillis(), TimeUnit.MILLISECONDS));
+
+            assertThat(failed).as("the GET fails (rather than waiting for the trickle)").isNotNull();
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).as("not before the deadline").isGreaterThanOrEqualTo(HEAD_DEADLINE);
+            assertThat(failed.getCause()).isInstanceOf(KeelException.class);
+            assertThat(((KeelException) failed.getCause()).type()).isEqualTo(ProblemType.UNAVAILABLE);
+            assertThat(failed.getCause().getMessage()).isEqualTo("The server of dumps.example did not answer within 1 s; check the URL,"
+                    + " or restore again once it answers.");
+            assertThat(server.trickled()).as("bytes trickled before the cut").isGreaterThan(1);
+        } finally {
+            fetcher.shutdownNow();
+        }
+    }
+
     private static InetAddress address(String literal) {
         try {
             return InetAddress.getByName(literal);
@@ -177,6 +217,71 @@ class DumpUrlPinningTest {
         public void close() throws Exception {
             socket.close();
             acceptor.join();
+        }
+    }
+
+    /**
+     * A hostile server on loopback that starts a TLS record (16 KB long, by its header) and sends
+     * its bytes one every 100 ms, each well within any read timeout: in the handshake (in place of
+     * its ServerHello) or after it (in place of its answer to the GET).
+     */
+    private static final class Trickler implements AutoCloseable {
+        enum When { IN_THE_HANDSHAKE, AFTER_THE_HANDSHAKE }
+
+        private final ServerSocket listener = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        private final AtomicInteger trickled = new AtomicInteger();
+        private final Thread serving;
+        private volatile Socket accepted;
+
+        Trickler(CertificateAuthority authority, When when) throws IOException {
+            serving = new Thread(() -> {
+                try (Socket plain = listener.accept()) {
+                    accepted = plain;
+                    byte type = 0x16; // handshake
+                    if (when == When.IN_THE_HANDSHAKE) {
+                        plain.getInputStream().read(new byte[16 * 1024]); // the ClientHello's start
+                    } else {
+                        SSLSocket tls = (SSLSocket) authority.serverContext(List.of("dumps.example")).getSocketFactory()
+                                .createSocket(plain, null, plain.getPort(), false);
+                        tls.setUseClientMode(false);
+                        tls.startHandshake();
+                        tls.getInputStream().read(new byte[16 * 1024]); // the GET
+                        type = 0x17; // application data
+                    }
+                    OutputStream out = plain.getOutputStream();
+                    out.write(new byte[] {type, 0x03, 0x03, 0x40, 0x00});
+                    out.flush();
+                    while (true) {
+                        Thread.sleep(100); // the hostile server's pace, not a wait of the test's
+                        out.write(0);
+                        out.flush();
+                        trickled.incrementAndGet();
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // the client went, or the test ended
+                }
+            }, "tls-trickler");
+            serving.setDaemon(true);
+            serving.start();
+        }
+
+        int port() {
+            return listener.getLocalPort();
+        }
+
+        int trickled() {
+            return trickled.get();
+        }
+
+        @Override
+        public void close() throws Exception {
+            listener.close();
+            Socket connection = accepted;
+            if (connection != null) {
+                connection.close();
+            }
+            serving.interrupt();
+            serving.join();
         }
     }
 

@@ -61,6 +61,8 @@ public final class Timeouts {
      * each buffer it sends), for a slow client that drains what the kernels' buffers hold (a few MB) at its own pace.
      */
     public static final Duration DOWNLOAD_REVOKED = scaled(10);
+    /** A restore URL's GET to fail once its header deadline (made 1 s by the test) has passed, on a loaded machine. */
+    public static final Duration PAST_HEAD_DEADLINE = scaled(10);
     /** A few more turns of a dumps watchdog check scheduled every 50 ms (WatchdogsTest). */
     public static final Duration WATCHDOG_TURNS = scaled(5);
     /** A log follow stream's keepalive to arrive: a few of the shared Keel's keepalive spans (1 s). */
