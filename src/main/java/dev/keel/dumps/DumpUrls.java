@@ -420,13 +420,17 @@ final class DumpUrls {
 
     static boolean internal(InetAddress address) {
         byte[] bytes = address.getAddress();
-        if (bytes.length == 16 && embedsIpv4(bytes)) {
-            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach an IPv4 address: judged as that address.
-            int at = (bytes[0] & 0xff) == 0x20 ? 2 : 12;
-            try {
-                return internal(InetAddress.getByAddress(Arrays.copyOfRange(bytes, at, at + 4)));
-            } catch (UnknownHostException e) {
-                return true;
+        if (bytes.length == 16) {
+            byte[] v4 = embeddedIpv4(bytes);
+            if (v4 != null) {
+                try {
+                    return internal(InetAddress.getByAddress(v4)); // judged as the IPv4 address it reaches
+                } catch (UnknownHostException e) {
+                    return true;
+                }
+            }
+            if (startsWith(bytes, 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01)) {
+                return true; // local-use NAT64 (64:ff9b:1::/48): where it leads, and where its IPv4 address sits, is the local network's choice
             }
         }
         boolean uniqueLocal = address instanceof Inet6Address && (bytes[0] & 0xfe) == 0xfc;
@@ -440,11 +444,39 @@ final class DumpUrls {
                 || address.isMulticastAddress() || uniqueLocal || reservedV4;
     }
 
-    private static boolean embedsIpv4(byte[] v6) {
-        boolean nat64 = (v6[0] & 0xff) == 0x00 && (v6[1] & 0xff) == 0x64 && (v6[2] & 0xff) == 0xff && (v6[3] & 0xff) == 0x9b
-                && Arrays.equals(Arrays.copyOfRange(v6, 4, 12), new byte[8]);
-        boolean sixToFour = (v6[0] & 0xff) == 0x20 && (v6[1] & 0xff) == 0x02;
-        return nat64 || sixToFour;
+    /**
+     * The IPv4 address an IPv6 address reaches, or null: a resolver may answer these in 16 bytes
+     * (Java unmaps only the literals it parses), and a socket connected to ::ffff:127.0.0.1 reaches
+     * 127.0.0.1. IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96, :: and ::1 included, whose
+     * 0.0.0.0 and 0.0.0.1 are internal too) and NAT64 (64:ff9b::/96) carry it in their last 32 bits;
+     * 6to4 (2002::/16) after its prefix; Teredo (2001::/32) carries its client's, inverted, last.
+     */
+    @Nullable
+    private static byte[] embeddedIpv4(byte[] v6) {
+        byte[] last = Arrays.copyOfRange(v6, 12, 16);
+        if (startsWith(v6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff) || startsWith(v6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                || startsWith(v6, 0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0)) {
+            return last;
+        }
+        if (startsWith(v6, 0x20, 0x02)) {
+            return Arrays.copyOfRange(v6, 2, 6);
+        }
+        if (startsWith(v6, 0x20, 0x01, 0x00, 0x00)) {
+            for (int i = 0; i < last.length; i++) {
+                last[i] = (byte) ~last[i];
+            }
+            return last;
+        }
+        return null;
+    }
+
+    private static boolean startsWith(byte[] bytes, int... prefix) {
+        for (int i = 0; i < prefix.length; i++) {
+            if ((bytes[i] & 0xff) != prefix[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static KeelException invalid(String message) {

@@ -22,6 +22,7 @@ import javax.net.ssl.SSLSocket;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -75,6 +76,28 @@ class DumpUrlPinningTest {
             assertThat(refused.getMessage()).isEqualTo("localhost is 127.0.0.1, an internal address; Keel restores only from public"
                     + " https URLs and from its own backup URLs.");
             assertThat(dns.asked()).as("questions: the check's and the fetch's").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void aHostResolvedToAnIpv4MappedLoopbackAddressIsRefused(TestKeel keel) throws Exception {
+        byte[] mapped = new byte[16];
+        mapped[10] = (byte) 0xff;
+        mapped[11] = (byte) 0xff;
+        mapped[12] = 127;
+        mapped[15] = 1;
+        InetAddress answer = Inet6Address.getByAddress(null, mapped, -1); // ::ffff:127.0.0.1, which a connect reaches
+        try (Listener loopback = new Listener()) {
+            DumpUrls urls = new DumpUrls(keel.bean(CertificateAuthority.class), keel.bean(DumpDownloadServer.class),
+                    host -> new InetAddress[] {answer});
+
+            Throwable refused = catchThrowable(() -> urls.fetch(URI.create("https://localhost:" + loopback.port() + "/latest.dump")));
+
+            assertThat(refused).as("the fetch is refused").isInstanceOf(KeelException.class);
+            assertThat(((KeelException) refused).type()).isEqualTo(ProblemType.INVALID_REQUEST);
+            assertThat(refused.getMessage()).isEqualTo("localhost is " + answer.getHostAddress() + ", an internal address; Keel restores"
+                    + " only from public https URLs and from its own backup URLs.");
+            assertThat(loopback.accepted()).as("connections to loopback").isZero();
         }
     }
 
