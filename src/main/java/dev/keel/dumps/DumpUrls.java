@@ -13,8 +13,6 @@ import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -30,9 +28,7 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -58,8 +54,6 @@ final class DumpUrls {
     static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
     /** How long a read of the dump may wait for a byte. */
     private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
-    /** The most a status line and headers may take: a server is not to fill Keel's memory with them. */
-    private static final int MAX_HEADER_BYTES = 64 * 1024;
     private static final Pattern IPV4_LITERAL = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
 
     /** How a host name becomes its addresses: the system's resolver; a test answers as a rebinding DNS server would. */
@@ -160,7 +154,7 @@ final class DumpUrls {
                 throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump from " + uri.getHost() + " answered HTTP " + status
                         + "; check that the URL is current (signed URLs expire).");
             }
-            Long size = response.headers().containsKey("transfer-encoding") ? null : length(response.headers().get("content-length"));
+            Long size = response.headers().containsKey("transfer-encoding") ? null : HttpFraming.length(response.headers().get("content-length"));
             return new Fetched(new IdleDeadlineInputStream(response.body(), IDLE_TIMEOUT), size);
         }
         throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump was redirected more than " + MAX_REDIRECTS + " times.");
@@ -209,7 +203,7 @@ final class DumpUrls {
                     plain.close(); // the body's close ends the connection, whatever the TLS layer does
                 }
             };
-            Response response = readHead(new BufferedInputStream(connection), host);
+            Response response = HttpFraming.read(new BufferedInputStream(connection), host);
             if (!deadline.disarm()) {
                 throw new SocketException("the headers' deadline closed the connection as they ended");
             }
@@ -261,58 +255,6 @@ final class DumpUrls {
         }
     }
 
-    /** The status line and headers (informational answers skipped), and the body as the headers frame it. */
-    private static Response readHead(InputStream in, String host) throws IOException {
-        int[] budget = {MAX_HEADER_BYTES};
-        while (true) {
-            String statusLine = line(in, budget);
-            String[] parts = statusLine.split(" ", 3);
-            if (parts.length < 2 || !parts[0].startsWith("HTTP/1.") || !parts[1].matches("\\d{3}")) {
-                throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + host + " did not answer in HTTP/1.1.");
-            }
-            int status = Integer.parseInt(parts[1]);
-            Map<String, String> headers = new HashMap<>();
-            for (String header = line(in, budget); !header.isEmpty(); header = line(in, budget)) {
-                int colon = header.indexOf(':');
-                if (colon > 0) {
-                    headers.putIfAbsent(header.substring(0, colon).strip().toLowerCase(Locale.ROOT), header.substring(colon + 1).strip());
-                }
-            }
-            if (status >= 100 && status < 200) {
-                continue;
-            }
-            String coding = headers.get("transfer-encoding");
-            InputStream body = coding != null && coding.toLowerCase(Locale.ROOT).endsWith("chunked") ? new Chunked(in)
-                    : headers.containsKey("transfer-encoding") || length(headers.get("content-length")) == null ? in
-                    : new Counted(in, length(headers.get("content-length")));
-            return new Response(status, headers, body);
-        }
-    }
-
-    /** A line ending in CRLF (or LF), without it, counted against what the headers may take. */
-    private static String line(InputStream in, int[] budget) throws IOException {
-        ByteArrayOutputStream line = new ByteArrayOutputStream();
-        for (int b = in.read(); b != '\n'; b = in.read()) {
-            if (b < 0) {
-                throw new EOFException("the server closed the connection within its headers");
-            }
-            if (--budget[0] < 0) {
-                throw new IOException("the server's headers are longer than " + MAX_HEADER_BYTES + " bytes");
-            }
-            line.write(b);
-        }
-        String text = line.toString(StandardCharsets.ISO_8859_1);
-        return text.endsWith("\r") ? text.substring(0, text.length() - 1) : text;
-    }
-
-    private static @Nullable Long length(@Nullable String header) {
-        try {
-            return header == null ? null : Long.parseLong(header.strip());
-        } catch (NumberFormatException e) {
-            return null;
-        }
-    }
-
     private SSLContext context() {
         SSLContext made = tls;
         if (made == null) {
@@ -325,97 +267,6 @@ final class DumpUrls {
     /** The URL's host as resolved and named in TLS: an IPv6 literal without its brackets. */
     private static String host(URI uri) {
         return uri.getHost().replace("[", "").replace("]", "");
-    }
-
-    /** A body framed by the headers: the connection closing before its end is an error, not the end of the dump. */
-    private abstract static class Framed extends FilterInputStream {
-        Framed(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read() throws IOException {
-            byte[] one = new byte[1];
-            int n = read(one, 0, 1);
-            return n < 0 ? -1 : one[0] & 0xff;
-        }
-
-        /** Reads at most {@code left} bytes, which must come. */
-        int readSome(byte[] b, int off, int len, long left) throws IOException {
-            int n = in.read(b, off, (int) Math.min(len, left));
-            if (n < 0) {
-                throw new EOFException("the server closed the connection before the end of the dump");
-            }
-            return n;
-        }
-    }
-
-    /** A body of a known length. */
-    private static final class Counted extends Framed {
-        private long left;
-
-        Counted(InputStream in, long length) {
-            super(in);
-            this.left = length;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (left == 0 || len == 0) {
-                return left == 0 ? -1 : 0;
-            }
-            int n = readSome(b, off, len, left);
-            left -= n;
-            return n;
-        }
-    }
-
-    /** A chunked body (RFC 9112, 7.1), decoded; its trailers are read and dropped. */
-    private static final class Chunked extends Framed {
-        private long left;
-        private boolean started;
-        private boolean done;
-
-        Chunked(InputStream in) {
-            super(in);
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (left == 0 && !done && len > 0) {
-                nextChunk();
-            }
-            if (done || len == 0) {
-                return done ? -1 : 0;
-            }
-            int n = readSome(b, off, len, left);
-            left -= n;
-            return n;
-        }
-
-        private void nextChunk() throws IOException {
-            int[] budget = {MAX_HEADER_BYTES};
-            if (started) {
-                line(in, budget); // the CRLF that ends the chunk before
-            }
-            started = true;
-            String size = line(in, budget);
-            int extension = size.indexOf(';');
-            try {
-                left = Long.parseLong((extension < 0 ? size : size.substring(0, extension)).strip(), 16);
-            } catch (NumberFormatException e) {
-                throw new IOException("the server sent a malformed chunk size: " + size);
-            }
-            if (left < 0) {
-                throw new IOException("the server sent a malformed chunk size: " + size);
-            }
-            if (left == 0) {
-                done = true;
-                while (!line(in, budget).isEmpty()) {
-                    // a trailer, dropped
-                }
-            }
-        }
     }
 
     static boolean internal(InetAddress address) {
