@@ -146,7 +146,7 @@ final class DumpUrls {
             String location = response.headers().get("location");
             if (status >= 300 && status < 400 && location != null) {
                 response.body().close();
-                uri = parse(uri.resolve(location.strip()).toString());
+                uri = redirected(uri, location);
                 continue;
             }
             if (status != 200) {
@@ -158,6 +158,18 @@ final class DumpUrls {
             return new Fetched(new IdleDeadlineInputStream(response.body(), IDLE_TIMEOUT), size);
         }
         throw new KeelException(ProblemType.UNAVAILABLE, "Fetching the dump was redirected more than " + MAX_REDIRECTS + " times.");
+    }
+
+    /** Where a redirect from {@code uri} leads, if Keel may fetch it (422 otherwise); a Location that is no URL is the server's fault (503). */
+    static URI redirected(URI uri, String location) {
+        URI target;
+        try {
+            target = uri.resolve(location.strip());
+        } catch (IllegalArgumentException e) {
+            throw new KeelException(ProblemType.UNAVAILABLE, "The server of " + uri.getHost()
+                    + " redirected to a malformed URL; check the URL.");
+        }
+        return parse(target.toString());
     }
 
     /**
