@@ -7,7 +7,6 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
-import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
@@ -28,11 +27,9 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Pattern;
 
 /**
  * Fetching a dump by URL for a restore: https only (verified against the JDK's certificate
@@ -54,7 +51,6 @@ final class DumpUrls {
     static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
     /** How long a read of the dump may wait for a byte. */
     private static final Duration IDLE_TIMEOUT = Duration.ofSeconds(120);
-    private static final Pattern IPV4_LITERAL = Pattern.compile("\\d{1,3}(?:\\.\\d{1,3}){3}");
 
     /** How a host name becomes its addresses: the system's resolver; a test answers as a rebinding DNS server would. */
     interface Resolver {
@@ -196,10 +192,7 @@ final class DumpUrls {
             }
             SSLSocket socket = (SSLSocket) context().getSocketFactory().createSocket(plain, host, port, true);
             SSLParameters parameters = socket.getSSLParameters();
-            parameters.setEndpointIdentificationAlgorithm("HTTPS");
-            if (!host.contains(":") && !IPV4_LITERAL.matcher(host).matches()) {
-                parameters.setServerNames(List.of(new SNIHostName(host))); // a name: SNI carries no address literal
-            }
+            parameters.setEndpointIdentificationAlgorithm("HTTPS"); // SNI is the factory's: the host, no trailing dot, never a literal
             socket.setSSLParameters(parameters);
             socket.startHandshake();
             String target = (uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())

@@ -136,6 +136,13 @@ class DumpUrlPinningTest {
             assertThat(dumps.seen).containsEntry("sni", "dumps.example").containsEntry("host", "dumps.example:" + dumps.port())
                     .containsEntry("target", "/fixed.dump?signature=a%2Fb");
 
+            // A fully qualified name (trailing dot): SNI and the certificate check name the host without it.
+            dumps.seen.clear();
+            DumpUrls.Response qualified = urls.get(URI.create("https://dumps.example.:" + dumps.port() + "/fixed.dump"), loopback);
+            assertThat(qualified.status()).isEqualTo(200);
+            qualified.body().close();
+            assertThat(dumps.seen).containsEntry("sni", "dumps.example").containsEntry("host", "dumps.example.:" + dumps.port());
+
             DumpUrls.Response chunked = urls.get(URI.create(base + "/chunked.dump"), loopback);
             assertThat(chunked.headers()).containsEntry("transfer-encoding", "chunked");
             try (InputStream body = chunked.body()) {
