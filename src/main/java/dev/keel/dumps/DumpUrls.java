@@ -195,8 +195,9 @@ final class DumpUrls {
             parameters.setEndpointIdentificationAlgorithm("HTTPS"); // SNI is the factory's: the host, no trailing dot, never a literal
             socket.setSSLParameters(parameters);
             socket.startHandshake();
-            String target = (uri.getRawPath() == null || uri.getRawPath().isEmpty() ? "/" : uri.getRawPath())
-                    + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
+            URI ascii = URI.create(uri.toASCIIString()); // a path's other characters percent-encoded as UTF-8, as a browser sends them
+            String target = (ascii.getRawPath() == null || ascii.getRawPath().isEmpty() ? "/" : ascii.getRawPath())
+                    + (ascii.getRawQuery() == null ? "" : "?" + ascii.getRawQuery());
             String hostHeader = (host.contains(":") ? "[" + host + "]" : host) + (uri.getPort() < 0 ? "" : ":" + uri.getPort());
             OutputStream out = socket.getOutputStream();
             out.write(("GET " + target + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nUser-Agent: Keel\r\nAccept: */*\r\n"

@@ -136,6 +136,12 @@ class DumpUrlPinningTest {
             assertThat(dumps.seen).containsEntry("sni", "dumps.example").containsEntry("host", "dumps.example:" + dumps.port())
                     .containsEntry("target", "/fixed.dump?signature=a%2Fb");
 
+            // Characters outside ASCII go in the request as UTF-8, percent-encoded.
+            DumpUrls.Response unicode = urls.get(URI.create(base + "/d\u00fcmp.dump?name=\u00e9t\u00e9"), loopback);
+            assertThat(unicode.status()).isEqualTo(200);
+            unicode.body().close();
+            assertThat(dumps.seen).containsEntry("target", "/d%C3%BCmp.dump?name=%C3%A9t%C3%A9");
+
             // A fully qualified name (trailing dot): SNI and the certificate check name the host without it.
             dumps.seen.clear();
             DumpUrls.Response qualified = urls.get(URI.create("https://dumps.example.:" + dumps.port() + "/fixed.dump"), loopback);
