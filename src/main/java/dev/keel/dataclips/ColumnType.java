@@ -73,8 +73,8 @@ record ColumnType(int oid, String name) {
 
     /**
      * Whether a cell's text is free text (text, varchar, xml, an enum, any type Keel does not know): one that begins with
-     * {@code = + - @}, a tab or a carriage return is a formula to a spreadsheet, so the CSV neutralises it. Cells of the
-     * other types stay exact: {@code -5} and {@code -infinity} are values.
+     * {@code = + - @}, a tab or a carriage return is a formula to a spreadsheet, so the CSV neutralises it. A cell of
+     * the other types that is a plain number stays exact: {@code -5} is a value (see {@link RowChunks#csv}).
      */
     boolean freeText() {
         return !NOT_TEXT.contains(oid);

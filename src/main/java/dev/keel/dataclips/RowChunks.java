@@ -87,9 +87,14 @@ final class RowChunks {
      * Appends the rows of a decompressed chunk to {@code out} as RFC 4180 CSV, byte for byte:
      * a cell holding a byte that {@link #needsQuotes} is quoted with its quotes doubled (those bytes
      * never occur inside a multi-byte UTF-8 character, so the text needs no decoding); NULL is empty.
-     * A cell of a {@code freeText} column that {@link #formulaLike begins like a formula} gets a
-     * leading {@code '}, as OWASP advises, so that a spreadsheet opening the file shows it and does
-     * not run it; the other columns' cells (numbers, times: {@code -5}) stay exact.
+     * A cell that {@link #formulaLike begins like a formula} gets a leading {@code '}, as OWASP
+     * advises, so that a spreadsheet opening the file shows it and does not run it: every such cell
+     * of a {@code freeText} column, and of the other columns every such cell but one whose whole text
+     * is a {@link #plainNumber plain number} ({@code -5}, {@code -1.5e3}), which a spreadsheet reads
+     * as that number. A column's type does not make its text safe: an owner may set
+     * {@code bytea_output} or {@code DateStyle}, or a clip call {@code set_config}, and a cast to text
+     * of such a type then gives text of the owner's choosing ({@code =HYPERLINK(...)} as an escaped
+     * {@code bytea}).
      */
     static void csv(byte[] raw, boolean[] freeText, Bytes out) {
         int columns = freeText.length;
@@ -107,7 +112,7 @@ final class RowChunks {
                     for (int i = p; i < end && !quote; i++) {
                         quote = needsQuotes(raw[i]);
                     }
-                    boolean neutralise = freeText[c] && formulaLike(raw[p]);
+                    boolean neutralise = formulaLike(raw[p]) && (freeText[c] || !plainNumber(raw, p, end));
                     if (quote) {
                         out.add((byte) '"');
                         if (neutralise) {
@@ -147,6 +152,48 @@ final class RowChunks {
     /** Whether a text beginning with {@code first} is a formula to a spreadsheet: {@code = + - @}, tab or CR (OWASP's list). */
     static boolean formulaLike(int first) {
         return first == '=' || first == '+' || first == '-' || first == '@' || first == '\t' || first == '\r';
+    }
+
+    /**
+     * Whether {@code raw[start..end)} is wholly a number a spreadsheet reads as one and never as a formula:
+     * {@code -?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?}. Not {@code -infinity}, {@code -1 days} or {@code -$1.00}.
+     */
+    static boolean plainNumber(byte[] raw, int start, int end) {
+        int i = start;
+        if (i < end && raw[i] == '-') {
+            i++;
+        }
+        int digits = i;
+        i = digits(raw, i, end);
+        if (i == digits) {
+            return false;
+        }
+        if (i < end && raw[i] == '.') {
+            int fraction = ++i;
+            i = digits(raw, i, end);
+            if (i == fraction) {
+                return false;
+            }
+        }
+        if (i < end && (raw[i] == 'e' || raw[i] == 'E')) {
+            i++;
+            if (i < end && (raw[i] == '+' || raw[i] == '-')) {
+                i++;
+            }
+            int exponent = i;
+            i = digits(raw, i, end);
+            if (i == exponent) {
+                return false;
+            }
+        }
+        return i == end;
+    }
+
+    private static int digits(byte[] raw, int i, int end) {
+        while (i < end && raw[i] >= '0' && raw[i] <= '9') {
+            i++;
+        }
+        return i;
     }
 
     /** A growable byte buffer without ByteArrayOutputStream's locking. */

@@ -64,9 +64,9 @@ abstract class RowStream extends InputStream {
 
     /**
      * RFC 4180: a header row of field names, CRLF line ends, fields quoted when they hold a separator, quote or line break
-     * ({@link RowChunks#needsQuotes}: {@code ;} and tab too); NULL is empty. A field name, or a cell of a free-text column
-     * ({@link ColumnType#freeText}), that begins like a formula ({@code = + - @}, tab, CR) begins with {@code '} (see
-     * {@link RowChunks#csv}); the JSON keeps them as they are.
+     * ({@link RowChunks#needsQuotes}: {@code ;} and tab too); NULL is empty. A field name or a cell that begins like a
+     * formula ({@code = + - @}, tab, CR) begins with {@code '}, but for a plain number in a column that is not free text
+     * ({@link ColumnType#freeText}; see {@link RowChunks#csv}); the JSON keeps them as they are.
      */
     static final class Csv extends RowStream {
         private final boolean[] freeText;

@@ -50,8 +50,12 @@ public final class InstanceConnections {
         return major >= 17 ? PINNED_OPTIONS + " -c transaction_timeout=0" : PINNED_OPTIONS;
     }
 
-    /** What a dataclip's session pins: its own role, and the search_path. */
-    private static final String PINNED_SEARCH_PATH = "-c role=none -c search_path=pg_catalog,pg_temp";
+    /**
+     * What a dataclip's session pins: its own role, the search_path, and {@code bytea_output=hex}, so
+     * that a {@code bytea} cell's text is {@code \\x...} whatever the owner set on the database
+     * ({@code escape} would give the bytes as they are: {@code =HYPERLINK(...)} in a CSV).
+     */
+    private static final String PINNED_CLIP_OPTIONS = "-c role=none -c search_path=pg_catalog,pg_temp -c bytea_output=hex";
 
     private final InstanceRepository instances;
     private final CertificateAuthority authority;
@@ -176,8 +180,9 @@ public final class InstanceConnections {
     /**
      * A new connection to {@code database} on {@code instance} as {@code user}, a role other than
      * keel (a database's dataclip role), over the same verified TLS, with {@code search_path}
-     * pinned to {@code pg_catalog, pg_temp} in the startup packet, so no setting of the tenant's
-     * (ALTER DATABASE/ROLE ... SET) changes how its names resolve. Only the search_path: the
+     * pinned to {@code pg_catalog, pg_temp} and {@code bytea_output} to {@code hex} in the startup
+     * packet, so no setting of the tenant's (ALTER DATABASE/ROLE ... SET) changes how its names
+     * resolve or how its bytes read. Only those (and {@code role=none}): the
      * role's own read-only and timeout settings stay in force. {@code driver} adds pgjdbc
      * settings (timeouts, query mode, application name); it cannot change the user, TLS or options.
      * The caller closes the connection.
@@ -187,7 +192,7 @@ public final class InstanceConnections {
         props.putAll(driver);
         props.setProperty("user", user);
         props.setProperty("password", password);
-        return connect(instance, database, props, PINNED_SEARCH_PATH);
+        return connect(instance, database, props, PINNED_CLIP_OPTIONS);
     }
 
     /**

@@ -26,6 +26,7 @@ class DataclipsTest {
     private Api api;
     private Api anonymous;
     private String database;
+    private String url;
 
     @BeforeAll
     void provision(TestKeel keel) throws Exception {
@@ -34,7 +35,8 @@ class DataclipsTest {
         this.anonymous = api.withKey(null);
         JsonNode db = api.provision("{\"plan\":\"standard-0\"}");
         this.database = db.get("name").asText();
-        try (Connection c = Pg.connect(db.get("url").asText(), keel.caFile()); Statement sql = c.createStatement()) {
+        this.url = db.get("url").asText();
+        try (Connection c = Pg.connect(url, keel.caFile()); Statement sql = c.createStatement()) {
             sql.execute("create table sales (day date, region text, amount numeric)");
             sql.execute("insert into sales select date '2026-01-01' + g, (array['north','south','east'])[1 + g % 3], g * 1.5"
                     + " from generate_series(0, 29) g");
@@ -197,7 +199,7 @@ class DataclipsTest {
     }
 
     @Test
-    void aCsvNeutralisesTextThatBeginsLikeAFormulaAndKeepsNumbersAndTimesExact() {
+    void aCsvNeutralisesCellsThatBeginLikeAFormulaAndKeepsNumbersExact() {
         JsonNode clip = create("Formulas", "select '=HYPERLINK(\"http://x\",\"y\")' as formula, '+1' as plus, '-1'::varchar as minus,"
                 + " '@SUM(A1)' as at, E'\\t=1' as tab, E'\\r=1' as cr, 'plain' as plain, -5 as n, -1.5::numeric as num,"
                 + " '-infinity'::date as d, '-infinity'::timestamptz as ts, interval '-1 day' as iv, '-1'::jsonb as j, 2 as \"=2\","
@@ -205,7 +207,7 @@ class DataclipsTest {
         String url = api.post("/v1/dataclips/" + clip.get("id").asText() + "/share", "").field("url");
         // A cell or name holding ';' is quoted: Excel where ';' separates a list would make what follows it a cell, a formula.
         assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("formula,plus,minus,at,tab,cr,plain,n,num,d,ts,iv,j,'=2,\"y;=1+1\"\r\n"
-                + "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-1,'@SUM(A1),\"'\t=1\",\"'\r=1\",plain,-5,-1.5,-infinity,-infinity,-1 days,-1,2,"
+                + "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'+1,'-1,'@SUM(A1),\"'\t=1\",\"'\r=1\",plain,-5,-1.5,'-infinity,'-infinity,'-1 days,-1,2,"
                 + "\"x;=1+1\"\r\n");
         // The JSON is no spreadsheet's: its values stay as they are.
         assertThat(anonymous.get(path(url) + ".json").json().get("values").toString()).isEqualTo("[[\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\","
@@ -247,8 +249,8 @@ class DataclipsTest {
         assertThat(json.get("values").toString()).isEqualTo("[[1,\"12\",\"NaN\",\"Infinity\",\"-Infinity\"],"
                 + "[1,\"1,\\\"x\\\":2\",\"NaN\",\"Infinity\",\"-Infinity\"],"
                 + "[1,\"=HYPERLINK(\\\"http://x\\\",\\\"y\\\")\",\"NaN\",\"Infinity\",\"-Infinity\"]]");
-        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("id,e,nan,inf,ninf\r\n1,12,NaN,Infinity,-Infinity\r\n"
-                + "1,\"1,\"\"x\"\":2\",NaN,Infinity,-Infinity\r\n1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",NaN,Infinity,-Infinity\r\n");
+        assertThat(anonymous.get(path(url) + ".csv").text()).isEqualTo("id,e,nan,inf,ninf\r\n1,12,NaN,Infinity,'-Infinity\r\n"
+                + "1,\"1,\"\"x\"\":2\",NaN,Infinity,'-Infinity\r\n1,\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",NaN,Infinity,'-Infinity\r\n");
     }
 
     /**
@@ -388,6 +390,35 @@ class DataclipsTest {
         assertThat(lines[100_000]).isEqualTo("100000,14ee22eaba297944c96afdbe5b16c65b");
         assertThat(anonymous.get(path(url)).text()).contains("cut at the row limit")
                 .contains("The table shows the first 1,000 rows of 100,000");
+    }
+
+    /**
+     * A {@code bytea} cell's text is what {@code bytea_output} makes it: an owner who sets it to {@code escape} on the
+     * database would have {@code =HYPERLINK(...)} stored as bytes come out as that text. The clip's session pins
+     * {@code hex}; and a clip that sets {@code escape} itself gets, in the CSV, a cell that begins like a formula
+     * neutralised whatever its column's type.
+     */
+    @Test
+    void aByteaCellIsHexWhateverTheOwnerSetsAndOneThatBeginsLikeAFormulaIsNeutralisedInTheCsv() throws Exception {
+        String bytes = "convert_to('=HYPERLINK(\"http://evil\",\"x\")', 'UTF8')";
+        try (Connection c = Pg.connect(url, keel.caFile()); Statement sql = c.createStatement()) {
+            String name = Pg.scalar(c, "select quote_ident(current_database())");
+            sql.execute("alter database " + name + " set bytea_output = 'escape'");
+            try {
+                JsonNode pinned = create("Bytes", "select " + bytes + " as b", "");
+                String shared = api.post("/v1/dataclips/" + pinned.get("id").asText() + "/share", "").field("url");
+                assertThat(anonymous.get(path(shared) + ".csv").text())
+                        .isEqualTo("b\r\n\\x3d48595045524c494e4b2822687474703a2f2f6576696c222c22782229\r\n");
+                JsonNode escaped = create("Escaped bytes", "select pg_catalog.set_config('bytea_output', 'escape', true) as s, "
+                        + bytes + " as b", "");
+                assertThat(escaped.get("result").get("state").asText()).isEqualTo("succeeded");
+                shared = api.post("/v1/dataclips/" + escaped.get("id").asText() + "/share", "").field("url");
+                assertThat(anonymous.get(path(shared) + ".csv").text())
+                        .isEqualTo("s,b\r\nescape,\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\"\r\n");
+            } finally {
+                sql.execute("alter database " + name + " reset bytea_output");
+            }
+        }
     }
 
     static String path(String url) {

@@ -7,7 +7,7 @@ import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** A stored chunk as CSV: RFC 4180 quoting, and free-text cells that begin like a formula neutralised (OWASP's CSV injection advice). */
+/** A stored chunk as CSV: RFC 4180 quoting, and cells that begin like a formula neutralised (OWASP's CSV injection advice). */
 class RowChunksCsvTest {
     private static String csv(boolean[] freeText, String[]... rows) {
         RowChunks.Writer writer = new RowChunks.Writer(1000, 1 << 20);
@@ -48,8 +48,11 @@ class RowChunksCsvTest {
     }
 
     @Test
-    void cellsOfOtherColumnsStayExact() {
-        assertThat(csv(new boolean[] {false, false, true}, new String[] {"-5", "-infinity", "-5"}))
-                .isEqualTo("-5,-infinity,'-5\r\n");
+    void aNumberInAnotherColumnStaysExactAndAnyOtherFormulaLikeCellIsNeutralised() {
+        assertThat(csv(new boolean[] {false, false, false, false, false, true}, new String[] {"-5", "-1.5e-3", "-infinity", "-1 days",
+                "=HYPERLINK(1)", "-5"}))
+                .isEqualTo("-5,-1.5e-3,'-infinity,'-1 days,'=HYPERLINK(1),'-5\r\n");
+        assertThat(csv(new boolean[] {false, false, false, false}, new String[] {"-", "-1.", "-.5", "-1e"}))
+                .isEqualTo("'-,'-1.,'-.5,'-1e\r\n");
     }
 }
