@@ -2,6 +2,7 @@ package dev.keel.dataclips;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import dev.keel.auth.Quotas;
+import dev.keel.problems.KeelException;
 import io.micronaut.core.annotation.Nullable;
 import jakarta.inject.Singleton;
 import org.jooq.Condition;
@@ -56,12 +57,15 @@ final class DataclipRepository {
      * Changes what is given (null: unchanged); new SQL becomes the next version. Under the clip's row lock, before anything
      * is written, {@code check} is given the SQL and the parameter values the clip will hold, and refuses them by throwing
      * (nothing changes): so a change of the SQL and a change of the values made at once are each checked against what the
-     * other left, and the clip never holds SQL that uses a parameter without a value.
+     * other left, and the clip never holds SQL that uses a parameter without a value. A clip deleted meanwhile (before or
+     * right after the change) is a 404, as one deleted before the caller read it.
      */
     Dataclip update(UUID id, @Nullable String title, @Nullable String sql, @Nullable Map<String, String> parameters,
                     @Nullable Integer timeoutSeconds, BiConsumer<String, Map<String, String>> check) {
         dsl.transaction(tx -> {
-            Record row = tx.dsl().selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).forUpdate().fetchSingle();
+            // Deleted since the caller read it: as gone as if it had been before.
+            Record row = tx.dsl().selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).forUpdate().fetchOptional()
+                    .orElseThrow(() -> gone(id));
             Record current = currentVersion(tx.dsl(), id);
             check.accept(sql != null ? sql : current.get(DATACLIP_VERSIONS.SQL),
                     parameters != null ? parameters : Json.read(row.get(DATACLIPS.PARAMETERS), STRING_MAP));
@@ -80,7 +84,11 @@ final class DataclipRepository {
                 addVersion(tx.dsl(), id, current.get(DATACLIP_VERSIONS.NUMBER) + 1, sql);
             }
         });
-        return find(id).orElseThrow();
+        return find(id).orElseThrow(() -> gone(id)); // deleted right after this change
+    }
+
+    private static KeelException gone(UUID id) {
+        return KeelException.notFound("dataclip", id.toString());
     }
 
     Optional<Dataclip> find(UUID id) {

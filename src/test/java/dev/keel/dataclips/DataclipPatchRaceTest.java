@@ -164,13 +164,46 @@ class DataclipPatchRaceTest {
         }
     }
 
+    /**
+     * A PATCH that has read the clip and waits for its row lock while the clip is deleted (the lock held here, the row
+     * deleted under it) finds no row to change: a 404, as for a clip deleted before, not a 500.
+     */
+    @Test
+    void aPatchOfAClipDeletedWhileItWaitsIsNotFound() throws Exception {
+        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"deleted\",\"database\":\"" + database + "\",\"sql\":"
+                + Json.quote(ONE) + ",\"parameters\":{\"a\":\"1\"}}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        UUID id = UUID.fromString(created.json().get("id").asText());
+        DSLContext catalog = keel.bean(DSLContext.class);
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<Api.Response> patch = catalog.transactionResult(tx -> {
+                tx.dsl().selectFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).forUpdate().fetch();
+                Future<Api.Response> patching = pool.submit(() -> api.patch("/v1/dataclips/" + id, "{\"title\":\"renamed\"}"));
+                awaitLockWaiter(catalog, patching, "select count(*)::int from pg_stat_activity where wait_event_type = 'Lock'"
+                        + " and query like '%dataclips%for update%' and pid <> pg_backend_pid()");
+                tx.dsl().deleteFrom(DATACLIPS).where(DATACLIPS.ID.eq(id)).execute();
+                return patching;
+            });
+            Api.Response patched = patch.get(Timeouts.REQUEST.toMillis(), TimeUnit.MILLISECONDS);
+            assertThat(patched.status()).as(patched.toString()).isEqualTo(404);
+            assertThat(patched.json().get("detail").asText()).isEqualTo("dataclip " + id + " not found");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
     /** Waits until a session of the catalog waits for a lock on dataclip_versions (the list), or the list has answered. */
     private static void awaitLockWaiter(DSLContext catalog, Future<?> listing) throws InterruptedException {
+        awaitLockWaiter(catalog, listing, "select count(*)::int from pg_locks where relation = 'dataclip_versions'::regclass"
+                + " and not granted");
+    }
+
+    /** Waits until {@code count} (a query of the catalog) counts a waiting session, or {@code request} has answered. */
+    private static void awaitLockWaiter(DSLContext catalog, Future<?> request, String count) throws InterruptedException {
         long deadline = System.nanoTime() + Timeouts.REQUEST.toNanos();
-        while (!listing.isDone() && System.nanoTime() - deadline < 0) {
-            int waiting = catalog.fetchSingle("select count(*)::int from pg_locks where relation = 'dataclip_versions'::regclass"
-                    + " and not granted").get(0, Integer.class);
-            if (waiting > 0) {
+        while (!request.isDone() && System.nanoTime() - deadline < 0) {
+            if (catalog.fetchSingle(count).get(0, Integer.class) > 0) {
                 return;
             }
             Thread.sleep(10); // a poll of a condition, bounded by the deadline
