@@ -68,8 +68,12 @@ final class Dataclips {
             throw invalid("A dataclip's database cannot change; create a new dataclip for database " + request.database() + ".");
         }
         String title = request.title() == null ? null : title(request.title());
-        if (request.sql() != null) {
-            ClipText.prepare(request.sql()); // refused as SQL before the team's runs are counted
+        Map<String, String> defaults = request.parameters() == null ? null : new TreeMap<>(request.parameters());
+        if (request.sql() != null || defaults != null) {
+            // Refused as SQL, or for a parameter without a value against the clip as read, before the team's runs are
+            // counted: a change that cannot be made is a 422 whatever the team's runs, not a 429.
+            values(ClipText.prepare(request.sql() != null ? request.sql() : clip.version().sql()),
+                    defaults != null ? defaults : clip.parameters(), Map.of());
         }
         Integer timeout = request.timeoutSeconds() == null ? null : timeout(request.timeoutSeconds(), clip.timeoutSeconds());
         if (request.sql() != null || request.parameters() != null || timeout != null) {
@@ -77,7 +81,6 @@ final class Dataclips {
         }
         // Whether the SQL then has a value for each parameter is checked against the clip as it is under its row lock, not
         // as read above: another change (of the values, or of the SQL) may have been made since.
-        Map<String, String> defaults = request.parameters() == null ? null : new TreeMap<>(request.parameters());
         Dataclip updated = clips.update(clip.id(), title, request.sql(), defaults, timeout,
                 (sql, parameters) -> values(ClipText.prepare(sql), parameters, Map.of()));
         boolean rerun = updated.version().number() != clip.version().number() || request.parameters() != null || timeout != null;

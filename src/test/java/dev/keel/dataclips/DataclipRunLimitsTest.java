@@ -209,6 +209,13 @@ class DataclipRunLimitsTest {
         assertThat(catalog.fetchCount(DATACLIP_RESULTS, DATACLIP_RESULTS.DATACLIP_ID.eq(UUID.fromString(id)))).as("a run recorded")
                 .isEqualTo(results);
         assertThat(rateOf(catalog, team).toInstant()).as("a refused run charged").isEqualTo(ahead.toInstant());
+        // A change that could not be made whatever the team's runs is refused for what is wrong with it, not for the rate.
+        Api.Response noValue = api.patch("/v1/dataclips/" + id, "{\"sql\":\"select {{m}}::int as m\"}");
+        assertThat(noValue.status()).as(noValue.toString()).isEqualTo(422);
+        assertThat(noValue.field("parameter")).isEqualTo("m");
+        Api.Response valueDropped = api.patch("/v1/dataclips/" + id, "{\"parameters\":{}}");
+        assertThat(valueDropped.status()).as(valueDropped.toString()).isEqualTo(422);
+        assertThat(valueDropped.field("parameter")).isEqualTo("n");
         // The minute over, for the catalog: the team runs again, and its rate moved on by one run's share.
         setRate(catalog, team, OffsetDateTime.now().minusSeconds(1));
         assertThat(api.post("/v1/dataclips/" + id + "/refresh?n=1", "").status()).isEqualTo(200);
