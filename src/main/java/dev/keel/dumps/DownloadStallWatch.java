@@ -41,7 +41,8 @@ import java.util.function.BooleanSupplier;
  *
  * <p>A download also ends once the API key that made its link is revoked: each turn the watch has the key asked about
  * ({@link #answering}'s {@code allowed}) on {@code asker}, not on its own thread, which must never wait (here on the
- * catalog); so a download ends whether its client reads on or stopped reading.
+ * catalog); so a download ends whether its client reads on or stopped reading. {@code asker} is an executor of its own,
+ * not the exchanges' pool, so that no queue of exchanges delays an ask; an ask it refuses is made again the next turn.
  */
 final class DownloadStallWatch implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DownloadStallWatch.class);
@@ -178,8 +179,8 @@ final class DownloadStallWatch implements AutoCloseable {
                     exchange.asking.set(false);
                 }
             });
-        } catch (RejectedExecutionException stopping) {
-            exchange.asking.set(false); // the server is stopping, and its downloads with it
+        } catch (RejectedExecutionException refused) {
+            exchange.asking.set(false); // the askers are busy (asked again next turn), or the server is stopping
         }
     }
 

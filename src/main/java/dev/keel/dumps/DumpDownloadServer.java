@@ -32,8 +32,11 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Serves logical backups by their signed links ({@code https://<host>:<port>/dumps/<id>?...}) on
@@ -65,6 +68,8 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
      * slow to send their request (each held up to the request deadline) do not queue a real client behind them.
      */
     static final int THREADS = 64;
+    /** Threads that ask whether downloads' API keys are still active (the catalog, each ask one quick query). */
+    private static final int ASKERS = 2;
     /** How many connections the JDK's server keeps open at once, idle ones included; it closes any beyond at once. */
     static final int MAX_CONNECTIONS = 256;
     private static final String MAX_CONNECTIONS_PROPERTY = "jdk.httpserver.maxConnections";
@@ -83,6 +88,13 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
     private final DownloadPlaces places;
     private HttpsServer server;
     private ExecutorService executor;
+    /**
+     * Runs the watch's asks whether a download's API key is still active, on threads of their own: in the download pool's
+     * unbounded queue an ask would wait behind every exchange queued there, which a hostile client fills with slow TLS
+     * handshakes, and a revoked key's download went on that long. At most one ask per download waits, so the queue holds
+     * {@link #THREADS}; an ask refused all the same is asked again at the watch's next turn.
+     */
+    private ExecutorService asker;
     private DownloadStallWatch watch;
 
     DumpDownloadServer(Network network, CertificateAuthority authority, DumpLinks links, TransferRepository transfers, DumpObjects objects,
@@ -133,7 +145,9 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             https.setHttpsConfigurator(new HttpsConfigurator(authority.serverContext(List.of(network.publicHost(), network.localHost(),
                     "localhost"))));
             executor = Executors.newFixedThreadPool(THREADS, DaemonThreads.numbered("keel-download"));
-            watch = new DownloadStallWatch(requestWithin, stall, minRate, executor); // its asks run unwatched, beside the exchanges
+            asker = new ThreadPoolExecutor(ASKERS, ASKERS, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(THREADS),
+                    DaemonThreads.numbered("keel-download-key"));
+            watch = new DownloadStallWatch(requestWithin, stall, minRate, asker);
             https.setExecutor(watch.watching(executor));
             https.createContext(DumpLinks.PATH, this::serve);
             https.start();
@@ -263,6 +277,7 @@ final class DumpDownloadServer implements ApplicationEventListener<ServerStartup
             server.stop(0);
             executor.shutdownNow();
             watch.close();
+            asker.shutdownNow();
             server = null;
         }
     }

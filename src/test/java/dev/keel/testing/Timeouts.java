@@ -57,8 +57,9 @@ public final class Timeouts {
     /** A download served while stalled clients hold every download thread: past the shared Keel's stall bound (4 s), with room. */
     public static final Duration DOWNLOAD_PAST_STALLED = scaled(30);
     /**
-     * A backup download under way to end once its link's API key is revoked through the node serving it (its loop asks before
-     * each buffer it sends), for a slow client that drains what the kernels' buffers hold (a few MB) at its own pace.
+     * A backup download under way to end once its link's API key is revoked through the node serving it (its stall watch has
+     * the key asked about at each turn, on threads of its own), for a slow client that drains what the kernels' buffers hold
+     * (a few MB) at its own pace.
      */
     public static final Duration DOWNLOAD_REVOKED = scaled(10);
     /** A restore URL's GET to fail once its header deadline (made 1 s by the test) has passed, on a loaded machine. */
