@@ -12,12 +12,14 @@ import java.util.UUID;
  * {@code succeeded} (columns, row count, whether a cap cut it: the
  * {@link Truncation} code and its sentence) or {@code failed} (Postgres'
  * message, SQLSTATE and the position in the clip's SQL). {@code ranOn} says whether a follower
- * or the primary answered, and {@code ranOnDatabase} which database.
+ * or the primary answered, and {@code ranOnDatabase} which database. {@code cellLimit}: the bytes
+ * cells were cut to when any were, else null.
  */
 record ClipResult(UUID id, UUID dataclipId, UUID versionId, String parameters, String state, OffsetDateTime startedAt,
                   @Nullable OffsetDateTime finishedAt, @Nullable String ranOn, @Nullable UUID ranOnDatabase,
                   List<String> fields, List<ColumnType> types, long rowCount, boolean truncated,
-                  @Nullable String truncatedReason, @Nullable String truncatedDetail, @Nullable String errorMessage, @Nullable Integer errorPosition, @Nullable String errorSqlstate) {
+                  @Nullable String truncatedReason, @Nullable String truncatedDetail, @Nullable String errorMessage, @Nullable Integer errorPosition, @Nullable String errorSqlstate,
+                  @Nullable Integer cellLimit) {
     static final String RUNNING = "running";
     static final String SUCCEEDED = "succeeded";
     static final String FAILED = "failed";

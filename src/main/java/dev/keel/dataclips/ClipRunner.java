@@ -77,7 +77,8 @@ final class ClipRunner {
             }
             Truncation truncation = outcome.truncation();
             if (!results.succeeded(result.id(), outcome.rows(), truncation, truncation == null ? null
-                    : truncation.detail(caps, outcome.rows(), outcome.cellsCut(), outcome.cellLimit(), clip.timeoutSeconds()))) {
+                    : truncation.detail(caps, outcome.rows(), outcome.cellsCut(), outcome.cellLimit(), clip.timeoutSeconds()),
+                    outcome.cellsCut() ? Integer.valueOf(outcome.cellLimit()) : null)) {
                 return; // taken for stopped meanwhile: a newer run's rows may be the ones to keep
             }
             results.dropOlderRows(clip.id(), result.parameters(), result.id());

@@ -184,15 +184,15 @@ final class ResultRepository {
 
     /**
      * Ends a run as succeeded, with why it holds fewer rows or shorter cells than its query returned
-     * (null: it does not); false, and its rows gone, when it had been ended already (taken for
+     * (null: it does not) and the length cells were cut to ({@code cellLimit}, null when none were); false, and its rows gone, when it had been ended already (taken for
      * stopped: its node was silent a while), whose end stands.
      */
-    boolean succeeded(UUID id, long rows, @Nullable Truncation truncation, @Nullable String detail) {
+    boolean succeeded(UUID id, long rows, @Nullable Truncation truncation, @Nullable String detail, @Nullable Integer cellLimit) {
         int ended = dsl.update(DATACLIP_RESULTS).set(DATACLIP_RESULTS.STATE, ClipResult.SUCCEEDED)
                 .set(DATACLIP_RESULTS.FINISHED_AT, DSL.currentOffsetDateTime())
                 .set(DATACLIP_RESULTS.ROW_COUNT, rows).set(DATACLIP_RESULTS.TRUNCATED, truncation != null)
                 .set(DATACLIP_RESULTS.TRUNCATED_REASON, truncation == null ? null : truncation.code())
-                .set(DATACLIP_RESULTS.TRUNCATED_DETAIL, detail)
+                .set(DATACLIP_RESULTS.TRUNCATED_DETAIL, detail).set(DATACLIP_RESULTS.CELL_LIMIT, cellLimit)
                 .where(DATACLIP_RESULTS.ID.eq(id)).and(DATACLIP_RESULTS.STATE.eq(ClipResult.RUNNING)).execute();
         if (ended == 0) {
             dsl.deleteFrom(DATACLIP_RESULT_CHUNKS).where(DATACLIP_RESULT_CHUNKS.RESULT_ID.eq(id)).execute();
@@ -333,6 +333,6 @@ final class ResultRepository {
                 fields == null ? List.of() : Json.read(fields, STRINGS), columnTypes, rows == null ? 0 : rows,
                 Boolean.TRUE.equals(r.get(DATACLIP_RESULTS.TRUNCATED)), r.get(DATACLIP_RESULTS.TRUNCATED_REASON),
                 r.get(DATACLIP_RESULTS.TRUNCATED_DETAIL), r.get(DATACLIP_RESULTS.ERROR_MESSAGE),
-                r.get(DATACLIP_RESULTS.ERROR_POSITION), r.get(DATACLIP_RESULTS.ERROR_SQLSTATE));
+                r.get(DATACLIP_RESULTS.ERROR_POSITION), r.get(DATACLIP_RESULTS.ERROR_SQLSTATE), r.get(DATACLIP_RESULTS.CELL_LIMIT));
     }
 }

@@ -1,5 +1,7 @@
 package dev.keel.dataclips;
 
+import io.micronaut.core.annotation.Nullable;
+
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -116,10 +118,12 @@ abstract class RowStream extends InputStream {
      */
     static final class JsonDocument extends RowStream {
         private final List<ColumnType> types;
+        private final @Nullable Integer cellLimit;
 
         JsonDocument(String title, ClipResult result, Iterator<byte[]> chunks) {
             super(chunks, head(title, result));
             this.types = result.types();
+            this.cellLimit = result.cellLimit();
         }
 
         private static String head(String title, ClipResult result) {
@@ -156,7 +160,7 @@ abstract class RowStream extends InputStream {
                 if (i > 0) {
                     out.append(',');
                 }
-                value(row[i], types.get(i), out);
+                value(row[i], types.get(i), cellLimit, out);
             }
             out.append(']');
         }
@@ -166,10 +170,15 @@ abstract class RowStream extends InputStream {
             return "]}";
         }
 
-        static void value(String value, ColumnType type, StringBuilder out) {
+        /**
+         * A cell as JSON. A number column's text is written raw only when it is a whole JSON number and shorter than the
+         * length the result's cells were cut to ({@code cellLimit}, null when none were): one that reaches it may be a
+         * number cut short, of another magnitude, and goes as the string it is (its text is ASCII: bytes are characters).
+         */
+        static void value(String value, ColumnType type, @Nullable Integer cellLimit, StringBuilder out) {
             if (value == null) {
                 out.append("null");
-            } else if (type.jsonNumber() && isJsonNumber(value)) {
+            } else if (type.jsonNumber() && isJsonNumber(value) && (cellLimit == null || value.length() < cellLimit)) {
                 out.append(value);
             } else if (type.bool()) {
                 out.append("t".equals(value) ? "true" : "false");

@@ -94,6 +94,26 @@ class DataclipCapsTest {
         assertThat(lines[1].substring(accents.length())).isEqualTo(",a  ,,\"(,)\",10.0.0.1,t,\"{1,NULL}\",1.50");
     }
 
+    /**
+     * A numeric of 100,000 digits in a row of 20 cut columns is cut to 52,428 (1 MB over 20): still a number in RFC 8259's
+     * grammar, a thousand-odd orders of magnitude smaller. The JSON writes it as a string; an uncut number stays a number.
+     */
+    @Test
+    void aNumberCutToTheCellLimitIsAStringInTheJson() {
+        StringBuilder sql = new StringBuilder("select repeat('9', 100000)::numeric as n, 42::numeric as small");
+        for (int i = 0; i < 18; i++) {
+            sql.append(", 'x'::text as c").append(i);
+        }
+        JsonNode clip = create(sql.toString(), 60);
+        JsonNode result = clip.get("result");
+        assertThat(result.get("truncated_reason").asText()).as(result.toString()).isEqualTo("cell_bytes");
+        JsonNode values = api.withKey(null).get(share(clip) + ".json").json().get("values").get(0);
+        assertThat(values.get(0).isTextual()).as("the cut number is a string").isTrue();
+        assertThat(values.get(0).asText()).isEqualTo("9".repeat(MB / 20));
+        assertThat(values.get(1).isNumber()).isTrue();
+        assertThat(values.get(1).asInt()).isEqualTo(42);
+    }
+
     @Test
     void aResultStillArrivingWhenItsTimeLimitEndsKeepsItsRowsAndSaysSo() {
         JsonNode clip = create("select g from generate_series(1, 1000000) g, lateral (select pg_sleep(case when g > 5000 then 0.002 else 0 end)) s", 3);

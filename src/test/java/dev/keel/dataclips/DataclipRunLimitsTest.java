@@ -302,7 +302,7 @@ class DataclipRunLimitsTest {
             assertThat(failed.errorMessage()).isEqualTo("Keel stopped while this ran; refresh the dataclip to run it again.");
             assertThat(results.find(running.id()).orElseThrow().state()).isEqualTo(ClipResult.RUNNING);
             // A run taken for stopped that ends after all (its node was silent, not stopped) leaves that end standing.
-            assertThat(results.succeeded(stopped.id(), 1, null, null)).isFalse();
+            assertThat(results.succeeded(stopped.id(), 1, null, null, null)).isFalse();
             assertThat(results.find(stopped.id()).orElseThrow().state()).isEqualTo(ClipResult.FAILED);
         } finally {
             results.failRunningOn(Set.of("node-that-runs"), false);

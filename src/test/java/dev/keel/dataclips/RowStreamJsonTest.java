@@ -12,8 +12,17 @@ class RowStreamJsonTest {
 
     private static String value(String text, ColumnType type) {
         StringBuilder out = new StringBuilder();
-        RowStream.JsonDocument.value(text, type, out);
+        RowStream.JsonDocument.value(text, type, null, out);
         return out.toString();
+    }
+
+    /** A cell cut to the result's cell limit may be a number cut short: as a string, its magnitude is not claimed. */
+    @Test
+    void aNumberAsLongAsTheCellLimitIsAString() {
+        StringBuilder out = new StringBuilder();
+        RowStream.JsonDocument.value("12345", NUMERIC, 5, out);
+        RowStream.JsonDocument.value("1234", NUMERIC, 5, out.append(','));
+        assertThat(out.toString()).isEqualTo("\"12345\",1234");
     }
 
     @Test
