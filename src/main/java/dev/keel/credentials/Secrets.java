@@ -20,6 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.util.Base64;
+import java.util.List;
+import java.util.Optional;
 
 import static dev.keel.catalog.schema.Tables.INSTALLATION;
 
@@ -103,6 +105,23 @@ public final class Secrets {
             return new String(plain, StandardCharsets.UTF_8);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("a sealed secret does not open for " + context + ": wrong key or altered bytes", e);
+        }
+    }
+
+    /**
+     * A URL-safe token that carries {@code parts} (joined by {@code |}, which none may hold) sealed
+     * for {@code context}, for another node or a later request to read back ({@link #openToken}).
+     */
+    public String sealToken(String context, String... parts) {
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(seal(String.join("|", parts), context));
+    }
+
+    /** The parts of a token sealed for {@code context}; empty when it is garbled, altered, or sealed with another key or context. */
+    public Optional<List<String>> openToken(String token, String context) {
+        try {
+            return Optional.of(List.of(open(Base64.getUrlDecoder().decode(token), context).split("\\|", -1)));
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.empty();
         }
     }
 

@@ -9,7 +9,7 @@ import jakarta.inject.Singleton;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -41,9 +41,8 @@ final class HerokuLogSessions {
     }
 
     String token(Caller caller, String app, int lines, boolean tail) {
-        String payload = String.join("|", "1", caller.teamId().toString(), caller.keyId().toString(), app, Integer.toString(lines),
+        return secrets.sealToken(CONTEXT, "1", caller.teamId().toString(), caller.keyId().toString(), app, Integer.toString(lines),
                 Boolean.toString(tail), Long.toString(Instant.now().plus(START_WITHIN).getEpochSecond()));
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(payload, CONTEXT));
     }
 
     /** The session a token stands for; 404 when it is altered, unknown or stale, or the API key that made it is revoked. */
@@ -59,14 +58,14 @@ final class HerokuLogSessions {
     }
 
     private Optional<Session> parse(String token) {
+        List<String> parts = secrets.openToken(token, CONTEXT).orElse(List.of());
+        if (parts.size() != 7 || !parts.get(0).equals("1")) {
+            return Optional.empty();
+        }
         try {
-            String[] parts = secrets.open(Base64.getUrlDecoder().decode(token), CONTEXT).split("\\|", -1);
-            if (parts.length != 7 || !parts[0].equals("1")) {
-                return Optional.empty();
-            }
-            return Optional.of(new Session(UUID.fromString(parts[1]), UUID.fromString(parts[2]), parts[3], Integer.parseInt(parts[4]),
-                    Boolean.parseBoolean(parts[5]), Instant.ofEpochSecond(Long.parseLong(parts[6]))));
-        } catch (IllegalArgumentException | IllegalStateException e) {
+            return Optional.of(new Session(UUID.fromString(parts.get(1)), UUID.fromString(parts.get(2)), parts.get(3),
+                    Integer.parseInt(parts.get(4)), Boolean.parseBoolean(parts.get(5)), Instant.ofEpochSecond(Long.parseLong(parts.get(6)))));
+        } catch (IllegalArgumentException e) {
             return Optional.empty();
         }
     }

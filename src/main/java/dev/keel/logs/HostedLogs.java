@@ -26,7 +26,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -97,23 +97,22 @@ public final class HostedLogs {
 
     /** The token that asks a node for {@code length} bytes of {@code instance}'s log from {@code offset} on, for {@link #VALID_FOR}. */
     public String token(UUID instance, long offset, int length) {
-        String payload = String.join("|", "1", instance.toString(), Long.toString(offset), Integer.toString(length),
+        return secrets.sealToken(CONTEXT, "1", instance.toString(), Long.toString(offset), Integer.toString(length),
                 Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(payload, CONTEXT));
     }
 
     /** The range a token asks for; empty when it was altered, not sealed with this installation's key, or is stale. */
     Optional<Range> open(String token) {
+        List<String> parts = secrets.openToken(token, CONTEXT).orElse(List.of());
+        if (parts.size() != 5 || !parts.get(0).equals("1")) {
+            return Optional.empty();
+        }
         try {
-            String[] parts = secrets.open(Base64.getUrlDecoder().decode(token), CONTEXT).split("\\|", -1);
-            if (parts.length != 5 || !parts[0].equals("1")) {
-                return Optional.empty();
-            }
-            Range range = new Range(UUID.fromString(parts[1]), Long.parseLong(parts[2]), Integer.parseInt(parts[3]),
-                    Instant.ofEpochSecond(Long.parseLong(parts[4])));
+            Range range = new Range(UUID.fromString(parts.get(1)), Long.parseLong(parts.get(2)), Integer.parseInt(parts.get(3)),
+                    Instant.ofEpochSecond(Long.parseLong(parts.get(4))));
             return range.expiresAt().isAfter(Instant.now()) && range.offset() >= 0 && range.length() >= 0 ? Optional.of(range)
                     : Optional.empty();
-        } catch (IllegalArgumentException | IllegalStateException e) {
+        } catch (IllegalArgumentException e) {
             return Optional.empty();
         }
     }

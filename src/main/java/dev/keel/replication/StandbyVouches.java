@@ -14,8 +14,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Base64;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -88,16 +88,15 @@ final class StandbyVouches {
     @Nullable
     String ask(String nodeUrl, UUID primary, UUID standby, Duration timeout) throws InterruptedException {
         String nonce = HexFormat.of().formatHex(RandomStrings.bytes(16));
-        String question = seal(QUESTION, "1", primary.toString(), standby.toString(), nonce,
+        String question = secrets.sealToken(QUESTION, "1", primary.toString(), standby.toString(), nonce,
                 Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
         try {
             HttpResponse<String> response = client().send(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
                     .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
             Optional<String> answer = response.headers().firstValue(ANSWER_HEADER);
             if (response.statusCode() == 200 && answer.isPresent()
-                    && opened(answer.get(), ANSWER).filter(text -> text.equals(String.join("|", "1", primary.toString(), standby.toString(), nonce,
-                    "vouched")))
-                    .isPresent()) {
+                    && secrets.openToken(answer.get(), ANSWER).equals(Optional.of(List.of("1", primary.toString(), standby.toString(), nonce,
+                    "vouched")))) {
                 return null;
             }
             Matcher detail = DETAIL.matcher(response.body());
@@ -109,36 +108,22 @@ final class StandbyVouches {
 
     /** The question in a request's header: empty when it was altered, sealed with another key, or is stale. */
     Optional<Question> open(String sealed) {
-        return opened(sealed, QUESTION).flatMap(text -> {
-            String[] parts = text.split("\\|", -1);
-            try {
-                return parts.length == 5 && parts[0].equals("1") && Instant.ofEpochSecond(Long.parseLong(parts[4])).isAfter(Instant.now())
-                        ? Optional.of(new Question(UUID.fromString(parts[1]), UUID.fromString(parts[2]), parts[3])) : Optional.empty();
-            } catch (IllegalArgumentException e) {
-                return Optional.empty();
-            }
-        });
+        List<String> parts = secrets.openToken(sealed, QUESTION).orElse(List.of());
+        try {
+            return parts.size() == 5 && parts.get(0).equals("1") && Instant.ofEpochSecond(Long.parseLong(parts.get(4))).isAfter(Instant.now())
+                    ? Optional.of(new Question(UUID.fromString(parts.get(1)), UUID.fromString(parts.get(2)), parts.get(3))) : Optional.empty();
+        } catch (IllegalArgumentException e) {
+            return Optional.empty();
+        }
     }
 
     /** The sealed answer that vouches for {@code question}'s primary. */
     String vouched(Question question) {
-        return seal(ANSWER, "1", question.primary().toString(), question.standby().toString(), question.nonce(), "vouched");
+        return secrets.sealToken(ANSWER, "1", question.primary().toString(), question.standby().toString(), question.nonce(), "vouched");
     }
 
     ExecutorService answering() {
         return answering;
-    }
-
-    private String seal(String context, String... parts) {
-        return Base64.getUrlEncoder().withoutPadding().encodeToString(secrets.seal(String.join("|", parts), context));
-    }
-
-    private Optional<String> opened(String sealed, String context) {
-        try {
-            return Optional.of(secrets.open(Base64.getUrlDecoder().decode(sealed), context));
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            return Optional.empty();
-        }
     }
 
     private HttpClient client() {

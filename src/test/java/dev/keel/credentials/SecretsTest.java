@@ -47,6 +47,19 @@ class SecretsTest {
     }
 
     @Test
+    void aTokenGivesBackItsPartsForItsContextOnly() {
+        Secrets secrets = secrets("");
+        String token = secrets.sealToken("log-read", "1", "a b", "", "x");
+        assertThat(token).matches("[A-Za-z0-9_-]+");
+        assertThat(secrets.openToken(token, "log-read")).contains(java.util.List.of("1", "a b", "", "x"));
+        assertThat(secrets.openToken(token, "vouch")).as("another context").isEmpty();
+        assertThat(secrets.openToken(token.substring(0, token.length() - 2) + (token.endsWith("A") ? "BB" : "AA"), "log-read"))
+                .as("altered").isEmpty();
+        assertThat(secrets.openToken("not base64!", "log-read")).as("garbled").isEmpty();
+        assertThat(secrets("").openToken(token, "log-read")).as("the same key, read again").isPresent();
+    }
+
+    @Test
     void aGeneratedKeyIsWrittenPrivatelyAndReusedOnTheNextStart() throws Exception {
         byte[] sealed = secrets("").seal("p", "c");
         Path keyFile = dir.resolve("secret-key");
