@@ -132,6 +132,14 @@ class DataclipPatchRaceTest {
         assertThat(statuses.get(200)).as("statuses " + statuses).isNotNull();
     }
 
+    /** A clip of {@link #ONE} with its value for {@code a}, made through the API. */
+    private UUID newClip(String title) {
+        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"" + title + "\",\"database\":\"" + database + "\",\"sql\":"
+                + Json.quote(ONE) + ",\"parameters\":{\"a\":\"1\"}}");
+        assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        return UUID.fromString(created.json().get("id").asText());
+    }
+
     /**
      * The interleaving the reader above may meet, made certain: a list that has begun waits on the versions table (locked
      * here) while the clip's values and SQL change in one commit, as a PATCH of the values and a PATCH of the SQL make in
@@ -139,10 +147,7 @@ class DataclipPatchRaceTest {
      */
     @Test
     void aListWaitingOnAChangeReadsEachClipWithItsOwnNewestVersion() throws Exception {
-        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"listed\",\"database\":\"" + database + "\",\"sql\":"
-                + Json.quote(ONE) + ",\"parameters\":{\"a\":\"1\"}}");
-        assertThat(created.status()).as(created.toString()).isEqualTo(201);
-        UUID id = UUID.fromString(created.json().get("id").asText());
+        UUID id = newClip("listed");
         DSLContext catalog = keel.bean(DSLContext.class);
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
@@ -170,10 +175,7 @@ class DataclipPatchRaceTest {
      */
     @Test
     void aPatchOfAClipDeletedWhileItWaitsIsNotFound() throws Exception {
-        Api.Response created = api.post("/v1/dataclips", "{\"title\":\"deleted\",\"database\":\"" + database + "\",\"sql\":"
-                + Json.quote(ONE) + ",\"parameters\":{\"a\":\"1\"}}");
-        assertThat(created.status()).as(created.toString()).isEqualTo(201);
-        UUID id = UUID.fromString(created.json().get("id").asText());
+        UUID id = newClip("deleted");
         DSLContext catalog = keel.bean(DSLContext.class);
         ExecutorService pool = Executors.newSingleThreadExecutor();
         try {
