@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The self-fence for when this node's Keel cannot run it: stopped, killed, hung, or still
@@ -41,7 +42,9 @@ import java.util.stream.Collectors;
  * T_fence, through the same routine as Keel ({@link ServerFence}), each on a thread of its own. The
  * standby's node promotes only after the later of the two plus T_fence, a round and half a second,
  * so across a partition that comes while Keel is down the old primary is gone first, as when Keel
- * runs. It needs no catalog, and holds no lease. One runs per data directory (a file lock); it ends
+ * runs. While Keel does not run, it also lets go the commits of the primaries of its watch that wait
+ * for the WAL receiver (synchronous archiving), as Keel's rounds would ({@link #watchCommits}): on
+ * one node the receiver dies with Keel, and nothing else would. It needs no catalog, and holds no lease. One runs per data directory (a file lock); it ends
  * once nothing it watches has run for {@link #IDLE_EXIT}, its watch is gone, or the watch is
  * another build's (whose guard Keel then starts).
  */
@@ -58,6 +61,8 @@ public final class FenceGuard {
     /** A read of a standby's last reply: login and answer within this, as the self-fence's probe. */
     private static final int READ_SECONDS = 1;
     private static final Duration KILL_PATIENCE = Duration.ofSeconds(10);
+    /** How often, while Keel does not run, the guard reads whether a primary's commits wait for the WAL receiver. */
+    private static final long COMMITS_READ_NANOS = Duration.ofSeconds(1).toNanos();
 
     private final Path dir;
     private final String build;
@@ -66,7 +71,11 @@ public final class FenceGuard {
     private final Map<UUID, StandbyClock> clocks = new ConcurrentHashMap<>();
     /** A session kept on each primary, so that a read takes a query, not a login (a login under load took over a second). */
     private final Map<UUID, ServerSession> sessions = new ConcurrentHashMap<>();
+    /** The primaries read now: their standby's last reply, or whether their commits wait. */
     private final Set<UUID> reading = ConcurrentHashMap.newKeySet();
+    /** What the guard has seen of each primary's waiting commits since Keel stopped running, and when it last read them. */
+    private final Map<UUID, SyncCommit.Seen> commitsSeen = new ConcurrentHashMap<>();
+    private final Map<UUID, Long> commitsReadAt = new ConcurrentHashMap<>();
     private final Set<UUID> fencing = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-fence-guard"));
 
@@ -85,7 +94,8 @@ public final class FenceGuard {
             }
             // Every class a fence needs is read from the jar now: a jar replaced in place (an upgrade) cannot fail the kill later.
             for (Class<?> used : List.of(ServerFence.class, ServerFence.Target.class, Postmaster.class, PrivateFiles.class, StandbyClock.class,
-                    FenceWatch.Pulse.class, FenceWatch.Server.class, InstanceConnections.class, ServerSession.class)) {
+                    FenceWatch.Pulse.class, FenceWatch.Server.class, InstanceConnections.class, ServerSession.class, SyncCommit.class,
+                    SyncCommit.Seen.class, SyncCommit.Verdict.class, SyncCommit.Action.class, ServerSession.PrimaryCheck.class)) {
                 Class.forName(used.getName(), true, FenceGuard.class.getClassLoader());
             }
             PrivateFiles.write(dir.resolve(PID_FILE), Long.toString(ProcessHandle.current().pid()));
@@ -106,7 +116,7 @@ public final class FenceGuard {
         if (late <= fenceAfter.toNanos()) {
             return false;
         }
-        boolean keelFences = pulse.covers() && now - pulse.writtenNanos() < fenceAfter.toNanos() / 4;
+        boolean keelFences = pulse.covers() && keelRuns(now, pulse, fenceAfter);
         return !keelFences || late > fenceAfter.toNanos() + fenceAfter.toNanos() / 8;
     }
 
@@ -140,10 +150,13 @@ public final class FenceGuard {
             } catch (IOException | RuntimeException e) {
                 // The last pulse read stands: it only grows older.
             }
-            Set<UUID> listed = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
+            Set<UUID> listed = Stream.concat(watch.servers().stream(), watch.letGo().stream()).map(FenceWatch.Server::instance)
+                    .collect(Collectors.toSet());
             sessions.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(sessions.remove(id)));
             witnessedAt.keySet().retainAll(listed);
             clocks.keySet().retainAll(listed);
+            commitsSeen.keySet().retainAll(listed);
+            commitsReadAt.keySet().retainAll(listed);
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
@@ -152,6 +165,12 @@ public final class FenceGuard {
                     if (pulse != null && due(System.nanoTime(), pulse, pulse.witnessed(server.instance(), witnessedAt.get(server.instance())), watch.fenceAfter())) {
                         fence(server, pulse);
                     }
+                }
+            }
+            for (FenceWatch.Server server : watch.letGo()) {
+                if (Postmaster.isRunning(server.dataDir())) {
+                    anyRunning = true;
+                    watchCommits(watch, server, pulse);
                 }
             }
             long now = System.nanoTime();
@@ -175,12 +194,7 @@ public final class FenceGuard {
         workers.execute(() -> {
             long began = System.nanoTime();
             try {
-                ServerSession session = sessions.get(id);
-                if (session == null) {
-                    session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
-                            READ_SECONDS, APPLICATION_NAME);
-                    sessions.put(id, session);
-                }
+                ServerSession session = session(watch, server);
                 session.standbyRepliedSecondsAgo(server.standby()).ifPresent(seconds -> {
                     StandbyClock clock = clocks.computeIfAbsent(id, key -> new StandbyClock());
                     clock.note(server.standby(), seconds, System.nanoTime());
@@ -193,6 +207,76 @@ public final class FenceGuard {
                 reading.remove(id);
             }
         });
+    }
+
+    /**
+     * Whether Keel runs on this node, by its pulse: its self-fence writes one every T_fence/8, so
+     * one younger than T_fence/4 says its rounds (synchronous archiving's among them) go on.
+     */
+    static boolean keelRuns(long now, FenceWatch.Pulse pulse, Duration fenceAfter) {
+        return now - pulse.writtenNanos() < fenceAfter.toNanos() / 4;
+    }
+
+    /**
+     * While Keel does not run ({@link #keelRuns}), reads once a second, on a thread of its own,
+     * whether the commits of {@code server} wait for the WAL receiver, and lets them go as Keel's
+     * rounds would ({@link SyncCommit#decide}): once one has been seen waiting, or the receiver not
+     * streaming, for longer than the grace. It never makes commits wait: Keel does again once it
+     * runs and its receiver has caught up. While Keel runs, what Keel decides stands, and what the
+     * guard saw is forgotten.
+     */
+    private void watchCommits(FenceWatch watch, FenceWatch.Server server, FenceWatch.Pulse pulse) {
+        UUID id = server.instance();
+        long now = System.nanoTime();
+        if (pulse != null && keelRuns(now, pulse, watch.fenceAfter())) {
+            commitsSeen.remove(id);
+            commitsReadAt.remove(id);
+            return;
+        }
+        Long readAt = commitsReadAt.get(id);
+        if (readAt != null && now - readAt < COMMITS_READ_NANOS || !reading.add(id)) {
+            return;
+        }
+        commitsReadAt.put(id, now);
+        workers.execute(() -> {
+            try {
+                ServerSession session = session(watch, server);
+                ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(server.standby()),
+                        session.waitsFor(server.standby()));
+                if (check.inRecovery() || !check.synchronousStandby()) {
+                    commitsSeen.remove(id);
+                    return;
+                }
+                Instant at = Instant.now();
+                SyncCommit.Seen seen = commitsSeen.computeIfAbsent(id, key -> new SyncCommit.Seen());
+                Duration longestWait = seen.observe(check, at);
+                SyncCommit.Verdict verdict = SyncCommit.decide(ReceiverSyncCommit.WAITED_FOR, true, check, longestWait,
+                        seen.notStreamingSince(), null, null, at, watch.syncGrace());
+                if (verdict.action() == SyncCommit.Action.DISABLE) {
+                    session.synchronousStandby(null);
+                    commitsSeen.remove(id);
+                    say("let the commits of instance " + id + " go, as Keel would (" + verdict.degraded() + "): Keel has not run for "
+                            + (pulse == null ? "as long as this guard has looked" : Duration.ofNanos(System.nanoTime() - pulse.writtenNanos())
+                            .toMillis() + " ms") + "; they are acknowledged before their WAL is in the object store until Keel is back");
+                }
+            } catch (SQLException | RuntimeException e) {
+                // Not read: the next read logs in again.
+                closeQuietly(sessions.remove(id));
+            } finally {
+                reading.remove(id);
+            }
+        });
+    }
+
+    /** The session kept on {@code server}, logged in when there is none. */
+    private ServerSession session(FenceWatch watch, FenceWatch.Server server) throws SQLException {
+        ServerSession session = sessions.get(server.instance());
+        if (session == null) {
+            session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
+                    READ_SECONDS, APPLICATION_NAME);
+            sessions.put(server.instance(), session);
+        }
+        return session;
     }
 
     /** Fences {@code server} on a thread of its own, all at once with any other due, as Keel's self-fence does. */

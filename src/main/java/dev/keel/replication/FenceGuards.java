@@ -27,6 +27,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,7 +41,8 @@ import java.util.stream.Collectors;
 /**
  * Keeps this node's {@link FenceGuard} informed and running. The HA monitor hands it, at every
  * round of its self-fence, T_fence, its node's last catalog contact and the primaries to guard;
- * on a thread of its own (the self-fence waits on no disk), it writes Keel's pulse, the watch when
+ * synchronous archiving ({@link ReceiverSyncCommit}), at every round of its own, the primaries whose
+ * commits wait for the WAL receiver and its grace (written with the monitor's next round); on a thread of its own (the self-fence waits on no disk), it writes Keel's pulse, the watch when
  * it changed (in {@code fence-guard/} under the data directory, readable by Keel's account only:
  * it holds Keel's passwords on the servers), and starts a guard when the watch lists a primary and
  * no guard holds the directory's lock. The guard runs in a session of its own, with none of Keel's
@@ -60,14 +62,28 @@ final class FenceGuards {
     private final ExecutorService writer = Executors.newSingleThreadExecutor(DaemonThreads.named("keel-fence-guard-watch"));
     /** The newest state handed over and not yet written. */
     private final AtomicReference<Runnable> pending = new AtomicReference<>();
+    /** The primaries whose commits the guard lets go while Keel does not run, as synchronous archiving last handed them. */
+    private final AtomicReference<LetGo> letGo = new AtomicReference<>(new LetGo(Duration.ofSeconds(5), List.of()));
     private String written;
     private Process guard;
     private boolean failing;
+
+    private record LetGo(Duration grace, List<FenceWatch.Server> servers) {
+    }
 
     FenceGuards(KeelHome home, CertificateAuthority authority, ThisNode node) {
         this.dir = home.resolve("fence-guard");
         this.authority = authority;
         this.build = node.version();
+    }
+
+    /**
+     * Hands over the primaries whose commits wait for the WAL receiver (synchronous archiving), and
+     * how long a commit may wait before they are let go; written with the next {@link #publish}.
+     */
+    void letGo(Duration grace, List<FenceWatch.Server> servers) {
+        // In one order, so that the same primaries are the same watch text.
+        letGo.set(new LetGo(grace, servers.stream().sorted(Comparator.comparing(FenceWatch.Server::instance)).toList()));
     }
 
     /**
@@ -78,7 +94,9 @@ final class FenceGuards {
      * standby's node); written on the writer's thread, the newest only when several wait.
      */
     void publish(Duration fenceAfter, long contactNanos, @Nullable List<FenceWatch.Server> servers, Map<UUID, Long> witnessed) {
-        FenceWatch watch = servers == null ? null : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers);
+        LetGo going = letGo.get();
+        FenceWatch watch = servers == null ? null
+                : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers, going.grace(), going.servers());
         if (pending.getAndSet(() -> write(watch, contactNanos, witnessed)) == null) {
             try {
                 writer.execute(() -> pending.getAndSet(null).run());
@@ -101,10 +119,10 @@ final class FenceGuards {
                 written = text;
             }
             PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed).render());
-            if (watch != null && !watch.servers().isEmpty() && (guard == null || !guard.isAlive()) && !guardRunning()) {
+            if (watch != null && (!watch.servers().isEmpty() || !watch.letGo().isEmpty()) && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
-                LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition while Keel does not;"
-                        + " its log is {}", guard.pid(), dir.resolve(FenceGuard.LOG_FILE));
+                LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition, and lets commits that"
+                        + " wait for the WAL receiver go, while Keel does not; its log is {}", guard.pid(), dir.resolve(FenceGuard.LOG_FILE));
             }
             failing = false;
         } catch (IOException | UncheckedIOException e) {

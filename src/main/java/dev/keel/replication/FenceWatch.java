@@ -18,17 +18,27 @@ import java.util.stream.Collectors;
  * What a node's fence guard ({@link FenceGuard}) watches: this node's primaries whose standby is
  * on another node (which that node may promote), how to ask each for its standby's last reply and
  * where its files are, T_fence, and the build of Keel that wrote it (a guard of another build
- * leaves the watch to that build's guard). Rewritten when it changes; Keel's {@link Pulse}, which
- * changes all the time and holds no secret, is a file of its own. One class writes and reads both,
- * so the two sides never disagree.
+ * leaves the watch to that build's guard); and this node's primaries whose commits wait for the
+ * WAL receiver ({@code letGo}, synchronous archiving), which the guard lets go as Keel would, after
+ * {@code syncGrace}, while Keel does not run (on one node the receiver dies with it). Rewritten when
+ * it changes; Keel's {@link Pulse}, which changes all the time and holds no secret, is a file of its
+ * own. One class writes and reads both, so the two sides never disagree.
  */
-record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Server> servers) {
+record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Server> servers, Duration syncGrace, List<Server> letGo) {
     /** The format of the files; a guard that reads another exits, and Keel starts one that reads it. */
     static final int FORMAT = 1;
+    /** The grace of a watch written before {@code letGo} was (none listed then). */
+    private static final Duration DEFAULT_SYNC_GRACE = Duration.ofSeconds(5);
+
+    FenceWatch {
+        servers = List.copyOf(servers);
+        letGo = List.copyOf(letGo);
+    }
 
     /**
-     * A primary the guard fences: its data directory and WAL spool, where it listens, its major,
-     * Keel's password on it, and its standby's name.
+     * A primary the guard fences, or whose commits it lets go: its data directory and WAL spool,
+     * where it listens, its major, Keel's password on it, and the name of its standby (for
+     * {@code letGo}: of what its commits wait for, the WAL receiver).
      */
     record Server(UUID instance, Path dataDir, Path spool, String host, int port, int major, String password, String standby) {
     }
@@ -75,10 +85,17 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
     /** The watch's text: sorted, with no date line, so that the same watch is the same text. */
     String render() {
         Properties properties = properties("format", Integer.toString(FORMAT), "build", build, "fence_after_millis",
-                Long.toString(fenceAfter.toMillis()), "certificate", certificate.toString());
+                Long.toString(fenceAfter.toMillis()), "certificate", certificate.toString(), "sync_grace_millis",
+                Long.toString(syncGrace.toMillis()));
+        renderServers(properties, "server.", servers);
+        renderServers(properties, "let_go.", letGo);
+        return render(properties);
+    }
+
+    private static void renderServers(Properties properties, String kind, List<Server> servers) {
         for (int i = 0; i < servers.size(); i++) {
             Server server = servers.get(i);
-            String prefix = "server." + i + ".";
+            String prefix = kind + i + ".";
             properties.setProperty(prefix + "instance", server.instance().toString());
             properties.setProperty(prefix + "data", server.dataDir().toString());
             properties.setProperty(prefix + "spool", server.spool().toString());
@@ -88,7 +105,6 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
             properties.setProperty(prefix + "password", server.password());
             properties.setProperty(prefix + "standby", server.standby());
         }
-        return render(properties);
     }
 
     /** The watch in {@code text}; an {@link IllegalArgumentException} when it is of another format or lacks a field. */
@@ -97,16 +113,22 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
         if (!Integer.toString(FORMAT).equals(properties.getProperty("format"))) {
             throw new IllegalArgumentException("a watch of format " + properties.getProperty("format") + ", not " + FORMAT);
         }
+        String grace = properties.getProperty("sync_grace_millis");
+        return new FenceWatch(required(properties, "build"), Duration.ofMillis(Long.parseLong(required(properties, "fence_after_millis"))),
+                Path.of(required(properties, "certificate")), parseServers(properties, "server."),
+                grace == null ? DEFAULT_SYNC_GRACE : Duration.ofMillis(Long.parseLong(grace)), parseServers(properties, "let_go."));
+    }
+
+    private static List<Server> parseServers(Properties properties, String kind) {
         List<Server> servers = new ArrayList<>();
-        for (int i = 0; properties.containsKey("server." + i + ".instance"); i++) {
-            String prefix = "server." + i + ".";
+        for (int i = 0; properties.containsKey(kind + i + ".instance"); i++) {
+            String prefix = kind + i + ".";
             servers.add(new Server(UUID.fromString(required(properties, prefix + "instance")), Path.of(required(properties, prefix + "data")),
                     Path.of(required(properties, prefix + "spool")), required(properties, prefix + "host"),
                     Integer.parseInt(required(properties, prefix + "port")), Integer.parseInt(required(properties, prefix + "major")),
                     required(properties, prefix + "password"), required(properties, prefix + "standby")));
         }
-        return new FenceWatch(required(properties, "build"), Duration.ofMillis(Long.parseLong(required(properties, "fence_after_millis"))),
-                Path.of(required(properties, "certificate")), List.copyOf(servers));
+        return servers;
     }
 
     private static Properties properties(String... pairs) {

@@ -8,6 +8,8 @@ import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.ServerFence;
 import dev.keel.jobs.Loops;
 import dev.keel.nodes.ThisNode;
 import dev.keel.operations.DatabaseLeases;
@@ -30,6 +32,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -55,7 +58,9 @@ import java.util.concurrent.TimeoutException;
  * <p>The primary's own node decides: it reaches its primary whatever is cut between the receiver's
  * node and it. While the catalog does not answer (a round has not ended for {@link #FAILSAFE_AFTER}),
  * a failsafe of its own still lets commits go, from what the rounds last saw; never makes them wait.
- * A node that stops lets its primaries' commits go first: while its Keel is down nothing would.
+ * A node that stops lets its primaries' commits go first; and it hands its primaries to the fence
+ * guard ({@link FenceGuards#letGo}), which lets their commits go as a round would while its Keel is
+ * down after a crash (on one node the receiver dies with Keel).
  * A primary of this node whose plan does not ask for it has the receiver's name taken out (a plan
  * change, a restart with another setting): at once when its plan changed while this node watched
  * it, else once when this node first sees it. An HA plan is never named (its commits wait for its standby).
@@ -66,7 +71,7 @@ public final class ReceiverSyncCommit {
     static final String ACTOR = "synchronous archiving";
     /** The receiver's application name, which is also its slot's name. */
     private static final String RECEIVER = WalReceivers.SLOT;
-    private static final String WAITED_FOR = "the WAL receiver";
+    static final String WAITED_FOR = "the WAL receiver";
     private static final int PROBE_SECONDS = 3;
     private static final Duration FAILSAFE_AFTER = Duration.ofSeconds(3);
     private static final int CHECK_THREADS = 4;
@@ -80,6 +85,8 @@ public final class ReceiverSyncCommit {
     private final DatabaseLeases leases;
     private final SynchronousArchive synchronous;
     private final ThisNode node;
+    private final InstanceRuntime runtime;
+    private final FenceGuards guards;
     private final Duration grace;
     private final ScheduledExecutorService loop;
     private final ScheduledExecutorService failsafe;
@@ -110,13 +117,16 @@ public final class ReceiverSyncCommit {
     }
 
     ReceiverSyncCommit(InstanceRepository instances, InstanceConnections connections, DatabaseLookup databases, DatabaseLeases leases,
-                       SynchronousArchive synchronous, ThisNode node, @Value("${keel.ha.sync-grace:5s}") String grace) {
+                       SynchronousArchive synchronous, ThisNode node, InstanceRuntime runtime, FenceGuards guards,
+                       @Value("${keel.ha.sync-grace:5s}") String grace) {
         this.instances = instances;
         this.connections = connections;
         this.databases = databases;
         this.leases = leases;
         this.synchronous = synchronous;
         this.node = node;
+        this.runtime = runtime;
+        this.guards = guards;
         this.grace = Durations.parse("KEEL_HA_SYNC_GRACE", grace);
         this.loop = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync"));
         this.failsafe = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-receiver-sync-failsafe"));
@@ -163,6 +173,7 @@ public final class ReceiverSyncCommit {
                 watches.remove(watch.primary.id()); // its primary, if still one, is checked below at once
             }
         }
+        guards.letGo(grace, watches.values().stream().flatMap(watch -> forGuard(watch.primary).stream()).toList());
         Instant now = Instant.now();
         Set<UUID> running = new HashSet<>();
         for (Instance primary : primaries) {
@@ -174,6 +185,19 @@ public final class ReceiverSyncCommit {
         }
         letGoDue.keySet().retainAll(running);
         roundEndedAt = Instant.now();
+    }
+
+    /**
+     * {@code primary} as the fence guard lets its commits go while no Keel runs on this node (the
+     * receiver, on this node when it is alone, is then gone too): with Keel's password as last read,
+     * while it runs.
+     */
+    private Optional<FenceWatch.Server> forGuard(Instance primary) {
+        return connections.knownPassword(primary).filter(password -> runtime.isRunning(primary)).map(password -> {
+            ServerFence.Target files = runtime.fenceTarget(primary);
+            return new FenceWatch.Server(primary.id(), files.dataDir(), files.spool(), primary.host(), primary.port(), primary.major(),
+                    password, RECEIVER);
+        });
     }
 
     /**
@@ -197,7 +221,7 @@ public final class ReceiverSyncCommit {
     private void failsafeCheck(Watch watch) {
         Instance primary = watch.primary;
         try (ServerSession session = connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
-            ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
             Instant now = Instant.now();
             Duration longestWait = watch.failsafeSeen.observe(check, now);
             SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.failsafeSeen.notStreamingSince(),
@@ -232,7 +256,7 @@ public final class ReceiverSyncCommit {
         Instance primary = watch.primary;
         try (ServerSession session = connections.probe(primary, PROBE_SECONDS)) {
             // Whether commits wait for the receiver, not for anyone: another name on a primary without a standby is replaced.
-            ServerSession.PrimaryCheck check = forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
             if (check.inRecovery()) {
                 return;
             }
@@ -254,18 +278,6 @@ public final class ReceiverSyncCommit {
         } catch (SQLException | RuntimeException e) {
             LOG.debug("Could not check synchronous archiving on instance {}: {}", primary.id(), e.toString());
         }
-    }
-
-    /**
-     * The check as the receiver's: {@code waiting}, whether commits wait for the receiver, in place of
-     * whether they wait for anyone; and its "silent" (no reply for 15 s by the reply's stamp) as
-     * streaming: the stamp is another host's clock (and pgjdbc before 42.7.9 stamped it from
-     * {@link System#nanoTime}), and a receiver that hangs shows in the commits that wait.
-     */
-    private static ServerSession.PrimaryCheck forReceiver(ServerSession.PrimaryCheck c, boolean waiting) {
-        String state = "silent".equals(c.standbyState()) ? "streaming" : c.standbyState();
-        return new ServerSession.PrimaryCheck(c.inRecovery(), c.current(), c.standbyLagBytes(), state, c.timeline(), waiting,
-                c.syncWaiters(), c.standbySlotStatus(), c.standbyReplyAgeSeconds());
     }
 
     /** Under the database's lease, while its plan still asks for it and it has no standby (whose commits wait for that). */

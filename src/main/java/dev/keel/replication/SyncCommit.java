@@ -69,6 +69,18 @@ final class SyncCommit {
     }
 
     /**
+     * The check as the WAL receiver's: {@code waiting}, whether commits wait for the receiver, in
+     * place of whether they wait for anyone; and its "silent" (no reply for 15 s by the reply's
+     * stamp) as streaming: the stamp is another host's clock (and pgjdbc before 42.7.9 stamped it
+     * from {@link System#nanoTime}), and a receiver that hangs shows in the commits that wait.
+     */
+    static ServerSession.PrimaryCheck forReceiver(ServerSession.PrimaryCheck c, boolean waiting) {
+        String state = "silent".equals(c.standbyState()) ? "streaming" : c.standbyState();
+        return new ServerSession.PrimaryCheck(c.inRecovery(), c.current(), c.standbyLagBytes(), state, c.timeline(), waiting,
+                c.syncWaiters(), c.standbySlotStatus(), c.standbyReplyAgeSeconds());
+    }
+
+    /**
      * What one watcher has seen of a primary's synchronous commits: when each commit seen waiting
      * ("pid:start", {@link ServerSession.PrimaryCheck#syncWaiters()}) was first seen, and since when
      * what they wait for has not streamed. Waits are timed from these sightings, not from the

@@ -17,7 +17,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -25,7 +32,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code kill -9} of Keel while it uploads a WAL segment and while it takes a base backup, with
  * the object store hung so that the kill lands while an upload is in flight: after the restart
  * no partial object counts as complete, the backup is failed and its objects gone, and
- * archiving carries on.
+ * archiving carries on. And {@code kill -9} of the only Keel while a primary's commits wait for its
+ * WAL receiver (synchronous archiving): the fence guard lets them go after the grace.
  */
 // Minutes long: started among the first (junit-platform.properties).
 @Order(10)
@@ -103,6 +111,66 @@ class ArchiveCrashIT {
         } finally {
             keel.stop();
             dev.keel.Keel.stopServers(dataDir);
+        }
+    }
+
+    @Test
+    void killNineOfTheOnlyKeelLetsCommitsThatWaitForItsReceiverGoAfterTheGrace() throws Exception {
+        Path dataDir = TestKeel.freshDataDir("archive-crash-sync");
+        TestKeel.Ports ports = TestKeel.nextPorts();
+        Map<String, String> env = new HashMap<>(KeelProcess.NO_POOL);
+        env.put("KEEL_ARCHIVE_SYNCHRONOUS_PLANS", "standard-0");
+        env.put("KEEL_HA_SYNC_GRACE", "2s");
+        KeelProcess keel = KeelProcess.start(dataDir, ports, "0", env);
+        ExecutorService committer = Executors.newSingleThreadExecutor();
+        try {
+            JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
+            String id = database.get("id").asText();
+            Api api = keel.api();
+            Wait.until("commits to wait for the receiver", Timeouts.PROVISION,
+                    () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+            Path watch = dataDir.resolve("fence-guard/watch");
+            Wait.until("the fence guard to watch the primary's commits", Timeouts.PROVISION,
+                    () -> Files.isRegularFile(dataDir.resolve("fence-guard/guard.pid")) && lists(watch, "let_go.0.standby=keel_wal_receiver"));
+            long waited;
+            try (Connection tenant = Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem")); var sql = tenant.createStatement()) {
+                sql.execute("create table acknowledged (n int)");
+                // The receiver dies with Keel, and no Keel is left to let the commits go: before the guard did, they waited until
+                // Keel was back. Now the guard sees Keel's pulse stop (T_fence/4), and the commit wait past the grace (2 s).
+                keel.kill9();
+                Future<Long> commit = committer.submit(() -> {
+                    long started = System.nanoTime();
+                    sql.execute("insert into acknowledged values (1)");
+                    return (System.nanoTime() - started) / 1_000_000;
+                });
+                try {
+                    waited = commit.get(30, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    throw new AssertionError("a commit still waited for the receiver 30 s after Keel's kill -9: nothing let it go");
+                }
+            }
+            System.out.printf("ArchiveCrashIT: with Keel killed, a commit that waited for its receiver went on after %d ms%n", waited);
+            assertThat(waited).as("a commit while Keel is down").isBetween(2_000L, 15_000L);
+            assertThat(Files.readString(dataDir.resolve("fence-guard/guard.log"))).contains("let the commits of instance");
+
+            // Keel back: its round makes commits wait for the receiver again once it has caught up.
+            keel = KeelProcess.start(dataDir, ports, "1", env);
+            Api after = keel.api();
+            Wait.until("commits to wait for the receiver again", Timeouts.PROVISION,
+                    () -> after.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+        } finally {
+            committer.shutdownNow();
+            keel.stop();
+            dev.keel.Keel.stopServers(dataDir);
+            TestKeel.stopFenceGuard(dataDir);
+        }
+    }
+
+    private static boolean lists(Path file, String line) {
+        try {
+            return Files.readAllLines(file).contains(line);
+        } catch (java.io.IOException e) {
+            return false; // not written yet
         }
     }
 

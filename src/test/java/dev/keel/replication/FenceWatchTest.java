@@ -26,12 +26,21 @@ class FenceWatchTest {
                 new FenceWatch.Server(UUID.randomUUID(), Path.of("/var/lib/keel/servers/instances/a/data"),
                         Path.of("/var/lib/keel/servers/instances/a/spool"), "10.0.0.7", 25001, 17, "p=ss:wo#rd!\\ \n\u00e9", "keel_standby_x"),
                 new FenceWatch.Server(UUID.randomUUID(), Path.of("/srv/b data"), Path.of("/srv/b spool"), "fd00::7", 25002, 14, "",
-                        "keel_standby_y")));
+                        "keel_standby_y")), Duration.ofMillis(2500), List.of(
+                new FenceWatch.Server(UUID.randomUUID(), Path.of("/srv/c data"), Path.of("/srv/c spool"), "10.0.0.8", 25003, 16, "x=y",
+                        "keel_wal_receiver")));
         String text = watch.render();
         assertThat(FenceWatch.parse(text)).isEqualTo(watch);
         assertThat(watch.render()).isEqualTo(text);
         assertThat(text).doesNotStartWith("#");
-        assertThat(FenceWatch.parse(new FenceWatch("b", T, Path.of("/ca.pem"), List.of()).render()).servers()).isEmpty();
+        FenceWatch empty = FenceWatch.parse(new FenceWatch("b", T, Path.of("/ca.pem"), List.of(), T, List.of()).render());
+        assertThat(empty.servers()).isEmpty();
+        assertThat(empty.letGo()).isEmpty();
+        // A watch an earlier build wrote, before it listed commits to let go: none, and the default grace.
+        FenceWatch earlier = FenceWatch.parse(text.replaceAll("(?m)^(sync_grace_millis|let_go\\.).*$", ""));
+        assertThat(earlier.letGo()).isEmpty();
+        assertThat(earlier.syncGrace()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(earlier.servers()).isEqualTo(watch.servers());
         FenceWatch.Pulse pulse = new FenceWatch.Pulse(-123_456_789L, 42L, true, Map.of());
         assertThat(FenceWatch.Pulse.parse(pulse.render())).isEqualTo(pulse);
         FenceWatch.Pulse vouching = new FenceWatch.Pulse(-123_456_789L, 42L, false, Map.of(UUID.randomUUID(), -5L, UUID.randomUUID(), 7L));
@@ -51,6 +60,8 @@ class FenceWatchTest {
         // Nothing vouched for over T: due unless Keel's self-fence runs (a pulse younger than T/4 that covers the watch).
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, true, Map.of()), null, T)).as("Keel fences").isFalse();
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, quiet, true, Map.of()), null, T)).as("Keel quiet for T/4").isTrue();
+        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, fresh, false, Map.of()), T)).as("Keel runs, by its pulse").isTrue();
+        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, quiet, true, Map.of()), T)).as("Keel's pulse T/4 old").isFalse();
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, false, Map.of()), null, T)).as("Keel starting: covers nothing yet").isTrue();
         // Vouched for: never due, whatever Keel does.
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet, false, Map.of()), null, T)).as("a contact exactly T ago").isFalse();
