@@ -261,8 +261,12 @@ public final class TestKeel implements AutoCloseable {
     public static void stopFenceGuard(Path dataDir) {
         try {
             long pid = Long.parseLong(Files.readString(dataDir.resolve("fence-guard").resolve("guard.pid")).strip());
-            ProcessHandle.of(pid).filter(p -> p.info().arguments().map(a -> String.join(" ", a).contains("FenceGuard")).orElse(false))
-                    .ifPresent(ProcessHandle::destroyForcibly);
+            // Its command line as /proc holds it: ProcessHandle.Info reads only its first 4 kB, which a test class path (the
+            // guard runs Keel's) fills before the guard's class name.
+            String command = new String(Files.readAllBytes(Path.of("/proc", Long.toString(pid), "cmdline")), java.nio.charset.StandardCharsets.UTF_8);
+            if (command.contains("dev.keel.replication.FenceGuard")) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
         } catch (IOException | NumberFormatException e) {
             // None was started.
         }
