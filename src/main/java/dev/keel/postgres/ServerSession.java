@@ -98,9 +98,14 @@ public final class ServerSession implements AutoCloseable {
      * this server inherits the setting.
      */
     public void synchronousStandby(@Nullable String applicationName) throws SQLException {
-        String names = applicationName == null ? "" : "\"" + applicationName.replace("\"", "") + "\"";
-        execute("alter system set synchronous_standby_names = " + RENDERER.render(DSL.inline(names)));
+        execute(synchronousStandbyStatement(applicationName));
         execute("select pg_catalog.pg_reload_conf()");
+    }
+
+    /** The statement {@link #synchronousStandby} runs before it reloads; rendered here so that a process can load what renders it ahead. */
+    public static String synchronousStandbyStatement(@Nullable String applicationName) {
+        String names = applicationName == null ? "" : "\"" + applicationName.replace("\"", "") + "\"";
+        return "alter system set synchronous_standby_names = " + RENDERER.render(DSL.inline(names));
     }
 
     /** Whether a commit waits for the standby connected as {@code applicationName} alone, as {@link #synchronousStandby} sets it. */

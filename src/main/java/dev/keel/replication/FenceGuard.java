@@ -7,6 +7,7 @@ import dev.keel.instances.ServerFence;
 import dev.keel.nodes.ThisNode;
 import dev.keel.postgres.Postmaster;
 import dev.keel.postgres.ServerSession;
+import io.micronaut.core.annotation.Nullable;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -29,7 +30,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
 
 /**
  * The self-fence for when this node's Keel cannot run it: stopped, killed, hung, or still
@@ -61,8 +61,13 @@ public final class FenceGuard {
     /** A read of a standby's last reply: login and answer within this, as the self-fence's probe. */
     private static final int READ_SECONDS = 1;
     private static final Duration KILL_PATIENCE = Duration.ofSeconds(10);
-    /** How often, while Keel does not run, the guard reads whether a primary's commits wait for the WAL receiver. */
+    /** How often, while Keel does not watch them, the guard reads whether a primary's commits wait for the WAL receiver. */
     private static final long COMMITS_READ_NANOS = Duration.ofSeconds(1).toNanos();
+    /**
+     * The login and statement time of those reads, as Keel's own probe's: a commit waits under load,
+     * and letting it go writes {@code postgresql.auto.conf} (fsynced) and reloads.
+     */
+    private static final int COMMITS_SECONDS = 3;
 
     private final Path dir;
     private final String build;
@@ -71,11 +76,18 @@ public final class FenceGuard {
     private final Map<UUID, StandbyClock> clocks = new ConcurrentHashMap<>();
     /** A session kept on each primary, so that a read takes a query, not a login (a login under load took over a second). */
     private final Map<UUID, ServerSession> sessions = new ConcurrentHashMap<>();
-    /** The primaries read now: their standby's last reply, or whether their commits wait. */
     private final Set<UUID> reading = ConcurrentHashMap.newKeySet();
-    /** What the guard has seen of each primary's waiting commits since Keel stopped running, and when it last read them. */
+    /**
+     * The primaries whose commits the guard lets go ({@link FenceWatch#letGo}): a session kept on
+     * each (apart from the fence's, so neither read waits for the other), the ones read now, what
+     * it has seen of their waiting commits since no Keel watched them, when it last read them, and
+     * the kind of its last failure to read them (said once).
+     */
+    private final Map<UUID, ServerSession> commitSessions = new ConcurrentHashMap<>();
+    private final Set<UUID> checkingCommits = ConcurrentHashMap.newKeySet();
     private final Map<UUID, SyncCommit.Seen> commitsSeen = new ConcurrentHashMap<>();
     private final Map<UUID, Long> commitsReadAt = new ConcurrentHashMap<>();
+    private final Map<UUID, String> commitsFailure = new ConcurrentHashMap<>();
     private final Set<UUID> fencing = ConcurrentHashMap.newKeySet();
     private final ExecutorService workers = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-fence-guard"));
 
@@ -98,6 +110,7 @@ public final class FenceGuard {
                     SyncCommit.Seen.class, SyncCommit.Verdict.class, SyncCommit.Action.class, ServerSession.PrimaryCheck.class)) {
                 Class.forName(used.getName(), true, FenceGuard.class.getClassLoader());
             }
+            ServerSession.synchronousStandbyStatement(null); // what renders it, loaded too (the TLS login is, by the first one)
             PrivateFiles.write(dir.resolve(PID_FILE), Long.toString(ProcessHandle.current().pid()));
             new FenceGuard(dir, ThisNode.buildVersion()).run();
         }
@@ -111,8 +124,7 @@ public final class FenceGuard {
      * deadline without fencing it (Keel hung, or died, just after its last pulse).
      */
     static boolean due(long now, FenceWatch.Pulse pulse, Long replied, Duration fenceAfter) {
-        long vouched = replied == null ? pulse.contactNanos() : Math.max(pulse.contactNanos(), replied);
-        long late = now - vouched;
+        long late = unvouchedNanos(now, pulse.contactNanos(), replied);
         if (late <= fenceAfter.toNanos()) {
             return false;
         }
@@ -150,13 +162,15 @@ public final class FenceGuard {
             } catch (IOException | RuntimeException e) {
                 // The last pulse read stands: it only grows older.
             }
-            Set<UUID> listed = Stream.concat(watch.servers().stream(), watch.letGo().stream()).map(FenceWatch.Server::instance)
-                    .collect(Collectors.toSet());
-            sessions.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(sessions.remove(id)));
-            witnessedAt.keySet().retainAll(listed);
-            clocks.keySet().retainAll(listed);
-            commitsSeen.keySet().retainAll(listed);
-            commitsReadAt.keySet().retainAll(listed);
+            Set<UUID> guarded = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
+            Set<UUID> lettingGo = watch.letGo().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
+            forgetAllBut(sessions, guarded);
+            forgetAllBut(commitSessions, lettingGo);
+            witnessedAt.keySet().retainAll(guarded);
+            clocks.keySet().retainAll(guarded);
+            commitsSeen.keySet().retainAll(lettingGo);
+            commitsReadAt.keySet().retainAll(lettingGo);
+            commitsFailure.keySet().retainAll(lettingGo);
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
@@ -210,6 +224,16 @@ public final class FenceGuard {
     }
 
     /**
+     * How long, at {@code now}, nothing has vouched for a primary: since the later of its node's last
+     * catalog contact and its last witness (its standby's reply, or the standby's node's vouch; null
+     * or {@link Long#MIN_VALUE} while there is none). Past T_fence it is fenced: the one rule of
+     * Keel's self-fence ({@code HaMonitor.selfFence}) and the guard's ({@link #due}).
+     */
+    static long unvouchedNanos(long now, long contactNanos, @Nullable Long witnessed) {
+        return now - (witnessed == null ? contactNanos : Math.max(contactNanos, witnessed));
+    }
+
+    /**
      * Whether Keel runs on this node, by its pulse: its self-fence writes one every T_fence/8, so
      * one younger than T_fence/4 says its rounds (synchronous archiving's among them) go on.
      */
@@ -218,29 +242,35 @@ public final class FenceGuard {
     }
 
     /**
-     * While Keel does not run ({@link #keelRuns}), reads once a second, on a thread of its own,
-     * whether the commits of {@code server} wait for the WAL receiver, and lets them go as Keel's
-     * rounds would ({@link SyncCommit#decide}): once one has been seen waiting, or the receiver not
-     * streaming, for longer than the grace. It never makes commits wait: Keel does again once it
-     * runs and its receiver has caught up. While Keel runs, what Keel decides stands, and what the
-     * guard saw is forgotten.
+     * Lets go the commits of {@code server} that wait for the WAL receiver while no Keel watches
+     * them: Keel does not run ({@link #keelRuns}), or runs but its synchronous archiving has not
+     * taken the primary in yet (a Keel just started; {@link FenceWatch.Pulse#watchesCommits}). It
+     * then reads once a second, on a thread of its own, whether they wait, and lets them go as
+     * Keel's rounds would ({@link SyncCommit#decide}): once one has been seen waiting, or the receiver
+     * not streaming, for longer than the grace, as counted from the guard's own sightings. It never
+     * makes commits wait: Keel does again once it watches them and its receiver has caught up.
+     * While Keel watches, what the guard saw is forgotten, and it only keeps a session logged in,
+     * so that its first read after Keel stops is a query, not a login under load in a cold JVM.
      */
-    private void watchCommits(FenceWatch watch, FenceWatch.Server server, FenceWatch.Pulse pulse) {
+    private void watchCommits(FenceWatch watch, FenceWatch.Server server, @Nullable FenceWatch.Pulse pulse) {
         UUID id = server.instance();
         long now = System.nanoTime();
-        if (pulse != null && keelRuns(now, pulse, watch.fenceAfter())) {
+        boolean keelWatches = pulse != null && keelRuns(now, pulse, watch.fenceAfter()) && pulse.watchesCommits().contains(id);
+        if (keelWatches) {
             commitsSeen.remove(id);
-            commitsReadAt.remove(id);
-            return;
         }
         Long readAt = commitsReadAt.get(id);
-        if (readAt != null && now - readAt < COMMITS_READ_NANOS || !reading.add(id)) {
+        if (readAt != null && now - readAt < COMMITS_READ_NANOS || keelWatches && commitSessions.containsKey(id)
+                || !checkingCommits.add(id)) {
             return;
         }
         commitsReadAt.put(id, now);
         workers.execute(() -> {
             try {
-                ServerSession session = session(watch, server);
+                ServerSession session = commitSession(watch, server);
+                if (keelWatches) {
+                    return;
+                }
                 ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(server.standby()),
                         session.waitsFor(server.standby()));
                 if (check.inRecovery() || !check.synchronousStandby()) {
@@ -255,26 +285,41 @@ public final class FenceGuard {
                 if (verdict.action() == SyncCommit.Action.DISABLE) {
                     session.synchronousStandby(null);
                     commitsSeen.remove(id);
-                    say("let the commits of instance " + id + " go, as Keel would (" + verdict.degraded() + "): Keel has not run for "
-                            + (pulse == null ? "as long as this guard has looked" : Duration.ofNanos(System.nanoTime() - pulse.writtenNanos())
-                            .toMillis() + " ms") + "; they are acknowledged before their WAL is in the object store until Keel is back");
+                    say("let the commits of instance " + id + " go, as Keel would (" + verdict.degraded() + "): "
+                            + (pulse == null || !keelRuns(System.nanoTime(), pulse, watch.fenceAfter()) ? "Keel does not run"
+                            : "Keel runs but does not watch them yet") + "; they are acknowledged before their WAL is in the object"
+                            + " store until Keel watches them again");
                 }
-            } catch (SQLException | RuntimeException e) {
-                // Not read: the next read logs in again.
-                closeQuietly(sessions.remove(id));
+                commitsFailure.remove(id);
+            } catch (SQLException | RuntimeException | LinkageError e) {
+                // Not read: the next read logs in again. Said once per kind of failure (a class the jar no longer has is a LinkageError).
+                closeQuietly(commitSessions.remove(id));
+                if (!e.getClass().getName().equals(commitsFailure.put(id, e.getClass().getName()))) {
+                    say("could not read whether the commits of instance " + id + " wait: " + e);
+                }
             } finally {
-                reading.remove(id);
+                checkingCommits.remove(id);
             }
         });
     }
 
-    /** The session kept on {@code server}, logged in when there is none. */
+    /** The session kept on {@code server} for the reads of its standby's reply, logged in when there is none. */
     private ServerSession session(FenceWatch watch, FenceWatch.Server server) throws SQLException {
-        ServerSession session = sessions.get(server.instance());
+        return session(sessions, watch, server, READ_SECONDS);
+    }
+
+    /** The session kept on {@code server} for the reads of its commits, logged in when there is none. */
+    private ServerSession commitSession(FenceWatch watch, FenceWatch.Server server) throws SQLException {
+        return session(commitSessions, watch, server, COMMITS_SECONDS);
+    }
+
+    private static ServerSession session(Map<UUID, ServerSession> kept, FenceWatch watch, FenceWatch.Server server, int seconds)
+            throws SQLException {
+        ServerSession session = kept.get(server.instance());
         if (session == null) {
             session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
-                    READ_SECONDS, APPLICATION_NAME);
-            sessions.put(server.instance(), session);
+                    seconds, APPLICATION_NAME);
+            kept.put(server.instance(), session);
         }
         return session;
     }
@@ -319,6 +364,10 @@ public final class FenceGuard {
                 throw new UncheckedIOException(e);
             }
         };
+    }
+
+    private static void forgetAllBut(Map<UUID, ServerSession> kept, Set<UUID> listed) {
+        kept.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(kept.remove(id)));
     }
 
     private static void closeQuietly(ServerSession session) {

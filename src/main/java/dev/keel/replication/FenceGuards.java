@@ -62,8 +62,13 @@ final class FenceGuards {
     private final ExecutorService writer = Executors.newSingleThreadExecutor(DaemonThreads.named("keel-fence-guard-watch"));
     /** The newest state handed over and not yet written. */
     private final AtomicReference<Runnable> pending = new AtomicReference<>();
-    /** The primaries whose commits the guard lets go while Keel does not run, as synchronous archiving last handed them. */
-    private final AtomicReference<LetGo> letGo = new AtomicReference<>(new LetGo(Duration.ofSeconds(5), List.of()));
+    /**
+     * The primaries whose commits the guard lets go while Keel does not watch them, as synchronous
+     * archiving last handed them; null until its first round has (the earlier watch's stand meanwhile).
+     */
+    private final AtomicReference<LetGo> letGo = new AtomicReference<>();
+    /** The earlier watch's, read at the first write (the watch a Keel before this one wrote). */
+    private LetGo earlier;
     private String written;
     private Process guard;
     private boolean failing;
@@ -95,9 +100,7 @@ final class FenceGuards {
      */
     void publish(Duration fenceAfter, long contactNanos, @Nullable List<FenceWatch.Server> servers, Map<UUID, Long> witnessed) {
         LetGo going = letGo.get();
-        FenceWatch watch = servers == null ? null
-                : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers, going.grace(), going.servers());
-        if (pending.getAndSet(() -> write(watch, contactNanos, witnessed)) == null) {
+        if (pending.getAndSet(() -> write(fenceAfter, servers, going, contactNanos, witnessed)) == null) {
             try {
                 writer.execute(() -> pending.getAndSet(null).run());
             } catch (RejectedExecutionException stopping) {
@@ -106,8 +109,14 @@ final class FenceGuards {
         }
     }
 
-    private synchronized void write(@Nullable FenceWatch watch, long contactNanos, Map<UUID, Long> witnessed) {
+    private synchronized void write(Duration fenceAfter, @Nullable List<FenceWatch.Server> servers, @Nullable LetGo going,
+                                    long contactNanos, Map<UUID, Long> witnessed) {
         try {
+            LetGo listed = going != null ? going : earlierLetGo();
+            FenceWatch watch = servers == null ? null
+                    : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers, listed.grace(), listed.servers());
+            Set<UUID> watchesCommits = going == null ? Set.of()
+                    : going.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
             if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
             } else if (!Files.getPosixFilePermissions(dir, LinkOption.NOFOLLOW_LINKS).equals(OWNER_ONLY)) {
@@ -118,7 +127,8 @@ final class FenceGuards {
                 PrivateFiles.write(dir.resolve(FenceGuard.WATCH_FILE), text);
                 written = text;
             }
-            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE), new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed).render());
+            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE),
+                    new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed, watchesCommits).render());
             if (watch != null && (!watch.servers().isEmpty() || !watch.letGo().isEmpty()) && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition, and lets commits that"
@@ -133,6 +143,23 @@ final class FenceGuards {
                         + " T_fence, as if Keel were down", e.getMessage());
             }
         }
+    }
+
+    /**
+     * The primaries the watch on disk lists for their commits to be let go, and its grace: kept until
+     * this Keel's synchronous archiving has handed its own, so that a Keel that starts does not take
+     * them from the guard before it watches them itself (none when there is no such watch).
+     */
+    private LetGo earlierLetGo() {
+        if (earlier == null) {
+            try {
+                FenceWatch onDisk = FenceWatch.parse(Files.readString(dir.resolve(FenceGuard.WATCH_FILE)));
+                earlier = new LetGo(onDisk.syncGrace(), onDisk.letGo());
+            } catch (IOException | RuntimeException e) {
+                earlier = new LetGo(Duration.ofSeconds(5), List.of()); // none, or of a format without them: nothing to keep
+            }
+        }
+        return earlier;
     }
 
     /** Whether a guard holds the directory's lock (one this Keel started, or an earlier Keel's). */

@@ -8,9 +8,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
 
@@ -25,10 +27,11 @@ import java.util.stream.Collectors;
  * own. One class writes and reads both, so the two sides never disagree.
  */
 record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Server> servers, Duration syncGrace, List<Server> letGo) {
-    /** The format of the files; a guard that reads another exits, and Keel starts one that reads it. */
-    static final int FORMAT = 1;
-    /** The grace of a watch written before {@code letGo} was (none listed then). */
-    private static final Duration DEFAULT_SYNC_GRACE = Duration.ofSeconds(5);
+    /**
+     * The format of the files; a guard that reads another exits, and Keel starts one that reads it
+     * (2: {@code letGo} and the grace; a guard of format 1 would not let go what it does not read).
+     */
+    static final int FORMAT = 2;
 
     FenceWatch {
         servers = List.copyOf(servers);
@@ -49,30 +52,37 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
      * which it does every T_fence/8 while it runs, whether that self-fence covers the primaries
      * of the watch (a Keel still starting does not yet), and when it last saw each primary vouched
      * for, by its standby's reply or by the standby's node ({@link StandbyVouches}): the guard counts
-     * those as witnesses too, or it would fence a primary Keel keeps.
+     * those as witnesses too, or it would fence a primary Keel keeps. And which primaries' commits
+     * its synchronous archiving watches (lets go itself, should they wait too long): until it has
+     * taken a primary in, the guard lets them go, even while Keel runs.
      */
-    record Pulse(long contactNanos, long writtenNanos, boolean covers, Map<UUID, Long> witnessed) {
+    record Pulse(long contactNanos, long writtenNanos, boolean covers, Map<UUID, Long> witnessed, Set<UUID> watchesCommits) {
         Pulse {
             witnessed = Map.copyOf(witnessed);
+            watchesCommits = Set.copyOf(watchesCommits);
         }
 
         String render() {
             Properties properties = properties("contact_nanos", Long.toString(contactNanos), "written_nanos", Long.toString(writtenNanos),
                     "covers", Boolean.toString(covers));
             witnessed.forEach((instance, at) -> properties.setProperty("witnessed." + instance, Long.toString(at)));
+            watchesCommits.forEach(instance -> properties.setProperty("watches_commits." + instance, "true"));
             return FenceWatch.render(properties);
         }
 
         static Pulse parse(String text) {
             Properties properties = load(text);
             Map<UUID, Long> witnessed = new HashMap<>();
+            Set<UUID> watchesCommits = new HashSet<>();
             for (String key : properties.stringPropertyNames()) {
                 if (key.startsWith("witnessed.")) {
                     witnessed.put(UUID.fromString(key.substring("witnessed.".length())), Long.parseLong(properties.getProperty(key)));
+                } else if (key.startsWith("watches_commits.")) {
+                    watchesCommits.add(UUID.fromString(key.substring("watches_commits.".length())));
                 }
             }
             return new Pulse(Long.parseLong(required(properties, "contact_nanos")), Long.parseLong(required(properties, "written_nanos")),
-                    Boolean.parseBoolean(required(properties, "covers")), witnessed);
+                    Boolean.parseBoolean(required(properties, "covers")), witnessed, watchesCommits);
         }
 
         /** The later of Keel's last witness of {@code instance} and the guard's own ({@code read}), null while neither has one. */
@@ -113,10 +123,9 @@ record FenceWatch(String build, Duration fenceAfter, Path certificate, List<Serv
         if (!Integer.toString(FORMAT).equals(properties.getProperty("format"))) {
             throw new IllegalArgumentException("a watch of format " + properties.getProperty("format") + ", not " + FORMAT);
         }
-        String grace = properties.getProperty("sync_grace_millis");
         return new FenceWatch(required(properties, "build"), Duration.ofMillis(Long.parseLong(required(properties, "fence_after_millis"))),
                 Path.of(required(properties, "certificate")), parseServers(properties, "server."),
-                grace == null ? DEFAULT_SYNC_GRACE : Duration.ofMillis(Long.parseLong(grace)), parseServers(properties, "let_go."));
+                Duration.ofMillis(Long.parseLong(required(properties, "sync_grace_millis"))), parseServers(properties, "let_go."));
     }
 
     private static List<Server> parseServers(Properties properties, String kind) {

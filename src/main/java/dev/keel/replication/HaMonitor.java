@@ -861,8 +861,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     }
                 });
             }
-            long deadline = Math.max(contact, watch.witnessedAt) + fenceAfter.toNanos();
-            if (now > deadline && watch.fencing.compareAndSet(false, true)) {
+            if (FenceGuard.unvouchedNanos(now, contact, watch.witnessedAt) > fenceAfter.toNanos() && watch.fencing.compareAndSet(false, true)) {
                 checks.execute(() -> {
                     try {
                         if (heartbeat.sinceCatalogContact().compareTo(fenceAfter) > 0 && runtime.isRunning(primary)) {

@@ -127,14 +127,19 @@ class ArchiveCrashIT {
             JsonNode database = keel.api().provision("{\"plan\":\"standard-0\"}");
             String id = database.get("id").asText();
             Api api = keel.api();
-            Wait.until("commits to wait for the receiver", Timeouts.PROVISION,
-                    () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+            dev.keel.testing.ArchiveWaits.awaitInitialBackup(api, id); // its checkpoint does not slow the commits below
             Path watch = dataDir.resolve("fence-guard/watch");
             Wait.until("the fence guard to watch the primary's commits", Timeouts.PROVISION,
                     () -> Files.isRegularFile(dataDir.resolve("fence-guard/guard.pid")) && lists(watch, "let_go.0.standby=keel_wal_receiver"));
             long waited;
             try (Connection tenant = Pg.connect(database.get("url").asText(), dataDir.resolve("ca.pem")); var sql = tenant.createStatement()) {
                 sql.execute("create table acknowledged (n int)");
+                // Should nothing let the commit go, its statement ends all the same (a cancelled wait), so the test fails, not hangs.
+                sql.execute("set statement_timeout = " + Timeouts.LET_GO.plusSeconds(10).toMillis());
+                // Commits wait for the receiver now (a commit that waited past the grace on a busy machine holds that off for 6 graces).
+                Wait.until("commits to wait for the receiver", Timeouts.PROVISION,
+                        () -> api.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false)
+                                && "\"keel_wal_receiver\"".equals(synchronousStandbyNames(tenant)));
                 // The receiver dies with Keel, and no Keel is left to let the commits go: before the guard did, they waited until
                 // Keel was back. Now the guard sees Keel's pulse stop (T_fence/4), and the commit wait past the grace (2 s).
                 keel.kill9();
@@ -144,25 +149,47 @@ class ArchiveCrashIT {
                     return (System.nanoTime() - started) / 1_000_000;
                 });
                 try {
-                    waited = commit.get(30, TimeUnit.SECONDS);
+                    waited = commit.get(Timeouts.LET_GO.toMillis(), TimeUnit.MILLISECONDS);
                 } catch (TimeoutException e) {
-                    throw new AssertionError("a commit still waited for the receiver 30 s after Keel's kill -9: nothing let it go");
+                    throw new AssertionError("a commit still waited for the receiver " + Timeouts.LET_GO.toSeconds() + " s after Keel's"
+                            + " kill -9: nothing let it go");
                 }
             }
             System.out.printf("ArchiveCrashIT: with Keel killed, a commit that waited for its receiver went on after %d ms%n", waited);
             assertThat(waited).as("a commit while Keel is down").isBetween(2_000L, 15_000L);
-            assertThat(Files.readString(dataDir.resolve("fence-guard/guard.log"))).contains("let the commits of instance");
+            Path guardLog = dataDir.resolve("fence-guard/guard.log");
+            Wait.until("the guard to say it let the commits go", Timeouts.LOG_LINE, () -> lettingGo(guardLog) == 1);
 
-            // Keel back: its round makes commits wait for the receiver again once it has caught up.
+            // Keel back: its round makes commits wait for the receiver again once it has caught up, and the guard leaves them.
             keel = KeelProcess.start(dataDir, ports, "1", env);
             Api after = keel.api();
             Wait.until("commits to wait for the receiver again", Timeouts.PROVISION,
                     () -> after.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
+            Thread.sleep(3 * 2_000); // three graces
+            assertThat(after.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false))
+                    .as("commits wait for the receiver three graces after Keel is back").isTrue();
+            assertThat(lettingGo(guardLog)).as("the guard's let-go lines").isEqualTo(1);
         } finally {
             committer.shutdownNow();
             keel.stop();
             dev.keel.Keel.stopServers(dataDir);
             TestKeel.stopFenceGuard(dataDir);
+        }
+    }
+
+    private static String synchronousStandbyNames(Connection tenant) {
+        try {
+            return Pg.scalar(tenant, "show synchronous_standby_names");
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static long lettingGo(Path guardLog) {
+        try {
+            return Files.readAllLines(guardLog).stream().filter(line -> line.contains("let the commits of instance")).count();
+        } catch (java.io.IOException e) {
+            return 0;
         }
     }
 

@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,17 +37,16 @@ class FenceWatchTest {
         FenceWatch empty = FenceWatch.parse(new FenceWatch("b", T, Path.of("/ca.pem"), List.of(), T, List.of()).render());
         assertThat(empty.servers()).isEmpty();
         assertThat(empty.letGo()).isEmpty();
-        // A watch an earlier build wrote, before it listed commits to let go: none, and the default grace.
-        FenceWatch earlier = FenceWatch.parse(text.replaceAll("(?m)^(sync_grace_millis|let_go\\.).*$", ""));
-        assertThat(earlier.letGo()).isEmpty();
-        assertThat(earlier.syncGrace()).isEqualTo(Duration.ofSeconds(5));
-        assertThat(earlier.servers()).isEqualTo(watch.servers());
-        FenceWatch.Pulse pulse = new FenceWatch.Pulse(-123_456_789L, 42L, true, Map.of());
+        FenceWatch.Pulse pulse = new FenceWatch.Pulse(-123_456_789L, 42L, true, Map.of(), Set.of());
         assertThat(FenceWatch.Pulse.parse(pulse.render())).isEqualTo(pulse);
-        FenceWatch.Pulse vouching = new FenceWatch.Pulse(-123_456_789L, 42L, false, Map.of(UUID.randomUUID(), -5L, UUID.randomUUID(), 7L));
+        FenceWatch.Pulse vouching = new FenceWatch.Pulse(-123_456_789L, 42L, false, Map.of(UUID.randomUUID(), -5L, UUID.randomUUID(), 7L),
+                Set.of(UUID.randomUUID(), UUID.randomUUID()));
         assertThat(FenceWatch.Pulse.parse(vouching.render())).isEqualTo(vouching);
-        assertThatThrownBy(() -> FenceWatch.parse(text.replace("format=1", "format=2"))).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("format 2");
+        // A watch of format 1 lists no commits to let go: a guard of that format is told to exit, and one of this never reads one.
+        assertThatThrownBy(() -> FenceWatch.parse(text.replace("format=2", "format=1"))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("format 1");
+        assertThatThrownBy(() -> FenceWatch.parse(text.replaceAll("(?m)^sync_grace_millis=.*$", "")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("no sync_grace_millis");
         assertThatThrownBy(() -> FenceWatch.parse(text.replaceAll("(?m)^server\\.0\\.spool=.*$", "")))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("no server.0.spool");
     }
@@ -58,24 +58,24 @@ class FenceWatchTest {
         long quiet = now - T.toNanos() / 4;
         long past = now - T.toNanos() - 1;
         // Nothing vouched for over T: due unless Keel's self-fence runs (a pulse younger than T/4 that covers the watch).
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, true, Map.of()), null, T)).as("Keel fences").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, quiet, true, Map.of()), null, T)).as("Keel quiet for T/4").isTrue();
-        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, fresh, false, Map.of()), T)).as("Keel runs, by its pulse").isTrue();
-        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, quiet, true, Map.of()), T)).as("Keel's pulse T/4 old").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, false, Map.of()), null, T)).as("Keel starting: covers nothing yet").isTrue();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, true, Map.of(), Set.of()), null, T)).as("Keel fences").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, quiet, true, Map.of(), Set.of()), null, T)).as("Keel quiet for T/4").isTrue();
+        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, fresh, false, Map.of(), Set.of()), T)).as("Keel runs, by its pulse").isTrue();
+        assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, quiet, true, Map.of(), Set.of()), T)).as("Keel's pulse T/4 old").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, false, Map.of(), Set.of()), null, T)).as("Keel starting: covers nothing yet").isTrue();
         // Vouched for: never due, whatever Keel does.
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet, false, Map.of()), null, T)).as("a contact exactly T ago").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, false, Map.of()), now - SECOND, T)).as("a reply 1 s ago").isFalse();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, true, Map.of()), past, T)).as("a reply over T ago").isTrue();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet, false, Map.of(), Set.of()), null, T)).as("a contact exactly T ago").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, false, Map.of(), Set.of()), now - SECOND, T)).as("a reply 1 s ago").isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - 60 * SECOND, quiet, true, Map.of(), Set.of()), past, T)).as("a reply over T ago").isTrue();
         // Keel's own witness of a primary (its standby's reply, or the standby's node's vouch) counts as the guard's would.
         UUID vouched = UUID.randomUUID();
-        FenceWatch.Pulse keelSaw = new FenceWatch.Pulse(now - 60 * SECOND, quiet, false, Map.of(vouched, now - SECOND));
+        FenceWatch.Pulse keelSaw = new FenceWatch.Pulse(now - 60 * SECOND, quiet, false, Map.of(vouched, now - SECOND), Set.of());
         assertThat(FenceGuard.due(now, keelSaw, keelSaw.witnessed(vouched, null), T)).as("vouched for 1 s ago, by Keel").isFalse();
         assertThat(FenceGuard.due(now, keelSaw, keelSaw.witnessed(vouched, past), T)).as("the later of the two counts").isFalse();
         assertThat(FenceGuard.due(now, keelSaw, keelSaw.witnessed(UUID.randomUUID(), past), T)).as("another primary's witness").isTrue();
         // Keel's pulse is fresh, but a round has passed beyond the deadline without its fence: it stopped just after it wrote.
         long lateByARound = now - T.toNanos() - T.toNanos() / 8 - 1;
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound, fresh, true, Map.of()), null, T)).isTrue();
-        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound + 2, fresh, true, Map.of()), null, T)).isFalse();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound, fresh, true, Map.of(), Set.of()), null, T)).isTrue();
+        assertThat(FenceGuard.due(now, new FenceWatch.Pulse(lateByARound + 2, fresh, true, Map.of(), Set.of()), null, T)).isFalse();
     }
 }

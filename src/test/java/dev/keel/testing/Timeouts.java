@@ -70,6 +70,8 @@ public final class Timeouts {
     public static final Duration FOLLOW_KEEPALIVE = scaled(10);
     /** A line a server writes to its log, to reach {@code heroku logs --tail}. */
     public static final Duration LOG_LINE = scaled(30);
+    /** A commit that waits for a WAL receiver which died with Keel (kill -9), until the fence guard lets it go (grace 2 s in the test). */
+    public static final Duration LET_GO = scaled(30);
     /** A premium database's HA standby to stream, from its first base backup on. */
     public static final Duration HA_STANDBY = scaled(240);
     /** The follower watch (every 15 s) to see a follower's lost slot or divergence and start rebuilding it. */
