@@ -77,7 +77,8 @@ public final class ArchiveReport {
 
     /**
      * The WAL receiver: {@code streaming}, {@code behind} (WAL older than a few seconds is not in
-     * the store yet), {@code reconnecting} (with why) or {@code off}; the newest streamed position
+     * the store yet, or it is catching up: what the server had flushed when it connected is not all
+     * stored), {@code reconnecting} (with why) or {@code off}; the newest streamed position
      * in the store and when it was stored; what it received; how far the server's flushed WAL is
      * ahead of it; its slot on the primary ({@code wal_status} and the bytes the server may still
      * write before it drops the slot's WAL, {@code max_slot_wal_keep_size}); the node it runs on
@@ -160,6 +161,9 @@ public final class ArchiveReport {
             // Once the receiver runs, WAL reaches the store through it: its oldest unstored WAL is the archive's lag.
             Instant since = streaming.get().unstoredSince();
             lagSeconds = since == null ? 0 : Math.max(0, Duration.between(since, now).toSeconds());
+            if (streaming.get().catchUpTo() != null) {
+                lagSeconds = Math.max(1, lagSeconds); // a catch-up is behind from its first moment: never "0 s"
+            }
         }
         Receiver receiver = ReceiverReport.of(receiving, partial, seen, lagSeconds, synchronous.wants(database.plan()));
         if (message == null && receiver.message() != null && receiver.slotWalStatus() != null && ReceiverReport.slotInDanger(seen)) {

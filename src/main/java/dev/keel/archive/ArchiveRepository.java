@@ -254,6 +254,8 @@ public final class ArchiveRepository {
         row.put(WAL_RECEIVERS.STORED_LSN, status.stored() == null ? null : status.stored().value());
         row.put(WAL_RECEIVERS.STORED_AT, status.storedAt() == null ? null : status.storedAt().atOffset(ZoneOffset.UTC));
         row.put(WAL_RECEIVERS.UNSTORED_SINCE, status.unstoredSince() == null ? null : status.unstoredSince().atOffset(ZoneOffset.UTC));
+        row.put(WAL_RECEIVERS.CATCH_UP_LSN, status.catchUpTo() == null ? null : status.catchUpTo().value());
+        row.put(WAL_RECEIVERS.CAUGHT_UP_AT, status.caughtUpAt() == null ? null : status.caughtUpAt().atOffset(ZoneOffset.UTC));
         String problem = status.problem();
         row.put(WAL_RECEIVERS.PROBLEM, problem == null || problem.length() <= MESSAGE_LIMIT ? problem : problem.substring(0, MESSAGE_LIMIT));
         row.put(WAL_RECEIVERS.REPORTED_AT, DSL.currentOffsetDateTime());
@@ -269,7 +271,9 @@ public final class ArchiveRepository {
                         r.getReceivedLsn() == null ? null : new Lsn(r.getReceivedLsn()),
                         r.getStoredLsn() == null ? null : new Lsn(r.getStoredLsn()),
                         r.getUnstoredSince() == null ? null : r.getUnstoredSince().toInstant(),
-                        r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem())));
+                        r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem(),
+                        r.getCatchUpLsn() == null ? null : new Lsn(r.getCatchUpLsn()),
+                        r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant())));
     }
 
     /** A node that gave up reaching a database's primary {@code instance} to receive its WAL. */

@@ -10,7 +10,7 @@ import java.util.Optional;
 
 /** The WAL receiver's part of {@code /archive}: its state, where it is, its slot, and where the rollback window ends. */
 final class ReceiverReport {
-    /** WAL older than this not in the store makes the receiver "behind". */
+    /** WAL older than this not in the store makes the receiver "behind" (and so does a catch-up, from its first moment). */
     static final long BEHIND_SECONDS = 5;
     /** A slot that may keep less than this more WAL before the server drops it is about to be invalidated. */
     static final long SLOT_DANGER_BYTES = 1L << 30;
@@ -41,6 +41,11 @@ final class ReceiverReport {
         } else if (!streaming.get().connected()) {
             state = "reconnecting";
             message = streaming.get().problem() == null ? null : "The WAL receiver is not streaming: " + streaming.get().problem();
+        } else if (streaming.get().catchUpTo() != null) {
+            state = "behind";
+            message = "The WAL receiver is catching up: the server had flushed " + streaming.get().catchUpTo() + " when it connected, "
+                    + (streamed == null ? "none of which" : "through " + streamed) + " is in the object store; the oldest WAL not"
+                    + " in it is " + lagSeconds + " s old at least.";
         } else if (lagSeconds > BEHIND_SECONDS) {
             state = "behind";
             message = "The WAL receiver is " + lagSeconds + " s behind the server: the object store is slow or does not answer.";
@@ -73,7 +78,10 @@ final class ReceiverReport {
     /**
      * Where the rollback window ends, given the furthest segment {@code last} reached without a
      * gap: now while the receiver streams with nothing unstored past it; else when the partial
-     * segment that follows it was stored; else when {@code last} was finished.
+     * segment that follows it was stored; else when {@code last} was finished. During a catch-up
+     * those are when old WAL reached the store, not when it was written: the window then ends no
+     * later than the last time the receiver knew everything as stored (or, not knowing one, the
+     * oldest unstored WAL's time).
      */
     static Instant windowEnd(ArchivedWal last, Optional<StreamedWal> partial, Optional<WalStream.Status> streaming, Instant now) {
         WalSegmentName segment = last.file().segment().orElseThrow();
@@ -89,6 +97,10 @@ final class ReceiverReport {
                     && WalSegmentName.containing(segment.timeline(), new Lsn(stored.value() - 1)).number() <= segment.number() + 1;
             if (status.connected() && status.unstoredSince() == null && contiguous) {
                 end = now;
+            }
+            Instant known = status.caughtUpAt() != null ? status.caughtUpAt() : status.unstoredSince();
+            if (status.catchUpTo() != null && known != null && known.isBefore(end)) {
+                end = known;
             }
         }
         return end;

@@ -152,6 +152,16 @@ final class WalStream implements Runnable {
     private volatile Instant storedAt;
     @Nullable
     private volatile String problem;
+    /**
+     * What the server had flushed when this stream last connected (IDENTIFY_SYSTEM), and when: all
+     * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
+     * WAL is at least as old as the connection, however recently it arrived.
+     */
+    @Nullable
+    private volatile Seen atConnect;
+    /** The last time this stream knew everything the server had as stored (connected, nothing outstanding); null when it never did. */
+    @Nullable
+    private volatile Instant caughtUpAt;
 
     WalStream(Instance instance, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
               long uploadMillis, boolean remote, boolean synchronous) {
@@ -200,13 +210,29 @@ final class WalStream implements Runnable {
         }
     }
 
-    /** How the stream goes, for {@code /archive} and the metrics. */
+    /**
+     * How the stream goes, for {@code /archive} and the metrics. {@code catchUpTo}: what the server
+     * had flushed when the stream connected, while that is not all stored (null otherwise);
+     * {@code caughtUpAt}: meanwhile, the last time the stream knew everything the server had as
+     * stored (null when not catching up: a quiet stream's status stays the same, and is not
+     * reported again at every round).
+     */
     record Status(boolean connected, @Nullable Lsn received, @Nullable Lsn stored, @Nullable Instant unstoredSince,
-                  @Nullable Instant storedAt, @Nullable String problem) {
+                  @Nullable Instant storedAt, @Nullable String problem, @Nullable Lsn catchUpTo, @Nullable Instant caughtUpAt) {
     }
 
     Status status() {
-        return new Status(connected, received, stored, oldestUnstored(), storedAt, problem);
+        Seen connect = catchingUp();
+        return new Status(connected, received, stored, oldestUnstored(), storedAt, problem, connect == null ? null : connect.flushed(),
+                connect == null ? null : caughtUpAt);
+    }
+
+    /** What the server had flushed when this stream connected, while that is not all stored; else null. */
+    @Nullable
+    private Seen catchingUp() {
+        Seen connect = atConnect;
+        Lsn through = stored;
+        return connect != null && through != null && connect.flushed().isAfter(through) ? connect : null;
     }
 
     /**
@@ -224,12 +250,19 @@ final class WalStream implements Runnable {
     private record Seen(Lsn flushed, Instant at) {
     }
 
-    /** Since when WAL not in the store exists: the oldest of what arrived unstored and what the server was seen holding past it. */
+    /**
+     * Since when WAL not in the store exists: the oldest of what arrived unstored, what the server
+     * was seen holding past it, and what it had flushed when this stream connected.
+     */
     @Nullable
     private Instant oldestUnstored() {
         Lsn through = stored;
         seen.removeIf(s -> through != null && !s.flushed().isAfter(through));
         Instant oldest = unstoredSince;
+        Seen connect = catchingUp();
+        if (connect != null && (oldest == null || connect.at().isBefore(oldest))) {
+            oldest = connect.at();
+        }
         for (Seen s : seen) {
             oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
         }
@@ -292,6 +325,7 @@ final class WalStream implements Runnable {
         }
         try (ReplicationSession replication = connections.openReplication(instance, SOCKET_SECONDS)) {
             ReplicationSession.Identity identity = replication.identify();
+            Instant identified = Instant.now();
             systemIdentifier = identity.systemIdentifier();
             archive.systemOf(database, identity.timeline().value(), systemIdentifier);
             segment = WalSegmentName.containing(identity.timeline(), restart);
@@ -328,6 +362,20 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
+            // The server's WAL through its flush position existed when it said so: a catch-up from the slot (after a
+            // restart, a move, a cut connection) is behind from its first moment, not from when its WAL arrives. An
+            // earlier connection's catch-up that is not done yet is older knowledge, kept among the sightings.
+            Seen unfinished = catchingUp();
+            if (unfinished != null) {
+                seen.add(unfinished);
+            }
+            atConnect = new Seen(identity.flushed(), identified);
+            if (caughtUpAt == null) {
+                // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: the last part its
+                // server's earlier stream stored is the latest time the store was known to hold what it had received.
+                caughtUpAt = archive.streamed(database).filter(p -> p.instance().equals(instance.id())).map(StreamedWal::storedAt)
+                        .orElse(null);
+            }
             connected = true;
             slotHolder = null;
             heardAt = System.nanoTime();
@@ -344,6 +392,9 @@ final class WalStream implements Runnable {
                     ByteBuffer chunk = stream.readPending();
                     if (chunk == null) {
                         storeIfDue(stream, synchronous);
+                        if (oldestUnstored() == null) {
+                            caughtUpAt = Instant.now(); // nothing more came, and everything that did is stored
+                        }
                         checkSilence();
                         Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                         // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
