@@ -2,12 +2,16 @@ package dev.keel.archive;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.postgres.Lsn;
+import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.WalFileName;
+import dev.keel.storage.EmbeddedS3;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
 import dev.keel.testing.Api;
+import dev.keel.testing.Footprint;
 import dev.keel.testing.Pg;
 import dev.keel.testing.Superuser;
 import dev.keel.testing.TestKeel;
@@ -26,6 +30,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -57,6 +62,8 @@ class StreamingArchiveTest {
     /** The steady load's pace: one statement at most every this many milliseconds. */
     private static final long STATEMENT_MILLIS = 50;
     private static final String SYNCHRONOUS_PLAN = "essential-0";
+    /** How long the store stays stopped once a catch-up has begun: more than the 5 s after which a lag reads "behind". */
+    private static final Duration STORE_HELD = Duration.ofSeconds(6);
     private static TestKeel keel;
 
     @BeforeAll
@@ -192,14 +199,14 @@ class StreamingArchiveTest {
         writer.start();
         Wait.until("the receiver to stream", Timeouts.PROVISION,
                 () -> "streaming".equals(api.get("/v1/databases/" + id + "/archive").json().get("receiver").get("state").asText()));
-        long s3 = keel.bean(dev.keel.storage.EmbeddedS3.class).process().pid();
-        dev.keel.testing.Footprint.signal("STOP", s3);
+        long s3 = keel.bean(EmbeddedS3.class).process().pid();
+        Footprint.signal("STOP", s3);
         JsonNode during;
         try {
             Thread.sleep(Duration.ofMinutes(1).toMillis());
             during = api.get("/v1/databases/" + id + "/archive").json();
         } finally {
-            dev.keel.testing.Footprint.signal("CONT", s3);
+            Footprint.signal("CONT", s3);
         }
         // The truth while the store was down: a minute of WAL not in it.
         assertThat(during.get("lag_seconds").asLong()).as(during.toString()).isGreaterThanOrEqualTo(30);
@@ -272,8 +279,8 @@ class StreamingArchiveTest {
                     micros.get(micros.size() / 2) / 1000.0, micros.get(micros.size() * 95 / 100) / 1000.0);
 
             // The store stops answering: a commit waits for it at most the grace (2 s) and a round, then goes on, degraded.
-            long s3 = keel.bean(dev.keel.storage.EmbeddedS3.class).process().pid();
-            dev.keel.testing.Footprint.signal("STOP", s3);
+            long s3 = keel.bean(EmbeddedS3.class).process().pid();
+            Footprint.signal("STOP", s3);
             long waited;
             JsonNode degraded;
             try {
@@ -287,7 +294,7 @@ class StreamingArchiveTest {
                 connection.commit();
                 assertThat((System.nanoTime() - started) / 1_000_000).as("a commit once degraded").isLessThan(1000);
             } finally {
-                dev.keel.testing.Footprint.signal("CONT", s3);
+                Footprint.signal("CONT", s3);
             }
             System.out.printf("StreamingArchiveTest: with the store stopped, a commit waited %d ms%n", waited);
             assertThat(waited).as("a commit while the store is stopped").isBetween(1500L, 10_000L);
@@ -307,7 +314,7 @@ class StreamingArchiveTest {
         ExecutorService committer = Executors.newSingleThreadExecutor();
         try (Connection tenant = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = tenant.createStatement()) {
             try {
-                dev.keel.testing.Footprint.stopServer(catalogPostmaster);
+                Footprint.stopServer(catalogPostmaster);
                 Future<Long> commit = committer.submit(() -> {
                     long started = System.nanoTime();
                     sql.execute("insert into acknowledged (n) values (-3)");
@@ -320,7 +327,7 @@ class StreamingArchiveTest {
                             + " let it go");
                 }
             } finally {
-                dev.keel.testing.Footprint.resumeServer(catalogPostmaster); // before the tenant's connection closes: a commit still waiting then ends
+                Footprint.resumeServer(catalogPostmaster); // before the tenant's connection closes: a commit still waiting then ends
             }
         } finally {
             committer.shutdownNow();
@@ -349,6 +356,132 @@ class StreamingArchiveTest {
         Wait.until("commits to wait for the receiver after the start", Timeouts.PROVISION,
                 () -> restarted.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
         restarted.deprovision(id);
+    }
+
+    /** What /archive said during a catch-up: when, the receiver's state, lag_seconds, the streamed position, the window's end. */
+    private record CatchUpSample(long at, String state, long lagSeconds, Lsn streamed, Instant windowEnd) {
+    }
+
+    @Test
+    void aReceiverCatchingUpFromItsSlotIsBehindFromItsFirstMomentWithALagThatNeverReadsZero() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        awaitInitialBackup(api, id);
+        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+        long s3 = keel.bean(EmbeddedS3.class).process().pid();
+        List<CatchUpSample> samples = new ArrayList<>();
+        Lsn backlog;
+        long taken;
+        try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+             Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+            sql.execute("create table backlog (n bigint, payload text)");
+            // Everything stored and the slot's restart point past it: the receiver resumes in the segment it stored part of.
+            Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+            Wait.until("the receiver to store " + written + " and tell its slot", Timeouts.PROVISION,
+                    () -> !written.isAfter(streamed(api, id)) && !written.isAfter(slotRestart(superuser)));
+            // The receiver is kept from its slot while the backlog is written (as after a restart, a move or a cut connection),
+            // then finds the store stopped: its catch-up cannot finish until the store answers again.
+            try (SlotHolder holder = SlotHolder.take(superuser, primary)) {
+                taken = System.currentTimeMillis();
+                for (int i = 0; i < 4; i++) {
+                    sql.execute("insert into backlog select g, md5(g::text) from generate_series(1, 50000) g");
+                    holder.drain();
+                }
+                backlog = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Footprint.signal("STOP", s3);
+            }
+            try {
+                Long connected = null;
+                long deadline = System.currentTimeMillis() + Timeouts.PROVISION.toMillis();
+                while (System.currentTimeMillis() < deadline) {
+                    long at = System.currentTimeMillis();
+                    JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+                    JsonNode receiver = archive.get("receiver");
+                    JsonNode lsn = receiver.get("streamed_lsn");
+                    CatchUpSample sample = new CatchUpSample(at, receiver.get("state").asText(), archive.get("lag_seconds").asLong(),
+                            lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText()), Instant.parse(archive.get("window").get("to").asText()));
+                    samples.add(sample);
+                    if (connected == null && !"reconnecting".equals(sample.state())) {
+                        connected = at;
+                    }
+                    if (connected != null && at - connected >= STORE_HELD.toMillis()) {
+                        Footprint.signal("CONT", s3);
+                    }
+                    if (!backlog.isAfter(sample.streamed())) {
+                        break;
+                    }
+                    Thread.sleep(Math.max(0, at + SAMPLE_MILLIS - System.currentTimeMillis()));
+                }
+            } finally {
+                Footprint.signal("CONT", s3);
+            }
+        }
+        List<CatchUpSample> catchingUp = samples.stream()
+                .filter(s -> !"reconnecting".equals(s.state()) && backlog.isAfter(s.streamed())).toList();
+        assertThat(catchingUp).as("samples of the catch-up").isNotEmpty();
+        long first = catchingUp.get(0).at();
+        long lasted = catchingUp.get(catchingUp.size() - 1).at() - first;
+        System.out.printf("StreamingArchiveTest: a catch-up of %d MB seen for %d ms in %d samples; lag_seconds %s%n",
+                backlog.bytesSince(catchingUp.get(0).streamed()) >> 20, lasted, catchingUp.size(),
+                catchingUp.stream().map(s -> s.state() + " " + s.lagSeconds()).distinct().toList());
+        assertThat(lasted).as("the catch-up held open").isGreaterThan(STORE_HELD.toMillis() - SAMPLE_MILLIS);
+        assertThat(samples.get(samples.size() - 1).streamed()).as("the backlog stored in the end").isGreaterThanOrEqualTo(backlog);
+        // While what the server had flushed when the receiver connected is not stored: behind, with a lag counted from the
+        // connection at the latest, and a window that ends before the backlog was written, not now.
+        assertThat(catchingUp).allSatisfy(s -> {
+            assertThat(s.state()).as(s.toString()).isEqualTo("behind");
+            assertThat(s.lagSeconds()).as(s.toString()).isGreaterThanOrEqualTo(Math.max(1, (s.at() - first) / 1000 - 1));
+            assertThat(s.windowEnd()).as(s.toString()).isBeforeOrEqualTo(Instant.ofEpochMilli(taken));
+        });
+        api.deprovision(id);
+    }
+
+    /**
+     * The receiver's slot held by the test (through the same replication API, never saying anything
+     * flushed, so the slot keeps every byte): the receiver cannot start streaming until it is closed.
+     */
+    private record SlotHolder(ReplicationSession session, ReplicationSession.PhysicalStream stream) implements AutoCloseable {
+        /** Ends the receiver's walsender and takes the slot before the receiver's next try (a second later). */
+        static SlotHolder take(Connection superuser, Instance primary) throws Exception {
+            Lsn from = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+            return Wait.until("the test to hold the receiver's slot", Timeouts.REQUEST, () -> {
+                try {
+                    Pg.scalar(superuser, "select count(pg_terminate_backend(pid)) from pg_stat_replication"
+                            + " where application_name = '" + WalReceivers.SLOT + "'");
+                    ReplicationSession session = keel.bean(InstanceConnections.class).openReplication(primary, 30, "catch-up-test");
+                    try {
+                        return Optional.of(new SlotHolder(session, session.startPhysical(WalReceivers.SLOT, from, 1000)));
+                    } catch (SQLException e) {
+                        session.close(); // the receiver's walsender still holds it, or the receiver took it again
+                        return Optional.empty();
+                    }
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+
+        /** Reads what arrived, so that the stream keeps replying to the server (which ends a holder silent for long). */
+        void drain() throws SQLException {
+            while (stream.readPending() != null) {
+                // discarded: the receiver streams it again from the slot
+            }
+        }
+
+        @Override
+        public void close() throws SQLException {
+            session.close();
+        }
+    }
+
+    private static Lsn slotRestart(Connection superuser) {
+        try {
+            String restart = Pg.scalar(superuser, "select restart_lsn from pg_replication_slots where slot_name = '" + WalReceivers.SLOT + "'");
+            return restart == null ? Lsn.ZERO : Lsn.parse(restart);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static Lsn streamed(Api api, String id) {
