@@ -371,6 +371,7 @@ class StreamingArchiveTest {
         Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
         long s3 = keel.bean(EmbeddedS3.class).process().pid();
         List<CatchUpSample> samples = new ArrayList<>();
+        List<Lsn> reported = new ArrayList<>(); // the catch-up as the catalog's receiver row says it, for other nodes
         Lsn backlog;
         long taken;
         try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
@@ -402,6 +403,8 @@ class StreamingArchiveTest {
                     CatchUpSample sample = new CatchUpSample(at, receiver.get("state").asText(), archive.get("lag_seconds").asLong(),
                             lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText()), Instant.parse(archive.get("window").get("to").asText()));
                     samples.add(sample);
+                    keel.bean(ArchiveRepository.class).receiver(UUID.fromString(id)).map(r -> r.status().catchUpTo())
+                            .ifPresent(reported::add);
                     if (connected == null && !"reconnecting".equals(sample.state())) {
                         connected = at;
                     }
@@ -427,6 +430,7 @@ class StreamingArchiveTest {
                 catchingUp.stream().map(s -> s.state() + " " + s.lagSeconds()).distinct().toList());
         assertThat(lasted).as("the catch-up held open").isGreaterThan(STORE_HELD.toMillis() - SAMPLE_MILLIS);
         assertThat(samples.get(samples.size() - 1).streamed()).as("the backlog stored in the end").isGreaterThanOrEqualTo(backlog);
+        assertThat(reported).as("the catalog's receiver row during the catch-up").anySatisfy(lsn -> assertThat(lsn).isGreaterThanOrEqualTo(backlog));
         // While what the server had flushed when the receiver connected is not stored: behind, with a lag counted from the
         // connection at the latest, and a window that ends before the backlog was written, not now.
         assertThat(catchingUp).allSatisfy(s -> {
