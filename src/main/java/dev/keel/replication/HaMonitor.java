@@ -940,9 +940,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         if (!Objects.equals(refusal, watch.vouchRefusal)) {
             watch.vouchRefusal = refusal;
             if (refusal == null) {
-                LOG.warn("Database {}: node {} reaches neither the catalog nor a recent reply of the standby, but node {}, which hosts the"
-                        + " standby, vouches that it reaches the primary (and will not promote meanwhile): the primary serves on",
-                        database.name(), node.name(), nodeOf(standby));
+                // Asked once the last witness is a quarter of T_fence old: the standby may still reply, only not that recently.
+                LOG.warn("Database {}: node {} does not reach the catalog, but node {}, which hosts the standby, vouches that it reaches"
+                        + " the primary (and will not promote meanwhile): the primary serves on", database.name(), node.name(),
+                        nodeOf(standby));
             } else {
                 LOG.warn("Database {}: the node of its standby does not vouch for the primary ({}): without the catalog or a reply of"
                         + " the standby, it is fenced {} ms after its last witness", database.name(), refusal, fenceAfter.toMillis());
