@@ -42,9 +42,10 @@ import java.util.stream.Collectors;
  * T_fence, through the same routine as Keel ({@link ServerFence}), each on a thread of its own. The
  * standby's node promotes only after the later of the two plus T_fence, a round and half a second,
  * so across a partition that comes while Keel is down the old primary is gone first, as when Keel
- * runs. While Keel does not run, it also lets go the commits of the primaries of its watch that wait
- * for the WAL receiver (synchronous archiving), as Keel's rounds would ({@link #watchCommits}): on
- * one node the receiver dies with Keel, and nothing else would. It needs no catalog, and holds no lease. One runs per data directory (a file lock); it ends
+ * runs. While Keel does not watch them (it does not run, or has not taken them in yet), it also lets
+ * go the commits of the primaries of its watch that wait for the WAL receiver (synchronous
+ * archiving), as Keel's rounds would ({@link #watchCommits}): on one node the receiver dies with
+ * Keel, and nothing else would. It needs no catalog, and holds no lease. One runs per data directory (a file lock); it ends
  * once nothing it watches has run for {@link #IDLE_EXIT}, its watch is gone, or the watch is
  * another build's (whose guard Keel then starts).
  */
@@ -63,6 +64,8 @@ public final class FenceGuard {
     private static final Duration KILL_PATIENCE = Duration.ofSeconds(10);
     /** How often, while Keel does not watch them, the guard reads whether a primary's commits wait for the WAL receiver. */
     private static final long COMMITS_READ_NANOS = Duration.ofSeconds(1).toNanos();
+    /** How often, while Keel watches them, the guard checks (or logs in again) the session it keeps for that read. */
+    private static final long COMMITS_KEEP_NANOS = Duration.ofSeconds(5).toNanos();
     /**
      * The login and statement time of those reads, as Keel's own probe's: a commit waits under load,
      * and letting it go writes {@code postgresql.auto.conf} (fsynced) and reloads.
@@ -84,6 +87,8 @@ public final class FenceGuard {
      * the kind of its last failure to read them (said once).
      */
     private final Map<UUID, ServerSession> commitSessions = new ConcurrentHashMap<>();
+    /** The watch's entry each of those sessions logged in by: one whose address or password changed logs in again. */
+    private final Map<UUID, FenceWatch.Server> commitSessionOf = new ConcurrentHashMap<>();
     private final Set<UUID> checkingCommits = ConcurrentHashMap.newKeySet();
     private final Map<UUID, SyncCommit.Seen> commitsSeen = new ConcurrentHashMap<>();
     private final Map<UUID, Long> commitsReadAt = new ConcurrentHashMap<>();
@@ -171,6 +176,7 @@ public final class FenceGuard {
             commitsSeen.keySet().retainAll(lettingGo);
             commitsReadAt.keySet().retainAll(lettingGo);
             commitsFailure.keySet().retainAll(lettingGo);
+            commitSessionOf.keySet().retainAll(lettingGo);
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
@@ -242,26 +248,35 @@ public final class FenceGuard {
     }
 
     /**
+     * Whether Keel lets the commits of {@code instance} go itself, should they wait too long: it
+     * runs ({@link #keelRuns}), and its synchronous archiving watches that primary (a Keel just
+     * started, or one stopping, does not). Else the guard does ({@link #watchCommits}).
+     */
+    static boolean keelWatchesCommits(long now, @Nullable FenceWatch.Pulse pulse, Duration fenceAfter, UUID instance) {
+        return pulse != null && keelRuns(now, pulse, fenceAfter) && pulse.watchesCommits().contains(instance);
+    }
+
+    /**
      * Lets go the commits of {@code server} that wait for the WAL receiver while no Keel watches
-     * them: Keel does not run ({@link #keelRuns}), or runs but its synchronous archiving has not
-     * taken the primary in yet (a Keel just started; {@link FenceWatch.Pulse#watchesCommits}). It
+     * them ({@link #keelWatchesCommits}): Keel does not run, or runs but its synchronous archiving
+     * has not taken the primary in yet (a Keel just started) or no longer does (one stopping). It
      * then reads once a second, on a thread of its own, whether they wait, and lets them go as
      * Keel's rounds would ({@link SyncCommit#decide}): once one has been seen waiting, or the receiver
      * not streaming, for longer than the grace, as counted from the guard's own sightings. It never
      * makes commits wait: Keel does again once it watches them and its receiver has caught up.
-     * While Keel watches, what the guard saw is forgotten, and it only keeps a session logged in,
-     * so that its first read after Keel stops is a query, not a login under load in a cold JVM.
+     * While Keel watches, what the guard saw is forgotten, and it only keeps a session logged in
+     * (checked every 5 s, and logged in again when the server restarted or moved), so that its
+     * first read after Keel stops is a query, not a login under load in a cold JVM.
      */
     private void watchCommits(FenceWatch watch, FenceWatch.Server server, @Nullable FenceWatch.Pulse pulse) {
         UUID id = server.instance();
         long now = System.nanoTime();
-        boolean keelWatches = pulse != null && keelRuns(now, pulse, watch.fenceAfter()) && pulse.watchesCommits().contains(id);
+        boolean keelWatches = keelWatchesCommits(now, pulse, watch.fenceAfter(), id);
         if (keelWatches) {
             commitsSeen.remove(id);
         }
         Long readAt = commitsReadAt.get(id);
-        if (readAt != null && now - readAt < COMMITS_READ_NANOS || keelWatches && commitSessions.containsKey(id)
-                || !checkingCommits.add(id)) {
+        if (readAt != null && now - readAt < (keelWatches ? COMMITS_KEEP_NANOS : COMMITS_READ_NANOS) || !checkingCommits.add(id)) {
             return;
         }
         commitsReadAt.put(id, now);
@@ -269,6 +284,8 @@ public final class FenceGuard {
             try {
                 ServerSession session = commitSession(watch, server);
                 if (keelWatches) {
+                    session.setting("server_version_num"); // still answers: a server restarted meanwhile fails it, and is logged in again
+                    commitsFailure.remove(id);
                     return;
                 }
                 ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(server.standby()),
@@ -294,6 +311,7 @@ public final class FenceGuard {
             } catch (SQLException | RuntimeException | LinkageError e) {
                 // Not read: the next read logs in again. Said once per kind of failure (a class the jar no longer has is a LinkageError).
                 closeQuietly(commitSessions.remove(id));
+                commitSessionOf.remove(id);
                 if (!e.getClass().getName().equals(commitsFailure.put(id, e.getClass().getName()))) {
                     say("could not read whether the commits of instance " + id + " wait: " + e);
                 }
@@ -308,8 +326,12 @@ public final class FenceGuard {
         return session(sessions, watch, server, READ_SECONDS);
     }
 
-    /** The session kept on {@code server} for the reads of its commits, logged in when there is none. */
+    /** The session kept on {@code server} for the reads of its commits, logged in when there is none or the watch's entry changed. */
     private ServerSession commitSession(FenceWatch watch, FenceWatch.Server server) throws SQLException {
+        if (!server.equals(commitSessionOf.get(server.instance()))) {
+            closeQuietly(commitSessions.remove(server.instance()));
+            commitSessionOf.put(server.instance(), server);
+        }
         return session(commitSessions, watch, server, COMMITS_SECONDS);
     }
 

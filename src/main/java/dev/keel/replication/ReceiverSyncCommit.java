@@ -321,6 +321,7 @@ public final class ReceiverSyncCommit {
     @EventListener
     void onShutdown(ShutdownEvent event) {
         stopping = true; // a round's check under way no longer makes commits wait
+        guards.stopWatchingCommits(); // should a let-go below fail, the guard lets them go while Keel winds down
         loop.shutdownNow();
         failsafe.shutdownNow();
         checks.shutdownNow();

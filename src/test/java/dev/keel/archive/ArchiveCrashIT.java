@@ -165,9 +165,12 @@ class ArchiveCrashIT {
             Api after = keel.api();
             Wait.until("commits to wait for the receiver again", Timeouts.PROVISION,
                     () -> after.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false));
-            Thread.sleep(3 * 2_000); // three graces
-            assertThat(after.get("/v1/databases/" + id + "/archive").json().get("receiver").path("synchronous").asBoolean(false))
-                    .as("commits wait for the receiver three graces after Keel is back").isTrue();
+            // The new Keel's pulse says it watches the primary's commits again: the guard leaves them to it
+            // (FenceWatchTest: FenceGuard.keelWatchesCommits), and has not let them go again meanwhile.
+            String instance = Files.readAllLines(watch).stream().filter(line -> line.startsWith("let_go.0.instance="))
+                    .map(line -> line.substring("let_go.0.instance=".length())).findFirst().orElseThrow();
+            Wait.until("Keel's pulse to say it watches the commits", Timeouts.LOG_LINE,
+                    () -> lists(dataDir.resolve("fence-guard/pulse"), "watches_commits." + instance + "=true"));
             assertThat(lettingGo(guardLog)).as("the guard's let-go lines").isEqualTo(1);
         } finally {
             committer.shutdownNow();

@@ -62,6 +62,15 @@ class FenceWatchTest {
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, quiet, true, Map.of(), Set.of()), null, T)).as("Keel quiet for T/4").isTrue();
         assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, fresh, false, Map.of(), Set.of()), T)).as("Keel runs, by its pulse").isTrue();
         assertThat(FenceGuard.keelRuns(now, new FenceWatch.Pulse(past, quiet, true, Map.of(), Set.of()), T)).as("Keel's pulse T/4 old").isFalse();
+        // Commits that wait for the receiver are Keel's to let go only while it runs and its synchronous archiving watches them.
+        UUID primary = UUID.randomUUID();
+        assertThat(FenceGuard.keelWatchesCommits(now, new FenceWatch.Pulse(past, fresh, true, Map.of(), Set.of(primary)), T, primary))
+                .as("Keel runs and watches them").isTrue();
+        assertThat(FenceGuard.keelWatchesCommits(now, new FenceWatch.Pulse(past, quiet, true, Map.of(), Set.of(primary)), T, primary))
+                .as("Keel's pulse T/4 old").isFalse();
+        assertThat(FenceGuard.keelWatchesCommits(now, new FenceWatch.Pulse(past, fresh, true, Map.of(), Set.of()), T, primary))
+                .as("Keel runs but has not taken them in (just started, or stopping)").isFalse();
+        assertThat(FenceGuard.keelWatchesCommits(now, null, T, primary)).as("no pulse read").isFalse();
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(past, fresh, false, Map.of(), Set.of()), null, T)).as("Keel starting: covers nothing yet").isTrue();
         // Vouched for: never due, whatever Keel does.
         assertThat(FenceGuard.due(now, new FenceWatch.Pulse(now - T.toNanos(), quiet, false, Map.of(), Set.of()), null, T)).as("a contact exactly T ago").isFalse();
