@@ -1013,6 +1013,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     + " standby's replies that much older, and so fences that much sooner. Keep the hosts' clocks in step (NTP)",
                     database.name(), TimeUnit.NANOSECONDS.toMillis(watch.standbyClock.aheadNanos()), node.name());
         }
+        long behind = watch.standbyClock.behindToSay();
+        if (behind > 0) {
+            LOG.warn("Database {}: the clock of its standby's host runs at least {} ms behind node {}'s (its steady replies read that"
+                    + " much older); during a catalog outage its self-fence counts them so, and may fence a primary whose standby still"
+                    + " replies unless the standby's node vouches. Keep the hosts' clocks in step (NTP)", database.name(),
+                    TimeUnit.NANOSECONDS.toMillis(behind), node.name());
+        } else if (behind == 0) {
+            LOG.info("Database {}: the clock of its standby's host no longer runs measurably behind node {}'s", database.name(), node.name());
+        }
     }
 
     /** What the standby's node reads of a primary another node hosts. */

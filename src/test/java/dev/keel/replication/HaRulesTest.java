@@ -54,6 +54,37 @@ class HaRulesTest {
     }
 
     @Test
+    void aStandbyClockBehindIsMeasuredFromItsSteadyRepliesYoungestAgeAndSaidOnceAHungStandbyIsNot() {
+        long second = 1_000_000_000L;
+        long now = 1_000_000_000_000L;
+        String standby = UUID.randomUUID().toString();
+        StandbyClock right = new StandbyClock();
+        for (int i = 0; i <= 31; i++) {
+            right.note(standby, 0.1 + (i % 9) / 10.0, now + i * second); // replies every second, read at every phase
+        }
+        assertThat(right.behindToSay()).as("a right clock").isEqualTo(-1);
+        StandbyClock behind = new StandbyClock();
+        for (int i = 0; i <= 31; i++) {
+            behind.note(standby, 3.1 + (i % 9) / 10.0, now + i * second); // the same, 3 s behind
+        }
+        assertThat(behind.behindToSay()).as("at least: the youngest age less a reply's interval and the slack")
+                .isEqualTo((long) (3.1 * second) - StandbyClock.REPLY_EVERY_NANOS - StandbyClock.BEHIND_SLACK_NANOS);
+        assertThat(behind.behindToSay()).as("said once").isEqualTo(-1);
+        for (int i = 32; i <= 95; i++) { // the window that straddles the change is not steady: the next one measures
+            behind.note(standby, 0.1 + (i % 9) / 10.0, now + i * second); // NTP set it right
+        }
+        assertThat(behind.behindToSay()).as("no longer behind").isZero();
+        StandbyClock hung = new StandbyClock();
+        for (int i = 0; i <= 31; i++) {
+            hung.note(standby, 3.0 + i, now + i * second); // no reply since: its age grows with every read
+        }
+        assertThat(hung.behindToSay()).as("a hung standby is not a clock behind").isEqualTo(-1);
+        behind.note(standby, 5.1, now + 96 * second);
+        behind.note(UUID.randomUUID().toString(), 0.2, now + 97 * second);
+        assertThat(behind.behindToSay()).as("another standby starts afresh").isEqualTo(-1);
+    }
+
+    @Test
     void aFencedPrimaryOnASilentNodeIsStoppedForSureOnlyOnceItsPortAndItsNodeWereSilentLongerThanFencing() {
         Duration longer = FENCED_BY.plusMillis(1);
         assertThat(HaMonitor.lostForSure(longer, false, Optional.of(longer), FENCED_BY)).isTrue();
