@@ -159,7 +159,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** Databases whose servers a check is changing now (a restart, failover, promotion): the failsafe leaves them alone. */
     private final Set<UUID> acting = ConcurrentHashMap.newKeySet();
     private ScheduledExecutorService executor;
-    /** Told as each round ("round") and each database's check (its name) begins: the tests' way to fail them from inside. */
+    /**
+     * Told as each round ("round") and each database's check (its name) begins, and inside the watch's lock as a takeover passes
+     * its check ("take over") and as a vouch begins ("vouch"): the tests' way to fail them, or hold them, from inside.
+     */
     volatile Consumer<String> seam = what -> { };
     private ExecutorService checks;
     private ScheduledExecutorService failsafe;
@@ -243,7 +246,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /** What the monitor knows about one database between checks. */
-    private static final class Watch {
+    static final class Watch {
         int missed;
         int restarts;
         @Nullable Lsn lastLsn;
@@ -721,11 +724,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * from the last vouch too. Decided under the watch's lock, so that a vouch is either counted
      * here or refused.
      */
-    private boolean takeOver(Watch watch) {
+    boolean takeOver(Watch watch) {
         synchronized (watch) {
             if (watch.downSince == null || cut(watch).compareTo(fencedBy()) <= 0) {
                 return false;
             }
+            seam.accept("take over");
             watch.takingOver = true;
             return true;
         }
@@ -736,7 +740,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * this node may vouch for it again (any vouch restarts its count once more). Should the catalog
      * not answer, it vouches no more for it, which can only get it fenced.
      */
-    private void vouchAgainUnlessFenced(Watch watch, Instance primary) {
+    void vouchAgainUnlessFenced(Watch watch, Instance primary) {
         try {
             if (instances.primary(primary.databaseId()).map(Instance::id).equals(Optional.of(primary.id()))) {
                 synchronized (watch) {
@@ -774,6 +778,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                     return "node " + node.name() + " is failing it over";
                 }
                 long began = System.nanoTime();
+                seam.accept("vouch");
                 if (!connections.acceptsConnections(primary, REACH_TIMEOUT)) {
                     return "its port did not accept a connection from node " + node.name() + " within " + REACH_TIMEOUT.toMillis() + " ms";
                 }
@@ -791,6 +796,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     private Duration fencedBy() {
         return fenceAfter.plus(fencePeriod).plusMillis(500);
+    }
+
+    /** The watch of {@code databaseId}, made if there is none: the tests' way to set what a node saw before a vouch or a takeover. */
+    Watch watch(UUID databaseId) {
+        return watches.computeIfAbsent(databaseId, id -> new Watch());
     }
 
     /**

@@ -82,6 +82,10 @@ public final class Timeouts {
     public static final Duration SWITCHOVER = scaled(120);
     /** A session to pass pg:diagnose's one-minute thresholds (long query, idle in transaction). */
     public static final Duration DIAGNOSE_MINUTE = scaled(90);
+    /** A check of the HA monitor that a test calls itself, once no other actor (a backup, a build) holds the database's lease. */
+    public static final Duration HA_CHECK = scaled(30);
+    /** A thread a test started to meet a lock, to reach it (blocked) or end. */
+    public static final Duration LOCK_MET = scaled(10);
 
     private Timeouts() {
     }

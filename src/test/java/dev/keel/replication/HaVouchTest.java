@@ -1,0 +1,220 @@
+package dev.keel.replication;
+
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.instances.Instance;
+import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRole;
+import dev.keel.instances.InstanceState;
+import dev.keel.nodes.ThisNode;
+import dev.keel.testing.Api;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.SilentNodes;
+import dev.keel.testing.TestKeel;
+import dev.keel.testing.Timeouts;
+import dev.keel.testing.Wait;
+import io.micronaut.context.ApplicationContext;
+import org.jooq.DSLContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceLock;
+
+import java.time.Duration;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+
+import static dev.keel.catalog.schema.Tables.INSTANCES;
+import static dev.keel.catalog.schema.Tables.NODES;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The vouch of a standby's node for a primary another node hosts ({@link HaMonitor#vouch}), which
+ * that node's self-fence counts as its primary's witness: a node that hosts neither server any
+ * more vouches for nothing; one that is failing the primary over vouches no more, unless its
+ * failover stopped before it fenced the primary in the catalog; and a vouch and a takeover meet
+ * under the watch's lock, so that a vouch is either counted (the takeover then waits for it) or
+ * refused. Each test drives a monitor of its own, made from the shared Keel's beans and never
+ * started, against real servers and the real catalog; the shared Keel's own monitor runs beside it.
+ */
+@ExtendWith(SharedKeel.class)
+@ResourceLock(SharedKeel.NODES)
+class HaVouchTest {
+    /** Longer ago than any T_fence the standby's node counts a primary's silence for. */
+    private static final Duration LONG_AGO = Duration.ofMinutes(1);
+
+    @Test
+    void aNodeThatHostsNeitherServerAnyMoreVouchesForNothing(TestKeel keel) {
+        DSLContext catalog = keel.bean(DSLContext.class);
+        InstanceRepository instances = keel.bean(InstanceRepository.class);
+        String here = keel.bean(ThisNode.class).name();
+        String elsewhere = SilentNodes.add(catalog, "ha-vouch");
+        try {
+            Api team = keel.newTeam("ha-vouch-role");
+            UUID id = UUID.fromString(team.provision("{\"plan\":\"premium-0\"}").get("id").asText());
+            try {
+                Instance primary = instances.primary(id).orElseThrow();
+                Instance standby = Wait.until("the standby to run", Timeouts.HA_STANDBY,
+                        () -> instances.standby(id).filter(s -> s.state() == InstanceState.RUNNING));
+                Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
+                HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+
+                // The primary moves to another node (one of another version, which this node never fails over): this node,
+                // which hosts the standby, watches it from the standby's side, and vouches for it.
+                moveTo(catalog, primary, elsewhere);
+                Wait.until("the monitor to watch the primary from the standby's side and vouch for it", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return monitor.vouch(primary.id(), standby.id()) == null;
+                });
+
+                // The standby moves there too: this node hosts neither any more, and vouches for nothing.
+                moveTo(catalog, standby, elsewhere);
+                String refusal = Wait.until("the monitor to leave its watch of a database it hosts no server of", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return Optional.ofNullable(monitor.vouch(primary.id(), standby.id()));
+                });
+                assertThat(refusal).isEqualTo("node " + here + " does not watch it");
+            } finally {
+                catalog.update(INSTANCES).set(INSTANCES.NODE, here).where(INSTANCES.DATABASE_ID.eq(id))
+                        .and(INSTANCES.NODE.eq(elsewhere)).execute();
+                team.deprovision(id.toString());
+            }
+        } finally {
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(elsewhere)).execute();
+        }
+    }
+
+    @Test
+    void aFailoverFromHereThatStoppedBeforeItFencedThePrimaryLetsTheNodeVouchAgainAndOneThatFencedItDoesNot(TestKeel keel) {
+        Api team = keel.newTeam("ha-vouch-again");
+        UUID id = UUID.fromString(team.provision("{\"plan\":\"essential-0\"}").get("id").asText());
+        try {
+            InstanceRepository instances = keel.bean(InstanceRepository.class);
+            Instance primary = instances.primary(id).orElseThrow();
+            HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+            HaMonitor.Watch watch = monitor.watch(id);
+            Instance standby = watchFromStandbysNode(keel, watch, primary);
+            String failingOver = "node " + keel.bean(ThisNode.class).name() + " is failing it over";
+
+            assertThat(monitor.takeOver(watch)).as("a primary out of reach for a minute is taken over").isTrue();
+            assertThat(monitor.vouch(primary.id(), standby.id())).as("a primary being failed over").isEqualTo(failingOver);
+            // The failover stopped before it fenced the primary in the catalog (which still names it the primary).
+            monitor.vouchAgainUnlessFenced(watch, watch.primary);
+            assertThat(monitor.vouch(primary.id(), standby.id())).as("a primary the failover did not fence").isNull();
+
+            outOfReachLongAgo(watch);
+            assertThat(monitor.takeOver(watch)).isTrue();
+            // This failover fenced it in the catalog (its first step), then stopped.
+            instances.transition(primary.id(), InstanceState.FENCED);
+            monitor.vouchAgainUnlessFenced(watch, watch.primary);
+            assertThat(monitor.vouch(primary.id(), standby.id())).as("a primary the failover fenced").isEqualTo(failingOver);
+        } finally {
+            team.deprovision(id.toString());
+        }
+    }
+
+    @Test
+    void aVouchAndATakeoverMeetUnderTheWatchsLockSoThatAVouchIsCountedOrRefused(TestKeel keel) throws Exception {
+        Api team = keel.newTeam("ha-vouch-lock");
+        UUID id = UUID.fromString(team.provision("{\"plan\":\"essential-0\"}").get("id").asText());
+        try {
+            Instance primary = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
+            HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+            HaMonitor.Watch watch = monitor.watch(id);
+            Instance standby = watchFromStandbysNode(keel, watch, primary);
+
+            // A takeover holds the lock when the vouch comes: the vouch waits for it, and is refused.
+            Met takeOverFirst = meet(monitor, "take over", () -> monitor.takeOver(watch), () -> monitor.vouch(primary.id(), standby.id()));
+            assertThat(takeOverFirst.first()).as("the takeover").isEqualTo(true);
+            assertThat(takeOverFirst.second()).as("the vouch after it").isEqualTo("node " + keel.bean(ThisNode.class).name()
+                    + " is failing it over");
+
+            // A vouch holds the lock when the takeover comes: the vouch is counted, and the takeover waits for its count.
+            watch.takingOver = false;
+            outOfReachLongAgo(watch);
+            long beforeVouch = System.nanoTime();
+            Met vouchFirst = meet(monitor, "vouch", () -> monitor.vouch(primary.id(), standby.id()), () -> monitor.takeOver(watch));
+            assertThat(vouchFirst.first()).as("the vouch").isNull();
+            assertThat(vouchFirst.second()).as("the takeover after it").isEqualTo(false);
+            Wait.until("the takeover once the vouch's count has passed", Timeouts.HA_CHECK, () -> monitor.takeOver(watch));
+            assertThat(Duration.ofNanos(System.nanoTime() - beforeVouch)).as("the takeover came no sooner than T_fence after the vouch")
+                    .isGreaterThan(HaMonitor.fenceAfter(keel.bean(ApplicationContext.class).getProperty("keel.ha.fence-after", String.class)
+                            .orElse("2s")));
+        } finally {
+            team.deprovision(id.toString());
+        }
+    }
+
+    /** What two calls that met at the watch's lock returned, the one that held it first first. */
+    private record Met(Object first, Object second) {
+    }
+
+    /**
+     * Runs {@code first} on a thread of its own until it holds the watch's lock (its seam {@code at}
+     * is told inside it), then {@code second} on another until that one waits for the lock (or ends,
+     * should it not take it), then lets the first go on; returns what each returned.
+     */
+    private static Met meet(HaMonitor monitor, String at, Supplier<Object> first, Supplier<Object> second) throws InterruptedException {
+        CountDownLatch inside = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        monitor.seam = what -> {
+            if (what.equals(at) && inside.getCount() > 0) {
+                inside.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        AtomicReference<Object> firstResult = new AtomicReference<>();
+        AtomicReference<Object> secondResult = new AtomicReference<>();
+        Thread firstThread = new Thread(() -> firstResult.set(first.get()), "ha-vouch-test-first");
+        Thread secondThread = new Thread(() -> secondResult.set(second.get()), "ha-vouch-test-second");
+        try {
+            firstThread.start();
+            assertThat(inside.await(Timeouts.LOCK_MET.toMillis(), TimeUnit.MILLISECONDS)).as("the first call to hold the lock").isTrue();
+            secondThread.start();
+            Wait.until("the second call to wait for the watch's lock, or to end", Timeouts.LOCK_MET, Duration.ofMillis(5),
+                    () -> secondThread.getState() == Thread.State.BLOCKED || secondThread.getState() == Thread.State.TERMINATED);
+        } finally {
+            release.countDown();
+            firstThread.join(Timeouts.LOCK_MET.toMillis());
+            secondThread.join(Timeouts.LOCK_MET.toMillis());
+            monitor.seam = what -> { };
+        }
+        assertThat(firstThread.isAlive() || secondThread.isAlive()).as("both calls ended").isFalse();
+        return new Met(firstResult.get(), secondResult.get());
+    }
+
+    /**
+     * Gives {@code watch} what a node that hosts the standby sees of {@code primary} on another node,
+     * out of its reach for a minute; returns the standby, a server of this node.
+     */
+    private static Instance watchFromStandbysNode(TestKeel keel, HaMonitor.Watch watch, Instance primary) {
+        Instance standby = new Instance(UUID.randomUUID(), primary.databaseId(), InstanceRole.STANDBY, InstanceState.RUNNING, primary.major(),
+                primary.host(), primary.port() + 1, keel.bean(ThisNode.class).name());
+        synchronized (watch) {
+            watch.primary = new Instance(primary.id(), primary.databaseId(), primary.role(), primary.state(), primary.major(), primary.host(),
+                    primary.port(), "ha-vouch-elsewhere");
+            watch.standby = standby;
+        }
+        outOfReachLongAgo(watch);
+        return standby;
+    }
+
+    /** As a node that has not reached the watch's primary, nor vouched for it, for a minute. */
+    private static void outOfReachLongAgo(HaMonitor.Watch watch) {
+        synchronized (watch) {
+            watch.downSince = System.nanoTime() - LONG_AGO.toNanos();
+            watch.vouchedAt = Long.MIN_VALUE;
+        }
+    }
+
+    private static void moveTo(DSLContext catalog, Instance server, String node) {
+        catalog.update(INSTANCES).set(INSTANCES.NODE, node).where(INSTANCES.ID.eq(server.id())).execute();
+    }
+}
