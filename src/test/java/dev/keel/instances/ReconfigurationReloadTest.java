@@ -1,0 +1,129 @@
+package dev.keel.instances;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.keel.Network;
+import dev.keel.databases.Database;
+import dev.keel.databases.DatabaseLookup;
+import dev.keel.databases.ServerSettings;
+import dev.keel.postgres.HbaRule;
+import dev.keel.postgres.Postmaster;
+import dev.keel.testing.Api;
+import dev.keel.testing.Pg;
+import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TestKeel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import java.net.URI;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+/**
+ * {@link Reconfiguration#reload}, which an upgrade uses to give the old server its new pg_hba
+ * while the database serves on: it never restarts the server, even when a setting it writes
+ * needs a restart (that waits for the next one), and it fails, saying why, when the server refuses
+ * the new pg_hba, which then keeps its old rules. Real servers of the shared Keel; the database's
+ * owner, refused by a rule the new pg_hba adds, shows which rules the server holds.
+ */
+@ExtendWith(SharedKeel.class)
+class ReconfigurationReloadTest {
+
+    @Test
+    void aReloadNeverRestartsTheServerEvenWhenASettingItWritesNeedsARestart(TestKeel keel) throws Exception {
+        Api team = keel.newTeam("reload-no-restart");
+        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        UUID id = UUID.fromString(db.get("id").asText());
+        String url = db.get("url").asText();
+        try {
+            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
+            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
+            String owner = ownerOnServer(url, server, database);
+            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
+            String startedAt = superuserScalar(keel, server, "select pg_catalog.pg_postmaster_start_time()::text");
+            int maxConnections = Integer.parseInt(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"));
+            try (Connection login = Pg.connect(owner, "require")) {
+                assertThat(Pg.scalar(login, "select 1")).as("the owner's login before the reload").isEqualTo("1");
+            }
+
+            Map<String, String> settings = new HashMap<>(settings(keel, server, database));
+            settings.put("max_connections", Integer.toString(maxConnections + 7)); // Reconfiguration.apply restarts for this
+            keel.bean(Reconfiguration.class).reload(server, settings, refusing(keel, database, Pg.user(url)));
+
+            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
+            assertThat(superuserScalar(keel, server, "select pg_catalog.pg_postmaster_start_time()::text")).isEqualTo(startedAt);
+            assertThat(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"))
+                    .isEqualTo(Integer.toString(maxConnections));
+            assertThat(superuserScalar(keel, server, "select pending_restart::text from pg_catalog.pg_settings where name = 'max_connections'"))
+                    .as("the written max_connections waits for a restart").isEqualTo("true");
+            SQLException refused = catchThrowableOfType(SQLException.class, () -> Pg.connect(owner, "require").close());
+            assertThat((Throwable) refused).as("the owner's login once the new pg_hba refuses it").isNotNull();
+            assertThat(refused.getSQLState()).isEqualTo("28000");
+            assertThat(refused.getMessage()).contains("pg_hba.conf rejects connection").contains("user \"" + Pg.user(url) + "\"");
+        } finally {
+            team.deprovision(id.toString());
+        }
+    }
+
+    @Test
+    void aPgHbaTheServerRefusesFailsTheReloadSayingWhyAndTheServerKeepsItsOldRules(TestKeel keel) throws Exception {
+        Api team = keel.newTeam("reload-refused-hba");
+        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        UUID id = UUID.fromString(db.get("id").asText());
+        String url = db.get("url").asText();
+        try {
+            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
+            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
+            String owner = ownerOnServer(url, server, database);
+            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
+
+            // The rule that refuses the owner comes before a line the server cannot read: read whole, it would refuse the owner.
+            List<HbaRule> hba = refusing(keel, database, Pg.user(url));
+            hba.add(hba.size() - 1, HbaRule.hostssl("all", "all", "no-such-method"));
+            IllegalStateException failed = catchThrowableOfType(IllegalStateException.class,
+                    () -> keel.bean(Reconfiguration.class).reload(server, settings(keel, server, database), hba));
+
+            assertThat((Throwable) failed).as("the reload of a pg_hba the server refuses").isNotNull();
+            // pg_hba.conf: Keel's header line, then one line per rule.
+            assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
+                    + hba.size() + ": invalid authentication method \"no-such-method\"");
+            try (Connection login = Pg.connect(owner, "require")) {
+                assertThat(Pg.scalar(login, "select current_user")).as("the owner, let in by the old rules").isEqualTo(Pg.user(url));
+            }
+            assertThat(superuserScalar(keel, server, "select 1")).as("Keel's own login").isEqualTo("1");
+            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
+        } finally {
+            team.deprovision(id.toString());
+        }
+    }
+
+    /** The database's settings as Keel writes them for its server. */
+    private static Map<String, String> settings(TestKeel keel, Instance server, Database database) {
+        return keel.bean(InstanceMaker.class).settings(server, keel.bean(ServerSettings.class).of(database));
+    }
+
+    /** The database's pg_hba as Keel writes it, with a rule that refuses {@code user} before the one that would let it in. */
+    private static List<HbaRule> refusing(TestKeel keel, Database database, String user) {
+        List<HbaRule> hba = new ArrayList<>(InstanceConfig.hba(database.pgDatabase(), keel.bean(Network.class).keelSources()));
+        hba.add(hba.size() - 1, HbaRule.host("all", user, "all", "reject"));
+        return hba;
+    }
+
+    /** The owner's URL, to the server itself (whatever pooler the database's URL may name). */
+    private static String ownerOnServer(String url, Instance server, Database database) {
+        return "postgres://" + URI.create(url).getRawUserInfo() + "@" + server.host() + ":" + server.port() + "/" + database.pgDatabase();
+    }
+
+    private static String superuserScalar(TestKeel keel, Instance server, String sql) throws SQLException {
+        try (Connection superuser = keel.bean(InstanceConnections.class).open(server, "postgres").pinnedConnection()) {
+            return Pg.scalar(superuser, sql);
+        }
+    }
+}
