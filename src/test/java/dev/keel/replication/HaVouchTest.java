@@ -4,9 +4,11 @@ import dev.keel.databases.Database;
 import dev.keel.databases.DatabaseLookup;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceState;
 import dev.keel.nodes.ThisNode;
+import dev.keel.postgres.Postmaster;
 import dev.keel.testing.Api;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.SilentNodes;
@@ -19,6 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.UUID;
@@ -111,6 +115,11 @@ class HaVouchTest {
             instances.transition(primary.id(), InstanceState.FENCED);
             monitor.vouchAgainUnlessFenced(watch, watch.primary);
             assertThat(monitor.vouch(primary.id(), standby.id())).as("a primary the failover fenced").isEqualTo(failingOver);
+            // The shared Keel's monitor kills the server the catalog says is fenced; its fence ends with the signal that leaves it
+            // read-only. Deleted meanwhile, the server's directory would meet the fence's last files.
+            Path data = keel.instanceDataDir(primary.id());
+            Wait.until("the shared Keel's monitor to fence the server", Timeouts.PROCESS_EXIT,
+                    () -> !Postmaster.isRunning(data) && Files.exists(data.resolve(InstanceRuntime.RecoverySignal.STANDBY.file())));
         } finally {
             team.deprovision(id.toString());
         }
