@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -136,7 +138,7 @@ class HaVouchTest {
             Instance standby = watchFromStandbysNode(keel, watch, primary);
 
             // A takeover holds the lock when the vouch comes: the vouch waits for it, and is refused.
-            Met takeOverFirst = meet(monitor, "take over", () -> monitor.takeOver(watch), () -> monitor.vouch(primary.id(), standby.id()));
+            Met takeOverFirst = meet(monitor, watch, "take over", () -> monitor.takeOver(watch), () -> monitor.vouch(primary.id(), standby.id()));
             assertThat(takeOverFirst.first()).as("the takeover").isEqualTo(true);
             assertThat(takeOverFirst.second()).as("the vouch after it").isEqualTo("node " + keel.bean(ThisNode.class).name()
                     + " is failing it over");
@@ -145,7 +147,7 @@ class HaVouchTest {
             watch.takingOver = false;
             outOfReachLongAgo(watch);
             long beforeVouch = System.nanoTime();
-            Met vouchFirst = meet(monitor, "vouch", () -> monitor.vouch(primary.id(), standby.id()), () -> monitor.takeOver(watch));
+            Met vouchFirst = meet(monitor, watch, "vouch", () -> monitor.vouch(primary.id(), standby.id()), () -> monitor.takeOver(watch));
             assertThat(vouchFirst.first()).as("the vouch").isNull();
             assertThat(vouchFirst.second()).as("the takeover after it").isEqualTo(false);
             Wait.until("the takeover once the vouch's count has passed", Timeouts.HA_CHECK, () -> monitor.takeOver(watch));
@@ -162,11 +164,12 @@ class HaVouchTest {
     }
 
     /**
-     * Runs {@code first} on a thread of its own until it holds the watch's lock (its seam {@code at}
-     * is told inside it), then {@code second} on another until that one waits for the lock (or ends,
-     * should it not take it), then lets the first go on; returns what each returned.
+     * Runs {@code first} on a thread of its own until it holds the lock of {@code watch} (its seam
+     * {@code at} is told inside it), then {@code second} on another until that one waits for that
+     * lock (or ends, should it not take it), then lets the first go on; returns what each returned.
      */
-    private static Met meet(HaMonitor monitor, String at, Supplier<Object> first, Supplier<Object> second) throws InterruptedException {
+    private static Met meet(HaMonitor monitor, HaMonitor.Watch watch, String at, Supplier<Object> first, Supplier<Object> second)
+            throws InterruptedException {
         CountDownLatch inside = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
         monitor.seam = what -> {
@@ -188,7 +191,7 @@ class HaVouchTest {
             assertThat(inside.await(Timeouts.LOCK_MET.toMillis(), TimeUnit.MILLISECONDS)).as("the first call to hold the lock").isTrue();
             secondThread.start();
             Wait.until("the second call to wait for the watch's lock, or to end", Timeouts.LOCK_MET, Duration.ofMillis(5),
-                    () -> secondThread.getState() == Thread.State.BLOCKED || secondThread.getState() == Thread.State.TERMINATED);
+                    () -> waitsFor(secondThread, watch) || secondThread.getState() == Thread.State.TERMINATED);
         } finally {
             release.countDown();
             firstThread.join(Timeouts.LOCK_MET.toMillis());
@@ -197,6 +200,13 @@ class HaVouchTest {
         }
         assertThat(firstThread.isAlive() || secondThread.isAlive()).as("both calls ended").isFalse();
         return new Met(firstResult.get(), secondResult.get());
+    }
+
+    /** Whether {@code thread} waits to enter the lock of {@code lock} (not any other). */
+    private static boolean waitsFor(Thread thread, Object lock) {
+        ThreadInfo info = ManagementFactory.getThreadMXBean().getThreadInfo(thread.getId());
+        return info != null && info.getThreadState() == Thread.State.BLOCKED && info.getLockInfo() != null
+                && info.getLockInfo().getIdentityHashCode() == System.identityHashCode(lock);
     }
 
     /**
