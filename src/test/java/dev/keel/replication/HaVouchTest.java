@@ -138,13 +138,16 @@ class HaVouchTest {
             Instance standby = watchFromStandbysNode(keel, watch, primary);
 
             // A takeover holds the lock when the vouch comes: the vouch waits for it, and is refused.
-            Met takeOverFirst = meet(monitor, watch, "take over", () -> monitor.takeOver(watch), () -> monitor.vouch(primary.id(), standby.id()));
+            Met takeOverFirst = meet(monitor, watch, "take over", () -> monitor.takeOver(watch),
+                    () -> monitor.vouch(primary.id(), standby.id()));
             assertThat(takeOverFirst.first()).as("the takeover").isEqualTo(true);
             assertThat(takeOverFirst.second()).as("the vouch after it").isEqualTo("node " + keel.bean(ThisNode.class).name()
                     + " is failing it over");
 
             // A vouch holds the lock when the takeover comes: the vouch is counted, and the takeover waits for its count.
-            watch.takingOver = false;
+            synchronized (watch) {
+                watch.takingOver = false;
+            }
             outOfReachLongAgo(watch);
             long beforeVouch = System.nanoTime();
             Met vouchFirst = meet(monitor, watch, "vouch", () -> monitor.vouch(primary.id(), standby.id()), () -> monitor.takeOver(watch));
