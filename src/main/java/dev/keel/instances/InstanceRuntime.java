@@ -92,6 +92,12 @@ public interface InstanceRuntime {
      */
     void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba);
 
+    /**
+     * Puts back the pg_hba rules the last {@link #configure} replaced: called when the server
+     * refused the new ones, which it keeps while it runs but would not start again from.
+     */
+    void restoreHba(Instance instance);
+
     /** Starts the server; returns once it accepts connections. The server outlives Keel. */
     void start(Instance instance);
 

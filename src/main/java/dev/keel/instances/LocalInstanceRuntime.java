@@ -254,7 +254,12 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         withArchiving.put("extwlist.extensions", trusted);
         withArchiving.put("rds.allowed_extensions", trusted);
         ServerFiles.writeSettings(data, withArchiving, user(instance.id()));
-        ServerFiles.writeHba(data, hba, user(instance.id()));
+        ServerFiles.replaceHba(data, hba, user(instance.id()));
+    }
+
+    @Override
+    public void restoreHba(Instance instance) {
+        ServerFiles.restorePreviousHba(dataDir(instance.id()));
     }
 
     private Path spool(UUID id) {

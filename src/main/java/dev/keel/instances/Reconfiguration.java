@@ -44,6 +44,7 @@ public final class Reconfiguration {
                 awaitReload(instance, session, session.reloadConfiguration());
                 return;
             }
+            refuseHbaErrors(instance, session); // a server does not start from a pg_hba it refuses
         }
         runtime.stop(instance);
         runtime.start(instance);
@@ -52,12 +53,26 @@ public final class Reconfiguration {
     /**
      * Gives a running instance new settings and pg_hba rules by a reload only, never a restart: a
      * setting that needs one waits for the next. Returns once the server runs with the rules; throws
-     * when its pg_hba has an error (the server then keeps the rules it had).
+     * when its pg_hba has an error (the server then keeps the rules it had, and so does its pg_hba file).
      */
     public void reload(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         runtime.configure(instance, settings, hba);
         try (ServerSession session = connections.open(instance, "postgres")) {
             awaitReload(instance, session, session.reloadConfiguration());
+        }
+    }
+
+    /**
+     * Throws when the server refuses the instance's pg_hba file as it reads it now, once the file
+     * has its old rules back: a reload keeps the rules it had, but a start from the refused file
+     * would fail.
+     */
+    private void refuseHbaErrors(Instance instance, ServerSession session) throws SQLException {
+        List<String> errors = session.hbaErrors();
+        if (!errors.isEmpty()) {
+            runtime.restoreHba(instance);
+            throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the rules it had: "
+                    + String.join("; ", errors));
         }
     }
 
@@ -69,11 +84,7 @@ public final class Reconfiguration {
      */
     private void awaitReload(Instance instance, ServerSession session, OffsetDateTime since) throws SQLException {
         Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
-        List<String> errors = session.hbaErrors();
-        if (!errors.isEmpty()) {
-            throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the rules it had: "
-                    + String.join("; ", errors));
-        }
+        refuseHbaErrors(instance, session);
         while (!session.configurationLoadedSince(since)) {
             if (Instant.now().isAfter(deadline)) {
                 throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);

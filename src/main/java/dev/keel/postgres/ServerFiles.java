@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +20,8 @@ import java.util.stream.Collectors;
  * key pair. They are rewritten whole; nobody edits them by hand.
  */
 public final class ServerFiles {
+    private static final String HBA = "pg_hba.conf";
+    private static final String HBA_PREVIOUS = "pg_hba.conf.previous";
     public static final String KEEL_CONF = "keel.conf";
     public static final String SERVER_CERT = "server.crt";
     public static final String SERVER_KEY = "server.key";
@@ -60,7 +63,39 @@ public final class ServerFiles {
     }
 
     public static void writeHba(Path dataDir, List<HbaRule> rules, ServerUser owner) {
-        write(dataDir.resolve("pg_hba.conf"), renderHba(rules), owner);
+        write(dataDir.resolve(HBA), renderHba(rules), owner);
+    }
+
+    /**
+     * As {@link #writeHba}, keeping the file it replaces beside it (a second link to it, so owner
+     * and mode stay), for {@link #restorePreviousHba}: a server that refuses a pg_hba keeps the
+     * rules it had, but would not start again from the refused file.
+     */
+    public static void replaceHba(Path dataDir, List<HbaRule> rules, ServerUser owner) {
+        Path file = dataDir.resolve(HBA);
+        Path previous = dataDir.resolve(HBA_PREVIOUS);
+        try {
+            Files.deleteIfExists(previous);
+            if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+                Files.createLink(previous, file);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not keep " + file + " before replacing it", e);
+        }
+        writeHba(dataDir, rules, owner);
+    }
+
+    /** Puts back the pg_hba.conf that {@link #replaceHba} last replaced; nothing when it kept none. */
+    public static void restorePreviousHba(Path dataDir) {
+        Path previous = dataDir.resolve(HBA_PREVIOUS);
+        if (!Files.isRegularFile(previous, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try {
+            Files.move(previous, dataDir.resolve(HBA), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not put back " + previous, e);
+        }
     }
 
     /**

@@ -30,8 +30,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  * {@link Reconfiguration#reload}, which an upgrade uses to give the old server its new pg_hba
  * while the database serves on: it never restarts the server, even when a setting it writes
  * needs a restart (that waits for the next one), and it fails, saying why, when the server refuses
- * the new pg_hba, which then keeps its old rules. Real servers of the shared Keel; the database's
- * owner, refused by a rule the new pg_hba adds, shows which rules the server holds.
+ * the new pg_hba, which then keeps its old rules, in its file too (else it would not start again);
+ * nor does {@link Reconfiguration#apply} restart a server into a pg_hba it refuses. Real servers
+ * of the shared Keel; the database's owner, refused by a rule the new pg_hba adds, shows which
+ * rules the server holds.
  */
 @ExtendWith(SharedKeel.class)
 class ReconfigurationReloadTest {
@@ -99,9 +101,55 @@ class ReconfigurationReloadTest {
             }
             assertThat(superuserScalar(keel, server, "select 1")).as("Keel's own login").isEqualTo("1");
             assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
+            // And so does its pg_hba file: the server starts again (as a restart in place starts it), with the old rules.
+            restart(keel, server);
+            try (Connection login = Pg.connect(owner, "require")) {
+                assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart").isEqualTo(Pg.user(url));
+            }
         } finally {
             team.deprovision(id.toString());
         }
+    }
+
+    @Test
+    void anApplyThatWouldRestartTheServerForAPgHbaItRefusesDoesNotAndSaysWhy(TestKeel keel) throws Exception {
+        Api team = keel.newTeam("apply-refused-hba");
+        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        UUID id = UUID.fromString(db.get("id").asText());
+        String url = db.get("url").asText();
+        try {
+            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
+            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
+            String owner = ownerOnServer(url, server, database);
+            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
+            int maxConnections = Integer.parseInt(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"));
+
+            Map<String, String> settings = new HashMap<>(settings(keel, server, database));
+            settings.put("max_connections", Integer.toString(maxConnections + 7)); // a restart, were the pg_hba good
+            List<HbaRule> hba = refusing(keel, database, Pg.user(url));
+            hba.add(hba.size() - 1, HbaRule.hostssl("all", "all", "no-such-method"));
+            IllegalStateException failed = catchThrowableOfType(IllegalStateException.class,
+                    () -> keel.bean(Reconfiguration.class).apply(server, settings, hba));
+
+            assertThat((Throwable) failed).as("the apply of a pg_hba the server refuses").isNotNull();
+            assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
+                    + hba.size() + ": invalid authentication method \"no-such-method\"");
+            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid: not restarted").isEqualTo(pid);
+            restart(keel, server);
+            try (Connection login = Pg.connect(owner, "require")) {
+                assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules")
+                        .isEqualTo(Pg.user(url));
+            }
+        } finally {
+            team.deprovision(id.toString());
+        }
+    }
+
+    /** Stops and starts the server, as a restart in place does. */
+    private static void restart(TestKeel keel, Instance server) {
+        InstanceRuntime runtime = keel.bean(InstanceRuntime.class);
+        runtime.stop(server);
+        runtime.start(server);
     }
 
     /** The database's settings as Keel writes them for its server. */
