@@ -81,7 +81,7 @@ final class ReceiverReport {
      * segment that follows it was stored; else when {@code last} was finished. During a catch-up
      * those are when old WAL reached the store, not when it was written: the window then ends no
      * later than the last time the receiver knew everything as stored (or, not knowing one, the
-     * oldest unstored WAL's time).
+     * oldest unstored WAL's time), while the receiver is connected and catching up.
      */
     static Instant windowEnd(ArchivedWal last, Optional<StreamedWal> partial, Optional<WalStream.Status> streaming, Instant now) {
         WalSegmentName segment = last.file().segment().orElseThrow();
@@ -99,7 +99,9 @@ final class ReceiverReport {
                 end = now;
             }
             Instant known = status.caughtUpAt() != null ? status.caughtUpAt() : status.unstoredSince();
-            if (status.catchUpTo() != null && known != null && known.isBefore(end)) {
+            // Only while connected: a stream whose server is gone catches up to nothing, and a rollback of that server "to now"
+            // takes this end as its target, which must keep the WAL it stored after its last catch-up.
+            if (status.connected() && status.catchUpTo() != null && known != null && known.isBefore(end)) {
                 end = known;
             }
         }

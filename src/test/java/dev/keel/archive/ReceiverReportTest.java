@@ -61,4 +61,13 @@ class ReceiverReportTest {
         WalStream.Status unknowing = status(NOW.minusSeconds(5), AT_CONNECT, null);
         assertThat(ReceiverReport.windowEnd(ARCHIVED, partial(), Optional.of(unknowing), NOW)).isEqualTo(NOW.minusSeconds(5));
     }
+
+    @Test
+    void aStreamThatLostItsServerMidCatchUpEndsItsWindowAsBeforeNotAtItsOldCatchUp() {
+        // The server crashed (still RUNNING in the catalog) during an earlier catch-up: a rollback "to now" takes the
+        // window's end as its target, which must keep the WAL stored after that catch-up's last caught-up moment.
+        WalStream.Status lost = new WalStream.Status(false, AT_CONNECT, STORED, NOW.minusSeconds(5), NOW.minusMillis(200), "gone",
+                AT_CONNECT, NOW.minusSeconds(3600));
+        assertThat(ReceiverReport.windowEnd(ARCHIVED, partial(), Optional.of(lost), NOW)).isEqualTo(NOW.minusMillis(200));
+    }
 }
