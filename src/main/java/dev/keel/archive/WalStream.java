@@ -26,8 +26,6 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.Optional;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.UUID;
 
@@ -91,8 +89,6 @@ final class WalStream implements Runnable {
      */
     private static final long SLOT_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX_COMPLETIONS = 4;
-    /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
-    private static final int MAX_SEEN = 256;
 
     private final Instance instance;
     private final UUID database;
@@ -141,7 +137,8 @@ final class WalStream implements Runnable {
     /** The walsender this stream found holding the slot, and since when ({@link System#nanoTime}); null while it is free. */
     private @Nullable Integer slotHolder;
     private long slotHeldSince;
-    private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
+    /** What the server had flushed when this stream connected, and what it was seen holding since. */
+    private final Sightings sightings = new Sightings();
     @Nullable
     private volatile Lsn received;
     @Nullable
@@ -152,13 +149,6 @@ final class WalStream implements Runnable {
     private volatile Instant storedAt;
     @Nullable
     private volatile String problem;
-    /**
-     * What the server had flushed when this stream last connected (IDENTIFY_SYSTEM), and when: all
-     * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
-     * WAL is at least as old as the connection, however recently it arrived.
-     */
-    @Nullable
-    private volatile Seen atConnect;
     /** The last time this stream knew everything the server had as stored (connected, nothing outstanding); null when it never did. */
     @Nullable
     private volatile Instant caughtUpAt;
@@ -212,7 +202,7 @@ final class WalStream implements Runnable {
 
     /**
      * How the stream goes, for {@code /archive} and the metrics. {@code catchUpTo}: what the server
-     * had flushed when the stream connected, while that is not all stored (null otherwise);
+     * had flushed when the stream connected, while it is connected and that is not all stored (null otherwise);
      * {@code caughtUpAt}: meanwhile, the last time the stream knew everything the server had as
      * stored (null when not catching up: a quiet stream's status stays the same, and is not
      * reported again at every round).
@@ -222,17 +212,10 @@ final class WalStream implements Runnable {
     }
 
     Status status() {
-        Seen connect = catchingUp();
-        return new Status(connected, received, stored, oldestUnstored(), storedAt, problem, connect == null ? null : connect.flushed(),
+        boolean on = connected;
+        Sightings.Seen connect = on ? sightings.catchingUp(stored) : null; // a connection that ended catches up to nothing
+        return new Status(on, received, stored, oldestUnstored(), storedAt, problem, connect == null ? null : connect.flushed(),
                 connect == null ? null : caughtUpAt);
-    }
-
-    /** What the server had flushed when this stream connected, while that is not all stored; else null. */
-    @Nullable
-    private Seen catchingUp() {
-        Seen connect = atConnect;
-        Lsn through = stored;
-        return connect != null && through != null && connect.flushed().isAfter(through) ? connect : null;
     }
 
     /**
@@ -240,14 +223,7 @@ final class WalStream implements Runnable {
      * what is stored, the oldest WAL not in the store is at least that old.
      */
     void serverSeen(Lsn flushed, Instant at) {
-        Lsn through = stored;
-        if (through != null && flushed.isAfter(through) && seen.size() < MAX_SEEN) {
-            seen.add(new Seen(flushed, at));
-        }
-    }
-
-    /** The server had WAL through {@code flushed} at {@code at}. */
-    private record Seen(Lsn flushed, Instant at) {
+        sightings.serverSeen(flushed, at, stored);
     }
 
     /**
@@ -256,17 +232,7 @@ final class WalStream implements Runnable {
      */
     @Nullable
     private Instant oldestUnstored() {
-        Lsn through = stored;
-        seen.removeIf(s -> through != null && !s.flushed().isAfter(through));
-        Instant oldest = unstoredSince;
-        Seen connect = catchingUp();
-        if (connect != null && (oldest == null || connect.at().isBefore(oldest))) {
-            oldest = connect.at();
-        }
-        for (Seen s : seen) {
-            oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
-        }
-        return oldest;
+        return sightings.oldestUnstored(stored, unstoredSince);
     }
 
     @Override
@@ -292,6 +258,7 @@ final class WalStream implements Runnable {
                 storeQuietly();
             }
             connected = false;
+            sightings.connectionEnded(stored); // its catch-up, if unfinished, stays a sighting: the WAL is as old while unreachable
             try {
                 Thread.sleep(pause);
             } catch (InterruptedException e) {
@@ -356,26 +323,23 @@ final class WalStream implements Runnable {
                     healthy(); // what failed works again, and a quiet server may store no part for long
                 }
             }
+            // The last connection's catch-up is judged against what it stored, before this one starts again from the slot.
+            sightings.connectionEnded(stored);
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            // The server's WAL through its flush position existed when it said so: a catch-up from the slot (after a
-            // restart, a move, a cut connection) is behind from its first moment, not from when its WAL arrives. An
-            // earlier connection's catch-up that is not done yet is older knowledge, kept among the sightings.
-            Seen unfinished = catchingUp();
-            if (unfinished != null) {
-                seen.add(unfinished);
-            }
-            atConnect = new Seen(identity.flushed(), identified);
             if (caughtUpAt == null) {
                 // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: the last part its
                 // server's earlier stream stored is the latest time the store was known to hold what it had received.
                 caughtUpAt = archive.streamed(database).filter(p -> p.instance().equals(instance.id())).map(StreamedWal::storedAt)
                         .orElse(null);
             }
+            // The server's WAL through its flush position existed when it said so: a catch-up from the slot (after a
+            // restart, a move, a cut connection) is behind from its first moment, not from when its WAL arrives.
+            sightings.connected(identity.flushed(), identified);
             connected = true;
             slotHolder = null;
             heardAt = System.nanoTime();

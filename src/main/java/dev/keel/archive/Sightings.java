@@ -1,0 +1,99 @@
+package dev.keel.archive;
+
+import dev.keel.postgres.Lsn;
+import io.micronaut.core.annotation.Nullable;
+
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+
+/**
+ * What a WAL stream knows of its server's WAL beyond what it received: what the server had flushed
+ * when the stream connected (until that is stored the stream is catching up) and what it was seen
+ * holding since. The stream owns its stored position and passes it in; reports read from other
+ * threads.
+ */
+final class Sightings {
+    /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
+    static final int MAX = 256;
+
+    /** The server had WAL through {@code flushed} at {@code at}. */
+    record Seen(Lsn flushed, Instant at) {
+    }
+
+    private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
+    /**
+     * What the server had flushed when the stream last connected (IDENTIFY_SYSTEM), and when: all
+     * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
+     * WAL is at least as old as the connection, however recently it arrived. Null between connections.
+     */
+    @Nullable
+    private volatile Seen atConnect;
+
+    /** The server was seen at {@code at} with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
+    void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
+        if (stored != null && flushed.isAfter(stored) && seen.size() < MAX) {
+            seen.add(new Seen(flushed, at));
+        }
+    }
+
+    /** The stream connected at {@code at}, when its server had flushed through {@code flushed}. */
+    void connected(Lsn flushed, Instant at) {
+        atConnect = new Seen(flushed, at);
+    }
+
+    /**
+     * The stream's connection ended, with everything through {@code stored} in the store. Call it
+     * before the stream starts again from its slot's restart point (a segment start, often before
+     * {@code stored}): judged against that, a catch-up already stored would look unfinished. One
+     * that is not finished is kept as a sighting, if it is older than every one kept: a store
+     * outage that makes the stream reconnect every second then keeps its first only.
+     */
+    void connectionEnded(@Nullable Lsn stored) {
+        forgetStored(stored);
+        Seen unfinished = catchingUp(stored);
+        if (unfinished != null && seen.stream().allMatch(s -> s.at().isAfter(unfinished.at()))) {
+            if (seen.size() >= MAX) {
+                seen.stream().max(Comparator.comparing(Seen::at)).ifPresent(seen::remove);
+            }
+            seen.add(unfinished); // before atConnect goes: a report in between still counts it
+        }
+        atConnect = null;
+    }
+
+    /** What the server had flushed when the stream connected, while that is past {@code stored}; else null. */
+    @Nullable
+    Seen catchingUp(@Nullable Lsn stored) {
+        Seen connect = atConnect;
+        return connect != null && stored != null && connect.flushed().isAfter(stored) ? connect : null;
+    }
+
+    /**
+     * Since when WAL not in the store exists: the oldest of {@code unstoredSince} (what arrived
+     * unstored), what the server was seen holding past {@code stored}, and what it had flushed when
+     * the stream connected.
+     */
+    @Nullable
+    Instant oldestUnstored(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
+        forgetStored(stored);
+        Instant oldest = unstoredSince;
+        Seen connect = catchingUp(stored);
+        if (connect != null && (oldest == null || connect.at().isBefore(oldest))) {
+            oldest = connect.at();
+        }
+        for (Seen s : seen) {
+            oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
+        }
+        return oldest;
+    }
+
+    /** How many sightings are kept. */
+    int kept() {
+        return seen.size();
+    }
+
+    private void forgetStored(@Nullable Lsn stored) {
+        seen.removeIf(s -> stored != null && !s.flushed().isAfter(stored));
+    }
+}

@@ -1,0 +1,70 @@
+package dev.keel.archive;
+
+import dev.keel.postgres.Lsn;
+import dev.keel.postgres.TimelineId;
+import dev.keel.postgres.WalSegmentName;
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What a WAL stream counts as unstored across its connections: its catch-ups and what the server was seen holding. */
+class SightingsTest {
+    private static final Instant NOW = Instant.parse("2026-12-07T15:00:00Z");
+    private static final WalSegmentName SEGMENT = new WalSegmentName(new TimelineId(1), 5);
+
+    private static Lsn into(long bytes) {
+        return new Lsn(SEGMENT.startLsn().value() + bytes);
+    }
+
+    @Test
+    void aCatchUpStoredBeforeTheStreamStartsAgainFromItsSlotIsNotUnfinished() {
+        Sightings sightings = new Sightings();
+        sightings.connected(into(8 << 20), NOW.minusSeconds(3 * 3600)); // three hours ago
+        // That connection stored all of it (and more), then broke; the slot's restart point is the segment's start.
+        sightings.connectionEnded(into(9 << 20));
+        Lsn restart = SEGMENT.startLsn();
+        sightings.connected(into(10 << 20), NOW);
+        assertThat(sightings.oldestUnstored(restart, null)).isEqualTo(NOW);
+        assertThat(sightings.kept()).isZero();
+    }
+
+    @Test
+    void aCatchUpNotFinishedWhenItsConnectionEndsStaysTheOldestUnstoredWal() {
+        Sightings sightings = new Sightings();
+        Instant first = NOW.minusSeconds(60);
+        sightings.connected(into(8 << 20), first);
+        sightings.connectionEnded(into(2 << 20));
+        assertThat(sightings.catchingUp(into(2 << 20))).isNull(); // the connection is over: nothing to catch up to
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).isEqualTo(first);
+        sightings.connected(into(12 << 20), NOW);
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(first);
+        assertThat(sightings.oldestUnstored(into(8 << 20), null)).isEqualTo(NOW);
+    }
+
+    @Test
+    void aStoreOutageThatReconnectsEverySecondKeepsItsFirstCatchUpOnly() {
+        Sightings sightings = new Sightings();
+        Instant first = NOW.minusSeconds(2 * Sightings.MAX);
+        for (int i = 0; i < 2 * Sightings.MAX; i++) {
+            sightings.connected(into((8 << 20) + i * 8192L), first.plusSeconds(i));
+            sightings.connectionEnded(SEGMENT.startLsn()); // nothing stored: the store does not answer
+        }
+        assertThat(sightings.kept()).isEqualTo(1);
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(first);
+    }
+
+    @Test
+    void anUnfinishedCatchUpOlderThanEverySightingIsKeptWhenTheyAreAtTheirBound() {
+        Sightings sightings = new Sightings();
+        Instant connect = NOW.minusSeconds(3600);
+        sightings.connected(into(1 << 20), connect);
+        for (int i = 0; i < Sightings.MAX; i++) {
+            sightings.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn());
+        }
+        sightings.connectionEnded(SEGMENT.startLsn());
+        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(connect);
+    }
+}
