@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.catalog.schema.tables.records.WalReceiversRecord;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalFileName;
@@ -267,13 +268,22 @@ public final class ArchiveRepository {
         return dsl.selectFrom(WAL_RECEIVERS).where(WAL_RECEIVERS.DATABASE_ID.eq(database))
                 .and(DSL.condition("{0} >= now() - make_interval(secs => {1})", WAL_RECEIVERS.REPORTED_AT,
                         DSL.val(RECEIVER_FRESH.toSeconds())))
-                .fetchOptional(r -> new ReportedReceiver(r.getInstanceId(), r.getNode(), new WalStream.Status(r.getConnected(),
-                        r.getReceivedLsn() == null ? null : new Lsn(r.getReceivedLsn()),
-                        r.getStoredLsn() == null ? null : new Lsn(r.getStoredLsn()),
-                        r.getUnstoredSince() == null ? null : r.getUnstoredSince().toInstant(),
-                        r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem(),
-                        r.getCatchUpLsn() == null ? null : new Lsn(r.getCatchUpLsn()),
-                        r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant())));
+                .fetchOptional(r -> new ReportedReceiver(r.getInstanceId(), r.getNode(), reportedStatus(r)));
+    }
+
+    /**
+     * A receiver's row as its stream's status. A catch-up counts only while it is past what is stored:
+     * a node of an earlier version upserts the row without catch_up_lsn and caught_up_at, and leaves
+     * a catch-up it did not write (another node's, finished since) in place.
+     */
+    static WalStream.Status reportedStatus(WalReceiversRecord r) {
+        Lsn stored = r.getStoredLsn() == null ? null : new Lsn(r.getStoredLsn());
+        Lsn catchUp = r.getCatchUpLsn() == null ? null : new Lsn(r.getCatchUpLsn());
+        boolean catchingUp = catchUp != null && stored != null && catchUp.isAfter(stored);
+        return new WalStream.Status(r.getConnected(), r.getReceivedLsn() == null ? null : new Lsn(r.getReceivedLsn()), stored,
+                r.getUnstoredSince() == null ? null : r.getUnstoredSince().toInstant(),
+                r.getStoredAt() == null ? null : r.getStoredAt().toInstant(), r.getProblem(),
+                catchingUp ? catchUp : null, catchingUp && r.getCaughtUpAt() != null ? r.getCaughtUpAt().toInstant() : null);
     }
 
     /** A node that gave up reaching a database's primary {@code instance} to receive its WAL. */

@@ -1,5 +1,6 @@
 package dev.keel.archive;
 
+import dev.keel.catalog.schema.tables.records.WalReceiversRecord;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalFileName;
@@ -7,6 +8,7 @@ import dev.keel.postgres.WalSegmentName;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
+import java.time.ZoneOffset;
 import java.util.Optional;
 import java.util.UUID;
 
@@ -69,5 +71,24 @@ class ReceiverReportTest {
         WalStream.Status lost = new WalStream.Status(false, AT_CONNECT, STORED, NOW.minusSeconds(5), NOW.minusMillis(200), "gone",
                 AT_CONNECT, NOW.minusSeconds(3600));
         assertThat(ReceiverReport.windowEnd(ARCHIVED, partial(), Optional.of(lost), NOW)).isEqualTo(NOW.minusMillis(200));
+    }
+
+    @Test
+    void anotherNodesRowCarriesACatchUpOnlyWhileItIsPastWhatIsStored() {
+        // A node of an earlier version upserted the row after its catch-up was done, without writing catch_up_lsn.
+        WalReceiversRecord stale = new WalReceiversRecord(UUID.randomUUID(), UUID.randomUUID(), "node-old", true, AT_CONNECT.value() + 4096,
+                AT_CONNECT.value() + 4096, NOW.atOffset(ZoneOffset.UTC), null, null, NOW.atOffset(ZoneOffset.UTC), AT_CONNECT.value(),
+                NOW.minusSeconds(3600).atOffset(ZoneOffset.UTC));
+        WalStream.Status done = ArchiveRepository.reportedStatus(stale);
+        assertThat(done.catchUpTo()).isNull();
+        assertThat(done.caughtUpAt()).isNull();
+        assertThat(ReceiverReport.of(Optional.of(new WalReceivers.Receiving("node-old", done)), Optional.empty(), null, 0, false).state())
+                .isEqualTo("streaming");
+        // A catch-up still going is read as written.
+        WalReceiversRecord going = new WalReceiversRecord(UUID.randomUUID(), UUID.randomUUID(), "node-b", true, AT_CONNECT.value(),
+                STORED.value(), NOW.atOffset(ZoneOffset.UTC), null, null, NOW.atOffset(ZoneOffset.UTC), AT_CONNECT.value(),
+                NOW.minusSeconds(20).atOffset(ZoneOffset.UTC));
+        assertThat(ArchiveRepository.reportedStatus(going).catchUpTo()).isEqualTo(AT_CONNECT);
+        assertThat(ArchiveRepository.reportedStatus(going).caughtUpAt()).isEqualTo(NOW.minusSeconds(20));
     }
 }
