@@ -367,78 +367,82 @@ class StreamingArchiveTest {
         Api api = keel.api();
         JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
         String id = database.get("id").asText();
-        awaitInitialBackup(api, id);
-        Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
-        long s3 = keel.bean(EmbeddedS3.class).process().pid();
-        List<CatchUpSample> samples = new ArrayList<>();
-        List<Lsn> reported = new ArrayList<>(); // the catch-up as the catalog's receiver row says it, for other nodes
-        Lsn backlog;
-        long taken;
-        try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
-             Connection superuser = Superuser.connect(keel, primary, "postgres")) {
-            sql.execute("create table backlog (n bigint, payload text)");
-            // Everything stored and the slot's restart point past it: the receiver resumes in the segment it stored part of.
-            Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
-            Wait.until("the receiver to store " + written + " and tell its slot", Timeouts.PROVISION,
-                    () -> !written.isAfter(streamed(api, id)) && !written.isAfter(slotRestart(superuser)));
-            // The receiver is kept from its slot while the backlog is written (as after a restart, a move or a cut connection),
-            // then finds the store stopped: its catch-up cannot finish until the store answers again.
-            try (SlotHolder holder = SlotHolder.take(superuser, primary)) {
-                taken = System.currentTimeMillis();
-                for (int i = 0; i < 4; i++) {
-                    sql.execute("insert into backlog select g, md5(g::text) from generate_series(1, 50000) g");
-                    holder.drain();
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+            long s3 = keel.bean(EmbeddedS3.class).process().pid();
+            List<CatchUpSample> samples = new ArrayList<>();
+            List<Lsn> reported = new ArrayList<>(); // the catch-up as the catalog's receiver row says it, for other nodes
+            Lsn backlog;
+            long taken;
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                sql.execute("create table backlog (n bigint, payload text)");
+                // Everything stored and the slot's restart point past it: the receiver resumes in the segment it stored part of.
+                Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + written + " and tell its slot", Timeouts.PROVISION,
+                        () -> !written.isAfter(streamed(api, id)) && !written.isAfter(slotRestart(superuser)));
+                try {
+                    // The receiver is kept from its slot while the backlog is written (as after a restart, a move or a cut
+                    // connection), then finds the store stopped: its catch-up cannot finish until the store answers again.
+                    try (SlotHolder holder = SlotHolder.take(superuser, primary)) {
+                        taken = System.currentTimeMillis();
+                        for (int i = 0; i < 4; i++) {
+                            sql.execute("insert into backlog select g, md5(g::text) from generate_series(1, 50000) g");
+                            holder.drain();
+                        }
+                        backlog = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                        Footprint.signal("STOP", s3);
+                    }
+                    Long connected = null;
+                    long deadline = System.currentTimeMillis() + Timeouts.PROVISION.toMillis();
+                    while (System.currentTimeMillis() < deadline) {
+                        JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+                        long at = System.currentTimeMillis(); // when the answer arrived: a slow request counts in no bound
+                        JsonNode receiver = archive.get("receiver");
+                        JsonNode lsn = receiver.get("streamed_lsn");
+                        CatchUpSample sample = new CatchUpSample(at, receiver.get("state").asText(), archive.get("lag_seconds").asLong(),
+                                lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText()), Instant.parse(archive.get("window").get("to").asText()));
+                        samples.add(sample);
+                        keel.bean(ArchiveRepository.class).receiver(UUID.fromString(id)).map(r -> r.status().catchUpTo())
+                                .ifPresent(reported::add);
+                        if (connected == null && !"reconnecting".equals(sample.state())) {
+                            connected = at;
+                        }
+                        if (connected != null && at - connected >= STORE_HELD.toMillis()) {
+                            Footprint.signal("CONT", s3);
+                        }
+                        if (!backlog.isAfter(sample.streamed())) {
+                            break;
+                        }
+                        Thread.sleep(Math.max(0, at + SAMPLE_MILLIS - System.currentTimeMillis()));
+                    }
+                } finally {
+                    Footprint.signal("CONT", s3);
                 }
-                backlog = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
-                Footprint.signal("STOP", s3);
             }
-            try {
-                Long connected = null;
-                long deadline = System.currentTimeMillis() + Timeouts.PROVISION.toMillis();
-                while (System.currentTimeMillis() < deadline) {
-                    long at = System.currentTimeMillis();
-                    JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
-                    JsonNode receiver = archive.get("receiver");
-                    JsonNode lsn = receiver.get("streamed_lsn");
-                    CatchUpSample sample = new CatchUpSample(at, receiver.get("state").asText(), archive.get("lag_seconds").asLong(),
-                            lsn.isNull() ? Lsn.ZERO : Lsn.parse(lsn.asText()), Instant.parse(archive.get("window").get("to").asText()));
-                    samples.add(sample);
-                    keel.bean(ArchiveRepository.class).receiver(UUID.fromString(id)).map(r -> r.status().catchUpTo())
-                            .ifPresent(reported::add);
-                    if (connected == null && !"reconnecting".equals(sample.state())) {
-                        connected = at;
-                    }
-                    if (connected != null && at - connected >= STORE_HELD.toMillis()) {
-                        Footprint.signal("CONT", s3);
-                    }
-                    if (!backlog.isAfter(sample.streamed())) {
-                        break;
-                    }
-                    Thread.sleep(Math.max(0, at + SAMPLE_MILLIS - System.currentTimeMillis()));
-                }
-            } finally {
-                Footprint.signal("CONT", s3);
-            }
+            List<CatchUpSample> catchingUp = samples.stream()
+                    .filter(s -> !"reconnecting".equals(s.state()) && backlog.isAfter(s.streamed())).toList();
+            assertThat(catchingUp).as("samples of the catch-up").isNotEmpty();
+            long first = catchingUp.get(0).at();
+            long lasted = catchingUp.get(catchingUp.size() - 1).at() - first;
+            System.out.printf("StreamingArchiveTest: a catch-up of %d MB seen for %d ms in %d samples; lag_seconds %s%n",
+                    backlog.bytesSince(catchingUp.get(0).streamed()) >> 20, lasted, catchingUp.size(),
+                    catchingUp.stream().map(s -> s.state() + " " + s.lagSeconds()).distinct().toList());
+            assertThat(lasted).as("the catch-up held open").isGreaterThan(STORE_HELD.toMillis() - SAMPLE_MILLIS);
+            assertThat(samples.get(samples.size() - 1).streamed()).as("the backlog stored in the end").isGreaterThanOrEqualTo(backlog);
+            assertThat(reported).as("the catalog's receiver row during the catch-up")
+                    .anySatisfy(lsn -> assertThat(lsn).isGreaterThanOrEqualTo(backlog));
+            // While what the server had flushed when the receiver connected is not stored: behind, with a lag counted from the
+            // connection at the latest, and a window that ends before the backlog was written, not now.
+            assertThat(catchingUp).allSatisfy(s -> {
+                assertThat(s.state()).as(s.toString()).isEqualTo("behind");
+                assertThat(s.lagSeconds()).as(s.toString()).isGreaterThanOrEqualTo(Math.max(1, (s.at() - first) / 1000 - 1));
+                assertThat(s.windowEnd()).as(s.toString()).isBeforeOrEqualTo(Instant.ofEpochMilli(taken));
+            });
+        } finally {
+            api.deprovision(id);
         }
-        List<CatchUpSample> catchingUp = samples.stream()
-                .filter(s -> !"reconnecting".equals(s.state()) && backlog.isAfter(s.streamed())).toList();
-        assertThat(catchingUp).as("samples of the catch-up").isNotEmpty();
-        long first = catchingUp.get(0).at();
-        long lasted = catchingUp.get(catchingUp.size() - 1).at() - first;
-        System.out.printf("StreamingArchiveTest: a catch-up of %d MB seen for %d ms in %d samples; lag_seconds %s%n",
-                backlog.bytesSince(catchingUp.get(0).streamed()) >> 20, lasted, catchingUp.size(),
-                catchingUp.stream().map(s -> s.state() + " " + s.lagSeconds()).distinct().toList());
-        assertThat(lasted).as("the catch-up held open").isGreaterThan(STORE_HELD.toMillis() - SAMPLE_MILLIS);
-        assertThat(samples.get(samples.size() - 1).streamed()).as("the backlog stored in the end").isGreaterThanOrEqualTo(backlog);
-        assertThat(reported).as("the catalog's receiver row during the catch-up").anySatisfy(lsn -> assertThat(lsn).isGreaterThanOrEqualTo(backlog));
-        // While what the server had flushed when the receiver connected is not stored: behind, with a lag counted from the
-        // connection at the latest, and a window that ends before the backlog was written, not now.
-        assertThat(catchingUp).allSatisfy(s -> {
-            assertThat(s.state()).as(s.toString()).isEqualTo("behind");
-            assertThat(s.lagSeconds()).as(s.toString()).isGreaterThanOrEqualTo(Math.max(1, (s.at() - first) / 1000 - 1));
-            assertThat(s.windowEnd()).as(s.toString()).isBeforeOrEqualTo(Instant.ofEpochMilli(taken));
-        });
-        api.deprovision(id);
     }
 
     /**
