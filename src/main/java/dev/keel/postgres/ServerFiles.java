@@ -12,6 +12,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.stream.Collectors;
 
 /**
@@ -74,12 +75,21 @@ public final class ServerFiles {
     public static void replaceHba(Path dataDir, List<HbaRule> rules, ServerUser owner) {
         Path file = dataDir.resolve(HBA);
         Path previous = dataDir.resolve(HBA_PREVIOUS);
+        // Linked under a name of its own, then renamed over the last: two configures of one server at once do not collide.
+        Path link = dataDir.resolve("." + HBA_PREVIOUS + "." + UUID.randomUUID());
         try {
-            Files.deleteIfExists(previous);
             if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createLink(previous, file);
+                Files.createLink(link, file);
+                Files.move(link, previous, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.deleteIfExists(previous);
             }
         } catch (IOException e) {
+            try {
+                Files.deleteIfExists(link);
+            } catch (IOException ignored) {
+                // Left: a stray link in the data directory, nothing reads it.
+            }
             throw new UncheckedIOException("could not keep " + file + " before replacing it", e);
         }
         writeHba(dataDir, rules, owner);

@@ -794,7 +794,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * surely stopped its primaries ({@link #selfFence}): T_fence, a round of the self-fence, and
      * half a second to kill them (all at once).
      */
-    private Duration fencedBy() {
+    Duration fencedBy() {
         return fenceAfter.plus(fencePeriod).plusMillis(500);
     }
 
@@ -1025,12 +1025,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         }
         long behind = watch.standbyClock.behindToSay();
         if (behind > 0) {
-            LOG.warn("Database {}: the clock of its standby's host runs at least {} ms behind node {}'s (its steady replies read that"
-                    + " much older); during a catalog outage its self-fence counts them so, and may fence a primary whose standby still"
-                    + " replies unless the standby's node vouches. Keep the hosts' clocks in step (NTP)", database.name(),
-                    TimeUnit.NANOSECONDS.toMillis(behind), node.name());
+            LOG.warn("Database {}: its standby's replies read at least {} ms older than right clocks and a prompt reply allow (over 30 s"
+                    + " of steady replies): the clock of its host runs behind node {}'s, or its replies come that late. During a catalog"
+                    + " outage the self-fence counts them so, and may fence a primary whose standby still replies unless the standby's"
+                    + " node vouches. Keep the hosts' clocks in step (NTP)", database.name(), TimeUnit.NANOSECONDS.toMillis(behind),
+                    node.name());
         } else if (behind == 0) {
-            LOG.info("Database {}: the clock of its standby's host no longer runs measurably behind node {}'s", database.name(), node.name());
+            LOG.info("Database {}: its standby's replies no longer read measurably older than right clocks allow", database.name());
         }
     }
 

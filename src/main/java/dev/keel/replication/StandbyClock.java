@@ -19,6 +19,9 @@ final class StandbyClock {
     static final long BEHIND_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(30);
     /** For a reply's way and its read: a clock behind by less than this is not measured. */
     static final long BEHIND_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
+    /** A window measures only with this many reads or more, none further apart than {@link #BEHIND_GAP_NANOS} (else it starts again). */
+    static final int BEHIND_READS = 20;
+    static final long BEHIND_GAP_NANOS = TimeUnit.SECONDS.toNanos(3);
     /** A measure that moved less than this since it was last said is not said again. */
     private static final long BEHIND_SAID_STEP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
@@ -28,6 +31,8 @@ final class StandbyClock {
     private long windowFrom = Long.MIN_VALUE;
     private long youngest = Long.MAX_VALUE;
     private long oldest = Long.MIN_VALUE;
+    private int reads;
+    private long lastRead;
     private long behindNanos;
     private long behindSaid;
 
@@ -54,8 +59,7 @@ final class StandbyClock {
         long ahead = Math.max(0, (long) (-ageSeconds * 1e9));
         if (!Objects.equals(of, standby)) {
             windowFrom = Long.MIN_VALUE;
-            behindNanos = 0;
-            behindSaid = 0;
+            behindNanos = 0; // what was said of the last standby is taken back at the next behindToSay
         }
         if (!Objects.equals(of, standby) || now - seenAt > LEAD_KEPT_NANOS) {
             standby = of;
@@ -73,20 +77,25 @@ final class StandbyClock {
     }
 
     /**
-     * Over each {@link #BEHIND_WINDOW_NANOS} of reads: if the standby replied steadily (its reply
-     * ages spread no more than a reply's interval and the slack: a hung standby's grow), the
-     * youngest age less the interval and the slack is how far its clock runs behind at least.
+     * Over each {@link #BEHIND_WINDOW_NANOS} of steady reads (at least {@link #BEHIND_READS}, none
+     * over {@link #BEHIND_GAP_NANOS} apart): if the standby replied steadily (its reply ages spread
+     * no more than a reply's interval and the slack: a hung standby's grow), the youngest age less
+     * the interval and the slack is how much older its replies read than right clocks and a prompt
+     * reply allow: its clock runs that far behind, or its replies come that late.
      */
     private void measureBehind(long ageNanos, long now) {
-        if (windowFrom == Long.MIN_VALUE) {
+        if (windowFrom == Long.MIN_VALUE || now - lastRead > BEHIND_GAP_NANOS) {
             windowFrom = now;
             youngest = Long.MAX_VALUE;
             oldest = Long.MIN_VALUE;
+            reads = 0;
         }
+        lastRead = now;
+        reads++;
         youngest = Math.min(youngest, ageNanos);
         oldest = Math.max(oldest, ageNanos);
         if (now - windowFrom >= BEHIND_WINDOW_NANOS) {
-            if (oldest - youngest <= REPLY_EVERY_NANOS + BEHIND_SLACK_NANOS) {
+            if (reads >= BEHIND_READS && oldest - youngest <= REPLY_EVERY_NANOS + BEHIND_SLACK_NANOS) {
                 behindNanos = Math.max(0, youngest - REPLY_EVERY_NANOS - BEHIND_SLACK_NANOS);
             }
             windowFrom = Long.MIN_VALUE;

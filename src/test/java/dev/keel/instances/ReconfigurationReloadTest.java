@@ -42,6 +42,7 @@ class ReconfigurationReloadTest {
     void aReloadNeverRestartsTheServerEvenWhenASettingItWritesNeedsARestart(TestKeel keel) throws Exception {
         Api team = keel.newTeam("reload-no-restart");
         JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
         UUID id = UUID.fromString(db.get("id").asText());
         String url = db.get("url").asText();
         try {
@@ -78,6 +79,7 @@ class ReconfigurationReloadTest {
     void aPgHbaTheServerRefusesFailsTheReloadSayingWhyAndTheServerKeepsItsOldRules(TestKeel keel) throws Exception {
         Api team = keel.newTeam("reload-refused-hba");
         JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
         UUID id = UUID.fromString(db.get("id").asText());
         String url = db.get("url").asText();
         try {
@@ -115,6 +117,7 @@ class ReconfigurationReloadTest {
     void anApplyThatWouldRestartTheServerForAPgHbaItRefusesDoesNotAndSaysWhy(TestKeel keel) throws Exception {
         Api team = keel.newTeam("apply-refused-hba");
         JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
         UUID id = UUID.fromString(db.get("id").asText());
         String url = db.get("url").asText();
         try {

@@ -79,9 +79,26 @@ class HaRulesTest {
             hung.note(standby, 3.0 + i, now + i * second); // no reply since: its age grows with every read
         }
         assertThat(hung.behindToSay()).as("a hung standby is not a clock behind").isEqualTo(-1);
-        behind.note(standby, 5.1, now + 96 * second);
-        behind.note(UUID.randomUUID().toString(), 0.2, now + 97 * second);
-        assertThat(behind.behindToSay()).as("another standby starts afresh").isEqualTo(-1);
+        StandbyClock sparse = new StandbyClock();
+        for (int i = 0; i <= 62; i += 2) {
+            sparse.note(standby, 3.1 + (i % 9) / 10.0, now + i * second); // one read in two seconds: 16 in the window
+        }
+        assertThat(sparse.behindToSay()).as("too few reads to measure").isEqualTo(-1);
+        StandbyClock gaps = new StandbyClock();
+        for (int i = 0; i <= 62; i++) {
+            if (i % 5 != 4) {
+                continue;
+            }
+            gaps.note(standby, 3.1, now + i * second);
+        }
+        assertThat(gaps.behindToSay()).as("reads further apart than the gap start the window again").isEqualTo(-1);
+        StandbyClock replaced = new StandbyClock();
+        for (int i = 0; i <= 31; i++) {
+            replaced.note(standby, 3.1 + (i % 9) / 10.0, now + i * second);
+        }
+        assertThat(replaced.behindToSay()).isPositive();
+        replaced.note(UUID.randomUUID().toString(), 0.2, now + 32 * second);
+        assertThat(replaced.behindToSay()).as("another standby: what was said is taken back").isZero();
     }
 
     @Test
