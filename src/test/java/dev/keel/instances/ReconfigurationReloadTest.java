@@ -89,25 +89,15 @@ class ReconfigurationReloadTest {
             long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
 
             // The rule that refuses the owner comes before a line the server cannot read: read whole, it would refuse the owner.
-            List<HbaRule> hba = refusing(keel, database, Pg.user(url));
-            hba.add(hba.size() - 1, HbaRule.hostssl("all", "all", "no-such-method"));
-            IllegalStateException failed = catchThrowableOfType(IllegalStateException.class,
-                    () -> keel.bean(Reconfiguration.class).reload(server, settings(keel, server, database), hba));
-
-            assertThat((Throwable) failed).as("the reload of a pg_hba the server refuses").isNotNull();
-            // pg_hba.conf: Keel's header line, then one line per rule.
-            assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
-                    + hba.size() + ": invalid authentication method \"no-such-method\"");
+            List<HbaRule> hba = unreadable(refusing(keel, database, Pg.user(url)));
+            assertRefused(server, hba, () -> keel.bean(Reconfiguration.class).reload(server, settings(keel, server, database), hba));
             try (Connection login = Pg.connect(owner, "require")) {
                 assertThat(Pg.scalar(login, "select current_user")).as("the owner, let in by the old rules").isEqualTo(Pg.user(url));
             }
             assertThat(superuserScalar(keel, server, "select 1")).as("Keel's own login").isEqualTo("1");
             assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
             // And so does its pg_hba file: the server starts again (as a restart in place starts it), with the old rules.
-            restart(keel, server);
-            try (Connection login = Pg.connect(owner, "require")) {
-                assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart").isEqualTo(Pg.user(url));
-            }
+            assertOldRulesAfterARestart(keel, server, owner, url);
         } finally {
             team.deprovision(id.toString());
         }
@@ -129,22 +119,35 @@ class ReconfigurationReloadTest {
 
             Map<String, String> settings = new HashMap<>(settings(keel, server, database));
             settings.put("max_connections", Integer.toString(maxConnections + 7)); // a restart, were the pg_hba good
-            List<HbaRule> hba = refusing(keel, database, Pg.user(url));
-            hba.add(hba.size() - 1, HbaRule.hostssl("all", "all", "no-such-method"));
-            IllegalStateException failed = catchThrowableOfType(IllegalStateException.class,
-                    () -> keel.bean(Reconfiguration.class).apply(server, settings, hba));
-
-            assertThat((Throwable) failed).as("the apply of a pg_hba the server refuses").isNotNull();
-            assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
-                    + hba.size() + ": invalid authentication method \"no-such-method\"");
+            List<HbaRule> hba = unreadable(refusing(keel, database, Pg.user(url)));
+            assertRefused(server, hba, () -> keel.bean(Reconfiguration.class).apply(server, settings, hba));
             assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid: not restarted").isEqualTo(pid);
-            restart(keel, server);
-            try (Connection login = Pg.connect(owner, "require")) {
-                assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules")
-                        .isEqualTo(Pg.user(url));
-            }
+            assertOldRulesAfterARestart(keel, server, owner, url);
         } finally {
             team.deprovision(id.toString());
+        }
+    }
+
+    /** {@code hba} with a line the server cannot read before its last rule. */
+    private static List<HbaRule> unreadable(List<HbaRule> hba) {
+        hba.add(hba.size() - 1, HbaRule.hostssl("all", "all", "no-such-method"));
+        return hba;
+    }
+
+    /** {@code change}, given {@code hba}, fails saying the server refused it at its unreadable line. */
+    private static void assertRefused(Instance server, List<HbaRule> hba, org.assertj.core.api.ThrowableAssert.ThrowingCallable change) {
+        IllegalStateException failed = catchThrowableOfType(IllegalStateException.class, change);
+        assertThat((Throwable) failed).as("a change to a pg_hba the server refuses").isNotNull();
+        // pg_hba.conf: Keel's header line, then one line per rule.
+        assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
+                + hba.size() + ": invalid authentication method \"no-such-method\"");
+    }
+
+    /** The server starts again (as a restart in place starts it) from its pg_hba file, whose old rules let the owner in. */
+    private static void assertOldRulesAfterARestart(TestKeel keel, Instance server, String owner, String url) throws SQLException {
+        restart(keel, server);
+        try (Connection login = Pg.connect(owner, "require")) {
+            assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules").isEqualTo(Pg.user(url));
         }
     }
 
