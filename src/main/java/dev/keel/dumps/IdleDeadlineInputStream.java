@@ -8,9 +8,9 @@ import java.util.concurrent.ScheduledFuture;
 
 /**
  * A stream whose read fails once it has waited {@code idle} for a byte: a server that stops
- * sending must not hold the reading thread for good, and the JDK's HTTP client has no read
- * timeout. A read that waits too long is interrupted (the client's body stream gives up then)
- * and the stream closed; the interrupt never outlives the read. Checked on the dumps' one watchdog
+ * sending must not hold the reading thread for good (a restore URL's body, read by
+ * {@link DumpUrls} from its own socket). A read that waits too long is interrupted and the stream
+ * closed, which ends a read blocked on the socket; the interrupt never outlives the read. Checked on the dumps' one watchdog
  * thread ({@link Watchdogs}).
  */
 final class IdleDeadlineInputStream extends FilterInputStream {

@@ -1,0 +1,18 @@
+package dev.keel.archive;
+
+import dev.keel.instances.DataFile;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** What a base backup copies of a data directory: its pg_hba, not the one a configure replaced, nor the server's own state. */
+class BackupFilesTest {
+    @Test
+    void aBackupCopiesThePgHbaInForceButNotTheOneKeptToBePutBack() {
+        assertThat(BackupFiles.included(new DataFile("pg_hba.conf", 120, false))).isTrue();
+        assertThat(BackupFiles.included(new DataFile("pg_hba.conf.previous", 120, false))).as("kept to be put back, this server's only").isFalse();
+        assertThat(BackupFiles.included(new DataFile("postgresql.auto.conf", 80, false))).isFalse();
+        assertThat(BackupFiles.included(new DataFile("base/1/1259", 8192, false))).isTrue();
+        assertThat(BackupFiles.included(new DataFile("pg_wal/000000010000000000000001", 16 << 20, false))).isFalse();
+    }
+}
