@@ -288,8 +288,7 @@ public final class FenceGuard {
                     commitsFailure.remove(id);
                     return;
                 }
-                ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(server.standby()),
-                        session.waitsFor(server.standby()));
+                ServerSession.PrimaryCheck check = SyncCommit.receiverCheck(session, server.standby());
                 if (check.inRecovery() || !check.synchronousStandby()) {
                     commitsSeen.remove(id);
                     return;

@@ -67,6 +67,7 @@ final class FenceGuards {
      * archiving last handed them; null until its first round has (the earlier watch's stand meanwhile).
      */
     private final AtomicReference<LetGo> letGo = new AtomicReference<>();
+    /** Keel's synchronous archiving has stopped (Keel stops): the pulse no longer says it watches any primary's commits. */
     private volatile boolean commitsUnwatched;
     /** The earlier watch's, read at the first write (the watch a Keel before this one wrote). */
     private LetGo earlier;
@@ -74,8 +75,7 @@ final class FenceGuards {
     private Process guard;
     private boolean failing;
 
-    /** {@code watched}: Keel's synchronous archiving lets their commits go itself (the pulse says so); not once it stops. */
-    private record LetGo(Duration grace, List<FenceWatch.Server> servers, boolean watched) {
+    private record LetGo(Duration grace, List<FenceWatch.Server> servers) {
     }
 
     FenceGuards(KeelHome home, CertificateAuthority authority, ThisNode node) {
@@ -90,7 +90,7 @@ final class FenceGuards {
      */
     void letGo(Duration grace, List<FenceWatch.Server> servers) {
         // In one order, so that the same primaries are the same watch text.
-        letGo.set(new LetGo(grace, servers.stream().sorted(Comparator.comparing(FenceWatch.Server::instance)).toList(), !commitsUnwatched));
+        letGo.set(new LetGo(grace, servers.stream().sorted(Comparator.comparing(FenceWatch.Server::instance)).toList()));
     }
 
     /**
@@ -98,8 +98,7 @@ final class FenceGuards {
      * commits go should they wait, even while Keel still writes pulses on its way down.
      */
     void stopWatchingCommits() {
-        commitsUnwatched = true; // a round that ends after this hands its list unwatched too
-        letGo.updateAndGet(going -> going == null ? null : new LetGo(going.grace(), going.servers(), false));
+        commitsUnwatched = true;
     }
 
     /**
@@ -126,7 +125,7 @@ final class FenceGuards {
             LetGo listed = going != null ? going : earlierLetGo();
             FenceWatch watch = servers == null ? null
                     : new FenceWatch(build, fenceAfter, authority.certificateFile(), servers, listed.grace(), listed.servers());
-            Set<UUID> watchesCommits = going == null || !going.watched() ? Set.of()
+            Set<UUID> watchesCommits = going == null || commitsUnwatched ? Set.of()
                     : going.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
             if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -165,9 +164,9 @@ final class FenceGuards {
         if (earlier == null) {
             try {
                 FenceWatch onDisk = FenceWatch.parse(Files.readString(dir.resolve(FenceGuard.WATCH_FILE)));
-                earlier = new LetGo(onDisk.syncGrace(), onDisk.letGo(), false);
+                earlier = new LetGo(onDisk.syncGrace(), onDisk.letGo());
             } catch (IOException | RuntimeException e) {
-                earlier = new LetGo(Duration.ofSeconds(5), List.of(), false); // none, or of another format: nothing kept
+                earlier = new LetGo(Duration.ofSeconds(5), List.of()); // none, or of another format: nothing kept
             }
         }
         return earlier;

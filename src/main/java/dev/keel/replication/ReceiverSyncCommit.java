@@ -221,7 +221,7 @@ public final class ReceiverSyncCommit {
     private void failsafeCheck(Watch watch) {
         Instance primary = watch.primary;
         try (ServerSession session = connections.probeWithoutCatalog(primary, PROBE_SECONDS)) {
-            ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            ServerSession.PrimaryCheck check = SyncCommit.receiverCheck(session, RECEIVER);
             Instant now = Instant.now();
             Duration longestWait = watch.failsafeSeen.observe(check, now);
             SyncCommit.Verdict verdict = SyncCommit.decide(WAITED_FOR, true, check, longestWait, watch.failsafeSeen.notStreamingSince(),
@@ -256,7 +256,7 @@ public final class ReceiverSyncCommit {
         Instance primary = watch.primary;
         try (ServerSession session = connections.probe(primary, PROBE_SECONDS)) {
             // Whether commits wait for the receiver, not for anyone: another name on a primary without a standby is replaced.
-            ServerSession.PrimaryCheck check = SyncCommit.forReceiver(session.primaryCheck(RECEIVER), session.waitsFor(RECEIVER));
+            ServerSession.PrimaryCheck check = SyncCommit.receiverCheck(session, RECEIVER);
             if (check.inRecovery()) {
                 return;
             }

@@ -3,6 +3,7 @@ package dev.keel.replication;
 import dev.keel.postgres.ServerSession;
 import io.micronaut.core.annotation.Nullable;
 
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
@@ -69,12 +70,15 @@ final class SyncCommit {
     }
 
     /**
-     * The check as the WAL receiver's: {@code waiting}, whether commits wait for the receiver, in
-     * place of whether they wait for anyone; and its "silent" (no reply for 15 s by the reply's
-     * stamp) as streaming: the stamp is another host's clock (and pgjdbc before 42.7.9 stamped it
-     * from {@link System#nanoTime}), and a receiver that hangs shows in the commits that wait.
+     * The primary's check as the WAL receiver's ({@code receiver}, its application name): whether
+     * commits wait for the receiver alone, in place of whether they wait for anyone; and its
+     * "silent" (no reply for 15 s by the reply's stamp) as streaming: the stamp is another host's
+     * clock (and pgjdbc before 42.7.9 stamped it from {@link System#nanoTime}), and a receiver that
+     * hangs shows in the commits that wait. Keel's rounds, their failsafe and the fence guard read it alike.
      */
-    static ServerSession.PrimaryCheck forReceiver(ServerSession.PrimaryCheck c, boolean waiting) {
+    static ServerSession.PrimaryCheck receiverCheck(ServerSession session, String receiver) throws SQLException {
+        ServerSession.PrimaryCheck c = session.primaryCheck(receiver);
+        boolean waiting = session.waitsFor(receiver);
         String state = "silent".equals(c.standbyState()) ? "streaming" : c.standbyState();
         return new ServerSession.PrimaryCheck(c.inRecovery(), c.current(), c.standbyLagBytes(), state, c.timeline(), waiting,
                 c.syncWaiters(), c.standbySlotStatus(), c.standbyReplyAgeSeconds());
