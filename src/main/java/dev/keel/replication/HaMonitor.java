@@ -919,12 +919,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         });
     }
 
-    /** Notes the API URL of node {@code name}, for {@link #askStandbyNode} during a catalog outage (read at most every minute). */
+    /**
+     * Notes the API URL of node {@code name}, for {@link #askStandbyNode} during a catalog outage, and
+     * keeps a connection to it open ({@link StandbyVouches#warm}); read at most every minute.
+     */
     private void rememberNodeUrl(String name) {
         Instant readAt = nodeUrlsReadAt.get(name);
         if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
             try {
-                registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
+                registry.address(name).ifPresent(url -> {
+                    nodeUrls.put(name, url);
+                    vouches.warm(url);
+                });
                 nodeUrlsReadAt.put(name, Instant.now());
             } catch (DataAccessException e) {
                 // The address last read stands; read again at the next check.

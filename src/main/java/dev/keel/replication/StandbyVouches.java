@@ -18,6 +18,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -55,12 +56,14 @@ final class StandbyVouches {
      * pushes back its own count of that primary's silence).
      */
     private static final Duration VALID_FOR = Duration.ofMinutes(10);
+    /** How long a warming request may take ({@link #warm}): it only opens a connection, and no one waits for it. */
+    private static final Duration WARM_TIMEOUT = Duration.ofSeconds(5);
     /** A refusal's reason, from its problem's detail (which holds no quote or backslash). */
     private static final Pattern DETAIL = Pattern.compile("\"detail\"\\s*:\\s*\"([^\"\\\\]{0,300})\"");
 
     private final Secrets secrets;
     private final CertificateAuthority authority;
-    private volatile HttpClient client;
+    private HttpClient client;
     /**
      * Where vouches are answered: off the event loop, and off the request threads, which a catalog
      * outage fills with requests waiting for the catalog; a few at once, the rest refused.
@@ -106,6 +109,24 @@ final class StandbyVouches {
         }
     }
 
+    /**
+     * Opens, or keeps open, a connection to {@code nodeUrl} (a node's API) for the questions asked of
+     * it during a catalog outage, by a request it refuses at once (no question: 404), answered in the
+     * background. A question then costs no TLS handshake, nor a client made cold, within a timeout of
+     * a quarter of T_fence, of which the node's own connection to the primary may take 250 ms.
+     * Called while the catalog answers, at most once a minute per node: the connection stays in the
+     * client's pool (HTTP keep-alive, 20 minutes) and the server's (5 idle minutes). Returns the
+     * request's end, which Keel does not wait for.
+     */
+    CompletableFuture<?> warm(String nodeUrl) {
+        try {
+            return client().sendAsync(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).timeout(WARM_TIMEOUT).GET().build(),
+                    HttpResponse.BodyHandlers.discarding());
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e); // not a URL: the question asked of it says so (ask)
+        }
+    }
+
     /** The question in a request's header: empty when it was altered, sealed with another key, or is stale. */
     Optional<Question> open(String sealed) {
         List<String> parts = secrets.openToken(sealed, QUESTION).orElse(List.of());
@@ -126,13 +147,12 @@ final class StandbyVouches {
         return answering;
     }
 
-    private HttpClient client() {
-        HttpClient made = client;
-        if (made == null) {
-            made = authority.nodeHttpClient(Duration.ofMillis(250));
-            client = made;
+    /** The one client, whose pool {@link #warm} fills for {@link #ask}: made at the first of them (the CA is read by then). */
+    private synchronized HttpClient client() {
+        if (client == null) {
+            client = authority.nodeHttpClient(Duration.ofMillis(250));
         }
-        return made;
+        return client;
     }
 
     @PreDestroy

@@ -2,13 +2,16 @@ package dev.keel.replication;
 
 import dev.keel.testing.Api;
 import dev.keel.testing.SharedKeel;
+import dev.keel.testing.TcpRelay;
 import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.net.URI;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -40,5 +43,20 @@ class StandbyVouchTest {
         assertThat(vouches.open(answer)).isEmpty();
         assertThat(anonymous.send(anonymous.request(StandbyVouches.PATH).header(StandbyVouches.QUESTION_HEADER, answer).GET()).status())
                 .as("an answer sent back as a question").isEqualTo(404);
+    }
+
+    @Test
+    void aQuestionGoesOverTheConnectionTheWarmingOpened(TestKeel keel) throws Exception {
+        StandbyVouches vouches = keel.bean(StandbyVouches.class);
+        URI api = URI.create(keel.api().baseUrl());
+        try (TcpRelay relay = new TcpRelay(api.getHost(), api.getPort())) {
+            String url = api.getScheme() + "://" + api.getHost() + ":" + relay.port();
+            vouches.warm(url).get(10, TimeUnit.SECONDS);
+            assertThat(relay.accepted()).as("the warming's connection").isEqualTo(1);
+            UUID primary = UUID.randomUUID();
+            assertThat(vouches.ask(url, primary, UUID.randomUUID(), Duration.ofSeconds(10))).startsWith("HTTP 409: ")
+                    .contains("does not vouch for primary " + primary);
+            assertThat(relay.accepted()).as("no new connection for the question").isEqualTo(1);
+        }
     }
 }

@@ -8,6 +8,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A TCP tunnel from a port on loopback to another address, byte for byte, as {@code ssh -L}
@@ -17,6 +18,7 @@ public final class TcpRelay implements AutoCloseable {
     private final ServerSocket listener;
     private final String targetHost;
     private final int targetPort;
+    private final AtomicInteger accepted = new AtomicInteger();
 
     public TcpRelay(String targetHost, int targetPort) {
         this.targetHost = targetHost;
@@ -35,10 +37,16 @@ public final class TcpRelay implements AutoCloseable {
         return listener.getLocalPort();
     }
 
+    /** How many connections the relay accepted so far. */
+    public int accepted() {
+        return accepted.get();
+    }
+
     private void accept() {
         while (!listener.isClosed()) {
             try {
                 Socket client = listener.accept();
+                accepted.incrementAndGet();
                 Socket target = new Socket();
                 target.connect(new InetSocketAddress(targetHost, targetPort), (int) Timeouts.REQUEST.toMillis());
                 copy(client, target);
