@@ -122,19 +122,26 @@ record HaDecision(Kind kind, String sentence, @Nullable String moveTo) {
         if (missed < limits.misses()) {
             return new HaDecision(Kind.WATCHING, "the primary missed " + missed + " of " + limits.misses() + " checks" + why);
         }
-        return failOverOrRefuse(standbyNode != null, history.lastLsn(), lookups, limits.maxLagBytes(),
+        return failOverOrRefuse(standbyNode != null, true, history.lastLsn(), lookups, limits.maxLagBytes(),
                 "the primary missed " + missed + " checks", why);
     }
 
     /**
      * The decision on a primary that stopped answering ({@code missed} says how, {@code why} what was seen): fail over to the
-     * standby when there is one and it has received to within {@code maxLagBytes} of {@code lastLsn}, where the primary was last
-     * seen (its position read through {@code lookups} only then); else refuse, saying why.
+     * standby when there is one, the primary is surely fenced should its node be cut off ({@code fencedThere}: its node said its
+     * self-fence covers this standby, {@link StandbyFenceAcks}; always so when that node decides itself), and the standby has
+     * received to within {@code maxLagBytes} of {@code lastLsn}, where the primary was last seen (its position read through
+     * {@code lookups} only then); else refuse, saying why.
      */
-    static HaDecision failOverOrRefuse(boolean standby, @Nullable Lsn lastLsn, Lookups lookups, long maxLagBytes, String missed,
-                                       String why) {
+    static HaDecision failOverOrRefuse(boolean standby, boolean fencedThere, @Nullable Lsn lastLsn, Lookups lookups, long maxLagBytes,
+                                       String missed, String why) {
         if (!standby) {
             return new HaDecision(Kind.REFUSE, "not failing over although " + missed + ": there is no standby ready" + why);
+        }
+        if (!fencedThere) {
+            return new HaDecision(Kind.REFUSE, "not failing over although " + missed + ": the primary's node had not yet said that its"
+                    + " self-fence covers this standby when it fell silent, so the primary may not be fenced and may still take writes;"
+                    + " Keel decides once that node is back" + why);
         }
         if (lastLsn == null) {
             return new HaDecision(Kind.REFUSE, "not failing over although " + missed + ": Keel has not seen the primary answer"

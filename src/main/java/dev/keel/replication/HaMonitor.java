@@ -133,11 +133,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /** The databases of the first round that read the catalog whose first check has not ended yet. */
     private final Set<UUID> firstChecks = ConcurrentHashMap.newKeySet();
     private final StandbyVouches vouches;
+    private final StandbyFenceAcks fenceAcks;
     private final Nodes registry;
     /** The API URL of each node that hosts a standby of a primary here, as last read, and when: asked to vouch without the catalog. */
     private final Map<String, String> nodeUrls = new ConcurrentHashMap<>();
     private final Map<String, Instant> nodeUrlsReadAt = new ConcurrentHashMap<>();
     private static final Duration NODE_URL_KEPT = Duration.ofMinutes(1);
+    /** When ({@link System#nanoTime}) the self-fence last warmed its connections to each of those nodes, and what failed then. */
+    private final Map<String, Long> warmedAt = new ConcurrentHashMap<>();
+    private final Map<String, String> warmProblems = new ConcurrentHashMap<>();
+    private static final Duration WARM_EVERY = Duration.ofSeconds(15);
     /** Whether a round has read the catalog and listed the databases to check ({@link #firstChecks} complete). */
     private volatile boolean firstRoundListed;
 
@@ -146,6 +151,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
     /** How long a look at whether a server answers may take where time counts: the self-fence's, and the standby's node's. */
     private static final Duration REACH_TIMEOUT = Duration.ofMillis(250);
+    /** The longest the self-fence waits for the standby's node to vouch ({@link #askTimeout}). */
+    private static final Duration ASK_TIMEOUT_MAX = Duration.ofSeconds(1);
     /** How long the standby's node gives a primary another node hosts to let it in and answer, each round. */
     private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
@@ -178,7 +185,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              FenceGuards guards, StandbyVouches vouches, Nodes registry, MeterRegistry meters) {
+              FenceGuards guards, StandbyVouches vouches, StandbyFenceAcks fenceAcks, Nodes registry, MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -198,6 +205,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.decisions = decisions;
         this.guards = guards;
         this.vouches = vouches;
+        this.fenceAcks = fenceAcks;
         this.registry = registry;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
@@ -273,8 +281,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
          * connection from here (null while it does).
          */
         @Nullable Long downSince;
-        /** On the primary's node: whether this primary has had a standby on another node, which that node could promote. */
-        boolean standbyElsewhere;
+        /**
+         * On the primary's node: whether this primary has had a standby on another node, which that node could promote
+         * (volatile: the self-fence covers it from the round after the check that noted it, before that node is told so).
+         */
+        volatile boolean standbyElsewhere;
+        /** On the primary's node: the standby whose node was told that the self-fence covers this primary ({@link #acknowledgeFence}). */
+        volatile @Nullable UUID fenceAcknowledged;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
         /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
@@ -328,6 +341,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             standbyState = null;
             downSince = null;
             standbyElsewhere = false;
+            fenceAcknowledged = null;
             standbyClock.forget();
             vouchRefusal = "";
             synchronized (this) {
@@ -675,8 +689,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         String missed = "node " + nodeOf(primary) + ", which hosts the primary, has been silent for " + silent.toMillis() + " ms and"
                 + " the primary out of node " + node.name() + "'s reach for " + cut.toMillis() + " ms, longer than a node cut off takes"
                 + " to fence it (" + fencedBy().toMillis() + " ms)";
-        HaDecision decision = HaDecision.failOverOrRefuse(true, watch.lastLsn, lookups(database, watch, primary, Optional.of(standby)),
-                maxLagBytes, missed, " (" + failure + ")");
+        HaDecision decision = HaDecision.failOverOrRefuse(true, fenceAcks.acknowledged(standby.id(), primary.id()), watch.lastLsn,
+                lookups(database, watch, primary, Optional.of(standby)), maxLagBytes, missed, " (" + failure + ")");
         if (decision.kind() != HaDecision.Kind.FAIL_OVER) {
             boolean news = watch.last == null || watch.last.kind() != decision.kind();
             watch.last = decision;
@@ -827,6 +841,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      */
     private void selfFence() {
         long now = System.nanoTime();
+        warmStandbyNodes(now);
         long contact = heartbeat.lastContactNanos();
         if (heartbeat.hasContacted()) {
             // Its contact from its first real one on; the primaries (and the word that this self-fence covers them) only once
@@ -916,24 +931,42 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         standby.filter(s -> !nodeOf(s).equals(node.name())).ifPresent(s -> {
             connections.remember(s);
             rememberNodeUrl(nodeOf(s));
+            acknowledgeFence(watch, primary, s);
         });
     }
 
     /**
-     * Notes the API URL of node {@code name}, for {@link #askStandbyNode} during a catalog outage, and
-     * keeps a connection to it open ({@link StandbyVouches#warm}); read at most every minute.
+     * Gives this node's word, once per standby, that its self-fence covers {@code primary} with
+     * {@code standby} on another node (noted in the watch just before, so the self-fence's next
+     * round covers it): only then may that node fail the primary over from elsewhere
+     * ({@link StandbyFenceAcks}). Given again at the next check should the catalog not take it.
+     */
+    private void acknowledgeFence(Watch watch, Instance primary, Instance standby) {
+        if (standby.id().equals(watch.fenceAcknowledged)) {
+            return;
+        }
+        try {
+            fenceAcks.acknowledge(standby.id(), primary.id(), node.name());
+            watch.fenceAcknowledged = standby.id();
+        } catch (DataAccessException e) {
+            // The next check gives it again; until then that node does not fail this primary over.
+        }
+    }
+
+    /**
+     * Notes the API URL of node {@code name}, for {@link #askStandbyNode} during a catalog outage;
+     * read at most every minute (the checks run at once: the one that claims the read reads).
      */
     private void rememberNodeUrl(String name) {
+        Instant now = Instant.now();
         Instant readAt = nodeUrlsReadAt.get(name);
-        if (readAt == null || readAt.isBefore(Instant.now().minus(NODE_URL_KEPT))) {
+        boolean claimed = readAt == null ? nodeUrlsReadAt.putIfAbsent(name, now) == null
+                : readAt.isBefore(now.minus(NODE_URL_KEPT)) && nodeUrlsReadAt.replace(name, readAt, now);
+        if (claimed) {
             try {
-                registry.address(name).ifPresent(url -> {
-                    nodeUrls.put(name, url);
-                    vouches.warm(url);
-                });
-                nodeUrlsReadAt.put(name, Instant.now());
+                registry.address(name).ifPresent(url -> nodeUrls.put(name, url));
             } catch (DataAccessException e) {
-                // The address last read stands; read again at the next check.
+                nodeUrlsReadAt.remove(name, now); // the address last read stands; read again at the next check
             }
         }
     }
@@ -968,12 +1001,49 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * How long the self-fence waits for the standby's node to vouch: 750 ms, or a quarter of T_fence
-     * if less, so that an answer asked for at a witness a quarter of T_fence old comes in time.
+     * Keeps connections open to each node that hosts a standby of a primary this node's self-fence
+     * kills, one for each such primary (as many as that node answers at once), for
+     * {@link #askStandbyNode}: every {@link #WARM_EVERY}, with or without the catalog, so that they
+     * outlast the server's idle timeout through an outage, and a node restarted meanwhile is warmed
+     * again soon ({@link StandbyVouches#warm}). What does not answer as it should is said once.
+     */
+    private void warmStandbyNodes(long now) {
+        Map<String, Integer> primaries = new HashMap<>();
+        for (Watch watch : watches.values()) {
+            Instance standby = watch.standby;
+            if (fencedHere(watch) && standby != null && !nodeOf(standby).equals(node.name())) {
+                primaries.merge(nodeOf(standby), 1, Integer::sum);
+            }
+        }
+        primaries.forEach((name, count) -> {
+            String url = nodeUrls.get(name);
+            Long warmed = warmedAt.get(name);
+            if (url == null || warmed != null && now - warmed < WARM_EVERY.toNanos()) {
+                return;
+            }
+            warmedAt.put(name, now);
+            vouches.warm(url, Math.min(count, StandbyVouches.ANSWERING_THREADS)).thenAccept(problem -> {
+                String before = problem == null ? warmProblems.remove(name) : warmProblems.put(name, problem);
+                if (problem != null && !problem.equals(before)) {
+                    LOG.warn("Node {}'s API ({}) did not answer a question of this node's self-fence as it should ({}): during a catalog"
+                            + " outage it may not vouch in time for the primaries here whose standby it hosts", name, url, problem);
+                } else if (problem == null && before != null) {
+                    LOG.info("Node {}'s API answers the questions of this node's self-fence again", name);
+                }
+            });
+        });
+    }
+
+    /**
+     * How long the self-fence waits for the standby's node to vouch: half of T_fence, at most a
+     * second. Asked at a witness a quarter of T_fence old (and up to a round), an answer then comes
+     * by seven eighths of it, before the deadline, and counts from when it was asked; the asked
+     * node's own connection to the primary may take 250 ms of it, and the rest is for a loaded
+     * machine (a quarter of T_fence, 500 ms, timed out under load in CI with the port check inside).
      */
     private Duration askTimeout() {
-        Duration quarter = fenceAfter.dividedBy(4);
-        return quarter.compareTo(REMOTE_CHECK_TIMEOUT) < 0 ? quarter : REMOTE_CHECK_TIMEOUT;
+        Duration half = fenceAfter.dividedBy(2);
+        return half.compareTo(ASK_TIMEOUT_MAX) < 0 ? half : ASK_TIMEOUT_MAX;
     }
 
     /** When each primary this node's self-fence kills was last vouched for by its standby or the standby's node, for the fence guard. */

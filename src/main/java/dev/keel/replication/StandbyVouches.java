@@ -7,22 +7,25 @@ import io.micronaut.core.annotation.Nullable;
 import jakarta.annotation.PreDestroy;
 import jakarta.inject.Singleton;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -56,7 +59,9 @@ final class StandbyVouches {
      * pushes back its own count of that primary's silence).
      */
     private static final Duration VALID_FOR = Duration.ofMinutes(10);
-    /** How long a warming request may take ({@link #warm}): it only opens a connection, and no one waits for it. */
+    /** How many questions a node answers at once: so many connections are worth keeping open to it ({@link #warm}). */
+    static final int ANSWERING_THREADS = 8;
+    /** How long a warming question may take ({@link #warm}): it only opens a connection, and no one waits for it. */
     private static final Duration WARM_TIMEOUT = Duration.ofSeconds(5);
     /** A refusal's reason, from its problem's detail (which holds no quote or backslash). */
     private static final Pattern DETAIL = Pattern.compile("\"detail\"\\s*:\\s*\"([^\"\\\\]{0,300})\"");
@@ -68,7 +73,7 @@ final class StandbyVouches {
      * Where vouches are answered: off the event loop, and off the request threads, which a catalog
      * outage fills with requests waiting for the catalog; a few at once, the rest refused.
      */
-    private final ExecutorService answering = new ThreadPoolExecutor(8, 8, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(256), runnable -> {
+    private final ExecutorService answering = new ThreadPoolExecutor(ANSWERING_THREADS, ANSWERING_THREADS, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(256), runnable -> {
         Thread thread = new Thread(runnable, "standby-vouch");
         thread.setDaemon(true);
         return thread;
@@ -86,45 +91,79 @@ final class StandbyVouches {
     /**
      * Asks {@code nodeUrl} (the API of the node hosting {@code standby}) to vouch for {@code primary}:
      * null when it did, with an answer sealed for this very question; else why not (its refusal,
-     * or what failed), which is no vouch.
+     * or what failed, or no answer within {@code timeout}, retries on a fresh connection included),
+     * which is no vouch.
      */
     @Nullable
     String ask(String nodeUrl, UUID primary, UUID standby, Duration timeout) throws InterruptedException {
-        String nonce = HexFormat.of().formatHex(RandomStrings.bytes(16));
-        String question = secrets.sealToken(QUESTION, "1", primary.toString(), standby.toString(), nonce,
-                Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
+        String nonce = nonce();
+        CompletableFuture<HttpResponse<String>> sent = send(nodeUrl, question(primary, standby, nonce), timeout);
         try {
-            HttpResponse<String> response = client().send(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
-                    .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
-            Optional<String> answer = response.headers().firstValue(ANSWER_HEADER);
-            if (response.statusCode() == 200 && answer.isPresent()
-                    && secrets.openToken(answer.get(), ANSWER).equals(Optional.of(List.of("1", primary.toString(), standby.toString(), nonce,
-                    "vouched")))) {
-                return null;
-            }
-            Matcher detail = DETAIL.matcher(response.body());
-            return "HTTP " + response.statusCode() + (detail.find() ? ": " + detail.group(1) : "");
-        } catch (IOException | IllegalArgumentException e) {
-            return e.toString();
+            return refusal(sent.get(timeout.toMillis(), TimeUnit.MILLISECONDS), primary, standby, nonce);
+        } catch (TimeoutException e) {
+            sent.cancel(true);
+            return "no answer within " + timeout.toMillis() + " ms";
+        } catch (ExecutionException e) {
+            return e.getCause().toString();
         }
     }
 
     /**
-     * Opens, or keeps open, a connection to {@code nodeUrl} (a node's API) for the questions asked of
-     * it during a catalog outage, by a request it refuses at once (no question: 404), answered in the
-     * background. A question then costs no TLS handshake, nor a client made cold, within a timeout of
-     * a quarter of T_fence, of which the node's own connection to the primary may take 250 ms.
-     * Called while the catalog answers, at most once a minute per node: the connection stays in the
-     * client's pool (HTTP keep-alive, 20 minutes) and the server's (5 idle minutes). Returns the
-     * request's end, which Keel does not wait for.
+     * Keeps {@code connections} connections open to {@code nodeUrl} (a node's API) for the questions
+     * the self-fence asks of it during a catalog outage, as many as it may ask at once: by as many
+     * questions at once about a primary no node watches, each answered by the node's refusal (409,
+     * "does not watch it") over the whole path of a real question (the seal, the answering threads,
+     * the node's HA monitor). A question then costs neither a client made cold nor a TLS handshake
+     * within its half of T_fence, of which the node's own connection to the primary may take
+     * 250 ms; and a wrong key or CA between the two nodes shows now, not in an outage. Completes with
+     * null when every answer was that refusal, else with what came instead (never exceptionally).
      */
-    CompletableFuture<?> warm(String nodeUrl) {
-        try {
-            return client().sendAsync(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).timeout(WARM_TIMEOUT).GET().build(),
-                    HttpResponse.BodyHandlers.discarding());
-        } catch (IllegalArgumentException e) {
-            return CompletableFuture.failedFuture(e); // not a URL: the question asked of it says so (ask)
+    CompletableFuture<String> warm(String nodeUrl, int connections) {
+        List<CompletableFuture<String>> asked = new ArrayList<>();
+        for (int i = 0; i < connections; i++) {
+            UUID primary = UUID.randomUUID();
+            UUID standby = UUID.randomUUID();
+            String nonce = nonce();
+            asked.add(send(nodeUrl, question(primary, standby, nonce), WARM_TIMEOUT).handle((response, failure) -> {
+                String refusal = failure != null ? failure.toString() : refusal(response, primary, standby, nonce);
+                return refusal != null && refusal.startsWith("HTTP 409: ") && refusal.endsWith(" does not watch it.") ? null
+                        : Objects.requireNonNullElse(refusal, "it vouched for a primary no node watches");
+            }));
         }
+        return CompletableFuture.allOf(asked.toArray(CompletableFuture[]::new))
+                .thenApply(all -> asked.stream().map(CompletableFuture::join).filter(Objects::nonNull).findFirst().orElse(null));
+    }
+
+    private static String nonce() {
+        return HexFormat.of().formatHex(RandomStrings.bytes(16));
+    }
+
+    private String question(UUID primary, UUID standby, String nonce) {
+        return secrets.sealToken(QUESTION, "1", primary.toString(), standby.toString(), nonce,
+                Long.toString(Instant.now().plus(VALID_FOR).getEpochSecond()));
+    }
+
+    /** Sends a question, never throwing: what fails (a URL that is none, a client that cannot be made) fails the future. */
+    private CompletableFuture<HttpResponse<String>> send(String nodeUrl, String question, Duration timeout) {
+        try {
+            return client().sendAsync(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
+                    .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Null when {@code response} vouches for this very question, else why not. */
+    @Nullable
+    private String refusal(HttpResponse<String> response, UUID primary, UUID standby, String nonce) {
+        Optional<String> answer = response.headers().firstValue(ANSWER_HEADER);
+        if (response.statusCode() == 200 && answer.isPresent()
+                && secrets.openToken(answer.get(), ANSWER).equals(Optional.of(List.of("1", primary.toString(), standby.toString(), nonce,
+                "vouched")))) {
+            return null;
+        }
+        Matcher detail = DETAIL.matcher(response.body());
+        return "HTTP " + response.statusCode() + (detail.find() ? ": " + detail.group(1) : "");
     }
 
     /** The question in a request's header: empty when it was altered, sealed with another key, or is stale. */

@@ -236,10 +236,10 @@ public final class CertificateAuthority {
     /**
      * An HTTP client for one node's requests to another's API: it trusts this installation's CA
      * alone, and of its certificates only the API's ({@link #API_MARK}), for the host asked; it
-     * follows no redirect.
+     * follows no redirect, and speaks HTTP/1.1, as the API does (no HTTP/2 attempt first).
      */
     public HttpClient nodeHttpClient(Duration connectTimeout) {
-        return HttpClient.newBuilder().sslContext(nodeClientContext()).connectTimeout(connectTimeout)
+        return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).sslContext(nodeClientContext()).connectTimeout(connectTimeout)
                 .followRedirects(HttpClient.Redirect.NEVER).build();
     }
 

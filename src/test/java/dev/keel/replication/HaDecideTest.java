@@ -1,6 +1,7 @@
 package dev.keel.replication;
 
 import dev.keel.postgres.Lsn;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -195,6 +196,17 @@ class HaDecideTest {
     }
 
     /** What the decision may look up, and the lookups it made, in order. */
+    @Test
+    void aPrimaryWhoseNodeNeverSaidItsSelfFenceCoversTheStandbyIsNotFailedOverFromElsewhere() {
+        String missed = "node node-a, which hosts the primary, has been silent for 9000 ms";
+        HaDecision refused = HaDecision.failOverOrRefuse(true, false, LAST, Looks.standbyAt(LAST), 10 * SEGMENT, missed, " (cut)");
+        assertThat(refused.kind()).isEqualTo(HaDecision.Kind.REFUSE);
+        assertThat(refused.sentence()).startsWith("not failing over although " + missed + ": the primary's node had not yet said that its"
+                + " self-fence covers this standby").endsWith(" (cut)");
+        assertThat(HaDecision.failOverOrRefuse(true, true, LAST, Looks.standbyAt(LAST), 10 * SEGMENT, missed, " (cut)").kind())
+                .as("once it said so").isEqualTo(HaDecision.Kind.FAIL_OVER);
+    }
+
     static final class Looks implements HaDecision.Lookups {
         private final Set<String> silentNodes;
         private final String apartNode;

@@ -35,6 +35,7 @@ import java.util.function.Supplier;
 
 import static dev.keel.catalog.schema.Tables.INSTANCES;
 import static dev.keel.catalog.schema.Tables.NODES;
+import static dev.keel.catalog.schema.Tables.STANDBY_FENCE_ACKS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -67,6 +68,20 @@ class HaVouchTest {
                         () -> instances.standby(id).filter(s -> s.state() == InstanceState.RUNNING));
                 Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
                 HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+
+                // The standby on another node: this node, which hosts the primary, says that its self-fence covers it, the word
+                // without which that node never fails the primary over from elsewhere (a node that fell silent before it saw
+                // its standby may not have fenced its primary).
+                StandbyFenceAcks acks = keel.bean(StandbyFenceAcks.class);
+                moveTo(catalog, standby, elsewhere);
+                catalog.deleteFrom(STANDBY_FENCE_ACKS).where(STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id())).execute();
+                Wait.until("the primary's node to say its self-fence covers the standby elsewhere", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return acks.acknowledged(standby.id(), primary.id());
+                });
+                assertThat(catalog.fetchValue(STANDBY_FENCE_ACKS.NODE, STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id()))).isEqualTo(here);
+                assertThat(acks.acknowledged(standby.id(), UUID.randomUUID())).as("for another primary").isFalse();
+                moveTo(catalog, standby, here);
 
                 // The primary moves to another node (one of another version, which this node never fails over): this node,
                 // which hosts the standby, watches it from the standby's side, and vouches for it.

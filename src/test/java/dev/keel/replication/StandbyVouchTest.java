@@ -10,7 +10,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Base64;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -46,17 +51,30 @@ class StandbyVouchTest {
     }
 
     @Test
-    void aQuestionGoesOverTheConnectionTheWarmingOpened(TestKeel keel) throws Exception {
+    void questionsAskedAtOnceGoOverTheConnectionsTheWarmingOpened(TestKeel keel) throws Exception {
         StandbyVouches vouches = keel.bean(StandbyVouches.class);
         URI api = URI.create(keel.api().baseUrl());
         try (TcpRelay relay = new TcpRelay(api.getHost(), api.getPort())) {
             String url = api.getScheme() + "://" + api.getHost() + ":" + relay.port();
-            vouches.warm(url).get(10, TimeUnit.SECONDS);
-            assertThat(relay.accepted()).as("the warming's connection").isEqualTo(1);
-            UUID primary = UUID.randomUUID();
-            assertThat(vouches.ask(url, primary, UUID.randomUUID(), Duration.ofSeconds(10))).startsWith("HTTP 409: ")
-                    .contains("does not vouch for primary " + primary);
-            assertThat(relay.accepted()).as("no new connection for the question").isEqualTo(1);
+            assertThat(vouches.warm(url, 3).get(10, TimeUnit.SECONDS)).as("each warming question refused as one about no watched primary")
+                    .isNull();
+            assertThat(relay.accepted()).as("one connection for each question asked at once").isEqualTo(3);
+            ExecutorService askers = Executors.newFixedThreadPool(3);
+            try {
+                List<Future<String>> asked = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    UUID primary = UUID.randomUUID();
+                    asked.add(askers.submit(() -> vouches.ask(url, primary, UUID.randomUUID(), Duration.ofSeconds(10))));
+                }
+                for (Future<String> refusal : asked) {
+                    assertThat(refusal.get(20, TimeUnit.SECONDS)).startsWith("HTTP 409: ").endsWith("does not watch it.");
+                }
+            } finally {
+                askers.shutdownNow();
+            }
+            assertThat(relay.accepted()).as("no new connection for the questions").isEqualTo(3);
+            assertThat(vouches.warm("http://127.0.0.1:1", 1).get(10, TimeUnit.SECONDS)).as("a node that does not answer")
+                    .contains("ConnectException");
         }
     }
 }
