@@ -8,6 +8,7 @@ import dev.keel.databases.ServerSettings;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Postmaster;
 import dev.keel.testing.Api;
+import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
@@ -40,91 +41,90 @@ class ReconfigurationReloadTest {
 
     @Test
     void aReloadNeverRestartsTheServerEvenWhenASettingItWritesNeedsARestart(TestKeel keel) throws Exception {
-        Api team = keel.newTeam("reload-no-restart");
-        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
-        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
-        UUID id = UUID.fromString(db.get("id").asText());
-        String url = db.get("url").asText();
-        try {
-            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
-            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
-            String owner = ownerOnServer(url, server, database);
-            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
-            String startedAt = superuserScalar(keel, server, "select pg_catalog.pg_postmaster_start_time()::text");
-            int maxConnections = Integer.parseInt(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"));
-            try (Connection login = Pg.connect(owner, "require")) {
+        try (Fixture db = Fixture.provision(keel, "reload-no-restart")) {
+            String startedAt = superuserScalar(keel, db.server(), "select pg_catalog.pg_postmaster_start_time()::text");
+            int maxConnections = db.maxConnections(keel);
+            try (Connection login = Pg.connect(db.owner(), "require")) {
                 assertThat(Pg.scalar(login, "select 1")).as("the owner's login before the reload").isEqualTo("1");
             }
 
-            Map<String, String> settings = new HashMap<>(settings(keel, server, database));
+            Map<String, String> settings = new HashMap<>(settings(keel, db.server(), db.database()));
             settings.put("max_connections", Integer.toString(maxConnections + 7)); // Reconfiguration.apply restarts for this
-            keel.bean(Reconfiguration.class).reload(server, settings, refusing(keel, database, Pg.user(url)));
+            keel.bean(Reconfiguration.class).reload(db.server(), settings, refusing(keel, db.database(), db.user()));
 
-            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
-            assertThat(superuserScalar(keel, server, "select pg_catalog.pg_postmaster_start_time()::text")).isEqualTo(startedAt);
-            assertThat(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"))
-                    .isEqualTo(Integer.toString(maxConnections));
-            assertThat(superuserScalar(keel, server, "select pending_restart::text from pg_catalog.pg_settings where name = 'max_connections'"))
+            assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid").isEqualTo(db.pid());
+            assertThat(superuserScalar(keel, db.server(), "select pg_catalog.pg_postmaster_start_time()::text")).isEqualTo(startedAt);
+            assertThat(db.maxConnections(keel)).isEqualTo(maxConnections);
+            assertThat(superuserScalar(keel, db.server(), "select pending_restart::text from pg_catalog.pg_settings where name = 'max_connections'"))
                     .as("the written max_connections waits for a restart").isEqualTo("true");
-            SQLException refused = catchThrowableOfType(SQLException.class, () -> Pg.connect(owner, "require").close());
+            SQLException refused = catchThrowableOfType(SQLException.class, () -> Pg.connect(db.owner(), "require").close());
             assertThat((Throwable) refused).as("the owner's login once the new pg_hba refuses it").isNotNull();
             assertThat(refused.getSQLState()).isEqualTo("28000");
-            assertThat(refused.getMessage()).contains("pg_hba.conf rejects connection").contains("user \"" + Pg.user(url) + "\"");
-        } finally {
-            team.deprovision(id.toString());
+            assertThat(refused.getMessage()).contains("pg_hba.conf rejects connection").contains("user \"" + db.user() + "\"");
         }
     }
 
     @Test
     void aPgHbaTheServerRefusesFailsTheReloadSayingWhyAndTheServerKeepsItsOldRules(TestKeel keel) throws Exception {
-        Api team = keel.newTeam("reload-refused-hba");
-        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
-        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
-        UUID id = UUID.fromString(db.get("id").asText());
-        String url = db.get("url").asText();
-        try {
-            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
-            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
-            String owner = ownerOnServer(url, server, database);
-            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
-
+        try (Fixture db = Fixture.provision(keel, "reload-refused-hba")) {
             // The rule that refuses the owner comes before a line the server cannot read: read whole, it would refuse the owner.
-            List<HbaRule> hba = unreadable(refusing(keel, database, Pg.user(url)));
-            assertRefused(server, hba, () -> keel.bean(Reconfiguration.class).reload(server, settings(keel, server, database), hba));
-            try (Connection login = Pg.connect(owner, "require")) {
-                assertThat(Pg.scalar(login, "select current_user")).as("the owner, let in by the old rules").isEqualTo(Pg.user(url));
+            List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
+            assertRefused(db.server(), hba,
+                    () -> keel.bean(Reconfiguration.class).reload(db.server(), settings(keel, db.server(), db.database()), hba));
+            try (Connection login = Pg.connect(db.owner(), "require")) {
+                assertThat(Pg.scalar(login, "select current_user")).as("the owner, let in by the old rules").isEqualTo(db.user());
             }
-            assertThat(superuserScalar(keel, server, "select 1")).as("Keel's own login").isEqualTo("1");
-            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid").isEqualTo(pid);
+            assertThat(superuserScalar(keel, db.server(), "select 1")).as("Keel's own login").isEqualTo("1");
+            assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid").isEqualTo(db.pid());
             // And so does its pg_hba file: the server starts again (as a restart in place starts it), with the old rules.
-            assertOldRulesAfterARestart(keel, server, owner, url);
-        } finally {
-            team.deprovision(id.toString());
+            assertOldRulesAfterARestart(keel, db);
         }
     }
 
     @Test
     void anApplyThatWouldRestartTheServerForAPgHbaItRefusesDoesNotAndSaysWhy(TestKeel keel) throws Exception {
-        Api team = keel.newTeam("apply-refused-hba");
-        JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
-        dev.keel.testing.ArchiveWaits.awaitInitialBackup(team, db.get("id").asText()); // its first backup does not meet the restarts below
-        UUID id = UUID.fromString(db.get("id").asText());
-        String url = db.get("url").asText();
-        try {
-            Instance server = keel.bean(InstanceRepository.class).primary(id).orElseThrow();
-            Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
-            String owner = ownerOnServer(url, server, database);
-            long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
-            int maxConnections = Integer.parseInt(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"));
+        try (Fixture db = Fixture.provision(keel, "apply-refused-hba")) {
+            int maxConnections = db.maxConnections(keel);
 
-            Map<String, String> settings = new HashMap<>(settings(keel, server, database));
+            Map<String, String> settings = new HashMap<>(settings(keel, db.server(), db.database()));
             settings.put("max_connections", Integer.toString(maxConnections + 7)); // a restart, were the pg_hba good
-            List<HbaRule> hba = unreadable(refusing(keel, database, Pg.user(url)));
-            assertRefused(server, hba, () -> keel.bean(Reconfiguration.class).apply(server, settings, hba));
-            assertThat(Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow()).as("the postmaster's pid: not restarted").isEqualTo(pid);
-            assertOldRulesAfterARestart(keel, server, owner, url);
-        } finally {
-            team.deprovision(id.toString());
+            List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
+            assertRefused(db.server(), hba, () -> keel.bean(Reconfiguration.class).apply(db.server(), settings, hba));
+            assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
+                    .isEqualTo(db.pid());
+            assertOldRulesAfterARestart(keel, db);
+        }
+    }
+
+    /**
+     * A database of its own, its first backup taken (it does not meet the restarts the tests make),
+     * its server, its owner's URL to that server and the server's pid; deprovisioned on close.
+     */
+    private record Fixture(Api team, Instance server, Database database, String owner, String user, long pid) implements AutoCloseable {
+        static Fixture provision(TestKeel keel, String teamName) throws Exception {
+            Api team = keel.newTeam(teamName);
+            JsonNode db = team.provision("{\"plan\":\"standard-0\"}");
+            String id = db.get("id").asText();
+            try {
+                ArchiveWaits.awaitInitialBackup(team, id);
+                Instance server = keel.bean(InstanceRepository.class).primary(UUID.fromString(id)).orElseThrow();
+                Database database = keel.bean(DatabaseLookup.class).find(UUID.fromString(id)).orElseThrow();
+                String url = db.get("url").asText();
+                long pid = Postmaster.pid(keel.instanceDataDir(server.id())).orElseThrow();
+                return new Fixture(team, server, database, ownerOnServer(url, server, database), Pg.user(url), pid);
+            } catch (Exception | AssertionError e) {
+                team.deprovision(id);
+                throw e;
+            }
+        }
+
+        int maxConnections(TestKeel keel) throws SQLException {
+            return Integer.parseInt(superuserScalar(keel, server, "select pg_catalog.current_setting('max_connections')"));
+        }
+
+        @Override
+        public void close() {
+            team.deprovision(database.id().toString());
         }
     }
 
@@ -144,10 +144,10 @@ class ReconfigurationReloadTest {
     }
 
     /** The server starts again (as a restart in place starts it) from its pg_hba file, whose old rules let the owner in. */
-    private static void assertOldRulesAfterARestart(TestKeel keel, Instance server, String owner, String url) throws SQLException {
-        restart(keel, server);
-        try (Connection login = Pg.connect(owner, "require")) {
-            assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules").isEqualTo(Pg.user(url));
+    private static void assertOldRulesAfterARestart(TestKeel keel, Fixture db) throws SQLException {
+        restart(keel, db.server());
+        try (Connection login = Pg.connect(db.owner(), "require")) {
+            assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules").isEqualTo(db.user());
         }
     }
 
