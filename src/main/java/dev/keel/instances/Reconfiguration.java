@@ -15,8 +15,8 @@ import java.util.Set;
 /**
  * Gives a running instance new settings and pg_hba rules: written, then applied by a reload, or
  * by a restart when a setting that needs one (such as {@code max_connections}) differs from the
- * running value ({@link #reload}: never a restart). Returns once the server runs with them, so that what pg_hba now allows or refuses
- * holds for whoever connects next.
+ * running value ({@link #reload}: never a restart; {@link #restart}: always). Returns once the
+ * server runs with them, so that what pg_hba now allows or refuses holds for whoever connects next.
  */
 @Singleton
 public final class Reconfiguration {
@@ -60,6 +60,21 @@ public final class Reconfiguration {
         try (ServerSession session = connections.open(instance, "postgres")) {
             awaitReload(instance, session, session.reloadConfiguration());
         }
+    }
+
+    /**
+     * Restarts a running instance with new settings and pg_hba rules, whether a setting needs it or
+     * not ({@code wal_level}, {@code archive_mode}: {@link #apply} leaves them for the next
+     * restart); throws, not restarting, when its pg_hba has an error (the server then keeps the
+     * rules it had, and so does its pg_hba file).
+     */
+    public void restart(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        runtime.configure(instance, settings, hba);
+        try (ServerSession session = connections.open(instance, "postgres")) {
+            refuseHbaErrors(instance, session);
+        }
+        runtime.stop(instance);
+        runtime.start(instance);
     }
 
     /**

@@ -7,7 +7,6 @@ import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
-import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.Reconfiguration;
 import dev.keel.operations.Decision;
 import dev.keel.operations.Operation;
@@ -55,7 +54,6 @@ public final class DatabaseUpgrade implements OperationHandler {
     private final ServerSettings serverSettings;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
-    private final InstanceRuntime runtime;
     private final Reconfiguration reconfiguration;
     private final InstanceMaker maker;
     private final UpgradeChecks checks;
@@ -67,7 +65,7 @@ public final class DatabaseUpgrade implements OperationHandler {
     private final OperationRepository operations;
 
     DatabaseUpgrade(UpgradeRepository upgrades, DatabaseLookup databases, ServerSettings serverSettings, InstanceRepository instances,
-                    InstanceConnections connections, InstanceRuntime runtime, Reconfiguration reconfiguration, InstanceMaker maker,
+                    InstanceConnections connections, Reconfiguration reconfiguration, InstanceMaker maker,
                     UpgradeChecks checks, UpgradeTarget target, LogicalCopy logical, UpgradeSwitch switcher, UpgradeAftermath aftermath,
                     UpgradeDryRun dryRun, OperationRepository operations) {
         this.upgrades = upgrades;
@@ -75,7 +73,6 @@ public final class DatabaseUpgrade implements OperationHandler {
         this.serverSettings = serverSettings;
         this.instances = instances;
         this.connections = connections;
-        this.runtime = runtime;
         this.reconfiguration = reconfiguration;
         this.maker = maker;
         this.checks = checks;
@@ -178,7 +175,8 @@ public final class DatabaseUpgrade implements OperationHandler {
      * pg_hba (one written by an earlier version would admit that role from anywhere), and
      * wal_level logical, which logical decoding needs and which takes a restart on servers made
      * with replica, before Keel set it everywhere; otherwise a reload (a setting that would need a
-     * restart waits for the next one).
+     * restart waits for the next one). Either fails, saying why, when the server refuses the new
+     * pg_hba, leaving it with the rules it had, not restarted.
      */
     private void ensureLogical(Database database, Instance old, Consumer<String> step) throws Exception {
         String level;
@@ -188,9 +186,7 @@ public final class DatabaseUpgrade implements OperationHandler {
         Map<String, String> settings = maker.settings(old, serverSettings.of(database));
         if (!"logical".equals(level)) {
             step.accept(LOGICAL);
-            runtime.configure(old, settings, target.hba(database));
-            runtime.stop(old);
-            runtime.start(old);
+            reconfiguration.restart(old, settings, target.hba(database));
         } else {
             reconfiguration.reload(old, settings, target.hba(database)); // never a restart here: the database serves on
         }

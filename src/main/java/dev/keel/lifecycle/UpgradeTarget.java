@@ -11,6 +11,7 @@ import dev.keel.instances.InstanceMaker;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRole;
 import dev.keel.instances.InstanceRuntime;
+import dev.keel.instances.Reconfiguration;
 import dev.keel.postgres.ClientProcess;
 import dev.keel.postgres.ClientTools;
 import dev.keel.postgres.HbaRule;
@@ -48,6 +49,7 @@ final class UpgradeTarget {
     private final PostgresBinaries binaries;
     private final InstanceMaker maker;
     private final InstanceRuntime runtime;
+    private final Reconfiguration reconfiguration;
     private final InstanceRepository instances;
     private final InstanceConnections connections;
     private final ArchiveRetirement archive;
@@ -57,12 +59,13 @@ final class UpgradeTarget {
     private final ServerUser user;
     private final CertificateAuthority authority;
 
-    UpgradeTarget(PostgresBinaries binaries, InstanceMaker maker, InstanceRuntime runtime, InstanceRepository instances,
-                  InstanceConnections connections, ArchiveRetirement archive, ServerSettings serverSettings, Network network, ClientTools tools,
-                  ServerAccounts accounts, CertificateAuthority authority) {
+    UpgradeTarget(PostgresBinaries binaries, InstanceMaker maker, InstanceRuntime runtime, Reconfiguration reconfiguration,
+                  InstanceRepository instances, InstanceConnections connections, ArchiveRetirement archive, ServerSettings serverSettings,
+                  Network network, ClientTools tools, ServerAccounts accounts, CertificateAuthority authority) {
         this.binaries = binaries;
         this.maker = maker;
         this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.instances = instances;
         this.connections = connections;
         this.archive = archive;
@@ -89,9 +92,7 @@ final class UpgradeTarget {
                 after = Math.max(after, UpgradeSql.timeline(connection));
             }
             runtime.startOnTimelineAfter(server, after);
-            runtime.configure(server, maker.settings(server, serverSettings.of(database)), hba(database));
-            runtime.stop(server);
-            runtime.start(server);
+            reconfiguration.restart(server, maker.settings(server, serverSettings.of(database)), hba(database));
             return new Made(server, after + 1);
         } catch (RuntimeException | SQLException e) {
             maker.discard(server);

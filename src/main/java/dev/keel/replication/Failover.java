@@ -216,24 +216,29 @@ final class Failover implements OperationHandler {
                 + last + ")");
     }
 
-    /** The primary's own settings and rules again, and running: a switchover that did not happen. */
+    /**
+     * The primary's own settings and rules again, and running: a switchover that did not happen. A
+     * stopped primary starts first with the files it stopped with (Keel's and replication's rules
+     * only, which it accepted), so that its own rules come, as any change's, through
+     * {@link Reconfiguration#apply}, which does not leave a server with a pg_hba it refuses.
+     */
     private void serveAgain(Database database, Instance primary) {
-        Map<String, String> settings = ownSettings(database, primary);
-        List<HbaRule> hba = InstanceConfig.hba(database.pgDatabase(), network.keelSources());
-        if (runtime.isRunning(primary)) {
-            try {
-                reconfiguration.apply(primary, settings, hba);
-            } catch (SQLException e) {
-                LOG.warn("Could not reload the configuration of {}'s primary", database.name(), e);
-            }
-        } else {
-            runtime.configure(primary, settings, hba);
+        if (!runtime.isRunning(primary)) {
             runtime.start(primary);
+        }
+        try {
+            reconfiguration.apply(primary, ownSettings(database, primary), ownRules(database));
+        } catch (SQLException e) {
+            LOG.warn("Could not reload the configuration of {}'s primary", database.name(), e);
         }
     }
 
     private Map<String, String> ownSettings(Database database, Instance instance) {
         return maker.settings(instance, serverSettings.of(database));
+    }
+
+    private List<HbaRule> ownRules(Database database) {
+        return InstanceConfig.hba(database.pgDatabase(), network.keelSources());
     }
 
     private List<HbaRule> keelAndReplicationOnly() {
@@ -387,7 +392,7 @@ final class Failover implements OperationHandler {
     private void configure(Database database, Instance primary) throws SQLException {
         Optional<String> host = hostedWork.otherHost(primary);
         if (host.isEmpty()) {
-            reconfiguration.apply(primary, ownSettings(database, primary), InstanceConfig.hba(database.pgDatabase(), network.keelSources()));
+            reconfiguration.apply(primary, ownSettings(database, primary), ownRules(database));
             return;
         }
         Optional<Operation> handed = hostedWork.handOverTo(host.get(), database.teamId(), database.id(), OperationKind.RECONFIGURE,

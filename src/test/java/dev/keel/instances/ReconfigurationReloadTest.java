@@ -32,9 +32,9 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  * while the database serves on: it never restarts the server, even when a setting it writes
  * needs a restart (that waits for the next one), and it fails, saying why, when the server refuses
  * the new pg_hba, which then keeps its old rules, in its file too (else it would not start again);
- * nor does {@link Reconfiguration#apply} restart a server into a pg_hba it refuses. Real servers
- * of the shared Keel; the database's owner, refused by a rule the new pg_hba adds, shows which
- * rules the server holds.
+ * nor does {@link Reconfiguration#apply} or {@link Reconfiguration#restart} restart a server into
+ * a pg_hba it refuses. Real servers of the shared Keel; the database's owner, refused by a rule
+ * the new pg_hba adds, shows which rules the server holds.
  */
 @ExtendWith(SharedKeel.class)
 class ReconfigurationReloadTest {
@@ -90,6 +90,18 @@ class ReconfigurationReloadTest {
             settings.put("max_connections", Integer.toString(maxConnections + 7)); // a restart, were the pg_hba good
             List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
             assertRefused(db.server(), hba, () -> keel.bean(Reconfiguration.class).apply(db.server(), settings, hba));
+            assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
+                    .isEqualTo(db.pid());
+            assertOldRulesAfterARestart(keel, db);
+        }
+    }
+
+    @Test
+    void aRestartForAPgHbaTheServerRefusesDoesNotHappenAndSaysWhy(TestKeel keel) throws Exception {
+        try (Fixture db = Fixture.provision(keel, "restart-refused-hba")) {
+            List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
+            assertRefused(db.server(), hba,
+                    () -> keel.bean(Reconfiguration.class).restart(db.server(), settings(keel, db.server(), db.database()), hba));
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
                     .isEqualTo(db.pid());
             assertOldRulesAfterARestart(keel, db);
