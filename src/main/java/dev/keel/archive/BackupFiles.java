@@ -11,12 +11,13 @@ import java.util.Set;
  * signals, the server's TLS private key, which never leaves its server, and
  * {@code postgresql.auto.conf}, where Keel keeps what belongs to the running server only (the
  * synchronous standby it waits for: a copy that inherited it would wait for a standby it lacks),
- * and the pg_hba a configure replaced (kept to be put back should the server refuse the new one).
+ * and the pg_hba and keel.conf a configure replaced (kept to be put back should the server refuse the new pg_hba).
  */
 final class BackupFiles {
     private static final Set<String> SKIPPED_FILES = Set.of("postmaster.pid", "postmaster.opts", "backup_label", "backup_label.old",
             "tablespace_map", "tablespace_map.old", "recovery.signal", "standby.signal", "current_logfiles", "server.key",
-            "postgresql.auto.conf", "postgresql.auto.conf.tmp", "pg_hba.conf.previous");
+            "postgresql.auto.conf", "postgresql.auto.conf.tmp", "pg_hba.conf.previous",
+            "keel.conf.previous");
     private static final Set<String> EMPTIED_DIRECTORIES = Set.of("pg_wal", "pg_replslot", "pg_stat_tmp", "pg_dynshmem", "pg_notify",
             "pg_serial", "pg_snapshots", "pg_subtrans");
 

@@ -88,15 +88,21 @@ public interface InstanceRuntime {
 
     /**
      * Replaces the instance's server settings and pg_hba rules. Takes effect on the next reload
-     * ({@code pg_reload_conf()}) or, for settings such as {@code max_connections}, restart.
+     * ({@code pg_reload_conf()}) or, for settings such as {@code max_connections}, restart. Keeps
+     * the files the server last accepted until {@link #acceptConfiguration} or
+     * {@link #restoreConfiguration}; a second configure before either keeps those, not the ones
+     * the first wrote, which the server never accepted.
      */
     void configure(Instance instance, Map<String, String> settings, List<HbaRule> hba);
 
     /**
-     * Puts back the pg_hba rules the last {@link #configure} replaced: called when the server
-     * refused the new ones, which it keeps while it runs but would not start again from.
+     * Puts back the settings and pg_hba rules the server last accepted: called when it refuses the
+     * new pg_hba, before it reads any of the new files (it would not start again from them).
      */
-    void restoreHba(Instance instance);
+    void restoreConfiguration(Instance instance);
+
+    /** Drops what {@link #configure} kept: the server accepts the new files, which are now the ones to go back to. */
+    void acceptConfiguration(Instance instance);
 
     /** Starts the server; returns once it accepts connections. The server outlives Keel. */
     void start(Instance instance);

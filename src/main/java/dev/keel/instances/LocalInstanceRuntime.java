@@ -129,7 +129,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         user.createPrivateDirectory(dir(id));
         Path data = dataDir(id);
         commands.initdb(user, installation, data, InstanceConfig.SUPERUSER, spec.superuserPassword());
-        configure(spec.instance(), spec.settings(), spec.hba());
+        configureNew(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
                 user);
     }
@@ -146,7 +146,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         Path data = dataDir(id);
         fill.into(DataDirectorySink.at(data));
         user.ownTree(data);
-        configure(spec.instance(), spec.settings(), spec.hba());
+        configureNew(spec.instance(), spec.settings(), spec.hba());
         ServerFiles.writeTls(data, spec.certificate().certificatePem(), spec.certificate().privateKeyPem(), authority.certificatePem(),
                 user);
         PrivateFiles.write(data.resolve(signal.file()), "", user::own);
@@ -253,13 +253,23 @@ final class LocalInstanceRuntime implements InstanceRuntime {
         String trusted = String.join(",", binaries.installation(instance.major()).trustedExtensions());
         withArchiving.put("extwlist.extensions", trusted);
         withArchiving.put("rds.allowed_extensions", trusted);
-        ServerFiles.writeSettings(data, withArchiving, user(instance.id()));
-        ServerFiles.replaceHba(data, hba, user(instance.id()));
+        ServerFiles.replaceConfiguration(data, withArchiving, hba, user(instance.id()));
+    }
+
+    /** As {@link #configure}, for a server that has never run: it has no files to go back to. */
+    private void configureNew(Instance instance, Map<String, String> settings, List<HbaRule> hba) {
+        configure(instance, settings, hba);
+        ServerFiles.forgetPrevious(dataDir(instance.id()));
     }
 
     @Override
-    public void restoreHba(Instance instance) {
-        ServerFiles.restorePreviousHba(dataDir(instance.id()));
+    public void restoreConfiguration(Instance instance) {
+        ServerFiles.restorePrevious(dataDir(instance.id()));
+    }
+
+    @Override
+    public void acceptConfiguration(Instance instance) {
+        ServerFiles.forgetPrevious(dataDir(instance.id()));
     }
 
     private Path spool(UUID id) {

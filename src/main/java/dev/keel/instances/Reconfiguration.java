@@ -13,8 +13,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Gives a running instance new settings and pg_hba rules: written, then applied by a reload, or
- * by a restart when a setting that needs one (such as {@code max_connections}) differs from the
+ * Gives a running instance new settings and pg_hba rules: written, checked (a pg_hba the server
+ * refuses puts the old files back before it reads any of the new ones), then applied by a reload,
+ * or by a restart when a setting that needs one (such as {@code max_connections}) differs from the
  * running value ({@link #reload}: never a restart; {@link #restart}: always). Returns once the
  * server runs with them, so that what pg_hba now allows or refuses holds for whoever connects next.
  */
@@ -32,8 +33,8 @@ public final class Reconfiguration {
     }
 
     public void apply(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
-        runtime.configure(instance, settings, hba);
         try (ServerSession session = connections.open(instance, "postgres")) {
+            write(instance, session, settings, hba);
             boolean restart = false;
             for (Map.Entry<String, String> setting : settings.entrySet()) {
                 if (RESTART_SETTINGS.contains(setting.getKey()) && !setting.getValue().equals(session.setting(setting.getKey()))) {
@@ -44,7 +45,6 @@ public final class Reconfiguration {
                 awaitReload(instance, session, session.reloadConfiguration());
                 return;
             }
-            refuseHbaErrors(instance, session); // a server does not start from a pg_hba it refuses
         }
         runtime.stop(instance);
         runtime.start(instance);
@@ -53,11 +53,11 @@ public final class Reconfiguration {
     /**
      * Gives a running instance new settings and pg_hba rules by a reload only, never a restart: a
      * setting that needs one waits for the next. Returns once the server runs with the rules; throws
-     * when its pg_hba has an error (the server then keeps the rules it had, and so does its pg_hba file).
+     * when its pg_hba has an error (the server then keeps the settings and rules it had, and so do its files).
      */
     public void reload(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
-        runtime.configure(instance, settings, hba);
         try (ServerSession session = connections.open(instance, "postgres")) {
+            write(instance, session, settings, hba);
             awaitReload(instance, session, session.reloadConfiguration());
         }
     }
@@ -66,29 +66,31 @@ public final class Reconfiguration {
      * Restarts a running instance with new settings and pg_hba rules, whether a setting needs it or
      * not ({@code wal_level}, {@code archive_mode}: {@link #apply} leaves them for the next
      * restart); throws, not restarting, when its pg_hba has an error (the server then keeps the
-     * rules it had, and so does its pg_hba file).
+     * settings and rules it had, and so do its files).
      */
     public void restart(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
-        runtime.configure(instance, settings, hba);
         try (ServerSession session = connections.open(instance, "postgres")) {
-            refuseHbaErrors(instance, session);
+            write(instance, session, settings, hba);
         }
         runtime.stop(instance);
         runtime.start(instance);
     }
 
     /**
-     * Throws when the server refuses the instance's pg_hba file as it reads it now, once the file
-     * has its old rules back: a reload keeps the rules it had, but a start from the refused file
-     * would fail.
+     * Writes the instance's files, and keeps them only once the server reads the new pg_hba
+     * without error; before the server reads any of them (no reload, no restart yet). Otherwise
+     * throws, the old files back: a reload would keep the old rules, but take the new settings,
+     * and a start from the refused pg_hba would fail.
      */
-    private void refuseHbaErrors(Instance instance, ServerSession session) throws SQLException {
+    private void write(Instance instance, ServerSession session, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
+        runtime.configure(instance, settings, hba);
         List<String> errors = session.hbaErrors();
         if (!errors.isEmpty()) {
-            runtime.restoreHba(instance);
-            throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the rules it had: "
+            runtime.restoreConfiguration(instance);
+            throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the settings and rules it had: "
                     + String.join("; ", errors));
         }
+        runtime.acceptConfiguration(instance);
     }
 
     /**
@@ -99,7 +101,6 @@ public final class Reconfiguration {
      */
     private void awaitReload(Instance instance, ServerSession session, OffsetDateTime since) throws SQLException {
         Instant deadline = Instant.now().plus(RELOAD_PATIENCE);
-        refuseHbaErrors(instance, session);
         while (!session.configurationLoadedSince(since)) {
             if (Instant.now().isAfter(deadline)) {
                 throw new IllegalStateException("instance " + instance.id() + " did not reload its configuration within " + RELOAD_PATIENCE);

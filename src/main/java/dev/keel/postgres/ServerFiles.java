@@ -22,8 +22,9 @@ import java.util.stream.Collectors;
  */
 public final class ServerFiles {
     private static final String HBA = "pg_hba.conf";
-    private static final String HBA_PREVIOUS = "pg_hba.conf.previous";
     public static final String KEEL_CONF = "keel.conf";
+    private static final String PREVIOUS = ".previous";
+    private static final List<String> KEPT = List.of(KEEL_CONF, HBA);
     public static final String SERVER_CERT = "server.crt";
     public static final String SERVER_KEY = "server.key";
     /** The installation CA's certificate, which the server checks its upstream's certificate against when it streams. */
@@ -68,22 +69,34 @@ public final class ServerFiles {
     }
 
     /**
-     * As {@link #writeHba}, keeping the file it replaces beside it (a second link to it, so owner
-     * and mode stay), for {@link #restorePreviousHba}: a server that refuses a pg_hba keeps the
-     * rules it had, but would not start again from the refused file.
+     * Writes keel.conf and pg_hba.conf as {@link #writeSettings} and {@link #writeHba} do, for a
+     * server that runs, keeping the files they replace beside them ({@code .previous}: a second
+     * link, so owner and mode stay) until {@link #forgetPrevious} drops them or
+     * {@link #restorePrevious} puts them back: a server that refuses a pg_hba keeps the settings
+     * and rules it had, but would read the new settings at its next reload or start, and would not
+     * start at all from the refused pg_hba. A file kept already stays: an earlier change was
+     * neither accepted nor put back (Keel stopped in between), so it is still the last one the
+     * server accepted, and the file in its place may be one the server refuses.
      */
-    public static void replaceHba(Path dataDir, List<HbaRule> rules, ServerUser owner) {
-        Path file = dataDir.resolve(HBA);
-        Path previous = dataDir.resolve(HBA_PREVIOUS);
+    public static void replaceConfiguration(Path dataDir, Map<String, String> settings, List<HbaRule> rules, ServerUser owner) {
+        for (String name : KEPT) {
+            keep(dataDir, name);
+        }
+        writeSettings(dataDir, settings, owner);
+        writeHba(dataDir, rules, owner);
+    }
+
+    private static void keep(Path dataDir, String name) {
+        Path file = dataDir.resolve(name);
+        Path previous = dataDir.resolve(name + PREVIOUS);
+        if (Files.exists(previous, LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
         // Linked under a name of its own, then renamed over the last: two configures of one server at once do not collide.
-        Path link = dataDir.resolve("." + HBA_PREVIOUS + "." + UUID.randomUUID());
+        Path link = dataDir.resolve("." + name + PREVIOUS + "." + UUID.randomUUID());
         try {
-            if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createLink(link, file);
-                Files.move(link, previous, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } else {
-                Files.deleteIfExists(previous);
-            }
+            Files.createLink(link, file);
+            Files.move(link, previous, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             try {
                 Files.deleteIfExists(link);
@@ -92,19 +105,32 @@ public final class ServerFiles {
             }
             throw new UncheckedIOException("could not keep " + file + " before replacing it", e);
         }
-        writeHba(dataDir, rules, owner);
     }
 
-    /** Puts back the pg_hba.conf that {@link #replaceHba} last replaced; nothing when it kept none. */
-    public static void restorePreviousHba(Path dataDir) {
-        Path previous = dataDir.resolve(HBA_PREVIOUS);
-        if (!Files.isRegularFile(previous, LinkOption.NOFOLLOW_LINKS)) {
-            return;
+    /** Puts back the files {@link #replaceConfiguration} kept; nothing for a file it kept none of. */
+    public static void restorePrevious(Path dataDir) {
+        for (String name : KEPT) {
+            Path previous = dataDir.resolve(name + PREVIOUS);
+            if (!Files.isRegularFile(previous, LinkOption.NOFOLLOW_LINKS)) {
+                continue;
+            }
+            try {
+                Files.move(previous, dataDir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not put back " + previous, e);
+            }
         }
-        try {
-            Files.move(previous, dataDir.resolve(HBA), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new UncheckedIOException("could not put back " + previous, e);
+    }
+
+    /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements. */
+    public static void forgetPrevious(Path dataDir) {
+        for (String name : KEPT) {
+            Path previous = dataDir.resolve(name + PREVIOUS);
+            try {
+                Files.deleteIfExists(previous);
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not remove " + previous, e);
+            }
         }
     }
 

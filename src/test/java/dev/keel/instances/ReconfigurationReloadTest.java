@@ -15,7 +15,10 @@ import dev.keel.testing.TestKeel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.ArrayList;
@@ -33,8 +36,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  * needs a restart (that waits for the next one), and it fails, saying why, when the server refuses
  * the new pg_hba, which then keeps its old rules, in its file too (else it would not start again);
  * nor does {@link Reconfiguration#apply} or {@link Reconfiguration#restart} restart a server into
- * a pg_hba it refuses. Real servers of the shared Keel; the database's owner, refused by a rule
- * the new pg_hba adds, shows which rules the server holds.
+ * a pg_hba it refuses, nor leave the refused change's settings for the next restart, even when
+ * retried after Keel stopped between writing the files and putting the old ones back. Real
+ * servers of the shared Keel; the database's owner, refused by a rule the new pg_hba adds, shows
+ * which rules the server holds.
  */
 @ExtendWith(SharedKeel.class)
 class ReconfigurationReloadTest {
@@ -84,27 +89,59 @@ class ReconfigurationReloadTest {
     @Test
     void anApplyThatWouldRestartTheServerForAPgHbaItRefusesDoesNotAndSaysWhy(TestKeel keel) throws Exception {
         try (Fixture db = Fixture.provision(keel, "apply-refused-hba")) {
-            int maxConnections = db.maxConnections(keel);
-
-            Map<String, String> settings = new HashMap<>(settings(keel, db.server(), db.database()));
-            settings.put("max_connections", Integer.toString(maxConnections + 7)); // a restart, were the pg_hba good
-            List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
-            assertRefused(db.server(), hba, () -> keel.bean(Reconfiguration.class).apply(db.server(), settings, hba));
+            RefusedChange change = RefusedChange.to(keel, db);
+            assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()));
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
                     .isEqualTo(db.pid());
-            assertOldRulesAfterARestart(keel, db);
+            change.assertLeftNoTrace(keel, db);
         }
     }
 
     @Test
     void aRestartForAPgHbaTheServerRefusesDoesNotHappenAndSaysWhy(TestKeel keel) throws Exception {
         try (Fixture db = Fixture.provision(keel, "restart-refused-hba")) {
-            List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
-            assertRefused(db.server(), hba,
-                    () -> keel.bean(Reconfiguration.class).restart(db.server(), settings(keel, db.server(), db.database()), hba));
+            RefusedChange change = RefusedChange.to(keel, db);
+            assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).restart(db.server(), change.settings(), change.hba()));
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
                     .isEqualTo(db.pid());
+            change.assertLeftNoTrace(keel, db);
+        }
+    }
+
+    @Test
+    void aRetryOfARefusedChangeKeelStoppedDuringPutsBackTheFilesTheServerAcceptedNotTheRefusedOnes(TestKeel keel) throws Exception {
+        try (Fixture db = Fixture.provision(keel, "retry-refused-hba")) {
+            RefusedChange change = RefusedChange.to(keel, db);
+            // What apply does up to the check, where Keel stopped: the new files written, neither checked nor put back.
+            keel.bean(InstanceRuntime.class).configure(db.server(), change.settings(), change.hba());
+            // The retry writes the same files over those, and is refused.
+            assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()));
+            change.assertLeftNoTrace(keel, db);
+        }
+    }
+
+    /**
+     * A change the server refuses: max_connections up (a restart, were the pg_hba good) and a
+     * pg_hba with a line the server cannot read after a rule that refuses the owner; and the
+     * server's max_connections and files before it.
+     */
+    private record RefusedChange(Map<String, String> settings, List<HbaRule> hba, int maxConnections, Map<String, String> files) {
+        static RefusedChange to(TestKeel keel, Fixture db) throws SQLException, IOException {
+            int maxConnections = db.maxConnections(keel);
+            Map<String, String> settings = new HashMap<>(ReconfigurationReloadTest.settings(keel, db.server(), db.database()));
+            settings.put("max_connections", Integer.toString(maxConnections + 7));
+            return new RefusedChange(settings, unreadable(refusing(keel, db.database(), db.user())), maxConnections,
+                    configurationFiles(keel, db.server()));
+        }
+
+        /**
+         * Nor does the refused change wait in the server's files for its next restart: they are as
+         * they were, settings too, and a restart brings the server up with the old rules and settings.
+         */
+        void assertLeftNoTrace(TestKeel keel, Fixture db) throws SQLException, IOException {
+            assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf").isEqualTo(files);
             assertOldRulesAfterARestart(keel, db);
+            assertThat(db.maxConnections(keel)).as("max_connections after a restart: the old").isEqualTo(maxConnections);
         }
     }
 
@@ -151,7 +188,7 @@ class ReconfigurationReloadTest {
         IllegalStateException failed = catchThrowableOfType(IllegalStateException.class, change);
         assertThat((Throwable) failed).as("a change to a pg_hba the server refuses").isNotNull();
         // pg_hba.conf: Keel's header line, then one line per rule.
-        assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the rules it had: line "
+        assertThat(failed.getMessage()).isEqualTo("instance " + server.id() + " refused its new pg_hba and keeps the settings and rules it had: line "
                 + hba.size() + ": invalid authentication method \"no-such-method\"");
     }
 
@@ -161,6 +198,12 @@ class ReconfigurationReloadTest {
         try (Connection login = Pg.connect(db.owner(), "require")) {
             assertThat(Pg.scalar(login, "select current_user")).as("the owner after a restart, let in by the old rules").isEqualTo(db.user());
         }
+    }
+
+    /** The server's keel.conf and pg_hba.conf, by name. */
+    private static Map<String, String> configurationFiles(TestKeel keel, Instance server) throws IOException {
+        Path data = keel.instanceDataDir(server.id());
+        return Map.of("keel.conf", Files.readString(data.resolve("keel.conf")), "pg_hba.conf", Files.readString(data.resolve("pg_hba.conf")));
     }
 
     /** Stops and starts the server, as a restart in place does. */
