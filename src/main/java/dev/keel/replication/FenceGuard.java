@@ -21,13 +21,14 @@ import java.nio.file.StandardOpenOption;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
 
@@ -74,27 +75,140 @@ public final class FenceGuard {
 
     private final Path dir;
     private final String build;
-    /** When ({@link System#nanoTime}) each primary's standby last replied, as last read. */
-    private final Map<UUID, Long> witnessedAt = new ConcurrentHashMap<>();
-    private final Map<UUID, StandbyClock> clocks = new ConcurrentHashMap<>();
-    /** A session kept on each primary, so that a read takes a query, not a login (a login under load took over a second). */
-    private final Map<UUID, ServerSession> sessions = new ConcurrentHashMap<>();
-    private final Set<UUID> reading = ConcurrentHashMap.newKeySet();
-    /**
-     * The primaries whose commits the guard lets go ({@link FenceWatch#letGo}): a session kept on
-     * each (apart from the fence's, so neither read waits for the other), the ones read now, what
-     * it has seen of their waiting commits since no Keel watched them, when it last read them, and
-     * the kind of its last failure to read them (said once).
-     */
-    private final Map<UUID, ServerSession> commitSessions = new ConcurrentHashMap<>();
-    /** The watch's entry each of those sessions logged in by: one whose address or password changed logs in again. */
-    private final Map<UUID, FenceWatch.Server> commitSessionOf = new ConcurrentHashMap<>();
-    private final Set<UUID> checkingCommits = ConcurrentHashMap.newKeySet();
-    private final Map<UUID, SyncCommit.Seen> commitsSeen = new ConcurrentHashMap<>();
-    private final Map<UUID, Long> commitsReadAt = new ConcurrentHashMap<>();
-    private final Map<UUID, String> commitsFailure = new ConcurrentHashMap<>();
-    private final Set<UUID> fencing = ConcurrentHashMap.newKeySet();
+    /** What the guard keeps of each primary it fences should Keel not (the watch's servers); the main loop's alone. */
+    private final Map<UUID, Guarded> guarded = new HashMap<>();
+    /** What it keeps of each primary whose commits it lets go while no Keel watches them (the watch's let-go list); the loop's alone. */
+    private final Map<UUID, LettingGo> lettingGo = new HashMap<>();
     private final ExecutorService workers = Executors.newCachedThreadPool(DaemonThreads.numbered("keel-fence-guard"));
+
+    /**
+     * What the guard keeps of one primary: a session kept on it, and whether a worker uses it now
+     * (what is kept is forgotten only once none does, so that a primary that leaves the watch and
+     * comes back is never read, or fenced, by two at once). The fields a worker writes have that one
+     * writer at a time.
+     */
+    private abstract static class Kept {
+        final KeptSession session;
+
+        Kept(int loginSeconds) {
+            session = new KeptSession(loginSeconds);
+        }
+
+        abstract boolean busy();
+    }
+
+    /**
+     * A primary the guard fences should Keel not: its session, so that a read takes a query, not a
+     * login (a login under load took over a second); its standby's clock; when
+     * ({@link System#nanoTime}) its standby last replied, as last read (null while none was); and
+     * whether it is read, and fenced, now (at most one of each at a time).
+     */
+    private static final class Guarded extends Kept {
+        final StandbyClock clock = new StandbyClock();
+        final AtomicBoolean reading = new AtomicBoolean();
+        final AtomicBoolean fencing = new AtomicBoolean();
+        volatile @Nullable Long witnessedAt;
+
+        Guarded() {
+            super(READ_SECONDS);
+        }
+
+        @Override
+        boolean busy() {
+            return reading.get() || fencing.get();
+        }
+    }
+
+    /**
+     * A primary whose commits the guard lets go: its session (apart from the fence's, so that
+     * neither read waits for the other); whether it is read now; what the guard has seen of its
+     * waiting commits since no Keel watched them (cleared each round while Keel does); when it last
+     * read it (null before the first read); and the kind of its last failure to read it (said once).
+     */
+    private static final class LettingGo extends Kept {
+        final AtomicBoolean checking = new AtomicBoolean();
+        volatile SyncCommit.@Nullable Seen seen;
+        volatile @Nullable Long readAt;
+        volatile @Nullable String failure;
+
+        LettingGo() {
+            super(COMMITS_SECONDS);
+        }
+
+        @Override
+        boolean busy() {
+            return checking.get();
+        }
+    }
+
+    /**
+     * A session kept on one server: logged in by the first read that needs one, and again after a
+     * failure ({@link #drop}) or once what the watch says to log in with changed (its address, major
+     * or password). Closed for good once its primary is forgotten ({@link #close}): a login that ends
+     * after that is closed at once. Logins and closes run outside the lock, which guards only the
+     * fields: the main loop, which closes, never waits for either.
+     */
+    private static final class KeptSession {
+        private final int seconds;
+        private @Nullable ServerSession session;
+        private @Nullable Login loggedInBy;
+        private boolean closed;
+
+        KeptSession(int seconds) {
+            this.seconds = seconds;
+        }
+
+        /** The session, logged in if there is none for {@code server}'s entry as it stands; null once closed. */
+        @Nullable
+        ServerSession get(FenceWatch watch, FenceWatch.Server server) throws SQLException {
+            Login login = new Login(server.host(), server.port(), server.major(), server.password());
+            ServerSession stale;
+            synchronized (this) {
+                if (closed) {
+                    return null;
+                }
+                if (session != null && login.equals(loggedInBy)) {
+                    return session;
+                }
+                stale = session;
+                session = null;
+            }
+            closeQuietly(stale);
+            ServerSession made = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(),
+                    watch.certificate(), seconds, APPLICATION_NAME);
+            synchronized (this) {
+                if (!closed) {
+                    session = made;
+                    loggedInBy = login;
+                    return made;
+                }
+            }
+            closeQuietly(made);
+            return null;
+        }
+
+        /** Closes the session, if any: the next read logs in again. */
+        void drop() {
+            ServerSession dropped;
+            synchronized (this) {
+                dropped = session;
+                session = null;
+            }
+            closeQuietly(dropped);
+        }
+
+        /** Closes the session for good. */
+        void close() {
+            synchronized (this) {
+                closed = true;
+            }
+            drop();
+        }
+    }
+
+    /** What a session on a server logs in with, as the watch says. */
+    private record Login(String host, int port, int major, String password) {
+    }
 
     private FenceGuard(Path dir, String build) {
         this.dir = dir;
@@ -112,7 +226,8 @@ public final class FenceGuard {
             // Every class a fence needs is read from the jar now: a jar replaced in place (an upgrade) cannot fail the kill later.
             for (Class<?> used : List.of(ServerFence.class, ServerFence.Target.class, Postmaster.class, PrivateFiles.class, StandbyClock.class,
                     FenceWatch.Pulse.class, FenceWatch.Server.class, InstanceConnections.class, ServerSession.class, SyncCommit.class,
-                    SyncCommit.Seen.class, SyncCommit.Verdict.class, SyncCommit.Action.class, ServerSession.PrimaryCheck.class)) {
+                    SyncCommit.Seen.class, SyncCommit.Verdict.class, SyncCommit.Action.class, ServerSession.PrimaryCheck.class,
+                    Kept.class, Guarded.class, LettingGo.class, KeptSession.class, Login.class)) {
                 Class.forName(used.getName(), true, FenceGuard.class.getClassLoader());
             }
             ServerSession.synchronousStandbyStatement(null); // what renders it, loaded too (the TLS login is, by the first one)
@@ -167,30 +282,23 @@ public final class FenceGuard {
             } catch (IOException | RuntimeException e) {
                 // The last pulse read stands: it only grows older.
             }
-            Set<UUID> guarded = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
-            Set<UUID> lettingGo = watch.letGo().stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
-            forgetAllBut(sessions, guarded);
-            forgetAllBut(commitSessions, lettingGo);
-            witnessedAt.keySet().retainAll(guarded);
-            clocks.keySet().retainAll(guarded);
-            commitsSeen.keySet().retainAll(lettingGo);
-            commitsReadAt.keySet().retainAll(lettingGo);
-            commitsFailure.keySet().retainAll(lettingGo);
-            commitSessionOf.keySet().retainAll(lettingGo);
+            forgetAllBut(guarded, watch.servers());
+            forgetAllBut(lettingGo, watch.letGo());
             boolean anyRunning = false;
             for (FenceWatch.Server server : watch.servers()) {
                 if (Postmaster.isRunning(server.dataDir())) {
                     anyRunning = true;
-                    read(watch, server);
-                    if (pulse != null && due(System.nanoTime(), pulse, pulse.witnessed(server.instance(), witnessedAt.get(server.instance())), watch.fenceAfter())) {
-                        fence(server, pulse);
+                    Guarded state = guarded.computeIfAbsent(server.instance(), id -> new Guarded());
+                    read(watch, server, state);
+                    if (pulse != null && due(System.nanoTime(), pulse, pulse.witnessed(server.instance(), state.witnessedAt), watch.fenceAfter())) {
+                        fence(server, state, pulse);
                     }
                 }
             }
             for (FenceWatch.Server server : watch.letGo()) {
                 if (Postmaster.isRunning(server.dataDir())) {
                     anyRunning = true;
-                    watchCommits(watch, server, pulse);
+                    watchCommits(watch, server, lettingGo.computeIfAbsent(server.instance(), id -> new LettingGo()), pulse);
                 }
             }
             long now = System.nanoTime();
@@ -206,25 +314,28 @@ public final class FenceGuard {
     }
 
     /** Reads the standby's last reply of {@code server} on a thread of its own, unless a read of it is under way. */
-    private void read(FenceWatch watch, FenceWatch.Server server) {
-        UUID id = server.instance();
-        if (!reading.add(id)) {
+    private void read(FenceWatch watch, FenceWatch.Server server, Guarded state) {
+        if (!state.reading.compareAndSet(false, true)) {
             return;
         }
         workers.execute(() -> {
             long began = System.nanoTime();
             try {
-                ServerSession session = session(watch, server);
+                ServerSession session = state.session.get(watch, server);
+                if (session == null) {
+                    return; // no longer watched
+                }
                 session.standbyRepliedSecondsAgo(server.standby()).ifPresent(seconds -> {
-                    StandbyClock clock = clocks.computeIfAbsent(id, key -> new StandbyClock());
-                    clock.note(server.standby(), seconds, System.nanoTime());
-                    witnessedAt.merge(id, StandbyClock.repliedAt(began, seconds, clock.aheadNanos()), Math::max);
+                    state.clock.note(server.standby(), seconds, System.nanoTime());
+                    long repliedAt = StandbyClock.repliedAt(began, seconds, state.clock.aheadNanos());
+                    Long before = state.witnessedAt;
+                    state.witnessedAt = before == null ? repliedAt : Math.max(before, repliedAt);
                 });
             } catch (SQLException | RuntimeException e) {
                 // No reply read: the standby's last known reply stands, and the next read logs in again.
-                closeQuietly(sessions.remove(id));
+                state.session.drop();
             } finally {
-                reading.remove(id);
+                state.reading.set(false);
             }
         });
     }
@@ -268,91 +379,74 @@ public final class FenceGuard {
      * (checked every 5 s, and logged in again when the server restarted or moved), so that its
      * first read after Keel stops is a query, not a login under load in a cold JVM.
      */
-    private void watchCommits(FenceWatch watch, FenceWatch.Server server, @Nullable FenceWatch.Pulse pulse) {
+    private void watchCommits(FenceWatch watch, FenceWatch.Server server, LettingGo state, @Nullable FenceWatch.Pulse pulse) {
         UUID id = server.instance();
         long now = System.nanoTime();
         boolean keelWatches = keelWatchesCommits(now, pulse, watch.fenceAfter(), id);
         if (keelWatches) {
-            commitsSeen.remove(id);
+            state.seen = null;
         }
-        Long readAt = commitsReadAt.get(id);
-        if (readAt != null && now - readAt < (keelWatches ? COMMITS_KEEP_NANOS : COMMITS_READ_NANOS) || !checkingCommits.add(id)) {
+        Long readAt = state.readAt;
+        if (readAt != null && now - readAt < (keelWatches ? COMMITS_KEEP_NANOS : COMMITS_READ_NANOS) || !state.checking.compareAndSet(false, true)) {
             return;
         }
-        commitsReadAt.put(id, now);
+        state.readAt = now;
         workers.execute(() -> {
             try {
-                ServerSession session = commitSession(watch, server);
+                ServerSession session = state.session.get(watch, server);
+                if (session == null) {
+                    return; // no longer watched
+                }
                 if (keelWatches) {
                     session.setting("server_version_num"); // still answers: a server restarted meanwhile fails it, and is logged in again
-                    commitsFailure.remove(id);
+                    state.failure = null;
                     return;
                 }
                 ServerSession.PrimaryCheck check = SyncCommit.receiverCheck(session, server.standby());
                 if (check.inRecovery() || !check.synchronousStandby()) {
-                    commitsSeen.remove(id);
+                    state.seen = null;
                     return;
                 }
                 Instant at = Instant.now();
-                SyncCommit.Seen seen = commitsSeen.computeIfAbsent(id, key -> new SyncCommit.Seen());
+                SyncCommit.Seen seen = state.seen;
+                if (seen == null) {
+                    seen = new SyncCommit.Seen();
+                    state.seen = seen;
+                }
                 Duration longestWait = seen.observe(check, at);
                 SyncCommit.Verdict verdict = SyncCommit.decide(ReceiverSyncCommit.WAITED_FOR, true, check, longestWait,
                         seen.notStreamingSince(), null, null, at, watch.syncGrace());
                 if (verdict.action() == SyncCommit.Action.DISABLE) {
                     session.synchronousStandby(null);
-                    commitsSeen.remove(id);
+                    state.seen = null;
                     say("let the commits of instance " + id + " go, as Keel would (" + verdict.degraded() + "): "
                             + (pulse == null || !keelRuns(System.nanoTime(), pulse, watch.fenceAfter()) ? "Keel does not run"
                             : "Keel runs but does not watch them yet") + "; they are acknowledged before their WAL is in the object"
                             + " store until Keel watches them again");
                 }
-                commitsFailure.remove(id);
+                state.failure = null;
             } catch (SQLException | RuntimeException | LinkageError e) {
                 // Not read: the next read logs in again. Said once per kind of failure (a class the jar no longer has is a LinkageError).
-                closeQuietly(commitSessions.remove(id));
-                commitSessionOf.remove(id);
-                if (!e.getClass().getName().equals(commitsFailure.put(id, e.getClass().getName()))) {
+                state.session.drop();
+                String kind = e.getClass().getName();
+                if (!kind.equals(state.failure)) {
                     say("could not read whether the commits of instance " + id + " wait: " + e);
                 }
+                state.failure = kind;
             } finally {
-                checkingCommits.remove(id);
+                state.checking.set(false);
             }
         });
     }
 
-    /** The session kept on {@code server} for the reads of its standby's reply, logged in when there is none. */
-    private ServerSession session(FenceWatch watch, FenceWatch.Server server) throws SQLException {
-        return session(sessions, watch, server, READ_SECONDS);
-    }
-
-    /** The session kept on {@code server} for the reads of its commits, logged in when there is none or the watch's entry changed. */
-    private ServerSession commitSession(FenceWatch watch, FenceWatch.Server server) throws SQLException {
-        if (!server.equals(commitSessionOf.get(server.instance()))) {
-            closeQuietly(commitSessions.remove(server.instance()));
-            commitSessionOf.put(server.instance(), server);
-        }
-        return session(commitSessions, watch, server, COMMITS_SECONDS);
-    }
-
-    private static ServerSession session(Map<UUID, ServerSession> kept, FenceWatch watch, FenceWatch.Server server, int seconds)
-            throws SQLException {
-        ServerSession session = kept.get(server.instance());
-        if (session == null) {
-            session = InstanceConnections.probe(server.host(), server.port(), server.major(), server.password(), watch.certificate(),
-                    seconds, APPLICATION_NAME);
-            kept.put(server.instance(), session);
-        }
-        return session;
-    }
-
     /** Fences {@code server} on a thread of its own, all at once with any other due, as Keel's self-fence does. */
-    private void fence(FenceWatch.Server server, FenceWatch.Pulse pulse) {
+    private void fence(FenceWatch.Server server, Guarded state, FenceWatch.Pulse pulse) {
         UUID id = server.instance();
-        if (!fencing.add(id)) {
+        if (!state.fencing.compareAndSet(false, true)) {
             return;
         }
         long now = System.nanoTime();
-        Long replied = pulse.witnessed(id, witnessedAt.get(id));
+        Long replied = pulse.witnessed(id, state.witnessedAt);
         say("fencing instance " + id + ": Keel has not reached the catalog for " + Duration.ofNanos(now - pulse.contactNanos()).toMillis()
                 + " ms, nor has its standby replied (or its node vouched) for " + (replied == null ? "as long as this guard has looked"
                 : Duration.ofNanos(now - replied).toMillis() + " ms") + "; the standby's node may promote it");
@@ -361,12 +455,12 @@ public final class FenceGuard {
                 Path data = server.dataDir();
                 String account = Files.getOwner(data, LinkOption.NOFOLLOW_LINKS).getName();
                 String unsalvaged = ServerFence.fence(new ServerFence.Target(data, server.spool()), account, ownedLike(data), KILL_PATIENCE);
-                closeQuietly(sessions.remove(id));
+                state.session.drop();
                 say("fenced instance " + id + (unsalvaged == null ? "" : ", but could not hand its unarchived WAL to its spool: " + unsalvaged));
             } catch (IOException | RuntimeException e) {
                 say("could not fence instance " + id + ": " + e);
             } finally {
-                fencing.remove(id);
+                state.fencing.set(false);
             }
         });
     }
@@ -387,8 +481,20 @@ public final class FenceGuard {
         };
     }
 
-    private static void forgetAllBut(Map<UUID, ServerSession> kept, Set<UUID> listed) {
-        kept.keySet().stream().filter(id -> !listed.contains(id)).toList().forEach(id -> closeQuietly(kept.remove(id)));
+    /**
+     * Forgets what is kept of each primary the watch no longer lists in {@code listed}, closing its
+     * session, once no worker uses it (until then it stays, and serves again should the primary be
+     * listed again meanwhile).
+     */
+    private static void forgetAllBut(Map<UUID, ? extends Kept> kept, List<FenceWatch.Server> listed) {
+        Set<UUID> ids = listed.stream().map(FenceWatch.Server::instance).collect(Collectors.toSet());
+        kept.entrySet().removeIf(entry -> {
+            boolean forgotten = !ids.contains(entry.getKey()) && !entry.getValue().busy();
+            if (forgotten) {
+                entry.getValue().session.close();
+            }
+            return forgotten;
+        });
     }
 
     private static void closeQuietly(ServerSession session) {
