@@ -99,6 +99,7 @@ final class KeelStartup implements ApplicationEventListener<StartupEvent> {
             catalogSchema.watch();
             authority.load();
             teams.bootstrap();
+            haMonitor.withdrawFenceAcks(); // before any server of this node starts: its monitor gives them again as it covers them
             sweep.sweep();
             decisions = reconciler.reconcile();
             sweep.start();

@@ -74,6 +74,8 @@ final class FenceGuards {
     private String written;
     private Process guard;
     private boolean failing;
+    /** The primaries the watch on disk lists for a guard that runs, as last written (none until then, or after a failure). */
+    private volatile Set<UUID> covered = Set.of();
 
     private record LetGo(Duration grace, List<FenceWatch.Server> servers) {
     }
@@ -144,8 +146,12 @@ final class FenceGuards {
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition, and lets commits that"
                         + " wait for the WAL receiver go, while Keel does not; its log is {}", guard.pid(), dir.resolve(FenceGuard.LOG_FILE));
             }
+            if (watch != null) {
+                covered = watch.servers().stream().map(FenceWatch.Server::instance).collect(Collectors.toUnmodifiableSet());
+            }
             failing = false;
         } catch (IOException | UncheckedIOException e) {
+            covered = Set.of();
             if (!failing) {
                 failing = true;
                 LOG.error("Could not keep the fence guard informed or running ({}): while Keel is down, a partition would not fence this"
@@ -170,6 +176,14 @@ final class FenceGuards {
             }
         }
         return earlier;
+    }
+
+    /**
+     * Whether the watch on disk lists {@code primary} for a guard that runs (one started or found
+     * at that write): the guard fences it should Keel not.
+     */
+    boolean covers(UUID primary) {
+        return covered.contains(primary);
     }
 
     /** Whether a guard holds the directory's lock (one this Keel started, or an earlier Keel's). */

@@ -141,7 +141,8 @@ record HaDecision(Kind kind, String sentence, @Nullable String moveTo) {
         if (!fencedThere) {
             return new HaDecision(Kind.REFUSE, "not failing over although " + missed + ": the primary's node had not yet said that its"
                     + " self-fence covers this standby when it fell silent, so the primary may not be fenced and may still take writes;"
-                    + " Keel decides once that node is back" + why);
+                    + " Keel decides once that node is back, or an operator forgot it (POST /v1/nodes/<name>/forget, once its servers are"
+                    + " stopped or its host cut off)" + why);
         }
         if (lastLsn == null) {
             return new HaDecision(Kind.REFUSE, "not failing over although " + missed + ": Keel has not seen the primary answer"

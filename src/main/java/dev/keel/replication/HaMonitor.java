@@ -65,6 +65,7 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -73,6 +74,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
@@ -151,8 +153,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private static final Duration OBSERVATION_KEPT = Duration.ofSeconds(5);
     /** How long a look at whether a server answers may take where time counts: the self-fence's, and the standby's node's. */
     private static final Duration REACH_TIMEOUT = Duration.ofMillis(250);
-    /** The longest the self-fence waits for the standby's node to vouch ({@link #askTimeout}). */
+    /** The longest and the shortest the self-fence waits for the standby's node to vouch ({@link #askTimeout}). */
     private static final Duration ASK_TIMEOUT_MAX = Duration.ofSeconds(1);
+    private static final Duration ASK_TIMEOUT_MIN = Duration.ofMillis(100);
     /** How long the standby's node gives a primary another node hosts to let it in and answer, each round. */
     private static final Duration REMOTE_CHECK_TIMEOUT = Duration.ofMillis(750);
     /** Databases being checked now; true when another check fell due meanwhile. */
@@ -270,10 +273,13 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         @Nullable Long standbyLag;
         @Nullable String standbyState;
         @Nullable HaDecision last;
-        /** The database, its primary and its standby as last checked: what the failsafe looks at without the catalog. */
-        @Nullable Database database;
-        @Nullable Instance primary;
-        @Nullable Instance standby;
+        /**
+         * The database, its primary and its standby as last checked: what the failsafe looks at without the catalog (volatile:
+         * the self-fence and the warming read them on threads of their own).
+         */
+        volatile @Nullable Database database;
+        volatile @Nullable Instance primary;
+        volatile @Nullable Instance standby;
         Instant buildAfter = Instant.EPOCH;
         Instant lastBuildAttempt = Instant.EPOCH;
         /**
@@ -288,6 +294,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         volatile boolean standbyElsewhere;
         /** On the primary's node: the standby whose node was told that the self-fence covers this primary ({@link #acknowledgeFence}). */
         volatile @Nullable UUID fenceAcknowledged;
+        /** On the primary's node: whether telling it failed, said once until it succeeds. */
+        volatile boolean fenceAckFailing;
         /** On the primary's node: when ({@link System#nanoTime}, this node's clock) its standby last replied, as last read. */
         volatile long witnessedAt = Long.MIN_VALUE;
         /** On the primary's node: how far its standby's host has been seen running ahead of this host's clock. */
@@ -342,6 +350,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             downSince = null;
             standbyElsewhere = false;
             fenceAcknowledged = null;
+            fenceAckFailing = false;
             standbyClock.forget();
             vouchRefusal = "";
             synchronized (this) {
@@ -689,7 +698,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         String missed = "node " + nodeOf(primary) + ", which hosts the primary, has been silent for " + silent.toMillis() + " ms and"
                 + " the primary out of node " + node.name() + "'s reach for " + cut.toMillis() + " ms, longer than a node cut off takes"
                 + " to fence it (" + fencedBy().toMillis() + " ms)";
-        HaDecision decision = HaDecision.failOverOrRefuse(true, fenceAcks.acknowledged(standby.id(), primary.id()), watch.lastLsn,
+        HaDecision decision = HaDecision.failOverOrRefuse(true, fenceAcks.acknowledged(standby.id(), primary.id(), nodeOf(primary)), watch.lastLsn,
                 lookups(database, watch, primary, Optional.of(standby)), maxLagBytes, missed, " (" + failure + ")");
         if (decision.kind() != HaDecision.Kind.FAIL_OVER) {
             boolean news = watch.last == null || watch.last.kind() != decision.kind();
@@ -937,20 +946,37 @@ public final class HaMonitor implements DatabaseInfo.Lines {
 
     /**
      * Gives this node's word, once per standby, that its self-fence covers {@code primary} with
-     * {@code standby} on another node (noted in the watch just before, so the self-fence's next
-     * round covers it): only then may that node fail the primary over from elsewhere
-     * ({@link StandbyFenceAcks}). Given again at the next check should the catalog not take it.
+     * {@code standby} on another node: once the fence guard's watch on disk lists the primary (the
+     * self-fence's round after the check that noted the standby writes it), so that the word holds
+     * whether Keel runs or not; only then may that node fail the primary over from elsewhere
+     * ({@link StandbyFenceAcks}). Given again at a later check should the catalog not take it (said
+     * once: until then that node fails nothing over from there).
      */
     private void acknowledgeFence(Watch watch, Instance primary, Instance standby) {
-        if (standby.id().equals(watch.fenceAcknowledged)) {
+        if (standby.id().equals(watch.fenceAcknowledged) || !guards.covers(primary.id())) {
             return;
         }
         try {
             fenceAcks.acknowledge(standby.id(), primary.id(), node.name());
             watch.fenceAcknowledged = standby.id();
+            watch.fenceAckFailing = false;
         } catch (DataAccessException e) {
-            // The next check gives it again; until then that node does not fail this primary over.
+            if (!watch.fenceAckFailing) {
+                watch.fenceAckFailing = true;
+                LOG.warn("Could not record that node {}'s self-fence covers primary {} with its standby on node {} ({}): until it is,"
+                        + " that node does not fail the primary over from there; tried again at the next check", node.name(),
+                        primary.id(), nodeOf(standby), e.getMessage());
+            }
         }
+    }
+
+    /**
+     * Withdraws this node's word that its self-fence covers its primaries' standbys on other nodes:
+     * as its Keel starts, before any of its servers does, since this monitor covers them only from
+     * its checks on (its checks give the word again, {@link #acknowledgeFence}).
+     */
+    public void withdrawFenceAcks() {
+        fenceAcks.withdraw(node.name());
     }
 
     /**
@@ -982,7 +1008,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         String url = standby == null || nodeOf(standby).equals(node.name()) ? null : nodeUrls.get(nodeOf(standby));
         long began = System.nanoTime();
         String refusal = url == null ? "no standby on another node, or its node's API address is not known here"
-                : vouches.ask(url, primary.id(), standby.id(), askTimeout());
+                : vouches.ask(url, primary.id(), standby.id(), askTimeout(began, watch));
         if (refusal == null) {
             watch.witnessedAt = Math.max(watch.witnessedAt, began);
         }
@@ -1022,7 +1048,15 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 return;
             }
             warmedAt.put(name, now);
-            vouches.warm(url, Math.min(count, StandbyVouches.ANSWERING_THREADS)).thenAccept(problem -> {
+            CompletableFuture<String> warming;
+            try {
+                // Off the self-fence's thread: the first warming makes the client (its TLS context).
+                warming = CompletableFuture.supplyAsync(() -> vouches.warm(url, Math.min(count, StandbyVouches.ANSWERING_THREADS)), checks)
+                        .thenCompose(warm -> warm).exceptionally(Throwable::toString);
+            } catch (RejectedExecutionException stopping) {
+                return;
+            }
+            warming.thenAccept(problem -> {
                 String before = problem == null ? warmProblems.remove(name) : warmProblems.put(name, problem);
                 if (problem != null && !problem.equals(before)) {
                     LOG.warn("Node {}'s API ({}) did not answer a question of this node's self-fence as it should ({}): during a catalog"
@@ -1035,15 +1069,17 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     }
 
     /**
-     * How long the self-fence waits for the standby's node to vouch: half of T_fence, at most a
-     * second. Asked at a witness a quarter of T_fence old (and up to a round), an answer then comes
-     * by seven eighths of it, before the deadline, and counts from when it was asked; the asked
-     * node's own connection to the primary may take 250 ms of it, and the rest is for a loaded
-     * machine (a quarter of T_fence, 500 ms, timed out under load in CI with the port check inside).
+     * How long the self-fence waits, asking at {@code now}, for the standby's node to vouch: until a
+     * round before its deadline (T_fence after the later of its catalog contact and the last
+     * witness), at most a second and at least 100 ms. The first question comes once the contact is
+     * half T_fence old, so it has some three eighths of T_fence (750 ms at 2 s), where a quarter
+     * (500 ms, with the asked node's own 250 ms connection to the primary inside) timed out under
+     * load in CI; an answer counts from when it was asked.
      */
-    private Duration askTimeout() {
-        Duration half = fenceAfter.dividedBy(2);
-        return half.compareTo(ASK_TIMEOUT_MAX) < 0 ? half : ASK_TIMEOUT_MAX;
+    private Duration askTimeout(long now, Watch watch) {
+        long left = fenceAfter.toNanos() - FenceGuard.unvouchedNanos(now, heartbeat.lastContactNanos(), watch.witnessedAt)
+                - fencePeriod.toNanos();
+        return Duration.ofNanos(Math.max(ASK_TIMEOUT_MIN.toNanos(), Math.min(left, ASK_TIMEOUT_MAX.toNanos())));
     }
 
     /** When each primary this node's self-fence kills was last vouched for by its standby or the standby's node, for the fence guard. */

@@ -97,7 +97,7 @@ final class StandbyVouches {
     @Nullable
     String ask(String nodeUrl, UUID primary, UUID standby, Duration timeout) throws InterruptedException {
         String nonce = nonce();
-        CompletableFuture<HttpResponse<String>> sent = send(nodeUrl, question(primary, standby, nonce), timeout);
+        CompletableFuture<HttpResponse<String>> sent = send(nodeUrl, primary, standby, nonce, timeout);
         try {
             return refusal(sent.get(timeout.toMillis(), TimeUnit.MILLISECONDS), primary, standby, nonce);
         } catch (TimeoutException e) {
@@ -124,7 +124,7 @@ final class StandbyVouches {
             UUID primary = UUID.randomUUID();
             UUID standby = UUID.randomUUID();
             String nonce = nonce();
-            asked.add(send(nodeUrl, question(primary, standby, nonce), WARM_TIMEOUT).handle((response, failure) -> {
+            asked.add(send(nodeUrl, primary, standby, nonce, WARM_TIMEOUT).handle((response, failure) -> {
                 String refusal = failure != null ? failure.toString() : refusal(response, primary, standby, nonce);
                 return refusal != null && refusal.startsWith("HTTP 409: ") && refusal.endsWith(" does not watch it.") ? null
                         : Objects.requireNonNullElse(refusal, "it vouched for a primary no node watches");
@@ -144,9 +144,9 @@ final class StandbyVouches {
     }
 
     /** Sends a question, never throwing: what fails (a URL that is none, a client that cannot be made) fails the future. */
-    private CompletableFuture<HttpResponse<String>> send(String nodeUrl, String question, Duration timeout) {
+    private CompletableFuture<HttpResponse<String>> send(String nodeUrl, UUID primary, UUID standby, String nonce, Duration timeout) {
         try {
-            return client().sendAsync(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question)
+            return client().sendAsync(HttpRequest.newBuilder(URI.create(nodeUrl + PATH)).header(QUESTION_HEADER, question(primary, standby, nonce))
                     .timeout(timeout).GET().build(), HttpResponse.BodyHandlers.ofString());
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);

@@ -195,7 +195,6 @@ class HaDecideTest {
         }
     }
 
-    /** What the decision may look up, and the lookups it made, in order. */
     @Test
     void aPrimaryWhoseNodeNeverSaidItsSelfFenceCoversTheStandbyIsNotFailedOverFromElsewhere() {
         String missed = "node node-a, which hosts the primary, has been silent for 9000 ms";
@@ -207,6 +206,7 @@ class HaDecideTest {
                 .as("once it said so").isEqualTo(HaDecision.Kind.FAIL_OVER);
     }
 
+    /** What the decision may look up, and the lookups it made, in order. */
     static final class Looks implements HaDecision.Lookups {
         private final Set<String> silentNodes;
         private final String apartNode;

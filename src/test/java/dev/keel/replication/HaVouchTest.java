@@ -26,6 +26,7 @@ import java.lang.management.ThreadInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
@@ -75,12 +76,21 @@ class HaVouchTest {
                 StandbyFenceAcks acks = keel.bean(StandbyFenceAcks.class);
                 moveTo(catalog, standby, elsewhere);
                 catalog.deleteFrom(STANDBY_FENCE_ACKS).where(STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id())).execute();
+                // Given once the fence guard's watch lists the primary (the shared Keel's self-fence writes it: its monitor checks
+                // the database too).
                 Wait.until("the primary's node to say its self-fence covers the standby elsewhere", Timeouts.HA_CHECK, () -> {
                     monitor.check(database);
-                    return acks.acknowledged(standby.id(), primary.id());
+                    return acks.acknowledged(standby.id(), primary.id(), here);
                 });
                 assertThat(catalog.fetchValue(STANDBY_FENCE_ACKS.NODE, STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id()))).isEqualTo(here);
-                assertThat(acks.acknowledged(standby.id(), UUID.randomUUID())).as("for another primary").isFalse();
+                assertThat(acks.acknowledged(standby.id(), UUID.randomUUID(), here)).as("for another primary").isFalse();
+                // A Keel that starts withdraws its node's word; and a node an operator forgot needs none (its servers were stopped).
+                acks.withdraw(here);
+                assertThat(acks.acknowledged(standby.id(), primary.id(), here)).as("withdrawn").isFalse();
+                assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a silent node, not forgotten").isFalse();
+                catalog.update(NODES).set(NODES.FORGOTTEN_AT, OffsetDateTime.now()).where(NODES.NAME.eq(elsewhere)).execute();
+                assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a forgotten node").isTrue();
+                catalog.update(NODES).set(NODES.FORGOTTEN_AT, (OffsetDateTime) null).where(NODES.NAME.eq(elsewhere)).execute();
                 moveTo(catalog, standby, here);
 
                 // The primary moves to another node (one of another version, which this node never fails over): this node,
@@ -98,6 +108,45 @@ class HaVouchTest {
                     return Optional.ofNullable(monitor.vouch(primary.id(), standby.id()));
                 });
                 assertThat(refusal).isEqualTo("node " + here + " does not watch it");
+            } finally {
+                catalog.update(INSTANCES).set(INSTANCES.NODE, here).where(INSTANCES.DATABASE_ID.eq(id))
+                        .and(INSTANCES.NODE.eq(elsewhere)).execute();
+                team.deprovision(id.toString());
+            }
+        } finally {
+            catalog.deleteFrom(NODES).where(NODES.NAME.eq(elsewhere)).execute();
+        }
+    }
+
+    @Test
+    void thePrimaryOfANodeThatGaveNoWordIsNotFailedOverFromTheStandbysNode(TestKeel keel) {
+        DSLContext catalog = keel.bean(DSLContext.class);
+        InstanceRepository instances = keel.bean(InstanceRepository.class);
+        String here = keel.bean(ThisNode.class).name();
+        // Silent for an hour, and of this version: one whose primary this node fails over from here, given its word.
+        String elsewhere = SilentNodes.add(catalog, "ha-no-word");
+        catalog.update(NODES).set(NODES.VERSION, keel.bean(ThisNode.class).version()).where(NODES.NAME.eq(elsewhere)).execute();
+        try {
+            Api team = keel.newTeam("ha-no-word");
+            UUID id = UUID.fromString(team.provision("{\"plan\":\"premium-0\"}").get("id").asText());
+            try {
+                Instance primary = instances.primary(id).orElseThrow();
+                Instance standby = Wait.until("the standby to run", Timeouts.HA_STANDBY,
+                        () -> instances.standby(id).filter(s -> s.state() == InstanceState.RUNNING));
+                Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
+                HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+                // The primary on that node, which never said its self-fence covers this standby, and its port shut.
+                moveTo(catalog, primary, elsewhere);
+                keel.bean(InstanceRuntime.class).stop(primary);
+                HaDecisionRepository decisions = keel.bean(HaDecisionRepository.class);
+                String refused = Wait.until("the standby's node to refuse the failover", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
+                            .filter(sentence -> sentence.contains("had not yet said that its self-fence covers this standby")).findFirst();
+                });
+                assertThat(refused).startsWith("not failing over although node " + elsewhere + ", which hosts the primary, has been silent");
+                assertThat(instances.primary(id).map(Instance::id)).as("no failover").contains(primary.id());
+                assertThat(instances.standby(id).map(Instance::id)).contains(standby.id());
             } finally {
                 catalog.update(INSTANCES).set(INSTANCES.NODE, here).where(INSTANCES.DATABASE_ID.eq(id))
                         .and(INSTANCES.NODE.eq(elsewhere)).execute();
