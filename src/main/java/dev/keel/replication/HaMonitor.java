@@ -1007,8 +1007,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         Instance standby = watch.standby;
         String url = standby == null || nodeOf(standby).equals(node.name()) ? null : nodeUrls.get(nodeOf(standby));
         long began = System.nanoTime();
+        Duration timeout = askTimeout(began, watch);
+        if (timeout.isZero()) {
+            return; // past the deadline: the primary is fenced, and an answer would come too late for it
+        }
         String refusal = url == null ? "no standby on another node, or its node's API address is not known here"
-                : vouches.ask(url, primary.id(), standby.id(), askTimeout(began, watch));
+                : vouches.ask(url, primary.id(), standby.id(), timeout);
         if (refusal == null) {
             watch.witnessedAt = Math.max(watch.witnessedAt, began);
         }
@@ -1071,14 +1075,18 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /**
      * How long the self-fence waits, asking at {@code now}, for the standby's node to vouch: until a
      * round before its deadline (T_fence after the later of its catalog contact and the last
-     * witness), at most a second and at least 100 ms. The first question comes once the contact is
-     * half T_fence old, so it has some three eighths of T_fence (750 ms at 2 s), where a quarter
-     * (500 ms, with the asked node's own 250 ms connection to the primary inside) timed out under
-     * load in CI; an answer counts from when it was asked.
+     * witness), at most a second and at least 100 ms; zero once the deadline has passed (no question
+     * then). The first question comes once the contact is half T_fence old, so it has some three
+     * eighths of T_fence (750 ms at 2 s), where a quarter (500 ms, with the asked node's own 250 ms
+     * connection to the primary inside) timed out under load in CI; an answer counts from when it
+     * was asked.
      */
     private Duration askTimeout(long now, Watch watch) {
-        long left = fenceAfter.toNanos() - FenceGuard.unvouchedNanos(now, heartbeat.lastContactNanos(), watch.witnessedAt)
-                - fencePeriod.toNanos();
+        long unvouched = FenceGuard.unvouchedNanos(now, heartbeat.lastContactNanos(), watch.witnessedAt);
+        if (unvouched > fenceAfter.toNanos()) {
+            return Duration.ZERO;
+        }
+        long left = fenceAfter.toNanos() - unvouched - fencePeriod.toNanos();
         return Duration.ofNanos(Math.max(ASK_TIMEOUT_MIN.toNanos(), Math.min(left, ASK_TIMEOUT_MAX.toNanos())));
     }
 

@@ -59,6 +59,7 @@ final class StandbyVouches {
      * pushes back its own count of that primary's silence).
      */
     private static final Duration VALID_FOR = Duration.ofMinutes(10);
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     /** How many questions a node answers at once: so many connections are worth keeping open to it ({@link #warm}). */
     static final int ANSWERING_THREADS = 8;
     /** How long a warming question may take ({@link #warm}): it only opens a connection, and no one waits for it. */
@@ -102,7 +103,7 @@ final class StandbyVouches {
             return refusal(sent.get(timeout.toMillis(), TimeUnit.MILLISECONDS), primary, standby, nonce);
         } catch (TimeoutException e) {
             sent.cancel(true);
-            return "no answer within " + timeout.toMillis() + " ms";
+            return "no answer in time"; // one wording for every timeout: the monitor logs a refusal as it changes
         } catch (ExecutionException e) {
             return e.getCause().toString();
         }
@@ -189,7 +190,8 @@ final class StandbyVouches {
     /** The one client, whose pool {@link #warm} fills for {@link #ask}: made at the first of them (the CA is read by then). */
     private synchronized HttpClient client() {
         if (client == null) {
-            client = authority.nodeHttpClient(Duration.ofMillis(250));
+            // Each question has its deadline; a connection (a warming's) may take longer on a loaded machine.
+            client = authority.nodeHttpClient(CONNECT_TIMEOUT);
         }
         return client;
     }

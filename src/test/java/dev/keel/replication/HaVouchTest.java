@@ -22,6 +22,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.lang.management.ThreadInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,62 +58,99 @@ class HaVouchTest {
 
     @Test
     void aNodeThatHostsNeitherServerAnyMoreVouchesForNothing(TestKeel keel) {
+        withPremiumAndSilentNode(keel, "ha-vouch-role", (catalog, here, elsewhere, id, primary, standby, database, monitor) -> {
+            // The standby on another node: this node, which hosts the primary, says that its self-fence covers it, the word
+            // without which that node never fails the primary over from elsewhere (a node that fell silent before it saw
+            // its standby may not have fenced its primary).
+            StandbyFenceAcks acks = keel.bean(StandbyFenceAcks.class);
+            moveTo(catalog, standby, elsewhere);
+            catalog.deleteFrom(STANDBY_FENCE_ACKS).where(STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id())).execute();
+            // Given once the fence guard's watch lists the primary (the shared Keel's self-fence writes it: its monitor checks
+            // the database too).
+            Wait.until("the primary's node to say its self-fence covers the standby elsewhere", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return acks.acknowledged(standby.id(), primary.id(), here);
+            });
+            assertThat(catalog.fetchValue(STANDBY_FENCE_ACKS.NODE, STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id()))).isEqualTo(here);
+            assertThat(acks.acknowledged(standby.id(), UUID.randomUUID(), here)).as("for another primary").isFalse();
+            // A Keel that starts withdraws its node's word; and a node an operator forgot needs none (its servers were stopped).
+            acks.withdraw(here);
+            assertThat(acks.acknowledged(standby.id(), primary.id(), here)).as("withdrawn").isFalse();
+            assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a silent node, not forgotten").isFalse();
+            catalog.update(NODES).set(NODES.FORGOTTEN_AT, OffsetDateTime.now()).where(NODES.NAME.eq(elsewhere)).execute();
+            assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a forgotten node").isTrue();
+            catalog.update(NODES).set(NODES.FORGOTTEN_AT, (OffsetDateTime) null).where(NODES.NAME.eq(elsewhere)).execute();
+            moveTo(catalog, standby, here);
+
+            // The primary moves to another node (one of another version, which this node never fails over): this node,
+            // which hosts the standby, watches it from the standby's side, and vouches for it.
+            moveTo(catalog, primary, elsewhere);
+            Wait.until("the monitor to watch the primary from the standby's side and vouch for it", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return monitor.vouch(primary.id(), standby.id()) == null;
+            });
+
+            // The standby moves there too: this node hosts neither any more, and vouches for nothing.
+            moveTo(catalog, standby, elsewhere);
+            String refusal = Wait.until("the monitor to leave its watch of a database it hosts no server of", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return Optional.ofNullable(monitor.vouch(primary.id(), standby.id()));
+            });
+            assertThat(refusal).isEqualTo("node " + here + " does not watch it");
+        });
+    }
+
+    @Test
+    void thePrimaryOfANodeThatGaveNoWordIsNotFailedOverFromTheStandbysNode(TestKeel keel) {
+        withPremiumAndSilentNode(keel, "ha-no-word", (catalog, here, elsewhere, id, primary, standby, database, monitor) -> {
+            // The silent node of this version: one whose primary this node fails over from here, given its word.
+            catalog.update(NODES).set(NODES.VERSION, keel.bean(ThisNode.class).version()).where(NODES.NAME.eq(elsewhere)).execute();
+            InstanceRepository instances = keel.bean(InstanceRepository.class);
+            // The primary on that node, which never said its self-fence covers this standby, and its port shut.
+            moveTo(catalog, primary, elsewhere);
+            keel.bean(InstanceRuntime.class).stop(primary);
+            HaDecisionRepository decisions = keel.bean(HaDecisionRepository.class);
+            String refused = Wait.until("the standby's node to refuse the failover", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
+                        .filter(sentence -> sentence.contains("had not yet said that its self-fence covers this standby")).findFirst();
+            });
+            assertThat(refused).startsWith("not failing over although node " + elsewhere + ", which hosts the primary, has been silent");
+            assertThat(instances.primary(id).map(Instance::id)).as("no failover").contains(primary.id());
+            assertThat(instances.standby(id).map(Instance::id)).contains(standby.id());
+        });
+    }
+
+    /** What a test is given by {@link #withPremiumAndSilentNode}. */
+    @FunctionalInterface
+    private interface PremiumAndSilentNode {
+        void test(DSLContext catalog, String here, String elsewhere, UUID id, Instance primary, Instance standby, Database database,
+                  HaMonitor monitor);
+    }
+
+    /**
+     * Runs {@code test} with a premium database of a new team whose standby runs, a monitor of its
+     * own, and a silent node of another version ({@code elsewhere}); after it, every server the test
+     * moved there comes back here, the database is deprovisioned and the node deleted.
+     */
+    private static void withPremiumAndSilentNode(TestKeel keel, String team, PremiumAndSilentNode test) {
         DSLContext catalog = keel.bean(DSLContext.class);
         InstanceRepository instances = keel.bean(InstanceRepository.class);
         String here = keel.bean(ThisNode.class).name();
-        String elsewhere = SilentNodes.add(catalog, "ha-vouch");
+        String elsewhere = SilentNodes.add(catalog, team);
         try {
-            Api team = keel.newTeam("ha-vouch-role");
-            UUID id = UUID.fromString(team.provision("{\"plan\":\"premium-0\"}").get("id").asText());
+            Api api = keel.newTeam(team);
+            UUID id = UUID.fromString(api.provision("{\"plan\":\"premium-0\"}").get("id").asText());
             try {
                 Instance primary = instances.primary(id).orElseThrow();
                 Instance standby = Wait.until("the standby to run", Timeouts.HA_STANDBY,
                         () -> instances.standby(id).filter(s -> s.state() == InstanceState.RUNNING));
-                Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
-                HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
-
-                // The standby on another node: this node, which hosts the primary, says that its self-fence covers it, the word
-                // without which that node never fails the primary over from elsewhere (a node that fell silent before it saw
-                // its standby may not have fenced its primary).
-                StandbyFenceAcks acks = keel.bean(StandbyFenceAcks.class);
-                moveTo(catalog, standby, elsewhere);
-                catalog.deleteFrom(STANDBY_FENCE_ACKS).where(STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id())).execute();
-                // Given once the fence guard's watch lists the primary (the shared Keel's self-fence writes it: its monitor checks
-                // the database too).
-                Wait.until("the primary's node to say its self-fence covers the standby elsewhere", Timeouts.HA_CHECK, () -> {
-                    monitor.check(database);
-                    return acks.acknowledged(standby.id(), primary.id(), here);
-                });
-                assertThat(catalog.fetchValue(STANDBY_FENCE_ACKS.NODE, STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby.id()))).isEqualTo(here);
-                assertThat(acks.acknowledged(standby.id(), UUID.randomUUID(), here)).as("for another primary").isFalse();
-                // A Keel that starts withdraws its node's word; and a node an operator forgot needs none (its servers were stopped).
-                acks.withdraw(here);
-                assertThat(acks.acknowledged(standby.id(), primary.id(), here)).as("withdrawn").isFalse();
-                assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a silent node, not forgotten").isFalse();
-                catalog.update(NODES).set(NODES.FORGOTTEN_AT, OffsetDateTime.now()).where(NODES.NAME.eq(elsewhere)).execute();
-                assertThat(acks.acknowledged(standby.id(), primary.id(), elsewhere)).as("a forgotten node").isTrue();
-                catalog.update(NODES).set(NODES.FORGOTTEN_AT, (OffsetDateTime) null).where(NODES.NAME.eq(elsewhere)).execute();
-                moveTo(catalog, standby, here);
-
-                // The primary moves to another node (one of another version, which this node never fails over): this node,
-                // which hosts the standby, watches it from the standby's side, and vouches for it.
-                moveTo(catalog, primary, elsewhere);
-                Wait.until("the monitor to watch the primary from the standby's side and vouch for it", Timeouts.HA_CHECK, () -> {
-                    monitor.check(database);
-                    return monitor.vouch(primary.id(), standby.id()) == null;
-                });
-
-                // The standby moves there too: this node hosts neither any more, and vouches for nothing.
-                moveTo(catalog, standby, elsewhere);
-                String refusal = Wait.until("the monitor to leave its watch of a database it hosts no server of", Timeouts.HA_CHECK, () -> {
-                    monitor.check(database);
-                    return Optional.ofNullable(monitor.vouch(primary.id(), standby.id()));
-                });
-                assertThat(refusal).isEqualTo("node " + here + " does not watch it");
+                test.test(catalog, here, elsewhere, id, primary, standby, keel.bean(DatabaseLookup.class).find(id).orElseThrow(),
+                        keel.bean(ApplicationContext.class).createBean(HaMonitor.class));
             } finally {
                 catalog.update(INSTANCES).set(INSTANCES.NODE, here).where(INSTANCES.DATABASE_ID.eq(id))
                         .and(INSTANCES.NODE.eq(elsewhere)).execute();
-                team.deprovision(id.toString());
+                api.deprovision(id.toString());
             }
         } finally {
             catalog.deleteFrom(NODES).where(NODES.NAME.eq(elsewhere)).execute();
@@ -119,42 +158,17 @@ class HaVouchTest {
     }
 
     @Test
-    void thePrimaryOfANodeThatGaveNoWordIsNotFailedOverFromTheStandbysNode(TestKeel keel) {
-        DSLContext catalog = keel.bean(DSLContext.class);
-        InstanceRepository instances = keel.bean(InstanceRepository.class);
-        String here = keel.bean(ThisNode.class).name();
-        // Silent for an hour, and of this version: one whose primary this node fails over from here, given its word.
-        String elsewhere = SilentNodes.add(catalog, "ha-no-word");
-        catalog.update(NODES).set(NODES.VERSION, keel.bean(ThisNode.class).version()).where(NODES.NAME.eq(elsewhere)).execute();
-        try {
-            Api team = keel.newTeam("ha-no-word");
-            UUID id = UUID.fromString(team.provision("{\"plan\":\"premium-0\"}").get("id").asText());
-            try {
-                Instance primary = instances.primary(id).orElseThrow();
-                Instance standby = Wait.until("the standby to run", Timeouts.HA_STANDBY,
-                        () -> instances.standby(id).filter(s -> s.state() == InstanceState.RUNNING));
-                Database database = keel.bean(DatabaseLookup.class).find(id).orElseThrow();
-                HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
-                // The primary on that node, which never said its self-fence covers this standby, and its port shut.
-                moveTo(catalog, primary, elsewhere);
-                keel.bean(InstanceRuntime.class).stop(primary);
-                HaDecisionRepository decisions = keel.bean(HaDecisionRepository.class);
-                String refused = Wait.until("the standby's node to refuse the failover", Timeouts.HA_CHECK, () -> {
-                    monitor.check(database);
-                    return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
-                            .filter(sentence -> sentence.contains("had not yet said that its self-fence covers this standby")).findFirst();
-                });
-                assertThat(refused).startsWith("not failing over although node " + elsewhere + ", which hosts the primary, has been silent");
-                assertThat(instances.primary(id).map(Instance::id)).as("no failover").contains(primary.id());
-                assertThat(instances.standby(id).map(Instance::id)).contains(standby.id());
-            } finally {
-                catalog.update(INSTANCES).set(INSTANCES.NODE, here).where(INSTANCES.DATABASE_ID.eq(id))
-                        .and(INSTANCES.NODE.eq(elsewhere)).execute();
-                team.deprovision(id.toString());
-            }
-        } finally {
-            catalog.deleteFrom(NODES).where(NODES.NAME.eq(elsewhere)).execute();
+    void aPrimaryWhosePortDoesNotAcceptAConnectionFromHereIsNotVouchedFor(TestKeel keel) throws Exception {
+        int closed;
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
         }
+        Instance primary = new Instance(UUID.randomUUID(), UUID.randomUUID(), InstanceRole.PRIMARY, InstanceState.RUNNING, 17, "127.0.0.1",
+                closed, "ha-vouch-elsewhere");
+        HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
+        Instance standby = watchFromStandbysNode(keel, monitor.watch(primary.databaseId()), primary);
+        assertThat(monitor.vouch(primary.id(), standby.id())).isEqualTo("its port did not accept a connection from node "
+                + keel.bean(ThisNode.class).name() + " within 250 ms");
     }
 
     @Test
