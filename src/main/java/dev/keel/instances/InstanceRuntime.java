@@ -97,9 +97,11 @@ public interface InstanceRuntime {
 
     /**
      * Puts back the settings and pg_hba rules the server last accepted: called when it refuses the
-     * new pg_hba, before it reads any of the new files (it would not start again from them).
+     * new pg_hba, before it reads any of the new files (it would not start again from them), or
+     * when it does not start from the new files. Returns whether {@link #configure} had kept any
+     * (false: the files in place are the last the server accepted, or the only ones it has).
      */
-    void restoreConfiguration(Instance instance);
+    boolean restoreConfiguration(Instance instance);
 
     /** Drops what {@link #configure} kept: the server accepts the new files, which are now the ones to go back to. */
     void acceptConfiguration(Instance instance);

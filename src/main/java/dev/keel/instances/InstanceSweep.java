@@ -23,7 +23,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * Run once when Keel starts, before interrupted operations resume: stops and sets aside what the
  * runtime holds for instances the catalog does not know, removes pool instances a stop cut short, and
- * starts every instance that should serve (running or pooled) but whose server is down; a fenced
+ * starts every instance that should serve (running or pooled) but whose server is down (from the
+ * files it last accepted, put back, when it does not start from those a restart Keel stopped
+ * during wrote: {@link Reconfiguration#startOrGoBack}); a fenced
  * instance is killed again, should it run. Of the catalog's instances it touches only those this
  * node hosts.
  *
@@ -43,6 +45,7 @@ public final class InstanceSweep {
 
     private final InstanceRepository instances;
     private final InstanceRuntime runtime;
+    private final Reconfiguration reconfiguration;
     private final Duration interval;
     private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(DaemonThreads.named("keel-instance-sweep"));
     private final InstallationIdentity identity;
@@ -50,10 +53,11 @@ public final class InstanceSweep {
     private Set<UUID> suspects = Set.of();
     private boolean wrongCatalog;
 
-    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime, InstallationIdentity identity,
+    InstanceSweep(InstanceRepository instances, InstanceRuntime runtime, Reconfiguration reconfiguration, InstallationIdentity identity,
                   @Value("${keel.instances.sweep-interval}") String interval) {
         this.instances = instances;
         this.runtime = runtime;
+        this.reconfiguration = reconfiguration;
         this.identity = identity;
         this.interval = Durations.parse("KEEL_INSTANCES_SWEEP_INTERVAL", interval);
     }
@@ -79,7 +83,8 @@ public final class InstanceSweep {
             } else if (instance.state().serves() && !runtime.isRunning(instance)) {
                 LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
                 try {
-                    runtime.start(instance);
+                    // Keel may have stopped it to restart it into new files: from the old, put back, should it not start from those.
+                    reconfiguration.startOrGoBack(instance);
                 } catch (RuntimeException e) {
                     LOG.error("Could not start instance {} of database {}", instance.id(), instance.databaseId(), e);
                 }

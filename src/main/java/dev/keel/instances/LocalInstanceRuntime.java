@@ -263,8 +263,8 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
-    public void restoreConfiguration(Instance instance) {
-        ServerFiles.restorePrevious(dataDir(instance.id()));
+    public boolean restoreConfiguration(Instance instance) {
+        return ServerFiles.restorePrevious(dataDir(instance.id()));
     }
 
     @Override

@@ -8,9 +8,12 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * Gives a running instance new settings and pg_hba rules: written, checked (a pg_hba the server
@@ -18,6 +21,9 @@ import java.util.Set;
  * or by a restart when a setting that needs one (such as {@code max_connections}) differs from the
  * running value ({@link #reload}: never a restart; {@link #restart}: always). Returns once the
  * server runs with them, so that what pg_hba now allows or refuses holds for whoever connects next.
+ * A server that does not start from the new files starts again from the old, put back
+ * ({@link #startOrGoBack}): a setting can fail a start that a reload only logs (a library that
+ * is not there, shared memory beyond the machine's, a value out of range).
  */
 @Singleton
 public final class Reconfiguration {
@@ -26,10 +32,12 @@ public final class Reconfiguration {
 
     private final InstanceRuntime runtime;
     private final InstanceConnections connections;
+    private final ServerLog log;
 
-    Reconfiguration(InstanceRuntime runtime, InstanceConnections connections) {
+    Reconfiguration(InstanceRuntime runtime, InstanceConnections connections, ServerLog log) {
         this.runtime = runtime;
         this.connections = connections;
+        this.log = log;
     }
 
     public void apply(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
@@ -42,12 +50,12 @@ public final class Reconfiguration {
                 }
             }
             if (!restart) {
+                runtime.acceptConfiguration(instance);
                 awaitReload(instance, session, session.reloadConfiguration());
                 return;
             }
         }
-        runtime.stop(instance);
-        runtime.start(instance);
+        restartFromNewFiles(instance);
     }
 
     /**
@@ -58,6 +66,7 @@ public final class Reconfiguration {
     public void reload(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         try (ServerSession session = connections.open(instance, "postgres")) {
             write(instance, session, settings, hba);
+            runtime.acceptConfiguration(instance);
             awaitReload(instance, session, session.reloadConfiguration());
         }
     }
@@ -66,21 +75,22 @@ public final class Reconfiguration {
      * Restarts a running instance with new settings and pg_hba rules, whether a setting needs it or
      * not ({@code wal_level}, {@code archive_mode}: {@link #apply} leaves them for the next
      * restart); throws, not restarting, when its pg_hba has an error (the server then keeps the
-     * settings and rules it had, and so do its files).
+     * settings and rules it had, and so do its files), and when it does not start from the new
+     * files ({@link #startOrGoBack}).
      */
     public void restart(Instance instance, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         try (ServerSession session = connections.open(instance, "postgres")) {
             write(instance, session, settings, hba);
         }
-        runtime.stop(instance);
-        runtime.start(instance);
+        restartFromNewFiles(instance);
     }
 
     /**
-     * Writes the instance's files, and keeps them only once the server reads the new pg_hba
-     * without error; before the server reads any of them (no reload, no restart yet). Otherwise
-     * throws, the old files back: a reload would keep the old rules, but take the new settings,
-     * and a start from the refused pg_hba would fail.
+     * Writes the instance's files, the old kept until the caller accepts the new (after a reload,
+     * or a start from them), once the server reads the new pg_hba without error; before the server
+     * reads any of them (no reload, no restart yet). Otherwise throws, the old files back: a reload
+     * would keep the old rules, but take the new settings, and a start from the refused pg_hba
+     * would fail.
      */
     private void write(Instance instance, ServerSession session, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         runtime.configure(instance, settings, hba);
@@ -90,7 +100,74 @@ public final class Reconfiguration {
             throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the settings and rules it had: "
                     + String.join("; ", errors));
         }
+    }
+
+    private void restartFromNewFiles(Instance instance) {
+        runtime.stop(instance);
+        startOrGoBack(instance);
+    }
+
+    /**
+     * Starts a stopped server from its files. When it does not start and a configure kept the files
+     * it last accepted (a change Keel restarts it for now, or one Keel stopped during, whose files
+     * nobody accepted or put back), puts those back and starts it from them, then throws saying what
+     * the server said of the new ones: the server runs, with the settings and rules it had. Throws
+     * too, saying so, when it does not start from those either, or there were none. A server pg_ctl
+     * gave up waiting for that still runs read its files: it is left to start. Once it starts from
+     * the files in place, they are the ones to go back to.
+     */
+    public void startOrGoBack(Instance instance) {
+        long logged = logSize(instance);
+        try {
+            runtime.start(instance);
+        } catch (RuntimeException refused) {
+            if (runtime.isRunning(instance)) {
+                throw refused; // pg_ctl gave up waiting on a server still starting (a long crash recovery): it read its files
+            }
+            String said = startFailure(instance, logged);
+            long loggedAgain = logSize(instance);
+            if (!runtime.restoreConfiguration(instance)) {
+                throw new IllegalStateException("instance " + instance.id() + " did not start: " + said, refused);
+            }
+            try {
+                runtime.start(instance);
+            } catch (RuntimeException again) {
+                again.addSuppressed(refused);
+                throw new IllegalStateException("instance " + instance.id() + " did not start from its new settings and rules (" + said
+                        + "), nor from the ones it had, put back, and is down: " + startFailure(instance, loggedAgain), again);
+            }
+            throw new IllegalStateException("instance " + instance.id() + " did not start from its new settings and rules and runs again"
+                    + " with the ones it had: " + said, refused);
+        }
         runtime.acceptConfiguration(instance);
+    }
+
+    private long logSize(Instance instance) {
+        return runtime.readLog(instance, 0, 0).size();
+    }
+
+    /**
+     * What the server said, in its log after {@code logged}, of why it did not start: the entries of
+     * the postmaster that wrote its first FATAL or PANIC there, up to that one, which follows the
+     * lines that name the setting (Postgres logs an invalid value, then that the configuration file
+     * has errors); the server's last three entries when it wrote neither.
+     */
+    private String startFailure(Instance instance, long logged) {
+        List<ServerLog.Entry> said = new ArrayList<>();
+        for (ServerLog.Entry entry : log.after(log.local(instance), logged, new ServerLog.Filter(null, null)).entries()) {
+            if (entry.user() != null) {
+                continue; // a session's
+            }
+            said.add(entry);
+            if (entry.level().equals(ServerLog.Level.FATAL.name()) || entry.level().equals(ServerLog.Level.PANIC.name())) {
+                return said(said.stream().filter(e -> Objects.equals(e.pid(), entry.pid())).toList());
+            }
+        }
+        return said.isEmpty() ? "its log says nothing of why" : said(said.subList(Math.max(0, said.size() - 3), said.size()));
+    }
+
+    private static String said(List<ServerLog.Entry> entries) {
+        return entries.stream().map(e -> e.level() + ":  " + e.message().replace('\n', ' ')).collect(Collectors.joining("; "));
     }
 
     /**

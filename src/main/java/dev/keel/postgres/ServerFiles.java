@@ -107,8 +107,12 @@ public final class ServerFiles {
         }
     }
 
-    /** Puts back the files {@link #replaceConfiguration} kept; nothing for a file it kept none of. */
-    public static void restorePrevious(Path dataDir) {
+    /**
+     * Puts back the files {@link #replaceConfiguration} kept; nothing for a file it kept none of.
+     * Returns whether it kept any (whether anything was put back).
+     */
+    public static boolean restorePrevious(Path dataDir) {
+        boolean restored = false;
         for (String name : KEPT) {
             Path previous = dataDir.resolve(name + PREVIOUS);
             if (!Files.isRegularFile(previous, LinkOption.NOFOLLOW_LINKS)) {
@@ -119,7 +123,9 @@ public final class ServerFiles {
             } catch (IOException e) {
                 throw new UncheckedIOException("could not put back " + previous, e);
             }
+            restored = true;
         }
+        return restored;
     }
 
     /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements. */

@@ -12,6 +12,7 @@ import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -37,7 +38,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  * the new pg_hba, which then keeps its old rules, in its file too (else it would not start again);
  * nor does {@link Reconfiguration#apply} or {@link Reconfiguration#restart} restart a server into
  * a pg_hba it refuses, nor leave the refused change's settings for the next restart, even when
- * retried after Keel stopped between writing the files and putting the old ones back. Real
+ * retried after Keel stopped between writing the files and putting the old ones back; and a
+ * restart into settings the server does not start from (a library that is not there, a value out
+ * of range) brings it back with the old ones, saying what it said, as does a start after Keel
+ * stopped during such a restart. Real
  * servers of the shared Keel; the database's owner, refused by a rule the new pg_hba adds, shows
  * which rules the server holds.
  */
@@ -120,6 +124,74 @@ class ReconfigurationReloadTest {
         }
     }
 
+    @Test
+    void anApplyWhoseNewSettingsTheServerDoesNotStartFromBringsItBackWithTheOldAndSaysWhy(TestKeel keel) throws Exception {
+        try (Fixture db = Fixture.provision(keel, "apply-fails-start")) {
+            UnstartableChange change = UnstartableChange.to(keel, db, "shared_preload_libraries", "pg_stat_statements,keel_no_such_library");
+            change.assertBackWithTheOld(keel, db, () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()),
+                    "FATAL:  could not access file \"keel_no_such_library\": No such file or directory");
+            assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: restarted")
+                    .isNotEqualTo(db.pid());
+        }
+    }
+
+    @Test
+    void aRestartIntoAValueOutOfRangeBringsTheServerBackWithTheOldAndSaysWhichSetting(TestKeel keel) throws Exception {
+        try (Fixture db = Fixture.provision(keel, "restart-fails-start")) {
+            UnstartableChange change = UnstartableChange.to(keel, db, "max_connections", "262143");
+            change.assertBackWithTheOld(keel, db, () -> keel.bean(Reconfiguration.class).restart(db.server(), change.settings(), change.hba()),
+                    "LOG:  invalid value for parameter \"max_connections\": 262143; FATAL:  configuration file \""
+                            + keel.instanceDataDir(db.server().id()).resolve("keel.conf") + "\" contains errors");
+        }
+    }
+
+    @Test
+    void aStartAfterKeelStoppedDuringARestartIntoFilesTheServerDoesNotStartFromComesBackWithTheOld(TestKeel keel) throws Exception {
+        try (Fixture db = Fixture.provision(keel, "crash-fails-start")) {
+            UnstartableChange change = UnstartableChange.to(keel, db, "shared_preload_libraries", "pg_stat_statements,keel_no_such_library");
+            // What a restart does up to the start, where Keel stopped: the new files written, unaccepted, and the server stopped.
+            InstanceRuntime runtime = keel.bean(InstanceRuntime.class);
+            runtime.configure(db.server(), change.settings(), change.hba());
+            runtime.stop(db.server());
+            // Keel's next start starts it (InstanceSweep.sweep) as this does.
+            change.assertBackWithTheOld(keel, db, () -> keel.bean(Reconfiguration.class).startOrGoBack(db.server()),
+                    "FATAL:  could not access file \"keel_no_such_library\": No such file or directory");
+        }
+    }
+
+    /** A change of one setting to a value the server does not start from; the server's value of it and its files before it. */
+    private record UnstartableChange(Map<String, String> settings, List<HbaRule> hba, String name, String value, Map<String, String> files) {
+        static UnstartableChange to(TestKeel keel, Fixture db, String name, String value) throws SQLException, IOException {
+            Map<String, String> settings = new HashMap<>(ReconfigurationReloadTest.settings(keel, db.server(), db.database()));
+            settings.put(name, value);
+            List<HbaRule> hba = InstanceConfig.hba(db.database().pgDatabase(), keel.bean(Network.class).keelSources());
+            return new UnstartableChange(settings, hba, name, superuserScalar(keel, db.server(), "select pg_catalog.current_setting('" + name + "')"),
+                    configurationFiles(keel, db.server()));
+        }
+
+        /**
+         * {@code change} fails saying the server did not start from the new files, {@code said}, and
+         * runs again with the old: its value of the setting, its files as they were (none kept
+         * beside them), the owner let in.
+         */
+        void assertBackWithTheOld(TestKeel keel, Fixture db, ThrowingCallable change, String said)
+                throws SQLException, IOException {
+            IllegalStateException failed = catchThrowableOfType(IllegalStateException.class, change);
+            assertThat((Throwable) failed).as("a change the server does not start from").isNotNull();
+            assertThat(failed.getMessage()).isEqualTo("instance " + db.server().id() + " did not start from its new settings and rules and runs"
+                    + " again with the ones it had: " + said);
+            assertThat(superuserScalar(keel, db.server(), "select pg_catalog.current_setting('" + name + "')")).as(name + ": the old")
+                    .isEqualTo(value);
+            assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf").isEqualTo(files);
+            Path data = keel.instanceDataDir(db.server().id());
+            assertThat(data.resolve("keel.conf.previous")).as("kept keel.conf").doesNotExist();
+            assertThat(data.resolve("pg_hba.conf.previous")).as("kept pg_hba.conf").doesNotExist();
+            try (Connection login = Pg.connect(db.owner(), "require")) {
+                assertThat(Pg.scalar(login, "select current_user")).as("the owner").isEqualTo(db.user());
+            }
+        }
+    }
+
     /**
      * A change the server refuses: max_connections up (a restart, were the pg_hba good) and a
      * pg_hba with a line the server cannot read after a rule that refuses the owner; and the
@@ -184,7 +256,7 @@ class ReconfigurationReloadTest {
     }
 
     /** {@code change}, given {@code hba}, fails saying the server refused it at its unreadable line. */
-    private static void assertRefused(Instance server, List<HbaRule> hba, org.assertj.core.api.ThrowableAssert.ThrowingCallable change) {
+    private static void assertRefused(Instance server, List<HbaRule> hba, ThrowingCallable change) {
         IllegalStateException failed = catchThrowableOfType(IllegalStateException.class, change);
         assertThat((Throwable) failed).as("a change to a pg_hba the server refuses").isNotNull();
         // pg_hba.conf: Keel's header line, then one line per rule.
