@@ -62,8 +62,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * High availability end to end, with real processes: a postmaster killed is restarted in place, a
  * hung one ({@code SIGSTOP}) is failed over and stays fenced across a Keel restart, a follower
  * keeps following across its leader's failover (and one that received more than the new primary
- * has is rebuilt), a lagging standby is not failed over to, and a planned switchover loses no
- * committed row.
+ * has is rebuilt), a lagging standby is not failed over to, a planned switchover loses no
+ * committed row, and one that does not happen leaves the primary serving its clients again.
  */
 // Minutes long: started among the first (junit-platform.properties).
 @Order(1)
@@ -604,10 +604,7 @@ class HaTest {
         Api.Response switched = api.post("/v1/databases/" + id + "/failover", "");
         assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
         String operation = switched.field("operation_id");
-        JsonNode done = Wait.until("the switchover to finish", FAILOVER, () -> {
-            JsonNode op = api.get("/v1/operations/" + operation).json();
-            return op.get("state").asText().equals("running") ? Optional.empty() : Optional.of(op);
-        });
+        JsonNode done = awaitEnd(api, operation, "the switchover to finish");
         writing.set(false);
         writer.join();
         assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("succeeded");
@@ -619,6 +616,38 @@ class HaTest {
                     + acknowledged + "::int[])"))).isEqualTo(acknowledged.size());
         }
         api.deprovision(id);
+    }
+
+    @Test
+    void aSwitchoverThatCannotReachTheStandbyLeavesThePrimaryServingItsClientsAgain() throws Exception {
+        Api api = keel.api();
+        JsonNode db = api.provision("{\"plan\":\"premium-0\"}");
+        String id = db.get("id").asText();
+        String url = db.get("url").asText();
+        try {
+            awaitHaAvailable(api, id);
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("create table kept (n int primary key)");
+                sql.execute("insert into kept values (1)");
+            }
+            Instance primary = primary(id);
+            // The switchover stops the primary (which lets in only Keel and replication by then), then finds no standby to ask.
+            keel.bean(InstanceRuntime.class).stop(keel.bean(InstanceRepository.class).standby(UUID.fromString(id)).orElseThrow());
+            Api.Response switched = api.post("/v1/databases/" + id + "/failover", "");
+            assertThat(switched.status()).as(switched.toString()).isEqualTo(202);
+            String operation = switched.field("operation_id");
+            JsonNode done = awaitEnd(api, operation, "the switchover to end");
+            assertThat(done.get("state").asText()).as(done.toString()).isEqualTo("failed");
+            assertThat(primary(id).id()).as("the primary").isEqualTo(primary.id());
+            assertThat(api.get("/v1/databases/" + id).field("url")).isEqualTo(url);
+            // Started again, with its own rules back: the owner gets in, and writes.
+            try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
+                sql.execute("insert into kept values (2)");
+                assertThat(Pg.scalar(connection, "select string_agg(n::text, ',' order by n) from kept")).isEqualTo("1,2");
+            }
+        } finally {
+            api.deprovision(id);
+        }
     }
 
     @Test
@@ -708,6 +737,14 @@ class HaTest {
     /** The newest HA decision of {@code kind}, once the operation it started (if any) has ended. */
     private static JsonNode awaitDecision(Api api, String id, String kind) {
         return HaDecisions.await(api, id, kind, Instant.EPOCH, FAILOVER);
+    }
+
+    /** Operation {@code operation} once it no longer runs. */
+    private static JsonNode awaitEnd(Api api, String operation, String what) {
+        return Wait.until(what, FAILOVER, () -> {
+            JsonNode op = api.get("/v1/operations/" + operation).json();
+            return op.get("state").asText().equals("running") ? Optional.empty() : Optional.of(op);
+        });
     }
 
     private static void awaitHaAvailable(Api api, String id) {
