@@ -5,14 +5,16 @@ import io.micronaut.core.annotation.Nullable;
 
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.function.Supplier;
 
 /**
  * What a WAL stream knows of its server's WAL beyond what it received: what the server had flushed
- * when the stream connected (until that is stored the stream is catching up) and what it was seen
- * holding since. The stream owns its stored position and passes it in; reports read from other
- * threads.
+ * when the stream connected (until that is stored the stream is catching up), what it was seen
+ * holding since, and the last time the stream knew everything the server had as stored. The stream
+ * owns its stored position and passes it in; reports read from other threads.
  */
 final class Sightings {
     /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
@@ -30,6 +32,21 @@ final class Sightings {
      */
     @Nullable
     private volatile Seen atConnect;
+    /**
+     * When the stream last heard from its server on this connection: IDENTIFY_SYSTEM's answer, then,
+     * for each chunk of WAL, the last read before it that found nothing (the chunk was sent no earlier).
+     * The server sends WAL moments after its flush, so once what it sent is stored, everything it had
+     * at that moment is. A read that finds nothing later proves nothing more: a silently cut link
+     * reads nothing too, until the silence check ends the connection seconds later. (The server's own
+     * word, each chunk's walEnd, pgjdbc does not pass on; a keepalive it shows only when its position
+     * is past the last chunk's end, and the server sends one only when asked or after
+     * wal_sender_timeout / 2 without a status.)
+     */
+    @Nullable
+    private volatile Instant heardAt;
+    /** The last time the stream knew everything its server had as stored; null while it never did. */
+    @Nullable
+    private volatile Instant caughtUpAt;
 
     /** The server was seen at {@code at} with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
     void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
@@ -41,6 +58,50 @@ final class Sightings {
     /** The stream connected at {@code at}, when its server had flushed through {@code flushed}. */
     void connected(Lsn flushed, Instant at) {
         atConnect = new Seen(flushed, at);
+        heardAt = at;
+    }
+
+    /** A chunk of WAL arrived that was not there at {@code notBefore}. */
+    void heard(Instant notBefore) {
+        heardAt = notBefore;
+    }
+
+    /**
+     * The stream has everything through {@code stored} in the store, and what arrived past it since
+     * {@code unstoredSince} (null when nothing did): with nothing outstanding, everything the server
+     * had when it was last heard from is stored.
+     */
+    void settled(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
+        caughtUpAt = caughtUpWith(stored, unstoredSince);
+    }
+
+    /**
+     * The last time the stream knows everything its server had as stored, once it has everything
+     * through {@code stored} and what arrived past it since {@code unstoredSince} (null when nothing
+     * did) in the store; without changing what {@link #caughtUpAt()} says (a part's row carries it
+     * before the stream counts the part as stored).
+     */
+    @Nullable
+    Instant caughtUpWith(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
+        Instant heard = heardAt;
+        return heard != null && oldestUnstored(stored, unstoredSince) == null ? heard : caughtUpAt;
+    }
+
+    /**
+     * A new stream (Keel started, the receiver moved to this node) takes {@code earlier}'s answer,
+     * the last time the server's earlier stream knew everything as stored, while it knows no such
+     * time itself; asks it nothing otherwise.
+     */
+    void seed(Supplier<Optional<Instant>> earlier) {
+        if (caughtUpAt == null) {
+            caughtUpAt = earlier.get().orElse(null);
+        }
+    }
+
+    /** The last time the stream knew everything its server had as stored; null while it never did. */
+    @Nullable
+    Instant caughtUpAt() {
+        return caughtUpAt;
     }
 
     /**
@@ -60,6 +121,7 @@ final class Sightings {
             seen.add(unfinished); // before atConnect goes: a report in between still counts it
         }
         atConnect = null;
+        heardAt = null;
     }
 
     /** What the server had flushed when the stream connected, while that is past {@code stored}; else null. */

@@ -149,9 +149,6 @@ final class WalStream implements Runnable {
     private volatile Instant storedAt;
     @Nullable
     private volatile String problem;
-    /** The last time this stream knew everything the server had as stored (connected, nothing outstanding); null when it never did. */
-    @Nullable
-    private volatile Instant caughtUpAt;
 
     WalStream(Instance instance, InstanceConnections connections, ObjectStore store, WalFiles files, ArchiveRepository archive,
               long uploadMillis, boolean remote, boolean synchronous) {
@@ -215,7 +212,7 @@ final class WalStream implements Runnable {
         boolean on = connected;
         Sightings.Seen connect = on ? sightings.catchingUp(stored) : null; // a connection that ended catches up to nothing
         return new Status(on, received, stored, oldestUnstored(), storedAt, problem, connect == null ? null : connect.flushed(),
-                connect == null ? null : caughtUpAt);
+                connect == null ? null : sightings.caughtUpAt());
     }
 
     /**
@@ -331,12 +328,9 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            if (caughtUpAt == null) {
-                // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: the last part its
-                // server's earlier stream stored is the latest time the store was known to hold what it had received.
-                caughtUpAt = archive.streamed(database).filter(p -> p.instance().equals(instance.id())).map(StreamedWal::storedAt)
-                        .orElse(null);
-            }
+            // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: the last part its
+            // server's earlier stream stored is the latest time the store was known to hold what it had received.
+            sightings.seed(() -> archive.streamed(database).filter(p -> p.instance().equals(instance.id())).map(StreamedWal::storedAt));
             // The server's WAL through its flush position existed when it said so: a catch-up from the slot (after a
             // restart, a move, a cut connection) is behind from its first moment, not from when its WAL arrives.
             sightings.connected(identity.flushed(), identified);
@@ -351,14 +345,16 @@ final class WalStream implements Runnable {
             // Only said: what this stream counts as stored stays where the earlier one's row ends.
             sayFlushed(stream, storedOffset == SEGMENT ? segment.startLsn() : stored);
             long pause = POLL_MILLIS;
+            Instant quiet = identified; // the last read that found nothing: what arrives next was sent no earlier
             try {
                 while (running) {
+                    Instant asked = Instant.now();
                     ByteBuffer chunk = stream.readPending();
                     if (chunk == null) {
+                        quiet = asked;
                         storeIfDue(stream, synchronous);
-                        if (oldestUnstored() == null) {
-                            caughtUpAt = Instant.now(); // nothing more came, and everything that did is stored
-                        }
+                        // Everything stored: caught up as of when the server was last heard from, not now (a cut link is silent).
+                        sightings.settled(stored, unstoredSince);
                         checkSilence();
                         Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                         // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
@@ -367,6 +363,7 @@ final class WalStream implements Runnable {
                     }
                     pause = synchronous ? 1 : POLL_MILLIS;
                     heardAt = System.nanoTime();
+                    sightings.heard(quiet);
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);

@@ -67,4 +67,46 @@ class SightingsTest {
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(connect);
     }
+
+    @Test
+    void caughtUpDatesFromWhenTheServerWasLastHeardNotFromReadsThatFoundNothing() {
+        Sightings sightings = new Sightings();
+        Instant connect = NOW.minusSeconds(30);
+        sightings.connected(into(1 << 20), connect);
+        sightings.settled(SEGMENT.startLsn(), null); // catching up: not caught up at all yet
+        assertThat(sightings.caughtUpAt()).isNull();
+        Instant lastQuiet = NOW.minusSeconds(9); // the last read that found nothing before the last chunk
+        sightings.heard(lastQuiet);
+        sightings.settled(into(1 << 20), NOW.minusSeconds(8)); // what arrived is not stored yet
+        assertThat(sightings.caughtUpAt()).isNull();
+        sightings.settled(into(1 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(lastQuiet);
+        // The link is cut without a word: reads find nothing for seconds, until the silence check ends the connection.
+        for (int read = 0; read < 80; read++) {
+            sightings.settled(into(1 << 20), null);
+        }
+        sightings.connectionEnded(into(1 << 20));
+        assertThat(sightings.caughtUpAt()).isEqualTo(lastQuiet);
+        // The next connection finds more flushed: its catch-up does not move it either, until it is stored.
+        sightings.connected(into(3 << 20), NOW);
+        sightings.heard(NOW.plusSeconds(1));
+        sightings.settled(into(2 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(lastQuiet);
+        sightings.settled(into(3 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.plusSeconds(1));
+    }
+
+    @Test
+    void aServerSeenPastWhatIsStoredKeepsTheStreamFromCountingItselfCaughtUp() {
+        Sightings sightings = new Sightings();
+        sightings.connected(into(1 << 20), NOW.minusSeconds(10));
+        sightings.settled(into(1 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
+        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20));
+        sightings.heard(NOW.minusSeconds(4));
+        sightings.settled(into(1 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
+        assertThat(sightings.caughtUpWith(into(2 << 20), null)).as("once what it was seen holding is stored").isEqualTo(NOW.minusSeconds(4));
+        assertThat(sightings.caughtUpAt()).as("only asked").isEqualTo(NOW.minusSeconds(10));
+    }
 }

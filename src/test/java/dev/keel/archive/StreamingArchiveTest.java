@@ -64,6 +64,8 @@ class StreamingArchiveTest {
     private static final String SYNCHRONOUS_PLAN = "essential-0";
     /** How long the store stays stopped once a catch-up has begun: more than the 5 s after which a lag reads "behind". */
     private static final Duration STORE_HELD = Duration.ofSeconds(6);
+    /** How long the receiver's link says nothing before it ends: longer than reads that find nothing are apart. */
+    private static final Duration SILENCE_HELD = Duration.ofSeconds(3);
     private static TestKeel keel;
 
     @BeforeAll
@@ -441,6 +443,55 @@ class StreamingArchiveTest {
                 assertThat(s.windowEnd()).as(s.toString()).isBeforeOrEqualTo(Instant.ofEpochMilli(taken));
             });
         } finally {
+            api.deprovision(id);
+        }
+    }
+
+    @Test
+    void aLinkThatFallsSilentLeavesTheReceiversLastCaughtUpMomentAtTheServersLastWord() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        long s3 = keel.bean(EmbeddedS3.class).process().pid();
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                sql.execute("create table unheard (n bigint, payload text)");
+                Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + written, Timeouts.PROVISION, () -> !written.isAfter(streamed(api, id)));
+                long walsender = Long.parseLong(Pg.scalar(superuser, "select pid from pg_stat_replication where application_name = '"
+                        + WalReceivers.SLOT + "'"));
+                // The receiver's walsender stopped: its connection stays open and says nothing, as over a cut link; no
+                // /archive call meanwhile (its look at the server would tell the stream it is behind).
+                Instant cut = Instant.now();
+                Footprint.signal("STOP", walsender);
+                try {
+                    sql.execute("insert into unheard select g, md5(g::text) from generate_series(1, 20000) g");
+                    Thread.sleep(SILENCE_HELD.toMillis());
+                    // Then the connection ends (the walsender dies of its queued SIGTERM once it runs again) while the store is
+                    // stopped: the receiver reconnects to a server that has flushed WAL it never got, and cannot store it.
+                    Footprint.signal("STOP", s3);
+                    Pg.scalar(superuser, "select pg_terminate_backend(" + walsender + ")");
+                } finally {
+                    Footprint.signal("CONT", walsender);
+                }
+                WalStream.Status catchingUp = Wait.until("the receiver to report its catch-up", Timeouts.PROVISION,
+                        () -> keel.bean(ArchiveRepository.class).receiver(databaseId).map(ArchiveRepository.ReportedReceiver::status)
+                                .filter(status -> status.catchUpTo() != null));
+                // The last moment it knew everything stored is when the server last spoke, before the silence; reads that
+                // found nothing while the link said nothing prove nothing.
+                assertThat(catchingUp.caughtUpAt()).as(catchingUp.toString()).isNotNull().isBeforeOrEqualTo(cut);
+                JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
+                assertThat(Instant.parse(archive.get("window").get("to").asText())).as(archive.toString()).isBeforeOrEqualTo(cut);
+                Footprint.signal("CONT", s3);
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
+            }
+        } finally {
+            Footprint.signal("CONT", s3);
             api.deprovision(id);
         }
     }
