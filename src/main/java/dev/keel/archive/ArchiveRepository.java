@@ -197,6 +197,7 @@ public final class ArchiveRepository {
                 .set(STREAMED_WAL.STORED_BYTES, partial.storedBytes())
                 .set(STREAMED_WAL.SHA256, partial.sha256())
                 .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
+                .set(STREAMED_WAL.CAUGHT_UP_AT, partial.caughtUpAt() == null ? null : partial.caughtUpAt().atOffset(ZoneOffset.UTC))
                 .onConflict(STREAMED_WAL.DATABASE_ID).doUpdate()
                 .set(STREAMED_WAL.INSTANCE_ID, partial.instance())
                 .set(STREAMED_WAL.SYSTEM_IDENTIFIER, partial.systemIdentifier())
@@ -208,6 +209,7 @@ public final class ArchiveRepository {
                 .set(STREAMED_WAL.STORED_BYTES, partial.storedBytes())
                 .set(STREAMED_WAL.SHA256, partial.sha256())
                 .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
+                .set(STREAMED_WAL.CAUGHT_UP_AT, partial.caughtUpAt() == null ? null : partial.caughtUpAt().atOffset(ZoneOffset.UTC))
                 .execute();
     }
 
@@ -216,7 +218,7 @@ public final class ArchiveRepository {
         return dsl.selectFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).fetchOptional(r -> new StreamedWal(
                 r.getDatabaseId(), r.getInstanceId(), r.getSystemIdentifier(),
                 new WalSegmentName(new TimelineId(r.getTimeline()), r.getSegmentNumber()), new Lsn(r.getEndLsn()), r.getSizeBytes(),
-                r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant()));
+                r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant(), r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant()));
     }
 
     /** A database's WAL receiver as node {@code node} last reported it (within {@link #RECEIVER_FRESH}). */

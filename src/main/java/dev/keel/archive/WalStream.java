@@ -328,9 +328,10 @@ final class WalStream implements Runnable {
             parts.reset();
             allParts = storedOffset == 0; // an earlier stream's parts are in the store only
             received = segment.startLsn();
-            // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: the last part its
-            // server's earlier stream stored is the latest time the store was known to hold what it had received.
-            sightings.seed(() -> archive.streamed(database).filter(p -> p.instance().equals(instance.id())).map(StreamedWal::storedAt));
+            // A new stream (Keel started, the receiver moved here) knows of no time it was caught up: its server's earlier
+            // stream's, as of its last part, is one (not that part's store time, late by that stream's lag if it was behind).
+            sightings.seed(() -> archive.streamed(database).filter(p -> p.instance().equals(instance.id()))
+                    .map(StreamedWal::caughtUpAt));
             // The server's WAL through its flush position existed when it said so: a catch-up from the slot (after a
             // restart, a move, a cut connection) is behind from its first moment, not from when its WAL arrives.
             sightings.connected(identity.flushed(), identified);
@@ -597,8 +598,9 @@ final class WalStream implements Runnable {
             parts.writeBytes(encoded.stored());
         }
         Instant now = Instant.now();
+        // Everything received is in the store now: caught up as of this part, unless the server has more (a catch-up, a sighting).
         archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, storedBytes,
-                Sha256.hex(clone(digest).digest()), now));
+                Sha256.hex(clone(digest).digest()), now, sightings.caughtUpWith(end, null)));
         storedOffset = filled;
         healthy();
         storedAt = now;

@@ -33,7 +33,7 @@ class ReceiverReportTest {
     /** The catch-up's newest part, stored just now (of WAL written long before). */
     private static Optional<StreamedWal> partial() {
         return Optional.of(new StreamedWal(UUID.randomUUID(), UUID.randomUUID(), 1, LAST.next(), STORED, 2 << 20, 1 << 18, "sha",
-                NOW.minusMillis(200)));
+                NOW.minusMillis(200), null));
     }
 
     @Test

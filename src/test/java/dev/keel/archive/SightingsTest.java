@@ -6,6 +6,8 @@ import dev.keel.postgres.WalSegmentName;
 import org.junit.jupiter.api.Test;
 
 import java.time.Instant;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -108,5 +110,39 @@ class SightingsTest {
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
         assertThat(sightings.caughtUpWith(into(2 << 20), null)).as("once what it was seen holding is stored").isEqualTo(NOW.minusSeconds(4));
         assertThat(sightings.caughtUpAt()).as("only asked").isEqualTo(NOW.minusSeconds(10));
+    }
+
+    @Test
+    void aNewStreamTakesItsServersEarlierStreamsLastCaughtUpMomentOnlyWhileItKnowsNone() {
+        Sightings sightings = new Sightings();
+        AtomicInteger asked = new AtomicInteger();
+        Instant earlier = NOW.minusSeconds(40);
+        sightings.seed(() -> {
+            asked.incrementAndGet();
+            return Optional.of(earlier);
+        });
+        assertThat(sightings.caughtUpAt()).isEqualTo(earlier);
+        // Its catch-up stores parts of WAL the server had at its connection: each part's row carries the earlier moment,
+        // not its own store time, until the catch-up is stored.
+        sightings.connected(into(3 << 20), NOW);
+        sightings.heard(NOW.plusSeconds(1));
+        assertThat(sightings.caughtUpWith(into(1 << 20), null)).isEqualTo(earlier);
+        assertThat(sightings.caughtUpWith(into(3 << 20), null)).isEqualTo(NOW.plusSeconds(1));
+        sightings.settled(into(3 << 20), null);
+        // A reconnect keeps what this stream knows: the catalog is not asked again.
+        sightings.connectionEnded(into(3 << 20));
+        sightings.seed(() -> {
+            asked.incrementAndGet();
+            return Optional.of(NOW.minusSeconds(3600));
+        });
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.plusSeconds(1));
+        assertThat(asked).hasValue(1);
+    }
+
+    @Test
+    void anEarlierStreamThatKnewNoCaughtUpMomentLeavesItUnknown() {
+        Sightings sightings = new Sightings();
+        sightings.seed(Optional::empty);
+        assertThat(sightings.caughtUpAt()).isNull();
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.keel.instances.Instance;
 import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
+import dev.keel.instances.InstanceConfig;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.WalFileName;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -31,6 +33,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -64,8 +67,13 @@ class StreamingArchiveTest {
     private static final String SYNCHRONOUS_PLAN = "essential-0";
     /** How long the store stays stopped once a catch-up has begun: more than the 5 s after which a lag reads "behind". */
     private static final Duration STORE_HELD = Duration.ofSeconds(6);
-    /** How long the receiver's link says nothing before it ends: longer than reads that find nothing are apart. */
+    /**
+     * How long a fault the receiver cannot see is held (its walsender stopped: the link says nothing, and the store may hang
+     * meanwhile): longer than reads that find nothing are apart.
+     */
     private static final Duration SILENCE_HELD = Duration.ofSeconds(3);
+    /** What arrived unstored this long ago is being put: the receiver waits less (keel.archive.stream-upload-millis, 700 ms). */
+    private static final Duration PUT_BEGUN = Duration.ofMillis(1500);
     private static TestKeel keel;
 
     @BeforeAll
@@ -459,11 +467,11 @@ class StreamingArchiveTest {
             Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
             try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
                  Connection superuser = Superuser.connect(keel, primary, "postgres")) {
-                sql.execute("create table unheard (n bigint, payload text)");
-                Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
-                Wait.until("the receiver to store " + written, Timeouts.PROVISION, () -> !written.isAfter(streamed(api, id)));
-                long walsender = Long.parseLong(Pg.scalar(superuser, "select pid from pg_stat_replication where application_name = '"
-                        + WalReceivers.SLOT + "'"));
+                long walsender = storedWithItsWalsender(api, id, sql, superuser, "unheard");
+                // The row of the last part stored says when the receiver last knew everything stored, for a stream that
+                // starts anew to take: no later than the part was stored.
+                StreamedWal part = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow();
+                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(part.storedAt());
                 // The receiver's walsender stopped: its connection stays open and says nothing, as over a cut link; no
                 // /archive call meanwhile (its look at the server would tell the stream it is behind).
                 Instant cut = Instant.now();
@@ -496,6 +504,71 @@ class StreamingArchiveTest {
         }
     }
 
+    @Test
+    void aReceiverThatStartsAnewTakesTheLastMomentItsServersEarlierReceiverKnewEverythingStoredNotWhenItStoredItsLastPart()
+            throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        Instant beforeUnheard;
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                long walsender = storedWithItsWalsender(api, id, sql, superuser, "late");
+                // The receiver stores its last part behind: the store hangs while it puts it, and meanwhile the server
+                // writes WAL the receiver does not read (its walsender stopped: that WAL never reaches this receiver).
+                long s3 = keel.bean(EmbeddedS3.class).process().pid();
+                Footprint.signal("STOP", s3);
+                try {
+                    sql.execute("insert into late select g, md5(g::text) from generate_series(1, 1000) g");
+                    Lsn first = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                    Wait.until("the receiver to put what it received of " + first, Timeouts.PROVISION, () -> keel.bean(WalReceivers.class)
+                            .stream(databaseId).map(WalStream::status).filter(st -> st.received() != null && !first.isAfter(st.received())
+                                    && st.unstoredSince() != null && st.unstoredSince().isBefore(Instant.now().minus(PUT_BEGUN)))
+                            .isPresent());
+                    Footprint.signal("STOP", walsender);
+                    beforeUnheard = Instant.now();
+                    sql.execute("insert into late select g, md5(g::text) from generate_series(1, 1000) g");
+                    Thread.sleep(SILENCE_HELD.toMillis()); // the part lands that much after WAL it does not hold was written
+                } finally {
+                    Footprint.signal("CONT", s3);
+                }
+                StreamedWal part = Wait.until("the receiver's part to be stored", Timeouts.PROVISION, () -> keel.bean(ArchiveRepository.class)
+                        .streamed(databaseId).filter(p -> p.storedAt().isAfter(beforeUnheard)));
+                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(beforeUnheard);
+                String password = keel.bean(InstanceRepository.class).superuserPassword(primary);
+                keel.stopControlPlane();
+                try {
+                    Pg.scalar(superuser, "select pg_terminate_backend(" + walsender + ")");
+                    Footprint.signal("CONT", walsender);
+                    // The slot held while Keel starts, so that its new receiver connects only once the store hangs.
+                    try (SlotHolder holder = SlotHolder.takeFreed(primary, password)) {
+                        keel.startControlPlane();
+                        Footprint.signal("STOP", keel.bean(EmbeddedS3.class).process().pid());
+                        holder.drain();
+                    }
+                    WalStream.Status catchingUp = Wait.until("the new receiver to report its catch-up", Timeouts.PROVISION,
+                            () -> keel.bean(ArchiveRepository.class).receiver(databaseId).map(ArchiveRepository.ReportedReceiver::status)
+                                    .filter(status -> status.catchUpTo() != null));
+                    // Its catch-up holds WAL written after beforeUnheard: the window must not reach past it.
+                    assertThat(catchingUp.caughtUpAt()).as(catchingUp.toString()).isNotNull().isBeforeOrEqualTo(beforeUnheard);
+                    JsonNode archive = keel.api().get("/v1/databases/" + id + "/archive").json();
+                    assertThat(Instant.parse(archive.get("window").get("to").asText())).as(archive.toString())
+                            .isBeforeOrEqualTo(beforeUnheard);
+                } finally {
+                    Footprint.signal("CONT", keel.bean(EmbeddedS3.class).process().pid());
+                }
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(keel.api(), id)));
+            }
+        } finally {
+            keel.api().deprovision(id);
+        }
+    }
+
     /**
      * The receiver's slot held by the test (through the same replication API, never saying anything
      * flushed, so the slot keeps every byte): the receiver cannot start streaming until it is closed.
@@ -521,6 +594,36 @@ class StreamingArchiveTest {
             });
         }
 
+        /**
+         * Takes the slot once its walsender has gone, without Keel (which may be stopped): over a replication
+         * connection of the test's own, as Keel's superuser.
+         */
+        static SlotHolder takeFreed(Instance primary, String password) {
+            Properties props = new Properties();
+            props.setProperty("user", InstanceConfig.SUPERUSER);
+            props.setProperty("password", password);
+            props.setProperty("sslmode", "verify-full");
+            props.setProperty("sslrootcert", keel.caFile().toString());
+            props.setProperty("ApplicationName", "catch-up-test");
+            props.setProperty("replication", "true");
+            props.setProperty("preferQueryMode", "simple");
+            props.setProperty("assumeMinServerVersion", "10");
+            String url = "jdbc:postgresql://" + primary.host() + ":" + primary.port() + "/postgres";
+            return Wait.until("the test to hold the receiver's slot", Timeouts.REQUEST, () -> {
+                try {
+                    ReplicationSession session = new ReplicationSession(DriverManager.getConnection(url, props));
+                    try {
+                        return Optional.of(new SlotHolder(session, session.startPhysical(WalReceivers.SLOT, session.identify().flushed(), 1000)));
+                    } catch (SQLException e) {
+                        session.close(); // the walsender that held it has not ended yet
+                        return Optional.empty();
+                    }
+                } catch (SQLException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+
         /** Reads what arrived, so that the stream keeps replying to the server (which ends a holder silent for long). */
         void drain() throws SQLException {
             while (stream.readPending() != null) {
@@ -532,6 +635,15 @@ class StreamingArchiveTest {
         public void close() throws SQLException {
             session.close();
         }
+    }
+
+    /** Creates {@code table}, waits until the receiver has stored it, and returns the pid of the receiver's walsender. */
+    private static long storedWithItsWalsender(Api api, String id, Statement sql, Connection superuser, String table) throws SQLException {
+        sql.execute("create table " + table + " (n bigint, payload text)");
+        Lsn written = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+        Wait.until("the receiver to store " + written, Timeouts.PROVISION, () -> !written.isAfter(streamed(api, id)));
+        return Long.parseLong(Pg.scalar(superuser, "select pid from pg_stat_replication where application_name = '"
+                + WalReceivers.SLOT + "'"));
     }
 
     private static Lsn slotRestart(Connection superuser) {
