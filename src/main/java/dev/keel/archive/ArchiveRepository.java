@@ -218,7 +218,8 @@ public final class ArchiveRepository {
         return dsl.selectFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).fetchOptional(r -> new StreamedWal(
                 r.getDatabaseId(), r.getInstanceId(), r.getSystemIdentifier(),
                 new WalSegmentName(new TimelineId(r.getTimeline()), r.getSegmentNumber()), new Lsn(r.getEndLsn()), r.getSizeBytes(),
-                r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant(), r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant()));
+                r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant(),
+                r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant()));
     }
 
     /** A database's WAL receiver as node {@code node} last reported it (within {@link #RECEIVER_FRESH}). */

@@ -108,7 +108,8 @@ class SightingsTest {
         sightings.heard(NOW.minusSeconds(4));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
-        assertThat(sightings.caughtUpWith(into(2 << 20), null)).as("once what it was seen holding is stored").isEqualTo(NOW.minusSeconds(4));
+        assertThat(sightings.caughtUpWith(into(2 << 20), null)).as("once what it was seen holding is stored")
+                .isEqualTo(NOW.minusSeconds(4));
         assertThat(sightings.caughtUpAt()).as("only asked").isEqualTo(NOW.minusSeconds(10));
     }
 

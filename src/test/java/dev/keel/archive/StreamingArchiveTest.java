@@ -536,8 +536,8 @@ class StreamingArchiveTest {
                 } finally {
                     Footprint.signal("CONT", s3);
                 }
-                StreamedWal part = Wait.until("the receiver's part to be stored", Timeouts.PROVISION, () -> keel.bean(ArchiveRepository.class)
-                        .streamed(databaseId).filter(p -> p.storedAt().isAfter(beforeUnheard)));
+                StreamedWal part = Wait.until("the receiver's part to be stored", Timeouts.PROVISION,
+                        () -> keel.bean(ArchiveRepository.class).streamed(databaseId).filter(p -> p.storedAt().isAfter(beforeUnheard)));
                 assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(beforeUnheard);
                 String password = keel.bean(InstanceRepository.class).superuserPassword(primary);
                 keel.stopControlPlane();
@@ -613,7 +613,8 @@ class StreamingArchiveTest {
                 try {
                     ReplicationSession session = new ReplicationSession(DriverManager.getConnection(url, props));
                     try {
-                        return Optional.of(new SlotHolder(session, session.startPhysical(WalReceivers.SLOT, session.identify().flushed(), 1000)));
+                        Lsn from = session.identify().flushed();
+                        return Optional.of(new SlotHolder(session, session.startPhysical(WalReceivers.SLOT, from, 1000)));
                     } catch (SQLException e) {
                         session.close(); // the walsender that held it has not ended yet
                         return Optional.empty();
