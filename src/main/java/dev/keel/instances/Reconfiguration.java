@@ -90,11 +90,22 @@ public final class Reconfiguration {
      * or a start from them), once the server reads the new pg_hba without error; before the server
      * reads any of them (no reload, no restart yet). Otherwise throws, the old files back: a reload
      * would keep the old rules, but take the new settings, and a start from the refused pg_hba
-     * would fail.
+     * would fail. A check that fails puts the old files back too.
      */
     private void write(Instance instance, ServerSession session, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
         runtime.configure(instance, settings, hba);
-        List<String> errors = session.hbaErrors();
+        List<String> errors;
+        try {
+            errors = session.hbaErrors();
+        } catch (SQLException | RuntimeException e) {
+            // Not checked (the server went away, say): the old files back, as for a refusal.
+            try {
+                runtime.restoreConfiguration(instance);
+            } catch (RuntimeException restoring) {
+                e.addSuppressed(restoring);
+            }
+            throw e;
+        }
         if (!errors.isEmpty()) {
             runtime.restoreConfiguration(instance);
             throw new IllegalStateException("instance " + instance.id() + " refused its new pg_hba and keeps the settings and rules it had: "
