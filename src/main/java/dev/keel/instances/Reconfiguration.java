@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
@@ -119,13 +120,23 @@ public final class Reconfiguration {
     }
 
     /**
+     * What a server says when its settings or rules keep it from starting: a value or a file it
+     * refuses, a library it cannot load, more shared memory than the host gives.
+     */
+    private static final Pattern BECAUSE_OF_FILES = Pattern.compile("invalid value for parameter|configuration file|pg_hba\\.conf"
+            + "|could not access file|could not load library|could not create shared memory segment|could not map anonymous shared memory"
+            + "|unrecognized configuration parameter|parameter \"[^\"]+\" cannot be changed");
+
+    /**
      * Starts a stopped server from its files. When it does not start and a configure kept the files
      * it last accepted (a change Keel restarts it for now, or one Keel stopped during, whose files
      * nobody accepted or put back), puts those back and starts it from them, then throws saying what
      * the server said of the new ones: the server runs, with the settings and rules it had. Throws
      * too, saying so, when it does not start from those either, or there were none. A server pg_ctl
      * gave up waiting for that still runs read its files: it is left to start. Once it starts from
-     * the files in place, they are the ones to go back to.
+     * the files in place, they are the ones to go back to. Goes back only when the server's words
+     * blame its files ({@link #BECAUSE_OF_FILES}): a start that failed for another reason (a port
+     * taken, a full disk) leaves them.
      */
     public void startOrGoBack(Instance instance) {
         long logged = logSize(instance);
@@ -133,9 +144,18 @@ public final class Reconfiguration {
             runtime.start(instance);
         } catch (RuntimeException refused) {
             if (runtime.isRunning(instance)) {
-                throw refused; // pg_ctl gave up waiting on a server still starting (a long crash recovery): it read its files
+                // pg_ctl gave up waiting on a server still starting (a long crash recovery): it read its files, which are the
+                // ones to go back to from now on (kept copies left behind would be put back over a later change).
+                runtime.acceptConfiguration(instance);
+                throw refused;
             }
             String said = startFailure(instance, logged);
+            if (!BECAUSE_OF_FILES.matcher(said).find()) {
+                // A port taken, a shared memory block a killed postmaster's children still hold, a full disk: not the files',
+                // which stay (with the copies kept), for the next start to take or refuse.
+                throw new IllegalStateException("instance " + instance.id() + " did not start, for a reason that is not its new settings"
+                        + " or rules, which stay: " + said, refused);
+            }
             long loggedAgain = logSize(instance);
             if (!runtime.restoreConfiguration(instance)) {
                 throw new IllegalStateException("instance " + instance.id() + " did not start: " + said, refused);
