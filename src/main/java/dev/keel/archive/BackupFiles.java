@@ -1,8 +1,11 @@
 package dev.keel.archive;
 
 import dev.keel.instances.DataFile;
+import dev.keel.postgres.ServerFiles;
 
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Which parts of a data directory a base backup holds. Left out, as pg_basebackup leaves them out
@@ -14,10 +17,10 @@ import java.util.Set;
  * and the pg_hba and keel.conf a configure replaced (kept to be put back should the server refuse the new pg_hba).
  */
 final class BackupFiles {
-    private static final Set<String> SKIPPED_FILES = Set.of("postmaster.pid", "postmaster.opts", "backup_label", "backup_label.old",
-            "tablespace_map", "tablespace_map.old", "recovery.signal", "standby.signal", "current_logfiles", "server.key",
-            "postgresql.auto.conf", "postgresql.auto.conf.tmp", "pg_hba.conf.previous",
-            "keel.conf.previous");
+    private static final Set<String> SKIPPED_FILES = Stream.concat(Stream.of("postmaster.pid", "postmaster.opts", "backup_label",
+            "backup_label.old", "tablespace_map", "tablespace_map.old", "recovery.signal", "standby.signal", "current_logfiles",
+            "server.key", "postgresql.auto.conf", "postgresql.auto.conf.tmp"), ServerFiles.KEPT_FILES.stream())
+            .collect(Collectors.toUnmodifiableSet());
     private static final Set<String> EMPTIED_DIRECTORIES = Set.of("pg_wal", "pg_replslot", "pg_stat_tmp", "pg_dynshmem", "pg_notify",
             "pg_serial", "pg_snapshots", "pg_subtrans");
 

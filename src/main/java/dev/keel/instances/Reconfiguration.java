@@ -31,6 +31,14 @@ public final class Reconfiguration {
     private static final Duration RELOAD_PATIENCE = Duration.ofSeconds(10);
     private static final Set<String> RESTART_SETTINGS = Set.of("max_connections", "shared_buffers", "shared_preload_libraries");
 
+    /**
+     * What a server says when its settings or rules keep it from starting: a value or a file it
+     * refuses, a library it cannot load, more shared memory than the host gives.
+     */
+    private static final Pattern BECAUSE_OF_FILES = Pattern.compile("invalid value for parameter|configuration file|pg_hba\\.conf"
+            + "|could not access file|could not load library|could not create shared memory segment|could not map anonymous shared memory"
+            + "|unrecognized configuration parameter|parameter \"[^\"]+\" cannot be changed");
+
     private final InstanceRuntime runtime;
     private final InstanceConnections connections;
     private final ServerLog log;
@@ -118,14 +126,6 @@ public final class Reconfiguration {
         runtime.stop(instance);
         startOrGoBack(instance);
     }
-
-    /**
-     * What a server says when its settings or rules keep it from starting: a value or a file it
-     * refuses, a library it cannot load, more shared memory than the host gives.
-     */
-    private static final Pattern BECAUSE_OF_FILES = Pattern.compile("invalid value for parameter|configuration file|pg_hba\\.conf"
-            + "|could not access file|could not load library|could not create shared memory segment|could not map anonymous shared memory"
-            + "|unrecognized configuration parameter|parameter \"[^\"]+\" cannot be changed");
 
     /**
      * Starts a stopped server from its files. When it does not start and a configure kept the files

@@ -25,6 +25,8 @@ public final class ServerFiles {
     public static final String KEEL_CONF = "keel.conf";
     private static final String PREVIOUS = ".previous";
     private static final List<String> KEPT = List.of(KEEL_CONF, HBA);
+    /** The names of the files a configure keeps until the server accepts their replacements ({@link #replaceConfiguration}). */
+    public static final List<String> KEPT_FILES = KEPT.stream().map(name -> name + PREVIOUS).toList();
     public static final String SERVER_CERT = "server.crt";
     public static final String SERVER_KEY = "server.key";
     /** The installation CA's certificate, which the server checks its upstream's certificate against when it streams. */
@@ -69,8 +71,8 @@ public final class ServerFiles {
     }
 
     /**
-     * Writes keel.conf and pg_hba.conf as {@link #writeSettings} and {@link #writeHba} do, for a
-     * server that runs, keeping the files they replace beside them ({@code .previous}: a second
+     * Writes keel.conf and pg_hba.conf as {@link #writeSettings} and {@link #writeHba} do, keeping
+     * the files they replace beside them ({@code .previous}: a second
      * link, so owner and mode stay) until {@link #forgetPrevious} drops them or
      * {@link #restorePrevious} puts them back: a server that refuses a pg_hba keeps the settings
      * and rules it had, but would read the new settings at its next reload or start, and would not
@@ -92,7 +94,7 @@ public final class ServerFiles {
         if (Files.exists(previous, LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
-        // Linked under a name of its own, then renamed over the last: two configures of one server at once do not collide.
+        // Linked under a name of its own, then renamed into place: a kill -9 in between leaves no half-made .previous.
         Path link = dataDir.resolve("." + name + PREVIOUS + "." + UUID.randomUUID());
         try {
             Files.createLink(link, file);

@@ -1040,9 +1040,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private void warmStandbyNodes(long now) {
         Map<String, Integer> primaries = new HashMap<>();
         for (Watch watch : watches.values()) {
-            Instance standby = watch.standby;
-            if (fencedHere(watch) && standby != null && !nodeOf(standby).equals(node.name())) {
-                primaries.merge(nodeOf(standby), 1, Integer::sum);
+            String standbyNode = standbyNodeElsewhere(watch);
+            if (standbyNode != null) {
+                primaries.merge(standbyNode, 1, Integer::sum);
             }
         }
         primaries.forEach((name, count) -> {
@@ -1103,6 +1103,16 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         return witnessed;
     }
 
+    /**
+     * The node of the watch's standby, when this node's self-fence kills its primary ({@link #fencedHere}) and that standby is on
+     * another node now; else null: the primaries the fence guard is given, and whose standby's node the self-fence keeps warm.
+     */
+    @Nullable
+    private String standbyNodeElsewhere(Watch watch) {
+        Instance standby = watch.standby;
+        return standby != null && fencedHere(watch) && !nodeOf(standby).equals(node.name()) ? nodeOf(standby) : null;
+    }
+
     /** Whether the watch's primary is one this node's self-fence kills: on this node, having had a standby on another. */
     private boolean fencedHere(Watch watch) {
         return watch.database != null && watch.primary != null && watch.standbyElsewhere && nodeOf(watch.primary).equals(node.name());
@@ -1119,8 +1129,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         for (Watch watch : watches.values()) {
             Database database = watch.database;
             Instance primary = watch.primary;
-            Instance standby = watch.standby;
-            if (!fencedHere(watch) || standby == null || nodeOf(standby).equals(node.name())) {
+            if (standbyNodeElsewhere(watch) == null) {
                 continue;
             }
             connections.knownPassword(primary).filter(password -> runtime.isRunning(primary)).ifPresent(password -> {

@@ -59,6 +59,7 @@ final class StandbyVouches {
      * pushes back its own count of that primary's silence).
      */
     private static final Duration VALID_FOR = Duration.ofMinutes(10);
+    /** How long the client may take to connect: each question has its own deadline, and a warming's may take longer under load. */
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
     /** How many questions a node answers at once: so many connections are worth keeping open to it ({@link #warm}). */
     static final int ANSWERING_THREADS = 8;
@@ -74,7 +75,8 @@ final class StandbyVouches {
      * Where vouches are answered: off the event loop, and off the request threads, which a catalog
      * outage fills with requests waiting for the catalog; a few at once, the rest refused.
      */
-    private final ExecutorService answering = new ThreadPoolExecutor(ANSWERING_THREADS, ANSWERING_THREADS, 1, TimeUnit.MINUTES, new ArrayBlockingQueue<>(256), runnable -> {
+    private final ExecutorService answering = new ThreadPoolExecutor(ANSWERING_THREADS, ANSWERING_THREADS, 1, TimeUnit.MINUTES,
+            new ArrayBlockingQueue<>(256), runnable -> {
         Thread thread = new Thread(runnable, "standby-vouch");
         thread.setDaemon(true);
         return thread;
