@@ -500,7 +500,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         if (found.isEmpty()) {
-            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
+            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch, standby.get())) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
                 if (backingOff(watch, standby.get())) {
@@ -550,9 +550,11 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * each is on this node (whose start kills a fenced server, and whose failover killed it), or on
      * an active node (which did the same), and none answers. A fenced server on a silent node may
      * still run (its node may have stopped between fencing it in the catalog and killing it), so
-     * the promotion waits for that node.
+     * the promotion waits for that node, unless both its port and the node have been silent for
+     * longer than the node takes to fence itself, and the node said that its self-fence covers
+     * {@code standby} ({@link StandbyFenceAcks}), as a failover from elsewhere asks.
      */
-    private boolean fencedForSure(Database database, Watch watch) {
+    private boolean fencedForSure(Database database, Watch watch, Instance standby) {
         Set<String> silent = placement.silent();
         for (Instance fenced : instances.forDatabase(database.id())) {
             if (fenced.state() != InstanceState.FENCED) {
@@ -562,6 +564,9 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
                 if (!lostForSure(watch, fenced)) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
+                } else if (!fenceAcks.acknowledged(standby.id(), fenced.id(), fenced.node())) {
+                    why = "its fenced old primary is on node " + fenced.node() + ", which is silent and had not said that its"
+                            + " self-fence covers this standby, so it may not have stopped it";
                 }
             } else {
                 try (ServerSession ignored = connections.probe(fenced, probeSeconds)) {

@@ -101,7 +101,7 @@ class HaVouchTest {
     }
 
     @Test
-    void thePrimaryOfANodeThatGaveNoWordIsNotFailedOverFromTheStandbysNode(TestKeel keel) {
+    void thePrimaryOfANodeThatGaveNoWordIsNotFailedOverFromTheStandbysNodeNorItsStandbyPromotedOnceFencedThereUntilItDoes(TestKeel keel) {
         withPremiumAndSilentNode(keel, "ha-no-word", (catalog, here, elsewhere, id, primary, standby, database, monitor) -> {
             // The silent node of this version: one whose primary this node fails over from here, given its word.
             catalog.update(NODES).set(NODES.VERSION, keel.bean(ThisNode.class).version()).where(NODES.NAME.eq(elsewhere)).execute();
@@ -118,6 +118,22 @@ class HaVouchTest {
             assertThat(refused).startsWith("not failing over although node " + elsewhere + ", which hosts the primary, has been silent");
             assertThat(instances.primary(id).map(Instance::id)).as("no failover").contains(primary.id());
             assertThat(instances.standby(id).map(Instance::id)).contains(standby.id());
+
+            // The primary fenced in the catalog (by its own node, say, which fell silent before it killed it): the standby is
+            // not promoted either, until that node says its self-fence covers the standby.
+            instances.transition(primary.id(), InstanceState.FENCED);
+            String notPromoted = Wait.until("the standby's node to refuse the promotion", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
+                        .filter(sentence -> sentence.contains("had not said that its self-fence covers this standby")).findFirst();
+            });
+            assertThat(notPromoted).startsWith("not promoting the standby: its fenced old primary is on node " + elsewhere);
+            assertThat(instances.primary(id)).as("not promoted").isEmpty();
+            keel.bean(StandbyFenceAcks.class).acknowledge(standby.id(), primary.id(), elsewhere);
+            Wait.until("the standby to be promoted once the node's word is there", Timeouts.HA_CHECK, () -> {
+                monitor.check(database);
+                return instances.primary(id).filter(p -> p.id().equals(standby.id()) && p.state() == InstanceState.RUNNING);
+            });
         });
     }
 
