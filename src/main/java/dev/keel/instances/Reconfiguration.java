@@ -39,6 +39,10 @@ public final class Reconfiguration {
             + "|could not access file|could not load library|could not create shared memory segment|could not map anonymous shared memory"
             + "|unrecognized configuration parameter|parameter \"[^\"]+\" cannot be changed");
 
+    /** At most this much of one log entry, and of all of them, goes into the error of a start that failed ({@link #said}). */
+    private static final int SAID_ENTRY = 500;
+    private static final int SAID_ALL = 2_000;
+
     private final InstanceRuntime runtime;
     private final InstanceConnections connections;
     private final ServerLog log;
@@ -197,8 +201,19 @@ public final class Reconfiguration {
         return said.isEmpty() ? "its log says nothing of why" : said(said.subList(Math.max(0, said.size() - 3), said.size()));
     }
 
-    private static String said(List<ServerLog.Entry> entries) {
-        return entries.stream().map(e -> e.level() + ":  " + e.message().replace('\n', ' ')).collect(Collectors.joining("; "));
+    /**
+     * The entries as one line for an operation's error, each message cut at {@link #SAID_ENTRY} characters and the whole at
+     * {@link #SAID_ALL}: a postmaster's own lines before its FATAL can be many (a long list of settings it warns about), and
+     * the server's log, in full, stays where it is.
+     */
+    static String said(List<ServerLog.Entry> entries) {
+        String all = entries.stream().map(e -> e.level() + ":  " + cut(e.message().replace('\n', ' '), SAID_ENTRY))
+                .collect(Collectors.joining("; "));
+        return cut(all, SAID_ALL);
+    }
+
+    private static String cut(String text, int most) {
+        return text.length() <= most ? text : text.substring(0, most) + " [cut; the server's log has the rest]";
     }
 
     /**
