@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * The configuration files Keel owns inside a data directory: {@code keel.conf} (included from
@@ -25,8 +26,16 @@ public final class ServerFiles {
     public static final String KEEL_CONF = "keel.conf";
     private static final String PREVIOUS = ".previous";
     private static final List<String> KEPT = List.of(KEEL_CONF, HBA);
-    /** The names of the files a configure keeps until the server accepts their replacements ({@link #replaceConfiguration}). */
-    public static final List<String> KEPT_FILES = KEPT.stream().map(name -> name + PREVIOUS).toList();
+    /**
+     * Written once every file of {@link #KEPT} is kept, before any is replaced, and removed before any kept file is: kept
+     * files without it are not one change's (a stop between keeping or dropping two), and are neither put back nor kept.
+     */
+    private static final String KEPT_MARK = "keel.previous.complete";
+    /**
+     * The names of the files a configure keeps until the server accepts their replacements ({@link #replaceConfiguration}),
+     * and the mark that they are one change's.
+     */
+    public static final List<String> KEPT_FILES = Stream.concat(KEPT.stream().map(name -> name + PREVIOUS), Stream.of(KEPT_MARK)).toList();
     public static final String SERVER_CERT = "server.crt";
     public static final String SERVER_KEY = "server.key";
     /** The installation CA's certificate, which the server checks its upstream's certificate against when it streams. */
@@ -76,13 +85,24 @@ public final class ServerFiles {
      * link, so owner and mode stay) until {@link #forgetPrevious} drops them or
      * {@link #restorePrevious} puts them back: a server that refuses a pg_hba keeps the settings
      * and rules it had, but would read the new settings at its next reload or start, and would not
-     * start at all from the refused pg_hba. A file kept already stays: an earlier change was
-     * neither accepted nor put back (Keel stopped in between), so it is still the last one the
-     * server accepted, and the file in its place may be one the server refuses.
+     * start at all from the refused pg_hba. Files kept already, with their mark, stay: an earlier
+     * change was neither accepted nor put back (Keel stopped in between), so they are still the
+     * last the server accepted, and the files in their place may be ones it refuses. Kept files
+     * without the mark (Keel stopped while keeping or dropping them) are of no one change, and
+     * are replaced by the files in place, which the server last read.
      */
     public static void replaceConfiguration(Path dataDir, Map<String, String> settings, List<HbaRule> rules, ServerUser owner) {
-        for (String name : KEPT) {
-            keep(dataDir, name);
+        Path mark = dataDir.resolve(KEPT_MARK);
+        if (!Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
+            dropKept(dataDir);
+            for (String name : KEPT) {
+                keep(dataDir, name);
+            }
+            try {
+                Files.createFile(mark);
+            } catch (IOException e) {
+                throw new UncheckedIOException("could not mark the kept configuration of " + dataDir, e);
+            }
         }
         writeSettings(dataDir, settings, owner);
         writeHba(dataDir, rules, owner);
@@ -91,7 +111,7 @@ public final class ServerFiles {
     private static void keep(Path dataDir, String name) {
         Path file = dataDir.resolve(name);
         Path previous = dataDir.resolve(name + PREVIOUS);
-        if (Files.exists(previous, LinkOption.NOFOLLOW_LINKS) || !Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         // Linked under a name of its own, then renamed into place: a kill -9 in between leaves no half-made .previous.
@@ -110,10 +130,15 @@ public final class ServerFiles {
     }
 
     /**
-     * Puts back the files {@link #replaceConfiguration} kept; nothing for a file it kept none of.
-     * Returns whether it kept any (whether anything was put back).
+     * Puts back the files {@link #replaceConfiguration} kept; nothing for a file it kept none of,
+     * nor for kept files without their mark (no change's whole set). Returns whether it put
+     * anything back.
      */
     public static boolean restorePrevious(Path dataDir) {
+        Path mark = dataDir.resolve(KEPT_MARK);
+        if (!Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
         boolean restored = false;
         for (String name : KEPT) {
             Path previous = dataDir.resolve(name + PREVIOUS);
@@ -127,18 +152,27 @@ public final class ServerFiles {
             }
             restored = true;
         }
+        delete(mark);
         return restored;
     }
 
-    /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements. */
+    /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements: their mark first. */
     public static void forgetPrevious(Path dataDir) {
+        delete(dataDir.resolve(KEPT_MARK));
+        dropKept(dataDir);
+    }
+
+    private static void dropKept(Path dataDir) {
         for (String name : KEPT) {
-            Path previous = dataDir.resolve(name + PREVIOUS);
-            try {
-                Files.deleteIfExists(previous);
-            } catch (IOException e) {
-                throw new UncheckedIOException("could not remove " + previous, e);
-            }
+            delete(dataDir.resolve(name + PREVIOUS));
+        }
+    }
+
+    private static void delete(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not remove " + file, e);
         }
     }
 
