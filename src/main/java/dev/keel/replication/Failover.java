@@ -107,6 +107,8 @@ final class Failover implements OperationHandler {
         }
     }
     private static final long CATCH_UP_MILLIS = 30_000;
+    /** Tries to give a primary back its clients after a switchover that did not happen: each a second apart. */
+    private static final int SERVE_AGAIN_ATTEMPTS = 3;
 
     private final DatabaseLookup databases;
     private final Plans plans;
@@ -209,7 +211,7 @@ final class Failover implements OperationHandler {
                         + ") within " + CATCH_UP_MILLIS / 1000 + " s, so Keel kept the primary; nothing changed. Its HA status says why.");
             }
         } catch (Exception e) {
-            serveAgain(database, primary);
+            serveAgain(database, primary, e);
             throw e;
         }
         complete(operation, database, primary, standby, "switched over: the standby had received all of the primary's WAL (past "
@@ -220,16 +222,35 @@ final class Failover implements OperationHandler {
      * The primary's own settings and rules again, and running: a switchover that did not happen. A
      * stopped primary starts first with the files it stopped with (Keel's and replication's rules
      * only, which it accepted), so that its own rules come, as any change's, through
-     * {@link Reconfiguration#apply}, which does not leave a server with a pg_hba it refuses.
+     * {@link Reconfiguration#apply}, which does not leave a server with a pg_hba it refuses. Its
+     * clients are refused until that has happened, so it is tried a few times; what stops it is
+     * added to {@code failure}, which the caller throws.
      */
-    private void serveAgain(Database database, Instance primary) {
-        if (!runtime.isRunning(primary)) {
-            runtime.start(primary);
-        }
-        try {
-            reconfiguration.apply(primary, ownSettings(database, primary), ownRules(database));
-        } catch (SQLException e) {
-            LOG.warn("Could not reload the configuration of {}'s primary", database.name(), e);
+    private void serveAgain(Database database, Instance primary, Exception failure) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                if (!runtime.isRunning(primary)) {
+                    reconfiguration.startOrGoBack(primary);
+                }
+                reconfiguration.apply(primary, ownSettings(database, primary), ownRules(database));
+                return;
+            } catch (SQLException | RuntimeException e) {
+                if (attempt == SERVE_AGAIN_ATTEMPTS) {
+                    LOG.error("Database {}: its primary could not be given its clients' rules back after a switchover that did not"
+                            + " happen; they are refused until its next configuration change", database.name(), e);
+                    failure.addSuppressed(e);
+                    return;
+                }
+                LOG.warn("Database {}: could not give its primary its clients' rules back (attempt {} of {}): {}", database.name(),
+                        attempt, SERVE_AGAIN_ATTEMPTS, e.getMessage());
+                try {
+                    Thread.sleep(1_000);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    failure.addSuppressed(e);
+                    return;
+                }
+            }
         }
     }
 

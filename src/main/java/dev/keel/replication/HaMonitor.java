@@ -23,6 +23,7 @@ import dev.keel.instances.InstanceConnections;
 import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceRuntime;
 import dev.keel.instances.InstanceState;
+import dev.keel.instances.Reconfiguration;
 import dev.keel.instances.ReplicationSlots;
 import dev.keel.instances.ServerFence;
 import dev.keel.jobs.Loops;
@@ -136,6 +137,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     private final Set<UUID> firstChecks = ConcurrentHashMap.newKeySet();
     private final StandbyVouches vouches;
     private final StandbyFenceAcks fenceAcks;
+    private final Reconfiguration reconfiguration;
     private final Nodes registry;
     /** The API URL of each node that hosts a standby of a primary here, as last read, and when: asked to vouch without the catalog. */
     private final Map<String, String> nodeUrls = new ConcurrentHashMap<>();
@@ -188,7 +190,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
               @Value("${keel.ha.max-lag-segments}") int maxLagSegments, @Value("${keel.ha.probe-timeout-seconds}") int probeSeconds,
               @Value("${keel.ha.standby-retry}") String standbyRetry, @Value("${keel.ha.sync-grace:5s}") String syncGrace,
               @Value("${keel.ha.asynchronous-plans:}") String asynchronousPlans, @Value("${keel.ha.fence-after:2s}") String fenceAfter,
-              FenceGuards guards, StandbyVouches vouches, StandbyFenceAcks fenceAcks, Nodes registry, MeterRegistry meters) {
+              FenceGuards guards, StandbyVouches vouches, StandbyFenceAcks fenceAcks, Nodes registry, Reconfiguration reconfiguration,
+              MeterRegistry meters) {
         this.checkTimer = Loops.timer(meters, "ha-check");
         this.databases = databases;
         this.plans = plans;
@@ -210,6 +213,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
         this.vouches = vouches;
         this.fenceAcks = fenceAcks;
         this.registry = registry;
+        this.reconfiguration = reconfiguration;
         this.interval = Durations.parse("KEEL_HA_CHECK_INTERVAL", interval);
         this.maxLagBytes = maxLagSegments * WalSegmentName.SEGMENT_BYTES;
         this.limits = new HaDecision.Limits(misses, RESTARTS_IN_A_ROW, maxLagBytes, node.lostAfter());
@@ -1641,14 +1645,20 @@ public final class HaMonitor implements DatabaseInfo.Lines {
     /**
      * Starts a primary whose postmaster died. Its children notice the death on their own, some
      * only after a moment; until the last has gone, its shared memory is in use and a new
-     * postmaster refuses to start, so a few tries are allowed.
+     * postmaster refuses to start, so a few tries are allowed. Started as every start is
+     * ({@link Reconfiguration#startOrGoBack}): files it does not start from, of a change Keel
+     * stopped during, give way to the ones it last accepted.
      */
     private void startAgain(Instance primary) {
         for (int attempt = 1; ; attempt++) {
             try {
-                runtime.start(primary);
+                reconfiguration.startOrGoBack(primary);
                 return;
             } catch (RuntimeException e) {
+                if (runtime.isRunning(primary)) {
+                    LOG.warn("Instance {} started again in place, from the files it last accepted: {}", primary.id(), e.getMessage());
+                    return;
+                }
                 if (attempt == RESTART_ATTEMPTS) {
                     throw e;
                 }

@@ -626,9 +626,11 @@ class HaTest {
         String url = db.get("url").asText();
         try {
             awaitHaAvailable(api, id);
+            String started;
             try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
                 sql.execute("create table kept (n int primary key)");
                 sql.execute("insert into kept values (1)");
+                started = Pg.scalar(connection, "select pg_postmaster_start_time()::text");
             }
             Instance primary = primary(id);
             // The switchover stops the primary (which lets in only Keel and replication by then), then finds no standby to ask.
@@ -644,6 +646,8 @@ class HaTest {
             try (Connection connection = Pg.connect(url, keel.caFile()); Statement sql = connection.createStatement()) {
                 sql.execute("insert into kept values (2)");
                 assertThat(Pg.scalar(connection, "select string_agg(n::text, ',' order by n) from kept")).isEqualTo("1,2");
+                assertThat(Pg.scalar(connection, "select pg_postmaster_start_time()::text"))
+                        .as("stopped by the switchover, then started again, not a switchover refused before it began").isNotEqualTo(started);
             }
         } finally {
             api.deprovision(id);
