@@ -80,15 +80,32 @@ public final class InstanceSweep {
                     LOG.error("Could not make sure fenced instance {} of database {} is not running; stop it by hand", instance.id(),
                             instance.databaseId(), e);
                 }
-            } else if (instance.state().serves() && !runtime.isRunning(instance)) {
-                LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
-                try {
-                    // Keel may have stopped it to restart it into new files: from the old, put back, should it not start from those.
-                    reconfiguration.startOrGoBack(instance);
-                } catch (RuntimeException e) {
-                    LOG.error("Could not start instance {} of database {}", instance.id(), instance.databaseId(), e);
-                }
+            } else if (instance.state().serves()) {
+                settle(instance);
             }
+        }
+    }
+
+    /**
+     * Starts a server that should run but is down, or puts back, for one that runs, the files it
+     * last accepted should a change Keel stopped during have left new ones unchecked: no reload
+     * (the HA monitor's, for one) then reads files nobody checked, and the change, resumed, writes
+     * them again through its checks.
+     */
+    void settle(Instance instance) {
+        if (runtime.isRunning(instance)) {
+            if (runtime.restoreConfiguration(instance)) {
+                LOG.warn("Instance {} of database {}: put back the settings and rules it last accepted; Keel stopped during a change"
+                        + " of them, which it had not yet checked or seen the server take", instance.id(), instance.databaseId());
+            }
+            return;
+        }
+        LOG.info("Starting instance {} of database {}: it should run but its server is down", instance.id(), instance.databaseId());
+        try {
+            // Keel may have stopped it to restart it into new files: from the old, put back, should it not start from those.
+            reconfiguration.startOrGoBack(instance);
+        } catch (RuntimeException e) {
+            LOG.error("Could not start instance {} of database {}", instance.id(), instance.databaseId(), e);
         }
     }
 

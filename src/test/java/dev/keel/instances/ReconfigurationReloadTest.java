@@ -7,6 +7,7 @@ import dev.keel.databases.DatabaseLookup;
 import dev.keel.databases.ServerSettings;
 import dev.keel.postgres.HbaRule;
 import dev.keel.postgres.Postmaster;
+import dev.keel.postgres.ServerFiles;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
@@ -117,6 +118,12 @@ class ReconfigurationReloadTest {
         try (Fixture db = Fixture.provision(keel, "retry-refused-hba")) {
             RefusedChange change = RefusedChange.to(keel, db);
             // What apply does up to the check, where Keel stopped: the new files written, neither checked nor put back.
+            keel.bean(InstanceRuntime.class).configure(db.server(), change.settings(), change.hba());
+            // Keel's next start finds the server running beside files nobody checked: the ones it accepted go back.
+            keel.bean(InstanceSweep.class).settle(db.server());
+            assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf after the sweep").isEqualTo(change.files());
+            assertThat(ServerFiles.KEPT_FILES).as("nothing kept after the sweep")
+                    .allSatisfy(name -> assertThat(keel.instanceDataDir(db.server().id()).resolve(name)).doesNotExist());
             keel.bean(InstanceRuntime.class).configure(db.server(), change.settings(), change.hba());
             // The retry writes the same files over those, and is refused.
             assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()));
