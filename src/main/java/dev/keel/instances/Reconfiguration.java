@@ -153,8 +153,9 @@ public final class Reconfiguration {
                 runtime.acceptConfiguration(instance);
                 throw refused;
             }
-            String said = startFailure(instance, logged);
-            if (!BECAUSE_OF_FILES.matcher(said).find()) {
+            List<ServerLog.Entry> failure = startFailure(instance, logged);
+            String said = said(failure);
+            if (failure.stream().noneMatch(entry -> BECAUSE_OF_FILES.matcher(entry.message()).find())) {
                 // A port taken, a shared memory block a killed postmaster's children still hold, a full disk: not the files',
                 // which stay (with the copies kept), for the next start to take or refuse.
                 throw new IllegalStateException("instance " + instance.id() + " did not start, for a reason that is not its new settings"
@@ -169,7 +170,7 @@ public final class Reconfiguration {
             } catch (RuntimeException again) {
                 again.addSuppressed(refused);
                 throw new IllegalStateException("instance " + instance.id() + " did not start from its new settings and rules (" + said
-                        + "), nor from the ones it had, put back, and is down: " + startFailure(instance, loggedAgain), again);
+                        + "), nor from the ones it had, put back, and is down: " + said(startFailure(instance, loggedAgain)), again);
             }
             throw new IllegalStateException("instance " + instance.id() + " did not start from its new settings and rules and runs again"
                     + " with the ones it had: " + said, refused);
@@ -187,7 +188,7 @@ public final class Reconfiguration {
      * lines that name the setting (Postgres logs an invalid value, then that the configuration file
      * has errors); the server's last three entries when it wrote neither.
      */
-    private String startFailure(Instance instance, long logged) {
+    private List<ServerLog.Entry> startFailure(Instance instance, long logged) {
         List<ServerLog.Entry> said = new ArrayList<>();
         for (ServerLog.Entry entry : log.after(log.local(instance), logged, new ServerLog.Filter(null, null)).entries()) {
             if (entry.user() != null) {
@@ -195,25 +196,35 @@ public final class Reconfiguration {
             }
             said.add(entry);
             if (entry.level().equals(ServerLog.Level.FATAL.name()) || entry.level().equals(ServerLog.Level.PANIC.name())) {
-                return said(said.stream().filter(e -> Objects.equals(e.pid(), entry.pid())).toList());
+                return said.stream().filter(e -> Objects.equals(e.pid(), entry.pid())).toList();
             }
         }
-        return said.isEmpty() ? "its log says nothing of why" : said(said.subList(Math.max(0, said.size() - 3), said.size()));
+        return said.subList(Math.max(0, said.size() - 3), said.size());
     }
 
     /**
-     * The entries as one line for an operation's error, each message cut at {@link #SAID_ENTRY} characters and the whole at
-     * {@link #SAID_ALL}: a postmaster's own lines before its FATAL can be many (a long list of settings it warns about), and
-     * the server's log, in full, stays where it is.
+     * The entries as one line for an operation's error, each message cut at {@link #SAID_ENTRY} characters, and the earliest
+     * left out while all of them pass {@link #SAID_ALL}, the last (the FATAL, which says why) always kept: a postmaster's own
+     * lines before its FATAL can be many (a long list of settings it warns about), and the server's log, in full, stays where
+     * it is.
      */
     static String said(List<ServerLog.Entry> entries) {
-        String all = entries.stream().map(e -> e.level() + ":  " + cut(e.message().replace('\n', ' '), SAID_ENTRY))
-                .collect(Collectors.joining("; "));
-        return cut(all, SAID_ALL);
+        if (entries.isEmpty()) {
+            return "its log says nothing of why";
+        }
+        List<String> lines = entries.stream().map(e -> e.level() + ":  " + cut(e.message().replace('\n', ' '))).toList();
+        int first = 0;
+        int length = lines.stream().mapToInt(line -> line.length() + 2).sum();
+        while (length > SAID_ALL && first < lines.size() - 1) {
+            length -= lines.get(first).length() + 2;
+            first++;
+        }
+        String kept = String.join("; ", lines.subList(first, lines.size()));
+        return first == 0 ? kept : "[" + first + " earlier lines left out; the server's log has them] " + kept;
     }
 
-    private static String cut(String text, int most) {
-        return text.length() <= most ? text : text.substring(0, most) + " [cut; the server's log has the rest]";
+    private static String cut(String text) {
+        return text.length() <= SAID_ENTRY ? text : text.substring(0, SAID_ENTRY) + " [cut; the server's log has the rest]";
     }
 
     /**
