@@ -103,6 +103,12 @@ public interface InstanceRuntime {
      */
     boolean restoreConfiguration(Instance instance);
 
+    /**
+     * For a running server beside files a change Keel stopped during left kept: drops them when the
+     * server started from the files in place, else puts them back. Returns whether there were any.
+     */
+    boolean settleConfiguration(Instance instance);
+
     /** Drops what {@link #configure} kept: the server accepts the new files, which are now the ones to go back to. */
     void acceptConfiguration(Instance instance);
 

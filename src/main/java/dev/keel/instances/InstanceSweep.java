@@ -87,16 +87,22 @@ public final class InstanceSweep {
     }
 
     /**
-     * Starts a server that should run but is down, or puts back, for one that runs, the files it
-     * last accepted should a change Keel stopped during have left new ones unchecked: no reload
-     * (the HA monitor's, for one) then reads files nobody checked, and the change, resumed, writes
-     * them again through its checks.
+     * Starts a server that should run but is down; for one that runs beside the files a change
+     * Keel stopped during left kept, takes the files in place if it started from them, else puts
+     * back the ones it runs from: no reload (the HA monitor's, for one) then reads files nobody
+     * checked, and the change, resumed, writes them again through its checks. A failure is logged:
+     * the other servers are settled and started all the same.
      */
     void settle(Instance instance) {
         if (runtime.isRunning(instance)) {
-            if (runtime.restoreConfiguration(instance)) {
-                LOG.warn("Instance {} of database {}: put back the settings and rules it last accepted; Keel stopped during a change"
-                        + " of them, which it had not yet checked or seen the server take", instance.id(), instance.databaseId());
+            try {
+                if (runtime.settleConfiguration(instance)) {
+                    LOG.warn("Instance {} of database {}: Keel stopped during a change of its settings and rules; the server runs"
+                            + " from the ones now in place", instance.id(), instance.databaseId());
+                }
+            } catch (RuntimeException e) {
+                LOG.error("Could not settle the settings and rules of instance {} of database {}, which a change Keel stopped during"
+                        + " left behind", instance.id(), instance.databaseId(), e);
             }
             return;
         }

@@ -268,6 +268,11 @@ final class LocalInstanceRuntime implements InstanceRuntime {
     }
 
     @Override
+    public boolean settleConfiguration(Instance instance) {
+        return ServerFiles.settleKept(dataDir(instance.id()));
+    }
+
+    @Override
     public void acceptConfiguration(Instance instance) {
         ServerFiles.forgetPrevious(dataDir(instance.id()));
     }

@@ -100,6 +100,7 @@ public final class ServerFiles {
             }
             try {
                 Files.createFile(mark);
+                owner.own(mark);
             } catch (IOException e) {
                 throw new UncheckedIOException("could not mark the kept configuration of " + dataDir, e);
             }
@@ -154,6 +155,32 @@ public final class ServerFiles {
         }
         delete(mark);
         return restored;
+    }
+
+    /**
+     * For a server that runs while a change Keel stopped during left its files kept
+     * ({@link #replaceConfiguration}, neither accepted nor put back): drops the kept ones when the
+     * server started after they were kept (its pid file is newer than their mark: it runs from the
+     * files in place, which it took), else puts them back (it runs from those, and the files in
+     * place were never checked). Returns whether there was such a change.
+     */
+    public static boolean settleKept(Path dataDir) {
+        Path mark = dataDir.resolve(KEPT_MARK);
+        try {
+            if (!Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
+                return false;
+            }
+            Path pid = dataDir.resolve("postmaster.pid");
+            if (Files.exists(pid, LinkOption.NOFOLLOW_LINKS)
+                    && Files.getLastModifiedTime(pid, LinkOption.NOFOLLOW_LINKS).compareTo(Files.getLastModifiedTime(mark, LinkOption.NOFOLLOW_LINKS)) > 0) {
+                forgetPrevious(dataDir);
+            } else {
+                restorePrevious(dataDir);
+            }
+            return true;
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not settle the kept configuration of " + dataDir, e);
+        }
     }
 
     /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements: their mark first. */

@@ -128,6 +128,19 @@ class ReconfigurationReloadTest {
             // The retry writes the same files over those, and is refused.
             assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()));
             change.assertLeftNoTrace(keel, db);
+
+            // A change the server restarted into before Keel stopped, unaccepted: the files it started from are the ones to keep.
+            Map<String, String> settings = new HashMap<>(settings(keel, db.server(), db.database()));
+            settings.put("max_connections", Integer.toString(change.maxConnections() + 3));
+            keel.bean(InstanceRuntime.class).configure(db.server(), settings,
+                    InstanceConfig.hba(db.database().pgDatabase(), keel.bean(Network.class).keelSources()));
+            Map<String, String> started = configurationFiles(keel, db.server());
+            restart(keel, db.server());
+            keel.bean(InstanceSweep.class).settle(db.server());
+            assertThat(configurationFiles(keel, db.server())).as("the files the server started from").isEqualTo(started);
+            assertThat(ServerFiles.KEPT_FILES).as("nothing kept after the sweep")
+                    .allSatisfy(name -> assertThat(keel.instanceDataDir(db.server().id()).resolve(name)).doesNotExist());
+            assertThat(db.maxConnections(keel)).isEqualTo(change.maxConnections() + 3);
         }
     }
 
