@@ -210,6 +210,13 @@ public final class InstanceRepository {
                 .fetch(InstanceRepository::toInstance);
     }
 
+    /** The database's instance fenced last (by a failover, which fences its old primary), if it has one. */
+    public Optional<UUID> fencedLast(UUID databaseId) {
+        return dsl.select(INSTANCES.ID).from(INSTANCES).where(INSTANCES.DATABASE_ID.eq(databaseId))
+                .and(INSTANCES.STATE.eq(InstanceState.FENCED.value())).orderBy(INSTANCES.UPDATED_AT.desc()).limit(1)
+                .fetchOptional(INSTANCES.ID);
+    }
+
     /** Whether the database has a fenced instance: an old primary a failover left. */
     public boolean hasFenced(UUID databaseId) {
         return dsl.fetchExists(INSTANCES, INSTANCES.DATABASE_ID.eq(databaseId).and(INSTANCES.STATE.eq(InstanceState.FENCED.value())));

@@ -211,7 +211,14 @@ final class Failover implements OperationHandler {
                         + ") within " + CATCH_UP_MILLIS / 1000 + " s, so Keel kept the primary; nothing changed. Its HA status says why.");
             }
         } catch (Exception e) {
-            serveAgain(database, primary, e);
+            Optional<Exception> notServing = serveAgain(database, primary);
+            if (notServing.isPresent()) {
+                KeelException worse = new KeelException(ProblemType.FAILOVER_REFUSED, "The switchover did not happen (" + e.getMessage()
+                        + "), and Keel could not give the primary its clients back (" + notServing.get().getMessage() + "): they are"
+                        + " refused until its next configuration change (heroku pg:settings, a plan change).", e);
+                worse.addSuppressed(notServing.get());
+                throw worse;
+            }
             throw e;
         }
         complete(operation, database, primary, standby, "switched over: the standby had received all of the primary's WAL (past "
@@ -223,23 +230,31 @@ final class Failover implements OperationHandler {
      * stopped primary starts first with the files it stopped with (Keel's and replication's rules
      * only, which it accepted), so that its own rules come, as any change's, through
      * {@link Reconfiguration#apply}, which does not leave a server with a pg_hba it refuses. Its
-     * clients are refused until that has happened, so it is tried a few times; what stops it is
-     * added to {@code failure}, which the caller throws.
+     * clients are refused until that has happened, so a failure to log in or reload is tried
+     * again, a second apart, a few times; a start that fails, or rules the server refuses, are not.
+     * Returns what stopped it, if anything did.
      */
-    private void serveAgain(Database database, Instance primary, Exception failure) {
+    private Optional<Exception> serveAgain(Database database, Instance primary) {
+        try {
+            if (!runtime.isRunning(primary)) {
+                reconfiguration.startOrGoBack(primary);
+            }
+        } catch (RuntimeException e) {
+            if (!runtime.isRunning(primary)) {
+                LOG.error("Database {}: its primary did not start again after a switchover that did not happen", database.name(), e);
+                return Optional.of(e);
+            }
+            LOG.warn("Database {}: its primary started again after a switchover that did not happen: {}", database.name(), e.getMessage());
+        }
         for (int attempt = 1; ; attempt++) {
             try {
-                if (!runtime.isRunning(primary)) {
-                    reconfiguration.startOrGoBack(primary);
-                }
                 reconfiguration.apply(primary, ownSettings(database, primary), ownRules(database));
-                return;
-            } catch (SQLException | RuntimeException e) {
+                return Optional.empty();
+            } catch (SQLException e) {
                 if (attempt == SERVE_AGAIN_ATTEMPTS) {
                     LOG.error("Database {}: its primary could not be given its clients' rules back after a switchover that did not"
-                            + " happen; they are refused until its next configuration change", database.name(), e);
-                    failure.addSuppressed(e);
-                    return;
+                            + " happen", database.name(), e);
+                    return Optional.of(e);
                 }
                 LOG.warn("Database {}: could not give its primary its clients' rules back (attempt {} of {}): {}", database.name(),
                         attempt, SERVE_AGAIN_ATTEMPTS, e.getMessage());
@@ -247,9 +262,12 @@ final class Failover implements OperationHandler {
                     Thread.sleep(1_000);
                 } catch (InterruptedException interrupted) {
                     Thread.currentThread().interrupt();
-                    failure.addSuppressed(e);
-                    return;
+                    return Optional.of(e);
                 }
+            } catch (RuntimeException e) {
+                LOG.error("Database {}: its primary could not be given its clients' rules back after a switchover that did not"
+                        + " happen", database.name(), e);
+                return Optional.of(e);
             }
         }
     }

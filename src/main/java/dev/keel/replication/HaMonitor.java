@@ -504,7 +504,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         if (found.isEmpty()) {
-            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch, standby.get())) {
+            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
                 if (backingOff(watch, standby.get())) {
@@ -555,11 +555,14 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * an active node (which did the same), and none answers. A fenced server on a silent node may
      * still run (its node may have stopped between fencing it in the catalog and killing it), so
      * the promotion waits for that node, unless both its port and the node have been silent for
-     * longer than the node takes to fence itself, and the node said that its self-fence covers
-     * {@code standby} ({@link StandbyFenceAcks}), as a failover from elsewhere asks.
+     * longer than the node takes to fence itself, and, for the server fenced last (the one the
+     * standby followed; those fenced before were stopped, or found stopped, by the failovers
+     * since), the node said that its self-fence covers it ({@link StandbyFenceAcks#covered}), as a
+     * failover from elsewhere asks.
      */
-    private boolean fencedForSure(Database database, Watch watch, Instance standby) {
+    private boolean fencedForSure(Database database, Watch watch) {
         Set<String> silent = placement.silent();
+        Optional<UUID> fencedLast = instances.fencedLast(database.id());
         for (Instance fenced : instances.forDatabase(database.id())) {
             if (fenced.state() != InstanceState.FENCED) {
                 continue;
@@ -568,9 +571,10 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
                 if (!lostForSure(watch, fenced)) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
-                } else if (!fenceAcks.acknowledged(standby.id(), fenced.id(), fenced.node())) {
+                } else if (fencedLast.equals(Optional.of(fenced.id())) && !fenceAcks.covered(fenced.id(), fenced.node())) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and had not said that its"
-                            + " self-fence covers this standby, so it may not have stopped it";
+                            + " self-fence covers it, so it may not have stopped it; Keel promotes the standby once that node is back,"
+                            + " or an operator forgot it (POST /v1/nodes/<name>/forget, once its servers are stopped or its host cut off)";
                 }
             } else {
                 try (ServerSession ignored = connections.probe(fenced, probeSeconds)) {
@@ -599,7 +603,8 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * a connection from here (a server whose node's Keel alone stopped still does), each for longer
      * than a node cut off takes to fence its primaries ({@link #fencedBy}). A promotion that failed
      * after such a failover fenced the old primary in the catalog is then finished without waiting
-     * for that node, which may never return.
+     * for that node, which may never return, once the node's word that its self-fence covers that
+     * primary is there too ({@link #fencedForSure}).
      */
     private boolean lostForSure(Watch watch, Instance fenced) {
         if (connections.acceptsConnections(fenced, REACH_TIMEOUT)) {
@@ -1656,7 +1661,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
                 return;
             } catch (RuntimeException e) {
                 if (runtime.isRunning(primary)) {
-                    LOG.warn("Instance {} started again in place, from the files it last accepted: {}", primary.id(), e.getMessage());
+                    LOG.warn("Instance {} started again in place: {}", primary.id(), e.getMessage());
                     return;
                 }
                 if (attempt == RESTART_ATTEMPTS) {

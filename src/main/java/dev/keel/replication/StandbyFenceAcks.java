@@ -15,7 +15,9 @@ import static dev.keel.catalog.schema.Tables.STANDBY_FENCE_ACKS;
  * the guard's watch on disk lists the primary, and withdrawn as the node's Keel starts (until its
  * monitor covers its primaries again), so that while it stands, the node, cut off, kills that
  * primary within T_fence whether its Keel runs or not; only then may the standby's node fail it
- * over from elsewhere ({@code HaMonitor.failOverFromLostNode}). A node that fell silent before it
+ * over from elsewhere ({@code HaMonitor.failOverFromLostNode}), or promote its standby once it
+ * is fenced in the catalog but its node fell silent before it was surely stopped
+ * ({@code HaMonitor.fencedForSure}, {@code FINISH_PROMOTION}). A node that fell silent before it
  * gave it may not have fenced its primary, which may still take writes: it is not failed over
  * from elsewhere, until the node is back or an operator forgot it (which asks that its servers be
  * stopped or its host cut off first).
@@ -42,8 +44,21 @@ final class StandbyFenceAcks {
      */
     boolean acknowledged(UUID standby, UUID primary, String primaryNode) {
         return dsl.fetchExists(STANDBY_FENCE_ACKS, STANDBY_FENCE_ACKS.STANDBY_ID.eq(standby).and(STANDBY_FENCE_ACKS.PRIMARY_ID.eq(primary)))
-                || dsl.fetchExists(NODES, NODES.NAME.eq(primaryNode).and(NODES.FORGOTTEN_AT.isNotNull())
-                .and(NODES.HEARTBEAT_AT.le(NODES.FORGOTTEN_AT)));
+                || forgotten(primaryNode);
+    }
+
+    /**
+     * Whether {@code primaryNode}, the node of {@code primary}, said its self-fence covers it (with
+     * whichever standby on another node), or is forgotten (and has not heartbeat since): a primary
+     * fenced in the catalog whose node fell silent is surely stopped once its node has been cut off
+     * for longer than it takes to fence itself ({@code HaMonitor.fencedForSure}).
+     */
+    boolean covered(UUID primary, String primaryNode) {
+        return dsl.fetchExists(STANDBY_FENCE_ACKS, STANDBY_FENCE_ACKS.PRIMARY_ID.eq(primary)) || forgotten(primaryNode);
+    }
+
+    private boolean forgotten(String node) {
+        return dsl.fetchExists(NODES, NODES.NAME.eq(node).and(NODES.FORGOTTEN_AT.isNotNull()).and(NODES.HEARTBEAT_AT.le(NODES.FORGOTTEN_AT)));
     }
 
     /** Withdraws every word {@code node} gave: its Keel starts, and its monitor gives them again once it covers its primaries. */

@@ -125,7 +125,7 @@ class HaVouchTest {
             String notPromoted = Wait.until("the standby's node to refuse the promotion", Timeouts.HA_CHECK, () -> {
                 monitor.check(database);
                 return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
-                        .filter(sentence -> sentence.contains("had not said that its self-fence covers this standby")).findFirst();
+                        .filter(sentence -> sentence.contains("had not said that its self-fence covers it,")).findFirst();
             });
             assertThat(notPromoted).startsWith("not promoting the standby: its fenced old primary is on node " + elsewhere);
             assertThat(instances.primary(id)).as("not promoted").isEmpty();
