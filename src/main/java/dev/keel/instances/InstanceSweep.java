@@ -89,7 +89,7 @@ public final class InstanceSweep {
     /**
      * Starts a server that should run but is down; for one that runs beside the files a change
      * Keel stopped during left kept, takes the files in place if it started from them, else puts
-     * back the ones it runs from: no reload (the HA monitor's, for one) then reads files nobody
+     * back the ones it runs from ({@code ServerFiles.settleKept}): no reload (the HA monitor's, for one) then reads files nobody
      * checked, and the change, resumed, writes them again through its checks. A failure is logged:
      * the other servers are settled and started all the same.
      */
@@ -102,7 +102,8 @@ public final class InstanceSweep {
                 }
             } catch (RuntimeException e) {
                 LOG.error("Could not settle the settings and rules of instance {} of database {}, which a change Keel stopped during"
-                        + " left behind", instance.id(), instance.databaseId(), e);
+                        + " left behind: the files in place, which nobody checked, stay until the next change, and a reload reads"
+                        + " them", instance.id(), instance.databaseId(), e);
             }
             return;
         }

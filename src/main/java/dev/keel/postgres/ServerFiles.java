@@ -7,10 +7,12 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Collectors;
@@ -99,7 +101,8 @@ public final class ServerFiles {
                 keep(dataDir, name);
             }
             try {
-                Files.createFile(mark);
+                // Names the postmaster that runs now, if one does: the one that runs from the files kept.
+                Files.writeString(mark, runningPostmaster(dataDir).orElse(""), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW);
                 owner.own(mark);
             } catch (IOException e) {
                 throw new UncheckedIOException("could not mark the kept configuration of " + dataDir, e);
@@ -159,10 +162,14 @@ public final class ServerFiles {
 
     /**
      * For a server that runs while a change Keel stopped during left its files kept
-     * ({@link #replaceConfiguration}, neither accepted nor put back): drops the kept ones when the
-     * server started after they were kept (its pid file is newer than their mark: it runs from the
-     * files in place, which it took), else puts them back (it runs from those, and the files in
-     * place were never checked). Returns whether there was such a change.
+     * ({@link #replaceConfiguration}, neither accepted nor put back): puts them back when the
+     * postmaster that ran as they were kept still runs (it runs from them: the files in place were
+     * never checked), and drops them when another started since (it started from the files in
+     * place, which it took). The postmaster is told by its pid and start time in
+     * {@code postmaster.pid}, which the mark recorded; not by that file's age, which a running
+     * postmaster rewrites (ready, a promotion, a crash of one of its backends, a shutdown). One
+     * shutting down is left alone, as are the kept files, for its next start
+     * ({@code Reconfiguration.startOrGoBack}). Returns whether it put back or dropped anything.
      */
     public static boolean settleKept(Path dataDir) {
         Path mark = dataDir.resolve(KEPT_MARK);
@@ -170,16 +177,42 @@ public final class ServerFiles {
             if (!Files.exists(mark, LinkOption.NOFOLLOW_LINKS)) {
                 return false;
             }
-            Path pid = dataDir.resolve("postmaster.pid");
-            if (Files.exists(pid, LinkOption.NOFOLLOW_LINKS)
-                    && Files.getLastModifiedTime(pid, LinkOption.NOFOLLOW_LINKS).compareTo(Files.getLastModifiedTime(mark, LinkOption.NOFOLLOW_LINKS)) > 0) {
-                forgetPrevious(dataDir);
-            } else {
+            Optional<String> running = runningPostmaster(dataDir);
+            if (running.isEmpty() || stopping(dataDir)) {
+                return false;
+            }
+            if (running.get().equals(Files.readString(mark, StandardCharsets.UTF_8))) {
                 restorePrevious(dataDir);
+            } else {
+                forgetPrevious(dataDir);
             }
             return true;
         } catch (IOException e) {
             throw new UncheckedIOException("could not settle the kept configuration of " + dataDir, e);
+        }
+    }
+
+    /** The live postmaster of {@code dataDir} as its pid and start time ({@code postmaster.pid}'s first and third lines). */
+    private static Optional<String> runningPostmaster(Path dataDir) throws IOException {
+        if (Postmaster.pid(dataDir).isEmpty()) {
+            return Optional.empty();
+        }
+        List<String> lines = pidFile(dataDir);
+        return lines.size() < 3 ? Optional.empty() : Optional.of(lines.get(0).strip() + " " + lines.get(2).strip());
+    }
+
+    /** Whether the postmaster said in its pid file that it is shutting down (its eighth line). */
+    private static boolean stopping(Path dataDir) throws IOException {
+        List<String> lines = pidFile(dataDir);
+        return lines.size() >= 8 && lines.get(7).strip().equals("stopping");
+    }
+
+    private static List<String> pidFile(Path dataDir) throws IOException {
+        Path pid = dataDir.resolve("postmaster.pid");
+        try {
+            return Files.readAllLines(pid, StandardCharsets.UTF_8);
+        } catch (NoSuchFileException gone) {
+            return List.of();
         }
     }
 

@@ -21,8 +21,10 @@ import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -119,7 +121,10 @@ class ReconfigurationReloadTest {
             RefusedChange change = RefusedChange.to(keel, db);
             // What apply does up to the check, where Keel stopped: the new files written, neither checked nor put back.
             keel.bean(InstanceRuntime.class).configure(db.server(), change.settings(), change.hba());
-            // Keel's next start finds the server running beside files nobody checked: the ones it accepted go back.
+            // Keel's next start finds the server running beside files nobody checked: the ones it accepted go back, even though
+            // its pid file is newer than the change (a running postmaster rewrites it: ready, a promotion, a backend's crash).
+            Path pidFile = keel.instanceDataDir(db.server().id()).resolve("postmaster.pid");
+            Files.setLastModifiedTime(pidFile, FileTime.from(Instant.now().plusSeconds(5)));
             keel.bean(InstanceSweep.class).settle(db.server());
             assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf after the sweep").isEqualTo(change.files());
             assertThat(ServerFiles.KEPT_FILES).as("nothing kept after the sweep")
