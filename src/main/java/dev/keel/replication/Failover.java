@@ -213,9 +213,14 @@ final class Failover implements OperationHandler {
         } catch (Exception e) {
             Optional<Exception> notServing = serveAgain(database, primary);
             if (notServing.isPresent()) {
-                KeelException worse = new KeelException(ProblemType.FAILOVER_REFUSED, "The switchover did not happen (" + e.getMessage()
-                        + "), and Keel could not give the primary its clients back (" + notServing.get().getMessage() + "): they are"
-                        + " refused until its next configuration change (heroku pg:settings, a plan change).", e);
+                String now = runtime.isRunning(primary)
+                        ? "Keel could not give the primary its clients back after a switchover that did not happen ("
+                        + notServing.get().getMessage() + "): they are refused until its next configuration change (heroku pg:settings,"
+                        + " a plan change)."
+                        : "The primary did not start again after a switchover that did not happen (" + notServing.get().getMessage()
+                        + "); the HA monitor restarts it in place or fails it over.";
+                KeelException worse = new KeelException(e instanceof KeelException keel ? keel.type() : ProblemType.FAILOVER_REFUSED,
+                        now + " Why the switchover stopped: " + e.getMessage(), e);
                 worse.addSuppressed(notServing.get());
                 throw worse;
             }
@@ -230,8 +235,9 @@ final class Failover implements OperationHandler {
      * stopped primary starts first with the files it stopped with (Keel's and replication's rules
      * only, which it accepted), so that its own rules come, as any change's, through
      * {@link Reconfiguration#apply}, which does not leave a server with a pg_hba it refuses. Its
-     * clients are refused until that has happened, so a failure to log in or reload is tried
-     * again, a second apart, a few times; a start that fails, or rules the server refuses, are not.
+     * clients are refused until that has happened, so a failure to log in is tried again, a
+     * second apart, a few times; a start that fails, rules the server refuses, or a reload that
+     * does not take, are not.
      * Returns what stopped it, if anything did.
      */
     private Optional<Exception> serveAgain(Database database, Instance primary) {

@@ -504,7 +504,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             return;
         }
         if (found.isEmpty()) {
-            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch)) {
+            if (standby.isPresent() && instances.hasFenced(database.id()) && fencedForSure(database, watch, standby.get())) {
                 HaDecision decision = new HaDecision(HaDecision.Kind.FINISH_PROMOTION, "promoting the standby: a failover fenced its old"
                         + " primary but stopped before the standby took over");
                 if (backingOff(watch, standby.get())) {
@@ -557,10 +557,12 @@ public final class HaMonitor implements DatabaseInfo.Lines {
      * the promotion waits for that node, unless both its port and the node have been silent for
      * longer than the node takes to fence itself, and, for the server fenced last (the one the
      * standby followed; those fenced before were stopped, or found stopped, by the failovers
-     * since), the node said that its self-fence covers it ({@link StandbyFenceAcks#covered}), as a
-     * failover from elsewhere asks.
+     * since), the node said that its self-fence covers it with this standby as its witness
+     * ({@link StandbyFenceAcks#acknowledged}), as a failover from elsewhere asks: with no primary,
+     * no other standby was built since it was fenced, and a word given for an earlier standby is
+     * not one the node's self-fence still keeps.
      */
-    private boolean fencedForSure(Database database, Watch watch) {
+    private boolean fencedForSure(Database database, Watch watch, Instance standby) {
         Set<String> silent = placement.silent();
         Optional<UUID> fencedLast = instances.fencedLast(database.id());
         for (Instance fenced : instances.forDatabase(database.id())) {
@@ -571,7 +573,7 @@ public final class HaMonitor implements DatabaseInfo.Lines {
             if (fenced.node() != null && !fenced.node().equals(node.name()) && silent.contains(fenced.node())) {
                 if (!lostForSure(watch, fenced)) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and may not have stopped it";
-                } else if (fencedLast.equals(Optional.of(fenced.id())) && !fenceAcks.covered(fenced.id(), fenced.node())) {
+                } else if (fencedLast.equals(Optional.of(fenced.id())) && !fenceAcks.acknowledged(standby.id(), fenced.id(), fenced.node())) {
                     why = "its fenced old primary is on node " + fenced.node() + ", which is silent and had not said that its"
                             + " self-fence covers it, so it may not have stopped it; Keel promotes the standby once that node is back,"
                             + " or an operator forgot it (POST /v1/nodes/<name>/forget, once its servers are stopped or its host cut off)";

@@ -47,16 +47,6 @@ final class StandbyFenceAcks {
                 || forgotten(primaryNode);
     }
 
-    /**
-     * Whether {@code primaryNode}, the node of {@code primary}, said its self-fence covers it (with
-     * whichever standby on another node), or is forgotten (and has not heartbeat since): a primary
-     * fenced in the catalog whose node fell silent is surely stopped once its node has been cut off
-     * for longer than it takes to fence itself ({@code HaMonitor.fencedForSure}).
-     */
-    boolean covered(UUID primary, String primaryNode) {
-        return dsl.fetchExists(STANDBY_FENCE_ACKS, STANDBY_FENCE_ACKS.PRIMARY_ID.eq(primary)) || forgotten(primaryNode);
-    }
-
     private boolean forgotten(String node) {
         return dsl.fetchExists(NODES, NODES.NAME.eq(node).and(NODES.FORGOTTEN_AT.isNotNull()).and(NODES.HEARTBEAT_AT.le(NODES.FORGOTTEN_AT)));
     }

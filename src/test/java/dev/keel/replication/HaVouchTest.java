@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -120,21 +122,42 @@ class HaVouchTest {
             assertThat(instances.standby(id).map(Instance::id)).contains(standby.id());
 
             // The primary fenced in the catalog (by its own node, say, which fell silent before it killed it): the standby is
-            // not promoted either, until that node says its self-fence covers the standby.
-            instances.transition(primary.id(), InstanceState.FENCED);
-            String notPromoted = Wait.until("the standby's node to refuse the promotion", Timeouts.HA_CHECK, () -> {
-                monitor.check(database);
-                return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
-                        .filter(sentence -> sentence.contains("had not said that its self-fence covers it,")).findFirst();
-            });
-            assertThat(notPromoted).startsWith("not promoting the standby: its fenced old primary is on node " + elsewhere);
-            assertThat(instances.primary(id)).as("not promoted").isEmpty();
-            keel.bean(StandbyFenceAcks.class).acknowledge(standby.id(), primary.id(), elsewhere);
-            Wait.until("the standby to be promoted once the node's word is there", Timeouts.HA_CHECK, () -> {
-                monitor.check(database);
-                return instances.primary(id).filter(p -> p.id().equals(standby.id()) && p.state() == InstanceState.RUNNING);
-            });
+            // not promoted either, until that node says its self-fence covers the standby. An older primary fenced there by an
+            // earlier failover, with no word (none is given for a server fenced before), does not hold the promotion back.
+            UUID older = UUID.randomUUID();
+            int closed = closedPort();
+            catalog.insertInto(INSTANCES).set(INSTANCES.ID, older).set(INSTANCES.DATABASE_ID, id).set(INSTANCES.ROLE, "primary")
+                    .set(INSTANCES.STATE, InstanceState.FENCED.value()).set(INSTANCES.MAJOR_VERSION, primary.major())
+                    .set(INSTANCES.HOST, "127.0.0.1").set(INSTANCES.PORT, closed).set(INSTANCES.SUPERUSER_PASSWORD, new byte[] {0})
+                    .set(INSTANCES.CREATED_AT, OffsetDateTime.now().minusHours(2)).set(INSTANCES.UPDATED_AT, OffsetDateTime.now().minusHours(1))
+                    .set(INSTANCES.NODE, elsewhere).execute();
+            try {
+                instances.transition(primary.id(), InstanceState.FENCED);
+                String notPromoted = Wait.until("the standby's node to refuse the promotion", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return decisions.recent(id, 5).stream().map(HaMonitor.Recorded::sentence)
+                            .filter(sentence -> sentence.contains("had not said that its self-fence covers it,")).findFirst();
+                });
+                assertThat(notPromoted).startsWith("not promoting the standby: its fenced old primary is on node " + elsewhere);
+                assertThat(instances.primary(id)).as("not promoted").isEmpty();
+                keel.bean(StandbyFenceAcks.class).acknowledge(standby.id(), primary.id(), elsewhere);
+                Wait.until("the standby to be promoted once the node's word is there", Timeouts.HA_CHECK, () -> {
+                    monitor.check(database);
+                    return instances.primary(id).filter(p -> p.id().equals(standby.id()) && p.state() == InstanceState.RUNNING);
+                });
+            } finally {
+                catalog.deleteFrom(INSTANCES).where(INSTANCES.ID.eq(older)).execute();
+            }
         });
+    }
+
+    /** A port of this host nothing listens on (free a moment ago). */
+    private static int closedPort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** What a test is given by {@link #withPremiumAndSilentNode}. */
@@ -175,10 +198,7 @@ class HaVouchTest {
 
     @Test
     void aPrimaryWhosePortDoesNotAcceptAConnectionFromHereIsNotVouchedFor(TestKeel keel) throws Exception {
-        int closed;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closed = socket.getLocalPort();
-        }
+        int closed = closedPort();
         Instance primary = new Instance(UUID.randomUUID(), UUID.randomUUID(), InstanceRole.PRIMARY, InstanceState.RUNNING, 17, "127.0.0.1",
                 closed, "ha-vouch-elsewhere");
         HaMonitor monitor = keel.bean(ApplicationContext.class).createBean(HaMonitor.class);
