@@ -163,11 +163,14 @@ public final class DatabaseDelete implements OperationHandler {
     /**
      * A standby build under way (it takes no lease) sees the deletion and stops, removing the
      * server it made; this waits for it (at most {@value #BUILD_PATIENCE_SECONDS} s), so that the
-     * servers removed next include whatever it left.
+     * servers removed next include whatever it left. One queued here behind this deletion (a
+     * database's operations run one at a time) has made nothing, and starts only after it, to
+     * find the database gone: it is not waited for.
      */
     private void awaitStandbyBuild(UUID id) throws InterruptedException {
         Instant deadline = Instant.now().plusSeconds(BUILD_PATIENCE_SECONDS);
-        while (operations.running(id, EnumSet.of(OperationKind.STANDBY)).isPresent() && Instant.now().isBefore(deadline)) {
+        while (operations.running(id, EnumSet.of(OperationKind.STANDBY)).filter(build -> !runner.waiting(build.id())).isPresent()
+                && Instant.now().isBefore(deadline)) {
             Thread.sleep(200);
         }
     }

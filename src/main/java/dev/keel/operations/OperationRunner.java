@@ -156,6 +156,13 @@ public final class OperationRunner {
         return Set.copyOf(accepted);
     }
 
+    /** Whether operation {@code id} waits in this runner's queue, not yet running. */
+    public boolean waiting(UUID id) {
+        synchronized (lock) {
+            return waiting.values().stream().anyMatch(queue -> queue.stream().anyMatch(operation -> operation.id().equals(id)));
+        }
+    }
+
     /** How many operations wait for a thread, all teams together. */
     public int queued() {
         synchronized (lock) {
