@@ -14,6 +14,8 @@ import dev.keel.testing.Pg;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -30,6 +32,11 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -50,10 +57,58 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
  */
 @ExtendWith(SharedKeel.class)
 class ReconfigurationReloadTest {
+    /** Each test's database, by the name of its team: one database per test. */
+    private static final List<String> TEAMS = List.of("reload-no-restart", "reload-refused-hba", "apply-refused-hba", "restart-refused-hba",
+            "retry-refused-hba", "apply-fails-start", "restart-fails-start", "crash-fails-start");
+    private static final Map<String, Future<Fixture>> FIXTURES = new ConcurrentHashMap<>();
+
+    /**
+     * Provisions every test's database at once, before the first test: each waits for its first
+     * backup (which begins a few seconds after it is available), and eight such waits side by
+     * side take about the time of one rather than a minute one after another. Each test still
+     * has a database of its own, which nothing else touches, deprovisioned when it ends.
+     */
+    @BeforeAll
+    static void provisionEveryTestsDatabase(TestKeel keel) {
+        ExecutorService provisioning = Executors.newFixedThreadPool(TEAMS.size());
+        try {
+            for (String team : TEAMS) {
+                FIXTURES.put(team, provisioning.submit(() -> Fixture.provision(keel, team)));
+            }
+        } finally {
+            provisioning.shutdown();
+        }
+    }
+
+    /** Deprovisions the databases of tests that did not run (a run of some of them only). */
+    @AfterAll
+    static void deprovisionTheUntaken() throws InterruptedException {
+        for (String team : List.copyOf(FIXTURES.keySet())) {
+            Fixture untaken;
+            try {
+                untaken = FIXTURES.remove(team).get();
+            } catch (ExecutionException e) {
+                continue; // its provision failed, and removed what it made
+            }
+            untaken.close();
+        }
+    }
+
+    /** The database provisioned for team {@code team}'s test, once it has its first backup; the test closes it. */
+    private static Fixture fixture(String team) throws Exception {
+        try {
+            return FIXTURES.remove(team).get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw (Error) e.getCause();
+        }
+    }
 
     @Test
     void aReloadNeverRestartsTheServerEvenWhenASettingItWritesNeedsARestart(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "reload-no-restart")) {
+        try (Fixture db = fixture("reload-no-restart")) {
             String startedAt = superuserScalar(keel, db.server(), "select pg_catalog.pg_postmaster_start_time()::text");
             int maxConnections = db.maxConnections(keel);
             try (Connection login = Pg.connect(db.owner(), "require")) {
@@ -78,7 +133,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void aPgHbaTheServerRefusesFailsTheReloadSayingWhyAndTheServerKeepsItsOldRules(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "reload-refused-hba")) {
+        try (Fixture db = fixture("reload-refused-hba")) {
             // The rule that refuses the owner comes before a line the server cannot read: read whole, it would refuse the owner.
             List<HbaRule> hba = unreadable(refusing(keel, db.database(), db.user()));
             assertRefused(db.server(), hba,
@@ -95,7 +150,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void anApplyThatWouldRestartTheServerForAPgHbaItRefusesDoesNotAndSaysWhy(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "apply-refused-hba")) {
+        try (Fixture db = fixture("apply-refused-hba")) {
             RefusedChange change = RefusedChange.to(keel, db);
             assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()));
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
@@ -106,7 +161,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void aRestartForAPgHbaTheServerRefusesDoesNotHappenAndSaysWhy(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "restart-refused-hba")) {
+        try (Fixture db = fixture("restart-refused-hba")) {
             RefusedChange change = RefusedChange.to(keel, db);
             assertRefused(db.server(), change.hba(), () -> keel.bean(Reconfiguration.class).restart(db.server(), change.settings(), change.hba()));
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
@@ -117,7 +172,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void aRetryOfARefusedChangeKeelStoppedDuringPutsBackTheFilesTheServerAcceptedNotTheRefusedOnes(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "retry-refused-hba")) {
+        try (Fixture db = fixture("retry-refused-hba")) {
             RefusedChange change = RefusedChange.to(keel, db);
             // What apply does up to the check, where Keel stopped: the new files written, neither checked nor put back.
             keel.bean(InstanceRuntime.class).configure(db.server(), change.settings(), change.hba());
@@ -151,7 +206,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void anApplyWhoseNewSettingsTheServerDoesNotStartFromBringsItBackWithTheOldAndSaysWhy(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "apply-fails-start")) {
+        try (Fixture db = fixture("apply-fails-start")) {
             UnstartableChange change = UnstartableChange.to(keel, db, "shared_preload_libraries", "pg_stat_statements,keel_no_such_library");
             change.assertBackWithTheOld(keel, db, () -> keel.bean(Reconfiguration.class).apply(db.server(), change.settings(), change.hba()),
                     "FATAL:  could not access file \"keel_no_such_library\": No such file or directory");
@@ -162,7 +217,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void aRestartIntoAValueOutOfRangeBringsTheServerBackWithTheOldAndSaysWhichSetting(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "restart-fails-start")) {
+        try (Fixture db = fixture("restart-fails-start")) {
             UnstartableChange change = UnstartableChange.to(keel, db, "max_connections", "262143");
             change.assertBackWithTheOld(keel, db, () -> keel.bean(Reconfiguration.class).restart(db.server(), change.settings(), change.hba()),
                     "LOG:  invalid value for parameter \"max_connections\": 262143; FATAL:  configuration file \""
@@ -172,7 +227,7 @@ class ReconfigurationReloadTest {
 
     @Test
     void aStartAfterKeelStoppedDuringARestartIntoFilesTheServerDoesNotStartFromComesBackWithTheOld(TestKeel keel) throws Exception {
-        try (Fixture db = Fixture.provision(keel, "crash-fails-start")) {
+        try (Fixture db = fixture("crash-fails-start")) {
             UnstartableChange change = UnstartableChange.to(keel, db, "shared_preload_libraries", "pg_stat_statements,keel_no_such_library");
             // What a restart does up to the start, where Keel stopped: the new files written, unaccepted, and the server stopped.
             InstanceRuntime runtime = keel.bean(InstanceRuntime.class);
