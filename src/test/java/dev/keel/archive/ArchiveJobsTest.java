@@ -38,7 +38,9 @@ class ArchiveJobsTest {
 
     @BeforeAll
     static void start() {
-        keel = TestKeel.start("archive-jobs", Map.of("keel.archive.check-interval", "1s", "keel.instances.pool.size", 0));
+        // Every test waits for its database's first backup: it starts a second after the database is available, not the default 5 s.
+        keel = TestKeel.start("archive-jobs", Map.of("keel.archive.check-interval", "1s", "keel.instances.pool.size", 0,
+                "keel.archive.first-backup-delay", "1s"));
     }
 
     @AfterAll
