@@ -34,6 +34,11 @@ public final class SharedKeel implements ParameterResolver {
     public static final int DOWNLOAD_MAX_PER_TEAM = 3;
     /** How often a log follow stream sends a keepalive in the shared Keel (KEEL_LOGS_FOLLOW_KEEPALIVE): often, so a test sees one. */
     public static final long FOLLOW_KEEPALIVE_SECONDS = 1;
+    /**
+     * How long after a standby build began the shared Keel's HA monitor asks for the next one (KEEL_HA_STANDBY_RETRY): seconds,
+     * not the default minute, which a test that switches over or fails over soon after its database's first standby waited out.
+     */
+    public static final long STANDBY_RETRY_SECONDS = 5;
     /** A lock ({@code @ResourceLock}) for the classes that add or compare rows of the shared catalog's node registry. */
     public static final String NODES = "shared-keel-nodes";
 
@@ -49,14 +54,17 @@ public final class SharedKeel implements ParameterResolver {
                         // A server log cap a test can reach in a second (ServerLogCapTest); no other test logs as much.
                         // A follow of a log that a test can see end (LogsTest), and a cap on them it can reach (LogFollowLimitsTest);
                         // a keepalive a test sees soon (LogFollowLimitsTest); a stalled, trickling or half-open backup download ended
-                        // soon, and a team's cap on downloads a test reaches (DumpDownloadStallTest).
+                        // soon, and a team's cap on downloads a test reaches (DumpDownloadStallTest). A premium database's next
+                        // standby after a switchover or failover within a minute of the last build is asked for 5 s after that build
+                        // began, not a minute (HostileOwnerHaTest, ConnectionPoolingTest, HerokuSettingsCliTest).
                         java.util.Map.of("keel.addon.password", ADDON_PASSWORD, "keel.instances.log-max-mb", LOG_MAX_MB,
                                 "keel.logs.follow-for", FOLLOW_FOR_SECONDS + "s", "keel.logs.follow-max-per-team", FOLLOW_MAX_PER_TEAM,
                                 "keel.logs.follow-keepalive", FOLLOW_KEEPALIVE_SECONDS + "s",
                                 "keel.backups.download-stall", DOWNLOAD_STALL_SECONDS + "s",
                                 "keel.backups.download-min-rate", DOWNLOAD_MIN_RATE_KIB,
                                 "keel.backups.download-request-within", DOWNLOAD_REQUEST_WITHIN_SECONDS + "s",
-                                "keel.backups.download-max-per-team", DOWNLOAD_MAX_PER_TEAM))),
+                                "keel.backups.download-max-per-team", DOWNLOAD_MAX_PER_TEAM,
+                                "keel.ha.standby-retry", STANDBY_RETRY_SECONDS + "s"))),
                         Holder.class)
                 .keel;
     }
