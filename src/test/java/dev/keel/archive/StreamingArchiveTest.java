@@ -79,8 +79,10 @@ class StreamingArchiveTest {
     @BeforeAll
     static void start() {
         // essential-0's commits wait for the receiver here; a grace of 2 s holds them off for 12 s after one waited too long.
+        // Every test waits for its database's first backup before it acts: that backup starts a second after the database is
+        // available, not the default 5 s.
         keel = TestKeel.start("streaming", Map.of("keel.instances.pool.size", 0, "keel.archive.synchronous-plans", SYNCHRONOUS_PLAN,
-                "keel.ha.sync-grace", "2s"));
+                "keel.ha.sync-grace", "2s", "keel.archive.first-backup-delay", "1s"));
     }
 
     @AfterAll
