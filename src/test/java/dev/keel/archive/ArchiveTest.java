@@ -27,6 +27,8 @@ import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -40,18 +42,92 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 @ExtendWith(SharedKeel.class)
 class ArchiveTest {
+    /** Each test's database's plan, by a short name of the test: one database per test. */
+    private static final Map<String, String> PLANS = Map.of("new", "standard-0", "manual", "essential-0", "restores", "standard-0",
+            "flipped", "essential-0", "conflict", "essential-0", "deleting", "essential-0", "other-team", "essential-0");
+    private static final Map<String, Future<Provisioned>> PROVISIONED = new ConcurrentHashMap<>();
+    /**
+     * How many of them are provisioned at a time: a few, so that their waits overlap, but not all at
+     * once, whose initdbs and backups together would take the machine from the classes beside this one
+     * (some of which hold the WAL receiver to a second's bound) for seconds.
+     */
+    private static final int PROVISIONING_AT_ONCE = 3;
+
+    /** A database provisioned for one test, once its first backup completed: the provision's answer, and that backup. */
+    private record Provisioned(JsonNode database, JsonNode firstBackup) {
+        String id() {
+            return database.get("id").asText();
+        }
+    }
+
+    /**
+     * Provisions every test's database before the first test, a few at a time: each waits for its
+     * first backup (which begins a few seconds after it is available), and those waits overlap
+     * rather than follow one another, one per test. Each test still has a database of its own,
+     * which nothing else touches.
+     */
+    @BeforeAll
+    static void provisionEveryTestsDatabase(TestKeel keel) {
+        ExecutorService provisioning = Executors.newFixedThreadPool(PROVISIONING_AT_ONCE);
+        try {
+            PLANS.forEach((test, plan) -> PROVISIONED.put(test, provisioning.submit(() -> {
+                Api api = keel.api();
+                JsonNode database = api.provision("{\"plan\":\"" + plan + "\"}");
+                try {
+                    return new Provisioned(database, awaitInitialBackup(api, database.get("id").asText()));
+                } catch (RuntimeException | AssertionError e) {
+                    api.deprovision(database.get("id").asText());
+                    throw e;
+                }
+            })));
+        } finally {
+            provisioning.shutdown();
+        }
+    }
+
+    /** Deprovisions the databases of tests that did not run (a run of some of them only). */
+    @AfterAll
+    static void deprovisionTheUntaken(TestKeel keel) throws InterruptedException {
+        for (String test : List.copyOf(PROVISIONED.keySet())) {
+            Provisioned untaken;
+            try {
+                untaken = PROVISIONED.remove(test).get();
+            } catch (ExecutionException e) {
+                continue; // its provision failed, and removed what it made
+            }
+            keel.api().deprovision(untaken.id());
+        }
+    }
+
+    /** The database provisioned for test {@code test}, once its first backup completed; the test deprovisions it. */
+    private static Provisioned provisioned(String test) throws Exception {
+        try {
+            return PROVISIONED.remove(test).get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw (Error) e.getCause();
+        }
+    }
 
     @Test
-    void aNewDatabaseIsArchivedAndBackedUpRightAwayInItsOwnPrefix(TestKeel keel) {
+    void aNewDatabaseIsArchivedAndBackedUpRightAwayInItsOwnPrefix(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"standard-0\"}").get("id").asText();
-        JsonNode backup = awaitInitialBackup(api, id);
+        Provisioned provisioned = provisioned("new");
+        String id = provisioned.id();
+        JsonNode backup = provisioned.firstBackup();
 
         JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
         assertThat(archive.get("status").asText()).isEqualTo("ok");
@@ -74,10 +150,9 @@ class ArchiveTest {
     }
 
     @Test
-    void aManualBackupRunsAloneAndListsItsLsnsTimelineAndSizes(TestKeel keel) {
+    void aManualBackupRunsAloneAndListsItsLsnsTimelineAndSizes(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        awaitInitialBackup(api, id);
+        String id = provisioned("manual").id();
         Api.Response taken = api.post("/v1/databases/" + id + "/backups", "");
         assertThat(taken.status()).isEqualTo(202);
         assertThat(taken.field("state")).isEqualTo("running");
@@ -108,9 +183,8 @@ class ArchiveTest {
     @Test
     void aBaseBackupWithItsArchivedWalRestoresTheData(TestKeel keel) throws Exception {
         Api api = keel.api();
-        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        JsonNode database = provisioned("restores").database();
         String id = database.get("id").asText();
-        awaitInitialBackup(api, id);
         try (Connection connection = Pg.connect(database.get("url").asText(), keel.caFile()); var sql = connection.createStatement()) {
             sql.execute("create table kept (phase text, n int); insert into kept select 'before', g from generate_series(1, 1000) g");
         }
@@ -164,8 +238,9 @@ class ArchiveTest {
     @Test
     void bytesFlippedInTheStoreAreCaughtWhenRead(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        String backup = awaitInitialBackup(api, id).get("id").asText();
+        Provisioned provisioned = provisioned("flipped");
+        String id = provisioned.id();
+        String backup = provisioned.firstBackup().get("id").asText();
         UUID database = UUID.fromString(id);
         ArchivedWal segment = keel.bean(ArchiveRepository.class).files(database).stream()
                 .filter(f -> f.file().kind() == dev.keel.postgres.WalFileName.Kind.SEGMENT).findFirst().orElseThrow();
@@ -193,8 +268,7 @@ class ArchiveTest {
     @Test
     void otherContentUnderAnArchivedNameIsAConflictAndIsNeverOverwritten(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        awaitInitialBackup(api, id);
+        String id = provisioned("conflict").id();
         UUID database = UUID.fromString(id);
         Instance primary = keel.bean(InstanceRepository.class).primary(database).orElseThrow();
         String next;
@@ -225,10 +299,9 @@ class ArchiveTest {
     }
 
     @Test
-    void deletingADatabaseRemovesItsArchive(TestKeel keel) {
+    void deletingADatabaseRemovesItsArchive(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        awaitInitialBackup(api, id);
+        String id = provisioned("deleting").id();
         assertThat(keel.bean(ObjectStore.class).list(id + "/")).isNotEmpty();
         api.deprovision(id);
         assertThat(keel.bean(ObjectStore.class).list(id + "/")).isEmpty();
@@ -236,10 +309,11 @@ class ArchiveTest {
     }
 
     @Test
-    void anotherTeamsBackupsAndArchiveAreNotFound(TestKeel keel) {
+    void anotherTeamsBackupsAndArchiveAreNotFound(TestKeel keel) throws Exception {
         Api api = keel.api();
-        String id = api.provision("{\"plan\":\"essential-0\"}").get("id").asText();
-        String backup = awaitInitialBackup(api, id).get("id").asText();
+        Provisioned provisioned = provisioned("other-team");
+        String id = provisioned.id();
+        String backup = provisioned.firstBackup().get("id").asText();
         Api other = keel.newTeam("archive-other-" + System.nanoTime());
         assertThat(other.get("/v1/databases/" + id + "/archive").status()).isEqualTo(404);
         assertThat(other.get("/v1/databases/" + id + "/backups").status()).isEqualTo(404);
