@@ -61,16 +61,22 @@ class ReconfigurationReloadTest {
     private static final List<String> TEAMS = List.of("reload-no-restart", "reload-refused-hba", "apply-refused-hba", "restart-refused-hba",
             "retry-refused-hba", "apply-fails-start", "restart-fails-start", "crash-fails-start");
     private static final Map<String, Future<Fixture>> FIXTURES = new ConcurrentHashMap<>();
+    /**
+     * How many of them are provisioned at a time: a few, so that their waits overlap, but not all at
+     * once, whose initdbs and backups together would take the machine from the classes beside this one
+     * (some of which hold the WAL receiver to a second's bound) for seconds.
+     */
+    private static final int PROVISIONING_AT_ONCE = 3;
 
     /**
-     * Provisions every test's database at once, before the first test: each waits for its first
-     * backup (which begins a few seconds after it is available), and eight such waits side by
-     * side take about the time of one rather than a minute one after another. Each test still
-     * has a database of its own, which nothing else touches, deprovisioned when it ends.
+     * Provisions every test's database before the first test, a few at a time: each waits for its
+     * first backup (which begins a few seconds after it is available), and those waits overlap
+     * rather than add up to a minute one after another. Each test still has a database of its
+     * own, which nothing else touches, deprovisioned when it ends.
      */
     @BeforeAll
     static void provisionEveryTestsDatabase(TestKeel keel) {
-        ExecutorService provisioning = Executors.newFixedThreadPool(TEAMS.size());
+        ExecutorService provisioning = Executors.newFixedThreadPool(PROVISIONING_AT_ONCE);
         try {
             for (String team : TEAMS) {
                 FIXTURES.put(team, provisioning.submit(() -> Fixture.provision(keel, team)));
