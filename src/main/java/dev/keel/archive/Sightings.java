@@ -35,15 +35,19 @@ final class Sightings {
     /**
      * When the stream last heard from its server on this connection: IDENTIFY_SYSTEM's answer, then,
      * for each chunk of WAL, the last read before it that found nothing (the chunk was sent no earlier).
-     * The server sends WAL moments after its flush, so once what it sent is stored, everything it had
-     * at that moment is. A read that finds nothing later proves nothing more: a silently cut link
-     * reads nothing too, until the silence check ends the connection seconds later. (The server's own
-     * word, each chunk's walEnd, pgjdbc does not pass on; a keepalive it shows only when its position
-     * is past the last chunk's end, and the server sends one only when asked or after
-     * wal_sender_timeout / 2 without a status.)
+     * A read that finds nothing later proves nothing more: a silently cut link reads nothing too, until
+     * the silence check ends the connection seconds later.
      */
     @Nullable
     private volatile Instant heardAt;
+    /**
+     * The server's end of WAL as it last spoke ({@link #heardAt}): what IDENTIFY_SYSTEM said it had
+     * flushed, then each chunk's walEnd. Everything the server had when it was last heard from is
+     * stored only once this is: a chunk of a backlog (a burst, a catch-up) ends short of it, and the
+     * rest may never come (a link cut mid-burst). Null when the chunk did not say (unknown: no claim).
+     */
+    @Nullable
+    private volatile Lsn heardEnd;
     /** The last time the stream knew everything its server had as stored; null while it never did. */
     @Nullable
     private volatile Instant caughtUpAt;
@@ -58,18 +62,23 @@ final class Sightings {
     /** The stream connected at {@code at}, when its server had flushed through {@code flushed}. */
     void connected(Lsn flushed, Instant at) {
         atConnect = new Seen(flushed, at);
+        heardEnd = flushed;
         heardAt = at;
     }
 
-    /** A chunk of WAL arrived that was not there at {@code notBefore}. */
-    void heard(Instant notBefore) {
+    /**
+     * A chunk of WAL arrived that was not there at {@code notBefore}, sent when the server's end of
+     * WAL was {@code serverEnd} (null when the chunk did not say).
+     */
+    void heard(Instant notBefore, @Nullable Lsn serverEnd) {
+        heardEnd = serverEnd;
         heardAt = notBefore;
     }
 
     /**
      * The stream has everything through {@code stored} in the store, and what arrived past it since
-     * {@code unstoredSince} (null when nothing did): with nothing outstanding, everything the server
-     * had when it was last heard from is stored.
+     * {@code unstoredSince} (null when nothing did): with nothing outstanding and the server's end
+     * of WAL as it last spoke stored too, everything the server had when it was last heard from is.
      */
     void settled(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
         caughtUpAt = caughtUpWith(stored, unstoredSince);
@@ -84,7 +93,9 @@ final class Sightings {
     @Nullable
     Instant caughtUpWith(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
         Instant heard = heardAt;
-        return heard != null && oldestUnstored(stored, unstoredSince) == null ? heard : caughtUpAt;
+        Lsn end = heardEnd;
+        boolean all = heard != null && end != null && stored != null && !end.isAfter(stored);
+        return all && oldestUnstored(stored, unstoredSince) == null ? heard : caughtUpAt;
     }
 
     /**
@@ -122,6 +133,7 @@ final class Sightings {
         }
         atConnect = null;
         heardAt = null;
+        heardEnd = null;
     }
 
     /** What the server had flushed when the stream connected, while that is past {@code stored}; else null. */

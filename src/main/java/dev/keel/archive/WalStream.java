@@ -125,6 +125,8 @@ final class WalStream implements Runnable {
     private boolean clearFailed;
     /** Whether the current stream has stored a part or a segment yet. */
     private boolean storedOnce;
+    /** Whether this stream has warned that its chunks do not say the server's end of WAL. */
+    private boolean endUnknownSaid;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
@@ -364,7 +366,14 @@ final class WalStream implements Runnable {
                     }
                     pause = synchronous ? 1 : POLL_MILLIS;
                     heardAt = System.nanoTime();
-                    sightings.heard(quiet);
+                    Lsn serverEnd = stream.serverEnd();
+                    if (serverEnd == null && !endUnknownSaid) {
+                        endUnknownSaid = true;
+                        LOG.warn("The replication stream of instance {} does not say the server's end of WAL with its chunks (pgjdbc"
+                                + " changed how it hands them out?): the receiver cannot tell when it has everything, and its last"
+                                + " caught-up moment stays where it is", instance.id());
+                    }
+                    sightings.heard(quiet, serverEnd);
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);
@@ -598,7 +607,8 @@ final class WalStream implements Runnable {
             parts.writeBytes(encoded.stored());
         }
         Instant now = Instant.now();
-        // Everything received is in the store now: caught up as of this part, unless the server has more (a catch-up, a sighting).
+        // Everything received is in the store now: caught up as of this part, unless the server has more (a catch-up, a
+        // sighting, a backlog).
         archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, storedBytes,
                 Sha256.hex(clone(digest).digest()), now, sightings.caughtUpWith(end, null)));
         storedOffset = filled;

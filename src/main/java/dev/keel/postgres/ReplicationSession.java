@@ -1,5 +1,6 @@
 package dev.keel.postgres;
 
+import io.micronaut.core.annotation.Nullable;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
 import org.postgresql.replication.PGReplicationStream;
@@ -57,7 +58,11 @@ public final class ReplicationSession implements AutoCloseable {
      * class. Used by one thread; it ends when its session closes.
      */
     public static final class PhysicalStream {
+        /** An XLogData message's header before its WAL: 'w', the WAL's start, the server's end of WAL, its send time. */
+        private static final int XLOG_DATA_HEADER = 1 + 8 + 8 + 8;
         private final PGReplicationStream stream;
+        @Nullable
+        private Lsn serverEnd;
 
         private PhysicalStream(PGReplicationStream stream) {
             this.stream = stream;
@@ -69,7 +74,45 @@ public final class ReplicationSession implements AutoCloseable {
          * to the server when one is due.
          */
         public ByteBuffer readPending() throws SQLException {
-            return stream.readPending();
+            ByteBuffer chunk = stream.readPending();
+            if (chunk != null) {
+                serverEnd = walEnd(chunk);
+            }
+            return chunk;
+        }
+
+        /**
+         * The server's end of WAL when it sent the last chunk (the XLogData message's walEnd: on a
+         * primary, what it had flushed as it built the message), or null when it is not known. A
+         * chunk that ends before it is part of a backlog: the server had more then.
+         */
+        @Nullable
+        public Lsn serverEnd() {
+            return serverEnd;
+        }
+
+        /**
+         * The walEnd of the message {@code chunk} came in. pgjdbc reads it but keeps it private
+         * ({@code lastServerLSN}, with no getter); the chunk it returns is a slice of the whole message
+         * (its array and offset are ByteBuffer's public view), so the header is read there, and
+         * trusted only if it is an XLogData header whose start is this chunk's: a pgjdbc that hands
+         * out WAL another way gives null (not known), never a position of something else.
+         */
+        @Nullable
+        private Lsn walEnd(ByteBuffer chunk) {
+            int header = chunk.hasArray() ? chunk.arrayOffset() + chunk.position() - XLOG_DATA_HEADER : -1;
+            if (header < 0) {
+                return null;
+            }
+            ByteBuffer message = ByteBuffer.wrap(chunk.array(), header, XLOG_DATA_HEADER);
+            byte kind = message.get();
+            long start = message.getLong();
+            long end = message.getLong();
+            long received = stream.getLastReceiveLSN().asLong();
+            if (kind != 'w' || start != received - chunk.remaining() || Long.compareUnsigned(end, received) < 0) {
+                return null;
+            }
+            return new Lsn(end);
         }
 
         /** The end of the last chunk received. */

@@ -78,7 +78,7 @@ class SightingsTest {
         sightings.settled(SEGMENT.startLsn(), null); // catching up: not caught up at all yet
         assertThat(sightings.caughtUpAt()).isNull();
         Instant lastQuiet = NOW.minusSeconds(9); // the last read that found nothing before the last chunk
-        sightings.heard(lastQuiet);
+        sightings.heard(lastQuiet, into(1 << 20));
         sightings.settled(into(1 << 20), NOW.minusSeconds(8)); // what arrived is not stored yet
         assertThat(sightings.caughtUpAt()).isNull();
         sightings.settled(into(1 << 20), null);
@@ -91,11 +91,35 @@ class SightingsTest {
         assertThat(sightings.caughtUpAt()).isEqualTo(lastQuiet);
         // The next connection finds more flushed: its catch-up does not move it either, until it is stored.
         sightings.connected(into(3 << 20), NOW);
-        sightings.heard(NOW.plusSeconds(1));
+        sightings.heard(NOW.plusSeconds(1), into(3 << 20));
         sightings.settled(into(2 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(lastQuiet);
         sightings.settled(into(3 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.plusSeconds(1));
+    }
+
+    @Test
+    void aChunkOfABacklogLeavesTheLastCaughtUpMomentUntilTheServersEndOfWalAsItSentItIsStored() {
+        Sightings sightings = new Sightings();
+        Instant connect = NOW.minusSeconds(30);
+        sightings.connected(into(1 << 20), connect);
+        sightings.settled(into(1 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(connect);
+        // A burst: each chunk ends short of what the server had flushed when it sent it; then the link is cut silently
+        // mid-burst, and everything that arrived is stored.
+        sightings.heard(NOW.minusSeconds(10), into(4 << 20));
+        sightings.heard(NOW.minusSeconds(9), into(6 << 20));
+        sightings.settled(into(2 << 20), null);
+        assertThat(sightings.caughtUpAt()).as("the server had through 6 MiB when it sent the last chunk").isEqualTo(connect);
+        assertThat(sightings.caughtUpWith(into(5 << 20), null)).isEqualTo(connect);
+        // The burst's last chunk ends where the server's WAL did: everything it had then is stored once that chunk is.
+        sightings.heard(NOW.minusSeconds(8), into(6 << 20));
+        sightings.settled(into(6 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(8));
+        // A chunk that did not say the server's end proves nothing.
+        sightings.heard(NOW.minusSeconds(7), null);
+        sightings.settled(into(7 << 20), null);
+        assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(8));
     }
 
     @Test
@@ -105,7 +129,7 @@ class SightingsTest {
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
         sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20));
-        sightings.heard(NOW.minusSeconds(4));
+        sightings.heard(NOW.minusSeconds(4), into(1 << 20));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
         assertThat(sightings.caughtUpWith(into(2 << 20), null)).as("once what it was seen holding is stored")
@@ -126,7 +150,7 @@ class SightingsTest {
         // Its catch-up stores parts of WAL the server had at its connection: each part's row carries the earlier moment,
         // not its own store time, until the catch-up is stored.
         sightings.connected(into(3 << 20), NOW);
-        sightings.heard(NOW.plusSeconds(1));
+        sightings.heard(NOW.plusSeconds(1), into(3 << 20));
         assertThat(sightings.caughtUpWith(into(1 << 20), null)).isEqualTo(earlier);
         assertThat(sightings.caughtUpWith(into(3 << 20), null)).isEqualTo(NOW.plusSeconds(1));
         sightings.settled(into(3 << 20), null);

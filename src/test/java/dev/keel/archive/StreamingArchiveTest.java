@@ -74,6 +74,8 @@ class StreamingArchiveTest {
     private static final Duration SILENCE_HELD = Duration.ofSeconds(3);
     /** What arrived unstored this long ago is being put: the receiver waits less (keel.archive.stream-upload-millis, 700 ms). */
     private static final Duration PUT_BEGUN = Duration.ofMillis(1500);
+    /** Rows of a burst: about 30 MB of WAL, far more than a loopback connection's buffers hold. */
+    private static final int BURST_ROWS = 300_000;
     private static TestKeel keel;
 
     @BeforeAll
@@ -497,6 +499,60 @@ class StreamingArchiveTest {
                 JsonNode archive = api.get("/v1/databases/" + id + "/archive").json();
                 assertThat(Instant.parse(archive.get("window").get("to").asText())).as(archive.toString()).isBeforeOrEqualTo(cut);
                 Footprint.signal("CONT", s3);
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
+            }
+        } finally {
+            Footprint.signal("CONT", s3);
+            api.deprovision(id);
+        }
+    }
+
+    @Test
+    void aLinkCutSilentlyMidBurstLeavesTheReceiversLastCaughtUpMomentBeforeTheBurst() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        long s3 = keel.bean(EmbeddedS3.class).process().pid();
+        long walsender = 0;
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                walsender = storedWithItsWalsender(api, id, sql, superuser, "burst");
+                Instant beforeBurst = Instant.now();
+                // A burst the receiver cannot keep up with: the store hangs as it puts the burst's first part, so the rest
+                // queues in the connection and the server flushes far more than it has sent. Then the link falls silent (the
+                // walsender stopped) and the store answers again: the receiver stores everything that had arrived, with no
+                // /archive call meanwhile (its look at the server would tell the stream it is behind).
+                Footprint.signal("STOP", s3);
+                try {
+                    sql.execute("insert into burst select g, md5(g::text) from generate_series(1, " + BURST_ROWS + ") g");
+                    Footprint.signal("STOP", walsender);
+                } finally {
+                    Footprint.signal("CONT", s3);
+                }
+                WalStream stream = keel.bean(WalReceivers.class).stream(databaseId).orElseThrow();
+                StreamedWal part = Wait.until("the receiver to store everything that arrived", Timeouts.PROVISION, () -> {
+                    WalStream.Status status = stream.status();
+                    return keel.bean(ArchiveRepository.class).streamed(databaseId)
+                            .filter(p -> status.unstoredSince() == null && p.end().equals(status.received()) && p.end().equals(status.stored())
+                                    && p.storedAt().isBefore(Instant.now().minus(PUT_BEGUN)));
+                });
+                Lsn flushed = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                assertThat(flushed).as("the burst is cut: the server has WAL the receiver never got").isGreaterThan(part.end());
+                // Everything that arrived is stored, but the server had more when it sent it: the last moment the receiver
+                // knew everything stored is before the burst, not when the last chunk of it arrived.
+                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(beforeBurst);
+            } finally {
+                if (walsender != 0) {
+                    Footprint.signal("CONT", walsender);
+                }
+            }
+            try (Connection superuser = Superuser.connect(keel, keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow(),
+                    "postgres")) {
                 Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
                 Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
             }
