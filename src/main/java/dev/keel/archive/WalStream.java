@@ -357,7 +357,7 @@ final class WalStream implements Runnable {
                         quiet = asked;
                         storeIfDue(stream, synchronous);
                         // Everything stored: caught up as of when the server was last heard from, not now (a cut link is silent).
-                        sightings.settled(stored, unstoredSince);
+                        sightings.settled(durable(stored), unstoredSince);
                         checkSilence();
                         Thread.sleep(Math.max(1, Math.min(pause, untilDue())));
                         // A quiet server is asked less often (a node holds many): WAL after a lull waits at most IDLE_POLL_MILLIS.
@@ -608,9 +608,9 @@ final class WalStream implements Runnable {
         }
         Instant now = Instant.now();
         // Everything received is in the store now: caught up as of this part, unless the server has more (a catch-up, a
-        // sighting, a backlog).
+        // sighting, a backlog) or a whole segment before it is still being archived.
         archive.saveStreamed(new StreamedWal(database, instance.id(), systemIdentifier, segment, end, filled, storedBytes,
-                Sha256.hex(clone(digest).digest()), now, sightings.caughtUpWith(end, null)));
+                Sha256.hex(clone(digest).digest()), now, sightings.caughtUpWith(durable(end), null)));
         storedOffset = filled;
         healthy();
         storedAt = now;
@@ -672,8 +672,20 @@ final class WalStream implements Runnable {
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
+        sayFlushed(stream, durable(through));
+    }
+
+    /**
+     * What the stream may count as stored when it has everything through {@code through} in the
+     * store: no further than the start of a whole segment still being archived. Its parts are
+     * stored, but once the next segment's part is recorded no row points at them, and should its
+     * archiving fail the stream starts again before it; so the server hears it flushed no
+     * further either ({@link #markStored}), and a caught-up moment claimed meanwhile would vouch
+     * for WAL the archive may never hold.
+     */
+    private Lsn durable(Lsn through) {
         Completion pending = completions.peekFirst();
-        sayFlushed(stream, pending == null ? through : pending.whole.startLsn());
+        return pending == null ? through : pending.whole.startLsn();
     }
 
     /** Tells the server its WAL through {@code lsn} is stored: at once on a synchronous stream, whose commits wait for it. */

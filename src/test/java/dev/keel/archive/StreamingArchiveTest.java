@@ -8,6 +8,7 @@ import dev.keel.instances.InstanceConfig;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ReplicationSession;
 import dev.keel.postgres.WalFileName;
+import dev.keel.postgres.WalSegmentName;
 import dev.keel.storage.EmbeddedS3;
 import dev.keel.storage.ObjectInfo;
 import dev.keel.storage.ObjectStore;
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.Test;
 
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
@@ -44,6 +46,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import javax.sql.DataSource;
 
 import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -558,6 +561,58 @@ class StreamingArchiveTest {
             }
         } finally {
             Footprint.signal("CONT", s3);
+            api.deprovision(id);
+        }
+    }
+
+    @Test
+    void aPartStoredWhileTheSegmentBeforeItIsStillBeingArchivedCarriesNoCaughtUpMomentFromMeanwhile() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres");
+                 Connection catalog = keel.bean(DataSource.class).getConnection()) {
+                storedWithItsWalsender(api, id, sql, superuser, "switched");
+                WalSegmentName filling = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow().segment();
+                // The whole segment's archiving hangs (on the catalog row it records, which the test holds uncommitted),
+                // as a slow store or catalog would: its parts are stored, but it is not archived yet.
+                catalog.setAutoCommit(false);
+                try {
+                    try (PreparedStatement hold = catalog.prepareStatement("insert into archived_wal (database_id, name, kind, timeline,"
+                            + " segment_number, size_bytes, stored_bytes, sha256, completed_at) values (?, ?, 'segment', ?, ?, 0, 0, 'held', now())")) {
+                        hold.setObject(1, databaseId);
+                        hold.setString(2, filling.toString());
+                        hold.setInt(3, filling.timeline().value());
+                        hold.setLong(4, filling.number());
+                        hold.executeUpdate();
+                    }
+                    Instant whole = Instant.now();
+                    Pg.scalar(superuser, "select pg_switch_wal()::text");
+                    WalStream stream = keel.bean(WalReceivers.class).stream(databaseId).orElseThrow();
+                    Lsn next = filling.next().startLsn();
+                    Wait.until("the receiver to receive all of " + filling, Timeouts.PROVISION,
+                            () -> stream.status().received() != null && !next.isAfter(stream.status().received()));
+                    // WAL of the next segment, which the receiver stores while the one before is still being archived.
+                    sql.execute("insert into switched select g, md5(g::text) from generate_series(1, 100) g");
+                    StreamedWal part = Wait.until("the receiver to store a part of " + filling.next(), Timeouts.PROVISION,
+                            () -> keel.bean(ArchiveRepository.class).streamed(databaseId).filter(p -> p.segment().equals(filling.next())));
+                    // Still being archived: the server has not heard any of it flushed.
+                    assertThat(slotRestart(superuser)).as("the slot's restart point").isLessThanOrEqualTo(filling.startLsn());
+                    assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(whole);
+                } finally {
+                    catalog.rollback();
+                }
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
+                Wait.until(filling + " to be archived", Timeouts.PROVISION,
+                        () -> keel.bean(ArchiveRepository.class).file(databaseId, filling.toString()).isPresent());
+            }
+        } finally {
             api.deprovision(id);
         }
     }
