@@ -198,6 +198,7 @@ public final class ArchiveRepository {
                 .set(STREAMED_WAL.SHA256, partial.sha256())
                 .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
                 .set(STREAMED_WAL.CAUGHT_UP_AT, partial.caughtUpAt() == null ? null : partial.caughtUpAt().atOffset(ZoneOffset.UTC))
+                .set(STREAMED_WAL.CAUGHT_UP_END_LSN, partial.caughtUpAt() == null ? null : partial.end().value())
                 .onConflict(STREAMED_WAL.DATABASE_ID).doUpdate()
                 .set(STREAMED_WAL.INSTANCE_ID, partial.instance())
                 .set(STREAMED_WAL.SYSTEM_IDENTIFIER, partial.systemIdentifier())
@@ -210,16 +211,21 @@ public final class ArchiveRepository {
                 .set(STREAMED_WAL.SHA256, partial.sha256())
                 .set(STREAMED_WAL.STORED_AT, partial.storedAt().atOffset(ZoneOffset.UTC))
                 .set(STREAMED_WAL.CAUGHT_UP_AT, partial.caughtUpAt() == null ? null : partial.caughtUpAt().atOffset(ZoneOffset.UTC))
+                .set(STREAMED_WAL.CAUGHT_UP_END_LSN, partial.caughtUpAt() == null ? null : partial.end().value())
                 .execute();
     }
 
-    /** The partial segment the database's receiver stored last, if it stored one. */
+    /**
+     * The partial segment the database's receiver stored last, if it stored one. Its caught-up
+     * moment is null unless the row's witness says it was written with this very end: a node of
+     * an earlier version rewrites the row without touching either column.
+     */
     public Optional<StreamedWal> streamed(UUID database) {
         return dsl.selectFrom(STREAMED_WAL).where(STREAMED_WAL.DATABASE_ID.eq(database)).fetchOptional(r -> new StreamedWal(
                 r.getDatabaseId(), r.getInstanceId(), r.getSystemIdentifier(),
                 new WalSegmentName(new TimelineId(r.getTimeline()), r.getSegmentNumber()), new Lsn(r.getEndLsn()), r.getSizeBytes(),
                 r.getStoredBytes(), r.getSha256(), r.getStoredAt().toInstant(),
-                r.getCaughtUpAt() == null ? null : r.getCaughtUpAt().toInstant()));
+                r.getCaughtUpAt() == null || !r.getEndLsn().equals(r.getCaughtUpEndLsn()) ? null : r.getCaughtUpAt().toInstant()));
     }
 
     /** A database's WAL receiver as node {@code node} last reported it (within {@link #RECEIVER_FRESH}). */

@@ -31,6 +31,8 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -79,6 +81,13 @@ class StreamingArchiveTest {
     private static final Duration PUT_BEGUN = Duration.ofMillis(1500);
     /** Rows of a burst: about 30 MB of WAL, far more than a loopback connection's buffers hold. */
     private static final int BURST_ROWS = 300_000;
+    /** How a node of a version before V91 stored a part's row: it knew neither caught_up_at nor caught_up_end_lsn. */
+    private static final String OLDER_NODES_UPSERT = "insert into streamed_wal (database_id, instance_id, system_identifier, name,"
+            + " timeline, segment_number, end_lsn, size_bytes, stored_bytes, sha256, stored_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " on conflict (database_id) do update set instance_id = excluded.instance_id, system_identifier = excluded.system_identifier,"
+            + " name = excluded.name, timeline = excluded.timeline, segment_number = excluded.segment_number, end_lsn = excluded.end_lsn,"
+            + " size_bytes = excluded.size_bytes, stored_bytes = excluded.stored_bytes, sha256 = excluded.sha256,"
+            + " stored_at = excluded.stored_at";
     private static TestKeel keel;
 
     @BeforeAll
@@ -611,6 +620,56 @@ class StreamingArchiveTest {
                 Wait.until("the receiver to store " + last, Timeouts.PROVISION, () -> !last.isAfter(streamed(api, id)));
                 Wait.until(filling + " to be archived", Timeouts.PROVISION,
                         () -> keel.bean(ArchiveRepository.class).file(databaseId, filling.toString()).isPresent());
+            }
+        } finally {
+            api.deprovision(id);
+        }
+    }
+
+    @Test
+    void aPartRowAnOlderNodeRewroteOffersNoCaughtUpMomentForANewReceiverToTake() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                storedWithItsWalsender(api, id, sql, superuser, "older");
+                StreamedWal part = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow();
+                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull();
+                // The slot held by the test: this node's receiver writes no row meanwhile.
+                try (SlotHolder holder = SlotHolder.take(superuser, primary);
+                     Connection catalog = keel.bean(DataSource.class).getConnection();
+                     PreparedStatement older = catalog.prepareStatement(OLDER_NODES_UPSERT)) {
+                    // A node of an earlier version (a rolling upgrade) stores a later part of the segment, as its code did:
+                    // it knows neither caught_up_at nor its witness, and leaves both as they were.
+                    older.setObject(1, databaseId);
+                    older.setObject(2, part.instance());
+                    older.setLong(3, part.systemIdentifier());
+                    older.setString(4, part.name());
+                    older.setInt(5, part.segment().timeline().value());
+                    older.setLong(6, part.segment().number());
+                    older.setLong(7, part.end().value() + 8192);
+                    older.setLong(8, part.size() + 8192);
+                    older.setLong(9, part.storedBytes() + 100);
+                    older.setString(10, part.sha256());
+                    older.setObject(11, OffsetDateTime.now(ZoneOffset.UTC));
+                    assertThat(older.executeUpdate()).isEqualTo(1);
+                    StreamedWal rewritten = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow();
+                    assertThat(rewritten.end()).isEqualTo(new Lsn(part.end().value() + 8192));
+                    // The moment was claimed for the part before: it says nothing of WAL the older node's receiver stored.
+                    assertThat(rewritten.caughtUpAt()).as(rewritten.toString()).isNull();
+                }
+                // This version's next part carries its moment again, with the end it was claimed for.
+                sql.execute("insert into older values (1, 'after')");
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                StreamedWal after = Wait.until("the receiver to store " + last + " with a caught-up moment", Timeouts.PROVISION,
+                        () -> keel.bean(ArchiveRepository.class).streamed(databaseId)
+                                .filter(p -> !last.isAfter(p.end()) && p.caughtUpAt() != null));
+                assertThat(after.caughtUpAt()).isAfter(part.caughtUpAt());
             }
         } finally {
             api.deprovision(id);
