@@ -550,8 +550,8 @@ class StreamingArchiveTest {
                 StreamedWal part = Wait.until("the receiver to store everything that arrived", Timeouts.PROVISION, () -> {
                     WalStream.Status status = stream.status();
                     return keel.bean(ArchiveRepository.class).streamed(databaseId)
-                            .filter(p -> status.unstoredSince() == null && p.end().equals(status.received()) && p.end().equals(status.stored())
-                                    && p.storedAt().isBefore(Instant.now().minus(PUT_BEGUN)));
+                            .filter(p -> status.unstoredSince() == null && p.end().equals(status.received())
+                                    && p.end().equals(status.stored()) && p.storedAt().isBefore(Instant.now().minus(PUT_BEGUN)));
                 });
                 Lsn flushed = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
                 assertThat(flushed).as("the burst is cut: the server has WAL the receiver never got").isGreaterThan(part.end());
@@ -592,8 +592,9 @@ class StreamingArchiveTest {
                 // as a slow store or catalog would: its parts are stored, but it is not archived yet.
                 catalog.setAutoCommit(false);
                 try {
-                    try (PreparedStatement hold = catalog.prepareStatement("insert into archived_wal (database_id, name, kind, timeline,"
-                            + " segment_number, size_bytes, stored_bytes, sha256, completed_at) values (?, ?, 'segment', ?, ?, 0, 0, 'held', now())")) {
+                    try (PreparedStatement hold = catalog.prepareStatement("insert into archived_wal (database_id, name, kind,"
+                            + " timeline, segment_number, size_bytes, stored_bytes, sha256, completed_at)"
+                            + " values (?, ?, 'segment', ?, ?, 0, 0, 'held', now())")) {
                         hold.setObject(1, databaseId);
                         hold.setString(2, filling.toString());
                         hold.setInt(3, filling.timeline().value());
