@@ -534,30 +534,40 @@ class StreamingArchiveTest {
             try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
                  Connection superuser = Superuser.connect(keel, primary, "postgres")) {
                 walsender = storedWithItsWalsender(api, id, sql, superuser, "burst");
-                Instant beforeBurst = Instant.now();
-                // A burst the receiver cannot keep up with: the store hangs as it puts the burst's first part, so the rest
-                // queues in the connection and the server flushes far more than it has sent. Then the link falls silent (the
-                // walsender stopped) and the store answers again: the receiver stores everything that had arrived, with no
-                // /archive call meanwhile (its look at the server would tell the stream it is behind).
+                // A burst the server has flushed whole before it sends any of it (its walsender stopped), so every chunk of
+                // it says the server had more. The store hangs as the receiver puts the first part of it, so the rest queues
+                // in the connection; then the link falls silent (the walsender stopped again) and the store answers: the
+                // receiver stores everything that had arrived, with no /archive call meanwhile (its look at the server would
+                // tell the stream it is behind).
+                Footprint.signal("STOP", walsender);
+                sql.execute("insert into burst select g, md5(g::text) from generate_series(1, " + BURST_ROWS + ") g");
+                Instant burstFlushed = Instant.now();
+                Thread.sleep(SILENCE_HELD.toMillis()); // the receiver reads nothing meanwhile, which proves nothing
+                Lsn before = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow().end();
+                WalStream stream = keel.bean(WalReceivers.class).stream(databaseId).orElseThrow();
                 Footprint.signal("STOP", s3);
                 try {
-                    sql.execute("insert into burst select g, md5(g::text) from generate_series(1, " + BURST_ROWS + ") g");
+                    Footprint.signal("CONT", walsender);
+                    Wait.until("the receiver to put part of the burst", Timeouts.PROVISION, () -> {
+                        WalStream.Status status = stream.status();
+                        return status.received() != null && status.received().isAfter(before) && status.unstoredSince() != null
+                                && status.unstoredSince().isBefore(Instant.now().minus(PUT_BEGUN));
+                    });
                     Footprint.signal("STOP", walsender);
                 } finally {
                     Footprint.signal("CONT", s3);
                 }
-                WalStream stream = keel.bean(WalReceivers.class).stream(databaseId).orElseThrow();
                 StreamedWal part = Wait.until("the receiver to store everything that arrived", Timeouts.PROVISION, () -> {
                     WalStream.Status status = stream.status();
                     return keel.bean(ArchiveRepository.class).streamed(databaseId)
-                            .filter(p -> status.unstoredSince() == null && p.end().equals(status.received())
-                                    && p.end().equals(status.stored()) && p.storedAt().isBefore(Instant.now().minus(PUT_BEGUN)));
+                            .filter(p -> p.end().equals(status.received()) && p.end().equals(status.stored())
+                                    && p.storedAt().isBefore(Instant.now().minus(PUT_BEGUN)));
                 });
                 Lsn flushed = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
                 assertThat(flushed).as("the burst is cut: the server has WAL the receiver never got").isGreaterThan(part.end());
-                // Everything that arrived is stored, but the server had more when it sent it: the last moment the receiver
-                // knew everything stored is before the burst, not when the last chunk of it arrived.
-                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(beforeBurst);
+                // Everything that arrived is stored, but the server had more when it sent it, all of it flushed before it sent
+                // any: the last moment the receiver knew everything stored is before that, not when a chunk of it arrived.
+                assertThat(part.caughtUpAt()).as(part.toString()).isNotNull().isBeforeOrEqualTo(burstFlushed);
             } finally {
                 if (walsender != 0) {
                     Footprint.signal("CONT", walsender);
