@@ -89,6 +89,8 @@ final class WalStream implements Runnable {
      */
     private static final long SLOT_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX_COMPLETIONS = 4;
+    /** How far apart chunks count as sightings of the server ({@link #sawBacklog}). */
+    private static final long CHUNK_SIGHTING_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final Instance instance;
     private final UUID database;
@@ -127,6 +129,8 @@ final class WalStream implements Runnable {
     private boolean storedOnce;
     /** Whether this stream has warned that its chunks do not say the server's end of WAL. */
     private boolean endUnknownSaid;
+    /** When ({@link System#nanoTime}) a chunk last counted as a sighting of the server. */
+    private long chunkSightingAt;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
@@ -374,6 +378,7 @@ final class WalStream implements Runnable {
                                 + " caught-up moment stays where it is", instance.id());
                     }
                     sightings.heard(quiet, serverEnd);
+                    sawBacklog(serverEnd, stream.serverSentAt(), identified);
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);
@@ -436,6 +441,24 @@ final class WalStream implements Runnable {
         Silence(String message) {
             super(message, "08006");
         }
+    }
+
+    /**
+     * A chunk came, sent at {@code sentAt} (by the server's clock) when the server's end of WAL was
+     * {@code serverEnd}: WAL through there existed then, however long the chunk waited in the
+     * connection (a store that hung, a catch-up that reads a backlog), so it is a sighting of the
+     * server, and the WAL past what is stored counts as that old, not from when it arrives. No
+     * later than now, nor earlier than the connection ({@code connectedAt}): the server's clock
+     * may be off. At most one every {@link #CHUNK_SIGHTING_NANOS}: the oldest are the ones that count.
+     */
+    private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
+        long now = System.nanoTime();
+        if (serverEnd == null || sentAt == null || now - chunkSightingAt < CHUNK_SIGHTING_NANOS) {
+            return;
+        }
+        chunkSightingAt = now;
+        Instant arrived = Instant.now();
+        sightings.serverSeen(serverEnd, sentAt.isAfter(arrived) ? arrived : sentAt.isBefore(connectedAt) ? connectedAt : sentAt, stored);
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */

@@ -10,6 +10,8 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -60,9 +62,13 @@ public final class ReplicationSession implements AutoCloseable {
     public static final class PhysicalStream {
         /** An XLogData message's header before its WAL: 'w', the WAL's start, the server's end of WAL, its send time. */
         private static final int XLOG_DATA_HEADER = 1 + 8 + 8 + 8;
+        /** Where the server's clock starts (2000-01-01 UTC): its send times are microseconds since. */
+        private static final Instant SERVER_EPOCH = Instant.parse("2000-01-01T00:00:00Z");
         private final PGReplicationStream stream;
         @Nullable
         private Lsn serverEnd;
+        @Nullable
+        private Instant serverSentAt;
 
         private PhysicalStream(PGReplicationStream stream) {
             this.stream = stream;
@@ -77,8 +83,19 @@ public final class ReplicationSession implements AutoCloseable {
             ByteBuffer chunk = stream.readPending();
             if (chunk != null) {
                 serverEnd = walEnd(chunk);
+                serverSentAt = serverEnd == null ? null : sentAt(chunk);
             }
             return chunk;
+        }
+
+        /**
+         * When the server sent the last chunk, by its own clock (the XLogData message's send time),
+         * or null when it is not known. The chunk may have waited in the connection since; the
+         * server's clock may differ from this host's.
+         */
+        @Nullable
+        public Instant serverSentAt() {
+            return serverSentAt;
         }
 
         /**
@@ -98,6 +115,12 @@ public final class ReplicationSession implements AutoCloseable {
          * trusted only if it is an XLogData header whose start is this chunk's: a pgjdbc that hands
          * out WAL another way gives null (not known), never a position of something else.
          */
+        /** The send time in the header of the message {@code chunk} came in, once {@link #walEnd} has vouched for that header. */
+        private static Instant sentAt(ByteBuffer chunk) {
+            long micros = ByteBuffer.wrap(chunk.array(), chunk.arrayOffset() + chunk.position() - 8, 8).getLong();
+            return SERVER_EPOCH.plus(micros, ChronoUnit.MICROS);
+        }
+
         @Nullable
         private Lsn walEnd(ByteBuffer chunk) {
             int header = chunk.hasArray() ? chunk.arrayOffset() + chunk.position() - XLOG_DATA_HEADER : -1;

@@ -7,6 +7,7 @@ import dev.keel.instances.InstanceRepository;
 import dev.keel.instances.InstanceConfig;
 import dev.keel.postgres.Lsn;
 import dev.keel.postgres.ReplicationSession;
+import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalFileName;
 import dev.keel.postgres.WalSegmentName;
 import dev.keel.storage.EmbeddedS3;
@@ -683,6 +684,62 @@ class StreamingArchiveTest {
                 assertThat(after.caughtUpAt()).isAfter(part.caughtUpAt());
             }
         } finally {
+            api.deprovision(id);
+        }
+    }
+
+    @Test
+    void walThatWaitedInTheConnectionCountsAsOldAsWhenTheServerSentItNotFromWhenTheReceiverReadIt() throws Exception {
+        Api api = keel.api();
+        JsonNode database = api.provision("{\"plan\":\"standard-0\"}");
+        String id = database.get("id").asText();
+        UUID databaseId = UUID.fromString(id);
+        long s3 = keel.bean(EmbeddedS3.class).process().pid();
+        try {
+            awaitInitialBackup(api, id);
+            Instance primary = keel.bean(InstanceRepository.class).primary(databaseId).orElseThrow();
+            try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
+                 Connection superuser = Superuser.connect(keel, primary, "postgres")) {
+                storedWithItsWalsender(api, id, sql, superuser, "waited");
+                WalStream stream = keel.bean(WalReceivers.class).stream(databaseId).orElseThrow();
+                Lsn first;
+                Instant written;
+                // The store hangs while the receiver puts a part: WAL the server writes meanwhile waits in the connection,
+                // unread, and is read only once the put returns. No /archive call (its look at the server is a sighting too).
+                Footprint.signal("STOP", s3);
+                try {
+                    sql.execute("insert into waited select g, md5(g::text) from generate_series(1, 100) g");
+                    first = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                    Wait.until("the receiver to put what it received of " + first, Timeouts.PROVISION, () -> {
+                        WalStream.Status status = stream.status();
+                        return status.received() != null && !first.isAfter(status.received()) && status.unstoredSince() != null
+                                && status.unstoredSince().isBefore(Instant.now().minus(PUT_BEGUN));
+                    });
+                    sql.execute("insert into waited select g, md5(g::text) from generate_series(1, 3000) g");
+                    written = Instant.now();
+                    Thread.sleep(STORE_HELD.toMillis());
+                } finally {
+                    Footprint.signal("CONT", s3);
+                }
+                Lsn last = Lsn.parse(Pg.scalar(superuser, "select pg_current_wal_flush_lsn()"));
+                TimelineId timeline = new TimelineId(1); // a new database's
+                assertThat(WalSegmentName.containing(timeline, first)).as("the waited WAL is in one segment")
+                        .isEqualTo(WalSegmentName.containing(timeline, new Lsn(last.value() - 1)));
+                // Once the put returns, what the receiver reads and has not stored yet was written before the store let go.
+                List<WalStream.Status> read = new ArrayList<>();
+                Wait.until("the receiver to store " + last, Timeouts.PROVISION, Duration.ofMillis(SAMPLE_MILLIS), () -> {
+                    WalStream.Status status = stream.status();
+                    if (status.stored() != null && !first.isAfter(status.stored()) && status.received().isAfter(status.stored())) {
+                        read.add(status);
+                    }
+                    return status.stored() != null && !last.isAfter(status.stored());
+                });
+                assertThat(read).as("samples with WAL read after the put returned and not stored yet").isNotEmpty();
+                assertThat(read).allSatisfy(status -> assertThat(status.unstoredSince()).as(status.toString()).isNotNull()
+                        .isBefore(written.plus(STORE_HELD.dividedBy(2))));
+            }
+        } finally {
+            Footprint.signal("CONT", s3);
             api.deprovision(id);
         }
     }
