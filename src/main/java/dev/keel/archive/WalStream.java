@@ -131,6 +131,12 @@ final class WalStream implements Runnable {
     private boolean endUnknownSaid;
     /** When ({@link System#nanoTime}) a chunk last counted as a sighting of the server. */
     private long chunkSightingAt;
+    /**
+     * The least time, in milliseconds, between a chunk's send time by the server's clock and its
+     * arrival by Keel's, on this connection: a chunk's transit, plus how far the server's clock is
+     * behind Keel's ({@link #sawBacklog}).
+     */
+    private long leastDelayMillis;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
@@ -294,8 +300,10 @@ final class WalStream implements Runnable {
             endStaleHolder(session);
         }
         try (ReplicationSession replication = connections.openReplication(instance, SOCKET_SECONDS)) {
+            Instant identified = Instant.now(); // before asking: the position the server answers is no older than this
             ReplicationSession.Identity identity = replication.identify();
-            Instant identified = Instant.now();
+            leastDelayMillis = Long.MAX_VALUE;
+            chunkSightingAt = System.nanoTime() - CHUNK_SIGHTING_NANOS;
             systemIdentifier = identity.systemIdentifier();
             archive.systemOf(database, identity.timeline().value(), systemIdentifier);
             segment = WalSegmentName.containing(identity.timeline(), restart);
@@ -448,17 +456,34 @@ final class WalStream implements Runnable {
      * {@code serverEnd}: WAL through there existed then, however long the chunk waited in the
      * connection (a store that hung, a catch-up that reads a backlog), so it is a sighting of the
      * server, and the WAL past what is stored counts as that old, not from when it arrives. No
-     * later than now, nor earlier than the connection ({@code connectedAt}): the server's clock
-     * may be off. At most one every {@link #CHUNK_SIGHTING_NANOS}: the oldest are the ones that count.
+     * later than now, nor earlier than the connection ({@code connectedAt}), and moved forward by
+     * the least delay any chunk of this connection had ({@link #leastDelayMillis}) when that is
+     * positive: a server clock behind Keel's would otherwise make every chunk look that much older,
+     * and the lag read never less than the clocks' difference (one ahead is held to now). At most
+     * one every {@link #CHUNK_SIGHTING_NANOS}: the first of a backlog counts.
      */
     private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
+        if (serverEnd == null || sentAt == null) {
+            return;
+        }
+        Instant arrived = Instant.now();
+        leastDelayMillis = Math.min(leastDelayMillis, Duration.between(sentAt, arrived).toMillis());
         long now = System.nanoTime();
-        if (serverEnd == null || sentAt == null || now - chunkSightingAt < CHUNK_SIGHTING_NANOS) {
+        if (now - chunkSightingAt < CHUNK_SIGHTING_NANOS) {
             return;
         }
         chunkSightingAt = now;
-        Instant arrived = Instant.now();
-        sightings.serverSeen(serverEnd, sentAt.isAfter(arrived) ? arrived : sentAt.isBefore(connectedAt) ? connectedAt : sentAt, stored);
+        sightings.serverSeen(serverEnd, sighted(sentAt, leastDelayMillis, arrived, connectedAt), stored);
+    }
+
+    /**
+     * When a chunk sent at {@code sentAt} by the server's clock counts as seen ({@link #sawBacklog}):
+     * moved forward by the connection's least delay when positive, then held between the
+     * connection and the arrival.
+     */
+    static Instant sighted(Instant sentAt, long leastDelayMillis, Instant arrived, Instant connectedAt) {
+        Instant sent = sentAt.plusMillis(Math.max(0, leastDelayMillis));
+        return sent.isAfter(arrived) ? arrived : sent.isBefore(connectedAt) ? connectedAt : sent;
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */

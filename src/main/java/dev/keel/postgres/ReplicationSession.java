@@ -108,19 +108,20 @@ public final class ReplicationSession implements AutoCloseable {
             return serverEnd;
         }
 
-        /**
-         * The walEnd of the message {@code chunk} came in. pgjdbc reads it but keeps it private
-         * ({@code lastServerLSN}, with no getter); the chunk it returns is a slice of the whole message
-         * (its array and offset are ByteBuffer's public view), so the header is read there, and
-         * trusted only if it is an XLogData header whose start is this chunk's: a pgjdbc that hands
-         * out WAL another way gives null (not known), never a position of something else.
-         */
         /** The send time in the header of the message {@code chunk} came in, once {@link #walEnd} has vouched for that header. */
         private static Instant sentAt(ByteBuffer chunk) {
             long micros = ByteBuffer.wrap(chunk.array(), chunk.arrayOffset() + chunk.position() - 8, 8).getLong();
             return SERVER_EPOCH.plus(micros, ChronoUnit.MICROS);
         }
 
+        /**
+         * The walEnd of the message {@code chunk} came in. pgjdbc reads it but keeps it private
+         * ({@code lastServerLSN}, with no getter); the chunk it returns is a slice of the whole message
+         * (its array and offset are ByteBuffer's public view), so the header is read there, and
+         * trusted only if it is an XLogData header whose start is this chunk's: a pgjdbc that hands
+         * out WAL another way gives null (not known), never a position of something else. Keel
+         * streams only a primary's current timeline, so walEnd is never a timeline's switch point.
+         */
         @Nullable
         private Lsn walEnd(ByteBuffer chunk) {
             int header = chunk.hasArray() ? chunk.arrayOffset() + chunk.position() - XLOG_DATA_HEADER : -1;

@@ -1,0 +1,35 @@
+package dev.keel.archive;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Instant;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** When a chunk of WAL counts as a sighting of its server, whatever the two clocks say ({@link WalStream#sighted}). */
+class WalStreamSightingTest {
+    private static final Instant CONNECTED = Instant.parse("2026-12-07T12:00:00Z");
+
+    @Test
+    void aChunkThatWaitedInTheConnectionCountsFromWhenItWasSent() {
+        Instant arrived = CONNECTED.plusSeconds(10);
+        // Same clocks, a 2 ms transit at best: a chunk sent 6 s before it arrived is that old.
+        assertThat(WalStream.sighted(arrived.minusSeconds(6), 2, arrived, CONNECTED)).isEqualTo(arrived.minusSeconds(6).plusMillis(2));
+    }
+
+    @Test
+    void aServerClockBehindKeelsDoesNotMakeEveryChunkLookOlder() {
+        Instant arrived = CONNECTED.plusSeconds(10);
+        // The server's clock 3 s behind: its chunks say they were sent 3 s before they arrive, every one of them; the least
+        // delay of the connection (3 s and a transit) takes that back, so a fresh chunk is fresh, and one that waited 6 s is 6 s old.
+        assertThat(WalStream.sighted(arrived.minusMillis(3_002), 3_002, arrived, CONNECTED)).isEqualTo(arrived);
+        assertThat(WalStream.sighted(arrived.minusMillis(9_002), 3_002, arrived, CONNECTED)).isEqualTo(arrived.minusSeconds(6));
+    }
+
+    @Test
+    void aServerClockAheadOfKeelsIsHeldToTheArrivalAndAClockFarBehindToTheConnection() {
+        Instant arrived = CONNECTED.plusSeconds(10);
+        assertThat(WalStream.sighted(arrived.plusSeconds(5), -5_000, arrived, CONNECTED)).isEqualTo(arrived);
+        assertThat(WalStream.sighted(CONNECTED.minusSeconds(3_600), 0, arrived, CONNECTED)).isEqualTo(CONNECTED);
+    }
+}
