@@ -129,8 +129,9 @@ final class WalStream implements Runnable {
     private boolean storedOnce;
     /** Whether this stream has warned that its chunks do not say the server's end of WAL. */
     private boolean endUnknownSaid;
-    /** When ({@link System#nanoTime}) a chunk last counted as a sighting of the server. */
-    private long chunkSightingAt;
+    /** When the chunk that last counted as a sighting of the server was sent ({@link #sighted}), on this connection. */
+    @Nullable
+    private Instant lastSighted;
     /**
      * The least time, in milliseconds, between a chunk's send time by the server's clock and its
      * arrival by Keel's, on this connection: a chunk's transit, plus how far the server's clock is
@@ -303,7 +304,7 @@ final class WalStream implements Runnable {
             Instant identified = Instant.now(); // before asking: the position the server answers is no older than this
             ReplicationSession.Identity identity = replication.identify();
             leastDelayMillis = Long.MAX_VALUE;
-            chunkSightingAt = System.nanoTime() - CHUNK_SIGHTING_NANOS;
+            lastSighted = null;
             systemIdentifier = identity.systemIdentifier();
             archive.systemOf(database, identity.timeline().value(), systemIdentifier);
             segment = WalSegmentName.containing(identity.timeline(), restart);
@@ -460,7 +461,8 @@ final class WalStream implements Runnable {
      * the least delay any chunk of this connection had ({@link #leastDelayMillis}) when that is
      * positive: a server clock behind Keel's would otherwise make every chunk look that much older,
      * and the lag read never less than the clocks' difference (one ahead is held to now). At most
-     * one every {@link #CHUNK_SIGHTING_NANOS}: the first of a backlog counts.
+     * one for every {@link #CHUNK_SIGHTING_NANOS} of the server's time, so that a backlog drained at
+     * once still gives one for each tenth of a second it took the server to write.
      */
     private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
         if (serverEnd == null || sentAt == null) {
@@ -468,12 +470,12 @@ final class WalStream implements Runnable {
         }
         Instant arrived = Instant.now();
         leastDelayMillis = Math.min(leastDelayMillis, Duration.between(sentAt, arrived).toMillis());
-        long now = System.nanoTime();
-        if (now - chunkSightingAt < CHUNK_SIGHTING_NANOS) {
+        Instant seen = sighted(sentAt, leastDelayMillis, arrived, connectedAt);
+        if (lastSighted != null && seen.isBefore(lastSighted.plusNanos(CHUNK_SIGHTING_NANOS))) {
             return;
         }
-        chunkSightingAt = now;
-        sightings.serverSeen(serverEnd, sighted(sentAt, leastDelayMillis, arrived, connectedAt), stored);
+        lastSighted = seen;
+        sightings.serverSeen(serverEnd, seen, stored);
     }
 
     /**
