@@ -82,6 +82,8 @@ public final class Timeouts {
     public static final Duration SWITCHOVER = scaled(120);
     /** A session to pass pg:diagnose's one-minute thresholds (long query, idle in transaction). */
     public static final Duration DIAGNOSE_MINUTE = scaled(90);
+    /** A WAL receiver's next status (sent every second) to reach its server, and its slot to move with it. */
+    public static final Duration RECEIVER_STATUS = scaled(10);
     /** A check of the HA monitor that a test calls itself, once no other actor (a backup, a build) holds the database's lease. */
     public static final Duration HA_CHECK = scaled(30);
     /** A thread a test started to meet a lock, to reach it (blocked) or end. */
