@@ -6,8 +6,8 @@ import io.micronaut.core.annotation.Nullable;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.Optional;
-import java.util.Queue;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.Deque;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Supplier;
 
 /**
@@ -24,7 +24,7 @@ final class Sightings {
     record Seen(Lsn flushed, Instant at) {
     }
 
-    private final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
+    private final Deque<Seen> seen = new ConcurrentLinkedDeque<>();
     /**
      * What the server had flushed when the stream last connected (IDENTIFY_SYSTEM), and when: all
      * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
@@ -52,9 +52,26 @@ final class Sightings {
     @Nullable
     private volatile Instant caughtUpAt;
 
-    /** The server was seen at {@code at} with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
-    void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
-        if (stored != null && flushed.isAfter(stored) && seen.size() < MAX) {
+    /**
+     * The server was seen at {@code at} with WAL flushed through {@code flushed}: kept if that is
+     * past {@code stored}. When {@code merged} (the stream takes at most one sighting a tenth of a
+     * second) or {@link #MAX} are kept, the newest kept that is still past {@code stored} takes the
+     * end instead, keeping its earlier time: no end is left without a sighting (the lag would read
+     * 0 while that WAL is unstored), its age overstated by at most the gap between the two.
+     */
+    void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored, boolean merged) {
+        if (stored == null || !flushed.isAfter(stored)) {
+            return;
+        }
+        Seen last = seen.peekLast();
+        if ((merged || seen.size() >= MAX) && last != null && last.flushed().isAfter(stored)) {
+            if (flushed.isAfter(last.flushed())) {
+                seen.addLast(new Seen(flushed, last.at())); // the wider first, then the narrower goes: a report never sees neither
+                seen.removeFirstOccurrence(last);
+            }
+            return;
+        }
+        if (seen.size() < MAX) {
             seen.add(new Seen(flushed, at));
         }
     }

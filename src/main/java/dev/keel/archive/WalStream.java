@@ -233,7 +233,7 @@ final class WalStream implements Runnable {
      * what is stored, the oldest WAL not in the store is at least that old.
      */
     void serverSeen(Lsn flushed, Instant at) {
-        sightings.serverSeen(flushed, at, stored);
+        sightings.serverSeen(flushed, at, stored, false);
     }
 
     /**
@@ -457,12 +457,13 @@ final class WalStream implements Runnable {
      * {@code serverEnd}: WAL through there existed then, however long the chunk waited in the
      * connection (a store that hung, a catch-up that reads a backlog), so it is a sighting of the
      * server, and the WAL past what is stored counts as that old, not from when it arrives. No
-     * later than now, nor earlier than the connection ({@code connectedAt}), and moved forward by
-     * the least delay any chunk of this connection had ({@link #leastDelayMillis}) when that is
-     * positive: a server clock behind Keel's would otherwise make every chunk look that much older,
-     * and the lag read never less than the clocks' difference (one ahead is held to now). At most
-     * one for every {@link #CHUNK_SIGHTING_NANOS} of the server's time, so that a backlog drained at
-     * once still gives one for each tenth of a second it took the server to write.
+     * later than now, nor earlier than the connection ({@code connectedAt}), and moved by the
+     * least delay any chunk of this connection had ({@link #leastDelayMillis}): that is the least
+     * transit plus how far the server's clock is behind Keel's (less how far it is ahead), so a
+     * server clock behind would otherwise make every chunk look that much older, and one ahead
+     * every chunk that waited look fresher. A new sighting for every {@link #CHUNK_SIGHTING_NANOS}
+     * of the server's time, so that a backlog drained at once still gives one for each tenth of a
+     * second it took the server to write; a chunk within that of the last gives its end to it.
      */
     private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
         if (serverEnd == null || sentAt == null) {
@@ -471,20 +472,20 @@ final class WalStream implements Runnable {
         Instant arrived = Instant.now();
         leastDelayMillis = Math.min(leastDelayMillis, Duration.between(sentAt, arrived).toMillis());
         Instant seen = sighted(sentAt, leastDelayMillis, arrived, connectedAt);
-        if (lastSighted != null && seen.isBefore(lastSighted.plusNanos(CHUNK_SIGHTING_NANOS))) {
-            return;
+        // Within a tenth of a second of the last (by the server's time): its end goes to that one (no end left uncovered).
+        boolean merged = lastSighted != null && !seen.isBefore(lastSighted) && seen.isBefore(lastSighted.plusNanos(CHUNK_SIGHTING_NANOS));
+        if (!merged) {
+            lastSighted = seen;
         }
-        lastSighted = seen;
-        sightings.serverSeen(serverEnd, seen, stored);
+        sightings.serverSeen(serverEnd, seen, stored, merged);
     }
 
     /**
      * When a chunk sent at {@code sentAt} by the server's clock counts as seen ({@link #sawBacklog}):
-     * moved forward by the connection's least delay when positive, then held between the
-     * connection and the arrival.
+     * moved by the connection's least delay, then held between the connection and the arrival.
      */
     static Instant sighted(Instant sentAt, long leastDelayMillis, Instant arrived, Instant connectedAt) {
-        Instant sent = sentAt.plusMillis(Math.max(0, leastDelayMillis));
+        Instant sent = sentAt.plusMillis(leastDelayMillis);
         return sent.isAfter(arrived) ? arrived : sent.isBefore(connectedAt) ? connectedAt : sent;
     }
 

@@ -63,7 +63,7 @@ class SightingsTest {
         Instant connect = NOW.minusSeconds(3600);
         sightings.connected(into(1 << 20), connect);
         for (int i = 0; i < Sightings.MAX; i++) {
-            sightings.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn());
+            sightings.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn(), false);
         }
         sightings.connectionEnded(SEGMENT.startLsn());
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
@@ -123,12 +123,33 @@ class SightingsTest {
     }
 
     @Test
+    void aSightingHeldBackGivesItsEndToTheLastSoThatNoUnstoredEndIsLeftWithoutOne() {
+        Sightings sightings = new Sightings();
+        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20), false);
+        sightings.serverSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(1 << 20), true);
+        assertThat(sightings.kept()).isEqualTo(1);
+        // Stored past the first end, not the second: the WAL up to the second is unstored and as old as the first sighting.
+        assertThat(sightings.oldestUnstored(into((2 << 20) + 8192), null)).isEqualTo(NOW.minusSeconds(6));
+        assertThat(sightings.oldestUnstored(into(3 << 20), null)).isNull();
+
+        // At the bound, the newest kept takes the end of one that comes on.
+        Sightings full = new Sightings();
+        for (int i = 0; i < Sightings.MAX; i++) {
+            full.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), into(1 << 20), false);
+        }
+        full.serverSeen(into(4 << 20), NOW, into(1 << 20), false);
+        assertThat(full.kept()).isEqualTo(Sightings.MAX);
+        assertThat(full.oldestUnstored(into((4 << 20) - 1), null)).as("the newest kept, now to the end")
+                .isEqualTo(NOW.minusSeconds(1));
+    }
+
+    @Test
     void aServerSeenPastWhatIsStoredKeepsTheStreamFromCountingItselfCaughtUp() {
         Sightings sightings = new Sightings();
         sightings.connected(into(1 << 20), NOW.minusSeconds(10));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
-        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20));
+        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20), false);
         sightings.heard(NOW.minusSeconds(4), into(1 << 20));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));

@@ -27,9 +27,14 @@ class WalStreamSightingTest {
     }
 
     @Test
-    void aServerClockAheadOfKeelsIsHeldToTheArrivalAndAClockFarBehindToTheConnection() {
+    void aServerClockAheadOfKeelsDoesNotMakeAChunkThatWaitedLookFresh() {
         Instant arrived = CONNECTED.plusSeconds(10);
-        assertThat(WalStream.sighted(arrived.plusSeconds(5), -5_000, arrived, CONNECTED)).isEqualTo(arrived);
-        assertThat(WalStream.sighted(CONNECTED.minusSeconds(3_600), 0, arrived, CONNECTED)).isEqualTo(CONNECTED);
+        // The server's clock 5 s ahead, the least delay -4998 ms (a 2 ms transit): a chunk that waited 3 s is 3 s old, not fresh.
+        assertThat(WalStream.sighted(arrived.plusSeconds(5).minusSeconds(3), -4_998, arrived, CONNECTED))
+                .isEqualTo(arrived.minusSeconds(3).plusMillis(2));
+        assertThat(WalStream.sighted(arrived.plusSeconds(5), -4_998, arrived, CONNECTED)).as("never later than its arrival")
+                .isEqualTo(arrived);
+        assertThat(WalStream.sighted(CONNECTED.minusSeconds(3_600), 0, arrived, CONNECTED)).as("never earlier than the connection")
+                .isEqualTo(CONNECTED);
     }
 }
