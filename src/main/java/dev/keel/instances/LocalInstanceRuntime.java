@@ -176,7 +176,7 @@ final class LocalInstanceRuntime implements InstanceRuntime {
 
     @Override
     public void offerWal(Instance instance, String name, byte[] bytes) throws IOException {
-        PrivateFiles.write(exchange(instance.id()).resolve(name), bytes, user(instance.id())::own);
+        PrivateFiles.writeTransient(exchange(instance.id()).resolve(name), bytes, user(instance.id())::own);
     }
 
     @Override

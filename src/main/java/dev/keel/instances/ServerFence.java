@@ -1,5 +1,6 @@
 package dev.keel.instances;
 
+import dev.keel.Fsync;
 import dev.keel.PrivateFiles;
 import dev.keel.postgres.Postmaster;
 
@@ -87,10 +88,9 @@ public final class ServerFence {
                     Files.deleteIfExists(temporary);
                     Files.copy(in, temporary);
                 }
-                try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
-                    channel.force(true);
-                }
+                Fsync.force(temporary);
                 Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE);
+                Fsync.forceDirectoryOf(target);
             }
         } catch (NoSuchFileException e) {
             // nothing to salvage

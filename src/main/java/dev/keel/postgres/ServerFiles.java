@@ -1,5 +1,6 @@
 package dev.keel.postgres;
 
+import dev.keel.Fsync;
 import dev.keel.PrivateFiles;
 
 import java.io.IOException;
@@ -104,6 +105,9 @@ public final class ServerFiles {
                 // Names the postmaster that runs now, if one does: the one that runs from the files kept.
                 Files.writeString(mark, runningPostmaster(dataDir).orElse(""), StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW);
                 owner.own(mark);
+                // The kept links and their mark reach the disk before the files they keep are replaced.
+                Fsync.force(mark);
+                Fsync.force(dataDir);
             } catch (IOException e) {
                 throw new UncheckedIOException("could not mark the kept configuration of " + dataDir, e);
             }
@@ -156,6 +160,8 @@ public final class ServerFiles {
             }
             restored = true;
         }
+        // The files put back reach the disk before their mark goes: a power cut between leaves them kept, not half put back.
+        forceDirectory(dataDir);
         delete(mark);
         return restored;
     }
@@ -219,12 +225,23 @@ public final class ServerFiles {
     /** Drops the files {@link #replaceConfiguration} kept, once the server accepted their replacements: their mark first. */
     public static void forgetPrevious(Path dataDir) {
         delete(dataDir.resolve(KEPT_MARK));
+        // The mark's removal reaches the disk before the kept files': a power cut between leaves kept files without a
+        // mark, which are dropped, never a mark over a set with one file gone.
+        forceDirectory(dataDir);
         dropKept(dataDir);
     }
 
     private static void dropKept(Path dataDir) {
         for (String name : KEPT) {
             delete(dataDir.resolve(name + PREVIOUS));
+        }
+    }
+
+    private static void forceDirectory(Path dataDir) {
+        try {
+            Fsync.force(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not fsync " + dataDir, e);
         }
     }
 

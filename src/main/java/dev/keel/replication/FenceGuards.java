@@ -139,8 +139,8 @@ final class FenceGuards {
                 PrivateFiles.write(dir.resolve(FenceGuard.WATCH_FILE), text);
                 written = text;
             }
-            PrivateFiles.write(dir.resolve(FenceGuard.PULSE_FILE),
-                    new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed, watchesCommits).render());
+            PrivateFiles.writeTransient(dir.resolve(FenceGuard.PULSE_FILE),
+                    new FenceWatch.Pulse(contactNanos, System.nanoTime(), watch != null, witnessed, watchesCommits).render(), path -> { });
             if (watch != null && (!watch.servers().isEmpty() || !watch.letGo().isEmpty()) && (guard == null || !guard.isAlive()) && !guardRunning()) {
                 guard = start();
                 LOG.info("Started the fence guard (pid {}), which fences this node's primaries across a partition, and lets commits that"

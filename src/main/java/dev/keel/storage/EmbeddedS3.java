@@ -1,5 +1,6 @@
 package dev.keel.storage;
 
+import dev.keel.Fsync;
 import dev.keel.KeelHome;
 import dev.keel.PrivateFiles;
 import dev.keel.RandomStrings;
@@ -17,10 +18,8 @@ import java.io.StringReader;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
 import java.nio.channels.ClosedByInterruptException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
@@ -198,9 +197,9 @@ public final class EmbeddedS3 {
             throw new StorageException("object key " + key + " lies outside the embedded store's bucket");
         }
         try {
-            force(file);
+            Fsync.force(file);
             for (Path directory = file.getParent(); directory.startsWith(bucketDir); directory = directory.getParent()) {
-                force(directory);
+                Fsync.force(directory);
             }
         } catch (ClosedByInterruptException e) {
             // The caller was interrupted (a WAL stream being stopped): no failure of the store, as with the S3 client.
@@ -208,13 +207,6 @@ public final class EmbeddedS3 {
         } catch (IOException e) {
             throw new StorageException("stored " + key + " in the embedded store, but could not fsync it: " + e.getMessage()
                     + "; it may not survive a power cut, so it does not count as stored", e);
-        }
-    }
-
-    /** fsync of a file or a directory (Linux opens a directory for reading, and fsyncs it). */
-    private static void force(Path path) throws IOException {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            channel.force(true);
         }
     }
 

@@ -5,27 +5,19 @@ import dev.keel.Keel;
 import dev.keel.testing.Api;
 import dev.keel.testing.KeelProcess;
 import dev.keel.testing.Pg;
+import dev.keel.testing.SyscallTrace;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
 import dev.keel.testing.Wait;
 import org.junit.jupiter.api.Test;
 
-import java.io.IOException;
-import java.math.BigDecimal;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -35,25 +27,11 @@ import static org.assertj.core.api.Assertions.assertThat;
  * filesystem back end alone makes no fsync, fdatasync or sync_file_range call.)
  */
 class EmbeddedStoreDurabilityIT {
-    /** {@code <pid> <epoch seconds.micros> fsync(<fd></path>) = 0}, as {@code strace -f -ttt -y} prints it. */
-    // One line per call, or (a thread's call interrupted by another's in the trace) an "unfinished" line
-    // naming the file and a "resumed" line of the same thread giving the result: a call counts when it
-    // returned 0, at the time it returned. strace pads the pid to five columns: a pid of four digits or fewer is
-    // followed by more than one space.
-    private static final Pattern SYNC = Pattern.compile("^(\\d+)\\s+(\\d+\\.\\d+) (?:fsync|fdatasync)\\(\\d+<([^>]*)>\\)\\s+= 0$");
-    private static final Pattern UNFINISHED = Pattern.compile("^(\\d+)\\s+\\d+\\.\\d+ (?:fsync|fdatasync)\\(\\d+<([^>]*)> <unfinished \\.\\.\\.>$");
-    private static final Pattern RESUMED = Pattern.compile("^(\\d+)\\s+(\\d+\\.\\d+) <\\.\\.\\. (?:fsync|fdatasync) resumed>\\)\\s+= 0$");
-
-    private record Sync(Instant at, String path) {
-    }
-
     @Test
     void anArchivedSegmentIsFsyncedWithItsDirectoryBeforeTheCatalogRecordsIt() throws Exception {
         Path dataDir = TestKeel.freshDataDir("durable-store");
         Path trace = dataDir.resolveSibling(dataDir.getFileName() + "-fsync.trace");
-        List<String> command = new ArrayList<>(List.of("strace", "-f", "--seccomp-bpf", "-I", "1", "-qq", "-e", "trace=fsync,fdatasync",
-                "-e", "signal=none", "-y", "-ttt", "-o", trace.toString()));
-        command.addAll(KeelProcess.command());
+        List<String> command = SyscallTrace.command(trace, "fsync,fdatasync", KeelProcess.command());
         KeelProcess keel = KeelProcess.start(command, dataDir, TestKeel.nextPorts(), "0", KeelProcess.NO_POOL);
         String id;
         String segment;
@@ -84,39 +62,16 @@ class EmbeddedStoreDurabilityIT {
             Keel.stopServers(dataDir);
         }
 
-        List<Sync> syncs = syncs(trace);
+        List<SyscallTrace.Call> syncs = SyscallTrace.read(trace).stream().filter(SyscallTrace.Call::isSync).toList();
         String file = "/s3/data/keel/" + id + "/wal/" + segment + ".zst";
         String directory = "/s3/data/keel/" + id + "/wal";
-        Sync ofFile = syncs.stream().filter(s -> s.path().endsWith(file)).findFirst()
+        SyscallTrace.Call ofFile = syncs.stream().filter(s -> s.descriptorPath().orElse("").endsWith(file)).findFirst()
                 .orElseThrow(() -> new AssertionError("no fsync of " + file + " among the " + syncs.size() + " in " + trace));
-        Sync ofDirectory = syncs.stream().filter(s -> s.path().endsWith(directory) && !s.at().isBefore(ofFile.at())).findFirst()
+        SyscallTrace.Call ofDirectory = syncs.stream()
+                .filter(s -> s.descriptorPath().orElse("").endsWith(directory) && !s.at().isBefore(ofFile.at())).findFirst()
                 .orElseThrow(() -> new AssertionError("no fsync of " + directory + " after its file's in " + trace));
         // The catalog's archived_at is when the transaction that recorded the object began: both came first.
         assertThat(ofFile.at()).isBefore(recorded);
         assertThat(ofDirectory.at()).isBefore(recorded);
-    }
-
-    private static List<Sync> syncs(Path trace) throws IOException {
-        List<Sync> syncs = new ArrayList<>();
-        Map<String, String> unfinished = new HashMap<>();
-        for (String line : Files.readAllLines(trace)) {
-            Matcher whole = SYNC.matcher(line.strip());
-            Matcher started = UNFINISHED.matcher(line.strip());
-            Matcher resumed = RESUMED.matcher(line.strip());
-            if (whole.matches()) {
-                syncs.add(new Sync(instant(whole.group(2)), whole.group(3)));
-            } else if (started.matches()) {
-                unfinished.put(started.group(1), started.group(2));
-            } else if (resumed.matches() && unfinished.containsKey(resumed.group(1))) {
-                syncs.add(new Sync(instant(resumed.group(2)), unfinished.remove(resumed.group(1))));
-            }
-        }
-        syncs.sort(Comparator.comparing(Sync::at));
-        return syncs;
-    }
-
-    private static Instant instant(String epochSeconds) {
-        BigDecimal seconds = new BigDecimal(epochSeconds);
-        return Instant.ofEpochSecond(seconds.longValue(), seconds.remainder(BigDecimal.ONE).movePointRight(9).longValue());
     }
 }
