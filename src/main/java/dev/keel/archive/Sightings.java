@@ -3,11 +3,11 @@ package dev.keel.archive;
 import dev.keel.postgres.Lsn;
 import io.micronaut.core.annotation.Nullable;
 
+import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
-import java.util.Deque;
-import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.function.Supplier;
 
 /**
@@ -17,14 +17,24 @@ import java.util.function.Supplier;
  * owns its stored position and passes it in; reports read from other threads.
  */
 final class Sightings {
-    /** Sightings of the server ahead of the store kept at once: the oldest are the ones that matter. */
+    /**
+     * Sightings of the server ahead of the store kept at once. Past it the two closest in time become
+     * one: a long backlog's sightings grow further apart, none of its ends is dropped.
+     */
     static final int MAX = 256;
+    /** How far apart the stream's chunks count as sightings of the server ({@link #chunkSeen}). */
+    static final Duration CHUNK_SPACING = Duration.ofMillis(100);
 
     /** The server had WAL through {@code flushed} at {@code at}. */
     record Seen(Lsn flushed, Instant at) {
     }
 
-    private final Deque<Seen> seen = new ConcurrentLinkedDeque<>();
+    /**
+     * What the server was seen holding past the stored position, by end and by time, both rising: a
+     * sighting with as much WAL no later than another's makes that one say nothing more, and it goes.
+     * Written by the stream's thread and by reports ({@link #serverSeen}); guarded by this.
+     */
+    private final List<Seen> seen = new ArrayList<>();
     /**
      * What the server had flushed when the stream last connected (IDENTIFY_SYSTEM), and when: all
      * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
@@ -52,28 +62,71 @@ final class Sightings {
     @Nullable
     private volatile Instant caughtUpAt;
 
+    /** The server was seen at {@code at} (by Keel's clock) with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
+    synchronized void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
+        if (stored != null && flushed.isAfter(stored)) {
+            forgetStored(stored);
+            keep(new Seen(flushed, at));
+        }
+    }
+
     /**
-     * The server was seen at {@code at} with WAL flushed through {@code flushed}: kept if that is
-     * past {@code stored}. When {@code merged} (the stream takes at most one sighting a tenth of a
-     * second) or {@link #MAX} are kept, the newest kept that is still past {@code stored} takes the
-     * end instead, keeping its earlier time: no end is left without a sighting (the lag would read
-     * 0 while that WAL is unstored), its age overstated by at most the gap between the two.
+     * A chunk of the stream said the server had flushed through {@code flushed} when it sent it,
+     * at {@code at}: as {@link #serverSeen}, but one sighting per {@link #CHUNK_SPACING}: a chunk
+     * within that after the newest kept gives it its end, keeping its time (that WAL's age
+     * overstated by less than the spacing, never understated, and no end left without a sighting).
      */
-    void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored, boolean merged) {
+    synchronized void chunkSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
         if (stored == null || !flushed.isAfter(stored)) {
             return;
         }
-        Seen last = seen.peekLast();
-        if ((merged || seen.size() >= MAX) && last != null && last.flushed().isAfter(stored)) {
-            if (flushed.isAfter(last.flushed())) {
-                seen.addLast(new Seen(flushed, last.at())); // the wider first, then the narrower goes: a report never sees neither
-                seen.removeFirstOccurrence(last);
+        forgetStored(stored); // the newest kept may be stored already: then it can take no end
+        if (!seen.isEmpty()) {
+            Seen newest = seen.get(seen.size() - 1);
+            if (!at.isBefore(newest.at()) && at.isBefore(newest.at().plus(CHUNK_SPACING))) {
+                if (flushed.isAfter(newest.flushed())) {
+                    seen.set(seen.size() - 1, new Seen(flushed, newest.at()));
+                }
+                return;
             }
-            return;
         }
-        if (seen.size() < MAX) {
-            seen.add(new Seen(flushed, at));
+        keep(new Seen(flushed, at));
+    }
+
+    /** Keeps {@code sighting} unless one kept says as much; drops those it says more than; then keeps to {@link #MAX}. */
+    private void keep(Seen sighting) {
+        for (Seen kept : seen) {
+            if (!sighting.flushed().isAfter(kept.flushed()) && !kept.at().isAfter(sighting.at())) {
+                return;
+            }
         }
+        seen.removeIf(kept -> !kept.flushed().isAfter(sighting.flushed()) && !kept.at().isBefore(sighting.at()));
+        int at = 0;
+        while (at < seen.size() && sighting.flushed().isAfter(seen.get(at).flushed())) {
+            at++;
+        }
+        seen.add(at, sighting);
+        if (seen.size() > MAX) {
+            coarsen();
+        }
+    }
+
+    /**
+     * Makes the two sightings closest in time one: the later's end at the earlier's time. The WAL
+     * between their ends counts as older than it is, by at most their gap; none counts as younger.
+     */
+    private void coarsen() {
+        int closest = 0;
+        Duration least = null;
+        for (int i = 0; i + 1 < seen.size(); i++) {
+            Duration gap = Duration.between(seen.get(i).at(), seen.get(i + 1).at());
+            if (least == null || gap.compareTo(least) < 0) {
+                least = gap;
+                closest = i;
+            }
+        }
+        seen.set(closest, new Seen(seen.get(closest + 1).flushed(), seen.get(closest).at()));
+        seen.remove(closest + 1);
     }
 
     /** The stream connected at {@code at}, when its server had flushed through {@code flushed}. */
@@ -136,17 +189,13 @@ final class Sightings {
      * The stream's connection ended, with everything through {@code stored} in the store. Call it
      * before the stream starts again from its slot's restart point (a segment start, often before
      * {@code stored}): judged against that, a catch-up already stored would look unfinished. One
-     * that is not finished is kept as a sighting, if it is older than every one kept: a store
-     * outage that makes the stream reconnect every second then keeps its first only.
+     * that is not finished is kept as a sighting.
      */
-    void connectionEnded(@Nullable Lsn stored) {
+    synchronized void connectionEnded(@Nullable Lsn stored) {
         forgetStored(stored);
         Seen unfinished = catchingUp(stored);
-        if (unfinished != null && seen.stream().allMatch(s -> s.at().isAfter(unfinished.at()))) {
-            if (seen.size() >= MAX) {
-                seen.stream().max(Comparator.comparing(Seen::at)).ifPresent(seen::remove);
-            }
-            seen.add(unfinished); // before atConnect goes: a report in between still counts it
+        if (unfinished != null) {
+            keep(unfinished); // before atConnect goes: a report in between still counts it
         }
         atConnect = null;
         heardAt = null;
@@ -166,7 +215,7 @@ final class Sightings {
      * the stream connected.
      */
     @Nullable
-    Instant oldestUnstored(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
+    synchronized Instant oldestUnstored(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
         forgetStored(stored);
         Instant oldest = unstoredSince;
         Seen connect = catchingUp(stored);
@@ -180,11 +229,14 @@ final class Sightings {
     }
 
     /** How many sightings are kept. */
-    int kept() {
+    synchronized int kept() {
         return seen.size();
     }
 
     private void forgetStored(@Nullable Lsn stored) {
-        seen.removeIf(s -> stored != null && !s.flushed().isAfter(stored));
+        // Ordered by end: the stored ones are first.
+        while (stored != null && !seen.isEmpty() && !seen.get(0).flushed().isAfter(stored)) {
+            seen.remove(0);
+        }
     }
 }

@@ -89,8 +89,6 @@ final class WalStream implements Runnable {
      */
     private static final long SLOT_PATIENCE_NANOS = TimeUnit.SECONDS.toNanos(10);
     private static final int MAX_COMPLETIONS = 4;
-    /** How far apart chunks count as sightings of the server ({@link #sawBacklog}). */
-    private static final long CHUNK_SIGHTING_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
     private final Instance instance;
     private final UUID database;
@@ -129,9 +127,6 @@ final class WalStream implements Runnable {
     private boolean storedOnce;
     /** Whether this stream has warned that its chunks do not say the server's end of WAL. */
     private boolean endUnknownSaid;
-    /** When the chunk that last counted as a sighting of the server was sent ({@link #sighted}), on this connection. */
-    @Nullable
-    private Instant lastSighted;
     /**
      * The least time, in milliseconds, between a chunk's send time by the server's clock and its
      * arrival by Keel's, on this connection: a chunk's transit, plus how far the server's clock is
@@ -233,7 +228,7 @@ final class WalStream implements Runnable {
      * what is stored, the oldest WAL not in the store is at least that old.
      */
     void serverSeen(Lsn flushed, Instant at) {
-        sightings.serverSeen(flushed, at, stored, false);
+        sightings.serverSeen(flushed, at, stored);
     }
 
     /**
@@ -304,7 +299,6 @@ final class WalStream implements Runnable {
             Instant identified = Instant.now(); // before asking: the position the server answers is no older than this
             ReplicationSession.Identity identity = replication.identify();
             leastDelayMillis = Long.MAX_VALUE;
-            lastSighted = null;
             systemIdentifier = identity.systemIdentifier();
             archive.systemOf(database, identity.timeline().value(), systemIdentifier);
             segment = WalSegmentName.containing(identity.timeline(), restart);
@@ -461,9 +455,9 @@ final class WalStream implements Runnable {
      * least delay any chunk of this connection had ({@link #leastDelayMillis}): that is the least
      * transit plus how far the server's clock is behind Keel's (less how far it is ahead), so a
      * server clock behind would otherwise make every chunk look that much older, and one ahead
-     * every chunk that waited look fresher. A new sighting for every {@link #CHUNK_SIGHTING_NANOS}
+     * every chunk that waited look fresher. A sighting for every {@link Sightings#CHUNK_SPACING}
      * of the server's time, so that a backlog drained at once still gives one for each tenth of a
-     * second it took the server to write; a chunk within that of the last gives its end to it.
+     * second it took the server to write.
      */
     private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
         if (serverEnd == null || sentAt == null) {
@@ -471,13 +465,7 @@ final class WalStream implements Runnable {
         }
         Instant arrived = Instant.now();
         leastDelayMillis = Math.min(leastDelayMillis, Duration.between(sentAt, arrived).toMillis());
-        Instant seen = sighted(sentAt, leastDelayMillis, arrived, connectedAt);
-        // Within a tenth of a second of the last (by the server's time): its end goes to that one (no end left uncovered).
-        boolean merged = lastSighted != null && !seen.isBefore(lastSighted) && seen.isBefore(lastSighted.plusNanos(CHUNK_SIGHTING_NANOS));
-        if (!merged) {
-            lastSighted = seen;
-        }
-        sightings.serverSeen(serverEnd, seen, stored, merged);
+        sightings.chunkSeen(serverEnd, sighted(sentAt, leastDelayMillis, arrived, connectedAt), stored);
     }
 
     /**

@@ -5,7 +5,10 @@ import dev.keel.postgres.TimelineId;
 import dev.keel.postgres.WalSegmentName;
 import org.junit.jupiter.api.Test;
 
+import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -46,15 +49,20 @@ class SightingsTest {
     }
 
     @Test
-    void aStoreOutageThatReconnectsEverySecondKeepsItsFirstCatchUpOnly() {
+    void aStoreOutageThatReconnectsEverySecondKeepsItsFirstCatchUpAndTheWalEachLaterOneFoundWithinItsBound() {
         Sightings sightings = new Sightings();
         Instant first = NOW.minusSeconds(2 * Sightings.MAX);
         for (int i = 0; i < 2 * Sightings.MAX; i++) {
             sightings.connected(into((8 << 20) + i * 8192L), first.plusSeconds(i));
             sightings.connectionEnded(SEGMENT.startLsn()); // nothing stored: the store does not answer
         }
-        assertThat(sightings.kept()).isEqualTo(1);
+        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(first);
+        // Past the first catch-up's end the WAL is younger, never younger than when a connection found it, nor much older.
+        Instant later = sightings.oldestUnstored(into(8 << 20), null);
+        assertThat(later).isBetween(first, first.plusSeconds(1));
+        Instant last = sightings.oldestUnstored(into((8 << 20) + (2 * Sightings.MAX - 2) * 8192L), null);
+        assertThat(last).isBeforeOrEqualTo(first.plusSeconds(2 * Sightings.MAX - 1)).isAfter(first.plusSeconds(2 * Sightings.MAX - 10));
     }
 
     @Test
@@ -63,7 +71,7 @@ class SightingsTest {
         Instant connect = NOW.minusSeconds(3600);
         sightings.connected(into(1 << 20), connect);
         for (int i = 0; i < Sightings.MAX; i++) {
-            sightings.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn(), false);
+            sightings.chunkSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn());
         }
         sightings.connectionEnded(SEGMENT.startLsn());
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
@@ -123,24 +131,82 @@ class SightingsTest {
     }
 
     @Test
-    void aSightingHeldBackGivesItsEndToTheLastSoThatNoUnstoredEndIsLeftWithoutOne() {
+    void aChunkWithinTheSpacingGivesItsEndToTheNewestSightingSoThatNoUnstoredEndIsLeftWithoutOne() {
         Sightings sightings = new Sightings();
-        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20), false);
-        sightings.serverSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(1 << 20), true);
+        sightings.chunkSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20));
+        sightings.chunkSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(1 << 20));
         assertThat(sightings.kept()).isEqualTo(1);
         // Stored past the first end, not the second: the WAL up to the second is unstored and as old as the first sighting.
         assertThat(sightings.oldestUnstored(into((2 << 20) + 8192), null)).isEqualTo(NOW.minusSeconds(6));
         assertThat(sightings.oldestUnstored(into(3 << 20), null)).isNull();
+        // Past the spacing, a sighting of its own.
+        sightings.chunkSeen(into(4 << 20), NOW.minusSeconds(6).plus(Sightings.CHUNK_SPACING), into(1 << 20));
+        assertThat(sightings.oldestUnstored(into(3 << 20), null)).isEqualTo(NOW.minusSeconds(6).plus(Sightings.CHUNK_SPACING));
+    }
 
-        // At the bound, the newest kept takes the end of one that comes on.
-        Sightings full = new Sightings();
-        for (int i = 0; i < Sightings.MAX; i++) {
-            full.serverSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), into(1 << 20), false);
+    @Test
+    void aChunkAfterTheNewestSightingWasStoredStartsOneOfItsOwn() {
+        Sightings sightings = new Sightings();
+        sightings.chunkSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20));
+        // Stored through the first end, not yet forgotten (a segment still being archived), then a chunk within the spacing.
+        sightings.chunkSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(2 << 20));
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the new end, at its own time")
+                .isEqualTo(NOW.minusSeconds(6).plusMillis(50));
+    }
+
+    @Test
+    void aReportsSightingNewerThanTheStreamsChunksTakesNoneOfTheirEnds() {
+        Sightings sightings = new Sightings();
+        Instant sent = NOW.minusSeconds(5);
+        sightings.chunkSeen(into(2 << 20), sent, into(1 << 20));
+        // A report reads the server's flush position while chunks sent just after the first wait in the connection.
+        sightings.serverSeen(into(6 << 20), sent.plusSeconds(2), into(1 << 20));
+        sightings.chunkSeen(into(3 << 20), sent.plusMillis(120), into(1 << 20));
+        sightings.chunkSeen(into(4 << 20), sent.plusMillis(150), into(1 << 20));
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the chunks' WAL, as old as when it was sent")
+                .isEqualTo(sent.plusMillis(120));
+        assertThat(sightings.oldestUnstored(into(4 << 20), null)).isEqualTo(sent.plusSeconds(2));
+        assertThat(sightings.oldestUnstored(into(6 << 20), null)).isNull();
+    }
+
+    @Test
+    void aLongBacklogsSightingsGrowApartButNoneOfItsWalCountsYoungerThanItIsNorFarOlder() {
+        Sightings sightings = new Sightings();
+        Instant start = NOW.minusSeconds(600);
+        int chunks = 6000; // ten minutes of the server's writing, a chunk each tenth of a second, drained in a catch-up
+        for (int i = 1; i <= chunks; i++) {
+            sightings.chunkSeen(into(i * 8192L), start.plusMillis(i * 100L), SEGMENT.startLsn());
         }
-        full.serverSeen(into(4 << 20), NOW, into(1 << 20), false);
-        assertThat(full.kept()).isEqualTo(Sightings.MAX);
-        assertThat(full.oldestUnstored(into((4 << 20) - 1), null)).as("the newest kept, now to the end")
-                .isEqualTo(NOW.minusSeconds(1));
+        sightings.connectionEnded(SEGMENT.startLsn()); // and a reconnect at the bound drops none of them
+        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        Duration worst = Duration.ZERO;
+        for (int i = 1; i < chunks; i += 7) {
+            Instant written = start.plusMillis((i + 1) * 100L); // the WAL just past into(i * 8192) was sent with the next chunk
+            Instant oldest = sightings.oldestUnstored(into(i * 8192L), null);
+            assertThat(oldest).as("stored through chunk %d", i).isBeforeOrEqualTo(written);
+            worst = worst.compareTo(Duration.between(oldest, written)) > 0 ? worst : Duration.between(oldest, written);
+        }
+        assertThat(worst).as("overstated by at most a few of 600 s / MAX").isLessThan(Duration.ofSeconds(600).multipliedBy(3).dividedBy(Sightings.MAX));
+    }
+
+    @Test
+    void sightingsFromManyThreadsStayWithinTheirBound() throws Exception {
+        Sightings sightings = new Sightings();
+        List<Thread> threads = new ArrayList<>();
+        for (int t = 0; t < 4; t++) {
+            int offset = t;
+            threads.add(new Thread(() -> {
+                for (int i = 0; i < 5000; i++) {
+                    sightings.serverSeen(into((i * 4L + offset + 1) * 8192), NOW.plusMillis(i * 10L + offset * 3L), SEGMENT.startLsn());
+                }
+            }));
+        }
+        threads.forEach(Thread::start);
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(NOW);
     }
 
     @Test
@@ -149,7 +215,7 @@ class SightingsTest {
         sightings.connected(into(1 << 20), NOW.minusSeconds(10));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
-        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20), false);
+        sightings.serverSeen(into(2 << 20), NOW.minusSeconds(5), into(1 << 20));
         sightings.heard(NOW.minusSeconds(4), into(1 << 20));
         sightings.settled(into(1 << 20), null);
         assertThat(sightings.caughtUpAt()).isEqualTo(NOW.minusSeconds(10));
