@@ -23,6 +23,7 @@ import static dev.keel.testing.ArchiveWaits.awaitBackup;
 import static dev.keel.testing.ArchiveWaits.awaitInitialBackup;
 import static dev.keel.testing.ArchiveWaits.switchAndAwaitArchived;
 import dev.keel.testing.Pg;
+import dev.keel.testing.ProvisionedAhead;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import dev.keel.testing.Timeouts;
@@ -42,11 +43,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -56,13 +52,7 @@ class ArchiveTest {
     /** Each test's database's plan, by a short name of the test: one database per test. */
     private static final Map<String, String> PLANS = Map.of("new", "standard-0", "manual", "essential-0", "restores", "standard-0",
             "flipped", "essential-0", "conflict", "essential-0", "deleting", "essential-0", "other-team", "essential-0");
-    private static final Map<String, Future<Provisioned>> PROVISIONED = new ConcurrentHashMap<>();
-    /**
-     * How many of them are provisioned at a time: a few, so that their waits overlap, but not all at
-     * once, whose initdbs and backups together would take the machine from the classes beside this one
-     * (some of which hold the WAL receiver to a second's bound) for seconds.
-     */
-    private static final int PROVISIONING_AT_ONCE = 3;
+    private static ProvisionedAhead<Provisioned> ahead;
 
     /** A database provisioned for one test, once its first backup completed: the provision's answer, and that backup. */
     private record Provisioned(JsonNode database, JsonNode firstBackup) {
@@ -71,55 +61,29 @@ class ArchiveTest {
         }
     }
 
-    /**
-     * Provisions every test's database before the first test, a few at a time: each waits for its
-     * first backup (which begins a few seconds after it is available), and those waits overlap
-     * rather than follow one another, one per test. Each test still has a database of its own,
-     * which nothing else touches.
-     */
+    /** Provisions every test's database before the first test ({@link ProvisionedAhead}), each once its first backup completed. */
     @BeforeAll
     static void provisionEveryTestsDatabase(TestKeel keel) {
-        ExecutorService provisioning = Executors.newFixedThreadPool(PROVISIONING_AT_ONCE);
-        try {
-            PLANS.forEach((test, plan) -> PROVISIONED.put(test, provisioning.submit(() -> {
-                Api api = keel.api();
-                JsonNode database = api.provision("{\"plan\":\"" + plan + "\"}");
-                try {
-                    return new Provisioned(database, awaitInitialBackup(api, database.get("id").asText()));
-                } catch (RuntimeException | AssertionError e) {
-                    api.deprovision(database.get("id").asText());
-                    throw e;
-                }
-            })));
-        } finally {
-            provisioning.shutdown();
-        }
+        ahead = ProvisionedAhead.start(PLANS.keySet(), test -> {
+            Api api = keel.api();
+            JsonNode database = api.provision("{\"plan\":\"" + PLANS.get(test) + "\"}");
+            try {
+                return new Provisioned(database, awaitInitialBackup(api, database.get("id").asText()));
+            } catch (RuntimeException | AssertionError e) {
+                api.deprovision(database.get("id").asText());
+                throw e;
+            }
+        }, untaken -> keel.api().deprovision(untaken.id()));
     }
 
-    /** Deprovisions the databases of tests that did not run (a run of some of them only). */
     @AfterAll
-    static void deprovisionTheUntaken(TestKeel keel) throws InterruptedException {
-        for (String test : List.copyOf(PROVISIONED.keySet())) {
-            Provisioned untaken;
-            try {
-                untaken = PROVISIONED.remove(test).get();
-            } catch (ExecutionException e) {
-                continue; // its provision failed, and removed what it made
-            }
-            keel.api().deprovision(untaken.id());
-        }
+    static void deprovisionTheUntaken() throws Exception {
+        ahead.discardUntaken();
     }
 
     /** The database provisioned for test {@code test}, once its first backup completed; the test deprovisions it. */
     private static Provisioned provisioned(String test) throws Exception {
-        try {
-            return PROVISIONED.remove(test).get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception cause) {
-                throw cause;
-            }
-            throw (Error) e.getCause();
-        }
+        return ahead.take(test);
     }
 
     @Test

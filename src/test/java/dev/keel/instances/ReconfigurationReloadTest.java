@@ -11,6 +11,7 @@ import dev.keel.postgres.ServerFiles;
 import dev.keel.testing.Api;
 import dev.keel.testing.ArchiveWaits;
 import dev.keel.testing.Pg;
+import dev.keel.testing.ProvisionedAhead;
 import dev.keel.testing.SharedKeel;
 import dev.keel.testing.TestKeel;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
@@ -32,11 +33,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
@@ -60,56 +56,22 @@ class ReconfigurationReloadTest {
     /** Each test's database, by the name of its team: one database per test. */
     private static final List<String> TEAMS = List.of("reload-no-restart", "reload-refused-hba", "apply-refused-hba", "restart-refused-hba",
             "retry-refused-hba", "apply-fails-start", "restart-fails-start", "crash-fails-start");
-    private static final Map<String, Future<Fixture>> FIXTURES = new ConcurrentHashMap<>();
-    /**
-     * How many of them are provisioned at a time: a few, so that their waits overlap, but not all at
-     * once, whose initdbs and backups together would take the machine from the classes beside this one
-     * (some of which hold the WAL receiver to a second's bound) for seconds.
-     */
-    private static final int PROVISIONING_AT_ONCE = 3;
+    private static ProvisionedAhead<Fixture> ahead;
 
-    /**
-     * Provisions every test's database before the first test, a few at a time: each waits for its
-     * first backup (which begins a few seconds after it is available), and those waits overlap
-     * rather than add up to a minute one after another. Each test still has a database of its
-     * own, which nothing else touches, deprovisioned when it ends.
-     */
+    /** Provisions every test's database before the first test ({@link ProvisionedAhead}), each once it has its first backup. */
     @BeforeAll
     static void provisionEveryTestsDatabase(TestKeel keel) {
-        ExecutorService provisioning = Executors.newFixedThreadPool(PROVISIONING_AT_ONCE);
-        try {
-            for (String team : TEAMS) {
-                FIXTURES.put(team, provisioning.submit(() -> Fixture.provision(keel, team)));
-            }
-        } finally {
-            provisioning.shutdown();
-        }
+        ahead = ProvisionedAhead.start(TEAMS, team -> Fixture.provision(keel, team), Fixture::close);
     }
 
-    /** Deprovisions the databases of tests that did not run (a run of some of them only). */
     @AfterAll
-    static void deprovisionTheUntaken() throws InterruptedException {
-        for (String team : List.copyOf(FIXTURES.keySet())) {
-            Fixture untaken;
-            try {
-                untaken = FIXTURES.remove(team).get();
-            } catch (ExecutionException e) {
-                continue; // its provision failed, and removed what it made
-            }
-            untaken.close();
-        }
+    static void deprovisionTheUntaken() throws Exception {
+        ahead.discardUntaken();
     }
 
     /** The database provisioned for team {@code team}'s test, once it has its first backup; the test closes it. */
     private static Fixture fixture(String team) throws Exception {
-        try {
-            return FIXTURES.remove(team).get();
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof Exception cause) {
-                throw cause;
-            }
-            throw (Error) e.getCause();
-        }
+        return ahead.take(team);
     }
 
     @Test
