@@ -30,9 +30,11 @@ final class Sightings {
     }
 
     /**
-     * What the server was seen holding past the stored position, by end and by time, both rising: a
-     * sighting with as much WAL no later than another's makes that one say nothing more, and it goes.
-     * Written by the stream's thread and by reports ({@link #serverSeen}); guarded by this.
+     * What the server was seen holding, by end and by time, both rising: a sighting with as much WAL
+     * no later than another's makes that one say nothing more, and it goes. Kept until the stream
+     * {@link #forget forgets} them as durable, not when a stored position passes them: a stored
+     * position can go back (a whole segment whose archiving failed is streamed again). Written by
+     * the stream's thread and by reports ({@link #serverSeen}); guarded by this.
      */
     private final List<Seen> seen = new ArrayList<>();
     /**
@@ -65,7 +67,6 @@ final class Sightings {
     /** The server was seen at {@code at} (by Keel's clock) with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
     synchronized void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
         if (stored != null && flushed.isAfter(stored)) {
-            forgetStored(stored);
             keep(new Seen(flushed, at));
         }
     }
@@ -73,24 +74,30 @@ final class Sightings {
     /**
      * A chunk of the stream said the server had flushed through {@code flushed} when it sent it,
      * at {@code at}: as {@link #serverSeen}, but one sighting per {@link #CHUNK_SPACING}: a chunk
-     * within that after the newest kept gives it its end, keeping its time (that WAL's age
-     * overstated by less than the spacing, never understated, and no end left without a sighting).
+     * within that after the latest kept no later than it gives that one its end, keeping its time
+     * (that WAL's age overstated by less than the spacing, never understated, and no end left
+     * without a sighting).
      */
     synchronized void chunkSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
         if (stored == null || !flushed.isAfter(stored)) {
             return;
         }
-        forgetStored(stored); // the newest kept may be stored already: then it can take no end
-        if (!seen.isEmpty()) {
-            Seen newest = seen.get(seen.size() - 1);
-            if (!at.isBefore(newest.at()) && at.isBefore(newest.at().plus(CHUNK_SPACING))) {
-                if (flushed.isAfter(newest.flushed())) {
-                    seen.set(seen.size() - 1, new Seen(flushed, newest.at()));
-                }
-                return;
-            }
+        // Times rise with ends: the latest no later than this chunk is the last of those.
+        Seen before = null;
+        for (int i = seen.size() - 1; i >= 0 && before == null; i--) {
+            before = seen.get(i).at().isAfter(at) ? null : seen.get(i);
         }
-        keep(new Seen(flushed, at));
+        boolean within = before != null && at.isBefore(before.at().plus(CHUNK_SPACING));
+        keep(within ? new Seen(flushed, before.at()) : new Seen(flushed, at)); // within: says more than that one, which goes
+    }
+
+    /** The stream has WAL through {@code durable} stored for good (it told its server so): sightings of no more go. */
+    synchronized void forget(Lsn durable) {
+        int stored = 0;
+        while (stored < seen.size() && !seen.get(stored).flushed().isAfter(durable)) {
+            stored++; // ordered by end: the stored ones are first
+        }
+        seen.subList(0, stored).clear();
     }
 
     /** Keeps {@code sighting} unless one kept says as much; drops those it says more than; then keeps to {@link #MAX}. */
@@ -192,7 +199,6 @@ final class Sightings {
      * that is not finished is kept as a sighting.
      */
     synchronized void connectionEnded(@Nullable Lsn stored) {
-        forgetStored(stored);
         Seen unfinished = catchingUp(stored);
         if (unfinished != null) {
             keep(unfinished); // before atConnect goes: a report in between still counts it
@@ -216,14 +222,15 @@ final class Sightings {
      */
     @Nullable
     synchronized Instant oldestUnstored(@Nullable Lsn stored, @Nullable Instant unstoredSince) {
-        forgetStored(stored);
         Instant oldest = unstoredSince;
         Seen connect = catchingUp(stored);
         if (connect != null && (oldest == null || connect.at().isBefore(oldest))) {
             oldest = connect.at();
         }
         for (Seen s : seen) {
-            oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
+            if (stored == null || s.flushed().isAfter(stored)) {
+                oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
+            }
         }
         return oldest;
     }
@@ -231,12 +238,5 @@ final class Sightings {
     /** How many sightings are kept. */
     synchronized int kept() {
         return seen.size();
-    }
-
-    private void forgetStored(@Nullable Lsn stored) {
-        // Ordered by end: the stored ones are first.
-        while (stored != null && !seen.isEmpty() && !seen.get(0).flushed().isAfter(stored)) {
-            seen.remove(0);
-        }
     }
 }

@@ -151,6 +151,9 @@ final class WalStream implements Runnable {
     private volatile Lsn received;
     @Nullable
     private volatile Lsn stored;
+    /** What the server last heard this stream has stored ({@link #sayFlushed}); the stream's thread alone. */
+    @Nullable
+    private Lsn said;
     @Nullable
     private volatile Instant unstoredSince;
     @Nullable
@@ -263,7 +266,7 @@ final class WalStream implements Runnable {
                 storeQuietly();
             }
             connected = false;
-            sightings.connectionEnded(stored); // its catch-up, if unfinished, stays a sighting: the WAL is as old while unreachable
+            sightings.connectionEnded(storedForGood()); // its catch-up, if unfinished, stays a sighting: the WAL is as old while unreachable
             try {
                 Thread.sleep(pause);
             } catch (InterruptedException e) {
@@ -330,7 +333,7 @@ final class WalStream implements Runnable {
                 }
             }
             // The last connection's catch-up is judged against what it stored, before this one starts again from the slot.
-            sightings.connectionEnded(stored);
+            sightings.connectionEnded(storedForGood());
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
@@ -711,7 +714,19 @@ final class WalStream implements Runnable {
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
-        sayFlushed(stream, durable(through));
+        Lsn durable = durable(through);
+        sayFlushed(stream, durable);
+        sightings.forget(durable);
+    }
+
+    /**
+     * What the server last heard this stream has stored, else what it stored: after a stream broke
+     * with a whole segment's archiving failed, the next starts at or before that segment, though
+     * {@link #stored} is past it.
+     */
+    @Nullable
+    private Lsn storedForGood() {
+        return said != null ? said : stored;
     }
 
     /**
@@ -729,6 +744,7 @@ final class WalStream implements Runnable {
 
     /** Tells the server its WAL through {@code lsn} is stored: at once on a synchronous stream, whose commits wait for it. */
     private void sayFlushed(ReplicationSession.PhysicalStream stream, Lsn lsn) throws SQLException {
+        said = lsn;
         stream.flushed(lsn);
         if (synchronous) {
             stream.sendStatus();

@@ -10,6 +10,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -75,6 +78,8 @@ class SightingsTest {
         }
         sightings.connectionEnded(SEGMENT.startLsn());
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.oldestUnstored(into((2 << 20) + (Sightings.MAX - 2) * 8192L), null)).as("the newest sighting's end kept")
+                .isEqualTo(NOW.minusSeconds(1));
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(connect);
     }
 
@@ -131,7 +136,7 @@ class SightingsTest {
     }
 
     @Test
-    void aChunkWithinTheSpacingGivesItsEndToTheNewestSightingSoThatNoUnstoredEndIsLeftWithoutOne() {
+    void aChunkWithinTheSpacingGivesItsEndToTheSightingBeforeItSoThatNoUnstoredEndIsLeftWithoutOne() {
         Sightings sightings = new Sightings();
         sightings.chunkSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20));
         sightings.chunkSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(1 << 20));
@@ -141,17 +146,21 @@ class SightingsTest {
         assertThat(sightings.oldestUnstored(into(3 << 20), null)).isNull();
         // Past the spacing, a sighting of its own.
         sightings.chunkSeen(into(4 << 20), NOW.minusSeconds(6).plus(Sightings.CHUNK_SPACING), into(1 << 20));
+        assertThat(sightings.kept()).isEqualTo(2);
         assertThat(sightings.oldestUnstored(into(3 << 20), null)).isEqualTo(NOW.minusSeconds(6).plus(Sightings.CHUNK_SPACING));
     }
 
     @Test
-    void aChunkAfterTheNewestSightingWasStoredStartsOneOfItsOwn() {
+    void atTheBoundAChunkAfterTheNewestSightingWasStoredStillLeavesItsEndSighted() {
         Sightings sightings = new Sightings();
-        sightings.chunkSeen(into(2 << 20), NOW.minusSeconds(6), into(1 << 20));
-        // Stored through the first end, not yet forgotten (a segment still being archived), then a chunk within the spacing.
-        sightings.chunkSeen(into(3 << 20), NOW.minusSeconds(6).plusMillis(50), into(2 << 20));
-        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the new end, at its own time")
-                .isEqualTo(NOW.minusSeconds(6).plusMillis(50));
+        for (int i = 0; i < Sightings.MAX; i++) {
+            sightings.chunkSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), into(1 << 20));
+        }
+        Lsn newest = into((2 << 20) + (Sightings.MAX - 1) * 8192L);
+        // Stored through every sighting's end (a segment still being archived: not forgotten), then a chunk within the spacing.
+        sightings.chunkSeen(into(5 << 20), NOW.minusSeconds(1).plusMillis(50), newest);
+        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.oldestUnstored(newest, null)).as("the new end, no later than its chunk").isEqualTo(NOW.minusSeconds(1));
     }
 
     @Test
@@ -161,24 +170,41 @@ class SightingsTest {
         sightings.chunkSeen(into(2 << 20), sent, into(1 << 20));
         // A report reads the server's flush position while chunks sent just after the first wait in the connection.
         sightings.serverSeen(into(6 << 20), sent.plusSeconds(2), into(1 << 20));
-        sightings.chunkSeen(into(3 << 20), sent.plusMillis(120), into(1 << 20));
+        sightings.chunkSeen(into(3 << 20), sent.plusMillis(50), into(1 << 20));
         sightings.chunkSeen(into(4 << 20), sent.plusMillis(150), into(1 << 20));
-        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the chunks' WAL, as old as when it was sent")
-                .isEqualTo(sent.plusMillis(120));
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the chunks' WAL, as old as the sighting before it")
+                .isEqualTo(sent);
+        assertThat(sightings.oldestUnstored(into(3 << 20), null)).isEqualTo(sent.plusMillis(150));
         assertThat(sightings.oldestUnstored(into(4 << 20), null)).isEqualTo(sent.plusSeconds(2));
         assertThat(sightings.oldestUnstored(into(6 << 20), null)).isNull();
+    }
+
+    @Test
+    void sightingsGoOnlyWhenTheStreamForgetsThemAsDurableNotWhenAStoredPositionPassesThem() {
+        Sightings sightings = new Sightings();
+        Instant sent = NOW.minusSeconds(30);
+        sightings.chunkSeen(into(2 << 20), sent, into(1 << 20));
+        // A whole segment's parts are stored, its archiving pending: the stored position passes the sighting...
+        assertThat(sightings.oldestUnstored(into(3 << 20), null)).isNull();
+        sightings.serverSeen(into(5 << 20), NOW, into(3 << 20));
+        // ...then the archiving fails, and the next stream starts before it again: its WAL is as old as it was.
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).isEqualTo(sent);
+        sightings.forget(into(2 << 20));
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).as("durable: forgotten").isEqualTo(NOW);
     }
 
     @Test
     void aLongBacklogsSightingsGrowApartButNoneOfItsWalCountsYoungerThanItIsNorFarOlder() {
         Sightings sightings = new Sightings();
         Instant start = NOW.minusSeconds(600);
+        sightings.connected(into(8192), start);
         int chunks = 6000; // ten minutes of the server's writing, a chunk each tenth of a second, drained in a catch-up
         for (int i = 1; i <= chunks; i++) {
             sightings.chunkSeen(into(i * 8192L), start.plusMillis(i * 100L), SEGMENT.startLsn());
         }
-        sightings.connectionEnded(SEGMENT.startLsn()); // and a reconnect at the bound drops none of them
+        sightings.connectionEnded(SEGMENT.startLsn()); // a reconnect at the bound, its catch-up unfinished, drops none of them
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(start);
         Duration worst = Duration.ZERO;
         for (int i = 1; i < chunks; i += 7) {
             Instant written = start.plusMillis((i + 1) * 100L); // the WAL just past into(i * 8192) was sent with the next chunk
@@ -190,23 +216,42 @@ class SightingsTest {
     }
 
     @Test
-    void sightingsFromManyThreadsStayWithinTheirBound() throws Exception {
+    void sightingsFromManyThreadsStayOrderedWithinTheirBoundAndCoverTheirEnds() throws Exception {
         Sightings sightings = new Sightings();
-        List<Thread> threads = new ArrayList<>();
-        for (int t = 0; t < 4; t++) {
-            int offset = t;
-            threads.add(new Thread(() -> {
+        ExecutorService threads = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < 3; t++) {
+                int offset = t;
+                done.add(threads.submit(() -> {
+                    for (int i = 0; i < 5000; i++) {
+                        Lsn end = into((i * 3L + offset + 1) * 8192);
+                        if (offset == 0) {
+                            sightings.chunkSeen(end, NOW.plusMillis(i * 10L), SEGMENT.startLsn());
+                        } else {
+                            sightings.serverSeen(end, NOW.plusMillis(i * 10L + offset * 3L), SEGMENT.startLsn());
+                        }
+                    }
+                }));
+            }
+            done.add(threads.submit(() -> {
                 for (int i = 0; i < 5000; i++) {
-                    sightings.serverSeen(into((i * 4L + offset + 1) * 8192), NOW.plusMillis(i * 10L + offset * 3L), SEGMENT.startLsn());
+                    Instant oldest = sightings.oldestUnstored(into(i * 8192L), null);
+                    // The WAL past into(i * 8192) was sighted by some thread by NOW + 10 i ms + 10 ms, if it was yet.
+                    assertThat(oldest == null || !oldest.isAfter(NOW.plusMillis(i * 10L + 10))).as("never younger than its WAL").isTrue();
                 }
             }));
-        }
-        threads.forEach(Thread::start);
-        for (Thread thread : threads) {
-            thread.join();
+            for (Future<?> each : done) {
+                each.get();
+            }
+        } finally {
+            threads.shutdown();
         }
         assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(NOW);
+        Lsn last = into((4999 * 3L + 3) * 8192);
+        assertThat(sightings.oldestUnstored(new Lsn(last.value() - 1), null)).as("the last end sighted")
+                .isBeforeOrEqualTo(NOW.plusMillis(4999 * 10L + 6)).isAfter(NOW.plusSeconds(40));
     }
 
     @Test
