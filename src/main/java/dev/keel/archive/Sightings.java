@@ -100,6 +100,33 @@ final class Sightings {
         seen.subList(0, stored).clear();
     }
 
+    /**
+     * Moves every sighting later than {@code since} earlier by {@code by}, not before {@code since}:
+     * the stream learned that its chunks' send times were that much earlier than it took them for
+     * (a chunk came with less delay than any before it on the connection: those before had waited).
+     * A sighting moved that was not a chunk's (a report's, at Keel's own time) is overstated by as
+     * much, never understated. Those that then say no more than another go.
+     */
+    synchronized void earlierSince(Instant since, Duration by) {
+        for (int i = 0; i < seen.size(); i++) {
+            Seen s = seen.get(i);
+            if (s.at().isAfter(since)) {
+                Instant moved = s.at().minus(by);
+                seen.set(i, new Seen(s.flushed(), moved.isBefore(since) ? since : moved));
+            }
+        }
+        // From the largest end down, a sighting stays only when it is earlier than every one with a larger end.
+        Instant earliest = null;
+        for (int i = seen.size() - 1; i >= 0; i--) {
+            Instant at = seen.get(i).at();
+            if (earliest != null && !at.isBefore(earliest)) {
+                seen.remove(i);
+            } else {
+                earliest = at;
+            }
+        }
+    }
+
     /** Keeps {@code sighting} unless one kept says as much; drops those it says more than; then keeps to {@link #MAX}. */
     private void keep(Seen sighting) {
         for (Seen kept : seen) {

@@ -127,12 +127,8 @@ final class WalStream implements Runnable {
     private boolean storedOnce;
     /** Whether this stream has warned that its chunks do not say the server's end of WAL. */
     private boolean endUnknownSaid;
-    /**
-     * The least time, in milliseconds, between a chunk's send time by the server's clock and its
-     * arrival by Keel's, on this connection: a chunk's transit, plus how far the server's clock is
-     * behind Keel's ({@link #sawBacklog}).
-     */
-    private long leastDelayMillis;
+    /** This connection's chunks' send times, as sightings of the server. */
+    private SendTimes sendTimes;
 
     // What reports read: where the stream is, and since when WAL beyond what is stored exists.
     private volatile boolean connected;
@@ -301,7 +297,7 @@ final class WalStream implements Runnable {
         try (ReplicationSession replication = connections.openReplication(instance, SOCKET_SECONDS)) {
             Instant identified = Instant.now(); // before asking: the position the server answers is no older than this
             ReplicationSession.Identity identity = replication.identify();
-            leastDelayMillis = Long.MAX_VALUE;
+            sendTimes = new SendTimes(identified);
             systemIdentifier = identity.systemIdentifier();
             archive.systemOf(database, identity.timeline().value(), systemIdentifier);
             segment = WalSegmentName.containing(identity.timeline(), restart);
@@ -384,7 +380,7 @@ final class WalStream implements Runnable {
                                 + " caught-up moment stays where it is", instance.id());
                     }
                     sightings.heard(quiet, serverEnd);
-                    sawBacklog(serverEnd, stream.serverSentAt(), identified);
+                    sawBacklog(serverEnd, stream.serverSentAt());
                     int length = chunk.remaining();
                     long start = stream.receivedThrough().value() - length;
                     accept(chunk, start, length, stream);
@@ -449,35 +445,11 @@ final class WalStream implements Runnable {
         }
     }
 
-    /**
-     * A chunk came, sent at {@code sentAt} (by the server's clock) when the server's end of WAL was
-     * {@code serverEnd}: WAL through there existed then, however long the chunk waited in the
-     * connection (a store that hung, a catch-up that reads a backlog), so it is a sighting of the
-     * server, and the WAL past what is stored counts as that old, not from when it arrives. No
-     * later than now, nor earlier than the connection ({@code connectedAt}), and moved by the
-     * least delay any chunk of this connection had ({@link #leastDelayMillis}): that is the least
-     * transit plus how far the server's clock is behind Keel's (less how far it is ahead), so a
-     * server clock behind would otherwise make every chunk look that much older, and one ahead
-     * every chunk that waited look fresher. A sighting for every {@link Sightings#CHUNK_SPACING}
-     * of the server's time, so that a backlog drained at once still gives one for each tenth of a
-     * second it took the server to write.
-     */
-    private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt, Instant connectedAt) {
-        if (serverEnd == null || sentAt == null) {
-            return;
+    /** A chunk came, sent at {@code sentAt} (the server's clock) when the server's end of WAL was {@code serverEnd}: a sighting ({@link SendTimes}). */
+    private void sawBacklog(@Nullable Lsn serverEnd, @Nullable Instant sentAt) {
+        if (serverEnd != null && sentAt != null) {
+            sendTimes.chunk(serverEnd, sentAt, Instant.now(), sightings, stored);
         }
-        Instant arrived = Instant.now();
-        leastDelayMillis = Math.min(leastDelayMillis, Duration.between(sentAt, arrived).toMillis());
-        sightings.chunkSeen(serverEnd, sighted(sentAt, leastDelayMillis, arrived, connectedAt), stored);
-    }
-
-    /**
-     * When a chunk sent at {@code sentAt} by the server's clock counts as seen ({@link #sawBacklog}):
-     * moved by the connection's least delay, then held between the connection and the arrival.
-     */
-    static Instant sighted(Instant sentAt, long leastDelayMillis, Instant arrived, Instant connectedAt) {
-        Instant sent = sentAt.plusMillis(leastDelayMillis);
-        return sent.isAfter(arrived) ? arrived : sent.isBefore(connectedAt) ? connectedAt : sent;
     }
 
     /** Appends a chunk that must start where the last one ended, completing segments as they fill. */

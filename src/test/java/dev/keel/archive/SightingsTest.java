@@ -194,6 +194,28 @@ class SightingsTest {
     }
 
     @Test
+    void chunksFoundToHaveWaitedMoveEarlierNotBeforeTheirConnectionAndThoseThatSayNoMoreGo() {
+        Sightings sightings = new Sightings();
+        Instant connect = NOW.minusSeconds(60);
+        sightings.connected(into(1 << 20), connect.minusSeconds(10));
+        sightings.connectionEnded(SEGMENT.startLsn()); // an unfinished catch-up of the connection before: not moved
+        sightings.connected(into(1 << 20), connect);
+        // The first chunks waited about 5 s in the connection (the stream was clearing a segment): sighted at their arrival.
+        sightings.chunkSeen(into(2 << 20), connect.plusMillis(5_000), SEGMENT.startLsn());
+        sightings.chunkSeen(into(3 << 20), connect.plusMillis(5_200), SEGMENT.startLsn());
+        // A prompt chunk shows they were sent 4.95 s earlier than taken for.
+        sightings.earlierSince(connect, Duration.ofMillis(4_950));
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(connect.minusSeconds(10));
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).isEqualTo(connect.plusMillis(50));
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).isEqualTo(connect.plusMillis(250));
+        // Moved further, both to the connection: the first says no more than the second, and goes.
+        sightings.earlierSince(connect, Duration.ofSeconds(1));
+        assertThat(sightings.kept()).isEqualTo(2);
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).isEqualTo(connect);
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).isEqualTo(connect);
+    }
+
+    @Test
     void aLongBacklogsSightingsGrowApartButNoneOfItsWalCountsYoungerThanItIsNorFarOlder() {
         Sightings sightings = new Sightings();
         Instant start = NOW.minusSeconds(600);
