@@ -103,15 +103,16 @@ public final class Reconfiguration {
      * or a start from them), once the server reads the new pg_hba without error; before the server
      * reads any of them (no reload, no restart yet). Otherwise throws, the old files back: a reload
      * would keep the old rules, but take the new settings, and a start from the refused pg_hba
-     * would fail. A check that fails puts the old files back too.
+     * would fail. A check that fails, or a write that fails half done (a full disk), puts the old
+     * files back too.
      */
     private void write(Instance instance, ServerSession session, Map<String, String> settings, List<HbaRule> hba) throws SQLException {
-        runtime.configure(instance, settings, hba);
         List<String> errors;
         try {
+            runtime.configure(instance, settings, hba);
             errors = session.hbaErrors();
         } catch (SQLException | RuntimeException e) {
-            // Not checked (the server went away, say): the old files back, as for a refusal.
+            // Not written whole, or not checked (the server went away, say): the old files back, as for a refusal.
             try {
                 runtime.restoreConfiguration(instance);
             } catch (RuntimeException restoring) {

@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 /**
@@ -135,6 +136,22 @@ class ReconfigurationReloadTest {
             assertThat(Postmaster.pid(keel.instanceDataDir(db.server().id())).orElseThrow()).as("the postmaster's pid: not restarted")
                     .isEqualTo(db.pid());
             change.assertLeftNoTrace(keel, db);
+
+            // A change whose writing fails half done (a full disk; here a directory holds the name pg_hba.conf is written
+            // under first) puts back the settings it wrote already: a reload before the next change would read them unchecked.
+            Path data = keel.instanceDataDir(db.server().id());
+            Map<String, String> before = configurationFiles(keel, db.server());
+            Path taken = Files.createDirectories(data.resolve(".pg_hba.conf.tmp").resolve("taken"));
+            try {
+                List<HbaRule> hba = InstanceConfig.hba(db.database().pgDatabase(), keel.bean(Network.class).keelSources());
+                assertThatThrownBy(() -> keel.bean(Reconfiguration.class).restart(db.server(), change.settings(), hba))
+                        .hasMessageContaining("pg_hba.conf");
+            } finally {
+                Files.delete(taken);
+                Files.delete(taken.getParent());
+            }
+            assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf after a write that failed").isEqualTo(before);
+            assertThat(ServerFiles.KEPT_FILES).as("nothing kept").allSatisfy(name -> assertThat(data.resolve(name)).doesNotExist());
         }
     }
 
