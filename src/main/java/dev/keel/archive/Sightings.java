@@ -5,8 +5,6 @@ import io.micronaut.core.annotation.Nullable;
 
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Optional;
 import java.util.function.Supplier;
 
@@ -18,8 +16,9 @@ import java.util.function.Supplier;
  */
 final class Sightings {
     /**
-     * Sightings of the server ahead of the store kept at once. Past it the two closest in time become
-     * one: a long backlog's sightings grow further apart, none of its ends is dropped.
+     * Sightings of the server ahead of the store kept at once, of each kind ({@link Frontier}). Past
+     * it the two closest in time become one: a long backlog's sightings grow further apart, none of
+     * its ends is dropped.
      */
     static final int MAX = 256;
     /** How far apart the stream's chunks count as sightings of the server ({@link #chunkSeen}). */
@@ -30,13 +29,16 @@ final class Sightings {
     }
 
     /**
-     * What the server was seen holding, by end and by time, both rising: a sighting with as much WAL
-     * no later than another's makes that one say nothing more, and it goes. Kept until the stream
-     * {@link #forget forgets} them as durable, not when a stored position passes them: a stored
-     * position can go back (a whole segment whose archiving failed is streamed again). Written by
-     * the stream's thread and by reports ({@link #serverSeen}); guarded by this.
+     * What the stream's chunks said the server held, by the server's send times moved to Keel's
+     * clock ({@link SendTimes}), which move earlier as the stream learns more ({@link #earlierSince}),
+     * and what Keel saw itself (a report's look at the server, a connection's catch-up not finished),
+     * which does not move. Kept until the stream {@link #forget forgets} them as durable, not when a
+     * stored position passes them: a stored position can go back (a segment whose archiving failed
+     * is streamed again). Written by the stream's thread and by reports ({@link #serverSeen}):
+     * guarded by this.
      */
-    private final List<Seen> seen = new ArrayList<>();
+    private final Frontier chunks = new Frontier();
+    private final Frontier looks = new Frontier();
     /**
      * What the server had flushed when the stream last connected (IDENTIFY_SYSTEM), and when: all
      * of it existed then, so until it is stored the stream is catching up, and its oldest unstored
@@ -67,100 +69,40 @@ final class Sightings {
     /** The server was seen at {@code at} (by Keel's clock) with WAL flushed through {@code flushed}: kept if that is past {@code stored}. */
     synchronized void serverSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
         if (stored != null && flushed.isAfter(stored)) {
-            keep(new Seen(flushed, at));
+            looks.keep(new Seen(flushed, at));
         }
     }
 
     /**
      * A chunk of the stream said the server had flushed through {@code flushed} when it sent it,
      * at {@code at}: as {@link #serverSeen}, but one sighting per {@link #CHUNK_SPACING}: a chunk
-     * within that after the latest kept no later than it gives that one its end, keeping its time
-     * (that WAL's age overstated by less than the spacing, never understated, and no end left
-     * without a sighting).
+     * within that after the latest chunk's sighting no later than it gives that one its end, keeping
+     * its time (that WAL's age overstated by less than the spacing, never understated, and no end
+     * left without a sighting).
      */
     synchronized void chunkSeen(Lsn flushed, Instant at, @Nullable Lsn stored) {
         if (stored == null || !flushed.isAfter(stored)) {
             return;
         }
-        // Times rise with ends: the latest no later than this chunk is the last of those.
-        Seen before = null;
-        for (int i = seen.size() - 1; i >= 0 && before == null; i--) {
-            before = seen.get(i).at().isAfter(at) ? null : seen.get(i);
-        }
+        Seen before = chunks.latestBy(at);
         boolean within = before != null && at.isBefore(before.at().plus(CHUNK_SPACING));
-        keep(within ? new Seen(flushed, before.at()) : new Seen(flushed, at)); // within: says more than that one, which goes
+        chunks.keep(new Seen(flushed, within ? before.at() : at)); // within: says more than that one, which goes
     }
 
     /** The stream has WAL through {@code durable} stored for good (it told its server so): sightings of no more go. */
     synchronized void forget(Lsn durable) {
-        int stored = 0;
-        while (stored < seen.size() && !seen.get(stored).flushed().isAfter(durable)) {
-            stored++; // ordered by end: the stored ones are first
-        }
-        seen.subList(0, stored).clear();
+        chunks.forget(durable);
+        looks.forget(durable);
     }
 
     /**
-     * Moves every sighting later than {@code since} earlier by {@code by}, not before {@code since}:
-     * the stream learned that its chunks' send times were that much earlier than it took them for
-     * (a chunk came with less delay than any before it on the connection: those before had waited).
-     * A sighting moved that was not a chunk's (a report's, at Keel's own time) is overstated by as
-     * much, never understated. Those that then say no more than another go.
+     * Moves every chunk's sighting later than {@code since} earlier by {@code by}, not before
+     * {@code since}: the stream learned that its chunks' send times were that much earlier than it
+     * took them for (a chunk came with less delay than any before it on the connection: those before
+     * had waited). Sightings by Keel's own clock stay.
      */
     synchronized void earlierSince(Instant since, Duration by) {
-        for (int i = 0; i < seen.size(); i++) {
-            Seen s = seen.get(i);
-            if (s.at().isAfter(since)) {
-                Instant moved = s.at().minus(by);
-                seen.set(i, new Seen(s.flushed(), moved.isBefore(since) ? since : moved));
-            }
-        }
-        // From the largest end down, a sighting stays only when it is earlier than every one with a larger end.
-        Instant earliest = null;
-        for (int i = seen.size() - 1; i >= 0; i--) {
-            Instant at = seen.get(i).at();
-            if (earliest != null && !at.isBefore(earliest)) {
-                seen.remove(i);
-            } else {
-                earliest = at;
-            }
-        }
-    }
-
-    /** Keeps {@code sighting} unless one kept says as much; drops those it says more than; then keeps to {@link #MAX}. */
-    private void keep(Seen sighting) {
-        for (Seen kept : seen) {
-            if (!sighting.flushed().isAfter(kept.flushed()) && !kept.at().isAfter(sighting.at())) {
-                return;
-            }
-        }
-        seen.removeIf(kept -> !kept.flushed().isAfter(sighting.flushed()) && !kept.at().isBefore(sighting.at()));
-        int at = 0;
-        while (at < seen.size() && sighting.flushed().isAfter(seen.get(at).flushed())) {
-            at++;
-        }
-        seen.add(at, sighting);
-        if (seen.size() > MAX) {
-            coarsen();
-        }
-    }
-
-    /**
-     * Makes the two sightings closest in time one: the later's end at the earlier's time. The WAL
-     * between their ends counts as older than it is, by at most their gap; none counts as younger.
-     */
-    private void coarsen() {
-        int closest = 0;
-        Duration least = null;
-        for (int i = 0; i + 1 < seen.size(); i++) {
-            Duration gap = Duration.between(seen.get(i).at(), seen.get(i + 1).at());
-            if (least == null || gap.compareTo(least) < 0) {
-                least = gap;
-                closest = i;
-            }
-        }
-        seen.set(closest, new Seen(seen.get(closest + 1).flushed(), seen.get(closest).at()));
-        seen.remove(closest + 1);
+        chunks.earlierSince(since, by);
     }
 
     /** The stream connected at {@code at}, when its server had flushed through {@code flushed}. */
@@ -228,7 +170,7 @@ final class Sightings {
     synchronized void connectionEnded(@Nullable Lsn stored) {
         Seen unfinished = catchingUp(stored);
         if (unfinished != null) {
-            keep(unfinished); // before atConnect goes: a report in between still counts it
+            looks.keep(unfinished); // before atConnect goes: a report in between still counts it
         }
         atConnect = null;
         heardAt = null;
@@ -254,9 +196,9 @@ final class Sightings {
         if (connect != null && (oldest == null || connect.at().isBefore(oldest))) {
             oldest = connect.at();
         }
-        for (Seen s : seen) {
-            if (stored == null || s.flushed().isAfter(stored)) {
-                oldest = oldest == null || s.at().isBefore(oldest) ? s.at() : oldest;
+        for (Instant seen : new Instant[] {chunks.oldestPast(stored), looks.oldestPast(stored)}) {
+            if (seen != null && (oldest == null || seen.isBefore(oldest))) {
+                oldest = seen;
             }
         }
         return oldest;
@@ -264,6 +206,6 @@ final class Sightings {
 
     /** How many sightings are kept. */
     synchronized int kept() {
-        return seen.size();
+        return chunks.size() + looks.size();
     }
 }

@@ -328,8 +328,6 @@ final class WalStream implements Runnable {
                     healthy(); // what failed works again, and a quiet server may store no part for long
                 }
             }
-            // The last connection's catch-up is judged against what it stored, before this one starts again from the slot.
-            sightings.connectionEnded(storedForGood());
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
@@ -688,7 +686,9 @@ final class WalStream implements Runnable {
         }
         Lsn durable = durable(through);
         sayFlushed(stream, durable);
-        sightings.forget(durable);
+        // Not past the start of its segment: a stream goes back to a segment's start when that segment's whole copy could not be
+        // archived, and clears the parts stored of it before.
+        sightings.forget(new Lsn(durable.value() - durable.value() % SEGMENT));
     }
 
     /**

@@ -77,7 +77,7 @@ class SightingsTest {
             sightings.chunkSeen(into((2 << 20) + i * 8192L), NOW.minusSeconds(Sightings.MAX - i), SEGMENT.startLsn());
         }
         sightings.connectionEnded(SEGMENT.startLsn());
-        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.kept()).as("the chunks' and the catch-up").isEqualTo(Sightings.MAX + 1);
         assertThat(sightings.oldestUnstored(into((2 << 20) + (Sightings.MAX - 2) * 8192L), null)).as("the newest sighting's end kept")
                 .isEqualTo(NOW.minusSeconds(1));
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(connect);
@@ -216,6 +216,21 @@ class SightingsTest {
     }
 
     @Test
+    void whatKeelSawItselfDoesNotMoveWithTheChunksNorTakesTheirEnds() {
+        Sightings sightings = new Sightings();
+        Instant connect = NOW.minusSeconds(60);
+        sightings.connected(into(1 << 20), connect);
+        // A report's look at the server while the first chunks waited; then a chunk sent within the spacing after it.
+        sightings.serverSeen(into(4 << 20), connect.plusSeconds(3), into(1 << 20));
+        sightings.chunkSeen(into(2 << 20), connect.plusSeconds(3).plusMillis(20), into(1 << 20));
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).isEqualTo(connect.plusSeconds(3));
+        // The chunk was found to have waited: it moves, the report's look does not.
+        sightings.earlierSince(connect, Duration.ofSeconds(2));
+        assertThat(sightings.oldestUnstored(into(1 << 20), null)).as("the chunk's, moved").isEqualTo(connect.plusSeconds(1).plusMillis(20));
+        assertThat(sightings.oldestUnstored(into(2 << 20), null)).as("the report's, where it was").isEqualTo(connect.plusSeconds(3));
+    }
+
+    @Test
     void aLongBacklogsSightingsGrowApartButNoneOfItsWalCountsYoungerThanItIsNorFarOlder() {
         Sightings sightings = new Sightings();
         Instant start = NOW.minusSeconds(600);
@@ -225,7 +240,7 @@ class SightingsTest {
             sightings.chunkSeen(into(i * 8192L), start.plusMillis(i * 100L), SEGMENT.startLsn());
         }
         sightings.connectionEnded(SEGMENT.startLsn()); // a reconnect at the bound, its catch-up unfinished, drops none of them
-        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.kept()).as("the chunks' and the catch-up").isEqualTo(Sightings.MAX + 1);
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(start);
         Duration worst = Duration.ZERO;
         for (int i = 1; i < chunks; i += 7) {
@@ -269,7 +284,7 @@ class SightingsTest {
         } finally {
             threads.shutdown();
         }
-        assertThat(sightings.kept()).isEqualTo(Sightings.MAX);
+        assertThat(sightings.kept()).as("the chunks' and the reports'").isEqualTo(2 * Sightings.MAX);
         assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).isEqualTo(NOW);
         Lsn last = into((4999 * 3L + 3) * 8192);
         assertThat(sightings.oldestUnstored(new Lsn(last.value() - 1), null)).as("the last end sighted")
