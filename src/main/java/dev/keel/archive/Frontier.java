@@ -68,6 +68,22 @@ final class Frontier {
         seen.subList(0, stored).clear();
     }
 
+    /**
+     * The sightings of no more than {@code through} become one: the largest end at the earliest
+     * time. Only a stream that goes back before {@code through} reads it again.
+     */
+    void fold(Lsn through) {
+        int stored = 0;
+        while (stored < seen.size() && !seen.get(stored).flushed().isAfter(through)) {
+            stored++;
+        }
+        if (stored > 1) {
+            Seen folded = new Seen(seen.get(stored - 1).flushed(), seen.get(0).at());
+            seen.subList(1, stored).clear();
+            seen.set(0, folded);
+        }
+    }
+
     /** Moves every sighting later than {@code since} earlier by {@code by}, not before {@code since}; those that then say no more go. */
     void earlierSince(Instant since, Duration by) {
         for (int i = 0; i < seen.size(); i++) {

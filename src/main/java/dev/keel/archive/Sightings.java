@@ -89,10 +89,18 @@ final class Sightings {
         chunks.keep(new Seen(flushed, within ? before.at() : at)); // within: says more than that one, which goes
     }
 
-    /** The stream has WAL through {@code durable} stored for good (it told its server so): sightings of no more go. */
-    synchronized void forget(Lsn durable) {
-        chunks.forget(durable);
-        looks.forget(durable);
+    /**
+     * The stream has WAL through {@code durable} stored for good (it told its server so), and will
+     * never go back before {@code segmentStart}, the start of its segment (it goes back to a
+     * segment's start when that segment's whole copy could not be archived, and clears its parts):
+     * sightings of no more than the one go, and those of no more than the other become one, kept for
+     * such a return, which would otherwise count that WAL from its new connection.
+     */
+    synchronized void forget(Lsn segmentStart, Lsn durable) {
+        for (Frontier frontier : new Frontier[] {chunks, looks}) {
+            frontier.forget(segmentStart);
+            frontier.fold(durable);
+        }
     }
 
     /**

@@ -686,9 +686,7 @@ final class WalStream implements Runnable {
         }
         Lsn durable = durable(through);
         sayFlushed(stream, durable);
-        // Not past the start of its segment: a stream goes back to a segment's start when that segment's whole copy could not be
-        // archived, and clears the parts stored of it before.
-        sightings.forget(new Lsn(durable.value() - durable.value() % SEGMENT));
+        sightings.forget(new Lsn(durable.value() - durable.value() % SEGMENT), durable);
     }
 
     /**
@@ -753,6 +751,11 @@ final class WalStream implements Runnable {
             if (oldest.failure != null) {
                 LOG.warn("Could not archive segment {} of instance {} before the stream broke: {}", oldest.whole, instance.id(),
                         oldest.failure.toString());
+                // Not stored: the next stream starts at or before it and clears its parts, unless its row still points at them.
+                Lsn start = oldest.whole.startLsn();
+                if (stored != null && stored.isAfter(start)) {
+                    stored = start;
+                }
             }
         }
     }

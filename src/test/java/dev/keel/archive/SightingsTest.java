@@ -189,8 +189,27 @@ class SightingsTest {
         sightings.serverSeen(into(5 << 20), NOW, into(3 << 20));
         // ...then the archiving fails, and the next stream starts before it again: its WAL is as old as it was.
         assertThat(sightings.oldestUnstored(into(1 << 20), null)).isEqualTo(sent);
-        sightings.forget(into(2 << 20));
+        sightings.forget(into(2 << 20), into(2 << 20));
         assertThat(sightings.oldestUnstored(into(1 << 20), null)).as("durable: forgotten").isEqualTo(NOW);
+    }
+
+    @Test
+    void sightingsStoredInTheSegmentBeingStreamedBecomeOneKeptForAReturnToItsStart() {
+        Sightings sightings = new Sightings();
+        Instant first = NOW.minusSeconds(3600); // a quiet server: its segment fills over an hour
+        for (int i = 1; i <= 40; i++) {
+            sightings.chunkSeen(into(i * 8192L), first.plusSeconds(i * 60L), SEGMENT.startLsn());
+        }
+        // Parts stored through the 30th chunk's end, told to the server: within the segment, so not forgotten, but one.
+        sightings.forget(SEGMENT.startLsn(), into(30 * 8192L));
+        assertThat(sightings.kept()).isEqualTo(11);
+        assertThat(sightings.oldestUnstored(into(30 * 8192L), null)).as("past what is stored: as it was")
+                .isEqualTo(first.plusSeconds(31 * 60L));
+        assertThat(sightings.oldestUnstored(SEGMENT.startLsn(), null)).as("back at the segment's start: its first sighting")
+                .isEqualTo(first.plusSeconds(60));
+        // The segment archived whole and the next one begun: forgotten.
+        sightings.forget(into(40 * 8192L), into(40 * 8192L));
+        assertThat(sightings.kept()).isZero();
     }
 
     @Test

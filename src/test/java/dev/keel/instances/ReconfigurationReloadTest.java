@@ -141,6 +141,7 @@ class ReconfigurationReloadTest {
             // under first) puts back the settings it wrote already: a reload before the next change would read them unchecked.
             Path data = keel.instanceDataDir(db.server().id());
             Map<String, String> before = configurationFiles(keel, db.server());
+            long pid = Postmaster.pid(data).orElseThrow();
             Path taken = Files.createDirectories(data.resolve(".pg_hba.conf.tmp").resolve("taken"));
             try {
                 List<HbaRule> hba = InstanceConfig.hba(db.database().pgDatabase(), keel.bean(Network.class).keelSources());
@@ -151,6 +152,7 @@ class ReconfigurationReloadTest {
                 Files.delete(taken.getParent());
             }
             assertThat(configurationFiles(keel, db.server())).as("keel.conf and pg_hba.conf after a write that failed").isEqualTo(before);
+            assertThat(Postmaster.pid(data).orElseThrow()).as("the postmaster's pid: not restarted").isEqualTo(pid);
             assertThat(ServerFiles.KEPT_FILES).as("nothing kept").allSatisfy(name -> assertThat(data.resolve(name)).doesNotExist());
         }
     }
