@@ -153,8 +153,14 @@ public final class ServerFiles {
             if (!Files.isRegularFile(previous, LinkOption.NOFOLLOW_LINKS)) {
                 continue;
             }
+            Path file = dataDir.resolve(name);
             try {
-                Files.move(previous, dataDir.resolve(name), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                if (Files.exists(file, LinkOption.NOFOLLOW_LINKS) && Files.isSameFile(previous, file)) {
+                    // Never replaced (a change that failed half written): a rename onto another link of the same file does nothing.
+                    Files.delete(previous);
+                } else {
+                    Files.move(previous, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                }
             } catch (IOException e) {
                 throw new UncheckedIOException("could not put back " + previous, e);
             }

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The configuration a change replaces, kept as one change's until the server accepts or refuses its replacement. */
 class ServerFilesKeptTest {
@@ -51,6 +52,22 @@ class ServerFilesKeptTest {
         assertThat(rules(dir)).isEqualTo(rules);
         assertThat(ServerFiles.restorePrevious(dir)).as("nothing kept any more").isFalse();
         assertThat(ServerFiles.KEPT_FILES).allSatisfy(name -> assertThat(dir.resolve(name)).doesNotExist());
+    }
+
+    @Test
+    void aChangeWrittenHalfIsPutBackWhole(@TempDir Path dir) throws IOException {
+        server(dir);
+        String settings = settings(dir);
+        String rules = rules(dir);
+        // Its pg_hba.conf cannot be written (here a directory holds the name it is written under first): keel.conf is new.
+        Files.createDirectories(dir.resolve(".pg_hba.conf.tmp").resolve("taken"));
+        assertThatThrownBy(() -> change(dir, "two")).hasMessageContaining("pg_hba.conf");
+        assertThat(settings(dir)).contains("two");
+        assertThat(ServerFiles.restorePrevious(dir)).isTrue();
+        assertThat(settings(dir)).isEqualTo(settings);
+        assertThat(rules(dir)).isEqualTo(rules);
+        assertThat(ServerFiles.KEPT_FILES).as("nothing kept, the copy of the file never replaced too")
+                .allSatisfy(name -> assertThat(dir.resolve(name)).doesNotExist());
     }
 
     @Test
