@@ -147,6 +147,9 @@ final class WalStream implements Runnable {
     private volatile Lsn received;
     @Nullable
     private volatile Lsn stored;
+    /** The start of the first whole segment this connection could not archive ({@link #notArchived}); the stream's thread alone. */
+    @Nullable
+    private Lsn unarchivedFrom;
     /** What the server last heard this stream has stored ({@link #sayFlushed}); the stream's thread alone. */
     @Nullable
     private Lsn said;
@@ -329,6 +332,7 @@ final class WalStream implements Runnable {
                 }
             }
             stored = earlier.map(StreamedWal::end).orElse(segment.startLsn());
+            unarchivedFrom = null; // this connection streams it again
             storedOffset = Math.toIntExact(earlier.map(StreamedWal::size).orElse(0L));
             storedBytes = earlier.map(StreamedWal::storedBytes).orElse(0L);
             parts.reset();
@@ -512,7 +516,7 @@ final class WalStream implements Runnable {
         Completion oldest = completions.removeFirst();
         oldest.worker.join();
         if (oldest.failure != null) {
-            throw storeFailed(oldest.failure);
+            throw archiveFailed(oldest);
         }
     }
 
@@ -584,7 +588,7 @@ final class WalStream implements Runnable {
         while (!completions.isEmpty() && completions.peekFirst().done()) {
             Completion done = completions.removeFirst();
             if (done.failure != null) {
-                throw storeFailed(done.failure);
+                throw archiveFailed(done);
             }
             archived = true;
         }
@@ -680,7 +684,7 @@ final class WalStream implements Runnable {
      * lets that WAL go; never past a whole segment still being archived.
      */
     private void markStored(ReplicationSession.PhysicalStream stream, Lsn through) throws SQLException {
-        stored = through;
+        stored = storedAtMost(through);
         if (!received.isAfter(through)) {
             unstoredSince = null;
         }
@@ -726,7 +730,7 @@ final class WalStream implements Runnable {
         try {
             if (segment != null && filled > storedOffset && received != null && received.isAfter(stored)) {
                 storePartial();
-                stored = received;
+                stored = storedAtMost(received);
                 unstoredSince = null;
             }
         } catch (RuntimeException e) {
@@ -751,13 +755,36 @@ final class WalStream implements Runnable {
             if (oldest.failure != null) {
                 LOG.warn("Could not archive segment {} of instance {} before the stream broke: {}", oldest.whole, instance.id(),
                         oldest.failure.toString());
-                // Not stored: the next stream starts at or before it and clears its parts, unless its row still points at them.
-                Lsn start = oldest.whole.startLsn();
-                if (stored != null && stored.isAfter(start)) {
-                    stored = start;
-                }
+                notArchived(oldest);
             }
         }
+    }
+
+    /** A whole segment could not be archived: the stream stops ({@link #notArchived}). */
+    private RuntimeException archiveFailed(Completion completion) {
+        notArchived(completion);
+        return storeFailed(completion.failure);
+    }
+
+    /**
+     * A whole segment could not be archived: nothing from its start counts as stored until the next
+     * connection, which starts at or before it and clears its parts (unless its row still points at
+     * them), streams it again. Its WAL then counts from its own sightings, kept for that
+     * ({@link Sightings#forget}), not from a report's look past a stored position beyond it.
+     */
+    private void notArchived(Completion completion) {
+        Lsn start = completion.whole.startLsn();
+        if (unarchivedFrom == null || unarchivedFrom.isAfter(start)) {
+            unarchivedFrom = start;
+        }
+        stored = storedAtMost(stored);
+    }
+
+    /** {@code through}, or the start of a segment this connection could not archive, if that is lower. */
+    @Nullable
+    private Lsn storedAtMost(@Nullable Lsn through) {
+        Lsn floor = unarchivedFrom;
+        return through != null && floor != null && through.isAfter(floor) ? floor : through;
     }
 
     /** How long every try to reach the server has failed to connect or lost its connection (zero while it reaches it). */

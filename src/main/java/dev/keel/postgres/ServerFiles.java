@@ -12,6 +12,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 import java.util.Optional;
 import java.util.Map;
@@ -155,12 +156,12 @@ public final class ServerFiles {
             }
             Path file = dataDir.resolve(name);
             try {
-                if (Files.exists(file, LinkOption.NOFOLLOW_LINKS) && Files.isSameFile(previous, file)) {
+                if (sameFile(previous, file)) {
                     // Never replaced (a change that failed half written): a rename onto another link of the same file does nothing.
                     Files.delete(previous);
-                } else {
-                    Files.move(previous, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    continue;
                 }
+                Files.move(previous, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (IOException e) {
                 throw new UncheckedIOException("could not put back " + previous, e);
             }
@@ -170,6 +171,15 @@ public final class ServerFiles {
         forceDirectory(dataDir);
         delete(mark);
         return restored;
+    }
+
+    /** Whether {@code file} is a regular file, not a link, and the same as {@code kept}. */
+    private static boolean sameFile(Path kept, Path file) throws IOException {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        Object keptKey = Files.readAttributes(kept, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        return keptKey != null && keptKey.equals(Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey());
     }
 
     /**

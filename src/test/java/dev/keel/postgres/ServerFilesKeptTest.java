@@ -71,6 +71,19 @@ class ServerFilesKeptTest {
     }
 
     @Test
+    void aLinkPutInPlaceOfAFileIsReplacedByTheKeptFileNotTakenForIt(@TempDir Path dir) throws IOException {
+        server(dir);
+        String rules = rules(dir);
+        change(dir, "two");
+        // The data directory's owner puts a link to the kept copy where pg_hba.conf was.
+        Files.delete(dir.resolve("pg_hba.conf"));
+        Files.createSymbolicLink(dir.resolve("pg_hba.conf"), dir.resolve("pg_hba.conf.previous"));
+        assertThat(ServerFiles.restorePrevious(dir)).isTrue();
+        assertThat(dir.resolve("pg_hba.conf")).isRegularFile().content().isEqualTo(rules);
+        assertThat(Files.isSymbolicLink(dir.resolve("pg_hba.conf"))).isFalse();
+    }
+
+    @Test
     void keptFilesOfNoOneChangeAreNeitherPutBackNorKept(@TempDir Path dir) throws IOException {
         server(dir);
         String oldRules = rules(dir);
