@@ -235,8 +235,10 @@ class StreamingArchiveTest {
         } finally {
             Footprint.signal("CONT", s3);
         }
-        // The truth while the store was down: a minute of WAL not in it.
-        assertThat(during.get("lag_seconds").asLong()).as(during.toString()).isGreaterThanOrEqualTo(30);
+        // The truth while the store was down: a minute of WAL not in it (less what was stored in the second before the stop, and
+        // the report's own second).
+        System.out.println("the store stopped for 60 s under load: lag_seconds " + during.get("lag_seconds").asLong());
+        assertThat(during.get("lag_seconds").asLong()).as(during.toString()).isGreaterThanOrEqualTo(55);
         Wait.until("the lag to catch up", Timeouts.PROVISION, () -> {
             JsonNode a = api.get("/v1/databases/" + id + "/archive").json();
             return a.get("lag_seconds").asLong() <= 1 && "ok".equals(a.get("status").asText())
