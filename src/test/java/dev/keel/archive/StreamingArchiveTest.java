@@ -487,6 +487,12 @@ class StreamingArchiveTest {
             try (Connection owner = Pg.connect(database.get("url").asText(), keel.caFile()); Statement sql = owner.createStatement();
                  Connection superuser = Superuser.connect(keel, primary, "postgres")) {
                 long walsender = storedWithItsWalsender(api, id, sql, superuser, "unheard");
+                // No whole segment still being archived: the slot's restart point is in the segment streamed, so the receiver
+                // that connects again below resumes that segment and asks the stopped store nothing before it reports its
+                // catch-up (a segment to clear first, or a completion to wait for, would hang on the store for minutes).
+                Wait.until("the slot to keep no segment before the one streamed", Timeouts.PROVISION,
+                        () -> slotRestart(superuser).value() / WalSegmentName.SEGMENT_BYTES
+                                == streamed(api, id).value() / WalSegmentName.SEGMENT_BYTES);
                 // The row of the last part stored says when the receiver last knew everything stored, for a stream that
                 // starts anew to take: no later than the part was stored.
                 StreamedWal part = keel.bean(ArchiveRepository.class).streamed(databaseId).orElseThrow();
