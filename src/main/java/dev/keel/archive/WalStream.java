@@ -713,7 +713,9 @@ final class WalStream implements Runnable {
      */
     private Lsn durable(Lsn through) {
         Completion pending = completions.peekFirst();
-        return pending == null ? through : pending.whole.startLsn();
+        // Nor past a segment whose whole copy failed, once its completion is off the queue: a part row saved as the stream
+        // breaks would carry a caught-up moment for WAL the archive lacks, which a new receiver would take.
+        return storedAtMost(pending == null ? through : pending.whole.startLsn());
     }
 
     /** Tells the server its WAL through {@code lsn} is stored: at once on a synchronous stream, whose commits wait for it. */
