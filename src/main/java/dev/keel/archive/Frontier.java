@@ -61,11 +61,7 @@ final class Frontier {
 
     /** Sightings of no more than {@code through} go. */
     void forget(Lsn through) {
-        int stored = 0;
-        while (stored < seen.size() && !seen.get(stored).flushed().isAfter(through)) {
-            stored++;
-        }
-        seen.subList(0, stored).clear();
+        seen.subList(0, noMoreThan(through)).clear();
     }
 
     /**
@@ -73,10 +69,7 @@ final class Frontier {
      * time. Only a stream that goes back before {@code through} reads it again.
      */
     void fold(Lsn through) {
-        int stored = 0;
-        while (stored < seen.size() && !seen.get(stored).flushed().isAfter(through)) {
-            stored++;
-        }
+        int stored = noMoreThan(through);
         if (stored > 1) {
             Seen folded = new Seen(seen.get(stored - 1).flushed(), seen.get(0).at());
             seen.subList(1, stored).clear();
@@ -107,6 +100,15 @@ final class Frontier {
 
     int size() {
         return seen.size();
+    }
+
+    /** How many sightings are of no more than {@code through}: ordered by end, they are the first. */
+    private int noMoreThan(Lsn through) {
+        int count = 0;
+        while (count < seen.size() && !seen.get(count).flushed().isAfter(through)) {
+            count++;
+        }
+        return count;
     }
 
     private void coarsen() {

@@ -690,7 +690,7 @@ final class WalStream implements Runnable {
         }
         Lsn durable = durable(through);
         sayFlushed(stream, durable);
-        sightings.forget(new Lsn(durable.value() - durable.value() % SEGMENT), durable);
+        sightings.forget(WalSegmentName.containing(segment.timeline(), durable).startLsn(), durable);
     }
 
     /**
